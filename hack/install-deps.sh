@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install what building and testing shellaudit needs on Debian 12, only when
+# something is missing. The one list of the project's system dependencies.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+
+packages=(
+	# build
+	make gcc clang llvm pkg-config
+	libbpf-dev libelf-dev zlib1g-dev bpftool
+	libcurl4-openssl-dev libwebsockets-dev libcjson-dev libyaml-dev
+	# sanitizers for clang-built tests
+	libclang-rt-14-dev
+	# tests and the local cluster
+	openssl curl ca-certificates iproute2 procps psmisc util-linux
+	tmux runc containerd containernetworking-plugins
+	# Kubernetes is built from the Go module proxy
+	golang-go git
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing+=("$p")
+done
+
+# The machine may already carry a newer Go than Debian's; keep it.
+if command -v go >/dev/null; then
+	tmp=()
+	for p in "${missing[@]}"; do [ "$p" = golang-go ] || tmp+=("$p"); done
+	missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+
+if [ ${#missing[@]} = 0 ]; then
+	exit 0
+fi
+[ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}); run as root or install them"
+log "installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || log "apt-get update failed; trying with the cached lists"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

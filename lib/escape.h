@@ -1,0 +1,28 @@
+/* Turning untrusted bytes (typed lines, argv, file names) into text that
+ * cannot break a log line, a JSON document or a terminal. */
+#ifndef SHELLAUDIT_ESCAPE_H
+#define SHELLAUDIT_ESCAPE_H
+
+#include <stddef.h>
+
+/*
+ * C-style escape of n bytes of src into dst (capacity cap, always
+ * NUL-terminated when cap > 0). Valid, printable UTF-8 is kept; backslash
+ * becomes "\\"; \n \t \r \e and other C0 controls, DEL, C1 controls and
+ * invalid or overlong UTF-8 bytes become \n \t \r \e or \xNN; Unicode
+ * bidirectional overrides and isolates become \u{XXXX}. The result is
+ * valid UTF-8 without control characters, and unambiguous: escape_unescape
+ * gives back the original bytes.
+ *
+ * Returns the length the full escape needs (excluding the NUL), like
+ * snprintf: a result >= cap means dst holds a truncated prefix that never
+ * ends inside an escape sequence or a UTF-8 character.
+ */
+size_t escape_text(char *dst, size_t cap, const void *src, size_t n);
+
+/* Inverse of escape_text. Writes at most cap bytes into dst; returns the
+ * number of bytes decoded, or -EINVAL on malformed input, -ENOSPC when
+ * dst is too small. */
+long escape_unescape(void *dst, size_t cap, const char *src);
+
+#endif
