@@ -1,0 +1,186 @@
+/* Escaping of untrusted bytes; see escape.h for the format. */
+#include "escape.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid
+ * (truncated, overlong, surrogate, above U+10FFFF); *cp gets the code point. */
+static size_t escape_utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Code points a terminal or a reader would act on rather than show: C1
+ * controls and the bidirectional overrides that can make a logged line
+ * read differently from what was typed. */
+static int escape_is_unsafe_cp(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f || c == 0x061c;
+}
+
+/* Escaped form of the character at s into piece (16 bytes); returns the
+ * piece's length and sets *used to the bytes of s it stands for. */
+static size_t escape_piece(const unsigned char *s, size_t n, char *piece, size_t *used)
+{
+	uint32_t cp;
+	size_t len = escape_utf8_len(s, n, &cp);
+
+	*used = len ? len : 1;
+	if (len == 0)
+		return (size_t)snprintf(piece, 16, "\\x%02x", s[0]);
+	if (len == 1) {
+		switch (s[0]) {
+		case '\\': return (size_t)snprintf(piece, 16, "\\\\");
+		case '\n': return (size_t)snprintf(piece, 16, "\\n");
+		case '\t': return (size_t)snprintf(piece, 16, "\\t");
+		case '\r': return (size_t)snprintf(piece, 16, "\\r");
+		case 0x1b: return (size_t)snprintf(piece, 16, "\\e");
+		default:
+			if (s[0] < 0x20 || s[0] == 0x7f)
+				return (size_t)snprintf(piece, 16, "\\x%02x", s[0]);
+		}
+	} else if (escape_is_unsafe_cp(cp)) {
+		return (size_t)snprintf(piece, 16, "\\u{%04x}", (unsigned)cp);
+	}
+	memcpy(piece, s, len);
+	return len;
+}
+
+size_t escape_text(char *dst, size_t cap, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	size_t i = 0, out = 0, end = 0, used, plen;
+	char piece[16];
+
+	while (i < n) {
+		plen = escape_piece(s + i, n - i, piece, &used);
+		/* Whole pieces only, so a truncated result never ends mid-escape. */
+		if (end == out && out + plen < cap) {
+			memcpy(dst + out, piece, plen);
+			end = out + plen;
+		}
+		out += plen;
+		i += used;
+	}
+	if (cap > 0)
+		dst[end] = '\0';
+	return out;
+}
+
+static int escape_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long escape_unescape(void *dst, size_t cap, const char *src)
+{
+	unsigned char *d = dst;
+	size_t out = 0;
+	const char *p = src;
+
+	while (*p) {
+		unsigned char buf[4];
+		size_t blen = 0;
+
+		if (*p != '\\') {
+			buf[blen++] = (unsigned char)*p++;
+		} else {
+			p++;
+			switch (*p) {
+			case '\\': buf[blen++] = '\\'; p++; break;
+			case 'n': buf[blen++] = '\n'; p++; break;
+			case 't': buf[blen++] = '\t'; p++; break;
+			case 'r': buf[blen++] = '\r'; p++; break;
+			case 'e': buf[blen++] = 0x1b; p++; break;
+			case 'x': {
+				int hi = p[1] ? escape_hex(p[1]) : -1;
+				int lo = hi >= 0 && p[2] ? escape_hex(p[2]) : -1;
+
+				if (lo < 0)
+					return -EINVAL;
+				buf[blen++] = (unsigned char)(hi << 4 | lo);
+				p += 3;
+				break;
+			}
+			case 'u': {
+				uint32_t cp = 0;
+				int digits = 0, h;
+
+				if (p[1] != '{')
+					return -EINVAL;
+				p += 2;
+				while ((h = escape_hex(*p)) >= 0 && digits < 6) {
+					cp = cp << 4 | (uint32_t)h;
+					p++;
+					digits++;
+				}
+				if (*p != '}' || digits == 0 || cp > 0x10ffff)
+					return -EINVAL;
+				p++;
+				if (cp < 0x80) {
+					buf[blen++] = (unsigned char)cp;
+				} else if (cp < 0x800) {
+					buf[blen++] = (unsigned char)(0xc0 | cp >> 6);
+					buf[blen++] = (unsigned char)(0x80 | (cp & 0x3f));
+				} else if (cp < 0x10000) {
+					buf[blen++] = (unsigned char)(0xe0 | cp >> 12);
+					buf[blen++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+					buf[blen++] = (unsigned char)(0x80 | (cp & 0x3f));
+				} else {
+					buf[blen++] = (unsigned char)(0xf0 | cp >> 18);
+					buf[blen++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+					buf[blen++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+					buf[blen++] = (unsigned char)(0x80 | (cp & 0x3f));
+				}
+				break;
+			}
+			default:
+				return -EINVAL;
+			}
+		}
+		if (out + blen > cap)
+			return -ENOSPC;
+		memcpy(d + out, buf, blen);
+		out += blen;
+	}
+	return (long)out;
+}

@@ -1,0 +1,120 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+#include "unit.h"
+
+static const char *esc(const char *s, size_t n)
+{
+	static char buf[256];
+
+	escape_text(buf, sizeof(buf), s, n);
+	return buf;
+}
+
+static void test_escape_plain_ascii_unchanged(void)
+{
+	UNIT_CHECK_STR(esc("ls -la /etc", 11), "ls -la /etc");
+}
+
+static void test_escape_backslash_doubled(void)
+{
+	UNIT_CHECK_STR(esc("a\\x41", 5), "a\\\\x41");
+}
+
+static void test_escape_controls(void)
+{
+	UNIT_CHECK_STR(esc("a\nb\tc\rd\x1b[31m\x01\x7f", 14), "a\\nb\\tc\\rd\\e[31m\\x01\\x7f");
+}
+
+static void test_escape_nul_byte(void)
+{
+	UNIT_CHECK_STR(esc("a\0b", 3), "a\\x00b");
+}
+
+static void test_escape_valid_utf8_kept(void)
+{
+	UNIT_CHECK_STR(esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14),
+		       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
+static void test_escape_invalid_utf8_bytes(void)
+{
+	/* lone continuation, truncated sequence, overlong '/', surrogate */
+	UNIT_CHECK_STR(esc("\x80", 1), "\\x80");
+	UNIT_CHECK_STR(esc("\xe2\x82", 2), "\\xe2\\x82");
+	UNIT_CHECK_STR(esc("\xc0\xaf", 2), "\\xc0\\xaf");
+	UNIT_CHECK_STR(esc("\xed\xa0\x80", 3), "\\xed\\xa0\\x80");
+	UNIT_CHECK_STR(esc("\xff", 1), "\\xff");
+}
+
+static void test_escape_bidi_override(void)
+{
+	UNIT_CHECK_STR(esc("a\xe2\x80\xae" "b", 5), "a\\u{202e}b");
+	UNIT_CHECK_STR(esc("\xc2\x9b", 2), "\\u{009b}");
+}
+
+static void test_escape_truncation_never_splits(void)
+{
+	char buf[6];
+	size_t need;
+
+	need = escape_text(buf, sizeof(buf), "abcd\n", 5);
+	UNIT_CHECK(need == 6);
+	UNIT_CHECK_STR(buf, "abcd");
+	need = escape_text(buf, sizeof(buf), "ab\xf0\x9f\x98\x80", 6);
+	UNIT_CHECK(need == 6);
+	UNIT_CHECK_STR(buf, "ab");
+	need = escape_text(buf, 1, "abc", 3);
+	UNIT_CHECK(need == 3);
+	UNIT_CHECK_STR(buf, "");
+}
+
+static void test_escape_zero_capacity_counts(void)
+{
+	UNIT_CHECK(escape_text(NULL, 0, "\x01\x02", 2) == 8);
+}
+
+static void test_escape_roundtrip_all_bytes(void)
+{
+	unsigned char in[4096], back[4096];
+	char *out;
+	size_t need, i;
+	long n;
+
+	srand(7);
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i < 256 ? (int)i : rand());
+	need = escape_text(NULL, 0, in, sizeof(in));
+	out = malloc(need + 1);
+	UNIT_CHECK(out != NULL);
+	if (!out)
+		return;
+	UNIT_CHECK(escape_text(out, need + 1, in, sizeof(in)) == need);
+	UNIT_CHECK(strlen(out) == need);
+	for (i = 0; i < need; i++)
+		UNIT_CHECK((unsigned char)out[i] >= 0x20 && out[i] != 0x7f);
+	n = escape_unescape(back, sizeof(back), out);
+	UNIT_CHECK(n == (long)sizeof(in));
+	UNIT_CHECK(memcmp(in, back, sizeof(in)) == 0);
+	free(out);
+}
+
+static void test_unescape_rejects_malformed(void)
+{
+	char buf[16];
+
+	UNIT_CHECK(escape_unescape(buf, sizeof(buf), "a\\") == -EINVAL);
+	UNIT_CHECK(escape_unescape(buf, sizeof(buf), "\\x4") == -EINVAL);
+	UNIT_CHECK(escape_unescape(buf, sizeof(buf), "\\q") == -EINVAL);
+	UNIT_CHECK(escape_unescape(buf, sizeof(buf), "\\u{110000}") == -EINVAL);
+	UNIT_CHECK(escape_unescape(buf, 2, "abc") == -ENOSPC);
+}
+
+UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_backslash_doubled),
+	  UNIT_TEST(test_escape_controls), UNIT_TEST(test_escape_nul_byte),
+	  UNIT_TEST(test_escape_valid_utf8_kept), UNIT_TEST(test_escape_invalid_utf8_bytes),
+	  UNIT_TEST(test_escape_bidi_override), UNIT_TEST(test_escape_truncation_never_splits),
+	  UNIT_TEST(test_escape_zero_capacity_counts), UNIT_TEST(test_escape_roundtrip_all_bytes),
+	  UNIT_TEST(test_unescape_rejects_malformed))
