@@ -40,6 +40,27 @@ work="$SHELLAUDIT_CACHE/kube-build-$KUBE_VERSION"
 mkdir -p "$work" "$bin"
 cd "$work"
 
+# The published twin of a staging module: the same patch release when the
+# module proxy serves it, else the newest earlier patch of the same minor
+# (seen: k8s.io/endpointslice v0.32.13 is refused while v0.32.12 is served;
+# staging modules change little within a minor release).
+staging_twin() {
+	local m=$1 served best
+	# The version list the proxy gives is not complete: ask for the exact one.
+	if go mod download "$m@$staging_version" >/dev/null 2>&1; then
+		echo "$staging_version"
+		return
+	fi
+	served=$(go list -m -versions "$m" 2>/dev/null | tr ' ' '\n' | grep "^v0\.$minor\.") || true
+	best=""
+	for v in $(sort -V <<<"$served"); do
+		[ "$(printf '%s\n%s\n' "$v" "$staging_version" | sort -V | tail -1)" = "$staging_version" ] &&
+			best=$v
+	done
+	log "$m $staging_version is not served; using $best"
+	echo "${best:-$staging_version}"
+}
+
 log "building Kubernetes $KUBE_VERSION (${missing[*]}) in $work; the first build takes a while"
 
 if [ ! -f go.mod ]; then
@@ -59,7 +80,7 @@ if [ ! -f go.mod ]; then
 		echo "require go.etcd.io/etcd/server/v3 $etcd_version"
 		echo
 		sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$upstream_mod" |
-			while read -r m; do echo "replace $m => $m $staging_version"; done
+			while read -r m; do echo "replace $m => $m $(staging_twin "$m")"; done
 	} > go.mod.tmp
 	# Tools-only imports so that `go mod tidy` keeps every package we build.
 	cat > tools.go <<-EOF
