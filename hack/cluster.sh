@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# Start and stop a local Kubernetes control plane (etcd + kube-apiserver) from
+# the binaries hack/kube-build.sh caches. Everything it owns lives in the
+# state dir $SHELLAUDIT_RUN: PKI, etcd data, pids, logs and an admin
+# kubeconfig, so that tests can run their own cluster next to `make run`'s.
+#
+#   hack/cluster.sh up       start what is not running, wait until ready
+#   hack/cluster.sh down     stop everything, remove the state dir
+#   hack/cluster.sh env      print `export KUBECONFIG=...` lines for eval
+#   hack/cluster.sh status   say what runs; exit 0 only when the API is ready
+#
+# Environment (defaults in brackets):
+#   SHELLAUDIT_RUN                state dir [/var/run/shellaudit/cluster]
+#   SHELLAUDIT_APISERVER_PORT     kube-apiserver secure port [6443]
+#   SHELLAUDIT_APISERVER_BIND     kube-apiserver bind address [127.0.0.1]
+#   SHELLAUDIT_ETCD_CLIENT_PORT   etcd client port [2379]
+#   SHELLAUDIT_ETCD_PEER_PORT     etcd peer port [2380]
+#   SHELLAUDIT_SERVICE_CIDR       service cluster IP range [10.96.0.0/12]
+#   SHELLAUDIT_ADVERTISE_ADDRESS  address published in the kubernetes
+#                                 Service [the default route's source
+#                                 address, else a global one, else 127.0.0.1]
+#   SHELLAUDIT_START_TIMEOUT      seconds to wait for each component [180]
+#
+# Only logs go to stderr; stdout carries nothing but `env`'s output. Every
+# process runs detached with its output in $SHELLAUDIT_RUN/logs, and is
+# identified by its pid file *and* by its command line naming the state dir,
+# so that `down` never signals a process that is not this cluster's.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+
+APISERVER_PORT=${SHELLAUDIT_APISERVER_PORT:-6443}
+APISERVER_BIND=${SHELLAUDIT_APISERVER_BIND:-127.0.0.1}
+ETCD_CLIENT_PORT=${SHELLAUDIT_ETCD_CLIENT_PORT:-2379}
+ETCD_PEER_PORT=${SHELLAUDIT_ETCD_PEER_PORT:-2380}
+SERVICE_CIDR=${SHELLAUDIT_SERVICE_CIDR:-10.96.0.0/12}
+START_TIMEOUT=${SHELLAUDIT_START_TIMEOUT:-180}
+STOP_TIMEOUT=30
+
+[ -n "$SHELLAUDIT_RUN" ] || die "SHELLAUDIT_RUN is empty"
+RUN=$(realpath -m -- "$SHELLAUDIT_RUN")
+PKI=$RUN/pki
+LOGS=$RUN/logs
+PIDS=$RUN/pids
+KUBECONFIG_FILE=$RUN/kubeconfig
+
+# What `down` removes from the state dir; anything else found there stays.
+STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address)
+
+# Components in start order; `down` stops them in reverse. Each has
+# <name>_check_ports, <name>_start and <name>_ready functions; a node
+# (kubelet, containerd) will add itself here the same way.
+COMPONENTS=(etcd kube-apiserver)
+
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+	exit 2
+}
+
+# --- processes ---------------------------------------------------------------
+
+# proc_pid NAME: the pid of the cluster's running NAME, or nothing.
+proc_pid() {
+	local f=$PIDS/$1.pid pid
+	[ -f "$f" ] || return 0
+	pid=$(<"$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	# A recycled pid runs something else: only trust a command line that
+	# names our state dir.
+	if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$RUN/"; then
+		echo "$pid"
+	fi
+}
+
+# proc_start NAME CMD...: starts CMD detached (own session, no terminal, all
+# output to logs/NAME.log) and records its pid.
+proc_start() {
+	local name=$1
+	shift
+	mkdir -p "$LOGS" "$PIDS"
+	# setsid does not fork here (a background job is no group leader), so $!
+	# is the daemon's own pid.
+	setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+	echo $! >"$PIDS/$name.pid"
+	log "started $name (pid $!, log $LOGS/$name.log)"
+}
+
+# proc_alive PID: whether PID runs (a zombie waiting for its reaper does not).
+proc_alive() {
+	kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# proc_stop NAME: SIGTERM, wait up to STOP_TIMEOUT seconds, then SIGKILL.
+proc_stop() {
+	local name=$1 pid deadline
+	pid=$(proc_pid "$name")
+	if [ -z "$pid" ]; then
+		rm -f "$PIDS/$name.pid"
+		return 0
+	fi
+	log "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	deadline=$((SECONDS + STOP_TIMEOUT))
+	while proc_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+	if proc_alive "$pid"; then
+		log "$name (pid $pid) still running after ${STOP_TIMEOUT}s; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		deadline=$((SECONDS + 5))
+		while proc_alive "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+		proc_alive "$pid" && die "$name (pid $pid) survived SIGKILL"
+	fi
+	rm -f "$PIDS/$name.pid"
+}
+
+# fail_with_log NAME WHY: the error for a component that did not come up.
+fail_with_log() {
+	local f=$LOGS/$1.log
+	log "error: $1 $2; log: $f; its last lines:"
+	tail -n 25 "$f" 2>/dev/null | sed 's/^/    /' >&2 || true
+	exit 1
+}
+
+# port_in_use PORT: whether something listens on 127.0.0.1:PORT.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+check_port_free() {
+	port_in_use "$2" && die "$1 port $2 on 127.0.0.1 is in use by another program (set $3)"
+	return 0
+}
+
+# wait_for NAME CHECK...: polls CHECK until it succeeds, failing early when
+# the process dies.
+wait_for() {
+	local name=$1 pid start=$SECONDS
+	shift
+	until "$@" >/dev/null 2>&1; do
+		pid=$(proc_pid "$name")
+		[ -n "$pid" ] && proc_alive "$pid" || fail_with_log "$name" "exited during startup"
+		[ $((SECONDS - start)) -lt "$START_TIMEOUT" ] ||
+			fail_with_log "$name" "not ready after ${START_TIMEOUT}s"
+		sleep 0.5
+	done
+	log "$name ready after $((SECONDS - start))s"
+}
+
+# --- addresses ---------------------------------------------------------------
+
+# first_service_ip CIDR: the network address plus one (10.96.0.0/12 -> 10.96.0.1).
+first_service_ip() {
+	local ip=${1%/*} bits=${1#*/} a b c d n mask
+	[[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]] && [ "$bits" -le 30 ] ||
+		die "SHELLAUDIT_SERVICE_CIDR=$1 is not an IPv4 CIDR with room for addresses"
+	IFS=. read -r a b c d <<<"$ip"
+	n=$(((a << 24) | (b << 16) | (c << 8) | d))
+	mask=$(((0xffffffff << (32 - bits)) & 0xffffffff))
+	n=$(((n & mask) + 1))
+	echo "$((n >> 24 & 255)).$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255))"
+}
+
+# advertise_address: what the apiserver publishes as the kubernetes Service's
+# endpoint. A loopback address works for a control plane alone, but pods of a
+# later node need a real one; the machine may have no default route.
+advertise_address() {
+	local a=${SHELLAUDIT_ADVERTISE_ADDRESS:-}
+	if [ -z "$a" ] && [ -f "$RUN/advertise-address" ]; then
+		a=$(<"$RUN/advertise-address")
+	fi
+	if [ -z "$a" ] && command -v ip >/dev/null; then
+		a=$(ip -4 route get 192.0.2.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -1)
+		[ -n "$a" ] || a=$(ip -4 -o addr show scope global 2>/dev/null |
+			sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | head -1)
+	fi
+	a=${a:-127.0.0.1}
+	[[ $a =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "advertise address '$a' is not an IPv4 address"
+	echo "$a"
+}
+
+# --- PKI -----------------------------------------------------------------------
+
+# pki_sign NAME SUBJECT EXTENSIONS: a P-256 key and a certificate signed by
+# the cluster CA, valid one year.
+pki_sign() {
+	local name=$1 subj=$2 ext=$3
+	openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$name.key" 2>/dev/null
+	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+	printf '%s\n' "$ext" >"$PKI/$name.ext"
+	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+		-CAcreateserial -days 365 -sha256 -extfile "$PKI/$name.ext" \
+		-out "$PKI/$name.crt" 2>"$PKI/openssl.err" ||
+		{ cat "$PKI/openssl.err" >&2; die "cannot sign the $name certificate"; }
+	rm -f "$PKI/$name.csr" "$PKI/$name.ext" "$PKI/openssl.err"
+}
+
+# pki_ensure ADVERTISE_IP SERVICE_IP: creates whatever certificate is missing;
+# the serving certificate again when it does not name the advertised address.
+pki_ensure() {
+	local adv=$1 svc=$2 client='keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth'
+	command -v openssl >/dev/null || die "openssl is needed for the cluster PKI (make deps)"
+	mkdir -p "$PKI"
+	chmod 700 "$PKI"
+	(
+		umask 077
+		if [ ! -f "$PKI/ca.crt" ]; then
+			log "generating the cluster PKI in $PKI"
+			openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/ca.key" 2>/dev/null
+			openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=shellaudit-local-ca" \
+				-days 3650 -sha256 -out "$PKI/ca.crt" \
+				-addext "basicConstraints=critical,CA:TRUE" \
+				-addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null ||
+				die "cannot create the cluster CA"
+		fi
+		if [ ! -f "$PKI/apiserver.crt" ] ||
+			! openssl x509 -in "$PKI/apiserver.crt" -noout -checkip "$adv" | grep -q 'does match'; then
+			pki_sign apiserver "/CN=kube-apiserver" "keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$svc,IP:$adv"
+		fi
+		[ -f "$PKI/etcd.crt" ] || pki_sign etcd "/CN=etcd" "keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1"
+		[ -f "$PKI/apiserver-etcd-client.crt" ] ||
+			pki_sign apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "$client"
+		# How the apiserver authenticates to kubelets (logs, exec) once a node exists.
+		[ -f "$PKI/apiserver-kubelet-client.crt" ] ||
+			pki_sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
+		[ -f "$PKI/admin.crt" ] || pki_sign admin "/O=system:masters/CN=shellaudit-admin" "$client"
+		if [ ! -f "$PKI/sa.key" ]; then
+			openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/sa.key" 2>/dev/null
+			openssl ec -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+		fi
+	)
+}
+
+# kubeconfig_write FILE USER: a kubeconfig with the CA and the USER client
+# certificate embedded, so that it can be copied elsewhere.
+kubeconfig_write() {
+	local file=$1 user=$2 tmp
+	tmp=$(mktemp "$file.XXXXXX")
+	cat >"$tmp" <<-EOF
+	apiVersion: v1
+	kind: Config
+	clusters:
+	- name: shellaudit
+	  cluster:
+	    server: https://127.0.0.1:$APISERVER_PORT
+	    certificate-authority-data: $(base64 -w0 "$PKI/ca.crt")
+	users:
+	- name: $user
+	  user:
+	    client-certificate-data: $(base64 -w0 "$PKI/$user.crt")
+	    client-key-data: $(base64 -w0 "$PKI/$user.key")
+	contexts:
+	- name: shellaudit
+	  context:
+	    cluster: shellaudit
+	    user: $user
+	current-context: shellaudit
+	EOF
+	mv "$tmp" "$file"
+}
+
+# --- components --------------------------------------------------------------
+
+etcd_healthy() {
+	curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/apiserver-etcd-client.crt" \
+		--key "$PKI/apiserver-etcd-client.key" "https://127.0.0.1:$ETCD_CLIENT_PORT/health" |
+		grep -q '"health":"true"'
+}
+
+etcd_start() {
+	mkdir -p "$RUN/etcd"
+	chmod 700 "$RUN/etcd"
+	proc_start etcd "$KUBE_BIN/etcd" \
+		--name=shellaudit \
+		--data-dir="$RUN/etcd" \
+		--listen-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+		--advertise-client-urls="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+		--listen-peer-urls="https://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-advertise-peer-urls="https://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster="shellaudit=https://127.0.0.1:$ETCD_PEER_PORT" \
+		--initial-cluster-state=new \
+		--cert-file="$PKI/etcd.crt" --key-file="$PKI/etcd.key" \
+		--trusted-ca-file="$PKI/ca.crt" --client-cert-auth=true \
+		--peer-cert-file="$PKI/etcd.crt" --peer-key-file="$PKI/etcd.key" \
+		--peer-trusted-ca-file="$PKI/ca.crt" --peer-client-cert-auth=true
+	wait_for etcd etcd_healthy
+}
+
+etcd_ready() { etcd_healthy; }
+
+etcd_check_ports() {
+	check_port_free etcd "$ETCD_CLIENT_PORT" SHELLAUDIT_ETCD_CLIENT_PORT
+	check_port_free "etcd peer" "$ETCD_PEER_PORT" SHELLAUDIT_ETCD_PEER_PORT
+}
+
+apiserver_readyz() {
+	curl -sf --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+		"https://127.0.0.1:$APISERVER_PORT/readyz" | grep -qx ok
+}
+
+kube-apiserver_start() {
+	local adv=$1 svc_cidr=$2
+	proc_start kube-apiserver "$KUBE_BIN/kube-apiserver" \
+		--bind-address="$APISERVER_BIND" \
+		--secure-port="$APISERVER_PORT" \
+		--advertise-address="$adv" \
+		--cert-dir="$PKI" \
+		--tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+		--client-ca-file="$PKI/ca.crt" \
+		--etcd-servers="https://127.0.0.1:$ETCD_CLIENT_PORT" \
+		--etcd-cafile="$PKI/ca.crt" \
+		--etcd-certfile="$PKI/apiserver-etcd-client.crt" \
+		--etcd-keyfile="$PKI/apiserver-etcd-client.key" \
+		--service-cluster-ip-range="$svc_cidr" \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file="$PKI/sa.pub" \
+		--service-account-signing-key-file="$PKI/sa.key" \
+		--kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+		--kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+		--authorization-mode=Node,RBAC \
+		--allow-privileged=true \
+		--profiling=false
+	wait_for kube-apiserver apiserver_readyz
+}
+
+kube-apiserver_ready() { apiserver_readyz; }
+
+kube-apiserver_check_ports() {
+	check_port_free kube-apiserver "$APISERVER_PORT" SHELLAUDIT_APISERVER_PORT
+}
+
+# --- commands ----------------------------------------------------------------
+
+cmd_up() {
+	local node=0 adv svc c pid
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--node) node=1 ;;
+		*) usage ;;
+		esac
+		shift
+	done
+	[ $node = 0 ] || die "up --node: a local node (kubelet, containerd) is not implemented yet"
+	for c in "${COMPONENTS[@]}"; do
+		[ -x "$KUBE_BIN/$c" ] || die "$KUBE_BIN/$c is missing; build it with hack/kube-build.sh (make kube)"
+	done
+	command -v curl >/dev/null || die "curl is needed to check readiness (make deps)"
+
+	mkdir -p "$RUN"
+	chmod 700 "$RUN"
+	adv=$(advertise_address)
+	svc=$(first_service_ip "$SERVICE_CIDR")
+	echo "$adv" >"$RUN/advertise-address"
+	# Fail before starting anything rather than leave half a cluster.
+	for c in "${COMPONENTS[@]}"; do
+		[ -n "$(proc_pid "$c")" ] || "${c}_check_ports"
+	done
+	pki_ensure "$adv" "$svc"
+	kubeconfig_write "$KUBECONFIG_FILE" admin
+
+	for c in "${COMPONENTS[@]}"; do
+		pid=$(proc_pid "$c")
+		if [ -n "$pid" ]; then
+			log "$c already running (pid $pid)"
+			wait_for "$c" "${c}_ready"
+			continue
+		fi
+		case $c in
+		kube-apiserver) "${c}_start" "$adv" "$SERVICE_CIDR" ;;
+		*) "${c}_start" ;;
+		esac
+	done
+	log "control plane up: KUBECONFIG=$KUBECONFIG_FILE (apiserver https://127.0.0.1:$APISERVER_PORT, advertised $adv)"
+}
+
+cmd_down() {
+	local i
+	[ $# = 0 ] || usage
+	if [ ! -d "$RUN" ]; then
+		log "nothing to stop: no state dir $RUN"
+		return 0
+	fi
+	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+		proc_stop "${COMPONENTS[i]}"
+	done
+	for i in "${STATE_ENTRIES[@]}"; do rm -rf -- "${RUN:?}/$i"; done
+	if rmdir -- "$RUN" 2>/dev/null; then
+		log "control plane down; removed $RUN"
+	else
+		log "control plane down; left $RUN: it holds files that are not the cluster's"
+	fi
+}
+
+cmd_env() {
+	[ $# = 0 ] || usage
+	printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_FILE"
+	printf 'export PATH=%q:"$PATH"\n' "$KUBE_BIN"
+}
+
+cmd_status() {
+	local c pid rc=0
+	[ $# = 0 ] || usage
+	for c in "${COMPONENTS[@]}"; do
+		pid=$(proc_pid "$c")
+		if [ -z "$pid" ]; then
+			log "$c: not running"
+			rc=1
+		elif "${c}_ready" >/dev/null 2>&1; then
+			log "$c: ready (pid $pid)"
+		else
+			log "$c: running, not ready (pid $pid)"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+up) cmd_up "$@" ;;
+down) cmd_down "$@" ;;
+env) cmd_env "$@" ;;
+status) cmd_status "$@" ;;
+-h | --help | help) usage ;;
+*) usage ;;
+esac
