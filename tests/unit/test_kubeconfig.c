@@ -1,0 +1,201 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kubeconfig.h"
+#include "unit.h"
+
+static char dir[64];
+
+static const char *write_file(const char *name, const char *content)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(content, f);
+		fclose(f);
+	}
+	return path;
+}
+
+static const char *path_of(const char *name)
+{
+	static char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return path;
+}
+
+#define GOOD_CONFIG                                                   \
+	"apiVersion: v1\n"                                            \
+	"kind: Config\n"                                              \
+	"current-context: admin@local\n"                              \
+	"clusters:\n"                                                 \
+	"- name: local\n"                                             \
+	"  cluster:\n"                                                \
+	"    server: https://127.0.0.1:6443/\n"                       \
+	"    certificate-authority-data: LS0tQ0EtLS0=\n"              \
+	"users:\n"                                                    \
+	"- name: admin\n"                                             \
+	"  user:\n"                                                   \
+	"    client-certificate: certs/admin.crt\n"                   \
+	"    client-key-data: S0VZ\n"                                 \
+	"contexts:\n"                                                 \
+	"- name: admin@local\n"                                       \
+	"  context: {cluster: local, user: admin, namespace: audit}\n"
+
+static void test_kubeconfig_inline_and_relative_file(void)
+{
+	struct kubeconfig *cfg;
+	char err[256], certdir[128];
+
+	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
+	mkdir(certdir, 0700);
+	write_file("certs/admin.crt", "CERT");
+	UNIT_CHECK(kubeconfig_load(write_file("good", GOOD_CONFIG), NULL, &cfg, err, sizeof(err)) == 0);
+	if (!cfg) {
+		fprintf(stderr, "    %s\n", err);
+		return;
+	}
+	UNIT_CHECK_STR(cfg->server, "https://127.0.0.1:6443");
+	UNIT_CHECK_STR(cfg->namespace, "audit");
+	UNIT_CHECK_STR(cfg->ca_pem, "---CA---");
+	UNIT_CHECK(cfg->ca_len == 8);
+	UNIT_CHECK_STR(cfg->cert_pem, "CERT");
+	UNIT_CHECK_STR(cfg->key_pem, "KEY");
+	UNIT_CHECK(!cfg->insecure);
+	kubeconfig_free(cfg);
+}
+
+static void test_kubeconfig_merges_files_first_wins(void)
+{
+	struct kubeconfig *cfg;
+	char err[256], paths[600], a[128], b[128];
+
+	write_file("a", "current-context: other\n"
+			"contexts:\n- name: other\n  context: {cluster: c2, user: u2}\n");
+	write_file("b", "current-context: ignored\n"
+			"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.1', insecure-skip-tls-verify: true}\n"
+			"users:\n- name: u2\n  user: {token: abc}\n");
+	snprintf(a, sizeof(a), "%s", path_of("a"));
+	snprintf(b, sizeof(b), "%s", path_of("b"));
+	snprintf(paths, sizeof(paths), "%s:%s/missing:%s", a, dir, b);
+	UNIT_CHECK(kubeconfig_load(paths, NULL, &cfg, err, sizeof(err)) == 0);
+	if (!cfg) {
+		fprintf(stderr, "    %s\n", err);
+		return;
+	}
+	UNIT_CHECK_STR(cfg->server, "https://10.0.0.1");
+	UNIT_CHECK(cfg->insecure);
+	UNIT_CHECK_STR(cfg->token, "abc");
+	UNIT_CHECK_STR(cfg->namespace, "default");
+	kubeconfig_free(cfg);
+}
+
+static void check_error(const char *content, const char *expect)
+{
+	struct kubeconfig *cfg = (void *)1;
+	char err[256] = "";
+	int r = kubeconfig_load(write_file("bad", content), NULL, &cfg, err, sizeof(err));
+
+	UNIT_CHECK(r < 0);
+	UNIT_CHECK(cfg == NULL);
+	if (!strstr(err, expect) || !strstr(err, "/bad")) {
+		fprintf(stderr, "    error \"%s\" lacks \"%s\" or the file name\n", err, expect);
+		UNIT_CHECK(0);
+	}
+}
+
+static void test_kubeconfig_errors_name_file_and_key(void)
+{
+	check_error("current-context: x\n", "context \"x\" not found");
+	check_error("clusters: [\n", "line");
+	check_error("- a\n- b\n", "not a kubeconfig");
+	check_error("", "not a kubeconfig");
+	check_error("contexts:\n- name: x\n  context: {user: u}\ncurrent-context: x\n", "has no cluster");
+	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: ftp://x}\n",
+		    "server must be an http(s) URL");
+	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority-data: '@@@'}\n",
+		    "certificate-authority-data: not valid base64");
+	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: [1]}\n",
+		    "cluster.server: not a string");
+	check_error("contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+		    "users:\n- name: u\n  user: {client-certificate-data: QQ==}\n",
+		    "client-certificate and client-key go together");
+	check_error("contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: /nonexistent/ca}\n",
+		    "certificate-authority: cannot read /nonexistent/ca");
+	check_error("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+		    "too deep or too large");
+	check_error("a: 1\na: 2\n", "duplicate key");
+}
+
+static void test_kubeconfig_missing_single_file(void)
+{
+	struct kubeconfig *cfg;
+	char err[256];
+
+	UNIT_CHECK(kubeconfig_load("/nonexistent/kubeconfig", NULL, &cfg, err, sizeof(err)) == -ENOENT);
+	UNIT_CHECK(strstr(err, "/nonexistent/kubeconfig") != NULL);
+	UNIT_CHECK(kubeconfig_load(dir, NULL, &cfg, err, sizeof(err)) == -EINVAL);
+}
+
+static void test_kubeconfig_in_cluster_and_token_rotation(void)
+{
+	struct kubeconfig *cfg;
+	char err[256], *tok;
+
+	write_file("ca.crt", "CA");
+	write_file("token", "first\n");
+	write_file("namespace", "shellaudit-system");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	UNIT_CHECK(kubeconfig_in_cluster(dir, &cfg, err, sizeof(err)) == -ENOENT);
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	UNIT_CHECK(kubeconfig_in_cluster(dir, &cfg, err, sizeof(err)) == 0);
+	if (!cfg)
+		return;
+	UNIT_CHECK_STR(cfg->server, "https://[fd00::1]:443");
+	UNIT_CHECK_STR(cfg->namespace, "shellaudit-system");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "first");
+	free(tok);
+	write_file("token", "second");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "second");
+	free(tok);
+	kubeconfig_free(cfg);
+}
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		UNIT_TEST(test_kubeconfig_inline_and_relative_file),
+		UNIT_TEST(test_kubeconfig_merges_files_first_wins),
+		UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
+		UNIT_TEST(test_kubeconfig_missing_single_file),
+		UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
+	};
+	char cmd[128];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_kubeconfig.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	return ret;
+}
