@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shellaudit's kernel side: the lines readline returns and the programs
+ * executed in targeted containers, sent to the agent over one ring buffer.
+ *
+ * Every program looks the current task's mount namespace up in `targets`
+ * first and returns at once when it is not there, so an untargeted process
+ * costs one map lookup. The key is the mount namespace inode (see
+ * struct sa_target_key in shellaudit.h for why not the cgroup id).
+ *
+ * The session id is the pid (initial namespace) of the session leader: the
+ * process that called setsid(), which is the shell for a terminal opened by
+ * runc/`kubectl exec -t`, sshd, tmux or script. Everything run from that
+ * terminal, builtins typed into a nested bash included, shares it; the exit
+ * of the leader closes the session.
+ *
+ * The tracepoints are attached as BTF raw tracepoints (tp_btf): they need no
+ * tracefs mount and get typed arguments.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "shellaudit.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the agent before load. */
+const volatile __u32 line_max = SA_LINE_MAX_DEFAULT;
+const volatile __u32 args_max = SA_ARGS_MAX_DEFAULT;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SA_MAX_TARGETS);
+	__type(key, struct sa_target_key);
+	__type(value, struct sa_target_val);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the agent before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SA_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* The target the current task belongs to, or NULL. */
+static __always_inline struct sa_target_val *current_target(struct task_struct *task,
+							       __u64 *mntns)
+{
+	struct sa_target_key key = {};
+
+	key.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	*mntns = key.mntns;
+	return bpf_map_lookup_elem(&targets, &key);
+}
+
+static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct task_struct *task,
+				     __u64 mntns, const struct sa_target_val *t)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->flags = 0;
+	h->ts = bpf_ktime_get_ns();
+	h->mntns = mntns;
+	h->cgroup = bpf_get_current_cgroup_id();
+	h->pid = (__u32)id;
+	h->tgid = id >> 32;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->sid = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
+	h->target = t->id;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(readline_ret, const char *ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sa_target_val *t;
+	struct sa_line_event *e;
+	__u64 mntns;
+	long n;
+
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+
+	/* line_max comes from frozen .rodata, so the verifier sees a constant
+	 * size. Two bytes past line_max: one to tell a line of exactly
+	 * line_max bytes from a longer one, one for the NUL. Reserving (not
+	 * copying from a per-CPU scratch) keeps preempted uprobe handlers from
+	 * sharing a buffer. */
+	e = bpf_ringbuf_reserve(&events,
+				offsetof(struct sa_line_event, line) +
+					(line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
+				0);
+	if (!e) {
+		count(SA_CNT_DROP_LINE);
+		return 0;
+	}
+	fill_hdr(&e->hdr, SA_EV_LINE, task, mntns, t);
+	e->len = 0;
+	e->pad = 0;
+	if (!ret) {
+		e->hdr.flags |= SA_F_EOF;
+	} else {
+		n = bpf_probe_read_user_str(e->line,
+					    (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
+					    ret);
+		if (n < 0) {
+			count(SA_CNT_READ_ERR);
+			n = 1;
+		}
+		if (n - 1 > line_max) {
+			e->hdr.flags |= SA_F_TRUNCATED;
+			n = line_max + 1;
+		}
+		e->len = n - 1;
+	}
+	count(SA_CNT_LINES);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sa_target_val *t;
+	struct sa_exec_event *e;
+	unsigned long start, end, len;
+	const char *filename;
+	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP;
+	long n;
+
+	t = current_target(task, &(__u64){ 0 });
+	if (!t)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SA_CNT_DROP_EXEC);
+		return 0;
+	}
+	fill_hdr(&e->hdr, SA_EV_EXEC, task, BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum), t);
+	e->argc = BPF_CORE_READ(bprm, argc);
+	e->pad = 0;
+
+	filename = BPF_CORE_READ(bprm, filename);
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
+	if (n < 1)
+		n = 1;
+	e->filename_len = n - 1;
+	if (n == sizeof(e->filename))
+		e->hdr.flags |= SA_F_FILENAME_TRUNCATED;
+
+	/* The new image's argv, already copied to its stack. */
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	len = end > start ? end - start : 0;
+	if (len > max) {
+		len = max;
+		e->hdr.flags |= SA_F_TRUNCATED;
+	}
+	if (len > SA_ARGS_CAP)
+		len = SA_ARGS_CAP;
+	if (len && bpf_probe_read_user(e->args, len, (const void *)start) < 0) {
+		count(SA_CNT_READ_ERR);
+		len = 0;
+	}
+	e->args_len = len;
+	count(SA_CNT_EXECS);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sa_target_val *t;
+	struct sa_exit_event *e;
+	__u64 mntns;
+	__u64 id;
+
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+	/* Processes only, not each thread. */
+	id = bpf_get_current_pid_tgid();
+	if ((__u32)id != id >> 32)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SA_CNT_DROP_EXIT);
+		return 0;
+	}
+	fill_hdr(&e->hdr, SA_EV_EXIT, task, mntns, t);
+	if (e->hdr.sid == e->hdr.tgid)
+		e->hdr.flags |= SA_F_SESSION_LEADER;
+	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->pad = 0;
+	count(SA_CNT_EXITS);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* Event records shared by bpf/shellaudit.bpf.c and the node agent. Fixed
+ * width fields only: the same bytes are read by both sides. */
+#ifndef SHELLAUDIT_BPF_H
+#define SHELLAUDIT_BPF_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Largest line the kernel side can copy (--max-line is clamped to it). A
+ * power of two: the BPF side masks sizes with SA_LINE_CAP - 1 so that the
+ * verifier sees a bound. */
+#define SA_LINE_CAP 65536
+#define SA_LINE_MAX_DEFAULT 4096
+/* Bytes of argv (mm->arg_start..arg_end, NUL-separated) copied per exec. */
+#define SA_ARGS_CAP 8192
+#define SA_ARGS_MAX_DEFAULT 4096
+#define SA_FILENAME_CAP 256
+#define SA_COMM_LEN 16
+#define SA_MAX_TARGETS 4096
+
+enum sa_event_type {
+	SA_EV_LINE = 1,
+	SA_EV_EXEC = 2,
+	SA_EV_EXIT = 3,
+};
+
+/* flags */
+#define SA_F_TRUNCATED 0x1 /* line or argv longer than the maximum */
+#define SA_F_EOF 0x2 /* readline returned NULL: end of input (Ctrl-D) */
+#define SA_F_SESSION_LEADER 0x4 /* exiting task led its session (setsid) */
+#define SA_F_FILENAME_TRUNCATED 0x8
+
+/* Indexes of the per-CPU counters in the `counters` map. */
+enum sa_counter {
+	SA_CNT_LINES = 0,
+	SA_CNT_EXECS,
+	SA_CNT_EXITS,
+	SA_CNT_DROP_LINE, /* ring buffer full */
+	SA_CNT_DROP_EXEC,
+	SA_CNT_DROP_EXIT,
+	SA_CNT_READ_ERR, /* user memory could not be read */
+	SA_CNT_MAX,
+};
+
+/*
+ * The container identity: the inode of the mount namespace. On a hybrid
+ * cgroup v1 host bpf_get_current_cgroup_id() is the id in the v2 hierarchy,
+ * where runtimes on v1 do not create per-container cgroups, and
+ * unshare/chroot containers have none at all; every container (and every
+ * container of a pod: each has its own root) has its own mount namespace, and
+ * `kubectl exec`/nsenter join it. The cgroup id is recorded as well.
+ */
+struct sa_target_key {
+	__u64 mntns;
+};
+
+struct sa_target_val {
+	__u32 id; /* the agent's index of the container */
+	__u32 flags;
+};
+
+/* Fields common to every event. Times are CLOCK_MONOTONIC nanoseconds;
+ * pids are in the initial pid namespace. */
+struct sa_event_hdr {
+	__u32 type;
+	__u32 flags;
+	__u64 ts;
+	__u64 mntns;
+	__u64 cgroup;
+	__u32 pid; /* thread id */
+	__u32 tgid; /* process id */
+	__u32 ppid; /* tgid of the real parent */
+	__u32 uid;
+	__u32 sid; /* pid of the session leader (see shellaudit.bpf.c) */
+	__u32 target; /* sa_target_val.id */
+	char comm[SA_COMM_LEN];
+};
+
+struct sa_line_event {
+	struct sa_event_hdr hdr;
+	__u32 len; /* bytes in line, no NUL */
+	__u32 pad;
+	char line[SA_LINE_CAP];
+};
+
+struct sa_exec_event {
+	struct sa_event_hdr hdr;
+	__u32 argc; /* from the kernel, may exceed what args holds */
+	__u32 args_len; /* bytes in args */
+	__u32 filename_len;
+	__u32 pad;
+	char filename[SA_FILENAME_CAP];
+	char args[SA_ARGS_CAP]; /* NUL-separated, not NUL-terminated when truncated */
+};
+
+struct sa_exit_event {
+	struct sa_event_hdr hdr;
+	__s32 exit_code; /* as wait(2) reports it */
+	__u32 pad;
+};
+
+#endif
