@@ -1,0 +1,310 @@
+/* The standalone agent's loop (see agent.h). One thread: the ring buffer is
+ * polled with a timeout, and each second the targets file, unresolved
+ * targets and the drop counters are checked. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "discover.h"
+#include "log.h"
+#include "probe.h"
+#include "session.h"
+#include "sink.h"
+#include "target.h"
+
+struct agent {
+	const struct agent_opts *opts;
+	struct capture *cap;
+	struct probe_set *probes;
+	struct session_table *sessions;
+	struct sink *sink;
+	struct target_list targets;
+	struct timespec file_mtime;
+	uint64_t counters[SA_CNT_MAX]; /* as last reported */
+};
+
+static volatile sig_atomic_t agent_stop;
+static volatile sig_atomic_t agent_reload;
+
+static void agent_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		agent_reload = 1;
+	else
+		agent_stop = 1;
+}
+
+static uint64_t agent_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Puts a resolved target into the kernel map and probes what it runs. */
+static void agent_activate(struct agent *a, struct target *t)
+{
+	char pid[16], ns[24], probes[16], path[64];
+	struct stat st;
+	int err, n;
+
+	if (t->active)
+		return;
+	err = target_resolve(t);
+	if (err) {
+		log_with(LOG_DEBUG, LOG_KV("container", t->name, "target", t->spec),
+			 "target not running here yet: %s", strerror(-err));
+		return;
+	}
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
+	/* Holding the namespace open keeps its inode number from being
+	 * reused by another container while it is in the kernel's map. */
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)t->pid);
+	t->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (t->nsfd < 0 || fstat(t->nsfd, &st) || (uint64_t)st.st_ino != t->mntns) {
+		log_with(LOG_DEBUG, LOG_KV("container", t->name, "pid", pid),
+			 "target process went away while resolving");
+		if (t->nsfd >= 0)
+			close(t->nsfd);
+		t->nsfd = -1;
+		return;
+	}
+	err = capture_target_add(a->cap, t->mntns, t->id);
+	if (err) {
+		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
+			 "cannot add the container to the kernel's target map: %s",
+			 strerror(-err));
+		close(t->nsfd);
+		t->nsfd = -1;
+		return;
+	}
+	t->active = true;
+	n = discover_container(a->probes, t->id, t->mntns, t->pid);
+	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
+	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
+		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
+}
+
+static void agent_deactivate(struct agent *a, struct target *t, const char *reason)
+{
+	if (!t->active)
+		return;
+	capture_target_del(a->cap, t->mntns);
+	/* Events already in the ring buffer still belong to the target. */
+	capture_drain(a->cap);
+	probe_release_owner(a->probes, t->id);
+	session_end_target(a->sessions, t->id, reason);
+	close(t->nsfd);
+	t->nsfd = -1;
+	t->active = false;
+	log_with(LOG_INFO, LOG_KV("container", t->name), "target removed");
+}
+
+/* Brings the target list in line with the flags and the targets file. */
+static void agent_sync_targets(struct agent *a, bool force)
+{
+	struct target_list want = { 0 };
+	struct stat st;
+	char spec[TARGET_SPEC_MAX];
+	size_t i;
+
+	if (!a->opts->targets_file)
+		return;
+	if (stat(a->opts->targets_file, &st)) {
+		if (force)
+			log_with(LOG_WARN, LOG_KV("file", a->opts->targets_file),
+				 "cannot read the targets file: %s", strerror(errno));
+		memset(&st, 0, sizeof(st));
+	}
+	if (!force && st.st_mtim.tv_sec == a->file_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == a->file_mtime.tv_nsec)
+		return;
+	a->file_mtime = st.st_mtim;
+	for (i = 0; i < a->opts->npids; i++) {
+		snprintf(spec, sizeof(spec), "pid:%d", (int)a->opts->pids[i]);
+		target_list_add(&want, spec, NULL);
+	}
+	if (st.st_ino)
+		target_load_file(a->opts->targets_file, &want);
+	for (i = 0; i < a->targets.n;) {
+		struct target *t = &a->targets.t[i];
+
+		if (!target_list_find_spec(&want, t->spec)) {
+			agent_deactivate(a, t, "untargeted");
+			target_list_remove(&a->targets, i);
+			continue;
+		}
+		i++;
+	}
+	for (i = 0; i < want.n; i++) {
+		struct target *t = target_list_add(&a->targets, want.t[i].spec, want.t[i].name);
+
+		if (t)
+			agent_activate(a, t);
+	}
+	target_list_free(&want);
+}
+
+static void agent_on_exec(struct agent *a, const struct capture_event *ev)
+{
+	const struct sa_event_hdr *h = ev->hdr;
+	char us[24], dus[24], pid[16];
+	uint64_t t0;
+	int r;
+
+	t0 = agent_now_ns();
+	r = discover_process(a->probes, h->target, h->mntns, (pid_t)h->tgid);
+	if (r == 1 && log_get_level() >= LOG_DEBUG) {
+		uint64_t now = agent_now_ns();
+
+		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - h->ts) / 1000));
+		snprintf(dus, sizeof(dus), "%" PRIu64, (now - t0) / 1000);
+		snprintf(pid, sizeof(pid), "%u", h->tgid);
+		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us, "discover_us", dus),
+			 "probed a new program from its exec");
+	}
+}
+
+static void agent_on_event(void *ctx, const struct capture_event *ev)
+{
+	struct agent *a = ctx;
+	struct target *t = target_list_find_id(&a->targets, ev->hdr->target);
+
+	if (!t)
+		return; /* untargeted while the event was in flight */
+	session_handle(a->sessions, ev, t->name);
+	if (ev->hdr->type == SA_EV_EXEC)
+		agent_on_exec(a, ev);
+}
+
+/* Reports drops as a gap entry: nothing is lost silently. */
+static void agent_check_drops(struct agent *a)
+{
+	uint64_t c[SA_CNT_MAX];
+	struct sink_entry e = { .kind = SINK_LOST };
+
+	if (capture_counters(a->cap, c))
+		return;
+	e.lost_lines = c[SA_CNT_DROP_LINE] - a->counters[SA_CNT_DROP_LINE];
+	e.lost_execs = c[SA_CNT_DROP_EXEC] - a->counters[SA_CNT_DROP_EXEC];
+	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
+	if (e.lost_lines || e.lost_execs || e.lost_exits) {
+		e.ts = agent_now_ns();
+		sink_write(a->sink, &e);
+		log_with(LOG_WARN, NULL,
+			 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64 " execs, %" PRIu64
+			 " exits",
+			 e.lost_lines, e.lost_execs, e.lost_exits);
+	}
+	memcpy(a->counters, c, sizeof(c));
+}
+
+static void agent_log_counters(struct agent *a)
+{
+	char v[SA_CNT_MAX][24];
+	int i;
+
+	for (i = 0; i < SA_CNT_MAX; i++)
+		snprintf(v[i], sizeof(v[i]), "%" PRIu64, a->counters[i]);
+	log_with(LOG_INFO,
+		 LOG_KV("lines", v[SA_CNT_LINES], "execs", v[SA_CNT_EXECS], "exits",
+			v[SA_CNT_EXITS], "dropped_lines", v[SA_CNT_DROP_LINE], "dropped_execs",
+			v[SA_CNT_DROP_EXEC], "dropped_exits", v[SA_CNT_DROP_EXIT], "read_errors",
+			v[SA_CNT_READ_ERR]),
+		 "capture counters");
+}
+
+int agent_run(const struct agent_opts *opts)
+{
+	struct capture_opts copts = {
+		.line_max = opts->line_max,
+		.args_max = opts->args_max,
+		.ringbuf_bytes = opts->ringbuf_bytes,
+	};
+	struct agent a = { .opts = opts };
+	struct sigaction sa = { .sa_handler = agent_on_signal };
+	uint64_t last_tick = 0, now;
+	size_t i;
+	int err;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	err = sink_jsonl_open(opts->output, &a.sink);
+	if (err) {
+		log_with(LOG_ERROR, LOG_KV("file", opts->output), "cannot open the output: %s",
+			 strerror(-err));
+		return err;
+	}
+	err = session_table_new(a.sink, &a.sessions);
+	if (err)
+		goto out;
+	err = capture_open(&copts, agent_on_event, &a, &a.cap);
+	if (err)
+		goto out;
+	err = probe_set_new(a.cap, &a.probes);
+	if (err)
+		goto out;
+
+	if (opts->targets_file) {
+		agent_sync_targets(&a, true);
+	} else {
+		for (i = 0; i < opts->npids; i++) {
+			char spec[TARGET_SPEC_MAX];
+			struct target *t;
+
+			snprintf(spec, sizeof(spec), "pid:%d", (int)opts->pids[i]);
+			t = target_list_add(&a.targets, spec, NULL);
+			if (t)
+				agent_activate(&a, t);
+		}
+	}
+	log_info("capture running");
+
+	while (!agent_stop) {
+		err = capture_poll(a.cap, 200);
+		if (err < 0) {
+			log_error("ring buffer poll failed: %s", strerror(-err));
+			break;
+		}
+		err = 0;
+		sink_flush(a.sink);
+		now = agent_now_ns();
+		if (now - last_tick >= 1000000000ull || agent_reload) {
+			agent_sync_targets(&a, agent_reload);
+			agent_reload = 0;
+			for (i = 0; i < a.targets.n; i++)
+				agent_activate(&a, &a.targets.t[i]);
+			agent_check_drops(&a);
+			last_tick = now;
+		}
+	}
+	capture_drain(a.cap);
+	agent_check_drops(&a);
+	agent_log_counters(&a);
+	for (i = 0; i < a.targets.n; i++)
+		agent_deactivate(&a, &a.targets.t[i], "agent stopped");
+out:
+	session_table_free(a.sessions);
+	probe_set_free(a.probes);
+	capture_close(a.cap);
+	target_list_free(&a.targets);
+	sink_close(a.sink);
+	log_info("stopped");
+	return err;
+}

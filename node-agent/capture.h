@@ -1,0 +1,59 @@
+/* The BPF side as one object: load the skeleton, program the target map,
+ * attach uretprobes, poll the ring buffer. The only user of the skeleton. */
+#ifndef SHELLAUDIT_CAPTURE_H
+#define SHELLAUDIT_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bpf/shellaudit.h"
+
+struct capture;
+struct bpf_link;
+
+struct capture_opts {
+	uint32_t line_max; /* bytes of a line kept, <= SA_LINE_CAP - 2 */
+	uint32_t args_max; /* bytes of argv kept, <= SA_ARGS_CAP */
+	uint32_t ringbuf_bytes; /* power of two, >= page size */
+};
+
+/* One decoded, size-checked record; pointers are valid during the callback. */
+struct capture_event {
+	const struct sa_event_hdr *hdr;
+	const char *text; /* line bytes, or argv bytes for exec */
+	size_t text_len;
+	const char *filename; /* exec only */
+	size_t filename_len;
+	uint32_t argc; /* exec only */
+	int32_t exit_code; /* exit only */
+};
+
+typedef void (*capture_handler_fn)(void *ctx, const struct capture_event *ev);
+
+/* Loads and attaches the BPF programs. On success *out is owned by the
+ * caller, freed with capture_close(). Logs why on failure. */
+int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *ctx,
+		 struct capture **out);
+void capture_close(struct capture *c);
+
+/* A file descriptor that becomes readable when events are waiting. */
+int capture_fd(struct capture *c);
+/* Hands waiting events to the handler; waits up to timeout_ms for one.
+ * Returns the number of events handled or a negative errno. */
+int capture_poll(struct capture *c, int timeout_ms);
+/* Hands every event already in the buffer to the handler, without waiting. */
+int capture_drain(struct capture *c);
+
+int capture_target_add(struct capture *c, uint64_t mntns, uint32_t id);
+int capture_target_del(struct capture *c, uint64_t mntns);
+
+/* Attaches the readline uretprobe to the function at file offset `offset`
+ * of the file at `path` (for all processes; the target map filters). */
+int capture_attach_uretprobe(struct capture *c, const char *path, uint64_t offset,
+			     struct bpf_link **out);
+void capture_detach(struct bpf_link *link);
+
+/* Sums of the per-CPU counters, indexed by enum sa_counter. */
+int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX]);
+
+#endif

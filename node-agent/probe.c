@@ -1,0 +1,210 @@
+/* Refcounted readline uretprobes (see probe.h). */
+#include "probe.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "capture.h"
+#include "elfsym.h"
+#include "log.h"
+
+#define PROBE_NEGATIVE_MAX 4096
+
+struct probe_file {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct probe {
+	struct probe_file file;
+	uint64_t offset;
+	struct bpf_link *link;
+	uint32_t *owners;
+	size_t nowners;
+	char label[256];
+};
+
+struct probe_set {
+	struct capture *cap;
+	struct probe *probes;
+	size_t nprobes;
+	/* Files known not to have readline, with the error they gave. */
+	struct probe_file *neg;
+	int *neg_err;
+	size_t nneg;
+};
+
+static bool probe_same_file(const struct probe_file *a, const struct probe_file *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+int probe_set_new(struct capture *cap, struct probe_set **out)
+{
+	struct probe_set *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return -ENOMEM;
+	ps->cap = cap;
+	ps->neg = calloc(PROBE_NEGATIVE_MAX, sizeof(*ps->neg));
+	ps->neg_err = calloc(PROBE_NEGATIVE_MAX, sizeof(*ps->neg_err));
+	if (!ps->neg || !ps->neg_err) {
+		probe_set_free(ps);
+		return -ENOMEM;
+	}
+	*out = ps;
+	return 0;
+}
+
+static void probe_detach(struct probe *p)
+{
+	capture_detach(p->link);
+	log_with(LOG_INFO, LOG_KV("file", p->label), "readline probe detached");
+	free(p->owners);
+}
+
+void probe_set_free(struct probe_set *ps)
+{
+	size_t i;
+
+	if (!ps)
+		return;
+	for (i = 0; i < ps->nprobes; i++)
+		probe_detach(&ps->probes[i]);
+	free(ps->probes);
+	free(ps->neg);
+	free(ps->neg_err);
+	free(ps);
+}
+
+static int probe_add_owner(struct probe *p, uint32_t owner)
+{
+	uint32_t *o;
+	size_t i;
+
+	for (i = 0; i < p->nowners; i++)
+		if (p->owners[i] == owner)
+			return 0;
+	o = realloc(p->owners, (p->nowners + 1) * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o[p->nowners++] = owner;
+	p->owners = o;
+	return 0;
+}
+
+int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label)
+{
+	struct probe_file file;
+	struct elfsym sym;
+	const char *why = NULL;
+	char path[64], devino[64], off[32];
+	struct stat st;
+	struct probe *p;
+	size_t i;
+	int err;
+
+	if (fstat(fd, &st))
+		return -errno;
+	file.dev = st.st_dev;
+	file.ino = st.st_ino;
+	file.size = st.st_size;
+	file.mtime = st.st_mtim;
+	for (i = 0; i < ps->nprobes; i++) {
+		if (ps->probes[i].file.dev == file.dev && ps->probes[i].file.ino == file.ino)
+			return probe_add_owner(&ps->probes[i], owner);
+	}
+	for (i = 0; i < ps->nneg; i++)
+		if (probe_same_file(&ps->neg[i], &file))
+			return ps->neg_err[i];
+
+	snprintf(devino, sizeof(devino), "%u:%u:%lu", major(file.dev), minor(file.dev),
+		 (unsigned long)file.ino);
+	err = elfsym_find(fd, PROBE_SYMBOL, &sym, &why);
+	if (err) {
+		/* Imported readline is the usual case for a program linking
+		 * libreadline; everything else is worth a line. */
+		log_with(err == -ENXIO || err == -ENOENT ? LOG_DEBUG : LOG_WARN,
+			 LOG_KV("file", label, "inode", devino, "reason", why),
+			 "no readline to probe");
+		if (ps->nneg == PROBE_NEGATIVE_MAX)
+			ps->nneg = 0;
+		ps->neg[ps->nneg] = file;
+		ps->neg_err[ps->nneg++] = err;
+		return err;
+	}
+	p = realloc(ps->probes, (ps->nprobes + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ps->probes = p;
+	p = &ps->probes[ps->nprobes];
+	memset(p, 0, sizeof(*p));
+	p->file = file;
+	p->offset = sym.offset;
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	/* The path the kernel resolves is this very open file, whatever
+	 * happens to the path inside the container meanwhile. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	err = capture_attach_uretprobe(ps->cap, path, sym.offset, &p->link);
+	if (err) {
+		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
+			 "cannot attach the readline uretprobe: %s", strerror(-err));
+		return err;
+	}
+	err = probe_add_owner(p, owner);
+	if (err) {
+		capture_detach(p->link);
+		return err;
+	}
+	ps->nprobes++;
+	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)sym.offset);
+	log_with(LOG_INFO, LOG_KV("file", label, "inode", devino, "offset", off),
+		 "readline probe attached");
+	return 1;
+}
+
+void probe_release_owner(struct probe_set *ps, uint32_t owner)
+{
+	size_t i, j;
+
+	for (i = 0; i < ps->nprobes;) {
+		struct probe *p = &ps->probes[i];
+
+		for (j = 0; j < p->nowners; j++) {
+			if (p->owners[j] == owner) {
+				p->owners[j] = p->owners[--p->nowners];
+				break;
+			}
+		}
+		if (p->nowners == 0) {
+			probe_detach(p);
+			ps->probes[i] = ps->probes[--ps->nprobes];
+			continue;
+		}
+		i++;
+	}
+}
+
+size_t probe_count(const struct probe_set *ps)
+{
+	return ps->nprobes;
+}
+
+size_t probe_count_owner(const struct probe_set *ps, uint32_t owner)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < ps->nprobes; i++)
+		for (j = 0; j < ps->probes[i].nowners; j++)
+			if (ps->probes[i].owners[j] == owner)
+				n++;
+	return n;
+}

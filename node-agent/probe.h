@@ -1,0 +1,36 @@
+/* The readline uretprobes, one per underlying file (device, inode), shared
+ * by every target that uses the file and detached when the last one stops. */
+#ifndef SHELLAUDIT_PROBE_H
+#define SHELLAUDIT_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct capture;
+struct probe_set;
+
+#define PROBE_SYMBOL "readline"
+
+/* Caller frees with probe_set_free(). */
+int probe_set_new(struct capture *cap, struct probe_set **out);
+/* Detaches everything. */
+void probe_set_free(struct probe_set *ps);
+
+/*
+ * Makes `owner` (a target id) a user of the readline probe of the file open
+ * at fd, attaching it if no one uses it yet. `label` names the file in logs
+ * (its path inside the container). Returns 1 when the probe was attached
+ * now, 0 when it already was, or the negative errors of elfsym_find()
+ * (-ENXIO: readline is imported, look in the libraries). A file found
+ * without readline is remembered, so checking it again is one fstat.
+ */
+int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label);
+
+/* Drops every use by owner; detaches the probes nobody uses any more. */
+void probe_release_owner(struct probe_set *ps, uint32_t owner);
+
+/* Number of attached probes, and of those `owner` uses. */
+size_t probe_count(const struct probe_set *ps);
+size_t probe_count_owner(const struct probe_set *ps, uint32_t owner);
+
+#endif

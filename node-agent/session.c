@@ -1,0 +1,184 @@
+/* Grouping events into sessions (see session.h). Events arrive in ring
+ * buffer order, which is the order the kernel reserved them in, so order
+ * within a session is the order things happened. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture.h"
+#include "sink.h"
+
+struct session {
+	uint32_t target;
+	uint32_t sid;
+	uint64_t next_seq;
+	uint64_t mntns, cgroup;
+	char container[128];
+};
+
+struct session_table {
+	struct sink *sink;
+	struct session *s; /* unordered; open sessions are few */
+	size_t n, cap;
+};
+
+int session_table_new(struct sink *sink, struct session_table **out)
+{
+	struct session_table *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	st->sink = sink;
+	*out = st;
+	return 0;
+}
+
+static void session_end(struct session_table *st, size_t i, uint64_t ts, int32_t code,
+			const struct sa_event_hdr *h, const char *reason)
+{
+	struct session *s = &st->s[i];
+	struct sink_entry e = {
+		.kind = SINK_SESSION_END,
+		.ts = ts,
+		.container = s->container,
+		.mntns = s->mntns,
+		.cgroup = s->cgroup,
+		.session = s->sid,
+		.seq = s->next_seq,
+		.pid = s->sid,
+		.tid = s->sid,
+		.exit_code = code,
+		.reason = reason,
+	};
+
+	if (h) {
+		e.ppid = h->ppid;
+		e.uid = h->uid;
+		e.comm = h->comm;
+	}
+	sink_write(st->sink, &e);
+	st->s[i] = st->s[--st->n];
+}
+
+void session_table_free(struct session_table *st)
+{
+	struct timespec now;
+
+	if (!st)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while (st->n)
+		session_end(st, st->n - 1, (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec, -1,
+			    NULL, "agent stopped");
+	sink_flush(st->sink);
+	free(st->s);
+	free(st);
+}
+
+static long session_find(struct session_table *st, uint32_t target, uint32_t sid)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->s[i].target == target && st->s[i].sid == sid)
+			return (long)i;
+	return -1;
+}
+
+static void session_fill(struct sink_entry *e, const struct session *s,
+			 const struct sa_event_hdr *h)
+{
+	e->ts = h->ts;
+	e->container = s->container;
+	e->mntns = h->mntns;
+	e->cgroup = h->cgroup;
+	e->session = s->sid;
+	e->pid = h->tgid;
+	e->tid = h->pid;
+	e->ppid = h->ppid;
+	e->uid = h->uid;
+	e->comm = h->comm;
+}
+
+int session_handle(struct session_table *st, const struct capture_event *ev,
+		   const char *container)
+{
+	const struct sa_event_hdr *h = ev->hdr;
+	struct sink_entry e = { 0 };
+	struct session *s;
+	long i;
+
+	i = session_find(st, h->target, h->sid);
+	if (h->type == SA_EV_EXIT) {
+		/* Only the leader's exit matters: it ends the session. */
+		if (i >= 0 && (h->flags & SA_F_SESSION_LEADER) && h->tgid == h->sid)
+			session_end(st, (size_t)i, h->ts, ev->exit_code, h, "exit");
+		return 0;
+	}
+	if (i < 0) {
+		if (st->n == SESSION_MAX_OPEN)
+			session_end(st, 0, h->ts, -1, NULL, "evicted");
+		if (st->n == st->cap) {
+			size_t cap = st->cap ? 2 * st->cap : 16;
+			struct session *p = realloc(st->s, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			st->s = p;
+			st->cap = cap;
+		}
+		i = (long)st->n++;
+		s = &st->s[i];
+		memset(s, 0, sizeof(*s));
+		s->target = h->target;
+		s->sid = h->sid;
+		s->mntns = h->mntns;
+		s->cgroup = h->cgroup;
+		snprintf(s->container, sizeof(s->container), "%s", container ? container : "");
+		e.kind = SINK_SESSION_START;
+		session_fill(&e, s, h);
+		e.seq = s->next_seq++;
+		sink_write(st->sink, &e);
+		memset(&e, 0, sizeof(e));
+	}
+	s = &st->s[i];
+	session_fill(&e, s, h);
+	e.seq = s->next_seq++;
+	e.text = ev->text;
+	e.text_len = ev->text_len;
+	e.truncated = (h->flags & SA_F_TRUNCATED) != 0;
+	if (h->type == SA_EV_LINE) {
+		e.kind = SINK_LINE;
+		e.eof = (h->flags & SA_F_EOF) != 0;
+	} else {
+		e.kind = SINK_EXEC;
+		e.filename = ev->filename;
+		e.filename_len = ev->filename_len;
+		e.argc = ev->argc;
+	}
+	return sink_write(st->sink, &e);
+}
+
+void session_end_target(struct session_table *st, uint32_t target, const char *reason)
+{
+	struct timespec now;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < st->n;) {
+		if (st->s[i].target == target)
+			session_end(st, i, (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec, -1,
+				    NULL, reason);
+		else
+			i++;
+	}
+}
+
+size_t session_count(const struct session_table *st)
+{
+	return st->n;
+}

@@ -1,0 +1,69 @@
+/* Where the entries of sessions go. A sink writes entries in the order it
+ * gets them; the session module guarantees per-session order. */
+#ifndef SHELLAUDIT_SINK_H
+#define SHELLAUDIT_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sink_kind {
+	SINK_SESSION_START,
+	SINK_LINE,
+	SINK_EXEC,
+	SINK_SESSION_END,
+	SINK_LOST, /* a gap: events dropped in the kernel */
+};
+
+struct sink_entry {
+	enum sink_kind kind;
+	uint64_t ts; /* CLOCK_MONOTONIC ns */
+	const char *container; /* the target's name */
+	uint64_t mntns;
+	uint64_t cgroup;
+	uint32_t session; /* pid of the session leader */
+	uint64_t seq; /* 0 for session_start, then 1, 2, ... within the session */
+	uint32_t pid, tid, ppid, uid;
+	const char *comm; /* NUL-terminated, at most 16 bytes */
+	/* line: the bytes typed; exec: argv, NUL-separated */
+	const char *text;
+	size_t text_len;
+	bool truncated;
+	bool eof; /* line: readline returned NULL (Ctrl-D) */
+	const char *filename; /* exec */
+	size_t filename_len;
+	uint32_t argc; /* exec: the count the kernel had */
+	int32_t exit_code; /* session_end: wait(2) status of the leader, -1 unknown */
+	const char *reason; /* session_end: "exit", "untargeted", "agent stopped" */
+	uint64_t lost_lines, lost_execs, lost_exits; /* lost */
+};
+
+struct sink {
+	int (*write)(struct sink *s, const struct sink_entry *e);
+	int (*flush)(struct sink *s);
+	void (*close)(struct sink *s);
+};
+
+static inline int sink_write(struct sink *s, const struct sink_entry *e)
+{
+	return s->write(s, e);
+}
+
+static inline int sink_flush(struct sink *s)
+{
+	return s->flush(s);
+}
+
+static inline void sink_close(struct sink *s)
+{
+	if (s)
+		s->close(s);
+}
+
+/* JSON lines: one object per entry on `path` (appended) or stdout when path
+ * is NULL or "-". Caller frees with sink_close(). */
+int sink_jsonl_open(const char *path, struct sink **out);
+/* The same on an open stream the caller keeps owning (for tests). */
+int sink_jsonl_open_stream(void *file, struct sink **out);
+
+#endif

@@ -1,0 +1,263 @@
+/* JSON-lines sink: one object per entry. Every byte that came from a
+ * container goes through escape_text first (no control character, valid
+ * UTF-8, reversible with escape_unescape), then through JSON's own quoting
+ * of '"' and '\'. */
+#include "sink.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "escape.h"
+
+struct sink_jsonl {
+	struct sink base;
+	FILE *f;
+	int owns_file;
+	int64_t wall_minus_mono; /* ns */
+	char *buf; /* the line being built */
+	size_t len, cap;
+	char *esc; /* escape_text scratch */
+	size_t esc_cap;
+	int failed;
+};
+
+static int sink_jsonl_grow(struct sink_jsonl *s, size_t more)
+{
+	size_t cap = s->cap ? s->cap : 4096;
+	char *b;
+
+	if (s->len + more + 1 <= s->cap)
+		return 0;
+	while (cap < s->len + more + 1)
+		cap *= 2;
+	b = realloc(s->buf, cap);
+	if (!b) {
+		s->failed = 1;
+		return -ENOMEM;
+	}
+	s->buf = b;
+	s->cap = cap;
+	return 0;
+}
+
+static void sink_jsonl_raw(struct sink_jsonl *s, const char *str, size_t n)
+{
+	if (sink_jsonl_grow(s, n))
+		return;
+	memcpy(s->buf + s->len, str, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+}
+
+static void sink_jsonl_fmt(struct sink_jsonl *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sink_jsonl_fmt(struct sink_jsonl *s, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sink_jsonl_raw(s, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Appends n untrusted bytes as a JSON string. */
+static void sink_jsonl_str(struct sink_jsonl *s, const void *src, size_t n)
+{
+	size_t need = escape_text(NULL, 0, src, n) + 1, i;
+	char *e;
+
+	if (need > s->esc_cap) {
+		e = realloc(s->esc, need);
+		if (!e) {
+			s->failed = 1;
+			return;
+		}
+		s->esc = e;
+		s->esc_cap = need;
+	}
+	escape_text(s->esc, s->esc_cap, src, n);
+	if (sink_jsonl_grow(s, 2 * need + 2))
+		return;
+	s->buf[s->len++] = '"';
+	for (i = 0; s->esc[i]; i++) {
+		if (s->esc[i] == '"' || s->esc[i] == '\\')
+			s->buf[s->len++] = '\\';
+		s->buf[s->len++] = s->esc[i];
+	}
+	s->buf[s->len++] = '"';
+	s->buf[s->len] = '\0';
+}
+
+static void sink_jsonl_key(struct sink_jsonl *s, const char *key)
+{
+	sink_jsonl_fmt(s, ",\"%s\":", key);
+}
+
+static const char *sink_jsonl_kind(enum sink_kind k)
+{
+	switch (k) {
+	case SINK_SESSION_START:
+		return "session_start";
+	case SINK_LINE:
+		return "line";
+	case SINK_EXEC:
+		return "exec";
+	case SINK_SESSION_END:
+		return "session_end";
+	case SINK_LOST:
+		return "lost";
+	}
+	return "unknown";
+}
+
+static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
+{
+	int64_t ns = (int64_t)mono + s->wall_minus_mono;
+	time_t sec = (time_t)(ns / 1000000000);
+	char ts[40];
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	sink_jsonl_fmt(s, "{\"time\":\"%s.%09" PRId64 "Z\"", ts, ns % 1000000000);
+}
+
+static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
+{
+	struct sink_jsonl *s = (struct sink_jsonl *)base;
+	size_t i, start;
+
+	s->len = 0;
+	s->failed = 0;
+	sink_jsonl_time(s, e->ts);
+	sink_jsonl_fmt(s, ",\"kind\":\"%s\"", sink_jsonl_kind(e->kind));
+	if (e->container) {
+		sink_jsonl_key(s, "container");
+		sink_jsonl_str(s, e->container, strlen(e->container));
+	}
+	sink_jsonl_fmt(s, ",\"mntns\":%" PRIu64 ",\"cgroup\":%" PRIu64, e->mntns, e->cgroup);
+	if (e->kind == SINK_LOST) {
+		sink_jsonl_fmt(s,
+			       ",\"lost_lines\":%" PRIu64 ",\"lost_execs\":%" PRIu64
+			       ",\"lost_exits\":%" PRIu64,
+			       e->lost_lines, e->lost_execs, e->lost_exits);
+		goto done;
+	}
+	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);
+	sink_jsonl_fmt(s, ",\"pid\":%u,\"tid\":%u,\"ppid\":%u,\"uid\":%u", e->pid, e->tid, e->ppid,
+		       e->uid);
+	if (e->comm) {
+		sink_jsonl_key(s, "comm");
+		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16));
+	}
+	switch (e->kind) {
+	case SINK_LINE:
+		sink_jsonl_key(s, "line");
+		sink_jsonl_str(s, e->text, e->text_len);
+		sink_jsonl_fmt(s, ",\"truncated\":%s", e->truncated ? "true" : "false");
+		if (e->eof)
+			sink_jsonl_raw(s, ",\"eof\":true", 11);
+		break;
+	case SINK_EXEC:
+		sink_jsonl_key(s, "filename");
+		sink_jsonl_str(s, e->filename, e->filename_len);
+		sink_jsonl_raw(s, ",\"argv\":[", 9);
+		for (i = 0, start = 0; i <= e->text_len; i++) {
+			if (i < e->text_len && e->text[i] != '\0')
+				continue;
+			/* A trailing NUL ends the last argument; a cut-off
+			 * argument still counts as one. */
+			if (i == e->text_len && start == i)
+				break;
+			if (start)
+				sink_jsonl_raw(s, ",", 1);
+			sink_jsonl_str(s, e->text + start, i - start);
+			start = i + 1;
+		}
+		sink_jsonl_fmt(s, "],\"argc\":%u,\"truncated\":%s", e->argc,
+			       e->truncated ? "true" : "false");
+		break;
+	case SINK_SESSION_END:
+		sink_jsonl_fmt(s, ",\"exit_code\":%d", e->exit_code);
+		if (e->reason) {
+			sink_jsonl_key(s, "reason");
+			sink_jsonl_str(s, e->reason, strlen(e->reason));
+		}
+		break;
+	default:
+		break;
+	}
+done:
+	sink_jsonl_raw(s, "}\n", 2);
+	if (s->failed)
+		return -ENOMEM;
+	if (fwrite(s->buf, 1, s->len, s->f) != s->len)
+		return -EIO;
+	return 0;
+}
+
+static int sink_jsonl_flush(struct sink *base)
+{
+	struct sink_jsonl *s = (struct sink_jsonl *)base;
+
+	return fflush(s->f) ? -errno : 0;
+}
+
+static void sink_jsonl_close(struct sink *base)
+{
+	struct sink_jsonl *s = (struct sink_jsonl *)base;
+
+	fflush(s->f);
+	if (s->owns_file)
+		fclose(s->f);
+	free(s->buf);
+	free(s->esc);
+	free(s);
+}
+
+int sink_jsonl_open_stream(void *file, struct sink **out)
+{
+	struct sink_jsonl *s = calloc(1, sizeof(*s));
+	struct timespec mono, wall;
+
+	if (!s)
+		return -ENOMEM;
+	s->base.write = sink_jsonl_write;
+	s->base.flush = sink_jsonl_flush;
+	s->base.close = sink_jsonl_close;
+	s->f = file;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	s->wall_minus_mono = ((int64_t)wall.tv_sec - mono.tv_sec) * 1000000000 +
+			     (wall.tv_nsec - mono.tv_nsec);
+	*out = &s->base;
+	return 0;
+}
+
+int sink_jsonl_open(const char *path, struct sink **out)
+{
+	FILE *f;
+	int err;
+
+	if (!path || strcmp(path, "-") == 0)
+		return sink_jsonl_open_stream(stdout, out);
+	f = fopen(path, "ae");
+	if (!f)
+		return -errno;
+	err = sink_jsonl_open_stream(f, out);
+	if (err) {
+		fclose(f);
+		return err;
+	}
+	((struct sink_jsonl *)*out)->owns_file = 1;
+	return 0;
+}

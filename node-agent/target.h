@@ -1,0 +1,58 @@
+/* The containers to audit: parsed from flags or a targets file, resolved to
+ * a process and a mount namespace. */
+#ifndef SHELLAUDIT_TARGET_H
+#define SHELLAUDIT_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TARGET_SPEC_MAX 160
+#define TARGET_NAME_MAX 128
+
+struct target {
+	uint32_t id; /* never reused within one agent run */
+	char spec[TARGET_SPEC_MAX]; /* "pid:N" or a container ID */
+	char name[TARGET_NAME_MAX]; /* what entries call the container */
+	pid_t pid; /* a process of the container, 0 until resolved */
+	uint64_t mntns;
+	uint64_t cgroup;
+	bool active; /* in the kernel's target map */
+	int nsfd; /* the mount namespace, held open while active */
+};
+
+struct target_list {
+	struct target *t;
+	size_t n, cap;
+	uint32_t next_id;
+};
+
+/*
+ * Parses one line of a targets file: "SPEC [NAME]", where SPEC is a pid
+ * ("1234" or "pid:1234") or a container ID as the kubelet reports it
+ * ("containerd://<hex>", "cri-o://<hex>", "docker://<hex>" or bare hex).
+ * NAME defaults to SPEC. Blank lines and '#' comments give -ENODATA;
+ * anything else unparsable -EINVAL.
+ */
+int target_parse_line(const char *line, char spec[TARGET_SPEC_MAX], char name[TARGET_NAME_MAX]);
+
+/* Normalises a pid spec to "pid:N"; 0 if spec is a pid, -EINVAL if not. */
+int target_parse_pid(const char *spec, pid_t *pid);
+
+/* Reads a targets file into list (appending). Returns 0 or a negative errno;
+ * bad lines are logged with their number and skipped. */
+int target_load_file(const char *path, struct target_list *list);
+
+/* Appends a target unless one with the same spec exists; returns it. */
+struct target *target_list_add(struct target_list *list, const char *spec, const char *name);
+struct target *target_list_find_spec(struct target_list *list, const char *spec);
+struct target *target_list_find_id(struct target_list *list, uint32_t id);
+void target_list_remove(struct target_list *list, size_t i);
+void target_list_free(struct target_list *list);
+
+/* Finds a process of the target's container and its identity. 0, or
+ * -ESRCH while the container has no process on this node. */
+int target_resolve(struct target *t);
+
+#endif
