@@ -38,6 +38,8 @@ LIB_SRC := $(wildcard lib/*.c)
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
 AGENT_SRC := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+# C programs that integration test scripts run against the real API server.
+INTEG_SRC := $(wildcard tests/integration/*.c)
 # Helper programs of the BPF and integration tests (pty drivers and such).
 TOOL_SRC := $(wildcard tests/tools/*.c)
 
@@ -48,8 +50,9 @@ VMLINUX := $(B)/bpf/vmlinux.h
 
 # $(call variant,DIR,EXTRA_CFLAGS): objects, archives and programs of one variant.
 define variant
-$(1)/%.o: %.c $(BPF_SKEL) | $(1)/.dirs
+$(1)/%.o: %.c $(BPF_SKEL)
 	$$(call msg,CC,$$@)
+	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
 
 $(1)/libshellaudit.a: $(LIB_SRC:%.c=$(1)/%.o)
@@ -76,12 +79,14 @@ $(1)/tests/unit/%: $(1)/tests/unit/%.o $(1)/libagent.a $(1)/libcontroller.a $(1)
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
 
+$(1)/tests/integration/%: $(1)/tests/integration/%.o $(1)/libagent.a $(1)/libcontroller.a $(1)/libshellaudit.a
+	$$(call msg,LD,$$@)
+	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
+
 $(1)/tests/tools/%: $(1)/tests/tools/%.o $(1)/libshellaudit.a
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
 
-$(1)/.dirs:
-	$$(Q)mkdir -p $$(addprefix $(1)/,lib controller node-agent tests/unit tests/tools) && touch $$@
 endef
 
 $(eval $(call variant,$(B),))
@@ -90,6 +95,7 @@ $(eval $(call variant,$(B)/asan,$(SAN_FLAGS)))
 BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent
 ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
+INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(INTEG_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps kube test test-unit test-bpf test-integration test-e2e run down bench \
@@ -121,7 +127,7 @@ kube: deps
 
 # Prerequisites are made left to right: deps first, so that pkg-config and
 # the compilers exist before anything is compiled.
-test: deps kube all $(ASAN_BINS) $(UNIT_BINS)
+test: deps kube all $(ASAN_BINS) $(UNIT_BINS) $(INTEG_BINS)
 	$(Q)tests/run.sh
 
 test-unit: $(UNIT_BINS)
@@ -130,7 +136,7 @@ test-unit: $(UNIT_BINS)
 test-bpf: all
 	$(Q)tests/run.sh bpf
 
-test-integration: all $(ASAN_BINS)
+test-integration: all $(ASAN_BINS) $(INTEG_BINS)
 	$(Q)tests/run.sh integration
 
 test-e2e: all

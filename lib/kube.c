@@ -1,0 +1,420 @@
+/* libcurl requests to the API server. A client owns one easy handle, so
+ * connections are reused; it is not shared between threads. */
+#include "kube.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+
+struct kube_client {
+	const struct kubeconfig *cfg;
+	struct kube_client_opts opts;
+	CURL *curl;
+};
+
+struct kube_buf {
+	char *data;
+	size_t len, cap, max;
+	bool too_big;
+};
+
+int kube_client_new(const struct kubeconfig *cfg, const struct kube_client_opts *opts,
+		    struct kube_client **out)
+{
+	static int curl_ready;
+	struct kube_client *c;
+
+	/* Called before any thread exists (clients are made at start-up). */
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -ENOMEM;
+		curl_ready = 1;
+	}
+	if (!(c = calloc(1, sizeof(*c))))
+		return -ENOMEM;
+	c->cfg = cfg;
+	if (opts)
+		c->opts = *opts;
+	if (!c->opts.timeout_ms)
+		c->opts.timeout_ms = 30000;
+	if (!c->opts.connect_timeout_ms)
+		c->opts.connect_timeout_ms = 5000;
+	if (!c->opts.max_body)
+		c->opts.max_body = 64u << 20;
+	if (!c->opts.user_agent)
+		c->opts.user_agent = "shellaudit";
+	if (!(c->curl = curl_easy_init())) {
+		free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+void kube_client_free(struct kube_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+const struct kube_client_opts *kube_client_opts(const struct kube_client *c)
+{
+	return &c->opts;
+}
+
+const char *kube_client_server(const struct kube_client *c)
+{
+	return c->cfg->server;
+}
+
+static size_t kube_write(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct kube_buf *b = arg;
+	size_t n = size * nmemb;
+
+	if (b->len + n > b->max) {
+		b->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(b->data, cap)))
+			return 0;
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct kube_response *resp = arg;
+	size_t n = size * nmemb;
+
+	if (n > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
+		long v = strtol(ptr + 12, NULL, 10);
+
+		resp->retry_after = v > 0 && v < 3600 ? (int)v : 1;
+	}
+	return n;
+}
+
+/* Sets the connection options common to requests and watches on curl;
+ * *headers gets a list the caller frees with curl_slist_free_all(). */
+static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
+		      struct curl_slist **headers)
+{
+	const struct kubeconfig *cfg = c->cfg;
+	struct curl_slist *h = NULL;
+	char url[4096], *tok;
+
+	if (snprintf(url, sizeof(url), "%s%s", cfg->server, path) >= (int)sizeof(url))
+		return -ENAMETOOLONG;
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, c->opts.user_agent);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cfg->ca_pem) {
+		struct curl_blob blob = { cfg->ca_pem, cfg->ca_len, CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (cfg->cert_pem) {
+		struct curl_blob cert = { cfg->cert_pem, cfg->cert_len, CURL_BLOB_NOCOPY };
+		struct curl_blob key = { cfg->key_pem, cfg->key_len, CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(curl, CURLOPT_SSLCERT_BLOB, &cert);
+		curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(curl, CURLOPT_SSLKEY_BLOB, &key);
+		curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (cfg->insecure) {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	h = curl_slist_append(h, "Accept: application/json");
+	if ((tok = kubeconfig_token(cfg))) {
+		size_t n = strlen(tok) + 32;
+		char *line = malloc(n);
+
+		if (line) {
+			snprintf(line, n, "Authorization: Bearer %s", tok);
+			h = curl_slist_append(h, line);
+			/* The token is a secret: do not leave it in freed memory. */
+			explicit_bzero(line, n);
+			free(line);
+		}
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	}
+	*headers = h;
+	return 0;
+}
+
+void *kube_client_curl(struct kube_client *c, const char *path, void **headers_out)
+{
+	struct curl_slist *h = NULL;
+
+	if (kube_setup(c, c->curl, path, &h) < 0)
+		return NULL;
+	*headers_out = h;
+	return c->curl;
+}
+
+/* Fills reason and message from a metav1.Status body, if it is one. */
+static void kube_parse_status(struct kube_response *resp)
+{
+	cJSON *j = resp->body ? cJSON_Parse(resp->body) : NULL;
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
+
+	if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "Status")) {
+		const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "reason"));
+		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "message"));
+
+		snprintf(resp->reason, sizeof(resp->reason), "%s", r ? r : "");
+		snprintf(resp->message, sizeof(resp->message), "%s", m ? m : "");
+	}
+	cJSON_Delete(j);
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path,
+		 const char *content_type, const char *body, struct kube_response *resp)
+{
+	struct kube_buf buf = { .max = c->opts.max_body };
+	struct curl_slist *headers = NULL;
+	char ct[128];
+	CURLcode rc;
+	int ret;
+
+	memset(resp, 0, sizeof(*resp));
+	if ((ret = kube_setup(c, c->curl, path, &headers)) < 0) {
+		snprintf(resp->message, sizeof(resp->message), "path too long");
+		return ret;
+	}
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
+	if (body) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		headers = curl_slist_append(headers, ct);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	} else if (!strcmp(method, "HEAD")) {
+		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+	}
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, kube_write);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, kube_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
+	rc = curl_easy_perform(c->curl);
+	curl_slist_free_all(headers);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->code);
+	if (rc != CURLE_OK) {
+		if (buf.too_big) {
+			snprintf(resp->message, sizeof(resp->message),
+				 "%s %s: response larger than %zu bytes", method, path, c->opts.max_body);
+			ret = -EFBIG;
+		} else {
+			snprintf(resp->message, sizeof(resp->message), "%s %s: %s", method, path,
+				 curl_easy_strerror(rc));
+			ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
+			      rc == CURLE_COULDNT_CONNECT   ? -ECONNREFUSED :
+							      -EIO;
+		}
+		free(buf.data);
+		resp->code = 0;
+		return ret;
+	}
+	resp->body = buf.data;
+	resp->len = buf.len;
+	if (resp->code < 200 || resp->code > 299)
+		kube_parse_status(resp);
+	return 0;
+}
+
+int kube_response_errno(const struct kube_response *resp)
+{
+	long code = resp->code;
+
+	if (code >= 200 && code <= 299)
+		return 0;
+	if (!strcmp(resp->reason, "AlreadyExists"))
+		return -EEXIST;
+	switch (code) {
+	case 400: return -EINVAL;
+	case 401:
+	case 403: return -EACCES;
+	case 404: return -ENOENT;
+	case 409: return -EBUSY;
+	case 410: return -ESTALE;
+	case 422: return -EINVAL;
+	case 429: return -EAGAIN;
+	default: return -EIO;
+	}
+}
+
+void kube_response_clear(struct kube_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}
+
+/* Runs a JSON request and turns the outcome into one errno. */
+static int kube_json(struct kube_client *c, const char *method, const char *path,
+		     const char *content_type, const cJSON *obj, cJSON **out,
+		     struct kube_response *resp)
+{
+	struct kube_response local;
+	char *body = NULL;
+	int ret;
+
+	if (!resp)
+		resp = &local;
+	if (out)
+		*out = NULL;
+	if (obj && !(body = cJSON_PrintUnformatted(obj)))
+		return -ENOMEM;
+	ret = kube_request(c, method, path, content_type, body, resp);
+	free(body);
+	if (ret == 0)
+		ret = kube_response_errno(resp);
+	if (ret == 0 && out) {
+		*out = resp->body ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
+		if (!*out) {
+			snprintf(resp->message, sizeof(resp->message), "%s %s: response is not JSON",
+				 method, path);
+			ret = -EPROTO;
+		}
+	}
+	kube_response_clear(resp);
+	return ret;
+}
+
+int kube_get(struct kube_client *c, const char *path, cJSON **out, struct kube_response *resp)
+{
+	return kube_json(c, "GET", path, NULL, NULL, out, resp);
+}
+
+int kube_create(struct kube_client *c, const char *path, const cJSON *obj, cJSON **out,
+		struct kube_response *resp)
+{
+	return kube_json(c, "POST", path, "application/json", obj, out, resp);
+}
+
+int kube_update(struct kube_client *c, const char *path, const cJSON *obj, cJSON **out,
+		struct kube_response *resp)
+{
+	return kube_json(c, "PUT", path, "application/json", obj, out, resp);
+}
+
+int kube_patch(struct kube_client *c, const char *path, const cJSON *patch, cJSON **out,
+	       struct kube_response *resp)
+{
+	return kube_json(c, "PATCH", path, "application/merge-patch+json", patch, out, resp);
+}
+
+int kube_apply(struct kube_client *c, const char *path, const char *manager, bool force,
+	       const cJSON *obj, cJSON **out, struct kube_response *resp)
+{
+	char full[4096];
+
+	snprintf(full, sizeof(full), "%s%cfieldManager=%s%s", path, strchr(path, '?') ? '&' : '?',
+		 manager, force ? "&force=true" : "");
+	return kube_json(c, "PATCH", full, "application/apply-patch+yaml", obj, out, resp);
+}
+
+int kube_delete(struct kube_client *c, const char *path, const char *uid, const char *rv,
+		struct kube_response *resp)
+{
+	cJSON *opts = NULL, *pre;
+	int ret;
+
+	if (uid || rv) {
+		if (!(opts = cJSON_CreateObject()) ||
+		    !(pre = cJSON_AddObjectToObject(opts, "preconditions")) ||
+		    (uid && !cJSON_AddStringToObject(pre, "uid", uid)) ||
+		    (rv && !cJSON_AddStringToObject(pre, "resourceVersion", rv))) {
+			cJSON_Delete(opts);
+			return -ENOMEM;
+		}
+		cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
+		cJSON_AddStringToObject(opts, "apiVersion", "v1");
+	}
+	ret = kube_json(c, "DELETE", path, "application/json", opts, NULL, resp);
+	cJSON_Delete(opts);
+	return ret;
+}
+
+int kube_list(struct kube_client *c, const char *path, long limit,
+	      int (*fn)(const cJSON *item, void *arg), void *arg, char **rv,
+	      struct kube_response *resp)
+{
+	char page[4096], *cont = NULL;
+	cJSON *list = NULL;
+	const cJSON *item, *meta;
+	int ret = 0;
+
+	if (rv)
+		*rv = NULL;
+	do {
+		char *esc = cont ? curl_easy_escape(c->curl, cont, 0) : NULL;
+		int n = snprintf(page, sizeof(page), "%s%climit=%ld%s%s", path,
+				 strchr(path, '?') ? '&' : '?', limit, esc ? "&continue=" : "",
+				 esc ? esc : "");
+
+		curl_free(esc);
+		if (n >= (int)sizeof(page)) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		if ((ret = kube_get(c, page, &list, resp)) < 0)
+			break;
+		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+			if ((ret = fn(item, arg)) < 0)
+				break;
+		}
+		if (ret < 0)
+			break;
+		meta = cJSON_GetObjectItemCaseSensitive(list, "metadata");
+		free(cont);
+		cont = NULL;
+		if (cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue")) &&
+		    *cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue")))
+			cont = strdup(cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(meta, "continue")));
+		if (rv) {
+			const char *v = cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion"));
+
+			free(*rv);
+			*rv = v ? strdup(v) : NULL;
+		}
+		cJSON_Delete(list);
+		list = NULL;
+	} while (cont);
+	cJSON_Delete(list);
+	free(cont);
+	if (ret < 0 && rv) {
+		free(*rv);
+		*rv = NULL;
+	}
+	return ret;
+}

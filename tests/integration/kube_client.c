@@ -1,0 +1,260 @@
+/* Exercises lib/kube and lib/watch against a real kube-apiserver (the
+ * KUBECONFIG of a cluster started by test_kube_client.sh). Prints one line
+ * per check and "N passed, N failed" last. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "watch.h"
+
+static int passed, failed;
+
+#define CHECK(name, cond)                                                                  \
+	do {                                                                               \
+		if (cond) {                                                                \
+			passed++;                                                          \
+			printf("  ok   %s\n", name);                                       \
+		} else {                                                                   \
+			failed++;                                                          \
+			printf("  FAIL %s (%s:%d: %s)\n", name, __FILE__, __LINE__, #cond); \
+		}                                                                          \
+	} while (0)
+
+#define NS "kube-client-test"
+#define CM "/api/v1/namespaces/" NS "/configmaps"
+
+static cJSON *configmap(const char *name, const char *key, const char *value)
+{
+	cJSON *o = cJSON_CreateObject(), *md, *data;
+
+	cJSON_AddStringToObject(o, "apiVersion", "v1");
+	cJSON_AddStringToObject(o, "kind", "ConfigMap");
+	md = cJSON_AddObjectToObject(o, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	data = cJSON_AddObjectToObject(o, "data");
+	cJSON_AddStringToObject(data, key, value);
+	return o;
+}
+
+static const char *meta(const cJSON *obj, const char *field)
+{
+	return cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), field));
+}
+
+static void test_requests(struct kube_client *c)
+{
+	struct kube_response resp;
+	cJSON *obj = configmap("a", "k", "v1"), *got = NULL, *patch;
+	char *uid = NULL, *rv = NULL;
+	int r;
+
+	r = kube_create(c, CM, obj, &got, &resp);
+	CHECK("create returns the object", r == 0 && meta(got, "uid"));
+	if (got) {
+		uid = strdup(meta(got, "uid"));
+		rv = strdup(meta(got, "resourceVersion"));
+	}
+	cJSON_Delete(got);
+	r = kube_create(c, CM, obj, NULL, &resp);
+	CHECK("create twice is AlreadyExists", r == -EEXIST && !strcmp(resp.reason, "AlreadyExists"));
+	r = kube_get(c, CM "/missing", NULL, &resp);
+	CHECK("get missing is NotFound", r == -ENOENT && !strcmp(resp.reason, "NotFound"));
+
+	/* An update carrying a stale resourceVersion conflicts. */
+	patch = cJSON_CreateObject();
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "data"), "k", "v2");
+	r = kube_patch(c, CM "/a", patch, &got, &resp);
+	CHECK("merge patch applies", r == 0 && got &&
+	      !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "data"), "k")), "v2"));
+	cJSON_Delete(got);
+	cJSON_Delete(patch);
+	cJSON_AddItemToObject(cJSON_GetObjectItem(obj, "metadata"), "resourceVersion",
+			      cJSON_CreateString(rv ? rv : "1"));
+	r = kube_update(c, CM "/a", obj, NULL, &resp);
+	CHECK("update with a stale resourceVersion is Conflict", r == -EBUSY && !strcmp(resp.reason, "Conflict"));
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(obj, "metadata"), "resourceVersion");
+
+	r = kube_apply(c, CM "/a", "kube-client-test", true, obj, &got, &resp);
+	CHECK("server-side apply", r == 0 && got);
+	cJSON_Delete(got);
+
+	r = kube_delete(c, CM "/a", "00000000-0000-0000-0000-000000000000", NULL, &resp);
+	CHECK("delete with a wrong uid precondition is Conflict", r == -EBUSY);
+	r = kube_delete(c, CM "/a", uid, NULL, &resp);
+	CHECK("delete with the right uid", r == 0);
+	r = kube_get(c, CM "/a", NULL, &resp);
+	CHECK("deleted object is gone", r == -ENOENT);
+
+	cJSON_Delete(obj);
+	obj = configmap("Not_A_Valid_Name", "k", "v");
+	r = kube_create(c, CM, obj, NULL, &resp);
+	CHECK("invalid name is Invalid", r == -EINVAL && !strcmp(resp.reason, "Invalid") &&
+	      strstr(resp.message, "Not_A_Valid_Name"));
+	cJSON_Delete(obj);
+	free(uid);
+	free(rv);
+}
+
+struct counter {
+	long items;
+	long bytes_max;
+};
+
+static int count_item(const cJSON *item, void *arg)
+{
+	struct counter *n = arg;
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "data"), "k"));
+
+	n->items++;
+	if (v && (long)strlen(v) > n->bytes_max)
+		n->bytes_max = (long)strlen(v);
+	return 0;
+}
+
+static void test_large_and_many(struct kube_client *c, const struct kubeconfig *cfg, long many)
+{
+	struct kube_client_opts small = { .max_body = 256 << 10 };
+	struct kube_client *sc = NULL;
+	struct kube_response resp;
+	struct counter n = { 0, 0 };
+	char *big = malloc(1000001), name[32], *rv = NULL;
+	cJSON *obj;
+	long i, created = 0;
+	int r;
+
+	memset(big, 'x', 1000000);
+	big[1000000] = '\0';
+	obj = configmap("big", "k", big);
+	r = kube_create(c, CM, obj, NULL, &resp);
+	CHECK("create a 1 MB object", r == 0);
+	cJSON_Delete(obj);
+	for (i = 0; i < many; i++) {
+		snprintf(name, sizeof(name), "many-%05ld", i);
+		obj = configmap(name, "k", name);
+		if (kube_create(c, CM, obj, NULL, &resp) == 0)
+			created++;
+		cJSON_Delete(obj);
+	}
+	CHECK("create the many objects", created == many);
+	r = kube_list(c, CM, 500, count_item, &n, &rv, &resp);
+	CHECK("paged list sees all of them and the big one", r == 0 && n.items == many + 1 &&
+	      n.bytes_max == 1000000);
+	CHECK("list gives a resourceVersion", rv && *rv);
+	free(rv);
+	rv = NULL;
+
+	kube_client_new(cfg, &small, &sc);
+	r = kube_get(sc, CM "/big", NULL, &resp);
+	CHECK("a body past max_body is a clear -EFBIG", r == -EFBIG && strstr(resp.message, "larger than"));
+	kube_client_free(sc);
+	free(big);
+}
+
+struct recorder {
+	char log[64][80];
+	int n;
+};
+
+static int record(const char *type, const cJSON *obj, void *arg)
+{
+	struct recorder *rec = arg;
+	const char *name = meta(obj, "name");
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "data"), "k"));
+
+	if (!strcmp(type, "BOOKMARK") || !name || strncmp(name, "w-", 2))
+		return 0;
+	if (rec->n < 64)
+		snprintf(rec->log[rec->n++], 80, "%s %s %s", type, name, v ? v : "-");
+	return 0;
+}
+
+static void test_watch_order(struct kube_client *c)
+{
+	static const char *want[] = { "ADDED w-1 a", "ADDED w-2 a", "MODIFIED w-1 b", "DELETED w-2 a",
+				      "MODIFIED w-1 c", "DELETED w-1 c" };
+	struct kube_response resp;
+	struct recorder rec = { .n = 0 };
+	char *rv = NULL, *start;
+	cJSON *obj, *patch;
+	int r, i, same = 1;
+
+	kube_list(c, CM "?fieldSelector=metadata.name%3Dnone", 10, count_item, &(struct counter){ 0, 0 },
+		  &rv, &resp);
+	start = rv ? strdup(rv) : NULL;
+	obj = configmap("w-1", "k", "a");
+	kube_create(c, CM, obj, NULL, &resp);
+	cJSON_Delete(obj);
+	obj = configmap("w-2", "k", "a");
+	kube_create(c, CM, obj, NULL, &resp);
+	cJSON_Delete(obj);
+	patch = cJSON_Parse("{\"data\":{\"k\":\"b\"}}");
+	kube_patch(c, CM "/w-1", patch, NULL, &resp);
+	cJSON_Delete(patch);
+	kube_delete(c, CM "/w-2", NULL, NULL, &resp);
+	patch = cJSON_Parse("{\"data\":{\"k\":\"c\"}}");
+	kube_patch(c, CM "/w-1", patch, NULL, &resp);
+	cJSON_Delete(patch);
+	kube_delete(c, CM "/w-1", NULL, NULL, &resp);
+
+	/* Replays history from the start version, then ends at the timeout. */
+	r = watch_stream(c, CM, &rv, 3, record, &rec);
+	CHECK("watch ends normally at timeoutSeconds", r == 0);
+	for (i = 0; i < 6; i++)
+		if (i >= rec.n || strcmp(rec.log[i], want[i]))
+			same = 0;
+	CHECK("watch delivers create/update/delete in order", same && rec.n == 6);
+	if (!same || rec.n != 6)
+		for (i = 0; i < rec.n; i++)
+			printf("       got: %s\n", rec.log[i]);
+	CHECK("watch advances the resourceVersion", rv && start && strcmp(rv, start) != 0);
+
+	/* Resuming from the last version repeats nothing. */
+	rec.n = 0;
+	r = watch_stream(c, CM, &rv, 2, record, &rec);
+	CHECK("resume from the last resourceVersion repeats nothing", r == 0 && rec.n == 0);
+	free(rv);
+	free(start);
+}
+
+static void test_watch_bad_version(struct kube_client *c)
+{
+	char *rv = strdup("not-a-version");
+	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){ .n = 0 });
+
+	CHECK("watch from a malformed version fails cleanly", r < 0 && r != -ESTALE);
+	free(rv);
+}
+
+int main(int argc, char **argv)
+{
+	struct kubeconfig *cfg = NULL;
+	struct kube_client *c = NULL;
+	struct kube_response resp;
+	char err[512];
+	cJSON *ns;
+	long many = argc > 1 ? atol(argv[1]) : 5000;
+
+	log_set_level(LOG_ERROR);
+	if (kubeconfig_load(getenv("KUBECONFIG"), NULL, &cfg, err, sizeof(err)) < 0) {
+		printf("  FAIL kubeconfig: %s\n0 passed, 1 failed\n", err);
+		return 1;
+	}
+	kube_client_new(cfg, NULL, &c);
+	ns = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS "\"}}");
+	CHECK("create namespace over TLS with a client certificate",
+	      kube_create(c, "/api/v1/namespaces", ns, NULL, &resp) == 0);
+	cJSON_Delete(ns);
+	test_requests(c);
+	test_watch_order(c);
+	test_watch_bad_version(c);
+	test_large_and_many(c, cfg, many);
+	kube_client_free(c);
+	kubeconfig_free(cfg);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
