@@ -38,7 +38,7 @@ START_TIMEOUT=${SHELLAUDIT_START_TIMEOUT:-180}
 STOP_TIMEOUT=30
 
 [ -n "$SHELLAUDIT_RUN" ] || die "SHELLAUDIT_RUN is empty"
-RUN=$(realpath -m -- "$SHELLAUDIT_RUN")
+RUN=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 PKI=$RUN/pki
 LOGS=$RUN/logs
 PIDS=$RUN/pids
