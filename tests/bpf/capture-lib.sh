@@ -1,0 +1,88 @@
+# Helpers of the BPF capture tests: containers made with unshare + a root
+# directory, interactive shells on a pty, the agent in the background.
+# Sourced after tests/lib.sh, not run.
+
+TOOLS=$T_BUILD/tests/tools
+AGENT=$T_BUILD/shellaudit-agent
+PROMPT='rootfs$ '
+# The environment of shells in the containers: nothing from the host.
+CENV=(env -i PATH=/bin:/usr/bin HOME=/root TERM=xterm LANG=C.UTF-8)
+
+# cap_setup: checks what the tests need and makes $work and $RFS.
+cap_setup() {
+	if [ "$(id -u)" != 0 ]; then
+		t_fail "BPF tests must run as root"
+		t_summary
+		exit 1
+	fi
+	for f in "$AGENT" "$TOOLS/ptytype" "$TOOLS/sa-lines"; do
+		[ -x "$f" ] || { t_fail "missing $f (run make all)"; t_summary; exit 1; }
+	done
+	work=$(mktemp -d /tmp/shellaudit-bpf.XXXXXX)
+	[ -n "${KEEP:-}" ] || t_cleanup "rm -rf '$work'"
+	RFS=${SHELLAUDIT_CACHE:-/var/cache/shellaudit}/rootfs
+	"$T_ROOT/hack/mkrootfs.sh" "$RFS" 2>/dev/null || { t_fail "hack/mkrootfs.sh failed"; t_summary; exit 1; }
+	: >"$work/targets"
+}
+
+# cap_container NAME [ROOT]: starts a container (new mount and pid
+# namespaces, ROOT as its root, default $RFS) whose init sleeps; sets
+# CPID[NAME] to the init's pid (initial pid namespace).
+declare -A CPID
+cap_container() {
+	local name=$1 root=${2:-$RFS} up child
+	unshare --mount --pid --fork --kill-child=KILL --root="$root" /bin/sleep 1000000 &
+	up=$!
+	disown "$up"
+	t_cleanup "kill -KILL $up"
+	t_wait 20 pgrep -P "$up" || { t_fail "container $name did not start"; return 1; }
+	child=$(pgrep -P "$up")
+	t_cleanup "kill -KILL $child"
+	CPID[$name]=$child
+}
+
+# cap_shell NAME LINES_FILE [PTYTYPE_OPTS...] [-- SHELL]: types the lines into
+# an interactive shell entered into container NAME with nsenter, as
+# `kubectl exec -it` does. Blocks until the shell exited.
+cap_shell() {
+	local name=$1 lines=$2 shell=/bin/bash opts=()
+	shift 2
+	while [ $# -gt 0 ]; do
+		if [ "$1" = -- ]; then
+			shell=$2
+			break
+		fi
+		opts+=("$1")
+		shift
+	done
+	"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$lines" --log "$work/pty-$name.log" "${opts[@]}" -- \
+		nsenter --target "${CPID[$name]}" --mount --pid --root --wd \
+		"${CENV[@]}" "$shell" --rcfile /root/.bashrc -i
+}
+
+# cap_agent [ARGS...]: starts the agent on $work/targets in the background.
+cap_agent() {
+	"$AGENT" --targets-file "$work/targets" --output "$work/out.jsonl" --log-level debug "$@" \
+		2>>"$work/agent.log" &
+	AGENT_PID=$!
+	t_cleanup "kill -KILL $AGENT_PID"
+	t_wait 60 grep -q '"msg":"capture running"' "$work/agent.log"
+}
+
+# cap_agent_stop: stops the agent cleanly (it drains and flushes).
+cap_agent_stop() {
+	kill -INT "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+}
+
+# cap_target NAME: adds container NAME to the targets file, waits for it.
+cap_target() {
+	echo "${CPID[$1]} $1" >>"$work/targets"
+	t_wait 30 grep -q "\"msg\":\"target added\",\"container\":\"$1\"" "$work/agent.log"
+}
+
+# cap_lines NAME: the lines captured in container NAME, decoded.
+cap_lines() { "$TOOLS/sa-lines" --kind line --container "$1" "$work/out.jsonl"; }
+
+# cap_has_line NAME TEXT: true once TEXT was captured in container NAME.
+cap_has_line() { cap_lines "$1" | grep -qxF -- "$2"; }

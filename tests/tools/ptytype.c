@@ -1,0 +1,276 @@
+/* ptytype: runs a command on a new pty and types lines into it, like a
+ * person at a terminal but exactly. For the BPF tests.
+ *
+ *   ptytype [--prompt STR] [--lines FILE] [--nul] [--quote] [--paste]
+ *           [--fast] [--timeout SEC] [--log FILE] [--pidfile FILE] -- CMD [ARG...]
+ *
+ * Waits for the prompt (when given) before the first line and, without
+ * --fast, before each next line; then types Ctrl-D and waits for the
+ * command to exit, whose status it returns. --quote prefixes control bytes
+ * with Ctrl-V (readline's quoted-insert); --paste sends each line as a
+ * bracketed paste. All output of the command is read continuously (so it
+ * never blocks on a full pty) and copied to --log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pty_state {
+	int master;
+	pid_t child;
+	FILE *log;
+	char *tail; /* output since the last line was sent, up to TAIL_MAX */
+	size_t tail_len;
+	bool child_gone;
+	int status;
+	double deadline;
+};
+
+#define TAIL_MAX (1 << 16)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "ptytype: %s\n", msg);
+	exit(125);
+}
+
+/* Reads what the command printed, if anything, waiting up to ms. */
+static void pump_output(struct pty_state *s, int ms)
+{
+	struct pollfd p = { .fd = s->master, .events = POLLIN };
+	char buf[8192];
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return;
+	n = read(s->master, buf, sizeof(buf));
+	if (n <= 0) {
+		/* EIO: the last process holding the pty's other side is gone. */
+		s->child_gone = true;
+		return;
+	}
+	if (s->log)
+		fwrite(buf, 1, (size_t)n, s->log);
+	if (s->tail_len + (size_t)n > TAIL_MAX) {
+		size_t keep = TAIL_MAX / 2;
+
+		if (s->tail_len > keep) {
+			memmove(s->tail, s->tail + s->tail_len - keep, keep);
+			s->tail_len = keep;
+		}
+		if ((size_t)n > TAIL_MAX - s->tail_len)
+			n = (ssize_t)(TAIL_MAX - s->tail_len);
+	}
+	memcpy(s->tail + s->tail_len, buf, (size_t)n);
+	s->tail_len += (size_t)n;
+}
+
+static void check_deadline(struct pty_state *s)
+{
+	if (now_s() > s->deadline) {
+		kill(s->child, SIGKILL);
+		die("timed out");
+	}
+}
+
+static bool tail_has(struct pty_state *s, const char *str)
+{
+	size_t n = strlen(str);
+
+	return s->tail_len >= n && memmem(s->tail, s->tail_len, str, n) != NULL;
+}
+
+static void wait_prompt(struct pty_state *s, const char *prompt)
+{
+	while (!tail_has(s, prompt)) {
+		if (s->child_gone)
+			die("command exited before printing the prompt");
+		check_deadline(s);
+		pump_output(s, 100);
+	}
+	s->tail_len = 0;
+}
+
+/* Writes all of buf, reading output meanwhile so neither side blocks. */
+static void type_bytes(struct pty_state *s, const char *buf, size_t n)
+{
+	struct pollfd p[1];
+	ssize_t w;
+
+	while (n) {
+		check_deadline(s);
+		p[0].fd = s->master;
+		p[0].events = POLLOUT | POLLIN;
+		if (poll(p, 1, 100) <= 0)
+			continue;
+		if (p[0].revents & POLLIN)
+			pump_output(s, 0);
+		if (!(p[0].revents & POLLOUT))
+			continue;
+		w = write(s->master, buf, n > 1024 ? 1024 : n);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w <= 0)
+			die("write to the pty failed");
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+static void type_line(struct pty_state *s, const char *line, size_t n, bool quote, bool paste)
+{
+	static const char ctrl_v = 0x16;
+	size_t i, start = 0;
+
+	if (paste)
+		type_bytes(s, "\x1b[200~", 6);
+	if (quote) {
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)line[i];
+
+			if (c < 0x20 || c == 0x7f) {
+				type_bytes(s, line + start, i - start);
+				type_bytes(s, &ctrl_v, 1);
+				start = i;
+			}
+		}
+	}
+	type_bytes(s, line + start, n - start);
+	if (paste)
+		type_bytes(s, "\x1b[201~", 6);
+	type_bytes(s, "\r", 1);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+
+	if (!f || !buf)
+		die("cannot read the lines file");
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				die("out of memory");
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	if (f != stdin)
+		fclose(f);
+	*len = n;
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "prompt", required_argument, NULL, 'p' }, { "lines", required_argument, NULL, 'l' },
+		{ "nul", no_argument, NULL, '0' },	    { "quote", no_argument, NULL, 'q' },
+		{ "paste", no_argument, NULL, 'P' },	    { "fast", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' }, { "log", required_argument, NULL, 'L' },
+		{ "pidfile", required_argument, NULL, 'i' }, { 0 },
+	};
+	const char *prompt = NULL, *lines_path = NULL, *log_path = NULL, *pidfile = NULL;
+	bool nul = false, quote = false, paste = false, fast = false;
+	struct pty_state s = { .master = -1 };
+	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
+	double timeout = 120;
+	char *lines = NULL;
+	size_t lines_len = 0, i, start;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': prompt = optarg; break;
+		case 'l': lines_path = optarg; break;
+		case '0': nul = true; break;
+		case 'q': quote = true; break;
+		case 'P': paste = true; break;
+		case 'f': fast = true; break;
+		case 't': timeout = atof(optarg); break;
+		case 'L': log_path = optarg; break;
+		case 'i': pidfile = optarg; break;
+		default: return 125;
+		}
+	}
+	if (optind >= argc)
+		die("usage: ptytype [options] -- CMD [ARG...]");
+	if (lines_path)
+		lines = read_file(lines_path, &lines_len);
+	s.tail = malloc(TAIL_MAX);
+	if (!s.tail)
+		die("out of memory");
+	if (log_path && !(s.log = fopen(log_path, "wb")))
+		die("cannot open the log");
+	s.deadline = now_s() + timeout;
+
+	s.child = forkpty(&s.master, NULL, NULL, &ws);
+	if (s.child < 0)
+		die("forkpty failed");
+	if (s.child == 0) {
+		execvp(argv[optind], argv + optind);
+		perror("ptytype: exec");
+		_exit(127);
+	}
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (!f)
+			die("cannot write the pid file");
+		fprintf(f, "%d\n", (int)s.child);
+		fclose(f);
+	}
+	fcntl(s.master, F_SETFL, fcntl(s.master, F_GETFL) | O_NONBLOCK);
+
+	if (prompt)
+		wait_prompt(&s, prompt);
+	for (i = 0, start = 0; i < lines_len; i++) {
+		if (lines[i] != (nul ? '\0' : '\n'))
+			continue;
+		type_line(&s, lines + start, i - start, quote, paste);
+		start = i + 1;
+		if (prompt && !fast)
+			wait_prompt(&s, prompt);
+	}
+	if (prompt && fast)
+		wait_prompt(&s, prompt);
+	type_bytes(&s, "\x04", 1);
+	for (;;) {
+		check_deadline(&s);
+		if (waitpid(s.child, &s.status, WNOHANG) == s.child)
+			break;
+		if (s.child_gone)
+			usleep(10000);
+		else
+			pump_output(&s, 100);
+	}
+	if (s.log)
+		fclose(s.log);
+	return WIFEXITED(s.status) ? WEXITSTATUS(s.status) : 128 + WTERMSIG(s.status);
+}
