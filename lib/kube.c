@@ -113,6 +113,18 @@ static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static int kube_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			 curl_off_t ulnow)
+{
+	const atomic_int *stop = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(stop) ? 1 : 0;
+}
+
 /* Sets the connection options common to requests and watches on curl;
  * *headers gets a list the caller frees with curl_slist_free_all(). */
 static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
@@ -131,6 +143,11 @@ static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->opts.stop) {
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, kube_progress);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)c->opts.stop);
+	}
 	if (cfg->ca_pem) {
 		struct curl_blob blob = { cfg->ca_pem, cfg->ca_len, CURL_BLOB_NOCOPY };
 
@@ -234,9 +251,10 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 		} else {
 			snprintf(resp->message, sizeof(resp->message), "%s %s: %s", method, path,
 				 curl_easy_strerror(rc));
-			ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
-			      rc == CURLE_COULDNT_CONNECT   ? -ECONNREFUSED :
-							      -EIO;
+			ret = rc == CURLE_OPERATION_TIMEDOUT		? -ETIMEDOUT :
+			      rc == CURLE_COULDNT_CONNECT		? -ECONNREFUSED :
+			      rc == CURLE_ABORTED_BY_CALLBACK	? -ECANCELED :
+								  -EIO;
 		}
 		free(buf.data);
 		resp->code = 0;

@@ -3,6 +3,7 @@
 #ifndef SHELLAUDIT_KUBE_H
 #define SHELLAUDIT_KUBE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,6 +18,9 @@ struct kube_client_opts {
 	long connect_timeout_ms; /* [5000] */
 	size_t max_body;	/* largest response body accepted [64 MiB] */
 	const char *user_agent;	/* [shellaudit] */
+	/* When non-NULL and set non-zero (by another thread), transfers in
+	 * progress stop within about a second with -ECANCELED. */
+	const atomic_int *stop;
 };
 
 struct kube_response {

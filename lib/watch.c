@@ -171,10 +171,12 @@ int watch_stream(struct kube_client *c, const char *path, char **rv, long timeou
 	} else if (code == 410) {
 		ret = -ESTALE;
 	} else if (rc != CURLE_OK) {
-		log_with(LOG_WARN, LOG_KV("path", path), "watch: %s", curl_easy_strerror(rc));
-		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
-		      rc == CURLE_COULDNT_CONNECT   ? -ECONNREFUSED :
-						      -EIO;
+		if (rc != CURLE_ABORTED_BY_CALLBACK)
+			log_with(LOG_WARN, LOG_KV("path", path), "watch: %s", curl_easy_strerror(rc));
+		ret = rc == CURLE_OPERATION_TIMEDOUT	  ? -ETIMEDOUT :
+		      rc == CURLE_COULDNT_CONNECT	  ? -ECONNREFUSED :
+		      rc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED :
+							    -EIO;
 	} else if (code < 200 || code > 299) {
 		log_with(LOG_WARN, LOG_KV("path", path), "watch: HTTP %ld: %.200s", code,
 			 w.buf && w.len ? w.buf : "");

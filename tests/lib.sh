@@ -61,3 +61,44 @@ t_summary() {
 	echo "$T_PASSED passed, $T_FAILED failed"
 	[ $T_FAILED = 0 ] && [ $T_PASSED -gt 0 ]
 }
+
+# t_port_free PORT: nothing listens on 127.0.0.1:PORT.
+t_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# t_cluster_env: a private state dir and three consecutive free ports away
+# from the defaults of a `make run` cluster, exported for hack/cluster.sh;
+# registers `hack/cluster.sh down` and the removal of the state dir.
+t_cluster_env() {
+	local base
+	for _ in $(seq 50); do
+		base=$((20000 + RANDOM % 30000))
+		t_port_free $base && t_port_free $((base + 1)) && t_port_free $((base + 2)) && break
+	done
+	SHELLAUDIT_RUN=$(mktemp -d /tmp/shellaudit-test.XXXXXX)
+	export SHELLAUDIT_RUN
+	export SHELLAUDIT_APISERVER_PORT=$base
+	export SHELLAUDIT_ETCD_CLIENT_PORT=$((base + 1))
+	export SHELLAUDIT_ETCD_PEER_PORT=$((base + 2))
+	t_cleanup "rm -rf '$SHELLAUDIT_RUN'"
+	t_cleanup "'$T_ROOT/hack/cluster.sh' down"
+}
+
+# t_run_program NAME PROG ARGS...: runs a C test program that prints its
+# own checks and an "N passed, N failed" line, and adds its counts.
+t_run_program() {
+	local name=$1 out summary
+	shift
+	if [ ! -x "$1" ]; then
+		t_fail "$name is built" "$1 missing: run make test"
+		return
+	fi
+	out=$("$@" 2>&1) || true
+	grep -Ev '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" || true
+	summary=$(tail -1 <<<"$out")
+	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		T_PASSED=$((T_PASSED + BASH_REMATCH[1]))
+		T_FAILED=$((T_FAILED + BASH_REMATCH[2]))
+	else
+		t_fail "$name ran to the end"
+	fi
+}
