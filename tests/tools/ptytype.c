@@ -2,8 +2,11 @@
  * person at a terminal but exactly. For the BPF tests.
  *
  *   ptytype [--prompt STR] [--lines FILE] [--nul] [--quote] [--paste]
- *           [--fast] [--timeout SEC] [--log FILE] [--pidfile FILE] -- CMD [ARG...]
+ *           [--fast] [--ready SHELLCMD] [--timeout SEC] [--log FILE]
+ *           [--pidfile FILE] -- CMD [ARG...]
  *
+ * --ready: before the first line, run SHELLCMD with /bin/sh until it
+ * succeeds (e.g. until a probe is attached).
  * Waits for the prompt (when given) before the first line and, without
  * --fast, before each next line; then types Ctrl-D and waits for the
  * command to exit, whose status it returns. --quote prefixes control bytes
@@ -159,6 +162,23 @@ static void type_line(struct pty_state *s, const char *line, size_t n, bool quot
 	type_bytes(s, "\r", 1);
 }
 
+/* True when `sh -c cmd` exits 0. */
+static bool run_ready(const char *cmd)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		die("fork failed");
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static char *read_file(const char *path, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -194,8 +214,10 @@ int main(int argc, char **argv)
 		{ "nul", no_argument, NULL, '0' },	    { "quote", no_argument, NULL, 'q' },
 		{ "paste", no_argument, NULL, 'P' },	    { "fast", no_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' }, { "log", required_argument, NULL, 'L' },
-		{ "pidfile", required_argument, NULL, 'i' }, { 0 },
+		{ "pidfile", required_argument, NULL, 'i' }, { "ready", required_argument, NULL, 'r' },
+		{ 0 },
 	};
+	const char *ready = NULL;
 	const char *prompt = NULL, *lines_path = NULL, *log_path = NULL, *pidfile = NULL;
 	bool nul = false, quote = false, paste = false, fast = false;
 	struct pty_state s = { .master = -1 };
@@ -216,6 +238,7 @@ int main(int argc, char **argv)
 		case 't': timeout = atof(optarg); break;
 		case 'L': log_path = optarg; break;
 		case 'i': pidfile = optarg; break;
+		case 'r': ready = optarg; break;
 		default: return 125;
 		}
 	}
@@ -250,6 +273,10 @@ int main(int argc, char **argv)
 
 	if (prompt)
 		wait_prompt(&s, prompt);
+	while (ready && !run_ready(ready)) {
+		check_deadline(&s);
+		pump_output(&s, 50);
+	}
 	for (i = 0, start = 0; i < lines_len; i++) {
 		if (lines[i] != (nul ? '\0' : '\n'))
 			continue;
