@@ -1,0 +1,316 @@
+/* elfsym: finding a function in ELF files, and refusing broken ones. */
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "../../node-agent/elfsym.h"
+
+#define FIX_SIZE 0x800
+#define FIX_DYNSTR 0x100
+#define FIX_DYNSYM 0x200
+#define FIX_DYNAMIC 0x300
+#define FIX_SHDR 0x400
+
+/* A small shared object: one PT_LOAD segment (vaddr 0x1000 at offset 0),
+ * .dynsym with readline (defined at 0x1234) and other (undefined),
+ * .dynstr, and .dynamic with DT_NEEDED libreadline.so.8. */
+static void fixture(unsigned char *f)
+{
+	static const char strs[] = "\0readline\0other\0libreadline.so.8\0";
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)f;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(f + sizeof(*eh));
+	Elf64_Sym *sym = (Elf64_Sym *)(f + FIX_DYNSYM);
+	Elf64_Dyn *dyn = (Elf64_Dyn *)(f + FIX_DYNAMIC);
+	Elf64_Shdr *sh = (Elf64_Shdr *)(f + FIX_SHDR);
+
+	memset(f, 0, FIX_SIZE);
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_DYN;
+	eh->e_machine = EM_X86_64;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_phentsize = sizeof(*ph);
+	eh->e_phnum = 1;
+	eh->e_shoff = FIX_SHDR;
+	eh->e_shentsize = sizeof(*sh);
+	eh->e_shnum = 4;
+	ph->p_type = PT_LOAD;
+	ph->p_flags = PF_R | PF_X;
+	ph->p_vaddr = 0x1000;
+	ph->p_offset = 0;
+	ph->p_filesz = FIX_SIZE;
+	ph->p_memsz = FIX_SIZE;
+	memcpy(f + FIX_DYNSTR, strs, sizeof(strs));
+	sym[1].st_name = 1;
+	sym[1].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC);
+	sym[1].st_shndx = 5;
+	sym[1].st_value = 0x1234;
+	sym[1].st_size = 10;
+	sym[2].st_name = 10;
+	sym[2].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC);
+	sym[2].st_shndx = SHN_UNDEF;
+	dyn[0].d_tag = DT_NEEDED;
+	dyn[0].d_un.d_val = 16;
+	dyn[1].d_tag = DT_NULL;
+	sh[1].sh_type = SHT_DYNSYM;
+	sh[1].sh_offset = FIX_DYNSYM;
+	sh[1].sh_size = 3 * sizeof(Elf64_Sym);
+	sh[1].sh_entsize = sizeof(Elf64_Sym);
+	sh[1].sh_link = 2;
+	sh[2].sh_type = SHT_STRTAB;
+	sh[2].sh_offset = FIX_DYNSTR;
+	sh[2].sh_size = sizeof(strs);
+	sh[3].sh_type = SHT_DYNAMIC;
+	sh[3].sh_offset = FIX_DYNAMIC;
+	sh[3].sh_size = 2 * sizeof(Elf64_Dyn);
+	sh[3].sh_entsize = sizeof(Elf64_Dyn);
+	sh[3].sh_link = 2;
+}
+
+/* An anonymous file holding n bytes of buf. */
+static int memfile(const void *buf, size_t n)
+{
+	int fd = memfd_create("elf", MFD_CLOEXEC);
+
+	if (fd >= 0 && n && write(fd, buf, n) != (ssize_t)n) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static Elf64_Ehdr *ehdr(unsigned char *f)
+{
+	return (Elf64_Ehdr *)f;
+}
+
+static Elf64_Shdr *shdr(unsigned char *f, int i)
+{
+	return (Elf64_Shdr *)(f + FIX_SHDR) + i;
+}
+
+static int find_in(const unsigned char *f, size_t n, const char *name, struct elfsym *s,
+		   const char **why)
+{
+	int fd = memfile(f, n), err;
+
+	if (fd < 0)
+		return -999;
+	err = elfsym_find(fd, name, s, why);
+	close(fd);
+	return err;
+}
+
+static void test_elfsym_finds_defined_function_and_file_offset(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s = { 0 };
+
+	fixture(f);
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == 0);
+	UNIT_CHECK(s.vaddr == 0x1234);
+	UNIT_CHECK(s.offset == 0x234);
+	UNIT_CHECK(s.size == 10);
+}
+
+static void test_elfsym_undefined_symbol_is_enxio(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+	const char *why = NULL;
+
+	fixture(f);
+	UNIT_CHECK(find_in(f, sizeof(f), "other", &s, &why) == -ENXIO);
+	UNIT_CHECK(why != NULL);
+}
+
+static void test_elfsym_absent_symbol_is_enoent(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+
+	fixture(f);
+	UNIT_CHECK(find_in(f, sizeof(f), "readlin", &s, NULL) == -ENOENT);
+	UNIT_CHECK(find_in(f, sizeof(f), "readlinex", &s, NULL) == -ENOENT);
+}
+
+static void test_elfsym_no_symbol_table_is_enodata(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+
+	fixture(f);
+	shdr(f, 1)->sh_type = SHT_PROGBITS;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENODATA);
+	fixture(f);
+	ehdr(f)->e_shnum = 0;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENODATA);
+}
+
+static void test_elfsym_not_elf_is_enoexec(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+	const char *why = NULL;
+
+	memset(f, 'A', sizeof(f));
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, &why) == -ENOEXEC);
+	UNIT_CHECK_STR(why, "not an ELF file");
+	UNIT_CHECK(find_in(f, 0, "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	f[EI_CLASS] = ELFCLASS32;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+}
+
+static void test_elfsym_truncated_file_is_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+	size_t cut;
+
+	fixture(f);
+	/* Every cut gives an error, never a crash or a bogus offset. */
+	for (cut = 0; cut < FIX_SHDR + 4 * sizeof(Elf64_Shdr); cut += 8)
+		UNIT_CHECK(find_in(f, cut, "readline", &s, NULL) < 0);
+}
+
+static void test_elfsym_absurd_sizes_are_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+	const char *why = NULL;
+
+	fixture(f);
+	ehdr(f)->e_shnum = 65535;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, &why) == -EFBIG);
+	fixture(f);
+	shdr(f, 1)->sh_size = 1ull << 40;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -EFBIG);
+	fixture(f);
+	shdr(f, 2)->sh_size = ~0ull;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -EFBIG);
+	fixture(f);
+	shdr(f, 1)->sh_offset = ~0ull - 8; /* offset + size overflows */
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	ehdr(f)->e_shoff = 0x7fffffffffffffffull;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	ehdr(f)->e_phnum = 60000;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -EFBIG);
+}
+
+static void test_elfsym_bad_links_and_names_are_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+
+	fixture(f);
+	shdr(f, 1)->sh_link = 9;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	shdr(f, 1)->sh_link = 1; /* to itself, not a string table */
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	shdr(f, 1)->sh_entsize = 7;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	((Elf64_Sym *)(f + FIX_DYNSYM))[1].st_name = 0xffffff; /* past the strings */
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENXIO ||
+		   find_in(f, sizeof(f), "readline", &s, NULL) == -ENOENT);
+}
+
+static void test_elfsym_address_outside_segments_is_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+
+	fixture(f);
+	((Elf64_Sym *)(f + FIX_DYNSYM))[1].st_value = 0x900000;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	((Elf64_Phdr *)(f + sizeof(Elf64_Ehdr)))->p_flags = PF_R; /* not executable */
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+	fixture(f);
+	((Elf64_Phdr *)(f + sizeof(Elf64_Ehdr)))->p_filesz = 1ull << 50;
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
+}
+
+static void test_elfsym_sparse_10gb_file_is_quick_enoexec(void)
+{
+	int fd = memfd_create("sparse", MFD_CLOEXEC);
+	struct elfsym s;
+
+	UNIT_CHECK(fd >= 0);
+	UNIT_CHECK(ftruncate(fd, 10ll << 30) == 0);
+	UNIT_CHECK(elfsym_find(fd, "readline", &s, NULL) == -ENOEXEC);
+	close(fd);
+}
+
+static void test_elfsym_sparse_file_with_elf_header_is_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s;
+	int fd;
+
+	/* A valid header whose section headers lie in 10 GB of holes: they
+	 * read as zeros, so there is no symbol table. */
+	fixture(f);
+	ehdr(f)->e_shoff = (10ull << 30) - 4096;
+	fd = memfile(f, sizeof(f));
+	UNIT_CHECK(fd >= 0);
+	UNIT_CHECK(ftruncate(fd, 10ll << 30) == 0);
+	UNIT_CHECK(elfsym_find(fd, "readline", &s, NULL) == -ENODATA);
+	close(fd);
+}
+
+static void test_elfsym_not_a_regular_file(void)
+{
+	int p[2];
+	struct elfsym s;
+
+	UNIT_CHECK(pipe(p) == 0);
+	UNIT_CHECK(elfsym_find(p[0], "readline", &s, NULL) == -ENOEXEC);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_elfsym_needed_lists_libraries(void)
+{
+	char names[ELFSYM_MAX_NEEDED][ELFSYM_NAME_MAX];
+	unsigned char f[FIX_SIZE];
+	int fd, n;
+
+	fixture(f);
+	fd = memfile(f, sizeof(f));
+	n = elfsym_needed(fd, names, ELFSYM_MAX_NEEDED, NULL);
+	UNIT_CHECK(n == 1);
+	if (n == 1)
+		UNIT_CHECK_STR(names[0], "libreadline.so.8");
+	close(fd);
+	fixture(f);
+	((Elf64_Dyn *)(f + FIX_DYNAMIC))->d_un.d_val = 0xfffffff; /* name out of range */
+	fd = memfile(f, sizeof(f));
+	UNIT_CHECK(elfsym_needed(fd, names, ELFSYM_MAX_NEEDED, NULL) == 0);
+	close(fd);
+}
+
+UNIT_MAIN(UNIT_TEST(test_elfsym_finds_defined_function_and_file_offset),
+	  UNIT_TEST(test_elfsym_undefined_symbol_is_enxio),
+	  UNIT_TEST(test_elfsym_absent_symbol_is_enoent),
+	  UNIT_TEST(test_elfsym_no_symbol_table_is_enodata),
+	  UNIT_TEST(test_elfsym_not_elf_is_enoexec),
+	  UNIT_TEST(test_elfsym_truncated_file_is_refused),
+	  UNIT_TEST(test_elfsym_absurd_sizes_are_refused),
+	  UNIT_TEST(test_elfsym_bad_links_and_names_are_refused),
+	  UNIT_TEST(test_elfsym_address_outside_segments_is_refused),
+	  UNIT_TEST(test_elfsym_sparse_10gb_file_is_quick_enoexec),
+	  UNIT_TEST(test_elfsym_sparse_file_with_elf_header_is_refused),
+	  UNIT_TEST(test_elfsym_not_a_regular_file),
+	  UNIT_TEST(test_elfsym_needed_lists_libraries))

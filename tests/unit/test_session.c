@@ -1,0 +1,292 @@
+/* session + sink_jsonl: events become ordered, escaped JSON lines. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "escape.h"
+#include "../../node-agent/capture.h"
+#include "../../node-agent/session.h"
+#include "../../node-agent/sink.h"
+
+struct fixture {
+	char *buf;
+	size_t len;
+	FILE *f;
+	struct sink *sink;
+	struct session_table *st;
+};
+
+static void open_fixture(struct fixture *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->f = open_memstream(&x->buf, &x->len);
+	if (!x->f || sink_jsonl_open_stream(x->f, &x->sink) || session_table_new(x->sink, &x->st))
+		abort();
+}
+
+/* Closes the table (ending open sessions) and returns the output lines. */
+static char *close_fixture(struct fixture *x)
+{
+	session_table_free(x->st);
+	sink_close(x->sink);
+	fclose(x->f);
+	return x->buf;
+}
+
+static struct sa_event_hdr hdr(uint32_t type, uint32_t target, uint32_t sid, uint32_t tgid)
+{
+	static uint64_t ts = 1000;
+	struct sa_event_hdr h = { .type = type, .target = target, .sid = sid, .tgid = tgid,
+				  .pid = tgid, .ppid = sid, .mntns = 4026531840u + target,
+				  .ts = ts++ };
+
+	strcpy(h.comm, "bash");
+	return h;
+}
+
+static void line(struct fixture *x, uint32_t target, uint32_t sid, const char *text, size_t n,
+		 uint32_t flags)
+{
+	struct sa_event_hdr h = hdr(SA_EV_LINE, target, sid, sid + 1);
+	struct capture_event ev = { .hdr = &h, .text = text, .text_len = n };
+
+	h.flags = flags;
+	session_handle(x->st, &ev, target == 1 ? "one" : "two");
+}
+
+static void exec_ev(struct fixture *x, uint32_t target, uint32_t sid, const char *args, size_t n,
+		    uint32_t argc, uint32_t flags)
+{
+	struct sa_event_hdr h = hdr(SA_EV_EXEC, target, sid, sid + 2);
+	struct capture_event ev = { .hdr = &h, .text = args, .text_len = n, .filename = "/bin/ls",
+				    .filename_len = 7, .argc = argc };
+
+	h.flags = flags;
+	session_handle(x->st, &ev, target == 1 ? "one" : "two");
+}
+
+static void exit_ev(struct fixture *x, uint32_t target, uint32_t sid, uint32_t tgid, int code)
+{
+	struct sa_event_hdr h = hdr(SA_EV_EXIT, target, sid, tgid);
+	struct capture_event ev = { .hdr = &h, .exit_code = code };
+
+	if (tgid == sid)
+		h.flags = SA_F_SESSION_LEADER;
+	session_handle(x->st, &ev, target == 1 ? "one" : "two");
+}
+
+/* The n-th output line (0-based) parsed, or NULL. Caller deletes. */
+static cJSON *nth(const char *out, int n)
+{
+	const char *p = out, *e;
+	cJSON *o;
+	char *tmp;
+
+	while (n-- > 0 && p && (p = strchr(p, '\n')))
+		p++;
+	if (!p || !*p)
+		return NULL;
+	e = strchr(p, '\n');
+	if (!e || !(tmp = strndup(p, (size_t)(e - p))))
+		return NULL;
+	o = cJSON_Parse(tmp);
+	free(tmp);
+	return o;
+}
+
+static const char *str(cJSON *o, const char *k)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : "(missing)";
+}
+
+static double num(cJSON *o, const char *k)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -12345;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_session_entries_in_order_with_start_and_end(void)
+{
+	struct fixture x;
+	cJSON *o;
+	char *out;
+	int i;
+
+	open_fixture(&x);
+	line(&x, 1, 100, "cd /tmp", 7, 0);
+	line(&x, 1, 100, "", 0, 0);
+	exec_ev(&x, 1, 100, "ls\0-l\0", 6, 2, 0);
+	exit_ev(&x, 1, 100, 102, 0); /* a child: does not end the session */
+	exit_ev(&x, 1, 100, 100, 256);
+	UNIT_CHECK(session_count(x.st) == 0);
+	out = close_fixture(&x);
+	UNIT_CHECK(count_lines(out) == 5);
+	for (i = 0; i < 5; i++) {
+		o = nth(out, i);
+		UNIT_CHECK(o != NULL);
+		UNIT_CHECK(num(o, "seq") == i);
+		UNIT_CHECK(num(o, "session") == 100);
+		UNIT_CHECK_STR(str(o, "container"), "one");
+		if (i == 0)
+			UNIT_CHECK_STR(str(o, "kind"), "session_start");
+		if (i == 1)
+			UNIT_CHECK_STR(str(o, "line"), "cd /tmp");
+		if (i == 2) /* the empty line is an entry */
+			UNIT_CHECK_STR(str(o, "line"), "");
+		if (i == 3) {
+			UNIT_CHECK_STR(str(o, "kind"), "exec");
+			UNIT_CHECK_STR(str(o, "filename"), "/bin/ls");
+			UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(o, "argv")) == 2);
+			UNIT_CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "argv"), 1)
+					       ->valuestring,
+				       "-l");
+		}
+		if (i == 4) {
+			UNIT_CHECK_STR(str(o, "kind"), "session_end");
+			UNIT_CHECK(num(o, "exit_code") == 256);
+			UNIT_CHECK_STR(str(o, "reason"), "exit");
+		}
+		cJSON_Delete(o);
+	}
+	free(out);
+}
+
+static void test_session_separate_per_target_and_leader(void)
+{
+	struct fixture x;
+	char *out;
+	cJSON *o;
+
+	open_fixture(&x);
+	line(&x, 1, 100, "a", 1, 0);
+	line(&x, 2, 100, "b", 1, 0); /* same sid, other container */
+	line(&x, 1, 200, "c", 1, 0);
+	line(&x, 1, 100, "d", 1, 0);
+	UNIT_CHECK(session_count(x.st) == 3);
+	session_end_target(x.st, 1, "untargeted");
+	UNIT_CHECK(session_count(x.st) == 1);
+	out = close_fixture(&x);
+	/* start a, a, start b, b, start c, c, d, end, end, end(agent stopped) */
+	UNIT_CHECK(count_lines(out) == 10);
+	o = nth(out, 6);
+	UNIT_CHECK_STR(str(o, "line"), "d");
+	UNIT_CHECK(num(o, "seq") == 2);
+	cJSON_Delete(o);
+	o = nth(out, 9);
+	UNIT_CHECK_STR(str(o, "reason"), "agent stopped");
+	UNIT_CHECK_STR(str(o, "container"), "two");
+	cJSON_Delete(o);
+	free(out);
+}
+
+static void test_sink_escapes_every_byte_reversibly(void)
+{
+	unsigned char all[255], back[1024];
+	struct fixture x;
+	char *out, *nl;
+	cJSON *o;
+	long n;
+	int i;
+
+	for (i = 0; i < 255; i++)
+		all[i] = (unsigned char)(i + 1);
+	open_fixture(&x);
+	line(&x, 1, 100, (const char *)all, sizeof(all), SA_F_TRUNCATED);
+	out = close_fixture(&x);
+	/* One entry is one line, whatever the bytes. */
+	nl = strchr(out, '\n');
+	UNIT_CHECK(nl && nl[1] == '{');
+	for (i = 0; out[i]; i++)
+		UNIT_CHECK((unsigned char)out[i] >= 0x20 || out[i] == '\n');
+	o = nth(out, 1);
+	UNIT_CHECK(o != NULL);
+	n = escape_unescape(back, sizeof(back), str(o, "line"));
+	UNIT_CHECK(n == (long)sizeof(all));
+	UNIT_CHECK(n == (long)sizeof(all) && memcmp(back, all, sizeof(all)) == 0);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+	cJSON_Delete(o);
+	free(out);
+}
+
+static void test_sink_escapes_terminal_sequences(void)
+{
+	static const char evil[] = "ls\x1b]0;pwned\x07\x1b[2J\"\\\r\n\xe2\x80\xae";
+	struct fixture x;
+	char *out;
+	cJSON *o;
+
+	open_fixture(&x);
+	line(&x, 1, 100, evil, sizeof(evil) - 1, 0);
+	out = close_fixture(&x);
+	UNIT_CHECK(strchr(out, 0x1b) == NULL);
+	UNIT_CHECK(strstr(out, "\xe2\x80\xae") == NULL);
+	o = nth(out, 1);
+	UNIT_CHECK_STR(str(o, "line"), "ls\\e]0;pwned\\x07\\e[2J\"\\\\\\r\\n\\u{202e}");
+	cJSON_Delete(o);
+	free(out);
+}
+
+static void test_sink_truncated_argv_and_eof(void)
+{
+	struct fixture x;
+	char *out;
+	cJSON *o, *argv;
+
+	open_fixture(&x);
+	exec_ev(&x, 1, 100, "cat\0/very/long/pa", 17, 5, SA_F_TRUNCATED);
+	line(&x, 1, 100, "", 0, SA_F_EOF);
+	out = close_fixture(&x);
+	o = nth(out, 1);
+	argv = cJSON_GetObjectItem(o, "argv");
+	UNIT_CHECK(cJSON_GetArraySize(argv) == 2);
+	UNIT_CHECK_STR(cJSON_GetArrayItem(argv, 1)->valuestring, "/very/long/pa");
+	UNIT_CHECK(num(o, "argc") == 5);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+	cJSON_Delete(o);
+	o = nth(out, 2);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "eof")));
+	cJSON_Delete(o);
+	free(out);
+}
+
+static void test_sink_large_line(void)
+{
+	size_t n = SA_LINE_CAP - 2, i;
+	char *big = malloc(n);
+	struct fixture x;
+	char *out;
+	cJSON *o;
+
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	open_fixture(&x);
+	line(&x, 1, 100, big, n, 0);
+	out = close_fixture(&x);
+	o = nth(out, 1);
+	UNIT_CHECK(o && strlen(str(o, "line")) == n);
+	UNIT_CHECK(o && memcmp(str(o, "line"), big, n) == 0);
+	cJSON_Delete(o);
+	free(out);
+	free(big);
+}
+
+UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
+	  UNIT_TEST(test_session_separate_per_target_and_leader),
+	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
+	  UNIT_TEST(test_sink_escapes_terminal_sequences),
+	  UNIT_TEST(test_sink_truncated_argv_and_eof),
+	  UNIT_TEST(test_sink_large_line))
