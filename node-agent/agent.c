@@ -92,7 +92,7 @@ static void agent_activate(struct agent *a, struct target *t)
 		return;
 	}
 	t->active = true;
-	n = discover_container(a->probes, t->id, t->mntns, t->pid);
+	n = discover_container(a->probes, t->id, &t->scope, t->pid);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
 	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
@@ -158,7 +158,7 @@ static void agent_sync_targets(struct agent *a, bool force)
 	target_list_free(&want);
 }
 
-static void agent_on_exec(struct agent *a, const struct capture_event *ev)
+static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
 	const struct sa_event_hdr *h = ev->hdr;
 	char us[24], dus[24], pid[16];
@@ -166,7 +166,7 @@ static void agent_on_exec(struct agent *a, const struct capture_event *ev)
 	int r;
 
 	t0 = agent_now_ns();
-	r = discover_process(a->probes, h->target, h->mntns, (pid_t)h->tgid);
+	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
 	if (r == 1 && log_get_level() >= LOG_DEBUG) {
 		uint64_t now = agent_now_ns();
 
@@ -187,7 +187,7 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 		return; /* untargeted while the event was in flight */
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
-		agent_on_exec(a, ev);
+		agent_on_exec(a, t, ev);
 }
 
 /* Reports drops as a gap entry: nothing is lost silently. */

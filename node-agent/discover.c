@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -155,10 +156,35 @@ static int discover_needed(struct probe_set *ps, uint32_t owner, pid_t pid, int 
 	return ret;
 }
 
-int discover_process(struct probe_set *ps, uint32_t owner, uint64_t mntns, pid_t pid)
+int discover_scope_of_pid(pid_t pid, struct discover_scope *out)
+{
+	char path[64];
+	struct stat st;
+	int err;
+
+	err = container_mntns_of_pid(pid, &out->mntns);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	if (stat(path, &st))
+		return -errno;
+	out->root_dev = st.st_dev;
+	out->root_ino = st.st_ino;
+	return 0;
+}
+
+static bool discover_in_scope(pid_t pid, const struct discover_scope *scope)
+{
+	struct discover_scope s;
+
+	return discover_scope_of_pid(pid, &s) == 0 && s.mntns == scope->mntns &&
+	       s.root_dev == scope->root_dev && s.root_ino == scope->root_ino;
+}
+
+int discover_process(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
+		     pid_t pid)
 {
 	char path[64], label[512];
-	uint64_t ns = 0;
 	int pidfd, fd = -1, err;
 	bool found = false;
 	ssize_t n;
@@ -166,7 +192,7 @@ int discover_process(struct probe_set *ps, uint32_t owner, uint64_t mntns, pid_t
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -ESRCH;
-	if (container_mntns_of_pid(pid, &ns) || ns != mntns) {
+	if (!discover_in_scope(pid, scope)) {
 		err = -ESRCH;
 		goto out;
 	}
@@ -195,7 +221,8 @@ out:
 	return err;
 }
 
-int discover_container(struct probe_set *ps, uint32_t owner, uint64_t mntns, pid_t pid)
+int discover_container(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
+		       pid_t pid)
 {
 	char path[512];
 	struct dirent *de;
@@ -229,9 +256,9 @@ int discover_container(struct probe_set *ps, uint32_t owner, uint64_t mntns, pid
 		v = strtol(de->d_name, &end, 10);
 		if (*end || v <= 0)
 			continue;
-		if (container_mntns_of_pid((pid_t)v, &ns) || ns != mntns)
+		if (container_mntns_of_pid((pid_t)v, &ns) || ns != scope->mntns)
 			continue;
-		if (discover_process(ps, owner, mntns, (pid_t)v) == 1)
+		if (discover_process(ps, owner, scope, (pid_t)v) == 1)
 			n++;
 	}
 	closedir(dir);

@@ -168,6 +168,8 @@ int target_resolve(struct target *t)
 			return err;
 	}
 	err = container_ident_of_pid(pid, &ident);
+	if (!err)
+		err = discover_scope_of_pid(pid, &t->scope);
 	if (err)
 		return err == -ENOENT ? -ESRCH : err;
 	t->pid = pid;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "discover.h"
+
 #define TARGET_SPEC_MAX 160
 #define TARGET_NAME_MAX 128
 
@@ -18,6 +20,7 @@ struct target {
 	pid_t pid; /* a process of the container, 0 until resolved */
 	uint64_t mntns;
 	uint64_t cgroup;
+	struct discover_scope scope; /* mntns and root, when resolved */
 	bool active; /* in the kernel's target map */
 	int nsfd; /* the mount namespace, held open while active */
 };
