@@ -1,0 +1,266 @@
+/* Event recorder. Owned by one thread (the daemon's main loop). */
+#include "events.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "escape.h"
+#include "hmap.h"
+#include "log.h"
+#include "timefmt.h"
+
+#define EVENTS_NOTE_MAX 1024
+#define EVENTS_SERIES_MAX 4096
+
+struct events_series {
+	char name[256];
+	char ns[256];
+	long count;		/* occurrences, the first one included */
+	long written;		/* count the API server has */
+	struct timespec first, last;
+};
+
+struct events {
+	struct kube_client *c;
+	struct events_opts opts;
+	double tokens;
+	struct timespec refill;
+	struct hmap series;	/* key -> struct events_series */
+	struct events_stats stats;
+	unsigned long seq;
+};
+
+int events_new(struct kube_client *c, const struct events_opts *opts, struct events **out)
+{
+	struct events *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->c = c;
+	e->opts = *opts;
+	if (e->opts.qps <= 0)
+		e->opts.qps = 5;
+	if (e->opts.burst <= 0)
+		e->opts.burst = 25;
+	if (e->opts.series_window_s == 0)
+		e->opts.series_window_s = 360;
+	e->tokens = e->opts.burst;
+	clock_gettime(CLOCK_MONOTONIC, &e->refill);
+	hmap_init(&e->series);
+	*out = e;
+	return 0;
+}
+
+static void events_free_series(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(value);
+}
+
+void events_free(struct events *e)
+{
+	if (!e)
+		return;
+	hmap_foreach(&e->series, events_free_series, NULL);
+	hmap_clear(&e->series);
+	free(e);
+}
+
+void events_get_stats(const struct events *e, struct events_stats *out)
+{
+	*out = e->stats;
+}
+
+static bool events_take_token(struct events *e)
+{
+	struct timespec now;
+	double dt;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (double)(now.tv_sec - e->refill.tv_sec) + (now.tv_nsec - e->refill.tv_nsec) / 1e9;
+	e->refill = now;
+	e->tokens += dt * e->opts.qps;
+	if (e->tokens > e->opts.burst)
+		e->tokens = e->opts.burst;
+	if (e->tokens < 1)
+		return false;
+	e->tokens -= 1;
+	return true;
+}
+
+static int events_patch_series(struct events *e, struct events_series *s)
+{
+	char path[768], ts[40];
+	struct kube_response resp;
+	cJSON *patch = cJSON_CreateObject(), *series;
+	int ret;
+
+	if (!patch)
+		return -ENOMEM;
+	timefmt_micro(&s->last, ts, sizeof(ts));
+	series = cJSON_AddObjectToObject(patch, "series");
+	cJSON_AddNumberToObject(series, "count", (double)s->count);
+	cJSON_AddStringToObject(series, "lastObservedTime", ts);
+	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events/%s", s->ns,
+		 s->name);
+	ret = kube_patch(e->c, path, patch, NULL, &resp);
+	cJSON_Delete(patch);
+	if (ret < 0) {
+		e->stats.failed++;
+		log_with(LOG_WARN, LOG_KV("event", s->name, "ns", s->ns),
+			 "cannot update event series: %s", resp.message);
+		return ret;
+	}
+	e->stats.series_updates++;
+	s->written = s->count;
+	return 0;
+}
+
+struct events_sweep {
+	struct events *e;
+	struct timespec now;
+	char **old;
+	size_t n, cap;
+	int ret;
+};
+
+static void events_flush_one(const char *key, void *value, void *arg)
+{
+	struct events_sweep *w = arg;
+	struct events_series *s = value;
+	char **o;
+	int ret;
+
+	if (s->written != s->count && (ret = events_patch_series(w->e, s)) < 0 && !w->ret)
+		w->ret = ret;
+	if (w->now.tv_sec - s->last.tv_sec > w->e->opts.series_window_s && s->written == s->count) {
+		if (w->n == w->cap) {
+			w->cap = w->cap ? w->cap * 2 : 16;
+			if (!(o = realloc(w->old, w->cap * sizeof(*o))))
+				return;
+			w->old = o;
+		}
+		w->old[w->n++] = strdup(key);
+	}
+}
+
+int events_flush(struct events *e)
+{
+	struct events_sweep w = { .e = e };
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &w.now);
+	hmap_foreach(&e->series, events_flush_one, &w);
+	for (i = 0; i < w.n; i++) {
+		if (w.old[i])
+			free(hmap_del(&e->series, w.old[i]));
+		free(w.old[i]);
+	}
+	free(w.old);
+	return w.ret;
+}
+
+/* The Event object; note is already escaped and bounded. */
+static cJSON *events_object(struct events *e, const struct event_regarding *reg, const char *name,
+			    const char *type, const char *reason, const char *action,
+			    const char *note, const struct timespec *now)
+{
+	cJSON *o = cJSON_CreateObject(), *md, *r;
+	char ts[40];
+
+	timefmt_micro(now, ts, sizeof(ts));
+	cJSON_AddStringToObject(o, "apiVersion", "events.k8s.io/v1");
+	cJSON_AddStringToObject(o, "kind", "Event");
+	md = cJSON_AddObjectToObject(o, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	cJSON_AddStringToObject(md, "namespace", reg->ns);
+	cJSON_AddStringToObject(o, "eventTime", ts);
+	cJSON_AddStringToObject(o, "reportingController", e->opts.controller);
+	cJSON_AddStringToObject(o, "reportingInstance", e->opts.instance);
+	cJSON_AddStringToObject(o, "action", action);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "note", note);
+	r = cJSON_AddObjectToObject(o, "regarding");
+	cJSON_AddStringToObject(r, "apiVersion", reg->api_version ? reg->api_version : "v1");
+	cJSON_AddStringToObject(r, "kind", reg->kind);
+	cJSON_AddStringToObject(r, "namespace", reg->ns);
+	cJSON_AddStringToObject(r, "name", reg->name);
+	if (reg->uid)
+		cJSON_AddStringToObject(r, "uid", reg->uid);
+	return o;
+}
+
+int events_emit(struct events *e, const struct event_regarding *reg, const char *type,
+		const char *reason, const char *action, const char *note)
+{
+	static const char suffix[] = " [truncated]";
+	char esc[EVENTS_NOTE_MAX], key[2048], name[256];
+	struct events_series *s;
+	struct kube_response resp;
+	struct timespec now;
+	cJSON *obj;
+	size_t need;
+	int ret;
+
+	need = escape_text(esc, sizeof(esc) - sizeof(suffix), note, strlen(note));
+	if (need >= sizeof(esc) - sizeof(suffix))
+		strcat(esc, suffix);
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(key, sizeof(key), "%s/%s/%s|%s|%s|%.1024s", reg->ns, reg->name,
+		 reg->uid ? reg->uid : "", reason, type, esc);
+	s = hmap_get(&e->series, key);
+	if (s && e->opts.series_window_s > 0 && now.tv_sec - s->last.tv_sec <= e->opts.series_window_s) {
+		s->count++;
+		s->last = now;
+		e->stats.aggregated++;
+		return 1;
+	}
+	if (!events_take_token(e)) {
+		e->stats.rate_limited++;
+		return -EAGAIN;
+	}
+	/* Unique and deterministic enough: the object's name and a nanosecond
+	 * stamp with a sequence number, like client-go's "%v.%x". */
+	snprintf(name, sizeof(name), "%.200s.%llx%04lx", reg->name,
+		 (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec,
+		 e->seq++ & 0xffff);
+	obj = events_object(e, reg, name, type, reason, action, esc, &now);
+	if (!obj)
+		return -ENOMEM;
+	{
+		char path[512];
+
+		snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
+		ret = kube_create(e->c, path, obj, NULL, &resp);
+	}
+	cJSON_Delete(obj);
+	if (ret < 0) {
+		e->stats.failed++;
+		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "name", reg->name, "reason", reason),
+			 "cannot create event: %s", resp.message);
+		return ret;
+	}
+	e->stats.created++;
+	if (e->opts.series_window_s < 0)
+		return 0;
+	if (!s) {
+		if (e->series.size >= EVENTS_SERIES_MAX)
+			events_flush(e);
+		if (e->series.size >= EVENTS_SERIES_MAX || !(s = calloc(1, sizeof(*s))))
+			return 0; /* aggregation is an optimisation: skip it when full */
+		if (hmap_put(&e->series, key, s, NULL) < 0) {
+			free(s);
+			return 0;
+		}
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->ns, sizeof(s->ns), "%s", reg->ns);
+	s->count = s->written = 1;
+	s->first = s->last = now;
+	return 0;
+}

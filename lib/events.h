@@ -1,0 +1,50 @@
+/* events.k8s.io/v1 Events, rate-limited on the client, with identical
+ * events aggregated into a series instead of flooding the API server. */
+#ifndef SHELLAUDIT_EVENTS_H
+#define SHELLAUDIT_EVENTS_H
+
+#include "kube.h"
+
+struct event_regarding {
+	const char *api_version;	/* "v1" */
+	const char *kind;		/* "Pod" */
+	const char *ns;
+	const char *name;
+	const char *uid;
+};
+
+struct events_opts {
+	const char *controller;	/* reportingController, e.g. "shellaudit.io/agent" */
+	const char *instance;	/* reportingInstance, e.g. "shellaudit-agent-node1" */
+	double qps;		/* sustained Events created per second [5] */
+	int burst;		/* [25] */
+	long series_window_s;	/* identical events within this window form a series [360];
+				 * negative: never aggregate (one Event per call) */
+};
+
+struct events_stats {
+	long created;		/* Events created */
+	long aggregated;	/* repeats folded into a series */
+	long series_updates;	/* series patches written */
+	long rate_limited;	/* dropped by the client-side limit */
+	long failed;		/* refused by the API server or not delivered */
+};
+
+struct events;
+
+/* c must outlive the recorder. Caller frees *out with events_free(). */
+int events_new(struct kube_client *c, const struct events_opts *opts, struct events **out);
+void events_free(struct events *e);
+
+/* Records one event. note is untrusted bytes (e.g. a typed line): it is
+ * escaped and bounded to the API's 1 kB. Returns 0 when an Event was
+ * created, 1 when folded into an existing series, -EAGAIN when the
+ * client-side limit dropped it, another negative errno when the API
+ * server refused it. */
+int events_emit(struct events *e, const struct event_regarding *reg, const char *type,
+		 const char *reason, const char *action, const char *note);
+/* Writes pending series counts; call periodically and before exit. */
+int events_flush(struct events *e);
+void events_get_stats(const struct events *e, struct events_stats *out);
+
+#endif

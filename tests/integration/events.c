@@ -1,0 +1,126 @@
+/* lib/events against a real kube-apiserver: Events are created with the
+ * fields kubectl shows, identical ones fold into a series, the client-side
+ * limit drops and counts, and hostile notes are escaped and bounded. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "kube.h"
+#include "kubeconfig.h"
+#include "log.h"
+
+static int passed, failed;
+
+#define CHECK(name, cond)                                                                  \
+	do {                                                                               \
+		if (cond) {                                                                \
+			passed++;                                                          \
+			printf("  ok   %s\n", name);                                       \
+		} else {                                                                   \
+			failed++;                                                          \
+			printf("  FAIL %s (%s:%d: %s)\n", name, __FILE__, __LINE__, #cond); \
+		}                                                                          \
+	} while (0)
+
+struct found {
+	int n;
+	long series;
+	char note[2048];
+	const char *want_reason;
+};
+
+static int find_events(const cJSON *item, void *arg)
+{
+	struct found *f = arg;
+	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(item, "reason"));
+	const cJSON *series = cJSON_GetObjectItem(item, "series");
+
+	if (!reason || strcmp(reason, f->want_reason))
+		return 0;
+	f->n++;
+	snprintf(f->note, sizeof(f->note), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(item, "note")));
+	if (series)
+		f->series = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(series, "count"));
+	return 0;
+}
+
+static struct found list(struct kube_client *c, const char *reason)
+{
+	struct found f = { .want_reason = reason };
+
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/default/events", 500, find_events, &f, NULL, NULL);
+	return f;
+}
+
+int main(void)
+{
+	struct event_regarding pod = { "v1", "Pod", "default", "demo-pod", "0b3f6f62-0000-4000-8000-000000000001" };
+	struct events_opts o = { .controller = "shellaudit.io/agent", .instance = "agent-test",
+				 .qps = 0.001, .burst = 10 };
+	struct kubeconfig *cfg;
+	struct kube_client *c;
+	struct events *e;
+	struct events_stats st;
+	struct found f;
+	char err[512], note[64], *big;
+	int i, ok = 1, r;
+
+	log_set_level(LOG_ERROR);
+	if (kubeconfig_load(getenv("KUBECONFIG"), NULL, &cfg, err, sizeof(err)) < 0) {
+		printf("  FAIL kubeconfig: %s\n0 passed, 1 failed\n", err);
+		return 1;
+	}
+	kube_client_new(cfg, NULL, &c);
+	events_new(c, &o, &e);
+
+	for (i = 0; i < 3; i++) {
+		snprintf(note, sizeof(note), "command %d", i);
+		if (events_emit(e, &pod, "Normal", "Distinct", "Typed", note) != 0)
+			ok = 0;
+	}
+	f = list(c, "Distinct");
+	CHECK("distinct events are created", ok && f.n == 3);
+
+	r = events_emit(e, &pod, "Normal", "Repeated", "Typed", "ls");
+	for (i = 0; i < 49; i++)
+		if (events_emit(e, &pod, "Normal", "Repeated", "Typed", "ls") != 1)
+			ok = 0;
+	CHECK("identical events fold into a series", r == 0 && ok);
+	CHECK("flush writes the series", events_flush(e) == 0);
+	f = list(c, "Repeated");
+	CHECK("one Event with series.count 50", f.n == 1 && f.series == 50);
+
+	r = events_emit(e, &pod, "Normal", "Hostile", "Typed", "echo \x1b[2J\xff\xfe \"quoted\"\n");
+	f = list(c, "Hostile");
+	CHECK("hostile note is escaped", r == 0 && f.n == 1 && !strcmp(f.note, "echo \\e[2J\\xff\\xfe \"quoted\"\\n"));
+	big = malloc(100000);
+	memset(big, 'y', 99999);
+	big[99999] = '\0';
+	r = events_emit(e, &pod, "Normal", "Huge", "Typed", big);
+	f = list(c, "Huge");
+	CHECK("a huge note is bounded and marked", r == 0 && f.n == 1 && strlen(f.note) <= 1024 &&
+	      strstr(f.note, "[truncated]"));
+	free(big);
+
+	/* 6 created so far out of a burst of 10, with almost no refill. */
+	ok = 0;
+	for (i = 0; i < 10; i++) {
+		snprintf(note, sizeof(note), "flood %d", i);
+		if (events_emit(e, &pod, "Normal", "Flood", "Typed", note) == -EAGAIN)
+			ok++;
+	}
+	events_get_stats(e, &st);
+	f = list(c, "Flood");
+	CHECK("the client-side limit drops past the burst and counts it", ok == 6 && f.n == 4 &&
+	      st.rate_limited == 6);
+	CHECK("stats add up", st.created == 10 && st.aggregated == 49 && st.series_updates == 1 &&
+	      st.failed == 0);
+
+	events_free(e);
+	kube_client_free(c);
+	kubeconfig_free(cfg);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
