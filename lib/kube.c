@@ -69,6 +69,11 @@ const struct kube_client_opts *kube_client_opts(const struct kube_client *c)
 	return &c->opts;
 }
 
+const struct kubeconfig *kube_client_config(const struct kube_client *c)
+{
+	return c->cfg;
+}
+
 const char *kube_client_server(const struct kube_client *c)
 {
 	return c->cfg->server;

@@ -21,6 +21,8 @@ struct kube_client_opts {
 	/* When non-NULL and set non-zero (by another thread), transfers in
 	 * progress stop within about a second with -ECANCELED. */
 	const atomic_int *stop;
+	/* Watches over a websocket (libwebsockets) instead of chunked HTTP. */
+	bool websocket;
 };
 
 struct kube_response {
@@ -87,5 +89,6 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 void *kube_client_curl(struct kube_client *c, const char *path, void **headers_out);
 const struct kube_client_opts *kube_client_opts(const struct kube_client *c);
 const char *kube_client_server(const struct kube_client *c);
+const struct kubeconfig *kube_client_config(const struct kube_client *c);
 
 #endif

@@ -1,5 +1,6 @@
 /* Chunked HTTP watch: curl delivers arbitrary slices of the stream, which
- * are cut into newline-terminated JSON events here. */
+ * are cut into newline-terminated JSON events here. The websocket transport
+ * (watch_ws.c) is chosen by the client's options. */
 #include "watch.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "watch_internal.h"
 
 struct watch_ctx {
 	char *buf;
@@ -24,8 +26,8 @@ struct watch_ctx {
 	bool failed;		/* non-2xx: the body is a Status, not events */
 };
 
-/* Handles one complete event line. */
-static int watch_event(struct watch_ctx *w, const char *line, size_t len)
+int watch_deliver(const char *path, char **rv_out, watch_fn fn, void *arg, const char *line,
+		  size_t len)
 {
 	cJSON *ev = cJSON_ParseWithLength(line, len);
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
@@ -34,7 +36,7 @@ static int watch_event(struct watch_ctx *w, const char *line, size_t len)
 	int ret = 0;
 
 	if (!ev || !type || !cJSON_IsObject(obj)) {
-		log_with(LOG_WARN, LOG_KV("path", w->path), "watch: malformed event of %zu bytes", len);
+		log_with(LOG_WARN, LOG_KV("path", path), "watch: malformed event of %zu bytes", len);
 		ret = -EPROTO;
 		goto out;
 	}
@@ -43,13 +45,13 @@ static int watch_event(struct watch_ctx *w, const char *line, size_t len)
 		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "message"));
 
 		ret = cJSON_IsNumber(code) && code->valueint == 410 ? -ESTALE : -EPROTO;
-		log_with(ret == -ESTALE ? LOG_INFO : LOG_WARN, LOG_KV("path", w->path),
+		log_with(ret == -ESTALE ? LOG_INFO : LOG_WARN, LOG_KV("path", path),
 			 "watch: error event: %s", msg ? msg : "(no message)");
 		goto out;
 	}
 	rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
-	ret = w->fn(type, obj, w->arg);
+	ret = fn(type, obj, arg);
 	/* Advance only once the event is handled, so a stop resumes at it. */
 	if (ret >= 0 && rv && *rv) {
 		char *copy = strdup(rv);
@@ -57,8 +59,8 @@ static int watch_event(struct watch_ctx *w, const char *line, size_t len)
 		if (!copy) {
 			ret = -ENOMEM;
 		} else {
-			free(*w->rv);
-			*w->rv = copy;
+			free(*rv_out);
+			*rv_out = copy;
 		}
 	}
 out:
@@ -114,7 +116,8 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		if (w->buf[i] != '\n')
 			continue;
 		if (i > start) {
-			int ret = watch_event(w, w->buf + start, i - start);
+			int ret = watch_deliver(w->path, w->rv, w->fn, w->arg, w->buf + start,
+							i - start);
 
 			if (ret < 0) {
 				w->err = ret;
@@ -146,6 +149,8 @@ int watch_stream(struct kube_client *c, const char *path, char **rv, long timeou
 	CURLcode rc;
 	int ret = 0;
 
+	if (kube_client_opts(c)->websocket)
+		return watch_ws_stream(c, path, rv, timeout_s, fn, arg);
 	if (snprintf(full, sizeof(full),
 		     "%s%cwatch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s", path,
 		     strchr(path, '?') ? '&' : '?', timeout_s, *rv ? "&resourceVersion=" : "",

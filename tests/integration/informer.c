@@ -196,8 +196,9 @@ static int cache_has_new(void *arg)
 	       informer_get(inf, NS, "a-3") == NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	struct kube_client_opts copts = { .websocket = argc > 1 && !strcmp(argv[1], "websocket") };
 	struct kubeconfig *cfg = NULL;
 	struct kube_client *c = NULL;
 	struct informer_opts o = { .path = CM, .page_size = 7, .watch_timeout_s = 20,
@@ -226,7 +227,7 @@ int main(void)
 		make_cm(c, name, i % 2 ? "odd" : "even");
 	}
 	o.arg = &s;
-	CHECK("informer starts", informer_start(cfg, NULL, &o, &inf) == 0);
+	CHECK("informer starts", informer_start(cfg, &copts, &o, &inf) == 0);
 	CHECK("informer syncs from a paged list", pump_until(is_synced, NULL, 60) &&
 	      informer_size(inf) == 20 && count(&s.adds, "a-19") == 1);
 	informer_foreach_index(inf, "odd", count_obj, &in_group);

@@ -116,6 +116,13 @@ static int count_item(const cJSON *item, void *arg)
 	return 0;
 }
 
+static int watch_count(const char *type, const cJSON *obj, void *arg)
+{
+	if (strcmp(type, "BOOKMARK"))
+		count_item(obj, arg);
+	return 0;
+}
+
 static void test_large_and_many(struct kube_client *c, const struct kubeconfig *cfg, long many)
 {
 	struct kube_client_opts small = { .max_body = 256 << 10 };
@@ -127,12 +134,29 @@ static void test_large_and_many(struct kube_client *c, const struct kubeconfig *
 	long i, created = 0;
 	int r;
 
+	char *before = NULL;
+
+	kube_list(c, CM "?fieldSelector=metadata.name%3Dnone", 10, count_item, &n, &before, &resp);
 	memset(big, 'x', 1000000);
 	big[1000000] = '\0';
 	obj = configmap("big", "k", big);
 	r = kube_create(c, CM, obj, NULL, &resp);
 	CHECK("create a 1 MB object", r == 0);
 	cJSON_Delete(obj);
+	for (i = 0; i < 2; i++) {
+		struct kube_client_opts wo = { .websocket = i == 1 };
+		struct kube_client *wc = NULL;
+		struct counter wn = { 0, 0 };
+		char *wrv = before ? strdup(before) : NULL;
+
+		kube_client_new(cfg, &wo, &wc);
+		r = watch_stream(wc, CM, &wrv, 2, watch_count, &wn);
+		CHECK(i ? "websocket: a 1 MB event arrives whole" : "chunked: a 1 MB event arrives whole",
+		      r == 0 && wn.bytes_max == 1000000);
+		kube_client_free(wc);
+		free(wrv);
+	}
+	free(before);
 	for (i = 0; i < many; i++) {
 		snprintf(name, sizeof(name), "many-%05ld", i);
 		obj = configmap(name, "k", name);
@@ -173,8 +197,9 @@ static int record(const char *type, const cJSON *obj, void *arg)
 	return 0;
 }
 
-static void test_watch_order(struct kube_client *c)
+static void test_watch_order(struct kube_client *c, const char *transport)
 {
+	char label[160];
 	static const char *want[] = { "ADDED w-1 a", "ADDED w-2 a", "MODIFIED w-1 b", "DELETED w-2 a",
 				      "MODIFIED w-1 c", "DELETED w-1 c" };
 	struct kube_response resp;
@@ -203,30 +228,35 @@ static void test_watch_order(struct kube_client *c)
 
 	/* Replays history from the start version, then ends at the timeout. */
 	r = watch_stream(c, CM, &rv, 3, record, &rec);
-	CHECK("watch ends normally at timeoutSeconds", r == 0);
+	snprintf(label, sizeof(label), "%s: watch ends normally at timeoutSeconds", transport);
+	CHECK(label, r == 0);
 	for (i = 0; i < 6; i++)
 		if (i >= rec.n || strcmp(rec.log[i], want[i]))
 			same = 0;
-	CHECK("watch delivers create/update/delete in order", same && rec.n == 6);
+	snprintf(label, sizeof(label), "%s: watch delivers create/update/delete in order", transport);
+	CHECK(label, same && rec.n == 6);
 	if (!same || rec.n != 6)
 		for (i = 0; i < rec.n; i++)
 			printf("       got: %s\n", rec.log[i]);
-	CHECK("watch advances the resourceVersion", rv && start && strcmp(rv, start) != 0);
+	snprintf(label, sizeof(label), "%s: watch advances the resourceVersion", transport);
+	CHECK(label, rv && start && strcmp(rv, start) != 0);
 
 	/* Resuming from the last version repeats nothing. */
 	rec.n = 0;
 	r = watch_stream(c, CM, &rv, 2, record, &rec);
-	CHECK("resume from the last resourceVersion repeats nothing", r == 0 && rec.n == 0);
+	snprintf(label, sizeof(label), "%s: resume from the last resourceVersion repeats nothing", transport);
+	CHECK(label, r == 0 && rec.n == 0);
 	free(rv);
 	free(start);
 }
 
-static void test_watch_bad_version(struct kube_client *c)
+static void test_watch_bad_version(struct kube_client *c, const char *transport)
 {
-	char *rv = strdup("not-a-version");
+	char *rv = strdup("not-a-version"), label[160];
 	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){ .n = 0 });
 
-	CHECK("watch from a malformed version fails cleanly", r < 0 && r != -ESTALE);
+	snprintf(label, sizeof(label), "%s: watch from a malformed version fails cleanly", transport);
+	CHECK(label, r < 0 && r != -ESTALE);
 	free(rv);
 }
 
@@ -250,8 +280,17 @@ int main(int argc, char **argv)
 	      kube_create(c, "/api/v1/namespaces", ns, NULL, &resp) == 0);
 	cJSON_Delete(ns);
 	test_requests(c);
-	test_watch_order(c);
-	test_watch_bad_version(c);
+	test_watch_order(c, "chunked");
+	test_watch_bad_version(c, "chunked");
+	{
+		struct kube_client_opts wso = { .websocket = true };
+		struct kube_client *ws = NULL;
+
+		kube_client_new(cfg, &wso, &ws);
+		test_watch_order(ws, "websocket");
+		test_watch_bad_version(ws, "websocket");
+		kube_client_free(ws);
+	}
 	test_large_and_many(c, cfg, many);
 	kube_client_free(c);
 	kubeconfig_free(cfg);

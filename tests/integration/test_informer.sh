@@ -5,11 +5,12 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
+for transport in chunked websocket; do
+echo "-- $transport"
 t_cluster_env
 if ! "$T_ROOT/hack/cluster.sh" up 2>"$SHELLAUDIT_RUN/up.log"; then
-	t_fail "control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
-	t_summary
-	exit 1
+	t_fail "$transport: control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
+	continue
 fi
 eval "$("$T_ROOT/hack/cluster.sh" env)"
 pki=$SHELLAUDIT_RUN/pki
@@ -38,5 +39,7 @@ export APISERVER_KILL="kill -9 \$(cat '$SHELLAUDIT_RUN/pids/kube-apiserver.pid')
 export APISERVER_START="'$T_ROOT/hack/cluster.sh' up 2>>'$SHELLAUDIT_RUN/up.log'"
 export ETCD_TAMPER="$SHELLAUDIT_RUN/tamper.sh"
 
-t_run_program informer "$T_BUILD/asan/tests/integration/informer"
+t_run_program "informer ($transport)" "$T_BUILD/asan/tests/integration/informer" "$transport"
+"$T_ROOT/hack/cluster.sh" down 2>/dev/null
+done
 t_summary
