@@ -53,7 +53,10 @@ define variant
 $(1)/%.o: %.c $(BPF_SKEL)
 	$$(call msg,CC,$$@)
 	$$(Q)mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(TEST_INC) $(2) -c $$< -o $$@
+
+# Tests include the headers of the programs they test by name.
+$(1)/tests/%.o: TEST_INC := -Icontroller -Inode-agent
 
 $(1)/libshellaudit.a: $(LIB_SRC:%.c=$(1)/%.o)
 	$$(call msg,AR,$$@)

@@ -1,36 +1,40 @@
 /* shellaudit-controller: flags and environment, then the main loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "controller.h"
 #include "log.h"
-
-struct controller_opts {
-	const char *kubeconfig;
-	const char *namespace;
-	int port;
-	enum log_level level;
-};
 
 static void controller_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: shellaudit-controller [options]\n"
 		"\n"
-		"Resolves ShellAuditPolicies against pods and programs one ShellAuditNode per node.\n"
+		"Resolves ShellAuditPolicies against pods, programs one ShellAuditNode per node,\n"
+		"reports policy status and deletes expired AuditRecords.\n"
 		"\n"
-		"  --kubeconfig FILE   kubeconfig to use; in-cluster config when unset\n"
-		"                      (env KUBECONFIG)\n"
-		"  --namespace NS      namespace of the leader-election Lease (env\n"
-		"                      SHELLAUDIT_NAMESPACE, default shellaudit-system)\n"
-		"  --port N            port of /healthz, /readyz and /metrics (env\n"
-		"                      SHELLAUDIT_PORT, default 8080)\n"
-		"  --log-level LEVEL   error, warn, info or debug (env SHELLAUDIT_LOG_LEVEL,\n"
-		"                      default info)\n"
-		"  --version           print the version and exit\n"
-		"  --help              print this help and exit\n");
+		"  --kubeconfig FILE        kubeconfig; in-cluster config when unset (env KUBECONFIG)\n"
+		"  --namespace NS           namespace of the leader-election Lease\n"
+		"                           (env SHELLAUDIT_NAMESPACE, default shellaudit-system)\n"
+		"  --identity NAME          this replica in the Lease (env POD_NAME, default\n"
+		"                           hostname_pid)\n"
+		"  --port N                 /healthz, /readyz and /metrics; 0 turns them off\n"
+		"                           (env SHELLAUDIT_PORT, default 8080)\n"
+		"  --lease-duration SECS    (env SHELLAUDIT_LEASE_DURATION, default 15)\n"
+		"  --writes-per-second N    bound on API writes (env SHELLAUDIT_WRITES_PER_SECOND,\n"
+		"                           default 20)\n"
+		"  --retention-period SECS  how often expired AuditRecords are deleted\n"
+		"                           (env SHELLAUDIT_RETENTION_PERIOD, default 10)\n"
+		"  --watch-transport T      chunked or websocket (env SHELLAUDIT_WATCH_TRANSPORT,\n"
+		"                           default chunked)\n"
+		"  --log-level LEVEL        error, warn, info or debug (env SHELLAUDIT_LOG_LEVEL,\n"
+		"                           default info)\n"
+		"  --version, --help\n");
 }
 
 static const char *controller_env(const char *name, const char *def)
@@ -40,32 +44,63 @@ static const char *controller_env(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
-/* Fills opts from the environment, then from argv; -EINVAL on a bad value. */
-static int controller_parse(int argc, char **argv, struct controller_opts *opts)
+static int controller_long(const char *what, const char *s, long min, long max, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || *end || end == s || n < min || n > max) {
+		log_error("invalid %s \"%s\": want %ld..%ld", what, s, min, max);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Fills cfg from the environment, then from argv; -EINVAL on a bad value. */
+static int controller_parse(int argc, char **argv, struct controller_config *cfg,
+			    enum log_level *level, char *idbuf, size_t idlen)
 {
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "namespace", required_argument, NULL, 'n' },
+		{ "identity", required_argument, NULL, 'i' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "lease-duration", required_argument, NULL, 'd' },
+		{ "writes-per-second", required_argument, NULL, 'w' },
+		{ "retention-period", required_argument, NULL, 'r' },
+		{ "watch-transport", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *port = controller_env("SHELLAUDIT_PORT", "8080");
-	const char *level = controller_env("SHELLAUDIT_LOG_LEVEL", "info");
-	char *end;
+	const char *lease = controller_env("SHELLAUDIT_LEASE_DURATION", "15");
+	const char *writes = controller_env("SHELLAUDIT_WRITES_PER_SECOND", "20");
+	const char *period = controller_env("SHELLAUDIT_RETENTION_PERIOD", "10");
+	const char *transport = controller_env("SHELLAUDIT_WATCH_TRANSPORT", "chunked");
+	const char *lvl = controller_env("SHELLAUDIT_LOG_LEVEL", "info");
+	char host[HOST_NAME_MAX + 1] = "controller";
 	long n;
 	int c;
 
-	opts->kubeconfig = controller_env("KUBECONFIG", NULL);
-	opts->namespace = controller_env("SHELLAUDIT_NAMESPACE", "shellaudit-system");
+	cfg->kubeconfig = controller_env("KUBECONFIG", NULL);
+	cfg->namespace = controller_env("SHELLAUDIT_NAMESPACE", "shellaudit-system");
+	cfg->identity = controller_env("POD_NAME", NULL);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'k': opts->kubeconfig = optarg; break;
-		case 'n': opts->namespace = optarg; break;
+		case 'k': cfg->kubeconfig = optarg; break;
+		case 'n': cfg->namespace = optarg; break;
+		case 'i': cfg->identity = optarg; break;
 		case 'p': port = optarg; break;
-		case 'l': level = optarg; break;
+		case 'd': lease = optarg; break;
+		case 'w': writes = optarg; break;
+		case 'r': period = optarg; break;
+		case 't': transport = optarg; break;
+		case 'l': lvl = optarg; break;
 		case 'V': printf("shellaudit-controller %s\n", SHELLAUDIT_VERSION); exit(0);
 		case 'h': controller_usage(stdout); exit(0);
 		default: controller_usage(stderr); return -EINVAL;
@@ -75,29 +110,39 @@ static int controller_parse(int argc, char **argv, struct controller_opts *opts)
 		log_error("unexpected argument %s", argv[optind]);
 		return -EINVAL;
 	}
-	errno = 0;
-	n = strtol(port, &end, 10);
-	if (errno || *end || n < 1 || n > 65535) {
-		log_error("invalid port %s: want 1..65535", port);
+	if (log_parse_level(lvl, level) < 0) {
+		log_error("invalid log level %s: want error, warn, info or debug", lvl);
 		return -EINVAL;
 	}
-	opts->port = (int)n;
-	if (log_parse_level(level, &opts->level) < 0) {
-		log_error("invalid log level %s: want error, warn, info or debug", level);
+	if (controller_long("port", port, 0, 65535, &n) < 0)
 		return -EINVAL;
+	cfg->port = (int)n;
+	if (controller_long("lease duration", lease, 3, 3600, &cfg->lease_duration_s) < 0 ||
+	    controller_long("writes per second", writes, 1, 10000, &cfg->writes_per_second) < 0 ||
+	    controller_long("retention period", period, 1, 86400, &cfg->retention_period_s) < 0)
+		return -EINVAL;
+	if (strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
+		log_error("invalid watch transport %s: want chunked or websocket", transport);
+		return -EINVAL;
+	}
+	cfg->websocket = !strcmp(transport, "websocket");
+	cfg->retention_batch = 100;
+	if (!cfg->identity) {
+		gethostname(host, sizeof(host) - 1);
+		snprintf(idbuf, idlen, "%s_%d", host, (int)getpid());
+		cfg->identity = idbuf;
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct controller_opts opts = { 0 };
+	struct controller_config cfg = { 0 };
+	enum log_level level = LOG_INFO;
+	char id[320];
 
-	if (controller_parse(argc, argv, &opts) < 0)
+	if (controller_parse(argc, argv, &cfg, &level, id, sizeof(id)) < 0)
 		return 2;
-	log_set_level(opts.level);
-	/* The reconcile loop needs the lib/ Kubernetes client (issues 3 and 5). */
-	log_with(LOG_ERROR, LOG_KV("version", SHELLAUDIT_VERSION),
-		 "the reconcile loop is not built yet; nothing to do");
-	return 1;
+	log_set_level(level);
+	return controller_run(&cfg) < 0 ? 1 : 0;
 }

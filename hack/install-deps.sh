@@ -13,7 +13,7 @@ packages=(
 	# sanitizers for clang-built tests
 	libclang-rt-14-dev
 	# tests and the local cluster
-	openssl curl ca-certificates iproute2 procps psmisc util-linux
+	openssl curl ca-certificates iproute2 procps psmisc util-linux python3
 	tmux runc containerd containernetworking-plugins
 	# Kubernetes is built from the Go module proxy
 	golang-go git

@@ -102,3 +102,15 @@ t_run_program() {
 		t_fail "$name ran to the end"
 	fi
 }
+
+# t_cluster_up: a private control plane (see t_cluster_env), up and with
+# KUBECONFIG exported; the test ends here, failed, when it cannot start.
+t_cluster_up() {
+	t_cluster_env
+	if ! "$T_ROOT/hack/cluster.sh" up 2>"$SHELLAUDIT_RUN/up.log"; then
+		t_fail "control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
+		t_summary
+		exit 1
+	fi
+	eval "$("$T_ROOT/hack/cluster.sh" env)"
+}

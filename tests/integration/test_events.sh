@@ -4,13 +4,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
 
-t_cluster_env
-if ! "$T_ROOT/hack/cluster.sh" up 2>"$SHELLAUDIT_RUN/up.log"; then
-	t_fail "control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
-	t_summary
-	exit 1
-fi
-eval "$("$T_ROOT/hack/cluster.sh" env)"
+t_cluster_up
 t_run_program events "$T_BUILD/asan/tests/integration/events"
 # `kubectl get events` reads the core/v1 view of the same objects.
 out=$("$KUBE_BIN/kubectl" get events -n default --field-selector reason=Repeated \

@@ -5,13 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
 
-t_cluster_env
-if ! "$T_ROOT/hack/cluster.sh" up 2>"$SHELLAUDIT_RUN/up.log"; then
-	t_fail "control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
-	t_summary
-	exit 1
-fi
-eval "$("$T_ROOT/hack/cluster.sh" env)"
+t_cluster_up
 prog=$T_BUILD/asan/tests/integration/lease
 dir=$SHELLAUDIT_RUN
 
