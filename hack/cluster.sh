@@ -4,15 +4,22 @@
 # state dir $SHELLAUDIT_RUN: PKI, etcd data, pids, logs and an admin
 # kubeconfig, so that tests can run their own cluster next to `make run`'s.
 #
-#   hack/cluster.sh up       start what is not running, wait until ready
-#   hack/cluster.sh down     stop everything, remove the state dir
-#   hack/cluster.sh env      print `export KUBECONFIG=...` lines for eval
-#   hack/cluster.sh status   say what runs; exit 0 only when the API is ready
+#   hack/cluster.sh up        start what is not running, wait until ready
+#   hack/cluster.sh up --node also a node: kube-controller-manager,
+#                             kube-scheduler, containerd, kubelet, CNI;
+#                             waits until the node is Ready
+#   hack/cluster.sh down      stop everything (the node too), remove the
+#                             state dir; no process, mount, interface,
+#                             iptables rule or container is left behind
+#   hack/cluster.sh env       print `export KUBECONFIG=...` lines for eval
+#   hack/cluster.sh status    say what runs; exit 0 only when all of it is ready
 #
 # Environment (defaults in brackets):
 #   SHELLAUDIT_RUN                state dir [/var/run/shellaudit/cluster]
 #   SHELLAUDIT_APISERVER_PORT     kube-apiserver secure port [6443]
-#   SHELLAUDIT_APISERVER_BIND     kube-apiserver bind address [127.0.0.1]
+#   SHELLAUDIT_APISERVER_BIND     kube-apiserver bind address [127.0.0.1;
+#                                 0.0.0.0 with --node, so that pods reach it
+#                                 on the node IP]
 #   SHELLAUDIT_ETCD_CLIENT_PORT   etcd client port [2379]
 #   SHELLAUDIT_ETCD_PEER_PORT     etcd peer port [2380]
 #   SHELLAUDIT_SERVICE_CIDR       service cluster IP range [10.96.0.0/12]
@@ -20,6 +27,21 @@
 #                                 Service [the default route's source
 #                                 address, else a global one, else 127.0.0.1]
 #   SHELLAUDIT_START_TIMEOUT      seconds to wait for each component [180]
+# and for the node (hack/cluster-node.sh says more):
+#   SHELLAUDIT_NODE_NAME          node name [the host name, lower case]
+#   SHELLAUDIT_NODE_IP            node IP [the advertise address; when that
+#                                 is loopback, a dummy interface's]
+#   SHELLAUDIT_NODE_DUMMY         dummy interface made when the machine has
+#                                 no other address [sa-dummy0]
+#   SHELLAUDIT_NODE_DUMMY_CIDR    its address [10.200.0.1/24]
+#   SHELLAUDIT_POD_CIDR           pod addresses (CNI host-local) [10.244.0.0/24]
+#   SHELLAUDIT_CNI_BRIDGE         CNI bridge, also the network name [sa-cni0]
+#   SHELLAUDIT_CGROUP_ROOT        kubelet cgroupRoot [/]; another one for a
+#                                 second node next to `make run`'s
+#   SHELLAUDIT_KCM_PORT           kube-controller-manager secure port [10257]
+#   SHELLAUDIT_SCHEDULER_PORT     kube-scheduler secure port [10259]
+#   SHELLAUDIT_KUBELET_PORT       kubelet port [10250]
+#   SHELLAUDIT_KUBELET_HEALTHZ_PORT kubelet healthz port [10248]
 #
 # Only logs go to stderr; stdout carries nothing but `env`'s output. Every
 # process runs detached with its output in $SHELLAUDIT_RUN/logs, and is
@@ -28,6 +50,7 @@
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
+HACK=$(cd "$(dirname "$0")" && pwd)
 
 APISERVER_PORT=${SHELLAUDIT_APISERVER_PORT:-6443}
 APISERVER_BIND=${SHELLAUDIT_APISERVER_BIND:-127.0.0.1}
@@ -45,11 +68,11 @@ PIDS=$RUN/pids
 KUBECONFIG_FILE=$RUN/kubeconfig
 
 # What `down` removes from the state dir; anything else found there stays.
-STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address)
+STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node)
 
 # Components in start order; `down` stops them in reverse. Each has
-# <name>_check_ports, <name>_start and <name>_ready functions; a node
-# (kubelet, containerd) will add itself here the same way.
+# <name>_check_ports, <name>_start and <name>_ready functions; `up --node`
+# appends NODE_COMPONENTS (hack/cluster-node.sh).
 COMPONENTS=(etcd kube-apiserver)
 
 usage() {
@@ -167,8 +190,10 @@ advertise_address() {
 	fi
 	if [ -z "$a" ] && command -v ip >/dev/null; then
 		a=$(ip -4 route get 192.0.2.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -1)
+		# Never one of the sa-* interfaces a local node makes (bridge,
+		# dummy): another cluster's could vanish under this one.
 		[ -n "$a" ] || a=$(ip -4 -o addr show scope global 2>/dev/null |
-			sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | head -1)
+			awk '$2 !~ /^sa-/ { sub(/\/.*/, "", $4); print $4 }' | head -1)
 	fi
 	a=${a:-127.0.0.1}
 	[[ $a =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "advertise address '$a' is not an IPv4 address"
@@ -319,6 +344,8 @@ kube-apiserver_start() {
 		--kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
 		--kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
 		--authorization-mode=Node,RBAC \
+		--enable-admission-plugins=NodeRestriction \
+		--kubelet-preferred-address-types=InternalIP,Hostname \
 		--allow-privileged=true \
 		--profiling=false
 	wait_for kube-apiserver apiserver_readyz
@@ -341,7 +368,6 @@ cmd_up() {
 		esac
 		shift
 	done
-	[ $node = 0 ] || die "up --node: a local node (kubelet, containerd) is not implemented yet"
 	for c in "${COMPONENTS[@]}"; do
 		[ -x "$KUBE_BIN/$c" ] || die "$KUBE_BIN/$c is missing; build it with hack/kube-build.sh (make kube)"
 	done
@@ -349,15 +375,28 @@ cmd_up() {
 
 	mkdir -p "$RUN"
 	chmod 700 "$RUN"
+	if [ $node = 0 ] && [ -d "$RUN/node" ]; then
+		log "this cluster has a node; checking it too"
+		node=1
+	fi
+	if [ $node = 1 ]; then
+		node_preflight
+		# Pods reach the API server on the node IP, not on loopback.
+		[ -n "${SHELLAUDIT_APISERVER_BIND:-}" ] || APISERVER_BIND=0.0.0.0
+	fi
 	adv=$(advertise_address)
+	[ $node = 0 ] || adv=$(node_address "$adv")
 	svc=$(first_service_ip "$SERVICE_CIDR")
 	echo "$adv" >"$RUN/advertise-address"
+	[ $node = 0 ] || COMPONENTS+=("${NODE_COMPONENTS[@]}")
 	# Fail before starting anything rather than leave half a cluster.
 	for c in "${COMPONENTS[@]}"; do
 		[ -n "$(proc_pid "$c")" ] || "${c}_check_ports"
 	done
+	[ $node = 0 ] || node_check_control_plane "$adv"
 	pki_ensure "$adv" "$svc"
 	kubeconfig_write "$KUBECONFIG_FILE" admin
+	[ $node = 0 ] || node_prepare "$adv" "$svc"
 
 	for c in "${COMPONENTS[@]}"; do
 		pid=$(proc_pid "$c")
@@ -372,6 +411,7 @@ cmd_up() {
 		esac
 	done
 	log "control plane up: KUBECONFIG=$KUBECONFIG_FILE (apiserver https://127.0.0.1:$APISERVER_PORT, advertised $adv)"
+	[ $node = 0 ] || node_up_done
 }
 
 cmd_down() {
@@ -381,14 +421,18 @@ cmd_down() {
 		log "nothing to stop: no state dir $RUN"
 		return 0
 	fi
+	# The node first, while the API server can still see its pods go.
+	if [ -d "$RUN/node" ]; then
+		node_down
+	fi
 	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
 		proc_stop "${COMPONENTS[i]}"
 	done
 	for i in "${STATE_ENTRIES[@]}"; do rm -rf -- "${RUN:?}/$i"; done
 	if rmdir -- "$RUN" 2>/dev/null; then
-		log "control plane down; removed $RUN"
+		log "cluster down; removed $RUN"
 	else
-		log "control plane down; left $RUN: it holds files that are not the cluster's"
+		log "cluster down; left $RUN: it holds files that are not the cluster's"
 	fi
 }
 
@@ -401,6 +445,7 @@ cmd_env() {
 cmd_status() {
 	local c pid rc=0
 	[ $# = 0 ] || usage
+	[ ! -d "$RUN/node" ] || COMPONENTS+=("${NODE_COMPONENTS[@]}")
 	for c in "${COMPONENTS[@]}"; do
 		pid=$(proc_pid "$c")
 		if [ -z "$pid" ]; then
@@ -413,8 +458,13 @@ cmd_status() {
 			rc=1
 		fi
 	done
+	if [ -d "$RUN/node" ] && [ $rc = 0 ]; then
+		node_ready_status || rc=1
+	fi
 	return $rc
 }
+
+. "$HACK/cluster-node.sh"
 
 [ $# -ge 1 ] || usage
 cmd=$1

@@ -17,6 +17,8 @@ packages=(
 	# tests and the local cluster
 	openssl curl ca-certificates iproute2 procps psmisc util-linux python3
 	tmux runc containerd containernetworking-plugins
+	# the local node: the Service rule, the static pause program, the demo image
+	iptables libc6-dev busybox-static strace
 	# Kubernetes is built from the Go module proxy
 	golang-go git
 )
