@@ -1,0 +1,28 @@
+/* Checking a container's chain of AuditRecords. */
+#ifndef SHELLAUDIT_VERIFY_H
+#define SHELLAUDIT_VERIFY_H
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+struct verify_result {
+	long records;
+	long first_sequence, last_sequence;
+	long missing;		/* gaps in the sequence */
+	long altered;		/* digest does not match the content */
+	long broken_links;	/* previousDigest differs from the previous digest */
+	long duplicates;	/* two records claim one sequence */
+};
+
+/*
+ * Verifies the records (AuditRecord objects, any order) of one container:
+ * sequences contiguous, each digest recomputed from its content, each
+ * previousDigest equal to the digest before it. A chain that starts above
+ * 0 is reported (older records expired) but is not an error by itself.
+ * Writes one line per finding to out (if non-NULL); returns 0 when the
+ * chain is intact, -EBADMSG otherwise.
+ */
+int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_result *res);
+
+#endif
