@@ -195,21 +195,55 @@ static cJSON *events_object(struct events *e, const struct event_regarding *reg,
 	return o;
 }
 
+/* Escapes note into esc (EVENTS_NOTE_MAX), marking a cut. */
+static void events_note(char *esc, const char *note)
+{
+	static const char suffix[] = " [truncated]";
+	size_t need = escape_text(esc, EVENTS_NOTE_MAX - sizeof(suffix), note, strlen(note));
+
+	if (need >= EVENTS_NOTE_MAX - sizeof(suffix))
+		strcat(esc, suffix);
+}
+
+int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
+		      const char *type, const char *reason, const char *action, const char *note)
+{
+	char esc[EVENTS_NOTE_MAX], path[512];
+	struct kube_response resp;
+	struct timespec now;
+	cJSON *obj;
+	int ret;
+
+	events_note(esc, note);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!(obj = events_object(e, reg, name, type, reason, action, esc, &now)))
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
+	ret = kube_create(e->c, path, obj, NULL, &resp);
+	cJSON_Delete(obj);
+	if (ret == -EEXIST)
+		return 1;
+	if (ret < 0) {
+		e->stats.failed++;
+		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "name", reg->name, "reason", reason),
+			 "cannot create event: %s", resp.message);
+		return ret;
+	}
+	e->stats.created++;
+	return 0;
+}
+
 int events_emit(struct events *e, const struct event_regarding *reg, const char *type,
 		const char *reason, const char *action, const char *note)
 {
-	static const char suffix[] = " [truncated]";
 	char esc[EVENTS_NOTE_MAX], key[2048], name[256];
 	struct events_series *s;
 	struct kube_response resp;
 	struct timespec now;
 	cJSON *obj;
-	size_t need;
 	int ret;
 
-	need = escape_text(esc, sizeof(esc) - sizeof(suffix), note, strlen(note));
-	if (need >= sizeof(esc) - sizeof(suffix))
-		strcat(esc, suffix);
+	events_note(esc, note);
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(key, sizeof(key), "%s/%s/%s|%s|%s|%.1024s", reg->ns, reg->name,
 		 reg->uid ? reg->uid : "", reason, type, esc);

@@ -43,6 +43,11 @@ void events_free(struct events *e);
  * server refused it. */
 int events_emit(struct events *e, const struct event_regarding *reg, const char *type,
 		 const char *reason, const char *action, const char *note);
+/* Creates one Event under a name the caller derives from what it reports,
+ * so that a replay meets AlreadyExists (returned as 1) instead of writing a
+ * duplicate. No aggregation and no client-side limit: the caller limits. */
+int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
+		      const char *type, const char *reason, const char *action, const char *note);
 /* Writes pending series counts; call periodically and before exit. */
 int events_flush(struct events *e);
 void events_get_stats(const struct events *e, struct events_stats *out);

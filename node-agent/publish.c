@@ -1,0 +1,244 @@
+/* The publisher, owned by the agent's main loop. */
+#include "publish.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hmap.h"
+#include "log.h"
+#include "record.h"
+#include "timefmt.h"
+
+#define PUBLISH_BACKOFF_MIN_MS 200
+#define PUBLISH_BACKOFF_MAX_MS 10000
+
+struct publish_limit {
+	double tokens;
+	long last_ms;
+	uint64_t suppressed;	/* not yet reported in a summary Event */
+};
+
+struct publisher {
+	struct kube_client *c;
+	struct events *ev;
+	struct spool *s;
+	struct hmap limits;	/* "ns/pod" -> struct publish_limit */
+	long retry_at_ms, backoff_ms;
+	struct publish_stats stats;
+};
+
+static long publish_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
+{
+	struct publisher *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->c = c;
+	p->ev = ev;
+	p->s = s;
+	hmap_init(&p->limits);
+	*out = p;
+	return 0;
+}
+
+static void publish_free_limit(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(value);
+}
+
+void publish_free(struct publisher *p)
+{
+	if (!p)
+		return;
+	hmap_foreach(&p->limits, publish_free_limit, NULL);
+	hmap_clear(&p->limits);
+	free(p);
+}
+
+void publish_get_stats(const struct publisher *p, struct publish_stats *out)
+{
+	*out = p->stats;
+}
+
+long publish_backoff_ms(const struct publisher *p)
+{
+	long d = p->retry_at_ms - publish_now_ms();
+
+	return d > 0 ? d : 0;
+}
+
+static void publish_failed(struct publisher *p)
+{
+	p->stats.failures++;
+	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : PUBLISH_BACKOFF_MIN_MS;
+	if (p->backoff_ms > PUBLISH_BACKOFF_MAX_MS)
+		p->backoff_ms = PUBLISH_BACKOFF_MAX_MS;
+	p->retry_at_ms = publish_now_ms() + p->backoff_ms;
+}
+
+/* One record; 0 accepted or already there, <0 to retry later. */
+static int publish_record(struct publisher *p, cJSON *rec)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
+	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "entries");
+	const char *first = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(entries, 0), "time"));
+	struct kube_response resp;
+	struct timespec t, now;
+	char path[512];
+	int ret;
+
+	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
+	ret = kube_create(p->c, path, rec, NULL, &resp);
+	if (ret == -EEXIST) {
+		p->stats.records_replayed++;
+		return 0;
+	}
+	if (ret == -EINVAL || ret == -ENOENT) {
+		/* Refused for good (e.g. its namespace is gone): retrying cannot
+		 * help, and holding the spool would stop every other record. */
+		log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
+			 "AuditRecord refused, dropped: %s", resp.message);
+		return 0;
+	}
+	if (ret < 0) {
+		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name), "cannot create AuditRecord: %s",
+			 resp.message);
+		return ret;
+	}
+	p->stats.records++;
+	if (first && timefmt_parse(first, &t) == 0) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		p->stats.last_latency_s = (double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
+	}
+	return 0;
+}
+
+/* Whether the pod may have one more Event now (its ratePerMinute). */
+static bool publish_allow(struct publisher *p, const char *key, long rate, struct publish_limit **out)
+{
+	struct publish_limit *l = hmap_get(&p->limits, key);
+	long now = publish_now_ms();
+
+	if (!l) {
+		if (!(l = calloc(1, sizeof(*l))) || hmap_put(&p->limits, key, l, NULL) < 0) {
+			free(l);
+			return true;
+		}
+		l->tokens = (double)rate;
+		l->last_ms = now;
+	}
+	l->tokens += (double)(now - l->last_ms) * (double)rate / 60000.0;
+	if (l->tokens > (double)rate)
+		l->tokens = (double)rate;
+	l->last_ms = now;
+	*out = l;
+	if (l->tokens < 1)
+		return false;
+	l->tokens -= 1;
+	return true;
+}
+
+/* One entry's Event, if its target wants one; 0 done, <0 retry later. */
+static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
+	const cJSON *evopt = cJSON_GetObjectItemCaseSensitive(id, "events");
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "kind"));
+	const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "text"));
+	const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "cid"));
+	struct event_regarding reg = { "v1", "Pod",
+				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns")),
+				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "pod")),
+				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "podUID")) };
+	long rate = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
+	struct publish_limit *lim = NULL;
+	char key[512], name[320], label[20], note[256];
+	bool line;
+	int ret;
+
+	if (!kind || !text || !reg.ns || !reg.name || !cid ||
+	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
+		return 0;
+	line = !strcmp(kind, "line");
+	if (!line && !(!strcmp(kind, "exec") &&
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "execEvents"))))
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", reg.ns, reg.name);
+	if (!publish_allow(p, key, rate > 0 ? rate : 60, &lim)) {
+		lim->suppressed++;
+		p->stats.events_suppressed++;
+		return 0;
+	}
+	if (lim && lim->suppressed) {
+		snprintf(note, sizeof(note),
+			 "%llu command lines were not shown as Events (at most %ld per minute); "
+			 "the AuditRecords hold them all",
+			 (unsigned long long)lim->suppressed, rate);
+		if (events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited", note) >= 0)
+			lim->suppressed = 0;
+	}
+	/* The name follows the container and the entry's place in the spool,
+	 * so a replay of the spool meets AlreadyExists. */
+	record_container_label(cid, label);
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label, (unsigned long long)pos);
+	ret = events_emit_named(p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
+				line ? "Typed" : "Executed", text);
+	if (ret == 1)
+		p->stats.events_replayed++;
+	else if (ret == 0)
+		p->stats.events++;
+	else if (ret == -EINVAL || ret == -ENOENT)
+		return 0; /* refused for good: the AuditRecord still holds it */
+	return ret < 0 ? ret : 0;
+}
+
+int publish_step(struct publisher *p, int budget)
+{
+	cJSON *item;
+	uint64_t pos;
+	int calls = 0, ret;
+
+	if (publish_backoff_ms(p) > 0)
+		return 0;
+	while (calls < budget && spool_next_record(p->s, &item, &pos) == 0) {
+		ret = publish_record(p, item);
+		cJSON_Delete(item);
+		calls++;
+		if (ret < 0) {
+			publish_failed(p);
+			return calls;
+		}
+		spool_record_done(p->s, pos);
+		p->backoff_ms = 0;
+	}
+	while (calls < budget && spool_next_event(p->s, &item, &pos) == 0) {
+		ret = publish_event(p, item, pos);
+		cJSON_Delete(item);
+		calls++;
+		if (ret < 0) {
+			publish_failed(p);
+			return calls;
+		}
+		spool_event_done(p->s, pos);
+		p->backoff_ms = 0;
+	}
+	return calls;
+}

@@ -1,0 +1,35 @@
+/* Publishing the spool: AuditRecords and Events to the API server, in
+ * order, acknowledged only once accepted; a failure stops the stream and
+ * is retried with backoff, so an API server outage delays but loses
+ * nothing. */
+#ifndef SHELLAUDIT_PUBLISH_H
+#define SHELLAUDIT_PUBLISH_H
+
+#include <stdint.h>
+
+#include "events.h"
+#include "kube.h"
+#include "spool.h"
+
+struct publish_stats {
+	uint64_t records, records_replayed;	/* created; already there (a replay) */
+	uint64_t events, events_replayed;
+	uint64_t events_suppressed;		/* over a pod's ratePerMinute */
+	uint64_t failures;			/* API errors (retried) */
+	double last_latency_s;			/* entry capture to record accepted */
+};
+
+struct publisher;
+
+/* c, ev and s must outlive the publisher. Caller frees with publish_free(). */
+int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out);
+void publish_free(struct publisher *p);
+
+/* Publishes what waits, at most `budget` API calls; returns how many it
+ * made, 0 when nothing waits or while backing off after a failure. */
+int publish_step(struct publisher *p, int budget);
+/* Milliseconds until publish_step has something to do after a failure. */
+long publish_backoff_ms(const struct publisher *p);
+void publish_get_stats(const struct publisher *p, struct publish_stats *out);
+
+#endif
