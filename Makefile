@@ -3,6 +3,8 @@
 #   make            both binaries and the BPF object (build/)
 #   make test       install what is missing, build, run every test
 #   make run        local single-node cluster with shellaudit deployed on it
+#   make down       stop it, leaving nothing behind
+#   make images     the local node's container images (build/images/*.tar)
 #   make bench      timings (never part of make test)
 #   make clean
 #
@@ -101,7 +103,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(INTEG_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps kube test test-unit test-bpf test-integration test-e2e run down bench \
+.PHONY: all deps kube test test-unit test-bpf test-integration test-e2e run down images bench \
 	clean fmt lint
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -150,6 +152,9 @@ run: deps kube all
 
 down:
 	$(Q)hack/run.sh down
+
+images: all
+	$(Q)hack/images.sh build
 
 bench: all
 	$(Q)tests/bench/run.sh

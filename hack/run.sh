@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `make run` and `make down`: a local single-node cluster with shellaudit
+# deployed on it, from this checkout.
+#
+#   hack/run.sh         node up (hack/cluster.sh up --node), images built and
+#                       imported (hack/images.sh), config/local (config/default
+#                       with images never pulled) and config/samples applied,
+#                       then wait for the demo pods and print what to try
+#   hack/run.sh down    tear it all down (hack/cluster.sh down)
+#
+# Running it again is cheap: what runs is kept, images are rebuilt only when
+# their files changed, and only the workloads whose image changed restart.
+# The state dir is $SHELLAUDIT_RUN [/var/run/shellaudit/cluster].
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HACK=$ROOT/hack
+WAIT=${SHELLAUDIT_RUN_TIMEOUT:-180}
+
+kctl() { "$KUBE_BIN/kubectl" "$@"; }
+
+# image_sum NAME: the content sum of the image archive hack/images.sh wrote.
+image_sum() { cut -c1-16 "$ROOT/build/images/$1.sum"; }
+
+# roll KIND/NAME NAMESPACE IMAGE: restarts the workload when the image it
+# runs changed since the last run (the sum is a pod template annotation, so
+# an unchanged image changes nothing).
+roll() {
+	kctl -n "$2" patch "$1" --type=merge \
+		-p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"shellaudit.io/image-sum\":\"$(image_sum "$3")\"}}}}}" \
+		>/dev/null
+}
+
+# state NAMESPACE SELECTOR: one line per pod: name, phase, readiness and why not.
+state() {
+	kctl -n "$1" get pods -l "$2" --no-headers \
+		-o custom-columns='NAME:.metadata.name,PHASE:.status.phase,READY:.status.containerStatuses[*].ready,WAITING:.status.containerStatuses[*].state.waiting.reason,RESTARTS:.status.containerStatuses[*].restartCount' \
+		2>/dev/null | sed 's/^/    /'
+}
+
+cmd_up() {
+	local start=$SECONDS rc=0
+	"$HACK/cluster.sh" up --node
+	eval "$("$HACK/cluster.sh" env)"
+	"$HACK/images.sh" import
+
+	kctl apply -k "$ROOT/config/local" >/dev/null
+	kctl wait --for=condition=Established --timeout=60s \
+		crd/shellauditpolicies.shellaudit.io crd/auditrecords.shellaudit.io \
+		crd/shellauditnodes.shellaudit.io >/dev/null
+	kctl apply -k "$ROOT/config/samples" >/dev/null
+	roll deployment/shellaudit-controller shellaudit-system controller
+	roll daemonset/shellaudit-agent shellaudit-system agent
+	roll deployment/demo default demo
+	roll deployment/untargeted default demo
+	log "shellaudit and the samples applied; waiting for the pods"
+
+	kctl rollout status deployment/demo deployment/untargeted --timeout="${WAIT}s" >/dev/null ||
+		{ state default app=demo; state default app=untargeted; die "the demo pods are not Ready after ${WAIT}s"; }
+
+	# TODO(issues 5 and 6): make this wait strict (fail `make run`) once
+	# shellaudit-controller and shellaudit-agent run in the cluster; until
+	# then they may crash-loop, and their state is only reported.
+	kctl -n shellaudit-system rollout status deployment/shellaudit-controller --timeout=15s \
+		>/dev/null 2>&1 || rc=1
+	kctl -n shellaudit-system rollout status daemonset/shellaudit-agent --timeout=15s \
+		>/dev/null 2>&1 || rc=1
+	if [ $rc != 0 ]; then
+		log "warning: shellaudit is not Ready yet (expected until the controller and agent are complete):"
+		state shellaudit-system app.kubernetes.io/name=shellaudit >&2
+	fi
+	log "ready in $((SECONDS - start))s"
+
+	cat <<-EOF
+
+	shellaudit runs on a local node. In this shell:
+
+	  eval "\$(hack/cluster.sh env)"    # KUBECONFIG=$KUBECONFIG, kubectl on PATH
+
+	then type into the audited pod, and see what was recorded:
+
+	  kubectl exec -it deploy/demo -- bash
+	  kubectl get events --field-selector reason=ShellCommand
+	  kubectl get auditrecords
+
+	(deploy/untargeted is not audited.) Stop everything with: make down
+	EOF
+}
+
+case ${1:-up} in
+up) cmd_up ;;
+down) "$HACK/cluster.sh" down ;;
+*) die "usage: $0 [up|down]" ;;
+esac
