@@ -1,0 +1,279 @@
+/* sink_spool: capture entries to AuditRecord entries in the spool. Text is
+ * redacted on the raw bytes (so patterns see what was typed), then escaped
+ * (valid UTF-8, no control characters) and bounded to the CRD's 4096
+ * bytes, with truncated set. */
+#include "sink_spool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "escape.h"
+#include "log.h"
+#include "timefmt.h"
+
+#define SINK_SPOOL_TEXT_MAX 4096
+#define SINK_SPOOL_ARGV_MAX 64
+
+struct sink_spool {
+	struct sink base;
+	struct spool *sp;
+	sink_spool_lookup_fn lookup;
+	void *arg;
+	int64_t wall_minus_mono;	/* ns */
+	uint64_t pending_full;		/* entries the full spool refused, not yet in a gap */
+	struct sink_spool_stats stats;
+};
+
+static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
+{
+	int64_t ns = (int64_t)mono + s->wall_minus_mono;
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+
+	timefmt_micro(&ts, buf, cap);
+}
+
+/* Escapes n bytes into a JSON string item, at most SINK_SPOOL_TEXT_MAX;
+ * sets *cut when it had to shorten. */
+static cJSON *sink_spool_text(const char *src, size_t n, bool *cut)
+{
+	char *buf = malloc(SINK_SPOOL_TEXT_MAX + 1);
+	cJSON *j;
+
+	if (!buf)
+		return NULL;
+	if (escape_text(buf, SINK_SPOOL_TEXT_MAX + 1, src, n) > SINK_SPOOL_TEXT_MAX)
+		*cut = true;
+	j = cJSON_CreateString(buf);
+	free(buf);
+	return j;
+}
+
+/* Redacts n bytes of text for target t: *out (caller frees). A rule that
+ * cannot finish withholds the whole text rather than risk a secret. */
+static int sink_spool_redact(struct sink_spool *s, const struct sink_spool_target *t,
+			     const char *text, size_t n, char **out, size_t *outlen, unsigned *hits)
+{
+	int ret = redact_apply(t->redact, text, n, out, outlen, hits);
+
+	if (ret == -E2BIG || ret == -EINVAL) {
+		s->stats.withheld++;
+		*out = strdup("[WITHHELD: a redact rule could not finish]");
+		*outlen = *out ? strlen(*out) : 0;
+		*hits = 1;
+		return *out ? 0 : -ENOMEM;
+	}
+	return ret;
+}
+
+static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t cap)
+{
+	cJSON *sess = cJSON_CreateObject();
+	char id[48];
+
+	snprintf(id, sizeof(id), "%" PRIu32, e->session);
+	snprintf(sk, cap, "%s", id);
+	cJSON_AddStringToObject(sess, "id", id);
+	if (e->session)
+		cJSON_AddNumberToObject(sess, "pid", e->session);
+	return sess;
+}
+
+static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
+			  const cJSON *id, const cJSON *sess, const cJSON *entry)
+{
+	int ret;
+
+	/* Entries refused while the spool was full come back as one gap. */
+	if (s->pending_full) {
+		cJSON *gap = cJSON_CreateObject();
+		char ts[40], note[96];
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		timefmt_micro(&now, ts, sizeof(ts));
+		snprintf(note, sizeof(note), "%" PRIu64 " entries lost: the node's spool was full",
+			 s->pending_full);
+		cJSON_AddStringToObject(gap, "time", ts);
+		cJSON_AddStringToObject(gap, "kind", "gap");
+		cJSON_AddNumberToObject(gap, "count", (double)s->pending_full);
+		cJSON_AddStringToObject(gap, "text", note);
+		ret = spool_add(s->sp, container, "", id, NULL, gap);
+		cJSON_Delete(gap);
+		if (ret == 0) {
+			s->stats.gaps++;
+			s->pending_full = 0;
+		}
+	}
+	ret = spool_add(s->sp, container, sk, id, sess, entry);
+	if (ret == -ENOSPC) {
+		s->pending_full++;
+		s->stats.dropped_full++;
+	} else if (ret == 0) {
+		s->stats.entries++;
+	}
+	return ret;
+}
+
+static int sink_spool_write(struct sink *base, const struct sink_entry *e)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+	const struct sink_spool_target *t;
+	cJSON *entry = NULL, *sess = NULL, *redacted = NULL;
+	char ts[40], sk[48], *text = NULL;
+	size_t textlen = 0;
+	unsigned hits = 0;
+	bool cut = e->truncated;
+	int ret = 0;
+
+	if (e->kind == SINK_LOST)
+		return 0; /* reported per target by the agent through sink_spool_gap */
+	if (!e->container || !(t = s->lookup(e->container, s->arg)))
+		return 0; /* untargeted while in flight */
+	if (e->kind == SINK_SESSION_END) {
+		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
+		return spool_end_session(s->sp, e->container, sk);
+	}
+	if (e->kind == SINK_SESSION_START || (e->kind == SINK_LINE && (!t->readline || e->eof)) ||
+	    (e->kind == SINK_EXEC && !t->exec))
+		return 0;
+	sink_spool_time(s, e->ts, ts, sizeof(ts));
+	entry = cJSON_CreateObject();
+	cJSON_AddStringToObject(entry, "time", ts);
+	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE ? "line" : "exec");
+	if (e->kind == SINK_LINE) {
+		if ((ret = sink_spool_redact(s, t, e->text ? e->text : "", e->text_len, &text,
+					     &textlen, &hits)) < 0)
+			goto out;
+		cJSON_AddItemToObject(entry, "text", sink_spool_text(text, textlen, &cut));
+	} else {
+		/* argv arrives NUL-separated; each argument is redacted on its
+		 * own, so no pattern can run across two of them. The text field
+		 * is the command line they make. */
+		cJSON *argv = cJSON_AddArrayToObject(entry, "argv");
+		const char *src = e->text ? e->text : "";
+		/* Escaping at most quadruples a byte: more cannot fit the field. */
+		size_t i = 0, n = 0, used = 0, cap = 4 * SINK_SPOOL_TEXT_MAX;
+		char *line = malloc(cap), *arg;
+		size_t arglen;
+		unsigned h;
+
+		if (!line) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		while (i < e->text_len) {
+			size_t l = strnlen(src + i, e->text_len - i), c;
+
+			if ((ret = sink_spool_redact(s, t, src + i, l, &arg, &arglen, &h)) < 0) {
+				free(line);
+				goto out;
+			}
+			hits += h;
+			if (n < SINK_SPOOL_ARGV_MAX)
+				cJSON_AddItemToArray(argv, sink_spool_text(arg, arglen, &cut));
+			else
+				cut = true;
+			n++;
+			if (used && used < cap)
+				line[used++] = ' ';
+			c = arglen < cap - used ? arglen : cap - used;
+			memcpy(line + used, arg, c);
+			used += c;
+			cut |= c < arglen;
+			free(arg);
+			i += l + 1;
+		}
+		if (e->argc > n)
+			cut = true;
+		cJSON_AddItemToObject(entry, "text", sink_spool_text(line, used, &cut));
+		free(line);
+		cJSON_AddItemToObject(entry, "filename",
+				      sink_spool_text(e->filename ? e->filename : "", e->filename_len, &cut));
+	}
+	cJSON_AddNumberToObject(entry, "pid", e->pid);
+	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
+	cJSON_AddNumberToObject(entry, "uid", e->uid);
+	if (cut)
+		cJSON_AddTrueToObject(entry, "truncated");
+	if (hits) {
+		redacted = cJSON_AddArrayToObject(entry, "redacted");
+		cJSON_AddItemToArray(redacted, cJSON_CreateString("redact"));
+	}
+	/* Lines and the programs run from a shell go to that session's records. */
+	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
+	if (!sess)
+		sk[0] = '\0';
+	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry);
+out:
+	free(text);
+	cJSON_Delete(entry);
+	cJSON_Delete(sess);
+	return ret == -ENOSPC ? 0 : ret;
+}
+
+int sink_spool_gap(struct sink *base, const char *container, uint64_t count, const char *why)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+	const struct sink_spool_target *t = s->lookup(container, s->arg);
+	struct timespec now;
+	char ts[40], note[160];
+	cJSON *gap;
+	int ret;
+
+	if (!t || !count)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	timefmt_micro(&now, ts, sizeof(ts));
+	snprintf(note, sizeof(note), "%" PRIu64 " events lost: %s", count, why);
+	gap = cJSON_CreateObject();
+	cJSON_AddStringToObject(gap, "time", ts);
+	cJSON_AddStringToObject(gap, "kind", "gap");
+	cJSON_AddNumberToObject(gap, "count", (double)count);
+	cJSON_AddStringToObject(gap, "text", note);
+	ret = sink_spool_add(s, container, "", t->id, NULL, gap);
+	cJSON_Delete(gap);
+	if (ret == 0)
+		s->stats.gaps++;
+	return ret;
+}
+
+static int sink_spool_flush(struct sink *base)
+{
+	(void)base;
+	return 0; /* the agent's loop ticks the spool */
+}
+
+static void sink_spool_close(struct sink *base)
+{
+	free(base);
+}
+
+void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
+{
+	*out = ((const struct sink_spool *)base)->stats;
+}
+
+int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out)
+{
+	struct sink_spool *s = calloc(1, sizeof(*s));
+	struct timespec mono, wall;
+
+	if (!s)
+		return -ENOMEM;
+	s->base.write = sink_spool_write;
+	s->base.flush = sink_spool_flush;
+	s->base.close = sink_spool_close;
+	s->sp = sp;
+	s->lookup = lookup;
+	s->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	s->wall_minus_mono = ((int64_t)wall.tv_sec - mono.tv_sec) * 1000000000LL +
+			     (wall.tv_nsec - mono.tv_nsec);
+	*out = &s->base;
+	return 0;
+}

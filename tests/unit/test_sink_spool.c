@@ -1,0 +1,135 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sink_spool.h"
+#include "unit.h"
+
+static char dir[64];
+static struct sink_spool_target target;
+
+static const struct sink_spool_target *lookup(const char *container, void *arg)
+{
+	(void)arg;
+	return strcmp(container, "containerd://c1") ? NULL : &target;
+}
+
+/* All records the spool forms once the sessions end. */
+static cJSON *records(struct spool *sp)
+{
+	cJSON *all = cJSON_CreateArray(), *rec;
+	uint64_t pos;
+
+	spool_end_session(sp, "containerd://c1", "7");
+	spool_end_session(sp, "containerd://c1", "");
+	spool_tick(sp);
+	while (spool_next_record(sp, &rec, &pos) == 0) {
+		cJSON_AddItemToArray(all, rec);
+		spool_record_done(sp, pos);
+	}
+	return all;
+}
+
+static const cJSON *entry(const cJSON *all, int rec, int i)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, rec),
+									   "spec"), "entries"), i);
+}
+
+static void test_sink_spool_redacts_escapes_and_filters(void)
+{
+	struct spool_opts so = { .dir = dir };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *rules = cJSON_Parse("[{\"name\":\"tok\",\"pattern\":\"token=\\\\S+\",\"replacement\":\"token=***\"}]");
+	struct redact_set *rs = NULL;
+	struct spool *sp;
+	struct sink *sink;
+	char err[128];
+	static const char argv[] = "curl\0-H\0token=abc\0http://x";
+	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				   .pid = 7, .text = "echo token=s3cr3t \x1b[2J\xff", .text_len = 23 };
+	struct sink_entry exec = { .kind = SINK_EXEC, .container = "containerd://c1", .session = 7,
+				   .pid = 8, .ppid = 7, .text = argv, .text_len = sizeof(argv) - 1,
+				   .argc = 4, .filename = "/usr/bin/curl", .filename_len = 13 };
+	struct sink_entry other = line;
+	cJSON *all;
+
+	other.container = "containerd://elsewhere";
+	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
+	target = (struct sink_spool_target){ id, rs, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &line) == 0);
+	UNIT_CHECK(sink_write(sink, &exec) == 0);
+	UNIT_CHECK(sink_write(sink, &other) == 0);
+	target.readline = false;
+	UNIT_CHECK(sink_write(sink, &line) == 0);
+	UNIT_CHECK(sink_spool_gap(sink, "containerd://c1", 3, "ring buffer full") == 0);
+	all = records(sp);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 2);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 0), "text")),
+		       "echo token=*** \\e[2J\\xff");
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 0), "redacted") != NULL);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "kind")), "exec");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(entry(all, 0, 1), "argv"), 2)),
+		       "token=***");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "text")),
+		       "curl -H token=*** http://x");
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"),
+							  "entries")) == 2);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 1, 0), "kind")), "gap");
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(entry(all, 1, 0), "count")) == 3);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	redact_free(rs);
+	cJSON_Delete(rules);
+	cJSON_Delete(id);
+}
+
+static void test_sink_spool_bounds_long_lines(void)
+{
+	struct spool_opts so = { .dir = dir };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	static char big[10000];
+	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				   .text = big, .text_len = sizeof(big) };
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *all;
+	const char *text;
+
+	memset(big, '\x01', sizeof(big));
+	target = (struct sink_spool_target){ id, NULL, true, true };
+	spool_open(&so, &sp);
+	sink_spool_open(sp, lookup, NULL, &sink);
+	sink_write(sink, &line);
+	all = records(sp);
+	text = cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, cJSON_GetArraySize(all) - 1, 0), "text"));
+	UNIT_CHECK(text && strlen(text) <= 4096 && strlen(text) > 4000);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, cJSON_GetArraySize(all) - 1, 0), "truncated")));
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		UNIT_TEST(test_sink_spool_redacts_escapes_and_filters),
+		UNIT_TEST(test_sink_spool_bounds_long_lines),
+	};
+	char cmd[128];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_sink_spool.%d", (int)getpid());
+	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	return ret;
+}
