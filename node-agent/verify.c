@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube.h"
 #include "record.h"
 
 static long verify_seq(const cJSON *rec)
@@ -88,4 +89,78 @@ int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_resul
 			res->missing || res->altered || res->broken_links || res->duplicates ? "BROKEN" :
 											 "intact");
 	return res->missing || res->altered || res->broken_links || res->duplicates ? -EBADMSG : 0;
+}
+
+struct verify_list {
+	cJSON **items;
+	size_t n, cap;
+};
+
+static int verify_collect(const cJSON *item, void *arg)
+{
+	struct verify_list *l = arg;
+	cJSON **p;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		if (!(p = realloc(l->items, l->cap * sizeof(*p))))
+			return -ENOMEM;
+		l->items = p;
+	}
+	if (!(l->items[l->n] = cJSON_Duplicate(item, 1)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static const char *verify_cid(const cJSON *rec)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "containerID")) ?: "";
+}
+
+static int verify_cmp_cid(const void *a, const void *b)
+{
+	return strcmp(verify_cid(*(cJSON *const *)a), verify_cid(*(cJSON *const *)b));
+}
+
+int verify_container(struct kube_client *c, const char *ns, const char *pod, const char *container,
+		     FILE *out)
+{
+	struct verify_list l = { 0 };
+	struct kube_response resp;
+	struct verify_result res;
+	char path[1024];
+	size_t i, start;
+	int ret, bad = 0;
+
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords?labelSelector="
+		 "shellaudit.io%%2Fpod%%3D%s%%2Cshellaudit.io%%2Fcontainer%%3D%s",
+		 ns, pod, container);
+	ret = kube_list(c, path, 500, verify_collect, &l, NULL, &resp);
+	if (ret < 0) {
+		fprintf(out, "cannot list AuditRecords: %s\n", resp.message[0] ? resp.message : strerror(-ret));
+		goto out;
+	}
+	if (l.n == 0) {
+		fprintf(out, "no AuditRecords for %s/%s container %s\n", ns, pod, container);
+		goto out;
+	}
+	/* One chain per container ID (a restarted container starts anew). */
+	qsort(l.items, l.n, sizeof(*l.items), verify_cmp_cid);
+	for (start = 0, i = 1; i <= l.n; i++) {
+		if (i < l.n && !strcmp(verify_cid(l.items[i]), verify_cid(l.items[start])))
+			continue;
+		fprintf(out, "%s:\n", verify_cid(l.items[start]));
+		if (verify_chain(l.items + start, i - start, out, &res) < 0)
+			bad = 1;
+		start = i;
+	}
+	ret = bad ? -EBADMSG : 0;
+out:
+	for (i = 0; i < l.n; i++)
+		cJSON_Delete(l.items[i]);
+	free(l.items);
+	return ret;
 }

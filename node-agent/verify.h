@@ -25,4 +25,14 @@ struct verify_result {
  */
 int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_result *res);
 
+struct kube_client;
+
+/* Lists the AuditRecords of one container (namespace, pod and container
+ * names; the container ID's hash when cid is given, else every chain of
+ * that container name, one after the other) and verifies each chain,
+ * writing findings to out. 0 when every chain is intact, -EBADMSG when one
+ * is not, another negative errno when the records cannot be listed. */
+int verify_container(struct kube_client *c, const char *ns, const char *pod, const char *container,
+		     FILE *out);
+
 #endif

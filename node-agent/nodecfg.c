@@ -1,0 +1,227 @@
+/* ShellAuditNode handling, owned by the agent's main loop. */
+#include "nodecfg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct nodecfg {
+	char *node;
+	struct informer *inf;
+	struct nodecfg_target *t;
+	size_t n;
+	long long generation;
+	cJSON *applied_spec;	/* the spec the targets were built from */
+};
+
+static void nodecfg_clear(struct nodecfg *nc)
+{
+	size_t i;
+
+	for (i = 0; i < nc->n; i++) {
+		free(nc->t[i].cid);
+		cJSON_Delete(nc->t[i].id);
+		redact_free(nc->t[i].redact);
+		free(nc->t[i].error);
+	}
+	free(nc->t);
+	nc->t = NULL;
+	nc->n = 0;
+}
+
+void nodecfg_stop(struct nodecfg *nc)
+{
+	if (!nc)
+		return;
+	informer_stop(nc->inf);
+	nodecfg_clear(nc);
+	cJSON_Delete(nc->applied_spec);
+	free(nc->node);
+	free(nc);
+}
+
+int nodecfg_start(const struct kubeconfig *cfg, const struct kube_client_opts *copts,
+		  const char *node, struct nodecfg **out)
+{
+	struct nodecfg *nc = calloc(1, sizeof(*nc));
+	struct informer_opts o = { 0 };
+	char path[512];
+	int ret;
+
+	*out = NULL;
+	if (!nc || !(nc->node = strdup(node))) {
+		free(nc);
+		return -ENOMEM;
+	}
+	/* Only our own object: the agent cannot see other nodes' targets. */
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/shellauditnodes?fieldSelector=metadata.name%%3D%s", node);
+	o.path = path;
+	if ((ret = informer_start(cfg, copts, &o, &nc->inf)) < 0) {
+		nodecfg_stop(nc);
+		return ret;
+	}
+	*out = nc;
+	return 0;
+}
+
+int nodecfg_fd(const struct nodecfg *nc)
+{
+	return informer_fd(nc->inf);
+}
+
+bool nodecfg_synced(const struct nodecfg *nc)
+{
+	return informer_synced(nc->inf);
+}
+
+long long nodecfg_generation(const struct nodecfg *nc)
+{
+	return nc->generation;
+}
+
+size_t nodecfg_count(const struct nodecfg *nc)
+{
+	return nc->n;
+}
+
+const struct nodecfg_target *nodecfg_at(const struct nodecfg *nc, size_t i)
+{
+	return i < nc->n ? &nc->t[i] : NULL;
+}
+
+const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg)
+{
+	const struct nodecfg *nc = arg;
+	size_t i;
+
+	for (i = 0; i < nc->n; i++)
+		if (!strcmp(nc->t[i].cid, cid))
+			return nc->t[i].error ? NULL : &nc->t[i].sst;
+	return NULL;
+}
+
+/* One target of the spec into t. */
+static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecfg_target *t)
+{
+	static const char *const keep[] = { "namespace", "pod", "podUID", "container", "containerID",
+					    "policies", "retention", "events" };
+	const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec_t, "containerID"));
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec_t, "capture");
+	char err[300] = "";
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	if (!cid || !(t->cid = strdup(cid)) || !(t->id = cJSON_CreateObject()))
+		return -ENOMEM;
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec_t, keep[i]);
+
+		if (v)
+			cJSON_AddItemToObject(t->id, i == 0 ? "ns" : keep[i], cJSON_Duplicate(v, 1));
+	}
+	cJSON_AddStringToObject(t->id, "node", nc->node);
+	if (redact_compile(cJSON_GetObjectItemCaseSensitive(spec_t, "redact"), &t->redact, err,
+			   sizeof(err)) < 0) {
+		log_with(LOG_ERROR, LOG_KV("container", cid), "not auditing: %s", err);
+		t->error = strdup(err[0] ? err : "redact rules do not compile");
+	}
+	t->sst.id = t->id;
+	t->sst.redact = t->redact;
+	t->sst.readline = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "readline"));
+	t->sst.exec = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "exec"));
+	return 0;
+}
+
+int nodecfg_process(struct nodecfg *nc)
+{
+	const cJSON *obj, *spec, *arr, *it;
+	size_t n, i = 0;
+	int ret;
+
+	if (informer_process(nc->inf) <= 0 || !informer_synced(nc->inf))
+		return 0;
+	obj = informer_get(nc->inf, NULL, nc->node);
+	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	if (nc->applied_spec && spec && cJSON_Compare(nc->applied_spec, spec, true)) {
+		/* Only status or metadata moved; the generation may have too. */
+		nc->generation = (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation"));
+		return 0;
+	}
+	if (!obj && !nc->applied_spec && nc->n == 0)
+		return 0;
+	nodecfg_clear(nc);
+	cJSON_Delete(nc->applied_spec);
+	nc->applied_spec = spec ? cJSON_Duplicate(spec, 1) : NULL;
+	nc->generation = obj ? (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+				       cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation")) :
+			       0;
+	arr = cJSON_GetObjectItemCaseSensitive(spec, "targets");
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n && !(nc->t = calloc(n, sizeof(*nc->t))))
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, arr) {
+		if ((ret = nodecfg_target(nc, it, &nc->t[i])) < 0) {
+			nc->n = i + 1;
+			return ret;
+		}
+		i++;
+	}
+	nc->n = i;
+	log_with(LOG_INFO, LOG_KV("node", nc->node), "ShellAuditNode generation %lld: %zu targets",
+		 nc->generation, nc->n);
+	return 1;
+}
+
+int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
+		   size_t n, long long drops, const char *last_error)
+{
+	const cJSON *obj = informer_get(nc->inf, NULL, nc->node);
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	cJSON *status, *targets, *patch;
+	struct kube_response resp;
+	char path[512];
+	long attached = 0;
+	size_t i;
+	int ret;
+
+	if (!obj)
+		return 0;
+	status = cJSON_CreateObject();
+	cJSON_AddNumberToObject(status, "observedGeneration", (double)nc->generation);
+	targets = cJSON_AddArrayToObject(status, "targets");
+	for (i = 0; i < n; i++) {
+		cJSON *t = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(t, "containerID", ts[i].cid);
+		cJSON_AddBoolToObject(t, "attached", ts[i].attached);
+		if (!ts[i].attached) {
+			cJSON_AddStringToObject(t, "reason", ts[i].reason ? ts[i].reason : "Unknown");
+			if (ts[i].message)
+				cJSON_AddStringToObject(t, "message", ts[i].message);
+		}
+		attached += ts[i].attached;
+		cJSON_AddItemToArray(targets, t);
+	}
+	cJSON_AddNumberToObject(status, "attached", (double)attached);
+	cJSON_AddStringToObject(status, "agentVersion", SHELLAUDIT_VERSION);
+	cJSON_AddNumberToObject(status, "drops", (double)drops);
+	if (last_error && *last_error)
+		cJSON_AddStringToObject(status, "lastError", last_error);
+	if (old && cJSON_Compare(old, status, true)) {
+		cJSON_Delete(status);
+		return 0;
+	}
+	patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", status);
+	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/shellauditnodes/%s/status", nc->node);
+	ret = kube_patch(c, path, patch, NULL, &resp);
+	cJSON_Delete(patch);
+	if (ret < 0 && ret != -ENOENT)
+		log_with(LOG_WARN, LOG_KV("node", nc->node), "cannot report status: %s", resp.message);
+	return ret == -ENOENT ? 0 : ret;
+}

@@ -1,0 +1,51 @@
+/* The agent's view of its own ShellAuditNode: the targets the controller
+ * asks for (with their record identity, redaction and capture options),
+ * and the status the agent reports back. */
+#ifndef SHELLAUDIT_NODECFG_H
+#define SHELLAUDIT_NODECFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "informer.h"
+#include "kube.h"
+#include "sink_spool.h"
+
+struct nodecfg_target {
+	char *cid;			/* containerID as the kubelet reports it */
+	cJSON *id;			/* record identity (see sink_spool.h) */
+	struct redact_set *redact;
+	char *error;			/* why it cannot be audited, or NULL */
+	struct sink_spool_target sst;
+};
+
+struct nodecfg_target_status {
+	const char *cid;
+	bool attached;
+	const char *reason;		/* when not attached: e.g. NotRunningHere */
+	const char *message;
+};
+
+struct nodecfg;
+
+/* Watches the ShellAuditNode named node. Caller frees with nodecfg_stop(). */
+int nodecfg_start(const struct kubeconfig *cfg, const struct kube_client_opts *copts,
+		  const char *node, struct nodecfg **out);
+void nodecfg_stop(struct nodecfg *nc);
+int nodecfg_fd(const struct nodecfg *nc);
+/* Applies watch events; 1 when the wanted targets changed. */
+int nodecfg_process(struct nodecfg *nc);
+bool nodecfg_synced(const struct nodecfg *nc);
+/* metadata.generation of the ShellAuditNode (0 while there is none). */
+long long nodecfg_generation(const struct nodecfg *nc);
+
+size_t nodecfg_count(const struct nodecfg *nc);
+const struct nodecfg_target *nodecfg_at(const struct nodecfg *nc, size_t i);
+/* sink_spool_lookup_fn over the current targets (arg: the nodecfg). */
+const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg);
+
+/* Writes the status when it differs from what the object has. */
+int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
+		   size_t n, long long drops, const char *last_error);
+
+#endif
