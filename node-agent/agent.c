@@ -17,10 +17,19 @@
 
 #include "capture.h"
 #include "discover.h"
+#include "events.h"
+#include "httpd.h"
+#include "kube.h"
+#include "kubeconfig.h"
 #include "log.h"
+#include "metrics.h"
+#include "nodecfg.h"
 #include "probe.h"
+#include "publish.h"
 #include "session.h"
 #include "sink.h"
+#include "sink_spool.h"
+#include "spool.h"
 #include "target.h"
 
 struct agent {
@@ -32,6 +41,19 @@ struct agent {
 	struct target_list targets;
 	struct timespec file_mtime;
 	uint64_t counters[SA_CNT_MAX]; /* as last reported */
+	/* Kubernetes mode */
+	struct kubeconfig *kcfg;
+	struct kube_client *client;
+	struct nodecfg *nc;
+	struct spool *spool;
+	struct events *events;
+	struct publisher *pub;
+	struct httpd *http;
+	struct metrics metrics;
+	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
+		*m_targets, *m_attached, *m_failures;
+	uint64_t ring_drops;
+	char last_error[256];
 };
 
 static volatile sig_atomic_t agent_stop;
@@ -121,6 +143,15 @@ static void agent_sync_targets(struct agent *a, bool force)
 	char spec[TARGET_SPEC_MAX];
 	size_t i;
 
+	if (a->nc) {
+		for (i = 0; i < nodecfg_count(a->nc); i++) {
+			const struct nodecfg_target *nt = nodecfg_at(a->nc, i);
+
+			if (!nt->error)
+				target_list_add(&want, nt->cid, nt->cid);
+		}
+		goto apply;
+	}
 	if (!a->opts->targets_file)
 		return;
 	if (stat(a->opts->targets_file, &st)) {
@@ -139,6 +170,7 @@ static void agent_sync_targets(struct agent *a, bool force)
 	}
 	if (st.st_ino)
 		target_load_file(a->opts->targets_file, &want);
+apply:
 	for (i = 0; i < a->targets.n;) {
 		struct target *t = &a->targets.t[i];
 
@@ -202,8 +234,18 @@ static void agent_check_drops(struct agent *a)
 	e.lost_execs = c[SA_CNT_DROP_EXEC] - a->counters[SA_CNT_DROP_EXEC];
 	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
 	if (e.lost_lines || e.lost_execs || e.lost_exits) {
+		size_t i;
+
 		e.ts = agent_now_ns();
 		sink_write(a->sink, &e);
+		/* A full ring buffer is not one container's: every audited
+		 * container's stream says events may be missing here. */
+		for (i = 0; a->spool && i < a->targets.n; i++)
+			if (a->targets.t[i].active)
+				sink_spool_gap(a->sink, a->targets.t[i].name,
+					       e.lost_lines + e.lost_execs + e.lost_exits,
+					       "the kernel ring buffer was full");
+		a->ring_drops += e.lost_lines + e.lost_execs + e.lost_exits;
 		log_with(LOG_WARN, NULL,
 			 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64 " execs, %" PRIu64
 			 " exits",
@@ -227,6 +269,181 @@ static void agent_log_counters(struct agent *a)
 		 "capture counters");
 }
 
+/* --- Kubernetes mode -------------------------------------------------------- */
+
+static bool agent_ready(void *arg)
+{
+	struct agent *a = arg;
+
+	return a->nc && nodecfg_synced(a->nc);
+}
+
+static void agent_k8s_metrics(struct agent *a)
+{
+	struct metrics *m = &a->metrics;
+
+	a->m_captured = metrics_add(m, "shellaudit_agent_captured_total",
+				    "Entries written to the spool.", 0);
+	a->m_records = metrics_add(m, "shellaudit_agent_records_published_total",
+				   "AuditRecords the API server accepted (or already had).", 0);
+	a->m_events = metrics_add(m, "shellaudit_agent_events_published_total",
+				  "Events created (or already there).", 0);
+	a->m_suppressed = metrics_add(m, "shellaudit_agent_events_suppressed_total",
+				      "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
+	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
+				   "Events lost before the spool: ring buffer or spool full.", 0);
+	a->m_failures = metrics_add(m, "shellaudit_agent_publish_failures_total",
+				    "API calls that failed and were retried.", 0);
+	a->m_latency = metrics_add(m, "shellaudit_agent_publish_latency_seconds",
+				   "From capture to the AuditRecord accepted, last record.", 1);
+	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
+	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
+				    "Targets in the kernel's map.", 1);
+}
+
+static int agent_k8s_start(struct agent *a)
+{
+	const struct agent_opts *o = a->opts;
+	struct kube_client_opts copts = { .websocket = o->websocket != 0 };
+	struct kube_client_opts pubopts = { .timeout_ms = 5000 };
+	struct events_opts eo = { .controller = "shellaudit.io/agent", .qps = 50, .burst = 200 };
+	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
+				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
+				 .batch_age_ms = o->batch_ms };
+	struct httpd_handlers h = { NULL, agent_ready, &a->metrics, a };
+	char err[512], instance[300];
+	int ret;
+
+	agent_k8s_metrics(a);
+	ret = o->kubeconfig ? kubeconfig_load(o->kubeconfig, NULL, &a->kcfg, err, sizeof(err)) :
+			      kubeconfig_in_cluster(NULL, &a->kcfg, err, sizeof(err));
+	if (ret < 0) {
+		log_error("cannot configure the API client: %s", err);
+		return ret;
+	}
+	/* A short timeout: publishing runs on the capture loop. */
+	if ((ret = kube_client_new(a->kcfg, &pubopts, &a->client)) < 0)
+		return ret;
+	snprintf(instance, sizeof(instance), "shellaudit-agent-%s", o->node_name);
+	eo.instance = instance;
+	if ((ret = events_new(a->client, &eo, &a->events)) < 0)
+		return ret;
+	if ((ret = spool_open(&so, &a->spool)) < 0) {
+		log_with(LOG_ERROR, LOG_KV("dir", o->spool_dir), "cannot open the spool: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	if ((ret = publish_new(a->client, a->events, a->spool, &a->pub)) < 0)
+		return ret;
+	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
+		return ret;
+	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
+		return ret;
+	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
+}
+
+static const struct target *agent_find_cid(struct agent *a, const char *cid)
+{
+	size_t i;
+
+	for (i = 0; i < a->targets.n; i++)
+		if (!strcmp(a->targets.t[i].spec, cid))
+			return &a->targets.t[i];
+	return NULL;
+}
+
+/* Status for the controller: what is attached, and why not. */
+static void agent_k8s_report(struct agent *a)
+{
+	size_t n = nodecfg_count(a->nc), i, attached = 0;
+	struct nodecfg_target_status *ts = calloc(n ? n : 1, sizeof(*ts));
+
+	if (!ts)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct nodecfg_target *nt = nodecfg_at(a->nc, i);
+		const struct target *t = agent_find_cid(a, nt->cid);
+
+		ts[i].cid = nt->cid;
+		ts[i].attached = t && t->active;
+		attached += ts[i].attached;
+		if (nt->error) {
+			ts[i].reason = "RedactRulesInvalid";
+			ts[i].message = nt->error;
+		} else if (!ts[i].attached) {
+			ts[i].reason = "NotRunningHere";
+			ts[i].message = "no process of this container on the node yet";
+		}
+	}
+	a->m_targets->value = (double)n;
+	a->m_attached->value = (double)attached;
+	if (nodecfg_synced(a->nc))
+		nodecfg_report(a->nc, a->client, ts, n, (long long)(a->ring_drops), a->last_error);
+	free(ts);
+}
+
+static void agent_k8s_update_metrics(struct agent *a)
+{
+	struct publish_stats ps;
+	struct sink_spool_stats ss;
+
+	publish_get_stats(a->pub, &ps);
+	sink_spool_get_stats(a->sink, &ss);
+	a->m_captured->value = (double)ss.entries;
+	a->m_records->value = (double)(ps.records + ps.records_replayed);
+	a->m_events->value = (double)(ps.events + ps.events_replayed);
+	a->m_suppressed->value = (double)ps.events_suppressed;
+	a->m_failures->value = (double)ps.failures;
+	a->m_latency->value = ps.last_latency_s;
+	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full);
+}
+
+/* One loop turn's Kubernetes work. */
+static void agent_k8s_turn(struct agent *a)
+{
+	int ret;
+
+	if (nodecfg_process(a->nc) > 0) {
+		agent_sync_targets(a, true);
+		agent_k8s_report(a);
+	}
+	if (a->http)
+		httpd_process(a->http);
+	if ((ret = spool_tick(a->spool)) < 0)
+		snprintf(a->last_error, sizeof(a->last_error), "spool: %s", strerror(-ret));
+	publish_step(a->pub, 64);
+}
+
+/* SIGTERM: publish what the spool holds, for at most drain_s seconds. */
+static void agent_k8s_drain(struct agent *a)
+{
+	uint64_t deadline = agent_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
+	struct timespec step = { 0, 50 * 1000000L };
+
+	while (agent_now_ns() < deadline) {
+		spool_tick(a->spool);
+		publish_step(a->pub, 256);
+		if (spool_idle(a->spool)) {
+			log_info("spool drained");
+			return;
+		}
+		nanosleep(&step, NULL);
+	}
+	log_warn("spool not drained within %lds; the next start publishes the rest",
+		 a->opts->drain_s);
+}
+
+static void agent_k8s_stop(struct agent *a)
+{
+	nodecfg_stop(a->nc);
+	httpd_free(a->http);
+	publish_free(a->pub);
+	events_free(a->events);
+	spool_close(a->spool);
+	kube_client_free(a->client);
+	kubeconfig_free(a->kcfg);
+}
+
 int agent_run(const struct agent_opts *opts)
 {
 	struct capture_opts copts = {
@@ -245,11 +462,17 @@ int agent_run(const struct agent_opts *opts)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	err = sink_jsonl_open(opts->output, &a.sink);
-	if (err) {
-		log_with(LOG_ERROR, LOG_KV("file", opts->output), "cannot open the output: %s",
-			 strerror(-err));
-		return err;
+	if (opts->node_name) {
+		err = agent_k8s_start(&a);
+		if (err)
+			goto out;
+	} else {
+		err = sink_jsonl_open(opts->output, &a.sink);
+		if (err) {
+			log_with(LOG_ERROR, LOG_KV("file", opts->output),
+				 "cannot open the output: %s", strerror(-err));
+			return err;
+		}
 	}
 	err = session_table_new(a.sink, &a.sessions);
 	if (err)
@@ -261,7 +484,7 @@ int agent_run(const struct agent_opts *opts)
 	if (err)
 		goto out;
 
-	if (opts->targets_file) {
+	if (opts->targets_file || a.nc) {
 		agent_sync_targets(&a, true);
 	} else {
 		for (i = 0; i < opts->npids; i++) {
@@ -284,6 +507,8 @@ int agent_run(const struct agent_opts *opts)
 		}
 		err = 0;
 		sink_flush(a.sink);
+		if (a.nc)
+			agent_k8s_turn(&a);
 		now = agent_now_ns();
 		if (now - last_tick >= 1000000000ull || agent_reload) {
 			agent_sync_targets(&a, agent_reload);
@@ -291,6 +516,10 @@ int agent_run(const struct agent_opts *opts)
 			for (i = 0; i < a.targets.n; i++)
 				agent_activate(&a, &a.targets.t[i]);
 			agent_check_drops(&a);
+			if (a.nc) {
+				agent_k8s_report(&a);
+				agent_k8s_update_metrics(&a);
+			}
 			last_tick = now;
 		}
 	}
@@ -299,12 +528,16 @@ int agent_run(const struct agent_opts *opts)
 	agent_log_counters(&a);
 	for (i = 0; i < a.targets.n; i++)
 		agent_deactivate(&a, &a.targets.t[i], "agent stopped");
+	if (a.nc)
+		agent_k8s_drain(&a);
 out:
 	session_table_free(a.sessions);
 	probe_set_free(a.probes);
 	capture_close(a.cap);
 	target_list_free(&a.targets);
 	sink_close(a.sink);
+	if (opts->node_name)
+		agent_k8s_stop(&a);
 	log_info("stopped");
 	return err;
 }

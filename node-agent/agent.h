@@ -1,5 +1,7 @@
-/* The agent's event loop in standalone mode: targets from flags or a file,
- * entries to a JSON-lines sink. Owns every piece of the capture engine. */
+/* The agent's event loop. Standalone: targets from flags or a file, entries
+ * to a JSON-lines sink. Kubernetes: targets from the node's ShellAuditNode,
+ * entries through the durable spool to AuditRecords and Events. Owns every
+ * piece of the capture engine. */
 #ifndef SHELLAUDIT_AGENT_H
 #define SHELLAUDIT_AGENT_H
 
@@ -15,6 +17,18 @@ struct agent_opts {
 	uint32_t line_max;
 	uint32_t args_max;
 	uint32_t ringbuf_bytes;
+	/* Kubernetes mode, when node_name is set: targets from the node's
+	 * ShellAuditNode, entries to the spool and on to the API server. */
+	const char *node_name;
+	const char *kubeconfig;	/* NULL: in-cluster */
+	const char *spool_dir;
+	size_t spool_max_bytes;
+	int port;		/* /healthz, /readyz, /metrics; 0: off */
+	long drain_s;		/* SIGTERM: publish what is spooled for at most this long */
+	int batch_entries;	/* AuditRecord at N entries, S bytes or T ms */
+	size_t batch_bytes;
+	long batch_ms;
+	int websocket;		/* watch transport */
 };
 
 /* Runs until SIGINT or SIGTERM. Returns 0, or a negative errno when the

@@ -7,8 +7,11 @@
 
 #include "agent.h"
 #include "capture.h"
+#include "kube.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "target.h"
+#include "verify.h"
 
 #define MAIN_MAX_PIDS 256
 
@@ -39,6 +42,29 @@ static void main_usage(FILE *f)
 		"                                                          SHELLAUDIT_MAX_ARGS\n"
 		"  --ringbuf-mb MB       kernel ring buffer size, a power of two (default 8)\n"
 		"                                                          SHELLAUDIT_RINGBUF_MB\n"
+		"\n"
+		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
+		"through a durable spool to AuditRecords and Events.\n"
+		"  --node-name NAME      this node; turns Kubernetes mode on   NODE_NAME\n"
+		"  --kubeconfig FILE     in-cluster configuration when unset   KUBECONFIG\n"
+		"  --spool-dir DIR       the spool (default /var/lib/shellaudit/spool); entries\n"
+		"                        are fdatasync'd there before they are published\n"
+		"                                                          SHELLAUDIT_SPOOL_DIR\n"
+		"  --spool-max-mb MB     spool bound; past it entries are counted and become a\n"
+		"                        gap entry (default 256)          SHELLAUDIT_SPOOL_MAX_MB\n"
+		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
+		"  --batch-bytes BYTES   or BYTES of entries (262144),\n"
+		"  --batch-ms MS         or MS after its first entry (5000)\n"
+		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
+		"                                                          SHELLAUDIT_PORT\n"
+		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
+		"  --watch-transport T   chunked (default) or websocket\n"
+		"\n"
+		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
+		"                        checks the AuditRecord chains of a container: exit 0\n"
+		"                        when intact, 1 when a record is missing, altered or\n"
+		"                        reordered\n"
+		"\n"
 		"  --log-level LEVEL     error, warn, info (default) or debug\n"
 		"                                                          SHELLAUDIT_LOG_LEVEL\n"
 		"  --help                this text\n"
@@ -83,10 +109,53 @@ static int main_add_pids(const char *s, pid_t *pids, size_t *n)
 	return 0;
 }
 
+/* shellaudit-agent verify: checks a container's chains against the API server. */
+static int main_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "pod", required_argument, NULL, 'p' },
+		{ "container", required_argument, NULL, 'c' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ 0 },
+	};
+	const char *ns = NULL, *pod = NULL, *container = NULL, *kc = getenv("KUBECONFIG");
+	struct kubeconfig *cfg = NULL;
+	struct kube_client *c = NULL;
+	char err[512];
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': ns = optarg; break;
+		case 'p': pod = optarg; break;
+		case 'c': container = optarg; break;
+		case 'k': kc = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!ns || !pod || !container) {
+		fprintf(stderr, "shellaudit-agent verify: --namespace, --pod and --container are needed\n");
+		return 2;
+	}
+	ret = kc && *kc ? kubeconfig_load(kc, NULL, &cfg, err, sizeof(err)) :
+			  kubeconfig_in_cluster(NULL, &cfg, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "shellaudit-agent verify: %s\n", err);
+		return 2;
+	}
+	kube_client_new(cfg, NULL, &c);
+	ret = verify_container(c, ns, pod, container, stdout);
+	kube_client_free(c);
+	kubeconfig_free(cfg);
+	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : 2;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
-	       OPT_VERSION };
+	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -97,6 +166,16 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "node-name", required_argument, NULL, OPT_NODE },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "spool-dir", required_argument, NULL, OPT_SPOOL },
+		{ "spool-max-mb", required_argument, NULL, OPT_SPOOL_MB },
+		{ "batch-entries", required_argument, NULL, OPT_BATCH_N },
+		{ "batch-bytes", required_argument, NULL, OPT_BATCH_B },
+		{ "batch-ms", required_argument, NULL, OPT_BATCH_MS },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
+		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -109,10 +188,22 @@ int main(int argc, char **argv)
 	const char *line = getenv("SHELLAUDIT_MAX_LINE"), *args = getenv("SHELLAUDIT_MAX_ARGS");
 	const char *rb = getenv("SHELLAUDIT_RINGBUF_MB"), *level = getenv("SHELLAUDIT_LOG_LEVEL");
 	const char *env_pids = getenv("SHELLAUDIT_TARGET_PIDS");
+	const char *spool_mb = getenv("SHELLAUDIT_SPOOL_MAX_MB"), *port = getenv("SHELLAUDIT_PORT");
+	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL, *transport = NULL;
 	enum log_level lvl;
 	unsigned long v;
 	int c;
 
+	if (argc > 1 && !strcmp(argv[1], "verify"))
+		return main_verify(argc - 1, argv + 1);
+	o.node_name = getenv("NODE_NAME");
+	o.kubeconfig = getenv("KUBECONFIG");
+	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");
+	if (!o.spool_dir || !*o.spool_dir)
+		o.spool_dir = "/var/lib/shellaudit/spool";
+	o.spool_max_bytes = 256u << 20;
+	o.port = 8081;
+	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.output = getenv("SHELLAUDIT_OUTPUT");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -140,6 +231,16 @@ int main(int argc, char **argv)
 		case OPT_LOG:
 			level = optarg;
 			break;
+		case OPT_NODE: o.node_name = optarg; break;
+		case OPT_KUBECONFIG: o.kubeconfig = optarg; break;
+		case OPT_SPOOL: o.spool_dir = optarg; break;
+		case OPT_SPOOL_MB: spool_mb = optarg; break;
+		case OPT_BATCH_N: bn = optarg; break;
+		case OPT_BATCH_B: bb = optarg; break;
+		case OPT_BATCH_MS: bms = optarg; break;
+		case OPT_PORT: port = optarg; break;
+		case OPT_DRAIN: drain = optarg; break;
+		case OPT_TRANSPORT: transport = optarg; break;
 		case OPT_HELP:
 			main_usage(stdout);
 			return 0;
@@ -182,9 +283,48 @@ int main(int argc, char **argv)
 		}
 		o.ringbuf_bytes = (uint32_t)(v << 20);
 	}
-	if (!o.npids && !o.targets_file) {
-		fprintf(stderr, "shellaudit-agent: nothing to audit: give --target-pid or "
-				"--targets-file\n");
+	if (o.node_name && !*o.node_name)
+		o.node_name = NULL;
+	if (o.kubeconfig && !*o.kubeconfig)
+		o.kubeconfig = NULL;
+	if (spool_mb) {
+		if (main_number("--spool-max-mb", spool_mb, 1, 1u << 20, &v))
+			return 2;
+		o.spool_max_bytes = (size_t)v << 20;
+	}
+	if (bn) {
+		if (main_number("--batch-entries", bn, 1, 1000, &v))
+			return 2;
+		o.batch_entries = (int)v;
+	}
+	if (bb) {
+		if (main_number("--batch-bytes", bb, 1024, 1u << 20, &v))
+			return 2;
+		o.batch_bytes = v;
+	}
+	if (bms) {
+		if (main_number("--batch-ms", bms, 10, 3600000, &v))
+			return 2;
+		o.batch_ms = (long)v;
+	}
+	if (port) {
+		if (main_number("--port", port, 0, 65535, &v))
+			return 2;
+		o.port = (int)v;
+	}
+	if (drain) {
+		if (main_number("--drain-seconds", drain, 0, 3600, &v))
+			return 2;
+		o.drain_s = (long)v;
+	}
+	if (transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
+		fprintf(stderr, "shellaudit-agent: --watch-transport must be chunked or websocket\n");
+		return 2;
+	}
+	o.websocket = transport && !strcmp(transport, "websocket");
+	if (!o.npids && !o.targets_file && !o.node_name) {
+		fprintf(stderr, "shellaudit-agent: nothing to audit: give --node-name (Kubernetes), "
+				"--target-pid or --targets-file\n");
 		return 2;
 	}
 	return agent_run(&o) ? 1 : 0;
