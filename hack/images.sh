@@ -7,6 +7,8 @@
 #   hack/images.sh import [NAME...]   build, then import into the k8s.io
 #                                     namespace of $SHELLAUDIT_RUN's containerd
 #   hack/images.sh ref NAME           print the image reference of NAME
+#   hack/images.sh rootfs NAME DIR    only write NAME's root file system to DIR
+#                                     (what images/*/Containerfile copy)
 #
 # NAMEs (all by default):
 #   pause        images/pause/pause.c, static: the pod sandbox image
@@ -18,7 +20,8 @@
 # References are $SHELLAUDIT_IMAGE_REPO/<name>:$SHELLAUDIT_IMAGE_TAG
 # [shellaudit.local/...:dev]; config/ names the same ones. An archive is
 # rewritten only when the content of its root file system changed.
-# images/*/Containerfile build the same images for a real registry.
+# images/*/Containerfile build the same images for a real registry with
+# `rootfs`; the entrypoint, user and environment below are theirs too.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -122,11 +125,9 @@ rootfs_binary() {
 	mkdir -p "$root/home/nonroot"
 }
 
-# image_build NAME: build/images/NAME.tar, unless the root file system is
-# the same as the archive's.
-image_build() {
-	local name=$1 root=$OUT/$1.rootfs ref sum
-	ref=$(image_ref "$name")
+# image_rootfs NAME DIR: NAME's root file system in DIR (made empty first).
+image_rootfs() {
+	local name=$1 root=$2
 	mkdir -p "$OUT"
 	rm -rf "$root"
 	mkdir -p "$root"
@@ -134,6 +135,14 @@ image_build() {
 	controller | agent) rootfs_binary "$root" "$name" ;;
 	*) "rootfs_$name" "$root" ;;
 	esac
+}
+
+# image_build NAME: build/images/NAME.tar, unless the root file system is
+# the same as the archive's.
+image_build() {
+	local name=$1 root=$OUT/$1.rootfs ref sum
+	ref=$(image_ref "$name")
+	image_rootfs "$name" "$root"
 	local args=()
 	case $name in
 	pause) args=(--entrypoint '["/pause"]' --user 65535:65535) ;;
@@ -176,7 +185,10 @@ cmd=$1
 shift
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
-for n in "${names[@]}"; do image_ref "$n" >/dev/null; done
+case $cmd in
+build | import) for n in "${names[@]}"; do image_ref "$n" >/dev/null; done ;;
+*) [ $# -ge 1 ] && image_ref "$1" >/dev/null ;;
+esac
 RUN_DIR=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 
 case $cmd in
@@ -188,6 +200,10 @@ import)
 ref)
 	[ $# = 1 ] || usage
 	image_ref "$1"
+	;;
+rootfs)
+	[ $# = 2 ] || usage
+	image_rootfs "$1" "$(realpath -m -- "$2")"
 	;;
 *) usage ;;
 esac
