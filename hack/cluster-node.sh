@@ -447,7 +447,7 @@ node_delete_pods() {
 # containerd; the network namespaces of those sandboxes are noted for
 # node_unmount.
 node_kill_containers() {
-	local id
+	local id ns
 	[ -n "$(proc_pid containerd)" ] && containerd_ready || return 0
 	for id in $(ctr_node tasks ls -q 2>/dev/null); do
 		ctr_node tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
@@ -456,8 +456,11 @@ node_kill_containers() {
 		ctr_node tasks delete -f "$id" >/dev/null 2>&1 || true
 	done
 	for id in $(ctr_node containers ls -q 2>/dev/null); do
-		ctr_node containers info "$id" 2>/dev/null |
-			grep -o '"/var/run/netns/cni-[0-9a-f-]*"' | tr -d '"' >>"$NODE_DIR/netns" || true
+		ns=$(ctr_node containers info "$id" 2>/dev/null |
+			grep -o '"/var/run/netns/cni-[0-9a-f-]*"' | tr -d '"') || true
+		# A sandbox: its network namespace and CNI cache entries stay
+		# behind when CNI DEL never ran.
+		[ -z "$ns" ] || printf '%s %s\n' "$id" "$ns" >>"$NODE_DIR/sandboxes"
 		ctr_node containers delete "$id" >/dev/null 2>&1 || true
 	done
 }
@@ -509,8 +512,8 @@ node_unmount() {
 			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 		done
 	done
-	if [ -f "$NODE_DIR/netns" ]; then
-		for m in $(sort -u "$NODE_DIR/netns"); do
+	if [ -f "$NODE_DIR/sandboxes" ]; then
+		for m in $(cut -d' ' -f2 "$NODE_DIR/sandboxes" | sort -u); do
 			umount "$m" 2>/dev/null || true
 			rm -f "$m"
 		done
@@ -518,7 +521,7 @@ node_unmount() {
 }
 
 node_network_remove() {
-	local ifc rule
+	local ifc rule id
 	if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
 		for ifc in $(ip -o link show master "$CNI_BRIDGE" 2>/dev/null | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
 			ip link del "$ifc" 2>/dev/null || true
@@ -538,6 +541,11 @@ node_network_remove() {
 		done <"$NODE_DIR/iptables"
 	fi
 	rm -f /var/lib/cni/results/"$CNI_BRIDGE"-*
+	if [ -f "$NODE_DIR/sandboxes" ]; then
+		for id in $(cut -d' ' -f1 "$NODE_DIR/sandboxes"); do
+			rm -f "/var/lib/cni/results/cni-loopback-$id-lo"
+		done
+	fi
 }
 
 # node_host_restore: sysctls and host directories as they were, unless
@@ -550,7 +558,7 @@ node_host_restore() {
 		proc_alive "$pid" && others+=" $pid"
 	done
 	if [ -n "$others" ]; then
-		log "another kubelet runs (pid$others): leaving sysctls and $(tr '\n' ' ' <"$NODE_DIR/host-dirs" 2>/dev/null)as they are"
+		log "another kubelet runs (pid$others): sysctls and shared host directories stay as they are"
 		return 0
 	fi
 	if [ -f "$NODE_DIR/sysctls" ]; then
