@@ -576,6 +576,18 @@ node_host_restore() {
 	fi
 }
 
+# node_log_links_remove: the kubelet's /var/log/containers links into this
+# node's pod logs (it removes them only with containers it garbage-collects).
+node_log_links_remove() {
+	local l t real
+	real=$(realpath -m -- "$NODE_DIR")
+	for l in /var/log/containers/*.log; do
+		[ -L "$l" ] || continue
+		t=$(readlink -- "$l")
+		[[ $t == "$NODE_DIR/"* || $t == "$real/"* ]] && rm -f -- "$l"
+	done
+}
+
 node_down() {
 	local left
 	node_delete_pods
@@ -586,6 +598,7 @@ node_down() {
 	node_cgroups_remove
 	node_unmount
 	node_network_remove
+	node_log_links_remove
 	node_host_restore
 	left=$(node_mounts)
 	[ -z "$left" ] || die "mounts left under $NODE_DIR, not removing it: $left"

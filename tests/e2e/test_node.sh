@@ -253,6 +253,8 @@ t_eq "no dummy interface" "absent" "$(ip link show "$SHELLAUDIT_NODE_DUMMY" >/de
 t_eq "no iptables rule" "" "$(iptables -w -t nat -S | grep -F "shellaudit:$SHELLAUDIT_RUN")"
 t_eq "no cgroup" "" "$(ls -d /sys/fs/cgroup/*"$SHELLAUDIT_CGROUP_ROOT" 2>/dev/null)"
 t_eq "no shim" "" "$(pgrep -af "containerd-shim.*$sock")"
+t_eq "no /var/log/containers link into the state dir" "" \
+	"$(find /var/log/containers -maxdepth 1 -lname "$SHELLAUDIT_RUN/*" 2>/dev/null)"
 t_eq "state dir removed" "absent" "$([ -e "$SHELLAUDIT_RUN" ] && echo present || echo absent)"
 
 t_summary
