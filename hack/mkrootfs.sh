@@ -6,7 +6,9 @@
 #   hack/mkrootfs.sh DIR [PROGRAM...]
 #
 # PROGRAMs (names on PATH or absolute paths) are added with their libraries.
-# The result is rebuilt only when DIR/.mkrootfs lists other programs.
+# The result is rebuilt only when DIR/.mkrootfs lists other programs. A
+# finished root is never changed in place (containers may be running on
+# it): callers that share one put a version in DIR's name.
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +17,7 @@ set -euo pipefail
 dir=$1
 shift
 programs=(bash ls cat true echo env sleep grep head wc tr mkdir rm id pwd "$@")
-stamp="${programs[*]}"
+stamp="2 ${programs[*]}" # bump the number when the layout changes
 
 if [ -f "$dir/.mkrootfs" ] && [ "$(cat "$dir/.mkrootfs")" = "$stamp" ]; then
 	exit 0
@@ -48,12 +50,22 @@ done
 
 printf 'root:x:0:0:root:/root:/bin/bash\n' >"$tmp/etc/passwd"
 printf 'root:x:0:\n' >"$tmp/etc/group"
-# An interactive prompt that the test drivers can wait for.
-printf 'PS1="rootfs$ "\n' >"$tmp/root/.bashrc"
+# An interactive prompt that the test drivers can wait for, and no history
+# file: the root is shared by test runs and must stay as built.
+printf 'PS1="rootfs$ "\nunset HISTFILE\n' >"$tmp/root/.bashrc"
+# Readline passes every byte through (no meta-key conversion), no bell.
+printf 'set input-meta on\nset output-meta on\nset convert-meta off\nset bell-style none\n' \
+	>"$tmp/etc/inputrc"
 echo "$stamp" >"$tmp/.mkrootfs"
 
-rm -rf "$dir"
 mkdir -p "$(dirname "$dir")"
-mv "$tmp" "$dir"
+if [ -e "$dir" ]; then
+	# Another build of the same DIR finished first, or DIR is outdated:
+	# move the old one aside before removing it.
+	old="$dir.old.$$"
+	mv -T "$dir" "$old" 2>/dev/null && rm -rf "$old"
+fi
+mv -T "$tmp" "$dir" 2>/dev/null || [ -f "$dir/.mkrootfs" ] || die "cannot move the root into $dir"
+rm -rf "$tmp"
 trap - EXIT
 log "root file system in $dir"

@@ -20,7 +20,8 @@ cap_setup() {
 	done
 	work=$(mktemp -d /tmp/shellaudit-bpf.XXXXXX)
 	[ -n "${KEEP:-}" ] || t_cleanup "rm -rf '$work'"
-	RFS=${SHELLAUDIT_CACHE:-/var/cache/shellaudit}/rootfs
+	# One root per version of the script: a root in use is never rebuilt.
+	RFS=${SHELLAUDIT_CACHE:-/var/cache/shellaudit}/rootfs-$(sha256sum "$T_ROOT/hack/mkrootfs.sh" | cut -c1-12)
 	"$T_ROOT/hack/mkrootfs.sh" "$RFS" 2>/dev/null || { t_fail "hack/mkrootfs.sh failed"; t_summary; exit 1; }
 	: >"$work/targets"
 }
@@ -86,3 +87,15 @@ cap_lines() { "$TOOLS/sa-lines" --kind line --container "$1" "$work/out.jsonl"; 
 
 # cap_has_line NAME TEXT: true once TEXT was captured in container NAME.
 cap_has_line() { cap_lines "$1" | grep -qxF -- "$2"; }
+
+# cap_same NAME EXPECTED ACTUAL: t_eq for long values; a failure shows
+# lengths and the first differing byte instead of the values.
+cap_same() {
+	if [ "$2" = "$3" ]; then
+		t_pass "$1"
+	else
+		local i=0
+		while [ "${2:$i:1}" = "${3:$i:1}" ] && [ $i -lt ${#2} ]; do i=$((i + 1)); done
+		t_fail "$1" "expected ${#2} bytes, got ${#3}; first difference at byte $i"
+	fi
+}

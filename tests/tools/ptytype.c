@@ -101,6 +101,27 @@ static bool tail_has(struct pty_state *s, const char *str)
 	return s->tail_len >= n && memmem(s->tail, s->tail_len, str, n) != NULL;
 }
 
+/* Waits for `text` echoed and then the prompt after it: the shell has read
+ * everything typed and waits again. (Ctrl-D typed earlier, while the tty is
+ * in canonical mode between two commands, would be lost.) */
+static void wait_echo_then_prompt(struct pty_state *s, const char *text, size_t n,
+				  const char *prompt)
+{
+	const char *at;
+
+	for (;;) {
+		at = s->tail_len >= n ? memmem(s->tail, s->tail_len, text, n) : NULL;
+		if (at && memmem(at + n, s->tail_len - (size_t)(at + n - s->tail), prompt,
+				 strlen(prompt)))
+			break;
+		if (s->child_gone)
+			die("command exited before reading all lines");
+		check_deadline(s);
+		pump_output(s, 100);
+	}
+	s->tail_len = 0;
+}
+
 static void wait_prompt(struct pty_state *s, const char *prompt)
 {
 	while (!tail_has(s, prompt)) {
@@ -224,7 +245,7 @@ int main(int argc, char **argv)
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
 	double timeout = 120;
 	char *lines = NULL;
-	size_t lines_len = 0, i, start;
+	size_t lines_len = 0, i, start, last, last_len;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -277,16 +298,18 @@ int main(int argc, char **argv)
 		check_deadline(&s);
 		pump_output(&s, 50);
 	}
-	for (i = 0, start = 0; i < lines_len; i++) {
+	for (i = 0, start = 0, last = 0, last_len = 0; i < lines_len; i++) {
 		if (lines[i] != (nul ? '\0' : '\n'))
 			continue;
 		type_line(&s, lines + start, i - start, quote, paste);
+		last = start;
+		last_len = i - start;
 		start = i + 1;
 		if (prompt && !fast)
 			wait_prompt(&s, prompt);
 	}
-	if (prompt && fast)
-		wait_prompt(&s, prompt);
+	if (prompt && fast && last_len)
+		wait_echo_then_prompt(&s, lines + last, last_len, prompt);
 	type_bytes(&s, "\x04", 1);
 	for (;;) {
 		check_deadline(&s);
