@@ -19,6 +19,8 @@ packages=(
 	tmux runc containerd containernetworking-plugins
 	# the local node: the Service rule, the static pause program, the demo image
 	iptables libc6-dev busybox-static strace
+	# the BPF tests: a stripped static bash, a program linking libreadline
+	bash-static sqlite3
 	# Kubernetes is built from the Go module proxy
 	golang-go git
 )

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Other readline users: a program that links libreadline (sqlite3) is
+# captured through the library; a stripped static bash has nothing to probe,
+# the agent says why, and what it runs is still captured as execs.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/capture-lib.sh"
+
+cap_setup
+for p in sqlite3 bash-static; do
+	type -P "$p" >/dev/null || t_fail "$p is not installed (hack/install-deps.sh installs it)"
+done
+[ $T_FAILED = 0 ] || { t_summary; exit 1; }
+R=$work/rfs-r
+"$T_ROOT/hack/mkrootfs.sh" "$R" sqlite3 bash-static 2>/dev/null || t_fail "mkrootfs with sqlite3 failed"
+cap_container r "$R"
+cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+cap_target r || t_fail "target r not added"
+t_match "libreadline in the container probed when the target was added" \
+	'"readline probe attached","file":"/lib/[^"]*/libreadline.so.8"' "$(cat "$work/agent.log")"
+
+printf 'select 6*7;\n.mode list\nselect '"'"'from sqlite'"'"';\n' >"$work/sql.txt"
+"$TOOLS/ptytype" --prompt 'sqlite> ' --lines "$work/sql.txt" --log "$work/pty-sql.log" -- \
+	nsenter --target "${CPID[r]}" --mount --pid --root --wd "${CENV[@]}" /bin/sqlite3 >/dev/null ||
+	t_fail "sqlite3 in r failed"
+t_wait 30 cap_has_line r "select 'from sqlite';" || t_fail "sqlite3 lines never arrived"
+t_eq "sqlite3 lines captured through libreadline" "$(cat "$work/sql.txt")" \
+	"$(cap_lines r)"
+t_eq "attributed to sqlite3" sqlite3 \
+	"$("$TOOLS/sa-lines" --kind line --container r --field comm "$work/out.jsonl" | sort -u)"
+
+printf 'echo from-static-bash\n/bin/true static-child\n' >"$work/static.txt"
+cap_shell r "$work/static.txt" -- /bin/bash-static >/dev/null || t_fail "bash-static in r failed"
+t_wait 30 grep -q 'static-child' "$work/out.jsonl" || t_fail "exec from bash-static never arrived"
+t_match "static bash not probed, and the agent says why" \
+	'"no readline to probe","file":"[^"]*bash-static"[^}]*"reason":"no symbol table' \
+	"$(cat "$work/agent.log")"
+t_eq "no line from the static bash" "" "$(cap_lines r | grep from-static-bash)"
+t_match "its execs are captured" $'(^|\n)/bin/true static-child(\n|$)' \
+	"$("$TOOLS/sa-lines" --kind exec --container r --field argv "$work/out.jsonl")"
+cap_agent_stop
+t_summary
