@@ -32,7 +32,7 @@ cap_setup() {
 declare -A CPID
 cap_container() {
 	local name=$1 root=${2:-$RFS} up child
-	unshare --mount --pid --fork --kill-child=KILL --root="$root" /bin/sleep 1000000 &
+	unshare --mount --pid --fork --kill-child=KILL --root="$root" /bin/sleep 1000000 2>/dev/null &
 	up=$!
 	disown "$up"
 	t_cleanup "kill -KILL $up"
