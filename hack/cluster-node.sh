@@ -584,8 +584,11 @@ node_log_links_remove() {
 	for l in /var/log/containers/*.log; do
 		[ -L "$l" ] || continue
 		t=$(readlink -- "$l")
-		[[ $t == "$NODE_DIR/"* || $t == "$real/"* ]] && rm -f -- "$l"
+		if [[ $t == "$NODE_DIR/"* || $t == "$real/"* ]]; then
+			rm -f -- "$l"
+		fi
 	done
+	return 0
 }
 
 node_down() {
@@ -601,7 +604,10 @@ node_down() {
 	node_log_links_remove
 	node_host_restore
 	left=$(node_mounts)
-	[ -z "$left" ] || die "mounts left under $NODE_DIR, not removing it: $left"
+	if [ -n "$left" ]; then
+		log "error: mounts left under $NODE_DIR, not removing it: $left"
+		return 1
+	fi
 	rm -rf -- "${NODE_DIR:?}"
 	log "node $NODE_NAME down"
 }

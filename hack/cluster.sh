@@ -421,13 +421,18 @@ cmd_down() {
 		log "nothing to stop: no state dir $RUN"
 		return 0
 	fi
-	# The node first, while the API server can still see its pods go.
+	# The node first, while the API server can still see its pods go. Best
+	# effort (a failed step does not stop the next), and the control plane
+	# is stopped whatever happens; a node not fully undone keeps the state
+	# dir, so that down can be run again.
+	local node_ok=1
 	if [ -d "$RUN/node" ]; then
-		node_down
+		node_down || node_ok=0
 	fi
 	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
 		proc_stop "${COMPONENTS[i]}"
 	done
+	[ $node_ok = 1 ] || die "the node is not fully undone; its state stays in $RUN/node: run down again"
 	for i in "${STATE_ENTRIES[@]}"; do rm -rf -- "${RUN:?}/$i"; done
 	if rmdir -- "$RUN" 2>/dev/null; then
 		log "cluster down; removed $RUN"
