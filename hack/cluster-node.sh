@@ -12,7 +12,8 @@
 #                  volumes, container root file systems, sandbox /dev/shm)
 #                  and the pods' network namespaces in /run/netns: unmounted
 #   interfaces     the CNI bridge (SHELLAUDIT_CNI_BRIDGE), the pods' veths,
-#                  and the dummy interface when one was made: deleted
+#                  and the dummy interface when one was made (an empty
+#                  bridge on kernels without the dummy driver): deleted
 #   cgroups        <SHELLAUDIT_CGROUP_ROOT>/kubepods in every hierarchy (and
 #                  the root itself when it is not /): removed
 #   iptables       one nat PREROUTING DNAT rule that makes the `kubernetes`
@@ -103,7 +104,11 @@ node_address() {
 		if ! ip link show "$NODE_DUMMY" >/dev/null 2>&1; then
 			log "no address but loopback: making dummy interface $NODE_DUMMY with $NODE_DUMMY_CIDR"
 			mkdir -p "$NODE_DIR"
-			ip link add "$NODE_DUMMY" type dummy || die "cannot create dummy interface $NODE_DUMMY"
+			# A kernel without the dummy driver (CONFIG_DUMMY) still has
+			# bridges: an empty one holds an address as well.
+			ip link add "$NODE_DUMMY" type dummy 2>/dev/null ||
+				ip link add "$NODE_DUMMY" type bridge ||
+				die "cannot create interface $NODE_DUMMY (neither dummy nor bridge)"
 			echo "$NODE_DUMMY" >"$NODE_DIR/dummy"
 			ip addr add "$NODE_DUMMY_CIDR" dev "$NODE_DUMMY" &&
 				ip link set "$NODE_DUMMY" up || die "cannot configure $NODE_DUMMY"
