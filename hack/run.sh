@@ -24,13 +24,40 @@ kctl() { "$KUBE_BIN/kubectl" "$@"; }
 # image_sum NAME: the content sum of the image archive hack/images.sh wrote.
 image_sum() { cut -c1-16 "$ROOT/build/images/$1.sum"; }
 
-# roll KIND/NAME NAMESPACE IMAGE: restarts the workload when the image it
-# runs changed since the last run (the sum is a pod template annotation, so
-# an unchanged image changes nothing).
-roll() {
-	kctl -n "$2" patch "$1" --type=merge \
-		-p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"shellaudit.io/image-sum\":\"$(image_sum "$3")\"}}}}}" \
-		>/dev/null
+# apply_with_sums BASE KIND/NAMESPACE/NAME/IMAGE...: kubectl apply -k BASE
+# (a directory of the repo) through an overlay that puts the content sum of
+# each workload's image on its pod template: a workload restarts when its
+# image changed, and only then, also on the first apply.
+apply_with_sums() {
+	local base=$1 dir w kind ns name image
+	shift
+	dir=$ROOT/build/run/$(basename "$base")
+	mkdir -p "$dir"
+	{
+		echo "# Written by hack/run.sh: $base with the image sums of this run."
+		echo "apiVersion: kustomize.config.k8s.io/v1beta1"
+		echo "kind: Kustomization"
+		echo "resources:"
+		echo "- $(realpath --relative-to="$dir" "$ROOT/$base")"
+		echo "patches:"
+		for w in "$@"; do
+			IFS=/ read -r kind ns name image <<<"$w"
+			cat <<-EOF
+			- patch: |-
+			    apiVersion: apps/v1
+			    kind: $kind
+			    metadata:
+			      name: $name
+			      namespace: $ns
+			    spec:
+			      template:
+			        metadata:
+			          annotations:
+			            shellaudit.io/image-sum: "$(image_sum "$image")"
+			EOF
+		done
+	} >"$dir/kustomization.yaml"
+	kctl apply -k "$dir" >/dev/null
 }
 
 # state NAMESPACE SELECTOR: one line per pod: name, phase, readiness and why not.
@@ -46,15 +73,12 @@ cmd_up() {
 	eval "$("$HACK/cluster.sh" env)"
 	"$HACK/images.sh" import
 
-	kctl apply -k "$ROOT/config/local" >/dev/null
+	apply_with_sums config/local Deployment/shellaudit-system/shellaudit-controller/controller \
+		DaemonSet/shellaudit-system/shellaudit-agent/agent
 	kctl wait --for=condition=Established --timeout=60s \
 		crd/shellauditpolicies.shellaudit.io crd/auditrecords.shellaudit.io \
 		crd/shellauditnodes.shellaudit.io >/dev/null
-	kctl apply -k "$ROOT/config/samples" >/dev/null
-	roll deployment/shellaudit-controller shellaudit-system controller
-	roll daemonset/shellaudit-agent shellaudit-system agent
-	roll deployment/demo default demo
-	roll deployment/untargeted default demo
+	apply_with_sums config/samples Deployment/default/demo/demo Deployment/default/untargeted/demo
 	log "shellaudit and the samples applied; waiting for the pods"
 
 	kctl rollout status deployment/demo deployment/untargeted --timeout="${WAIT}s" >/dev/null ||
