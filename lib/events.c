@@ -26,6 +26,7 @@ struct events_series {
 struct events {
 	struct kube_client *c;
 	struct events_opts opts;
+	char controller[128], instance[256];	/* opts' strings, owned */
 	double tokens;
 	struct timespec refill;
 	struct hmap series;	/* key -> struct events_series */
@@ -41,6 +42,10 @@ int events_new(struct kube_client *c, const struct events_opts *opts, struct eve
 		return -ENOMEM;
 	e->c = c;
 	e->opts = *opts;
+	snprintf(e->controller, sizeof(e->controller), "%s", opts->controller ? opts->controller : "");
+	snprintf(e->instance, sizeof(e->instance), "%s", opts->instance ? opts->instance : "");
+	e->opts.controller = e->controller;
+	e->opts.instance = e->instance;
 	if (e->opts.qps <= 0)
 		e->opts.qps = 5;
 	if (e->opts.burst <= 0)

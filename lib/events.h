@@ -32,7 +32,8 @@ struct events_stats {
 
 struct events;
 
-/* c must outlive the recorder. Caller frees *out with events_free(). */
+/* c must outlive the recorder (opts' strings are copied). Caller frees *out
+ * with events_free(). */
 int events_new(struct kube_client *c, const struct events_opts *opts, struct events **out);
 void events_free(struct events *e);
 

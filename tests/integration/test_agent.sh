@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The agent in Kubernetes mode, for real: kube-apiserver + etcd, the
+# controller, the agent (ASan builds) and the kernel. A "container" made
+# with unshare is put in a cgroup named after the container ID its pod
+# object reports; a second one is not targeted. The session typed into
+# bash in the first must come out, in order, as Events on the pod and in
+# AuditRecords whose chain verifies; nothing from the second. Deleting a
+# record makes the verifier fail.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$T_ROOT/hack/lib.sh"
+. "$T_ROOT/tests/bpf/capture-lib.sh"
+
+cap_setup
+t_cluster_up
+k() { "$KUBE_BIN/kubectl" "$@"; }
+dir=$SHELLAUDIT_RUN
+data=$T_ROOT/tests/integration/agent
+node=agent-test-node
+cid=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
+
+k apply -k "$T_ROOT/crds" >/dev/null
+k wait --for condition=established --timeout=60s crd --all >/dev/null
+k create namespace shellaudit-system >/dev/null
+k create namespace shop >/dev/null
+k create serviceaccount default -n shop >/dev/null
+
+# The targeted container: its init process in a cgroup named after $cid,
+# as the cgroupfs driver names a container's cgroup.
+cap_container audited
+cap_container other
+cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$cid
+mkdir -p "$cg"
+t_cleanup "rmdir '$cg' '$(dirname "$cg")'"
+echo "${CPID[audited]}" >"$cg/cgroup.procs"
+
+echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'$node'","containers":[{"name":"main","image":"demo"}]}}' | k apply -f - >/dev/null
+k patch pod web -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'$cid'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+k apply -f - >/dev/null <<'EOF'
+apiVersion: shellaudit.io/v1alpha1
+kind: ShellAuditPolicy
+metadata: {name: demo}
+spec:
+  podSelector: {matchLabels: {app: demo}}
+  events: {ratePerMinute: 600}
+  redact:
+  - name: aws
+    pattern: '(?i)aws_secret_access_key\s*[=:]\s*\S+'
+    replacement: 'aws_secret_access_key=[REDACTED]'
+EOF
+
+("$T_BUILD/asan/shellaudit-controller" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
+t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+start_agent() {
+	("$T_BUILD/asan/shellaudit-agent" --node-name "$node" --spool-dir "$dir/spool" --port 0 \
+		--batch-ms 1000 --batch-entries 4 --log-level debug >>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
+	t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
+}
+start_agent
+attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 1 ]; }
+if t_wait 120 attached; then
+	t_pass "the agent attaches to the container the controller programmed"
+else
+	t_fail "the agent attaches to the container the controller programmed" \
+		"$(k get shellauditnode -o yaml 2>&1 | tail -20)" "$(tail -5 "$dir/agent.log")"
+fi
+ready() { [ "$(k get shellauditpolicy demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+if t_wait 60 ready; then t_pass "the policy turns Ready once the agent applied"; else t_fail "the policy turns Ready once the agent applied"; fi
+
+cap_shell audited "$data/session.txt" >/dev/null || t_fail "the shell in the audited container failed"
+printf 'echo from-the-other-container\n' >"$work/other.txt"
+cap_shell other "$work/other.txt" >/dev/null || t_fail "the shell in the other container failed"
+
+want=$(cat "$data/expected-lines.txt")
+events() {
+	k get events -n shop --field-selector reason=ShellCommand,involvedObject.name=web \
+		-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\t"}{.metadata.name}{"\t"}{.message}{"\n"}{end}' |
+		sort -t$'\t' -k1,1 -k2,2 | cut -f3
+}
+record_lines() {
+	k get auditrecords -n shop -o json | python3 -c '
+import json, sys
+recs = sorted(json.load(sys.stdin)["items"], key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
+for r in recs:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print(e["text"])'
+}
+all_events() { [ "$(events | wc -l)" -ge "$(wc -l <"$data/expected-lines.txt")" ]; }
+all_records() { [ "$(record_lines | wc -l)" -ge "$(wc -l <"$data/expected-lines.txt")" ]; }
+t_wait 120 all_records || grep -v '"level":"debug"' "$dir/agent.log" | tail -15
+t_eq "AuditRecords hold exactly the typed lines, in order, redacted" "$want" "$(record_lines)"
+t_wait 60 all_events || true
+# Events created within one second sort by name, which follows the spool
+# position; the empty line is an empty note.
+t_eq "one ShellCommand Event per line on the pod, in order" "$want" "$(events)"
+t_match "kubectl get auditrecords shows them" 'web-main-' "$(k get auditrecords -n shop)"
+t_eq "exec entries are recorded too" "yes" \
+	"$(k get auditrecords -n shop -o json | grep -q '"kind": "exec"' && echo yes || echo no)"
+if k get auditrecords -A -o json | grep -q from-the-other-container ||
+	k get events -A -o json | grep -q from-the-other-container; then
+	t_fail "nothing from the untargeted container"
+else
+	t_pass "nothing from the untargeted container"
+fi
+t_run "the chain verifies" "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
+
+# SIGTERM drains; a record deleted behind the agent's back is reported.
+kill -TERM "$(cat "$dir/agent.pid")"
+stopped() { ! kill -0 "$(cat "$dir/agent.pid")" 2>/dev/null; }
+if t_wait 60 stopped; then t_pass "SIGTERM stops the agent"; else t_fail "SIGTERM stops the agent"; fi
+records=$(k get auditrecords -n shop -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort)
+if [ "$(wc -l <<<"$records")" -ge 3 ]; then
+	victim=$(sed -n 2p <<<"$records")
+	k delete auditrecord -n shop "$victim" >/dev/null
+	set +e
+	out=$("$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main 2>&1)
+	rc=$?
+	set -e
+	t_eq "the verifier fails on a deleted record" "1" "$rc"
+	t_match "and says which sequence is missing" 'missing: sequence' "$out"
+else
+	t_fail "enough records to delete one" "$records"
+fi
+for p in agent controller; do
+	if grep -q 'AddressSanitizer\|runtime error' "$dir/$p.log"; then
+		t_fail "$p ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|runtime error' "$dir/$p.log" | head -12)"
+	fi
+done
+t_summary
