@@ -14,6 +14,14 @@
  * terminal, builtins typed into a nested bash included, shares it; the exit
  * of the leader closes the session.
  *
+ * A uretprobe only sees readline calls that began after it was attached:
+ * the shell that already waits at its prompt when a container is targeted
+ * (or when a new shell is probed from its exec) returns from a call the
+ * probe missed. readline_enter marks the calls that were seen; on a call
+ * that was not, deprep_enter (readline restoring the terminal, after the
+ * line is complete and before readline returns) reads the line from
+ * rl_line_buffer instead and flags it SA_F_RECOVERED.
+ *
  * The tracepoints are attached as BTF raw tracepoints (tp_btf): they need no
  * tracefs mount and get typed arguments.
  */
@@ -40,6 +48,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the agent before load */
 } events SEC(".maps");
+
+/* Threads inside a readline call that readline_enter saw. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} in_readline SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -86,18 +102,13 @@ static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct 
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(readline_ret, const char *ret)
+/* Copies the line at user address `line` (NULL: end of input) into a new
+ * line event. */
+static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
+				      const struct sa_target_val *t, const char *line, __u32 flags)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sa_target_val *t;
 	struct sa_line_event *e;
-	__u64 mntns;
 	long n;
-
-	t = current_target(task, &mntns);
-	if (!t)
-		return 0;
 
 	/* line_max comes from frozen .rodata, so the verifier sees a constant
 	 * size. Two bytes past line_max: one to tell a line of exactly
@@ -110,17 +121,18 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 				0);
 	if (!e) {
 		count(SA_CNT_DROP_LINE);
-		return 0;
+		return;
 	}
 	fill_hdr(&e->hdr, SA_EV_LINE, task, mntns, t);
+	e->hdr.flags |= flags;
 	e->len = 0;
 	e->pad = 0;
-	if (!ret) {
+	if (!line) {
 		e->hdr.flags |= SA_F_EOF;
 	} else {
 		n = bpf_probe_read_user_str(e->line,
 					    (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
-					    ret);
+					    line);
 		if (n < 0) {
 			count(SA_CNT_READ_ERR);
 			n = 1;
@@ -133,6 +145,56 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 	}
 	count(SA_CNT_LINES);
 	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(readline_enter)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	__u8 one = 1;
+
+	if (current_target(task, &mntns))
+		bpf_map_update_elem(&in_readline, &id, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(readline_ret, const char *ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	struct sa_target_val *t;
+
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+	bpf_map_delete_elem(&in_readline, &id);
+	emit_line(task, mntns, t, ret, 0);
+	return 0;
+}
+
+/* rl_deprep_terminal(): the cookie is the distance from this function to
+ * the rl_line_buffer variable in the same file, so that the variable's
+ * address needs no knowledge of where the file is mapped. */
+SEC("uprobe")
+int BPF_KPROBE(deprep_enter)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	struct sa_target_val *t;
+	const char *line = NULL;
+	__u64 var;
+
+	t = current_target(task, &mntns);
+	if (!t || bpf_map_lookup_elem(&in_readline, &id))
+		return 0;
+	var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
+	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line) {
+		count(SA_CNT_READ_ERR);
+		return 0;
+	}
+	emit_line(task, mntns, t, line, SA_F_RECOVERED);
 	return 0;
 }
 
@@ -199,8 +261,9 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
-	/* Processes only, not each thread. */
 	id = bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&in_readline, &id);
+	/* Processes only, not each thread. */
 	if ((__u32)id != id >> 32)
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

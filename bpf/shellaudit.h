@@ -30,6 +30,11 @@ enum sa_event_type {
 #define SA_F_EOF 0x2 /* readline returned NULL: end of input (Ctrl-D) */
 #define SA_F_SESSION_LEADER 0x4 /* exiting task led its session (setsid) */
 #define SA_F_FILENAME_TRUNCATED 0x8
+/* A line read by a readline call already running when the probes were
+ * attached, taken from rl_line_buffer when readline restored the terminal
+ * (the uretprobe cannot see that call). An empty recovered line may also
+ * have been Ctrl-D, and a line cut short by ^C is recovered as typed. */
+#define SA_F_RECOVERED 0x10
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {

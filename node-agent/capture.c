@@ -195,14 +195,17 @@ int capture_target_del(struct capture *c, uint64_t mntns)
 	return 0;
 }
 
-int capture_attach_uretprobe(struct capture *c, const char *path, uint64_t offset,
-			     struct bpf_link **out)
+int capture_attach_uprobe(struct capture *c, enum capture_probe which, const char *path,
+			  uint64_t offset, uint64_t cookie, struct bpf_link **out)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = true);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = which == CAPTURE_READLINE_RET,
+		    .bpf_cookie = cookie);
+	struct bpf_program *prog = which == CAPTURE_READLINE_RET   ? c->skel->progs.readline_ret :
+				   which == CAPTURE_READLINE_ENTER ? c->skel->progs.readline_enter :
+								     c->skel->progs.deprep_enter;
 	struct bpf_link *link;
 
-	link = bpf_program__attach_uprobe_opts(c->skel->progs.readline_ret, -1, path, offset,
-					       &opts);
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link)
 		return -errno;
 	*out = link;

@@ -47,10 +47,18 @@ int capture_drain(struct capture *c);
 int capture_target_add(struct capture *c, uint64_t mntns, uint32_t id);
 int capture_target_del(struct capture *c, uint64_t mntns);
 
-/* Attaches the readline uretprobe to the function at file offset `offset`
- * of the file at `path` (for all processes; the target map filters). */
-int capture_attach_uretprobe(struct capture *c, const char *path, uint64_t offset,
-			     struct bpf_link **out);
+enum capture_probe {
+	CAPTURE_READLINE_RET, /* uretprobe on readline: the line it returns */
+	CAPTURE_READLINE_ENTER, /* uprobe on readline: marks calls seen */
+	CAPTURE_DEPREP_ENTER, /* uprobe on rl_deprep_terminal: recovers unseen calls;
+			       * cookie: &rl_line_buffer - &rl_deprep_terminal */
+};
+
+/* Attaches one of the readline programs to the function at file offset
+ * `offset` of the file at `path` (for all processes; the target map
+ * filters). */
+int capture_attach_uprobe(struct capture *c, enum capture_probe which, const char *path,
+			  uint64_t offset, uint64_t cookie, struct bpf_link **out);
 void capture_detach(struct bpf_link *link);
 
 /* Sums of the per-CPU counters, indexed by enum sa_counter. */

@@ -141,7 +141,8 @@ static int elfsym_vaddr_to_offset(struct elfsym_file *f, uint64_t vaddr, uint64_
 
 /* Searches one symbol table section; 1 found defined, 0 absent, -ENXIO undefined,
  * or a negative error. */
-static int elfsym_search(struct elfsym_file *f, uint32_t idx, const char *name, Elf64_Sym *found)
+static int elfsym_search(struct elfsym_file *f, uint32_t idx, const char *name, unsigned int type,
+			 Elf64_Sym *found)
 {
 	const Elf64_Shdr *s = &f->sh[idx];
 	Elf64_Sym syms[256];
@@ -176,7 +177,7 @@ static int elfsym_search(struct elfsym_file *f, uint32_t idx, const char *name, 
 		if (sym->st_name >= strsize || strsize - sym->st_name < namelen + 1 ||
 		    memcmp(strtab + sym->st_name, name, namelen + 1) != 0)
 			continue;
-		if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC)
+		if (ELF64_ST_TYPE(sym->st_info) != type)
 			continue;
 		if (sym->st_shndx == SHN_UNDEF || sym->st_value == 0) {
 			undefined = true;
@@ -192,7 +193,8 @@ out:
 	return err;
 }
 
-int elfsym_find(int fd, const char *name, struct elfsym *out, const char **why)
+static int elfsym_lookup(int fd, const char *name, unsigned int type, struct elfsym *out,
+			 const char **why)
 {
 	struct elfsym_file f = { .fd = fd, .why = why };
 	static const uint32_t order[] = { SHT_DYNSYM, SHT_SYMTAB };
@@ -210,7 +212,7 @@ int elfsym_find(int fd, const char *name, struct elfsym *out, const char **why)
 			if (f.sh[i].sh_type != order[t])
 				continue;
 			any_table = true;
-			err = elfsym_search(&f, i, name, &sym);
+			err = elfsym_search(&f, i, name, type, &sym);
 			if (err == -ENXIO) {
 				undefined = true;
 				continue;
@@ -220,7 +222,10 @@ int elfsym_find(int fd, const char *name, struct elfsym *out, const char **why)
 			if (err == 1) {
 				out->vaddr = sym.st_value;
 				out->size = sym.st_size;
-				err = elfsym_vaddr_to_offset(&f, sym.st_value, &out->offset);
+				out->offset = 0;
+				err = type == STT_FUNC ? elfsym_vaddr_to_offset(&f, sym.st_value,
+										&out->offset)
+						       : 0;
 				goto out;
 			}
 		}
@@ -234,6 +239,16 @@ int elfsym_find(int fd, const char *name, struct elfsym *out, const char **why)
 out:
 	free(f.sh);
 	return err;
+}
+
+int elfsym_find(int fd, const char *name, struct elfsym *out, const char **why)
+{
+	return elfsym_lookup(fd, name, STT_FUNC, out, why);
+}
+
+int elfsym_find_object(int fd, const char *name, struct elfsym *out, const char **why)
+{
+	return elfsym_lookup(fd, name, STT_OBJECT, out, why);
 }
 
 int elfsym_needed(int fd, char names[][ELFSYM_NAME_MAX], size_t max, const char **why)

@@ -33,6 +33,10 @@ struct elfsym {
  */
 int elfsym_find(int fd, const char *name, struct elfsym *out, const char **why);
 
+/* The same for a defined data object (STT_OBJECT): fills vaddr and size
+ * only (offset is 0). */
+int elfsym_find_object(int fd, const char *name, struct elfsym *out, const char **why);
+
 /*
  * Copies the DT_NEEDED names of the ELF file at fd (the shared libraries it
  * links) into names, at most ELFSYM_MAX_NEEDED, each NUL-terminated and at

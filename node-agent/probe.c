@@ -25,7 +25,9 @@ struct probe_file {
 struct probe {
 	struct probe_file file;
 	uint64_t offset;
-	struct bpf_link *link;
+	/* readline's uretprobe, and when the file has rl_deprep_terminal and
+	 * rl_line_buffer, readline's entry and the recovery probe. */
+	struct bpf_link *link[3];
 	uint32_t *owners;
 	size_t nowners;
 	char label[256];
@@ -64,9 +66,18 @@ int probe_set_new(struct capture *cap, struct probe_set **out)
 	return 0;
 }
 
+static void probe_unlink(struct probe *p)
+{
+	int i;
+
+	for (i = 2; i >= 0; i--)
+		if (p->link[i])
+			capture_detach(p->link[i]);
+}
+
 static void probe_detach(struct probe *p)
 {
-	capture_detach(p->link);
+	probe_unlink(p);
 	log_with(LOG_INFO, LOG_KV("file", p->label), "readline probe detached");
 	free(p->owners);
 }
@@ -104,8 +115,8 @@ static int probe_add_owner(struct probe *p, uint32_t owner)
 int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label)
 {
 	struct probe_file file;
-	struct elfsym sym;
-	const char *why = NULL;
+	struct elfsym sym, dep, buf;
+	const char *why = NULL, *recovery = "no";
 	char path[64], devino[64], off[32];
 	struct stat st;
 	struct probe *p;
@@ -153,20 +164,32 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	/* The path the kernel resolves is this very open file, whatever
 	 * happens to the path inside the container meanwhile. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	err = capture_attach_uretprobe(ps->cap, path, sym.offset, &p->link);
+	err = capture_attach_uprobe(ps->cap, CAPTURE_READLINE_RET, path, sym.offset, 0, &p->link[0]);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
 			 "cannot attach the readline uretprobe: %s", strerror(-err));
 		return err;
 	}
+	/* Recovering the call already running needs both symbols; the entry
+	 * probe goes first so that no call is taken for an unseen one. */
+	if (elfsym_find(fd, "rl_deprep_terminal", &dep, NULL) == 0 &&
+	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
+	    capture_attach_uprobe(ps->cap, CAPTURE_READLINE_ENTER, path, sym.offset, 0,
+				  &p->link[1]) == 0) {
+		if (capture_attach_uprobe(ps->cap, CAPTURE_DEPREP_ENTER, path, dep.offset,
+					  buf.vaddr - dep.vaddr, &p->link[2]) == 0)
+			recovery = "yes";
+	}
 	err = probe_add_owner(p, owner);
 	if (err) {
-		capture_detach(p->link);
+		probe_unlink(p);
 		return err;
 	}
 	ps->nprobes++;
 	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)sym.offset);
-	log_with(LOG_INFO, LOG_KV("file", label, "inode", devino, "offset", off),
+	log_with(LOG_INFO,
+		 LOG_KV("file", label, "inode", devino, "offset", off, "recovers_running_call",
+			recovery),
 		 "readline probe attached");
 	return 1;
 }

@@ -154,6 +154,7 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 	if (h->type == SA_EV_LINE) {
 		e.kind = SINK_LINE;
 		e.eof = (h->flags & SA_F_EOF) != 0;
+		e.recovered = (h->flags & SA_F_RECOVERED) != 0;
 	} else {
 		e.kind = SINK_EXEC;
 		e.filename = ev->filename;

@@ -30,6 +30,7 @@ struct sink_entry {
 	size_t text_len;
 	bool truncated;
 	bool eof; /* line: readline returned NULL (Ctrl-D) */
+	bool recovered; /* line: of a call running before the probe (SA_F_RECOVERED) */
 	const char *filename; /* exec */
 	size_t filename_len;
 	uint32_t argc; /* exec: the count the kernel had */

@@ -166,6 +166,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		sink_jsonl_fmt(s, ",\"truncated\":%s", e->truncated ? "true" : "false");
 		if (e->eof)
 			sink_jsonl_raw(s, ",\"eof\":true", 11);
+		if (e->recovered)
+			sink_jsonl_raw(s, ",\"recovered\":true", 17);
 		break;
 	case SINK_EXEC:
 		sink_jsonl_key(s, "filename");

@@ -272,6 +272,8 @@ int main(int argc, char **argv)
 		die("out of memory");
 	if (log_path && !(s.log = fopen(log_path, "wb")))
 		die("cannot open the log");
+	if (s.log)
+		setvbuf(s.log, NULL, _IONBF, 0); /* others watch it grow */
 	s.deadline = now_s() + timeout;
 
 	s.child = forkpty(&s.master, NULL, NULL, &ws);

@@ -16,11 +16,12 @@
 #define FIX_SHDR 0x400
 
 /* A small shared object: one PT_LOAD segment (vaddr 0x1000 at offset 0),
- * .dynsym with readline (defined at 0x1234) and other (undefined),
+ * .dynsym with readline (defined at 0x1234), other (undefined) and the
+ * variable rl_line_buffer (0x5000),
  * .dynstr, and .dynamic with DT_NEEDED libreadline.so.8. */
 static void fixture(unsigned char *f)
 {
-	static const char strs[] = "\0readline\0other\0libreadline.so.8\0";
+	static const char strs[] = "\0readline\0other\0libreadline.so.8\0rl_line_buffer\0";
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)f;
 	Elf64_Phdr *ph = (Elf64_Phdr *)(f + sizeof(*eh));
 	Elf64_Sym *sym = (Elf64_Sym *)(f + FIX_DYNSYM);
@@ -60,7 +61,12 @@ static void fixture(unsigned char *f)
 	dyn[1].d_tag = DT_NULL;
 	sh[1].sh_type = SHT_DYNSYM;
 	sh[1].sh_offset = FIX_DYNSYM;
-	sh[1].sh_size = 3 * sizeof(Elf64_Sym);
+	sym[3].st_name = 33;
+	sym[3].st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT);
+	sym[3].st_shndx = 6;
+	sym[3].st_value = 0x5000;
+	sym[3].st_size = 8;
+	sh[1].sh_size = 4 * sizeof(Elf64_Sym);
 	sh[1].sh_entsize = sizeof(Elf64_Sym);
 	sh[1].sh_link = 2;
 	sh[2].sh_type = SHT_STRTAB;
@@ -117,6 +123,23 @@ static void test_elfsym_finds_defined_function_and_file_offset(void)
 	UNIT_CHECK(s.vaddr == 0x1234);
 	UNIT_CHECK(s.offset == 0x234);
 	UNIT_CHECK(s.size == 10);
+}
+
+static void test_elfsym_finds_data_object_apart_from_functions(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym s = { 0 };
+
+	fixture(f);
+	UNIT_CHECK(find_in(f, sizeof(f), "rl_line_buffer", &s, NULL) == -ENOENT);
+	{
+		int fd = memfile(f, sizeof(f));
+
+		UNIT_CHECK(elfsym_find_object(fd, "rl_line_buffer", &s, NULL) == 0);
+		UNIT_CHECK(s.vaddr == 0x5000 && s.size == 8);
+		UNIT_CHECK(elfsym_find_object(fd, "readline", &s, NULL) == -ENOENT);
+		close(fd);
+	}
 }
 
 static void test_elfsym_undefined_symbol_is_enxio(void)
@@ -302,6 +325,7 @@ static void test_elfsym_needed_lists_libraries(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_elfsym_finds_defined_function_and_file_offset),
+	  UNIT_TEST(test_elfsym_finds_data_object_apart_from_functions),
 	  UNIT_TEST(test_elfsym_undefined_symbol_is_enxio),
 	  UNIT_TEST(test_elfsym_absent_symbol_is_enoent),
 	  UNIT_TEST(test_elfsym_no_symbol_table_is_enodata),
