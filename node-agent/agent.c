@@ -80,6 +80,7 @@ static void agent_activate(struct agent *a, struct target *t)
 {
 	char pid[16], ns[24], probes[16], path[64];
 	struct stat st;
+	size_t i;
 	int err, n;
 
 	if (t->active)
@@ -92,6 +93,21 @@ static void agent_activate(struct agent *a, struct target *t)
 	}
 	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
 	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
+	for (i = 0; i < a->targets.n; i++) {
+		const struct target *o = &a->targets.t[i];
+
+		/* Two specs for one container (two of its pids, or a pid and
+		 * its ID): the first one active keeps it. */
+		if (o != t && o->active && o->mntns == t->mntns) {
+			if (!t->duplicate)
+				log_with(LOG_WARN,
+					 LOG_KV("container", t->name, "pid", pid, "same_as", o->name),
+					 "target names a container already targeted; ignored");
+			t->duplicate = true;
+			return;
+		}
+	}
+	t->duplicate = false;
 	/* Holding the namespace open keeps its inode number from being
 	 * reused by another container while it is in the kernel's map. */
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)t->pid);

@@ -22,6 +22,7 @@ struct target {
 	uint64_t cgroup;
 	struct discover_scope scope; /* mntns and root, when resolved */
 	bool active; /* in the kernel's target map */
+	bool duplicate; /* same container as another active target */
 	int nsfd; /* the mount namespace, held open while active */
 };
 
