@@ -71,7 +71,9 @@ static void main_usage(FILE *f)
 		"  --version             the version\n"
 		"\n"
 		"An empty line (Enter alone) is an entry with \"line\":\"\". Ctrl-D at the\n"
-		"prompt is an entry with \"eof\":true. Logs go to stderr as JSON lines.\n",
+		"prompt is an entry with \"eof\":true. The line a shell was already reading\n"
+		"when it was probed (its container just targeted) is recovered when Enter is\n"
+		"pressed and marked \"recovered\":true. Logs go to stderr as JSON lines.\n",
 		SA_LINE_MAX_DEFAULT, SA_LINE_CAP - 2, SA_ARGS_MAX_DEFAULT, SA_ARGS_CAP);
 }
 
