@@ -21,42 +21,13 @@ WAIT=${SHELLAUDIT_RUN_TIMEOUT:-180}
 
 kctl() { "$KUBE_BIN/kubectl" "$@"; }
 
-# image_sum NAME: the content sum of the image archive hack/images.sh wrote.
-image_sum() { cut -c1-16 "$ROOT/build/images/$1.sum"; }
-
-# apply_with_sums BASE KIND/NAMESPACE/NAME/IMAGE...: kubectl apply -k BASE
-# (a directory of the repo) through an overlay that puts the content sum of
-# each workload's image on its pod template: a workload restarts when its
-# image changed, and only then, also on the first apply.
-apply_with_sums() {
-	local base=$1 dir w kind ns name image
-	shift
-	dir=$ROOT/build/run/$(basename "$base")
-	mkdir -p "$dir"
-	{
-		echo "# Written by hack/run.sh: $base with the image sums of this run."
-		echo "apiVersion: kustomize.config.k8s.io/v1beta1"
-		echo "kind: Kustomization"
-		echo "resources:"
-		echo "- $(realpath --relative-to="$dir" "$ROOT/$base")"
-		echo "patches:"
-		for w in "$@"; do
-			IFS=/ read -r kind ns name image <<<"$w"
-			cat <<-EOF
-			- patch: |-
-			    apiVersion: apps/v1
-			    kind: $kind
-			    metadata:
-			      name: $name
-			      namespace: $ns
-			    spec:
-			      template:
-			        metadata:
-			          annotations:
-			            shellaudit.io/image-sum: "$(image_sum "$image")"
-			EOF
-		done
-	} >"$dir/kustomization.yaml"
+# apply BASE KIND/NAMESPACE/NAME/IMAGE...: kubectl apply -k BASE through an
+# overlay (hack/local-overlay.sh) with the image sums, so that a workload
+# restarts when its image changed and only then, and the agent's spool in
+# the state dir.
+apply() {
+	local dir=$ROOT/build/run/$(basename "$1")
+	"$HACK/local-overlay.sh" "$dir" "$@"
 	kctl apply -k "$dir" >/dev/null
 }
 
@@ -73,12 +44,12 @@ cmd_up() {
 	eval "$("$HACK/cluster.sh" env)"
 	"$HACK/images.sh" import
 
-	apply_with_sums config/local Deployment/shellaudit-system/shellaudit-controller/controller \
+	apply config/local Deployment/shellaudit-system/shellaudit-controller/controller \
 		DaemonSet/shellaudit-system/shellaudit-agent/agent
 	kctl wait --for=condition=Established --timeout=60s \
 		crd/shellauditpolicies.shellaudit.io crd/auditrecords.shellaudit.io \
 		crd/shellauditnodes.shellaudit.io >/dev/null
-	apply_with_sums config/samples Deployment/default/demo/demo Deployment/default/untargeted/demo
+	apply config/samples Deployment/default/demo/demo Deployment/default/untargeted/demo
 	log "shellaudit and the samples applied; waiting for the pods"
 
 	kctl rollout status deployment/demo deployment/untargeted --timeout="${WAIT}s" >/dev/null ||

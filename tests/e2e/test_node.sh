@@ -140,7 +140,17 @@ if out=$(k apply --dry-run=server -k "$T_ROOT/config/default" 2>&1); then
 else
 	t_fail "apply --dry-run=server -k config/default accepted" "$out"
 fi
-t_run "apply -k config/local" k apply -k "$T_ROOT/config/local"
+# config/local through the overlay hack/run.sh uses: the agent's spool in
+# this node's state dir, not in make run's /var/lib/shellaudit or the host's.
+overlay=$SHELLAUDIT_RUN.overlay
+t_cleanup "rm -rf '$overlay'"
+t_run "local overlay of config/local" "$T_ROOT/hack/local-overlay.sh" "$overlay" config/local \
+	Deployment/shellaudit-system/shellaudit-controller/controller \
+	DaemonSet/shellaudit-system/shellaudit-agent/agent
+t_run "apply -k config/local (overlay)" k apply -k "$overlay"
+t_eq "the agent's spool is in the state dir" "$SHELLAUDIT_RUN/node/spool" \
+	"$(k -n shellaudit-system get ds/shellaudit-agent \
+		-o jsonpath='{.spec.template.spec.volumes[?(@.name=="spool")].hostPath.path}')"
 t_eq "pull policy of config/local is Never" "Never Never" \
 	"$(k -n shellaudit-system get deploy/shellaudit-controller ds/shellaudit-agent \
 		-o jsonpath='{.items[*].spec.template.spec.containers[0].imagePullPolicy}')"
