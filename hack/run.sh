@@ -26,9 +26,14 @@ kctl() { "$KUBE_BIN/kubectl" "$@"; }
 # restarts when its image changed and only then, and the agent's spool in
 # the state dir.
 apply() {
-	local dir=$ROOT/build/run/$(basename "$1")
-	"$HACK/local-overlay.sh" "$dir" "$@"
-	kctl apply -k "$dir" >/dev/null
+	local dir rc=0
+	# Inside the repo (kustomize wants the base at a relative path), and
+	# one per call: a test may run this next to make run.
+	mkdir -p "$ROOT/build/run"
+	dir=$(mktemp -d "$ROOT/build/run/$(basename "$1").XXXXXX")
+	"$HACK/local-overlay.sh" "$dir" "$@" && kctl apply -k "$dir" >/dev/null || rc=1
+	rm -rf -- "$dir"
+	return $rc
 }
 
 # state NAMESPACE SELECTOR: one line per pod: name, phase, readiness and why not.
