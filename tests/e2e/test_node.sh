@@ -43,7 +43,7 @@ node_ip=$(k get node "$node" -o jsonpath='{.status.addresses[?(@.type=="Internal
 t_match "node IP is not loopback" '^[0-9.]+$' "$(grep -v '^127\.' <<<"$node_ip")"
 start=$SECONDS
 t_run "up --node again is a no-op that checks readiness" "$CLUSTER" up --node
-t_pass "up --node warm took $((SECONDS - start))s"
+printf '       (warm up --node: %ss)\n' "$((SECONDS - start))"
 t_run "status says all is ready" "$CLUSTER" status
 
 # --- images and a pod --------------------------------------------------------------
@@ -222,7 +222,7 @@ veths=$(ip -o link show master "$SHELLAUDIT_CNI_BRIDGE" 2>/dev/null | awk -F': '
 t_match "the pod has a veth on the bridge" 'veth' "$veths"
 start=$SECONDS
 t_run "down" "$CLUSTER" down
-t_pass "down took $((SECONDS - start))s"
+printf '       (down: %ss)\n' "$((SECONDS - start))"
 t_eq "no process of the cluster left" "" "$(pgrep -af -- "$SHELLAUDIT_RUN/")"
 t_eq "the container's process is gone" "gone" \
 	"$( { [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status"; } && echo "running" || echo gone)"
