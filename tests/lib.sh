@@ -66,13 +66,15 @@ t_summary() {
 t_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # t_cluster_env: a private state dir and three consecutive free ports away
-# from the defaults of a `make run` cluster, exported for hack/cluster.sh;
+# from the defaults of a `make run` cluster and below the ephemeral range
+# (32768 and up), exported for hack/cluster.sh;
 # registers `hack/cluster.sh down` and the removal of the state dir.
 t_cluster_env() {
 	local base
 	for _ in $(seq 50); do
-		base=$((20000 + RANDOM % 30000))
-		t_port_free $base && t_port_free $((base + 1)) && t_port_free $((base + 2)) && break
+		base=$((20000 + RANDOM % 12000))
+		t_port_free $base && t_port_free $((base + 1)) && t_port_free $((base + 2)) &&
+			t_port_free $((base + 3)) && break
 	done
 	SHELLAUDIT_RUN=$(mktemp -d /tmp/shellaudit-test.XXXXXX)
 	export SHELLAUDIT_RUN

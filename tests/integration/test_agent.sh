@@ -27,11 +27,12 @@ k create serviceaccount default -n shop >/dev/null
 
 # The targeted container: its init process in a cgroup named after $cid,
 # as the cgroupfs driver names a container's cgroup.
-cap_container audited
-cap_container other
 cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$cid
 mkdir -p "$cg"
-t_cleanup "rmdir '$cg' '$(dirname "$cg")'"
+# Registered first, so it runs last: after the containers are killed.
+t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
+cap_container audited
+cap_container other
 echo "${CPID[audited]}" >"$cg/cgroup.procs"
 
 echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'$node'","containers":[{"name":"main","image":"demo"}]}}' | k apply -f - >/dev/null
@@ -51,8 +52,9 @@ EOF
 
 ("$T_BUILD/asan/shellaudit-controller" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
 t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+port=$((SHELLAUDIT_APISERVER_PORT + 3))
 start_agent() {
-	("$T_BUILD/asan/shellaudit-agent" --node-name "$node" --spool-dir "$dir/spool" --port 0 \
+	("$T_BUILD/asan/shellaudit-agent" --node-name "$node" --spool-dir "$dir/spool" --port "$port" \
 		--batch-ms 1000 --batch-entries 4 --log-level debug >>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
 	t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
 }
@@ -104,6 +106,45 @@ else
 	t_pass "nothing from the untargeted container"
 fi
 t_run "the chain verifies" "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
+
+# count TEXT-PREFIX: how many record entries and how many Events start so.
+entries_with() { record_lines | grep -c "^$1" || true; }
+events_with() { events | grep -c "^$1" || true; }
+metric() { curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk -v m="shellaudit_agent_$1" '$1 == m { print $2 }'; }
+
+# kill -9 once a 300-line burst is spooled, while it is being published;
+# restart: each line once. (The spool's own test kills mid-publish
+# deterministically: tests/integration/test_spool.sh.)
+for i in $(seq 1 300); do echo "echo burst-$i"; done >"$work/burst.txt"
+base=$(metric captured_total)
+cap_shell audited "$work/burst.txt" >/dev/null || t_fail "the burst shell failed"
+spooled() { [ "$(metric captured_total)" -ge $((base + 300)) ]; }
+t_wait 60 spooled || true
+kill -9 "$(cat "$dir/agent.pid")"
+published_before=$(entries_with 'echo burst-')
+start_agent
+burst_done() { [ "$(entries_with 'echo burst-')" -ge 300 ] && [ "$(events_with 'echo burst-')" -ge 300 ]; }
+t_wait 180 burst_done || true
+# Not an assertion (it depends on speed): how far publishing had got.
+echo "  note $published_before of 300 burst lines were published when the agent was killed"
+t_eq "after kill -9 and restart, every burst line is in the AuditRecords once" "300 300" \
+	"$(entries_with 'echo burst-') $(record_lines | grep '^echo burst-' | sort -u | wc -l)"
+t_eq "and has exactly one Event" "300 300" \
+	"$(events_with 'echo burst-') $(events | grep '^echo burst-' | sort -u | wc -l)"
+t_run "the chain still verifies" "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
+
+# The API server away for a while (two minutes by default) while lines are typed.
+outage=${SHELLAUDIT_TEST_OUTAGE_S:-120}
+kill -9 "$(cat "$SHELLAUDIT_RUN/pids/kube-apiserver.pid")"
+for i in $(seq 1 20); do echo "echo outage-$i"; done >"$work/outage.txt"
+cap_shell audited "$work/outage.txt" >/dev/null || t_fail "the shell during the outage failed"
+sleep "$outage"
+t_run "the API server comes back after ${outage}s" "$T_ROOT/hack/cluster.sh" up
+outage_done() { [ "$(entries_with 'echo outage-')" -ge 20 ] && [ "$(events_with 'echo outage-')" -ge 20 ]; }
+t_wait 180 outage_done || true
+t_eq "lines typed during the outage all arrive, once" "20 20 20" \
+	"$(entries_with 'echo outage-') $(record_lines | grep '^echo outage-' | sort -u | wc -l) $(events_with 'echo outage-')"
+t_run "the chain verifies after the outage" "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
 
 # SIGTERM drains; a record deleted behind the agent's back is reported.
 kill -TERM "$(cat "$dir/agent.pid")"
