@@ -32,8 +32,23 @@
 #include "spool.h"
 #include "target.h"
 
+/* A program that imports readline from a library not found at its exec:
+ * looked at again once its dynamic loader had time to map the library. */
+struct agent_retry {
+	pid_t pid;
+	uint32_t target;
+	unsigned int tries;
+	uint64_t due; /* CLOCK_MONOTONIC ns */
+	uint64_t exec_ts;
+};
+
+#define AGENT_RETRY_MAX 64
+#define AGENT_RETRY_TRIES 5
+
 struct agent {
 	const struct agent_opts *opts;
+	struct agent_retry retry[AGENT_RETRY_MAX];
+	size_t nretry;
 	struct capture *cap;
 	struct probe_set *probes;
 	struct session_table *sessions;
@@ -215,6 +230,11 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 
 	t0 = agent_now_ns();
 	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
+	if (r == -EAGAIN && a->nretry < AGENT_RETRY_MAX)
+		a->retry[a->nretry++] = (struct agent_retry){ .pid = (pid_t)h->tgid,
+							      .target = t->id,
+							      .due = t0 + 20000000ull,
+							      .exec_ts = h->ts };
 	if (r == 1 && log_get_level() >= LOG_DEBUG) {
 		uint64_t now = agent_now_ns();
 
@@ -223,6 +243,41 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 		snprintf(pid, sizeof(pid), "%u", h->tgid);
 		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us, "discover_us", dus),
 			 "probed a new program from its exec");
+	}
+}
+
+/* Looks again at the programs whose readline library was not found at
+ * exec, with growing delays (20 ms, 40 ms, ... 320 ms). */
+static void agent_run_retries(struct agent *a)
+{
+	uint64_t now = agent_now_ns();
+	char us[24], pid[16];
+	size_t i = 0;
+	int r;
+
+	while (i < a->nretry) {
+		struct agent_retry *q = &a->retry[i];
+		const struct target *t = target_list_find_id(&a->targets, q->target);
+
+		if (q->due > now) {
+			i++;
+			continue;
+		}
+		r = t && t->active ? discover_process(a->probes, t->id, &t->scope, q->pid) : -ESRCH;
+		if (r == -EAGAIN && ++q->tries < AGENT_RETRY_TRIES) {
+			q->due = now + (20000000ull << q->tries);
+			i++;
+			continue;
+		}
+		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - q->exec_ts) / 1000));
+		snprintf(pid, sizeof(pid), "%d", (int)q->pid);
+		if (r == 1)
+			log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us),
+				 "probed the readline library a program mapped after its exec");
+		else if (r == -EAGAIN)
+			log_with(LOG_WARN, LOG_KV("pid", pid),
+				 "program imports readline but no readline library was found in it");
+		a->retry[i] = a->retry[--a->nretry];
 	}
 }
 
@@ -516,13 +571,15 @@ int agent_run(const struct agent_opts *opts)
 	log_info("capture running");
 
 	while (!agent_stop) {
-		err = capture_poll(a.cap, 200);
+		err = capture_poll(a.cap, a.nretry ? 20 : 200);
 		if (err < 0) {
 			log_error("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
 		err = 0;
 		sink_flush(a.sink);
+		if (a.nretry)
+			agent_run_retries(&a);
 		if (a.nc)
 			agent_k8s_turn(&a);
 		now = agent_now_ns();

@@ -109,7 +109,8 @@ static int discover_maps(struct probe_set *ps, uint32_t owner, pid_t pid, int pi
 			break;
 		}
 		*found = true;
-		err = probe_acquire(ps, fd, owner, name + 1);
+		/* The path as the process sees it: the first '/' of the line. */
+		err = probe_acquire(ps, fd, owner, strchr(sp + 1, '/'));
 		close(fd);
 		if (err == 1)
 			ret = 1;
@@ -123,17 +124,19 @@ static int discover_maps(struct probe_set *ps, uint32_t owner, pid_t pid, int pi
 
 /* The readline libraries the executable at exefd links, looked up in the
  * usual directories of the process's root (at exec time, before the dynamic
- * loader ran, nothing is mapped yet). */
+ * loader ran, nothing is mapped yet). Returns 1 when a probe was attached,
+ * 0 when the library was found, -EAGAIN when it was not (it may be
+ * elsewhere: look at the maps once the loader ran). */
 static int discover_needed(struct probe_set *ps, uint32_t owner, pid_t pid, int exefd)
 {
 	char names[ELFSYM_MAX_NEEDED][ELFSYM_NAME_MAX], path[512];
 	const char *why = NULL;
-	int n, i, ret = 0, err, rootfd;
+	int n, i, ret = -EAGAIN, err, rootfd;
 	size_t d;
 
 	n = elfsym_needed(exefd, names, ELFSYM_MAX_NEEDED, &why);
 	if (n <= 0)
-		return n;
+		return n < 0 ? n : -EAGAIN;
 	rootfd = rootfs_open_root(pid);
 	if (rootfd < 0)
 		return rootfd;
@@ -149,6 +152,8 @@ static int discover_needed(struct probe_set *ps, uint32_t owner, pid_t pid, int 
 				continue;
 			if (err == 1)
 				ret = 1;
+			else if (ret != 1)
+				ret = 0;
 			break;
 		}
 	}

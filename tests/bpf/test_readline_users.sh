@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Other readline users: a program that links libreadline (sqlite3) is
-# captured through the library; a stripped static bash has nothing to probe,
-# the agent says why, and what it runs is still captured as execs.
+# captured through the library, also when the library is in a directory
+# only LD_LIBRARY_PATH names (found in the process's maps once loaded); a
+# stripped static bash has nothing to probe, the agent says why, and what it
+# runs is still captured as execs.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -38,5 +40,22 @@ t_match "static bash not probed, and the agent says why" \
 t_eq "no line from the static bash" "" "$(cap_lines r | grep from-static-bash)"
 t_match "its execs are captured" $'(^|\n)/bin/true static-child(\n|$)' \
 	"$("$TOOLS/sa-lines" --kind exec --container r --field argv "$work/out.jsonl")"
+# libreadline where only LD_LIBRARY_PATH finds it: not probed when the
+# target is added, found in the maps of sqlite3 after its exec.
+R2=$work/rfs-r2
+cp -a "$R" "$R2"
+mkdir -p "$R2/opt/rl"
+mv "$R2"/lib/*/libreadline.so.8 "$R2/opt/rl/"
+cap_container r2 "$R2"
+cap_target r2 || t_fail "target r2 not added"
+t_eq "the library in /opt/rl not probed when r2 was added" "" \
+	"$(grep '"readline probe attached"' "$work/agent.log" | grep /opt/rl)"
+"$TOOLS/ptytype" --prompt 'sqlite> ' --lines "$work/sql.txt" --log "$work/pty-sql2.log" \
+	--ready "grep -q 'readline probe attached.*/opt/rl/libreadline.so.8\"' '$work/agent.log'" -- \
+	nsenter --target "${CPID[r2]}" --mount --pid --root --wd "${CENV[@]}" LD_LIBRARY_PATH=/opt/rl \
+	/bin/sqlite3 >/dev/null || t_fail "sqlite3 in r2 failed"
+t_wait 30 cap_has_line r2 "select 'from sqlite';" || t_fail "sqlite3 lines in r2 never arrived"
+t_eq "a libreadline found through the maps after exec is probed; lines captured" \
+	"$(cat "$work/sql.txt")" "$(cap_lines r2)"
 cap_agent_stop
 t_summary
