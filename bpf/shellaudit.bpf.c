@@ -20,7 +20,10 @@
  * probe missed. readline_enter marks the calls that were seen; on a call
  * that was not, deprep_enter (readline restoring the terminal, after the
  * line is complete and before readline returns) reads the line from
- * rl_line_buffer instead and flags it SA_F_RECOVERED.
+ * rl_line_buffer instead and flags it SA_F_RECOVERED. Programs that use
+ * readline's callback interface (python3's REPL, gdb) never call readline():
+ * callback_install marks them, and deprep_enter, which readline also calls
+ * when a callback-read line is complete, is how their lines are read.
  *
  * The tracepoints are attached as BTF raw tracepoints (tp_btf): they need no
  * tracefs mount and get typed arguments.
@@ -49,7 +52,10 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by the agent before load */
 } events SEC(".maps");
 
-/* Threads inside a readline call that readline_enter saw. */
+/* Threads inside a readline call that readline_enter saw (1), or reading
+ * through the callback interface (2). */
+#define SA_IN_READLINE 1
+#define SA_IN_CALLBACK 2
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -152,10 +158,22 @@ int BPF_KPROBE(readline_enter)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
-	__u8 one = 1;
+	__u8 mode = SA_IN_READLINE;
 
 	if (current_target(task, &mntns))
-		bpf_map_update_elem(&in_readline, &id, &one, BPF_ANY);
+		bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(callback_install)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	__u8 mode = SA_IN_CALLBACK;
+
+	if (current_target(task, &mntns))
+		bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
 	return 0;
 }
 
@@ -184,17 +202,21 @@ int BPF_KPROBE(deprep_enter)
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_target_val *t;
 	const char *line = NULL;
+	__u8 *mode;
 	__u64 var;
 
 	t = current_target(task, &mntns);
-	if (!t || bpf_map_lookup_elem(&in_readline, &id))
+	if (!t)
+		return 0;
+	mode = bpf_map_lookup_elem(&in_readline, &id);
+	if (mode && *mode == SA_IN_READLINE)
 		return 0;
 	var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
 	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line) {
 		count(SA_CNT_READ_ERR);
 		return 0;
 	}
-	emit_line(task, mntns, t, line, SA_F_RECOVERED);
+	emit_line(task, mntns, t, line, mode ? 0 : SA_F_RECOVERED);
 	return 0;
 }
 

@@ -26,8 +26,9 @@ struct probe {
 	struct probe_file file;
 	uint64_t offset;
 	/* readline's uretprobe, and when the file has rl_deprep_terminal and
-	 * rl_line_buffer, readline's entry and the recovery probe. */
-	struct bpf_link *link[3];
+	 * rl_line_buffer, readline's entry, the recovery probe and the
+	 * callback interface's marker. */
+	struct bpf_link *link[4];
 	uint32_t *owners;
 	size_t nowners;
 	char label[256];
@@ -70,7 +71,7 @@ static void probe_unlink(struct probe *p)
 {
 	int i;
 
-	for (i = 2; i >= 0; i--)
+	for (i = 3; i >= 0; i--)
 		if (p->link[i])
 			capture_detach(p->link[i]);
 }
@@ -115,7 +116,7 @@ static int probe_add_owner(struct probe *p, uint32_t owner)
 int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label)
 {
 	struct probe_file file;
-	struct elfsym sym, dep, buf;
+	struct elfsym sym, dep, buf, cb;
 	const char *why = NULL, *recovery = "no";
 	char path[64], devino[64], off[32];
 	struct stat st;
@@ -176,6 +177,11 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
 	    capture_attach_uprobe(ps->cap, CAPTURE_READLINE_ENTER, path, sym.offset, 0,
 				  &p->link[1]) == 0) {
+		/* The callback marker first: a callback-read line must not be
+		 * taken for a recovered one. */
+		if (elfsym_find(fd, "rl_callback_handler_install", &cb, NULL) == 0)
+			capture_attach_uprobe(ps->cap, CAPTURE_CALLBACK_INSTALL, path, cb.offset, 0,
+					      &p->link[3]);
 		if (capture_attach_uprobe(ps->cap, CAPTURE_DEPREP_ENTER, path, dep.offset,
 					  buf.vaddr - dep.vaddr, &p->link[2]) == 0)
 			recovery = "yes";
