@@ -1,18 +1,31 @@
 /* ptytype: runs a command on a new pty and types lines into it, like a
- * person at a terminal but exactly. For the BPF tests.
+ * person at a terminal but exactly. For the BPF and e2e tests.
  *
  *   ptytype [--prompt STR] [--lines FILE] [--nul] [--quote] [--paste]
- *           [--fast] [--ready SHELLCMD] [--timeout SEC] [--log FILE]
+ *           [--fast] [--echo] [--attach] [--size COLSxROWS]
+ *           [--ready SHELLCMD] [--timeout SEC] [--log FILE]
  *           [--pidfile FILE] -- CMD [ARG...]
  *
  * --ready: before the first line, run SHELLCMD with /bin/sh until it
  * succeeds (e.g. until a probe is attached).
  * Waits for the prompt (when given) before the first line and, without
  * --fast, before each next line; then types Ctrl-D and waits for the
- * command to exit, whose status it returns. --quote prefixes control bytes
- * with Ctrl-V (readline's quoted-insert); --paste sends each line as a
- * bracketed paste. All output of the command is read continuously (so it
- * never blocks on a full pty) and copied to --log. */
+ * command to exit, whose status it returns. A command that exits after the
+ * last line (which was `exit`) needs no Ctrl-D. --quote prefixes control
+ * bytes with Ctrl-V (readline's quoted-insert); --paste sends each line as
+ * a bracketed paste. All output of the command is read continuously (so it
+ * never blocks on a full pty) and copied to --log.
+ *
+ * For a shell at the far end of kubectl exec -it, kubectl attach or
+ * kubectl debug -it, whose prompt may be redrawn at any time (readline
+ * does on SIGWINCH):
+ * --size: the pty's size before CMD starts [200x50]; 0x0 leaves it unset,
+ * and kubectl then resizes nothing remotely, so the shell gets no SIGWINCH.
+ * --echo: after each line wait for its echo, the newline that ends it and
+ * only then the prompt (a redrawn prompt is not taken for the next one);
+ * for lines that echo as typed (printable, shorter than the terminal).
+ * --attach: the shell printed its prompt before CMD started (an attach):
+ * the first line is typed without waiting for one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -101,36 +114,53 @@ static bool tail_has(struct pty_state *s, const char *str)
 	return s->tail_len >= n && memmem(s->tail, s->tail_len, str, n) != NULL;
 }
 
-/* Waits for `text` echoed and then the prompt after it: the shell has read
- * everything typed and waits again. (Ctrl-D typed earlier, while the tty is
- * in canonical mode between two commands, would be lost.) */
-static void wait_echo_then_prompt(struct pty_state *s, const char *text, size_t n,
-				  const char *prompt)
+/* Waits for `text` echoed and then the prompt after it (with `newline`,
+ * after the newline that follows the echo: a prompt redrawn while the line
+ * was typed comes before it): the shell has read everything typed and waits
+ * again. (Ctrl-D typed earlier, while the tty is in canonical mode between
+ * two commands, would be lost.) Returns false when the command exited
+ * first and `may_exit` allows it. */
+static bool wait_echo_then_prompt(struct pty_state *s, const char *text, size_t n,
+				  const char *prompt, bool newline, bool may_exit)
 {
-	const char *at;
+	const char *at, *end;
 
 	for (;;) {
 		at = s->tail_len >= n ? memmem(s->tail, s->tail_len, text, n) : NULL;
-		if (at && memmem(at + n, s->tail_len - (size_t)(at + n - s->tail), prompt,
-				 strlen(prompt)))
-			break;
-		if (s->child_gone)
+		if (at) {
+			at += n;
+			end = s->tail + s->tail_len;
+			if (newline)
+				at = memchr(at, '\n', (size_t)(end - at));
+			if (at && memmem(at, (size_t)(end - at), prompt, strlen(prompt)))
+				break;
+		}
+		if (s->child_gone) {
+			if (may_exit)
+				return false;
 			die("command exited before reading all lines");
+		}
 		check_deadline(s);
 		pump_output(s, 100);
 	}
 	s->tail_len = 0;
+	return true;
 }
 
-static void wait_prompt(struct pty_state *s, const char *prompt)
+/* Returns false when the command exited first and `may_exit` allows it. */
+static bool wait_prompt(struct pty_state *s, const char *prompt, bool may_exit)
 {
 	while (!tail_has(s, prompt)) {
-		if (s->child_gone)
+		if (s->child_gone) {
+			if (may_exit)
+				return false;
 			die("command exited before printing the prompt");
+		}
 		check_deadline(s);
 		pump_output(s, 100);
 	}
 	s->tail_len = 0;
+	return true;
 }
 
 /* Writes all of buf, reading output meanwhile so neither side blocks. */
@@ -236,13 +266,17 @@ int main(int argc, char **argv)
 		{ "paste", no_argument, NULL, 'P' },	    { "fast", no_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' }, { "log", required_argument, NULL, 'L' },
 		{ "pidfile", required_argument, NULL, 'i' }, { "ready", required_argument, NULL, 'r' },
-		{ 0 },
+		{ "echo", no_argument, NULL, 'e' },	     { "attach", no_argument, NULL, 'a' },
+		{ "size", required_argument, NULL, 's' },	 { 0 },
 	};
 	const char *ready = NULL;
 	const char *prompt = NULL, *lines_path = NULL, *log_path = NULL, *pidfile = NULL;
-	bool nul = false, quote = false, paste = false, fast = false;
+	bool nul = false, quote = false, paste = false, fast = false, echo = false, attach = false;
+	bool exited = false;
 	struct pty_state s = { .master = -1 };
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
+	unsigned cols, rows;
+	char x;
 	double timeout = 120;
 	char *lines = NULL;
 	size_t lines_len = 0, i, start, last, last_len;
@@ -260,6 +294,15 @@ int main(int argc, char **argv)
 		case 'L': log_path = optarg; break;
 		case 'i': pidfile = optarg; break;
 		case 'r': ready = optarg; break;
+		case 'e': echo = true; break;
+		case 'a': attach = true; break;
+		case 's':
+			if (sscanf(optarg, "%ux%u%c", &cols, &rows, &x) != 2 || cols > 0xffff ||
+			    rows > 0xffff)
+				die("--size takes COLSxROWS, e.g. 80x24 or 0x0");
+			ws.ws_col = (unsigned short)cols;
+			ws.ws_row = (unsigned short)rows;
+			break;
 		default: return 125;
 		}
 	}
@@ -294,8 +337,8 @@ int main(int argc, char **argv)
 	}
 	fcntl(s.master, F_SETFL, fcntl(s.master, F_GETFL) | O_NONBLOCK);
 
-	if (prompt)
-		wait_prompt(&s, prompt);
+	if (prompt && !attach)
+		wait_prompt(&s, prompt, false);
 	while (ready && !run_ready(ready)) {
 		check_deadline(&s);
 		pump_output(&s, 50);
@@ -307,12 +350,17 @@ int main(int argc, char **argv)
 		last = start;
 		last_len = i - start;
 		start = i + 1;
-		if (prompt && !fast)
-			wait_prompt(&s, prompt);
+		/* After the last line the command may exit (the line was `exit`). */
+		if (prompt && !fast && echo)
+			exited = !wait_echo_then_prompt(&s, lines + last, last_len, prompt, true,
+							start >= lines_len);
+		else if (prompt && !fast)
+			exited = !wait_prompt(&s, prompt, start >= lines_len);
 	}
 	if (prompt && fast && last_len)
-		wait_echo_then_prompt(&s, lines + last, last_len, prompt);
-	type_bytes(&s, "\x04", 1);
+		wait_echo_then_prompt(&s, lines + last, last_len, prompt, false, false);
+	if (!exited)
+		type_bytes(&s, "\x04", 1);
 	for (;;) {
 		check_deadline(&s);
 		if (waitpid(s.child, &s.status, WNOHANG) == s.child)
