@@ -22,8 +22,14 @@
  * line is complete and before readline returns) reads the line from
  * rl_line_buffer instead and flags it SA_F_RECOVERED. Programs that use
  * readline's callback interface (python3's REPL, gdb) never call readline():
- * callback_install marks them, and deprep_enter, which readline also calls
- * when a callback-read line is complete, is how their lines are read.
+ * prep_enter (rl_prep_terminal, called before each line) arms them and
+ * deprep_enter reads their lines.
+ *
+ * One file can carry several attachments of each program: containers of
+ * one image on overlayfs have one real file behind different overlay inodes,
+ * and a uprobe lands on the real file, so each hit runs once per attachment.
+ * The per-thread state below makes the first run of a hit act and the
+ * others see that it did.
  *
  * The tracepoints are attached as BTF raw tracepoints (tp_btf): they need no
  * tracefs mount and get typed arguments.
@@ -52,10 +58,11 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by the agent before load */
 } events SEC(".maps");
 
-/* Threads inside a readline call that readline_enter saw (1), or reading
- * through the callback interface (2). */
+/* Per-thread line state: inside a readline() call that readline_enter saw,
+ * armed for a callback-read line, or the current line already sent. */
 #define SA_IN_READLINE 1
 #define SA_IN_CALLBACK 2
+#define SA_LINE_SENT 3
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -165,15 +172,20 @@ int BPF_KPROBE(readline_enter)
 	return 0;
 }
 
+/* rl_prep_terminal(): inside readline() it changes nothing; otherwise it
+ * starts a line read through the callback interface. */
 SEC("uprobe")
-int BPF_KPROBE(callback_install)
+int BPF_KPROBE(prep_enter)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
-	__u8 mode = SA_IN_CALLBACK;
+	__u8 armed = SA_IN_CALLBACK, *state;
 
-	if (current_target(task, &mntns))
-		bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
+	if (!current_target(task, &mntns))
+		return 0;
+	state = bpf_map_lookup_elem(&in_readline, &id);
+	if (!state || *state != SA_IN_READLINE)
+		bpf_map_update_elem(&in_readline, &id, &armed, BPF_ANY);
 	return 0;
 }
 
@@ -182,12 +194,16 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	__u8 sent = SA_LINE_SENT, *state;
 	struct sa_target_val *t;
 
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
-	bpf_map_delete_elem(&in_readline, &id);
+	state = bpf_map_lookup_elem(&in_readline, &id);
+	if (!state || *state != SA_IN_READLINE)
+		return 0; /* another attachment sent it, or a call readline_enter missed */
+	bpf_map_update_elem(&in_readline, &id, &sent, BPF_ANY);
 	emit_line(task, mntns, t, ret, 0);
 	return 0;
 }
@@ -202,21 +218,28 @@ int BPF_KPROBE(deprep_enter)
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_target_val *t;
 	const char *line = NULL;
-	__u8 *mode;
+	__u8 sent = SA_LINE_SENT, *state;
+	__u32 flags = 0;
 	__u64 var;
 
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
-	mode = bpf_map_lookup_elem(&in_readline, &id);
-	if (mode && *mode == SA_IN_READLINE)
+	/* In a seen readline() call, readline_ret sends the line; a line
+	 * already sent was sent by another attachment. No state at all: a
+	 * call that began before the probes. */
+	state = bpf_map_lookup_elem(&in_readline, &id);
+	if (state && *state != SA_IN_CALLBACK)
 		return 0;
+	if (!state)
+		flags = SA_F_RECOVERED;
+	bpf_map_update_elem(&in_readline, &id, &sent, BPF_ANY);
 	var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
 	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line) {
 		count(SA_CNT_READ_ERR);
 		return 0;
 	}
-	emit_line(task, mntns, t, line, mode ? 0 : SA_F_RECOVERED);
+	emit_line(task, mntns, t, line, flags);
 	return 0;
 }
 

@@ -203,7 +203,7 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 	struct bpf_program *prog = which == CAPTURE_READLINE_RET   ? c->skel->progs.readline_ret :
 				   which == CAPTURE_READLINE_ENTER ? c->skel->progs.readline_enter :
 				   which == CAPTURE_DEPREP_ENTER   ? c->skel->progs.deprep_enter :
-								     c->skel->progs.callback_install;
+								     c->skel->progs.prep_enter;
 	struct bpf_link *link;
 
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);

@@ -52,7 +52,7 @@ enum capture_probe {
 	CAPTURE_READLINE_ENTER, /* uprobe on readline: marks calls seen */
 	CAPTURE_DEPREP_ENTER, /* uprobe on rl_deprep_terminal: recovers unseen calls;
 			       * cookie: &rl_line_buffer - &rl_deprep_terminal */
-	CAPTURE_CALLBACK_INSTALL, /* uprobe on rl_callback_handler_install */
+	CAPTURE_PREP_ENTER, /* uprobe on rl_prep_terminal: arms callback-read lines */
 };
 
 /* Attaches one of the readline programs to the function at file offset

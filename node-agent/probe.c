@@ -25,9 +25,8 @@ struct probe_file {
 struct probe {
 	struct probe_file file;
 	uint64_t offset;
-	/* readline's uretprobe, and when the file has rl_deprep_terminal and
-	 * rl_line_buffer, readline's entry, the recovery probe and the
-	 * callback interface's marker. */
+	/* readline's return and entry, then when the file has them
+	 * rl_deprep_terminal's and rl_prep_terminal's entries. */
 	struct bpf_link *link[4];
 	uint32_t *owners;
 	size_t nowners;
@@ -116,7 +115,7 @@ static int probe_add_owner(struct probe *p, uint32_t owner)
 int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label)
 {
 	struct probe_file file;
-	struct elfsym sym, dep, buf, cb;
+	struct elfsym sym, dep, prep, buf;
 	const char *why = NULL, *recovery = "no";
 	char path[64], devino[64], off[32];
 	struct stat st;
@@ -165,27 +164,28 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	/* The path the kernel resolves is this very open file, whatever
 	 * happens to the path inside the container meanwhile. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* The return probe first, then the entry probe that arms it: a call
+	 * entered between the two is left to the recovery probe. */
 	err = capture_attach_uprobe(ps->cap, CAPTURE_READLINE_RET, path, sym.offset, 0, &p->link[0]);
+	if (!err)
+		err = capture_attach_uprobe(ps->cap, CAPTURE_READLINE_ENTER, path, sym.offset, 0,
+					    &p->link[1]);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
-			 "cannot attach the readline uretprobe: %s", strerror(-err));
+			 "cannot attach the readline probes: %s", strerror(-err));
+		probe_unlink(p);
 		return err;
 	}
-	/* Recovering the call already running needs both symbols; the entry
-	 * probe goes first so that no call is taken for an unseen one. */
+	/* Recovering the call already running, and the callback interface,
+	 * need rl_deprep_terminal, rl_prep_terminal and rl_line_buffer. */
 	if (elfsym_find(fd, "rl_deprep_terminal", &dep, NULL) == 0 &&
+	    elfsym_find(fd, "rl_prep_terminal", &prep, NULL) == 0 &&
 	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
-	    capture_attach_uprobe(ps->cap, CAPTURE_READLINE_ENTER, path, sym.offset, 0,
-				  &p->link[1]) == 0) {
-		/* The callback marker first: a callback-read line must not be
-		 * taken for a recovered one. */
-		if (elfsym_find(fd, "rl_callback_handler_install", &cb, NULL) == 0)
-			capture_attach_uprobe(ps->cap, CAPTURE_CALLBACK_INSTALL, path, cb.offset, 0,
-					      &p->link[3]);
-		if (capture_attach_uprobe(ps->cap, CAPTURE_DEPREP_ENTER, path, dep.offset,
-					  buf.vaddr - dep.vaddr, &p->link[2]) == 0)
-			recovery = "yes";
-	}
+	    capture_attach_uprobe(ps->cap, CAPTURE_PREP_ENTER, path, prep.offset, 0,
+				  &p->link[3]) == 0 &&
+	    capture_attach_uprobe(ps->cap, CAPTURE_DEPREP_ENTER, path, dep.offset,
+				  buf.vaddr - dep.vaddr, &p->link[2]) == 0)
+		recovery = "yes";
 	err = probe_add_owner(p, owner);
 	if (err) {
 		probe_unlink(p);
