@@ -66,7 +66,7 @@ struct agent {
 	struct httpd *http;
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures;
+		*m_targets, *m_attached, *m_failures, *m_collisions;
 	uint64_t ring_drops;
 	char last_error[256];
 };
@@ -363,6 +363,8 @@ static void agent_k8s_metrics(struct agent *a)
 				      "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
 	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
 				   "Events lost before the spool: ring buffer or spool full.", 0);
+	a->m_collisions = metrics_add(m, "shellaudit_agent_record_collisions_total",
+				      "Records not published: a different record had the name.", 0);
 	a->m_failures = metrics_add(m, "shellaudit_agent_publish_failures_total",
 				    "API calls that failed and were retried.", 0);
 	a->m_latency = metrics_add(m, "shellaudit_agent_publish_latency_seconds",
@@ -465,6 +467,11 @@ static void agent_k8s_update_metrics(struct agent *a)
 	a->m_events->value = (double)(ps.events + ps.events_replayed);
 	a->m_suppressed->value = (double)ps.events_suppressed;
 	a->m_failures->value = (double)ps.failures;
+	a->m_collisions->value = (double)ps.collisions;
+	if (ps.collisions)
+		snprintf(a->last_error, sizeof(a->last_error),
+			 "%llu AuditRecords collided with different records of the same name",
+			 (unsigned long long)ps.collisions);
 	a->m_latency->value = ps.last_latency_s;
 	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full);
 }

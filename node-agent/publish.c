@@ -107,6 +107,27 @@ static int publish_record(struct publisher *p, cJSON *rec)
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
 	ret = kube_create(p->c, path, rec, NULL, &resp);
 	if (ret == -EEXIST) {
+		/* A replay finds its own record; anything else under that name
+		 * (a node whose spool was lost restarts its chains at 0) is a
+		 * collision that must be said out loud, not taken as done. */
+		const char *ours = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(rec, "spec"), "digest"));
+		cJSON *existing = NULL;
+		char one[640];
+
+		snprintf(one, sizeof(one), "%s/%s", path, name);
+		if (kube_get(p->c, one, &existing, NULL) == 0) {
+			const char *theirs = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(existing, "spec"), "digest"));
+
+			if (!ours || !theirs || strcmp(ours, theirs)) {
+				p->stats.collisions++;
+				log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
+					 "another AuditRecord already has this name and differs: this "
+					 "record is not published (was the node's spool lost?)");
+			}
+		}
+		cJSON_Delete(existing);
 		p->stats.records_replayed++;
 		return 0;
 	}

@@ -16,6 +16,7 @@ struct publish_stats {
 	uint64_t events, events_replayed;
 	uint64_t events_suppressed;		/* over a pod's ratePerMinute */
 	uint64_t failures;			/* API errors (retried) */
+	uint64_t collisions;			/* a different record had the name */
 	double last_latency_s;			/* entry capture to record accepted */
 };
 

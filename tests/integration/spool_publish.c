@@ -101,6 +101,12 @@ static int write_phase(struct kube_client *c, const char *dir, long from, long t
 	ret = drain(s, p, 180);
 	if (ret < 0)
 		fprintf(stderr, "spool did not drain\n");
+	{
+		struct publish_stats ps;
+
+		publish_get_stats(p, &ps);
+		printf("collisions=%llu\n", (unsigned long long)ps.collisions);
+	}
 	publish_free(p);
 	events_free(ev);
 	spool_close(s);

@@ -36,6 +36,14 @@ t_run "the API server comes back" "$T_ROOT/hack/cluster.sh" up
 wait $writer || true
 t_eq "entries written during the outage drain once it is back" "0" "$(cat "$SHELLAUDIT_RUN/write3.rc")"
 t_run_program "verify" "$prog" verify 1500
+
+# The node's spool is lost (disk wiped): the new chain starts at 0 again
+# and meets records of the old one under the same names: reported, and the
+# old records stay as they were.
+rm -rf "$spool"
+out=$("$prog" write "$spool" 5000 5003 2>"$SHELLAUDIT_RUN/write4.log" || true)
+t_match "a name taken by a different record is reported, not taken as published" 'collisions=[1-9]' "$out"
+t_run_program "verify (the old chain is untouched)" "$prog" verify 1500
 if grep -q 'AddressSanitizer\|runtime error' "$SHELLAUDIT_RUN"/write*.log; then
 	t_fail "the writers ran clean under sanitizers" "$(grep -h -A6 'AddressSanitizer\|runtime error' "$SHELLAUDIT_RUN"/write*.log | head)"
 fi
