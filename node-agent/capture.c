@@ -2,6 +2,7 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ struct capture {
 	capture_handler_fn fn;
 	void *ctx;
 	int ncpus;
+	bool recovery; /* deprep_enter and prep_enter loaded */
 };
 
 /* libbpf's own messages, at debug unless they are warnings. */
@@ -86,10 +88,44 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Opens, configures and loads the skeleton into c->skel; *at_load tells
+ * whether it was the kernel's verifier or loader that said no. */
+static int capture_load(struct capture *c, const struct capture_opts *opts, bool *at_load)
+{
+	int err;
+
+	*at_load = false;
+	c->skel = shellaudit_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		log_error("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	c->skel->rodata->line_max = opts->line_max;
+	c->skel->rodata->args_max = opts->args_max;
+	err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes);
+	if (err) {
+		log_error("ring buffer size %u refused: %s", opts->ringbuf_bytes, strerror(-err));
+		return err;
+	}
+	if (!c->recovery) {
+		bpf_program__set_autoload(c->skel->progs.deprep_enter, false);
+		bpf_program__set_autoload(c->skel->progs.prep_enter, false);
+	}
+	err = shellaudit_bpf__load(c->skel);
+	*at_load = err != 0;
+	if (err && !c->recovery)
+		log_error("cannot load the BPF programs (root, BTF at /sys/kernel/btf/vmlinux "
+			  "and a kernel >= 5.8 are needed): %s",
+			  strerror(-err));
+	return err;
+}
+
 int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *ctx,
 		 struct capture **out)
 {
 	struct capture *c;
+	bool at_load;
 	int err;
 
 	libbpf_set_print(capture_libbpf_print);
@@ -104,26 +140,21 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		log_error("cannot count possible CPUs: %s", strerror(-err));
 		goto fail;
 	}
-	c->skel = shellaudit_bpf__open();
-	if (!c->skel) {
-		err = -errno;
-		log_error("cannot open the BPF object: %s", strerror(-err));
-		goto fail;
+	/* The recovery programs need bpf_get_func_ip and attach cookies in
+	 * uprobes (Linux 6.6): without them, load the rest. */
+	c->recovery = true;
+	err = capture_load(c, opts, &at_load);
+	if (err && at_load) {
+		log_warn("this kernel refused the line-recovery programs (%s): loading without "
+			 "them, a line being read when its shell is probed will be missed",
+			 strerror(-err));
+		shellaudit_bpf__destroy(c->skel);
+		c->skel = NULL;
+		c->recovery = false;
+		err = capture_load(c, opts, &at_load);
 	}
-	c->skel->rodata->line_max = opts->line_max;
-	c->skel->rodata->args_max = opts->args_max;
-	err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes);
-	if (err) {
-		log_error("ring buffer size %u refused: %s", opts->ringbuf_bytes, strerror(-err));
+	if (err)
 		goto fail;
-	}
-	err = shellaudit_bpf__load(c->skel);
-	if (err) {
-		log_error("cannot load the BPF programs (root, BTF at /sys/kernel/btf/vmlinux "
-			  "and a kernel >= 5.8 are needed): %s",
-			  strerror(-err));
-		goto fail;
-	}
 	c->skel->links.sched_exec = bpf_program__attach(c->skel->progs.sched_exec);
 	if (!c->skel->links.sched_exec) {
 		err = -errno;
@@ -206,6 +237,8 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 								     c->skel->progs.prep_enter;
 	struct bpf_link *link;
 
+	if (!c->recovery && (which == CAPTURE_DEPREP_ENTER || which == CAPTURE_PREP_ENTER))
+		return -EOPNOTSUPP;
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link)
 		return -errno;
