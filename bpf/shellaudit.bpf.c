@@ -251,10 +251,11 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct sa_exec_event *e;
 	unsigned long start, end, len;
 	const char *filename;
+	__u64 mntns;
 	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP;
 	long n;
 
-	t = current_target(task, &(__u64){ 0 });
+	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -262,7 +263,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		count(SA_CNT_DROP_EXEC);
 		return 0;
 	}
-	fill_hdr(&e->hdr, SA_EV_EXEC, task, BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum), t);
+	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
 	e->argc = BPF_CORE_READ(bprm, argc);
 	e->pad = 0;
 
