@@ -44,3 +44,27 @@ e2e_node_env() {
 	export SHELLAUDIT_CGROUP_ROOT=/shellaudit-e2e-$SHELLAUDIT_APISERVER_PORT
 	RUN_REAL=$(realpath -m "$SHELLAUDIT_RUN")
 }
+
+# e2e_node_down: hack/cluster.sh down, and the checks that nothing of the
+# node is left: no process, mount, bridge, veth of its pods, dummy
+# interface, iptables rule, cgroup, shim, /var/log/containers link or state
+# dir.
+e2e_node_down() {
+	local veths v left="" start=$SECONDS sock=$RUN_REAL/node/containerd/containerd.sock
+	veths=$(ip -o link show master "$SHELLAUDIT_CNI_BRIDGE" 2>/dev/null | awk -F': ' '{ print $2 }' | cut -d@ -f1)
+	t_run "down" "$T_ROOT/hack/cluster.sh" down
+	printf '       (down: %ss)\n' "$((SECONDS - start))"
+	t_eq "no process of the cluster left" "" "$(pgrep -af -- "$SHELLAUDIT_RUN/")"
+	t_eq "no mount under the state dir" "" "$(grep -F " $RUN_REAL/" /proc/self/mountinfo)"
+	t_eq "no bridge" "absent" "$(ip link show "$SHELLAUDIT_CNI_BRIDGE" >/dev/null 2>&1 && echo present || echo absent)"
+	for v in $veths; do ip link show "$v" >/dev/null 2>&1 && left+=" $v"; done
+	t_eq "no veth" "" "$left"
+	t_eq "no dummy interface" "absent" \
+		"$(ip link show "$SHELLAUDIT_NODE_DUMMY" >/dev/null 2>&1 && echo present || echo absent)"
+	t_eq "no iptables rule" "" "$(iptables -w -t nat -S | grep -F "shellaudit:$SHELLAUDIT_RUN")"
+	t_eq "no cgroup" "" "$(ls -d /sys/fs/cgroup/*"$SHELLAUDIT_CGROUP_ROOT" 2>/dev/null)"
+	t_eq "no shim" "" "$(pgrep -af "containerd-shim.*$sock")"
+	t_eq "no /var/log/containers link into the state dir" "" \
+		"$(find /var/log/containers -maxdepth 1 -lname "$SHELLAUDIT_RUN/*" 2>/dev/null)"
+	t_eq "state dir removed" "absent" "$([ -e "$SHELLAUDIT_RUN" ] && echo present || echo absent)"
+}
