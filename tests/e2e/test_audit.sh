@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# The acceptance of shellaudit on a real node (issue 7), next to any `make
+# run` cluster: the node comes up, shellaudit is deployed from config/local
+# and config/samples (the sample policy with a 2m retention), and then
+#   - the paper's session typed into `kubectl exec -it <demo pod> -- bash`
+#     on a pty comes out as exactly one ShellCommand Event per line on the
+#     pod, in order, and in the pod's AuditRecords, whose chain verifies;
+#   - a line typed into the untargeted pod is nowhere;
+#   - the same for a session in an ephemeral container of `kubectl debug -it`;
+#   - the AuditRecords outlive the deleted pod, and the controller deletes
+#     them once the retention has passed;
+#   - down leaves nothing behind.
+# Waits are generous; no check depends on how fast the machine is.
+set -uo pipefail
+
+. "$(dirname "$0")/../lib.sh"
+. "$T_ROOT/hack/lib.sh"
+. "$T_ROOT/tests/e2e/node-lib.sh"
+
+CLUSTER=$T_ROOT/hack/cluster.sh
+PTYTYPE=$T_BUILD/tests/tools/ptytype
+AGENT=$T_BUILD/shellaudit-agent
+PROMPT='demo:~# '
+RETENTION_S=120
+WAIT=${SHELLAUDIT_E2E_TIMEOUT:-180}
+
+k() { "$KUBE_BIN/kubectl" "$@"; }
+
+# stop MESSAGE [DETAIL...]: a failed check that leaves nothing to test after it.
+stop() {
+	t_fail "$@"
+	t_summary
+	exit 1
+}
+
+e2e_node_preflight
+for f in "$PTYTYPE" "$AGENT" "$T_BUILD/shellaudit-controller"; do
+	[ -x "$f" ] || stop "$f is built" "run make"
+done
+e2e_node_env
+work=$(mktemp -d /tmp/shellaudit-audit.XXXXXX)
+t_cleanup "rm -rf '$work'"
+total=$SECONDS
+
+# --- the node, shellaudit and the samples --------------------------------------------
+
+start=$SECONDS
+out=$("$CLUSTER" up --node 2>&1) || stop "up --node" "$(tail -n 30 <<<"$out")"
+eval "$("$CLUSTER" env)"
+out=$("$T_ROOT/hack/images.sh" import 2>&1) || stop "images build and import" "$(tail -n 30 <<<"$out")"
+t_pass "node up, images imported ($((SECONDS - start))s)"
+node=$(k get nodes -o jsonpath='{.items[0].metadata.name}')
+
+# apply BASE WORKLOAD... [-- PATCH]: kubectl apply -k of BASE through the
+# overlay hack/run.sh uses (image sums, the agent's spool in this node's
+# state dir), with PATCH (an entry of its patches list) added.
+apply() {
+	local base=$1 dir rc=0 w=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do w+=("$1") && shift; done
+	mkdir -p "$T_ROOT/build/run"
+	dir=$(mktemp -d "$T_ROOT/build/run/e2e-audit.XXXXXX")
+	if "$T_ROOT/hack/local-overlay.sh" "$dir" "$base" "${w[@]}" >"$work/apply.log" 2>&1; then
+		[ $# -lt 2 ] || printf '%s\n' "$2" >>"$dir/kustomization.yaml"
+		k apply -k "$dir" >>"$work/apply.log" 2>&1 || rc=1
+	else
+		rc=1
+	fi
+	rm -rf -- "$dir"
+	return $rc
+}
+
+apply config/local Deployment/shellaudit-system/shellaudit-controller/controller \
+	DaemonSet/shellaudit-system/shellaudit-agent/agent ||
+	stop "apply -k config/local" "$(tail -n 20 "$work/apply.log")"
+k wait --for=condition=Established --timeout=60s crd/shellauditpolicies.shellaudit.io \
+	crd/auditrecords.shellaudit.io crd/shellauditnodes.shellaudit.io >/dev/null ||
+	stop "the CRDs are established"
+# The sample policy with a short retention, and room for every line as an Event.
+apply config/samples Deployment/default/demo/demo Deployment/default/untargeted/demo -- "$(
+	cat <<-EOF
+	- patch: |-
+	    apiVersion: shellaudit.io/v1alpha1
+	    kind: ShellAuditPolicy
+	    metadata:
+	      name: audit-demo
+	    spec:
+	      retention: ${RETENTION_S}s
+	      events:
+	        ratePerMinute: 600
+	EOF
+)" || stop "apply -k config/samples" "$(tail -n 20 "$work/apply.log")"
+t_pass "shellaudit deployed from config/local, the samples from config/samples"
+
+for w in shellaudit-system/deployment/shellaudit-controller shellaudit-system/daemonset/shellaudit-agent \
+	default/deployment/demo default/deployment/untargeted; do
+	IFS=/ read -r ns kind name <<<"$w"
+	if k -n "$ns" rollout status "$kind/$name" --timeout="${WAIT}s" >/dev/null 2>&1; then
+		t_pass "$kind/$name is available"
+	else
+		stop "$kind/$name is available" "$(k -n "$ns" get pods -o wide 2>&1)" \
+			"$(k -n "$ns" describe "$kind/$name" 2>&1 | tail -n 15)"
+	fi
+done
+policy_ready() {
+	[ "$(k get sap audit-demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+t_wait "$WAIT" policy_ready || stop "the policy turns Ready" "$(k get sap audit-demo -o yaml 2>&1 | tail -n 25)"
+t_pass "the policy turns Ready"
+
+pod=$(k get pods -l app=demo -o jsonpath='{.items[0].metadata.name}')
+other=$(k get pods -l app=untargeted -o jsonpath='{.items[0].metadata.name}')
+# attached POD CONTAINER: the agent reports that container of POD attached
+# (ephemeral ones too).
+attached() {
+	local cid
+	cid=$(k get pod "$1" -o jsonpath="{.status.containerStatuses[?(@.name==\"$2\")].containerID}{.status.ephemeralContainerStatuses[?(@.name==\"$2\")].containerID}") &&
+		[ -n "$cid" ] &&
+		k get shellauditnode "$node" -o jsonpath='{range .status.targets[?(@.attached==true)]}{.containerID}{"\n"}{end}' |
+		grep -qxF "$cid"
+}
+t_wait "$WAIT" attached "$pod" shell ||
+	stop "the agent attaches to the demo pod's container" "$(k get shellauditnode -o yaml 2>&1 | tail -n 25)"
+t_pass "the agent attaches to the demo pod's container"
+
+# --- what is typed, and what comes out ----------------------------------------------
+
+# session NAME LINES_FILE PTYTYPE_OPTS... -- CMD...: types the lines on a pty
+# (ptytype: a line once the previous one was echoed and the prompt came
+# back; the last line is exit) and passes when the shell ran them all.
+# ptytype fails with 125; otherwise it returns kubectl's status, which is
+# the shell's (exit passes on the status of the last command).
+session() {
+	local name=$1 lines=$2 log=$work/${1// /-}
+	shift 2
+	"$PTYTYPE" --prompt "$PROMPT" --echo --lines "$lines" --timeout "$WAIT" \
+		--log "$log.pty" "$@" >/dev/null 2>"$log.err"
+	if [ $? != 125 ]; then
+		t_pass "$name: every line typed, the shell exited"
+	else
+		t_fail "$name: every line typed, the shell exited" "$(cat "$log.err")" \
+			"$(cat -v "$log.pty" | tail -n 8)"
+	fi
+}
+# events POD: the messages of the ShellCommand Events on POD, in the order
+# they were made (a second's Events by name, which follows the spool);
+# "TIME NAME MESSAGE" lines with -l.
+events() {
+	local long=
+	[ "$1" = -l ] && long=1 && shift
+	k get events --field-selector "reason=ShellCommand,involvedObject.name=$1" \
+		-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\t"}{.metadata.name}{"\t"}{.message}{"\n"}{end}' |
+		sort -t$'\t' -k1,1 -k2,2 | { if [ -n "$long" ]; then cat; else cut -f3; fi; }
+}
+# record_entries POD CONTAINER KIND: the text of the entries of that kind
+# in the AuditRecords of that container, in record sequence order.
+record_entries() {
+	k get auditrecords -l "shellaudit.io/pod=$1,shellaudit.io/container=$2" -o json | python3 -c '
+import json, sys
+recs = sorted(json.load(sys.stdin)["items"], key=lambda r: r["spec"]["sequence"])
+for r in recs:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == sys.argv[1]:
+            print(e["text"] if e["kind"] == "line" else e["filename"].rsplit("/", 1)[-1])' "$3"
+}
+count_at_least() { [ "$("${@:2}" | wc -l)" -ge "$1" ]; }
+
+# The untargeted pod first: once the demo pod's lines, typed after it, are
+# out, this one would be too if it had been captured.
+marker=untargeted-$RANDOM$RANDOM
+printf 'echo %s\nexit\n' "$marker" >"$work/untargeted.txt"
+session untargeted "$work/untargeted.txt" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$other" -c shell -- bash
+
+# The paper's session. strace -p 1 would trace the container's sleep until
+# interrupted; timeout interrupts it. The AWS key is redacted on the node.
+cat >"$work/exec.txt" <<'EOF'
+ls
+ip a
+mkdir -p /etc/nginx
+echo 'worker_processes 1;' > /etc/nginx/nginx.conf
+sed -i 's/1;/4;/' /etc/nginx/nginx.conf
+cat /var/log/demo/app.log
+cat /var/log/demo/access.log
+ps aux
+apt update
+apt install -y vim
+export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+timeout 2 strace -p 1
+exit
+EOF
+sed 's#^export AWS_SECRET_ACCESS_KEY=.*#export aws_secret_access_key=[REDACTED]#' "$work/exec.txt" >"$work/exec.want"
+want=$(cat "$work/exec.want")
+n=$(wc -l <"$work/exec.want")
+# No pty size: kubectl then resizes nothing, and bash never redraws its prompt.
+session "kubectl exec -it" "$work/exec.txt" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
+t_wait "$WAIT" count_at_least "$n" events "$pod" || true
+t_eq "kubectl exec: one ShellCommand Event per typed line on the pod, in order" "$want" "$(events "$pod")"
+t_wait "$WAIT" count_at_least "$n" record_entries "$pod" shell line || true
+t_eq "kubectl exec: the AuditRecords hold the typed lines, in order, the key redacted" "$want" \
+	"$(record_entries "$pod" shell line)"
+execs=$(record_entries "$pod" shell exec | grep -xE 'ls|ip|sed|cat|ps|apt|timeout|strace' | tr '\n' ' ')
+t_eq "kubectl exec: and the programs run" "ls ip sed cat cat ps apt apt timeout strace " "$execs"
+t_run "kubectl exec: the chain verifies (shellaudit-agent verify)" \
+	"$AGENT" verify --namespace default --pod "$pod" --container shell
+# (After the checks of the programs run: this cat is one more.)
+t_eq "kubectl exec: the edit was made in the container" "worker_processes 4;" \
+	"$(k exec "$pod" -c shell -- cat /etc/nginx/nginx.conf 2>/dev/null)"
+if k get events -A -o json | grep -qF -- "$marker" || k get auditrecords -A -o json | grep -qF -- "$marker" ||
+	k get auditrecords -A -o json | grep -qF -- "\"$other\""; then
+	t_fail "nothing of the untargeted pod in Events or AuditRecords" \
+		"$(k get events -A -o json | grep -F -- "$marker" | head -3)"
+else
+	t_pass "nothing of the untargeted pod in Events or AuditRecords"
+fi
+
+# --- kubectl debug: an ephemeral container ------------------------------------------
+
+events -l "$pod" | cut -f2 | sort >"$work/before-debug"
+# new_events POD: events POD, but only those made since the debug session.
+new_events() { events -l "$1" | grep -vFf <(sed 's/.*/\t&\t/' "$work/before-debug") | cut -f3; }
+cat >"$work/debug.txt" <<'EOF'
+ps aux
+cat /proc/1/root/etc/nginx/nginx.conf
+ls /proc/1/root/var/log/demo
+timeout 2 strace -p 1
+exit
+EOF
+want=$(cat "$work/debug.txt")
+n=$(wc -l <"$work/debug.txt")
+# bash prints its first prompt before kubectl attaches (--attach), and is in
+# the audit once the agent reports its container attached (--ready).
+cat >"$work/ready.sh" <<EOF
+#!/bin/sh
+cid=\$("$KUBE_BIN/kubectl" get pod "$pod" -o jsonpath='{.status.ephemeralContainerStatuses[?(@.name=="debugger")].containerID}')
+[ -n "\$cid" ] && "$KUBE_BIN/kubectl" get shellauditnode "$node" \\
+	-o jsonpath='{range .status.targets[?(@.attached==true)]}{.containerID}{"\n"}{end}' | grep -qxF "\$cid"
+EOF
+chmod +x "$work/ready.sh"
+session "kubectl debug -it" "$work/debug.txt" --attach --ready "$work/ready.sh" -- \
+	"$KUBE_BIN/kubectl" debug -it "$pod" --image="$("$T_ROOT/hack/images.sh" ref demo)" \
+	--image-pull-policy=Never --target=shell --profile=general -c debugger -- bash
+t_wait "$WAIT" count_at_least "$n" new_events "$pod" || true
+t_eq "kubectl debug: one ShellCommand Event per typed line on the pod, in order" "$want" "$(new_events "$pod")"
+t_wait "$WAIT" count_at_least "$n" record_entries "$pod" debugger line || true
+t_eq "kubectl debug: the AuditRecords of the ephemeral container hold them, in order" "$want" \
+	"$(record_entries "$pod" debugger line)"
+t_run "kubectl debug: the chain verifies" "$AGENT" verify --namespace default --pod "$pod" --container debugger
+t_eq "kubectl debug: nothing more in the records of the pod's own container" \
+	"$(cat "$work/exec.want")" "$(record_entries "$pod" shell line)"
+
+# --- retention -----------------------------------------------------------------------
+
+records() {
+	k get auditrecords -l "shellaudit.io/pod=$pod" \
+		-o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort
+}
+k get auditrecords -l "shellaudit.io/pod=$pod" -o json >"$work/records.json"
+newest=$(k get auditrecords -l "shellaudit.io/pod=$pod" \
+	-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' | sort | tail -n 1)
+t_run "the demo pod is deleted" k delete pod "$pod" --wait=true --timeout="${WAIT}s"
+# The controller has seen the pod go: its containers are no longer targets.
+pod_untargeted() { ! k get shellauditnode "$node" -o jsonpath='{.spec.targets[*].pod}' | grep -qw -- "$pod"; }
+t_wait "$WAIT" pod_untargeted || t_fail "the deleted pod's containers are no longer targeted"
+# unexpired: the records of before the deletion still within their retention.
+unexpired() {
+	python3 -c '
+import json, sys, datetime
+now = datetime.datetime.now(datetime.timezone.utc)
+for r in json.load(open(sys.argv[1]))["items"]:
+    made = datetime.datetime.strptime(r["metadata"]["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
+    if (now - made.replace(tzinfo=datetime.timezone.utc)).total_seconds() < int(sys.argv[2]):
+        print(r["metadata"]["name"])' "$work/records.json" "$RETENTION_S" | sort
+}
+# Listed before the others are computed: a record still within its
+# retention then was within it when listed.
+left=$(records)
+due=$(unexpired)
+t_match "the pod had AuditRecords within their retention when it was deleted" "$pod-debugger-" "$due"
+t_eq "they outlive the deleted pod" "" "$(comm -23 <(printf '%s\n' "$due") <(printf '%s\n' "$left"))"
+none_left() { [ -z "$(records)" ]; }
+start=$SECONDS
+if t_wait $((RETENTION_S + 2 * WAIT)) none_left; then
+	t_pass "the controller deletes them once the retention (${RETENTION_S}s) has passed"
+	printf '       (%ss after the pod was deleted)\n' "$((SECONDS - start))"
+	t_eq "  not before" "yes" \
+		"$([ "$(date -u +%s)" -ge $(($(date -u -d "$newest" +%s) + RETENTION_S)) ] && echo yes || echo no)"
+else
+	t_fail "the controller deletes them once the retention (${RETENTION_S}s) has passed" "$(records)"
+fi
+
+# --- down ----------------------------------------------------------------------------
+
+e2e_node_down
+printf '       (test_audit.sh: %ss)\n' "$((SECONDS - total))"
+t_summary
