@@ -106,13 +106,21 @@ t_run_program() {
 }
 
 # t_cluster_up: a private control plane (see t_cluster_env), up and with
-# KUBECONFIG exported; the test ends here, failed, when it cannot start.
+# KUBECONFIG exported. Another program can take a port between the check
+# and the bind (tests may run beside a busy machine): a start that fails is
+# retried on other ports; the test ends here, failed, after three.
 t_cluster_up() {
-	t_cluster_env
-	if ! "$T_ROOT/hack/cluster.sh" up 2>"$SHELLAUDIT_RUN/up.log"; then
-		t_fail "control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
-		t_summary
-		exit 1
-	fi
-	eval "$("$T_ROOT/hack/cluster.sh" env)"
+	local attempt
+	for attempt in 1 2 3; do
+		t_cluster_env
+		if "$T_ROOT/hack/cluster.sh" up 2>"$SHELLAUDIT_RUN/up.log"; then
+			eval "$("$T_ROOT/hack/cluster.sh" env)"
+			return 0
+		fi
+		"$T_ROOT/hack/cluster.sh" down >/dev/null 2>&1 || true
+		echo "  note control plane did not start (attempt $attempt): $(tail -3 "$SHELLAUDIT_RUN/up.log" | tr '\n' ' ')"
+	done
+	t_fail "control plane starts" "$(tail -20 "$SHELLAUDIT_RUN/up.log")"
+	t_summary
+	exit 1
 }
