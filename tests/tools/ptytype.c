@@ -25,7 +25,9 @@
  * only then the prompt (a redrawn prompt is not taken for the next one);
  * for lines that echo as typed (printable, shorter than the terminal).
  * --attach: the shell printed its prompt before CMD started (an attach):
- * the first line is typed without waiting for one. */
+ * the first line is typed without waiting for one, once CMD has put the
+ * terminal in raw mode (kubectl does when it connects; typed earlier, the
+ * line would be echoed here, by the pty in canonical mode). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +164,19 @@ static bool wait_prompt(struct pty_state *s, const char *prompt, bool may_exit)
 	}
 	s->tail_len = 0;
 	return true;
+}
+
+/* Waits until the command turned the pty's echo and line editing off. */
+static void wait_raw(struct pty_state *s)
+{
+	struct termios t;
+
+	while (tcgetattr(s->master, &t) || (t.c_lflag & (ICANON | ECHO))) {
+		if (s->child_gone)
+			die("command exited before it put the terminal in raw mode");
+		check_deadline(s);
+		pump_output(s, 50);
+	}
 }
 
 /* Writes all of buf, reading output meanwhile so neither side blocks. */
@@ -337,7 +353,9 @@ int main(int argc, char **argv)
 	}
 	fcntl(s.master, F_SETFL, fcntl(s.master, F_GETFL) | O_NONBLOCK);
 
-	if (prompt && !attach)
+	if (attach)
+		wait_raw(&s);
+	else if (prompt)
 		wait_prompt(&s, prompt, false);
 	while (ready && !run_ready(ready)) {
 		check_deadline(&s);
