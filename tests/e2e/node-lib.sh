@@ -27,7 +27,9 @@ e2e_node_env() {
 	local p n
 	t_cluster_env
 	export KUBECACHEDIR=$SHELLAUDIT_RUN.kube-cache
-	t_cleanup "rm -rf '$KUBECACHEDIR'"
+	# With a down of its own: the kubectl calls of down, when a failed test
+	# ends with the node up, would make the cache again after its removal.
+	t_cleanup "'$T_ROOT/hack/cluster.sh' down; rm -rf '$KUBECACHEDIR'"
 	# Below the ephemeral range (32768 and up on Linux), where an outgoing
 	# connection could take one between this check and the bind.
 	for _ in $(seq 50); do
