@@ -60,16 +60,13 @@ cmd_up() {
 	kctl rollout status deployment/demo deployment/untargeted --timeout="${WAIT}s" >/dev/null ||
 		{ state default app=demo; state default app=untargeted; die "the demo pods are not Ready after ${WAIT}s"; }
 
-	# TODO(issues 5 and 6): make this wait strict (fail `make run`) once
-	# shellaudit-controller and shellaudit-agent run in the cluster; until
-	# then they may crash-loop, and their state is only reported.
-	kctl -n shellaudit-system rollout status deployment/shellaudit-controller --timeout=15s \
+	kctl -n shellaudit-system rollout status deployment/shellaudit-controller --timeout="${WAIT}s" \
 		>/dev/null 2>&1 || rc=1
-	kctl -n shellaudit-system rollout status daemonset/shellaudit-agent --timeout=15s \
+	kctl -n shellaudit-system rollout status daemonset/shellaudit-agent --timeout="${WAIT}s" \
 		>/dev/null 2>&1 || rc=1
 	if [ $rc != 0 ]; then
-		log "warning: shellaudit is not Ready yet (expected until the controller and agent are complete):"
 		state shellaudit-system app.kubernetes.io/name=shellaudit >&2
+		die "shellaudit is not Ready after ${WAIT}s; see kubectl -n shellaudit-system logs"
 	fi
 	log "ready in $((SECONDS - start))s"
 
