@@ -9,20 +9,8 @@
 #include "events.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "check.h"
 #include "log.h"
-
-static int passed, failed;
-
-#define CHECK(name, cond)                                                                  \
-	do {                                                                               \
-		if (cond) {                                                                \
-			passed++;                                                          \
-			printf("  ok   %s\n", name);                                       \
-		} else {                                                                   \
-			failed++;                                                          \
-			printf("  FAIL %s (%s:%d: %s)\n", name, __FILE__, __LINE__, #cond); \
-		}                                                                          \
-	} while (0)
 
 struct found {
 	int n;
@@ -121,6 +109,5 @@ int main(void)
 	events_free(e);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }

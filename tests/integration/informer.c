@@ -13,20 +13,8 @@
 #include "informer.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "check.h"
 #include "log.h"
-
-static int passed, failed;
-
-#define CHECK(name, cond)                                                                  \
-	do {                                                                               \
-		if (cond) {                                                                \
-			passed++;                                                          \
-			printf("  ok   %s\n", name);                                       \
-		} else {                                                                   \
-			failed++;                                                          \
-			printf("  FAIL %s (%s:%d: %s)\n", name, __FILE__, __LINE__, #cond); \
-		}                                                                          \
-	} while (0)
 
 #define NS "informer-test"
 #define CM "/api/v1/namespaces/" NS "/configmaps"
@@ -302,6 +290,5 @@ int main(int argc, char **argv)
 	hmap_clear(&s.deletes);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }

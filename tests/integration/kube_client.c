@@ -8,21 +8,9 @@
 
 #include "kube.h"
 #include "kubeconfig.h"
+#include "check.h"
 #include "log.h"
 #include "watch.h"
-
-static int passed, failed;
-
-#define CHECK(name, cond)                                                                  \
-	do {                                                                               \
-		if (cond) {                                                                \
-			passed++;                                                          \
-			printf("  ok   %s\n", name);                                       \
-		} else {                                                                   \
-			failed++;                                                          \
-			printf("  FAIL %s (%s:%d: %s)\n", name, __FILE__, __LINE__, #cond); \
-		}                                                                          \
-	} while (0)
 
 #define NS "kube-client-test"
 #define CM "/api/v1/namespaces/" NS "/configmaps"
@@ -301,6 +289,5 @@ int main(int argc, char **argv)
 	test_large_and_many(c, cfg, many);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_summary();
 }
