@@ -86,16 +86,13 @@ int nodes_sync(struct controller *c, const char *node)
 
 	if (!arr || cJSON_GetArraySize(arr) == 0)
 		return existing ? (controller_take_write(c) ? nodes_delete(c, node, existing) : -EAGAIN) : 0;
+	if (existing &&
+	    resolve_node_spec_equal(&c->res, node, cJSON_GetObjectItemCaseSensitive(existing, "spec")))
+		return 0;
+	if (!controller_take_write(c))
+		return -EAGAIN;
 	if (!(spec = resolve_node_spec(&c->res, node)))
 		return -ENOMEM;
-	if (existing && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(existing, "spec"), spec, true)) {
-		cJSON_Delete(spec);
-		return 0;
-	}
-	if (!controller_take_write(c)) {
-		cJSON_Delete(spec);
-		return -EAGAIN;
-	}
 	c->m_writes->value++;
 	return existing ? nodes_update(c, node, spec) : nodes_create(c, node, spec);
 }

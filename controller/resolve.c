@@ -339,3 +339,18 @@ cJSON *resolve_node_spec(const struct resolution *r, const char *node)
 	cJSON_AddItemToObject(spec, "targets", arr ? cJSON_Duplicate(arr, 1) : cJSON_CreateArray());
 	return spec;
 }
+
+bool resolve_node_spec_equal(const struct resolution *r, const char *node, const cJSON *spec)
+{
+	const cJSON *arr = hmap_get(&r->nodes, node);
+	const cJSON *count = cJSON_GetObjectItemCaseSensitive(spec, "targetCount");
+	const cJSON *targets = cJSON_GetObjectItemCaseSensitive(spec, "targets");
+	int n = arr ? cJSON_GetArraySize(arr) : 0;
+
+	if (!cJSON_IsNumber(count) || count->valuedouble != n || !cJSON_IsArray(targets))
+		return false;
+	/* Two keys exactly: what resolve_node_spec writes. */
+	if (cJSON_GetArraySize(spec) != 2)
+		return false;
+	return n ? cJSON_Compare(arr, targets, true) : cJSON_GetArraySize(targets) == 0;
+}

@@ -2,6 +2,8 @@
 #ifndef SHELLAUDIT_RESOLVE_H
 #define SHELLAUDIT_RESOLVE_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 #include "hmap.h"
@@ -37,6 +39,10 @@ void resolve_clear(struct resolution *r);
 /* The spec of the node's ShellAuditNode ({targetCount, targets}); a new
  * object the caller frees with cJSON_Delete(). */
 cJSON *resolve_node_spec(const struct resolution *r, const char *node);
+
+/* Whether spec (a ShellAuditNode's) is exactly the resolution for node;
+ * compares in place, without building the spec. */
+bool resolve_node_spec_equal(const struct resolution *r, const char *node, const cJSON *spec);
 
 /* A pod reduced to what resolution needs (for the informer's transform):
  * a new object the caller owns. */

@@ -26,14 +26,11 @@ static void status_check_node(const char *node, void *value, void *arg)
 	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, "generation");
 	const cJSON *obs = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(san, "status"), "observedGeneration");
-	cJSON *want;
 	bool ok;
 
 	(void)value;
-	want = resolve_node_spec(&r->c->res, node);
 	ok = san && cJSON_IsNumber(gen) && cJSON_IsNumber(obs) && obs->valuedouble >= gen->valuedouble &&
-	     cJSON_Compare(cJSON_GetObjectItemCaseSensitive(san, "spec"), want, true);
-	cJSON_Delete(want);
+	     resolve_node_spec_equal(&r->c->res, node, cJSON_GetObjectItemCaseSensitive(san, "spec"));
 	if (ok)
 		return;
 	if (r->pending++ < 5) {

@@ -391,6 +391,7 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 	      struct kube_response *resp)
 {
 	char page[4096], *cont = NULL;
+	const char *next;
 	cJSON *list = NULL;
 	const cJSON *item, *meta;
 	int ret = 0;
@@ -417,12 +418,9 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 		if (ret < 0)
 			break;
 		meta = cJSON_GetObjectItemCaseSensitive(list, "metadata");
+		next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue"));
 		free(cont);
-		cont = NULL;
-		if (cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue")) &&
-		    *cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue")))
-			cont = strdup(cJSON_GetStringValue(
-				cJSON_GetObjectItemCaseSensitive(meta, "continue")));
+		cont = next && *next ? strdup(next) : NULL;
 		if (rv) {
 			const char *v = cJSON_GetStringValue(
 				cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion"));
