@@ -21,6 +21,8 @@ packages=(
 	iptables libc6-dev busybox-static strace
 	# the BPF tests: a stripped static bash, a program linking libreadline
 	bash-static sqlite3
+	# ... and a bash linking libreadline.so.8, built by hack/bash-readline.sh
+	libreadline-dev libncurses-dev
 	# Kubernetes is built from the Go module proxy
 	golang-go git
 )
