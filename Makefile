@@ -103,8 +103,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(INTEG_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps kube test test-unit test-bpf test-integration test-e2e run down images bench \
-	clean fmt lint
+.PHONY: all deps kube bash-readline test test-unit test-bpf test-integration test-e2e run down \
+	images bench clean fmt lint
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -130,15 +130,19 @@ deps:
 kube: deps
 	$(Q)hack/kube-build.sh --node >/dev/null
 
+# A bash linking libreadline.so.8, which the BPF tests put in a container.
+bash-readline: deps
+	$(Q)hack/bash-readline.sh >/dev/null
+
 # Prerequisites are made left to right: deps first, so that pkg-config and
 # the compilers exist before anything is compiled.
-test: deps kube all $(ASAN_BINS) $(UNIT_BINS) $(INTEG_BINS)
+test: deps kube bash-readline all $(ASAN_BINS) $(UNIT_BINS) $(INTEG_BINS)
 	$(Q)tests/run.sh
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/run.sh unit
 
-test-bpf: all
+test-bpf: bash-readline all
 	$(Q)tests/run.sh bpf
 
 test-integration: all $(ASAN_BINS) $(INTEG_BINS)
