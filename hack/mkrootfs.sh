@@ -5,7 +5,9 @@
 #
 #   hack/mkrootfs.sh DIR [PROGRAM...]
 #
-# PROGRAMs (names on PATH or absolute paths) are added with their libraries.
+# PROGRAMs (names on PATH or absolute paths) are added with their libraries,
+# as /bin/NAME: one named like a default replaces it (a bash built
+# elsewhere becomes /bin/bash).
 # The result is rebuilt only when DIR/.mkrootfs lists other programs. A
 # finished root is never changed in place (containers may be running on
 # it): callers that share one put a version in DIR's name.
