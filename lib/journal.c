@@ -37,6 +37,7 @@ struct journal {
 	size_t nsegs;
 	int wfd;		/* the last segment, open for appending */
 	uint64_t acked;
+	uint64_t last;		/* position of the last item, UINT64_MAX: none */
 	struct journal_stats stats;
 };
 
@@ -53,7 +54,9 @@ static int journal_cmp_seg(const void *a, const void *b)
 }
 
 /* Scans a segment's items; returns the length of its valid prefix. */
-static uint64_t journal_scan(int fd, uint64_t size)
+/* Returns the length of the valid prefix; *last gets the offset of its
+ * last item (unchanged when there is none). */
+static uint64_t journal_scan(int fd, uint64_t size, uint64_t *last)
 {
 	unsigned char hdr[JOURNAL_HDR], *buf = NULL;
 	uint64_t off = 0;
@@ -72,6 +75,7 @@ static uint64_t journal_scan(int fd, uint64_t size)
 		    pread(fd, buf, len, (off_t)(off + JOURNAL_HDR)) != (ssize_t)len ||
 		    (uint32_t)crc32(0, buf, len) != crc)
 			break;
+		*last = off;
 		off += JOURNAL_HDR + len;
 	}
 	free(buf);
@@ -132,7 +136,7 @@ static int journal_load(struct journal *j)
 		qsort(j->segs, j->nsegs, sizeof(*j->segs), journal_cmp_seg);
 	for (i = 0; i < j->nsegs; i++) {
 		struct stat st;
-		uint64_t valid;
+		uint64_t valid, last = UINT64_MAX;
 		int fd;
 
 		journal_seg_path(j, j->segs[i].start, path, sizeof(path));
@@ -142,7 +146,9 @@ static int journal_load(struct journal *j)
 				close(fd);
 			return ret;
 		}
-		valid = journal_scan(fd, (uint64_t)st.st_size);
+		valid = journal_scan(fd, (uint64_t)st.st_size, &last);
+		if (last != UINT64_MAX)
+			j->last = j->segs[i].start + last;
 		if (valid < (uint64_t)st.st_size) {
 			/* A crash mid-append leaves a partial item: cut it, say so. */
 			log_with(LOG_WARN, LOG_KV("segment", path),
@@ -189,6 +195,7 @@ int journal_open(const struct journal_opts *opts, struct journal **out)
 	if (!j)
 		return -ENOMEM;
 	j->wfd = -1;
+	j->last = UINT64_MAX;
 	j->opts = *opts;
 	if (!j->opts.segment_bytes)
 		j->opts.segment_bytes = 4u << 20;
@@ -289,6 +296,7 @@ int journal_append(struct journal *j, const void *data, size_t len, uint64_t *po
 	}
 	if (pos)
 		*pos = last->end;
+	j->last = last->end;
 	last->end += JOURNAL_HDR + len;
 	j->stats.appended++;
 	j->stats.append_bytes += len;
@@ -351,6 +359,15 @@ int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint
 out:
 	close(fd);
 	return ret;
+}
+
+int journal_last(struct journal *j, void **data, size_t *len)
+{
+	uint64_t next;
+
+	if (j->last == UINT64_MAX)
+		return -ENOENT;
+	return journal_read(j, j->last, data, len, &next);
 }
 
 int journal_ack(struct journal *j, uint64_t pos)

@@ -41,6 +41,10 @@ int journal_sync(struct journal *j);
  * after it. -ENODATA at the end. */
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next);
 
+/* Reads the last item appended, acknowledged or not, as journal_read does:
+ * what a process that died right after appending it had got to. -ENOENT
+ * when there is none, -ENODATA when its segment was removed. */
+int journal_last(struct journal *j, void **data, size_t *len);
 /* Everything before pos is done: the cursor is persisted (atomically) and
  * segments wholly before it are removed. */
 int journal_ack(struct journal *j, uint64_t pos);

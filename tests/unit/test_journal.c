@@ -157,6 +157,32 @@ static void test_journal_full_is_refused_and_counted(void)
 	UNIT_CHECK(journal_append(j, item, JOURNAL_ITEM_MAX + 1, NULL) == -E2BIG);
 	journal_close(j);
 }
+static void test_journal_last_survives_ack_and_reopen(void)
+{
+	struct journal_opts o = { .dir = dir };
+	struct journal *j;
+	uint64_t pos;
+	size_t len;
+	void *data;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_last(j, &data, &len) == -ENOENT);
+	UNIT_CHECK(journal_append(j, "one", 3, NULL) == 0);
+	UNIT_CHECK(journal_append(j, "two", 3, &pos) == 0);
+	UNIT_CHECK(journal_last(j, &data, &len) == 0 && len == 3 && !memcmp(data, "two", 3));
+	free(data);
+	/* Acknowledged: replays skip it, but it is still the last one. */
+	UNIT_CHECK(journal_ack(j, pos + 15) == 0);
+	journal_close(j);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_last(j, &data, &len) == 0 && len == 3 && !memcmp(data, "two", 3));
+	free(data);
+	UNIT_CHECK(journal_append(j, "three", 5, NULL) == 0);
+	UNIT_CHECK(journal_last(j, &data, &len) == 0 && len == 5 && !memcmp(data, "three", 5));
+	free(data);
+	journal_close(j);
+}
 
 int main(void)
 {
@@ -166,6 +192,7 @@ int main(void)
 		UNIT_TEST(test_journal_torn_tail_is_cut_and_counted),
 		UNIT_TEST(test_journal_corrupt_payload_ends_the_readable_part),
 		UNIT_TEST(test_journal_full_is_refused_and_counted),
+		UNIT_TEST(test_journal_last_survives_ack_and_reopen),
 	};
 	char cmd[256];
 	int ret;
