@@ -83,7 +83,7 @@ static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t ca
 }
 
 static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
-			  const cJSON *id, const cJSON *sess, const cJSON *entry)
+			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
 {
 	int ret;
 
@@ -108,7 +108,7 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 			s->pending_full = 0;
 		}
 	}
-	ret = spool_add(s->sp, container, sk, id, sess, entry);
+	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
 	if (ret == -ENOSPC) {
 		s->pending_full++;
 		s->stats.dropped_full++;
@@ -123,7 +123,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	struct sink_spool *s = (struct sink_spool *)base;
 	const struct sink_spool_target *t;
 	cJSON *entry = NULL, *sess = NULL, *redacted = NULL;
-	char ts[40], sk[48], *text = NULL;
+	char ts[40], sk[48], key[SPOOL_KEY_MAX], *text = NULL;
 	size_t textlen = 0;
 	unsigned hits = 0;
 	bool cut = e->truncated;
@@ -140,6 +140,14 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	if (e->kind == SINK_SESSION_START || (e->kind == SINK_LINE && (!t->readline || e->eof)) ||
 	    (e->kind == SINK_EXEC && !t->exec))
 		return 0;
+	/* The kernel's time and thread make the event's identity. */
+	snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-%c", e->ts, e->tid,
+		 e->kind == SINK_LINE ? 'l' : 'x');
+	if (spool_is_last_key(s->sp, key)) {
+		log_with(LOG_INFO, LOG_KV("container", e->container),
+			 "an event spooled just before the agent stopped came again; kept once");
+		return 0;
+	}
 	sink_spool_time(s, e->ts, ts, sizeof(ts));
 	entry = cJSON_CreateObject();
 	cJSON_AddStringToObject(entry, "time", ts);
@@ -207,7 +215,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
 	if (!sess)
 		sk[0] = '\0';
-	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry);
+	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key);
 out:
 	free(text);
 	cJSON_Delete(entry);
@@ -234,7 +242,7 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	cJSON_AddStringToObject(gap, "kind", "gap");
 	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
-	ret = sink_spool_add(s, container, "", t->id, NULL, gap);
+	ret = sink_spool_add(s, container, "", t->id, NULL, gap, NULL);
 	cJSON_Delete(gap);
 	if (ret == 0)
 		s->stats.gaps++;

@@ -41,6 +41,10 @@ struct spool {
 	size_t nckpt;		/* checkpoints since the records journal's cursor */
 	long last_ckpt_ms;
 	bool changed;		/* batcher state changed since the last checkpoint */
+	/* The key of the last item of the entries journal when it is a keyed
+	 * entry, else "": an agent killed after spooling an entry and before
+	 * the ring buffer learnt it was read meets that event again. */
+	char last_key[SPOOL_KEY_MAX];
 	struct spool_stats stats;
 };
 
@@ -400,12 +404,26 @@ int spool_tick(struct spool *s)
 int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 	      const cJSON *sess, const cJSON *entry)
 {
+	return spool_add_keyed(s, cid, sk, id, sess, entry, NULL);
+}
+
+int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		    const cJSON *sess, const cJSON *entry, const char *key)
+{
 	cJSON *item = cJSON_CreateObject();
 	int ret;
 
 	if (!item)
 		return -ENOMEM;
+	if (key && strlen(key) >= SPOOL_KEY_MAX) {
+		cJSON_Delete(item);
+		return -EINVAL;
+	}
 	cJSON_AddStringToObject(item, "t", "e");
+	/* Beside the entry, never in it: records and Events are built from
+	 * "e" only. */
+	if (key)
+		cJSON_AddStringToObject(item, "k", key);
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
 	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
@@ -418,7 +436,33 @@ int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		s->stats.rejected_full++;
 	else if (ret == 0)
 		s->stats.entries++;
+	if (ret == 0)
+		snprintf(s->last_key, sizeof(s->last_key), "%s", key ? key : "");
 	return ret;
+}
+
+bool spool_is_last_key(const struct spool *s, const char *key)
+{
+	return s->last_key[0] && !strcmp(s->last_key, key);
+}
+
+/* The last item's key, from the journal's tail (acknowledged or not). */
+static void spool_restore_last_key(struct spool *s)
+{
+	const char *k;
+	cJSON *item;
+	size_t len;
+	void *data;
+
+	s->last_key[0] = '\0';
+	if (journal_last(s->ej, &data, &len) < 0)
+		return;
+	item = cJSON_ParseWithLength(data, len);
+	free(data);
+	k = spool_str(item, "k");
+	if (k && strlen(k) < sizeof(s->last_key))
+		snprintf(s->last_key, sizeof(s->last_key), "%s", k);
+	cJSON_Delete(item);
 }
 
 int spool_end_session(struct spool *s, const char *cid, const char *sk)
@@ -431,6 +475,8 @@ int spool_end_session(struct spool *s, const char *cid, const char *sk)
 	cJSON_AddStringToObject(item, "sk", sk);
 	ret = spool_append(s->ej, item, NULL);
 	cJSON_Delete(item);
+	if (ret == 0)
+		s->last_key[0] = '\0';
 	return ret;
 }
 
@@ -620,6 +666,7 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		goto fail;
 	if ((ret = spool_restore(s)) < 0)
 		goto fail;
+	spool_restore_last_key(s);
 	*out = s;
 	return 0;
 fail:

@@ -53,6 +53,16 @@ void spool_close(struct spool *s);
  */
 int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 	      const cJSON *sess, const cJSON *entry);
+
+#define SPOOL_KEY_MAX 64
+/* The same with the capture event's identity `key` (shorter than
+ * SPOOL_KEY_MAX), kept beside the entry for spool_is_last_key(). */
+int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		    const cJSON *sess, const cJSON *entry, const char *key);
+/* True when the last item appended (in this run or, after a restart, the
+ * journal's tail) is the entry keyed `key`: the one event a process killed
+ * between spooling it and acknowledging it to the ring buffer meets twice. */
+bool spool_is_last_key(const struct spool *s, const char *key);
 /* The session ended: its open batch becomes a record. */
 int spool_end_session(struct spool *s, const char *cid, const char *sk);
 

@@ -117,11 +117,60 @@ static void test_sink_spool_bounds_long_lines(void)
 	cJSON_Delete(id);
 }
 
+/* An agent killed after spooling an event and before the ring buffer
+ * learnt it was read meets the event again: it is kept once. Only the last
+ * entry is compared; any other event, even at the same time, is kept. */
+static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry a = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				.ts = 1000, .pid = 7, .tid = 7, .text = "a", .text_len = 1 };
+	struct sink_entry b = a, c = a;
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *all;
+	int i, n = 0;
+
+	b.ts = 2000;
+	b.text = "b";
+	c.tid = 8; /* same time, another thread */
+	c.text = "c";
+	snprintf(sub, sizeof(sub), "%s/again", dir);
+	target = (struct sink_spool_target){ id, NULL, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &a) == 0);
+	UNIT_CHECK(sink_write(sink, &b) == 0);
+	sink_close(sink);
+	spool_close(sp); /* the crash: nothing else happens */
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &b) == 0); /* met again: dropped */
+	UNIT_CHECK(sink_write(sink, &c) == 0);
+	UNIT_CHECK(sink_write(sink, &a) == 0); /* not the last one: a new event */
+	all = records(sp);
+	for (i = 0; i < cJSON_GetArraySize(all); i++)
+		n += cJSON_GetArraySize(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, i), "spec"), "entries"));
+	UNIT_CHECK(n == 4);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "text")), "b");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 2), "text")), "c");
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 2), "k") == NULL);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_sink_spool_redacts_escapes_and_filters),
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
+		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
 	};
 	char cmd[128];
 	int ret;
