@@ -117,6 +117,30 @@ struct target *target_list_find_id(struct target_list *list, uint32_t id)
 	return NULL;
 }
 
+/* The id the kernel tags a target's events with, derived from its spec
+ * (FNV-1a) so that an agent restarting after a crash reads the events its
+ * predecessor's programs tagged while no agent ran. A clash within the
+ * list takes the next free value. */
+static uint32_t target_id_for(const struct target_list *list, const char *spec)
+{
+	uint32_t h = 2166136261u;
+	const unsigned char *p;
+	size_t i;
+
+	for (p = (const unsigned char *)spec; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	for (;;) {
+		if (h == 0)
+			h = 1;
+		for (i = 0; i < list->n; i++)
+			if (list->t[i].id == h)
+				break;
+		if (i == list->n)
+			return h;
+		h++;
+	}
+}
+
 struct target *target_list_add(struct target_list *list, const char *spec, const char *name)
 {
 	struct target *t = target_list_find_spec(list, spec);
@@ -134,7 +158,7 @@ struct target *target_list_add(struct target_list *list, const char *spec, const
 	}
 	t = &list->t[list->n++];
 	memset(t, 0, sizeof(*t));
-	t->id = ++list->next_id;
+	t->id = target_id_for(list, spec);
 	t->nsfd = -1;
 	snprintf(t->spec, sizeof(t->spec), "%s", spec);
 	snprintf(t->name, sizeof(t->name), "%s", name ? name : spec);

@@ -14,7 +14,7 @@
 #define TARGET_NAME_MAX 128
 
 struct target {
-	uint32_t id; /* never reused within one agent run */
+	uint32_t id; /* from the spec: the same across agent restarts */
 	char spec[TARGET_SPEC_MAX]; /* "pid:N" or a container ID */
 	char name[TARGET_NAME_MAX]; /* what entries call the container */
 	pid_t pid; /* a process of the container, 0 until resolved */
@@ -29,7 +29,6 @@ struct target {
 struct target_list {
 	struct target *t;
 	size_t n, cap;
-	uint32_t next_id;
 };
 
 /*

@@ -90,7 +90,26 @@ static void test_target_resolve_pid_of_self(void)
 	target_list_free(&l);
 }
 
-UNIT_MAIN(UNIT_TEST(test_target_pid_lines), UNIT_TEST(test_target_container_id_lines),
+/* The kernel tags events with the id: an agent restarted after a crash
+ * must give each target the id its predecessor gave it, whatever the order
+ * it learns them in. */
+static void test_target_ids_come_from_the_spec(void)
+{
+	struct target_list a = { 0 }, b = { 0 };
+	uint32_t x, y;
+
+	x = target_list_add(&a, "containerd://aa", NULL)->id;
+	y = target_list_add(&a, "containerd://bb", NULL)->id;
+	target_list_add(&b, "containerd://bb", NULL);
+	target_list_add(&b, "containerd://aa", NULL);
+	UNIT_CHECK(x != 0 && y != 0 && x != y);
+	UNIT_CHECK(target_list_find_spec(&b, "containerd://aa")->id == x);
+	UNIT_CHECK(target_list_find_spec(&b, "containerd://bb")->id == y);
+	target_list_free(&a);
+	target_list_free(&b);
+}
+
+UNIT_MAIN(UNIT_TEST(test_target_pid_lines), UNIT_TEST(test_target_ids_come_from_the_spec), UNIT_TEST(test_target_container_id_lines),
 	  UNIT_TEST(test_target_blank_and_comment_lines_are_enodata),
 	  UNIT_TEST(test_target_bad_lines_are_einval),
 	  UNIT_TEST(test_target_file_skips_bad_lines_and_duplicates),
