@@ -77,6 +77,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Not used by the programs: the drop counts the agent last reported as gaps.
+ * It lives as long as the pinned counters, so an agent that restarts after a
+ * crash reports the drops of its absence, and only those. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SA_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} reported SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);

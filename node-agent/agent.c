@@ -69,6 +69,10 @@ struct agent {
 		*m_targets, *m_attached, *m_failures, *m_collisions;
 	uint64_t ring_drops;
 	char last_error[256];
+	/* The targets are known: the ring buffer may be read (the events a
+	 * previous agent's programs left carry target ids only a known target
+	 * list resolves) and what that agent left unused is swept. */
+	bool settled;
 };
 
 static volatile sig_atomic_t agent_stop;
@@ -323,6 +327,9 @@ static void agent_check_drops(struct agent *a)
 			 e.lost_lines, e.lost_execs, e.lost_exits);
 	}
 	memcpy(a->counters, c, sizeof(c));
+	/* Kept in the kernel: an agent restarting after a crash reports the
+	 * drops since, not since boot. */
+	capture_reported(a->cap, a->counters, true);
 }
 
 static void agent_log_counters(struct agent *a)
@@ -338,6 +345,34 @@ static void agent_log_counters(struct agent *a)
 			v[SA_CNT_DROP_EXEC], "dropped_exits", v[SA_CNT_DROP_EXIT], "read_errors",
 			v[SA_CNT_READ_ERR]),
 		 "capture counters");
+}
+
+static bool agent_keeps_mntns(uint64_t mntns, void *arg)
+{
+	const struct agent *a = arg;
+	size_t i;
+
+	for (i = 0; i < a->targets.n; i++)
+		if (a->targets.t[i].active && a->targets.t[i].mntns == mntns)
+			return true;
+	return false;
+}
+
+/* Once the targets are known: what a previous agent left pinned and no
+ * target claims (a container untargeted or gone meanwhile) is removed. */
+static void agent_settle(struct agent *a)
+{
+	int nt, np;
+
+	if (a->nc)
+		agent_sync_targets(a, true);
+	nt = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
+	np = probe_set_sweep(a->probes);
+	if (nt > 0 || np > 0)
+		log_info("removed %d targets and %d readline probe links of the previous agent "
+			 "that no target uses now",
+			 nt > 0 ? nt : 0, np > 0 ? np : 0);
+	a->settled = true;
 }
 
 /* --- Kubernetes mode -------------------------------------------------------- */
@@ -528,6 +563,7 @@ int agent_run(const struct agent_opts *opts)
 		.line_max = opts->line_max,
 		.args_max = opts->args_max,
 		.ringbuf_bytes = opts->ringbuf_bytes,
+		.pin_dir = opts->bpf_dir,
 	};
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
@@ -561,6 +597,8 @@ int agent_run(const struct agent_opts *opts)
 	err = probe_set_new(a.cap, &a.probes);
 	if (err)
 		goto out;
+	if (capture_reported(a.cap, a.counters, false))
+		memset(a.counters, 0, sizeof(a.counters));
 
 	if (opts->targets_file || a.nc) {
 		agent_sync_targets(&a, true);
@@ -578,7 +616,16 @@ int agent_run(const struct agent_opts *opts)
 	log_info("capture running");
 
 	while (!agent_stop) {
-		err = capture_poll(a.cap, a.nretry ? 20 : 200);
+		if (!a.settled && (!a.nc || nodecfg_synced(a.nc)))
+			agent_settle(&a);
+		if (a.settled) {
+			err = capture_poll(a.cap, a.nretry ? 20 : 200);
+		} else {
+			struct timespec wait = { 0, 50 * 1000000L };
+
+			nanosleep(&wait, NULL);
+			err = 0;
+		}
 		if (err < 0) {
 			log_error("ring buffer poll failed: %s", strerror(-err));
 			break;

@@ -17,6 +17,9 @@ struct agent_opts {
 	uint32_t line_max;
 	uint32_t args_max;
 	uint32_t ringbuf_bytes;
+	/* A directory on a BPF file system keeping capture running while the
+	 * agent is down (after a crash); NULL or "": not kept. */
+	const char *bpf_dir;
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;

@@ -1,17 +1,25 @@
 /* Loading the BPF object and moving its events to the agent. */
 #include "capture.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <openssl/evp.h>
 
 #include "log.h"
 #include "shellaudit.skel.h"
+
+#define CAPTURE_BPF_FS_MAGIC 0xcafe4a11
 
 struct capture {
 	struct shellaudit_bpf *skel;
@@ -20,6 +28,8 @@ struct capture {
 	void *ctx;
 	int ncpus;
 	bool recovery; /* deprep_enter and prep_enter loaded */
+	bool resumed; /* the pinned state of an earlier agent was taken over */
+	char dir[PATH_MAX - 256]; /* <pin_dir>/<build key>, "" when not pinning */
 };
 
 /* libbpf's own messages, at debug unless they are warnings. */
@@ -88,6 +98,155 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Pinned state: the maps, the tracepoint links and every uprobe link live
+ * in <pin_dir>/<key> on a BPF file system, so the programs keep capturing
+ * into the ring buffer while no agent runs (a crash, kill -9, an OOM kill)
+ * and the next agent takes them over and reads what was captured meanwhile.
+ * The key covers the BPF object and the settings compiled into it: an agent
+ * of another build or other settings removes the old state instead of
+ * mixing programs that disagree on the record layout.
+ */
+static void capture_key(const struct capture_opts *opts, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE] = { 0 };
+	char cfg[64];
+	size_t sz;
+	const void *elf = shellaudit_bpf__elf_bytes(&sz);
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	int i;
+
+	snprintf(cfg, sizeof(cfg), "%u %u %u", opts->line_max, opts->args_max, opts->ringbuf_bytes);
+	/* Cannot fail in practice; md staying zero would only lose the build check. */
+	if (h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) && EVP_DigestUpdate(h, elf, sz) &&
+	    EVP_DigestUpdate(h, cfg, strlen(cfg)))
+		EVP_DigestFinal_ex(h, md, NULL);
+	EVP_MD_CTX_free(h);
+	for (i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Unlinks every pin in dir and dir itself. Unpinning a link nobody holds
+ * detaches it; a map goes when its last program does. */
+static void capture_remove_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && errno != ENOENT)
+			log_with(LOG_WARN, LOG_KV("path", path), "cannot unpin: %s", strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		log_with(LOG_WARN, LOG_KV("path", dir), "cannot remove: %s", strerror(errno));
+}
+
+/* Sets c->dir up under pin_dir, or leaves it empty (no pinning) with a
+ * line that says why capture will not outlive this process. */
+static void capture_pin_setup(struct capture *c, const struct capture_opts *opts)
+{
+	char parent[PATH_MAX], key[17], path[PATH_MAX], *slash;
+	struct statfs sf;
+	struct dirent *de;
+	DIR *d;
+
+	c->dir[0] = '\0';
+	if (!opts->pin_dir || !opts->pin_dir[0])
+		return;
+	snprintf(parent, sizeof(parent), "%s", opts->pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	else
+		snprintf(parent, sizeof(parent), ".");
+	if (statfs(parent, &sf) || sf.f_type != CAPTURE_BPF_FS_MAGIC) {
+		log_with(LOG_WARN, LOG_KV("dir", parent),
+			 "not a BPF file system (mount one there, e.g. `mount -t bpf bpf "
+			 "/sys/fs/bpf`): capture stops whenever the agent does");
+		return;
+	}
+	if (mkdir(opts->pin_dir, 0700) && errno != EEXIST) {
+		log_with(LOG_WARN, LOG_KV("dir", opts->pin_dir),
+			 "cannot create the pin directory: %s; capture stops whenever the agent "
+			 "does",
+			 strerror(errno));
+		return;
+	}
+	capture_key(opts, key);
+	/* Another build's state: its programs would disagree with ours. */
+	if ((d = opendir(opts->pin_dir))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.' || !strcmp(de->d_name, key))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", opts->pin_dir, de->d_name);
+			log_with(LOG_WARN, LOG_KV("dir", path),
+				 "removing the capture state of another agent build or settings; "
+				 "what it captured and no agent read is lost");
+			capture_remove_dir(path);
+		}
+		closedir(d);
+	}
+	if ((size_t)snprintf(c->dir, sizeof(c->dir), "%s/%s", opts->pin_dir, key) >=
+		    sizeof(c->dir) ||
+	    (mkdir(c->dir, 0700) && errno != EEXIST)) {
+		log_with(LOG_WARN, LOG_KV("dir", opts->pin_dir),
+			 "cannot create the pin directory; capture stops whenever the agent does");
+		c->dir[0] = '\0';
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/map_events", c->dir);
+	c->resumed = access(path, F_OK) == 0;
+}
+
+static int capture_pin_maps(struct capture *c)
+{
+	struct bpf_map *maps[] = { c->skel->maps.targets, c->skel->maps.events,
+				   c->skel->maps.in_readline, c->skel->maps.counters,
+				   c->skel->maps.reported };
+	char path[PATH_MAX];
+	size_t i;
+	int err;
+
+	if (!c->dir[0])
+		return 0;
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/map_%s", c->dir, bpf_map__name(maps[i]));
+		if ((err = bpf_map__set_pin_path(maps[i], path)))
+			return err;
+	}
+	return 0;
+}
+
+/* Takes over the pinned link `name` or attaches prog and pins the link. */
+static struct bpf_link *capture_attach_pinned(struct capture *c, struct bpf_program *prog,
+					      const char *name)
+{
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	int err;
+
+	if (c->dir[0]) {
+		snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+		if (access(path, F_OK) == 0 && (link = bpf_link__open(path)))
+			return link;
+	}
+	link = bpf_program__attach(prog);
+	if (!link || !c->dir[0])
+		return link;
+	if ((err = bpf_link__pin(link, path)))
+		log_with(LOG_WARN, LOG_KV("path", path), "cannot pin a link: %s", strerror(-err));
+	return link;
+}
+
 /* Opens, configures and loads the skeleton into c->skel; *at_load tells
  * whether it was the kernel's verifier or loader that said no. */
 static int capture_load(struct capture *c, const struct capture_opts *opts, bool *at_load)
@@ -106,6 +265,11 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes);
 	if (err) {
 		log_error("ring buffer size %u refused: %s", opts->ringbuf_bytes, strerror(-err));
+		return err;
+	}
+	err = capture_pin_maps(c);
+	if (err) {
+		log_error("cannot set the pin paths: %s", strerror(-err));
 		return err;
 	}
 	if (!c->recovery) {
@@ -140,6 +304,7 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		log_error("cannot count possible CPUs: %s", strerror(-err));
 		goto fail;
 	}
+	capture_pin_setup(c, opts);
 	/* The recovery programs need bpf_get_func_ip and attach cookies in
 	 * uprobes (Linux 6.6): without them, load the rest. */
 	c->recovery = true;
@@ -155,13 +320,15 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	}
 	if (err)
 		goto fail;
-	c->skel->links.sched_exec = bpf_program__attach(c->skel->progs.sched_exec);
+	c->skel->links.sched_exec =
+		capture_attach_pinned(c, c->skel->progs.sched_exec, "link_sched_exec");
 	if (!c->skel->links.sched_exec) {
 		err = -errno;
 		log_error("cannot attach to tracepoint sched_process_exec: %s", strerror(-err));
 		goto fail;
 	}
-	c->skel->links.sched_exit = bpf_program__attach(c->skel->progs.sched_exit);
+	c->skel->links.sched_exit =
+		capture_attach_pinned(c, c->skel->progs.sched_exit, "link_sched_exit");
 	if (!c->skel->links.sched_exit) {
 		err = -errno;
 		log_error("cannot attach to tracepoint sched_process_exit: %s", strerror(-err));
@@ -173,6 +340,10 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		log_error("cannot set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	if (c->resumed)
+		log_with(LOG_INFO, LOG_KV("dir", c->dir),
+			 "took over the capture state of the previous agent: what it captured "
+			 "while no agent ran is read now");
 	*out = c;
 	return 0;
 fail:
@@ -186,7 +357,16 @@ void capture_close(struct capture *c)
 		return;
 	ring_buffer__free(c->rb);
 	shellaudit_bpf__destroy(c->skel);
+	/* A clean stop takes capture down with it: nothing is left running
+	 * that no agent reads. */
+	if (c->dir[0])
+		capture_remove_dir(c->dir);
 	free(c);
+}
+
+bool capture_resumed(const struct capture *c)
+{
+	return c->resumed;
 }
 
 int capture_fd(struct capture *c)
@@ -227,7 +407,8 @@ int capture_target_del(struct capture *c, uint64_t mntns)
 }
 
 int capture_attach_uprobe(struct capture *c, enum capture_probe which, const char *path,
-			  uint64_t offset, uint64_t cookie, struct bpf_link **out)
+			  uint64_t offset, uint64_t cookie, const char *pin, bool *adopted,
+			  struct bpf_link **out)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = which == CAPTURE_READLINE_RET,
 		    .bpf_cookie = cookie);
@@ -235,20 +416,98 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 				   which == CAPTURE_READLINE_ENTER ? c->skel->progs.readline_enter :
 				   which == CAPTURE_DEPREP_ENTER   ? c->skel->progs.deprep_enter :
 								     c->skel->progs.prep_enter;
+	char pinpath[PATH_MAX];
 	struct bpf_link *link;
+	int err;
 
+	*adopted = false;
 	if (!c->recovery && (which == CAPTURE_DEPREP_ENTER || which == CAPTURE_PREP_ENTER))
 		return -EOPNOTSUPP;
+	if (pin && c->dir[0]) {
+		snprintf(pinpath, sizeof(pinpath), "%s/%s", c->dir, pin);
+		if (access(pinpath, F_OK) == 0 && (link = bpf_link__open(pinpath))) {
+			*adopted = true;
+			*out = link;
+			return 0;
+		}
+	}
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link)
 		return -errno;
+	if (pin && c->dir[0] && (err = bpf_link__pin(link, pinpath)))
+		log_with(LOG_WARN, LOG_KV("path", pinpath),
+			 "cannot pin a readline probe (it will not outlive the agent): %s",
+			 strerror(-err));
 	*out = link;
 	return 0;
 }
 
 void capture_detach(struct bpf_link *link)
 {
+	if (bpf_link__pin_path(link))
+		bpf_link__unpin(link);
 	bpf_link__destroy(link);
+}
+
+int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *arg), void *arg)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (!c->dir[0] || !(d = opendir(c->dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "rl-", 3) || keep(de->d_name, arg))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", c->dir, de->d_name);
+		if (unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *arg), void *arg)
+{
+	struct sa_target_key key, next, *gone = NULL, *g;
+	size_t ngone = 0, i;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map__get_next_key(c->skel->maps.targets, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		if (keep(key.mntns, arg))
+			continue;
+		if (!(g = realloc(gone, (ngone + 1) * sizeof(*g)))) {
+			free(gone);
+			return -ENOMEM;
+		}
+		gone = g;
+		gone[ngone++] = key;
+	}
+	for (i = 0; i < ngone; i++)
+		if (bpf_map__delete_elem(c->skel->maps.targets, &gone[i], sizeof(gone[i]), 0) == 0)
+			n++;
+	free(gone);
+	return n;
+}
+
+int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set)
+{
+	uint32_t i;
+
+	for (i = 0; i < SA_CNT_MAX; i++) {
+		int err = set ? bpf_map__update_elem(c->skel->maps.reported, &i, sizeof(i), &v[i],
+						     sizeof(v[i]), BPF_ANY) :
+				bpf_map__lookup_elem(c->skel->maps.reported, &i, sizeof(i), &v[i],
+						     sizeof(v[i]), 0);
+		if (err)
+			return -errno;
+	}
+	return 0;
 }
 
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX])

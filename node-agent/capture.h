@@ -3,6 +3,7 @@
 #ifndef SHELLAUDIT_CAPTURE_H
 #define SHELLAUDIT_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,9 @@ struct capture_opts {
 	uint32_t line_max; /* bytes of a line kept, <= SA_LINE_CAP - 2 */
 	uint32_t args_max; /* bytes of argv kept, <= SA_ARGS_CAP */
 	uint32_t ringbuf_bytes; /* power of two, >= page size */
+	/* A directory on a BPF file system where the maps and links are
+	 * pinned, so capture outlives a crashed agent; NULL: not pinned. */
+	const char *pin_dir;
 };
 
 /* One decoded, size-checked record; pointers are valid during the callback. */
@@ -30,11 +34,25 @@ struct capture_event {
 
 typedef void (*capture_handler_fn)(void *ctx, const struct capture_event *ev);
 
-/* Loads and attaches the BPF programs. On success *out is owned by the
- * caller, freed with capture_close(). Logs why on failure. */
+/* Loads and attaches the BPF programs, or takes over those a previous agent
+ * left pinned in opts->pin_dir. On success *out is owned by the caller,
+ * freed with capture_close(). Logs why on failure. */
 int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *ctx,
 		 struct capture **out);
+/* Stops capture: detaches and unpins everything. (A crash leaves it all
+ * pinned for the next agent.) */
 void capture_close(struct capture *c);
+/* True when capture_open took over pinned state: the ring buffer holds what
+ * was captured while no agent ran, tagged with the previous agent's target
+ * ids, and the target map holds its targets until swept. */
+bool capture_resumed(const struct capture *c);
+/* Removes the pinned uprobe links (names "rl-...") keep() does not claim,
+ * and the target map entries keep() does not claim. Return the count. */
+int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *arg), void *arg);
+int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *arg), void *arg);
+/* Reads (set false) or writes (set true) the drop counts last reported,
+ * kept in the kernel next to the counters. */
+int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set);
 
 /* A file descriptor that becomes readable when events are waiting. */
 int capture_fd(struct capture *c);
@@ -57,9 +75,13 @@ enum capture_probe {
 
 /* Attaches one of the readline programs to the function at file offset
  * `offset` of the file at `path` (for all processes; the target map
- * filters). */
+ * filters). With pin (a name starting "rl-" that identifies file, offset
+ * and program) and pinning on, a link pinned under that name is taken over
+ * (*adopted set) instead, and a new one is pinned. */
 int capture_attach_uprobe(struct capture *c, enum capture_probe which, const char *path,
-			  uint64_t offset, uint64_t cookie, struct bpf_link **out);
+			  uint64_t offset, uint64_t cookie, const char *pin, bool *adopted,
+			  struct bpf_link **out);
+/* Unpins and detaches. */
 void capture_detach(struct bpf_link *link);
 
 /* Sums of the per-CPU counters, indexed by enum sa_counter. */

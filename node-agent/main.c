@@ -43,6 +43,12 @@ static void main_usage(FILE *f)
 		"                                                          SHELLAUDIT_MAX_ARGS\n"
 		"  --ringbuf-mb MB       kernel ring buffer size, a power of two (default 8)\n"
 		"                                                          SHELLAUDIT_RINGBUF_MB\n"
+		"  --bpf-dir DIR         pin the programs, links and ring buffer in DIR, on a\n"
+		"                        BPF file system: after a crash (kill -9, OOM) capture\n"
+		"                        goes on, and the next agent reads what was captured\n"
+		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
+		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
+		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
 		"\n"
 		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
 		"through a durable spool to AuditRecords and Events.\n"
@@ -158,7 +164,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT };
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -179,6 +185,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -208,6 +215,7 @@ int main(int argc, char **argv)
 	o.port = 8081;
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
+	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
 	o.output = getenv("SHELLAUDIT_OUTPUT");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -237,6 +245,7 @@ int main(int argc, char **argv)
 		case OPT_NODE: o.node_name = optarg; break;
 		case OPT_KUBECONFIG: o.kubeconfig = optarg; break;
 		case OPT_SPOOL: o.spool_dir = optarg; break;
+		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;
@@ -288,6 +297,10 @@ int main(int argc, char **argv)
 	}
 	if (o.node_name && !*o.node_name)
 		o.node_name = NULL;
+	/* Standalone agents are often several on one host (tests,
+	 * development): they must not take over each other's probes. */
+	if (!o.bpf_dir && o.node_name)
+		o.bpf_dir = "/sys/fs/bpf/shellaudit";
 	if (o.kubeconfig && !*o.kubeconfig)
 		o.kubeconfig = NULL;
 	if (spool_mb) {

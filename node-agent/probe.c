@@ -31,6 +31,7 @@ struct probe {
 	uint32_t *owners;
 	size_t nowners;
 	char label[256];
+	char pin[96]; /* "rl-<file>-<offset>": the links are pinned as pin-<program> */
 };
 
 struct probe_set {
@@ -112,11 +113,45 @@ static int probe_add_owner(struct probe *p, uint32_t owner)
 	return 0;
 }
 
+/* Attaches (or takes over the pinned link of) program `which` at offset. */
+static int probe_link(struct probe_set *ps, struct probe *p, enum capture_probe which,
+		      const char *path, uint64_t offset, uint64_t cookie, bool *adopted)
+{
+	char pin[sizeof(p->pin) + 8];
+	bool a;
+	int err;
+
+	snprintf(pin, sizeof(pin), "%s-%d", p->pin, (int)which);
+	err = capture_attach_uprobe(ps->cap, which, path, offset, cookie, pin, &a,
+				    &p->link[which]);
+	*adopted |= a;
+	return err;
+}
+
+static bool probe_pin_in_use(const char *pin, void *arg)
+{
+	const struct probe_set *ps = arg;
+	size_t i, n;
+
+	for (i = 0; i < ps->nprobes; i++) {
+		n = strlen(ps->probes[i].pin);
+		if (!strncmp(pin, ps->probes[i].pin, n) && pin[n] == '-')
+			return true;
+	}
+	return false;
+}
+
+int probe_set_sweep(struct probe_set *ps)
+{
+	return capture_sweep_links(ps->cap, probe_pin_in_use, ps);
+}
+
 int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label)
 {
 	struct probe_file file;
 	struct elfsym sym, dep, prep, buf;
 	const char *why = NULL, *recovery = "no";
+	bool adopted = false;
 	char path[64], devino[64], off[32];
 	struct stat st;
 	struct probe *p;
@@ -161,15 +196,21 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	p->file = file;
 	p->offset = sym.offset;
 	snprintf(p->label, sizeof(p->label), "%s", label);
+	/* Everything probe_same_file compares, and the offset: a pin of
+	 * another version of the file is never taken for this one. */
+	/* (bpffs refuses dots in names.) */
+	snprintf(p->pin, sizeof(p->pin), "rl-%x_%x-%lx-%llx-%llx_%lx-%llx", major(file.dev),
+		 minor(file.dev), (unsigned long)file.ino, (unsigned long long)file.size,
+		 (unsigned long long)file.mtime.tv_sec, (unsigned long)file.mtime.tv_nsec,
+		 (unsigned long long)sym.offset);
 	/* The path the kernel resolves is this very open file, whatever
 	 * happens to the path inside the container meanwhile. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	/* The return probe first, then the entry probe that arms it: a call
 	 * entered between the two is left to the recovery probe. */
-	err = capture_attach_uprobe(ps->cap, CAPTURE_READLINE_RET, path, sym.offset, 0, &p->link[0]);
+	err = probe_link(ps, p, CAPTURE_READLINE_RET, path, sym.offset, 0, &adopted);
 	if (!err)
-		err = capture_attach_uprobe(ps->cap, CAPTURE_READLINE_ENTER, path, sym.offset, 0,
-					    &p->link[1]);
+		err = probe_link(ps, p, CAPTURE_READLINE_ENTER, path, sym.offset, 0, &adopted);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
 			 "cannot attach the readline probes: %s", strerror(-err));
@@ -181,10 +222,9 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	if (elfsym_find(fd, "rl_deprep_terminal", &dep, NULL) == 0 &&
 	    elfsym_find(fd, "rl_prep_terminal", &prep, NULL) == 0 &&
 	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
-	    capture_attach_uprobe(ps->cap, CAPTURE_PREP_ENTER, path, prep.offset, 0,
-				  &p->link[3]) == 0 &&
-	    capture_attach_uprobe(ps->cap, CAPTURE_DEPREP_ENTER, path, dep.offset,
-				  buf.vaddr - dep.vaddr, &p->link[2]) == 0)
+	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, prep.offset, 0, &adopted) == 0 &&
+	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, dep.offset, buf.vaddr - dep.vaddr,
+		       &adopted) == 0)
 		recovery = "yes";
 	err = probe_add_owner(p, owner);
 	if (err) {
@@ -195,7 +235,7 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)sym.offset);
 	log_with(LOG_INFO,
 		 LOG_KV("file", label, "inode", devino, "offset", off, "recovers_running_call",
-			recovery),
+			recovery, "from_previous_agent", adopted ? "yes" : "no"),
 		 "readline probe attached");
 	return 1;
 }

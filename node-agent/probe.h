@@ -26,6 +26,10 @@ void probe_set_free(struct probe_set *ps);
  */
 int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label);
 
+/* Unpins the readline probes a previous agent left that no probe of this
+ * set took over (their files are no longer used by a target). */
+int probe_set_sweep(struct probe_set *ps);
+
 /* Drops every use by owner; detaches the probes nobody uses any more. */
 void probe_release_owner(struct probe_set *ps, uint32_t owner);
 

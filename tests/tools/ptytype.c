@@ -4,8 +4,10 @@
  *   ptytype [--prompt STR] [--lines FILE] [--nul] [--quote] [--paste]
  *           [--fast] [--echo] [--attach] [--size COLSxROWS]
  *           [--ready SHELLCMD] [--timeout SEC] [--log FILE]
- *           [--pidfile FILE] -- CMD [ARG...]
+ *           [--pidfile FILE] [--delay MS] -- CMD [ARG...]
  *
+ * --delay: MS milliseconds (output still read) before each line after the
+ * first: a burst that lasts long enough to do something in its middle.
  * --ready: before the first line, run SHELLCMD with /bin/sh until it
  * succeeds (e.g. until a probe is attached).
  * Waits for the prompt (when given) before the first line and, without
@@ -283,7 +285,8 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' }, { "log", required_argument, NULL, 'L' },
 		{ "pidfile", required_argument, NULL, 'i' }, { "ready", required_argument, NULL, 'r' },
 		{ "echo", no_argument, NULL, 'e' },	     { "attach", no_argument, NULL, 'a' },
-		{ "size", required_argument, NULL, 's' },	 { 0 },
+		{ "size", required_argument, NULL, 's' },	 { "delay", required_argument, NULL, 'd' },
+		{ 0 },
 	};
 	const char *ready = NULL;
 	const char *prompt = NULL, *lines_path = NULL, *log_path = NULL, *pidfile = NULL;
@@ -293,7 +296,7 @@ int main(int argc, char **argv)
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
 	unsigned cols, rows;
 	char x;
-	double timeout = 120;
+	double timeout = 120, delay_ms = 0;
 	char *lines = NULL;
 	size_t lines_len = 0, i, start, last, last_len;
 	int c;
@@ -307,6 +310,7 @@ int main(int argc, char **argv)
 		case 'P': paste = true; break;
 		case 'f': fast = true; break;
 		case 't': timeout = atof(optarg); break;
+		case 'd': delay_ms = atof(optarg); break;
 		case 'L': log_path = optarg; break;
 		case 'i': pidfile = optarg; break;
 		case 'r': ready = optarg; break;
@@ -364,6 +368,14 @@ int main(int argc, char **argv)
 	for (i = 0, start = 0, last = 0, last_len = 0; i < lines_len; i++) {
 		if (lines[i] != (nul ? '\0' : '\n'))
 			continue;
+		if (delay_ms > 0 && start > 0) {
+			double until = now_s() + delay_ms / 1000;
+
+			while (now_s() < until) {
+				check_deadline(&s);
+				pump_output(&s, 1 + (int)((until - now_s()) * 1000));
+			}
+		}
 		type_line(&s, lines + start, i - start, quote, paste);
 		last = start;
 		last_len = i - start;

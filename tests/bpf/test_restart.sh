@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Capture that outlives the agent: with --bpf-dir on a BPF file system the
+# programs, links and ring buffer are pinned, so lines typed while the agent
+# is dead (kill -9) are read by the next one, each once; a clean stop
+# removes everything; an agent with other settings replaces the old state;
+# targets dropped while no agent ran are swept.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/capture-lib.sh"
+
+cap_setup
+mkdir -p "$work/bpf"
+mount -t bpf bpf "$work/bpf" || { t_fail "cannot mount a BPF file system"; t_summary; exit 1; }
+# Registered first, so it runs last: the pins go with the mount.
+t_cleanup "umount '$work/bpf'"
+pins=$work/bpf/shellaudit
+
+# start_agent [ARGS...]: one more agent on the targets file, pinned; waits
+# until it runs (its own "capture running" line).
+start_agent() {
+	local n
+	n=$(grep -c '"msg":"capture running"' "$work/agent.log" 2>/dev/null)
+	"$AGENT" --targets-file "$work/targets" --output "$work/out.jsonl" --log-level debug \
+		--bpf-dir "$pins" "$@" 2>>"$work/agent.log" &
+	AGENT_PID=$!
+	t_cleanup "kill -KILL $AGENT_PID"
+	started() { [ "$(grep -c '"msg":"capture running"' "$work/agent.log")" -gt "${n:-0}" ]; }
+	t_wait 60 started
+}
+count() { cap_lines c1 | grep -c "^echo $1-" || true; }
+
+cap_container c1
+cap_container c2
+start_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+cap_target c1
+cap_target c2
+t_eq "pinned: maps and links are in the BPF file system" "yes" \
+	"$(ls "$pins"/*/map_events "$pins"/*/link_sched_exec >/dev/null 2>&1 && echo yes || echo no)"
+
+# A 600-line burst, 10 ms apart; the agent is killed a third of the way in
+# and started again a second later, while the burst goes on.
+n=600
+seq 1 $n | sed 's/^/echo burst-/' >"$work/burst.txt"
+cap_shell c1 "$work/burst.txt" --delay 10 --timeout 300 >/dev/null &
+shell=$!
+read200() { [ "$(count burst)" -ge 200 ]; }
+t_wait 60 read200 || t_fail "the burst did not start"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+at_kill=$(count burst)
+sleep 1
+if kill -0 "$shell" 2>/dev/null; then
+	t_pass "the shell was still typing while no agent ran"
+else
+	t_fail "the shell was still typing while no agent ran" "it ended before the restart"
+fi
+start_agent || t_fail "agent did not restart"
+wait "$shell" || t_fail "the burst shell failed"
+readall() { [ "$(count burst)" -ge $n ]; }
+t_wait 60 readall
+echo "  note $at_kill of $n lines were read when the agent was killed"
+cap_same "after kill -9 mid-burst and a restart, every line once, in order" \
+	"$(cat "$work/burst.txt")" "$(cap_lines c1 | grep '^echo burst-')"
+t_match "the new agent says it took the state over" 'took over the capture state' \
+	"$(cat "$work/agent.log")"
+t_match "and took over the readline probe instead of attaching a second" \
+	'"readline probe attached",.*"from_previous_agent":"yes"' "$(cat "$work/agent.log")"
+
+# Dropped while no agent ran: c2 leaves the targets file before the restart.
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+echo "${CPID[c1]} c1" >"$work/targets"
+start_agent || t_fail "agent did not restart"
+t_wait 30 grep -q '"removed 1 targets' "$work/agent.log"
+t_match "a target dropped while no agent ran is swept from the kernel's map" \
+	'removed 1 targets' "$(cat "$work/agent.log")"
+printf 'echo c2-after-sweep\n' >"$work/c2.txt"
+printf 'echo c1-after-sweep\n' >"$work/c1.txt"
+cap_shell c2 "$work/c2.txt" >/dev/null || t_fail "the shell in c2 failed"
+cap_shell c1 "$work/c1.txt" >/dev/null || t_fail "the shell in c1 failed"
+t_wait 30 cap_has_line c1 "echo c1-after-sweep" || t_fail "c1 is still captured"
+t_eq "and its lines are not captured" "" "$(cap_lines c2 | grep after-sweep)"
+
+# Other settings: the old state goes, with a line that says so.
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+old=$(ls "$pins")
+start_agent --max-line 100 || t_fail "agent did not restart"
+t_match "an agent with other settings removes the old state" \
+	'removing the capture state of another agent build or settings' "$(cat "$work/agent.log")"
+t_eq "and keeps only its own" "1 no" \
+	"$(ls "$pins" | wc -l) $([ -e "$pins/$old" ] && echo yes || echo no)"
+
+# A clean stop takes capture down: nothing stays pinned or attached.
+cap_agent_stop
+t_eq "a clean stop leaves nothing pinned" "" "$(ls -A "$pins" 2>/dev/null)"
+printf 'echo after-clean-stop\n' >"$work/c1b.txt"
+cap_shell c1 "$work/c1b.txt" >/dev/null || t_fail "the shell in c1 failed"
+start_agent || t_fail "agent did not restart"
+sleep 1
+t_eq "so lines typed after a clean stop are not captured later" "" \
+	"$(cap_lines c1 | grep after-clean-stop)"
+cap_agent_stop
+t_summary
