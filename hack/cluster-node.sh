@@ -325,6 +325,11 @@ node_prepare() {
 	node_save_host_state
 	node_pki "$ip"
 	node_write_configs "$svc" "$ip"
+	# The agent's pinned capture state, on a BPF file system of this node
+	# alone: unmounting it in `down` releases whatever is pinned there.
+	mkdir -p "$NODE_DIR/bpf"
+	mountpoint -q "$NODE_DIR/bpf" || mount -t bpf bpf "$NODE_DIR/bpf" ||
+		die "cannot mount a BPF file system on $NODE_DIR/bpf"
 	# The kubelet wants its cgroup root to exist in every hierarchy.
 	if [ "$CGROUP_ROOT" != / ]; then
 		for mp in $(node_cgroup_mounts); do mkdir -p "$mp$CGROUP_ROOT"; done

@@ -8,9 +8,11 @@
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its spool on a host path inside the node's
-#     state dir ($SHELLAUDIT_RUN/node/spool): two local nodes on one
-#     machine never share a spool, and `hack/cluster.sh down` removes it.
+#   - for the agent DaemonSet, its spool and its BPF file system on host
+#     paths inside the node's state dir ($SHELLAUDIT_RUN/node/spool and
+#     node/bpf, a bpf mount made by hack/cluster-node.sh): two local nodes
+#     on one machine never share them, and `hack/cluster.sh down` removes
+#     them, pinned programs included.
 # Apply it with kubectl apply -k DIR.
 set -euo pipefail
 
@@ -57,6 +59,9 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			          - name: spool
 			            hostPath:
 			              path: $run/node/spool
+			          - name: bpf
+			            hostPath:
+			              path: $run/node/bpf
 			EOF
 		fi
 	done
