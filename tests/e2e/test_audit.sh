@@ -7,6 +7,8 @@
 #     pod, in order, and in the pod's AuditRecords, whose chain verifies;
 #   - a line typed into the untargeted pod is nowhere;
 #   - the same for a session in an ephemeral container of `kubectl debug -it`;
+#   - the agent killed -9 mid-session: the kubelet restarts it and every
+#     line, those typed while it was dead included, is there once;
 #   - the AuditRecords outlive the deleted pod, and the controller deletes
 #     them once the retention has passed;
 #   - down leaves nothing behind.
@@ -247,6 +249,56 @@ t_eq "kubectl debug: the AuditRecords of the ephemeral container hold them, in o
 t_run "kubectl debug: the chain verifies" "$AGENT" verify --namespace default --pod "$pod" --container debugger
 t_eq "kubectl debug: nothing more in the records of the pod's own container" \
 	"$(cat "$work/exec.want")" "$(record_entries "$pod" shell line)"
+
+# --- the agent crashes mid-session ---------------------------------------------------
+
+# The agent's container is killed (-9) while a session is typed; the kubelet
+# starts it again. Its programs stayed pinned on the node's BPF file system
+# and kept capturing: every line is in the records once, in order.
+agent_pid() {
+	local p
+	for p in $(pgrep -x shellaudit-agen); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "NODE_NAME=$node" && echo "$p" && return 0
+	done
+	return 1
+}
+t_eq "the agent pins its capture state on the node's BPF file system" yes \
+	"$(ls "$SHELLAUDIT_RUN"/node/bpf/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
+seq 1 200 | sed 's/^/echo crash-/' >"$work/crash.txt"
+echo exit >>"$work/crash.txt"
+"$PTYTYPE" --prompt "$PROMPT" --echo --delay 20 --lines "$work/crash.txt" --timeout "$WAIT" \
+	--log "$work/crash.pty" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash \
+	>/dev/null 2>"$work/crash.err" &
+typer=$!
+typed_50() { grep -q 'crash-50' "$work/crash.pty"; }
+t_wait "$WAIT" typed_50 || t_fail "the crash session started" "$(cat "$work/crash.err")"
+victim=$(agent_pid) && kill -KILL "$victim"
+if kill -0 "$typer" 2>/dev/null; then
+	t_pass "the session was still being typed when the agent was killed"
+else
+	t_fail "the session was still being typed when the agent was killed"
+fi
+restarted() {
+	[ "$(k -n shellaudit-system get pods -l app.kubernetes.io/component=node-agent \
+		-o jsonpath='{.items[0].status.containerStatuses[0].restartCount}')" -ge 1 ] && agent_pid >/dev/null
+}
+if [ -n "$victim" ] && t_wait "$WAIT" restarted; then
+	t_pass "the agent killed -9 mid-session is restarted by the kubelet"
+else
+	t_fail "the agent killed -9 mid-session is restarted by the kubelet" "victim '$victim'"
+fi
+wait "$typer"
+[ $? != 125 ] || t_fail "the crash session: every line typed" "$(cat "$work/crash.err")"
+crash_records() { record_entries "$pod" shell line | grep '^echo crash-'; }
+crash_events() { events "$pod" | grep '^echo crash-'; }
+t_wait "$WAIT" count_at_least 200 crash_records || true
+t_eq "every line of the session typed across the crash is in the records once, in order" \
+	"$(grep '^echo crash-' "$work/crash.txt")" "$(crash_records)"
+t_wait "$WAIT" count_at_least 200 crash_events || true
+t_eq "and has one Event" "$(grep '^echo crash-' "$work/crash.txt")" "$(crash_events)"
+t_match "the restarted agent took the capture state over" 'took over the capture state' \
+	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
+t_run "the chain verifies across the crash" "$AGENT" verify --namespace default --pod "$pod" --container shell
 
 # --- retention -----------------------------------------------------------------------
 
