@@ -160,8 +160,9 @@ down:
 images: all
 	$(Q)hack/images.sh build
 
-bench: all
+bench: all kube
 	$(Q)tests/bench/run.sh
+	$(Q)tests/bench/publish.sh
 
 fmt:
 	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] bpf/*.[ch] tests/*/*.[ch])

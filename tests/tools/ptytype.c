@@ -6,8 +6,8 @@
  *           [--ready SHELLCMD] [--timeout SEC] [--log FILE]
  *           [--pidfile FILE] [--delay MS] -- CMD [ARG...]
  *
- * --delay: MS milliseconds (output still read) before each line after the
- * first: a burst that lasts long enough to do something in its middle.
+ * --delay: types line N MS*N milliseconds after the first (output still
+ * read): a paced burst, e.g. one long enough to do something in its middle.
  * --ready: before the first line, run SHELLCMD with /bin/sh until it
  * succeeds (e.g. until a probe is attached).
  * Waits for the prompt (when given) before the first line and, without
@@ -296,7 +296,8 @@ int main(int argc, char **argv)
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
 	unsigned cols, rows;
 	char x;
-	double timeout = 120, delay_ms = 0;
+	double timeout = 120, delay_ms = 0, t_first = 0;
+	unsigned long nth = 0;
 	char *lines = NULL;
 	size_t lines_len = 0, i, start, last, last_len;
 	int c;
@@ -368,8 +369,12 @@ int main(int argc, char **argv)
 	for (i = 0, start = 0, last = 0, last_len = 0; i < lines_len; i++) {
 		if (lines[i] != (nul ? '\0' : '\n'))
 			continue;
+		if (delay_ms > 0 && start == 0)
+			t_first = now_s();
+		/* Paced from the first line, not after each: the rate holds
+		 * whatever typing a line costs. */
 		if (delay_ms > 0 && start > 0) {
-			double until = now_s() + delay_ms / 1000;
+			double until = t_first + (double)++nth * delay_ms / 1000;
 
 			while (now_s() < until) {
 				check_deadline(&s);
