@@ -15,9 +15,11 @@
  * of the leader closes the session.
  *
  * A uretprobe only sees readline calls that began after it was attached:
- * the shell that already waits at its prompt when a container is targeted
- * (or when a new shell is probed from its exec) returns from a call the
- * probe missed. readline_enter marks the calls that were seen; on a call
+ * the shell that already waits at its prompt when its file is probed (a
+ * container targeted, a new shell probed from its exec) returns from a call
+ * the probe missed. readline_enter marks the calls that were seen, in
+ * targeted containers or not (the target is checked when the line is
+ * complete); on a call
  * that was not, deprep_enter (readline restoring the terminal, after the
  * line is complete and before readline returns) reads the line from
  * rl_line_buffer instead and flags it SA_F_RECOVERED. Programs that use
@@ -170,15 +172,18 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Every call is marked, targeted or not: a shell of a container that is
+ * targeted while it waits at its prompt (its file already probed for
+ * another container) then still has its line sent by readline_ret, which
+ * matters where the recovery programs cannot load (before 6.6). The cost,
+ * one map update per line read, falls on lines typed, not on execs. */
 SEC("uprobe")
 int BPF_KPROBE(readline_enter)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	__u64 id = bpf_get_current_pid_tgid();
 	__u8 mode = SA_IN_READLINE;
 
-	if (current_target(task, &mntns))
-		bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
+	bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
 	return 0;
 }
 
@@ -207,14 +212,13 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 	__u8 sent = SA_LINE_SENT, *state;
 	struct sa_target_val *t;
 
-	t = current_target(task, &mntns);
-	if (!t)
-		return 0;
 	state = bpf_map_lookup_elem(&in_readline, &id);
 	if (!state || *state != SA_IN_READLINE)
 		return 0; /* another attachment sent it, or a call readline_enter missed */
 	bpf_map_update_elem(&in_readline, &id, &sent, BPF_ANY);
-	emit_line(task, mntns, t, ret, 0);
+	t = current_target(task, &mntns);
+	if (t)
+		emit_line(task, mntns, t, ret, 0);
 	return 0;
 }
 

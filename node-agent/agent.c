@@ -564,6 +564,7 @@ int agent_run(const struct agent_opts *opts)
 		.args_max = opts->args_max,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.pin_dir = opts->bpf_dir,
+		.no_recovery = opts->no_recovery != 0,
 	};
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };

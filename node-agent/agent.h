@@ -20,6 +20,7 @@ struct agent_opts {
 	/* A directory on a BPF file system keeping capture running while the
 	 * agent is down (after a crash); NULL or "": not kept. */
 	const char *bpf_dir;
+	int no_recovery; /* SHELLAUDIT_NO_LINE_RECOVERY: as on kernels before 6.6 */
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;

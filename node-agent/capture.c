@@ -307,9 +307,9 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	capture_pin_setup(c, opts);
 	/* The recovery programs need bpf_get_func_ip and attach cookies in
 	 * uprobes (Linux 6.6): without them, load the rest. */
-	c->recovery = true;
+	c->recovery = !opts->no_recovery;
 	err = capture_load(c, opts, &at_load);
-	if (err && at_load) {
+	if (err && at_load && c->recovery) {
 		log_warn("this kernel refused the line-recovery programs (%s): loading without "
 			 "them, a line being read when its shell is probed will be missed",
 			 strerror(-err));

@@ -19,6 +19,9 @@ struct capture_opts {
 	/* A directory on a BPF file system where the maps and links are
 	 * pinned, so capture outlives a crashed agent; NULL: not pinned. */
 	const char *pin_dir;
+	/* Load without the line-recovery programs, as on kernels before 6.6
+	 * (which refuse them): tests of that path. */
+	bool no_recovery;
 };
 
 /* One decoded, size-checked record; pointers are valid during the callback. */

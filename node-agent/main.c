@@ -216,6 +216,9 @@ int main(int argc, char **argv)
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
+	/* Not a flag: only the tests of the pre-6.6 path want it. */
+	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
+			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
 	o.output = getenv("SHELLAUDIT_OUTPUT");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
