@@ -54,8 +54,8 @@ static bool discover_alive(int pidfd)
 /* Opens `path` in the root and probes it. ENOENT is normal for the usual
  * paths; a symlink that points nowhere inside the root is worth a line,
  * since it often means a link to a host path. */
-static int discover_path(struct probe_set *ps, uint32_t owner, int rootfd, const char *path,
-			 bool quiet_enoent)
+static int discover_path(struct probe_set *ps, uint32_t owner, pid_t pid, int rootfd,
+			 const char *path, bool quiet_enoent)
 {
 	char target[512];
 	int fd, err;
@@ -71,7 +71,7 @@ static int discover_path(struct probe_set *ps, uint32_t owner, int rootfd, const
 				 strerror(-fd));
 		return fd;
 	}
-	err = probe_acquire(ps, fd, owner, path);
+	err = probe_acquire(ps, fd, pid, owner, path);
 	close(fd);
 	return err;
 }
@@ -110,7 +110,7 @@ static int discover_maps(struct probe_set *ps, uint32_t owner, pid_t pid, int pi
 		}
 		*found = true;
 		/* The path as the process sees it: the first '/' of the line. */
-		err = probe_acquire(ps, fd, owner, strchr(sp + 1, '/'));
+		err = probe_acquire(ps, fd, pid, owner, strchr(sp + 1, '/'));
 		close(fd);
 		if (err == 1)
 			ret = 1;
@@ -147,7 +147,7 @@ static int discover_needed(struct probe_set *ps, uint32_t owner, pid_t pid, int 
 			if (snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[d],
 				     names[i]) >= (int)sizeof(path))
 				continue;
-			err = discover_path(ps, owner, rootfd, path, true);
+			err = discover_path(ps, owner, pid, rootfd, path, true);
 			if (err == -ENOENT)
 				continue;
 			if (err == 1)
@@ -211,7 +211,7 @@ int discover_process(struct probe_set *ps, uint32_t owner, const struct discover
 		err = -ESRCH;
 		goto out;
 	}
-	err = probe_acquire(ps, fd, owner, label);
+	err = probe_acquire(ps, fd, pid, owner, label);
 	if (err != -ENXIO)
 		goto out;
 	err = discover_maps(ps, owner, pid, pidfd, &found);
@@ -242,13 +242,13 @@ int discover_container(struct probe_set *ps, uint32_t owner, const struct discov
 	if (rootfd < 0)
 		return rootfd;
 	for (i = 0; i < sizeof(discover_shells) / sizeof(discover_shells[0]); i++)
-		if (discover_path(ps, owner, rootfd, discover_shells[i], true) == 1)
+		if (discover_path(ps, owner, pid, rootfd, discover_shells[i], true) == 1)
 			n++;
 	for (i = 0; i < sizeof(discover_libs) / sizeof(discover_libs[0]); i++) {
 		for (d = 0; d < sizeof(discover_lib_dirs) / sizeof(discover_lib_dirs[0]); d++) {
 			snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[d],
 				 discover_libs[i]);
-			if (discover_path(ps, owner, rootfd, path, true) == 1)
+			if (discover_path(ps, owner, pid, rootfd, path, true) == 1)
 				n++;
 		}
 	}

@@ -12,11 +12,13 @@
 #include "capture.h"
 #include "elfsym.h"
 #include "log.h"
+#include "realfile.h"
 
 #define PROBE_NEGATIVE_MAX 4096
 
 struct probe_file {
-	dev_t dev;
+	struct realfile_key key; /* what the probes are shared by */
+	dev_t dev; /* as fstat shows it (the overlay's inode on overlayfs) */
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
@@ -31,7 +33,7 @@ struct probe {
 	uint32_t *owners;
 	size_t nowners;
 	char label[256];
-	char pin[96]; /* "rl-<file>-<offset>": the links are pinned as pin-<program> */
+	char pin[160]; /* "rl-<file>-<offset>": the links are pinned as pin-<program> */
 };
 
 struct probe_set {
@@ -44,10 +46,55 @@ struct probe_set {
 	size_t nneg;
 };
 
+/* For the files known without readline: the file as fstat shows it, as
+ * cheap as a check can be (a copy-up that keeps the content keeps the
+ * answer; one that changes it changes size or mtime). */
 static bool probe_same_file(const struct probe_file *a, const struct probe_file *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static int probe_file_stat(int fd, struct probe_file *f)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	memset(&f->key, 0, sizeof(f->key));
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	return 0;
+}
+
+/* The file open at fd: its real file's key, and fstat's identity. */
+static int probe_file_of(int fd, pid_t pid, struct probe_file *f, const char **why)
+{
+	int err = probe_file_stat(fd, f);
+
+	return err ? err : realfile_key_of(fd, pid, &f->key, why);
+}
+
+/* Keys the file by the inode fstat shows: always safe (more probes on one
+ * real file only cost time, the BPF side reports each hit once). */
+static void probe_file_fallback(struct probe_file *f)
+{
+	memset(&f->key, 0, sizeof(f->key));
+	f->key.kind = REALFILE_INODE;
+	f->key.dev = f->dev;
+	f->key.ino = f->ino;
+}
+
+static struct probe *probe_find(struct probe_set *ps, const struct realfile_key *key)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nprobes; i++)
+		if (realfile_key_equal(&ps->probes[i].file.key, key))
+			return &ps->probes[i];
+	return NULL;
 }
 
 int probe_set_new(struct capture *cap, struct probe_set **out)
@@ -146,31 +193,78 @@ int probe_set_sweep(struct probe_set *ps)
 	return capture_sweep_links(ps->cap, probe_pin_in_use, ps);
 }
 
-int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label)
+/* The real file's key, its size and mtime, and the offset: a pin of
+ * another file or version of the file is never taken for this one. (bpffs
+ * refuses dots in names; realfile_key_str has none.) */
+static void probe_pin_name(struct probe *p)
 {
-	struct probe_file file;
-	struct elfsym sym, dep, prep, buf;
-	const char *why = NULL, *recovery = "no";
+	char key[96];
+
+	realfile_key_str(&p->file.key, key, sizeof(key));
+	snprintf(p->pin, sizeof(p->pin), "rl-%s-%llx-%llx_%lx-%llx", key,
+		 (unsigned long long)p->file.size, (unsigned long long)p->file.mtime.tv_sec,
+		 (unsigned long)p->file.mtime.tv_nsec, (unsigned long long)p->offset);
+}
+
+/* Attaches the readline probes of p (readline at sym) to the file at fd. */
+static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const struct elfsym *sym,
+			const char **recovery, bool *adopted)
+{
+	struct elfsym dep, prep, buf;
+	char path[64];
+	int err;
+
+	*recovery = "no";
+	/* The path the kernel resolves is this very open file, whatever
+	 * happens to the path inside the container meanwhile. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* The return probe first, then the entry probe that arms it: a call
+	 * entered between the two is left to the recovery probe. */
+	err = probe_link(ps, p, CAPTURE_READLINE_RET, path, sym->offset, 0, adopted);
+	if (!err)
+		err = probe_link(ps, p, CAPTURE_READLINE_ENTER, path, sym->offset, 0, adopted);
+	if (err)
+		return err;
+	/* Recovering the call already running, and the callback interface,
+	 * need rl_deprep_terminal, rl_prep_terminal and rl_line_buffer. */
+	if (elfsym_find(fd, "rl_deprep_terminal", &dep, NULL) == 0 &&
+	    elfsym_find(fd, "rl_prep_terminal", &prep, NULL) == 0 &&
+	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
+	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, prep.offset, 0, adopted) == 0 &&
+	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, dep.offset, buf.vaddr - dep.vaddr,
+		       adopted) == 0)
+		*recovery = "yes";
+	return 0;
+}
+
+static void probe_unlink_all(struct probe *p)
+{
+	probe_unlink(p);
+	memset(p->link, 0, sizeof(p->link));
+}
+
+int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label)
+{
+	struct probe_file file, again;
+	struct elfsym sym;
+	const char *why = NULL, *keywhy = NULL, *recovery = "no";
 	bool adopted = false;
-	char path[64], devino[64], off[32];
-	struct stat st;
-	struct probe *p;
+	char devino[64], off[32], key[96];
+	struct probe *p, *q;
 	size_t i;
 	int err;
 
-	if (fstat(fd, &st))
-		return -errno;
-	file.dev = st.st_dev;
-	file.ino = st.st_ino;
-	file.size = st.st_size;
-	file.mtime = st.st_mtim;
-	for (i = 0; i < ps->nprobes; i++) {
-		if (ps->probes[i].file.dev == file.dev && ps->probes[i].file.ino == file.ino)
-			return probe_add_owner(&ps->probes[i], owner);
-	}
+	err = probe_file_stat(fd, &file);
+	if (err)
+		return err;
 	for (i = 0; i < ps->nneg; i++)
 		if (probe_same_file(&ps->neg[i], &file))
 			return ps->neg_err[i];
+	err = realfile_key_of(fd, pid, &file.key, &keywhy);
+	if (err)
+		return err;
+	if ((p = probe_find(ps, &file.key)))
+		return probe_add_owner(p, owner);
 
 	snprintf(devino, sizeof(devino), "%u:%u:%lu", major(file.dev), minor(file.dev),
 		 (unsigned long)file.ino);
@@ -187,6 +281,9 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 		ps->neg_err[ps->nneg++] = err;
 		return err;
 	}
+	if (keywhy)
+		log_with(LOG_DEBUG, LOG_KV("file", label, "inode", devino, "reason", keywhy),
+			 "overlay file keyed by its overlay inode");
 	p = realloc(ps->probes, (ps->nprobes + 1) * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -196,36 +293,31 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	p->file = file;
 	p->offset = sym.offset;
 	snprintf(p->label, sizeof(p->label), "%s", label);
-	/* Everything probe_same_file compares, and the offset: a pin of
-	 * another version of the file is never taken for this one. */
-	/* (bpffs refuses dots in names.) */
-	snprintf(p->pin, sizeof(p->pin), "rl-%x_%x-%lx-%llx-%llx_%lx-%llx", major(file.dev),
-		 minor(file.dev), (unsigned long)file.ino, (unsigned long long)file.size,
-		 (unsigned long long)file.mtime.tv_sec, (unsigned long)file.mtime.tv_nsec,
-		 (unsigned long long)sym.offset);
-	/* The path the kernel resolves is this very open file, whatever
-	 * happens to the path inside the container meanwhile. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	/* The return probe first, then the entry probe that arms it: a call
-	 * entered between the two is left to the recovery probe. */
-	err = probe_link(ps, p, CAPTURE_READLINE_RET, path, sym.offset, 0, &adopted);
-	if (!err)
-		err = probe_link(ps, p, CAPTURE_READLINE_ENTER, path, sym.offset, 0, &adopted);
+	probe_pin_name(p);
+	err = probe_attach(ps, p, fd, &sym, &recovery, &adopted);
+	/* A uprobe lands on the real file at the time of the attach: a
+	 * copy-up in between (the container rewrote or chmod'ed the file)
+	 * changed it. The key must still hold after the attach, else the
+	 * file is keyed by its overlay inode, which holds whatever happened. */
+	if (!err && file.key.kind != REALFILE_INODE &&
+	    (probe_file_of(fd, pid, &again, NULL) ||
+	     !realfile_key_equal(&again.key, &file.key))) {
+		log_with(LOG_WARN, LOG_KV("file", label, "inode", devino),
+			 "file changed while probed; keyed by its overlay inode");
+		probe_unlink_all(p);
+		probe_file_fallback(&p->file);
+		if ((q = probe_find(ps, &p->file.key)))
+			return probe_add_owner(q, owner);
+		probe_pin_name(p);
+		adopted = false;
+		err = probe_attach(ps, p, fd, &sym, &recovery, &adopted);
+	}
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
 			 "cannot attach the readline probes: %s", strerror(-err));
 		probe_unlink(p);
 		return err;
 	}
-	/* Recovering the call already running, and the callback interface,
-	 * need rl_deprep_terminal, rl_prep_terminal and rl_line_buffer. */
-	if (elfsym_find(fd, "rl_deprep_terminal", &dep, NULL) == 0 &&
-	    elfsym_find(fd, "rl_prep_terminal", &prep, NULL) == 0 &&
-	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
-	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, prep.offset, 0, &adopted) == 0 &&
-	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, dep.offset, buf.vaddr - dep.vaddr,
-		       &adopted) == 0)
-		recovery = "yes";
 	err = probe_add_owner(p, owner);
 	if (err) {
 		probe_unlink(p);
@@ -233,9 +325,12 @@ int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *labe
 	}
 	ps->nprobes++;
 	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)sym.offset);
+	realfile_key_str(&p->file.key, key, sizeof(key));
 	log_with(LOG_INFO,
-		 LOG_KV("file", label, "inode", devino, "offset", off, "recovers_running_call",
-			recovery, "from_previous_agent", adopted ? "yes" : "no"),
+		 LOG_KV("file", label, "inode", devino, "file_key",
+			realfile_kind_name(p->file.key.kind), "real_file", key, "offset", off,
+			"recovers_running_call", recovery, "from_previous_agent",
+			adopted ? "yes" : "no"),
 		 "readline probe attached");
 	return 1;
 }

@@ -1,10 +1,12 @@
-/* The readline uretprobes, one per underlying file (device, inode), shared
- * by every target that uses the file and detached when the last one stops. */
+/* The readline uretprobes, one per real file (the layer file behind an
+ * overlay file, see realfile.h), shared by every target that uses the file
+ * and detached when the last one stops. */
 #ifndef SHELLAUDIT_PROBE_H
 #define SHELLAUDIT_PROBE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct capture;
 struct probe_set;
@@ -18,13 +20,15 @@ void probe_set_free(struct probe_set *ps);
 
 /*
  * Makes `owner` (a target id) a user of the readline probe of the file open
- * at fd, attaching it if no one uses it yet. `label` names the file in logs
- * (its path inside the container). Returns 1 when the probe was attached
- * now, 0 when it already was, or the negative errors of elfsym_find()
- * (-ENXIO: readline is imported, look in the libraries). A file found
- * without readline is remembered, so checking it again is one fstat.
+ * at fd, attaching it if no one uses it yet. fd was opened through process
+ * pid (its root, exe or map_files), whose mounts name the file's layers.
+ * `label` names the file in logs (its path inside the container). Returns
+ * 1 when the probe was attached now, 0 when it already was, or the negative
+ * errors of elfsym_find() (-ENXIO: readline is imported, look in the
+ * libraries). A file found without readline is remembered, so checking it
+ * again is one fstat.
  */
-int probe_acquire(struct probe_set *ps, int fd, uint32_t owner, const char *label);
+int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label);
 
 /* Unpins the readline probes a previous agent left that no probe of this
  * set took over (their files are no longer used by a target). */
