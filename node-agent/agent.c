@@ -73,6 +73,7 @@ struct agent {
 	 * previous agent's programs left carry target ids only a known target
 	 * list resolves) and what that agent left unused is swept. */
 	bool settled;
+	bool publishing; /* the last turn ran out of time with more to publish */
 };
 
 static volatile sig_atomic_t agent_stop;
@@ -514,6 +515,7 @@ static void agent_k8s_update_metrics(struct agent *a)
 /* One loop turn's Kubernetes work. */
 static void agent_k8s_turn(struct agent *a)
 {
+	uint64_t deadline;
 	int ret;
 
 	if (nodecfg_process(a->nc) > 0) {
@@ -524,7 +526,20 @@ static void agent_k8s_turn(struct agent *a)
 		httpd_process(a->http);
 	if ((ret = spool_tick(a->spool)) < 0)
 		snprintf(a->last_error, sizeof(a->last_error), "spool: %s", strerror(-ret));
-	publish_step(a->pub, 64);
+	/* Publishing shares this thread with capture: at most 100 ms a turn,
+	 * with the ring buffer read between requests, so that a slow API
+	 * server slows publishing and not the reading of the ring buffer. (A
+	 * request that hangs still holds the loop for its 5 s timeout.) */
+	deadline = agent_now_ns() + 100000000ull;
+	a->publishing = false;
+	while (publish_step(a->pub, 4) > 0) {
+		if (a->settled)
+			capture_drain(a->cap);
+		if (agent_now_ns() >= deadline) {
+			a->publishing = true; /* more to do: the loop must not sleep */
+			break;
+		}
+	}
 }
 
 /* SIGTERM: publish what the spool holds, for at most drain_s seconds. */
@@ -620,7 +635,7 @@ int agent_run(const struct agent_opts *opts)
 		if (!a.settled && (!a.nc || nodecfg_synced(a.nc)))
 			agent_settle(&a);
 		if (a.settled) {
-			err = capture_poll(a.cap, a.nretry ? 20 : 200);
+			err = capture_poll(a.cap, a.publishing ? 0 : a.nretry ? 20 : 200);
 		} else {
 			struct timespec wait = { 0, 50 * 1000000L };
 
