@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -152,7 +153,8 @@ static void capture_remove_dir(const char *dir)
  * line that says why capture will not outlive this process. */
 static void capture_pin_setup(struct capture *c, const struct capture_opts *opts)
 {
-	char parent[PATH_MAX], key[17], path[PATH_MAX], *slash;
+	char buf[PATH_MAX], key[17], path[PATH_MAX];
+	const char *parent;
 	struct statfs sf;
 	struct dirent *de;
 	DIR *d;
@@ -160,14 +162,8 @@ static void capture_pin_setup(struct capture *c, const struct capture_opts *opts
 	c->dir[0] = '\0';
 	if (!opts->pin_dir || !opts->pin_dir[0])
 		return;
-	snprintf(parent, sizeof(parent), "%s", opts->pin_dir);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = '\0';
-	else if (slash)
-		slash[1] = '\0';
-	else
-		snprintf(parent, sizeof(parent), ".");
+	snprintf(buf, sizeof(buf), "%s", opts->pin_dir);
+	parent = dirname(buf);
 	if (statfs(parent, &sf) || sf.f_type != CAPTURE_BPF_FS_MAGIC) {
 		log_with(LOG_WARN, LOG_KV("dir", parent),
 			 "not a BPF file system (mount one there, e.g. `mount -t bpf bpf "
@@ -226,24 +222,40 @@ static int capture_pin_maps(struct capture *c)
 	return 0;
 }
 
+/* The link pinned as `name`, taken over, or NULL (none, or not pinning);
+ * path gets where it is or would be pinned. */
+static struct bpf_link *capture_pinned_link(const struct capture *c, const char *name,
+					    char path[PATH_MAX])
+{
+	if (!c->dir[0] || !name)
+		return NULL;
+	snprintf(path, PATH_MAX, "%s/%s", c->dir, name);
+	return access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
+}
+
+/* Pins a new link where capture_pinned_link looked; a link left unpinned
+ * still works, it just does not outlive the agent. */
+static void capture_pin_link(const struct capture *c, struct bpf_link *link, const char *name,
+			     const char *path)
+{
+	int err;
+
+	if (c->dir[0] && name && (err = bpf_link__pin(link, path)))
+		log_with(LOG_WARN, LOG_KV("path", path),
+			 "cannot pin a link (it will not outlive the agent): %s", strerror(-err));
+}
+
 /* Takes over the pinned link `name` or attaches prog and pins the link. */
 static struct bpf_link *capture_attach_pinned(struct capture *c, struct bpf_program *prog,
 					      const char *name)
 {
 	char path[PATH_MAX];
-	struct bpf_link *link;
-	int err;
+	struct bpf_link *link = capture_pinned_link(c, name, path);
 
-	if (c->dir[0]) {
-		snprintf(path, sizeof(path), "%s/%s", c->dir, name);
-		if (access(path, F_OK) == 0 && (link = bpf_link__open(path)))
-			return link;
-	}
-	link = bpf_program__attach(prog);
-	if (!link || !c->dir[0])
+	if (link)
 		return link;
-	if ((err = bpf_link__pin(link, path)))
-		log_with(LOG_WARN, LOG_KV("path", path), "cannot pin a link: %s", strerror(-err));
+	if ((link = bpf_program__attach(prog)))
+		capture_pin_link(c, link, name, path);
 	return link;
 }
 
@@ -418,26 +430,19 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 								     c->skel->progs.prep_enter;
 	char pinpath[PATH_MAX];
 	struct bpf_link *link;
-	int err;
 
 	*adopted = false;
 	if (!c->recovery && (which == CAPTURE_DEPREP_ENTER || which == CAPTURE_PREP_ENTER))
 		return -EOPNOTSUPP;
-	if (pin && c->dir[0]) {
-		snprintf(pinpath, sizeof(pinpath), "%s/%s", c->dir, pin);
-		if (access(pinpath, F_OK) == 0 && (link = bpf_link__open(pinpath))) {
-			*adopted = true;
-			*out = link;
-			return 0;
-		}
+	if ((link = capture_pinned_link(c, pin, pinpath))) {
+		*adopted = true;
+		*out = link;
+		return 0;
 	}
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link)
 		return -errno;
-	if (pin && c->dir[0] && (err = bpf_link__pin(link, pinpath)))
-		log_with(LOG_WARN, LOG_KV("path", pinpath),
-			 "cannot pin a readline probe (it will not outlive the agent): %s",
-			 strerror(-err));
+	capture_pin_link(c, link, pin, pinpath);
 	*out = link;
 	return 0;
 }

@@ -118,9 +118,11 @@ static void probe_unlink(struct probe *p)
 {
 	int i;
 
-	for (i = 3; i >= 0; i--)
+	for (i = 3; i >= 0; i--) {
 		if (p->link[i])
 			capture_detach(p->link[i]);
+		p->link[i] = NULL;
+	}
 }
 
 static void probe_detach(struct probe *p)
@@ -237,12 +239,6 @@ static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const str
 	return 0;
 }
 
-static void probe_unlink_all(struct probe *p)
-{
-	probe_unlink(p);
-	memset(p->link, 0, sizeof(p->link));
-}
-
 int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label)
 {
 	struct probe_file file, again;
@@ -304,7 +300,7 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 	     !realfile_key_equal(&again.key, &file.key))) {
 		log_with(LOG_WARN, LOG_KV("file", label, "inode", devino),
 			 "file changed while probed; keyed by its overlay inode");
-		probe_unlink_all(p);
+		probe_unlink(p);
 		probe_file_fallback(&p->file);
 		if ((q = probe_find(ps, &p->file.key)))
 			return probe_add_owner(q, owner);
