@@ -36,18 +36,25 @@ t_match "the new shell was probed from its exec event" '"exec_to_attach_us":"[0-
 us=$(printf '%s' "$attach" | sed -n 's/.*"exec_to_attach_us":"\([0-9]*\)".*/\1/p')
 echo "  note exec to attach: ${us:-?} us"
 
+# targeted_at_prompt NAME CHECK: a shell of container NAME waits at its
+# prompt, then NAME is targeted, then two lines are typed; CHECK names the
+# check that both are captured.
+targeted_at_prompt() {
+	local name=$1 shell
+	printf 'echo typed before the target\necho after\n' >"$work/$name.txt"
+	cap_shell "$name" "$work/$name.txt" \
+		--ready "grep -q '\"target added\",\"container\":\"$name\"' '$work/agent.log'" >/dev/null &
+	shell=$!
+	t_wait 30 grep -q "rootfs" "$work/pty-$name.log" || t_fail "shell in $name did not start"
+	cap_target "$name" || t_fail "target $name not added"
+	wait $shell || t_fail "shell in $name failed"
+	t_wait 30 cap_has_line "$name" "echo after" || t_fail "lines of $name never arrived"
+	t_eq "$2" "$(cat "$work/$name.txt")" "$(cap_lines "$name")"
+}
+
 # A shell already at its prompt when its container is targeted.
 cap_container w
-printf 'echo typed before the target\necho after\n' >"$work/w.txt"
-cap_shell w "$work/w.txt" --ready "grep -q '\"target added\",\"container\":\"w\"' '$work/agent.log'" \
-	>/dev/null &
-shell=$!
-t_wait 30 grep -q "rootfs" "$work/pty-w.log" || t_fail "shell in w did not start"
-cap_target w || t_fail "target w not added"
-wait $shell || t_fail "shell in w failed"
-t_wait 30 cap_has_line w "echo after" || t_fail "lines of w never arrived"
-t_eq "a shell waiting at its prompt when targeted: its line is recovered" \
-	"$(cat "$work/w.txt")" "$(cap_lines w)"
+targeted_at_prompt w "a shell waiting at its prompt when targeted: its line is recovered"
 cap_agent_stop
 
 # Where the recovery programs cannot load (kernels before 6.6; forced here):
@@ -63,16 +70,8 @@ SHELLAUDIT_NO_LINE_RECOVERY=1 cap_agent || { t_fail "agent did not start"; t_sum
 cap_target p1 || t_fail "target p1 not added"
 t_match "the agent runs without the recovery programs" '"recovers_running_call":"no"' \
 	"$(grep '"readline probe attached"' "$work/agent.log")"
-printf 'echo typed before the target\necho after\n' >"$work/p2.txt"
-cap_shell p2 "$work/p2.txt" --ready "grep -q '\"target added\",\"container\":\"p2\"' '$work/agent.log'" \
-	>/dev/null &
-shell=$!
-t_wait 30 grep -q "rootfs" "$work/pty-p2.log" || t_fail "shell in p2 did not start"
-cap_target p2 || t_fail "target p2 not added"
-wait $shell || t_fail "shell in p2 failed"
-t_wait 30 cap_has_line p2 "echo after" || t_fail "lines of p2 never arrived"
-t_eq "without recovery, a shell at its prompt when targeted (file already probed): every line" \
-	"$(cat "$work/p2.txt")" "$(cap_lines p2)"
+targeted_at_prompt p2 \
+	"without recovery, a shell at its prompt when targeted (file already probed): every line"
 cap_agent_stop
 
 t_summary
