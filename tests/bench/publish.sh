@@ -10,26 +10,9 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
 . "$T_ROOT/tests/bpf/capture-lib.sh"
+. "$T_ROOT/tests/integration/agent-lib.sh"
 
-cap_setup
-t_cluster_up
-k() { "$KUBE_BIN/kubectl" "$@"; }
-dir=$SHELLAUDIT_RUN
-node=bench-node
-cid=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
-
-k apply -k "$T_ROOT/crds" >/dev/null
-k wait --for condition=established --timeout=60s crd --all >/dev/null
-k create namespace shellaudit-system >/dev/null
-k create namespace shop >/dev/null
-k create serviceaccount default -n shop >/dev/null
-cg=/sys/fs/cgroup/unified/shellaudit-bench-$$/$cid
-mkdir -p "$cg"
-t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
-cap_container audited
-echo "${CPID[audited]}" >"$cg/cgroup.procs"
-echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'$node'","containers":[{"name":"main","image":"demo"}]}}' | k apply -f - >/dev/null
-k patch pod web -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'$cid'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+ag_setup bench-node
 k apply -f - >/dev/null <<'EOF'
 apiVersion: shellaudit.io/v1alpha1
 kind: ShellAuditPolicy
@@ -38,14 +21,12 @@ spec:
   podSelector: {matchLabels: {app: demo}}
   events: {ratePerMinute: 6000}
 EOF
-("$T_BUILD/shellaudit-controller" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
-t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+ag_controller "$T_BUILD/shellaudit-controller"
 ("$T_BUILD/shellaudit-agent" --node-name "$node" --spool-dir "$dir/spool" --port 0 --bpf-dir '' \
 	>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
 agent=$(cat "$dir/agent.pid")
 t_cleanup "kill -9 $agent 2>/dev/null"
-attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 1 ]; }
-t_wait 120 attached || { t_fail "the agent attaches"; t_summary; exit 1; }
+t_wait 120 ag_attached || { t_fail "the agent attaches"; t_summary; exit 1; }
 
 # Watches stamping each object with its arrival time.
 stamp='

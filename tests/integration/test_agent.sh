@@ -10,33 +10,12 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
 . "$T_ROOT/tests/bpf/capture-lib.sh"
+. "$T_ROOT/tests/integration/agent-lib.sh"
 
-cap_setup
-t_cluster_up
-k() { "$KUBE_BIN/kubectl" "$@"; }
-dir=$SHELLAUDIT_RUN
+ag_setup agent-test-node
 data=$T_ROOT/tests/integration/agent
-node=agent-test-node
-cid=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
-
-k apply -k "$T_ROOT/crds" >/dev/null
-k wait --for condition=established --timeout=60s crd --all >/dev/null
-k create namespace shellaudit-system >/dev/null
-k create namespace shop >/dev/null
-k create serviceaccount default -n shop >/dev/null
-
-# The targeted container: its init process in a cgroup named after $cid,
-# as the cgroupfs driver names a container's cgroup.
-cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$cid
-mkdir -p "$cg"
-# Registered first, so it runs last: after the containers are killed.
-t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
-cap_container audited
 cap_container other
-echo "${CPID[audited]}" >"$cg/cgroup.procs"
 
-echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'$node'","containers":[{"name":"main","image":"demo"}]}}' | k apply -f - >/dev/null
-k patch pod web -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'$cid'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
 k apply -f - >/dev/null <<'EOF'
 apiVersion: shellaudit.io/v1alpha1
 kind: ShellAuditPolicy
@@ -50,8 +29,7 @@ spec:
     replacement: 'aws_secret_access_key=[REDACTED]'
 EOF
 
-("$T_BUILD/asan/shellaudit-controller" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
-t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+ag_controller "$T_BUILD/asan/shellaudit-controller"
 port=$((SHELLAUDIT_APISERVER_PORT + 3))
 # The agent pins its capture state on a BPF file system of this test alone;
 # unmounted (registered first, so last) after the agent is killed.
@@ -65,8 +43,7 @@ start_agent() {
 	t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
 }
 start_agent
-attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 1 ]; }
-if t_wait 120 attached; then
+if t_wait 120 ag_attached; then
 	t_pass "the agent attaches to the container the controller programmed"
 else
 	t_fail "the agent attaches to the container the controller programmed" \

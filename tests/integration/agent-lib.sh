@@ -1,0 +1,43 @@
+# The set-up shared by the agent's integration test and its latency bench:
+# a control plane with the CRDs, the namespaces shellaudit-system and shop,
+# and the pod shop/web (container main) on a node of its own whose
+# container is the capture container "audited". Sourced after tests/lib.sh,
+# hack/lib.sh and tests/bpf/capture-lib.sh, not run.
+
+k() { "$KUBE_BIN/kubectl" "$@"; }
+
+# ag_setup NODE: all of the above; sets node, dir ($SHELLAUDIT_RUN) and cid
+# (the container ID the pod status reports).
+ag_setup() {
+	local cg
+	node=$1
+	cap_setup
+	t_cluster_up
+	dir=$SHELLAUDIT_RUN
+	cid=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
+	k apply -k "$T_ROOT/crds" >/dev/null
+	k wait --for condition=established --timeout=60s crd --all >/dev/null
+	k create namespace shellaudit-system >/dev/null
+	k create namespace shop >/dev/null
+	k create serviceaccount default -n shop >/dev/null
+	# The container's init in a cgroup named after $cid, as the cgroupfs
+	# driver names a container's cgroup. Registered first, so it runs
+	# last: after the containers are killed.
+	cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$cid
+	mkdir -p "$cg"
+	t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
+	cap_container audited
+	echo "${CPID[audited]}" >"$cg/cgroup.procs"
+	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
+		k apply -f - >/dev/null
+	k patch pod web -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$cid"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+}
+
+# ag_controller BINARY: the controller in the background, killed at the end.
+ag_controller() {
+	("$1" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
+	t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+}
+
+# ag_attached: the agent reports the container attached.
+ag_attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 1 ]; }
