@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellaudit: one Makefile, no recursive make. `make V=1` shows the commands.
 #
 #   make            both binaries and the BPF object (build/)

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
  * shellaudit's kernel side: the lines readline returns and the programs
  * executed in targeted containers, sent to the agent over one ring buffer.
@@ -42,7 +42,7 @@
 #include <bpf/bpf_core_read.h>
 #include "shellaudit.h"
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the agent before load. */
 const volatile __u32 line_max = SA_LINE_MAX_DEFAULT;

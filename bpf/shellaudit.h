@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* Event records shared by bpf/shellaudit.bpf.c and the node agent. Fixed
  * width fields only: the same bytes are read by both sides. */
 #ifndef SHELLAUDIT_BPF_H

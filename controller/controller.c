@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The controller's main loop: informers in, reconcilers out, one thread
  * (the informers' reflector threads only fill queues; see lib/informer.c). */
 #include "controller.h"

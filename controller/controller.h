@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The controller's state, owned by its main loop (controller.c) and
  * handed to the reconcilers (nodes.c, status.c, retention.c). */
 #ifndef SHELLAUDIT_CONTROLLER_H

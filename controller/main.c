@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* shellaudit-controller: flags and environment, then the main loop. */
 #include <errno.h>
 #include <getopt.h>

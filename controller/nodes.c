@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ShellAuditNode writer: one object per node that has targets, named after
  * the node, whose spec is exactly the resolution for that node. Written
  * only when it differs, deleted when the node has no targets left. */

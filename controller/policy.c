@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ShellAuditPolicy parsing. The CRD schema rejects most bad specs at
  * `kubectl apply`; what reaches here and still cannot be used is reported
  * in the policy's InvalidSpec condition rather than guessed at. */

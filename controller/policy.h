@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A ShellAuditPolicy as the controller uses it. */
 #ifndef SHELLAUDIT_POLICY_H
 #define SHELLAUDIT_POLICY_H

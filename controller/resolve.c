@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Policy resolution: a pure function of the cached objects, recomputed in
  * full on every change (it is cheap next to one API round trip), so that
  * the result never depends on the order events arrived in. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* From policies, namespaces and pods to what each node must audit. */
 #ifndef SHELLAUDIT_RESOLVE_H
 #define SHELLAUDIT_RESOLVE_H

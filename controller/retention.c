@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* AuditRecord retention. Each record carries the retention in force when
  * it was written (spec.retention), so it outlives a deleted or changed
  * policy; expiry is creationTimestamp + spec.retention. The records come

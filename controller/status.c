@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Policy status: observedGeneration, matched pods, nodes, and the Ready
  * and InvalidSpec conditions. Written only when something other than a
  * transition time would change. */

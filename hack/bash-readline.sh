@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build a bash that links the system's libreadline.so.8 instead of its own
 # bundled copy (as Arch and Alpine ship it; Debian's bash has readline
 # inside), for the BPF tests: the readline probe must then land on the

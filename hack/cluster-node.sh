@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The node half of hack/cluster.sh (sourced by it, not run): a single node
 # made of kube-controller-manager, kube-scheduler, containerd (Debian's,
 # with a config, root, state, socket and runc root of its own under the state

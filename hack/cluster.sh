@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Start and stop a local Kubernetes control plane (etcd + kube-apiserver) from
 # the binaries hack/kube-build.sh caches. Everything it owns lives in the
 # state dir $SHELLAUDIT_RUN: PKI, etcd data, pids, logs and an admin
@@ -76,7 +77,7 @@ STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node)
 COMPONENTS=(etcd kube-apiserver)
 
 usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+	sed -n '2,/^set -euo/{/^set -euo/d;/SPDX-License-Identifier/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit 2
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The container images of the local node, built from this machine's files
 # without a registry or a container engine, and imported into the node's
 # containerd.
@@ -34,7 +35,7 @@ TAG=${SHELLAUDIT_IMAGE_TAG:-dev}
 ALL=(pause demo controller agent)
 
 usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+	sed -n '2,/^set -euo/{/^set -euo/d;/SPDX-License-Identifier/d;s/^# \{0,1\}//;p}' "$0" >&2
 	exit 2
 }
 

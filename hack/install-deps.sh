@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Install what building and testing shellaudit needs on Debian 12, only when
 # something is missing. The one list of the project's system dependencies.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the pinned upstream Kubernetes binaries (and etcd) from the Go module
 # proxy into a cache outside the repo, keyed by version, so that later runs
 # reuse them. Prints the bin directory on stdout.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared settings of the hack/ scripts. Sourced, not run.
 
 KUBE_VERSION=${KUBE_VERSION:-v1.32.13}

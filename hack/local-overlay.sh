@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Writes a kustomize overlay of one of this repo's bases for a local node
 # (hack/run.sh, tests/e2e):
 #

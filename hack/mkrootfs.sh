@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds a small root file system from this machine's own bash, a few
 # coreutils and their shared libraries (found with ldd), for the BPF tests'
 # containers.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Writes a single-layer OCI image archive from a directory, without a
 # container engine: the layer (a reproducible tar.gz of the directory), the
 # image config, the manifest, index.json and oci-layout, all addressed by

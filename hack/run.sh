@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `make run` and `make down`: a local single-node cluster with shellaudit
 # deployed on it, from this checkout.
 #

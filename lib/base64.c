@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* base64 for kubeconfig *-data fields and Secrets-free PEM blobs. */
 #include "base64.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Standard base64 (RFC 4648, padding required, whitespace ignored). */
 #ifndef SHELLAUDIT_BASE64_H
 #define SHELLAUDIT_BASE64_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Canonical JSON and SHA-256 (OpenSSL's libcrypto, which libcurl already
  * brings onto the machine). */
 #include "digest.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Digests of JSON documents that a verifier can recompute from what the
  * API server returns: SHA-256 over a canonical serialization (object keys
  * sorted by byte value, no insignificant whitespace, integers as integers). */

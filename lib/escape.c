@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Escaping of untrusted bytes; see escape.h for the format. */
 #include "escape.h"
 

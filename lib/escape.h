@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Turning untrusted bytes (typed lines, argv, file names) into text that
  * cannot break a log line, a JSON document or a terminal. */
 #ifndef SHELLAUDIT_ESCAPE_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Event recorder. Owned by one thread (the daemon's main loop). */
 #include "events.h"
 

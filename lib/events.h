@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* events.k8s.io/v1 Events, rate-limited on the client, with identical
  * events aggregated into a series instead of flooding the API server. */
 #ifndef SHELLAUDIT_EVENTS_H

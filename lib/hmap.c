@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Chained hash map, FNV-1a, doubling at load factor 1. */
 #include "hmap.h"
 

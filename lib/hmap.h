@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* String-keyed hash map with chaining; the map owns its keys, not values. */
 #ifndef SHELLAUDIT_HMAP_H
 #define SHELLAUDIT_HMAP_H

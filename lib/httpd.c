@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Health and metrics endpoint. Requests are tiny and answered inline. */
 #include "httpd.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A minimal HTTP/1.0 server for /healthz, /readyz and /metrics, driven by
  * the daemon's poll loop: no thread, one short request per connection. */
 #ifndef SHELLAUDIT_HTTPD_H

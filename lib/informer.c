@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Informer. Two threads:
  *  - the reflector thread owns its kube_client and the resourceVersion; it

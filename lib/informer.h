@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Informer: a cache of the objects of one collection kept current by a
  * list-then-watch reflector, with ordered add/update/delete callbacks. */
 #ifndef SHELLAUDIT_INFORMER_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Journal layout: <dir>/<start>.seg segment files named by the position of
  * their first byte (16 hex digits), items as

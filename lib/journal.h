@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A durable append-only journal of opaque items in segment files, with a
  * cursor of what has been handed on. For the agent's spool: entries are
  * appended before they are published and dropped once acknowledged. */

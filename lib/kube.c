@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libcurl requests to the API server. A client owns one easy handle, so
  * connections are reused; it is not shared between threads. */
 #include "kube.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Requests to the Kubernetes API server over libcurl: one client per
  * thread, keep-alive connection reuse, TLS from a kubeconfig. */
 #ifndef SHELLAUDIT_KUBE_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* kubeconfig parsing: clusters, users and contexts merged over several
  * files, inline or file credentials, and the in-cluster configuration. */
 #include "kubeconfig.h"

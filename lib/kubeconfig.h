@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where and how to reach the API server: kubeconfig files or in-cluster. */
 #ifndef SHELLAUDIT_KUBECONFIG_H
 #define SHELLAUDIT_KUBECONFIG_H

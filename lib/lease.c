@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Lease-based leader election with client-go's rules: a lease held by
  * another replica is taken over only after it has not changed for its
  * duration as observed on *our* clock (no clock comparison across

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Leader election on a coordination.k8s.io/v1 Lease, driven by the
  * daemon's main loop calling lease_tick every retry period. */
 #ifndef SHELLAUDIT_LEASE_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* JSON-lines logger. The level is the only state, owned by the process's
  * main loop (set once from flags before anything else runs). */
 #include "log.h"

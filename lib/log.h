@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON-lines logging on stderr: time, level, msg and the object's identity. */
 #ifndef SHELLAUDIT_LOG_H
 #define SHELLAUDIT_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus counters and gauges, rendered in the text exposition format. */
 #ifndef SHELLAUDIT_METRICS_H
 #define SHELLAUDIT_METRICS_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Label selectors, with the semantics of k8s.io/apimachinery/pkg/labels. */
 #include "selector.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kubernetes label selectors: metav1.LabelSelector and the string form of
  * ?labelSelector=, evaluated against an object's labels. */
 #ifndef SHELLAUDIT_SELECTOR_H

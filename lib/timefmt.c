@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Time stamps and durations as the API server writes and validates them. */
 #include "timefmt.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kubernetes time formats: metav1.Time and metav1.MicroTime. */
 #ifndef SHELLAUDIT_TIMEFMT_H
 #define SHELLAUDIT_TIMEFMT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Chunked HTTP watch: curl delivers arbitrary slices of the stream, which
  * are cut into newline-terminated JSON events here. The websocket transport
  * (watch_ws.c) is chosen by the client's options. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Watch streams (chunked HTTP) of the API server, event by event. */
 #ifndef SHELLAUDIT_WATCH_H
 #define SHELLAUDIT_WATCH_H

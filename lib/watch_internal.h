@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the two watch transports (watch.c, watch_ws.c). */
 #ifndef SHELLAUDIT_WATCH_INTERNAL_H
 #define SHELLAUDIT_WATCH_INTERNAL_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Watch over a websocket (libwebsockets): the API server sends each watch
  * event as one message, possibly in several fragments. One lws context per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Work queue over a hash map: small enough that scanning for the earliest
  * ready key is cheaper than keeping a heap consistent with re-adds. */
 #include "workqueue.h"

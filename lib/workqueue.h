@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A work queue of string keys for level-triggered reconcilers: a key is
  * queued at most once, failures are retried with exponential backoff, and
  * the loop asks how long it may sleep. Owned by one thread. */

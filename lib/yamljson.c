@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* YAML to cJSON through libyaml's document loader. */
 #include "yamljson.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* YAML documents (kubeconfig files, manifests) as cJSON trees. */
 #ifndef SHELLAUDIT_YAMLJSON_H
 #define SHELLAUDIT_YAMLJSON_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The standalone agent's loop (see agent.h). One thread: the ring buffer is
  * polled with a timeout, and each second the targets file, unresolved
  * targets and the drop counters are checked. */

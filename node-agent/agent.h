@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's event loop. Standalone: targets from flags or a file, entries
  * to a JSON-lines sink. Kubernetes: targets from the node's ShellAuditNode,
  * entries through the durable spool to AuditRecords and Events. Owns every

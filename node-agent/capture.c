@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Loading the BPF object and moving its events to the agent. */
 #include "capture.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The BPF side as one object: load the skeleton, program the target map,
  * attach uretprobes, poll the ring buffer. The only user of the skeleton. */
 #ifndef SHELLAUDIT_CAPTURE_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Container discovery through /proc and cgroup paths (see container.h). */
 #include "container.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding a container's processes on this node and what identifies it to
  * the kernel (mount namespace inode, cgroup id). */
 #ifndef SHELLAUDIT_CONTAINER_H

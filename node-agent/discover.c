@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Finding readline inside a container (see discover.h). */
 #include "discover.h"
 

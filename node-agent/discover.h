@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding the readline a container's shells call: in the executable of a
  * process, in the libreadline/libedit it maps or links, or at the usual
  * shell paths inside the container root. Every file is reached through the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Defensive ELF symbol lookup (see elfsym.h). */
 #include "elfsym.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finding a function in an untrusted ELF file: every size and offset is
  * checked against the file and against fixed bounds, and the file is read
  * with pread (never mmap, which a file truncated under us turns into

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* shellaudit-agent: flags, then the capture loop. */
 #include <errno.h>
 #include <getopt.h>

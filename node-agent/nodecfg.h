@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's view of its own ShellAuditNode: the targets the controller
  * asks for (with their record identity, redaction and capture options),
  * and the status the agent reports back. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Refcounted readline uretprobes (see probe.h). */
 #include "probe.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The readline uretprobes, one per real file (the layer file behind an
  * overlay file, see realfile.h), shared by every target that uses the file
  * and detached when the last one stops. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The publisher, owned by the agent's main loop. */
 #include "publish.h"
 

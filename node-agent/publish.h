@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Publishing the spool: AuditRecords and Events to the API server, in
  * order, acknowledged only once accepted; a failure stops the stream and
  * is retried with backoff, so an API server outage delays but loses

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The real file behind an overlay file (see realfile.h).
  *
  * Nothing the kernel shows names the layer file behind an overlay file:

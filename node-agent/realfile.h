@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The real file behind an open file: what a uprobe lands on. On overlayfs
  * every container has its own overlay inode for one file of its image, but
  * the kernel attaches a uprobe to the layer's file underneath (the upper

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* AuditRecord construction. The digest covers the whole spec but itself
  * (previousDigest included), in the canonical form of lib/digest.c, so
  * a verifier can recompute it from any copy of the record. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AuditRecords: immutable batches of one session's entries, chained per
  * container by digest, named after their position in the chain. */
 #ifndef SHELLAUDIT_RECORD_H

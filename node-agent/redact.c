@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Redaction with PCRE2, which accepts the RE2 syntax the CRD validates
  * (Perl classes, (?i) flags, non-greedy repeats). Lines are bytes, not
  * necessarily UTF-8: patterns match them as bytes unless they ask for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Redaction of typed lines and arguments by a target's rules, before
  * anything leaves the node (spool included). */
 #ifndef SHELLAUDIT_REDACT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Paths inside a container root (see rootfs.h). */
 #include "rootfs.h"
 

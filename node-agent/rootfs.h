@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Opening paths inside a container's root file system without ever leaving
  * it: symlinks and ".." resolve against the container root (openat2
  * RESOLVE_IN_ROOT), magic links (/proc/self/...) are refused. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Grouping events into sessions (see session.h). Events arrive in ring
  * buffer order, which is the order the kernel reserved them in, so order
  * within a session is the order things happened. */

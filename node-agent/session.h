@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sessions: a terminal's shell and what runs from it, keyed by (target,
  * session leader). Turns capture events into ordered sink entries:
  * session_start, then lines and execs numbered 1, 2, ..., then session_end

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where the entries of sessions go. A sink writes entries in the order it
  * gets them; the session module guarantees per-session order. */
 #ifndef SHELLAUDIT_SINK_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* JSON-lines sink: one object per entry. Every byte that came from a
  * container goes through escape_text first (no control character, valid
  * UTF-8, reversible with escape_unescape), then through JSON's own quoting

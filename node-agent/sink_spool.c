@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* sink_spool: capture entries to AuditRecord entries in the spool. Text is
  * redacted on the raw bytes (so patterns see what was typed), then escaped
  * (valid UTF-8, no control characters) and bounded to the CRD's 4096

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Kubernetes agent's sink: entries of targeted containers, redacted by
  * their rules and escaped, into the durable spool as AuditRecord entries. */
 #ifndef SHELLAUDIT_SINK_SPOOL_H

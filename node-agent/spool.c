@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The spool: entries journal -> batcher -> records journal -> publisher.
  * Owned by the agent's main loop. See spool.h for the replay argument. */
 #include "spool.h"

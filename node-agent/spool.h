@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's durable spool. Captured entries are appended to an entries
  * journal before anything else happens to them; a batcher turns them into

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Target parsing and resolution (see target.h). */
 #include "target.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The containers to audit: parsed from flags or a targets file, resolved to
  * a process and a mount namespace. */
 #ifndef SHELLAUDIT_TARGET_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Chain verification, shared by `shellaudit-agent verify` and the tests. */
 #include "verify.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checking a container's chain of AuditRecords. */
 #ifndef SHELLAUDIT_VERIFY_H
 #define SHELLAUDIT_VERIFY_H

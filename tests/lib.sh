@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the shell tests under tests/. Sourced, not run.
 #
 # A test script calls t_pass/t_fail (or the t_* checks), registers its

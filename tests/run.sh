@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Run the test suites (all by default: unit bpf integration e2e) and add up
 # the "N passed, N failed" line each test program ends with. A program that
 # exits non-zero, or prints no summary, counts as failed.

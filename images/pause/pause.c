@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* pause: the process that holds a pod's namespaces open. Exits on SIGINT or
  * SIGTERM, reaps the zombies it inherits as pid 1 of a shared pid namespace,
  * and otherwise sleeps. Built static so that the image is this one file. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench, part 2: from a typed line to its Event and to its AuditRecord,
 # at 10 and at 1,000 lines a second, on the real control plane with the
 # controller and the agent (plain builds, default batching and publishing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: the capture engine's cost. A loop of N fork+exec of /bin/true
 # (bash running /bin/true N times, best of BENCH_RUNS=2) in a container, with the agent off, on
 # but not targeting the container (the cost of the in-kernel filter), and on

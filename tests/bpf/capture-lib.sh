@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers of the BPF capture tests: containers made with unshare + a root
 # directory, interactive shells on a pty, the agent in the background.
 # Sourced after tests/lib.sh, not run.

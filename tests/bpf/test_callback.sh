@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Programs that read lines through readline's callback interface instead of
 # readline() (python3's REPL; gdb does the same) are captured through
 # rl_deprep_terminal, which readline calls when such a line is complete.

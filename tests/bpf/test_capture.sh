@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Lines typed into bash on a pty in a targeted container are captured
 # exactly and in order; nothing from an untargeted container that runs the
 # very same bash file, nor from the host running it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Targets given as container IDs, the way the kubelet reports them, found by
 # the cgroup paths runtimes create: the systemd driver's
 # cri-containerd-<id>.scope on cgroup v1, the cgroupfs driver's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Shells the target's probes did not see start: a bash at a path the agent
 # does not know, probed from its exec event after it printed its prompt, and
 # a bash already waiting at its prompt when its container was targeted. The

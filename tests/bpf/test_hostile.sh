@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Hostile container content at the paths the agent probes: symlinks out of
 # the root, a truncated ELF, absurd section counts, a 10 GB sparse file, a
 # FIFO, a symlink loop. The agent must not crash, must not probe anything

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A bash that links libreadline.so.8 instead of carrying readline inside (as
 # Arch and Alpine ship it; built by hack/bash-readline.sh): the probe lands
 # on the library in the container's root, once for every container sharing

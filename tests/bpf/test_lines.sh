@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Line sizes and contents: 1 byte, exactly the maximum, one past it, 1 MiB,
 # binary bytes, and 10,000 lines typed as fast as the pty takes them. Each
 # captured line equals what was typed up to the maximum and is marked

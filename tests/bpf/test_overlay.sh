@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Containers of one image on overlayfs, as containerd and CRI-O run them:
 # each has its own overlay mount, so its bash is a different inode to fstat
 # (and to /proc/PID/maps on this kernel), but one real file underneath,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Other readline users: a program that links libreadline (sqlite3) is
 # captured through the library, also when the library is in a directory
 # only LD_LIBRARY_PATH names (found in the process's maps once loaded); a

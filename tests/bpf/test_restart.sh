@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Capture that outlives the agent: with --bpf-dir on a BPF file system the
 # programs, links and ring buffer are pinned, so lines typed while the agent
 # is dead (kill -9) are read by the next one, each once; a clean stop

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers of the e2e tests that run a local node. Sourced after tests/lib.sh
 # and hack/lib.sh, not run.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The acceptance of shellaudit on a real node (issue 7), next to any `make
 # run` cluster: the node comes up, shellaudit is deployed from config/local
 # and config/samples (the sample policy with a 2m retention), and then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The local node of hack/cluster.sh up --node, next to any `make run`
 # cluster (own state dir, ports, bridge, pod range and cgroup root): it
 # becomes Ready; the images import; a demo pod runs with imagePullPolicy

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A node on a machine with no address but loopback (simulated: the
 # advertise address is forced to 127.0.0.1): hack/cluster.sh makes an
 # interface of its own for the node IP, the node becomes Ready on it, the

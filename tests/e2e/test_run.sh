@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `make run` and `make down` (hack/run.sh) on a node of their own: the
 # samples and shellaudit are deployed from config/, the demo pods are
 # Ready, the commands to try are printed, a second run changes nothing, and

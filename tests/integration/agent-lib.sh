@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The set-up shared by the agent's integration test and its latency bench:
 # a control plane with the CRDs, the namespaces shellaudit-system and shop,
 # and the pod shop/web (container main) on a node of its own whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The checks of the C integration programs: one line per check and the
  * "N passed, N failed" line tests/run.sh reads, printed by check_summary. */
 #ifndef SHELLAUDIT_CHECK_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* lib/events against a real kube-apiserver: Events are created with the
  * fields kubectl shows, identical ones fold into a series, the client-side
  * limit drops and counts, and hostile notes are escaped and bounded. */

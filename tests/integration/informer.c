@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* lib/informer against a real kube-apiserver: ordered callbacks, resume
  * after the API server is killed and restarted, relist after etcd
  * compaction ending equal to a fresh LIST. The shell wrapper provides the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Exercises lib/kube and lib/watch against a real kube-apiserver (the
  * KUBECONFIG of a cluster started by test_kube_client.sh). Prints one line
  * per check and "N passed, N failed" last. */

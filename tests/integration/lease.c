@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A leader-election candidate for test_lease.sh: `lease IDENTITY`
  * prints "leader" or "follower" each time its state changes, and releases
  * the lease on SIGTERM. */

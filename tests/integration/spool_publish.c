@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * Drives node-agent's spool and publisher against a real kube-apiserver,
  * for test_spool.sh:

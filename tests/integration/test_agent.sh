@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The agent in Kubernetes mode, for real: kube-apiserver + etcd, the
 # controller, the agent (ASan builds) and the kernel. A "container" made
 # with unshare is put in a cgroup named after the container ID its pod

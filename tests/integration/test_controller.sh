@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # shellaudit-controller (under ASan) against a real etcd + kube-apiserver.
 # Pods are API objects on fake nodes with container IDs patched into their
 # status (no kubelet); after every change the ShellAuditNodes must equal an

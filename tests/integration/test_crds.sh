@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The CRDs against a real kube-apiserver (hack/cluster.sh, in a state dir and
 # on ports of its own): they are accepted and established, defaults and
 # printer columns work, every file in invalid-policies/ is rejected with the

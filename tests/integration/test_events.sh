@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # lib/events against a real etcd + kube-apiserver, and what kubectl shows.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"

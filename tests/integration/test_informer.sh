@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # lib/informer against a real etcd + kube-apiserver: the API server is
 # killed and restarted mid-watch, and etcd is changed and compacted behind
 # its back, to check resume without loss or repetition and relist on 410.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # lib/ Kubernetes client against a real etcd + kube-apiserver of its own.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"

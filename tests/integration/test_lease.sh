@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Leader election on a real Lease: two candidates, exactly one leads; kill
 # it and the other takes over; a released lease is taken at once.
 set -euo pipefail

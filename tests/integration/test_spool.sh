@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The agent's spool and publisher against a real etcd + kube-apiserver:
 # kill -9 in the middle of a burst, then an API server outage while
 # entries keep coming; every entry ends up in the AuditRecords exactly

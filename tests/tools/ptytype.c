@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ptytype: runs a command on a new pty and types lines into it, like a
  * person at a terminal but exactly. For the BPF and e2e tests.
  *

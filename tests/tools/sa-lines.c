@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* sa-lines: prints one field of the entries of shellaudit-agent's JSON-lines
  * output, decoded back to the original bytes, one entry per line. For the
  * BPF tests, which compare what was typed with what was captured.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* container: container IDs from kubelet strings and from cgroup paths. */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* elfsym: finding a function in ELF files, and refusing broken ones. */
 #include <elf.h>
 #include <errno.h>

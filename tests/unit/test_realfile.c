@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* realfile: mountinfo lines and overlay options, read as hostile input. */
 #include <errno.h>
 #include <fcntl.h>

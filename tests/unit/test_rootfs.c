@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* rootfs: paths resolve inside the given root, never outside it. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* session + sink_jsonl: events become ordered, escaped JSON lines. */
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* target: lines of a targets file. */
 #include <errno.h>
 #include <stdio.h>

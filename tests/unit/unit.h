@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal unit-test harness: each test is a function, UNIT_CHECK records a
  * failure without aborting, unit_main prints "N passed, N failed" last. */
 #ifndef SHELLAUDIT_UNIT_H

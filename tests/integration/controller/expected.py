@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent computation of what the ShellAuditNodes and the policy
 status should say, from `kubectl get -o json` of policies, namespaces and
 pods; and the same summary of what they do say, for comparison.
