@@ -12,6 +12,7 @@
 
 #include "controller.h"
 #include "timefmt.h"
+#include "util.h"
 
 cJSON *retention_trim(const cJSON *record)
 {
@@ -26,7 +27,7 @@ cJSON *retention_trim(const cJSON *record)
 	if (!t)
 		return NULL;
 	tmd = cJSON_AddObjectToObject(t, "metadata");
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(keep); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, keep[i]);
 
 		if (v)

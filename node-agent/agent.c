@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "discover.h"
 #include "events.h"
 #include "httpd.h"
@@ -86,14 +87,6 @@ static void agent_on_signal(int sig)
 		agent_reload = 1;
 	else
 		agent_stop = 1;
-}
-
-static uint64_t agent_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 /* Puts a resolved target into the kernel map and probes what it runs. */
@@ -234,7 +227,7 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 	uint64_t t0;
 	int r;
 
-	t0 = agent_now_ns();
+	t0 = clock_now_ns();
 	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
 	if (r == -EAGAIN && a->nretry < AGENT_RETRY_MAX)
 		a->retry[a->nretry++] = (struct agent_retry){ .pid = (pid_t)h->tgid,
@@ -242,7 +235,7 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 							      .due = t0 + 20000000ull,
 							      .exec_ts = h->ts };
 	if (r == 1 && log_get_level() >= LOG_DEBUG) {
-		uint64_t now = agent_now_ns();
+		uint64_t now = clock_now_ns();
 
 		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - h->ts) / 1000));
 		snprintf(dus, sizeof(dus), "%" PRIu64, (now - t0) / 1000);
@@ -256,7 +249,7 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
  * exec, with growing delays (20 ms, 40 ms, ... 320 ms). */
 static void agent_run_retries(struct agent *a)
 {
-	uint64_t now = agent_now_ns();
+	uint64_t now = clock_now_ns();
 	char us[24], pid[16];
 	size_t i = 0;
 	int r;
@@ -313,7 +306,7 @@ static void agent_check_drops(struct agent *a)
 	if (e.lost_lines || e.lost_execs || e.lost_exits) {
 		size_t i;
 
-		e.ts = agent_now_ns();
+		e.ts = clock_now_ns();
 		sink_write(a->sink, &e);
 		/* A full ring buffer is not one container's: every audited
 		 * container's stream says events may be missing here. */
@@ -531,12 +524,12 @@ static void agent_k8s_turn(struct agent *a)
 	 * with the ring buffer read between requests, so that a slow API
 	 * server slows publishing and not the reading of the ring buffer. (A
 	 * request that hangs still holds the loop for its 5 s timeout.) */
-	deadline = agent_now_ns() + 100000000ull;
+	deadline = clock_now_ns() + 100000000ull;
 	a->publishing = false;
 	while (publish_step(a->pub, 4) > 0) {
 		if (a->settled)
 			capture_drain(a->cap);
-		if (agent_now_ns() >= deadline) {
+		if (clock_now_ns() >= deadline) {
 			a->publishing = true; /* more to do: the loop must not sleep */
 			break;
 		}
@@ -546,10 +539,10 @@ static void agent_k8s_turn(struct agent *a)
 /* SIGTERM: publish what the spool holds, for at most drain_s seconds. */
 static void agent_k8s_drain(struct agent *a)
 {
-	uint64_t deadline = agent_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
+	uint64_t deadline = clock_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
 	struct timespec step = { 0, 50 * 1000000L };
 
-	while (agent_now_ns() < deadline) {
+	while (clock_now_ns() < deadline) {
 		spool_tick(a->spool);
 		publish_step(a->pub, 256);
 		if (spool_idle(a->spool)) {
@@ -653,7 +646,7 @@ int agent_run(const struct agent_opts *opts)
 			agent_run_retries(&a);
 		if (a.nc)
 			agent_k8s_turn(&a);
-		now = agent_now_ns();
+		now = clock_now_ns();
 		if (now - last_tick >= 1000000000ull || agent_reload) {
 			agent_sync_targets(&a, agent_reload);
 			agent_reload = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 struct nodecfg {
 	char *node;
@@ -118,7 +119,7 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	memset(t, 0, sizeof(*t));
 	if (!cid || !(t->cid = strdup(cid)) || !(t->id = cJSON_CreateObject()))
 		return -ENOMEM;
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(keep); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec_t, keep[i]);
 
 		if (v)

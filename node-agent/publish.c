@@ -8,8 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hmap.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "record.h"
 #include "timefmt.h"
 
@@ -17,8 +19,7 @@
 #define PUBLISH_BACKOFF_MAX_MS 10000
 
 struct publish_limit {
-	double tokens;
-	long last_ms;
+	struct tokens tokens;	/* ratePerMinute, burst of one minute's */
 	uint64_t suppressed;	/* not yet reported in a summary Event */
 };
 
@@ -27,17 +28,10 @@ struct publisher {
 	struct events *ev;
 	struct spool *s;
 	struct hmap limits;	/* "ns/pod" -> struct publish_limit */
-	long retry_at_ms, backoff_ms;
+	long retry_at_ms;
+	struct backoff backoff;
 	struct publish_stats stats;
 };
-
-static long publish_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
 {
@@ -48,23 +42,16 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 	p->c = c;
 	p->ev = ev;
 	p->s = s;
-	hmap_init(&p->limits);
+	hmap_init_free(&p->limits, free);
+	backoff_init(&p->backoff, PUBLISH_BACKOFF_MIN_MS, PUBLISH_BACKOFF_MAX_MS);
 	*out = p;
 	return 0;
-}
-
-static void publish_free_limit(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
 }
 
 void publish_free(struct publisher *p)
 {
 	if (!p)
 		return;
-	hmap_foreach(&p->limits, publish_free_limit, NULL);
 	hmap_clear(&p->limits);
 	free(p);
 }
@@ -76,7 +63,7 @@ void publish_get_stats(const struct publisher *p, struct publish_stats *out)
 
 long publish_backoff_ms(const struct publisher *p)
 {
-	long d = p->retry_at_ms - publish_now_ms();
+	long d = p->retry_at_ms - clock_now_ms();
 
 	return d > 0 ? d : 0;
 }
@@ -84,10 +71,7 @@ long publish_backoff_ms(const struct publisher *p)
 static void publish_failed(struct publisher *p)
 {
 	p->stats.failures++;
-	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : PUBLISH_BACKOFF_MIN_MS;
-	if (p->backoff_ms > PUBLISH_BACKOFF_MAX_MS)
-		p->backoff_ms = PUBLISH_BACKOFF_MAX_MS;
-	p->retry_at_ms = publish_now_ms() + p->backoff_ms;
+	p->retry_at_ms = clock_now_ms() + backoff_next_ms(&p->backoff);
 }
 
 /* One record; 0 accepted or already there, <0 to retry later. */
@@ -156,25 +140,18 @@ static int publish_record(struct publisher *p, cJSON *rec)
 static bool publish_allow(struct publisher *p, const char *key, long rate, struct publish_limit **out)
 {
 	struct publish_limit *l = hmap_get(&p->limits, key);
-	long now = publish_now_ms();
+	long now = clock_now_ms();
 
 	if (!l) {
 		if (!(l = calloc(1, sizeof(*l))) || hmap_put(&p->limits, key, l, NULL) < 0) {
 			free(l);
 			return true;
 		}
-		l->tokens = (double)rate;
-		l->last_ms = now;
+		tokens_init(&l->tokens, (double)rate / 60.0, (double)rate, now);
 	}
-	l->tokens += (double)(now - l->last_ms) * (double)rate / 60000.0;
-	if (l->tokens > (double)rate)
-		l->tokens = (double)rate;
-	l->last_ms = now;
+	tokens_set_rate(&l->tokens, (double)rate / 60.0, (double)rate);
 	*out = l;
-	if (l->tokens < 1)
-		return false;
-	l->tokens -= 1;
-	return true;
+	return tokens_take(&l->tokens, now);
 }
 
 /* One entry's Event, if its target wants one; 0 done, <0 retry later. */
@@ -249,7 +226,7 @@ int publish_step(struct publisher *p, int budget)
 			return calls;
 		}
 		spool_record_done(p->s, pos);
-		p->backoff_ms = 0;
+		backoff_reset(&p->backoff);
 	}
 	while (calls < budget && spool_next_event(p->s, &item, &pos) == 0) {
 		ret = publish_event(p, item, pos);
@@ -260,7 +237,7 @@ int publish_step(struct publisher *p, int budget)
 			return calls;
 		}
 		spool_event_done(p->s, pos);
-		p->backoff_ms = 0;
+		backoff_reset(&p->backoff);
 	}
 	return calls;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "escape.h"
 #include "log.h"
 #include "timefmt.h"
@@ -269,7 +270,6 @@ void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out)
 {
 	struct sink_spool *s = calloc(1, sizeof(*s));
-	struct timespec mono, wall;
 
 	if (!s)
 		return -ENOMEM;
@@ -279,10 +279,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->sp = sp;
 	s->lookup = lookup;
 	s->arg = arg;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	s->wall_minus_mono = ((int64_t)wall.tv_sec - mono.tv_sec) * 1000000000LL +
-			     (wall.tv_nsec - mono.tv_nsec);
+	s->wall_minus_mono = clock_wall_offset_ns();
 	*out = &s->base;
 	return 0;
 }

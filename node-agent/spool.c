@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hmap.h"
 #include "log.h"
 #include "record.h"
@@ -49,14 +50,6 @@ struct spool {
 	struct spool_stats stats;
 };
 
-static long spool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void spool_batch_free(struct spool_batch *b)
 {
 	if (!b)
@@ -69,25 +62,14 @@ static void spool_batch_free(struct spool_batch *b)
 	free(b);
 }
 
-static void spool_free_batch_cb(const char *key, void *value, void *arg)
+static void spool_batch_free_value(void *b)
 {
-	(void)key;
-	(void)arg;
-	spool_batch_free(value);
-}
-
-static void spool_free_cb(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
+	spool_batch_free(b);
 }
 
 static void spool_reset_state(struct spool *s)
 {
-	hmap_foreach(&s->batches, spool_free_batch_cb, NULL);
 	hmap_clear(&s->batches);
-	hmap_foreach(&s->chains, spool_free_cb, NULL);
 	hmap_clear(&s->chains);
 }
 
@@ -224,7 +206,7 @@ static int spool_batch_entry(struct spool *s, const cJSON *item)
 		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(item, "sess")))
 			b->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sess"), 1);
 		b->entries = cJSON_CreateArray();
-		b->opened_ms = spool_now_ms();
+		b->opened_ms = clock_now_ms();
 		if (!b->cid || !b->sk || !b->id || !b->entries || hmap_put(&s->batches, key, b, NULL) < 0) {
 			spool_batch_free(b);
 			return -ENOMEM;
@@ -324,7 +306,7 @@ static int spool_checkpoint(struct spool *s)
 	s->ckpt_bp[s->nckpt++] = s->bp;
 	s->stats.checkpoints++;
 	s->changed = false;
-	s->last_ckpt_ms = spool_now_ms();
+	s->last_ckpt_ms = clock_now_ms();
 	return 0;
 }
 
@@ -381,7 +363,7 @@ static void spool_age_cb(const char *key, void *value, void *arg)
 
 int spool_tick(struct spool *s)
 {
-	struct spool_age a = { s, spool_now_ms(), 0 };
+	struct spool_age a = { s, clock_now_ms(), 0 };
 	int ret;
 
 	if ((ret = spool_run_batcher(s)) < 0)
@@ -613,7 +595,7 @@ static int spool_restore(struct spool *s)
 			nb->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "sess"), 1);
 		nb->entries = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "entries"), 1);
 		nb->bytes = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "bytes"));
-		nb->opened_ms = spool_now_ms();
+		nb->opened_ms = clock_now_ms();
 		spool_key(nb->cid, nb->sk, key, sizeof(key));
 		if (!nb->cid || !nb->sk || !nb->id || !nb->entries ||
 		    hmap_put(&s->batches, key, nb, NULL) < 0) {
@@ -650,8 +632,8 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.batch_age_ms = 5000;
 	if (s->opts.checkpoint_ms <= 0)
 		s->opts.checkpoint_ms = 2000;
-	hmap_init(&s->batches);
-	hmap_init(&s->chains);
+	hmap_init_free(&s->batches, spool_batch_free_value);
+	hmap_init_free(&s->chains, free);
 	jo.max_bytes = opts->max_bytes;
 	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;

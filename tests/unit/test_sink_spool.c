@@ -6,6 +6,7 @@
 
 #include "sink_spool.h"
 #include "unit.h"
+#include "util.h"
 
 static char dir[64];
 static struct sink_spool_target target;
@@ -177,7 +178,7 @@ int main(void)
 	int ret;
 
 	snprintf(dir, sizeof(dir), "/tmp/test_sink_spool.%d", (int)getpid());
-	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	ret = unit_main(tests, ARRAY_SIZE(tests));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
