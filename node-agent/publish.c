@@ -157,9 +157,12 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		cJSON_ReplaceItemInObjectCaseSensitive(md, "name", cJSON_CreateString(other));
 		name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
 	}
-	if (ret == -EINVAL || ret == -ENOENT) {
-		/* Refused for good (e.g. its namespace is gone): retrying cannot
-		 * help, and holding the spool would stop every other record. */
+	if (ret == -EINVAL || ret == -ENOENT ||
+	    (ret == -EACCES && strstr(resp.message, "because it is being terminated"))) {
+		/* Refused for good (its namespace is gone, or being deleted:
+		 * records hold such a namespace until they expire, and nothing
+		 * new goes into it meanwhile): retrying cannot help, and
+		 * holding the spool would stop every other record. */
 		log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
 			 "AuditRecord refused, dropped: %s", resp.message);
 		return 0;
@@ -227,7 +230,7 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 					text);
 		p->stats.events += ret == 0;
 		p->stats.events_replayed += ret == 1;
-		return ret == -EINVAL || ret == -ENOENT || ret > 0 ? 0 : ret;
+		return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
 	}
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
 		return 0;
@@ -257,8 +260,9 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		p->stats.events_replayed++;
 	else if (ret == 0)
 		p->stats.events++;
-	else if (ret == -EINVAL || ret == -ENOENT)
-		return 0; /* refused for good: the AuditRecord still holds it */
+	else if (ret == -EINVAL || ret == -ENOENT || ret == -EACCES)
+		return 0; /* refused for good (a namespace being deleted, a policy):
+			   * the AuditRecord still holds it */
 	return ret < 0 ? ret : 0;
 }
 
