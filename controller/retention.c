@@ -92,9 +92,10 @@ static bool retention_held(const cJSON *rec)
 {
 	const cJSON *f;
 
-	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(retention_md(rec), "finalizers"))
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(retention_md(rec), "finalizers")) {
 		if (cJSON_IsString(f) && !strcmp(f->valuestring, RETENTION_FINALIZER))
 			return true;
+	}
 	return false;
 }
 
@@ -111,9 +112,10 @@ static int retention_release(struct controller *c, const char *path, const cJSON
 		return -ENOMEM;
 	md = cJSON_AddObjectToObject(patch, "metadata");
 	fins = cJSON_AddArrayToObject(md, "finalizers");
-	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(retention_md(rec), "finalizers"))
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(retention_md(rec), "finalizers")) {
 		if (cJSON_IsString(f) && strcmp(f->valuestring, RETENTION_FINALIZER))
 			cJSON_AddItemToArray(fins, cJSON_CreateString(f->valuestring));
+	}
 	ret = kube_patch(c->client, path, patch, NULL, &resp);
 	cJSON_Delete(patch);
 	if (ret < 0 && ret != -ENOENT)

@@ -300,8 +300,9 @@ rest:
 	cJSON_AddNumberToObject(status, "drops", (double)drops);
 	if (last_error && *last_error)
 		cJSON_AddStringToObject(status, "lastError", last_error);
-	cJSON_ArrayForEach(x, extra)
+	cJSON_ArrayForEach(x, extra) {
 		cJSON_AddItemToObject(status, x->string, cJSON_Duplicate(x, 1));
+	}
 	if (old && cJSON_Compare(old, status, true)) {
 		cJSON_Delete(status);
 		return 0;

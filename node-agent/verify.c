@@ -338,7 +338,10 @@ static int verify_node_get(struct kube_client *c, struct verify_nodes *v, const 
 			return 0;
 		}
 	}
-	if (!*node || strlen(node) > 253 || strchr(node, '/') || strchr(node, '?')) {
+	/* A node name from a record is hostile: only a DNS subdomain goes
+	 * into a path; any other has no ShellAuditNode. */
+	if (!*node || strlen(node) > 253 || strspn(node, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+						     strlen(node)) {
 		*obj = NULL;
 		return 0;
 	}
