@@ -12,6 +12,7 @@
 #     a name that is not its record's own (so it cannot take names first);
 #     what it may write (its own node's record claiming our container) makes
 #     verify fail.
+#   - The agent's Events are about pods and of its reasons only.
 #   - The controller's service account cannot delete a record before its
 #     retention (its DELETE only marks it), and deletes it after.
 #   - The real agent's chain, signed and with its head published in the
@@ -209,6 +210,30 @@ expect_denied "nor a record under a name that is not its own record's (taking na
 	as agent-b create -f <("$tamper" forge "$dir/victim.json" "$node_b" | sed "s/\"name\": \"[^\"]*\"/\"name\": \"$predictable\"/")
 expect_refused "nor delete one (RBAC refuses it first)" 'cannot delete resource "auditrecords"' \
 	as agent-b delete auditrecord -n shop "$victim" --wait=false
+
+# --- the agent's Events -------------------------------------------------------------
+
+# event NAME REASON KIND: an events.k8s.io Event as the agent writes them.
+event() {
+	cat <<-EOF
+	apiVersion: events.k8s.io/v1
+	kind: Event
+	metadata: {name: $1, namespace: shop}
+	eventTime: "2026-11-25T00:00:00.000000Z"
+	reportingController: shellaudit.io/agent
+	reportingInstance: shellaudit-agent-$node
+	action: Typed
+	reason: $2
+	type: Normal
+	note: probe
+	regarding: {apiVersion: v1, kind: $3, name: web, namespace: shop}
+	EOF
+}
+t_run "the agent reports Events of its reasons about pods" as agent-a create -f <(event ev-1 ShellCommand Pod)
+expect_denied "but no Event of another reason" "does not report Events of reason Evicted" \
+	as agent-a create -f <(event ev-2 Evicted Pod)
+expect_denied "nor about anything but a pod" "Events about pods only" \
+	as agent-a create -f <(event ev-3 ShellCommand Node)
 
 # --- the controller's service account and retention --------------------------------------
 
