@@ -50,6 +50,11 @@ static void main_usage(FILE *f)
 		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
 		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
 		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
+		"  --state-dir DIR       keep there what the agent learns that outlives it: the\n"
+		"                        ELF files it refused to parse, by identity, so a\n"
+		"                        restart does not parse them again. Default: the spool\n"
+		"                        dir in Kubernetes mode, none otherwise\n"
+		"                                                          SHELLAUDIT_STATE_DIR\n"
 		"\n"
 		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
 		"through a durable spool to AuditRecords and Events.\n"
@@ -165,7 +170,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR };
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
+	       OPT_STATE_DIR };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -187,6 +193,7 @@ int main(int argc, char **argv)
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -217,6 +224,7 @@ int main(int argc, char **argv)
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
+	o.state_dir = getenv("SHELLAUDIT_STATE_DIR");
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
 	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
 			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
@@ -250,6 +258,7 @@ int main(int argc, char **argv)
 		case OPT_KUBECONFIG: o.kubeconfig = optarg; break;
 		case OPT_SPOOL: o.spool_dir = optarg; break;
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
+		case OPT_STATE_DIR: o.state_dir = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;
@@ -307,6 +316,9 @@ int main(int argc, char **argv)
 		o.bpf_dir = "/sys/fs/bpf/shellaudit";
 	if (o.kubeconfig && !*o.kubeconfig)
 		o.kubeconfig = NULL;
+	/* The spool's directory is the one the DaemonSet keeps on the host. */
+	if (!o.state_dir && o.node_name)
+		o.state_dir = o.spool_dir;
 	if (spool_mb) {
 		if (main_number("--spool-max-mb", spool_mb, 1, 1u << 20, &v))
 			return 2;
