@@ -435,6 +435,8 @@ static void agent_k8s_report(struct agent *a)
 
 		ts[i].cid = nt->cid;
 		ts[i].attached = t && t->active;
+		if (t)
+			ts[i].nrefused = discover_refused(a->disc, t->id, &ts[i].refused);
 		attached += ts[i].attached;
 		if (nt->error) {
 			ts[i].reason = "RedactRulesInvalid";
