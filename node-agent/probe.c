@@ -299,8 +299,8 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 			 const char *label, const char *devino, struct elfsym_query q[PROBE_Q_MAX],
 			 struct probe_refusal *ref)
 {
-	static const char *const names[PROBE_Q_MAX] = {PROBE_SYMBOL, "rl_deprep_terminal",
-						       "rl_prep_terminal", "rl_line_buffer"};
+	static const char *const names[PROBE_Q_MAX] = { PROBE_SYMBOL, "rl_deprep_terminal",
+							"rl_prep_terminal", "rl_line_buffer" };
 	const struct refused_entry *known;
 	const char *why = NULL;
 	int64_t now = (int64_t)time(NULL);
@@ -318,20 +318,20 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 		err = known->err;
 		goto out;
 	}
-	if (!err) {
+	if (!err)
 		err = elfsym_lookup(&ef, q, PROBE_Q_MAX, &why);
-		snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)ef.work.bytes);
-		snprintf(syms, sizeof(syms), "%llu", (unsigned long long)ef.work.symbols);
-		snprintf(secs, sizeof(secs), "%u", ef.work.sections);
-		snprintf(us, sizeof(us), "%llu", (unsigned long long)(ef.work.ns / 1000));
-		log_with(LOG_DEBUG,
-			 LOG_KV("file", label, "inode", devino, "id", ef.id, "bytes_read", bytes,
-				"symbols", syms, "sections", secs, "us", us, "result",
-				err ? strerror(-err) : "read"),
-			 "ELF file examined");
-		if (!err && (err = q[PROBE_Q_READLINE].err))
-			why = q[PROBE_Q_READLINE].why;
-	}
+	if (!err && (err = q[PROBE_Q_READLINE].err))
+		why = q[PROBE_Q_READLINE].why;
+	/* One line per parse (a file refused by its id is not parsed): what
+	 * it read and took, for the operator and the tests. */
+	snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)ef.work.bytes);
+	snprintf(syms, sizeof(syms), "%llu", (unsigned long long)ef.work.symbols);
+	snprintf(secs, sizeof(secs), "%u", ef.work.sections);
+	snprintf(us, sizeof(us), "%llu", (unsigned long long)(ef.work.ns / 1000));
+	log_with(LOG_DEBUG,
+		 LOG_KV("file", label, "inode", devino, "id", ef.id, "bytes_read", bytes, "symbols",
+			syms, "sections", secs, "us", us, "result", err ? strerror(-err) : "found"),
+		 "ELF file examined");
 	if (ef.refused || err == -ETIMEDOUT) {
 		probe_refusal_set(ref, false, ef.id, why);
 		if (ps->refused && ef.id[0])
