@@ -188,6 +188,7 @@ fuzz: all $(FUZZ_BINS)
 bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
+	$(Q)tests/bench/elf.sh
 
 fmt:
 	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] bpf/*.[ch] tests/*/*.[ch])
