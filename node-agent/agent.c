@@ -32,6 +32,7 @@
 #include "nodecfg.h"
 #include "probe.h"
 #include "publish.h"
+#include "refused.h"
 #include "session.h"
 #include "sign.h"
 #include "sink.h"
@@ -39,25 +40,12 @@
 #include "spool.h"
 #include "target.h"
 
-/* A program that imports readline from a library not found at its exec:
- * looked at again once its dynamic loader had time to map the library. */
-struct agent_retry {
-	pid_t pid;
-	uint32_t target;
-	unsigned int tries;
-	uint64_t due; /* CLOCK_MONOTONIC ns */
-	uint64_t exec_ts;
-};
-
-#define AGENT_RETRY_MAX 64
-#define AGENT_RETRY_TRIES 5
-
 struct agent {
 	const struct agent_opts *opts;
-	struct agent_retry retry[AGENT_RETRY_MAX];
-	size_t nretry;
 	struct capture *cap;
 	struct probe_set *probes;
+	struct refused *refused; /* ELF files refused, by identity */
+	struct discover *disc;	 /* finding readline in the containers, a bounded step a turn */
 	struct session_table *sessions;
 	struct sink *sink;
 	struct target_list targets;
@@ -83,6 +71,8 @@ struct agent {
 	 * previous agent's programs left carry target ids only a known target
 	 * list resolves) and what that agent left unused is swept. */
 	bool settled;
+	bool probes_swept; /* and what its readline probes left, once discovery took over */
+	int swept_targets;
 	bool publishing; /* the last turn ran out of time with more to publish */
 };
 
@@ -100,10 +90,10 @@ static void agent_on_signal(int sig)
 /* Puts a resolved target into the kernel map and probes what it runs. */
 static void agent_activate(struct agent *a, struct target *t)
 {
-	char pid[16], ns[24], probes[16], path[64];
+	char pid[16], ns[24], path[64];
 	struct stat st;
 	size_t i;
-	int err, n;
+	int err;
 
 	if (t->active)
 		return;
@@ -152,7 +142,23 @@ static void agent_activate(struct agent *a, struct target *t)
 		return;
 	}
 	t->active = true;
-	n = discover_container(a->probes, t->id, &t->scope, t->pid);
+	/* Said "target added" once the container's first scan is done. */
+	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
+		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
+			 "cannot queue the search for readline: out of memory");
+}
+
+/* The first scan of a target's container ended (discover.h). */
+static void agent_on_scanned(void *arg, uint32_t owner, int n)
+{
+	struct agent *a = arg;
+	const struct target *t = target_list_find_id(&a->targets, owner);
+	char pid[16], ns[24], probes[16];
+
+	if (!t)
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
 	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
@@ -165,6 +171,7 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	capture_target_del(a->cap, t->mntns);
 	/* Events already in the ring buffer still belong to the target. */
 	capture_drain(a->cap);
+	discover_forget(a->disc, t->id);
 	probe_release_owner(a->probes, t->id);
 	session_end_target(a->sessions, t->id, reason);
 	close(t->nsfd);
@@ -277,62 +284,9 @@ apply:
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
-	const struct sa_event_hdr *h = ev->hdr;
-	char us[24], dus[24], pid[16];
-	uint64_t t0;
-	int r;
-
-	t0 = clock_now_ns();
-	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
-	if (r == -EAGAIN && a->nretry < AGENT_RETRY_MAX)
-		a->retry[a->nretry++] = (struct agent_retry){ .pid = (pid_t)h->tgid,
-							      .target = t->id,
-							      .due = t0 + 20000000ull,
-							      .exec_ts = h->ts };
-	if (r == 1 && log_get_level() >= LOG_DEBUG) {
-		uint64_t now = clock_now_ns();
-
-		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - h->ts) / 1000));
-		snprintf(dus, sizeof(dus), "%" PRIu64, (now - t0) / 1000);
-		snprintf(pid, sizeof(pid), "%u", h->tgid);
-		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us, "discover_us", dus),
-			 "probed a new program from its exec");
-	}
-}
-
-/* Looks again at the programs whose readline library was not found at
- * exec, with growing delays (20 ms, 40 ms, ... 320 ms). */
-static void agent_run_retries(struct agent *a)
-{
-	uint64_t now = clock_now_ns();
-	char us[24], pid[16];
-	size_t i = 0;
-	int r;
-
-	while (i < a->nretry) {
-		struct agent_retry *q = &a->retry[i];
-		const struct target *t = target_list_find_id(&a->targets, q->target);
-
-		if (q->due > now) {
-			i++;
-			continue;
-		}
-		r = t && t->active ? discover_process(a->probes, t->id, &t->scope, q->pid) : -ESRCH;
-		if (r == -EAGAIN && ++q->tries < AGENT_RETRY_TRIES) {
-			q->due = now + (20000000ull << q->tries);
-			i++;
-			continue;
-		}
-		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - q->exec_ts) / 1000));
-		snprintf(pid, sizeof(pid), "%d", (int)q->pid);
-		if (r == 1)
-			log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us),
-				 "probed the readline library a program mapped after its exec");
-		else if (r == -EAGAIN)
-			log_with(LOG_WARN, LOG_KV("pid", pid),
-				 "program imports readline but no readline library was found in it");
-		a->retry[i] = a->retry[--a->nretry];
-	}
+	/* Looked at in the loop's discovery step, not here: what the program
+	 * is made of must not hold the reading of the ring buffer. */
+	discover_process(a->disc, t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts);
 }
 
 static void agent_on_event(void *ctx, const struct capture_event *ev)
@@ -409,20 +363,25 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 }
 
 /* Once the targets are known: what a previous agent left pinned and no
- * target claims (a container untargeted or gone meanwhile) is removed. */
+ * target claims (a container untargeted or gone meanwhile) is removed; its
+ * readline probes once the first search of every target took over theirs. */
 static void agent_settle(struct agent *a)
 {
-	int nt, np;
-
 	if (a->nc)
 		agent_sync_targets(a, true);
-	nt = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
-	np = probe_set_sweep(a->probes);
+	a->swept_targets = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
+	a->settled = true;
+}
+
+static void agent_sweep_probes(struct agent *a)
+{
+	int nt = a->swept_targets, np = probe_set_sweep(a->probes);
+
 	if (nt > 0 || np > 0)
 		log_info("removed %d targets and %d readline probe links of the previous agent "
 			 "that no target uses now",
 			 nt > 0 ? nt : 0, np > 0 ? np : 0);
-	a->settled = true;
+	a->probes_swept = true;
 }
 
 /* --- Kubernetes mode -------------------------------------------------------- */
@@ -459,7 +418,7 @@ static void agent_k8s_metrics(struct agent *a)
 				    "Targets in the kernel's map.", 1);
 }
 
-/* The node's signing key: --key-file, else node.key beside the spool. */
+/* The node's signing key: --key-file, else node.key in the state dir. */
 static int agent_load_key(struct agent *a)
 {
 	char path[PATH_MAX], dir[PATH_MAX], err[512];
@@ -468,8 +427,7 @@ static int agent_load_key(struct agent *a)
 	if (a->opts->key_file && *a->opts->key_file) {
 		snprintf(path, sizeof(path), "%s", a->opts->key_file);
 	} else {
-		snprintf(dir, sizeof(dir), "%s", a->opts->spool_dir);
-		snprintf(path, sizeof(path), "%s/node.key", dirname(dir));
+		snprintf(path, sizeof(path), "%s/node.key", a->opts->state_dir);
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
@@ -596,6 +554,8 @@ static void agent_k8s_report(struct agent *a, bool final)
 
 		ts[i].cid = nt->cid;
 		ts[i].attached = t && t->active;
+		if (t)
+			ts[i].nrefused = discover_refused(a->disc, t->id, &ts[i].refused);
 		attached += ts[i].attached;
 		if (nt->error) {
 			ts[i].reason = "RedactRulesInvalid";
@@ -714,8 +674,9 @@ int agent_run(const struct agent_opts *opts)
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
 	uint64_t last_tick = 0, now;
+	bool more = false; /* discovery has work due now */
 	size_t i;
-	int err;
+	int err, err2;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -740,7 +701,16 @@ int agent_run(const struct agent_opts *opts)
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
-	err = probe_set_new(a.cap, &a.probes);
+	err = refused_open(opts->state_dir, &a.refused);
+	if (err == -ENOMEM)
+		goto out;
+	if (err)
+		log_with(LOG_WARN, LOG_KV("file", refused_path(a.refused)),
+			 "cannot read the refused ELF files; starting with none: %s",
+			 strerror(-err));
+	err = probe_set_new(a.cap, a.refused, &a.probes);
+	if (!err)
+		err = discover_new(a.probes, a.refused, agent_on_scanned, &a, &a.disc);
 	if (err)
 		goto out;
 	if (capture_reported(a.cap, a.counters, false))
@@ -764,8 +734,12 @@ int agent_run(const struct agent_opts *opts)
 	while (!agent_stop) {
 		if (!a.settled && (!a.nc || nodecfg_synced(a.nc)))
 			agent_settle(&a);
+		if (a.settled && !a.probes_swept && discover_scanned_all(a.disc))
+			agent_sweep_probes(&a);
 		if (a.settled) {
-			err = capture_poll(a.cap, a.publishing ? 0 : a.nretry ? 20 : 200);
+			long wait = a.publishing || more ? 0 : discover_wait_ms(a.disc);
+
+			err = capture_poll(a.cap, wait >= 0 && wait < 200 ? (int)wait : 200);
 		} else {
 			struct timespec wait = { 0, 50 * 1000000L };
 
@@ -778,8 +752,7 @@ int agent_run(const struct agent_opts *opts)
 		}
 		err = 0;
 		sink_flush(a.sink);
-		if (a.nretry)
-			agent_run_retries(&a);
+		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
 		now = clock_now_ns();
@@ -805,7 +778,11 @@ int agent_run(const struct agent_opts *opts)
 		agent_k8s_drain(&a);
 out:
 	session_table_free(a.sessions);
+	discover_free(a.disc);
 	probe_set_free(a.probes);
+	if ((err2 = refused_close(a.refused)) < 0)
+		log_with(LOG_WARN, LOG_KV("file", opts->state_dir),
+			 "cannot save the refused ELF files: %s", strerror(-err2));
 	capture_close(a.cap);
 	target_list_free(&a.targets);
 	sink_close(a.sink);

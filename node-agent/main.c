@@ -2,6 +2,8 @@
 /* shellaudit-agent: flags, then the capture loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,12 @@ static void main_usage(FILE *f)
 		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
 		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
 		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
+		"  --state-dir DIR       keep there what the agent learns that outlives it: the\n"
+		"                        ELF files it refused to parse, by identity, so a\n"
+		"                        restart does not parse them again; the signing key.\n"
+		"                        Default: the spool dir's parent in Kubernetes mode\n"
+		"                        (/var/lib/shellaudit), none otherwise\n"
+		"                                                          SHELLAUDIT_STATE_DIR\n"
 		"\n"
 		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
 		"through a durable spool to AuditRecords and Events.\n"
@@ -60,7 +68,7 @@ static void main_usage(FILE *f)
 		"                                                          SHELLAUDIT_SPOOL_DIR\n"
 		"  --key-file FILE       the node's Ed25519 key that signs its AuditRecords,\n"
 		"                        made at first start, 0600 (default node.key in the\n"
-		"                        spool dir's parent)              SHELLAUDIT_KEY_FILE\n"
+		"                        state dir)                       SHELLAUDIT_KEY_FILE\n"
 		"  --spool-max-mb MB     spool bound; past it entries are counted and become a\n"
 		"                        gap entry (default 256)          SHELLAUDIT_SPOOL_MAX_MB\n"
 		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
@@ -169,7 +177,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR, OPT_KEY };
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
+	       OPT_STATE_DIR, OPT_KEY };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -192,6 +201,7 @@ int main(int argc, char **argv)
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
 		{ "key-file", required_argument, NULL, OPT_KEY },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -223,6 +233,7 @@ int main(int argc, char **argv)
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
+	o.state_dir = getenv("SHELLAUDIT_STATE_DIR");
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
 	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
 			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
@@ -257,6 +268,7 @@ int main(int argc, char **argv)
 		case OPT_SPOOL: o.spool_dir = optarg; break;
 		case OPT_KEY: o.key_file = optarg; break;
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
+		case OPT_STATE_DIR: o.state_dir = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;
@@ -314,6 +326,13 @@ int main(int argc, char **argv)
 		o.bpf_dir = "/sys/fs/bpf/shellaudit";
 	if (o.kubeconfig && !*o.kubeconfig)
 		o.kubeconfig = NULL;
+	/* The spool's parent is the directory the DaemonSet keeps on the host. */
+	if (!o.state_dir && o.node_name) {
+		static char state[PATH_MAX];
+
+		snprintf(state, sizeof(state), "%s", o.spool_dir);
+		o.state_dir = dirname(state);
+	}
 	if (spool_mb) {
 		if (main_number("--spool-max-mb", spool_mb, 1, 1u << 20, &v))
 			return 2;
