@@ -69,9 +69,10 @@ static void main_usage(FILE *f)
 		"  --watch-transport T   chunked (default) or websocket\n"
 		"\n"
 		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
-		"                        checks the AuditRecord chains of a container: exit 0\n"
-		"                        when intact, 1 when a record is missing, altered or\n"
-		"                        reordered\n"
+		"                        checks the AuditRecord chains of a container, as\n"
+		"                        `kubectl shellaudit verify` does: exit 0 when intact,\n"
+		"                        1 when a record is missing, altered or reordered,\n"
+		"                        3 when there is none, 2 when they cannot be read\n"
 		"\n"
 		"  --log-level LEVEL     error, warn, info (default) or debug\n"
 		"                                                          SHELLAUDIT_LOG_LEVEL\n"
@@ -119,7 +120,8 @@ static int main_add_pids(const char *s, pid_t *pids, size_t *n)
 	return 0;
 }
 
-/* shellaudit-agent verify: checks a container's chains against the API server. */
+/* shellaudit-agent verify: an alias of `kubectl shellaudit verify`, with
+ * this binary's flags; the work is verify.c's. */
 static int main_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -154,11 +156,16 @@ static int main_verify(int argc, char **argv)
 		fprintf(stderr, "shellaudit-agent verify: %s\n", err);
 		return 2;
 	}
-	kube_client_new(cfg, NULL, &c);
+	if ((ret = kube_client_new(cfg, NULL, &c)) < 0) {
+		fprintf(stderr, "shellaudit-agent verify: cannot make a client for %s: %s\n",
+			cfg->server, strerror(-ret));
+		kubeconfig_free(cfg);
+		return 2;
+	}
 	ret = verify_container(c, ns, pod, container, stdout);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : 2;
+	return verify_exit_status(ret);
 }
 
 int main(int argc, char **argv)

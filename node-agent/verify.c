@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Chain verification, shared by `shellaudit-agent verify` and the tests. */
+/* Chain verification, shared by `kubectl shellaudit verify`,
+ * `shellaudit-agent verify` and the tests. */
 #include "verify.h"
 
 #include <errno.h>
@@ -146,6 +147,7 @@ int verify_container(struct kube_client *c, const char *ns, const char *pod, con
 	}
 	if (l.n == 0) {
 		fprintf(out, "no AuditRecords for %s/%s container %s\n", ns, pod, container);
+		ret = -ENODATA;
 		goto out;
 	}
 	/* One chain per container ID (a restarted container starts anew). */
@@ -164,4 +166,9 @@ out:
 		cJSON_Delete(l.items[i]);
 	free(l.items);
 	return ret;
+}
+
+int verify_exit_status(int ret)
+{
+	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : ret == -ENODATA ? 3 : 2;
 }

@@ -29,11 +29,16 @@ int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_resul
 struct kube_client;
 
 /* Lists the AuditRecords of one container (namespace, pod and container
- * names; the container ID's hash when cid is given, else every chain of
- * that container name, one after the other) and verifies each chain,
- * writing findings to out. 0 when every chain is intact, -EBADMSG when one
- * is not, another negative errno when the records cannot be listed. */
+ * names: every chain of that container name, one after the other) and
+ * verifies each chain, writing findings to out. 0 when every chain is
+ * intact, -EBADMSG when one is not, -ENODATA when there is no record,
+ * another negative errno when the records cannot be listed. */
 int verify_container(struct kube_client *c, const char *ns, const char *pod, const char *container,
 		     FILE *out);
+
+/* The exit status of both `verify` commands (`kubectl shellaudit verify`
+ * and `shellaudit-agent verify`) for verify_container's result: 0 intact,
+ * 1 broken, 3 no records, 2 anything else (the records could not be read). */
+int verify_exit_status(int ret);
 
 #endif
