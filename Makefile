@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellaudit: one Makefile, no recursive make. `make V=1` shows the commands.
 #
-#   make            both binaries and the BPF object (build/)
+#   make            the binaries, the kubectl plugin and the BPF object (build/)
 #   make test       install what is missing, build, run every test
 #   make run        local single-node cluster with shellaudit deployed on it
 #   make down       stop it, leaving nothing behind
@@ -40,6 +40,8 @@ LDLIBS = $(PKG_LIBS) -lpthread
 LIB_SRC := $(wildcard lib/*.c)
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
 AGENT_SRC := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
+# kubectl-shellaudit; it links verify.c (and what it needs) from libagent.a.
+PLUGIN_SRC := $(wildcard kubectl-plugin/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 # C programs that integration test scripts run against the real API server.
 INTEG_SRC := $(wildcard tests/integration/*.c)
@@ -58,8 +60,10 @@ $(1)/%.o: %.c $(BPF_SKEL)
 	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(TEST_INC) $(2) -c $$< -o $$@
 
-# Tests include the headers of the programs they test by name.
+# Tests include the headers of the programs they test by name; the plugin
+# those of the agent's verify module.
 $(1)/tests/%.o: TEST_INC := -Icontroller -Inode-agent
+$(1)/kubectl-plugin/%.o: TEST_INC := -Inode-agent
 
 $(1)/libshellaudit.a: $(LIB_SRC:%.c=$(1)/%.o)
 	$$(call msg,AR,$$@)
@@ -81,6 +85,12 @@ $(1)/shellaudit-agent: $(1)/node-agent/main.o $(1)/libagent.a $(1)/libshellaudit
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
 
+# --as-needed: the plugin loads none of libbpf's or libwebsockets' code it
+# does not call.
+$(1)/kubectl-shellaudit: $(PLUGIN_SRC:%.c=$(1)/%.o) $(1)/libagent.a $(1)/libshellaudit.a
+	$$(call msg,LD,$$@)
+	$$(Q)$$(CC) $(2) -Wl,--as-needed $$^ $$(LDLIBS) -o $$@
+
 $(1)/tests/unit/%: $(1)/tests/unit/%.o $(1)/libagent.a $(1)/libcontroller.a $(1)/libshellaudit.a
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
@@ -98,8 +108,8 @@ endef
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN_FLAGS)))
 
-BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent
-ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent
+BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent $(B)/kubectl-shellaudit
+ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent $(B)/asan/kubectl-shellaudit
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(INTEG_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
@@ -166,7 +176,8 @@ bench: all kube
 	$(Q)tests/bench/publish.sh
 
 fmt:
-	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] bpf/*.[ch] tests/*/*.[ch])
+	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] \
+		kubectl-plugin/*.[ch] bpf/*.[ch] tests/*/*.[ch])
 
 lint:
 	$(Q)clang-tidy $(LIB_SRC) $(CTRL_SRC) $(AGENT_SRC) -- $(ALL_CFLAGS)

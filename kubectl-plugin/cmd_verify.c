@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+/* kubectl shellaudit verify POD [-c C]: the agent's chain verification
+ * (node-agent/verify.c, linked, not copied), with its exit status. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "kube.h"
+#include "kubeconfig.h"
+#include "records.h"
+#include "verify.h"
+
+int cmd_verify(struct cli *cli)
+{
+	const char *pod = cli->args[0], *container = cli->container;
+	struct records_filter f = { .pod = pod };
+	struct kubeconfig *cfg;
+	struct kube_client *c;
+	struct records *r = NULL;
+	char msg[768], *def = NULL;
+	int ret;
+
+	if (!records_valid_name(pod) || (container && !records_valid_name(container))) {
+		cli_error("invalid pod or container name");
+		return CLI_ERROR;
+	}
+	if ((ret = cli_connect(cli, &cfg, &c)) != CLI_OK)
+		return ret;
+	f.ns = cli->ns;
+	if (!container) {
+		if (records_load(c, &f, false, &r, msg, sizeof(msg)) < 0) {
+			cli_error("%s", msg);
+			ret = CLI_ERROR;
+			goto out;
+		}
+		if ((ret = records_pick_container(c, r, f.ns, pod, &def, msg, sizeof(msg))) < 0) {
+			cli_error("%s", msg);
+			ret = ret == -ENOENT ? CLI_NO_RECORDS : CLI_ERROR;
+			goto out;
+		}
+		container = def;
+	}
+	ret = verify_exit_status(verify_container(c, f.ns, pod, container, stdout));
+out:
+	free(def);
+	records_free(r);
+	cli_disconnect(cfg, c);
+	return ret;
+}
