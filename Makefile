@@ -2,6 +2,7 @@
 # shellaudit: one Makefile, no recursive make. `make V=1` shows the commands.
 #
 #   make            the binaries, the kubectl plugin and the BPF object (build/)
+#   make install    them into $(DESTDIR)$(bindir) [$(prefix)/bin, prefix /usr/local]
 #   make test       install what is missing, build, run every test
 #   make run        local single-node cluster with shellaudit deployed on it
 #   make down       stop it, leaving nothing behind
@@ -19,6 +20,7 @@ msg = $(if $(filter 1,$(V)),,@printf '  %-8s %s\n' '$(1)' '$(2)';)
 
 CC ?= gcc
 CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
@@ -52,13 +54,17 @@ BPF_SRC := $(wildcard bpf/*.bpf.c)
 BPF_OBJ := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 VMLINUX := $(B)/bpf/vmlinux.h
+# Only the sources that include a skeleton wait for it (capture.c today).
+SKEL_USERS := $(shell grep -l '\.skel\.h"' $(AGENT_SRC) $(wildcard tests/*/*.c) 2>/dev/null)
 
 # $(call variant,DIR,EXTRA_CFLAGS): objects, archives and programs of one variant.
 define variant
-$(1)/%.o: %.c $(BPF_SKEL)
+$(1)/%.o: %.c
 	$$(call msg,CC,$$@)
 	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(TEST_INC) $(2) -c $$< -o $$@
+
+$(SKEL_USERS:%.c=$(1)/%.o): $(BPF_SKEL)
 
 # Tests include the headers of the programs they test by name; the plugin
 # those of the agent's verify module.
@@ -115,9 +121,14 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(I
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps kube bash-readline test test-unit test-bpf test-integration test-e2e run down \
-	images bench clean fmt lint
+	images bench clean fmt lint install
 .DEFAULT_GOAL := all
 .SECONDARY:
+# A recipe that fails leaves no half-written target behind.
+.DELETE_ON_ERROR:
+
+prefix ?= /usr/local
+bindir ?= $(prefix)/bin
 
 all: $(BINS) $(TOOL_BINS)
 
@@ -130,6 +141,7 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard bpf/*.h)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-I$(B)/bpf -Ibpf $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ # DWARF out, BTF (which CO-RE needs) kept
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
@@ -175,9 +187,16 @@ bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
 
+# The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).
+install: $(BINS)
+	$(call msg,INSTALL,$(DESTDIR)$(bindir))
+	$(Q)install -d $(DESTDIR)$(bindir)
+	$(Q)install -m 0755 $(BINS) $(DESTDIR)$(bindir)/
+
+C_FILES = $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] kubectl-plugin/*.[ch] \
+	bpf/*.[ch] tests/*/*.[ch])
 fmt:
-	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] \
-		kubectl-plugin/*.[ch] bpf/*.[ch] tests/*/*.[ch])
+	$(Q)clang-format -i $(C_FILES)
 
 lint:
 	$(Q)clang-tidy $(LIB_SRC) $(CTRL_SRC) $(AGENT_SRC) -- $(ALL_CFLAGS)
