@@ -141,7 +141,7 @@ int cmd_logs(struct cli *cli)
 	}
 	if (!container) {
 		ret = records_pick_container(c, r, f.ns, f.pod, &def, msg, sizeof(msg));
-		if (ret < 0) {
+		if (ret < 0 || !def) {
 			fprintf(stderr, "error: %s\n", msg);
 			ret = ret == -ENOENT ? CLI_NEGATIVE : CLI_ERROR;
 			goto out;

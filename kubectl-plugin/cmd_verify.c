@@ -13,7 +13,7 @@
 
 int cmd_verify(struct cli *cli)
 {
-	const char *pod = cli->args[0], *container = cli->container;
+	const char *pod = cli->args[0];
 	struct records_filter f = { .pod = pod };
 	struct kubeconfig *cfg;
 	struct kube_client *c;
@@ -21,27 +21,35 @@ int cmd_verify(struct cli *cli)
 	char msg[768], *def = NULL;
 	int ret;
 
-	if (!records_valid_name(pod) || (container && !records_valid_name(container))) {
+	if (!records_valid_name(pod) || (cli->container && !records_valid_name(cli->container))) {
 		cli_error("invalid pod or container name");
 		return CLI_ERROR;
 	}
 	if ((ret = cli_connect(cli, &cfg, &c)) != CLI_OK)
 		return ret;
 	f.ns = cli->ns;
-	if (!container) {
-		if (records_load(c, &f, false, &r, msg, sizeof(msg)) < 0) {
-			cli_error("%s", msg);
-			ret = CLI_ERROR;
-			goto out;
-		}
-		if ((ret = records_pick_container(c, r, f.ns, pod, &def, msg, sizeof(msg))) < 0) {
-			cli_error("%s", msg);
-			ret = ret == -ENOENT ? CLI_NO_RECORDS : CLI_ERROR;
-			goto out;
-		}
-		container = def;
+	if (cli->container) {
+		ret = verify_exit_status(verify_container(c, f.ns, pod, cli->container, stdout));
+		goto out;
 	}
-	ret = verify_exit_status(verify_container(c, f.ns, pod, container, stdout));
+	/* No -c: the container the records name, or the pod's default. */
+	if (records_load(c, &f, false, &r, msg, sizeof(msg)) < 0) {
+		cli_error("%s", msg);
+		ret = CLI_ERROR;
+		goto out;
+	}
+	ret = records_pick_container(c, r, f.ns, pod, &def, msg, sizeof(msg));
+	if (ret < 0 || !def) {
+		cli_error("%s", msg);
+		ret = ret == -ENOENT ? CLI_NO_RECORDS : CLI_ERROR;
+		goto out;
+	}
+	if (!records_valid_name(def)) {
+		cli_error("the records name an invalid container; give -c");
+		ret = CLI_ERROR;
+		goto out;
+	}
+	ret = verify_exit_status(verify_container(c, f.ns, pod, def, stdout));
 out:
 	free(def);
 	records_free(r);
