@@ -45,7 +45,7 @@ LIB_SRC := $(wildcard lib/*.c)
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
 AGENT_SRC := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
 # kubectl-shellaudit; it links verify.c (and what it needs) from libagent.a.
-PLUGIN_SRC := $(wildcard kubectl-plugin/*.c)
+PLUGIN_SRC := $(filter-out kubectl-plugin/main.c,$(wildcard kubectl-plugin/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 # C programs that integration test scripts run against the real API server.
 INTEG_SRC := $(wildcard tests/integration/*.c)
@@ -70,7 +70,7 @@ $(SKEL_USERS:%.c=$(1)/%.o): $(BPF_SKEL)
 
 # Tests include the headers of the programs they test by name; the plugin
 # those of the agent's verify module.
-$(1)/tests/%.o: TEST_INC := -Icontroller -Inode-agent
+$(1)/tests/%.o: TEST_INC := -Icontroller -Inode-agent -Ikubectl-plugin
 $(1)/kubectl-plugin/%.o: TEST_INC := -Inode-agent
 
 $(1)/libshellaudit.a: $(LIB_SRC:%.c=$(1)/%.o)
@@ -78,6 +78,10 @@ $(1)/libshellaudit.a: $(LIB_SRC:%.c=$(1)/%.o)
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 
 $(1)/libcontroller.a: $(CTRL_SRC:%.c=$(1)/%.o)
+	$$(call msg,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(1)/libplugin.a: $(PLUGIN_SRC:%.c=$(1)/%.o)
 	$$(call msg,AR,$$@)
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 
@@ -95,11 +99,12 @@ $(1)/shellaudit-agent: $(1)/node-agent/main.o $(1)/libagent.a $(1)/libshellaudit
 
 # --as-needed: the plugin loads none of libbpf's or libwebsockets' code it
 # does not call.
-$(1)/kubectl-shellaudit: $(PLUGIN_SRC:%.c=$(1)/%.o) $(1)/libagent.a $(1)/libshellaudit.a
+$(1)/kubectl-shellaudit: $(1)/kubectl-plugin/main.o $(1)/libplugin.a $(1)/libagent.a $(1)/libshellaudit.a
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) -Wl,--as-needed $$^ $$(LDLIBS) -o $$@
 
-$(1)/tests/unit/%: $(1)/tests/unit/%.o $(1)/libagent.a $(1)/libcontroller.a $(1)/libshellaudit.a
+$(1)/tests/unit/%: $(1)/tests/unit/%.o $(1)/libplugin.a $(1)/libagent.a $(1)/libcontroller.a \
+		$(1)/libshellaudit.a
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
 
@@ -202,10 +207,11 @@ fmt:
 
 # What make lint checks; narrow them to check part of the tree, e.g.
 # make lint LINT_C='$$(wildcard kubectl-plugin/*.c)' LINT_SH=
-LINT_C ?= $(LIB_SRC) $(CTRL_SRC) controller/main.c $(AGENT_SRC) node-agent/main.c $(PLUGIN_SRC)
+LINT_C ?= $(LIB_SRC) $(CTRL_SRC) controller/main.c $(AGENT_SRC) node-agent/main.c $(PLUGIN_SRC) \
+	kubectl-plugin/main.c
 LINT_SH ?= $(wildcard hack/*.sh tests/*.sh tests/*/*.sh) .ci/run
 LINT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DSHELLAUDIT_VERSION='"lint"' -Ilib -Icontroller \
-	-Inode-agent -I$(B)/bpf $(PKG_CFLAGS)
+	-Inode-agent -Ikubectl-plugin -I$(B)/bpf $(PKG_CFLAGS)
 lint: $(BPF_SKEL)
 	$(call msg,TIDY,$(words $(LINT_C)) files)
 	$(Q)$(if $(strip $(LINT_C)),clang-tidy --quiet $(LINT_C) -- $(LINT_CFLAGS))
