@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kubectl shellaudit verify POD [-c C]: the agent's chain verification
- * (node-agent/verify.c, linked, not copied), with its exit status. */
+ * (node-agent/verify.c, linked, not copied), with its exit status. Its
+ * findings name container IDs from the records, which a forger fills:
+ * they are shown through out_text_lines. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +10,29 @@
 #include "cli.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "output.h"
 #include "records.h"
 #include "verify.h"
+
+/* verify_container's findings, written to stdout terminal-safe. */
+static int verify_show(struct kube_client *c, const char *ns, const char *pod,
+		       const char *container)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	int ret;
+
+	if (!mem) {
+		cli_error("out of memory");
+		return CLI_ERROR;
+	}
+	ret = verify_container(c, ns, pod, container, mem);
+	fclose(mem);
+	out_text_lines(stdout, buf ? buf : "");
+	free(buf);
+	return verify_exit_status(ret);
+}
 
 int cmd_verify(struct cli *cli)
 {
@@ -29,7 +52,7 @@ int cmd_verify(struct cli *cli)
 		return ret;
 	f.ns = cli->ns;
 	if (cli->container) {
-		ret = verify_exit_status(verify_container(c, f.ns, pod, cli->container, stdout));
+		ret = verify_show(c, f.ns, pod, cli->container);
 		goto out;
 	}
 	/* No -c: the container the records name, or the pod's default. */
@@ -49,7 +72,7 @@ int cmd_verify(struct cli *cli)
 		ret = CLI_ERROR;
 		goto out;
 	}
-	ret = verify_exit_status(verify_container(c, f.ns, pod, def, stdout));
+	ret = verify_show(c, f.ns, pod, def);
 out:
 	free(def);
 	records_free(r);

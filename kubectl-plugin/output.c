@@ -40,6 +40,19 @@ void out_text(FILE *f, const char *s)
 	free(t);
 }
 
+void out_text_lines(FILE *f, const char *s)
+{
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+		char *line = strndup(s, n);
+
+		out_text(f, line ? line : "?");
+		free(line);
+		fputc('\n', f);
+		s += n + (s[n] == '\n');
+	}
+}
+
 void out_color(FILE *f, bool on, const char *sgr)
 {
 	if (on)

@@ -22,6 +22,9 @@ int out_parse_format(const char *s, enum out_format *out);
 void out_text(FILE *f, const char *s);
 /* The same into a new string the caller frees; NULL when out of memory. */
 char *out_text_dup(const char *s);
+/* out_text for each line of s, newlines kept: text another module wrote
+ * with values from records in it (verify's findings). */
+void out_text_lines(FILE *f, const char *s);
 
 /* SGR colors, written only when on is true. */
 #define OUT_BOLD "\033[1m"

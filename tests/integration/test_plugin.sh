@@ -153,9 +153,10 @@ t_eq "NO_COLOR: no escape sequence on a terminal" "" "$(raw "$nocolor")"
 # --- a forged record: raw controls in its JSON, a digest that lies
 k apply -f - >/dev/null <<'EOF2'
 {"apiVersion": "shellaudit.io/v1alpha1", "kind": "AuditRecord",
- "metadata": {"name": "forged-c-00000000-0000000000", "namespace": "shop"},
+ "metadata": {"name": "forged-c-00000000-0000000000", "namespace": "shop",
+  "labels": {"shellaudit.io/pod": "forged", "shellaudit.io/container": "c"}},
  "spec": {"pod": {"name": "forged", "uid": "u-1"}, "container": "c",
-  "containerID": "containerd://forged", "node": "n1", "retention": "1h", "sequence": 0,
+  "containerID": "containerd://forged\u001b]0;t\u0007", "node": "n1", "retention": "1h", "sequence": 0,
   "session": {"id": "7\u001b[2J"},
   "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
   "entryCount": 2, "entries": [
@@ -163,8 +164,13 @@ k apply -f - >/dev/null <<'EOF2'
    {"time": "2026-01-01T00:00:01Z", "kind": "exec", "text": "sh", "filename": "/bin/\u001b[31mevil", "argv": ["sh"]}]}}
 EOF2
 all_out=$("$P" sessions -A; "$P" logs forged -n shop; "$P" logs forged -n shop -o json;
-	"$P" logs forged -n shop -o yaml; "$P" sessions -n shop -o yaml) 2>&1
+	"$P" logs forged -n shop -o yaml; "$P" sessions -n shop -o yaml; "$P" verify forged -n shop || true) 2>&1
 t_eq "a forged record's raw controls never reach the output" "" "$(raw "$all_out")"
+set +e
+vout=$("$P" verify forged -n shop 2>&1)
+t_eq "verify of the forged record: exit 1" 1 $?
+set -e
+t_match "verify names its container ID, escaped" 'containerd://forged\\e\]0;t\\x07:' "$vout"
 t_match "the forged chain is broken" ' forged +c +- +1 +1 +broken' "$("$P" sessions -n shop --pod forged)"
 t_eq "-o json keeps the forged text, as \\u escapes" "'x\\x1b]0;t\\x07\\x1b[2J\\u202egnp\\x9b2J y'" \
 	"$("$P" logs forged -n shop -o json | python3 -c 'import json,sys; print(repr(json.load(sys.stdin)["entries"][0]["text"]))')"

@@ -180,6 +180,18 @@ static void test_out_text_shows_stored_text_never_raw_controls(void)
 	free(text);
 }
 
+static void test_out_text_lines_keeps_newlines_escapes_the_rest(void)
+{
+	struct capture c;
+	char *text;
+
+	cap_open(&c);
+	out_text_lines(c.f, "containerd://x\x1b[2J:\nmissing: 1..1\r\nlast");
+	text = cap_close(&c);
+	UNIT_CHECK_STR(text, "containerd://x\\e[2J:\nmissing: 1..1\\r\nlast\n");
+	free(text);
+}
+
 static void test_out_table_aligns_columns_and_escapes_cells(void)
 {
 	static const char *const head[] = { "A", "BB", "C" };
@@ -217,5 +229,6 @@ UNIT_MAIN(UNIT_TEST(test_out_json_round_trips_hostile_strings_without_raw_contro
 	  UNIT_TEST(test_out_yaml_round_trips_through_a_yaml_parser),
 	  UNIT_TEST(test_out_yaml_plain_only_when_unambiguous),
 	  UNIT_TEST(test_out_text_shows_stored_text_never_raw_controls),
+	  UNIT_TEST(test_out_text_lines_keeps_newlines_escapes_the_rest),
 	  UNIT_TEST(test_out_table_aligns_columns_and_escapes_cells),
 	  UNIT_TEST(test_out_parse_format))
