@@ -212,13 +212,16 @@ LINT_C ?= $(LIB_SRC) $(CTRL_SRC) controller/main.c $(AGENT_SRC) node-agent/main.
 LINT_SH ?= $(wildcard hack/*.sh tests/*.sh tests/*/*.sh) .ci/run
 LINT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DSHELLAUDIT_VERSION='"lint"' -Ilib -Icontroller \
 	-Inode-agent -Ikubectl-plugin -I$(B)/bpf $(PKG_CFLAGS)
+# (A variable: the commas would split the $(if) below.)
+CPPCHECK_FLAGS = --quiet --error-exitcode=1 --inline-suppr --std=c11 \
+	--enable=warning,portability,performance --suppress=missingIncludeSystem \
+	--include=/usr/include/bpf/libbpf_common.h -D_GNU_SOURCE -Ilib -Icontroller -Inode-agent \
+	-Ikubectl-plugin
 lint: $(BPF_SKEL)
 	$(call msg,TIDY,$(words $(LINT_C)) files)
 	$(Q)$(if $(strip $(LINT_C)),clang-tidy --quiet $(LINT_C) -- $(LINT_CFLAGS))
 	$(call msg,CPPCHECK,$(words $(LINT_C)) files)
-	$(Q)$(if $(strip $(LINT_C)),cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
-		--enable=warning,portability,performance --suppress=missingIncludeSystem \
-		--include=/usr/include/bpf/libbpf_common.h -D_GNU_SOURCE -Ilib -Icontroller -Inode-agent $(LINT_C))
+	$(Q)$(if $(strip $(LINT_C)),cppcheck $(CPPCHECK_FLAGS) $(LINT_C))
 	$(call msg,SHCHECK,$(words $(LINT_SH)) files)
 	$(Q)$(if $(strip $(LINT_SH)),shellcheck $(LINT_SH))
 	$(Q)$(MAKE) --no-print-directory check-fmt
