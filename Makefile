@@ -99,7 +99,8 @@ $(1)/shellaudit-agent: $(1)/node-agent/main.o $(1)/libagent.a $(1)/libshellaudit
 
 # --as-needed: the plugin loads none of libbpf's or libwebsockets' code it
 # does not call.
-$(1)/kubectl-shellaudit: $(1)/kubectl-plugin/main.o $(1)/libplugin.a $(1)/libagent.a $(1)/libshellaudit.a
+$(1)/kubectl-shellaudit: $(1)/kubectl-plugin/main.o $(1)/libplugin.a $(1)/libagent.a \
+		$(1)/libshellaudit.a
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) -Wl,--as-needed $$^ $$(LDLIBS) -o $$@
 

@@ -22,4 +22,5 @@ if [ -z "$out" ] || [[ $out == *"no modified files to format"* ]] ||
 	exit 0
 fi
 printf '%s\n' "$out"
-die "the lines above, changed since $(git rev-parse --short "$base"), are not formatted: run git clang-format $base"
+die "the lines above, changed since $(git rev-parse --short "$base"), are not formatted:" \
+	"run git clang-format $base"

@@ -83,7 +83,8 @@ patches:
               path: $RUN_REAL/node/bpf
 EOF2
 rendered=$(k kustomize "$overlay")
-t_eq "the rendered manifests name no default image" "" "$(grep -n 'shellaudit.local/shellaudit-' <<<"$rendered")"
+t_eq "the rendered manifests name no default image" "" \
+	"$(grep -n 'shellaudit.local/shellaudit-' <<<"$rendered")"
 if out=$(k apply -k "$overlay" 2>&1); then
 	t_pass "kubectl apply -k of the overlay"
 else
@@ -95,8 +96,11 @@ k -n shellaudit-system rollout status deployment/shellaudit-controller --timeout
 	ready=1
 t_eq "the controller Deployment and the agent DaemonSet roll out" 1 "$ready"
 
+# pods FIELD: "component FIELD" for each pod of shellaudit, sorted.
 pods() {
-	k -n shellaudit-system get pods -l app.kubernetes.io/name=shellaudit -o jsonpath="{range .items[*]}{.metadata.labels['app\.kubernetes\.io/component']} {$1}{'\n'}{end}" | sort
+	local component="{.metadata.labels['app\.kubernetes\.io/component']}"
+	k -n shellaudit-system get pods -l app.kubernetes.io/name=shellaudit \
+		-o jsonpath="{range .items[*]}$component {$1}{'\n'}{end}" | sort
 }
 t_eq "the pods run the overridden images" \
 	"controller $repo/shellaudit-controller:$tag"$'\n'"node-agent $repo/shellaudit-agent:$tag" \
@@ -104,7 +108,8 @@ t_eq "the pods run the overridden images" \
 t_eq "containerd reports the same images" \
 	"controller $repo/shellaudit-controller:$tag"$'\n'"node-agent $repo/shellaudit-agent:$tag" \
 	"$(pods '.status.containerStatuses[0].image')"
-t_eq "and both are Ready" "controller true"$'\n'"node-agent true" "$(pods '.status.containerStatuses[0].ready')"
+t_eq "and both are Ready" "controller true"$'\n'"node-agent true" \
+	"$(pods '.status.containerStatuses[0].ready')"
 if [ "$ready" != 1 ]; then
 	k -n shellaudit-system get pods -o wide 2>&1 | sed 's/^/       /'
 	k -n shellaudit-system logs ds/shellaudit-agent --tail=5 2>&1 | sed 's/^/       /'
