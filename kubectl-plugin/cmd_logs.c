@@ -52,6 +52,9 @@ static int logs_record(struct logs_follow *lf, const cJSON *rec)
 		transcript_print_item(stdout, &t.items[i], &lf->st);
 	transcript_clear(&t);
 	fflush(stdout);
+	/* Printed: only its name is kept, so a long -f does not grow with
+	 * every record it shows. */
+	cJSON_Delete(s->chain->recs[--s->chain->n]);
 	return 0;
 }
 
