@@ -83,7 +83,9 @@ static void main_usage(FILE *f)
 		"                        checks the AuditRecord chains of a container: exit 0\n"
 		"                        when intact, 1 when a record is missing (first, middle\n"
 		"                        or last: the node's published chain head), altered,\n"
-		"                        reordered, unsigned or not signed by its node's key\n"
+		"                        reordered, unsigned or not signed by its node's key;\n"
+		"                        3 when there is none, 2 when they cannot be read (as\n"
+		"                        `kubectl shellaudit verify`)\n"
 		"\n"
 		"  --log-level LEVEL     error, warn, info (default) or debug\n"
 		"                                                          SHELLAUDIT_LOG_LEVEL\n"
@@ -131,7 +133,8 @@ static int main_add_pids(const char *s, pid_t *pids, size_t *n)
 	return 0;
 }
 
-/* shellaudit-agent verify: checks a container's chains against the API server. */
+/* shellaudit-agent verify: an alias of `kubectl shellaudit verify`, with
+ * this binary's flags; the work is verify.c's. */
 static int main_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -166,11 +169,16 @@ static int main_verify(int argc, char **argv)
 		fprintf(stderr, "shellaudit-agent verify: %s\n", err);
 		return 2;
 	}
-	kube_client_new(cfg, NULL, &c);
+	if ((ret = kube_client_new(cfg, NULL, &c)) < 0) {
+		fprintf(stderr, "shellaudit-agent verify: cannot make a client for %s: %s\n",
+			cfg->server, strerror(-ret));
+		kubeconfig_free(cfg);
+		return 2;
+	}
 	ret = verify_container(c, ns, pod, container, stdout);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : 2;
+	return verify_exit_status(ret);
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Chain verification, shared by `shellaudit-agent verify`, the kubectl
- * plugin and the tests. Everything read from the API server is hostile:
+/* Chain verification, shared by `kubectl shellaudit verify`,
+ * `shellaudit-agent verify` and the tests. Everything read from the API server is hostile:
  * a record or a status may be missing any field or hold any value. */
 #include "verify.h"
 
@@ -511,7 +511,7 @@ int verify_container(struct kube_client *c, const char *ns, const char *pod, con
 		}
 		if (!s.bad)
 			fprintf(out, "no AuditRecords for %s/%s container %s\n", ns, pod, container);
-		ret = s.bad ? -EBADMSG : 0;
+		ret = s.bad ? -EBADMSG : -ENODATA;
 		goto out;
 	}
 	/* One chain per container ID (a restarted container starts anew) and
@@ -552,4 +552,9 @@ out:
 	verify_list_free(&l);
 	verify_nodes_free(&nodes);
 	return ret;
+}
+
+int verify_exit_status(int ret)
+{
+	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : ret == -ENODATA ? 3 : 2;
 }
