@@ -102,6 +102,11 @@ static int verify_collect(const cJSON *item, void *arg)
 	struct verify_list *l = arg;
 	cJSON **p;
 
+	if (!item) { /* the list starts over (an expired continue token) */
+		while (l->n)
+			cJSON_Delete(l->items[--l->n]);
+		return 0;
+	}
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
 		if (!(p = realloc(l->items, l->cap * sizeof(*p))))

@@ -100,6 +100,10 @@ static int count_item(const cJSON *item, void *arg)
 	struct counter *n = arg;
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "data"), "k"));
 
+	if (!item) { /* the list starts over */
+		n->items = 0;
+		return 0;
+	}
 	n->items++;
 	if (v && (long)strlen(v) > n->bytes_max)
 		n->bytes_max = (long)strlen(v);
@@ -153,7 +157,7 @@ static void test_large_and_many(struct kube_client *c, const struct kubeconfig *
 		char *wrv = before ? strdup(before) : NULL;
 
 		kube_client_new(cfg, &wo, &wc);
-		r = watch_stream(wc, CM, &wrv, 300, watch_count, &wn);
+		r = watch_stream(wc, CM, &wrv, 300, watch_count, &wn, NULL);
 		CHECK(i ? "websocket: watch delivers the 1 MB object whole and all the many" :
 			  "chunked: watch delivers the 1 MB object whole and all the many",
 		      r == -ECANCELED && wn.bytes_max == 1000000 && wn.items == many + 1);
@@ -223,7 +227,7 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 	kube_delete(c, CM "/w-1", NULL, NULL, &resp);
 
 	/* Replays history from the start version, then ends at the timeout. */
-	r = watch_stream(c, CM, &rv, 3, record, &rec);
+	r = watch_stream(c, CM, &rv, 3, record, &rec, NULL);
 	snprintf(label, sizeof(label), "%s: watch ends normally at timeoutSeconds", transport);
 	CHECK(label, r == 0);
 	for (i = 0; i < 6; i++)
@@ -239,7 +243,7 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 
 	/* Resuming from the last version repeats nothing. */
 	rec.n = 0;
-	r = watch_stream(c, CM, &rv, 2, record, &rec);
+	r = watch_stream(c, CM, &rv, 2, record, &rec, NULL);
 	snprintf(label, sizeof(label), "%s: resume from the last resourceVersion repeats nothing", transport);
 	CHECK(label, r == 0 && rec.n == 0);
 	free(rv);
@@ -249,7 +253,7 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 static void test_watch_bad_version(struct kube_client *c, const char *transport)
 {
 	char *rv = strdup("not-a-version"), label[160];
-	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){ .n = 0 });
+	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){ .n = 0 }, NULL);
 
 	snprintf(label, sizeof(label), "%s: watch from a malformed version fails cleanly", transport);
 	CHECK(label, r < 0 && r != -ESTALE);
