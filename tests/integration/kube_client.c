@@ -3,6 +3,7 @@
  * KUBECONFIG of a cluster started by test_kube_client.sh). Prints one line
  * per check and "N passed, N failed" last. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,71 @@ static void test_watch_bad_version(struct kube_client *c, const char *transport)
 	free(rv);
 }
 
+#define WS_THREADS 6
+#define WS_WATCHES 8
+
+struct ws_worker {
+	const struct kubeconfig *cfg;
+	int ok, failed;
+	char why[512];
+};
+
+/* Short websocket watches, one after the other: each makes its own lws
+ * context and handshake. */
+static void *ws_worker_run(void *arg)
+{
+	struct ws_worker *wk = arg;
+	struct kube_client_opts o = { .websocket = true };
+	struct kube_client *c = NULL;
+	struct kube_response resp;
+	int i, r;
+
+	if (kube_client_new(wk->cfg, &o, &c) < 0)
+		return NULL;
+	for (i = 0; i < WS_WATCHES; i++) {
+		char *rv = NULL;
+
+		r = watch_stream(c, CM, &rv, 1, record, &(struct recorder){ .n = 0 }, &resp);
+		if (r == 0) {
+			wk->ok++;
+		} else {
+			wk->failed++;
+			snprintf(wk->why, sizeof(wk->why), "%s", resp.message);
+		}
+		free(rv);
+	}
+	kube_client_free(c);
+	return NULL;
+}
+
+/* Issue 16: lws 4.1 takes a new process-wide SSL index with every context,
+ * which failed the handshakes of other threads under way ("connect SSL err
+ * 1"): the controller's informers watch from five threads. */
+static void test_websocket_watches_from_many_threads(const struct kubeconfig *cfg)
+{
+	struct ws_worker wk[WS_THREADS];
+	pthread_t t[WS_THREADS];
+	int i, ok = 0, failed = 0;
+	char label[160];
+
+	memset(wk, 0, sizeof(wk));
+	for (i = 0; i < WS_THREADS; i++) {
+		wk[i].cfg = cfg;
+		pthread_create(&t[i], NULL, ws_worker_run, &wk[i]);
+	}
+	for (i = 0; i < WS_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += wk[i].ok;
+		failed += wk[i].failed;
+		if (wk[i].failed)
+			printf("       thread %d: %s\n", i, wk[i].why);
+	}
+	snprintf(label, sizeof(label),
+		 "websocket: %d watches from %d threads at once all connect and end normally",
+		 WS_THREADS * WS_WATCHES, WS_THREADS);
+	CHECK(label, ok == WS_THREADS * WS_WATCHES && failed == 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct kubeconfig *cfg = NULL;
@@ -291,6 +357,7 @@ int main(int argc, char **argv)
 		test_watch_bad_version(ws, "websocket");
 		kube_client_free(ws);
 	}
+	test_websocket_watches_from_many_threads(cfg);
 	test_large_and_many(c, cfg, many);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
