@@ -387,12 +387,16 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 				 "%s %s: response larger than %zu bytes", method, path, c->opts.max_body);
 			ret = -EFBIG;
 		} else {
-			snprintf(resp->message, sizeof(resp->message), "%s %s: %s", method, path,
-				 curl_easy_strerror(rc));
-			ret = rc == CURLE_OPERATION_TIMEDOUT		? -ETIMEDOUT :
-			      rc == CURLE_COULDNT_CONNECT		? -ECONNREFUSED :
-			      rc == CURLE_ABORTED_BY_CALLBACK	? -ECANCELED :
-								  -EIO;
+			long os_errno = 0;
+
+			curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+			snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s%s%s", method, path,
+				 curl_easy_strerror(rc), os_errno ? ": " : "",
+				 os_errno ? strerror((int)os_errno) : "");
+			ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT :
+			      rc == CURLE_COULDNT_CONNECT			   ? -ECONNREFUSED :
+			      rc == CURLE_ABORTED_BY_CALLBACK			   ? -ECANCELED :
+										     -EIO;
 		}
 		free(buf.data);
 		resp->code = 0;

@@ -152,11 +152,15 @@ int watch_http_stream(struct kube_client *c, struct watch_state *w, const char *
 	} else if (h.code && (h.code < 200 || h.code > 299)) {
 		ret = watch_refused(w, h.code, h.buf, h.len);
 	} else if (rc != CURLE_OK) {
-		snprintf(w->resp->message, sizeof(w->resp->message), "watch %.200s: %s", w->path,
-			 curl_easy_strerror(rc));
-		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
-		      rc == CURLE_COULDNT_CONNECT    ? -ECONNREFUSED :
-						       -EIO;
+		long os_errno = 0;
+
+		/* A dead peer: TCP keepalive gave up (ETIMEDOUT on the socket). */
+		curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+		snprintf(w->resp->message, sizeof(w->resp->message), "watch %.200s: %s%s%s", w->path,
+			 curl_easy_strerror(rc), os_errno ? ": " : "", os_errno ? strerror((int)os_errno) : "");
+		ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT :
+		      rc == CURLE_COULDNT_CONNECT			   ? -ECONNREFUSED :
+									     -EIO;
 	} else {
 		ret = 0;
 	}

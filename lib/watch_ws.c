@@ -49,6 +49,10 @@
 
 /* How often a wait on watch_ws_lock looks at the client's stop flag. */
 #define WATCH_WS_LOCK_STEP_MS 200
+/* lws_service() waits for lws's own next timer, not for the timeout it is
+ * given: a connection timer this often makes it return, so that the stop
+ * flag and the deadline are looked at. */
+#define WATCH_WS_TICK_US (200 * 1000)
 
 struct watch_ws {
 	struct watch_state *w;
@@ -343,6 +347,9 @@ static int watch_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 	if (!ws)
 		return 0;
 	switch (reason) {
+	case LWS_CALLBACK_TIMER:
+		lws_set_timer_usecs(wsi, WATCH_WS_TICK_US);
+		break;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return watch_ws_handshake_headers(wsi, ws, in, *(unsigned char **)in + len);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -376,12 +383,16 @@ static int watch_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		watch_ws_connection_error(wsi, ws, in);
 		ws->done = true;
+		/* lws_service() would go on waiting for its next timer. */
+		lws_cancel_service(lws_get_context(wsi));
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		watch_ws_closed(ws);
+		lws_cancel_service(lws_get_context(wsi));
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
 		ws->done = true;
+		lws_cancel_service(lws_get_context(wsi));
 		break;
 	default:
 		break;
@@ -407,6 +418,7 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 	struct lws_context_creation_info info;
 	struct lws_client_connect_info ci;
 	struct lws_context *ctx = NULL;
+	struct lws *wsi;
 	struct kube_server srv;
 	SSL_CTX *ssl = NULL;
 	bool handshake = false;
@@ -471,7 +483,9 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 		handshake = true;
 	}
 	connect_deadline = clock_now_ms() + opts->connect_timeout_ms + 2000;
-	if (!lws_client_connect_via_info(&ci)) {
+	if ((wsi = lws_client_connect_via_info(&ci))) {
+		lws_set_timer_usecs(wsi, WATCH_WS_TICK_US);
+	} else {
 		if (!ws.err) {
 			snprintf(r->message, sizeof(r->message), "watch %.200s: cannot connect to %.200s",
 				 w->path, cfg->server);
