@@ -254,6 +254,7 @@ node_others_bridges() {
 	local f
 	for f in "$RUN/node/env" "$RUN"/nodes/*/env; do
 		[ -f "$f" ] && [ "$f" != "$NODE_DIR/env" ] || continue
+		# shellcheck disable=SC1090 # a node's env file (node_save)
 		(. "$f" && echo "$CNI_BRIDGE")
 	done
 }

@@ -74,8 +74,8 @@ struct informer {
 	struct informer_stats stats;
 
 	/* reflector thread only */
-	long watch_events;	/* delivered by the current watch, bookmarks included */
-	long last_failure_ms;	/* clock_now_ms() of the last backoff */
+	long watch_events;    /* delivered by the current watch, bookmarks included */
+	long last_failure_ms; /* clock_now_ms() of the last backoff */
 
 	/* owner's thread only */
 	struct hmap items;	/* "ns/name" -> struct informer_item */
@@ -250,7 +250,8 @@ static void *informer_thread(void *arg)
 				   informer_watch_event, inf, &resp);
 		if (atomic_load(&inf->stop))
 			break;
-		if (ret == 0 && (inf->watch_events || clock_now_ms() - started >= INFORMER_SHORT_WATCH_MS))
+		if (ret == 0 &&
+		    (inf->watch_events || clock_now_ms() - started >= INFORMER_SHORT_WATCH_MS))
 			continue; /* the server ended it at timeoutSeconds: watch on */
 		pthread_mutex_lock(&inf->lock);
 		inf->stats.watch_restarts++;

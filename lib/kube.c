@@ -198,7 +198,8 @@ static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	long v;
 
 	if (n > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
-		snprintf(value, sizeof(value), "%.*s", (int)(n - 12 < 127 ? n - 12 : 127), ptr + 12);
+		snprintf(value, sizeof(value), "%.*s", (int)(n - 12 < 127 ? n - 12 : 127),
+			 ptr + 12);
 		value[strcspn(value, "\r\n")] = '\0';
 		v = strtol(value, &e, 10);
 		if (e == value || (*e && *e != ' ')) {
@@ -206,7 +207,9 @@ static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
 
 			v = when > 0 ? (long)(when - time(NULL)) : 1;
 		}
-		resp->retry_after = v < 1 ? 1 : v > KUBE_RETRY_AFTER_MAX_S ? KUBE_RETRY_AFTER_MAX_S : (int)v;
+		resp->retry_after = v < 1			 ? 1
+				    : v > KUBE_RETRY_AFTER_MAX_S ? KUBE_RETRY_AFTER_MAX_S
+								 : (int)v;
 	}
 	return n;
 }
@@ -328,7 +331,8 @@ int kube_client_curl(struct kube_client *c, const char *path, const char *accept
 	struct curl_slist *h = NULL;
 	int ret;
 
-	if ((ret = kube_setup(c, c->curl, path, accept ? accept : c->opts.watch_accept, resp, &h)) < 0)
+	if ((ret = kube_setup(c, c->curl, path, accept ? accept : c->opts.watch_accept, resp, &h)) <
+	    0)
 		return ret;
 	*curl = c->curl;
 	*headers = h;
@@ -390,13 +394,13 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 			long os_errno = 0;
 
 			curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
-			snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s%s%s", method, path,
-				 curl_easy_strerror(rc), os_errno ? ": " : "",
+			snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s%s%s", method,
+				 path, curl_easy_strerror(rc), os_errno ? ": " : "",
 				 os_errno ? strerror((int)os_errno) : "");
-			ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT :
-			      rc == CURLE_COULDNT_CONNECT			   ? -ECONNREFUSED :
-			      rc == CURLE_ABORTED_BY_CALLBACK			   ? -ECANCELED :
-										     -EIO;
+			ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT
+			      : rc == CURLE_COULDNT_CONNECT	? -ECONNREFUSED
+			      : rc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED
+								: -EIO;
 		}
 		free(buf.data);
 		resp->code = 0;
@@ -552,7 +556,8 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 		curl_free(esc);
 		if (n >= (int)sizeof(page)) {
 			ret = -ENAMETOOLONG;
-			snprintf(resp->message, sizeof(resp->message), "GET %.200s: path too long", path);
+			snprintf(resp->message, sizeof(resp->message), "GET %.200s: path too long",
+				 path);
 			break;
 		}
 		ret = kube_get(c, page, &list, resp);

@@ -24,10 +24,10 @@ struct kube_client;
 /* The parts of a server URL ("https://host:port/prefix"). */
 struct kube_server {
 	bool tls;
-	char host[256];		/* without the brackets of an IPv6 address */
-	int port;		/* 443 or 80 when not given */
-	const char *prefix;	/* the path after the authority ("" or "/..."),
-				 * pointing into the URL that was parsed */
+	char host[256];	    /* without the brackets of an IPv6 address */
+	int port;	    /* 443 or 80 when not given */
+	const char *prefix; /* the path after the authority ("" or "/..."),
+			     * pointing into the URL that was parsed */
 };
 
 /* Splits server (http or https, as kubeconfig_load checks); -EINVAL when

@@ -250,8 +250,8 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 {
 	/* Honoured by kubectl, not here: refused rather than silently dropped
 	 * (a request as the wrong user, or past a proxy meant to be used). */
-	static const char *const unsupported[] = { "username", "password", "as", "as-uid",
-						   "as-groups", "as-user-extra" };
+	static const char *const unsupported[] = {"username", "password",  "as",
+						  "as-uid",   "as-groups", "as-user-extra"};
 	const cJSON *ctx, *cluster, *user, *v;
 	const char *cluster_name, *user_name, *ns, *server, *s;
 	size_t fi = 0, ci = 0, ui = 0, i;
@@ -315,7 +315,8 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 	 * flag is not allowed": which of the two was meant is not ours to guess. */
 	if (cfg->insecure && cfg->ca_pem) {
 		kubeconfig_err(err, errlen,
-			       "%s: cluster \"%.100s\": insecure-skip-tls-verify together with a certificate-authority is not allowed",
+			       "%s: cluster \"%.100s\": insecure-skip-tls-verify together with a "
+			       "certificate-authority is not allowed",
 			       f->paths[ci], cluster_name);
 		return -EINVAL;
 	}

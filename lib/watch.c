@@ -25,6 +25,6 @@ int watch_stream(struct kube_client *c, const char *path, char **rv, long timeou
 		snprintf(resp->message, sizeof(resp->message), "watch %.200s: path too long", path);
 		return ret;
 	}
-	return kube_client_opts(c)->websocket ? watch_ws_stream(c, &w, request) :
-						watch_http_stream(c, &w, request);
+	return kube_client_opts(c)->websocket ? watch_ws_stream(c, &w, request)
+					      : watch_http_stream(c, &w, request);
 }

@@ -34,13 +34,15 @@ int watch_request_path(char *buf, size_t cap, const char *path, const char *rv, 
 static int watch_error_event(struct watch_state *w, const cJSON *status)
 {
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(status, "code");
-	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(status, "reason"));
+	const char *reason =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(status, "reason"));
 	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(status, "message"));
 
 	w->resp->code = cJSON_IsNumber(code) ? (long)code->valuedouble : 0;
 	snprintf(w->resp->reason, sizeof(w->resp->reason), "%s", reason ? reason : "");
-	snprintf(w->resp->message, sizeof(w->resp->message), "watch %.200s: error event %ld: %.250s",
-		 w->path, w->resp->code, msg ? msg : "(no message)");
+	snprintf(w->resp->message, sizeof(w->resp->message),
+		 "watch %.200s: error event %ld: %.250s", w->path, w->resp->code,
+		 msg ? msg : "(no message)");
 	return w->resp->code == 410 ? -ESTALE : -EPROTO;
 }
 
@@ -64,7 +66,7 @@ int watch_deliver(struct watch_state *w, const char *event, size_t len)
 		goto out;
 	}
 	rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
+	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
 	ret = w->fn(type, obj, w->arg);
 	/* Advance only once the event is handled, so a stop resumes at it. */
 	if (ret >= 0 && rv && *rv) {
@@ -83,9 +85,10 @@ out:
 int watch_check(struct watch_state *w, long now_ms)
 {
 	if (now_ms >= w->deadline_ms) {
-		snprintf(w->resp->message, sizeof(w->resp->message),
-			 "watch %.200s: the server did not end the stream %d s after timeoutSeconds",
-			 w->path, WATCH_GRACE_S);
+		snprintf(
+		    w->resp->message, sizeof(w->resp->message),
+		    "watch %.200s: the server did not end the stream %d s after timeoutSeconds",
+		    w->path, WATCH_GRACE_S);
 		return -ETIMEDOUT;
 	}
 	return 0;

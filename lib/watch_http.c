@@ -23,10 +23,10 @@ struct watch_http {
 	struct watch_state *w;
 	char *buf;
 	size_t len, cap, max;
-	int err;		/* first error, stops the transfer */
+	int err; /* first error, stops the transfer */
 	CURL *curl;
 	const atomic_int *stop;
-	long code;		/* HTTP status once known */
+	long code; /* HTTP status once known */
 };
 
 static int watch_http_grow(struct watch_http *h, size_t need)
@@ -125,8 +125,8 @@ static int watch_http_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, 
 
 int watch_http_stream(struct kube_client *c, struct watch_state *w, const char *request)
 {
-	struct watch_http h = { .w = w, .max = kube_client_opts(c)->max_body,
-				.stop = kube_client_opts(c)->stop };
+	struct watch_http h = {
+	    .w = w, .max = kube_client_opts(c)->max_body, .stop = kube_client_opts(c)->stop};
 	void *curl, *headers;
 	CURLcode rc;
 	int ret;
@@ -156,11 +156,12 @@ int watch_http_stream(struct kube_client *c, struct watch_state *w, const char *
 
 		/* A dead peer: TCP keepalive gave up (ETIMEDOUT on the socket). */
 		curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-		snprintf(w->resp->message, sizeof(w->resp->message), "watch %.200s: %s%s%s", w->path,
-			 curl_easy_strerror(rc), os_errno ? ": " : "", os_errno ? strerror((int)os_errno) : "");
-		ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT :
-		      rc == CURLE_COULDNT_CONNECT			   ? -ECONNREFUSED :
-									     -EIO;
+		snprintf(w->resp->message, sizeof(w->resp->message), "watch %.200s: %s%s%s",
+			 w->path, curl_easy_strerror(rc), os_errno ? ": " : "",
+			 os_errno ? strerror((int)os_errno) : "");
+		ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT
+		      : rc == CURLE_COULDNT_CONNECT			      ? -ECONNREFUSED
+									      : -EIO;
 	} else {
 		ret = 0;
 	}

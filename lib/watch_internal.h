@@ -20,8 +20,8 @@ struct watch_state {
 	char **rv;
 	watch_fn fn;
 	void *arg;
-	struct kube_response *resp;	/* never NULL here */
-	long deadline_ms;		/* clock_now_ms(): timeout_s + WATCH_GRACE_S */
+	struct kube_response *resp; /* never NULL here */
+	long deadline_ms;	    /* clock_now_ms(): timeout_s + WATCH_GRACE_S */
 };
 
 void watch_state_init(struct watch_state *w, const char *path, char **rv, long timeout_s,

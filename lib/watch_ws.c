@@ -62,9 +62,9 @@ struct watch_ws {
 	size_t len, cap, max;
 	int err;
 	bool established, done, peer_closed;
-	int close_status;	/* of the server's close frame */
+	int close_status; /* of the server's close frame */
 	long established_ms, pong_ms;
-	long hangup_ms;		/* no pong this long after a ping: dead */
+	long hangup_ms; /* no pong this long after a ping: dead */
 };
 
 static pthread_rwlock_t watch_ws_lock;
@@ -102,8 +102,8 @@ static int watch_ws_lock_take(bool write, const atomic_int *stop)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		ret = write ? pthread_rwlock_clockwrlock(&watch_ws_lock, CLOCK_MONOTONIC, &until) :
-			      pthread_rwlock_clockrdlock(&watch_ws_lock, CLOCK_MONOTONIC, &until);
+		ret = write ? pthread_rwlock_clockwrlock(&watch_ws_lock, CLOCK_MONOTONIC, &until)
+			    : pthread_rwlock_clockrdlock(&watch_ws_lock, CLOCK_MONOTONIC, &until);
 		if (ret == 0)
 			return 0;
 		if (ret != ETIMEDOUT)
@@ -164,7 +164,8 @@ static int watch_ws_client_cert(SSL_CTX *ctx, const struct kubeconfig *cfg, char
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (!(x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) || SSL_CTX_use_certificate(ctx, x) != 1) {
+	if (!(x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ||
+	    SSL_CTX_use_certificate(ctx, x) != 1) {
 		snprintf(err, errlen, "client-certificate: no usable PEM certificate");
 		goto out;
 	}
@@ -249,8 +250,10 @@ static int watch_ws_append(struct watch_ws *ws, const void *in, size_t n)
 static int watch_ws_header(struct lws *wsi, enum lws_token_indexes token, const char *value,
 			   unsigned char **p, unsigned char *end)
 {
-	return lws_add_http_header_by_token(wsi, token, (const unsigned char *)value,
-					    (int)strlen(value), p, end) ? -1 : 0;
+	if (lws_add_http_header_by_token(wsi, token, (const unsigned char *)value,
+					 (int)strlen(value), p, end))
+		return -1;
+	return 0;
 }
 
 static int watch_ws_handshake_headers(struct lws *wsi, struct watch_ws *ws, unsigned char **p,
@@ -312,8 +315,8 @@ static void watch_ws_connection_error(struct lws *wsi, struct watch_ws *ws, cons
 static void watch_ws_closed(struct watch_ws *ws)
 {
 	struct kube_response *r = ws->w->resp;
-	long now = clock_now_ms(), valid = ws->pong_ms > ws->established_ms ? ws->pong_ms :
-									     ws->established_ms;
+	long now = clock_now_ms(),
+	     valid = ws->pong_ms > ws->established_ms ? ws->pong_ms : ws->established_ms;
 
 	ws->done = true;
 	if (ws->err || !ws->established)
@@ -321,12 +324,14 @@ static void watch_ws_closed(struct watch_ws *ws)
 	if (ws->peer_closed && (ws->close_status == 1000 || ws->close_status == 0))
 		return;
 	if (ws->peer_closed) {
-		snprintf(r->message, sizeof(r->message), "watch %.200s: closed by the server (status %d)",
-			 ws->w->path, ws->close_status);
+		snprintf(r->message, sizeof(r->message),
+			 "watch %.200s: closed by the server (status %d)", ws->w->path,
+			 ws->close_status);
 		ws->err = -EIO;
 	} else if (now - valid >= ws->hangup_ms) {
-		snprintf(r->message, sizeof(r->message), "watch %.200s: no answer to a ping for %ld s",
-			 ws->w->path, (now - valid) / 1000);
+		snprintf(r->message, sizeof(r->message),
+			 "watch %.200s: no answer to a ping for %ld s", ws->w->path,
+			 (now - valid) / 1000);
 		ws->err = -ETIMEDOUT;
 	} else {
 		snprintf(r->message, sizeof(r->message),
@@ -347,18 +352,14 @@ static int watch_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 	if (!ws)
 		return 0;
 	switch (reason) {
-	case LWS_CALLBACK_TIMER:
-		lws_set_timer_usecs(wsi, WATCH_WS_TICK_US);
-		break;
+	case LWS_CALLBACK_TIMER: lws_set_timer_usecs(wsi, WATCH_WS_TICK_US); break;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return watch_ws_handshake_headers(wsi, ws, in, *(unsigned char **)in + len);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		ws->established = true;
 		ws->established_ms = clock_now_ms();
 		break;
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		ws->pong_ms = clock_now_ms();
-		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG: ws->pong_ms = clock_now_ms(); break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if ((ret = watch_ws_append(ws, in, len)) < 0) {
 			ws->err = ret;
@@ -410,10 +411,10 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 	const struct kubeconfig *cfg = kube_client_config(c);
 	const struct kube_client_opts *opts = kube_client_opts(c);
 	long keepalive_s = opts->keepalive_ms / 1000 > 0 ? opts->keepalive_ms / 1000 : 1;
-	lws_retry_bo_t liveness = { .secs_since_valid_ping = (uint16_t)keepalive_s,
-				    .secs_since_valid_hangup = (uint16_t)(2 * keepalive_s) };
-	struct watch_ws ws = { .w = w, .opts = opts, .max = opts->max_body,
-			       .hangup_ms = 2 * keepalive_s * 1000 };
+	lws_retry_bo_t liveness = {.secs_since_valid_ping = (uint16_t)keepalive_s,
+				   .secs_since_valid_hangup = (uint16_t)(2 * keepalive_s)};
+	struct watch_ws ws = {
+	    .w = w, .opts = opts, .max = opts->max_body, .hangup_ms = 2 * keepalive_s * 1000};
 	struct kube_response *r = w->resp;
 	struct lws_context_creation_info info;
 	struct lws_client_connect_info ci;
@@ -428,8 +429,8 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 
 	pthread_once(&watch_ws_once, watch_ws_init);
 	if (kube_server_parse(cfg->server, &srv) < 0) {
-		snprintf(r->message, sizeof(r->message), "watch: cannot parse the server URL %.200s",
-			 cfg->server);
+		snprintf(r->message, sizeof(r->message),
+			 "watch: cannot parse the server URL %.200s", cfg->server);
 		return -EINVAL;
 	}
 	if (snprintf(full, sizeof(full), "%s%s", srv.prefix, request) >= (int)sizeof(full)) {
@@ -454,8 +455,8 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 	ctx = lws_create_context(&info);
 	pthread_rwlock_unlock(&watch_ws_lock);
 	if (!ctx) {
-		snprintf(r->message, sizeof(r->message), "watch %.200s: cannot create a websocket context",
-			 w->path);
+		snprintf(r->message, sizeof(r->message),
+			 "watch %.200s: cannot create a websocket context", w->path);
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -471,7 +472,8 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 	ci.alpn = "http/1.1";
 	ci.ssl_connection = srv.tls ? LCCSCF_USE_SSL : 0;
 	if (srv.tls && cfg->insecure)
-		ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+		ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+				     LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
 				     LCCSCF_ALLOW_INSECURE | LCCSCF_ALLOW_EXPIRED;
 	ci.protocol = NULL; /* the API server offers no subprotocol for watches */
 	ci.local_protocol_name = watch_ws_protocols[0].name;
@@ -487,8 +489,8 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 		lws_set_timer_usecs(wsi, WATCH_WS_TICK_US);
 	} else {
 		if (!ws.err) {
-			snprintf(r->message, sizeof(r->message), "watch %.200s: cannot connect to %.200s",
-				 w->path, cfg->server);
+			snprintf(r->message, sizeof(r->message),
+				 "watch %.200s: cannot connect to %.200s", w->path, cfg->server);
 			ws.err = -ECONNREFUSED;
 		}
 		ws.done = true;
@@ -497,8 +499,8 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 		long now;
 
 		if (lws_service(ctx, 250) < 0) {
-			snprintf(r->message, sizeof(r->message), "watch %.200s: websocket service failed",
-				 w->path);
+			snprintf(r->message, sizeof(r->message),
+				 "watch %.200s: websocket service failed", w->path);
 			ws.err = -EIO;
 			break;
 		}
@@ -512,8 +514,9 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 		if (opts->stop && atomic_load(opts->stop)) {
 			ws.err = -ECANCELED;
 		} else if (!ws.established && now >= connect_deadline) {
-			snprintf(r->message, sizeof(r->message), "watch %.200s: no websocket after %ld ms",
-				 w->path, opts->connect_timeout_ms);
+			snprintf(r->message, sizeof(r->message),
+				 "watch %.200s: no websocket after %ld ms", w->path,
+				 opts->connect_timeout_ms);
 			ws.err = -ETIMEDOUT;
 		} else if (ws.established) {
 			ws.err = watch_check(w, now);

@@ -254,7 +254,7 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 static void test_watch_bad_version(struct kube_client *c, const char *transport)
 {
 	char *rv = strdup("not-a-version"), label[160];
-	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){ .n = 0 }, NULL);
+	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){.n = 0}, NULL);
 
 	snprintf(label, sizeof(label), "%s: watch from a malformed version fails cleanly", transport);
 	CHECK(label, r < 0 && r != -ESTALE);
@@ -272,7 +272,8 @@ static int count_kind(const char *type, const cJSON *obj, void *arg)
 
 	if (strcmp(type, "BOOKMARK")) {
 		k->n++;
-		if (kind && !strcmp(kind, "PartialObjectMetadata") && !cJSON_GetObjectItem(obj, "data"))
+		if (kind && !strcmp(kind, "PartialObjectMetadata") &&
+		    !cJSON_GetObjectItem(obj, "data"))
 			k->partial++;
 	}
 	return 0;
@@ -291,23 +292,26 @@ static void test_metadata_only(const struct kubeconfig *cfg)
 
 	for (i = 0; i < 2; i++) {
 		struct kube_client_opts o = {
-			.websocket = i == 1,
-			.accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
-			.watch_accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+		    .websocket = i == 1,
+		    .accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+		    .watch_accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
 		};
 		struct kube_client *c = NULL;
-		struct kinds l = { 0, 0 }, w = { 0, 0 };
+		struct kinds l = {0, 0}, w = {0, 0};
 		char *rv = NULL, label[160];
 		int r;
 
 		kube_client_new(cfg, &o, &c);
-		r = kube_list(c, CM "?labelSelector=meta%3Dyes", 10, count_list_kind, &l, NULL, NULL);
+		r = kube_list(c, CM "?labelSelector=meta%3Dyes", 10, count_list_kind, &l, NULL,
+			      NULL);
 		if (i == 0) {
-			snprintf(label, sizeof(label), "a list with the metadata-only Accept gets metadata only");
+			snprintf(label, sizeof(label),
+				 "a list with the metadata-only Accept gets metadata only");
 			CHECK(label, r == 0 && l.n == 3 && l.partial == 3);
 		}
 		r = watch_stream(c, CM "?labelSelector=meta%3Dyes", &rv, 2, count_kind, &w, NULL);
-		snprintf(label, sizeof(label), "%s: a watch with the metadata-only Accept gets metadata only",
+		snprintf(label, sizeof(label),
+			 "%s: a watch with the metadata-only Accept gets metadata only",
 			 i ? "websocket" : "chunked");
 		CHECK(label, r == 0 && w.n == 3 && w.partial == 3);
 		kube_client_free(c);
@@ -329,7 +333,7 @@ struct ws_worker {
 static void *ws_worker_run(void *arg)
 {
 	struct ws_worker *wk = arg;
-	struct kube_client_opts o = { .websocket = true };
+	struct kube_client_opts o = {.websocket = true};
 	struct kube_client *c = NULL;
 	struct kube_response resp;
 	int i, r;
@@ -339,7 +343,7 @@ static void *ws_worker_run(void *arg)
 	for (i = 0; i < WS_WATCHES; i++) {
 		char *rv = NULL;
 
-		r = watch_stream(c, CM, &rv, 1, record, &(struct recorder){ .n = 0 }, &resp);
+		r = watch_stream(c, CM, &rv, 1, record, &(struct recorder){.n = 0}, &resp);
 		if (r == 0) {
 			wk->ok++;
 		} else {

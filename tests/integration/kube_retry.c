@@ -48,8 +48,8 @@ static struct kubeconfig *load(const char *kc)
 
 static int informer_run(const char *kc, long seconds, int websocket)
 {
-	struct kube_client_opts copts = { .websocket = websocket };
-	struct informer_opts o = { .path = CM, .page_size = 50, .watch_timeout_s = 30 };
+	struct kube_client_opts copts = {.websocket = websocket};
+	struct informer_opts o = {.path = CM, .page_size = 50, .watch_timeout_s = 30};
 	struct kubeconfig *cfg = load(kc);
 	struct informer_stats st;
 	struct informer *inf = NULL;
@@ -58,14 +58,14 @@ static int informer_run(const char *kc, long seconds, int websocket)
 	if (!cfg || informer_start(cfg, &copts, &o, &inf) < 0)
 		return 1;
 	while (clock_now_ms() < end) {
-		struct pollfd p = { informer_fd(inf), POLLIN, 0 };
+		struct pollfd p = {informer_fd(inf), POLLIN, 0};
 
 		if (poll(&p, 1, 200) > 0)
 			informer_process(inf);
 	}
 	informer_stats(inf, &st);
-	printf("synced=%d size=%zu lists=%ld relists=%ld watch_restarts=%ld\n", informer_synced(inf),
-	       informer_size(inf), st.lists, st.relists, st.watch_restarts);
+	printf("synced=%d size=%zu lists=%ld relists=%ld watch_restarts=%ld\n",
+	       informer_synced(inf), informer_size(inf), st.lists, st.relists, st.watch_restarts);
 	informer_stop(inf);
 	kubeconfig_free(cfg);
 	return 0;
@@ -81,7 +81,7 @@ static int ignore(const char *type, const cJSON *obj, void *arg)
 
 static int ws429(const char *kc)
 {
-	struct kube_client_opts ws = { .websocket = true };
+	struct kube_client_opts ws = {.websocket = true};
 	struct kubeconfig *cfg = load(kc);
 	struct kube_client *c = NULL;
 	struct kube_response resp;
@@ -95,7 +95,8 @@ static int ws429(const char *kc)
 	CHECK("websocket: a watch refused with 429 is -EAGAIN", r == -EAGAIN && resp.code == 429);
 	CHECK("websocket: with the Retry-After of the refusal", resp.retry_after == 2);
 	if (r != -EAGAIN || resp.retry_after != 2)
-		printf("       %d (%ld, retry after %d): %s\n", r, resp.code, resp.retry_after, resp.message);
+		printf("       %d (%ld, retry after %d): %s\n", r, resp.code, resp.retry_after,
+		       resp.message);
 	kube_client_free(c);
 	free(rv);
 	kubeconfig_free(cfg);
@@ -132,7 +133,7 @@ static int expired_continue(const char *kc, const char *compact)
 	struct kubeconfig *cfg = load(kc);
 	struct kube_client *c = NULL;
 	struct kube_response resp;
-	struct pages p = { .compact = compact };
+	struct pages p = {.compact = compact};
 	char *rv = NULL;
 	int r;
 
@@ -145,7 +146,8 @@ static int expired_continue(const char *kc, const char *compact)
 	CHECK("and then delivered every item once", p.items == 25);
 	CHECK("with the whole list's resourceVersion", rv && *rv);
 	if (r || p.restarts != 1 || p.items != 25)
-		printf("       %d, %ld restarts, %ld items: %s\n", r, p.restarts, p.items, resp.message);
+		printf("       %d, %ld restarts, %ld items: %s\n", r, p.restarts, p.items,
+		       resp.message);
 	free(rv);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
@@ -175,8 +177,8 @@ static int dead_peer(const char *kc, const char *drop, const char *undrop)
 	if (!cfg)
 		return 1;
 	for (i = 0; i < 2; i++) {
-		struct kube_client_opts o = { .websocket = i == 1, .keepalive_ms = 2000 };
-		struct dropper d = { drop, 1500 };
+		struct kube_client_opts o = {.websocket = i == 1, .keepalive_ms = 2000};
+		struct dropper d = {drop, 1500};
 		struct kube_client *c = NULL;
 		struct kube_response resp;
 		char *rv = NULL, label[200];
@@ -192,7 +194,8 @@ static int dead_peer(const char *kc, const char *drop, const char *undrop)
 		if (system(undrop) != 0)
 			printf("       %s failed\n", undrop);
 		snprintf(label, sizeof(label),
-			 "%s: a watch whose peer stopped answering ends -ETIMEDOUT, long before its 120 s",
+			 "%s: a watch whose peer stopped answering ends -ETIMEDOUT, long before "
+			 "its 120 s",
 			 i ? "websocket" : "chunked");
 		CHECK(label, r == -ETIMEDOUT && took < 60000);
 		printf("       (%ld ms: %s)\n", took, resp.message);
@@ -207,7 +210,8 @@ int main(int argc, char **argv)
 {
 	log_set_level(LOG_ERROR);
 	if (argc >= 4 && !strcmp(argv[1], "informer"))
-		return informer_run(argv[2], atol(argv[3]), argc > 4 && !strcmp(argv[4], "websocket"));
+		return informer_run(argv[2], atol(argv[3]),
+				    argc > 4 && !strcmp(argv[4], "websocket"));
 	if (argc == 3 && !strcmp(argv[1], "ws429"))
 		return ws429(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "continue"))

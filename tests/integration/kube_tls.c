@@ -35,8 +35,8 @@
 #define CM "/api/v1/namespaces/" NS "/configmaps"
 
 struct outcome {
-	int get;		/* GET of a small path */
-	int chunked, ws;	/* a 2 s watch over each transport */
+	int get;	 /* GET of a small path */
+	int chunked, ws; /* a 2 s watch over each transport */
 	char get_msg[512], chunked_msg[512], ws_msg[512];
 };
 
@@ -50,8 +50,8 @@ static int ignore(const char *type, const cJSON *obj, void *arg)
 
 static int tries(const char *kc, const char *get_path, struct outcome *o)
 {
-	struct kube_client_opts chunked = { .connect_timeout_ms = 3000 };
-	struct kube_client_opts ws = { .websocket = true, .connect_timeout_ms = 3000 };
+	struct kube_client_opts chunked = {.connect_timeout_ms = 3000};
+	struct kube_client_opts ws = {.websocket = true, .connect_timeout_ms = 3000};
 	struct kubeconfig *cfg = NULL;
 	struct kube_client *c = NULL;
 	struct kube_response resp;
@@ -98,15 +98,18 @@ static int ca_pin(char **kc)
 	/* The fake server answers GET with JSON and a websocket upgrade with 404:
 	 * a client past the handshake gets 0 and -ENOENT. */
 	if (tries(kc[0], "/api", &o) == 0) {
-		CHECK("CA-pinned client refuses a certificate of another CA the system trusts (request)",
+		CHECK("CA-pinned client refuses a certificate of another CA the system trusts "
+		      "(request)",
 		      tls_refused(o.get, o.get_msg));
-		CHECK("CA-pinned client refuses it (chunked watch)", tls_refused(o.chunked, o.chunked_msg));
+		CHECK("CA-pinned client refuses it (chunked watch)",
+		      tls_refused(o.chunked, o.chunked_msg));
 		CHECK("CA-pinned client refuses it (websocket watch)", tls_refused(o.ws, o.ws_msg));
 		if (!tls_refused(o.get, o.get_msg) || !tls_refused(o.ws, o.ws_msg))
 			show(&o);
 	}
 	if (tries(kc[1], "/api", &o) == 0) {
-		CHECK("without a CA the system trust store is used: the same server is accepted (request)",
+		CHECK("without a CA the system trust store is used: the same server is accepted "
+		      "(request)",
 		      o.get == 0);
 		CHECK("and over a websocket (the upgrade, past TLS, gets the server's 404)",
 		      o.ws == -ENOENT);
@@ -114,7 +117,8 @@ static int ca_pin(char **kc)
 			show(&o);
 	}
 	if (tries(kc[2], "/api", &o) == 0) {
-		CHECK("a CA bundle is trusted whole: its second certificate signs the server (request)",
+		CHECK("a CA bundle is trusted whole: its second certificate signs the server "
+		      "(request)",
 		      o.get == 0);
 		CHECK("a CA bundle is trusted whole (websocket)", o.ws == -ENOENT);
 		if (o.get || o.ws != -ENOENT)
@@ -158,14 +162,17 @@ static int server_name(char **kc)
 /* Who the API server says we are (a SelfSubjectReview). */
 static void whoami(struct kube_client *c, char *out, size_t cap)
 {
-	cJSON *req = cJSON_Parse("{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}");
+	cJSON *req = cJSON_Parse(
+	    "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}");
 	cJSON *got = NULL;
 	const char *name;
 
 	out[0] = '\0';
-	if (kube_create(c, "/apis/authentication.k8s.io/v1/selfsubjectreviews", req, &got, NULL) == 0) {
+	if (kube_create(c, "/apis/authentication.k8s.io/v1/selfsubjectreviews", req, &got, NULL) ==
+	    0) {
 		name = cJSON_GetStringValue(cJSON_GetObjectItem(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(got, "status"), "userInfo"), "username"));
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(got, "status"), "userInfo"),
+		    "username"));
 		snprintf(out, cap, "%s", name ? name : "");
 	}
 	cJSON_Delete(got);
@@ -174,7 +181,7 @@ static void whoami(struct kube_client *c, char *out, size_t cap)
 
 static int ws_watch(const struct kubeconfig *cfg)
 {
-	struct kube_client_opts ws = { .websocket = true };
+	struct kube_client_opts ws = {.websocket = true};
 	struct kube_client *c = NULL;
 	char *rv = NULL;
 	int r;
@@ -209,12 +216,15 @@ static int token(char **arg)
 	kube_client_new(cfg, NULL, &c);
 	put_token(arg[1], arg[2]);
 	whoami(c, who, sizeof(who));
-	CHECK("the token file's token authenticates requests", !strcmp(who, "system:serviceaccount:" NS ":sa-a"));
+	CHECK("the token file's token authenticates requests",
+	      !strcmp(who, "system:serviceaccount:" NS ":sa-a"));
 	CHECK("and websocket watches (sa-a may watch configmaps)", ws_watch(cfg) == 0);
 	put_token(arg[1], arg[3]);
 	whoami(c, who, sizeof(who));
-	CHECK("the rotated token is used from the next request on", !strcmp(who, "system:serviceaccount:" NS ":sa-b"));
-	CHECK("and by the next websocket watch (sa-b may not watch configmaps: 403)", ws_watch(cfg) == -EACCES);
+	CHECK("the rotated token is used from the next request on",
+	      !strcmp(who, "system:serviceaccount:" NS ":sa-b"));
+	CHECK("and by the next websocket watch (sa-b may not watch configmaps: 403)",
+	      ws_watch(cfg) == -EACCES);
 	unlink(arg[1]);
 	whoami(c, who, sizeof(who));
 	CHECK("a token file that cannot be read: the last token read is sent, not none",

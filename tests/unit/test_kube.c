@@ -29,9 +29,11 @@ static void test_kube_server_parse_splits_host_port_and_prefix(void)
 static void test_kube_server_parse_refuses_hostile_urls(void)
 {
 	static const char *const bad[] = {
-		"https://", "https://:443", "https://h:0", "https://h:65536", "https://h:12x",
-		"https://h:", "https://[fd00::1", "https://[]:1", "https://[::1]x:1",
-		"https://h:99999999999999999999",
+	    "https://",		"https://:443",
+	    "https://h:0",	"https://h:65536",
+	    "https://h:12x",	"https://h:",
+	    "https://[fd00::1", "https://[]:1",
+	    "https://[::1]x:1", "https://h:99999999999999999999",
 	};
 	char longhost[400];
 	struct kube_server s;
@@ -73,9 +75,9 @@ static void test_kube_response_errno_and_status(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_kube_server_parse_splits_host_port_and_prefix),
-		UNIT_TEST(test_kube_server_parse_refuses_hostile_urls),
-		UNIT_TEST(test_kube_response_errno_and_status),
+	    UNIT_TEST(test_kube_server_parse_splits_host_port_and_prefix),
+	    UNIT_TEST(test_kube_server_parse_refuses_hostile_urls),
+	    UNIT_TEST(test_kube_response_errno_and_status),
 	};
 
 	return unit_main(tests, ARRAY_SIZE(tests));

@@ -13,7 +13,7 @@
 struct seen {
 	int n;
 	char last[32];
-	int refuse;		/* fn returns this */
+	int refuse; /* fn returns this */
 };
 
 static int record(const char *type, const cJSON *obj, void *arg)
@@ -37,7 +37,8 @@ static void test_watch_request_path_asks_for_bookmarks(void)
 
 	UNIT_CHECK(watch_request_path(buf, sizeof(buf), "/api/v1/pods", NULL, 300) == 0);
 	UNIT_CHECK_STR(buf, "/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=300");
-	UNIT_CHECK(watch_request_path(buf, sizeof(buf), "/api/v1/pods?labelSelector=a%3Db", "42", 7) == 0);
+	UNIT_CHECK(
+	    watch_request_path(buf, sizeof(buf), "/api/v1/pods?labelSelector=a%3Db", "42", 7) == 0);
 	UNIT_CHECK_STR(buf, "/api/v1/pods?labelSelector=a%3Db&watch=1&allowWatchBookmarks=true"
 			    "&timeoutSeconds=7&resourceVersion=42");
 	UNIT_CHECK(watch_request_path(buf, 20, "/api/v1/pods", "42", 7) == -ENAMETOOLONG);
@@ -47,19 +48,30 @@ static void test_watch_deliver_follows_accepted_events(void)
 {
 	struct kube_response resp;
 	struct watch_state w;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	char *rv = strdup("1");
 
 	memset(&resp, 0, sizeof(resp));
 	watch_state_init(&w, "/x", &rv, 10, record, &s, &resp);
-	UNIT_CHECK(deliver(&w, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}") == 0);
+	UNIT_CHECK(
+	    deliver(&w,
+		    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"resourceVersion\":\"5\"}}}") ==
+	    0);
 	UNIT_CHECK_STR(rv, "5");
-	UNIT_CHECK(deliver(&w, "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}") == 0);
+	UNIT_CHECK(
+	    deliver(
+		&w,
+		"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}") ==
+	    0);
 	UNIT_CHECK_STR(rv, "9");
 	UNIT_CHECK_STR(s.last, "BOOKMARK");
 	/* Refused by the handler: the version stays, so a resume sees it again. */
 	s.refuse = -ECANCELED;
-	UNIT_CHECK(deliver(&w, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"11\"}}}") == -ECANCELED);
+	UNIT_CHECK(
+	    deliver(
+		&w,
+		"{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"11\"}}}") ==
+	    -ECANCELED);
 	UNIT_CHECK_STR(rv, "9");
 	UNIT_CHECK(s.n == 3);
 	free(rv);
@@ -69,13 +81,15 @@ static void test_watch_deliver_error_events(void)
 {
 	struct kube_response resp;
 	struct watch_state w;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	char *rv = strdup("7");
 
 	memset(&resp, 0, sizeof(resp));
 	watch_state_init(&w, "/x", &rv, 10, record, &s, &resp);
-	UNIT_CHECK(deliver(&w, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
-			       "\"reason\":\"Expired\",\"message\":\"too old resource version\"}}") == -ESTALE);
+	UNIT_CHECK(deliver(&w,
+			   "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+			   "\"reason\":\"Expired\",\"message\":\"too old resource version\"}}") ==
+		   -ESTALE);
 	UNIT_CHECK(resp.code == 410);
 	UNIT_CHECK_STR(resp.reason, "Expired");
 	UNIT_CHECK(strstr(resp.message, "too old resource version") != NULL);
@@ -93,12 +107,17 @@ static void test_watch_deliver_error_events(void)
 static void test_watch_deliver_refuses_what_is_not_an_event(void)
 {
 	static const char *const bad[] = {
-		"not json", "{}", "{\"type\":\"ADDED\"}", "{\"type\":7,\"object\":{}}",
-		"{\"type\":\"ADDED\",\"object\":[1]}", "[]", "{\"type\":\"ERROR\",\"object\":\"x\"}",
+	    "not json",
+	    "{}",
+	    "{\"type\":\"ADDED\"}",
+	    "{\"type\":7,\"object\":{}}",
+	    "{\"type\":\"ADDED\",\"object\":[1]}",
+	    "[]",
+	    "{\"type\":\"ERROR\",\"object\":\"x\"}",
 	};
 	struct kube_response resp;
 	struct watch_state w;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	char *rv = NULL;
 	size_t i;
 
@@ -128,11 +147,11 @@ static void test_watch_check_deadline(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_watch_request_path_asks_for_bookmarks),
-		UNIT_TEST(test_watch_deliver_follows_accepted_events),
-		UNIT_TEST(test_watch_deliver_error_events),
-		UNIT_TEST(test_watch_deliver_refuses_what_is_not_an_event),
-		UNIT_TEST(test_watch_check_deadline),
+	    UNIT_TEST(test_watch_request_path_asks_for_bookmarks),
+	    UNIT_TEST(test_watch_deliver_follows_accepted_events),
+	    UNIT_TEST(test_watch_deliver_error_events),
+	    UNIT_TEST(test_watch_deliver_refuses_what_is_not_an_event),
+	    UNIT_TEST(test_watch_check_deadline),
 	};
 
 	return unit_main(tests, ARRAY_SIZE(tests));
