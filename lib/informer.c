@@ -186,13 +186,14 @@ static void informer_backoff(struct informer *inf, struct backoff *b,
 	}
 }
 
-/* Lists the whole collection; on success *rv gets its resourceVersion. */
+/* Lists the whole collection; on success *rv gets its resourceVersion,
+ * on failure resp says why. */
 static int informer_list(struct informer *inf, struct kube_client *c, char **rv,
-			 struct kube_response *out)
+			 struct kube_response *resp)
 {
-	struct kube_response local, *resp = out ? out : &local;
 	int ret;
 
+	memset(resp, 0, sizeof(*resp));
 	if ((ret = informer_push(inf, INFORMER_REPLACE_BEGIN, NULL)) < 0)
 		return ret;
 	ret = kube_list(c, inf->path, inf->opts.page_size, informer_list_item, inf, rv, resp);

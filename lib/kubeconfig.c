@@ -509,7 +509,7 @@ char *kubeconfig_token(const struct kubeconfig *cfg)
 {
 	struct kubeconfig_tokens *t = cfg->tokens;
 	char *tok = NULL, *copy;
-	size_t len;
+	size_t len = 0;
 
 	if (!cfg->token_file)
 		return cfg->token ? strdup(cfg->token) : NULL;
