@@ -15,7 +15,7 @@
 #                             a kubelet and a CNI bridge of its own; waits
 #                             until it is Ready. Again: starts what of it
 #                             does not run
-#   hack/cluster.sh down      stop everything (the node too), remove the
+#   hack/cluster.sh down      stop everything (every node too), remove the
 #                             state dir; no process, mount, interface,
 #                             iptables rule or container is left behind
 #   hack/cluster.sh env       print `export KUBECONFIG=...` lines for eval
@@ -51,7 +51,7 @@
 #   SHELLAUDIT_KUBELET_HEALTHZ_PORT kubelet healthz port [10248]
 # and for a node-add NAME (k: 1 for the first one added, 2...), derived from
 # the first node's unless set:
-#   SHELLAUDIT_ADD_CNI_BRIDGE     its bridge [the first's, cut to 12, + nK]
+#   SHELLAUDIT_ADD_CNI_BRIDGE     its bridge [the first's, cut to 12, + nk]
 #   SHELLAUDIT_ADD_POD_CIDR       its pod range [the first's /24, + k in the
 #                                 third byte]
 #   SHELLAUDIT_ADD_CGROUP_ROOT    its kubelet cgroupRoot [the first's + -NAME,
