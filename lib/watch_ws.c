@@ -410,7 +410,10 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 {
 	const struct kubeconfig *cfg = kube_client_config(c);
 	const struct kube_client_opts *opts = kube_client_opts(c);
-	long keepalive_s = opts->keepalive_ms / 1000 > 0 ? opts->keepalive_ms / 1000 : 1;
+	/* lws counts in seconds, in 16 bits. */
+	long keepalive_s = opts->keepalive_ms / 1000 < 1      ? 1
+			   : opts->keepalive_ms / 1000 > 3600 ? 3600
+							      : opts->keepalive_ms / 1000;
 	lws_retry_bo_t liveness = {.secs_since_valid_ping = (uint16_t)keepalive_s,
 				   .secs_since_valid_hangup = (uint16_t)(2 * keepalive_s)};
 	struct watch_ws ws = {
@@ -523,6 +526,12 @@ int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *re
 		}
 	}
 	ret = ws.err;
+	if (!ret && !ws.established) {
+		/* Gone before the upgrade, without an error callback. */
+		snprintf(r->message, sizeof(r->message),
+			 "watch %.200s: closed before the websocket was established", w->path);
+		ret = -EIO;
+	}
 out:
 	if (handshake)
 		pthread_rwlock_unlock(&watch_ws_lock);
