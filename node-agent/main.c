@@ -77,7 +77,8 @@ static void main_usage(FILE *f)
 		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
-		"  --watch-transport T   chunked (default) or websocket\n"
+		"  --watch-transport T   chunked (default) or websocket: how the agent watches\n"
+		"                        its ShellAuditNode        SHELLAUDIT_WATCH_TRANSPORT\n"
 		"\n"
 		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
 		"                        checks the AuditRecord chains of a container: exit 0\n"
@@ -223,7 +224,8 @@ int main(int argc, char **argv)
 	const char *rb = getenv("SHELLAUDIT_RINGBUF_MB"), *level = getenv("SHELLAUDIT_LOG_LEVEL");
 	const char *env_pids = getenv("SHELLAUDIT_TARGET_PIDS");
 	const char *spool_mb = getenv("SHELLAUDIT_SPOOL_MAX_MB"), *port = getenv("SHELLAUDIT_PORT");
-	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL, *transport = NULL;
+	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL;
+	const char *transport = getenv("SHELLAUDIT_WATCH_TRANSPORT");
 	enum log_level lvl;
 	unsigned long v;
 	int c;
@@ -371,8 +373,9 @@ int main(int argc, char **argv)
 			return 2;
 		o.drain_s = (long)v;
 	}
-	if (transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
-		fprintf(stderr, "shellaudit-agent: --watch-transport must be chunked or websocket\n");
+	if (transport && *transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
+		fprintf(stderr, "shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) must be chunked or websocket, not '%s'\n",
+			transport);
 		return 2;
 	}
 	o.websocket = transport && !strcmp(transport, "websocket");

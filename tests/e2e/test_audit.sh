@@ -270,7 +270,7 @@ agent_pid() {
 	return 1
 }
 t_eq "the agent pins its capture state on the node's BPF file system" yes \
-	"$(ls "$SHELLAUDIT_RUN"/node/bpf/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
+	"$(ls "$SHELLAUDIT_RUN/bpf/$node"/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
 seq 1 200 | sed 's/^/echo crash-/' >"$work/crash.txt"
 echo exit >>"$work/crash.txt"
 "$PTYTYPE" --prompt "$PROMPT" --echo --delay 20 --lines "$work/crash.txt" --timeout "$WAIT" \

@@ -159,6 +159,7 @@ k apply -f - >/dev/null <<'EOF2'
   "containerID": "containerd://forged\u001b]0;t\u0007", "node": "n1", "retention": "1h", "sequence": 0,
   "session": {"id": "7\u001b[2J"},
   "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "signature": {"keyID": "ed25519:0000000000000000", "value": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="},
   "entryCount": 2, "entries": [
    {"time": "2026-01-01T00:00:00.000001Z", "kind": "line", "text": "x\u001b]0;t\u0007\u001b[2J\u202egnp\u009b2J y"},
    {"time": "2026-01-01T00:00:01Z", "kind": "exec", "text": "sh", "filename": "/bin/\u001b[31mevil", "argv": ["sh"]}]}}
