@@ -9,10 +9,11 @@
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its spool and its BPF file system on host
-#     paths inside the node's state dir ($SHELLAUDIT_RUN/node/spool and
-#     node/bpf, a bpf mount made by hack/cluster-node.sh): two local nodes
-#     on one machine never share them, and `hack/cluster.sh down` removes
+#   - for the agent DaemonSet, its spool, its BPF file system and
+#     containerd's runc state on host paths inside the node's state dir
+#     ($SHELLAUDIT_RUN/node/spool, node/bpf, a bpf mount made by
+#     hack/cluster-node.sh, and node/containerd/runc): two local nodes on
+#     one machine never share them, and `hack/cluster.sh down` removes
 #     them, pinned programs included.
 # Apply it with kubectl apply -k DIR.
 set -euo pipefail
@@ -63,6 +64,9 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			          - name: bpf
 			            hostPath:
 			              path: $run/node/bpf
+			          - name: runtime
+			            hostPath:
+			              path: $run/node/containerd/runc
 			EOF
 		fi
 	done

@@ -99,7 +99,7 @@ static void agent_activate(struct agent *a, struct target *t)
 
 	if (t->active)
 		return;
-	err = target_resolve(t);
+	err = target_resolve(t, a->opts->runtime_roots);
 	if (err) {
 		log_with(LOG_DEBUG, LOG_KV("container", t->name, "target", t->spec),
 			 "target not running here yet: %s", strerror(-err));
@@ -146,7 +146,9 @@ static void agent_activate(struct agent *a, struct target *t)
 	t->active = true;
 	n = discover_container(a->probes, t->id, &t->scope, t->pid);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
-	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
+	log_with(LOG_INFO,
+		 LOG_KV("container", t->name, "pid", pid, "mntns", ns, "init", t->found, "probes",
+			probes),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
 }
 

@@ -50,6 +50,12 @@ static void main_usage(FILE *f)
 		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
 		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
 		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
+		"  --runtime-roots DIRS  where container runtimes keep their state, colon-\n"
+		"                        separated: a container ID's init is the process the\n"
+		"                        runtime recorded there (runc state.json), else the\n"
+		"                        oldest process of its cgroup (default\n"
+		"                        /run/containerd/runc:/run/runc:/run/docker/runtime-runc)\n"
+		"                                                 SHELLAUDIT_RUNTIME_ROOTS\n"
 		"\n"
 		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
 		"through a durable spool to AuditRecords and Events.\n"
@@ -165,7 +171,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR };
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
+	       OPT_RUNTIME_ROOTS };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -187,6 +194,7 @@ int main(int argc, char **argv)
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
+		{ "runtime-roots", required_argument, NULL, OPT_RUNTIME_ROOTS },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -217,6 +225,9 @@ int main(int argc, char **argv)
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
+	o.runtime_roots = getenv("SHELLAUDIT_RUNTIME_ROOTS");
+	if (!o.runtime_roots)
+		o.runtime_roots = "/run/containerd/runc:/run/runc:/run/docker/runtime-runc";
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
 	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
 			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
@@ -250,6 +261,7 @@ int main(int argc, char **argv)
 		case OPT_KUBECONFIG: o.kubeconfig = optarg; break;
 		case OPT_SPOOL: o.spool_dir = optarg; break;
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
+		case OPT_RUNTIME_ROOTS: o.runtime_roots = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;

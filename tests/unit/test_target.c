@@ -84,10 +84,10 @@ static void test_target_resolve_pid_of_self(void)
 
 	snprintf(spec, sizeof(spec), "pid:%d", (int)getpid());
 	t = target_list_add(&l, spec, NULL);
-	UNIT_CHECK(t && target_resolve(t) == 0);
-	UNIT_CHECK(t && t->pid == getpid() && t->mntns != 0);
+	UNIT_CHECK(t && target_resolve(t, NULL) == 0);
+	UNIT_CHECK(t && t->pid == getpid() && t->mntns != 0 && t->start != 0);
 	t = target_list_add(&l, "pid:2147483", NULL);
-	UNIT_CHECK(t && target_resolve(t) == -ESRCH);
+	UNIT_CHECK(t && target_resolve(t, NULL) == -ESRCH);
 	target_list_free(&l);
 }
 
