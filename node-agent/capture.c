@@ -94,6 +94,14 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		ev.exit_code = e->exit_code;
 		break;
 	}
+	case SA_EV_NS: {
+		const struct sa_ns_event *e = data;
+
+		if (size < sizeof(*e))
+			return 0;
+		ev.ns = e;
+		break;
+	}
 	default:
 		return 0;
 	}
@@ -209,7 +217,7 @@ static int capture_pin_maps(struct capture *c)
 {
 	struct bpf_map *maps[] = { c->skel->maps.targets, c->skel->maps.events,
 				   c->skel->maps.in_readline, c->skel->maps.counters,
-				   c->skel->maps.reported };
+				   c->skel->maps.reported, c->skel->maps.marks };
 	char path[PATH_MAX];
 	size_t i;
 	int err;
@@ -348,6 +356,13 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		log_error("cannot attach to tracepoint sched_process_exit: %s", strerror(-err));
 		goto fail;
 	}
+	c->skel->links.sched_fork =
+		capture_attach_pinned(c, c->skel->progs.sched_fork, "link_sched_fork");
+	if (!c->skel->links.sched_fork) {
+		err = -errno;
+		log_error("cannot attach to tracepoint sched_process_fork: %s", strerror(-err));
+		goto fail;
+	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), capture_on_record, c, NULL);
 	if (!c->rb) {
 		err = -errno;
@@ -400,13 +415,36 @@ int capture_drain(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
-int capture_target_add(struct capture *c, uint64_t mntns, uint32_t id)
+int capture_target_add(struct capture *c, uint64_t mntns, const struct sa_target_val *val)
 {
 	struct sa_target_key key = { .mntns = mntns };
-	struct sa_target_val val = { .id = id };
 
-	if (bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), &val, sizeof(val),
+	if (bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), val, sizeof(*val),
 				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int capture_target_get(struct capture *c, uint64_t mntns, struct sa_target_val *out)
+{
+	struct sa_target_key key = { .mntns = mntns };
+
+	if (bpf_map__lookup_elem(c->skel->maps.targets, &key, sizeof(key), out, sizeof(*out), 0))
+		return -errno;
+	return 0;
+}
+
+int capture_mark_task(struct capture *c, int pidfd, const struct sa_mark *m)
+{
+	if (bpf_map__update_elem(c->skel->maps.marks, &pidfd, sizeof(pidfd), m, sizeof(*m),
+				 BPF_NOEXIST) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out)
+{
+	if (bpf_map__lookup_elem(c->skel->maps.marks, &pidfd, sizeof(pidfd), out, sizeof(*out), 0))
 		return -errno;
 	return 0;
 }
@@ -474,6 +512,23 @@ int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *a
 	}
 	closedir(d);
 	return n;
+}
+
+int capture_targets(struct capture *c,
+		    void (*fn)(uint64_t mntns, const struct sa_target_val *v, void *arg), void *arg)
+{
+	struct sa_target_key key, next;
+	struct sa_target_val val;
+	void *prev = NULL;
+
+	while (bpf_map__get_next_key(c->skel->maps.targets, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		if (!bpf_map__lookup_elem(c->skel->maps.targets, &key, sizeof(key), &val,
+					  sizeof(val), 0))
+			fn(key.mntns, &val, arg);
+	}
+	return 0;
 }
 
 int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *arg), void *arg)

@@ -34,6 +34,7 @@ struct capture_event {
 	size_t filename_len;
 	uint32_t argc; /* exec only */
 	int32_t exit_code; /* exit only */
+	const struct sa_ns_event *ns; /* namespace change only */
 };
 
 typedef void (*capture_handler_fn)(void *ctx, const struct capture_event *ev);
@@ -50,6 +51,7 @@ void capture_close(struct capture *c);
  * was captured while no agent ran, tagged with the previous agent's target
  * ids, and the target map holds its targets until swept. */
 bool capture_resumed(const struct capture *c);
+
 /* Removes the pinned uprobe links (names "rl-...") keep() does not claim,
  * and the target map entries keep() does not claim. Return the count. */
 int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *arg), void *arg);
@@ -66,8 +68,20 @@ int capture_poll(struct capture *c, int timeout_ms);
 /* Hands every event already in the buffer to the handler, without waiting. */
 int capture_drain(struct capture *c);
 
-int capture_target_add(struct capture *c, uint64_t mntns, uint32_t id);
+/* The kernel's target map: mount namespace inode -> target. Removing a
+ * target also voids the marks of its tasks. */
+int capture_target_add(struct capture *c, uint64_t mntns, const struct sa_target_val *val);
+int capture_target_get(struct capture *c, uint64_t mntns, struct sa_target_val *out);
 int capture_target_del(struct capture *c, uint64_t mntns);
+/* Calls fn for each entry of the target map. */
+typedef void (*capture_target_fn)(uint64_t mntns, const struct sa_target_val *v, void *arg);
+int capture_targets(struct capture *c, capture_target_fn fn, void *arg);
+
+/* The mark of the task pidfd refers to (see struct sa_mark): set when it
+ * has none (1 set now, 0 it had one, or a negative errno), or read (0 or
+ * -ENOENT). */
+int capture_mark_task(struct capture *c, int pidfd, const struct sa_mark *m);
+int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out);
 
 enum capture_probe {
 	CAPTURE_READLINE_RET, /* uretprobe on readline: the line it returns */

@@ -199,7 +199,7 @@ int discover_process(struct probe_set *ps, uint32_t owner, const struct discover
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -ESRCH;
-	if (!discover_in_scope(pid, scope)) {
+	if (scope && !discover_in_scope(pid, scope)) {
 		err = -ESRCH;
 		goto out;
 	}

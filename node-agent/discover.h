@@ -25,10 +25,12 @@ struct discover_scope {
 int discover_scope_of_pid(pid_t pid, struct discover_scope *out);
 
 /* Probes the readline of process pid for `owner` when the process is in
- * the scope. Returns 1 when a probe was attached now, 0 when the process's
- * readline was already probed or it has none, or a negative errno (-ESRCH:
- * the process is gone or not in the container; -EAGAIN: it imports
- * readline from a library not found yet, try again once it is mapped). */
+ * the scope; NULL scope: whatever its namespaces and root (a process the
+ * kernel marked as the container's, which may have left them). Returns 1
+ * when a probe was attached now, 0 when the process's readline was already
+ * probed or it has none, or a negative errno (-ESRCH: the process is gone
+ * or not in the container; -EAGAIN: it imports readline from a library not
+ * found yet, try again once it is mapped). */
 int discover_process(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
 		     pid_t pid);
 

@@ -113,6 +113,8 @@ static const char *sink_jsonl_kind(enum sink_kind k)
 		return "session_end";
 	case SINK_LOST:
 		return "lost";
+	case SINK_NAMESPACE:
+		return "namespace";
 	}
 	return "unknown";
 }
@@ -148,6 +150,10 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			       ",\"lost_lines\":%" PRIu64 ",\"lost_execs\":%" PRIu64
 			       ",\"lost_exits\":%" PRIu64,
 			       e->lost_lines, e->lost_execs, e->lost_exits);
+		if (e->lost_ns)
+			sink_jsonl_fmt(s, ",\"lost_namespace_changes\":%" PRIu64, e->lost_ns);
+		if (e->unmarked)
+			sink_jsonl_fmt(s, ",\"unmarked_processes\":%" PRIu64, e->unmarked);
 		goto done;
 	}
 	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);
@@ -157,6 +163,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		sink_jsonl_key(s, "comm");
 		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16));
 	}
+	if (e->session_root)
+		sink_jsonl_fmt(s, ",\"session_root\":%u", e->session_root);
 	switch (e->kind) {
 	case SINK_LINE:
 		sink_jsonl_key(s, "line");
@@ -185,6 +193,22 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		}
 		sink_jsonl_fmt(s, "],\"argc\":%u,\"truncated\":%s", e->argc,
 			       e->truncated ? "true" : "false");
+		break;
+	case SINK_NAMESPACE:
+		sink_jsonl_fmt(s, ",\"how\":\"%s\"", e->how ? e->how : "changed");
+		if (e->child)
+			sink_jsonl_fmt(s, ",\"child\":%u", e->child);
+		sink_jsonl_raw(s, ",\"namespaces\":{", 15);
+		for (i = 0; i < e->nns; i++)
+			sink_jsonl_fmt(s, "%s\"%s\":[%" PRIu64 ",%" PRIu64 "]", i ? "," : "",
+				       e->ns[i].type, e->ns[i].from, e->ns[i].to);
+		sink_jsonl_raw(s, "}", 1);
+		if (e->root_name) {
+			sink_jsonl_key(s, "root_name");
+			sink_jsonl_str(s, e->root_name, strnlen(e->root_name, 64));
+		}
+		sink_jsonl_key(s, "text");
+		sink_jsonl_str(s, e->text ? e->text : "", e->text_len);
 		break;
 	case SINK_SESSION_END:
 		sink_jsonl_fmt(s, ",\"exit_code\":%d", e->exit_code);

@@ -206,3 +206,8 @@ int target_resolve(struct target *t, const char *runtime_roots)
 	t->found = found;
 	return 0;
 }
+
+bool target_owns_event(const struct target *t, uint64_t nsid)
+{
+	return t->active && (!t->nsid || !nsid || t->nsid == nsid);
+}

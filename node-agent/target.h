@@ -64,4 +64,9 @@ void target_list_free(struct target_list *list);
  * has no process on this node. */
 int target_resolve(struct target *t, const char *runtime_roots);
 
+/* True when an event tagged with the target's id belongs to it: the target
+ * is active and the event's container identity (the mount namespace id the
+ * kernel recognised it by) is the target's, or either is unknown (0). */
+bool target_owns_event(const struct target *t, uint64_t nsid);
+
 #endif

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # A container is who it is, not whatever shares a number with it (issue 11,
-# review finding M5): after a PID wrap, a process with a lower pid in the
-# container's cgroup but another mount namespace is not taken for the
-# container: its init is the process its runtime recorded (a runc
-# state.json) or else the oldest of its cgroup.
+# review findings M5 and M6):
+#   - after a PID wrap, a process with a lower pid in the container's cgroup
+#     but another mount namespace is not taken for the container: its init
+#     is the process its runtime recorded (a runc state.json) or else the
+#     oldest of its cgroup;
+#   - after a crash of the agent, a container that gets the mount namespace
+#     inode of a targeted container that ended meanwhile is not captured,
+#     nor attributed to the old one; what the old one ran before it ended is
+#     still its own.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -17,6 +22,7 @@ top=shellaudit-identity-$$
 t_cleanup "for c in \$(find $V2ROOT/$top -name cgroup.procs 2>/dev/null); do for p in \$(cat \$c); do echo \$p > $V2ROOT/cgroup.procs; done; done; \
 	find $V2ROOT/$top -depth -type d -exec rmdir {} \\;"
 
+# --- M5: a PID wrap ---------------------------------------------------------------
 
 # wrapped NAME: container NAME in a cgroup named after a new container ID
 # (in ID[NAME]), and beside its init, in the same cgroup, a process with a
@@ -78,4 +84,65 @@ for c in w1 w2; do
 done
 cap_agent_stop
 
+# --- M6: a mount namespace inode reused after a crash ----------------------------
+
+mkdir -p "$work/bpf"
+mount -t bpf bpf "$work/bpf" || { t_fail "cannot mount a BPF file system"; t_summary; exit 1; }
+t_cleanup "umount '$work/bpf'"
+: >"$work/targets"
+: >"$work/out.jsonl"
+start_agent() {
+	local n
+	n=$(grep -c '"msg":"capture running"' "$work/agent.log" 2>/dev/null)
+	"$AGENT" --targets-file "$work/targets" --output "$work/out.jsonl" --log-level debug \
+		--bpf-dir "$work/bpf/shellaudit" 2>>"$work/agent.log" &
+	AGENT_PID=$!
+	t_cleanup "kill -KILL $AGENT_PID"
+	started() { [ "$(grep -c '"msg":"capture running"' "$work/agent.log")" -gt "${n:-0}" ]; }
+	t_wait 60 started
+}
+run_in() { nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" /bin/bash -c "$2" >/dev/null; }
+
+cap_container old
+old_ns=$(mntns "${CPID[old]}")
+echo "${CPID[old]} old" >"$work/targets"
+start_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+t_wait 30 grep -q '"target added","container":"old"' "$work/agent.log"
+run_in old "/bin/echo old-while-agent-ran"
+t_wait 30 grep -q old-while-agent-ran "$work/out.jsonl"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+run_in old "/bin/echo old-while-no-agent"
+# The old container ends; new, untargeted ones start until one gets its
+# mount namespace's inode (the lowest free number: at once, unless another
+# program on the machine takes it first).
+kill -KILL "${CPID[old]}"
+gone() { [ ! -e "/proc/${CPID[old]}" ]; }
+t_wait 30 gone
+reused=
+for i in $(seq 1 40); do
+	cap_container "new$i" || break
+	if [ "$(mntns "${CPID[new$i]}")" = "$old_ns" ]; then
+		reused=new$i
+		break
+	fi
+done
+if [ -z "$reused" ]; then
+	t_fail "a new container got the old one's mount namespace inode $old_ns" "(40 tries)"
+	t_summary
+	exit 1
+fi
+t_pass "a new, untargeted container ($reused) got the old one's mount namespace inode"
+run_in "$reused" "/bin/echo new-private-marker"
+start_agent || t_fail "agent did not restart"
+t_wait 30 grep -q old-while-no-agent "$work/out.jsonl"
+sleep 2 # a second turn of the agent: anything of the new container would be out by now
+cap_agent_stop
+t_eq "nothing of the new container is captured" "" "$(grep new-private-marker "$work/out.jsonl")"
+t_eq "what the old one ran while no agent ran is still its own" "old" \
+	"$(grep '"argv":\["/bin/echo","old-while-no-agent"\]' "$work/out.jsonl" | sed 's/.*"container":"\([^"]*\)".*/\1/')"
+t_match "the kernel refused the new container's processes for the old target, and counted them" \
+	'"stale_targets":"[1-9]' "$(grep '"capture counters"' "$work/agent.log" | tail -1)"
+t_match "the agent says so" 'mount namespace that reuses a gone target.s inode were not taken' \
+	"$(cat "$work/agent.log")"
 t_summary
