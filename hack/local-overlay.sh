@@ -9,12 +9,12 @@
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its spool, its BPF file system and
-#     containerd's runc state on host paths inside the node's state dir
-#     ($SHELLAUDIT_RUN/node/spool, node/bpf, a bpf mount made by
-#     hack/cluster-node.sh, and node/containerd/runc): two local nodes on
-#     one machine never share them, and `hack/cluster.sh down` removes
-#     them, pinned programs included.
+#   - for the agent DaemonSet and the uninstall DaemonSet, its spool, its
+#     BPF file system and containerd's runc state on host paths inside the
+#     node's state dir ($SHELLAUDIT_RUN/node/spool, node/bpf, a bpf mount
+#     made by hack/cluster-node.sh, and node/containerd/runc): two local
+#     nodes on one machine never share them, and `hack/cluster.sh down`
+#     removes them, pinned programs included.
 # Apply it with kubectl apply -k DIR.
 set -euo pipefail
 
@@ -67,6 +67,14 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			          - name: runtime
 			            hostPath:
 			              path: $run/node/containerd/runc
+			EOF
+		elif [ "$kind/$name" = DaemonSet/shellaudit-uninstall ]; then
+			cat <<-EOF
+			        spec:
+			          volumes:
+			          - name: bpf
+			            hostPath:
+			              path: $run/node/bpf
 			EOF
 		fi
 	done

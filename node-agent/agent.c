@@ -109,6 +109,26 @@ static void agent_on_found(void *arg, const struct sa_ns_event *ns)
 	agent_on_event(arg, &ev);
 }
 
+/* The target's chain says capture was off for it until now, and why. */
+static void agent_capture_off(struct agent *a, const struct target *t, const struct follow_start *f)
+{
+	struct sink_entry e = {
+		.kind = SINK_OFF,
+		.ts = clock_now_ns(),
+		.container = t->name,
+		.mntns = t->mntns,
+		.cgroup = t->cgroup,
+		.since = f->since,
+		.reason = f->reason,
+		.text = f->text,
+		.text_len = strlen(f->text),
+	};
+
+	sink_write(a->sink, &e);
+	log_with(LOG_INFO, LOG_KV("container", t->name, "reason", f->reason),
+		 "capture was off for this container until now: %s", f->text);
+}
+
 /* Puts a resolved target into the kernel map, marks its processes and
  * probes what it runs. */
 static void agent_activate(struct agent *a, struct target *t)
@@ -169,6 +189,8 @@ static void agent_activate(struct agent *a, struct target *t)
 		t->nsfd = -1;
 		return;
 	}
+	if (!f.continuous)
+		agent_capture_off(a, t, &f);
 	if (f.sweep.failed)
 		log_with(LOG_WARN, LOG_KV("container", t->name),
 			 "%u processes of the container could not be marked: they are followed "
@@ -473,6 +495,39 @@ static void agent_inherit(uint64_t mntns, const struct sa_target_val *v, void *a
 	a->inherited[a->ninherited++] = *v;
 }
 
+/* Whether the node has targets: then capture outlives this agent (pinned),
+ * for the next one to take over. Unknown (the ShellAuditNode never read)
+ * counts as yes. */
+static bool agent_has_targets(const struct agent *a)
+{
+	if (a->nc)
+		return !nodecfg_synced(a->nc) || nodecfg_count(a->nc) > 0;
+	return a->targets.n > 0;
+}
+
+/* A stop (SIGTERM, SIGINT) with targets leaves capture running in the
+ * kernel, pinned, as a crash does: nothing typed meanwhile is lost, the
+ * next agent reads it. Without targets, capture ends here. */
+static void agent_stop_capture(struct agent *a)
+{
+	char n[16];
+	size_t i;
+
+	if (capture_pinned(a->cap) && agent_has_targets(a)) {
+		snprintf(n, sizeof(n), "%zu", a->targets.n);
+		log_with(LOG_INFO, LOG_KV("targets", n, "dir", a->opts->bpf_dir),
+			 "capture goes on while no agent runs: the next agent reads what it "
+			 "captures (`shellaudit-agent uninstall` ends it)");
+		return;
+	}
+	for (i = 0; i < a->targets.n; i++)
+		agent_deactivate(a, &a->targets.t[i], "agent stopped");
+	if (capture_pinned(a->cap)) {
+		capture_unpin(a->cap);
+		log_info("no targets on this node: capture state removed");
+	}
+}
+
 /* --- Kubernetes mode -------------------------------------------------------- */
 
 static bool agent_ready(void *arg)
@@ -768,8 +823,7 @@ int agent_run(const struct agent_opts *opts)
 	capture_drain(a.cap);
 	agent_check_drops(&a);
 	agent_log_counters(&a);
-	for (i = 0; i < a.targets.n; i++)
-		agent_deactivate(&a, &a.targets.t[i], "agent stopped");
+	agent_stop_capture(&a);
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Following a target's container in the kernel: its entry in the target
- * map (how its tasks are first recognised) and the marks of the processes
- * it already has (sweep.h). */
+ * map (how its tasks are first recognised), the marks of the processes it
+ * already has (sweep.h), and whether capture ran for it without a break
+ * before this agent, which the agent must otherwise say in its chain. */
 #ifndef SHELLAUDIT_FOLLOW_H
 #define SHELLAUDIT_FOLLOW_H
 
@@ -14,6 +15,18 @@
 struct capture;
 
 struct follow_start {
+	/* Capture ran for this very container (same target, same mount
+	 * namespace id) in the pinned state this agent took over: nothing was
+	 * missed. Otherwise the fields below say what. */
+	bool continuous;
+	/* Why capture was off: "target-added" (the container had no entry in
+	 * the pinned map: it was not audited before), "no-capture-state"
+	 * (nothing was pinned: first start, node restart, uninstall, or no
+	 * BPF file system) or "capture-state-replaced" (another build's state
+	 * was removed, with what it had not handed to an agent). */
+	const char *reason;
+	char text[320]; /* the same, for a person */
+	uint64_t since; /* CLOCK_MONOTONIC ns the container started at (0 unknown) */
 	struct sweep_stats sweep;
 };
 

@@ -49,9 +49,11 @@ static void main_usage(FILE *f)
 		"  --bpf-dir DIR         pin the programs, links and ring buffer in DIR, on a\n"
 		"                        BPF file system: after a crash (kill -9, OOM) capture\n"
 		"                        goes on, and the next agent reads what was captured\n"
-		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
-		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
-		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
+		"                        meanwhile. A stop (SIGTERM) keeps it too while there\n"
+		"                        are targets, and removes it when there are none;\n"
+		"                        `shellaudit-agent uninstall` removes it. '' : off.\n"
+		"                        Default /sys/fs/bpf/shellaudit in Kubernetes mode,\n"
+		"                        off otherwise                     SHELLAUDIT_BPF_DIR\n"
 		"  --runtime-roots DIRS  where container runtimes keep their state, colon-\n"
 		"                        separated: a container ID's init is the process the\n"
 		"                        runtime recorded there (runc state.json), else the\n"
@@ -76,6 +78,10 @@ static void main_usage(FILE *f)
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
 		"  --watch-transport T   chunked (default) or websocket\n"
 		"\n"
+		"  shellaudit-agent uninstall [--bpf-dir DIR]\n"
+		"                        ends capture on this node: removes the pinned\n"
+		"                        programs, links and maps every agent build left in\n"
+		"                        DIR (default /sys/fs/bpf/shellaudit)\n"
 		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
 		"                        checks the AuditRecord chains of a container: exit 0\n"
 		"                        when intact, 1 when a record is missing, altered or\n"
@@ -169,6 +175,34 @@ static int main_verify(int argc, char **argv)
 	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : 2;
 }
 
+/* shellaudit-agent uninstall: capture ends on this node. */
+static int main_uninstall(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bpf-dir", required_argument, NULL, 'b' },
+		{ 0 },
+	};
+	const char *dir = getenv("SHELLAUDIT_BPF_DIR");
+	int opt, n;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt != 'b')
+			return 2;
+		dir = optarg;
+	}
+	if (!dir || !*dir)
+		dir = "/sys/fs/bpf/shellaudit";
+	n = capture_uninstall(dir);
+	if (n < 0) {
+		log_with(LOG_ERROR, LOG_KV("dir", dir), "cannot remove the capture state: %s",
+			 strerror(-n));
+		return 1;
+	}
+	log_with(LOG_INFO, LOG_KV("dir", dir),
+		 "capture ended on this node: %d pinned states removed", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
@@ -217,6 +251,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "verify"))
 		return main_verify(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "uninstall"))
+		return main_uninstall(argc - 1, argv + 1);
 	o.node_name = getenv("NODE_NAME");
 	o.kubeconfig = getenv("KUBECONFIG");
 	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");

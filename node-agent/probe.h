@@ -16,7 +16,8 @@ struct probe_set;
 
 /* Caller frees with probe_set_free(). */
 int probe_set_new(struct capture *cap, struct probe_set **out);
-/* Detaches everything. */
+/* Lets go of every probe: pinned ones stay attached (capture_unpin()
+ * first ends them), the others are detached. */
 void probe_set_free(struct probe_set *ps);
 
 /*

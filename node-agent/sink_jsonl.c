@@ -115,11 +115,14 @@ static const char *sink_jsonl_kind(enum sink_kind k)
 		return "lost";
 	case SINK_NAMESPACE:
 		return "namespace";
+	case SINK_OFF:
+		return "off";
 	}
 	return "unknown";
 }
 
-static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
+/* A monotonic time as an RFC 3339 string. */
+static void sink_jsonl_when(struct sink_jsonl *s, uint64_t mono)
 {
 	int64_t ns = (int64_t)mono + s->wall_minus_mono;
 	time_t sec = (time_t)(ns / 1000000000);
@@ -128,7 +131,13 @@ static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
 
 	gmtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	sink_jsonl_fmt(s, "{\"time\":\"%s.%09" PRId64 "Z\"", ts, ns % 1000000000);
+	sink_jsonl_fmt(s, "\"%s.%09" PRId64 "Z\"", ts, ns % 1000000000);
+}
+
+static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
+{
+	sink_jsonl_raw(s, "{\"time\":", 8);
+	sink_jsonl_when(s, mono);
 }
 
 static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
@@ -154,6 +163,17 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_fmt(s, ",\"lost_namespace_changes\":%" PRIu64, e->lost_ns);
 		if (e->unmarked)
 			sink_jsonl_fmt(s, ",\"unmarked_processes\":%" PRIu64, e->unmarked);
+		goto done;
+	}
+	if (e->kind == SINK_OFF) {
+		if (e->since) {
+			sink_jsonl_raw(s, ",\"since\":", 9);
+			sink_jsonl_when(s, e->since);
+		}
+		sink_jsonl_key(s, "reason");
+		sink_jsonl_str(s, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
+		sink_jsonl_key(s, "text");
+		sink_jsonl_str(s, e->text ? e->text : "", e->text_len);
 		goto done;
 	}
 	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);

@@ -142,6 +142,33 @@ static void sink_spool_namespace(cJSON *entry, const struct sink_entry *e, bool 
 			      sink_spool_text(e->text ? e->text : "", e->text_len, cut));
 }
 
+/* Capture was off for the container: an entry of its chain outside any
+ * session, saying since when (if known) and why. */
+static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *t,
+			  const struct sink_entry *e)
+{
+	cJSON *entry = cJSON_CreateObject();
+	char ts[40];
+	bool cut = false;
+	int ret;
+
+	sink_spool_time(s, e->ts, ts, sizeof(ts));
+	cJSON_AddStringToObject(entry, "time", ts);
+	cJSON_AddStringToObject(entry, "kind", "off");
+	if (e->since) {
+		sink_spool_time(s, e->since, ts, sizeof(ts));
+		cJSON_AddStringToObject(entry, "since", ts);
+	}
+	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
+	cJSON_AddItemToObject(entry, "text",
+			      sink_spool_text(e->text ? e->text : "", e->text_len, &cut));
+	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL);
+	cJSON_Delete(entry);
+	if (ret == 0)
+		s->stats.gaps++;
+	return ret == -ENOSPC ? 0 : ret;
+}
+
 static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
@@ -157,6 +184,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		return 0; /* reported per target by the agent through sink_spool_gap */
 	if (!e->container || !(t = s->lookup(e->container, s->arg)))
 		return 0; /* untargeted while in flight */
+	if (e->kind == SINK_OFF)
+		return sink_spool_off(s, t, e);
 	if (e->kind == SINK_SESSION_END) {
 		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
 		return spool_end_session(s->sp, e->container, sk);

@@ -168,8 +168,9 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 }
 
 /* A namespace change is an entry of its session whatever the policy
- * captures. */
-static void test_sink_spool_namespace_entries(void)
+ * captures; capture that was off is an entry of the chain outside any
+ * session, with since when and why. */
+static void test_sink_spool_namespace_and_off_entries(void)
 {
 	char sub[96];
 	struct spool_opts so = { .dir = sub };
@@ -181,6 +182,9 @@ static void test_sink_spool_namespace_entries(void)
 				 .ns = { { "mnt", 4026532177u, 4026532301u }, { "user", 4026531837u, 4026532300u } },
 				 .text = "unshare, setns, chroot or pivot_root: mnt 4026532177 -> 4026532301",
 				 .text_len = 66 };
+	struct sink_entry off = { .kind = SINK_OFF, .container = "containerd://c1", .ts = 900,
+				  .since = 500, .reason = "target-added", .text = "auditing starts",
+				  .text_len = 15 };
 	struct spool *sp;
 	struct sink *sink;
 	const cJSON *e, *list;
@@ -191,9 +195,11 @@ static void test_sink_spool_namespace_entries(void)
 	target = (struct sink_spool_target){ id, NULL, false, false };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &off) == 0);
 	UNIT_CHECK(sink_write(sink, &ns) == 0);
 	all = records(sp);
-	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 2);
+	/* The session's record first (records() ends it first). */
 	e = entry(all, 0, 0);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "namespace");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "how")), "changed");
@@ -205,6 +211,12 @@ static void test_sink_spool_namespace_entries(void)
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "to")) ==
 		   4026532301.0);
 	UNIT_CHECK(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "mnt 4026532177") != NULL);
+	e = entry(all, 1, 0);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "off");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "reason")), "target-added");
+	UNIT_CHECK(cJSON_GetStringValue(cJSON_GetObjectItem(e, "since")) != NULL);
+	UNIT_CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "since")),
+			  cJSON_GetStringValue(cJSON_GetObjectItem(e, "time"))) < 0);
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -217,7 +229,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_redacts_escapes_and_filters),
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
-		UNIT_TEST(test_sink_spool_namespace_entries),
+		UNIT_TEST(test_sink_spool_namespace_and_off_entries),
 	};
 	char cmd[128];
 	int ret;
