@@ -341,7 +341,7 @@ static uint64_t container_cgroup_id(pid_t pid)
 
 int container_ident_of_pid(pid_t pid, struct container_ident *out)
 {
-	struct container_stat cs;
+	struct container_stat cs = { 0 };
 	char path[64];
 	struct stat st;
 	int fd;

@@ -115,6 +115,8 @@ static int sweep_list(const struct sweep_scope *s, struct sweep_proc **out, size
 	long v;
 	DIR *dir = opendir("/proc");
 
+	*out = NULL;
+	*nout = 0;
 	if (!dir)
 		return -errno;
 	while ((d = readdir(dir))) {
@@ -140,7 +142,8 @@ static int sweep_list(const struct sweep_scope *s, struct sweep_proc **out, size
 			    (s->cid && container_pid_in(p->pid, s->cid));
 	}
 	closedir(dir);
-	qsort(procs, n, sizeof(*procs), sweep_cmp);
+	if (n)
+		qsort(procs, n, sizeof(*procs), sweep_cmp);
 	*out = procs;
 	*nout = n;
 	return 0;
@@ -344,6 +347,7 @@ int sweep_container(struct capture *c, const struct sweep_scope *scope, sweep_fo
 			}
 		}
 		free(procs);
+		procs = NULL;
 		out->passes = (unsigned int)pass + 1;
 		if (!newly)
 			break;
