@@ -137,6 +137,10 @@ attached() {
 t_wait "$WAIT" attached "$pod" shell ||
 	stop "the agent attaches to the demo pod's container" "$(k get shellauditnode -o yaml 2>&1 | tail -n 25)"
 t_pass "the agent attaches to the demo pod's container"
+cid=$(k get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="shell")].containerID}')
+t_match "it found the container's init in containerd's runc state, not by pid" \
+	"\"target added\",\"container\":\"$cid\".*\"init\":\"runtime state\"" \
+	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 
 # --- what is typed, and what comes out ----------------------------------------------
 
