@@ -63,6 +63,7 @@ node_paths() {
 	# (subPathExpr: $(NODE_NAME), hack/local-overlay.sh).
 	NODE_BPF=$RUN/bpf/$NODE_NAME
 	NODE_AGENT=$RUN/agent/$NODE_NAME
+	NODE_RUNC=$RUN/runc/$NODE_NAME
 }
 
 # node_load: the selected node's settings as it was made, once it was.
@@ -378,7 +379,7 @@ node_write_configs() {
 	      runtime_type = "io.containerd.runc.v2"
 	      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
 	        SystemdCgroup = false
-	        Root = "$CTRD_DIR/runc"
+	        Root = "$NODE_RUNC"
 	  [plugins."io.containerd.grpc.v1.cri".cni]
 	    bin_dir = "$CNI_BIN_DIR"
 	    conf_dir = "$NODE_DIR/cni/net.d"
@@ -445,7 +446,7 @@ node_prepare() {
 	node_write_configs "$svc" "$ip"
 	# The agent's pinned capture state, on a BPF file system of this node
 	# alone: unmounting it in `down` releases whatever is pinned there.
-	mkdir -p "$NODE_BPF" "$NODE_AGENT"
+	mkdir -p "$NODE_BPF" "$NODE_AGENT" "$NODE_RUNC"
 	mountpoint -q "$NODE_BPF" || mount -t bpf bpf "$NODE_BPF" ||
 		die "cannot mount a BPF file system on $NODE_BPF"
 	# The kubelet wants its cgroup root to exist in every hierarchy.
@@ -740,7 +741,7 @@ node_teardown() {
 		return 1
 	fi
 	rmdir -- "$NODE_BPF" 2>/dev/null || true
-	rm -rf -- "${NODE_DIR:?}" "${NODE_AGENT:?}"
+	rm -rf -- "${NODE_DIR:?}" "${NODE_AGENT:?}" "${NODE_RUNC:?}"
 	log "node $NODE_NAME down"
 }
 
@@ -758,6 +759,6 @@ node_down() {
 		node_use_main
 		node_teardown || ok=1
 	fi
-	rmdir -- "$RUN/nodes" "$RUN/bpf" "$RUN/agent" 2>/dev/null || true
+	rmdir -- "$RUN/nodes" "$RUN/bpf" "$RUN/agent" "$RUN/runc" 2>/dev/null || true
 	return $ok
 }

@@ -86,7 +86,7 @@ PIDS=$RUN/pids
 KUBECONFIG_FILE=$RUN/kubeconfig
 
 # What `down` removes from the state dir; anything else found there stays.
-STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node nodes bpf agent)
+STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node nodes bpf agent runc)
 
 # Components in start order; `down` stops them in reverse. Each has
 # <name>_check_ports, <name>_start and <name>_ready functions; `up --node`

@@ -10,12 +10,14 @@
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its state (spool, signing key, refused files)
-#     and its BPF file system on host paths of the node's own inside the
-#     state dir ($SHELLAUDIT_RUN/agent/<node> and bpf/<node>, a bpf mount made by
-#     hack/cluster-node.sh, through subPathExpr $(NODE_NAME)): local nodes
-#     on one machine, of one cluster or of two, never share them, and
-#     `hack/cluster.sh down` removes them, pinned programs included;
+#   - for the agent DaemonSet and the uninstall DaemonSet, the agent's state
+#     (spool, signing key, refused files), its BPF file system and
+#     containerd's runc state on host paths of the node's own inside the
+#     state dir ($SHELLAUDIT_RUN/agent/<node>, bpf/<node>, a bpf mount made
+#     by hack/cluster-node.sh, and runc/<node>, the node's runc root), through
+#     subPathExpr $(NODE_NAME): local nodes on one machine, of one cluster or
+#     of two, never share them, and `hack/cluster.sh down` removes them,
+#     pinned programs included;
 # and for each --env, VAR=VALUE in the environment of the first container
 # of that workload (e.g. SHELLAUDIT_WATCH_TRANSPORT=websocket).
 # Apply it with kubectl apply -k DIR.
@@ -84,10 +86,35 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			            - name: bpf
 			              mountPath: /sys/fs/bpf
 			              subPathExpr: \$(NODE_NAME)
+			            - name: runtime
+			              mountPath: /run/containerd/runc
+			              subPathExpr: \$(NODE_NAME)
 			          volumes:
 			          - name: state
 			            hostPath:
 			              path: $run/agent
+			          - name: bpf
+			            hostPath:
+			              path: $run/bpf
+			          - name: runtime
+			            hostPath:
+			              path: $run/runc
+			EOF
+		elif [ "$kind/$name" = DaemonSet/shellaudit-uninstall ]; then
+			cat <<-EOF
+			        spec:
+			          initContainers:
+			          - name: uninstall
+			            env:
+			            - name: NODE_NAME
+			              valueFrom:
+			                fieldRef:
+			                  fieldPath: spec.nodeName
+			            volumeMounts:
+			            - name: bpf
+			              mountPath: /sys/fs/bpf
+			              subPathExpr: \$(NODE_NAME)
+			          volumes:
 			          - name: bpf
 			            hostPath:
 			              path: $run/bpf
