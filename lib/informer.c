@@ -62,6 +62,7 @@ struct informer {
 	pthread_t thread;
 	bool thread_started;
 	int efd;
+	long page_size;		/* reflector thread: shrinks on -EFBIG */
 
 	pthread_mutex_t lock; /* guards the queue and stats */
 	struct informer_msg *head, *tail;
@@ -171,7 +172,16 @@ static int informer_list(struct informer *inf, struct kube_client *c, char **rv)
 
 	if ((ret = informer_push(inf, INFORMER_REPLACE_BEGIN, NULL)) < 0)
 		return ret;
-	ret = kube_list(c, inf->path, inf->opts.page_size, informer_list_item, inf, rv, &resp);
+	ret = kube_list(c, inf->path, inf->page_size, informer_list_item, inf, rv, &resp);
+	if (ret == -EFBIG && inf->page_size > 1) {
+		/* One page was larger than the client takes (large objects in
+		 * key order): smaller pages from now on, and at once. */
+		inf->page_size = inf->page_size / 10 > 1 ? inf->page_size / 10 : 1;
+		log_with(LOG_WARN, LOG_KV("path", inf->path),
+			 "informer: list page too large (%s); pages of %ld from now on",
+			 resp.message, inf->page_size);
+		return informer_list(inf, c, rv);
+	}
 	if (ret < 0) {
 		/* The owner drops a replace that has no end. */
 		if (ret != -ECANCELED)
@@ -293,6 +303,12 @@ static void informer_upsert(struct informer *inf, const char *key, cJSON *obj, b
 	struct informer_item *old = hmap_get(&inf->items, key), *it;
 	const char *orv, *nrv;
 
+	if (inf->opts.no_cache) {
+		if (inf->opts.on_add)
+			inf->opts.on_add(obj, inf->opts.arg);
+		cJSON_Delete(obj);
+		return;
+	}
 	if (old && replace) {
 		/* A relist re-delivers unchanged objects: no spurious update. */
 		orv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -332,6 +348,8 @@ static void informer_remove(struct informer *inf, const char *key, const cJSON *
 {
 	struct informer_item *old = hmap_del(&inf->items, key);
 
+	if (inf->opts.no_cache && last && inf->opts.on_delete)
+		inf->opts.on_delete(last, inf->opts.arg);
 	if (!old)
 		return;
 	if (old->index)
@@ -407,7 +425,7 @@ static void informer_apply(struct informer *inf, struct informer_msg *m)
 	}
 	switch (m->type) {
 	case INFORMER_REPLACE_ITEM:
-		if (inf->replace_seen)
+		if (inf->replace_seen && !inf->opts.no_cache)
 			hmap_add(inf->replace_seen, key);
 		informer_upsert(inf, key, m->obj, true);
 		m->obj = NULL;
@@ -477,6 +495,7 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 	inf->opts = *opts;
 	if (!inf->opts.page_size)
 		inf->opts.page_size = 500;
+	inf->page_size = inf->opts.page_size;
 	if (!inf->opts.watch_timeout_s)
 		inf->opts.watch_timeout_s = 300;
 	inf->cfg = cfg;

@@ -14,7 +14,8 @@ struct informer;
 
 struct informer_opts {
 	const char *path;	/* collection, may carry labelSelector/fieldSelector */
-	long page_size;		/* list page size [500] */
+	long page_size;		/* list page size [500]; a page past the client's
+				 * max_body is asked again in smaller pages */
 	long watch_timeout_s;	/* server-side watch timeout [300] */
 	long resync_ms;		/* on_update(obj, obj) for every object this often; 0: never */
 	/* Keeps only what the caller needs (e.g. trims pods): returns a new
@@ -29,6 +30,11 @@ struct informer_opts {
 	void (*on_update)(const cJSON *old, const cJSON *obj, void *arg);
 	void (*on_delete)(const cJSON *obj, void *arg);
 	void *arg;
+	/* Events only: nothing is cached (informer_get finds nothing); the
+	 * owner keeps what it needs from on_add/on_update/on_delete. A list
+	 * calls on_add for every item, and cannot tell what vanished while
+	 * the watch was down: the owner must tolerate stale entries. */
+	bool no_cache;
 };
 
 struct informer_stats {

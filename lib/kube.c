@@ -133,12 +133,12 @@ static int kube_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
 
 /* Sets the connection options common to requests and watches on curl;
  * *headers gets a list the caller frees with curl_slist_free_all(). */
-static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
+static int kube_setup(struct kube_client *c, CURL *curl, const char *path, const char *accept_type,
 		      struct curl_slist **headers)
 {
 	const struct kubeconfig *cfg = c->cfg;
 	struct curl_slist *h = NULL;
-	char url[4096], *tok;
+	char url[4096], accept[512], *tok;
 
 	if (snprintf(url, sizeof(url), "%s%s", cfg->server, path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
@@ -172,7 +172,8 @@ static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
 		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	h = curl_slist_append(h, "Accept: application/json");
+	snprintf(accept, sizeof(accept), "Accept: %s", accept_type ? accept_type : "application/json");
+	h = curl_slist_append(h, accept);
 	if ((tok = kubeconfig_token(cfg))) {
 		size_t n = strlen(tok) + 32;
 		char *line = malloc(n);
@@ -195,7 +196,7 @@ void *kube_client_curl(struct kube_client *c, const char *path, void **headers_o
 {
 	struct curl_slist *h = NULL;
 
-	if (kube_setup(c, c->curl, path, &h) < 0)
+	if (kube_setup(c, c->curl, path, c->opts.watch_accept, &h) < 0)
 		return NULL;
 	*headers_out = h;
 	return c->curl;
@@ -227,7 +228,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
-	if ((ret = kube_setup(c, c->curl, path, &headers)) < 0) {
+	if ((ret = kube_setup(c, c->curl, path, c->opts.accept, &headers)) < 0) {
 		snprintf(resp->message, sizeof(resp->message), "path too long");
 		return ret;
 	}

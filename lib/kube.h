@@ -24,6 +24,12 @@ struct kube_client_opts {
 	const atomic_int *stop;
 	/* Watches over a websocket (libwebsockets) instead of chunked HTTP. */
 	bool websocket;
+	/* The Accept header of requests and of chunked watches
+	 * [application/json], e.g. the metadata-only forms
+	 * (as=PartialObjectMetadataList... for lists, as=PartialObjectMetadata...
+	 * for watches). The websocket transport ignores them. */
+	const char *accept;
+	const char *watch_accept;
 };
 
 struct kube_response {
