@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "timefmt.h"
 
 #define RECORD_LABEL_PREFIX "shellaudit.io/"
 
@@ -38,11 +41,26 @@ int record_digest(const cJSON *spec, char digest[DIGEST_STR_LEN])
 	return digest_json(spec, skip, digest);
 }
 
+/* Now plus retention, as RFC 3339. */
+static int record_expiry(const char *retention, char *buf, size_t cap)
+{
+	struct timespec now;
+	long long secs;
+
+	if (!retention || timefmt_duration(retention, &secs) < 0)
+		return -EINVAL;
+	clock_gettime(CLOCK_REALTIME, &now);
+	now.tv_sec += (time_t)secs;
+	now.tv_nsec = 0;
+	timefmt_rfc3339(&now, buf, cap);
+	return 0;
+}
+
 cJSON *record_build(const struct record_identity *id, const struct record_session *sess,
 		    cJSON *entries, uint64_t seq, const char *prev, char digest[DIGEST_STR_LEN])
 {
 	cJSON *obj = cJSON_CreateObject(), *md, *labels, *spec, *pod, *s;
-	char name[320], label[20];
+	char name[320], label[20], expires[40];
 	int n = cJSON_GetArraySize(entries);
 
 	if (!obj || n < 1 || n > RECORD_MAX_ENTRIES || record_name(id, seq, name, sizeof(name)) < 0) {
@@ -60,6 +78,10 @@ cJSON *record_build(const struct record_identity *id, const struct record_sessio
 	cJSON_AddStringToObject(labels, RECORD_LABEL_PREFIX "pod", id->pod);
 	cJSON_AddStringToObject(labels, RECORD_LABEL_PREFIX "container", id->container);
 	cJSON_AddStringToObject(labels, RECORD_LABEL_PREFIX "container-id", label);
+	/* The controller reads only metadata: the expiry goes there. */
+	if (record_expiry(id->retention, expires, sizeof(expires)) == 0)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"),
+					RECORD_LABEL_PREFIX "expires-at", expires);
 	spec = cJSON_AddObjectToObject(obj, "spec");
 	pod = cJSON_AddObjectToObject(spec, "pod");
 	cJSON_AddStringToObject(pod, "name", id->pod);
