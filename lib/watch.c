@@ -166,9 +166,16 @@ int watch_stream(struct kube_client *c, const char *path, char **rv, long timeou
 	/* The server ends the stream at timeoutSeconds; the client-side limit
 	 * only catches a server that went silent. */
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (timeout_s + 30) * 1000L);
-	/* A dead peer: no bytes for 60 s (bookmarks come about every minute). */
+	/* Silence is no sign of a dead peer: the API server sends bookmarks
+	 * (every minute) only once the collection changed after the watch's
+	 * resourceVersion, so an idle collection's watch stays silent until
+	 * timeoutSeconds. A dead peer is found by TCP keepalive (30 s idle,
+	 * then probes 15 s apart); the low-speed limit only ends a stream
+	 * silent past the server's own timeout. */
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, 15L);
 	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 90L);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, timeout_s + 30);
 	rc = curl_easy_perform(curl);
 	curl_slist_free_all(headers);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
