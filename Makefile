@@ -164,6 +164,7 @@ images: all
 bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
+	$(Q)tests/bench/controller.sh
 
 fmt:
 	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] bpf/*.[ch] tests/*/*.[ch])

@@ -135,30 +135,52 @@ static void ctl_ns_updated(const cJSON *old, const cJSON *obj, void *arg)
 		ctl_ns_changed(obj, arg);
 }
 
-static void ctl_san_changed(const cJSON *obj, void *arg)
+/* The Ready condition of the policies with targets on a node follows what
+ * its ShellAuditNode says: queued a little later, so that a burst of node
+ * events makes one status computation per policy. */
+#define CTL_STATUS_DELAY_MS 300
+
+static void ctl_san_event(struct controller *c, const cJSON *old, const cJSON *obj)
 {
-	struct controller *c = arg;
+	static const char *const fields[] = { "specHash", "metadata", "status" };
 	const char *name = ctl_md_str(obj, "name");
+	bool ready_may_change = !old;
 	size_t i;
 
 	nodes_seen(c, obj);
 	if (!name)
 		return;
 	ctl_enqueue(c, "node", name, 0);
-	/* The Ready condition of the policies with targets there follows
-	 * what the node's agent reports. */
+	/* What Ready reads: generation, observedGeneration, the spec's digest. */
+	for (i = 0; old && i < ARRAY_SIZE(fields); i++) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(old, fields[i]);
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, fields[i]);
+
+		if (i == 1) {
+			a = cJSON_GetObjectItemCaseSensitive(a, "generation");
+			b = cJSON_GetObjectItemCaseSensitive(b, "generation");
+		}
+		if (!(a == NULL && b == NULL) && !cJSON_Compare(a, b, true))
+			ready_may_change = true;
+	}
+	if (!ready_may_change)
+		return;
 	for (i = 0; i < c->npolicies; i++) {
 		const struct resolve_result *res = resolve_policy(&c->res, c->policies[i]->name);
 
 		if (res && hmap_has(&res->nodes, name))
-			ctl_enqueue(c, "policy", c->policies[i]->name, 0);
+			ctl_enqueue(c, "policy", c->policies[i]->name, CTL_STATUS_DELAY_MS);
 	}
+}
+
+static void ctl_san_changed(const cJSON *obj, void *arg)
+{
+	ctl_san_event(arg, NULL, obj);
 }
 
 static void ctl_san_updated(const cJSON *old, const cJSON *obj, void *arg)
 {
-	(void)old;
-	ctl_san_changed(obj, arg);
+	ctl_san_event(arg, old, obj);
 }
 
 /* Namespaces: only labels matter. */
@@ -203,7 +225,10 @@ static const cJSON *ctl_ns_labels(const char *ns, void *arg)
 
 static void ctl_touch(enum resolve_kind kind, const char *name, void *arg)
 {
-	ctl_enqueue(arg, kind == RESOLVE_NODE ? "node" : "policy", name, 0);
+	if (kind == RESOLVE_NODE)
+		ctl_enqueue(arg, "node", name, 0);
+	else
+		ctl_enqueue(arg, "policy", name, CTL_STATUS_DELAY_MS);
 }
 
 /* --- resolution ------------------------------------------------------------------ */
@@ -397,7 +422,9 @@ static void ctl_dispatch(struct controller *c)
 
 	if (!ctl_can_write(c) || c->dirty_pods.size || c->dirty_ns.size || c->policies_dirty)
 		return;
+	/* No token, no pop: a key is compared when it can also be written. */
 	while (writer_pending(c->writer) < max && n++ < 10000 &&
+	       tokens_available(&c->writes, clock_now_ms()) >= 1 &&
 	       workqueue_pop(&c->queue, key, sizeof(key))) {
 		void *v = hmap_get(&c->inflight, key);
 
@@ -552,6 +579,8 @@ static void ctl_update_gauges(struct controller *c)
 	c->m_restarts->value = restarts;
 	c->m_depth->value = (double)(workqueue_len(&c->queue) + writer_pending(c->writer));
 	c->m_leader->value = c->leader;
+	c->m_busiest->value = (double)loop_busiest_ms(c->loop) / 1000.0;
+	c->m_records->value = (double)records_count(c->records);
 }
 
 /* Before each sleep: resolve what changed, run the work, report. */
@@ -579,8 +608,14 @@ static long ctl_wait_ms(struct controller *c)
 	if (!ctl_can_write(c))
 		return wait;
 	if (writer_pending(c->writer) < (size_t)c->cfg.writers * 2 &&
-	    (q = workqueue_next_ms(&c->queue)) >= 0 && q < wait)
-		wait = q;
+	    (q = workqueue_next_ms(&c->queue)) >= 0) {
+		long t = tokens_wait_ms(&c->writes, clock_now_ms());
+
+		if (t > q)
+			q = t;
+		if (q < wait)
+			wait = q;
+	}
 	return wait;
 }
 
@@ -655,6 +690,10 @@ static void ctl_metrics(struct controller *c)
 				     "and compared again.", 0);
 	c->m_throttled = metrics_add(m, "shellaudit_controller_writes_throttled_total",
 				     "Writes refused with 429 and retried after Retry-After.", 0);
+	c->m_busiest = metrics_add(m, "shellaudit_controller_loop_busiest_seconds",
+				   "The longest loop turn (time between two waits) since start.", 1);
+	c->m_records = metrics_add(m, "shellaudit_controller_auditrecords",
+				   "AuditRecords known, whose expiry is kept.", 1);
 }
 
 int controller_run(const struct controller_config *cfg)

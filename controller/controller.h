@@ -63,7 +63,8 @@ struct controller {
 	struct hmap written;		/* node -> struct nodes_written */
 	struct metrics metrics;
 	struct metric *m_reconciles, *m_errors, *m_depth, *m_restarts, *m_leader, *m_writes,
-		*m_deleted, *m_resolves, *m_conflicts, *m_throttled, *m_pod_resolves;
+		*m_deleted, *m_resolves, *m_conflicts, *m_throttled, *m_pod_resolves, *m_busiest,
+		*m_records;
 	bool leader;			/* as the lease last said */
 	bool stop;
 

@@ -35,6 +35,7 @@ struct loop {
 	void (*before_sleep)(void *arg);
 	void *before_arg;
 	bool stop;
+	long busiest_ms;
 };
 
 int loop_new(struct loop **out)
@@ -177,13 +178,15 @@ static int loop_timers_run(struct loop *l)
 
 int loop_turn(struct loop *l, long max_wait_ms)
 {
-	long now, wait = max_wait_ms;
+	long now, wait = max_wait_ms, start = clock_now_ms();
 	size_t i, n;
 	int ran, ready;
 
 	if (l->before_sleep)
 		l->before_sleep(l->before_arg);
 	now = clock_now_ms();
+	if (now - start > l->busiest_ms)
+		l->busiest_ms = now - start;
 	for (i = 0; i < l->ntimers; i++) {
 		long d;
 
@@ -199,6 +202,7 @@ int loop_turn(struct loop *l, long max_wait_ms)
 	for (i = 0; i < n; i++)
 		l->pfds[i] = (struct pollfd){ l->fds[i].fd, l->fds[i].events, 0 };
 	ready = poll(l->pfds, (nfds_t)n, wait > (long)1 << 30 ? 1 << 30 : (int)wait);
+	start = clock_now_ms();
 	ran = 0;
 	for (i = 0; ready > 0 && i < n; i++) {
 		size_t j;
@@ -213,7 +217,16 @@ int loop_turn(struct loop *l, long max_wait_ms)
 		l->fds[j].fn(l->fds[j].fd, l->pfds[i].revents, l->fds[j].arg);
 		ran++;
 	}
-	return ran + loop_timers_run(l);
+	ran += loop_timers_run(l);
+	now = clock_now_ms();
+	if (now - start > l->busiest_ms)
+		l->busiest_ms = now - start;
+	return ran;
+}
+
+long loop_busiest_ms(const struct loop *l)
+{
+	return l->busiest_ms;
 }
 
 void loop_run(struct loop *l)

@@ -35,6 +35,9 @@ void loop_before_sleep(struct loop *l, void (*fn)(void *arg), void *arg);
 /* One turn: sleeps until an fd is ready or a timer is due (at most
  * max_wait_ms; -1: no bound), then runs the handlers. Returns how many ran. */
 int loop_turn(struct loop *l, long max_wait_ms);
+/* The longest time one turn spent outside poll(2) (its handlers and the
+ * before-sleep hook), in ms: how long the loop was deaf at worst. */
+long loop_busiest_ms(const struct loop *l);
 /* Turns until loop_stop(). */
 void loop_run(struct loop *l);
 void loop_stop(struct loop *l);
