@@ -14,6 +14,7 @@ too slow at 100,000 pods).
   kgen.py policies                        pol-00..pol-48 and pol-all
   kgen.py edit-pol-00 | edit-pol-all      the two re-targeting edits of scale.md
   kgen.py reset                           no ShellAuditNodes, no policy status
+  kgen.py hammer-status POLICY SECS TAG   another writer of that policy's status
   kgen.py records NS COUNT [--lt N] [--retention R] [--expires-in S]
   kgen.py expect FIRST COUNT SMALLFROM OUT  expected target lines (expected.py)
   kgen.py converge WANT TIMEOUT            watch ShellAuditNodes and policies until
@@ -277,6 +278,25 @@ def cmd_policies(which=None):
             must(*request(conn, "POST", GROUP + "/shellauditpolicies", p), what=name)
 
 
+def cmd_hammer_status(name, seconds, tag):
+    """Another writer of a policy's status: replaces its conditions with
+    one of its own as fast as it can for `seconds`, then once more with
+    reason Final<tag>: the last word the controller must keep."""
+    conn = connect()
+    path = GROUP + "/shellauditpolicies/%s/status" % name
+
+    def cond(reason):
+        return {"status": {"conditions": [{
+            "type": "External", "status": "True", "reason": reason, "message": "x",
+            "lastTransitionTime": "2026-11-25T00:00:00Z"}]}}
+    end = time.time() + seconds
+    while time.time() < end:
+        must(*request(conn, "PATCH", path, cond("Round" + tag), ctype="application/merge-patch+json"),
+             what=name)
+    must(*request(conn, "PATCH", path, cond("Final" + tag), ctype="application/merge-patch+json"),
+         what=name)
+
+
 def cmd_reset():
     """No ShellAuditNodes and no policy status: a controller's first sync."""
     conn = connect()
@@ -309,7 +329,7 @@ def record_object(ns, i, lt, retention, expires_in):
                      "container": "main", "containerID": "containerd://%064x" % i,
                      "node": "node-000", "policies": ["pol-00"], "retention": retention,
                      "session": {"id": "1", "pid": 10, "start": "2026-11-25T00:00:00Z"},
-                     "sequence": i, "entryCount": len(entries), "entries": entries,
+                     "sequence": 0, "entryCount": len(entries), "entries": entries,
                      "digest": "sha256:" + "0" * 64}}
 
 
@@ -427,6 +447,8 @@ def main():
         cmd_policies()
     elif a[0] == "reset":
         cmd_reset()
+    elif a[0] == "hammer-status":
+        cmd_hammer_status(a[1], float(a[2]), a[3])
     elif a[0] in ("edit-pol-00", "edit-pol-all"):
         cmd_policies(a[0][5:])
     elif a[0] == "records":
