@@ -32,6 +32,7 @@
 
 #define INFORMER_BACKOFF_MIN_MS 200
 #define INFORMER_BACKOFF_MAX_MS 30000
+#define INFORMER_PROCESS_MAX 5000	/* messages per informer_process call */
 
 enum informer_msg_type {
 	INFORMER_ADDED,
@@ -464,12 +465,28 @@ int informer_process(struct informer *inf)
 	m = inf->head;
 	inf->head = inf->tail = NULL;
 	pthread_mutex_unlock(&inf->lock);
-	for (; m; m = next) {
+	for (; m && n < INFORMER_PROCESS_MAX; m = next) {
 		next = m->next;
 		informer_apply(inf, m);
 		cJSON_Delete(m->obj);
 		free(m);
 		n++;
+	}
+	if (m) {
+		/* The rest next turn (the fd stays readable), so that a list of
+		 * 100,000 objects does not hold the owner's loop in one call. */
+		struct informer_msg *last = m;
+		uint64_t one = 1;
+
+		while (last->next)
+			last = last->next;
+		pthread_mutex_lock(&inf->lock);
+		last->next = inf->head;
+		if (!inf->head)
+			inf->tail = last;
+		inf->head = m;
+		pthread_mutex_unlock(&inf->lock);
+		(void)!write(inf->efd, &one, sizeof(one));
 	}
 	if (inf->opts.resync_ms > 0 && inf->opts.on_update && inf->synced) {
 		long now = clock_now_ms();

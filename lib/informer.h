@@ -53,8 +53,9 @@ void informer_stop(struct informer *inf);
 
 /* Readable when events wait for informer_process. */
 int informer_fd(const struct informer *inf);
-/* Applies waiting events to the cache and runs the callbacks; returns how
- * many events it handled. Also runs a due resync. */
+/* Applies waiting events to the cache and runs the callbacks, at most
+ * 5000 a call (the fd stays readable while more wait); returns how many it
+ * handled. Also runs a due resync. */
 int informer_process(struct informer *inf);
 
 /* True once the first full list has been applied. */
