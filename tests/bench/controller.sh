@@ -7,7 +7,8 @@
 # objects, BENCH_CTL_PODS (20,000) pods bound to them with running container
 # IDs, 50 policies selecting every pod 1 to 7 times (tests/bench/kgen.py).
 # The same phases run with the baseline controller, built from commit
-# BENCH_CTL_BASE (c5a3867) into a temporary directory, and with this tree's
+# BENCH_CTL_BASE (c5a3867) into a temporary directory (or BENCH_CTL_BASE_BIN,
+# one built before), and with this tree's
 # (release builds, default flags), and print side by side:
 #   start    no ShellAuditNodes yet, every policy status empty
 #   edit     pol-00 podSelector app=app-0 -> app Exists (re-targets 18,000 pods)
@@ -38,17 +39,22 @@ k() { "$KUBE_BIN/kubectl" "$@"; }
 t_cluster_up
 dir=$SHELLAUDIT_RUN
 
-# The baseline, built from its own tree (release flags, like `make`).
-base_src=$(mktemp -d /tmp/shellaudit-bench-base.XXXXXX)
-t_cleanup "rm -rf '$base_src'"
-echo "building the baseline controller from $BASE"
-git -C "$T_ROOT" archive "$BASE" | tar -x -C "$base_src"
-if ! make -C "$base_src" build/shellaudit-controller >"$dir/base-build.log" 2>&1; then
-	t_fail "the baseline controller builds" "$(tail -5 "$dir/base-build.log")"
-	t_summary
-	exit 1
+# The baseline, built from its own tree (release flags, like `make`), or
+# BENCH_CTL_BASE_BIN, a baseline built before.
+base_bin=${BENCH_CTL_BASE_BIN:-}
+if [ -z "$base_bin" ]; then
+	base_src=$(mktemp -d /tmp/shellaudit-bench-base.XXXXXX)
+	t_cleanup "rm -rf '$base_src'"
+	echo "building the baseline controller from $BASE"
+	git -C "$T_ROOT" archive "$BASE" | tar -x -C "$base_src"
+	if ! make -C "$base_src" build/shellaudit-controller >"$dir/base-build.log" 2>&1; then
+		t_fail "the baseline controller builds" "$(tail -5 "$dir/base-build.log")"
+		t_summary
+		exit 1
+	fi
+	base_bin=$base_src/build/shellaudit-controller
 fi
-declare -A BIN=([before]="$base_src/build/shellaudit-controller" [after]="$T_BUILD/shellaudit-controller")
+declare -A BIN=([before]="$base_bin" [after]="$T_BUILD/shellaudit-controller")
 
 # gen_pods FIRST COUNT [--small]: in PAR processes.
 gen_pods() {

@@ -367,6 +367,7 @@ def watch_lines(path, accept="application/json"):
     conn.request("GET", path + ("&" if "?" in path else "?") + "watch=1&allowWatchBookmarks=true",
                  headers={"Accept": accept})
     resp = conn.getresponse()
+    conn.sock.settimeout(None)  # an idle watch is no error
     while True:
         line = resp.readline()
         if not line:
@@ -401,16 +402,20 @@ def cmd_converge(want_path, timeout):
             state["done"] = time.time() - start
 
     def follow(path, key, fn):
-        for typ, obj in watch_lines(path):
-            if typ == "BOOKMARK":
-                continue
-            with lock:
-                name = obj["metadata"]["name"]
-                if typ == "DELETED":
-                    state[key].pop(name, None)
-                else:
-                    state[key][name] = fn(obj)
-                check()
+        while True:  # a watch the server ends is started again
+            try:
+                for typ, obj in watch_lines(path):
+                    if typ == "BOOKMARK":
+                        continue
+                    with lock:
+                        name = obj["metadata"]["name"]
+                        if typ == "DELETED":
+                            state[key].pop(name, None)
+                        else:
+                            state[key][name] = fn(obj)
+                        check()
+            except (OSError, http.client.HTTPException, ValueError):
+                time.sleep(0.5)
 
     def pol_state(p):
         s = p.get("status") or {}
