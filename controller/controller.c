@@ -583,8 +583,11 @@ static void ctl_update_gauges(struct controller *c)
 	c->m_records->value = (double)records_count(c->records);
 }
 
-/* Before each sleep: resolve what changed, run the work, report. */
-static void ctl_before_sleep(void *arg)
+static long ctl_wait_ms(struct controller *c);
+
+/* Before each sleep: resolve what changed, run the work, report; then
+ * sleep until the next ready key or token at most. */
+static long ctl_before_sleep(void *arg)
 {
 	struct controller *c = arg;
 	long now = clock_now_ms();
@@ -598,6 +601,7 @@ static void ctl_before_sleep(void *arg)
 	}
 	ctl_update_gauges(c);
 	httpd_beat(c->http, ctl_core_synced(c));
+	return ctl_wait_ms(c);
 }
 
 /* How long the loop may sleep: the next ready key, a token, retention. */
@@ -768,7 +772,7 @@ int controller_run(const struct controller_config *cfg)
 	log_with(LOG_INFO, LOG_KV("identity", cfg->identity, "version", SHELLAUDIT_VERSION),
 		 "controller started");
 	while (!c->stop)
-		loop_turn(c->loop, ctl_wait_ms(c));
+		loop_turn(c->loop, CTL_LOOP_MAX_MS);
 	log_info("shutting down");
 	ret = 0;
 out:

@@ -32,7 +32,7 @@ struct loop {
 	struct loop_timer *timers;
 	size_t ntimers;
 	long next_id;
-	void (*before_sleep)(void *arg);
+	long (*before_sleep)(void *arg);
 	void *before_arg;
 	bool stop;
 	long busiest_ms;
@@ -143,7 +143,7 @@ void loop_timer_del(struct loop *l, long id)
 		t->id = 0;
 }
 
-void loop_before_sleep(struct loop *l, void (*fn)(void *arg), void *arg)
+void loop_before_sleep(struct loop *l, long (*fn)(void *arg), void *arg)
 {
 	l->before_sleep = fn;
 	l->before_arg = arg;
@@ -182,8 +182,12 @@ int loop_turn(struct loop *l, long max_wait_ms)
 	size_t i, n;
 	int ran, ready;
 
-	if (l->before_sleep)
-		l->before_sleep(l->before_arg);
+	if (l->before_sleep) {
+		long bound = l->before_sleep(l->before_arg);
+
+		if (bound >= 0 && (wait < 0 || bound < wait))
+			wait = bound;
+	}
 	now = clock_now_ms();
 	if (now - start > l->busiest_ms)
 		l->busiest_ms = now - start;

@@ -29,8 +29,9 @@ long loop_timer_add(struct loop *l, long delay_ms, loop_timer_fn fn, void *arg);
 void loop_timer_wake(struct loop *l, long id);
 void loop_timer_del(struct loop *l, long id);
 
-/* Called before every sleep (redis's beforeSleep). */
-void loop_before_sleep(struct loop *l, void (*fn)(void *arg), void *arg);
+/* Called before every sleep (redis's beforeSleep); returns the longest the
+ * loop may then sleep in ms (-1: no bound of its own). */
+void loop_before_sleep(struct loop *l, long (*fn)(void *arg), void *arg);
 
 /* One turn: sleeps until an fd is ready or a timer is due (at most
  * max_wait_ms; -1: no bound), then runs the handlers. Returns how many ran. */

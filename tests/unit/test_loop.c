@@ -54,9 +54,10 @@ static long timer_kills_b(void *arg)
 	return -1;
 }
 
-static void before(void *arg)
+static long before(void *arg)
 {
 	((struct seen *)arg)->before++;
+	return -1;
 }
 
 static void test_loop_runs_fds_timers_and_the_before_sleep_hook(void)
