@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "record.h"
+#include "timefmt.h"
 #include "unit.h"
 #include "verify.h"
 
@@ -73,6 +75,25 @@ static void test_record_build_fields_and_digest(void)
 	UNIT_CHECK_STR(again, d);
 	cJSON_Delete(r);
 	UNIT_CHECK(record_build(&id, NULL, cJSON_CreateArray(), 0, NULL, d) == NULL);
+}
+
+/* The controller reads records as metadata only: their expiry is there. */
+static void test_record_build_puts_the_expiry_in_an_annotation(void)
+{
+	char d[DIGEST_STR_LEN];
+	time_t before = time(NULL);
+	cJSON *r = record_build(&id, NULL, entries("ls"), 0, NULL, d);
+	const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "metadata"), "annotations"),
+		"shellaudit.io/expires-at"));
+	long long retention;
+	struct timespec ts;
+
+	UNIT_CHECK(at != NULL);
+	UNIT_CHECK(timefmt_duration(id.retention, &retention) == 0);
+	UNIT_CHECK(at && timefmt_parse(at, &ts) == 0 && ts.tv_sec >= before + retention - 1 &&
+		   ts.tv_sec <= time(NULL) + retention + 1);
+	cJSON_Delete(r);
 }
 
 static void test_verify_intact_chain(void)
@@ -152,6 +173,7 @@ static void test_verify_detects_reordered(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_record_name_is_deterministic), UNIT_TEST(test_record_build_fields_and_digest),
+	  UNIT_TEST(test_record_build_puts_the_expiry_in_an_annotation),
 	  UNIT_TEST(test_verify_intact_chain), UNIT_TEST(test_verify_detects_missing),
 	  UNIT_TEST(test_verify_detects_altered), UNIT_TEST(test_verify_detects_rewritten_digest),
 	  UNIT_TEST(test_verify_detects_reordered))
