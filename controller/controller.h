@@ -83,6 +83,21 @@ struct controller {
 	long next_retention_ms;
 };
 
+/* informers.c: the informers, their callbacks and the resolution. */
+int controller_start_informers(struct controller *c);
+void controller_init_resolver(struct controller *c);
+/* Re-resolves what changed since the last call (once the caches synced). */
+void controller_resolve(struct controller *c);
+/* The informers that nodes and status need have synced (not AuditRecords). */
+bool controller_synced(const struct controller *c);
+/* Queues "kind/name" after delay_ms. */
+void controller_enqueue(struct controller *c, const char *kind, const char *name, long delay_ms);
+void controller_enqueue_policies(struct controller *c);
+void controller_free_policies(struct policy **pols, size_t n);
+/* Policy status waits this long after a change it follows, so that a burst
+ * of events makes one computation. */
+#define CTL_STATUS_DELAY_MS 300
+
 /* Takes a write token (bounded write rate); false when none is left. */
 bool controller_take_write(struct controller *c);
 /* Hands a job to the writers; the key is in flight until its result. */
