@@ -103,12 +103,16 @@ scraper() {
 }
 metric() { curl -sf -m 120 "http://127.0.0.1:$1/metrics" | awk -v m="shellaudit_controller_$2" '$1 == m { print $2 }'; }
 
-# phase VARIANT NAME WANTFILE TIMEOUT: waits for convergence; one table row.
+# phase VARIANT NAME WANTFILE TIMEOUT CMD...: runs CMD (the change) and
+# waits for convergence, timed from CMD; one table row.
 declare -A ROW
 phase() {
-	local v=$1 name=$2 want=$3 timeout=$4 w0 w1 secs turn
+	local v=$1 name=$2 want=$3 timeout=$4 w0 w1 secs since turn
+	shift 4
 	w0=$(writes_now)
-	secs=$(kgen converge "$want" "$timeout") || secs="not in ${timeout}s"
+	since=$(date +%s.%N)
+	"$@"
+	secs=$(KGEN_SINCE=$since kgen converge "$want" "$timeout") || secs="not in ${timeout}s"
 	sleep 1
 	w1=$(writes_now)
 	if [ "$v" = before ]; then turn=$(cat "$dir/scrape.max" 2>/dev/null); else turn=$(metric "$PORT" loop_busiest_seconds); fi
@@ -139,18 +143,13 @@ stop() {
 }
 
 kgen policies
-kgen expect 0 "$PODS" "$PODS" "$dir/want-start"
+for w in start edit all; do kgen expect 0 "$PODS" "$PODS" "$dir/want-$w" "$w"; done
 for v in before after; do
 	echo "-- $v"
 	kgen policies >/dev/null && kgen reset
-	run "$v"
-	phase "$v" start "$dir/want-start" 600
-	kgen edit-pol-00
-	[ -f "$dir/want-edit" ] || kgen expect 0 "$PODS" "$PODS" "$dir/want-edit"
-	phase "$v" edit "$dir/want-edit" 600
-	kgen edit-pol-all
-	[ -f "$dir/want-all" ] || kgen expect 0 "$PODS" "$PODS" "$dir/want-all"
-	phase "$v" all "$dir/want-all" 600
+	phase "$v" start "$dir/want-start" 600 run "$v"
+	phase "$v" edit "$dir/want-edit" 600 kgen edit-pol-00
+	phase "$v" all "$dir/want-all" 600 kgen edit-pol-all
 	stop "$v"
 done
 
@@ -158,8 +157,8 @@ done
 echo "-- after, --writes-per-second 100"
 run after --writes-per-second 100
 kgen converge "$dir/want-all" 600 >/dev/null || true
-kgen policies >/dev/null # pol-00 and pol-all back as they were: every node changes
-phase after fast-all "$dir/want-start" 600
+# pol-all back to {app: none}: every target of every node changes.
+phase after fast-all "$dir/want-edit" 600 kgen restore pol-all
 stop after
 
 if [ "$BIG" = 1 ]; then
@@ -168,17 +167,24 @@ if [ "$BIG" = 1 ]; then
 	gen_pods "$PODS" 100000 --small
 	t1=$(date +%s)
 	echo "loaded 100000 pods in $((t1 - t0)) s"
-	kgen expect 0 $((PODS + 100000)) "$PODS" "$dir/want-big"
+	kgen expect 0 $((PODS + 100000)) "$PODS" "$dir/want-big" start
 	for v in before after; do
 		echo "-- $v, fresh start at $((PODS + 100000)) pods"
+		# Converge in the background, timed from the start; readiness meanwhile.
+		since=$(date +%s.%N)
+		w0=$(writes_now)
 		run "$v"
-		start=$(date +%s.%N)
+		(KGEN_SINCE=$since kgen converge "$dir/want-big" 1800 >"$dir/big.secs" 2>&1; echo done >>"$dir/big.secs") &
 		ready() { curl -sf -m 120 "http://127.0.0.1:$PORT/readyz" >/dev/null; }
 		t_wait 1200 ready
-		synced=$(echo "$start $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }')
+		synced=$(echo "$since $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }')
 		ROW[$v.list]="$synced s | $(rss_mb "$CPID") MB"
 		echo "  $v: informers synced (/readyz) after $synced s, RSS $(rss_mb "$CPID") MB"
-		phase "$v" big "$dir/want-big" 1200
+		wait
+		w1=$(writes_now)
+		if [ "$v" = before ]; then turn=$(cat "$dir/scrape.max" 2>/dev/null); else turn=$(metric "$PORT" loop_busiest_seconds); fi
+		ROW[$v.big]="$(head -1 "$dir/big.secs") s | $(writes_diff "$w0" "$w1") | $(hwm_mb "$CPID") MB | ${turn:-?} s"
+		echo "  $v big: ${ROW[$v.big]}"
 		stop "$v"
 	done
 	echo "-- 200,000 AuditRecords"

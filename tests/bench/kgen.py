@@ -13,12 +13,16 @@ too slow at 100,000 pods).
   kgen.py pods FIRST COUNT [--small]      pod i in ns-(i%20) on node-(i%500)
   kgen.py policies                        pol-00..pol-48 and pol-all
   kgen.py edit-pol-00 | edit-pol-all      the two re-targeting edits of scale.md
+  kgen.py restore POLICY                  that one as generated
   kgen.py reset                           no ShellAuditNodes, no policy status
   kgen.py hammer-status POLICY SECS TAG   another writer of that policy's status
   kgen.py records NS COUNT [--lt N] [--retention R] [--expires-in S]
-  kgen.py expect FIRST COUNT SMALLFROM OUT  expected target lines (expected.py)
+  kgen.py expect FIRST COUNT SMALLFROM OUT [start|edit|all]
+                                          expected target lines (expected.py), with
+                                          the live policies or the generator's
   kgen.py converge WANT TIMEOUT            watch ShellAuditNodes and policies until
                                           they equal WANT; prints seconds taken
+                                          (since $KGEN_SINCE, an epoch, if set)
 """
 import base64
 import http.client
@@ -261,14 +265,17 @@ def cmd_pods(first, count, small):
     parallel(range(first, first + count), one)
 
 
-def cmd_policies(which=None):
+def cmd_policies(which=None, only=None):
+    """Writes the policies (all, or `only` one) as generated, or with the
+    edit `which` applied to that one."""
     pols = policies()
     if which:
         pols = edited(edited(pols, "pol-00"), which) if which == "pol-all" else edited(pols, which)
+        only = which
     conn = connect()
     for p in pols:
         name = p["metadata"]["name"]
-        if which and name != which:
+        if only and name != only:
             continue
         st, out = request(conn, "GET", GROUP + "/shellauditpolicies/" + name)
         if st == 200:
@@ -341,12 +348,20 @@ def cmd_records(ns, count, lt, retention, expires_in, first=0):
     parallel(range(first, first + count), one)
 
 
-def cmd_expect(first, count, small_from, out):
+def cmd_expect(first, count, small_from, out, which=None):
     """Expected target lines for pods [first, first+count), pods at or past
-    small_from being --small, with the policies as they are now."""
-    conn = connect()
-    st, body = request(conn, "GET", GROUP + "/shellauditpolicies")
-    pols = json.loads(body)["items"]
+    small_from being --small, with the policies as they are now, or as
+    this generator makes them (which: start, edit or all)."""
+    if which:
+        pols = policies()
+        if which in ("edit", "all"):
+            pols = edited(pols, "pol-00")
+        if which == "all":
+            pols = edited(pols, "pol-all")
+    else:
+        conn = connect()
+        st, body = request(conn, "GET", GROUP + "/shellauditpolicies")
+        pols = json.loads(body)["items"]
     nss = ns_objects()
     pods = []
     for i in range(first, first + count):
@@ -390,7 +405,7 @@ def cmd_converge(want_path, timeout):
     for line in open(want_path + ".status"):
         name, matched, nodes = line.split()
         want_status[name] = (int(matched), int(nodes))
-    start = time.time()
+    start = float(os.environ.get("KGEN_SINCE", "0")) or time.time()
     state = {"nodes": {}, "pols": {}, "done": None}
     lock = threading.Lock()
 
@@ -456,13 +471,15 @@ def main():
         cmd_hammer_status(a[1], float(a[2]), a[3])
     elif a[0] in ("edit-pol-00", "edit-pol-all"):
         cmd_policies(a[0][5:])
+    elif a[0] == "restore":
+        cmd_policies(only=a[1])
     elif a[0] == "records":
         opts = dict(zip(a[3::2], a[4::2]))
         cmd_records(a[1], int(a[2]), int(opts.get("--lt", "0")), opts.get("--retention", "720h"),
                     int(opts["--expires-in"]) if "--expires-in" in opts else None,
                     int(opts.get("--first", "0")))
     elif a[0] == "expect":
-        cmd_expect(int(a[1]), int(a[2]), int(a[3]), a[4])
+        cmd_expect(int(a[1]), int(a[2]), int(a[3]), a[4], a[5] if len(a) > 5 else None)
     elif a[0] == "converge":
         cmd_converge(a[1], float(a[2]))
     else:
