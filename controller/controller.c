@@ -359,6 +359,8 @@ out:
 	writer_stop(c->writer);
 	lease_stop(c->lease);
 	for (i = 0; i < CTL_NINFORMERS; i++)
+		informer_cancel(c->inf[i]);
+	for (i = 0; i < CTL_NINFORMERS; i++)
 		informer_stop(c->inf[i]);
 	httpd_stop(c->http);
 	if (sfd >= 0)

@@ -539,6 +539,12 @@ fail:
 	return ret;
 }
 
+void informer_cancel(struct informer *inf)
+{
+	if (inf)
+		atomic_store(&inf->stop, 1);
+}
+
 void informer_stop(struct informer *inf)
 {
 	struct informer_msg *m, *next;

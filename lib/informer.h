@@ -50,6 +50,9 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 		   const struct informer_opts *opts, struct informer **out);
 /* Stops the reflector (within about a second) and frees everything. */
 void informer_stop(struct informer *inf);
+/* Asks the reflector to stop without waiting, so that several informers
+ * stop together; informer_stop() then waits and frees. NULL-safe. */
+void informer_cancel(struct informer *inf);
 
 /* Readable when events wait for informer_process. */
 int informer_fd(const struct informer *inf);
