@@ -9,6 +9,7 @@
  * our own ShellAuditNode writes queue a comparison, never a resolution.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,8 @@ void controller_resolve(struct controller *c)
 			c->policies_dirty = true;
 			return;
 		}
+		if (!c->resolved)
+			malloc_trim(0); /* the initial lists' pages are freed by now */
 		c->resolved = true;
 		return;
 	}

@@ -62,79 +62,111 @@ static const char *resolve_str(const cJSON *obj, const char *a, const char *b)
 	return cJSON_GetStringValue(v);
 }
 
-/* Copies key from src to dst when present. */
-static int resolve_keep(cJSON *dst, const cJSON *src, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, key);
-	cJSON *copy;
+/*
+ * The trimmed pod the pod informer keeps, 120,000 of them at scale, so
+ * compact: metadata (name, namespace, uid, resourceVersion, labels, with
+ * constant keys that allocate nothing) and one string "x" that packs the
+ * node, whether the pod is finished, and the name and container ID of each
+ * running container, each as <length>:<bytes> (any byte but NUL is safe).
+ */
+#define RESOLVE_PACKED "x"
 
-	if (!v)
-		return 0;
-	if (!(copy = cJSON_Duplicate(v, 1)))
-		return -ENOMEM;
-	cJSON_AddItemToObject(dst, key, copy);
+static int resolve_pack(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s), need = *len + n + 24;
+	char *p;
+
+	if (need > *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+
+		while (c < need)
+			c *= 2;
+		if (!(p = realloc(*buf, c)))
+			return -ENOMEM;
+		*buf = p;
+		*cap = c;
+	}
+	*len += (size_t)snprintf(*buf + *len, *cap - *len, "%zu:%s", n, s);
 	return 0;
 }
 
-/* Keeps name and containerID of each running container. */
-static int resolve_keep_statuses(cJSON *dst, const cJSON *status, const char *key)
+/* The next packed field of *p, as a pointer and a length; false at the end. */
+static bool resolve_unpack(const char **p, const char **s, size_t *n)
 {
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(status, key), *cs;
-	cJSON *out;
+	char *end;
+	unsigned long len;
 
-	if (!cJSON_IsArray(list))
-		return 0;
-	if (!(out = cJSON_AddArrayToObject(dst, key)))
-		return -ENOMEM;
-	cJSON_ArrayForEach(cs, list) {
+	if (!*p || !**p)
+		return false;
+	len = strtoul(*p, &end, 10);
+	if (end == *p || *end != ':' || strnlen(end + 1, len) < len)
+		return false;
+	*s = end + 1;
+	*n = len;
+	*p = end + 1 + len;
+	return true;
+}
+
+static int resolve_pack_statuses(char **buf, size_t *len, size_t *cap, const cJSON *status,
+				 const char *key)
+{
+	const cJSON *cs;
+
+	cJSON_ArrayForEach(cs, cJSON_GetObjectItemCaseSensitive(status, key)) {
 		const cJSON *running = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(cs, "state"), "running");
-		cJSON *t;
+		const char *name = resolve_str(cs, "name", NULL);
+		const char *cid = resolve_str(cs, "containerID", NULL);
 
 		/* Only a running container with an ID can be a target. */
-		if (!running || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cs, "containerID")))
+		if (!running || !name || !cid || !*cid)
 			continue;
-		if (!(t = cJSON_CreateObject()))
+		if (resolve_pack(buf, len, cap, name) < 0 || resolve_pack(buf, len, cap, cid) < 0)
 			return -ENOMEM;
-		cJSON_AddItemToArray(out, t);
-		if (resolve_keep(t, cs, "name") < 0 || resolve_keep(t, cs, "containerID") < 0)
-			return -ENOMEM;
-		cJSON_AddTrueToObject(t, "running");
 	}
 	return 0;
 }
 
 cJSON *resolve_trim_pod(const cJSON *pod)
 {
+	static const char *const mdkeys[] = { "name", "namespace", "uid", "resourceVersion" };
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(pod, "status");
-	cJSON *t = cJSON_CreateObject(), *tmd, *tspec, *tstatus;
-	static const char *const mdkeys[] = { "name", "namespace", "uid", "resourceVersion",
-					      "labels" };
-	size_t i;
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
+	const char *phase = resolve_str(status, "phase", NULL);
+	const char *node = resolve_str(pod, "spec", "nodeName");
+	cJSON *t = cJSON_CreateObject(), *tmd = cJSON_CreateObject(), *v;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, i;
 
-	if (!t)
-		return NULL;
-	tmd = cJSON_AddObjectToObject(t, "metadata");
-	tspec = cJSON_AddObjectToObject(t, "spec");
-	tstatus = cJSON_AddObjectToObject(t, "status");
-	if (!tmd || !tspec || !tstatus)
+	if (!t || !tmd)
 		goto fail;
-	for (i = 0; i < ARRAY_SIZE(mdkeys); i++)
-		if (resolve_keep(tmd, md, mdkeys[i]) < 0)
+	cJSON_AddItemToObjectCS(t, "metadata", tmd);
+	for (i = 0; i < ARRAY_SIZE(mdkeys); i++) {
+		const char *s = resolve_str(md, mdkeys[i], NULL);
+
+		if (s && (!(v = cJSON_CreateString(s)) || !cJSON_AddItemToObjectCS(tmd, mdkeys[i], v)))
 			goto fail;
-	if (resolve_keep(tspec, spec, "nodeName") < 0 || resolve_keep(tstatus, status, "phase") < 0 ||
-	    resolve_keep_statuses(tstatus, status, "containerStatuses") < 0 ||
-	    resolve_keep_statuses(tstatus, status, "initContainerStatuses") < 0 ||
-	    resolve_keep_statuses(tstatus, status, "ephemeralContainerStatuses") < 0)
+	}
+	if (cJSON_IsObject(labels) && (!(v = cJSON_Duplicate(labels, 1)) ||
+				       !cJSON_AddItemToObjectCS(tmd, "labels", v)))
 		goto fail;
+	if (resolve_pack(&buf, &len, &cap, node ? node : "") < 0 ||
+	    resolve_pack(&buf, &len, &cap,
+			 phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")) ? "1" : "0") < 0 ||
+	    resolve_pack_statuses(&buf, &len, &cap, status, "containerStatuses") < 0 ||
+	    resolve_pack_statuses(&buf, &len, &cap, status, "initContainerStatuses") < 0 ||
+	    resolve_pack_statuses(&buf, &len, &cap, status, "ephemeralContainerStatuses") < 0)
+		goto fail;
+	if (!(v = cJSON_CreateString(buf)) || !cJSON_AddItemToObjectCS(t, RESOLVE_PACKED, v))
+		goto fail;
+	free(buf);
 	return t;
 fail:
+	free(buf);
 	cJSON_Delete(t);
 	return NULL;
 }
-
 
 static void resolve_profile_unref(struct resolver *r, struct resolve_profile *p)
 {
@@ -387,25 +419,26 @@ static int resolve_add_target(struct resolver *r, struct resolve_pod *p, const c
 	return 0;
 }
 
-/* What pod contributes now: *out NULL when no policy selects it. */
+/* What pod (trimmed) contributes now: *out NULL when no policy selects it. */
 static int resolve_compute(struct resolver *r, const char *key, const cJSON *pod,
 			   struct resolve_pod **out)
 {
-	static const char *const lists[] = { "containerStatuses", "initContainerStatuses",
-					     "ephemeralContainerStatuses" };
-	const char *node = resolve_str(pod, "spec", "nodeName");
-	const char *ns = resolve_str(pod, "metadata", "namespace");
-	const char *phase = resolve_str(pod, "status", "phase");
-	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "labels");
-	const cJSON *nsl, *cs;
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+	const char *ns = resolve_str(md, "namespace", NULL);
+	const char *x = resolve_str(pod, RESOLVE_PACKED, NULL), *f;
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
+	char node[256], name[256], cid[512];
 	uint32_t want[RESOLVE_MAX_POLICIES];
 	struct resolve_pod *p;
-	size_t i, l, nw;
+	const cJSON *nsl;
+	size_t i, n, nw;
 
 	*out = NULL;
-	if (!pod || !node || !*node || !ns ||
-	    (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
+	if (!pod || !ns || !resolve_unpack(&x, &f, &n) || !n || n >= sizeof(node))
+		return 0;
+	snprintf(node, sizeof(node), "%.*s", (int)n, f);
+	/* Not on a node yet, or finished. */
+	if (!resolve_unpack(&x, &f, &n) || (n == 1 && *f == '1'))
 		return 0;
 	nsl = r->ns_labels(ns, r->arg);
 	if (!(p = calloc(1, sizeof(*p))) ||
@@ -421,26 +454,23 @@ static int resolve_compute(struct resolver *r, const char *key, const cJSON *pod
 	}
 	p->key = strdup(key);
 	p->ns = strdup(ns);
-	p->name = strdup(resolve_str(pod, "metadata", "name") ?: "");
-	p->uid = strdup(resolve_str(pod, "metadata", "uid") ?: "");
+	p->name = strdup(resolve_str(md, "name", NULL) ?: "");
+	p->uid = strdup(resolve_str(md, "uid", NULL) ?: "");
 	p->node = strdup(node);
 	if (!p->key || !p->ns || !p->name || !p->uid || !p->node)
 		goto nomem;
-	for (l = 0; l < ARRAY_SIZE(lists); l++) {
-		cJSON_ArrayForEach(cs, cJSON_GetObjectItemCaseSensitive(
-					       cJSON_GetObjectItemCaseSensitive(pod, "status"), lists[l])) {
-			const char *name = resolve_str(cs, "name", NULL);
-			const char *cid = resolve_str(cs, "containerID", NULL);
-
-			if (!name || !cid || !*cid ||
-			    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cs, "running")))
-				continue;
-			for (i = 0, nw = 0; i < p->nmatched && nw < RESOLVE_MAX_POLICIES; i++)
-				if (policy_wants_container(r->pols[p->matched[i]], name))
-					want[nw++] = p->matched[i];
-			if (nw && resolve_add_target(r, p, name, cid, want, nw) < 0)
-				goto nomem;
-		}
+	while (resolve_unpack(&x, &f, &n)) {
+		if (n >= sizeof(name))
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)n, f);
+		if (!resolve_unpack(&x, &f, &n) || n >= sizeof(cid))
+			break;
+		snprintf(cid, sizeof(cid), "%.*s", (int)n, f);
+		for (i = 0, nw = 0; i < p->nmatched && nw < RESOLVE_MAX_POLICIES; i++)
+			if (policy_wants_container(r->pols[p->matched[i]], name))
+				want[nw++] = p->matched[i];
+		if (nw && resolve_add_target(r, p, name, cid, want, nw) < 0)
+			goto nomem;
 	}
 	*out = p;
 	return 0;
