@@ -37,6 +37,15 @@ bool controller_take_write(struct controller *c)
 	return tokens_take(&c->writes, clock_now_ms());
 }
 
+bool controller_take_status_write(struct controller *c)
+{
+	long now = clock_now_ms();
+
+	if (tokens_available(&c->status_writes, now) < 1 || !tokens_take(&c->writes, now))
+		return false;
+	return tokens_take(&c->status_writes, now);
+}
+
 /* --- work ------------------------------------------------------------------------ */
 
 void controller_submit(struct controller *c, struct write_job *j)
@@ -79,8 +88,12 @@ static void ctl_dispatch(struct controller *c)
 			ret = 0;
 		c->m_reconciles->value++;
 		if (ret == -EAGAIN) {
-			workqueue_add(&c->queue, key, tokens_wait_ms(&c->writes, clock_now_ms()) + 1);
-			break;
+			/* No token for this key: the others may still go. */
+			long now = clock_now_ms(), w = tokens_wait_ms(&c->writes, now);
+
+			if (!strncmp(key, "policy/", 7) && tokens_wait_ms(&c->status_writes, now) > w)
+				w = tokens_wait_ms(&c->status_writes, now);
+			workqueue_add(&c->queue, key, w + 1);
 		} else if (ret < 0) {
 			c->m_errors->value++;
 			workqueue_fail(&c->queue, key);
@@ -307,6 +320,8 @@ int controller_run(const struct controller_config *cfg)
 	ctl_metrics(c);
 	tokens_init(&c->writes, (double)cfg->writes_per_second, 2.0 * cfg->writes_per_second,
 		    clock_now_ms());
+	tokens_init(&c->status_writes, cfg->writes_per_second / 4.0 > 1 ? cfg->writes_per_second / 4.0 : 1,
+		    cfg->writes_per_second / 2.0 > 2 ? cfg->writes_per_second / 2.0 : 2, clock_now_ms());
 	if ((ret = records_new(&c->records)) < 0 || (ret = loop_new(&c->loop)) < 0)
 		goto out;
 	ret = cfg->kubeconfig ? kubeconfig_load(cfg->kubeconfig, NULL, &c->kcfg, err, sizeof(err)) :

@@ -79,6 +79,7 @@ struct controller {
 	bool resolved;			/* a first full resolution was made */
 
 	struct tokens writes;		/* --writes-per-second, burst of two seconds' */
+	struct tokens status_writes;	/* a quarter of those at most for policy status */
 	struct records *records;	/* expiries of AuditRecords (retention.c) */
 	long next_retention_ms;
 };
@@ -100,6 +101,9 @@ void controller_free_policies(struct policy **pols, size_t n);
 
 /* Takes a write token (bounded write rate); false when none is left. */
 bool controller_take_write(struct controller *c);
+/* The same for a policy status write, which may also use at most a quarter
+ * of the rate: pods that churn (matchedPods) must not starve the nodes. */
+bool controller_take_status_write(struct controller *c);
 /* Hands a job to the writers; the key is in flight until its result. */
 void controller_submit(struct controller *c, struct write_job *j);
 

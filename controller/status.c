@@ -173,7 +173,7 @@ int status_sync(struct controller *c, const char *name)
 		cJSON_Delete(status);
 		return 0;
 	}
-	if (!controller_take_write(c)) {
+	if (!controller_take_status_write(c)) {
 		cJSON_Delete(status);
 		return -EAGAIN;
 	}

@@ -10,7 +10,8 @@ too slow at 100,000 pods).
 
   kgen.py namespaces                      ns-00..ns-19 (+ ServiceAccounts), shellaudit-system
   kgen.py nodes N                         node-000.. as API objects
-  kgen.py pods FIRST COUNT [--small]      pod i in ns-(i%20) on node-(i%500)
+  kgen.py pods FIRST COUNT [--small] [--no-status]
+                                          pod i in ns-(i%20) on node-(i%500)
   kgen.py policies                        pol-00..pol-48 and pol-all
   kgen.py edit-pol-00 | edit-pol-all      the two re-targeting edits of scale.md
   kgen.py restore POLICY                  that one as generated
@@ -255,11 +256,13 @@ def cmd_nodes(n):
     parallel(range(n), one)
 
 
-def cmd_pods(first, count, small):
+def cmd_pods(first, count, small, no_status=False):
     def one(conn, i):
         pod, status = pod_object(i, small)
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         must(*request(conn, "POST", "/api/v1/namespaces/%s/pods" % ns, pod), what=name)
+        if no_status:
+            return
         must(*request(conn, "PATCH", "/api/v1/namespaces/%s/pods/%s/status" % (ns, name),
                       {"status": status}, ctype="application/merge-patch+json"), what=name)
     parallel(range(first, first + count), one)
@@ -462,7 +465,7 @@ def main():
     elif a[0] == "nodes":
         cmd_nodes(int(a[1]))
     elif a[0] == "pods":
-        cmd_pods(int(a[1]), int(a[2]), "--small" in a)
+        cmd_pods(int(a[1]), int(a[2]), "--small" in a, "--no-status" in a)
     elif a[0] == "policies":
         cmd_policies()
     elif a[0] == "reset":
