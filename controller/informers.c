@@ -86,13 +86,6 @@ static void ctl_pod_updated(const cJSON *old, const cJSON *obj, void *arg)
 	ctl_pod_mark(arg, obj);
 }
 
-static char *ctl_pod_index(const cJSON *pod)
-{
-	const char *ns = ctl_md_str(pod, "namespace");
-
-	return ns ? strdup(ns) : NULL;
-}
-
 static void ctl_ns_changed(const cJSON *obj, void *arg)
 {
 	struct controller *c = arg;
@@ -304,21 +297,15 @@ static int ctl_resolve_all(struct controller *c)
 	return 0;
 }
 
-struct ctl_ns_pass {
-	struct controller *c;
-};
-
-static void ctl_mark_pod(const cJSON *pod, void *arg)
-{
-	ctl_pod_mark(arg, pod);
-}
-
-static void ctl_mark_ns(const char *ns, void *value, void *arg)
+/* Marks the pods of the namespaces whose labels changed: a pass over the
+ * pods (rare; an index by namespace would cost every pod a key more). */
+static void ctl_mark_in_ns(const cJSON *pod, void *arg)
 {
 	struct controller *c = arg;
+	const char *ns = ctl_md_str(pod, "namespace");
 
-	(void)value;
-	informer_foreach_index(c->inf[CTL_PODS], ns, ctl_mark_pod, c);
+	if (ns && hmap_has(&c->dirty_ns, ns))
+		ctl_pod_mark(c, pod);
 }
 
 static void ctl_resolve_pod(const char *key, void *value, void *arg)
@@ -369,7 +356,7 @@ void controller_resolve(struct controller *c)
 		return;
 	}
 	if (c->dirty_ns.size) {
-		hmap_foreach(&c->dirty_ns, ctl_mark_ns, c);
+		informer_foreach(c->inf[CTL_PODS], ctl_mark_in_ns, c);
 		hmap_clear(&c->dirty_ns);
 	}
 	if (c->dirty_pods.size) {
@@ -407,7 +394,7 @@ int controller_start_informers(struct controller *c)
 				   .transform = ctl_trim_policy, .on_add = ctl_policy_changed,
 				   .on_update = ctl_policy_updated, .on_delete = ctl_policy_changed },
 		[CTL_PODS] = { .path = "/api/v1/pods", .transform = resolve_trim_pod,
-			       .index = ctl_pod_index, .on_add = ctl_pod_changed,
+			       .on_add = ctl_pod_changed,
 			       .on_update = ctl_pod_updated, .on_delete = ctl_pod_changed },
 		[CTL_NAMESPACES] = { .path = "/api/v1/namespaces", .transform = ctl_trim_ns,
 				     .on_add = ctl_ns_changed, .on_update = ctl_ns_updated,

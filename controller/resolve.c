@@ -452,6 +452,13 @@ static int resolve_compute(struct resolver *r, const char *key, const cJSON *pod
 		resolve_pod_free(r, p);
 		return 0;
 	}
+	{
+		/* Kept for every selected pod: only as long as it needs to be. */
+		uint32_t *m = realloc(p->matched, p->nmatched * sizeof(*m));
+
+		if (m)
+			p->matched = m;
+	}
 	p->key = strdup(key);
 	p->ns = strdup(ns);
 	p->name = strdup(resolve_str(md, "name", NULL) ?: "");
