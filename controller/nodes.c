@@ -48,7 +48,8 @@ static double nodes_heads_kept_until(const cJSON *san)
 
 	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(
 				      cJSON_GetObjectItemCaseSensitive(san, "status"), "heads")) {
-		const char *keep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "keepUntil"));
+		const char *keep =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "keepUntil"));
 
 		if (!keep || timefmt_parse(keep, &ts) < 0)
 			return NODES_KEPT_FOREVER;
@@ -148,7 +149,8 @@ int nodes_sync(struct controller *c, const char *node)
 
 	nodes_current(c, node, san, &have, &rv);
 	if (!resolve_node_has_targets(&c->res, node)) {
-		double kept = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(san, "headsKeptUntil"));
+		double kept = cJSON_GetNumberValue(
+			cJSON_GetObjectItemCaseSensitive(san, "headsKeptUntil"));
 		long now = (long)time(NULL);
 
 		if (!san)

@@ -337,7 +337,8 @@ void retention_pass(struct controller *c)
 			controller_submit(c, j);
 		return;
 	}
-	while (r->n && r->heap[0]->expires + RECORDS_MARGIN_S <= now && n < c->cfg.retention_batch) {
+	while (n < c->cfg.retention_batch && r->n &&
+	       r->heap[0]->expires + RECORDS_MARGIN_S <= now) {
 		struct record_entry *e = r->heap[0];
 
 		/* Read it for its exact expiry, or delete it once that passed. */
@@ -385,7 +386,7 @@ static int retention_release(struct controller *c, struct record_entry *e, const
 	char *body;
 
 	if (!patch || !(fins = cJSON_AddArrayToObject(cJSON_AddObjectToObject(patch, "metadata"),
-						       "finalizers"))) {
+						      "finalizers"))) {
 		cJSON_Delete(patch);
 		return -ENOMEM;
 	}
@@ -446,6 +447,15 @@ static int retention_read(struct controller *c, struct record_entry *e, struct w
 	return 0;
 }
 
+/* The record is gone, or going with nothing left to hold it. */
+static int retention_released(struct controller *c, struct record_entry *e)
+{
+	c->m_deleted->value++;
+	log_with(LOG_DEBUG, LOG_KV("auditrecord", e->key), "deleted expired AuditRecord");
+	records_forget(c->records, e);
+	return 0;
+}
+
 /* A record's deletion (DELETE) marked it, or deleted it outright. */
 static int retention_deleted(struct controller *c, struct record_entry *e, struct write_job *j)
 {
@@ -458,17 +468,14 @@ static int retention_deleted(struct controller *c, struct record_entry *e, struc
 		 * the expiry would mean a server clock that went back. */
 		if (!marked || timefmt_parse(marked, &ts) < 0 || ts.tv_sec < e->expires) {
 			log_with(LOG_WARN, LOG_KV("auditrecord", e->key),
-				 "deletion marked before the retention passed (%s): the record stays",
-				 marked ? marked : "no deletionTimestamp");
+				 "deletion marked at %s, before the retention passed: it stays",
+				 marked ? marked : "(none)");
 			retention_park(c->records, e);
 			return 0;
 		}
 		return retention_release(c, e, md);
 	}
-	c->m_deleted->value++;
-	log_with(LOG_DEBUG, LOG_KV("auditrecord", e->key), "deleted expired AuditRecord");
-	records_forget(c->records, e);
-	return 0;
+	return retention_released(c, e);
 }
 
 int retention_done(struct controller *c, const char *key, struct write_job *j)
@@ -478,6 +485,7 @@ int retention_done(struct controller *c, const char *key, struct write_job *j)
 	struct record_entry *e = hmap_get(&r->byname, rkey);
 	long long now = j->date ? j->date : (long long)time(NULL) + c->clock_offset_s;
 	bool get = !strcmp(j->method, "GET"), patch = !strcmp(j->method, "PATCH");
+	const char *what;
 	int ret;
 
 	if (!e)
@@ -511,12 +519,9 @@ int retention_done(struct controller *c, const char *key, struct write_job *j)
 	if (j->ret == 0) {
 		if (get)
 			ret = retention_read(c, e, j);
-		else if (patch) {
-			c->m_deleted->value++;
-			log_with(LOG_DEBUG, LOG_KV("auditrecord", rkey), "deleted expired AuditRecord");
-			records_forget(r, e);
-			ret = 0;
-		} else
+		else if (patch)
+			ret = retention_released(c, e);
+		else
 			ret = retention_deleted(c, e, j);
 		if (ret < 0) {
 			records_requeue(r, e, now + RECORDS_RETRY_S);
@@ -525,9 +530,10 @@ int retention_done(struct controller *c, const char *key, struct write_job *j)
 		}
 		return ret;
 	}
+	what = get ? "read" : patch ? "remove the retention finalizer of" : "delete";
 	records_requeue(r, e, now + (get ? RECORDS_RETRY_S : c->cfg.retention_period_s));
 	log_with(LOG_WARN, LOG_KV("auditrecord", rkey), "cannot %s an expired AuditRecord: %s",
-		 get ? "read" : patch ? "remove the retention finalizer of" : "delete", j->message);
+		 what, j->message);
 	return j->ret;
 }
 

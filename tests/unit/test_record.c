@@ -205,5 +205,4 @@ static void test_record_kept_until(void)
 UNIT_MAIN(UNIT_TEST(test_record_name_is_deterministic_and_bound_to_the_digest),
 	  UNIT_TEST(test_record_build_fields_digest_finalizer),
 	  UNIT_TEST(test_record_build_puts_the_expiry_in_an_annotation),
-	  UNIT_TEST(test_record_signature_checks),
-	  UNIT_TEST(test_record_kept_until))
+	  UNIT_TEST(test_record_signature_checks), UNIT_TEST(test_record_kept_until))
