@@ -125,6 +125,11 @@ static int publish_record(struct publisher *p, cJSON *rec)
 
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
 	for (tries = 0;; tries++) {
+		/* Its size where the controller's metadata-only watch sees it
+		 * (the storage budget); from the object itself, so a replay
+		 * sends the same. */
+		if (record_set_bytes(rec) < 0)
+			return -ENOMEM;
 		ret = kube_create(p->c, path, rec, NULL, &resp);
 		if (ret != -EEXIST)
 			break;
