@@ -62,10 +62,11 @@ struct agent {
 	struct sign_key *key;	/* signs every record of this node */
 	struct heads *heads;	/* published in the ShellAuditNode status */
 	bool heads_merged;	/* a previous agent's heads taken over */
+	bool held;		/* the publisher waits for a storage budget's hold */
 	struct httpd *http;
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions;
+		*m_targets, *m_attached, *m_failures, *m_collisions, *m_held;
 	uint64_t ring_drops;
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
@@ -577,6 +578,9 @@ static void agent_k8s_metrics(struct agent *a)
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
 	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
 				    "Targets in the kernel's map.", 1);
+	a->m_held = metrics_add(m, "shellaudit_agent_records_held",
+				"AuditRecords kept in the spool while the controller holds them "
+				"(a storage budget is exceeded).", 1);
 }
 
 /* The node's signing key: --key-file, else node.key in the state dir. */
@@ -686,6 +690,7 @@ static int agent_k8s_start(struct agent *a)
 	publish_on_record(a->pub, agent_on_record, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
+	publish_on_hold(a->pub, nodecfg_held, a->nc);
 	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
 	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
@@ -757,6 +762,18 @@ static void agent_k8s_update_metrics(struct agent *a)
 			 "%llu AuditRecords collided with different records of the same name",
 			 (unsigned long long)ps.collisions);
 	a->m_latency->value = ps.last_latency_s;
+	{
+		struct spool_stats sps;
+
+		spool_get_stats(a->spool, &sps);
+		a->m_held->value = ps.held ? (double)sps.records_waiting : 0;
+		if (ps.held != a->held)
+			log_with(ps.held ? LOG_WARN : LOG_INFO, LOG_KV("node", a->opts->node_name),
+				 ps.held ? "AuditRecords held in the spool: the controller says a "
+					   "storage budget is exceeded (Events go on)" :
+					   "AuditRecord hold ended: publishing what the spool kept");
+		a->held = ps.held;
+	}
 	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full);
 }
 

@@ -126,6 +126,20 @@ const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg)
 	return NULL;
 }
 
+bool nodecfg_held(const char *cid, void *arg)
+{
+	const struct nodecfg *nc = arg;
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < nc->n; i++) {
+		if (cid && !strcmp(nc->t[i].cid, cid))
+			return nc->t[i].hold;
+		any |= nc->t[i].hold;
+	}
+	return any;
+}
+
 const struct nodecfg_target *nodecfg_removed(const struct nodecfg *nc, const char *cid)
 {
 	size_t i;
@@ -172,6 +186,11 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	t->sst.redact = t->redact;
 	t->sst.readline = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "readline"));
 	t->sst.exec = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "exec"));
+	t->hold = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec_t, "holdRecords"));
+	/* In the identity only when off (records are the same either way):
+	 * the batcher reads it beside each entry. */
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "aggregateExecs")))
+		cJSON_AddFalseToObject(t->id, "aggregateExecs");
 	return 0;
 }
 

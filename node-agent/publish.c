@@ -33,6 +33,8 @@ struct publisher {
 	struct publish_stats stats;
 	publish_record_fn on_record;
 	void *on_record_arg;
+	publish_hold_fn hold;
+	void *hold_arg;
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -62,6 +64,12 @@ void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg)
 {
 	p->on_record = fn;
 	p->on_record_arg = arg;
+}
+
+void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg)
+{
+	p->hold = fn;
+	p->hold_arg = arg;
 }
 
 void publish_get_stats(const struct publisher *p, struct publish_stats *out)
@@ -279,7 +287,17 @@ int publish_step(struct publisher *p, int budget)
 
 	if (publish_backoff_ms(p) > 0)
 		return 0;
+	p->stats.held = false;
 	while (calls < budget && spool_next_record(p->s, &item, &pos) == 0) {
+		const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID"));
+
+		if (p->hold && p->hold(cid, p->hold_arg)) {
+			/* Kept in the spool, in order, until the hold ends. */
+			p->stats.held = true;
+			cJSON_Delete(item);
+			break;
+		}
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;

@@ -175,6 +175,7 @@ static int spool_cut(struct spool *s, const char *key)
 		return ret;
 	}
 	c->next_seq++;
+	s->stats.records_waiting++;
 	memcpy(c->prev, digest, sizeof(digest));
 	memcpy(c->prev_until, until, sizeof(until));
 	s->stats.records++;
@@ -505,6 +506,8 @@ int spool_record_done(struct spool *s, uint64_t pos)
 		return -EINVAL;
 	free(data);
 	s->rp = next;
+	if (s->stats.records_waiting)
+		s->stats.records_waiting--;
 	return 0;
 }
 
@@ -570,6 +573,8 @@ static int spool_restore(struct spool *s)
 					cJSON_GetObjectItemCaseSensitive(item, "bp"));
 			}
 		} else {
+			if (t && !strcmp(t, "r"))
+				s->stats.records_waiting++;
 			cJSON_Delete(item);
 		}
 		pos = next;

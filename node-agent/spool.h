@@ -39,6 +39,7 @@ struct spool_opts {
 
 struct spool_stats {
 	uint64_t entries, records, checkpoints;
+	uint64_t records_waiting;	/* formed and not yet published */
 	uint64_t rejected_full;		/* entries refused: spool full */
 };
 
