@@ -693,7 +693,10 @@ static int agent_k8s_start(struct agent *a)
 	publish_on_hold(a->pub, nodecfg_held, a->nc);
 	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
-	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
+	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
+		return ret;
+	sink_spool_on_hold(a->sink, nodecfg_held, a->nc);
+	return 0;
 }
 
 static const struct target *agent_find_cid(struct agent *a, const char *cid)

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "escape.h"
+#include "hmap.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -28,7 +29,57 @@ struct sink_spool {
 	int64_t wall_minus_mono;	/* ns */
 	uint64_t pending_full;		/* entries the full spool refused, not yet in a gap */
 	struct sink_spool_stats stats;
+	sink_spool_hold_fn hold;
+	void *hold_arg;
+	struct hmap held_lost;		/* container -> uint64_t * entries a hold cost */
 };
+
+void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+
+	s->hold = fn;
+	s->hold_arg = arg;
+}
+
+/* Whether a held container may not add to the spool now. */
+static bool sink_spool_held_out(struct sink_spool *s, const char *container)
+{
+	return s->hold && s->hold(container, s->hold_arg) &&
+	       spool_fill_pct(s->sp) >= SINK_SPOOL_HOLD_PCT;
+}
+
+/* The gap of what a hold cost the container, in its own chain, when it
+ * has room again. */
+static int sink_spool_held_gap(struct sink_spool *s, const char *container, const cJSON *id)
+{
+	uint64_t *lost = hmap_get(&s->held_lost, container);
+	char ts[40], note[160];
+	struct timespec now;
+	cJSON *gap;
+	int ret;
+
+	if (!lost || sink_spool_held_out(s, container))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	timefmt_micro(&now, ts, sizeof(ts));
+	snprintf(note, sizeof(note),
+		 "%" PRIu64 " entries lost: records were held (storage budget) and the node's "
+		 "spool had no room left for this container",
+		 *lost);
+	gap = cJSON_CreateObject();
+	cJSON_AddStringToObject(gap, "time", ts);
+	cJSON_AddStringToObject(gap, "kind", "gap");
+	cJSON_AddNumberToObject(gap, "count", (double)*lost);
+	cJSON_AddStringToObject(gap, "text", note);
+	ret = spool_add(s->sp, container, "", id, NULL, gap);
+	cJSON_Delete(gap);
+	if (ret == 0) {
+		s->stats.gaps++;
+		hmap_remove(&s->held_lost, container);
+	}
+	return ret;
+}
 
 static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
 {
@@ -87,8 +138,23 @@ static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t ca
 static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
 			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
 {
+	uint64_t *lost;
 	int ret;
 
+	if (sink_spool_held_out(s, container)) {
+		if (!(lost = hmap_get(&s->held_lost, container)) &&
+		    (!(lost = calloc(1, sizeof(*lost))) ||
+		     hmap_put(&s->held_lost, container, lost, NULL) < 0)) {
+			free(lost);
+			lost = NULL;
+		}
+		if (lost)
+			(*lost)++;
+		s->stats.dropped_full++;
+		return -ENOSPC;
+	}
+	if ((ret = sink_spool_held_gap(s, container, id)) < 0 && ret != -ENOSPC)
+		return ret;
 	/* Entries refused while the spool was full come back as one gap. */
 	if (s->pending_full) {
 		cJSON *gap = cJSON_CreateObject();
@@ -329,14 +395,47 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 	return ret;
 }
 
+struct sink_spool_flushing {
+	struct sink_spool *s;
+	const char *done[16];
+	size_t n;
+};
+
+static void sink_spool_flush_one(const char *container, void *value, void *arg)
+{
+	struct sink_spool_flushing *f = arg;
+	const struct sink_spool_target *t = f->s->lookup(container, f->s->arg);
+
+	(void)value;
+	if (f->n < 16 && t && !sink_spool_held_out(f->s, container))
+		f->done[f->n++] = container;
+}
+
 static int sink_spool_flush(struct sink *base)
 {
-	(void)base;
-	return 0; /* the agent's loop ticks the spool */
+	struct sink_spool *s = (struct sink_spool *)base;
+	struct sink_spool_flushing f = { s, { NULL }, 0 };
+	size_t i;
+
+	/* The agent's loop ticks the spool; what a hold cost a container
+	 * that has room again is said now, even if it is quiet. */
+	hmap_foreach(&s->held_lost, sink_spool_flush_one, &f);
+	for (i = 0; i < f.n; i++) {
+		const struct sink_spool_target *t = s->lookup(f.done[i], s->arg);
+		char container[256];
+
+		snprintf(container, sizeof(container), "%s", f.done[i]);
+		if (sink_spool_held_gap(s, container, t->id) < 0)
+			break;
+	}
+	return 0;
 }
 
 static void sink_spool_close(struct sink *base)
 {
+	struct sink_spool *s = (struct sink_spool *)base;
+
+	hmap_clear(&s->held_lost);
 	free(base);
 }
 
@@ -358,6 +457,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->lookup = lookup;
 	s->arg = arg;
 	s->wall_minus_mono = clock_wall_offset_ns();
+	hmap_init_free(&s->held_lost, free);
 	*out = &s->base;
 	return 0;
 }

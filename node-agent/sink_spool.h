@@ -31,6 +31,15 @@ struct sink_spool_stats {
  * sink_close(). */
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
 void sink_spool_get_stats(const struct sink *s, struct sink_spool_stats *out);
+/* Whether the records of a container are held (nodecfg_held). A held
+ * container's entries go to the spool only while it is less than
+ * SINK_SPOOL_HOLD_PCT full, so that one held flood leaves the rest of the
+ * spool to the other containers; past it they are lost, counted, and one
+ * gap entry in the container's own chain says how many once it has room. */
+#define SINK_SPOOL_HOLD_PCT 50
+typedef bool (*sink_spool_hold_fn)(const char *container, void *arg);
+void sink_spool_on_hold(struct sink *s, sink_spool_hold_fn fn, void *arg);
+
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */
 int sink_spool_gap(struct sink *s, const char *container, uint64_t count, const char *why);

@@ -675,6 +675,14 @@ void spool_get_stats(const struct spool *s, struct spool_stats *out)
 	*out = s->stats;
 }
 
+int spool_fill_pct(const struct spool *s)
+{
+	size_t max = s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
+	uint64_t used = journal_end(s->ej) - journal_acked(s->ej);
+
+	return used >= max ? 100 : (int)(used * 100 / max);
+}
+
 bool spool_idle(struct spool *s)
 {
 	return s->bp == journal_end(s->ej) && s->ep == s->bp && s->rp == journal_end(s->rj) &&
