@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aggregate.h"
 #include "clock.h"
 #include "hmap.h"
 #include "log.h"
@@ -217,6 +218,13 @@ static int spool_batch_entry(struct spool *s, const cJSON *item)
 			spool_batch_free(b);
 			return -ENOMEM;
 		}
+	}
+	/* Repeated identical execs fold into one entry, unless the target's
+	 * policies turned it off (aggregateExecs: false in its identity). */
+	if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b->id, "aggregateExecs")) &&
+	    aggregate_exec(b->entries, e, s->opts.aggregate_ms)) {
+		s->changed = true;
+		return 0;
 	}
 	cJSON_AddItemToArray(b->entries, cJSON_Duplicate(e, 1));
 	b->bytes += len;
@@ -645,6 +653,8 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.batch_age_ms = 5000;
 	if (s->opts.checkpoint_ms <= 0)
 		s->opts.checkpoint_ms = 2000;
+	if (!s->opts.aggregate_ms)
+		s->opts.aggregate_ms = AGGREGATE_WINDOW_MS;
 	hmap_init_free(&s->batches, spool_batch_free_value);
 	hmap_init_free(&s->chains, free);
 	jo.max_bytes = opts->max_bytes;

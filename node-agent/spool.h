@@ -32,6 +32,9 @@ struct spool_opts {
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [5000] */
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
+	/* Identical execs within this window become one entry (aggregate.h)
+	 * [10000]; negative: never. */
+	long aggregate_ms;
 	/* Signs every record formed (record_build); NULL only in tests. The
 	 * key must outlive the spool. */
 	const struct sign_key *key;
