@@ -97,13 +97,13 @@ long long budget_record_bytes(const char *annotation)
 	const char *s = annotation;
 
 	if (!s || *s < '0' || *s > '9')
-		return BUDGET_RECORD_UNKNOWN;
+		return BUDGET_RECORD_UNKNOWN + BUDGET_RECORD_OVERHEAD;
 	for (; *s >= '0' && *s <= '9'; s++) {
 		n = n * 10 + (*s - '0');
 		if (n > BUDGET_RECORD_MAX)
-			return BUDGET_RECORD_MAX;
+			return BUDGET_RECORD_MAX + BUDGET_RECORD_OVERHEAD;
 	}
-	return *s ? BUDGET_RECORD_UNKNOWN : n;
+	return (*s ? BUDGET_RECORD_UNKNOWN : n) + BUDGET_RECORD_OVERHEAD;
 }
 
 void budget_count(struct budget *b, struct budget_list *l, long long bytes)

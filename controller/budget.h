@@ -21,6 +21,10 @@
 /* A record's size at most (the API server's request limit, which the
  * admission policy enforces too): a forged annotation counts no more. */
 #define BUDGET_RECORD_MAX (3LL << 20)
+/* What the API server adds to each record it stores (uid, resourceVersion,
+ * creationTimestamp, generation, managedFields), counted on top of the
+ * size the agent sent. */
+#define BUDGET_RECORD_OVERHEAD 1024
 /* A record without the annotation (an older agent's) counts this much. */
 #define BUDGET_RECORD_UNKNOWN (16LL << 10)
 
@@ -57,9 +61,9 @@ struct budget_list *budget_list_get(struct budget *b, const char *policies);
 /* One reference less (NULL-safe). */
 void budget_list_put(struct budget *b, struct budget_list *l);
 
-/* A record's size from its annotation's value: bounded to
- * [0, BUDGET_RECORD_MAX]; BUDGET_RECORD_UNKNOWN when absent or not a
- * number. */
+/* A record's size from its annotation's value, bounded to
+ * [0, BUDGET_RECORD_MAX] (BUDGET_RECORD_UNKNOWN when absent or not a
+ * number), plus BUDGET_RECORD_OVERHEAD. */
 long long budget_record_bytes(const char *annotation);
 
 /* Adds bytes (negative: removes them) of a record naming list. */

@@ -68,13 +68,15 @@ static void test_budget_sums_per_policy_and_cluster(void)
 
 static void test_budget_forged_sizes_are_bounded(void)
 {
-	UNIT_CHECK(budget_record_bytes("1234") == 1234);
-	UNIT_CHECK(budget_record_bytes("0") == 0);
-	UNIT_CHECK(budget_record_bytes("99999999999999999999999") == BUDGET_RECORD_MAX);
-	UNIT_CHECK(budget_record_bytes("-5") == BUDGET_RECORD_UNKNOWN);
-	UNIT_CHECK(budget_record_bytes("12abc") == BUDGET_RECORD_UNKNOWN);
-	UNIT_CHECK(budget_record_bytes("") == BUDGET_RECORD_UNKNOWN);
-	UNIT_CHECK(budget_record_bytes(NULL) == BUDGET_RECORD_UNKNOWN);
+	const long long o = BUDGET_RECORD_OVERHEAD;
+
+	UNIT_CHECK(budget_record_bytes("1234") == 1234 + o);
+	UNIT_CHECK(budget_record_bytes("0") == o);
+	UNIT_CHECK(budget_record_bytes("99999999999999999999999") == BUDGET_RECORD_MAX + o);
+	UNIT_CHECK(budget_record_bytes("-5") == BUDGET_RECORD_UNKNOWN + o);
+	UNIT_CHECK(budget_record_bytes("12abc") == BUDGET_RECORD_UNKNOWN + o);
+	UNIT_CHECK(budget_record_bytes("") == BUDGET_RECORD_UNKNOWN + o);
+	UNIT_CHECK(budget_record_bytes(NULL) == BUDGET_RECORD_UNKNOWN + o);
 }
 
 static void test_budget_holds_with_hysteresis(void)
