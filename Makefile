@@ -227,6 +227,7 @@ bench: all kube
 	$(Q)tests/bench/publish.sh
 	$(Q)tests/bench/elf.sh
 	$(Q)tests/bench/controller.sh
+	$(Q)tests/bench/budget.sh
 
 # The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).
 install: $(BINS)

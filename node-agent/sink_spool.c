@@ -31,7 +31,13 @@ struct sink_spool {
 	struct sink_spool_stats stats;
 	sink_spool_hold_fn hold;
 	void *hold_arg;
-	struct hmap held_lost;		/* container -> uint64_t * entries a hold cost */
+	struct hmap held;		/* container -> struct sink_spool_held, while held */
+};
+
+/* What a hold let a container add, and what it cost it. */
+struct sink_spool_held {
+	uint64_t bytes;		/* spooled while held */
+	uint64_t lost;		/* refused past its share, not yet in a gap */
 };
 
 void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg)
@@ -42,41 +48,65 @@ void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg)
 	s->hold_arg = arg;
 }
 
-/* Whether a held container may not add to the spool now. */
-static bool sink_spool_held_out(struct sink_spool *s, const char *container)
+/* The container's hold state: created while it is held, NULL when it is
+ * not held and owes no gap. */
+static struct sink_spool_held *sink_spool_held_state(struct sink_spool *s, const char *container)
 {
-	return s->hold && s->hold(container, s->hold_arg) &&
-	       spool_fill_pct(s->sp) >= SINK_SPOOL_HOLD_PCT;
+	struct sink_spool_held *h = hmap_get(&s->held, container);
+
+	if (!s->hold || !s->hold(container, s->hold_arg)) {
+		if (h && !h->lost) {
+			hmap_remove(&s->held, container);
+			h = NULL;
+		} else if (h) {
+			h->bytes = 0; /* released: only the gap is owed */
+		}
+		return h;
+	}
+	if (!h && (h = calloc(1, sizeof(*h))) && hmap_put(&s->held, container, h, NULL) < 0) {
+		free(h);
+		h = NULL;
+	}
+	return h;
 }
 
-/* The gap of what a hold cost the container, in its own chain, when it
+/* Whether a held container used its share of the spool. */
+static bool sink_spool_held_out(struct sink_spool *s, const struct sink_spool_held *h)
+{
+	uint64_t max;
+
+	spool_used_bytes(s->sp, &max);
+	return h && h->bytes >= max * SINK_SPOOL_HOLD_PCT / 100;
+}
+
+/* The gap of what a hold cost the container, in its own chain, once it
  * has room again. */
 static int sink_spool_held_gap(struct sink_spool *s, const char *container, const cJSON *id)
 {
-	uint64_t *lost = hmap_get(&s->held_lost, container);
+	struct sink_spool_held *h = hmap_get(&s->held, container);
 	char ts[40], note[160];
 	struct timespec now;
 	cJSON *gap;
 	int ret;
 
-	if (!lost || sink_spool_held_out(s, container))
+	if (!h || !h->lost || sink_spool_held_out(s, h))
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &now);
 	timefmt_micro(&now, ts, sizeof(ts));
 	snprintf(note, sizeof(note),
 		 "%" PRIu64 " entries lost: records were held (storage budget) and the node's "
 		 "spool had no room left for this container",
-		 *lost);
+		 h->lost);
 	gap = cJSON_CreateObject();
 	cJSON_AddStringToObject(gap, "time", ts);
 	cJSON_AddStringToObject(gap, "kind", "gap");
-	cJSON_AddNumberToObject(gap, "count", (double)*lost);
+	cJSON_AddNumberToObject(gap, "count", (double)h->lost);
 	cJSON_AddStringToObject(gap, "text", note);
 	ret = spool_add(s->sp, container, "", id, NULL, gap);
 	cJSON_Delete(gap);
 	if (ret == 0) {
 		s->stats.gaps++;
-		hmap_remove(&s->held_lost, container);
+		h->lost = 0;
 	}
 	return ret;
 }
@@ -138,23 +168,19 @@ static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t ca
 static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
 			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
 {
-	uint64_t *lost;
+	struct sink_spool_held *h = sink_spool_held_state(s, container);
+	uint64_t before = 0, after, max;
 	int ret;
 
-	if (sink_spool_held_out(s, container)) {
-		if (!(lost = hmap_get(&s->held_lost, container)) &&
-		    (!(lost = calloc(1, sizeof(*lost))) ||
-		     hmap_put(&s->held_lost, container, lost, NULL) < 0)) {
-			free(lost);
-			lost = NULL;
-		}
-		if (lost)
-			(*lost)++;
+	if (sink_spool_held_out(s, h)) {
+		h->lost++;
 		s->stats.dropped_full++;
 		return -ENOSPC;
 	}
 	if ((ret = sink_spool_held_gap(s, container, id)) < 0 && ret != -ENOSPC)
 		return ret;
+	if (h)
+		before = spool_used_bytes(s->sp, &max);
 	/* Entries refused while the spool was full come back as one gap. */
 	if (s->pending_full) {
 		cJSON *gap = cJSON_CreateObject();
@@ -177,6 +203,8 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 		}
 	}
 	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
+	if (h && (after = spool_used_bytes(s->sp, &max)) > before)
+		h->bytes += after - before;
 	if (ret == -ENOSPC) {
 		s->pending_full++;
 		s->stats.dropped_full++;
@@ -405,9 +433,9 @@ static void sink_spool_flush_one(const char *container, void *value, void *arg)
 {
 	struct sink_spool_flushing *f = arg;
 	const struct sink_spool_target *t = f->s->lookup(container, f->s->arg);
+	const struct sink_spool_held *h = value;
 
-	(void)value;
-	if (f->n < 16 && t && !sink_spool_held_out(f->s, container))
+	if (f->n < 16 && t && h->lost && (!f->s->hold(container, f->s->hold_arg)))
 		f->done[f->n++] = container;
 }
 
@@ -419,14 +447,18 @@ static int sink_spool_flush(struct sink *base)
 
 	/* The agent's loop ticks the spool; what a hold cost a container
 	 * that has room again is said now, even if it is quiet. */
-	hmap_foreach(&s->held_lost, sink_spool_flush_one, &f);
+	if (!s->hold)
+		return 0;
+	hmap_foreach(&s->held, sink_spool_flush_one, &f);
 	for (i = 0; i < f.n; i++) {
 		const struct sink_spool_target *t = s->lookup(f.done[i], s->arg);
 		char container[256];
 
 		snprintf(container, sizeof(container), "%s", f.done[i]);
+		sink_spool_held_state(s, container); /* released: its share is back */
 		if (sink_spool_held_gap(s, container, t->id) < 0)
 			break;
+		sink_spool_held_state(s, container); /* nothing owed: forgotten */
 	}
 	return 0;
 }
@@ -435,7 +467,7 @@ static void sink_spool_close(struct sink *base)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
 
-	hmap_clear(&s->held_lost);
+	hmap_clear(&s->held);
 	free(base);
 }
 
@@ -457,7 +489,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->lookup = lookup;
 	s->arg = arg;
 	s->wall_minus_mono = clock_wall_offset_ns();
-	hmap_init_free(&s->held_lost, free);
+	hmap_init_free(&s->held, free);
 	*out = &s->base;
 	return 0;
 }

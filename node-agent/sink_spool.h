@@ -31,11 +31,11 @@ struct sink_spool_stats {
  * sink_close(). */
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
 void sink_spool_get_stats(const struct sink *s, struct sink_spool_stats *out);
-/* Whether the records of a container are held (nodecfg_held). A held
- * container's entries go to the spool only while it is less than
- * SINK_SPOOL_HOLD_PCT full, so that one held flood leaves the rest of the
- * spool to the other containers; past it they are lost, counted, and one
- * gap entry in the container's own chain says how many once it has room. */
+/* Whether the records of a container are held (nodecfg_held). While it
+ * is held, a container adds SINK_SPOOL_HOLD_PCT of the spool's bound at
+ * most, so that one held flood leaves the rest of the spool to the other
+ * containers (held or not); past it its entries are lost, counted, and one
+ * gap entry in the container's own chain says how many once the hold ends. */
 #define SINK_SPOOL_HOLD_PCT 50
 typedef bool (*sink_spool_hold_fn)(const char *container, void *arg);
 void sink_spool_on_hold(struct sink *s, sink_spool_hold_fn fn, void *arg);

@@ -685,12 +685,10 @@ void spool_get_stats(const struct spool *s, struct spool_stats *out)
 	*out = s->stats;
 }
 
-int spool_fill_pct(const struct spool *s)
+uint64_t spool_used_bytes(const struct spool *s, uint64_t *max)
 {
-	size_t max = s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
-	uint64_t used = journal_end(s->ej) - journal_acked(s->ej);
-
-	return used >= max ? 100 : (int)(used * 100 / max);
+	*max = s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
+	return journal_end(s->ej) - journal_acked(s->ej);
 }
 
 bool spool_idle(struct spool *s)

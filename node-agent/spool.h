@@ -93,8 +93,9 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 int spool_event_done(struct spool *s, uint64_t pos);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *out);
-/* How full the entries journal is, in percent of opts.max_bytes. */
-int spool_fill_pct(const struct spool *s);
+/* Bytes of the entries journal not yet acknowledged; *max gets its bound
+ * (opts.max_bytes). */
+uint64_t spool_used_bytes(const struct spool *s, uint64_t *max);
 /* Entries and records waiting to be published. */
 bool spool_idle(struct spool *s);
 
