@@ -9,9 +9,9 @@
 
 struct budget_list {
 	long refs;
-	size_t n;			/* names counted */
+	size_t n; /* names counted */
 	struct budget_policy *pols[RESOLVE_MAX_POLICIES];
-	char key[];			/* the annotation's value */
+	char key[]; /* the annotation's value */
 };
 
 void budget_init(struct budget *b, long long cluster)
@@ -181,8 +181,7 @@ static void budget_eval_policy(const char *name, void *value, void *arg)
 		e->changed(name, held, e->arg);
 }
 
-void budget_evaluate(struct budget *b, budget_limit_fn limit, budget_changed_fn changed,
-		     void *arg)
+void budget_evaluate(struct budget *b, budget_limit_fn limit, budget_changed_fn changed, void *arg)
 {
 	struct budget_eval e = { b, limit, changed, arg };
 	bool held;

@@ -33,23 +33,23 @@
 struct budget_list;
 
 struct budget_policy {
-	long long bytes;	/* of the records naming the policy */
+	long long bytes; /* of the records naming the policy */
 	bool held;
-	long long at_bytes;	/* bytes and budget at the last transition */
+	long long at_bytes; /* bytes and budget at the last transition */
 	long long at_budget;
 	char name[254];
 };
 
 struct budget {
-	long long cluster;	/* --storage-budget */
-	long long total;	/* of every record known */
-	bool held;		/* the cluster's budget: every target held */
-	long long at_total;	/* total at the last cluster transition */
-	bool dirty_all;		/* evaluate every policy next time */
-	bool changed;		/* counts moved since the last evaluation */
-	struct hmap lists;	/* "a,b" -> struct budget_list (owned) */
-	struct hmap policies;	/* name -> struct budget_policy (owned) */
-	struct hmap dirty;	/* policy names whose counts moved */
+	long long cluster;    /* --storage-budget */
+	long long total;      /* of every record known */
+	bool held;	      /* the cluster's budget: every target held */
+	long long at_total;   /* total at the last cluster transition */
+	bool dirty_all;	      /* evaluate every policy next time */
+	bool changed;	      /* counts moved since the last evaluation */
+	struct hmap lists;    /* "a,b" -> struct budget_list (owned) */
+	struct hmap policies; /* name -> struct budget_policy (owned) */
+	struct hmap dirty;    /* policy names whose counts moved */
 };
 
 void budget_init(struct budget *b, long long cluster);
@@ -88,7 +88,6 @@ void budget_mark_all(struct budget *b);
  * cluster's (a policy cannot raise the cluster's). Calls changed for each
  * transition, the cluster's first.
  */
-void budget_evaluate(struct budget *b, budget_limit_fn limit, budget_changed_fn changed,
-		     void *arg);
+void budget_evaluate(struct budget *b, budget_limit_fn limit, budget_changed_fn changed, void *arg);
 
 #endif

@@ -300,13 +300,17 @@ static void ctl_metrics(struct controller *c)
 				   "The longest loop turn (time between two waits) since start.", 1);
 	c->m_records = metrics_add(m, "shellaudit_controller_auditrecords",
 				   "AuditRecords known, whose expiry is kept.", 1);
-	c->m_record_bytes = metrics_add(m, "shellaudit_controller_record_bytes",
-					"Bytes of the AuditRecords known, as their agents sent them.", 1);
-	c->m_record_budget = metrics_add(m, "shellaudit_controller_record_bytes_budget",
-					 "The cluster's AuditRecord storage budget (--storage-budget).", 1);
-	c->m_budget_exceeded = metrics_add(m, "shellaudit_controller_storage_budget_exceeded",
-					   "1 while every node holds new AuditRecords: the cluster's "
-					   "budget is exceeded.", 1);
+	c->m_record_bytes =
+		metrics_add(m, "shellaudit_controller_record_bytes",
+			    "Bytes of the AuditRecords known, as their agents sent them.", 1);
+	c->m_record_budget =
+		metrics_add(m, "shellaudit_controller_record_bytes_budget",
+			    "The cluster's AuditRecord storage budget (--storage-budget).", 1);
+	c->m_budget_exceeded =
+		metrics_add(m, "shellaudit_controller_storage_budget_exceeded",
+			    "1 while every node holds new AuditRecords: the cluster's "
+			    "budget is exceeded.",
+			    1);
 }
 
 int controller_run(const struct controller_config *cfg)

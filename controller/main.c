@@ -144,7 +144,8 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	if (quantity_bytes(budget, &cfg->storage_budget) < 0 ||
 	    cfg->storage_budget < CTL_STORAGE_BUDGET_MIN) {
 		log_error("invalid storage budget \"%s\": want bytes or a quantity like 512Mi, "
-			  "at least 64Ki", budget);
+			  "at least 64Ki",
+			  budget);
 		return -EINVAL;
 	}
 	if (strcmp(transport, "chunked") && strcmp(transport, "websocket")) {

@@ -142,9 +142,10 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	} else if (cJSON_IsString(budget)) {
 		if (quantity_bytes(budget->valuestring, &p->storage_budget) < 0 ||
 		    p->storage_budget < 1) {
-			snprintf(err, errlen,
-				 "spec.storageBudget \"%.24s\": want bytes, or a quantity like 64Mi",
-				 budget->valuestring);
+			snprintf(
+				err, errlen,
+				"spec.storageBudget \"%.24s\": want bytes, or a quantity like 64Mi",
+				budget->valuestring);
 			goto fail;
 		}
 	} else if (budget && !cJSON_IsNull(budget)) {

@@ -17,7 +17,7 @@ struct policy {
 	char **containers;		/* NULL: every container */
 	size_t ncontainers;
 	bool capture_readline, capture_exec;
-	bool aggregate_execs;		/* capture.aggregateExecs [true] */
+	bool aggregate_execs; /* capture.aggregateExecs [true] */
 	bool events_enabled, events_exec;
 	long rate_per_minute;
 	char *retention;

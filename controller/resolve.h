@@ -46,7 +46,7 @@ struct resolver {
 	resolve_ns_labels_fn ns_labels;
 	resolve_touch_fn touch;
 	void *arg;
-	resolve_held_fn held;	/* NULL: nothing is held */
+	resolve_held_fn held; /* NULL: nothing is held */
 	void *held_arg;
 };
 

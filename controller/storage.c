@@ -70,21 +70,23 @@ void storage_condition(struct controller *c, const char *policy, const char **st
 	if (bp && bp->held) {
 		*status = "True";
 		*reason = "PolicyBudget";
-		snprintf(msg, cap,
-			 "this policy's AuditRecords held %s, past %d%% of its budget %s: the nodes "
-			 "keep its new records in their spools until they are below %d%% (records "
-			 "expire by their retention, never earlier)",
-			 quantity_format(bp->at_bytes, a, sizeof(a)), BUDGET_HIGH_PCT,
-			 quantity_format(bp->at_budget, b, sizeof(b)), BUDGET_LOW_PCT);
+		snprintf(
+			msg, cap,
+			"this policy's AuditRecords held %s, past %d%% of its budget %s: the nodes "
+			"keep its new records in their spools until they are below %d%% (records "
+			"expire by their retention, never earlier)",
+			quantity_format(bp->at_bytes, a, sizeof(a)), BUDGET_HIGH_PCT,
+			quantity_format(bp->at_budget, b, sizeof(b)), BUDGET_LOW_PCT);
 	} else if (c->budget.held) {
 		*status = "True";
 		*reason = "ClusterBudget";
-		snprintf(msg, cap,
-			 "all AuditRecords held %s, past %d%% of the cluster's budget %s "
-			 "(--storage-budget): the nodes keep new records in their spools until they "
-			 "are below %d%% (records expire by their retention, never earlier)",
-			 quantity_format(c->budget.at_total, t, sizeof(t)), BUDGET_HIGH_PCT, u,
-			 BUDGET_LOW_PCT);
+		snprintf(
+			msg, cap,
+			"all AuditRecords held %s, past %d%% of the cluster's budget %s "
+			"(--storage-budget): the nodes keep new records in their spools until they "
+			"are below %d%% (records expire by their retention, never earlier)",
+			quantity_format(c->budget.at_total, t, sizeof(t)), BUDGET_HIGH_PCT, u,
+			BUDGET_LOW_PCT);
 	} else {
 		*status = "False";
 		*reason = "WithinBudget";
@@ -140,7 +142,8 @@ static void storage_event(struct controller *c, const struct policy *p, const ch
 	if (uid)
 		cJSON_AddStringToObject(reg, "uid", uid);
 	snprintf(key, sizeof(key), STORAGE_EVENT_KEY "%s", name);
-	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/" STORAGE_EVENTS_NS "/events");
+	snprintf(path, sizeof(path),
+		 "/apis/events.k8s.io/v1/namespaces/" STORAGE_EVENTS_NS "/events");
 	if (!(j = write_job_new(key, "POST", path)) || !(j->body = cJSON_PrintUnformatted(ev))) {
 		write_job_free(j);
 		cJSON_Delete(ev);
@@ -172,29 +175,33 @@ static void storage_changed(const char *policy, bool held, void *arg)
 		const struct budget_policy *bp = hmap_get(&c->budget.policies, policy);
 		const struct policy *p = storage_policy(c, policy);
 
-		log_with(held ? LOG_WARN : LOG_INFO, LOG_KV("policy", policy),
-			 held ? "AuditRecords of the policy past its storage budget (%s of %s): "
-				"new records are held on the nodes" :
-				"AuditRecords of the policy back within its storage budget (%s of %s): "
-				"held records are released",
-			 quantity_format(bp ? bp->at_bytes : 0, a, sizeof(a)),
-			 quantity_format(bp ? bp->at_budget : 0, b, sizeof(b)));
+		log_with(
+			held ? LOG_WARN : LOG_INFO, LOG_KV("policy", policy),
+			held ? "AuditRecords of the policy past its storage budget (%s of %s): "
+			       "new records are held on the nodes" :
+			       "AuditRecords of the policy back within its storage budget (%s of %s): "
+			       "held records are released",
+			quantity_format(bp ? bp->at_bytes : 0, a, sizeof(a)),
+			quantity_format(bp ? bp->at_budget : 0, b, sizeof(b)));
 		/* The cluster's hold covers every target already. */
 		if (!c->budget.held)
 			resolver_hold_changed(&c->res, policy);
 		if (p) {
 			controller_enqueue(c, "policy", policy, 0);
-			storage_event(c, p, held ? "StorageBudgetExceeded" : "StorageBudgetRecovered",
+			storage_event(c, p,
+				      held ? "StorageBudgetExceeded" : "StorageBudgetRecovered",
 				      held ? "Warning" : "Normal");
 		}
 		return;
 	}
-	log_with(held ? LOG_WARN : LOG_INFO, LOG_KV("budget", quantity_format(c->budget.cluster, b, sizeof(b))),
-		 held ? "AuditRecords past the cluster's storage budget (%s): new records are held "
-			"on every node" :
-			"AuditRecords back within the cluster's storage budget (%s): held records are "
-			"released",
-		 quantity_format(c->budget.at_total, a, sizeof(a)));
+	log_with(
+		held ? LOG_WARN : LOG_INFO,
+		LOG_KV("budget", quantity_format(c->budget.cluster, b, sizeof(b))),
+		held ? "AuditRecords past the cluster's storage budget (%s): new records are held "
+		       "on every node" :
+		       "AuditRecords back within the cluster's storage budget (%s): held records are "
+		       "released",
+		quantity_format(c->budget.at_total, a, sizeof(a)));
 	resolver_hold_changed(&c->res, NULL);
 	for (i = 0; i < c->npolicies; i++) {
 		controller_enqueue(c, "policy", c->policies[i]->name, 0);

@@ -580,7 +580,8 @@ static void agent_k8s_metrics(struct agent *a)
 				    "Targets in the kernel's map.", 1);
 	a->m_held = metrics_add(m, "shellaudit_agent_records_held",
 				"AuditRecords kept in the spool while the controller holds them "
-				"(a storage budget is exceeded).", 1);
+				"(a storage budget is exceeded).",
+				1);
 }
 
 /* The node's signing key: --key-file, else node.key in the state dir. */
@@ -772,9 +773,10 @@ static void agent_k8s_update_metrics(struct agent *a)
 		a->m_held->value = ps.held ? (double)sps.records_waiting : 0;
 		if (ps.held != a->held)
 			log_with(ps.held ? LOG_WARN : LOG_INFO, LOG_KV("node", a->opts->node_name),
-				 ps.held ? "AuditRecords held in the spool: the controller says a "
-					   "storage budget is exceeded (Events go on)" :
-					   "AuditRecord hold ended: publishing what the spool kept");
+				 ps.held ?
+					 "AuditRecords held in the spool: the controller says a "
+					 "storage budget is exceeded (Events go on)" :
+					 "AuditRecord hold ended: publishing what the spool kept");
 		a->held = ps.held;
 	}
 	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full);

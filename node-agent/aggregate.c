@@ -16,8 +16,8 @@ static const cJSON *aggregate_field(const cJSON *e, const char *k)
  * (truncated, redacted), so the entry says of each what it said of one. */
 static bool aggregate_same(const cJSON *a, const cJSON *b)
 {
-	static const char *const keys[] = { "filename", "argv", "text", "uid", "sessionRoot",
-					    "truncated", "redacted" };
+	static const char *const keys[] = { "filename",	   "argv",	"text",	   "uid",
+					    "sessionRoot", "truncated", "redacted" };
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -67,7 +67,8 @@ bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
 		count = cJSON_GetObjectItemCaseSensitive(prev, "count");
 		if (count) {
 			cJSON_SetNumberValue(count, count->valuedouble + 1);
-			cJSON_ReplaceItemInObjectCaseSensitive(prev, "last", cJSON_CreateString(etime));
+			cJSON_ReplaceItemInObjectCaseSensitive(prev, "last",
+							       cJSON_CreateString(etime));
 		} else {
 			cJSON_AddNumberToObject(prev, "count", 2);
 			cJSON_AddStringToObject(prev, "first", first);

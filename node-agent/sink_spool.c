@@ -31,13 +31,13 @@ struct sink_spool {
 	struct sink_spool_stats stats;
 	sink_spool_hold_fn hold;
 	void *hold_arg;
-	struct hmap held;		/* container -> struct sink_spool_held, while held */
+	struct hmap held; /* container -> struct sink_spool_held, while held */
 };
 
 /* What a hold let a container add, and what it cost it. */
 struct sink_spool_held {
-	uint64_t bytes;		/* spooled while held */
-	uint64_t lost;		/* refused past its share, not yet in a gap */
+	uint64_t bytes; /* spooled while held */
+	uint64_t lost;	/* refused past its share, not yet in a gap */
 };
 
 void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg)

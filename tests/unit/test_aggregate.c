@@ -60,7 +60,8 @@ static void test_aggregate_folds_identical_execs_within_the_window(void)
 	UNIT_CHECK(!add(entries, exec_at("2026-11-25T00:00:10.1Z", NULL, 0), 10000));
 	UNIT_CHECK(add(entries, exec_at("2026-11-25T00:00:10.2Z", NULL, 0), 10000));
 	UNIT_CHECK(cJSON_GetArraySize(entries) == 2);
-	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(entries, 1), "count")) == 2);
+	UNIT_CHECK(cJSON_GetNumberValue(
+			   cJSON_GetObjectItem(cJSON_GetArrayItem(entries, 1), "count")) == 2);
 	/* A window of 0 or less: never. */
 	UNIT_CHECK(!add(entries, exec_at("2026-11-25T00:00:10.3Z", NULL, 0), 0));
 	cJSON_Delete(entries);
@@ -88,8 +89,8 @@ static void test_aggregate_keeps_what_differs(void)
 
 static void test_aggregate_record_digest_is_recomputed_from_a_copy(void)
 {
-	static const struct record_identity id = { "ns", "pod", "uid", "main", "containerd://ab",
-						   "node", NULL, "720h" };
+	static const struct record_identity id = { "ns",   "pod", "uid", "main", "containerd://ab",
+						   "node", NULL,  "720h" };
 	cJSON *entries = cJSON_CreateArray(), *rec, *copy;
 	char d[DIGEST_STR_LEN], again[DIGEST_STR_LEN], *text;
 

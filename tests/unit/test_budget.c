@@ -141,5 +141,6 @@ static void test_budget_policy_budget_is_capped_by_the_cluster(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_budget_sums_per_policy_and_cluster),
-	  UNIT_TEST(test_budget_forged_sizes_are_bounded), UNIT_TEST(test_budget_holds_with_hysteresis),
+	  UNIT_TEST(test_budget_forged_sizes_are_bounded),
+	  UNIT_TEST(test_budget_holds_with_hysteresis),
 	  UNIT_TEST(test_budget_policy_budget_is_capped_by_the_cluster))
