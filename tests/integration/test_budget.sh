@@ -127,7 +127,10 @@ if t_wait 60 verify; then t_pass "the chain holding it verifies"; else t_fail "t
 nsenter --target "${CPID[audited]}" --mount --pid --root --wd /bin/bash -c \
 	'for ((i = 0; i < 400000; i++)); do /bin/true flood-$i; done' >/dev/null 2>&1 &
 flood=$!
-t_cleanup "kill $flood 2>/dev/null"
+# The loop is nsenter's child (in the container's pid namespace): it goes
+# by its parent's pid, then nsenter.
+stop_flood() { pkill -KILL -P "$flood" 2>/dev/null || true; kill "$flood" 2>/dev/null || true; }
+t_cleanup "pkill -KILL -P $flood 2>/dev/null; kill $flood 2>/dev/null"
 held() { [ "$(cond flood status)" = True ]; }
 if t_wait 600 held; then
 	t_pass "past 90% of the budget the condition StorageBudgetExceeded turns True"
@@ -179,7 +182,7 @@ if t_wait 600 lost; then
 else
 	t_fail "past the held container's share of the spool, entries are counted lost" "$(ametric dropped_total)"
 fi
-kill "$flood" 2>/dev/null || true
+stop_flood
 wait "$flood" 2>/dev/null || true
 sleep 3
 stored=$(api_bytes)
