@@ -173,7 +173,10 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	int ret;
 
 	if (sink_spool_held_out(s, h)) {
-		h->lost++;
+		if (!h->lost++)
+			log_with(LOG_WARN, LOG_KV("container", container),
+				 "records held and this container's share of the spool used: its "
+				 "new entries are lost, counted, until the hold ends");
 		s->stats.dropped_full++;
 		return -ENOSPC;
 	}
