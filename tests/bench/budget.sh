@@ -64,6 +64,7 @@ measure() {
 	printf '  %-44s %8d entries %10d bytes %8.1f bytes/entry\n' "$name" "$n" "$((s - last[$pod]))" \
 		"$(echo "$s ${last[$pod]} $n" | awk '{ print ($1 - $2) / $3 }')"
 	last[$pod]=$s
+	t_pass "$name: measured"
 }
 
 echo "AuditRecord bytes in the API (as etcd stores them), per entry"
