@@ -134,7 +134,7 @@ static void agent_activate(struct agent *a, struct target *t)
 		t->nsfd = -1;
 		return;
 	}
-	err = capture_target_add(a->cap, t->mntns, t->id);
+	err = capture_target_add(a->cap, t->mntns, t->id, 0);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
 			 "cannot add the container to the kernel's target map: %s",
