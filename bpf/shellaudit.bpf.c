@@ -524,7 +524,8 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 	tty_fill(e, task, mntns, t, flags, tty, 0);
 	for (i = 0; i < SA_TTY_IOV_MAX && i < iovcnt && off < want; i++) {
 		if (compat) {
-			if (bpf_probe_read_user(base32, sizeof(base32), (const void *)(iov + 8 * i)))
+			if (bpf_probe_read_user(base32, sizeof(base32),
+						(const void *)(iov + 8 * i)))
 				break;
 			base = base32[0];
 			n = base32[1];
@@ -644,7 +645,8 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 			return 0;
 		/* ia32 arguments: ebx, ecx, edx. */
 		return tty_read(task, nr != SA_NR32_READ, true, (__u32)BPF_CORE_READ(regs, bx),
-				(__u32)BPF_CORE_READ(regs, cx), (__u32)BPF_CORE_READ(regs, dx), ret);
+				(__u32)BPF_CORE_READ(regs, cx), (__u32)BPF_CORE_READ(regs, dx),
+				ret);
 	}
 	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
 		return 0;
