@@ -33,6 +33,7 @@
 #include "sink_spool.h"
 #include "spool.h"
 #include "target.h"
+#include "ttyline.h"
 
 /* A program that imports readline from a library not found at its exec:
  * looked at again once its dynamic loader had time to map the library. */
@@ -54,6 +55,9 @@ struct agent {
 	struct capture *cap;
 	struct probe_set *probes;
 	struct session_table *sessions;
+	struct ttyline_table *ttylines;
+	bool tty_attached; /* the terminal hook is attached */
+	char tty_error[256]; /* why it is not, or "" */
 	struct sink *sink;
 	struct target_list targets;
 	struct timespec file_mtime;
@@ -87,6 +91,65 @@ static void agent_on_signal(int sig)
 		agent_reload = 1;
 	else
 		agent_stop = 1;
+}
+
+/* The SA_TARGET_* flags target t wants in the kernel's map. */
+static uint32_t agent_target_flags(struct agent *a, const struct target *t)
+{
+	const struct sink_spool_target *st;
+
+	if (!a->opts->terminal)
+		return 0;
+	if (!a->nc)
+		return SA_TARGET_TERMINAL;
+	st = nodecfg_lookup(t->spec, a->nc);
+	return st && st->terminal ? SA_TARGET_TERMINAL : 0;
+}
+
+/* Attaches the terminal hook while an active target wants it, and only
+ * then: attached, it slows every syscall of every process a little. */
+static void agent_tty_update(struct agent *a)
+{
+	const char *why;
+	bool want = false;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->targets.n; i++)
+		want |= a->targets.t[i].active && (a->targets.t[i].kflags & SA_TARGET_TERMINAL);
+	if (want == a->tty_attached || capture_tty_hook(a->cap, &why) == CAPTURE_TTY_OFF)
+		return;
+	r = capture_tty_set(a->cap, want);
+	if (r < 0) {
+		snprintf(a->tty_error, sizeof(a->tty_error), "cannot attach the %s hook: %s",
+			 capture_tty_hook_name(capture_tty_hook(a->cap, &why)), strerror(-r));
+		log_with(LOG_ERROR, LOG_KV("reason", a->tty_error),
+			 "terminal capture is off: typed lines are captured from readline only");
+		return;
+	}
+	a->tty_error[0] = '\0';
+	a->tty_attached = want;
+	log_with(LOG_INFO, LOG_KV("hook", capture_tty_hook_name(capture_tty_hook(a->cap, &why))),
+		 want ? "terminal capture attached" :
+			"terminal capture detached: no target wants it");
+}
+
+/* Brings the kernel's flags of an active target in line with its spec. */
+static void agent_target_reflag(struct agent *a, struct target *t)
+{
+	uint32_t flags = agent_target_flags(a, t);
+	int err;
+
+	if (!t->active || flags == t->kflags)
+		return;
+	err = capture_target_add(a->cap, t->mntns, t->id, flags);
+	if (err) {
+		log_with(LOG_ERROR, LOG_KV("container", t->name),
+			 "cannot update the container in the kernel's target map: %s",
+			 strerror(-err));
+		return;
+	}
+	t->kflags = flags;
 }
 
 /* Puts a resolved target into the kernel map and probes what it runs. */
@@ -134,7 +197,8 @@ static void agent_activate(struct agent *a, struct target *t)
 		t->nsfd = -1;
 		return;
 	}
-	err = capture_target_add(a->cap, t->mntns, t->id, 0);
+	t->kflags = agent_target_flags(a, t);
+	err = capture_target_add(a->cap, t->mntns, t->id, t->kflags);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
 			 "cannot add the container to the kernel's target map: %s",
@@ -144,6 +208,7 @@ static void agent_activate(struct agent *a, struct target *t)
 		return;
 	}
 	t->active = true;
+	agent_tty_update(a);
 	n = discover_container(a->probes, t->id, &t->scope, t->pid);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
 	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
@@ -158,10 +223,12 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	/* Events already in the ring buffer still belong to the target. */
 	capture_drain(a->cap);
 	probe_release_owner(a->probes, t->id);
+	ttyline_end_target(a->ttylines, t->id);
 	session_end_target(a->sessions, t->id, reason);
 	close(t->nsfd);
 	t->nsfd = -1;
 	t->active = false;
+	agent_tty_update(a);
 	log_with(LOG_INFO, LOG_KV("container", t->name), "target removed");
 }
 
@@ -218,6 +285,10 @@ apply:
 			agent_activate(a, t);
 	}
 	target_list_free(&want);
+	/* A spec may have turned terminal capture on or off for a target. */
+	for (i = 0; i < a->targets.n; i++)
+		agent_target_reflag(a, &a->targets.t[i]);
+	agent_tty_update(a);
 }
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
@@ -287,9 +358,27 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 
 	if (!t)
 		return; /* untargeted while the event was in flight */
+	if (ev->hdr->type == SA_EV_TTY) {
+		ttyline_read(a->ttylines, ev);
+		return;
+	}
+	ttyline_before(a->ttylines, ev);
+	/* Before the exit that may end the session: what it read of a line. */
+	if (ev->hdr->type == SA_EV_EXIT)
+		ttyline_exit(a->ttylines, ev->hdr);
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
 		agent_on_exec(a, t, ev);
+}
+
+/* A line ttyline rebuilt from terminal reads. */
+static void agent_on_tty_line(void *ctx, const struct ttyline *l)
+{
+	struct agent *a = ctx;
+	struct target *t = target_list_find_id(&a->targets, l->hdr->target);
+
+	if (t)
+		session_handle_tty_line(a->sessions, l, t->name);
 }
 
 /* Reports drops as a gap entry: nothing is lost silently. */
@@ -303,7 +392,8 @@ static void agent_check_drops(struct agent *a)
 	e.lost_lines = c[SA_CNT_DROP_LINE] - a->counters[SA_CNT_DROP_LINE];
 	e.lost_execs = c[SA_CNT_DROP_EXEC] - a->counters[SA_CNT_DROP_EXEC];
 	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
-	if (e.lost_lines || e.lost_execs || e.lost_exits) {
+	e.lost_reads = c[SA_CNT_DROP_TTY] - a->counters[SA_CNT_DROP_TTY];
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_reads) {
 		size_t i;
 
 		e.ts = clock_now_ns();
@@ -313,13 +403,14 @@ static void agent_check_drops(struct agent *a)
 		for (i = 0; a->spool && i < a->targets.n; i++)
 			if (a->targets.t[i].active)
 				sink_spool_gap(a->sink, a->targets.t[i].name,
-					       e.lost_lines + e.lost_execs + e.lost_exits,
+					       e.lost_lines + e.lost_execs + e.lost_exits +
+						       e.lost_reads,
 					       "the kernel ring buffer was full");
-		a->ring_drops += e.lost_lines + e.lost_execs + e.lost_exits;
+		a->ring_drops += e.lost_lines + e.lost_execs + e.lost_exits + e.lost_reads;
 		log_with(LOG_WARN, NULL,
 			 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64 " execs, %" PRIu64
-			 " exits",
-			 e.lost_lines, e.lost_execs, e.lost_exits);
+			 " exits, %" PRIu64 " terminal reads",
+			 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_reads);
 	}
 	memcpy(a->counters, c, sizeof(c));
 	/* Kept in the kernel: an agent restarting after a crash reports the
@@ -336,9 +427,10 @@ static void agent_log_counters(struct agent *a)
 		snprintf(v[i], sizeof(v[i]), "%" PRIu64, a->counters[i]);
 	log_with(LOG_INFO,
 		 LOG_KV("lines", v[SA_CNT_LINES], "execs", v[SA_CNT_EXECS], "exits",
-			v[SA_CNT_EXITS], "dropped_lines", v[SA_CNT_DROP_LINE], "dropped_execs",
-			v[SA_CNT_DROP_EXEC], "dropped_exits", v[SA_CNT_DROP_EXIT], "read_errors",
-			v[SA_CNT_READ_ERR]),
+			v[SA_CNT_EXITS], "terminal_reads", v[SA_CNT_TTY_READS], "dropped_lines",
+			v[SA_CNT_DROP_LINE], "dropped_execs", v[SA_CNT_DROP_EXEC], "dropped_exits",
+			v[SA_CNT_DROP_EXIT], "dropped_terminal_reads", v[SA_CNT_DROP_TTY],
+			"read_errors", v[SA_CNT_READ_ERR]),
 		 "capture counters");
 }
 
@@ -460,6 +552,8 @@ static void agent_k8s_report(struct agent *a)
 {
 	size_t n = nodecfg_count(a->nc), i, attached = 0;
 	struct nodecfg_target_status *ts = calloc(n ? n : 1, sizeof(*ts));
+	struct nodecfg_terminal term;
+	const char *why;
 
 	if (!ts)
 		return;
@@ -480,8 +574,12 @@ static void agent_k8s_report(struct agent *a)
 	}
 	a->m_targets->value = (double)n;
 	a->m_attached->value = (double)attached;
+	term.hook = capture_tty_hook_name(capture_tty_hook(a->cap, &why));
+	term.attached = a->tty_attached;
+	term.message = a->tty_error[0] ? a->tty_error : why;
 	if (nodecfg_synced(a->nc))
-		nodecfg_report(a->nc, a->client, ts, n, (long long)(a->ring_drops), a->last_error);
+		nodecfg_report(a->nc, a->client, ts, n, (long long)(a->ring_drops), a->last_error,
+			       &term);
 	free(ts);
 }
 
@@ -574,6 +672,8 @@ int agent_run(const struct agent_opts *opts)
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.pin_dir = opts->bpf_dir,
 		.no_recovery = opts->no_recovery != 0,
+		/* Without terminal capture: not even loaded. */
+		.tty_hook = opts->terminal ? opts->tty_hook : CAPTURE_TTY_OFF,
 	};
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
@@ -601,6 +701,12 @@ int agent_run(const struct agent_opts *opts)
 	err = session_table_new(a.sink, &a.sessions);
 	if (err)
 		goto out;
+	err = ttyline_table_new(opts->line_max, agent_on_tty_line, &a, &a.ttylines);
+	if (err)
+		goto out;
+	if (!opts->terminal)
+		snprintf(a.tty_error, sizeof(a.tty_error),
+			 "turned off on this node (--no-terminal)");
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
@@ -641,6 +747,7 @@ int agent_run(const struct agent_opts *opts)
 			break;
 		}
 		err = 0;
+		ttyline_tick(a.ttylines, clock_now_ns());
 		sink_flush(a.sink);
 		if (a.nretry)
 			agent_run_retries(&a);
@@ -668,6 +775,7 @@ int agent_run(const struct agent_opts *opts)
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:
+	ttyline_table_free(a.ttylines);
 	session_table_free(a.sessions);
 	probe_set_free(a.probes);
 	capture_close(a.cap);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capture.h"
+
 struct agent_opts {
 	const pid_t *pids; /* --target-pid, npids of them */
 	size_t npids;
@@ -22,6 +24,11 @@ struct agent_opts {
 	 * agent is down (after a crash); NULL or "": not kept. */
 	const char *bpf_dir;
 	int no_recovery; /* SHELLAUDIT_NO_LINE_RECOVERY: as on kernels before 6.6 */
+	/* Capture what targets read from their terminals (standalone: every
+	 * target; Kubernetes mode: the targets whose spec wants it). 0 turns
+	 * it off on this node. */
+	int terminal;
+	enum capture_tty_hook tty_hook; /* --terminal-hook */
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;

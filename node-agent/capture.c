@@ -472,7 +472,8 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 			 "terminal capture is off: typed lines are captured from readline only");
 	else if (c->tty_hook == CAPTURE_TTY_SYS_EXIT)
 		log_with(LOG_INFO,
-			 LOG_KV("hook", "sys_exit", "reason", c->tty_why[0] ? c->tty_why : "asked for"),
+			 LOG_KV("hook", "sys_exit", "reason",
+				c->tty_why[0] ? c->tty_why : "asked for"),
 			 "terminal capture through the raw sys_exit tracepoint (every syscall)");
 	else if (c->tty_hook == CAPTURE_TTY_TRACEPOINT)
 		log_with(LOG_INFO, LOG_KV("hook", "tracepoint"),

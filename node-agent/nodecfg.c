@@ -135,6 +135,7 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	t->sst.redact = t->redact;
 	t->sst.readline = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "readline"));
 	t->sst.exec = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "exec"));
+	t->sst.terminal = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "terminal"));
 	return 0;
 }
 
@@ -180,7 +181,8 @@ int nodecfg_process(struct nodecfg *nc)
 }
 
 int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error)
+		   size_t n, long long drops, const char *last_error,
+		   const struct nodecfg_terminal *term)
 {
 	const cJSON *obj = informer_get(nc->inf, NULL, nc->node);
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
@@ -214,6 +216,14 @@ int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodec
 	cJSON_AddNumberToObject(status, "drops", (double)drops);
 	if (last_error && *last_error)
 		cJSON_AddStringToObject(status, "lastError", last_error);
+	if (term) {
+		cJSON *tj = cJSON_AddObjectToObject(status, "terminal");
+
+		cJSON_AddStringToObject(tj, "hook", term->hook);
+		cJSON_AddBoolToObject(tj, "attached", term->attached);
+		if (term->message && *term->message)
+			cJSON_AddStringToObject(tj, "message", term->message);
+	}
 	if (old && cJSON_Compare(old, status, true)) {
 		cJSON_Delete(status);
 		return 0;

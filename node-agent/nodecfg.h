@@ -45,8 +45,16 @@ const struct nodecfg_target *nodecfg_at(const struct nodecfg *nc, size_t i);
 /* sink_spool_lookup_fn over the current targets (arg: the nodecfg). */
 const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg);
 
+/* Terminal capture on the node, for the status. */
+struct nodecfg_terminal {
+	const char *hook; /* "tracepoint", "sys_exit" or "off" */
+	bool attached; /* some target wants it and the hook is attached */
+	const char *message; /* why off, or NULL */
+};
+
 /* Writes the status when it differs from what the object has. */
 int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error);
+		   size_t n, long long drops, const char *last_error,
+		   const struct nodecfg_terminal *term);
 
 #endif

@@ -16,6 +16,12 @@ enum sink_kind {
 	SINK_LOST, /* a gap: events dropped in the kernel */
 };
 
+/* Where a line came from. */
+enum sink_source {
+	SINK_SOURCE_READLINE, /* the line readline returned */
+	SINK_SOURCE_TERMINAL, /* rebuilt from what a process read from its terminal */
+};
+
 struct sink_entry {
 	enum sink_kind kind;
 	uint64_t ts; /* CLOCK_MONOTONIC ns */
@@ -32,12 +38,17 @@ struct sink_entry {
 	bool truncated;
 	bool eof; /* line: readline returned NULL (Ctrl-D) */
 	bool recovered; /* line: of a call running before the probe (SA_F_RECOVERED) */
+	enum sink_source source; /* line */
+	bool inexact; /* line (terminal): keys whose effect could not be known */
+	bool echo_off; /* line (terminal): typed with echo off; text withheld */
+	uint32_t part; /* line (terminal): lines the same read completed before it */
 	const char *filename; /* exec */
 	size_t filename_len;
 	uint32_t argc; /* exec: the count the kernel had */
 	int32_t exit_code; /* session_end: wait(2) status of the leader, -1 unknown */
 	const char *reason; /* session_end: "exit", "untargeted", "agent stopped" */
 	uint64_t lost_lines, lost_execs, lost_exits; /* lost */
+	uint64_t lost_reads; /* lost: terminal reads (each a keystroke or more) */
 };
 
 struct sink {

@@ -148,6 +148,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			       ",\"lost_lines\":%" PRIu64 ",\"lost_execs\":%" PRIu64
 			       ",\"lost_exits\":%" PRIu64,
 			       e->lost_lines, e->lost_execs, e->lost_exits);
+		if (e->lost_reads)
+			sink_jsonl_fmt(s, ",\"lost_terminal_reads\":%" PRIu64, e->lost_reads);
 		goto done;
 	}
 	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);
@@ -166,6 +168,12 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_raw(s, ",\"eof\":true", 11);
 		if (e->recovered)
 			sink_jsonl_raw(s, ",\"recovered\":true", 17);
+		sink_jsonl_fmt(s, ",\"source\":\"%s\"",
+			       e->source == SINK_SOURCE_TERMINAL ? "terminal" : "readline");
+		if (e->inexact)
+			sink_jsonl_raw(s, ",\"inexact\":true", 15);
+		if (e->echo_off)
+			sink_jsonl_raw(s, ",\"echo_off\":true", 16);
 		break;
 	case SINK_EXEC:
 		sink_jsonl_key(s, "filename");

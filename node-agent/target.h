@@ -23,6 +23,7 @@ struct target {
 	uint64_t cgroup;
 	struct discover_scope scope; /* mntns and root, when resolved */
 	bool active; /* in the kernel's target map */
+	uint32_t kflags; /* SA_TARGET_* in the kernel's map, while active */
 	bool duplicate; /* same container as another active target */
 	int nsfd; /* the mount namespace, held open while active */
 };
