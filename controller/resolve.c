@@ -119,7 +119,7 @@ static cJSON *resolve_target(const cJSON *pod, const char *container, const char
 			     struct policy *const *matched, size_t n)
 {
 	cJSON *t = cJSON_CreateObject(), *pols, *cap, *ev, *redact;
-	bool readline = false, exec = false, enabled = false, execev = false;
+	bool readline = false, exec = false, terminal = false, enabled = false, execev = false;
 	long rate = 6000;
 	const struct policy *longest = NULL;
 	const cJSON *rule, *seen;
@@ -140,6 +140,7 @@ static cJSON *resolve_target(const cJSON *pod, const char *container, const char
 		cJSON_AddItemToArray(pols, cJSON_CreateString(p->name));
 		readline |= p->capture_readline;
 		exec |= p->capture_exec;
+		terminal |= p->capture_terminal;
 		enabled |= p->events_enabled;
 		execev |= p->events_enabled && p->events_exec;
 		if (p->rate_per_minute < rate)
@@ -165,6 +166,7 @@ static cJSON *resolve_target(const cJSON *pod, const char *container, const char
 	cap = cJSON_AddObjectToObject(t, "capture");
 	cJSON_AddBoolToObject(cap, "readline", readline);
 	cJSON_AddBoolToObject(cap, "exec", exec);
+	cJSON_AddBoolToObject(cap, "terminal", terminal);
 	ev = cJSON_AddObjectToObject(t, "events");
 	cJSON_AddBoolToObject(ev, "enabled", enabled);
 	cJSON_AddBoolToObject(ev, "execEvents", execev);
