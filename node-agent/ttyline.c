@@ -82,7 +82,7 @@ static void ttyline_complete(struct ttyline_table *t, struct ttyline_stream *s,
 			     const struct sa_event_hdr *h, uint32_t *part, bool hold)
 {
 	unsigned flags = s->flags;
-	const char *text = s->le.buf;
+	const char *text = s->le.buf ? s->le.buf : "";
 	size_t len = s->le.len;
 	char *copy;
 
