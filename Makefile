@@ -111,8 +111,9 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
 all: $(BINS) $(TOOL_BINS)
 
-# Static, with no library: the BPF tests copy it into a container's root.
-$(B)/tests/tools/read32: tests/tools/read32.c
+# Static, with no library: the BPF tests and the bench copy them into a
+# container's root.
+$(B)/tests/tools/read32 $(B)/tests/tools/sysloop: $(B)/tests/tools/%: tests/tools/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static $< -o $@
