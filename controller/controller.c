@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "httpd.h"
 #include "ratelimit.h"
+#include "util.h"
 
 #define CTL_LOOP_MAX_MS 1000
 #define CTL_RESYNC_MS (10 * 60 * 1000)
@@ -38,6 +39,37 @@ static void controller_updated(const cJSON *old, const cJSON *obj, void *arg)
 	(void)old;
 	(void)obj;
 	((struct controller *)arg)->dirty = true;
+}
+
+/* A ShellAuditNode's status moves with every record its agent publishes
+ * (chain heads): only what the controller reads marks the resolution stale
+ * (an unchanged object is a resync, which does). */
+static void controller_node_updated(const cJSON *old, const cJSON *obj, void *arg)
+{
+	static const char *const skip[] = { "heads", "headsDropped", "signingKey" };
+	const cJSON *os = cJSON_GetObjectItemCaseSensitive(old, "status");
+	const cJSON *ns = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	cJSON *a, *b;
+	size_t i;
+	bool same;
+
+	if (old == obj || !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old, "spec"),
+					 cJSON_GetObjectItemCaseSensitive(obj, "spec"), true) ||
+	    !os || !ns) {
+		((struct controller *)arg)->dirty = true;
+		return;
+	}
+	a = cJSON_Duplicate(os, 1);
+	b = cJSON_Duplicate(ns, 1);
+	for (i = 0; i < ARRAY_SIZE(skip); i++) {
+		cJSON_DeleteItemFromObjectCaseSensitive(a, skip[i]);
+		cJSON_DeleteItemFromObjectCaseSensitive(b, skip[i]);
+	}
+	same = a && b && cJSON_Compare(a, b, true);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	if (!same)
+		((struct controller *)arg)->dirty = true;
 }
 
 /* Namespaces: only labels matter. */
@@ -231,6 +263,8 @@ static int controller_start_informers(struct controller *c)
 		/* New records need no resolution. */
 		if (i == CTL_RECORDS)
 			o[i].on_add = o[i].on_delete = NULL, o[i].on_update = NULL;
+		if (i == CTL_NODES)
+			o[i].on_update = controller_node_updated;
 		if ((ret = informer_start(c->kcfg, &copts, &o[i], &c->inf[i])) < 0) {
 			log_error("cannot start the informer of %s: %s", o[i].path, strerror(-ret));
 			return ret;

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -18,8 +20,10 @@
 
 #include "capture.h"
 #include "clock.h"
+#include "container.h"
 #include "discover.h"
 #include "events.h"
+#include "heads.h"
 #include "httpd.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -28,32 +32,21 @@
 #include "nodecfg.h"
 #include "probe.h"
 #include "publish.h"
+#include "refused.h"
 #include "session.h"
+#include "sign.h"
 #include "sink.h"
 #include "sink_spool.h"
 #include "spool.h"
 #include "target.h"
 #include "ttyline.h"
 
-/* A program that imports readline from a library not found at its exec:
- * looked at again once its dynamic loader had time to map the library. */
-struct agent_retry {
-	pid_t pid;
-	uint32_t target;
-	unsigned int tries;
-	uint64_t due; /* CLOCK_MONOTONIC ns */
-	uint64_t exec_ts;
-};
-
-#define AGENT_RETRY_MAX 64
-#define AGENT_RETRY_TRIES 5
-
 struct agent {
 	const struct agent_opts *opts;
-	struct agent_retry retry[AGENT_RETRY_MAX];
-	size_t nretry;
 	struct capture *cap;
 	struct probe_set *probes;
+	struct refused *refused; /* ELF files refused, by identity */
+	struct discover *disc;	 /* finding readline in the containers, a bounded step a turn */
 	struct session_table *sessions;
 	struct ttyline_table *ttylines;
 	bool tty_attached; /* the terminal hook is attached */
@@ -69,6 +62,9 @@ struct agent {
 	struct spool *spool;
 	struct events *events;
 	struct publisher *pub;
+	struct sign_key *key;	/* signs every record of this node */
+	struct heads *heads;	/* published in the ShellAuditNode status */
+	bool heads_merged;	/* a previous agent's heads taken over */
 	struct httpd *http;
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
@@ -79,6 +75,8 @@ struct agent {
 	 * previous agent's programs left carry target ids only a known target
 	 * list resolves) and what that agent left unused is swept. */
 	bool settled;
+	bool probes_swept; /* and what its readline probes left, once discovery took over */
+	int swept_targets;
 	bool publishing; /* the last turn ran out of time with more to publish */
 };
 
@@ -155,10 +153,10 @@ static void agent_target_reflag(struct agent *a, struct target *t)
 /* Puts a resolved target into the kernel map and probes what it runs. */
 static void agent_activate(struct agent *a, struct target *t)
 {
-	char pid[16], ns[24], probes[16], path[64];
+	char pid[16], ns[24], path[64];
 	struct stat st;
 	size_t i;
-	int err, n;
+	int err;
 
 	if (t->active)
 		return;
@@ -209,7 +207,23 @@ static void agent_activate(struct agent *a, struct target *t)
 	}
 	t->active = true;
 	agent_tty_update(a);
-	n = discover_container(a->probes, t->id, &t->scope, t->pid);
+	/* Said "target added" once the container's first scan is done. */
+	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
+		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
+			 "cannot queue the search for readline: out of memory");
+}
+
+/* The first scan of a target's container ended (discover.h). */
+static void agent_on_scanned(void *arg, uint32_t owner, int n)
+{
+	struct agent *a = arg;
+	const struct target *t = target_list_find_id(&a->targets, owner);
+	char pid[16], ns[24], probes[16];
+
+	if (!t)
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
 	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
@@ -222,6 +236,7 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	capture_target_del(a->cap, t->mntns);
 	/* Events already in the ring buffer still belong to the target. */
 	capture_drain(a->cap);
+	discover_forget(a->disc, t->id);
 	probe_release_owner(a->probes, t->id);
 	ttyline_end_target(a->ttylines, t->id);
 	session_end_target(a->sessions, t->id, reason);
@@ -230,6 +245,49 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	t->active = false;
 	agent_tty_update(a);
 	log_with(LOG_INFO, LOG_KV("container", t->name), "target removed");
+}
+
+/* Whether a process of the target's container still runs on the node. */
+static bool agent_container_runs(const struct target *t)
+{
+	char id[CONTAINER_ID_MAX];
+	pid_t pid;
+
+	return container_parse_id(t->spec, id, sizeof(id)) == 0 && container_find_pid(id, &pid) == 0;
+}
+
+/* The controller took an audited container off this node's list (or its
+ * rules broke) while the container still runs: its chain ends with an entry
+ * that says so, and the pod gets a Warning Event, instead of going quiet. */
+static void agent_audit_stopped(struct agent *a, const struct target *t)
+{
+	const struct nodecfg_target *removed = nodecfg_removed(a->nc, t->spec);
+	const struct nodecfg_target *nt = NULL;
+	char why[512];
+	size_t i;
+	int ret;
+
+	for (i = 0; !removed && i < nodecfg_count(a->nc); i++)
+		if (!strcmp(nodecfg_at(a->nc, i)->cid, t->spec))
+			nt = nodecfg_at(a->nc, i);
+	if ((!removed && !nt) || !agent_container_runs(t))
+		return; /* the container is gone: its chain just ends */
+	if (removed)
+		snprintf(why, sizeof(why),
+			 "auditing stopped while the container runs: target removed by the controller "
+			 "(no ShellAuditPolicy selects it any more: a policy was deleted or changed, "
+			 "or the pod or its namespace was relabelled)");
+	else
+		snprintf(why, sizeof(why),
+			 "auditing stopped while the container runs: its policies' redact rules "
+			 "cannot be applied: %.300s",
+			 nt->error ? nt->error : "unknown");
+	ret = sink_spool_stopped(a->sink, t->spec, removed ? removed->id : nt->id, why);
+	if (ret < 0)
+		log_with(LOG_ERROR, LOG_KV("container", t->spec),
+			 "cannot record that auditing stopped: %s", strerror(-ret));
+	else
+		log_with(LOG_WARN, LOG_KV("container", t->spec), "%s", why);
 }
 
 /* Brings the target list in line with the flags and the targets file. */
@@ -272,7 +330,11 @@ apply:
 		struct target *t = &a->targets.t[i];
 
 		if (!target_list_find_spec(&want, t->spec)) {
+			bool audited = t->active;
+
 			agent_deactivate(a, t, "untargeted");
+			if (a->nc && audited)
+				agent_audit_stopped(a, t);
 			target_list_remove(&a->targets, i);
 			continue;
 		}
@@ -293,62 +355,9 @@ apply:
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
-	const struct sa_event_hdr *h = ev->hdr;
-	char us[24], dus[24], pid[16];
-	uint64_t t0;
-	int r;
-
-	t0 = clock_now_ns();
-	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
-	if (r == -EAGAIN && a->nretry < AGENT_RETRY_MAX)
-		a->retry[a->nretry++] = (struct agent_retry){ .pid = (pid_t)h->tgid,
-							      .target = t->id,
-							      .due = t0 + 20000000ull,
-							      .exec_ts = h->ts };
-	if (r == 1 && log_get_level() >= LOG_DEBUG) {
-		uint64_t now = clock_now_ns();
-
-		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - h->ts) / 1000));
-		snprintf(dus, sizeof(dus), "%" PRIu64, (now - t0) / 1000);
-		snprintf(pid, sizeof(pid), "%u", h->tgid);
-		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us, "discover_us", dus),
-			 "probed a new program from its exec");
-	}
-}
-
-/* Looks again at the programs whose readline library was not found at
- * exec, with growing delays (20 ms, 40 ms, ... 320 ms). */
-static void agent_run_retries(struct agent *a)
-{
-	uint64_t now = clock_now_ns();
-	char us[24], pid[16];
-	size_t i = 0;
-	int r;
-
-	while (i < a->nretry) {
-		struct agent_retry *q = &a->retry[i];
-		const struct target *t = target_list_find_id(&a->targets, q->target);
-
-		if (q->due > now) {
-			i++;
-			continue;
-		}
-		r = t && t->active ? discover_process(a->probes, t->id, &t->scope, q->pid) : -ESRCH;
-		if (r == -EAGAIN && ++q->tries < AGENT_RETRY_TRIES) {
-			q->due = now + (20000000ull << q->tries);
-			i++;
-			continue;
-		}
-		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - q->exec_ts) / 1000));
-		snprintf(pid, sizeof(pid), "%d", (int)q->pid);
-		if (r == 1)
-			log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us),
-				 "probed the readline library a program mapped after its exec");
-		else if (r == -EAGAIN)
-			log_with(LOG_WARN, LOG_KV("pid", pid),
-				 "program imports readline but no readline library was found in it");
-		a->retry[i] = a->retry[--a->nretry];
-	}
+	/* Looked at in the loop's discovery step, not here: what the program
+	 * is made of must not hold the reading of the ring buffer. */
+	discover_process(a->disc, t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts);
 }
 
 static void agent_on_event(void *ctx, const struct capture_event *ev)
@@ -446,20 +455,25 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 }
 
 /* Once the targets are known: what a previous agent left pinned and no
- * target claims (a container untargeted or gone meanwhile) is removed. */
+ * target claims (a container untargeted or gone meanwhile) is removed; its
+ * readline probes once the first search of every target took over theirs. */
 static void agent_settle(struct agent *a)
 {
-	int nt, np;
-
 	if (a->nc)
 		agent_sync_targets(a, true);
-	nt = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
-	np = probe_set_sweep(a->probes);
+	a->swept_targets = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
+	a->settled = true;
+}
+
+static void agent_sweep_probes(struct agent *a)
+{
+	int nt = a->swept_targets, np = probe_set_sweep(a->probes);
+
 	if (nt > 0 || np > 0)
 		log_info("removed %d targets and %d readline probe links of the previous agent "
 			 "that no target uses now",
 			 nt > 0 ? nt : 0, np > 0 ? np : 0);
-	a->settled = true;
+	a->probes_swept = true;
 }
 
 /* --- Kubernetes mode -------------------------------------------------------- */
@@ -496,6 +510,79 @@ static void agent_k8s_metrics(struct agent *a)
 				    "Targets in the kernel's map.", 1);
 }
 
+/* The node's signing key: --key-file, else node.key in the state dir. */
+static int agent_load_key(struct agent *a)
+{
+	char path[PATH_MAX], dir[PATH_MAX], err[512];
+	int created, ret;
+
+	if (a->opts->key_file && *a->opts->key_file) {
+		snprintf(path, sizeof(path), "%s", a->opts->key_file);
+	} else {
+		snprintf(path, sizeof(path), "%s/node.key", a->opts->state_dir);
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
+		log_with(LOG_WARN, LOG_KV("dir", dir), "cannot create the key's directory: %s",
+			 strerror(errno));
+	ret = sign_key_load_or_create(path, &a->key, &created, err, sizeof(err));
+	if (ret < 0) {
+		log_with(LOG_ERROR, LOG_KV("file", path), "cannot load the node's signing key: %s", err);
+		return ret;
+	}
+	log_with(LOG_INFO, LOG_KV("file", path, "key_id", sign_key_id(a->key)),
+		 "%s the node's signing key (its public half goes to the ShellAuditNode status)",
+		 created ? "generated" : "loaded");
+	return 0;
+}
+
+/* A record is in the API server: its chain's head moves. */
+static void agent_on_record(const cJSON *rec, void *arg)
+{
+	struct agent *a = arg;
+
+	heads_record(a->heads, rec, time(NULL));
+}
+
+static bool agent_is_target(const char *cid, void *arg)
+{
+	struct agent *a = arg;
+
+	return nodecfg_removed(a->nc, cid) || nodecfg_lookup(cid, a->nc) ||
+	       target_list_find_spec(&a->targets, cid);
+}
+
+/* What the status says besides the targets: the key that signs this node's
+ * records and the head of each chain. */
+static cJSON *agent_k8s_extra(struct agent *a)
+{
+	cJSON *extra = cJSON_CreateObject(), *key, *heads, *term;
+	const char *why, *hook;
+
+	if (!extra)
+		return NULL;
+	/* Terminal capture: which hook, attached or not, and why not. */
+	hook = capture_tty_hook_name(capture_tty_hook(a->cap, &why));
+	term = cJSON_AddObjectToObject(extra, "terminal");
+	cJSON_AddStringToObject(term, "hook", hook);
+	cJSON_AddBoolToObject(term, "attached", a->tty_attached);
+	why = a->tty_error[0] ? a->tty_error : why;
+	if (why && *why)
+		cJSON_AddStringToObject(term, "message", why);
+	if (!a->heads_merged) {
+		/* A previous agent's heads: records it published stay covered. */
+		heads_merge(a->heads, nodecfg_published_heads(a->nc));
+		a->heads_merged = true;
+	}
+	key = cJSON_AddObjectToObject(extra, "signingKey");
+	cJSON_AddStringToObject(key, "keyID", sign_key_id(a->key));
+	cJSON_AddStringToObject(key, "publicKey", sign_key_public(a->key));
+	if ((heads = heads_json(a->heads, agent_is_target, a, time(NULL))))
+		cJSON_AddItemToObject(extra, "heads", heads);
+	cJSON_AddNumberToObject(extra, "headsDropped", (double)heads_capped(a->heads));
+	return extra;
+}
+
 static int agent_k8s_start(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
@@ -510,6 +597,11 @@ static int agent_k8s_start(struct agent *a)
 	int ret;
 
 	agent_k8s_metrics(a);
+	if ((ret = agent_load_key(a)) < 0)
+		return ret;
+	so.key = a->key;
+	if ((ret = heads_new(&a->heads)) < 0)
+		return ret;
 	ret = o->kubeconfig ? kubeconfig_load(o->kubeconfig, NULL, &a->kcfg, err, sizeof(err)) :
 			      kubeconfig_in_cluster(NULL, &a->kcfg, err, sizeof(err));
 	if (ret < 0) {
@@ -530,6 +622,7 @@ static int agent_k8s_start(struct agent *a)
 	}
 	if ((ret = publish_new(a->client, a->events, a->spool, &a->pub)) < 0)
 		return ret;
+	publish_on_record(a->pub, agent_on_record, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
 	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
@@ -547,13 +640,12 @@ static const struct target *agent_find_cid(struct agent *a, const char *cid)
 	return NULL;
 }
 
-/* Status for the controller: what is attached, and why not. */
-static void agent_k8s_report(struct agent *a)
+/* Status for the controller: what is attached, and why not. final: the
+ * agent is leaving; what is attached is left as it was last said. */
+static void agent_k8s_report(struct agent *a, bool final)
 {
 	size_t n = nodecfg_count(a->nc), i, attached = 0;
 	struct nodecfg_target_status *ts = calloc(n ? n : 1, sizeof(*ts));
-	struct nodecfg_terminal term;
-	const char *why;
 
 	if (!ts)
 		return;
@@ -563,6 +655,8 @@ static void agent_k8s_report(struct agent *a)
 
 		ts[i].cid = nt->cid;
 		ts[i].attached = t && t->active;
+		if (t)
+			ts[i].nrefused = discover_refused(a->disc, t->id, &ts[i].refused);
 		attached += ts[i].attached;
 		if (nt->error) {
 			ts[i].reason = "RedactRulesInvalid";
@@ -574,12 +668,13 @@ static void agent_k8s_report(struct agent *a)
 	}
 	a->m_targets->value = (double)n;
 	a->m_attached->value = (double)attached;
-	term.hook = capture_tty_hook_name(capture_tty_hook(a->cap, &why));
-	term.attached = a->tty_attached;
-	term.message = a->tty_error[0] ? a->tty_error : why;
-	if (nodecfg_synced(a->nc))
-		nodecfg_report(a->nc, a->client, ts, n, (long long)(a->ring_drops), a->last_error,
-			       &term);
+	if (nodecfg_synced(a->nc)) {
+		cJSON *extra = agent_k8s_extra(a);
+
+		nodecfg_report(a->nc, a->client, final ? NULL : ts, n, (long long)(a->ring_drops),
+			       a->last_error, extra);
+		cJSON_Delete(extra);
+	}
 	free(ts);
 }
 
@@ -612,7 +707,7 @@ static void agent_k8s_turn(struct agent *a)
 
 	if (nodecfg_process(a->nc) > 0) {
 		agent_sync_targets(a, true);
-		agent_k8s_report(a);
+		agent_k8s_report(a, false);
 	}
 	if (a->http)
 		httpd_process(a->http);
@@ -645,12 +740,14 @@ static void agent_k8s_drain(struct agent *a)
 		publish_step(a->pub, 256);
 		if (spool_idle(a->spool)) {
 			log_info("spool drained");
-			return;
+			break;
 		}
 		nanosleep(&step, NULL);
 	}
-	log_warn("spool not drained within %lds; the next start publishes the rest",
-		 a->opts->drain_s);
+	if (!spool_idle(a->spool))
+		log_warn("spool not drained within %lds; the next start publishes the rest",
+			 a->opts->drain_s);
+	agent_k8s_report(a, true); /* the heads of what was just published */
 }
 
 static void agent_k8s_stop(struct agent *a)
@@ -660,6 +757,8 @@ static void agent_k8s_stop(struct agent *a)
 	publish_free(a->pub);
 	events_free(a->events);
 	spool_close(a->spool);
+	heads_free(a->heads);
+	sign_key_free(a->key);
 	kube_client_free(a->client);
 	kubeconfig_free(a->kcfg);
 }
@@ -678,8 +777,9 @@ int agent_run(const struct agent_opts *opts)
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
 	uint64_t last_tick = 0, now;
+	bool more = false; /* discovery has work due now */
 	size_t i;
-	int err;
+	int err, err2;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -710,7 +810,16 @@ int agent_run(const struct agent_opts *opts)
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
-	err = probe_set_new(a.cap, &a.probes);
+	err = refused_open(opts->state_dir, &a.refused);
+	if (err == -ENOMEM)
+		goto out;
+	if (err)
+		log_with(LOG_WARN, LOG_KV("file", refused_path(a.refused)),
+			 "cannot read the refused ELF files; starting with none: %s",
+			 strerror(-err));
+	err = probe_set_new(a.cap, a.refused, &a.probes);
+	if (!err)
+		err = discover_new(a.probes, a.refused, agent_on_scanned, &a, &a.disc);
 	if (err)
 		goto out;
 	if (capture_reported(a.cap, a.counters, false))
@@ -734,8 +843,12 @@ int agent_run(const struct agent_opts *opts)
 	while (!agent_stop) {
 		if (!a.settled && (!a.nc || nodecfg_synced(a.nc)))
 			agent_settle(&a);
+		if (a.settled && !a.probes_swept && discover_scanned_all(a.disc))
+			agent_sweep_probes(&a);
 		if (a.settled) {
-			err = capture_poll(a.cap, a.publishing ? 0 : a.nretry ? 20 : 200);
+			long wait = a.publishing || more ? 0 : discover_wait_ms(a.disc);
+
+			err = capture_poll(a.cap, wait >= 0 && wait < 200 ? (int)wait : 200);
 		} else {
 			struct timespec wait = { 0, 50 * 1000000L };
 
@@ -749,8 +862,7 @@ int agent_run(const struct agent_opts *opts)
 		err = 0;
 		ttyline_tick(a.ttylines, clock_now_ns());
 		sink_flush(a.sink);
-		if (a.nretry)
-			agent_run_retries(&a);
+		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
 		now = clock_now_ns();
@@ -761,7 +873,7 @@ int agent_run(const struct agent_opts *opts)
 				agent_activate(&a, &a.targets.t[i]);
 			agent_check_drops(&a);
 			if (a.nc) {
-				agent_k8s_report(&a);
+				agent_k8s_report(&a, false);
 				agent_k8s_update_metrics(&a);
 			}
 			last_tick = now;
@@ -777,7 +889,11 @@ int agent_run(const struct agent_opts *opts)
 out:
 	ttyline_table_free(a.ttylines);
 	session_table_free(a.sessions);
+	discover_free(a.disc);
 	probe_set_free(a.probes);
+	if ((err2 = refused_close(a.refused)) < 0)
+		log_with(LOG_WARN, LOG_KV("file", opts->state_dir),
+			 "cannot save the refused ELF files: %s", strerror(-err2));
 	capture_close(a.cap);
 	target_list_free(&a.targets);
 	sink_close(a.sink);

@@ -29,11 +29,17 @@ struct agent_opts {
 	 * it off on this node. */
 	int terminal;
 	enum capture_tty_hook tty_hook; /* --terminal-hook */
+	/* Where the agent keeps what outlives it besides the spool (the ELF
+	 * files it refused); NULL or "": nothing kept. */
+	const char *state_dir;
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;
 	const char *kubeconfig;	/* NULL: in-cluster */
 	const char *spool_dir;
+	/* The node's Ed25519 signing key, made at first start ([the spool
+	 * dir's parent]/node.key). */
+	const char *key_file;
 	size_t spool_max_bytes;
 	int port;		/* /healthz, /readyz, /metrics; 0: off */
 	long drain_s;		/* SIGTERM: publish what is spooled for at most this long */

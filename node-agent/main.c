@@ -2,6 +2,8 @@
 /* shellaudit-agent: flags, then the capture loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,12 @@ static void main_usage(FILE *f)
 		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
 		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
 		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
+		"  --state-dir DIR       keep there what the agent learns that outlives it: the\n"
+		"                        ELF files it refused to parse, by identity, so a\n"
+		"                        restart does not parse them again; the signing key.\n"
+		"                        Default: the spool dir's parent in Kubernetes mode\n"
+		"                        (/var/lib/shellaudit), none otherwise\n"
+		"                                                          SHELLAUDIT_STATE_DIR\n"
 		"\n"
 		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
 		"through a durable spool to AuditRecords and Events.\n"
@@ -71,6 +79,9 @@ static void main_usage(FILE *f)
 		"  --spool-dir DIR       the spool (default /var/lib/shellaudit/spool); entries\n"
 		"                        are fdatasync'd there before they are published\n"
 		"                                                          SHELLAUDIT_SPOOL_DIR\n"
+		"  --key-file FILE       the node's Ed25519 key that signs its AuditRecords,\n"
+		"                        made at first start, 0600 (default node.key in the\n"
+		"                        state dir)                       SHELLAUDIT_KEY_FILE\n"
 		"  --spool-max-mb MB     spool bound; past it entries are counted and become a\n"
 		"                        gap entry (default 256)          SHELLAUDIT_SPOOL_MAX_MB\n"
 		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
@@ -83,8 +94,11 @@ static void main_usage(FILE *f)
 		"\n"
 		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
 		"                        checks the AuditRecord chains of a container: exit 0\n"
-		"                        when intact, 1 when a record is missing, altered or\n"
-		"                        reordered\n"
+		"                        when intact, 1 when a record is missing (first, middle\n"
+		"                        or last: the node's published chain head), altered,\n"
+		"                        reordered, unsigned or not signed by its node's key;\n"
+		"                        3 when there is none, 2 when they cannot be read (as\n"
+		"                        `kubectl shellaudit verify`)\n"
 		"\n"
 		"  --log-level LEVEL     error, warn, info (default) or debug\n"
 		"                                                          SHELLAUDIT_LOG_LEVEL\n"
@@ -136,7 +150,8 @@ static int main_add_pids(const char *s, pid_t *pids, size_t *n)
 	return 0;
 }
 
-/* shellaudit-agent verify: checks a container's chains against the API server. */
+/* shellaudit-agent verify: an alias of `kubectl shellaudit verify`, with
+ * this binary's flags; the work is verify.c's. */
 static int main_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -171,11 +186,16 @@ static int main_verify(int argc, char **argv)
 		fprintf(stderr, "shellaudit-agent verify: %s\n", err);
 		return 2;
 	}
-	kube_client_new(cfg, NULL, &c);
+	if ((ret = kube_client_new(cfg, NULL, &c)) < 0) {
+		fprintf(stderr, "shellaudit-agent verify: cannot make a client for %s: %s\n",
+			cfg->server, strerror(-ret));
+		kubeconfig_free(cfg);
+		return 2;
+	}
 	ret = verify_container(c, ns, pod, container, stdout);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : 2;
+	return verify_exit_status(ret);
 }
 
 int main(int argc, char **argv)
@@ -183,7 +203,7 @@ int main(int argc, char **argv)
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
 	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
-	       OPT_TERMINAL, OPT_NO_TERMINAL, OPT_TERMINAL_HOOK };
+	       OPT_STATE_DIR, OPT_KEY, OPT_TERMINAL, OPT_NO_TERMINAL, OPT_TERMINAL_HOOK };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -205,6 +225,8 @@ int main(int argc, char **argv)
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
+		{ "key-file", required_argument, NULL, OPT_KEY },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "terminal", no_argument, NULL, OPT_TERMINAL },
 		{ "no-terminal", no_argument, NULL, OPT_NO_TERMINAL },
 		{ "terminal-hook", required_argument, NULL, OPT_TERMINAL_HOOK },
@@ -233,6 +255,7 @@ int main(int argc, char **argv)
 	o.node_name = getenv("NODE_NAME");
 	o.kubeconfig = getenv("KUBECONFIG");
 	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");
+	o.key_file = getenv("SHELLAUDIT_KEY_FILE");
 	if (!o.spool_dir || !*o.spool_dir)
 		o.spool_dir = "/var/lib/shellaudit/spool";
 	o.spool_max_bytes = 256u << 20;
@@ -240,6 +263,7 @@ int main(int argc, char **argv)
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
+	o.state_dir = getenv("SHELLAUDIT_STATE_DIR");
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
 	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
 			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
@@ -272,7 +296,9 @@ int main(int argc, char **argv)
 		case OPT_NODE: o.node_name = optarg; break;
 		case OPT_KUBECONFIG: o.kubeconfig = optarg; break;
 		case OPT_SPOOL: o.spool_dir = optarg; break;
+		case OPT_KEY: o.key_file = optarg; break;
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
+		case OPT_STATE_DIR: o.state_dir = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;
@@ -333,6 +359,13 @@ int main(int argc, char **argv)
 		o.bpf_dir = "/sys/fs/bpf/shellaudit";
 	if (o.kubeconfig && !*o.kubeconfig)
 		o.kubeconfig = NULL;
+	/* The spool's parent is the directory the DaemonSet keeps on the host. */
+	if (!o.state_dir && o.node_name) {
+		static char state[PATH_MAX];
+
+		snprintf(state, sizeof(state), "%s", o.spool_dir);
+		o.state_dir = dirname(state);
+	}
 	if (spool_mb) {
 		if (main_number("--spool-max-mb", spool_mb, 1, 1u << 20, &v))
 			return 2;

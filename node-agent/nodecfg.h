@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "discover.h"
 #include "informer.h"
 #include "kube.h"
 #include "sink_spool.h"
@@ -20,11 +21,17 @@ struct nodecfg_target {
 	struct sink_spool_target sst;
 };
 
+#define NODECFG_REFUSED_MAX 16 /* refused files reported per target */
+
 struct nodecfg_target_status {
 	const char *cid;
 	bool attached;
 	const char *reason;		/* when not attached: e.g. NotRunningHere */
 	const char *message;
+	/* Files of the container not probed because the ELF checks refused
+	 * them (the first NODECFG_REFUSED_MAX are reported). */
+	const struct discover_refusal *refused;
+	size_t nrefused;
 };
 
 struct nodecfg;
@@ -45,16 +52,19 @@ const struct nodecfg_target *nodecfg_at(const struct nodecfg *nc, size_t i);
 /* sink_spool_lookup_fn over the current targets (arg: the nodecfg). */
 const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg);
 
-/* Terminal capture on the node, for the status. */
-struct nodecfg_terminal {
-	const char *hook; /* "tracepoint", "sys_exit" or "off" */
-	bool attached; /* some target wants it and the hook is attached */
-	const char *message; /* why off, or NULL */
-};
+/* The target the last change of the spec removed, by container ID, or
+ * NULL; valid until the next nodecfg_process() that returns 1. Its record
+ * identity stays known to nodecfg_lookup() until then too. */
+const struct nodecfg_target *nodecfg_removed(const struct nodecfg *nc, const char *cid);
 
-/* Writes the status when it differs from what the object has. */
+/* status.heads as the object has it now (a previous agent's, at start), or
+ * NULL. Hostile input: see heads_merge(). */
+const cJSON *nodecfg_published_heads(const struct nodecfg *nc);
+
+/* Writes the status when it differs from what the object has. The fields
+ * of extra (an object, or NULL) are written too (signingKey, heads). ts
+ * NULL (an agent leaving): the targets' state stays as the object has it. */
 int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error,
-		   const struct nodecfg_terminal *term);
+		   size_t n, long long drops, const char *last_error, const cJSON *extra);
 
 #endif

@@ -31,6 +31,8 @@ struct publisher {
 	long retry_at_ms;
 	struct backoff backoff;
 	struct publish_stats stats;
+	publish_record_fn on_record;
+	void *on_record_arg;
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -56,6 +58,12 @@ void publish_free(struct publisher *p)
 	free(p);
 }
 
+void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg)
+{
+	p->on_record = fn;
+	p->on_record_arg = arg;
+}
+
 void publish_get_stats(const struct publisher *p, struct publish_stats *out)
 {
 	*out = p->stats;
@@ -74,10 +82,36 @@ static void publish_failed(struct publisher *p)
 	p->retry_at_ms = clock_now_ms() + backoff_next_ms(&p->backoff);
 }
 
+static const char *publish_digest(const cJSON *rec)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "digest"));
+}
+
+/* Whether the record already under rec's name is rec (a replay): 1 yes, 0
+ * another record, <0 cannot tell now. */
+static int publish_is_replay(struct publisher *p, const char *path, const cJSON *rec)
+{
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "metadata"), "name"));
+	const char *ours = publish_digest(rec), *theirs;
+	cJSON *existing = NULL;
+	char one[640];
+	int ret;
+
+	snprintf(one, sizeof(one), "%s/%s", path, name);
+	if ((ret = kube_get(p->c, one, &existing, NULL)) < 0)
+		return ret;
+	theirs = publish_digest(existing);
+	ret = ours && theirs && !strcmp(ours, theirs);
+	cJSON_Delete(existing);
+	return ret;
+}
+
 /* One record; 0 accepted or already there, <0 to retry later. */
 static int publish_record(struct publisher *p, cJSON *rec)
 {
-	const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
 	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
 	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(
@@ -86,39 +120,49 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(entries, 0), "time"));
 	struct kube_response resp;
 	struct timespec t, now;
-	char path[512];
-	int ret;
+	char path[512], other[320];
+	int ret, tries;
 
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
-	ret = kube_create(p->c, path, rec, NULL, &resp);
-	if (ret == -EEXIST) {
-		/* A replay finds its own record; anything else under that name
-		 * (a node whose spool was lost restarts its chains at 0) is a
-		 * collision that must be said out loud, not taken as done. */
-		const char *ours = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(rec, "spec"), "digest"));
-		cJSON *existing = NULL;
-		char one[640];
-
-		snprintf(one, sizeof(one), "%s/%s", path, name);
-		if (kube_get(p->c, one, &existing, NULL) == 0) {
-			const char *theirs = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(existing, "spec"), "digest"));
-
-			if (!ours || !theirs || strcmp(ours, theirs)) {
-				p->stats.collisions++;
-				log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
-					 "another AuditRecord already has this name and differs: this "
-					 "record is not published (was the node's spool lost?)");
-			}
+	for (tries = 0;; tries++) {
+		ret = kube_create(p->c, path, rec, NULL, &resp);
+		if (ret != -EEXIST)
+			break;
+		/* A replay finds its own record. Another record under this
+		 * name is said out loud and this one goes under the longer
+		 * name record_name_taken() gives: kept, never dropped. */
+		if ((ret = publish_is_replay(p, path, rec)) < 0) {
+			log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name),
+				 "cannot read the AuditRecord already under this name: %s",
+				 strerror(-ret));
+			return ret;
 		}
-		cJSON_Delete(existing);
-		p->stats.records_replayed++;
-		return 0;
+		if (ret == 1) {
+			p->stats.records_replayed++;
+			if (p->on_record)
+				p->on_record(rec, p->on_record_arg);
+			return 0;
+		}
+		p->stats.collisions++;
+		if (tries > 0 ||
+		    record_name_taken(name, publish_digest(rec), other, sizeof(other)) < 0) {
+			log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
+				 "another AuditRecord already has this name too; kept in the "
+				 "spool and retried");
+			return -EEXIST;
+		}
+		log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name, "published_as", other),
+			 "another AuditRecord already has this name and differs: this record "
+			 "goes under a longer name");
+		cJSON_ReplaceItemInObjectCaseSensitive(md, "name", cJSON_CreateString(other));
+		name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
 	}
-	if (ret == -EINVAL || ret == -ENOENT) {
-		/* Refused for good (e.g. its namespace is gone): retrying cannot
-		 * help, and holding the spool would stop every other record. */
+	if (ret == -EINVAL || ret == -ENOENT ||
+	    (ret == -EACCES && strstr(resp.message, "because it is being terminated"))) {
+		/* Refused for good (its namespace is gone, or being deleted:
+		 * records hold such a namespace until they expire, and nothing
+		 * new goes into it meanwhile): retrying cannot help, and
+		 * holding the spool would stop every other record. */
 		log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
 			 "AuditRecord refused, dropped: %s", resp.message);
 		return 0;
@@ -129,6 +173,8 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		return ret;
 	}
 	p->stats.records++;
+	if (p->on_record)
+		p->on_record(rec, p->on_record_arg);
 	if (first && timefmt_parse(first, &t) == 0) {
 		clock_gettime(CLOCK_REALTIME, &now);
 		p->stats.last_latency_s = (double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
@@ -173,8 +219,20 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	bool line;
 	int ret;
 
-	if (!kind || !text || !reg.ns || !reg.name || !cid ||
-	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
+	if (!kind || !text || !reg.ns || !reg.name || !cid)
+		return 0;
+	record_container_label(cid, label);
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label, (unsigned long long)pos);
+	if (!strcmp(kind, "audit_stopped")) {
+		/* Whatever the policy said of Events, and past any rate limit:
+		 * the pod's owner and its auditors both see auditing end. */
+		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
+					text);
+		p->stats.events += ret == 0;
+		p->stats.events_replayed += ret == 1;
+		return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
+	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
 		return 0;
 	line = !strcmp(kind, "line");
 	if (!line && !(!strcmp(kind, "exec") &&
@@ -196,16 +254,15 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	}
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. */
-	record_container_label(cid, label);
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label, (unsigned long long)pos);
 	ret = events_emit_named(p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
 				line ? "Typed" : "Executed", text);
 	if (ret == 1)
 		p->stats.events_replayed++;
 	else if (ret == 0)
 		p->stats.events++;
-	else if (ret == -EINVAL || ret == -ENOENT)
-		return 0; /* refused for good: the AuditRecord still holds it */
+	else if (ret == -EINVAL || ret == -ENOENT || ret == -EACCES)
+		return 0; /* refused for good (a namespace being deleted, a policy):
+			   * the AuditRecord still holds it */
 	return ret < 0 ? ret : 0;
 }
 

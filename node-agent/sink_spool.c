@@ -267,6 +267,27 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	return ret;
 }
 
+int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id, const char *why)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+	struct timespec now;
+	char ts[40];
+	cJSON *e;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	timefmt_micro(&now, ts, sizeof(ts));
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "time", ts);
+	cJSON_AddStringToObject(e, "kind", "audit_stopped");
+	cJSON_AddStringToObject(e, "text", why);
+	ret = sink_spool_add(s, container, "", id, NULL, e, NULL);
+	cJSON_Delete(e);
+	if (ret == 0)
+		ret = spool_end_session(s->sp, container, "");
+	return ret;
+}
+
 static int sink_spool_flush(struct sink *base)
 {
 	(void)base;

@@ -29,6 +29,7 @@ struct spool_batch {
 struct spool_chain {
 	uint64_t next_seq;
 	char prev[DIGEST_STR_LEN];
+	char prev_until[RECORD_TIME_LEN];	/* record_kept_until of prev */
 };
 
 struct spool {
@@ -128,7 +129,7 @@ static int spool_cut(struct spool *s, const char *key)
 	struct spool_chain *c;
 	struct record_identity id;
 	struct record_session sess = { 0 };
-	char digest[DIGEST_STR_LEN];
+	char digest[DIGEST_STR_LEN], until[RECORD_TIME_LEN];
 	cJSON *rec, *item;
 	int ret;
 
@@ -153,12 +154,15 @@ static int spool_cut(struct spool *s, const char *key)
 		sess.pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b->sess, "pid"));
 		sess.start = spool_str(b->sess, "start");
 	}
-	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev, digest);
+	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev,
+			   c->prev_until, s->opts.key, digest);
 	b->entries = NULL; /* record_build took it */
 	if (!rec) {
 		spool_batch_free(b);
 		return -ENOMEM;
 	}
+	if (record_kept_until(cJSON_GetObjectItemCaseSensitive(rec, "spec"), until) < 0)
+		until[0] = '\0';
 	item = cJSON_CreateObject();
 	cJSON_AddStringToObject(item, "t", "r");
 	cJSON_AddItemToObject(item, "r", rec);
@@ -172,6 +176,7 @@ static int spool_cut(struct spool *s, const char *key)
 	}
 	c->next_seq++;
 	memcpy(c->prev, digest, sizeof(digest));
+	memcpy(c->prev_until, until, sizeof(until));
 	s->stats.records++;
 	s->changed = true;
 	spool_batch_free(b);
@@ -257,6 +262,8 @@ static void spool_ckpt_chain(const char *key, void *value, void *arg)
 
 	cJSON_AddNumberToObject(o, "seq", (double)c->next_seq);
 	cJSON_AddStringToObject(o, "prev", c->prev);
+	if (c->prev_until[0])
+		cJSON_AddStringToObject(o, "until", c->prev_until);
 }
 
 static void spool_ckpt_batch(const char *key, void *value, void *arg)
@@ -581,6 +588,7 @@ static int spool_restore(struct spool *s)
 			goto nomem;
 		ch->next_seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seq"));
 		snprintf(ch->prev, sizeof(ch->prev), "%s", spool_str(c, "prev") ?: "");
+		snprintf(ch->prev_until, sizeof(ch->prev_until), "%s", spool_str(c, "until") ?: "");
 	}
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(ckpt, "open")) {
 		struct spool_batch *nb = calloc(1, sizeof(*nb));
