@@ -557,13 +557,15 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* The common part of both hooks: fd, buf and asked are the syscall's
- * arguments (buf and asked: the iovec array and its length for vec). */
-static __always_inline int tty_read(struct task_struct *task, bool vec, bool compat,
-				    unsigned long fd, unsigned long buf, unsigned long asked,
-				    long ret)
+/* The common part of both hooks. regs: the syscall's registers (NULL: the
+ * task's, fetched only once the task is known to be audited); its fd, buf
+ * and count arguments (buf and count: the iovec array and its length for
+ * vec) are read from them then, in the ia32 places for compat. */
+static __always_inline int tty_read(struct task_struct *task, struct pt_regs *regs, bool vec,
+				    bool compat, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	unsigned long fd, buf, asked;
 	struct sa_target_val *t;
 	struct tty_struct *tty;
 	__u8 partial = 1, *state;
@@ -575,6 +577,20 @@ static __always_inline int tty_read(struct task_struct *task, bool vec, bool com
 	t = current_target(task, &mntns);
 	if (!t || !(t->flags & SA_TARGET_TERMINAL))
 		return 0;
+	if (!regs)
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		fd = (__u32)BPF_CORE_READ(regs, bx);
+		buf = (__u32)BPF_CORE_READ(regs, cx);
+		asked = (__u32)BPF_CORE_READ(regs, dx);
+	} else
+#endif
+	{
+		fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	}
 	tty = fd_tty(task, fd);
 	if (!tty)
 		return 0;
@@ -613,15 +629,9 @@ static __always_inline int tty_read(struct task_struct *task, bool vec, bool com
 SEC("tracepoint")
 int tty_read_tp(struct syscall_trace_exit *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs;
-
 	if (ctx->ret < 0)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	return tty_read(task, ctx->nr != SA_NR_READ, false, PT_REGS_PARM1_CORE_SYSCALL(regs),
-			PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs),
-			ctx->ret);
+	return tty_read(bpf_get_current_task_btf(), NULL, ctx->nr != SA_NR_READ, false, ctx->ret);
 }
 
 SEC("tp_btf/sys_exit")
@@ -633,30 +643,28 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 
 	if (ret < 0)
 		return 0;
+	/* Direct loads (typed arguments, a trusted task): this runs on every
+	 * syscall, and a probe read costs more than the rest. */
 #if defined(__TARGET_ARCH_x86)
-	nr = BPF_CORE_READ(regs, orig_ax);
+	nr = regs->orig_ax;
 	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR32_READ &&
 	    nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
 		return 0;
 	task = bpf_get_current_task_btf();
-	compat = BPF_CORE_READ(task, thread_info.status) & SA_TS_COMPAT;
+	compat = task->thread_info.status & SA_TS_COMPAT;
 	if (compat) {
 		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
 			return 0;
-		/* ia32 arguments: ebx, ecx, edx. */
-		return tty_read(task, nr != SA_NR32_READ, true, (__u32)BPF_CORE_READ(regs, bx),
-				(__u32)BPF_CORE_READ(regs, cx), (__u32)BPF_CORE_READ(regs, dx),
-				ret);
+		return tty_read(task, regs, nr != SA_NR32_READ, true, ret);
 	}
 	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
 		return 0;
 #else
-	nr = BPF_CORE_READ(regs, syscallno);
+	nr = regs->syscallno;
 	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
 		return 0;
 	task = bpf_get_current_task_btf();
 #endif
 	vec = nr != SA_NR_READ;
-	return tty_read(task, vec, compat, PT_REGS_PARM1_CORE_SYSCALL(regs),
-			PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs), ret);
+	return tty_read(task, regs, vec, compat, ret);
 }
