@@ -47,7 +47,9 @@ BASH_RL=(/bin/bash --rcfile /root/.bashrc -i)
 ASH=(/bin/busybox sh -i)
 DASH=(/bin/dash -i)
 
-# The sessions, in order; each is one session (sid) in the output.
+# The sessions, in order; each is one session (sid) in the output. ($v is
+# typed, not expanded here.)
+# shellcheck disable=SC2016
 printf '%s\n' 'echo rl-before' 'set +o emacs' 'echo builtin-1 > /dev/null' \
 	"read -p 'rootfs\$ ' v" 'read-value-1' 'echo "got:$v" > /dev/null' >"$work/s1"
 tt t "$work/s1" -- "${BASH_RL[@]}"
@@ -115,6 +117,7 @@ flags() {
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7
 # (s6 has none).
+# shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
 	"$(printf 'bash\t%s\n' 'echo builtin-1 > /dev/null' "read -p 'rootfs\$ ' v" 'read-value-1' \
 		'echo "got:$v" > /dev/null')" "$(group 1)"
