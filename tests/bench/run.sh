@@ -31,8 +31,11 @@ cap_setup
 # A root of its own, with sysloop and the devices the read loop needs.
 "$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/sysloop" 2>/dev/null ||
 	{ t_fail "hack/mkrootfs.sh failed"; t_summary; exit 1; }
-mknod "$work/rfs/dev/null" c 1 3 && mknod "$work/rfs/dev/zero" c 1 5 ||
-	{ t_fail "cannot make /dev/null and /dev/zero in the bench root"; t_summary; exit 1; }
+if ! mknod "$work/rfs/dev/null" c 1 3 || ! mknod "$work/rfs/dev/zero" c 1 5; then
+	t_fail "cannot make /dev/null and /dev/zero in the bench root"
+	t_summary
+	exit 1
+fi
 cap_container bench "$work/rfs"
 cap_container other "$work/rfs"
 
@@ -42,7 +45,7 @@ read_once() { in_bench /bin/busybox dd if=/dev/zero of=/dev/null bs=1 count="$M"
 sys_once() { in_bench /bin/sysloop "$S"; }
 # best LOOP: the least CPU time (user + system) of RUNS runs of LOOP, in seconds.
 best() {
-	local r b= t TIMEFORMAT='%3U %3S'
+	local r b='' t TIMEFORMAT='%3U %3S'
 	for ((r = 0; r < RUNS; r++)); do
 		t=$({ time "$1" >/dev/null 2>&1; } 2>&1) || return 1
 		t=$(echo "$t" | awk '{ printf "%.3f", $1 + $2 }')
@@ -64,8 +67,11 @@ echo "exec: $N fork+exec, read: $M one-byte reads (and writes), sys: $S getppid(
 	"container; CPU seconds, best of $RUNS; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 row "" exec "" read "" "per read" sys "" "per call"
 exec_once >/dev/null && read_once && sys_once # warm up caches
-off_exec=$(best exec_once) && off_read=$(best read_once) && off_sys=$(best sys_once) ||
-	{ t_fail "loop failed"; t_summary; exit 1; }
+if ! { off_exec=$(best exec_once) && off_read=$(best read_once) && off_sys=$(best sys_once); }; then
+	t_fail "loop failed"
+	t_summary
+	exit 1
+fi
 row "agent off" "$off_exec" "" "$off_read" "" "" "$off_sys" "" ""
 
 # bench_with LABEL AGENT_ARGS...: both loops untargeted, then targeted.
@@ -79,12 +85,16 @@ bench_with() {
 	echo "${CPID[other]} other" >"$work/targets"
 	t_wait 30 grep -q '"target added","container":"other"' "$work/agent.log"
 	idle=$(rss_kb "$AGENT_PID" VmRSS)
-	e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once) ||
-		{ t_fail "loop failed ($label)"; return 1; }
+	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once); }; then
+		t_fail "loop failed ($label)"
+		return 1
+	fi
 	line "$label, untargeted" "$e" "$r" "$y"
 	cap_target bench || { t_fail "target bench not added ($label)"; return 1; }
-	e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once) ||
-		{ t_fail "loop failed ($label)"; return 1; }
+	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once); }; then
+		t_fail "loop failed ($label)"
+		return 1
+	fi
 	line "$label, targeted" "$e" "$r" "$y"
 	t_wait 120 sh -c "[ \$(grep -c '\"kind\":\"exec\",\"container\":\"bench\"' '$work/out.jsonl') -ge $((N * RUNS)) ]"
 	busy=$(rss_kb "$AGENT_PID" VmHWM)
