@@ -338,8 +338,9 @@ t_wait "$WAIT" count_at_least 5 term_lines || true
 t_eq "set +o emacs and busybox sh: the lines readline did not read are terminal lines, once" \
 	"$(printf '%s\n' 'readline set +o emacs' "terminal echo $m1" 'terminal exit' "terminal echo $m2" \
 		'terminal exit')" "$(term_lines)"
-t_match "the node reports its terminal hook attached" '^(tracepoint|sys_exit) true$' \
-	"$(k get shellauditnode "$node" -o jsonpath='{.status.terminal.hook} {.status.terminal.attached}')"
+hook=$(k get shellauditnode "$node" -o jsonpath='{.status.terminal.hook} {.status.terminal.attached}')
+t_match "the node reports its terminal hook attached" '^(tracepoint|sys_exit) true$' "$hook"
+echo "  note the agent's terminal hook in its DaemonSet pod: ${hook% *}"
 t_run "the chain verifies with terminal lines" "$AGENT" verify --namespace default --pod "$pod" --container shell
 printf '       (terminal capture checks: %ss)\n' "$((SECONDS - start))"
 
