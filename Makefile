@@ -31,7 +31,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 B := build
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1
+PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1 openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lcrypto -lpcre2-8 -lm
 
@@ -178,6 +178,13 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard bpf/*.h)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-I$(B)/bpf -Ibpf $(PKG_CFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@ # DWARF out, BTF (which CO-RE needs) kept
+
+# sa-ns runs inside the BPF tests' container roots, which hold no library
+# it could link: static, and alone.
+$(B)/tests/tools/sa-ns: tests/tools/sa-ns.c
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -static $< -o $@
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
