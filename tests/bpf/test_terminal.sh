@@ -12,6 +12,8 @@
 #     control characters, a line with echo off (withheld, not lost), a flood
 #     (captured + counted drops = typed), a long line (bounded, truncated),
 #     a 32-bit read (seen by the sys_exit hook);
+#   - a shell without readline in new namespaces (unshare -Urm dash): its
+#     lines are still the container's (the task marks);
 #   - nothing from an untargeted container typing the same, and no terminal
 #     entry with --no-terminal.
 set -uo pipefail
@@ -160,6 +162,30 @@ t_eq "flood: what was captured is what was typed, in order" 0 \
 echo "  note 10,000 flood lines: $flood captured, $lost counted as dropped"
 t_eq "nothing of the untargeted container" "" \
 	"$(grep -E '"container":"u"|untargeted-' "$work/run1.jsonl")"
+
+# --- escaped into new namespaces -------------------------------------------------------
+
+# A container entered the way kubectl exec does, from which dash leaves
+# for new user and mount namespaces: what it reads is still e's.
+"$T_ROOT/hack/mkrootfs.sh" "$work/erfs" unshare mount umount pivot_root 2>/dev/null ||
+	t_fail "the escape root"
+cap_pivot_container e "$work/erfs" || t_fail "container e did not start"
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent || t_fail "agent did not start (escape)"
+cap_target e || t_fail "target e not added"
+printf '%s\n' 'unshare -Urm /bin/dash -i' 'echo escaped-marker' 'exit' >"$work/e1"
+"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$work/e1" --log "$work/pty-e.log" --timeout 120 -- \
+	nsenter --target "${CPID[e]}" --mount --pid --uts --ipc --net --cgroup --root --wd \
+	"${CENV[@]}" PS1="$PROMPT" /bin/dash -i >/dev/null
+[ $? != 125 ] || t_fail "session in e: every line typed" "$(tail -c 300 "$work/pty-e.log")"
+t_wait 30 grep -q escaped-marker "$work/out.jsonl"
+cap_agent_stop
+x=$("$TOOLS/sa-lines" --kind line --container e --source terminal --field line,mntns "$work/out.jsonl")
+t_eq "dash in new namespaces: its lines are still the container's terminal lines" \
+	"$(printf '%s\n' 'unshare -Urm /bin/dash -i' 'echo escaped-marker' exit)" "$(cut -f1 <<<"$x")"
+t_eq "typed in another mount namespace than the container's" 2 "$(cut -f2 <<<"$x" | sort -u | wc -l)"
 
 # --- --no-terminal --------------------------------------------------------------------
 
