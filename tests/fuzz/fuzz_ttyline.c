@@ -8,7 +8,8 @@
  * withheld line never carries what was typed.
  *
  * The modules are compiled in here rather than linked: the fuzz targets
- * link a fixed list of modules, which need not know these. */
+ * link one list of modules (FUZZ_MODULES), which need not know these.
+ * make fuzz runs it from seeds of tests/fuzz/run.sh. */
 #include <stdint.h>
 #include <string.h>
 
