@@ -67,9 +67,10 @@ struct agent {
 	struct heads *heads;	/* published in the ShellAuditNode status */
 	bool heads_merged;	/* a previous agent's heads taken over */
 	struct httpd *http;
+	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions;
+		*m_targets, *m_attached, *m_failures, *m_collisions, *m_exported, *m_export_lost;
 	uint64_t ring_drops;
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
@@ -675,6 +676,10 @@ static void agent_k8s_metrics(struct agent *a)
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
 	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
 				    "Targets in the kernel's map.", 1);
+	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
+				    "Entries written as JSON lines to --output.", 0);
+	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
+				       "Entries --output lost: its reader did not keep up.", 0);
 }
 
 /* The node's signing key: --key-file, else node.key in the state dir. */
@@ -795,7 +800,17 @@ static int agent_k8s_start(struct agent *a)
 		return ret;
 	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
-	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
+	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
+		return ret;
+	if (o->output) {
+		if ((ret = export_open(o->output, &a->export)) < 0) {
+			log_with(LOG_ERROR, LOG_KV("file", o->output), "cannot open the output: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		sink_spool_set_export(a->sink, a->export);
+	}
+	return 0;
 }
 
 static const struct target *agent_find_cid(struct agent *a, const char *cid)
@@ -850,7 +865,11 @@ static void agent_k8s_update_metrics(struct agent *a)
 {
 	struct publish_stats ps;
 	struct sink_spool_stats ss;
+	struct export_stats xs;
 
+	export_get_stats(a->export, &xs);
+	a->m_exported->value = (double)xs.lines;
+	a->m_export_lost->value = (double)xs.dropped;
 	publish_get_stats(a->pub, &ps);
 	sink_spool_get_stats(a->sink, &ss);
 	a->m_captured->value = (double)ss.entries;
@@ -1032,6 +1051,7 @@ int agent_run(const struct agent_opts *opts)
 		err = 0;
 		ttyline_tick(a.ttylines, clock_now_ns());
 		sink_flush(a.sink);
+		export_flush(a.export);
 		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
@@ -1067,6 +1087,7 @@ out:
 	target_list_free(&a.targets);
 	free(a.inherited);
 	sink_close(a.sink);
+	export_free(a.export);
 	if (opts->node_name)
 		agent_k8s_stop(&a);
 	log_info("stopped");

@@ -25,6 +25,7 @@ struct sink_spool {
 	struct spool *sp;
 	sink_spool_lookup_fn lookup;
 	void *arg;
+	struct export *export;	/* a JSON-lines copy of each entry, or NULL */
 	int64_t wall_minus_mono;	/* ns */
 	uint64_t pending_full;		/* entries the full spool refused, not yet in a gap */
 	struct sink_spool_stats stats;
@@ -110,6 +111,9 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 			s->pending_full = 0;
 		}
 	}
+	/* The log pipeline gets the entry whether or not the spool has room. */
+	if (export_entry(s->export, id, sess, entry) < 0)
+		s->stats.export_failed++;
 	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
 	if (ret == -ENOSPC) {
 		s->pending_full++;
@@ -359,6 +363,11 @@ static void sink_spool_close(struct sink *base)
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
 {
 	*out = ((const struct sink_spool *)base)->stats;
+}
+
+void sink_spool_set_export(struct sink *base, struct export *x)
+{
+	((struct sink_spool *)base)->export = x;
 }
 
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out)
