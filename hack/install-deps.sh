@@ -11,8 +11,8 @@ packages=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcurl4-openssl-dev libwebsockets-dev libcjson-dev libyaml-dev
-	# SHA-256 of the AuditRecord chain (libcrypto); RE2-syntax redaction (PCRE2)
-	libssl-dev libpcre2-dev
+	# SHA-256 and Ed25519 of the AuditRecord chain (libcrypto)
+	libssl-dev
 	# sanitizers for clang-built tests
 	libclang-rt-14-dev
 	# tests and the local cluster

@@ -150,10 +150,10 @@ int events_flush(struct events *e)
 	return w.ret;
 }
 
-/* The Event object; note is already escaped and bounded. */
+/* The Event object; note is already made safe and bounded. */
 static cJSON *events_object(struct events *e, const struct event_regarding *reg, const char *name,
 			    const char *type, const char *reason, const char *action,
-			    const char *note, const struct timespec *now)
+			    const char *note, const cJSON *annotations, const struct timespec *now)
 {
 	cJSON *o = cJSON_CreateObject(), *md, *r;
 	char ts[40];
@@ -164,6 +164,8 @@ static cJSON *events_object(struct events *e, const struct event_regarding *reg,
 	md = cJSON_AddObjectToObject(o, "metadata");
 	cJSON_AddStringToObject(md, "name", name);
 	cJSON_AddStringToObject(md, "namespace", reg->ns);
+	if (annotations)
+		cJSON_AddItemToObject(md, "annotations", cJSON_Duplicate(annotations, 1));
 	cJSON_AddStringToObject(o, "eventTime", ts);
 	cJSON_AddStringToObject(o, "reportingController", e->opts.controller);
 	cJSON_AddStringToObject(o, "reportingInstance", e->opts.instance);
@@ -181,18 +183,29 @@ static cJSON *events_object(struct events *e, const struct event_regarding *reg,
 	return o;
 }
 
-/* Escapes note into esc (EVENTS_NOTE_MAX), marking a cut. */
+/* note into esc (EVENTS_NOTE_MAX): as it is when it can be shown as it
+ * is, else escaped; a cut is marked. Text the agent already escaped passes
+ * as it is: it is never escaped twice. */
 static void events_note(char *esc, const char *note)
 {
 	static const char suffix[] = " [truncated]";
-	size_t need = escape_text(esc, EVENTS_NOTE_MAX - sizeof(suffix), note, strlen(note));
+	size_t cap = EVENTS_NOTE_MAX - sizeof(suffix), n = strlen(note), need, k;
 
-	if (need >= EVENTS_NOTE_MAX - sizeof(suffix))
+	if (escape_needed(note, n)) {
+		need = escape_text(esc, cap, note, n);
+	} else {
+		need = n;
+		k = escape_utf8_prefix(note, n, cap - 1);
+		memcpy(esc, note, k);
+		esc[k] = '\0';
+	}
+	if (need >= cap)
 		strcat(esc, suffix);
 }
 
 int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
-		      const char *type, const char *reason, const char *action, const char *note)
+		      const char *type, const char *reason, const char *action, const char *note,
+		      const cJSON *annotations)
 {
 	char esc[EVENTS_NOTE_MAX], path[512];
 	struct kube_response resp;
@@ -202,7 +215,7 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 
 	events_note(esc, note);
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (!(obj = events_object(e, reg, name, type, reason, action, esc, &now)))
+	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now)))
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
 	ret = kube_create(e->c, path, obj, NULL, &resp);
@@ -249,7 +262,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	snprintf(name, sizeof(name), "%.200s.%llx%04lx", reg->name,
 		 (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec,
 		 e->seq++ & 0xffff);
-	obj = events_object(e, reg, name, type, reason, action, esc, &now);
+	obj = events_object(e, reg, name, type, reason, action, esc, NULL, &now);
 	if (!obj)
 		return -ENOMEM;
 	{

@@ -5,9 +5,11 @@
  *
  *   sa-lines [--kind KIND] [--container NAME] [--field KEY] [--eof] FILE
  *
- * KEY defaults to "line". Strings are unescaped (escape_unescape), numbers
- * and booleans printed as JSON has them, arrays of strings joined by single
- * spaces. Entries without the field are skipped, and so are end-of-input
+ * KEY defaults to "line". Strings of an entry marked "escaped":true are
+ * unescaped (escape_unescape), other entries' are printed as they are (the
+ * agent escapes only what cannot be shown as typed); the names the agent was
+ * given (container, reason) are always escaped. Numbers and booleans are
+ * printed as JSON has them, arrays of strings joined by single spaces. Entries without the field are skipped, and so are end-of-input
  * line entries ("eof":true) unless --eof is given. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -17,7 +19,7 @@
 
 #include "escape.h"
 
-static void put_string(const char *s)
+static void put_string(const char *s, int escaped)
 {
 	size_t cap = strlen(s) + 1;
 	char *raw = malloc(cap);
@@ -25,6 +27,11 @@ static void put_string(const char *s)
 
 	if (!raw)
 		exit(2);
+	if (!escaped) {
+		fputs(s, stdout);
+		free(raw);
+		return;
+	}
 	n = escape_unescape(raw, cap, s);
 	if (n < 0) {
 		fprintf(stderr, "sa-lines: malformed escape in \"%s\"\n", s);
@@ -34,13 +41,13 @@ static void put_string(const char *s)
 	free(raw);
 }
 
-static void put_value(const cJSON *v)
+static void put_value(const cJSON *v, int escaped)
 {
 	const cJSON *e;
 	int first = 1;
 
 	if (cJSON_IsString(v)) {
-		put_string(v->valuestring);
+		put_string(v->valuestring, escaped);
 	} else if (cJSON_IsBool(v)) {
 		fputs(cJSON_IsTrue(v) ? "true" : "false", stdout);
 	} else if (cJSON_IsNumber(v)) {
@@ -51,7 +58,7 @@ static void put_value(const cJSON *v)
 				putchar(' ');
 			first = 0;
 			if (cJSON_IsString(e))
-				put_string(e->valuestring);
+				put_string(e->valuestring, escaped);
 		}
 	}
 	putchar('\n');
@@ -124,7 +131,8 @@ int main(int argc, char **argv)
 			goto next;
 		v = cJSON_GetObjectItemCaseSensitive(o, field);
 		if (v)
-			put_value(v);
+			put_value(v, !strcmp(field, "container") || !strcmp(field, "reason") ||
+					     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "escaped")));
 next:
 		cJSON_Delete(o);
 	}
