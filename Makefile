@@ -7,6 +7,8 @@
 #   make down       stop it, leaving nothing behind
 #   make images     the local node's container images (build/images/*.tar)
 #   make bench      timings (never part of make test)
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (built by
+#                   make test, run only here)
 #   make clean
 #
 # Two variants of every C object: build/ (what ships) and build/asan/
@@ -104,8 +106,26 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(INTEG_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
+# libFuzzer targets (clang): each links the modules that read the hostile
+# input it is about, built with the fuzzer's instrumentation.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_MODULES := lib/re.c lib/escape.c node-agent/redact.c
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+
+$(B)/fuzz/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent $(FUZZ_FLAGS) -c $< -o $@
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_MODULES:%.c=$(B)/fuzz/%.o)
+	$(call msg,LD,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined $^ -lcjson -lcrypto -o $@
+
 .PHONY: all deps kube bash-readline test test-unit test-bpf test-integration test-e2e run down \
-	images bench clean fmt lint
+	images bench fuzz clean fmt lint
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -137,7 +157,7 @@ bash-readline: deps
 
 # Prerequisites are made left to right: deps first, so that pkg-config and
 # the compilers exist before anything is compiled.
-test: deps kube bash-readline all $(ASAN_BINS) $(UNIT_BINS) $(INTEG_BINS)
+test: deps kube bash-readline all $(ASAN_BINS) $(UNIT_BINS) $(INTEG_BINS) $(FUZZ_BINS)
 	$(Q)tests/run.sh
 
 test-unit: $(UNIT_BINS)
@@ -160,6 +180,9 @@ down:
 
 images: all
 	$(Q)hack/images.sh build
+
+fuzz: all $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 bench: all kube
 	$(Q)tests/bench/run.sh
