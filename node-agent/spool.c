@@ -136,9 +136,13 @@ int spool_tick(struct spool *s)
 	int ret, first = 0;
 
 	/* Each step runs whatever the one before did: a checkpoint that
-	 * cannot be written must not stop syncing and acknowledging. */
+	 * cannot be written must not stop syncing and acknowledging. A
+	 * checkpoint comes before the first record: a record is formed again
+	 * from the checkpoint before it. */
+	if (s->nckpt == 0 && (ret = spool_checkpoint(s)) < 0)
+		first = ret;
 	ret = spool_batcher_run(&s->b, journal_end(s->ej));
-	if (ret < 0 && ret != -EAGAIN)
+	if (ret < 0 && ret != -EAGAIN && !first)
 		first = ret;
 	/* Age is wall-clock: journal it as a cut marker, so a replay cuts
 	 * the batch at the same entry. */

@@ -228,11 +228,13 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 	len = text ? strlen(text) : 0;
 	free(text);
 	bt = hmap_get(&b->batches, key);
-	if (bt && bt->bytes + len > b->s->opts.batch_bytes && (ret = spool_cut(b, key)) < 0 &&
-	    ret != -EINVAL)
+	/* A batch being rebuilt is as it was checkpointed, whatever the
+	 * options are now: the batcher cuts it on its next entry. */
+	if (bt && !b->restoring && bt->bytes + len > b->s->opts.batch_bytes &&
+	    (ret = spool_cut(b, key)) < 0 && ret != -EINVAL)
 		return ret;
 	if (!(bt = hmap_get(&b->batches, key))) {
-		if (b->batches.size >= SPOOL_MAX_OPEN) {
+		if (b->batches.size >= SPOOL_MAX_OPEN && !b->restoring) {
 			struct spool_oldest o = { NULL, 0 };
 			char victim[600];
 
@@ -260,7 +262,7 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 	cJSON_AddItemToArray(bt->entries, cJSON_Duplicate(e, 1));
 	bt->bytes += len;
 	spool_batcher_changed(b);
-	if (cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries &&
+	if (!b->restoring && cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries &&
 	    (ret = spool_cut(b, key)) < 0 && ret != -EINVAL)
 		return ret;
 	return 0;
@@ -312,7 +314,7 @@ static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, si
 	/* No size cut before it: a batch is never opened by a gap. */
 	cJSON_AddItemToArray(bt->entries, gap);
 	spool_batcher_changed(b);
-	if (cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries) {
+	if (!b->restoring && cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries) {
 		spool_key(bt->cid, bt->sk, key, sizeof(key));
 		if ((ret = spool_cut(b, key)) == -EINVAL)
 			ret = 0;
@@ -503,9 +505,9 @@ static int spool_restore_batches(struct spool_batcher *b, const cJSON *open)
 		if (ret == -ENODATA)
 			break;
 		if (ret == -EBADMSG) {
-			struct spool_batch *bt = spool_damaged_owner(b, data, data ? len : 0);
-
-			ret = bt ? spool_damaged_gap(b, bt, (data ? len : 0) + 12) : 0;
+			/* Decided as the batcher decided it; counted again: this
+			 * process has not met it yet. */
+			ret = spool_batch_damaged(b, data, data ? len : 0);
 			free(data);
 			continue;
 		}
@@ -584,7 +586,9 @@ int spool_batcher_restore(struct spool_batcher *b, const cJSON *ckpt)
 			return -ENOMEM;
 		}
 	}
+	b->restoring = true;
 	ret = spool_restore_batches(b, cJSON_GetObjectItemCaseSensitive(ckpt, "open"));
+	b->restoring = false;
 	free(b->wanted);
 	b->wanted = NULL;
 	return ret == -EAGAIN ? 0 : ret;

@@ -54,6 +54,7 @@ struct spool_batcher {
 	char *wanted;		/* the container whose chain it waits for, or NULL */
 	cJSON *wanted_id;
 	bool dry;
+	bool restoring;		/* rebuilding open batches: as they were, no cut */
 	cJSON *out;		/* dry: the records formed */
 	const struct spool_batcher *seeds; /* dry: the chains' starts */
 	uint64_t unattributed;	/* corrupt entries of no known container session */

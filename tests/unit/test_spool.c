@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -186,6 +187,16 @@ static int corrupt(const char *file, const char *needle, int delta)
 	}
 	close(fd);
 	return ret;
+}
+
+/* A tick that checkpoints what changed: checkpoint_ms (1 in these tests)
+ * has passed since the last one. */
+static int tick_checkpointed(struct spool *s)
+{
+	struct timespec two_ms = { 0, 2 * 1000000L };
+
+	nanosleep(&two_ms, NULL);
+	return spool_tick(s);
 }
 
 static cJSON *all_records(struct spool *s)
@@ -419,14 +430,17 @@ static void test_spool_corrupt_record_is_formed_again(void)
 	snprintf(dir, sizeof(dir), "%s/records-corrupt", base);
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
-	spool_tick(s); /* the first checkpoint */
 	for (i = 0; i < 6; i++) {
 		char text[32];
 
 		snprintf(text, sizeof(text), "cmd-%d-of-record-%d", i, i / 2);
 		add_to(s, "containerd://c1", id, "a", text);
 	}
+	/* The first tick forms the records, after the spool's first
+	 * checkpoint (the one they are formed again from); the second
+	 * checkpoints after them. */
 	spool_tick(s);
+	tick_checkpointed(s);
 	/* an untouched copy, for the record as it was formed */
 	snprintf(copy, sizeof(copy), "%s-copy", dir);
 	sh("cp -a '%s' '%s'", dir, copy);
@@ -614,6 +628,44 @@ static void test_spool_chains_are_bounded_when_they_resume(void)
 	spool_close(s);
 }
 
+/* A restart restores open batches as they were checkpointed, whatever the
+ * options are now: a corrupt entry after them still finds its batch. */
+static void test_spool_restore_rebuilds_batches_as_they_were(void)
+{
+	struct spool_opts o = { .batch_entries = 100, .batch_age_ms = 3600000, .checkpoint_ms = 1 };
+	char dir[128], sub[160], seg[4][512], text[32];
+	struct spool_stats st;
+	struct spool *s;
+	cJSON *all;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/restore", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s); /* the first checkpoint */
+	for (i = 1; i <= 6; i++) {
+		snprintf(text, sizeof(text), "entry-number-%d", i);
+		add_to(s, "containerd://c1", id, "a", text);
+	}
+	tick_checkpointed(s);
+	spool_close(s);
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	UNIT_CHECK(segments(sub, seg, 4) == 1 && corrupt(seg[0], "entry-number-5", 3) == 0);
+	o.batch_entries = 4;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_end_session(s, "containerd://c1", "a");
+	all = all_records(s);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 1 && st.corrupt_unattributed == 0);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1 &&
+		   cJSON_GetArraySize(cJSON_GetObjectItem(spec_of(all, 0), "entries")) == 6);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 4), "kind")),
+		       "gap");
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -624,6 +676,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_entry_is_a_gap_in_its_session),
 		UNIT_TEST(test_spool_corrupt_entry_of_no_known_session_is_counted),
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
+		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
 		UNIT_TEST(test_spool_resumed_chain_goes_on_after_the_api_head),
 		UNIT_TEST(test_spool_chains_are_bounded_when_they_resume),
