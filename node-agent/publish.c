@@ -256,7 +256,7 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "podUID")) };
 	long rate = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
 	struct publish_limit *lim = NULL;
-	char key[512], name[320], label[20], note[256];
+	char key[512], name[340], label[20], note[256];
 	cJSON *annotations = NULL;
 	char *exec_note;
 	bool line;
@@ -265,7 +265,9 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	if (!kind || !text || !reg.ns || !reg.name || !cid)
 		return 0;
 	record_container_label(cid, label);
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label, (unsigned long long)pos);
+	/* The spool's epoch: a wiped spool's positions start again. */
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label, spool_epoch(p->s),
+		 (unsigned long long)pos);
 	if (!strcmp(kind, "audit_stopped")) {
 		/* Whatever the policy said of Events, and past any rate limit:
 		 * the pod's owner and its auditors both see auditing end. */

@@ -5,8 +5,11 @@
 #include "spool_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +198,55 @@ int spool_seed_chain(struct spool *s, const char *cid, const struct spool_head *
 	}
 	free(c);
 	return ret < 0 ? ret : 0;
+}
+
+const char *spool_epoch(const struct spool *s)
+{
+	return s->epoch;
+}
+
+/* The spool's epoch: read from dir/epoch, or made once (a damaged one is
+ * made again: names derived from it change, replays may then repeat an
+ * Event, never lose one). */
+static int spool_load_epoch(struct spool *s, const char *dir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], buf[SPOOL_EPOCH_LEN + 2];
+	unsigned char r[SPOOL_EPOCH_LEN / 2];
+	ssize_t n = -1;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/epoch", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	if (n == SPOOL_EPOCH_LEN + 1 && buf[SPOOL_EPOCH_LEN] == '\n' &&
+	    strspn(buf, "0123456789abcdef") == SPOOL_EPOCH_LEN) {
+		memcpy(s->epoch, buf, SPOOL_EPOCH_LEN);
+		s->epoch[SPOOL_EPOCH_LEN] = '\0';
+		return 0;
+	}
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(s->epoch + 2 * i, 3, "%02x", r[i]);
+	snprintf(tmp, sizeof(tmp), "%s/epoch.tmp", dir);
+	snprintf(buf, sizeof(buf), "%s\n", s->epoch);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	if (write(fd, buf, SPOOL_EPOCH_LEN + 1) != SPOOL_EPOCH_LEN + 1 || fsync(fd) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0)
+		return -errno;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		n = fsync(fd);
+		close(fd);
+	}
+	return n < 0 ? -EIO : 0;
 }
 
 const struct sign_key *spool_signing_key(const struct spool *s)
@@ -469,11 +521,14 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 	if ((ret = spool_batcher_init(&s->b, s, false)) < 0)
 		goto fail;
 	jo.max_bytes = opts->max_bytes;
+	jo.segment_bytes = opts->segment_bytes;
 	jo.datasync = opts->datasync;
 	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
 		goto fail;
 	}
+	if ((ret = spool_load_epoch(s, opts->dir)) < 0)
+		goto fail;
 	snprintf(dir, sizeof(dir), "%s/entries", opts->dir);
 	jo.dir = dir;
 	if ((ret = journal_open(&jo, &s->ej)) < 0)

@@ -43,6 +43,7 @@ struct sign_key;
 struct spool_opts {
 	const char *dir;	/* entries/ and records/ journals below it */
 	size_t max_bytes;	/* per journal [256 MiB] */
+	size_t segment_bytes;	/* per journal segment [4 MiB] */
 	int batch_entries;	/* a record at this many entries [100] */
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [5000] */
@@ -129,6 +130,13 @@ struct spool_head {
  * of it: at sequence 0). Checkpointed and synced before the batcher forms
  * a record of it, so that a replay forms the same. */
 int spool_seed_chain(struct spool *s, const char *cid, const struct spool_head *head);
+
+/* 8 hex digits made at random when the spool's directory was made, kept
+ * in it: what a spool derives names from (the Events' follow positions in
+ * the entries journal) differs from a wiped spool's that had the same
+ * positions. */
+#define SPOOL_EPOCH_LEN 8
+const char *spool_epoch(const struct spool *s);
 
 /* The key that signs the spool's records (opts.key). */
 const struct sign_key *spool_signing_key(const struct spool *s);

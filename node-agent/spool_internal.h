@@ -75,6 +75,7 @@ struct spool {
 	 * entry, else "": an agent killed after spooling an entry and before
 	 * the ring buffer learnt it was read meets that event again. */
 	char last_key[SPOOL_KEY_MAX];
+	char epoch[SPOOL_EPOCH_LEN + 1];
 	struct spool_stats stats;
 };
 
