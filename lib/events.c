@@ -11,7 +11,6 @@
 #include "clock.h"
 #include "escape.h"
 #include "hmap.h"
-#include "log.h"
 #include "ratelimit.h"
 #include "timefmt.h"
 
@@ -34,6 +33,7 @@ struct events {
 	struct hmap series;	/* key -> struct events_series */
 	struct events_stats stats;
 	unsigned long seq;
+	char last_error[512];	/* the API server's word on the last failure */
 };
 
 int events_new(struct kube_client *c, const struct events_opts *opts, struct events **out)
@@ -73,6 +73,11 @@ void events_get_stats(const struct events *e, struct events_stats *out)
 	*out = e->stats;
 }
 
+const char *events_last_error(const struct events *e)
+{
+	return e->last_error;
+}
+
 static bool events_take_token(struct events *e)
 {
 	return tokens_take(&e->tokens, clock_now_ms());
@@ -97,8 +102,8 @@ static int events_patch_series(struct events *e, struct events_series *s)
 	cJSON_Delete(patch);
 	if (ret < 0) {
 		e->stats.failed++;
-		log_with(LOG_WARN, LOG_KV("event", s->name, "ns", s->ns),
-			 "cannot update event series: %s", resp.message);
+		snprintf(e->last_error, sizeof(e->last_error), "cannot update event series %.63s/%.100s: %.300s",
+			 s->ns, s->name, resp.message);
 		return ret;
 	}
 	e->stats.series_updates++;
@@ -215,8 +220,10 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 
 	events_note(esc, note);
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now)))
+	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now))) {
+		snprintf(e->last_error, sizeof(e->last_error), "out of memory");
 		return -ENOMEM;
+	}
 	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
 	ret = kube_create(e->c, path, obj, NULL, &resp);
 	cJSON_Delete(obj);
@@ -224,8 +231,7 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 		return 1;
 	if (ret < 0) {
 		e->stats.failed++;
-		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "name", reg->name, "reason", reason),
-			 "cannot create event: %s", resp.message);
+		snprintf(e->last_error, sizeof(e->last_error), "%s", resp.message);
 		return ret;
 	}
 	e->stats.created++;
@@ -263,8 +269,10 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 		 (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec,
 		 e->seq++ & 0xffff);
 	obj = events_object(e, reg, name, type, reason, action, esc, NULL, &now);
-	if (!obj)
+	if (!obj) {
+		snprintf(e->last_error, sizeof(e->last_error), "out of memory");
 		return -ENOMEM;
+	}
 	{
 		char path[512];
 
@@ -274,8 +282,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	cJSON_Delete(obj);
 	if (ret < 0) {
 		e->stats.failed++;
-		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "name", reg->name, "reason", reason),
-			 "cannot create event: %s", resp.message);
+		snprintf(e->last_error, sizeof(e->last_error), "%s", resp.message);
 		return ret;
 	}
 	e->stats.created++;

@@ -56,5 +56,8 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 /* Writes pending series counts; call periodically and before exit. */
 int events_flush(struct events *e);
 void events_get_stats(const struct events *e, struct events_stats *out);
+/* Why the last call that failed did (the API server's message): this
+ * module logs nothing, its caller does, with the object. */
+const char *events_last_error(const struct events *e);
 
 #endif

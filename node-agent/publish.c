@@ -273,6 +273,9 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		 * the pod's owner and its auditors both see auditing end. */
 		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
 					text, NULL);
+		if (ret < 0)
+			log_with(LOG_WARN, LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "AuditStopped"),
+				 "cannot create Event: %s", events_last_error(p->ev));
 		p->stats.events += ret == 0;
 		p->stats.events_replayed += ret == 1;
 		return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
@@ -294,8 +297,13 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 			 "%llu command lines were not shown as Events (at most %ld per minute); "
 			 "the AuditRecords hold them all",
 			 (unsigned long long)lim->suppressed, rate);
-		if (events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited", note) >= 0)
+		ret = events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited", note);
+		if (ret >= 0)
 			lim->suppressed = 0;
+		else if (ret != -EAGAIN)
+			log_with(LOG_WARN,
+				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "ShellCommandsSuppressed"),
+				 "cannot create Event: %s", events_last_error(p->ev));
 	}
 	/* An escaped entry's note is its escaped text, shown as it is (an
 	 * escaped and a typed line can read alike: the annotation tells). */
@@ -310,6 +318,11 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 				line ? "Typed" : "Executed", exec_note ? exec_note : text, annotations);
 	free(exec_note);
 	cJSON_Delete(annotations);
+	if (ret < 0)
+		log_with(LOG_WARN,
+			 LOG_KV("ns", reg.ns, "pod", reg.name, "reason",
+				line ? "ShellCommand" : "ProgramExecuted"),
+			 "cannot create Event: %s", events_last_error(p->ev));
 	if (ret == 1)
 		p->stats.events_replayed++;
 	else if (ret == 0)
