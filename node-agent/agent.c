@@ -79,6 +79,7 @@ struct agent {
 		*m_targets, *m_attached, *m_failures, *m_collisions;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
+	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
 	char last_error[256];
 	/* The targets are known: the ring buffer may be read (the events a
 	 * previous agent's programs left carry target ids only a known target
@@ -395,6 +396,13 @@ static void agent_check_spool_losses(struct agent *a)
 
 	spool_get_stats(a->spool, &st);
 	sink_spool_get_stats(a->sink, &ss);
+	if (st.corrupt > a->spool_corrupt || st.records_lost > a->spool_records_lost)
+		log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
+			 "spool: %" PRIu64 " corrupt entries met (%" PRIu64 " became gap entries in "
+			 "their chains), %" PRIu64 " records formed again, %" PRIu64 " lost",
+			 st.corrupt, st.corrupt_gaps, st.records_regenerated, st.records_lost);
+	a->spool_corrupt = st.corrupt;
+	a->spool_records_lost = st.records_lost;
 	lost = st.corrupt_unattributed + ss.lost_unattributed;
 	if (lost <= a->spool_lost)
 		return;
