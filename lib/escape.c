@@ -283,3 +283,28 @@ long escape_unescape(void *dst, size_t cap, const char *src)
 	}
 	return (long)out;
 }
+
+size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	size_t i = 0, out = 0, end = 0, used, plen;
+	char piece[16];
+
+	while (i < n) {
+		if (s[i] == '\\') {
+			piece[0] = '\\';
+			plen = used = 1;
+		} else {
+			plen = escape_piece(s + i, n - i, piece, &used);
+		}
+		if (end == out && out + plen < cap) {
+			memcpy(dst + out, piece, plen);
+			end = out + plen;
+		}
+		out += plen;
+		i += used;
+	}
+	if (cap > 0)
+		dst[end] = '\0';
+	return out;
+}

@@ -69,4 +69,14 @@ bool escape_cp_unsafe(uint32_t cp);
  * dst is too small. */
 long escape_unescape(void *dst, size_t cap, const char *src);
 
+/*
+ * Showing stored text: escape_text, except that a backslash stays one
+ * backslash. For text that is already in its stored form (escaped by
+ * escape_text, or typed as is): it is shown as stored, never escaped twice,
+ * and a control character or bidi override that reached it anyway (a forged
+ * or corrupted record) still never reaches a terminal raw. Returns what
+ * escape_text returns.
+ */
+size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n);
+
 #endif

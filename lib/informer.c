@@ -32,6 +32,13 @@
 
 #define INFORMER_BACKOFF_MIN_MS 200
 #define INFORMER_BACKOFF_MAX_MS 30000
+/* client-go's reflector: a watch that lasted less than this and delivered
+ * nothing ended "at once", and is retried with backoff, not at once. */
+#define INFORMER_SHORT_WATCH_MS 1000
+/* A failure this long after the previous one starts the backoff anew
+ * (client-go's backoff manager resets after 2 minutes). */
+#define INFORMER_BACKOFF_RESET_MS 120000
+#define INFORMER_PROCESS_MAX 5000	/* messages per informer_process call */
 
 enum informer_msg_type {
 	INFORMER_ADDED,
@@ -62,10 +69,15 @@ struct informer {
 	pthread_t thread;
 	bool thread_started;
 	int efd;
+	long page_size;		/* reflector thread: shrinks on -EFBIG */
 
 	pthread_mutex_t lock; /* guards the queue and stats */
 	struct informer_msg *head, *tail;
 	struct informer_stats stats;
+
+	/* reflector thread only */
+	long watch_events;    /* delivered by the current watch, bookmarks included */
+	long last_failure_ms; /* clock_now_ms() of the last backoff */
 
 	/* owner's thread only */
 	struct hmap items;	/* "ns/name" -> struct informer_item */
@@ -125,8 +137,12 @@ static cJSON *informer_copy(const struct informer *inf, const cJSON *obj)
 static int informer_list_item(const cJSON *item, void *arg)
 {
 	struct informer *inf = arg;
-	cJSON *copy = informer_copy(inf, item);
+	cJSON *copy;
 
+	/* The list starts over (an expired continue token): so does the replace. */
+	if (!item)
+		return informer_push(inf, INFORMER_REPLACE_BEGIN, NULL);
+	copy = informer_copy(inf, item);
 	return copy ? informer_push(inf, INFORMER_REPLACE_ITEM, copy) : -ENOMEM;
 }
 
@@ -138,6 +154,7 @@ static int informer_watch_event(const char *type, const cJSON *obj, void *arg)
 
 	if (atomic_load(&inf->stop))
 		return -ECANCELED;
+	inf->watch_events++;
 	if (!strcmp(type, "ADDED"))
 		t = INFORMER_ADDED;
 	else if (!strcmp(type, "MODIFIED"))
@@ -151,32 +168,51 @@ static int informer_watch_event(const char *type, const cJSON *obj, void *arg)
 	return informer_push(inf, t, copy);
 }
 
-/* Sleeps the backoff's next (jittered) delay, waking early when stopped. */
-static void informer_backoff(struct informer *inf, struct backoff *b)
+/* Sleeps the backoff's next (jittered) delay, or the Retry-After of the
+ * failed request when that is longer, waking early when stopped. */
+static void informer_backoff(struct informer *inf, struct backoff *b,
+			     const struct kube_response *resp)
 {
-	long ms = backoff_next_ms(b), slept = 0;
+	long now = clock_now_ms(), ms, slept = 0;
 	struct timespec step = { 0, 100 * 1000000L };
 
+	if (now - inf->last_failure_ms >= INFORMER_BACKOFF_RESET_MS)
+		backoff_reset(b);
+	inf->last_failure_ms = now;
+	ms = backoff_next_ms(b);
+	if (resp && resp->retry_after * 1000L > ms)
+		ms = resp->retry_after * 1000L;
 	while (slept < ms && !atomic_load(&inf->stop)) {
 		nanosleep(&step, NULL);
 		slept += 100;
 	}
 }
 
-/* Lists the whole collection; on success *rv gets its resourceVersion. */
-static int informer_list(struct informer *inf, struct kube_client *c, char **rv)
+/* Lists the whole collection; on success *rv gets its resourceVersion,
+ * on failure resp says why. */
+static int informer_list(struct informer *inf, struct kube_client *c, char **rv,
+			 struct kube_response *resp)
 {
-	struct kube_response resp;
 	int ret;
 
+	memset(resp, 0, sizeof(*resp));
 	if ((ret = informer_push(inf, INFORMER_REPLACE_BEGIN, NULL)) < 0)
 		return ret;
-	ret = kube_list(c, inf->path, inf->opts.page_size, informer_list_item, inf, rv, &resp);
+	ret = kube_list(c, inf->path, inf->page_size, informer_list_item, inf, rv, resp);
+	if (ret == -EFBIG && inf->page_size > 1) {
+		/* One page was larger than the client takes (large objects in
+		 * key order): smaller pages from now on, and at once. */
+		inf->page_size = inf->page_size / 10 > 1 ? inf->page_size / 10 : 1;
+		log_with(LOG_WARN, LOG_KV("path", inf->path),
+			 "informer: list page too large (%s); pages of %ld from now on",
+			 resp->message, inf->page_size);
+		return informer_list(inf, c, rv, resp);
+	}
 	if (ret < 0) {
 		/* The owner drops a replace that has no end. */
 		if (ret != -ECANCELED)
 			log_with(LOG_WARN, LOG_KV("path", inf->path), "informer: list failed: %s",
-				 resp.message[0] ? resp.message : strerror(-ret));
+				 resp->message[0] ? resp->message : strerror(-ret));
 		return ret;
 	}
 	pthread_mutex_lock(&inf->lock);
@@ -185,12 +221,23 @@ static int informer_list(struct informer *inf, struct kube_client *c, char **rv)
 	return informer_push(inf, INFORMER_REPLACE_END, NULL);
 }
 
+/* A jittered server-side watch timeout in [t, 2t), as client-go's
+ * reflector: the watches of a fleet do not end in step. */
+static long informer_watch_timeout(const struct informer *inf)
+{
+	long t = inf->opts.watch_timeout_s;
+
+	return t + (long)(jitter_u64() % (uint64_t)t);
+}
+
 static void *informer_thread(void *arg)
 {
 	struct informer *inf = arg;
 	struct kube_client *c = NULL;
+	struct kube_response resp;
 	char *rv = NULL;
 	struct backoff backoff;
+	long started;
 	int ret;
 
 	backoff_init(&backoff, INFORMER_BACKOFF_MIN_MS, INFORMER_BACKOFF_MAX_MS);
@@ -201,37 +248,47 @@ static void *informer_thread(void *arg)
 	}
 	while (!atomic_load(&inf->stop)) {
 		if (!rv) {
-			ret = informer_list(inf, c, &rv);
+			ret = informer_list(inf, c, &rv, &resp);
 			if (ret < 0) {
 				free(rv);
 				rv = NULL;
-				informer_backoff(inf, &backoff);
+				informer_backoff(inf, &backoff, &resp);
 				continue;
 			}
 		}
-		ret = watch_stream(c, inf->path, &rv, inf->opts.watch_timeout_s,
-				   informer_watch_event, inf);
-		if (ret == 0) {
-			backoff_reset(&backoff);
-			continue;
-		}
+		started = clock_now_ms();
+		inf->watch_events = 0;
+		ret = watch_stream(c, inf->path, &rv, informer_watch_timeout(inf),
+				   informer_watch_event, inf, &resp);
 		if (atomic_load(&inf->stop))
 			break;
-		if (ret == -ESTALE) {
-			log_with(LOG_INFO, LOG_KV("path", inf->path),
-				 "informer: resourceVersion %s too old; listing again", rv ? rv : "");
+		if (ret == 0 &&
+		    (inf->watch_events || clock_now_ms() - started >= INFORMER_SHORT_WATCH_MS))
+			continue; /* the server ended it at timeoutSeconds: watch on */
+		pthread_mutex_lock(&inf->lock);
+		inf->stats.watch_restarts++;
+		pthread_mutex_unlock(&inf->lock);
+		if (ret == 0)
+			snprintf(resp.message, sizeof(resp.message),
+				 "watch %.200s: ended at once without an event", inf->path);
+		if (ret == -ESTALE || ret == -EPROTO) {
+			/* 410: the version is gone. Another ERROR event, or what
+			 * is no event: the version may never come back (an etcd
+			 * restored to an older revision), so list again rather
+			 * than watch it again, as client-go does. */
+			log_with(ret == -ESTALE ? LOG_INFO : LOG_WARN, LOG_KV("path", inf->path),
+				 "informer: %s; listing again", resp.message);
 			free(rv);
 			rv = NULL;
 			pthread_mutex_lock(&inf->lock);
 			inf->stats.relists++;
 			pthread_mutex_unlock(&inf->lock);
-			continue;
+		} else {
+			/* Resume from the last version seen once the server is back. */
+			log_with(LOG_WARN, LOG_KV("path", inf->path), "informer: %s",
+				 resp.message[0] ? resp.message : strerror(ret ? -ret : EPROTO));
 		}
-		/* Resume from the last version seen once the server is back. */
-		pthread_mutex_lock(&inf->lock);
-		inf->stats.watch_restarts++;
-		pthread_mutex_unlock(&inf->lock);
-		informer_backoff(inf, &backoff);
+		informer_backoff(inf, &backoff, &resp);
 	}
 	free(rv);
 	kube_client_free(c);
@@ -293,6 +350,12 @@ static void informer_upsert(struct informer *inf, const char *key, cJSON *obj, b
 	struct informer_item *old = hmap_get(&inf->items, key), *it;
 	const char *orv, *nrv;
 
+	if (inf->opts.no_cache) {
+		if (inf->opts.on_add)
+			inf->opts.on_add(obj, inf->opts.arg);
+		cJSON_Delete(obj);
+		return;
+	}
 	if (old && replace) {
 		/* A relist re-delivers unchanged objects: no spurious update. */
 		orv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -332,6 +395,8 @@ static void informer_remove(struct informer *inf, const char *key, const cJSON *
 {
 	struct informer_item *old = hmap_del(&inf->items, key);
 
+	if (inf->opts.no_cache && last && inf->opts.on_delete)
+		inf->opts.on_delete(last, inf->opts.arg);
 	if (!old)
 		return;
 	if (old->index)
@@ -407,7 +472,7 @@ static void informer_apply(struct informer *inf, struct informer_msg *m)
 	}
 	switch (m->type) {
 	case INFORMER_REPLACE_ITEM:
-		if (inf->replace_seen)
+		if (inf->replace_seen && !inf->opts.no_cache)
 			hmap_add(inf->replace_seen, key);
 		informer_upsert(inf, key, m->obj, true);
 		m->obj = NULL;
@@ -446,12 +511,28 @@ int informer_process(struct informer *inf)
 	m = inf->head;
 	inf->head = inf->tail = NULL;
 	pthread_mutex_unlock(&inf->lock);
-	for (; m; m = next) {
+	for (; m && n < INFORMER_PROCESS_MAX; m = next) {
 		next = m->next;
 		informer_apply(inf, m);
 		cJSON_Delete(m->obj);
 		free(m);
 		n++;
+	}
+	if (m) {
+		/* The rest next turn (the fd stays readable), so that a list of
+		 * 100,000 objects does not hold the owner's loop in one call. */
+		struct informer_msg *last = m;
+		uint64_t one = 1;
+
+		while (last->next)
+			last = last->next;
+		pthread_mutex_lock(&inf->lock);
+		last->next = inf->head;
+		if (!inf->head)
+			inf->tail = last;
+		inf->head = m;
+		pthread_mutex_unlock(&inf->lock);
+		(void)!write(inf->efd, &one, sizeof(one));
 	}
 	if (inf->opts.resync_ms > 0 && inf->opts.on_update && inf->synced) {
 		long now = clock_now_ms();
@@ -477,6 +558,7 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 	inf->opts = *opts;
 	if (!inf->opts.page_size)
 		inf->opts.page_size = 500;
+	inf->page_size = inf->opts.page_size;
 	if (!inf->opts.watch_timeout_s)
 		inf->opts.watch_timeout_s = 300;
 	inf->cfg = cfg;
@@ -501,6 +583,12 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 fail:
 	informer_stop(inf);
 	return ret;
+}
+
+void informer_cancel(struct informer *inf)
+{
+	if (inf)
+		atomic_store(&inf->stop, 1);
 }
 
 void informer_stop(struct informer *inf)

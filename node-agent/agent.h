@@ -22,6 +22,12 @@ struct agent_opts {
 	 * agent is down (after a crash); NULL or "": not kept. */
 	const char *bpf_dir;
 	int no_recovery; /* SHELLAUDIT_NO_LINE_RECOVERY: as on kernels before 6.6 */
+	/* Where the agent keeps what outlives it besides the spool (the ELF
+	 * files it refused); NULL or "": nothing kept. */
+	const char *state_dir;
+	/* Where container runtimes keep their state (colon-separated), to find
+	 * a container ID's init; NULL: only by cgroup. */
+	const char *runtime_roots;
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;
@@ -32,6 +38,7 @@ struct agent_opts {
 	const char *key_file;
 	size_t spool_max_bytes;
 	int port;		/* /healthz, /readyz, /metrics; 0: off */
+	const char *http_addr;	/* their bind address; NULL: all */
 	long drain_s;		/* SIGTERM: publish what is spooled for at most this long */
 	int batch_entries;	/* AuditRecord at N entries, S bytes or T ms */
 	size_t batch_bytes;

@@ -397,6 +397,64 @@ out:
 	return ret;
 }
 
+/* An entry's summary text from the capture (a namespace change, capture
+ * off): as it is when it can be shown as it is, else escaped and marked. */
+static void sink_spool_summary(cJSON *entry, const char *src, size_t n, bool *cut)
+{
+	bool esc = escape_needed(src, n);
+
+	cJSON_AddItemToObject(entry, "text", sink_spool_text(src, n, esc, cut));
+	if (esc)
+		cJSON_AddTrueToObject(entry, "escaped");
+}
+
+/* A namespace entry's fields: how, the namespaces (inode numbers, exact in
+ * a double), the child of a clone, and the summary as text. */
+static void sink_spool_namespace(cJSON *entry, const struct sink_entry *e, bool *cut)
+{
+	cJSON *list = cJSON_CreateArray(), *item;
+	size_t i;
+
+	cJSON_AddStringToObject(entry, "how", e->how ? e->how : "changed");
+	for (i = 0; i < e->nns && i < SINK_NS_MAX; i++) {
+		item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "type", e->ns[i].type);
+		cJSON_AddNumberToObject(item, "from", (double)e->ns[i].from);
+		cJSON_AddNumberToObject(item, "to", (double)e->ns[i].to);
+		cJSON_AddItemToArray(list, item);
+	}
+	cJSON_AddItemToObject(entry, "namespaces", list);
+	if (e->child)
+		cJSON_AddNumberToObject(entry, "child", e->child);
+	sink_spool_summary(entry, e->text ? e->text : "", e->text_len, cut);
+}
+
+/* Capture was off for the container: an entry of its chain outside any
+ * session, saying since when (if known) and why. */
+static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *t,
+			  const struct sink_entry *e)
+{
+	cJSON *entry = cJSON_CreateObject();
+	char ts[40];
+	bool cut = false;
+	int ret;
+
+	sink_spool_time(s, e->ts, ts, sizeof(ts));
+	cJSON_AddStringToObject(entry, "time", ts);
+	cJSON_AddStringToObject(entry, "kind", "off");
+	if (e->since) {
+		sink_spool_time(s, e->since, ts, sizeof(ts));
+		cJSON_AddStringToObject(entry, "since", ts);
+	}
+	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
+	sink_spool_summary(entry, e->text ? e->text : "", e->text_len, &cut);
+	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL);
+	cJSON_Delete(entry);
+	if (ret == 0)
+		s->stats.gaps++;
+	return ret == -ENOSPC ? 0 : ret;
+}
+
 static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
@@ -410,6 +468,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		return 0; /* reported per target by the agent through sink_spool_gap */
 	if (!e->container || !(t = s->lookup(e->container, s->arg)))
 		return 0; /* untargeted while in flight */
+	if (e->kind == SINK_OFF)
+		return sink_spool_off(s, t, e);
 	if (e->kind == SINK_SESSION_END) {
 		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
 		return spool_end_session(s->sp, e->container, sk);
@@ -419,7 +479,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		return 0;
 	/* The kernel's time and thread make the event's identity. */
 	snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-%c", e->ts, e->tid,
-		 e->kind == SINK_LINE ? 'l' : 'x');
+		 e->kind == SINK_LINE ? 'l' : e->kind == SINK_NAMESPACE ? 'n' : 'x');
 	if (spool_is_last_key(s->sp, key)) {
 		log_with(LOG_INFO, LOG_KV("container", e->container),
 			 "an event spooled just before the agent stopped came again; kept once");
@@ -428,14 +488,19 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	sink_spool_time(s, e->ts, ts, sizeof(ts));
 	entry = cJSON_CreateObject();
 	cJSON_AddStringToObject(entry, "time", ts);
-	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE ? "line" : "exec");
-	ret = e->kind == SINK_LINE ? sink_spool_line(s, t, e, entry, &cut) :
-				     sink_spool_exec(s, t, e, entry, &cut);
-	if (ret < 0)
+	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE	 ? "line" :
+						e->kind == SINK_NAMESPACE ? "namespace" :
+									    "exec");
+	if (e->kind == SINK_NAMESPACE)
+		sink_spool_namespace(entry, e, &cut);
+	else if ((ret = e->kind == SINK_LINE ? sink_spool_line(s, t, e, entry, &cut) :
+					       sink_spool_exec(s, t, e, entry, &cut)) < 0)
 		goto out;
 	cJSON_AddNumberToObject(entry, "pid", e->pid);
 	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
 	cJSON_AddNumberToObject(entry, "uid", e->uid);
+	if (e->session_root)
+		cJSON_AddNumberToObject(entry, "sessionRoot", e->session_root);
 	if (cut)
 		cJSON_AddTrueToObject(entry, "truncated");
 	/* Lines and the programs run from a shell go to that session's records. */

@@ -8,7 +8,8 @@
 k() { "$KUBE_BIN/kubectl" "$@"; }
 
 # ag_setup NODE: all of the above; sets node, dir ($SHELLAUDIT_RUN) and cid
-# (the container ID the pod status reports).
+# (the container ID the pod status reports). The audited container's root
+# is $AG_ROOT when set, else the test root.
 ag_setup() {
 	local cg
 	node=$1
@@ -27,7 +28,7 @@ ag_setup() {
 	cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$cid
 	mkdir -p "$cg"
 	t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
-	cap_container audited
+	cap_container audited "${AG_ROOT:-$RFS}"
 	echo "${CPID[audited]}" >"$cg/cgroup.procs"
 	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
 		k apply -f - >/dev/null

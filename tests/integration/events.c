@@ -29,6 +29,10 @@ static int find_events(const cJSON *item, void *arg)
 	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(item, "reason"));
 	const cJSON *series = cJSON_GetObjectItem(item, "series");
 
+	if (!item) { /* the list starts over */
+		f->n = 0;
+		return 0;
+	}
 	if (!reason || strcmp(reason, f->want_reason))
 		return 0;
 	f->n++;
@@ -139,6 +143,23 @@ int main(void)
 	      !strcmp(f.note, "r\\u{200b}m -rf /"));
 
 	events_free(e);
+
+	/* A node name of 240 characters: reportingInstance past the API's 128
+	 * would make every Event a 422 (k8s.md L5). */
+	{
+		char instance[300];
+
+		memset(instance, 'n', sizeof(instance));
+		memcpy(instance, "shellaudit-agent-", 17);
+		instance[257] = '\0';
+		o.instance = instance;
+		o.qps = 10;
+		events_new(c, &o, &e);
+		r = events_emit(e, &pod, "Normal", "LongNode", "Typed", "ls");
+		f = list(c, "LongNode");
+		CHECK("a 257-character instance still makes Events", r == 0 && f.n == 1);
+		events_free(e);
+	}
 	kube_client_free(c);
 	kubeconfig_free(cfg);
 	return check_summary();
