@@ -291,7 +291,8 @@ int resolver_set_policies(struct resolver *r, struct policy *const *pols, size_t
 static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 {
 	cJSON *f = cJSON_CreateObject(), *names, *cap, *ev, *redact, *rule, *seen;
-	bool readline = false, exec = false, enabled = false, execev = false, aggregate = true;
+	bool readline = false, exec = false, terminal = false, enabled = false, execev = false;
+	bool aggregate = true;
 	const struct policy *longest = NULL;
 	long rate = 6000;
 	size_t i;
@@ -313,6 +314,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 		cJSON_AddItemToArray(names, cJSON_CreateString(pol->name));
 		readline |= pol->capture_readline;
 		exec |= pol->capture_exec;
+		terminal |= pol->capture_terminal;
 		/* Every execution as its own entry when one policy asks. */
 		aggregate &= pol->aggregate_execs;
 		enabled |= pol->events_enabled;
@@ -351,6 +353,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 	cap = cJSON_AddObjectToObject(f, "capture");
 	cJSON_AddBoolToObject(cap, "readline", readline);
 	cJSON_AddBoolToObject(cap, "exec", exec);
+	cJSON_AddBoolToObject(cap, "terminal", terminal);
 	if (!aggregate)
 		cJSON_AddFalseToObject(cap, "aggregateExecs");
 	ev = cJSON_AddObjectToObject(f, "events");

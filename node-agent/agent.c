@@ -40,6 +40,7 @@
 #include "sink_spool.h"
 #include "spool.h"
 #include "target.h"
+#include "ttyline.h"
 
 struct agent {
 	const struct agent_opts *opts;
@@ -48,6 +49,9 @@ struct agent {
 	struct refused *refused; /* ELF files refused, by identity */
 	struct discover *disc;	 /* finding readline in the containers, a bounded step a turn */
 	struct session_table *sessions;
+	struct ttyline_table *ttylines;
+	bool tty_attached; /* the terminal hook is attached */
+	char tty_error[256]; /* why it is not, or "" */
 	struct sink *sink;
 	struct target_list targets;
 	struct timespec file_mtime;
@@ -64,10 +68,14 @@ struct agent {
 	bool heads_merged;	/* a previous agent's heads taken over */
 	bool held;		/* the publisher waits for a storage budget's hold */
 	struct httpd *http;
+	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions, *m_held;
+		*m_targets, *m_attached, *m_failures, *m_collisions, *m_held, *m_exported,
+		*m_export_lost;
 	uint64_t ring_drops;
+	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
+	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
 	uint64_t foreign;
@@ -95,6 +103,70 @@ static void agent_on_signal(int sig)
 		agent_reload = 1;
 	else
 		agent_stop = 1;
+}
+
+/* The SA_TARGET_* flags target t wants in the kernel's map. */
+static uint32_t agent_target_flags(struct agent *a, const struct target *t)
+{
+	const struct sink_spool_target *st;
+
+	if (!a->opts->terminal)
+		return 0;
+	if (!a->nc)
+		return SA_TARGET_TERMINAL;
+	st = nodecfg_lookup(t->spec, a->nc);
+	return st && st->terminal ? SA_TARGET_TERMINAL : 0;
+}
+
+/* Attaches the terminal hook while an active target wants it, and only
+ * then: attached, it slows every syscall of every process a little. */
+static void agent_tty_update(struct agent *a)
+{
+	const char *why;
+	bool want = false;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->targets.n; i++)
+		want |= a->targets.t[i].active && (a->targets.t[i].kflags & SA_TARGET_TERMINAL);
+	if (want == a->tty_attached || capture_tty_hook(a->cap, &why) == CAPTURE_TTY_OFF)
+		return;
+	r = capture_tty_set(a->cap, want);
+	if (r < 0) {
+		snprintf(a->tty_error, sizeof(a->tty_error), "cannot attach the %s hook: %s",
+			 capture_tty_hook_name(capture_tty_hook(a->cap, &why)), strerror(-r));
+		log_with(LOG_ERROR, LOG_KV("reason", a->tty_error),
+			 "terminal capture is off: typed lines are captured from readline only");
+		return;
+	}
+	a->tty_error[0] = '\0';
+	a->tty_attached = want;
+	log_with(LOG_INFO, LOG_KV("hook", capture_tty_hook_name(capture_tty_hook(a->cap, &why))),
+		 want ? "terminal capture attached" :
+			"terminal capture detached: no target wants it");
+}
+
+/* Brings the kernel's flags of an active target in line with its spec. */
+static void agent_target_reflag(struct agent *a, struct target *t)
+{
+	uint32_t flags = agent_target_flags(a, t);
+	struct sa_target_val v;
+	int err;
+
+	if (!t->active || flags == t->kflags)
+		return;
+	err = capture_target_get(a->cap, t->mntns, &v);
+	if (!err) {
+		v.flags = flags;
+		err = capture_target_add(a->cap, t->mntns, &v);
+	}
+	if (err) {
+		log_with(LOG_ERROR, LOG_KV("container", t->name),
+			 "cannot update the container in the kernel's target map: %s",
+			 strerror(-err));
+		return;
+	}
+	t->kflags = flags;
 }
 
 static void agent_on_event(void *ctx, const struct capture_event *ev);
@@ -177,6 +249,7 @@ static void agent_activate(struct agent *a, struct target *t)
 	}
 	/* Active before the sweep: what it finds is the target's. */
 	t->active = true;
+	t->kflags = agent_target_flags(a, t);
 	err = follow_target(a->cap, t, agent_on_found, a, &f);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
@@ -195,6 +268,7 @@ static void agent_activate(struct agent *a, struct target *t)
 			 "only while they stay in its mount namespace",
 			 f.sweep.failed);
 	t->marked = f.sweep.marked + f.sweep.had_mark;
+	agent_tty_update(a);
 	/* Said "target added" once the container's first scan is done. */
 	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
@@ -230,10 +304,12 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	capture_drain(a->cap);
 	discover_forget(a->disc, t->id);
 	probe_release_owner(a->probes, t->id);
+	ttyline_end_target(a->ttylines, t->id);
 	session_end_target(a->sessions, t->id, reason);
 	close(t->nsfd);
 	t->nsfd = -1;
 	t->active = false;
+	agent_tty_update(a);
 	log_with(LOG_INFO, LOG_KV("container", t->name), "target removed");
 }
 
@@ -339,6 +415,10 @@ apply:
 			agent_activate(a, t);
 	}
 	target_list_free(&want);
+	/* A spec may have turned terminal capture on or off for a target. */
+	for (i = 0; i < a->targets.n; i++)
+		agent_target_reflag(a, &a->targets.t[i]);
+	agent_tty_update(a);
 }
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
@@ -388,10 +468,28 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 	struct target *t = agent_event_target(a, ev->hdr);
 
 	if (!t)
+		return; /* untargeted while the event was in flight */
+	if (ev->hdr->type == SA_EV_TTY) {
+		ttyline_read(a->ttylines, ev);
 		return;
+	}
+	ttyline_before(a->ttylines, ev);
+	/* Before the exit that may end the session: what it read of a line. */
+	if (ev->hdr->type == SA_EV_EXIT)
+		ttyline_exit(a->ttylines, ev->hdr);
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
 		agent_on_exec(a, t, ev);
+}
+
+/* A line ttyline rebuilt from terminal reads. */
+static void agent_on_tty_line(void *ctx, const struct ttyline *l)
+{
+	struct agent *a = ctx;
+	struct target *t = target_list_find_id(&a->targets, l->hdr->target);
+
+	if (t)
+		session_handle_tty_line(a->sessions, l, t->name);
 }
 
 /* Reports drops as a gap entry: nothing is lost silently. */
@@ -407,8 +505,9 @@ static void agent_check_drops(struct agent *a)
 	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
 	e.lost_ns = c[SA_CNT_DROP_NS] - a->counters[SA_CNT_DROP_NS];
 	e.unmarked = c[SA_CNT_MARK_FAIL] - a->counters[SA_CNT_MARK_FAIL];
-	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked) {
-		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns;
+	e.lost_reads = c[SA_CNT_DROP_TTY] - a->counters[SA_CNT_DROP_TTY];
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked || e.lost_reads) {
+		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns + e.lost_reads;
 		size_t i;
 
 		e.ts = clock_now_ns();
@@ -429,8 +528,9 @@ static void agent_check_drops(struct agent *a)
 		if (lost)
 			log_with(LOG_WARN, NULL,
 				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64
-				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes",
-				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns);
+				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes, %" PRIu64
+				 " terminal reads",
+				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns, e.lost_reads);
 		if (e.unmarked)
 			log_with(LOG_WARN, NULL,
 				 "%" PRIu64 " processes of audited containers could not be marked "
@@ -449,6 +549,65 @@ static void agent_check_drops(struct agent *a)
 	capture_reported(a->cap, a->counters, true);
 }
 
+/* Entries the spool lost without knowing whose (corrupt beyond telling, or
+ * refused past the bound on waiting gaps): a gap in every audited
+ * container's chain, as for a full ring buffer, and counted in the status. */
+static void agent_check_spool_losses(struct agent *a)
+{
+	struct spool_stats st;
+	struct sink_spool_stats ss;
+	uint64_t lost, n;
+	size_t i;
+
+	spool_get_stats(a->spool, &st);
+	sink_spool_get_stats(a->sink, &ss);
+	if (st.corrupt > a->spool_corrupt || st.records_lost > a->spool_records_lost)
+		log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
+			 "spool: %" PRIu64 " corrupt entries met (%" PRIu64 " became gap entries in "
+			 "their chains), %" PRIu64 " records formed again, %" PRIu64 " lost",
+			 st.corrupt, st.corrupt_gaps, st.records_regenerated, st.records_lost);
+	a->spool_corrupt = st.corrupt;
+	a->spool_records_lost = st.records_lost;
+	lost = st.corrupt_unattributed + ss.lost_unattributed;
+	if (lost <= a->spool_lost)
+		return;
+	n = lost - a->spool_lost;
+	for (i = 0; i < a->targets.n; i++)
+		if (a->targets.t[i].active)
+			sink_spool_gap(a->sink, a->targets.t[i].name, n,
+				       "the node's spool lost them and cannot tell whose they were");
+	log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
+		 "the spool lost %" PRIu64 " entries of unknown containers (corrupt or past its "
+		 "bounds): a gap in every audited container's chain",
+		 n);
+	a->spool_lost = lost;
+}
+
+/* What the spool met when it opened, said once. */
+static void agent_log_spool_open(struct agent *a)
+{
+	struct spool_stats st;
+	const struct journal_stats *js[2];
+	static const char *const name[2] = { "entries", "records" };
+	char dir[PATH_MAX];
+	int i;
+
+	spool_get_stats(a->spool, &st);
+	js[0] = &st.ej;
+	js[1] = &st.rj;
+	for (i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", a->opts->spool_dir, name[i]);
+		if (js[i]->torn_bytes)
+			log_with(LOG_WARN, LOG_KV("dir", dir),
+				 "spool: cut %" PRIu64 " bytes of a torn tail (an agent stopped mid-write)",
+				 js[i]->torn_bytes);
+		if (js[i]->cursor_reset)
+			log_with(LOG_WARN, LOG_KV("dir", dir),
+				 "spool: its cursor was damaged; replaying from its oldest segment "
+				 "(what was published meets AlreadyExists)");
+	}
+}
+
 static void agent_log_counters(struct agent *a)
 {
 	char v[SA_CNT_MAX][24], foreign[24];
@@ -463,7 +622,9 @@ static void agent_log_counters(struct agent *a)
 			v[SA_CNT_DROP_LINE], "dropped_execs", v[SA_CNT_DROP_EXEC], "dropped_exits",
 			v[SA_CNT_DROP_EXIT], "dropped_namespace_changes", v[SA_CNT_DROP_NS],
 			"unmarked", v[SA_CNT_MARK_FAIL], "stale_targets", v[SA_CNT_STALE],
-			"read_errors", v[SA_CNT_READ_ERR], "foreign_events", foreign),
+			"read_errors", v[SA_CNT_READ_ERR], "foreign_events", foreign,
+			"terminal_reads", v[SA_CNT_TTY_READS], "dropped_terminal_reads",
+			v[SA_CNT_DROP_TTY]),
 		 "capture counters");
 }
 
@@ -582,6 +743,10 @@ static void agent_k8s_metrics(struct agent *a)
 				"AuditRecords kept in the spool while the controller holds them "
 				"(a storage budget is exceeded).",
 				1);
+	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
+				    "Entries written as JSON lines to --output.", 0);
+	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
+				       "Entries --output lost: its reader did not keep up.", 0);
 }
 
 /* The node's signing key: --key-file, else node.key in the state dir. */
@@ -618,6 +783,18 @@ static void agent_on_record(const cJSON *rec, void *arg)
 	heads_record(a->heads, rec, time(NULL));
 }
 
+/* Where a chain ended as this node last published it (status.heads). */
+static int agent_head_hint(const char *cid, void *arg, uint64_t *seq)
+{
+	struct agent *a = arg;
+
+	if (!a->heads_merged && nodecfg_synced(a->nc)) {
+		heads_merge(a->heads, nodecfg_published_heads(a->nc));
+		a->heads_merged = true;
+	}
+	return heads_seq(a->heads, cid, seq);
+}
+
 static bool agent_is_target(const char *cid, void *arg)
 {
 	struct agent *a = arg;
@@ -630,10 +807,19 @@ static bool agent_is_target(const char *cid, void *arg)
  * records and the head of each chain. */
 static cJSON *agent_k8s_extra(struct agent *a)
 {
-	cJSON *extra = cJSON_CreateObject(), *key, *heads;
+	cJSON *extra = cJSON_CreateObject(), *key, *heads, *term;
+	const char *why, *hook;
 
 	if (!extra)
 		return NULL;
+	/* Terminal capture: which hook, attached or not, and why not. */
+	hook = capture_tty_hook_name(capture_tty_hook(a->cap, &why));
+	term = cJSON_AddObjectToObject(extra, "terminal");
+	cJSON_AddStringToObject(term, "hook", hook);
+	cJSON_AddBoolToObject(term, "attached", a->tty_attached);
+	why = a->tty_error[0] ? a->tty_error : why;
+	if (why && *why)
+		cJSON_AddStringToObject(term, "message", why);
 	if (!a->heads_merged) {
 		/* A previous agent's heads: records it published stay covered. */
 		heads_merge(a->heads, nodecfg_published_heads(a->nc));
@@ -656,7 +842,7 @@ static int agent_k8s_start(struct agent *a)
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .qps = 50, .burst = 200 };
 	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
 				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
-				 .batch_age_ms = o->batch_ms };
+				 .batch_age_ms = o->batch_ms, .resume = true };
 	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
 				 .stale_ms = 60000 };
 	char err[512], instance[300];
@@ -686,9 +872,11 @@ static int agent_k8s_start(struct agent *a)
 			 strerror(-ret));
 		return ret;
 	}
+	agent_log_spool_open(a);
 	if ((ret = publish_new(a->client, a->events, a->spool, &a->pub)) < 0)
 		return ret;
 	publish_on_record(a->pub, agent_on_record, a);
+	publish_on_hint(a->pub, agent_head_hint, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
 	publish_on_hold(a->pub, nodecfg_held, a->nc);
@@ -697,6 +885,14 @@ static int agent_k8s_start(struct agent *a)
 	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
 		return ret;
 	sink_spool_on_hold(a->sink, nodecfg_held, a->nc);
+	if (o->output) {
+		if ((ret = export_open(o->output, &a->export)) < 0) {
+			log_with(LOG_ERROR, LOG_KV("file", o->output), "cannot open the output: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		sink_spool_set_export(a->sink, a->export);
+	}
 	return 0;
 }
 
@@ -741,8 +937,8 @@ static void agent_k8s_report(struct agent *a, bool final)
 	if (nodecfg_synced(a->nc)) {
 		cJSON *extra = agent_k8s_extra(a);
 
-		nodecfg_report(a->nc, a->client, final ? NULL : ts, n, (long long)(a->ring_drops),
-			       a->last_error, extra);
+		nodecfg_report(a->nc, a->client, final ? NULL : ts, n,
+			       (long long)(a->ring_drops + a->spool_lost), a->last_error, extra);
 		cJSON_Delete(extra);
 	}
 	free(ts);
@@ -752,7 +948,11 @@ static void agent_k8s_update_metrics(struct agent *a)
 {
 	struct publish_stats ps;
 	struct sink_spool_stats ss;
+	struct export_stats xs;
 
+	export_get_stats(a->export, &xs);
+	a->m_exported->value = (double)xs.lines;
+	a->m_export_lost->value = (double)xs.dropped;
 	publish_get_stats(a->pub, &ps);
 	sink_spool_get_stats(a->sink, &ss);
 	a->m_captured->value = (double)ss.entries;
@@ -779,7 +979,7 @@ static void agent_k8s_update_metrics(struct agent *a)
 					 "AuditRecord hold ended: publishing what the spool kept");
 		a->held = ps.held;
 	}
-	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full);
+	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full + a->spool_lost);
 }
 
 /* One loop turn's Kubernetes work. */
@@ -794,8 +994,12 @@ static void agent_k8s_turn(struct agent *a)
 	}
 	if (a->http)
 		httpd_beat(a->http, agent_ready(a));
-	if ((ret = spool_tick(a->spool)) < 0)
+	if ((ret = spool_tick(a->spool)) < 0) {
+		if (strncmp(a->last_error, "spool: ", 7))
+			log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir), "spool: %s",
+				 strerror(-ret));
 		snprintf(a->last_error, sizeof(a->last_error), "spool: %s", strerror(-ret));
+	}
 	/* Publishing shares this thread with capture: at most 100 ms a turn,
 	 * with the ring buffer read between requests, so that a slow API
 	 * server slows publishing and not the reading of the ring buffer. (A
@@ -854,6 +1058,8 @@ int agent_run(const struct agent_opts *opts)
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.pin_dir = opts->bpf_dir,
 		.no_recovery = opts->no_recovery != 0,
+		/* Without terminal capture: not even loaded. */
+		.tty_hook = opts->terminal ? opts->tty_hook : CAPTURE_TTY_OFF,
 	};
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
@@ -882,6 +1088,12 @@ int agent_run(const struct agent_opts *opts)
 	err = session_table_new(a.sink, &a.sessions);
 	if (err)
 		goto out;
+	err = ttyline_table_new(opts->line_max, agent_on_tty_line, &a, &a.ttylines);
+	if (err)
+		goto out;
+	if (!opts->terminal)
+		snprintf(a.tty_error, sizeof(a.tty_error),
+			 "turned off on this node (--no-terminal)");
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
@@ -937,7 +1149,9 @@ int agent_run(const struct agent_opts *opts)
 			break;
 		}
 		err = 0;
+		ttyline_tick(a.ttylines, clock_now_ns());
 		sink_flush(a.sink);
+		export_flush(a.export);
 		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
@@ -949,6 +1163,7 @@ int agent_run(const struct agent_opts *opts)
 				agent_activate(&a, &a.targets.t[i]);
 			agent_check_drops(&a);
 			if (a.nc) {
+				agent_check_spool_losses(&a);
 				agent_k8s_report(&a, false);
 				agent_k8s_update_metrics(&a);
 			}
@@ -962,6 +1177,7 @@ int agent_run(const struct agent_opts *opts)
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:
+	ttyline_table_free(a.ttylines);
 	session_table_free(a.sessions);
 	discover_free(a.disc);
 	probe_set_free(a.probes);
@@ -972,6 +1188,7 @@ out:
 	target_list_free(&a.targets);
 	free(a.inherited);
 	sink_close(a.sink);
+	export_free(a.export);
 	if (opts->node_name)
 		agent_k8s_stop(&a);
 	log_info("stopped");

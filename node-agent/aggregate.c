@@ -12,12 +12,15 @@ static const cJSON *aggregate_field(const cJSON *e, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(e, k);
 }
 
-/* Same execution: file, argv, user and session root, and the same marks
- * (truncated, redacted), so the entry says of each what it said of one. */
+/* Same execution: file, argv, user and session root, as stored (as
+ * typed, or escaped: the same bytes stored alike), and the same marks
+ * (escaped, truncated, redacted and its rules, withheld), so the entry
+ * says of each what it said of one. */
 static bool aggregate_same(const cJSON *a, const cJSON *b)
 {
-	static const char *const keys[] = { "filename",	   "argv",	"text",	   "uid",
-					    "sessionRoot", "truncated", "redacted" };
+	static const char *const keys[] = { "filename",	 "argv",	"text",
+					    "uid",	 "sessionRoot", "escaped",
+					    "truncated", "redacted",	"withheld" };
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

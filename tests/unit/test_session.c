@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* session + sink_jsonl: events become ordered, escaped JSON lines. */
+/* session + sink_jsonl: events become ordered JSON lines, as typed, or
+ * escaped and marked so when they must be; lines say their source,
+ * terminal lines their flags. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "../../node-agent/capture.h"
 #include "../../node-agent/session.h"
 #include "../../node-agent/sink.h"
+#include "../../node-agent/ttyline.h"
 
 struct fixture {
 	char *buf;
@@ -215,6 +218,7 @@ static void test_sink_escapes_every_byte_reversibly(void)
 		UNIT_CHECK((unsigned char)out[i] >= 0x20 || out[i] == '\n');
 	o = nth(out, 1);
 	UNIT_CHECK(o != NULL);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "escaped")));
 	n = escape_unescape(back, sizeof(back), str(o, "line"));
 	UNIT_CHECK(n == (long)sizeof(all));
 	UNIT_CHECK(n == (long)sizeof(all) && memcmp(back, all, sizeof(all)) == 0);
@@ -237,6 +241,55 @@ static void test_sink_escapes_terminal_sequences(void)
 	UNIT_CHECK(strstr(out, "\xe2\x80\xae") == NULL);
 	o = nth(out, 1);
 	UNIT_CHECK_STR(str(o, "line"), "ls\\e]0;pwned\\x07\\e[2J\"\\\\\\r\\n\\u{202e}");
+	cJSON_Delete(o);
+	free(out);
+}
+
+/* The review's S8 and the issue's example: a typed backslash stays one
+ * backslash; text that can be shown as typed is, and says nothing more. */
+static void test_sink_shows_lines_as_typed(void)
+{
+	static const char *const typed[] = {
+		"sed 's/\\t/ /g' a.tsv", "echo \"quoted\" 'single' \\n", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		"printf '\\e[31mred\\e[0m'",
+	};
+	static const char *const hidden[] = {
+		"r\xe2\x80\x8bm -rf /", "ls\xe2\x80\xa8rm -rf /", "a\xef\xbb\xbf", "x\xc2\xad",
+		"t\xf3\xa0\x81\x81", "\xe3\x85\xa4", "tab\there",
+	};
+	unsigned char back[256];
+	struct fixture x;
+	char *out;
+	cJSON *o;
+	size_t i;
+	long n;
+
+	open_fixture(&x);
+	for (i = 0; i < ARRAY_SIZE(typed); i++)
+		line(&x, 1, 100, typed[i], strlen(typed[i]), 0);
+	for (i = 0; i < ARRAY_SIZE(hidden); i++)
+		line(&x, 1, 100, hidden[i], strlen(hidden[i]), 0);
+	exec_ev(&x, 1, 100, "echo\0a\tb", 9, 2, 0);
+	out = close_fixture(&x);
+	for (i = 0; i < ARRAY_SIZE(typed); i++) {
+		o = nth(out, 1 + (int)i);
+		UNIT_CHECK_STR(str(o, "line"), typed[i]);
+		UNIT_CHECK(cJSON_GetObjectItem(o, "escaped") == NULL);
+		cJSON_Delete(o);
+	}
+	for (i = 0; i < ARRAY_SIZE(hidden); i++) {
+		o = nth(out, 1 + (int)(ARRAY_SIZE(typed) + i));
+		UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "escaped")));
+		UNIT_CHECK(strcmp(str(o, "line"), hidden[i]) != 0);
+		n = escape_unescape(back, sizeof(back), str(o, "line"));
+		UNIT_CHECK(n == (long)strlen(hidden[i]) && !memcmp(back, hidden[i], (size_t)n));
+		cJSON_Delete(o);
+	}
+	/* one argument holds a tab: the whole entry is escaped, filename too */
+	o = nth(out, 1 + (int)(ARRAY_SIZE(typed) + ARRAY_SIZE(hidden)));
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "escaped")));
+	UNIT_CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "argv"), 1)->valuestring, "a\\tb");
+	UNIT_CHECK_STR(str(o, "filename"), "/bin/ls");
 	cJSON_Delete(o);
 	free(out);
 }
@@ -327,10 +380,54 @@ static void test_session_namespace_change_is_an_entry(void)
 	free(out);
 }
 
+static void test_session_terminal_lines_say_their_source(void)
+{
+	struct sa_event_hdr h = hdr(SA_EV_TTY, 1, 100, 101);
+	struct ttyline l = { .hdr = &h, .text = "echo typed", .len = 10,
+			     .flags = TTYLINE_INEXACT };
+	struct capture_event raw = { .hdr = &h, .text = "x", .text_len = 1 };
+	struct fixture x;
+	char *out;
+	cJSON *o;
+
+	open_fixture(&x);
+	line(&x, 1, 100, "from readline", 13, 0);
+	/* The bytes of a read are no entry; the line ttyline made is. */
+	session_handle(x.st, &raw, "one");
+	UNIT_CHECK(session_handle_tty_line(x.st, &l, "one") == 0);
+	l.text = TTYLINE_WITHHELD;
+	l.len = strlen(TTYLINE_WITHHELD);
+	l.flags = TTYLINE_ECHO_OFF | TTYLINE_TRUNCATED;
+	UNIT_CHECK(session_handle_tty_line(x.st, &l, "one") == 0);
+	out = close_fixture(&x);
+	/* start, readline line, two terminal lines, end */
+	UNIT_CHECK(count_lines(out) == 5);
+	o = nth(out, 1);
+	UNIT_CHECK_STR(str(o, "source"), "readline");
+	UNIT_CHECK(!cJSON_GetObjectItem(o, "inexact"));
+	cJSON_Delete(o);
+	o = nth(out, 2);
+	UNIT_CHECK_STR(str(o, "kind"), "line");
+	UNIT_CHECK_STR(str(o, "line"), "echo typed");
+	UNIT_CHECK_STR(str(o, "source"), "terminal");
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "inexact")));
+	UNIT_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(o, "truncated")));
+	UNIT_CHECK(num(o, "seq") == 2 && num(o, "session") == 100);
+	cJSON_Delete(o);
+	o = nth(out, 3);
+	UNIT_CHECK_STR(str(o, "line"), TTYLINE_WITHHELD);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "echo_off")));
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+	cJSON_Delete(o);
+	free(out);
+}
+
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
 	  UNIT_TEST(test_session_namespace_change_is_an_entry),
+	  UNIT_TEST(test_session_terminal_lines_say_their_source),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
 	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
 	  UNIT_TEST(test_sink_escapes_terminal_sequences),
+	  UNIT_TEST(test_sink_shows_lines_as_typed),
 	  UNIT_TEST(test_sink_truncated_argv_and_eof),
 	  UNIT_TEST(test_sink_large_line))
