@@ -5,7 +5,12 @@
  * kept once across a crash; what the full spool refused comes back as a gap
  * in each chain that lost entries, with that chain's count; and the entry
  * that ends a container's chain when auditing stops while it runs; namespace
- * changes and capture that was off as entries of their own. */
+ * changes and capture that was off as entries of their own; a held
+ * container (storage budget) adds its share of the spool at most, the
+ * rest of its entries lost into the same per-session pending gap as the
+ * full spool's, written once the hold ends, while the export gets them all
+ * and other containers keep spooling. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -525,6 +530,131 @@ static void test_sink_spool_pending_sessions_are_bounded(void)
 	cJSON_Delete(a);
 }
 
+static bool held_c1;
+
+static bool hold_c1(const char *container, void *arg)
+{
+	(void)arg;
+	return held_c1 && !strcmp(container, "containerd://c1");
+}
+
+/* The lines of container cid in recs. */
+static int lines_of(const cJSON *recs, const char *cid)
+{
+	const cJSON *r, *e;
+	int n = 0;
+
+	cJSON_ArrayForEach(r, recs) {
+		const cJSON *spec = cJSON_GetObjectItem(r, "spec");
+
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(spec, "containerID")), cid))
+			continue;
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec, "entries"))
+			n += !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "line");
+	}
+	return n;
+}
+
+/* A held flood (records not published: the spool keeps its entries) fills
+ * its container's share only: the other container keeps spooling, the
+ * flood's loss waits in the pending table while the hold lasts and becomes
+ * one gap in the flood's own session once it ends; --output had every
+ * entry. */
+static void test_sink_spool_held_share_loss_is_a_pending_gap(void)
+{
+	char sub[96], path[128];
+	struct spool_opts so = { .dir = sub,
+				 .max_bytes = 32768,
+				 .checkpoint_ms = 1,
+				 .batch_age_ms = 1,
+				 .datasync = no_datasync };
+	cJSON *a = ident("containerd://c1", "flood"), *v = ident("containerd://c2", "quiet");
+	struct sink_entry line = { .kind = SINK_LINE,
+				   .container = "containerd://c1",
+				   .session = 7,
+				   .pid = 7,
+				   .tid = 7,
+				   .text = "yes yes yes yes yes yes yes yes",
+				   .text_len = 31 };
+	struct sink_entry vline = { .kind = SINK_LINE,
+				    .container = "containerd://c2",
+				    .session = 9,
+				    .pid = 9,
+				    .tid = 9,
+				    .text = "the quiet pod's work",
+				    .text_len = 20 };
+	struct sink_spool_stats st;
+	struct export_stats xs;
+	struct export *x = NULL;
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *recs = cJSON_CreateArray();
+	const cJSON *r, *e;
+	bool said = false;
+	uint64_t i, used, max;
+	int fd;
+
+	snprintf(sub, sizeof(sub), "%s/held", dir);
+	snprintf(path, sizeof(path), "%s/held.jsonl", dir);
+	target = (struct sink_spool_target){ a, NULL, true, true, true };
+	victim = (struct sink_spool_target){ v, NULL, true, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup2, NULL, &sink) == 0);
+	UNIT_CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	UNIT_CHECK(export_open_fd(fd, &x) == 0);
+	sink_spool_set_export(sink, x);
+	sink_spool_on_hold(sink, hold_c1, NULL);
+	held_c1 = true;
+	for (i = 0; i < 2000; i++) {
+		line.ts = i + 1;
+		UNIT_CHECK(sink_write(sink, &line) == 0);
+	}
+	sink_spool_get_stats(sink, &st);
+	used = spool_used_bytes(sp, &max);
+	/* Its share, not the spool: the loss is the hold's alone. */
+	UNIT_CHECK(st.dropped_held > 1000 && st.dropped_held == st.dropped_full);
+	UNIT_CHECK(used >= max * SINK_SPOOL_HOLD_PCT / 100 && used < max * 3 / 4);
+	for (i = 0; i < 5; i++) {
+		vline.ts = 100000 + i;
+		UNIT_CHECK(sink_write(sink, &vline) == 0);
+	}
+	sink_spool_get_stats(sink, &st);
+	UNIT_CHECK(st.dropped_full == st.dropped_held && st.pending == 1);
+	/* While the hold lasts the gap waits, even with room in the spool. */
+	UNIT_CHECK(sink_flush(sink) == 0);
+	sink_spool_get_stats(sink, &st);
+	UNIT_CHECK(st.pending == 1 && st.gaps == 0);
+	export_get_stats(x, &xs);
+	UNIT_CHECK(xs.lines == 2005);
+	/* The hold ends: the gap goes in, in the flood's session. */
+	held_c1 = false;
+	UNIT_CHECK(sink_flush(sink) == 0);
+	sink_spool_get_stats(sink, &st);
+	UNIT_CHECK(st.pending == 0 && st.gaps == 1);
+	spool_end_session(sp, "containerd://c1", "7");
+	spool_end_session(sp, "containerd://c2", "9");
+	drain_all(sp, recs);
+	UNIT_CHECK(gaps_of(recs, "containerd://c1", "7") == st.dropped_held);
+	UNIT_CHECK(gaps_of(recs, "containerd://c1", "") == 0);
+	UNIT_CHECK(gaps_of(recs, "containerd://c2", NULL) == 0);
+	UNIT_CHECK(lines_of(recs, "containerd://c2") == 5);
+	UNIT_CHECK(lines_of(recs, "containerd://c1") + (int)st.dropped_held == 2000);
+	cJSON_ArrayForEach(r, recs)
+		cJSON_ArrayForEach(e,
+				   cJSON_GetObjectItem(cJSON_GetObjectItem(r, "spec"), "entries"))
+			if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "gap"))
+				said |= strstr(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")),
+					       "storage budget") != NULL;
+	UNIT_CHECK(said);
+	cJSON_Delete(recs);
+	sink_close(sink);
+	export_free(x);
+	close(fd);
+	spool_close(sp);
+	cJSON_Delete(a);
+	cJSON_Delete(v);
+}
+
 static const char *text_of(const cJSON *e)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(e, "text"));
@@ -676,6 +806,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_namespace_and_off_entries),
 		UNIT_TEST(test_sink_spool_full_gap_goes_to_each_chain_that_lost),
 		UNIT_TEST(test_sink_spool_pending_sessions_are_bounded),
+		UNIT_TEST(test_sink_spool_held_share_loss_is_a_pending_gap),
 		UNIT_TEST(test_sink_spool_lines_as_typed_or_escaped_and_marked),
 		UNIT_TEST(test_sink_spool_secret_split_over_arguments),
 		UNIT_TEST(test_sink_spool_rule_that_cannot_finish_keeps_the_command),
