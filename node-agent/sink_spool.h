@@ -2,7 +2,8 @@
 /* The Kubernetes agent's sink: entries of targeted containers, redacted by
  * their rules, as typed (or escaped and marked so), into the durable spool
  * as AuditRecord entries. Its flush writes the gap entries of what the full
- * spool refused, once there is room: call it every loop turn. */
+ * spool (or a held container's share of it) refused, once there is room
+ * (and the hold has ended): call it every loop turn. */
 #ifndef SHELLAUDIT_SINK_SPOOL_H
 #define SHELLAUDIT_SINK_SPOOL_H
 
