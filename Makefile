@@ -33,7 +33,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lcrypto -lpcre2-8 -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lssl -lcrypto -lpcre2-8 -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
