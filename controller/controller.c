@@ -338,6 +338,10 @@ int controller_run(const struct controller_config *cfg)
 	}
 	if ((ret = kube_client_new(c->kcfg, NULL, &c->client)) < 0)
 		goto out;
+	/* The session webhook and audit receiver run apart from this loop. */
+	c->cfg.sessions.metrics = &c->metrics;
+	if ((ret = sessiond_start(&c->cfg.sessions, c->kcfg, &c->sessiond)) < 0)
+		goto out;
 	lo.ns = cfg->namespace;
 	lo.name = "shellaudit-controller";
 	lo.identity = cfg->identity;
@@ -419,6 +423,7 @@ int controller_run(const struct controller_config *cfg)
 	log_info("shutting down");
 	ret = 0;
 out:
+	sessiond_stop(c->sessiond);
 	if (c->lease) {
 		lease_release(c->lease);
 		lease_free(c->lease);

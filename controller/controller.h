@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "resolve.h"
+#include "sessiond.h"
 #include "workqueue.h"
 
 #define SHELLAUDIT_GROUP_PATH "/apis/shellaudit.io/v1alpha1"
@@ -28,6 +29,7 @@ struct controller_config {
 	long retention_batch;		/* deletions per pass at most [100] */
 	long lease_duration_s;		/* [15] */
 	bool websocket;			/* watch transport */
+	struct sessiond_config sessions; /* the session webhook, the audit receiver */
 };
 
 enum controller_informer {
@@ -45,6 +47,7 @@ struct controller {
 	struct kube_client *client;
 	struct informer *inf[CTL_NINFORMERS];
 	struct lease *lease;
+	struct sessiond *sessiond;	/* its own threads (sessiond.h); NULL: off */
 	struct workqueue queue;
 	struct metrics metrics;
 	struct metric *m_reconciles, *m_errors, *m_depth, *m_restarts, *m_leader, *m_writes,
