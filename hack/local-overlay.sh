@@ -14,7 +14,12 @@
 #     ($SHELLAUDIT_RUN/node/agent and node/bpf, a bpf mount made by
 #     hack/cluster-node.sh): two local nodes
 #     on one machine never share them, and `hack/cluster.sh down` removes
-#     them, pinned programs included.
+#     them, pinned programs included;
+#   - for the audit receiver DaemonSet (config/audit), the port this
+#     cluster's API server sends its audit log to, the way to the API server
+#     from the node's network (127.0.0.1 and its port: there is no
+#     kube-proxy), and the Secret shellaudit-audit-tls made from the
+#     cluster's PKI (hack/cluster.sh).
 # Apply it with kubectl apply -k DIR.
 set -euo pipefail
 
@@ -29,6 +34,7 @@ shift 2
 mkdir -p "$dir"
 dir=$(realpath -- "$dir")
 run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
+secrets=()
 
 {
 	echo "# Written by hack/local-overlay.sh: $base for the local node $run."
@@ -65,7 +71,43 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			            hostPath:
 			              path: $run/node/bpf
 			EOF
+		elif [ "$kind/$name" = DaemonSet/shellaudit-audit ]; then
+			port=$(<"$run/apiserver/audit-port")
+			apiport=$(sed -n 's#^ *server: https://127.0.0.1:\([0-9]*\)$#\1#p' "$run/kubeconfig")
+			cat <<-EOF
+			        spec:
+			          containers:
+			          - name: audit
+			            env:
+			            - name: SHELLAUDIT_AUDIT_PORT
+			              value: "$port"
+			            - name: KUBERNETES_SERVICE_HOST
+			              value: 127.0.0.1
+			            - name: KUBERNETES_SERVICE_PORT
+			              value: "$apiport"
+			EOF
+			secrets+=(audit)
 		fi
+	done
+	for s in "${secrets[@]+"${secrets[@]}"}"; do
+		# The audit receiver's certificate and key, and the CA of the API
+		# server's audit client certificate, copied next to the
+		# kustomization (kustomize reads no file outside it).
+		[ "$s" = audit ] || continue
+		install -m 0600 "$run/pki/audit-receiver.crt" "$dir/audit-tls.crt"
+		install -m 0600 "$run/pki/audit-receiver.key" "$dir/audit-tls.key"
+		install -m 0600 "$run/pki/ca.crt" "$dir/audit-client-ca.crt"
+		cat <<-EOF
+		secretGenerator:
+		- name: shellaudit-audit-tls
+		  namespace: shellaudit-system
+		  options:
+		    disableNameSuffixHash: true
+		  files:
+		  - tls.crt=audit-tls.crt
+		  - tls.key=audit-tls.key
+		  - client-ca.crt=audit-client-ca.crt
+		EOF
 	done
 } >"$dir/kustomization.yaml.tmp"
 mv "$dir/kustomization.yaml.tmp" "$dir/kustomization.yaml"

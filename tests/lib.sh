@@ -96,6 +96,7 @@ t_cluster_env() {
 	export SHELLAUDIT_APISERVER_PORT=$base
 	export SHELLAUDIT_ETCD_CLIENT_PORT=$((base + 1))
 	export SHELLAUDIT_ETCD_PEER_PORT=$((base + 2))
+	export SHELLAUDIT_AUDIT_PORT=$((base + 3))
 	t_cleanup "rm -rf '$SHELLAUDIT_RUN'"
 	t_cleanup "'$T_ROOT/hack/cluster.sh' down"
 }

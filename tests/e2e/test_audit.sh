@@ -80,7 +80,7 @@ apply() {
 }
 
 apply config/local Deployment/shellaudit-system/shellaudit-controller/controller \
-	DaemonSet/shellaudit-system/shellaudit-agent/agent ||
+	DaemonSet/shellaudit-system/shellaudit-agent/agent DaemonSet/shellaudit-system/shellaudit-audit/controller ||
 	stop "apply -k config/local" "$(tail -n 20 "$work/apply.log")"
 k wait --for=condition=Established --timeout=60s crd/shellauditpolicies.shellaudit.io \
 	crd/auditrecords.shellaudit.io crd/shellauditnodes.shellaudit.io >/dev/null ||
