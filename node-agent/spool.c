@@ -26,6 +26,12 @@ struct spool_batch {
 	bool cut_requested;
 };
 
+/* A decided attribution, until the event publisher passed its item. */
+struct spool_decision {
+	cJSON *attr;
+	uint64_t pos;		/* of its "a" item */
+};
+
 struct spool_chain {
 	uint64_t next_seq;
 	char prev[DIGEST_STR_LEN];
@@ -48,6 +54,13 @@ struct spool {
 	 * entry, else "": an agent killed after spooling an entry and before
 	 * the ring buffer learnt it was read meets that event again. */
 	char last_key[SPOOL_KEY_MAX];
+	/* Attribution: decisions journaled ("cid\x1froot" -> struct
+	 * spool_decision), and the awaiting entry the batcher stopped at. */
+	struct hmap decided;
+	long blocked_since_ms;	/* 0: not stopped */
+	uint64_t blocked_pos;
+	char *blocked_cid, *blocked_root;
+	cJSON *blocked_id;
 	struct spool_stats stats;
 };
 
@@ -68,10 +81,32 @@ static void spool_batch_free_value(void *b)
 	spool_batch_free(b);
 }
 
+static void spool_decision_free(void *v)
+{
+	struct spool_decision *d = v;
+
+	if (!d)
+		return;
+	cJSON_Delete(d->attr);
+	free(d);
+}
+
+static void spool_unblock(struct spool *s)
+{
+	s->blocked_since_ms = 0;
+	free(s->blocked_cid);
+	free(s->blocked_root);
+	cJSON_Delete(s->blocked_id);
+	s->blocked_cid = s->blocked_root = NULL;
+	s->blocked_id = NULL;
+}
+
 static void spool_reset_state(struct spool *s)
 {
 	hmap_clear(&s->batches);
 	hmap_clear(&s->chains);
+	hmap_clear(&s->decided);
+	spool_unblock(s);
 }
 
 void spool_close(struct spool *s)
@@ -153,6 +188,9 @@ static int spool_cut(struct spool *s, const char *key)
 		sess.id = spool_str(b->sess, "id");
 		sess.pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b->sess, "pid"));
 		sess.start = spool_str(b->sess, "start");
+		sess.attribution = cJSON_GetObjectItemCaseSensitive(b->sess, "attribution");
+		if (!cJSON_IsObject(sess.attribution))
+			sess.attribution = NULL;
 	}
 	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev,
 			   c->prev_until, s->opts.key, digest);
@@ -225,7 +263,44 @@ static int spool_batch_entry(struct spool *s, const cJSON *item)
 	return 0;
 }
 
-/* Runs the batcher from bp to the end of the entries journal. */
+static const struct spool_decision *spool_decision(const struct spool *s, const char *cid,
+						   const char *root)
+{
+	char key[600];
+
+	spool_key(cid, root, key, sizeof(key));
+	return hmap_get(&s->decided, key);
+}
+
+/* An awaiting entry: 1 with the decision put into its session, 0 not
+ * decided yet (the batcher stops there). */
+static int spool_settle(struct spool *s, cJSON *item, uint64_t pos)
+{
+	const char *cid = spool_str(item, "cid"), *root = spool_str(item, "w");
+	const struct spool_decision *d = cid && root ? spool_decision(s, cid, root) : NULL;
+	cJSON *sess;
+
+	if (!d) {
+		if (!s->blocked_since_ms || s->blocked_pos != pos) {
+			spool_unblock(s);
+			s->blocked_since_ms = clock_now_ms();
+			s->blocked_pos = pos;
+			s->blocked_cid = strdup(cid ? cid : "");
+			s->blocked_root = strdup(root ? root : "");
+			s->blocked_id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
+		}
+		return 0;
+	}
+	sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
+	if (!cJSON_IsObject(sess))
+		return 1; /* entries outside a session carry no attribution */
+	cJSON_DeleteItemFromObjectCaseSensitive(sess, "attribution");
+	cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(d->attr, 1));
+	return 1;
+}
+
+/* Runs the batcher from bp to the end of the entries journal, or to an
+ * entry whose attribution is not decided yet. */
 static int spool_run_batcher(struct spool *s)
 {
 	uint64_t next;
@@ -241,6 +316,10 @@ static int spool_run_batcher(struct spool *s)
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(item, "t");
+		if (t && !strcmp(t, "e") && spool_str(item, "w") && !spool_settle(s, item, s->bp)) {
+			cJSON_Delete(item);
+			return 0; /* again once the decision is there */
+		}
 		if (t && !strcmp(t, "e")) {
 			ret = spool_batch_entry(s, item);
 		} else if (t && !strcmp(t, "c") && spool_str(item, "cid") && spool_str(item, "sk")) {
@@ -251,6 +330,8 @@ static int spool_run_batcher(struct spool *s)
 		if (ret == -ENOSPC || ret == -ENOMEM)
 			return ret; /* retry this entry on the next tick */
 		s->bp = next;
+		if (s->blocked_since_ms)
+			spool_unblock(s);
 	}
 	return 0;
 }
@@ -368,12 +449,38 @@ static void spool_age_cb(const char *key, void *value, void *arg)
 		b->cut_requested = true;
 }
 
+/* An awaiting entry no decision came for: the spool decides "none", so
+ * that no record waits for ever. */
+static int spool_give_up(struct spool *s)
+{
+	cJSON *attr = cJSON_CreateObject();
+	char why[160];
+	int ret;
+
+	cJSON_AddStringToObject(attr, "status", "Unattributed");
+	snprintf(why, sizeof(why),
+		 "no decision on who opened the session within %ld s (the agent restarted or fell "
+		 "behind)",
+		 s->opts.await_max_ms / 1000);
+	cJSON_AddStringToObject(attr, "reason", why);
+	ret = spool_attribute(s, s->blocked_cid, s->blocked_root, s->blocked_id, attr);
+	cJSON_Delete(attr);
+	if (ret == 0)
+		log_with(LOG_WARN, LOG_KV("container", s->blocked_cid, "root", s->blocked_root),
+			 "spool: no attribution came for a session within %ld s: recorded Unattributed",
+			 s->opts.await_max_ms / 1000);
+	return ret;
+}
+
 int spool_tick(struct spool *s)
 {
 	struct spool_age a = { s, clock_now_ms(), 0 };
 	int ret;
 
 	if ((ret = spool_run_batcher(s)) < 0)
+		return ret;
+	if (s->blocked_since_ms && a.now - s->blocked_since_ms >= s->opts.await_max_ms &&
+	    (ret = spool_give_up(s)) == 0 && (ret = spool_run_batcher(s)) < 0)
 		return ret;
 	/* Age is wall-clock: journal it as a cut marker, so a replay cuts
 	 * the batch at the same entry. */
@@ -400,6 +507,12 @@ int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		    const cJSON *sess, const cJSON *entry, const char *key)
 {
+	return spool_add_awaiting(s, cid, sk, id, sess, entry, key, NULL);
+}
+
+int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		       const cJSON *sess, const cJSON *entry, const char *key, const char *root)
+{
 	cJSON *item = cJSON_CreateObject();
 	int ret;
 
@@ -414,12 +527,19 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 	 * "e" only. */
 	if (key)
 		cJSON_AddStringToObject(item, "k", key);
+	if (root)
+		cJSON_AddStringToObject(item, "w", root);
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
 	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
 	if (sess)
 		cJSON_AddItemToObject(item, "sess", cJSON_Duplicate(sess, 1));
 	cJSON_AddItemToObject(item, "e", cJSON_Duplicate(entry, 1));
+	/* Decided already (the caller did not know yet): journaled settled. */
+	if (root && spool_decision(s, cid, root)) {
+		spool_settle(s, item, 0);
+		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
+	}
 	ret = spool_append(s->ej, item, NULL);
 	cJSON_Delete(item);
 	if (ret == -ENOSPC)
@@ -429,6 +549,50 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 	if (ret == 0)
 		snprintf(s->last_key, sizeof(s->last_key), "%s", key ? key : "");
 	return ret;
+}
+
+static int spool_decide(struct spool *s, const char *cid, const char *root, const cJSON *attr,
+			uint64_t pos)
+{
+	struct spool_decision *d = calloc(1, sizeof(*d));
+	char key[600];
+
+	if (!d || !(d->attr = cJSON_Duplicate(attr, 1))) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->pos = pos;
+	spool_key(cid, root, key, sizeof(key));
+	if (hmap_put(&s->decided, key, d, NULL) < 0) {
+		spool_decision_free(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int spool_attribute(struct spool *s, const char *cid, const char *root, const cJSON *id,
+		    const cJSON *attr)
+{
+	cJSON *item;
+	uint64_t pos;
+	int ret;
+
+	if (!cid || !root || !attr)
+		return -EINVAL;
+	if (spool_decision(s, cid, root))
+		return 0; /* once per session root */
+	item = cJSON_CreateObject();
+	cJSON_AddStringToObject(item, "t", "a");
+	cJSON_AddStringToObject(item, "cid", cid);
+	cJSON_AddStringToObject(item, "rk", root);
+	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
+	cJSON_AddItemToObject(item, "attr", cJSON_Duplicate(attr, 1));
+	ret = spool_append(s->ej, item, &pos);
+	cJSON_Delete(item);
+	if (ret < 0)
+		return ret;
+	s->last_key[0] = '\0';
+	return spool_decide(s, cid, root, attr, pos);
 }
 
 bool spool_is_last_key(const struct spool *s, const char *key)
@@ -521,7 +685,24 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
+		if (t && !strcmp(t, "a")) {
+			*item = it;
+			*pos = s->ep;
+			return 0;
+		}
 		if (t && !strcmp(t, "e")) {
+			const char *cid = spool_str(it, "cid"), *root = spool_str(it, "w");
+			const cJSON *attr = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(it, "sess"), "attribution");
+			const struct spool_decision *d;
+
+			/* Before bp: an awaiting entry's decision was there
+			 * when the batcher passed it, and stays until this
+			 * cursor passes the decision's own item. */
+			if (root && cid && (d = spool_decision(s, cid, root)))
+				attr = d->attr;
+			if (attr)
+				cJSON_AddItemToObject(it, "attr", cJSON_Duplicate(attr, 1));
 			*item = it;
 			*pos = s->ep;
 			return 0;
@@ -534,15 +715,81 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 
 int spool_event_done(struct spool *s, uint64_t pos)
 {
+	const struct spool_decision *d;
 	uint64_t next;
 	size_t len;
 	void *data;
+	cJSON *it;
 
 	if (pos != s->ep || journal_read(s->ej, pos, &data, &len, &next) < 0)
 		return -EINVAL;
+	it = cJSON_ParseWithLength(data, len);
 	free(data);
+	/* A decision's item passed: both cursors are past its awaiting
+	 * entries, which come before it. */
+	if (spool_str(it, "t") && !strcmp(spool_str(it, "t"), "a") && spool_str(it, "cid") &&
+	    spool_str(it, "rk") &&
+	    (d = spool_decision(s, spool_str(it, "cid"), spool_str(it, "rk"))) && d->pos == pos) {
+		char key[600];
+
+		spool_key(spool_str(it, "cid"), spool_str(it, "rk"), key, sizeof(key));
+		hmap_remove(&s->decided, key);
+	}
+	cJSON_Delete(it);
 	s->ep = next;
 	return 0;
+}
+
+/* The decisions journaled after the event publisher's cursor: what the
+ * batcher and the publisher will look up, as if this run had made them. */
+static int spool_restore_decisions(struct spool *s)
+{
+	uint64_t pos = s->ep, next;
+	size_t len;
+	void *data;
+	int ret = 0;
+
+	while (ret == 0 && journal_read(s->ej, pos, &data, &len, &next) == 0) {
+		cJSON *it = cJSON_ParseWithLength(data, len);
+		const char *t = spool_str(it, "t");
+
+		free(data);
+		if (t && !strcmp(t, "a") && spool_str(it, "cid") && spool_str(it, "rk") &&
+		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "attr")) &&
+		    !spool_decision(s, spool_str(it, "cid"), spool_str(it, "rk")))
+			ret = spool_decide(s, spool_str(it, "cid"), spool_str(it, "rk"),
+					   cJSON_GetObjectItemCaseSensitive(it, "attr"), pos);
+		cJSON_Delete(it);
+		pos = next;
+	}
+	return ret;
+}
+
+void spool_undecided(struct spool *s, void (*fn)(const char *cid, const char *root,
+						 const cJSON *id, void *arg),
+		     void *arg)
+{
+	struct hmap seen;
+	uint64_t pos = s->bp, next;
+	size_t len;
+	void *data;
+
+	hmap_init(&seen);
+	while (journal_read(s->ej, pos, &data, &len, &next) == 0) {
+		cJSON *it = cJSON_ParseWithLength(data, len);
+		const char *cid = spool_str(it, "cid"), *root = spool_str(it, "w");
+		char key[600];
+
+		free(data);
+		if (cid && root && !spool_decision(s, cid, root)) {
+			spool_key(cid, root, key, sizeof(key));
+			if (hmap_add(&seen, key) == 1)
+				fn(cid, root, cJSON_GetObjectItemCaseSensitive(it, "id"), arg);
+		}
+		cJSON_Delete(it);
+		pos = next;
+	}
+	hmap_clear(&seen);
 }
 
 /* Restores the batcher from the last checkpoint of the records journal. */
@@ -640,8 +887,11 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.batch_age_ms = 5000;
 	if (s->opts.checkpoint_ms <= 0)
 		s->opts.checkpoint_ms = 2000;
+	if (s->opts.await_max_ms <= 0)
+		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
 	hmap_init_free(&s->batches, spool_batch_free_value);
 	hmap_init_free(&s->chains, free);
+	hmap_init_free(&s->decided, spool_decision_free);
 	jo.max_bytes = opts->max_bytes;
 	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
@@ -655,7 +905,7 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 	snprintf(dir, sizeof(dir), "%s/records", opts->dir);
 	if ((ret = journal_open(&jo, &s->rj)) < 0)
 		goto fail;
-	if ((ret = spool_restore(s)) < 0)
+	if ((ret = spool_restore(s)) < 0 || (ret = spool_restore_decisions(s)) < 0)
 		goto fail;
 	spool_restore_last_key(s);
 	*out = s;
@@ -673,5 +923,5 @@ void spool_get_stats(const struct spool *s, struct spool_stats *out)
 bool spool_idle(struct spool *s)
 {
 	return s->bp == journal_end(s->ej) && s->ep == s->bp && s->rp == journal_end(s->rj) &&
-	       s->batches.size == 0;
+	       s->batches.size == 0 && !s->blocked_since_ms;
 }

@@ -11,6 +11,17 @@
  * age and session end), and checkpoints in the records journal hold the
  * batcher's state, so re-running the batcher after a crash re-forms the
  * very same records, whose deterministic names then meet AlreadyExists.
+ *
+ * Attribution (who opened a session) is decided a moment after the session
+ * starts, and every record of a session must say the same. Entries spooled
+ * before the decision are journaled awaiting it (the session root's key
+ * beside them); the decision is journaled after them (spool_attribute) and
+ * known at once. The batcher does not pass an awaiting entry before its
+ * decision: it then puts the decision in the entry's session (and so in its
+ * records), and the Events of those entries name it too. The wait holds
+ * record forming for every container (one order for the whole journal is
+ * what keeps replays exact); it is bounded by the decider, and by the spool
+ * itself, which journals "no decision" after SPOOL_AWAIT_MAX_MS.
  */
 #ifndef SHELLAUDIT_SPOOL_H
 #define SHELLAUDIT_SPOOL_H
@@ -25,6 +36,8 @@
 
 struct sign_key;
 
+#define SPOOL_AWAIT_MAX_MS 30000
+
 struct spool_opts {
 	const char *dir;	/* entries/ and records/ journals below it */
 	size_t max_bytes;	/* per journal [256 MiB] */
@@ -32,6 +45,8 @@ struct spool_opts {
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [5000] */
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
+	long await_max_ms;	/* an attribution not decided this long is "none"
+				 * [SPOOL_AWAIT_MAX_MS] */
 	/* Signs every record formed (record_build); NULL only in tests. The
 	 * key must outlive the spool. */
 	const struct sign_key *key;
@@ -65,6 +80,23 @@ int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
  * SPOOL_KEY_MAX), kept beside the entry for spool_is_last_key(). */
 int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		    const cJSON *sess, const cJSON *entry, const char *key);
+/* The same for an entry of a session whose attribution is not decided
+ * yet: root names the session's root ("pid-start"); the batcher waits for
+ * spool_attribute() of (cid, root). */
+int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		       const cJSON *sess, const cJSON *entry, const char *key, const char *root);
+/* Journals the attribution of the sessions of root (cid's): attr is the
+ * attribution object, id the record identity. Their awaiting entries go on
+ * with it, and the publisher makes a SessionOpened Event of it. */
+int spool_attribute(struct spool *s, const char *cid, const char *root, const cJSON *id,
+		    const cJSON *attr);
+/* Calls fn for each root with awaiting entries and no decision (after a
+ * restart: the agent that would have decided is gone), with an identity of
+ * its container. */
+void spool_undecided(struct spool *s, void (*fn)(const char *cid, const char *root,
+						 const cJSON *id, void *arg),
+		     void *arg);
+
 /* True when the last item appended (in this run or, after a restart, the
  * journal's tail) is the entry keyed `key`: the one event a process killed
  * between spooling it and acknowledging it to the ring buffer meets twice. */
@@ -84,7 +116,9 @@ int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos);
 int spool_record_done(struct spool *s, uint64_t pos);
 
 /* The next entry for Events, with its container, identity and position;
- * *item (caller frees) holds {cid, id, e}. -ENODATA when none waits. */
+ * *item (caller frees) holds {t: "e", cid, id, e, attr} (attr: the
+ * session's attribution, when it has one) or, for a decided attribution,
+ * {t: "a", cid, rk, id, attr}. -ENODATA when none waits. */
 int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 int spool_event_done(struct spool *s, uint64_t pos);
 
