@@ -172,6 +172,13 @@ $(B)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard bpf/*.h)
 		-I$(B)/bpf -Ibpf $(PKG_CFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@ # DWARF out, BTF (which CO-RE needs) kept
 
+# sa-ns runs inside the BPF tests' container roots, which hold no library
+# it could link: static, and alone.
+$(B)/tests/tools/sa-ns: tests/tools/sa-ns.c
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -static $< -o $@
+
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@

@@ -9,12 +9,13 @@
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its state (spool and signing key) and its BPF
-#     file system on host paths inside the node's state dir
-#     ($SHELLAUDIT_RUN/node/agent and node/bpf, a bpf mount made by
-#     hack/cluster-node.sh): two local nodes
-#     on one machine never share them, and `hack/cluster.sh down` removes
-#     them, pinned programs included;
+#   - for the agent DaemonSet and the uninstall DaemonSet, its state (spool
+#     and signing key), its BPF file system and containerd's runc state on
+#     host paths inside the node's state dir ($SHELLAUDIT_RUN/node/agent,
+#     node/bpf, a bpf mount made by hack/cluster-node.sh, and
+#     node/containerd/runc): two local nodes on one machine never share
+#     them, and `hack/cluster.sh down` removes them, pinned programs
+#     included;
 #   - for the audit receiver DaemonSet (config/audit), the port this
 #     cluster's API server sends its audit log to, the way to the API server
 #     from the node's network (127.0.0.1 and its port: there is no
@@ -67,6 +68,17 @@ secrets=()
 			          - name: state
 			            hostPath:
 			              path: $run/node/agent
+			          - name: bpf
+			            hostPath:
+			              path: $run/node/bpf
+			          - name: runtime
+			            hostPath:
+			              path: $run/node/containerd/runc
+			EOF
+		elif [ "$kind/$name" = DaemonSet/shellaudit-uninstall ]; then
+			cat <<-EOF
+			        spec:
+			          volumes:
 			          - name: bpf
 			            hostPath:
 			              path: $run/node/bpf

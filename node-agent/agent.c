@@ -23,6 +23,7 @@
 #include "container.h"
 #include "discover.h"
 #include "events.h"
+#include "follow.h"
 #include "heads.h"
 #include "httpd.h"
 #include "kube.h"
@@ -66,6 +67,14 @@ struct agent {
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
 		*m_targets, *m_attached, *m_failures, *m_collisions;
 	uint64_t ring_drops;
+	/* Events tagged with a target id but not its container's identity:
+	 * dropped, counted, logged. */
+	uint64_t foreign;
+	/* The targets the pinned map held when this agent took it over: their
+	 * events captured meanwhile are theirs even if they are not active
+	 * again (their container ended while no agent ran). */
+	struct sa_target_val *inherited;
+	size_t ninherited;
 	char last_error[256];
 	/* The targets are known: the ring buffer may be read (the events a
 	 * previous agent's programs left carry target ids only a known target
@@ -87,17 +96,50 @@ static void agent_on_signal(int sig)
 		agent_stop = 1;
 }
 
-/* Puts a resolved target into the kernel map and probes what it runs. */
+static void agent_on_event(void *ctx, const struct capture_event *ev);
+
+/* A process the sweep found in other namespaces than its container's init:
+ * an entry like the kernel's namespace events. */
+static void agent_on_found(void *arg, const struct sa_ns_event *ns)
+{
+	struct capture_event ev = { .hdr = &ns->hdr, .ns = ns };
+
+	agent_on_event(arg, &ev);
+}
+
+/* The target's chain says capture was off for it until now, and why. */
+static void agent_capture_off(struct agent *a, const struct target *t, const struct follow_start *f)
+{
+	struct sink_entry e = {
+		.kind = SINK_OFF,
+		.ts = clock_now_ns(),
+		.container = t->name,
+		.mntns = t->mntns,
+		.cgroup = t->cgroup,
+		.since = f->since,
+		.reason = f->reason,
+		.text = f->text,
+		.text_len = strlen(f->text),
+	};
+
+	sink_write(a->sink, &e);
+	log_with(LOG_INFO, LOG_KV("container", t->name, "reason", f->reason),
+		 "capture was off for this container until now: %s", f->text);
+}
+
+/* Puts a resolved target into the kernel map, marks its processes and
+ * probes what it runs. */
 static void agent_activate(struct agent *a, struct target *t)
 {
-	char pid[16], ns[24], path[64];
+	char pid[16], ns[24], nsid[24], path[64], marked[16];
+	struct follow_start f;
 	struct stat st;
 	size_t i;
 	int err;
 
 	if (t->active)
 		return;
-	err = target_resolve(t);
+	err = target_resolve(t, a->opts->runtime_roots);
 	if (err) {
 		log_with(LOG_DEBUG, LOG_KV("container", t->name, "target", t->spec),
 			 "target not running here yet: %s", strerror(-err));
@@ -105,6 +147,7 @@ static void agent_activate(struct agent *a, struct target *t)
 	}
 	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
 	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
+	snprintf(nsid, sizeof(nsid), "%" PRIu64, t->nsid);
 	for (i = 0; i < a->targets.n; i++) {
 		const struct target *o = &a->targets.t[i];
 
@@ -132,16 +175,28 @@ static void agent_activate(struct agent *a, struct target *t)
 		t->nsfd = -1;
 		return;
 	}
-	err = capture_target_add(a->cap, t->mntns, t->id);
+	/* Active before the sweep: what it finds is the target's. */
+	t->active = true;
+	err = follow_target(a->cap, t, agent_on_found, a, &f);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
 			 "cannot add the container to the kernel's target map: %s",
 			 strerror(-err));
+		t->active = false;
 		close(t->nsfd);
 		t->nsfd = -1;
 		return;
 	}
-	t->active = true;
+	if (!f.continuous)
+		agent_capture_off(a, t, &f);
+	if (f.sweep.failed)
+		log_with(LOG_WARN, LOG_KV("container", t->name),
+			 "%u processes of the container could not be marked: they are followed "
+			 "only while they stay in its mount namespace",
+			 f.sweep.failed);
+	snprintf(marked, sizeof(marked), "%u", f.sweep.marked + f.sweep.had_mark);
+	log_with(LOG_DEBUG, LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "marked", marked),
+		 "the container's processes are marked");
 	/* Said "target added" once the container's first scan is done. */
 	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
@@ -153,14 +208,17 @@ static void agent_on_scanned(void *arg, uint32_t owner, int n)
 {
 	struct agent *a = arg;
 	const struct target *t = target_list_find_id(&a->targets, owner);
-	char pid[16], ns[24], probes[16];
+	char pid[16], ns[24], nsid[24], probes[16];
 
 	if (!t)
 		return;
 	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
 	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
+	snprintf(nsid, sizeof(nsid), "%" PRIu64, t->nsid);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
-	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
+	log_with(LOG_INFO,
+		 LOG_KV("container", t->name, "pid", pid, "mntns", ns, "nsid", nsid, "init",
+			t->found, "probes", probes),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
 }
 
@@ -181,12 +239,14 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 }
 
 /* Whether a process of the target's container still runs on the node. */
-static bool agent_container_runs(const struct target *t)
+static bool agent_container_runs(const struct agent *a, const struct target *t)
 {
 	char id[CONTAINER_ID_MAX];
+	const char *how;
 	pid_t pid;
 
-	return container_parse_id(t->spec, id, sizeof(id)) == 0 && container_find_pid(id, &pid) == 0;
+	return container_parse_id(t->spec, id, sizeof(id)) == 0 &&
+	       container_find_init(id, a->opts->runtime_roots, &pid, &how) == 0;
 }
 
 /* The controller took an audited container off this node's list (or its
@@ -203,7 +263,7 @@ static void agent_audit_stopped(struct agent *a, const struct target *t)
 	for (i = 0; !removed && i < nodecfg_count(a->nc); i++)
 		if (!strcmp(nodecfg_at(a->nc, i)->cid, t->spec))
 			nt = nodecfg_at(a->nc, i);
-	if ((!removed && !nt) || !agent_container_runs(t))
+	if ((!removed && !nt) || !agent_container_runs(a, t))
 		return; /* the container is gone: its chain just ends */
 	if (removed)
 		snprintf(why, sizeof(why),
@@ -285,17 +345,52 @@ apply:
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
 	/* Looked at in the loop's discovery step, not here: what the program
-	 * is made of must not hold the reading of the ring buffer. */
+	 * is made of must not hold the reading of the ring buffer. The
+	 * kernel marked the process as the container's: it is probed
+	 * wherever it is now (a bash copied into a namespace of its own
+	 * included; discover.h). */
 	discover_process(a->disc, t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts);
+}
+
+/* The target an event belongs to, or NULL: its id names a target of the
+ * list, and its container identity is that target's (or the one the
+ * pinned map gave the target before this agent). */
+static struct target *agent_event_target(struct agent *a, const struct sa_event_hdr *h)
+{
+	struct target *t = target_list_find_id(&a->targets, h->target);
+	size_t i;
+
+	if (!t)
+		return NULL; /* untargeted while the event was in flight */
+	if (target_owns_event(t, h->nsid))
+		return t;
+	for (i = 0; !t->active && i < a->ninherited; i++)
+		if (a->inherited[i].id == t->id && a->inherited[i].nsid == h->nsid)
+			return t;
+	/* A container that is not (or no longer) the target's: never taken
+	 * for it. The kernel refuses these already where it can tell. */
+	if (a->foreign++ % 1000 == 0) {
+		char pid[16], nsid[24], want[24];
+
+		snprintf(pid, sizeof(pid), "%u", h->tgid);
+		snprintf(nsid, sizeof(nsid), "%" PRIu64, (uint64_t)h->nsid);
+		snprintf(want, sizeof(want), "%" PRIu64, t->nsid);
+		log_with(LOG_WARN,
+			 LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "target_nsid", want),
+			 "dropped an event of another container tagged with this target (%" PRIu64
+			 " so far)",
+			 a->foreign);
+	}
+	return NULL;
 }
 
 static void agent_on_event(void *ctx, const struct capture_event *ev)
 {
 	struct agent *a = ctx;
-	struct target *t = target_list_find_id(&a->targets, ev->hdr->target);
+	struct target *t = agent_event_target(a, ev->hdr);
 
 	if (!t)
-		return; /* untargeted while the event was in flight */
+		return;
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
 		agent_on_exec(a, t, ev);
@@ -304,7 +399,7 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 /* Reports drops as a gap entry: nothing is lost silently. */
 static void agent_check_drops(struct agent *a)
 {
-	uint64_t c[SA_CNT_MAX];
+	uint64_t c[SA_CNT_MAX], stale;
 	struct sink_entry e = { .kind = SINK_LOST };
 
 	if (capture_counters(a->cap, c))
@@ -312,24 +407,44 @@ static void agent_check_drops(struct agent *a)
 	e.lost_lines = c[SA_CNT_DROP_LINE] - a->counters[SA_CNT_DROP_LINE];
 	e.lost_execs = c[SA_CNT_DROP_EXEC] - a->counters[SA_CNT_DROP_EXEC];
 	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
-	if (e.lost_lines || e.lost_execs || e.lost_exits) {
+	e.lost_ns = c[SA_CNT_DROP_NS] - a->counters[SA_CNT_DROP_NS];
+	e.unmarked = c[SA_CNT_MARK_FAIL] - a->counters[SA_CNT_MARK_FAIL];
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked) {
+		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns;
 		size_t i;
 
 		e.ts = clock_now_ns();
 		sink_write(a->sink, &e);
 		/* A full ring buffer is not one container's: every audited
 		 * container's stream says events may be missing here. */
-		for (i = 0; a->spool && i < a->targets.n; i++)
-			if (a->targets.t[i].active)
-				sink_spool_gap(a->sink, a->targets.t[i].name,
-					       e.lost_lines + e.lost_execs + e.lost_exits,
-					       "the kernel ring buffer was full");
-		a->ring_drops += e.lost_lines + e.lost_execs + e.lost_exits;
-		log_with(LOG_WARN, NULL,
-			 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64 " execs, %" PRIu64
-			 " exits",
-			 e.lost_lines, e.lost_execs, e.lost_exits);
+		for (i = 0; a->spool && i < a->targets.n; i++) {
+			if (!a->targets.t[i].active)
+				continue;
+			sink_spool_gap(a->sink, a->targets.t[i].name, lost,
+				       "the kernel ring buffer was full");
+			sink_spool_gap(a->sink, a->targets.t[i].name, e.unmarked,
+				       "processes of audited containers could not be marked (no "
+				       "kernel memory): what they ran after leaving their "
+				       "container's mount namespace is missing");
+		}
+		a->ring_drops += lost;
+		if (lost)
+			log_with(LOG_WARN, NULL,
+				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64
+				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes",
+				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns);
+		if (e.unmarked)
+			log_with(LOG_WARN, NULL,
+				 "%" PRIu64 " processes of audited containers could not be marked "
+				 "(no kernel memory)",
+				 e.unmarked);
 	}
+	stale = c[SA_CNT_STALE] - a->counters[SA_CNT_STALE];
+	if (stale)
+		log_with(LOG_WARN, NULL,
+			 "%" PRIu64 " events of processes in a mount namespace that reuses a gone "
+			 "target's inode were not taken for that target",
+			 stale);
 	memcpy(a->counters, c, sizeof(c));
 	/* Kept in the kernel: an agent restarting after a crash reports the
 	 * drops since, not since boot. */
@@ -338,16 +453,19 @@ static void agent_check_drops(struct agent *a)
 
 static void agent_log_counters(struct agent *a)
 {
-	char v[SA_CNT_MAX][24];
+	char v[SA_CNT_MAX][24], foreign[24];
 	int i;
 
 	for (i = 0; i < SA_CNT_MAX; i++)
 		snprintf(v[i], sizeof(v[i]), "%" PRIu64, a->counters[i]);
+	snprintf(foreign, sizeof(foreign), "%" PRIu64, a->foreign);
 	log_with(LOG_INFO,
 		 LOG_KV("lines", v[SA_CNT_LINES], "execs", v[SA_CNT_EXECS], "exits",
-			v[SA_CNT_EXITS], "dropped_lines", v[SA_CNT_DROP_LINE], "dropped_execs",
-			v[SA_CNT_DROP_EXEC], "dropped_exits", v[SA_CNT_DROP_EXIT], "read_errors",
-			v[SA_CNT_READ_ERR]),
+			v[SA_CNT_EXITS], "namespace_changes", v[SA_CNT_NS], "dropped_lines",
+			v[SA_CNT_DROP_LINE], "dropped_execs", v[SA_CNT_DROP_EXEC], "dropped_exits",
+			v[SA_CNT_DROP_EXIT], "dropped_namespace_changes", v[SA_CNT_DROP_NS],
+			"unmarked", v[SA_CNT_MARK_FAIL], "stale_targets", v[SA_CNT_STALE],
+			"read_errors", v[SA_CNT_READ_ERR], "foreign_events", foreign),
 		 "capture counters");
 }
 
@@ -382,6 +500,52 @@ static void agent_sweep_probes(struct agent *a)
 			 "that no target uses now",
 			 nt > 0 ? nt : 0, np > 0 ? np : 0);
 	a->probes_swept = true;
+}
+
+static void agent_inherit(uint64_t mntns, const struct sa_target_val *v, void *arg)
+{
+	struct agent *a = arg;
+	struct sa_target_val *p;
+
+	(void)mntns;
+	p = realloc(a->inherited, (a->ninherited + 1) * sizeof(*p));
+	if (!p)
+		return; /* their events are then dropped as foreign, and counted */
+	a->inherited = p;
+	a->inherited[a->ninherited++] = *v;
+}
+
+/* Whether the node has targets: then capture outlives this agent (pinned),
+ * for the next one to take over. Unknown (the ShellAuditNode never read)
+ * counts as yes. */
+static bool agent_has_targets(const struct agent *a)
+{
+	if (a->nc)
+		return !nodecfg_synced(a->nc) || nodecfg_count(a->nc) > 0;
+	return a->targets.n > 0;
+}
+
+/* A stop (SIGTERM, SIGINT) with targets leaves capture running in the
+ * kernel, pinned, as a crash does: nothing typed meanwhile is lost, the
+ * next agent reads it. Without targets, capture ends here. */
+static void agent_stop_capture(struct agent *a)
+{
+	char n[16];
+	size_t i;
+
+	if (capture_pinned(a->cap) && agent_has_targets(a)) {
+		snprintf(n, sizeof(n), "%zu", a->targets.n);
+		log_with(LOG_INFO, LOG_KV("targets", n, "dir", a->opts->bpf_dir),
+			 "capture goes on while no agent runs: the next agent reads what it "
+			 "captures (`shellaudit-agent uninstall` ends it)");
+		return;
+	}
+	for (i = 0; i < a->targets.n; i++)
+		agent_deactivate(a, &a->targets.t[i], "agent stopped");
+	if (capture_pinned(a->cap)) {
+		capture_unpin(a->cap);
+		log_info("no targets on this node: capture state removed");
+	}
 }
 
 /* --- Kubernetes mode -------------------------------------------------------- */
@@ -715,6 +879,8 @@ int agent_run(const struct agent_opts *opts)
 		goto out;
 	if (capture_reported(a.cap, a.counters, false))
 		memset(a.counters, 0, sizeof(a.counters));
+	if (capture_resumed(a.cap))
+		capture_targets(a.cap, agent_inherit, &a);
 
 	if (opts->targets_file || a.nc) {
 		agent_sync_targets(&a, true);
@@ -772,8 +938,7 @@ int agent_run(const struct agent_opts *opts)
 	capture_drain(a.cap);
 	agent_check_drops(&a);
 	agent_log_counters(&a);
-	for (i = 0; i < a.targets.n; i++)
-		agent_deactivate(&a, &a.targets.t[i], "agent stopped");
+	agent_stop_capture(&a);
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:
@@ -785,6 +950,7 @@ out:
 			 "cannot save the refused ELF files: %s", strerror(-err2));
 	capture_close(a.cap);
 	target_list_free(&a.targets);
+	free(a.inherited);
 	sink_close(a.sink);
 	if (opts->node_name)
 		agent_k8s_stop(&a);

@@ -25,6 +25,9 @@ struct agent_opts {
 	/* Where the agent keeps what outlives it besides the spool (the ELF
 	 * files it refused); NULL or "": nothing kept. */
 	const char *state_dir;
+	/* Where container runtimes keep their state (colon-separated), to find
+	 * a container ID's init; NULL: only by cgroup. */
+	const char *runtime_roots;
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;

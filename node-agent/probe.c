@@ -149,11 +149,18 @@ static void probe_detach(struct probe *p)
 void probe_set_free(struct probe_set *ps)
 {
 	size_t i;
+	int l;
 
 	if (!ps)
 		return;
-	for (i = 0; i < ps->nprobes; i++)
-		probe_detach(&ps->probes[i]);
+	/* Pinned probes stay attached for the next agent; the others go with
+	 * their last handle. */
+	for (i = 0; i < ps->nprobes; i++) {
+		for (l = 0; l < 4; l++)
+			if (ps->probes[i].link[l])
+				capture_link_close(ps->probes[i].link[l]);
+		free(ps->probes[i].owners);
+	}
 	free(ps->probes);
 	free(ps->neg);
 	free(ps);

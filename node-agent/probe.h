@@ -31,7 +31,8 @@ struct probe_refusal {
 /* Caller frees with probe_set_free(). refused (the caller's, outliving the
  * set; may be NULL) remembers refused files by identity. */
 int probe_set_new(struct capture *cap, struct refused *refused, struct probe_set **out);
-/* Detaches everything. */
+/* Lets go of every probe: pinned ones stay attached (capture_unpin()
+ * first ends them), the others are detached. */
 void probe_set_free(struct probe_set *ps);
 
 /*
