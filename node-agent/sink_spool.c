@@ -28,6 +28,8 @@ struct sink_spool {
 	int64_t wall_minus_mono;	/* ns */
 	uint64_t pending_full;		/* entries the full spool refused, not yet in a gap */
 	struct sink_spool_stats stats;
+	sink_spool_attr_fn attr_fn;
+	void *attr_arg;
 };
 
 static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
@@ -85,7 +87,8 @@ static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t ca
 }
 
 static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
-			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
+			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key,
+			  const char *root)
 {
 	int ret;
 
@@ -110,7 +113,7 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 			s->pending_full = 0;
 		}
 	}
-	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
+	ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
 	if (ret == -ENOSPC) {
 		s->pending_full++;
 		s->stats.dropped_full++;
@@ -162,7 +165,7 @@ static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *
 	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
 	cJSON_AddItemToObject(entry, "text",
 			      sink_spool_text(e->text ? e->text : "", e->text_len, &cut));
-	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL);
+	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL, NULL);
 	cJSON_Delete(entry);
 	if (ret == 0)
 		s->stats.gaps++;
@@ -174,7 +177,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	struct sink_spool *s = (struct sink_spool *)base;
 	const struct sink_spool_target *t;
 	cJSON *entry = NULL, *sess = NULL, *redacted = NULL;
-	char ts[40], sk[48], key[SPOOL_KEY_MAX], *text = NULL;
+	char ts[40], sk[48], key[SPOOL_KEY_MAX], root[48], *text = NULL;
+	const char *awaiting = NULL;
 	size_t textlen = 0;
 	unsigned hits = 0;
 	bool cut = e->truncated;
@@ -270,11 +274,21 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		redacted = cJSON_AddArrayToObject(entry, "redacted");
 		cJSON_AddItemToArray(redacted, cJSON_CreateString("redact"));
 	}
-	/* Lines and the programs run from a shell go to that session's records. */
+	/* Lines and the programs run from a shell go to that session's records,
+	 * with who opened it (or awaiting that). */
 	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
 	if (!sess)
 		sk[0] = '\0';
-	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key);
+	if (sess && s->attr_fn) {
+		const cJSON *attr = NULL;
+
+		if (s->attr_fn(s->attr_arg, e->container, t->id, e->session_root,
+			       e->session_root_start, &attr, root, sizeof(root)) == 1)
+			awaiting = root;
+		else if (attr)
+			cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(attr, 1));
+	}
+	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key, awaiting);
 out:
 	free(text);
 	cJSON_Delete(entry);
@@ -301,7 +315,7 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	cJSON_AddStringToObject(gap, "kind", "gap");
 	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
-	ret = sink_spool_add(s, container, "", t->id, NULL, gap, NULL);
+	ret = sink_spool_add(s, container, "", t->id, NULL, gap, NULL, NULL);
 	cJSON_Delete(gap);
 	if (ret == 0)
 		s->stats.gaps++;
@@ -322,7 +336,7 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 	cJSON_AddStringToObject(e, "time", ts);
 	cJSON_AddStringToObject(e, "kind", "audit_stopped");
 	cJSON_AddStringToObject(e, "text", why);
-	ret = sink_spool_add(s, container, "", id, NULL, e, NULL);
+	ret = sink_spool_add(s, container, "", id, NULL, e, NULL, NULL);
 	cJSON_Delete(e);
 	if (ret == 0)
 		ret = spool_end_session(s->sp, container, "");
@@ -338,6 +352,20 @@ static int sink_spool_flush(struct sink *base)
 static void sink_spool_close(struct sink *base)
 {
 	free(base);
+}
+
+void sink_spool_attribution(struct sink *base, sink_spool_attr_fn fn, void *arg)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+
+	s->attr_fn = fn;
+	s->attr_arg = arg;
+}
+
+int sink_spool_attribute(struct sink *base, const char *cid, const char *root, const cJSON *id,
+			 const cJSON *attr)
+{
+	return spool_attribute(((struct sink_spool *)base)->sp, cid, root, id, attr);
 }
 
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
