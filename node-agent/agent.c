@@ -804,6 +804,15 @@ static int agent_k8s_start(struct agent *a)
 	ao.audit_wait_ns = o->audit_wait_s > 0 ? (uint64_t)o->audit_wait_s * 1000000000ull : 1;
 	if ((ret = attrib_new(&ao, a->pending, agent_journal_attribution, a, &a->attrib)) < 0)
 		return ret;
+	/* An agent restarted mid-session goes on saying who opened it. */
+	if (o->state_dir && *o->state_dir) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/attributions", o->state_dir);
+		if ((ret = attrib_persist(a->attrib, path)) < 0)
+			log_with(LOG_WARN, LOG_KV("file", path),
+				 "cannot keep who opened sessions across restarts: %s", strerror(-ret));
+	}
 	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
 		return ret;
 	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)

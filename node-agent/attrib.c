@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "container.h"
 #include "escape.h"
 #include "hmap.h"
 #include "log.h"
@@ -22,6 +24,7 @@
 /* A waiting root decided without the pending sessions once this long has
  * passed with the watch still not synced (an agent just started). */
 #define ATTRIB_SYNC_WAIT_NS (10 * S_NS)
+#define ATTRIB_LINE_MAX (256u << 10)
 
 const cJSON attrib_await;
 
@@ -57,6 +60,9 @@ struct attrib {
 	void *arg;
 	struct hmap roots;		/* "cid\x1fkey" -> struct attrib_root */
 	int64_t wall_minus_mono;
+	char *path;			/* the decisions' file, or NULL */
+	FILE *file;			/* appended to */
+	size_t lines;			/* in it */
 };
 
 static void attrib_root_free(void *v)
@@ -100,6 +106,9 @@ void attrib_free(struct attrib *a)
 	if (!a)
 		return;
 	hmap_clear(&a->roots);
+	if (a->file)
+		fclose(a->file);
+	free(a->path);
 	free(a);
 }
 
@@ -372,6 +381,147 @@ static void attrib_log(const struct attrib_root *r, const cJSON *attr)
 		 attrib_str(attr, "reason") ?: "");
 }
 
+/* One decision as a line of the file. */
+static int attrib_write_line(FILE *f, const struct attrib_root *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+	int ret = -ENOMEM;
+
+	cJSON_AddStringToObject(o, "cid", r->cid);
+	cJSON_AddStringToObject(o, "key", r->key);
+	cJSON_AddItemToObject(o, "id", cJSON_Duplicate(r->id, 1));
+	cJSON_AddItemToObject(o, "attr", cJSON_Duplicate(r->attr, 1));
+	if ((text = cJSON_PrintUnformatted(o))) {
+		ret = fprintf(f, "%s\n", text) < 0 ? -EIO : 0;
+		free(text);
+	}
+	cJSON_Delete(o);
+	return ret;
+}
+
+struct attrib_rewrite {
+	FILE *f;
+	size_t n;
+	int ret;
+};
+
+static void attrib_rewrite_one(const char *key, void *value, void *arg)
+{
+	struct attrib_rewrite *w = arg;
+	struct attrib_root *r = value;
+
+	(void)key;
+	if (r->state != ATTRIB_DONE || w->ret)
+		return;
+	w->ret = attrib_write_line(w->f, r);
+	w->n++;
+}
+
+/* The file holds the decisions in memory and nothing else (written aside,
+ * then renamed over it). */
+static int attrib_rewrite(struct attrib *a)
+{
+	struct attrib_rewrite w = { NULL, 0, 0 };
+	char tmp[4200];
+
+	if (a->file) {
+		fclose(a->file);
+		a->file = NULL;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->path);
+	if (!(w.f = fopen(tmp, "we")))
+		return -errno;
+	hmap_foreach(&a->roots, attrib_rewrite_one, &w);
+	if (fflush(w.f) || fsync(fileno(w.f)))
+		w.ret = w.ret ? w.ret : -errno;
+	fclose(w.f);
+	if (!w.ret && rename(tmp, a->path) < 0)
+		w.ret = -errno;
+	if (w.ret) {
+		unlink(tmp);
+		return w.ret;
+	}
+	a->lines = w.n;
+	if (!(a->file = fopen(a->path, "ae")))
+		return -errno;
+	return 0;
+}
+
+static void attrib_keep(struct attrib *a, const struct attrib_root *r)
+{
+	int ret;
+
+	if (!a->path)
+		return;
+	if (a->lines >= 4 * a->o.max_roots)
+		ret = attrib_rewrite(a);
+	else
+		ret = a->file ? attrib_write_line(a->file, r) : -EBADF;
+	if (ret == 0 && a->file && fflush(a->file) == 0) {
+		a->lines++;
+		return;
+	}
+	log_with(LOG_WARN, LOG_KV("file", a->path, "container", r->cid),
+		 "cannot keep the session's attribution for a restarted agent: %s", strerror(-ret));
+}
+
+static void attrib_load_line(struct attrib *a, const char *line, size_t n)
+{
+	cJSON *o = cJSON_ParseWithLength(line, n);
+	const char *cid = attrib_str(o, "cid"), *key = attrib_str(o, "key");
+	const cJSON *attr = cJSON_GetObjectItemCaseSensitive(o, "attr");
+	struct container_stat st;
+	unsigned long long start = 0;
+	unsigned pid = 0;
+	struct attrib_root *r;
+
+	if (!cid || !key || !cJSON_IsObject(attr) || strlen(cid) >= 256)
+		goto out;
+	/* A root that ended (or whose pid another process took) is gone. */
+	if (strcmp(key, "own") &&
+	    (sscanf(key, "%u-%llu", &pid, &start) != 2 || !pid ||
+	     container_proc_stat((pid_t)pid, &st) < 0 || st.start != start))
+		goto out;
+	if (!(r = attrib_get(a, cid, pid, start, true, cJSON_GetObjectItemCaseSensitive(o, "id"),
+			     clock_now_ns())) ||
+	    r->state == ATTRIB_DONE)
+		goto out;
+	r->attr = cJSON_Duplicate(attr, 1);
+	r->state = ATTRIB_DONE;
+	r->journaled = true;
+out:
+	cJSON_Delete(o);
+}
+
+int attrib_persist(struct attrib *a, const char *path)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	free(a->path);
+	if (!(a->path = strdup(path)))
+		return -ENOMEM;
+	if ((f = fopen(path, "re"))) {
+		buf = malloc(ATTRIB_LINE_MAX + 1);
+		while (buf && fgets(buf, ATTRIB_LINE_MAX + 1, f)) {
+			n = strlen(buf);
+			if (n && buf[n - 1] == '\n')
+				attrib_load_line(a, buf, n - 1);
+		}
+		free(buf);
+		fclose(f);
+	} else if (errno != ENOENT) {
+		log_with(LOG_WARN, LOG_KV("file", path), "cannot read the kept attributions: %s",
+			 strerror(errno));
+	}
+	if (a->roots.size)
+		log_with(LOG_INFO, LOG_KV("file", path),
+			 "took over who opened %zu sessions that still run", a->roots.size);
+	return attrib_rewrite(a);
+}
+
 static void attrib_done(struct attrib *a, struct attrib_root *r, cJSON *attr)
 {
 	cJSON_Delete(r->attr);
@@ -385,6 +535,7 @@ static void attrib_done(struct attrib *a, struct attrib_root *r, cJSON *attr)
 	}
 	attrib_log(r, attr);
 	r->journaled = a->journal(a->arg, r->cid, r->key, r->id, attr) == 0;
+	attrib_keep(a, r);
 }
 
 static void attrib_decide(struct attrib *a, struct attrib_root *r, uint64_t now, bool force)

@@ -68,6 +68,13 @@ int attrib_new(const struct attrib_opts *o, struct pending_set *ps, attrib_journ
 	       void *arg, struct attrib **out);
 void attrib_free(struct attrib *a);
 
+/* Keeps the decisions in the file at path too (JSON lines), so that an
+ * agent restarted mid-session says of it what the one before said: the
+ * decisions of roots that still run (and of containers' own processes) are
+ * loaded now, the file rewritten with them, and each new one appended.
+ * Logs what it cannot read; -errno when the file cannot be written. */
+int attrib_persist(struct attrib *a, const char *path);
+
 void attrib_observe(struct attrib *a, const struct attrib_event *ev);
 /* The attribution of the sessions of root in container cid (a root this
  * module has not been told of counts as seen now, its exec unseen):

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "informer.h"
 #include "log.h"
+#include "timefmt.h"
 
 #define PENDING_ARGV_MAX 64
 
@@ -170,10 +172,26 @@ static int pd_put(struct pending_set *ps, const cJSON *obj, uint64_t now)
 	return 0;
 }
 
+/* When a session the first list brings was received: it was not, by this
+ * agent (it started after); when it was admitted, by the controller's
+ * clock, is the best there is (clocks in step within NTP's error). */
+static uint64_t pd_listed_at(const cJSON *obj, uint64_t now)
+{
+	const char *t = pd_str(pd_get(obj, "spec"), "admittedAt");
+	struct timespec ts;
+	int64_t mono;
+
+	if (!t || timefmt_parse(t, &ts) < 0)
+		return now;
+	mono = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec - clock_wall_offset_ns();
+	return mono > 0 && (uint64_t)mono < now ? (uint64_t)mono : now;
+}
+
 static void pd_on_add(const cJSON *obj, void *arg)
 {
 	struct pending_set *ps = arg;
-	int ret = pd_put(ps, obj, clock_now_ns());
+	uint64_t now = clock_now_ns();
+	int ret = pd_put(ps, obj, ps->inf && !informer_synced(ps->inf) ? pd_listed_at(obj, now) : now);
 
 	if (ret < 0)
 		log_with(LOG_WARN, LOG_KV("session", pd_str(pd_get(obj, "metadata"), "name")),

@@ -8,11 +8,14 @@
  * Workload (not journaled) or the kubectl debug container's opener; a root
  * the module was not told of is decided without its exec; a journal that
  * fails is tried again; flush decides everything; forget drops a
- * container's roots. */
+ * container's roots; a restarted agent takes over the decisions of roots
+ * that still run, and only those. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attrib.h"
+#include "container.h"
 #include "unit.h"
 
 #define S 1000000000ull
@@ -254,6 +257,45 @@ static void test_attrib_unknown_root_failed_journal_flush_and_forget(void)
 	reset();
 }
 
+static void test_attrib_a_restarted_agent_keeps_what_was_decided(void)
+{
+	struct attrib_opts o = { .before_ns = 10 * S, .delay_ns = S };
+	struct container_stat st;
+	struct attrib *a, *b;
+	char path[64], rk[64];
+	const cJSON *at;
+	uint32_t me = (uint32_t)getpid();
+
+	reset();
+	snprintf(path, sizeof(path), "/tmp/test_attrib.%d", (int)getpid());
+	unlink(path);
+	UNIT_CHECK(container_proc_stat((pid_t)me, &st) == 0);
+	UNIT_CHECK(attrib_new(&o, NULL, journal, NULL, &a) == 0);
+	UNIT_CHECK(attrib_persist(a, path) == 0);
+	/* This process stands for a root that still runs; pid 1 with a start
+	 * it never had for one that ended. */
+	attrib_lookup(a, "containerd://c1", ident, me, st.start, 100 * S, rk, sizeof(rk));
+	attrib_lookup(a, "containerd://c1", ident, 1, 123456789, 100 * S, rk, sizeof(rk));
+	attrib_tick(a, 102 * S);
+	UNIT_CHECK(njournaled == 2);
+	attrib_free(a);
+
+	UNIT_CHECK(attrib_new(&o, NULL, journal, NULL, &b) == 0);
+	UNIT_CHECK(attrib_persist(b, path) == 0);
+	UNIT_CHECK(attrib_count(b) == 1);
+	at = attrib_lookup(b, "containerd://c1", ident, me, st.start, 200 * S, rk, sizeof(rk));
+	UNIT_CHECK(at != ATTRIB_AWAIT && at != NULL);
+	UNIT_CHECK_STR(sget(at, "status", NULL), "Unattributed");
+	UNIT_CHECK(attrib_lookup(b, "containerd://c1", ident, 1, 123456789, 200 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
+	/* Not journaled again: the spool has it. */
+	attrib_tick(b, 200 * S);
+	UNIT_CHECK(njournaled == 2);
+	attrib_free(b);
+	unlink(path);
+	reset();
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -262,6 +304,7 @@ int main(void)
 		UNIT_TEST(test_attrib_two_people_leave_both_roots_ambiguous),
 		UNIT_TEST(test_attrib_own_processes_and_debug_containers),
 		UNIT_TEST(test_attrib_unknown_root_failed_journal_flush_and_forget),
+		UNIT_TEST(test_attrib_a_restarted_agent_keeps_what_was_decided),
 	};
 	int ret;
 
