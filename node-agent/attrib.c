@@ -25,6 +25,8 @@
  * passed with the watch still not synced (an agent just started). */
 #define ATTRIB_SYNC_WAIT_NS (10 * S_NS)
 #define ATTRIB_LINE_MAX (256u << 10)
+/* How long after its exec a pending session still counts for a root. */
+#define ATTRIB_LATE_NS (500 * 1000000ull)
 
 const cJSON attrib_await;
 
@@ -527,20 +529,21 @@ static void attrib_done(struct attrib *a, struct attrib_root *r, cJSON *attr)
 	cJSON_Delete(r->attr);
 	r->attr = attr;
 	r->state = ATTRIB_DONE;
-	/* Nobody opened the container's own processes: nothing to say in
-	 * the spool or an Event (their entries carry it). */
-	if (!strcmp(attrib_str(attr, "status") ?: "", "Workload")) {
-		r->journaled = true;
-		return;
-	}
-	attrib_log(r, attr);
+	/* Journaled whatever it says: entries may await it (a Workload
+	 * decision makes no Event). */
+	if (strcmp(attrib_str(attr, "status") ?: "", "Workload"))
+		attrib_log(r, attr);
 	r->journaled = a->journal(a->arg, r->cid, r->key, r->id, attr) == 0;
 	attrib_keep(a, r);
 }
 
 static void attrib_decide(struct attrib *a, struct attrib_root *r, uint64_t now, bool force)
 {
-	const struct match_window w = { a->o.before_ns, a->o.delay_ns };
+	/* A pending session counts when it came before the exec, or at most
+	 * ATTRIB_LATE_NS after (a watch running late): one that came later
+	 * still is another exec's. */
+	const struct match_window w = { a->o.before_ns,
+					a->o.delay_ns < ATTRIB_LATE_NS ? a->o.delay_ns : ATTRIB_LATE_NS };
 	struct match_root mr = { 0 };
 	struct match_pending *p;
 	const cJSON *obj;
@@ -692,7 +695,16 @@ void attrib_forget(struct attrib *a, const char *cid)
 	const cJSON *k;
 
 	hmap_foreach(&a->roots, attrib_forget_one, &f);
-	cJSON_ArrayForEach(k, f.keys)
+	cJSON_ArrayForEach(k, f.keys) {
+		struct attrib_root *r = hmap_get(&a->roots, k->valuestring);
+
+		/* Entries of it may await a decision: it is made now, with what
+		 * there is (a debug container that ended at once). */
+		if (r && r->state != ATTRIB_DONE)
+			attrib_decide(a, r, clock_now_ns(), true);
+		if (r && r->state == ATTRIB_DONE && !r->journaled)
+			r->journaled = a->journal(a->arg, r->cid, r->key, r->id, r->attr) == 0;
 		hmap_remove(&a->roots, k->valuestring);
+	}
 	cJSON_Delete(f.keys);
 }

@@ -124,7 +124,7 @@ static void match_own(const struct match_root *r, struct match_pending *p, size_
 static void match_why_none(const struct match_root *r, const struct match_pending *p, size_t n,
 			   const struct match_window *w, struct match_result *out)
 {
-	size_t i, differ = 0, outside = 0, taken = 0;
+	size_t i, differ = 0, outside = 0, taken = 0, used;
 	long first_differ = -1;
 
 	for (i = 0; i < n; i++) {
@@ -137,28 +137,31 @@ static void match_why_none(const struct match_root *r, const struct match_pendin
 		else if (differ++ == 0)
 			first_differ = (long)i;
 	}
-	if (!r->have_argv)
+	if (!r->have_argv) {
 		snprintf(out->reason, sizeof(out->reason),
 			 "the session's first program was not seen (it started before the agent "
 			 "watched the container)");
-	else if (first_differ >= 0)
-		snprintf(out->reason, sizeof(out->reason),
-			 "%zu admitted exec(s) of this container just before differ in command, "
-			 "terminal or stdin (the first: %.128s by %.128s)",
+		return;
+	}
+	snprintf(out->reason, sizeof(out->reason),
+		 "no exec of this container with this command, terminal and stdin was admitted "
+		 "within %llu s before: the admission webhook did not see it (not installed, down "
+		 "or too slow) or it was opened on the node itself (crictl, nsenter)",
+		 (unsigned long long)(w->before_ns / 1000000000ull));
+	used = strlen(out->reason);
+	if (first_differ >= 0)
+		snprintf(out->reason + used, sizeof(out->reason) - used,
+			 "; %zu admitted just before differ in command, terminal or stdin (the first: "
+			 "%.64s by %.64s)",
 			 differ, p[first_differ].argc ? p[first_differ].argv[0] : "",
 			 p[first_differ].username ? p[first_differ].username : "?");
 	else if (taken)
-		snprintf(out->reason, sizeof(out->reason),
-			 "the admitted exec(s) of this container just before were matched to other "
-			 "sessions: one more session began than were admitted (one opened on the "
-			 "node itself?)");
-	else
-		snprintf(out->reason, sizeof(out->reason),
-			 "no exec of this container was admitted within %llu s before: the admission "
-			 "webhook did not see it (not installed, down or too slow) or it was opened on "
-			 "the node itself (crictl, nsenter)%s",
-			 (unsigned long long)(w->before_ns / 1000000000ull),
-			 outside ? "; admitted execs of the container came earlier or later" : "");
+		snprintf(out->reason + used, sizeof(out->reason) - used,
+			 "; the alike ones admitted just before were matched to other sessions (one "
+			 "more began than were admitted)");
+	else if (outside)
+		snprintf(out->reason + used, sizeof(out->reason) - used,
+			 "; admitted execs of the container came earlier or later");
 }
 
 void match_decide(const struct match_root *r, struct match_pending *p, size_t n,

@@ -8,6 +8,9 @@
 #     pod, in order, and in the pod's AuditRecords, whose chain verifies;
 #   - a line typed into the untargeted pod is nowhere;
 #   - the same for a session in an ephemeral container of `kubectl debug -it`;
+#   - who opened each session (tests/e2e/attribution.sh): two people's
+#     sessions, kubectl debug, the same command at once, the controller
+#     stopped, the untargeted pod, forgeries;
 #   - the user leaves the container's namespaces (busybox unshare -Urm,
 #     non-interactive and interactive): what runs and is typed there is in
 #     the pod's records, next to a namespace entry;
@@ -223,7 +226,9 @@ n=$(wc -l <"$work/exec.want")
 # No pty size: kubectl then resizes nothing, and bash never redraws its prompt.
 session "kubectl exec -it" "$work/exec.txt" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
 t_wait "$WAIT" count_at_least "$n" events "$pod" || true
-t_eq "kubectl exec: one ShellCommand Event per typed line on the pod, in order" "$want" "$(events "$pod")"
+# The Events name who typed each line: the cluster admin of hack/cluster.sh.
+t_eq "kubectl exec: one ShellCommand Event per typed line on the pod, in order, naming its user" \
+	"$(sed 's/^/shellaudit-admin: /' "$work/exec.want")" "$(events "$pod")"
 t_wait "$WAIT" count_at_least "$n" record_entries "$pod" shell line || true
 t_eq "kubectl exec: the AuditRecords hold the typed lines, in order, the key redacted" "$want" \
 	"$(record_entries "$pod" shell line)"
@@ -269,7 +274,8 @@ session "kubectl debug -it" "$work/debug.txt" --attach --ready "$work/ready.sh" 
 	"$KUBE_BIN/kubectl" debug -it "$pod" --image="$("$T_ROOT/hack/images.sh" ref demo)" \
 	--image-pull-policy=Never --target=shell --profile=general -c debugger -- bash
 t_wait "$WAIT" count_at_least "$n" new_events "$pod" || true
-t_eq "kubectl debug: one ShellCommand Event per typed line on the pod, in order" "$want" "$(new_events "$pod")"
+t_eq "kubectl debug: one ShellCommand Event per typed line on the pod, in order, naming its user" \
+	"$(sed 's/^/shellaudit-admin: /' "$work/debug.txt")" "$(new_events "$pod")"
 t_wait "$WAIT" count_at_least "$n" record_entries "$pod" debugger line || true
 t_eq "kubectl debug: the AuditRecords of the ephemeral container hold them, in order" "$want" \
 	"$(record_entries "$pod" debugger line)"
@@ -349,12 +355,13 @@ fi
 wait "$typer"
 [ $? != 125 ] || t_fail "the crash session: every line typed" "$(cat "$work/crash.err")"
 crash_records() { record_entries "$pod" shell line | grep '^echo crash-'; }
-crash_events() { events "$pod" | grep '^echo crash-'; }
+crash_events() { events "$pod" | grep '^shellaudit-admin: echo crash-' | sed 's/^shellaudit-admin: //'; }
 t_wait "$WAIT" count_at_least 200 crash_records || true
 t_eq "every line of the session typed across the crash is in the records once, in order" \
 	"$(grep '^echo crash-' "$work/crash.txt")" "$(crash_records)"
 t_wait "$WAIT" count_at_least 200 crash_events || true
-t_eq "and has one Event" "$(grep '^echo crash-' "$work/crash.txt")" "$(crash_events)"
+t_eq "and has one Event, naming its user before and after the crash" \
+	"$(grep '^echo crash-' "$work/crash.txt")" "$(crash_events)"
 t_match "the restarted agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_eventually "the chain verifies across the crash" 30 "$AGENT" verify --namespace default --pod "$pod" --container shell
@@ -397,6 +404,10 @@ t_eq "and no off entry: capture never stopped" "$offs_before" "$(record_dump "$p
 t_match "the new agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_run "the chain verifies across the rolling restart" "$AGENT" verify --namespace default --pod "$pod" --container shell
+
+# --- who opened it: two people, kubectl debug, forgeries (attribution.sh) ------------
+
+. "$T_ROOT/tests/e2e/attribution.sh"
 
 # --- uninstall ---------------------------------------------------------------------
 
@@ -460,6 +471,8 @@ if t_wait $((RETENTION_S + 2 * WAIT)) none_left; then
 else
 	t_fail "the controller deletes them once the retention (${RETENTION_S}s) has passed" "$(records)"
 fi
+
+attribution_late_checks
 
 # --- down ----------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ static void test_match_one_person_matches_and_is_taken(void)
 	match_decide(&r, p, 1, &win, &m);
 	UNIT_CHECK(m.status == MATCH_UNATTRIBUTED && m.chosen == -1);
 	UNIT_CHECK(strstr(m.reason, "matched to other sessions") != NULL);
+	UNIT_CHECK(strstr(m.reason, "admission webhook did not see it") != NULL);
 }
 
 static void test_match_two_people_alike_are_ambiguous_both_ways(void)
@@ -109,7 +110,7 @@ static void test_match_terminal_and_stdin_must_agree(void)
 
 	match_decide(&r, p, 1, &win, &m);
 	UNIT_CHECK(m.status == MATCH_UNATTRIBUTED);
-	UNIT_CHECK(strstr(m.reason, "differ in command, terminal or stdin") != NULL);
+	UNIT_CHECK(strstr(m.reason, "differ in command, terminal or stdin (the first: ls by alice)") != NULL);
 	/* No terminal: an exec that asked for stdin has a pipe, not /dev/null. */
 	r = root_of(ls, 2, 0, 100 * S + 100 * MS);
 	r.in = MATCH_STDIN_NONE;
