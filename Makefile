@@ -226,6 +226,7 @@ bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
 	$(Q)tests/bench/elf.sh
+	$(Q)tests/bench/attribution.sh
 
 # The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).
 install: $(BINS)
