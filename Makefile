@@ -31,7 +31,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 B := build
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1
+PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1 openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lssl -lcrypto -lpcre2-8 -lm
 

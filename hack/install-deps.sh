@@ -16,7 +16,8 @@ build=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcurl4-openssl-dev libwebsockets-dev libcjson-dev libyaml-dev
-	# SHA-256 of the AuditRecord chain (libcrypto); RE2-syntax redaction (PCRE2)
+	# SHA-256 of the AuditRecord chain (libcrypto), the websocket watch's TLS
+	# (libssl: the SSL_CTX it hands libwebsockets); RE2-syntax redaction (PCRE2)
 	libssl-dev libpcre2-dev
 )
 demo=(

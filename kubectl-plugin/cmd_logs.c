@@ -69,7 +69,9 @@ static int logs_event(const char *type, const cJSON *obj, void *arg)
 
 static int logs_relisted(const cJSON *item, void *arg)
 {
-	return logs_record(arg, item);
+	/* An expired continue token starts the list over: what was printed
+	 * stays printed, and logs_record skips what it has seen. */
+	return item ? logs_record(arg, item) : 0;
 }
 
 static void logs_mark_seen(const char *key, void *value, void *arg)
@@ -92,6 +94,7 @@ static void logs_mark_seen(const char *key, void *value, void *arg)
  * watch that expired (410) relists and prints what it had not printed. */
 static int logs_follow(struct kube_client *c, struct logs_follow *lf, const char *ns)
 {
+	struct kube_response resp = { 0 };
 	char path[512];
 	int failures = 0, ret;
 
@@ -102,24 +105,29 @@ static int logs_follow(struct kube_client *c, struct logs_follow *lf, const char
 	for (;;) {
 		if (!lf->r->rv && !(lf->r->rv = strdup("")))
 			return -ENOMEM;
-		ret = watch_stream(c, path, &lf->r->rv, LOGS_WATCH_S, logs_event, lf);
-		if (ret == -ESTALE) {
+		kube_response_clear(&resp);
+		memset(&resp, 0, sizeof(resp));
+		ret = watch_stream(c, path, &lf->r->rv, LOGS_WATCH_S, logs_event, lf, &resp);
+		/* Expired (410), or an ERROR event the watch cannot go on from. */
+		if (ret == -ESTALE || ret == -EPROTO) {
 			free(lf->r->rv);
 			lf->r->rv = NULL;
 			ret = kube_list(c, path, 100, logs_relisted, lf, &lf->r->rv, NULL);
 		}
 		if (ret == -ENOMEM)
-			return ret;
+			break;
 		if (ret == 0) {
 			failures = 0;
 			continue;
 		}
 		if (++failures >= LOGS_MAX_FAILURES)
-			return ret;
+			break;
 		fprintf(stderr, "warning: watching AuditRecords in %s: %s; retrying\n", ns,
-			strerror(-ret));
+			resp.message[0] ? resp.message : strerror(-ret));
 		sleep(failures < 5 ? (unsigned)failures : 5);
 	}
+	kube_response_clear(&resp);
+	return ret;
 }
 
 int cmd_logs(struct cli *cli)

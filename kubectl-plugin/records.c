@@ -119,14 +119,21 @@ static void records_free_session(const char *key, void *value, void *arg)
 	records_session_free(value);
 }
 
-void records_free(struct records *r)
+/* Forgets every record kept so far. */
+static void records_clear(struct records *r)
 {
-	if (!r)
-		return;
 	hmap_foreach(&r->chains, records_free_chain, NULL);
 	hmap_clear(&r->chains);
 	hmap_foreach(&r->sessions, records_free_session, NULL);
 	hmap_clear(&r->sessions);
+	r->skipped = 0;
+}
+
+void records_free(struct records *r)
+{
+	if (!r)
+		return;
+	records_clear(r);
 	free(r->rv);
 	free(r);
 }
@@ -286,8 +293,13 @@ struct records_list {
 static int records_collect(const cJSON *item, void *arg)
 {
 	struct records_list *l = arg;
-	int ret = records_add(l->r, l->f, item, NULL);
+	int ret;
 
+	if (!item) { /* the list starts over (an expired continue token) */
+		records_clear(l->r);
+		return 0;
+	}
+	ret = records_add(l->r, l->f, item, NULL);
 	return ret < 0 ? ret : 0;
 }
 

@@ -136,7 +136,7 @@ static void agent_capture_off(struct agent *a, const struct target *t, const str
  * probes what it runs. */
 static void agent_activate(struct agent *a, struct target *t)
 {
-	char pid[16], ns[24], nsid[24], path[64], marked[16];
+	char pid[16], ns[24], path[64];
 	struct follow_start f;
 	struct stat st;
 	size_t i;
@@ -152,7 +152,6 @@ static void agent_activate(struct agent *a, struct target *t)
 	}
 	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
 	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
-	snprintf(nsid, sizeof(nsid), "%" PRIu64, t->nsid);
 	for (i = 0; i < a->targets.n; i++) {
 		const struct target *o = &a->targets.t[i];
 
@@ -199,9 +198,7 @@ static void agent_activate(struct agent *a, struct target *t)
 			 "%u processes of the container could not be marked: they are followed "
 			 "only while they stay in its mount namespace",
 			 f.sweep.failed);
-	snprintf(marked, sizeof(marked), "%u", f.sweep.marked + f.sweep.had_mark);
-	log_with(LOG_DEBUG, LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "marked", marked),
-		 "the container's processes are marked");
+	t->marked = f.sweep.marked + f.sweep.had_mark;
 	/* Said "target added" once the container's first scan is done. */
 	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
@@ -213,7 +210,7 @@ static void agent_on_scanned(void *arg, uint32_t owner, int n)
 {
 	struct agent *a = arg;
 	const struct target *t = target_list_find_id(&a->targets, owner);
-	char pid[16], ns[24], nsid[24], probes[16];
+	char pid[16], ns[24], nsid[24], probes[16], marked[16];
 
 	if (!t)
 		return;
@@ -221,9 +218,10 @@ static void agent_on_scanned(void *arg, uint32_t owner, int n)
 	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
 	snprintf(nsid, sizeof(nsid), "%" PRIu64, t->nsid);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
+	snprintf(marked, sizeof(marked), "%u", t->marked);
 	log_with(LOG_INFO,
 		 LOG_KV("container", t->name, "pid", pid, "mntns", ns, "nsid", nsid, "init",
-			t->found, "probes", probes),
+			t->found, "probes", probes, "marked", marked),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
 }
 
@@ -352,10 +350,9 @@ apply:
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
 	/* Looked at in the loop's discovery step, not here: what the program
-	 * is made of must not hold the reading of the ring buffer. The
-	 * kernel marked the process as the container's: it is probed
-	 * wherever it is now (a bash copied into a namespace of its own
-	 * included; discover.h). */
+	 * is made of must not hold the reading of the ring buffer. The kernel
+	 * marked the process as the container's: it is probed wherever it is
+	 * now (a bash copied into a namespace of its own included). */
 	discover_process(a->disc, t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts);
 }
 

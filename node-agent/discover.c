@@ -327,10 +327,10 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 	pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
 	if (pidfd < 0)
 		return true;
-	/* A process from an exec event is the container's because the
-	 * kernel marked it so: probed wherever it is now (a bash copied into
+	/* A process from an exec event was marked by the kernel as the
+	 * container's: it is looked at wherever it is now (a bash copied into
 	 * a namespace of its own included). One found by a scan must be in
-	 * the container's scope. */
+	 * the container's namespace and root. */
 	if (!p->exec_ts && !discover_in_scope(p->pid, &t->scope)) {
 		close(pidfd);
 		return true;

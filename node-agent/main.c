@@ -97,7 +97,8 @@ static void main_usage(FILE *f)
 		"  --audit-wait SECS     how long a session waits for the API server's audit\n"
 		"                        log when its pending session expects it (5)\n"
 		"                                                     SHELLAUDIT_AUDIT_WAIT\n"
-		"  --watch-transport T   chunked (default) or websocket\n"
+		"  --watch-transport T   chunked (default) or websocket: how the agent watches\n"
+		"                        its ShellAuditNode        SHELLAUDIT_WATCH_TRANSPORT\n"
 		"\n"
 		"  shellaudit-agent uninstall [--bpf-dir DIR]\n"
 		"                        ends capture on this node: removes the pinned\n"
@@ -280,7 +281,8 @@ int main(int argc, char **argv)
 	const char *rb = getenv("SHELLAUDIT_RINGBUF_MB"), *level = getenv("SHELLAUDIT_LOG_LEVEL");
 	const char *env_pids = getenv("SHELLAUDIT_TARGET_PIDS");
 	const char *spool_mb = getenv("SHELLAUDIT_SPOOL_MAX_MB"), *port = getenv("SHELLAUDIT_PORT");
-	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL, *transport = NULL;
+	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL;
+	const char *transport = getenv("SHELLAUDIT_WATCH_TRANSPORT");
 	const char *awin = getenv("SHELLAUDIT_ATTRIBUTION_WINDOW");
 	const char *adelay = getenv("SHELLAUDIT_ATTRIBUTION_DELAY_MS");
 	const char *await = getenv("SHELLAUDIT_AUDIT_WAIT");
@@ -458,8 +460,9 @@ int main(int argc, char **argv)
 			return 2;
 		o.audit_wait_s = (long)v;
 	}
-	if (transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
-		fprintf(stderr, "shellaudit-agent: --watch-transport must be chunked or websocket\n");
+	if (transport && *transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
+		fprintf(stderr, "shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) must be chunked or websocket, not '%s'\n",
+			transport);
 		return 2;
 	}
 	o.websocket = transport && !strcmp(transport, "websocket");

@@ -27,6 +27,7 @@ struct target {
 	struct discover_scope scope; /* mntns and root, when resolved */
 	bool active; /* in the kernel's target map */
 	bool duplicate; /* same container as another active target */
+	unsigned marked; /* processes the kernel marked when it was added */
 	int nsfd; /* the mount namespace, held open while active */
 };
 

@@ -280,6 +280,11 @@ static int verify_collect(const cJSON *item, void *arg)
 	const char *pod = verify_str(cJSON_GetObjectItemCaseSensitive(spec, "pod"), "name");
 	const char *container = verify_str(spec, "container");
 
+	if (!item) { /* the list starts over (an expired continue token) */
+		while (l->n)
+			cJSON_Delete(l->items[--l->n]);
+		return 0;
+	}
 	if (!pod || !container || strcmp(pod, l->pod) || strcmp(container, l->container))
 		return 0;
 	return verify_push(l, cJSON_Duplicate(item, 1));
@@ -458,6 +463,8 @@ static int verify_scan_node(const cJSON *san, void *arg)
 {
 	struct verify_scan *s = arg;
 
+	if (!san) /* the list starts over (an expired continue token) */
+		return 0;
 	s->bad |= verify_orphan_heads(s->l, san, s->ns, s->pod, s->container, s->now, s->out);
 	return 0;
 }

@@ -320,15 +320,20 @@ t_run "the chain verifies with its namespace entries" "$AGENT" verify --namespac
 # The agent's container is killed (-9) while a session is typed; the kubelet
 # starts it again. Its programs stayed pinned on the node's BPF file system
 # and kept capturing: every line is in the records once, in order.
+# The node name is the host's, which other local nodes on this machine (a
+# `make run`, another test) share: the agent of this node is the one in
+# this kubelet's cgroup root.
 agent_pid() {
 	local p
 	for p in $(pgrep -x shellaudit-agen); do
-		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "NODE_NAME=$node" && echo "$p" && return 0
+		grep -qF ":$SHELLAUDIT_CGROUP_ROOT/" "/proc/$p/cgroup" 2>/dev/null &&
+			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "NODE_NAME=$node" &&
+			echo "$p" && return 0
 	done
 	return 1
 }
 t_eq "the agent pins its capture state on the node's BPF file system" yes \
-	"$(ls "$SHELLAUDIT_RUN"/node/bpf/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
+	"$(ls "$SHELLAUDIT_RUN/bpf/$node"/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
 seq 1 200 | sed 's/^/echo crash-/' >"$work/crash.txt"
 echo exit >>"$work/crash.txt"
 "$PTYTYPE" --prompt "$PROMPT" --echo --delay 20 --lines "$work/crash.txt" --timeout "$WAIT" \

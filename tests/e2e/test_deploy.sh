@@ -48,6 +48,10 @@ else
 	t_fail "the images imported as $repo/...:$tag" "$(tail -5 "$work/import.log")"
 fi
 
+# The node's own state and BPF file system (hack/cluster-node.sh makes them),
+# not the host's /var/lib/shellaudit and /sys/fs/bpf of a real node.
+node=$(k get nodes -o jsonpath='{.items[0].metadata.name}')
+
 # The overlay, inside the repo: kustomize wants its bases at relative paths.
 mkdir -p "$T_ROOT/build/run"
 overlay=$(mktemp -d "$T_ROOT/build/run/deploy.XXXXXX")
@@ -75,12 +79,12 @@ patches:
       template:
         spec:
           volumes:
-          - name: spool
+          - name: state
             hostPath:
-              path: $RUN_REAL/node/spool
+              path: $RUN_REAL/agent/$node
           - name: bpf
             hostPath:
-              path: $RUN_REAL/node/bpf
+              path: $RUN_REAL/bpf/$node
 EOF2
 rendered=$(k kustomize "$overlay")
 t_eq "the rendered manifests name no default image" "" \

@@ -159,6 +159,7 @@ k apply -f - >/dev/null <<'EOF2'
   "containerID": "containerd://forged\u001b]0;t\u0007", "node": "n1", "retention": "1h", "sequence": 0,
   "session": {"id": "7\u001b[2J"},
   "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "signature": {"keyID": "ed25519:0000000000000000", "value": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="},
   "entryCount": 2, "entries": [
    {"time": "2026-01-01T00:00:00.000001Z", "kind": "line", "text": "x\u001b]0;t\u0007\u001b[2J\u202egnp\u009b2J y"},
    {"time": "2026-01-01T00:00:01Z", "kind": "exec", "text": "sh", "filename": "/bin/\u001b[31mevil", "argv": ["sh"]}]}}
@@ -170,7 +171,7 @@ set +e
 vout=$("$P" verify forged -n shop 2>&1)
 t_eq "verify of the forged record: exit 1" 1 $?
 set -e
-t_match "verify names its container ID, escaped" 'containerd://forged\\e\]0;t\\x07:' "$vout"
+t_match "verify names its container ID, escaped" 'containerd://forged\\e\]0;t\\x07 \(node n1\):' "$vout"
 t_match "the forged chain is broken" ' forged +c +- +1 +1 +broken' "$("$P" sessions -n shop --pod forged)"
 t_eq "-o json keeps the forged text, as \\u escapes" "'x\\x1b]0;t\\x07\\x1b[2J\\u202egnp\\x9b2J y'" \
 	"$("$P" logs forged -n shop -o json | python3 -c 'import json,sys; print(repr(json.load(sys.stdin)["entries"][0]["text"]))')"
