@@ -134,7 +134,7 @@ for who in alice bob; do
 	t_wait "$WAIT" shell_event "$pod" "$line" >/dev/null || true
 	t_eq "$who's session: the ShellCommand Event names $who" "$who: $line" "$(shell_event "$pod" "$line")"
 	t_match "$who's session: a SessionOpened Event says who opened what in which container" \
-		"^Normal $who opened \`bash\` \(tty\) in container shell \(AdmissionTuple, session $sid\)" \
+		"Normal $who opened \`bash\` \(tty\) in container shell \(AdmissionTuple, session $sid\)" \
 		"$(opened_events "$pod")"
 done
 t_match "kubectl get auditrecords shows a USER column" "^NAME +POD +CONTAINER +USER " \
