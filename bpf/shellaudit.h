@@ -163,15 +163,15 @@ struct sa_line_event {
 
 /* sa_exec_event.stdio, set for a session root's own exec (what it was
  * opened with, to match it to what the API server admitted). */
-#define SA_STDIO_KNOWN 0x1 /* the fields below were read */
-#define SA_STDIO_TTY 0x2 /* it has a controlling terminal */
+#define SA_STDIO_KNOWN 0x1  /* the fields below were read */
+#define SA_STDIO_TTY 0x2    /* it has a controlling terminal */
 #define SA_STDIO_IN_SHIFT 8 /* bits 8..15: what fd 0 is, enum sa_stdin */
 
 enum sa_stdin {
 	SA_STDIN_UNKNOWN = 0,
 	SA_STDIN_NONE = 1, /* /dev/null, or closed */
 	SA_STDIN_PIPE = 2, /* a pipe, FIFO or socket */
-	SA_STDIN_TTY = 3, /* a terminal */
+	SA_STDIN_TTY = 3,  /* a terminal */
 	SA_STDIN_OTHER = 4,
 };
 

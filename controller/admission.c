@@ -93,10 +93,12 @@ static cJSON *adm_user(const cJSON *ui)
 			      adm_bounded(adm_str(ui, "username") ? adm_str(ui, "username") : "",
 					  ADMISSION_USER_LEN, &cut));
 	if (adm_str(ui, "uid"))
-		cJSON_AddItemToObject(u, "uid", adm_bounded(adm_str(ui, "uid"), ADMISSION_USER_LEN, &cut));
+		cJSON_AddItemToObject(u, "uid",
+				      adm_bounded(adm_str(ui, "uid"), ADMISSION_USER_LEN, &cut));
 	if (cJSON_IsArray(adm_get(ui, "groups")))
-		cJSON_AddItemToObject(u, "groups", adm_strings(adm_get(ui, "groups"), ADMISSION_GROUPS_MAX,
-							       ADMISSION_USER_LEN, &cut));
+		cJSON_AddItemToObject(u, "groups",
+				      adm_strings(adm_get(ui, "groups"), ADMISSION_GROUPS_MAX,
+						  ADMISSION_USER_LEN, &cut));
 	if (cJSON_IsObject(adm_get(ui, "extra"))) {
 		extra = cJSON_AddObjectToObject(u, "extra");
 		cJSON_ArrayForEach(e, adm_get(ui, "extra")) {
@@ -112,8 +114,9 @@ static cJSON *adm_user(const cJSON *ui)
 			cut |= strlen(e->string) >= sizeof(key);
 			if (adm_get(extra, key))
 				continue;
-			cJSON_AddItemToObject(extra, key,
-					      adm_strings(e, ADMISSION_EXTRA_VALUES, ADMISSION_USER_LEN, &cut));
+			cJSON_AddItemToObject(
+				extra, key,
+				adm_strings(e, ADMISSION_EXTRA_VALUES, ADMISSION_USER_LEN, &cut));
 			keys++;
 		}
 	}
@@ -171,7 +174,8 @@ static struct admission_session *adm_add(struct admission_review *r, const cJSON
 /* The container's command and args, as the runtime will run them. */
 static cJSON *adm_container_argv(const cJSON *c, bool *cut)
 {
-	cJSON *argv = adm_strings(adm_get(c, "command"), ADMISSION_ARGS_MAX, ADMISSION_ARG_LEN, cut);
+	cJSON *argv =
+		adm_strings(adm_get(c, "command"), ADMISSION_ARGS_MAX, ADMISSION_ARG_LEN, cut);
 	const cJSON *a;
 
 	cJSON_ArrayForEach(a, adm_get(c, "args")) {
@@ -240,7 +244,8 @@ static bool adm_is_debug_pod(const cJSON *pod)
 	const char *name = adm_str(md, "name");
 	const char *managed = adm_str(adm_get(md, "labels"), "app.kubernetes.io/managed-by");
 
-	return (name && !strncmp(name, ADMISSION_DEBUGPOD_PREFIX, strlen(ADMISSION_DEBUGPOD_PREFIX))) ||
+	return (name &&
+		!strncmp(name, ADMISSION_DEBUGPOD_PREFIX, strlen(ADMISSION_DEBUGPOD_PREFIX))) ||
 	       (managed && !strcmp(managed, "kubectl-debug"));
 }
 
@@ -290,8 +295,8 @@ static void adm_connect(struct admission_review *r, const cJSON *req, const char
 	s->tty = cJSON_IsTrue(adm_get(o, "tty"));
 	s->stdin = cJSON_IsTrue(adm_get(o, "stdin"));
 	if (kind == ADMISSION_EXEC)
-		s->command = adm_strings(adm_get(o, "command"), ADMISSION_ARGS_MAX, ADMISSION_ARG_LEN,
-					 &s->command_truncated);
+		s->command = adm_strings(adm_get(o, "command"), ADMISSION_ARGS_MAX,
+					 ADMISSION_ARG_LEN, &s->command_truncated);
 	if (kind == ADMISSION_PORTFORWARD) {
 		const cJSON *p;
 
@@ -300,7 +305,8 @@ static void adm_connect(struct admission_review *r, const cJSON *req, const char
 			if (cJSON_GetArraySize(s->ports) == ADMISSION_PORTS_MAX)
 				break;
 			if (cJSON_IsNumber(p) && p->valuedouble >= 0 && p->valuedouble <= 65535)
-				cJSON_AddItemToArray(s->ports, cJSON_CreateNumber((int)p->valuedouble));
+				cJSON_AddItemToArray(s->ports,
+						     cJSON_CreateNumber((int)p->valuedouble));
 		}
 	}
 }
@@ -320,7 +326,8 @@ int admission_parse(const char *body, size_t len, struct admission_review *out, 
 		cJSON_Delete(doc);
 		return -EINVAL;
 	}
-	if (!uid || !*uid || strlen(uid) > ADMISSION_UID_MAX || strspn(uid, "0123456789abcdef-") != strlen(uid)) {
+	if (!uid || !*uid || strlen(uid) > ADMISSION_UID_MAX ||
+	    strspn(uid, "0123456789abcdef-") != strlen(uid)) {
 		snprintf(err, errlen, "the request's uid is missing or not a lower-case UUID");
 		cJSON_Delete(doc);
 		return -EINVAL;
@@ -332,7 +339,8 @@ int admission_parse(const char *body, size_t len, struct admission_review *out, 
 	res = adm_str(adm_get(req, "resource"), "resource");
 	if (out->dry_run) {
 		out->skipped = "dry run";
-	} else if (!res || strcmp(res, "pods") || !adm_str(req, "name") || !adm_str(req, "namespace")) {
+	} else if (!res || strcmp(res, "pods") || !adm_str(req, "name") ||
+		   !adm_str(req, "namespace")) {
 		out->skipped = "not about a pod";
 	} else if (op && !strcmp(op, "CONNECT") && sub) {
 		adm_connect(out, req, sub);

@@ -31,30 +31,30 @@ enum admission_kind {
 	ADMISSION_EXEC,
 	ADMISSION_ATTACH,
 	ADMISSION_PORTFORWARD,
-	ADMISSION_EPHEMERAL,	/* kubectl debug POD: an ephemeral container added */
-	ADMISSION_DEBUGPOD,	/* kubectl debug node/NODE: a pod created */
+	ADMISSION_EPHEMERAL, /* kubectl debug POD: an ephemeral container added */
+	ADMISSION_DEBUGPOD,  /* kubectl debug node/NODE: a pod created */
 };
 
 /* One pending session. Strings are NUL-terminated, cut to their field's
  * bound; the cJSON members are owned. */
 struct admission_session {
-	char name[ADMISSION_UID_MAX + 4];	/* object name: the uid, "-N" after the first */
+	char name[ADMISSION_UID_MAX + 4]; /* object name: the uid, "-N" after the first */
 	enum admission_kind kind;
 	char ns[64], pod[254], container[64];
-	char node[254], pod_uid[64];		/* DEBUGPOD from the object; else the caller's */
-	char target[64], image[1025];		/* EPHEMERAL, DEBUGPOD */
-	cJSON *command;				/* array of strings, or NULL */
+	char node[254], pod_uid[64];  /* DEBUGPOD from the object; else the caller's */
+	char target[64], image[1025]; /* EPHEMERAL, DEBUGPOD */
+	cJSON *command;		      /* array of strings, or NULL */
 	bool command_truncated;
 	bool tty, stdin;
-	cJSON *ports;				/* PORTFORWARD: array of numbers, or NULL */
-	bool container_named;			/* the request named its container */
+	cJSON *ports;	      /* PORTFORWARD: array of numbers, or NULL */
+	bool container_named; /* the request named its container */
 };
 
 struct admission_review {
-	char uid[ADMISSION_UID_MAX + 1];	/* the request's uid: the session ID */
+	char uid[ADMISSION_UID_MAX + 1]; /* the request's uid: the session ID */
 	char operation[16];
 	bool dry_run;
-	cJSON *user;				/* {username, uid, groups, extra[, truncated]} */
+	cJSON *user; /* {username, uid, groups, extra[, truncated]} */
 	struct admission_session s[ADMISSION_MAX_SESSIONS];
 	size_t n;
 	/* Why there is no session when n is 0 ("dry run", "not a session"...). */

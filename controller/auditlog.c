@@ -80,8 +80,8 @@ static const char *al_session(const cJSON *ev)
 		size_t kl = strlen(a->string), sl = strlen(AUDITLOG_ANNOTATION_SUFFIX);
 		const char *v = cJSON_GetStringValue(a);
 
-		if (kl > sl && !strcmp(a->string + kl - sl, AUDITLOG_ANNOTATION_SUFFIX) && v && *v &&
-		    strlen(v) <= 64 && strspn(v, "0123456789abcdef-") == strlen(v))
+		if (kl > sl && !strcmp(a->string + kl - sl, AUDITLOG_ANNOTATION_SUFFIX) && v &&
+		    *v && strlen(v) <= 64 && strspn(v, "0123456789abcdef-") == strlen(v))
 			return v;
 	}
 	return NULL;

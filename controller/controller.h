@@ -47,7 +47,7 @@ struct controller {
 	struct kube_client *client;
 	struct informer *inf[CTL_NINFORMERS];
 	struct lease *lease;
-	struct sessiond *sessiond;	/* its own threads (sessiond.h); NULL: off */
+	struct sessiond *sessiond; /* its own threads (sessiond.h); NULL: off */
 	struct workqueue queue;
 	struct metrics metrics;
 	struct metric *m_reconciles, *m_errors, *m_depth, *m_restarts, *m_leader, *m_writes,

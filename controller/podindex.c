@@ -13,13 +13,13 @@
 struct podindex_entry {
 	char node[254];
 	char uid[64];
-	cJSON *containers;	/* array of names */
+	cJSON *containers; /* array of names */
 };
 
 struct podindex {
 	pthread_rwlock_t lock;
-	struct hmap pods;	/* "ns/pod" -> struct podindex_entry */
-	struct hmap nodes;	/* node -> cJSON array of the "ns/pod" keys it said */
+	struct hmap pods;  /* "ns/pod" -> struct podindex_entry */
+	struct hmap nodes; /* node -> cJSON array of the "ns/pod" keys it said */
 };
 
 static void podindex_entry_free(void *v)
@@ -71,8 +71,9 @@ cJSON *podindex_trim(const cJSON *san)
 	const cJSON *t;
 
 	md = cJSON_AddObjectToObject(out, "metadata");
-	cJSON_AddStringToObject(md, "name",
-				podindex_str(cJSON_GetObjectItemCaseSensitive(san, "metadata"), "name") ?: "");
+	cJSON_AddStringToObject(
+		md, "name",
+		podindex_str(cJSON_GetObjectItemCaseSensitive(san, "metadata"), "name") ?: "");
 	targets = cJSON_AddArrayToObject(cJSON_AddObjectToObject(out, "spec"), "targets");
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(
 				      cJSON_GetObjectItemCaseSensitive(san, "spec"), "targets")) {
@@ -115,7 +116,8 @@ void podindex_set_node(struct podindex *x, const char *node, const cJSON *san)
 			continue;
 		snprintf(key, sizeof(key), "%s/%s", ns, pod);
 		if (!(e = hmap_get(&x->pods, key)) || strcmp(e->node, node)) {
-			if (!(e = calloc(1, sizeof(*e))) || !(e->containers = cJSON_CreateArray()) ||
+			if (!(e = calloc(1, sizeof(*e))) ||
+			    !(e->containers = cJSON_CreateArray()) ||
 			    hmap_put(&x->pods, key, e, NULL) < 0) {
 				podindex_entry_free(e);
 				continue;

@@ -27,7 +27,7 @@ cJSON *podindex_trim(const cJSON *san);
 struct podindex_pod {
 	char node[254];
 	char uid[64];
-	bool container_audited;	/* the container asked about is a target (NULL: any is) */
+	bool container_audited; /* the container asked about is a target (NULL: any is) */
 };
 
 /* Whether ns/pod is audited: 1 with *out filled, 0 not. */

@@ -54,26 +54,26 @@ struct sd_patch {
 struct sessiond {
 	struct sessiond_config cfg;
 	const struct kubeconfig *kcfg;
-	char *webhook_ca, *audit_ca;	/* client CA PEM */
+	char *webhook_ca, *audit_ca; /* client CA PEM */
 	struct tlsd *webhook, *audit;
 	struct webhookcert *wc;
 	struct podindex *pods;
 	struct informer *nodes;
-	struct kube_client *client;	/* the sessions thread's */
+	struct kube_client *client; /* the sessions thread's */
 	pthread_t thread;
 	bool started;
 	int stopfd;
 
-	pthread_mutex_t pool_mu;	/* clients for connection threads */
+	pthread_mutex_t pool_mu; /* clients for connection threads */
 	struct kube_client *pool[SD_POOL_MAX];
 	size_t npool;
 
-	pthread_mutex_t queue_mu;	/* audit status writes */
+	pthread_mutex_t queue_mu; /* audit status writes */
 	struct sd_patch *qhead, *qtail;
 	size_t qlen;
 	int queuefd;
 
-	pthread_mutex_t lat_mu;		/* the last admissions' handling times, seconds */
+	pthread_mutex_t lat_mu; /* the last admissions' handling times, seconds */
 	double lat[SD_LATENCIES];
 	size_t nlat, ilat;
 
@@ -149,8 +149,8 @@ static bool sd_peer_ok(const struct tlsd_request *req, const char *names)
 
 /* A peer without the right certificate is refused, and said so at most
  * every ten seconds (a flood must not flood the log). */
-static void sd_refuse(struct sessiond *d, const struct tlsd_request *req, struct tlsd_response *resp,
-		      const char *what)
+static void sd_refuse(struct sessiond *d, const struct tlsd_request *req,
+		      struct tlsd_response *resp, const char *what)
 {
 	long now = clock_now_ms(), last = atomic_load(&d->refused_logged_ms);
 
@@ -158,7 +158,8 @@ static void sd_refuse(struct sessiond *d, const struct tlsd_request *req, struct
 	if (now - last >= SD_REFUSAL_LOG_MS &&
 	    atomic_compare_exchange_strong(&d->refused_logged_ms, &last, now))
 		log_with(LOG_WARN,
-			 LOG_KV("peer", req->peer_addr, "cn", req->peer_verified ? req->peer_cn : ""),
+			 LOG_KV("peer", req->peer_addr, "cn",
+				req->peer_verified ? req->peer_cn : ""),
 			 "%s refused: not the API server's client certificate (a forged request?)",
 			 what);
 	sd_answer(resp, 403, "a client certificate of the API server is required\n");
@@ -203,7 +204,8 @@ static int sd_default_container(struct kube_client *c, const struct admission_se
 
 /* Whether session i is of an audited pod (filling node and pod UID): 1 to
  * record it, 0 not audited, <0 unknown. */
-static int sd_resolve(struct sessiond *d, struct kube_client *c, struct admission_review *r, size_t i)
+static int sd_resolve(struct sessiond *d, struct kube_client *c, struct admission_review *r,
+		      size_t i)
 {
 	struct admission_session *s = &r->s[i];
 	struct podindex_pod p;
@@ -219,7 +221,8 @@ static int sd_resolve(struct sessiond *d, struct kube_client *c, struct admissio
 		if (!s->container_named &&
 		    (ret = sd_default_container(c, s, s->container, sizeof(s->container))) <= 0)
 			return ret;
-		if (!podindex_lookup(d->pods, s->ns, s->pod, s->container, &p) || !p.container_audited)
+		if (!podindex_lookup(d->pods, s->ns, s->pod, s->container, &p) ||
+		    !p.container_audited)
 			return 0;
 		break;
 	case ADMISSION_PORTFORWARD:
@@ -255,13 +258,15 @@ static int sd_record(struct sessiond *d, struct kube_client *c, const struct adm
 		ret = 0; /* the same review again */
 	if (ret < 0)
 		log_with(LOG_ERROR,
-			 LOG_KV("session", s->name, "ns", s->ns, "pod", s->pod, "container", s->container),
+			 LOG_KV("session", s->name, "ns", s->ns, "pod", s->pod, "container",
+				s->container),
 			 "cannot write the pending session (its records will say Unattributed): %s",
 			 resp.message);
 	else
 		log_with(LOG_INFO,
 			 LOG_KV("session", s->name, "user",
-				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->user, "username")),
+				cJSON_GetStringValue(
+					cJSON_GetObjectItemCaseSensitive(r->user, "username")),
 				"kind", admission_kind_name(s->kind), "ns", s->ns, "pod", s->pod,
 				"container", s->container, "node", s->node),
 			 "session admitted");
@@ -436,7 +441,8 @@ static void sd_write_status(struct sessiond *d)
 				 "audit event of a session that is gone (or was never recorded)");
 		else if (ret < 0)
 			log_with(LOG_WARN, LOG_KV("session", p->session),
-				 "cannot write what the audit log says of the session: %s", resp.message);
+				 "cannot write what the audit log says of the session: %s",
+				 resp.message);
 		kube_response_clear(&resp);
 		cJSON_Delete(patch);
 		free(p);
@@ -446,7 +452,7 @@ static void sd_write_status(struct sessiond *d)
 struct sd_gc {
 	struct sessiond *d;
 	time_t now;
-	cJSON *expired;		/* [name, uid] pairs */
+	cJSON *expired; /* [name, uid] pairs */
 };
 
 static int sd_gc_item(const cJSON *item, void *arg)
@@ -462,10 +468,14 @@ static int sd_gc_item(const cJSON *item, void *arg)
 	if (exp && timefmt_parse(exp, &t) == 0 && t.tv_sec > g->now)
 		return 0;
 	pair = cJSON_CreateArray();
-	cJSON_AddItemToArray(pair, cJSON_CreateString(cJSON_GetStringValue(
-					   cJSON_GetObjectItemCaseSensitive(md, "name")) ?: ""));
-	cJSON_AddItemToArray(pair, cJSON_CreateString(cJSON_GetStringValue(
-					   cJSON_GetObjectItemCaseSensitive(md, "uid")) ?: ""));
+	cJSON_AddItemToArray(
+		pair,
+		cJSON_CreateString(
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name")) ?: ""));
+	cJSON_AddItemToArray(
+		pair,
+		cJSON_CreateString(
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "uid")) ?: ""));
 	cJSON_AddItemToArray(g->expired, pair);
 	return 0;
 }
@@ -485,8 +495,8 @@ static void sd_gc(struct sessiond *d)
 		g.now = (time_t)resp.date;
 	free(rv);
 	if (ret < 0) {
-		log_with(LOG_WARN, NULL, "cannot list ShellAuditSessions to delete expired ones: %s",
-			 resp.message);
+		log_with(LOG_WARN, NULL,
+			 "cannot list ShellAuditSessions to delete expired ones: %s", resp.message);
 		kube_response_clear(&resp);
 		cJSON_Delete(g.expired);
 		return;
@@ -505,8 +515,8 @@ static void sd_gc(struct sessiond *d)
 			n++;
 			sd_count(d->m_expired);
 		} else if (ret != -ENOENT && ret != -EBUSY) {
-			log_with(LOG_WARN, LOG_KV("session", name), "cannot delete an expired session: %s",
-				 resp.message);
+			log_with(LOG_WARN, LOG_KV("session", name),
+				 "cannot delete an expired session: %s", resp.message);
 		}
 		kube_response_clear(&resp);
 	}
@@ -552,7 +562,8 @@ static long sd_certs(struct sessiond *d, bool *bundled)
 		log_with(LOG_ERROR, NULL, "cannot serve the renewed certificate: %s", err);
 	else if (ret == 1)
 		log_info("webhook serving certificate renewed");
-	ret = webhookcert_patch(d->wc, d->client, d->cfg.webhook_config, time(NULL), err, sizeof(err));
+	ret = webhookcert_patch(d->wc, d->client, d->cfg.webhook_config, time(NULL), err,
+				sizeof(err));
 	if (ret == 1)
 		log_with(LOG_INFO, LOG_KV("validatingwebhookconfiguration", d->cfg.webhook_config),
 			 "put the webhook's CA into the caBundle");
@@ -645,8 +656,9 @@ static void sd_metrics(struct sessiond *d, struct metrics *m)
 				      "Sessions of pods no policy audits: nothing written.", 0);
 	d->m_refused = metrics_add(m, "shellaudit_controller_webhook_refused_total",
 				   "Requests refused: not the API server's client certificate.", 0);
-	d->m_errors = metrics_add(m, "shellaudit_controller_sessions_failed_total",
-				  "Pending sessions that could not be written (allowed all the same).", 0);
+	d->m_errors = metrics_add(
+		m, "shellaudit_controller_sessions_failed_total",
+		"Pending sessions that could not be written (allowed all the same).", 0);
 	d->m_p50 = metrics_add(m, "shellaudit_controller_admission_p50_seconds",
 			       "Median time to answer, over the last 1024 reviews.", 1);
 	d->m_p99 = metrics_add(m, "shellaudit_controller_admission_p99_seconds",
@@ -655,19 +667,27 @@ static void sd_metrics(struct sessiond *d, struct metrics *m)
 			       "Longest time to answer, over the last 1024 reviews.", 1);
 	d->m_audit_events = metrics_add(m, "shellaudit_controller_audit_events_total",
 					"Audit events about sessions received.", 0);
-	d->m_audit_dropped = metrics_add(m, "shellaudit_controller_audit_events_dropped_total",
-					 "Audit events about sessions dropped: the queue was full.", 0);
+	d->m_audit_dropped =
+		metrics_add(m, "shellaudit_controller_audit_events_dropped_total",
+			    "Audit events about sessions dropped: the queue was full.", 0);
 	d->m_expired = metrics_add(m, "shellaudit_controller_sessions_expired_total",
 				   "Expired ShellAuditSessions deleted.", 0);
 }
 
 static int sd_start_webhook(struct sessiond *d)
 {
-	struct tlsd_opts o = { .addr = d->cfg.webhook_addr, .port = d->cfg.webhook_port,
-			       .max_conns = 128, .max_body = 8 << 20, .handler = sd_admit, .arg = d };
-	struct informer_opts io = { .path = SD_NODES_PATH, .transform = podindex_trim,
-				    .on_add = sd_node_set, .on_update = sd_node_update,
-				    .on_delete = sd_node_gone, .arg = d };
+	struct tlsd_opts o = { .addr = d->cfg.webhook_addr,
+			       .port = d->cfg.webhook_port,
+			       .max_conns = 128,
+			       .max_body = 8 << 20,
+			       .handler = sd_admit,
+			       .arg = d };
+	struct informer_opts io = { .path = SD_NODES_PATH,
+				    .transform = podindex_trim,
+				    .on_add = sd_node_set,
+				    .on_update = sd_node_update,
+				    .on_delete = sd_node_gone,
+				    .arg = d };
 	char dns[3][320], err[512];
 	const char *names[3] = { dns[0], dns[1], dns[2] };
 	int ret;
@@ -686,11 +706,14 @@ static int sd_start_webhook(struct sessiond *d)
 		log_error("cannot make the webhook's certificate: %s", err);
 		return ret;
 	}
-	if ((ret = podindex_new(&d->pods)) < 0 || (ret = informer_start(d->kcfg, NULL, &io, &d->nodes)) < 0)
+	if ((ret = podindex_new(&d->pods)) < 0 ||
+	    (ret = informer_start(d->kcfg, NULL, &io, &d->nodes)) < 0)
 		return ret;
-	if ((ret = tlsd_start(&o, webhookcert_leaf(d->wc)->cert_pem, webhookcert_leaf(d->wc)->key_pem,
-			      &d->webhook, err, sizeof(err))) < 0) {
-		log_with(LOG_ERROR, LOG_KV("address", d->cfg.webhook_addr ? d->cfg.webhook_addr : "*"),
+	if ((ret = tlsd_start(&o, webhookcert_leaf(d->wc)->cert_pem,
+			      webhookcert_leaf(d->wc)->key_pem, &d->webhook, err, sizeof(err))) <
+	    0) {
+		log_with(LOG_ERROR,
+			 LOG_KV("address", d->cfg.webhook_addr ? d->cfg.webhook_addr : "*"),
 			 "cannot serve the session webhook: %s", err);
 		return ret;
 	}
@@ -701,9 +724,14 @@ static int sd_start_webhook(struct sessiond *d)
 
 static int sd_start_audit(struct sessiond *d)
 {
-	struct tlsd_opts o = { .addr = d->cfg.audit_addr, .port = d->cfg.audit_port,
-			       .max_conns = 16, .max_body = 32 << 20, .handler = sd_audit, .arg = d };
-	char *cert = sd_read_file(d->cfg.audit_cert), *key = sd_read_file(d->cfg.audit_key), err[512];
+	struct tlsd_opts o = { .addr = d->cfg.audit_addr,
+			       .port = d->cfg.audit_port,
+			       .max_conns = 16,
+			       .max_body = 32 << 20,
+			       .handler = sd_audit,
+			       .arg = d };
+	char *cert = sd_read_file(d->cfg.audit_cert), *key = sd_read_file(d->cfg.audit_key),
+	     err[512];
 	int ret = 0;
 
 	if (!(d->audit_ca = sd_read_file(d->cfg.audit_client_ca)) || !cert || !key) {

@@ -33,23 +33,23 @@
 
 struct sessiond_config {
 	/* the webhook */
-	int webhook_port;		/* 0: no webhook [0; the Deployment's 8443] */
-	const char *webhook_addr;	/* NULL: all addresses */
-	const char *namespace;		/* of the Service (the controller's own) */
-	const char *webhook_service;	/* the Service [shellaudit-controller] */
-	const char *webhook_config;	/* ValidatingWebhookConfiguration [shellaudit-sessions] */
-	const char *webhook_client_ca;	/* file; NULL: any peer is answered */
+	int webhook_port;		  /* 0: no webhook [0; the Deployment's 8443] */
+	const char *webhook_addr;	  /* NULL: all addresses */
+	const char *namespace;		  /* of the Service (the controller's own) */
+	const char *webhook_service;	  /* the Service [shellaudit-controller] */
+	const char *webhook_config;	  /* ValidatingWebhookConfiguration [shellaudit-sessions] */
+	const char *webhook_client_ca;	  /* file; NULL: any peer is answered */
 	const char *webhook_client_names; /* CNs allowed, comma-separated; NULL: any */
-	long cert_rotate_s;		/* [86400] */
-	long session_ttl_s;		/* [60] */
-	long debug_session_ttl_s;	/* [900] */
-	bool audit_expected;		/* sessions say the audit log follows */
+	long cert_rotate_s;		  /* [86400] */
+	long session_ttl_s;		  /* [60] */
+	long debug_session_ttl_s;	  /* [900] */
+	bool audit_expected;		  /* sessions say the audit log follows */
 	/* the audit receiver */
-	int audit_port;			/* 0: none [0] */
+	int audit_port; /* 0: none [0] */
 	const char *audit_addr;
 	const char *audit_cert, *audit_key, *audit_client_ca, *audit_client_names;
-	bool audit_only;		/* the receiver alone, no controller loop */
-	long gc_period_s;		/* [30] */
+	bool audit_only;  /* the receiver alone, no controller loop */
+	long gc_period_s; /* [30] */
 	/* Metrics go here (registered by sessiond_start, before the caller
 	 * serves them); NULL: none. */
 	struct metrics *metrics;

@@ -151,16 +151,23 @@ void sessiond_config_init(struct sessiond_config *cfg, const char *controller_na
 	cfg->webhook_config = so_env("SHELLAUDIT_WEBHOOK_CONFIGURATION", "shellaudit-sessions");
 	cfg->webhook_client_ca = so_env("SHELLAUDIT_WEBHOOK_CLIENT_CA", NULL);
 	cfg->webhook_client_names = so_env("SHELLAUDIT_WEBHOOK_CLIENT_NAMES", NULL);
-	cfg->cert_rotate_s = so_long("webhook certificate rotation",
-				     so_env("SHELLAUDIT_WEBHOOK_CERT_ROTATE", "86400"), 600, 31536000,
-				     &n) < 0 ? -1 : n;
-	cfg->session_ttl_s = so_long("session TTL", so_env("SHELLAUDIT_SESSION_TTL", "60"), 5, 86400,
-				     &n) < 0 ? -1 : n;
-	cfg->debug_session_ttl_s = so_long("debug session TTL",
-					   so_env("SHELLAUDIT_DEBUG_SESSION_TTL", "900"), 5, 86400,
-					   &n) < 0 ? -1 : n;
-	cfg->audit_expected = so_bool("audit expected", so_env("SHELLAUDIT_AUDIT_EXPECTED", "false"),
-				      &b) == 0 && b;
+	cfg->cert_rotate_s =
+		so_long("webhook certificate rotation",
+			so_env("SHELLAUDIT_WEBHOOK_CERT_ROTATE", "86400"), 600, 31536000, &n) < 0 ?
+			-1 :
+			n;
+	cfg->session_ttl_s =
+		so_long("session TTL", so_env("SHELLAUDIT_SESSION_TTL", "60"), 5, 86400, &n) < 0 ?
+			-1 :
+			n;
+	cfg->debug_session_ttl_s =
+		so_long("debug session TTL", so_env("SHELLAUDIT_DEBUG_SESSION_TTL", "900"), 5,
+			86400, &n) < 0 ?
+			-1 :
+			n;
+	cfg->audit_expected =
+		so_bool("audit expected", so_env("SHELLAUDIT_AUDIT_EXPECTED", "false"), &b) == 0 &&
+		b;
 	if (so_port("audit port", so_env("SHELLAUDIT_AUDIT_PORT", "0"), &cfg->audit_port) < 0)
 		cfg->audit_port = -1;
 	cfg->audit_addr = so_env("SHELLAUDIT_AUDIT_ADDRESS", NULL);
@@ -169,7 +176,8 @@ void sessiond_config_init(struct sessiond_config *cfg, const char *controller_na
 	cfg->audit_client_ca = so_env("SHELLAUDIT_AUDIT_CLIENT_CA", NULL);
 	cfg->audit_client_names = so_env("SHELLAUDIT_AUDIT_CLIENT_NAMES", NULL);
 	b = false;
-	cfg->audit_only = so_bool("audit only", so_env("SHELLAUDIT_AUDIT_ONLY", "false"), &b) == 0 && b;
+	cfg->audit_only =
+		so_bool("audit only", so_env("SHELLAUDIT_AUDIT_ONLY", "false"), &b) == 0 && b;
 	cfg->gc_period_s = 30;
 }
 
@@ -178,7 +186,8 @@ int sessiond_config_opt(struct sessiond_config *cfg, int c, const char *arg)
 	long n;
 
 	switch (c) {
-	case OPT_WEBHOOK_PORT: return so_port("webhook port", arg, &cfg->webhook_port) < 0 ? -EINVAL : 1;
+	case OPT_WEBHOOK_PORT:
+		return so_port("webhook port", arg, &cfg->webhook_port) < 0 ? -EINVAL : 1;
 	case OPT_WEBHOOK_ADDR: cfg->webhook_addr = arg; return 1;
 	case OPT_WEBHOOK_SERVICE: cfg->webhook_service = arg; return 1;
 	case OPT_WEBHOOK_CONFIG: cfg->webhook_config = arg; return 1;
@@ -218,15 +227,17 @@ int sessiond_config_check(const struct sessiond_config *cfg)
 	    cfg->session_ttl_s < 0 || cfg->debug_session_ttl_s < 0)
 		return -EINVAL; /* said when read */
 	if (cfg->audit_port && (!cfg->audit_cert || !cfg->audit_key || !cfg->audit_client_ca)) {
-		log_error("the audit receiver needs --audit-cert, --audit-key and --audit-client-ca "
-			  "(it takes the API server's audit log from its client certificate only)");
+		log_error(
+			"the audit receiver needs --audit-cert, --audit-key and --audit-client-ca "
+			"(it takes the API server's audit log from its client certificate only)");
 		return -EINVAL;
 	}
 	if (cfg->audit_only && !cfg->audit_port) {
 		log_error("--audit-only needs --audit-port");
 		return -EINVAL;
 	}
-	if (cfg->webhook_port && (!cfg->webhook_service || !*cfg->webhook_service || !cfg->namespace)) {
+	if (cfg->webhook_port &&
+	    (!cfg->webhook_service || !*cfg->webhook_service || !cfg->namespace)) {
 		log_error("the webhook needs --webhook-service and the namespace");
 		return -EINVAL;
 	}

@@ -18,12 +18,12 @@ struct webhookcert {
 	char *dns[WEBHOOKCERT_DNS_MAX];
 	size_t ndns;
 	long rotate_s;
-	struct cert_pair ca, prev_ca;	/* prev_ca: while serving certificates it signed live */
+	struct cert_pair ca, prev_ca; /* prev_ca: while serving certificates it signed live */
 	time_t ca_until;
 	struct cert_pair leaf;
 	time_t leaf_made;
-	bool ca_in_bundle;		/* the caBundle holds ca (a new CA waits for it) */
-	bool leaf_from_prev;		/* the leaf was signed by prev_ca */
+	bool ca_in_bundle;   /* the caBundle holds ca (a new CA waits for it) */
+	bool leaf_from_prev; /* the leaf was signed by prev_ca */
 };
 
 void webhookcert_free(struct webhookcert *wc)
@@ -47,8 +47,8 @@ static int webhookcert_sign(struct webhookcert *wc, const struct cert_pair *ca, 
 	int ret;
 
 	/* Valid for two periods: a renewal that fails leaves a day to retry. */
-	ret = certs_make_server(ca, "shellaudit-session-webhook", (const char *const *)wc->dns, wc->ndns,
-				2 * wc->rotate_s, &leaf, err, errlen);
+	ret = certs_make_server(ca, "shellaudit-session-webhook", (const char *const *)wc->dns,
+				wc->ndns, 2 * wc->rotate_s, &leaf, err, errlen);
 	if (ret < 0)
 		return ret;
 	certs_pair_clear(&wc->leaf);
@@ -79,8 +79,8 @@ int webhookcert_new(const char *const *dns, size_t n, long rotate_s, struct webh
 			return -ENOMEM;
 		}
 	wc->rotate_s = rotate_s > 60 ? rotate_s : 60;
-	if ((ret = certs_make_ca("shellaudit-session-webhook-ca", WEBHOOKCERT_CA_DAYS * 86400L, &wc->ca,
-				 err, errlen)) < 0 ||
+	if ((ret = certs_make_ca("shellaudit-session-webhook-ca", WEBHOOKCERT_CA_DAYS * 86400L,
+				 &wc->ca, err, errlen)) < 0 ||
 	    (ret = webhookcert_sign(wc, &wc->ca, now, err, errlen)) < 0) {
 		webhookcert_free(wc);
 		return ret;
@@ -102,8 +102,8 @@ int webhookcert_tick(struct webhookcert *wc, time_t now, char *err, size_t errle
 	if (wc->ca_until - now < WEBHOOKCERT_CA_MARGIN_S && wc->ca_in_bundle) {
 		struct cert_pair ca;
 
-		if ((ret = certs_make_ca("shellaudit-session-webhook-ca", WEBHOOKCERT_CA_DAYS * 86400L,
-					 &ca, err, errlen)) < 0)
+		if ((ret = certs_make_ca("shellaudit-session-webhook-ca",
+					 WEBHOOKCERT_CA_DAYS * 86400L, &ca, err, errlen)) < 0)
 			return ret;
 		certs_pair_clear(&wc->prev_ca);
 		wc->prev_ca = wc->ca;
@@ -156,11 +156,21 @@ static int webhookcert_newest_first(const void *a, const void *b)
 	return (x->until < y->until) - (x->until > y->until);
 }
 
+/* Appends pem, NUL and all, at out + used (the caller sized out for every
+ * piece and one NUL); the new length. */
+static size_t webhookcert_put(char *out, size_t used, const char *pem)
+{
+	size_t n = strlen(pem);
+
+	memcpy(out + used, pem, n + 1);
+	return used + n;
+}
+
 char *webhookcert_merge(const char *current, size_t len, const char *const *own, size_t nown,
 			time_t now, bool *changed)
 {
 	struct webhookcert_collect cur = { 0 }, mine = { 0 };
-	size_t i, j, cap = 1, kept = 0;
+	size_t i, j, cap = 1, kept = 0, used = 0;
 	char *out = NULL;
 
 	*changed = false;
@@ -169,7 +179,8 @@ char *webhookcert_merge(const char *current, size_t len, const char *const *own,
 				 &cur) < 0)
 		*changed = true;
 	for (i = 0; i < nown; i++)
-		if (own[i] && certs_bundle_foreach(own[i], strlen(own[i]), webhookcert_collect, &mine) < 0)
+		if (own[i] &&
+		    certs_bundle_foreach(own[i], strlen(own[i]), webhookcert_collect, &mine) < 0)
 			goto out;
 	qsort(cur.c, cur.n, sizeof(cur.c[0]), webhookcert_newest_first);
 	for (i = 0; i < mine.n; i++)
@@ -178,9 +189,8 @@ char *webhookcert_merge(const char *current, size_t len, const char *const *own,
 		cap += strlen(cur.c[i].pem);
 	if (!(out = malloc(cap)))
 		goto out;
-	out[0] = '\0';
 	for (i = 0; i < mine.n && kept < WEBHOOKCERT_BUNDLE_MAX; i++, kept++)
-		strcat(out, mine.c[i].pem);
+		used = webhookcert_put(out, used, mine.c[i].pem);
 	for (i = 0; i < cur.n; i++) {
 		bool ours = false;
 
@@ -188,9 +198,10 @@ char *webhookcert_merge(const char *current, size_t len, const char *const *own,
 			ours |= !strcmp(cur.c[i].pem, mine.c[j].pem);
 		if (ours || cur.c[i].until <= now || kept == WEBHOOKCERT_BUNDLE_MAX)
 			continue;
-		strcat(out, cur.c[i].pem);
+		used = webhookcert_put(out, used, cur.c[i].pem);
 		kept++;
 	}
+	out[used] = '\0'; /* when nothing was put */
 	/* Changed unless it holds the same certificates (order aside). */
 	if (!*changed) {
 		struct webhookcert_collect after = { 0 };
@@ -235,7 +246,8 @@ int webhookcert_patch(struct webhookcert *wc, struct kube_client *c, const char 
 	kube_response_clear(&resp);
 	cJSON_ArrayForEach(hook, cJSON_GetObjectItemCaseSensitive(vwc, "webhooks")) {
 		cJSON *cc = cJSON_GetObjectItemCaseSensitive(hook, "clientConfig");
-		const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cc, "caBundle"));
+		const char *b64 =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cc, "caBundle"));
 		unsigned char *pem = NULL;
 		size_t len = 0;
 		bool changed;
@@ -247,7 +259,8 @@ int webhookcert_patch(struct webhookcert *wc, struct kube_client *c, const char 
 			pem = NULL;
 			len = 0;
 		}
-		merged = webhookcert_merge((const char *)pem, len, own, own[1] ? 2 : 1, now, &changed);
+		merged = webhookcert_merge((const char *)pem, len, own, own[1] ? 2 : 1, now,
+					   &changed);
 		free(pem);
 		if (!merged) {
 			cJSON_Delete(vwc);

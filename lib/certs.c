@@ -196,7 +196,8 @@ static int certs_make_leaf(const struct cert_pair *ca, const char *cn, const cha
 	if (X509_set_issuer_name(x, X509_get_subject_name(cax)) != 1 ||
 	    certs_ext(x, cax, NID_basic_constraints, "critical,CA:FALSE") ||
 	    certs_ext(x, cax, NID_key_usage,
-		      san ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature") ||
+		      san ? "critical,digitalSignature,keyEncipherment" :
+			    "critical,digitalSignature") ||
 	    certs_ext(x, cax, NID_ext_key_usage, san ? "serverAuth" : "clientAuth") ||
 	    (san && certs_ext(x, cax, NID_subject_alt_name, san)) ||
 	    certs_ext(x, cax, NID_authority_key_identifier, "keyid:always") ||
@@ -279,8 +280,9 @@ int certs_bundle_foreach(const char *pem, size_t len,
 		char *text;
 
 		n++;
-		if (certs_asn1_time(X509_get0_notAfter(x), &na) < 0 || !(outb = BIO_new(BIO_s_mem())) ||
-		    PEM_write_bio_X509(outb, x) != 1 || !(text = certs_bio_text(outb))) {
+		if (certs_asn1_time(X509_get0_notAfter(x), &na) < 0 ||
+		    !(outb = BIO_new(BIO_s_mem())) || PEM_write_bio_X509(outb, x) != 1 ||
+		    !(text = certs_bio_text(outb))) {
 			X509_free(x);
 			BIO_free(outb);
 			ret = -EINVAL;

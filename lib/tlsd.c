@@ -37,7 +37,7 @@ enum tlsd_slot_state { TLSD_FREE, TLSD_BUSY, TLSD_DONE };
 struct tlsd_slot {
 	enum tlsd_slot_state state;
 	int fd;
-	atomic_bool idle;	/* between requests (written by its thread) */
+	atomic_bool idle; /* between requests (written by its thread) */
 	long since_ms;
 	pthread_t thread;
 	struct tlsd *s;
@@ -188,7 +188,7 @@ struct tlsd_conn {
 	struct tlsd_slot *slot;
 	SSL *ssl;
 	int fd;
-	char *buf;		/* headers and body of the request being read */
+	char *buf; /* headers and body of the request being read */
 	size_t cap, got;
 	bool verified;
 	char cn[256];
@@ -211,10 +211,12 @@ static int tlsd_wait(struct tlsd_conn *c, short ev, long deadline)
 		n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		if (n > 0)
-			return (p.revents & (POLLERR | POLLNVAL)) && !(p.revents & (POLLIN | POLLOUT)) ?
-				       -EPIPE :
-				       0;
+		if (n <= 0)
+			continue; /* the deadline, or EINTR */
+		/* An error without data to read or room to write. */
+		if ((p.revents & (POLLERR | POLLNVAL)) && !(p.revents & (POLLIN | POLLOUT)))
+			return -EPIPE;
+		return 0;
 	}
 }
 
@@ -222,16 +224,13 @@ static int tlsd_wait(struct tlsd_conn *c, short ev, long deadline)
 static int tlsd_ssl_wait(struct tlsd_conn *c, int ret, long deadline)
 {
 	switch (SSL_get_error(c->ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		return tlsd_wait(c, POLLIN, deadline);
-	case SSL_ERROR_WANT_WRITE:
-		return tlsd_wait(c, POLLOUT, deadline);
-	case SSL_ERROR_ZERO_RETURN:
-		return -ECONNRESET;
-	default:
-		ERR_clear_error();
-		return -EPIPE;
+	case SSL_ERROR_WANT_READ: return tlsd_wait(c, POLLIN, deadline);
+	case SSL_ERROR_WANT_WRITE: return tlsd_wait(c, POLLOUT, deadline);
+	case SSL_ERROR_ZERO_RETURN: return -ECONNRESET;
+	default: break;
 	}
+	ERR_clear_error();
+	return -EPIPE;
 }
 
 static int tlsd_handshake(struct tlsd_conn *c, long deadline)
@@ -315,8 +314,8 @@ static int tlsd_answer(struct tlsd_conn *c, int code, const char *type, const ch
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", code,
-			 tlsd_reason(code), type ? type : "application/json", len,
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+			 code, tlsd_reason(code), type ? type : "application/json", len,
 			 close_after ? "Connection: close\r\n" : "");
 	long deadline = clock_now_ms() + c->s->o.write_ms;
 	int ret = tlsd_write_all(c, head, (size_t)n, deadline);
@@ -482,8 +481,8 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 		s->o.handler(s->o.arg, &req, &resp);
 		c->buf[need] = saved;
 	}
-	ret = tlsd_answer(c, resp.code ? resp.code : 200, resp.content_type, resp.body ? resp.body : "",
-			  resp.body ? resp.len : 0, close_after);
+	ret = tlsd_answer(c, resp.code ? resp.code : 200, resp.content_type,
+			  resp.body ? resp.body : "", resp.body ? resp.len : 0, close_after);
 	free(resp.body);
 	if (ret < 0)
 		return ret;
@@ -551,7 +550,8 @@ out:
 
 static int tlsd_bind(struct tlsd *s)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)s->o.port) };
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)s->o.port) };
 	socklen_t len = sizeof(sa);
 	int one = 1;
 
@@ -611,8 +611,8 @@ static int tlsd_slot(struct tlsd *s)
 				bool vi = atomic_load(&v->idle);
 				bool wi = victim >= 0 && atomic_load(&s->slots[victim].idle);
 
-				if (victim < 0 || (vi && !wi) || (vi == wi &&
-				     v->since_ms < s->slots[victim].since_ms))
+				if (victim < 0 || (vi && !wi) ||
+				    (vi == wi && v->since_ms < s->slots[victim].since_ms))
 					victim = i;
 			}
 			if (victim >= 0) {
@@ -638,11 +638,12 @@ static int tlsd_slot(struct tlsd *s)
 
 static void tlsd_accept(struct tlsd *s)
 {
-	struct sockaddr_storage sa;
+	struct sockaddr_storage sa = { 0 };
 	socklen_t len = sizeof(sa);
 	int fd, i;
 
-	while ((fd = accept4(s->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = accept4(s->fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	       0) {
 		struct tlsd_slot *slot;
 
 		pthread_mutex_lock(&s->mu);
@@ -665,7 +666,8 @@ static void tlsd_accept(struct tlsd *s)
 			const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&sa;
 
 			if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-				inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], slot->addr, sizeof(slot->addr));
+				inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], slot->addr,
+					  sizeof(slot->addr));
 			else
 				inet_ntop(AF_INET6, &a6->sin6_addr, slot->addr, sizeof(slot->addr));
 		}

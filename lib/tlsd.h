@@ -30,21 +30,21 @@
 struct tlsd;
 
 struct tlsd_request {
-	const char *method;		/* "POST" */
-	const char *path;		/* without the query */
-	const char *query;		/* after '?', "" when none */
-	const char *content_type;	/* "" when absent */
-	const char *body;		/* NUL-terminated; body_len bytes */
+	const char *method;	  /* "POST" */
+	const char *path;	  /* without the query */
+	const char *query;	  /* after '?', "" when none */
+	const char *content_type; /* "" when absent */
+	const char *body;	  /* NUL-terminated; body_len bytes */
 	size_t body_len;
-	bool peer_verified;		/* a client certificate the client CA signed */
-	const char *peer_cn;		/* its subject's CN, "" when none */
-	const char *peer_addr;		/* the peer's IP address */
+	bool peer_verified;    /* a client certificate the client CA signed */
+	const char *peer_cn;   /* its subject's CN, "" when none */
+	const char *peer_addr; /* the peer's IP address */
 };
 
 struct tlsd_response {
-	int code;			/* 200 when left 0 */
-	const char *content_type;	/* "application/json" when NULL */
-	char *body;			/* malloc'd by the handler; the server frees it */
+	int code;		  /* 200 when left 0 */
+	const char *content_type; /* "application/json" when NULL */
+	char *body;		  /* malloc'd by the handler; the server frees it */
 	size_t len;
 };
 
@@ -52,15 +52,15 @@ typedef void (*tlsd_handler_fn)(void *arg, const struct tlsd_request *req,
 				struct tlsd_response *resp);
 
 struct tlsd_opts {
-	const char *addr;		/* IPv4 or IPv6 address to bind; NULL: all */
-	int port;			/* 0: any free port (tlsd_port) */
-	int max_conns;			/* [64] */
-	long handshake_ms;		/* [5000] */
-	long request_ms;		/* [10000] */
-	long write_ms;			/* [10000] */
-	long idle_ms;			/* [90000] */
-	size_t max_body;		/* [1 MiB] */
-	const char *client_ca_pem;	/* NULL: no client certificate asked for */
+	const char *addr;	   /* IPv4 or IPv6 address to bind; NULL: all */
+	int port;		   /* 0: any free port (tlsd_port) */
+	int max_conns;		   /* [64] */
+	long handshake_ms;	   /* [5000] */
+	long request_ms;	   /* [10000] */
+	long write_ms;		   /* [10000] */
+	long idle_ms;		   /* [90000] */
+	size_t max_body;	   /* [1 MiB] */
+	const char *client_ca_pem; /* NULL: no client certificate asked for */
 	tlsd_handler_fn handler;
 	void *arg;
 };

@@ -58,8 +58,8 @@ struct agent {
 	struct kubeconfig *kcfg;
 	struct kube_client *client;
 	struct nodecfg *nc;
-	struct pending_set *pending;	/* who exec'd into this node's pods */
-	struct attrib *attrib;		/* who opened each session */
+	struct pending_set *pending; /* who exec'd into this node's pods */
+	struct attrib *attrib;	     /* who opened each session */
 	struct spool *spool;
 	struct events *events;
 	struct publisher *pub;
@@ -797,7 +797,8 @@ static int agent_k8s_start(struct agent *a)
 	if ((ret = pending_start(a->kcfg, &copts, o->node_name, &a->pending)) < 0)
 		return ret;
 	ao.before_ns = (uint64_t)o->attribution_window_s * 1000000000ull;
-	ao.delay_ns = o->attribution_delay_ms > 0 ? (uint64_t)o->attribution_delay_ms * 1000000ull : 1;
+	ao.delay_ns =
+		o->attribution_delay_ms > 0 ? (uint64_t)o->attribution_delay_ms * 1000000ull : 1;
 	ao.audit_wait_ns = o->audit_wait_s > 0 ? (uint64_t)o->audit_wait_s * 1000000000ull : 1;
 	if ((ret = attrib_new(&ao, a->pending, agent_journal_attribution, a, &a->attrib)) < 0)
 		return ret;
@@ -808,7 +809,8 @@ static int agent_k8s_start(struct agent *a)
 		snprintf(path, sizeof(path), "%s/attributions", o->state_dir);
 		if ((ret = attrib_persist(a->attrib, path)) < 0)
 			log_with(LOG_WARN, LOG_KV("file", path),
-				 "cannot keep who opened sessions across restarts: %s", strerror(-ret));
+				 "cannot keep who opened sessions across restarts: %s",
+				 strerror(-ret));
 	}
 	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
 		return ret;

@@ -40,7 +40,7 @@ struct attrib_root {
 	uint32_t pid;
 	uint64_t first_ns, exec_ns;
 	bool have_exec, truncated;
-	char args[ATTRIB_ARGS_BYTES];	/* argv, NUL-separated */
+	char args[ATTRIB_ARGS_BYTES]; /* argv, NUL-separated */
 	size_t args_len;
 	const char *argv[ATTRIB_ARGV_MAX];
 	size_t argc;
@@ -48,9 +48,9 @@ struct attrib_root {
 	enum match_stdin in;
 	enum attrib_state state;
 	uint64_t due_ns;
-	struct match_result mr;		/* ATTRIB_AUDIT: the decision made */
-	char chosen[80];		/* ATTRIB_AUDIT: the session taken */
-	cJSON *attr;			/* ATTRIB_DONE */
+	struct match_result mr; /* ATTRIB_AUDIT: the decision made */
+	char chosen[80];	/* ATTRIB_AUDIT: the session taken */
+	cJSON *attr;		/* ATTRIB_DONE */
 	bool journaled;
 	uint64_t used_ns;
 };
@@ -60,11 +60,11 @@ struct attrib {
 	struct pending_set *ps;
 	attrib_journal_fn journal;
 	void *arg;
-	struct hmap roots;		/* "cid\x1fkey" -> struct attrib_root */
+	struct hmap roots; /* "cid\x1fkey" -> struct attrib_root */
 	int64_t wall_minus_mono;
-	char *path;			/* the decisions' file, or NULL */
-	FILE *file;			/* appended to */
-	size_t lines;			/* in it */
+	char *path;   /* the decisions' file, or NULL */
+	FILE *file;   /* appended to */
+	size_t lines; /* in it */
 };
 
 static void attrib_root_free(void *v)
@@ -191,7 +191,8 @@ static struct attrib_root *attrib_get(struct attrib *a, const char *cid, uint32_
 
 void attrib_observe(struct attrib *a, const struct attrib_event *ev)
 {
-	struct attrib_root *r = attrib_get(a, ev->cid, ev->root, ev->root_start, true, ev->id, ev->ts);
+	struct attrib_root *r =
+		attrib_get(a, ev->cid, ev->root, ev->root_start, true, ev->id, ev->ts);
 	size_t n, i = 0;
 
 	if (!r || !ev->exec || r->have_exec || r->own || r->state != ATTRIB_WAIT)
@@ -255,7 +256,7 @@ static void attrib_add_root(struct attrib *a, const struct attrib_root *r, cJSON
 /* What status.audit says, the fields the record schema keeps. */
 static cJSON *attrib_audit(const cJSON *audit)
 {
-	static const char *const keep[] = { "auditID", "sourceIPs", "userAgent", "user",
+	static const char *const keep[] = { "auditID",		"sourceIPs",	"userAgent", "user",
 					    "impersonatedUser", "responseCode", "startedAt" };
 	cJSON *out = cJSON_CreateObject();
 	size_t i;
@@ -294,8 +295,9 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 		chosen = pending_find(a->ps, r->chosen);
 	if (m->status == MATCH_MATCHED && (chosen < 0 || (size_t)chosen >= n)) {
 		cJSON_AddStringToObject(attr, "status", "Unattributed");
-		cJSON_AddStringToObject(attr, "reason",
-					"the pending session it matched was gone before the decision");
+		cJSON_AddStringToObject(
+			attr, "reason",
+			"the pending session it matched was gone before the decision");
 		if (!r->own)
 			attrib_add_root(a, r, attr);
 		return attr;
@@ -310,12 +312,16 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 	if (match_method_name(m->method))
 		cJSON_AddStringToObject(attr, "method", match_method_name(m->method));
 	if (m->status == MATCH_MATCHED && obj) {
-		cJSON_AddStringToObject(attr, "sessionID", attrib_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name") ?: "");
+		cJSON_AddStringToObject(
+			attr, "sessionID",
+			attrib_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "name") ?:
+												"");
 		if (attrib_str(spec, "kind"))
 			cJSON_AddStringToObject(attr, "kind", attrib_str(spec, "kind"));
 		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(spec, "user")))
-			cJSON_AddItemToObject(attr, "user",
-					      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(spec, "user"), 1));
+			cJSON_AddItemToObject(
+				attr, "user",
+				cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(spec, "user"), 1));
 		if (attrib_str(spec, "admittedAt"))
 			cJSON_AddStringToObject(attr, "admittedAt", attrib_str(spec, "admittedAt"));
 	}
@@ -323,8 +329,8 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 		cJSON *cands = cJSON_AddArrayToObject(attr, "candidates");
 
 		for (i = 0; i < m->ncand; i++) {
-			const cJSON *cs = cJSON_GetObjectItemCaseSensitive(pending_object(a->ps, m->cand[i]),
-									  "spec");
+			const cJSON *cs = cJSON_GetObjectItemCaseSensitive(
+				pending_object(a->ps, m->cand[i]), "spec");
 			cJSON *c = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(c, "sessionID", p[m->cand[i]].name);
@@ -332,13 +338,15 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 			if (p[m->cand[i]].uid)
 				cJSON_AddStringToObject(c, "uid", p[m->cand[i]].uid);
 			if (attrib_str(cs, "admittedAt"))
-				cJSON_AddStringToObject(c, "admittedAt", attrib_str(cs, "admittedAt"));
+				cJSON_AddStringToObject(c, "admittedAt",
+							attrib_str(cs, "admittedAt"));
 			cJSON_AddItemToArray(cands, c);
 		}
 	}
 	if (m->reason[0])
 		cJSON_AddStringToObject(attr, "reason", m->reason);
-	if (m->status == MATCH_MATCHED && (m->method == MATCH_BY_EPHEMERAL || m->method == MATCH_BY_DEBUGPOD)) {
+	if (m->status == MATCH_MATCHED &&
+	    (m->method == MATCH_BY_EPHEMERAL || m->method == MATCH_BY_DEBUGPOD)) {
 		char what[600];
 
 		snprintf(what, sizeof(what), "kubectl debug %s, image %.256s%s%.63s",
@@ -358,10 +366,14 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 		if (!cJSON_IsObject(who))
 			who = cJSON_GetObjectItemCaseSensitive(audit, "user");
 		heard = attrib_str(who, "username");
-		if (heard && attrib_str(cJSON_GetObjectItemCaseSensitive(spec, "user"), "username") &&
-		    strcmp(heard, attrib_str(cJSON_GetObjectItemCaseSensitive(spec, "user"), "username")))
-			attrib_append_reason(attr, "the audit log names another user for this session");
-	} else if (m->status == MATCH_MATCHED && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "auditExpected"))) {
+		if (heard &&
+		    attrib_str(cJSON_GetObjectItemCaseSensitive(spec, "user"), "username") &&
+		    strcmp(heard,
+			   attrib_str(cJSON_GetObjectItemCaseSensitive(spec, "user"), "username")))
+			attrib_append_reason(attr,
+					     "the audit log names another user for this session");
+	} else if (m->status == MATCH_MATCHED &&
+		   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "auditExpected"))) {
 		char why[160];
 
 		snprintf(why, sizeof(why),
@@ -377,8 +389,8 @@ static void attrib_log(const struct attrib_root *r, const cJSON *attr)
 	const char *user = attrib_str(cJSON_GetObjectItemCaseSensitive(attr, "user"), "username");
 
 	log_with(LOG_INFO,
-		 LOG_KV("container", r->cid, "root", r->key, "status", attrib_str(attr, "status"), "user",
-			user, "session", attrib_str(attr, "sessionID")),
+		 LOG_KV("container", r->cid, "root", r->key, "status", attrib_str(attr, "status"),
+			"user", user, "session", attrib_str(attr, "sessionID")),
 		 "session attributed%s%s", attrib_str(attr, "reason") ? ": " : "",
 		 attrib_str(attr, "reason") ?: "");
 }
@@ -475,18 +487,24 @@ static void attrib_load_line(struct attrib *a, const char *line, size_t n)
 	const cJSON *attr = cJSON_GetObjectItemCaseSensitive(o, "attr");
 	struct container_stat st;
 	unsigned long long start = 0;
-	unsigned pid = 0;
+	unsigned long pid = 0;
 	struct attrib_root *r;
+	char *end = NULL;
 
 	if (!cid || !key || !cJSON_IsObject(attr) || strlen(cid) >= 256)
 		goto out;
 	/* A root that ended (or whose pid another process took) is gone. */
-	if (strcmp(key, "own") &&
-	    (sscanf(key, "%u-%llu", &pid, &start) != 2 || !pid ||
-	     container_proc_stat((pid_t)pid, &st) < 0 || st.start != start))
-		goto out;
-	if (!(r = attrib_get(a, cid, pid, start, true, cJSON_GetObjectItemCaseSensitive(o, "id"),
-			     clock_now_ns())) ||
+	if (strcmp(key, "own")) {
+		errno = 0;
+		pid = strtoul(key, &end, 10);
+		if (!errno && end != key && *end == '-')
+			start = strtoull(end + 1, &end, 10);
+		if (errno || !pid || pid > UINT32_MAX || *end ||
+		    container_proc_stat((pid_t)pid, &st) < 0 || st.start != start)
+			goto out;
+	}
+	if (!(r = attrib_get(a, cid, (uint32_t)pid, start, true,
+			     cJSON_GetObjectItemCaseSensitive(o, "id"), clock_now_ns())) ||
 	    r->state == ATTRIB_DONE)
 		goto out;
 	r->attr = cJSON_Duplicate(attr, 1);
@@ -542,8 +560,9 @@ static void attrib_decide(struct attrib *a, struct attrib_root *r, uint64_t now,
 	/* A pending session counts when it came before the exec, or at most
 	 * ATTRIB_LATE_NS after (a watch running late): one that came later
 	 * still is another exec's. */
-	const struct match_window w = { a->o.before_ns,
-					a->o.delay_ns < ATTRIB_LATE_NS ? a->o.delay_ns : ATTRIB_LATE_NS };
+	const struct match_window w = { a->o.before_ns, a->o.delay_ns < ATTRIB_LATE_NS ?
+								a->o.delay_ns :
+								ATTRIB_LATE_NS };
 	struct match_root mr = { 0 };
 	struct match_pending *p;
 	const cJSON *obj;
@@ -554,8 +573,8 @@ static void attrib_decide(struct attrib *a, struct attrib_root *r, uint64_t now,
 
 		obj = i >= 0 ? pending_object(a->ps, (size_t)i) : NULL;
 		if (!force && now < r->due_ns &&
-		    !cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"),
-						      "audit"))
+		    !cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(obj, "status"), "audit"))
 			return;
 		attrib_done(a, r, attrib_build(a, r, &r->mr));
 		return;
@@ -578,10 +597,10 @@ static void attrib_decide(struct attrib *a, struct attrib_root *r, uint64_t now,
 	match_decide(&mr, p, n, &w, &r->mr);
 	if (r->mr.status == MATCH_MATCHED && r->mr.method == MATCH_BY_TUPLE && !force) {
 		obj = pending_object(a->ps, (size_t)r->mr.chosen);
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "spec"),
-								  "auditExpected")) &&
-		    !cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "status"),
-						      "audit") &&
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(obj, "spec"), "auditExpected")) &&
+		    !cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(obj, "status"), "audit") &&
 		    now < r->exec_ns + a->o.audit_wait_ns) {
 			/* Taken already (consumed): it waits for its audit
 			 * log, no other root can have it meanwhile. */
@@ -623,7 +642,8 @@ static void attrib_tick_one(const char *key, void *value, void *arg)
 	if (r->state == ATTRIB_DONE) {
 		/* A journal write that failed is tried again. */
 		if (!r->journaled)
-			r->journaled = t->a->journal(t->a->arg, r->cid, r->key, r->id, r->attr) == 0;
+			r->journaled =
+				t->a->journal(t->a->arg, r->cid, r->key, r->id, r->attr) == 0;
 		return;
 	}
 	if (!t->force && t->now < r->due_ns && r->state == ATTRIB_WAIT)
@@ -656,8 +676,9 @@ static void attrib_wait_one(const char *key, void *value, void *arg)
 	(void)key;
 	if (r->state == ATTRIB_DONE && r->journaled)
 		return;
-	ms = r->state == ATTRIB_DONE || t->now >= r->due_ns ? 0 :
-		(long)((r->due_ns - t->now + 999999) / 1000000);
+	ms = r->state == ATTRIB_DONE || t->now >= r->due_ns ?
+		     0 :
+		     (long)((r->due_ns - t->now + 999999) / 1000000);
 	/* A root waiting for its audit log or the watch's sync is looked at
 	 * again at least every 100 ms. */
 	if (r->state == ATTRIB_AUDIT || (t->a->ps && !pending_synced(t->a->ps)))

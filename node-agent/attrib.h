@@ -36,23 +36,23 @@ extern const cJSON attrib_await;
 struct attrib_opts {
 	uint64_t before_ns;	/* a pending may come this long before an exec [10 s] */
 	uint64_t delay_ns;	/* a root is decided this long after its exec [1 s] */
-	uint64_t audit_wait_ns;	/* ...or, waiting for the audit log, this long at most [5 s] */
+	uint64_t audit_wait_ns; /* ...or, waiting for the audit log, this long at most [5 s] */
 	size_t max_roots;	/* [16384] */
 };
 
 /* What the kernel said of a root, at its first event and its exec. */
 struct attrib_event {
-	const char *cid;	/* the target's container ID */
-	const cJSON *id;	/* its record identity (ns, pod, podUID, container) */
-	uint32_t root;		/* 0: the container's own processes */
-	uint64_t root_start;	/* the root's start, as the kernel keys it */
-	uint64_t ts;		/* the node's monotonic ns */
-	bool exec;		/* the root process's own exec: what follows is its */
-	const char *argv;	/* NUL-separated */
+	const char *cid;     /* the target's container ID */
+	const cJSON *id;     /* its record identity (ns, pod, podUID, container) */
+	uint32_t root;	     /* 0: the container's own processes */
+	uint64_t root_start; /* the root's start, as the kernel keys it */
+	uint64_t ts;	     /* the node's monotonic ns */
+	bool exec;	     /* the root process's own exec: what follows is its */
+	const char *argv;    /* NUL-separated */
 	size_t argv_len;
-	uint32_t argc;		/* as the kernel counted it */
+	uint32_t argc; /* as the kernel counted it */
 	bool truncated;
-	int tty;		/* 1, 0, -1 unknown */
+	int tty; /* 1, 0, -1 unknown */
 	enum match_stdin in;
 };
 

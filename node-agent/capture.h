@@ -33,7 +33,7 @@ struct capture_event {
 	const char *filename; /* exec only */
 	size_t filename_len;
 	uint32_t argc; /* exec only */
-	uint32_t stdio; /* exec of a session root: SA_STDIO_* */
+	uint32_t stdio;	   /* exec of a session root: SA_STDIO_* */
 	int32_t exit_code; /* exit only */
 	const struct sa_ns_event *ns; /* namespace change only */
 };

@@ -236,11 +236,34 @@ static int main_uninstall(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
-	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
-	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS, OPT_ATTR_WINDOW, OPT_ATTR_DELAY,
-	       OPT_AUDIT_WAIT };
+	enum {
+		OPT_PID = 256,
+		OPT_FILE,
+		OPT_OUT,
+		OPT_LINE,
+		OPT_ARGS,
+		OPT_RB,
+		OPT_LOG,
+		OPT_HELP,
+		OPT_VERSION,
+		OPT_NODE,
+		OPT_KUBECONFIG,
+		OPT_SPOOL,
+		OPT_SPOOL_MB,
+		OPT_BATCH_N,
+		OPT_BATCH_B,
+		OPT_BATCH_MS,
+		OPT_PORT,
+		OPT_DRAIN,
+		OPT_TRANSPORT,
+		OPT_BPF_DIR,
+		OPT_STATE_DIR,
+		OPT_KEY,
+		OPT_RUNTIME_ROOTS,
+		OPT_ATTR_WINDOW,
+		OPT_ATTR_DELAY,
+		OPT_AUDIT_WAIT
+	};
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },

@@ -92,7 +92,8 @@ static bool match_stdio(const struct match_root *r, const struct match_pending *
 static bool match_in_window(const struct match_root *r, const struct match_pending *p,
 			    const struct match_window *w)
 {
-	return p->received_ns + w->before_ns >= r->exec_ns && p->received_ns <= r->exec_ns + w->after_ns;
+	return p->received_ns + w->before_ns >= r->exec_ns &&
+	       p->received_ns <= r->exec_ns + w->after_ns;
 }
 
 static bool match_same_user(const struct match_pending *a, const struct match_pending *b)
@@ -150,15 +151,17 @@ static void match_why_none(const struct match_root *r, const struct match_pendin
 		 (unsigned long long)(w->before_ns / 1000000000ull));
 	used = strlen(out->reason);
 	if (first_differ >= 0)
-		snprintf(out->reason + used, sizeof(out->reason) - used,
-			 "; %zu admitted just before differ in command, terminal or stdin (the first: "
-			 "%.64s by %.64s)",
-			 differ, p[first_differ].argc ? p[first_differ].argv[0] : "",
-			 p[first_differ].username ? p[first_differ].username : "?");
+		snprintf(
+			out->reason + used, sizeof(out->reason) - used,
+			"; %zu admitted just before differ in command, terminal or stdin (the first: "
+			"%.64s by %.64s)",
+			differ, p[first_differ].argc ? p[first_differ].argv[0] : "",
+			p[first_differ].username ? p[first_differ].username : "?");
 	else if (taken)
-		snprintf(out->reason + used, sizeof(out->reason) - used,
-			 "; the alike ones admitted just before were matched to other sessions (one "
-			 "more began than were admitted)");
+		snprintf(
+			out->reason + used, sizeof(out->reason) - used,
+			"; the alike ones admitted just before were matched to other sessions (one "
+			"more began than were admitted)");
 	else if (outside)
 		snprintf(out->reason + used, sizeof(out->reason) - used,
 			 "; admitted execs of the container came earlier or later");
@@ -178,7 +181,8 @@ void match_decide(const struct match_root *r, struct match_pending *p, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		if (p[i].kind != MATCH_EXEC || p[i].consumed || !match_same_container(r, &p[i]) ||
-		    !match_in_window(r, &p[i], w) || !match_argv(r, &p[i]) || !match_stdio(r, &p[i]))
+		    !match_in_window(r, &p[i], w) || !match_argv(r, &p[i]) ||
+		    !match_stdio(r, &p[i]))
 			continue;
 		if (nc == MATCH_MAX_CANDIDATES) {
 			more++;
@@ -203,10 +207,11 @@ void match_decide(const struct match_root *r, struct match_pending *p, size_t n,
 		out->chosen = (long)c[0];
 		p[c[0]].consumed = true;
 		if (nc > 1)
-			snprintf(out->reason, sizeof(out->reason),
-				 "%zu alike sessions of %.256s began within the window; the earliest "
-				 "admitted is taken",
-				 nc, p[c[0]].username ? p[c[0]].username : "?");
+			snprintf(
+				out->reason, sizeof(out->reason),
+				"%zu alike sessions of %.256s began within the window; the earliest "
+				"admitted is taken",
+				nc, p[c[0]].username ? p[c[0]].username : "?");
 		return;
 	}
 	out->status = MATCH_AMBIGUOUS;

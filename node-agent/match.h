@@ -35,15 +35,15 @@ enum match_kind {
 
 enum match_stdin {
 	MATCH_STDIN_UNKNOWN,
-	MATCH_STDIN_NONE,	/* /dev/null: no stdin was asked for */
-	MATCH_STDIN_PIPE,	/* a pipe or FIFO: kubectl exec -i */
-	MATCH_STDIN_TTY,	/* the terminal */
+	MATCH_STDIN_NONE, /* /dev/null: no stdin was asked for */
+	MATCH_STDIN_PIPE, /* a pipe or FIFO: kubectl exec -i */
+	MATCH_STDIN_TTY,  /* the terminal */
 	MATCH_STDIN_OTHER,
 };
 
 /* A pending session as received. Strings are the caller's. */
 struct match_pending {
-	const char *name;		/* the session ID */
+	const char *name; /* the session ID */
 	enum match_kind kind;
 	const char *ns, *pod, *pod_uid, *container;
 	const char *const *argv;
@@ -52,25 +52,25 @@ struct match_pending {
 	bool tty, stdin;
 	const char *username, *uid;
 	uint64_t received_ns;
-	bool consumed;			/* taken by a root (set by match_decide) */
+	bool consumed; /* taken by a root (set by match_decide) */
 };
 
 /* A session root (or, own, the container's own processes). */
 struct match_root {
 	const char *ns, *pod, *pod_uid, *container;
 	bool own;
-	bool have_argv;			/* its exec was seen */
+	bool have_argv; /* its exec was seen */
 	const char *const *argv;
 	size_t argc;
 	bool argv_truncated;
-	int tty;			/* 1, 0, -1 unknown */
+	int tty; /* 1, 0, -1 unknown */
 	enum match_stdin in;
 	uint64_t exec_ns;
 };
 
 struct match_window {
-	uint64_t before_ns;		/* a pending may come this long before the exec */
-	uint64_t after_ns;		/* ...or this long after it (the decision's delay) */
+	uint64_t before_ns; /* a pending may come this long before the exec */
+	uint64_t after_ns;  /* ...or this long after it (the decision's delay) */
 };
 
 enum match_status { MATCH_MATCHED, MATCH_AMBIGUOUS, MATCH_UNATTRIBUTED, MATCH_WORKLOAD };
@@ -81,10 +81,10 @@ enum match_method { MATCH_BY_NONE, MATCH_BY_EPHEMERAL, MATCH_BY_DEBUGPOD, MATCH_
 struct match_result {
 	enum match_status status;
 	enum match_method method;
-	long chosen;			/* index of the pending (Matched), else -1 */
+	long chosen;			   /* index of the pending (Matched), else -1 */
 	size_t cand[MATCH_MAX_CANDIDATES]; /* Ambiguous: indexes, earliest first */
 	size_t ncand;
-	char reason[512];		/* "" when there is nothing to say */
+	char reason[512]; /* "" when there is nothing to say */
 };
 
 /* Decides who opened r among the n pendings p (the chosen one is marked

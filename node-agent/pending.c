@@ -18,12 +18,12 @@
 struct pending_entry {
 	cJSON *obj;
 	const char *argv[PENDING_ARGV_MAX];
-	bool deleted;		/* the API server deleted it (kept until expired) */
+	bool deleted; /* the API server deleted it (kept until expired) */
 };
 
 struct pending_set {
 	struct informer *inf;
-	struct pending_entry *e;	/* parallel to m */
+	struct pending_entry *e; /* parallel to m */
 	struct match_pending *m;
 	size_t n, cap;
 };
@@ -191,7 +191,8 @@ static void pd_on_add(const cJSON *obj, void *arg)
 {
 	struct pending_set *ps = arg;
 	uint64_t now = clock_now_ns();
-	int ret = pd_put(ps, obj, ps->inf && !informer_synced(ps->inf) ? pd_listed_at(obj, now) : now);
+	int ret = pd_put(ps, obj,
+			 ps->inf && !informer_synced(ps->inf) ? pd_listed_at(obj, now) : now);
 
 	if (ret < 0)
 		log_with(LOG_WARN, LOG_KV("session", pd_str(pd_get(obj, "metadata"), "name")),
@@ -219,7 +220,8 @@ int pending_start(const struct kubeconfig *cfg, const struct kube_client_opts *c
 		  const char *node, struct pending_set **out)
 {
 	struct pending_set *ps = calloc(1, sizeof(*ps));
-	struct informer_opts o = { .on_add = pd_on_add, .on_update = pd_on_update,
+	struct informer_opts o = { .on_add = pd_on_add,
+				   .on_update = pd_on_update,
 				   .on_delete = pd_on_delete };
 	char path[512];
 	int ret;
@@ -229,7 +231,8 @@ int pending_start(const struct kubeconfig *cfg, const struct kube_client_opts *c
 		return -ENOMEM;
 	o.arg = ps;
 	snprintf(path, sizeof(path),
-		 "/apis/shellaudit.io/v1alpha1/shellauditsessions?fieldSelector=spec.node%%3D%s", node);
+		 "/apis/shellaudit.io/v1alpha1/shellauditsessions?fieldSelector=spec.node%%3D%s",
+		 node);
 	o.path = path;
 	if ((ret = informer_start(cfg, copts, &o, &ps->inf)) < 0) {
 		pending_stop(ps);

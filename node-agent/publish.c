@@ -219,7 +219,8 @@ static void publish_who(const cJSON *attr, char *buf, size_t cap)
 		return;
 	if (!strcmp(status, "Matched")) {
 		snprintf(buf, cap, "%.256s",
-			 publish_str(cJSON_GetObjectItemCaseSensitive(attr, "user"), "username") ?: "?");
+			 publish_str(cJSON_GetObjectItemCaseSensitive(attr, "user"), "username") ?:
+				 "?");
 	} else if (!strcmp(status, "Ambiguous")) {
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(attr, "candidates")) {
 			int n = snprintf(buf + used, cap - used, "%s%.128s", used ? " or " : "",
@@ -267,18 +268,19 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	publish_who(attr, who, sizeof(who));
 	/* "alice opened `bash` (tty) in container shell (EphemeralContainer,
 	 * session 3db8...)", or with the reason when no one is sure. */
-	snprintf(note, sizeof(note), "%s opened %s%s%s%s in container %s", who,
-		 used ? "`" : "", used ? what : "a session", used ? "`" : "",
+	snprintf(note, sizeof(note), "%s opened %s%s%s%s in container %s", who, used ? "`" : "",
+		 used ? what : "a session", used ? "`" : "",
 		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tty")) ? " (tty)" : "",
 		 publish_str(id, "container") ?: "?");
 	used = strlen(note);
 	if (!strcmp(status, "Matched"))
-		snprintf(note + used, sizeof(note) - used, " (%s, session %s)", method ? method : "?",
-			 publish_str(attr, "sessionID") ?: "?");
+		snprintf(note + used, sizeof(note) - used, " (%s, session %s)",
+			 method ? method : "?", publish_str(attr, "sessionID") ?: "?");
 	else if (reason)
 		snprintf(note + used, sizeof(note) - used, ": %s", reason);
 	record_container_label(cid, label);
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label, (unsigned long long)pos);
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label,
+		 (unsigned long long)pos);
 	ret = events_emit_named(p->ev, name, &reg, strcmp(status, "Matched") ? "Warning" : "Normal",
 				"SessionOpened", "Opened", note);
 	p->stats.events += ret == 0;
@@ -346,7 +348,8 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		msg = NULL;
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. */
-	ret = events_emit_named(p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
+	ret = events_emit_named(p->ev, name, &reg, "Normal",
+				line ? "ShellCommand" : "ProgramExecuted",
 				line ? "Typed" : "Executed", msg ? msg : text);
 	free(msg);
 	if (ret == 1)

@@ -354,18 +354,18 @@ static void sink_spool_close(struct sink *base)
 	free(base);
 }
 
-void sink_spool_attribution(struct sink *base, sink_spool_attr_fn fn, void *arg)
+void sink_spool_attribution(struct sink *sink, sink_spool_attr_fn fn, void *arg)
 {
-	struct sink_spool *s = (struct sink_spool *)base;
+	struct sink_spool *s = (struct sink_spool *)sink;
 
 	s->attr_fn = fn;
 	s->attr_arg = arg;
 }
 
-int sink_spool_attribute(struct sink *base, const char *cid, const char *root, const cJSON *id,
+int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, const cJSON *id,
 			 const cJSON *attr)
 {
-	return spool_attribute(((struct sink_spool *)base)->sp, cid, root, id, attr);
+	return spool_attribute(((struct sink_spool *)sink)->sp, cid, root, id, attr);
 }
 
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)

@@ -41,9 +41,9 @@ typedef int (*sink_spool_attr_fn)(void *arg, const char *cid, const cJSON *id, u
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
 void sink_spool_get_stats(const struct sink *s, struct sink_spool_stats *out);
 /* Entries of sessions carry who opened them (fn), from now on. */
-void sink_spool_attribution(struct sink *s, sink_spool_attr_fn fn, void *arg);
+void sink_spool_attribution(struct sink *sink, sink_spool_attr_fn fn, void *arg);
 /* The decision for root of container cid (see spool_attribute()). */
-int sink_spool_attribute(struct sink *s, const char *cid, const char *root, const cJSON *id,
+int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, const cJSON *id,
 			 const cJSON *attr);
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */

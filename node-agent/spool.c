@@ -29,7 +29,7 @@ struct spool_batch {
 /* A decided attribution, until the event publisher passed its item. */
 struct spool_decision {
 	cJSON *attr;
-	uint64_t pos;		/* of its "a" item */
+	uint64_t pos; /* of its "a" item */
 };
 
 struct spool_chain {
@@ -57,7 +57,7 @@ struct spool {
 	/* Attribution: decisions journaled ("cid\x1froot" -> struct
 	 * spool_decision), and the awaiting entry the batcher stopped at. */
 	struct hmap decided;
-	long blocked_since_ms;	/* 0: not stopped */
+	long blocked_since_ms; /* 0: not stopped */
 	uint64_t blocked_pos;
 	char *blocked_cid, *blocked_root;
 	cJSON *blocked_id;
@@ -287,7 +287,8 @@ static int spool_settle(struct spool *s, cJSON *item, uint64_t pos)
 			s->blocked_pos = pos;
 			s->blocked_cid = strdup(cid ? cid : "");
 			s->blocked_root = strdup(root ? root : "");
-			s->blocked_id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
+			s->blocked_id =
+				cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
 		}
 		return 0;
 	}
@@ -466,9 +467,10 @@ static int spool_give_up(struct spool *s)
 	ret = spool_attribute(s, s->blocked_cid, s->blocked_root, s->blocked_id, attr);
 	cJSON_Delete(attr);
 	if (ret == 0)
-		log_with(LOG_WARN, LOG_KV("container", s->blocked_cid, "root", s->blocked_root),
-			 "spool: no attribution came for a session within %ld s: recorded Unattributed",
-			 s->opts.await_max_ms / 1000);
+		log_with(
+			LOG_WARN, LOG_KV("container", s->blocked_cid, "root", s->blocked_root),
+			"spool: no attribution came for a session within %ld s: recorded Unattributed",
+			s->opts.await_max_ms / 1000);
 	return ret;
 }
 
@@ -479,8 +481,10 @@ int spool_tick(struct spool *s)
 
 	if ((ret = spool_run_batcher(s)) < 0)
 		return ret;
+	/* A decision that never came is journaled as none; the batcher
+	 * goes on. */
 	if (s->blocked_since_ms && a.now - s->blocked_since_ms >= s->opts.await_max_ms &&
-	    (ret = spool_give_up(s)) == 0 && (ret = spool_run_batcher(s)) < 0)
+	    spool_give_up(s) == 0 && (ret = spool_run_batcher(s)) < 0)
 		return ret;
 	/* Age is wall-clock: journal it as a cut marker, so a replay cuts
 	 * the batch at the same entry. */
@@ -765,8 +769,8 @@ static int spool_restore_decisions(struct spool *s)
 	return ret;
 }
 
-void spool_undecided(struct spool *s, void (*fn)(const char *cid, const char *root,
-						 const cJSON *id, void *arg),
+void spool_undecided(struct spool *s,
+		     void (*fn)(const char *cid, const char *root, const cJSON *id, void *arg),
 		     void *arg)
 {
 	struct hmap seen;

@@ -93,8 +93,8 @@ int spool_attribute(struct spool *s, const char *cid, const char *root, const cJ
 /* Calls fn for each root with awaiting entries and no decision (after a
  * restart: the agent that would have decided is gone), with an identity of
  * its container. */
-void spool_undecided(struct spool *s, void (*fn)(const char *cid, const char *root,
-						 const cJSON *id, void *arg),
+void spool_undecided(struct spool *s,
+		     void (*fn)(const char *cid, const char *root, const cJSON *id, void *arg),
 		     void *arg);
 
 /* True when the last item appended (in this run or, after a restart, the

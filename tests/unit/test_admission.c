@@ -18,7 +18,8 @@
 
 static const char exec_review[] =
 	"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
-	"\"uid\":\"" UID "\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"PodExecOptions\"},"
+	"\"uid\":\"" UID
+	"\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"PodExecOptions\"},"
 	"\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},"
 	"\"subResource\":\"exec\",\"name\":\"demo-1\",\"namespace\":\"default\","
 	"\"operation\":\"CONNECT\",\"userInfo\":{\"username\":\"alice\",\"uid\":\"u-1\","
@@ -63,15 +64,18 @@ static void test_admission_exec_becomes_a_pending_session(void)
 	UNIT_CHECK_STR(field(spec, "node", NULL), "node-a");
 	UNIT_CHECK_STR(field(spec, "podUID", NULL), "pod-uid-1");
 	UNIT_CHECK_STR(field(spec, "container", NULL), "shell");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "command"), 1)),
-		       "-l");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "command"), 1)),
+		"-l");
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(spec, "tty")));
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(spec, "auditExpected")));
 	UNIT_CHECK_STR(field(spec, "user", "username"), "alice");
 	UNIT_CHECK_STR(field(spec, "user", "uid"), "u-1");
-	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "user"), "groups")) == 2);
-	UNIT_CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "user"), "extra"),
-				       "authentication.kubernetes.io/credential-id") != NULL);
+	UNIT_CHECK(cJSON_GetArraySize(
+			   cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "user"), "groups")) == 2);
+	UNIT_CHECK(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "user"), "extra"),
+				    "authentication.kubernetes.io/credential-id") != NULL);
 	UNIT_CHECK_STR(field(spec, "admittedAt", NULL), "2025-12-01T14:40:00.123456Z");
 	UNIT_CHECK_STR(field(spec, "expiresAt", NULL), "2025-12-01T14:41:00Z");
 	cJSON_Delete(o);
@@ -80,15 +84,16 @@ static void test_admission_exec_becomes_a_pending_session(void)
 	doc = cJSON_Parse(resp);
 	UNIT_CHECK_STR(field(doc, "kind", NULL), "AdmissionReview");
 	UNIT_CHECK_STR(field(cJSON_GetObjectItem(doc, "response"), "uid", NULL), UID);
-	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "response"), "allowed")));
-	UNIT_CHECK_STR(field(cJSON_GetObjectItem(doc, "response"), "auditAnnotations", "session-id"), UID);
+	UNIT_CHECK(
+		cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "response"), "allowed")));
+	UNIT_CHECK_STR(
+		field(cJSON_GetObjectItem(doc, "response"), "auditAnnotations", "session-id"), UID);
 	cJSON_Delete(doc);
 	free(resp);
 	admission_review_clear(&r);
 }
 
-static char *review(const char *op, const char *sub, const char *object, const char *old,
-		    bool dry)
+static char *review(const char *op, const char *sub, const char *object, const char *old, bool dry)
 {
 	char *b = malloc(strlen(object) + (old ? strlen(old) : 4) + 1024);
 
@@ -107,16 +112,16 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 	struct admission_review r;
 	char err[128], *b;
 
-	b = review("CONNECT", "attach", "{\"kind\":\"PodAttachOptions\",\"stdin\":true,\"tty\":true}",
-		   NULL, false);
+	b = review("CONNECT", "attach",
+		   "{\"kind\":\"PodAttachOptions\",\"stdin\":true,\"tty\":true}", NULL, false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1 && r.s[0].kind == ADMISSION_ATTACH && !r.s[0].container_named);
 	UNIT_CHECK(r.s[0].container[0] == '\0' && r.s[0].command == NULL);
 	admission_review_clear(&r);
 	free(b);
 
-	b = review("CONNECT", "portforward", "{\"kind\":\"PodPortForwardOptions\",\"ports\":[8080,-1,99999]}",
-		   NULL, false);
+	b = review("CONNECT", "portforward",
+		   "{\"kind\":\"PodPortForwardOptions\",\"ports\":[8080,-1,99999]}", NULL, false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1 && r.s[0].kind == ADMISSION_PORTFORWARD);
 	UNIT_CHECK(cJSON_GetArraySize(r.s[0].ports) == 1);
@@ -124,12 +129,14 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 	free(b);
 
 	/* kubectl debug: the container the update adds, not the one there. */
-	b = review("UPDATE", "ephemeralcontainers",
-		   "{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"p-1\"},\"spec\":{\"ephemeralContainers\":["
-		   "{\"name\":\"old\",\"image\":\"x\"},{\"name\":\"debugger\",\"image\":\"busybox\","
-		   "\"command\":[\"sh\"],\"args\":[\"-c\",\"id\"],\"stdin\":true,\"tty\":true,"
-		   "\"targetContainerName\":\"shell\"}]}}",
-		   "{\"kind\":\"Pod\",\"spec\":{\"ephemeralContainers\":[{\"name\":\"old\"}]}}", false);
+	b = review(
+		"UPDATE", "ephemeralcontainers",
+		"{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"p-1\"},\"spec\":{\"ephemeralContainers\":["
+		"{\"name\":\"old\",\"image\":\"x\"},{\"name\":\"debugger\",\"image\":\"busybox\","
+		"\"command\":[\"sh\"],\"args\":[\"-c\",\"id\"],\"stdin\":true,\"tty\":true,"
+		"\"targetContainerName\":\"shell\"}]}}",
+		"{\"kind\":\"Pod\",\"spec\":{\"ephemeralContainers\":[{\"name\":\"old\"}]}}",
+		false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1 && r.s[0].kind == ADMISSION_EPHEMERAL);
 	UNIT_CHECK_STR(r.s[0].container, "debugger");
@@ -150,11 +157,12 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 	free(b);
 
 	/* kubectl debug node/NODE: the pod it creates, on that node. */
-	b = review("CREATE", NULL,
-		   "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"node-debugger-n1-abcde\",\"uid\":\"p-2\"},"
-		   "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"debugger\",\"image\":"
-		   "\"busybox\",\"stdin\":true,\"tty\":true}]}}",
-		   NULL, false);
+	b = review(
+		"CREATE", NULL,
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"node-debugger-n1-abcde\",\"uid\":\"p-2\"},"
+		"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"debugger\",\"image\":"
+		"\"busybox\",\"stdin\":true,\"tty\":true}]}}",
+		NULL, false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1 && r.s[0].kind == ADMISSION_DEBUGPOD);
 	UNIT_CHECK_STR(r.s[0].pod, "node-debugger-n1-abcde");
@@ -165,15 +173,15 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 
 	/* Another pod's creation: nothing. */
 	b = review("CREATE", NULL,
-		   "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"containers\":[{\"name\":\"c\"}]}}", NULL,
-		   false);
+		   "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"containers\":[{\"name\":\"c\"}]}}",
+		   NULL, false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0 && r.n == 0);
 	admission_review_clear(&r);
 	free(b);
 
 	/* A dry run records nothing (sideEffects: NoneOnDryRun). */
-	b = review("UPDATE", "ephemeralcontainers", "{\"spec\":{\"ephemeralContainers\":[{\"name\":\"d\"}]}}",
-		   "{}", true);
+	b = review("UPDATE", "ephemeralcontainers",
+		   "{\"spec\":{\"ephemeralContainers\":[{\"name\":\"d\"}]}}", "{}", true);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 0 && r.dry_run);
 	UNIT_CHECK_STR(r.skipped, "dry run");
@@ -184,7 +192,10 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 static void test_admission_refuses_what_is_no_review(void)
 {
 	static const char *const bad[] = {
-		"", "null", "[]", "{\"kind\":\"AdmissionReview\"}",
+		"",
+		"null",
+		"[]",
+		"{\"kind\":\"AdmissionReview\"}",
 		"{\"kind\":\"Other\",\"request\":{\"uid\":\"" UID "\"}}",
 		"{\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"../../etc\"}}",
 		"{\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"ABCDEF\"}}",
@@ -195,7 +206,8 @@ static void test_admission_refuses_what_is_no_review(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		UNIT_CHECK(admission_parse(bad[i], strlen(bad[i]), &r, err, sizeof(err)) == -EINVAL);
+		UNIT_CHECK(admission_parse(bad[i], strlen(bad[i]), &r, err, sizeof(err)) ==
+			   -EINVAL);
 		UNIT_CHECK(err[0] != '\0');
 	}
 }
@@ -240,11 +252,13 @@ static void test_admission_bounds_every_field(void)
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(r.user, "groups")) == 256);
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(r.user, "extra")) == 64);
 	/* Only the strings of an extra value are kept. */
-	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(r.user, "extra"), "k0")) == 1);
+	UNIT_CHECK(cJSON_GetArraySize(
+			   cJSON_GetObjectItem(cJSON_GetObjectItem(r.user, "extra"), "k0")) == 1);
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r.user, "truncated")));
 	snprintf(r.s[0].node, sizeof(r.s[0].node), "n");
 	o = admission_session_object(&r, 0, &now, 60, false);
-	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "commandTruncated")));
+	UNIT_CHECK(cJSON_IsTrue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "commandTruncated")));
 	UNIT_CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "auditExpected") == NULL);
 	cJSON_Delete(o);
 	admission_review_clear(&r);

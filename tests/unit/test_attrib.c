@@ -59,18 +59,20 @@ static cJSON *session(const char *name, const char *user, const char *kind, cons
 {
 	char buf[1024];
 
-	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"kind\":\"%s\",\"node\":\"n\","
-		 "\"namespace\":\"default\",\"pod\":\"demo\",\"podUID\":\"u1\",\"container\":\"%s\","
-		 "\"command\":[\"%s\"],\"tty\":%s,\"stdin\":true,\"image\":\"busybox\","
-		 "\"user\":{\"username\":\"%s\",\"uid\":\"%s-uid\",\"groups\":[\"devs\"]},"
-		 "\"admittedAt\":\"2026-12-01T20:00:00.000001Z\",\"expiresAt\":\"2026-12-01T20:01:00Z\""
-		 "%s}%s}",
-		 name, kind, container, cmd, tty ? "true" : "false", user, user,
-		 audit_expected ? ",\"auditExpected\":true" : "",
-		 audited ? ",\"status\":{\"audit\":{\"auditID\":\"a-1\",\"sourceIPs\":[\"10.0.0.7\"],"
-			   "\"userAgent\":\"kubectl\",\"user\":{\"username\":\"alice\"}}}" :
-			   "");
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"kind\":\"%s\",\"node\":\"n\","
+		"\"namespace\":\"default\",\"pod\":\"demo\",\"podUID\":\"u1\",\"container\":\"%s\","
+		"\"command\":[\"%s\"],\"tty\":%s,\"stdin\":true,\"image\":\"busybox\","
+		"\"user\":{\"username\":\"%s\",\"uid\":\"%s-uid\",\"groups\":[\"devs\"]},"
+		"\"admittedAt\":\"2026-12-01T20:00:00.000001Z\",\"expiresAt\":\"2026-12-01T20:01:00Z\""
+		"%s}%s}",
+		name, kind, container, cmd, tty ? "true" : "false", user, user,
+		audit_expected ? ",\"auditExpected\":true" : "",
+		audited ?
+			",\"status\":{\"audit\":{\"auditID\":\"a-1\",\"sourceIPs\":[\"10.0.0.7\"],"
+			"\"userAgent\":\"kubectl\",\"user\":{\"username\":\"alice\"}}}" :
+			"");
 	return cJSON_Parse(buf);
 }
 
@@ -83,9 +85,16 @@ static void add(struct pending_set **ps, cJSON *obj, uint64_t at)
 static void exec_event(struct attrib *a, uint32_t root, const char *argv, size_t len, int tty,
 		       uint64_t ts)
 {
-	struct attrib_event ev = { .cid = "containerd://c1", .id = ident, .root = root,
-				   .root_start = 42, .ts = ts, .exec = true, .argv = argv,
-				   .argv_len = len, .argc = 1, .tty = tty,
+	struct attrib_event ev = { .cid = "containerd://c1",
+				   .id = ident,
+				   .root = root,
+				   .root_start = 42,
+				   .ts = ts,
+				   .exec = true,
+				   .argv = argv,
+				   .argv_len = len,
+				   .argc = 1,
+				   .tty = tty,
 				   .in = tty ? MATCH_STDIN_TTY : MATCH_STDIN_PIPE };
 
 	attrib_observe(a, &ev);
@@ -110,7 +119,8 @@ static void test_attrib_a_root_waits_then_is_matched_once(void)
 	add(&ps, session("s-alice", "alice", "Exec", "shell", "bash", true, false, false), 99 * S);
 	UNIT_CHECK(attrib_new(&o, ps, journal, NULL, &a) == 0);
 	exec_event(a, 500, "bash", 5, 1, 100 * S);
-	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 500, 42, 100 * S, rk, sizeof(rk)) == ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 500, 42, 100 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
 	UNIT_CHECK_STR(rk, "500-42");
 	UNIT_CHECK(attrib_wait_ms(a, 100 * S) == 1000);
 	UNIT_CHECK(attrib_tick(a, 100 * S + 500 * MS) == 0 && njournaled == 0);
@@ -122,10 +132,12 @@ static void test_attrib_a_root_waits_then_is_matched_once(void)
 	UNIT_CHECK_STR(sget(journaled[0], "sessionID", NULL), "s-alice");
 	UNIT_CHECK_STR(sget(journaled[0], "user", "username"), "alice");
 	UNIT_CHECK_STR(sget(journaled[0], "kind", NULL), "Exec");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(
-			       cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "argv"), 0)),
-		       "bash");
-	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "tty")));
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetArrayItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "argv"), 0)),
+		"bash");
+	UNIT_CHECK(cJSON_IsTrue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "tty")));
 	UNIT_CHECK_STR(sget(journaled[0], "root", "stdin"), "tty");
 	at = attrib_lookup(a, "containerd://c1", ident, 500, 42, 102 * S, rk, sizeof(rk));
 	UNIT_CHECK(at != ATTRIB_AWAIT && at != NULL);
@@ -156,7 +168,9 @@ static void test_attrib_waits_for_the_audit_log_when_it_is_expected(void)
 	UNIT_CHECK(attrib_tick(a, 102 * S) == 1 && njournaled == 1);
 	UNIT_CHECK_STR(sget(journaled[0], "audit", "auditID"), "a-1");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(
-			       cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "audit"), "sourceIPs"), 0)),
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "audit"),
+						   "sourceIPs"),
+			       0)),
 		       "10.0.0.7");
 	UNIT_CHECK(sget(journaled[0], "reason", NULL) == NULL);
 	/* bob's never comes: decided at exec + 5 s, saying so. */
@@ -177,7 +191,8 @@ static void test_attrib_two_people_leave_both_roots_ambiguous(void)
 
 	reset();
 	add(&ps, session("s-a", "alice", "Exec", "shell", "ls", false, false, false), 100 * S);
-	add(&ps, session("s-b", "bob", "Exec", "shell", "ls", false, false, false), 100 * S + 300 * MS);
+	add(&ps, session("s-b", "bob", "Exec", "shell", "ls", false, false, false),
+	    100 * S + 300 * MS);
 	UNIT_CHECK(attrib_new(&o, ps, journal, NULL, &a) == 0);
 	exec_event(a, 500, "ls", 3, 0, 100 * S + 200 * MS);
 	exec_event(a, 600, "ls", 3, 0, 100 * S + 500 * MS);
@@ -205,13 +220,16 @@ static void test_attrib_own_processes_and_debug_containers(void)
 	char rk[64];
 
 	reset();
-	add(&ps, session("s-d", "alice", "EphemeralContainer", "debugger", "bash", true, false, false),
+	add(&ps,
+	    session("s-d", "alice", "EphemeralContainer", "debugger", "bash", true, false, false),
 	    50 * S);
 	UNIT_CHECK(attrib_new(&o, ps, journal, NULL, &a) == 0);
 	/* The pod's own container: Workload (journaled: entries await it). */
-	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 0, 0, 100 * S, rk, sizeof(rk)) == ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 0, 0, 100 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
 	UNIT_CHECK_STR(rk, "own");
-	UNIT_CHECK(attrib_lookup(a, "containerd://dbg", dbg, 0, 0, 100 * S, rk, sizeof(rk)) == ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_lookup(a, "containerd://dbg", dbg, 0, 0, 100 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
 	UNIT_CHECK(attrib_tick(a, 101 * S) == 2);
 	at = attrib_lookup(a, "containerd://c1", ident, 0, 0, 101 * S, rk, sizeof(rk));
 	UNIT_CHECK_STR(sget(at, "status", NULL), "Workload");
@@ -240,7 +258,8 @@ static void test_attrib_unknown_root_failed_journal_flush_and_forget(void)
 	reset();
 	UNIT_CHECK(attrib_new(&o, NULL, journal, NULL, &a) == 0);
 	/* Told of nothing: seen now, its exec unseen. */
-	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 700, 1, 100 * S, rk, sizeof(rk)) == ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 700, 1, 100 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
 	fail_journal = 1;
 	UNIT_CHECK(attrib_tick(a, 101 * S) == 1 && njournaled == 0);
 	UNIT_CHECK(attrib_wait_ms(a, 101 * S) == 0); /* the journal is tried again */
@@ -294,8 +313,8 @@ static void test_attrib_a_restarted_agent_keeps_what_was_decided(void)
 	at = attrib_lookup(b, "containerd://c1", ident, me, st.start, 200 * S, rk, sizeof(rk));
 	UNIT_CHECK(at != ATTRIB_AWAIT && at != NULL);
 	UNIT_CHECK_STR(sget(at, "status", NULL), "Unattributed");
-	UNIT_CHECK(attrib_lookup(b, "containerd://c1", ident, 1, 123456789, 200 * S, rk, sizeof(rk)) ==
-		   ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_lookup(b, "containerd://c1", ident, 1, 123456789, 200 * S, rk,
+				 sizeof(rk)) == ATTRIB_AWAIT);
 	/* Not journaled again: the spool has it. */
 	attrib_tick(b, 200 * S);
 	UNIT_CHECK(njournaled == 2);
@@ -316,7 +335,8 @@ int main(void)
 	};
 	int ret;
 
-	ident = cJSON_Parse("{\"ns\":\"default\",\"pod\":\"demo\",\"podUID\":\"u1\",\"container\":\"shell\"}");
+	ident = cJSON_Parse(
+		"{\"ns\":\"default\",\"pod\":\"demo\",\"podUID\":\"u1\",\"container\":\"shell\"}");
 	ret = unit_main(tests, ARRAY_SIZE(tests));
 	cJSON_Delete(ident);
 	return ret;

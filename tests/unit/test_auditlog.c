@@ -58,7 +58,8 @@ static const char list[] =
 	"{\"stage\":\"ResponseComplete\",\"auditID\":\"a-1\",\"annotations\":"
 	"{\"sessions.shellaudit.io/session-id\":\"" SID "\"}},"
 	/* another webhook's annotation, and a session ID that is no UUID */
-	"{\"stage\":\"ResponseStarted\",\"annotations\":{\"other.example.com/session-id\":\"" SID "\"}},"
+	"{\"stage\":\"ResponseStarted\",\"annotations\":{\"other.example.com/session-id\":\"" SID
+	"\"}},"
 	"{\"stage\":\"ResponseStarted\",\"annotations\":{\"sessions.shellaudit.io/session-id\":"
 	"\"../../x\"}},"
 	"7,null]}";
@@ -75,8 +76,10 @@ static void test_auditlog_keeps_the_started_events_of_sessions(void)
 	a = g.audit[0];
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(a, "auditID")), "a-1");
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(a, "sourceIPs")) == 2);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(a, "userAgent")), "kubectl/v1.32.13");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "user"), "username")),
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(a, "userAgent")),
+		       "kubectl/v1.32.13");
+	UNIT_CHECK_STR(cJSON_GetStringValue(
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(a, "user"), "username")),
 		       "proxy");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
 			       cJSON_GetObjectItem(a, "impersonatedUser"), "username")),
@@ -96,7 +99,8 @@ static void test_auditlog_refuses_what_is_no_event_list(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		UNIT_CHECK(auditlog_parse(bad[i], strlen(bad[i]), collect, &g, err, sizeof(err)) == -EINVAL);
+		UNIT_CHECK(auditlog_parse(bad[i], strlen(bad[i]), collect, &g, err, sizeof(err)) ==
+			   -EINVAL);
 	UNIT_CHECK(g.n == 0);
 }
 
@@ -106,9 +110,10 @@ static void test_auditlog_bounds_every_field(void)
 	char *b = malloc(cap), err[128];
 	struct got g = { 0 };
 
-	used += (size_t)sprintf(b, "{\"kind\":\"EventList\",\"items\":[{\"stage\":\"ResponseStarted\","
-				   "\"annotations\":{\"sessions.shellaudit.io/session-id\":\"" SID "\"},"
-				   "\"sourceIPs\":[");
+	used += (size_t)sprintf(
+		b, "{\"kind\":\"EventList\",\"items\":[{\"stage\":\"ResponseStarted\","
+		   "\"annotations\":{\"sessions.shellaudit.io/session-id\":\"" SID "\"},"
+		   "\"sourceIPs\":[");
 	for (i = 0; i < 100; i++)
 		used += (size_t)sprintf(b + used, "%s\"10.0.0.%zu\"", i ? "," : "", i);
 	used += (size_t)sprintf(b + used, "],\"userAgent\":\"");
@@ -120,7 +125,8 @@ static void test_auditlog_bounds_every_field(void)
 	used += (size_t)sprintf(b + used, "]},\"responseStatus\":{\"code\":1e300}}]}");
 	UNIT_CHECK(auditlog_parse(b, used, collect, &g, err, sizeof(err)) == 1);
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(g.audit[0], "sourceIPs")) == 16);
-	UNIT_CHECK(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(g.audit[0], "userAgent"))) == 1024);
+	UNIT_CHECK(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(g.audit[0], "userAgent"))) ==
+		   1024);
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(g.audit[0], "user"),
 							  "groups")) == 256);
 	UNIT_CHECK(cJSON_GetObjectItem(g.audit[0], "responseCode") == NULL);

@@ -47,8 +47,10 @@ static int verifies(const char *ca_pem, const char *leaf_pem, const char *host)
 
 static void test_certs_ca_signs_a_server_certificate_for_its_names(void)
 {
-	static const char *const dns[] = { "shellaudit-controller.shellaudit-system.svc",
-					   "shellaudit-controller.shellaudit-system.svc.cluster.local" };
+	static const char *const dns[] = {
+		"shellaudit-controller.shellaudit-system.svc",
+		"shellaudit-controller.shellaudit-system.svc.cluster.local"
+	};
 	struct cert_pair ca, leaf, other, stranger;
 	char err[256];
 	time_t na, now = time(NULL);

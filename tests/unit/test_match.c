@@ -23,18 +23,34 @@ static const struct match_window win = { 10 * S, 1 * S };
 static struct match_pending exec_of(const char *user, const char *const *argv, size_t argc,
 				    bool tty, uint64_t received)
 {
-	struct match_pending p = { .name = user, .kind = MATCH_EXEC, .ns = "default", .pod = "demo",
-				   .pod_uid = "u1", .container = "shell", .argv = argv, .argc = argc,
-				   .tty = tty, .stdin = true, .username = user, .uid = user,
+	struct match_pending p = { .name = user,
+				   .kind = MATCH_EXEC,
+				   .ns = "default",
+				   .pod = "demo",
+				   .pod_uid = "u1",
+				   .container = "shell",
+				   .argv = argv,
+				   .argc = argc,
+				   .tty = tty,
+				   .stdin = true,
+				   .username = user,
+				   .uid = user,
 				   .received_ns = received };
 	return p;
 }
 
 static struct match_root root_of(const char *const *argv, size_t argc, int tty, uint64_t exec)
 {
-	struct match_root r = { .ns = "default", .pod = "demo", .pod_uid = "u1", .container = "shell",
-				.have_argv = true, .argv = argv, .argc = argc, .tty = tty,
-				.in = tty == 1 ? MATCH_STDIN_TTY : MATCH_STDIN_PIPE, .exec_ns = exec };
+	struct match_root r = { .ns = "default",
+				.pod = "demo",
+				.pod_uid = "u1",
+				.container = "shell",
+				.have_argv = true,
+				.argv = argv,
+				.argc = argc,
+				.tty = tty,
+				.in = tty == 1 ? MATCH_STDIN_TTY : MATCH_STDIN_PIPE,
+				.exec_ns = exec };
 	return r;
 }
 
@@ -110,7 +126,8 @@ static void test_match_terminal_and_stdin_must_agree(void)
 
 	match_decide(&r, p, 1, &win, &m);
 	UNIT_CHECK(m.status == MATCH_UNATTRIBUTED);
-	UNIT_CHECK(strstr(m.reason, "differ in command, terminal or stdin (the first: ls by alice)") != NULL);
+	UNIT_CHECK(strstr(m.reason,
+			  "differ in command, terminal or stdin (the first: ls by alice)") != NULL);
 	/* No terminal: an exec that asked for stdin has a pipe, not /dev/null. */
 	r = root_of(ls, 2, 0, 100 * S + 100 * MS);
 	r.in = MATCH_STDIN_NONE;
@@ -152,13 +169,29 @@ static void test_match_own_processes_of_debug_containers_and_pods(void)
 {
 	struct match_pending p[3] = {
 		exec_of("bob", bash, 1, true, 1),
-		{ .name = "e", .kind = MATCH_EPHEMERAL, .ns = "default", .pod = "demo", .pod_uid = "u1",
-		  .container = "debugger", .username = "alice", .received_ns = 1 },
-		{ .name = "n", .kind = MATCH_DEBUGPOD, .ns = "default", .pod = "node-debugger-x",
-		  .container = "debugger", .username = "carol", .received_ns = 1 },
+		{ .name = "e",
+		  .kind = MATCH_EPHEMERAL,
+		  .ns = "default",
+		  .pod = "demo",
+		  .pod_uid = "u1",
+		  .container = "debugger",
+		  .username = "alice",
+		  .received_ns = 1 },
+		{ .name = "n",
+		  .kind = MATCH_DEBUGPOD,
+		  .ns = "default",
+		  .pod = "node-debugger-x",
+		  .container = "debugger",
+		  .username = "carol",
+		  .received_ns = 1 },
 	};
-	struct match_root r = { .ns = "default", .pod = "demo", .pod_uid = "u1",
-				.container = "debugger", .own = true, .tty = -1, .exec_ns = 900 * S };
+	struct match_root r = { .ns = "default",
+				.pod = "demo",
+				.pod_uid = "u1",
+				.container = "debugger",
+				.own = true,
+				.tty = -1,
+				.exec_ns = 900 * S };
 	struct match_result m;
 
 	/* No window: the debug container started long after it was asked for. */

@@ -13,10 +13,11 @@ static cJSON *san(const char *name, const char *targets)
 {
 	char buf[2048];
 
-	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"name\":\"%s\",\"resourceVersion\":\"7\"},\"spec\":{\"targetCount\":0,"
-		 "\"targets\":[%s]}}",
-		 name, targets);
+	snprintf(
+		buf, sizeof(buf),
+		"{\"metadata\":{\"name\":\"%s\",\"resourceVersion\":\"7\"},\"spec\":{\"targetCount\":0,"
+		"\"targets\":[%s]}}",
+		name, targets);
 	return cJSON_Parse(buf);
 }
 
@@ -26,18 +27,22 @@ static cJSON *san(const char *name, const char *targets)
 
 static void test_podindex_finds_audited_pods_and_containers(void)
 {
-	cJSON *a = san("node-a", T("ns", "web", "u1", "main") "," T("ns", "web", "u1", "side") ","
-					 T("ns", "db", "u2", "pg"));
+	cJSON *a = san("node-a", T("ns", "web", "u1", "main") "," T(
+					 "ns", "web", "u1", "side") "," T("ns", "db", "u2", "pg"));
 	cJSON *trimmed = podindex_trim(a), *a2, *b;
 	struct podindex *x;
 	struct podindex_pod p;
 
 	UNIT_CHECK(podindex_new(&x) == 0);
 	/* The transform keeps what the index reads, not the rest. */
-	UNIT_CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(trimmed, "metadata"), "resourceVersion") == NULL);
-	UNIT_CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(
-						cJSON_GetObjectItem(trimmed, "spec"), "targets"), 0),
-				       "policies") == NULL);
+	UNIT_CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(trimmed, "metadata"),
+				       "resourceVersion") == NULL);
+	UNIT_CHECK(
+		cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(trimmed, "spec"),
+							       "targets"),
+					   0),
+			"policies") == NULL);
 	podindex_set_node(x, "node-a", trimmed);
 	UNIT_CHECK(podindex_count(x) == 2);
 	UNIT_CHECK(podindex_lookup(x, "ns", "web", "side", &p) == 1);

@@ -170,13 +170,16 @@ static void drain_users(struct spool *s, char *out, size_t cap)
 	while (spool_next_record(s, &rec, &pos) == 0) {
 		const cJSON *spec = cJSON_GetObjectItem(rec, "spec"), *e;
 		const char *user = cJSON_GetStringValue(cJSON_GetObjectItem(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "attribution"), "user"), "username"));
+			cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "attribution"), "user"),
+			"username"));
 
-		used += (size_t)snprintf(out + used, cap - used, "%s ",
-					 cJSON_GetStringValue(cJSON_GetObjectItem(spec, "containerID")));
+		used += (size_t)snprintf(
+			out + used, cap - used, "%s ",
+			cJSON_GetStringValue(cJSON_GetObjectItem(spec, "containerID")));
 		cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec, "entries"))
-			used += (size_t)snprintf(out + used, cap - used, "%s,",
-						 cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")));
+			used += (size_t)snprintf(
+				out + used, cap - used, "%s,",
+				cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")));
 		used += (size_t)snprintf(out + used, cap - used, " %s\n", user ? user : "-");
 		cJSON_Delete(rec);
 		spool_record_done(s, pos);
@@ -243,7 +246,8 @@ static void test_spool_records_wait_for_the_attribution_and_all_say_it(void)
 			    "containerd://c1 three,four, alice\n"
 			    "containerd://c2 other, -\n");
 	drain_events(s, out, sizeof(out));
-	UNIT_CHECK_STR(out, "one alice\ntwo alice\nthree alice\nother -\nopened alice\nfour alice\n");
+	UNIT_CHECK_STR(out,
+		       "one alice\ntwo alice\nthree alice\nother -\nopened alice\nfour alice\n");
 	UNIT_CHECK(spool_idle(s));
 	cJSON_Delete(attr);
 	spool_close(s);

@@ -63,8 +63,11 @@ static void echo(void *arg, const struct tlsd_request *req, struct tlsd_response
 
 static struct tlsd *start(const struct tlsd_opts *extra)
 {
-	struct tlsd_opts o = { .addr = "127.0.0.1", .handler = echo, .request_ms = 1000,
-			       .handshake_ms = 1000, .idle_ms = 2000 };
+	struct tlsd_opts o = { .addr = "127.0.0.1",
+			       .handler = echo,
+			       .request_ms = 1000,
+			       .handshake_ms = 1000,
+			       .idle_ms = 2000 };
 	struct tlsd *s = NULL;
 	char err[256];
 
@@ -184,7 +187,9 @@ static int client_round(struct client *c, const char *raw, char *buf, size_t cap
 			got -= (size_t)(hend + 4 - buf);
 			continue;
 		}
-		clen = strstr(buf, "Content-Length: ") ? atol(strstr(buf, "Content-Length: ") + 16) : 0;
+		clen = strstr(buf, "Content-Length: ") ?
+			       atol(strstr(buf, "Content-Length: ") + 16) :
+			       0;
 		if (got >= (size_t)(hend + 4 - buf) + (size_t)clen)
 			return code;
 	}
@@ -214,9 +219,11 @@ static void test_tlsd_answers_requests_on_a_kept_alive_connection(void)
 	UNIT_CHECK(client_round(&c, NULL, buf, sizeof(buf)) == 200);
 	UNIT_CHECK(strstr(buf, "POST /two") != NULL);
 	/* Expect: 100-continue is answered before the body. */
-	UNIT_CHECK(client_round(&c,
-				"POST /three HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n3",
-				buf, sizeof(buf)) == 200);
+	UNIT_CHECK(
+		client_round(
+			&c,
+			"POST /three HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n3",
+			buf, sizeof(buf)) == 200);
 	UNIT_CHECK(strstr(buf, "POST /three") != NULL);
 	client_close(&c);
 	tlsd_stop(s);
@@ -233,14 +240,14 @@ static void test_tlsd_passes_the_client_certificate_to_the_handler(void)
 	o.client_ca_pem = client_ca.cert_pem;
 	s = start(&o);
 	UNIT_CHECK(client_open(&c, tlsd_port(s), &ca, &alice) == 0);
-	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", buf, sizeof(buf)) ==
-		   200);
+	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", buf,
+				sizeof(buf)) == 200);
 	UNIT_CHECK(strstr(buf, "cn=alice verified=1") != NULL);
 	client_close(&c);
 	/* None: the handshake works, the handler knows. */
 	UNIT_CHECK(client_open(&c, tlsd_port(s), &ca, NULL) == 0);
-	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", buf, sizeof(buf)) ==
-		   200);
+	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", buf,
+				sizeof(buf)) == 200);
 	UNIT_CHECK(strstr(buf, "cn= verified=0") != NULL);
 	client_close(&c);
 	/* Another CA's certificate with the same name: refused at the handshake. */
@@ -381,8 +388,8 @@ static void test_tlsd_makes_room_when_silent_peers_hold_every_slot(void)
 		silent[i] = tcp(tlsd_port(s)); /* no handshake at all */
 	usleep(100 * 1000);
 	UNIT_CHECK(client_open(&c, tlsd_port(s), &ca, NULL) == 0);
-	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", buf, sizeof(buf)) ==
-		   200);
+	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n", buf,
+				sizeof(buf)) == 200);
 	client_close(&c);
 	tlsd_get_stats(s, &st);
 	UNIT_CHECK(st.evicted >= 1);

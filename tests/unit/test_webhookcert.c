@@ -70,7 +70,8 @@ static void test_webhookcert_merges_the_bundle_of_several_replicas(void)
 	big = malloc(len);
 	snprintf(big, len, "%s%s", other.cert_pem, old.cert_pem);
 	b3 = webhookcert_merge(big, strlen(big), own, 1, now, &changed);
-	UNIT_CHECK(changed && n_certs(b3) == 3 && !strncmp(b3, mine.cert_pem, strlen(mine.cert_pem)));
+	UNIT_CHECK(changed && n_certs(b3) == 3 &&
+		   !strncmp(b3, mine.cert_pem, strlen(mine.cert_pem)));
 	/* The same set in another order: unchanged. */
 	free(big);
 	len = strlen(b3) + 1;
@@ -91,7 +92,8 @@ static void test_webhookcert_merges_the_bundle_of_several_replicas(void)
 	}
 	free(b1);
 	b1 = webhookcert_merge(big, strlen(big), own, 1, now, &changed);
-	UNIT_CHECK(changed && n_certs(b1) == WEBHOOKCERT_BUNDLE_MAX && strstr(b1, mine.cert_pem) != NULL);
+	UNIT_CHECK(changed && n_certs(b1) == WEBHOOKCERT_BUNDLE_MAX &&
+		   strstr(b1, mine.cert_pem) != NULL);
 	/* The newest of the others were kept, the oldest dropped. */
 	UNIT_CHECK(strstr(b1, extra[9].cert_pem) != NULL && strstr(b1, extra[0].cert_pem) == NULL);
 	/* A broken bundle: replaced. */
