@@ -135,7 +135,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_MODULES := node-agent/elfsym.c node-agent/realfile.c node-agent/rootfs.c lib/digest.c \
-	lib/clock.c
+	lib/clock.c controller/admission.c controller/auditlog.c lib/timefmt.c
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
@@ -143,7 +143,7 @@ FUZZ_SECONDS ?= 60
 $(B)/fuzz/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent $(FUZZ_FLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent -Icontroller $(FUZZ_FLAGS) -c $< -o $@
 
 $(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_MODULES:%.c=$(B)/fuzz/%.o)
 	$(call msg,LD,$@)

@@ -4,7 +4,9 @@
 # from a seed corpus made here: for elfsym, this machine's bash, libreadline
 # and stripped static bash and the crafted hostile files of
 # tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
-# mountinfo files and crafted overlay lines. Each target's corpus grows in
+# mountinfo files and crafted overlay lines; for admission and auditlog,
+# AdmissionReviews and audit EventLists as the API server sends them. Each
+# target's corpus grows in
 # build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
 # a finding, saved under build/fuzz/artifacts/. Not part of make test.
 set -uo pipefail
@@ -13,12 +15,13 @@ set -uo pipefail
 SECS=${FUZZ_SECONDS:-60}
 F=$T_BUILD/fuzz
 MKELF=$T_BUILD/tests/tools/mkelf
-for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$MKELF"; do
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_admission" "$F/fuzz_auditlog" "$MKELF"; do
 	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
 done
 seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
 t_cleanup "rm -rf '$seeds'"
-mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/artifacts"
+mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$seeds/admission" "$seeds/auditlog" \
+	"$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/corpus/admission" "$F/corpus/auditlog" "$F/artifacts"
 
 # elf_seed NAME FILE [HOLES_MIB]: the fuzz input for FILE: one byte of MiB
 # of holes to add, then the file's bytes.
@@ -61,7 +64,25 @@ printf '%s\n' \
 	'72 43 0:42 / /p rw - overlay overlay rw,lowerdir+=/l1,lowerdir+=/l2,datadir+=/d,upperdir=/u,workdir=/w' \
 	>"$seeds/mountinfo/crafted"
 
-for t in elfsym mountinfo; do
+uid=5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d
+review() {
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","resource":{"group":"","version":"v1","resource":"pods"},%s"name":"demo-1","namespace":"default","operation":"%s","userInfo":{"username":"alice","uid":"u1","groups":["devs","system:authenticated"],"extra":{"k":["v"]}},"object":%s,"oldObject":%s,"dryRun":false}}' \
+		"$uid" "$1" "$2" "$3" "$4"
+}
+review '"subResource":"exec",' CONNECT \
+	'{"kind":"PodExecOptions","stdin":true,"tty":true,"container":"shell","command":["bash","-l"]}' null \
+	>"$seeds/admission/exec"
+review '"subResource":"portforward",' CONNECT '{"kind":"PodPortForwardOptions","ports":[8080]}' null \
+	>"$seeds/admission/portforward"
+review '"subResource":"ephemeralcontainers",' UPDATE \
+	'{"kind":"Pod","metadata":{"uid":"p"},"spec":{"ephemeralContainers":[{"name":"d","image":"i","command":["sh"],"args":["-c","id"],"tty":true,"targetContainerName":"shell"}]}}' \
+	'{"kind":"Pod","spec":{"ephemeralContainers":[]}}' >"$seeds/admission/ephemeral"
+review '' CREATE '{"metadata":{"name":"node-debugger-n-x","uid":"p"},"spec":{"nodeName":"n","containers":[{"name":"debugger","image":"i"}]}}' \
+	null >"$seeds/admission/debugpod"
+printf '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"stage":"ResponseStarted","auditID":"a","user":{"username":"p","groups":["g"]},"impersonatedUser":{"username":"alice"},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","responseStatus":{"code":101},"stageTimestamp":"2026-12-01T20:00:00.000001Z","annotations":{"sessions.shellaudit.io/session-id":"%s"}},{"stage":"ResponseComplete"}]}' \
+	"$uid" >"$seeds/auditlog/eventlist"
+
+for t in elfsym mountinfo admission auditlog; do
 	log=$F/artifacts/$t.log
 	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1
