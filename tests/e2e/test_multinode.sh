@@ -106,7 +106,8 @@ ONDELETE=$(
 )
 deploy() {
 	apply config/local --env "$CTRL/SHELLAUDIT_WATCH_TRANSPORT=websocket" \
-		--env "$DS/SHELLAUDIT_WATCH_TRANSPORT=$1" "$CTRL/controller" "$DS/agent" -- "$ONDELETE"
+		--env "$DS/SHELLAUDIT_WATCH_TRANSPORT=$1" "$CTRL/controller" "$DS/agent" \
+		DaemonSet/shellaudit-system/shellaudit-audit/controller -- "$ONDELETE"
 }
 deploy websocket || stop "apply -k config/local, websocket everywhere" "$(tail -n 20 "$work/apply.log")"
 k wait --for=condition=Established --timeout=60s crd/shellauditpolicies.shellaudit.io \
