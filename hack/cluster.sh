@@ -34,7 +34,7 @@
 #                                 Service [the default route's source
 #                                 address, else a global one, else 127.0.0.1]
 #   SHELLAUDIT_START_TIMEOUT      seconds to wait for each component [180]
-#   SHELLAUDIT_AUDIT_PORT         where the API server sends its audit log:
+#   SHELLAUDIT_APISERVER_AUDIT_PORT where the API server sends its audit log:
 #                                 https://127.0.0.1:PORT/audit, shellaudit's
 #                                 audit receiver (config/audit) [8444]
 # and for the node (hack/cluster-node.sh says more):
@@ -79,7 +79,7 @@ ETCD_CLIENT_PORT=${SHELLAUDIT_ETCD_CLIENT_PORT:-2379}
 ETCD_PEER_PORT=${SHELLAUDIT_ETCD_PEER_PORT:-2380}
 SERVICE_CIDR=${SHELLAUDIT_SERVICE_CIDR:-10.96.0.0/12}
 START_TIMEOUT=${SHELLAUDIT_START_TIMEOUT:-180}
-AUDIT_PORT=${SHELLAUDIT_AUDIT_PORT:-8444}
+AUDIT_PORT=${SHELLAUDIT_APISERVER_AUDIT_PORT:-8444}
 STOP_TIMEOUT=30
 
 [ -n "$SHELLAUDIT_RUN" ] || die "SHELLAUDIT_RUN is empty"

@@ -150,10 +150,10 @@ t_eq "  and not bob's" "0" "$(k shellaudit sessions -n default --user alice 2>&1
 audit_before=$(k get shellauditsession "$sid_alice" -o jsonpath='{.status.audit.auditID}' 2>/dev/null)
 forged_audit="{\"kind\":\"EventList\",\"items\":[{\"stage\":\"ResponseStarted\",\"auditID\":\"forged-$tag\",\"annotations\":{\"sessions.shellaudit.io/session-id\":\"$sid_alice\"}}]}"
 code_none=$(curl -sk -m 10 -o /dev/null -w '%{http_code}' -X POST -d "$forged_audit" \
-	"https://127.0.0.1:$SHELLAUDIT_AUDIT_PORT/audit")
+	"https://127.0.0.1:$SHELLAUDIT_APISERVER_AUDIT_PORT/audit")
 code_alice=$(curl -sk -m 10 -o /dev/null -w '%{http_code}' -X POST -d "$forged_audit" \
 	--cert "$SHELLAUDIT_RUN/pki/alice.crt" --key "$SHELLAUDIT_RUN/pki/alice.key" \
-	"https://127.0.0.1:$SHELLAUDIT_AUDIT_PORT/audit")
+	"https://127.0.0.1:$SHELLAUDIT_APISERVER_AUDIT_PORT/audit")
 t_eq "the audit receiver refuses events without the API server's certificate (none, alice's)" \
 	"403 403" "$code_none $code_alice"
 sleep 2
