@@ -41,7 +41,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DSHELLAUDIT_VERSION='"$(VERSION)"' \
 	-Ilib -I$(B)/bpf $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LDLIBS = $(PKG_LIBS) -lpthread
+LDLIBS = $(PKG_LIBS) -lpthread -latomic
 
 LIB_SRC := $(wildcard lib/*.c)
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
@@ -227,6 +227,7 @@ bench: all kube
 	$(Q)tests/bench/publish.sh
 	$(Q)tests/bench/elf.sh
 	$(Q)tests/bench/attribution.sh
+	$(Q)tests/bench/controller.sh
 
 # The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).
 install: $(BINS)

@@ -760,7 +760,8 @@ static int agent_k8s_start(struct agent *a)
 	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
 				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
 				 .batch_age_ms = o->batch_ms };
-	struct httpd_handlers h = { NULL, agent_ready, &a->metrics, a };
+	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
+				 .stale_ms = 60000 };
 	struct attrib_opts ao = { 0 };
 	char err[512], instance[300];
 	int ret;
@@ -812,7 +813,7 @@ static int agent_k8s_start(struct agent *a)
 				 "cannot keep who opened sessions across restarts: %s",
 				 strerror(-ret));
 	}
-	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
+	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
 	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
 		return ret;
@@ -916,7 +917,7 @@ static void agent_k8s_turn(struct agent *a)
 		agent_k8s_report(a, false);
 	}
 	if (a->http)
-		httpd_process(a->http);
+		httpd_beat(a->http, agent_ready(a));
 	/* Who opened the sessions whose window closed: decided before the
 	 * spool runs, which waits for them. */
 	pending_process(a->pending);
@@ -967,7 +968,7 @@ static void agent_k8s_stop(struct agent *a)
 	attrib_free(a->attrib);
 	pending_stop(a->pending);
 	nodecfg_stop(a->nc);
-	httpd_free(a->http);
+	httpd_stop(a->http);
 	publish_free(a->pub);
 	events_free(a->events);
 	spool_close(a->spool);

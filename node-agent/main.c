@@ -86,6 +86,7 @@ static void main_usage(FILE *f)
 		"  --batch-ms MS         or MS after its first entry (5000)\n"
 		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"
+		"  --http-address ADDR   their bind address (default: all)  SHELLAUDIT_HTTP_ADDRESS\n"
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
 		"  --attribution-window SECS  a pending session (who exec'd into a pod, from the\n"
 		"                        controller's webhook) is matched to a session that\n"
@@ -262,7 +263,8 @@ int main(int argc, char **argv)
 		OPT_RUNTIME_ROOTS,
 		OPT_ATTR_WINDOW,
 		OPT_ATTR_DELAY,
-		OPT_AUDIT_WAIT
+		OPT_AUDIT_WAIT,
+		OPT_HTTP_ADDR
 	};
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
 		{ "batch-bytes", required_argument, NULL, OPT_BATCH_B },
 		{ "batch-ms", required_argument, NULL, OPT_BATCH_MS },
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "http-address", required_argument, NULL, OPT_HTTP_ADDR },
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
@@ -325,6 +328,7 @@ int main(int argc, char **argv)
 		o.spool_dir = "/var/lib/shellaudit/spool";
 	o.spool_max_bytes = 256u << 20;
 	o.port = 8081;
+	o.http_addr = getenv("SHELLAUDIT_HTTP_ADDRESS");
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
@@ -376,6 +380,7 @@ int main(int argc, char **argv)
 		case OPT_BATCH_B: bb = optarg; break;
 		case OPT_BATCH_MS: bms = optarg; break;
 		case OPT_PORT: port = optarg; break;
+		case OPT_HTTP_ADDR: o.http_addr = optarg; break;
 		case OPT_DRAIN: drain = optarg; break;
 		case OPT_TRANSPORT: transport = optarg; break;
 		case OPT_HELP:

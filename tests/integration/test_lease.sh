@@ -58,6 +58,25 @@ released() { [ "$(state "$other")" = released ]; }
 if t_wait 30 released; then t_pass "SIGTERM releases the lease"; else t_fail "SIGTERM releases the lease" "$(state "$other")"; fi
 if t_wait 30 c_leads; then t_pass "a released lease is taken"; else t_fail "a released lease is taken"; fi
 t_eq "the Lease names the third candidate" "c" "$(holder)"
+# A lease another replica took while we were stopped is not ours to
+# release (k8s.md M2): the release carries our last resourceVersion.
+kill -STOP "$(cat "$dir/c.pid")"
+"$KUBE_BIN/kubectl" patch lease lease-test -n default --type=merge \
+	-p '{"spec":{"holderIdentity":"thief","leaseDurationSeconds":60}}' >/dev/null
+kill -TERM "$(cat "$dir/c.pid")"
+kill -CONT "$(cat "$dir/c.pid")"
+c_released() { [ "$(state c)" = released ]; }
+t_wait 30 c_released || true
+t_eq "a replica stopped past its lease does not release the new holder's" "thief" "$(holder)"
+
+# The holder's leaseDurationSeconds (60) rules, not ours (6) (k8s.md L3).
+"$KUBE_BIN/kubectl" patch lease lease-test -n default --type=merge \
+	-p "{\"spec\":{\"renewTime\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)\"}}" >/dev/null
+start d
+sleep 15
+t_eq "a lease held for 60 s is not taken after our 6" "follower thief" "$(state d) $(holder)"
+kill -9 "$(cat "$dir/d.pid")"
+
 for p in a b c; do
 	if grep -q 'ERROR: AddressSanitizer\|runtime error' "$dir/$p.err" 2>/dev/null; then
 		t_fail "candidate $p ran clean under sanitizers" "$(head -20 "$dir/$p.err")"
