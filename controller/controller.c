@@ -335,11 +335,6 @@ int controller_run(const struct controller_config *cfg)
 		log_error("cannot configure the API client: %s", err);
 		goto out;
 	}
-	/* The session webhook and audit receiver run on their own threads
-	 * (sessiond.h); their metrics are registered before httpd serves them. */
-	c->cfg.sessions.metrics = &c->metrics;
-	if ((ret = sessiond_start(&c->cfg.sessions, c->kcfg, &c->sessiond)) < 0)
-		goto out;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -348,6 +343,13 @@ int controller_run(const struct controller_config *cfg)
 		ret = -errno;
 		goto out;
 	}
+	/* The session webhook and audit receiver run on their own threads
+	 * (sessiond.h), started once SIGTERM is blocked (threads inherit the
+	 * mask; only the signalfd may take it) and before httpd, which serves
+	 * the metrics they register. */
+	c->cfg.sessions.metrics = &c->metrics;
+	if ((ret = sessiond_start(&c->cfg.sessions, c->kcfg, &c->sessiond)) < 0)
+		goto out;
 	ho.addr = cfg->http_addr;
 	ho.port = cfg->port;
 	ho.metrics = &c->metrics;
