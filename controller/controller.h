@@ -59,7 +59,7 @@ struct controller {
 	struct loop *loop;
 	struct informer *inf[CTL_NINFORMERS];
 	struct lease *lease;
-	struct sessiond *sessiond;	/* its own threads (sessiond.h); NULL: off */
+	struct sessiond *sessiond; /* its own threads (sessiond.h); NULL: off */
 	struct httpd *http;
 	struct writer *writer;
 	struct workqueue queue;

@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	resp = admission_response(r.uid, r.n ? r.uid : NULL);
 	doc = cJSON_Parse(resp);
-	FUZZ_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "response"), "allowed")));
+	FUZZ_CHECK(
+		cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "response"), "allowed")));
 	cJSON_Delete(doc);
 	free(resp);
 	admission_review_clear(&r);
