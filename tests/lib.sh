@@ -80,6 +80,17 @@ t_summary() {
 # t_port_free PORT: nothing listens on 127.0.0.1:PORT.
 t_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# t_free_port: prints a port nothing listens on, away from the defaults of
+# a `make run` cluster and below the ephemeral range.
+t_free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 12000))
+		t_port_free "$p" && echo "$p" && return 0
+	done
+	return 1
+}
+
 # t_cluster_env: a private state dir and three consecutive free ports away
 # from the defaults of a `make run` cluster and below the ephemeral range
 # (32768 and up), exported for hack/cluster.sh;

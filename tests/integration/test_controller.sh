@@ -99,7 +99,14 @@ check() {
 }
 policy() { k apply -f "$T_ROOT/tests/integration/controller/$1.yaml" >/dev/null; }
 
-start ctl-a 18431
+# Each replica's metrics port: free ones, so that two runs of this test
+# (two worktrees) never read each other's metrics.
+pa=$((SHELLAUDIT_APISERVER_PORT + 3))
+pb=$(t_free_port)
+pc=$(t_free_port)
+while [ "$pb" = "$pa" ]; do pb=$(t_free_port); done
+while [ "$pc" = "$pa" ] || [ "$pc" = "$pb" ]; do pc=$(t_free_port); done
+start ctl-a "$pa"
 policy p1
 check "one policy"
 t_eq "one ShellAuditNode per node with targets" "$(printf 'shellauditnode.shellaudit.io/%s\n' node-1 node-3)" \
@@ -145,13 +152,13 @@ kill -TERM "$(cat "$dir/ctl-a.pid")"
 stopped() { ! kill -0 "$(cat "$dir/ctl-a.pid")" 2>/dev/null; }
 if t_wait 30 stopped; then t_pass "SIGTERM stops the controller"; else t_fail "SIGTERM stops the controller"; fi
 clean_run ctl-a
-start ctl-b 18432
-settled() { [ "$(metric 18432 leader)" = 1 ] && [ "$(metric 18432 resolutions_total)" -ge 1 ] &&
-	[ "$(metric 18432 reconciles_total)" -ge 1 ] && [ "$(metric 18432 workqueue_depth)" = 0 ]; }
+start ctl-b "$pb"
+settled() { [ "$(metric "$pb" leader)" = 1 ] && [ "$(metric "$pb" resolutions_total)" -ge 1 ] &&
+	[ "$(metric "$pb" reconciles_total)" -ge 1 ] && [ "$(metric "$pb" workqueue_depth)" = 0 ]; }
 if t_wait 60 settled; then t_pass "the restarted controller leads and settles"; else t_fail "the restarted controller leads and settles"; fi
 sleep 2
 t_eq "a restarted controller writes nothing" "$before" "$(versions)"
-t_eq "and says so in its metrics" "0" "$(metric 18432 writes_total)"
+t_eq "and says so in its metrics" "0" "$(metric "$pb" writes_total)"
 
 # Chain heads: an agent moves them in its ShellAuditNode status with every
 # record it publishes, which is no work for the controller; a node without
@@ -161,14 +168,14 @@ heads() {
 	printf '{"status":{"heads":[{"containerID":"containerd://h1","namespace":"default","pod":"demo-3","container":"main","sequence":%s,"digest":"sha256:%064d","expires":"%s","keepUntil":"%s"}]}}' \
 		"$1" 0 "$2" "$2"
 }
-r0=$(metric 18432 reconciles_total)
+r0=$(metric "$pb" reconciles_total)
 for i in $(seq 1 20); do
 	k patch shellauditnode node-1 --subresource=status --type=merge -p "$(heads "$i" 2030-01-01T00:00:00Z)" >/dev/null
 done
 # A barrier: a tampered spec is written back once the events before it are handled.
 k patch shellauditnode node-3 --type=merge -p '{"spec":{"targetCount":0,"targets":[]}}' >/dev/null
 check "a tampered spec"
-r1=$(metric 18432 reconciles_total)
+r1=$(metric "$pb" reconciles_total)
 if [ $((r1 - r0)) -lt 20 ]; then
 	t_pass "20 status updates that only move chain heads cause no comparison ($((r1 - r0)) in all, the barrier's included)"
 else
@@ -189,15 +196,15 @@ if t_wait 90 san_gone; then t_pass "and goes once they have expired"; else t_fai
 check "a node kept for its heads"
 
 # Two replicas: one acts; the other takes over when it is killed.
-start ctl-c 18433
-c_up() { [ -n "$(metric 18433 leader)" ]; }
+start ctl-c "$pc"
+c_up() { [ -n "$(metric "$pc" leader)" ]; }
 t_wait 30 c_up || true
 sleep 3
-t_eq "two replicas: only one leads" "1 0" "$(metric 18432 leader) $(metric 18433 leader)"
+t_eq "two replicas: only one leads" "1 0" "$(metric "$pb" leader) $(metric "$pc" leader)"
 kill -9 "$(cat "$dir/ctl-b.pid")"
 pod team-a web-4 node-4 '{"app":"demo","tier":"api"}' main
 status team-a web-4 "{\"status\":{\"phase\":\"Running\",\"containerStatuses\":[$(running main d1)]}}"
-c_leads() { [ "$(metric 18433 leader)" = 1 ]; }
+c_leads() { [ "$(metric "$pc" leader)" = 1 ]; }
 if t_wait 90 c_leads; then t_pass "the standby takes over when the leader is killed"; else t_fail "the standby takes over when the leader is killed"; fi
 check "after failover"
 
@@ -216,8 +223,11 @@ clean_run ctl-c
 # the controller runs, and its threads take no SIGTERM from the signalfd
 # (a thread that does not block it would take it and kill the process
 # before the controller could stop, release its Lease or flush anything).
-wport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start ctl-w 18434 --webhook-port "$wport" --webhook-address 127.0.0.1
+pw=$(t_free_port)
+wport=$(t_free_port)
+while [ "$pw" = "$pc" ]; do pw=$(t_free_port); done
+while [ "$wport" = "$pc" ] || [ "$wport" = "$pw" ]; do wport=$(t_free_port); done
+start ctl-w "$pw" --webhook-port "$wport" --webhook-address 127.0.0.1
 w_up() { grep -q 'session webhook on port' "$dir/ctl-w.log"; }
 if t_wait 30 w_up; then t_pass "a replica serves the session webhook"; else t_fail "a replica serves the session webhook" "$(tail -5 "$dir/ctl-w.log")"; fi
 review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"b8f1c0de-0000-4000-8000-000000000001","kind":{"group":"","version":"v1","kind":"PodExecOptions"},"resource":{"group":"","version":"v1","resource":"pods"},"subResource":"exec","name":"web-1","namespace":"team-a","operation":"CONNECT","userInfo":{"username":"alice"},"object":{"kind":"PodExecOptions","apiVersion":"v1","stdin":true,"tty":true,"container":"main","command":["sh"]}}}'
