@@ -18,7 +18,7 @@ struct sink_spool_target {
 	const cJSON *id;	/* record identity: ns, pod, podUID, container,
 				 * containerID, node, policies, retention, events */
 	const struct redact_set *redact;
-	bool readline, exec;	/* what the policies capture */
+	bool readline, exec, terminal;	/* what the policies capture */
 };
 
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);

@@ -4,7 +4,8 @@
 # from a seed corpus made here: for elfsym, this machine's bash, libreadline
 # and stripped static bash and the crafted hostile files of
 # tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
-# mountinfo files and crafted overlay lines; for admission and auditlog,
+# mountinfo files and crafted overlay lines; for ttyline, reads of typed
+# lines in canonical and raw mode; for admission and auditlog,
 # AdmissionReviews and audit EventLists as the API server sends them. Each
 # target's corpus grows in
 # build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
@@ -15,13 +16,15 @@ set -uo pipefail
 SECS=${FUZZ_SECONDS:-60}
 F=$T_BUILD/fuzz
 MKELF=$T_BUILD/tests/tools/mkelf
-for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_admission" "$F/fuzz_auditlog" "$MKELF"; do
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$F/fuzz_admission" \
+	"$F/fuzz_auditlog" "$MKELF"; do
 	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
 done
 seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
 t_cleanup "rm -rf '$seeds'"
-mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$seeds/admission" "$seeds/auditlog" \
-	"$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/corpus/admission" "$F/corpus/auditlog" "$F/artifacts"
+mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$seeds/ttyline" "$seeds/admission" \
+	"$seeds/auditlog" "$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/corpus/ttyline" \
+	"$F/corpus/admission" "$F/corpus/auditlog" "$F/artifacts"
 
 # elf_seed NAME FILE [HOLES_MIB]: the fuzz input for FILE: one byte of MiB
 # of holes to add, then the file's bytes.
@@ -64,6 +67,13 @@ printf '%s\n' \
 	'72 43 0:42 / /p rw - overlay overlay rw,lowerdir+=/l1,lowerdir+=/l2,datadir+=/d,upperdir=/u,workdir=/w' \
 	>"$seeds/mountinfo/crafted"
 
+# ttyline: op (0: a read; 0x04 canonical, 0x08 echo off, 0x10 no readline
+# state), who, length, bytes; then a recovered readline line (op 0x05) and
+# an exit (op 0x02).
+printf '\x04\x00\x09echo one\n' >"$seeds/ttyline/canonical"
+printf '\x10\x00\x0eecho helo\x1b[Dl\r\x05\x00\x00' >"$seeds/ttyline/raw-recovered"
+printf '\x0c\x01\x08hunter2\n\x02\x01\x00' >"$seeds/ttyline/echo-off"
+
 uid=5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d
 review() {
 	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","resource":{"group":"","version":"v1","resource":"pods"},%s"name":"demo-1","namespace":"default","operation":"%s","userInfo":{"username":"alice","uid":"u1","groups":["devs","system:authenticated"],"extra":{"k":["v"]}},"object":%s,"oldObject":%s,"dryRun":false}}' \
@@ -82,7 +92,7 @@ review '' CREATE '{"metadata":{"name":"node-debugger-n-x","uid":"p"},"spec":{"no
 printf '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"stage":"ResponseStarted","auditID":"a","user":{"username":"p","groups":["g"]},"impersonatedUser":{"username":"alice"},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","responseStatus":{"code":101},"stageTimestamp":"2026-12-01T20:00:00.000001Z","annotations":{"sessions.shellaudit.io/session-id":"%s"}},{"stage":"ResponseComplete"}]}' \
 	"$uid" >"$seeds/auditlog/eventlist"
 
-for t in elfsym mountinfo admission auditlog; do
+for t in elfsym mountinfo ttyline admission auditlog; do
 	log=$F/artifacts/$t.log
 	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1

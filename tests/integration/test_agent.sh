@@ -99,6 +99,59 @@ fi
 # The chain's head follows its newest record within a second.
 t_eventually "the chain verifies" 30 "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
 
+# Terminal capture (on by default): a busybox sh, whose own line editor
+# readline capture cannot see, is in the records as terminal lines; the
+# bash session above was readline's only. Turned off in the policy, the
+# agent detaches the hook and records nothing of what shells without
+# readline read; turned on again, it does.
+record_sources() {
+	k get auditrecords -n shop -o json | python3 -c '
+import json, sys
+recs = sorted(json.load(sys.stdin)["items"], key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
+for r in recs:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print(e.get("source", "-") + " " + e["text"])'
+}
+ash() {
+	"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$1" --log "$work/pty-ash.log" -- \
+		nsenter --target "${CPID[audited]}" --mount --pid --root --wd "${CENV[@]}" \
+		PS1="$PROMPT" HISTFILE=/dev/null /bin/busybox sh -i >/dev/null
+	[ $? != 125 ] || t_fail "busybox sh in the audited container: every line typed"
+}
+san() { k get shellauditnode "$node" -o jsonpath="$1"; }
+in_records() { k get auditrecords -n shop -o json | grep -q -- "$1"; }
+printf 'echo ash-marker-1\n' >"$work/ash1.txt"
+ash "$work/ash1.txt"
+t_wait 60 in_records ash-marker-1 || true
+t_eq "busybox sh: a terminal line; bash's lines were readline's" \
+	"$(sed 's/^/readline /' "$data/expected-lines.txt"; echo 'terminal echo ash-marker-1')" \
+	"$(record_sources)"
+t_eq "the node reports the terminal hook attached" "tracepoint true" \
+	"$(san '{.status.terminal.hook} {.status.terminal.attached}')"
+# terminal WANT: the spec says WANT and the agent applied it (attached: WANT).
+terminal() {
+	[ "$(san '{.spec.targets[0].capture.terminal}')" = "$1" ] &&
+		[ "$(san '{.status.observedGeneration}')" = "$(san '{.metadata.generation}')" ] &&
+		[ "$(san '{.status.terminal.attached}')" = "$1" ]
+}
+k patch shellauditpolicy demo --type=merge -p '{"spec":{"capture":{"terminal":false}}}' >/dev/null
+t_wait 60 terminal false || t_fail "capture.terminal false reaches the agent, which detaches the hook" \
+	"$(san '{.spec.targets[0].capture} {.status.terminal}')"
+printf 'echo ash-marker-2\n/bin/true ash-off-exec\n/bin/bash --noediting\n' >"$work/ash2.txt"
+printf 'echo noediting-marker-2\nexit\n' >>"$work/ash2.txt"
+ash "$work/ash2.txt"
+k patch shellauditpolicy demo --type=merge -p '{"spec":{"capture":{"terminal":true}}}' >/dev/null
+t_wait 60 terminal true || t_fail "capture.terminal true again reaches the agent"
+printf 'echo ash-marker-3\n' >"$work/ash3.txt"
+ash "$work/ash3.txt"
+t_wait 60 in_records ash-marker-3 || t_fail "terminal lines recorded again once the policy turns it on"
+# Records are published in the order their sessions ended: the session
+# typed while it was off is out, with its execs but no line.
+t_eq "capture.terminal false: nothing read from the terminal recorded" "" \
+	"$(k get auditrecords -n shop -o json | grep -oE 'ash-marker-2|noediting-marker-2')"
+t_match "but the programs it ran are" 'ash-off-exec' "$(k get auditrecords -n shop -o json)"
+
 # count TEXT-PREFIX: how many record entries and how many Events start so.
 entries_with() { record_lines | grep -c "^$1" || true; }
 events_with() { events | grep -c "^$1" || true; }
