@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Kubernetes agent's sink: entries of targeted containers, redacted by
- * their rules and escaped, into the durable spool as AuditRecord entries. */
+ * their rules, as typed (or escaped and marked so), into the durable spool
+ * as AuditRecord entries. Its flush writes the gap entries of what the full
+ * spool refused, once there is room: call it every loop turn. */
 #ifndef SHELLAUDIT_SINK_SPOOL_H
 #define SHELLAUDIT_SINK_SPOOL_H
 
@@ -8,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "export.h"
 #include "redact.h"
 #include "sink.h"
 #include "spool.h"
@@ -24,8 +27,23 @@ struct sink_spool_target {
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);
 
 struct sink_spool_stats {
-	uint64_t entries, dropped_full, withheld, gaps;
+	uint64_t entries;
+	uint64_t dropped_full;		/* entries the full spool refused */
+	uint64_t withheld;		/* entries whose redaction could not finish */
+	uint64_t gaps;			/* gap entries written */
+	uint64_t pending;		/* containers and sessions whose losses wait for room */
+	uint64_t lost_unattributed;	/* losses past SINK_SPOOL_PENDING_MAX: the agent
+					 * reports them in every chain */
+	uint64_t export_failed;		/* entries not exported: out of memory */
 };
+
+/* Losses wait for room in the spool per container and session: at most
+ * SINK_SPOOL_PENDING_SESSIONS sessions (past them, a session's losses count
+ * for its container outside sessions, so that a tenant making sessions
+ * cannot grow the table) and SINK_SPOOL_PENDING_MAX keys in all (past them,
+ * lost_unattributed). */
+#define SINK_SPOOL_PENDING_SESSIONS 1024
+#define SINK_SPOOL_PENDING_MAX 4096
 
 /* Who opened an entry's session (root, root_start: its session root, 0 for
  * the container's own processes): 0 with *attr the attribution to journal
@@ -42,9 +60,14 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 void sink_spool_get_stats(const struct sink *s, struct sink_spool_stats *out);
 /* Entries of sessions carry who opened them (fn), from now on. */
 void sink_spool_attribution(struct sink *sink, sink_spool_attr_fn fn, void *arg);
-/* The decision for root of container cid (see spool_attribute()). */
+/* The decision for root of container cid (see spool_attribute()); with an
+ * export, also a line of kind "attribution" whose session names root as
+ * "awaiting", as the exported entries that awaited it do. */
 int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, const cJSON *id,
 			 const cJSON *attr);
+/* Every entry spooled from now on is also written to x (NULL: none), which
+ * stays the caller's and must outlive the sink. */
+void sink_spool_set_export(struct sink *s, struct export *x);
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */
 int sink_spool_gap(struct sink *s, const char *container, uint64_t count, const char *why);

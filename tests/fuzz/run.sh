@@ -5,10 +5,12 @@
 # and stripped static bash and the crafted hostile files of
 # tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
 # mountinfo files and crafted overlay lines; for ttyline, reads of typed
-# lines in canonical and raw mode; for admission and auditlog,
-# AdmissionReviews and audit EventLists as the API server sends them. Each
-# target's corpus grows in
-# build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
+# lines in canonical and raw mode; for re, the patterns of the unit tests'
+# Go vectors and the redact rules the tests use, each with texts that make
+# backtracking engines blow up; for escape, lines with every kind of byte the
+# agent escapes or not; for admission and auditlog, AdmissionReviews and
+# audit EventLists as the API server sends them. Each target's corpus grows
+# in build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
 # a finding, saved under build/fuzz/artifacts/. Not part of make test.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -16,15 +18,16 @@ set -uo pipefail
 SECS=${FUZZ_SECONDS:-60}
 F=$T_BUILD/fuzz
 MKELF=$T_BUILD/tests/tools/mkelf
-for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$F/fuzz_admission" \
-	"$F/fuzz_auditlog" "$MKELF"; do
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$F/fuzz_re" "$F/fuzz_escape" \
+	"$F/fuzz_admission" "$F/fuzz_auditlog" "$MKELF"; do
 	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
 done
 seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
 t_cleanup "rm -rf '$seeds'"
-mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$seeds/ttyline" "$seeds/admission" \
-	"$seeds/auditlog" "$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/corpus/ttyline" \
-	"$F/corpus/admission" "$F/corpus/auditlog" "$F/artifacts"
+mkdir -p "$F/artifacts"
+for t in elfsym mountinfo ttyline re escape admission auditlog; do
+	mkdir -p "$seeds/$t" "$F/corpus/$t"
+done
 
 # elf_seed NAME FILE [HOLES_MIB]: the fuzz input for FILE: one byte of MiB
 # of holes to add, then the file's bytes.
@@ -74,6 +77,25 @@ printf '\x04\x00\x09echo one\n' >"$seeds/ttyline/canonical"
 printf '\x10\x00\x0eecho helo\x1b[Dl\r\x05\x00\x00' >"$seeds/ttyline/raw-recovered"
 printf '\x0c\x01\x08hunter2\n\x02\x01\x00' >"$seeds/ttyline/echo-off"
 
+# re_seed NAME PATTERN TEXT: the input is one byte (the pattern's length)
+# then the pattern and the text.
+re_seed() {
+	{ printf "\\$(printf '%03o' "$((${#2} % 256))")"; printf '%s' "$2" "$3"; } >"$seeds/re/$1"
+}
+i=0
+while IFS= read -r p; do
+	re_seed "go-$i" "$p" "aaaa_b_ab=xyz AKIA0123456789ABCDEF --password hunter2"
+	i=$((i + 1))
+done < <(sed -n 's/^\t{ "\(\([^"\\]\|\\.\)*\)", .*/\1/p' "$T_ROOT/tests/unit/test_re_go.inc" | head -200 |
+	sed 's/\\\\/\\/g; s/\\"/"/g; s/?\\?/??/g')
+re_seed evil-1 '(x+x+)+y' "$(printf 'x%.0s' $(seq 60))"
+re_seed evil-2 '(?i)(\w+_)*(TOKEN|SECRET|PASSWORD)=\S+' "$(printf 'a_%.0s' $(seq 60))="
+re_seed pw '--password[= ]\S+' 'mysql --password hunter2 -u root'
+re_seed aws '(?i)aws_secret_access_key\s*[=:]\s*\S+' 'export AWS_SECRET_ACCESS_KEY=abc'
+printf '%s' "sed 's/\\t/ /g' a.tsv" >"$seeds/escape/backslash"
+printf 'ls\x1b]0;pwned\x07\x1b[2J\r\n\xe2\x80\xae\xff' >"$seeds/escape/terminal"
+printf 'r\xe2\x80\x8bm \xe2\x80\xa8 \xf3\xa0\x81\x81 \xe3\x85\xa4 caf\xc3\xa9 \xf0\x9f\x98\x80' >"$seeds/escape/hidden"
+
 uid=5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d
 review() {
 	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","resource":{"group":"","version":"v1","resource":"pods"},%s"name":"demo-1","namespace":"default","operation":"%s","userInfo":{"username":"alice","uid":"u1","groups":["devs","system:authenticated"],"extra":{"k":["v"]}},"object":%s,"oldObject":%s,"dryRun":false}}' \
@@ -92,7 +114,7 @@ review '' CREATE '{"metadata":{"name":"node-debugger-n-x","uid":"p"},"spec":{"no
 printf '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"stage":"ResponseStarted","auditID":"a","user":{"username":"p","groups":["g"]},"impersonatedUser":{"username":"alice"},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","responseStatus":{"code":101},"stageTimestamp":"2026-12-01T20:00:00.000001Z","annotations":{"sessions.shellaudit.io/session-id":"%s"}},{"stage":"ResponseComplete"}]}' \
 	"$uid" >"$seeds/auditlog/eventlist"
 
-for t in elfsym mountinfo ttyline admission auditlog; do
+for t in elfsym mountinfo ttyline re escape admission auditlog; do
 	log=$F/artifacts/$t.log
 	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1
