@@ -79,6 +79,7 @@ struct agent {
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
+	uint64_t spool_undecided;	/* as last logged */
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
 	uint64_t foreign;
@@ -611,6 +612,12 @@ static void agent_check_spool_losses(struct agent *a)
 			 st.corrupt, st.corrupt_gaps, st.records_regenerated, st.records_lost);
 	a->spool_corrupt = st.corrupt;
 	a->spool_records_lost = st.records_lost;
+	if (st.undecided > a->spool_undecided)
+		log_with(LOG_WARN, LOG_KV("dir", a->opts->spool_dir),
+			 "spool: %" PRIu64 " sessions got no decision on who opened them within %d s: "
+			 "recorded Unattributed",
+			 st.undecided - a->spool_undecided, SPOOL_AWAIT_MAX_MS / 1000);
+	a->spool_undecided = st.undecided;
 	lost = st.corrupt_unattributed + ss.lost_unattributed;
 	if (lost <= a->spool_lost)
 		return;
