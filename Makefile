@@ -33,7 +33,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1 openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lcrypto -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lssl -lcrypto -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
@@ -135,7 +135,8 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_MODULES := lib/re.c lib/escape.c node-agent/redact.c node-agent/elfsym.c \
-	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c
+	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c \
+	controller/admission.c controller/auditlog.c lib/timefmt.c
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
@@ -143,7 +144,7 @@ FUZZ_SECONDS ?= 60
 $(B)/fuzz/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent $(FUZZ_FLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent -Icontroller $(FUZZ_FLAGS) -c $< -o $@
 
 $(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_MODULES:%.c=$(B)/fuzz/%.o)
 	$(call msg,LD,$@)
@@ -233,6 +234,7 @@ bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
 	$(Q)tests/bench/elf.sh
+	$(Q)tests/bench/attribution.sh
 	$(Q)tests/bench/controller.sh
 
 # The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).

@@ -100,13 +100,16 @@ t_cluster_env() {
 	for _ in $(seq 50); do
 		base=$((20000 + RANDOM % 12000))
 		t_port_free $base && t_port_free $((base + 1)) && t_port_free $((base + 2)) &&
-			t_port_free $((base + 3)) && break
+			t_port_free $((base + 3)) && t_port_free $((base + 4)) && break
 	done
 	SHELLAUDIT_RUN=$(mktemp -d /tmp/shellaudit-test.XXXXXX)
 	export SHELLAUDIT_RUN
 	export SHELLAUDIT_APISERVER_PORT=$base
 	export SHELLAUDIT_ETCD_CLIENT_PORT=$((base + 1))
 	export SHELLAUDIT_ETCD_PEER_PORT=$((base + 2))
+	# Where the API server sends its audit log (hack/cluster.sh); base + 3
+	# is the agent's metrics port in the integration tests.
+	export SHELLAUDIT_APISERVER_AUDIT_PORT=$((base + 4))
 	t_cleanup "rm -rf '$SHELLAUDIT_RUN'"
 	t_cleanup "'$T_ROOT/hack/cluster.sh' down"
 }

@@ -145,7 +145,7 @@ overlay=$SHELLAUDIT_RUN.overlay
 t_cleanup "rm -rf '$overlay'"
 t_run "local overlay of config/local" "$T_ROOT/hack/local-overlay.sh" "$overlay" config/local \
 	Deployment/shellaudit-system/shellaudit-controller/controller \
-	DaemonSet/shellaudit-system/shellaudit-agent/agent
+	DaemonSet/shellaudit-system/shellaudit-agent/agent DaemonSet/shellaudit-system/shellaudit-audit/controller
 t_run "apply -k config/local (overlay)" k apply -k "$overlay"
 t_eq "the agent's state (spool, signing key) is in the state dir, one per node" \
 	"$SHELLAUDIT_RUN/agent \$(NODE_NAME)" \

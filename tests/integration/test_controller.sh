@@ -50,10 +50,10 @@ status default demo-3 "{\"status\":{\"phase\":\"Running\",\"containerStatuses\":
 pod team-b done-1 node-2 '{"app":"demo"}' main
 status team-b done-1 '{"status":{"phase":"Succeeded"}}'
 
-# start NAME PORT: a controller replica, killed at exit.
+# start NAME PORT [ARGS...]: a controller replica, killed at exit.
 start() {
 	("$ctl" --port "$2" --identity "$1" --namespace shellaudit-system --lease-duration 6 \
-		--retention-period 2 --log-level debug >"$dir/$1.log" 2>&1 & echo $! >"$dir/$1.pid")
+		--retention-period 2 --log-level debug "${@:3}" >"$dir/$1.log" 2>&1 & echo $! >"$dir/$1.pid")
 	t_cleanup "kill -9 $(cat "$dir/$1.pid") 2>/dev/null"
 }
 metric() { curl -sf --max-time 2 "http://127.0.0.1:$1/metrics" | awk -v m="shellaudit_controller_$2" '$1 == m { print $2 }'; }
@@ -218,4 +218,29 @@ gone() { ! k get auditrecord short -n team-a >/dev/null 2>&1; }
 if t_wait 90 gone; then t_pass "a record past its retention is deleted"; else t_fail "a record past its retention is deleted"; fi
 t_run "a record within its retention stays" k get auditrecord long -n team-a
 clean_run ctl-c
+
+# The session webhook beside the loop: it answers an AdmissionReview while
+# the controller runs, and its threads take no SIGTERM from the signalfd
+# (a thread that does not block it would take it and kill the process
+# before the controller could stop, release its Lease or flush anything).
+pw=$(t_free_port)
+wport=$(t_free_port)
+while [ "$pw" = "$pc" ]; do pw=$(t_free_port); done
+while [ "$wport" = "$pc" ] || [ "$wport" = "$pw" ]; do wport=$(t_free_port); done
+start ctl-w "$pw" --webhook-port "$wport" --webhook-address 127.0.0.1
+w_up() { grep -q 'session webhook on port' "$dir/ctl-w.log"; }
+if t_wait 30 w_up; then t_pass "a replica serves the session webhook"; else t_fail "a replica serves the session webhook" "$(tail -5 "$dir/ctl-w.log")"; fi
+review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"b8f1c0de-0000-4000-8000-000000000001","kind":{"group":"","version":"v1","kind":"PodExecOptions"},"resource":{"group":"","version":"v1","resource":"pods"},"subResource":"exec","name":"web-1","namespace":"team-a","operation":"CONNECT","userInfo":{"username":"alice"},"object":{"kind":"PodExecOptions","apiVersion":"v1","stdin":true,"tty":true,"container":"main","command":["sh"]}}}'
+answer=$(curl -sk -m 10 -X POST -H 'Content-Type: application/json' -d "$review" "https://127.0.0.1:$wport/admit" || true)
+t_match "it allows an exec and answers its review's uid" \
+	'"uid":"b8f1c0de-0000-4000-8000-000000000001".*"allowed":true|"allowed":true.*"uid":"b8f1c0de-0000-4000-8000-000000000001"' "$answer"
+kill -TERM "$(cat "$dir/ctl-w.pid")"
+w_stopped() { ! kill -0 "$(cat "$dir/ctl-w.pid")" 2>/dev/null; }
+t_wait 30 w_stopped || true
+if grep -q '"msg":"shutting down"' "$dir/ctl-w.log"; then
+	t_pass "SIGTERM stops a replica serving the webhook through its loop"
+else
+	t_fail "SIGTERM stops a replica serving the webhook through its loop" "$(tail -3 "$dir/ctl-w.log")"
+fi
+clean_run ctl-w
 t_summary
