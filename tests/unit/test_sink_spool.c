@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+/* sink_spool: capture entries redacted, escaped, bounded and filtered on their
+ * way into the spool; an event met again after a crash kept once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,12 +168,50 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 	cJSON_Delete(id);
 }
 
+/* A redact rule that cannot finish on a line (match limit) withholds the
+ * whole text rather than risk publishing the secret it was meant to hide. */
+static void test_sink_spool_withholds_what_a_rule_cannot_finish(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *rules = cJSON_Parse("[{\"name\":\"evil\",\"pattern\":\"(x+x+)+y\"}]");
+	static char text[] = "secret=hunter2 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxzy";
+	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				   .pid = 7, .text = text, .text_len = sizeof(text) - 1 };
+	struct redact_set *rs = NULL;
+	struct spool *sp;
+	struct sink *sink;
+	char err[128];
+	const char *got;
+	cJSON *all;
+
+	snprintf(sub, sizeof(sub), "%s/withheld", dir);
+	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
+	target = (struct sink_spool_target){ id, rs, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &line) == 0);
+	all = records(sp);
+	got = cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 0), "text"));
+	UNIT_CHECK(got && strstr(got, "WITHHELD") && !strstr(got, "hunter2"));
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 0), "redacted") != NULL);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	redact_free(rs);
+	cJSON_Delete(rules);
+	cJSON_Delete(id);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_sink_spool_redacts_escapes_and_filters),
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
+		UNIT_TEST(test_sink_spool_withholds_what_a_rule_cannot_finish),
 	};
 	char cmd[128];
 	int ret;
