@@ -7,6 +7,8 @@
 #   make down       stop it, leaving nothing behind
 #   make images     the local node's container images (build/images/*.tar)
 #   make bench      timings (never part of make test)
+#   make mutants    deliberate breakages the tests must catch (tests/mutants.list;
+#                   never part of make test)
 #   make clean
 #
 # Two variants of every C object: build/ (what ships) and build/asan/
@@ -105,7 +107,7 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(I
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps kube bash-readline test test-unit test-bpf test-integration test-e2e run down \
-	images bench clean fmt lint
+	images bench mutants clean fmt lint
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -164,6 +166,10 @@ images: all
 bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
+
+# Runs in a scratch copy of the tree, which it builds itself.
+mutants: deps kube bash-readline
+	$(Q)tests/mutants.sh
 
 fmt:
 	$(Q)clang-format -i $(LIB_SRC) $(wildcard lib/*.h controller/*.[ch] node-agent/*.[ch] bpf/*.[ch] tests/*/*.[ch])
