@@ -659,7 +659,10 @@ int agent_run(const struct agent_opts *opts)
 			agent_reload = 0;
 			for (i = 0; i < a.targets.n; i++)
 				agent_activate(&a, &a.targets.t[i]);
-			agent_check_drops(&a);
+			/* Before the targets are known no stream could take the
+			 * gap: the drops stay counted in the kernel until then. */
+			if (a.settled)
+				agent_check_drops(&a);
 			if (a.nc) {
 				agent_k8s_report(&a);
 				agent_k8s_update_metrics(&a);
@@ -668,7 +671,8 @@ int agent_run(const struct agent_opts *opts)
 		}
 	}
 	capture_drain(a.cap);
-	agent_check_drops(&a);
+	if (a.settled)
+		agent_check_drops(&a);
 	agent_log_counters(&a);
 	for (i = 0; i < a.targets.n; i++)
 		agent_deactivate(&a, &a.targets.t[i], "agent stopped");
