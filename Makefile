@@ -100,6 +100,14 @@ endef
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN_FLAGS)))
 
+# The objects that embed the version are made again when it changes (a
+# commit, an edit that makes the tree dirty): one binary, one version.
+VERSION_SRC := $(shell grep -l SHELLAUDIT_VERSION controller/*.c node-agent/*.c lib/*.c 2>/dev/null)
+$(B)/version: FORCE
+	$(Q)mkdir -p $(@D) && echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(VERSION_SRC:%.c=$(B)/%.o) $(VERSION_SRC:%.c=$(B)/asan/%.o): $(B)/version
+.PHONY: FORCE
+
 BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent
 ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
