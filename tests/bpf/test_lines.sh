@@ -35,6 +35,18 @@ cap_same "line of 4097 bytes: first 4096, truncated" "${sent[2]:0:4096} true" "$
 cap_same "1 MiB line: first 4096 bytes, truncated" "${sent[3]:0:4096} true" "${got[3]:-} ${trunc[3]:-}"
 t_eq "nothing else captured in s" 5 "${#got[@]}"
 
+# A program run with more argv than --max-args (4096 bytes by default)
+# keeps the start of it, cut in the kernel, and is marked truncated.
+printf '/bin/true %6000s\n' '' | tr ' ' a | sed 's#^/bin/truea#/bin/true #' >"$work/args.txt"
+cap_shell s "$work/args.txt" >/dev/null || t_fail "shell in s failed"
+arg_exec() { "$TOOLS/sa-lines" --kind exec --container s --field argv "$work/out.jsonl" | grep '^/bin/true '; }
+t_wait 60 arg_exec || t_fail "the exec of /bin/true never arrived"
+argv=$(arg_exec | head -1)
+typed=$(cat "$work/args.txt")
+t_eq "exec argv past --max-args: its first 4096 bytes, marked truncated" "4096 true yes" \
+	"${#argv} $("$TOOLS/sa-lines" --kind exec --container s --field truncated "$work/out.jsonl" | tail -1) \
+$([ "${typed:0:${#argv}}" = "$argv" ] && echo yes || echo no)"
+
 # Every byte value a terminal lets through to readline: all but NUL (ends a
 # C string), LF and CR (end the line), and the ones the tty turns into
 # signals (^C ^Z ^\) or flow control (^Q ^S). Control bytes are typed after
