@@ -8,7 +8,8 @@
 # restart without spurious writes, two replicas with failover (the standby
 # on the watch transport SHELLAUDIT_TEST_WATCH_TRANSPORT names), a write the
 # API server refuses,
-# AuditRecord retention, the health endpoints, and kubeconfigs it refuses.
+# AuditRecord retention, --writes-per-second, the health endpoints, and
+# kubeconfigs it refuses.
 # Every replica stopped with SIGTERM must exit 0 and say so.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -311,4 +312,30 @@ t_run "a record of a deleted policy, within its retention, stays (two retention 
 	k get auditrecord long -n team-a
 t_daemon_stop ctl-c TERM '"msg":"shutting down"'
 clean_run ctl-c
+
+# --writes-per-second: a policy that changes every ShellAuditNode at once
+# is written out no faster than the bound (a burst of twice the rate, then
+# the rate). A lower bound on time: a slow machine only makes it longer.
+start ctl-w --writes-per-second 1
+w_settled() { [ "$(metric ctl-w leader)" = 1 ] && [ "$(metric ctl-w workqueue_depth)" = 0 ] &&
+	[ "$(metric ctl-w reconciles_total)" -ge 1 ]; }
+t_wait 60 w_settled || t_fail "a controller with --writes-per-second 1 leads and settles"
+writes=$(metric ctl-w writes_total)
+begin=$(date +%s.%N)
+k apply -f - >/dev/null <<'EOF'
+apiVersion: shellaudit.io/v1alpha1
+kind: ShellAuditPolicy
+metadata: {name: p5}
+spec:
+  podSelector: {}
+EOF
+check "a policy on every pod, written at 1 write a second"
+end=$(date +%s.%N)
+n=$(($(metric ctl-w writes_total) - writes))
+echo "  note $n writes in $(awk -v a="$begin" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+t_match "it took several writes" '^([5-9]|[1-9][0-9]+)$' "$n"
+t_eq "and at least (writes - 2) seconds" yes \
+	"$(awk -v a="$begin" -v b="$end" -v n="$n" 'BEGIN { print ((b - a >= n - 2) ? "yes" : "no") }')"
+t_daemon_stop ctl-w TERM '"msg":"shutting down"'
+clean_run ctl-w
 t_summary
