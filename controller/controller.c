@@ -13,32 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "httpd.h"
+#include "ratelimit.h"
+#include "util.h"
 
 #define CTL_LOOP_MAX_MS 1000
 #define CTL_RESYNC_MS (10 * 60 * 1000)
 
-long controller_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 bool controller_take_write(struct controller *c)
 {
-	long now = controller_now_ms();
-	double rate = (double)c->cfg.writes_per_second;
-
-	c->write_tokens += (double)(now - c->write_refill_ms) * rate / 1000.0;
-	if (c->write_tokens > rate * 2)
-		c->write_tokens = rate * 2;
-	c->write_refill_ms = now;
-	if (c->write_tokens < 1)
-		return false;
-	c->write_tokens -= 1;
-	return true;
+	return tokens_take(&c->writes, clock_now_ms());
 }
 
 /* Any change marks the resolution stale; the loop recomputes it once for
@@ -54,6 +39,37 @@ static void controller_updated(const cJSON *old, const cJSON *obj, void *arg)
 	(void)old;
 	(void)obj;
 	((struct controller *)arg)->dirty = true;
+}
+
+/* A ShellAuditNode's status moves with every record its agent publishes
+ * (chain heads): only what the controller reads marks the resolution stale
+ * (an unchanged object is a resync, which does). */
+static void controller_node_updated(const cJSON *old, const cJSON *obj, void *arg)
+{
+	static const char *const skip[] = { "heads", "headsDropped", "signingKey" };
+	const cJSON *os = cJSON_GetObjectItemCaseSensitive(old, "status");
+	const cJSON *ns = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	cJSON *a, *b;
+	size_t i;
+	bool same;
+
+	if (old == obj || !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(old, "spec"),
+					 cJSON_GetObjectItemCaseSensitive(obj, "spec"), true) ||
+	    !os || !ns) {
+		((struct controller *)arg)->dirty = true;
+		return;
+	}
+	a = cJSON_Duplicate(os, 1);
+	b = cJSON_Duplicate(ns, 1);
+	for (i = 0; i < ARRAY_SIZE(skip); i++) {
+		cJSON_DeleteItemFromObjectCaseSensitive(a, skip[i]);
+		cJSON_DeleteItemFromObjectCaseSensitive(b, skip[i]);
+	}
+	same = a && b && cJSON_Compare(a, b, true);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	if (!same)
+		((struct controller *)arg)->dirty = true;
 }
 
 /* Namespaces: only labels matter. */
@@ -115,13 +131,6 @@ static void controller_free_policies(struct controller *c)
 	c->npolicies = 0;
 }
 
-static void controller_free_str(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
-}
-
 static int controller_cmp_policy(const void *a, const void *b)
 {
 	return strcmp((*(struct policy *const *)a)->name, (*(struct policy *const *)b)->name);
@@ -151,7 +160,6 @@ static int controller_resolve(struct controller *c)
 	int ret;
 
 	controller_free_policies(c);
-	hmap_foreach(&c->invalid, controller_free_str, NULL);
 	hmap_clear(&c->invalid);
 	informer_foreach(c->inf[CTL_POLICIES], controller_collect, &pols);
 	informer_foreach(c->inf[CTL_PODS], controller_collect, &pods);
@@ -255,6 +263,8 @@ static int controller_start_informers(struct controller *c)
 		/* New records need no resolution. */
 		if (i == CTL_RECORDS)
 			o[i].on_add = o[i].on_delete = NULL, o[i].on_update = NULL;
+		if (i == CTL_NODES)
+			o[i].on_update = controller_node_updated;
 		if ((ret = informer_start(c->kcfg, &copts, &o[i], &c->inf[i])) < 0) {
 			log_error("cannot start the informer of %s: %s", o[i].path, strerror(-ret));
 			return ret;
@@ -316,9 +326,10 @@ int controller_run(const struct controller_config *cfg)
 		return -ENOMEM;
 	c->cfg = *cfg;
 	workqueue_init(&c->queue, 200, 60000);
-	hmap_init(&c->invalid);
+	hmap_init_free(&c->invalid, free);
 	controller_metrics(c);
-	c->write_refill_ms = controller_now_ms();
+	tokens_init(&c->writes, (double)cfg->writes_per_second, 2.0 * cfg->writes_per_second,
+		    clock_now_ms());
 	ret = cfg->kubeconfig ? kubeconfig_load(cfg->kubeconfig, NULL, &c->kcfg, err, sizeof(err)) :
 				kubeconfig_in_cluster(NULL, &c->kcfg, err, sizeof(err));
 	if (ret < 0) {
@@ -354,7 +365,7 @@ int controller_run(const struct controller_config *cfg)
 	log_with(LOG_INFO, LOG_KV("identity", cfg->identity, "version", SHELLAUDIT_VERSION),
 		 "controller started");
 	while (!stop) {
-		now = controller_now_ms();
+		now = clock_now_ms();
 		wait = CTL_LOOP_MAX_MS;
 		if (next_lease - now < wait)
 			wait = next_lease - now;
@@ -377,7 +388,7 @@ int controller_run(const struct controller_config *cfg)
 			httpd_process(http);
 		for (i = 0; i < CTL_NINFORMERS; i++)
 			informer_process(c->inf[i]);
-		now = controller_now_ms();
+		now = clock_now_ms();
 		if (now >= next_lease) {
 			bool was = c->leader;
 
@@ -420,7 +431,6 @@ out:
 	if (c->have_resolution)
 		resolve_clear(&c->res);
 	controller_free_policies(c);
-	hmap_foreach(&c->invalid, controller_free_str, NULL);
 	hmap_clear(&c->invalid);
 	workqueue_clear(&c->queue);
 	kube_client_free(c->client);

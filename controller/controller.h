@@ -12,6 +12,7 @@
 #include "lease.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "resolve.h"
 #include "workqueue.h"
 
@@ -55,12 +56,10 @@ struct controller {
 	struct policy **policies;	/* parsed, sorted by name */
 	size_t npolicies;
 	struct hmap invalid;		/* policy name -> malloc'd InvalidSpec message */
-	double write_tokens;
-	long write_refill_ms;
+	struct tokens writes;		/* --writes-per-second, burst of two seconds' */
 	long next_retention_ms;
 };
 
-long controller_now_ms(void);
 /* Takes a write token (bounded write rate); false when none is left. */
 bool controller_take_write(struct controller *c);
 

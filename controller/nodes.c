@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /* ShellAuditNode writer: one object per node that has targets, named after
  * the node, whose spec is exactly the resolution for that node. Written
- * only when it differs, deleted when the node has no targets left. */
+ * only when it differs, deleted when the node has no targets left and its
+ * status holds no chain head of records still kept: those heads and the
+ * node's signing key are what `verify` checks the records against. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "controller.h"
+#include "timefmt.h"
 
 #define NODES_PATH SHELLAUDIT_GROUP_PATH "/shellauditnodes"
 
@@ -75,8 +79,26 @@ static int nodes_delete(struct controller *c, const char *node, const cJSON *exi
 		log_with(LOG_WARN, LOG_KV("node", node), "cannot delete ShellAuditNode: %s",
 			 resp.message);
 	else
-		log_with(LOG_INFO, LOG_KV("node", node), "deleted ShellAuditNode: no targets left");
+		log_with(LOG_INFO, LOG_KV("node", node),
+			 "deleted ShellAuditNode: no targets and no records left");
 	return ret;
+}
+
+/* Whether the node's status still names a chain whose records are kept
+ * (keepUntil ahead; one that cannot be read counts as kept). */
+static bool nodes_keeps_heads(const cJSON *existing, time_t now)
+{
+	const cJSON *h;
+	struct timespec ts;
+
+	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(
+				      cJSON_GetObjectItemCaseSensitive(existing, "status"), "heads")) {
+		const char *keep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "keepUntil"));
+
+		if (!keep || timefmt_parse(keep, &ts) < 0 || ts.tv_sec >= now)
+			return true;
+	}
+	return false;
 }
 
 int nodes_sync(struct controller *c, const char *node)
@@ -85,6 +107,20 @@ int nodes_sync(struct controller *c, const char *node)
 	const cJSON *arr = hmap_get(&c->res.nodes, node);
 	cJSON *spec;
 
+	if ((!arr || cJSON_GetArraySize(arr) == 0) && existing &&
+	    nodes_keeps_heads(existing, time(NULL))) {
+		/* No targets, but records still kept: the spec empties, the
+		 * object (with the heads and key) stays. */
+		if (resolve_node_spec_equal(&c->res, node,
+					    cJSON_GetObjectItemCaseSensitive(existing, "spec")))
+			return 0;
+		if (!controller_take_write(c))
+			return -EAGAIN;
+		if (!(spec = resolve_node_spec(&c->res, node)))
+			return -ENOMEM;
+		c->m_writes->value++;
+		return nodes_update(c, node, spec);
+	}
 	if (!arr || cJSON_GetArraySize(arr) == 0)
 		return existing ? (controller_take_write(c) ? nodes_delete(c, node, existing) : -EAGAIN) : 0;
 	if (existing &&

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* The ShellAuditNode schema allows 32 policies per target; policies come
  * sorted by name, so the first 32 are always the same ones. */
 #define RESOLVE_MAX_POLICIES 32
@@ -79,7 +81,7 @@ cJSON *resolve_trim_pod(const cJSON *pod)
 	tstatus = cJSON_AddObjectToObject(t, "status");
 	if (!tmd || !tspec || !tstatus)
 		goto fail;
-	for (i = 0; i < sizeof(mdkeys) / sizeof(mdkeys[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(mdkeys); i++)
 		if (resolve_keep(tmd, md, mdkeys[i]) < 0)
 			goto fail;
 	if (resolve_keep(tspec, spec, "nodeName") < 0 || resolve_keep(tstatus, status, "phase") < 0 ||
@@ -93,28 +95,22 @@ fail:
 	return NULL;
 }
 
-static void resolve_free_array(const char *key, void *value, void *arg)
+static void resolve_free_array(void *value)
 {
-	(void)key;
-	(void)arg;
 	cJSON_Delete(value);
 }
 
-static void resolve_free_result(const char *key, void *value, void *arg)
+static void resolve_free_result(void *value)
 {
 	struct resolve_policy_result *pr = value;
 
-	(void)key;
-	(void)arg;
 	hmap_clear(&pr->nodes);
 	free(pr);
 }
 
 void resolve_clear(struct resolution *r)
 {
-	hmap_foreach(&r->nodes, resolve_free_array, NULL);
 	hmap_clear(&r->nodes);
-	hmap_foreach(&r->policies, resolve_free_result, NULL);
 	hmap_clear(&r->policies);
 }
 
@@ -264,8 +260,12 @@ static int resolve_pod(struct resolution *r, struct policy *const *pols, size_t 
 				cJSON_Delete(t);
 				return -ENOMEM;
 			}
-			for (i = 0; i < nw; i++)
-				hmap_put(&resolve_result(r, want[i]->name)->nodes, node, (void *)1, NULL);
+			for (i = 0; i < nw; i++) {
+				struct resolve_policy_result *pr = resolve_result(r, want[i]->name);
+
+				if (!pr || hmap_add(&pr->nodes, node) < 0)
+					return -ENOMEM;
+			}
 		}
 	}
 	return 0;
@@ -309,8 +309,8 @@ int resolve_compute(struct policy *const *pols, size_t npols, const cJSON *const
 	size_t i;
 	int ret = 0;
 
-	hmap_init(&out->nodes);
-	hmap_init(&out->policies);
+	hmap_init_free(&out->nodes, resolve_free_array);
+	hmap_init_free(&out->policies, resolve_free_result);
 	if (!matched)
 		return -ENOMEM;
 	for (i = 0; i < npols; i++)

@@ -9,9 +9,10 @@
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its spool and its BPF file system on host
-#     paths inside the node's state dir ($SHELLAUDIT_RUN/node/spool and
-#     node/bpf, a bpf mount made by hack/cluster-node.sh): two local nodes
+#   - for the agent DaemonSet, its state (spool and signing key) and its BPF
+#     file system on host paths inside the node's state dir
+#     ($SHELLAUDIT_RUN/node/agent and node/bpf, a bpf mount made by
+#     hack/cluster-node.sh): two local nodes
 #     on one machine never share them, and `hack/cluster.sh down` removes
 #     them, pinned programs included.
 # Apply it with kubectl apply -k DIR.
@@ -57,9 +58,9 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			cat <<-EOF
 			        spec:
 			          volumes:
-			          - name: spool
+			          - name: state
 			            hostPath:
-			              path: $run/node/spool
+			              path: $run/node/agent
 			          - name: bpf
 			            hostPath:
 			              path: $run/node/bpf

@@ -24,8 +24,8 @@ kctl() { "$KUBE_BIN/kubectl" "$@"; }
 
 # apply BASE KIND/NAMESPACE/NAME/IMAGE...: kubectl apply -k BASE through an
 # overlay (hack/local-overlay.sh) with the image sums, so that a workload
-# restarts when its image changed and only then, and the agent's spool in
-# the state dir.
+# restarts when its image changed and only then, and the agent's state
+# (spool, signing key) in the state dir.
 apply() {
 	local dir rc=0
 	# Inside the repo (kustomize wants the base at a relative path), and

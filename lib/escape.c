@@ -101,6 +101,38 @@ size_t escape_text(char *dst, size_t cap, const void *src, size_t n)
 	return out;
 }
 
+size_t escape_json(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t out = 0, end = 0, plen;
+	char piece[8];
+
+	for (; *s; s++) {
+		switch (*s) {
+		case '"': plen = (size_t)snprintf(piece, sizeof(piece), "\\\""); break;
+		case '\\': plen = (size_t)snprintf(piece, sizeof(piece), "\\\\"); break;
+		case '\n': plen = (size_t)snprintf(piece, sizeof(piece), "\\n"); break;
+		case '\t': plen = (size_t)snprintf(piece, sizeof(piece), "\\t"); break;
+		case '\r': plen = (size_t)snprintf(piece, sizeof(piece), "\\r"); break;
+		default:
+			if (*s < 0x20 || *s == 0x7f) {
+				plen = (size_t)snprintf(piece, sizeof(piece), "\\u%04x", *s);
+			} else {
+				piece[0] = (char)*s;
+				plen = 1;
+			}
+		}
+		if (end == out && out + plen < cap) {
+			memcpy(dst + out, piece, plen);
+			end = out + plen;
+		}
+		out += plen;
+	}
+	if (cap > 0)
+		dst[end] = '\0';
+	return out;
+}
+
 static int escape_hex(char c)
 {
 	if (c >= '0' && c <= '9')

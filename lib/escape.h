@@ -21,6 +21,17 @@
  */
 size_t escape_text(char *dst, size_t cap, const void *src, size_t n);
 
+/*
+ * The body of a JSON string (without the quotes) for the NUL-terminated
+ * UTF-8 text src: quote and backslash are escaped, and so is every byte
+ * below 0x20 and DEL (\n, \t, \r or \u00XX), so that the result is one
+ * line. Bytes of 0x80 and above are copied: the caller guarantees valid
+ * UTF-8 (escape_text's output is). Writes into dst like escape_text
+ * (always NUL-terminated when cap > 0, never cut inside an escape) and
+ * returns the length the whole body needs.
+ */
+size_t escape_json(char *dst, size_t cap, const char *src);
+
 /* Inverse of escape_text. Writes at most cap bytes into dst; returns the
  * number of bytes decoded, or -EINVAL on malformed input, -ENOSPC when
  * dst is too small. */

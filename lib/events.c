@@ -8,9 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "escape.h"
 #include "hmap.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "timefmt.h"
 
 #define EVENTS_NOTE_MAX 1024
@@ -28,8 +30,7 @@ struct events {
 	struct kube_client *c;
 	struct events_opts opts;
 	char controller[128], instance[256];	/* opts' strings, owned */
-	double tokens;
-	struct timespec refill;
+	struct tokens tokens;	/* qps, burst */
 	struct hmap series;	/* key -> struct events_series */
 	struct events_stats stats;
 	unsigned long seq;
@@ -53,25 +54,16 @@ int events_new(struct kube_client *c, const struct events_opts *opts, struct eve
 		e->opts.burst = 25;
 	if (e->opts.series_window_s == 0)
 		e->opts.series_window_s = 360;
-	e->tokens = e->opts.burst;
-	clock_gettime(CLOCK_MONOTONIC, &e->refill);
-	hmap_init(&e->series);
+	tokens_init(&e->tokens, e->opts.qps, e->opts.burst, clock_now_ms());
+	hmap_init_free(&e->series, free);
 	*out = e;
 	return 0;
-}
-
-static void events_free_series(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
 }
 
 void events_free(struct events *e)
 {
 	if (!e)
 		return;
-	hmap_foreach(&e->series, events_free_series, NULL);
 	hmap_clear(&e->series);
 	free(e);
 }
@@ -83,19 +75,7 @@ void events_get_stats(const struct events *e, struct events_stats *out)
 
 static bool events_take_token(struct events *e)
 {
-	struct timespec now;
-	double dt;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	dt = (double)(now.tv_sec - e->refill.tv_sec) + (now.tv_nsec - e->refill.tv_nsec) / 1e9;
-	e->refill = now;
-	e->tokens += dt * e->opts.qps;
-	if (e->tokens > e->opts.burst)
-		e->tokens = e->opts.burst;
-	if (e->tokens < 1)
-		return false;
-	e->tokens -= 1;
-	return true;
+	return tokens_take(&e->tokens, clock_now_ms());
 }
 
 static int events_patch_series(struct events *e, struct events_series *s)

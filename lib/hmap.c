@@ -16,9 +16,17 @@ static uint64_t hmap_hash(const char *s)
 	return h;
 }
 
+const char hmap_present;
+
 void hmap_init(struct hmap *m)
 {
 	memset(m, 0, sizeof(*m));
+}
+
+void hmap_init_free(struct hmap *m, void (*free_value)(void *value))
+{
+	hmap_init(m);
+	m->free_value = free_value;
 }
 
 void hmap_clear(struct hmap *m)
@@ -30,12 +38,14 @@ void hmap_clear(struct hmap *m)
 
 		for (; e; e = next) {
 			next = e->next;
+			if (m->free_value)
+				m->free_value(e->value);
 			free(e->key);
 			free(e);
 		}
 	}
 	free(m->buckets);
-	hmap_init(m);
+	hmap_init_free(m, m->free_value);
 }
 
 static struct hmap_entry **hmap_slot(const struct hmap *m, const char *key)
@@ -91,6 +101,8 @@ int hmap_put(struct hmap *m, const char *key, void *value, void **old)
 	if (*slot) {
 		if (old)
 			*old = (*slot)->value;
+		else if (m->free_value && (*slot)->value != value)
+			m->free_value((*slot)->value);
 		(*slot)->value = value;
 		return 0;
 	}
@@ -118,6 +130,36 @@ void *hmap_del(struct hmap *m, const char *key)
 	free(e);
 	m->size--;
 	return v;
+}
+
+int hmap_remove(struct hmap *m, const char *key)
+{
+	struct hmap_entry **slot = hmap_slot(m, key);
+	void *v;
+
+	if (!slot || !*slot)
+		return 0;
+	v = hmap_del(m, key);
+	if (m->free_value)
+		m->free_value(v);
+	return 1;
+}
+
+int hmap_add(struct hmap *m, const char *key)
+{
+	int ret;
+
+	if (hmap_has(m, key))
+		return 0;
+	ret = hmap_put(m, key, HMAP_PRESENT, NULL);
+	return ret < 0 ? ret : 1;
+}
+
+int hmap_has(const struct hmap *m, const char *key)
+{
+	struct hmap_entry **e = hmap_slot(m, key);
+
+	return e && *e;
 }
 
 void hmap_foreach(const struct hmap *m, void (*fn)(const char *key, void *value, void *arg),

@@ -24,8 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hmap.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "watch.h"
 
 #define INFORMER_BACKOFF_MIN_MS 200
@@ -70,16 +72,8 @@ struct informer {
 	struct hmap index;	/* index value -> struct hmap set of keys */
 	struct hmap *replace_seen;
 	bool synced;
-	struct timespec last_resync;
+	long last_resync_ms;	/* clock_now_ms() */
 };
-
-static long informer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* The cache key of an object: "ns/name", or "name" when cluster-scoped. */
 static int informer_key(const cJSON *obj, char *buf, size_t cap)
@@ -157,13 +151,13 @@ static int informer_watch_event(const char *type, const cJSON *obj, void *arg)
 	return informer_push(inf, t, copy);
 }
 
-/* Sleeps about ms (with +-50% jitter), waking early when stopped. */
-static void informer_backoff(struct informer *inf, long ms)
+/* Sleeps the backoff's next (jittered) delay, waking early when stopped. */
+static void informer_backoff(struct informer *inf, struct backoff *b)
 {
-	long jittered = ms / 2 + (ms > 1 ? random() % ms : 0), slept = 0;
+	long ms = backoff_next_ms(b), slept = 0;
 	struct timespec step = { 0, 100 * 1000000L };
 
-	while (slept < jittered && !atomic_load(&inf->stop)) {
+	while (slept < ms && !atomic_load(&inf->stop)) {
 		nanosleep(&step, NULL);
 		slept += 100;
 	}
@@ -196,9 +190,10 @@ static void *informer_thread(void *arg)
 	struct informer *inf = arg;
 	struct kube_client *c = NULL;
 	char *rv = NULL;
-	long backoff = INFORMER_BACKOFF_MIN_MS;
+	struct backoff backoff;
 	int ret;
 
+	backoff_init(&backoff, INFORMER_BACKOFF_MIN_MS, INFORMER_BACKOFF_MAX_MS);
 	if ((ret = kube_client_new(inf->cfg, &inf->copts, &c)) < 0) {
 		log_with(LOG_ERROR, LOG_KV("path", inf->path), "informer: no client: %s",
 			 strerror(-ret));
@@ -210,16 +205,14 @@ static void *informer_thread(void *arg)
 			if (ret < 0) {
 				free(rv);
 				rv = NULL;
-				informer_backoff(inf, backoff);
-				backoff = backoff * 2 > INFORMER_BACKOFF_MAX_MS ? INFORMER_BACKOFF_MAX_MS :
-										   backoff * 2;
+				informer_backoff(inf, &backoff);
 				continue;
 			}
 		}
 		ret = watch_stream(c, inf->path, &rv, inf->opts.watch_timeout_s,
 				   informer_watch_event, inf);
 		if (ret == 0) {
-			backoff = INFORMER_BACKOFF_MIN_MS;
+			backoff_reset(&backoff);
 			continue;
 		}
 		if (atomic_load(&inf->stop))
@@ -238,8 +231,7 @@ static void *informer_thread(void *arg)
 		pthread_mutex_lock(&inf->lock);
 		inf->stats.watch_restarts++;
 		pthread_mutex_unlock(&inf->lock);
-		informer_backoff(inf, backoff);
-		backoff = backoff * 2 > INFORMER_BACKOFF_MAX_MS ? INFORMER_BACKOFF_MAX_MS : backoff * 2;
+		informer_backoff(inf, &backoff);
 	}
 	free(rv);
 	kube_client_free(c);
@@ -261,7 +253,7 @@ static void informer_index_add(struct informer *inf, const char *value, const ch
 			return;
 		}
 	}
-	hmap_put(set, key, (void *)1, NULL);
+	hmap_add(set, key);
 }
 
 static void informer_index_del(struct informer *inf, const char *value, const char *key)
@@ -271,11 +263,8 @@ static void informer_index_del(struct informer *inf, const char *value, const ch
 	if (!set)
 		return;
 	hmap_del(set, key);
-	if (set->size == 0) {
-		hmap_del(&inf->index, value);
-		hmap_clear(set);
-		free(set);
-	}
+	if (set->size == 0)
+		hmap_remove(&inf->index, value);
 }
 
 static void informer_item_free(struct informer_item *it)
@@ -285,6 +274,17 @@ static void informer_item_free(struct informer_item *it)
 	cJSON_Delete(it->obj);
 	free(it->index);
 	free(it);
+}
+
+static void informer_item_free_value(void *it)
+{
+	informer_item_free(it);
+}
+
+static void informer_set_free(void *set)
+{
+	hmap_clear(set);
+	free(set);
 }
 
 /* Stores obj (taking it) under key and runs on_add or on_update. */
@@ -310,7 +310,8 @@ static void informer_upsert(struct informer *inf, const char *key, cJSON *obj, b
 	}
 	it->obj = obj;
 	it->index = inf->opts.index ? inf->opts.index(obj) : NULL;
-	if (hmap_put(&inf->items, key, it, NULL) < 0) {
+	/* `old` is taken back: the callbacks below still read it. */
+	if (hmap_put(&inf->items, key, it, (void **)&old) < 0) {
 		informer_item_free(it);
 		return;
 	}
@@ -352,7 +353,7 @@ static void informer_collect_gone(const char *key, void *value, void *arg)
 	char **g;
 
 	(void)value;
-	if (hmap_get(s->inf->replace_seen, key))
+	if (hmap_has(s->inf->replace_seen, key))
 		return;
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
@@ -407,7 +408,7 @@ static void informer_apply(struct informer *inf, struct informer_msg *m)
 	switch (m->type) {
 	case INFORMER_REPLACE_ITEM:
 		if (inf->replace_seen)
-			hmap_put(inf->replace_seen, key, (void *)1, NULL);
+			hmap_add(inf->replace_seen, key);
 		informer_upsert(inf, key, m->obj, true);
 		m->obj = NULL;
 		break;
@@ -453,12 +454,12 @@ int informer_process(struct informer *inf)
 		n++;
 	}
 	if (inf->opts.resync_ms > 0 && inf->opts.on_update && inf->synced) {
-		long now = informer_now_ms();
-		long last = inf->last_resync.tv_sec * 1000L + inf->last_resync.tv_nsec / 1000000L;
+		long now = clock_now_ms();
+		long last = inf->last_resync_ms;
 
 		if (now - last >= inf->opts.resync_ms) {
 			hmap_foreach(&inf->items, informer_resync_one, inf);
-			clock_gettime(CLOCK_MONOTONIC, &inf->last_resync);
+			inf->last_resync_ms = now;
 		}
 	}
 	return n;
@@ -484,9 +485,9 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 	inf->copts.stop = &inf->stop;
 	atomic_init(&inf->stop, 0);
 	pthread_mutex_init(&inf->lock, NULL);
-	hmap_init(&inf->items);
-	hmap_init(&inf->index);
-	clock_gettime(CLOCK_MONOTONIC, &inf->last_resync);
+	hmap_init_free(&inf->items, informer_item_free_value);
+	hmap_init_free(&inf->index, informer_set_free);
+	inf->last_resync_ms = clock_now_ms();
 	inf->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (inf->efd < 0 || !(inf->path = strdup(opts->path))) {
 		ret = inf->efd < 0 ? -errno : -ENOMEM;
@@ -500,21 +501,6 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 fail:
 	informer_stop(inf);
 	return ret;
-}
-
-static void informer_free_item(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	informer_item_free(value);
-}
-
-static void informer_free_set(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	hmap_clear(value);
-	free(value);
 }
 
 void informer_stop(struct informer *inf)
@@ -531,9 +517,7 @@ void informer_stop(struct informer *inf)
 		cJSON_Delete(m->obj);
 		free(m);
 	}
-	hmap_foreach(&inf->items, informer_free_item, NULL);
 	hmap_clear(&inf->items);
-	hmap_foreach(&inf->index, informer_free_set, NULL);
 	hmap_clear(&inf->index);
 	if (inf->replace_seen) {
 		hmap_clear(inf->replace_seen);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -115,6 +116,14 @@ static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
 		long v = strtol(ptr + 12, NULL, 10);
 
 		resp->retry_after = v > 0 && v < 3600 ? (int)v : 1;
+	} else if (n > 5 && n < 128 && !strncasecmp(ptr, "Date:", 5)) {
+		char date[128];
+		time_t t;
+
+		memcpy(date, ptr + 5, n - 5);
+		date[n - 5] = '\0';
+		t = curl_getdate(date, NULL);
+		resp->date = t > 0 ? (long long)t : 0;
 	}
 	return n;
 }

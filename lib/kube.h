@@ -33,6 +33,8 @@ struct kube_response {
 	char reason[64];	/* metav1.Status reason on failure, e.g. "AlreadyExists" */
 	char message[512];	/* metav1.Status message, or the transport error */
 	int retry_after;	/* seconds from Retry-After, 0 when absent */
+	long long date;		/* the server's clock (Date, seconds since the epoch),
+				 * 0 when absent */
 };
 
 /* Creates a client for cfg (which must outlive it). opts may be NULL.

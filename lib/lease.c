@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -26,14 +27,6 @@ struct lease {
 	char observed[256];	/* holder + renewTime last seen */
 	long observed_at;	/* our clock, ms, when `observed` changed */
 };
-
-static long lease_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 int lease_new(struct kube_client *c, const struct lease_opts *opts, struct lease **out)
 {
@@ -116,7 +109,7 @@ static bool lease_try(struct lease *l)
 	cJSON *obj = NULL, *spec;
 	const char *holder, *renew;
 	char seen[256];
-	long now = lease_now_ms(), transitions;
+	long now = clock_now_ms(), transitions;
 	bool ours, won = false;
 	int ret;
 
@@ -168,7 +161,7 @@ out:
 
 int lease_tick(struct lease *l)
 {
-	long now = lease_now_ms();
+	long now = clock_now_ms();
 
 	if (lease_try(l)) {
 		snprintf(l->holder, sizeof(l->holder), "%s", l->opts.identity);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "escape.h"
+#include "util.h"
 
 /* A field is at most LOG_VALUE_MAX escaped bytes, doubled by JSON escaping
  * in the worst case; a line stops taking fields before it could overflow. */
@@ -33,7 +34,7 @@ int log_parse_level(const char *s, enum log_level *out)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(log_names); i++) {
 		if (s && strcmp(s, log_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
@@ -42,21 +43,16 @@ int log_parse_level(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
-/* Appends "s" as a JSON string: escape_text leaves no control character and
- * only valid UTF-8, so only quote and backslash need JSON's own escaping.
- * The caller guarantees 2 * LOG_VALUE_MAX + 2 bytes of room. */
+/* Appends "s" as a JSON string: escape_text makes it valid UTF-8 without
+ * control characters, at most LOG_VALUE_MAX - 1 bytes, which JSON's quoting
+ * at most doubles. The caller guarantees 2 * LOG_VALUE_MAX + 2 bytes of room. */
 static size_t log_put_string(char *buf, size_t len, const char *s)
 {
 	char esc[LOG_VALUE_MAX];
-	const char *p;
 
 	escape_text(esc, sizeof(esc), s, strlen(s));
 	buf[len++] = '"';
-	for (p = esc; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf[len++] = '\\';
-		buf[len++] = *p;
-	}
+	len += escape_json(buf + len, 2 * LOG_VALUE_MAX, esc);
 	buf[len++] = '"';
 	return len;
 }

@@ -10,38 +10,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "ratelimit.h"
+
 struct workqueue_item {
 	long ready_at;		/* monotonic ms */
 	int failures;
 	bool queued;
 };
 
-static long workqueue_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 void workqueue_init(struct workqueue *q, long base_ms, long max_ms)
 {
-	hmap_init(&q->items);
+	hmap_init_free(&q->items, free);
 	q->base_ms = base_ms > 0 ? base_ms : 100;
 	q->max_ms = max_ms > 0 ? max_ms : 60000;
 	q->queued = 0;
 }
 
-static void workqueue_free_item(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
-}
-
 void workqueue_clear(struct workqueue *q)
 {
-	hmap_foreach(&q->items, workqueue_free_item, NULL);
 	hmap_clear(&q->items);
 	q->queued = 0;
 }
@@ -64,7 +51,7 @@ static struct workqueue_item *workqueue_item(struct workqueue *q, const char *ke
 int workqueue_add(struct workqueue *q, const char *key, long delay_ms)
 {
 	struct workqueue_item *it = workqueue_item(q, key);
-	long at = workqueue_now() + (delay_ms > 0 ? delay_ms : 0);
+	long at = clock_now_ms() + (delay_ms > 0 ? delay_ms : 0);
 
 	if (!it)
 		return -ENOMEM;
@@ -100,7 +87,7 @@ int workqueue_pop(struct workqueue *q, char *buf, size_t cap)
 	struct workqueue_item *it;
 
 	hmap_foreach(&q->items, workqueue_earliest, &s);
-	if (!s.key || s.at > workqueue_now())
+	if (!s.key || s.at > clock_now_ms())
 		return 0;
 	snprintf(buf, cap, "%s", s.key);
 	it = hmap_get(&q->items, s.key);
@@ -116,9 +103,7 @@ long workqueue_fail(struct workqueue *q, const char *key)
 
 	if (!it)
 		return -ENOMEM;
-	delay = q->base_ms << (it->failures < 20 ? it->failures : 20);
-	if (delay > q->max_ms || delay <= 0)
-		delay = q->max_ms;
+	delay = backoff_delay_ms(q->base_ms, q->max_ms, (unsigned)it->failures);
 	it->failures++;
 	workqueue_add(q, key, delay);
 	return delay;
@@ -129,7 +114,7 @@ void workqueue_forget(struct workqueue *q, const char *key)
 	struct workqueue_item *it = hmap_get(&q->items, key);
 
 	if (it && !it->queued)
-		free(hmap_del(&q->items, key));
+		hmap_remove(&q->items, key);
 	else if (it)
 		it->failures = 0;
 }
@@ -142,7 +127,7 @@ long workqueue_next_ms(const struct workqueue *q)
 	hmap_foreach(&q->items, workqueue_earliest, &s);
 	if (!s.key)
 		return -1;
-	now = workqueue_now();
+	now = clock_now_ms();
 	return s.at <= now ? 0 : s.at - now;
 }
 

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,8 +19,11 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "clock.h"
+#include "container.h"
 #include "discover.h"
 #include "events.h"
+#include "heads.h"
 #include "httpd.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -28,6 +33,7 @@
 #include "probe.h"
 #include "publish.h"
 #include "session.h"
+#include "sign.h"
 #include "sink.h"
 #include "sink_spool.h"
 #include "spool.h"
@@ -64,6 +70,9 @@ struct agent {
 	struct spool *spool;
 	struct events *events;
 	struct publisher *pub;
+	struct sign_key *key;	/* signs every record of this node */
+	struct heads *heads;	/* published in the ShellAuditNode status */
+	bool heads_merged;	/* a previous agent's heads taken over */
 	struct httpd *http;
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
@@ -86,14 +95,6 @@ static void agent_on_signal(int sig)
 		agent_reload = 1;
 	else
 		agent_stop = 1;
-}
-
-static uint64_t agent_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
 /* Puts a resolved target into the kernel map and probes what it runs. */
@@ -172,6 +173,49 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	log_with(LOG_INFO, LOG_KV("container", t->name), "target removed");
 }
 
+/* Whether a process of the target's container still runs on the node. */
+static bool agent_container_runs(const struct target *t)
+{
+	char id[CONTAINER_ID_MAX];
+	pid_t pid;
+
+	return container_parse_id(t->spec, id, sizeof(id)) == 0 && container_find_pid(id, &pid) == 0;
+}
+
+/* The controller took an audited container off this node's list (or its
+ * rules broke) while the container still runs: its chain ends with an entry
+ * that says so, and the pod gets a Warning Event, instead of going quiet. */
+static void agent_audit_stopped(struct agent *a, const struct target *t)
+{
+	const struct nodecfg_target *removed = nodecfg_removed(a->nc, t->spec);
+	const struct nodecfg_target *nt = NULL;
+	char why[512];
+	size_t i;
+	int ret;
+
+	for (i = 0; !removed && i < nodecfg_count(a->nc); i++)
+		if (!strcmp(nodecfg_at(a->nc, i)->cid, t->spec))
+			nt = nodecfg_at(a->nc, i);
+	if ((!removed && !nt) || !agent_container_runs(t))
+		return; /* the container is gone: its chain just ends */
+	if (removed)
+		snprintf(why, sizeof(why),
+			 "auditing stopped while the container runs: target removed by the controller "
+			 "(no ShellAuditPolicy selects it any more: a policy was deleted or changed, "
+			 "or the pod or its namespace was relabelled)");
+	else
+		snprintf(why, sizeof(why),
+			 "auditing stopped while the container runs: its policies' redact rules "
+			 "cannot be applied: %.300s",
+			 nt->error ? nt->error : "unknown");
+	ret = sink_spool_stopped(a->sink, t->spec, removed ? removed->id : nt->id, why);
+	if (ret < 0)
+		log_with(LOG_ERROR, LOG_KV("container", t->spec),
+			 "cannot record that auditing stopped: %s", strerror(-ret));
+	else
+		log_with(LOG_WARN, LOG_KV("container", t->spec), "%s", why);
+}
+
 /* Brings the target list in line with the flags and the targets file. */
 static void agent_sync_targets(struct agent *a, bool force)
 {
@@ -212,7 +256,11 @@ apply:
 		struct target *t = &a->targets.t[i];
 
 		if (!target_list_find_spec(&want, t->spec)) {
+			bool audited = t->active;
+
 			agent_deactivate(a, t, "untargeted");
+			if (a->nc && audited)
+				agent_audit_stopped(a, t);
 			target_list_remove(&a->targets, i);
 			continue;
 		}
@@ -234,7 +282,7 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 	uint64_t t0;
 	int r;
 
-	t0 = agent_now_ns();
+	t0 = clock_now_ns();
 	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
 	if (r == -EAGAIN && a->nretry < AGENT_RETRY_MAX)
 		a->retry[a->nretry++] = (struct agent_retry){ .pid = (pid_t)h->tgid,
@@ -242,7 +290,7 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 							      .due = t0 + 20000000ull,
 							      .exec_ts = h->ts };
 	if (r == 1 && log_get_level() >= LOG_DEBUG) {
-		uint64_t now = agent_now_ns();
+		uint64_t now = clock_now_ns();
 
 		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - h->ts) / 1000));
 		snprintf(dus, sizeof(dus), "%" PRIu64, (now - t0) / 1000);
@@ -256,7 +304,7 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
  * exec, with growing delays (20 ms, 40 ms, ... 320 ms). */
 static void agent_run_retries(struct agent *a)
 {
-	uint64_t now = agent_now_ns();
+	uint64_t now = clock_now_ns();
 	char us[24], pid[16];
 	size_t i = 0;
 	int r;
@@ -313,7 +361,7 @@ static void agent_check_drops(struct agent *a)
 	if (e.lost_lines || e.lost_execs || e.lost_exits) {
 		size_t i;
 
-		e.ts = agent_now_ns();
+		e.ts = clock_now_ns();
 		sink_write(a->sink, &e);
 		/* A full ring buffer is not one container's: every audited
 		 * container's stream says events may be missing here. */
@@ -411,6 +459,71 @@ static void agent_k8s_metrics(struct agent *a)
 				    "Targets in the kernel's map.", 1);
 }
 
+/* The node's signing key: --key-file, else node.key beside the spool. */
+static int agent_load_key(struct agent *a)
+{
+	char path[PATH_MAX], dir[PATH_MAX], err[512];
+	int created, ret;
+
+	if (a->opts->key_file && *a->opts->key_file) {
+		snprintf(path, sizeof(path), "%s", a->opts->key_file);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", a->opts->spool_dir);
+		snprintf(path, sizeof(path), "%s/node.key", dirname(dir));
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
+		log_with(LOG_WARN, LOG_KV("dir", dir), "cannot create the key's directory: %s",
+			 strerror(errno));
+	ret = sign_key_load_or_create(path, &a->key, &created, err, sizeof(err));
+	if (ret < 0) {
+		log_with(LOG_ERROR, LOG_KV("file", path), "cannot load the node's signing key: %s", err);
+		return ret;
+	}
+	log_with(LOG_INFO, LOG_KV("file", path, "key_id", sign_key_id(a->key)),
+		 "%s the node's signing key (its public half goes to the ShellAuditNode status)",
+		 created ? "generated" : "loaded");
+	return 0;
+}
+
+/* A record is in the API server: its chain's head moves. */
+static void agent_on_record(const cJSON *rec, void *arg)
+{
+	struct agent *a = arg;
+
+	heads_record(a->heads, rec, time(NULL));
+}
+
+static bool agent_is_target(const char *cid, void *arg)
+{
+	struct agent *a = arg;
+
+	return nodecfg_removed(a->nc, cid) || nodecfg_lookup(cid, a->nc) ||
+	       target_list_find_spec(&a->targets, cid);
+}
+
+/* What the status says besides the targets: the key that signs this node's
+ * records and the head of each chain. */
+static cJSON *agent_k8s_extra(struct agent *a)
+{
+	cJSON *extra = cJSON_CreateObject(), *key, *heads;
+
+	if (!extra)
+		return NULL;
+	if (!a->heads_merged) {
+		/* A previous agent's heads: records it published stay covered. */
+		heads_merge(a->heads, nodecfg_published_heads(a->nc));
+		a->heads_merged = true;
+	}
+	key = cJSON_AddObjectToObject(extra, "signingKey");
+	cJSON_AddStringToObject(key, "keyID", sign_key_id(a->key));
+	cJSON_AddStringToObject(key, "publicKey", sign_key_public(a->key));
+	if ((heads = heads_json(a->heads, agent_is_target, a, time(NULL))))
+		cJSON_AddItemToObject(extra, "heads", heads);
+	cJSON_AddNumberToObject(extra, "headsDropped", (double)heads_capped(a->heads));
+	return extra;
+}
+
 static int agent_k8s_start(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
@@ -425,6 +538,11 @@ static int agent_k8s_start(struct agent *a)
 	int ret;
 
 	agent_k8s_metrics(a);
+	if ((ret = agent_load_key(a)) < 0)
+		return ret;
+	so.key = a->key;
+	if ((ret = heads_new(&a->heads)) < 0)
+		return ret;
 	ret = o->kubeconfig ? kubeconfig_load(o->kubeconfig, NULL, &a->kcfg, err, sizeof(err)) :
 			      kubeconfig_in_cluster(NULL, &a->kcfg, err, sizeof(err));
 	if (ret < 0) {
@@ -445,6 +563,7 @@ static int agent_k8s_start(struct agent *a)
 	}
 	if ((ret = publish_new(a->client, a->events, a->spool, &a->pub)) < 0)
 		return ret;
+	publish_on_record(a->pub, agent_on_record, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
 	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
@@ -462,8 +581,9 @@ static const struct target *agent_find_cid(struct agent *a, const char *cid)
 	return NULL;
 }
 
-/* Status for the controller: what is attached, and why not. */
-static void agent_k8s_report(struct agent *a)
+/* Status for the controller: what is attached, and why not. final: the
+ * agent is leaving; what is attached is left as it was last said. */
+static void agent_k8s_report(struct agent *a, bool final)
 {
 	size_t n = nodecfg_count(a->nc), i, attached = 0;
 	struct nodecfg_target_status *ts = calloc(n ? n : 1, sizeof(*ts));
@@ -487,8 +607,13 @@ static void agent_k8s_report(struct agent *a)
 	}
 	a->m_targets->value = (double)n;
 	a->m_attached->value = (double)attached;
-	if (nodecfg_synced(a->nc))
-		nodecfg_report(a->nc, a->client, ts, n, (long long)(a->ring_drops), a->last_error);
+	if (nodecfg_synced(a->nc)) {
+		cJSON *extra = agent_k8s_extra(a);
+
+		nodecfg_report(a->nc, a->client, final ? NULL : ts, n, (long long)(a->ring_drops),
+			       a->last_error, extra);
+		cJSON_Delete(extra);
+	}
 	free(ts);
 }
 
@@ -521,7 +646,7 @@ static void agent_k8s_turn(struct agent *a)
 
 	if (nodecfg_process(a->nc) > 0) {
 		agent_sync_targets(a, true);
-		agent_k8s_report(a);
+		agent_k8s_report(a, false);
 	}
 	if (a->http)
 		httpd_process(a->http);
@@ -531,12 +656,12 @@ static void agent_k8s_turn(struct agent *a)
 	 * with the ring buffer read between requests, so that a slow API
 	 * server slows publishing and not the reading of the ring buffer. (A
 	 * request that hangs still holds the loop for its 5 s timeout.) */
-	deadline = agent_now_ns() + 100000000ull;
+	deadline = clock_now_ns() + 100000000ull;
 	a->publishing = false;
 	while (publish_step(a->pub, 4) > 0) {
 		if (a->settled)
 			capture_drain(a->cap);
-		if (agent_now_ns() >= deadline) {
+		if (clock_now_ns() >= deadline) {
 			a->publishing = true; /* more to do: the loop must not sleep */
 			break;
 		}
@@ -546,20 +671,22 @@ static void agent_k8s_turn(struct agent *a)
 /* SIGTERM: publish what the spool holds, for at most drain_s seconds. */
 static void agent_k8s_drain(struct agent *a)
 {
-	uint64_t deadline = agent_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
+	uint64_t deadline = clock_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
 	struct timespec step = { 0, 50 * 1000000L };
 
-	while (agent_now_ns() < deadline) {
+	while (clock_now_ns() < deadline) {
 		spool_tick(a->spool);
 		publish_step(a->pub, 256);
 		if (spool_idle(a->spool)) {
 			log_info("spool drained");
-			return;
+			break;
 		}
 		nanosleep(&step, NULL);
 	}
-	log_warn("spool not drained within %lds; the next start publishes the rest",
-		 a->opts->drain_s);
+	if (!spool_idle(a->spool))
+		log_warn("spool not drained within %lds; the next start publishes the rest",
+			 a->opts->drain_s);
+	agent_k8s_report(a, true); /* the heads of what was just published */
 }
 
 static void agent_k8s_stop(struct agent *a)
@@ -569,6 +696,8 @@ static void agent_k8s_stop(struct agent *a)
 	publish_free(a->pub);
 	events_free(a->events);
 	spool_close(a->spool);
+	heads_free(a->heads);
+	sign_key_free(a->key);
 	kube_client_free(a->client);
 	kubeconfig_free(a->kcfg);
 }
@@ -653,7 +782,7 @@ int agent_run(const struct agent_opts *opts)
 			agent_run_retries(&a);
 		if (a.nc)
 			agent_k8s_turn(&a);
-		now = agent_now_ns();
+		now = clock_now_ns();
 		if (now - last_tick >= 1000000000ull || agent_reload) {
 			agent_sync_targets(&a, agent_reload);
 			agent_reload = 0;
@@ -664,7 +793,7 @@ int agent_run(const struct agent_opts *opts)
 			if (a.settled)
 				agent_check_drops(&a);
 			if (a.nc) {
-				agent_k8s_report(&a);
+				agent_k8s_report(&a, false);
 				agent_k8s_update_metrics(&a);
 			}
 			last_tick = now;

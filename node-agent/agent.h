@@ -27,6 +27,9 @@ struct agent_opts {
 	const char *node_name;
 	const char *kubeconfig;	/* NULL: in-cluster */
 	const char *spool_dir;
+	/* The node's Ed25519 signing key, made at first start ([the spool
+	 * dir's parent]/node.key). */
+	const char *key_file;
 	size_t spool_max_bytes;
 	int port;		/* /healthz, /readyz, /metrics; 0: off */
 	long drain_s;		/* SIGTERM: publish what is spooled for at most this long */

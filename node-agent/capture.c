@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "shellaudit.skel.h"
+#include "util.h"
 
 #define CAPTURE_BPF_FS_MAGIC 0xcafe4a11
 
@@ -215,7 +216,7 @@ static int capture_pin_maps(struct capture *c)
 
 	if (!c->dir[0])
 		return 0;
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
 		snprintf(path, sizeof(path), "%s/map_%s", c->dir, bpf_map__name(maps[i]));
 		if ((err = bpf_map__set_pin_path(maps[i], path)))
 			return err;

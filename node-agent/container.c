@@ -15,6 +15,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static bool container_is_hex(const char *s, size_t n)
 {
 	size_t i;
@@ -30,7 +32,7 @@ int container_parse_id(const char *spec, char *out, size_t cap)
 	static const char *const schemes[] = { "containerd://", "cri-o://", "docker://" };
 	size_t i, n;
 
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(schemes); i++) {
 		n = strlen(schemes[i]);
 		if (strncmp(spec, schemes[i], n) == 0) {
 			spec += n;
@@ -54,12 +56,12 @@ int container_id_from_cgroup_path(const char *path, char *out, size_t cap)
 	n = strlen(base);
 	if (n > 6 && strcmp(base + n - 6, ".scope") == 0) {
 		n -= 6;
-		for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(prefixes); i++) {
 			plen = strlen(prefixes[i]);
 			if (strncmp(base, prefixes[i], plen) == 0)
 				break;
 		}
-		if (i == sizeof(prefixes) / sizeof(prefixes[0]))
+		if (i == ARRAY_SIZE(prefixes))
 			return -ENOENT;
 		base += plen;
 		n -= plen;
@@ -156,7 +158,7 @@ static uint64_t container_cgroup_id(pid_t pid)
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		for (i = 0; i < sizeof(roots) / sizeof(roots[0]) && !id; i++) {
+		for (i = 0; i < ARRAY_SIZE(roots) && !id; i++) {
 			if (statfs(roots[i], &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC)
 				continue;
 			snprintf(dir, sizeof(dir), "%s%s", roots[i], line + 3);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "probe.h"
 #include "rootfs.h"
+#include "util.h"
 
 #if defined(__x86_64__)
 #define DISCOVER_TRIPLET "x86_64-linux-gnu"
@@ -144,7 +145,7 @@ static int discover_needed(struct probe_set *ps, uint32_t owner, pid_t pid, int 
 	for (i = 0; i < n; i++) {
 		if (!discover_is_readline_lib(names[i]) || strchr(names[i], '/'))
 			continue;
-		for (d = 0; d < sizeof(discover_lib_dirs) / sizeof(discover_lib_dirs[0]); d++) {
+		for (d = 0; d < ARRAY_SIZE(discover_lib_dirs); d++) {
 			if (snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[d],
 				     names[i]) >= (int)sizeof(path))
 				continue;
@@ -242,11 +243,11 @@ int discover_container(struct probe_set *ps, uint32_t owner, const struct discov
 	rootfd = rootfs_open_root(pid);
 	if (rootfd < 0)
 		return rootfd;
-	for (i = 0; i < sizeof(discover_shells) / sizeof(discover_shells[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(discover_shells); i++)
 		if (discover_path(ps, owner, pid, rootfd, discover_shells[i], true) == 1)
 			n++;
-	for (i = 0; i < sizeof(discover_libs) / sizeof(discover_libs[0]); i++) {
-		for (d = 0; d < sizeof(discover_lib_dirs) / sizeof(discover_lib_dirs[0]); d++) {
+	for (i = 0; i < ARRAY_SIZE(discover_libs); i++) {
+		for (d = 0; d < ARRAY_SIZE(discover_lib_dirs); d++) {
 			snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[d],
 				 discover_libs[i]);
 			if (discover_path(ps, owner, pid, rootfd, path, true) == 1)

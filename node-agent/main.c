@@ -58,6 +58,9 @@ static void main_usage(FILE *f)
 		"  --spool-dir DIR       the spool (default /var/lib/shellaudit/spool); entries\n"
 		"                        are fdatasync'd there before they are published\n"
 		"                                                          SHELLAUDIT_SPOOL_DIR\n"
+		"  --key-file FILE       the node's Ed25519 key that signs its AuditRecords,\n"
+		"                        made at first start, 0600 (default node.key in the\n"
+		"                        spool dir's parent)              SHELLAUDIT_KEY_FILE\n"
 		"  --spool-max-mb MB     spool bound; past it entries are counted and become a\n"
 		"                        gap entry (default 256)          SHELLAUDIT_SPOOL_MAX_MB\n"
 		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
@@ -70,8 +73,9 @@ static void main_usage(FILE *f)
 		"\n"
 		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
 		"                        checks the AuditRecord chains of a container: exit 0\n"
-		"                        when intact, 1 when a record is missing, altered or\n"
-		"                        reordered\n"
+		"                        when intact, 1 when a record is missing (first, middle\n"
+		"                        or last: the node's published chain head), altered,\n"
+		"                        reordered, unsigned or not signed by its node's key\n"
 		"\n"
 		"  --log-level LEVEL     error, warn, info (default) or debug\n"
 		"                                                          SHELLAUDIT_LOG_LEVEL\n"
@@ -165,7 +169,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR };
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR, OPT_KEY };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -187,6 +191,7 @@ int main(int argc, char **argv)
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
+		{ "key-file", required_argument, NULL, OPT_KEY },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -210,6 +215,7 @@ int main(int argc, char **argv)
 	o.node_name = getenv("NODE_NAME");
 	o.kubeconfig = getenv("KUBECONFIG");
 	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");
+	o.key_file = getenv("SHELLAUDIT_KEY_FILE");
 	if (!o.spool_dir || !*o.spool_dir)
 		o.spool_dir = "/var/lib/shellaudit/spool";
 	o.spool_max_bytes = 256u << 20;
@@ -249,6 +255,7 @@ int main(int argc, char **argv)
 		case OPT_NODE: o.node_name = optarg; break;
 		case OPT_KUBECONFIG: o.kubeconfig = optarg; break;
 		case OPT_SPOOL: o.spool_dir = optarg; break;
+		case OPT_KEY: o.key_file = optarg; break;
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;

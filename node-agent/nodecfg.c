@@ -8,29 +8,47 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 struct nodecfg {
 	char *node;
 	struct informer *inf;
 	struct nodecfg_target *t;
 	size_t n;
+	/* Targets the last change removed: their identity stays known until
+	 * the next change, for what the agent still writes of them (the end
+	 * of their sessions, the entry that says auditing stopped). */
+	struct nodecfg_target *removed;
+	size_t nremoved;
 	long long generation;
 	cJSON *applied_spec;	/* the spec the targets were built from */
 };
 
-static void nodecfg_clear(struct nodecfg *nc)
+static void nodecfg_target_free(struct nodecfg_target *t)
+{
+	free(t->cid);
+	cJSON_Delete(t->id);
+	redact_free(t->redact);
+	free(t->error);
+}
+
+static void nodecfg_free_array(struct nodecfg_target *t, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < nc->n; i++) {
-		free(nc->t[i].cid);
-		cJSON_Delete(nc->t[i].id);
-		redact_free(nc->t[i].redact);
-		free(nc->t[i].error);
-	}
-	free(nc->t);
+	for (i = 0; i < n; i++)
+		nodecfg_target_free(&t[i]);
+	free(t);
+}
+
+static void nodecfg_clear(struct nodecfg *nc)
+{
+	nodecfg_free_array(nc->t, nc->n);
 	nc->t = NULL;
 	nc->n = 0;
+	nodecfg_free_array(nc->removed, nc->nremoved);
+	nc->removed = NULL;
+	nc->nremoved = 0;
 }
 
 void nodecfg_stop(struct nodecfg *nc)
@@ -102,7 +120,27 @@ const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg)
 	for (i = 0; i < nc->n; i++)
 		if (!strcmp(nc->t[i].cid, cid))
 			return nc->t[i].error ? NULL : &nc->t[i].sst;
+	for (i = 0; i < nc->nremoved; i++)
+		if (!strcmp(nc->removed[i].cid, cid))
+			return nc->removed[i].error ? NULL : &nc->removed[i].sst;
 	return NULL;
+}
+
+const struct nodecfg_target *nodecfg_removed(const struct nodecfg *nc, const char *cid)
+{
+	size_t i;
+
+	for (i = 0; i < nc->nremoved; i++)
+		if (!strcmp(nc->removed[i].cid, cid))
+			return &nc->removed[i];
+	return NULL;
+}
+
+const cJSON *nodecfg_published_heads(const struct nodecfg *nc)
+{
+	return cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(informer_get(nc->inf, NULL, nc->node), "status"),
+		"heads");
 }
 
 /* One target of the spec into t. */
@@ -118,7 +156,7 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	memset(t, 0, sizeof(*t));
 	if (!cid || !(t->cid = strdup(cid)) || !(t->id = cJSON_CreateObject()))
 		return -ENOMEM;
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(keep); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec_t, keep[i]);
 
 		if (v)
@@ -137,10 +175,39 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	return 0;
 }
 
+/* Keeps the targets of old that t (n of them) no longer has as the
+ * removed ones, and frees the rest of old. */
+static int nodecfg_keep_removed(struct nodecfg *nc, struct nodecfg_target *old, size_t nold)
+{
+	size_t i, j;
+
+	nodecfg_free_array(nc->removed, nc->nremoved);
+	nc->removed = NULL;
+	nc->nremoved = 0;
+	if (nold && !(nc->removed = calloc(nold, sizeof(*nc->removed)))) {
+		nodecfg_free_array(old, nold);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nold; i++) {
+		for (j = 0; j < nc->n && strcmp(nc->t[j].cid, old[i].cid); j++)
+			;
+		if (j < nc->n) {
+			nodecfg_target_free(&old[i]);
+			continue;
+		}
+		nc->removed[nc->nremoved] = old[i];
+		/* sst.id and sst.redact point into the target: still valid */
+		nc->nremoved++;
+	}
+	free(old);
+	return 0;
+}
+
 int nodecfg_process(struct nodecfg *nc)
 {
 	const cJSON *obj, *spec, *arr, *it;
-	size_t n, i = 0;
+	struct nodecfg_target *old;
+	size_t n, nold, i = 0;
 	int ret;
 
 	if (informer_process(nc->inf) <= 0 || !informer_synced(nc->inf))
@@ -155,7 +222,10 @@ int nodecfg_process(struct nodecfg *nc)
 	}
 	if (!obj && !nc->applied_spec && nc->n == 0)
 		return 0;
-	nodecfg_clear(nc);
+	old = nc->t;
+	nold = nc->n;
+	nc->t = NULL;
+	nc->n = 0;
 	cJSON_Delete(nc->applied_spec);
 	nc->applied_spec = spec ? cJSON_Duplicate(spec, 1) : NULL;
 	nc->generation = obj ? (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
@@ -163,24 +233,30 @@ int nodecfg_process(struct nodecfg *nc)
 			       0;
 	arr = cJSON_GetObjectItemCaseSensitive(spec, "targets");
 	n = (size_t)cJSON_GetArraySize(arr);
-	if (n && !(nc->t = calloc(n, sizeof(*nc->t))))
+	if (n && !(nc->t = calloc(n, sizeof(*nc->t)))) {
+		nodecfg_free_array(old, nold);
 		return -ENOMEM;
+	}
 	cJSON_ArrayForEach(it, arr) {
 		if ((ret = nodecfg_target(nc, it, &nc->t[i])) < 0) {
 			nc->n = i + 1;
+			nodecfg_free_array(old, nold);
 			return ret;
 		}
 		i++;
 	}
 	nc->n = i;
+	if ((ret = nodecfg_keep_removed(nc, old, nold)) < 0)
+		return ret;
 	log_with(LOG_INFO, LOG_KV("node", nc->node), "ShellAuditNode generation %lld: %zu targets",
 		 nc->generation, nc->n);
 	return 1;
 }
 
 int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error)
+		   size_t n, long long drops, const char *last_error, const cJSON *extra)
 {
+	const cJSON *x;
 	const cJSON *obj = informer_get(nc->inf, NULL, nc->node);
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	cJSON *status, *targets, *patch;
@@ -193,6 +269,16 @@ int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodec
 	if (!obj)
 		return 0;
 	status = cJSON_CreateObject();
+	if (!ts) {
+		/* Leaving: what is attached stays as last said; only the rest
+		 * (the heads of the last records) moves. */
+		static const char *const keep[] = { "observedGeneration", "targets", "attached" };
+
+		for (i = 0; i < ARRAY_SIZE(keep); i++)
+			if ((x = cJSON_GetObjectItemCaseSensitive(old, keep[i])))
+				cJSON_AddItemToObject(status, keep[i], cJSON_Duplicate(x, 1));
+		goto rest;
+	}
 	cJSON_AddNumberToObject(status, "observedGeneration", (double)nc->generation);
 	targets = cJSON_AddArrayToObject(status, "targets");
 	for (i = 0; i < n; i++) {
@@ -209,10 +295,14 @@ int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodec
 		cJSON_AddItemToArray(targets, t);
 	}
 	cJSON_AddNumberToObject(status, "attached", (double)attached);
+rest:
 	cJSON_AddStringToObject(status, "agentVersion", SHELLAUDIT_VERSION);
 	cJSON_AddNumberToObject(status, "drops", (double)drops);
 	if (last_error && *last_error)
 		cJSON_AddStringToObject(status, "lastError", last_error);
+	cJSON_ArrayForEach(x, extra) {
+		cJSON_AddItemToObject(status, x->string, cJSON_Duplicate(x, 1));
+	}
 	if (old && cJSON_Compare(old, status, true)) {
 		cJSON_Delete(status);
 		return 0;

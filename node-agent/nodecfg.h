@@ -45,8 +45,19 @@ const struct nodecfg_target *nodecfg_at(const struct nodecfg *nc, size_t i);
 /* sink_spool_lookup_fn over the current targets (arg: the nodecfg). */
 const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg);
 
-/* Writes the status when it differs from what the object has. */
+/* The target the last change of the spec removed, by container ID, or
+ * NULL; valid until the next nodecfg_process() that returns 1. Its record
+ * identity stays known to nodecfg_lookup() until then too. */
+const struct nodecfg_target *nodecfg_removed(const struct nodecfg *nc, const char *cid);
+
+/* status.heads as the object has it now (a previous agent's, at start), or
+ * NULL. Hostile input: see heads_merge(). */
+const cJSON *nodecfg_published_heads(const struct nodecfg *nc);
+
+/* Writes the status when it differs from what the object has. The fields
+ * of extra (an object, or NULL) are written too (signingKey, heads). ts
+ * NULL (an agent leaving): the targets' state stays as the object has it. */
 int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error);
+		   size_t n, long long drops, const char *last_error, const cJSON *extra);
 
 #endif

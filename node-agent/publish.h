@@ -17,7 +17,8 @@ struct publish_stats {
 	uint64_t events, events_replayed;
 	uint64_t events_suppressed;		/* over a pod's ratePerMinute */
 	uint64_t failures;			/* API errors (retried) */
-	uint64_t collisions;			/* a different record had the name */
+	uint64_t collisions;			/* a different record had the name
+						 * (published under a longer one) */
 	double last_latency_s;			/* entry capture to record accepted */
 };
 
@@ -33,5 +34,10 @@ int publish_step(struct publisher *p, int budget);
 /* Milliseconds until publish_step has something to do after a failure. */
 long publish_backoff_ms(const struct publisher *p);
 void publish_get_stats(const struct publisher *p, struct publish_stats *out);
+
+/* Called with each record the API server accepted or already had (a
+ * replay), in publication order; the record is the publisher's. */
+typedef void (*publish_record_fn)(const cJSON *record, void *arg);
+void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg);
 
 #endif

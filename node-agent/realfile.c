@@ -40,6 +40,7 @@
 
 #include "digest.h"
 #include "rootfs.h"
+#include "util.h"
 
 #ifndef AT_HANDLE_FID
 #define AT_HANDLE_FID 0x200
@@ -259,7 +260,7 @@ int realfile_parse_mountinfo(char *line, struct realfile_mount *m)
 	memset(m, 0, sizeof(*m));
 	line[strcspn(line, "\n")] = '\0';
 	while (s) {
-		if (n == sizeof(f) / sizeof(f[0]))
+		if (n == ARRAY_SIZE(f))
 			return -EINVAL;
 		f[n++] = strsep(&s, " ");
 	}
@@ -380,7 +381,7 @@ static int realfile_open_layer(const char *dir, int *hostroot)
 	if (*hostroot >= 0)
 		return realfile_openat2(*hostroot, dir, O_PATH | O_DIRECTORY,
 					RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-	for (i = 0; i < sizeof(realfile_host_roots) / sizeof(realfile_host_roots[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(realfile_host_roots); i++) {
 		root = open(realfile_host_roots[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0)
 			continue;
@@ -406,7 +407,7 @@ static int realfile_open_upper(struct realfile_ctx *c, int mntfd, int *hostroot)
 	if (realfile_handle(mntfd, &rootfh) || !realfile_ovl_len(&rootfh) ||
 	    !(rootfh.b[REALFILE_OVL_FLAGS] & REALFILE_OVL_FLAG_UPPER))
 		return -ENOTSUP;
-	for (i = 0; i < sizeof(realfile_host_roots) / sizeof(realfile_host_roots[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(realfile_host_roots); i++) {
 		root = open(realfile_host_roots[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (root < 0)
 			continue;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "sink.h"
 
 struct session {
@@ -67,14 +68,12 @@ static void session_end(struct session_table *st, size_t i, uint64_t ts, int32_t
 
 void session_table_free(struct session_table *st)
 {
-	struct timespec now;
+	uint64_t now = clock_now_ns();
 
 	if (!st)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	while (st->n)
-		session_end(st, st->n - 1, (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec, -1,
-			    NULL, "agent stopped");
+		session_end(st, st->n - 1, now, -1, NULL, "agent stopped");
 	sink_flush(st->sink);
 	free(st->s);
 	free(st);
@@ -167,14 +166,12 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 
 void session_end_target(struct session_table *st, uint32_t target, const char *reason)
 {
-	struct timespec now;
+	uint64_t now = clock_now_ns();
 	size_t i;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (i = 0; i < st->n;) {
 		if (st->s[i].target == target)
-			session_end(st, i, (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec, -1,
-				    NULL, reason);
+			session_end(st, i, now, -1, NULL, reason);
 		else
 			i++;
 	}

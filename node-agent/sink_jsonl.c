@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "escape.h"
 
 struct sink_jsonl {
@@ -73,7 +74,7 @@ static void sink_jsonl_fmt(struct sink_jsonl *s, const char *fmt, ...)
 /* Appends n untrusted bytes as a JSON string. */
 static void sink_jsonl_str(struct sink_jsonl *s, const void *src, size_t n)
 {
-	size_t need = escape_text(NULL, 0, src, n) + 1, i;
+	size_t need = escape_text(NULL, 0, src, n) + 1;
 	char *e;
 
 	if (need > s->esc_cap) {
@@ -89,11 +90,7 @@ static void sink_jsonl_str(struct sink_jsonl *s, const void *src, size_t n)
 	if (sink_jsonl_grow(s, 2 * need + 2))
 		return;
 	s->buf[s->len++] = '"';
-	for (i = 0; s->esc[i]; i++) {
-		if (s->esc[i] == '"' || s->esc[i] == '\\')
-			s->buf[s->len++] = '\\';
-		s->buf[s->len++] = s->esc[i];
-	}
+	s->len += escape_json(s->buf + s->len, 2 * need, s->esc);
 	s->buf[s->len++] = '"';
 	s->buf[s->len] = '\0';
 }
@@ -230,7 +227,6 @@ static void sink_jsonl_close(struct sink *base)
 int sink_jsonl_open_stream(void *file, struct sink **out)
 {
 	struct sink_jsonl *s = calloc(1, sizeof(*s));
-	struct timespec mono, wall;
 
 	if (!s)
 		return -ENOMEM;
@@ -238,10 +234,7 @@ int sink_jsonl_open_stream(void *file, struct sink **out)
 	s->base.flush = sink_jsonl_flush;
 	s->base.close = sink_jsonl_close;
 	s->f = file;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	s->wall_minus_mono = ((int64_t)wall.tv_sec - mono.tv_sec) * 1000000000 +
-			     (wall.tv_nsec - mono.tv_nsec);
+	s->wall_minus_mono = clock_wall_offset_ns();
 	*out = &s->base;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "escape.h"
 #include "log.h"
 #include "timefmt.h"
@@ -250,6 +251,27 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	return ret;
 }
 
+int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id, const char *why)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+	struct timespec now;
+	char ts[40];
+	cJSON *e;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	timefmt_micro(&now, ts, sizeof(ts));
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "time", ts);
+	cJSON_AddStringToObject(e, "kind", "audit_stopped");
+	cJSON_AddStringToObject(e, "text", why);
+	ret = sink_spool_add(s, container, "", id, NULL, e, NULL);
+	cJSON_Delete(e);
+	if (ret == 0)
+		ret = spool_end_session(s->sp, container, "");
+	return ret;
+}
+
 static int sink_spool_flush(struct sink *base)
 {
 	(void)base;
@@ -269,7 +291,6 @@ void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out)
 {
 	struct sink_spool *s = calloc(1, sizeof(*s));
-	struct timespec mono, wall;
 
 	if (!s)
 		return -ENOMEM;
@@ -279,10 +300,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->sp = sp;
 	s->lookup = lookup;
 	s->arg = arg;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	s->wall_minus_mono = ((int64_t)wall.tv_sec - mono.tv_sec) * 1000000000LL +
-			     (wall.tv_nsec - mono.tv_nsec);
+	s->wall_minus_mono = clock_wall_offset_ns();
 	*out = &s->base;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hmap.h"
 #include "log.h"
 #include "record.h"
@@ -28,6 +29,7 @@ struct spool_batch {
 struct spool_chain {
 	uint64_t next_seq;
 	char prev[DIGEST_STR_LEN];
+	char prev_until[RECORD_TIME_LEN];	/* record_kept_until of prev */
 };
 
 struct spool {
@@ -49,14 +51,6 @@ struct spool {
 	struct spool_stats stats;
 };
 
-static long spool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void spool_batch_free(struct spool_batch *b)
 {
 	if (!b)
@@ -69,25 +63,14 @@ static void spool_batch_free(struct spool_batch *b)
 	free(b);
 }
 
-static void spool_free_batch_cb(const char *key, void *value, void *arg)
+static void spool_batch_free_value(void *b)
 {
-	(void)key;
-	(void)arg;
-	spool_batch_free(value);
-}
-
-static void spool_free_cb(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
+	spool_batch_free(b);
 }
 
 static void spool_reset_state(struct spool *s)
 {
-	hmap_foreach(&s->batches, spool_free_batch_cb, NULL);
 	hmap_clear(&s->batches);
-	hmap_foreach(&s->chains, spool_free_cb, NULL);
 	hmap_clear(&s->chains);
 }
 
@@ -146,7 +129,7 @@ static int spool_cut(struct spool *s, const char *key)
 	struct spool_chain *c;
 	struct record_identity id;
 	struct record_session sess = { 0 };
-	char digest[DIGEST_STR_LEN];
+	char digest[DIGEST_STR_LEN], until[RECORD_TIME_LEN];
 	cJSON *rec, *item;
 	int ret;
 
@@ -171,12 +154,15 @@ static int spool_cut(struct spool *s, const char *key)
 		sess.pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b->sess, "pid"));
 		sess.start = spool_str(b->sess, "start");
 	}
-	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev, digest);
+	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev,
+			   c->prev_until, s->opts.key, digest);
 	b->entries = NULL; /* record_build took it */
 	if (!rec) {
 		spool_batch_free(b);
 		return -ENOMEM;
 	}
+	if (record_kept_until(cJSON_GetObjectItemCaseSensitive(rec, "spec"), until) < 0)
+		until[0] = '\0';
 	item = cJSON_CreateObject();
 	cJSON_AddStringToObject(item, "t", "r");
 	cJSON_AddItemToObject(item, "r", rec);
@@ -190,6 +176,7 @@ static int spool_cut(struct spool *s, const char *key)
 	}
 	c->next_seq++;
 	memcpy(c->prev, digest, sizeof(digest));
+	memcpy(c->prev_until, until, sizeof(until));
 	s->stats.records++;
 	s->changed = true;
 	spool_batch_free(b);
@@ -224,7 +211,7 @@ static int spool_batch_entry(struct spool *s, const cJSON *item)
 		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(item, "sess")))
 			b->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sess"), 1);
 		b->entries = cJSON_CreateArray();
-		b->opened_ms = spool_now_ms();
+		b->opened_ms = clock_now_ms();
 		if (!b->cid || !b->sk || !b->id || !b->entries || hmap_put(&s->batches, key, b, NULL) < 0) {
 			spool_batch_free(b);
 			return -ENOMEM;
@@ -275,6 +262,8 @@ static void spool_ckpt_chain(const char *key, void *value, void *arg)
 
 	cJSON_AddNumberToObject(o, "seq", (double)c->next_seq);
 	cJSON_AddStringToObject(o, "prev", c->prev);
+	if (c->prev_until[0])
+		cJSON_AddStringToObject(o, "until", c->prev_until);
 }
 
 static void spool_ckpt_batch(const char *key, void *value, void *arg)
@@ -324,7 +313,7 @@ static int spool_checkpoint(struct spool *s)
 	s->ckpt_bp[s->nckpt++] = s->bp;
 	s->stats.checkpoints++;
 	s->changed = false;
-	s->last_ckpt_ms = spool_now_ms();
+	s->last_ckpt_ms = clock_now_ms();
 	return 0;
 }
 
@@ -381,7 +370,7 @@ static void spool_age_cb(const char *key, void *value, void *arg)
 
 int spool_tick(struct spool *s)
 {
-	struct spool_age a = { s, spool_now_ms(), 0 };
+	struct spool_age a = { s, clock_now_ms(), 0 };
 	int ret;
 
 	if ((ret = spool_run_batcher(s)) < 0)
@@ -599,6 +588,7 @@ static int spool_restore(struct spool *s)
 			goto nomem;
 		ch->next_seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seq"));
 		snprintf(ch->prev, sizeof(ch->prev), "%s", spool_str(c, "prev") ?: "");
+		snprintf(ch->prev_until, sizeof(ch->prev_until), "%s", spool_str(c, "until") ?: "");
 	}
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(ckpt, "open")) {
 		struct spool_batch *nb = calloc(1, sizeof(*nb));
@@ -613,7 +603,7 @@ static int spool_restore(struct spool *s)
 			nb->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "sess"), 1);
 		nb->entries = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "entries"), 1);
 		nb->bytes = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "bytes"));
-		nb->opened_ms = spool_now_ms();
+		nb->opened_ms = clock_now_ms();
 		spool_key(nb->cid, nb->sk, key, sizeof(key));
 		if (!nb->cid || !nb->sk || !nb->id || !nb->entries ||
 		    hmap_put(&s->batches, key, nb, NULL) < 0) {
@@ -650,8 +640,8 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.batch_age_ms = 5000;
 	if (s->opts.checkpoint_ms <= 0)
 		s->opts.checkpoint_ms = 2000;
-	hmap_init(&s->batches);
-	hmap_init(&s->chains);
+	hmap_init_free(&s->batches, spool_batch_free_value);
+	hmap_init_free(&s->chains, free);
 	jo.max_bytes = opts->max_bytes;
 	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;

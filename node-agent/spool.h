@@ -23,6 +23,8 @@
 
 #include "journal.h"
 
+struct sign_key;
+
 struct spool_opts {
 	const char *dir;	/* entries/ and records/ journals below it */
 	size_t max_bytes;	/* per journal [256 MiB] */
@@ -30,6 +32,9 @@ struct spool_opts {
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [5000] */
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
+	/* Signs every record formed (record_build); NULL only in tests. The
+	 * key must outlive the spool. */
+	const struct sign_key *key;
 };
 
 struct spool_stats {

@@ -1,11 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Checking a container's chain of AuditRecords. */
+/* Checking a container's chain of AuditRecords: each record's digest and
+ * link, its signature by its node's key, and the chain's ends against what
+ * the node publishes in its ShellAuditNode status (signing key and chain
+ * head), where tenants cannot write. */
 #ifndef SHELLAUDIT_VERIFY_H
 #define SHELLAUDIT_VERIFY_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
+
+/* Times from another clock (the node's, the API server's) are trusted to
+ * within this many seconds. */
+#define VERIFY_CLOCK_SLACK_S 60
 
 struct verify_result {
 	long records;
@@ -14,25 +23,57 @@ struct verify_result {
 	long altered;		/* digest does not match the content */
 	long broken_links;	/* previousDigest differs from the previous digest */
 	long duplicates;	/* two records claim one sequence */
+	long bad_signatures;	/* unsigned, or not signed by the node's published key */
+	long deleted_first;	/* the oldest records went before their retention */
+	long deleted_last;	/* records up to the node's published head are gone, or
+				 * the record at the head is not the one published */
+	long no_head;		/* the node publishes no head for this chain */
+};
+
+/* What a node publishes that one chain is checked against. */
+struct verify_anchor {
+	const char *node;
+	/* status.signingKey: its ID and base64 public key; NULL when the node
+	 * publishes none (or its ShellAuditNode is gone). */
+	const char *key_id, *public_key;
+	/* The status.heads item of this chain's container, or NULL. */
+	const cJSON *head;
 };
 
 /*
- * Verifies the records (AuditRecord objects, any order) of one container:
- * sequences contiguous, each digest recomputed from its content, each
- * previousDigest equal to the digest before it. A chain that starts above
- * 0 is reported (older records expired) but is not an error by itself.
- * Writes one line per finding to out (if non-NULL); returns 0 when the
- * chain is intact, -EBADMSG otherwise.
+ * Verifies the records (AuditRecord objects, any order) of one container
+ * on one node: sequences contiguous, each digest recomputed from its
+ * content, each previousDigest equal to the digest before it and, when
+ * anchor is given, each record signed by anchor's key; the first record
+ * present, when above 0, must say its predecessor's retention has passed
+ * (spec.previousKeptUntil); the last must reach the head anchor publishes
+ * unless that head's retention has passed. n may be 0 (a head whose
+ * records are all gone). now is the verifier's clock. Writes one line per
+ * finding to out (if non-NULL); 0 when intact, -EBADMSG otherwise.
  */
+int verify_records(cJSON *const *records, size_t n, const struct verify_anchor *anchor, time_t now,
+		   FILE *out, struct verify_result *res);
+
+/* verify_records without an anchor: the chain's structure alone (digests,
+ * links, sequence), not who signed it nor whether its newest records are
+ * gone. */
 int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_result *res);
 
 struct kube_client;
 
-/* Lists the AuditRecords of one container (namespace, pod and container
- * names; the container ID's hash when cid is given, else every chain of
- * that container name, one after the other) and verifies each chain,
- * writing findings to out. 0 when every chain is intact, -EBADMSG when one
- * is not, another negative errno when the records cannot be listed. */
+/*
+ * Checks every chain (one per container ID) of a container: lists the
+ * AuditRecords of the namespace and keeps those whose spec names the pod
+ * and container (labels are not trusted), reads the ShellAuditNode of each
+ * node the records name (and of the pod's node while the pod exists), and
+ * runs verify_records on each chain against its node's key and head. A
+ * head published for the container whose records are all gone is a chain
+ * too; with no record at all, every ShellAuditNode is searched for one.
+ * Records of one container ID claiming two nodes are a finding. Writes
+ * findings to out. 0 when every chain is intact (or there is none),
+ * -EBADMSG when one is not, another negative errno when the API cannot be
+ * read.
+ */
 int verify_container(struct kube_client *c, const char *ns, const char *pod, const char *container,
 		     FILE *out);
 

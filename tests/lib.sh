@@ -47,6 +47,20 @@ t_wait() {
 	done
 }
 
+# t_eventually NAME SECONDS CMD...: passes once CMD exits 0 within SECONDS
+# (what another process publishes a moment later: a chain's head); else
+# fails with CMD's last output.
+t_eventually() {
+	local name=$1 secs=$2 out
+	shift 2
+	if t_wait "$secs" "$@"; then
+		t_pass "$name"
+	else
+		out=$("$@" 2>&1)
+		t_fail "$name" "command: $*" "$out"
+	fi
+}
+
 # t_cleanup CMD: run at exit, last registered first, even when the test fails.
 t_cleanup() { T_CLEANUPS=("$*" "${T_CLEANUPS[@]}"); }
 t__run_cleanups() {

@@ -211,7 +211,7 @@ t_eq "kubectl exec: the AuditRecords hold the typed lines, in order, the key red
 	"$(record_entries "$pod" shell line)"
 execs=$(record_entries "$pod" shell exec | grep -xE 'ls|ip|sed|cat|ps|apt|timeout|strace' | tr '\n' ' ')
 t_eq "kubectl exec: and the programs run" "ls ip sed cat cat ps apt apt timeout strace " "$execs"
-t_run "kubectl exec: the chain verifies (shellaudit-agent verify)" \
+t_eventually "kubectl exec: the chain verifies (shellaudit-agent verify)" 30 \
 	"$AGENT" verify --namespace default --pod "$pod" --container shell
 # (After the checks of the programs run: this cat is one more.)
 t_eq "kubectl exec: the edit was made in the container" "worker_processes 4;" \
@@ -255,7 +255,7 @@ t_eq "kubectl debug: one ShellCommand Event per typed line on the pod, in order"
 t_wait "$WAIT" count_at_least "$n" record_entries "$pod" debugger line || true
 t_eq "kubectl debug: the AuditRecords of the ephemeral container hold them, in order" "$want" \
 	"$(record_entries "$pod" debugger line)"
-t_run "kubectl debug: the chain verifies" "$AGENT" verify --namespace default --pod "$pod" --container debugger
+t_eventually "kubectl debug: the chain verifies" 30 "$AGENT" verify --namespace default --pod "$pod" --container debugger
 t_eq "kubectl debug: nothing more in the records of the pod's own container" \
 	"$(cat "$work/exec.want")" "$(record_entries "$pod" shell line)"
 
@@ -311,7 +311,7 @@ t_wait "$WAIT" count_at_least 200 crash_events || true
 t_eq "and has one Event" "$(grep '^echo crash-' "$work/crash.txt")" "$(crash_events)"
 t_match "the restarted agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
-t_run "the chain verifies across the crash" "$AGENT" verify --namespace default --pod "$pod" --container shell
+t_eventually "the chain verifies across the crash" 30 "$AGENT" verify --namespace default --pod "$pod" --container shell
 
 # --- retention -----------------------------------------------------------------------
 

@@ -147,9 +147,9 @@ t_run "local overlay of config/local" "$T_ROOT/hack/local-overlay.sh" "$overlay"
 	Deployment/shellaudit-system/shellaudit-controller/controller \
 	DaemonSet/shellaudit-system/shellaudit-agent/agent
 t_run "apply -k config/local (overlay)" k apply -k "$overlay"
-t_eq "the agent's spool is in the state dir" "$SHELLAUDIT_RUN/node/spool" \
+t_eq "the agent's state (spool, signing key) is in the state dir" "$SHELLAUDIT_RUN/node/agent" \
 	"$(k -n shellaudit-system get ds/shellaudit-agent \
-		-o jsonpath='{.spec.template.spec.volumes[?(@.name=="spool")].hostPath.path}')"
+		-o jsonpath='{.spec.template.spec.volumes[?(@.name=="state")].hostPath.path}')"
 t_eq "pull policy of config/local is Never" "Never Never" \
 	"$(k -n shellaudit-system get deploy/shellaudit-controller ds/shellaudit-agent \
 		-o jsonpath='{.items[*].spec.template.spec.containers[0].imagePullPolicy}')"
@@ -166,15 +166,17 @@ agent_answers() {
 	can agent create auditrecords.shellaudit.io -n default
 	can agent update shellauditnodes.shellaudit.io --subresource=status
 	can agent watch shellauditnodes.shellaudit.io
-	can agent create events -n default
+	can agent create events.events.k8s.io -n default
 	can agent delete auditrecords.shellaudit.io -n default
 	can agent update auditrecords.shellaudit.io -n default
 	can agent get secrets -n shellaudit-system
 	can agent list secrets -A
 	can agent update shellauditnodes.shellaudit.io
 	can agent list pods -A
+	can agent get pods -A
+	can agent create events -n default
 }
-t_eq "RBAC of the agent" "yes yes yes yes no no no no no no" "$(answers agent_answers)"
+t_eq "RBAC of the agent" "yes yes yes yes no no no no no no no no" "$(answers agent_answers)"
 controller_answers() {
 	can controller delete auditrecords.shellaudit.io -n default
 	can controller create shellauditnodes.shellaudit.io
@@ -185,8 +187,9 @@ controller_answers() {
 	can controller get secrets -A
 	can controller create auditrecords.shellaudit.io -n default
 	can controller update leases.coordination.k8s.io/other -n kube-system
+	can controller create events.events.k8s.io -n default
 }
-t_eq "RBAC of the controller" "yes yes yes yes yes yes no no no" "$(answers controller_answers)"
+t_eq "RBAC of the controller" "yes yes yes yes yes yes no no no no" "$(answers controller_answers)"
 
 # The agent's own-node policy, with the credentials an agent pod has: a
 # token bound to a pod of the DaemonSet (it runs or crash-loops; either
@@ -205,13 +208,13 @@ record() {
 		-H 'Content-Type: application/yaml' -X POST --data-binary @- \
 		-o "$SHELLAUDIT_RUN.resp" -w '%{http_code}' \
 		"https://127.0.0.1:$SHELLAUDIT_APISERVER_PORT/apis/shellaudit.io/v1alpha1/namespaces/default/auditrecords" \
-		< <(sed -e "s/^  node: node-1$/  node: $1/" -e "s/name: demo-6f7c9-shell-0/name: e2e-$1/" \
+		< <(sed -e "s/^  node: node-1$/  node: $1/" -e "s/name: demo-6f7c9-shell-0/name: e2e-$1-9f86d08188/" \
 			"$T_ROOT/tests/integration/fixtures/auditrecord.yaml")
 	printf ' %s' "$(grep -o '"message": *"[^"]*"' "$SHELLAUDIT_RUN.resp" 2>/dev/null)"
 }
 t_cleanup "rm -f '$SHELLAUDIT_RUN.resp'"
 t_match "the agent appends a record of its own node" '^201' "$(record "$node")"
-t_match "the agent cannot write a record of another node" "^422 .*may not write records of node other-node" \
+t_match "the agent cannot write a record of another node" "^403 .*may not write records of node other-node" \
 	"$(record other-node)"
 # The same for ShellAuditNode status: two of them, made here while no
 # controller runs (it would delete ShellAuditNodes of nodes without
@@ -232,7 +235,7 @@ node_status() {
 }
 t_match "the agent writes its own node's ShellAuditNode status" '^200' "$(node_status "$node")"
 t_match "the agent cannot write another node's ShellAuditNode status" \
-	"^422 .*may not write ShellAuditNode other-node" "$(node_status other-node)"
+	"^403 .*may not write ShellAuditNode other-node" "$(node_status other-node)"
 
 # --- down ----------------------------------------------------------------------------
 

@@ -4,9 +4,14 @@
  * for test_spool.sh:
  *   spool_publish write DIR FROM TO [CRASH_AT]   entries FROM..TO-1, then drain;
  *                                                 SIGKILL itself after CRASH_AT
- *   spool_publish verify N                       every entry once, chain intact
+ *   spool_publish verify N DIR                   every entry once, chain intact,
+ *                                                 every record signed by DIR.key
+ *   spool_publish collide DIR                    a record whose name another
+ *                                                 record took first is published
+ *                                                 under its longer name, not lost
  * Entries alternate between two sessions of one container, so batches of
- * both are open when the crash comes.
+ * both are open when the crash comes. Records are signed with the key in
+ * DIR.key, made on the first write.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +27,7 @@
 #include "log.h"
 #include "publish.h"
 #include "record.h"
+#include "sign.h"
 #include "spool.h"
 #include "timefmt.h"
 #include "verify.h"
@@ -52,10 +58,23 @@ static int drain(struct spool *s, struct publisher *p, int timeout_s)
 	return -ETIMEDOUT;
 }
 
+/* The key of the spool in dir: DIR.key, made once. */
+static struct sign_key *load_key(const char *dir)
+{
+	struct sign_key *k = NULL;
+	char path[512], err[256];
+
+	snprintf(path, sizeof(path), "%s.key", dir);
+	if (sign_key_load_or_create(path, &k, NULL, err, sizeof(err)) < 0)
+		fprintf(stderr, "%s: %s\n", path, err);
+	return k;
+}
+
 static int write_phase(struct kube_client *c, const char *dir, long from, long to, long crash_at)
 {
+	struct sign_key *key = load_key(dir);
 	struct spool_opts so = { .dir = dir, .batch_entries = 7, .batch_age_ms = 300,
-				 .checkpoint_ms = 100 };
+				 .checkpoint_ms = 100, .key = key };
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
 				  .qps = 1000, .burst = 1000 };
 	struct spool *s;
@@ -112,6 +131,7 @@ static int write_phase(struct kube_client *c, const char *dir, long from, long t
 	publish_free(p);
 	events_free(ev);
 	spool_close(s);
+	sign_key_free(key);
 	cJSON_Delete(id);
 	cJSON_Delete(sess[0]);
 	cJSON_Delete(sess[1]);
@@ -146,8 +166,11 @@ static int count_event(const cJSON *item, void *arg)
 	return 0;
 }
 
-static int verify_phase(struct kube_client *c, long n)
+static int verify_phase(struct kube_client *c, long n, const char *dir)
 {
+	struct sign_key *key = load_key(dir);
+	long signed_ok = 0;
+	const char *why;
 	struct collect col = { 0 };
 	struct verify_result res;
 	struct hmap texts, events;
@@ -166,6 +189,9 @@ static int verify_phase(struct kube_client *c, long n)
 		return 1;
 	}
 	intact = verify_chain(col.recs, col.n, stdout, &res) == 0;
+	for (r = 0; key && r < col.n; r++)
+		signed_ok += record_check_signature(cJSON_GetObjectItem(col.recs[r], "spec"),
+						    sign_key_id(key), sign_key_public(key), &why) == 0;
 	hmap_init(&texts);
 	for (r = 0; r < col.n; r++)
 		cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(col.recs[r], "spec"), "entries")) {
@@ -193,14 +219,131 @@ static int verify_phase(struct kube_client *c, long n)
 	printf("  %s the chain verifies\n", intact && res.first_sequence == 0 ? "ok  " : "FAIL");
 	printf("  %s every entry has exactly one ShellCommand Event (%ld of %ld)\n",
 	       ev_once == n ? "ok  " : "FAIL", ev_once, n);
-	i = (once == n && texts.size == (size_t)n) + (intact && res.first_sequence == 0) + (ev_once == n);
-	printf("%ld passed, %ld failed\n", i, 3 - i);
+	printf("  %s every record is signed by the spool's key, replays included (%ld of %zu)\n",
+	       col.n && signed_ok == (long)col.n ? "ok  " : "FAIL", signed_ok, col.n);
+	i = (once == n && texts.size == (size_t)n) + (intact && res.first_sequence == 0) + (ev_once == n) +
+	    (col.n && signed_ok == (long)col.n);
+	printf("%ld passed, %ld failed\n", i, 4 - i);
+	sign_key_free(key);
 	for (r = 0; r < col.n; r++)
 		cJSON_Delete(col.recs[r]);
 	free(col.recs);
 	hmap_clear(&texts);
 	hmap_clear(&events);
-	return i == 3 ? 0 : 1;
+	return i == 4 ? 0 : 1;
+}
+
+static const char *text_of(const cJSON *rec)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"), 0),
+		"text"));
+}
+
+/* Another record takes the name of one of ours before we publish it (the
+ * admission policy makes that impossible for other nodes; a lost spool or
+ * a cluster admin may still): ours goes under its longer name, the other
+ * stays as it is, and a replay finds ours again. */
+static int collide_phase(struct kube_client *c, const char *dir)
+{
+	struct sign_key *key = load_key(dir);
+	struct spool_opts so = { .dir = dir, .batch_entries = 1, .key = key };
+	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test" };
+	cJSON *id = identity(), *e, *rec = NULL, *squat, *got = NULL, *ours = NULL;
+	const char *digest;
+	char name[320], longer[320], path[700], d[DIGEST_STR_LEN];
+	struct publish_stats ps;
+	struct publisher *p;
+	struct events *ev;
+	struct spool *s;
+	uint64_t pos;
+	int ok = 0, checks = 0, i;
+
+	cJSON_ReplaceItemInObject(id, "containerID", cJSON_CreateString("containerd://c0111de"));
+	if (spool_open(&so, &s) < 0)
+		return 1;
+	events_new(c, &eo, &ev);
+	publish_new(c, ev, s, &p);
+	e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
+	spool_add(s, "containerd://c0111de", "", id, NULL, e);
+	cJSON_Delete(e);
+	spool_tick(s);
+	if (spool_next_record(s, &rec, &pos) < 0)
+		return 1;
+	snprintf(name, sizeof(name), "%s",
+		 cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name")));
+	digest = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "digest"));
+	record_name_taken(name, digest, longer, sizeof(longer));
+	/* the squatter: same name, other content */
+	squat = cJSON_Duplicate(rec, 1);
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(squat, "spec"),
+									   "entries"),
+						     0),
+				  "text", cJSON_CreateString("squatter"));
+	record_digest(cJSON_GetObjectItem(squat, "spec"), d);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(squat, "spec"), "digest", cJSON_CreateString(d));
+	kube_create(c, "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords", squat, NULL, NULL);
+	cJSON_Delete(squat);
+	for (i = 0; i < 100 && !spool_idle(s); i++) {
+		spool_tick(s);
+		publish_step(p, 10);
+	}
+	publish_get_stats(p, &ps);
+	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", name);
+	kube_get(c, path, &got, NULL);
+	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s",
+		 longer);
+	kube_get(c, path, &ours, NULL);
+	checks++;
+	ok += spool_idle(s) && ps.collisions == 1 && ps.records == 1;
+	printf("  %s a record whose name was taken is published, not dropped (%llu collisions, %llu created)\n",
+	       spool_idle(s) && ps.collisions == 1 && ps.records == 1 ? "ok  " : "FAIL",
+	       (unsigned long long)ps.collisions, (unsigned long long)ps.records);
+	checks++;
+	ok += ours && text_of(ours) && !strcmp(text_of(ours), "collide-me");
+	printf("  %s under its longer name %s\n",
+	       ours && text_of(ours) && !strcmp(text_of(ours), "collide-me") ? "ok  " : "FAIL", longer);
+	checks++;
+	ok += got && text_of(got) && !strcmp(text_of(got), "squatter");
+	printf("  %s the record that took the name is left as it is\n",
+	       got && text_of(got) && !strcmp(text_of(got), "squatter") ? "ok  " : "FAIL");
+	/* A replay of ours (another spool forming the same record) meets the
+	 * squatter, then its own record under the longer name: done, once. */
+	publish_free(p);
+	spool_close(s);
+	checks++;
+	{
+		char replay_dir[512];
+		struct spool_opts so2 = { .dir = replay_dir, .batch_entries = 1, .key = key };
+		struct spool *s2;
+
+		snprintf(replay_dir, sizeof(replay_dir), "%s-replay", dir);
+		if (spool_open(&so2, &s2) < 0)
+			return 1;
+		publish_new(c, ev, s2, &p);
+		e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
+		spool_add(s2, "containerd://c0111de", "", id, NULL, e);
+		cJSON_Delete(e);
+		for (i = 0; i < 100 && !spool_idle(s2); i++) {
+			spool_tick(s2);
+			publish_step(p, 10);
+		}
+		publish_get_stats(p, &ps);
+		ok += spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1;
+		printf("  %s a replay of it finds it under the longer name (%llu created, %llu replayed)\n",
+		       spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1 ? "ok  " : "FAIL",
+		       (unsigned long long)ps.records, (unsigned long long)ps.records_replayed);
+		spool_close(s2);
+	}
+	printf("%d passed, %d failed\n", ok, checks - ok);
+	publish_free(p);
+	events_free(ev);
+	cJSON_Delete(rec);
+	cJSON_Delete(got);
+	cJSON_Delete(ours);
+	cJSON_Delete(id);
+	sign_key_free(key);
+	return ok == checks ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -218,8 +361,10 @@ int main(int argc, char **argv)
 	kube_client_new(cfg, NULL, &c);
 	if (argc >= 5 && !strcmp(argv[1], "write"))
 		ret = write_phase(c, argv[2], atol(argv[3]), atol(argv[4]), argc > 5 ? atol(argv[5]) : -1);
-	else if (argc == 3 && !strcmp(argv[1], "verify"))
-		ret = verify_phase(c, atol(argv[2]));
+	else if (argc == 4 && !strcmp(argv[1], "verify"))
+		ret = verify_phase(c, atol(argv[2]), argv[3]);
+	else if (argc == 3 && !strcmp(argv[1], "collide"))
+		ret = collide_phase(c, argv[2]);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
 	return ret;

@@ -113,9 +113,22 @@ static void test_unescape_rejects_malformed(void)
 	UNIT_CHECK(escape_unescape(buf, 2, "abc") == -ENOSPC);
 }
 
+static void test_escape_json_quotes_and_controls(void)
+{
+	char buf[64];
+
+	UNIT_CHECK(escape_json(buf, sizeof(buf), "plain é") == strlen("plain é"));
+	UNIT_CHECK_STR(buf, "plain é");
+	escape_json(buf, sizeof(buf), "a\"b\\c\nd\x01\x7f");
+	UNIT_CHECK_STR(buf, "a\\\"b\\\\c\\nd\\u0001\\u007f");
+	/* Cut before an escape, never inside it; the full length is returned. */
+	UNIT_CHECK(escape_json(buf, 3, "a\"") == 3);
+	UNIT_CHECK_STR(buf, "a");
+}
+
 UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_backslash_doubled),
 	  UNIT_TEST(test_escape_controls), UNIT_TEST(test_escape_nul_byte),
 	  UNIT_TEST(test_escape_valid_utf8_kept), UNIT_TEST(test_escape_invalid_utf8_bytes),
 	  UNIT_TEST(test_escape_bidi_override), UNIT_TEST(test_escape_truncation_never_splits),
 	  UNIT_TEST(test_escape_zero_capacity_counts), UNIT_TEST(test_escape_roundtrip_all_bytes),
-	  UNIT_TEST(test_unescape_rejects_malformed))
+	  UNIT_TEST(test_unescape_rejects_malformed), UNIT_TEST(test_escape_json_quotes_and_controls))

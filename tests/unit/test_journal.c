@@ -8,6 +8,7 @@
 
 #include "journal.h"
 #include "unit.h"
+#include "util.h"
 
 static char dir[64];
 
@@ -199,7 +200,7 @@ int main(void)
 	int ret;
 
 	snprintf(dir, sizeof(dir), "/tmp/test_journal.%d", (int)getpid());
-	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	ret = unit_main(tests, ARRAY_SIZE(tests));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

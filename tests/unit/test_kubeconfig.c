@@ -10,6 +10,7 @@
 
 #include "kubeconfig.h"
 #include "unit.h"
+#include "util.h"
 
 static char dir[64];
 
@@ -255,7 +256,7 @@ int main(void)
 	snprintf(dir, sizeof(dir), "/tmp/test_kubeconfig.XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
-	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	ret = unit_main(tests, ARRAY_SIZE(tests));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

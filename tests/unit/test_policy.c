@@ -4,6 +4,7 @@
 
 #include "policy.h"
 #include "unit.h"
+#include "util.h"
 
 static struct policy *parse(const char *json, char *err, size_t errlen)
 {
@@ -72,7 +73,7 @@ static void test_policy_invalid_specs_say_why(void)
 	char err[256];
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct policy *p;
 
 		/* A parse that fails without saying why must not pass on the

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
+/* record: AuditRecord names (deterministic, bound to the record's digest,
+ * a longer deterministic one when taken), the fields and digest of a
+ * record, its finalizer, its signature by the node's key and how a
+ * signature is checked (unsigned, another key, a swapped or malformed
+ * signature, another node), and the earliest time a record can expire. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "record.h"
+#include "sign.h"
 #include "unit.h"
-#include "verify.h"
 
 static const struct record_identity id = { "team-a", "web-1", "uid-1", "main",
 					   "containerd://abc123", "node-1", NULL, "720h" };
@@ -22,136 +27,158 @@ static cJSON *entries(const char *text)
 	return arr;
 }
 
-/* A chain of n records. */
-static void chain(cJSON **recs, int n)
+static const char *name_of(const cJSON *r)
 {
-	struct record_session s = { "42", 42, "2026-11-25T00:00:00Z" };
-	char prev[DIGEST_STR_LEN] = "", d[DIGEST_STR_LEN], text[16];
-	int i;
-
-	for (i = 0; i < n; i++) {
-		snprintf(text, sizeof(text), "cmd %d", i);
-		recs[i] = record_build(&id, &s, entries(text), (uint64_t)i, prev, d);
-		memcpy(prev, d, sizeof(d));
-	}
+	return cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "metadata"), "name"));
 }
 
-static void free_chain(cJSON **recs, int n)
+static void test_record_name_is_deterministic_and_bound_to_the_digest(void)
 {
-	int i;
+	static const char d1[] = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	static const char d2[] = "sha256:0000d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	struct record_identity other = id, longpod = id;
+	char a[320], b[320], pod[300];
 
-	for (i = 0; i < n; i++)
-		cJSON_Delete(recs[i]);
-}
-
-static void test_record_name_is_deterministic(void)
-{
-	char a[320], b[320];
-	struct record_identity other = id;
-
-	UNIT_CHECK(record_name(&id, 7, a, sizeof(a)) == 0);
-	UNIT_CHECK(record_name(&id, 7, b, sizeof(b)) == 0);
+	UNIT_CHECK(record_name(&id, 7, d1, a, sizeof(a)) == 0);
+	UNIT_CHECK(record_name(&id, 7, d1, b, sizeof(b)) == 0);
 	UNIT_CHECK_STR(a, b);
-	UNIT_CHECK(!strncmp(a, "web-1-main-", 11) && strstr(a, "-0000000007"));
-	other.container_id = "containerd://def456";
-	record_name(&other, 7, b, sizeof(b));
+	UNIT_CHECK(!strncmp(a, "web-1-main-", 11) && strstr(a, "-0000000007-9f86d08188"));
+	UNIT_CHECK(strlen(a) > 10 && !strcmp(a + strlen(a) - 11, "-9f86d08188"));
+	/* another record of the same place in the chain has another name */
+	record_name(&id, 7, d2, b, sizeof(b));
 	UNIT_CHECK(strcmp(a, b) != 0);
+	other.container_id = "containerd://def456";
+	record_name(&other, 7, d1, b, sizeof(b));
+	UNIT_CHECK(strcmp(a, b) != 0);
+	UNIT_CHECK(record_name(&id, 7, "md5:abc", b, sizeof(b)) == -EINVAL);
+	UNIT_CHECK(record_name(&id, 7, NULL, b, sizeof(b)) == -EINVAL);
+	/* the longer name when taken: the digest's 20 hex, deterministic */
+	UNIT_CHECK(record_name_taken(a, d1, b, sizeof(b)) == 0);
+	UNIT_CHECK(strlen(b) == strlen(a) + 10 && !strcmp(b + strlen(b) - 21, "-9f86d081884c7d659a2f"));
+	UNIT_CHECK(record_name_taken(a, d2, b, sizeof(b)) == -EINVAL);
+	UNIT_CHECK(record_name_taken("x", d1, b, sizeof(b)) == -EINVAL);
+	/* a long pod name is cut, never leaving '.' or '-' before the next '-' */
+	memset(pod, 'p', sizeof(pod));
+	pod[119] = '.';
+	pod[sizeof(pod) - 1] = '\0';
+	longpod.pod = pod;
+	UNIT_CHECK(record_name(&longpod, 1, d1, b, sizeof(b)) == 0);
+	UNIT_CHECK(strlen(b) <= 253 && !strstr(b, ".-") && !strstr(b, "--"));
+	UNIT_CHECK(record_name_taken(b, d1, a, sizeof(a)) == 0 && strlen(a) <= 253);
 }
 
-static void test_record_build_fields_and_digest(void)
+static void test_record_build_fields_digest_finalizer(void)
 {
-	char d[DIGEST_STR_LEN], again[DIGEST_STR_LEN];
-	cJSON *r = record_build(&id, NULL, entries("ls"), 0, NULL, d), *spec;
+	char d[DIGEST_STR_LEN], again[DIGEST_STR_LEN], name[320];
+	cJSON *r = record_build(&id, NULL, entries("ls"), 0, NULL, NULL, NULL, d), *spec, *fin;
 
 	UNIT_CHECK(r != NULL);
 	spec = cJSON_GetObjectItem(r, "spec");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec, "entryCount")) == 1);
 	UNIT_CHECK(!cJSON_GetObjectItem(spec, "previousDigest"));
+	UNIT_CHECK(!cJSON_GetObjectItem(spec, "previousKeptUntil"));
 	UNIT_CHECK(!cJSON_GetObjectItem(spec, "session"));
+	UNIT_CHECK(!cJSON_GetObjectItem(spec, "signature"));
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(spec, "digest")), d);
 	UNIT_CHECK(record_digest(spec, again) == 0);
 	UNIT_CHECK_STR(again, d);
+	record_name(&id, 0, d, name, sizeof(name));
+	UNIT_CHECK_STR(name_of(r), name);
+	fin = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "metadata"), "finalizers");
+	UNIT_CHECK(cJSON_GetArraySize(fin) == 1 &&
+		   !strcmp(cJSON_GetStringValue(cJSON_GetArrayItem(fin, 0)), RECORD_FINALIZER));
 	cJSON_Delete(r);
-	UNIT_CHECK(record_build(&id, NULL, cJSON_CreateArray(), 0, NULL, d) == NULL);
+	UNIT_CHECK(record_build(&id, NULL, cJSON_CreateArray(), 0, NULL, NULL, NULL, d) == NULL);
+	r = record_build(&id, NULL, entries("ls"), 3, "sha256:x", "2026-12-25T00:00:00Z", NULL, d);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "spec"),
+								"previousKeptUntil")),
+		       "2026-12-25T00:00:00Z");
+	cJSON_Delete(r);
 }
 
-static void test_verify_intact_chain(void)
+static void test_record_signature_checks(void)
 {
-	cJSON *recs[5], *shuffled[5];
-	struct verify_result res;
+	struct sign_key *k = NULL, *other = NULL;
+	char d[DIGEST_STR_LEN], d2[DIGEST_STR_LEN];
+	cJSON *r, *r2, *spec, *sig, *copy;
+	const char *why = NULL;
 
-	chain(recs, 5);
-	shuffled[0] = recs[3];
-	shuffled[1] = recs[0];
-	shuffled[2] = recs[4];
-	shuffled[3] = recs[1];
-	shuffled[4] = recs[2];
-	UNIT_CHECK(verify_chain(shuffled, 5, NULL, &res) == 0);
-	UNIT_CHECK(res.records == 5 && res.first_sequence == 0 && res.last_sequence == 4);
-	/* expired head: still intact */
-	UNIT_CHECK(verify_chain(recs + 2, 3, NULL, &res) == 0 && res.first_sequence == 2);
-	free_chain(recs, 5);
+	sign_key_generate(&k);
+	sign_key_generate(&other);
+	if (!k || !other)
+		return;
+	r = record_build(&id, NULL, entries("ls"), 0, NULL, NULL, k, d);
+	r2 = record_build(&id, NULL, entries("id"), 1, d, NULL, k, d2);
+	spec = cJSON_GetObjectItem(r, "spec");
+	sig = cJSON_GetObjectItem(spec, "signature");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(sig, "keyID")), sign_key_id(k));
+	/* the signature is not covered by the digest: adding it changed nothing */
+	UNIT_CHECK(record_digest(spec, d2) == 0 && !strcmp(d, d2));
+	UNIT_CHECK(record_check_signature(spec, sign_key_id(k), sign_key_public(k), &why) == 0);
+	/* the same record built again (a replay) is signed alike */
+	copy = record_build(&id, NULL, entries("ls"), 0, NULL, NULL, k, d2);
+	UNIT_CHECK(cJSON_Compare(copy, r, 1));
+	cJSON_Delete(copy);
+	/* another node's key */
+	UNIT_CHECK(record_check_signature(spec, sign_key_id(other), sign_key_public(other), &why) ==
+			   -EBADMSG &&
+		   strstr(why, "does not publish"));
+	/* a key ID that matches but the wrong public half */
+	UNIT_CHECK(record_check_signature(spec, sign_key_id(k), sign_key_public(other), &why) ==
+		   -EBADMSG);
+	UNIT_CHECK(record_check_signature(spec, NULL, NULL, &why) == -EBADMSG &&
+		   strstr(why, "no signing key"));
+	/* another record's signature swapped in */
+	copy = cJSON_Duplicate(spec, 1);
+	cJSON_ReplaceItemInObject(copy, "signature",
+				  cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(r2, "spec"),
+								      "signature"),
+						  1));
+	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) ==
+			   -EBADMSG &&
+		   strstr(why, "does not match"));
+	/* the node changed: the signature covers it */
+	cJSON_Delete(copy);
+	copy = cJSON_Duplicate(spec, 1);
+	cJSON_ReplaceItemInObject(copy, "node", cJSON_CreateString("node-2"));
+	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) == -EBADMSG);
+	/* malformed and missing signatures */
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(copy, "signature"), "value",
+				  cJSON_CreateString("@@@"));
+	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) ==
+			   -EBADMSG &&
+		   strstr(why, "malformed"));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(copy, "signature"), "value",
+				  cJSON_CreateNumber(7));
+	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) ==
+			   -EBADMSG &&
+		   !strcmp(why, "unsigned"));
+	cJSON_DeleteItemFromObject(copy, "signature");
+	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) ==
+			   -EBADMSG &&
+		   !strcmp(why, "unsigned"));
+	cJSON_Delete(copy);
+	cJSON_Delete(r);
+	cJSON_Delete(r2);
+	sign_key_free(k);
+	sign_key_free(other);
 }
 
-static void test_verify_detects_missing(void)
+static void test_record_kept_until(void)
 {
-	cJSON *recs[5], *some[4];
-	struct verify_result res;
+	char d[DIGEST_STR_LEN], t[RECORD_TIME_LEN];
+	cJSON *r = record_build(&id, NULL, entries("ls"), 0, NULL, NULL, NULL, d), *spec;
 
-	chain(recs, 5);
-	some[0] = recs[0];
-	some[1] = recs[1];
-	some[2] = recs[3];
-	some[3] = recs[4];
-	UNIT_CHECK(verify_chain(some, 4, NULL, &res) == -EBADMSG && res.missing == 1);
-	free_chain(recs, 5);
+	spec = cJSON_GetObjectItem(r, "spec");
+	UNIT_CHECK(record_kept_until(spec, t) == 0);
+	UNIT_CHECK_STR(t, "2026-12-25T00:00:00Z"); /* 00:00:00.000001 + 720h, down to the second */
+	cJSON_ReplaceItemInObject(spec, "retention", cJSON_CreateString("forever"));
+	UNIT_CHECK(record_kept_until(spec, t) == -EINVAL);
+	UNIT_CHECK(record_kept_until(NULL, t) == -EINVAL);
+	cJSON_Delete(r);
 }
 
-static void test_verify_detects_altered(void)
-{
-	cJSON *recs[3], *e;
-	struct verify_result res;
-
-	chain(recs, 3);
-	e = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(recs[1], "spec"), "entries"), 0);
-	cJSON_ReplaceItemInObject(e, "text", cJSON_CreateString("innocent"));
-	UNIT_CHECK(verify_chain(recs, 3, NULL, &res) == -EBADMSG && res.altered == 1);
-	free_chain(recs, 3);
-}
-
-static void test_verify_detects_rewritten_digest(void)
-{
-	cJSON *recs[3], *spec, *e;
-	char d[DIGEST_STR_LEN];
-	struct verify_result res;
-
-	chain(recs, 3);
-	/* an attacker edits a record and recomputes its digest: the next link breaks */
-	spec = cJSON_GetObjectItem(recs[1], "spec");
-	e = cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "entries"), 0);
-	cJSON_ReplaceItemInObject(e, "text", cJSON_CreateString("innocent"));
-	record_digest(spec, d);
-	cJSON_ReplaceItemInObject(spec, "digest", cJSON_CreateString(d));
-	UNIT_CHECK(verify_chain(recs, 3, NULL, &res) == -EBADMSG && res.altered == 0 &&
-		   res.broken_links == 1);
-	free_chain(recs, 3);
-}
-
-static void test_verify_detects_reordered(void)
-{
-	cJSON *recs[3], *s1, *s2;
-	struct verify_result res;
-
-	chain(recs, 3);
-	s1 = cJSON_GetObjectItem(recs[1], "spec");
-	s2 = cJSON_GetObjectItem(recs[2], "spec");
-	cJSON_ReplaceItemInObject(s1, "sequence", cJSON_CreateNumber(2));
-	cJSON_ReplaceItemInObject(s2, "sequence", cJSON_CreateNumber(1));
-	UNIT_CHECK(verify_chain(recs, 3, NULL, &res) == -EBADMSG && res.altered == 2);
-	free_chain(recs, 3);
-}
-
-UNIT_MAIN(UNIT_TEST(test_record_name_is_deterministic), UNIT_TEST(test_record_build_fields_and_digest),
-	  UNIT_TEST(test_verify_intact_chain), UNIT_TEST(test_verify_detects_missing),
-	  UNIT_TEST(test_verify_detects_altered), UNIT_TEST(test_verify_detects_rewritten_digest),
-	  UNIT_TEST(test_verify_detects_reordered))
+UNIT_MAIN(UNIT_TEST(test_record_name_is_deterministic_and_bound_to_the_digest),
+	  UNIT_TEST(test_record_build_fields_digest_finalizer), UNIT_TEST(test_record_signature_checks),
+	  UNIT_TEST(test_record_kept_until))

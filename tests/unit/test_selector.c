@@ -5,6 +5,7 @@
 
 #include "selector.h"
 #include "unit.h"
+#include "util.h"
 
 static cJSON *labels(const char *json)
 {
@@ -102,7 +103,7 @@ static void test_selector_rejects_bad_expressions(void)
 	char err[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		cJSON *j = cJSON_Parse(bad[i]);
 
 		err[0] = '\0';
@@ -137,7 +138,7 @@ static void test_selector_string_form_rejects(void)
 	char err[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		int r = selector_parse(bad[i], &sel, err, sizeof(err));
 
 		if (r != -EINVAL)

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-/* sink_spool: capture entries redacted, escaped, bounded and filtered on their
- * way into the spool; an event met again after a crash kept once. */
+/* sink_spool: capture entries into the spool as AuditRecord entries:
+ * redacted (a line a rule cannot finish on withheld whole), escaped,
+ * bounded, kept once across a crash; and the entry that ends a container's
+ * chain when auditing stops while it runs. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sink_spool.h"
 #include "unit.h"
+#include "util.h"
 
 static char dir[64];
 static struct sink_spool_target target;
@@ -168,6 +172,60 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 	cJSON_Delete(id);
 }
 
+static void test_sink_spool_stopped_is_the_chain_last_entry(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *gone = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"q\",\"podUID\":\"v\",\"container\":\"c\","
+				  "\"containerID\":\"containerd://gone\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				   .pid = 7, .text = "ls", .text_len = 2 };
+	struct sink_entry end = { .kind = SINK_SESSION_END, .container = "containerd://c1",
+				  .session = 7 };
+	cJSON *all = cJSON_CreateArray(), *rec;
+	const cJSON *last;
+	struct spool *sp;
+	struct sink *sink;
+	uint64_t pos;
+	int n;
+
+	mkdir(dir, 0700);
+	snprintf(sub, sizeof(sub), "%s/stopped", dir);
+	target = (struct sink_spool_target){ id, NULL, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &line) == 0);
+	UNIT_CHECK(sink_write(sink, &end) == 0);
+	UNIT_CHECK(sink_spool_stopped(sink, "containerd://c1", id, "target removed") == 0);
+	/* a container the lookup no longer knows: its identity is given */
+	UNIT_CHECK(sink_spool_stopped(sink, "containerd://gone", gone, "target removed") == 0);
+	spool_tick(sp);
+	while (spool_next_record(sp, &rec, &pos) == 0) {
+		cJSON_AddItemToArray(all, rec);
+		spool_record_done(sp, pos);
+	}
+	/* no end of session needed: the stop cut its record at once */
+	UNIT_CHECK(cJSON_GetArraySize(all) == 3);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 0), "text")), "ls");
+	n = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 1), "spec"),
+						   "entries"));
+	last = entry(all, 1, n - 1);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(last, "kind")), "audit_stopped");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(last, "text")), "target removed");
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(
+			   cJSON_GetObjectItem(cJSON_GetArrayItem(all, 1), "spec"), "sequence")) == 1);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(cJSON_GetArrayItem(all, 2), "spec"), "containerID")),
+		       "containerd://gone");
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+	cJSON_Delete(gone);
+}
+
 /* A redact rule that cannot finish on a line (match limit) withholds the
  * whole text rather than risk publishing the secret it was meant to hide. */
 static void test_sink_spool_withholds_what_a_rule_cannot_finish(void)
@@ -212,12 +270,13 @@ int main(void)
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
 		UNIT_TEST(test_sink_spool_withholds_what_a_rule_cannot_finish),
+		UNIT_TEST(test_sink_spool_stopped_is_the_chain_last_entry),
 	};
 	char cmd[128];
 	int ret;
 
 	snprintf(dir, sizeof(dir), "/tmp/test_sink_spool.%d", (int)getpid());
-	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	ret = unit_main(tests, ARRAY_SIZE(tests));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

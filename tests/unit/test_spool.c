@@ -9,6 +9,7 @@
 
 #include "spool.h"
 #include "unit.h"
+#include "util.h"
 
 static char base[64];
 
@@ -205,7 +206,7 @@ int main(void)
 			 "\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	snprintf(base, sizeof(base), "/tmp/test_spool.%d", (int)getpid());
 	sh("rm -rf '%s' && mkdir -p '%s'", base, base);
-	ret = unit_main(tests, sizeof(tests) / sizeof(tests[0]));
+	ret = unit_main(tests, ARRAY_SIZE(tests));
 	sh("rm -rf '%s'%s", base, "");
 	cJSON_Delete(id);
 	return ret;

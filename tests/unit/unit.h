@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 struct unit_test {
 	const char *name;
 	void (*fn)(void);
@@ -58,7 +60,7 @@ static inline int unit_main(const struct unit_test *tests, size_t n)
 	int main(void)                                                                     \
 	{                                                                                  \
 		static const struct unit_test tests_[] = { __VA_ARGS__ };                  \
-		return unit_main(tests_, sizeof(tests_) / sizeof(tests_[0]));              \
+		return unit_main(tests_, ARRAY_SIZE(tests_));              \
 	}
 
 #endif

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one clock of the program, as redis has monotonic.h: CLOCK_MONOTONIC for
+ * every deadline, timer, rate and backoff (it never jumps), and the wall
+ * clock only to stamp what a person reads. */
+#ifndef SHELLAUDIT_CLOCK_H
+#define SHELLAUDIT_CLOCK_H
+
+#include <stdint.h>
+
+/* Monotonic time since an arbitrary start (boot, as the kernel's
+ * bpf_ktime_get_ns() counts it), in nanoseconds and in milliseconds. */
+uint64_t clock_now_ns(void);
+long clock_now_ms(void);
+
+/* Wall-clock nanoseconds since the epoch minus monotonic nanoseconds now:
+ * add it to a monotonic stamp (a kernel event's) to get its wall time. */
+int64_t clock_wall_offset_ns(void);
+
+#endif

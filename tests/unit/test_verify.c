@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+/* verify: a container's chain of records against its node's key and
+ * published head. An intact chain passes in any order, and so does one
+ * whose oldest or newest records expired; what a cluster admin can do
+ * without the node's key fails: a record deleted first, in the middle or
+ * last (through the head), an edited record re-created with a recomputed
+ * digest and link, a signature swapped in from another record, an
+ * unsigned record, a record replaced at the head, a chain with no head,
+ * and every record gone. Hostile fields (a sequence that is a string, a
+ * huge number) are findings, not crashes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "record.h"
+#include "sign.h"
+#include "timefmt.h"
+#include "unit.h"
+#include "verify.h"
+
+static const struct record_identity id = { "team-a", "web-1", "uid-1", "main",
+					   "containerd://abc123", "node-1", NULL, "720h" };
+static struct sign_key *key, *other_key;
+/* The entries' day, and the verifier's clocks: within the retention
+ * (720h) of every record, and after it. */
+static const time_t day0 = 1795564800;	/* 2026-11-25T00:00:00Z */
+#define WITHIN (day0 + 3600)
+#define AFTER (day0 + 40 * 86400)
+
+static cJSON *entries(int i)
+{
+	cJSON *arr = cJSON_CreateArray(), *e = cJSON_CreateObject();
+	char t[40], text[16];
+
+	timefmt_rfc3339(&(struct timespec){ day0 + i * 60, 0 }, t, sizeof(t));
+	snprintf(text, sizeof(text), "cmd %d", i);
+	cJSON_AddStringToObject(e, "time", t);
+	cJSON_AddStringToObject(e, "kind", "line");
+	cJSON_AddStringToObject(e, "text", text);
+	cJSON_AddItemToArray(arr, e);
+	return arr;
+}
+
+/* A chain of n records signed by k, formed as the spool forms them. */
+static void chain(cJSON **recs, int n, const struct sign_key *k)
+{
+	char prev[DIGEST_STR_LEN] = "", until[RECORD_TIME_LEN] = "", d[DIGEST_STR_LEN];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		recs[i] = record_build(&id, NULL, entries(i), (uint64_t)i, prev, until, k, d);
+		memcpy(prev, d, sizeof(d));
+		record_kept_until(cJSON_GetObjectItem(recs[i], "spec"), until);
+	}
+}
+
+static void free_chain(cJSON **recs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		cJSON_Delete(recs[i]);
+}
+
+static cJSON *spec_of(cJSON *r)
+{
+	return cJSON_GetObjectItem(r, "spec");
+}
+
+/* The head the node publishes after record r, which expires at expires. */
+static cJSON *head_of(cJSON *r, time_t expires)
+{
+	cJSON *h = cJSON_CreateObject();
+	char t[40];
+
+	timefmt_rfc3339(&(struct timespec){ expires, 0 }, t, sizeof(t));
+	cJSON_AddStringToObject(h, "containerID", id.container_id);
+	cJSON_AddNumberToObject(h, "sequence",
+				cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(r), "sequence")));
+	cJSON_AddStringToObject(h, "digest",
+				cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(r), "digest")));
+	cJSON_AddStringToObject(h, "expires", t);
+	return h;
+}
+
+static struct verify_anchor anchor(const cJSON *head)
+{
+	return (struct verify_anchor){ "node-1", sign_key_id(key), sign_key_public(key), head };
+}
+
+static void test_setup(void)
+{
+	UNIT_CHECK(sign_key_generate(&key) == 0 && sign_key_generate(&other_key) == 0);
+}
+
+static void test_verify_intact_chain(void)
+{
+	cJSON *recs[5], *shuffled[5], *head;
+	struct verify_result res;
+	struct verify_anchor a;
+
+	chain(recs, 5, key);
+	head = head_of(recs[4], day0 + 30 * 86400);
+	a = anchor(head);
+	shuffled[0] = recs[3];
+	shuffled[1] = recs[0];
+	shuffled[2] = recs[4];
+	shuffled[3] = recs[1];
+	shuffled[4] = recs[2];
+	UNIT_CHECK(verify_records(shuffled, 5, &a, WITHIN, NULL, &res) == 0);
+	UNIT_CHECK(res.records == 5 && res.first_sequence == 0 && res.last_sequence == 4);
+	UNIT_CHECK(verify_chain(shuffled, 5, NULL, &res) == 0);
+	/* the oldest expired (verified after their retention): still intact */
+	UNIT_CHECK(verify_records(recs + 2, 3, &a, AFTER, NULL, &res) == 0 && res.first_sequence == 2);
+	/* the newest expired too */
+	UNIT_CHECK(verify_records(recs + 1, 2, &a, AFTER, NULL, &res) == 0);
+	/* records published after the head was (it is reported each second) */
+	cJSON_Delete(head);
+	head = head_of(recs[2], day0 + 30 * 86400);
+	a = anchor(head);
+	UNIT_CHECK(verify_records(recs, 5, &a, WITHIN, NULL, &res) == 0);
+	cJSON_Delete(head);
+	free_chain(recs, 5);
+}
+
+static void test_verify_detects_deleted_first_middle_last(void)
+{
+	cJSON *recs[5], *some[4], *head;
+	struct verify_result res;
+	struct verify_anchor a;
+
+	chain(recs, 5, key);
+	head = head_of(recs[4], day0 + 30 * 86400);
+	a = anchor(head);
+	/* middle */
+	some[0] = recs[0];
+	some[1] = recs[1];
+	some[2] = recs[3];
+	some[3] = recs[4];
+	UNIT_CHECK(verify_records(some, 4, &a, WITHIN, NULL, &res) == -EBADMSG && res.missing == 1);
+	/* first, within its retention */
+	UNIT_CHECK(verify_records(recs + 1, 4, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.deleted_first == 1 && res.missing == 0);
+	/* last: only the head tells */
+	UNIT_CHECK(verify_chain(recs, 4, NULL, &res) == 0);
+	UNIT_CHECK(verify_records(recs, 4, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.deleted_last == 1);
+	UNIT_CHECK(verify_records(recs, 2, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.deleted_last == 3);
+	/* all of them */
+	UNIT_CHECK(verify_records(NULL, 0, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.deleted_last == 5);
+	UNIT_CHECK(verify_records(NULL, 0, &a, AFTER, NULL, &res) == 0);
+	cJSON_Delete(head);
+	free_chain(recs, 5);
+}
+
+static void test_verify_detects_recomputed_and_swapped(void)
+{
+	cJSON *recs[3], *spec, *e, *head, *sig;
+	char d[DIGEST_STR_LEN];
+	struct verify_result res;
+	struct verify_anchor a;
+
+	chain(recs, 3, key);
+	head = head_of(recs[2], day0 + 30 * 86400);
+	a = anchor(head);
+	/* an edited record re-created with its digest recomputed, and the
+	 * next record's link too: the chain holds, the signatures do not */
+	spec = spec_of(recs[1]);
+	e = cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "entries"), 0);
+	cJSON_ReplaceItemInObject(e, "text", cJSON_CreateString("innocent"));
+	record_digest(spec, d);
+	cJSON_ReplaceItemInObject(spec, "digest", cJSON_CreateString(d));
+	cJSON_ReplaceItemInObject(spec_of(recs[2]), "previousDigest", cJSON_CreateString(d));
+	record_digest(spec_of(recs[2]), d);
+	cJSON_ReplaceItemInObject(spec_of(recs[2]), "digest", cJSON_CreateString(d));
+	UNIT_CHECK(verify_chain(recs, 3, NULL, &res) == 0);
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.bad_signatures == 2 && res.altered == 0 && res.broken_links == 0);
+	free_chain(recs, 3);
+	cJSON_Delete(head);
+
+	/* a signature swapped in from another record of the same key */
+	chain(recs, 3, key);
+	head = head_of(recs[2], day0 + 30 * 86400);
+	a = anchor(head);
+	sig = cJSON_Duplicate(cJSON_GetObjectItem(spec_of(recs[0]), "signature"), 1);
+	cJSON_ReplaceItemInObject(spec_of(recs[1]), "signature", sig);
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.bad_signatures == 1);
+	/* unsigned */
+	cJSON_DeleteItemFromObject(spec_of(recs[1]), "signature");
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.bad_signatures == 1);
+	free_chain(recs, 3);
+	/* a whole chain signed by another key */
+	chain(recs, 3, other_key);
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.bad_signatures == 3);
+	/* the node publishes no key (its ShellAuditNode is gone) */
+	a.key_id = a.public_key = NULL;
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.bad_signatures == 3);
+	free_chain(recs, 3);
+	cJSON_Delete(head);
+}
+
+static void test_verify_detects_a_replaced_head_and_no_head(void)
+{
+	cJSON *recs[3], *forged[3], *head;
+	struct verify_result res;
+	struct verify_anchor a;
+
+	chain(recs, 3, key);
+	/* the head names the record the node published, not this one */
+	chain(forged, 3, key);
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(forged[2]),
+									   "entries"),
+						     0),
+				  "text", cJSON_CreateString("x"));
+	head = head_of(forged[2], day0 + 30 * 86400);
+	cJSON_ReplaceItemInObject(head, "digest", cJSON_CreateString("sha256:0000000000000000000000000000000000000000000000000000000000000000"));
+	a = anchor(head);
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.deleted_last == 1);
+	a.head = NULL;
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG && res.no_head == 1);
+	/* a malformed head */
+	cJSON_ReplaceItemInObject(head, "sequence", cJSON_CreateString("2"));
+	a.head = head;
+	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG && res.no_head == 1);
+	cJSON_Delete(head);
+	free_chain(recs, 3);
+	free_chain(forged, 3);
+}
+
+static void test_verify_hostile_fields(void)
+{
+	cJSON *recs[3];
+	struct verify_result res;
+	FILE *devnull = fopen("/dev/null", "w");
+
+	chain(recs, 3, key);
+	cJSON_ReplaceItemInObject(spec_of(recs[1]), "sequence", cJSON_CreateString("1"));
+	UNIT_CHECK(verify_chain(recs, 3, devnull, &res) == -EBADMSG);
+	cJSON_ReplaceItemInObject(spec_of(recs[1]), "sequence", cJSON_CreateNumber(1e300));
+	UNIT_CHECK(verify_chain(recs, 3, devnull, &res) == -EBADMSG);
+	cJSON_ReplaceItemInObject(spec_of(recs[1]), "sequence", cJSON_CreateNumber(-5));
+	UNIT_CHECK(verify_chain(recs, 3, devnull, &res) == -EBADMSG);
+	cJSON_DeleteItemFromObject(recs[2], "spec");
+	UNIT_CHECK(verify_chain(recs, 3, devnull, &res) == -EBADMSG);
+	UNIT_CHECK(verify_chain(NULL, 0, devnull, &res) == 0 && res.records == 0);
+	free_chain(recs, 3);
+	if (devnull)
+		fclose(devnull);
+}
+
+static void test_verify_reordered(void)
+{
+	cJSON *recs[3], *s1, *s2;
+	struct verify_result res;
+
+	chain(recs, 3, key);
+	s1 = spec_of(recs[1]);
+	s2 = spec_of(recs[2]);
+	cJSON_ReplaceItemInObject(s1, "sequence", cJSON_CreateNumber(2));
+	cJSON_ReplaceItemInObject(s2, "sequence", cJSON_CreateNumber(1));
+	UNIT_CHECK(verify_chain(recs, 3, NULL, &res) == -EBADMSG && res.altered == 2);
+	free_chain(recs, 3);
+}
+
+static void test_cleanup(void)
+{
+	sign_key_free(key);
+	sign_key_free(other_key);
+}
+
+UNIT_MAIN(UNIT_TEST(test_setup), UNIT_TEST(test_verify_intact_chain),
+	  UNIT_TEST(test_verify_detects_deleted_first_middle_last),
+	  UNIT_TEST(test_verify_detects_recomputed_and_swapped),
+	  UNIT_TEST(test_verify_detects_a_replaced_head_and_no_head),
+	  UNIT_TEST(test_verify_hostile_fields), UNIT_TEST(test_verify_reordered),
+	  UNIT_TEST(test_cleanup))
