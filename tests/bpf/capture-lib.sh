@@ -81,12 +81,12 @@ cap_agent_stop() {
 		t_fail "the agent runs until it is stopped" "it had ended (status $?)" "$(tail -5 "$work/agent.log")"
 		return 1
 	fi
-	kill -INT "$AGENT_PID"
+	kill -TERM "$AGENT_PID"
 	stopped() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
 	t_wait 60 stopped || kill -KILL "$AGENT_PID"
 	wait "$AGENT_PID"
 	rc=$?
-	t_eq "SIGINT stops the agent with status 0" 0 "$rc"
+	t_eq "SIGTERM stops the agent with status 0" 0 "$rc"
 	t_match "the agent logs that it stopped" '"msg":"stopped"' "$(tail -3 "$work/agent.log")"
 }
 
