@@ -69,6 +69,21 @@ t_run "binary bytes captured exactly" cmp "$work/bin.txt" "$work/bin.got"
 # bidi override raw in the output: every one of them was typed above.
 t_eq "output has no raw control byte" "0" \
 	"$(LC_ALL=C grep -cP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]' "$work/out.jsonl")"
+# Nor in the text as stored (the JSON strings decoded, as an AuditRecord's
+# reader gets them): the agent's escaping, not only JSON's, must hold.
+t_eq "the stored text has no control character" "0" "$(python3 -c '
+import json, re, sys
+bad = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+def strings(v):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, list):
+        for x in v:
+            yield from strings(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from strings(x)
+print(sum(1 for l in open(sys.argv[1]) for s in strings(json.loads(l)) if bad.search(s)))' "$work/out.jsonl")"
 
 # 10,000 lines as fast as the pty takes them.
 seq -f '#fast %g' 1 10000 >"$work/fast.txt"
