@@ -3,10 +3,22 @@
  * shellaudit's kernel side: the lines readline returns and the programs
  * executed in targeted containers, sent to the agent over one ring buffer.
  *
- * Every program looks the current task's mount namespace up in `targets`
- * first and returns at once when it is not there, so an untargeted process
- * costs one map lookup. The key is the mount namespace inode (see
- * struct sa_target_key in shellaudit.h for why not the cgroup id).
+ * Every program asks current_target() which audited container the current
+ * task belongs to, and returns at once when none. A task belongs to the
+ * container whose mark it carries: BPF task storage (`marks`), set when a
+ * task is first seen in a container and copied to every task it creates
+ * (sched_process_fork), whatever namespaces it makes or joins afterwards.
+ * A task without a mark is recognised by the inode of its mount namespace
+ * in `targets` (the container's processes, and those that enter it: runc
+ * exec, nsenter, kubectl exec), and marked then. An untargeted process
+ * therefore costs a read of its task's storage pointer (NULL: never
+ * marked) and one hash lookup of its mount namespace; an untargeted fork
+ * costs the storage read alone.
+ *
+ * A marked task's namespaces and root directory are compared at each of
+ * its events with those its mark last saw; a change is sent as an event of
+ * its own before the event that found it, so the record shows the unshare,
+ * setns, chroot or pivot_root (at clone, the child's against its creator's).
  *
  * The session id is the pid (initial namespace) of the session leader: the
  * process that called setsid(), which is the shell for a terminal opened by
@@ -56,6 +68,22 @@ struct {
 } targets SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sa_mark);
+} marks SEC(".maps");
+
+/* The mark of a task recognised at its exit or when its own could not be
+ * made: good for one event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sa_mark);
+} scratch_mark SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* resized by the agent before load */
 } events SEC(".maps");
@@ -97,19 +125,67 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-/* The target the current task belongs to, or NULL. */
-static __always_inline struct sa_target_val *current_target(struct task_struct *task,
-							       __u64 *mntns)
-{
-	struct sa_target_key key = {};
+/* Newer kernels keep a mount namespace's id in ns_common.ns_id, older
+ * ones in mnt_namespace.seq: both never reused, unlike the inode. */
+struct ns_common___id {
+	u64 ns_id;
+} __attribute__((preserve_access_index));
+struct mnt_namespace___id {
+	struct ns_common___id ns;
+} __attribute__((preserve_access_index));
+struct mnt_namespace___seq {
+	u64 seq;
+} __attribute__((preserve_access_index));
+struct nsproxy___time {
+	struct time_namespace *time_ns_for_children;
+} __attribute__((preserve_access_index));
 
-	key.mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	*mntns = key.mntns;
-	return bpf_map_lookup_elem(&targets, &key);
+static __always_inline __u64 mntns_id(struct mnt_namespace *mnt)
+{
+	if (bpf_core_field_exists(struct ns_common___id, ns_id))
+		return BPF_CORE_READ((struct mnt_namespace___id *)mnt, ns.ns_id);
+	if (bpf_core_field_exists(struct mnt_namespace___seq, seq))
+		return BPF_CORE_READ((struct mnt_namespace___seq *)mnt, seq);
+	return 0;
+}
+
+static __always_inline void read_nsset(struct task_struct *task, struct sa_nsset *s)
+{
+	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
+	struct dentry *root = BPF_CORE_READ(task, fs, root.dentry);
+
+	s->ns[SA_NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
+	s->ns[SA_NS_PID] = BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
+	s->ns[SA_NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
+	s->ns[SA_NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
+	s->ns[SA_NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
+	s->ns[SA_NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
+	s->ns[SA_NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	s->ns[SA_NS_TIME] = 0;
+	if (bpf_core_field_exists(struct nsproxy___time, time_ns_for_children))
+		s->ns[SA_NS_TIME] =
+			BPF_CORE_READ((struct nsproxy___time *)nsp, time_ns_for_children, ns.inum);
+	s->root_dev = BPF_CORE_READ(root, d_sb, s_dev);
+	s->root_ino = BPF_CORE_READ(root, d_inode, i_ino);
+}
+
+/* Bit i set: namespace i differs; bit SA_NS_ROOT: the root directory. */
+static __always_inline __u32 nsset_diff(const struct sa_nsset *a, const struct sa_nsset *b)
+{
+	__u32 changed = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SA_NS_COUNT; i++)
+		if (a->ns[i] != b->ns[i])
+			changed |= 1u << i;
+	if (a->root_dev != b->root_dev || a->root_ino != b->root_ino)
+		changed |= 1u << SA_NS_ROOT;
+	return changed;
 }
 
 static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct task_struct *task,
-				     __u64 mntns, const struct sa_target_val *t)
+				     __u64 mntns, const struct sa_mark *m)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
@@ -123,14 +199,132 @@ static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct 
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	h->sid = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
-	h->target = t->id;
+	h->target = m->target;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	h->nsid = m->nsid;
+	h->root_start = m->root_start;
+	h->root = m->root;
+	h->pad = 0;
+}
+
+/* Sends what changed between `from` and `to` (the root's name read from
+ * `task`, whose root `to` is). */
+static __always_inline void emit_ns(struct task_struct *cur, __u64 mntns, const struct sa_mark *m,
+				    __u32 how, __u32 changed, struct task_struct *task,
+				    const struct sa_nsset *from, const struct sa_nsset *to)
+{
+	struct sa_ns_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	const unsigned char *name;
+
+	if (!e) {
+		count(SA_CNT_DROP_NS);
+		return;
+	}
+	fill_hdr(&e->hdr, SA_EV_NS, cur, mntns, m);
+	e->how = how;
+	e->changed = changed;
+	e->child = how == SA_NS_CLONED ? BPF_CORE_READ(task, pid) : 0;
+	e->pad = 0;
+	e->from = *from;
+	e->to = *to;
+	e->root_name[0] = '\0';
+	name = BPF_CORE_READ(task, fs, root.dentry, d_name.name);
+	if (name && bpf_probe_read_kernel_str(e->root_name, sizeof(e->root_name), name) < 0)
+		e->root_name[0] = '\0';
+	count(SA_CNT_NS);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* A mark stays valid while its target is in the map as it was marked. */
+static __always_inline bool mark_valid(const struct sa_mark *m)
+{
+	struct sa_target_key key = { .mntns = m->key };
+	struct sa_target_val *t = bpf_map_lookup_elem(&targets, &key);
+
+	return t && t->id == m->target && t->nsid == m->nsid;
+}
+
+/* What target_of() does beside finding the target. */
+#define SA_LOOK_MARK 0x1 /* mark a task recognised now (not at exit) */
+#define SA_LOOK_NS 0x2 /* look for a namespace change (not at exit: exit_fs is near) */
+
+static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64 *mntns,
+						  __u32 look)
+{
+	struct task_struct *me = bpf_get_current_task_btf();
+	struct sa_mark *m = bpf_task_storage_get(&marks, me, 0, 0);
+	struct sa_target_key key = {};
+	struct sa_target_val *t;
+	struct mnt_namespace *mnt;
+	struct sa_nsset now;
+	__u32 zero = 0, changed, tgid;
+	__u64 nsid;
+
+	mnt = BPF_CORE_READ(task, nsproxy, mnt_ns);
+	key.mntns = BPF_CORE_READ(mnt, ns.inum);
+	*mntns = key.mntns;
+	if (m) {
+		if (mark_valid(m)) {
+			if (m->flags & SA_MARK_UNSEEN) {
+				read_nsset(task, &m->seen);
+				m->flags &= ~SA_MARK_UNSEEN;
+			} else if (look & SA_LOOK_NS) {
+				read_nsset(task, &now);
+				changed = nsset_diff(&m->seen, &now);
+				if (changed) {
+					emit_ns(task, key.mntns, m, SA_NS_CHANGED, changed, task,
+						&m->seen, &now);
+					m->seen = now;
+				}
+			}
+			return m;
+		}
+		/* Its target is gone: the task is a stranger again. */
+		bpf_task_storage_delete(&marks, me);
+	}
+	t = bpf_map_lookup_elem(&targets, &key);
+	if (!t)
+		return NULL;
+	nsid = mntns_id(mnt);
+	if (t->nsid && nsid != t->nsid) {
+		count(SA_CNT_STALE);
+		return NULL;
+	}
+	m = NULL;
+	if (look & SA_LOOK_MARK) {
+		m = bpf_task_storage_get(&marks, me, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!m)
+			count(SA_CNT_MARK_FAIL);
+	}
+	if (!m)
+		m = bpf_map_lookup_elem(&scratch_mark, &zero);
+	if (!m)
+		return NULL;
+	m->target = t->id;
+	m->flags = 0;
+	m->pad = 0;
+	m->key = key.mntns;
+	m->nsid = t->nsid;
+	/* From outside, unless it is the container's own init. */
+	tgid = BPF_CORE_READ(task, tgid);
+	m->root = tgid == t->init ? 0 : tgid;
+	m->root_start = m->root ? BPF_CORE_READ(task, group_leader, start_boottime) / 10000000 : 0;
+	read_nsset(task, &m->seen);
+	return m;
+}
+
+/* The audited container the current task belongs to, or NULL: the one
+ * filter of every program. A task seen in a target's mount namespace for
+ * the first time is marked; a marked task's namespace change is sent. */
+static __always_inline struct sa_mark *current_target(struct task_struct *task, __u64 *mntns)
+{
+	return target_of(task, mntns, SA_LOOK_MARK | SA_LOOK_NS);
 }
 
 /* Copies the line at user address `line` (NULL: end of input) into a new
  * line event. */
 static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
-				      const struct sa_target_val *t, const char *line, __u32 flags)
+				      const struct sa_mark *t, const char *line, __u32 flags)
 {
 	struct sa_line_event *e;
 	long n;
@@ -210,7 +404,7 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	__u8 sent = SA_LINE_SENT, *state;
-	struct sa_target_val *t;
+	struct sa_mark *t;
 
 	state = bpf_map_lookup_elem(&in_readline, &id);
 	if (!state || *state != SA_IN_READLINE)
@@ -230,7 +424,7 @@ int BPF_KPROBE(deprep_enter)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
-	struct sa_target_val *t;
+	struct sa_mark *t;
 	const char *line = NULL;
 	__u8 sent = SA_LINE_SENT, *state;
 	__u32 flags = 0;
@@ -261,7 +455,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sa_target_val *t;
+	struct sa_mark *t;
 	struct sa_exec_event *e;
 	unsigned long start, end, len;
 	const char *filename;
@@ -313,12 +507,12 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sa_target_val *t;
+	struct sa_mark *t;
 	struct sa_exit_event *e;
 	__u64 mntns;
 	__u64 id;
 
-	t = current_target(task, &mntns);
+	t = target_of(task, &mntns, 0);
 	if (!t)
 		return 0;
 	id = bpf_get_current_pid_tgid();
@@ -338,5 +532,39 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	e->pad = 0;
 	count(SA_CNT_EXITS);
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Every task a marked task creates (process or thread) gets its mark, before
+ * it can run; created in other namespaces (clone with CLONE_NEW* flags), the
+ * difference is sent. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sa_mark *pm, *cm;
+	struct sa_nsset now;
+	__u32 changed;
+	__u64 mntns;
+
+	/* An unmarked parent (every untargeted one) costs this one read. */
+	if (!bpf_task_storage_get(&marks, parent, 0, 0))
+		return 0;
+	/* Checks the mark and sends the parent's own change first. */
+	pm = current_target(task, &mntns);
+	if (!pm)
+		return 0;
+	cm = bpf_task_storage_get(&marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cm) {
+		count(SA_CNT_MARK_FAIL);
+		return 0;
+	}
+	*cm = *pm;
+	read_nsset(child, &now);
+	changed = nsset_diff(&pm->seen, &now);
+	if (changed) {
+		emit_ns(task, mntns, pm, SA_NS_CLONED, changed, child, &pm->seen, &now);
+		cm->seen = now;
+	}
 	return 0;
 }

@@ -24,6 +24,7 @@ enum sa_event_type {
 	SA_EV_LINE = 1,
 	SA_EV_EXEC = 2,
 	SA_EV_EXIT = 3,
+	SA_EV_NS = 5, /* a marked task's namespaces or root directory changed */
 };
 
 /* flags */
@@ -46,16 +47,28 @@ enum sa_counter {
 	SA_CNT_DROP_EXEC,
 	SA_CNT_DROP_EXIT,
 	SA_CNT_READ_ERR, /* user memory could not be read */
+	SA_CNT_NS, /* namespace change events */
+	SA_CNT_DROP_NS,
+	/* A task of an audited container that could not be marked (no kernel
+	 * memory for its task storage): it is followed while it stays in the
+	 * container's mount namespace, not after it leaves. */
+	SA_CNT_MARK_FAIL,
+	/* A task in a mount namespace whose inode is a target's key but whose
+	 * id is not the target's (the inode was reused after the target's
+	 * container ended): not taken for the target. */
+	SA_CNT_STALE,
 	SA_CNT_MAX,
 };
 
 /*
- * The container identity: the inode of the mount namespace. On a hybrid
- * cgroup v1 host bpf_get_current_cgroup_id() is the id in the v2 hierarchy,
- * where runtimes on v1 do not create per-container cgroups, and
- * unshare/chroot containers have none at all; every container (and every
- * container of a pod: each has its own root) has its own mount namespace, and
- * `kubectl exec`/nsenter join it. The cgroup id is recorded as well.
+ * How a task is first recognised as part of a container: by the inode of
+ * its mount namespace, the key of `targets`. On a hybrid cgroup v1 host
+ * bpf_get_current_cgroup_id() is the id in the v2 hierarchy, where runtimes
+ * on v1 do not create per-container cgroups, and unshare/chroot containers
+ * have none at all; every container (and every container of a pod: each
+ * has its own root) has its own mount namespace, and `kubectl exec`/nsenter
+ * join it. Once recognised, a task carries a mark (struct sa_mark) that its
+ * children inherit, so leaving the namespace does not leave the audit.
  */
 struct sa_target_key {
 	__u64 mntns;
@@ -63,7 +76,59 @@ struct sa_target_key {
 
 struct sa_target_val {
 	__u32 id; /* the agent's index of the container */
-	__u32 flags;
+	__u32 init; /* tgid of the container's init: not a session root */
+	/* The id of the mount namespace (never reused, unlike its inode); 0
+	 * where the kernel has none. A task is recognised only when its
+	 * namespace's id is this one. */
+	__u64 nsid;
+};
+
+/* The namespaces a task is in, as /proc/PID/ns names them (pid and time:
+ * the _for_children ones, which unshare and setns change), and its root
+ * directory (chroot, pivot_root). */
+enum sa_ns_type {
+	SA_NS_MNT,
+	SA_NS_PID,
+	SA_NS_NET,
+	SA_NS_UTS,
+	SA_NS_IPC,
+	SA_NS_USER,
+	SA_NS_CGROUP,
+	SA_NS_TIME,
+	SA_NS_COUNT,
+};
+#define SA_NS_ROOT SA_NS_COUNT /* bit of the root directory in sa_ns_event.changed */
+
+struct sa_nsset {
+	__u32 ns[SA_NS_COUNT]; /* inode numbers */
+	/* The root directory's device, as the kernel keeps it (major << 20 |
+	 * minor), and inode. */
+	__u32 root_dev;
+	__u64 root_ino;
+};
+
+/*
+ * The mark of a task of an audited container, in the task's storage: set
+ * when the task is recognised (or by the agent for the tasks that exist
+ * when the container becomes a target) and copied to every task it
+ * creates. Valid while `targets` maps `key` to the same id and nsid: a
+ * target removed takes the marks of its tasks with it.
+ */
+#define SA_MARK_UNSEEN 0x1 /* set by the agent: `seen` is taken at the next event */
+struct sa_mark {
+	__u32 target; /* sa_target_val.id */
+	/* The session root: the tgid of the task that entered the container
+	 * from outside (runc exec's child, nsenter) and that this one descends
+	 * from; 0 for the container's own processes (its init's tree). */
+	__u32 root;
+	__u32 flags; /* SA_MARK_* */
+	__u32 pad;
+	__u64 key; /* the target's key: the container's mount namespace inode */
+	__u64 nsid; /* the target's nsid */
+	/* When the session root started: clock ticks since boot, as in
+	 * /proc/PID/stat. */
+	__u64 root_start;
+	struct sa_nsset seen; /* the namespaces and root the task was last seen in */
 };
 
 /* Fields common to every event. Times are CLOCK_MONOTONIC nanoseconds;
@@ -81,6 +146,12 @@ struct sa_event_hdr {
 	__u32 sid; /* pid of the session leader (see shellaudit.bpf.c) */
 	__u32 target; /* sa_target_val.id */
 	char comm[SA_COMM_LEN];
+	/* From the mark: what the container was recognised by (checked by the
+	 * agent against its target) and the task's session root. */
+	__u64 nsid;
+	__u64 root_start;
+	__u32 root;
+	__u32 pad;
 };
 
 struct sa_line_event {
@@ -104,6 +175,32 @@ struct sa_exit_event {
 	struct sa_event_hdr hdr;
 	__s32 exit_code; /* as wait(2) reports it */
 	__u32 pad;
+};
+
+/* How a namespace change was seen. */
+enum sa_ns_how {
+	/* At the task's next event after unshare(2), setns(2), chroot(2) or
+	 * pivot_root(2): which one cannot be told apart there. */
+	SA_NS_CHANGED = 1,
+	/* At clone(2)/clone3(2): the new task is in other namespaces than its
+	 * creator (CLONE_NEW* flags). */
+	SA_NS_CLONED = 2,
+	/* By the agent, when the container became a target: the process was
+	 * already in other namespaces than the container's init. */
+	SA_NS_FOUND = 3,
+};
+
+#define SA_ROOT_NAME_CAP 64
+
+struct sa_ns_event {
+	struct sa_event_hdr hdr; /* the task that changed, or the creator */
+	__u32 how; /* enum sa_ns_how */
+	__u32 changed; /* bit i: namespace i differs; bit SA_NS_ROOT: the root */
+	__u32 child; /* SA_NS_CLONED: the new task's pid */
+	__u32 pad;
+	struct sa_nsset from, to;
+	/* The last component of the new root directory's path, NUL-terminated. */
+	char root_name[SA_ROOT_NAME_CAP];
 };
 
 #endif

@@ -1,8 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-# The node half of hack/cluster.sh (sourced by it, not run): a single node
-# made of kube-controller-manager, kube-scheduler, containerd (Debian's,
-# with a config, root, state, socket and runc root of its own under the state
-# dir), a kubelet and a CNI bridge.
+# The node half of hack/cluster.sh (sourced by it, not run): the node of
+# `up --node`, made of kube-controller-manager, kube-scheduler, containerd
+# (Debian's, with a config, root, state, socket and runc root of its own
+# under the state dir), a kubelet and a CNI bridge; and more nodes added
+# with `node-add NAME`, each a containerd, a kubelet and a CNI bridge of
+# its own (own ports, pod range, cgroup root and node name) on this same
+# machine, in the same cluster.
+#
+# The functions below act on one node at a time, chosen by node_use_main
+# or node_use NAME; what each node was made with is kept in its env file,
+# so that status and down find the same bridge, ranges and names again.
 #
 # What it changes on the machine, and how `down` undoes each:
 #   processes      the four daemons, containerd's shims and the containers:
@@ -17,13 +24,15 @@
 #                  bridge on kernels without the dummy driver): deleted
 #   cgroups        <SHELLAUDIT_CGROUP_ROOT>/kubepods in every hierarchy (and
 #                  the root itself when it is not /): removed
+#   BPF file system one per node on $SHELLAUDIT_RUN/bpf/<node>, the agent's
+#                  pins (hack/local-overlay.sh mounts it there): unmounted
 #   iptables       one nat PREROUTING DNAT rule that makes the `kubernetes`
 #                  Service (the first service IP, port 443) reach the API
 #                  server for pods on the bridge: deleted
 #   sysctls        the kubelet sets vm.overcommit_memory, vm.panic_on_oom,
 #                  kernel.panic, kernel.panic_on_oops, kernel.keys.root_max*
-#                  and the CNI bridge net.ipv4.ip_forward: put back as found,
-#                  once no other kubelet runs
+#                  and the CNI bridge net.ipv4.ip_forward: put back as the
+#                  first node found them, once no other kubelet runs
 #   directories    /run/containerd, /run/netns, /var/lib/cni,
 #                  /var/log/containers and /var/lib/kubelet/device-plugins
 #                  (its socket) are made by containerd, CNI and the kubelet
@@ -37,22 +46,112 @@
 
 NODE_COMPONENTS=(kube-controller-manager kube-scheduler containerd kubelet)
 
-NODE_NAME=${SHELLAUDIT_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
 NODE_DUMMY=${SHELLAUDIT_NODE_DUMMY:-sa-dummy0}
 NODE_DUMMY_CIDR=${SHELLAUDIT_NODE_DUMMY_CIDR:-10.200.0.1/24}
-POD_CIDR=${SHELLAUDIT_POD_CIDR:-10.244.0.0/24}
-CNI_BRIDGE=${SHELLAUDIT_CNI_BRIDGE:-sa-cni0}
-CGROUP_ROOT=${SHELLAUDIT_CGROUP_ROOT:-/}
 KCM_PORT=${SHELLAUDIT_KCM_PORT:-10257}
 SCHEDULER_PORT=${SHELLAUDIT_SCHEDULER_PORT:-10259}
-KUBELET_PORT=${SHELLAUDIT_KUBELET_PORT:-10250}
-KUBELET_HEALTHZ_PORT=${SHELLAUDIT_KUBELET_HEALTHZ_PORT:-10248}
 CNI_BIN_DIR=/usr/lib/cni
+# What makes one node; kept in its env file.
+NODE_VARS=(NODE_NAME POD_CIDR CNI_BRIDGE CGROUP_ROOT KUBELET_PORT KUBELET_HEALTHZ_PORT)
 
-NODE_DIR=$RUN/node
-CTRD_DIR=$NODE_DIR/containerd
-CTRD_SOCK=$CTRD_DIR/containerd.sock
-KUBELET_DIR=$NODE_DIR/kubelet
+# node_paths: the paths of the selected node, from NODE_DIR and NODE_NAME.
+node_paths() {
+	CTRD_DIR=$NODE_DIR/containerd
+	CTRD_SOCK=$CTRD_DIR/containerd.sock
+	KUBELET_DIR=$NODE_DIR/kubelet
+	# Keyed by node name, so that one DaemonSet mounts each node's own
+	# (subPathExpr: $(NODE_NAME), hack/local-overlay.sh).
+	NODE_BPF=$RUN/bpf/$NODE_NAME
+	NODE_AGENT=$RUN/agent/$NODE_NAME
+	NODE_RUNC=$RUN/runc/$NODE_NAME
+}
+
+# node_load: the selected node's settings as it was made, once it was.
+node_load() {
+	local v
+	if [ -f "$NODE_DIR/env" ]; then
+		# shellcheck disable=SC1091 # written by node_save
+		. "$NODE_DIR/env"
+	fi
+	for v in "${NODE_VARS[@]}"; do [ -n "${!v:-}" ] || die "node $NODE_DIR: $v unknown"; done
+	node_paths
+}
+
+node_save() {
+	local v
+	mkdir -p "$NODE_DIR"
+	chmod 700 "$NODE_DIR"
+	[ ! -f "$NODE_DIR/env" ] || return 0
+	for v in "${NODE_VARS[@]}"; do printf '%s=%q\n' "$v" "${!v}"; done >"$NODE_DIR/env.tmp"
+	mv "$NODE_DIR/env.tmp" "$NODE_DIR/env"
+}
+
+# node_use_main: the node of `up --node` (its processes are containerd and
+# kubelet), from SHELLAUDIT_* as long as it was not made.
+node_use_main() {
+	NODE_DIR=$RUN/node
+	NODE_SUFFIX=
+	NODE_NAME=${SHELLAUDIT_NODE_NAME:-$(hostname | tr '[:upper:]' '[:lower:]')}
+	POD_CIDR=${SHELLAUDIT_POD_CIDR:-10.244.0.0/24}
+	CNI_BRIDGE=${SHELLAUDIT_CNI_BRIDGE:-sa-cni0}
+	CGROUP_ROOT=${SHELLAUDIT_CGROUP_ROOT:-/}
+	KUBELET_PORT=${SHELLAUDIT_KUBELET_PORT:-10250}
+	KUBELET_HEALTHZ_PORT=${SHELLAUDIT_KUBELET_HEALTHZ_PORT:-10248}
+	node_load
+}
+
+# node_use NAME: a node added with node-add (containerd-NAME, kubelet-NAME).
+node_use() {
+	NODE_DIR=$RUN/nodes/$1
+	NODE_SUFFIX=-$1
+	[ -f "$NODE_DIR/env" ] || die "no node $1 in $RUN (hack/cluster.sh node-add $1)"
+	node_load
+}
+
+# node_added: the names of the nodes added with node-add.
+node_added() {
+	local f d
+	for f in "$RUN"/nodes/*/env; do
+		[ -f "$f" ] || continue
+		d=${f%/env}
+		echo "${d##*/}"
+	done
+}
+
+# node_define NAME: selects node NAME to add (or the one made before),
+# with settings from SHELLAUDIT_ADD_*, else derived from the first node's
+# and the new node's rank, so that nothing is shared.
+node_define() {
+	local name=$1 k bridge cidr root port hz a b c
+	if [ -f "$RUN/nodes/$name/env" ]; then
+		node_use "$name"
+		return 0
+	fi
+	node_use_main
+	[ "$name" != "$NODE_NAME" ] || die "$name is the cluster's first node"
+	bridge=$CNI_BRIDGE cidr=$POD_CIDR root=$CGROUP_ROOT port=$KUBELET_PORT hz=$KUBELET_HEALTHZ_PORT
+	k=$(($(node_added | wc -l) + 1))
+	NODE_DIR=$RUN/nodes/$name
+	NODE_SUFFIX=-$name
+	NODE_NAME=$name
+	CNI_BRIDGE=${SHELLAUDIT_ADD_CNI_BRIDGE:-${bridge:0:12}n$k}
+	if [ -n "${SHELLAUDIT_ADD_POD_CIDR:-}" ]; then
+		POD_CIDR=$SHELLAUDIT_ADD_POD_CIDR
+	else
+		[[ $cidr =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)\.0/24$ ]] ||
+			die "pod range $cidr is not a /24: set SHELLAUDIT_ADD_POD_CIDR"
+		a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]} c=${BASH_REMATCH[3]}
+		[ $((c + k)) -le 255 ] || die "no /24 after $cidr: set SHELLAUDIT_ADD_POD_CIDR"
+		POD_CIDR=$a.$b.$((c + k)).0/24
+	fi
+	root=${root%/}
+	CGROUP_ROOT=${SHELLAUDIT_ADD_CGROUP_ROOT:-${root:-/shellaudit}-$name}
+	KUBELET_PORT=${SHELLAUDIT_ADD_KUBELET_PORT:-$((port + 100 * k))}
+	KUBELET_HEALTHZ_PORT=${SHELLAUDIT_ADD_KUBELET_HEALTHZ_PORT:-$((hz + 100 * k))}
+	[ "$CNI_BRIDGE" != "$bridge" ] && [ "$POD_CIDR" != "$cidr" ] && [ "$CGROUP_ROOT" != "${root:-/}" ] ||
+		die "node $name would share the bridge, pod range or cgroup root of the first node"
+	node_paths
+}
 
 # Host paths that containerd, CNI and the kubelet make whatever their
 # configuration says (deepest first); `down` removes those this node made.
@@ -141,34 +240,52 @@ containerd_check_ports() {
 		die "a containerd not started by this script serves $CTRD_SOCK"
 }
 kubelet_check_ports() {
+	local b
+	# Another node of this cluster (node-add) must not be given the same.
+	for b in $(node_others_bridges); do
+		[ "$b" != "$CNI_BRIDGE" ] || die "bridge $CNI_BRIDGE is another node's (set SHELLAUDIT_ADD_CNI_BRIDGE)"
+	done
 	check_port_free "kubelet healthz" "$KUBELET_HEALTHZ_PORT" SHELLAUDIT_KUBELET_HEALTHZ_PORT
 	! port_in_use_on "$(<"$RUN/advertise-address")" "$KUBELET_PORT" ||
 		die "kubelet port $KUBELET_PORT is in use by another program (set SHELLAUDIT_KUBELET_PORT)"
 }
 
-# node_pki NODE_IP: the node's certificates, signed by the cluster CA.
+# node_others_bridges: the bridges of the cluster's other nodes.
+node_others_bridges() {
+	local f
+	for f in "$RUN/node/env" "$RUN"/nodes/*/env; do
+		[ -f "$f" ] && [ "$f" != "$NODE_DIR/env" ] || continue
+		# shellcheck disable=SC1090 # a node's env file (node_save)
+		(. "$f" && echo "$CNI_BRIDGE")
+	done
+}
+
+# node_pki NODE_IP: the node's certificates, signed by the cluster CA (the
+# controller-manager's and scheduler's with the first node).
 node_pki() {
 	local ip=$1 client='keyUsage=critical,digitalSignature
-extendedKeyUsage=clientAuth'
+extendedKeyUsage=clientAuth' kc=kubelet-client$NODE_SUFFIX ks=kubelet$NODE_SUFFIX
 	(
 		umask 077
 		# The Node authorizer knows a kubelet by this name and group.
-		if [ ! -f "$PKI/kubelet-client.crt" ] ||
-			! openssl x509 -in "$PKI/kubelet-client.crt" -noout -subject |
+		if [ ! -f "$PKI/$kc.crt" ] ||
+			! openssl x509 -in "$PKI/$kc.crt" -noout -subject |
 			grep -q "CN *= *system:node:$NODE_NAME\$"; then
-			pki_sign kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
+			pki_sign "$kc" "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
 		fi
-		if [ ! -f "$PKI/kubelet.crt" ] ||
-			! openssl x509 -in "$PKI/kubelet.crt" -noout -checkip "$ip" | grep -q 'does match'; then
-			pki_sign kubelet "/CN=$NODE_NAME" "keyUsage=critical,digitalSignature,keyEncipherment
+		if [ ! -f "$PKI/$ks.crt" ] ||
+			! openssl x509 -in "$PKI/$ks.crt" -noout -checkip "$ip" | grep -q 'does match'; then
+			pki_sign "$ks" "/CN=$NODE_NAME" "keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 subjectAltName=DNS:$NODE_NAME,IP:$ip,IP:127.0.0.1"
 		fi
-		[ -f "$PKI/kube-controller-manager.crt" ] ||
+		[ -n "$NODE_SUFFIX" ] || [ -f "$PKI/kube-controller-manager.crt" ] ||
 			pki_sign kube-controller-manager "/CN=system:kube-controller-manager" "$client"
-		[ -f "$PKI/kube-scheduler.crt" ] || pki_sign kube-scheduler "/CN=system:kube-scheduler" "$client"
+		[ -n "$NODE_SUFFIX" ] || [ -f "$PKI/kube-scheduler.crt" ] ||
+			pki_sign kube-scheduler "/CN=system:kube-scheduler" "$client"
 	)
-	kubeconfig_write "$NODE_DIR/kubelet.kubeconfig" kubelet-client
+	kubeconfig_write "$NODE_DIR/kubelet.kubeconfig" "$kc"
+	[ -z "$NODE_SUFFIX" ] || return 0
 	kubeconfig_write "$NODE_DIR/kube-controller-manager.kubeconfig" kube-controller-manager
 	kubeconfig_write "$NODE_DIR/kube-scheduler.kubeconfig" kube-scheduler
 }
@@ -235,7 +352,7 @@ node_write_configs() {
 	}
 	EOF
 	cat >"$CTRD_DIR/config.toml" <<-EOF
-	# containerd for the shellaudit local node ($RUN); written by hack/cluster.sh.
+	# containerd for the shellaudit local node $NODE_NAME ($RUN); written by hack/cluster.sh.
 	version = 2
 	root = "$CTRD_DIR/root"
 	state = "$CTRD_DIR/state"
@@ -262,7 +379,7 @@ node_write_configs() {
 	      runtime_type = "io.containerd.runc.v2"
 	      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
 	        SystemdCgroup = false
-	        Root = "$CTRD_DIR/runc"
+	        Root = "$NODE_RUNC"
 	  [plugins."io.containerd.grpc.v1.cri".cni]
 	    bin_dir = "$CNI_BIN_DIR"
 	    conf_dir = "$NODE_DIR/cni/net.d"
@@ -278,8 +395,8 @@ node_write_configs() {
 	readOnlyPort: 0
 	healthzBindAddress: 127.0.0.1
 	healthzPort: $KUBELET_HEALTHZ_PORT
-	tlsCertFile: $PKI/kubelet.crt
-	tlsPrivateKeyFile: $PKI/kubelet.key
+	tlsCertFile: $PKI/kubelet$NODE_SUFFIX.crt
+	tlsPrivateKeyFile: $PKI/kubelet$NODE_SUFFIX.key
 	authentication:
 	  anonymous:
 	    enabled: false
@@ -320,17 +437,18 @@ node_iptables_rule() {
 # what `down` restores, and the Service rule; all idempotent.
 node_prepare() {
 	local ip=$1 svc=$2 mp rule
-	mkdir -p "$NODE_DIR"
-	chmod 700 "$NODE_DIR"
+	node_save
 	PAUSE_IMAGE=$("$HACK/images.sh" ref pause)
-	node_save_host_state
+	# The first node keeps what the machine was like; later ones would find
+	# it changed by the first.
+	[ -n "$NODE_SUFFIX" ] || node_save_host_state
 	node_pki "$ip"
 	node_write_configs "$svc" "$ip"
 	# The agent's pinned capture state, on a BPF file system of this node
 	# alone: unmounting it in `down` releases whatever is pinned there.
-	mkdir -p "$NODE_DIR/bpf"
-	mountpoint -q "$NODE_DIR/bpf" || mount -t bpf bpf "$NODE_DIR/bpf" ||
-		die "cannot mount a BPF file system on $NODE_DIR/bpf"
+	mkdir -p "$NODE_BPF" "$NODE_AGENT" "$NODE_RUNC"
+	mountpoint -q "$NODE_BPF" || mount -t bpf bpf "$NODE_BPF" ||
+		die "cannot mount a BPF file system on $NODE_BPF"
 	# The kubelet wants its cgroup root to exist in every hierarchy.
 	if [ "$CGROUP_ROOT" != / ]; then
 		for mp in $(node_cgroup_mounts); do mkdir -p "$mp$CGROUP_ROOT"; done
@@ -381,8 +499,8 @@ kube-scheduler_ready() {
 }
 
 containerd_start() {
-	proc_start containerd containerd --config "$CTRD_DIR/config.toml"
-	wait_for containerd containerd_ready
+	proc_start "containerd$NODE_SUFFIX" containerd --config "$CTRD_DIR/config.toml"
+	wait_for "containerd$NODE_SUFFIX" containerd_ready
 }
 
 containerd_ready() {
@@ -391,8 +509,8 @@ containerd_ready() {
 
 kubelet_start() {
 	# The sandbox image cannot be pulled: it must be there first.
-	SHELLAUDIT_RUN=$RUN "$HACK/images.sh" import pause
-	proc_start kubelet "$KUBE_BIN/kubelet" \
+	SHELLAUDIT_RUN=$RUN SHELLAUDIT_CONTAINERD_SOCK=$CTRD_SOCK "$HACK/images.sh" import pause
+	proc_start "kubelet$NODE_SUFFIX" "$KUBE_BIN/kubelet" \
 		--config="$NODE_DIR/kubelet.yaml" \
 		--kubeconfig="$NODE_DIR/kubelet.kubeconfig" \
 		--root-dir="$KUBELET_DIR" \
@@ -402,7 +520,7 @@ kubelet_start() {
 		--node-ip="$(<"$RUN/advertise-address")" \
 		--pod-infra-container-image="$PAUSE_IMAGE" \
 		--v=1
-	wait_for kubelet kubelet_ready
+	wait_for "kubelet$NODE_SUFFIX" kubelet_ready
 }
 
 kubelet_ready() {
@@ -416,7 +534,7 @@ node_is_ready() {
 node_default_sa() { kctl get serviceaccount default -n default -o name; }
 
 node_up_done() {
-	wait_for kubelet node_is_ready
+	wait_for "kubelet$NODE_SUFFIX" node_is_ready
 	# Pods are refused until the controller-manager made this one.
 	wait_for kube-controller-manager node_default_sa
 	log "node $NODE_NAME Ready (IP $(<"$RUN/advertise-address"), pods $POD_CIDR on $CNI_BRIDGE, containerd $CTRD_SOCK)"
@@ -433,16 +551,16 @@ node_ready_status() {
 
 # --- down ------------------------------------------------------------------------
 
-# node_delete_pods: every pod deleted through the API while the kubelet runs,
-# so that it stops them the normal way (CNI DEL, volumes unmounted). The
-# controllers that would make new pods are stopped first.
+# node_delete_pods: every pod deleted through the API while the kubelets
+# run, so that they stop them the normal way (CNI DEL, volumes unmounted).
+# The controllers that would make new pods are stopped first.
 node_delete_pods() {
 	local deadline
 	proc_stop kube-scheduler
 	proc_stop kube-controller-manager
 	[ -n "$(proc_pid kubelet)" ] && [ -n "$(proc_pid kube-apiserver)" ] && apiserver_readyz || return 0
 	[ -n "$(kctl get pods -A -o name 2>/dev/null)" ] || return 0
-	log "deleting every pod of node $NODE_NAME"
+	log "deleting every pod of the cluster's nodes"
 	kctl delete pods -A --all --grace-period=1 --wait=false >/dev/null 2>&1 || true
 	deadline=$((SECONDS + 60))
 	while [ -n "$(kctl get pods -A -o name 2>/dev/null)" ]; do
@@ -508,10 +626,12 @@ node_cgroups_remove() {
 	fi
 }
 
-# node_mounts: mount points under the node's dir, deepest first (the
-# kernel's names: symlinks in the state dir's path resolved).
+# node_mounts: mount points under the node's dir and its BPF file system,
+# deepest first (the kernel's names: symlinks in the state dir's path
+# resolved).
 node_mounts() {
-	awk -v p="$(realpath -m -- "$NODE_DIR")/" 'index($5, p) == 1 { print length($5), $5 }' /proc/self/mountinfo |
+	awk -v p="$(realpath -m -- "$NODE_DIR")/" -v b="$(realpath -m -- "$NODE_BPF")" \
+		'index($5, p) == 1 || $5 == b || index($5, b "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
 		sort -rn | cut -d' ' -f2-
 }
 
@@ -602,23 +722,43 @@ node_log_links_remove() {
 	return 0
 }
 
-node_down() {
+# node_teardown: the selected node's processes, containers, mounts,
+# network, cgroups and state, once its pods are gone.
+node_teardown() {
 	local left
-	node_delete_pods
-	proc_stop kubelet
+	proc_stop "kubelet$NODE_SUFFIX"
 	node_kill_containers
-	proc_stop containerd
+	proc_stop "containerd$NODE_SUFFIX"
 	node_kill_shims
 	node_cgroups_remove
 	node_unmount
 	node_network_remove
 	node_log_links_remove
-	node_host_restore
+	[ -n "$NODE_SUFFIX" ] || node_host_restore
 	left=$(node_mounts)
 	if [ -n "$left" ]; then
-		log "error: mounts left under $NODE_DIR, not removing it: $left"
+		log "error: mounts left under $NODE_DIR or $NODE_BPF, not removing them: $left"
 		return 1
 	fi
-	rm -rf -- "${NODE_DIR:?}"
+	rmdir -- "$NODE_BPF" 2>/dev/null || true
+	rm -rf -- "${NODE_DIR:?}" "${NODE_AGENT:?}" "${NODE_RUNC:?}"
 	log "node $NODE_NAME down"
+}
+
+# node_down: every node of the cluster, the added ones first (the first
+# node puts the machine's settings back once no kubelet of it runs).
+node_down() {
+	local n ok=0
+	node_use_main
+	node_delete_pods
+	for n in $(node_added); do
+		node_use "$n"
+		node_teardown || ok=1
+	done
+	if [ -d "$RUN/node" ]; then
+		node_use_main
+		node_teardown || ok=1
+	fi
+	rmdir -- "$RUN/nodes" "$RUN/bpf" "$RUN/agent" "$RUN/runc" 2>/dev/null || true
+	return $ok
 }

@@ -9,7 +9,13 @@
 #   hack/cluster.sh up --node also a node: kube-controller-manager,
 #                             kube-scheduler, containerd, kubelet, CNI;
 #                             waits until the node is Ready
-#   hack/cluster.sh down      stop everything (the node too), remove the
+#   hack/cluster.sh node-add NAME
+#                             one more node NAME in the same cluster, on
+#                             this machine (after up --node): a containerd,
+#                             a kubelet and a CNI bridge of its own; waits
+#                             until it is Ready. Again: starts what of it
+#                             does not run
+#   hack/cluster.sh down      stop everything (every node too), remove the
 #                             state dir; no process, mount, interface,
 #                             iptables rule or container is left behind
 #   hack/cluster.sh env       print `export KUBECONFIG=...` lines for eval
@@ -43,6 +49,17 @@
 #   SHELLAUDIT_SCHEDULER_PORT     kube-scheduler secure port [10259]
 #   SHELLAUDIT_KUBELET_PORT       kubelet port [10250]
 #   SHELLAUDIT_KUBELET_HEALTHZ_PORT kubelet healthz port [10248]
+# and for a node-add NAME (k: 1 for the first one added, 2...), derived from
+# the first node's unless set:
+#   SHELLAUDIT_ADD_CNI_BRIDGE     its bridge [the first's, cut to 12, + nk]
+#   SHELLAUDIT_ADD_POD_CIDR       its pod range [the first's /24, + k in the
+#                                 third byte]
+#   SHELLAUDIT_ADD_CGROUP_ROOT    its kubelet cgroupRoot [the first's + -NAME,
+#                                 /shellaudit-NAME when that is /]
+#   SHELLAUDIT_ADD_KUBELET_PORT   [the first's + 100 k]
+#   SHELLAUDIT_ADD_KUBELET_HEALTHZ_PORT [the first's + 100 k]
+# A node's settings are kept in the state dir when it is made: later
+# commands use those, whatever the environment says then.
 #
 # Only logs go to stderr; stdout carries nothing but `env`'s output. Every
 # process runs detached with its output in $SHELLAUDIT_RUN/logs, and is
@@ -69,7 +86,7 @@ PIDS=$RUN/pids
 KUBECONFIG_FILE=$RUN/kubeconfig
 
 # What `down` removes from the state dir; anything else found there stays.
-STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node)
+STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node nodes bpf agent runc)
 
 # Components in start order; `down` stops them in reverse. Each has
 # <name>_check_ports, <name>_start and <name>_ready functions; `up --node`
@@ -381,6 +398,7 @@ cmd_up() {
 		node=1
 	fi
 	if [ $node = 1 ]; then
+		node_use_main
 		node_preflight
 		# Pods reach the API server on the node IP, not on loopback.
 		[ -n "${SHELLAUDIT_APISERVER_BIND:-}" ] || APISERVER_BIND=0.0.0.0
@@ -427,13 +445,13 @@ cmd_down() {
 	# is stopped whatever happens; a node not fully undone keeps the state
 	# dir, so that down can be run again.
 	local node_ok=1
-	if [ -d "$RUN/node" ]; then
+	if [ -d "$RUN/node" ] || [ -d "$RUN/nodes" ]; then
 		node_down || node_ok=0
 	fi
 	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
 		proc_stop "${COMPONENTS[i]}"
 	done
-	[ $node_ok = 1 ] || die "the node is not fully undone; its state stays in $RUN/node: run down again"
+	[ $node_ok = 1 ] || die "a node is not fully undone; its state stays in $RUN: run down again"
 	for i in "${STATE_ENTRIES[@]}"; do rm -rf -- "${RUN:?}/$i"; done
 	if rmdir -- "$RUN" 2>/dev/null; then
 		log "cluster down; removed $RUN"
@@ -448,26 +466,69 @@ cmd_env() {
 	printf 'export PATH=%q:"$PATH"\n' "$KUBE_BIN"
 }
 
+# status_of NAME CHECK: says whether process NAME runs and CHECK passes.
+status_of() {
+	local pid
+	pid=$(proc_pid "$1")
+	if [ -z "$pid" ]; then
+		log "$1: not running"
+		return 1
+	elif "$2" >/dev/null 2>&1; then
+		log "$1: ready (pid $pid)"
+	else
+		log "$1: running, not ready (pid $pid)"
+		return 1
+	fi
+}
+
 cmd_status() {
-	local c pid rc=0
+	local c n rc=0
 	[ $# = 0 ] || usage
-	[ ! -d "$RUN/node" ] || COMPONENTS+=("${NODE_COMPONENTS[@]}")
+	if [ -d "$RUN/node" ]; then
+		COMPONENTS+=("${NODE_COMPONENTS[@]}")
+		node_use_main
+	fi
 	for c in "${COMPONENTS[@]}"; do
-		pid=$(proc_pid "$c")
-		if [ -z "$pid" ]; then
-			log "$c: not running"
-			rc=1
-		elif "${c}_ready" >/dev/null 2>&1; then
-			log "$c: ready (pid $pid)"
-		else
-			log "$c: running, not ready (pid $pid)"
-			rc=1
-		fi
+		status_of "$c" "${c}_ready" || rc=1
 	done
 	if [ -d "$RUN/node" ] && [ $rc = 0 ]; then
 		node_ready_status || rc=1
 	fi
+	for n in $(node_added); do
+		node_use "$n"
+		status_of "containerd$NODE_SUFFIX" containerd_ready || rc=1
+		status_of "kubelet$NODE_SUFFIX" kubelet_ready || rc=1
+		[ $rc != 0 ] || node_ready_status || rc=1
+	done
 	return $rc
+}
+
+cmd_node_add() {
+	local name adv svc c pid
+	[ $# = 1 ] || usage
+	name=$1
+	[[ $name =~ ^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$ ]] || die "node name '$name' is not a DNS subdomain"
+	[ -d "$RUN/node" ] || die "this cluster has no node yet: hack/cluster.sh up --node first"
+	[ -n "$(proc_pid kube-apiserver)" ] && apiserver_readyz ||
+		die "the control plane does not run: hack/cluster.sh up --node first"
+	node_define "$name"
+	node_preflight
+	adv=$(<"$RUN/advertise-address")
+	svc=$(first_service_ip "$SERVICE_CIDR")
+	for c in containerd kubelet; do
+		[ -n "$(proc_pid "$c$NODE_SUFFIX")" ] || "${c}_check_ports"
+	done
+	node_prepare "$adv" "$svc"
+	for c in containerd kubelet; do
+		pid=$(proc_pid "$c$NODE_SUFFIX")
+		if [ -n "$pid" ]; then
+			log "$c$NODE_SUFFIX already running (pid $pid)"
+			wait_for "$c$NODE_SUFFIX" "${c}_ready"
+		else
+			"${c}_start"
+		fi
+	done
+	node_up_done
 }
 
 . "$HACK/cluster-node.sh"
@@ -480,6 +541,7 @@ up) cmd_up "$@" ;;
 down) cmd_down "$@" ;;
 env) cmd_env "$@" ;;
 status) cmd_status "$@" ;;
+node-add) cmd_node_add "$@" ;;
 -h | --help | help) usage ;;
 *) usage ;;
 esac

@@ -6,7 +6,9 @@
 #
 #   hack/images.sh build [NAME...]    build/images/NAME.tar (OCI archives)
 #   hack/images.sh import [NAME...]   build, then import into the k8s.io
-#                                     namespace of $SHELLAUDIT_RUN's containerd
+#                                     namespace of the containerd of every
+#                                     node of $SHELLAUDIT_RUN (node-add ones
+#                                     too), or of $SHELLAUDIT_CONTAINERD_SOCK
 #   hack/images.sh ref NAME           print the image reference of NAME
 #   hack/images.sh rootfs NAME DIR    only write NAME's root file system to DIR
 #                                     (what images/*/Containerfile copy)
@@ -171,14 +173,32 @@ image_build() {
 	rm -rf "$root"
 }
 
+# image_sockets: the containerd of every node of the cluster (the first
+# one's and those of node-add), or SHELLAUDIT_CONTAINERD_SOCK's alone.
+image_sockets() {
+	local s
+	if [ -n "${SHELLAUDIT_CONTAINERD_SOCK:-}" ]; then
+		echo "$SHELLAUDIT_CONTAINERD_SOCK"
+		return 0
+	fi
+	for s in "$RUN_DIR/node/containerd/containerd.sock" "$RUN_DIR"/nodes/*/containerd/containerd.sock; do
+		[ -S "$s" ] && echo "$s"
+	done
+	return 0
+}
+
 image_import() {
-	local name=$1 sock=$RUN_DIR/node/containerd/containerd.sock
-	[ -S "$sock" ] || die "no containerd socket at $sock: start the node first (hack/cluster.sh up --node)"
-	ctr --address "$sock" --namespace k8s.io images import "$OUT/$name.tar" >/dev/null ||
-		die "ctr could not import $OUT/$name.tar"
-	ctr --address "$sock" --namespace k8s.io images check "name==$(image_ref "$name")" |
-		grep -q 'complete' || die "$(image_ref "$name") is not complete in containerd after the import"
-	log "imported $(image_ref "$name")"
+	local name=$1 sock n=0
+	for sock in $(image_sockets); do
+		[ -S "$sock" ] || die "no containerd socket at $sock"
+		ctr --address "$sock" --namespace k8s.io images import "$OUT/$name.tar" >/dev/null ||
+			die "ctr could not import $OUT/$name.tar into $sock"
+		ctr --address "$sock" --namespace k8s.io images check "name==$(image_ref "$name")" |
+			grep -q 'complete' || die "$(image_ref "$name") is not complete in $sock after the import"
+		n=$((n + 1))
+	done
+	[ $n -gt 0 ] || die "no containerd socket in $RUN_DIR: start the node first (hack/cluster.sh up --node)"
+	log "imported $(image_ref "$name") ($n node$([ $n = 1 ] || echo s))"
 }
 
 [ $# -ge 1 ] || usage

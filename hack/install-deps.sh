@@ -2,17 +2,29 @@
 # SPDX-License-Identifier: Apache-2.0
 # Install what building and testing shellaudit needs on Debian 12, only when
 # something is missing. The one list of the project's system dependencies.
+#
+#   hack/install-deps.sh [GROUP...]   all groups by default
+#
+# Groups: build (the binaries: what images/agent and images/controller
+# install), demo (the demo image's programs), pause (the static pause
+# program), test (the rest: tests, the local cluster, lint).
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
-packages=(
-	# build
+build=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcurl4-openssl-dev libwebsockets-dev libcjson-dev libyaml-dev
-	# SHA-256 of the AuditRecord chain (libcrypto); RE2-syntax redaction (PCRE2)
+	# SHA-256 of the AuditRecord chain (libcrypto), the websocket watch's TLS
+	# (libssl: the SSL_CTX it hands libwebsockets); RE2-syntax redaction (PCRE2)
 	libssl-dev libpcre2-dev
+)
+demo=(
+	bash coreutils findutils sed grep procps iproute2 strace busybox-static hostname
+)
+pause=(gcc libc6-dev)
+test=(
 	# sanitizers for clang-built tests
 	libclang-rt-14-dev
 	# tests and the local cluster
@@ -26,7 +38,26 @@ packages=(
 	libreadline-dev libncurses-dev
 	# Kubernetes is built from the Go module proxy
 	golang-go git
+	# the plugin test parses its YAML output
+	python3-yaml
+	# make lint and make check-fmt
+	clang-format clang-tidy cppcheck shellcheck
+	# the image test: the Containerfiles built with buildah, the archives read by skopeo
+	buildah skopeo
 )
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(build demo pause test)
+packages=()
+for g in "${groups[@]}"; do
+	case $g in
+	build) packages+=("${build[@]}") ;;
+	demo) packages+=("${demo[@]}") ;;
+	pause) packages+=("${pause[@]}") ;;
+	test) packages+=("${build[@]}" "${test[@]}") ;;
+	*) die "unknown group $g (build, demo, pause, test)" ;;
+	esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

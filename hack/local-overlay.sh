@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Writes a kustomize overlay of one of this repo's bases for a local node
-# (hack/run.sh, tests/e2e):
+# Writes a kustomize overlay of one of this repo's bases for the local
+# nodes (hack/run.sh, tests/e2e):
 #
-#   hack/local-overlay.sh DIR BASE [KIND/NAMESPACE/NAME/IMAGE...]
+#   hack/local-overlay.sh DIR BASE [--env KIND/NAMESPACE/NAME/VAR=VALUE...]
+#                         [KIND/NAMESPACE/NAME/IMAGE...]
 #
 # DIR/kustomization.yaml is BASE (a directory of the repo, e.g.
 # config/local) plus, for each workload named:
 #   - the content sum of its image (hack/images.sh, build/images/IMAGE.sum)
 #     on its pod template: it restarts when its image changed, and only then;
-#   - for the agent DaemonSet, its state (spool and signing key) and its BPF
-#     file system on host paths inside the node's state dir
-#     ($SHELLAUDIT_RUN/node/agent and node/bpf, a bpf mount made by
-#     hack/cluster-node.sh): two local nodes
-#     on one machine never share them, and `hack/cluster.sh down` removes
-#     them, pinned programs included.
+#   - for the agent DaemonSet and the uninstall DaemonSet, the agent's state
+#     (spool, signing key, refused files), its BPF file system and
+#     containerd's runc state on host paths of the node's own inside the
+#     state dir ($SHELLAUDIT_RUN/agent/<node>, bpf/<node>, a bpf mount made
+#     by hack/cluster-node.sh, and runc/<node>, the node's runc root), through
+#     subPathExpr $(NODE_NAME): local nodes on one machine, of one cluster or
+#     of two, never share them, and `hack/cluster.sh down` removes them,
+#     pinned programs included;
+# and for each --env, VAR=VALUE in the environment of the first container
+# of that workload (e.g. SHELLAUDIT_WATCH_TRANSPORT=websocket).
 # Apply it with kubectl apply -k DIR.
 set -euo pipefail
 
@@ -22,22 +27,37 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-[ $# -ge 2 ] || die "usage: $0 DIR BASE [KIND/NAMESPACE/NAME/IMAGE...]"
+usage() { die "usage: $0 DIR BASE [--env KIND/NAMESPACE/NAME/VAR=VALUE...] [KIND/NAMESPACE/NAME/IMAGE...]"; }
+[ $# -ge 2 ] || usage
 dir=$1 base=$2
 shift 2
+envs=() workloads=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--env)
+		[ $# -ge 2 ] && [[ $2 == */*/*/*=* ]] || usage
+		envs+=("$2")
+		shift 2
+		;;
+	*)
+		workloads+=("$1")
+		shift
+		;;
+	esac
+done
 [ -f "$ROOT/$base/kustomization.yaml" ] || die "$base is not a kustomize base of the repo"
 mkdir -p "$dir"
 dir=$(realpath -- "$dir")
 run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 
 {
-	echo "# Written by hack/local-overlay.sh: $base for the local node $run."
+	echo "# Written by hack/local-overlay.sh: $base for the local nodes of $run."
 	echo "apiVersion: kustomize.config.k8s.io/v1beta1"
 	echo "kind: Kustomization"
 	echo "resources:"
 	echo "- $(realpath --relative-to="$dir" "$ROOT/$base")"
-	[ $# = 0 ] || echo "patches:"
-	for w in "$@"; do
+	[ $((${#workloads[@]} + ${#envs[@]})) = 0 ] || echo "patches:"
+	for w in "${workloads[@]+"${workloads[@]}"}"; do
 		IFS=/ read -r kind ns name image <<<"$w"
 		sumfile=$ROOT/build/images/$image.sum
 		[ -f "$sumfile" ] || die "no $sumfile: build the images first (hack/images.sh build)"
@@ -57,15 +77,62 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 		if [ "$kind/$name" = DaemonSet/shellaudit-agent ]; then
 			cat <<-EOF
 			        spec:
+			          containers:
+			          - name: agent
+			            volumeMounts:
+			            - name: state
+			              mountPath: /var/lib/shellaudit
+			              subPathExpr: \$(NODE_NAME)
+			            - name: bpf
+			              mountPath: /sys/fs/bpf
+			              subPathExpr: \$(NODE_NAME)
+			            - name: runtime
+			              mountPath: /run/containerd/runc
+			              subPathExpr: \$(NODE_NAME)
 			          volumes:
 			          - name: state
 			            hostPath:
-			              path: $run/node/agent
+			              path: $run/agent
 			          - name: bpf
 			            hostPath:
-			              path: $run/node/bpf
+			              path: $run/bpf
+			          - name: runtime
+			            hostPath:
+			              path: $run/runc
+			EOF
+		elif [ "$kind/$name" = DaemonSet/shellaudit-uninstall ]; then
+			cat <<-EOF
+			        spec:
+			          initContainers:
+			          - name: uninstall
+			            env:
+			            - name: NODE_NAME
+			              valueFrom:
+			                fieldRef:
+			                  fieldPath: spec.nodeName
+			            volumeMounts:
+			            - name: bpf
+			              mountPath: /sys/fs/bpf
+			              subPathExpr: \$(NODE_NAME)
+			          volumes:
+			          - name: bpf
+			            hostPath:
+			              path: $run/bpf
 			EOF
 		fi
+	done
+	for e in "${envs[@]+"${envs[@]}"}"; do
+		IFS=/ read -r kind ns name var <<<"$e"
+		cat <<-EOF
+		- target:
+		    kind: $kind
+		    namespace: $ns
+		    name: $name
+		  patch: |-
+		    - op: add
+		      path: /spec/template/spec/containers/0/env/-
+		      value: {name: "${var%%=*}", value: "${var#*=}"}
+		EOF
 	done
 } >"$dir/kustomization.yaml.tmp"
 mv "$dir/kustomization.yaml.tmp" "$dir/kustomization.yaml"

@@ -16,4 +16,9 @@ long clock_now_ms(void);
  * add it to a monotonic stamp (a kernel event's) to get its wall time. */
 int64_t clock_wall_offset_ns(void);
 
+/* The monotonic stamp of a time given as clock ticks since boot (a
+ * process's start in /proc/PID/stat), 0 when it is before the monotonic
+ * clock's start (time the machine spent suspended is not in it). */
+uint64_t clock_from_boot_ticks(uint64_t ticks);
+
 #endif

@@ -217,3 +217,38 @@ long escape_unescape(void *dst, size_t cap, const char *src)
 	}
 	return (long)out;
 }
+
+size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	size_t i = 0, out = 0, end = 0, used, plen;
+	char piece[16];
+
+	while (i < n) {
+		if (s[i] == '\\') {
+			piece[0] = '\\';
+			plen = used = 1;
+		} else {
+			plen = escape_piece(s + i, n - i, piece, &used);
+		}
+		if (end == out && out + plen < cap) {
+			memcpy(dst + out, piece, plen);
+			end = out + plen;
+		}
+		out += plen;
+		i += used;
+	}
+	if (cap > 0)
+		dst[end] = '\0';
+	return out;
+}
+
+size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp)
+{
+	return escape_utf8_len(s, n, cp);
+}
+
+bool escape_cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || escape_is_unsafe_cp(cp);
+}

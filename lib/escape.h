@@ -4,7 +4,9 @@
 #ifndef SHELLAUDIT_ESCAPE_H
 #define SHELLAUDIT_ESCAPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * C-style escape of n bytes of src into dst (capacity cap, always
@@ -36,5 +38,23 @@ size_t escape_json(char *dst, size_t cap, const char *src);
  * number of bytes decoded, or -EINVAL on malformed input, -ENOSPC when
  * dst is too small. */
 long escape_unescape(void *dst, size_t cap, const char *src);
+
+/*
+ * Showing stored text: escape_text, except that a backslash stays one
+ * backslash. For text that is already in its stored form (escaped by
+ * escape_text, or typed as is): it is shown as stored, never escaped twice,
+ * and a control character or bidi override that reached it anyway (a forged
+ * or corrupted record) still never reaches a terminal raw. Returns what
+ * escape_text returns.
+ */
+size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n);
+
+/* The UTF-8 character at s (n > 0 bytes available): its length (1 to 4), or
+ * 0 when s starts no valid character; *cp gets the code point. */
+size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp);
+/* True for a code point escape_text escapes: one a terminal acts on rather
+ * than shows, or that makes text read differently from what it holds (C0,
+ * DEL, C1, bidirectional controls). */
+bool escape_cp_unsafe(uint32_t cp);
 
 #endif

@@ -32,6 +32,12 @@
 
 #define INFORMER_BACKOFF_MIN_MS 200
 #define INFORMER_BACKOFF_MAX_MS 30000
+/* client-go's reflector: a watch that lasted less than this and delivered
+ * nothing ended "at once", and is retried with backoff, not at once. */
+#define INFORMER_SHORT_WATCH_MS 1000
+/* A failure this long after the previous one starts the backoff anew
+ * (client-go's backoff manager resets after 2 minutes). */
+#define INFORMER_BACKOFF_RESET_MS 120000
 
 enum informer_msg_type {
 	INFORMER_ADDED,
@@ -66,6 +72,10 @@ struct informer {
 	pthread_mutex_t lock; /* guards the queue and stats */
 	struct informer_msg *head, *tail;
 	struct informer_stats stats;
+
+	/* reflector thread only */
+	long watch_events;    /* delivered by the current watch, bookmarks included */
+	long last_failure_ms; /* clock_now_ms() of the last backoff */
 
 	/* owner's thread only */
 	struct hmap items;	/* "ns/name" -> struct informer_item */
@@ -125,8 +135,12 @@ static cJSON *informer_copy(const struct informer *inf, const cJSON *obj)
 static int informer_list_item(const cJSON *item, void *arg)
 {
 	struct informer *inf = arg;
-	cJSON *copy = informer_copy(inf, item);
+	cJSON *copy;
 
+	/* The list starts over (an expired continue token): so does the replace. */
+	if (!item)
+		return informer_push(inf, INFORMER_REPLACE_BEGIN, NULL);
+	copy = informer_copy(inf, item);
 	return copy ? informer_push(inf, INFORMER_REPLACE_ITEM, copy) : -ENOMEM;
 }
 
@@ -138,6 +152,7 @@ static int informer_watch_event(const char *type, const cJSON *obj, void *arg)
 
 	if (atomic_load(&inf->stop))
 		return -ECANCELED;
+	inf->watch_events++;
 	if (!strcmp(type, "ADDED"))
 		t = INFORMER_ADDED;
 	else if (!strcmp(type, "MODIFIED"))
@@ -151,32 +166,42 @@ static int informer_watch_event(const char *type, const cJSON *obj, void *arg)
 	return informer_push(inf, t, copy);
 }
 
-/* Sleeps the backoff's next (jittered) delay, waking early when stopped. */
-static void informer_backoff(struct informer *inf, struct backoff *b)
+/* Sleeps the backoff's next (jittered) delay, or the Retry-After of the
+ * failed request when that is longer, waking early when stopped. */
+static void informer_backoff(struct informer *inf, struct backoff *b,
+			     const struct kube_response *resp)
 {
-	long ms = backoff_next_ms(b), slept = 0;
+	long now = clock_now_ms(), ms, slept = 0;
 	struct timespec step = { 0, 100 * 1000000L };
 
+	if (now - inf->last_failure_ms >= INFORMER_BACKOFF_RESET_MS)
+		backoff_reset(b);
+	inf->last_failure_ms = now;
+	ms = backoff_next_ms(b);
+	if (resp && resp->retry_after * 1000L > ms)
+		ms = resp->retry_after * 1000L;
 	while (slept < ms && !atomic_load(&inf->stop)) {
 		nanosleep(&step, NULL);
 		slept += 100;
 	}
 }
 
-/* Lists the whole collection; on success *rv gets its resourceVersion. */
-static int informer_list(struct informer *inf, struct kube_client *c, char **rv)
+/* Lists the whole collection; on success *rv gets its resourceVersion,
+ * on failure resp says why. */
+static int informer_list(struct informer *inf, struct kube_client *c, char **rv,
+			 struct kube_response *resp)
 {
-	struct kube_response resp;
 	int ret;
 
+	memset(resp, 0, sizeof(*resp));
 	if ((ret = informer_push(inf, INFORMER_REPLACE_BEGIN, NULL)) < 0)
 		return ret;
-	ret = kube_list(c, inf->path, inf->opts.page_size, informer_list_item, inf, rv, &resp);
+	ret = kube_list(c, inf->path, inf->opts.page_size, informer_list_item, inf, rv, resp);
 	if (ret < 0) {
 		/* The owner drops a replace that has no end. */
 		if (ret != -ECANCELED)
 			log_with(LOG_WARN, LOG_KV("path", inf->path), "informer: list failed: %s",
-				 resp.message[0] ? resp.message : strerror(-ret));
+				 resp->message[0] ? resp->message : strerror(-ret));
 		return ret;
 	}
 	pthread_mutex_lock(&inf->lock);
@@ -185,12 +210,23 @@ static int informer_list(struct informer *inf, struct kube_client *c, char **rv)
 	return informer_push(inf, INFORMER_REPLACE_END, NULL);
 }
 
+/* A jittered server-side watch timeout in [t, 2t), as client-go's
+ * reflector: the watches of a fleet do not end in step. */
+static long informer_watch_timeout(const struct informer *inf)
+{
+	long t = inf->opts.watch_timeout_s;
+
+	return t + (long)(jitter_u64() % (uint64_t)t);
+}
+
 static void *informer_thread(void *arg)
 {
 	struct informer *inf = arg;
 	struct kube_client *c = NULL;
+	struct kube_response resp;
 	char *rv = NULL;
 	struct backoff backoff;
+	long started;
 	int ret;
 
 	backoff_init(&backoff, INFORMER_BACKOFF_MIN_MS, INFORMER_BACKOFF_MAX_MS);
@@ -201,37 +237,47 @@ static void *informer_thread(void *arg)
 	}
 	while (!atomic_load(&inf->stop)) {
 		if (!rv) {
-			ret = informer_list(inf, c, &rv);
+			ret = informer_list(inf, c, &rv, &resp);
 			if (ret < 0) {
 				free(rv);
 				rv = NULL;
-				informer_backoff(inf, &backoff);
+				informer_backoff(inf, &backoff, &resp);
 				continue;
 			}
 		}
-		ret = watch_stream(c, inf->path, &rv, inf->opts.watch_timeout_s,
-				   informer_watch_event, inf);
-		if (ret == 0) {
-			backoff_reset(&backoff);
-			continue;
-		}
+		started = clock_now_ms();
+		inf->watch_events = 0;
+		ret = watch_stream(c, inf->path, &rv, informer_watch_timeout(inf),
+				   informer_watch_event, inf, &resp);
 		if (atomic_load(&inf->stop))
 			break;
-		if (ret == -ESTALE) {
-			log_with(LOG_INFO, LOG_KV("path", inf->path),
-				 "informer: resourceVersion %s too old; listing again", rv ? rv : "");
+		if (ret == 0 &&
+		    (inf->watch_events || clock_now_ms() - started >= INFORMER_SHORT_WATCH_MS))
+			continue; /* the server ended it at timeoutSeconds: watch on */
+		pthread_mutex_lock(&inf->lock);
+		inf->stats.watch_restarts++;
+		pthread_mutex_unlock(&inf->lock);
+		if (ret == 0)
+			snprintf(resp.message, sizeof(resp.message),
+				 "watch %.200s: ended at once without an event", inf->path);
+		if (ret == -ESTALE || ret == -EPROTO) {
+			/* 410: the version is gone. Another ERROR event, or what
+			 * is no event: the version may never come back (an etcd
+			 * restored to an older revision), so list again rather
+			 * than watch it again, as client-go does. */
+			log_with(ret == -ESTALE ? LOG_INFO : LOG_WARN, LOG_KV("path", inf->path),
+				 "informer: %s; listing again", resp.message);
 			free(rv);
 			rv = NULL;
 			pthread_mutex_lock(&inf->lock);
 			inf->stats.relists++;
 			pthread_mutex_unlock(&inf->lock);
-			continue;
+		} else {
+			/* Resume from the last version seen once the server is back. */
+			log_with(LOG_WARN, LOG_KV("path", inf->path), "informer: %s",
+				 resp.message[0] ? resp.message : strerror(ret ? -ret : EPROTO));
 		}
-		/* Resume from the last version seen once the server is back. */
-		pthread_mutex_lock(&inf->lock);
-		inf->stats.watch_restarts++;
-		pthread_mutex_unlock(&inf->lock);
-		informer_backoff(inf, &backoff);
+		informer_backoff(inf, &backoff, &resp);
 	}
 	free(rv);
 	kube_client_free(c);

@@ -15,7 +15,8 @@ struct informer;
 struct informer_opts {
 	const char *path;	/* collection, may carry labelSelector/fieldSelector */
 	long page_size;		/* list page size [500] */
-	long watch_timeout_s;	/* server-side watch timeout [300] */
+	long watch_timeout_s;	/* server-side watch timeout t [300]: each watch
+				 * asks for a random one in [t, 2t), as client-go */
 	long resync_ms;		/* on_update(obj, obj) for every object this often; 0: never */
 	/* Keeps only what the caller needs (e.g. trims pods): returns a new
 	 * object the informer owns. NULL: keep the whole object. Runs on the

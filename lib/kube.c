@@ -4,19 +4,27 @@
 #include "kube.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
-#include "log.h"
+/* The longest wait a Retry-After header may ask for. */
+#define KUBE_RETRY_AFTER_MAX_S 300
 
 struct kube_client {
 	const struct kubeconfig *cfg;
 	struct kube_client_opts opts;
 	CURL *curl;
+	/* With tls-server-name: requests go to https://<name>:<port>, and
+	 * CURLOPT_CONNECT_TO sends them to the server's own address. */
+	char base[512];
+	struct curl_slist *connect_to;
 };
 
 struct kube_buf {
@@ -24,6 +32,73 @@ struct kube_buf {
 	size_t len, cap, max;
 	bool too_big;
 };
+
+int kube_server_parse(const char *server, struct kube_server *out)
+{
+	const char *p = server, *colon, *end, *close;
+	size_t n;
+	long port;
+	char *e;
+
+	memset(out, 0, sizeof(*out));
+	out->tls = !strncmp(p, "https://", 8);
+	p += out->tls ? 8 : (!strncmp(p, "http://", 7) ? 7 : 0);
+	end = p + strcspn(p, "/?#");
+	if (*p == '[') {
+		if (!(close = memchr(p, ']', (size_t)(end - p))))
+			return -EINVAL;
+		n = (size_t)(close - p - 1);
+		if (n == 0 || n >= sizeof(out->host))
+			return -EINVAL;
+		memcpy(out->host, p + 1, n);
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (!colon && close + 1 != end)
+			return -EINVAL;
+	} else {
+		colon = memchr(p, ':', (size_t)(end - p));
+		n = (size_t)((colon ? colon : end) - p);
+		if (n == 0 || n >= sizeof(out->host))
+			return -EINVAL;
+		memcpy(out->host, p, n);
+	}
+	out->host[n] = '\0';
+	port = out->tls ? 443 : 80;
+	if (colon) {
+		port = strtol(colon + 1, &e, 10);
+		if (e != end || colon + 1 == end)
+			return -EINVAL;
+	}
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	out->port = (int)port;
+	out->prefix = end;
+	return 0;
+}
+
+/* The URL base every path is appended to, and the connect-to rule that
+ * tls-server-name needs: the certificate is checked against that name
+ * (and it is the SNI) while the connection goes to the server's address. */
+static int kube_client_base(struct kube_client *c)
+{
+	const struct kubeconfig *cfg = c->cfg;
+	struct kube_server srv;
+	char rule[600];
+	int n;
+
+	if (!cfg->tls_server_name || kube_server_parse(cfg->server, &srv) < 0 || !srv.tls) {
+		n = snprintf(c->base, sizeof(c->base), "%s", cfg->server);
+		return n < (int)sizeof(c->base) ? 0 : -ENAMETOOLONG;
+	}
+	n = snprintf(c->base, sizeof(c->base), "https://%s:%d%s", cfg->tls_server_name, srv.port,
+		     srv.prefix);
+	if (n >= (int)sizeof(c->base))
+		return -ENAMETOOLONG;
+	n = snprintf(rule, sizeof(rule), strchr(srv.host, ':') ? "%s:%d:[%s]:%d" : "%s:%d:%s:%d",
+		     cfg->tls_server_name, srv.port, srv.host, srv.port);
+	if (n >= (int)sizeof(rule) || !(c->connect_to = curl_slist_append(NULL, rule)))
+		return -ENOMEM;
+	return 0;
+}
 
 int kube_client_new(const struct kubeconfig *cfg, const struct kube_client_opts *opts,
 		    struct kube_client **out)
@@ -50,8 +125,14 @@ int kube_client_new(const struct kubeconfig *cfg, const struct kube_client_opts 
 		c->opts.max_body = 64u << 20;
 	if (!c->opts.user_agent)
 		c->opts.user_agent = "shellaudit";
+	if (!c->opts.keepalive_ms)
+		c->opts.keepalive_ms = 30000;
 	if (!(c->curl = curl_easy_init())) {
 		free(c);
+		return -ENOMEM;
+	}
+	if (kube_client_base(c) < 0) {
+		kube_client_free(c);
 		return -ENOMEM;
 	}
 	*out = c;
@@ -63,6 +144,7 @@ void kube_client_free(struct kube_client *c)
 	if (!c)
 		return;
 	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->connect_to);
 	free(c);
 }
 
@@ -107,15 +189,27 @@ static size_t kube_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Retry-After: seconds or an HTTP date, bounded to [1, 300] seconds. */
 static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct kube_response *resp = arg;
 	size_t n = size * nmemb;
+	char value[128], *e;
+	long v;
 
 	if (n > 12 && !strncasecmp(ptr, "Retry-After:", 12)) {
-		long v = strtol(ptr + 12, NULL, 10);
+		snprintf(value, sizeof(value), "%.*s", (int)(n - 12 < 127 ? n - 12 : 127),
+			 ptr + 12);
+		value[strcspn(value, "\r\n")] = '\0';
+		v = strtol(value, &e, 10);
+		if (e == value || (*e && *e != ' ')) {
+			time_t when = curl_getdate(value, NULL);
 
-		resp->retry_after = v > 0 && v < 3600 ? (int)v : 1;
+			v = when > 0 ? (long)(when - time(NULL)) : 1;
+		}
+		resp->retry_after = v < 1			 ? 1
+				    : v > KUBE_RETRY_AFTER_MAX_S ? KUBE_RETRY_AFTER_MAX_S
+								 : (int)v;
 	} else if (n > 5 && n < 128 && !strncasecmp(ptr, "Date:", 5)) {
 		char date[128];
 		time_t t;
@@ -126,6 +220,21 @@ static size_t kube_header(char *ptr, size_t size, size_t nmemb, void *arg)
 		resp->date = t > 0 ? (long long)t : 0;
 	}
 	return n;
+}
+
+/* TCP keepalive gives up after three unanswered probes, and unacknowledged
+ * data after as long: a dead peer is noticed within 2 * keepalive_ms. */
+static int kube_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	const struct kube_client *c = arg;
+	unsigned int user_timeout = (unsigned int)(2 * c->opts.keepalive_ms);
+	int cnt = 3;
+
+	if (purpose == CURLSOCKTYPE_IPCXN) {
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+	}
+	return CURL_SOCKOPT_OK;
 }
 
 static int kube_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -142,14 +251,16 @@ static int kube_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
 
 /* Sets the connection options common to requests and watches on curl;
  * *headers gets a list the caller frees with curl_slist_free_all(). */
-static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
-		      struct curl_slist **headers)
+static int kube_setup(struct kube_client *c, CURL *curl, const char *path, const char *accept,
+		      struct kube_response *resp, struct curl_slist **headers)
 {
 	const struct kubeconfig *cfg = c->cfg;
-	struct curl_slist *h = NULL;
-	char url[4096], *tok;
+	struct curl_slist *h = NULL, *added;
+	char url[4096], line[512], *tok;
+	long idle_s = c->opts.keepalive_ms / 1000 > 0 ? c->opts.keepalive_ms / 1000 : 1;
 
-	if (snprintf(url, sizeof(url), "%s%s", cfg->server, path) >= (int)sizeof(url))
+	*headers = NULL;
+	if (snprintf(url, sizeof(url), "%s%s", c->base, path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -157,7 +268,13 @@ static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, c->opts.user_agent);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPIDLE, idle_s);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, idle_s / 3 > 0 ? idle_s / 3 : 1L);
+	curl_easy_setopt(curl, CURLOPT_SOCKOPTFUNCTION, kube_sockopt);
+	curl_easy_setopt(curl, CURLOPT_SOCKOPTDATA, c);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->connect_to)
+		curl_easy_setopt(curl, CURLOPT_CONNECT_TO, c->connect_to);
 	if (c->opts.stop) {
 		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, kube_progress);
@@ -166,7 +283,11 @@ static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
 	if (cfg->ca_pem) {
 		struct curl_blob blob = { cfg->ca_pem, cfg->ca_len, CURL_BLOB_NOCOPY };
 
+		/* The CA replaces the system trust: libcurl would otherwise
+		 * also trust its built-in CA path (/etc/ssl/certs). */
 		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+		curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
 	}
 	if (cfg->cert_pem) {
 		struct curl_blob cert = { cfg->cert_pem, cfg->cert_len, CURL_BLOB_NOCOPY };
@@ -181,39 +302,54 @@ static int kube_setup(struct kube_client *c, CURL *curl, const char *path,
 		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	h = curl_slist_append(h, "Accept: application/json");
+	if (resp) {
+		curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, kube_header);
+		curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
+	}
+	snprintf(line, sizeof(line), "Accept: %s", accept ? accept : "application/json");
+	if (!(h = curl_slist_append(h, line)))
+		return -ENOMEM;
 	if ((tok = kubeconfig_token(cfg))) {
 		size_t n = strlen(tok) + 32;
-		char *line = malloc(n);
+		char *auth = malloc(n);
 
-		if (line) {
-			snprintf(line, n, "Authorization: Bearer %s", tok);
-			h = curl_slist_append(h, line);
+		added = NULL;
+		if (auth) {
+			snprintf(auth, n, "Authorization: Bearer %s", tok);
+			added = curl_slist_append(h, auth);
 			/* The token is a secret: do not leave it in freed memory. */
-			explicit_bzero(line, n);
-			free(line);
+			explicit_bzero(auth, n);
+			free(auth);
 		}
 		explicit_bzero(tok, strlen(tok));
 		free(tok);
+		if (!added) {
+			curl_slist_free_all(h);
+			return -ENOMEM;
+		}
+		h = added;
 	}
 	*headers = h;
 	return 0;
 }
 
-void *kube_client_curl(struct kube_client *c, const char *path, void **headers_out)
+int kube_client_curl(struct kube_client *c, const char *path, const char *accept,
+		     struct kube_response *resp, void **curl, void **headers)
 {
 	struct curl_slist *h = NULL;
+	int ret;
 
-	if (kube_setup(c, c->curl, path, &h) < 0)
-		return NULL;
-	*headers_out = h;
-	return c->curl;
+	if ((ret = kube_setup(c, c->curl, path, accept ? accept : c->opts.watch_accept, resp, &h)) <
+	    0)
+		return ret;
+	*curl = c->curl;
+	*headers = h;
+	return 0;
 }
 
-/* Fills reason and message from a metav1.Status body, if it is one. */
-static void kube_parse_status(struct kube_response *resp)
+void kube_response_set_status(struct kube_response *resp, const char *body, size_t len)
 {
-	cJSON *j = resp->body ? cJSON_Parse(resp->body) : NULL;
+	cJSON *j = body && len ? cJSON_ParseWithLength(body, len) : NULL;
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
 
 	if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "Status")) {
@@ -236,8 +372,9 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
-	if ((ret = kube_setup(c, c->curl, path, &headers)) < 0) {
-		snprintf(resp->message, sizeof(resp->message), "path too long");
+	if ((ret = kube_setup(c, c->curl, path, c->opts.accept, resp, &headers)) < 0) {
+		snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s", method, path,
+			 strerror(-ret));
 		return ret;
 	}
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
@@ -253,8 +390,6 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, kube_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, kube_header);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, resp);
 	rc = curl_easy_perform(c->curl);
 	curl_slist_free_all(headers);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->code);
@@ -264,12 +399,16 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 				 "%s %s: response larger than %zu bytes", method, path, c->opts.max_body);
 			ret = -EFBIG;
 		} else {
-			snprintf(resp->message, sizeof(resp->message), "%s %s: %s", method, path,
-				 curl_easy_strerror(rc));
-			ret = rc == CURLE_OPERATION_TIMEDOUT		? -ETIMEDOUT :
-			      rc == CURLE_COULDNT_CONNECT		? -ECONNREFUSED :
-			      rc == CURLE_ABORTED_BY_CALLBACK	? -ECANCELED :
-								  -EIO;
+			long os_errno = 0;
+
+			curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+			snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s%s%s", method,
+				 path, curl_easy_strerror(rc), os_errno ? ": " : "",
+				 os_errno ? strerror((int)os_errno) : "");
+			ret = rc == CURLE_OPERATION_TIMEDOUT || os_errno == ETIMEDOUT ? -ETIMEDOUT
+			      : rc == CURLE_COULDNT_CONNECT	? -ECONNREFUSED
+			      : rc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED
+								: -EIO;
 		}
 		free(buf.data);
 		resp->code = 0;
@@ -278,7 +417,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	resp->body = buf.data;
 	resp->len = buf.len;
 	if (resp->code < 200 || resp->code > 299)
-		kube_parse_status(resp);
+		kube_response_set_status(resp, resp->body, resp->len);
 	return 0;
 }
 
@@ -400,26 +539,48 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 	      int (*fn)(const cJSON *item, void *arg), void *arg, char **rv,
 	      struct kube_response *resp)
 {
+	struct kube_response local;
 	char page[4096], *cont = NULL;
 	const char *next;
 	cJSON *list = NULL;
 	const cJSON *item, *meta;
+	bool restarted = false;
 	int ret = 0;
 
+	if (!resp)
+		resp = &local;
 	if (rv)
 		*rv = NULL;
-	do {
+	for (;;) {
 		char *esc = cont ? curl_easy_escape(c->curl, cont, 0) : NULL;
-		int n = snprintf(page, sizeof(page), "%s%climit=%ld%s%s", path,
-				 strchr(path, '?') ? '&' : '?', limit, esc ? "&continue=" : "",
-				 esc ? esc : "");
+		char lim[32] = "";
+		int n;
 
+		if (limit > 0)
+			snprintf(lim, sizeof(lim), "limit=%ld", limit);
+		n = snprintf(page, sizeof(page), "%s%s%s%s%s", path,
+			     lim[0] || esc ? (strchr(path, '?') ? "&" : "?") : "", lim,
+			     esc ? (lim[0] ? "&continue=" : "continue=") : "", esc ? esc : "");
 		curl_free(esc);
 		if (n >= (int)sizeof(page)) {
 			ret = -ENAMETOOLONG;
+			snprintf(resp->message, sizeof(resp->message), "GET %.200s: path too long",
+				 path);
 			break;
 		}
-		if ((ret = kube_get(c, page, &list, resp)) < 0)
+		ret = kube_get(c, page, &list, resp);
+		if (ret == -ESTALE && cont && !restarted) {
+			/* The continue token expired (etcd compacted meanwhile):
+			 * client-go's pager then takes the whole list at once. */
+			restarted = true;
+			limit = 0;
+			free(cont);
+			cont = NULL;
+			if ((ret = fn(NULL, arg)) < 0)
+				break;
+			continue;
+		}
+		if (ret < 0)
 			break;
 		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items")) {
 			if ((ret = fn(item, arg)) < 0)
@@ -431,6 +592,10 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 		next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue"));
 		free(cont);
 		cont = next && *next ? strdup(next) : NULL;
+		if (next && *next && !cont) {
+			ret = -ENOMEM;
+			break;
+		}
 		if (rv) {
 			const char *v = cJSON_GetStringValue(
 				cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion"));
@@ -440,7 +605,9 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 		}
 		cJSON_Delete(list);
 		list = NULL;
-	} while (cont);
+		if (!cont)
+			break;
+	}
 	cJSON_Delete(list);
 	free(cont);
 	if (ret < 0 && rv) {

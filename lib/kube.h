@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Requests to the Kubernetes API server over libcurl: one client per
- * thread, keep-alive connection reuse, TLS from a kubeconfig. */
+ * thread, keep-alive connection reuse, TLS from a kubeconfig.
+ *
+ * TLS as client-go does it: a configured CA is the only trust (the system
+ * store is not consulted then; without a CA it is), tls-server-name is the
+ * name the certificate must carry while the connection goes to the
+ * server's address, insecure-skip-tls-verify skips every check. The
+ * library never logs: errors come back as -errno with a message in the
+ * kube_response. */
 #ifndef SHELLAUDIT_KUBE_H
 #define SHELLAUDIT_KUBE_H
 
@@ -14,6 +21,19 @@
 
 struct kube_client;
 
+/* The parts of a server URL ("https://host:port/prefix"). */
+struct kube_server {
+	bool tls;
+	char host[256];	    /* without the brackets of an IPv6 address */
+	int port;	    /* 443 or 80 when not given */
+	const char *prefix; /* the path after the authority ("" or "/..."),
+			     * pointing into the URL that was parsed */
+};
+
+/* Splits server (http or https, as kubeconfig_load checks); -EINVAL when
+ * the host is empty or too long or the port is not 1..65535. */
+int kube_server_parse(const char *server, struct kube_server *out);
+
 struct kube_client_opts {
 	long timeout_ms;	/* whole-request timeout of non-watch requests [30000] */
 	long connect_timeout_ms; /* [5000] */
@@ -24,6 +44,19 @@ struct kube_client_opts {
 	const atomic_int *stop;
 	/* Watches over a websocket (libwebsockets) instead of chunked HTTP. */
 	bool websocket;
+	/* The Accept header of requests and of watches (both transports)
+	 * [application/json], e.g. the metadata-only forms
+	 * (as=PartialObjectMetadataList... for lists, as=PartialObjectMetadata...
+	 * for watches). */
+	const char *accept;
+	const char *watch_accept;
+	/* A peer that answers nothing for twice this long is dead: TCP
+	 * keepalive probes (requests, chunked watches) and websocket pings
+	 * start after this much silence [30000]. A watch is not otherwise cut
+	 * for being quiet: the API server sends bookmarks only once its cache
+	 * moved past the watch's version, so an idle collection's watch is
+	 * silent until its timeoutSeconds. */
+	long keepalive_ms;
 };
 
 struct kube_response {
@@ -32,7 +65,8 @@ struct kube_response {
 	size_t len;
 	char reason[64];	/* metav1.Status reason on failure, e.g. "AlreadyExists" */
 	char message[512];	/* metav1.Status message, or the transport error */
-	int retry_after;	/* seconds from Retry-After, 0 when absent */
+	int retry_after;	/* seconds the server asks to wait (Retry-After, with
+				 * 429 and 503), 0 when absent */
 	long long date;		/* the server's clock (Date, seconds since the epoch),
 				 * 0 when absent */
 };
@@ -55,9 +89,14 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 
 /* The response as an errno: 0 for 2xx, -EEXIST AlreadyExists, -EBUSY
  * Conflict, -ENOENT NotFound, -EACCES Forbidden/Unauthorized, -EINVAL
- * Invalid/BadRequest, -EAGAIN TooManyRequests, -ESTALE 410 Gone/Expired,
- * -EIO anything else. */
+ * Invalid/BadRequest, -EAGAIN TooManyRequests (the API server's own
+ * throttling: wait resp->retry_after seconds at least), -ESTALE 410
+ * Gone/Expired, -EIO anything else. */
 int kube_response_errno(const struct kube_response *resp);
+
+/* Fills resp->reason and resp->message from body (len bytes) when it is a
+ * metav1.Status; for transports that read a failed response themselves. */
+void kube_response_set_status(struct kube_response *resp, const char *body, size_t len);
 
 void kube_response_clear(struct kube_response *resp);
 
@@ -79,17 +118,29 @@ int kube_update(struct kube_client *c, const char *path, const cJSON *obj, cJSON
 int kube_delete(struct kube_client *c, const char *path, const char *uid, const char *rv,
 		struct kube_response *resp);
 
-/* Calls fn for every item of the list at path (labelSelector etc. in the
- * query), page by page with limit/continue. *rv gets the list's
- * resourceVersion (caller frees). fn returns 0 to go on, <0 to stop (that
- * value is returned). The item belongs to the list: fn must copy what it keeps. */
+/*
+ * Calls fn for every item of the list at path (labelSelector etc. in the
+ * query), page by page with limit/continue (limit 0: one unpaged request).
+ * *rv gets the list's resourceVersion (caller frees). fn returns 0 to go on,
+ * <0 to stop (that value is returned). The item belongs to the list: fn
+ * must copy what it keeps.
+ *
+ * When a continue token has expired (410: etcd compacted while the pages
+ * were read), the list is taken again in one unpaged request, as
+ * client-go's pager does: fn is then called once with item NULL, meaning
+ * "forget the items of this list so far", and then for every item again.
+ */
 int kube_list(struct kube_client *c, const char *path, long limit,
 	      int (*fn)(const cJSON *item, void *arg), void *arg, char **rv,
 	      struct kube_response *resp);
 
-/* The curl handle prepared for this client (TLS, auth header) for the
- * watch module, which drives its own transfer. */
-void *kube_client_curl(struct kube_client *c, const char *path, void **headers_out);
+/* For the watch transports (lib/watch_*.c), which drive their own transfer:
+ * the client's curl handle set up for path (URL, TLS, Accept: accept,
+ * Authorization, Retry-After into resp). *headers is the caller's to pass
+ * to CURLOPT_HTTPHEADER and free with curl_slist_free_all() after the
+ * transfer. -ENAMETOOLONG or -ENOMEM. */
+int kube_client_curl(struct kube_client *c, const char *path, const char *accept,
+		     struct kube_response *resp, void **curl, void **headers);
 const struct kube_client_opts *kube_client_opts(const struct kube_client *c);
 const char *kube_client_server(const struct kube_client *c);
 const struct kubeconfig *kube_client_config(const struct kube_client *c);

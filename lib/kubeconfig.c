@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,16 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "util.h"
 #include "yamljson.h"
 
 #define KUBECONFIG_MAX_FILES 16
+
+/* The last token read from token_file, shared by the threads of one config. */
+struct kubeconfig_tokens {
+	pthread_mutex_t lock;
+	char *last;
+};
 
 static void kubeconfig_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -83,16 +91,43 @@ out:
 	return ret;
 }
 
+/* A zeroed config with its token cache. */
+static struct kubeconfig *kubeconfig_alloc(void)
+{
+	struct kubeconfig *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	if (!(cfg->tokens = calloc(1, sizeof(*cfg->tokens)))) {
+		free(cfg);
+		return NULL;
+	}
+	pthread_mutex_init(&cfg->tokens->lock, NULL);
+	return cfg;
+}
+
+static void kubeconfig_wipe_free(char *secret)
+{
+	if (secret)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
+
 void kubeconfig_free(struct kubeconfig *cfg)
 {
 	if (!cfg)
 		return;
+	if (cfg->tokens) {
+		kubeconfig_wipe_free(cfg->tokens->last);
+		pthread_mutex_destroy(&cfg->tokens->lock);
+		free(cfg->tokens);
+	}
 	free(cfg->server);
 	free(cfg->namespace);
 	free(cfg->ca_pem);
 	free(cfg->cert_pem);
-	free(cfg->key_pem);
-	free(cfg->token);
+	kubeconfig_wipe_free(cfg->key_pem);
+	kubeconfig_wipe_free(cfg->token);
 	free(cfg->token_file);
 	free(cfg->tls_server_name);
 	free(cfg);
@@ -152,6 +187,15 @@ static int kubeconfig_str(const cJSON *obj, const char *key, const char **out, c
 	return 0;
 }
 
+/* Bytes that would end or split an HTTP header. */
+static bool kubeconfig_has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 /* Resolves a path of a kubeconfig relative to the directory of that file. */
 static char *kubeconfig_rel(const char *file, const char *p)
 {
@@ -204,6 +248,10 @@ static int kubeconfig_pem(const cJSON *obj, const char *key, const char *file, c
 static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context,
 			   struct kubeconfig *cfg, char *err, size_t errlen)
 {
+	/* Honoured by kubectl, not here: refused rather than silently dropped
+	 * (a request as the wrong user, or past a proxy meant to be used). */
+	static const char *const unsupported[] = {"username", "password",  "as",
+						  "as-uid",   "as-groups", "as-user-extra"};
 	const cJSON *ctx, *cluster, *user, *v;
 	const char *cluster_name, *user_name, *ns, *server, *s;
 	size_t fi = 0, ci = 0, ui = 0, i;
@@ -263,6 +311,20 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 	if ((ret = kubeconfig_pem(cluster, "certificate-authority", f->paths[ci], "cluster",
 				  &cfg->ca_pem, &cfg->ca_len, err, errlen)) < 0)
 		return ret;
+	/* client-go: "specifying a root certificates file with the insecure
+	 * flag is not allowed": which of the two was meant is not ours to guess. */
+	if (cfg->insecure && cfg->ca_pem) {
+		kubeconfig_err(err, errlen,
+			       "%s: cluster \"%.100s\": insecure-skip-tls-verify together with a "
+			       "certificate-authority is not allowed",
+			       f->paths[ci], cluster_name);
+		return -EINVAL;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(cluster, "proxy-url")) {
+		kubeconfig_err(err, errlen, "%s: cluster \"%.100s\": proxy-url is not supported",
+			       f->paths[ci], cluster_name);
+		return -EINVAL;
+	}
 	if (!user_name)
 		return 0;
 	if (!(user = kubeconfig_find(f, "users", "user", user_name, &ui)) || !cJSON_IsObject(user)) {
@@ -281,6 +343,11 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 	}
 	if ((ret = kubeconfig_str(user, "token", &s, f->paths[ui], "user", err, errlen)) < 0)
 		return ret;
+	if (s && kubeconfig_has_ctl(s)) {
+		kubeconfig_err(err, errlen, "%s: user \"%.100s\": token: control characters",
+			       f->paths[ui], user_name);
+		return -EINVAL;
+	}
 	if (s && !(cfg->token = strdup(s)))
 		return -ENOMEM;
 	if ((ret = kubeconfig_str(user, "tokenFile", &s, f->paths[ui], "user", err, errlen)) < 0)
@@ -292,6 +359,13 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 		kubeconfig_err(err, errlen, "%s: user \"%.100s\": exec and auth-provider plugins are not supported",
 			       f->paths[ui], user_name);
 		return -EINVAL;
+	}
+	for (i = 0; i < ARRAY_SIZE(unsupported); i++) {
+		if (cJSON_GetObjectItemCaseSensitive(user, unsupported[i])) {
+			kubeconfig_err(err, errlen, "%s: user \"%.100s\": %s is not supported",
+				       f->paths[ui], user_name, unsupported[i]);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -356,7 +430,7 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconfig **
 		ret = -ENOENT;
 		goto out;
 	}
-	if (!(cfg = calloc(1, sizeof(*cfg)))) {
+	if (!(cfg = kubeconfig_alloc())) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -390,7 +464,7 @@ int kubeconfig_in_cluster(const char *root, struct kubeconfig **out, char *err, 
 		kubeconfig_err(err, errlen, "not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset or invalid");
 		return -ENOENT;
 	}
-	if (!(cfg = calloc(1, sizeof(*cfg))))
+	if (!(cfg = kubeconfig_alloc()))
 		return -ENOMEM;
 	n = strlen(host) + strlen(port) + 16;
 	if (!(cfg->server = malloc(n))) {
@@ -433,15 +507,32 @@ out:
 
 char *kubeconfig_token(const struct kubeconfig *cfg)
 {
-	char *tok = NULL;
-	size_t len;
+	struct kubeconfig_tokens *t = cfg->tokens;
+	char *tok = NULL, *copy;
+	size_t len = 0;
 
-	if (cfg->token_file) {
-		if (kubeconfig_read_file(cfg->token_file, 64 << 10, &tok, &len) < 0)
-			return cfg->token ? strdup(cfg->token) : NULL;
+	if (!cfg->token_file)
+		return cfg->token ? strdup(cfg->token) : NULL;
+	if (kubeconfig_read_file(cfg->token_file, 64 << 10, &tok, &len) == 0) {
 		while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == ' ' || tok[len - 1] == '\r'))
 			tok[--len] = '\0';
-		return tok;
+		/* Control bytes would end the Authorization header early: a
+		 * file caught mid-write, or one made to inject headers. */
+		if (len == 0 || kubeconfig_has_ctl(tok)) {
+			kubeconfig_wipe_free(tok);
+			tok = NULL;
+		}
 	}
-	return cfg->token ? strdup(cfg->token) : NULL;
+	pthread_mutex_lock(&t->lock);
+	if (tok && (!t->last || strcmp(t->last, tok))) {
+		/* A rotated token: keep it for when the file cannot be read. */
+		if ((copy = strdup(tok))) {
+			kubeconfig_wipe_free(t->last);
+			t->last = copy;
+		}
+	} else if (!tok) {
+		tok = t->last ? strdup(t->last) : cfg->token ? strdup(cfg->token) : NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return tok;
 }

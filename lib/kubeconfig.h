@@ -20,15 +20,21 @@ struct kubeconfig {
 	size_t key_len;
 	char *token;		/* bearer token, when given inline */
 	char *token_file;	/* re-read on use: service-account tokens rotate */
-	bool insecure;		/* insecure-skip-tls-verify */
-	char *tls_server_name;
+	bool insecure;		/* insecure-skip-tls-verify (never with a CA: refused) */
+	char *tls_server_name;	/* the name the server certificate must carry, and
+				 * the SNI; the connection still goes to server */
+	struct kubeconfig_tokens *tokens; /* private: the last token read from token_file */
 };
 
 /*
  * Loads the kubeconfig files of `paths` (colon-separated like KUBECONFIG;
  * the first file to set a value wins, as kubectl merges them) for `context`
  * (NULL: current-context). On -EINVAL or -ENOENT, err names the file and key
- * that are wrong. Caller frees *out with kubeconfig_free().
+ * that are wrong. What this client cannot honour is refused rather than
+ * ignored: exec and auth-provider plugins, username/password, impersonation
+ * (as, as-groups, as-uid, as-user-extra), proxy-url; and, as client-go does,
+ * insecure-skip-tls-verify together with a certificate-authority. Caller
+ * frees *out with kubeconfig_free().
  */
 int kubeconfig_load(const char *paths, const char *context, struct kubeconfig **out, char *err,
 		    size_t errlen);
@@ -38,8 +44,10 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconfig **
  * /var/run/secrets/kubernetes.io/serviceaccount). */
 int kubeconfig_in_cluster(const char *root, struct kubeconfig **out, char *err, size_t errlen);
 
-/* The bearer token to send now (re-reading token_file), or NULL for none.
- * Caller frees the result. */
+/* The bearer token to send now, or NULL for none. token_file is read again
+ * on every call (projected tokens rotate); when it cannot be read, the last
+ * token read from it is sent, as client-go does, else the inline token.
+ * Thread-safe. Caller frees the result (and should wipe it). */
 char *kubeconfig_token(const struct kubeconfig *cfg);
 
 void kubeconfig_free(struct kubeconfig *cfg);

@@ -1,20 +1,52 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared by the two watch transports (watch.c, watch_ws.c). */
+/* What the two watch transports (watch_http.c, watch_ws.c) share, from
+ * watch_event.c: the request path, event delivery and the liveness checks.
+ * Neither transport calls the other, nor watch.c. */
 #ifndef SHELLAUDIT_WATCH_INTERNAL_H
 #define SHELLAUDIT_WATCH_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "watch.h"
 
-/* Handles one complete event (a JSON document of len bytes): ERROR events
- * become -ESTALE (410) or -EPROTO, others go to fn; *rv follows the event
- * once fn accepted it (*rv_out is replaced). */
-int watch_deliver(const char *path, char **rv_out, watch_fn fn, void *arg, const char *line,
-		  size_t len);
+/* Extra seconds past timeoutSeconds before a stream that did not end is
+ * given up. */
+#define WATCH_GRACE_S 30
 
-/* watch_stream over a websocket (libwebsockets). */
-int watch_ws_stream(struct kube_client *c, const char *path, char **rv, long timeout_s,
-		    watch_fn fn, void *arg);
+/* One watch in progress, owned by the transport's stack frame. */
+struct watch_state {
+	const char *path;
+	char **rv;
+	watch_fn fn;
+	void *arg;
+	struct kube_response *resp; /* never NULL here */
+	long deadline_ms;	    /* clock_now_ms(): timeout_s + WATCH_GRACE_S */
+};
+
+void watch_state_init(struct watch_state *w, const char *path, char **rv, long timeout_s,
+		      watch_fn fn, void *arg, struct kube_response *resp);
+
+/* The request of a watch of path from rv (NULL or ""): path, query,
+ * watch=1, allowWatchBookmarks=true and timeoutSeconds. -ENAMETOOLONG. */
+int watch_request_path(char *buf, size_t cap, const char *path, const char *rv, long timeout_s);
+
+/* Handles one complete event (a JSON document of len bytes): ERROR events
+ * become -ESTALE (410) or -EPROTO with w->resp filled, a document that is
+ * not an event -EPROTO, others go to fn; *w->rv follows the event once fn
+ * accepted it. Returns 0 or a negative errno (fn's included). */
+int watch_deliver(struct watch_state *w, const char *event, size_t len);
+
+/* 0 while the watch may go on; -ETIMEDOUT past its deadline, with
+ * w->resp->message saying so. */
+int watch_check(struct watch_state *w, long now_ms);
+
+/* The failed answer to the watch request: w->resp gets status, the Status
+ * of body (may be NULL) and says so; returns the matching errno. */
+int watch_refused(struct watch_state *w, long status, const char *body, size_t len);
+
+/* watch_stream over each transport. */
+int watch_http_stream(struct kube_client *c, struct watch_state *w, const char *request);
+int watch_ws_stream(struct kube_client *c, struct watch_state *w, const char *request);
 
 #endif

@@ -23,6 +23,7 @@
 #include "container.h"
 #include "discover.h"
 #include "events.h"
+#include "follow.h"
 #include "heads.h"
 #include "httpd.h"
 #include "kube.h"
@@ -32,6 +33,7 @@
 #include "nodecfg.h"
 #include "probe.h"
 #include "publish.h"
+#include "refused.h"
 #include "session.h"
 #include "sign.h"
 #include "sink.h"
@@ -39,25 +41,12 @@
 #include "spool.h"
 #include "target.h"
 
-/* A program that imports readline from a library not found at its exec:
- * looked at again once its dynamic loader had time to map the library. */
-struct agent_retry {
-	pid_t pid;
-	uint32_t target;
-	unsigned int tries;
-	uint64_t due; /* CLOCK_MONOTONIC ns */
-	uint64_t exec_ts;
-};
-
-#define AGENT_RETRY_MAX 64
-#define AGENT_RETRY_TRIES 5
-
 struct agent {
 	const struct agent_opts *opts;
-	struct agent_retry retry[AGENT_RETRY_MAX];
-	size_t nretry;
 	struct capture *cap;
 	struct probe_set *probes;
+	struct refused *refused; /* ELF files refused, by identity */
+	struct discover *disc;	 /* finding readline in the containers, a bounded step a turn */
 	struct session_table *sessions;
 	struct sink *sink;
 	struct target_list targets;
@@ -78,11 +67,21 @@ struct agent {
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
 		*m_targets, *m_attached, *m_failures, *m_collisions;
 	uint64_t ring_drops;
+	/* Events tagged with a target id but not its container's identity:
+	 * dropped, counted, logged. */
+	uint64_t foreign;
+	/* The targets the pinned map held when this agent took it over: their
+	 * events captured meanwhile are theirs even if they are not active
+	 * again (their container ended while no agent ran). */
+	struct sa_target_val *inherited;
+	size_t ninherited;
 	char last_error[256];
 	/* The targets are known: the ring buffer may be read (the events a
 	 * previous agent's programs left carry target ids only a known target
 	 * list resolves) and what that agent left unused is swept. */
 	bool settled;
+	bool probes_swept; /* and what its readline probes left, once discovery took over */
+	int swept_targets;
 	bool publishing; /* the last turn ran out of time with more to publish */
 };
 
@@ -97,17 +96,50 @@ static void agent_on_signal(int sig)
 		agent_stop = 1;
 }
 
-/* Puts a resolved target into the kernel map and probes what it runs. */
+static void agent_on_event(void *ctx, const struct capture_event *ev);
+
+/* A process the sweep found in other namespaces than its container's init:
+ * an entry like the kernel's namespace events. */
+static void agent_on_found(void *arg, const struct sa_ns_event *ns)
+{
+	struct capture_event ev = { .hdr = &ns->hdr, .ns = ns };
+
+	agent_on_event(arg, &ev);
+}
+
+/* The target's chain says capture was off for it until now, and why. */
+static void agent_capture_off(struct agent *a, const struct target *t, const struct follow_start *f)
+{
+	struct sink_entry e = {
+		.kind = SINK_OFF,
+		.ts = clock_now_ns(),
+		.container = t->name,
+		.mntns = t->mntns,
+		.cgroup = t->cgroup,
+		.since = f->since,
+		.reason = f->reason,
+		.text = f->text,
+		.text_len = strlen(f->text),
+	};
+
+	sink_write(a->sink, &e);
+	log_with(LOG_INFO, LOG_KV("container", t->name, "reason", f->reason),
+		 "capture was off for this container until now: %s", f->text);
+}
+
+/* Puts a resolved target into the kernel map, marks its processes and
+ * probes what it runs. */
 static void agent_activate(struct agent *a, struct target *t)
 {
-	char pid[16], ns[24], probes[16], path[64];
+	char pid[16], ns[24], path[64];
+	struct follow_start f;
 	struct stat st;
 	size_t i;
-	int err, n;
+	int err;
 
 	if (t->active)
 		return;
-	err = target_resolve(t);
+	err = target_resolve(t, a->opts->runtime_roots);
 	if (err) {
 		log_with(LOG_DEBUG, LOG_KV("container", t->name, "target", t->spec),
 			 "target not running here yet: %s", strerror(-err));
@@ -142,19 +174,49 @@ static void agent_activate(struct agent *a, struct target *t)
 		t->nsfd = -1;
 		return;
 	}
-	err = capture_target_add(a->cap, t->mntns, t->id);
+	/* Active before the sweep: what it finds is the target's. */
+	t->active = true;
+	err = follow_target(a->cap, t, agent_on_found, a, &f);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
 			 "cannot add the container to the kernel's target map: %s",
 			 strerror(-err));
+		t->active = false;
 		close(t->nsfd);
 		t->nsfd = -1;
 		return;
 	}
-	t->active = true;
-	n = discover_container(a->probes, t->id, &t->scope, t->pid);
+	if (!f.continuous)
+		agent_capture_off(a, t, &f);
+	if (f.sweep.failed)
+		log_with(LOG_WARN, LOG_KV("container", t->name),
+			 "%u processes of the container could not be marked: they are followed "
+			 "only while they stay in its mount namespace",
+			 f.sweep.failed);
+	t->marked = f.sweep.marked + f.sweep.had_mark;
+	/* Said "target added" once the container's first scan is done. */
+	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
+		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
+			 "cannot queue the search for readline: out of memory");
+}
+
+/* The first scan of a target's container ended (discover.h). */
+static void agent_on_scanned(void *arg, uint32_t owner, int n)
+{
+	struct agent *a = arg;
+	const struct target *t = target_list_find_id(&a->targets, owner);
+	char pid[16], ns[24], nsid[24], probes[16], marked[16];
+
+	if (!t)
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
+	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
+	snprintf(nsid, sizeof(nsid), "%" PRIu64, t->nsid);
 	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
-	log_with(LOG_INFO, LOG_KV("container", t->name, "pid", pid, "mntns", ns, "probes", probes),
+	snprintf(marked, sizeof(marked), "%u", t->marked);
+	log_with(LOG_INFO,
+		 LOG_KV("container", t->name, "pid", pid, "mntns", ns, "nsid", nsid, "init",
+			t->found, "probes", probes, "marked", marked),
 		 "target added%s", n < 0 ? " (its root could not be searched)" : "");
 }
 
@@ -165,6 +227,7 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	capture_target_del(a->cap, t->mntns);
 	/* Events already in the ring buffer still belong to the target. */
 	capture_drain(a->cap);
+	discover_forget(a->disc, t->id);
 	probe_release_owner(a->probes, t->id);
 	session_end_target(a->sessions, t->id, reason);
 	close(t->nsfd);
@@ -174,12 +237,14 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 }
 
 /* Whether a process of the target's container still runs on the node. */
-static bool agent_container_runs(const struct target *t)
+static bool agent_container_runs(const struct agent *a, const struct target *t)
 {
 	char id[CONTAINER_ID_MAX];
+	const char *how;
 	pid_t pid;
 
-	return container_parse_id(t->spec, id, sizeof(id)) == 0 && container_find_pid(id, &pid) == 0;
+	return container_parse_id(t->spec, id, sizeof(id)) == 0 &&
+	       container_find_init(id, a->opts->runtime_roots, &pid, &how) == 0;
 }
 
 /* The controller took an audited container off this node's list (or its
@@ -196,7 +261,7 @@ static void agent_audit_stopped(struct agent *a, const struct target *t)
 	for (i = 0; !removed && i < nodecfg_count(a->nc); i++)
 		if (!strcmp(nodecfg_at(a->nc, i)->cid, t->spec))
 			nt = nodecfg_at(a->nc, i);
-	if ((!removed && !nt) || !agent_container_runs(t))
+	if ((!removed && !nt) || !agent_container_runs(a, t))
 		return; /* the container is gone: its chain just ends */
 	if (removed)
 		snprintf(why, sizeof(why),
@@ -277,71 +342,52 @@ apply:
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
-	const struct sa_event_hdr *h = ev->hdr;
-	char us[24], dus[24], pid[16];
-	uint64_t t0;
-	int r;
-
-	t0 = clock_now_ns();
-	r = discover_process(a->probes, t->id, &t->scope, (pid_t)h->tgid);
-	if (r == -EAGAIN && a->nretry < AGENT_RETRY_MAX)
-		a->retry[a->nretry++] = (struct agent_retry){ .pid = (pid_t)h->tgid,
-							      .target = t->id,
-							      .due = t0 + 20000000ull,
-							      .exec_ts = h->ts };
-	if (r == 1 && log_get_level() >= LOG_DEBUG) {
-		uint64_t now = clock_now_ns();
-
-		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - h->ts) / 1000));
-		snprintf(dus, sizeof(dus), "%" PRIu64, (now - t0) / 1000);
-		snprintf(pid, sizeof(pid), "%u", h->tgid);
-		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us, "discover_us", dus),
-			 "probed a new program from its exec");
-	}
+	/* Looked at in the loop's discovery step, not here: what the program
+	 * is made of must not hold the reading of the ring buffer. The kernel
+	 * marked the process as the container's: it is probed wherever it is
+	 * now (a bash copied into a namespace of its own included). */
+	discover_process(a->disc, t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts);
 }
 
-/* Looks again at the programs whose readline library was not found at
- * exec, with growing delays (20 ms, 40 ms, ... 320 ms). */
-static void agent_run_retries(struct agent *a)
+/* The target an event belongs to, or NULL: its id names a target of the
+ * list, and its container identity is that target's (or the one the
+ * pinned map gave the target before this agent). */
+static struct target *agent_event_target(struct agent *a, const struct sa_event_hdr *h)
 {
-	uint64_t now = clock_now_ns();
-	char us[24], pid[16];
-	size_t i = 0;
-	int r;
+	struct target *t = target_list_find_id(&a->targets, h->target);
+	size_t i;
 
-	while (i < a->nretry) {
-		struct agent_retry *q = &a->retry[i];
-		const struct target *t = target_list_find_id(&a->targets, q->target);
+	if (!t)
+		return NULL; /* untargeted while the event was in flight */
+	if (target_owns_event(t, h->nsid))
+		return t;
+	for (i = 0; !t->active && i < a->ninherited; i++)
+		if (a->inherited[i].id == t->id && a->inherited[i].nsid == h->nsid)
+			return t;
+	/* A container that is not (or no longer) the target's: never taken
+	 * for it. The kernel refuses these already where it can tell. */
+	if (a->foreign++ % 1000 == 0) {
+		char pid[16], nsid[24], want[24];
 
-		if (q->due > now) {
-			i++;
-			continue;
-		}
-		r = t && t->active ? discover_process(a->probes, t->id, &t->scope, q->pid) : -ESRCH;
-		if (r == -EAGAIN && ++q->tries < AGENT_RETRY_TRIES) {
-			q->due = now + (20000000ull << q->tries);
-			i++;
-			continue;
-		}
-		snprintf(us, sizeof(us), "%" PRIu64, (uint64_t)((now - q->exec_ts) / 1000));
-		snprintf(pid, sizeof(pid), "%d", (int)q->pid);
-		if (r == 1)
-			log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us),
-				 "probed the readline library a program mapped after its exec");
-		else if (r == -EAGAIN)
-			log_with(LOG_WARN, LOG_KV("pid", pid),
-				 "program imports readline but no readline library was found in it");
-		a->retry[i] = a->retry[--a->nretry];
+		snprintf(pid, sizeof(pid), "%u", h->tgid);
+		snprintf(nsid, sizeof(nsid), "%" PRIu64, (uint64_t)h->nsid);
+		snprintf(want, sizeof(want), "%" PRIu64, t->nsid);
+		log_with(LOG_WARN,
+			 LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "target_nsid", want),
+			 "dropped an event of another container tagged with this target (%" PRIu64
+			 " so far)",
+			 a->foreign);
 	}
+	return NULL;
 }
 
 static void agent_on_event(void *ctx, const struct capture_event *ev)
 {
 	struct agent *a = ctx;
-	struct target *t = target_list_find_id(&a->targets, ev->hdr->target);
+	struct target *t = agent_event_target(a, ev->hdr);
 
 	if (!t)
-		return; /* untargeted while the event was in flight */
+		return;
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
 		agent_on_exec(a, t, ev);
@@ -350,7 +396,7 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 /* Reports drops as a gap entry: nothing is lost silently. */
 static void agent_check_drops(struct agent *a)
 {
-	uint64_t c[SA_CNT_MAX];
+	uint64_t c[SA_CNT_MAX], stale;
 	struct sink_entry e = { .kind = SINK_LOST };
 
 	if (capture_counters(a->cap, c))
@@ -358,24 +404,44 @@ static void agent_check_drops(struct agent *a)
 	e.lost_lines = c[SA_CNT_DROP_LINE] - a->counters[SA_CNT_DROP_LINE];
 	e.lost_execs = c[SA_CNT_DROP_EXEC] - a->counters[SA_CNT_DROP_EXEC];
 	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
-	if (e.lost_lines || e.lost_execs || e.lost_exits) {
+	e.lost_ns = c[SA_CNT_DROP_NS] - a->counters[SA_CNT_DROP_NS];
+	e.unmarked = c[SA_CNT_MARK_FAIL] - a->counters[SA_CNT_MARK_FAIL];
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked) {
+		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns;
 		size_t i;
 
 		e.ts = clock_now_ns();
 		sink_write(a->sink, &e);
 		/* A full ring buffer is not one container's: every audited
 		 * container's stream says events may be missing here. */
-		for (i = 0; a->spool && i < a->targets.n; i++)
-			if (a->targets.t[i].active)
-				sink_spool_gap(a->sink, a->targets.t[i].name,
-					       e.lost_lines + e.lost_execs + e.lost_exits,
-					       "the kernel ring buffer was full");
-		a->ring_drops += e.lost_lines + e.lost_execs + e.lost_exits;
-		log_with(LOG_WARN, NULL,
-			 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64 " execs, %" PRIu64
-			 " exits",
-			 e.lost_lines, e.lost_execs, e.lost_exits);
+		for (i = 0; a->spool && i < a->targets.n; i++) {
+			if (!a->targets.t[i].active)
+				continue;
+			sink_spool_gap(a->sink, a->targets.t[i].name, lost,
+				       "the kernel ring buffer was full");
+			sink_spool_gap(a->sink, a->targets.t[i].name, e.unmarked,
+				       "processes of audited containers could not be marked (no "
+				       "kernel memory): what they ran after leaving their "
+				       "container's mount namespace is missing");
+		}
+		a->ring_drops += lost;
+		if (lost)
+			log_with(LOG_WARN, NULL,
+				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64
+				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes",
+				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns);
+		if (e.unmarked)
+			log_with(LOG_WARN, NULL,
+				 "%" PRIu64 " processes of audited containers could not be marked "
+				 "(no kernel memory)",
+				 e.unmarked);
 	}
+	stale = c[SA_CNT_STALE] - a->counters[SA_CNT_STALE];
+	if (stale)
+		log_with(LOG_WARN, NULL,
+			 "%" PRIu64 " events of processes in a mount namespace that reuses a gone "
+			 "target's inode were not taken for that target",
+			 stale);
 	memcpy(a->counters, c, sizeof(c));
 	/* Kept in the kernel: an agent restarting after a crash reports the
 	 * drops since, not since boot. */
@@ -384,16 +450,19 @@ static void agent_check_drops(struct agent *a)
 
 static void agent_log_counters(struct agent *a)
 {
-	char v[SA_CNT_MAX][24];
+	char v[SA_CNT_MAX][24], foreign[24];
 	int i;
 
 	for (i = 0; i < SA_CNT_MAX; i++)
 		snprintf(v[i], sizeof(v[i]), "%" PRIu64, a->counters[i]);
+	snprintf(foreign, sizeof(foreign), "%" PRIu64, a->foreign);
 	log_with(LOG_INFO,
 		 LOG_KV("lines", v[SA_CNT_LINES], "execs", v[SA_CNT_EXECS], "exits",
-			v[SA_CNT_EXITS], "dropped_lines", v[SA_CNT_DROP_LINE], "dropped_execs",
-			v[SA_CNT_DROP_EXEC], "dropped_exits", v[SA_CNT_DROP_EXIT], "read_errors",
-			v[SA_CNT_READ_ERR]),
+			v[SA_CNT_EXITS], "namespace_changes", v[SA_CNT_NS], "dropped_lines",
+			v[SA_CNT_DROP_LINE], "dropped_execs", v[SA_CNT_DROP_EXEC], "dropped_exits",
+			v[SA_CNT_DROP_EXIT], "dropped_namespace_changes", v[SA_CNT_DROP_NS],
+			"unmarked", v[SA_CNT_MARK_FAIL], "stale_targets", v[SA_CNT_STALE],
+			"read_errors", v[SA_CNT_READ_ERR], "foreign_events", foreign),
 		 "capture counters");
 }
 
@@ -409,20 +478,71 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 }
 
 /* Once the targets are known: what a previous agent left pinned and no
- * target claims (a container untargeted or gone meanwhile) is removed. */
+ * target claims (a container untargeted or gone meanwhile) is removed; its
+ * readline probes once the first search of every target took over theirs. */
 static void agent_settle(struct agent *a)
 {
-	int nt, np;
-
 	if (a->nc)
 		agent_sync_targets(a, true);
-	nt = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
-	np = probe_set_sweep(a->probes);
+	a->swept_targets = capture_sweep_targets(a->cap, agent_keeps_mntns, a);
+	a->settled = true;
+}
+
+static void agent_sweep_probes(struct agent *a)
+{
+	int nt = a->swept_targets, np = probe_set_sweep(a->probes);
+
 	if (nt > 0 || np > 0)
 		log_info("removed %d targets and %d readline probe links of the previous agent "
 			 "that no target uses now",
 			 nt > 0 ? nt : 0, np > 0 ? np : 0);
-	a->settled = true;
+	a->probes_swept = true;
+}
+
+static void agent_inherit(uint64_t mntns, const struct sa_target_val *v, void *arg)
+{
+	struct agent *a = arg;
+	struct sa_target_val *p;
+
+	(void)mntns;
+	p = realloc(a->inherited, (a->ninherited + 1) * sizeof(*p));
+	if (!p)
+		return; /* their events are then dropped as foreign, and counted */
+	a->inherited = p;
+	a->inherited[a->ninherited++] = *v;
+}
+
+/* Whether the node has targets: then capture outlives this agent (pinned),
+ * for the next one to take over. Unknown (the ShellAuditNode never read)
+ * counts as yes. */
+static bool agent_has_targets(const struct agent *a)
+{
+	if (a->nc)
+		return !nodecfg_synced(a->nc) || nodecfg_count(a->nc) > 0;
+	return a->targets.n > 0;
+}
+
+/* A stop (SIGTERM, SIGINT) with targets leaves capture running in the
+ * kernel, pinned, as a crash does: nothing typed meanwhile is lost, the
+ * next agent reads it. Without targets, capture ends here. */
+static void agent_stop_capture(struct agent *a)
+{
+	char n[16];
+	size_t i;
+
+	if (capture_pinned(a->cap) && agent_has_targets(a)) {
+		snprintf(n, sizeof(n), "%zu", a->targets.n);
+		log_with(LOG_INFO, LOG_KV("targets", n, "dir", a->opts->bpf_dir),
+			 "capture goes on while no agent runs: the next agent reads what it "
+			 "captures (`shellaudit-agent uninstall` ends it)");
+		return;
+	}
+	for (i = 0; i < a->targets.n; i++)
+		agent_deactivate(a, &a->targets.t[i], "agent stopped");
+	if (capture_pinned(a->cap)) {
+		capture_unpin(a->cap);
+		log_info("no targets on this node: capture state removed");
+	}
 }
 
 /* --- Kubernetes mode -------------------------------------------------------- */
@@ -459,7 +579,7 @@ static void agent_k8s_metrics(struct agent *a)
 				    "Targets in the kernel's map.", 1);
 }
 
-/* The node's signing key: --key-file, else node.key beside the spool. */
+/* The node's signing key: --key-file, else node.key in the state dir. */
 static int agent_load_key(struct agent *a)
 {
 	char path[PATH_MAX], dir[PATH_MAX], err[512];
@@ -468,8 +588,7 @@ static int agent_load_key(struct agent *a)
 	if (a->opts->key_file && *a->opts->key_file) {
 		snprintf(path, sizeof(path), "%s", a->opts->key_file);
 	} else {
-		snprintf(dir, sizeof(dir), "%s", a->opts->spool_dir);
-		snprintf(path, sizeof(path), "%s/node.key", dirname(dir));
+		snprintf(path, sizeof(path), "%s/node.key", a->opts->state_dir);
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0700) < 0 && errno != EEXIST)
@@ -596,6 +715,8 @@ static void agent_k8s_report(struct agent *a, bool final)
 
 		ts[i].cid = nt->cid;
 		ts[i].attached = t && t->active;
+		if (t)
+			ts[i].nrefused = discover_refused(a->disc, t->id, &ts[i].refused);
 		attached += ts[i].attached;
 		if (nt->error) {
 			ts[i].reason = "RedactRulesInvalid";
@@ -714,8 +835,9 @@ int agent_run(const struct agent_opts *opts)
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
 	uint64_t last_tick = 0, now;
+	bool more = false; /* discovery has work due now */
 	size_t i;
-	int err;
+	int err, err2;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -740,11 +862,22 @@ int agent_run(const struct agent_opts *opts)
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
-	err = probe_set_new(a.cap, &a.probes);
+	err = refused_open(opts->state_dir, &a.refused);
+	if (err == -ENOMEM)
+		goto out;
+	if (err)
+		log_with(LOG_WARN, LOG_KV("file", refused_path(a.refused)),
+			 "cannot read the refused ELF files; starting with none: %s",
+			 strerror(-err));
+	err = probe_set_new(a.cap, a.refused, &a.probes);
+	if (!err)
+		err = discover_new(a.probes, a.refused, agent_on_scanned, &a, &a.disc);
 	if (err)
 		goto out;
 	if (capture_reported(a.cap, a.counters, false))
 		memset(a.counters, 0, sizeof(a.counters));
+	if (capture_resumed(a.cap))
+		capture_targets(a.cap, agent_inherit, &a);
 
 	if (opts->targets_file || a.nc) {
 		agent_sync_targets(&a, true);
@@ -764,8 +897,12 @@ int agent_run(const struct agent_opts *opts)
 	while (!agent_stop) {
 		if (!a.settled && (!a.nc || nodecfg_synced(a.nc)))
 			agent_settle(&a);
+		if (a.settled && !a.probes_swept && discover_scanned_all(a.disc))
+			agent_sweep_probes(&a);
 		if (a.settled) {
-			err = capture_poll(a.cap, a.publishing ? 0 : a.nretry ? 20 : 200);
+			long wait = a.publishing || more ? 0 : discover_wait_ms(a.disc);
+
+			err = capture_poll(a.cap, wait >= 0 && wait < 200 ? (int)wait : 200);
 		} else {
 			struct timespec wait = { 0, 50 * 1000000L };
 
@@ -778,8 +915,7 @@ int agent_run(const struct agent_opts *opts)
 		}
 		err = 0;
 		sink_flush(a.sink);
-		if (a.nretry)
-			agent_run_retries(&a);
+		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
 		now = clock_now_ns();
@@ -803,15 +939,19 @@ int agent_run(const struct agent_opts *opts)
 	if (a.settled)
 		agent_check_drops(&a);
 	agent_log_counters(&a);
-	for (i = 0; i < a.targets.n; i++)
-		agent_deactivate(&a, &a.targets.t[i], "agent stopped");
+	agent_stop_capture(&a);
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:
 	session_table_free(a.sessions);
+	discover_free(a.disc);
 	probe_set_free(a.probes);
+	if ((err2 = refused_close(a.refused)) < 0)
+		log_with(LOG_WARN, LOG_KV("file", opts->state_dir),
+			 "cannot save the refused ELF files: %s", strerror(-err2));
 	capture_close(a.cap);
 	target_list_free(&a.targets);
+	free(a.inherited);
 	sink_close(a.sink);
 	if (opts->node_name)
 		agent_k8s_stop(&a);

@@ -22,6 +22,12 @@ struct agent_opts {
 	 * agent is down (after a crash); NULL or "": not kept. */
 	const char *bpf_dir;
 	int no_recovery; /* SHELLAUDIT_NO_LINE_RECOVERY: as on kernels before 6.6 */
+	/* Where the agent keeps what outlives it besides the spool (the ELF
+	 * files it refused); NULL or "": nothing kept. */
+	const char *state_dir;
+	/* Where container runtimes keep their state (colon-separated), to find
+	 * a container ID's init; NULL: only by cgroup. */
+	const char *runtime_roots;
 	/* Kubernetes mode, when node_name is set: targets from the node's
 	 * ShellAuditNode, entries to the spool and on to the API server. */
 	const char *node_name;

@@ -4,15 +4,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+
+#include <linux/bpf.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -32,6 +36,8 @@ struct capture {
 	int ncpus;
 	bool recovery; /* deprep_enter and prep_enter loaded */
 	bool resumed; /* the pinned state of an earlier agent was taken over */
+	bool replaced; /* the pinned state of another build or settings was removed */
+	uint64_t replaced_unread; /* events in its ring buffer no agent read */
 	char dir[PATH_MAX - 256]; /* <pin_dir>/<build key>, "" when not pinning */
 };
 
@@ -94,6 +100,14 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		ev.exit_code = e->exit_code;
 		break;
 	}
+	case SA_EV_NS: {
+		const struct sa_ns_event *e = data;
+
+		if (size < sizeof(*e))
+			return 0;
+		ev.ns = e;
+		break;
+	}
 	default:
 		return 0;
 	}
@@ -151,6 +165,55 @@ static void capture_remove_dir(const char *dir)
 		log_with(LOG_WARN, LOG_KV("path", dir), "cannot remove: %s", strerror(errno));
 }
 
+/* The records waiting in the pinned ring buffer at path, counted from the
+ * kernel's own record headers (their payload is another build's and is
+ * not read): what its programs captured and no agent read. */
+static uint64_t capture_count_unread(const char *path)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	const unsigned long *cons = MAP_FAILED, *prod = MAP_FAILED;
+	const unsigned char *data;
+	unsigned long c, p, mask;
+	uint64_t n = 0;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_RINGBUF ||
+	    !info.max_entries || (info.max_entries & (info.max_entries - 1)))
+		goto out;
+	cons = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	prod = mmap(NULL, (size_t)page + 2 * (size_t)info.max_entries, PROT_READ, MAP_SHARED, fd,
+		    page);
+	if (cons == MAP_FAILED || prod == MAP_FAILED)
+		goto out;
+	data = (const unsigned char *)prod + page;
+	mask = info.max_entries - 1;
+	c = __atomic_load_n(cons, __ATOMIC_ACQUIRE);
+	p = __atomic_load_n(prod, __ATOMIC_ACQUIRE);
+	/* At most one buffer's worth: the positions come from the kernel,
+	 * but a walk must end whatever they say. */
+	while (c < p && p - c <= info.max_entries) {
+		__u32 hdr = __atomic_load_n((const __u32 *)(data + (c & mask)), __ATOMIC_ACQUIRE);
+		__u32 rlen = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+		if (hdr & BPF_RINGBUF_BUSY_BIT)
+			break;
+		if (!(hdr & BPF_RINGBUF_DISCARD_BIT))
+			n++;
+		c += (rlen + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
+	}
+out:
+	if (cons != MAP_FAILED)
+		munmap((void *)cons, (size_t)page);
+	if (prod != MAP_FAILED)
+		munmap((void *)prod, (size_t)page + 2 * (size_t)info.max_entries);
+	close(fd);
+	return n;
+}
+
 /* Sets c->dir up under pin_dir, or leaves it empty (no pinning) with a
  * line that says why capture will not outlive this process. */
 static void capture_pin_setup(struct capture *c, const struct capture_opts *opts)
@@ -185,11 +248,19 @@ static void capture_pin_setup(struct capture *c, const struct capture_opts *opts
 		while ((de = readdir(d))) {
 			if (de->d_name[0] == '.' || !strcmp(de->d_name, key))
 				continue;
+			char unread[24], events[PATH_MAX + 16];
+			uint64_t n;
+
 			snprintf(path, sizeof(path), "%s/%s", opts->pin_dir, de->d_name);
-			log_with(LOG_WARN, LOG_KV("dir", path),
+			snprintf(events, sizeof(events), "%s/map_events", path);
+			n = capture_count_unread(events);
+			snprintf(unread, sizeof(unread), "%" PRIu64, n);
+			log_with(LOG_WARN, LOG_KV("dir", path, "unread_events", unread),
 				 "removing the capture state of another agent build or settings; "
 				 "what it captured and no agent read is lost");
 			capture_remove_dir(path);
+			c->replaced = true;
+			c->replaced_unread += n;
 		}
 		closedir(d);
 	}
@@ -209,7 +280,7 @@ static int capture_pin_maps(struct capture *c)
 {
 	struct bpf_map *maps[] = { c->skel->maps.targets, c->skel->maps.events,
 				   c->skel->maps.in_readline, c->skel->maps.counters,
-				   c->skel->maps.reported };
+				   c->skel->maps.reported, c->skel->maps.marks };
 	char path[PATH_MAX];
 	size_t i;
 	int err;
@@ -348,6 +419,13 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		log_error("cannot attach to tracepoint sched_process_exit: %s", strerror(-err));
 		goto fail;
 	}
+	c->skel->links.sched_fork =
+		capture_attach_pinned(c, c->skel->progs.sched_fork, "link_sched_fork");
+	if (!c->skel->links.sched_fork) {
+		err = -errno;
+		log_error("cannot attach to tracepoint sched_process_fork: %s", strerror(-err));
+		goto fail;
+	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), capture_on_record, c, NULL);
 	if (!c->rb) {
 		err = -errno;
@@ -361,6 +439,10 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	*out = c;
 	return 0;
 fail:
+	/* Pins this agent made for state that never ran go; a state taken
+	 * over keeps capturing. */
+	if (c->skel && !c->resumed)
+		capture_unpin(c);
 	capture_close(c);
 	return err;
 }
@@ -370,12 +452,51 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
+	/* Pinned links and maps stay: the programs go on capturing for the
+	 * next agent. */
 	shellaudit_bpf__destroy(c->skel);
-	/* A clean stop takes capture down with it: nothing is left running
-	 * that no agent reads. */
-	if (c->dir[0])
-		capture_remove_dir(c->dir);
 	free(c);
+}
+
+void capture_unpin(struct capture *c)
+{
+	if (c && c->dir[0]) {
+		capture_remove_dir(c->dir);
+		c->dir[0] = '\0';
+	}
+}
+
+int capture_uninstall(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(pin_dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		capture_remove_dir(path);
+		n++;
+	}
+	closedir(d);
+	if (rmdir(pin_dir) && errno != ENOENT)
+		return -errno;
+	return n;
+}
+
+bool capture_replaced(const struct capture *c, uint64_t *unread)
+{
+	*unread = c->replaced_unread;
+	return c->replaced;
+}
+
+bool capture_pinned(const struct capture *c)
+{
+	return c->dir[0] != '\0';
 }
 
 bool capture_resumed(const struct capture *c)
@@ -400,13 +521,36 @@ int capture_drain(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
-int capture_target_add(struct capture *c, uint64_t mntns, uint32_t id)
+int capture_target_add(struct capture *c, uint64_t mntns, const struct sa_target_val *val)
 {
 	struct sa_target_key key = { .mntns = mntns };
-	struct sa_target_val val = { .id = id };
 
-	if (bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), &val, sizeof(val),
+	if (bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), val, sizeof(*val),
 				 BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int capture_target_get(struct capture *c, uint64_t mntns, struct sa_target_val *out)
+{
+	struct sa_target_key key = { .mntns = mntns };
+
+	if (bpf_map__lookup_elem(c->skel->maps.targets, &key, sizeof(key), out, sizeof(*out), 0))
+		return -errno;
+	return 0;
+}
+
+int capture_mark_task(struct capture *c, int pidfd, const struct sa_mark *m)
+{
+	if (bpf_map__update_elem(c->skel->maps.marks, &pidfd, sizeof(pidfd), m, sizeof(*m),
+				 BPF_NOEXIST) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out)
+{
+	if (bpf_map__lookup_elem(c->skel->maps.marks, &pidfd, sizeof(pidfd), out, sizeof(*out), 0))
 		return -errno;
 	return 0;
 }
@@ -449,6 +593,11 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 	return 0;
 }
 
+void capture_link_close(struct bpf_link *link)
+{
+	bpf_link__destroy(link);
+}
+
 void capture_detach(struct bpf_link *link)
 {
 	if (bpf_link__pin_path(link))
@@ -474,6 +623,23 @@ int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *a
 	}
 	closedir(d);
 	return n;
+}
+
+int capture_targets(struct capture *c,
+		    void (*fn)(uint64_t mntns, const struct sa_target_val *v, void *arg), void *arg)
+{
+	struct sa_target_key key, next;
+	struct sa_target_val val;
+	void *prev = NULL;
+
+	while (bpf_map__get_next_key(c->skel->maps.targets, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		if (!bpf_map__lookup_elem(c->skel->maps.targets, &key, sizeof(key), &val,
+					  sizeof(val), 0))
+			fn(key.mntns, &val, arg);
+	}
+	return 0;
 }
 
 int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *arg), void *arg)

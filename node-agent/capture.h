@@ -34,6 +34,7 @@ struct capture_event {
 	size_t filename_len;
 	uint32_t argc; /* exec only */
 	int32_t exit_code; /* exit only */
+	const struct sa_ns_event *ns; /* namespace change only */
 };
 
 typedef void (*capture_handler_fn)(void *ctx, const struct capture_event *ev);
@@ -43,13 +44,25 @@ typedef void (*capture_handler_fn)(void *ctx, const struct capture_event *ev);
  * freed with capture_close(). Logs why on failure. */
 int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *ctx,
 		 struct capture **out);
-/* Stops capture: detaches and unpins everything. (A crash leaves it all
- * pinned for the next agent.) */
+/* Lets go of the BPF object. What is pinned stays attached and keeps
+ * capturing for the next agent, after a clean stop as after a crash;
+ * without pins (or after capture_unpin) capture stops here. */
 void capture_close(struct capture *c);
+/* Removes this agent's pins, so that capture ends with capture_close(). */
+void capture_unpin(struct capture *c);
+/* Removes every agent build's pinned state under pin_dir, and pin_dir:
+ * capture ends on the node. Returns how many states were removed, or a
+ * negative errno. */
+int capture_uninstall(const char *pin_dir);
 /* True when capture_open took over pinned state: the ring buffer holds what
  * was captured while no agent ran, tagged with the previous agent's target
  * ids, and the target map holds its targets until swept. */
 bool capture_resumed(const struct capture *c);
+/* True when capture_open removed the pinned state of another build or other
+ * settings; *unread gets how many events it held that no agent read. */
+bool capture_replaced(const struct capture *c, uint64_t *unread);
+/* True when this agent's state is pinned (it outlives the agent). */
+bool capture_pinned(const struct capture *c);
 /* Removes the pinned uprobe links (names "rl-...") keep() does not claim,
  * and the target map entries keep() does not claim. Return the count. */
 int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *arg), void *arg);
@@ -66,8 +79,20 @@ int capture_poll(struct capture *c, int timeout_ms);
 /* Hands every event already in the buffer to the handler, without waiting. */
 int capture_drain(struct capture *c);
 
-int capture_target_add(struct capture *c, uint64_t mntns, uint32_t id);
+/* The kernel's target map: mount namespace inode -> target. Removing a
+ * target also voids the marks of its tasks. */
+int capture_target_add(struct capture *c, uint64_t mntns, const struct sa_target_val *val);
+int capture_target_get(struct capture *c, uint64_t mntns, struct sa_target_val *out);
 int capture_target_del(struct capture *c, uint64_t mntns);
+/* Calls fn for each entry of the target map. */
+typedef void (*capture_target_fn)(uint64_t mntns, const struct sa_target_val *v, void *arg);
+int capture_targets(struct capture *c, capture_target_fn fn, void *arg);
+
+/* The mark of the task pidfd refers to (see struct sa_mark): set when it
+ * has none (1 set now, 0 it had one, or a negative errno), or read (0 or
+ * -ENOENT). */
+int capture_mark_task(struct capture *c, int pidfd, const struct sa_mark *m);
+int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out);
 
 enum capture_probe {
 	CAPTURE_READLINE_RET, /* uretprobe on readline: the line it returns */
@@ -87,6 +112,8 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 			  struct bpf_link **out);
 /* Unpins and detaches. */
 void capture_detach(struct bpf_link *link);
+/* Lets go of the link: pinned, it stays attached. */
+void capture_link_close(struct bpf_link *link);
 
 /* Sums of the per-CPU counters, indexed by enum sa_counter. */
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX]);

@@ -10,12 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "util.h"
+
+/* include/uapi/linux/nsfs.h of Linux 6.9+; the headers here may be older. */
+#ifndef NS_GET_MNTNS_ID
+#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)
+#endif
+
+/* A runc state.json is a few KiB; more is not one. */
+#define CONTAINER_STATE_MAX (1 << 20)
 
 static bool container_is_hex(const char *s, size_t n)
 {
@@ -76,8 +88,7 @@ int container_id_from_cgroup_path(const char *path, char *out, size_t cap)
 	return 0;
 }
 
-/* True when one of the cgroup lines of pid names container id. */
-static bool container_pid_in(pid_t pid, const char *id)
+bool container_pid_in(pid_t pid, const char *id)
 {
 	char path[64], line[4096], found[CONTAINER_ID_MAX];
 	bool match = false;
@@ -102,28 +113,185 @@ static bool container_pid_in(pid_t pid, const char *id)
 	return match;
 }
 
-int container_find_pid(const char *id, pid_t *pid)
+int container_proc_stat(pid_t pid, struct container_stat *out)
 {
+	char path[64], buf[1024], *p, *end;
+	unsigned long long v;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EINVAL;
+	buf[n] = '\0';
+	/* The name may hold spaces and parentheses: fields start after the
+	 * last ')'. Field 3 is the state, 4 the parent, 6 the session, 22 the
+	 * start time. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (field = 3; field <= 22; field++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+		if (field == 4 || field == 6 || field == 22) {
+			errno = 0;
+			v = strtoull(p, &end, 10);
+			if (end == p || errno)
+				return -EINVAL;
+			if (field == 4)
+				out->ppid = (pid_t)v;
+			else if (field == 6)
+				out->sid = (pid_t)v;
+			else
+				out->start = v;
+		}
+		p = strchr(p, ' ');
+		if (!p && field < 22)
+			return -EINVAL;
+		if (!p)
+			break;
+	}
+	return 0;
+}
+
+int container_runtime_state_parse(const char *json, size_t n, pid_t *pid, uint64_t *start)
+{
+	cJSON *root = cJSON_ParseWithLength(json, n);
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "init_process_pid");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "init_process_start");
+	int ret = -EINVAL;
+
+	if (cJSON_IsNumber(p) && cJSON_IsNumber(s) && p->valuedouble >= 1 &&
+	    p->valuedouble <= 4194304 && p->valuedouble == (double)(int)p->valuedouble &&
+	    s->valuedouble >= 0 && s->valuedouble < 9007199254740992.0) {
+		*pid = (pid_t)p->valuedouble;
+		*start = (uint64_t)s->valuedouble;
+		ret = 0;
+	}
+	cJSON_Delete(root);
+	return ret;
+}
+
+/* The init a runc state.json at path records, when that process still runs
+ * (same start time) in the container's cgroup. */
+static bool container_state_init(const char *path, const char *id, pid_t *pid)
+{
+	struct container_stat cs;
+	uint64_t start;
+	struct stat st;
+	pid_t p;
+	char *buf;
+	ssize_t n;
+	bool ok = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CONTAINER_STATE_MAX ||
+	    !(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return false;
+	}
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (n > 0 && container_runtime_state_parse(buf, (size_t)n, &p, &start) == 0 &&
+	    container_proc_stat(p, &cs) == 0 && cs.start == start && container_pid_in(p, id)) {
+		*pid = p;
+		ok = true;
+	}
+	free(buf);
+	return ok;
+}
+
+/* Looks for ROOT/ID/state.json and ROOT/NAMESPACE/ID/state.json. */
+static bool container_root_init(const char *root, const char *id, pid_t *pid)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	int n = 0;
+	DIR *d;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/state.json", root, id) < sizeof(path) &&
+	    container_state_init(path, id, pid))
+		return true;
+	if (!(d = opendir(root)))
+		return false;
+	/* Runtime namespaces (k8s.io, moby, default) are few. */
+	while (!found && n++ < 256 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s/state.json", root, de->d_name,
+				     id) < sizeof(path))
+			found = container_state_init(path, id, pid);
+	}
+	closedir(d);
+	return found;
+}
+
+int container_find_init(const char *id, const char *roots, pid_t *pid, const char **how)
+{
+	char root[PATH_MAX];
+	const char *p = roots ? roots : "", *colon;
+	struct container_stat cs;
 	struct dirent *d;
 	long best = -1, v;
+	uint64_t best_start = 0;
 	char *end;
 	DIR *dir;
 
+	while (*p) {
+		size_t n;
+
+		colon = strchr(p, ':');
+		n = colon ? (size_t)(colon - p) : strlen(p);
+		if (n && n < sizeof(root)) {
+			memcpy(root, p, n);
+			root[n] = '\0';
+			if (container_root_init(root, id, pid)) {
+				*how = "runtime state";
+				return 0;
+			}
+		}
+		p += n + (colon ? 1 : 0);
+	}
 	dir = opendir("/proc");
 	if (!dir)
 		return -errno;
 	while ((d = readdir(dir))) {
 		v = strtol(d->d_name, &end, 10);
-		if (*end || v <= 0)
+		if (*end || v <= 0 || container_proc_stat((pid_t)v, &cs))
 			continue;
-		if ((best < 0 || v < best) && container_pid_in((pid_t)v, id))
+		if (best >= 0 && (cs.start > best_start || (cs.start == best_start && v > best)))
+			continue;
+		if (container_pid_in((pid_t)v, id)) {
 			best = v;
+			best_start = cs.start;
+		}
 	}
 	closedir(dir);
 	if (best < 0)
 		return -ESRCH;
 	*pid = (pid_t)best;
+	*how = "oldest process of its cgroup";
 	return 0;
+}
+
+uint64_t container_mntns_id(int nsfd)
+{
+	uint64_t id = 0;
+
+	if (ioctl(nsfd, NS_GET_MNTNS_ID, &id))
+		return 0;
+	return id;
 }
 
 int container_mntns_of_pid(pid_t pid, uint64_t *mntns)
@@ -173,10 +341,23 @@ static uint64_t container_cgroup_id(pid_t pid)
 
 int container_ident_of_pid(pid_t pid, struct container_ident *out)
 {
-	int err = container_mntns_of_pid(pid, &out->mntns);
+	struct container_stat cs = { 0 };
+	char path[64];
+	struct stat st;
+	int fd;
 
-	if (err)
-		return err;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -errno;
+	}
+	out->mntns = (uint64_t)st.st_ino;
+	out->nsid = container_mntns_id(fd);
+	close(fd);
 	out->cgroup = container_cgroup_id(pid);
+	out->start = container_proc_stat(pid, &cs) == 0 ? cs.start : 0;
 	return 0;
 }

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Finding readline inside a container (see discover.h). */
+/* Finding readline inside a container, one bounded unit at a time (see
+ * discover.h). A process goes through phases, each examining at most one
+ * file: its executable; else the readline library it maps; else the name
+ * of the one it links; else that library in the usual directories. */
 #include "discover.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,12 +16,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "container.h"
-#include "elfsym.h"
+#include "escape.h"
 #include "log.h"
-#include "probe.h"
+#include "refused.h"
 #include "rootfs.h"
 #include "util.h"
 
@@ -28,6 +34,9 @@
 #else
 #define DISCOVER_TRIPLET "unknown"
 #endif
+
+#define DISCOVER_RETRY_TRIES 5
+#define DISCOVER_RETRY_NS 20000000ull /* then doubling */
 
 static const char *const discover_lib_dirs[] = {
 	"/lib/" DISCOVER_TRIPLET, "/usr/lib/" DISCOVER_TRIPLET, "/lib64", "/usr/lib64", "/lib",
@@ -41,6 +50,57 @@ static const char *const discover_shells[] = {
 static const char *const discover_libs[] = { "libreadline.so.8", "libreadline.so.7",
 					     "libedit.so.2" };
 
+#define DISCOVER_NPATHS                                                                            \
+	(ARRAY_SIZE(discover_shells) +                                                    \
+	 ARRAY_SIZE(discover_libs) * ARRAY_SIZE(discover_lib_dirs))
+
+enum discover_phase {
+	DISCOVER_EXE,	 /* the executable */
+	DISCOVER_MAPS,	 /* a readline library it maps */
+	DISCOVER_NEEDED, /* the name of the readline library it links */
+	DISCOVER_LIB,	 /* that library in the usual directories */
+};
+
+struct discover_proc {
+	pid_t pid; /* 0: none */
+	uint8_t phase;
+	uint8_t tries;	  /* looks again after -EAGAIN */
+	uint8_t dir;	  /* DISCOVER_LIB: the next directory */
+	uint64_t due;	  /* CLOCK_MONOTONIC ns */
+	uint64_t exec_ts; /* of its exec event; 0: found by a scan */
+	uint64_t queued;
+	char lib[64]; /* DISCOVER_LIB: the library's name */
+};
+
+struct discover_target {
+	uint32_t owner;
+	char name[128];
+	struct discover_scope scope;
+	pid_t pid; /* the process its root is seen through */
+	/* The scan: the usual paths, then the container's processes. */
+	bool scanning, rescan, reported;
+	size_t next_path;
+	int rootfd;
+	DIR *proc;
+	int found;		  /* probes the first scan attached, or a negative errno */
+	struct discover_proc cur; /* the process the scan is at */
+	bool queue_turn;	  /* the queue's turn, else the scan's */
+	struct discover_proc *q;  /* processes from exec events and retries */
+	size_t nq;
+	struct discover_refusal *refused;
+	size_t nrefused;
+};
+
+struct discover {
+	struct probe_set *ps;
+	struct refused *refused;
+	discover_scanned_fn *scanned;
+	void *arg;
+	struct discover_target **t;
+	size_t n, rr;
+	int64_t save_warned; /* unix seconds */
+};
+
 static bool discover_is_readline_lib(const char *name)
 {
 	return strncmp(name, "libreadline.so", 14) == 0 || strncmp(name, "libedit.so", 10) == 0;
@@ -51,116 +111,6 @@ static bool discover_is_readline_lib(const char *name)
 static bool discover_alive(int pidfd)
 {
 	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
-}
-
-/* Opens `path` in the root and probes it. ENOENT is normal for the usual
- * paths; a symlink that points nowhere inside the root is worth a line,
- * since it often means a link to a host path. */
-static int discover_path(struct probe_set *ps, uint32_t owner, pid_t pid, int rootfd,
-			 const char *path, bool quiet_enoent)
-{
-	char target[512];
-	int fd, err;
-
-	fd = rootfs_open_file(rootfd, path);
-	if (fd < 0) {
-		if (fd == -ENOENT && rootfs_readlink(rootfd, path, target, sizeof(target)) == 0)
-			log_with(LOG_WARN, LOG_KV("file", path, "link", target),
-				 "not probed: symlink does not resolve inside the container");
-		else if (fd != -ENOENT || !quiet_enoent)
-			log_with(fd == -ENOENT ? LOG_DEBUG : LOG_WARN, LOG_KV("file", path),
-				 "not probed: cannot open inside the container: %s",
-				 strerror(-fd));
-		return fd;
-	}
-	err = probe_acquire(ps, fd, pid, owner, path);
-	close(fd);
-	return err;
-}
-
-/* The libraries named in the maps of pid that provide readline. */
-static int discover_maps(struct probe_set *ps, uint32_t owner, pid_t pid, int pidfd,
-			 bool *found)
-{
-	char path[64], line[4096], file[128];
-	int ret = 0, err, fd;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *range = line, *name = strrchr(line, '/'), *sp;
-
-		if (!name || !discover_is_readline_lib(name + 1))
-			continue;
-		name[strcspn(name, "\n")] = '\0';
-		sp = strchr(range, ' ');
-		if (!sp || sp - range > 40)
-			continue;
-		*sp = '\0';
-		if (snprintf(file, sizeof(file), "/proc/%d/map_files/%s", (int)pid, range) >=
-		    (int)sizeof(file))
-			continue;
-		fd = open(file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (!discover_alive(pidfd)) {
-			close(fd);
-			break;
-		}
-		*found = true;
-		/* The path as the process sees it: the first '/' of the line. */
-		err = probe_acquire(ps, fd, pid, owner, strchr(sp + 1, '/'));
-		close(fd);
-		if (err == 1)
-			ret = 1;
-		else if (err == 0 || err == -ENOENT)
-			continue;
-		break; /* the library is open; its mappings are one file */
-	}
-	fclose(f);
-	return ret;
-}
-
-/* The readline libraries the executable at exefd links, looked up in the
- * usual directories of the process's root (at exec time, before the dynamic
- * loader ran, nothing is mapped yet). Returns 1 when a probe was attached,
- * 0 when the library was found, -EAGAIN when it was not (it may be
- * elsewhere: look at the maps once the loader ran). */
-static int discover_needed(struct probe_set *ps, uint32_t owner, pid_t pid, int exefd)
-{
-	char names[ELFSYM_MAX_NEEDED][ELFSYM_NAME_MAX], path[512];
-	const char *why = NULL;
-	int n, i, ret = -EAGAIN, err, rootfd;
-	size_t d;
-
-	n = elfsym_needed(exefd, names, ELFSYM_MAX_NEEDED, &why);
-	if (n <= 0)
-		return n < 0 ? n : -EAGAIN;
-	rootfd = rootfs_open_root(pid);
-	if (rootfd < 0)
-		return rootfd;
-	for (i = 0; i < n; i++) {
-		if (!discover_is_readline_lib(names[i]) || strchr(names[i], '/'))
-			continue;
-		for (d = 0; d < ARRAY_SIZE(discover_lib_dirs); d++) {
-			if (snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[d],
-				     names[i]) >= (int)sizeof(path))
-				continue;
-			err = discover_path(ps, owner, pid, rootfd, path, true);
-			if (err == -ENOENT)
-				continue;
-			if (err == 1)
-				ret = 1;
-			else if (ret != 1)
-				ret = 0;
-			break;
-		}
-	}
-	close(rootfd);
-	return ret;
 }
 
 int discover_scope_of_pid(pid_t pid, struct discover_scope *out)
@@ -188,86 +138,616 @@ static bool discover_in_scope(pid_t pid, const struct discover_scope *scope)
 	       s.root_dev == scope->root_dev && s.root_ino == scope->root_ino;
 }
 
-int discover_process(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
-		     pid_t pid)
-{
-	char path[64], label[512];
-	int pidfd, fd = -1, err;
-	bool found = false;
-	ssize_t n;
+/* --- refusals ------------------------------------------------------------ */
 
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return -ESRCH;
-	if (!discover_in_scope(pid, scope)) {
-		err = -ESRCH;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = readlink(path, label, sizeof(label) - 1);
-	label[n > 0 ? n : 0] = '\0';
-	/* Checked after the opens: if the process still lives, the pid was
-	 * not reused and what we opened is its executable. */
-	if (fd < 0 || !discover_alive(pidfd)) {
-		err = -ESRCH;
-		goto out;
-	}
-	err = probe_acquire(ps, fd, pid, owner, label);
-	if (err != -ENXIO)
-		goto out;
-	err = discover_maps(ps, owner, pid, pidfd, &found);
-	if (!found)
-		err = discover_needed(ps, owner, pid, fd);
-out:
-	if (fd >= 0)
-		close(fd);
-	close(pidfd);
-	if (err == -ENOENT || err == -ENODATA || err == -ENXIO)
-		return 0;
+/* A refused file of t's container: kept for the status and logged, once
+ * per file (by identity) and container. */
+static void discover_note(struct discover_target *t, const char *path,
+			  const struct probe_refusal *ref)
+{
+	struct discover_refusal *r;
+	size_t i;
+
+	if (!ref->refused)
+		return;
+	for (i = 0; i < t->nrefused; i++)
+		if (!strcmp(t->refused[i].id, ref->id))
+			return;
+	log_with(LOG_WARN,
+		 LOG_KV("container", t->name, "file", path, "reason", ref->why, "id", ref->id,
+			"known", ref->known ? "yes" : "no"),
+		 "file refused: not probed");
+	if (t->nrefused == DISCOVER_REFUSED_MAX)
+		return;
+	if (!t->refused && !(t->refused = calloc(DISCOVER_REFUSED_MAX, sizeof(*t->refused))))
+		return;
+	r = &t->refused[t->nrefused++];
+	escape_text(r->path, sizeof(r->path), path, strlen(path));
+	snprintf(r->why, sizeof(r->why), "%s", ref->why);
+	snprintf(r->id, sizeof(r->id), "%s", ref->id);
+}
+
+static int discover_acquire(struct discover *d, struct discover_target *t, int fd, pid_t pid,
+			    const char *label)
+{
+	struct probe_refusal ref;
+	int err = probe_acquire(d->ps, fd, pid, t->owner, label, &ref);
+
+	discover_note(t, label, &ref);
 	return err;
 }
 
-int discover_container(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
-		       pid_t pid)
+/* Opens `path` in the root and probes it. ENOENT is normal for the usual
+ * paths; a symlink that points nowhere inside the root is worth a line,
+ * since it often means a link to a host path. */
+static int discover_path(struct discover *d, struct discover_target *t, pid_t pid, int rootfd,
+			 const char *path)
+{
+	char target[512];
+	int fd, err;
+
+	fd = rootfs_open_file(rootfd, path);
+	if (fd < 0) {
+		if (fd == -ENOENT && rootfs_readlink(rootfd, path, target, sizeof(target)) == 0)
+			log_with(LOG_WARN, LOG_KV("file", path, "link", target),
+				 "not probed: symlink does not resolve inside the container");
+		else if (fd != -ENOENT)
+			log_with(LOG_WARN, LOG_KV("file", path),
+				 "not probed: cannot open inside the container: %s", strerror(-fd));
+		return fd;
+	}
+	err = discover_acquire(d, t, fd, pid, path);
+	close(fd);
+	return err;
+}
+
+/* --- one process, one phase at a time ------------------------------------- */
+
+/* The readline library named in the maps of pid, probed: 1 or 0 done, a
+ * negative errno done, -ENOENT when no readline library is mapped. */
+static int discover_maps(struct discover *d, struct discover_target *t, pid_t pid, int pidfd)
+{
+	char path[64], line[4096], file[128];
+	int err = -ENOENT, fd;
+	size_t lines = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && lines++ < DISCOVER_MAPS_LINES) {
+		char *range = line, *name = strrchr(line, '/'), *sp;
+
+		if (!name || !discover_is_readline_lib(name + 1))
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		sp = strchr(range, ' ');
+		if (!sp || sp - range > 40)
+			continue;
+		*sp = '\0';
+		if (snprintf(file, sizeof(file), "/proc/%d/map_files/%s", (int)pid, range) >=
+		    (int)sizeof(file))
+			continue;
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (!discover_alive(pidfd)) {
+			close(fd);
+			err = -ESRCH;
+			break;
+		}
+		/* The path as the process sees it: the first '/' of the line.
+		 * The first library that opens is the one: one file a unit. */
+		err = discover_acquire(d, t, fd, pid, strchr(sp + 1, '/'));
+		close(fd);
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+/* The first readline library among the DT_NEEDED names of pid's
+ * executable into p->lib: 0, or -ENOENT when it links none. */
+static int discover_needed(pid_t pid, int pidfd, struct discover_proc *p)
+{
+	char names[ELFSYM_MAX_NEEDED][ELFSYM_NAME_MAX], path[64];
+	int fd, n, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !discover_alive(pidfd)) {
+		if (fd >= 0)
+			close(fd);
+		return -ESRCH;
+	}
+	n = elfsym_needed(fd, names, ELFSYM_MAX_NEEDED, NULL);
+	close(fd);
+	for (i = 0; i < n; i++) {
+		if (!discover_is_readline_lib(names[i]) || strchr(names[i], '/') ||
+		    strlen(names[i]) >= sizeof(p->lib))
+			continue;
+		snprintf(p->lib, sizeof(p->lib), "%s", names[i]);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* p->lib in the next usual directory of pid's root that has it: its probe
+ * result, or -ENOENT when no directory has it. */
+static int discover_lib(struct discover *d, struct discover_target *t, pid_t pid,
+			struct discover_proc *p)
 {
 	char path[512];
-	struct dirent *de;
-	uint64_t ns;
-	size_t i, d;
-	int rootfd, n = 0;
-	DIR *dir;
-	long v;
-	char *end;
+	int rootfd, err = -ENOENT;
 
 	rootfd = rootfs_open_root(pid);
 	if (rootfd < 0)
 		return rootfd;
-	for (i = 0; i < ARRAY_SIZE(discover_shells); i++)
-		if (discover_path(ps, owner, pid, rootfd, discover_shells[i], true) == 1)
-			n++;
-	for (i = 0; i < ARRAY_SIZE(discover_libs); i++) {
-		for (d = 0; d < ARRAY_SIZE(discover_lib_dirs); d++) {
-			snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[d],
-				 discover_libs[i]);
-			if (discover_path(ps, owner, pid, rootfd, path, true) == 1)
-				n++;
-		}
+	for (; p->dir < ARRAY_SIZE(discover_lib_dirs); p->dir++) {
+		if (snprintf(path, sizeof(path), "%s/%s", discover_lib_dirs[p->dir], p->lib) >=
+		    (int)sizeof(path))
+			continue;
+		err = discover_path(d, t, pid, rootfd, path);
+		if (err != -ENOENT)
+			break;
 	}
 	close(rootfd);
+	return err;
+}
 
-	dir = opendir("/proc");
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
+static void discover_log_attach(const struct discover_proc *p, uint64_t now)
+{
+	char us[24], dus[24], pid[16];
+
+	if (!p->exec_ts || log_get_level() < LOG_DEBUG)
+		return;
+	snprintf(us, sizeof(us), "%" PRIu64, (now - p->exec_ts) / 1000);
+	snprintf(dus, sizeof(dus), "%" PRIu64, (now - p->queued) / 1000);
+	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
+	if (p->tries)
+		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us),
+			 "probed the readline library a program mapped after its exec");
+	else
+		log_with(LOG_DEBUG, LOG_KV("pid", pid, "exec_to_attach_us", us, "discover_us", dus),
+			 "probed a new program from its exec");
+}
+
+/* Runs one phase of p. Returns true when p is finished; else its phase or
+ * due time moved on. *attached is set when a probe was attached. */
+static bool discover_proc_unit(struct discover *d, struct discover_target *t,
+			       struct discover_proc *p, bool *attached)
+{
+	char path[64], label[512];
+	int pidfd, fd = -1, err;
+	uint64_t now;
+	ssize_t n;
+
+	*attached = false;
+	pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (pidfd < 0)
+		return true;
+	/* A process from an exec event was marked by the kernel as the
+	 * container's: it is looked at wherever it is now (a bash copied into
+	 * a namespace of its own included). One found by a scan must be in
+	 * the container's namespace and root. */
+	if (!p->exec_ts && !discover_in_scope(p->pid, &t->scope)) {
+		close(pidfd);
+		return true;
+	}
+	switch (p->phase) {
+	case DISCOVER_EXE:
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = readlink(path, label, sizeof(label) - 1);
+		label[n > 0 ? n : 0] = '\0';
+		/* Checked after the opens: if the process still lives, the
+		 * pid was not reused and what we opened is its executable. */
+		if (fd < 0 || !discover_alive(pidfd))
+			err = -ESRCH;
+		else
+			err = discover_acquire(d, t, fd, p->pid, label);
+		if (err == -ENXIO) {
+			p->phase = DISCOVER_MAPS;
+			err = -EINPROGRESS;
+		}
+		break;
+	case DISCOVER_MAPS:
+		err = discover_maps(d, t, p->pid, pidfd);
+		if (err == -ENOENT) {
+			p->phase = DISCOVER_NEEDED;
+			err = -EINPROGRESS;
+		}
+		break;
+	case DISCOVER_NEEDED:
+		err = discover_needed(p->pid, pidfd, p);
+		if (err == 0) {
+			p->phase = DISCOVER_LIB;
+			p->dir = 0;
+			err = -EINPROGRESS;
+		} else if (err == -ENOENT) {
+			err = -EAGAIN;
+		}
+		break;
+	default:
+		err = discover_lib(d, t, p->pid, p);
+		if (err == -ENOENT)
+			err = -EAGAIN;
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	now = clock_now_ns();
+	if (err == -EINPROGRESS)
+		return false;
+	if (err == -EAGAIN && p->tries < DISCOVER_RETRY_TRIES) {
+		/* Not mapped yet, nor found by its name: looked at again once
+		 * its dynamic loader had time to map it. */
+		p->due = now + (DISCOVER_RETRY_NS << p->tries);
+		p->tries++;
+		p->phase = DISCOVER_MAPS;
+		return false;
+	}
+	if (err == -EAGAIN) {
+		snprintf(path, sizeof(path), "%d", (int)p->pid);
+		log_with(LOG_WARN, LOG_KV("container", t->name, "pid", path),
+			 "program imports readline but no readline library was found in it");
+	}
+	if (err == 1) {
+		*attached = true;
+		discover_log_attach(p, now);
+	}
+	return true;
+}
+
+/* --- the queue and the scan ----------------------------------------------- */
+
+static struct discover_target *discover_find(const struct discover *d, uint32_t owner)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->t[i]->owner == owner)
+			return d->t[i];
+	return NULL;
+}
+
+static void discover_scan_close(struct discover_target *t)
+{
+	if (t->rootfd >= 0)
+		close(t->rootfd);
+	t->rootfd = -1;
+	if (t->proc)
+		closedir(t->proc);
+	t->proc = NULL;
+	t->cur.pid = 0;
+}
+
+/* Scans the container's processes again (the queue overflowed). */
+static void discover_rescan(struct discover_target *t)
+{
+	if (t->scanning) {
+		t->rescan = true;
+		return;
+	}
+	t->scanning = true;
+	t->next_path = DISCOVER_NPATHS;
+}
+
+static int discover_enqueue(struct discover_target *t, const struct discover_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < t->nq; i++) {
+		if (t->q[i].pid == p->pid) {
+			t->q[i] = *p; /* a new exec of the same process */
+			return 0;
+		}
+	}
+	if (t->nq == DISCOVER_QUEUE_MAX) {
+		discover_rescan(t);
+		return -ENOSPC;
+	}
+	if (!t->q && !(t->q = calloc(DISCOVER_QUEUE_MAX, sizeof(*t->q)))) {
+		discover_rescan(t);
+		return -ENOSPC;
+	}
+	t->q[t->nq++] = *p;
+	return 0;
+}
+
+static void discover_usual_path(size_t i, char *buf, size_t cap)
+{
+	size_t nd = ARRAY_SIZE(discover_lib_dirs),
+	       ns = ARRAY_SIZE(discover_shells);
+
+	if (i < ns)
+		snprintf(buf, cap, "%s", discover_shells[i]);
+	else
+		snprintf(buf, cap, "%s/%s", discover_lib_dirs[(i - ns) % nd],
+			 discover_libs[(i - ns) / nd]);
+}
+
+static void discover_scan_done(struct discover *d, struct discover_target *t)
+{
+	discover_scan_close(t);
+	t->scanning = false;
+	if (!t->reported) {
+		t->reported = true;
+		if (d->scanned)
+			d->scanned(d->arg, t->owner, t->found);
+	}
+	if (t->rescan) {
+		t->rescan = false;
+		discover_rescan(t);
+	}
+}
+
+/* One unit of the scan: a usual path, the next step of the process it is
+ * at, or the next DISCOVER_SCAN_BATCH entries of /proc. */
+static void discover_scan_unit(struct discover *d, struct discover_target *t, uint64_t now)
+{
+	char path[512];
+	struct dirent *de;
+	bool attached;
+	uint64_t ns;
+	size_t i;
+	char *end;
+	long v;
+
+	if (t->cur.pid) {
+		if (discover_proc_unit(d, t, &t->cur, &attached)) {
+			t->found += attached && t->found >= 0;
+			t->cur.pid = 0;
+		} else if (t->cur.due > now) {
+			/* A retry: the queue waits for it, the scan goes on. */
+			discover_enqueue(t, &t->cur);
+			t->cur.pid = 0;
+		}
+		return;
+	}
+	if (t->next_path < DISCOVER_NPATHS) {
+		if (t->rootfd < 0 && (t->rootfd = rootfs_open_root(t->pid)) < 0) {
+			t->found = t->rootfd;
+			t->next_path = DISCOVER_NPATHS;
+			return;
+		}
+		discover_usual_path(t->next_path++, path, sizeof(path));
+		if (discover_path(d, t, t->pid, t->rootfd, path) == 1 && t->found >= 0)
+			t->found++;
+		if (t->next_path == DISCOVER_NPATHS) {
+			close(t->rootfd);
+			t->rootfd = -1;
+		}
+		return;
+	}
+	if (!t->proc && !(t->proc = opendir("/proc"))) {
+		discover_scan_done(d, t);
+		return;
+	}
+	for (i = 0; i < DISCOVER_SCAN_BATCH; i++) {
+		if (!(de = readdir(t->proc))) {
+			discover_scan_done(d, t);
+			return;
+		}
 		v = strtol(de->d_name, &end, 10);
 		if (*end || v <= 0)
 			continue;
-		if (container_mntns_of_pid((pid_t)v, &ns) || ns != scope->mntns)
+		if (container_mntns_of_pid((pid_t)v, &ns) || ns != t->scope.mntns)
 			continue;
-		if (discover_process(ps, owner, scope, (pid_t)v) == 1)
-			n++;
+		memset(&t->cur, 0, sizeof(t->cur));
+		t->cur.pid = (pid_t)v;
+		t->cur.due = now;
+		t->cur.queued = now;
+		return;
 	}
-	closedir(dir);
-	return n;
+}
+
+/* The first queued process due at now, or -1. */
+static ssize_t discover_due(const struct discover_target *t, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < t->nq; i++)
+		if (t->q[i].due <= now)
+			return (ssize_t)i;
+	return -1;
+}
+
+static bool discover_runnable(const struct discover_target *t, uint64_t now)
+{
+	return t->scanning || discover_due(t, now) >= 0;
+}
+
+static void discover_unit(struct discover *d, struct discover_target *t, uint64_t now)
+{
+	ssize_t k = discover_due(t, now);
+	bool attached;
+
+	t->queue_turn = !t->queue_turn;
+	if (k < 0 || (t->scanning && !t->queue_turn)) {
+		discover_scan_unit(d, t, now);
+		return;
+	}
+	if (discover_proc_unit(d, t, &t->q[k], &attached)) {
+		memmove(&t->q[k], &t->q[k + 1], (t->nq - (size_t)k - 1) * sizeof(*t->q));
+		t->nq--;
+	}
+}
+
+/* --- the API ----------------------------------------------------------------- */
+
+int discover_new(struct probe_set *ps, struct refused *refused, discover_scanned_fn *scanned,
+		 void *arg, struct discover **out)
+{
+	struct discover *d = calloc(1, sizeof(*d));
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->ps = ps;
+	d->refused = refused;
+	d->scanned = scanned;
+	d->arg = arg;
+	*out = d;
+	return 0;
+}
+
+static void discover_target_free(struct discover_target *t)
+{
+	discover_scan_close(t);
+	free(t->q);
+	free(t->refused);
+	free(t);
+}
+
+void discover_free(struct discover *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < d->n; i++)
+		discover_target_free(d->t[i]);
+	free(d->t);
+	free(d);
+}
+
+int discover_container(struct discover *d, uint32_t owner, const char *name,
+		       const struct discover_scope *scope, pid_t pid)
+{
+	struct discover_target *t = discover_find(d, owner), **tt;
+
+	if (!t) {
+		tt = realloc(d->t, (d->n + 1) * sizeof(*tt));
+		if (!tt)
+			return -ENOMEM;
+		d->t = tt;
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		t->owner = owner;
+		t->rootfd = -1;
+		d->t[d->n++] = t;
+	}
+	discover_scan_close(t);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->scope = *scope;
+	t->pid = pid;
+	t->scanning = true;
+	t->rescan = false;
+	t->reported = false;
+	t->next_path = 0;
+	t->found = 0;
+	t->nq = 0;
+	return 0;
+}
+
+int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts)
+{
+	struct discover_target *t = discover_find(d, owner);
+	struct discover_proc p = { .pid = pid, .exec_ts = exec_ts };
+
+	if (!t)
+		return -ESRCH;
+	p.due = p.queued = clock_now_ns();
+	return discover_enqueue(t, &p);
+}
+
+void discover_forget(struct discover *d, uint32_t owner)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->t[i]->owner != owner)
+			continue;
+		discover_target_free(d->t[i]);
+		d->t[i] = d->t[--d->n];
+		return;
+	}
+}
+
+static bool discover_any_runnable(const struct discover *d, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (discover_runnable(d->t[i], now))
+			return true;
+	return false;
+}
+
+/* The next container with work due, in turn. */
+static struct discover_target *discover_next(struct discover *d, uint64_t now)
+{
+	size_t i, k;
+
+	for (i = 0; i < d->n; i++) {
+		k = (d->rr + i) % d->n;
+		if (discover_runnable(d->t[k], now)) {
+			d->rr = k + 1;
+			return d->t[k];
+		}
+	}
+	return NULL;
+}
+
+int discover_step(struct discover *d, uint64_t budget_ns)
+{
+	uint64_t start = clock_now_ns(), now = start;
+	struct discover_target *t;
+	int64_t wall;
+	int err;
+
+	while (now - start < budget_ns && (t = discover_next(d, now))) {
+		discover_unit(d, t, now);
+		now = clock_now_ns();
+	}
+	wall = (int64_t)time(NULL);
+	if (d->refused && (err = refused_flush(d->refused, wall, false)) < 0 &&
+	    wall - d->save_warned >= 60) {
+		d->save_warned = wall;
+		log_with(LOG_WARN, LOG_KV("file", refused_path(d->refused)),
+			 "cannot save the refused ELF files: %s", strerror(-err));
+	}
+	return discover_any_runnable(d, now);
+}
+
+bool discover_scanned_all(const struct discover *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (!d->t[i]->reported)
+			return false;
+	return true;
+}
+
+long discover_wait_ms(const struct discover *d)
+{
+	uint64_t now = clock_now_ns(), next = UINT64_MAX;
+	size_t i, j;
+
+	for (i = 0; i < d->n; i++) {
+		const struct discover_target *t = d->t[i];
+
+		if (t->scanning)
+			return 0;
+		for (j = 0; j < t->nq; j++)
+			if (t->q[j].due < next)
+				next = t->q[j].due;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (long)((next - now + 999999) / 1000000);
+}
+
+size_t discover_refused(const struct discover *d, uint32_t owner,
+			const struct discover_refusal **out)
+{
+	const struct discover_target *t = discover_find(d, owner);
+
+	*out = t ? t->refused : NULL;
+	return t ? t->nrefused : 0;
 }

@@ -3,14 +3,37 @@
  * process, in the libreadline/libedit it maps or links, or at the usual
  * shell paths inside the container root. Every file is reached through the
  * process (/proc/PID/exe, /proc/PID/map_files) or the container root
- * (rootfs.h), never through a host path. */
+ * (rootfs.h), never through a host path.
+ *
+ * Discovery is a queue of small units of work that discover_step() runs
+ * within a time budget, so that what a container holds (many crafted
+ * files, many processes, a file slow to read) delays its own discovery and
+ * never the caller's loop. One unit examines at most one file (probe.h:
+ * one parse, within the bounds of elfsym.h), or looks at most
+ * DISCOVER_SCAN_BATCH entries of /proc, or reads one process's maps (at
+ * most DISCOVER_MAPS_LINES lines). So discover_step(budget) returns within
+ * budget + one unit: budget + ELFSYM_MAX_MS + one read of ELFSYM_READ_CHUNK
+ * bytes, plus what the kernel takes to attach one uprobe. Containers take
+ * turns, one unit each; within a container, processes from exec events and
+ * the scan of its root and processes take turns.
+ *
+ * A discover object holds no state of the caller's loop: it owns its queue
+ * and uses the probe set and the refused table it is given (whoever runs
+ * discover_step owns those too; a worker thread may run it, with the
+ * calls below made on that thread). Nothing here blocks but the file
+ * system calls of one unit. */
 #ifndef SHELLAUDIT_DISCOVER_H
 #define SHELLAUDIT_DISCOVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct probe_set;
+#include "elfsym.h"
+#include "probe.h"
+
+struct refused;
 
 /* What is inside a container: its mount namespace and the root directory
  * its processes see. A process in the namespace with another root (the
@@ -24,17 +47,70 @@ struct discover_scope {
 /* The scope of the container process pid runs in. */
 int discover_scope_of_pid(pid_t pid, struct discover_scope *out);
 
-/* Probes the readline of process pid for `owner` when the process is in
- * the scope. Returns 1 when a probe was attached now, 0 when the process's
- * readline was already probed or it has none, or a negative errno (-ESRCH:
- * the process is gone or not in the container; -EAGAIN: it imports
- * readline from a library not found yet, try again once it is mapped). */
-int discover_process(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
-		     pid_t pid);
+#define DISCOVER_STEP_MS 20	/* the agent's budget per loop turn */
+#define DISCOVER_QUEUE_MAX 256	/* processes waiting per container */
+#define DISCOVER_SCAN_BATCH 256 /* /proc entries looked at per unit */
+#define DISCOVER_MAPS_LINES 65536
+#define DISCOVER_REFUSED_MAX 64 /* refused files kept per container */
+#define DISCOVER_PATH_MAX 256
 
-/* Probes the readline users among the container's running processes and
- * at the usual shell and library paths of its root, seen through pid. */
-int discover_container(struct probe_set *ps, uint32_t owner, const struct discover_scope *scope,
-		       pid_t pid);
+/* A file of a container refused by the ELF bounds (probe.h). */
+struct discover_refusal {
+	char path[DISCOVER_PATH_MAX]; /* inside the container, escaped (escape.h) */
+	char why[PROBE_WHY_MAX];
+	char id[ELFSYM_ID_LEN];
+};
+
+struct discover;
+
+/* Called from discover_step() when the first scan of a container ended,
+ * with the number of probes it attached, or a negative errno when the
+ * container's root could not be searched. It must not call back into d. */
+typedef void discover_scanned_fn(void *arg, uint32_t owner, int probes);
+
+/* ps and refused (may be NULL) are the caller's and outlive d. Caller
+ * frees with discover_free(). */
+int discover_new(struct probe_set *ps, struct refused *refused, discover_scanned_fn *scanned,
+		 void *arg, struct discover **out);
+void discover_free(struct discover *d);
+
+/*
+ * Queues the discovery of a container for owner (a target id): the usual
+ * shell and library paths of its root seen through process pid, then its
+ * running processes. `name` names the container in logs. Called again for
+ * the same owner, starts over. 0 or -ENOMEM.
+ */
+int discover_container(struct discover *d, uint32_t owner, const char *name,
+		       const struct discover_scope *scope, pid_t pid);
+
+/*
+ * Queues process pid of owner's container, from its exec event at exec_ts
+ * (CLOCK_MONOTONIC ns). A program that imports readline from a library not
+ * found yet is looked at again as its loader maps it (20 ms, 40 ms, ...
+ * 320 ms later). Returns 0; -ESRCH when owner has no discovery queued;
+ * -ENOSPC when the container's queue is full: its processes are then
+ * scanned again, which finds this one if it still runs.
+ */
+int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts);
+
+/* Drops owner's queue and refusals. */
+void discover_forget(struct discover *d, uint32_t owner);
+
+/* Runs queued units for about budget_ns (see the bound above) and saves
+ * the refused table when it changed. Returns 1 when work is left that is
+ * due now, else 0. */
+int discover_step(struct discover *d, uint64_t budget_ns);
+
+/* True when the first scan of every container queued is done. */
+bool discover_scanned_all(const struct discover *d);
+
+/* Milliseconds until queued work is due: 0 now, -1 when none is queued. */
+long discover_wait_ms(const struct discover *d);
+
+/* The files of owner's container refused so far (at most
+ * DISCOVER_REFUSED_MAX, the first met). *out stays valid until the next
+ * call that changes d. */
+size_t discover_refused(const struct discover *d, uint32_t owner,
+			const struct discover_refusal **out);
 
 #endif

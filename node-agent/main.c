@@ -2,6 +2,8 @@
 /* shellaudit-agent: flags, then the capture loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +30,10 @@ static void main_usage(FILE *f)
 		"they run is, through exec capture. In programs using readline's callback\n"
 		"interface (python3, gdb), Ctrl-D is an empty line.\n"
 		"\n"
-		"  --target-pid PID      audit the container (mount namespace) of process PID;\n"
-		"                        repeatable                        SHELLAUDIT_TARGET_PIDS\n"
+		"  --target-pid PID      audit the container of process PID: the processes of\n"
+		"                        its mount namespace and all they start, whatever\n"
+		"                        namespaces they move to; repeatable\n"
+		"                                                          SHELLAUDIT_TARGET_PIDS\n"
 		"                                                          (comma-separated)\n"
 		"  --targets-file FILE   targets, one per line: PID or container ID\n"
 		"                        (containerd://ID, cri-o://ID, docker://ID), then an\n"
@@ -47,9 +51,23 @@ static void main_usage(FILE *f)
 		"  --bpf-dir DIR         pin the programs, links and ring buffer in DIR, on a\n"
 		"                        BPF file system: after a crash (kill -9, OOM) capture\n"
 		"                        goes on, and the next agent reads what was captured\n"
-		"                        meanwhile; a clean stop removes it. '' : off. Default\n"
-		"                        /sys/fs/bpf/shellaudit in Kubernetes mode, off\n"
-		"                        otherwise                         SHELLAUDIT_BPF_DIR\n"
+		"                        meanwhile. A stop (SIGTERM) keeps it too while there\n"
+		"                        are targets, and removes it when there are none;\n"
+		"                        `shellaudit-agent uninstall` removes it. '' : off.\n"
+		"                        Default /sys/fs/bpf/shellaudit in Kubernetes mode,\n"
+		"                        off otherwise                     SHELLAUDIT_BPF_DIR\n"
+		"  --state-dir DIR       keep there what the agent learns that outlives it: the\n"
+		"                        ELF files it refused to parse, by identity, so a\n"
+		"                        restart does not parse them again; the signing key.\n"
+		"                        Default: the spool dir's parent in Kubernetes mode\n"
+		"                        (/var/lib/shellaudit), none otherwise\n"
+		"                                                          SHELLAUDIT_STATE_DIR\n"
+		"  --runtime-roots DIRS  where container runtimes keep their state, colon-\n"
+		"                        separated: a container ID's init is the process the\n"
+		"                        runtime recorded there (runc state.json), else the\n"
+		"                        oldest process of its cgroup (default\n"
+		"                        /run/containerd/runc:/run/runc:/run/docker/runtime-runc)\n"
+		"                                                 SHELLAUDIT_RUNTIME_ROOTS\n"
 		"\n"
 		"Kubernetes mode (a DaemonSet): targets from the node's ShellAuditNode, entries\n"
 		"through a durable spool to AuditRecords and Events.\n"
@@ -60,7 +78,7 @@ static void main_usage(FILE *f)
 		"                                                          SHELLAUDIT_SPOOL_DIR\n"
 		"  --key-file FILE       the node's Ed25519 key that signs its AuditRecords,\n"
 		"                        made at first start, 0600 (default node.key in the\n"
-		"                        spool dir's parent)              SHELLAUDIT_KEY_FILE\n"
+		"                        state dir)                       SHELLAUDIT_KEY_FILE\n"
 		"  --spool-max-mb MB     spool bound; past it entries are counted and become a\n"
 		"                        gap entry (default 256)          SHELLAUDIT_SPOOL_MAX_MB\n"
 		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
@@ -69,13 +87,20 @@ static void main_usage(FILE *f)
 		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
-		"  --watch-transport T   chunked (default) or websocket\n"
+		"  --watch-transport T   chunked (default) or websocket: how the agent watches\n"
+		"                        its ShellAuditNode        SHELLAUDIT_WATCH_TRANSPORT\n"
 		"\n"
+		"  shellaudit-agent uninstall [--bpf-dir DIR]\n"
+		"                        ends capture on this node: removes the pinned\n"
+		"                        programs, links and maps every agent build left in\n"
+		"                        DIR (default /sys/fs/bpf/shellaudit)\n"
 		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
 		"                        checks the AuditRecord chains of a container: exit 0\n"
 		"                        when intact, 1 when a record is missing (first, middle\n"
 		"                        or last: the node's published chain head), altered,\n"
-		"                        reordered, unsigned or not signed by its node's key\n"
+		"                        reordered, unsigned or not signed by its node's key;\n"
+		"                        3 when there is none, 2 when they cannot be read (as\n"
+		"                        `kubectl shellaudit verify`)\n"
 		"\n"
 		"  --log-level LEVEL     error, warn, info (default) or debug\n"
 		"                                                          SHELLAUDIT_LOG_LEVEL\n"
@@ -123,7 +148,8 @@ static int main_add_pids(const char *s, pid_t *pids, size_t *n)
 	return 0;
 }
 
-/* shellaudit-agent verify: checks a container's chains against the API server. */
+/* shellaudit-agent verify: an alias of `kubectl shellaudit verify`, with
+ * this binary's flags; the work is verify.c's. */
 static int main_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -158,18 +184,52 @@ static int main_verify(int argc, char **argv)
 		fprintf(stderr, "shellaudit-agent verify: %s\n", err);
 		return 2;
 	}
-	kube_client_new(cfg, NULL, &c);
+	if ((ret = kube_client_new(cfg, NULL, &c)) < 0) {
+		fprintf(stderr, "shellaudit-agent verify: cannot make a client for %s: %s\n",
+			cfg->server, strerror(-ret));
+		kubeconfig_free(cfg);
+		return 2;
+	}
 	ret = verify_container(c, ns, pod, container, stdout);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : 2;
+	return verify_exit_status(ret);
+}
+
+/* shellaudit-agent uninstall: capture ends on this node. */
+static int main_uninstall(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bpf-dir", required_argument, NULL, 'b' },
+		{ 0 },
+	};
+	const char *dir = getenv("SHELLAUDIT_BPF_DIR");
+	int opt, n;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt != 'b')
+			return 2;
+		dir = optarg;
+	}
+	if (!dir || !*dir)
+		dir = "/sys/fs/bpf/shellaudit";
+	n = capture_uninstall(dir);
+	if (n < 0) {
+		log_with(LOG_ERROR, LOG_KV("dir", dir), "cannot remove the capture state: %s",
+			 strerror(-n));
+		return 1;
+	}
+	log_with(LOG_INFO, LOG_KV("dir", dir),
+		 "capture ended on this node: %d pinned states removed", n);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR, OPT_KEY };
+	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
+	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -192,6 +252,8 @@ int main(int argc, char **argv)
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
 		{ "key-file", required_argument, NULL, OPT_KEY },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "runtime-roots", required_argument, NULL, OPT_RUNTIME_ROOTS },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -205,13 +267,16 @@ int main(int argc, char **argv)
 	const char *rb = getenv("SHELLAUDIT_RINGBUF_MB"), *level = getenv("SHELLAUDIT_LOG_LEVEL");
 	const char *env_pids = getenv("SHELLAUDIT_TARGET_PIDS");
 	const char *spool_mb = getenv("SHELLAUDIT_SPOOL_MAX_MB"), *port = getenv("SHELLAUDIT_PORT");
-	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL, *transport = NULL;
+	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL;
+	const char *transport = getenv("SHELLAUDIT_WATCH_TRANSPORT");
 	enum log_level lvl;
 	unsigned long v;
 	int c;
 
 	if (argc > 1 && !strcmp(argv[1], "verify"))
 		return main_verify(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "uninstall"))
+		return main_uninstall(argc - 1, argv + 1);
 	o.node_name = getenv("NODE_NAME");
 	o.kubeconfig = getenv("KUBECONFIG");
 	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");
@@ -223,6 +288,10 @@ int main(int argc, char **argv)
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
+	o.state_dir = getenv("SHELLAUDIT_STATE_DIR");
+	o.runtime_roots = getenv("SHELLAUDIT_RUNTIME_ROOTS");
+	if (!o.runtime_roots)
+		o.runtime_roots = "/run/containerd/runc:/run/runc:/run/docker/runtime-runc";
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
 	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
 			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
@@ -257,6 +326,8 @@ int main(int argc, char **argv)
 		case OPT_SPOOL: o.spool_dir = optarg; break;
 		case OPT_KEY: o.key_file = optarg; break;
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
+		case OPT_STATE_DIR: o.state_dir = optarg; break;
+		case OPT_RUNTIME_ROOTS: o.runtime_roots = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;
@@ -314,6 +385,13 @@ int main(int argc, char **argv)
 		o.bpf_dir = "/sys/fs/bpf/shellaudit";
 	if (o.kubeconfig && !*o.kubeconfig)
 		o.kubeconfig = NULL;
+	/* The spool's parent is the directory the DaemonSet keeps on the host. */
+	if (!o.state_dir && o.node_name) {
+		static char state[PATH_MAX];
+
+		snprintf(state, sizeof(state), "%s", o.spool_dir);
+		o.state_dir = dirname(state);
+	}
 	if (spool_mb) {
 		if (main_number("--spool-max-mb", spool_mb, 1, 1u << 20, &v))
 			return 2;
@@ -344,8 +422,9 @@ int main(int argc, char **argv)
 			return 2;
 		o.drain_s = (long)v;
 	}
-	if (transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
-		fprintf(stderr, "shellaudit-agent: --watch-transport must be chunked or websocket\n");
+	if (transport && *transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
+		fprintf(stderr, "shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) must be chunked or websocket, not '%s'\n",
+			transport);
 		return 2;
 	}
 	o.websocket = transport && !strcmp(transport, "websocket");

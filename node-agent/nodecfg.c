@@ -253,6 +253,23 @@ int nodecfg_process(struct nodecfg *nc)
 	return 1;
 }
 
+/* probeRefused: the container's files the ELF checks refused, with why. */
+static void nodecfg_add_refused(cJSON *t, const struct nodecfg_target_status *ts)
+{
+	cJSON *arr, *r;
+	size_t i;
+
+	if (!ts->nrefused)
+		return;
+	arr = cJSON_AddArrayToObject(t, "probeRefused");
+	for (i = 0; i < ts->nrefused && i < NODECFG_REFUSED_MAX; i++) {
+		r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "path", ts->refused[i].path);
+		cJSON_AddStringToObject(r, "reason", ts->refused[i].why);
+		cJSON_AddItemToArray(arr, r);
+	}
+}
+
 int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
 		   size_t n, long long drops, const char *last_error, const cJSON *extra)
 {
@@ -291,6 +308,7 @@ int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodec
 			if (ts[i].message)
 				cJSON_AddStringToObject(t, "message", ts[i].message);
 		}
+		nodecfg_add_refused(t, &ts[i]);
 		attached += ts[i].attached;
 		cJSON_AddItemToArray(targets, t);
 	}

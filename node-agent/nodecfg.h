@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "discover.h"
 #include "informer.h"
 #include "kube.h"
 #include "sink_spool.h"
@@ -20,11 +21,17 @@ struct nodecfg_target {
 	struct sink_spool_target sst;
 };
 
+#define NODECFG_REFUSED_MAX 16 /* refused files reported per target */
+
 struct nodecfg_target_status {
 	const char *cid;
 	bool attached;
 	const char *reason;		/* when not attached: e.g. NotRunningHere */
 	const char *message;
+	/* Files of the container not probed because the ELF checks refused
+	 * them (the first NODECFG_REFUSED_MAX are reported). */
+	const struct discover_refusal *refused;
+	size_t nrefused;
 };
 
 struct nodecfg;

@@ -9,11 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "elfsym.h"
 #include "log.h"
 #include "realfile.h"
+#include "refused.h"
 
 #define PROBE_NEGATIVE_MAX 4096
 
@@ -37,14 +40,24 @@ struct probe {
 	char pin[160]; /* "rl-<file>-<offset>": the links are pinned as pin-<program> */
 };
 
+/* A file known not to have a readline to probe, with the error it gave. */
+struct probe_negative {
+	struct probe_file file;
+	int err;
+	uint64_t until; /* CLOCK_MONOTONIC ns; 0: while the file is unchanged */
+	struct probe_refusal ref;
+};
+
+/* The names one parse of a file looks up; the probes need the first. */
+enum { PROBE_Q_READLINE, PROBE_Q_DEPREP, PROBE_Q_PREP, PROBE_Q_LINE_BUFFER, PROBE_Q_MAX };
+
 struct probe_set {
 	struct capture *cap;
+	struct refused *refused; /* the caller's */
 	struct probe *probes;
 	size_t nprobes;
-	/* Files known not to have readline, with the error they gave. */
-	struct probe_file *neg;
-	int *neg_err;
-	size_t nneg;
+	struct probe_negative *neg; /* a ring of PROBE_NEGATIVE_MAX */
+	size_t nneg, negpos;	    /* entries in use, the next to write */
 };
 
 /* For the files known without readline: the file as fstat shows it, as
@@ -98,16 +111,16 @@ static struct probe *probe_find(struct probe_set *ps, const struct realfile_key 
 	return NULL;
 }
 
-int probe_set_new(struct capture *cap, struct probe_set **out)
+int probe_set_new(struct capture *cap, struct refused *refused, struct probe_set **out)
 {
 	struct probe_set *ps = calloc(1, sizeof(*ps));
 
 	if (!ps)
 		return -ENOMEM;
 	ps->cap = cap;
+	ps->refused = refused;
 	ps->neg = calloc(PROBE_NEGATIVE_MAX, sizeof(*ps->neg));
-	ps->neg_err = calloc(PROBE_NEGATIVE_MAX, sizeof(*ps->neg_err));
-	if (!ps->neg || !ps->neg_err) {
+	if (!ps->neg) {
 		probe_set_free(ps);
 		return -ENOMEM;
 	}
@@ -136,14 +149,20 @@ static void probe_detach(struct probe *p)
 void probe_set_free(struct probe_set *ps)
 {
 	size_t i;
+	int l;
 
 	if (!ps)
 		return;
-	for (i = 0; i < ps->nprobes; i++)
-		probe_detach(&ps->probes[i]);
+	/* Pinned probes stay attached for the next agent; the others go with
+	 * their last handle. */
+	for (i = 0; i < ps->nprobes; i++) {
+		for (l = 0; l < 4; l++)
+			if (ps->probes[i].link[l])
+				capture_link_close(ps->probes[i].link[l]);
+		free(ps->probes[i].owners);
+	}
 	free(ps->probes);
 	free(ps->neg);
-	free(ps->neg_err);
 	free(ps);
 }
 
@@ -209,11 +228,13 @@ static void probe_pin_name(struct probe *p)
 		 (unsigned long)p->file.mtime.tv_nsec, (unsigned long long)p->offset);
 }
 
-/* Attaches the readline probes of p (readline at sym) to the file at fd. */
-static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const struct elfsym *sym,
-			const char **recovery, bool *adopted)
+/* Attaches the readline probes of p to the file at fd, with the symbols
+ * one parse of the file found (q). */
+static int probe_attach(struct probe_set *ps, struct probe *p, int fd,
+			const struct elfsym_query q[PROBE_Q_MAX], const char **recovery,
+			bool *adopted)
 {
-	struct elfsym dep, prep, buf;
+	const struct elfsym *sym = &q[PROBE_Q_READLINE].sym, *dep = &q[PROBE_Q_DEPREP].sym;
 	char path[64];
 	int err;
 
@@ -230,33 +251,138 @@ static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const str
 		return err;
 	/* Recovering the call already running, and the callback interface,
 	 * need rl_deprep_terminal, rl_prep_terminal and rl_line_buffer. */
-	if (elfsym_find(fd, "rl_deprep_terminal", &dep, NULL) == 0 &&
-	    elfsym_find(fd, "rl_prep_terminal", &prep, NULL) == 0 &&
-	    elfsym_find_object(fd, "rl_line_buffer", &buf, NULL) == 0 &&
-	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, prep.offset, 0, adopted) == 0 &&
-	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, dep.offset, buf.vaddr - dep.vaddr,
-		       adopted) == 0)
+	if (q[PROBE_Q_DEPREP].err == 0 && q[PROBE_Q_PREP].err == 0 &&
+	    q[PROBE_Q_LINE_BUFFER].err == 0 &&
+	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, q[PROBE_Q_PREP].sym.offset, 0, adopted) ==
+		0 &&
+	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, dep->offset,
+		       q[PROBE_Q_LINE_BUFFER].sym.vaddr - dep->vaddr, adopted) == 0)
 		*recovery = "yes";
 	return 0;
 }
 
-int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label)
+static const struct probe_negative *probe_negative_find(const struct probe_set *ps,
+							const struct probe_file *file, uint64_t now)
 {
+	size_t i;
+
+	for (i = 0; i < ps->nneg; i++)
+		if (probe_same_file(&ps->neg[i].file, file) &&
+		    (!ps->neg[i].until || now < ps->neg[i].until))
+			return &ps->neg[i];
+	return NULL;
+}
+
+static void probe_negative_add(struct probe_set *ps, const struct probe_file *file, int err,
+			       const struct probe_refusal *ref)
+{
+	struct probe_negative *n = &ps->neg[ps->negpos];
+
+	ps->negpos = (ps->negpos + 1) % PROBE_NEGATIVE_MAX;
+	if (ps->nneg < PROBE_NEGATIVE_MAX)
+		ps->nneg++;
+
+	n->file = *file;
+	n->err = err;
+	/* A file too slow to read now is looked at again later: the refused
+	 * table says when. */
+	n->until = err == -ETIMEDOUT ? clock_now_ns() + REFUSED_RETRY_MIN_S * 1000000000ull : 0;
+	n->ref = *ref;
+}
+
+static void probe_refusal_set(struct probe_refusal *ref, bool known, const char *id,
+			      const char *why)
+{
+	ref->refused = true;
+	ref->known = known;
+	snprintf(ref->id, sizeof(ref->id), "%s", id);
+	snprintf(ref->why, sizeof(ref->why), "%s", why ? why : "");
+}
+
+/* Parses the file at fd once, within the bounds of elfsym.h, for every
+ * symbol the probes use; or refuses it, from what the refused table knows
+ * of its identity or from its headers. 0 and q filled, or an error. */
+static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *file,
+			 const char *label, const char *devino, struct elfsym_query q[PROBE_Q_MAX],
+			 struct probe_refusal *ref)
+{
+	static const char *const names[PROBE_Q_MAX] = { PROBE_SYMBOL, "rl_deprep_terminal",
+							"rl_prep_terminal", "rl_line_buffer" };
+	const struct refused_entry *known;
+	const char *why = NULL;
+	int64_t now = (int64_t)time(NULL);
+	struct elfsym_file ef;
+	char bytes[24], syms[24], secs[24], us[24];
+	int err, i;
+
+	for (i = 0; i < PROBE_Q_MAX; i++) {
+		q[i].name = names[i];
+		q[i].type = i == PROBE_Q_LINE_BUFFER ? STT_OBJECT : STT_FUNC;
+	}
+	err = elfsym_open(&ef, fd, NULL, &why);
+	if (ps->refused && ef.id[0] && (known = refused_find(ps->refused, ef.id, now))) {
+		probe_refusal_set(ref, true, ef.id, known->why);
+		err = known->err;
+		goto out;
+	}
+	if (!err)
+		err = elfsym_lookup(&ef, q, PROBE_Q_MAX, &why);
+	if (!err && (err = q[PROBE_Q_READLINE].err))
+		why = q[PROBE_Q_READLINE].why;
+	/* One line per parse (a file refused by its id is not parsed): what
+	 * it read and took, for the operator and the tests. */
+	snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)ef.work.bytes);
+	snprintf(syms, sizeof(syms), "%llu", (unsigned long long)ef.work.symbols);
+	snprintf(secs, sizeof(secs), "%u", ef.work.sections);
+	snprintf(us, sizeof(us), "%llu", (unsigned long long)(ef.work.ns / 1000));
+	log_with(LOG_DEBUG,
+		 LOG_KV("file", label, "inode", devino, "id", ef.id, "bytes_read", bytes, "symbols",
+			syms, "sections", secs, "us", us, "result", err ? strerror(-err) : "found"),
+		 "ELF file examined");
+	if (ef.refused || err == -ETIMEDOUT) {
+		probe_refusal_set(ref, false, ef.id, why);
+		if (ps->refused && ef.id[0])
+			refused_add(ps->refused, ef.id, err, why, err == -ETIMEDOUT, now);
+	} else if (err) {
+		/* Imported readline is the usual case for a program linking
+		 * libreadline; everything else is worth a line. */
+		log_with(err == -ENXIO || err == -ENOENT ? LOG_DEBUG : LOG_WARN,
+			 LOG_KV("file", label, "inode", devino, "reason", why),
+			 "no readline to probe");
+	} else if (ps->refused && ef.id[0]) {
+		refused_forget(ps->refused, ef.id); /* once too slow, read in time now */
+	}
+out:
+	if (err)
+		probe_negative_add(ps, file, err, ref);
+	elfsym_close(&ef);
+	return err;
+}
+
+int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
+		  struct probe_refusal *ref)
+{
+	struct elfsym_query q[PROBE_Q_MAX];
+	const struct probe_negative *neg;
+	struct probe_refusal none;
 	struct probe_file file, again;
-	struct elfsym sym;
-	const char *why = NULL, *keywhy = NULL, *recovery = "no";
+	const char *keywhy = NULL, *recovery = "no";
 	bool adopted = false;
 	char devino[64], off[32], key[96];
-	struct probe *p, *q;
-	size_t i;
+	struct probe *p, *q2;
 	int err;
 
+	if (!ref)
+		ref = &none;
+	memset(ref, 0, sizeof(*ref));
 	err = probe_file_stat(fd, &file);
 	if (err)
 		return err;
-	for (i = 0; i < ps->nneg; i++)
-		if (probe_same_file(&ps->neg[i], &file))
-			return ps->neg_err[i];
+	if ((neg = probe_negative_find(ps, &file, clock_now_ns()))) {
+		*ref = neg->ref;
+		ref->known = ref->refused;
+		return neg->err;
+	}
 	err = realfile_key_of(fd, pid, &file.key, &keywhy);
 	if (err)
 		return err;
@@ -265,19 +391,9 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 
 	snprintf(devino, sizeof(devino), "%u:%u:%lu", major(file.dev), minor(file.dev),
 		 (unsigned long)file.ino);
-	err = elfsym_find(fd, PROBE_SYMBOL, &sym, &why);
-	if (err) {
-		/* Imported readline is the usual case for a program linking
-		 * libreadline; everything else is worth a line. */
-		log_with(err == -ENXIO || err == -ENOENT ? LOG_DEBUG : LOG_WARN,
-			 LOG_KV("file", label, "inode", devino, "reason", why),
-			 "no readline to probe");
-		if (ps->nneg == PROBE_NEGATIVE_MAX)
-			ps->nneg = 0;
-		ps->neg[ps->nneg] = file;
-		ps->neg_err[ps->nneg++] = err;
+	err = probe_examine(ps, fd, &file, label, devino, q, ref);
+	if (err)
 		return err;
-	}
 	if (keywhy)
 		log_with(LOG_DEBUG, LOG_KV("file", label, "inode", devino, "reason", keywhy),
 			 "overlay file keyed by its overlay inode");
@@ -288,10 +404,10 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 	p = &ps->probes[ps->nprobes];
 	memset(p, 0, sizeof(*p));
 	p->file = file;
-	p->offset = sym.offset;
+	p->offset = q[PROBE_Q_READLINE].sym.offset;
 	snprintf(p->label, sizeof(p->label), "%s", label);
 	probe_pin_name(p);
-	err = probe_attach(ps, p, fd, &sym, &recovery, &adopted);
+	err = probe_attach(ps, p, fd, q, &recovery, &adopted);
 	/* A uprobe lands on the real file at the time of the attach: a
 	 * copy-up in between (the container rewrote or chmod'ed the file)
 	 * changed it. The key must still hold after the attach, else the
@@ -303,11 +419,11 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 			 "file changed while probed; keyed by its overlay inode");
 		probe_unlink(p);
 		probe_file_fallback(&p->file);
-		if ((q = probe_find(ps, &p->file.key)))
-			return probe_add_owner(q, owner);
+		if ((q2 = probe_find(ps, &p->file.key)))
+			return probe_add_owner(q2, owner);
 		probe_pin_name(p);
 		adopted = false;
-		err = probe_attach(ps, p, fd, &sym, &recovery, &adopted);
+		err = probe_attach(ps, p, fd, q, &recovery, &adopted);
 	}
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
@@ -321,7 +437,7 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 		return err;
 	}
 	ps->nprobes++;
-	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)sym.offset);
+	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->offset);
 	realfile_key_str(&p->file.key, key, sizeof(key));
 	log_with(LOG_INFO,
 		 LOG_KV("file", label, "inode", devino, "file_key",

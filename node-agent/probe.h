@@ -5,18 +5,34 @@
 #ifndef SHELLAUDIT_PROBE_H
 #define SHELLAUDIT_PROBE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "elfsym.h"
+
 struct capture;
 struct probe_set;
+struct refused;
 
 #define PROBE_SYMBOL "readline"
+#define PROBE_WHY_MAX 128
 
-/* Caller frees with probe_set_free(). */
-int probe_set_new(struct capture *cap, struct probe_set **out);
-/* Detaches everything. */
+/* A file probe_acquire refused to parse: its ELF headers exceed a bound of
+ * elfsym.h or are malformed, or reading it took longer than the bound. */
+struct probe_refusal {
+	bool refused;
+	bool known;		/* remembered (refused.h): the file was not parsed again */
+	char id[ELFSYM_ID_LEN]; /* the file's identity */
+	char why[PROBE_WHY_MAX];
+};
+
+/* Caller frees with probe_set_free(). refused (the caller's, outliving the
+ * set; may be NULL) remembers refused files by identity. */
+int probe_set_new(struct capture *cap, struct refused *refused, struct probe_set **out);
+/* Lets go of every probe: pinned ones stay attached (capture_unpin()
+ * first ends them), the others are detached. */
 void probe_set_free(struct probe_set *ps);
 
 /*
@@ -25,11 +41,15 @@ void probe_set_free(struct probe_set *ps);
  * pid (its root, exe or map_files), whose mounts name the file's layers.
  * `label` names the file in logs (its path inside the container). Returns
  * 1 when the probe was attached now, 0 when it already was, or the negative
- * errors of elfsym_find() (-ENXIO: readline is imported, look in the
+ * errors of elfsym_lookup() (-ENXIO: readline is imported, look in the
  * libraries). A file found without readline is remembered, so checking it
- * again is one fstat.
+ * again is one fstat. A refused file (ref, may be NULL, says so and why) is
+ * also remembered by identity, across containers and agents; the caller
+ * logs it with its container. At most one file is parsed, within the
+ * bounds of elfsym.h.
  */
-int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label);
+int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
+		  struct probe_refusal *ref);
 
 /* Unpins the readline probes a previous agent left that no probe of this
  * set took over (their files are no longer used by a target). */

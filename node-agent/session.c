@@ -102,6 +102,61 @@ static void session_fill(struct sink_entry *e, const struct session *s,
 	e->ppid = h->ppid;
 	e->uid = h->uid;
 	e->comm = h->comm;
+	e->session_root = h->root;
+}
+
+/* The names of enum sa_ns_type, and of the root bit after them. */
+static const char *const session_ns_names[SA_NS_COUNT + 1] = {
+	[SA_NS_MNT] = "mnt",	   [SA_NS_PID] = "pid",	  [SA_NS_NET] = "net",
+	[SA_NS_UTS] = "uts",	   [SA_NS_IPC] = "ipc",	  [SA_NS_USER] = "user",
+	[SA_NS_CGROUP] = "cgroup", [SA_NS_TIME] = "time", [SA_NS_ROOT] = "root",
+};
+
+/* Fills e's namespace fields from ev, with a one-line summary in buf:
+ * "unshare, setns, chroot or pivot_root: mnt 4026532177 -> 4026532301,
+ * root 0:52/2 -> 0:52/1311 (newroot)". */
+static void session_ns(struct sink_entry *e, const struct sa_ns_event *ev, char *buf, size_t cap)
+{
+	size_t used;
+	int i, n;
+
+	e->how = ev->how == SA_NS_CLONED ? "clone" : ev->how == SA_NS_FOUND ? "found" : "changed";
+	e->child = ev->how == SA_NS_CLONED ? ev->child : 0;
+	if (ev->how == SA_NS_CLONED)
+		n = snprintf(buf, cap, "clone into new namespaces (pid %u):", ev->child);
+	else if (ev->how == SA_NS_FOUND)
+		n = snprintf(buf, cap, "in other namespaces than the container's init when "
+				       "auditing started:");
+	else
+		n = snprintf(buf, cap, "unshare, setns, chroot or pivot_root:");
+	used = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	for (i = 0; i <= SA_NS_COUNT; i++) {
+		if (!(ev->changed & (1u << i)))
+			continue;
+		e->ns[e->nns].type = session_ns_names[i];
+		if (i == SA_NS_ROOT) {
+			e->ns[e->nns].from = ev->from.root_ino;
+			e->ns[e->nns].to = ev->to.root_ino;
+			e->root_name = ev->root_name;
+			n = snprintf(buf + used, cap - used,
+				     "%s root %u:%u/%llu -> %u:%u/%llu (%.*s)", e->nns ? "," : "",
+				     ev->from.root_dev >> 20, ev->from.root_dev & 0xfffff,
+				     (unsigned long long)ev->from.root_ino, ev->to.root_dev >> 20,
+				     ev->to.root_dev & 0xfffff, (unsigned long long)ev->to.root_ino,
+				     (int)strnlen(ev->root_name, sizeof(ev->root_name)),
+				     ev->root_name);
+		} else {
+			e->ns[e->nns].from = ev->from.ns[i];
+			e->ns[e->nns].to = ev->to.ns[i];
+			n = snprintf(buf + used, cap - used, "%s %s %u -> %u", e->nns ? "," : "",
+				     session_ns_names[i], ev->from.ns[i], ev->to.ns[i]);
+		}
+		e->nns++;
+		if (n > 0 && (size_t)n < cap - used)
+			used += (size_t)n;
+	}
+	e->text = buf;
+	e->text_len = used;
 }
 
 int session_handle(struct session_table *st, const struct capture_event *ev,
@@ -110,6 +165,7 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 	const struct sa_event_hdr *h = ev->hdr;
 	struct sink_entry e = { 0 };
 	struct session *s;
+	char summary[512];
 	long i;
 
 	i = session_find(st, h->target, h->sid);
@@ -155,6 +211,10 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 		e.kind = SINK_LINE;
 		e.eof = (h->flags & SA_F_EOF) != 0;
 		e.recovered = (h->flags & SA_F_RECOVERED) != 0;
+	} else if (h->type == SA_EV_NS) {
+		e.kind = SINK_NAMESPACE;
+		if (ev->ns)
+			session_ns(&e, ev->ns, summary, sizeof(summary));
 	} else {
 		e.kind = SINK_EXEC;
 		e.filename = ev->filename;

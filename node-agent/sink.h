@@ -14,7 +14,17 @@ enum sink_kind {
 	SINK_EXEC,
 	SINK_SESSION_END,
 	SINK_LOST, /* a gap: events dropped in the kernel */
+	SINK_NAMESPACE, /* an audited process changed namespaces or root */
+	SINK_OFF, /* capture was off for the container until now */
 };
+
+/* One namespace (or the root directory) a process left for another. */
+struct sink_ns_change {
+	const char *type; /* "mnt", "pid", "net", "uts", "ipc", "user", "cgroup", "time", "root" */
+	uint64_t from, to; /* inode numbers */
+};
+
+#define SINK_NS_MAX 9
 
 struct sink_entry {
 	enum sink_kind kind;
@@ -26,7 +36,11 @@ struct sink_entry {
 	uint64_t seq; /* 0 for session_start, then 1, 2, ... within the session */
 	uint32_t pid, tid, ppid, uid;
 	const char *comm; /* NUL-terminated, at most 16 bytes */
-	/* line: the bytes typed; exec: argv, NUL-separated */
+	/* pid of the process that entered the container from outside (kubectl
+	 * exec, nsenter) this one descends from; 0 for the container's own */
+	uint32_t session_root;
+	/* line: the bytes typed; exec: argv, NUL-separated; namespace and
+	 * off: a summary for display */
 	const char *text;
 	size_t text_len;
 	bool truncated;
@@ -36,8 +50,21 @@ struct sink_entry {
 	size_t filename_len;
 	uint32_t argc; /* exec: the count the kernel had */
 	int32_t exit_code; /* session_end: wait(2) status of the leader, -1 unknown */
-	const char *reason; /* session_end: "exit", "untargeted", "agent stopped" */
-	uint64_t lost_lines, lost_execs, lost_exits; /* lost */
+	const char *reason; /* session_end: "exit", "untargeted", "agent stopped"; off: why
+			     * ("target-added", "no-capture-state", "capture-state-replaced") */
+	uint64_t lost_lines, lost_execs, lost_exits, lost_ns; /* lost */
+	uint64_t unmarked; /* lost: processes that could not be marked */
+	/* namespace: "changed" (unshare, setns, chroot, pivot_root), "clone"
+	 * (created in new namespaces: child is its pid) or "found" (when the
+	 * container became a target) */
+	const char *how;
+	uint32_t child;
+	struct sink_ns_change ns[SINK_NS_MAX];
+	size_t nns;
+	const char *root_name; /* namespace: the new root directory's name, when it changed */
+	/* off: CLOCK_MONOTONIC ns the window began at (the container's
+	 * start), 0 unknown */
+	uint64_t since;
 };
 
 struct sink {

@@ -113,11 +113,16 @@ static const char *sink_jsonl_kind(enum sink_kind k)
 		return "session_end";
 	case SINK_LOST:
 		return "lost";
+	case SINK_NAMESPACE:
+		return "namespace";
+	case SINK_OFF:
+		return "off";
 	}
 	return "unknown";
 }
 
-static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
+/* A monotonic time as an RFC 3339 string. */
+static void sink_jsonl_when(struct sink_jsonl *s, uint64_t mono)
 {
 	int64_t ns = (int64_t)mono + s->wall_minus_mono;
 	time_t sec = (time_t)(ns / 1000000000);
@@ -126,7 +131,13 @@ static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
 
 	gmtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	sink_jsonl_fmt(s, "{\"time\":\"%s.%09" PRId64 "Z\"", ts, ns % 1000000000);
+	sink_jsonl_fmt(s, "\"%s.%09" PRId64 "Z\"", ts, ns % 1000000000);
+}
+
+static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
+{
+	sink_jsonl_raw(s, "{\"time\":", 8);
+	sink_jsonl_when(s, mono);
 }
 
 static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
@@ -148,6 +159,21 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			       ",\"lost_lines\":%" PRIu64 ",\"lost_execs\":%" PRIu64
 			       ",\"lost_exits\":%" PRIu64,
 			       e->lost_lines, e->lost_execs, e->lost_exits);
+		if (e->lost_ns)
+			sink_jsonl_fmt(s, ",\"lost_namespace_changes\":%" PRIu64, e->lost_ns);
+		if (e->unmarked)
+			sink_jsonl_fmt(s, ",\"unmarked_processes\":%" PRIu64, e->unmarked);
+		goto done;
+	}
+	if (e->kind == SINK_OFF) {
+		if (e->since) {
+			sink_jsonl_raw(s, ",\"since\":", 9);
+			sink_jsonl_when(s, e->since);
+		}
+		sink_jsonl_key(s, "reason");
+		sink_jsonl_str(s, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
+		sink_jsonl_key(s, "text");
+		sink_jsonl_str(s, e->text ? e->text : "", e->text_len);
 		goto done;
 	}
 	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);
@@ -157,6 +183,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		sink_jsonl_key(s, "comm");
 		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16));
 	}
+	if (e->session_root)
+		sink_jsonl_fmt(s, ",\"session_root\":%u", e->session_root);
 	switch (e->kind) {
 	case SINK_LINE:
 		sink_jsonl_key(s, "line");
@@ -185,6 +213,22 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		}
 		sink_jsonl_fmt(s, "],\"argc\":%u,\"truncated\":%s", e->argc,
 			       e->truncated ? "true" : "false");
+		break;
+	case SINK_NAMESPACE:
+		sink_jsonl_fmt(s, ",\"how\":\"%s\"", e->how ? e->how : "changed");
+		if (e->child)
+			sink_jsonl_fmt(s, ",\"child\":%u", e->child);
+		sink_jsonl_raw(s, ",\"namespaces\":{", 15);
+		for (i = 0; i < e->nns; i++)
+			sink_jsonl_fmt(s, "%s\"%s\":[%" PRIu64 ",%" PRIu64 "]", i ? "," : "",
+				       e->ns[i].type, e->ns[i].from, e->ns[i].to);
+		sink_jsonl_raw(s, "}", 1);
+		if (e->root_name) {
+			sink_jsonl_key(s, "root_name");
+			sink_jsonl_str(s, e->root_name, strnlen(e->root_name, 64));
+		}
+		sink_jsonl_key(s, "text");
+		sink_jsonl_str(s, e->text ? e->text : "", e->text_len);
 		break;
 	case SINK_SESSION_END:
 		sink_jsonl_fmt(s, ",\"exit_code\":%d", e->exit_code);

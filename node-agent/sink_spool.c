@@ -120,6 +120,55 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	return ret;
 }
 
+/* A namespace entry's fields: how, the namespaces (inode numbers, exact in
+ * a double), the child of a clone, and the summary as text. */
+static void sink_spool_namespace(cJSON *entry, const struct sink_entry *e, bool *cut)
+{
+	cJSON *list = cJSON_CreateArray(), *item;
+	size_t i;
+
+	cJSON_AddStringToObject(entry, "how", e->how ? e->how : "changed");
+	for (i = 0; i < e->nns && i < SINK_NS_MAX; i++) {
+		item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "type", e->ns[i].type);
+		cJSON_AddNumberToObject(item, "from", (double)e->ns[i].from);
+		cJSON_AddNumberToObject(item, "to", (double)e->ns[i].to);
+		cJSON_AddItemToArray(list, item);
+	}
+	cJSON_AddItemToObject(entry, "namespaces", list);
+	if (e->child)
+		cJSON_AddNumberToObject(entry, "child", e->child);
+	cJSON_AddItemToObject(entry, "text",
+			      sink_spool_text(e->text ? e->text : "", e->text_len, cut));
+}
+
+/* Capture was off for the container: an entry of its chain outside any
+ * session, saying since when (if known) and why. */
+static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *t,
+			  const struct sink_entry *e)
+{
+	cJSON *entry = cJSON_CreateObject();
+	char ts[40];
+	bool cut = false;
+	int ret;
+
+	sink_spool_time(s, e->ts, ts, sizeof(ts));
+	cJSON_AddStringToObject(entry, "time", ts);
+	cJSON_AddStringToObject(entry, "kind", "off");
+	if (e->since) {
+		sink_spool_time(s, e->since, ts, sizeof(ts));
+		cJSON_AddStringToObject(entry, "since", ts);
+	}
+	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
+	cJSON_AddItemToObject(entry, "text",
+			      sink_spool_text(e->text ? e->text : "", e->text_len, &cut));
+	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL);
+	cJSON_Delete(entry);
+	if (ret == 0)
+		s->stats.gaps++;
+	return ret == -ENOSPC ? 0 : ret;
+}
+
 static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
@@ -135,6 +184,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		return 0; /* reported per target by the agent through sink_spool_gap */
 	if (!e->container || !(t = s->lookup(e->container, s->arg)))
 		return 0; /* untargeted while in flight */
+	if (e->kind == SINK_OFF)
+		return sink_spool_off(s, t, e);
 	if (e->kind == SINK_SESSION_END) {
 		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
 		return spool_end_session(s->sp, e->container, sk);
@@ -144,7 +195,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		return 0;
 	/* The kernel's time and thread make the event's identity. */
 	snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-%c", e->ts, e->tid,
-		 e->kind == SINK_LINE ? 'l' : 'x');
+		 e->kind == SINK_LINE ? 'l' : e->kind == SINK_NAMESPACE ? 'n' : 'x');
 	if (spool_is_last_key(s->sp, key)) {
 		log_with(LOG_INFO, LOG_KV("container", e->container),
 			 "an event spooled just before the agent stopped came again; kept once");
@@ -153,8 +204,12 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	sink_spool_time(s, e->ts, ts, sizeof(ts));
 	entry = cJSON_CreateObject();
 	cJSON_AddStringToObject(entry, "time", ts);
-	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE ? "line" : "exec");
-	if (e->kind == SINK_LINE) {
+	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE	 ? "line" :
+						e->kind == SINK_NAMESPACE ? "namespace" :
+									    "exec");
+	if (e->kind == SINK_NAMESPACE) {
+		sink_spool_namespace(entry, e, &cut);
+	} else if (e->kind == SINK_LINE) {
 		if ((ret = sink_spool_redact(s, t, e->text ? e->text : "", e->text_len, &text,
 					     &textlen, &hits)) < 0)
 			goto out;
@@ -207,6 +262,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	cJSON_AddNumberToObject(entry, "pid", e->pid);
 	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
 	cJSON_AddNumberToObject(entry, "uid", e->uid);
+	if (e->session_root)
+		cJSON_AddNumberToObject(entry, "sessionRoot", e->session_root);
 	if (cut)
 		cJSON_AddTrueToObject(entry, "truncated");
 	if (hits) {

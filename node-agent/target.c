@@ -177,10 +177,11 @@ void target_list_free(struct target_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
-int target_resolve(struct target *t)
+int target_resolve(struct target *t, const char *runtime_roots)
 {
 	struct container_ident ident;
 	char id[CONTAINER_ID_MAX];
+	const char *found = "pid";
 	pid_t pid;
 	int err;
 
@@ -188,7 +189,7 @@ int target_resolve(struct target *t)
 		err = container_parse_id(t->spec, id, sizeof(id));
 		if (err)
 			return err;
-		err = container_find_pid(id, &pid);
+		err = container_find_init(id, runtime_roots, &pid, &found);
 		if (err)
 			return err;
 	}
@@ -199,6 +200,14 @@ int target_resolve(struct target *t)
 		return err == -ENOENT ? -ESRCH : err;
 	t->pid = pid;
 	t->mntns = ident.mntns;
+	t->nsid = ident.nsid;
 	t->cgroup = ident.cgroup;
+	t->start = ident.start;
+	t->found = found;
 	return 0;
+}
+
+bool target_owns_event(const struct target *t, uint64_t nsid)
+{
+	return t->active && (!t->nsid || !nsid || t->nsid == nsid);
 }

@@ -18,12 +18,16 @@ struct target {
 	uint32_t id; /* from the spec: the same across agent restarts */
 	char spec[TARGET_SPEC_MAX]; /* "pid:N" or a container ID */
 	char name[TARGET_NAME_MAX]; /* what entries call the container */
-	pid_t pid; /* a process of the container, 0 until resolved */
+	pid_t pid; /* the container's init, 0 until resolved */
 	uint64_t mntns;
+	uint64_t nsid; /* id of the mount namespace (never reused), 0 unknown */
 	uint64_t cgroup;
+	uint64_t start; /* when the init started: clock ticks since boot */
+	const char *found; /* how the init was found (static) */
 	struct discover_scope scope; /* mntns and root, when resolved */
 	bool active; /* in the kernel's target map */
 	bool duplicate; /* same container as another active target */
+	unsigned marked; /* processes the kernel marked when it was added */
 	int nsfd; /* the mount namespace, held open while active */
 };
 
@@ -55,8 +59,15 @@ struct target *target_list_find_id(struct target_list *list, uint32_t id);
 void target_list_remove(struct target_list *list, size_t i);
 void target_list_free(struct target_list *list);
 
-/* Finds a process of the target's container and its identity. 0, or
- * -ESRCH while the container has no process on this node. */
-int target_resolve(struct target *t);
+/* Finds the init of the target's container and its identity; a container
+ * ID through the runtime state under `runtime_roots` (colon-separated, see
+ * container_find_init) when there is one. 0, or -ESRCH while the container
+ * has no process on this node. */
+int target_resolve(struct target *t, const char *runtime_roots);
+
+/* True when an event tagged with the target's id belongs to it: the target
+ * is active and the event's container identity (the mount namespace id the
+ * kernel recognised it by) is the target's, or either is unknown (0). */
+bool target_owns_event(const struct target *t, uint64_t nsid);
 
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Chain verification, shared by `shellaudit-agent verify`, the kubectl
- * plugin and the tests. Everything read from the API server is hostile:
+/* Chain verification, shared by `kubectl shellaudit verify`,
+ * `shellaudit-agent verify` and the tests. Everything read from the API server is hostile:
  * a record or a status may be missing any field or hold any value. */
 #include "verify.h"
 
@@ -280,6 +280,11 @@ static int verify_collect(const cJSON *item, void *arg)
 	const char *pod = verify_str(cJSON_GetObjectItemCaseSensitive(spec, "pod"), "name");
 	const char *container = verify_str(spec, "container");
 
+	if (!item) { /* the list starts over (an expired continue token) */
+		while (l->n)
+			cJSON_Delete(l->items[--l->n]);
+		return 0;
+	}
 	if (!pod || !container || strcmp(pod, l->pod) || strcmp(container, l->container))
 		return 0;
 	return verify_push(l, cJSON_Duplicate(item, 1));
@@ -458,6 +463,8 @@ static int verify_scan_node(const cJSON *san, void *arg)
 {
 	struct verify_scan *s = arg;
 
+	if (!san) /* the list starts over (an expired continue token) */
+		return 0;
 	s->bad |= verify_orphan_heads(s->l, san, s->ns, s->pod, s->container, s->now, s->out);
 	return 0;
 }
@@ -511,7 +518,7 @@ int verify_container(struct kube_client *c, const char *ns, const char *pod, con
 		}
 		if (!s.bad)
 			fprintf(out, "no AuditRecords for %s/%s container %s\n", ns, pod, container);
-		ret = s.bad ? -EBADMSG : 0;
+		ret = s.bad ? -EBADMSG : -ENODATA;
 		goto out;
 	}
 	/* One chain per container ID (a restarted container starts anew) and
@@ -552,4 +559,9 @@ out:
 	verify_list_free(&l);
 	verify_nodes_free(&nodes);
 	return ret;
+}
+
+int verify_exit_status(int ret)
+{
+	return ret == 0 ? 0 : ret == -EBADMSG ? 1 : ret == -ENODATA ? 3 : 2;
 }

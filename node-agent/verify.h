@@ -70,11 +70,17 @@ struct kube_client;
  * head published for the container whose records are all gone is a chain
  * too; with no record at all, every ShellAuditNode is searched for one.
  * Records of one container ID claiming two nodes are a finding. Writes
- * findings to out. 0 when every chain is intact (or there is none),
- * -EBADMSG when one is not, another negative errno when the API cannot be
- * read.
+ * findings to out. 0 when every chain is intact, -EBADMSG when one is
+ * not, -ENODATA when there is no record and no head (verify_exit_status
+ * says 3: a trail deleted whole with its heads is not "intact"), another
+ * negative errno when the API cannot be read.
  */
 int verify_container(struct kube_client *c, const char *ns, const char *pod, const char *container,
 		     FILE *out);
+
+/* The exit status of both `verify` commands (`kubectl shellaudit verify`
+ * and `shellaudit-agent verify`) for verify_container's result: 0 intact,
+ * 1 broken, 3 no records, 2 anything else (the records could not be read). */
+int verify_exit_status(int ret);
 
 #endif

@@ -43,6 +43,34 @@ cap_container() {
 	CPID[$name]=$child
 }
 
+# cap_pivot_container NAME ROOT: like cap_container, but ROOT (bound on
+# itself) becomes the container's root by pivot_root(2), as runtimes do,
+# not by chroot: a chroot'ed process may not create user namespaces. Its
+# /tmp is a tmpfs of its own holding sa-ns (tests/tools/sa-ns.c), and /opt
+# is the host's /usr, read-only (python3's library, a tree to chroot to).
+cap_pivot_container() {
+	local name=$1 root=$2 up child
+	unshare --mount --pid --fork --kill-child=KILL /bin/sh -c '
+		set -e
+		mount --bind "$1" "$1"
+		mount -t tmpfs -o mode=1777 tmpfs "$1/tmp"
+		cp "$2" "$1/tmp/sa-ns"
+		mount --bind -o ro /usr "$1/opt"
+		mount -t proc proc "$1/proc"
+		cd "$1"
+		pivot_root . .
+		umount -l .
+		exec /bin/sleep 1000000' - "$root" "$TOOLS/sa-ns" 2>"$work/container-$name.err" &
+	up=$!
+	disown "$up"
+	t_cleanup "kill -KILL $up"
+	is_up() { [ "$(cat "/proc/$(pgrep -P "$up")/comm" 2>/dev/null)" = sleep ]; }
+	t_wait 20 is_up || { t_fail "container $name did not start" "$(cat "$work/container-$name.err")"; return 1; }
+	child=$(pgrep -P "$up")
+	t_cleanup "kill -KILL $child"
+	CPID[$name]=$child
+}
+
 # cap_shell NAME LINES_FILE [PTYTYPE_OPTS...] [-- SHELL]: types the lines into
 # an interactive shell entered into container NAME with nsenter, as
 # `kubectl exec -it` does. Blocks until the shell exited.

@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # Capture that outlives the agent: with --bpf-dir on a BPF file system the
 # programs, links and ring buffer are pinned, so lines typed while the agent
-# is dead (kill -9) are read by the next one, each once; a clean stop
-# removes everything; an agent with other settings replaces the old state;
-# targets dropped while no agent ran are swept; a ring buffer that fills
+# is dead (kill -9) or stopped (SIGTERM, SIGINT) are read by the next one,
+# each once; a stop with no targets and `shellaudit-agent uninstall` remove
+# everything; an agent with other settings replaces the old state; targets
+# dropped while no agent ran are swept (from the kernel's map too). Whenever
+# capture was really off for a target, its stream says so (an "off" entry,
+# with why); when it was not, it says nothing. A ring buffer that fills
 # while no agent reads it ends in counted drops; without a BPF file system
 # capture stops with the agent.
 set -uo pipefail
@@ -91,29 +94,74 @@ in_map() { grep -q "\"mntns\":$(mntns "${CPID[$1]}")[,}]" <<<"$keys" && echo yes
 t_eq "the sweep removed c2 from the kernel's target map, and kept c1" "c1 yes, c2 no" \
 	"c1 $(in_map c1), c2 $(in_map c2)"
 
+# offs NAME: the reasons of the off entries of container NAME, in order.
+offs() { "$TOOLS/sa-lines" --kind off --container "$1" --field reason "$work/out.jsonl" | tr '\n' ' '; }
+t_eq "the first start says capture was off before it, the restarts after kill -9 do not" \
+	"no-capture-state " "$(offs c1)"
+
 # Other settings: the old state goes, with a line that says so.
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 old=$(ls "$pins")
+printf 'echo typed-for-the-old-build\n' >"$work/c1a.txt"
+cap_shell c1 "$work/c1a.txt" >/dev/null || t_fail "the shell in c1 failed"
 start_agent --max-line 100 || t_fail "agent did not restart"
 t_match "an agent with other settings removes the old state" \
 	'removing the capture state of another agent build or settings' "$(cat "$work/agent.log")"
 t_eq "and keeps only its own" "1 no" \
 	"$(ls "$pins" | wc -l) $([ -e "$pins/$old" ] && echo yes || echo no)"
+t_wait 30 sh -c "grep -q capture-state-replaced '$work/out.jsonl'"
+t_eq "and c1's stream says capture was off, and why" "no-capture-state capture-state-replaced " "$(offs c1)"
+t_match "counting what the old state held unread" \
+	'"kind":"off","container":"c1".*"text":"the capture state of another agent build or settings was replaced: [1-9][0-9]* events' \
+	"$(cat "$work/out.jsonl")"
 
-# A clean stop takes capture down: nothing stays pinned or attached.
+# A stop with targets (SIGINT here; SIGTERM alike) keeps capturing: a
+# rolling update or a liveness restart loses nothing typed meanwhile.
 cap_agent_stop
-t_eq "a clean stop leaves nothing pinned" "" "$(ls -A "$pins" 2>/dev/null)"
-printf 'echo after-clean-stop\n' >"$work/c1b.txt"
+t_eq "a stop with targets leaves capture pinned" "yes" \
+	"$(ls "$pins"/*/map_events "$pins"/*/link_sched_exec "$pins"/*/link_sched_fork >/dev/null 2>&1 && echo yes || echo no)"
+printf 'echo typed-while-stopped\n' >"$work/c1b.txt"
 cap_shell c1 "$work/c1b.txt" >/dev/null || t_fail "the shell in c1 failed"
+start_agent --max-line 100 || t_fail "agent did not restart"
+t_wait 30 cap_has_line c1 "echo typed-while-stopped"
+t_eq "so lines typed while no agent ran after a stop are read by the next one, once" \
+	"echo typed-while-stopped" "$(cap_lines c1 | grep typed-while-stopped)"
+t_eq "and no off entry: capture never stopped" "no-capture-state capture-state-replaced " "$(offs c1)"
+# A target the pinned state did not have: capture starts now, and says so.
+cap_container c3
+echo "${CPID[c3]} c3" >>"$work/targets"
+t_wait 30 grep -q '"target added","container":"c3"' "$work/agent.log"
+t_wait 30 sh -c "grep -q '\"kind\":\"off\",\"container\":\"c3\"' '$work/out.jsonl'"
+t_eq "a target added to a resumed state says auditing starts" "target-added " "$(offs c3)"
+t_match "since the container's start" '"kind":"off","container":"c3".*"since":"20[0-9-]+T' \
+	"$(cat "$work/out.jsonl")"
+
+# No targets left: a stop takes capture down, nothing stays pinned.
+: >"$work/targets"
+t_wait 30 grep -q '"target removed","container":"c3"' "$work/agent.log"
+cap_agent_stop
+t_eq "a stop with no targets leaves nothing pinned" "" "$(ls -A "$pins" 2>/dev/null)"
+t_match "and says so" 'no targets on this node: capture state removed' "$(cat "$work/agent.log")"
+
+# Uninstall: a stopped agent's pins go, capture ends, and the next agent's
+# stream says capture was off.
+echo "${CPID[c1]} c1" >"$work/targets"
 start_agent || t_fail "agent did not restart"
-# Capture keeps order: had the line above been captured, it would come
-# before this one.
-printf 'echo marker-then\n' >"$work/c1m.txt"
-cap_shell c1 "$work/c1m.txt" >/dev/null || t_fail "the shell in c1 failed"
-t_wait 30 cap_has_line c1 "echo marker-then" || t_fail "c1 is captured after the restart"
-t_eq "so lines typed after a clean stop are not captured later" "" \
-	"$(cap_lines c1 | grep after-clean-stop)"
+cap_agent_stop
+t_eq "(pinned again after a stop with a target)" "yes" \
+	"$(ls "$pins"/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
+t_run "shellaudit-agent uninstall" "$AGENT" uninstall --bpf-dir "$pins"
+t_eq "uninstall leaves nothing pinned" "absent" "$([ -e "$pins" ] && echo present || echo absent)"
+printf 'echo after-uninstall\n' >"$work/c1c.txt"
+cap_shell c1 "$work/c1c.txt" >/dev/null || t_fail "the shell in c1 failed"
+t_run "uninstall again: nothing to do is not an error" "$AGENT" uninstall --bpf-dir "$pins"
+start_agent || t_fail "agent did not restart"
+t_wait 30 sh -c "[ \"\$(grep -c '\"kind\":\"off\",\"container\":\"c1\"' '$work/out.jsonl')\" -ge 4 ]"
+t_eq "lines typed after an uninstall are not captured later" "" "$(cap_lines c1 | grep after-uninstall)"
+# (c1 was untargeted then re-targeted with nothing pinned: one more.)
+t_eq "and the next agent's stream says capture was off" \
+	"no-capture-state capture-state-replaced no-capture-state no-capture-state " "$(offs c1)"
 cap_agent_stop
 
 # A full ring buffer while no agent reads it (--ringbuf-mb 1: about 240

@@ -8,8 +8,14 @@
 #     pod, in order, and in the pod's AuditRecords, whose chain verifies;
 #   - a line typed into the untargeted pod is nowhere;
 #   - the same for a session in an ephemeral container of `kubectl debug -it`;
+#   - the user leaves the container's namespaces (busybox unshare -Urm,
+#     non-interactive and interactive): what runs and is typed there is in
+#     the pod's records, next to a namespace entry;
 #   - the agent killed -9 mid-session: the kubelet restarts it and every
 #     line, those typed while it was dead included, is there once;
+#   - a rolling restart of the agent DaemonSet mid-session: the same, and no
+#     off entry (capture never stopped); the DaemonSet deleted, capture goes
+#     on pinned until config/uninstall removes it;
 #   - the AuditRecords outlive the deleted pod, and the controller deletes
 #     them once the retention has passed;
 #   - down leaves nothing behind.
@@ -131,6 +137,10 @@ attached() {
 t_wait "$WAIT" attached "$pod" shell ||
 	stop "the agent attaches to the demo pod's container" "$(k get shellauditnode -o yaml 2>&1 | tail -n 25)"
 t_pass "the agent attaches to the demo pod's container"
+cid=$(k get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="shell")].containerID}')
+t_match "it found the container's init in containerd's runc state, not by pid" \
+	"\"target added\",\"container\":\"$cid\".*\"init\":\"runtime state\"" \
+	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 
 # --- what is typed, and what comes out ----------------------------------------------
 
@@ -175,6 +185,16 @@ for r in recs:
             print(e["text"] if e["kind"] == "line" else e["filename"].rsplit("/", 1)[-1])' "$3"
 }
 count_at_least() { [ "$("${@:2}" | wc -l)" -ge "$1" ]; }
+# record_dump POD CONTAINER: "KIND<TAB>TEXT" of every entry of that
+# container's AuditRecords, in order (an exec's text is its command line).
+record_dump() {
+	k get auditrecords -l "shellaudit.io/pod=$1,shellaudit.io/container=$2" -o json | python3 -c '
+import json, sys
+recs = sorted(json.load(sys.stdin)["items"], key=lambda r: r["spec"]["sequence"])
+for r in recs:
+    for e in r["spec"]["entries"]:
+        print("%s\t%s" % (e["kind"], e.get("text", "")))'
+}
 
 # The untargeted pod first: once the demo pod's lines, typed after it, are
 # out, this one would be too if it had been captured.
@@ -259,23 +279,57 @@ t_eventually "kubectl debug: the chain verifies" 30 "$AGENT" verify --namespace 
 t_eq "kubectl debug: nothing more in the records of the pod's own container" \
 	"$(cat "$work/exec.want")" "$(record_entries "$pod" shell line)"
 
+# --- the user leaves the container's namespaces --------------------------------------
+
+# No privilege needed: a user namespace, and in it a mount namespace. Then
+# the same interactively, with lines typed in the new namespaces.
+k exec "$pod" -c shell -- busybox unshare -Urm sh -c "/bin/id; /bin/echo escaped-noninteractive" \
+	>"$work/escape.out" 2>&1 || t_fail "busybox unshare -Urm ran in the pod" "$(cat "$work/escape.out")"
+cat >"$work/escape.txt" <<'EOF'
+busybox unshare -Urm bash
+echo typed-in-a-user-namespace
+/bin/echo exec-in-a-user-namespace
+exit
+echo typed-after-the-user-namespace
+exit
+EOF
+session "kubectl exec -it, then unshare -Urm bash" "$work/escape.txt" --size 0x0 -- \
+	"$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
+escaped() { record_dump "$pod" shell | grep -qxF "$(printf 'line\techo typed-after-the-user-namespace')"; }
+t_wait "$WAIT" escaped || true
+record_dump "$pod" shell >"$work/escape.records"
+for want in "exec	/bin/id" "exec	/bin/echo escaped-noninteractive" "line	echo typed-in-a-user-namespace" \
+	"exec	/bin/echo exec-in-a-user-namespace" "line	echo typed-after-the-user-namespace"; do
+	if grep -qxF "$want" "$work/escape.records"; then
+		t_pass "after busybox unshare -Urm: '${want#*	}' is in the pod's records"
+	else
+		t_fail "after busybox unshare -Urm: '${want#*	}' is in the pod's records" \
+			"$(grep -v '^line' "$work/escape.records" | tail -n 8)"
+	fi
+done
+t_eq "and each escape is a namespace entry (user and mount namespaces)" 2 \
+	"$(grep -c '^namespace	unshare, setns, chroot or pivot_root: mnt [0-9]* -> [0-9]*, user ' "$work/escape.records")"
+t_run "the chain verifies with its namespace entries" "$AGENT" verify --namespace default --pod "$pod" --container shell
+
 # --- the agent crashes mid-session ---------------------------------------------------
 
 # The agent's container is killed (-9) while a session is typed; the kubelet
 # starts it again. Its programs stayed pinned on the node's BPF file system
 # and kept capturing: every line is in the records once, in order.
-# agent_pid: the agent of this node. Every node on this machine has the
-# machine's name (a make run, another test's): the agent is told by its
-# cgroup, under this kubelet's cgroup root.
+# The node name is the host's, which other local nodes on this machine (a
+# `make run`, another test) share: the agent of this node is the one in
+# this kubelet's cgroup root.
 agent_pid() {
 	local p
 	for p in $(pgrep -x shellaudit-agen); do
-		grep -qF ":$SHELLAUDIT_CGROUP_ROOT/" "/proc/$p/cgroup" 2>/dev/null && echo "$p" && return 0
+		grep -qF ":$SHELLAUDIT_CGROUP_ROOT/" "/proc/$p/cgroup" 2>/dev/null &&
+			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "NODE_NAME=$node" &&
+			echo "$p" && return 0
 	done
 	return 1
 }
 t_eq "the agent pins its capture state on the node's BPF file system" yes \
-	"$(ls "$SHELLAUDIT_RUN"/node/bpf/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
+	"$(ls "$SHELLAUDIT_RUN/bpf/$node"/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
 seq 1 200 | sed 's/^/echo crash-/' >"$work/crash.txt"
 echo 'exit 0' >>"$work/crash.txt"
 "$PTYTYPE" --prompt "$PROMPT" --echo --delay 20 --lines "$work/crash.txt" --timeout "$WAIT" \
@@ -312,6 +366,68 @@ t_eq "and has one Event" "$(grep '^echo crash-' "$work/crash.txt")" "$(crash_eve
 t_match "the restarted agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_eventually "the chain verifies across the crash" 30 "$AGENT" verify --namespace default --pod "$pod" --container shell
+
+# --- a rolling restart of the agent ------------------------------------------------
+
+# A SIGTERM (here: kubectl rollout restart) keeps capture pinned: what is
+# typed until the new agent runs is read by it, with no off entry, since
+# capture never stopped.
+offs_before=$(record_dump "$pod" shell | grep -c '^off	')
+seq 1 400 | sed 's/^/echo restart-/' >"$work/restart.txt"
+echo exit >>"$work/restart.txt"
+"$PTYTYPE" --prompt "$PROMPT" --echo --delay 60 --lines "$work/restart.txt" --timeout "$WAIT" \
+	--log "$work/restart.pty" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash \
+	>/dev/null 2>"$work/restart.err" &
+typer=$!
+typed_30() { grep -q 'restart-30' "$work/restart.pty"; }
+t_wait "$WAIT" typed_30 || t_fail "the restart session started" "$(cat "$work/restart.err")"
+old_agent=$(agent_pid)
+k -n shellaudit-system rollout restart daemonset/shellaudit-agent >/dev/null
+new_agent() { local p; p=$(agent_pid) && [ "$p" != "$old_agent" ]; }
+if k -n shellaudit-system rollout status daemonset/shellaudit-agent --timeout="${WAIT}s" >/dev/null 2>&1 &&
+	t_wait "$WAIT" new_agent; then
+	t_pass "the agent DaemonSet rolled out again"
+else
+	t_fail "the agent DaemonSet rolled out again"
+fi
+if kill -0 "$typer" 2>/dev/null; then
+	t_pass "the session was still being typed when the new agent ran"
+else
+	t_fail "the session was still being typed when the new agent ran" "(typed too fast for this machine's rollout)"
+fi
+wait "$typer"
+[ $? != 125 ] || t_fail "the restart session: every line typed" "$(cat "$work/restart.err")"
+restart_records() { record_entries "$pod" shell line | grep '^echo restart-'; }
+t_wait "$WAIT" count_at_least 400 restart_records || true
+t_eq "every line typed across the rolling restart is in the records once, in order" \
+	"$(grep '^echo restart-' "$work/restart.txt")" "$(restart_records)"
+t_eq "and no off entry: capture never stopped" "$offs_before" "$(record_dump "$pod" shell | grep -c '^off	')"
+t_match "the new agent took the capture state over" 'took over the capture state' \
+	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
+t_run "the chain verifies across the rolling restart" "$AGENT" verify --namespace default --pod "$pod" --container shell
+
+# --- uninstall ---------------------------------------------------------------------
+
+# The DaemonSet deleted while its node has targets: capture stays pinned
+# (no agent must mean no gap before the next one), until config/uninstall.
+pins=$SHELLAUDIT_RUN/node/bpf/shellaudit
+k -n shellaudit-system delete daemonset shellaudit-agent --wait=true --timeout="${WAIT}s" >/dev/null
+agent_gone() { ! agent_pid >/dev/null; }
+t_wait "$WAIT" agent_gone || t_fail "the agent stopped"
+t_eq "the agent deleted with targets on its node leaves capture pinned" yes \
+	"$(ls "$pins"/*/map_events "$pins"/*/link_sched_exec >/dev/null 2>&1 && echo yes || echo no)"
+apply config/uninstall DaemonSet/shellaudit-uninstall/shellaudit-uninstall/agent ||
+	t_fail "apply -k config/uninstall" "$(tail -n 20 "$work/apply.log")"
+if k -n shellaudit-uninstall rollout status daemonset/shellaudit-uninstall --timeout="${WAIT}s" >/dev/null 2>&1; then
+	t_pass "config/uninstall rolls out"
+else
+	t_fail "config/uninstall rolls out" "$(k -n shellaudit-uninstall get pods -o wide 2>&1)" \
+		"$(k -n shellaudit-uninstall logs -l app.kubernetes.io/component=uninstall -c uninstall 2>&1 | tail -5)"
+fi
+t_eq "and leaves nothing pinned on the node" absent "$([ -e "$pins" ] && echo present || echo absent)"
+t_match "saying what it removed" 'capture ended on this node: [1-9][0-9]* pinned states removed' \
+	"$(k -n shellaudit-uninstall logs -l app.kubernetes.io/component=uninstall -c uninstall 2>&1)"
+k delete namespace shellaudit-uninstall --wait=false >/dev/null 2>&1
 
 # --- retention -----------------------------------------------------------------------
 

@@ -147,9 +147,10 @@ t_run "local overlay of config/local" "$T_ROOT/hack/local-overlay.sh" "$overlay"
 	Deployment/shellaudit-system/shellaudit-controller/controller \
 	DaemonSet/shellaudit-system/shellaudit-agent/agent
 t_run "apply -k config/local (overlay)" k apply -k "$overlay"
-t_eq "the agent's state (spool, signing key) is in the state dir" "$SHELLAUDIT_RUN/node/agent" \
+t_eq "the agent's state (spool, signing key) is in the state dir, one per node" \
+	"$SHELLAUDIT_RUN/agent \$(NODE_NAME)" \
 	"$(k -n shellaudit-system get ds/shellaudit-agent \
-		-o jsonpath='{.spec.template.spec.volumes[?(@.name=="state")].hostPath.path}')"
+		-o jsonpath='{.spec.template.spec.volumes[?(@.name=="state")].hostPath.path} {.spec.template.spec.containers[0].volumeMounts[?(@.name=="state")].subPathExpr}')"
 t_eq "pull policy of config/local is Never" "Never Never" \
 	"$(k -n shellaudit-system get deploy/shellaudit-controller ds/shellaudit-agent \
 		-o jsonpath='{.items[*].spec.template.spec.containers[0].imagePullPolicy}')"

@@ -16,10 +16,10 @@ ag_pod() {
 	k patch pod "$1" -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$2"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
 }
 
-# ag_container NAME POD: the capture container NAME, its init in a cgroup
-# named after a new container ID (as the cgroupfs driver names a
-# container's cgroup), and the pod shop/POD that reports that ID, which it
-# leaves in AG_CID.
+# ag_container NAME POD [ROOT]: the capture container NAME (root ROOT, the
+# test root by default), its init in a cgroup named after a new container
+# ID (as the cgroupfs driver names a container's cgroup), and the pod
+# shop/POD that reports that ID, which it leaves in AG_CID.
 ag_container() {
 	local cg
 	AG_CID=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
@@ -27,13 +27,14 @@ ag_container() {
 	mkdir -p "$cg"
 	# Registered first, so it runs last: after the container is killed.
 	t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
-	cap_container "$1"
+	cap_container "$1" "${3:-$RFS}"
 	echo "${CPID[$1]}" >"$cg/cgroup.procs"
 	ag_pod "$2" "$AG_CID"
 }
 
 # ag_setup NODE: all of the above; sets node, dir ($SHELLAUDIT_RUN) and cid
-# (the container ID the pod status reports).
+# (the container ID the pod status reports). The audited container's root
+# is $AG_ROOT when set, else the test root.
 ag_setup() {
 	node=$1
 	cap_setup
@@ -44,7 +45,7 @@ ag_setup() {
 	k create namespace shellaudit-system >/dev/null
 	k create namespace shop >/dev/null
 	k create serviceaccount default -n shop >/dev/null
-	ag_container audited web
+	ag_container audited web "${AG_ROOT:-$RFS}"
 	cid=$AG_CID
 }
 

@@ -26,6 +26,10 @@ static int find_events(const cJSON *item, void *arg)
 	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(item, "reason"));
 	const cJSON *series = cJSON_GetObjectItem(item, "series");
 
+	if (!item) { /* the list starts over */
+		f->n = 0;
+		return 0;
+	}
 	if (!reason || strcmp(reason, f->want_reason))
 		return 0;
 	f->n++;

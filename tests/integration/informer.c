@@ -157,6 +157,11 @@ static int list_name(const cJSON *item, void *arg)
 	struct cmp *c = arg;
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "metadata"), "name"));
 
+	if (!item) { /* the list starts over */
+		hmap_clear(&c->names);
+		c->missing = 0;
+		return 0;
+	}
 	hmap_put(&c->names, name, (void *)1, NULL);
 	if (!informer_get(inf, NS, name))
 		c->missing++;

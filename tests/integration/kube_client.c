@@ -102,6 +102,10 @@ static int count_item(const cJSON *item, void *arg)
 	struct counter *n = arg;
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "data"), "k"));
 
+	if (!item) { /* the list starts over */
+		n->items = 0;
+		return 0;
+	}
 	n->items++;
 	if (v && (long)strlen(v) > n->bytes_max)
 		n->bytes_max = (long)strlen(v);
@@ -155,7 +159,7 @@ static void test_large_and_many(struct kube_client *c, const struct kubeconfig *
 		char *wrv = before ? strdup(before) : NULL;
 
 		kube_client_new(cfg, &wo, &wc);
-		r = watch_stream(wc, CM, &wrv, 300, watch_count, &wn);
+		r = watch_stream(wc, CM, &wrv, 300, watch_count, &wn, NULL);
 		CHECK(i ? "websocket: watch delivers the 1 MB object whole and all the many" :
 			  "chunked: watch delivers the 1 MB object whole and all the many",
 		      r == -ECANCELED && wn.bytes_max == 1000000 && wn.items == many + 1);
@@ -225,7 +229,7 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 	kube_delete(c, CM "/w-1", NULL, NULL, &resp);
 
 	/* Replays history from the start version, then ends at the timeout. */
-	r = watch_stream(c, CM, &rv, 3, record, &rec);
+	r = watch_stream(c, CM, &rv, 3, record, &rec, NULL);
 	snprintf(label, sizeof(label), "%s: watch ends normally at timeoutSeconds", transport);
 	CHECK(label, r == 0);
 	for (i = 0; i < 6; i++)
@@ -241,7 +245,7 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 
 	/* Resuming from the last version repeats nothing. */
 	rec.n = 0;
-	r = watch_stream(c, CM, &rv, 2, record, &rec);
+	r = watch_stream(c, CM, &rv, 2, record, &rec, NULL);
 	snprintf(label, sizeof(label), "%s: resume from the last resourceVersion repeats nothing", transport);
 	CHECK(label, r == 0 && rec.n == 0);
 	free(rv);
@@ -324,11 +328,134 @@ static void test_watch_bookmarks(struct kube_client *c, const struct kubeconfig 
 static void test_watch_bad_version(struct kube_client *c, const char *transport)
 {
 	char *rv = strdup("not-a-version"), label[160];
-	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){ .n = 0 });
+	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){.n = 0}, NULL);
 
 	snprintf(label, sizeof(label), "%s: watch from a malformed version fails cleanly", transport);
 	CHECK(label, r < 0 && r != -ESTALE);
 	free(rv);
+}
+
+struct kinds {
+	int n, partial;
+};
+
+static int count_kind(const char *type, const cJSON *obj, void *arg)
+{
+	struct kinds *k = arg;
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind"));
+
+	if (strcmp(type, "BOOKMARK")) {
+		k->n++;
+		if (kind && !strcmp(kind, "PartialObjectMetadata") &&
+		    !cJSON_GetObjectItem(obj, "data"))
+			k->partial++;
+	}
+	return 0;
+}
+
+static int count_list_kind(const cJSON *item, void *arg)
+{
+	return item ? count_kind("ADDED", item, arg) : 0;
+}
+
+/* The Accept options: metadata-only lists and watches, on both transports
+ * (what the controller asks of AuditRecords). */
+static void test_metadata_only(const struct kubeconfig *cfg)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct kube_client_opts o = {
+		    .websocket = i == 1,
+		    .accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+		    .watch_accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+		};
+		struct kube_client *c = NULL;
+		struct kinds l = {0, 0}, w = {0, 0};
+		char *rv = NULL, label[160];
+		int r;
+
+		kube_client_new(cfg, &o, &c);
+		r = kube_list(c, CM "?labelSelector=meta%3Dyes", 10, count_list_kind, &l, NULL,
+			      NULL);
+		if (i == 0) {
+			snprintf(label, sizeof(label),
+				 "a list with the metadata-only Accept gets metadata only");
+			CHECK(label, r == 0 && l.n == 3 && l.partial == 3);
+		}
+		r = watch_stream(c, CM "?labelSelector=meta%3Dyes", &rv, 2, count_kind, &w, NULL);
+		snprintf(label, sizeof(label),
+			 "%s: a watch with the metadata-only Accept gets metadata only",
+			 i ? "websocket" : "chunked");
+		CHECK(label, r == 0 && w.n == 3 && w.partial == 3);
+		kube_client_free(c);
+		free(rv);
+	}
+}
+
+#define WS_THREADS 6
+#define WS_WATCHES 8
+
+struct ws_worker {
+	const struct kubeconfig *cfg;
+	int ok, failed;
+	char why[512];
+};
+
+/* Short websocket watches, one after the other: each makes its own lws
+ * context and handshake. */
+static void *ws_worker_run(void *arg)
+{
+	struct ws_worker *wk = arg;
+	struct kube_client_opts o = {.websocket = true};
+	struct kube_client *c = NULL;
+	struct kube_response resp;
+	int i, r;
+
+	if (kube_client_new(wk->cfg, &o, &c) < 0)
+		return NULL;
+	for (i = 0; i < WS_WATCHES; i++) {
+		char *rv = NULL;
+
+		r = watch_stream(c, CM, &rv, 1, record, &(struct recorder){.n = 0}, &resp);
+		if (r == 0) {
+			wk->ok++;
+		} else {
+			wk->failed++;
+			snprintf(wk->why, sizeof(wk->why), "%s", resp.message);
+		}
+		free(rv);
+	}
+	kube_client_free(c);
+	return NULL;
+}
+
+/* Issue 16: lws 4.1 takes a new process-wide SSL index with every context,
+ * which failed the handshakes of other threads under way ("connect SSL err
+ * 1"): the controller's informers watch from five threads. */
+static void test_websocket_watches_from_many_threads(const struct kubeconfig *cfg)
+{
+	struct ws_worker wk[WS_THREADS];
+	pthread_t t[WS_THREADS];
+	int i, ok = 0, failed = 0;
+	char label[160];
+
+	memset(wk, 0, sizeof(wk));
+	for (i = 0; i < WS_THREADS; i++) {
+		wk[i].cfg = cfg;
+		pthread_create(&t[i], NULL, ws_worker_run, &wk[i]);
+	}
+	for (i = 0; i < WS_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += wk[i].ok;
+		failed += wk[i].failed;
+		if (wk[i].failed)
+			printf("       thread %d: %s\n", i, wk[i].why);
+	}
+	snprintf(label, sizeof(label),
+		 "websocket: %d watches from %d threads at once all connect and end normally",
+		 WS_THREADS * WS_WATCHES, WS_THREADS);
+	CHECK(label, ok == WS_THREADS * WS_WATCHES && failed == 0);
 }
 
 int main(int argc, char **argv)
@@ -364,6 +491,22 @@ int main(int argc, char **argv)
 		test_watch_bad_version(ws, "websocket");
 		kube_client_free(ws);
 	}
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		cJSON *obj, *labels;
+
+		snprintf(name, sizeof(name), "meta-%d", i);
+		obj = configmap(name, "k", "a value the metadata-only forms leave out");
+		labels = cJSON_AddObjectToObject(cJSON_GetObjectItem(obj, "metadata"), "labels");
+		cJSON_AddStringToObject(labels, "meta", "yes");
+		kube_create(c, CM, obj, NULL, &resp);
+		cJSON_Delete(obj);
+	}
+	test_metadata_only(cfg);
+	kube_delete(c, CM "/meta-0", NULL, NULL, NULL);
+	kube_delete(c, CM "/meta-1", NULL, NULL, NULL);
+	kube_delete(c, CM "/meta-2", NULL, NULL, NULL);
+	test_websocket_watches_from_many_threads(cfg);
 	test_large_and_many(c, cfg, many);
 	kube_client_free(c);
 	kubeconfig_free(cfg);

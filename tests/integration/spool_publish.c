@@ -147,6 +147,11 @@ static int collect_record(const cJSON *item, void *arg)
 {
 	struct collect *c = arg;
 
+	if (!item) { /* the list starts over */
+		while (c->n)
+			cJSON_Delete(c->recs[--c->n]);
+		return 0;
+	}
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->recs = realloc(c->recs, c->cap * sizeof(*c->recs));
@@ -161,6 +166,8 @@ static int count_event(const cJSON *item, void *arg)
 	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(item, "reason"));
 	const char *note = cJSON_GetStringValue(cJSON_GetObjectItem(item, "note"));
 
+	if (!item) /* the list starts over */
+		hmap_clear(m);
 	if (reason && note && !strcmp(reason, "ShellCommand"))
 		hmap_put(m, note, (void *)((long)hmap_get(m, note) + 1), NULL);
 	return 0;

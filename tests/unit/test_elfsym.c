@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-/* elfsym: finding a function in ELF files, and refusing broken ones. */
+/* elfsym: finding a function in ELF files, refusing broken ones, and
+ * bounding the work on hostile ones (the review's sparse file with many
+ * symbol tables, overlapping sections, a string table larger than the
+ * file, thousands of sections, tables over the bytes and symbol bounds,
+ * the time bound): each is refused with its reason after reading no more
+ * than its headers. Also the file identity refusals are remembered by. */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +16,7 @@
 
 #include "unit.h"
 #include "../../node-agent/elfsym.h"
+#include "../tools/hostile-elf.h"
 
 #define FIX_SIZE 0x800
 #define FIX_DYNSTR 0x100
@@ -216,10 +223,11 @@ static void test_elfsym_absurd_sizes_are_refused(void)
 	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, &why) == -EFBIG);
 	fixture(f);
 	shdr(f, 1)->sh_size = 1ull << 40;
-	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -EFBIG);
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, &why) == -ENOEXEC);
+	UNIT_CHECK_STR(why, "ELF section lies outside the file");
 	fixture(f);
 	shdr(f, 2)->sh_size = ~0ull;
-	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -EFBIG);
+	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
 	fixture(f);
 	shdr(f, 1)->sh_offset = ~0ull - 8; /* offset + size overflows */
 	UNIT_CHECK(find_in(f, sizeof(f), "readline", &s, NULL) == -ENOEXEC);
@@ -351,6 +359,271 @@ static void test_elfsym_needed_lists_libraries(void)
 	close(fd);
 }
 
+/* Everything a refusal needs: the file, opened and looked up once. */
+struct probe_run {
+	struct elfsym_file f;
+	int open_err, err;
+	const char *why;
+};
+
+/* Opens fd with lim (NULL: defaults) and looks up readline and three
+ * more names, as the agent's probe does in one pass. */
+static void run_lookup(int fd, const struct elfsym_limits *lim, struct probe_run *r)
+{
+	struct elfsym_query q[4] = {
+		{ .name = "readline", .type = STT_FUNC },
+		{ .name = "rl_deprep_terminal", .type = STT_FUNC },
+		{ .name = "rl_prep_terminal", .type = STT_FUNC },
+		{ .name = "rl_line_buffer", .type = STT_OBJECT },
+	};
+
+	r->why = NULL;
+	r->open_err = elfsym_open(&r->f, fd, lim, &r->why);
+	r->err = r->open_err ? r->open_err : elfsym_lookup(&r->f, q, 4, &r->why);
+}
+
+static int hostile_fd(enum hostile_elf kind, unsigned int n)
+{
+	int fd = memfd_create("hostile", MFD_CLOEXEC);
+
+	if (fd >= 0 && hostile_elf_write(fd, kind, n)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The bytes of the headers: what a refusal may read, and no more. */
+static uint64_t header_bytes(unsigned int nsec)
+{
+	return sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) + (uint64_t)nsec * sizeof(Elf64_Shdr);
+}
+
+static void test_elfsym_sparse_file_with_many_symbol_tables_is_refused_from_its_headers(void)
+{
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_MANY_SYMTABS, 128);
+
+	/* 68 MB apparent, 12 KiB on disk: 128 tables over one 64 MiB hole
+	 * made the old parser read 16 GiB. */
+	UNIT_CHECK(fd >= 0);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -EFBIG);
+	UNIT_CHECK_STR(r.why, "ELF file has more than one .dynsym, .symtab or .dynamic");
+	UNIT_CHECK(r.f.refused);
+	UNIT_CHECK(r.f.id[0] != '\0');
+	UNIT_CHECK(r.f.work.bytes == header_bytes(130));
+	UNIT_CHECK(r.f.work.symbols == 0);
+	/* A second question gets the same answer, and reads nothing more. */
+	UNIT_CHECK(elfsym_check(&r.f, &r.why) == -EFBIG);
+	UNIT_CHECK(r.f.work.bytes == header_bytes(130));
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_overlapping_sections_are_refused(void)
+{
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_OVERLAP, 0);
+
+	UNIT_CHECK(fd >= 0);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -ENOEXEC);
+	UNIT_CHECK_STR(r.why, "ELF sections overlap");
+	UNIT_CHECK(r.f.refused);
+	UNIT_CHECK(r.f.work.bytes == header_bytes(3));
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_overlap_with_any_section_is_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct probe_run r;
+	int fd;
+
+	/* .dynsym overlapping .dynstr, the fixture's tables otherwise sound. */
+	fixture(f);
+	shdr(f, 1)->sh_offset = FIX_DYNSTR + 8;
+	fd = memfile(f, sizeof(f));
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -ENOEXEC);
+	UNIT_CHECK_STR(r.why, "ELF sections overlap");
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_string_table_larger_than_the_file_is_refused(void)
+{
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_BIG_STRTAB, 0);
+
+	UNIT_CHECK(fd >= 0);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -ENOEXEC);
+	UNIT_CHECK_STR(r.why, "ELF section lies outside the file");
+	UNIT_CHECK(r.f.refused);
+	UNIT_CHECK(r.f.work.bytes == header_bytes(3));
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_thousands_of_sections_are_refused_from_the_elf_header(void)
+{
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_MANY_SECTIONS, 3000);
+
+	UNIT_CHECK(fd >= 0);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -EFBIG);
+	UNIT_CHECK_STR(r.why, "ELF file has too many sections");
+	UNIT_CHECK(r.f.refused);
+	UNIT_CHECK(r.f.work.bytes == sizeof(Elf64_Ehdr)); /* not even the section headers */
+	UNIT_CHECK(r.f.id[0] != '\0');
+	elfsym_close(&r.f);
+	close(fd);
+	/* At the bound they are read, and the file is sound. */
+	fd = hostile_fd(HOSTILE_MANY_SECTIONS, ELFSYM_MAX_SECTIONS);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -ENODATA);
+	UNIT_CHECK(!r.f.refused);
+	UNIT_CHECK(r.f.work.sections == ELFSYM_MAX_SECTIONS);
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_tables_over_the_bytes_bound_are_refused_before_reading(void)
+{
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_OVER_BUDGET, 0);
+
+	UNIT_CHECK(fd >= 0);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -EFBIG);
+	UNIT_CHECK_STR(r.why, "ELF symbol tables larger than the bound");
+	UNIT_CHECK(r.f.refused);
+	UNIT_CHECK(r.f.work.bytes == header_bytes(3));
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_tables_within_the_bounds_are_read_once_for_every_name(void)
+{
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_SIZED, 8);
+	uint64_t symsz = 7 * HOSTILE_MIB / sizeof(Elf64_Sym) * sizeof(Elf64_Sym);
+
+	/* 7 MiB of symbols, 1 MiB of strings: four names, one pass. */
+	UNIT_CHECK(fd >= 0);
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == 0);
+	UNIT_CHECK(!r.f.refused);
+	UNIT_CHECK(r.f.work.bytes == header_bytes(3) + symsz + HOSTILE_MIB);
+	UNIT_CHECK(r.f.work.symbols == symsz / sizeof(Elf64_Sym));
+	UNIT_CHECK(r.f.work.bytes <= ELFSYM_MAX_READ);
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_symbols_over_the_bound_are_refused(void)
+{
+	struct elfsym_limits lim = elfsym_limits_default;
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_SIZED, 8);
+
+	lim.max_symbols = 1000;
+	run_lookup(fd, &lim, &r);
+	UNIT_CHECK(r.err == -EFBIG);
+	UNIT_CHECK_STR(r.why, "ELF symbol tables hold more symbols than the bound");
+	UNIT_CHECK(r.f.work.symbols == 0);
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_time_bound_stops_the_reading_without_refusing_the_headers(void)
+{
+	struct elfsym_limits lim = elfsym_limits_default;
+	struct probe_run r;
+	int fd = hostile_fd(HOSTILE_SIZED, 8);
+
+	lim.max_ns = 1; /* over before the first table is read */
+	run_lookup(fd, &lim, &r);
+	UNIT_CHECK(r.open_err == 0);
+	UNIT_CHECK(r.err == -ETIMEDOUT);
+	UNIT_CHECK_STR(r.why, "reading the file took longer than the bound");
+	UNIT_CHECK(!r.f.refused); /* the moment's, not the file's */
+	UNIT_CHECK(r.f.work.bytes == header_bytes(3));
+	UNIT_CHECK(r.f.work.symbols == 0);
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_more_than_one_dynsym_is_refused(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct probe_run r;
+	int fd;
+
+	/* A second .dynsym (the fixture's .dynamic retyped) */
+	fixture(f);
+	shdr(f, 3)->sh_type = SHT_DYNSYM;
+	shdr(f, 3)->sh_entsize = sizeof(Elf64_Sym);
+	fd = memfile(f, sizeof(f));
+	run_lookup(fd, NULL, &r);
+	UNIT_CHECK(r.err == -EFBIG);
+	UNIT_CHECK(r.f.refused);
+	elfsym_close(&r.f);
+	close(fd);
+}
+
+static void test_elfsym_id_follows_the_headers_not_the_rest(void)
+{
+	unsigned char f[FIX_SIZE];
+	struct elfsym_file a, b;
+	char id[ELFSYM_ID_LEN];
+	int fd;
+
+	fixture(f);
+	fd = memfile(f, sizeof(f));
+	UNIT_CHECK(elfsym_open(&a, fd, NULL, NULL) == 0);
+	snprintf(id, sizeof(id), "%s", a.id);
+	elfsym_close(&a);
+	close(fd);
+	UNIT_CHECK(strlen(id) == strlen("2048-") + 64);
+	UNIT_CHECK(strncmp(id, "2048-", 5) == 0);
+	/* Another byte outside the headers: the same id (a copy, a touch). */
+	f[FIX_SIZE - 1] ^= 0xff;
+	fd = memfile(f, sizeof(f));
+	UNIT_CHECK(elfsym_open(&b, fd, NULL, NULL) == 0);
+	UNIT_CHECK_STR(b.id, id);
+	elfsym_close(&b);
+	close(fd);
+	/* A section header changed: another id. */
+	shdr(f, 2)->sh_size--;
+	fd = memfile(f, sizeof(f));
+	UNIT_CHECK(elfsym_open(&b, fd, NULL, NULL) == 0);
+	UNIT_CHECK(strcmp(b.id, id) != 0);
+	elfsym_close(&b);
+	close(fd);
+}
+
+static void test_elfsym_real_executable_is_read_within_the_bounds(void)
+{
+	struct elfsym_query q = { .name = "main", .type = STT_FUNC };
+	struct elfsym_file f;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	/* This test program: a real linker's output, with a .symtab. */
+	UNIT_CHECK(fd >= 0);
+	UNIT_CHECK(elfsym_open(&f, fd, NULL, NULL) == 0);
+	UNIT_CHECK(elfsym_lookup(&f, &q, 1, NULL) == 0);
+	UNIT_CHECK(q.err == 0 && q.sym.offset != 0);
+	UNIT_CHECK(!f.refused);
+	UNIT_CHECK(f.work.bytes > 0 && f.work.bytes <= ELFSYM_MAX_READ);
+	elfsym_close(&f);
+	close(fd);
+}
+
 UNIT_MAIN(UNIT_TEST(test_elfsym_finds_defined_function_and_file_offset),
 	  UNIT_TEST(test_elfsym_finds_data_object_apart_from_functions),
 	  UNIT_TEST(test_elfsym_undefined_symbol_is_enxio),
@@ -363,5 +636,16 @@ UNIT_MAIN(UNIT_TEST(test_elfsym_finds_defined_function_and_file_offset),
 	  UNIT_TEST(test_elfsym_address_outside_segments_is_refused),
 	  UNIT_TEST(test_elfsym_sparse_10gb_file_is_quick_enoexec),
 	  UNIT_TEST(test_elfsym_sparse_file_with_elf_header_is_refused),
-	  UNIT_TEST(test_elfsym_not_a_regular_file),
-	  UNIT_TEST(test_elfsym_needed_lists_libraries))
+	  UNIT_TEST(test_elfsym_not_a_regular_file), UNIT_TEST(test_elfsym_needed_lists_libraries),
+	  UNIT_TEST(test_elfsym_sparse_file_with_many_symbol_tables_is_refused_from_its_headers),
+	  UNIT_TEST(test_elfsym_overlapping_sections_are_refused),
+	  UNIT_TEST(test_elfsym_overlap_with_any_section_is_refused),
+	  UNIT_TEST(test_elfsym_string_table_larger_than_the_file_is_refused),
+	  UNIT_TEST(test_elfsym_thousands_of_sections_are_refused_from_the_elf_header),
+	  UNIT_TEST(test_elfsym_tables_over_the_bytes_bound_are_refused_before_reading),
+	  UNIT_TEST(test_elfsym_tables_within_the_bounds_are_read_once_for_every_name),
+	  UNIT_TEST(test_elfsym_symbols_over_the_bound_are_refused),
+	  UNIT_TEST(test_elfsym_time_bound_stops_the_reading_without_refusing_the_headers),
+	  UNIT_TEST(test_elfsym_more_than_one_dynsym_is_refused),
+	  UNIT_TEST(test_elfsym_id_follows_the_headers_not_the_rest),
+	  UNIT_TEST(test_elfsym_real_executable_is_read_within_the_bounds))

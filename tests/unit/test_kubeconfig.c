@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* kubeconfig: files (several, merged first-wins), inline and file credentials,
- * token files, in-cluster configuration, and errors that name file and key. */
+/* lib/kubeconfig: merging files (first wins), inline and file credentials,
+ * errors that name the file and key, what is refused (exec and
+ * auth-provider plugins, insecure with a CA, settings this client cannot
+ * honour), token files read at each request, in-cluster config and token
+ * rotation. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +207,78 @@ static void test_kubeconfig_errors_name_file_and_key(void)
 	check_error("a: 1\na: 2\n", "duplicate key");
 }
 
+#define CTX_CU "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+
+static void test_kubeconfig_refuses_what_it_cannot_honour(void)
+{
+	/* client-go: "specifying a root certificates file with the insecure
+	 * flag is not allowed". */
+	check_error(
+	    CTX_CU
+	    "clusters:\n- name: c\n  cluster: {server: 'https://x', insecure-skip-tls-verify: true,"
+	    " certificate-authority-data: LS0tQ0EtLS0=}\n",
+	    "insecure-skip-tls-verify together with a certificate-authority is not allowed");
+	check_error(
+	    CTX_CU
+	    "clusters:\n- name: c\n  cluster: {server: 'https://x', proxy-url: 'http://p:3128'}\n",
+	    "proxy-url is not supported");
+	check_error(CTX_CU "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+			   "users:\n- name: u\n  user: {token: t, as: someone-else}\n",
+		    "user \"u\": as is not supported");
+	check_error(CTX_CU "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+			   "users:\n- name: u\n  user: {username: admin, password: secret}\n",
+		    "username is not supported");
+	check_error(CTX_CU "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+			   "users:\n- name: u\n  user: {token: t, as-groups: [system:masters]}\n",
+		    "as-groups is not supported");
+	check_error(CTX_CU "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+			   "users:\n- name: u\n  user: {token: \"a\\r\\nX-Injected: 1\"}\n",
+		    "token: control characters");
+}
+
+static void test_kubeconfig_token_file_keeps_the_last_good_token(void)
+{
+	struct kubeconfig *cfg;
+	char err[256], *tok, text[512];
+
+	write_file("tok", "one\n");
+	snprintf(text, sizeof(text),
+		 CTX_CU "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+			"users:\n- name: u\n  user: {token: inline, tokenFile: %s}\n",
+		 path_of("tok"));
+	UNIT_CHECK(kubeconfig_load(write_file("withfile", text), NULL, &cfg, err, sizeof(err)) ==
+		   0);
+	if (!cfg) {
+		fprintf(stderr, "    %s\n", err);
+		return;
+	}
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "one");
+	free(tok);
+	write_file("tok", "two");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "two");
+	free(tok);
+	/* Unreadable (mid-rotation): the last token read, not the inline one. */
+	unlink(path_of("tok"));
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "two");
+	free(tok);
+	write_file("tok", "\n");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "two");
+	free(tok);
+	write_file("tok", "evil\r\nX-Injected: 1\n");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "two");
+	free(tok);
+	write_file("tok", "three\n");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "three");
+	free(tok);
+	kubeconfig_free(cfg);
+}
+
 static void test_kubeconfig_missing_single_file(void)
 {
 	struct kubeconfig *cfg;
@@ -243,12 +318,14 @@ static void test_kubeconfig_in_cluster_and_token_rotation(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-		UNIT_TEST(test_kubeconfig_inline_and_relative_file),
-		UNIT_TEST(test_kubeconfig_merges_files_first_wins),
-		UNIT_TEST(test_kubeconfig_exec_plugins_refused_token_file_read),
-		UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
-		UNIT_TEST(test_kubeconfig_missing_single_file),
-		UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
+	    UNIT_TEST(test_kubeconfig_inline_and_relative_file),
+	    UNIT_TEST(test_kubeconfig_merges_files_first_wins),
+	    UNIT_TEST(test_kubeconfig_exec_plugins_refused_token_file_read),
+	    UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
+	    UNIT_TEST(test_kubeconfig_refuses_what_it_cannot_honour),
+	    UNIT_TEST(test_kubeconfig_token_file_keeps_the_last_good_token),
+	    UNIT_TEST(test_kubeconfig_missing_single_file),
+	    UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
 	};
 	char cmd[128];
 	int ret;

@@ -285,7 +285,50 @@ static void test_sink_large_line(void)
 	free(big);
 }
 
+/* A namespace event is an entry of the session of the process that
+ * changed, naming each namespace left (old and new inode) and the root;
+ * the session root of an entered process rides on every entry. */
+static void test_session_namespace_change_is_an_entry(void)
+{
+	struct sa_ns_event ns = { .how = SA_NS_CHANGED };
+	struct capture_event ev = { .hdr = &ns.hdr, .ns = &ns };
+	struct fixture x;
+	cJSON *o, *n;
+	char *out;
+
+	ns.hdr = hdr(SA_EV_NS, 1, 100, 101);
+	ns.hdr.root = 100;
+	ns.changed = (1u << SA_NS_MNT) | (1u << SA_NS_USER) | (1u << SA_NS_ROOT);
+	ns.from.ns[SA_NS_MNT] = 4026532177u;
+	ns.to.ns[SA_NS_MNT] = 4026532301u;
+	ns.from.ns[SA_NS_USER] = 4026531837u;
+	ns.to.ns[SA_NS_USER] = 4026532300u;
+	ns.from.root_dev = (254u << 20) | 1;
+	ns.from.root_ino = 2;
+	ns.to.root_dev = (254u << 20) | 1;
+	ns.to.root_ino = 1311;
+	strcpy(ns.root_name, "jail\x1b[2J");
+	open_fixture(&x);
+	session_handle(x.st, &ev, "one");
+	out = close_fixture(&x);
+	o = nth(out, 1);
+	UNIT_CHECK(o != NULL);
+	UNIT_CHECK_STR(str(o, "kind"), "namespace");
+	UNIT_CHECK_STR(str(o, "how"), "changed");
+	UNIT_CHECK(num(o, "seq") == 1 && num(o, "pid") == 101 && num(o, "session_root") == 100);
+	n = cJSON_GetObjectItem(o, "namespaces");
+	UNIT_CHECK(cJSON_GetArraySize(n) == 3);
+	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "mnt"), 1)->valuedouble == 4026532301.0);
+	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "root"), 1)->valuedouble == 1311);
+	UNIT_CHECK_STR(str(o, "text"), "unshare, setns, chroot or pivot_root: mnt 4026532177 -> "
+				       "4026532301, user 4026531837 -> 4026532300, root 254:1/2 -> "
+				       "254:1/1311 (jail\\e[2J)");
+	cJSON_Delete(o);
+	free(out);
+}
+
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
+	  UNIT_TEST(test_session_namespace_change_is_an_entry),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
 	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
 	  UNIT_TEST(test_sink_escapes_terminal_sequences),

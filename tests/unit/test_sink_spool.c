@@ -226,6 +226,62 @@ static void test_sink_spool_stopped_is_the_chain_last_entry(void)
 	cJSON_Delete(gone);
 }
 
+/* A namespace change is an entry of its session whatever the policy
+ * captures; capture that was off is an entry of the chain outside any
+ * session, with since when and why. */
+static void test_sink_spool_namespace_and_off_entries(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry ns = { .kind = SINK_NAMESPACE, .container = "containerd://c1", .session = 7,
+				 .ts = 1000, .pid = 9, .tid = 9, .ppid = 7, .session_root = 7,
+				 .how = "changed", .nns = 2,
+				 .ns = { { "mnt", 4026532177u, 4026532301u }, { "user", 4026531837u, 4026532300u } },
+				 .text = "unshare, setns, chroot or pivot_root: mnt 4026532177 -> 4026532301",
+				 .text_len = 66 };
+	struct sink_entry off = { .kind = SINK_OFF, .container = "containerd://c1", .ts = 900,
+				  .since = 500, .reason = "target-added", .text = "auditing starts",
+				  .text_len = 15 };
+	struct spool *sp;
+	struct sink *sink;
+	const cJSON *e, *list;
+	cJSON *all;
+
+	snprintf(sub, sizeof(sub), "%s/ns", dir);
+	/* Neither lines nor execs: the namespace entry is kept all the same. */
+	target = (struct sink_spool_target){ id, NULL, false, false };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &off) == 0);
+	UNIT_CHECK(sink_write(sink, &ns) == 0);
+	all = records(sp);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 2);
+	/* The session's record first (records() ends it first). */
+	e = entry(all, 0, 0);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "namespace");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "how")), "changed");
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "sessionRoot")) == 7);
+	list = cJSON_GetObjectItem(e, "namespaces");
+	UNIT_CHECK(cJSON_GetArraySize(list) == 2);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "type")),
+		       "user");
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "to")) ==
+		   4026532301.0);
+	UNIT_CHECK(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "mnt 4026532177") != NULL);
+	e = entry(all, 1, 0);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "off");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "reason")), "target-added");
+	UNIT_CHECK(cJSON_GetStringValue(cJSON_GetObjectItem(e, "since")) != NULL);
+	UNIT_CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "since")),
+			  cJSON_GetStringValue(cJSON_GetObjectItem(e, "time"))) < 0);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+}
+
 /* A redact rule that cannot finish on a line (match limit) withholds the
  * whole text rather than risk publishing the secret it was meant to hide. */
 static void test_sink_spool_withholds_what_a_rule_cannot_finish(void)
@@ -271,6 +327,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
 		UNIT_TEST(test_sink_spool_withholds_what_a_rule_cannot_finish),
 		UNIT_TEST(test_sink_spool_stopped_is_the_chain_last_entry),
+		UNIT_TEST(test_sink_spool_namespace_and_off_entries),
 	};
 	char cmd[128];
 	int ret;

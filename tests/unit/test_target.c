@@ -84,11 +84,30 @@ static void test_target_resolve_pid_of_self(void)
 
 	snprintf(spec, sizeof(spec), "pid:%d", (int)getpid());
 	t = target_list_add(&l, spec, NULL);
-	UNIT_CHECK(t && target_resolve(t) == 0);
-	UNIT_CHECK(t && t->pid == getpid() && t->mntns != 0);
+	UNIT_CHECK(t && target_resolve(t, NULL) == 0);
+	UNIT_CHECK(t && t->pid == getpid() && t->mntns != 0 && t->start != 0);
 	t = target_list_add(&l, "pid:2147483", NULL);
-	UNIT_CHECK(t && target_resolve(t) == -ESRCH);
+	UNIT_CHECK(t && target_resolve(t, NULL) == -ESRCH);
 	target_list_free(&l);
+}
+
+/* An event tagged with a target's id is the target's only when its
+ * container identity (the mount namespace id the kernel recognised it by)
+ * is the target's: an inode reused by another container after a crash
+ * must not pass. */
+static void test_target_owns_only_events_of_its_container(void)
+{
+	struct target t = { .id = 7, .nsid = 4269, .active = true };
+
+	UNIT_CHECK(target_owns_event(&t, 4269));
+	UNIT_CHECK(!target_owns_event(&t, 4270));
+	/* A kernel without ids tags 0: nothing to check against. */
+	UNIT_CHECK(target_owns_event(&t, 0));
+	t.active = false;
+	UNIT_CHECK(!target_owns_event(&t, 4269));
+	t.active = true;
+	t.nsid = 0;
+	UNIT_CHECK(target_owns_event(&t, 4270));
 }
 
 /* The kernel tags events with the id: an agent restarted after a crash
@@ -114,4 +133,5 @@ UNIT_MAIN(UNIT_TEST(test_target_pid_lines), UNIT_TEST(test_target_ids_come_from_
 	  UNIT_TEST(test_target_blank_and_comment_lines_are_enodata),
 	  UNIT_TEST(test_target_bad_lines_are_einval),
 	  UNIT_TEST(test_target_file_skips_bad_lines_and_duplicates),
-	  UNIT_TEST(test_target_resolve_pid_of_self))
+	  UNIT_TEST(test_target_resolve_pid_of_self),
+	  UNIT_TEST(test_target_owns_only_events_of_its_container))

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The audited user tries to leave the audit (issue 11, review finding C1):
+# from inside an audited container, as root and as an unprivileged uid,
+# new user, mount, pid, network, UTS, cgroup and IPC namespaces (unshare(1),
+# unshare(2) from python3 and from a static program, clone3(2) with
+# CLONE_NEWNS), setns(2) and nsenter into another, untargeted container,
+# chroot and pivot_root, and an interactive `unshare -Urm bash` with typed
+# lines. After each attempt a marker run there is captured, attributed to
+# the audited container, next to a namespace entry that names the change.
+# The same attempts from an untargeted container produce nothing. A
+# process that escaped before its container became a target is followed
+# too. Containers are made with pivot_root (a chroot'ed process may not
+# create a user namespace).
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/capture-lib.sh"
+
+cap_setup
+[ -x "$TOOLS/sa-ns" ] || { t_fail "missing $TOOLS/sa-ns (run make all)"; t_summary; exit 1; }
+PY=/usr/bin/python3
+ctypes_so=$(ls /usr/lib/python3*/lib-dynload/_ctypes.cpython-*.so 2>/dev/null | head -1)
+[ -x "$PY" ] && [ -n "$ctypes_so" ] || { t_fail "python3 with ctypes is installed"; t_summary; exit 1; }
+# A root with the tools an audited user would have: util-linux, busybox,
+# python3 (its library is the host's /usr, bound on /opt).
+programs=(unshare setpriv nsenter chroot pivot_root mount umount busybox "$PY" "$ctypes_so")
+ERFS=${SHELLAUDIT_CACHE:-/var/cache/shellaudit}/rootfs-escape-$(
+	{ cat "$T_ROOT/hack/mkrootfs.sh"; echo "${programs[*]}"; } | sha256sum | cut -c1-12)
+"$T_ROOT/hack/mkrootfs.sh" "$ERFS" "${programs[@]}" 2>/dev/null ||
+	{ t_fail "hack/mkrootfs.sh of the escape root failed"; t_summary; exit 1; }
+PYENV="PYTHONHOME=/opt"
+
+cap_pivot_container a "$ERFS" || { t_summary; exit 1; }
+cap_pivot_container u "$ERFS" || { t_summary; exit 1; }
+cap_pivot_container b "$ERFS" || { t_summary; exit 1; }
+cap_pivot_container p "$ERFS" || { t_summary; exit 1; }
+
+# inside NAME CMD: runs CMD with bash in container NAME, entered as
+# `kubectl exec` does (all its namespaces but the user one, its root).
+inside() {
+	nsenter --target "${CPID[$1]}" --mount --pid --uts --ipc --net --cgroup --root --wd \
+		"${CENV[@]}" /bin/bash -c "$2"
+}
+
+# A process of p escapes before p is a target, and waits to run its marker.
+inside p "unshare -Urm /bin/bash -c 'while [ ! -e /tmp/go ]; do /bin/sleep 0.2; done; /bin/echo p-escaped-before'" \
+	>"$work/p-escapee.out" 2>&1 &
+escapee=$!
+t_cleanup "kill -KILL $escapee"
+
+cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+cap_target a || t_fail "target a not added"
+cap_target p || t_fail "target p not added"
+
+# attempts TAG: every way out, each ending in /bin/echo TAG-<case>.
+attempts() {
+	local c=$1 t=$2
+	inside "$c" "unshare -Urm /bin/bash -c '/bin/echo $t-userns-root'"
+	inside "$c" "setpriv --reuid 65534 --regid 65534 --clear-groups unshare -Urm /bin/bash -c '/bin/echo $t-userns-nobody'"
+	inside "$c" "unshare -m /bin/bash -c '/bin/echo $t-mntns'"
+	inside "$c" "unshare -p -f --mount-proc /bin/bash -c '/bin/echo $t-pidns'"
+	inside "$c" "unshare -U -r -n -u -C -i /bin/bash -c '/bin/echo $t-five'"
+	inside "$c" "setpriv --reuid 65534 --regid 65534 --clear-groups env $PYENV python3 -c 'import ctypes, os
+assert ctypes.CDLL(None).unshare(0x10000000 | 0x20000) == 0
+os.execv(\"/bin/echo\", [\"/bin/echo\", \"$t-python\"])'"
+	inside "$c" "/tmp/sa-ns unshare user,mnt /bin/echo $t-syscall"
+	inside "$c" "/tmp/sa-ns clone3 mnt /bin/echo $t-clone3"
+	inside "$c" "setpriv --reuid 65534 --regid 65534 --clear-groups /tmp/sa-ns clone3 user,mnt,pid /bin/echo $t-clone3-nobody"
+	# Another container's mount namespace, handed in as an open file
+	# (the privilege it takes): joined with setns(2), and with nsenter.
+	inside "$c" "/tmp/sa-ns setns 7 /bin/echo $t-setns" 7<"/proc/${CPID[b]}/ns/mnt"
+	inside "$c" "nsenter --mount=/proc/self/fd/7 /bin/echo $t-nsenter" 7<"/proc/${CPID[b]}/ns/mnt"
+	inside "$c" "/tmp/sa-ns chroot /opt /bin/echo $t-chroot"
+	inside "$c" "chroot /opt /bin/echo $t-chroot-cmd"
+	inside "$c" "/tmp/sa-ns pivot /opt /bin/echo $t-pivot"
+}
+cases="userns-root userns-nobody mntns pidns five python syscall clone3 clone3-nobody setns nsenter chroot chroot-cmd pivot"
+attempts a esc-a >"$work/attempts-a.out" 2>&1
+attempts u esc-u >"$work/attempts-u.out" 2>&1
+for c in $cases; do
+	grep -qx "esc-a-$c" "$work/attempts-a.out" || t_fail "attempt $c ran in a" "$(grep -v '^esc-' "$work/attempts-a.out" | tail -3)"
+	grep -qx "esc-u-$c" "$work/attempts-u.out" || t_fail "attempt $c ran in u"
+done
+
+# Interactive: a user namespace and a mount namespace, then lines typed.
+cat >"$work/typed.txt" <<'EOF'
+echo typed-before
+unshare -Urm /bin/bash --rcfile /root/.bashrc -i
+echo typed-inside-userns
+/bin/echo exec-inside-userns
+exit
+echo typed-after
+exit
+EOF
+cap_shell a "$work/typed.txt" >/dev/null || t_fail "the interactive shell in a failed"
+cp "$work/typed.txt" "$work/typed-u.txt"
+cap_shell u "$work/typed-u.txt" >/dev/null || t_fail "the interactive shell in u failed"
+# There, a copy of bash (a file no probe knew) is probed from its exec; the
+# lines are typed once the agent says so (it may lag on a busy machine).
+printf 'echo typed-into-a-copy-of-bash\n' >"$work/own.txt"
+"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$work/own.txt" --log "$work/pty-own.log" \
+	--ready "grep -q '\"readline probe attached\",\"file\":\"/tmp/own-bash\"' '$work/agent.log'" -- \
+	nsenter --target "${CPID[a]}" --mount --pid --root --wd "${CENV[@]}" unshare -Urm /bin/bash -c \
+	"busybox cp /bin/bash /tmp/own-bash && exec /tmp/own-bash --rcfile /root/.bashrc -i" >/dev/null ||
+	t_fail "the copy of bash in a failed"
+
+# The process that escaped before p was a target runs its marker now.
+inside p ": >/tmp/go"
+wait "$escapee"
+inside b "/bin/echo b-native" >/dev/null
+
+t_wait 30 cap_has_line a "echo typed-after" || t_fail "the typed lines of a never arrived"
+t_wait 30 grep -q p-escaped-before "$work/out.jsonl" || t_fail "the marker of p's escapee never arrived"
+cap_agent_stop
+
+# check MARKER TYPES...: the exec of /bin/echo MARKER is in a's entries, and
+# so is a namespace entry of it (its process, its parent, or its creator at
+# clone) naming at least TYPES.
+check() {
+	python3 - "$work/out.jsonl" "$@" <<'PY'
+import json, sys
+path, marker, types = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+entries = [json.loads(l) for l in open(path)]
+cont = marker.split("-")[1]
+execs = [e for e in entries if e.get("kind") == "exec" and e.get("argv") == ["/bin/echo", marker]]
+if not execs:
+    sys.exit("no exec entry of /bin/echo %s" % marker)
+x = execs[0]
+if x.get("container") != cont:
+    sys.exit("exec of %s attributed to %s" % (marker, x.get("container")))
+for e in entries:
+    if e.get("kind") != "namespace" or e.get("container") != cont:
+        continue
+    if e["pid"] in (x["pid"], x["ppid"]) or e.get("child") == x["pid"]:
+        if types <= set(e["namespaces"]):
+            sys.exit(0)
+sys.exit("no namespace entry with %s for the exec of %s (pid %d, ppid %d)" %
+         (sorted(types), marker, x["pid"], x["ppid"]))
+PY
+}
+# (a and b are binds of one root directory: only the mount namespace differs.)
+declare -A want=(
+	[userns-root]="user mnt" [userns-nobody]="user mnt" [mntns]="mnt" [pidns]="pid mnt"
+	[five]="user net uts cgroup ipc" [python]="user mnt" [syscall]="user mnt"
+	[clone3]="mnt" [clone3-nobody]="user mnt pid" [setns]="mnt" [nsenter]="mnt"
+	[chroot]="root" [chroot-cmd]="root" [pivot]="mnt root"
+)
+for c in $cases; do
+	# shellcheck disable=SC2086 # the types are words
+	if out=$(check "esc-a-$c" ${want[$c]} 2>&1); then
+		t_pass "$c: the marker run after it is a's, with a namespace entry (${want[$c]})"
+	else
+		t_fail "$c: the marker run after it is a's, with a namespace entry (${want[$c]})" "$out"
+	fi
+done
+
+t_eq "interactive unshare -Urm bash: every typed line of a, inside the new namespaces too" \
+	"$(cat "$work/typed.txt" "$work/own.txt" | grep -v '^exit$')" "$(cap_lines a | grep -v '^exit$')"
+t_match "and the programs run inside them" $'(^|\n)/bin/echo exec-inside-userns(\n|$)' \
+	"$("$TOOLS/sa-lines" --kind exec --container a --field argv "$work/out.jsonl")"
+t_match "and the namespace change of that shell" '"kind":"namespace","container":"a".*"comm":"bash".*"namespaces":\{"mnt":\[[0-9]+,[0-9]+\].*"user":' \
+	"$(cat "$work/out.jsonl")"
+
+t_eq "nothing of the untargeted container, whatever it tried" "" \
+	"$(grep -e esc-u- -e '"container":"u"' "$work/out.jsonl")"
+t_eq "nor of the container joined with setns" "" "$(grep -e b-native -e '"container":"b"' "$work/out.jsonl")"
+
+t_eq "a process that escaped before its container was a target is followed" "p" \
+	"$(grep '"argv":\["/bin/echo","p-escaped-before"\]' "$work/out.jsonl" | sed 's/.*"container":"\([^"]*\)".*/\1/' | sort -u)"
+t_match "and its escape is an entry, found when the target was added" \
+	'"kind":"namespace","container":"p".*"how":"found","namespaces":\{"mnt":.*"user":' "$(cat "$work/out.jsonl")"
+t_match "sessions entered from outside carry their session root" '"container":"a".*"session_root":[1-9]' \
+	"$(cat "$work/out.jsonl")"
+t_match "the agent counted no unmarked process and no drop" \
+	'"dropped_lines":"0","dropped_execs":"0","dropped_exits":"0","dropped_namespace_changes":"0","unmarked":"0"' \
+	"$(grep '"capture counters"' "$work/agent.log")"
+t_summary

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A container is who it is, not whatever shares a number with it (issue 11,
+# review findings M5 and M6):
+#   - after a PID wrap, a process with a lower pid in the container's cgroup
+#     but another mount namespace is not taken for the container: its init
+#     is the process its runtime recorded (a runc state.json) or else the
+#     oldest of its cgroup;
+#   - after a crash of the agent, a container that gets the mount namespace
+#     inode of a targeted container that ended meanwhile is not captured,
+#     nor attributed to the old one; what the old one ran before it ended is
+#     still its own.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/capture-lib.sh"
+
+cap_setup
+V2ROOT=/sys/fs/cgroup/unified
+[ -w "$V2ROOT/cgroup.procs" ] || { t_fail "no writable cgroup v2 hierarchy at $V2ROOT"; t_summary; exit 1; }
+newid() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+top=shellaudit-identity-$$
+t_cleanup "for c in \$(find $V2ROOT/$top -name cgroup.procs 2>/dev/null); do for p in \$(cat \$c); do echo \$p > $V2ROOT/cgroup.procs; done; done; \
+	find $V2ROOT/$top -depth -type d -exec rmdir {} \\;"
+
+# --- M5: a PID wrap ---------------------------------------------------------------
+
+# wrapped NAME: container NAME in a cgroup named after a new container ID
+# (in ID[NAME]), and beside its init, in the same cgroup, a process with a
+# lower pid in a mount namespace of its own, as a PID wrap makes it
+# (/proc/sys/kernel/ns_last_pid set below the init's pid).
+declare -A ID LOW
+wrapped() {
+	local name=$1 cg try
+	ID[$name]=$(newid)
+	cg=$V2ROOT/$top/kubepods/besteffort/pod-$name/${ID[$name]}
+	mkdir -p "$cg"
+	for try in $(seq 1 10); do
+		cap_container "$name-$try" || return 1
+		CPID[$name]=${CPID[$name-$try]}
+		# Pids start over at 300 after a wrap: an init below 1300 leaves
+		# no room under it; another container gets a higher pid.
+		if [ "${CPID[$name]}" -lt 1300 ]; then
+			kill -KILL "${CPID[$name]}"
+			continue
+		fi
+		echo "${CPID[$name]}" >"$cg/cgroup.procs"
+		echo $((CPID[$name] - 1000)) >/proc/sys/kernel/ns_last_pid
+		sh -c "echo \$\$ > $cg/cgroup.procs && exec unshare --mount /bin/sleep 1000000" &
+		LOW[$name]=$!
+		t_cleanup "kill -KILL ${LOW[$name]}"
+		[ "${LOW[$name]}" -lt "${CPID[$name]}" ] && return 0
+		# Another program forked meanwhile: both go, the next container.
+		kill -KILL "${LOW[$name]}" "${CPID[$name]}"
+		gone() { ! grep -qxe "${LOW[$name]}" -e "${CPID[$name]}" "$cg/cgroup.procs"; }
+		t_wait 20 gone
+	done
+	t_fail "a pid below the init's was given to a process of $name" \
+		"(10 tries; last init ${CPID[$name]}, last process ${LOW[$name]:-none})"
+	return 1
+}
+wrapped w1 || { t_summary; exit 1; }
+wrapped w2 || { t_summary; exit 1; }
+mntns() { stat -Lc %i "/proc/$1/ns/mnt"; }
+t_eq "(w1: a lower pid in the container's cgroup, in another mount namespace)" "yes yes" \
+	"$([ "${LOW[w1]}" -lt "${CPID[w1]}" ] && echo yes) $([ "$(mntns "${LOW[w1]}")" != "$(mntns "${CPID[w1]}")" ] && echo yes)"
+
+# w2's runtime recorded its init, as runc does under containerd's root.
+rt=$work/runtime
+mkdir -p "$rt/k8s.io/${ID[w2]}"
+start=$(awk '{ print $22 }' "/proc/${CPID[w2]}/stat")
+printf '{"id":"%s","init_process_pid":%d,"init_process_start":%s,"created":"x"}\n' \
+	"${ID[w2]}" "${CPID[w2]}" "$start" >"$rt/k8s.io/${ID[w2]}/state.json"
+
+cap_agent --runtime-roots "$work/nothing-here:$rt" || { t_fail "agent did not start"; t_summary; exit 1; }
+printf 'containerd://%s w1\ncontainerd://%s w2\n' "${ID[w1]}" "${ID[w2]}" >"$work/targets"
+t_wait 30 grep -q '"target added","container":"w1"' "$work/agent.log"
+t_wait 30 grep -q '"target added","container":"w2"' "$work/agent.log"
+t_match "w1 is its oldest process, not the lower pid" \
+	"\"target added\",\"container\":\"w1\",\"pid\":\"${CPID[w1]}\",\"mntns\":\"$(mntns "${CPID[w1]}")\".*\"init\":\"oldest process of its cgroup\"" \
+	"$(cat "$work/agent.log")"
+t_match "w2 is the init its runtime recorded" \
+	"\"target added\",\"container\":\"w2\",\"pid\":\"${CPID[w2]}\",\"mntns\":\"$(mntns "${CPID[w2]}")\".*\"init\":\"runtime state\"" \
+	"$(cat "$work/agent.log")"
+# `kubectl exec` into each: the runtime joins the cgroup, then the
+# namespaces. What it runs is the container's.
+for c in w1 w2; do
+	cg=$V2ROOT/$top/kubepods/besteffort/pod-$c/${ID[$c]}
+	sh -c "echo \$\$ > $cg/cgroup.procs && exec nsenter --target ${CPID[$c]} --mount --pid --root --wd \
+		${CENV[*]} /bin/bash -c '/bin/echo exec-into-$c'" >/dev/null
+done
+t_wait 30 grep -q exec-into-w2 "$work/out.jsonl"
+for c in w1 w2; do
+	t_eq "an exec into $c after the wrap is captured as $c's" "$c" \
+		"$(grep "\"argv\":\[\"/bin/echo\",\"exec-into-$c\"\]" "$work/out.jsonl" | sed 's/.*"container":"\([^"]*\)".*/\1/')"
+done
+cap_agent_stop
+
+# --- M6: a mount namespace inode reused after a crash ----------------------------
+
+mkdir -p "$work/bpf"
+mount -t bpf bpf "$work/bpf" || { t_fail "cannot mount a BPF file system"; t_summary; exit 1; }
+t_cleanup "umount '$work/bpf'"
+: >"$work/targets"
+: >"$work/out.jsonl"
+start_agent() {
+	local n
+	n=$(grep -c '"msg":"capture running"' "$work/agent.log" 2>/dev/null)
+	"$AGENT" --targets-file "$work/targets" --output "$work/out.jsonl" --log-level debug \
+		--bpf-dir "$work/bpf/shellaudit" 2>>"$work/agent.log" &
+	AGENT_PID=$!
+	t_cleanup "kill -KILL $AGENT_PID"
+	started() { [ "$(grep -c '"msg":"capture running"' "$work/agent.log")" -gt "${n:-0}" ]; }
+	t_wait 60 started
+}
+run_in() { nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" /bin/bash -c "$2" >/dev/null; }
+
+cap_container old
+old_ns=$(mntns "${CPID[old]}")
+echo "${CPID[old]} old" >"$work/targets"
+start_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+t_wait 30 grep -q '"target added","container":"old"' "$work/agent.log"
+run_in old "/bin/echo old-while-agent-ran"
+t_wait 30 grep -q old-while-agent-ran "$work/out.jsonl"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+run_in old "/bin/echo old-while-no-agent"
+# The old container ends; new, untargeted ones start until one gets its
+# mount namespace's inode (the lowest free number: at once, unless another
+# program on the machine takes it first).
+kill -KILL "${CPID[old]}"
+gone() { [ ! -e "/proc/${CPID[old]}" ]; }
+t_wait 30 gone
+reused=
+for i in $(seq 1 40); do
+	cap_container "new$i" || break
+	if [ "$(mntns "${CPID[new$i]}")" = "$old_ns" ]; then
+		reused=new$i
+		break
+	fi
+done
+if [ -z "$reused" ]; then
+	t_fail "a new container got the old one's mount namespace inode $old_ns" "(40 tries)"
+	t_summary
+	exit 1
+fi
+t_pass "a new, untargeted container ($reused) got the old one's mount namespace inode"
+run_in "$reused" "/bin/echo new-private-marker"
+start_agent || t_fail "agent did not restart"
+t_wait 30 grep -q old-while-no-agent "$work/out.jsonl"
+sleep 2 # a second turn of the agent: anything of the new container would be out by now
+cap_agent_stop
+t_eq "nothing of the new container is captured" "" "$(grep new-private-marker "$work/out.jsonl")"
+t_eq "what the old one ran while no agent ran is still its own" "old" \
+	"$(grep '"argv":\["/bin/echo","old-while-no-agent"\]' "$work/out.jsonl" | sed 's/.*"container":"\([^"]*\)".*/\1/')"
+t_match "the kernel refused the new container's processes for the old target, and counted them" \
+	'"stale_targets":"[1-9]' "$(grep '"capture counters"' "$work/agent.log" | tail -1)"
+t_match "the agent says so" 'mount namespace that reuses a gone target.s inode were not taken' \
+	"$(cat "$work/agent.log")"
+t_summary

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# make fuzz: runs each libFuzzer target of build/fuzz for FUZZ_SECONDS (60)
+# from a seed corpus made here: for elfsym, this machine's bash, libreadline
+# and stripped static bash and the crafted hostile files of
+# tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
+# mountinfo files and crafted overlay lines. Each target's corpus grows in
+# build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
+# a finding, saved under build/fuzz/artifacts/. Not part of make test.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+SECS=${FUZZ_SECONDS:-60}
+F=$T_BUILD/fuzz
+MKELF=$T_BUILD/tests/tools/mkelf
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$MKELF"; do
+	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
+done
+seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
+t_cleanup "rm -rf '$seeds'"
+mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/artifacts"
+
+# elf_seed NAME FILE [HOLES_MIB]: the fuzz input for FILE: one byte of MiB
+# of holes to add, then the file's bytes.
+elf_seed() {
+	local holes=${3:-0}
+	{ printf "\\$(printf '%03o' "$holes")"; cat "$2"; } >"$seeds/elfsym/$1"
+}
+real=0
+for f in /bin/bash /bin/bash-static /usr/lib/*-linux-gnu/libreadline.so.8 /bin/true; do
+	[ -f "$f" ] || continue
+	elf_seed "real-$(basename "$f")" "$(readlink -f "$f")"
+	real=$((real + 1))
+done
+t_eq "seeds from this machine's bash, bash-static, libreadline and true" 4 "$real"
+# The hostile files are sparse: their first 256 KiB (every header) and the
+# rest as holes, up to the 127 MiB the input's first byte can say.
+for k in many-symtabs:128 overlap:0 big-strtab:0 many-sections:3000 over-budget:0 sized:8; do
+	"$MKELF" "${k%%:*}" "${k#*:}" "$seeds/h.elf" || { t_fail "mkelf $k"; continue; }
+	size=$(stat -c %s "$seeds/h.elf")
+	head -c 262144 "$seeds/h.elf" >"$seeds/h.head"
+	holes=$(((size - 262144) / 1048576))
+	[ $holes -lt 0 ] && holes=0
+	[ $holes -gt 127 ] && holes=127
+	elf_seed "hostile-${k%%:*}" "$seeds/h.head" "$holes"
+done
+rm -f "$seeds/h.elf" "$seeds/h.head"
+
+i=0
+for m in /proc/self/mountinfo /proc/1/mountinfo; do
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >"$seeds/mountinfo/line-$i"
+		i=$((i + 1))
+	done <"$m"
+	cp "$m" "$seeds/mountinfo/file-$i"
+done
+printf '%s\n' \
+	'66 43 0:39 / / rw,relatime shared:5 master:2 - overlay overlay rw,lowerdir=/l/3/fs:/l/2/fs:/l/1/fs,upperdir=/s/9/fs,workdir=/s/9/work,index=off' \
+	'70 43 0:40 / /ro ro - overlay overlay ro,lowerdir=/a:/b' \
+	'71 43 0:41 / /x\040y rw - overlay overlay rw,lowerdir=/l/a\134\072b::/data,upperdir=/u,workdir=/w' \
+	'72 43 0:42 / /p rw - overlay overlay rw,lowerdir+=/l1,lowerdir+=/l2,datadir+=/d,upperdir=/u,workdir=/w' \
+	>"$seeds/mountinfo/crafted"
+
+for t in elfsym mountinfo; do
+	log=$F/artifacts/$t.log
+	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1
+	rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+	cov=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW)' "$log" | tail -1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+	echo "  note fuzz_$t: ${execs:-?} executions in ${SECS} s, coverage ${cov:-?}, corpus $(find "$F/corpus/$t" -type f | wc -l) files"
+	if [ $rc = 0 ]; then
+		t_pass "fuzz_$t: no finding in $SECS s"
+	else
+		t_fail "fuzz_$t: a finding (exit $rc), see $log" "$(grep -E 'ERROR|SUMMARY|artifact' "$log" | head -5)"
+	fi
+done
+t_summary
