@@ -310,7 +310,8 @@ static void test_watch_bookmarks(struct kube_client *c, const struct kubeconfig 
 	snprintf(later.name, sizeof(later.name), "bm-%s", transport);
 	started = pthread_create(&t, NULL, create_later, &later) == 0;
 	/* A bookmark comes 2 s before the watch's timeout at the latest. */
-	r = watch_stream(c, CM "?labelSelector=shellaudit-test%3Dnothing", &rv, 10, count_bookmark, &b);
+	r = watch_stream(c, CM "?labelSelector=shellaudit-test%3Dnothing", &rv, 10, count_bookmark, &b,
+			 NULL);
 	if (started)
 		pthread_join(t, NULL);
 	snprintf(label, sizeof(label), "%s: a watch nothing matches gets bookmarks, and only them", transport);
