@@ -310,15 +310,18 @@ static void test_watch_bookmarks(struct kube_client *c, const struct kubeconfig 
 	snprintf(later.name, sizeof(later.name), "bm-%s", transport);
 	started = pthread_create(&t, NULL, create_later, &later) == 0;
 	/* A bookmark comes 2 s before the watch's timeout at the latest. */
-	r = watch_stream(c, CM "?labelSelector=shellaudit-test%3Dnothing", &rv, 10, count_bookmark, &b,
-			 NULL);
+	r = watch_stream(c, CM "?labelSelector=shellaudit-test%3Dnothing", &rv, 10, count_bookmark,
+			 &b, NULL);
 	if (started)
 		pthread_join(t, NULL);
-	snprintf(label, sizeof(label), "%s: a watch nothing matches gets bookmarks, and only them", transport);
+	snprintf(label, sizeof(label), "%s: a watch nothing matches gets bookmarks, and only them",
+		 transport);
 	CHECK(label, r == 0 && b.bookmarks >= 1 && b.others == 0);
 	if (r != 0 || b.bookmarks < 1 || b.others)
-		printf("       watch returned %d with %ld bookmarks and %ld other events\n", r, b.bookmarks, b.others);
-	snprintf(label, sizeof(label), "%s: a bookmark moves the watch's resourceVersion on", transport);
+		printf("       watch returned %d with %ld bookmarks and %ld other events\n", r,
+		       b.bookmarks, b.others);
+	snprintf(label, sizeof(label), "%s: a bookmark moves the watch's resourceVersion on",
+		 transport);
 	CHECK(label, rv && start && strcmp(rv, start) != 0 && atol(rv) > atol(start));
 	snprintf(label, sizeof(label), CM "/bm-%s", transport);
 	kube_delete(c, label, NULL, NULL, &resp);

@@ -94,12 +94,14 @@ static void test_kubeconfig_merges_files_first_wins(void)
 			"clusters:\n- name: c2\n"
 			"  cluster: {server: 'https://10.0.0.1', insecure-skip-tls-verify: true}\n"
 			"users:\n- name: u2\n  user: {token: abc}\n");
-	write_file("b", "current-context: ignored\n"
-			"contexts:\n- name: other\n  context: {cluster: c3, user: u3, namespace: from-b}\n"
-			"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.2'}\n"
-			"- name: c3\n  cluster: {server: 'https://10.0.0.3'}\n"
-			"users:\n- name: u2\n  user: {token: from-b}\n"
-			"- name: u3\n  user: {token: u3-token}\n");
+	write_file(
+		"b",
+		"current-context: ignored\n"
+		"contexts:\n- name: other\n  context: {cluster: c3, user: u3, namespace: from-b}\n"
+		"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.2'}\n"
+		"- name: c3\n  cluster: {server: 'https://10.0.0.3'}\n"
+		"users:\n- name: u2\n  user: {token: from-b}\n"
+		"- name: u3\n  user: {token: u3-token}\n");
 	snprintf(a, sizeof(a), "%s", path_of("a"));
 	snprintf(b, sizeof(b), "%s", path_of("b"));
 	snprintf(paths, sizeof(paths), "%s:%s/missing:%s", a, dir, b);
@@ -145,9 +147,10 @@ static void test_kubeconfig_exec_plugins_refused_token_file_read(void)
 		    "exec and auth-provider plugins are not supported");
 
 	write_file("tok", "from-the-file\n");
-	write_file("tf", "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
-			 "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
-			 "users:\n- name: u\n  user: {tokenFile: tok}\n");
+	write_file("tf",
+		   "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+		   "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+		   "users:\n- name: u\n  user: {tokenFile: tok}\n");
 	UNIT_CHECK(kubeconfig_load(path_of("tf"), NULL, &cfg, err, sizeof(err)) == 0);
 	if (!cfg) {
 		fprintf(stderr, "    %s\n", err);
@@ -318,14 +321,14 @@ static void test_kubeconfig_in_cluster_and_token_rotation(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-	    UNIT_TEST(test_kubeconfig_inline_and_relative_file),
-	    UNIT_TEST(test_kubeconfig_merges_files_first_wins),
-	    UNIT_TEST(test_kubeconfig_exec_plugins_refused_token_file_read),
-	    UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
-	    UNIT_TEST(test_kubeconfig_refuses_what_it_cannot_honour),
-	    UNIT_TEST(test_kubeconfig_token_file_keeps_the_last_good_token),
-	    UNIT_TEST(test_kubeconfig_missing_single_file),
-	    UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
+		UNIT_TEST(test_kubeconfig_inline_and_relative_file),
+		UNIT_TEST(test_kubeconfig_merges_files_first_wins),
+		UNIT_TEST(test_kubeconfig_exec_plugins_refused_token_file_read),
+		UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
+		UNIT_TEST(test_kubeconfig_refuses_what_it_cannot_honour),
+		UNIT_TEST(test_kubeconfig_token_file_keeps_the_last_good_token),
+		UNIT_TEST(test_kubeconfig_missing_single_file),
+		UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
 	};
 	char cmd[128];
 	int ret;

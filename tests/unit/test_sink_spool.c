@@ -288,12 +288,17 @@ static void test_sink_spool_withholds_what_a_rule_cannot_finish(void)
 {
 	char sub[96];
 	struct spool_opts so = { .dir = sub };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	cJSON *rules = cJSON_Parse("[{\"name\":\"evil\",\"pattern\":\"(x+x+)+y\"}]");
 	static char text[] = "secret=hunter2 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxzy";
-	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
-				   .pid = 7, .text = text, .text_len = sizeof(text) - 1 };
+	struct sink_entry line = { .kind = SINK_LINE,
+				   .container = "containerd://c1",
+				   .session = 7,
+				   .pid = 7,
+				   .text = text,
+				   .text_len = sizeof(text) - 1 };
 	struct redact_set *rs = NULL;
 	struct spool *sp;
 	struct sink *sink;

@@ -171,7 +171,8 @@ static void test_spool_batch_bytes_cuts_records(void)
 	spool_end_session(s, "containerd://c1", "a");
 	spool_tick(s);
 	while (spool_next_record(s, &rec, &pos) == 0) {
-		const cJSON *es = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"), *e;
+		const cJSON *es = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"),
+			    *e;
 		size_t bytes = 0;
 
 		records++;
@@ -181,7 +182,8 @@ static void test_spool_batch_bytes_cuts_records(void)
 			bytes += j ? strlen(j) : 0;
 			free(j);
 			snprintf(want, sizeof(want), "%04d ", entries++);
-			in_order &= !strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), want, 5);
+			in_order &= !strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")),
+					     want, 5);
 		}
 		/* a record of one entry may pass the bound; more may not */
 		within &= cJSON_GetArraySize(es) == 1 || bytes <= 1024;

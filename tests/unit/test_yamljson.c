@@ -46,7 +46,8 @@ static void test_yamljson_deep_nesting_rejected(void)
 	cJSON_Delete(j);
 	/* Past it: valid YAML, refused for its depth. */
 	j = (void *)1;
-	UNIT_CHECK(yamljson_parse(nested(300), strlen(nested(300)), &j, err, sizeof(err)) == -EINVAL);
+	UNIT_CHECK(yamljson_parse(nested(300), strlen(nested(300)), &j, err, sizeof(err)) ==
+		   -EINVAL);
 	UNIT_CHECK(j == NULL);
 	UNIT_CHECK(strstr(err, "too deep") != NULL);
 }
