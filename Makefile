@@ -43,7 +43,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DSHELLAUDIT_VERSION='"$(VERSION)"' \
 	-Ilib -I$(B)/bpf $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LDLIBS = $(PKG_LIBS) -lpthread
+LDLIBS = $(PKG_LIBS) -lpthread -latomic
 
 LIB_SRC := $(wildcard lib/*.c)
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
@@ -236,6 +236,7 @@ bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
 	$(Q)tests/bench/elf.sh
+	$(Q)tests/bench/controller.sh
 
 # Runs in a scratch copy of the tree, which it builds itself.
 mutants: deps kube bash-readline

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,13 @@ static void controller_usage(FILE *f)
 		"                           hostname_pid)\n"
 		"  --port N                 /healthz, /readyz and /metrics; 0 turns them off\n"
 		"                           (env SHELLAUDIT_PORT, default 8080)\n"
+		"  --http-address ADDR      their bind address (env SHELLAUDIT_HTTP_ADDRESS,\n"
+		"                           default: all addresses)\n"
 		"  --lease-duration SECS    (env SHELLAUDIT_LEASE_DURATION, default 15)\n"
 		"  --writes-per-second N    bound on API writes (env SHELLAUDIT_WRITES_PER_SECOND,\n"
 		"                           default 20)\n"
+		"  --writers N              API writes in flight at once (env SHELLAUDIT_WRITERS,\n"
+		"                           default 4)\n"
 		"  --retention-period SECS  how often expired AuditRecords are deleted\n"
 		"                           (env SHELLAUDIT_RETENTION_PERIOD, default 10)\n"
 		"  --watch-transport T      chunked or websocket (env SHELLAUDIT_WATCH_TRANSPORT,\n"
@@ -71,6 +76,8 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		{ "port", required_argument, NULL, 'p' },
 		{ "lease-duration", required_argument, NULL, 'd' },
 		{ "writes-per-second", required_argument, NULL, 'w' },
+		{ "writers", required_argument, NULL, 'W' },
+		{ "http-address", required_argument, NULL, 'a' },
 		{ "retention-period", required_argument, NULL, 'r' },
 		{ "watch-transport", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -81,6 +88,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	const char *port = controller_env("SHELLAUDIT_PORT", "8080");
 	const char *lease = controller_env("SHELLAUDIT_LEASE_DURATION", "15");
 	const char *writes = controller_env("SHELLAUDIT_WRITES_PER_SECOND", "20");
+	const char *writers = controller_env("SHELLAUDIT_WRITERS", "4");
 	const char *period = controller_env("SHELLAUDIT_RETENTION_PERIOD", "10");
 	const char *transport = controller_env("SHELLAUDIT_WATCH_TRANSPORT", "chunked");
 	const char *lvl = controller_env("SHELLAUDIT_LOG_LEVEL", "info");
@@ -91,6 +99,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	cfg->kubeconfig = controller_env("KUBECONFIG", NULL);
 	cfg->namespace = controller_env("SHELLAUDIT_NAMESPACE", "shellaudit-system");
 	cfg->identity = controller_env("POD_NAME", NULL);
+	cfg->http_addr = controller_env("SHELLAUDIT_HTTP_ADDRESS", NULL);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k': cfg->kubeconfig = optarg; break;
@@ -99,6 +108,8 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		case 'p': port = optarg; break;
 		case 'd': lease = optarg; break;
 		case 'w': writes = optarg; break;
+		case 'W': writers = optarg; break;
+		case 'a': cfg->http_addr = optarg; break;
 		case 'r': period = optarg; break;
 		case 't': transport = optarg; break;
 		case 'l': lvl = optarg; break;
@@ -120,6 +131,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	cfg->port = (int)n;
 	if (controller_long("lease duration", lease, 3, 3600, &cfg->lease_duration_s) < 0 ||
 	    controller_long("writes per second", writes, 1, 10000, &cfg->writes_per_second) < 0 ||
+	    controller_long("writers", writers, 1, 64, &cfg->writers) < 0 ||
 	    controller_long("retention period", period, 1, 86400, &cfg->retention_period_s) < 0)
 		return -EINVAL;
 	if (strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
@@ -145,5 +157,8 @@ int main(int argc, char **argv)
 	if (controller_parse(argc, argv, &cfg, &level, id, sizeof(id)) < 0)
 		return 2;
 	log_set_level(level);
+	/* A dozen threads allocate; two arenas keep them from each holding
+	 * freed memory of its own (RSS is what the memory limit sees). */
+	mallopt(M_ARENA_MAX, 2);
 	return controller_run(&cfg) < 0 ? 1 : 0;
 }

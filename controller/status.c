@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Policy status: observedGeneration, matched pods, nodes, and the Ready
- * and InvalidSpec conditions. Written only when something other than a
- * transition time would change. */
+/* Policy status: observedGeneration, matched pods, nodes, and the Ready,
+ * InvalidSpec and RedactRulesTruncated conditions (others' conditions are
+ * kept). Written only when something other than a transition time would
+ * change, as a merge patch that carries the policy's resourceVersion: a
+ * write computed from an older policy gets a 409 and is computed again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "controller.h"
 #include "timefmt.h"
+#include "util.h"
 
 struct status_ready {
 	struct controller *c;
@@ -27,11 +30,13 @@ static void status_check_node(const char *node, void *value, void *arg)
 	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, "generation");
 	const cJSON *obs = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(san, "status"), "observedGeneration");
+	const char *have = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(san, "specHash"));
+	const char *want;
 	bool ok;
 
 	(void)value;
 	ok = san && cJSON_IsNumber(gen) && cJSON_IsNumber(obs) && obs->valuedouble >= gen->valuedouble &&
-	     resolve_node_spec_equal(&r->c->res, node, cJSON_GetObjectItemCaseSensitive(san, "spec"));
+	     have && (want = resolve_node_hash(&r->c->res, node)) && !strcmp(have, want);
 	if (ok)
 		return;
 	if (r->pending++ < 5) {
@@ -85,21 +90,39 @@ static const struct policy *status_find(const struct controller *c, const char *
 	return NULL;
 }
 
+/* Keeps the conditions of types we do not write (another controller's). */
+static void status_keep_foreign(cJSON *conds, const cJSON *old_conds)
+{
+	static const char *const ours[] = { "Ready", "InvalidSpec", "RedactRulesTruncated" };
+	const cJSON *old;
+	size_t i;
+
+	cJSON_ArrayForEach(old, old_conds) {
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(old, "type"));
+		bool mine = false;
+
+		for (i = 0; t && i < ARRAY_SIZE(ours); i++)
+			mine |= !strcmp(t, ours[i]);
+		if (t && !mine)
+			cJSON_AddItemToArray(conds, cJSON_Duplicate(old, 1));
+	}
+}
+
 int status_sync(struct controller *c, const char *name)
 {
 	const cJSON *obj = informer_get(c->inf[CTL_POLICIES], NULL, name);
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	const cJSON *oldc = cJSON_GetObjectItemCaseSensitive(old, "conditions");
-	const struct resolve_policy_result *pr = hmap_get(&c->res.policies, name);
+	const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
+	const struct resolve_result *pr = resolve_policy(&c->res, name);
 	const char *invalid = hmap_get(&c->invalid, name);
 	struct status_ready r = { c, 0, "" };
-	struct kube_response resp;
+	struct write_job *j;
 	cJSON *status, *conds, *patch;
-	char path[512], msg[1024];
+	char path[512], key[320], msg[1024];
 	long long gen;
 	long nodes = 0;
-	int ret;
 
 	if (!obj)
 		return 0; /* deleted meanwhile */
@@ -136,25 +159,50 @@ int status_sync(struct controller *c, const char *name)
 		}
 		cJSON_AddItemToArray(conds, status_condition(oldc, "InvalidSpec", "False", "Valid",
 							     "the spec is usable", gen));
+		if (pr && pr->redact_dropped) {
+			snprintf(msg, sizeof(msg),
+				 "on %ld containers other policies' redact rules came first and this "
+				 "policy's did not all fit the %d a container can have",
+				 pr->redact_dropped, RESOLVE_MAX_REDACT);
+			cJSON_AddItemToArray(conds, status_condition(oldc, "RedactRulesTruncated",
+								     "True", "TooManyRules", msg, gen));
+		}
 	}
+	status_keep_foreign(conds, oldc);
 	if (old && cJSON_Compare(old, status, true)) {
 		cJSON_Delete(status);
 		return 0;
 	}
-	if (!controller_take_write(c)) {
+	if (!controller_take_status_write(c)) {
 		cJSON_Delete(status);
 		return -EAGAIN;
 	}
-	c->m_writes->value++;
 	patch = cJSON_CreateObject();
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "resourceVersion",
+				rv ? rv : "");
 	cJSON_AddItemToObject(patch, "status", status);
+	snprintf(key, sizeof(key), "policy/%s", name);
 	snprintf(path, sizeof(path), SHELLAUDIT_GROUP_PATH "/shellauditpolicies/%s/status", name);
-	ret = kube_patch(c->client, path, patch, NULL, &resp);
+	if (!(j = write_job_new(key, "PATCH", path)) || !(j->body = cJSON_PrintUnformatted(patch))) {
+		write_job_free(j);
+		cJSON_Delete(patch);
+		return -ENOMEM;
+	}
 	cJSON_Delete(patch);
-	if (ret == -ENOENT)
+	controller_submit(c, j);
+	return 1;
+}
+
+int status_done(struct controller *c, const char *name, struct write_job *j)
+{
+	(void)c;
+	if (j->ret == 0 || j->ret == -ENOENT || j->ret == WRITER_NOT_LEADER)
 		return 0;
-	if (ret < 0)
-		log_with(LOG_WARN, LOG_KV("policy", name), "cannot update policy status: %s",
-			 resp.message);
-	return ret;
+	if (j->ret == -EBUSY || j->ret == -EAGAIN) {
+		log_with(LOG_DEBUG, LOG_KV("policy", name), "policy status: %s; computing again",
+			 j->message);
+		return 0;
+	}
+	log_with(LOG_WARN, LOG_KV("policy", name), "cannot update policy status: %s", j->message);
+	return j->ret;
 }

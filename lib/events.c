@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "digest.h"
 #include "escape.h"
 #include "hmap.h"
 #include "log.h"
@@ -29,12 +30,27 @@ struct events_series {
 struct events {
 	struct kube_client *c;
 	struct events_opts opts;
-	char controller[128], instance[256];	/* opts' strings, owned */
+	char controller[128], instance[EVENTS_INSTANCE_MAX + 1]; /* opts' strings, owned */
 	struct tokens tokens;	/* qps, burst */
 	struct hmap series;	/* key -> struct events_series */
 	struct events_stats stats;
 	unsigned long seq;
 };
+
+/* reportingInstance: the API takes 128 characters at most. A longer one
+ * (a node name of up to 253) keeps its start and gets a digest of the
+ * whole, so that two long names stay two instances. */
+static void events_instance(const char *in, char out[EVENTS_INSTANCE_MAX + 1])
+{
+	char d[DIGEST_STR_LEN];
+
+	if (strlen(in) <= EVENTS_INSTANCE_MAX) {
+		snprintf(out, EVENTS_INSTANCE_MAX + 1, "%s", in);
+		return;
+	}
+	digest_bytes(in, strlen(in), d);
+	snprintf(out, EVENTS_INSTANCE_MAX + 1, "%.*s-%.16s", EVENTS_INSTANCE_MAX - 17, in, d + 7);
+}
 
 int events_new(struct kube_client *c, const struct events_opts *opts, struct events **out)
 {
@@ -45,7 +61,7 @@ int events_new(struct kube_client *c, const struct events_opts *opts, struct eve
 	e->c = c;
 	e->opts = *opts;
 	snprintf(e->controller, sizeof(e->controller), "%s", opts->controller ? opts->controller : "");
-	snprintf(e->instance, sizeof(e->instance), "%s", opts->instance ? opts->instance : "");
+	events_instance(opts->instance ? opts->instance : "", e->instance);
 	e->opts.controller = e->controller;
 	e->opts.instance = e->instance;
 	if (e->opts.qps <= 0)

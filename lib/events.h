@@ -6,6 +6,9 @@
 
 #include "kube.h"
 
+/* The API's limit on reportingInstance. */
+#define EVENTS_INSTANCE_MAX 128
+
 struct event_regarding {
 	const char *api_version;	/* "v1" */
 	const char *kind;		/* "Pod" */
@@ -16,7 +19,9 @@ struct event_regarding {
 
 struct events_opts {
 	const char *controller;	/* reportingController, e.g. "shellaudit.io/agent" */
-	const char *instance;	/* reportingInstance, e.g. "shellaudit-agent-node1" */
+	/* reportingInstance, e.g. "shellaudit-agent-node1"; past
+	 * EVENTS_INSTANCE_MAX characters, its start and a digest of it. */
+	const char *instance;
 	double qps;		/* sustained Events created per second [5] */
 	int burst;		/* [25] */
 	long series_window_s;	/* identical events within this window form a series [360];

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Health and metrics endpoint. Requests are tiny and answered inline. */
+/* Health and metrics endpoint. The server thread owns the listener, the
+ * connections and their buffers; it shares with the daemon only the two
+ * beat atomics and the metrics (read with atomic loads). Nothing in it
+ * blocks: poll() with the nearest connection deadline as its timeout. */
 #include "httpd.h"
 
 #include <arpa/inet.h>
@@ -7,152 +10,316 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "clock.h"
 
 #define HTTPD_REQ_MAX 4096
 #define HTTPD_BODY_MAX (256 << 10)
+#define HTTPD_IDLE_POLL_MS 1000
 
-struct httpd {
-	int fd;
-	struct httpd_handlers h;
+struct httpd_conn {
+	int fd;			/* -1: free slot */
+	long deadline;		/* clock_now_ms() */
+	char req[HTTPD_REQ_MAX + 1];
+	size_t got;
+	char *resp;		/* the whole answer once the request is read */
+	size_t len, sent;
 };
 
-int httpd_new(const char *addr, int port, const struct httpd_handlers *h, struct httpd **out)
-{
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
-	struct httpd *s;
-	int one = 1, ret;
+struct httpd {
+	struct httpd_opts o;
+	int fd, stopfd, port;
+	pthread_t thread;
+	bool started;
+	struct httpd_conn *conns;
+	atomic_long beat_ms;
+	atomic_bool ready;
+};
 
-	if (addr && inet_pton(AF_INET6, addr, &sa.sin6_addr) != 1) {
+static int httpd_bind(struct httpd *s)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)s->o.port) };
+	socklen_t len = sizeof(sa);
+	int one = 1;
+
+	if (s->o.addr && !*s->o.addr)
+		s->o.addr = NULL;
+	if (s->o.addr && inet_pton(AF_INET6, s->o.addr, &sa.sin6_addr) != 1) {
 		char mapped[64];
 
-		snprintf(mapped, sizeof(mapped), "::ffff:%s", addr);
-		if (inet_pton(AF_INET6, mapped, &sa.sin6_addr) != 1) {
-			log_error("httpd: invalid address %s", addr);
+		snprintf(mapped, sizeof(mapped), "::ffff:%s", s->o.addr);
+		if (inet_pton(AF_INET6, mapped, &sa.sin6_addr) != 1)
 			return -EINVAL;
-		}
-	} else if (!addr) {
+	} else if (!s->o.addr) {
 		sa.sin6_addr = in6addr_any;
 	}
-	if (!(s = calloc(1, sizeof(*s))))
-		return -ENOMEM;
-	s->h = *h;
 	s->fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
+	if (s->fd < 0)
+		return -errno;
 	setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s->fd, 16) < 0) {
-		ret = -errno;
-		log_error("httpd: cannot listen on port %d: %s", port, strerror(errno));
-		goto fail;
-	}
-	*out = s;
+	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s->fd, 128) < 0 ||
+	    getsockname(s->fd, (struct sockaddr *)&sa, &len) < 0)
+		return -errno;
+	s->port = ntohs(sa.sin6_port);
 	return 0;
-fail:
-	if (s->fd >= 0)
-		close(s->fd);
-	free(s);
-	return ret;
 }
 
-void httpd_free(struct httpd *s)
+static void httpd_close(struct httpd_conn *c)
 {
-	if (!s)
-		return;
-	close(s->fd);
-	free(s);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->resp);
+	c->fd = -1;
+	c->resp = NULL;
+	c->got = c->len = c->sent = 0;
 }
 
-int httpd_fd(const struct httpd *s)
+/* Sets c->resp to a whole answer; no memory: the connection is closed. */
+static void httpd_answer(struct httpd_conn *c, int code, const char *type, const char *body,
+			 size_t len)
 {
-	return s->fd;
-}
-
-static void httpd_reply(int fd, int code, const char *type, const char *body, size_t len)
-{
-	char head[256];
+	const char *text = code == 200 ? "OK" : code == 404 ? "Not Found" :
+			   code == 503 ? "Service Unavailable" : "Bad Request";
+	size_t cap = len + 256;
 	int n;
 
-	n = snprintf(head, sizeof(head),
+	if (!(c->resp = malloc(cap)))
+		return;
+	n = snprintf(c->resp, cap,
 		     "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n",
-		     code, code == 200 ? "OK" : code == 404 ? "Not Found" :
-			   code == 503 ? "Service Unavailable" : "Bad Request",
-		     type, len);
-	/* Best effort: a client that does not read its answer loses it. */
-	if (write(fd, head, (size_t)n) == n && len)
-		(void)!write(fd, body, len);
+		     code, text, type, len);
+	memcpy(c->resp + n, body, len);
+	c->len = (size_t)n + len;
 }
 
-static void httpd_serve(struct httpd *s, int fd)
+static void httpd_route(struct httpd *s, struct httpd_conn *c)
 {
-	char req[HTTPD_REQ_MAX + 1], path[256];
-	struct pollfd p = { fd, POLLIN, 0 };
-	size_t got = 0;
-	ssize_t n;
+	char path[256];
+	long beat = atomic_load(&s->beat_ms);
+	bool alive = !s->o.stale_ms || clock_now_ms() - beat <= s->o.stale_ms;
 
-	/* Enough to read the request line; the client has one second. */
-	while (got < HTTPD_REQ_MAX && !memchr(req, '\n', got)) {
-		if (poll(&p, 1, 1000) <= 0)
-			return;
-		n = read(fd, req + got, HTTPD_REQ_MAX - got);
-		if (n <= 0)
-			return;
-		got += (size_t)n;
-	}
-	req[got] = '\0';
-	if (sscanf(req, "GET %255s HTTP/", path) != 1) {
-		httpd_reply(fd, 400, "text/plain", "bad request\n", 12);
+	if (sscanf(c->req, "GET %255s HTTP/", path) != 1) {
+		httpd_answer(c, 400, "text/plain", "bad request\n", 12);
 		return;
 	}
 	path[strcspn(path, "?")] = '\0';
 	if (!strcmp(path, "/healthz")) {
-		bool ok = !s->h.healthy || s->h.healthy(s->h.arg);
-
-		httpd_reply(fd, ok ? 200 : 503, "text/plain", ok ? "ok\n" : "unhealthy\n", ok ? 3 : 10);
+		httpd_answer(c, alive ? 200 : 503, "text/plain", alive ? "ok\n" : "unhealthy\n",
+			     alive ? 3 : 10);
 	} else if (!strcmp(path, "/readyz")) {
-		bool ok = !s->h.ready || s->h.ready(s->h.arg);
+		bool ok = alive && atomic_load(&s->ready);
 
-		httpd_reply(fd, ok ? 200 : 503, "text/plain", ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
-	} else if (!strcmp(path, "/metrics") && s->h.metrics) {
+		httpd_answer(c, ok ? 200 : 503, "text/plain", ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
+	} else if (!strcmp(path, "/metrics") && s->o.metrics) {
 		char *body = malloc(HTTPD_BODY_MAX);
 		size_t len;
 
 		if (!body)
 			return;
-		len = metrics_render(s->h.metrics, body, HTTPD_BODY_MAX);
+		len = metrics_render(s->o.metrics, body, HTTPD_BODY_MAX);
 		if (len >= HTTPD_BODY_MAX)
 			len = HTTPD_BODY_MAX - 1;
-		httpd_reply(fd, 200, "text/plain; version=0.0.4", body, len);
+		httpd_answer(c, 200, "text/plain; version=0.0.4", body, len);
 		free(body);
 	} else {
-		httpd_reply(fd, 404, "text/plain", "not found\n", 10);
+		httpd_answer(c, 404, "text/plain", "not found\n", 10);
 	}
 }
 
-void httpd_process(struct httpd *s)
+/* Reads what is there; answers once the request line is complete. */
+static void httpd_read(struct httpd *s, struct httpd_conn *c)
 {
-	int fd, i;
+	ssize_t n = recv(c->fd, c->req + c->got, HTTPD_REQ_MAX - c->got, MSG_DONTWAIT);
 
-	/* A bounded number per call, so a flood cannot starve the loop. */
-	for (i = 0; i < 16; i++) {
-		struct timeval tv = { 1, 0 };
-
-		fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		/* A client that does not read its answer cannot block the loop. */
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		httpd_serve(s, fd);
-		close(fd);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		httpd_close(c);
+		return;
 	}
+	if (n < 0)
+		return;
+	c->got += (size_t)n;
+	c->req[c->got] = '\0';
+	if (!memchr(c->req, '\n', c->got)) {
+		if (c->got == HTTPD_REQ_MAX)
+			httpd_close(c);
+		return;
+	}
+	httpd_route(s, c);
+	if (!c->resp)
+		httpd_close(c);
+}
+
+static void httpd_write(struct httpd_conn *c)
+{
+	ssize_t n = send(c->fd, c->resp + c->sent, c->len - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		httpd_close(c);
+		return;
+	}
+	c->sent += (size_t)n;
+	if (c->sent == c->len)
+		httpd_close(c);
+}
+
+/* Takes the waiting connections; when every slot is busy, the oldest one
+ * makes room (it has had the longest part of its deadline already). */
+static void httpd_accept(struct httpd *s)
+{
+	int fd, i, slot;
+
+	while ((fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		slot = -1;
+		for (i = 0; i < s->o.max_conns && slot < 0; i++)
+			if (s->conns[i].fd < 0)
+				slot = i;
+		if (slot < 0) {
+			slot = 0;
+			for (i = 1; i < s->o.max_conns; i++)
+				if (s->conns[i].deadline < s->conns[slot].deadline)
+					slot = i;
+			httpd_close(&s->conns[slot]);
+		}
+		s->conns[slot].fd = fd;
+		s->conns[slot].deadline = clock_now_ms() + s->o.deadline_ms;
+	}
+}
+
+static void *httpd_thread(void *arg)
+{
+	struct httpd *s = arg;
+	int n = s->o.max_conns, i, k, timeout;
+	struct pollfd *p = calloc((size_t)n + 2, sizeof(*p));
+	int *which = calloc((size_t)n + 2, sizeof(*which));
+	long now;
+
+	if (!p || !which)
+		goto out;
+	for (;;) {
+		now = clock_now_ms();
+		timeout = HTTPD_IDLE_POLL_MS;
+		p[0] = (struct pollfd){ s->stopfd, POLLIN, 0 };
+		p[1] = (struct pollfd){ s->fd, POLLIN, 0 };
+		for (i = 0, k = 2; i < n; i++) {
+			struct httpd_conn *c = &s->conns[i];
+
+			if (c->fd < 0)
+				continue;
+			if (now >= c->deadline) {
+				httpd_close(c);
+				continue;
+			}
+			if (c->deadline - now < timeout)
+				timeout = (int)(c->deadline - now);
+			which[k] = i;
+			p[k++] = (struct pollfd){ c->fd, c->resp ? POLLOUT : POLLIN, 0 };
+		}
+		if (poll(p, (nfds_t)k, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		for (i = 2; i < k; i++) {
+			struct httpd_conn *c = &s->conns[which[i]];
+
+			if (!p[i].revents || c->fd != p[i].fd)
+				continue;
+			if (c->resp)
+				httpd_write(c);
+			else
+				httpd_read(s, c);
+			/* An answer ready now is usually sent at once. */
+			if (c->fd >= 0 && c->resp && !c->sent)
+				httpd_write(c);
+		}
+		if (p[1].revents)
+			httpd_accept(s);
+	}
+out:
+	free(p);
+	free(which);
+	return NULL;
+}
+
+int httpd_start(const struct httpd_opts *opts, struct httpd **out)
+{
+	struct httpd *s = calloc(1, sizeof(*s));
+	int ret, i;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->o = *opts;
+	s->fd = s->stopfd = -1;
+	if (s->o.deadline_ms <= 0)
+		s->o.deadline_ms = 1000;
+	if (s->o.max_conns <= 0)
+		s->o.max_conns = 32;
+	atomic_init(&s->beat_ms, clock_now_ms());
+	atomic_init(&s->ready, false);
+	if (!(s->conns = calloc((size_t)s->o.max_conns, sizeof(*s->conns)))) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < s->o.max_conns; i++)
+		s->conns[i].fd = -1;
+	if ((ret = httpd_bind(s)) < 0)
+		goto fail;
+	if ((s->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if ((ret = -pthread_create(&s->thread, NULL, httpd_thread, s)) < 0)
+		goto fail;
+	s->started = true;
+	*out = s;
+	return 0;
+fail:
+	httpd_stop(s);
+	return ret;
+}
+
+void httpd_stop(struct httpd *s)
+{
+	uint64_t one = 1;
+	int i;
+
+	if (!s)
+		return;
+	if (s->started) {
+		(void)!write(s->stopfd, &one, sizeof(one));
+		pthread_join(s->thread, NULL);
+	}
+	for (i = 0; s->conns && i < s->o.max_conns; i++)
+		httpd_close(&s->conns[i]);
+	free(s->conns);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->stopfd >= 0)
+		close(s->stopfd);
+	free(s);
+}
+
+void httpd_beat(struct httpd *s, bool ready)
+{
+	if (!s)
+		return;
+	atomic_store(&s->beat_ms, clock_now_ms());
+	atomic_store(&s->ready, ready);
+}
+
+int httpd_port(const struct httpd *s)
+{
+	return s->port;
 }

@@ -38,6 +38,7 @@
 /* A failure this long after the previous one starts the backoff anew
  * (client-go's backoff manager resets after 2 minutes). */
 #define INFORMER_BACKOFF_RESET_MS 120000
+#define INFORMER_PROCESS_MAX 5000	/* messages per informer_process call */
 
 enum informer_msg_type {
 	INFORMER_ADDED,
@@ -68,6 +69,7 @@ struct informer {
 	pthread_t thread;
 	bool thread_started;
 	int efd;
+	long page_size;		/* reflector thread: shrinks on -EFBIG */
 
 	pthread_mutex_t lock; /* guards the queue and stats */
 	struct informer_msg *head, *tail;
@@ -196,7 +198,16 @@ static int informer_list(struct informer *inf, struct kube_client *c, char **rv,
 	memset(resp, 0, sizeof(*resp));
 	if ((ret = informer_push(inf, INFORMER_REPLACE_BEGIN, NULL)) < 0)
 		return ret;
-	ret = kube_list(c, inf->path, inf->opts.page_size, informer_list_item, inf, rv, resp);
+	ret = kube_list(c, inf->path, inf->page_size, informer_list_item, inf, rv, resp);
+	if (ret == -EFBIG && inf->page_size > 1) {
+		/* One page was larger than the client takes (large objects in
+		 * key order): smaller pages from now on, and at once. */
+		inf->page_size = inf->page_size / 10 > 1 ? inf->page_size / 10 : 1;
+		log_with(LOG_WARN, LOG_KV("path", inf->path),
+			 "informer: list page too large (%s); pages of %ld from now on",
+			 resp->message, inf->page_size);
+		return informer_list(inf, c, rv, resp);
+	}
 	if (ret < 0) {
 		/* The owner drops a replace that has no end. */
 		if (ret != -ECANCELED)
@@ -339,6 +350,12 @@ static void informer_upsert(struct informer *inf, const char *key, cJSON *obj, b
 	struct informer_item *old = hmap_get(&inf->items, key), *it;
 	const char *orv, *nrv;
 
+	if (inf->opts.no_cache) {
+		if (inf->opts.on_add)
+			inf->opts.on_add(obj, inf->opts.arg);
+		cJSON_Delete(obj);
+		return;
+	}
 	if (old && replace) {
 		/* A relist re-delivers unchanged objects: no spurious update. */
 		orv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -378,6 +395,8 @@ static void informer_remove(struct informer *inf, const char *key, const cJSON *
 {
 	struct informer_item *old = hmap_del(&inf->items, key);
 
+	if (inf->opts.no_cache && last && inf->opts.on_delete)
+		inf->opts.on_delete(last, inf->opts.arg);
 	if (!old)
 		return;
 	if (old->index)
@@ -453,7 +472,7 @@ static void informer_apply(struct informer *inf, struct informer_msg *m)
 	}
 	switch (m->type) {
 	case INFORMER_REPLACE_ITEM:
-		if (inf->replace_seen)
+		if (inf->replace_seen && !inf->opts.no_cache)
 			hmap_add(inf->replace_seen, key);
 		informer_upsert(inf, key, m->obj, true);
 		m->obj = NULL;
@@ -492,12 +511,28 @@ int informer_process(struct informer *inf)
 	m = inf->head;
 	inf->head = inf->tail = NULL;
 	pthread_mutex_unlock(&inf->lock);
-	for (; m; m = next) {
+	for (; m && n < INFORMER_PROCESS_MAX; m = next) {
 		next = m->next;
 		informer_apply(inf, m);
 		cJSON_Delete(m->obj);
 		free(m);
 		n++;
+	}
+	if (m) {
+		/* The rest next turn (the fd stays readable), so that a list of
+		 * 100,000 objects does not hold the owner's loop in one call. */
+		struct informer_msg *last = m;
+		uint64_t one = 1;
+
+		while (last->next)
+			last = last->next;
+		pthread_mutex_lock(&inf->lock);
+		last->next = inf->head;
+		if (!inf->head)
+			inf->tail = last;
+		inf->head = m;
+		pthread_mutex_unlock(&inf->lock);
+		(void)!write(inf->efd, &one, sizeof(one));
 	}
 	if (inf->opts.resync_ms > 0 && inf->opts.on_update && inf->synced) {
 		long now = clock_now_ms();
@@ -523,6 +558,7 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 	inf->opts = *opts;
 	if (!inf->opts.page_size)
 		inf->opts.page_size = 500;
+	inf->page_size = inf->opts.page_size;
 	if (!inf->opts.watch_timeout_s)
 		inf->opts.watch_timeout_s = 300;
 	inf->cfg = cfg;
@@ -547,6 +583,12 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 fail:
 	informer_stop(inf);
 	return ret;
+}
+
+void informer_cancel(struct informer *inf)
+{
+	if (inf)
+		atomic_store(&inf->stop, 1);
 }
 
 void informer_stop(struct informer *inf)

@@ -14,7 +14,8 @@ struct informer;
 
 struct informer_opts {
 	const char *path;	/* collection, may carry labelSelector/fieldSelector */
-	long page_size;		/* list page size [500] */
+	long page_size;		/* list page size [500]; a page past the client's
+				 * max_body is asked again in smaller pages */
 	long watch_timeout_s;	/* server-side watch timeout t [300]: each watch
 				 * asks for a random one in [t, 2t), as client-go */
 	long resync_ms;		/* on_update(obj, obj) for every object this often; 0: never */
@@ -30,6 +31,11 @@ struct informer_opts {
 	void (*on_update)(const cJSON *old, const cJSON *obj, void *arg);
 	void (*on_delete)(const cJSON *obj, void *arg);
 	void *arg;
+	/* Events only: nothing is cached (informer_get finds nothing); the
+	 * owner keeps what it needs from on_add/on_update/on_delete. A list
+	 * calls on_add for every item, and cannot tell what vanished while
+	 * the watch was down: the owner must tolerate stale entries. */
+	bool no_cache;
 };
 
 struct informer_stats {
@@ -45,11 +51,15 @@ int informer_start(const struct kubeconfig *cfg, const struct kube_client_opts *
 		   const struct informer_opts *opts, struct informer **out);
 /* Stops the reflector (within about a second) and frees everything. */
 void informer_stop(struct informer *inf);
+/* Asks the reflector to stop without waiting, so that several informers
+ * stop together; informer_stop() then waits and frees. NULL-safe. */
+void informer_cancel(struct informer *inf);
 
 /* Readable when events wait for informer_process. */
 int informer_fd(const struct informer *inf);
-/* Applies waiting events to the cache and runs the callbacks; returns how
- * many events it handled. Also runs a due resync. */
+/* Applies waiting events to the cache and runs the callbacks, at most
+ * 5000 a call (the fd stays readable while more wait); returns how many it
+ * handled. Also runs a due resync. */
 int informer_process(struct informer *inf);
 
 /* True once the first full list has been applied. */

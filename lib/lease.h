@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Leader election on a coordination.k8s.io/v1 Lease, driven by the
- * daemon's main loop calling lease_tick every retry period. */
+/* Leader election on a coordination.k8s.io/v1 Lease: either driven by a
+ * caller calling lease_tick every retry period, or (lease_start) renewed
+ * on its own thread, so that no other work of the daemon can make a
+ * renewal late. Before each write, a leader asks lease_valid(): it is true
+ * only until the renew deadline after the last renewal that succeeded, so
+ * a replica that is not sure it still leads stops writing at once. */
 #ifndef SHELLAUDIT_LEASE_H
 #define SHELLAUDIT_LEASE_H
 
@@ -28,7 +32,23 @@ void lease_free(struct lease *l);
  * logged and count against the renew deadline. */
 int lease_tick(struct lease *l);
 bool lease_is_leader(const struct lease *l);
-/* Gives the lease up (on shutdown) so another replica need not wait. */
+/* Gives the lease up (on shutdown) so another replica need not wait; only
+ * a lease this replica holds, and only if nobody wrote it since our last
+ * renewal (the update carries that resourceVersion: a 409 leaves it). */
 int lease_release(struct lease *l);
+
+/* --- on its own thread ------------------------------------------------------ */
+
+/* Starts a thread that renews every retry period (jittered) with its own
+ * client, whose request timeout is half the renew deadline. cfg must
+ * outlive the lease. Caller stops it with lease_stop(). */
+int lease_start(const struct kubeconfig *cfg, const struct lease_opts *opts, struct lease **out);
+/* Stops the thread, releases the lease if held, frees l. NULL-safe. */
+void lease_stop(struct lease *l);
+/* Any thread: true while this replica surely leads, i.e. until the renew
+ * deadline after the start of the last successful renewal. */
+bool lease_valid(const struct lease *l);
+/* Readable (an eventfd: read it) when leadership was gained or lost. */
+int lease_fd(const struct lease *l);
 
 #endif

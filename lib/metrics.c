@@ -28,7 +28,7 @@ size_t metrics_render(const struct metrics *ms, char *buf, size_t cap)
 
 		n = snprintf(buf + (len < cap ? len : cap), len < cap ? cap - len : 0,
 			     "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", m->name, m->help, m->name,
-			     m->gauge ? "gauge" : "counter", m->name, m->value);
+			     m->gauge ? "gauge" : "counter", m->name, (double)m->value);
 		if (n > 0)
 			len += (size_t)n;
 	}

@@ -11,10 +11,12 @@ struct metric {
 	const char *name;	/* e.g. "shellaudit_controller_reconciles_total" */
 	const char *help;
 	int gauge;		/* 0: counter */
-	double value;
+	/* Written by the daemon's threads, read by the HTTP thread: an atomic
+	 * (plain `m->value++` and `m->value = x` are atomic operations). */
+	_Atomic double value;
 };
 
-/* A fixed set of metrics owned by the daemon's main loop. */
+/* A fixed set of metrics, registered before the HTTP server starts. */
 struct metrics {
 	struct metric m[METRICS_MAX];
 	size_t n;

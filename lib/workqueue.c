@@ -103,7 +103,8 @@ long workqueue_fail(struct workqueue *q, const char *key)
 
 	if (!it)
 		return -ENOMEM;
-	delay = backoff_delay_ms(q->base_ms, q->max_ms, (unsigned)it->failures);
+	/* Jittered, so that keys failing together do not retry in step. */
+	delay = jitter_ms(backoff_delay_ms(q->base_ms, q->max_ms, (unsigned)it->failures), 0.2);
 	it->failures++;
 	workqueue_add(q, key, delay);
 	return delay;

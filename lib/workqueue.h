@@ -21,7 +21,8 @@ void workqueue_clear(struct workqueue *q);
 int workqueue_add(struct workqueue *q, const char *key, long delay_ms);
 /* Takes the ready key due first into buf; 0 when none is ready. */
 int workqueue_pop(struct workqueue *q, char *buf, size_t cap);
-/* The key failed: queue it again after its backoff; returns that delay. */
+/* The key failed: queue it again after its backoff (doubling from base_ms
+ * to max_ms, jittered by +-20%); returns that delay. */
 long workqueue_fail(struct workqueue *q, const char *key);
 /* The key succeeded: its backoff starts over. */
 void workqueue_forget(struct workqueue *q, const char *key);

@@ -652,7 +652,8 @@ static int agent_k8s_start(struct agent *a)
 	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
 				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
 				 .batch_age_ms = o->batch_ms };
-	struct httpd_handlers h = { NULL, agent_ready, &a->metrics, a };
+	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
+				 .stale_ms = 60000 };
 	char err[512], instance[300];
 	int ret;
 
@@ -685,7 +686,7 @@ static int agent_k8s_start(struct agent *a)
 	publish_on_record(a->pub, agent_on_record, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
-	if (o->port && (ret = httpd_new(NULL, o->port, &h, &a->http)) < 0)
+	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
 	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
 }
@@ -770,7 +771,7 @@ static void agent_k8s_turn(struct agent *a)
 		agent_k8s_report(a, false);
 	}
 	if (a->http)
-		httpd_process(a->http);
+		httpd_beat(a->http, agent_ready(a));
 	if ((ret = spool_tick(a->spool)) < 0)
 		snprintf(a->last_error, sizeof(a->last_error), "spool: %s", strerror(-ret));
 	/* Publishing shares this thread with capture: at most 100 ms a turn,
@@ -813,7 +814,7 @@ static void agent_k8s_drain(struct agent *a)
 static void agent_k8s_stop(struct agent *a)
 {
 	nodecfg_stop(a->nc);
-	httpd_free(a->http);
+	httpd_stop(a->http);
 	publish_free(a->pub);
 	events_free(a->events);
 	spool_close(a->spool);

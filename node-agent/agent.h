@@ -38,6 +38,7 @@ struct agent_opts {
 	const char *key_file;
 	size_t spool_max_bytes;
 	int port;		/* /healthz, /readyz, /metrics; 0: off */
+	const char *http_addr;	/* their bind address; NULL: all */
 	long drain_s;		/* SIGTERM: publish what is spooled for at most this long */
 	int batch_entries;	/* AuditRecord at N entries, S bytes or T ms */
 	size_t batch_bytes;

@@ -86,6 +86,7 @@ static void main_usage(FILE *f)
 		"  --batch-ms MS         or MS after its first entry (5000)\n"
 		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"
+		"  --http-address ADDR   their bind address (default: all)  SHELLAUDIT_HTTP_ADDRESS\n"
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
 		"  --watch-transport T   chunked (default) or websocket: how the agent watches\n"
 		"                        its ShellAuditNode        SHELLAUDIT_WATCH_TRANSPORT\n"
@@ -229,7 +230,7 @@ int main(int argc, char **argv)
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
 	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
-	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS };
+	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS, OPT_HTTP_ADDR };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
 		{ "batch-bytes", required_argument, NULL, OPT_BATCH_B },
 		{ "batch-ms", required_argument, NULL, OPT_BATCH_MS },
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "http-address", required_argument, NULL, OPT_HTTP_ADDR },
 		{ "drain-seconds", required_argument, NULL, OPT_DRAIN },
 		{ "watch-transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "bpf-dir", required_argument, NULL, OPT_BPF_DIR },
@@ -285,6 +287,7 @@ int main(int argc, char **argv)
 		o.spool_dir = "/var/lib/shellaudit/spool";
 	o.spool_max_bytes = 256u << 20;
 	o.port = 8081;
+	o.http_addr = getenv("SHELLAUDIT_HTTP_ADDRESS");
 	o.drain_s = 10;
 	o.targets_file = getenv("SHELLAUDIT_TARGETS_FILE");
 	o.bpf_dir = getenv("SHELLAUDIT_BPF_DIR");
@@ -333,6 +336,7 @@ int main(int argc, char **argv)
 		case OPT_BATCH_B: bb = optarg; break;
 		case OPT_BATCH_MS: bms = optarg; break;
 		case OPT_PORT: port = optarg; break;
+		case OPT_HTTP_ADDR: o.http_addr = optarg; break;
 		case OPT_DRAIN: drain = optarg; break;
 		case OPT_TRANSPORT: transport = optarg; break;
 		case OPT_HELP:

@@ -325,6 +325,9 @@ rest:
 		cJSON_Delete(status);
 		return 0;
 	}
+	/* A merge patch without the key keeps the old lastError: clear it. */
+	if (!last_error || !*last_error)
+		cJSON_AddNullToObject(status, "lastError");
 	patch = cJSON_CreateObject();
 	cJSON_AddItemToObject(patch, "status", status);
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/shellauditnodes/%s/status", nc->node);

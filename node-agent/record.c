@@ -140,7 +140,7 @@ cJSON *record_build(const struct record_identity *id, const struct record_sessio
 		    const struct sign_key *key, char digest[DIGEST_STR_LEN])
 {
 	cJSON *obj = cJSON_CreateObject(), *md, *labels, *spec, *pod, *s, *sig;
-	char name[320], label[20], text[512], signature[SIGN_SIGNATURE_LEN];
+	char name[320], label[20], text[512], signature[SIGN_SIGNATURE_LEN], until[RECORD_TIME_LEN];
 	int n = cJSON_GetArraySize(entries), tn;
 
 	if (!obj || n < 1 || n > RECORD_MAX_ENTRIES) {
@@ -188,6 +188,13 @@ cJSON *record_build(const struct record_identity *id, const struct record_sessio
 		goto fail;
 	cJSON_AddStringToObject(spec, "digest", digest);
 	cJSON_AddStringToObject(md, "name", name);
+	/* The controller reads records as metadata only: the earliest time
+	 * this one can expire goes there too, so that it reads the record's
+	 * spec (its exact expiry) once, near then. From the record itself, so
+	 * a replay builds the same object. */
+	if (record_kept_until(spec, until) == 0)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"),
+					RECORD_EXPIRES_ANNOTATION, until);
 	if (key) {
 		if ((tn = record_signed_text(id->node, digest, text, sizeof(text))) < 0 ||
 		    sign_message(key, text, (size_t)tn, signature) < 0)

@@ -13,6 +13,7 @@
 #define RECORD_MAX_ENTRIES 1000
 /* Held by every record until its retention has passed. */
 #define RECORD_FINALIZER "shellaudit.io/retention"
+#define RECORD_EXPIRES_ANNOTATION "shellaudit.io/expires-at"
 
 /* Who the entries belong to, as the ShellAuditNode target says. */
 struct record_identity {
@@ -56,6 +57,8 @@ struct sign_key;
  * tests, since the CRD requires a signature. digest gets this record's.
  * The finalizer shellaudit.io/retention is set: the record can only go
  * once its retention has passed (see config/rbac/auditrecord_policy.yaml).
+ * The annotation shellaudit.io/expires-at holds record_kept_until(), the
+ * earliest time it can expire, for a controller that reads only metadata.
  * Returns the object the caller frees, or NULL on error.
  */
 cJSON *record_build(const struct record_identity *id, const struct record_session *sess,

@@ -268,13 +268,16 @@ as_agent_a() {
 		-H "Content-Type: $3" -X "$1" --data-binary @- -o "$work/resp" -w '%{http_code}' "$api$2"
 	printf ' %s' "$(grep -o '"message": *"[^"]*"' "$work/resp" 2>/dev/null)"
 }
+# record_of NODE: the fixture as NODE's agent would write it (a name that
+# ends in the first 10 hex digits of its digest, as the records policy wants).
 record_of() {
-	sed -e "s/^  node: node-1$/  node: $1/" -e "s/name: demo-6f7c9-shell-0/name: e2e-multinode-$1/" \
+	sed -e "s/^  node: node-1$/  node: $1/" -e "s/name: demo-6f7c9-shell-0/name: e2e-multinode-$1-9f86d08188/" \
 		"$T_ROOT/tests/integration/fixtures/auditrecord.yaml"
 }
-t_match "agent A cannot write node B's ShellAuditNode status" "^422 .*may not write ShellAuditNode $B" \
+# Admission denials are Forbidden (403), so that an agent retries, never drops.
+t_match "agent A cannot write node B's ShellAuditNode status" "^403 .*may not write ShellAuditNode $B" \
 	"$(echo '{"status":{"lastError":"forged"}}' | as_agent_a PATCH "/shellauditnodes/$B/status" application/merge-patch+json)"
-t_match "agent A cannot write records of node B" "^422 .*may not write records of node $B" \
+t_match "agent A cannot write records of node B" "^403 .*may not write records of node $B" \
 	"$(record_of "$B" | as_agent_a POST /namespaces/default/auditrecords application/yaml)"
 t_match "agent A writes its own node's ShellAuditNode status" '^200' \
 	"$(echo '{"status":{}}' | as_agent_a PATCH "/shellauditnodes/$A/status" application/merge-patch+json)"

@@ -112,6 +112,23 @@ int main(void)
 	      st.failed == 0);
 
 	events_free(e);
+
+	/* A node name of 240 characters: reportingInstance past the API's 128
+	 * would make every Event a 422 (k8s.md L5). */
+	{
+		char instance[300];
+
+		memset(instance, 'n', sizeof(instance));
+		memcpy(instance, "shellaudit-agent-", 17);
+		instance[257] = '\0';
+		o.instance = instance;
+		o.qps = 10;
+		events_new(c, &o, &e);
+		r = events_emit(e, &pod, "Normal", "LongNode", "Typed", "ls");
+		f = list(c, "LongNode");
+		CHECK("a 257-character instance still makes Events", r == 0 && f.n == 1);
+		events_free(e);
+	}
 	kube_client_free(c);
 	kubeconfig_free(cfg);
 	return check_summary();

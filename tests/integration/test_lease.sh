@@ -3,7 +3,9 @@
 # Leader election on a real Lease: two candidates, exactly one leads, and
 # keeps leading while it renews; kill it and the other takes over; a third
 # candidate follows while the lease is held; SIGTERM releases the lease,
-# which the third takes without waiting for it to expire.
+# which the third takes without waiting for it to expire. A replica
+# stopped while another took the Lease does not release it (k8s.md M2),
+# and the holder's leaseDurationSeconds rules, not ours (L3).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
@@ -72,8 +74,37 @@ if t_wait 60 c_leads; then t_pass "a released lease is taken"; else t_fail "a re
 t_eq "the Lease names the third candidate" "c" "$(lease holderIdentity)"
 t_match "at once: it was free when taken, not expired (the previous holder was none)" \
 	'"msg":"acquired leadership","lease":"lease-test","identity":"c","previous":""' "$(cat "$dir/c.log")"
-t_daemon_stop c TERM $'(^|\n)released($|\n)'
-for p in a b c; do
+
+# A lease another replica took while we were stopped is not ours to
+# release (k8s.md M2): the release carries our last resourceVersion, and
+# the update is refused. c either ticks once more and sees it follows
+# (not-leader), or tries the release, which the API server refuses (it
+# says so, and its holder stays).
+kill -STOP "${T_DAEMON_PID[c]}"
+"$KUBE_BIN/kubectl" patch lease lease-test -n default --type=merge \
+	-p '{"spec":{"holderIdentity":"thief","leaseDurationSeconds":60}}' >/dev/null
+kill -TERM "${T_DAEMON_PID[c]}"
+kill -CONT "${T_DAEMON_PID[c]}"
+t_wait 30 t_daemon_ended c || true
+t_eq "SIGTERM stops c with status 0" 0 "$(cat "$T_DAEMON_DIR/c.rc" 2>/dev/null)"
+t_eq "a replica stopped past its lease does not release the new holder's" "thief 60" \
+	"$(lease holderIdentity) $(lease leaseDurationSeconds)"
+t_match "it did not release it: it saw it no longer led, or its update was refused" \
+	$'(^|\n)not-leader($|\n)|written by another replica since our last renewal: not released' \
+	"$(t_daemon_log c)"
+
+# The holder's leaseDurationSeconds (60) rules, not ours (6) (k8s.md L3):
+# the thief's lease renewed now, a candidate with a duration of 6 s must
+# still follow it well past 6 s.
+"$KUBE_BIN/kubectl" patch lease lease-test -n default --type=merge \
+	-p "{\"spec\":{\"renewTime\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)\"}}" >/dev/null
+start d
+t_wait 30 grep -qx follower "$dir/d.log" || true
+sleep $((2 * duration + 3))
+t_eq "a lease held for 60 s is not taken after our 6 (d's states; the holder)" "follower thief" \
+	"$(states d | sort -u | tr '\n' ' ')$(lease holderIdentity)"
+t_daemon_stop d TERM $'(^|\n)not-leader($|\n)'
+for p in a b c d; do
 	if grep -q 'ERROR: AddressSanitizer\|runtime error' "$dir/$p.log" 2>/dev/null; then
 		t_fail "candidate $p ran clean under sanitizers" "$(grep -A20 'ERROR: AddressSanitizer\|runtime error' "$dir/$p.log" | head -20)"
 	fi

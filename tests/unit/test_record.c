@@ -3,7 +3,8 @@
  * a longer deterministic one when taken), the fields and digest of a
  * record, its finalizer, its signature by the node's key and how a
  * signature is checked (unsigned, another key, a swapped or malformed
- * signature, another node), and the earliest time a record can expire. */
+ * signature, another node), and the earliest time a record can expire
+ * (also in its annotation shellaudit.io/expires-at). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +98,28 @@ static void test_record_build_fields_digest_finalizer(void)
 	cJSON_Delete(r);
 }
 
+/* The controller reads records as metadata only: the earliest time a
+ * record can expire is there, from the record itself (a replay builds the
+ * same object), never later than the truth. */
+static void test_record_build_puts_the_expiry_in_an_annotation(void)
+{
+	char d[DIGEST_STR_LEN], t[RECORD_TIME_LEN];
+	cJSON *r = record_build(&id, NULL, entries("ls"), 0, NULL, NULL, NULL, d);
+	cJSON *again = record_build(&id, NULL, entries("ls"), 0, NULL, NULL, NULL, d);
+	const char *at = cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "metadata"), "annotations"),
+		RECORD_EXPIRES_ANNOTATION));
+
+	UNIT_CHECK_STR(RECORD_EXPIRES_ANNOTATION, "shellaudit.io/expires-at");
+	UNIT_CHECK(at != NULL);
+	UNIT_CHECK(record_kept_until(cJSON_GetObjectItem(r, "spec"), t) == 0);
+	UNIT_CHECK_STR(at, t);
+	UNIT_CHECK_STR(at, "2026-12-25T00:00:00Z"); /* the last entry + 720h */
+	UNIT_CHECK(cJSON_Compare(r, again, 1));
+	cJSON_Delete(r);
+	cJSON_Delete(again);
+}
+
 static void test_record_signature_checks(void)
 {
 	struct sign_key *k = NULL, *other = NULL;
@@ -180,5 +203,6 @@ static void test_record_kept_until(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_record_name_is_deterministic_and_bound_to_the_digest),
-	  UNIT_TEST(test_record_build_fields_digest_finalizer), UNIT_TEST(test_record_signature_checks),
-	  UNIT_TEST(test_record_kept_until))
+	  UNIT_TEST(test_record_build_fields_digest_finalizer),
+	  UNIT_TEST(test_record_build_puts_the_expiry_in_an_annotation),
+	  UNIT_TEST(test_record_signature_checks), UNIT_TEST(test_record_kept_until))
