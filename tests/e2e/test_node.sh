@@ -168,6 +168,7 @@ agent_answers() {
 	can agent update shellauditnodes.shellaudit.io --subresource=status
 	can agent watch shellauditnodes.shellaudit.io
 	can agent create events.events.k8s.io -n default
+	can agent get auditrecords.shellaudit.io -n default
 	can agent delete auditrecords.shellaudit.io -n default
 	can agent update auditrecords.shellaudit.io -n default
 	can agent get secrets -n shellaudit-system
@@ -177,7 +178,7 @@ agent_answers() {
 	can agent get pods -A
 	can agent create events -n default
 }
-t_eq "RBAC of the agent" "yes yes yes yes no no no no no no no no" "$(answers agent_answers)"
+t_eq "RBAC of the agent" "yes yes yes yes yes no no no no no no no no" "$(answers agent_answers)"
 controller_answers() {
 	can controller delete auditrecords.shellaudit.io -n default
 	can controller create shellauditnodes.shellaudit.io

@@ -25,20 +25,11 @@ work=$(mktemp -d /tmp/shellaudit-retry.XXXXXX)
 t_cleanup "rm -rf '$work'"
 k() { kubectl "$@"; }
 
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
-		t_port_free "$p" && echo "$p" && return 0
-	done
-	return 1
-}
-
 # proxy MODE: fakeapi.py's proxy in MODE in front of the API server; sets
 # KC (a kubeconfig for it) and LOG (its request log).
 proxy() {
 	local port pid
-	port=$(free_port)
+	port=$(t_free_port)
 	LOG=$work/$1.log
 	: >"$LOG"
 	python3 "$FAKE" proxy "$port" "$SHELLAUDIT_APISERVER_PORT" "$pki" "$1" "$LOG" >"$work/$1.out" 2>&1 &
@@ -148,7 +139,7 @@ t_run_program "kube_retry continue" "$PROG" continue "$KUBECONFIG" "$work/compac
 
 # --- a peer that stops answering -----------------------------------------------------
 
-fwd=$(free_port)
+fwd=$(t_free_port)
 python3 "$FAKE" forward 127.0.0.2 "$fwd" "$SHELLAUDIT_APISERVER_PORT" >"$work/forward.out" 2>&1 &
 t_cleanup "kill $!"
 t_wait 20 bash -c "exec 3<>/dev/tcp/127.0.0.2/$fwd" || t_fail "the forwarder listens" "$(cat "$work/forward.out")"

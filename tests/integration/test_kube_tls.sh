@@ -22,16 +22,6 @@ work=$(mktemp -d /tmp/shellaudit-tls.XXXXXX)
 t_cleanup "rm -rf '$work'"
 k() { kubectl "$@"; }
 
-# free_port: one nothing listens on, below the ephemeral range.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
-		t_port_free "$p" && echo "$p" && return 0
-	done
-	return 1
-}
-
 # start NAME ADDR PORT ARGS...: fakeapi.py in the background until the end
 # of the test, once it listens on ADDR:PORT.
 start() {
@@ -81,7 +71,7 @@ cat "$work/ca2.crt" >>"$work/certs/ca-certificates.crt"
 cp "$work/ca2.crt" "$work/certs/shellaudit-test-public-ca.pem"
 openssl rehash "$work/certs" 2>/dev/null || c_rehash "$work/certs" >/dev/null
 
-port=$(free_port)
+port=$(t_free_port)
 start tls 127.0.0.1 "$port" tls "$port" "$work/srv.crt" "$work/srv.key"
 kubeconfig "$work/pinned" "https://127.0.0.1:$port" "certificate-authority: $pki/ca.crt" "token: x"
 kubeconfig "$work/system" "https://127.0.0.1:$port" "" "token: x"
@@ -95,7 +85,7 @@ t_eq "the machine's trust store does not hold the test CA" "" \
 # --- tls-server-name and insecure against the real API server ------------------------
 
 k create namespace tls-test >/dev/null
-fwd=$(free_port)
+fwd=$(t_free_port)
 start forward 127.0.0.2 "$fwd" forward 127.0.0.2 "$fwd" "$SHELLAUDIT_APISERVER_PORT"
 admin="client-certificate: $pki/admin.crt
 client-key: $pki/admin.key"
