@@ -410,7 +410,7 @@ t_run "the chain verifies across the rolling restart" "$AGENT" verify --namespac
 
 # The DaemonSet deleted while its node has targets: capture stays pinned
 # (no agent must mean no gap before the next one), until config/uninstall.
-pins=$SHELLAUDIT_RUN/node/bpf/shellaudit
+pins=$SHELLAUDIT_RUN/bpf/$node/shellaudit
 k -n shellaudit-system delete daemonset shellaudit-agent --wait=true --timeout="${WAIT}s" >/dev/null
 agent_gone() { ! agent_pid >/dev/null; }
 t_wait "$WAIT" agent_gone || t_fail "the agent stopped"
