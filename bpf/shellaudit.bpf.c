@@ -89,10 +89,15 @@ struct {
 } events SEC(".maps");
 
 /* Per-thread line state: inside a readline() call that readline_enter saw,
- * armed for a callback-read line, or the current line already sent. */
+ * armed for a callback-read line, the current line already sent, or inside
+ * a seen readline() call that has given the terminal back (its line is
+ * complete, or a signal interrupted it and the shell may never return to
+ * it: a ^C at the prompt with a trap). Terminal capture skips the reads of
+ * the first two states only. */
 #define SA_IN_READLINE 1
 #define SA_IN_CALLBACK 2
 #define SA_LINE_SENT 3
+#define SA_RL_DEPREPPED 4
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -393,8 +398,13 @@ int BPF_KPROBE(prep_enter)
 	if (!current_target(task, &mntns))
 		return 0;
 	state = bpf_map_lookup_elem(&in_readline, &id);
-	if (!state || *state != SA_IN_READLINE)
+	if (state && *state == SA_RL_DEPREPPED) {
+		/* readline() preparing the terminal again (after SIGCONT). */
+		armed = SA_IN_READLINE;
 		bpf_map_update_elem(&in_readline, &id, &armed, BPF_ANY);
+	} else if (!state || *state != SA_IN_READLINE) {
+		bpf_map_update_elem(&in_readline, &id, &armed, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -407,7 +417,7 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 	struct sa_mark *t;
 
 	state = bpf_map_lookup_elem(&in_readline, &id);
-	if (!state || *state != SA_IN_READLINE)
+	if (!state || (*state != SA_IN_READLINE && *state != SA_RL_DEPREPPED))
 		return 0; /* another attachment sent it, or a call readline_enter missed */
 	bpf_map_update_elem(&in_readline, &id, &sent, BPF_ANY);
 	t = current_target(task, &mntns);
@@ -426,17 +436,22 @@ int BPF_KPROBE(deprep_enter)
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_mark *t;
 	const char *line = NULL;
-	__u8 sent = SA_LINE_SENT, *state;
+	__u8 sent = SA_LINE_SENT, deprepped = SA_RL_DEPREPPED, *state;
 	__u32 flags = 0;
 	__u64 var;
 
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
-	/* In a seen readline() call, readline_ret sends the line; a line
-	 * already sent was sent by another attachment. No state at all: a
-	 * call that began before the probes. */
+	/* In a seen readline() call, readline_ret sends the line; the call
+	 * no longer reads the terminal. A line already sent was sent by
+	 * another attachment. No state at all: a call that began before the
+	 * probes. */
 	state = bpf_map_lookup_elem(&in_readline, &id);
+	if (state && *state == SA_IN_READLINE) {
+		bpf_map_update_elem(&in_readline, &id, &deprepped, BPF_ANY);
+		return 0;
+	}
 	if (state && *state != SA_IN_CALLBACK)
 		return 0;
 	if (!state)
@@ -567,4 +582,327 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 		cm->seen = now;
 	}
 	return 0;
+}
+
+/* ---- Terminal capture -------------------------------------------------------
+ *
+ * What processes of a target read from a terminal, for the input readline
+ * is not reading: shells without readline (busybox ash, dash, bash
+ * --noediting or after `set +o emacs`), the read builtin, cat. One of two
+ * hooks on the return of read(2), readv(2) and preadv2(2) (pread(2) and
+ * preadv(2) fail on a terminal), chosen by the agent when it loads:
+ *
+ *   tty_read_tp   the syscall tracepoints syscalls/sys_exit_read, _readv and
+ *                 _preadv2: runs on those syscalls only; the kernel never
+ *                 runs them for 32-bit (ia32) syscalls.
+ *   tty_read_raw  the raw tracepoint sys_exit (tp_btf): runs on the return
+ *                 of every syscall of every process and leaves at once on
+ *                 the others; sees 32-bit syscalls too.
+ *
+ * While either is attached the kernel sends every syscall of every task
+ * through its slower path; the agent attaches them only while a target
+ * wants terminal capture.
+ *
+ * The checks run cheapest first, and nothing is copied before the last: the
+ * result, the target (the one filter of this file) and its terminal flag,
+ * the fd being a terminal, readline. The terminal's mode goes with the
+ * bytes: in canonical mode the line discipline applied the editing keys
+ * already; in raw mode the agent applies them.
+ *
+ * A read of a thread inside readline (SA_IN_READLINE, SA_IN_CALLBACK) is
+ * readline's, whose line the readline programs send; unless the terminal
+ * is in canonical mode: readline reads in raw mode, so a canonical read
+ * under such a state is not its own (a stale state, or a terminal another
+ * process switched under it: then the line is in both, never in neither).
+ */
+
+#define SA_S_IFMT 0170000
+#define SA_S_IFCHR 0020000
+#define SA_ICANON 0000002
+#define SA_ECHO 0000010
+
+#if defined(__TARGET_ARCH_x86)
+#define SA_NR_READ 0
+#define SA_NR_READV 19
+#define SA_NR_PREADV2 327
+#define SA_NR32_READ 3
+#define SA_NR32_READV 145
+#define SA_NR32_PREADV2 378
+#define SA_TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
+#elif defined(__TARGET_ARCH_arm64)
+#define SA_NR_READ 63
+#define SA_NR_READV 65
+#define SA_NR_PREADV2 286
+#else
+#error "terminal capture knows the syscall numbers of x86 and arm64 only"
+#endif
+
+/* Record data sizes: most reads are a keystroke or one line. */
+#define SA_TTY_SMALL 64
+#define SA_TTY_MEDIUM 512
+/* iovecs of one readv copied at most. */
+#define SA_TTY_IOV_MAX 8
+
+/* Threads whose last canonical read may have ended a line with Ctrl-D: a
+ * read that filled its buffer without a newline. Only their next empty
+ * read (end of input) is sent, so a program that reads a hung-up terminal
+ * in a loop sends nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} tty_partial SEC(".maps");
+
+/* Whether the target of mark m wants terminal capture: its flag is the
+ * target's, which a policy can change while the mark stays. */
+static __always_inline bool wants_terminal(const struct sa_mark *m)
+{
+	struct sa_target_key key = { .mntns = m->key };
+	struct sa_target_val *v = bpf_map_lookup_elem(&targets, &key);
+
+	return v && (v->flags & SA_TARGET_TERMINAL);
+}
+
+/* The terminal behind fd of the current task, or NULL when fd is not one:
+ * a UNIX 98 pty slave (majors 136-143), /dev/tty (5:0) or /dev/console
+ * (5:1). A character device of those numbers is opened by the tty layer
+ * whatever file system holds the node (mknod in a container included), so
+ * its private data is the tty layer's. Pty masters (/dev/ptmx, 5:2) are
+ * not terminals here: what is read from them is a program's output. */
+static __always_inline struct tty_struct *fd_tty(struct task_struct *task, unsigned long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct tty_file_private *priv;
+	struct file **fds, *f = NULL;
+	struct inode *inode;
+	unsigned int major, minor;
+	dev_t rdev;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	inode = BPF_CORE_READ(f, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & SA_S_IFMT) != SA_S_IFCHR)
+		return NULL;
+	rdev = BPF_CORE_READ(inode, i_rdev);
+	major = rdev >> 20;
+	minor = rdev & 0xfffff;
+	if (!(major >= 136 && major <= 143) && !(major == 5 && minor <= 1))
+		return NULL;
+	priv = BPF_CORE_READ(f, private_data);
+	return priv ? BPF_CORE_READ(priv, tty) : NULL;
+}
+
+static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct *task, __u64 mntns,
+				     const struct sa_mark *t, __u32 flags,
+				     struct tty_struct *tty, unsigned long asked)
+{
+	fill_hdr(&e->hdr, SA_EV_TTY, task, mntns, t);
+	e->hdr.flags = flags;
+	e->len = 0;
+	e->lost = 0;
+	e->count = asked > 0xffffffffUL ? 0xffffffffU : (__u32)asked;
+	e->tty = (BPF_CORE_READ(tty, driver, major) << 20) |
+		 ((BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index)) & 0xfffff);
+}
+
+/* One read(2) into a record with room for cap bytes (a constant in each
+ * inlined copy, so that the verifier sees the bounds). */
+static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
+					  const struct sa_mark *t, __u32 flags,
+					  struct tty_struct *tty, unsigned long buf,
+					  unsigned long asked, long ret, const __u32 cap)
+{
+	struct sa_tty_event *e;
+	__u32 n = ret > cap ? cap : (__u32)ret;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + cap, 0);
+	if (!e) {
+		count(SA_CNT_DROP_TTY);
+		return;
+	}
+	tty_fill(e, task, mntns, t, flags, tty, asked);
+	if (n > cap)
+		n = cap;
+	if (n && bpf_probe_read_user(e->data, n, (const void *)buf)) {
+		count(SA_CNT_READ_ERR);
+		n = 0;
+	}
+	e->len = n;
+	if (ret > n) {
+		e->hdr.flags |= SA_F_TRUNCATED;
+		e->lost = ret - n > 0xffffffffL ? 0xffffffffU : (__u32)(ret - n);
+	}
+	count(SA_CNT_TTY_READS);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* One readv(2) or preadv2(2): iov is the iovec array (32-bit ones for a
+ * compat syscall), ret bytes spread over them in order. */
+static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns,
+					   const struct sa_mark *t, __u32 flags,
+					   struct tty_struct *tty, unsigned long iov,
+					   unsigned long iovcnt, long ret, bool compat)
+{
+	struct sa_tty_event *e;
+	__u64 want = ret > SA_TTY_CAP ? SA_TTY_CAP : ret, off = 0, n, base;
+	__u32 i, base32[2];
+	struct iovec v;
+
+	/* Twice the data: the verifier bounds the offset and the size of
+	 * each piece separately. */
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + 2 * SA_TTY_CAP, 0);
+	if (!e) {
+		count(SA_CNT_DROP_TTY);
+		return;
+	}
+	tty_fill(e, task, mntns, t, flags, tty, 0);
+	for (i = 0; i < SA_TTY_IOV_MAX && i < iovcnt && off < want; i++) {
+		if (compat) {
+			if (bpf_probe_read_user(base32, sizeof(base32),
+						(const void *)(iov + 8 * i)))
+				break;
+			base = base32[0];
+			n = base32[1];
+		} else {
+			if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + sizeof(v) * i)))
+				break;
+			base = (unsigned long)v.iov_base;
+			n = v.iov_len;
+		}
+		e->count += n > 0xffffffffUL - e->count ? 0xffffffffU - e->count : n;
+		if (n > want - off)
+			n = want - off;
+		if (off >= SA_TTY_CAP)
+			break;
+		if (n > SA_TTY_CAP)
+			n = SA_TTY_CAP;
+		if (n && bpf_probe_read_user(e->data + off, n, (const void *)base)) {
+			count(SA_CNT_READ_ERR);
+			break;
+		}
+		off += n;
+	}
+	e->len = off;
+	if (ret > off) {
+		e->hdr.flags |= SA_F_TRUNCATED;
+		e->lost = ret - off > 0xffffffffL ? 0xffffffffU : (__u32)(ret - off);
+	}
+	count(SA_CNT_TTY_READS);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The common part of both hooks. regs: the syscall's registers (NULL: the
+ * task's, fetched only once the task is known to be audited); its fd, buf
+ * and count arguments (buf and count: the iovec array and its length for
+ * vec) are read from them then, in the ia32 places for compat. */
+static __always_inline int tty_read(struct task_struct *task, struct pt_regs *regs, bool vec,
+				    bool compat, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	unsigned long fd, buf, asked;
+	struct sa_mark *t;
+	struct tty_struct *tty;
+	__u8 partial = 1, *state;
+	__u32 lflag, flags = 0;
+	char last = 0;
+
+	if (ret < 0)
+		return 0;
+	t = current_target(task, &mntns);
+	if (!t || !wants_terminal(t))
+		return 0;
+	if (!regs)
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		fd = (__u32)BPF_CORE_READ(regs, bx);
+		buf = (__u32)BPF_CORE_READ(regs, cx);
+		asked = (__u32)BPF_CORE_READ(regs, dx);
+	} else
+#endif
+	{
+		fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	}
+	tty = fd_tty(task, fd);
+	if (!tty)
+		return 0;
+	lflag = BPF_CORE_READ(tty, termios.c_lflag);
+	state = bpf_map_lookup_elem(&in_readline, &id);
+	if (!(lflag & SA_ICANON) && state && (*state == SA_IN_READLINE || *state == SA_IN_CALLBACK))
+		return 0;
+	if (!state)
+		flags |= SA_F_TTY_NO_RL;
+	if (lflag & SA_ICANON)
+		flags |= SA_F_TTY_CANON;
+	if (!(lflag & SA_ECHO))
+		flags |= SA_F_TTY_NOECHO;
+	if (ret == 0) {
+		/* End of input: only news after a read that may have ended a
+		 * line with Ctrl-D; a raw read of nothing (VMIN 0) never is. */
+		if (!(lflag & SA_ICANON) || !bpf_map_lookup_elem(&tty_partial, &id))
+			return 0;
+		bpf_map_delete_elem(&tty_partial, &id);
+	} else if ((lflag & SA_ICANON) && !vec && ret == asked) {
+		if (bpf_probe_read_user(&last, 1, (const void *)(buf + ret - 1)) == 0 &&
+		    last != '\n')
+			bpf_map_update_elem(&tty_partial, &id, &partial, BPF_ANY);
+	}
+	if (vec)
+		tty_emit_readv(task, mntns, t, flags, tty, buf, asked, ret, compat);
+	else if (ret <= SA_TTY_SMALL)
+		tty_emit_read(task, mntns, t, flags, tty, buf, asked, ret, SA_TTY_SMALL);
+	else if (ret <= SA_TTY_MEDIUM)
+		tty_emit_read(task, mntns, t, flags, tty, buf, asked, ret, SA_TTY_MEDIUM);
+	else
+		tty_emit_read(task, mntns, t, flags, tty, buf, asked, ret, SA_TTY_CAP);
+	return 0;
+}
+
+SEC("tracepoint")
+int tty_read_tp(struct syscall_trace_exit *ctx)
+{
+	if (ctx->ret < 0)
+		return 0;
+	return tty_read(bpf_get_current_task_btf(), NULL, ctx->nr != SA_NR_READ, false, ctx->ret);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	bool vec, compat = false;
+	long nr;
+
+	if (ret < 0)
+		return 0;
+	/* Direct loads (typed arguments, a trusted task): this runs on every
+	 * syscall, and a probe read costs more than the rest. */
+#if defined(__TARGET_ARCH_x86)
+	nr = regs->orig_ax;
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR32_READ &&
+	    nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
+		return 0;
+	task = bpf_get_current_task_btf();
+	compat = task->thread_info.status & SA_TS_COMPAT;
+	if (compat) {
+		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
+			return 0;
+		return tty_read(task, regs, nr != SA_NR32_READ, true, ret);
+	}
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+		return 0;
+#else
+	nr = regs->syscallno;
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+		return 0;
+	task = bpf_get_current_task_btf();
+#endif
+	vec = nr != SA_NR_READ;
+	return tty_read(task, regs, vec, compat, ret);
 }

@@ -24,6 +24,7 @@ enum sa_event_type {
 	SA_EV_LINE = 1,
 	SA_EV_EXEC = 2,
 	SA_EV_EXIT = 3,
+	SA_EV_TTY = 4, /* bytes a process read from a terminal */
 	SA_EV_NS = 5, /* a marked task's namespaces or root directory changed */
 };
 
@@ -37,6 +38,13 @@ enum sa_event_type {
  * (the uretprobe cannot see that call). An empty recovered line may also
  * have been Ctrl-D, and a line cut short by ^C is recovered as typed. */
 #define SA_F_RECOVERED 0x10
+/* Terminal reads (SA_EV_TTY): the terminal's mode when the read returned. */
+#define SA_F_TTY_CANON 0x20 /* canonical: the line discipline edited the line */
+#define SA_F_TTY_NOECHO 0x40 /* echo off (with CANON: a password prompt) */
+/* The thread has no readline state: it never called a probed readline, or
+ * it is inside a readline call that began before the probes (whose line
+ * the recovery programs may send as well). */
+#define SA_F_TTY_NO_RL 0x80
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -57,6 +65,8 @@ enum sa_counter {
 	 * id is not the target's (the inode was reused after the target's
 	 * container ended): not taken for the target. */
 	SA_CNT_STALE,
+	SA_CNT_TTY_READS, /* terminal reads sent */
+	SA_CNT_DROP_TTY,
 	SA_CNT_MAX,
 };
 
@@ -81,7 +91,12 @@ struct sa_target_val {
 	 * where the kernel has none. A task is recognised only when its
 	 * namespace's id is this one. */
 	__u64 nsid;
+	__u32 flags; /* SA_TARGET_* */
+	__u32 pad;
 };
+
+/* sa_target_val.flags */
+#define SA_TARGET_TERMINAL 0x1 /* capture terminal reads */
 
 /* The namespaces a task is in, as /proc/PID/ns names them (pid and time:
  * the _for_children ones, which unshare and setns change), and its root
@@ -201,6 +216,22 @@ struct sa_ns_event {
 	struct sa_nsset from, to;
 	/* The last component of the new root directory's path, NUL-terminated. */
 	char root_name[SA_ROOT_NAME_CAP];
+};
+
+/* Bytes of one terminal read kept (the tty layer's read buffer is 4096). */
+#define SA_TTY_CAP 4096
+
+/* What a process of a target read from a terminal (a pty slave, /dev/tty or
+ * /dev/console), except what readline was reading: see shellaudit.bpf.c.
+ * The record is only as long as the read needs (size classes up to
+ * SA_TTY_CAP bytes of data). */
+struct sa_tty_event {
+	struct sa_event_hdr hdr;
+	__u32 len; /* bytes in data */
+	__u32 lost; /* bytes the read returned past SA_TTY_CAP (SA_F_TRUNCATED) */
+	__u32 count; /* bytes asked for, at most 2^32 - 1 */
+	__u32 tty; /* the terminal: major << 20 | minor */
+	char data[];
 };
 
 #endif

@@ -105,7 +105,8 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	capture = cJSON_GetObjectItemCaseSensitive(spec, "capture");
 	p->capture_readline = policy_bool(capture, "readline", true);
 	p->capture_exec = policy_bool(capture, "exec", true);
-	if (!p->capture_readline && !p->capture_exec) {
+	p->capture_terminal = policy_bool(capture, "terminal", true);
+	if (!p->capture_readline && !p->capture_exec && !p->capture_terminal) {
 		snprintf(err, errlen, "spec.capture enables nothing");
 		goto fail;
 	}

@@ -16,7 +16,7 @@ struct policy {
 	struct selector *pod_sel;
 	char **containers;		/* NULL: every container */
 	size_t ncontainers;
-	bool capture_readline, capture_exec;
+	bool capture_readline, capture_exec, capture_terminal;
 	bool events_enabled, events_exec;
 	long rate_per_minute;
 	char *retention;

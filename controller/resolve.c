@@ -291,7 +291,7 @@ int resolver_set_policies(struct resolver *r, struct policy *const *pols, size_t
 static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 {
 	cJSON *f = cJSON_CreateObject(), *names, *cap, *ev, *redact, *rule, *seen;
-	bool readline = false, exec = false, enabled = false, execev = false;
+	bool readline = false, exec = false, terminal = false, enabled = false, execev = false;
 	const struct policy *longest = NULL;
 	long rate = 6000;
 	size_t i;
@@ -313,6 +313,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 		cJSON_AddItemToArray(names, cJSON_CreateString(pol->name));
 		readline |= pol->capture_readline;
 		exec |= pol->capture_exec;
+		terminal |= pol->capture_terminal;
 		enabled |= pol->events_enabled;
 		execev |= pol->events_enabled && pol->events_exec;
 		if (pol->rate_per_minute < rate)
@@ -349,6 +350,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 	cap = cJSON_AddObjectToObject(f, "capture");
 	cJSON_AddBoolToObject(cap, "readline", readline);
 	cJSON_AddBoolToObject(cap, "exec", exec);
+	cJSON_AddBoolToObject(cap, "terminal", terminal);
 	ev = cJSON_AddObjectToObject(f, "events");
 	cJSON_AddBoolToObject(ev, "enabled", enabled);
 	cJSON_AddBoolToObject(ev, "execEvents", execev);

@@ -19,7 +19,7 @@ set -euo pipefail
 [ $# -ge 1 ] || die "usage: $0 DIR [PROGRAM...]"
 dir=$1
 shift
-programs=(bash ls cat true echo env sleep grep head wc tr mkdir rm id pwd "$@")
+programs=(bash ls cat true echo env sleep grep head wc tr mkdir rm id pwd busybox dash "$@")
 stamp="2 ${programs[*]}" # bump the number when the layout changes
 
 if [ -f "$dir/.mkrootfs" ] && [ "$(cat "$dir/.mkrootfs")" = "$stamp" ]; then

@@ -196,9 +196,16 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 		out_text(f, text ? text : kind ? kind : "?");
 	}
 	out_color(f, st->color, OUT_RESET);
+	/* A line read from the terminal, not returned by readline; inexact:
+	 * edited with keys whose effect the agent could not know. */
+	if (kind && !strcmp(kind, "line") && transcript_str(e, "source", NULL) &&
+	    !strcmp(transcript_str(e, "source", NULL), "terminal"))
+		fputs("  [terminal]", f);
 	if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)) ||
-	    transcript_get(e, "redacted", NULL)) {
+	    cJSON_IsTrue(transcript_get(e, "inexact", NULL)) || transcript_get(e, "redacted", NULL)) {
 		out_color(f, st->color, OUT_YELLOW);
+		if (cJSON_IsTrue(transcript_get(e, "inexact", NULL)))
+			fputs("  [inexact]", f);
 		if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)))
 			fputs("  [truncated]", f);
 		if (transcript_get(e, "redacted", NULL))

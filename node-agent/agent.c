@@ -40,6 +40,7 @@
 #include "sink_spool.h"
 #include "spool.h"
 #include "target.h"
+#include "ttyline.h"
 
 struct agent {
 	const struct agent_opts *opts;
@@ -48,6 +49,9 @@ struct agent {
 	struct refused *refused; /* ELF files refused, by identity */
 	struct discover *disc;	 /* finding readline in the containers, a bounded step a turn */
 	struct session_table *sessions;
+	struct ttyline_table *ttylines;
+	bool tty_attached; /* the terminal hook is attached */
+	char tty_error[256]; /* why it is not, or "" */
 	struct sink *sink;
 	struct target_list targets;
 	struct timespec file_mtime;
@@ -63,9 +67,10 @@ struct agent {
 	struct heads *heads;	/* published in the ShellAuditNode status */
 	bool heads_merged;	/* a previous agent's heads taken over */
 	struct httpd *http;
+	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions;
+		*m_targets, *m_attached, *m_failures, *m_collisions, *m_exported, *m_export_lost;
 	uint64_t ring_drops;
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
@@ -94,6 +99,70 @@ static void agent_on_signal(int sig)
 		agent_reload = 1;
 	else
 		agent_stop = 1;
+}
+
+/* The SA_TARGET_* flags target t wants in the kernel's map. */
+static uint32_t agent_target_flags(struct agent *a, const struct target *t)
+{
+	const struct sink_spool_target *st;
+
+	if (!a->opts->terminal)
+		return 0;
+	if (!a->nc)
+		return SA_TARGET_TERMINAL;
+	st = nodecfg_lookup(t->spec, a->nc);
+	return st && st->terminal ? SA_TARGET_TERMINAL : 0;
+}
+
+/* Attaches the terminal hook while an active target wants it, and only
+ * then: attached, it slows every syscall of every process a little. */
+static void agent_tty_update(struct agent *a)
+{
+	const char *why;
+	bool want = false;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->targets.n; i++)
+		want |= a->targets.t[i].active && (a->targets.t[i].kflags & SA_TARGET_TERMINAL);
+	if (want == a->tty_attached || capture_tty_hook(a->cap, &why) == CAPTURE_TTY_OFF)
+		return;
+	r = capture_tty_set(a->cap, want);
+	if (r < 0) {
+		snprintf(a->tty_error, sizeof(a->tty_error), "cannot attach the %s hook: %s",
+			 capture_tty_hook_name(capture_tty_hook(a->cap, &why)), strerror(-r));
+		log_with(LOG_ERROR, LOG_KV("reason", a->tty_error),
+			 "terminal capture is off: typed lines are captured from readline only");
+		return;
+	}
+	a->tty_error[0] = '\0';
+	a->tty_attached = want;
+	log_with(LOG_INFO, LOG_KV("hook", capture_tty_hook_name(capture_tty_hook(a->cap, &why))),
+		 want ? "terminal capture attached" :
+			"terminal capture detached: no target wants it");
+}
+
+/* Brings the kernel's flags of an active target in line with its spec. */
+static void agent_target_reflag(struct agent *a, struct target *t)
+{
+	uint32_t flags = agent_target_flags(a, t);
+	struct sa_target_val v;
+	int err;
+
+	if (!t->active || flags == t->kflags)
+		return;
+	err = capture_target_get(a->cap, t->mntns, &v);
+	if (!err) {
+		v.flags = flags;
+		err = capture_target_add(a->cap, t->mntns, &v);
+	}
+	if (err) {
+		log_with(LOG_ERROR, LOG_KV("container", t->name),
+			 "cannot update the container in the kernel's target map: %s",
+			 strerror(-err));
+		return;
+	}
+	t->kflags = flags;
 }
 
 static void agent_on_event(void *ctx, const struct capture_event *ev);
@@ -176,6 +245,7 @@ static void agent_activate(struct agent *a, struct target *t)
 	}
 	/* Active before the sweep: what it finds is the target's. */
 	t->active = true;
+	t->kflags = agent_target_flags(a, t);
 	err = follow_target(a->cap, t, agent_on_found, a, &f);
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid, "mntns", ns),
@@ -194,6 +264,7 @@ static void agent_activate(struct agent *a, struct target *t)
 			 "only while they stay in its mount namespace",
 			 f.sweep.failed);
 	t->marked = f.sweep.marked + f.sweep.had_mark;
+	agent_tty_update(a);
 	/* Said "target added" once the container's first scan is done. */
 	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
 		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
@@ -229,10 +300,12 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	capture_drain(a->cap);
 	discover_forget(a->disc, t->id);
 	probe_release_owner(a->probes, t->id);
+	ttyline_end_target(a->ttylines, t->id);
 	session_end_target(a->sessions, t->id, reason);
 	close(t->nsfd);
 	t->nsfd = -1;
 	t->active = false;
+	agent_tty_update(a);
 	log_with(LOG_INFO, LOG_KV("container", t->name), "target removed");
 }
 
@@ -338,6 +411,10 @@ apply:
 			agent_activate(a, t);
 	}
 	target_list_free(&want);
+	/* A spec may have turned terminal capture on or off for a target. */
+	for (i = 0; i < a->targets.n; i++)
+		agent_target_reflag(a, &a->targets.t[i]);
+	agent_tty_update(a);
 }
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
@@ -387,10 +464,28 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 	struct target *t = agent_event_target(a, ev->hdr);
 
 	if (!t)
+		return; /* untargeted while the event was in flight */
+	if (ev->hdr->type == SA_EV_TTY) {
+		ttyline_read(a->ttylines, ev);
 		return;
+	}
+	ttyline_before(a->ttylines, ev);
+	/* Before the exit that may end the session: what it read of a line. */
+	if (ev->hdr->type == SA_EV_EXIT)
+		ttyline_exit(a->ttylines, ev->hdr);
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
 		agent_on_exec(a, t, ev);
+}
+
+/* A line ttyline rebuilt from terminal reads. */
+static void agent_on_tty_line(void *ctx, const struct ttyline *l)
+{
+	struct agent *a = ctx;
+	struct target *t = target_list_find_id(&a->targets, l->hdr->target);
+
+	if (t)
+		session_handle_tty_line(a->sessions, l, t->name);
 }
 
 /* Reports drops as a gap entry: nothing is lost silently. */
@@ -406,8 +501,9 @@ static void agent_check_drops(struct agent *a)
 	e.lost_exits = c[SA_CNT_DROP_EXIT] - a->counters[SA_CNT_DROP_EXIT];
 	e.lost_ns = c[SA_CNT_DROP_NS] - a->counters[SA_CNT_DROP_NS];
 	e.unmarked = c[SA_CNT_MARK_FAIL] - a->counters[SA_CNT_MARK_FAIL];
-	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked) {
-		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns;
+	e.lost_reads = c[SA_CNT_DROP_TTY] - a->counters[SA_CNT_DROP_TTY];
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked || e.lost_reads) {
+		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns + e.lost_reads;
 		size_t i;
 
 		e.ts = clock_now_ns();
@@ -428,8 +524,9 @@ static void agent_check_drops(struct agent *a)
 		if (lost)
 			log_with(LOG_WARN, NULL,
 				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64
-				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes",
-				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns);
+				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes, %" PRIu64
+				 " terminal reads",
+				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns, e.lost_reads);
 		if (e.unmarked)
 			log_with(LOG_WARN, NULL,
 				 "%" PRIu64 " processes of audited containers could not be marked "
@@ -462,7 +559,9 @@ static void agent_log_counters(struct agent *a)
 			v[SA_CNT_DROP_LINE], "dropped_execs", v[SA_CNT_DROP_EXEC], "dropped_exits",
 			v[SA_CNT_DROP_EXIT], "dropped_namespace_changes", v[SA_CNT_DROP_NS],
 			"unmarked", v[SA_CNT_MARK_FAIL], "stale_targets", v[SA_CNT_STALE],
-			"read_errors", v[SA_CNT_READ_ERR], "foreign_events", foreign),
+			"read_errors", v[SA_CNT_READ_ERR], "foreign_events", foreign,
+			"terminal_reads", v[SA_CNT_TTY_READS], "dropped_terminal_reads",
+			v[SA_CNT_DROP_TTY]),
 		 "capture counters");
 }
 
@@ -577,6 +676,10 @@ static void agent_k8s_metrics(struct agent *a)
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
 	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
 				    "Targets in the kernel's map.", 1);
+	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
+				    "Entries written as JSON lines to --output.", 0);
+	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
+				       "Entries --output lost: its reader did not keep up.", 0);
 }
 
 /* The node's signing key: --key-file, else node.key in the state dir. */
@@ -625,10 +728,19 @@ static bool agent_is_target(const char *cid, void *arg)
  * records and the head of each chain. */
 static cJSON *agent_k8s_extra(struct agent *a)
 {
-	cJSON *extra = cJSON_CreateObject(), *key, *heads;
+	cJSON *extra = cJSON_CreateObject(), *key, *heads, *term;
+	const char *why, *hook;
 
 	if (!extra)
 		return NULL;
+	/* Terminal capture: which hook, attached or not, and why not. */
+	hook = capture_tty_hook_name(capture_tty_hook(a->cap, &why));
+	term = cJSON_AddObjectToObject(extra, "terminal");
+	cJSON_AddStringToObject(term, "hook", hook);
+	cJSON_AddBoolToObject(term, "attached", a->tty_attached);
+	why = a->tty_error[0] ? a->tty_error : why;
+	if (why && *why)
+		cJSON_AddStringToObject(term, "message", why);
 	if (!a->heads_merged) {
 		/* A previous agent's heads: records it published stay covered. */
 		heads_merge(a->heads, nodecfg_published_heads(a->nc));
@@ -688,7 +800,17 @@ static int agent_k8s_start(struct agent *a)
 		return ret;
 	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
-	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
+	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
+		return ret;
+	if (o->output) {
+		if ((ret = export_open(o->output, &a->export)) < 0) {
+			log_with(LOG_ERROR, LOG_KV("file", o->output), "cannot open the output: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		sink_spool_set_export(a->sink, a->export);
+	}
+	return 0;
 }
 
 static const struct target *agent_find_cid(struct agent *a, const char *cid)
@@ -743,7 +865,11 @@ static void agent_k8s_update_metrics(struct agent *a)
 {
 	struct publish_stats ps;
 	struct sink_spool_stats ss;
+	struct export_stats xs;
 
+	export_get_stats(a->export, &xs);
+	a->m_exported->value = (double)xs.lines;
+	a->m_export_lost->value = (double)xs.dropped;
 	publish_get_stats(a->pub, &ps);
 	sink_spool_get_stats(a->sink, &ss);
 	a->m_captured->value = (double)ss.entries;
@@ -832,6 +958,8 @@ int agent_run(const struct agent_opts *opts)
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.pin_dir = opts->bpf_dir,
 		.no_recovery = opts->no_recovery != 0,
+		/* Without terminal capture: not even loaded. */
+		.tty_hook = opts->terminal ? opts->tty_hook : CAPTURE_TTY_OFF,
 	};
 	struct agent a = { .opts = opts };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
@@ -860,6 +988,12 @@ int agent_run(const struct agent_opts *opts)
 	err = session_table_new(a.sink, &a.sessions);
 	if (err)
 		goto out;
+	err = ttyline_table_new(opts->line_max, agent_on_tty_line, &a, &a.ttylines);
+	if (err)
+		goto out;
+	if (!opts->terminal)
+		snprintf(a.tty_error, sizeof(a.tty_error),
+			 "turned off on this node (--no-terminal)");
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
@@ -915,7 +1049,9 @@ int agent_run(const struct agent_opts *opts)
 			break;
 		}
 		err = 0;
+		ttyline_tick(a.ttylines, clock_now_ns());
 		sink_flush(a.sink);
+		export_flush(a.export);
 		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
@@ -944,6 +1080,7 @@ int agent_run(const struct agent_opts *opts)
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:
+	ttyline_table_free(a.ttylines);
 	session_table_free(a.sessions);
 	discover_free(a.disc);
 	probe_set_free(a.probes);
@@ -954,6 +1091,7 @@ out:
 	target_list_free(&a.targets);
 	free(a.inherited);
 	sink_close(a.sink);
+	export_free(a.export);
 	if (opts->node_name)
 		agent_k8s_stop(&a);
 	log_info("stopped");

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capture.h"
+
 struct agent_opts {
 	const pid_t *pids; /* --target-pid, npids of them */
 	size_t npids;
@@ -22,6 +24,11 @@ struct agent_opts {
 	 * agent is down (after a crash); NULL or "": not kept. */
 	const char *bpf_dir;
 	int no_recovery; /* SHELLAUDIT_NO_LINE_RECOVERY: as on kernels before 6.6 */
+	/* Capture what targets read from their terminals (standalone: every
+	 * target; Kubernetes mode: the targets whose spec wants it). 0 turns
+	 * it off on this node. */
+	int terminal;
+	enum capture_tty_hook tty_hook; /* --terminal-hook */
 	/* Where the agent keeps what outlives it besides the spool (the ELF
 	 * files it refused); NULL or "": nothing kept. */
 	const char *state_dir;

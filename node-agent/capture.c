@@ -24,9 +24,19 @@
 
 #include "log.h"
 #include "shellaudit.skel.h"
+#include "tracepoint.h"
 #include "util.h"
 
 #define CAPTURE_BPF_FS_MAGIC 0xcafe4a11
+
+/* The syscalls of terminal capture with the tracepoint hook, and the pin
+ * names of their links; the sys_exit hook has one link. */
+static const char *const capture_tty_tps[] = { "sys_exit_read", "sys_exit_readv",
+					       "sys_exit_preadv2" };
+static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv",
+						"link_tty_preadv2" };
+#define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
+#define CAPTURE_TTY_NLINKS 3
 
 struct capture {
 	struct shellaudit_bpf *skel;
@@ -36,6 +46,10 @@ struct capture {
 	int ncpus;
 	bool recovery; /* deprep_enter and prep_enter loaded */
 	bool resumed; /* the pinned state of an earlier agent was taken over */
+	enum capture_tty_hook tty_hook; /* loaded: TRACEPOINT, SYS_EXIT or OFF */
+	char tty_why[256]; /* why OFF */
+	long tty_ids[CAPTURE_TTY_NLINKS]; /* TRACEPOINT: the tracepoints' ids */
+	struct bpf_link *tty_links[CAPTURE_TTY_NLINKS]; /* attached, or NULL */
 	bool replaced; /* the pinned state of another build or settings was removed */
 	uint64_t replaced_unread; /* events in its ring buffer no agent read */
 	char dir[PATH_MAX - 256]; /* <pin_dir>/<build key>, "" when not pinning */
@@ -98,6 +112,18 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		if (size < sizeof(*e))
 			return 0;
 		ev.exit_code = e->exit_code;
+		break;
+	}
+	case SA_EV_TTY: {
+		const struct sa_tty_event *e = data;
+
+		if (size < sizeof(*e) || e->len > SA_TTY_CAP || e->len > size - sizeof(*e))
+			return 0;
+		ev.text = e->data;
+		ev.text_len = e->len;
+		ev.tty = e->tty;
+		ev.asked = e->count;
+		ev.lost = e->lost;
 		break;
 	}
 	case SA_EV_NS: {
@@ -278,9 +304,10 @@ static void capture_pin_setup(struct capture *c, const struct capture_opts *opts
 
 static int capture_pin_maps(struct capture *c)
 {
-	struct bpf_map *maps[] = { c->skel->maps.targets, c->skel->maps.events,
+	struct bpf_map *maps[] = { c->skel->maps.targets,     c->skel->maps.events,
 				   c->skel->maps.in_readline, c->skel->maps.counters,
-				   c->skel->maps.reported, c->skel->maps.marks };
+				   c->skel->maps.reported,    c->skel->maps.marks,
+				   c->skel->maps.tty_partial };
 	char path[PATH_MAX];
 	size_t i;
 	int err;
@@ -361,20 +388,134 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 		bpf_program__set_autoload(c->skel->progs.deprep_enter, false);
 		bpf_program__set_autoload(c->skel->progs.prep_enter, false);
 	}
+	bpf_program__set_autoload(c->skel->progs.tty_read_tp, c->tty_hook == CAPTURE_TTY_TRACEPOINT);
+	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
 	err = shellaudit_bpf__load(c->skel);
 	*at_load = err != 0;
-	if (err && !c->recovery)
+	if (err && !c->recovery && c->tty_hook == CAPTURE_TTY_OFF)
 		log_error("cannot load the BPF programs (root, BTF at /sys/kernel/btf/vmlinux "
 			  "and a kernel >= 5.8 are needed): %s",
 			  strerror(-err));
 	return err;
 }
 
+const char *capture_tty_hook_name(enum capture_tty_hook h)
+{
+	switch (h) {
+	case CAPTURE_TTY_AUTO:
+		return "auto";
+	case CAPTURE_TTY_TRACEPOINT:
+		return "tracepoint";
+	case CAPTURE_TTY_SYS_EXIT:
+		return "sys_exit";
+	case CAPTURE_TTY_OFF:
+		break;
+	}
+	return "off";
+}
+
+/* Picks the terminal hook before load: the syscall tracepoints (cheapest for
+ * processes that are not audited) when their ids can be read, else the raw
+ * sys_exit tracepoint, which needs no tracefs. c->tty_why says why not the
+ * one asked for. */
+static void capture_tty_choose(struct capture *c, enum capture_tty_hook want)
+{
+	bool detached = false;
+	long id = 0;
+	size_t i;
+	int fs;
+
+	c->tty_hook = want;
+	if (want != CAPTURE_TTY_AUTO && want != CAPTURE_TTY_TRACEPOINT)
+		return;
+	fs = tracepoint_fs_open(&detached);
+	for (i = 0; fs >= 0 && i < CAPTURE_TTY_NLINKS; i++) {
+		id = tracepoint_id(fs, "syscalls", capture_tty_tps[i]);
+		if (id < 0)
+			break;
+		c->tty_ids[i] = id;
+	}
+	if (fs >= 0)
+		close(fs);
+	if (fs >= 0 && id >= 0) {
+		c->tty_hook = CAPTURE_TTY_TRACEPOINT;
+		return;
+	}
+	if (fs < 0)
+		snprintf(c->tty_why, sizeof(c->tty_why),
+			 "no tracefs to read the syscall tracepoints' ids from: %s",
+			 strerror((int)-fs));
+	else
+		snprintf(c->tty_why, sizeof(c->tty_why),
+			 "no tracepoint syscalls/%s in this kernel (CONFIG_FTRACE_SYSCALLS): %s",
+			 capture_tty_tps[i], strerror((int)-id));
+	c->tty_hook = want == CAPTURE_TTY_AUTO ? CAPTURE_TTY_SYS_EXIT : CAPTURE_TTY_OFF;
+}
+
+/* Removes the pinned links of the terminal hook this agent does not use
+ * (a previous agent chose the other one): both would capture. */
+static void capture_tty_unpin_other(struct capture *c)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	if (!c->dir[0])
+		return;
+	if (c->tty_hook != CAPTURE_TTY_SYS_EXIT) {
+		snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_SYS_EXIT);
+		unlink(path);
+	}
+	for (i = 0; c->tty_hook != CAPTURE_TTY_TRACEPOINT && i < CAPTURE_TTY_NLINKS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->dir, capture_tty_pins[i]);
+		unlink(path);
+	}
+}
+
+/* Loads the skeleton, dropping what this kernel refuses: the recovery
+ * programs (before 6.6), then the terminal hook, then both. */
+static int capture_load_all(struct capture *c, const struct capture_opts *opts)
+{
+	static const struct {
+		bool recovery, tty;
+	} tries[] = { { true, true }, { false, true }, { true, false }, { false, false } };
+	const bool want_recovery = c->recovery;
+	const enum capture_tty_hook want_tty = c->tty_hook;
+	char first[128] = "";
+	bool at_load;
+	size_t i;
+	int err = -EINVAL;
+
+	for (i = 0; i < ARRAY_SIZE(tries); i++) {
+		if ((tries[i].recovery && !want_recovery) ||
+		    (tries[i].tty && want_tty == CAPTURE_TTY_OFF))
+			continue;
+		c->recovery = tries[i].recovery;
+		c->tty_hook = tries[i].tty ? want_tty : CAPTURE_TTY_OFF;
+		err = capture_load(c, opts, &at_load);
+		if (!err || !at_load)
+			break;
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", strerror(-err));
+		shellaudit_bpf__destroy(c->skel);
+		c->skel = NULL;
+	}
+	if (err)
+		return err;
+	if (want_recovery && !c->recovery)
+		log_warn("this kernel refused the line-recovery programs (%s): loading without "
+			 "them, a line being read when its shell is probed will be missed",
+			 first);
+	if (want_tty != CAPTURE_TTY_OFF && c->tty_hook == CAPTURE_TTY_OFF)
+		snprintf(c->tty_why, sizeof(c->tty_why),
+			 "this kernel refused the %s terminal program: %s",
+			 capture_tty_hook_name(want_tty), first);
+	return 0;
+}
+
 int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *ctx,
 		 struct capture **out)
 {
 	struct capture *c;
-	bool at_load;
 	int err;
 
 	libbpf_set_print(capture_libbpf_print);
@@ -393,18 +534,23 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	/* The recovery programs need bpf_get_func_ip and attach cookies in
 	 * uprobes (Linux 6.6): without them, load the rest. */
 	c->recovery = !opts->no_recovery;
-	err = capture_load(c, opts, &at_load);
-	if (err && at_load && c->recovery) {
-		log_warn("this kernel refused the line-recovery programs (%s): loading without "
-			 "them, a line being read when its shell is probed will be missed",
-			 strerror(-err));
-		shellaudit_bpf__destroy(c->skel);
-		c->skel = NULL;
-		c->recovery = false;
-		err = capture_load(c, opts, &at_load);
-	}
+	capture_tty_choose(c, opts->tty_hook);
+	err = capture_load_all(c, opts);
 	if (err)
 		goto fail;
+	capture_tty_unpin_other(c);
+	if (c->tty_hook == CAPTURE_TTY_OFF && opts->tty_hook != CAPTURE_TTY_OFF)
+		log_with(LOG_WARN, LOG_KV("reason", c->tty_why),
+			 "terminal capture is off: typed lines are captured from readline only");
+	else if (c->tty_hook == CAPTURE_TTY_SYS_EXIT)
+		log_with(LOG_INFO,
+			 LOG_KV("hook", "sys_exit", "reason",
+				c->tty_why[0] ? c->tty_why : "asked for"),
+			 "terminal capture through the raw sys_exit tracepoint (every syscall)");
+	else if (c->tty_hook == CAPTURE_TTY_TRACEPOINT)
+		log_with(LOG_INFO, LOG_KV("hook", "tracepoint"),
+			 "terminal capture through the syscall tracepoints of read, readv and "
+			 "preadv2");
 	c->skel->links.sched_exec =
 		capture_attach_pinned(c, c->skel->progs.sched_exec, "link_sched_exec");
 	if (!c->skel->links.sched_exec) {
@@ -449,8 +595,12 @@ fail:
 
 void capture_close(struct capture *c)
 {
+	size_t i;
+
 	if (!c)
 		return;
+	for (i = 0; i < CAPTURE_TTY_NLINKS; i++)
+		bpf_link__destroy(c->tty_links[i]);
 	ring_buffer__free(c->rb);
 	/* Pinned links and maps stay: the programs go on capturing for the
 	 * next agent. */
@@ -681,6 +831,73 @@ int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set)
 			return -errno;
 	}
 	return 0;
+}
+
+enum capture_tty_hook capture_tty_hook(const struct capture *c, const char **why)
+{
+	*why = c->tty_hook == CAPTURE_TTY_OFF ? c->tty_why : NULL;
+	return c->tty_hook;
+}
+
+/* Attaches tty_read_tp to tracepoint i as a perf event link. */
+static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
+{
+	struct bpf_link *link;
+	int pfd = tracepoint_perf_open(c->tty_ids[i]);
+
+	if (pfd < 0) {
+		errno = -pfd;
+		return NULL;
+	}
+	link = bpf_program__attach_perf_event(c->skel->progs.tty_read_tp, pfd);
+	if (!link) {
+		int err = errno;
+
+		close(pfd);
+		errno = err;
+	}
+	return link;
+}
+
+int capture_tty_set(struct capture *c, bool on)
+{
+	size_t i, n = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? CAPTURE_TTY_NLINKS : 1;
+	char path[PATH_MAX];
+	int err;
+
+	if (c->tty_hook == CAPTURE_TTY_OFF)
+		return on ? -EOPNOTSUPP : 0;
+	if (!on) {
+		if (!c->tty_links[0])
+			return 0;
+		for (i = 0; i < n; i++) {
+			if (c->tty_links[i])
+				capture_detach(c->tty_links[i]);
+			c->tty_links[i] = NULL;
+		}
+		return 1;
+	}
+	if (c->tty_links[0])
+		return 0;
+	for (i = 0; i < n; i++) {
+		const char *pin = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? capture_tty_pins[i] :
+									  CAPTURE_TTY_PIN_SYS_EXIT;
+		struct bpf_link *link = capture_pinned_link(c, pin, path);
+
+		if (!link) {
+			link = c->tty_hook == CAPTURE_TTY_TRACEPOINT ?
+				       capture_tty_attach_tp(c, i) :
+				       bpf_program__attach(c->skel->progs.tty_read_raw);
+			if (!link) {
+				err = -errno;
+				capture_tty_set(c, false);
+				return err ? err : -EINVAL;
+			}
+			capture_pin_link(c, link, pin, path);
+		}
+		c->tty_links[i] = link;
+	}
+	return 1;
 }
 
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX])

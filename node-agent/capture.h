@@ -13,6 +13,14 @@
 struct capture;
 struct bpf_link;
 
+/* The kernel hook of terminal capture (see bpf/shellaudit.bpf.c). */
+enum capture_tty_hook {
+	CAPTURE_TTY_AUTO, /* opts only: the tracepoints when this kernel has them */
+	CAPTURE_TTY_TRACEPOINT, /* syscalls/sys_exit_read, _readv, _preadv2 */
+	CAPTURE_TTY_SYS_EXIT, /* the raw tracepoint sys_exit: 32-bit syscalls too */
+	CAPTURE_TTY_OFF, /* no terminal capture */
+};
+
 struct capture_opts {
 	uint32_t line_max; /* bytes of a line kept, <= SA_LINE_CAP - 2 */
 	uint32_t args_max; /* bytes of argv kept, <= SA_ARGS_CAP */
@@ -23,6 +31,7 @@ struct capture_opts {
 	/* Load without the line-recovery programs, as on kernels before 6.6
 	 * (which refuse them): tests of that path. */
 	bool no_recovery;
+	enum capture_tty_hook tty_hook;
 };
 
 /* One decoded, size-checked record; pointers are valid during the callback. */
@@ -34,6 +43,9 @@ struct capture_event {
 	size_t filename_len;
 	uint32_t argc; /* exec only */
 	int32_t exit_code; /* exit only */
+	uint32_t tty; /* terminal reads: the terminal (major << 20 | minor) */
+	uint32_t asked; /* terminal reads: bytes the read asked for */
+	uint32_t lost; /* terminal reads: bytes read past what text holds */
 	const struct sa_ns_event *ns; /* namespace change only */
 };
 
@@ -114,6 +126,18 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 void capture_detach(struct bpf_link *link);
 /* Lets go of the link: pinned, it stays attached. */
 void capture_link_close(struct bpf_link *link);
+
+/* The hook terminal capture uses, decided when capture_open loaded the
+ * programs; CAPTURE_TTY_OFF with *why (static or valid until
+ * capture_close) saying why not. */
+enum capture_tty_hook capture_tty_hook(const struct capture *c, const char **why);
+const char *capture_tty_hook_name(enum capture_tty_hook h);
+/* Attaches (on) or detaches the terminal hook; attached only while a target
+ * wants it, since while it is the kernel sends every syscall of every
+ * process through its slower path. With pinning on, pinned links are taken
+ * over and new ones pinned. 1 changed, 0 already so, -errno (-EOPNOTSUPP:
+ * no hook). */
+int capture_tty_set(struct capture *c, bool on);
 
 /* Sums of the per-CPU counters, indexed by enum sa_counter. */
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX]);

@@ -14,7 +14,8 @@
 int follow_target(struct capture *c, const struct target *t, sweep_found_fn found, void *arg,
 		  struct follow_start *out)
 {
-	struct sa_target_val prev, val = { .id = t->id, .init = (uint32_t)t->pid, .nsid = t->nsid };
+	struct sa_target_val prev, val = { .id = t->id, .init = (uint32_t)t->pid, .nsid = t->nsid,
+					   .flags = t->kflags };
 	struct sweep_scope scope = { .id = t->id, .mntns = t->mntns, .nsid = t->nsid,
 				     .init = t->pid };
 	char cid[CONTAINER_ID_MAX];

@@ -25,10 +25,12 @@ static void main_usage(FILE *f)
 		"\n"
 		"Records every line typed into readline programs (bash, and programs linking\n"
 		"libreadline such as sqlite3, bc, psql, python3's REPL, gdb) and every program\n"
-		"executed inside the targeted containers, as JSON lines. Shells without\n"
-		"readline (busybox ash, dash, bash --noediting) are not line-captured; what\n"
-		"they run is, through exec capture. In programs using readline's callback\n"
-		"interface (python3, gdb), Ctrl-D is an empty line.\n"
+		"executed inside the targeted containers, as JSON lines. What processes read\n"
+		"from their terminal while readline is not reading it (busybox ash, dash,\n"
+		"bash --noediting or after `set +o emacs`, the read builtin, cat) is\n"
+		"captured as lines too, with \"source\":\"terminal\" (readline's lines say\n"
+		"\"source\":\"readline\"). In programs using readline's callback interface\n"
+		"(python3, gdb), Ctrl-D is an empty line.\n"
 		"\n"
 		"  --target-pid PID      audit the container of process PID: the processes of\n"
 		"                        its mount namespace and all they start, whatever\n"
@@ -39,8 +41,13 @@ static void main_usage(FILE *f)
 		"                        (containerd://ID, cri-o://ID, docker://ID), then an\n"
 		"                        optional name; re-read when it changes\n"
 		"                                                          SHELLAUDIT_TARGETS_FILE\n"
-		"  --output FILE         JSON lines to FILE (appended), '-' for stdout (default)\n"
-		"                                                          SHELLAUDIT_OUTPUT\n"
+		"  --output FILE         JSON lines to FILE (appended), '-' for stdout (default).\n"
+		"                        In Kubernetes mode off unless given: then every entry\n"
+		"                        spooled for an AuditRecord is also written there, after\n"
+		"                        redaction, with its node, namespace, pod, container and\n"
+		"                        session, for a log pipeline (Fluent Bit, Vector); a\n"
+		"                        reader that does not keep up costs lines (a gap line),\n"
+		"                        never capture                     SHELLAUDIT_OUTPUT\n"
 		"  --max-line BYTES      longest line kept, longer ones are cut and marked\n"
 		"                        \"truncated\" (default %d, at most %d)\n"
 		"                                                          SHELLAUDIT_MAX_LINE\n"
@@ -48,6 +55,17 @@ static void main_usage(FILE *f)
 		"                                                          SHELLAUDIT_MAX_ARGS\n"
 		"  --ringbuf-mb MB       kernel ring buffer size, a power of two (default 8)\n"
 		"                                                          SHELLAUDIT_RINGBUF_MB\n"
+		"  --no-terminal         do not capture terminal reads (--terminal: do, the\n"
+		"                        default; in Kubernetes mode the policies decide per\n"
+		"                        container, and --no-terminal turns it off on the node)\n"
+		"                                                          SHELLAUDIT_TERMINAL\n"
+		"                                                          (true or false)\n"
+		"  --terminal-hook HOOK  the kernel hook of terminal capture: tracepoint (the\n"
+		"                        read, readv and preadv2 syscall tracepoints; not\n"
+		"                        32-bit syscalls), sys_exit (every syscall's return;\n"
+		"                        32-bit syscalls too, costs more) or auto (default:\n"
+		"                        tracepoint when the kernel has them)\n"
+		"                                                     SHELLAUDIT_TERMINAL_HOOK\n"
 		"  --bpf-dir DIR         pin the programs, links and ring buffer in DIR, on a\n"
 		"                        BPF file system: after a crash (kill -9, OOM) capture\n"
 		"                        goes on, and the next agent reads what was captured\n"
@@ -111,7 +129,11 @@ static void main_usage(FILE *f)
 		"An empty line (Enter alone) is an entry with \"line\":\"\". Ctrl-D at the\n"
 		"prompt is an entry with \"eof\":true. The line a shell was already reading\n"
 		"when it was probed (its container just targeted) is recovered when Enter is\n"
-		"pressed and marked \"recovered\":true. Logs go to stderr as JSON lines.\n",
+		"pressed and marked \"recovered\":true. Terminal lines: empty ones are not\n"
+		"entries; a line edited with keys whose effect cannot be known (history,\n"
+		"completion) is marked \"inexact\":true; a line typed with echo off (a\n"
+		"password) is not recorded, only that it was (\"echo_off\":true). Logs go to\n"
+		"stderr as JSON lines.\n",
 		SA_LINE_MAX_DEFAULT, SA_LINE_CAP - 2, SA_ARGS_MAX_DEFAULT, SA_ARGS_CAP);
 }
 
@@ -230,7 +252,8 @@ int main(int argc, char **argv)
 	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
 	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
 	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
-	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS, OPT_HTTP_ADDR };
+	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS, OPT_HTTP_ADDR, OPT_TERMINAL,
+	       OPT_NO_TERMINAL, OPT_TERMINAL_HOOK };
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -256,6 +279,9 @@ int main(int argc, char **argv)
 		{ "key-file", required_argument, NULL, OPT_KEY },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "runtime-roots", required_argument, NULL, OPT_RUNTIME_ROOTS },
+		{ "terminal", no_argument, NULL, OPT_TERMINAL },
+		{ "no-terminal", no_argument, NULL, OPT_NO_TERMINAL },
+		{ "terminal-hook", required_argument, NULL, OPT_TERMINAL_HOOK },
 		{ 0 },
 	};
 	static pid_t pids[MAIN_MAX_PIDS];
@@ -271,6 +297,8 @@ int main(int argc, char **argv)
 	const char *spool_mb = getenv("SHELLAUDIT_SPOOL_MAX_MB"), *port = getenv("SHELLAUDIT_PORT");
 	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL;
 	const char *transport = getenv("SHELLAUDIT_WATCH_TRANSPORT");
+	const char *terminal = getenv("SHELLAUDIT_TERMINAL");
+	const char *hook = getenv("SHELLAUDIT_TERMINAL_HOOK");
 	enum log_level lvl;
 	unsigned long v;
 	int c;
@@ -339,6 +367,9 @@ int main(int argc, char **argv)
 		case OPT_HTTP_ADDR: o.http_addr = optarg; break;
 		case OPT_DRAIN: drain = optarg; break;
 		case OPT_TRANSPORT: transport = optarg; break;
+		case OPT_TERMINAL: terminal = "true"; break;
+		case OPT_NO_TERMINAL: terminal = "false"; break;
+		case OPT_TERMINAL_HOOK: hook = optarg; break;
 		case OPT_HELP:
 			main_usage(stdout);
 			return 0;
@@ -432,6 +463,28 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.websocket = transport && !strcmp(transport, "websocket");
+	o.terminal = 1;
+	if (terminal && *terminal) {
+		if (!strcmp(terminal, "false") || !strcmp(terminal, "0")) {
+			o.terminal = 0;
+		} else if (strcmp(terminal, "true") && strcmp(terminal, "1")) {
+			fprintf(stderr,
+				"shellaudit-agent: SHELLAUDIT_TERMINAL must be true or false\n");
+			return 2;
+		}
+	}
+	o.tty_hook = CAPTURE_TTY_AUTO;
+	if (hook && *hook) {
+		if (!strcmp(hook, "tracepoint")) {
+			o.tty_hook = CAPTURE_TTY_TRACEPOINT;
+		} else if (!strcmp(hook, "sys_exit")) {
+			o.tty_hook = CAPTURE_TTY_SYS_EXIT;
+		} else if (strcmp(hook, "auto")) {
+			fprintf(stderr, "shellaudit-agent: --terminal-hook must be auto, "
+					"tracepoint or sys_exit\n");
+			return 2;
+		}
+	}
 	if (!o.npids && !o.targets_file && !o.node_name) {
 		fprintf(stderr, "shellaudit-agent: nothing to audit: give --node-name (Kubernetes), "
 				"--target-pid or --targets-file\n");

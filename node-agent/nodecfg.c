@@ -172,6 +172,7 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	t->sst.redact = t->redact;
 	t->sst.readline = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "readline"));
 	t->sst.exec = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "exec"));
+	t->sst.terminal = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "terminal"));
 	return 0;
 }
 

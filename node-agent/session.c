@@ -13,6 +13,7 @@
 #include "capture.h"
 #include "clock.h"
 #include "sink.h"
+#include "ttyline.h"
 
 struct session {
 	uint32_t target;
@@ -159,6 +160,42 @@ static void session_ns(struct sink_entry *e, const struct sa_ns_event *ev, char 
 	e->text_len = used;
 }
 
+/* The session of h, opened (its session_start written) if it is new;
+ * NULL when out of memory. */
+static struct session *session_get(struct session_table *st, const struct sa_event_hdr *h,
+				   const char *container)
+{
+	struct sink_entry e = { 0 };
+	struct session *s;
+	long i = session_find(st, h->target, h->sid);
+
+	if (i >= 0)
+		return &st->s[i];
+	if (st->n == SESSION_MAX_OPEN)
+		session_end(st, 0, h->ts, -1, NULL, "evicted");
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 16;
+		struct session *p = realloc(st->s, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		st->s = p;
+		st->cap = cap;
+	}
+	s = &st->s[st->n++];
+	memset(s, 0, sizeof(*s));
+	s->target = h->target;
+	s->sid = h->sid;
+	s->mntns = h->mntns;
+	s->cgroup = h->cgroup;
+	snprintf(s->container, sizeof(s->container), "%s", container ? container : "");
+	e.kind = SINK_SESSION_START;
+	session_fill(&e, s, h);
+	e.seq = s->next_seq++;
+	sink_write(st->sink, &e);
+	return s;
+}
+
 int session_handle(struct session_table *st, const struct capture_event *ev,
 		   const char *container)
 {
@@ -168,40 +205,17 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 	char summary[512];
 	long i;
 
-	i = session_find(st, h->target, h->sid);
 	if (h->type == SA_EV_EXIT) {
+		i = session_find(st, h->target, h->sid);
 		/* Only the leader's exit matters: it ends the session. */
 		if (i >= 0 && (h->flags & SA_F_SESSION_LEADER) && h->tgid == h->sid)
 			session_end(st, (size_t)i, h->ts, ev->exit_code, h, "exit");
 		return 0;
 	}
-	if (i < 0) {
-		if (st->n == SESSION_MAX_OPEN)
-			session_end(st, 0, h->ts, -1, NULL, "evicted");
-		if (st->n == st->cap) {
-			size_t cap = st->cap ? 2 * st->cap : 16;
-			struct session *p = realloc(st->s, cap * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			st->s = p;
-			st->cap = cap;
-		}
-		i = (long)st->n++;
-		s = &st->s[i];
-		memset(s, 0, sizeof(*s));
-		s->target = h->target;
-		s->sid = h->sid;
-		s->mntns = h->mntns;
-		s->cgroup = h->cgroup;
-		snprintf(s->container, sizeof(s->container), "%s", container ? container : "");
-		e.kind = SINK_SESSION_START;
-		session_fill(&e, s, h);
-		e.seq = s->next_seq++;
-		sink_write(st->sink, &e);
-		memset(&e, 0, sizeof(e));
-	}
-	s = &st->s[i];
+	if (h->type == SA_EV_TTY)
+		return 0; /* bytes, not lines: ttyline makes the lines */
+	if (!(s = session_get(st, h, container)))
+		return -ENOMEM;
 	session_fill(&e, s, h);
 	e.seq = s->next_seq++;
 	e.text = ev->text;
@@ -221,6 +235,27 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 		e.filename_len = ev->filename_len;
 		e.argc = ev->argc;
 	}
+	return sink_write(st->sink, &e);
+}
+
+int session_handle_tty_line(struct session_table *st, const struct ttyline *l,
+			    const char *container)
+{
+	struct sink_entry e = { 0 };
+	struct session *s = session_get(st, l->hdr, container);
+
+	if (!s)
+		return -ENOMEM;
+	session_fill(&e, s, l->hdr);
+	e.seq = s->next_seq++;
+	e.kind = SINK_LINE;
+	e.source = SINK_SOURCE_TERMINAL;
+	e.text = l->text;
+	e.text_len = l->len;
+	e.truncated = (l->flags & TTYLINE_TRUNCATED) != 0;
+	e.inexact = (l->flags & TTYLINE_INEXACT) != 0;
+	e.echo_off = (l->flags & TTYLINE_ECHO_OFF) != 0;
+	e.part = l->part;
 	return sink_write(st->sink, &e);
 }
 

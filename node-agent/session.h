@@ -12,6 +12,7 @@
 struct capture_event;
 struct sink;
 struct session_table;
+struct ttyline;
 
 #define SESSION_MAX_OPEN 65536
 
@@ -23,6 +24,9 @@ void session_table_free(struct session_table *st);
 /* Hands the entries of one event to the sink; `container` names its target. */
 int session_handle(struct session_table *st, const struct capture_event *ev,
 		   const char *container);
+/* Hands a line rebuilt from terminal reads (see ttyline.h) to the sink. */
+int session_handle_tty_line(struct session_table *st, const struct ttyline *l,
+			    const char *container);
 /* Ends the sessions of target `target` (reason given, e.g. "untargeted"). */
 void session_end_target(struct session_table *st, uint32_t target, const char *reason);
 size_t session_count(const struct session_table *st);

@@ -26,6 +26,12 @@ struct sink_ns_change {
 
 #define SINK_NS_MAX 9
 
+/* Where a line came from. */
+enum sink_source {
+	SINK_SOURCE_READLINE, /* the line readline returned */
+	SINK_SOURCE_TERMINAL, /* rebuilt from what a process read from its terminal */
+};
+
 struct sink_entry {
 	enum sink_kind kind;
 	uint64_t ts; /* CLOCK_MONOTONIC ns */
@@ -46,6 +52,10 @@ struct sink_entry {
 	bool truncated;
 	bool eof; /* line: readline returned NULL (Ctrl-D) */
 	bool recovered; /* line: of a call running before the probe (SA_F_RECOVERED) */
+	enum sink_source source; /* line */
+	bool inexact; /* line (terminal): keys whose effect could not be known */
+	bool echo_off; /* line (terminal): typed with echo off; text withheld */
+	uint32_t part; /* line (terminal): lines the same read completed before it */
 	const char *filename; /* exec */
 	size_t filename_len;
 	uint32_t argc; /* exec: the count the kernel had */
@@ -65,6 +75,7 @@ struct sink_entry {
 	/* off: CLOCK_MONOTONIC ns the window began at (the container's
 	 * start), 0 unknown */
 	uint64_t since;
+	uint64_t lost_reads; /* lost: terminal reads (each a keystroke or more) */
 };
 
 struct sink {

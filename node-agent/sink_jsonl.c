@@ -163,6 +163,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_fmt(s, ",\"lost_namespace_changes\":%" PRIu64, e->lost_ns);
 		if (e->unmarked)
 			sink_jsonl_fmt(s, ",\"unmarked_processes\":%" PRIu64, e->unmarked);
+		if (e->lost_reads)
+			sink_jsonl_fmt(s, ",\"lost_terminal_reads\":%" PRIu64, e->lost_reads);
 		goto done;
 	}
 	if (e->kind == SINK_OFF) {
@@ -194,6 +196,12 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_raw(s, ",\"eof\":true", 11);
 		if (e->recovered)
 			sink_jsonl_raw(s, ",\"recovered\":true", 17);
+		sink_jsonl_fmt(s, ",\"source\":\"%s\"",
+			       e->source == SINK_SOURCE_TERMINAL ? "terminal" : "readline");
+		if (e->inexact)
+			sink_jsonl_raw(s, ",\"inexact\":true", 15);
+		if (e->echo_off)
+			sink_jsonl_raw(s, ",\"echo_off\":true", 16);
 		break;
 	case SINK_EXEC:
 		sink_jsonl_key(s, "filename");

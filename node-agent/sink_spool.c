@@ -25,6 +25,7 @@ struct sink_spool {
 	struct spool *sp;
 	sink_spool_lookup_fn lookup;
 	void *arg;
+	struct export *export;	/* a JSON-lines copy of each entry, or NULL */
 	int64_t wall_minus_mono;	/* ns */
 	uint64_t pending_full;		/* entries the full spool refused, not yet in a gap */
 	struct sink_spool_stats stats;
@@ -110,6 +111,9 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 			s->pending_full = 0;
 		}
 	}
+	/* The log pipeline gets the entry whether or not the spool has room. */
+	if (export_entry(s->export, id, sess, entry) < 0)
+		s->stats.export_failed++;
 	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
 	if (ret == -ENOSPC) {
 		s->pending_full++;
@@ -190,12 +194,19 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
 		return spool_end_session(s->sp, e->container, sk);
 	}
-	if (e->kind == SINK_SESSION_START || (e->kind == SINK_LINE && (!t->readline || e->eof)) ||
-	    (e->kind == SINK_EXEC && !t->exec))
+	if (e->kind == SINK_SESSION_START || (e->kind == SINK_EXEC && !t->exec) ||
+	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_READLINE &&
+	     (!t->readline || e->eof)) ||
+	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_TERMINAL && !t->terminal))
 		return 0;
-	/* The kernel's time and thread make the event's identity. */
-	snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-%c", e->ts, e->tid,
-		 e->kind == SINK_LINE ? 'l' : e->kind == SINK_NAMESPACE ? 'n' : 'x');
+	/* The kernel's time and thread make the event's identity; one
+	 * terminal read can complete several lines. */
+	if (e->kind == SINK_LINE && e->source == SINK_SOURCE_TERMINAL)
+		snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-t%" PRIx32, e->ts, e->tid,
+			 e->part);
+	else
+		snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-%c", e->ts, e->tid,
+			 e->kind == SINK_LINE ? 'l' : e->kind == SINK_NAMESPACE ? 'n' : 'x');
 	if (spool_is_last_key(s->sp, key)) {
 		log_with(LOG_INFO, LOG_KV("container", e->container),
 			 "an event spooled just before the agent stopped came again; kept once");
@@ -259,6 +270,9 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		cJSON_AddItemToObject(entry, "filename",
 				      sink_spool_text(e->filename ? e->filename : "", e->filename_len, &cut));
 	}
+	if (e->kind == SINK_LINE)
+		cJSON_AddStringToObject(entry, "source",
+					e->source == SINK_SOURCE_TERMINAL ? "terminal" : "readline");
 	cJSON_AddNumberToObject(entry, "pid", e->pid);
 	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
 	cJSON_AddNumberToObject(entry, "uid", e->uid);
@@ -266,9 +280,15 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		cJSON_AddNumberToObject(entry, "sessionRoot", e->session_root);
 	if (cut)
 		cJSON_AddTrueToObject(entry, "truncated");
-	if (hits) {
+	if (e->kind == SINK_LINE && e->inexact)
+		cJSON_AddTrueToObject(entry, "inexact");
+	if (hits || (e->kind == SINK_LINE && e->echo_off)) {
 		redacted = cJSON_AddArrayToObject(entry, "redacted");
-		cJSON_AddItemToArray(redacted, cJSON_CreateString("redact"));
+		if (hits)
+			cJSON_AddItemToArray(redacted, cJSON_CreateString("redact"));
+		/* The text is the placeholder: typed with echo off (a password). */
+		if (e->kind == SINK_LINE && e->echo_off)
+			cJSON_AddItemToArray(redacted, cJSON_CreateString("echo-off"));
 	}
 	/* Lines and the programs run from a shell go to that session's records. */
 	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
@@ -343,6 +363,11 @@ static void sink_spool_close(struct sink *base)
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
 {
 	*out = ((const struct sink_spool *)base)->stats;
+}
+
+void sink_spool_set_export(struct sink *base, struct export *x)
+{
+	((struct sink_spool *)base)->export = x;
 }
 
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out)

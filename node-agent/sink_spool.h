@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "export.h"
 #include "redact.h"
 #include "sink.h"
 #include "spool.h"
@@ -18,19 +19,23 @@ struct sink_spool_target {
 	const cJSON *id;	/* record identity: ns, pod, podUID, container,
 				 * containerID, node, policies, retention, events */
 	const struct redact_set *redact;
-	bool readline, exec;	/* what the policies capture */
+	bool readline, exec, terminal;	/* what the policies capture */
 };
 
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);
 
 struct sink_spool_stats {
 	uint64_t entries, dropped_full, withheld, gaps;
+	uint64_t export_failed; /* entries not exported: out of memory */
 };
 
 /* The spool and the lookup's targets stay the caller's. Caller frees with
  * sink_close(). */
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
 void sink_spool_get_stats(const struct sink *s, struct sink_spool_stats *out);
+/* Every entry spooled from now on is also written to x (NULL: none), which
+ * stays the caller's and must outlive the sink. */
+void sink_spool_set_export(struct sink *s, struct export *x);
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */
 int sink_spool_gap(struct sink *s, const char *container, uint64_t count, const char *why);

@@ -26,6 +26,7 @@ struct target {
 	const char *found; /* how the init was found (static) */
 	struct discover_scope scope; /* mntns and root, when resolved */
 	bool active; /* in the kernel's target map */
+	uint32_t kflags; /* SA_TARGET_* in the kernel's map, while active */
 	bool duplicate; /* same container as another active target */
 	unsigned marked; /* processes the kernel marked when it was added */
 	int nsfd; /* the mount namespace, held open while active */

@@ -1,63 +1,112 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# make bench: the capture engine's cost. A loop of N fork+exec of /bin/true
-# (bash running /bin/true N times, best of BENCH_RUNS=2) in a container, with the agent off, on
-# but not targeting the container (the cost of the in-kernel filter), and on
-# targeting it (events, sessions, JSON lines); plus the agent's RSS idle and
-# after the targeted loop. Timings only: never part of make test.
+# make bench: the capture engine's cost, side by side in one run. Two loops
+# in a container, each timed as the CPU time (user + system, children
+# included) it took, the best of BENCH_RUNS=3: on a busy machine the wall
+# clock mostly measures the wait for a CPU; in-kernel capture is charged to
+# the process it runs for. The loops:
+#   exec  N fork+exec of /bin/true (a bash loop; BENCH_EXECS=10000)
+#   read  M one-byte reads of /dev/zero, each written to /dev/null
+#         (busybox dd bs=1; BENCH_READS=1000000): the syscalls a terminal
+#         hook is on
+#   sys   S getppid() calls (tests/tools/sysloop; BENCH_SYSCALLS=5000000):
+#         what every other syscall pays
+# with the agent off, and for each agent setting with the container
+# untargeted (another container is targeted: the filter map is not empty
+# and the hooks are attached) and targeted:
+#   --no-terminal          readline and exec capture only
+#   terminal, tracepoint   the syscall tracepoints (the default here)
+#   terminal, sys_exit     --terminal-hook sys_exit
+# plus the agent's RSS. Timings only: never part of make test.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../bpf/capture-lib.sh"
 
-N=${BENCH_EXECS:-20000}
-RUNS=${BENCH_RUNS:-2} # each figure is the best of RUNS loops: the machine may be busy
+N=${BENCH_EXECS:-10000}
+M=${BENCH_READS:-1000000}
+S=${BENCH_SYSCALLS:-5000000}
+RUNS=${BENCH_RUNS:-3} # each figure is the best of RUNS loops: the machine may be busy
 cap_setup
-cap_container bench
+[ -x "$TOOLS/sysloop" ] || { t_fail "missing $TOOLS/sysloop (run make all)"; t_summary; exit 1; }
+# A root of its own, with sysloop and the devices the read loop needs.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/sysloop" 2>/dev/null ||
+	{ t_fail "hack/mkrootfs.sh failed"; t_summary; exit 1; }
+if ! mknod "$work/rfs/dev/null" c 1 3 || ! mknod "$work/rfs/dev/zero" c 1 5; then
+	t_fail "cannot make /dev/null and /dev/zero in the bench root"
+	t_summary
+	exit 1
+fi
+cap_container bench "$work/rfs"
+cap_container other "$work/rfs"
 
-# loop: the best time of RUNS exec loops in the container, in seconds.
-loop() {
-	local r best= t
+in_bench() { nsenter --target "${CPID[bench]}" --mount --pid --root --wd "${CENV[@]}" "$@"; }
+exec_once() { in_bench /bin/bash -c "for ((i = 0; i < $N; i++)); do /bin/true; done"; }
+read_once() { in_bench /bin/busybox dd if=/dev/zero of=/dev/null bs=1 count="$M" 2>/dev/null; }
+sys_once() { in_bench /bin/sysloop "$S"; }
+# best LOOP: the least CPU time (user + system) of RUNS runs of LOOP, in seconds.
+best() {
+	local r b='' t TIMEFORMAT='%3U %3S'
 	for ((r = 0; r < RUNS; r++)); do
-		t=$(loop_once) || return 1
-		best=$(echo "$t ${best:-$t}" | awk '{ print ($1 < $2) ? $1 : $2 }')
+		t=$({ time "$1" >/dev/null 2>&1; } 2>&1) || return 1
+		t=$(echo "$t" | awk '{ printf "%.3f", $1 + $2 }')
+		b=$(echo "$t ${b:-$t}" | awk '{ print ($1 < $2) ? $1 : $2 }')
 	done
-	echo "$best"
-}
-
-loop_once() {
-	local t0 t1
-	t0=$(date +%s.%N)
-	nsenter --target "${CPID[bench]}" --mount --pid --root --wd "${CENV[@]}" \
-		/bin/bash -c "for ((i = 0; i < $N; i++)); do /bin/true; done" || return 1
-	t1=$(date +%s.%N)
-	echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }'
+	echo "$b"
 }
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
+ratio() { echo "$1 $2" | awk '{ printf "x%.2f", $1 / $2 }'; }
+per_op() { echo "$1 $2 $3" | awk '{ printf "%+.0f ns", ($1 - $2) * 1e9 / $3 }'; }
+row() { printf '  %-34s %7s %-6s %6s %-6s %-8s %6s %-6s %s\n' "$@"; }
+# line LABEL EXEC READ SYS: a row of figures, with the ratios to agent off.
+line() {
+	row "$1" "$2" "$(ratio "$2" "$off_exec")" "$3" "$(ratio "$3" "$off_read")" \
+		"$(per_op "$3" "$off_read" "$M")" "$4" "$(ratio "$4" "$off_sys")" "$(per_op "$4" "$off_sys" "$S")"
+}
 
-echo "exec loop: $N fork+exec of /bin/true in a container (bash loop), $(nproc) CPUs"
-loop_once >/dev/null # warm up caches
-off=$(loop) || { t_fail "loop failed"; t_summary; exit 1; }
-echo "  agent off:                      ${off} s"
+echo "exec: $N fork+exec, read: $M one-byte reads (and writes), sys: $S getppid(), in a" \
+	"container; CPU seconds, best of $RUNS; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+row "" exec "" read "" "per read" sys "" "per call"
+exec_once >/dev/null && read_once && sys_once # warm up caches
+if ! { off_exec=$(best exec_once) && off_read=$(best read_once) && off_sys=$(best sys_once); }; then
+	t_fail "loop failed"
+	t_summary
+	exit 1
+fi
+row "agent off" "$off_exec" "" "$off_read" "" "" "$off_sys" "" ""
 
-cap_agent --log-level info || { t_fail "agent did not start"; t_summary; exit 1; }
-# A target that is not the bench container: the filter map is not empty.
-cap_container other
-echo "${CPID[other]} other" >"$work/targets"
-t_wait 30 grep -q '"target added","container":"other"' "$work/agent.log"
-idle=$(rss_kb "$AGENT_PID" VmRSS)
-untargeted=$(loop)
-echo "  agent on, container untargeted: ${untargeted} s  (x$(ratio "$untargeted" "$off"))"
-
-cap_target bench || { t_fail "target bench not added"; t_summary; exit 1; }
-targeted=$(loop)
-t_wait 120 sh -c "[ \$(grep -c '\"kind\":\"exec\"' '$work/out.jsonl') -ge $((N * RUNS)) ]"
-busy=$(rss_kb "$AGENT_PID" VmHWM)
-echo "  agent on, container targeted:   ${targeted} s  (x$(ratio "$targeted" "$off"))"
-cap_agent_stop
-execs=$(grep -c '"kind":"exec","container":"bench"' "$work/out.jsonl")
-lost=$("$TOOLS/sa-lines" --kind lost --field lost_execs "$work/out.jsonl" | awk '{ s += $1 } END { print s + 0 }')
-echo "  exec entries written: $execs (+ $lost counted as dropped)"
-echo "agent RSS: idle ${idle} kB, peak after the targeted loop ${busy} kB"
-t_eq "every exec of the targeted loops accounted for" 1 "$((execs + lost >= N * RUNS))"
+# bench_with LABEL AGENT_ARGS...: both loops untargeted, then targeted.
+bench_with() {
+	local label=$1 e r y idle busy execs lost
+	shift
+	: >"$work/targets"
+	: >"$work/agent.log"
+	: >"$work/out.jsonl"
+	cap_agent --log-level info "$@" || { t_fail "agent ($label) did not start"; return 1; }
+	echo "${CPID[other]} other" >"$work/targets"
+	t_wait 30 grep -q '"target added","container":"other"' "$work/agent.log"
+	idle=$(rss_kb "$AGENT_PID" VmRSS)
+	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once); }; then
+		t_fail "loop failed ($label)"
+		return 1
+	fi
+	line "$label, untargeted" "$e" "$r" "$y"
+	cap_target bench || { t_fail "target bench not added ($label)"; return 1; }
+	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once); }; then
+		t_fail "loop failed ($label)"
+		return 1
+	fi
+	line "$label, targeted" "$e" "$r" "$y"
+	t_wait 120 sh -c "[ \$(grep -c '\"kind\":\"exec\",\"container\":\"bench\"' '$work/out.jsonl') -ge $((N * RUNS)) ]"
+	busy=$(rss_kb "$AGENT_PID" VmHWM)
+	cap_agent_stop
+	execs=$(grep -c '"kind":"exec","container":"bench"' "$work/out.jsonl")
+	lost=$("$TOOLS/sa-lines" --kind lost --field lost_execs "$work/out.jsonl" | awk '{ s += $1 } END { print s + 0 }')
+	echo "    agent RSS idle ${idle} kB, peak ${busy} kB; exec entries $execs (+ $lost counted as dropped)"
+	t_eq "$label: every exec of the targeted loops accounted for" 1 "$((execs + lost >= N * RUNS))"
+	t_eq "$label: nothing read from a terminal in these loops" "" \
+		"$(grep '"source":"terminal"' "$work/out.jsonl")"
+}
+bench_with "--no-terminal" --no-terminal
+bench_with "terminal, tracepoint" --terminal-hook tracepoint
+bench_with "terminal, sys_exit" --terminal-hook sys_exit
 t_summary

@@ -3,8 +3,9 @@
 # Other readline users: a program that links libreadline (sqlite3) is
 # captured through the library, also when the library is in a directory
 # only LD_LIBRARY_PATH names (found in the process's maps once loaded); a
-# stripped static bash has nothing to probe, the agent says why, and what it
-# runs is still captured as execs.
+# stripped static bash has nothing to probe, the agent says why, its lines
+# come from terminal capture (readline's keys replayed) and what it runs is
+# captured as execs.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -38,7 +39,11 @@ t_wait 30 grep -q 'static-child' "$work/out.jsonl" || t_fail "exec from bash-sta
 t_match "static bash not probed, and the agent says why" \
 	'"no readline to probe","file":"[^"]*bash-static"[^}]*"reason":"no symbol table' \
 	"$(cat "$work/agent.log")"
-t_eq "no line from the static bash" "" "$(cap_lines r | grep from-static-bash)"
+t_eq "no readline line from the static bash" "" \
+	"$("$TOOLS/sa-lines" --kind line --container r --source readline "$work/out.jsonl" | grep static)"
+t_wait 30 grep -q '"line":"/bin/true static-child"' "$work/out.jsonl"
+t_eq "its lines are terminal lines" "$(cat "$work/static.txt")" \
+	"$("$TOOLS/sa-lines" --kind line --container r --source terminal "$work/out.jsonl")"
 t_match "its execs are captured" $'(^|\n)/bin/true static-child(\n|$)' \
 	"$("$TOOLS/sa-lines" --kind exec --container r --field argv "$work/out.jsonl")"
 # libreadline where only LD_LIBRARY_PATH finds it: not probed when the

@@ -13,6 +13,9 @@
 #     the pod's records, next to a namespace entry;
 #   - the agent killed -9 mid-session: the kubelet restarts it and every
 #     line, those typed while it was dead included, is there once;
+#   - readline out of the way (bash after `set +o emacs`, busybox sh): what
+#     the shell reads from the pty of kubectl exec -it is in the records as
+#     terminal lines, once;
 #   - a rolling restart of the agent DaemonSet mid-session: the same, and no
 #     off entry (capture never stopped); the DaemonSet deleted, capture goes
 #     on pinned until config/uninstall removes it;
@@ -366,6 +369,40 @@ t_eq "and has one Event" "$(grep '^echo crash-' "$work/crash.txt")" "$(crash_eve
 t_match "the restarted agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_eventually "the chain verifies across the crash" 30 "$AGENT" verify --namespace default --pod "$pod" --container shell
+
+# --- terminal capture ----------------------------------------------------------------
+
+# Lines readline does not read come from the terminal: bash after `set +o
+# emacs` (canonical mode) and busybox sh (its own raw-mode line editor).
+start=$SECONDS
+m1=term-emacs-$RANDOM$RANDOM
+m2=term-ash-$RANDOM$RANDOM
+printf 'set +o emacs\necho %s\nexit\n' "$m1" >"$work/term1.txt"
+session "kubectl exec -it, bash after set +o emacs" "$work/term1.txt" --size 0x0 -- \
+	"$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
+printf 'echo %s\nexit\n' "$m2" >"$work/term2.txt"
+session "kubectl exec -it, busybox sh" "$work/term2.txt" --size 0x0 -- \
+	"$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- env "PS1=$PROMPT" busybox sh
+# lines_by_source POD CONTAINER: "SOURCE TEXT" of the line entries, in order.
+lines_by_source() {
+	k get auditrecords -l "shellaudit.io/pod=$1,shellaudit.io/container=$2" -o json | python3 -c '
+import json, sys
+recs = sorted(json.load(sys.stdin)["items"], key=lambda r: r["spec"]["sequence"])
+for r in recs:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print(e.get("source", "-"), e["text"])'
+}
+term_lines() { lines_by_source "$pod" shell | grep -E "$m1|$m2|^terminal exit$|^readline set \+o emacs$"; }
+t_wait "$WAIT" count_at_least 5 term_lines || true
+t_eq "set +o emacs and busybox sh: the lines readline did not read are terminal lines, once" \
+	"$(printf '%s\n' 'readline set +o emacs' "terminal echo $m1" 'terminal exit' "terminal echo $m2" \
+		'terminal exit')" "$(term_lines)"
+hook=$(k get shellauditnode "$node" -o jsonpath='{.status.terminal.hook} {.status.terminal.attached}')
+t_match "the node reports its terminal hook attached" '^(tracepoint|sys_exit) true$' "$hook"
+echo "  note the agent's terminal hook in its DaemonSet pod: ${hook% *}"
+t_run "the chain verifies with terminal lines" "$AGENT" verify --namespace default --pod "$pod" --container shell
+printf '       (terminal capture checks: %ss)\n' "$((SECONDS - start))"
 
 # --- a rolling restart of the agent ------------------------------------------------
 

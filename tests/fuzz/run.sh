@@ -4,7 +4,8 @@
 # from a seed corpus made here: for elfsym, this machine's bash, libreadline
 # and stripped static bash and the crafted hostile files of
 # tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
-# mountinfo files and crafted overlay lines. Each target's corpus grows in
+# mountinfo files and crafted overlay lines; for ttyline, reads of typed
+# lines in canonical and raw mode. Each target's corpus grows in
 # build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
 # a finding, saved under build/fuzz/artifacts/. Not part of make test.
 set -uo pipefail
@@ -13,12 +14,13 @@ set -uo pipefail
 SECS=${FUZZ_SECONDS:-60}
 F=$T_BUILD/fuzz
 MKELF=$T_BUILD/tests/tools/mkelf
-for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$MKELF"; do
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$MKELF"; do
 	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
 done
 seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
 t_cleanup "rm -rf '$seeds'"
-mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$F/corpus/elfsym" "$F/corpus/mountinfo" "$F/artifacts"
+mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$seeds/ttyline" "$F/corpus/elfsym" \
+	"$F/corpus/mountinfo" "$F/corpus/ttyline" "$F/artifacts"
 
 # elf_seed NAME FILE [HOLES_MIB]: the fuzz input for FILE: one byte of MiB
 # of holes to add, then the file's bytes.
@@ -61,7 +63,14 @@ printf '%s\n' \
 	'72 43 0:42 / /p rw - overlay overlay rw,lowerdir+=/l1,lowerdir+=/l2,datadir+=/d,upperdir=/u,workdir=/w' \
 	>"$seeds/mountinfo/crafted"
 
-for t in elfsym mountinfo; do
+# ttyline: op (0: a read; 0x04 canonical, 0x08 echo off, 0x10 no readline
+# state), who, length, bytes; then a recovered readline line (op 0x05) and
+# an exit (op 0x02).
+printf '\x04\x00\x09echo one\n' >"$seeds/ttyline/canonical"
+printf '\x10\x00\x0eecho helo\x1b[Dl\r\x05\x00\x00' >"$seeds/ttyline/raw-recovered"
+printf '\x0c\x01\x08hunter2\n\x02\x01\x00' >"$seeds/ttyline/echo-off"
+
+for t in elfsym mountinfo ttyline; do
 	log=$F/artifacts/$t.log
 	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1

@@ -17,6 +17,8 @@
 #     ProgramExecuted Events;
 #   - the ShellAuditNode status (NotRunningHere, RedactRulesInvalid, the
 #     agent's version, its drops), /healthz, /readyz and the metrics;
+#   - --output: the same entries as JSON lines; terminal capture (a busybox
+#     sh) on by default, off and on again by policy;
 #   - records carry the retention of their time and outlive their policy;
 #   - `shellaudit-agent verify` with a kubeconfig whose token is in a
 #     tokenFile, and on a deleted record (test_records.sh has the rest).
@@ -74,7 +76,7 @@ t_cleanup "umount '$work/bpf'"
 start_agent() {
 	t_daemon agent "$dir/agent.log" "$T_BUILD/asan/shellaudit-agent" --node-name "$node" \
 		--spool-dir "$dir/spool" --port "$port" --bpf-dir "$work/bpf/shellaudit" \
-		--batch-ms 1000 --batch-entries 4 --log-level debug "$@"
+		--output "$dir/export.jsonl" --batch-ms 1000 --batch-entries 4 --log-level debug "$@"
 }
 # target CID FIELD: the agent's status of that container in the ShellAuditNode.
 target() {
@@ -176,6 +178,35 @@ if ar=$(k get auditrecords -A -o json) && ev=$(k get events -A -o json); then
 else
 	t_fail "nothing from the untargeted container" "cannot list AuditRecords and Events"
 fi
+# --output: the same entries as JSON lines for a log pipeline, each with
+# where it came from, redacted as in the records, nothing of the other
+# container.
+export_lines() {
+	python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("kind") == "line" and e.get("pod") == "web":
+        print(e["text"])' "$dir/export.jsonl"
+}
+t_eq "--output: the typed lines as JSON lines, in order, redacted" "$want" "$(export_lines)"
+t_eq "--output: each says its node, namespace, pod and container (both audited containers)" \
+	"$node shop web main"$'\n'"$node shop web2 main" \
+	"$(python3 -c '
+import json, sys
+seen = {(e.get("node"), e.get("namespace"), e.get("pod"), e.get("container"))
+        for e in map(json.loads, open(sys.argv[1])) if e.get("kind") == "line"}
+for s in sorted(seen, key=str):
+    print(" ".join(map(str, s)))' "$dir/export.jsonl")"
+t_eq "--output: exec entries too, with their session" yes \
+	"$(grep '"kind":"exec"' "$dir/export.jsonl" | grep -q '"session":{"id"' && echo yes || echo no)"
+if grep -q 'from-the-other-container\|abc123' "$dir/export.jsonl"; then
+	t_fail "--output: nothing of the untargeted container, no secret"
+else
+	t_pass "--output: nothing of the untargeted container, no secret"
+fi
+t_match "--output: counted in the metrics" '^[1-9]' \
+	"$(curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "shellaudit_agent_exported_total" { print $2 }')"
 # The chain's head follows its newest record within a second.
 t_eventually "the chain verifies" 30 "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
 
@@ -189,6 +220,60 @@ t_eq "records_published_total and events_published_total count what is in the AP
 t_match "captured_total counts what was spooled" '^[1-9]' "$(metric captured_total)"
 t_match "publish_latency_seconds is set" '^[0-9.e+-]+$' "$(metric publish_latency_seconds | grep -v '^0$')"
 t_eq "publish_failures_total: none yet" "0" "$(metric publish_failures_total)"
+
+# Terminal capture (on by default): a busybox sh, whose own line editor
+# readline capture cannot see, is in the records as terminal lines; the
+# bash session above was readline's only. Turned off in the policy, the
+# agent detaches the hook and records nothing of what shells without
+# readline read; turned on again, it does.
+# record_sources: "SOURCE TEXT" of web's lines, by session.
+record_sources() {
+	k get auditrecords -n shop -l shellaudit.io/pod=web -o json | python3 -c '
+import json, sys
+recs = sorted(json.load(sys.stdin)["items"], key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
+for r in recs:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print(e.get("source", "-") + " " + e["text"])'
+}
+ash() {
+	"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$1" --log "$work/pty-ash.log" -- \
+		nsenter --target "${CPID[audited]}" --mount --pid --root --wd "${CENV[@]}" \
+		PS1="$PROMPT" HISTFILE=/dev/null /bin/busybox sh -i >/dev/null
+	[ $? != 125 ] || t_fail "busybox sh in the audited container: every line typed"
+}
+san() { k get shellauditnode "$node" -o jsonpath="$1"; }
+in_records() { k get auditrecords -n shop -o json | grep -q -- "$1"; }
+printf 'echo ash-marker-1\n' >"$work/ash1.txt"
+ash "$work/ash1.txt"
+t_wait 60 in_records ash-marker-1 || true
+t_eq "busybox sh: a terminal line; bash's lines were readline's" \
+	"$(sed 's/^/readline /' "$data/expected-lines.txt"; echo 'terminal echo ash-marker-1')" \
+	"$(record_sources)"
+t_eq "the node reports the terminal hook attached" "tracepoint true" \
+	"$(san '{.status.terminal.hook} {.status.terminal.attached}')"
+# terminal WANT: the spec says WANT and the agent applied it (attached: WANT).
+terminal() {
+	[ "$(san '{.spec.targets[0].capture.terminal}')" = "$1" ] &&
+		[ "$(san '{.status.observedGeneration}')" = "$(san '{.metadata.generation}')" ] &&
+		[ "$(san '{.status.terminal.attached}')" = "$1" ]
+}
+k patch shellauditpolicy demo --type=merge -p '{"spec":{"capture":{"terminal":false}}}' >/dev/null
+t_wait 60 terminal false || t_fail "capture.terminal false reaches the agent, which detaches the hook" \
+	"$(san '{.spec.targets[0].capture} {.status.terminal}')"
+printf 'echo ash-marker-2\n/bin/true ash-off-exec\n/bin/bash --noediting\n' >"$work/ash2.txt"
+printf 'echo noediting-marker-2\nexit\n' >>"$work/ash2.txt"
+ash "$work/ash2.txt"
+k patch shellauditpolicy demo --type=merge -p '{"spec":{"capture":{"terminal":true}}}' >/dev/null
+t_wait 60 terminal true || t_fail "capture.terminal true again reaches the agent"
+printf 'echo ash-marker-3\n' >"$work/ash3.txt"
+ash "$work/ash3.txt"
+t_wait 60 in_records ash-marker-3 || t_fail "terminal lines recorded again once the policy turns it on"
+# Records are published in the order their sessions ended: the session
+# typed while it was off is out, with its execs but no line.
+t_eq "capture.terminal false: nothing read from the terminal recorded" "" \
+	"$(k get auditrecords -n shop -o json | grep -oE 'ash-marker-2|noediting-marker-2')"
+t_match "but the programs it ran are" 'ash-off-exec' "$(k get auditrecords -n shop -o json)"
 
 # count TEXT-PREFIX: how many record entries and how many Events start so.
 entries_with() { record_lines | grep -c "^$1" || true; }

@@ -158,7 +158,7 @@ t_eq "one ShellAuditNode per node with targets" "$(printf 'shellauditnode.shella
 policy p2
 check "a second policy with a namespace selector and containers"
 t_eq "merged options on a container of both policies" \
-	"p1,p2|readline=True exec=True|events=True exec=True rate=10|retention=1000h|redact=1" \
+	"p1,p2|readline=True exec=True terminal=True|events=True exec=True rate=10|retention=1000h|redact=1" \
 	"$(grep '|web-1|sidecar|' "$dir/have" | cut -d'|' -f6-)"
 
 policy p1-edited

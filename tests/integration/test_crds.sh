@@ -81,8 +81,8 @@ t_run "minimal policy accepted" k create -f - <<-EOF
 	spec:
 	  podSelector: {}
 EOF
-t_eq "defaults of a minimal policy" "true true true false 60 720h" \
-	"$(k get sap minimal -o jsonpath='{.spec.capture.readline} {.spec.capture.exec} {.spec.events.enabled} {.spec.events.execEvents} {.spec.events.ratePerMinute} {.spec.retention}')"
+t_eq "defaults of a minimal policy" "true true true true false 60 720h" \
+	"$(k get sap minimal -o jsonpath='{.spec.capture.readline} {.spec.capture.exec} {.spec.capture.terminal} {.spec.events.enabled} {.spec.events.execEvents} {.spec.events.ratePerMinute} {.spec.retention}')"
 
 n=0
 for f in "$HERE"/invalid-policies/*.yaml; do
@@ -151,6 +151,8 @@ expect_rejected "AuditRecord entries cannot be replaced" "AuditRecords are appen
 	k replace -f <(sed 's#text: cat /etc/shadow#text: ls#' "$HERE/fixtures/auditrecord.yaml")
 t_eq "AuditRecord entries unchanged" "cat /etc/shadow" \
 	"$(k get ar -n default demo-6f7c9-shell-0 -o jsonpath='{.spec.entries[0].text}')"
+t_eq "a line entry keeps its source and inexact" "terminal true" \
+	"$(k get ar -n default demo-6f7c9-shell-0 -o jsonpath='{.spec.entries[0].source} {.spec.entries[0].inexact}')"
 
 # record_variant NEWNAME SED-SCRIPT: the fixture under another name, edited.
 record_variant() {
@@ -165,6 +167,8 @@ expect_rejected "line entry without text rejected" "a line entry needs text" \
 	k create -f <(record_variant bad-line '0,\#    text: cat /etc/shadow#{\#    text: cat /etc/shadow#d}')
 expect_rejected "entry of an unknown kind rejected" 'Unsupported value: "keystroke"' \
 	k create -f <(record_variant bad-kind 's/kind: gap/kind: keystroke/')
+expect_rejected "line of an unknown source rejected" 'Unsupported value: "keyboard"' \
+	k create -f <(record_variant bad-source 's/source: terminal/source: keyboard/')
 expect_rejected "malformed digest rejected" "spec.digest in body should match" \
 	k create -f <(record_variant bad-digest 's/digest: sha256:9f86/digest: md5:9f86/')
 expect_rejected "AuditRecord without a signature rejected" "spec.signature: Required value" \
@@ -185,7 +189,12 @@ t_run "node status patched" k patch san node-1 --subresource=status --type=merge
 	"observedGeneration":1,"attached":1,"agentVersion":"test","drops":0,"targets":[
 	{"containerID":"containerd://4f1c2a3b5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708","attached":true},
 	{"containerID":"containerd://a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90","attached":false,
-	"reason":"ContainerNotFound","message":"no process of the container on the node"}]}}'
+	"reason":"ContainerNotFound","message":"no process of the container on the node"}],
+	"terminal":{"hook":"tracepoint","attached":true}}}'
+t_eq "node status keeps the terminal hook" "tracepoint true" \
+	"$(k get san node-1 -o jsonpath='{.status.terminal.hook} {.status.terminal.attached}')"
+t_eq "a target's capture keeps terminal" "true" \
+	"$(k get san node-1 -o jsonpath='{.spec.targets[0].capture.terminal}')"
 out=$(k get san node-1)
 t_match "san row shows targets and status" $'^node-1\t2\t1\t1\t[0-9]+[smhd]$' "$(columns "$out" 2)"
 expect_rejected "ShellAuditNode with a wrong targetCount rejected" "targetCount must equal the number of targets" \

@@ -3,12 +3,16 @@
  * output, decoded back to the original bytes, one entry per line. For the
  * BPF tests, which compare what was typed with what was captured.
  *
- *   sa-lines [--kind KIND] [--container NAME] [--field KEY] [--eof] FILE
+ *   sa-lines [--kind KIND] [--container NAME] [--source SRC] [--field KEYS]
+ *            [--eof] FILE
  *
  * KEY defaults to "line". Strings are unescaped (escape_unescape), numbers
  * and booleans printed as JSON has them, arrays of strings joined by single
  * spaces. Entries without the field are skipped, and so are end-of-input
- * line entries ("eof":true) unless --eof is given. */
+ * line entries ("eof":true) unless --eof is given. --source keeps the line
+ * entries of that source (readline or terminal). KEYS may be several,
+ * comma-separated: their values are printed tab-separated, a missing one
+ * empty, and an entry is skipped only when it has none of them. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -54,7 +58,29 @@ static void put_value(const cJSON *v)
 				put_string(e->valuestring);
 		}
 	}
+}
+
+/* Prints the comma-separated fields of o, tab-separated; false when o has
+ * none of them. */
+static int put_fields(const cJSON *o, const char *fields)
+{
+	char buf[256], *save = NULL, *key;
+	int any = 0, first = 1;
+
+	snprintf(buf, sizeof(buf), "%s", fields);
+	for (key = strtok_r(buf, ",", &save); key; key = strtok_r(NULL, ",", &save))
+		any |= cJSON_GetObjectItemCaseSensitive(o, key) != NULL;
+	if (!any)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", fields);
+	for (key = strtok_r(buf, ",", &save); key; key = strtok_r(NULL, ",", &save)) {
+		if (!first)
+			putchar('\t');
+		first = 0;
+		put_value(cJSON_GetObjectItemCaseSensitive(o, key));
+	}
 	putchar('\n');
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -64,9 +90,10 @@ int main(int argc, char **argv)
 		{ "container", required_argument, NULL, 'c' },
 		{ "field", required_argument, NULL, 'f' },
 		{ "eof", no_argument, NULL, 'e' },
+		{ "source", required_argument, NULL, 's' },
 		{ 0 },
 	};
-	const char *kind = NULL, *container = NULL, *field = "line";
+	const char *kind = NULL, *container = NULL, *field = "line", *source = NULL;
 	size_t cap = 1 << 20, len;
 	int eof = 0, c, lineno = 0;
 	char *buf;
@@ -78,11 +105,13 @@ int main(int argc, char **argv)
 		case 'c': container = optarg; break;
 		case 'f': field = optarg; break;
 		case 'e': eof = 1; break;
+		case 's': source = optarg; break;
 		default: return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: sa-lines [--kind K] [--container C] [--field F] [--eof] FILE\n");
+		fprintf(stderr, "usage: sa-lines [--kind K] [--container C] [--source S] [--field F] "
+				"[--eof] FILE\n");
 		return 2;
 	}
 	f = fopen(argv[optind], "r");
@@ -122,9 +151,10 @@ int main(int argc, char **argv)
 			goto next;
 		if (!eof && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "eof")))
 			goto next;
-		v = cJSON_GetObjectItemCaseSensitive(o, field);
-		if (v)
-			put_value(v);
+		v = cJSON_GetObjectItemCaseSensitive(o, "source");
+		if (source && (!cJSON_IsString(v) || strcmp(v->valuestring, source) != 0))
+			goto next;
+		put_fields(o, field);
 next:
 		cJSON_Delete(o);
 	}

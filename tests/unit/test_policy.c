@@ -28,7 +28,7 @@ static void test_policy_defaults_follow_the_crd(void)
 		return;
 	UNIT_CHECK_STR(p->name, "a");
 	UNIT_CHECK(p->generation == 3);
-	UNIT_CHECK(p->capture_readline && p->capture_exec);
+	UNIT_CHECK(p->capture_readline && p->capture_exec && p->capture_terminal);
 	UNIT_CHECK(p->events_enabled && !p->events_exec && p->rate_per_minute == 60);
 	UNIT_CHECK_STR(p->retention, "720h");
 	UNIT_CHECK(p->retention_s == 720 * 3600);
@@ -37,6 +37,17 @@ static void test_policy_defaults_follow_the_crd(void)
 	UNIT_CHECK(policy_wants_container(p, "anything"));
 	policy_free(p);
 	cJSON_Delete(labels);
+}
+
+static void test_policy_terminal_alone_is_enough(void)
+{
+	char err[256];
+	struct policy *p = parse("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},"
+				 "\"capture\":{\"readline\":false,\"exec\":false}}}",
+				 err, sizeof(err));
+
+	UNIT_CHECK(p && !p->capture_readline && !p->capture_exec && p->capture_terminal);
+	policy_free(p);
 }
 
 static void test_policy_containers_filter(void)
@@ -63,7 +74,8 @@ static void test_policy_invalid_specs_say_why(void)
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"retention\":\"7d\"}}",
 		  "spec.retention" },
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":"
-		  "{\"readline\":false,\"exec\":false}}}", "capture enables nothing" },
+		  "{\"readline\":false,\"exec\":false,\"terminal\":false}}}",
+		  "capture enables nothing" },
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"events\":"
 		  "{\"ratePerMinute\":0}}}", "ratePerMinute" },
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"namespaceSelector\":"
@@ -90,5 +102,6 @@ static void test_policy_invalid_specs_say_why(void)
 	}
 }
 
-UNIT_MAIN(UNIT_TEST(test_policy_defaults_follow_the_crd), UNIT_TEST(test_policy_containers_filter),
+UNIT_MAIN(UNIT_TEST(test_policy_defaults_follow_the_crd),
+	  UNIT_TEST(test_policy_terminal_alone_is_enough), UNIT_TEST(test_policy_containers_filter),
 	  UNIT_TEST(test_policy_invalid_specs_say_why))

@@ -98,7 +98,7 @@ static const char *field(const cJSON *t, const char *a, const char *b)
 static void test_resolve_merges_policies_on_one_container(void)
 {
 	struct policy *p[2] = {
-		pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":{\"exec\":false},"
+		pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":{\"exec\":false,\"terminal\":false},"
 		    "\"events\":{\"ratePerMinute\":100},\"retention\":\"2h\",\"redact\":[{\"name\":\"x\",\"pattern\":\"p\"}]}}"),
 		pol("{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podSelector\":{},\"capture\":{\"readline\":false},"
 		    "\"events\":{\"ratePerMinute\":5,\"execEvents\":true},\"retention\":\"1h30m\","
@@ -121,6 +121,8 @@ static void test_resolve_merges_policies_on_one_container(void)
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(t, "policies")) == 2);
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "readline")));
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "exec")));
+	/* a turns terminal capture off, b leaves it on: the union is on. */
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "terminal")));
 	ev = cJSON_GetObjectItem(t, "events");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "ratePerMinute")) == 5);
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(ev, "execEvents")));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* session + sink_jsonl: events become ordered, escaped JSON lines. */
+/* session + sink_jsonl: events become ordered, escaped JSON lines; lines say
+ * their source, terminal lines their flags. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "../../node-agent/capture.h"
 #include "../../node-agent/session.h"
 #include "../../node-agent/sink.h"
+#include "../../node-agent/ttyline.h"
 
 struct fixture {
 	char *buf;
@@ -327,8 +329,51 @@ static void test_session_namespace_change_is_an_entry(void)
 	free(out);
 }
 
+static void test_session_terminal_lines_say_their_source(void)
+{
+	struct sa_event_hdr h = hdr(SA_EV_TTY, 1, 100, 101);
+	struct ttyline l = { .hdr = &h, .text = "echo typed", .len = 10,
+			     .flags = TTYLINE_INEXACT };
+	struct capture_event raw = { .hdr = &h, .text = "x", .text_len = 1 };
+	struct fixture x;
+	char *out;
+	cJSON *o;
+
+	open_fixture(&x);
+	line(&x, 1, 100, "from readline", 13, 0);
+	/* The bytes of a read are no entry; the line ttyline made is. */
+	session_handle(x.st, &raw, "one");
+	UNIT_CHECK(session_handle_tty_line(x.st, &l, "one") == 0);
+	l.text = TTYLINE_WITHHELD;
+	l.len = strlen(TTYLINE_WITHHELD);
+	l.flags = TTYLINE_ECHO_OFF | TTYLINE_TRUNCATED;
+	UNIT_CHECK(session_handle_tty_line(x.st, &l, "one") == 0);
+	out = close_fixture(&x);
+	/* start, readline line, two terminal lines, end */
+	UNIT_CHECK(count_lines(out) == 5);
+	o = nth(out, 1);
+	UNIT_CHECK_STR(str(o, "source"), "readline");
+	UNIT_CHECK(!cJSON_GetObjectItem(o, "inexact"));
+	cJSON_Delete(o);
+	o = nth(out, 2);
+	UNIT_CHECK_STR(str(o, "kind"), "line");
+	UNIT_CHECK_STR(str(o, "line"), "echo typed");
+	UNIT_CHECK_STR(str(o, "source"), "terminal");
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "inexact")));
+	UNIT_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(o, "truncated")));
+	UNIT_CHECK(num(o, "seq") == 2 && num(o, "session") == 100);
+	cJSON_Delete(o);
+	o = nth(out, 3);
+	UNIT_CHECK_STR(str(o, "line"), TTYLINE_WITHHELD);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "echo_off")));
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+	cJSON_Delete(o);
+	free(out);
+}
+
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
 	  UNIT_TEST(test_session_namespace_change_is_an_entry),
+	  UNIT_TEST(test_session_terminal_lines_say_their_source),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
 	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
 	  UNIT_TEST(test_sink_escapes_terminal_sequences),

@@ -65,7 +65,7 @@ static void test_sink_spool_redacts_escapes_and_filters(void)
 
 	other.container = "containerd://elsewhere";
 	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
-	target = (struct sink_spool_target){ id, rs, true, true };
+	target = (struct sink_spool_target){ id, rs, true, true, true };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &line) == 0);
@@ -96,6 +96,63 @@ static void test_sink_spool_redacts_escapes_and_filters(void)
 	cJSON_Delete(id);
 }
 
+static void test_sink_spool_terminal_lines(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry l1 = { .kind = SINK_LINE, .source = SINK_SOURCE_TERMINAL,
+				 .container = "containerd://c1", .session = 7, .pid = 7, .tid = 7,
+				 .ts = 99, .text = "echo one", .text_len = 8, .inexact = true };
+	struct sink_entry l2 = l1, pw = l1, rl = l1;
+	struct spool *sp;
+	struct sink *sink;
+	const cJSON *e;
+	cJSON *all;
+
+	/* Two lines of one read (a paste): same time and thread. */
+	l2.text = "echo two";
+	l2.part = 1;
+	l2.inexact = false;
+	pw.text = "[not recorded: typed with echo off]";
+	pw.text_len = strlen(pw.text);
+	pw.echo_off = true;
+	pw.inexact = false;
+	pw.ts = 100;
+	rl.source = SINK_SOURCE_READLINE;
+	rl.ts = 101;
+	rl.inexact = false;
+	snprintf(sub, sizeof(sub), "%s/terminal", dir);
+	target = (struct sink_spool_target){ id, NULL, false, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &l1) == 0);
+	UNIT_CHECK(sink_write(sink, &l2) == 0);
+	UNIT_CHECK(sink_write(sink, &pw) == 0);
+	/* readline: false keeps readline's lines out, not the terminal's. */
+	UNIT_CHECK(sink_write(sink, &rl) == 0);
+	/* terminal: false keeps them out. */
+	target.terminal = false;
+	UNIT_CHECK(sink_write(sink, &l1) == 0);
+	all = records(sp);
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"),
+							  "entries")) == 3);
+	e = entry(all, 0, 0);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "source")), "terminal");
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(e, "inexact")));
+	e = entry(all, 0, 1);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "echo two");
+	UNIT_CHECK(!cJSON_GetObjectItem(e, "inexact"));
+	e = entry(all, 0, 2);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "redacted"), 0)),
+		       "echo-off");
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+}
+
 static void test_sink_spool_bounds_long_lines(void)
 {
 	struct spool_opts so = { .dir = dir };
@@ -110,7 +167,7 @@ static void test_sink_spool_bounds_long_lines(void)
 	const char *text;
 
 	memset(big, '\x01', sizeof(big));
-	target = (struct sink_spool_target){ id, NULL, true, true };
+	target = (struct sink_spool_target){ id, NULL, true, true, true };
 	spool_open(&so, &sp);
 	sink_spool_open(sp, lookup, NULL, &sink);
 	sink_write(sink, &line);
@@ -146,7 +203,7 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 	c.tid = 8; /* same time, another thread */
 	c.text = "c";
 	snprintf(sub, sizeof(sub), "%s/again", dir);
-	target = (struct sink_spool_target){ id, NULL, true, true };
+	target = (struct sink_spool_target){ id, NULL, true, true, true };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &a) == 0);
@@ -193,7 +250,7 @@ static void test_sink_spool_stopped_is_the_chain_last_entry(void)
 
 	mkdir(dir, 0700);
 	snprintf(sub, sizeof(sub), "%s/stopped", dir);
-	target = (struct sink_spool_target){ id, NULL, true, true };
+	target = (struct sink_spool_target){ id, NULL, true, true, true };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &line) == 0);
@@ -251,7 +308,7 @@ static void test_sink_spool_namespace_and_off_entries(void)
 
 	snprintf(sub, sizeof(sub), "%s/ns", dir);
 	/* Neither lines nor execs: the namespace entry is kept all the same. */
-	target = (struct sink_spool_target){ id, NULL, false, false };
+	target = (struct sink_spool_target){ id, NULL, false, false, false };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &off) == 0);
@@ -328,6 +385,7 @@ int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_sink_spool_redacts_escapes_and_filters),
+		UNIT_TEST(test_sink_spool_terminal_lines),
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
 		UNIT_TEST(test_sink_spool_withholds_what_a_rule_cannot_finish),

@@ -214,9 +214,40 @@ static void test_transcript_text_never_raw_and_never_escaped_twice(void)
 	cJSON_Delete(rec);
 }
 
+static void test_transcript_marks_terminal_and_inexact_lines(void)
+{
+	static const char *const e[] = { "2026-01-01T00:00:01Z", "line", "from readline",
+					 "2026-01-01T00:00:02Z", "line", "from the terminal",
+					 "2026-01-01T00:00:03Z", "line", "" };
+	struct records_filter f = { 0 };
+	struct transcript t = { 0 };
+	struct records *r;
+	cJSON *rec = record("containerd://aaa", "1", 0, e, 3);
+	cJSON *entries = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
+	char *text;
+
+	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 0), "source", "readline");
+	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 1), "source", "terminal");
+	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 2), "source", "terminal");
+	cJSON_AddTrueToObject(cJSON_GetArrayItem(entries, 2), "inexact");
+	UNIT_CHECK(records_init(&r) == 0);
+	UNIT_CHECK(records_add(r, &f, rec, NULL) == 1);
+	UNIT_CHECK(transcript_add_records(&t, r, NULL, NULL) == 0);
+	transcript_sort(&t);
+	text = transcript_text(&t, false);
+	UNIT_CHECK_STR(text, "2026-01-01T00:00:01.000000Z $ from readline\n"
+			     "2026-01-01T00:00:02.000000Z $ from the terminal  [terminal]\n"
+			     "2026-01-01T00:00:03.000000Z $   [terminal]  [inexact]\n");
+	free(text);
+	transcript_clear(&t);
+	records_free(r);
+	cJSON_Delete(rec);
+}
+
 UNIT_MAIN(UNIT_TEST(test_records_group_by_container_and_session_key),
 	  UNIT_TEST(test_records_match_on_spec_not_labels),
 	  UNIT_TEST(test_records_user_from_attribution),
 	  UNIT_TEST(test_records_session_names_parse_back),
 	  UNIT_TEST(test_transcript_merges_sessions_in_time_order),
-	  UNIT_TEST(test_transcript_text_never_raw_and_never_escaped_twice))
+	  UNIT_TEST(test_transcript_text_never_raw_and_never_escaped_twice),
+	  UNIT_TEST(test_transcript_marks_terminal_and_inexact_lines))

@@ -89,8 +89,9 @@ def expected(pols, nss, pods):
             lines.append("|".join([
                 node, ns, pod["metadata"]["name"], name, cid,
                 ",".join(p["metadata"]["name"] for p in want),
-                "readline=%s exec=%s" % (any(c.get("readline", True) for c in cap),
-                                        any(c.get("exec", True) for c in cap)),
+                "readline=%s exec=%s terminal=%s" % (any(c.get("readline", True) for c in cap),
+                                                    any(c.get("exec", True) for c in cap),
+                                                    any(c.get("terminal", True) for c in cap)),
                 "events=%s exec=%s rate=%d" % (
                     any(e.get("enabled", True) for e in ev),
                     any(e.get("enabled", True) and e.get("execEvents", False) for e in ev),
@@ -111,7 +112,7 @@ def actual(sans):
             lines.append("|".join([
                 node, t["namespace"], t["pod"], t["container"], t["containerID"],
                 ",".join(t["policies"]),
-                "readline=%s exec=%s" % (c["readline"], c["exec"]),
+                "readline=%s exec=%s terminal=%s" % (c["readline"], c["exec"], c["terminal"]),
                 "events=%s exec=%s rate=%d" % (e["enabled"], e["execEvents"], e["ratePerMinute"]),
                 "retention=%s" % t["retention"],
                 "redact=%d" % len(t.get("redact") or []),

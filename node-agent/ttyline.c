@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Rebuilding terminal lines (see ttyline.h). Streams are few (one per
+ * process reading a terminal): an array searched in order, bounded by
+ * TTYLINE_MAX_STREAMS; past it the least recently read stream is sent and
+ * closed. At most one line per stream is held back: only the first line of
+ * a readline call that began before the probes can be readline's (the
+ * next calls are seen), so a new line sends the held one first. */
+#include "ttyline.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lineedit.h"
+
+struct ttyline_stream {
+	uint32_t target, tgid, tty;
+	struct sa_event_hdr hdr; /* of the last read: the unfinished line's */
+	struct lineedit le; /* the line being read */
+	unsigned flags; /* TTYLINE_* gathered for it */
+	/* The held line: text and hdr of the read that completed it. */
+	bool held;
+	struct sa_event_hdr held_hdr;
+	char *held_text;
+	size_t held_len;
+	unsigned held_flags;
+	uint32_t held_part;
+};
+
+struct ttyline_table {
+	size_t line_max;
+	ttyline_fn fn;
+	void *arg;
+	struct ttyline_stream *s;
+	size_t n, cap;
+	size_t nheld;
+};
+
+int ttyline_table_new(size_t line_max, ttyline_fn fn, void *arg, struct ttyline_table **out)
+{
+	struct ttyline_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->line_max = line_max ? line_max : 1;
+	t->fn = fn;
+	t->arg = arg;
+	*out = t;
+	return 0;
+}
+
+static void ttyline_emit(struct ttyline_table *t, const struct sa_event_hdr *h, uint32_t tty,
+			 const char *text, size_t len, unsigned flags, uint32_t part)
+{
+	struct ttyline l = { .hdr = h, .text = text, .len = len, .flags = flags, .tty = tty,
+			     .part = part };
+
+	t->fn(t->arg, &l);
+}
+
+static void ttyline_send_held(struct ttyline_table *t, struct ttyline_stream *s)
+{
+	if (!s->held)
+		return;
+	s->held = false;
+	t->nheld--;
+	ttyline_emit(t, &s->held_hdr, s->tty, s->held_text, s->held_len, s->held_flags,
+		     s->held_part);
+}
+
+static void ttyline_drop_held(struct ttyline_table *t, struct ttyline_stream *s)
+{
+	if (s->held) {
+		s->held = false;
+		t->nheld--;
+	}
+}
+
+/* The current line of s is complete (h: the read that completed it). */
+static void ttyline_complete(struct ttyline_table *t, struct ttyline_stream *s,
+			     const struct sa_event_hdr *h, uint32_t *part, bool hold)
+{
+	unsigned flags = s->flags;
+	const char *text = s->le.buf ? s->le.buf : "";
+	size_t len = s->le.len;
+	char *copy;
+
+	if (s->le.flags & LINEEDIT_INEXACT)
+		flags |= TTYLINE_INEXACT;
+	if (s->le.flags & LINEEDIT_TRUNCATED)
+		flags |= TTYLINE_TRUNCATED;
+	lineedit_clear(&s->le);
+	s->flags = 0;
+	/* An empty line is no line, unless keys made it so (a recalled
+	 * history line run as it was). */
+	if (len == 0 && !(flags & TTYLINE_INEXACT))
+		return;
+	if (flags & TTYLINE_ECHO_OFF) {
+		text = TTYLINE_WITHHELD;
+		len = strlen(TTYLINE_WITHHELD);
+	}
+	ttyline_send_held(t, s);
+	if (hold && (copy = realloc(s->held_text, len ? len : 1))) {
+		memcpy(copy, text, len);
+		s->held_text = copy;
+		s->held_len = len;
+		s->held_flags = flags;
+		s->held_hdr = *h;
+		s->held_part = (*part)++;
+		s->held = true;
+		t->nheld++;
+		return;
+	}
+	ttyline_emit(t, h, s->tty, text, len, flags, (*part)++);
+}
+
+/* Sends what s holds, its unfinished line too. */
+static void ttyline_flush(struct ttyline_table *t, struct ttyline_stream *s)
+{
+	uint32_t part = 0;
+
+	ttyline_send_held(t, s);
+	ttyline_complete(t, s, &s->hdr, &part, false);
+}
+
+static void ttyline_close(struct ttyline_table *t, size_t i)
+{
+	struct ttyline_stream *s = &t->s[i];
+
+	ttyline_flush(t, s);
+	lineedit_free(&s->le);
+	free(s->held_text);
+	t->s[i] = t->s[--t->n];
+}
+
+static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const struct sa_event_hdr *h,
+					     uint32_t tty)
+{
+	struct ttyline_stream *s, *p;
+	size_t i, oldest = 0;
+
+	for (i = 0; i < t->n; i++) {
+		s = &t->s[i];
+		if (s->target == h->target && s->tgid == h->tgid && s->tty == tty)
+			return s;
+		if (s->hdr.ts < t->s[oldest].hdr.ts)
+			oldest = i;
+	}
+	if (t->n == TTYLINE_MAX_STREAMS)
+		ttyline_close(t, oldest);
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 8;
+
+		if (!(p = realloc(t->s, cap * sizeof(*p))))
+			return NULL;
+		t->s = p;
+		t->cap = cap;
+	}
+	s = &t->s[t->n++];
+	memset(s, 0, sizeof(*s));
+	s->target = h->target;
+	s->tgid = h->tgid;
+	s->tty = tty;
+	lineedit_init(&s->le, t->line_max);
+	return s;
+}
+
+void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
+{
+	const struct sa_event_hdr *h = ev->hdr;
+	const unsigned char *b = (const unsigned char *)ev->text;
+	bool canon = h->flags & SA_F_TTY_CANON, hold = !canon && (h->flags & SA_F_TTY_NO_RL);
+	struct ttyline_stream *s = ttyline_stream(t, h, ev->tty);
+	uint32_t part = 0;
+	size_t i;
+
+	if (!s)
+		return;
+	s->hdr = *h;
+	/* A later read of the stream: the held line was not readline's. */
+	ttyline_send_held(t, s);
+	if (h->flags & SA_F_TRUNCATED)
+		s->flags |= TTYLINE_TRUNCATED | (canon ? 0 : TTYLINE_INEXACT);
+	if (!canon) {
+		for (i = 0; i < ev->text_len; i++) {
+			switch (lineedit_key(&s->le, b[i])) {
+			case LINEEDIT_LINE:
+				ttyline_complete(t, s, h, &part, hold);
+				break;
+			case LINEEDIT_CANCEL:
+				s->flags = 0;
+				break;
+			case LINEEDIT_EOF:
+			case LINEEDIT_MORE:
+				break;
+			}
+		}
+		return;
+	}
+	if (h->flags & SA_F_TTY_NOECHO)
+		s->flags |= TTYLINE_ECHO_OFF;
+	for (i = 0; i < ev->text_len; i++) {
+		if (b[i] == '\n')
+			ttyline_complete(t, s, h, &part, false);
+		else
+			lineedit_put(&s->le, b[i]);
+	}
+	/* A canonical read returns at most one line and stops early only at
+	 * its end: shorter than asked without LF, Ctrl-D or an EOL character
+	 * ended it; nothing at all is end of input. */
+	if ((ev->text_len == 0 && ev->lost == 0) ||
+	    (ev->text_len && b[ev->text_len - 1] != '\n' &&
+	     (uint64_t)ev->text_len + ev->lost < ev->asked))
+		ttyline_complete(t, s, h, &part, false);
+}
+
+void ttyline_before(struct ttyline_table *t, const struct capture_event *ev)
+{
+	const struct sa_event_hdr *h = ev->hdr;
+	bool recovered = h->type == SA_EV_LINE && (h->flags & SA_F_RECOVERED);
+	size_t i;
+
+	if (!t->nheld && !recovered)
+		return;
+	for (i = 0; i < t->n; i++) {
+		struct ttyline_stream *s = &t->s[i];
+
+		if (s->target != h->target)
+			continue;
+		if (recovered && s->tgid == h->tgid) {
+			/* readline's own line, which its reads made too. */
+			if (s->held && s->held_hdr.pid == h->pid)
+				ttyline_drop_held(t, s);
+			if (s->hdr.pid == h->pid && !(s->hdr.flags & SA_F_TTY_CANON)) {
+				lineedit_clear(&s->le);
+				s->flags = 0;
+			}
+			continue;
+		}
+		if (s->held && s->held_hdr.sid == h->sid)
+			ttyline_send_held(t, s);
+	}
+}
+
+void ttyline_exit(struct ttyline_table *t, const struct sa_event_hdr *h)
+{
+	size_t i = 0;
+
+	while (i < t->n) {
+		if (t->s[i].target == h->target && t->s[i].tgid == h->tgid)
+			ttyline_close(t, i);
+		else
+			i++;
+	}
+}
+
+void ttyline_tick(struct ttyline_table *t, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; t->nheld && i < t->n; i++)
+		if (t->s[i].held && now_ns - t->s[i].held_hdr.ts >= TTYLINE_HOLD_NS)
+			ttyline_send_held(t, &t->s[i]);
+}
+
+void ttyline_end_target(struct ttyline_table *t, uint32_t target)
+{
+	size_t i = 0;
+
+	while (i < t->n) {
+		if (t->s[i].target == target)
+			ttyline_close(t, i);
+		else
+			i++;
+	}
+}
+
+size_t ttyline_count(const struct ttyline_table *t)
+{
+	return t->n;
+}
+
+void ttyline_table_free(struct ttyline_table *t)
+{
+	if (!t)
+		return;
+	while (t->n)
+		ttyline_close(t, t->n - 1);
+	free(t->s);
+	free(t);
+}

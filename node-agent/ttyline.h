@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Lines typed at a terminal, rebuilt from what processes read from it
+ * (SA_EV_TTY events), one stream per process and terminal:
+ *  - canonical mode: the line discipline applied the editing keys already;
+ *    a line ends with LF, or with a read shorter than asked (Ctrl-D or an
+ *    EOL character ended it), or with end of input;
+ *  - raw mode: lineedit replays the editing keys; Enter ends the line.
+ * A line typed with echo off in canonical mode (a password prompt) is
+ * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
+ * an empty inexact one is: a history line run as recalled). A process's
+ * unfinished line is sent when it exits.
+ *
+ * A raw-mode line of a thread that had no readline state may have been
+ * read by a readline call that began before the probes, whose line the
+ * recovery programs send as well: such lines are held back until the next
+ * event of their session (ttyline_before: dropped if it is that line, sent
+ * otherwise) or for at most TTYLINE_HOLD_NS (ttyline_tick). */
+#ifndef SHELLAUDIT_TTYLINE_H
+#define SHELLAUDIT_TTYLINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture.h"
+
+#define TTYLINE_TRUNCATED 0x1 /* longer than the maximum, or bytes of a read lost */
+#define TTYLINE_INEXACT 0x2 /* raw mode: keys whose effect could not be known */
+#define TTYLINE_ECHO_OFF 0x4 /* canonical with echo off: text withheld */
+
+#define TTYLINE_WITHHELD "[not recorded: typed with echo off]"
+#define TTYLINE_MAX_STREAMS 1024
+#define TTYLINE_HOLD_NS 1000000000ull
+
+/* One line, valid during the callback. */
+struct ttyline {
+	const struct sa_event_hdr *hdr; /* of the read that completed it */
+	const char *text;
+	size_t len;
+	unsigned flags; /* TTYLINE_* */
+	uint32_t tty; /* major << 20 | minor */
+	uint32_t part; /* lines the same read completed before this one */
+};
+
+typedef void (*ttyline_fn)(void *arg, const struct ttyline *l);
+
+struct ttyline_table;
+
+/* Lines of at most line_max bytes go to fn. Caller frees with
+ * ttyline_table_free(). */
+int ttyline_table_new(size_t line_max, ttyline_fn fn, void *arg, struct ttyline_table **out);
+/* Sends what is held and unfinished, then frees. */
+void ttyline_table_free(struct ttyline_table *t);
+
+/* One terminal read (ev->hdr->type SA_EV_TTY). */
+void ttyline_read(struct ttyline_table *t, const struct capture_event *ev);
+/* Call before handling any other event: lines held in ev's session are
+ * sent first, or dropped when ev is the recovered readline line of their
+ * thread (with that thread's unfinished line). */
+void ttyline_before(struct ttyline_table *t, const struct capture_event *ev);
+/* Process h->tgid exited (h: its exit event): its unfinished lines are sent
+ * and its streams closed. */
+void ttyline_exit(struct ttyline_table *t, const struct sa_event_hdr *h);
+/* Sends the lines held longer than TTYLINE_HOLD_NS before now_ns. */
+void ttyline_tick(struct ttyline_table *t, uint64_t now_ns);
+/* Sends what target's streams hold, unfinished lines included, and closes
+ * them (the target goes away). */
+void ttyline_end_target(struct ttyline_table *t, uint32_t target);
+size_t ttyline_count(const struct ttyline_table *t);
+
+#endif

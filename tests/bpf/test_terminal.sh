@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Terminal capture (issue 11, part 2): what processes of a targeted container
+# read from their terminal while readline is not reading it, rebuilt into
+# the lines they saw and reported once, with their source:
+#   - bash after `set +o emacs`, bash --noediting, the read builtin, dash,
+#     cat, and busybox ash, whose own line editor reads raw keys
+#     (backspace, cursor moves, ^A, ^W, ^U, history);
+#   - bash with readline on: readline's lines only, never again as terminal;
+#   - hostile: readline turned off from vi mode, a paste of many lines,
+#     a line without newline then Ctrl-D (read whole, and byte by byte),
+#     control characters, a line with echo off (withheld, not lost), a flood
+#     (captured + counted drops = typed), a long line (bounded, truncated),
+#     a 32-bit read (seen by the sys_exit hook);
+#   - a shell without readline in new namespaces (unshare -Urm dash): its
+#     lines are still the container's (the task marks);
+#   - nothing from an untargeted container typing the same, and no terminal
+#     entry with --no-terminal.
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/capture-lib.sh"
+
+cap_setup
+[ -x "$TOOLS/read32" ] || { t_fail "missing $TOOLS/read32 (run make all)"; t_summary; exit 1; }
+# The container's root: the shared one plus read32.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" 2>/dev/null || t_fail "root with read32"
+cap_container t "$work/rfs"
+cap_container u "$work/rfs"
+cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+cap_target t || t_fail "target t not added"
+t_match "the syscall tracepoints are the hook on this kernel" '"hook":"tracepoint"' \
+	"$(grep '"msg":"terminal capture attached"' "$work/agent.log")"
+
+# tt NAME LINES PTYTYPE_OPTS... -- CMD...: CMD in container NAME on a pty,
+# the lines typed into it (a line once the prompt is back, without --fast).
+n_pty=0
+tt() {
+	local name=$1 lines=$2 opts=()
+	shift 2
+	while [ "$1" != -- ]; do opts+=("$1") && shift; done
+	shift
+	n_pty=$((n_pty + 1))
+	"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$lines" --log "$work/pty-$name-$n_pty.log" \
+		--timeout 300 "${opts[@]}" -- nsenter --target "${CPID[$name]}" --mount --pid --root \
+		--wd "${CENV[@]}" PS1="$PROMPT" HISTFILE=/dev/null "$@" >/dev/null
+	[ $? != 125 ] || t_fail "session $n_pty in $name: every line typed" "$(tail -c 300 "$work/pty-$name-$n_pty.log")"
+}
+BASH_RL=(/bin/bash --rcfile /root/.bashrc -i)
+ASH=(/bin/busybox sh -i)
+DASH=(/bin/dash -i)
+
+# The sessions, in order; each is one session (sid) in the output. ($v is
+# typed, not expanded here.)
+# shellcheck disable=SC2016
+printf '%s\n' 'echo rl-before' 'set +o emacs' 'echo builtin-1 > /dev/null' \
+	"read -p 'rootfs\$ ' v" 'read-value-1' 'echo "got:$v" > /dev/null' >"$work/s1"
+tt t "$work/s1" -- "${BASH_RL[@]}"
+printf '%s\n' 'echo noediting-1 > /dev/null' "read -p 'rootfs\$ ' w" 'noediting-value' >"$work/s2"
+tt t "$work/s2" -- /bin/bash --noediting --rcfile /root/.bashrc -i
+printf 'echo abcx\x7fd > /dev/null\necho > /dev/null helo\x1b[Dl\ncho X > /dev/null\x01e\n' >"$work/s3"
+printf 'echo one two\x17three > /dev/null\ngarbage\x15echo clean > /dev/null\n\x1b[A\n' >>"$work/s3"
+printf '%s\n' "read -p 'rootfs\$ ' z" 'ash-read-value' >>"$work/s3"
+tt t "$work/s3" -- "${ASH[@]}"
+printf '%s\n' 'echo dash-1 > /dev/null' "read -p 'rootfs\$ ' d" 'dash-value' >"$work/s4"
+tt t "$work/s4" -- "${DASH[@]}"
+# cat reads what is typed ahead of it, up to Ctrl-D (the lines are one
+# typing, NUL-separated).
+printf 'cat > /dev/null\ncat-line-1\ncat-line-2\n\x04\0' >"$work/s5"
+tt t "$work/s5" --nul -- "${DASH[@]}"
+printf '%s\n' 'echo rl-once-1' 'echo rl-once-2' >"$work/s6"
+tt t "$work/s6" -- "${BASH_RL[@]}"
+
+# Hostile: readline turned off from its vi mode.
+printf '%s\n' 'set -o vi' 'set +o vi' 'echo after-vi-off > /dev/null' >"$work/h1"
+tt t "$work/h1" -- "${BASH_RL[@]}"
+# 50 lines pasted at once into dash.
+{ seq -f 'echo paste-%g > /dev/null' 1 50 | tr '\n' '\r' | sed 's/\r$//'; printf '\0'; } >"$work/h2"
+tt t "$work/h2" --nul -- "${DASH[@]}"
+# A line without newline then Ctrl-D: read whole (dash) and byte by byte
+# (the read builtin), and control characters in a line.
+printf 'echo nonl-dash > /dev/null\x04\0' >"$work/h3"
+printf 'echo ctl-\x01\x02\x1b[31m-x > /dev/null\0' >>"$work/h3"
+tt t "$work/h3" --nul -- "${DASH[@]}"
+printf "read -p 'rootfs\$ ' q\0partial-value\x04\0" >"$work/h4"
+tt t "$work/h4" --nul -- /bin/bash --noediting --rcfile /root/.bashrc -i
+# A password-like line: echo off, canonical.
+printf '%s\n' 'busybox stty -echo' 'echo secret-typed-xyz > /dev/null' 'busybox stty echo' \
+	'echo visible-again > /dev/null' >"$work/h5"
+tt t "$work/h5" -- "${DASH[@]}"
+# A 32-bit reader: the tracepoints do not see it (the sys_exit hook does, below).
+printf 'read32 > /dev/null\nr32-line-tp\n\x04\0' >"$work/h6"
+tt t "$work/h6" --nul -- "${DASH[@]}"
+# A flood: 10,000 lines into cat as fast as the pty takes them.
+{ printf 'cat > /dev/null\n'; seq -f 'flood-%g' 1 10000; printf '\x04\0'; } >"$work/h7"
+tt t "$work/h7" --nul -- "${DASH[@]}"
+
+# The same typing in the untargeted container.
+printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
+tt u "$work/u1" -- "${ASH[@]}"
+printf '%s\n' 'set +o emacs' 'echo untargeted-bash > /dev/null' >"$work/u2"
+tt u "$work/u2" -- "${BASH_RL[@]}"
+
+t_wait 60 grep -q 'flood-10000' "$work/out.jsonl" || t_fail "the last flood line arrived"
+cap_agent_stop
+cp "$work/out.jsonl" "$work/run1.jsonl"
+
+# group N: "comm<TAB>line" of the terminal lines of the N-th session of t
+# with terminal lines, in order of appearance, decoded; flags N: their
+# inexact flags.
+lines_of() { "$TOOLS/sa-lines" --kind line --container t "$@" "$work/run1.jsonl"; }
+lines_of --source terminal --field session,comm,line,inexact >"$work/terminal.tsv"
+group() {
+	awk -F'\t' -v want="$1" '!($1 in seen) { seen[$1] = ++n } seen[$1] == want { print $2 "\t" $3 }' \
+		"$work/terminal.tsv"
+}
+flags() {
+	awk -F'\t' -v want="$1" '!($1 in seen) { seen[$1] = ++n }
+		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
+}
+# Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7
+# (s6 has none).
+# shellcheck disable=SC2016
+t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
+	"$(printf 'bash\t%s\n' 'echo builtin-1 > /dev/null' "read -p 'rootfs\$ ' v" 'read-value-1' \
+		'echo "got:$v" > /dev/null')" "$(group 1)"
+t_eq "bash --noediting" "$(printf 'bash\t%s\n' 'echo noediting-1 > /dev/null' \
+	"read -p 'rootfs\$ ' w" 'noediting-value')" "$(group 2)"
+t_eq "busybox ash: the line editor's keys applied" \
+	"$(printf 'busybox\t%s\n' 'echo abcd > /dev/null' 'echo > /dev/null hello' 'echo X > /dev/null' \
+		'echo one three > /dev/null' 'echo clean > /dev/null' '' "read -p 'rootfs\$ ' z" \
+		'ash-read-value')" "$(group 3)"
+t_eq "busybox ash: a recalled history line is an inexact entry, the others exact" \
+	"- - - - - true - -" "$(flags 3)"
+t_eq "dash and its read builtin" "$(printf 'dash\t%s\n' 'echo dash-1 > /dev/null' \
+	"read -p 'rootfs\$ ' d" 'dash-value')" "$(group 4)"
+t_eq "cat reading the terminal" "$(printf '%s\t%s\n' dash 'cat > /dev/null' cat cat-line-1 cat cat-line-2)" \
+	"$(group 5)"
+t_eq "readline's lines once, as readline, never as terminal lines" \
+	"$(printf '%s\n' 'echo rl-before' 'set +o emacs' 'echo rl-once-1' 'echo rl-once-2' 'set -o vi' \
+		'set +o vi')" \
+	"$(lines_of --source readline)"
+t_eq "readline off from vi mode: what is typed next is a terminal line" \
+	"$(printf 'bash\techo after-vi-off > /dev/null')" "$(group 6)"
+t_eq "50 lines pasted at once: each one, in order" \
+	"$(seq -f 'dash	echo paste-%g > /dev/null' 1 50)" "$(group 7)"
+t_eq "a line without newline then Ctrl-D, and control characters" \
+	"$(printf 'dash\t%s\n' 'echo nonl-dash > /dev/null' $'echo ctl-\x01\x02\x1b[31m-x > /dev/null')" \
+	"$(group 8)"
+t_eq "byte by byte then Ctrl-D (the read builtin)" \
+	"$(printf 'bash\t%s\n' "read -p 'rootfs\$ ' q" 'partial-value')" "$(group 9)"
+t_eq "echo off: the line is an entry, its text withheld" \
+	"$(printf 'dash\t%s\n' 'busybox stty -echo' '[not recorded: typed with echo off]' \
+		'[not recorded: typed with echo off]' 'echo visible-again > /dev/null')" "$(group 10)"
+t_eq "echo off: the typed secret is nowhere" "" "$(grep -o 'secret-typed-xyz' "$work/run1.jsonl")"
+t_eq "echo off: flagged" "2" "$(grep -c '"echo_off":true' "$work/run1.jsonl")"
+echo "  note a 32-bit read with the tracepoint hook: $(grep -c 'r32-line-tp' "$work/run1.jsonl") entries (the tracepoints do not see ia32 syscalls)"
+flood=$(group 12 | grep -c $'^cat\tflood-')
+lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
+t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"
+t_eq "flood: what was captured is what was typed, in order" 0 \
+	"$(group 12 | grep $'^cat\tflood-' | cut -f2 | awk 'NR == FNR { want[n++] = $0; next } { while (i < n && want[i] != $0) { i++; miss++ } i++ } END { print miss + (n - i) - '"$lost"' }' <(seq -f 'flood-%g' 1 10000) -)"
+echo "  note 10,000 flood lines: $flood captured, $lost counted as dropped"
+t_eq "nothing of the untargeted container" "" \
+	"$(grep -E '"container":"u"|untargeted-' "$work/run1.jsonl")"
+
+# --- escaped into new namespaces -------------------------------------------------------
+
+# A container entered the way kubectl exec does, from which dash leaves
+# for new user and mount namespaces: what it reads is still e's.
+"$T_ROOT/hack/mkrootfs.sh" "$work/erfs" unshare mount umount pivot_root 2>/dev/null ||
+	t_fail "the escape root"
+cap_pivot_container e "$work/erfs" || t_fail "container e did not start"
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent || t_fail "agent did not start (escape)"
+cap_target e || t_fail "target e not added"
+printf '%s\n' 'unshare -Urm /bin/dash -i' 'echo escaped-marker' 'exit' >"$work/e1"
+"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$work/e1" --log "$work/pty-e.log" --timeout 120 -- \
+	nsenter --target "${CPID[e]}" --mount --pid --uts --ipc --net --cgroup --root --wd \
+	"${CENV[@]}" PS1="$PROMPT" /bin/dash -i >/dev/null
+[ $? != 125 ] || t_fail "session in e: every line typed" "$(tail -c 300 "$work/pty-e.log")"
+t_wait 30 grep -q escaped-marker "$work/out.jsonl"
+cap_agent_stop
+x=$("$TOOLS/sa-lines" --kind line --container e --source terminal --field line,mntns "$work/out.jsonl")
+t_eq "dash in new namespaces: its lines are still the container's terminal lines" \
+	"$(printf '%s\n' 'unshare -Urm /bin/dash -i' 'echo escaped-marker' exit)" "$(cut -f1 <<<"$x")"
+t_eq "typed in another mount namespace than the container's" 2 "$(cut -f2 <<<"$x" | sort -u | wc -l)"
+
+# --- --no-terminal --------------------------------------------------------------------
+
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent --no-terminal || t_fail "agent with --no-terminal did not start"
+cap_target t || t_fail "target t not added (--no-terminal)"
+printf '%s\n' 'echo notty-dash > /dev/null' >"$work/n1"
+tt t "$work/n1" -- "${DASH[@]}"
+printf '%s\n' 'echo notty-rl' 'set +o emacs' 'echo notty-bash > /dev/null' >"$work/n2"
+tt t "$work/n2" -- "${BASH_RL[@]}"
+t_wait 30 grep -q 'notty-rl' "$work/out.jsonl"
+cap_agent_stop
+t_eq "--no-terminal: readline's lines only" "$(printf '%s\n' 'echo notty-rl' 'set +o emacs')" \
+	"$("$TOOLS/sa-lines" --kind line --container t "$work/out.jsonl")"
+t_eq "--no-terminal: no terminal entry" "" "$(grep '"source":"terminal"' "$work/out.jsonl")"
+
+# --- the sys_exit hook, with a small --max-line ---------------------------------------
+
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent --terminal-hook sys_exit --max-line 64 || t_fail "agent with --terminal-hook sys_exit did not start"
+cap_target t || t_fail "target t not added (sys_exit)"
+t_match "sys_exit: the raw tracepoint is the hook" '"hook":"sys_exit"' \
+	"$(grep '"msg":"terminal capture attached"' "$work/agent.log")"
+long="echo $(printf 'L%.0s' $(seq 1 200)) > /dev/null"
+printf 'echo sysexit-dash > /dev/null\n%s\n' "$long" >"$work/x1"
+tt t "$work/x1" -- "${DASH[@]}"
+printf 'read32 > /dev/null\nr32-line-sysexit\n\x04\0' >"$work/x2"
+tt t "$work/x2" --nul -- "${DASH[@]}"
+printf 'echo sysexit-ash\x7f\x7f\x7fASH > /dev/null\n' >"$work/x3"
+tt t "$work/x3" -- "${ASH[@]}"
+t_wait 30 grep -q 'sysexit-ASH' "$work/out.jsonl"
+cap_agent_stop
+x=$(paste <("$TOOLS/sa-lines" --kind line --source terminal --field comm "$work/out.jsonl") \
+	<("$TOOLS/sa-lines" --kind line --source terminal "$work/out.jsonl") \
+	<("$TOOLS/sa-lines" --kind line --source terminal --field truncated "$work/out.jsonl"))
+t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash" \
+	"$(printf '%s\t%s\t%s\n' dash 'echo sysexit-dash > /dev/null' false dash "${long:0:64}" true \
+		dash 'read32 > /dev/null' false read32 r32-line-sysexit false \
+		busybox 'echo sysexit-ASH > /dev/null' false)" "$x"
+
+t_summary

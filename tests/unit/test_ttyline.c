@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+/* ttyline: terminal reads become the lines the reading process saw, in
+ * canonical and raw mode; password lines are withheld; a line that may be
+ * readline's is held back and dropped when readline sends it; streams and
+ * lines are bounded. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+#include "../../node-agent/ttyline.h"
+
+#define MAX_GOT 64
+
+struct got {
+	int n;
+	char text[MAX_GOT][256];
+	unsigned flags[MAX_GOT];
+	uint32_t tgid[MAX_GOT], part[MAX_GOT];
+};
+
+static void collect(void *arg, const struct ttyline *l)
+{
+	struct got *g = arg;
+
+	if (g->n == MAX_GOT)
+		return;
+	snprintf(g->text[g->n], sizeof(g->text[0]), "%.*s", (int)l->len, l->text);
+	g->flags[g->n] = l->flags;
+	g->tgid[g->n] = l->hdr->tgid;
+	g->part[g->n] = l->part;
+	g->n++;
+}
+
+static uint64_t ts = 1000;
+
+/* A read of n bytes (asked: the read's size) by tgid/tid in session sid. */
+static void rd(struct ttyline_table *t, uint32_t tgid, uint32_t tid, uint32_t flags,
+	       const char *data, size_t n, uint32_t asked)
+{
+	struct sa_event_hdr h = { .type = SA_EV_TTY, .flags = flags, .ts = ts++, .target = 1,
+				  .sid = 100, .tgid = tgid, .pid = tid };
+	struct capture_event ev = { .hdr = &h, .text = data, .text_len = n, .tty = 136 << 20,
+				    .asked = asked };
+
+	ttyline_read(t, &ev);
+}
+
+#define CANON SA_F_TTY_CANON
+
+static void test_ttyline_canonical_lines(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	const char *line = "read by bytes\n";
+	size_t i;
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	/* A whole line per read, as dash and cat read. */
+	rd(t, 10, 10, CANON, "echo one\n", 9, 8192);
+	/* Byte by byte, as the read builtin reads. */
+	for (i = 0; i < strlen(line); i++)
+		rd(t, 10, 10, CANON, line + i, 1, 1);
+	/* Ctrl-D after text: a short read without LF ends the line. */
+	rd(t, 10, 10, CANON, "no newline", 10, 8192);
+	/* Byte by byte then Ctrl-D: the empty read ends it. */
+	rd(t, 10, 10, CANON, "a", 1, 1);
+	rd(t, 10, 10, CANON, "b", 1, 1);
+	rd(t, 10, 10, CANON, "", 0, 1);
+	/* An empty line is no line. */
+	rd(t, 10, 10, CANON, "\n", 1, 8192);
+	UNIT_CHECK(g.n == 4);
+	UNIT_CHECK_STR(g.text[0], "echo one");
+	UNIT_CHECK_STR(g.text[1], "read by bytes");
+	UNIT_CHECK_STR(g.text[2], "no newline");
+	UNIT_CHECK_STR(g.text[3], "ab");
+	UNIT_CHECK(g.flags[0] == 0 && g.flags[3] == 0);
+	ttyline_table_free(t);
+}
+
+static void test_ttyline_echo_off_is_withheld(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+
+	ttyline_table_new(4096, collect, &g, &t);
+	rd(t, 10, 10, CANON | SA_F_TTY_NOECHO, "hunter2\n", 8, 8192);
+	UNIT_CHECK(g.n == 1);
+	UNIT_CHECK_STR(g.text[0], TTYLINE_WITHHELD);
+	UNIT_CHECK(g.flags[0] == TTYLINE_ECHO_OFF);
+	/* Raw mode without echo is a line editor echoing itself: kept. */
+	rd(t, 10, 10, SA_F_TTY_NOECHO, "ls\r", 3, 1);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[1], "ls");
+	ttyline_table_free(t);
+}
+
+static void test_ttyline_raw_mode_keys_applied(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	const char *keys = "echo helo\x1b[Dl\recho a\x1b[Ab\r";
+	size_t i;
+
+	ttyline_table_new(4096, collect, &g, &t);
+	/* One byte per read, as busybox ash reads. */
+	for (i = 0; i < strlen(keys); i++)
+		rd(t, 20, 20, 0, keys + i, 1, 1);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[0], "echo hello");
+	UNIT_CHECK(g.flags[0] == 0);
+	UNIT_CHECK_STR(g.text[1], "echo ab");
+	UNIT_CHECK(g.flags[1] == TTYLINE_INEXACT);
+	/* A paste: several lines in one read, numbered within it. */
+	rd(t, 20, 20, 0, "l1\rl2\rl3\r", 9, 4096);
+	UNIT_CHECK(g.n == 5);
+	UNIT_CHECK_STR(g.text[4], "l3");
+	UNIT_CHECK(g.part[2] == 0 && g.part[3] == 1 && g.part[4] == 2);
+	ttyline_table_free(t);
+}
+
+static void test_ttyline_processes_have_their_own_lines(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	struct sa_event_hdr ex = { .type = SA_EV_EXIT, .target = 1, .sid = 100, .tgid = 31,
+				   .pid = 31 };
+
+	ttyline_table_new(4096, collect, &g, &t);
+	rd(t, 30, 30, 0, "shell li", 8, 1);
+	rd(t, 31, 31, CANON, "cat's", 5, 5);
+	rd(t, 30, 30, 0, "ne\r", 3, 1);
+	UNIT_CHECK(g.n == 1);
+	UNIT_CHECK_STR(g.text[0], "shell line");
+	UNIT_CHECK(ttyline_count(t) == 2);
+	/* The unfinished line of a process that exits is sent, once. */
+	ttyline_exit(t, &ex);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[1], "cat's");
+	UNIT_CHECK(g.tgid[1] == 31);
+	UNIT_CHECK(ttyline_count(t) == 1);
+	ttyline_exit(t, &ex);
+	UNIT_CHECK(g.n == 2);
+	ttyline_end_target(t, 1);
+	UNIT_CHECK(ttyline_count(t) == 0);
+	ttyline_table_free(t);
+}
+
+static void test_ttyline_holds_what_readline_may_send(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	struct sa_event_hdr rl = { .type = SA_EV_LINE, .flags = SA_F_RECOVERED, .target = 1,
+				   .sid = 100, .tgid = 40, .pid = 40 };
+	struct sa_event_hdr other = { .type = SA_EV_EXEC, .target = 1, .sid = 100, .tgid = 41,
+				      .pid = 41 };
+	struct sa_event_hdr elsewhere = other;
+	struct capture_event ev = { .hdr = &rl };
+
+	elsewhere.sid = 200;
+	ttyline_table_new(4096, collect, &g, &t);
+	/* The line of a readline call that began before the probes: its
+	 * reads had no readline state. The recovered line drops it. */
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "echo dup\r", 9, 1);
+	UNIT_CHECK(g.n == 0);
+	rl.ts = ts++;
+	ttyline_before(t, &ev);
+	UNIT_CHECK(g.n == 0);
+	/* Not readline's: sent before the next event of its session... */
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "echo mine\r", 10, 1);
+	ev.hdr = &elsewhere;
+	ttyline_before(t, &ev);
+	UNIT_CHECK(g.n == 0);
+	ev.hdr = &other;
+	ttyline_before(t, &ev);
+	UNIT_CHECK(g.n == 1);
+	UNIT_CHECK_STR(g.text[0], "echo mine");
+	/* ...or before its stream's next line, or after TTYLINE_HOLD_NS. */
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "a\r", 2, 1);
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "b\r", 2, 1);
+	UNIT_CHECK(g.n == 2);
+	ttyline_tick(t, ts + TTYLINE_HOLD_NS / 2);
+	UNIT_CHECK(g.n == 2);
+	ttyline_tick(t, ts + TTYLINE_HOLD_NS);
+	UNIT_CHECK(g.n == 3);
+	UNIT_CHECK_STR(g.text[1], "a");
+	UNIT_CHECK_STR(g.text[2], "b");
+	/* A thread with readline state had its line read by something
+	 * else: never held. Canonical lines are never readline's. */
+	rd(t, 40, 40, 0, "c\r", 2, 1);
+	rd(t, 40, 40, CANON | SA_F_TTY_NO_RL, "d\n", 2, 8192);
+	UNIT_CHECK(g.n == 5);
+	ttyline_table_free(t);
+}
+
+static void test_ttyline_bounded(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	static char big[4096];
+	uint32_t i;
+
+	ttyline_table_new(100, collect, &g, &t);
+	memset(big, 'x', sizeof(big));
+	rd(t, 50, 50, CANON, big, sizeof(big), 8192);
+	UNIT_CHECK(g.n == 1 && strlen(g.text[0]) == 100);
+	UNIT_CHECK(g.flags[0] == TTYLINE_TRUNCATED);
+	/* Bytes the kernel could not keep: truncated, and inexact in raw mode. */
+	{
+		struct sa_event_hdr h = { .type = SA_EV_TTY, .flags = SA_F_TRUNCATED, .ts = ts++,
+					  .target = 1, .sid = 100, .tgid = 51, .pid = 51 };
+		struct capture_event ev = { .hdr = &h, .text = "ab\r", .text_len = 3, .lost = 9000,
+					    .asked = 65536 };
+
+		ttyline_read(t, &ev);
+		UNIT_CHECK(g.n == 2);
+		UNIT_CHECK(g.flags[1] == (TTYLINE_TRUNCATED | TTYLINE_INEXACT));
+	}
+	/* More readers than streams: the oldest are sent and closed. */
+	for (i = 0; i < TTYLINE_MAX_STREAMS + 10; i++)
+		rd(t, 1000 + i, 1000 + i, 0, "p", 1, 1);
+	UNIT_CHECK(ttyline_count(t) == TTYLINE_MAX_STREAMS);
+	UNIT_CHECK(g.n == MAX_GOT || g.n >= 2 + 10);
+	ttyline_table_free(t);
+}
+
+UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_off_is_withheld),
+	  UNIT_TEST(test_ttyline_raw_mode_keys_applied),
+	  UNIT_TEST(test_ttyline_processes_have_their_own_lines),
+	  UNIT_TEST(test_ttyline_holds_what_readline_may_send), UNIT_TEST(test_ttyline_bounded))
