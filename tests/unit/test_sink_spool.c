@@ -365,7 +365,7 @@ static void test_sink_spool_withholds_what_a_rule_cannot_finish(void)
 
 	snprintf(sub, sizeof(sub), "%s/withheld", dir);
 	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
-	target = (struct sink_spool_target){ id, rs, true, true };
+	target = (struct sink_spool_target){ id, rs, true, true, true };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &line) == 0);
