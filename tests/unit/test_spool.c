@@ -199,6 +199,8 @@ static void test_spool_batch_bytes_cuts_records(void)
 	}
 	UNIT_CHECK(entries == 20 && in_order);
 	UNIT_CHECK(records >= 20 * 300 / 1024 && within);
+	spool_close(s);
+}
 
 /* The segment files of a journal, in order, into paths (at most max). */
 static int segments(const char *dir, char paths[][512], int max)
