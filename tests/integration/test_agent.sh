@@ -531,8 +531,8 @@ t_eq "records written before the policy changed keep its retention, those after 
 # --- a redact rule the agent cannot use ------------------------------------------------
 section "a redact rule the agent cannot use"
 
-# Valid for the API server (RE2) but not for the agent's PCRE2 in byte mode
-# (a code point past 0xff): web2's target is refused, and the status says
+# Valid RE2 for the API server, but a Unicode class, which the agent's
+# lib/re refuses (README): web2's target is refused, and the status says
 # why, rather than audited without the rule.
 k label pod web2 -n shop which=two >/dev/null
 k apply -f - >/dev/null <<'EOF' || t_fail "the policy with the unusable rule is applied"
@@ -543,7 +543,7 @@ spec:
   podSelector: {matchLabels: {which: two}}
   redact:
   - name: smiley
-    pattern: '\x{263a}'
+    pattern: '\pL'
 EOF
 invalid_rules() { [ "$(target "$cid2" reason)" = RedactRulesInvalid ]; }
 t_wait 60 invalid_rules || true
