@@ -8,6 +8,8 @@
 #   make down       stop it, leaving nothing behind
 #   make images     the local node's container images (build/images/*.tar)
 #   make bench      timings (never part of make test)
+#   make mutants    deliberate breakages the tests must catch (tests/mutants.list;
+#                   never part of make test)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (built by
 #                   make test, run only here)
 #   make lint       clang-tidy (.clang-tidy), cppcheck, shellcheck, then check-fmt
@@ -124,6 +126,14 @@ endef
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN_FLAGS)))
 
+# The objects that embed the version are made again when it changes (a
+# commit, an edit that makes the tree dirty): one binary, one version.
+VERSION_SRC := $(shell grep -l SHELLAUDIT_VERSION controller/*.c node-agent/*.c kubectl-plugin/*.c lib/*.c 2>/dev/null)
+$(B)/version: FORCE
+	$(Q)mkdir -p $(@D) && echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(VERSION_SRC:%.c=$(B)/%.o) $(VERSION_SRC:%.c=$(B)/asan/%.o): $(B)/version
+.PHONY: FORCE
+
 BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent $(B)/kubectl-shellaudit
 ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent $(B)/asan/kubectl-shellaudit
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
@@ -151,7 +161,7 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_MODULES:%.c=$(B)/fuzz/%.o
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined $^ -lcjson -lcrypto -o $@
 
 .PHONY: all deps kube bash-readline test test-unit test-bpf test-integration test-e2e run down \
-	images bench fuzz clean fmt lint check-fmt install
+	images bench fuzz mutants clean fmt lint check-fmt install
 .DEFAULT_GOAL := all
 .SECONDARY:
 # A recipe that fails leaves no half-written target behind.
@@ -236,6 +246,10 @@ bench: all kube
 	$(Q)tests/bench/elf.sh
 	$(Q)tests/bench/attribution.sh
 	$(Q)tests/bench/controller.sh
+
+# Runs in a scratch copy of the tree, which it builds itself.
+mutants: deps kube bash-readline
+	$(Q)tests/mutants.sh
 
 # The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).
 install: $(BINS)

@@ -1299,7 +1299,10 @@ int agent_run(const struct agent_opts *opts)
 			agent_reload = 0;
 			for (i = 0; i < a.targets.n; i++)
 				agent_activate(&a, &a.targets.t[i]);
-			agent_check_drops(&a);
+			/* Before the targets are known no stream could take the
+			 * gap: the drops stay counted in the kernel until then. */
+			if (a.settled)
+				agent_check_drops(&a);
 			if (a.nc) {
 				agent_check_spool_losses(&a);
 				agent_k8s_report(&a, false);
@@ -1310,7 +1313,8 @@ int agent_run(const struct agent_opts *opts)
 		}
 	}
 	capture_drain(a.cap);
-	agent_check_drops(&a);
+	if (a.settled)
+		agent_check_drops(&a);
 	agent_log_counters(&a);
 	agent_stop_capture(&a);
 	if (a.nc)

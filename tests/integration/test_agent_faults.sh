@@ -20,7 +20,7 @@ set -euo pipefail
 . "$T_ROOT/tests/integration/agent-lib.sh"
 
 ag_setup faults-test-node
-ag_pod victim victim
+ag_container victim victim
 
 k apply -f - >/dev/null <<'EOF'
 apiVersion: shellaudit.io/v1alpha1

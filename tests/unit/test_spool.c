@@ -4,8 +4,9 @@
  * faults end in gaps: a corrupt entry is a gap entry in its session, a
  * corrupt record is formed again, an unsynced entry is never handed out;
  * a chain the spool has not seen waits for where the API server's ends;
- * records and Events of a session wait for who opened it, all say it,
- * across a crash, and a decision that never comes is "Unattributed". */
+ * records cut by entries, bytes and age; records and Events of a session
+ * wait for who opened it, all say it, across a crash, and a decision that
+ * never comes is "Unattributed". */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -150,6 +151,58 @@ static void test_spool_full_is_counted(void)
 	spool_close(s);
 }
 
+/* --batch-bytes: a record is cut before its entries pass the bound, and
+ * no entry is lost or reordered by the cuts. */
+static void test_spool_batch_bytes_cuts_records(void)
+{
+	struct spool_opts o = { .batch_bytes = 1024, .batch_age_ms = 3600000 };
+	char dir[128], text[400], want[16];
+	struct spool *s;
+	cJSON *rec;
+	uint64_t pos;
+	int i, records = 0, entries = 0, in_order = 1, within = 1;
+
+	snprintf(dir, sizeof(dir), "%s/bytes", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 20; i++) {
+		cJSON *e = cJSON_CreateObject(), *sess = cJSON_CreateObject();
+
+		snprintf(text, sizeof(text), "%04d %0300d", i, 0);
+		cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000001Z");
+		cJSON_AddStringToObject(e, "kind", "line");
+		cJSON_AddStringToObject(e, "text", text);
+		cJSON_AddStringToObject(sess, "id", "a");
+		UNIT_CHECK(spool_add(s, "containerd://c1", "a", id, sess, e) == 0);
+		cJSON_Delete(e);
+		cJSON_Delete(sess);
+	}
+	spool_end_session(s, "containerd://c1", "a");
+	spool_tick(s);
+	while (spool_next_record(s, &rec, &pos) == 0) {
+		const cJSON *es = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"),
+			    *e;
+		size_t bytes = 0;
+
+		records++;
+		cJSON_ArrayForEach(e, es) {
+			char *j = cJSON_PrintUnformatted(e);
+
+			bytes += j ? strlen(j) : 0;
+			free(j);
+			snprintf(want, sizeof(want), "%04d ", entries++);
+			in_order &= !strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")),
+					     want, 5);
+		}
+		/* a record of one entry may pass the bound; more may not */
+		within &= cJSON_GetArraySize(es) == 1 || bytes <= 1024;
+		cJSON_Delete(rec);
+		spool_record_done(s, pos);
+	}
+	UNIT_CHECK(entries == 20 && in_order);
+	UNIT_CHECK(records >= 20 * 300 / 1024 && within);
+	spool_close(s);
+}
 
 /* The segment files of a journal, in order, into paths (at most max). */
 static int segments(const char *dir, char paths[][512], int max)
@@ -867,6 +920,7 @@ int main(void)
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_spool_replay_from_a_crash_forms_the_same_records),
 		UNIT_TEST(test_spool_full_is_counted),
+		UNIT_TEST(test_spool_batch_bytes_cuts_records),
 		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
 		UNIT_TEST(test_spool_open_batches_are_bounded),
 		UNIT_TEST(test_spool_corrupt_entry_is_a_gap_in_its_session),
