@@ -9,6 +9,12 @@
 # a slow, busy machine never reaches them), in seconds:
 #   SHELLAUDIT_TEST_TIMEOUT_UNIT (300), SHELLAUDIT_TEST_TIMEOUT_BPF (900),
 #   SHELLAUDIT_TEST_TIMEOUT_INTEGRATION (1200), SHELLAUDIT_TEST_TIMEOUT_E2E (1800)
+#
+# The bpf, integration and e2e scripts run SHELLAUDIT_TEST_JOBS (2) at a
+# time, at most one e2e script at once (each brings a node up); each keeps
+# its own ports, state dir, BPF file system and cgroups, and mostly waits
+# on a cluster or a kernel. A script's output is printed whole when it ends.
+# SHELLAUDIT_TEST_JOBS=1 runs them one by one with their output as it comes.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,8 +52,14 @@ run_one() {
 	out=$(mktemp)
 	timeout --kill-after=60 "$secs" "$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	tally "$name" "$rc" "$out" "$((SECONDS - start))" "$secs"
 	rm -f "$out"
+}
+
+# tally NAME RC OUTFILE SECS_TAKEN LIMIT: adds the counts of a finished test.
+tally() {
+	local name=$1 rc=$2 out=$3 took=$4 secs=$5 line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
 	if [ "$rc" = 124 ]; then
 		broken+=("$name (timed out after ${secs}s; raise SHELLAUDIT_TEST_TIMEOUT_<SUITE> if the machine is that slow)")
 		total_fail=$((total_fail + 1))
@@ -69,7 +81,50 @@ run_one() {
 	elif [ "$f" != 0 ]; then
 		broken+=("$name ($f failed)")
 	fi
-	printf '   (%s: %ss)\n' "$name" "$((SECONDS - start))"
+	printf '   (%s: %ss)\n' "$name" "$took"
+}
+
+# The scripts to run: name, suite, time limit, path.
+q_name=()
+q_suite=()
+q_secs=()
+q_path=()
+queue() { q_name+=("$1"); q_suite+=("$2"); q_secs+=("$3"); q_path+=("$4"); }
+
+# run_queue: the queued scripts, SHELLAUDIT_TEST_JOBS at a time, at most one
+# e2e script at once, in the order queued.
+run_queue() {
+	local jobs=${SHELLAUDIT_TEST_JOBS:-2} i=0 n=${#q_name[@]} e2e=0 pid idx dir
+	local -A pid_idx=() started=()
+	if [ "$jobs" -le 1 ]; then
+		for ((i = 0; i < n; i++)); do run_one "${q_name[$i]}" "${q_secs[$i]}" "${q_path[$i]}"; done
+		return
+	fi
+	dir=$(mktemp -d /tmp/shellaudit-run.XXXXXX)
+	while [ "$i" -lt "$n" ] || [ ${#pid_idx[@]} -gt 0 ]; do
+		while [ "$i" -lt "$n" ] && [ ${#pid_idx[@]} -lt "$jobs" ] &&
+			{ [ "${q_suite[$i]}" != e2e ] || [ "$e2e" = 0 ]; }; do
+			printf '== %s (started)\n' "${q_name[$i]}"
+			(
+				timeout --kill-after=60 "${q_secs[$i]}" "${q_path[$i]}" >"$dir/$i.out" 2>&1
+				echo $? >"$dir/$i.rc"
+			) </dev/null &
+			pid_idx[$!]=$i
+			started[$i]=$SECONDS
+			[ "${q_suite[$i]}" = e2e ] && e2e=1
+			i=$((i + 1))
+		done
+		wait -n -p pid "${!pid_idx[@]}" || true
+		[ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ] || continue
+		idx=${pid_idx[$pid]}
+		unset "pid_idx[$pid]"
+		[ "${q_suite[$idx]}" = e2e ] && e2e=0
+		printf '== %s\n' "${q_name[$idx]}"
+		cat "$dir/$idx.out"
+		tally "${q_name[$idx]}" "$(cat "$dir/$idx.rc" 2>/dev/null || echo 255)" "$dir/$idx.out" \
+			"$((SECONDS - started[$idx]))" "${q_secs[$idx]}"
+	done
+	rm -rf "$dir"
 }
 
 for s in "${suites[@]}"; do
@@ -94,7 +149,7 @@ for s in "${suites[@]}"; do
 				broken_one "$s/$(basename "$t")" "not executable"
 				continue
 			fi
-			run_one "$s/$(basename "$t")" "$(limit "$s")" "$t"
+			queue "$s/$(basename "$t")" "$s" "$(limit "$s")" "$t"
 		done
 		;;
 	*)
@@ -103,6 +158,7 @@ for s in "${suites[@]}"; do
 		;;
 	esac
 done
+run_queue
 
 echo
 for b in "${broken[@]+"${broken[@]}"}"; do echo "FAILED: $b"; done
