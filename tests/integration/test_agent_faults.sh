@@ -112,6 +112,8 @@ t_eq "the victim's chain says exactly what it lost" 7 "$(gaps_of victim "$spool_
 t_eq "and none of those lines is there" "" "$(lines_of victim | grep victim-lost || true)"
 web_gap() { [ "$(gaps_of web "$spool_full")" -gt 0 ]; }
 t_wait 120 web_gap || true
+same_ring() { [ "$(gaps_of web "$ring_full")" = "$(gaps_of victim "$ring_full")" ]; }
+t_wait 60 same_ring || true
 total=$(metric dropped_total)
 # dropped_total counts the ring buffer's losses too: once each, in every
 # chain's gaps.
