@@ -2,7 +2,8 @@
 /* The controller's state, owned by its loop thread (controller.c) and
  * handed to the reconcilers (nodes.c, status.c, retention.c). Other
  * threads: the informers' reflectors, the lease (lib/lease.c), the HTTP
- * server (lib/httpd.c) and the writers (writer.c); each says what it owns. */
+ * server (lib/httpd.c), the writers (writer.c), and the session webhook
+ * and audit receiver (sessiond.c); each says what it owns. */
 #ifndef SHELLAUDIT_CONTROLLER_H
 #define SHELLAUDIT_CONTROLLER_H
 
@@ -19,6 +20,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "resolve.h"
+#include "sessiond.h"
 #include "workqueue.h"
 #include "writer.h"
 
@@ -45,6 +47,7 @@ struct controller_config {
 	long lease_duration_s;		/* [15] */
 	long long storage_budget;	/* AuditRecord bytes cluster-wide [512 MiB] */
 	bool websocket;			/* watch transport */
+	struct sessiond_config sessions; /* the session webhook, the audit receiver */
 };
 
 enum controller_informer {
@@ -64,6 +67,7 @@ struct controller {
 	struct loop *loop;
 	struct informer *inf[CTL_NINFORMERS];
 	struct lease *lease;
+	struct sessiond *sessiond; /* its own threads (sessiond.h); NULL: off */
 	struct httpd *http;
 	struct writer *writer;
 	struct workqueue queue;
