@@ -203,8 +203,11 @@ static void events_note(char *esc, const char *note)
 	static const char suffix[] = " [truncated]";
 	size_t need = escape_text(esc, EVENTS_NOTE_MAX - sizeof(suffix), note, strlen(note));
 
-	if (need >= EVENTS_NOTE_MAX - sizeof(suffix))
-		strcat(esc, suffix);
+	if (need >= EVENTS_NOTE_MAX - sizeof(suffix)) {
+		size_t len = strlen(esc);
+
+		snprintf(esc + len, EVENTS_NOTE_MAX - len, "%s", suffix);
+	}
 }
 
 int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,

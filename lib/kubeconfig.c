@@ -398,10 +398,8 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconfig **
 			goto out;
 		}
 		ret = kubeconfig_read_file(p, KUBECONFIG_MAX_FILE, &buf, &len);
-		if (ret == -ENOENT && strchr(paths, ':')) {
-			ret = 0; /* like kubectl: missing files in a list are skipped */
-			continue;
-		}
+		if (ret == -ENOENT && strchr(paths, ':'))
+			continue; /* like kubectl: missing files in a list are skipped */
 		if (ret < 0) {
 			kubeconfig_err(err, errlen, "%s: %s", p, strerror(-ret));
 			goto out;

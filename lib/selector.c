@@ -168,7 +168,8 @@ static int selector_add_expr(struct selector *sel, const cJSON *e, size_t idx, c
 			     SELECTOR_MAX_VALUES);
 		return -EINVAL;
 	}
-	if (nv > 0 && !(values = calloc((size_t)nv, sizeof(*values))))
+	/* Never NULL, even for no values: the loop below needs no case. */
+	if (!(values = calloc(nv > 0 ? (size_t)nv : 1, sizeof(*values))))
 		return -ENOMEM;
 	cJSON_ArrayForEach(v, vals) {
 		if (!cJSON_IsString(v) || !selector_valid_value(v->valuestring)) {
@@ -262,11 +263,12 @@ out:
 static bool selector_req_matches(const struct selector_req *r, const cJSON *labels)
 {
 	const cJSON *l = labels ? cJSON_GetObjectItemCaseSensitive(labels, r->key) : NULL;
-	bool has = cJSON_IsString(l), in = false;
+	const char *value = cJSON_GetStringValue(l); /* NULL unless a string */
+	bool has = value != NULL, in = false;
 	size_t i;
 
 	for (i = 0; has && i < r->nvalues; i++)
-		if (!strcmp(r->values[i], l->valuestring))
+		if (!strcmp(r->values[i], value))
 			in = true;
 	switch (r->op) {
 	case SELECTOR_IN: return in;
