@@ -604,7 +604,8 @@ static int spool_restore(struct spool *s)
 		nb->entries = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "entries"), 1);
 		nb->bytes = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "bytes"));
 		nb->opened_ms = clock_now_ms();
-		spool_key(nb->cid, nb->sk, key, sizeof(key));
+		if (nb->cid && nb->sk) /* out of memory: no key, failed below */
+			spool_key(nb->cid, nb->sk, key, sizeof(key));
 		if (!nb->cid || !nb->sk || !nb->id || !nb->entries ||
 		    hmap_put(&s->batches, key, nb, NULL) < 0) {
 			spool_batch_free(nb);
