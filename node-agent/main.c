@@ -319,8 +319,7 @@ int main(int argc, char **argv)
 	if (!o.runtime_roots)
 		o.runtime_roots = "/run/containerd/runc:/run/runc:/run/docker/runtime-runc";
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
-	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
-			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
+	o.no_recovery = !strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY") ?: "", "1");
 	o.output = getenv("SHELLAUDIT_OUTPUT");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {

@@ -234,7 +234,8 @@ int nodecfg_process(struct nodecfg *nc)
 			       0;
 	arr = cJSON_GetObjectItemCaseSensitive(spec, "targets");
 	n = (size_t)cJSON_GetArraySize(arr);
-	if (n && !(nc->t = calloc(n, sizeof(*nc->t)))) {
+	/* Never NULL, even for no targets: the loop below needs no case. */
+	if (!(nc->t = calloc(n ? n : 1, sizeof(*nc->t)))) {
 		nodecfg_free_array(old, nold);
 		return -ENOMEM;
 	}
