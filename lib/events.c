@@ -60,7 +60,8 @@ int events_new(struct kube_client *c, const struct events_opts *opts, struct eve
 		return -ENOMEM;
 	e->c = c;
 	e->opts = *opts;
-	snprintf(e->controller, sizeof(e->controller), "%s", opts->controller ? opts->controller : "");
+	snprintf(e->controller, sizeof(e->controller), "%s",
+		 opts->controller ? opts->controller : "");
 	events_instance(opts->instance ? opts->instance : "", e->instance);
 	e->opts.controller = e->controller;
 	e->opts.instance = e->instance;
@@ -253,7 +254,8 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	snprintf(key, sizeof(key), "%s/%s/%s|%s|%s|%.1024s", reg->ns, reg->name,
 		 reg->uid ? reg->uid : "", reason, type, esc);
 	s = hmap_get(&e->series, key);
-	if (s && e->opts.series_window_s > 0 && now.tv_sec - s->last.tv_sec <= e->opts.series_window_s) {
+	if (s && e->opts.series_window_s > 0 &&
+	    now.tv_sec - s->last.tv_sec <= e->opts.series_window_s) {
 		s->count++;
 		s->last = now;
 		e->stats.aggregated++;
@@ -274,7 +276,8 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	{
 		char path[512];
 
-		snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
+		snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events",
+			 reg->ns);
 		ret = kube_create(e->c, path, obj, NULL, &resp);
 	}
 	cJSON_Delete(obj);

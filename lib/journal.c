@@ -69,7 +69,8 @@ static uint64_t journal_scan(int fd, uint64_t size, uint64_t *last)
 		memcpy(&magic, hdr, 4);
 		memcpy(&len, hdr + 4, 4);
 		memcpy(&crc, hdr + 8, 4);
-		if (magic != JOURNAL_MAGIC || len > JOURNAL_ITEM_MAX || off + JOURNAL_HDR + len > size)
+		if (magic != JOURNAL_MAGIC || len > JOURNAL_ITEM_MAX ||
+		    off + JOURNAL_HDR + len > size)
 			break;
 		free(buf);
 		if (!(buf = malloc(len ? len : 1)) ||
@@ -208,7 +209,8 @@ int journal_open(const struct journal_opts *opts, struct journal **out)
 	}
 	if (mkdir(j->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
-		log_with(LOG_ERROR, LOG_KV("dir", j->dir), "journal: cannot create: %s", strerror(errno));
+		log_with(LOG_ERROR, LOG_KV("dir", j->dir), "journal: cannot create: %s",
+			 strerror(errno));
 		goto fail;
 	}
 	if ((ret = journal_read_cursor(j)) < 0 || (ret = journal_load(j)) < 0)

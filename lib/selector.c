@@ -143,9 +143,10 @@ static int selector_add_expr(struct selector *sel, const cJSON *e, size_t idx, c
 		return -EINVAL;
 	}
 	if (!cJSON_IsString(op) || selector_parse_op(op->valuestring, &o) < 0) {
-		selector_err(err, errlen,
-			     "matchExpressions[%zu].operator: want In, NotIn, Exists or DoesNotExist",
-			     idx);
+		selector_err(
+			err, errlen,
+			"matchExpressions[%zu].operator: want In, NotIn, Exists or DoesNotExist",
+			idx);
 		return -EINVAL;
 	}
 	nv = vals && !cJSON_IsNull(vals) ? cJSON_GetArraySize(vals) : 0;
@@ -173,7 +174,8 @@ static int selector_add_expr(struct selector *sel, const cJSON *e, size_t idx, c
 		return -ENOMEM;
 	cJSON_ArrayForEach(v, vals) {
 		if (!cJSON_IsString(v) || !selector_valid_value(v->valuestring)) {
-			selector_err(err, errlen, "matchExpressions[%zu].values[%zu]: not a valid label value",
+			selector_err(err, errlen,
+				     "matchExpressions[%zu].values[%zu]: not a valid label value",
 				     idx, n);
 			goto fail;
 		}
@@ -221,7 +223,8 @@ int selector_from_json(const cJSON *json, struct selector **out, char *err, size
 
 		if (!selector_valid_key(it->string) || !cJSON_IsString(it) ||
 		    !selector_valid_value(it->valuestring)) {
-			selector_err(err, errlen, "matchLabels: %.100s: not a valid label", it->string);
+			selector_err(err, errlen, "matchLabels: %.100s: not a valid label",
+				     it->string);
 			ret = -EINVAL;
 			goto out;
 		}

@@ -223,7 +223,8 @@ static void agent_activate(struct agent *a, struct target *t)
 		if (o != t && o->active && o->mntns == t->mntns) {
 			if (!t->duplicate)
 				log_with(LOG_WARN,
-					 LOG_KV("container", t->name, "pid", pid, "same_as", o->name),
+					 LOG_KV("container", t->name, "pid", pid, "same_as",
+						o->name),
 					 "target names a container already targeted; ignored");
 			t->duplicate = true;
 			return;
@@ -336,10 +337,11 @@ static void agent_audit_stopped(struct agent *a, const struct target *t)
 	if ((!removed && !nt) || !agent_container_runs(a, t))
 		return; /* the container is gone: its chain just ends */
 	if (removed)
-		snprintf(why, sizeof(why),
-			 "auditing stopped while the container runs: target removed by the controller "
-			 "(no ShellAuditPolicy selects it any more: a policy was deleted or changed, "
-			 "or the pod or its namespace was relabelled)");
+		snprintf(
+			why, sizeof(why),
+			"auditing stopped while the container runs: target removed by the "
+			"controller (no ShellAuditPolicy selects it any more: a policy was deleted "
+			"or changed, or the pod or its namespace was relabelled)");
 	else
 		snprintf(why, sizeof(why),
 			 "auditing stopped while the container runs: its policies' redact rules "
@@ -448,11 +450,12 @@ static struct target *agent_event_target(struct agent *a, const struct sa_event_
 		snprintf(pid, sizeof(pid), "%u", h->tgid);
 		snprintf(nsid, sizeof(nsid), "%" PRIu64, (uint64_t)h->nsid);
 		snprintf(want, sizeof(want), "%" PRIu64, t->nsid);
-		log_with(LOG_WARN,
-			 LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "target_nsid", want),
-			 "dropped an event of another container tagged with this target (%" PRIu64
-			 " so far)",
-			 a->foreign);
+		log_with(
+			LOG_WARN,
+			LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "target_nsid", want),
+			"dropped an event of another container tagged with this target (%" PRIu64
+			" so far)",
+			a->foreign);
 	}
 	return NULL;
 }
@@ -501,8 +504,10 @@ static void agent_check_drops(struct agent *a)
 	e.lost_ns = c[SA_CNT_DROP_NS] - a->counters[SA_CNT_DROP_NS];
 	e.unmarked = c[SA_CNT_MARK_FAIL] - a->counters[SA_CNT_MARK_FAIL];
 	e.lost_reads = c[SA_CNT_DROP_TTY] - a->counters[SA_CNT_DROP_TTY];
-	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked || e.lost_reads) {
-		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns + e.lost_reads;
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked ||
+	    e.lost_reads) {
+		uint64_t lost =
+			e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns + e.lost_reads;
 		size_t i;
 
 		e.ts = clock_now_ns();
@@ -523,8 +528,8 @@ static void agent_check_drops(struct agent *a)
 		if (lost)
 			log_with(LOG_WARN, NULL,
 				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64
-				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes, %" PRIu64
-				 " terminal reads",
+				 " execs, %" PRIu64 " exits, %" PRIu64
+				 " namespace changes, %" PRIu64 " terminal reads",
 				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns, e.lost_reads);
 		if (e.unmarked)
 			log_with(LOG_WARN, NULL,
@@ -662,8 +667,9 @@ static void agent_k8s_metrics(struct agent *a)
 				   "AuditRecords the API server accepted (or already had).", 0);
 	a->m_events = metrics_add(m, "shellaudit_agent_events_published_total",
 				  "Events created (or already there).", 0);
-	a->m_suppressed = metrics_add(m, "shellaudit_agent_events_suppressed_total",
-				      "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
+	a->m_suppressed =
+		metrics_add(m, "shellaudit_agent_events_suppressed_total",
+			    "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
 	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
 				   "Events lost before the spool: ring buffer or spool full.", 0);
 	a->m_collisions = metrics_add(m, "shellaudit_agent_record_collisions_total",
@@ -694,7 +700,8 @@ static int agent_load_key(struct agent *a)
 			 strerror(errno));
 	ret = sign_key_load_or_create(path, &a->key, &created, err, sizeof(err));
 	if (ret < 0) {
-		log_with(LOG_ERROR, LOG_KV("file", path), "cannot load the node's signing key: %s", err);
+		log_with(LOG_ERROR, LOG_KV("file", path), "cannot load the node's signing key: %s",
+			 err);
 		return ret;
 	}
 	log_with(LOG_INFO, LOG_KV("file", path, "key_id", sign_key_id(a->key)),

@@ -168,8 +168,8 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		return 0;
 	}
 	if (ret < 0) {
-		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name), "cannot create AuditRecord: %s",
-			 resp.message);
+		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name),
+			 "cannot create AuditRecord: %s", resp.message);
 		return ret;
 	}
 	p->stats.records++;
@@ -177,13 +177,15 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		p->on_record(rec, p->on_record_arg);
 	if (first && timefmt_parse(first, &t) == 0) {
 		clock_gettime(CLOCK_REALTIME, &now);
-		p->stats.last_latency_s = (double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
+		p->stats.last_latency_s =
+			(double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
 	}
 	return 0;
 }
 
 /* Whether the pod may have one more Event now (its ratePerMinute). */
-static bool publish_allow(struct publisher *p, const char *key, long rate, struct publish_limit **out)
+static bool publish_allow(struct publisher *p, const char *key, long rate,
+			  struct publish_limit **out)
 {
 	struct publish_limit *l = hmap_get(&p->limits, key);
 	long now = clock_now_ms();
@@ -209,11 +211,13 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "kind"));
 	const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "text"));
 	const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "cid"));
-	struct event_regarding reg = { "v1", "Pod",
-				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns")),
-				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "pod")),
-				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "podUID")) };
-	long rate = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
+	struct event_regarding reg = {
+		"v1", "Pod", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns")),
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "pod")),
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "podUID"))
+	};
+	long rate = (long)cJSON_GetNumberValue(
+		cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
 	struct publish_limit *lim = NULL;
 	char key[512], name[320], label[20], note[256];
 	bool line;
@@ -222,7 +226,8 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	if (!kind || !text || !reg.ns || !reg.name || !cid)
 		return 0;
 	record_container_label(cid, label);
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label, (unsigned long long)pos);
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label,
+		 (unsigned long long)pos);
 	if (!strcmp(kind, "audit_stopped")) {
 		/* Whatever the policy said of Events, and past any rate limit:
 		 * the pod's owner and its auditors both see auditing end. */
@@ -249,12 +254,14 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 			 "%llu command lines were not shown as Events (at most %ld per minute); "
 			 "the AuditRecords hold them all",
 			 (unsigned long long)lim->suppressed, rate);
-		if (events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited", note) >= 0)
+		if (events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited",
+				note) >= 0)
 			lim->suppressed = 0;
 	}
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. */
-	ret = events_emit_named(p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
+	ret = events_emit_named(p->ev, name, &reg, "Normal",
+				line ? "ShellCommand" : "ProgramExecuted",
 				line ? "Typed" : "Executed", text);
 	if (ret == 1)
 		p->stats.events_replayed++;

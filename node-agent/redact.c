@@ -64,9 +64,12 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 	pcre2_set_match_limit(rs->mctx, REDACT_MATCH_LIMIT);
 	pcre2_set_depth_limit(rs->mctx, REDACT_DEPTH_LIMIT);
 	cJSON_ArrayForEach(r, rules) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
-		const char *pat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "pattern"));
-		const char *rep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "replacement"));
+		const char *name =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
+		const char *pat =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "pattern"));
+		const char *rep =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "replacement"));
 		struct redact_rule *rule;
 		PCRE2_SIZE off;
 		int code;
@@ -82,12 +85,14 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 			goto out;
 		}
 		rule = &rs->rules[rs->n];
-		rule->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+		rule->re =
+			pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
 		if (!rule->re) {
 			PCRE2_UCHAR msg[160];
 
 			pcre2_get_error_message(code, msg, sizeof(msg));
-			snprintf(err, errlen, "redact rule %s: pattern does not compile at offset %zu: %s",
+			snprintf(err, errlen,
+				 "redact rule %s: pattern does not compile at offset %zu: %s",
 				 name ? name : "?", (size_t)off, (char *)msg);
 			ret = -EINVAL;
 			goto out;
@@ -126,8 +131,9 @@ static int redact_rule_apply(const struct redact_set *rs, const struct redact_ru
 			break;
 		if (rc < 0) {
 			free(buf);
-			return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ? -E2BIG :
-											   -EINVAL;
+			return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ?
+				       -E2BIG :
+				       -EINVAL;
 		}
 		ov = pcre2_get_ovector_pointer(rs->md);
 		ms = ov[0];

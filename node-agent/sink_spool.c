@@ -263,12 +263,14 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 			cut = true;
 		cJSON_AddItemToObject(entry, "text", sink_spool_text(line, used, &cut));
 		free(line);
-		cJSON_AddItemToObject(entry, "filename",
-				      sink_spool_text(e->filename ? e->filename : "", e->filename_len, &cut));
+		cJSON_AddItemToObject(
+			entry, "filename",
+			sink_spool_text(e->filename ? e->filename : "", e->filename_len, &cut));
 	}
 	if (e->kind == SINK_LINE)
 		cJSON_AddStringToObject(entry, "source",
-					e->source == SINK_SOURCE_TERMINAL ? "terminal" : "readline");
+					e->source == SINK_SOURCE_TERMINAL ? "terminal" :
+									    "readline");
 	cJSON_AddNumberToObject(entry, "pid", e->pid);
 	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
 	cJSON_AddNumberToObject(entry, "uid", e->uid);

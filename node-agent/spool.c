@@ -145,13 +145,15 @@ static int spool_cut(struct spool *s, const char *key)
 				       cJSON_GetObjectItemCaseSensitive(b->id, "policies"),
 				       spool_str(b->id, "retention") };
 	if (!id.ns || !id.pod || !id.pod_uid || !id.container || !id.node || !id.retention) {
-		log_with(LOG_ERROR, LOG_KV("container", b->cid), "spool: batch without identity; dropped");
+		log_with(LOG_ERROR, LOG_KV("container", b->cid),
+			 "spool: batch without identity; dropped");
 		spool_batch_free(b);
 		return -EINVAL;
 	}
 	if (b->sess) {
 		sess.id = spool_str(b->sess, "id");
-		sess.pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b->sess, "pid"));
+		sess.pid =
+			(int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b->sess, "pid"));
 		sess.start = spool_str(b->sess, "start");
 	}
 	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev,
@@ -169,8 +171,8 @@ static int spool_cut(struct spool *s, const char *key)
 	ret = spool_append(s->rj, item, NULL);
 	cJSON_Delete(item);
 	if (ret < 0) {
-		log_with(LOG_ERROR, LOG_KV("container", b->cid), "spool: cannot journal a record: %s",
-			 strerror(-ret));
+		log_with(LOG_ERROR, LOG_KV("container", b->cid),
+			 "spool: cannot journal a record: %s", strerror(-ret));
 		spool_batch_free(b);
 		return ret;
 	}
@@ -209,10 +211,12 @@ static int spool_batch_entry(struct spool *s, const cJSON *item)
 		b->sk = strdup(sk);
 		b->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
 		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(item, "sess")))
-			b->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sess"), 1);
+			b->sess =
+				cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sess"), 1);
 		b->entries = cJSON_CreateArray();
 		b->opened_ms = clock_now_ms();
-		if (!b->cid || !b->sk || !b->id || !b->entries || hmap_put(&s->batches, key, b, NULL) < 0) {
+		if (!b->cid || !b->sk || !b->id || !b->entries ||
+		    hmap_put(&s->batches, key, b, NULL) < 0) {
 			spool_batch_free(b);
 			return -ENOMEM;
 		}
@@ -243,7 +247,8 @@ static int spool_run_batcher(struct spool *s)
 		t = spool_str(item, "t");
 		if (t && !strcmp(t, "e")) {
 			ret = spool_batch_entry(s, item);
-		} else if (t && !strcmp(t, "c") && spool_str(item, "cid") && spool_str(item, "sk")) {
+		} else if (t && !strcmp(t, "c") && spool_str(item, "cid") &&
+			   spool_str(item, "sk")) {
 			spool_key(spool_str(item, "cid"), spool_str(item, "sk"), key, sizeof(key));
 			ret = spool_cut(s, key);
 		}
@@ -586,7 +591,8 @@ static int spool_restore(struct spool *s)
 
 		if (!ch)
 			goto nomem;
-		ch->next_seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seq"));
+		ch->next_seq =
+			(uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seq"));
 		snprintf(ch->prev, sizeof(ch->prev), "%s", spool_str(c, "prev") ?: "");
 		snprintf(ch->prev_until, sizeof(ch->prev_until), "%s", spool_str(c, "until") ?: "");
 	}
@@ -602,7 +608,8 @@ static int spool_restore(struct spool *s)
 		if (cJSON_GetObjectItemCaseSensitive(b, "sess"))
 			nb->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "sess"), 1);
 		nb->entries = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "entries"), 1);
-		nb->bytes = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "bytes"));
+		nb->bytes =
+			(size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "bytes"));
 		nb->opened_ms = clock_now_ms();
 		if (nb->cid && nb->sk) /* out of memory: no key, failed below */
 			spool_key(nb->cid, nb->sk, key, sizeof(key));
@@ -612,7 +619,8 @@ static int spool_restore(struct spool *s)
 			goto nomem;
 		}
 	}
-	log_with(LOG_INFO, NULL, "spool: restored %zu open batches and %zu chains from the checkpoint",
+	log_with(LOG_INFO, NULL,
+		 "spool: restored %zu open batches and %zu chains from the checkpoint",
 		 s->batches.size, s->chains.size);
 	(void)last;
 	cJSON_Delete(ckpt);
@@ -646,7 +654,8 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 	jo.max_bytes = opts->max_bytes;
 	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
-		log_with(LOG_ERROR, LOG_KV("dir", opts->dir), "spool: cannot create: %s", strerror(errno));
+		log_with(LOG_ERROR, LOG_KV("dir", opts->dir), "spool: cannot create: %s",
+			 strerror(errno));
 		goto fail;
 	}
 	snprintf(dir, sizeof(dir), "%s/entries", opts->dir);

@@ -37,7 +37,8 @@
 
 static cJSON *identity(void)
 {
-	return cJSON_Parse("{\"ns\":\"" NS "\",\"pod\":\"web\",\"podUID\":\"uid-web\",\"container\":\"main\","
+	return cJSON_Parse("{\"ns\":\"" NS
+			   "\",\"pod\":\"web\",\"podUID\":\"uid-web\",\"container\":\"main\","
 			   "\"containerID\":\"" CID "\",\"node\":\"node-1\",\"policies\":[\"p\"],"
 			   "\"retention\":\"1h\",\"events\":{\"enabled\":true,\"execEvents\":false,"
 			   "\"ratePerMinute\":6000}}");
@@ -188,7 +189,8 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 
 	record_container_label(CID, label);
 	snprintf(path, sizeof(path),
-		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords?labelSelector=shellaudit.io%%2Fcontainer-id%%3D%s",
+		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS
+		 "/auditrecords?labelSelector=shellaudit.io%%2Fcontainer-id%%3D%s",
 		 label);
 	if (kube_list(c, path, 100, collect_record, &col, NULL, NULL) < 0) {
 		printf("  FAIL list AuditRecords\n0 passed, 1 failed\n");
@@ -196,11 +198,13 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 	}
 	intact = verify_chain(col.recs, col.n, stdout, &res) == 0;
 	for (r = 0; key && r < col.n; r++)
-		signed_ok += record_check_signature(cJSON_GetObjectItem(col.recs[r], "spec"),
-						    sign_key_id(key), sign_key_public(key), &why) == 0;
+		signed_ok +=
+			record_check_signature(cJSON_GetObjectItem(col.recs[r], "spec"),
+					       sign_key_id(key), sign_key_public(key), &why) == 0;
 	hmap_init(&texts);
 	for (r = 0; r < col.n; r++)
-		cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(col.recs[r], "spec"), "entries")) {
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(col.recs[r], "spec"),
+							  "entries")) {
 			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "text"));
 
 			if (t)
@@ -215,20 +219,22 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 		dup += k > 1;
 	}
 	hmap_init(&events);
-	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events, NULL, NULL);
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events,
+		  NULL, NULL);
 	for (i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "cmd-%05ld", i);
 		ev_once += (long)hmap_get(&events, text) == 1;
 	}
-	printf("  %s every entry is in the AuditRecords exactly once (%ld of %ld, %ld duplicated, %zu records)\n",
+	printf("  %s every entry is in the AuditRecords exactly once (%ld of %ld, %ld duplicated, "
+	       "%zu records)\n",
 	       once == n && texts.size == (size_t)n ? "ok  " : "FAIL", once, n, dup, col.n);
 	printf("  %s the chain verifies\n", intact && res.first_sequence == 0 ? "ok  " : "FAIL");
 	printf("  %s every entry has exactly one ShellCommand Event (%ld of %ld)\n",
 	       ev_once == n ? "ok  " : "FAIL", ev_once, n);
 	printf("  %s every record is signed by the spool's key, replays included (%ld of %zu)\n",
 	       col.n && signed_ok == (long)col.n ? "ok  " : "FAIL", signed_ok, col.n);
-	i = (once == n && texts.size == (size_t)n) + (intact && res.first_sequence == 0) + (ev_once == n) +
-	    (col.n && signed_ok == (long)col.n);
+	i = (once == n && texts.size == (size_t)n) + (intact && res.first_sequence == 0) +
+	    (ev_once == n) + (col.n && signed_ok == (long)col.n);
 	printf("%ld passed, %ld failed\n", i, 4 - i);
 	sign_key_free(key);
 	for (r = 0; r < col.n; r++)
@@ -242,7 +248,8 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 static const char *text_of(const cJSON *rec)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(
-		cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"), 0),
+		cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"),
+				   0),
 		"text"));
 }
 
@@ -270,45 +277,53 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		return 1;
 	events_new(c, &eo, &ev);
 	publish_new(c, ev, s, &p);
-	e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
+	e = cJSON_Parse(
+		"{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
 	spool_add(s, "containerd://c0111de", "", id, NULL, e);
 	cJSON_Delete(e);
 	spool_tick(s);
 	if (spool_next_record(s, &rec, &pos) < 0)
 		return 1;
 	snprintf(name, sizeof(name), "%s",
-		 cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name")));
-	digest = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "digest"));
+		 cJSON_GetStringValue(
+			 cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name")));
+	digest = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "digest"));
 	record_name_taken(name, digest, longer, sizeof(longer));
 	/* the squatter: same name, other content */
 	squat = cJSON_Duplicate(rec, 1);
-	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(squat, "spec"),
-									   "entries"),
-						     0),
-				  "text", cJSON_CreateString("squatter"));
+	cJSON_ReplaceItemInObject(
+		cJSON_GetArrayItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(squat, "spec"), "entries"), 0),
+		"text", cJSON_CreateString("squatter"));
 	record_digest(cJSON_GetObjectItem(squat, "spec"), d);
-	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(squat, "spec"), "digest", cJSON_CreateString(d));
-	kube_create(c, "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords", squat, NULL, NULL);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(squat, "spec"), "digest",
+				  cJSON_CreateString(d));
+	kube_create(c, "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords", squat, NULL,
+		    NULL);
 	cJSON_Delete(squat);
 	for (i = 0; i < 100 && !spool_idle(s); i++) {
 		spool_tick(s);
 		publish_step(p, 10);
 	}
 	publish_get_stats(p, &ps);
-	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", name);
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", name);
 	kube_get(c, path, &got, NULL);
-	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s",
-		 longer);
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", longer);
 	kube_get(c, path, &ours, NULL);
 	checks++;
 	ok += spool_idle(s) && ps.collisions == 1 && ps.records == 1;
-	printf("  %s a record whose name was taken is published, not dropped (%llu collisions, %llu created)\n",
+	printf("  %s a record whose name was taken is published, not dropped (%llu collisions, "
+	       "%llu created)\n",
 	       spool_idle(s) && ps.collisions == 1 && ps.records == 1 ? "ok  " : "FAIL",
 	       (unsigned long long)ps.collisions, (unsigned long long)ps.records);
 	checks++;
 	ok += ours && text_of(ours) && !strcmp(text_of(ours), "collide-me");
 	printf("  %s under its longer name %s\n",
-	       ours && text_of(ours) && !strcmp(text_of(ours), "collide-me") ? "ok  " : "FAIL", longer);
+	       ours && text_of(ours) && !strcmp(text_of(ours), "collide-me") ? "ok  " : "FAIL",
+	       longer);
 	checks++;
 	ok += got && text_of(got) && !strcmp(text_of(got), "squatter");
 	printf("  %s the record that took the name is left as it is\n",
@@ -327,7 +342,8 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		if (spool_open(&so2, &s2) < 0)
 			return 1;
 		publish_new(c, ev, s2, &p);
-		e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
+		e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\","
+				"\"text\":\"collide-me\"}");
 		spool_add(s2, "containerd://c0111de", "", id, NULL, e);
 		cJSON_Delete(e);
 		for (i = 0; i < 100 && !spool_idle(s2); i++) {
@@ -336,8 +352,10 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		}
 		publish_get_stats(p, &ps);
 		ok += spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1;
-		printf("  %s a replay of it finds it under the longer name (%llu created, %llu replayed)\n",
-		       spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1 ? "ok  " : "FAIL",
+		printf("  %s a replay of it finds it under the longer name (%llu created, %llu "
+		       "replayed)\n",
+		       spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1 ? "ok  " :
+										       "FAIL",
 		       (unsigned long long)ps.records, (unsigned long long)ps.records_replayed);
 		spool_close(s2);
 	}
@@ -366,7 +384,8 @@ int main(int argc, char **argv)
 	}
 	kube_client_new(cfg, NULL, &c);
 	if (argc >= 5 && !strcmp(argv[1], "write"))
-		ret = write_phase(c, argv[2], atol(argv[3]), atol(argv[4]), argc > 5 ? atol(argv[5]) : -1);
+		ret = write_phase(c, argv[2], atol(argv[3]), atol(argv[4]),
+				  argc > 5 ? atol(argv[5]) : -1);
 	else if (argc == 4 && !strcmp(argv[1], "verify"))
 		ret = verify_phase(c, atol(argv[2]), argv[3]);
 	else if (argc == 3 && !strcmp(argv[1], "collide"))

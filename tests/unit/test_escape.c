@@ -131,4 +131,5 @@ UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_ba
 	  UNIT_TEST(test_escape_valid_utf8_kept), UNIT_TEST(test_escape_invalid_utf8_bytes),
 	  UNIT_TEST(test_escape_bidi_override), UNIT_TEST(test_escape_truncation_never_splits),
 	  UNIT_TEST(test_escape_zero_capacity_counts), UNIT_TEST(test_escape_roundtrip_all_bytes),
-	  UNIT_TEST(test_unescape_rejects_malformed), UNIT_TEST(test_escape_json_quotes_and_controls))
+	  UNIT_TEST(test_unescape_rejects_malformed),
+	  UNIT_TEST(test_escape_json_quotes_and_controls))

@@ -63,7 +63,8 @@ static void test_kubeconfig_inline_and_relative_file(void)
 	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
 	mkdir(certdir, 0700);
 	write_file("certs/admin.crt", "CERT");
-	UNIT_CHECK(kubeconfig_load(write_file("good", GOOD_CONFIG), NULL, &cfg, err, sizeof(err)) == 0);
+	UNIT_CHECK(kubeconfig_load(write_file("good", GOOD_CONFIG), NULL, &cfg, err, sizeof(err)) ==
+		   0);
 	if (!cfg) {
 		fprintf(stderr, "    %s\n", err);
 		return;
@@ -86,7 +87,8 @@ static void test_kubeconfig_merges_files_first_wins(void)
 	write_file("a", "current-context: other\n"
 			"contexts:\n- name: other\n  context: {cluster: c2, user: u2}\n");
 	write_file("b", "current-context: ignored\n"
-			"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.1', insecure-skip-tls-verify: true}\n"
+			"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.1', "
+			"insecure-skip-tls-verify: true}\n"
 			"users:\n- name: u2\n  user: {token: abc}\n");
 	snprintf(a, sizeof(a), "%s", path_of("a"));
 	snprintf(b, sizeof(b), "%s", path_of("b"));
@@ -123,12 +125,14 @@ static void test_kubeconfig_errors_name_file_and_key(void)
 	check_error("clusters: [\n", "line");
 	check_error("- a\n- b\n", "not a kubeconfig");
 	check_error("", "not a kubeconfig");
-	check_error("contexts:\n- name: x\n  context: {user: u}\ncurrent-context: x\n", "has no cluster");
+	check_error("contexts:\n- name: x\n  context: {user: u}\ncurrent-context: x\n",
+		    "has no cluster");
 	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
 		    "clusters:\n- name: c\n  cluster: {server: ftp://x}\n",
 		    "server must be an http(s) URL");
 	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
-		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority-data: '@@@'}\n",
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x', "
+		    "certificate-authority-data: '@@@'}\n",
 		    "certificate-authority-data: not valid base64");
 	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
 		    "clusters:\n- name: c\n  cluster: {server: [1]}\n",
@@ -138,12 +142,17 @@ static void test_kubeconfig_errors_name_file_and_key(void)
 		    "users:\n- name: u\n  user: {client-certificate-data: QQ==}\n",
 		    "client-certificate and client-key go together");
 	check_error("contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
-		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: /nonexistent/ca}\n",
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: "
+		    "/nonexistent/ca}\n",
 		    "certificate-authority: cannot read /nonexistent/ca");
-	check_error("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-		    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-		    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
-		    "too deep or too large");
+	check_error(
+		"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, "
+		"*a]\n"
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, "
+		"*c, *c, *c, *c]\n"
+		"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, "
+		"*e, *e, *e]\n",
+		"too deep or too large");
 	check_error("a: 1\na: 2\n", "duplicate key");
 }
 
@@ -224,7 +233,8 @@ static void test_kubeconfig_missing_single_file(void)
 	struct kubeconfig *cfg;
 	char err[256];
 
-	UNIT_CHECK(kubeconfig_load("/nonexistent/kubeconfig", NULL, &cfg, err, sizeof(err)) == -ENOENT);
+	UNIT_CHECK(kubeconfig_load("/nonexistent/kubeconfig", NULL, &cfg, err, sizeof(err)) ==
+		   -ENOENT);
 	UNIT_CHECK(strstr(err, "/nonexistent/kubeconfig") != NULL);
 	UNIT_CHECK(kubeconfig_load(dir, NULL, &cfg, err, sizeof(err)) == -EINVAL);
 }

@@ -33,10 +33,12 @@ static void test_redact_re2_syntax_and_replacement(void)
 {
 	char err[256];
 	unsigned hits;
-	struct redact_set *rs = compile(
-		"[{\"name\":\"aws\",\"pattern\":\"(?i)aws_secret_access_key\\\\s*[=:]\\\\s*\\\\S+\","
-		"\"replacement\":\"aws_secret_access_key=[REDACTED]\"},"
-		"{\"name\":\"pw\",\"pattern\":\"--password[= ]\\\\S+\"}]", err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"aws\","
+			"\"pattern\":\"(?i)aws_secret_access_key\\\\s*[=:]\\\\s*\\\\S+\","
+			"\"replacement\":\"aws_secret_access_key=[REDACTED]\"},{\"name\":\"pw\","
+			"\"pattern\":\"--password[= ]\\\\S+\"}]",
+			err, sizeof(err));
 
 	UNIT_CHECK(rs != NULL);
 	if (!rs) {
@@ -59,8 +61,9 @@ static void test_redact_binary_and_invalid_utf8_input(void)
 	char err[256], *out;
 	size_t len;
 	unsigned hits;
-	struct redact_set *rs = compile("[{\"name\":\"t\",\"pattern\":\"token=\\\\w+\",\"replacement\":\"T\"}]",
-					err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"t\",\"pattern\":\"token=\\\\w+\",\"replacement\":\"T\"}]",
+			err, sizeof(err));
 	static const char in[] = "a\xff\x00token=abc\xfe";
 
 	UNIT_CHECK(rs && redact_apply(rs, in, sizeof(in) - 1, &out, &len, &hits) == 0);
@@ -73,8 +76,8 @@ static void test_redact_empty_matches_terminate(void)
 {
 	char err[256];
 	unsigned hits;
-	struct redact_set *rs = compile("[{\"name\":\"e\",\"pattern\":\"x*\",\"replacement\":\"-\"}]", err,
-					sizeof(err));
+	struct redact_set *rs = compile(
+		"[{\"name\":\"e\",\"pattern\":\"x*\",\"replacement\":\"-\"}]", err, sizeof(err));
 
 	UNIT_CHECK_STR(apply(rs, "ab", &hits), "-a-b-");
 	redact_free(rs);
@@ -83,7 +86,8 @@ static void test_redact_empty_matches_terminate(void)
 static void test_redact_rejects_what_does_not_compile(void)
 {
 	char err[256] = "";
-	struct redact_set *rs = compile("[{\"name\":\"bad\",\"pattern\":\"(unclosed\"}]", err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"bad\",\"pattern\":\"(unclosed\"}]", err, sizeof(err));
 
 	UNIT_CHECK(rs == NULL);
 	UNIT_CHECK(strstr(err, "bad") && strstr(err, "does not compile"));
@@ -94,7 +98,8 @@ static void test_redact_catastrophic_pattern_is_bounded(void)
 	char err[256], in[64], *out;
 	size_t len;
 	unsigned hits;
-	struct redact_set *rs = compile("[{\"name\":\"evil\",\"pattern\":\"(x+x+)+y\"}]", err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"evil\",\"pattern\":\"(x+x+)+y\"}]", err, sizeof(err));
 	int r;
 
 	/* the required 'y' is there, so the matcher must backtrack through
@@ -114,11 +119,14 @@ static void test_redact_no_rules_copies(void)
 	size_t len;
 	unsigned hits;
 
-	UNIT_CHECK(redact_apply(NULL, "same", 4, &out, &len, &hits) == 0 && len == 4 && !strcmp(out, "same"));
+	UNIT_CHECK(redact_apply(NULL, "same", 4, &out, &len, &hits) == 0 && len == 4 &&
+		   !strcmp(out, "same"));
 	free(out);
 }
 
 UNIT_MAIN(UNIT_TEST(test_redact_re2_syntax_and_replacement),
-	  UNIT_TEST(test_redact_binary_and_invalid_utf8_input), UNIT_TEST(test_redact_empty_matches_terminate),
+	  UNIT_TEST(test_redact_binary_and_invalid_utf8_input),
+	  UNIT_TEST(test_redact_empty_matches_terminate),
 	  UNIT_TEST(test_redact_rejects_what_does_not_compile),
-	  UNIT_TEST(test_redact_catastrophic_pattern_is_bounded), UNIT_TEST(test_redact_no_rules_copies))
+	  UNIT_TEST(test_redact_catastrophic_pattern_is_bounded),
+	  UNIT_TEST(test_redact_no_rules_copies))

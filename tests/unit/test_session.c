@@ -320,7 +320,8 @@ static void test_session_namespace_change_is_an_entry(void)
 	UNIT_CHECK(num(o, "seq") == 1 && num(o, "pid") == 101 && num(o, "session_root") == 100);
 	n = cJSON_GetObjectItem(o, "namespaces");
 	UNIT_CHECK(cJSON_GetArraySize(n) == 3);
-	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "mnt"), 1)->valuedouble == 4026532301.0);
+	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "mnt"), 1)->valuedouble ==
+		   4026532301.0);
 	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "root"), 1)->valuedouble == 1311);
 	UNIT_CHECK_STR(str(o, "text"), "unshare, setns, chroot or pivot_root: mnt 4026532177 -> "
 				       "4026532301, user 4026531837 -> 4026532300, root 254:1/2 -> "

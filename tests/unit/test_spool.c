@@ -148,8 +148,9 @@ int main(void)
 	};
 	int ret;
 
-	id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-			 "\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	snprintf(base, sizeof(base), "/tmp/test_spool.%d", (int)getpid());
 	sh("rm -rf '%s' && mkdir -p '%s'", base, base);
 	ret = unit_main(tests, ARRAY_SIZE(tests));
