@@ -44,6 +44,7 @@
 # it (other Services do not work; pods with hostNetwork do not get the rule).
 # The API server listens on 0.0.0.0 and advertises the node IP.
 
+# shellcheck disable=SC2034 # hack/cluster.sh, which sources this file, uses it
 NODE_COMPONENTS=(kube-controller-manager kube-scheduler containerd kubelet)
 
 NODE_DUMMY=${SHELLAUDIT_NODE_DUMMY:-sa-dummy0}

@@ -86,7 +86,7 @@ rootfs_pause() {
 }
 
 rootfs_demo() {
-	local root=$1 p path applet
+	local root=$1 p applet
 	command -v busybox >/dev/null || die "busybox is needed for the demo image (make deps)"
 	# Real programs where the machine has them: the audit sees the same
 	# binaries a Debian container would run.

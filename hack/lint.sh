@@ -5,7 +5,7 @@
 #
 #   clang-tidy   (.clang-tidy) one process per C file, $LINT_JOBS at a time
 #   cppcheck     the same C files, $LINT_JOBS threads
-#   shellcheck   the scripts
+#   scripts      shellcheck
 #   columns      no line of a C source, header or script over 100 columns
 #   SPDX         every source, script and manifest opens with its SPDX line
 #   check-fmt    clang-format on the lines changed since FMT_BASE
