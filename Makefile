@@ -34,7 +34,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1 openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lcrypto -lpcre2-8 -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lcrypto -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
@@ -135,8 +135,8 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 # input it is about, built with the fuzzer's instrumentation.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-FUZZ_MODULES := node-agent/elfsym.c node-agent/realfile.c node-agent/rootfs.c lib/digest.c \
-	lib/clock.c
+FUZZ_MODULES := lib/re.c lib/escape.c node-agent/redact.c node-agent/elfsym.c \
+	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60

@@ -16,9 +16,9 @@ build=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcurl4-openssl-dev libwebsockets-dev libcjson-dev libyaml-dev
-	# SHA-256 of the AuditRecord chain (libcrypto), the websocket watch's TLS
-	# (libssl: the SSL_CTX it hands libwebsockets); RE2-syntax redaction (PCRE2)
-	libssl-dev libpcre2-dev
+	# SHA-256 and Ed25519 of the AuditRecord chain (libcrypto), the websocket
+	# watch's TLS (libssl: the SSL_CTX it hands libwebsockets)
+	libssl-dev
 )
 demo=(
 	bash coreutils findutils sed grep procps iproute2 strace busybox-static hostname

@@ -21,7 +21,8 @@ long_lines() {
 }
 
 if [ $# -eq 0 ]; then
-	mapfile -t files < <(git ls-files -- '*.c' '*.h')
+	# (sort -u: a file in conflict is listed once per stage.)
+	mapfile -t files < <(git ls-files -- '*.c' '*.h' | sort -u)
 else
 	files=("$@")
 fi

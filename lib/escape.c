@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid
  * (truncated, overlong, surrogate, above U+10FFFF); *cp gets the code point. */
 static size_t escape_utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
@@ -43,13 +45,78 @@ static size_t escape_utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
-/* Code points a terminal or a reader would act on rather than show: C1
- * controls and the bidirectional overrides that can make a logged line
- * read differently from what was typed. */
+/* See escape.h: code points a terminal or a reader would act on rather
+ * than show, beyond C0 and DEL. */
 static int escape_is_unsafe_cp(uint32_t c)
 {
-	return (c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
-	       (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f || c == 0x061c;
+	static const struct {
+		uint32_t lo, hi;
+	} unsafe[] = {
+		{ 0x80, 0x9f },	    /* C1 controls */
+		{ 0xad, 0xad },	    /* soft hyphen */
+		{ 0x61c, 0x61c },   /* Arabic letter mark */
+		{ 0x115f, 0x1160 }, /* Hangul fillers */
+		{ 0x180e, 0x180e }, /* Mongolian vowel separator */
+		{ 0x200b, 0x200f }, /* zero-width space, (non-)joiner, LRM, RLM */
+		{ 0x2028, 0x202e }, /* line and paragraph separators, embeddings, overrides */
+		{ 0x2060,
+		  0x206f }, /* word joiner, invisible operators, isolates, deprecated formats */
+		{ 0x3164, 0x3164 },   /* Hangul filler */
+		{ 0xfeff, 0xfeff },   /* zero-width no-break space (BOM) */
+		{ 0xffa0, 0xffa0 },   /* halfwidth Hangul filler */
+		{ 0xfff9, 0xfffb },   /* interlinear annotation */
+		{ 0x1bca0, 0x1bca3 }, /* shorthand format controls */
+		{ 0x1d173, 0x1d17a }, /* musical format controls */
+		{ 0xe0000, 0xe007f }, /* tags */
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(unsafe); i++)
+		if (c >= unsafe[i].lo && c <= unsafe[i].hi)
+			return 1;
+	return 0;
+}
+
+bool escape_cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || escape_is_unsafe_cp(cp);
+}
+
+size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp)
+{
+	return n ? escape_utf8_len(s, n, cp) : 0;
+}
+
+bool escape_needed(const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	size_t i = 0, len;
+	uint32_t cp;
+
+	while (i < n) {
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		len = escape_utf8_len(s + i, n - i, &cp);
+		if (!len || escape_cp_unsafe(cp))
+			return true;
+		i += len;
+	}
+	return false;
+}
+
+size_t escape_utf8_prefix(const void *src, size_t n, size_t max)
+{
+	const unsigned char *s = src;
+	size_t i;
+
+	if (n <= max)
+		return n;
+	/* Back off the continuation bytes of a character max cuts. */
+	for (i = max; i > 0 && (s[i] & 0xc0) == 0x80 && max - i < 3; i--)
+		;
+	return i;
 }
 
 /* Escaped form of the character at s into piece (16 bytes); returns the
@@ -241,14 +308,4 @@ size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n)
 	if (cap > 0)
 		dst[end] = '\0';
 	return out;
-}
-
-size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp)
-{
-	return escape_utf8_len(s, n, cp);
-}
-
-bool escape_cp_unsafe(uint32_t cp)
-{
-	return cp < 0x20 || cp == 0x7f || escape_is_unsafe_cp(cp);
 }

@@ -12,9 +12,9 @@
  * C-style escape of n bytes of src into dst (capacity cap, always
  * NUL-terminated when cap > 0). Valid, printable UTF-8 is kept; backslash
  * becomes "\\"; \n \t \r \e and other C0 controls, DEL, C1 controls and
- * invalid or overlong UTF-8 bytes become \n \t \r \e or \xNN; Unicode
- * bidirectional overrides and isolates become \u{XXXX}. The result is
- * valid UTF-8 without control characters, and unambiguous: escape_unescape
+ * invalid or overlong UTF-8 bytes become \n \t \r \e or \xNN; the code
+ * points escape_cp_unsafe() names become \u{XXXX}. The result is valid
+ * UTF-8 without control characters, and unambiguous: escape_unescape
  * gives back the original bytes.
  *
  * Returns the length the full escape needs (excluding the NUL), like
@@ -34,6 +34,36 @@ size_t escape_text(char *dst, size_t cap, const void *src, size_t n);
  */
 size_t escape_json(char *dst, size_t cap, const char *src);
 
+/*
+ * Whether n bytes of src must be escaped to be shown: true when they are
+ * not valid UTF-8 or hold a character escape_cp_unsafe() names. Text that
+ * need not be is stored and shown exactly as it came (a backslash stays one
+ * backslash); text that must be is stored as escape_text() makes it, and
+ * marked so (an entry's "escaped"), since both can read alike.
+ */
+bool escape_needed(const void *src, size_t n);
+
+/* The longest prefix of src (n bytes) of at most max bytes that does not end
+ * inside a UTF-8 character: for cutting text that escape_needed() passed. */
+size_t escape_utf8_prefix(const void *src, size_t n, size_t max);
+
+/* The UTF-8 character at s (n > 0 bytes available): its length (1 to 4), or
+ * 0 when s starts no valid character (truncated, overlong, surrogate, above
+ * U+10FFFF); *cp gets the code point. */
+size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp);
+
+/*
+ * True for a code point escape_text escapes: one a terminal acts on rather
+ * than shows, or one that makes text read differently from what it holds:
+ * C0 controls, DEL, C1 controls, bidirectional controls (U+061C, U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069), line and paragraph separators
+ * (U+2028, U+2029), invisible format characters (soft hyphen U+00AD,
+ * U+180E, zero-width U+200B-U+200D, U+2060-U+2065, U+206A-U+206F, U+FEFF,
+ * U+FFF9-U+FFFB, U+1BCA0-U+1BCA3, U+1D173-U+1D17A), tag characters
+ * (U+E0000-U+E007F) and Hangul fillers (U+115F, U+1160, U+3164, U+FFA0).
+ */
+bool escape_cp_unsafe(uint32_t cp);
+
 /* Inverse of escape_text. Writes at most cap bytes into dst; returns the
  * number of bytes decoded, or -EINVAL on malformed input, -ENOSPC when
  * dst is too small. */
@@ -48,13 +78,5 @@ long escape_unescape(void *dst, size_t cap, const char *src);
  * escape_text returns.
  */
 size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n);
-
-/* The UTF-8 character at s (n > 0 bytes available): its length (1 to 4), or
- * 0 when s starts no valid character; *cp gets the code point. */
-size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp);
-/* True for a code point escape_text escapes: one a terminal acts on rather
- * than shows, or that makes text read differently from what it holds (C0,
- * DEL, C1, bidirectional controls). */
-bool escape_cp_unsafe(uint32_t cp);
 
 #endif

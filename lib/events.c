@@ -12,7 +12,6 @@
 #include "digest.h"
 #include "escape.h"
 #include "hmap.h"
-#include "log.h"
 #include "ratelimit.h"
 #include "timefmt.h"
 
@@ -35,6 +34,7 @@ struct events {
 	struct hmap series;	/* key -> struct events_series */
 	struct events_stats stats;
 	unsigned long seq;
+	char last_error[512];	/* the API server's word on the last failure */
 };
 
 /* reportingInstance: the API takes 128 characters at most. A longer one
@@ -90,6 +90,11 @@ void events_get_stats(const struct events *e, struct events_stats *out)
 	*out = e->stats;
 }
 
+const char *events_last_error(const struct events *e)
+{
+	return e->last_error;
+}
+
 static bool events_take_token(struct events *e)
 {
 	return tokens_take(&e->tokens, clock_now_ms());
@@ -114,8 +119,9 @@ static int events_patch_series(struct events *e, struct events_series *s)
 	cJSON_Delete(patch);
 	if (ret < 0) {
 		e->stats.failed++;
-		log_with(LOG_WARN, LOG_KV("event", s->name, "ns", s->ns),
-			 "cannot update event series: %s", resp.message);
+		snprintf(e->last_error, sizeof(e->last_error),
+			 "cannot update event series %.63s/%.100s: %.300s", s->ns, s->name,
+			 resp.message);
 		return ret;
 	}
 	e->stats.series_updates++;
@@ -167,10 +173,10 @@ int events_flush(struct events *e)
 	return w.ret;
 }
 
-/* The Event object; note is already escaped and bounded. */
+/* The Event object; note is already made safe and bounded. */
 static cJSON *events_object(struct events *e, const struct event_regarding *reg, const char *name,
 			    const char *type, const char *reason, const char *action,
-			    const char *note, const struct timespec *now)
+			    const char *note, const cJSON *annotations, const struct timespec *now)
 {
 	cJSON *o = cJSON_CreateObject(), *md, *r;
 	char ts[40];
@@ -181,6 +187,8 @@ static cJSON *events_object(struct events *e, const struct event_regarding *reg,
 	md = cJSON_AddObjectToObject(o, "metadata");
 	cJSON_AddStringToObject(md, "name", name);
 	cJSON_AddStringToObject(md, "namespace", reg->ns);
+	if (annotations)
+		cJSON_AddItemToObject(md, "annotations", cJSON_Duplicate(annotations, 1));
 	cJSON_AddStringToObject(o, "eventTime", ts);
 	cJSON_AddStringToObject(o, "reportingController", e->opts.controller);
 	cJSON_AddStringToObject(o, "reportingInstance", e->opts.instance);
@@ -198,13 +206,23 @@ static cJSON *events_object(struct events *e, const struct event_regarding *reg,
 	return o;
 }
 
-/* Escapes note into esc (EVENTS_NOTE_MAX), marking a cut. */
+/* note into esc (EVENTS_NOTE_MAX): as it is when it can be shown as it
+ * is, else escaped; a cut is marked. Text the agent already escaped passes
+ * as it is: it is never escaped twice. */
 static void events_note(char *esc, const char *note)
 {
 	static const char suffix[] = " [truncated]";
-	size_t need = escape_text(esc, EVENTS_NOTE_MAX - sizeof(suffix), note, strlen(note));
+	size_t cap = EVENTS_NOTE_MAX - sizeof(suffix), n = strlen(note), need, k;
 
-	if (need >= EVENTS_NOTE_MAX - sizeof(suffix)) {
+	if (escape_needed(note, n)) {
+		need = escape_text(esc, cap, note, n);
+	} else {
+		need = n;
+		k = escape_utf8_prefix(note, n, cap - 1);
+		memcpy(esc, note, k);
+		esc[k] = '\0';
+	}
+	if (need >= cap) {
 		size_t len = strlen(esc);
 
 		snprintf(esc + len, EVENTS_NOTE_MAX - len, "%s", suffix);
@@ -212,7 +230,8 @@ static void events_note(char *esc, const char *note)
 }
 
 int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
-		      const char *type, const char *reason, const char *action, const char *note)
+		      const char *type, const char *reason, const char *action, const char *note,
+		      const cJSON *annotations)
 {
 	char esc[EVENTS_NOTE_MAX], path[512];
 	struct kube_response resp;
@@ -222,8 +241,10 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 
 	events_note(esc, note);
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (!(obj = events_object(e, reg, name, type, reason, action, esc, &now)))
+	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now))) {
+		snprintf(e->last_error, sizeof(e->last_error), "out of memory");
 		return -ENOMEM;
+	}
 	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
 	ret = kube_create(e->c, path, obj, NULL, &resp);
 	cJSON_Delete(obj);
@@ -231,8 +252,7 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 		return 1;
 	if (ret < 0) {
 		e->stats.failed++;
-		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "name", reg->name, "reason", reason),
-			 "cannot create event: %s", resp.message);
+		snprintf(e->last_error, sizeof(e->last_error), "%s", resp.message);
 		return ret;
 	}
 	e->stats.created++;
@@ -270,9 +290,11 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	snprintf(name, sizeof(name), "%.200s.%llx%04lx", reg->name,
 		 (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec,
 		 e->seq++ & 0xffff);
-	obj = events_object(e, reg, name, type, reason, action, esc, &now);
-	if (!obj)
+	obj = events_object(e, reg, name, type, reason, action, esc, NULL, &now);
+	if (!obj) {
+		snprintf(e->last_error, sizeof(e->last_error), "out of memory");
 		return -ENOMEM;
+	}
 	{
 		char path[512];
 
@@ -283,8 +305,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	cJSON_Delete(obj);
 	if (ret < 0) {
 		e->stats.failed++;
-		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "name", reg->name, "reason", reason),
-			 "cannot create event: %s", resp.message);
+		snprintf(e->last_error, sizeof(e->last_error), "%s", resp.message);
 		return ret;
 	}
 	e->stats.created++;

@@ -43,8 +43,9 @@ struct events;
 int events_new(struct kube_client *c, const struct events_opts *opts, struct events **out);
 void events_free(struct events *e);
 
-/* Records one event. note is untrusted bytes (e.g. a typed line): it is
- * escaped and bounded to the API's 1 kB. Returns 0 when an Event was
+/* Records one event. note is untrusted bytes (e.g. a typed line): shown as
+ * it is when escape_needed() lets it (text already escaped included: never
+ * escaped twice), else escaped; bounded to the API's 1 kB. Returns 0 when an Event was
  * created, 1 when folded into an existing series, -EAGAIN when the
  * client-side limit dropped it, another negative errno when the API
  * server refused it. */
@@ -52,11 +53,16 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 		 const char *reason, const char *action, const char *note);
 /* Creates one Event under a name the caller derives from what it reports,
  * so that a replay meets AlreadyExists (returned as 1) instead of writing a
- * duplicate. No aggregation and no client-side limit: the caller limits. */
+ * duplicate, with metadata.annotations (an object of strings, or NULL). No
+ * aggregation and no client-side limit: the caller limits. */
 int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
-		      const char *type, const char *reason, const char *action, const char *note);
+		      const char *type, const char *reason, const char *action, const char *note,
+		      const cJSON *annotations);
 /* Writes pending series counts; call periodically and before exit. */
 int events_flush(struct events *e);
 void events_get_stats(const struct events *e, struct events_stats *out);
+/* Why the last call that failed did (the API server's message): this
+ * module logs nothing, its caller does, with the object. */
+const char *events_last_error(const struct events *e);
 
 #endif

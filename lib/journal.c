@@ -5,6 +5,11 @@
  *   u32 magic | u32 length | u32 crc32 of the payload | payload
  * and <dir>/cursor holding the acknowledged position, replaced by rename.
  * Positions are global byte offsets, so they survive segment removal.
+ *
+ * A valid item is one whose magic, length and CRC agree; a reader that
+ * meets anything else looks for the next valid item further on. No
+ * payload the spool writes can hide a valid item: a length (at most
+ * JOURNAL_ITEM_MAX) has a zero byte, which the spool's JSON never holds.
  */
 #include "journal.h"
 
@@ -21,14 +26,13 @@
 
 #include <zlib.h>
 
-#include "log.h"
-
 #define JOURNAL_MAGIC 0x53414a31u /* "SAJ1" */
 #define JOURNAL_HDR 12
 #define JOURNAL_MAX_SEGMENTS 4096
+#define JOURNAL_SCAN_CHUNK (64u << 10)
 
 struct journal_segment {
-	uint64_t start, end;	/* [start, end) valid bytes */
+	uint64_t start, end;	/* [start, end): the bytes of the segment */
 };
 
 struct journal {
@@ -39,6 +43,10 @@ struct journal {
 	int wfd;		/* the last segment, open for appending */
 	uint64_t acked;
 	uint64_t last;		/* position of the last item, UINT64_MAX: none */
+	uint64_t synced;	/* everything before it is durable */
+	bool dir_dirty;		/* a segment was made since the directory's fsync */
+	unsigned char *unsynced; /* the write segment's bytes from synced on */
+	size_t nunsynced, capunsynced;
 	struct journal_stats stats;
 };
 
@@ -54,61 +62,114 @@ static int journal_cmp_seg(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Scans a segment's items; returns the length of its valid prefix. */
-/* Returns the length of the valid prefix; *last gets the offset of its
- * last item (unchanged when there is none). */
-static uint64_t journal_scan(int fd, uint64_t size, uint64_t *last)
+/* The length of the valid item at off in fd (whose valid bytes end at
+ * size), or -1. *data (optional) gets its payload, NUL-terminated. */
+static long journal_item_at(int fd, uint64_t off, uint64_t size, void **data)
 {
-	unsigned char hdr[JOURNAL_HDR], *buf = NULL;
-	uint64_t off = 0;
+	unsigned char hdr[JOURNAL_HDR], *buf;
 	uint32_t magic, len, crc;
 
-	while (off + JOURNAL_HDR <= size) {
-		if (pread(fd, hdr, JOURNAL_HDR, (off_t)off) != JOURNAL_HDR)
-			break;
-		memcpy(&magic, hdr, 4);
-		memcpy(&len, hdr + 4, 4);
-		memcpy(&crc, hdr + 8, 4);
-		if (magic != JOURNAL_MAGIC || len > JOURNAL_ITEM_MAX ||
-		    off + JOURNAL_HDR + len > size)
-			break;
+	if (off + JOURNAL_HDR > size || pread(fd, hdr, JOURNAL_HDR, (off_t)off) != JOURNAL_HDR)
+		return -1;
+	memcpy(&magic, hdr, 4);
+	memcpy(&len, hdr + 4, 4);
+	memcpy(&crc, hdr + 8, 4);
+	if (magic != JOURNAL_MAGIC || len > JOURNAL_ITEM_MAX || off + JOURNAL_HDR + len > size)
+		return -1;
+	if (!(buf = malloc((size_t)len + 1)))
+		return -2;
+	if (pread(fd, buf, len, (off_t)(off + JOURNAL_HDR)) != (ssize_t)len ||
+	    (uint32_t)crc32(0, buf, len) != crc) {
 		free(buf);
-		if (!(buf = malloc(len ? len : 1)) ||
-		    pread(fd, buf, len, (off_t)(off + JOURNAL_HDR)) != (ssize_t)len ||
-		    (uint32_t)crc32(0, buf, len) != crc)
-			break;
-		*last = off;
-		off += JOURNAL_HDR + len;
+		return -1;
 	}
-	free(buf);
-	return off;
+	buf[len] = '\0';
+	if (data)
+		*data = buf;
+	else
+		free(buf);
+	return (long)len;
 }
 
+/* The offset of the first valid item at or after from, or size. */
+static uint64_t journal_resync(int fd, uint64_t from, uint64_t size)
+{
+	static const unsigned char magic[4] = { 0x31, 0x4a, 0x41, 0x53 };
+	unsigned char *buf = malloc(JOURNAL_SCAN_CHUNK + 3);
+	uint64_t off;
+	ssize_t n;
+	size_t i;
+
+	if (!buf)
+		return size; /* cannot look: the rest of the segment is skipped */
+	for (off = from; off < size; off += JOURNAL_SCAN_CHUNK) {
+		size_t want = size - off < JOURNAL_SCAN_CHUNK + 3 ? (size_t)(size - off) :
+								      JOURNAL_SCAN_CHUNK + 3;
+
+		if ((n = pread(fd, buf, want, (off_t)off)) < 4)
+			break;
+		for (i = 0; i + 4 <= (size_t)n && i < JOURNAL_SCAN_CHUNK; i++) {
+			if (memcmp(buf + i, magic, 4))
+				continue;
+			if (journal_item_at(fd, off + i, size, NULL) >= 0) {
+				free(buf);
+				return off + i;
+			}
+		}
+	}
+	free(buf);
+	return size;
+}
+
+/* Scans a segment: *valid gets the end of its last valid item (0 when it
+ * has none), *last that item's offset (unchanged when there is none). */
+static void journal_scan(int fd, uint64_t size, uint64_t *valid, uint64_t *last)
+{
+	uint64_t off = 0;
+	long len;
+
+	*valid = 0;
+	while (off + JOURNAL_HDR <= size) {
+		if ((len = journal_item_at(fd, off, size, NULL)) >= 0) {
+			*last = off;
+			off += JOURNAL_HDR + (uint64_t)len;
+			*valid = off;
+			continue;
+		}
+		off = journal_resync(fd, off + 1, size);
+	}
+}
+
+/* The cursor file: decimal digits and a newline, nothing else. -EBADMSG
+ * when it is anything else. */
 static int journal_read_cursor(struct journal *j)
 {
-	char path[PATH_MAX], buf[64];
+	char path[PATH_MAX], buf[32];
+	unsigned long long v = 0;
+	ssize_t n, i;
 	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/cursor", j->dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, sizeof(buf));
 	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	j->acked = strtoull(buf, NULL, 10);
+	if (n <= 1 || n == (ssize_t)sizeof(buf) || buf[n - 1] != '\n')
+		return -EBADMSG;
+	for (i = 0; i < n - 1; i++) {
+		if (buf[i] < '0' || buf[i] > '9' || v > (UINT64_MAX - 9) / 10)
+			return -EBADMSG;
+		v = v * 10 + (unsigned)(buf[i] - '0');
+	}
+	j->acked = v;
 	return 0;
 }
 
-static int journal_load(struct journal *j)
+static int journal_list(struct journal *j)
 {
 	DIR *d = opendir(j->dir);
 	struct dirent *de;
-	char path[PATH_MAX];
-	size_t i;
 	int ret = 0;
 
 	if (!d)
@@ -132,13 +193,23 @@ static int journal_load(struct journal *j)
 		j->segs[j->nsegs++] = (struct journal_segment){ start, start };
 	}
 	closedir(d);
-	if (ret < 0)
-		return ret;
-	if (j->nsegs)
+	if (!ret && j->nsegs)
 		qsort(j->segs, j->nsegs, sizeof(*j->segs), journal_cmp_seg);
-	for (i = 0; i < j->nsegs; i++) {
+	return ret;
+}
+
+/* Sizes every segment; the last one's torn tail is cut; finds the last item. */
+static int journal_load(struct journal *j)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int ret = 0;
+
+	if ((ret = journal_list(j)) < 0)
+		return ret;
+	for (i = j->nsegs; i-- > 0;) {
 		struct stat st;
-		uint64_t valid, last = UINT64_MAX;
+		uint64_t valid, last = UINT64_MAX, size;
 		int fd;
 
 		journal_seg_path(j, j->segs[i].start, path, sizeof(path));
@@ -148,43 +219,92 @@ static int journal_load(struct journal *j)
 				close(fd);
 			return ret;
 		}
-		valid = journal_scan(fd, (uint64_t)st.st_size, &last);
-		if (last != UINT64_MAX)
-			j->last = j->segs[i].start + last;
-		if (valid < (uint64_t)st.st_size) {
-			/* A crash mid-append leaves a partial item: cut it, say so. */
-			log_with(LOG_WARN, LOG_KV("segment", path),
-				 "journal: cutting %" PRIu64 " bytes of torn or corrupt tail",
-				 (uint64_t)st.st_size - valid);
-			j->stats.torn_bytes += (uint64_t)st.st_size - valid;
-			if (ftruncate(fd, (off_t)valid) < 0)
-				ret = -errno;
+		size = (uint64_t)st.st_size;
+		/* A segment never reaches into the next one's positions. */
+		if (i + 1 < j->nsegs && j->segs[i].start + size > j->segs[i + 1].start)
+			size = j->segs[i + 1].start - j->segs[i].start;
+		if (i + 1 == j->nsegs || j->last == UINT64_MAX) {
+			journal_scan(fd, size, &valid, &last);
+			if (last != UINT64_MAX && j->last == UINT64_MAX)
+				j->last = j->segs[i].start + last;
+			if (i + 1 == j->nsegs && valid < size) {
+				/* Only here can a crash mid-append have left a
+				 * partial item: nothing valid follows it. */
+				j->stats.torn_bytes += size - valid;
+				if (ftruncate(fd, (off_t)valid) < 0)
+					ret = -errno;
+				size = valid;
+			}
 		}
 		close(fd);
 		if (ret < 0)
 			return ret;
-		j->segs[i].end = j->segs[i].start + valid;
+		j->segs[i].end = j->segs[i].start + size;
 	}
 	return 0;
+}
+
+/* Whether an item starts at pos, or pos is a segment's end. */
+static bool journal_boundary(const struct journal *j, uint64_t pos)
+{
+	char path[PATH_MAX];
+	size_t i;
+	long len;
+	int fd;
+
+	for (i = 0; i < j->nsegs; i++) {
+		if (pos == j->segs[i].start || pos == j->segs[i].end)
+			return true;
+		if (pos < j->segs[i].start || pos >= j->segs[i].end)
+			continue;
+		journal_seg_path(j, j->segs[i].start, path, sizeof(path));
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return false;
+		len = journal_item_at(fd, pos - j->segs[i].start, j->segs[i].end - j->segs[i].start,
+				      NULL);
+		close(fd);
+		return len >= 0;
+	}
+	return false;
+}
+
+static int journal_fsync_dir(struct journal *j)
+{
+	int dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0) {
+		ret = -errno;
+		j->stats.sync_failures++;
+	} else {
+		j->stats.dir_syncs++;
+	}
+	close(dfd);
+	return ret;
 }
 
 static int journal_new_segment(struct journal *j, uint64_t start)
 {
 	struct journal_segment *s;
 	char path[PATH_MAX];
+	int fd;
 
+	journal_seg_path(j, start, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
 	if (j->wfd >= 0)
 		close(j->wfd);
-	journal_seg_path(j, start, path, sizeof(path));
-	j->wfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (j->wfd < 0)
-		return -errno;
+	j->wfd = fd;
+	j->nunsynced = 0;
 	if (j->nsegs && j->segs[j->nsegs - 1].start == start)
 		return 0;
 	if (!(s = realloc(j->segs, (j->nsegs + 1) * sizeof(*s))))
 		return -ENOMEM;
 	j->segs = s;
 	j->segs[j->nsegs++] = (struct journal_segment){ start, start };
+	j->dir_dirty = true;
 	return 0;
 }
 
@@ -203,26 +323,42 @@ int journal_open(const struct journal_opts *opts, struct journal **out)
 		j->opts.segment_bytes = 4u << 20;
 	if (!j->opts.max_bytes)
 		j->opts.max_bytes = 256u << 20;
+	if (!j->opts.datasync)
+		j->opts.datasync = fdatasync;
 	if (snprintf(j->dir, sizeof(j->dir), "%s", opts->dir) >= (int)sizeof(j->dir)) {
 		ret = -ENAMETOOLONG;
 		goto fail;
 	}
 	if (mkdir(j->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
-		log_with(LOG_ERROR, LOG_KV("dir", j->dir), "journal: cannot create: %s",
-			 strerror(errno));
 		goto fail;
 	}
-	if ((ret = journal_read_cursor(j)) < 0 || (ret = journal_load(j)) < 0)
+	ret = journal_read_cursor(j);
+	if (ret == -EBADMSG) {
+		j->stats.cursor_reset = true;
+		j->acked = 0;
+	} else if (ret < 0) {
+		goto fail;
+	}
+	if ((ret = journal_load(j)) < 0)
 		goto fail;
 	ret = journal_new_segment(j, j->nsegs ? j->segs[j->nsegs - 1].start : j->acked);
 	if (ret < 0)
 		goto fail;
-	/* A cursor past the end (segments lost) restarts at the end. */
+	/* Past the end: the segments it covered are gone, and so is what
+	 * they held. A cursor that points at no item (its file damaged)
+	 * replays from the oldest segment: replays are idempotent. */
 	if (j->acked > journal_end(j))
 		j->acked = journal_end(j);
-	if (j->nsegs && j->acked < j->segs[0].start)
+	if (j->stats.cursor_reset || j->acked < j->segs[0].start ||
+	    !journal_boundary(j, j->acked)) {
+		j->stats.cursor_reset |= j->acked != j->segs[0].start;
 		j->acked = j->segs[0].start;
+	}
+	/* What is on disk now is durable from here on. */
+	j->dir_dirty = true;
+	if ((ret = journal_sync(j)) < 0)
+		goto fail;
 	*out = j;
 	return 0;
 fail:
@@ -236,6 +372,7 @@ void journal_close(struct journal *j)
 		return;
 	if (j->wfd >= 0)
 		close(j->wfd);
+	free(j->unsynced);
 	free(j->segs);
 	free(j);
 }
@@ -250,53 +387,137 @@ uint64_t journal_acked(const struct journal *j)
 	return j->acked;
 }
 
+uint64_t journal_synced(const struct journal *j)
+{
+	return j->synced;
+}
+
 void journal_get_stats(const struct journal *j, struct journal_stats *out)
 {
 	*out = j->stats;
 }
 
-int journal_append(struct journal *j, const void *data, size_t len, uint64_t *pos)
+/* Makes the write segment's data durable, writing it again from memory
+ * after a failed fdatasync (whose pages the kernel may have dropped). */
+static int journal_sync_segment(struct journal *j)
+{
+	struct journal_segment *last = &j->segs[j->nsegs - 1];
+	uint64_t from = last->end - last->start - j->nunsynced;
+	ssize_t n;
+
+	if (j->opts.datasync(j->wfd) == 0)
+		goto done;
+	j->stats.sync_failures++;
+	/* Lost durability: what was appended since the last good sync may
+	 * be gone whatever a second fdatasync says. Write it again. */
+	if (ftruncate(j->wfd, (off_t)from) < 0)
+		return -errno;
+	n = pwrite(j->wfd, j->unsynced, j->nunsynced, (off_t)from);
+	if (n != (ssize_t)j->nunsynced) {
+		int ret = n < 0 ? -errno : -EIO;
+
+		/* The file must still hold every item a reader may ask for. */
+		if (ftruncate(j->wfd, (off_t)from) == 0 && n > 0)
+			n = 0;
+		return ret;
+	}
+	if (j->opts.datasync(j->wfd) < 0) {
+		j->stats.sync_failures++;
+		return -errno;
+	}
+	j->stats.sync_rewrites++;
+done:
+	j->nunsynced = 0;
+	j->synced = last->end;
+	return 0;
+}
+
+int journal_sync(struct journal *j)
+{
+	int ret;
+
+	if (j->wfd < 0)
+		return -EBADF;
+	if ((ret = journal_sync_segment(j)) < 0)
+		return ret;
+	if (j->dir_dirty) {
+		if ((ret = journal_fsync_dir(j)) < 0)
+			return ret;
+		j->dir_dirty = false;
+	}
+	return 0;
+}
+
+/* Keeps a copy of what was appended until it is synced. */
+static int journal_keep(struct journal *j, const unsigned char *buf, size_t len)
+{
+	if (j->nunsynced + len > j->capunsynced) {
+		size_t cap = (j->nunsynced + len) * 2;
+		unsigned char *p = realloc(j->unsynced, cap);
+
+		if (!p)
+			return -ENOMEM;
+		j->unsynced = p;
+		j->capunsynced = cap;
+	}
+	memcpy(j->unsynced + j->nunsynced, buf, len);
+	j->nunsynced += len;
+	return 0;
+}
+
+static int journal_append_in(struct journal *j, const void *data, size_t len, uint64_t *pos,
+			     size_t max)
 {
 	struct journal_segment *last;
-	unsigned char hdr[JOURNAL_HDR];
 	uint32_t magic = JOURNAL_MAGIC, l = (uint32_t)len, crc;
+	unsigned char *buf;
 	ssize_t n;
 	int ret;
 
 	if (len > JOURNAL_ITEM_MAX)
 		return -E2BIG;
-	if (journal_end(j) - j->acked + JOURNAL_HDR + len > j->opts.max_bytes) {
+	if (journal_end(j) - j->acked + JOURNAL_HDR + len > max) {
 		j->stats.rejected_full++;
 		return -ENOSPC;
 	}
 	last = &j->segs[j->nsegs - 1];
-	if (last->end - last->start >= j->opts.segment_bytes &&
+	/* A new segment only once the current one is durable: the memory
+	 * copy covers one segment. Until it is, the current one grows. */
+	if ((last->end - last->start >= j->opts.segment_bytes ||
+	     j->nunsynced + JOURNAL_HDR + len > JOURNAL_UNSYNCED_MAX) &&
+	    journal_sync_segment(j) == 0 && last->end - last->start >= j->opts.segment_bytes &&
 	    (ret = journal_new_segment(j, last->end)) < 0)
 		return ret;
+	if (j->nunsynced + JOURNAL_HDR + len > JOURNAL_UNSYNCED_MAX)
+		return -EIO; /* the disk refuses to sync: nothing more goes in */
 	last = &j->segs[j->nsegs - 1];
 	crc = (uint32_t)crc32(0, data, (uInt)len);
-	memcpy(hdr, &magic, 4);
-	memcpy(hdr + 4, &l, 4);
-	memcpy(hdr + 8, &crc, 4);
-	{
-		unsigned char *buf = malloc(JOURNAL_HDR + len);
-
-		if (!buf)
-			return -ENOMEM;
-		memcpy(buf, hdr, JOURNAL_HDR);
-		memcpy(buf + JOURNAL_HDR, data, len);
-		/* One write: a crash leaves a whole item or a torn tail the
-		 * next open cuts, never an item spliced with another. */
-		n = write(j->wfd, buf, JOURNAL_HDR + len);
+	if (!(buf = malloc(JOURNAL_HDR + len)))
+		return -ENOMEM;
+	memcpy(buf, &magic, 4);
+	memcpy(buf + 4, &l, 4);
+	memcpy(buf + 8, &crc, 4);
+	memcpy(buf + JOURNAL_HDR, data, len);
+	if ((ret = journal_keep(j, buf, JOURNAL_HDR + len)) < 0) {
 		free(buf);
-	}
-	if (n != (ssize_t)(JOURNAL_HDR + len)) {
-		ret = n < 0 ? -errno : -EIO;
-		/* Leave no partial item behind for the reader. */
-		if (ftruncate(j->wfd, (off_t)(last->end - last->start)) < 0)
-			log_error("journal: cannot cut a failed append: %s", strerror(errno));
 		return ret;
 	}
+	/* One write: a crash leaves a whole item or a torn tail the next
+	 * open cuts, never an item spliced with another. */
+	n = write(j->wfd, buf, JOURNAL_HDR + len);
+	if (n != (ssize_t)(JOURNAL_HDR + len)) {
+		ret = n < 0 ? -errno : -EIO;
+		j->nunsynced -= JOURNAL_HDR + len;
+		/* Leave no partial item behind for the reader. If even that
+		 * fails, the bytes stay (readers skip them as corrupt, the next
+		 * open cuts them as a torn tail) and positions count them. */
+		if (n > 0 && ftruncate(j->wfd, (off_t)(last->end - last->start)) < 0 &&
+		    journal_keep(j, buf, (size_t)n) == 0)
+			last->end += (uint64_t)n;
+		free(buf);
+		return ret;
+	}
+	free(buf);
 	if (pos)
 		*pos = last->end;
 	j->last = last->end;
@@ -306,9 +527,14 @@ int journal_append(struct journal *j, const void *data, size_t len, uint64_t *po
 	return 0;
 }
 
-int journal_sync(struct journal *j)
+int journal_append(struct journal *j, const void *data, size_t len, uint64_t *pos)
 {
-	return j->wfd >= 0 && fdatasync(j->wfd) < 0 ? -errno : 0;
+	return journal_append_in(j, data, len, pos, j->opts.max_bytes);
+}
+
+int journal_append_reserved(struct journal *j, const void *data, size_t len, uint64_t *pos)
+{
+	return journal_append_in(j, data, len, pos, j->opts.max_bytes + JOURNAL_RESERVE);
 }
 
 static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
@@ -324,60 +550,76 @@ static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next)
 {
 	struct journal_segment *s = journal_find(j, pos);
-	unsigned char hdr[JOURNAL_HDR];
 	char path[PATH_MAX];
-	uint32_t l;
-	void *buf;
-	int fd, ret = 0;
+	uint64_t size;
+	long l;
+	size_t i;
+	int fd;
 
+	*data = NULL;
 	if (!s) {
-		/* Past the end of one segment: the next one starts there. */
-		return -ENODATA;
+		if (pos >= journal_end(j))
+			return -ENODATA;
+		/* Between segments (one is gone): the next one starts later. */
+		for (i = 0; i < j->nsegs && j->segs[i].start <= pos; i++)
+			;
+		*next = i < j->nsegs ? j->segs[i].start : journal_end(j);
+		return -EBADMSG;
 	}
 	journal_seg_path(j, s->start, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (pread(fd, hdr, JOURNAL_HDR, (off_t)(pos - s->start)) != JOURNAL_HDR) {
-		ret = -EIO;
-		goto out;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		*next = s->end; /* the segment file is gone */
+		return -EBADMSG;
 	}
-	memcpy(&l, hdr + 4, 4);
-	if (l > JOURNAL_ITEM_MAX || pos + JOURNAL_HDR + l > s->end) {
-		ret = -EIO;
-		goto out;
+	size = s->end - s->start;
+	l = journal_item_at(fd, pos - s->start, size, data);
+	if (l == -2) {
+		close(fd);
+		return -ENOMEM;
 	}
-	if (!(buf = malloc(l + 1))) {
-		ret = -ENOMEM;
-		goto out;
+	if (l < 0) {
+		uint64_t from = pos - s->start + JOURNAL_HDR, to;
+
+		to = journal_resync(fd, pos - s->start + 1, size);
+		*next = s->start + to;
+		/* What is left of it, for a caller that can still tell whose
+		 * it was. */
+		if (to > from && to - from <= JOURNAL_ITEM_MAX && (*data = malloc(to - from + 1))) {
+			if (pread(fd, *data, to - from, (off_t)from) == (ssize_t)(to - from)) {
+				((char *)*data)[to - from] = '\0';
+				*len = (size_t)(to - from);
+			} else {
+				free(*data);
+				*data = NULL;
+			}
+		}
+		close(fd);
+		return -EBADMSG;
 	}
-	if (pread(fd, buf, l, (off_t)(pos - s->start + JOURNAL_HDR)) != (ssize_t)l) {
-		free(buf);
-		ret = -EIO;
-		goto out;
-	}
-	((char *)buf)[l] = '\0';
-	*data = buf;
-	*len = l;
-	*next = pos + JOURNAL_HDR + l;
-out:
 	close(fd);
-	return ret;
+	*len = (size_t)l;
+	*next = pos + JOURNAL_HDR + (uint64_t)l;
+	return 0;
 }
 
 int journal_last(struct journal *j, void **data, size_t *len)
 {
 	uint64_t next;
+	int ret;
 
 	if (j->last == UINT64_MAX)
 		return -ENOENT;
-	return journal_read(j, j->last, data, len, &next);
+	ret = journal_read(j, j->last, data, len, &next);
+	return ret == -EBADMSG ? -ENODATA : ret;
 }
 
 int journal_ack(struct journal *j, uint64_t pos)
 {
 	char path[PATH_MAX], tmp[PATH_MAX], buf[32];
 	size_t i, keep = 0;
-	int fd, n, dfd;
+	int fd, n, ret;
 
 	if (pos <= j->acked)
 		return 0;
@@ -394,10 +636,8 @@ int journal_ack(struct journal *j, uint64_t pos)
 	close(fd);
 	if (rename(tmp, path) < 0)
 		return -errno;
-	if ((dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	if ((ret = journal_fsync_dir(j)) < 0)
+		return ret;
 	j->acked = pos;
 	/* Whole segments before the cursor are done; the last one stays open. */
 	for (i = 0; i + 1 < j->nsegs && j->segs[i + 1].start <= pos; i++) {
@@ -409,6 +649,7 @@ int journal_ack(struct journal *j, uint64_t pos)
 	if (keep) {
 		memmove(j->segs, j->segs + keep, (j->nsegs - keep) * sizeof(*j->segs));
 		j->nsegs -= keep;
+		j->dir_dirty = true;
 	}
 	return 0;
 }

@@ -1,33 +1,52 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A durable append-only journal of opaque items in segment files, with a
  * cursor of what has been handed on. For the agent's spool: entries are
- * appended before they are published and dropped once acknowledged. */
+ * appended before they are published and dropped once acknowledged.
+ *
+ * Faults end in counted losses, never in a wedge: a corrupt item (a bad
+ * sector, bit rot, a segment file gone) is skipped by journal_read, which
+ * says so and where the next readable item starts; only the last segment's
+ * torn tail (a crash mid-append) is ever cut. A failed fdatasync is taken
+ * as lost durability: what was appended since the last good one is written
+ * again from memory and synced again before journal_sync reports success.
+ * Errors are returned, never logged: the caller logs, with the directory. */
 #ifndef SHELLAUDIT_JOURNAL_H
 #define SHELLAUDIT_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define JOURNAL_ITEM_MAX (4u << 20)
+/* Appended bytes kept in memory until they are synced (to write them
+ * again after a failed fdatasync); past this, journal_append syncs. */
+#define JOURNAL_UNSYNCED_MAX (16u << 20)
 
 struct journal_opts {
 	const char *dir;	/* created if missing; owned by this journal alone */
 	size_t segment_bytes;	/* a new segment after this many bytes [4 MiB] */
 	size_t max_bytes;	/* unacknowledged bytes at most [256 MiB] */
+	/* fdatasync(2) [NULL]; a unit test's stand-in makes it fail. */
+	int (*datasync)(int fd);
 };
 
 struct journal_stats {
 	uint64_t appended, append_bytes;
 	uint64_t rejected_full;		/* appends refused with -ENOSPC */
-	uint64_t torn_bytes;		/* cut from a torn tail at open */
+	uint64_t torn_bytes;		/* cut from the last segment's torn tail at open */
 	uint64_t segments_removed;
+	uint64_t sync_failures;		/* fdatasync or directory fsync errors */
+	uint64_t sync_rewrites;		/* unsynced data written again after one */
+	uint64_t dir_syncs;		/* fsyncs of the directory (new or removed segments) */
+	bool cursor_reset;		/* the cursor file was unreadable or pointed
+					 * at no item: replay starts at the oldest
+					 * segment (replays are idempotent) */
 };
 
 struct journal;
 
-/* Opens (or creates) the journal in opts->dir. A torn last item (a crash
- * mid-write) is cut off and counted; a corrupt item elsewhere ends the
- * readable part of its segment. Caller frees *out with journal_close(). */
+/* Opens (or creates) the journal in opts->dir. Caller frees *out with
+ * journal_close(). */
 int journal_open(const struct journal_opts *opts, struct journal **out);
 void journal_close(struct journal *j);
 
@@ -35,11 +54,22 @@ void journal_close(struct journal *j);
  * unacknowledged part would exceed max_bytes, -E2BIG past JOURNAL_ITEM_MAX.
  * Not durable until journal_sync. */
 int journal_append(struct journal *j, const void *data, size_t len, uint64_t *pos);
-/* Makes every appended item durable (fdatasync). */
+/* The same for a small item that lets the caller free room (say, a marker
+ * that closes what holds the journal): it may go JOURNAL_RESERVE past
+ * max_bytes, so that a full journal never wedges its own consumer. */
+#define JOURNAL_RESERVE (1u << 20)
+int journal_append_reserved(struct journal *j, const void *data, size_t len, uint64_t *pos);
+/* Makes every appended item durable: fdatasync, and fsync of the directory
+ * once a new segment was made. 0 only when all of it is on disk. */
 int journal_sync(struct journal *j);
+/* Everything before this position is durable. */
+uint64_t journal_synced(const struct journal *j);
 
 /* Reads the item at pos: *data (caller frees) and *len, *next the position
- * after it. -ENODATA at the end. */
+ * after it. -ENODATA at the end. -EBADMSG when no valid item starts at pos
+ * (corrupt, or in a segment that is gone): *next is where the next readable
+ * one starts, and *data (caller frees; NULL when there are none) and *len
+ * the damaged bytes up to it, past where the item's header would be. */
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next);
 
 /* Reads the last item appended, acknowledged or not, as journal_read does:

@@ -67,10 +67,13 @@ struct agent {
 	struct heads *heads;	/* published in the ShellAuditNode status */
 	bool heads_merged;	/* a previous agent's heads taken over */
 	struct httpd *http;
+	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions;
+		*m_targets, *m_attached, *m_failures, *m_collisions, *m_exported, *m_export_lost;
 	uint64_t ring_drops;
+	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
+	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
 	uint64_t foreign;
@@ -549,6 +552,68 @@ static void agent_check_drops(struct agent *a)
 	capture_reported(a->cap, a->counters, true);
 }
 
+/* Entries the spool lost without knowing whose (corrupt beyond telling, or
+ * refused past the bound on waiting gaps): a gap in every audited
+ * container's chain, as for a full ring buffer, and counted in the status. */
+static void agent_check_spool_losses(struct agent *a)
+{
+	struct spool_stats st;
+	struct sink_spool_stats ss;
+	uint64_t lost, n;
+	size_t i;
+
+	spool_get_stats(a->spool, &st);
+	sink_spool_get_stats(a->sink, &ss);
+	if (st.corrupt > a->spool_corrupt || st.records_lost > a->spool_records_lost)
+		log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
+			 "spool: %" PRIu64 " corrupt entries met (%" PRIu64
+			 " became gap entries in "
+			 "their chains), %" PRIu64 " records formed again, %" PRIu64 " lost",
+			 st.corrupt, st.corrupt_gaps, st.records_regenerated, st.records_lost);
+	a->spool_corrupt = st.corrupt;
+	a->spool_records_lost = st.records_lost;
+	lost = st.corrupt_unattributed + ss.lost_unattributed;
+	if (lost <= a->spool_lost)
+		return;
+	n = lost - a->spool_lost;
+	for (i = 0; i < a->targets.n; i++)
+		if (a->targets.t[i].active)
+			sink_spool_gap(
+				a->sink, a->targets.t[i].name, n,
+				"the node's spool lost them and cannot tell whose they were");
+	log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
+		 "the spool lost %" PRIu64 " entries of unknown containers (corrupt or past its "
+		 "bounds): a gap in every audited container's chain",
+		 n);
+	a->spool_lost = lost;
+}
+
+/* What the spool met when it opened, said once. */
+static void agent_log_spool_open(struct agent *a)
+{
+	struct spool_stats st;
+	const struct journal_stats *js[2];
+	static const char *const name[2] = { "entries", "records" };
+	char dir[PATH_MAX];
+	int i;
+
+	spool_get_stats(a->spool, &st);
+	js[0] = &st.ej;
+	js[1] = &st.rj;
+	for (i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", a->opts->spool_dir, name[i]);
+		if (js[i]->torn_bytes)
+			log_with(LOG_WARN, LOG_KV("dir", dir),
+				 "spool: cut %" PRIu64
+				 " bytes of a torn tail (an agent stopped mid-write)",
+				 js[i]->torn_bytes);
+		if (js[i]->cursor_reset)
+			log_with(LOG_WARN, LOG_KV("dir", dir),
+				 "spool: its cursor was damaged; replaying from its oldest segment "
+				 "(what was published meets AlreadyExists)");
+	}
+}
+
 static void agent_log_counters(struct agent *a)
 {
 	char v[SA_CNT_MAX][24], foreign[24];
@@ -681,6 +746,10 @@ static void agent_k8s_metrics(struct agent *a)
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
 	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
 				    "Targets in the kernel's map.", 1);
+	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
+				    "Entries written as JSON lines to --output.", 0);
+	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
+				       "Entries --output lost: its reader did not keep up.", 0);
 }
 
 /* The node's signing key: --key-file, else node.key in the state dir. */
@@ -716,6 +785,18 @@ static void agent_on_record(const cJSON *rec, void *arg)
 	struct agent *a = arg;
 
 	heads_record(a->heads, rec, time(NULL));
+}
+
+/* Where a chain ended as this node last published it (status.heads). */
+static int agent_head_hint(const char *cid, void *arg, uint64_t *seq)
+{
+	struct agent *a = arg;
+
+	if (!a->heads_merged && nodecfg_synced(a->nc)) {
+		heads_merge(a->heads, nodecfg_published_heads(a->nc));
+		a->heads_merged = true;
+	}
+	return heads_seq(a->heads, cid, seq);
 }
 
 static bool agent_is_target(const char *cid, void *arg)
@@ -765,7 +846,7 @@ static int agent_k8s_start(struct agent *a)
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .qps = 50, .burst = 200 };
 	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
 				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
-				 .batch_age_ms = o->batch_ms };
+				 .batch_age_ms = o->batch_ms, .resume = true };
 	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
 				 .stale_ms = 60000 };
 	char err[512], instance[300];
@@ -795,14 +876,26 @@ static int agent_k8s_start(struct agent *a)
 			 strerror(-ret));
 		return ret;
 	}
+	agent_log_spool_open(a);
 	if ((ret = publish_new(a->client, a->events, a->spool, &a->pub)) < 0)
 		return ret;
 	publish_on_record(a->pub, agent_on_record, a);
+	publish_on_hint(a->pub, agent_head_hint, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
 	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
-	return sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink);
+	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
+		return ret;
+	if (o->output) {
+		if ((ret = export_open(o->output, &a->export)) < 0) {
+			log_with(LOG_ERROR, LOG_KV("file", o->output), "cannot open the output: %s",
+				 strerror(-ret));
+			return ret;
+		}
+		sink_spool_set_export(a->sink, a->export);
+	}
+	return 0;
 }
 
 static const struct target *agent_find_cid(struct agent *a, const char *cid)
@@ -846,8 +939,8 @@ static void agent_k8s_report(struct agent *a, bool final)
 	if (nodecfg_synced(a->nc)) {
 		cJSON *extra = agent_k8s_extra(a);
 
-		nodecfg_report(a->nc, a->client, final ? NULL : ts, n, (long long)(a->ring_drops),
-			       a->last_error, extra);
+		nodecfg_report(a->nc, a->client, final ? NULL : ts, n,
+			       (long long)(a->ring_drops + a->spool_lost), a->last_error, extra);
 		cJSON_Delete(extra);
 	}
 	free(ts);
@@ -857,7 +950,11 @@ static void agent_k8s_update_metrics(struct agent *a)
 {
 	struct publish_stats ps;
 	struct sink_spool_stats ss;
+	struct export_stats xs;
 
+	export_get_stats(a->export, &xs);
+	a->m_exported->value = (double)xs.lines;
+	a->m_export_lost->value = (double)xs.dropped;
 	publish_get_stats(a->pub, &ps);
 	sink_spool_get_stats(a->sink, &ss);
 	a->m_captured->value = (double)ss.entries;
@@ -871,7 +968,7 @@ static void agent_k8s_update_metrics(struct agent *a)
 			 "%llu AuditRecords collided with different records of the same name",
 			 (unsigned long long)ps.collisions);
 	a->m_latency->value = ps.last_latency_s;
-	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full);
+	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full + a->spool_lost);
 }
 
 /* One loop turn's Kubernetes work. */
@@ -886,8 +983,12 @@ static void agent_k8s_turn(struct agent *a)
 	}
 	if (a->http)
 		httpd_beat(a->http, agent_ready(a));
-	if ((ret = spool_tick(a->spool)) < 0)
+	if ((ret = spool_tick(a->spool)) < 0) {
+		if (strncmp(a->last_error, "spool: ", 7))
+			log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir), "spool: %s",
+				 strerror(-ret));
 		snprintf(a->last_error, sizeof(a->last_error), "spool: %s", strerror(-ret));
+	}
 	/* Publishing shares this thread with capture: at most 100 ms a turn,
 	 * with the ring buffer read between requests, so that a slow API
 	 * server slows publishing and not the reading of the ring buffer. (A
@@ -1039,6 +1140,7 @@ int agent_run(const struct agent_opts *opts)
 		err = 0;
 		ttyline_tick(a.ttylines, clock_now_ns());
 		sink_flush(a.sink);
+		export_flush(a.export);
 		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
@@ -1050,6 +1152,7 @@ int agent_run(const struct agent_opts *opts)
 				agent_activate(&a, &a.targets.t[i]);
 			agent_check_drops(&a);
 			if (a.nc) {
+				agent_check_spool_losses(&a);
 				agent_k8s_report(&a, false);
 				agent_k8s_update_metrics(&a);
 			}
@@ -1074,6 +1177,7 @@ out:
 	target_list_free(&a.targets);
 	free(a.inherited);
 	sink_close(a.sink);
+	export_free(a.export);
 	if (opts->node_name)
 		agent_k8s_stop(&a);
 	log_info("stopped");

@@ -65,6 +65,16 @@ size_t heads_count(const struct heads *h)
 	return h->map.size;
 }
 
+int heads_seq(const struct heads *h, const char *cid, uint64_t *seq)
+{
+	const struct head *hd = hmap_get(&h->map, cid);
+
+	if (!hd || hd->seq < 0)
+		return 0;
+	*seq = (uint64_t)hd->seq;
+	return 1;
+}
+
 static const char *heads_str(const cJSON *o, const char *k)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));

@@ -46,6 +46,9 @@ typedef bool (*heads_live_fn)(const char *cid, void *arg);
  */
 cJSON *heads_json(struct heads *h, heads_live_fn live, void *arg, time_t now);
 
+/* The sequence of cid's head: 1 with *seq, 0 when none is known. */
+int heads_seq(const struct heads *h, const char *cid, uint64_t *seq);
+
 /* Heads dropped by HEADS_MAX since the agent started (their tails cannot
  * be checked). */
 uint64_t heads_capped(const struct heads *h);

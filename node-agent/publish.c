@@ -12,6 +12,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "sign.h"
 #include "record.h"
 #include "timefmt.h"
 
@@ -33,6 +34,8 @@ struct publisher {
 	struct publish_stats stats;
 	publish_record_fn on_record;
 	void *on_record_arg;
+	publish_hint_fn hint;
+	void *hint_arg;
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -62,6 +65,12 @@ void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg)
 {
 	p->on_record = fn;
 	p->on_record_arg = arg;
+}
+
+void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg)
+{
+	p->hint = fn;
+	p->hint_arg = arg;
 }
 
 void publish_get_stats(const struct publisher *p, struct publish_stats *out)
@@ -202,6 +211,38 @@ static bool publish_allow(struct publisher *p, const char *key, long rate,
 	return tokens_take(&l->tokens, now);
 }
 
+static const char *publish_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/*
+ * The note of a ProgramExecuted Event: the command line, with the executed
+ * file after argv[0] when their last path components differ, since argv[0]
+ * is the caller's choice (`exec -a ls python3` runs python3 as "ls"):
+ * "ls (/usr/bin/python3) -c ...". The entry's strings are all as typed or
+ * all escaped, so they compare alike. Caller frees.
+ */
+static char *publish_exec_note(const cJSON *e, const char *text)
+{
+	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "filename"));
+	const char *argv0 = cJSON_GetStringValue(
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "argv"), 0));
+	size_t n, cap;
+	char *note;
+
+	if (!file || !*file || (argv0 && !strcmp(publish_base(argv0), publish_base(file))))
+		return strdup(text);
+	n = argv0 && !strncmp(text, argv0, strlen(argv0)) ? strlen(argv0) : 0;
+	cap = strlen(text) + strlen(file) + 4;
+	if (!(note = malloc(cap)))
+		return NULL;
+	snprintf(note, cap, "%.*s%s(%s)%s", (int)n, text, n ? " " : "", file, text + n);
+	return note;
+}
+
 /* One entry's Event, if its target wants one; 0 done, <0 retry later. */
 static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 {
@@ -219,20 +260,27 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	long rate = (long)cJSON_GetNumberValue(
 		cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
 	struct publish_limit *lim = NULL;
-	char key[512], name[320], label[20], note[256];
+	char key[512], name[340], label[20], note[256];
+	cJSON *annotations = NULL;
+	char *exec_note;
 	bool line;
 	int ret;
 
 	if (!kind || !text || !reg.ns || !reg.name || !cid)
 		return 0;
 	record_container_label(cid, label);
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%012llx", reg.name, label,
-		 (unsigned long long)pos);
+	/* The spool's epoch: a wiped spool's positions start again. */
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label,
+		 spool_epoch(p->s), (unsigned long long)pos);
 	if (!strcmp(kind, "audit_stopped")) {
 		/* Whatever the policy said of Events, and past any rate limit:
 		 * the pod's owner and its auditors both see auditing end. */
 		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
-					text);
+					text, NULL);
+		if (ret < 0)
+			log_with(LOG_WARN,
+				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "AuditStopped"),
+				 "cannot create Event: %s", events_last_error(p->ev));
 		p->stats.events += ret == 0;
 		p->stats.events_replayed += ret == 1;
 		return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
@@ -254,15 +302,35 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 			 "%llu command lines were not shown as Events (at most %ld per minute); "
 			 "the AuditRecords hold them all",
 			 (unsigned long long)lim->suppressed, rate);
-		if (events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited",
-				note) >= 0)
+		ret = events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited",
+				  note);
+		if (ret >= 0)
 			lim->suppressed = 0;
+		else if (ret != -EAGAIN)
+			log_with(LOG_WARN,
+				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason",
+					"ShellCommandsSuppressed"),
+				 "cannot create Event: %s", events_last_error(p->ev));
 	}
+	/* An escaped entry's note is its escaped text, shown as it is (an
+	 * escaped and a typed line can read alike: the annotation tells). */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "escaped"))) {
+		annotations = cJSON_CreateObject();
+		cJSON_AddStringToObject(annotations, "shellaudit.io/escaped", "true");
+	}
+	exec_note = line ? NULL : publish_exec_note(e, text);
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. */
-	ret = events_emit_named(p->ev, name, &reg, "Normal",
-				line ? "ShellCommand" : "ProgramExecuted",
-				line ? "Typed" : "Executed", text);
+	ret = events_emit_named(
+		p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
+		line ? "Typed" : "Executed", exec_note ? exec_note : text, annotations);
+	free(exec_note);
+	cJSON_Delete(annotations);
+	if (ret < 0)
+		log_with(LOG_WARN,
+			 LOG_KV("ns", reg.ns, "pod", reg.name, "reason",
+				line ? "ShellCommand" : "ProgramExecuted"),
+			 "cannot create Event: %s", events_last_error(p->ev));
 	if (ret == 1)
 		p->stats.events_replayed++;
 	else if (ret == 0)
@@ -273,6 +341,185 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	return ret < 0 ? ret : 0;
 }
 
+/* --- where a chain goes on ------------------------------------------------------- */
+
+struct publish_find {
+	const char *cid, *node, *key_id, *public_key;
+	long long seq;		/* -1: any */
+	cJSON *found;		/* the record, ours */
+};
+
+/* Whether rec is one of this node's records of the chain: its spec says
+ * so, its digest holds and, when the spool signs, its signature is ours. */
+static bool publish_ours(const struct publish_find *f, const cJSON *rec)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(rec, "spec");
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(spec, "sequence");
+	const char *cid =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "containerID"));
+	const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "node"));
+	const char *stored = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "digest"));
+	const char *why;
+	char digest[DIGEST_STR_LEN];
+
+	if (!cid || strcmp(cid, f->cid) || !node || strcmp(node, f->node) || !cJSON_IsNumber(seq) ||
+	    seq->valuedouble < 0 || seq->valuedouble >= 9e15 ||
+	    (f->seq >= 0 && (long long)seq->valuedouble != f->seq))
+		return false;
+	if (!stored || record_digest(spec, digest) < 0 || strcmp(digest, stored))
+		return false;
+	return !f->key_id || record_check_signature(spec, f->key_id, f->public_key, &why) == 0;
+}
+
+static int publish_find_cb(const cJSON *item, void *arg)
+{
+	struct publish_find *f = arg;
+
+	if (!publish_ours(f, item))
+		return 0;
+	if (!(f->found = cJSON_Duplicate(item, 1)))
+		return -ENOMEM;
+	return -ECANCELED; /* found: no more pages */
+}
+
+/* This node's record of the chain with sequence seq (-1: its oldest), or
+ * NULL in *out. */
+static int publish_find_record(struct publisher *p, struct publish_find *f, const char *ns,
+			       long long seq, cJSON **out)
+{
+	char path[768], cid[400], sel[64];
+	struct kube_response resp = { 0 };
+	size_t i, o = 0;
+	int ret;
+
+	*out = NULL;
+	for (i = 0; f->cid[i] && o + 4 < sizeof(cid); i++) {
+		unsigned char c = (unsigned char)f->cid[i];
+
+		if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_')
+			cid[o++] = (char)c;
+		else
+			o += (size_t)snprintf(cid + o, sizeof(cid) - o, "%%%02X", c);
+	}
+	cid[o] = '\0';
+	sel[0] = '\0';
+	if (seq >= 0)
+		snprintf(sel, sizeof(sel), ",spec.sequence%%3D%lld", seq);
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords?fieldSelector="
+		 "spec.containerID%%3D%s%s",
+		 ns, cid, sel);
+	f->seq = seq;
+	f->found = NULL;
+	ret = kube_list(p->c, path, seq >= 0 ? 20 : 1, publish_find_cb, f, NULL, &resp);
+	kube_response_clear(&resp);
+	if (ret == -ECANCELED || ret == 0) {
+		*out = f->found;
+		return 0;
+	}
+	return ret;
+}
+
+/* The newest record of the chain this node signed, or NULL when the API
+ * server holds none: from the hint (or the oldest record), doubling the
+ * step while records are there, then halving it. Records of a chain are
+ * there from its oldest kept to its newest: none is deleted in between. */
+static int publish_chain_head(struct publisher *p, const char *cid, const cJSON *id, cJSON **head)
+{
+	const struct sign_key *key = spool_signing_key(p->s);
+	struct publish_find f = { cid,
+				  cJSON_GetStringValue(
+					  cJSON_GetObjectItemCaseSensitive(id, "node")),
+				  key ? sign_key_id(key) : NULL,
+				  key ? sign_key_public(key) : NULL,
+				  -1,
+				  NULL };
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns"));
+	long long lo, hi, step = 1, mid;
+	uint64_t hint;
+	cJSON *rec = NULL, *r;
+	int ret;
+
+	*head = NULL;
+	if (!ns || !f.node)
+		return -EINVAL;
+	if (p->hint && p->hint(cid, p->hint_arg, &hint) == 1 && hint < (1ull << 50) &&
+	    (ret = publish_find_record(p, &f, ns, (long long)hint, &rec)) < 0)
+		return ret;
+	if (!rec && (ret = publish_find_record(p, &f, ns, -1, &rec)) < 0)
+		return ret;
+	if (!rec)
+		return 0;
+	lo = (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "sequence"));
+	for (;; step *= 2) {
+		if (step > (1ll << 40) || (ret = publish_find_record(p, &f, ns, lo + step, &r)) < 0)
+			goto fail;
+		if (!r)
+			break;
+		cJSON_Delete(rec);
+		rec = r;
+		lo += step;
+	}
+	for (hi = lo + step; hi - lo > 1;) {
+		mid = lo + (hi - lo) / 2;
+		if ((ret = publish_find_record(p, &f, ns, mid, &r)) < 0)
+			goto fail;
+		if (r) {
+			cJSON_Delete(rec);
+			rec = r;
+			lo = mid;
+		} else {
+			hi = mid;
+		}
+	}
+	*head = rec;
+	return 0;
+fail:
+	cJSON_Delete(rec);
+	return ret < 0 ? ret : -E2BIG;
+}
+
+/* The chain the spool waits for: 1 when it was looked up and the spool
+ * goes on, 0 when none waits, <0 to retry later. */
+static int publish_resume(struct publisher *p)
+{
+	struct spool_head h;
+	const cJSON *id, *spec;
+	const char *cid;
+	char until[RECORD_TIME_LEN], c[400];
+	cJSON *head = NULL;
+	int ret;
+
+	if (spool_wanted_chain(p->s, &cid, &id) != 1)
+		return 0;
+	snprintf(c, sizeof(c), "%s", cid);
+	if ((ret = publish_chain_head(p, c, id, &head)) < 0) {
+		log_with(LOG_WARN, LOG_KV("container", c),
+			 "cannot look up where the container's chain of records ends: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	spec = cJSON_GetObjectItemCaseSensitive(head, "spec");
+	h.seq = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(spec, "sequence"));
+	h.digest = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "digest"));
+	h.kept_until = record_kept_until(spec, until) == 0 ? until : NULL;
+	ret = spool_seed_chain(p->s, c, head ? &h : NULL);
+	if (ret < 0)
+		log_with(LOG_ERROR, LOG_KV("container", c), "cannot checkpoint a chain's start: %s",
+			 strerror(-ret));
+	else if (head)
+		log_with(LOG_INFO,
+			 LOG_KV("container", c, "record",
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(head, "metadata"),
+					"name"))),
+			 "the container's chain goes on after its newest record in the API server");
+	cJSON_Delete(head);
+	return ret < 0 ? ret : 1;
+}
+
 int publish_step(struct publisher *p, int budget)
 {
 	cJSON *item;
@@ -281,6 +528,11 @@ int publish_step(struct publisher *p, int budget)
 
 	if (publish_backoff_ms(p) > 0)
 		return 0;
+	if ((ret = publish_resume(p)) < 0) {
+		publish_failed(p);
+		return 1;
+	}
+	calls += ret;
 	while (calls < budget && spool_next_record(p->s, &item, &pos) == 0) {
 		ret = publish_record(p, item);
 		cJSON_Delete(item);

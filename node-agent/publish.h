@@ -29,11 +29,22 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 void publish_free(struct publisher *p);
 
 /* Publishes what waits, at most `budget` API calls; returns how many it
- * made, 0 when nothing waits or while backing off after a failure. */
+ * made, 0 when nothing waits or while backing off after a failure. When
+ * the spool waits for a chain's start (spool_wanted_chain), that comes
+ * first: the chain's newest record this node signed is looked up in the
+ * API server (from the hint, or the oldest record of the container, then
+ * by sequence: spec.containerID and spec.sequence are selectable fields),
+ * and the chain goes on after it. */
 int publish_step(struct publisher *p, int budget);
 /* Milliseconds until publish_step has something to do after a failure. */
 long publish_backoff_ms(const struct publisher *p);
 void publish_get_stats(const struct publisher *p, struct publish_stats *out);
+
+/* A hint of where the chain of container cid ends: 1 with the sequence of
+ * its newest record (as the node's ShellAuditNode status published it), 0
+ * when there is none. */
+typedef int (*publish_hint_fn)(const char *cid, void *arg, uint64_t *seq);
+void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg);
 
 /* Called with each record the API server accepted or already had (a
  * replay), in publication order; the record is the publisher's. */

@@ -1,25 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Redaction with PCRE2, which accepts the RE2 syntax the CRD validates
- * (Perl classes, (?i) flags, non-greedy repeats). Lines are bytes, not
- * necessarily UTF-8: patterns match them as bytes unless they ask for
- * UTF with (*UTF), and invalid UTF-8 never makes a match fail. */
+/* Redaction with lib/re (RE2 syntax, linear time). Each rule's matches are
+ * found as Go's Regexp.ReplaceAll finds them (an empty match right after a
+ * match does not count), on the text as it came; the spans of all rules
+ * are merged and replaced in one pass. Texts are bytes: lib/re reads
+ * invalid UTF-8 as U+FFFD, so it never makes a match fail. */
 #include "redact.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+#include "escape.h"
+#include "re.h"
 
-#define REDACT_MAX_RULES 64
-#define REDACT_MATCH_LIMIT 100000
-#define REDACT_DEPTH_LIMIT 10000
-#define REDACT_MAX_OUT (1u << 22)
+/* Spans kept per text at most; a rule matching (emptily) at more places
+ * than that cuts the text there. */
+#define REDACT_MAX_SPANS (1u << 16)
 
 struct redact_rule {
-	pcre2_code *re;
+	char *name;
+	struct re *re;
 	char *replacement;
 	size_t replen;
 };
@@ -27,8 +29,16 @@ struct redact_rule {
 struct redact_set {
 	struct redact_rule rules[REDACT_MAX_RULES];
 	size_t n;
-	pcre2_match_context *mctx;
-	pcre2_match_data *md;
+};
+
+struct redact_span {
+	size_t s, e, rule;
+};
+
+struct redact_spans {
+	struct redact_span *v;
+	size_t n, cap;
+	size_t cut_at;	/* text past this is dropped (SIZE_MAX: none) */
 };
 
 void redact_free(struct redact_set *rs)
@@ -38,12 +48,16 @@ void redact_free(struct redact_set *rs)
 	if (!rs)
 		return;
 	for (i = 0; i < rs->n; i++) {
-		pcre2_code_free(rs->rules[i].re);
+		free(rs->rules[i].name);
+		re_free(rs->rules[i].re);
 		free(rs->rules[i].replacement);
 	}
-	pcre2_match_data_free(rs->md);
-	pcre2_match_context_free(rs->mctx);
 	free(rs);
+}
+
+const char *redact_rule_name(const struct redact_set *rs, size_t i)
+{
+	return rs && i < rs->n ? rs->rules[i].name : "";
 }
 
 int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_t errlen)
@@ -55,14 +69,6 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 	*out = NULL;
 	if (!rs)
 		return -ENOMEM;
-	rs->mctx = pcre2_match_context_create(NULL);
-	rs->md = pcre2_match_data_create(16, NULL);
-	if (!rs->mctx || !rs->md) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	pcre2_set_match_limit(rs->mctx, REDACT_MATCH_LIMIT);
-	pcre2_set_depth_limit(rs->mctx, REDACT_DEPTH_LIMIT);
 	cJSON_ArrayForEach(r, rules) {
 		const char *name =
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
@@ -71,8 +77,7 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 		const char *rep =
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "replacement"));
 		struct redact_rule *rule;
-		PCRE2_SIZE off;
-		int code;
+		char why[256];
 
 		if (rs->n == REDACT_MAX_RULES) {
 			snprintf(err, errlen, "more than %d redact rules", REDACT_MAX_RULES);
@@ -85,21 +90,17 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 			goto out;
 		}
 		rule = &rs->rules[rs->n];
-		rule->re =
-			pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
-		if (!rule->re) {
-			PCRE2_UCHAR msg[160];
-
-			pcre2_get_error_message(code, msg, sizeof(msg));
-			snprintf(err, errlen,
-				 "redact rule %s: pattern does not compile at offset %zu: %s",
-				 name ? name : "?", (size_t)off, (char *)msg);
-			ret = -EINVAL;
+		if ((ret = re_compile(pat, &rule->re, why, sizeof(why))) < 0) {
+			if (ret == -EINVAL)
+				snprintf(err, errlen,
+					 "redact rule %s: pattern does not compile: %s",
+					 name ? name : "?", why);
 			goto out;
 		}
 		rs->n++;
+		rule->name = strdup(name ? name : "redact");
 		rule->replacement = strdup(rep ? rep : "[REDACTED]");
-		if (!rule->replacement) {
+		if (!rule->name || !rule->replacement) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -112,101 +113,257 @@ out:
 	return ret;
 }
 
-/* One rule over in, appending to a new buffer. */
-static int redact_rule_apply(const struct redact_set *rs, const struct redact_rule *rule,
-			     const char *in, size_t n, char **out, size_t *outlen, unsigned *hits)
+static int redact_push(struct redact_spans *sp, size_t s, size_t e, size_t rule)
 {
-	size_t start = 0, len = 0, cap = n + 64;
-	char *buf = malloc(cap);
-	PCRE2_SIZE *ov;
-	int rc;
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 16;
+		struct redact_span *v = realloc(sp->v, cap * sizeof(*v));
 
-	if (!buf)
-		return -ENOMEM;
-	while (start <= n) {
-		size_t ms, me, need;
-
-		rc = pcre2_match(rule->re, (PCRE2_SPTR)in, n, start, 0, rs->md, rs->mctx);
-		if (rc == PCRE2_ERROR_NOMATCH)
-			break;
-		if (rc < 0) {
-			free(buf);
-			return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ?
-				       -E2BIG :
-				       -EINVAL;
-		}
-		ov = pcre2_get_ovector_pointer(rs->md);
-		ms = ov[0];
-		me = ov[1];
-		need = len + (ms - start) + rule->replen + 1;
-		if (need > REDACT_MAX_OUT) {
-			free(buf);
-			return -E2BIG;
-		}
-		if (need > cap) {
-			char *p;
-
-			cap = need * 2;
-			if (!(p = realloc(buf, cap))) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = p;
-		}
-		memcpy(buf + len, in + start, ms - start);
-		len += ms - start;
-		memcpy(buf + len, rule->replacement, rule->replen);
-		len += rule->replen;
-		(*hits)++;
-		/* An empty match must still move on, keeping the byte it stood on. */
-		if (me == ms) {
-			if (ms < n)
-				buf[len++] = in[ms];
-			start = ms + 1;
-		} else {
-			start = me;
-		}
+		if (!v)
+			return -ENOMEM;
+		sp->v = v;
+		sp->cap = cap;
 	}
-	if (start < n) {
-		if (len + (n - start) + 1 > cap) {
-			char *p = realloc(buf, len + (n - start) + 1);
-
-			if (!p) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = p;
-		}
-		memcpy(buf + len, in + start, n - start);
-		len += n - start;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
+	sp->v[sp->n++] = (struct redact_span){ s, e, rule };
 	return 0;
 }
 
-int redact_apply(const struct redact_set *rs, const char *in, size_t n, char **out,
-		 size_t *outlen, unsigned *hits)
+/* One rule over text (n bytes, at offset base of the text the spans are
+ * for): the spans Go's ReplaceAll would replace. */
+static int redact_rule_spans(const struct redact_set *rs, size_t idx, const char *text, size_t n,
+			     size_t base, struct redact_spans *sp, struct redact_result *res)
 {
-	char *cur, *next;
-	size_t curlen = n, nextlen, i;
+	const struct redact_rule *rule = &rs->rules[idx];
+	uint64_t budget = REDACT_BUDGET;
+	size_t last_end = 0, search = 0, ms, me, w;
+	uint32_t cp;
+	int rc;
+
+	while (search <= n) {
+		rc = re_search(rule->re, text, n, search, &ms, &me, &budget);
+		if (rc == -E2BIG && res->unfinished < 0)
+			res->unfinished = (int)idx;
+		if (rc <= 0)
+			return rc;
+		/* Not for an empty match right after another match. */
+		if (me > last_end || ms == 0) {
+			if (sp->n >= REDACT_MAX_SPANS) {
+				if (base + ms < sp->cut_at)
+					sp->cut_at = base + ms;
+				return 0;
+			}
+			if ((rc = redact_push(sp, base + ms, base + me, idx)) < 0)
+				return rc;
+			res->matched |= 1ull << idx;
+		}
+		last_end = me;
+		/* Go on after the match, and always by one character at least. */
+		w = search < n ? escape_utf8_decode(text + search, n - search, &cp) : 0;
+		if (search < n && !w)
+			w = 1;
+		if (search + w > me)
+			search += w;
+		else if (search + 1 > me)
+			search++;
+		else
+			search = me;
+	}
+	return 0;
+}
+
+static int redact_span_cmp(const void *a, const void *b)
+{
+	const struct redact_span *x = a, *y = b;
+
+	if (x->s != y->s)
+		return x->s < y->s ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/* Sorts the spans and merges the ones that overlap: their union is
+ * replaced once, as the first one's. */
+static void redact_merge(struct redact_spans *sp)
+{
+	size_t i, o = 0;
+
+	if (!sp->n)
+		return;
+	qsort(sp->v, sp->n, sizeof(*sp->v), redact_span_cmp);
+	for (i = 1; i < sp->n; i++) {
+		if (sp->v[i].s < sp->v[o].e) {
+			if (sp->v[i].e > sp->v[o].e)
+				sp->v[o].e = sp->v[i].e;
+		} else {
+			sp->v[++o] = sp->v[i];
+		}
+	}
+	sp->n = o + 1;
+}
+
+/* Every rule over text into sp. */
+static int redact_find(const struct redact_set *rs, const char *text, size_t n, size_t base,
+		       struct redact_spans *sp, struct redact_result *res)
+{
+	size_t i;
 	int ret;
 
-	*hits = 0;
-	if (!(cur = malloc(n + 1)))
-		return -ENOMEM;
-	memcpy(cur, in, n);
-	cur[n] = '\0';
-	for (i = 0; rs && i < rs->n; i++) {
-		ret = redact_rule_apply(rs, &rs->rules[i], cur, curlen, &next, &nextlen, hits);
-		free(cur);
-		if (ret < 0)
+	for (i = 0; rs && i < rs->n; i++)
+		if ((ret = redact_rule_spans(rs, i, text, n, base, sp, res)) < 0)
 			return ret;
-		cur = next;
-		curlen = nextlen;
-	}
-	*out = cur;
-	*outlen = curlen;
 	return 0;
+}
+
+struct redact_buf {
+	char *p;
+	size_t len, cap;
+	bool cut;
+};
+
+static int redact_put(struct redact_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > REDACT_MAX_OUT) {
+		n = REDACT_MAX_OUT - b->len;
+		b->cut = true;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* text[b, e) (offsets in the text the spans are for) with the spans'
+ * replacements where they cover it, into buf. */
+static int redact_render(const struct redact_set *rs, const struct redact_spans *sp,
+			 const char *text, size_t b, size_t e, struct redact_buf *buf)
+{
+	size_t pos = b, i;
+	int ret = 0;
+
+	if (e > sp->cut_at)
+		e = sp->cut_at < b ? b : sp->cut_at;
+	if ((ret = redact_put(buf, "", 0)) < 0)
+		return ret;
+	for (i = 0; i < sp->n && !ret; i++) {
+		const struct redact_span *m = &sp->v[i];
+		const struct redact_rule *r = &rs->rules[m->rule];
+		size_t x = m->s > b ? m->s : b, y = m->e < e ? m->e : e;
+
+		if (m->s == m->e ? m->s < b || m->s > e : x >= y)
+			continue;
+		if (!(ret = redact_put(buf, text + pos, x - pos)))
+			ret = redact_put(buf, r->replacement, r->replen);
+		pos = m->s == m->e ? x : y;
+	}
+	if (!ret)
+		ret = redact_put(buf, text + pos, e - pos);
+	return ret;
+}
+
+int redact_apply(const struct redact_set *rs, const char *in, size_t n, char **out,
+		 size_t *outlen, struct redact_result *res)
+{
+	struct redact_spans sp = { .cut_at = SIZE_MAX };
+	struct redact_buf buf = { 0 };
+	int ret;
+
+	*out = NULL;
+	*outlen = 0;
+	*res = (struct redact_result){ .unfinished = -1 };
+	if ((ret = redact_find(rs, in, n, 0, &sp, res)) == 0) {
+		redact_merge(&sp);
+		ret = redact_render(rs, &sp, in, 0, n, &buf);
+	}
+	free(sp.v);
+	if (ret < 0) {
+		free(buf.p);
+		return ret;
+	}
+	res->cut = buf.cut || sp.cut_at != SIZE_MAX;
+	*out = buf.p;
+	*outlen = buf.len;
+	return 0;
+}
+
+int redact_argv(const struct redact_set *rs, const char *const *argv, const size_t *len,
+		size_t argc, char ***out_argv, size_t **out_len, char **line, size_t *linelen,
+		struct redact_result *res)
+{
+	struct redact_spans sp = { .cut_at = SIZE_MAX };
+	struct redact_buf joined = { 0 }, buf = { 0 };
+	size_t *start = calloc(argc ? argc : 1, sizeof(*start)), i;
+	char **av = calloc(argc ? argc : 1, sizeof(*av));
+	size_t *avlen = calloc(argc ? argc : 1, sizeof(*avlen));
+	int ret = 0;
+
+	*out_argv = NULL;
+	*out_len = NULL;
+	*line = NULL;
+	*linelen = 0;
+	*res = (struct redact_result){ .unfinished = -1 };
+	if (!start || !av || !avlen) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* The command line as typed (as far as argv can tell). */
+	for (i = 0; i < argc && !ret; i++) {
+		if (i)
+			ret = redact_put(&joined, " ", 1);
+		start[i] = joined.len;
+		if (!ret)
+			ret = redact_put(&joined, argv[i], len[i]);
+	}
+	if (!ret)
+		ret = redact_put(&joined, "", 0);
+	if (joined.cut)
+		sp.cut_at = joined.len; /* what did not fit is not shown */
+	for (i = 0; i < argc && !ret; i++)
+		if (start[i] + len[i] <= joined.len)
+			ret = redact_find(rs, argv[i], len[i], start[i], &sp, res);
+	if (!ret)
+		ret = redact_find(rs, joined.p, joined.len, 0, &sp, res);
+	if (ret)
+		goto out;
+	redact_merge(&sp);
+	if ((ret = redact_render(rs, &sp, joined.p, 0, joined.len, &buf)) < 0)
+		goto out;
+	for (i = 0; i < argc; i++) {
+		struct redact_buf a = { 0 };
+
+		size_t b = start[i] < joined.len ? start[i] : joined.len;
+		size_t e = b + len[i] < joined.len ? b + len[i] : joined.len;
+
+		if ((ret = redact_render(rs, &sp, joined.p, b, e, &a)) < 0)
+			goto out;
+		av[i] = a.p;
+		avlen[i] = a.len;
+		buf.cut |= a.cut;
+	}
+	res->cut = buf.cut || sp.cut_at != SIZE_MAX;
+	*out_argv = av;
+	*out_len = avlen;
+	*line = buf.p;
+	*linelen = buf.len;
+	av = NULL;
+	avlen = NULL;
+	buf.p = NULL;
+out:
+	for (i = 0; av && i < argc; i++)
+		free(av[i]);
+	free(av);
+	free(avlen);
+	free(buf.p);
+	free(joined.p);
+	free(start);
+	free(sp.v);
+	return ret;
 }

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-/* JSON-lines sink: one object per entry. Every byte that came from a
- * container goes through escape_text first (no control character, valid
- * UTF-8, reversible with escape_unescape), then through JSON's own quoting
- * of '"' and '\'. */
+/* JSON-lines sink: one object per entry. What came from a container (the
+ * line, argv, filename, comm) is written as it is when it can be shown as
+ * it is (escape_needed); when any of an entry's can not, all of them go
+ * through escape_text (no control character, valid UTF-8, reversible with
+ * escape_unescape) and the entry says "escaped":true. Then JSON's own
+ * quoting of '"' and '\'. The names the agent was given (container,
+ * reason) are always escaped. */
 #include "sink.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,10 +75,11 @@ static void sink_jsonl_fmt(struct sink_jsonl *s, const char *fmt, ...)
 		sink_jsonl_raw(s, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Appends n untrusted bytes as a JSON string. */
-static void sink_jsonl_str(struct sink_jsonl *s, const void *src, size_t n)
+/* Appends n bytes as a JSON string: escaped first (escape_text) when
+ * escape is set, else as they are (they must pass escape_needed). */
+static void sink_jsonl_str(struct sink_jsonl *s, const void *src, size_t n, bool escape)
 {
-	size_t need = escape_text(NULL, 0, src, n) + 1;
+	size_t need = (escape ? escape_text(NULL, 0, src, n) : n) + 1;
 	char *e;
 
 	if (need > s->esc_cap) {
@@ -86,7 +91,15 @@ static void sink_jsonl_str(struct sink_jsonl *s, const void *src, size_t n)
 		s->esc = e;
 		s->esc_cap = need;
 	}
-	escape_text(s->esc, s->esc_cap, src, n);
+	if (escape) {
+		escape_text(s->esc, s->esc_cap, src, n);
+	} else {
+		if (n)
+			memcpy(s->esc, src, n);
+		s->esc[n] = '\0';
+	}
+	/* JSON quoting at most doubles a byte (\" and \\); a control byte,
+	 * six, never gets here. */
 	if (sink_jsonl_grow(s, 2 * need + 2))
 		return;
 	s->buf[s->len++] = '"';
@@ -140,9 +153,39 @@ static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
 	sink_jsonl_when(s, mono);
 }
 
+/* Whether any of what came from the container must be escaped. */
+static bool sink_jsonl_needs_escape(const struct sink_entry *e)
+{
+	size_t i, start;
+
+	if (e->comm && escape_needed(e->comm, strnlen(e->comm, 16)))
+		return true;
+	if (e->kind == SINK_LINE)
+		return escape_needed(e->text, e->text_len);
+	if (e->kind == SINK_NAMESPACE)
+		return (e->text && escape_needed(e->text, e->text_len)) ||
+		       (e->root_name && escape_needed(e->root_name, strnlen(e->root_name, 64)));
+	if (e->kind == SINK_OFF)
+		return (e->text && escape_needed(e->text, e->text_len)) ||
+		       (e->reason && escape_needed(e->reason, strlen(e->reason)));
+	if (e->kind != SINK_EXEC)
+		return false;
+	if (escape_needed(e->filename, e->filename_len))
+		return true;
+	for (i = 0, start = 0; i <= e->text_len; i++) {
+		if (i < e->text_len && e->text[i] != '\0')
+			continue;
+		if (escape_needed(e->text + start, i - start))
+			return true;
+		start = i + 1;
+	}
+	return false;
+}
+
 static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_jsonl *s = (struct sink_jsonl *)base;
+	bool esc = sink_jsonl_needs_escape(e);
 	size_t i, start;
 
 	s->len = 0;
@@ -151,7 +194,7 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 	sink_jsonl_fmt(s, ",\"kind\":\"%s\"", sink_jsonl_kind(e->kind));
 	if (e->container) {
 		sink_jsonl_key(s, "container");
-		sink_jsonl_str(s, e->container, strlen(e->container));
+		sink_jsonl_str(s, e->container, strlen(e->container), true);
 	}
 	sink_jsonl_fmt(s, ",\"mntns\":%" PRIu64 ",\"cgroup\":%" PRIu64, e->mntns, e->cgroup);
 	if (e->kind == SINK_LOST) {
@@ -173,9 +216,10 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_when(s, e->since);
 		}
 		sink_jsonl_key(s, "reason");
-		sink_jsonl_str(s, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0);
+		sink_jsonl_str(s, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0,
+			       esc);
 		sink_jsonl_key(s, "text");
-		sink_jsonl_str(s, e->text ? e->text : "", e->text_len);
+		sink_jsonl_str(s, e->text ? e->text : "", e->text_len, esc);
 		goto done;
 	}
 	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);
@@ -183,14 +227,14 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		       e->uid);
 	if (e->comm) {
 		sink_jsonl_key(s, "comm");
-		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16));
+		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16), esc);
 	}
 	if (e->session_root)
 		sink_jsonl_fmt(s, ",\"session_root\":%u", e->session_root);
 	switch (e->kind) {
 	case SINK_LINE:
 		sink_jsonl_key(s, "line");
-		sink_jsonl_str(s, e->text, e->text_len);
+		sink_jsonl_str(s, e->text, e->text_len, esc);
 		sink_jsonl_fmt(s, ",\"truncated\":%s", e->truncated ? "true" : "false");
 		if (e->eof)
 			sink_jsonl_raw(s, ",\"eof\":true", 11);
@@ -205,7 +249,7 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		break;
 	case SINK_EXEC:
 		sink_jsonl_key(s, "filename");
-		sink_jsonl_str(s, e->filename, e->filename_len);
+		sink_jsonl_str(s, e->filename, e->filename_len, esc);
 		sink_jsonl_raw(s, ",\"argv\":[", 9);
 		for (i = 0, start = 0; i <= e->text_len; i++) {
 			if (i < e->text_len && e->text[i] != '\0')
@@ -216,7 +260,7 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 				break;
 			if (start)
 				sink_jsonl_raw(s, ",", 1);
-			sink_jsonl_str(s, e->text + start, i - start);
+			sink_jsonl_str(s, e->text + start, i - start, esc);
 			start = i + 1;
 		}
 		sink_jsonl_fmt(s, "],\"argc\":%u,\"truncated\":%s", e->argc,
@@ -233,22 +277,24 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		sink_jsonl_raw(s, "}", 1);
 		if (e->root_name) {
 			sink_jsonl_key(s, "root_name");
-			sink_jsonl_str(s, e->root_name, strnlen(e->root_name, 64));
+			sink_jsonl_str(s, e->root_name, strnlen(e->root_name, 64), esc);
 		}
 		sink_jsonl_key(s, "text");
-		sink_jsonl_str(s, e->text ? e->text : "", e->text_len);
+		sink_jsonl_str(s, e->text ? e->text : "", e->text_len, esc);
 		break;
 	case SINK_SESSION_END:
 		sink_jsonl_fmt(s, ",\"exit_code\":%d", e->exit_code);
 		if (e->reason) {
 			sink_jsonl_key(s, "reason");
-			sink_jsonl_str(s, e->reason, strlen(e->reason));
+			sink_jsonl_str(s, e->reason, strlen(e->reason), true);
 		}
 		break;
 	default:
 		break;
 	}
 done:
+	if (esc)
+		sink_jsonl_raw(s, ",\"escaped\":true", 15);
 	sink_jsonl_raw(s, "}\n", 2);
 	if (s->failed)
 		return -ENOMEM;

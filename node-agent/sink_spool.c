@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* sink_spool: capture entries to AuditRecord entries in the spool. Text is
- * redacted on the raw bytes (so patterns see what was typed), then escaped
- * (valid UTF-8, no control characters) and bounded to the CRD's 4096
- * bytes, with truncated set. */
+ * redacted on the raw bytes (so patterns see what was typed), then kept as
+ * it is when it can be shown as it is (escape_needed), else escaped and
+ * the entry marked "escaped"; bounded to the CRD's 4096 bytes, with
+ * truncated set. Entries the full spool refuses are counted per container
+ * and session and come back as one gap entry in that session's stream. */
 #include "sink_spool.h"
 
 #include <errno.h>
@@ -14,21 +16,47 @@
 
 #include "clock.h"
 #include "escape.h"
+#include "hmap.h"
 #include "log.h"
 #include "timefmt.h"
 
 #define SINK_SPOOL_TEXT_MAX 4096
 #define SINK_SPOOL_ARGV_MAX 64
+/* A withheld entry keeps at most this much of its command name. */
+#define SINK_SPOOL_COMMAND_MAX 256
+
+/* Entries the full spool refused, for one container and session. */
+struct sink_spool_pending {
+	char *cid, *sk;
+	cJSON *id, *sess;
+	uint64_t count;
+	char first[40];	/* time of the first one lost */
+};
 
 struct sink_spool {
 	struct sink base;
 	struct spool *sp;
 	sink_spool_lookup_fn lookup;
 	void *arg;
+	struct export *export;	/* a JSON-lines copy of each entry, or NULL */
 	int64_t wall_minus_mono;	/* ns */
-	uint64_t pending_full;		/* entries the full spool refused, not yet in a gap */
+	struct hmap pending;		/* "cid\x1fsk" -> struct sink_spool_pending */
+	uint64_t pending_sessions;	/* of pending: keys with a session */
 	struct sink_spool_stats stats;
 };
+
+static void sink_spool_pending_free(void *v)
+{
+	struct sink_spool_pending *p = v;
+
+	if (!p)
+		return;
+	free(p->cid);
+	free(p->sk);
+	cJSON_Delete(p->id);
+	cJSON_Delete(p->sess);
+	free(p);
+}
 
 static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
 {
@@ -38,37 +66,37 @@ static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf
 	timefmt_micro(&ts, buf, cap);
 }
 
-/* Escapes n bytes into a JSON string item, at most SINK_SPOOL_TEXT_MAX;
- * sets *cut when it had to shorten. */
-static cJSON *sink_spool_text(const char *src, size_t n, bool *cut)
+static void sink_spool_now(char *buf, size_t cap)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	timefmt_micro(&now, buf, cap);
+}
+
+/* n bytes of src as an entry's string, at most SINK_SPOOL_TEXT_MAX bytes:
+ * as they are (cut at a character boundary) or, when escape is set,
+ * escaped. Sets *cut when it had to shorten. */
+static cJSON *sink_spool_text(const char *src, size_t n, bool escape, bool *cut)
 {
 	char *buf = malloc(SINK_SPOOL_TEXT_MAX + 1);
+	size_t k;
 	cJSON *j;
 
 	if (!buf)
 		return NULL;
-	if (escape_text(buf, SINK_SPOOL_TEXT_MAX + 1, src, n) > SINK_SPOOL_TEXT_MAX)
-		*cut = true;
+	if (escape) {
+		if (escape_text(buf, SINK_SPOOL_TEXT_MAX + 1, src, n) > SINK_SPOOL_TEXT_MAX)
+			*cut = true;
+	} else {
+		k = escape_utf8_prefix(src, n, SINK_SPOOL_TEXT_MAX);
+		*cut |= k < n;
+		memcpy(buf, src, k);
+		buf[k] = '\0';
+	}
 	j = cJSON_CreateString(buf);
 	free(buf);
 	return j;
-}
-
-/* Redacts n bytes of text for target t: *out (caller frees). A rule that
- * cannot finish withholds the whole text rather than risk a secret. */
-static int sink_spool_redact(struct sink_spool *s, const struct sink_spool_target *t,
-			     const char *text, size_t n, char **out, size_t *outlen, unsigned *hits)
-{
-	int ret = redact_apply(t->redact, text, n, out, outlen, hits);
-
-	if (ret == -E2BIG || ret == -EINVAL) {
-		s->stats.withheld++;
-		*out = strdup("[WITHHELD: a redact rule could not finish]");
-		*outlen = *out ? strlen(*out) : 0;
-		*hits = 1;
-		return *out ? 0 : -ENOMEM;
-	}
-	return ret;
 }
 
 static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t cap)
@@ -84,40 +112,305 @@ static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t ca
 	return sess;
 }
 
-static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
-			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
+static void sink_spool_key(const char *cid, const char *sk, char *buf, size_t cap)
 {
-	int ret;
+	snprintf(buf, cap, "%s\x1f%s", cid, sk);
+}
 
-	/* Entries refused while the spool was full come back as one gap. */
-	if (s->pending_full) {
+/* Counts `count` entries of (cid, sk) that the full spool refused. Past
+ * SINK_SPOOL_PENDING_SESSIONS sessions with losses, a session's losses
+ * count for its container outside sessions; past SINK_SPOOL_PENDING_MAX
+ * keys, for nobody (stats.lost_unattributed: the agent reports them in
+ * every chain). */
+static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *sk, const cJSON *id,
+			    const cJSON *sess, uint64_t count, const char *when)
+{
+	struct sink_spool_pending *p;
+	char key[600];
+
+	sink_spool_key(cid, sk, key, sizeof(key));
+	if (!(p = hmap_get(&s->pending, key)) && *sk &&
+	    s->pending_sessions >= SINK_SPOOL_PENDING_SESSIONS) {
+		sk = "";
+		sess = NULL;
+		sink_spool_key(cid, sk, key, sizeof(key));
+		p = hmap_get(&s->pending, key);
+	}
+	if (!p) {
+		if (s->pending.size >= SINK_SPOOL_PENDING_MAX || !(p = calloc(1, sizeof(*p)))) {
+			s->stats.lost_unattributed += count;
+			return;
+		}
+		p->cid = strdup(cid);
+		p->sk = strdup(sk);
+		p->id = cJSON_Duplicate(id, 1);
+		p->sess = sess ? cJSON_Duplicate(sess, 1) : NULL;
+		snprintf(p->first, sizeof(p->first), "%s", when);
+		if (!p->cid || !p->sk || !p->id || (sess && !p->sess) ||
+		    hmap_put(&s->pending, key, p, NULL) < 0) {
+			sink_spool_pending_free(p);
+			s->stats.lost_unattributed += count;
+			return;
+		}
+		s->pending_sessions += *sk != '\0';
+	}
+	p->count += count;
+}
+
+struct sink_spool_keys {
+	char **keys;
+	size_t n;
+};
+
+static void sink_spool_collect(const char *key, void *value, void *arg)
+{
+	struct sink_spool_keys *k = arg;
+
+	(void)value;
+	k->keys[k->n++] = (char *)key;
+}
+
+/* Writes a gap entry for each container and session whose entries the
+ * full spool refused, as long as it has room. */
+static int sink_spool_write_gaps(struct sink_spool *s)
+{
+	struct sink_spool_keys k = { NULL, 0 };
+	size_t i;
+	int ret = 0;
+
+	if (!s->pending.size)
+		return 0;
+	if (!(k.keys = calloc(s->pending.size, sizeof(*k.keys))))
+		return -ENOMEM;
+	hmap_foreach(&s->pending, sink_spool_collect, &k);
+	for (i = 0; i < k.n && !ret; i++) {
+		struct sink_spool_pending *p = hmap_get(&s->pending, k.keys[i]);
 		cJSON *gap = cJSON_CreateObject();
-		char ts[40], note[96];
-		struct timespec now;
+		char note[128];
 
-		clock_gettime(CLOCK_REALTIME, &now);
-		timefmt_micro(&now, ts, sizeof(ts));
 		snprintf(note, sizeof(note), "%" PRIu64 " entries lost: the node's spool was full",
-			 s->pending_full);
-		cJSON_AddStringToObject(gap, "time", ts);
+			 p->count);
+		cJSON_AddStringToObject(gap, "time", p->first);
 		cJSON_AddStringToObject(gap, "kind", "gap");
-		cJSON_AddNumberToObject(gap, "count", (double)s->pending_full);
+		cJSON_AddNumberToObject(gap, "count", (double)p->count);
 		cJSON_AddStringToObject(gap, "text", note);
-		ret = spool_add(s->sp, container, "", id, NULL, gap);
+		ret = spool_add(s->sp, p->cid, p->sk, p->id, p->sess, gap);
 		cJSON_Delete(gap);
 		if (ret == 0) {
 			s->stats.gaps++;
-			s->pending_full = 0;
+			s->pending_sessions -= *p->sk != '\0';
+			hmap_remove(&s->pending, k.keys[i]);
 		}
 	}
+	free(k.keys);
+	return ret == -ENOSPC ? 0 : ret;
+}
+
+static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
+			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
+{
+	const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "time"));
+	int ret;
+
+	/* What was lost comes first, where there is room for it. */
+	if ((ret = sink_spool_write_gaps(s)) < 0)
+		return ret;
+	/* The log pipeline gets the entry whether or not the spool has room. */
+	if (export_entry(s->export, id, sess, entry) < 0)
+		s->stats.export_failed++;
 	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
 	if (ret == -ENOSPC) {
-		s->pending_full++;
 		s->stats.dropped_full++;
-	} else if (ret == 0) {
-		s->stats.entries++;
+		sink_spool_lost(s, container, sk, id, sess, 1, when ? when : "");
 	}
+	else if (ret == 0)
+		s->stats.entries++;
 	return ret;
+}
+
+/* The command name a withheld line keeps: its first word, unless that is
+ * an assignment (NAME=value may be the secret itself). */
+static size_t sink_spool_command(const char *text, size_t n, const char **start)
+{
+	size_t i = 0, j;
+
+	while (i < n && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	for (j = i; j < n && !memchr(" \t;|&<>()\n", text[j], 10); j++)
+		if (text[j] == '=')
+			return 0;
+	*start = text + i;
+	return j - i < SINK_SPOOL_COMMAND_MAX ? j - i : SINK_SPOOL_COMMAND_MAX;
+}
+
+/* The text of an entry whose redaction could not finish: its command name
+ * and a note that the rest is withheld. */
+static char *sink_spool_withheld(const struct redact_set *rs, int rule, const char *cmd, size_t n,
+				 size_t *len)
+{
+	size_t cap = n + 160;
+	char *out = malloc(cap);
+	int k;
+
+	if (!out)
+		return NULL;
+	k = snprintf(out, cap, "%.*s%s[WITHHELD: redact rule %s could not finish]", (int)n, cmd,
+		     n ? " " : "", redact_rule_name(rs, (size_t)rule));
+	*len = k > 0 ? (size_t)k : 0;
+	return out;
+}
+
+static void sink_spool_mark(cJSON *entry, const struct redact_set *rs, uint64_t matched,
+			    int unfinished)
+{
+	cJSON *names;
+	size_t i;
+
+	if (unfinished >= 0) {
+		matched |= 1ull << unfinished;
+		cJSON_AddTrueToObject(entry, "withheld");
+	}
+	if (!matched)
+		return;
+	names = cJSON_AddArrayToObject(entry, "redacted");
+	for (i = 0; i < REDACT_MAX_RULES; i++)
+		if (matched & (1ull << i))
+			cJSON_AddItemToArray(names, cJSON_CreateString(redact_rule_name(rs, i)));
+}
+
+static int sink_spool_line(struct sink_spool *s, const struct sink_spool_target *t,
+			   const struct sink_entry *e, cJSON *entry, bool *cut)
+{
+	const char *src = e->text ? e->text : "", *cmd = "";
+	struct redact_result res;
+	char *text = NULL;
+	size_t len = 0;
+	bool esc;
+	int ret;
+
+	ret = redact_apply(t->redact, src, e->text_len, &text, &len, &res);
+	if (ret == -E2BIG) {
+		size_t n = sink_spool_command(src, e->text_len, &cmd);
+
+		s->stats.withheld++;
+		text = sink_spool_withheld(t->redact, res.unfinished, cmd, n, &len);
+		if (!text)
+			return -ENOMEM;
+	} else if (ret < 0) {
+		return ret;
+	}
+	*cut |= res.cut;
+	esc = escape_needed(text, len);
+	cJSON_AddItemToObject(entry, "text", sink_spool_text(text, len, esc, cut));
+	if (esc)
+		cJSON_AddTrueToObject(entry, "escaped");
+	sink_spool_mark(entry, t->redact, res.matched, res.unfinished);
+	free(text);
+	return 0;
+}
+
+static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target *t,
+			   const struct sink_entry *e, cJSON *entry, bool *cut)
+{
+	const char *src = e->text ? e->text : "", **av = NULL;
+	size_t argc = 0, i, *avlen = NULL, *rlen = NULL, linelen = 0, flen = 0;
+	char **rav = NULL, *line = NULL, *fname = NULL;
+	struct redact_result res, fres;
+	cJSON *argv;
+	bool esc;
+	int ret;
+
+	/* argv arrives NUL-separated; a trailing NUL ends the last one. */
+	for (i = 0; i < e->text_len; i += strnlen(src + i, e->text_len - i) + 1)
+		argc++;
+	av = calloc(argc ? argc : 1, sizeof(*av));
+	avlen = calloc(argc ? argc : 1, sizeof(*avlen));
+	if (!av || !avlen) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, argc = 0; i < e->text_len; i += avlen[argc++] + 1) {
+		av[argc] = src + i;
+		avlen[argc] = strnlen(src + i, e->text_len - i);
+	}
+	ret = redact_argv(t->redact, av, avlen, argc, &rav, &rlen, &line, &linelen, &res);
+	if (ret == 0) {
+		ret = redact_apply(t->redact, e->filename ? e->filename : "", e->filename_len,
+				   &fname, &flen, &fres);
+		res.matched |= fres.matched;
+		res.cut |= fres.cut;
+		if (ret == -E2BIG)
+			res.unfinished = fres.unfinished;
+	}
+	if (ret == -E2BIG) {
+		/* Only the program's name and file stay. */
+		s->stats.withheld++;
+		for (i = 0; rav && i < argc; i++)
+			free(rav[i]);
+		free(rav);
+		free(rlen);
+		free(line);
+		free(fname);
+		rav = NULL;
+		rlen = NULL;
+		argc = argc ? 1 : 0;
+		if (argc &&
+		    (!(rav = calloc(1, sizeof(*rav))) || !(rlen = calloc(1, sizeof(*rlen))) ||
+		     !(rav[0] = strndup(av[0], avlen[0])))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (argc)
+			rlen[0] = avlen[0];
+		line = sink_spool_withheld(t->redact, res.unfinished, argc ? av[0] : "",
+					   argc ? avlen[0] : 0, &linelen);
+		fname = strndup(e->filename ? e->filename : "", e->filename_len);
+		flen = fname ? strlen(fname) : 0;
+		if (!line || !fname) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	} else if (ret < 0) {
+		goto out;
+	}
+	*cut |= res.cut;
+	/* One flag for the entry: its text, argv and filename are all as
+	 * they are, or all escaped. */
+	esc = escape_needed(line, linelen) || escape_needed(fname, flen);
+	for (i = 0; i < argc && i < SINK_SPOOL_ARGV_MAX && !esc; i++)
+		esc = escape_needed(rav[i], rlen[i]);
+	argv = cJSON_AddArrayToObject(entry, "argv");
+	for (i = 0; i < argc && i < SINK_SPOOL_ARGV_MAX; i++)
+		cJSON_AddItemToArray(argv, sink_spool_text(rav[i], rlen[i], esc, cut));
+	if (argc > SINK_SPOOL_ARGV_MAX || e->argc > argc)
+		*cut = true;
+	cJSON_AddItemToObject(entry, "text", sink_spool_text(line, linelen, esc, cut));
+	cJSON_AddItemToObject(entry, "filename", sink_spool_text(fname, flen, esc, cut));
+	if (esc)
+		cJSON_AddTrueToObject(entry, "escaped");
+	sink_spool_mark(entry, t->redact, res.matched, res.unfinished);
+	ret = 0;
+out:
+	for (i = 0; rav && i < argc; i++)
+		free(rav[i]);
+	free(rav);
+	free(rlen);
+	free(line);
+	free(fname);
+	free(av);
+	free(avlen);
+	return ret;
+}
+
+/* An entry's summary text from the capture (a namespace change, capture
+ * off): as it is when it can be shown as it is, else escaped and marked. */
+static void sink_spool_summary(cJSON *entry, const char *src, size_t n, bool *cut)
+{
+	bool esc = escape_needed(src, n);
+
+	cJSON_AddItemToObject(entry, "text", sink_spool_text(src, n, esc, cut));
+	if (esc)
+		cJSON_AddTrueToObject(entry, "escaped");
 }
 
 /* A namespace entry's fields: how, the namespaces (inode numbers, exact in
@@ -138,8 +431,7 @@ static void sink_spool_namespace(cJSON *entry, const struct sink_entry *e, bool 
 	cJSON_AddItemToObject(entry, "namespaces", list);
 	if (e->child)
 		cJSON_AddNumberToObject(entry, "child", e->child);
-	cJSON_AddItemToObject(entry, "text",
-			      sink_spool_text(e->text ? e->text : "", e->text_len, cut));
+	sink_spool_summary(entry, e->text ? e->text : "", e->text_len, cut);
 }
 
 /* Capture was off for the container: an entry of its chain outside any
@@ -160,8 +452,7 @@ static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *
 		cJSON_AddStringToObject(entry, "since", ts);
 	}
 	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
-	cJSON_AddItemToObject(entry, "text",
-			      sink_spool_text(e->text ? e->text : "", e->text_len, &cut));
+	sink_spool_summary(entry, e->text ? e->text : "", e->text_len, &cut);
 	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL);
 	cJSON_Delete(entry);
 	if (ret == 0)
@@ -173,10 +464,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
 	const struct sink_spool_target *t;
-	cJSON *entry = NULL, *sess = NULL, *redacted = NULL;
-	char ts[40], sk[48], key[SPOOL_KEY_MAX], *text = NULL;
-	size_t textlen = 0;
-	unsigned hits = 0;
+	cJSON *entry = NULL, *sess = NULL;
+	char ts[40], sk[48], key[SPOOL_KEY_MAX];
 	bool cut = e->truncated;
 	int ret = 0;
 
@@ -214,59 +503,11 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE	 ? "line" :
 						e->kind == SINK_NAMESPACE ? "namespace" :
 									    "exec");
-	if (e->kind == SINK_NAMESPACE) {
+	if (e->kind == SINK_NAMESPACE)
 		sink_spool_namespace(entry, e, &cut);
-	} else if (e->kind == SINK_LINE) {
-		if ((ret = sink_spool_redact(s, t, e->text ? e->text : "", e->text_len, &text,
-					     &textlen, &hits)) < 0)
-			goto out;
-		cJSON_AddItemToObject(entry, "text", sink_spool_text(text, textlen, &cut));
-	} else {
-		/* argv arrives NUL-separated; each argument is redacted on its
-		 * own, so no pattern can run across two of them. The text field
-		 * is the command line they make. */
-		cJSON *argv = cJSON_AddArrayToObject(entry, "argv");
-		const char *src = e->text ? e->text : "";
-		/* Escaping at most quadruples a byte: more cannot fit the field. */
-		size_t i = 0, n = 0, used = 0, cap = 4 * SINK_SPOOL_TEXT_MAX;
-		char *line = malloc(cap), *arg;
-		size_t arglen;
-		unsigned h;
-
-		if (!line) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		while (i < e->text_len) {
-			size_t l = strnlen(src + i, e->text_len - i), c;
-
-			if ((ret = sink_spool_redact(s, t, src + i, l, &arg, &arglen, &h)) < 0) {
-				free(line);
-				goto out;
-			}
-			hits += h;
-			if (n < SINK_SPOOL_ARGV_MAX)
-				cJSON_AddItemToArray(argv, sink_spool_text(arg, arglen, &cut));
-			else
-				cut = true;
-			n++;
-			if (used && used < cap)
-				line[used++] = ' ';
-			c = arglen < cap - used ? arglen : cap - used;
-			memcpy(line + used, arg, c);
-			used += c;
-			cut |= c < arglen;
-			free(arg);
-			i += l + 1;
-		}
-		if (e->argc > n)
-			cut = true;
-		cJSON_AddItemToObject(entry, "text", sink_spool_text(line, used, &cut));
-		free(line);
-		cJSON_AddItemToObject(
-			entry, "filename",
-			sink_spool_text(e->filename ? e->filename : "", e->filename_len, &cut));
-	}
+	else if ((ret = e->kind == SINK_LINE ? sink_spool_line(s, t, e, entry, &cut) :
+					       sink_spool_exec(s, t, e, entry, &cut)) < 0)
+		goto out;
 	if (e->kind == SINK_LINE)
 		cJSON_AddStringToObject(entry, "source",
 					e->source == SINK_SOURCE_TERMINAL ? "terminal" :
@@ -280,13 +521,13 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		cJSON_AddTrueToObject(entry, "truncated");
 	if (e->kind == SINK_LINE && e->inexact)
 		cJSON_AddTrueToObject(entry, "inexact");
-	if (hits || (e->kind == SINK_LINE && e->echo_off)) {
-		redacted = cJSON_AddArrayToObject(entry, "redacted");
-		if (hits)
-			cJSON_AddItemToArray(redacted, cJSON_CreateString("redact"));
-		/* The text is the placeholder: typed with echo off (a password). */
-		if (e->kind == SINK_LINE && e->echo_off)
-			cJSON_AddItemToArray(redacted, cJSON_CreateString("echo-off"));
+	/* The text is the placeholder: typed with echo off (a password). */
+	if (e->kind == SINK_LINE && e->echo_off) {
+		cJSON *redacted = cJSON_GetObjectItemCaseSensitive(entry, "redacted");
+
+		if (!redacted)
+			redacted = cJSON_AddArrayToObject(entry, "redacted");
+		cJSON_AddItemToArray(redacted, cJSON_CreateString("echo-off"));
 	}
 	/* Lines and the programs run from a shell go to that session's records. */
 	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
@@ -294,7 +535,6 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		sk[0] = '\0';
 	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key);
 out:
-	free(text);
 	cJSON_Delete(entry);
 	cJSON_Delete(sess);
 	return ret == -ENOSPC ? 0 : ret;
@@ -304,38 +544,40 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 {
 	struct sink_spool *s = (struct sink_spool *)base;
 	const struct sink_spool_target *t = s->lookup(container, s->arg);
-	struct timespec now;
 	char ts[40], note[160];
 	cJSON *gap;
 	int ret;
 
 	if (!t || !count)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &now);
-	timefmt_micro(&now, ts, sizeof(ts));
+	sink_spool_now(ts, sizeof(ts));
 	snprintf(note, sizeof(note), "%" PRIu64 " events lost: %s", count, why);
 	gap = cJSON_CreateObject();
 	cJSON_AddStringToObject(gap, "time", ts);
 	cJSON_AddStringToObject(gap, "kind", "gap");
 	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
-	ret = sink_spool_add(s, container, "", t->id, NULL, gap, NULL);
-	cJSON_Delete(gap);
-	if (ret == 0)
+	if ((ret = sink_spool_write_gaps(s)) == 0)
+		ret = spool_add(s->sp, container, "", t->id, NULL, gap);
+	if (ret == -ENOSPC) {
+		/* This gap's count joins the container's spool-full one. */
+		sink_spool_lost(s, container, "", t->id, NULL, count, ts);
+		ret = 0;
+	} else if (ret == 0) {
 		s->stats.gaps++;
+	}
+	cJSON_Delete(gap);
 	return ret;
 }
 
 int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id, const char *why)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
-	struct timespec now;
 	char ts[40];
 	cJSON *e;
 	int ret;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	timefmt_micro(&now, ts, sizeof(ts));
+	sink_spool_now(ts, sizeof(ts));
 	e = cJSON_CreateObject();
 	cJSON_AddStringToObject(e, "time", ts);
 	cJSON_AddStringToObject(e, "kind", "audit_stopped");
@@ -349,18 +591,30 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 
 static int sink_spool_flush(struct sink *base)
 {
-	(void)base;
-	return 0; /* the agent's loop ticks the spool */
+	/* The agent's loop ticks the spool; here what the full spool
+	 * refused goes in as gaps once there is room. */
+	return sink_spool_write_gaps((struct sink_spool *)base);
 }
 
 static void sink_spool_close(struct sink *base)
 {
-	free(base);
+	struct sink_spool *s = (struct sink_spool *)base;
+
+	hmap_clear(&s->pending);
+	free(s);
 }
 
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
 {
-	*out = ((const struct sink_spool *)base)->stats;
+	const struct sink_spool *s = (const struct sink_spool *)base;
+
+	*out = s->stats;
+	out->pending = s->pending.size;
+}
+
+void sink_spool_set_export(struct sink *base, struct export *x)
+{
+	((struct sink_spool *)base)->export = x;
 }
 
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out)
@@ -376,6 +630,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->lookup = lookup;
 	s->arg = arg;
 	s->wall_minus_mono = clock_wall_offset_ns();
+	hmap_init_free(&s->pending, sink_spool_pending_free);
 	*out = &s->base;
 	return 0;
 }

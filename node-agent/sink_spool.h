@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Kubernetes agent's sink: entries of targeted containers, redacted by
- * their rules and escaped, into the durable spool as AuditRecord entries. */
+ * their rules, as typed (or escaped and marked so), into the durable spool
+ * as AuditRecord entries. Its flush writes the gap entries of what the full
+ * spool refused, once there is room: call it every loop turn. */
 #ifndef SHELLAUDIT_SINK_SPOOL_H
 #define SHELLAUDIT_SINK_SPOOL_H
 
@@ -8,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "export.h"
 #include "redact.h"
 #include "sink.h"
 #include "spool.h"
@@ -24,13 +27,31 @@ struct sink_spool_target {
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);
 
 struct sink_spool_stats {
-	uint64_t entries, dropped_full, withheld, gaps;
+	uint64_t entries;
+	uint64_t dropped_full;		/* entries the full spool refused */
+	uint64_t withheld;		/* entries whose redaction could not finish */
+	uint64_t gaps;			/* gap entries written */
+	uint64_t pending;		/* containers and sessions whose losses wait for room */
+	uint64_t lost_unattributed;	/* losses past SINK_SPOOL_PENDING_MAX: the agent
+					 * reports them in every chain */
+	uint64_t export_failed;		/* entries not exported: out of memory */
 };
+
+/* Losses wait for room in the spool per container and session: at most
+ * SINK_SPOOL_PENDING_SESSIONS sessions (past them, a session's losses count
+ * for its container outside sessions, so that a tenant making sessions
+ * cannot grow the table) and SINK_SPOOL_PENDING_MAX keys in all (past them,
+ * lost_unattributed). */
+#define SINK_SPOOL_PENDING_SESSIONS 1024
+#define SINK_SPOOL_PENDING_MAX 4096
 
 /* The spool and the lookup's targets stay the caller's. Caller frees with
  * sink_close(). */
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out);
+/* Every entry spooled from now on is also written to x (NULL: none), which
+ * stays the caller's and must outlive the sink. */
+void sink_spool_set_export(struct sink *base, struct export *x);
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */
 int sink_spool_gap(struct sink *base, const char *container, uint64_t count, const char *why);

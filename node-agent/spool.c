@@ -1,111 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The spool: entries journal -> batcher -> records journal -> publisher.
- * Owned by the agent's main loop. See spool.h for the replay argument. */
-#include "spool.h"
+/* The spool: entries journal -> batcher (spool_batch.c) -> records journal
+ * -> publisher. Owned by the agent's main loop. See spool.h for the replay
+ * argument. Errors are returned, never logged: the agent logs them. */
+#include "spool_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
-#include "hmap.h"
-#include "log.h"
-#include "record.h"
 
-#define SPOOL_MAX_CHECKPOINTS 1024
-
-struct spool_batch {
-	char *cid, *sk;
-	cJSON *id, *sess, *entries;
-	size_t bytes;
-	long opened_ms;
-	bool cut_requested;
-};
-
-struct spool_chain {
-	uint64_t next_seq;
-	char prev[DIGEST_STR_LEN];
-	char prev_until[RECORD_TIME_LEN];	/* record_kept_until of prev */
-};
-
-struct spool {
-	struct spool_opts opts;
-	struct journal *ej, *rj;
-	uint64_t bp;		/* batcher's next entry */
-	uint64_t ep;		/* event publisher's next entry */
-	uint64_t rp;		/* record publisher's next item */
-	struct hmap batches;	/* "cid\x1fsk" -> struct spool_batch */
-	struct hmap chains;	/* cid -> struct spool_chain */
-	uint64_t ckpt_pos[SPOOL_MAX_CHECKPOINTS], ckpt_bp[SPOOL_MAX_CHECKPOINTS];
-	size_t nckpt;		/* checkpoints since the records journal's cursor */
-	long last_ckpt_ms;
-	bool changed;		/* batcher state changed since the last checkpoint */
-	/* The key of the last item of the entries journal when it is a keyed
-	 * entry, else "": an agent killed after spooling an entry and before
-	 * the ring buffer learnt it was read meets that event again. */
-	char last_key[SPOOL_KEY_MAX];
-	struct spool_stats stats;
-};
-
-static void spool_batch_free(struct spool_batch *b)
-{
-	if (!b)
-		return;
-	free(b->cid);
-	free(b->sk);
-	cJSON_Delete(b->id);
-	cJSON_Delete(b->sess);
-	cJSON_Delete(b->entries);
-	free(b);
-}
-
-static void spool_batch_free_value(void *b)
-{
-	spool_batch_free(b);
-}
-
-static void spool_reset_state(struct spool *s)
-{
-	hmap_clear(&s->batches);
-	hmap_clear(&s->chains);
-}
-
-void spool_close(struct spool *s)
-{
-	if (!s)
-		return;
-	spool_reset_state(s);
-	journal_close(s->ej);
-	journal_close(s->rj);
-	free(s);
-}
-
-static void spool_key(const char *cid, const char *sk, char *buf, size_t cap)
+void spool_key(const char *cid, const char *sk, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s\x1f%s", cid, sk);
 }
 
-static struct spool_chain *spool_chain(struct spool *s, const char *cid)
+const char *spool_str(const cJSON *o, const char *k)
 {
-	struct spool_chain *c = hmap_get(&s->chains, cid);
-
-	if (c)
-		return c;
-	if (!(c = calloc(1, sizeof(*c))))
-		return NULL;
-	if (hmap_put(&s->chains, cid, c, NULL) < 0) {
-		free(c);
-		return NULL;
-	}
-	return c;
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-/* Appends a JSON item to a journal. */
-static int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
+int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 {
 	char *text = cJSON_PrintUnformatted(item);
 	int ret;
@@ -117,205 +38,68 @@ static int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 	return ret;
 }
 
-static const char *spool_str(const cJSON *o, const char *k)
+int spool_append_cut(struct journal *j, const char *cid, const char *sk)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-/* Turns a batch into a record in the records journal and frees it. */
-static int spool_cut(struct spool *s, const char *key)
-{
-	struct spool_batch *b = hmap_del(&s->batches, key);
-	struct spool_chain *c;
-	struct record_identity id;
-	struct record_session sess = { 0 };
-	char digest[DIGEST_STR_LEN], until[RECORD_TIME_LEN];
-	cJSON *rec, *item;
-	int ret;
-
-	if (!b)
-		return 0;
-	if (!(c = spool_chain(s, b->cid))) {
-		spool_batch_free(b);
-		return -ENOMEM;
-	}
-	id = (struct record_identity){ spool_str(b->id, "ns"), spool_str(b->id, "pod"),
-				       spool_str(b->id, "podUID"), spool_str(b->id, "container"),
-				       b->cid, spool_str(b->id, "node"),
-				       cJSON_GetObjectItemCaseSensitive(b->id, "policies"),
-				       spool_str(b->id, "retention") };
-	if (!id.ns || !id.pod || !id.pod_uid || !id.container || !id.node || !id.retention) {
-		log_with(LOG_ERROR, LOG_KV("container", b->cid),
-			 "spool: batch without identity; dropped");
-		spool_batch_free(b);
-		return -EINVAL;
-	}
-	if (b->sess) {
-		sess.id = spool_str(b->sess, "id");
-		sess.pid =
-			(int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b->sess, "pid"));
-		sess.start = spool_str(b->sess, "start");
-	}
-	rec = record_build(&id, b->sess ? &sess : NULL, b->entries, c->next_seq, c->prev,
-			   c->prev_until, s->opts.key, digest);
-	b->entries = NULL; /* record_build took it */
-	if (!rec) {
-		spool_batch_free(b);
-		return -ENOMEM;
-	}
-	if (record_kept_until(cJSON_GetObjectItemCaseSensitive(rec, "spec"), until) < 0)
-		until[0] = '\0';
-	item = cJSON_CreateObject();
-	cJSON_AddStringToObject(item, "t", "r");
-	cJSON_AddItemToObject(item, "r", rec);
-	ret = spool_append(s->rj, item, NULL);
-	cJSON_Delete(item);
-	if (ret < 0) {
-		log_with(LOG_ERROR, LOG_KV("container", b->cid),
-			 "spool: cannot journal a record: %s", strerror(-ret));
-		spool_batch_free(b);
-		return ret;
-	}
-	c->next_seq++;
-	memcpy(c->prev, digest, sizeof(digest));
-	memcpy(c->prev_until, until, sizeof(until));
-	s->stats.records++;
-	s->changed = true;
-	spool_batch_free(b);
-	return 0;
-}
-
-/* Adds one journaled entry to its batch, cutting on count and size. */
-static int spool_batch_entry(struct spool *s, const cJSON *item)
-{
-	const char *cid = spool_str(item, "cid"), *sk = spool_str(item, "sk");
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
-	struct spool_batch *b;
-	char key[600], *text;
-	size_t len;
-	int ret;
-
-	if (!cid || !sk || !e)
-		return -EINVAL;
-	spool_key(cid, sk, key, sizeof(key));
-	text = cJSON_PrintUnformatted(e);
-	len = text ? strlen(text) : 0;
-	free(text);
-	b = hmap_get(&s->batches, key);
-	if (b && b->bytes + len > s->opts.batch_bytes && (ret = spool_cut(s, key)) < 0)
-		return ret;
-	if (!(b = hmap_get(&s->batches, key))) {
-		if (!(b = calloc(1, sizeof(*b))))
-			return -ENOMEM;
-		b->cid = strdup(cid);
-		b->sk = strdup(sk);
-		b->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
-		if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(item, "sess")))
-			b->sess =
-				cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "sess"), 1);
-		b->entries = cJSON_CreateArray();
-		b->opened_ms = clock_now_ms();
-		if (!b->cid || !b->sk || !b->id || !b->entries ||
-		    hmap_put(&s->batches, key, b, NULL) < 0) {
-			spool_batch_free(b);
-			return -ENOMEM;
-		}
-	}
-	cJSON_AddItemToArray(b->entries, cJSON_Duplicate(e, 1));
-	b->bytes += len;
-	s->changed = true;
-	if (cJSON_GetArraySize(b->entries) >= s->opts.batch_entries)
-		return spool_cut(s, key);
-	return 0;
-}
-
-/* Runs the batcher from bp to the end of the entries journal. */
-static int spool_run_batcher(struct spool *s)
-{
-	uint64_t next;
-	size_t len;
-	void *data;
-	cJSON *item;
-	int ret = 0;
-
-	while (journal_read(s->ej, s->bp, &data, &len, &next) == 0) {
-		const char *t;
-		char key[600];
-
-		item = cJSON_ParseWithLength(data, len);
-		free(data);
-		t = spool_str(item, "t");
-		if (t && !strcmp(t, "e")) {
-			ret = spool_batch_entry(s, item);
-		} else if (t && !strcmp(t, "c") && spool_str(item, "cid") &&
-			   spool_str(item, "sk")) {
-			spool_key(spool_str(item, "cid"), spool_str(item, "sk"), key, sizeof(key));
-			ret = spool_cut(s, key);
-		}
-		cJSON_Delete(item);
-		if (ret == -ENOSPC || ret == -ENOMEM)
-			return ret; /* retry this entry on the next tick */
-		s->bp = next;
-	}
-	return 0;
-}
-
-static void spool_ckpt_chain(const char *key, void *value, void *arg)
-{
-	struct spool_chain *c = value;
-	cJSON *o = cJSON_AddObjectToObject(arg, key);
-
-	cJSON_AddNumberToObject(o, "seq", (double)c->next_seq);
-	cJSON_AddStringToObject(o, "prev", c->prev);
-	if (c->prev_until[0])
-		cJSON_AddStringToObject(o, "until", c->prev_until);
-}
-
-static void spool_ckpt_batch(const char *key, void *value, void *arg)
-{
-	struct spool_batch *b = value;
-	cJSON *o = cJSON_CreateObject();
-
-	(void)key;
-	cJSON_AddStringToObject(o, "cid", b->cid);
-	cJSON_AddStringToObject(o, "sk", b->sk);
-	cJSON_AddItemToObject(o, "id", cJSON_Duplicate(b->id, 1));
-	if (b->sess)
-		cJSON_AddItemToObject(o, "sess", cJSON_Duplicate(b->sess, 1));
-	cJSON_AddItemToObject(o, "entries", cJSON_Duplicate(b->entries, 1));
-	cJSON_AddNumberToObject(o, "bytes", (double)b->bytes);
-	cJSON_AddItemToArray(arg, o);
-}
-
-/* Journals the batcher's state; the entries before bp are then covered by
- * records and this checkpoint, so the entries journal may drop them once
- * their Events are out too. */
-static int spool_checkpoint(struct spool *s)
-{
-	cJSON *item = cJSON_CreateObject(), *chains, *open;
-	uint64_t pos;
+	cJSON *item = cJSON_CreateObject();
+	char *text;
 	int ret;
 
 	if (!item)
 		return -ENOMEM;
+	cJSON_AddStringToObject(item, "t", "c");
+	cJSON_AddStringToObject(item, "cid", cid);
+	cJSON_AddStringToObject(item, "sk", sk);
+	text = cJSON_PrintUnformatted(item);
+	cJSON_Delete(item);
+	if (!text)
+		return -ENOMEM;
+	ret = journal_append_reserved(j, text, strlen(text), NULL);
+	free(text);
+	return ret;
+}
+
+void spool_close(struct spool *s)
+{
+	if (!s)
+		return;
+	spool_batcher_clear(&s->b);
+	journal_close(s->ej);
+	journal_close(s->rj);
+	free(s);
+}
+
+/* Journals the batcher's state; the entries before its keep position are
+ * then covered by records and this checkpoint, so the entries journal may
+ * drop them once their Events are out too. */
+static int spool_checkpoint(struct spool *s)
+{
+	uint64_t pos, keep;
+	cJSON *item;
+	char *text;
+	int ret;
+
+	spool_batcher_prune(&s->b, s->rp);
+	if (!(item = spool_batcher_checkpoint(&s->b, &keep)))
+		return -ENOMEM;
+	text = cJSON_PrintUnformatted(item);
+	cJSON_Delete(item);
+	if (!text)
+		return -ENOMEM;
+	/* It lets the journals be acknowledged: room is kept for it. */
+	ret = journal_append_reserved(s->rj, text, strlen(text), &pos);
+	free(text);
+	if (ret < 0) {
+		s->stats.checkpoint_failures++;
+		return ret;
+	}
 	if (s->nckpt == SPOOL_MAX_CHECKPOINTS) {
 		/* The publisher is far behind (API server down): keep the newest. */
 		memmove(s->ckpt_pos, s->ckpt_pos + 1, (s->nckpt - 1) * sizeof(*s->ckpt_pos));
-		memmove(s->ckpt_bp, s->ckpt_bp + 1, (s->nckpt - 1) * sizeof(*s->ckpt_bp));
+		memmove(s->ckpt_keep, s->ckpt_keep + 1, (s->nckpt - 1) * sizeof(*s->ckpt_keep));
 		s->nckpt--;
 	}
-	cJSON_AddStringToObject(item, "t", "k");
-	cJSON_AddNumberToObject(item, "bp", (double)s->bp);
-	chains = cJSON_AddObjectToObject(item, "chains");
-	hmap_foreach(&s->chains, spool_ckpt_chain, chains);
-	open = cJSON_AddArrayToObject(item, "open");
-	hmap_foreach(&s->batches, spool_ckpt_batch, open);
-	ret = spool_append(s->rj, item, &pos);
-	cJSON_Delete(item);
-	if (ret < 0)
-		return ret;
 	s->ckpt_pos[s->nckpt] = pos;
-	s->ckpt_bp[s->nckpt++] = s->bp;
+	s->ckpt_keep[s->nckpt++] = keep;
 	s->stats.checkpoints++;
 	s->changed = false;
 	s->last_ckpt_ms = clock_now_ms();
@@ -325,17 +109,18 @@ static int spool_checkpoint(struct spool *s)
 /* Drops what every consumer is done with. */
 static int spool_ack(struct spool *s)
 {
-	uint64_t ack_bp = 0, ack_rp = 0;
+	uint64_t ack_keep = 0, ack_rp = 0;
 	size_t i, keep = 0;
 	int ret;
 
-	/* The records journal restarts at a checkpoint before which every
-	 * record is published; the entries journal at that checkpoint's bp. */
+	/* The records journal restarts at a durable checkpoint before which
+	 * every record is published; the entries journal where that
+	 * checkpoint's open batches start. */
 	for (i = 0; i < s->nckpt; i++) {
-		if (s->ckpt_pos[i] > s->rp)
+		if (s->ckpt_pos[i] > s->rp || s->ckpt_pos[i] >= journal_synced(s->rj))
 			break;
 		ack_rp = s->ckpt_pos[i];
-		ack_bp = s->ckpt_bp[i];
+		ack_keep = s->ckpt_keep[i];
 		keep = i;
 	}
 	if (i == 0)
@@ -343,57 +128,130 @@ static int spool_ack(struct spool *s)
 	if ((ret = journal_ack(s->rj, ack_rp)) < 0)
 		return ret;
 	memmove(s->ckpt_pos, s->ckpt_pos + keep, (s->nckpt - keep) * sizeof(*s->ckpt_pos));
-	memmove(s->ckpt_bp, s->ckpt_bp + keep, (s->nckpt - keep) * sizeof(*s->ckpt_bp));
+	memmove(s->ckpt_keep, s->ckpt_keep + keep, (s->nckpt - keep) * sizeof(*s->ckpt_keep));
 	s->nckpt -= keep;
-	return journal_ack(s->ej, ack_bp < s->ep ? ack_bp : s->ep);
-}
-
-struct spool_age {
-	struct spool *s;
-	long now;
-	int ret;
-};
-
-static void spool_age_cb(const char *key, void *value, void *arg)
-{
-	struct spool_age *a = arg;
-	struct spool_batch *b = value;
-	cJSON *item;
-
-	(void)key;
-	if (b->cut_requested || a->now - b->opened_ms < a->s->opts.batch_age_ms || a->ret)
-		return;
-	item = cJSON_CreateObject();
-	cJSON_AddStringToObject(item, "t", "c");
-	cJSON_AddStringToObject(item, "cid", b->cid);
-	cJSON_AddStringToObject(item, "sk", b->sk);
-	a->ret = spool_append(a->s->ej, item, NULL);
-	cJSON_Delete(item);
-	if (!a->ret)
-		b->cut_requested = true;
+	return journal_ack(s->ej, ack_keep < s->ep ? ack_keep : s->ep);
 }
 
 int spool_tick(struct spool *s)
 {
-	struct spool_age a = { s, clock_now_ms(), 0 };
-	int ret;
+	long now = clock_now_ms();
+	int ret, first = 0;
 
-	if ((ret = spool_run_batcher(s)) < 0)
-		return ret;
+	/* Each step runs whatever the one before did: a checkpoint that
+	 * cannot be written must not stop syncing and acknowledging. A
+	 * checkpoint comes before the first record: a record is formed again
+	 * from the checkpoint before it. */
+	if (s->nckpt == 0 && (ret = spool_checkpoint(s)) < 0)
+		first = ret;
+	ret = spool_batcher_run(&s->b, journal_end(s->ej));
+	if (ret < 0 && ret != -EAGAIN && !first)
+		first = ret;
 	/* Age is wall-clock: journal it as a cut marker, so a replay cuts
 	 * the batch at the same entry. */
-	hmap_foreach(&s->batches, spool_age_cb, &a);
-	if ((ret = spool_run_batcher(s)) < 0)
-		return ret;
-	if ((ret = journal_sync(s->ej)) < 0)
-		return ret;
-	if ((s->changed && a.now - s->last_ckpt_ms >= s->opts.checkpoint_ms) || s->nckpt == 0) {
-		if ((ret = spool_checkpoint(s)) < 0)
-			return ret;
+	if ((ret = spool_batcher_cut_aged(&s->b, now)) < 0 && !first)
+		first = ret;
+	ret = spool_batcher_run(&s->b, journal_end(s->ej));
+	if (ret < 0 && ret != -EAGAIN && !first)
+		first = ret;
+	if ((ret = journal_sync(s->ej)) < 0 && !first)
+		first = ret;
+	if ((s->changed && now - s->last_ckpt_ms >= s->opts.checkpoint_ms) || s->nckpt == 0) {
+		if ((ret = spool_checkpoint(s)) < 0 && !first)
+			first = ret;
 	}
-	if ((ret = journal_sync(s->rj)) < 0)
+	if ((ret = journal_sync(s->rj)) < 0) {
+		/* What may be gone must not be acknowledged as done. */
+		return first ? first : ret;
+	}
+	if ((ret = spool_ack(s)) < 0 && !first)
+		first = ret;
+	return first;
+}
+
+int spool_wanted_chain(struct spool *s, const char **cid, const cJSON **id)
+{
+	if (!s->b.wanted)
+		return 0;
+	*cid = s->b.wanted;
+	*id = s->b.wanted_id;
+	return 1;
+}
+
+int spool_seed_chain(struct spool *s, const char *cid, const struct spool_head *head)
+{
+	char *c = strdup(cid); /* cid may be the batcher's own wanted */
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	ret = spool_batcher_seed(&s->b, c, head);
+	if (ret <= 0) {
+		free(c);
 		return ret;
-	return spool_ack(s);
+	}
+	s->stats.seeds++;
+	/* Durable before any record of the chain is formed from it. */
+	if ((ret = spool_checkpoint(s)) < 0 || (ret = journal_sync(s->rj)) < 0) {
+		hmap_remove(&s->b.chains, c);
+		s->stats.seeds--;
+	}
+	free(c);
+	return ret < 0 ? ret : 0;
+}
+
+const char *spool_epoch(const struct spool *s)
+{
+	return s->epoch;
+}
+
+/* The spool's epoch: read from dir/epoch, or made once (a damaged one is
+ * made again: names derived from it change, replays may then repeat an
+ * Event, never lose one). */
+static int spool_load_epoch(struct spool *s, const char *dir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], buf[SPOOL_EPOCH_LEN + 2];
+	unsigned char r[SPOOL_EPOCH_LEN / 2];
+	ssize_t n = -1;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/epoch", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	if (n == SPOOL_EPOCH_LEN + 1 && buf[SPOOL_EPOCH_LEN] == '\n' &&
+	    strspn(buf, "0123456789abcdef") == SPOOL_EPOCH_LEN) {
+		memcpy(s->epoch, buf, SPOOL_EPOCH_LEN);
+		s->epoch[SPOOL_EPOCH_LEN] = '\0';
+		return 0;
+	}
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(s->epoch + 2 * i, 3, "%02x", r[i]);
+	snprintf(tmp, sizeof(tmp), "%s/epoch.tmp", dir);
+	snprintf(buf, sizeof(buf), "%s\n", s->epoch);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	if (write(fd, buf, SPOOL_EPOCH_LEN + 1) != SPOOL_EPOCH_LEN + 1 || fsync(fd) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0)
+		return -errno;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		n = fsync(fd);
+		close(fd);
+	}
+	return n < 0 ? -EIO : 0;
+}
+
+const struct sign_key *spool_signing_key(const struct spool *s)
+{
+	return s->opts.key;
 }
 
 int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
@@ -462,17 +320,31 @@ static void spool_restore_last_key(struct spool *s)
 
 int spool_end_session(struct spool *s, const char *cid, const char *sk)
 {
-	cJSON *item = cJSON_CreateObject();
-	int ret;
+	int ret = spool_append_cut(s->ej, cid, sk);
 
-	cJSON_AddStringToObject(item, "t", "c");
-	cJSON_AddStringToObject(item, "cid", cid);
-	cJSON_AddStringToObject(item, "sk", sk);
-	ret = spool_append(s->ej, item, NULL);
-	cJSON_Delete(item);
 	if (ret == 0)
 		s->last_key[0] = '\0';
 	return ret;
+}
+
+/* A corrupt region of the records journal: a checkpoint lost costs nothing
+ * (an older one serves), a record is formed again from the entries. */
+static void spool_records_damaged(struct spool *s, uint64_t pos, void *data, size_t len)
+{
+	cJSON *item = data ? cJSON_ParseWithLength(data, len) : NULL;
+	const char *t = spool_str(item, "t");
+	int n;
+
+	if (t && !strcmp(t, "k")) {
+		cJSON_Delete(item);
+		return;
+	}
+	cJSON_Delete(item);
+	n = spool_regenerate(s, pos);
+	if (n > 0)
+		s->stats.records_regenerated += (uint64_t)n;
+	else
+		s->stats.records_lost++;
 }
 
 int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos)
@@ -481,10 +353,20 @@ int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos)
 	size_t len;
 	void *data;
 	cJSON *item;
+	int ret;
 
-	while (journal_read(s->rj, s->rp, &data, &len, &next) == 0) {
+	while (s->rp < journal_synced(s->rj)) {
 		const char *t;
 
+		ret = journal_read(s->rj, s->rp, &data, &len, &next);
+		if (ret == -EBADMSG) {
+			spool_records_damaged(s, s->rp, data, data ? len : 0);
+			free(data);
+			s->rp = next;
+			continue;
+		}
+		if (ret < 0)
+			break;
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(item, "t");
@@ -519,10 +401,21 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 	size_t len;
 	void *data;
 	cJSON *it;
+	int ret;
 
-	while (s->ep < s->bp && journal_read(s->ej, s->ep, &data, &len, &next) == 0) {
+	/* Events need no record: they follow what is durable, not the
+	 * batcher (which may wait for a chain's start). */
+	while (s->ep < journal_synced(s->ej)) {
 		const char *t;
 
+		ret = journal_read(s->ej, s->ep, &data, &len, &next);
+		if (ret == -EBADMSG) {
+			free(data); /* the batcher makes it a gap */
+			s->ep = next;
+			continue;
+		}
+		if (ret < 0)
+			break;
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
@@ -550,84 +443,61 @@ int spool_event_done(struct spool *s, uint64_t pos)
 	return 0;
 }
 
-/* Restores the batcher from the last checkpoint of the records journal. */
+/* Restores the batcher from the last readable checkpoint of the records
+ * journal. */
 static int spool_restore(struct spool *s)
 {
-	uint64_t pos = journal_acked(s->rj), next, last = UINT64_MAX;
-	const cJSON *c, *b;
+	uint64_t pos = journal_acked(s->rj), next;
 	cJSON *item, *ckpt = NULL;
 	size_t len;
 	void *data;
+	int ret;
 
-	while (journal_read(s->rj, pos, &data, &len, &next) == 0) {
+	s->b.bp = s->ep = journal_acked(s->ej);
+	s->rp = journal_acked(s->rj);
+	for (;; pos = next) {
 		const char *t;
 
+		ret = journal_read(s->rj, pos, &data, &len, &next);
+		if (ret == -EBADMSG) {
+			free(data); /* a record is formed again when the publisher gets there */
+			continue;
+		}
+		if (ret < 0)
+			break;
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(item, "t");
-		if (t && !strcmp(t, "k")) {
+		if (t && !strcmp(t, "k") &&
+		    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(item, "bp"))) {
+			const cJSON *keep = cJSON_GetObjectItemCaseSensitive(item, "keep");
+
 			cJSON_Delete(ckpt);
 			ckpt = item;
-			last = pos;
-			if (s->nckpt < SPOOL_MAX_CHECKPOINTS) {
-				s->ckpt_pos[s->nckpt] = pos;
-				s->ckpt_bp[s->nckpt++] = (uint64_t)cJSON_GetNumberValue(
-					cJSON_GetObjectItemCaseSensitive(item, "bp"));
+			if (s->nckpt == SPOOL_MAX_CHECKPOINTS) {
+				memmove(s->ckpt_pos, s->ckpt_pos + 1,
+					(s->nckpt - 1) * sizeof(*s->ckpt_pos));
+				memmove(s->ckpt_keep, s->ckpt_keep + 1,
+					(s->nckpt - 1) * sizeof(*s->ckpt_keep));
+				s->nckpt--;
 			}
+			s->ckpt_pos[s->nckpt] = pos;
+			/* An older agent's checkpoint holds its open batches. */
+			s->ckpt_keep[s->nckpt++] = (uint64_t)cJSON_GetNumberValue(
+				cJSON_IsNumber(keep) ?
+					keep :
+					cJSON_GetObjectItemCaseSensitive(item, "bp"));
 		} else {
 			cJSON_Delete(item);
 		}
-		pos = next;
 	}
-	s->bp = s->ep = journal_acked(s->ej);
-	s->rp = journal_acked(s->rj);
 	if (!ckpt)
 		return 0;
-	s->bp = (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ckpt, "bp"));
-	if (s->bp < s->ep)
-		s->bp = s->ep;
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ckpt, "chains")) {
-		struct spool_chain *ch = spool_chain(s, c->string);
-
-		if (!ch)
-			goto nomem;
-		ch->next_seq =
-			(uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "seq"));
-		snprintf(ch->prev, sizeof(ch->prev), "%s", spool_str(c, "prev") ?: "");
-		snprintf(ch->prev_until, sizeof(ch->prev_until), "%s", spool_str(c, "until") ?: "");
-	}
-	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(ckpt, "open")) {
-		struct spool_batch *nb = calloc(1, sizeof(*nb));
-		char key[600];
-
-		if (!nb)
-			goto nomem;
-		nb->cid = strdup(spool_str(b, "cid") ?: "");
-		nb->sk = strdup(spool_str(b, "sk") ?: "");
-		nb->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "id"), 1);
-		if (cJSON_GetObjectItemCaseSensitive(b, "sess"))
-			nb->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "sess"), 1);
-		nb->entries = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "entries"), 1);
-		nb->bytes =
-			(size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "bytes"));
-		nb->opened_ms = clock_now_ms();
-		if (nb->cid && nb->sk) /* out of memory: no key, failed below */
-			spool_key(nb->cid, nb->sk, key, sizeof(key));
-		if (!nb->cid || !nb->sk || !nb->id || !nb->entries ||
-		    hmap_put(&s->batches, key, nb, NULL) < 0) {
-			spool_batch_free(nb);
-			goto nomem;
-		}
-	}
-	log_with(LOG_INFO, NULL,
-		 "spool: restored %zu open batches and %zu chains from the checkpoint",
-		 s->batches.size, s->chains.size);
-	(void)last;
+	ret = spool_batcher_restore(&s->b, ckpt);
 	cJSON_Delete(ckpt);
-	return 0;
-nomem:
-	cJSON_Delete(ckpt);
-	return -ENOMEM;
+	if (s->b.bp < s->ep)
+		s->b.bp = s->ep;
+	return ret;
 }
 
 int spool_open(const struct spool_opts *opts, struct spool **out)
@@ -649,15 +519,19 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.batch_age_ms = 5000;
 	if (s->opts.checkpoint_ms <= 0)
 		s->opts.checkpoint_ms = 2000;
-	hmap_init_free(&s->batches, spool_batch_free_value);
-	hmap_init_free(&s->chains, free);
+	if (!s->opts.max_chains)
+		s->opts.max_chains = 4096;
+	if ((ret = spool_batcher_init(&s->b, s, false)) < 0)
+		goto fail;
 	jo.max_bytes = opts->max_bytes;
+	jo.segment_bytes = opts->segment_bytes;
+	jo.datasync = opts->datasync;
 	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
-		log_with(LOG_ERROR, LOG_KV("dir", opts->dir), "spool: cannot create: %s",
-			 strerror(errno));
 		goto fail;
 	}
+	if ((ret = spool_load_epoch(s, opts->dir)) < 0)
+		goto fail;
 	snprintf(dir, sizeof(dir), "%s/entries", opts->dir);
 	jo.dir = dir;
 	if ((ret = journal_open(&jo, &s->ej)) < 0)
@@ -678,10 +552,13 @@ fail:
 void spool_get_stats(const struct spool *s, struct spool_stats *out)
 {
 	*out = s->stats;
+	journal_get_stats(s->ej, &out->ej);
+	journal_get_stats(s->rj, &out->rj);
 }
 
 bool spool_idle(struct spool *s)
 {
-	return s->bp == journal_end(s->ej) && s->ep == s->bp && s->rp == journal_end(s->rj) &&
-	       s->batches.size == 0;
+	return s->b.bp == journal_end(s->ej) && s->ep == journal_end(s->ej) &&
+	       s->rp == journal_end(s->rj) && s->b.batches.size == 0 && !s->b.wanted &&
+	       journal_synced(s->ej) == journal_end(s->ej);
 }

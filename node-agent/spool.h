@@ -9,8 +9,23 @@
  * Replays are exact: record boundaries depend only on journal contents
  * (entry count and size, and cut markers the spool itself journals for
  * age and session end), and checkpoints in the records journal hold the
- * batcher's state, so re-running the batcher after a crash re-forms the
+ * batcher's state (open batches by reference: where they start in the
+ * entries journal), so re-running the batcher after a crash re-forms the
  * very same records, whose deterministic names then meet AlreadyExists.
+ *
+ * Faults end in gaps, never in wedges. A corrupt entry becomes a gap entry
+ * in its container session's batch when its damaged bytes still name one
+ * that is open (with the same identity); else it is counted
+ * (stats.corrupt_unattributed) for the agent to report in every chain. A
+ * corrupt record is formed again from the entries journal, by the batcher
+ * re-run from the checkpoint before it. A checkpoint that cannot be written
+ * never stops syncing and acknowledging: an older one serves.
+ *
+ * Chains resume (opts.resume): the first time the batcher meets a container
+ * it holds no chain of (a new container, or a spool that was wiped), it
+ * waits until the caller has asked the API server for that chain's newest
+ * record (spool_wanted_chain, spool_seed_chain); the chain goes on from
+ * there, so that it still verifies.
  */
 #ifndef SHELLAUDIT_SPOOL_H
 #define SHELLAUDIT_SPOOL_H
@@ -28,6 +43,7 @@ struct sign_key;
 struct spool_opts {
 	const char *dir;	/* entries/ and records/ journals below it */
 	size_t max_bytes;	/* per journal [256 MiB] */
+	size_t segment_bytes;	/* per journal segment [4 MiB] */
 	int batch_entries;	/* a record at this many entries [100] */
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [5000] */
@@ -35,11 +51,30 @@ struct spool_opts {
 	/* Signs every record formed (record_build); NULL only in tests. The
 	 * key must outlive the spool. */
 	const struct sign_key *key;
+	/* Chains of containers the spool has not seen start where the API
+	 * server's records end (see above); false: at sequence 0. */
+	bool resume;
+	/* Chains kept at most when they resume [4096]: past it, chains with
+	 * nothing open whose records are all published are forgotten (the
+	 * API server's head brings one back when it is used again). */
+	size_t max_chains;
+	/* fdatasync(2) of both journals [NULL]; for unit tests. */
+	int (*datasync)(int fd);
 };
 
 struct spool_stats {
 	uint64_t entries, records, checkpoints;
 	uint64_t rejected_full;		/* entries refused: spool full */
+	uint64_t corrupt;		/* corrupt regions met in the entries journal */
+	uint64_t corrupt_gaps;		/* of which became gap entries in their chain */
+	uint64_t corrupt_unattributed;	/* of which no container session could be told */
+	uint64_t records_regenerated;	/* records formed again after a corrupt region */
+	uint64_t records_lost;		/* records that could not be (their chains show
+					 * a missing sequence) */
+	uint64_t checkpoint_failures;	/* checkpoints not written (older ones serve) */
+	uint64_t seeds;			/* chains started from the API server's head */
+	struct journal_stats ej, rj;	/* the journals' own (torn tails, sync failures,
+					 * cursor resets) */
 };
 
 struct spool;
@@ -74,17 +109,47 @@ int spool_end_session(struct spool *s, const char *cid, const char *sk);
 
 /* Runs the batcher over what was appended, cuts batches past their age,
  * checkpoints when due, and makes everything durable. Call every loop
- * turn, before publishing. */
+ * turn, before publishing. A failure of one step (say a checkpoint) does
+ * not skip the next (syncing, acknowledging): the first error is
+ * returned. */
 int spool_tick(struct spool *s);
 
+/* The chain the batcher waits for (opts.resume): 1 with the container ID
+ * and its record identity (both valid until the next spool call), 0 when
+ * it waits for none. */
+int spool_wanted_chain(struct spool *s, const char **cid, const cJSON **id);
+
+/* The newest record of a chain, as the API server holds it. */
+struct spool_head {
+	uint64_t seq;
+	const char *digest;	/* its spec.digest */
+	const char *kept_until;	/* record_kept_until() of it, or NULL */
+};
+
+/* The chain of cid starts after head (NULL: the API server holds no record
+ * of it: at sequence 0). Checkpointed and synced before the batcher forms
+ * a record of it, so that a replay forms the same. */
+int spool_seed_chain(struct spool *s, const char *cid, const struct spool_head *head);
+
+/* 8 hex digits made at random when the spool's directory was made, kept
+ * in it: what a spool derives names from (the Events' follow positions in
+ * the entries journal) differs from a wiped spool's that had the same
+ * positions. */
+#define SPOOL_EPOCH_LEN 8
+const char *spool_epoch(const struct spool *s);
+
+/* The key that signs the spool's records (opts.key). */
+const struct sign_key *spool_signing_key(const struct spool *s);
+
 /* The next record to publish: *rec (caller frees) and its position; 0, or
- * -ENODATA when none waits. */
+ * -ENODATA when none waits. Only what is durable is handed out. */
 int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos);
 /* The record at pos was accepted (or already existed). */
 int spool_record_done(struct spool *s, uint64_t pos);
 
 /* The next entry for Events, with its container, identity and position;
- * *item (caller frees) holds {cid, id, e}. -ENODATA when none waits. */
+ * *item (caller frees) holds {cid, id, e}. -ENODATA when none waits. Only
+ * durable entries are handed out; corrupt ones are skipped. */
 int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 int spool_event_done(struct spool *s, uint64_t pos);
 

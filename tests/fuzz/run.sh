@@ -5,7 +5,10 @@
 # and stripped static bash and the crafted hostile files of
 # tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
 # mountinfo files and crafted overlay lines; for ttyline, reads of typed
-# lines in canonical and raw mode. Each target's corpus grows in
+# lines in canonical and raw mode; for re, the patterns of the
+# unit tests' Go vectors and the redact rules the tests use, each with texts
+# that make backtracking engines blow up; for escape, lines with every kind
+# of byte the agent escapes or not. Each target's corpus grows in
 # build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
 # a finding, saved under build/fuzz/artifacts/. Not part of make test.
 set -uo pipefail
@@ -14,13 +17,15 @@ set -uo pipefail
 SECS=${FUZZ_SECONDS:-60}
 F=$T_BUILD/fuzz
 MKELF=$T_BUILD/tests/tools/mkelf
-for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$MKELF"; do
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$F/fuzz_re" "$F/fuzz_escape" "$MKELF"; do
 	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
 done
 seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
 t_cleanup "rm -rf '$seeds'"
-mkdir -p "$seeds/elfsym" "$seeds/mountinfo" "$seeds/ttyline" "$F/corpus/elfsym" \
-	"$F/corpus/mountinfo" "$F/corpus/ttyline" "$F/artifacts"
+mkdir -p "$F/artifacts"
+for t in elfsym mountinfo ttyline re escape; do
+	mkdir -p "$seeds/$t" "$F/corpus/$t"
+done
 
 # elf_seed NAME FILE [HOLES_MIB]: the fuzz input for FILE: one byte of MiB
 # of holes to add, then the file's bytes.
@@ -70,7 +75,26 @@ printf '\x04\x00\x09echo one\n' >"$seeds/ttyline/canonical"
 printf '\x10\x00\x0eecho helo\x1b[Dl\r\x05\x00\x00' >"$seeds/ttyline/raw-recovered"
 printf '\x0c\x01\x08hunter2\n\x02\x01\x00' >"$seeds/ttyline/echo-off"
 
-for t in elfsym mountinfo ttyline; do
+# re_seed NAME PATTERN TEXT: the input is one byte (the pattern's length)
+# then the pattern and the text.
+re_seed() {
+	{ printf "\\$(printf '%03o' "$((${#2} % 256))")"; printf '%s' "$2" "$3"; } >"$seeds/re/$1"
+}
+i=0
+while IFS= read -r p; do
+	re_seed "go-$i" "$p" "aaaa_b_ab=xyz AKIA0123456789ABCDEF --password hunter2"
+	i=$((i + 1))
+done < <(sed -n 's/^\t{ "\(\([^"\\]\|\\.\)*\)", .*/\1/p' "$T_ROOT/tests/unit/test_re_go.inc" | head -200 |
+	sed 's/\\\\/\\/g; s/\\"/"/g; s/?\\?/??/g')
+re_seed evil-1 '(x+x+)+y' "$(printf 'x%.0s' $(seq 60))"
+re_seed evil-2 '(?i)(\w+_)*(TOKEN|SECRET|PASSWORD)=\S+' "$(printf 'a_%.0s' $(seq 60))="
+re_seed pw '--password[= ]\S+' 'mysql --password hunter2 -u root'
+re_seed aws '(?i)aws_secret_access_key\s*[=:]\s*\S+' 'export AWS_SECRET_ACCESS_KEY=abc'
+printf '%s' "sed 's/\\t/ /g' a.tsv" >"$seeds/escape/backslash"
+printf 'ls\x1b]0;pwned\x07\x1b[2J\r\n\xe2\x80\xae\xff' >"$seeds/escape/terminal"
+printf 'r\xe2\x80\x8bm \xe2\x80\xa8 \xf3\xa0\x81\x81 \xe3\x85\xa4 caf\xc3\xa9 \xf0\x9f\x98\x80' >"$seeds/escape/hidden"
+
+for t in elfsym mountinfo ttyline re escape; do
 	log=$F/artifacts/$t.log
 	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1

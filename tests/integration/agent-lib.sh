@@ -35,6 +35,24 @@ ag_setup() {
 	k patch pod web -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$cid"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
 }
 
+# ag_pod POD NAME: another pod of shop on the node (labels app=demo), whose
+# container main is the capture container NAME, started here in a cgroup
+# named after its container ID; POD_CID[POD] gets that ID. After ag_setup.
+declare -A POD_CID
+ag_pod() {
+	local pod=$1 name=$2 id cg
+	id=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
+	cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$id
+	mkdir -p "$cg"
+	t_cleanup "t_wait 10 rmdir '$cg'"
+	cap_container "$name" "${AG_ROOT:-$RFS}"
+	echo "${CPID[$name]}" >"$cg/cgroup.procs"
+	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"'"$pod"'","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
+		k apply -f - >/dev/null
+	k patch pod "$pod" -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$id"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+	POD_CID[$pod]=$id
+}
+
 # ag_controller BINARY: the controller in the background, killed at the end.
 ag_controller() {
 	("$1" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* lib/events against a real kube-apiserver: Events are created with the
  * fields kubectl shows, identical ones fold into a series, the client-side
- * limit drops and counts, and hostile notes are escaped and bounded. */
+ * limit drops and counts, hostile notes are escaped and bounded, and a note
+ * that can be shown as typed (or that is escaped already) is, never
+ * escaped again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@ struct found {
 	int n;
 	long series;
 	char note[2048];
+	char escaped[16];	/* the annotation shellaudit.io/escaped */
 	const char *want_reason;
 };
 
@@ -37,6 +40,10 @@ static int find_events(const cJSON *item, void *arg)
 		 cJSON_GetStringValue(cJSON_GetObjectItem(item, "note")));
 	if (series)
 		f->series = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(series, "count"));
+	snprintf(f->escaped, sizeof(f->escaped), "%s",
+		 cJSON_GetStringValue(cJSON_GetObjectItem(
+			 cJSON_GetObjectItem(cJSON_GetObjectItem(item, "metadata"), "annotations"),
+			 "shellaudit.io/escaped")) ?: "");
 	return 0;
 }
 
@@ -114,6 +121,31 @@ int main(void)
 	      st.rate_limited == 6);
 	CHECK("stats add up", st.created == 10 && st.aggregated == 49 && st.series_updates == 1 &&
 	      st.failed == 0);
+
+	/* Shown as typed: a backslash stays one; text the agent escaped
+	 * already is not escaped a second time; annotations go on the Event. */
+	r = events_emit_named(e, "demo-pod.typed", &pod, "Normal", "AsTyped", "Typed",
+			      "sed 's/\\t/ /g' a.tsv", NULL);
+	f = list(c, "AsTyped");
+	CHECK("a note that can be shown as typed is, one backslash",
+	      r == 0 && f.n == 1 && !strcmp(f.note, "sed 's/\\t/ /g' a.tsv") && !f.escaped[0]);
+	{
+		cJSON *ann = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(ann, "shellaudit.io/escaped", "true");
+		r = events_emit_named(e, "demo-pod.escaped", &pod, "Normal", "Escaped", "Typed",
+				      "echo \\e[2J\\xff", ann);
+		cJSON_Delete(ann);
+	}
+	f = list(c, "Escaped");
+	CHECK("an escaped note is not escaped again, and says so in its annotation",
+	      r == 0 && f.n == 1 && !strcmp(f.note, "echo \\e[2J\\xff") &&
+		      !strcmp(f.escaped, "true"));
+	r = events_emit_named(e, "demo-pod.hidden", &pod, "Normal", "Hidden", "Typed",
+			      "r\xe2\x80\x8bm -rf /", NULL);
+	f = list(c, "Hidden");
+	CHECK("a zero-width space in a note is escaped", r == 0 && f.n == 1 &&
+	      !strcmp(f.note, "r\\u{200b}m -rf /"));
 
 	events_free(e);
 

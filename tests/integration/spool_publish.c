@@ -9,12 +9,22 @@
  *   spool_publish collide DIR                    a record whose name another
  *                                                 record took first is published
  *                                                 under its longer name, not lost
+ *   spool_publish full DIR                       a full spool: each chain that
+ *                                                 lost entries gets a gap entry
+ *                                                 with its own count
+ *   spool_publish corrupt DIR                    a corrupt entry in a middle
+ *                                                 segment is a gap entry in its
+ *                                                 session, a corrupt record is
+ *                                                 formed again; the chain verifies
  * Entries alternate between two sessions of one container, so batches of
  * both are open when the crash comes. Records are signed with the key in
- * DIR.key, made on the first write.
+ * DIR.key, made on the first write. The spool resumes chains as the
+ * agent's does: a spool that lost its files goes on after the API
+ * server's newest record.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +38,7 @@
 #include "publish.h"
 #include "record.h"
 #include "sign.h"
+#include "sink_spool.h"
 #include "spool.h"
 #include "timefmt.h"
 #include "verify.h"
@@ -75,7 +86,7 @@ static int write_phase(struct kube_client *c, const char *dir, long from, long t
 {
 	struct sign_key *key = load_key(dir);
 	struct spool_opts so = { .dir = dir, .batch_entries = 7, .batch_age_ms = 300,
-				 .checkpoint_ms = 100, .key = key };
+				 .checkpoint_ms = 100, .key = key, .resume = true };
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
 				  .qps = 1000, .burst = 1000 };
 	struct spool *s;
@@ -370,6 +381,394 @@ static int collide_phase(struct kube_client *c, const char *dir)
 	return ok == checks ? 0 : 1;
 }
 
+
+/* --- faults ---------------------------------------------------------------------- */
+
+static int checks, passed;
+
+static void check(bool ok, const char *what, const char *detail)
+{
+	checks++;
+	passed += ok;
+	printf("  %s %s%s%s\n", ok ? "ok  " : "FAIL", what, detail ? ": " : "",
+	       detail ? detail : "");
+}
+
+static cJSON *pod_identity(const char *pod, const char *cid)
+{
+	cJSON *id = identity();
+
+	cJSON_ReplaceItemInObject(id, "pod", cJSON_CreateString(pod));
+	cJSON_ReplaceItemInObject(id, "podUID", cJSON_CreateString(pod));
+	cJSON_ReplaceItemInObject(id, "containerID", cJSON_CreateString(cid));
+	return id;
+}
+
+/* Every record of container cid in NS (by spec). */
+static int list_chain(struct kube_client *c, const char *cid, struct collect *col)
+{
+	struct collect all = { 0 };
+	size_t i;
+	int ret = kube_list(c, "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords", 100,
+			    collect_record, &all, NULL, NULL);
+
+	for (i = 0; i < all.n; i++) {
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(all.recs[i], "spec"), "containerID"));
+
+		if (id && !strcmp(id, cid))
+			collect_record(all.recs[i], col);
+		cJSON_Delete(all.recs[i]);
+	}
+	free(all.recs);
+	return ret;
+}
+
+static void free_chain(struct collect *col)
+{
+	size_t i;
+
+	for (i = 0; i < col->n; i++)
+		cJSON_Delete(col->recs[i]);
+	free(col->recs);
+	memset(col, 0, sizeof(*col));
+}
+
+/* The counts of the chain's gap entries, added; *texts (a map the caller
+ * clears) gets how many entries hold each text. */
+static uint64_t chain_gaps(const struct collect *col, const char *session, struct hmap *texts)
+{
+	const cJSON *e;
+	uint64_t n = 0;
+	size_t r;
+
+	for (r = 0; r < col->n; r++) {
+		const cJSON *spec = cJSON_GetObjectItem(col->recs[r], "spec");
+		const char *sid = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "session"), "id"));
+
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec, "entries")) {
+			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind"));
+			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "text"));
+
+			if (kind && !strcmp(kind, "gap") &&
+			    (!session || (sid && !strcmp(sid, session))))
+				n += (uint64_t)cJSON_GetNumberValue(
+					cJSON_GetObjectItem(e, "count"));
+			else if (t && texts)
+				hmap_put(texts, t, (void *)((long)hmap_get(texts, t) + 1), NULL);
+		}
+	}
+	return n;
+}
+
+static bool chain_intact(struct collect *col)
+{
+	struct verify_result res;
+
+	return col->n && verify_chain(col->recs, col->n, stdout, &res) == 0 &&
+	       res.first_sequence == 0;
+}
+
+static struct sink_spool_target full_targets[2];
+
+static const struct sink_spool_target *full_lookup(const char *container, void *arg)
+{
+	(void)arg;
+	if (!strcmp(container, "containerd://a77ac4e2"))
+		return &full_targets[0];
+	return strcmp(container, "containerd://51c71e") ? NULL : &full_targets[1];
+}
+
+/* Publishes, with the sink's gaps, until the spool is idle. */
+static int drain_sink(struct spool *s, struct publisher *p, struct sink *sink, int timeout_s)
+{
+	time_t end = time(NULL) + timeout_s;
+	struct timespec step = { 0, 20 * 1000000L };
+	struct sink_spool_stats st;
+
+	while (time(NULL) < end) {
+		sink_flush(sink);
+		spool_tick(s);
+		publish_step(p, 200);
+		sink_spool_get_stats(sink, &st);
+		if (spool_idle(s) && !st.pending)
+			return 0;
+		nanosleep(&step, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+/* The security review's M1: the gap of a full spool went into the next
+ * writer's chain; the victim's chain verified with its lines missing. */
+static int full_phase(struct kube_client *c, const char *dir)
+{
+	struct sign_key *key = load_key(dir);
+	struct spool_opts so = { .dir = dir,
+				 .max_bytes = 64 << 10,
+				 .batch_entries = 20,
+				 .batch_age_ms = 200,
+				 .checkpoint_ms = 50,
+				 .key = key,
+				 .resume = true };
+	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
+				  .qps = 1000, .burst = 1000 };
+	cJSON *ida = pod_identity("attacker", "containerd://a77ac4e2");
+	cJSON *idv = pod_identity("victim", "containerd://51c71e");
+	struct sink_entry a = { .kind = SINK_LINE,
+				.container = "containerd://a77ac4e2",
+				.session = 300,
+				.pid = 300,
+				.tid = 300 };
+	struct sink_entry v = { .kind = SINK_LINE,
+				.container = "containerd://51c71e",
+				.session = 400,
+				.pid = 400,
+				.tid = 400 };
+	struct collect ca = { 0 }, cv = { 0 };
+	struct sink_spool_stats st;
+	struct hmap texts;
+	struct publisher *p;
+	struct events *ev;
+	struct spool *s;
+	struct sink *sink;
+	uint64_t lost_a, lost_v, ts = 1;
+	char text[64], detail[160];
+	int i;
+
+	full_targets[0] = (struct sink_spool_target){ ida, NULL, true, true, true };
+	full_targets[1] = (struct sink_spool_target){ idv, NULL, true, true, true };
+	if (spool_open(&so, &s) < 0 || sink_spool_open(s, full_lookup, NULL, &sink) < 0)
+		return 1;
+	events_new(c, &eo, &ev);
+	publish_new(c, ev, s, &p);
+	v.text = text;
+	for (i = 0; i < 3; i++) {
+		v.ts = ts++;
+		v.text_len = (size_t)snprintf(text, sizeof(text), "victim-before-%d", i);
+		sink_write(sink, &v);
+	}
+	/* The attacker floods while nothing is published (an outage). */
+	a.text = text;
+	for (i = 0; i < 3000; i++) {
+		a.ts = ts++;
+		a.text_len = (size_t)snprintf(text, sizeof(text), "attacker-flood-%04d", i);
+		sink_write(sink, &a);
+	}
+	for (i = 0; i < 5; i++) {
+		v.ts = ts++;
+		v.text_len = (size_t)snprintf(text, sizeof(text), "victim-lost-%d", i);
+		sink_write(sink, &v);
+	}
+	sink_spool_get_stats(sink, &st);
+	lost_a = st.dropped_full - 5;
+	lost_v = 5;
+	snprintf(detail, sizeof(detail), "%llu of the attacker's, 5 of the victim's",
+		 (unsigned long long)lost_a);
+	check(st.dropped_full > 5 && st.pending == 2, "the full spool refused entries of both",
+	      detail);
+	check(drain_sink(s, p, sink, 180) == 0, "publishing makes room and the gaps go in", NULL);
+	for (i = 0; i < 2; i++) {
+		v.ts = ts++;
+		v.text_len = (size_t)snprintf(text, sizeof(text), "victim-after-%d", i);
+		sink_write(sink, &v);
+	}
+	spool_end_session(s, "containerd://a77ac4e2", "300");
+	spool_end_session(s, "containerd://51c71e", "400");
+	drain_sink(s, p, sink, 180);
+	list_chain(c, "containerd://51c71e", &cv);
+	list_chain(c, "containerd://a77ac4e2", &ca);
+	hmap_init(&texts);
+	snprintf(detail, sizeof(detail), "%llu",
+		 (unsigned long long)chain_gaps(&cv, "400", &texts));
+	check(chain_gaps(&cv, "400", NULL) == lost_v,
+	      "the victim's chain says 5 of its entries were lost", detail);
+	check(hmap_get(&texts, "victim-before-2") && hmap_get(&texts, "victim-after-1") &&
+		      !hmap_get(&texts, "victim-lost-0"),
+	      "and holds what it kept", NULL);
+	hmap_clear(&texts);
+	snprintf(detail, sizeof(detail), "%llu of %llu",
+		 (unsigned long long)chain_gaps(&ca, NULL, NULL), (unsigned long long)lost_a);
+	check(chain_gaps(&ca, NULL, NULL) == lost_a,
+	      "the attacker's chain says how many of its own", detail);
+	check(chain_intact(&cv) && chain_intact(&ca), "both chains verify", NULL);
+	free_chain(&ca);
+	free_chain(&cv);
+	sink_close(sink);
+	publish_free(p);
+	events_free(ev);
+	spool_close(s);
+	cJSON_Delete(ida);
+	cJSON_Delete(idv);
+	sign_key_free(key);
+	printf("%d passed, %d failed\n", passed, checks - passed);
+	return passed == checks ? 0 : 1;
+}
+
+/* Flips one byte of the first file under dir/sub (in name order, from the
+ * index-th) holding needle: the byte delta into it. */
+static int flip_in(const char *dir, const char *sub, const char *needle, int delta, int *seg)
+{
+	char path[1024], cmd[1200], file[1024] = "";
+	FILE *ls;
+	int i = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	snprintf(cmd, sizeof(cmd), "grep -l -F -- '%s' '%s'/*.seg 2>/dev/null | sort | head -1",
+		 needle, path);
+	if (!(ls = popen(cmd, "r")) || !fgets(file, sizeof(file), ls)) {
+		if (ls)
+			pclose(ls);
+		return -1;
+	}
+	pclose(ls);
+	file[strcspn(file, "\n")] = '\0';
+	snprintf(cmd, sizeof(cmd), "ls '%s' | sort", path);
+	if ((ls = popen(cmd, "r"))) {
+		char name[256];
+
+		while (fgets(name, sizeof(name), ls)) {
+			name[strcspn(name, "\n")] = '\0';
+			if (strstr(file, name))
+				*seg = i;
+			i += strstr(name, ".seg") != NULL;
+		}
+		pclose(ls);
+	}
+	{
+		FILE *f = fopen(file, "r+b");
+		char *buf = malloc(1 << 20), *at;
+		size_t n;
+
+		if (!f || !buf) {
+			free(buf);
+			if (f)
+				fclose(f);
+			return -1;
+		}
+		n = fread(buf, 1, 1 << 20, f);
+		at = memmem(buf, n, needle, strlen(needle));
+		if (at) {
+			at[delta] ^= 0x02;
+			fseek(f, at - buf + delta, SEEK_SET);
+			fputc(at[delta], f);
+		}
+		fclose(f);
+		free(buf);
+		return at ? 0 : -1;
+	}
+}
+
+/* The security review's M7: one flipped byte in a middle segment cut the
+ * valid entries after it and stopped the spool for good. */
+static int corrupt_phase(struct kube_client *c, const char *dir)
+{
+	struct sign_key *key = load_key(dir);
+	struct spool_opts so = { .dir = dir,
+				 .segment_bytes = 16 << 10,
+				 .batch_entries = 10,
+				 .batch_age_ms = 200,
+				 .checkpoint_ms = 50,
+				 .key = key,
+				 .resume = true };
+	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
+				  .qps = 1000, .burst = 1000 };
+	cJSON *id = pod_identity("corrupt", "containerd://c0bbe57"), *sess[2], *e;
+	struct collect col = { 0 };
+	struct hmap texts, events;
+	struct publisher *p;
+	struct events *ev;
+	struct spool *s;
+	struct spool_stats st;
+	char text[64], detail[200];
+	long i, once = 0, ev_once = 0;
+	int seg = -1;
+
+	sess[0] = cJSON_Parse("{\"id\":\"100\",\"pid\":100}");
+	sess[1] = cJSON_Parse("{\"id\":\"200\",\"pid\":200}");
+	if (spool_open(&so, &s) < 0)
+		return 1;
+	for (i = 0; i < 300; i++) {
+		e = cJSON_CreateObject();
+		snprintf(text, sizeof(text), "corrupt-%04ld", i);
+		cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000001Z");
+		cJSON_AddStringToObject(e, "kind", "line");
+		cJSON_AddStringToObject(e, "text", text);
+		spool_add(s, "containerd://c0bbe57", i % 2 ? "200" : "100", id, sess[i % 2], e);
+		cJSON_Delete(e);
+	}
+	spool_close(s); /* the agent stops before its batcher read them; the disk rots */
+	check(flip_in(dir, "entries", "corrupt-0050", 10, &seg) == 0 && seg > 0,
+	      "a byte of an entry in a middle segment flipped", NULL);
+	if (spool_open(&so, &s) < 0)
+		return 1;
+	spool_get_stats(s, &st);
+	check(st.ej.torn_bytes == 0, "reopening cuts nothing", NULL);
+	/* The chain's start from the API server (none: a new container), then
+	 * the records are formed and journaled: flip one before it is
+	 * published. */
+	events_new(c, &eo, &ev);
+	publish_new(c, ev, s, &p);
+	spool_tick(s);
+	publish_step(p, 1);
+	spool_tick(s);
+	check(flip_in(dir, "records", "corrupt-0123", 10, &seg) == 0,
+	      "a byte of a formed record flipped", NULL);
+	for (i = 300; i < 310; i++) {
+		e = cJSON_CreateObject();
+		snprintf(text, sizeof(text), "corrupt-%04ld", i);
+		cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:01.000001Z");
+		cJSON_AddStringToObject(e, "kind", "line");
+		cJSON_AddStringToObject(e, "text", text);
+		spool_add(s, "containerd://c0bbe57", i % 2 ? "200" : "100", id, sess[i % 2], e);
+		cJSON_Delete(e);
+	}
+	spool_end_session(s, "containerd://c0bbe57", "100");
+	spool_end_session(s, "containerd://c0bbe57", "200");
+	check(drain(s, p, 180) == 0, "the spool goes on and drains", NULL);
+	spool_get_stats(s, &st);
+	snprintf(detail, sizeof(detail),
+		 "corrupt %llu, gaps %llu, records formed again %llu, lost %llu",
+		 (unsigned long long)st.corrupt, (unsigned long long)st.corrupt_gaps,
+		 (unsigned long long)st.records_regenerated, (unsigned long long)st.records_lost);
+	check(st.records_regenerated >= 1 && st.records_lost == 0,
+	      "the corrupt record was formed again", detail);
+	list_chain(c, "containerd://c0bbe57", &col);
+	hmap_init(&texts);
+	snprintf(detail, sizeof(detail), "%llu",
+		 (unsigned long long)chain_gaps(&col, "100", &texts));
+	check(chain_gaps(&col, "100", NULL) == 1 && chain_gaps(&col, NULL, NULL) == 1,
+	      "the corrupt entry is one gap entry, in its session's chain", detail);
+	for (i = 0; i < 310; i++) {
+		snprintf(text, sizeof(text), "corrupt-%04ld", i);
+		once += (long)hmap_get(&texts, text) == (i != 50);
+	}
+	snprintf(detail, sizeof(detail), "%ld of 310", once);
+	check(once == 310, "every other entry is in the records exactly once", detail);
+	hmap_init(&events);
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events,
+		  NULL, NULL);
+	for (i = 0; i < 310; i++) {
+		snprintf(text, sizeof(text), "corrupt-%04ld", i);
+		ev_once += (long)hmap_get(&events, text) == (i != 50);
+	}
+	snprintf(detail, sizeof(detail), "%ld of 310", ev_once);
+	check(ev_once == 310, "and has exactly one Event", detail);
+	check(chain_intact(&col), "the chain verifies", NULL);
+	hmap_clear(&texts);
+	hmap_clear(&events);
+	free_chain(&col);
+	publish_free(p);
+	events_free(ev);
+	spool_close(s);
+	cJSON_Delete(id);
+	cJSON_Delete(sess[0]);
+	cJSON_Delete(sess[1]);
+	sign_key_free(key);
+	printf("%d passed, %d failed\n", passed, checks - passed);
+	return passed == checks ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct kubeconfig *cfg;
@@ -390,6 +789,10 @@ int main(int argc, char **argv)
 		ret = verify_phase(c, atol(argv[2]), argv[3]);
 	else if (argc == 3 && !strcmp(argv[1], "collide"))
 		ret = collide_phase(c, argv[2]);
+	else if (argc == 3 && !strcmp(argv[1], "full"))
+		ret = full_phase(c, argv[2]);
+	else if (argc == 3 && !strcmp(argv[1], "corrupt"))
+		ret = corrupt_phase(c, argv[2]);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
 	return ret;

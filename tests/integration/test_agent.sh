@@ -39,7 +39,7 @@ mount -t bpf bpf "$work/bpf" || t_fail "cannot mount a BPF file system"
 t_cleanup "umount '$work/bpf'"
 start_agent() {
 	("$T_BUILD/asan/shellaudit-agent" --node-name "$node" --spool-dir "$dir/spool" --port "$port" \
-		--bpf-dir "$work/bpf/shellaudit" \
+		--bpf-dir "$work/bpf/shellaudit" --output "$dir/export.jsonl" \
 		--batch-ms 1000 --batch-entries 4 --log-level debug >>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
 	t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
 }
@@ -89,6 +89,33 @@ if k get auditrecords -A -o json | grep -q from-the-other-container ||
 else
 	t_pass "nothing from the untargeted container"
 fi
+# --output: the same entries as JSON lines for a log pipeline, each with
+# where it came from, redacted as in the records, nothing of the other
+# container.
+export_lines() {
+	python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("kind") == "line" and e.get("pod") == "web":
+        print(e["text"])' "$dir/export.jsonl"
+}
+t_eq "--output: the typed lines as JSON lines, in order, redacted" "$want" "$(export_lines)"
+t_eq "--output: each says its node, namespace, pod and container" "$node shop web main" \
+	"$(python3 -c '
+import json, sys
+seen = {(e.get("node"), e.get("namespace"), e.get("pod"), e.get("container"))
+        for e in map(json.loads, open(sys.argv[1])) if e.get("kind") == "line"}
+print(" ".join(map(str, next(iter(seen)))) if len(seen) == 1 else seen)' "$dir/export.jsonl")"
+t_eq "--output: exec entries too, with their session" yes \
+	"$(grep '"kind":"exec"' "$dir/export.jsonl" | grep -q '"session":{"id"' && echo yes || echo no)"
+if grep -q 'from-the-other-container\|abc123' "$dir/export.jsonl"; then
+	t_fail "--output: nothing of the untargeted container, no secret"
+else
+	t_pass "--output: nothing of the untargeted container, no secret"
+fi
+t_match "--output: counted in the metrics" '^[1-9]' \
+	"$(curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "shellaudit_agent_exported_total" { print $2 }')"
 # The chain's head follows its newest record within a second.
 t_eventually "the chain verifies" 30 "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
 

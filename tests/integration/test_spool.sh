@@ -5,7 +5,10 @@
 # entries keep coming; every entry ends up in the AuditRecords exactly
 # once, signed, the chain verifies, and every line has exactly one Event.
 # Then a record whose name another record took first: published under its
-# longer name, never dropped.
+# longer name, never dropped. Then the spool's faults: a full spool's gap
+# in each chain that lost entries, with its own count; a corrupt entry in
+# a middle segment and a corrupt record; a spool wiped from the disk, whose
+# chain goes on after the API server's newest record.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
@@ -17,6 +20,10 @@ spool=$SHELLAUDIT_RUN/spool
 k apply -k "$T_ROOT/crds" >/dev/null
 k wait --for condition=established --timeout=60s crd --all >/dev/null
 k create namespace spool-test >/dev/null
+# Served, not only established: the writer's first step asks the API
+# server where the chain ends, and a 404 there would back it off.
+served() { k get auditrecords -n spool-test >/dev/null 2>&1; }
+t_wait 60 served || t_fail "AuditRecords are served"
 
 # A 1,000-entry burst; the writer kills itself with SIGKILL at entry 437.
 set +e
@@ -41,17 +48,18 @@ t_eq "entries written during the outage drain once it is back" "0" "$(cat "$SHEL
 t_run_program "verify" "$prog" verify 1500 "$spool"
 t_run_program "collide" "$prog" collide "$SHELLAUDIT_RUN/spool-collide"
 
-# The node's spool is lost (disk wiped): the new chain starts at 0 again,
-# under names of its own (they end in the records' digests): nothing
-# collides, both chains are kept, and the restart shows as a second record
-# with sequence 0.
+t_run_program "full" "$prog" full "$SHELLAUDIT_RUN/spool-full"
+t_run_program "corrupt" "$prog" corrupt "$SHELLAUDIT_RUN/spool-corrupt"
+
+# The node's spool is lost (disk wiped; its key kept): the chain goes on
+# after the newest record the API server holds, previousDigest included,
+# and verifies whole, every entry once.
 before=$(k get auditrecords -n spool-test --no-headers | wc -l)
 rm -rf "$spool"
-out=$("$prog" write "$spool" 5000 5003 2>"$SHELLAUDIT_RUN/write4.log" || true)
-t_match "a lost spool's new chain takes no name of the old one" 'collisions=0' "$out"
-t_match "and is published beside it" "^$((before + 2))\$" "$(k get auditrecords -n spool-test --no-headers | wc -l)"
-out=$("$prog" verify 1500 "$spool" 2>&1 || true)
-t_match "verify shows the restarted chain" 'a second record with sequence 0' "$out"
+out=$("$prog" write "$spool" 1500 1510 2>"$SHELLAUDIT_RUN/write4.log" || true)
+t_match "a wiped spool's records take no name of the old ones" 'collisions=0' "$out"
+t_match "and are published beside them" "^$((before + 2))\$" "$(k get auditrecords -n spool-test --no-headers | wc -l)"
+t_run_program "verify after the wipe" "$prog" verify 1510 "$spool"
 if grep -q 'AddressSanitizer\|runtime error' "$SHELLAUDIT_RUN"/write*.log; then
 	t_fail "the writers ran clean under sanitizers" "$(grep -h -A6 'AddressSanitizer\|runtime error' "$SHELLAUDIT_RUN"/write*.log | head)"
 fi

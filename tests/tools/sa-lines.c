@@ -6,10 +6,13 @@
  *   sa-lines [--kind KIND] [--container NAME] [--source SRC] [--field KEYS]
  *            [--eof] FILE
  *
- * KEY defaults to "line". Strings are unescaped (escape_unescape), numbers
- * and booleans printed as JSON has them, arrays of strings joined by single
- * spaces. Entries without the field are skipped, and so are end-of-input
- * line entries ("eof":true) unless --eof is given. --source keeps the line
+ * KEY defaults to "line". Strings of an entry marked "escaped":true are
+ * unescaped (escape_unescape), other entries' are printed as they are (the
+ * agent escapes only what cannot be shown as typed); the names the agent was
+ * given (container, reason) are always escaped. Numbers and booleans are
+ * printed as JSON has them, arrays of strings joined by single spaces.
+ * Entries without the field are skipped, and so are end-of-input line
+ * entries ("eof":true) unless --eof is given. --source keeps the line
  * entries of that source (readline or terminal). KEYS may be several,
  * comma-separated: their values are printed tab-separated, a missing one
  * empty, and an entry is skipped only when it has none of them. */
@@ -21,7 +24,7 @@
 
 #include "escape.h"
 
-static void put_string(const char *s)
+static void put_string(const char *s, int escaped)
 {
 	size_t cap = strlen(s) + 1;
 	char *raw = malloc(cap);
@@ -29,6 +32,11 @@ static void put_string(const char *s)
 
 	if (!raw)
 		exit(2);
+	if (!escaped) {
+		fputs(s, stdout);
+		free(raw);
+		return;
+	}
 	n = escape_unescape(raw, cap, s);
 	if (n < 0) {
 		fprintf(stderr, "sa-lines: malformed escape in \"%s\"\n", s);
@@ -38,13 +46,13 @@ static void put_string(const char *s)
 	free(raw);
 }
 
-static void put_value(const cJSON *v)
+static void put_value(const cJSON *v, int escaped)
 {
 	const cJSON *e;
 	int first = 1;
 
 	if (cJSON_IsString(v)) {
-		put_string(v->valuestring);
+		put_string(v->valuestring, escaped);
 	} else if (cJSON_IsBool(v)) {
 		fputs(cJSON_IsTrue(v) ? "true" : "false", stdout);
 	} else if (cJSON_IsNumber(v)) {
@@ -55,7 +63,7 @@ static void put_value(const cJSON *v)
 				putchar(' ');
 			first = 0;
 			if (cJSON_IsString(e))
-				put_string(e->valuestring);
+				put_string(e->valuestring, escaped);
 		}
 	}
 }
@@ -77,7 +85,9 @@ static int put_fields(const cJSON *o, const char *fields)
 		if (!first)
 			putchar('\t');
 		first = 0;
-		put_value(cJSON_GetObjectItemCaseSensitive(o, key));
+		put_value(cJSON_GetObjectItemCaseSensitive(o, key),
+			  !strcmp(key, "container") || !strcmp(key, "reason") ||
+				  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "escaped")));
 	}
 	putchar('\n');
 	return 1;

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+/* escape: what must be escaped (control characters, invalid UTF-8, code
+ * points that hide or break text) and what is shown as typed; the escape
+ * itself, reversible; cuts that never split a character or an escape. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,10 +129,63 @@ static void test_escape_json_quotes_and_controls(void)
 	UNIT_CHECK_STR(buf, "a");
 }
 
+/* The review's L1: invisible and line-breaking code points went through. */
+static void test_escape_invisible_and_line_breaking_code_points(void)
+{
+	static const char *const hidden[] = {
+		"\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\x8b", "\xe2\x80\x8c", "\xe2\x80\x8d",
+		"\xe2\x81\xa0", "\xe2\x81\xa4", "\xef\xbb\xbf", "\xc2\xad", "\xe1\xa0\x8e",
+		"\xf3\xa0\x80\x81", "\xf3\xa0\x81\xbf", "\xe3\x85\xa4", "\xe1\x85\x9f",
+		"\xef\xbe\xa0", "\xe2\x80\xae", "\xd8\x9c", "\xe2\x81\xa6",
+	};
+	char buf[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(hidden); i++) {
+		UNIT_CHECK(escape_needed(hidden[i], strlen(hidden[i])));
+		escape_text(buf, sizeof(buf), hidden[i], strlen(hidden[i]));
+		UNIT_CHECK(!strncmp(buf, "\\u{", 3));
+	}
+	UNIT_CHECK_STR(esc("r\xe2\x80\x8bm -rf /", 11), "r\\u{200b}m -rf /");
+	UNIT_CHECK_STR(esc("t\xf3\xa0\x81\x81", 5), "t\\u{e0041}");
+}
+
+static void test_escape_needed_only_when_it_must(void)
+{
+	UNIT_CHECK(!escape_needed("sed 's/\\t/ /g' a.tsv", 20));
+	UNIT_CHECK(
+		!escape_needed("echo \"q\" 'x' \\ caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 29));
+	UNIT_CHECK(!escape_needed("", 0));
+	/* emoji with variation selector 16 are shown as typed */
+	UNIT_CHECK(!escape_needed("\xe2\x9d\xa4\xef\xb8\x8f", 6));
+	UNIT_CHECK(escape_needed("a\tb", 3));
+	UNIT_CHECK(escape_needed("a\x7f", 2));
+	UNIT_CHECK(escape_needed("\xc2\x9b", 2));
+	UNIT_CHECK(escape_needed("\xff", 1));
+	UNIT_CHECK(escape_needed("\xc0\xaf", 2));
+	UNIT_CHECK(escape_needed("a\0b", 3));
+}
+
+static void test_escape_utf8_prefix_never_splits_a_character(void)
+{
+	static const char s[] = "ab\xe2\x82\xac\xf0\x9f\x98\x80";
+
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 100) == 9);
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 2) == 2);
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 3) == 2);
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 4) == 2);
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 5) == 5);
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 8) == 5);
+	UNIT_CHECK(escape_utf8_prefix(s, 9, 0) == 0);
+}
+
 UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_backslash_doubled),
 	  UNIT_TEST(test_escape_controls), UNIT_TEST(test_escape_nul_byte),
 	  UNIT_TEST(test_escape_valid_utf8_kept), UNIT_TEST(test_escape_invalid_utf8_bytes),
 	  UNIT_TEST(test_escape_bidi_override), UNIT_TEST(test_escape_truncation_never_splits),
 	  UNIT_TEST(test_escape_zero_capacity_counts), UNIT_TEST(test_escape_roundtrip_all_bytes),
 	  UNIT_TEST(test_unescape_rejects_malformed),
-	  UNIT_TEST(test_escape_json_quotes_and_controls))
+	  UNIT_TEST(test_escape_json_quotes_and_controls),
+	  UNIT_TEST(test_escape_invisible_and_line_breaking_code_points),
+	  UNIT_TEST(test_escape_needed_only_when_it_must),
+	  UNIT_TEST(test_escape_utf8_prefix_never_splits_a_character))

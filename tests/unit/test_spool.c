@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
+/* spool: a replay after a crash forms the same records; checkpoints hold
+ * open batches by reference, so many big ones never make one too large;
+ * faults end in gaps: a corrupt entry is a gap entry in its session, a
+ * corrupt record is formed again, an unsynced entry is never handed out;
+ * a chain the spool has not seen waits for where the API server's ends. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -140,11 +148,553 @@ static void test_spool_full_is_counted(void)
 	spool_close(s);
 }
 
+
+/* The segment files of a journal, in order, into paths (at most max). */
+static int segments(const char *dir, char paths[][512], int max)
+{
+	struct dirent **list;
+	int n, i, k = 0;
+
+	n = scandir(dir, &list, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		if (strstr(list[i]->d_name, ".seg") && k < max)
+			snprintf(paths[k++], 512, "%.200s/%.200s", dir, list[i]->d_name);
+		free(list[i]);
+	}
+	if (n >= 0)
+		free(list);
+	return k;
+}
+
+/* Flips one byte of the first occurrence of needle in file. */
+static int corrupt(const char *file, const char *needle, int delta)
+{
+	char buf[1 << 16];
+	int fd = open(file, O_RDWR), ret = -1;
+	ssize_t n;
+	char *at;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		at = memmem(buf, (size_t)n, needle, strlen(needle));
+		if (at) {
+			at[delta] ^= 0x01;
+			ret = pwrite(fd, at + delta, 1, at - buf + delta) == 1 ? 0 : -1;
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+/* A tick that checkpoints what changed: checkpoint_ms (1 in these tests)
+ * has passed since the last one. */
+static int tick_checkpointed(struct spool *s)
+{
+	struct timespec two_ms = { 0, 2 * 1000000L };
+
+	nanosleep(&two_ms, NULL);
+	return spool_tick(s);
+}
+
+static cJSON *all_records(struct spool *s)
+{
+	cJSON *all = cJSON_CreateArray(), *rec;
+	uint64_t pos;
+
+	spool_tick(s);
+	while (spool_next_record(s, &rec, &pos) == 0) {
+		cJSON_AddItemToArray(all, rec);
+		spool_record_done(s, pos);
+	}
+	spool_tick(s);
+	return all;
+}
+
+static const cJSON *spec_of(const cJSON *all, int i)
+{
+	return cJSON_GetObjectItem(cJSON_GetArrayItem(all, i), "spec");
+}
+
+static cJSON *line_entry(const char *text)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000001Z");
+	cJSON_AddStringToObject(e, "kind", "line");
+	cJSON_AddStringToObject(e, "text", text);
+	return e;
+}
+
+static void add_to(struct spool *s, const char *cid, const cJSON *ident, const char *sk,
+		   const char *text)
+{
+	cJSON *e = line_entry(text), *sess = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(sess, "id", sk);
+	UNIT_CHECK(spool_add(s, cid, sk, ident, *sk ? sess : NULL, e) == 0);
+	cJSON_Delete(e);
+	cJSON_Delete(sess);
+}
+
+/* The review's M2: 60 sessions with big entries kept their open batches in
+ * every checkpoint, which outgrew its record; sync and acknowledgement
+ * stopped and the spool filled. Now batches are checkpointed by where they
+ * start, and a replay still forms the same records. */
+static void test_spool_big_open_batches_checkpoint_by_reference(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000, .checkpoint_ms = 1,
+				.max_bytes = 64u << 20 };
+	char a_dir[128], b_dir[128], *big = malloc(40001), sk[16];
+	cJSON *ra, *rb;
+	struct spool *a, *b;
+	struct spool_stats st;
+	int round, i, same = 1, j;
+
+	if (!big)
+		return;
+	memset(big, 'x', 40000);
+	big[40000] = '\0';
+	snprintf(a_dir, sizeof(a_dir), "%s/big-a", base);
+	snprintf(b_dir, sizeof(b_dir), "%s/big-b", base);
+	o.dir = a_dir;
+	UNIT_CHECK(spool_open(&o, &a) == 0);
+	for (round = 0; round < 8; round++) {
+		for (i = 0; i < 60; i++) {
+			snprintf(sk, sizeof(sk), "s%d", i);
+			big[0] = (char)('a' + round);
+			add_to(a, "containerd://c1", id, sk, big);
+		}
+		UNIT_CHECK(spool_tick(a) == 0);
+		if (round == 4)
+			sh("cp -a '%s' '%s'", a_dir, b_dir);
+	}
+	spool_get_stats(a, &st);
+	UNIT_CHECK(st.checkpoint_failures == 0 && st.checkpoints >= 8 && st.rejected_full == 0);
+	for (i = 0; i < 60; i++) {
+		snprintf(sk, sizeof(sk), "s%d", i);
+		spool_end_session(a, "containerd://c1", sk);
+	}
+	ra = all_records(a);
+	spool_close(a);
+	/* the crash copy, replayed with the same entries after it */
+	o.dir = b_dir;
+	UNIT_CHECK(spool_open(&o, &b) == 0);
+	for (round = 5; round < 8; round++)
+		for (i = 0; i < 60; i++) {
+			snprintf(sk, sizeof(sk), "s%d", i);
+			big[0] = (char)('a' + round);
+			add_to(b, "containerd://c1", id, sk, big);
+		}
+	for (i = 0; i < 60; i++) {
+		snprintf(sk, sizeof(sk), "s%d", i);
+		spool_end_session(b, "containerd://c1", sk);
+	}
+	rb = all_records(b);
+	spool_close(b);
+	UNIT_CHECK(cJSON_GetArraySize(rb) > 0);
+	for (j = 0; j < cJSON_GetArraySize(rb); j++) {
+		int found = 0;
+
+		for (i = 0; i < cJSON_GetArraySize(ra) && !found; i++)
+			found = !strcmp(
+				cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(rb, j), "digest")),
+				cJSON_GetStringValue(
+					cJSON_GetObjectItem(spec_of(ra, i), "digest")));
+		same &= found;
+	}
+	UNIT_CHECK(same);
+	cJSON_Delete(ra);
+	cJSON_Delete(rb);
+	free(big);
+}
+
+static void test_spool_open_batches_are_bounded(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	char dir[128], sk[16];
+	struct spool *s;
+	cJSON *all;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/many", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 4096 + 10; i++) {
+		snprintf(sk, sizeof(sk), "s%d", i);
+		add_to(s, "containerd://c1", id, sk, "ls");
+	}
+	/* no session ended, no age: the 10 opened first were cut */
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 10);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(spec_of(all, 0), "session"), "id")),
+		       "s0");
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+/* The review's M7 at the spool: a corrupt entry cost the rest of the
+ * spool. Now it is a gap entry in its session's record. */
+static void test_spool_corrupt_entry_is_a_gap_in_its_session(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	char dir[128], sub[160], seg[4][512];
+	struct spool_stats st;
+	struct spool *s;
+	cJSON *all;
+	const cJSON *e;
+	int n, gaps = 0, lines = 0;
+
+	snprintf(dir, sizeof(dir), "%s/corrupt", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "first-of-a");
+	add_to(s, "containerd://c1", id, "b", "first-of-b");
+	add_to(s, "containerd://c1", id, "a", "second-of-a");
+	add_to(s, "containerd://c1", id, "a", "third-of-a");
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	n = segments(sub, seg, 4);
+	UNIT_CHECK(n == 1 && corrupt(seg[0], "second-of-a", 3) == 0);
+	spool_end_session(s, "containerd://c1", "a");
+	spool_end_session(s, "containerd://c1", "b");
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 2);
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec_of(all, 0), "entries")) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind"));
+
+		gaps += !strcmp(kind, "gap") &&
+			cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count")) == 1;
+		lines += !strcmp(kind, "line");
+	}
+	UNIT_CHECK(gaps == 1 && lines == 2);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 2),
+			"text")),
+		"third-of-a");
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 1), "sequence")) == 1);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 1 && st.corrupt_unattributed == 0);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+/* When the damaged bytes no longer say whose the entry was, nothing is
+ * guessed: it is counted for the agent to report in every chain. */
+static void test_spool_corrupt_entry_of_no_known_session_is_counted(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	char dir[128], sub[160], seg[4][512];
+	struct spool_stats st;
+	struct spool *s;
+	cJSON *all;
+
+	snprintf(dir, sizeof(dir), "%s/unknown", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "first-of-a");
+	add_to(s, "containerd://c1", id, "a", "second-of-a");
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	UNIT_CHECK(segments(sub, seg, 4) == 1);
+	/* in the second entry's container ID: "containerd://c1" becomes another */
+	{
+		char buf[4096];
+		int fd = open(seg[0], O_RDWR);
+		ssize_t n = pread(fd, buf, sizeof(buf), 0);
+		char *second = memmem(buf, (size_t)n, "second-of-a", 11), *cid = NULL, *p;
+
+		for (p = buf; p && p < second;
+		     p = memmem(p + 1, (size_t)(second - p - 1), "\"cid\"", 5))
+			cid = p;
+		UNIT_CHECK(cid && pwrite(fd, "X", 1, cid - buf + 8) == 1);
+		close(fd);
+	}
+	spool_end_session(s, "containerd://c1", "a");
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(spec_of(all, 0), "entries")) == 1);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.corrupt == 1 && st.corrupt_unattributed == 1);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+/* A record a corrupt records journal lost is formed again from the entries
+ * (the batcher re-run from the checkpoint before it): the same record. */
+static void test_spool_corrupt_record_is_formed_again(void)
+{
+	struct spool_opts o = { .batch_entries = 2, .batch_age_ms = 3600000, .checkpoint_ms = 1 };
+	char dir[128], copy[160], sub[160], seg[4][512];
+	struct spool_stats st;
+	struct spool *s, *c;
+	cJSON *all, *orig;
+	int i, seqs = 0;
+
+	snprintf(dir, sizeof(dir), "%s/records-corrupt", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 6; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "cmd-%d-of-record-%d", i, i / 2);
+		add_to(s, "containerd://c1", id, "a", text);
+	}
+	/* The first tick forms the records, after the spool's first
+	 * checkpoint (the one they are formed again from); the second
+	 * checkpoints after them. */
+	spool_tick(s);
+	tick_checkpointed(s);
+	/* an untouched copy, for the record as it was formed */
+	snprintf(copy, sizeof(copy), "%s-copy", dir);
+	sh("cp -a '%s' '%s'", dir, copy);
+	snprintf(sub, sizeof(sub), "%s/records", dir);
+	UNIT_CHECK(segments(sub, seg, 4) == 1 && corrupt(seg[0], "cmd-3-of-record-1", 4) == 0);
+	all = all_records(s);
+	for (i = 0; i < cJSON_GetArraySize(all); i++)
+		seqs |= 1 << (int)cJSON_GetNumberValue(
+				cJSON_GetObjectItem(spec_of(all, i), "sequence"));
+	UNIT_CHECK(seqs == 5); /* 0 and 2: 1 is being formed again */
+	cJSON_Delete(all);
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1 &&
+		   cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 0), "sequence")) == 1);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 1),
+			"text")),
+		"cmd-3-of-record-1");
+	o.dir = copy;
+	UNIT_CHECK(spool_open(&o, &c) == 0);
+	orig = all_records(c);
+	UNIT_CHECK(cJSON_GetArraySize(orig) == 3);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "digest")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(orig, 1), "digest")));
+	cJSON_Delete(orig);
+	spool_close(c);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.records_regenerated == 1 && st.records_lost == 0);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+static int sync_fails;
+
+static int flaky_datasync(int fd)
+{
+	if (sync_fails) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+/* What may not be on disk is not handed out: no Event, no record. */
+static void test_spool_hands_out_only_what_is_synced(void)
+{
+	struct spool_opts o = { .batch_entries = 1, .datasync = flaky_datasync };
+	char dir[128];
+	struct spool *s;
+	cJSON *item;
+	uint64_t pos;
+
+	snprintf(dir, sizeof(dir), "%s/unsynced", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	sync_fails = 1;
+	add_to(s, "containerd://c1", id, "a", "not-durable-yet");
+	UNIT_CHECK(spool_tick(s) == -EIO);
+	UNIT_CHECK(spool_next_event(s, &item, &pos) == -ENODATA);
+	UNIT_CHECK(spool_next_record(s, &item, &pos) == -ENODATA);
+	sync_fails = 0;
+	UNIT_CHECK(spool_tick(s) == 0);
+	UNIT_CHECK(spool_next_event(s, &item, &pos) == 0);
+	cJSON_Delete(item);
+	UNIT_CHECK(spool_next_record(s, &item, &pos) == 0);
+	cJSON_Delete(item);
+	spool_close(s);
+}
+
+/* A spool that holds no chain of a container (wiped, or a new container)
+ * waits for where the API server's chain ends before forming a record of
+ * it, and goes on from there; a replay forms the same. */
+static void test_spool_resumed_chain_goes_on_after_the_api_head(void)
+{
+	static const char head[] =
+		"sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	struct spool_opts o = { .batch_entries = 2, .batch_age_ms = 3600000, .checkpoint_ms = 1,
+				.resume = true };
+	struct spool_head h = { 41, head, "2026-12-25T00:00:00Z" };
+	char dir[128], copy[128];
+	const cJSON *wid;
+	const char *cid;
+	struct spool *s;
+	cJSON *all, *again;
+
+	snprintf(dir, sizeof(dir), "%s/resume", base);
+	snprintf(copy, sizeof(copy), "%s/resume-copy", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "one");
+	add_to(s, "containerd://c1", id, "a", "two");
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 0);
+	cJSON_Delete(all);
+	UNIT_CHECK(spool_wanted_chain(s, &cid, &wid) == 1);
+	UNIT_CHECK_STR(cid, "containerd://c1");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(wid, "pod")), "p");
+	UNIT_CHECK(spool_seed_chain(s, cid, &h) == 0);
+	UNIT_CHECK(spool_wanted_chain(s, &cid, &wid) == 0);
+	sh("cp -a '%s' '%s'", dir, copy);
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 0), "sequence")) == 42);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "previousDigest")),
+		       head);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "previousKeptUntil")),
+		"2026-12-25T00:00:00Z");
+	spool_close(s);
+	/* the crash copy knows the chain's start from its checkpoint */
+	o.dir = copy;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	again = all_records(s);
+	UNIT_CHECK(spool_wanted_chain(s, &cid, &wid) == 0);
+	UNIT_CHECK(cJSON_GetArraySize(again) == 1 &&
+		   !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(again, 0), "digest")),
+			   cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "digest"))));
+	cJSON_Delete(all);
+	cJSON_Delete(again);
+	spool_close(s);
+	/* a new container: no head, sequence 0 */
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	{
+		cJSON *other = cJSON_Duplicate(id, 1);
+
+		cJSON_ReplaceItemInObject(other, "containerID",
+					  cJSON_CreateString("containerd://c2"));
+		add_to(s, "containerd://c2", other, "", "x");
+		add_to(s, "containerd://c2", other, "", "y");
+		cJSON_Delete(other);
+	}
+	spool_tick(s);
+	UNIT_CHECK(spool_wanted_chain(s, &cid, &wid) == 1 && !strcmp(cid, "containerd://c2"));
+	UNIT_CHECK(spool_seed_chain(s, "containerd://c2", NULL) == 0);
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1 &&
+		   cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 0), "sequence")) == 0);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+static int no_datasync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+/* Chains past the bound whose records are all published are forgotten;
+ * one used again asks for its start again. */
+static void test_spool_chains_are_bounded_when_they_resume(void)
+{
+	struct spool_opts o = { .batch_entries = 1, .checkpoint_ms = 1, .resume = true,
+				.max_chains = 64, .datasync = no_datasync };
+	char dir[128], cidbuf[64];
+	const cJSON *wid;
+	const char *cid;
+	struct spool *s;
+	cJSON *all, *ident = cJSON_Duplicate(id, 1);
+	int i, asked = 0;
+
+	snprintf(dir, sizeof(dir), "%s/chains", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 64 + 50; i++) {
+		snprintf(cidbuf, sizeof(cidbuf), "containerd://%d", i);
+		cJSON_ReplaceItemInObject(ident, "containerID", cJSON_CreateString(cidbuf));
+		add_to(s, cidbuf, ident, "", "ls");
+		spool_tick(s);
+		if (spool_wanted_chain(s, &cid, &wid) == 1) {
+			int r = spool_seed_chain(s, cid, NULL);
+
+			if (r < 0)
+				fprintf(stderr, "    seed %d: %s\n", i, strerror(-r));
+			UNIT_CHECK(r == 0);
+			spool_tick(s);
+		}
+		cJSON_Delete(all_records(s));
+	}
+	/* the first container again: forgotten, so its start is asked */
+	cJSON_ReplaceItemInObject(ident, "containerID", cJSON_CreateString("containerd://0"));
+	add_to(s, "containerd://0", ident, "", "ls");
+	spool_tick(s);
+	spool_tick(s);
+	asked = spool_wanted_chain(s, &cid, &wid);
+	UNIT_CHECK(asked == 1);
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 0);
+	cJSON_Delete(all);
+	cJSON_Delete(ident);
+	spool_close(s);
+}
+
+/* A restart restores open batches as they were checkpointed, whatever the
+ * options are now: a corrupt entry after them still finds its batch. */
+static void test_spool_restore_rebuilds_batches_as_they_were(void)
+{
+	struct spool_opts o = { .batch_entries = 100, .batch_age_ms = 3600000, .checkpoint_ms = 1 };
+	char dir[128], sub[160], seg[4][512], text[32];
+	struct spool_stats st;
+	struct spool *s;
+	cJSON *all;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/restore", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s); /* the first checkpoint */
+	for (i = 1; i <= 6; i++) {
+		snprintf(text, sizeof(text), "entry-number-%d", i);
+		add_to(s, "containerd://c1", id, "a", text);
+	}
+	tick_checkpointed(s);
+	spool_close(s);
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	UNIT_CHECK(segments(sub, seg, 4) == 1 && corrupt(seg[0], "entry-number-5", 3) == 0);
+	o.batch_entries = 4;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_end_session(s, "containerd://c1", "a");
+	all = all_records(s);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 1 && st.corrupt_unattributed == 0);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1 &&
+		   cJSON_GetArraySize(cJSON_GetObjectItem(spec_of(all, 0), "entries")) == 6);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 4),
+			"kind")),
+		"gap");
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_spool_replay_from_a_crash_forms_the_same_records),
 		UNIT_TEST(test_spool_full_is_counted),
+		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
+		UNIT_TEST(test_spool_open_batches_are_bounded),
+		UNIT_TEST(test_spool_corrupt_entry_is_a_gap_in_its_session),
+		UNIT_TEST(test_spool_corrupt_entry_of_no_known_session_is_counted),
+		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
+		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
+		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
+		UNIT_TEST(test_spool_resumed_chain_goes_on_after_the_api_head),
+		UNIT_TEST(test_spool_chains_are_bounded_when_they_resume),
 	};
 	int ret;
 

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared by spool.c (the journals, the publisher's cursors, acknowledgement)
+ * and spool_batch.c (the batcher: the replay engine). Not for other
+ * modules: see spool.h. */
+#ifndef SHELLAUDIT_SPOOL_INTERNAL_H
+#define SHELLAUDIT_SPOOL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hmap.h"
+#include "journal.h"
+#include "record.h"
+#include "spool.h"
+
+#define SPOOL_MAX_CHECKPOINTS 1024
+/* Open batches at most: past it the one opened first is cut. */
+#define SPOOL_MAX_OPEN 4096
+/* The time of a gap entry that has no other to go by. */
+#define SPOOL_EPOCH "1970-01-01T00:00:00Z"
+
+/* One container session's entries on their way to a record. */
+struct spool_batch {
+	char *cid, *sk;
+	cJSON *id, *sess, *entries;
+	size_t bytes;
+	uint64_t first;		/* entries journal position of its first entry */
+	long opened_ms;
+	bool cut_requested;
+};
+
+/* One container's chain of records. */
+struct spool_chain {
+	uint64_t next_seq;
+	char prev[DIGEST_STR_LEN];
+	char prev_until[RECORD_TIME_LEN];	/* record_kept_until of prev */
+	bool seeded;		/* its start is known (else the batcher waits for it) */
+	bool from_api;		/* seeded from the API server: these are its values */
+	uint64_t seed_seq;
+	char seed_prev[DIGEST_STR_LEN], seed_until[RECORD_TIME_LEN];
+	uint64_t last_rec;	/* records journal position of its last record */
+};
+
+/* The batcher: what the entries journal makes of records. The agent's runs
+ * one; regenerating records a corrupt records journal lost runs a second,
+ * "dry" one from an older checkpoint, whose records go to `out`. */
+struct spool_batcher {
+	struct spool *s;
+	struct hmap batches;	/* "cid\x1fsk" -> struct spool_batch */
+	struct hmap chains;	/* cid -> struct spool_chain */
+	uint64_t bp;		/* next entries journal position */
+	char *wanted;		/* the container whose chain it waits for, or NULL */
+	cJSON *wanted_id;
+	bool dry;
+	bool restoring;		/* rebuilding open batches: as they were, no cut */
+	cJSON *out;		/* dry: the records formed */
+	const struct spool_batcher *seeds; /* dry: the chains' starts */
+	uint64_t unattributed;	/* corrupt entries of no known container session */
+	uint64_t gaps;		/* corrupt entries that became gap entries */
+};
+
+struct spool {
+	struct spool_opts opts;
+	struct journal *ej, *rj;
+	struct spool_batcher b;
+	uint64_t ep;		/* event publisher's next entry */
+	uint64_t rp;		/* record publisher's next item */
+	uint64_t ckpt_pos[SPOOL_MAX_CHECKPOINTS], ckpt_keep[SPOOL_MAX_CHECKPOINTS];
+	size_t nckpt;		/* checkpoints since the records journal's cursor */
+	long last_ckpt_ms;
+	bool changed;		/* batcher state changed since the last checkpoint */
+	/* The key of the last item of the entries journal when it is a keyed
+	 * entry, else "": an agent killed after spooling an entry and before
+	 * the ring buffer learnt it was read meets that event again. */
+	char last_key[SPOOL_KEY_MAX];
+	char epoch[SPOOL_EPOCH_LEN + 1];
+	struct spool_stats stats;
+};
+
+void spool_key(const char *cid, const char *sk, char *buf, size_t cap);
+const char *spool_str(const cJSON *o, const char *k);
+int spool_append(struct journal *j, const cJSON *item, uint64_t *pos);
+/* A cut marker: it frees room (the batch it closes stops holding entries),
+ * so it goes in even when the journal is full (journal_append_reserved). */
+int spool_append_cut(struct journal *j, const char *cid, const char *sk);
+
+int spool_batcher_init(struct spool_batcher *b, struct spool *s, bool dry);
+void spool_batcher_clear(struct spool_batcher *b);
+/* Runs the batcher over the entries journal from b->bp to `until`: 0 there,
+ * -EAGAIN when it waits for a chain's start (b->wanted), -ENOSPC or
+ * -ENOMEM to retry (the item is met again). */
+int spool_batcher_run(struct spool_batcher *b, uint64_t until);
+/* Journals cut markers for the batches older than the batch age. */
+int spool_batcher_cut_aged(struct spool_batcher *b, long now_ms);
+/* The checkpoint item of the batcher's state; *keep gets the first entries
+ * journal position it needs. */
+cJSON *spool_batcher_checkpoint(const struct spool_batcher *b, uint64_t *keep);
+/* Restores a batcher from a checkpoint item (open batches are re-read from
+ * the entries journal). */
+int spool_batcher_restore(struct spool_batcher *b, const cJSON *ckpt);
+int spool_batcher_seed(struct spool_batcher *b, const char *cid, const struct spool_head *head);
+/* Forgets chains past opts.max_chains whose records are all before rp. */
+void spool_batcher_prune(struct spool_batcher *b, uint64_t rp);
+/* Forms again the records a corrupt records journal region at pos lost;
+ * returns how many it journaled again, or a negative errno. */
+int spool_regenerate(struct spool *s, uint64_t pos);
+
+#endif
