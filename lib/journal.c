@@ -416,9 +416,10 @@ static int journal_sync_segment(struct journal *j)
 	if (n != (ssize_t)j->nunsynced) {
 		int ret = n < 0 ? -errno : -EIO;
 
-		/* The file must still hold every item a reader may ask for. */
-		if (ftruncate(j->wfd, (off_t)from) == 0 && n > 0)
-			n = 0;
+		/* The file must still hold every item a reader may ask for. A
+		 * cut that fails too is the error to report after a short write. */
+		if (ftruncate(j->wfd, (off_t)from) < 0 && ret == -EIO)
+			ret = -errno;
 		return ret;
 	}
 	if (j->opts.datasync(j->wfd) < 0) {

@@ -467,10 +467,10 @@ static int re_parse_class(struct re_parser *ps)
 			if (close) {
 				close++; /* the ']' */
 				struct re_cls named = { 0 };
-				bool not = *name == '^';
+				bool negated = *name == '^';
 				size_t i;
 
-				name += not;
+				name += negated;
 				if ((ret = re_ascii_class(name, (size_t)(close - 1 - name),
 							  &named)) < 0) {
 					free(named.r);
@@ -480,7 +480,7 @@ static int re_parse_class(struct re_parser *ps)
 					break;
 				}
 				re_cls_norm(&named);
-				if (not && (ret = re_cls_negate(&named)) < 0) {
+				if (negated && (ret = re_cls_negate(&named)) < 0) {
 					free(named.r);
 					break;
 				}
@@ -650,7 +650,7 @@ static int re_parse_escape(struct re_parser *ps)
 {
 	struct re_cls c = { 0 };
 	bool neg;
-	uint32_t r;
+	uint32_t r = 0;
 	int n, node = RE_NONE;
 
 	ps->p++; /* \ */

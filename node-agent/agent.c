@@ -938,9 +938,10 @@ static void agent_k8s_report(struct agent *a, bool final)
 	a->m_attached->value = (double)attached;
 	if (nodecfg_synced(a->nc)) {
 		cJSON *extra = agent_k8s_extra(a);
+		uint64_t lost = a->ring_drops + a->spool_lost;
 
-		nodecfg_report(a->nc, a->client, final ? NULL : ts, n,
-			       (long long)(a->ring_drops + a->spool_lost), a->last_error, extra);
+		nodecfg_report(a->nc, a->client, final ? NULL : ts, n, (long long)lost,
+			       a->last_error, extra);
 		cJSON_Delete(extra);
 	}
 	free(ts);
