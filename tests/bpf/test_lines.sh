@@ -43,7 +43,7 @@ t_eq "nothing else captured in s" 5 "${#got[@]}"
 	printf '#'
 	for i in $(seq 1 255); do
 		case $i in 3 | 10 | 13 | 17 | 19 | 26 | 28) continue ;; esac
-		printf "\\x$(printf %02x "$i")"
+		printf '%b' "\\x$(printf %02x "$i")"
 	done
 	printf '\n'
 	printf '# utf-8: \xc3\xa9 \xe2\x82\xac and a bidi override \xe2\x80\xae reversed\n'
@@ -61,14 +61,14 @@ t_wait 120 cap_has_line fast "#fast 10000" || t_fail "the last fast line never a
 cap_agent_stop
 cap_lines fast >"$work/fast.got"
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_lines "$work/out.jsonl" | awk '{ s += $1 } END { print s + 0 }')
-got=$(wc -l <"$work/fast.got")
-t_eq "10,000 lines: captured + counted drops = sent" 10000 "$((got + lost))"
+fast=$(wc -l <"$work/fast.got")
+t_eq "10,000 lines: captured + counted drops = sent" 10000 "$((fast + lost))"
 # With no drop the capture is the input; with drops it is the input with
 # exactly `lost` lines missing, the rest in order.
 t_eq "10,000 lines: what was captured is what was sent, in order" 0 \
 	"$(awk 'NR == FNR { want[n++] = $0; next } { while (i < n && want[i] != $0) { i++; miss++ } i++ }
 		END { print miss + (n - i) - '"$lost"' }' "$work/fast.txt" "$work/fast.got")"
-echo "  note 10,000 fast lines: $got captured, $lost counted as dropped"
+echo "  note 10,000 fast lines: $fast captured, $lost counted as dropped"
 
 # A larger maximum: a 1 MiB line keeps 65534 bytes.
 : >"$work/agent.log"

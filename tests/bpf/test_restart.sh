@@ -100,7 +100,7 @@ start_agent --max-line 100 || t_fail "agent did not restart"
 t_match "an agent with other settings removes the old state" \
 	'removing the capture state of another agent build or settings' "$(cat "$work/agent.log")"
 t_eq "and keeps only its own" "1 no" \
-	"$(ls "$pins" | wc -l) $([ -e "$pins/$old" ] && echo yes || echo no)"
+	"$(find "$pins" -mindepth 1 -maxdepth 1 | wc -l) $([ -e "$pins/$old" ] && echo yes || echo no)"
 t_wait 30 sh -c "grep -q capture-state-replaced '$work/out.jsonl'"
 t_eq "and c1's stream says capture was off, and why" "no-capture-state capture-state-replaced " "$(offs c1)"
 t_match "counting what the old state held unread" \

@@ -50,6 +50,7 @@ ag_pod() {
 	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"'"$pod"'","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
 		k apply -f - >/dev/null
 	k patch pod "$pod" -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$id"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+	# shellcheck disable=SC2034 # for the scripts that source this file
 	POD_CID[$pod]=$id
 }
 

@@ -44,7 +44,7 @@ other_leads() { [ "$(state "$other")" = leader ]; }
 if t_wait 90 other_leads; then
 	t_pass "the follower takes over after the leader is killed ($((SECONDS - killed_at))s; lease duration 6s)"
 else
-	t_fail "the follower takes over after the leader is killed" "$(cat "$dir/$other.err" | tail -5)"
+	t_fail "the follower takes over after the leader is killed" "$(tail -5 "$dir/$other.err")"
 fi
 t_eq "the Lease names the new leader" "$other" "$(holder)"
 
