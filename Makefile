@@ -8,6 +8,8 @@
 #   make down       stop it, leaving nothing behind
 #   make images     the local node's container images (build/images/*.tar)
 #   make bench      timings (never part of make test)
+#   make mutants    deliberate breakages the tests must catch (tests/mutants.list;
+#                   never part of make test)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (built by
 #                   make test, run only here)
 #   make lint       clang-tidy (.clang-tidy), cppcheck, shellcheck, line length, SPDX
@@ -34,7 +36,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1 openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lcrypto -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lssl -lcrypto -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
@@ -125,6 +127,14 @@ endef
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN_FLAGS)))
 
+# The objects that embed the version are made again when it changes (a
+# commit, an edit that makes the tree dirty): one binary, one version.
+VERSION_SRC := $(shell grep -l SHELLAUDIT_VERSION controller/*.c node-agent/*.c kubectl-plugin/*.c lib/*.c 2>/dev/null)
+$(B)/version: FORCE
+	$(Q)mkdir -p $(@D) && echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+$(VERSION_SRC:%.c=$(B)/%.o) $(VERSION_SRC:%.c=$(B)/asan/%.o): $(B)/version
+.PHONY: FORCE
+
 BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent $(B)/kubectl-shellaudit
 ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent $(B)/asan/kubectl-shellaudit
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
@@ -136,7 +146,8 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_MODULES := lib/re.c lib/escape.c node-agent/redact.c node-agent/elfsym.c \
-	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c
+	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c \
+	controller/admission.c controller/auditlog.c lib/timefmt.c
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
@@ -144,14 +155,14 @@ FUZZ_SECONDS ?= 60
 $(B)/fuzz/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent $(FUZZ_FLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(ALL_CFLAGS) -Inode-agent -Icontroller $(FUZZ_FLAGS) -c $< -o $@
 
 $(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_MODULES:%.c=$(B)/fuzz/%.o)
 	$(call msg,LD,$@)
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined $^ -lcjson -lcrypto -o $@
 
 .PHONY: all deps kube bash-readline test test-unit test-bpf test-integration test-e2e run down \
-	images bench fuzz clean fmt lint check-fmt install
+	images bench fuzz mutants clean fmt lint check-fmt install
 .DEFAULT_GOAL := all
 .SECONDARY:
 # A recipe that fails leaves no half-written target behind.
@@ -237,7 +248,12 @@ bench: all kube
 	$(Q)tests/bench/run.sh
 	$(Q)tests/bench/publish.sh
 	$(Q)tests/bench/elf.sh
+	$(Q)tests/bench/attribution.sh
 	$(Q)tests/bench/controller.sh
+
+# Runs in a scratch copy of the tree, which it builds itself.
+mutants: deps kube bash-readline
+	$(Q)tests/mutants.sh
 
 # The daemons and the kubectl plugin (kubectl finds kubectl-shellaudit on PATH).
 install: $(BINS)

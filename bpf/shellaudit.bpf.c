@@ -467,6 +467,42 @@ int BPF_KPROBE(deprep_enter)
 	return 0;
 }
 
+/* File types and devices, as the kernel encodes them (vmlinux.h has no
+ * macros). */
+#define SA_S_IFMT 0170000
+#define SA_S_IFSOCK 0140000
+#define SA_S_IFCHR 0020000
+#define SA_S_IFIFO 0010000
+#define SA_MINORBITS 20
+
+/* What a session root was opened with: a controlling terminal, and what
+ * its stdin is (kubectl exec -i gives a pipe, no -i /dev/null, -t a
+ * terminal). */
+static __always_inline __u32 read_stdio(struct task_struct *task)
+{
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	struct file *f = NULL;
+	__u32 v = SA_STDIO_KNOWN, in = SA_STDIN_OTHER, major;
+	umode_t mode;
+	dev_t rdev;
+
+	if (BPF_CORE_READ(task, signal, tty))
+		v |= SA_STDIO_TTY;
+	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[0]) < 0 || !f)
+		return v | (SA_STDIN_NONE << SA_STDIO_IN_SHIFT);
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	rdev = BPF_CORE_READ(f, f_inode, i_rdev);
+	major = rdev >> SA_MINORBITS;
+	if ((mode & SA_S_IFMT) == SA_S_IFIFO || (mode & SA_S_IFMT) == SA_S_IFSOCK)
+		in = SA_STDIN_PIPE;
+	else if ((mode & SA_S_IFMT) == SA_S_IFCHR && rdev == ((1u << SA_MINORBITS) | 3))
+		in = SA_STDIN_NONE; /* /dev/null (1:3) */
+	else if ((mode & SA_S_IFMT) == SA_S_IFCHR &&
+		 (major == 4 || major == 5 || (major >= 136 && major <= 143)))
+		in = SA_STDIN_TTY; /* ttys, /dev/tty and /dev/console, ptys */
+	return v | (in << SA_STDIO_IN_SHIFT);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -489,7 +525,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	}
 	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
 	e->argc = BPF_CORE_READ(bprm, argc);
-	e->pad = 0;
+	/* A session root's own exec: how it was opened. */
+	e->stdio = t->root && t->root == e->hdr.tgid ? read_stdio(task) : 0;
 
 	filename = BPF_CORE_READ(bprm, filename);
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);

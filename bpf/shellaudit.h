@@ -177,12 +177,26 @@ struct sa_line_event {
 	char line[SA_LINE_CAP];
 };
 
+/* sa_exec_event.stdio, set for a session root's own exec (what it was
+ * opened with, to match it to what the API server admitted). */
+#define SA_STDIO_KNOWN 0x1  /* the fields below were read */
+#define SA_STDIO_TTY 0x2    /* it has a controlling terminal */
+#define SA_STDIO_IN_SHIFT 8 /* bits 8..15: what fd 0 is, enum sa_stdin */
+
+enum sa_stdin {
+	SA_STDIN_UNKNOWN = 0,
+	SA_STDIN_NONE = 1, /* /dev/null, or closed */
+	SA_STDIN_PIPE = 2, /* a pipe, FIFO or socket */
+	SA_STDIN_TTY = 3,  /* a terminal */
+	SA_STDIN_OTHER = 4,
+};
+
 struct sa_exec_event {
 	struct sa_event_hdr hdr;
 	__u32 argc; /* from the kernel, may exceed what args holds */
 	__u32 args_len; /* bytes in args */
 	__u32 filename_len;
-	__u32 pad;
+	__u32 stdio; /* SA_STDIO_* */
 	char filename[SA_FILENAME_CAP];
 	char args[SA_ARGS_CAP]; /* NUL-separated, not NUL-terminated when truncated */
 };

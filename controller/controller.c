@@ -349,6 +349,13 @@ int controller_run(const struct controller_config *cfg)
 		ret = -errno;
 		goto out;
 	}
+	/* The session webhook and audit receiver run on their own threads
+	 * (sessiond.h), started once SIGTERM is blocked (threads inherit the
+	 * mask; only the signalfd may take it) and before httpd, which serves
+	 * the metrics they register. */
+	c->cfg.sessions.metrics = &c->metrics;
+	if ((ret = sessiond_start(&c->cfg.sessions, c->kcfg, &c->sessiond)) < 0)
+		goto out;
 	ho.addr = cfg->http_addr;
 	ho.port = cfg->port;
 	ho.metrics = &c->metrics;
@@ -381,7 +388,9 @@ int controller_run(const struct controller_config *cfg)
 	log_info("shutting down");
 	ret = 0;
 out:
-	/* The writers first: no write after the lease is given up. */
+	/* The webhook and audit receiver first (they answer the API server
+	 * whoever leads), then the writers: no write after the lease is given up. */
+	sessiond_stop(c->sessiond);
 	writer_stop(c->writer);
 	lease_stop(c->lease);
 	for (i = 0; i < CTL_NINFORMERS; i++)

@@ -2,7 +2,8 @@
 /* The controller's state, owned by its loop thread (controller.c) and
  * handed to the reconcilers (nodes.c, status.c, retention.c). Other
  * threads: the informers' reflectors, the lease (lib/lease.c), the HTTP
- * server (lib/httpd.c) and the writers (writer.c); each says what it owns. */
+ * server (lib/httpd.c), the writers (writer.c), and the session webhook
+ * and audit receiver (sessiond.c); each says what it owns. */
 #ifndef SHELLAUDIT_CONTROLLER_H
 #define SHELLAUDIT_CONTROLLER_H
 
@@ -18,6 +19,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "resolve.h"
+#include "sessiond.h"
 #include "workqueue.h"
 #include "writer.h"
 
@@ -37,6 +39,7 @@ struct controller_config {
 	long retention_batch;		/* deletions per pass at most [100] */
 	long lease_duration_s;		/* [15] */
 	bool websocket;			/* watch transport */
+	struct sessiond_config sessions; /* the session webhook, the audit receiver */
 };
 
 enum controller_informer {
@@ -56,6 +59,7 @@ struct controller {
 	struct loop *loop;
 	struct informer *inf[CTL_NINFORMERS];
 	struct lease *lease;
+	struct sessiond *sessiond; /* its own threads (sessiond.h); NULL: off */
 	struct httpd *http;
 	struct writer *writer;
 	struct workqueue queue;

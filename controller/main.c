@@ -11,6 +11,8 @@
 
 #include "controller.h"
 #include "log.h"
+#include "sessiond.h"
+#include "util.h"
 
 static void controller_usage(FILE *f)
 {
@@ -43,6 +45,7 @@ static void controller_usage(FILE *f)
 		"  --log-level LEVEL        error, warn, info or debug (env SHELLAUDIT_LOG_LEVEL,\n"
 		"                           default info)\n"
 		"  --version, --help\n");
+	sessiond_usage(f);
 }
 
 static const char *controller_env(const char *name, const char *def)
@@ -71,7 +74,7 @@ static int controller_long(const char *what, const char *s, long min, long max, 
 static int controller_parse(int argc, char **argv, struct controller_config *cfg,
 			    enum log_level *level, char *idbuf, size_t idlen)
 {
-	static const struct option longopts[] = {
+	static const struct option own[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "identity", required_argument, NULL, 'i' },
@@ -85,8 +88,9 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
 	};
+	/* The controller's options, then the session webhook's. */
+	struct option longopts[ARRAY_SIZE(own) + 32];
 	const char *port = controller_env("SHELLAUDIT_PORT", "8080");
 	const char *lease = controller_env("SHELLAUDIT_LEASE_DURATION", "15");
 	const char *writes = controller_env("SHELLAUDIT_WRITES_PER_SECOND", "20");
@@ -98,8 +102,15 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	long n;
 	int c;
 
+	size_t nsess = 0;
+
+	while (sessiond_longopts[nsess].name)
+		nsess++;
+	memcpy(longopts, own, sizeof(own));
+	memcpy(longopts + ARRAY_SIZE(own), sessiond_longopts, (nsess + 1) * sizeof(*longopts));
 	cfg->kubeconfig = controller_env("KUBECONFIG", NULL);
 	cfg->namespace = controller_env("SHELLAUDIT_NAMESPACE", "shellaudit-system");
+	sessiond_config_init(&cfg->sessions, cfg->namespace);
 	cfg->identity = controller_env("POD_NAME", NULL);
 	cfg->http_addr = controller_env("SHELLAUDIT_HTTP_ADDRESS", NULL);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -117,9 +128,19 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		case 'l': lvl = optarg; break;
 		case 'V': printf("shellaudit-controller %s\n", SHELLAUDIT_VERSION); exit(0);
 		case 'h': controller_usage(stdout); exit(0);
-		default: controller_usage(stderr); return -EINVAL;
+		default:
+			if ((n = sessiond_config_opt(&cfg->sessions, c, optarg)) < 0)
+				return -EINVAL;
+			if (n == 0) {
+				controller_usage(stderr);
+				return -EINVAL;
+			}
+			break;
 		}
 	}
+	cfg->sessions.namespace = cfg->namespace;
+	if (sessiond_config_check(&cfg->sessions) < 0)
+		return -EINVAL;
 	if (optind < argc) {
 		log_error("unexpected argument %s", argv[optind]);
 		return -EINVAL;
@@ -162,5 +183,7 @@ int main(int argc, char **argv)
 	/* A dozen threads allocate; two arenas keep them from each holding
 	 * freed memory of its own (RSS is what the memory limit sees). */
 	mallopt(M_ARENA_MAX, 2);
+	if (cfg.sessions.audit_only)
+		return sessiond_run_alone(&cfg.sessions, cfg.kubeconfig) < 0 ? 1 : 0;
 	return controller_run(&cfg) < 0 ? 1 : 0;
 }

@@ -34,6 +34,9 @@
 #                                 Service [the default route's source
 #                                 address, else a global one, else 127.0.0.1]
 #   SHELLAUDIT_START_TIMEOUT      seconds to wait for each component [180]
+#   SHELLAUDIT_APISERVER_AUDIT_PORT where the API server sends its audit log:
+#                                 https://127.0.0.1:PORT/audit, shellaudit's
+#                                 audit receiver (config/audit) [8444]
 # and for the node (hack/cluster-node.sh says more):
 #   SHELLAUDIT_NODE_NAME          node name [the host name, lower case]
 #   SHELLAUDIT_NODE_IP            node IP [the advertise address; when that
@@ -76,6 +79,7 @@ ETCD_CLIENT_PORT=${SHELLAUDIT_ETCD_CLIENT_PORT:-2379}
 ETCD_PEER_PORT=${SHELLAUDIT_ETCD_PEER_PORT:-2380}
 SERVICE_CIDR=${SHELLAUDIT_SERVICE_CIDR:-10.96.0.0/12}
 START_TIMEOUT=${SHELLAUDIT_START_TIMEOUT:-180}
+AUDIT_PORT=${SHELLAUDIT_APISERVER_AUDIT_PORT:-8444}
 STOP_TIMEOUT=30
 
 [ -n "$SHELLAUDIT_RUN" ] || die "SHELLAUDIT_RUN is empty"
@@ -84,9 +88,11 @@ PKI=$RUN/pki
 LOGS=$RUN/logs
 PIDS=$RUN/pids
 KUBECONFIG_FILE=$RUN/kubeconfig
+APISERVER_DIR=$RUN/apiserver
 
 # What `down` removes from the state dir; anything else found there stays.
-STATE_ENTRIES=(pki etcd logs pids kubeconfig advertise-address node nodes bpf agent runc)
+STATE_ENTRIES=(pki etcd logs pids kubeconfig kubeconfig-alice kubeconfig-bob advertise-address
+	apiserver node nodes bpf agent runc)
 
 # Components in start order; `down` stops them in reverse. Each has
 # <name>_check_ports, <name>_start and <name>_ready functions; `up --node`
@@ -268,6 +274,20 @@ subjectAltName=DNS:localhost,IP:127.0.0.1"
 		[ -f "$PKI/apiserver-kubelet-client.crt" ] ||
 			pki_sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
 		[ -f "$PKI/admin.crt" ] || pki_sign admin "/O=system:masters/CN=shellaudit-admin" "$client"
+		# How the apiserver authenticates to admission webhooks (the
+		# session webhook answers this name only) and to the audit
+		# receiver it sends its audit log to.
+		[ -f "$PKI/apiserver-webhook-client.crt" ] ||
+			pki_sign apiserver-webhook-client "/CN=kube-apiserver-webhook-client" "$client"
+		[ -f "$PKI/apiserver-audit-client.crt" ] ||
+			pki_sign apiserver-audit-client "/CN=kube-apiserver-audit-client" "$client"
+		[ -f "$PKI/audit-receiver.crt" ] || pki_sign audit-receiver "/CN=shellaudit-audit" "keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1"
+		# Two people, for the tests of who opened a session: they may
+		# do only what RBAC grants them (nothing, until a test does).
+		[ -f "$PKI/alice.crt" ] || pki_sign alice "/CN=alice" "$client"
+		[ -f "$PKI/bob.crt" ] || pki_sign bob "/CN=bob" "$client"
 		if [ ! -f "$PKI/sa.key" ]; then
 			openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/sa.key" 2>/dev/null
 			openssl ec -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -301,6 +321,77 @@ kubeconfig_write() {
 	current-context: shellaudit
 	EOF
 	mv "$tmp" "$file"
+}
+
+# apiserver_configs: what the API server reads besides flags, in
+# $APISERVER_DIR: the client certificate it shows admission webhooks, its
+# audit policy (sessions only) and where its audit log goes (batch mode, a
+# second at most in the buffer).
+apiserver_configs() {
+	local d=$APISERVER_DIR
+	mkdir -p "$d"
+	chmod 700 "$d"
+	cat >"$d/admission.yaml" <<-EOF
+	apiVersion: apiserver.config.k8s.io/v1
+	kind: AdmissionConfiguration
+	plugins:
+	- name: ValidatingAdmissionWebhook
+	  configuration:
+	    apiVersion: apiserver.config.k8s.io/v1
+	    kind: WebhookAdmissionConfiguration
+	    kubeConfigFile: $d/webhook-client.kubeconfig
+	EOF
+	cat >"$d/webhook-client.kubeconfig" <<-EOF
+	apiVersion: v1
+	kind: Config
+	users:
+	- name: "*.svc"
+	  user:
+	    client-certificate: $PKI/apiserver-webhook-client.crt
+	    client-key: $PKI/apiserver-webhook-client.key
+	EOF
+	cat >"$d/audit-policy.yaml" <<-EOF
+	apiVersion: audit.k8s.io/v1
+	kind: Policy
+	omitStages: ["RequestReceived"]
+	rules:
+	# No verbs filter: a websocket exec is a get, a SPDY one a create.
+	- level: Metadata
+	  resources:
+	  - group: ""
+	    resources: ["pods/exec", "pods/attach", "pods/portforward"]
+	- level: Request
+	  resources:
+	  - group: ""
+	    resources: ["pods/ephemeralcontainers"]
+	- level: Metadata
+	  verbs: ["create"]
+	  resources:
+	  - group: ""
+	    resources: ["pods"]
+	- level: None
+	EOF
+	cat >"$d/audit-webhook.kubeconfig" <<-EOF
+	apiVersion: v1
+	kind: Config
+	clusters:
+	- name: shellaudit-audit
+	  cluster:
+	    server: https://127.0.0.1:$AUDIT_PORT/audit
+	    certificate-authority: $PKI/ca.crt
+	users:
+	- name: kube-apiserver
+	  user:
+	    client-certificate: $PKI/apiserver-audit-client.crt
+	    client-key: $PKI/apiserver-audit-client.key
+	contexts:
+	- name: default
+	  context:
+	    cluster: shellaudit-audit
+	    user: kube-apiserver
+	current-context: default
+	EOF
+	echo "$AUDIT_PORT" >"$d/audit-port"
 }
 
 # --- components --------------------------------------------------------------
@@ -363,6 +454,13 @@ kube-apiserver_start() {
 		--kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
 		--authorization-mode=Node,RBAC \
 		--enable-admission-plugins=NodeRestriction \
+		--admission-control-config-file="$APISERVER_DIR/admission.yaml" \
+		--enable-aggregator-routing=true \
+		--audit-policy-file="$APISERVER_DIR/audit-policy.yaml" \
+		--audit-webhook-config-file="$APISERVER_DIR/audit-webhook.kubeconfig" \
+		--audit-webhook-mode=batch \
+		--audit-webhook-batch-max-wait=1s \
+		--audit-webhook-initial-backoff=1s \
 		--kubelet-preferred-address-types=InternalIP,Hostname \
 		--allow-privileged=true \
 		--profiling=false
@@ -414,7 +512,10 @@ cmd_up() {
 	done
 	[ $node = 0 ] || node_check_control_plane "$adv"
 	pki_ensure "$adv" "$svc"
+	apiserver_configs
 	kubeconfig_write "$KUBECONFIG_FILE" admin
+	kubeconfig_write "$RUN/kubeconfig-alice" alice
+	kubeconfig_write "$RUN/kubeconfig-bob" bob
 	[ $node = 0 ] || node_prepare "$adv" "$svc"
 
 	for c in "${COMPONENTS[@]}"; do

@@ -18,6 +18,12 @@
 #     subPathExpr $(NODE_NAME): local nodes on one machine, of one cluster or
 #     of two, never share them, and `hack/cluster.sh down` removes them,
 #     pinned programs included;
+#   - for the audit receiver DaemonSet (config/audit), the port this
+#     cluster's API server sends its audit log to, the way to the API server
+#     from the node's network (127.0.0.1 and its port: there is no
+#     kube-proxy), the cluster's first node (the one that stands for the
+#     control plane, whose API server is on this machine), and the Secret
+#     shellaudit-audit-tls made from the cluster's PKI (hack/cluster.sh);
 # and for each --env, VAR=VALUE in the environment of the first container
 # of that workload (e.g. SHELLAUDIT_WATCH_TRANSPORT=websocket).
 # Apply it with kubectl apply -k DIR.
@@ -49,6 +55,7 @@ done
 mkdir -p "$dir"
 dir=$(realpath -- "$dir")
 run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
+secrets=()
 
 {
 	echo "# Written by hack/local-overlay.sh: $base for the local nodes of $run."
@@ -119,6 +126,25 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 			            hostPath:
 			              path: $run/bpf
 			EOF
+		elif [ "$kind/$name" = DaemonSet/shellaudit-audit ]; then
+			port=$(<"$run/apiserver/audit-port")
+			apiport=$(sed -n 's#^ *server: https://127.0.0.1:\([0-9]*\)$#\1#p' "$run/kubeconfig")
+			first=$(sed -n 's/^NODE_NAME=//p' "$run/node/env")
+			cat <<-EOF
+			        spec:
+			          nodeSelector:
+			            kubernetes.io/hostname: $first
+			          containers:
+			          - name: audit
+			            env:
+			            - name: SHELLAUDIT_AUDIT_PORT
+			              value: "$port"
+			            - name: KUBERNETES_SERVICE_HOST
+			              value: 127.0.0.1
+			            - name: KUBERNETES_SERVICE_PORT
+			              value: "$apiport"
+			EOF
+			secrets+=(audit)
 		fi
 	done
 	for e in "${envs[@]+"${envs[@]}"}"; do
@@ -132,6 +158,26 @@ run=$(realpath -m -s -- "$SHELLAUDIT_RUN")
 		    - op: add
 		      path: /spec/template/spec/containers/0/env/-
 		      value: {name: "${var%%=*}", value: "${var#*=}"}
+		EOF
+	done
+	for s in "${secrets[@]+"${secrets[@]}"}"; do
+		# The audit receiver's certificate and key, and the CA of the API
+		# server's audit client certificate, copied next to the
+		# kustomization (kustomize reads no file outside it).
+		[ "$s" = audit ] || continue
+		install -m 0600 "$run/pki/audit-receiver.crt" "$dir/audit-tls.crt"
+		install -m 0600 "$run/pki/audit-receiver.key" "$dir/audit-tls.key"
+		install -m 0600 "$run/pki/ca.crt" "$dir/audit-client-ca.crt"
+		cat <<-EOF
+		secretGenerator:
+		- name: shellaudit-audit-tls
+		  namespace: shellaudit-system
+		  options:
+		    disableNameSuffixHash: true
+		  files:
+		  - tls.crt=audit-tls.crt
+		  - tls.key=audit-tls.key
+		  - client-ca.crt=audit-client-ca.crt
 		EOF
 	done
 } >"$dir/kustomization.yaml.tmp"

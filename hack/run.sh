@@ -51,7 +51,7 @@ cmd_up() {
 	"$HACK/images.sh" import
 
 	apply config/local Deployment/shellaudit-system/shellaudit-controller/controller \
-		DaemonSet/shellaudit-system/shellaudit-agent/agent
+		DaemonSet/shellaudit-system/shellaudit-agent/agent DaemonSet/shellaudit-system/shellaudit-audit/controller
 	kctl wait --for=condition=Established --timeout=60s \
 		crd/shellauditpolicies.shellaudit.io crd/auditrecords.shellaudit.io \
 		crd/shellauditnodes.shellaudit.io >/dev/null
@@ -64,6 +64,8 @@ cmd_up() {
 	kctl -n shellaudit-system rollout status deployment/shellaudit-controller --timeout="${WAIT}s" \
 		>/dev/null 2>&1 || rc=1
 	kctl -n shellaudit-system rollout status daemonset/shellaudit-agent --timeout="${WAIT}s" \
+		>/dev/null 2>&1 || rc=1
+	kctl -n shellaudit-system rollout status daemonset/shellaudit-audit --timeout="${WAIT}s" \
 		>/dev/null 2>&1 || rc=1
 	if [ $rc != 0 ]; then
 		state shellaudit-system app.kubernetes.io/name=shellaudit >&2

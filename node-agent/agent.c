@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attrib.h"
 #include "capture.h"
 #include "clock.h"
 #include "container.h"
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nodecfg.h"
+#include "pending.h"
 #include "probe.h"
 #include "publish.h"
 #include "refused.h"
@@ -60,6 +62,8 @@ struct agent {
 	struct kubeconfig *kcfg;
 	struct kube_client *client;
 	struct nodecfg *nc;
+	struct pending_set *pending; /* who exec'd into this node's pods */
+	struct attrib *attrib;	     /* who opened each session */
 	struct spool *spool;
 	struct events *events;
 	struct publisher *pub;
@@ -70,10 +74,12 @@ struct agent {
 	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions, *m_exported, *m_export_lost;
+		*m_targets, *m_attached, *m_failures, *m_collisions, *m_matched, *m_ambiguous,
+		*m_unattributed, *m_pending, *m_exported, *m_export_lost;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
+	uint64_t spool_undecided;	/* as last logged */
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
 	uint64_t foreign;
@@ -305,6 +311,8 @@ static void agent_deactivate(struct agent *a, struct target *t, const char *reas
 	probe_release_owner(a->probes, t->id);
 	ttyline_end_target(a->ttylines, t->id);
 	session_end_target(a->sessions, t->id, reason);
+	if (a->attrib)
+		attrib_forget(a->attrib, t->name);
 	close(t->nsfd);
 	t->nsfd = -1;
 	t->active = false;
@@ -463,6 +471,40 @@ static struct target *agent_event_target(struct agent *a, const struct sa_event_
 	return NULL;
 }
 
+static enum match_stdin agent_stdin(uint32_t stdio)
+{
+	switch ((stdio >> SA_STDIO_IN_SHIFT) & 0xff) {
+	case SA_STDIN_NONE: return MATCH_STDIN_NONE;
+	case SA_STDIN_PIPE: return MATCH_STDIN_PIPE;
+	case SA_STDIN_TTY: return MATCH_STDIN_TTY;
+	case SA_STDIN_OTHER: return MATCH_STDIN_OTHER;
+	default: return MATCH_STDIN_UNKNOWN;
+	}
+}
+
+static void agent_observe_root(struct agent *a, const struct target *t,
+			       const struct capture_event *ev)
+{
+	const struct sink_spool_target *st = nodecfg_lookup(t->name, a->nc);
+	struct attrib_event ae = {
+		.cid = t->name,
+		.id = st ? st->id : NULL,
+		.root = ev->hdr->root,
+		.root_start = ev->hdr->root_start,
+		.ts = ev->hdr->ts,
+		.exec = true,
+		.argv = ev->text,
+		.argv_len = ev->text_len,
+		.argc = ev->argc,
+		.truncated = (ev->hdr->flags & SA_F_TRUNCATED) != 0,
+		.tty = ev->stdio & SA_STDIO_KNOWN ? (ev->stdio & SA_STDIO_TTY) != 0 : -1,
+		.in = agent_stdin(ev->stdio),
+	};
+
+	if (ae.id)
+		attrib_observe(a->attrib, &ae);
+}
+
 static void agent_on_event(void *ctx, const struct capture_event *ev)
 {
 	struct agent *a = ctx;
@@ -474,6 +516,10 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 		ttyline_read(a->ttylines, ev);
 		return;
 	}
+	/* A session root's own exec: what its session was opened with. */
+	if (a->attrib && ev->hdr->type == SA_EV_EXEC && ev->hdr->root &&
+	    ev->hdr->root == ev->hdr->tgid)
+		agent_observe_root(a, t, ev);
 	ttyline_before(a->ttylines, ev);
 	/* Before the exit that may end the session: what it read of a line. */
 	if (ev->hdr->type == SA_EV_EXIT)
@@ -572,6 +618,13 @@ static void agent_check_spool_losses(struct agent *a)
 			 st.corrupt, st.corrupt_gaps, st.records_regenerated, st.records_lost);
 	a->spool_corrupt = st.corrupt;
 	a->spool_records_lost = st.records_lost;
+	if (st.undecided > a->spool_undecided)
+		log_with(LOG_WARN, LOG_KV("dir", a->opts->spool_dir),
+			 "spool: %" PRIu64
+			 " sessions got no decision on who opened them within %d s: "
+			 "recorded Unattributed",
+			 st.undecided - a->spool_undecided, SPOOL_AWAIT_MAX_MS / 1000);
+	a->spool_undecided = st.undecided;
 	lost = st.corrupt_unattributed + ss.lost_unattributed;
 	if (lost <= a->spool_lost)
 		return;
@@ -744,6 +797,14 @@ static void agent_k8s_metrics(struct agent *a)
 	a->m_latency = metrics_add(m, "shellaudit_agent_publish_latency_seconds",
 				   "From capture to the AuditRecord accepted, last record.", 1);
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
+	a->m_matched = metrics_add(m, "shellaudit_agent_sessions_matched_total",
+				   "Sessions attributed to the one person who opened them.", 0);
+	a->m_ambiguous = metrics_add(m, "shellaudit_agent_sessions_ambiguous_total",
+				     "Sessions several people's alike sessions could be.", 0);
+	a->m_unattributed = metrics_add(m, "shellaudit_agent_sessions_unattributed_total",
+					"Sessions no admitted session matches.", 0);
+	a->m_pending = metrics_add(m, "shellaudit_agent_pending_sessions",
+				   "Pending sessions (ShellAuditSessions) of this node held.", 1);
 	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
 				    "Targets in the kernel's map.", 1);
 	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
@@ -838,6 +899,61 @@ static cJSON *agent_k8s_extra(struct agent *a)
 	return extra;
 }
 
+/* A decision on who opened a session, into the spool. */
+static int agent_journal_attribution(void *arg, const char *cid, const char *root_key,
+				     const cJSON *id, const cJSON *attr)
+{
+	struct agent *a = arg;
+	const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attr, "status"));
+	int ret = sink_spool_attribute(a->sink, cid, root_key, id, attr);
+
+	if (ret < 0) {
+		log_with(LOG_ERROR, LOG_KV("container", cid, "root", root_key),
+			 "cannot journal who opened the session (tried again): %s", strerror(-ret));
+		return ret;
+	}
+	if (status && !strcmp(status, "Matched"))
+		a->m_matched->value += 1;
+	else if (status && !strcmp(status, "Ambiguous"))
+		a->m_ambiguous->value += 1;
+	else if (status && !strcmp(status, "Unattributed"))
+		a->m_unattributed->value += 1;
+	return 0;
+}
+
+/* sink_spool_attr_fn: the decision, or "await it". */
+static int agent_attribution_of(void *arg, const char *cid, const cJSON *id, uint32_t root,
+				uint64_t root_start, const cJSON **attr, char *root_key, size_t cap)
+{
+	struct agent *a = arg;
+	const cJSON *at;
+
+	if (!a->attrib || !id)
+		return 0;
+	at = attrib_lookup(a->attrib, cid, id, root, root_start, clock_now_ns(), root_key, cap);
+	if (at == ATTRIB_AWAIT)
+		return 1;
+	*attr = at;
+	return 0;
+}
+
+/* A root the previous agent had not decided: this one never saw it. */
+static void agent_undecided(const char *cid, const char *root, const cJSON *id, void *arg)
+{
+	struct agent *a = arg;
+	cJSON *attr = cJSON_CreateObject();
+	int ret;
+
+	cJSON_AddStringToObject(attr, "status", "Unattributed");
+	cJSON_AddStringToObject(attr, "reason",
+				"the agent restarted before it decided who opened the session");
+	ret = sink_spool_attribute(a->sink, cid, root, id, attr);
+	log_with(ret < 0 ? LOG_ERROR : LOG_WARN, LOG_KV("container", cid, "root", root),
+		 "a session the previous agent had not attributed: recorded Unattributed%s",
+		 ret < 0 ? " (not journaled: the spool's own bound will)" : "");
+	cJSON_Delete(attr);
+}
+
 static int agent_k8s_start(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
@@ -849,6 +965,7 @@ static int agent_k8s_start(struct agent *a)
 				 .batch_age_ms = o->batch_ms, .resume = true };
 	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
 				 .stale_ms = 60000 };
+	struct attrib_opts ao = { 0 };
 	char err[512], instance[300];
 	int ret;
 
@@ -883,6 +1000,24 @@ static int agent_k8s_start(struct agent *a)
 	publish_on_hint(a->pub, agent_head_hint, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
+	if ((ret = pending_start(a->kcfg, &copts, o->node_name, &a->pending)) < 0)
+		return ret;
+	ao.before_ns = (uint64_t)o->attribution_window_s * 1000000000ull;
+	ao.delay_ns =
+		o->attribution_delay_ms > 0 ? (uint64_t)o->attribution_delay_ms * 1000000ull : 1;
+	ao.audit_wait_ns = o->audit_wait_s > 0 ? (uint64_t)o->audit_wait_s * 1000000000ull : 1;
+	if ((ret = attrib_new(&ao, a->pending, agent_journal_attribution, a, &a->attrib)) < 0)
+		return ret;
+	/* An agent restarted mid-session goes on saying who opened it. */
+	if (o->state_dir && *o->state_dir) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/attributions", o->state_dir);
+		if ((ret = attrib_persist(a->attrib, path)) < 0)
+			log_with(LOG_WARN, LOG_KV("file", path),
+				 "cannot keep who opened sessions across restarts: %s",
+				 strerror(-ret));
+	}
 	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
 		return ret;
 	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
@@ -895,6 +1030,9 @@ static int agent_k8s_start(struct agent *a)
 		}
 		sink_spool_set_export(a->sink, a->export);
 	}
+	sink_spool_attribution(a->sink, agent_attribution_of, a);
+	/* Sessions a previous agent left awaiting: it took their roots along. */
+	spool_undecided(a->spool, agent_undecided, a);
 	return 0;
 }
 
@@ -972,6 +1110,20 @@ static void agent_k8s_update_metrics(struct agent *a)
 	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full + a->spool_lost);
 }
 
+/* Pending sessions that can no longer match anything go: an exec's after
+ * its window, its decision's delay and its audit wait, with a margin. */
+static void agent_k8s_expire_pending(struct agent *a, uint64_t now)
+{
+	uint64_t keep = ((uint64_t)a->opts->attribution_window_s + (uint64_t)a->opts->audit_wait_s +
+			 30) * 1000000000ull +
+			(uint64_t)a->opts->attribution_delay_ms * 1000000ull;
+	size_t n;
+
+	pending_expire(a->pending, now, keep);
+	pending_all(a->pending, &n);
+	a->m_pending->value = (double)n;
+}
+
 /* One loop turn's Kubernetes work. */
 static void agent_k8s_turn(struct agent *a)
 {
@@ -984,6 +1136,10 @@ static void agent_k8s_turn(struct agent *a)
 	}
 	if (a->http)
 		httpd_beat(a->http, agent_ready(a));
+	/* Who opened the sessions whose window closed: decided before the
+	 * spool runs, which waits for them. */
+	pending_process(a->pending);
+	attrib_tick(a->attrib, clock_now_ns());
 	if ((ret = spool_tick(a->spool)) < 0) {
 		if (strncmp(a->last_error, "spool: ", 7))
 			log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir), "spool: %s",
@@ -1009,6 +1165,8 @@ static void agent_k8s_turn(struct agent *a)
 /* SIGTERM: publish what the spool holds, for at most drain_s seconds. */
 static void agent_k8s_drain(struct agent *a)
 {
+	/* What waits for a decision is decided now: the records can go. */
+	attrib_flush(a->attrib, clock_now_ns());
 	uint64_t deadline = clock_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
 	struct timespec step = { 0, 50 * 1000000L };
 
@@ -1029,6 +1187,8 @@ static void agent_k8s_drain(struct agent *a)
 
 static void agent_k8s_stop(struct agent *a)
 {
+	attrib_free(a->attrib);
+	pending_stop(a->pending);
 	nodecfg_stop(a->nc);
 	httpd_stop(a->http);
 	publish_free(a->pub);
@@ -1151,17 +1311,22 @@ int agent_run(const struct agent_opts *opts)
 			agent_reload = 0;
 			for (i = 0; i < a.targets.n; i++)
 				agent_activate(&a, &a.targets.t[i]);
-			agent_check_drops(&a);
+			/* Before the targets are known no stream could take the
+			 * gap: the drops stay counted in the kernel until then. */
+			if (a.settled)
+				agent_check_drops(&a);
 			if (a.nc) {
 				agent_check_spool_losses(&a);
 				agent_k8s_report(&a, false);
 				agent_k8s_update_metrics(&a);
+				agent_k8s_expire_pending(&a, now);
 			}
 			last_tick = now;
 		}
 	}
 	capture_drain(a.cap);
-	agent_check_drops(&a);
+	if (a.settled)
+		agent_check_drops(&a);
 	agent_log_counters(&a);
 	agent_stop_capture(&a);
 	if (a.nc)

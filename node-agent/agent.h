@@ -51,6 +51,13 @@ struct agent_opts {
 	size_t batch_bytes;
 	long batch_ms;
 	int websocket;		/* watch transport */
+	/* Who opened a session (Kubernetes mode): a pending session counts
+	 * when received up to window_s before a session's exec; the session
+	 * is decided delay_ms after its exec, or, when its pending session
+	 * expects the API server's audit log, audit_wait_s at most. */
+	long attribution_window_s;
+	long attribution_delay_ms;
+	long audit_wait_s;
 };
 
 /* Runs until SIGINT or SIGTERM. Returns 0, or a negative errno when the

@@ -104,6 +104,7 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		ev.filename = e->filename;
 		ev.filename_len = e->filename_len;
 		ev.argc = e->argc;
+		ev.stdio = e->stdio;
 		break;
 	}
 	case SA_EV_EXIT: {

@@ -42,6 +42,7 @@ struct capture_event {
 	const char *filename; /* exec only */
 	size_t filename_len;
 	uint32_t argc; /* exec only */
+	uint32_t stdio;	   /* exec of a session root: SA_STDIO_* */
 	int32_t exit_code; /* exit only */
 	uint32_t tty; /* terminal reads: the terminal (major << 20 | minor) */
 	uint32_t asked; /* terminal reads: bytes the read asked for */

@@ -85,7 +85,8 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
 
 /*
  * Queues process pid of owner's container, from its exec event at exec_ts
- * (CLOCK_MONOTONIC ns). A program that imports readline from a library not
+ * (CLOCK_MONOTONIC ns): a process the kernel marked as the container's, so
+ * probed whatever its namespaces and root now. A program that imports readline from a library not
  * found yet is looked at again as its loader maps it (20 ms, 40 ms, ...
  * 320 ms later). Returns 0; -ESRCH when owner has no discovery queued;
  * -ENOSPC when the container's queue is full: its processes are then

@@ -3,7 +3,9 @@
  * for a log pipeline (Fluent Bit, Vector) that ships it to a SIEM. One JSON
  * object per line: the entry as it goes into its AuditRecord (redacted,
  * escaped, bounded), with the container's identity (node, namespace, pod,
- * podUID, container, containerID) and its session beside it.
+ * podUID, container, containerID) and its session beside it (with who
+ * opened it, or the session root whose decision comes as a line of kind
+ * "attribution": see sink_spool_attribute).
  *
  * Writing never blocks the caller: on a pipe or socket (stdout read by the
  * container runtime) the descriptor is made non-blocking and what the reader

@@ -108,6 +108,16 @@ static void main_usage(FILE *f)
 		"  --http-address ADDR   their bind address (default: all)  "
 		"SHELLAUDIT_HTTP_ADDRESS\n"
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
+		"  --attribution-window SECS  a pending session (who exec'd into a pod, from the\n"
+		"                        controller's webhook) is matched to a session that\n"
+		"                        began up to SECS after the agent received it (10)\n"
+		"                                              SHELLAUDIT_ATTRIBUTION_WINDOW\n"
+		"  --attribution-delay-ms MS  a session is decided MS after it began, so that a\n"
+		"                        pending session the watch brings late counts (1000)\n"
+		"                                           SHELLAUDIT_ATTRIBUTION_DELAY_MS\n"
+		"  --audit-wait SECS     how long a session waits for the API server's audit\n"
+		"                        log when its pending session expects it (5)\n"
+		"                                                     SHELLAUDIT_AUDIT_WAIT\n"
 		"  --watch-transport T   chunked (default) or websocket: how the agent watches\n"
 		"                        its ShellAuditNode        SHELLAUDIT_WATCH_TRANSPORT\n"
 		"\n"
@@ -253,11 +263,38 @@ static int main_uninstall(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_PID = 256, OPT_FILE, OPT_OUT, OPT_LINE, OPT_ARGS, OPT_RB, OPT_LOG, OPT_HELP,
-	       OPT_VERSION, OPT_NODE, OPT_KUBECONFIG, OPT_SPOOL, OPT_SPOOL_MB, OPT_BATCH_N,
-	       OPT_BATCH_B, OPT_BATCH_MS, OPT_PORT, OPT_DRAIN, OPT_TRANSPORT, OPT_BPF_DIR,
-	       OPT_STATE_DIR, OPT_KEY, OPT_RUNTIME_ROOTS, OPT_HTTP_ADDR, OPT_TERMINAL,
-	       OPT_NO_TERMINAL, OPT_TERMINAL_HOOK };
+	enum {
+		OPT_PID = 256,
+		OPT_FILE,
+		OPT_OUT,
+		OPT_LINE,
+		OPT_ARGS,
+		OPT_RB,
+		OPT_LOG,
+		OPT_HELP,
+		OPT_VERSION,
+		OPT_NODE,
+		OPT_KUBECONFIG,
+		OPT_SPOOL,
+		OPT_SPOOL_MB,
+		OPT_BATCH_N,
+		OPT_BATCH_B,
+		OPT_BATCH_MS,
+		OPT_PORT,
+		OPT_DRAIN,
+		OPT_TRANSPORT,
+		OPT_BPF_DIR,
+		OPT_STATE_DIR,
+		OPT_KEY,
+		OPT_RUNTIME_ROOTS,
+		OPT_ATTR_WINDOW,
+		OPT_ATTR_DELAY,
+		OPT_AUDIT_WAIT,
+		OPT_HTTP_ADDR,
+		OPT_TERMINAL,
+		OPT_NO_TERMINAL,
+		OPT_TERMINAL_HOOK
+	};
 	static const struct option longopts[] = {
 		{ "target-pid", required_argument, NULL, OPT_PID },
 		{ "targets-file", required_argument, NULL, OPT_FILE },
@@ -283,6 +320,9 @@ int main(int argc, char **argv)
 		{ "key-file", required_argument, NULL, OPT_KEY },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "runtime-roots", required_argument, NULL, OPT_RUNTIME_ROOTS },
+		{ "attribution-window", required_argument, NULL, OPT_ATTR_WINDOW },
+		{ "attribution-delay-ms", required_argument, NULL, OPT_ATTR_DELAY },
+		{ "audit-wait", required_argument, NULL, OPT_AUDIT_WAIT },
 		{ "terminal", no_argument, NULL, OPT_TERMINAL },
 		{ "no-terminal", no_argument, NULL, OPT_NO_TERMINAL },
 		{ "terminal-hook", required_argument, NULL, OPT_TERMINAL_HOOK },
@@ -301,6 +341,9 @@ int main(int argc, char **argv)
 	const char *spool_mb = getenv("SHELLAUDIT_SPOOL_MAX_MB"), *port = getenv("SHELLAUDIT_PORT");
 	const char *bn = NULL, *bb = NULL, *bms = NULL, *drain = NULL;
 	const char *transport = getenv("SHELLAUDIT_WATCH_TRANSPORT");
+	const char *awin = getenv("SHELLAUDIT_ATTRIBUTION_WINDOW");
+	const char *adelay = getenv("SHELLAUDIT_ATTRIBUTION_DELAY_MS");
+	const char *await = getenv("SHELLAUDIT_AUDIT_WAIT");
 	const char *terminal = getenv("SHELLAUDIT_TERMINAL");
 	const char *hook = getenv("SHELLAUDIT_TERMINAL_HOOK");
 	enum log_level lvl;
@@ -362,6 +405,9 @@ int main(int argc, char **argv)
 		case OPT_BPF_DIR: o.bpf_dir = optarg; break;
 		case OPT_STATE_DIR: o.state_dir = optarg; break;
 		case OPT_RUNTIME_ROOTS: o.runtime_roots = optarg; break;
+		case OPT_ATTR_WINDOW: awin = optarg; break;
+		case OPT_ATTR_DELAY: adelay = optarg; break;
+		case OPT_AUDIT_WAIT: await = optarg; break;
 		case OPT_SPOOL_MB: spool_mb = optarg; break;
 		case OPT_BATCH_N: bn = optarg; break;
 		case OPT_BATCH_B: bb = optarg; break;
@@ -461,11 +507,29 @@ int main(int argc, char **argv)
 			return 2;
 		o.drain_s = (long)v;
 	}
+	o.attribution_window_s = 10;
+	o.attribution_delay_ms = 1000;
+	o.audit_wait_s = 5;
+	if (awin) {
+		if (main_number("--attribution-window", awin, 1, 600, &v))
+			return 2;
+		o.attribution_window_s = (long)v;
+	}
+	if (adelay) {
+		if (main_number("--attribution-delay-ms", adelay, 0, 60000, &v))
+			return 2;
+		o.attribution_delay_ms = (long)v;
+	}
+	if (await) {
+		if (main_number("--audit-wait", await, 0, 600, &v))
+			return 2;
+		o.audit_wait_s = (long)v;
+	}
 	if (transport && *transport && strcmp(transport, "chunked") &&
 	    strcmp(transport, "websocket")) {
 		fprintf(stderr,
-			"shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) must be "
-			"chunked or websocket, not '%s'\n",
+			"shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) "
+			"must be chunked or websocket, not '%s'\n",
 			transport);
 		return 2;
 	}

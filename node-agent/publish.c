@@ -211,6 +211,98 @@ static bool publish_allow(struct publisher *p, const char *key, long rate,
 	return tokens_take(&l->tokens, now);
 }
 
+static const char *publish_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* Who an attribution names, for a person reading Events: "alice", "alice
+ * or bob (ambiguous)", "(unattributed)"; "" for the container's own
+ * processes (or no attribution). */
+static void publish_who(const cJSON *attr, char *buf, size_t cap)
+{
+	const char *status = publish_str(attr, "status");
+	const cJSON *c;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!status)
+		return;
+	if (!strcmp(status, "Matched")) {
+		snprintf(buf, cap, "%.256s",
+			 publish_str(cJSON_GetObjectItemCaseSensitive(attr, "user"), "username") ?:
+				 "?");
+	} else if (!strcmp(status, "Ambiguous")) {
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(attr, "candidates")) {
+			int n = snprintf(buf + used, cap - used, "%s%.128s", used ? " or " : "",
+					 publish_str(c, "username") ?: "?");
+
+			if (n < 0 || (size_t)n >= cap - used)
+				break;
+			used += (size_t)n;
+		}
+		snprintf(buf + used, cap - used, " (ambiguous)");
+	} else if (!strcmp(status, "Unattributed")) {
+		snprintf(buf, cap, "(unattributed)");
+	}
+}
+
+/* The SessionOpened Event of a decided attribution: who opened what in
+ * which container. 0 done, <0 retry later. */
+static int publish_session_opened(struct publisher *p, const cJSON *item, uint64_t pos)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+	const cJSON *attr = cJSON_GetObjectItemCaseSensitive(item, "attr");
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(attr, "root");
+	const cJSON *evopt = cJSON_GetObjectItemCaseSensitive(id, "events");
+	const char *cid = publish_str(item, "cid"), *status = publish_str(attr, "status");
+	const char *method = publish_str(attr, "method"), *reason = publish_str(attr, "reason");
+	struct event_regarding reg = { "v1", "Pod", publish_str(id, "ns"), publish_str(id, "pod"),
+				       publish_str(id, "podUID") };
+	char name[340], label[20], who[600], what[600], note[1024];
+	const cJSON *a;
+	size_t used = 0;
+	int ret;
+
+	if (!reg.ns || !reg.name || !cid || !status || !strcmp(status, "Workload") ||
+	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
+		return 0;
+	what[0] = '\0';
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(root, "argv")) {
+		int n = snprintf(what + used, sizeof(what) - used, "%s%s", used ? " " : "",
+				 cJSON_GetStringValue(a) ?: "");
+
+		if (n < 0 || (size_t)n >= sizeof(what) - used)
+			break;
+		used += (size_t)n;
+	}
+	publish_who(attr, who, sizeof(who));
+	/* "alice opened `bash` (tty) in container shell (EphemeralContainer,
+	 * session 3db8...)", or with the reason when no one is sure. */
+	snprintf(note, sizeof(note), "%s opened %s%s%s%s in container %s", who, used ? "`" : "",
+		 used ? what : "a session", used ? "`" : "",
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tty")) ? " (tty)" : "",
+		 publish_str(id, "container") ?: "?");
+	used = strlen(note);
+	if (!strcmp(status, "Matched"))
+		snprintf(note + used, sizeof(note) - used, " (%s, session %s)",
+			 method ? method : "?", publish_str(attr, "sessionID") ?: "?");
+	else if (reason)
+		snprintf(note + used, sizeof(note) - used, ": %s", reason);
+	record_container_label(cid, label);
+	/* The spool's epoch: a wiped spool's positions start again. */
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label,
+		 spool_epoch(p->s), (unsigned long long)pos);
+	ret = events_emit_named(p->ev, name, &reg, strcmp(status, "Matched") ? "Warning" : "Normal",
+				"SessionOpened", "Opened", note, NULL);
+	if (ret < 0)
+		log_with(LOG_WARN, LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "SessionOpened"),
+			 "cannot create Event: %s", events_last_error(p->ev));
+	p->stats.events += ret == 0;
+	p->stats.events_replayed += ret == 1;
+	return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
+}
+
 static const char *publish_base(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -260,12 +352,14 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	long rate = (long)cJSON_GetNumberValue(
 		cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
 	struct publish_limit *lim = NULL;
-	char key[512], name[340], label[20], note[256];
+	char key[512], name[340], label[20], note[256], who[600], *msg = NULL;
 	cJSON *annotations = NULL;
 	char *exec_note;
 	bool line;
 	int ret;
 
+	if (publish_str(item, "t") && !strcmp(publish_str(item, "t"), "a"))
+		return publish_session_opened(p, item, pos);
 	if (!kind || !text || !reg.ns || !reg.name || !cid)
 		return 0;
 	record_container_label(cid, label);
@@ -319,11 +413,20 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		cJSON_AddStringToObject(annotations, "shellaudit.io/escaped", "true");
 	}
 	exec_note = line ? NULL : publish_exec_note(e, text);
+	/* The message names who typed it: "alice: cd /var/log". */
+	publish_who(cJSON_GetObjectItemCaseSensitive(item, "attr"), who, sizeof(who));
+	if (who[0] && asprintf(&msg, "%s: %s", who, exec_note ? exec_note : text) < 0)
+		msg = NULL;
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. */
-	ret = events_emit_named(
-		p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
-		line ? "Typed" : "Executed", exec_note ? exec_note : text, annotations);
+	ret = events_emit_named(p->ev, name, &reg, "Normal",
+				line ? "ShellCommand" : "ProgramExecuted",
+				line ? "Typed" : "Executed",
+				msg	  ? msg :
+				exec_note ? exec_note :
+					    text,
+				annotations);
+	free(msg);
 	free(exec_note);
 	cJSON_Delete(annotations);
 	if (ret < 0)

@@ -177,6 +177,9 @@ cJSON *record_build(const struct record_identity *id, const struct record_sessio
 		if (sess->start)
 			cJSON_AddStringToObject(s, "start", sess->start);
 	}
+	/* Signed with the rest: who opened the session is the node's word. */
+	if (sess && sess->attribution)
+		cJSON_AddItemToObject(spec, "attribution", cJSON_Duplicate(sess->attribution, 1));
 	cJSON_AddNumberToObject(spec, "sequence", (double)seq);
 	if (seq > 0 && prev && *prev)
 		cJSON_AddStringToObject(spec, "previousDigest", prev);

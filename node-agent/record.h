@@ -26,6 +26,7 @@ struct record_session {
 	const char *id;		/* NULL: entries outside a session (execs) */
 	int pid;
 	const char *start;	/* RFC 3339 */
+	const cJSON *attribution; /* who opened it (spec.attribution), or NULL */
 };
 
 /* The record's name: pod, container, 8 hex of the container ID's digest

@@ -104,6 +104,7 @@ static void session_fill(struct sink_entry *e, const struct session *s,
 	e->uid = h->uid;
 	e->comm = h->comm;
 	e->session_root = h->root;
+	e->session_root_start = h->root_start;
 }
 
 /* The names of enum sa_ns_type, and of the root bit after them. */

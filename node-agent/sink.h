@@ -45,6 +45,7 @@ struct sink_entry {
 	/* pid of the process that entered the container from outside (kubectl
 	 * exec, nsenter) this one descends from; 0 for the container's own */
 	uint32_t session_root;
+	uint64_t session_root_start; /* its start, as the kernel keys it */
 	/* line: the bytes typed; exec: argv, NUL-separated; namespace and
 	 * off: a summary for display */
 	const char *text;

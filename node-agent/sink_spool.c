@@ -4,7 +4,9 @@
  * it is when it can be shown as it is (escape_needed), else escaped and
  * the entry marked "escaped"; bounded to the CRD's 4096 bytes, with
  * truncated set. Entries the full spool refuses are counted per container
- * and session and come back as one gap entry in that session's stream. */
+ * and session and come back as one gap entry in that session's stream.
+ * Entries of a session carry who opened it (attr_fn), or are journaled
+ * awaiting that decision (spool_add_awaiting). */
 #include "sink_spool.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@
 /* Entries the full spool refused, for one container and session. */
 struct sink_spool_pending {
 	char *cid, *sk;
+	char *root;	/* the session root its attribution awaits, or NULL */
 	cJSON *id, *sess;
 	uint64_t count;
 	char first[40];	/* time of the first one lost */
@@ -43,6 +46,8 @@ struct sink_spool {
 	struct hmap pending;		/* "cid\x1fsk" -> struct sink_spool_pending */
 	uint64_t pending_sessions;	/* of pending: keys with a session */
 	struct sink_spool_stats stats;
+	sink_spool_attr_fn attr_fn;
+	void *attr_arg;
 };
 
 static void sink_spool_pending_free(void *v)
@@ -53,6 +58,7 @@ static void sink_spool_pending_free(void *v)
 		return;
 	free(p->cid);
 	free(p->sk);
+	free(p->root);
 	cJSON_Delete(p->id);
 	cJSON_Delete(p->sess);
 	free(p);
@@ -123,7 +129,7 @@ static void sink_spool_key(const char *cid, const char *sk, char *buf, size_t ca
  * keys, for nobody (stats.lost_unattributed: the agent reports them in
  * every chain). */
 static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *sk, const cJSON *id,
-			    const cJSON *sess, uint64_t count, const char *when)
+			    const cJSON *sess, const char *root, uint64_t count, const char *when)
 {
 	struct sink_spool_pending *p;
 	char key[600];
@@ -133,6 +139,7 @@ static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *s
 	    s->pending_sessions >= SINK_SPOOL_PENDING_SESSIONS) {
 		sk = "";
 		sess = NULL;
+		root = NULL;
 		sink_spool_key(cid, sk, key, sizeof(key));
 		p = hmap_get(&s->pending, key);
 	}
@@ -145,8 +152,9 @@ static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *s
 		p->sk = strdup(sk);
 		p->id = cJSON_Duplicate(id, 1);
 		p->sess = sess ? cJSON_Duplicate(sess, 1) : NULL;
+		p->root = root ? strdup(root) : NULL;
 		snprintf(p->first, sizeof(p->first), "%s", when);
-		if (!p->cid || !p->sk || !p->id || (sess && !p->sess) ||
+		if (!p->cid || !p->sk || !p->id || (sess && !p->sess) || (root && !p->root) ||
 		    hmap_put(&s->pending, key, p, NULL) < 0) {
 			sink_spool_pending_free(p);
 			s->stats.lost_unattributed += count;
@@ -194,7 +202,9 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 		cJSON_AddStringToObject(gap, "kind", "gap");
 		cJSON_AddNumberToObject(gap, "count", (double)p->count);
 		cJSON_AddStringToObject(gap, "text", note);
-		ret = spool_add(s->sp, p->cid, p->sk, p->id, p->sess, gap);
+		/* In its session's records, with who opened it: awaiting
+		 * the decision as that session's entries did. */
+		ret = spool_add_awaiting(s->sp, p->cid, p->sk, p->id, p->sess, gap, NULL, p->root);
 		cJSON_Delete(gap);
 		if (ret == 0) {
 			s->stats.gaps++;
@@ -206,8 +216,28 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 	return ret == -ENOSPC ? 0 : ret;
 }
 
+/* The export's copy of an entry: its session as journaled, with the root
+ * whose decision it awaits (the decision comes as a line of its own,
+ * sink_spool_attribute). */
+static int sink_spool_export(struct sink_spool *s, const cJSON *id, const cJSON *sess,
+			     const cJSON *entry, const char *root)
+{
+	cJSON *copy;
+	int ret;
+
+	if (!root || !sess)
+		return export_entry(s->export, id, sess, entry);
+	if (!(copy = cJSON_Duplicate(sess, 1)))
+		return -ENOMEM;
+	cJSON_AddStringToObject(copy, "awaiting", root);
+	ret = export_entry(s->export, id, copy, entry);
+	cJSON_Delete(copy);
+	return ret;
+}
+
 static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
-			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key)
+			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key,
+			  const char *root)
 {
 	const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "time"));
 	int ret;
@@ -216,12 +246,12 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	if ((ret = sink_spool_write_gaps(s)) < 0)
 		return ret;
 	/* The log pipeline gets the entry whether or not the spool has room. */
-	if (export_entry(s->export, id, sess, entry) < 0)
+	if (s->export && sink_spool_export(s, id, sess, entry, root) < 0)
 		s->stats.export_failed++;
-	ret = spool_add_keyed(s->sp, container, sk, id, sess, entry, key);
+	ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
 	if (ret == -ENOSPC) {
 		s->stats.dropped_full++;
-		sink_spool_lost(s, container, sk, id, sess, 1, when ? when : "");
+		sink_spool_lost(s, container, sk, id, sess, root, 1, when ? when : "");
 	}
 	else if (ret == 0)
 		s->stats.entries++;
@@ -461,7 +491,7 @@ static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *
 	}
 	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
 	sink_spool_summary(entry, e->text ? e->text : "", e->text_len, &cut);
-	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL);
+	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL, NULL);
 	cJSON_Delete(entry);
 	if (ret == 0)
 		s->stats.gaps++;
@@ -473,7 +503,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	struct sink_spool *s = (struct sink_spool *)base;
 	const struct sink_spool_target *t;
 	cJSON *entry = NULL, *sess = NULL;
-	char ts[40], sk[48], key[SPOOL_KEY_MAX];
+	char ts[40], sk[48], key[SPOOL_KEY_MAX], root[48];
+	const char *awaiting = NULL;
 	bool cut = e->truncated;
 	int ret = 0;
 
@@ -537,11 +568,21 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 			redacted = cJSON_AddArrayToObject(entry, "redacted");
 		cJSON_AddItemToArray(redacted, cJSON_CreateString("echo-off"));
 	}
-	/* Lines and the programs run from a shell go to that session's records. */
+	/* Lines and the programs run from a shell go to that session's records,
+	 * with who opened it (or awaiting that). */
 	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
 	if (!sess)
 		sk[0] = '\0';
-	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key);
+	if (sess && s->attr_fn) {
+		const cJSON *attr = NULL;
+
+		if (s->attr_fn(s->attr_arg, e->container, t->id, e->session_root,
+			       e->session_root_start, &attr, root, sizeof(root)) == 1)
+			awaiting = root;
+		else if (attr)
+			cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(attr, 1));
+	}
+	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key, awaiting);
 out:
 	cJSON_Delete(entry);
 	cJSON_Delete(sess);
@@ -569,7 +610,7 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 		ret = spool_add(s->sp, container, "", t->id, NULL, gap);
 	if (ret == -ENOSPC) {
 		/* This gap's count joins the container's spool-full one. */
-		sink_spool_lost(s, container, "", t->id, NULL, count, ts);
+		sink_spool_lost(s, container, "", t->id, NULL, NULL, count, ts);
 		ret = 0;
 	} else if (ret == 0) {
 		s->stats.gaps++;
@@ -590,7 +631,7 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 	cJSON_AddStringToObject(e, "time", ts);
 	cJSON_AddStringToObject(e, "kind", "audit_stopped");
 	cJSON_AddStringToObject(e, "text", why);
-	ret = sink_spool_add(s, container, "", id, NULL, e, NULL);
+	ret = sink_spool_add(s, container, "", id, NULL, e, NULL, NULL);
 	cJSON_Delete(e);
 	if (ret == 0)
 		ret = spool_end_session(s->sp, container, "");
@@ -618,6 +659,41 @@ void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out)
 
 	*out = s->stats;
 	out->pending = s->pending.size;
+}
+
+void sink_spool_attribution(struct sink *sink, sink_spool_attr_fn fn, void *arg)
+{
+	struct sink_spool *s = (struct sink_spool *)sink;
+
+	s->attr_fn = fn;
+	s->attr_arg = arg;
+}
+
+int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, const cJSON *id,
+			 const cJSON *attr)
+{
+	struct sink_spool *s = (struct sink_spool *)sink;
+	cJSON *sess, *entry;
+	char ts[40];
+	int ret = spool_attribute(s->sp, cid, root, id, attr);
+
+	if (ret < 0 || !s->export)
+		return ret;
+	/* The log pipeline joins it to the entries that await root. */
+	sink_spool_now(ts, sizeof(ts));
+	sess = cJSON_CreateObject();
+	entry = cJSON_CreateObject();
+	if (sess && entry) {
+		cJSON_AddStringToObject(sess, "awaiting", root);
+		cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(attr, 1));
+		cJSON_AddStringToObject(entry, "time", ts);
+		cJSON_AddStringToObject(entry, "kind", "attribution");
+	}
+	if (!sess || !entry || export_entry(s->export, id, sess, entry) < 0)
+		s->stats.export_failed++;
+	cJSON_Delete(sess);
+	cJSON_Delete(entry);
+	return 0;
 }
 
 void sink_spool_set_export(struct sink *base, struct export *x)

@@ -45,10 +45,26 @@ struct sink_spool_stats {
 #define SINK_SPOOL_PENDING_SESSIONS 1024
 #define SINK_SPOOL_PENDING_MAX 4096
 
+/* Who opened an entry's session (root, root_start: its session root, 0 for
+ * the container's own processes): 0 with *attr the attribution to journal
+ * with it (NULL: none); 1 when not decided yet: the entry is journaled
+ * awaiting root (filled, e.g. "812-4471"), whose decision comes with
+ * sink_spool_attribute(). */
+typedef int (*sink_spool_attr_fn)(void *arg, const char *cid, const cJSON *id, uint32_t root,
+				  uint64_t root_start, const cJSON **attr, char *root_key,
+				  size_t cap);
+
 /* The spool and the lookup's targets stay the caller's. Caller frees with
  * sink_close(). */
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
 void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out);
+/* Entries of sessions carry who opened them (fn), from now on. */
+void sink_spool_attribution(struct sink *sink, sink_spool_attr_fn fn, void *arg);
+/* The decision for root of container cid (see spool_attribute()); with an
+ * export, also a line of kind "attribution" whose session names root as
+ * "awaiting", as the exported entries that awaited it do. */
+int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, const cJSON *id,
+			 const cJSON *attr);
 /* Every entry spooled from now on is also written to x (NULL: none), which
  * stays the caller's and must outlive the sink. */
 void sink_spool_set_export(struct sink *base, struct export *x);

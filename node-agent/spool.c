@@ -16,6 +16,23 @@
 
 #include "clock.h"
 
+/* A decided attribution, kept while its awaiting entries may be read
+ * again (its own item is not acknowledged yet). */
+struct spool_decision {
+	cJSON *attr;
+	uint64_t pos; /* of its "a" item in the entries journal */
+};
+
+static void spool_decision_free(void *v)
+{
+	struct spool_decision *d = v;
+
+	if (!d)
+		return;
+	cJSON_Delete(d->attr);
+	free(d);
+}
+
 void spool_key(const char *cid, const char *sk, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s\x1f%s", cid, sk);
@@ -58,10 +75,65 @@ int spool_append_cut(struct journal *j, const char *cid, const char *sk)
 	return ret;
 }
 
+void spool_await_clear(struct spool_await *w)
+{
+	w->since_ms = 0;
+	free(w->cid);
+	free(w->root);
+	cJSON_Delete(w->id);
+	w->cid = w->root = NULL;
+	w->id = NULL;
+}
+
+void spool_await_set(struct spool_await *w, const cJSON *item, uint64_t pos)
+{
+	if (w->since_ms && w->pos == pos)
+		return;
+	spool_await_clear(w);
+	w->cid = strdup(spool_str(item, "cid") ?: "");
+	w->root = strdup(spool_str(item, "w") ?: "");
+	w->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
+	if (!w->cid || !w->root) {
+		spool_await_clear(w);
+		return; /* tried again on the next stop */
+	}
+	w->pos = pos;
+	w->since_ms = clock_now_ms();
+}
+
+static const struct spool_decision *spool_decision(const struct spool *s, const char *cid,
+						   const char *root)
+{
+	char key[600];
+
+	spool_key(cid, root, key, sizeof(key));
+	return hmap_get(&s->decided, key);
+}
+
+int spool_settle(const struct spool *s, cJSON *item)
+{
+	const char *cid = spool_str(item, "cid"), *root = spool_str(item, "w");
+	const struct spool_decision *d;
+	cJSON *sess;
+
+	if (!root || !spool_str(item, "t") || strcmp(spool_str(item, "t"), "e"))
+		return 1;
+	if (!cid || !(d = spool_decision(s, cid, root)))
+		return 0;
+	sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
+	if (!cJSON_IsObject(sess))
+		return 1; /* entries outside a session carry no attribution */
+	cJSON_DeleteItemFromObjectCaseSensitive(sess, "attribution");
+	cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(d->attr, 1));
+	return 1;
+}
+
 void spool_close(struct spool *s)
 {
 	if (!s)
 		return;
+	spool_await_clear(&s->ev_await);
+	hmap_clear(&s->decided);
 	spool_batcher_clear(&s->b);
 	journal_close(s->ej);
 	journal_close(s->rj);
@@ -106,6 +178,36 @@ static int spool_checkpoint(struct spool *s)
 	return 0;
 }
 
+struct spool_prune_decided {
+	uint64_t acked;
+	char **keys;
+	size_t n;
+};
+
+static void spool_prune_decided_cb(const char *key, void *value, void *arg)
+{
+	struct spool_prune_decided *p = arg;
+	const struct spool_decision *d = value;
+
+	if (d->pos < p->acked)
+		p->keys[p->n++] = (char *)key;
+}
+
+/* Decisions whose item is acknowledged: their awaiting entries, which come
+ * before it, are never read again. */
+static void spool_prune_decisions(struct spool *s, uint64_t acked)
+{
+	struct spool_prune_decided p = { acked, NULL, 0 };
+	size_t i;
+
+	if (!s->decided.size || !(p.keys = calloc(s->decided.size, sizeof(*p.keys))))
+		return; /* kept until the next acknowledgement */
+	hmap_foreach(&s->decided, spool_prune_decided_cb, &p);
+	for (i = 0; i < p.n; i++)
+		hmap_remove(&s->decided, p.keys[i]);
+	free(p.keys);
+}
+
 /* Drops what every consumer is done with. */
 static int spool_ack(struct spool *s)
 {
@@ -130,7 +232,39 @@ static int spool_ack(struct spool *s)
 	memmove(s->ckpt_pos, s->ckpt_pos + keep, (s->nckpt - keep) * sizeof(*s->ckpt_pos));
 	memmove(s->ckpt_keep, s->ckpt_keep + keep, (s->nckpt - keep) * sizeof(*s->ckpt_keep));
 	s->nckpt -= keep;
-	return journal_ack(s->ej, ack_keep < s->ep ? ack_keep : s->ep);
+	if ((ret = journal_ack(s->ej, ack_keep < s->ep ? ack_keep : s->ep)) < 0)
+		return ret;
+	spool_prune_decisions(s, journal_acked(s->ej));
+	return 0;
+}
+
+/* An awaiting entry no decision came for within await_max_ms: the spool
+ * decides "none", so that no record and no Event waits for ever. */
+static int spool_give_up(struct spool *s, struct spool_await *w, long now)
+{
+	cJSON *attr;
+	char why[160];
+	int ret;
+
+	if (!w->since_ms || now - w->since_ms < s->opts.await_max_ms)
+		return 0;
+	if (spool_decision(s, w->cid, w->root)) {
+		spool_await_clear(w); /* decided meanwhile: the cursor goes on */
+		return 0;
+	}
+	if (!(attr = cJSON_CreateObject()))
+		return -ENOMEM;
+	cJSON_AddStringToObject(attr, "status", "Unattributed");
+	snprintf(why, sizeof(why),
+		 "no decision on who opened the session within %ld s (the agent restarted or fell "
+		 "behind)",
+		 s->opts.await_max_ms / 1000);
+	cJSON_AddStringToObject(attr, "reason", why);
+	ret = spool_attribute(s, w->cid, w->root, w->id, attr);
+	cJSON_Delete(attr);
+	if (ret == 0)
+		s->stats.undecided++;
+	return ret;
 }
 
 int spool_tick(struct spool *s)
@@ -146,6 +280,12 @@ int spool_tick(struct spool *s)
 		first = ret;
 	ret = spool_batcher_run(&s->b, journal_end(s->ej));
 	if (ret < 0 && ret != -EAGAIN && !first)
+		first = ret;
+	/* A decision that never came is journaled as none; the batcher and
+	 * the Events go on. */
+	if ((ret = spool_give_up(s, &s->b.await, now)) < 0 && !first)
+		first = ret;
+	if ((ret = spool_give_up(s, &s->ev_await, now)) < 0 && !first)
 		first = ret;
 	/* Age is wall-clock: journal it as a cut marker, so a replay cuts
 	 * the batch at the same entry. */
@@ -263,6 +403,12 @@ int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		    const cJSON *sess, const cJSON *entry, const char *key)
 {
+	return spool_add_awaiting(s, cid, sk, id, sess, entry, key, NULL);
+}
+
+int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		       const cJSON *sess, const cJSON *entry, const char *key, const char *root)
+{
 	cJSON *item = cJSON_CreateObject();
 	int ret;
 
@@ -277,12 +423,19 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 	 * "e" only. */
 	if (key)
 		cJSON_AddStringToObject(item, "k", key);
+	if (root)
+		cJSON_AddStringToObject(item, "w", root);
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
 	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
 	if (sess)
 		cJSON_AddItemToObject(item, "sess", cJSON_Duplicate(sess, 1));
 	cJSON_AddItemToObject(item, "e", cJSON_Duplicate(entry, 1));
+	/* Decided already (the caller did not know yet): journaled settled. */
+	if (root && spool_decision(s, cid, root)) {
+		spool_settle(s, item);
+		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
+	}
 	ret = spool_append(s->ej, item, NULL);
 	cJSON_Delete(item);
 	if (ret == -ENOSPC)
@@ -292,6 +445,140 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 	if (ret == 0)
 		snprintf(s->last_key, sizeof(s->last_key), "%s", key ? key : "");
 	return ret;
+}
+
+static int spool_decide(struct spool *s, const char *cid, const char *root, const cJSON *attr,
+			uint64_t pos)
+{
+	struct spool_decision *d = calloc(1, sizeof(*d));
+	char key[600];
+
+	if (!d || !(d->attr = cJSON_Duplicate(attr, 1))) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->pos = pos;
+	spool_key(cid, root, key, sizeof(key));
+	if (hmap_put(&s->decided, key, d, NULL) < 0) {
+		spool_decision_free(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool spool_awaited(const struct spool_await *w, const char *cid, const char *root)
+{
+	return w->since_ms && !strcmp(w->cid, cid) && !strcmp(w->root, root);
+}
+
+int spool_attribute(struct spool *s, const char *cid, const char *root, const cJSON *id,
+		    const cJSON *attr)
+{
+	uint64_t pos;
+	cJSON *item;
+	char *text;
+	int ret;
+
+	if (!cid || !root || !cJSON_IsObject(attr))
+		return -EINVAL;
+	if (spool_decision(s, cid, root))
+		return 0; /* once per session root */
+	if (!(item = cJSON_CreateObject()))
+		return -ENOMEM;
+	cJSON_AddStringToObject(item, "t", "a");
+	cJSON_AddStringToObject(item, "cid", cid);
+	cJSON_AddStringToObject(item, "rk", root);
+	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
+	cJSON_AddItemToObject(item, "attr", cJSON_Duplicate(attr, 1));
+	text = cJSON_PrintUnformatted(item);
+	cJSON_Delete(item);
+	if (!text)
+		return -ENOMEM;
+	ret = journal_append(s->ej, text, strlen(text), &pos);
+	/* A decision a cursor waits for frees room (the batcher goes on and
+	 * its records let the journal be acknowledged): it goes in even when
+	 * the spool is full, else a full spool would wedge. At most one per
+	 * cursor at a time. */
+	if (ret == -ENOSPC && (spool_awaited(&s->b.await, cid, root) ||
+			       spool_awaited(&s->ev_await, cid, root)))
+		ret = journal_append_reserved(s->ej, text, strlen(text), &pos);
+	free(text);
+	if (ret < 0)
+		return ret;
+	s->last_key[0] = '\0';
+	return spool_decide(s, cid, root, attr, pos);
+}
+
+/* The decisions journaled from the entries journal's acknowledged start
+ * on: what a replay, a restored batch and the Events will look up, as if
+ * this run had made them. */
+static int spool_restore_decisions(struct spool *s)
+{
+	uint64_t pos = journal_acked(s->ej), next;
+	size_t len;
+	void *data;
+	int ret = 0;
+
+	for (; ret == 0; pos = next) {
+		cJSON *it;
+		const char *t;
+
+		ret = journal_read(s->ej, pos, &data, &len, &next);
+		if (ret == -EBADMSG) {
+			free(data); /* its awaiting entries are decided again */
+			ret = 0;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		it = cJSON_ParseWithLength(data, len);
+		free(data);
+		t = spool_str(it, "t");
+		if (t && !strcmp(t, "a") && spool_str(it, "cid") && spool_str(it, "rk") &&
+		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "attr")) &&
+		    !spool_decision(s, spool_str(it, "cid"), spool_str(it, "rk")))
+			ret = spool_decide(s, spool_str(it, "cid"), spool_str(it, "rk"),
+					   cJSON_GetObjectItemCaseSensitive(it, "attr"), pos);
+		cJSON_Delete(it);
+	}
+	return ret == -ENODATA ? 0 : ret;
+}
+
+void spool_undecided(struct spool *s,
+		     void (*fn)(const char *cid, const char *root, const cJSON *id, void *arg),
+		     void *arg)
+{
+	uint64_t pos = s->b.bp < s->ep ? s->b.bp : s->ep, next;
+	struct hmap seen;
+	size_t len;
+	void *data;
+	int ret;
+
+	hmap_init(&seen);
+	for (;; pos = next) {
+		const char *cid, *root;
+		char key[600];
+		cJSON *it;
+
+		ret = journal_read(s->ej, pos, &data, &len, &next);
+		if (ret == -EBADMSG) {
+			free(data);
+			continue;
+		}
+		if (ret < 0)
+			break;
+		it = cJSON_ParseWithLength(data, len);
+		free(data);
+		cid = spool_str(it, "cid");
+		root = spool_str(it, "w");
+		if (cid && root && !spool_decision(s, cid, root)) {
+			spool_key(cid, root, key, sizeof(key));
+			if (hmap_add(&seen, key) == 1)
+				fn(cid, root, cJSON_GetObjectItemCaseSensitive(it, "id"), arg);
+		}
+		cJSON_Delete(it);
+	}
+	hmap_clear(&seen);
 }
 
 bool spool_is_last_key(const struct spool *s, const char *key)
@@ -419,7 +706,25 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
+		if (t && !strcmp(t, "a")) {
+			*item = it;
+			*pos = s->ep;
+			return 0;
+		}
 		if (t && !strcmp(t, "e")) {
+			const cJSON *attr;
+
+			/* Its Event names who typed it: it waits for the
+			 * decision, as the batcher does. */
+			if (!spool_settle(s, it)) {
+				spool_await_set(&s->ev_await, it, s->ep);
+				cJSON_Delete(it);
+				return -ENODATA;
+			}
+			attr = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(it, "sess"), "attribution");
+			if (cJSON_IsObject(attr))
+				cJSON_AddItemToObject(it, "attr", cJSON_Duplicate(attr, 1));
 			*item = it;
 			*pos = s->ep;
 			return 0;
@@ -439,6 +744,8 @@ int spool_event_done(struct spool *s, uint64_t pos)
 	if (pos != s->ep || journal_read(s->ej, pos, &data, &len, &next) < 0)
 		return -EINVAL;
 	free(data);
+	if (s->ev_await.since_ms && s->ev_await.pos == pos)
+		spool_await_clear(&s->ev_await);
 	s->ep = next;
 	return 0;
 }
@@ -521,6 +828,9 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.checkpoint_ms = 2000;
 	if (!s->opts.max_chains)
 		s->opts.max_chains = 4096;
+	if (s->opts.await_max_ms <= 0)
+		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
+	hmap_init_free(&s->decided, spool_decision_free);
 	if ((ret = spool_batcher_init(&s->b, s, false)) < 0)
 		goto fail;
 	jo.max_bytes = opts->max_bytes;
@@ -539,7 +849,8 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 	snprintf(dir, sizeof(dir), "%s/records", opts->dir);
 	if ((ret = journal_open(&jo, &s->rj)) < 0)
 		goto fail;
-	if ((ret = spool_restore(s)) < 0)
+	/* Decisions first: restoring open batches reads their entries. */
+	if ((ret = spool_restore_decisions(s)) < 0 || (ret = spool_restore(s)) < 0)
 		goto fail;
 	spool_restore_last_key(s);
 	*out = s;

@@ -26,6 +26,22 @@
  * waits until the caller has asked the API server for that chain's newest
  * record (spool_wanted_chain, spool_seed_chain); the chain goes on from
  * there, so that it still verifies.
+ *
+ * Attribution (who opened a session) is decided a moment after the session
+ * starts, and every record of a session must say the same. Entries spooled
+ * before the decision are journaled awaiting it (the session root's key
+ * beside them); the decision is journaled after them (spool_attribute) and
+ * known at once. The batcher does not pass an awaiting entry before its
+ * decision: it then puts the decision in the entry's session (and so in its
+ * records); the Events of those entries wait for it too, and name it. The
+ * wait holds record forming for every container (one order for the whole
+ * journal is what keeps replays exact); it is bounded by the decider, and
+ * by the spool itself, which journals "no decision" after await_max_ms.
+ * Decisions are kept in memory from the entries journal's acknowledged
+ * start on (a replay, a restored batch or a record formed again after a
+ * corrupt region meets their awaiting entries again), and a decision the
+ * batcher or the Events wait for goes in even when the spool is full (it
+ * frees room: journal_append_reserved).
  */
 #ifndef SHELLAUDIT_SPOOL_H
 #define SHELLAUDIT_SPOOL_H
@@ -40,6 +56,8 @@
 
 struct sign_key;
 
+#define SPOOL_AWAIT_MAX_MS 30000
+
 struct spool_opts {
 	const char *dir;	/* entries/ and records/ journals below it */
 	size_t max_bytes;	/* per journal [256 MiB] */
@@ -48,6 +66,8 @@ struct spool_opts {
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [5000] */
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
+	long await_max_ms;	/* an attribution not decided this long is "none"
+				 * [SPOOL_AWAIT_MAX_MS] */
 	/* Signs every record formed (record_build); NULL only in tests. The
 	 * key must outlive the spool. */
 	const struct sign_key *key;
@@ -73,6 +93,8 @@ struct spool_stats {
 					 * a missing sequence) */
 	uint64_t checkpoint_failures;	/* checkpoints not written (older ones serve) */
 	uint64_t seeds;			/* chains started from the API server's head */
+	uint64_t undecided;		/* session roots no decision came for within
+					 * await_max_ms: journaled Unattributed */
 	struct journal_stats ej, rj;	/* the journals' own (torn tails, sync failures,
 					 * cursor resets) */
 };
@@ -100,6 +122,23 @@ int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
  * SPOOL_KEY_MAX), kept beside the entry for spool_is_last_key(). */
 int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		    const cJSON *sess, const cJSON *entry, const char *key);
+/* The same for an entry of a session whose attribution is not decided
+ * yet: root names the session's root ("pid-start"); the batcher waits for
+ * spool_attribute() of (cid, root). */
+int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		       const cJSON *sess, const cJSON *entry, const char *key, const char *root);
+/* Journals the attribution of the sessions of root (cid's): attr is the
+ * attribution object, id the record identity. Their awaiting entries go on
+ * with it, and the publisher makes a SessionOpened Event of it. */
+int spool_attribute(struct spool *s, const char *cid, const char *root, const cJSON *id,
+		    const cJSON *attr);
+/* Calls fn for each root with awaiting entries and no decision (after a
+ * restart: the agent that would have decided is gone), with an identity of
+ * its container. */
+void spool_undecided(struct spool *s,
+		     void (*fn)(const char *cid, const char *root, const cJSON *id, void *arg),
+		     void *arg);
+
 /* True when the last item appended (in this run or, after a restart, the
  * journal's tail) is the entry keyed `key`: the one event a process killed
  * between spooling it and acknowledging it to the ring buffer meets twice. */
@@ -148,8 +187,11 @@ int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos);
 int spool_record_done(struct spool *s, uint64_t pos);
 
 /* The next entry for Events, with its container, identity and position;
- * *item (caller frees) holds {cid, id, e}. -ENODATA when none waits. Only
- * durable entries are handed out; corrupt ones are skipped. */
+ * *item (caller frees) holds {t: "e", cid, id, e, attr} (attr: the
+ * session's attribution, when it has one) or, for a decided attribution,
+ * {t: "a", cid, rk, id, attr}. -ENODATA when none waits. Only durable
+ * entries are handed out; corrupt ones are skipped; an entry awaiting its
+ * attribution waits for it. */
 int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 int spool_event_done(struct spool *s, uint64_t pos);
 

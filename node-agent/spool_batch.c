@@ -45,6 +45,7 @@ int spool_batcher_init(struct spool_batcher *b, struct spool *s, bool dry)
 
 void spool_batcher_clear(struct spool_batcher *b)
 {
+	spool_await_clear(&b->await);
 	hmap_clear(&b->batches);
 	hmap_clear(&b->chains);
 	free(b->wanted);
@@ -130,6 +131,9 @@ static int spool_form(struct spool_batcher *b, const struct spool_batch *bt)
 		sess.pid = (int)cJSON_GetNumberValue(
 			cJSON_GetObjectItemCaseSensitive(bt->sess, "pid"));
 		sess.start = spool_str(bt->sess, "start");
+		sess.attribution = cJSON_GetObjectItemCaseSensitive(bt->sess, "attribution");
+		if (!cJSON_IsObject(sess.attribution))
+			sess.attribution = NULL;
 	}
 	if (!(entries = cJSON_Duplicate(bt->entries, 1)))
 		return -ENOMEM;
@@ -369,7 +373,14 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
 		ret = 0;
-		if (spool_str(item, "t") && !strcmp(spool_str(item, "t"), "e")) {
+		if (!spool_settle(b->s, item)) {
+			/* Its session's attribution is not decided yet: the
+			 * records wait for it (a dry batcher forms what came
+			 * before). */
+			if (!b->dry)
+				spool_await_set(&b->await, item, b->bp);
+			ret = -EAGAIN;
+		} else if (spool_str(item, "t") && !strcmp(spool_str(item, "t"), "e")) {
 			ret = spool_batch_entry(b, item, b->bp);
 		} else if (spool_str(item, "t") && !strcmp(spool_str(item, "t"), "c") &&
 			   spool_str(item, "cid") && spool_str(item, "sk")) {
@@ -381,6 +392,8 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 		cJSON_Delete(item);
 		if (ret == -EAGAIN || ret == -ENOSPC || ret == -ENOMEM)
 			return ret; /* this item again on the next run */
+		if (b->await.since_ms && b->await.pos == b->bp)
+			spool_await_clear(&b->await);
 		b->bp = next;
 	}
 	return 0;
@@ -519,6 +532,9 @@ static int spool_restore_batches(struct spool_batcher *b, const cJSON *open)
 			break;
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
+		/* The batcher passed it decided: the decision is kept (unless
+		 * its own item was corrupt: then the entry goes in without). */
+		spool_settle(b->s, item);
 		if (spool_str(item, "t") && !strcmp(spool_str(item, "t"), "e") &&
 		    spool_str(item, "cid") && spool_str(item, "sk")) {
 			cJSON_ArrayForEach(o, open) {

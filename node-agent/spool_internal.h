@@ -43,6 +43,15 @@ struct spool_chain {
 	uint64_t last_rec;	/* records journal position of its last record */
 };
 
+/* An entry awaiting its attribution that a cursor (the batcher, the
+ * Events) stopped at, since when. */
+struct spool_await {
+	long since_ms;		/* 0: none */
+	uint64_t pos;
+	char *cid, *root;
+	cJSON *id;
+};
+
 /* The batcher: what the entries journal makes of records. The agent's runs
  * one; regenerating records a corrupt records journal lost runs a second,
  * "dry" one from an older checkpoint, whose records go to `out`. */
@@ -59,6 +68,7 @@ struct spool_batcher {
 	const struct spool_batcher *seeds; /* dry: the chains' starts */
 	uint64_t unattributed;	/* corrupt entries of no known container session */
 	uint64_t gaps;		/* corrupt entries that became gap entries */
+	struct spool_await await; /* not dry: the undecided entry it stopped at */
 };
 
 struct spool {
@@ -76,6 +86,10 @@ struct spool {
 	 * the ring buffer learnt it was read meets that event again. */
 	char last_key[SPOOL_KEY_MAX];
 	char epoch[SPOOL_EPOCH_LEN + 1];
+	/* Attribution decisions journaled from the entries journal's
+	 * acknowledged start on: "cid\x1froot" -> struct spool_decision. */
+	struct hmap decided;
+	struct spool_await ev_await;	/* the undecided entry Events stopped at */
 	struct spool_stats stats;
 };
 
@@ -85,6 +99,15 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos);
 /* A cut marker: it frees room (the batch it closes stops holding entries),
  * so it goes in even when the journal is full (journal_append_reserved). */
 int spool_append_cut(struct journal *j, const char *cid, const char *sk);
+
+/* An entry's attribution: for an entry awaiting one ("w"), 1 with the
+ * decision put into its session, 0 when it is not decided yet; 1 for any
+ * other item. */
+int spool_settle(const struct spool *s, cJSON *item);
+/* Notes that a cursor stopped at the awaiting entry item at pos (the time
+ * counts from the first stop there). */
+void spool_await_set(struct spool_await *w, const cJSON *item, uint64_t pos);
+void spool_await_clear(struct spool_await *w);
 
 int spool_batcher_init(struct spool_batcher *b, struct spool *s, bool dry);
 void spool_batcher_clear(struct spool_batcher *b);

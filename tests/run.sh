@@ -2,7 +2,19 @@
 # SPDX-License-Identifier: Apache-2.0
 # Run the test suites (all by default: unit bpf integration e2e) and add up
 # the "N passed, N failed" line each test program ends with. A program that
-# exits non-zero, or prints no summary, counts as failed.
+# exits non-zero, prints no summary, runs past its suite's time limit, or
+# is missing, stale or not executable, counts as failed.
+#
+# Time limits per test, generous (a hang fails instead of stalling the run;
+# a slow, busy machine never reaches them), in seconds:
+#   SHELLAUDIT_TEST_TIMEOUT_UNIT (300), SHELLAUDIT_TEST_TIMEOUT_BPF (900),
+#   SHELLAUDIT_TEST_TIMEOUT_INTEGRATION (1200), SHELLAUDIT_TEST_TIMEOUT_E2E (1800)
+#
+# The bpf, integration and e2e scripts run SHELLAUDIT_TEST_JOBS (2) at a
+# time, at most one e2e script at once (each brings a node up); each keeps
+# its own ports, state dir, BPF file system and cgroups, and mostly waits
+# on a cluster or a kernel. A script's output is printed whole when it ends.
+# SHELLAUDIT_TEST_JOBS=1 runs them one by one with their output as it comes.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,15 +26,45 @@ total_pass=0
 total_fail=0
 broken=()
 
+# limit SUITE: the time limit of one test of SUITE.
+limit() {
+	case $1 in
+	unit) echo "${SHELLAUDIT_TEST_TIMEOUT_UNIT:-300}" ;;
+	bpf) echo "${SHELLAUDIT_TEST_TIMEOUT_BPF:-900}" ;;
+	integration) echo "${SHELLAUDIT_TEST_TIMEOUT_INTEGRATION:-1200}" ;;
+	e2e) echo "${SHELLAUDIT_TEST_TIMEOUT_E2E:-1800}" ;;
+	esac
+}
+
+# broken_one NAME WHY: a test that could not run counts as one failure.
+broken_one() {
+	printf '== %s\n  FAIL %s\n' "$1" "$2"
+	broken+=("$1 ($2)")
+	total_fail=$((total_fail + 1))
+}
+
+# run_one NAME SECONDS CMD...: runs CMD with a time limit (TERM, so that a
+# test script's cleanup runs; KILL 60 s later) and adds its counts.
 run_one() {
-	local name=$1 out rc line p f
-	shift
+	local name=$1 secs=$2 out rc line p f start=$SECONDS
+	shift 2
 	printf '== %s\n' "$name"
 	out=$(mktemp)
-	"$@" 2>&1 | tee "$out"
+	timeout --kill-after=60 "$secs" "$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	tally "$name" "$rc" "$out" "$((SECONDS - start))" "$secs"
 	rm -f "$out"
+}
+
+# tally NAME RC OUTFILE SECS_TAKEN LIMIT: adds the counts of a finished test.
+tally() {
+	local name=$1 rc=$2 out=$3 took=$4 secs=$5 line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	if [ "$rc" = 124 ]; then
+		broken+=("$name (timed out after ${secs}s; raise SHELLAUDIT_TEST_TIMEOUT_<SUITE> if the machine is that slow)")
+		total_fail=$((total_fail + 1))
+		return
+	fi
 	if [ -z "$line" ]; then
 		broken+=("$name (no summary, exit $rc)")
 		total_fail=$((total_fail + 1))
@@ -39,21 +81,75 @@ run_one() {
 	elif [ "$f" != 0 ]; then
 		broken+=("$name ($f failed)")
 	fi
+	printf '   (%s: %ss)\n' "$name" "$took"
+}
+
+# The scripts to run: name, suite, time limit, path.
+q_name=()
+q_suite=()
+q_secs=()
+q_path=()
+queue() { q_name+=("$1"); q_suite+=("$2"); q_secs+=("$3"); q_path+=("$4"); }
+
+# run_queue: the queued scripts, SHELLAUDIT_TEST_JOBS at a time, at most one
+# e2e script at once, in the order queued.
+run_queue() {
+	local jobs=${SHELLAUDIT_TEST_JOBS:-2} i=0 n=${#q_name[@]} e2e=0 pid idx dir
+	local -A pid_idx=() started=()
+	if [ "$jobs" -le 1 ]; then
+		for ((i = 0; i < n; i++)); do run_one "${q_name[$i]}" "${q_secs[$i]}" "${q_path[$i]}"; done
+		return
+	fi
+	dir=$(mktemp -d /tmp/shellaudit-run.XXXXXX)
+	while [ "$i" -lt "$n" ] || [ ${#pid_idx[@]} -gt 0 ]; do
+		while [ "$i" -lt "$n" ] && [ ${#pid_idx[@]} -lt "$jobs" ] &&
+			{ [ "${q_suite[$i]}" != e2e ] || [ "$e2e" = 0 ]; }; do
+			printf '== %s (started)\n' "${q_name[$i]}"
+			(
+				timeout --kill-after=60 "${q_secs[$i]}" "${q_path[$i]}" >"$dir/$i.out" 2>&1
+				echo $? >"$dir/$i.rc"
+			) </dev/null &
+			pid_idx[$!]=$i
+			started[$i]=$SECONDS
+			[ "${q_suite[$i]}" = e2e ] && e2e=1
+			i=$((i + 1))
+		done
+		wait -n -p pid "${!pid_idx[@]}" || true
+		[ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ] || continue
+		idx=${pid_idx[$pid]}
+		unset "pid_idx[$pid]"
+		[ "${q_suite[$idx]}" = e2e ] && e2e=0
+		printf '== %s\n' "${q_name[$idx]}"
+		cat "$dir/$idx.out"
+		tally "${q_name[$idx]}" "$(cat "$dir/$idx.rc" 2>/dev/null || echo 255)" "$dir/$idx.out" \
+			"$((SECONDS - started[$idx]))" "${q_secs[$idx]}"
+	done
+	rm -rf "$dir"
 }
 
 for s in "${suites[@]}"; do
 	case $s in
 	unit)
-		for t in "$build"/asan/tests/unit/test_*; do
-			[ -x "$t" ] || continue
-			[[ $t == *.o || $t == *.d ]] && continue
-			run_one "unit/$(basename "$t")" "$t"
+		# What the sources say, not whatever the build directory holds.
+		for src in "$root"/tests/unit/test_*.c; do
+			t=$build/asan/tests/unit/$(basename "$src" .c)
+			name=unit/$(basename "$t")
+			if [ ! -x "$t" ]; then
+				broken_one "$name" "not built: run make test-unit"
+			elif [ "$t" -ot "$src" ]; then
+				broken_one "$name" "older than its source: run make test-unit"
+			else
+				run_one "$name" "$(limit unit)" "$t"
+			fi
 		done
 		;;
 	bpf | integration | e2e)
 		for t in "$root/tests/$s"/test_*.sh; do
-			[ -x "$t" ] || continue
-			run_one "$s/$(basename "$t")" "$t"
+			if [ ! -x "$t" ]; then
+				broken_one "$s/$(basename "$t")" "not executable"
+				continue
+			fi
+			queue "$s/$(basename "$t")" "$s" "$(limit "$s")" "$t"
 		done
 		;;
 	*)
@@ -62,6 +158,7 @@ for s in "${suites[@]}"; do
 		;;
 	esac
 done
+run_queue
 
 echo
 for b in "${broken[@]+"${broken[@]}"}"; do echo "FAILED: $b"; done

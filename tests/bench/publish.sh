@@ -68,7 +68,10 @@ for line in open(sys.argv[3]):
 ev = {}
 for line in open(sys.argv[4]):
     d = json.loads(line)
+    # "(unattributed): LINE": the shells here are started on the node.
     note = d["o"].get("note", "")
+    if note.startswith("(unattributed): "):
+        note = note[len("(unattributed): "):]
     if d["o"].get("reason") == "ShellCommand" and note.startswith(prefix):
         ev.setdefault(note, d["t"])
 def q(v, p):

@@ -101,10 +101,23 @@ cap_agent() {
 	t_wait 60 grep -q '"msg":"capture running"' "$work/agent.log"
 }
 
-# cap_agent_stop: stops the agent cleanly (it drains and flushes).
+# cap_agent_stop: stops the agent cleanly (it drains and flushes), and
+# checks that it was still running, exits 0 and says it stopped: a crash
+# on the way out, after the output was written, must fail the test.
 cap_agent_stop() {
-	kill -INT "$AGENT_PID" 2>/dev/null
-	wait "$AGENT_PID" 2>/dev/null
+	local rc
+	if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+		wait "$AGENT_PID" 2>/dev/null
+		t_fail "the agent runs until it is stopped" "it had ended (status $?)" "$(tail -5 "$work/agent.log")"
+		return 1
+	fi
+	kill -TERM "$AGENT_PID"
+	stopped() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+	t_wait 60 stopped || kill -KILL "$AGENT_PID"
+	wait "$AGENT_PID"
+	rc=$?
+	t_eq "SIGTERM stops the agent with status 0" 0 "$rc"
+	t_match "the agent logs that it stopped" '"msg":"stopped"' "$(tail -3 "$work/agent.log")"
 }
 
 # cap_target NAME: adds container NAME to the targets file, waits for it.

@@ -66,9 +66,20 @@ n=$(printf '%s' "$seqs" | wc -w)
 t_eq "entries of a numbered in order" "$(seq -s ' ' 0 $((n - 1))) " "$seqs"
 t_eq "one session in a" 1 \
 	"$("$TOOLS/sa-lines" --container a --field session "$work/out.jsonl" | sort -u | wc -l)"
-t_match "session of a ended when its shell exited" '"kind":"session_end","container":"a"' \
-	"$(cat "$work/out.jsonl")"
-t_match "agent reported no drops" '"dropped_lines":"0","dropped_execs":"0"' \
-	"$(grep '"capture counters"' "$work/agent.log")"
+# Its own end, not the one the agent's stop writes ("agent stopped").
+t_eq "session of a ended when its shell exited" "exit" \
+	"$("$TOOLS/sa-lines" --kind session_end --container a --field reason "$work/out.jsonl")"
+counters=$(grep '"capture counters"' "$work/agent.log")
+t_match "agent reported no drops" '"dropped_lines":"0","dropped_execs":"0"' "$counters"
+# The filter is in the kernel: what it let through (its own counts) is
+# exactly what the agent wrote for the targeted containers. Had b or the
+# host got past it, the agent would have dropped them as unknown, and only
+# these counts would tell.
+t_eq "the kernel let through only the targeted containers' lines" \
+	"$("$TOOLS/sa-lines" --kind line --eof --field container "$work/out.jsonl" | wc -l)" \
+	"$(sed -n 's/.*"lines":"\([0-9]*\)".*/\1/p' <<<"$counters")"
+t_eq "and only their execs" \
+	"$("$TOOLS/sa-lines" --kind exec --field container "$work/out.jsonl" | wc -l)" \
+	"$(sed -n 's/.*"execs":"\([0-9]*\)".*/\1/p' <<<"$counters")"
 
 t_summary

@@ -44,6 +44,9 @@ t_match "found by a systemd-driver cgroup v1 path" "\"target added\",\"container
 t_wait 30 grep -q '"target added","container":"k2"' "$work/agent.log"
 t_match "found by a cgroupfs-driver cgroup v2 path" "\"target added\",\"container\":\"k2\",\"pid\":\"${CPID[k2]}\"" \
 	"$(cat "$work/agent.log")"
+# Once the agent has looked for k3 and said it is not there yet.
+t_wait 30 grep -q '"target not running here yet[^"]*","container":"k3"' "$work/agent.log" ||
+	t_fail "the agent looked for k3" "$(grep k3 "$work/agent.log" | tail -3)"
 t_eq "an ID with no container yet is not added" "" \
 	"$(grep '"target added","container":"k3"' "$work/agent.log")"
 

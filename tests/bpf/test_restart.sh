@@ -5,9 +5,11 @@
 # is dead (kill -9) or stopped (SIGTERM, SIGINT) are read by the next one,
 # each once; a stop with no targets and `shellaudit-agent uninstall` remove
 # everything; an agent with other settings replaces the old state; targets
-# dropped while no agent ran are swept. Whenever capture was really off for
-# a target, its stream says so (an "off" entry, with why); when it was not,
-# it says nothing.
+# dropped while no agent ran are swept (from the kernel's map too). Whenever
+# capture was really off for a target, its stream says so (an "off" entry,
+# with why); when it was not, it says nothing. A ring buffer that fills
+# while no agent reads it ends in counted drops; without a BPF file system
+# capture stops with the agent.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -84,6 +86,13 @@ cap_shell c2 "$work/c2.txt" >/dev/null || t_fail "the shell in c2 failed"
 cap_shell c1 "$work/c1.txt" >/dev/null || t_fail "the shell in c1 failed"
 t_wait 30 cap_has_line c1 "echo c1-after-sweep" || t_fail "c1 is still captured"
 t_eq "and its lines are not captured" "" "$(cap_lines c2 | grep after-sweep)"
+# The agent would drop c2's events anyway (no target of its own names c2):
+# the kernel's map must not hold it, and must hold c1.
+mntns() { stat -L -c %i "/proc/$1/ns/mnt"; }
+keys=$(bpftool -j map dump pinned "$(ls -d "$pins"/*/map_targets | head -1)" 2>&1)
+in_map() { grep -q "\"mntns\":$(mntns "${CPID[$1]}")[,}]" <<<"$keys" && echo yes || echo no; }
+t_eq "the sweep removed c2 from the kernel's target map, and kept c1" "c1 yes, c2 no" \
+	"c1 $(in_map c1), c2 $(in_map c2)"
 
 # offs NAME: the reasons of the off entries of container NAME, in order.
 offs() { "$TOOLS/sa-lines" --kind off --container "$1" --field reason "$work/out.jsonl" | tr '\n' ' '; }
@@ -153,5 +162,53 @@ t_eq "lines typed after an uninstall are not captured later" "" "$(cap_lines c1 
 # (c1 was untargeted then re-targeted with nothing pinned: one more.)
 t_eq "and the next agent's stream says capture was off" \
 	"no-capture-state capture-state-replaced no-capture-state no-capture-state " "$(offs c1)"
+cap_agent_stop
+
+# A full ring buffer while no agent reads it (--ringbuf-mb 1: about 240
+# lines of the default --max-line): the lines past it are counted, and the
+# next agent reports them as lost; those kept are the first, in order.
+lost() { "$TOOLS/sa-lines" --kind lost --field lost_lines "$work/out.jsonl" | awk '{ s += $1 } END { print s + 0 }'; }
+lost_before=$(lost)
+start_agent --ringbuf-mb 1 || t_fail "agent with --ringbuf-mb 1 did not start"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+n=400
+seq 1 $n | sed 's/^/echo ring-/' >"$work/ring.txt"
+cap_shell c1 "$work/ring.txt" --timeout 300 >/dev/null || t_fail "the shell in c1 failed"
+start_agent --ringbuf-mb 1 || t_fail "agent with --ringbuf-mb 1 did not restart"
+reported() { [ "$(lost)" -gt "$lost_before" ]; }
+t_wait 30 reported || true
+kept=$(cap_lines c1 | grep -c '^echo ring-')
+ring_lost=$(($(lost) - lost_before))
+echo "  note a 1 MiB ring buffer kept $kept of $n lines typed while no agent ran"
+# Once full it stays full (no agent reads): every line after the first
+# lost is lost too, and so is the Ctrl-D that ended the shell.
+t_eq "a full ring buffer: lines kept + lines reported lost = lines typed + the Ctrl-D" "$((n + 1))" \
+	"$((kept + ring_lost))"
+t_match "and some were lost (the test filled it)" '^[1-9]' "$ring_lost"
+cap_same "the lines kept are the first ones, in order" "$(head -n "$kept" "$work/ring.txt")" \
+	"$(cap_lines c1 | grep '^echo ring-')"
+t_match "the agent warns that the ring buffer was full" '"ring buffer full: lost [1-9]' "$(cat "$work/agent.log")"
+cap_agent_stop
+
+# Without a BPF file system the agent warns and captures while it runs;
+# nothing is pinned, so what is typed while no agent runs is not captured.
+mkdir -p "$work/plain"
+start_agent --bpf-dir "$work/plain/shellaudit" || t_fail "agent without a BPF file system did not start"
+t_match "without a BPF file system the agent says capture stops with it" \
+	'not a BPF file system.*capture stops whenever the agent does' "$(cat "$work/agent.log")"
+printf 'echo plain-while-running\n' >"$work/p1.txt"
+cap_shell c1 "$work/p1.txt" >/dev/null || t_fail "the shell in c1 failed"
+t_wait 30 cap_has_line c1 "echo plain-while-running" || t_fail "without a BPF file system, c1 is captured"
+t_eq "and pins nothing" "" "$(ls -A "$work/plain")"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+printf 'echo plain-no-agent\n' >"$work/p2.txt"
+cap_shell c1 "$work/p2.txt" >/dev/null || t_fail "the shell in c1 failed"
+start_agent --bpf-dir "$work/plain/shellaudit" || t_fail "agent did not restart"
+printf 'echo plain-marker\n' >"$work/p3.txt"
+cap_shell c1 "$work/p3.txt" >/dev/null || t_fail "the shell in c1 failed"
+t_wait 30 cap_has_line c1 "echo plain-marker" || t_fail "c1 is captured after the restart"
+t_eq "lines typed while no agent ran are not captured later" "" "$(cap_lines c1 | grep plain-no-agent)"
 cap_agent_stop
 t_summary

@@ -8,6 +8,9 @@
 #     pod, in order, and in the pod's AuditRecords, whose chain verifies;
 #   - a line typed into the untargeted pod is nowhere;
 #   - the same for a session in an ephemeral container of `kubectl debug -it`;
+#   - who opened each session (tests/e2e/attribution.sh): two people's
+#     sessions, kubectl debug, the same command at once, the controller
+#     stopped, the untargeted pod, forgeries;
 #   - the user leaves the container's namespaces (busybox unshare -Urm,
 #     non-interactive and interactive): what runs and is typed there is in
 #     the pod's records, next to a namespace entry;
@@ -89,7 +92,7 @@ apply() {
 }
 
 apply config/local Deployment/shellaudit-system/shellaudit-controller/controller \
-	DaemonSet/shellaudit-system/shellaudit-agent/agent ||
+	DaemonSet/shellaudit-system/shellaudit-agent/agent DaemonSet/shellaudit-system/shellaudit-audit/controller ||
 	stop "apply -k config/local" "$(tail -n 20 "$work/apply.log")"
 k wait --for=condition=Established --timeout=60s crd/shellauditpolicies.shellaudit.io \
 	crd/auditrecords.shellaudit.io crd/shellauditnodes.shellaudit.io >/dev/null ||
@@ -149,18 +152,20 @@ t_match "it found the container's init in containerd's runc state, not by pid" \
 
 # session NAME LINES_FILE PTYTYPE_OPTS... -- CMD...: types the lines on a pty
 # (ptytype: a line once the previous one was echoed and the prompt came
-# back; the last line is exit) and passes when the shell ran them all.
-# ptytype fails with 125; otherwise it returns kubectl's status, which is
-# the shell's (exit passes on the status of the last command).
+# back; the last line is `exit 0`) and passes when the shell ran them all
+# and exited 0. ptytype fails with 125; otherwise it returns kubectl's
+# status, which is the shell's: anything but 0 (a signal, a kubectl error
+# after the last line) fails.
 session() {
-	local name=$1 lines=$2 log=$work/${1// /-}
+	local name=$1 lines=$2 log=$work/${1// /-} rc
 	shift 2
 	"$PTYTYPE" --prompt "$PROMPT" --echo --lines "$lines" --timeout "$WAIT" \
 		--log "$log.pty" "$@" >/dev/null 2>"$log.err"
-	if [ $? != 125 ]; then
-		t_pass "$name: every line typed, the shell exited"
+	rc=$?
+	if [ $rc = 0 ]; then
+		t_pass "$name: every line typed, the shell exited 0"
 	else
-		t_fail "$name: every line typed, the shell exited" "$(cat "$log.err")" \
+		t_fail "$name: every line typed, the shell exited 0" "exit status $rc" "$(cat "$log.err")" \
 			"$(cat -v "$log.pty" | tail -n 8)"
 	fi
 }
@@ -200,7 +205,7 @@ for r in recs:
 # The untargeted pod first: once the demo pod's lines, typed after it, are
 # out, this one would be too if it had been captured.
 marker=untargeted-$RANDOM$RANDOM
-printf 'echo %s\nexit\n' "$marker" >"$work/untargeted.txt"
+printf 'echo %s\nexit 0\n' "$marker" >"$work/untargeted.txt"
 session untargeted "$work/untargeted.txt" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$other" -c shell -- bash
 
 # The paper's session. strace -p 1 would trace the container's sleep until
@@ -218,7 +223,7 @@ apt update
 apt install -y vim
 export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 timeout 2 strace -p 1
-exit
+exit 0
 EOF
 sed 's#^export AWS_SECRET_ACCESS_KEY=.*#export aws_secret_access_key=[REDACTED]#' "$work/exec.txt" >"$work/exec.want"
 want=$(cat "$work/exec.want")
@@ -226,7 +231,9 @@ n=$(wc -l <"$work/exec.want")
 # No pty size: kubectl then resizes nothing, and bash never redraws its prompt.
 session "kubectl exec -it" "$work/exec.txt" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
 t_wait "$WAIT" count_at_least "$n" events "$pod" || true
-t_eq "kubectl exec: one ShellCommand Event per typed line on the pod, in order" "$want" "$(events "$pod")"
+# The Events name who typed each line: the cluster admin of hack/cluster.sh.
+t_eq "kubectl exec: one ShellCommand Event per typed line on the pod, in order, naming its user" \
+	"$(sed 's/^/shellaudit-admin: /' "$work/exec.want")" "$(events "$pod")"
 t_wait "$WAIT" count_at_least "$n" record_entries "$pod" shell line || true
 t_eq "kubectl exec: the AuditRecords hold the typed lines, in order, the key redacted" "$want" \
 	"$(record_entries "$pod" shell line)"
@@ -237,12 +244,12 @@ t_eventually "kubectl exec: the chain verifies (shellaudit-agent verify)" 30 \
 # (After the checks of the programs run: this cat is one more.)
 t_eq "kubectl exec: the edit was made in the container" "worker_processes 4;" \
 	"$(k exec "$pod" -c shell -- cat /etc/nginx/nginx.conf 2>/dev/null)"
-if k get events -A -o json | grep -qF -- "$marker" || k get auditrecords -A -o json | grep -qF -- "$marker" ||
-	k get auditrecords -A -o json | grep -qF -- "\"$other\""; then
-	t_fail "nothing of the untargeted pod in Events or AuditRecords" \
-		"$(k get events -A -o json | grep -F -- "$marker" | head -3)"
+# A kubectl that fails must not read as "not found".
+if ev=$(k get events -A -o json) && ar=$(k get auditrecords -A -o json); then
+	t_eq "nothing of the untargeted pod in Events or AuditRecords" "" \
+		"$( { grep -F -e "$marker" <<<"$ev"; grep -F -e "$marker" -e "\"$other\"" <<<"$ar"; } | head -3)"
 else
-	t_pass "nothing of the untargeted pod in Events or AuditRecords"
+	t_fail "nothing of the untargeted pod in Events or AuditRecords" "cannot list Events and AuditRecords"
 fi
 
 # --- kubectl debug: an ephemeral container ------------------------------------------
@@ -255,7 +262,7 @@ ps aux
 cat /proc/1/root/etc/nginx/nginx.conf
 ls /proc/1/root/var/log/demo
 timeout 2 strace -p 1
-exit
+exit 0
 EOF
 want=$(cat "$work/debug.txt")
 n=$(wc -l <"$work/debug.txt")
@@ -272,7 +279,8 @@ session "kubectl debug -it" "$work/debug.txt" --attach --ready "$work/ready.sh" 
 	"$KUBE_BIN/kubectl" debug -it "$pod" --image="$("$T_ROOT/hack/images.sh" ref demo)" \
 	--image-pull-policy=Never --target=shell --profile=general -c debugger -- bash
 t_wait "$WAIT" count_at_least "$n" new_events "$pod" || true
-t_eq "kubectl debug: one ShellCommand Event per typed line on the pod, in order" "$want" "$(new_events "$pod")"
+t_eq "kubectl debug: one ShellCommand Event per typed line on the pod, in order, naming its user" \
+	"$(sed 's/^/shellaudit-admin: /' "$work/debug.txt")" "$(new_events "$pod")"
 t_wait "$WAIT" count_at_least "$n" record_entries "$pod" debugger line || true
 t_eq "kubectl debug: the AuditRecords of the ephemeral container hold them, in order" "$want" \
 	"$(record_entries "$pod" debugger line)"
@@ -332,7 +340,7 @@ agent_pid() {
 t_eq "the agent pins its capture state on the node's BPF file system" yes \
 	"$(ls "$SHELLAUDIT_RUN/bpf/$node"/shellaudit/*/map_events >/dev/null 2>&1 && echo yes || echo no)"
 seq 1 200 | sed 's/^/echo crash-/' >"$work/crash.txt"
-echo exit >>"$work/crash.txt"
+echo 'exit 0' >>"$work/crash.txt"
 "$PTYTYPE" --prompt "$PROMPT" --echo --delay 20 --lines "$work/crash.txt" --timeout "$WAIT" \
 	--log "$work/crash.pty" --size 0x0 -- "$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash \
 	>/dev/null 2>"$work/crash.err" &
@@ -355,14 +363,16 @@ else
 	t_fail "the agent killed -9 mid-session is restarted by the kubelet" "victim '$victim'"
 fi
 wait "$typer"
-[ $? != 125 ] || t_fail "the crash session: every line typed" "$(cat "$work/crash.err")"
+rc=$?
+[ $rc = 0 ] || t_fail "the crash session: every line typed, the shell exited 0" "exit status $rc" "$(cat "$work/crash.err")"
 crash_records() { record_entries "$pod" shell line | grep '^echo crash-'; }
-crash_events() { events "$pod" | grep '^echo crash-'; }
+crash_events() { events "$pod" | grep '^shellaudit-admin: echo crash-' | sed 's/^shellaudit-admin: //'; }
 t_wait "$WAIT" count_at_least 200 crash_records || true
 t_eq "every line of the session typed across the crash is in the records once, in order" \
 	"$(grep '^echo crash-' "$work/crash.txt")" "$(crash_records)"
 t_wait "$WAIT" count_at_least 200 crash_events || true
-t_eq "and has one Event" "$(grep '^echo crash-' "$work/crash.txt")" "$(crash_events)"
+t_eq "and has one Event, naming its user before and after the crash" \
+	"$(grep '^echo crash-' "$work/crash.txt")" "$(crash_events)"
 t_match "the restarted agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_eventually "the chain verifies across the crash" 30 "$AGENT" verify --namespace default --pod "$pod" --container shell
@@ -406,7 +416,17 @@ printf '       (terminal capture checks: %ss)\n' "$((SECONDS - start))"
 # A SIGTERM (here: kubectl rollout restart) keeps capture pinned: what is
 # typed until the new agent runs is read by it, with no off entry, since
 # capture never stopped.
-offs_before=$(record_dump "$pod" shell | grep -c '^off	')
+# (Off entries by their time: older records may expire meanwhile.)
+off_times() {
+	k get auditrecords -l "shellaudit.io/pod=$pod,shellaudit.io/container=shell" -o json |
+		python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["items"]:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "off":
+            print(e["time"])' | sort
+}
+off_times >"$work/offs-before"
 seq 1 400 | sed 's/^/echo restart-/' >"$work/restart.txt"
 echo exit >>"$work/restart.txt"
 "$PTYTYPE" --prompt "$PROMPT" --echo --delay 60 --lines "$work/restart.txt" --timeout "$WAIT" \
@@ -435,10 +455,14 @@ restart_records() { record_entries "$pod" shell line | grep '^echo restart-'; }
 t_wait "$WAIT" count_at_least 400 restart_records || true
 t_eq "every line typed across the rolling restart is in the records once, in order" \
 	"$(grep '^echo restart-' "$work/restart.txt")" "$(restart_records)"
-t_eq "and no off entry: capture never stopped" "$offs_before" "$(record_dump "$pod" shell | grep -c '^off	')"
+t_eq "and no off entry: capture never stopped" "" "$(comm -13 "$work/offs-before" <(off_times))"
 t_match "the new agent took the capture state over" 'took over the capture state' \
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_run "the chain verifies across the rolling restart" "$AGENT" verify --namespace default --pod "$pod" --container shell
+
+# --- who opened it: two people, kubectl debug, forgeries (attribution.sh) ------------
+
+. "$T_ROOT/tests/e2e/attribution.sh"
 
 # --- uninstall ---------------------------------------------------------------------
 
@@ -490,7 +514,7 @@ for r in json.load(open(sys.argv[1]))["items"]:
 # retention then was within it when listed.
 left=$(records)
 due=$(unexpired)
-t_match "the pod had AuditRecords within their retention when it was deleted" "$pod-debugger-" "$due"
+t_match "the pod had AuditRecords within their retention when it was deleted" "$pod-" "$due"
 t_eq "they outlive the deleted pod" "" "$(comm -23 <(printf '%s\n' "$due") <(printf '%s\n' "$left"))"
 none_left() { [ -z "$(records)" ]; }
 start=$SECONDS
@@ -502,6 +526,8 @@ if t_wait $((RETENTION_S + 2 * WAIT)) none_left; then
 else
 	t_fail "the controller deletes them once the retention (${RETENTION_S}s) has passed" "$(records)"
 fi
+
+attribution_late_checks
 
 # --- down ----------------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ ONDELETE=$(
 )
 deploy() {
 	apply config/local --env "$CTRL/SHELLAUDIT_WATCH_TRANSPORT=websocket" \
-		--env "$DS/SHELLAUDIT_WATCH_TRANSPORT=$1" "$CTRL/controller" "$DS/agent" -- "$ONDELETE"
+		--env "$DS/SHELLAUDIT_WATCH_TRANSPORT=$1" "$CTRL/controller" "$DS/agent" \
+		DaemonSet/shellaudit-system/shellaudit-audit/controller -- "$ONDELETE"
 }
 deploy websocket || stop "apply -k config/local, websocket everywhere" "$(tail -n 20 "$work/apply.log")"
 k wait --for=condition=Established --timeout=60s crd/shellauditpolicies.shellaudit.io \
@@ -241,7 +242,8 @@ n=$(wc -l <"$work/exec.want")
 e2e_session "node A (websocket): kubectl exec -it" "$work/exec.txt" "$work" --size 0x0 -- \
 	"$KUBE_BIN/kubectl" exec -it "$podA" -c shell -- bash
 t_wait "$WAIT" count_at_least "$n" e2e_events "$podA" || true
-t_eq "node A: one ShellCommand Event per typed line, in order" "$want" "$(e2e_events "$podA")"
+t_eq "node A: one ShellCommand Event per typed line, in order, naming its user" \
+	"$(sed 's/^/shellaudit-admin: /' "$work/exec.want")" "$(e2e_events "$podA")"
 t_wait "$WAIT" count_at_least "$n" e2e_record_entries "$podA" shell line || true
 t_eq "node A: the AuditRecords hold the typed lines, in order, the key redacted" "$want" \
 	"$(e2e_record_entries "$podA" shell line)"
@@ -257,7 +259,8 @@ e2e_session "node B (chunked): kubectl exec -it" "$work/b.txt" "$work" --size 0x
 t_wait "$WAIT" count_at_least 3 e2e_record_entries "$podB" shell line || true
 t_eq "node B: the AuditRecords hold the typed lines" "$(cat "$work/b.txt")" \
 	"$(e2e_record_entries "$podB" shell line)"
-t_eq "node B: one Event per line" "$(cat "$work/b.txt")" "$(e2e_events "$podB")"
+t_eq "node B: one Event per line, naming its user" "$(sed 's/^/shellaudit-admin: /' "$work/b.txt")" \
+	"$(e2e_events "$podB")"
 t_eq "node B's records carry node B" "$B" "$(e2e_record_entries "$podB" shell line node | sort -u)"
 
 # --- one node's agent cannot write for the other -------------------------------------
@@ -321,7 +324,7 @@ e2e_session "the moved pod: kubectl exec -it" "$work/m.txt" "$work" --size 0x0 -
 t_wait "$WAIT" count_at_least 2 e2e_record_entries "$podM" shell line || true
 t_eq "the moved pod's lines are in its records" "$(cat "$work/m.txt")" "$(e2e_record_entries "$podM" shell line)"
 t_eq "written by node A's agent" "$A" "$(e2e_record_entries "$podM" shell line node | sort -u)"
-t_eq "and its Events" "$(cat "$work/m.txt")" "$(e2e_events "$podM")"
+t_eq "and its Events" "$(sed 's/^/shellaudit-admin: /' "$work/m.txt")" "$(e2e_events "$podM")"
 t_eq "node B's pod's records outlive its move" "$(cat "$work/b.txt")" "$(e2e_record_entries "$podB" shell line)"
 
 # --- no watch failed ---------------------------------------------------------------

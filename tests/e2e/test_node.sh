@@ -7,7 +7,7 @@
 # and cgroup paths are what the capture engine expects; pods reach the API
 # server through the kubernetes Service; config/default is accepted by the
 # API server, its RBAC is what it claims and the agent's own-node policy
-# holds; and down leaves no process, mount, interface, iptables rule,
+# holds (records and ShellAuditNode status); and down leaves no process, mount, interface, iptables rule,
 # cgroup or state dir behind.
 set -uo pipefail
 
@@ -150,7 +150,7 @@ overlay=$SHELLAUDIT_RUN.overlay
 t_cleanup "rm -rf '$overlay'"
 t_run "local overlay of config/local" "$T_ROOT/hack/local-overlay.sh" "$overlay" config/local \
 	Deployment/shellaudit-system/shellaudit-controller/controller \
-	DaemonSet/shellaudit-system/shellaudit-agent/agent
+	DaemonSet/shellaudit-system/shellaudit-agent/agent DaemonSet/shellaudit-system/shellaudit-audit/controller
 t_run "apply -k config/local (overlay)" k apply -k "$overlay"
 t_eq "the agent's state (spool, signing key) is in the state dir, one per node" \
 	"$SHELLAUDIT_RUN/agent \$(NODE_NAME)" \
@@ -223,16 +223,37 @@ t_cleanup "rm -f '$SHELLAUDIT_RUN.resp'"
 t_match "the agent appends a record of its own node" '^201' "$(record "$node")"
 t_match "the agent cannot write a record of another node" "^403 .*may not write records of node other-node" \
 	"$(record other-node)"
+# The same for ShellAuditNode status: two of them, made here while no
+# controller runs (it would delete ShellAuditNodes of nodes without
+# targets), the agent's own node's and another's.
+k -n shellaudit-system scale deploy/shellaudit-controller --replicas=0 >/dev/null
+k -n shellaudit-system wait --for=delete pod -l app.kubernetes.io/component=controller --timeout=120s >/dev/null 2>&1
+for n in "$node" other-node; do
+	sed "s/name: node-1/name: $n/" "$T_ROOT/tests/integration/fixtures/shellauditnode.yaml" | k apply -f - >/dev/null
+done
+# node_status NODE: patches NODE's ShellAuditNode status as the agent;
+# prints the HTTP status and the message.
+node_status() {
+	curl -s --cacert "$SHELLAUDIT_RUN/pki/ca.crt" -H "Authorization: Bearer $token" \
+		-H 'Content-Type: application/merge-patch+json' -X PATCH --data '{"status":{"observedGeneration":1}}' \
+		-o "$SHELLAUDIT_RUN.resp" -w '%{http_code}' \
+		"https://127.0.0.1:$SHELLAUDIT_APISERVER_PORT/apis/shellaudit.io/v1alpha1/shellauditnodes/$1/status"
+	printf ' %s' "$(grep -o '"message": *"[^"]*"' "$SHELLAUDIT_RUN.resp" 2>/dev/null)"
+}
+t_match "the agent writes its own node's ShellAuditNode status" '^200' "$(node_status "$node")"
+t_match "the agent cannot write another node's ShellAuditNode status" \
+	"^403 .*may not write ShellAuditNode other-node" "$(node_status other-node)"
 
 # --- down ----------------------------------------------------------------------------
 
 sandbox_netns=$(ip netns identify "$pid" 2>/dev/null)
+t_match "the pod's network namespace is known" '^cni-' "$sandbox_netns"
 t_match "the pod has a veth on the bridge" 'veth' \
 	"$(ip -o link show master "$SHELLAUDIT_CNI_BRIDGE" 2>/dev/null | awk -F': ' '{ print $2 }')"
 e2e_node_down
 t_eq "the container's process is gone" "gone" \
 	"$( { [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status"; } && echo "running" || echo gone)"
 t_eq "the pod's network namespace is unmounted" "" \
-	"$([ -n "$sandbox_netns" ] && grep -F "/netns/$sandbox_netns " /proc/self/mountinfo)"
+	"$(grep -F "/netns/${sandbox_netns:-unknown} " /proc/self/mountinfo)"
 
 t_summary

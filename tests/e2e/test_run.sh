@@ -41,7 +41,8 @@ t_eq "demo and untargeted are available" "1 1" \
 t_eq "only demo carries app=demo" "demo" \
 	"$(k get pods -l app=demo -o jsonpath='{.items[*].metadata.labels.app}')"
 t_eq "the sample policy exists" "audit-demo" "$(k get sap -o jsonpath='{.items[*].metadata.name}')"
-t_eq "the controller and the agent are deployed" "deployment.apps/shellaudit-controller daemonset.apps/shellaudit-agent" \
+t_eq "the controller, the agent and the audit receiver are deployed" \
+	"deployment.apps/shellaudit-controller daemonset.apps/shellaudit-agent daemonset.apps/shellaudit-audit" \
 	"$(k -n shellaudit-system get deploy,ds -o name | tr '\n' ' ' | sed 's/ $//')"
 t_eq "they never pull" "Never Never" \
 	"$(k -n shellaudit-system get deploy/shellaudit-controller ds/shellaudit-agent \

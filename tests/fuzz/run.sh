@@ -5,11 +5,12 @@
 # and stripped static bash and the crafted hostile files of
 # tests/tools/hostile-elf.h; for mountinfo, the lines of this machine's
 # mountinfo files and crafted overlay lines; for ttyline, reads of typed
-# lines in canonical and raw mode; for re, the patterns of the
-# unit tests' Go vectors and the redact rules the tests use, each with texts
-# that make backtracking engines blow up; for escape, lines with every kind
-# of byte the agent escapes or not. Each target's corpus grows in
-# build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
+# lines in canonical and raw mode; for re, the patterns of the unit tests'
+# Go vectors and the redact rules the tests use, each with texts that make
+# backtracking engines blow up; for escape, lines with every kind of byte the
+# agent escapes or not; for admission and auditlog, AdmissionReviews and
+# audit EventLists as the API server sends them. Each target's corpus grows
+# in build/fuzz/corpus/; a crash, leak, hang (-timeout) or broken invariant is
 # a finding, saved under build/fuzz/artifacts/. Not part of make test.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -17,13 +18,14 @@ set -uo pipefail
 SECS=${FUZZ_SECONDS:-60}
 F=$T_BUILD/fuzz
 MKELF=$T_BUILD/tests/tools/mkelf
-for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$F/fuzz_re" "$F/fuzz_escape" "$MKELF"; do
+for b in "$F/fuzz_elfsym" "$F/fuzz_mountinfo" "$F/fuzz_ttyline" "$F/fuzz_re" "$F/fuzz_escape" \
+	"$F/fuzz_admission" "$F/fuzz_auditlog" "$MKELF"; do
 	[ -x "$b" ] || { t_fail "missing $b (run make fuzz)"; t_summary; exit 1; }
 done
 seeds=$(mktemp -d /tmp/shellaudit-fuzz.XXXXXX)
 t_cleanup "rm -rf '$seeds'"
 mkdir -p "$F/artifacts"
-for t in elfsym mountinfo ttyline re escape; do
+for t in elfsym mountinfo ttyline re escape admission auditlog; do
 	mkdir -p "$seeds/$t" "$F/corpus/$t"
 done
 
@@ -94,7 +96,25 @@ printf '%s' "sed 's/\\t/ /g' a.tsv" >"$seeds/escape/backslash"
 printf 'ls\x1b]0;pwned\x07\x1b[2J\r\n\xe2\x80\xae\xff' >"$seeds/escape/terminal"
 printf 'r\xe2\x80\x8bm \xe2\x80\xa8 \xf3\xa0\x81\x81 \xe3\x85\xa4 caf\xc3\xa9 \xf0\x9f\x98\x80' >"$seeds/escape/hidden"
 
-for t in elfsym mountinfo ttyline re escape; do
+uid=5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d
+review() {
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","resource":{"group":"","version":"v1","resource":"pods"},%s"name":"demo-1","namespace":"default","operation":"%s","userInfo":{"username":"alice","uid":"u1","groups":["devs","system:authenticated"],"extra":{"k":["v"]}},"object":%s,"oldObject":%s,"dryRun":false}}' \
+		"$uid" "$1" "$2" "$3" "$4"
+}
+review '"subResource":"exec",' CONNECT \
+	'{"kind":"PodExecOptions","stdin":true,"tty":true,"container":"shell","command":["bash","-l"]}' null \
+	>"$seeds/admission/exec"
+review '"subResource":"portforward",' CONNECT '{"kind":"PodPortForwardOptions","ports":[8080]}' null \
+	>"$seeds/admission/portforward"
+review '"subResource":"ephemeralcontainers",' UPDATE \
+	'{"kind":"Pod","metadata":{"uid":"p"},"spec":{"ephemeralContainers":[{"name":"d","image":"i","command":["sh"],"args":["-c","id"],"tty":true,"targetContainerName":"shell"}]}}' \
+	'{"kind":"Pod","spec":{"ephemeralContainers":[]}}' >"$seeds/admission/ephemeral"
+review '' CREATE '{"metadata":{"name":"node-debugger-n-x","uid":"p"},"spec":{"nodeName":"n","containers":[{"name":"debugger","image":"i"}]}}' \
+	null >"$seeds/admission/debugpod"
+printf '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"stage":"ResponseStarted","auditID":"a","user":{"username":"p","groups":["g"]},"impersonatedUser":{"username":"alice"},"sourceIPs":["10.0.0.1"],"userAgent":"kubectl","responseStatus":{"code":101},"stageTimestamp":"2026-12-01T20:00:00.000001Z","annotations":{"sessions.shellaudit.io/session-id":"%s"}},{"stage":"ResponseComplete"}]}' \
+	"$uid" >"$seeds/auditlog/eventlist"
+
+for t in elfsym mountinfo ttyline re escape admission auditlog; do
 	log=$F/artifacts/$t.log
 	"$F/fuzz_$t" -max_total_time="$SECS" -timeout=10 -print_final_stats=1 \
 		-artifact_prefix="$F/artifacts/$t-" "$F/corpus/$t" "$seeds/$t" >"$log" 2>&1

@@ -7,57 +7,52 @@
 
 k() { "$KUBE_BIN/kubectl" "$@"; }
 
+# ag_pod POD CID: the pod shop/POD (container main, label app=demo) bound
+# to $node, running with container ID containerd://CID as a kubelet would
+# report it.
+ag_pod() {
+	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"'"$1"'","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
+		k apply -f - >/dev/null
+	k patch pod "$1" -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$2"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+}
+
+# ag_container NAME POD [ROOT]: the capture container NAME (root ROOT, the
+# test root by default), its init in a cgroup named after a new container
+# ID (as the cgroupfs driver names a container's cgroup), and the pod
+# shop/POD that reports that ID, which it leaves in AG_CID.
+ag_container() {
+	local cg
+	AG_CID=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
+	cg=/sys/fs/cgroup/unified/shellaudit-test-$$-$1/$AG_CID
+	mkdir -p "$cg"
+	# Registered first, so it runs last: after the container is killed.
+	t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
+	cap_container "$1" "${3:-$RFS}"
+	echo "${CPID[$1]}" >"$cg/cgroup.procs"
+	ag_pod "$2" "$AG_CID"
+}
+
 # ag_setup NODE: all of the above; sets node, dir ($SHELLAUDIT_RUN) and cid
 # (the container ID the pod status reports). The audited container's root
 # is $AG_ROOT when set, else the test root.
 ag_setup() {
-	local cg
 	node=$1
 	cap_setup
 	t_cluster_up
 	dir=$SHELLAUDIT_RUN
-	cid=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
 	k apply -k "$T_ROOT/crds" >/dev/null
 	k wait --for condition=established --timeout=60s crd --all >/dev/null
 	k create namespace shellaudit-system >/dev/null
 	k create namespace shop >/dev/null
 	k create serviceaccount default -n shop >/dev/null
-	# The container's init in a cgroup named after $cid, as the cgroupfs
-	# driver names a container's cgroup. Registered first, so it runs
-	# last: after the containers are killed.
-	cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$cid
-	mkdir -p "$cg"
-	t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
-	cap_container audited "${AG_ROOT:-$RFS}"
-	echo "${CPID[audited]}" >"$cg/cgroup.procs"
-	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
-		k apply -f - >/dev/null
-	k patch pod web -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$cid"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+	ag_container audited web "${AG_ROOT:-$RFS}"
+	cid=$AG_CID
 }
 
-# ag_pod POD NAME: another pod of shop on the node (labels app=demo), whose
-# container main is the capture container NAME, started here in a cgroup
-# named after its container ID; POD_CID[POD] gets that ID. After ag_setup.
-declare -A POD_CID
-ag_pod() {
-	local pod=$1 name=$2 id cg
-	id=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
-	cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$id
-	mkdir -p "$cg"
-	t_cleanup "t_wait 10 rmdir '$cg'"
-	cap_container "$name" "${AG_ROOT:-$RFS}"
-	echo "${CPID[$name]}" >"$cg/cgroup.procs"
-	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"'"$pod"'","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
-		k apply -f - >/dev/null
-	k patch pod "$pod" -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$id"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
-	# shellcheck disable=SC2034 # for the scripts that source this file
-	POD_CID[$pod]=$id
-}
-
-# ag_controller BINARY: the controller in the background, killed at the end.
+# ag_controller BINARY [ARGS...]: the controller in the background, killed
+# at the end (t_daemon "controller", log in $dir/controller.log).
 ag_controller() {
-	("$1" --port 0 --namespace shellaudit-system >"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
-	t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+	t_daemon controller "$dir/controller.log" "$1" --port 0 --namespace shellaudit-system "${@:2}"
 }
 
 # ag_attached: the agent reports the container attached.

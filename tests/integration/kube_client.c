@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Exercises lib/kube and lib/watch against a real kube-apiserver (the
+/* Exercises lib/kube and lib/watch (bookmarks included) against a real kube-apiserver (the
  * KUBECONFIG of a cluster started by test_kube_client.sh). Prints one line
  * per check and "N passed, N failed" last. */
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kube.h"
 #include "kubeconfig.h"
@@ -261,6 +262,83 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 	free(start);
 }
 
+struct bookmarks {
+	long bookmarks, others;
+};
+
+static int count_bookmark(const char *type, const cJSON *obj, void *arg)
+{
+	struct bookmarks *b = arg;
+
+	(void)obj;
+	if (!strcmp(type, "BOOKMARK"))
+		b->bookmarks++;
+	else
+		b->others++;
+	return 0;
+}
+
+struct later_create {
+	const struct kubeconfig *cfg;
+	char name[64];
+};
+
+/* Creates a configmap 2 s from now, with a client of its own. */
+static void *create_later(void *arg)
+{
+	struct later_create *l = arg;
+	struct kube_client *c = NULL;
+	struct timespec two = { 2, 0 };
+	cJSON *obj = configmap(l->name, "k", "v");
+
+	nanosleep(&two, NULL);
+	if (kube_client_new(l->cfg, NULL, &c) == 0)
+		kube_create(c, CM, obj, NULL, NULL);
+	kube_client_free(c);
+	cJSON_Delete(obj);
+	return NULL;
+}
+
+/* A watch that no change matches still moves on: the API server's
+ * bookmarks (asked for with allowWatchBookmarks, sent before the watch's
+ * timeout) carry the latest resourceVersion, and the watch takes it. */
+static void test_watch_bookmarks(struct kube_client *c, const struct kubeconfig *cfg,
+				 const char *transport)
+{
+	struct kube_response resp;
+	struct bookmarks b = { 0, 0 };
+	struct later_create later = { .cfg = cfg };
+	char *rv = NULL, *start, label[160];
+	pthread_t t;
+	int r, started;
+
+	kube_list(c, CM "?labelSelector=shellaudit-test%3Dnothing", 10, count_item,
+		  &(struct counter){ 0, 0, 0 }, &rv, &resp);
+	start = rv ? strdup(rv) : NULL;
+	/* A change the watch does not select, made while it runs: there is a
+	 * newer version to bookmark. */
+	snprintf(later.name, sizeof(later.name), "bm-%s", transport);
+	started = pthread_create(&t, NULL, create_later, &later) == 0;
+	/* A bookmark comes 2 s before the watch's timeout at the latest. */
+	r = watch_stream(c, CM "?labelSelector=shellaudit-test%3Dnothing", &rv, 10, count_bookmark,
+			 &b, NULL);
+	if (started)
+		pthread_join(t, NULL);
+	snprintf(label, sizeof(label), "%s: a watch nothing matches gets bookmarks, and only them",
+		 transport);
+	CHECK(label, r == 0 && b.bookmarks >= 1 && b.others == 0);
+	if (r != 0 || b.bookmarks < 1 || b.others)
+		printf("       watch returned %d with %ld bookmarks and %ld other events\n", r,
+		       b.bookmarks, b.others);
+	snprintf(label, sizeof(label), "%s: a bookmark moves the watch's resourceVersion on",
+		 transport);
+	CHECK(label, rv && start && strcmp(rv, start) != 0 && atol(rv) > atol(start));
+	snprintf(label, sizeof(label), CM "/bm-%s", transport);
+	kube_delete(c, label, NULL, NULL, &resp);
+	free(rv);
+	free(start);
+}
+
 static void test_watch_bad_version(struct kube_client *c, const char *transport)
 {
 	char *rv = strdup("not-a-version"), label[160];
@@ -418,6 +496,7 @@ int main(int argc, char **argv)
 	cJSON_Delete(ns);
 	test_requests(c);
 	test_watch_order(c, "chunked");
+	test_watch_bookmarks(c, cfg, "chunked");
 	test_watch_bad_version(c, "chunked");
 	{
 		struct kube_client_opts wso = { .websocket = true };
@@ -425,6 +504,7 @@ int main(int argc, char **argv)
 
 		kube_client_new(cfg, &wso, &ws);
 		test_watch_order(ws, "websocket");
+		test_watch_bookmarks(ws, cfg, "websocket");
 		test_watch_bad_version(ws, "websocket");
 		kube_client_free(ws);
 	}

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* A leader-election candidate for test_lease.sh: `lease IDENTITY`
- * prints "leader" or "follower" each time its state changes, and releases
- * the lease on SIGTERM. */
+/* A leader-election candidate for test_lease.sh: `lease IDENTITY
+ * [DURATION_S]` prints "leader" or "follower" each time its state changes;
+ * on SIGTERM it releases the lease and prints "released" (it led and the
+ * Lease was updated), "release-failed" (it led and the update failed, exit
+ * status 1) or "not-leader" (nothing to release). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +31,13 @@ int main(int argc, char **argv)
 	struct lease *l;
 	struct timespec step = { 0, 500 * 1000000L };
 	char err[512];
-	int state = -1, now;
+	int state = -1, now, ret = 0;
 
-	if (argc != 2)
+	if (argc != 2 && argc != 3)
 		return 2;
 	o.identity = argv[1];
+	if (argc == 3)
+		o.duration_s = atol(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGTERM, on_term);
 	if (kubeconfig_load(getenv("KUBECONFIG"), NULL, &cfg, err, sizeof(err)) < 0) {
@@ -50,10 +54,16 @@ int main(int argc, char **argv)
 		}
 		nanosleep(&step, NULL);
 	}
-	lease_release(l);
-	printf("released\n");
+	if (!lease_is_leader(l)) {
+		printf("not-leader\n");
+	} else if (lease_release(l) == 0) {
+		printf("released\n");
+	} else {
+		printf("release-failed\n");
+		ret = 1;
+	}
 	lease_free(l);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
-	return 0;
+	return ret;
 }

@@ -137,7 +137,9 @@ static int write_phase(struct kube_client *c, const char *dir, long from, long t
 		struct publish_stats ps;
 
 		publish_get_stats(p, &ps);
-		printf("collisions=%llu\n", (unsigned long long)ps.collisions);
+		printf("records=%llu replayed=%llu collisions=%llu\n",
+		       (unsigned long long)ps.records, (unsigned long long)ps.records_replayed,
+		       (unsigned long long)ps.collisions);
 	}
 	publish_free(p);
 	events_free(ev);

@@ -133,8 +133,10 @@ check("the password split over two arguments is redacted in the exec entry",
 check("the secrets are nowhere in the AuditRecords",
       b"hunter2" not in json.dumps(records).encode() and b"xyz" not in json.dumps(records).encode())
 
-# Events: the note is the record's text, never escaped again; an escaped
-# one says so in an annotation.
+# Events: the note is who typed it, then the record's text, never escaped
+# again; an escaped one says so in an annotation. The shell here is started
+# on the node, not by a kubectl exec: "(unattributed): LINE".
+who = b"(unattributed): "
 ours = sorted((ev for ev in events if ev["regarding"]["name"] == "web"),
               key=lambda ev: ev["metadata"]["name"])
 notes = [ev for ev in ours if ev["reason"] == "ShellCommand"]
@@ -144,16 +146,17 @@ for i, (want, esc, red) in enumerate(expect):
     ann = ev.get("metadata", {}).get("annotations", {}).get("shellaudit.io/escaped")
     note = ev["note"].encode()
     if len(want) > 1000:  # the API's 1 kB: cut, and said so
-        ok = note.endswith(b" [truncated]") and want.startswith(note[:-12]) and len(note) <= 1024
+        ok = (note.startswith(who) and note.endswith(b" [truncated]") and
+              want.startswith(note[len(who):-12]) and len(note) <= 1024)
     else:
-        ok = note == want
+        ok = note == who + want
     check("Event of line %d shown %s" % (i, "escaped once and marked" if esc else "as typed"),
           ok and (ann == "true") == esc, "%r %r" % (ev["note"], ann))
 progs = [ev["note"] for ev in ours if ev["reason"] == "ProgramExecuted"]
 check("exec -a: the ProgramExecuted Event shows the executed file",
-      "ls (/bin/sleep) 0" in progs, repr(progs))
+      "(unattributed): ls (/bin/sleep) 0" in progs, repr(progs))
 check("the password split over two arguments is redacted in its Event",
-      "/bin/echo [REDACTED] -u root" in progs, repr(progs))
+      "(unattributed): /bin/echo [REDACTED] -u root" in progs, repr(progs))
 check("the secrets are nowhere in the Events",
       b"hunter2" not in json.dumps(events).encode() and b"MY_APP_TOKEN=xyz" not in json.dumps(events).encode())
 

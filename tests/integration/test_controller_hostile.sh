@@ -27,20 +27,24 @@ kgen pods 0 120
 kgen policies
 
 base=$((18500 + RANDOM % 400))
-# start NAME PORT ARGS...: a controller replica, killed at exit.
+# start NAME PORT ARGS...: a controller replica (t_daemon NAME), continued
+# and killed at exit.
 start() {
 	local name=$1 port=$2
 	shift 2
-	("$ctl" --port "$port" --identity "$name" --namespace shellaudit-system --lease-duration 6 \
-		--retention-period 2 --log-level debug "$@" >"$dir/$name.log" 2>&1 & echo $! >"$dir/$name.pid")
-	t_cleanup "kill -CONT $(cat "$dir/$name.pid") 2>/dev/null; kill -9 $(cat "$dir/$name.pid") 2>/dev/null"
+	t_daemon "$name" "$dir/$name.log" "$ctl" --port "$port" --identity "$name" \
+		--namespace shellaudit-system --lease-duration 6 --retention-period 2 --log-level debug "$@"
+	t_cleanup "kill -CONT ${T_DAEMON_PID[$name]} 2>/dev/null"
 }
-pid() { cat "$dir/$1.pid"; }
+pid() { echo "${T_DAEMON_PID[$1]}"; }
 metric() { curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v m="shellaudit_controller_$2" '$1 == m { print $2 }'; }
 sans() { k get shellauditnodes -o name 2>/dev/null | wc -l; }
-clean_run() {
-	if grep -q 'AddressSanitizer\|runtime error' "$dir/$1.log"; then
-		t_fail "$1 ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|runtime error' "$dir/$1.log" | head -12)"
+# stop NAME: SIGTERM ends the replica with status 0, it says so, and its
+# sanitizers (LeakSanitizer runs at exit) found nothing.
+stop() {
+	t_daemon_stop "$1" TERM '"msg":"shutting down"'
+	if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$dir/$1.log"; then
+		t_fail "$1 ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|LeakSanitizer\|runtime error' "$dir/$1.log" | head -12)"
 	else
 		t_pass "$1 ran clean under sanitizers"
 	fi
@@ -169,11 +173,13 @@ ext() { k get shellauditpolicy pol-00 -o jsonpath='{.status.conditions[?(@.type=
 while [ "$round" -lt 5 ] && [ "$(status_409)" = "$c409" ]; do
 	round=$((round + 1))
 	kgen hammer-status pol-00 4 "$round" &
+	hammer=$!
 	for i in $(seq 0 10 119); do
 		k label pod "pod-$(printf %06d "$i")" -n "ns-$(printf %02d $((i % 20)))" \
 			app=app-$(((i / 10 + round) % 10)) --overwrite >/dev/null
 	done
-	wait
+	# This writer only: a bare wait would wait for the replicas too.
+	wait "$hammer" || true
 	t_wait 60 settled || true
 	sleep 3
 	[ "$(ext)" = "Final$round" ] || kept=0
@@ -233,11 +239,8 @@ t_run_program "a full list of them" "$T_BUILD/asan/tests/integration/informer_pa
 	"/apis/shellaudit.io/v1alpha1/auditrecords" 47
 kgen records ns-00 1 --lt 245760 --retention 3s --expires-in 3 --first 47
 kgen records ns-00 1 --retention 720h --expires-in 3 --first 48
-kill -TERM "$(pid ctl-a)" "$(pid ctl-b)"
-stopped() { ! kill -0 "$(pid ctl-a)" 2>/dev/null && ! kill -0 "$(pid ctl-b)" 2>/dev/null; }
-t_wait 60 stopped || true
-clean_run ctl-a
-clean_run ctl-b
+stop ctl-a
+stop ctl-b
 pc=$((base + 2))
 start ctl-c "$pc" --writes-per-second 100
 kgen pods 120 1
@@ -254,7 +257,5 @@ t_wait 60 read_early || t_fail "the record whose annotation is early is read whe
 t_eq "and stays, unmarked: its spec.retention holds" "" \
 	"$(k get auditrecord rec-0000048 -n ns-00 -o jsonpath='{.metadata.deletionTimestamp}')"
 t_eq "no list failed on the way" "" "$(grep 'list failed' "$dir/ctl-c.log" | head -1)"
-kill -TERM "$(pid ctl-c)"
-t_wait 30 sh -c "! kill -0 $(pid ctl-c) 2>/dev/null" || true
-clean_run ctl-c
+stop ctl-c
 t_summary

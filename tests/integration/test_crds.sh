@@ -4,9 +4,11 @@
 # on ports of its own): they are accepted and established, defaults and
 # printer columns work, every file in invalid-policies/ is rejected with the
 # message its "# expect:" line names, AuditRecords cannot be changed and
-# must be signed, and the cluster leaves no process or file behind. (Who
-# may create, change or delete AuditRecords at all is the admission
-# policy's, tested by test_records.sh.)
+# must be signed (their attribution too, whose status is one of four),
+# ShellAuditSessions are selected by node and their spec never changes, and
+# the cluster leaves no process or file behind. (Who may create, change or
+# delete AuditRecords and ShellAuditSessions at all is the admission
+# policies', tested by test_records.sh and tests/e2e/attribution.sh.)
 set -uo pipefail
 
 . "$(dirname "$0")/../lib.sh"
@@ -65,7 +67,8 @@ t_match "server version is v1.32" 'Server Version: v1\.32\.[0-9]+' "$(k version 
 
 # --- CRDs ----------------------------------------------------------------------
 
-crds=(shellauditpolicies.shellaudit.io auditrecords.shellaudit.io shellauditnodes.shellaudit.io)
+crds=(shellauditpolicies.shellaudit.io auditrecords.shellaudit.io shellauditnodes.shellaudit.io
+	shellauditsessions.shellaudit.io)
 t_run "apply -k crds" k apply -k "$T_ROOT/crds"
 t_run "CRDs established" k wait --for=condition=Established --timeout=60s "${crds[@]/#/crd/}"
 
@@ -125,11 +128,12 @@ t_eq "a status write leaves generation alone" "1" "$(k get sap audit-demo -o jso
 
 t_run "AuditRecord created" k create -f "$HERE/fixtures/auditrecord.yaml"
 out=$(k get ar -n default demo-6f7c9-shell-0)
-t_eq "ar columns" $'NAME\tPOD\tCONTAINER\tENTRIES\tFIRST\tAGE' "$(columns "$out" 1)"
-t_match "ar row" $'^demo-6f7c9-shell-0\tdemo-6f7c9\tshell\t3\tcat /etc/shadow\t[0-9]+[smhd]$' \
+t_eq "ar columns" $'NAME\tPOD\tCONTAINER\tUSER\tENTRIES\tFIRST\tAGE' "$(columns "$out" 1)"
+t_match "ar row: USER is who opened the session" \
+	$'^demo-6f7c9-shell-0\tdemo-6f7c9\tshell\talice\t3\tcat /etc/shadow\t[0-9]+[smhd]$' \
 	"$(columns "$out" 2)"
 out=$(k get ar -n default demo-6f7c9-shell-0 -o wide)
-t_match "ar wide columns add SEQ and NODE" $'^NAME\tPOD\tCONTAINER\tENTRIES\tFIRST\tSEQ\tNODE\tAGE$' \
+t_match "ar wide columns add SEQ and NODE" $'^NAME\tPOD\tCONTAINER\tUSER\tENTRIES\tFIRST\tSEQ\tNODE\tAGE$' \
 	"$(columns "$out" 1)"
 
 # expect_rejected NAME EXPECTED CMD...: CMD fails and says EXPECTED.
@@ -179,6 +183,55 @@ expect_rejected "malformed signing key ID rejected" "spec.signature.keyID in bod
 	k create -f <(record_variant bad-keyid 's/keyID: ed25519:0123456789abcdef/keyID: rsa:0123/')
 expect_rejected "audit_stopped entry without text rejected" "an audit_stopped entry needs text" \
 	k create -f <(record_variant bad-stop 's/kind: gap/kind: audit_stopped/; /text: 3 events lost/d')
+expect_rejected "attribution of an unknown status rejected" 'Unsupported value: "Trusted"' \
+	k create -f <(record_variant bad-attr 's/status: Matched/status: Trusted/')
+expect_rejected "attribution without a status rejected" "spec.attribution.status: Required value" \
+	k create -f <(record_variant no-status '/^    status: Matched/d')
+expect_rejected "the attribution cannot be changed either" "AuditRecords are append-only" \
+	k patch ar -n default demo-6f7c9-shell-0 --type=merge \
+	-p '{"spec":{"attribution":{"user":{"username":"mallory"}}}}'
+
+# --- ShellAuditSession ------------------------------------------------------------
+
+# session NAME NODE: a pending session as the webhook writes it.
+session() {
+	cat <<-EOF
+	apiVersion: shellaudit.io/v1alpha1
+	kind: ShellAuditSession
+	metadata:
+	  name: $1
+	spec:
+	  kind: Exec
+	  node: $2
+	  namespace: default
+	  pod: demo-6f7c9
+	  podUID: 0b7c8d1e-2f3a-4b5c-8d6e-7f8091a2b3c4
+	  container: shell
+	  command: [bash]
+	  tty: true
+	  stdin: true
+	  user: {username: alice, uid: alice-uid, groups: [devs]}
+	  admittedAt: "2025-11-25T15:59:59.900000Z"
+	  expiresAt: "2025-11-25T16:00:59Z"
+	EOF
+}
+t_run "ShellAuditSession created" k create -f <(session 5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d node-1)
+t_run "and another, on another node" k create -f <(session 6c2b8f2d-0000-4000-8000-000000000000 node-2)
+out=$(k get sas 5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d)
+t_eq "sas columns" $'NAME\tUSER\tKIND\tNAMESPACE\tPOD\tCONTAINER\tAGE' "$(columns "$out" 1)"
+t_match "sas row" $'^5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d\talice\tExec\tdefault\tdemo-6f7c9\tshell\t' \
+	"$(columns "$out" 2)"
+t_eq "a node's agent selects its own node's sessions (field selector spec.node)" \
+	"shellauditsession.shellaudit.io/5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d" \
+	"$(k get sas --field-selector spec.node=node-1 -o name)"
+expect_rejected "a session's spec cannot be changed" "a ShellAuditSession's spec cannot be changed" \
+	k patch sas 5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d --type=merge -p '{"spec":{"user":{"username":"mallory"}}}'
+t_run "its status takes what the audit log says" k patch sas 5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d \
+	--subresource=status --type=merge -p '{"status":{"audit":{"auditID":"a-1","sourceIPs":["10.0.0.7"],"responseCode":101}}}'
+expect_rejected "a session of an unknown kind rejected" 'Unsupported value: "Ssh"' \
+	k create -f <(session 7d3c9a3e-0000-4000-8000-000000000000 node-1 | sed 's/kind: Exec/kind: Ssh/')
+expect_rejected "a session without a user rejected" "spec.user: Required value" \
+	k create -f <(session 8e4d0b4f-0000-4000-8000-000000000000 node-1 | sed '/user:/d')
 
 # --- ShellAuditNode --------------------------------------------------------------
 
@@ -207,8 +260,10 @@ t_eq "short name sap" "shellauditpolicy.shellaudit.io/audit-demo shellauditpolic
 	"$(k get sap -o name | tr '\n' ' ' | sed 's/ $//')"
 t_eq "short name ar" "auditrecord.shellaudit.io/demo-6f7c9-shell-0" "$(k get ar -n default -o name)"
 t_eq "short name san" "shellauditnode.shellaudit.io/node-1" "$(k get san -o name)"
-t_eq "category shellaudit lists all three kinds" \
-	"auditrecord.shellaudit.io/demo-6f7c9-shell-0 shellauditnode.shellaudit.io/node-1 shellauditpolicy.shellaudit.io/audit-demo shellauditpolicy.shellaudit.io/minimal" \
+t_eq "short name sas" "shellauditsession.shellaudit.io/5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d shellauditsession.shellaudit.io/6c2b8f2d-0000-4000-8000-000000000000" \
+	"$(k get sas -o name | tr '\n' ' ' | sed 's/ $//')"
+t_eq "category shellaudit lists all four kinds" \
+	"auditrecord.shellaudit.io/demo-6f7c9-shell-0 shellauditnode.shellaudit.io/node-1 shellauditpolicy.shellaudit.io/audit-demo shellauditpolicy.shellaudit.io/minimal shellauditsession.shellaudit.io/5b1a7e1c-93f4-4c3e-9d8a-0c6a2b3f4e5d shellauditsession.shellaudit.io/6c2b8f2d-0000-4000-8000-000000000000" \
 	"$(k get shellaudit -A -o name | sort | tr '\n' ' ' | sed 's/ $//')"
 
 # --- down ----------------------------------------------------------------------------

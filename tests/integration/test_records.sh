@@ -135,18 +135,15 @@ spec:
   podSelector: {matchLabels: {app: demo}}
   events: {ratePerMinute: 6000}
 EOF
-("$T_BUILD/asan/shellaudit-controller" --kubeconfig "$dir/controller.kc" --port 0 \
-	--namespace shellaudit-system --retention-period 2 --log-level debug \
-	>"$dir/controller.log" 2>&1 & echo $! >"$dir/controller.pid")
-t_cleanup "kill -9 $(cat "$dir/controller.pid") 2>/dev/null"
+t_daemon controller "$dir/controller.log" "$T_BUILD/asan/shellaudit-controller" --kubeconfig "$dir/controller.kc" \
+	--port 0 --namespace shellaudit-system --retention-period 2 --log-level debug
 mkdir -p "$work/bpf" "$dir/agent-a"
 mount -t bpf bpf "$work/bpf" || t_fail "cannot mount a BPF file system"
 t_cleanup "umount '$work/bpf'"
 port=$((SHELLAUDIT_APISERVER_PORT + 3))
-("$agent" --node-name "$node" --kubeconfig "$dir/agent-a.kc" --spool-dir "$dir/agent-a/spool" \
-	--port "$port" --bpf-dir "$work/bpf/shellaudit" --batch-ms 500 --batch-entries 2 \
-	--log-level debug >>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
-t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
+t_daemon agent "$dir/agent.log" "$agent" --node-name "$node" --kubeconfig "$dir/agent-a.kc" \
+	--spool-dir "$dir/agent-a/spool" --port "$port" --bpf-dir "$work/bpf/shellaudit" --batch-ms 500 \
+	--batch-entries 2 --log-level debug
 if t_wait 120 ag_attached; then
 	t_pass "the agent, as its service account, attaches to the programmed container"
 else
@@ -288,9 +285,7 @@ has_warning() { warning | grep -q '^Warning auditing stopped'; }
 if t_wait 60 has_warning; then t_pass "and the pod gets a Warning Event AuditStopped"; else t_fail "and the pod gets a Warning Event AuditStopped" "$(warning)"; fi
 t_eq "the ShellAuditNode, with no target left, stays while its records are kept" "0 ed25519" \
 	"$(k get san "$node" -o jsonpath='{.spec.targetCount} {.status.signingKey.keyID}' | cut -c1-9)"
-kill -TERM "$(cat "$dir/agent.pid")"
-agent_gone() { ! kill -0 "$(cat "$dir/agent.pid")" 2>/dev/null; }
-t_wait 60 agent_gone || t_fail "SIGTERM stops the agent"
+t_daemon_stop agent TERM '"msg":"stopped"'
 if t_wait 30 verify; then t_pass "the chain, audit_stopped included, verifies"; else t_fail "the chain, audit_stopped included, verifies" "$(verify 2>&1)"; fi
 
 # --- what a cluster admin can still do, and what verify then says ---------------------------
@@ -403,6 +398,7 @@ for name in $(names); do admin_delete "$name"; done
 expect_broken "every record of the container deleted: verify fails" "no record left"
 intact_again
 
+t_daemon_stop controller TERM '"msg":"shutting down"'
 for p in agent controller; do
 	if grep -q 'AddressSanitizer\|runtime error' "$dir/$p.log"; then
 		t_fail "$p ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|runtime error' "$dir/$p.log" | head -12)"

@@ -56,7 +56,8 @@ t_run_program "corrupt" "$prog" corrupt "$SHELLAUDIT_RUN/spool-corrupt"
 # and verifies whole, every entry once.
 before=$(k get auditrecords -n spool-test --no-headers | wc -l)
 rm -rf "$spool"
-out=$("$prog" write "$spool" 1500 1510 2>"$SHELLAUDIT_RUN/write4.log" || true)
+out=$("$prog" write "$spool" 1500 1510 2>"$SHELLAUDIT_RUN/write4.log") && rc=0 || rc=$?
+t_eq "the writer after the wipe drains and exits 0" 0 "$rc"
 t_match "a wiped spool's records take no name of the old ones" 'collisions=0' "$out"
 t_match "and are published beside them" "^$((before + 2))\$" "$(k get auditrecords -n spool-test --no-headers | wc -l)"
 t_run_program "verify after the wipe" "$prog" verify 1510 "$spool"

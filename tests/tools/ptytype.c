@@ -304,7 +304,7 @@ int main(int argc, char **argv)
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
 	unsigned cols, rows;
 	char x;
-	double timeout = 120, delay_ms = 0, t_first = 0;
+	double timeout = 120, delay_ms = 0, t_first = 0, eof_at;
 	unsigned long nth = 0;
 	char *lines = NULL;
 	size_t lines_len = 0, i, start, last, last_len;
@@ -404,14 +404,22 @@ int main(int argc, char **argv)
 		wait_echo_then_prompt(&s, lines + last, last_len, prompt, false, false);
 	if (!exited)
 		type_bytes(&s, "\x04", 1);
+	eof_at = now_s();
 	for (;;) {
 		check_deadline(&s);
 		if (waitpid(s.child, &s.status, WNOHANG) == s.child)
 			break;
-		if (s.child_gone)
+		if (s.child_gone) {
 			usleep(10000);
-		else
-			pump_output(&s, 100);
+			continue;
+		}
+		pump_output(&s, 100);
+		/* A Ctrl-D that met the tty in canonical mode (the shell between
+		 * two lines, which a burst can outrun) is lost: type it again. */
+		if (!exited && now_s() - eof_at > 5) {
+			type_bytes(&s, "\x04", 1);
+			eof_at = now_s();
+		}
 	}
 	if (s.log)
 		fclose(s.log);

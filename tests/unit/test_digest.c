@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+/* digest: canonical JSON (sorted keys) and its SHA-256, the AuditRecord chain's digest. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +40,11 @@ static void test_digest_independent_of_key_order(void)
 static void test_digest_changes_with_content(void)
 {
 	cJSON *a = cJSON_Parse("{\"text\":\"ls\"}"), *b = cJSON_Parse("{\"text\":\"ls \"}");
-	char da[DIGEST_STR_LEN], db[DIGEST_STR_LEN];
+	char da[DIGEST_STR_LEN] = "", db[DIGEST_STR_LEN] = "";
 
-	digest_json(a, NULL, da);
-	digest_json(b, NULL, db);
+	UNIT_CHECK(digest_json(a, NULL, da) == 0);
+	UNIT_CHECK(digest_json(b, NULL, db) == 0);
+	UNIT_CHECK(!strncmp(da, "sha256:", 7) && !strncmp(db, "sha256:", 7));
 	UNIT_CHECK(strcmp(da, db) != 0);
 	cJSON_Delete(a);
 	cJSON_Delete(b);

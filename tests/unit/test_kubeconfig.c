@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* lib/kubeconfig: merging files, inline and file credentials, errors that
- * name the file and key, what is refused (insecure with a CA, settings
- * this client cannot honour), in-cluster config and token rotation. */
+/* lib/kubeconfig: merging files (first wins), inline and file credentials,
+ * errors that name the file and key, what is refused (exec and
+ * auth-provider plugins, insecure with a CA, settings this client cannot
+ * honour), token files read at each request, in-cluster config and token
+ * rotation. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,8 @@ static const char *path_of(const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return path;
 }
+
+static void check_error(const char *content, const char *expect);
 
 #define GOOD_CONFIG                                                   \
 	"apiVersion: v1\n"                                            \
@@ -84,12 +88,21 @@ static void test_kubeconfig_merges_files_first_wins(void)
 	struct kubeconfig *cfg;
 	char err[256], paths[600], a[128], b[128];
 
+	/* c2 and u2 are in both files, with other values in the second: the
+	 * first file's win, as the context and what only b has are merged in. */
 	write_file("a", "current-context: other\n"
-			"contexts:\n- name: other\n  context: {cluster: c2, user: u2}\n");
-	write_file("b", "current-context: ignored\n"
-			"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.1', "
-			"insecure-skip-tls-verify: true}\n"
+			"contexts:\n- name: other\n  context: {cluster: c2, user: u2}\n"
+			"clusters:\n- name: c2\n"
+			"  cluster: {server: 'https://10.0.0.1', insecure-skip-tls-verify: true}\n"
 			"users:\n- name: u2\n  user: {token: abc}\n");
+	write_file(
+		"b",
+		"current-context: ignored\n"
+		"contexts:\n- name: other\n  context: {cluster: c3, user: u3, namespace: from-b}\n"
+		"clusters:\n- name: c2\n  cluster: {server: 'https://10.0.0.2'}\n"
+		"- name: c3\n  cluster: {server: 'https://10.0.0.3'}\n"
+		"users:\n- name: u2\n  user: {token: from-b}\n"
+		"- name: u3\n  user: {token: u3-token}\n");
 	snprintf(a, sizeof(a), "%s", path_of("a"));
 	snprintf(b, sizeof(b), "%s", path_of("b"));
 	snprintf(paths, sizeof(paths), "%s:%s/missing:%s", a, dir, b);
@@ -102,6 +115,55 @@ static void test_kubeconfig_merges_files_first_wins(void)
 	UNIT_CHECK(cfg->insecure);
 	UNIT_CHECK_STR(cfg->token, "abc");
 	UNIT_CHECK_STR(cfg->namespace, "default");
+	kubeconfig_free(cfg);
+
+	/* What only the second file has is merged in. */
+	write_file("a", "current-context: other\n");
+	UNIT_CHECK(kubeconfig_load(paths, NULL, &cfg, err, sizeof(err)) == 0);
+	if (!cfg) {
+		fprintf(stderr, "    %s\n", err);
+		return;
+	}
+	UNIT_CHECK_STR(cfg->server, "https://10.0.0.3");
+	UNIT_CHECK_STR(cfg->token, "u3-token");
+	UNIT_CHECK_STR(cfg->namespace, "from-b");
+	kubeconfig_free(cfg);
+}
+
+/* Credentials from a program are refused, with a message that says so and
+ * names the file and the user; a token file is read at each request. */
+static void test_kubeconfig_exec_plugins_refused_token_file_read(void)
+{
+	struct kubeconfig *cfg;
+	char err[256], *tok;
+
+	check_error("contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+		    "users:\n- name: u\n  user:\n    exec:\n"
+		    "      apiVersion: client.authentication.k8s.io/v1\n      command: aws\n",
+		    "user \"u\": exec and auth-provider plugins are not supported");
+	check_error("contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+		    "users:\n- name: u\n  user:\n    auth-provider: {name: gcp}\n",
+		    "exec and auth-provider plugins are not supported");
+
+	write_file("tok", "from-the-file\n");
+	write_file("tf",
+		   "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+		   "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://x'}\n"
+		   "users:\n- name: u\n  user: {tokenFile: tok}\n");
+	UNIT_CHECK(kubeconfig_load(path_of("tf"), NULL, &cfg, err, sizeof(err)) == 0);
+	if (!cfg) {
+		fprintf(stderr, "    %s\n", err);
+		return;
+	}
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "from-the-file");
+	free(tok);
+	write_file("tok", "rotated");
+	tok = kubeconfig_token(cfg);
+	UNIT_CHECK_STR(tok, "rotated");
+	free(tok);
 	kubeconfig_free(cfg);
 }
 
@@ -268,13 +330,14 @@ static void test_kubeconfig_in_cluster_and_token_rotation(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
-	    UNIT_TEST(test_kubeconfig_inline_and_relative_file),
-	    UNIT_TEST(test_kubeconfig_merges_files_first_wins),
-	    UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
-	    UNIT_TEST(test_kubeconfig_refuses_what_it_cannot_honour),
-	    UNIT_TEST(test_kubeconfig_token_file_keeps_the_last_good_token),
-	    UNIT_TEST(test_kubeconfig_missing_single_file),
-	    UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
+		UNIT_TEST(test_kubeconfig_inline_and_relative_file),
+		UNIT_TEST(test_kubeconfig_merges_files_first_wins),
+		UNIT_TEST(test_kubeconfig_exec_plugins_refused_token_file_read),
+		UNIT_TEST(test_kubeconfig_errors_name_file_and_key),
+		UNIT_TEST(test_kubeconfig_refuses_what_it_cannot_honour),
+		UNIT_TEST(test_kubeconfig_token_file_keeps_the_last_good_token),
+		UNIT_TEST(test_kubeconfig_missing_single_file),
+		UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
 	};
 	char cmd[128];
 	int ret;

@@ -91,7 +91,12 @@ static void test_policy_invalid_specs_say_why(void)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		struct policy *p = parse(bad[i].json, err, sizeof(err));
+		struct policy *p;
+
+		/* A parse that fails without saying why must not pass on the
+		 * previous case's message. */
+		err[0] = '\0';
+		p = parse(bad[i].json, err, sizeof(err));
 
 		UNIT_CHECK(p == NULL);
 		if (!strstr(err, bad[i].expect)) {

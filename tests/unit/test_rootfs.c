@@ -122,15 +122,27 @@ static void test_rootfs_same_path_inside_is_what_opens(void)
 	teardown();
 }
 
+/* The root here is the host's "/", which has /proc: a magic link there
+ * resolves unless RESOLVE_NO_MAGICLINKS refuses it (-ELOOP); without the
+ * flag RESOLVE_IN_ROOT would fail it differently (-EXDEV) or open it. */
 static void test_rootfs_magic_links_are_refused(void)
 {
-	setup();
-	int fd = rootfs_open_file(rootfd, "/bin/magic");
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd;
 
-	UNIT_CHECK(fd < 0);
+	UNIT_CHECK(root >= 0);
+	UNIT_CHECK(rootfs_open_file(root, "/proc/self/root/etc/passwd") == -ELOOP);
+	UNIT_CHECK(rootfs_open_file(root, "/proc/self/exe") == -ELOOP);
+	UNIT_CHECK(rootfs_readlink(root, "/proc/self/root/etc", (char[64]){ 0 }, 64) == -ELOOP);
+	/* A symlink in the container to a magic link's path resolves inside
+	 * the container's root, which has no /proc. */
+	setup();
+	fd = rootfs_open_file(rootfd, "/bin/magic");
+	UNIT_CHECK(fd == -ENOENT);
 	if (fd >= 0)
 		close(fd);
 	teardown();
+	close(root);
 }
 
 static void test_rootfs_only_regular_files(void)

@@ -5,7 +5,9 @@
  * kept once across a crash; what the full spool refused comes back as a gap
  * in each chain that lost entries, with that chain's count; and the entry
  * that ends a container's chain when auditing stops while it runs; namespace
- * changes and capture that was off as entries of their own. */
+ * changes and capture that was off as entries of their own; the export's
+ * lines say who opened the session, or the root whose decision follows. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "export.h"
 #include "sink_spool.h"
 #include "unit.h"
 #include "util.h"
@@ -713,6 +716,101 @@ static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
 	cJSON_Delete(id);
 }
 
+/* sink_spool_attr_fn of the test: root 5 was opened by alice (decided),
+ * root 6 is not decided yet ("6-1"). */
+static int attr_of(void *arg, const char *cid, const cJSON *id, uint32_t root,
+		   uint64_t root_start, const cJSON **attr, char *root_key, size_t cap)
+{
+	(void)cid;
+	(void)id;
+	(void)root_start;
+	if (root == 6) {
+		snprintf(root_key, cap, "6-1");
+		return 1;
+	}
+	*attr = root == 5 ? arg : NULL;
+	return 0;
+}
+
+/* --output: each exported line carries its session as spooled: with who
+ * opened it when that was decided, else the root it awaits, whose decision
+ * then comes as a line of its own; the records say the same person. */
+static void test_sink_spool_export_carries_who_opened_the_session(void)
+{
+	char sub[96], path[128], buf[8192];
+	struct spool_opts so = { .dir = sub, .checkpoint_ms = 1, .datasync = no_datasync };
+	cJSON *id = ident("containerd://c1", "p");
+	cJSON *alice = cJSON_Parse("{\"status\":\"Matched\",\"user\":{\"username\":\"alice\"}}");
+	cJSON *bob = cJSON_Parse("{\"status\":\"Matched\",\"user\":{\"username\":\"bob\"}}");
+	struct sink_entry l1 = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				 .pid = 7, .session_root = 5, .ts = 1, .tid = 7,
+				 .text = "id", .text_len = 2 };
+	struct sink_entry l2 = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				 .pid = 7, .session_root = 6, .ts = 2, .tid = 8,
+				 .text = "ls", .text_len = 2 };
+	struct export *x;
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *line[3] = { NULL }, *recs;
+	char *save, *tok;
+	ssize_t n;
+	int fd, k = 0;
+
+	snprintf(sub, sizeof(sub), "%s/export", dir);
+	snprintf(path, sizeof(path), "%s/export.jsonl", dir);
+	mkdir(dir, 0700);
+	target = (struct sink_spool_target){ id, NULL, true, true, true };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(export_open(path, &x) == 0);
+	sink_spool_set_export(sink, x);
+	sink_spool_attribution(sink, attr_of, alice);
+	UNIT_CHECK(sink_write(sink, &l1) == 0);
+	UNIT_CHECK(sink_write(sink, &l2) == 0);
+	UNIT_CHECK(sink_spool_attribute(sink, "containerd://c1", "6-1", id, bob) == 0);
+	export_free(x);
+	fd = open(path, O_RDONLY);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	UNIT_CHECK(n > 0);
+	buf[n > 0 ? n : 0] = '\0';
+	for (tok = strtok_r(buf, "\n", &save); tok && k < 3; tok = strtok_r(NULL, "\n", &save))
+		line[k++] = cJSON_Parse(tok);
+	UNIT_CHECK(k == 3);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(line[0],
+				       "session"), "attribution"), "user"), "username")),
+		       "alice");
+	UNIT_CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(line[1], "session"), "attribution"));
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(line[1], "session"), "awaiting")),
+		       "6-1");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(line[2], "kind")), "attribution");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(line[2], "session"), "awaiting")),
+		       "6-1");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(line[2],
+				       "session"), "attribution"), "user"), "username")),
+		       "bob");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(line[2], "containerID")),
+		       "containerd://c1");
+	/* The record of the session says who opened it too. */
+	recs = records(sp);
+	UNIT_CHECK(cJSON_GetArraySize(recs) == 1);
+	UNIT_CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(recs, 0), "spec"),
+				       "attribution") != NULL);
+	cJSON_Delete(recs);
+	for (k = 0; k < 3; k++)
+		cJSON_Delete(line[k]);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+	cJSON_Delete(alice);
+	cJSON_Delete(bob);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -727,6 +825,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_lines_as_typed_or_escaped_and_marked),
 		UNIT_TEST(test_sink_spool_secret_split_over_arguments),
 		UNIT_TEST(test_sink_spool_rule_that_cannot_finish_keeps_the_command),
+		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
 	};
 	char cmd[128];
 	int ret;

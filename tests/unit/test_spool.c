@@ -3,7 +3,10 @@
  * open batches by reference, so many big ones never make one too large;
  * faults end in gaps: a corrupt entry is a gap entry in its session, a
  * corrupt record is formed again, an unsynced entry is never handed out;
- * a chain the spool has not seen waits for where the API server's ends. */
+ * a chain the spool has not seen waits for where the API server's ends;
+ * records cut by entries, bytes and age; records and Events of a session
+ * wait for who opened it, all say it, across a crash, and a decision that
+ * never comes is "Unattributed". */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +151,58 @@ static void test_spool_full_is_counted(void)
 	spool_close(s);
 }
 
+/* --batch-bytes: a record is cut before its entries pass the bound, and
+ * no entry is lost or reordered by the cuts. */
+static void test_spool_batch_bytes_cuts_records(void)
+{
+	struct spool_opts o = { .batch_bytes = 1024, .batch_age_ms = 3600000 };
+	char dir[128], text[400], want[16];
+	struct spool *s;
+	cJSON *rec;
+	uint64_t pos;
+	int i, records = 0, entries = 0, in_order = 1, within = 1;
+
+	snprintf(dir, sizeof(dir), "%s/bytes", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 20; i++) {
+		cJSON *e = cJSON_CreateObject(), *sess = cJSON_CreateObject();
+
+		snprintf(text, sizeof(text), "%04d %0300d", i, 0);
+		cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000001Z");
+		cJSON_AddStringToObject(e, "kind", "line");
+		cJSON_AddStringToObject(e, "text", text);
+		cJSON_AddStringToObject(sess, "id", "a");
+		UNIT_CHECK(spool_add(s, "containerd://c1", "a", id, sess, e) == 0);
+		cJSON_Delete(e);
+		cJSON_Delete(sess);
+	}
+	spool_end_session(s, "containerd://c1", "a");
+	spool_tick(s);
+	while (spool_next_record(s, &rec, &pos) == 0) {
+		const cJSON *es = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"),
+			    *e;
+		size_t bytes = 0;
+
+		records++;
+		cJSON_ArrayForEach(e, es) {
+			char *j = cJSON_PrintUnformatted(e);
+
+			bytes += j ? strlen(j) : 0;
+			free(j);
+			snprintf(want, sizeof(want), "%04d ", entries++);
+			in_order &= !strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")),
+					     want, 5);
+		}
+		/* a record of one entry may pass the bound; more may not */
+		within &= cJSON_GetArraySize(es) == 1 || bytes <= 1024;
+		cJSON_Delete(rec);
+		spool_record_done(s, pos);
+	}
+	UNIT_CHECK(entries == 20 && in_order);
+	UNIT_CHECK(records >= 20 * 300 / 1024 && within);
+	spool_close(s);
+}
 
 /* The segment files of a journal, in order, into paths (at most max). */
 static int segments(const char *dir, char paths[][512], int max)
@@ -681,11 +736,206 @@ static void test_spool_restore_rebuilds_batches_as_they_were(void)
 	spool_close(s);
 }
 
+/* An entry of session sk of cid: awaiting root's attribution, or
+ * settled with attr (NULL: none). */
+static void add_attr(struct spool *s, const char *cid, const char *sk, const char *text,
+		     const char *root, const cJSON *attr)
+{
+	cJSON *e = cJSON_CreateObject(), *sess = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000001Z");
+	cJSON_AddStringToObject(e, "kind", "line");
+	cJSON_AddStringToObject(e, "text", text);
+	cJSON_AddStringToObject(sess, "id", sk);
+	if (attr)
+		cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(attr, 1));
+	UNIT_CHECK(spool_add_awaiting(s, cid, sk, id, sess, e, NULL, root) == 0);
+	cJSON_Delete(e);
+	cJSON_Delete(sess);
+}
+
+/* Every record published now: "container text,text user" lines. */
+static void drain_users(struct spool *s, char *out, size_t cap)
+{
+	cJSON *rec;
+	uint64_t pos;
+	size_t used = 0;
+
+	out[0] = '\0';
+	spool_tick(s);
+	while (spool_next_record(s, &rec, &pos) == 0) {
+		const cJSON *spec = cJSON_GetObjectItem(rec, "spec"), *e;
+		const char *user = cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "attribution"), "user"),
+			"username"));
+
+		used += (size_t)snprintf(
+			out + used, cap - used, "%s ",
+			cJSON_GetStringValue(cJSON_GetObjectItem(spec, "containerID")));
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec, "entries"))
+			used += (size_t)snprintf(
+				out + used, cap - used, "%s,",
+				cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")));
+		used += (size_t)snprintf(out + used, cap - used, " %s\n", user ? user : "-");
+		cJSON_Delete(rec);
+		spool_record_done(s, pos);
+	}
+	spool_tick(s);
+}
+
+/* The Events to make now: "text user" lines, "opened user" for a decision. */
+static void drain_events(struct spool *s, char *out, size_t cap)
+{
+	cJSON *it;
+	uint64_t pos;
+	size_t used = 0;
+
+	out[0] = '\0';
+	while (spool_next_event(s, &it, &pos) == 0) {
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(it, "t"));
+		const char *user = cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(it, "attr"), "user"), "username"));
+		const char *text = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(it, "e"), "text"));
+
+		used += (size_t)snprintf(out + used, cap - used, "%s %s\n",
+					 !strcmp(t, "a") ? "opened" : text, user ? user : "-");
+		cJSON_Delete(it);
+		spool_event_done(s, pos);
+	}
+}
+
+static cJSON *alice(void)
+{
+	return cJSON_Parse("{\"status\":\"Matched\",\"method\":\"AdmissionTuple\","
+			   "\"sessionID\":\"s-1\",\"user\":{\"username\":\"alice\"}}");
+}
+
+static void test_spool_records_wait_for_the_attribution_and_all_say_it(void)
+{
+	struct spool_opts o = { .batch_entries = 2, .batch_age_ms = 3600000 };
+	char dir[128], out[2048];
+	cJSON *attr = alice();
+	struct spool *s;
+
+	snprintf(dir, sizeof(dir), "%s/attr", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_attr(s, "containerd://c1", "7", "one", "7-100", NULL);
+	add_attr(s, "containerd://c1", "7", "two", "7-100", NULL);
+	add_attr(s, "containerd://c1", "7", "three", "7-100", NULL);
+	/* Another container, no attribution: waits all the same (one order). */
+	add_attr(s, "containerd://c2", "9", "other", NULL, NULL);
+	drain_users(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "");
+	drain_events(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "");
+	UNIT_CHECK(!spool_idle(s));
+	/* The decision; the entries after it carry it from the start. */
+	UNIT_CHECK(spool_attribute(s, "containerd://c1", "7-100", id, attr) == 0);
+	UNIT_CHECK(spool_attribute(s, "containerd://c1", "7-100", id, attr) == 0); /* once */
+	add_attr(s, "containerd://c1", "7", "four", NULL, attr);
+	spool_end_session(s, "containerd://c1", "7");
+	spool_end_session(s, "containerd://c2", "9");
+	drain_users(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "containerd://c1 one,two, alice\n"
+			    "containerd://c1 three,four, alice\n"
+			    "containerd://c2 other, -\n");
+	drain_events(s, out, sizeof(out));
+	UNIT_CHECK_STR(out,
+		       "one alice\ntwo alice\nthree alice\nother -\nopened alice\nfour alice\n");
+	UNIT_CHECK(spool_idle(s));
+	cJSON_Delete(attr);
+	spool_close(s);
+}
+
+static void count_undecided(const char *cid, const char *root, const cJSON *ident, void *arg)
+{
+	(void)cid;
+	(void)ident;
+	if (!strcmp(root, "7-100"))
+		(*(int *)arg)++;
+}
+
+static void test_spool_an_awaited_attribution_survives_a_crash(void)
+{
+	struct spool_opts o = { .batch_entries = 100, .batch_age_ms = 3600000, .checkpoint_ms = 1 };
+	char dir[128], before[128], after[128], out[2048];
+	cJSON *attr = alice();
+	struct spool *s;
+	int undecided = 0;
+
+	snprintf(dir, sizeof(dir), "%s/crash", base);
+	snprintf(before, sizeof(before), "%s/crash-before", base);
+	snprintf(after, sizeof(after), "%s/crash-after", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_attr(s, "containerd://c1", "7", "one", "7-100", NULL);
+	spool_tick(s);
+	sh("cp -a '%s' '%s'", dir, before); /* crashed before the decision */
+	UNIT_CHECK(spool_attribute(s, "containerd://c1", "7-100", id, attr) == 0);
+	spool_end_session(s, "containerd://c1", "7");
+	sh("cp -a '%s' '%s'", dir, after); /* crashed after it, nothing published */
+	spool_close(s);
+
+	/* After the decision: the next agent forms the same, attributed. */
+	o.dir = after;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_undecided(s, count_undecided, &undecided);
+	UNIT_CHECK(undecided == 0);
+	drain_users(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "containerd://c1 one, alice\n");
+	drain_events(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "one alice\nopened alice\n");
+	spool_close(s);
+
+	/* Before it: the next agent is told, and its decision goes through. */
+	o.dir = before;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_undecided(s, count_undecided, &undecided);
+	UNIT_CHECK(undecided == 1);
+	UNIT_CHECK(spool_attribute(s, "containerd://c1", "7-100", id, attr) == 0);
+	spool_end_session(s, "containerd://c1", "7");
+	drain_users(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "containerd://c1 one, alice\n");
+	cJSON_Delete(attr);
+	spool_close(s);
+}
+
+static void test_spool_gives_up_waiting_for_an_attribution(void)
+{
+	struct spool_opts o = { .batch_entries = 100, .batch_age_ms = 3600000, .await_max_ms = 50 };
+	char dir[128], out[2048];
+	struct spool *s;
+	cJSON *rec;
+	uint64_t pos;
+
+	snprintf(dir, sizeof(dir), "%s/giveup", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_attr(s, "containerd://c1", "7", "one", "7-100", NULL);
+	spool_tick(s);
+	usleep(100 * 1000);
+	spool_end_session(s, "containerd://c1", "7");
+	spool_tick(s);
+	UNIT_CHECK(spool_next_record(s, &rec, &pos) == 0);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "attribution"),
+			       "status")),
+		       "Unattributed");
+	cJSON_Delete(rec);
+	spool_record_done(s, pos);
+	drain_events(s, out, sizeof(out));
+	UNIT_CHECK_STR(out, "one -\nopened -\n");
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_spool_replay_from_a_crash_forms_the_same_records),
 		UNIT_TEST(test_spool_full_is_counted),
+		UNIT_TEST(test_spool_batch_bytes_cuts_records),
 		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
 		UNIT_TEST(test_spool_open_batches_are_bounded),
 		UNIT_TEST(test_spool_corrupt_entry_is_a_gap_in_its_session),
@@ -695,6 +945,9 @@ int main(void)
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
 		UNIT_TEST(test_spool_resumed_chain_goes_on_after_the_api_head),
 		UNIT_TEST(test_spool_chains_are_bounded_when_they_resume),
+		UNIT_TEST(test_spool_records_wait_for_the_attribution_and_all_say_it),
+		UNIT_TEST(test_spool_an_awaited_attribution_survives_a_crash),
+		UNIT_TEST(test_spool_gives_up_waiting_for_an_attribution),
 	};
 	int ret;
 

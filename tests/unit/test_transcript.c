@@ -35,7 +35,7 @@ static cJSON *entry(const char *time, const char *kind, const char *text)
 static cJSON *record(const char *cid, const char *sk, unsigned seq, const char *const *e, int n)
 {
 	struct record_identity id = { "shop", "web", "uid-1", "main", cid, "node-1", NULL, "1h" };
-	struct record_session sess = { sk, 100, NULL };
+	struct record_session sess = { .id = sk, .pid = 100 };
 	cJSON *entries = cJSON_CreateArray();
 	char digest[DIGEST_STR_LEN];
 	int i;

@@ -6,7 +6,7 @@
  * last (through the head), an edited record re-created with a recomputed
  * digest and link, a signature swapped in from another record, an
  * unsigned record, a record replaced at the head, a chain with no head,
- * and every record gone. Hostile fields (a sequence that is a string, a
+ * every record gone, and two genuine chains spliced. Hostile fields (a sequence that is a string, a
  * huge number) are findings, not crashes. */
 #include <errno.h>
 #include <stdio.h>
@@ -274,6 +274,39 @@ static void test_verify_reordered(void)
 	free_chain(recs, 3);
 }
 
+/* Two genuine chains of one container (the node lost its spool and began
+ * again at 0, same key): each record keeps its digest and signature, the
+ * sequence runs on, and only the link between the two halves can tell a
+ * splice of them, which a cluster admin can make by deleting records. */
+static void test_verify_spliced_chains(void)
+{
+	char prev[DIGEST_STR_LEN] = "", until[RECORD_TIME_LEN] = "", d[DIGEST_STR_LEN];
+	cJSON *a[4], *b[4], *spliced[4], *head;
+	struct verify_result res;
+	struct verify_anchor an;
+	int i;
+
+	chain(a, 4, key);
+	for (i = 0; i < 4; i++) {
+		b[i] = record_build(&id, NULL, entries(i + 100), (uint64_t)i, prev, until, key, d);
+		memcpy(prev, d, sizeof(d));
+		record_kept_until(cJSON_GetObjectItem(b[i], "spec"), until);
+	}
+	spliced[0] = a[0];
+	spliced[1] = a[1];
+	spliced[2] = b[2];
+	spliced[3] = b[3];
+	UNIT_CHECK(verify_chain(spliced, 4, NULL, &res) == -EBADMSG && res.broken_links == 1 &&
+		   res.altered == 0 && res.missing == 0);
+	head = head_of(b[3], day0 + 30 * 86400);
+	an = anchor(head);
+	UNIT_CHECK(verify_records(spliced, 4, &an, WITHIN, NULL, &res) == -EBADMSG &&
+		   res.broken_links == 1 && res.bad_signatures == 0);
+	cJSON_Delete(head);
+	free_chain(a, 4);
+	free_chain(b, 4);
+}
+
 static void test_cleanup(void)
 {
 	sign_key_free(key);
@@ -285,4 +318,4 @@ UNIT_MAIN(UNIT_TEST(test_setup), UNIT_TEST(test_verify_intact_chain),
 	  UNIT_TEST(test_verify_detects_recomputed_and_swapped),
 	  UNIT_TEST(test_verify_detects_a_replaced_head_and_no_head),
 	  UNIT_TEST(test_verify_hostile_fields), UNIT_TEST(test_verify_reordered),
-	  UNIT_TEST(test_cleanup))
+	  UNIT_TEST(test_verify_spliced_chains), UNIT_TEST(test_cleanup))

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+/* workqueue: keys queued once, popped in the order they are due, retried with backoff. */
 #include <string.h>
 #include <time.h>
 
@@ -7,18 +8,27 @@
 
 static void test_workqueue_dedupes_and_pops_in_order(void)
 {
+	struct timespec gap = { 0, 5 * 1000000L };
 	struct workqueue q;
 	char key[32];
 
 	workqueue_init(&q, 100, 1000);
+	workqueue_add(&q, "later", 60000);
 	workqueue_add(&q, "b", 0);
+	/* The clock moves on between the adds: "b" is due before "a". */
+	nanosleep(&gap, NULL);
 	workqueue_add(&q, "a", 0);
 	workqueue_add(&q, "b", 0);
-	UNIT_CHECK(workqueue_len(&q) == 2);
+	UNIT_CHECK(workqueue_len(&q) == 3);
+	key[0] = '\0';
 	UNIT_CHECK(workqueue_pop(&q, key, sizeof(key)) == 1);
+	UNIT_CHECK_STR(key, "b");
+	key[0] = '\0';
 	UNIT_CHECK(workqueue_pop(&q, key, sizeof(key)) == 1);
+	UNIT_CHECK_STR(key, "a");
+	/* "later" is not due: nothing more now. */
 	UNIT_CHECK(workqueue_pop(&q, key, sizeof(key)) == 0);
-	UNIT_CHECK(workqueue_len(&q) == 0 && workqueue_next_ms(&q) == -1);
+	UNIT_CHECK(workqueue_len(&q) == 1 && workqueue_next_ms(&q) > 50000);
 	workqueue_clear(&q);
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+/* yamljson: YAML scalars, sequences and maps as JSON; hostile nesting refused. */
 #include <errno.h>
 #include <string.h>
 
@@ -22,18 +23,35 @@ static void test_yamljson_types(void)
 	cJSON_Delete(j);
 }
 
-static void test_yamljson_deep_nesting_rejected(void)
+/* n nested flow sequences, closed: valid YAML whatever n is. */
+static const char *nested(int n)
 {
-	char y[1000];
-	cJSON *j;
-	char err[128];
+	static char y[1000];
 	int i;
 
-	for (i = 0; i < 300; i++)
+	for (i = 0; i < n; i++) {
 		y[i] = '[';
-	y[i] = '\0';
-	UNIT_CHECK(yamljson_parse(y, strlen(y), &j, err, sizeof(err)) == -EINVAL);
+		y[2 * n - 1 - i] = ']';
+	}
+	y[2 * n] = '\0';
+	return y;
+}
+
+static void test_yamljson_deep_nesting_rejected(void)
+{
+	cJSON *j = (void *)1;
+	char err[128] = "";
+
+	/* Well within the bound: parsed. */
+	UNIT_CHECK(yamljson_parse(nested(32), strlen(nested(32)), &j, err, sizeof(err)) == 0);
+	UNIT_CHECK(j && cJSON_IsArray(j));
+	cJSON_Delete(j);
+	/* Past it: valid YAML, refused for its depth. */
+	j = (void *)1;
+	UNIT_CHECK(yamljson_parse(nested(300), strlen(nested(300)), &j, err, sizeof(err)) ==
+		   -EINVAL);
 	UNIT_CHECK(j == NULL);
+	UNIT_CHECK(strstr(err, "too deep") != NULL);
 }
 
 UNIT_MAIN(UNIT_TEST(test_yamljson_types), UNIT_TEST(test_yamljson_deep_nesting_rejected))
