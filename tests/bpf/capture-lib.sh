@@ -112,6 +112,7 @@ cap_agent_stop() {
 		return 1
 	fi
 	kill -TERM "$AGENT_PID"
+	# shellcheck disable=SC2317 # called by t_wait
 	stopped() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
 	t_wait 60 stopped || kill -KILL "$AGENT_PID"
 	wait "$AGENT_PID"

@@ -89,7 +89,7 @@ t_eq "and its lines are not captured" "" "$(cap_lines c2 | grep after-sweep)"
 # The agent would drop c2's events anyway (no target of its own names c2):
 # the kernel's map must not hold it, and must hold c1.
 mntns() { stat -L -c %i "/proc/$1/ns/mnt"; }
-keys=$(bpftool -j map dump pinned "$(ls -d "$pins"/*/map_targets | head -1)" 2>&1)
+keys=$(bpftool -j map dump pinned "$(find "$pins" -mindepth 2 -maxdepth 2 -name map_targets | head -1)" 2>&1)
 in_map() { grep -q "\"mntns\":$(mntns "${CPID[$1]}")[,}]" <<<"$keys" && echo yes || echo no; }
 t_eq "the sweep removed c2 from the kernel's target map, and kept c1" "c1 yes, c2 no" \
 	"c1 $(in_map c1), c2 $(in_map c2)"
