@@ -3,8 +3,9 @@
 # Rewraps the C lines over 100 columns, and only them: clang-format
 # (.clang-format) on each such line's range, the rest of the file as it is.
 # Prints the lines it could not bring under 100 columns (long string
-# literals, which .clang-format never splits: shorten those by hand) and
-# fails if there are any.
+# literals, which .clang-format never splits: shorten those by hand, then
+# git clang-format main lays out the statements they are in) and fails if
+# there are any.
 #
 #   hack/rewrap.sh [FILE...]    FILE: C sources and headers [all that git holds]
 set -euo pipefail
@@ -41,4 +42,4 @@ for f in "${files[@]}"; do
 		left=$((left + 1))
 	done < <(long_lines "$f")
 done
-[ "$left" -eq 0 ] || die "$left lines over 100 columns left: split them by hand"
+[ "$left" -eq 0 ] || die "$left lines over 100 columns left: split them by hand, then git clang-format main"

@@ -159,13 +159,12 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 	free(b);
 
 	/* kubectl debug node/NODE: the pod it creates, on that node. */
-	b = review(
-		"CREATE", NULL,
-		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"node-debugger-n1-abcde\","
-		"\"uid\":\"p-2\"},"
-		"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"debugger\",\"image\":"
-		"\"busybox\",\"stdin\":true,\"tty\":true}]}}",
-		NULL, false);
+	b = review("CREATE", NULL,
+		   "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"node-debugger-n1-abcde\","
+		   "\"uid\":\"p-2\"},"
+		   "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"debugger\",\"image\":"
+		   "\"busybox\",\"stdin\":true,\"tty\":true}]}}",
+		   NULL, false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1 && r.s[0].kind == ADMISSION_DEBUGPOD);
 	UNIT_CHECK_STR(r.s[0].pod, "node-debugger-n1-abcde");
