@@ -219,7 +219,8 @@ t_eventually "the chain verifies" 30 "$T_BUILD/asan/shellaudit-agent" verify --n
 
 # Metrics, once all is out: what was published, and how long it took.
 n_records() { k get auditrecords -A --no-headers 2>/dev/null | wc -l; }
-n_events() { k get events -A --field-selector reason=ShellCommand --no-headers 2>/dev/null | wc -l; }
+# The agent's Events: ShellCommand, and SessionOpened for who opened each.
+n_events() { k get events -A -o jsonpath='{range .items[*]}{.reportingComponent}{"\n"}{end}' 2>/dev/null | grep -c '^shellaudit.io/agent$'; }
 published() { [ "$(metric records_published_total)" = "$(n_records)" ] && [ "$(metric events_published_total)" = "$(n_events)" ]; }
 t_wait 60 published || true
 t_eq "records_published_total and events_published_total count what is in the API server" \
@@ -233,11 +234,18 @@ t_eq "publish_failures_total: none yet" "0" "$(metric publish_failures_total)"
 # bash session above was readline's only. Turned off in the policy, the
 # agent detaches the hook and records nothing of what shells without
 # readline read; turned on again, it does.
-# record_sources: "SOURCE TEXT" of web's lines, by session.
+# record_sources: "SOURCE TEXT" of web's lines, by session, the session
+# that began first first (session IDs are pids: no order).
 record_sources() {
 	k get auditrecords -n shop -l shellaudit.io/pod=web -o json | python3 -c '
 import json, sys
-recs = sorted(json.load(sys.stdin)["items"], key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
+items = json.load(sys.stdin)["items"]
+sid = lambda r: r["spec"].get("session", {}).get("id", "")
+first = {}
+for r in items:
+    for e in r["spec"]["entries"]:
+        first[sid(r)] = min(first.get(sid(r), e["time"]), e["time"])
+recs = sorted(items, key=lambda r: (first.get(sid(r), ""), r["spec"]["sequence"]))
 for r in recs:
     for e in r["spec"]["entries"]:
         if e["kind"] == "line":
