@@ -96,15 +96,17 @@ sleep 2
 
 # concurrent LABEL: CONC execs at once; their wall times (s) into LABEL.walls.
 concurrent() {
-	local i
+	local i pids=()
 	for ((i = 0; i < CONC; i++)); do
 		(
 			t0=$(date +%s.%N)
 			k exec "$pod" -c shell -- sh -c "echo conc-$1-$i" >/dev/null 2>&1
 			echo "$(date +%s.%N) $t0" | awk '{ printf "%.3f\n", $1 - $2 }'
 		) >"$work/$1.wall.$i" &
+		pids+=($!)
 	done
-	wait
+	# These execs only: the records watch runs in the background until the end.
+	wait "${pids[@]}"
 	cat "$work/$1".wall.* >"$work/$1.walls"
 }
 # apiserver_hist: the API server's webhook histogram buckets (le count).

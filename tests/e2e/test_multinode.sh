@@ -79,7 +79,11 @@ apply() {
 	mkdir -p "$T_ROOT/build/run"
 	dir=$(mktemp -d "$T_ROOT/build/run/e2e-multinode.XXXXXX")
 	if "$T_ROOT/hack/local-overlay.sh" "$dir" "$base" "${a[@]}" >"$work/apply.log" 2>&1; then
-		[ $# -lt 2 ] || printf '%s\n' "$2" >>"$dir/kustomization.yaml"
+		# Into its patches list, which other lists (a secretGenerator) follow.
+		if [ $# -ge 2 ]; then
+			P=$2 awk '{ print } /^patches:$/ { print ENVIRON["P"] }' "$dir/kustomization.yaml" \
+				>"$dir/k.tmp" && mv "$dir/k.tmp" "$dir/kustomization.yaml"
+		fi
 		k apply -k "$dir" >>"$work/apply.log" 2>&1 || rc=1
 	else
 		rc=1
