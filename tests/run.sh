@@ -115,7 +115,7 @@ run_queue() {
 			i=$((i + 1))
 		done
 		wait -n -p pid "${!pid_idx[@]}" || true
-		[ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ] || continue
+		{ [ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ]; } || continue
 		idx=${pid_idx[$pid]}
 		unset "pid_idx[$pid]"
 		[ "${q_suite[$idx]}" = e2e ] && e2e=0

@@ -135,7 +135,7 @@ transport_of() {
 	k -n shellaudit-system get "$1" \
 		-o jsonpath='{.spec.containers[0].env[?(@.name=="SHELLAUDIT_WATCH_TRANSPORT")].value}'
 }
-t_wait "$WAIT" agent_running "$A" && t_wait "$WAIT" agent_running "$B" ||
+{ t_wait "$WAIT" agent_running "$A" && t_wait "$WAIT" agent_running "$B"; } ||
 	stop "an agent runs on each node" "$(k -n shellaudit-system get pods -o wide 2>&1)"
 # Node B's agent over chunked: the DaemonSet says so, and its pod is replaced.
 old=$(agent_pod "$B")
@@ -192,7 +192,7 @@ demo_on() {
 }
 podA=$(demo_on "$A")
 podB=$(demo_on "$B")
-[ -n "$podA" ] && [ -n "$podB" ] || stop "a demo pod on each node" "$(k get pods -o wide 2>&1)"
+{ [ -n "$podA" ] && [ -n "$podB" ]; } || stop "a demo pod on each node" "$(k get pods -o wide 2>&1)"
 t_pass "a demo pod on each node ($podA, $podB)"
 policy_ready() {
 	[ "$(k get sap audit-demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
@@ -208,10 +208,16 @@ attached() {
 		k get shellauditnode "$1" -o jsonpath='{range .status.targets[?(@.attached==true)]}{.containerID}{"\n"}{end}' |
 		grep -qxF "$cid"
 }
-t_wait "$WAIT" attached "$A" "$podA" && t_pass "node A's agent attaches to its demo pod" ||
+if t_wait "$WAIT" attached "$A" "$podA"; then
+	t_pass "node A's agent attaches to its demo pod"
+else
 	t_fail "node A's agent attaches to its demo pod" "$(k get shellauditnode "$A" -o yaml 2>&1 | tail -n 25)"
-t_wait "$WAIT" attached "$B" "$podB" && t_pass "node B's agent attaches to its demo pod" ||
+fi
+if t_wait "$WAIT" attached "$B" "$podB"; then
+	t_pass "node B's agent attaches to its demo pod"
+else
 	t_fail "node B's agent attaches to its demo pod" "$(k get shellauditnode "$B" -o yaml 2>&1 | tail -n 25)"
+fi
 t_eq "each ShellAuditNode targets its own node's pod only" "$podA $podB" \
 	"$(k get shellauditnode "$A" -o jsonpath='{.spec.targets[*].pod}') $(k get shellauditnode "$B" -o jsonpath='{.spec.targets[*].pod}')"
 
@@ -305,11 +311,17 @@ moved() {
 t_wait "$WAIT" moved || stop "the Deployment reschedules node B's demo pod on node A" "$(k get pods -o wide 2>&1)"
 podM=$(moved)
 t_pass "the Deployment reschedules node B's demo pod on node A ($podM)"
-t_wait "$WAIT" attached "$A" "$podM" && t_pass "node A's agent attaches to the moved pod" ||
+if t_wait "$WAIT" attached "$A" "$podM"; then
+	t_pass "node A's agent attaches to the moved pod"
+else
 	t_fail "node A's agent attaches to the moved pod" "$(k get shellauditnode "$A" -o yaml 2>&1 | tail -n 25)"
+fi
 untargeted_b() { ! k get shellauditnode "$B" -o jsonpath='{.spec.targets[*].pod}' 2>/dev/null | grep -q .; }
-t_wait "$WAIT" untargeted_b && t_pass "node B has nothing left to audit" ||
+if t_wait "$WAIT" untargeted_b; then
+	t_pass "node B has nothing left to audit"
+else
 	t_fail "node B has nothing left to audit" "$(k get shellauditnode "$B" -o yaml 2>&1 | tail -n 20)"
+fi
 printf 'echo moved-to-a\nexit\n' >"$work/m.txt"
 e2e_session "the moved pod: kubectl exec -it" "$work/m.txt" "$work" --size 0x0 -- \
 	"$KUBE_BIN/kubectl" exec -it "$podM" -c shell -- bash

@@ -177,6 +177,7 @@ t_match "kubectl get auditrecords shows them" 'web-main-' "$(k get auditrecords 
 # the container has no ip and no ps: not found, never run).
 t_eq "exec entries: the programs of the session" "cat cat ls wc" \
 	"$(entries web exec filename | grep -xE 'ls|ip|cat|wc|ps' | sort | tr '\n' ' ' | sed 's/ $//')"
+# shellcheck disable=SC2016 # eval expands it at each try
 t_wait 60 eval '[ "$(entries web2)" = "echo in-web2" ]' || true
 t_eq "the second container's line, in its own records" "echo in-web2" "$(entries web2)"
 if ar=$(k get auditrecords -A -o json) && ev=$(k get events -A -o json); then
@@ -385,6 +386,7 @@ drained() {
 t_wait 180 drained || t_fail "what the full spool kept is published"
 printf 'echo after-full\n' >"$work/after-full.txt"
 cap_shell audited "$work/after-full.txt" >/dev/null || t_fail "the shell after the outage failed"
+# shellcheck disable=SC2016 # eval expands it at each try
 t_wait 120 eval '[ "$(entries_with "echo after-full")" = 1 ]' || t_fail "the line after the outage arrives"
 # gaps POD WHY: the sum of the counts of POD's gap entries saying WHY.
 gaps() { entries "$1" gap text | awk -v why="$2" 'index($0, why) { s += $1 } END { print s + 0 }'; }
@@ -458,6 +460,7 @@ read_ring() {
 t_wait 180 read_ring || t_fail "what the ring buffer kept is published"
 printf 'echo after-ring\n' >"$work/after-ring.txt"
 cap_shell audited "$work/after-ring.txt" >/dev/null || t_fail "the shell after the ring buffer overflow failed"
+# shellcheck disable=SC2016 # eval expands it at each try
 t_wait 120 eval '[ "$(entries_with "echo after-ring")" = 1 ]' || t_fail "the line after the overflow arrives"
 kept=$(entries_with 'echo ring-')
 ring_web=$(($(gaps web "ring buffer was full") - ring_lost))
