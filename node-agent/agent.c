@@ -80,6 +80,10 @@ struct agent {
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
 	uint64_t spool_undecided;	/* as last logged */
+	/* Decisions the spool refused (full) since the last log of it, and
+	 * when that was: said every 10 s at most, not on each retry. */
+	uint64_t attr_refused;
+	uint64_t attr_refused_logged_ns;
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
 	uint64_t foreign;
@@ -908,8 +912,18 @@ static int agent_journal_attribution(void *arg, const char *cid, const char *roo
 	int ret = sink_spool_attribute(a->sink, cid, root_key, id, attr);
 
 	if (ret < 0) {
-		log_with(LOG_ERROR, LOG_KV("container", cid, "root", root_key),
-			 "cannot journal who opened the session (tried again): %s", strerror(-ret));
+		uint64_t now = clock_now_ns();
+
+		a->attr_refused++;
+		if (!a->attr_refused_logged_ns ||
+		    now - a->attr_refused_logged_ns >= 10000000000ull) {
+			log_with(LOG_ERROR, LOG_KV("container", cid, "root", root_key),
+				 "cannot journal who opened the session (tried again; %" PRIu64
+				 " refusals in the last 10 s): %s",
+				 a->attr_refused, strerror(-ret));
+			a->attr_refused = 0;
+			a->attr_refused_logged_ns = now;
+		}
 		return ret;
 	}
 	if (status && !strcmp(status, "Matched"))
