@@ -26,7 +26,6 @@ kgen nodes 40
 kgen pods 0 120
 kgen policies
 
-base=$((18500 + RANDOM % 400))
 # start NAME PORT ARGS...: a controller replica (t_daemon NAME), continued
 # and killed at exit.
 start() {
@@ -57,7 +56,7 @@ api_writes() {
 
 # A: one write a second, so the first sync (40 nodes, 50 policy statuses)
 # lasts over a minute.
-pa=$base
+pa=$(t_free_port)
 start ctl-a "$pa" --writes-per-second 1
 a_up() { [ "$(metric "$pa" leader)" = 1 ] && [ "$(sans)" -ge 1 ]; }
 t_wait 120 a_up || t_fail "ctl-a leads and starts writing"
@@ -129,7 +128,8 @@ fi
 t_match "the trickler is cut at its deadline" "trickler cut" "$(cat "$dir/hostile.log")"
 
 # B takes the Lease from A, stopped mid-sync; A, continued, must not write.
-pb=$((base + 1))
+pb=$(t_free_port)
+while [ "$pb" = "$pa" ]; do pb=$(t_free_port); done
 start ctl-b "$pb" --writes-per-second 100
 b_up() { [ -n "$(metric "$pb" leader)" ]; }
 t_wait 60 b_up || true
@@ -241,7 +241,8 @@ kgen records ns-00 1 --lt 245760 --retention 3s --expires-in 3 --first 47
 kgen records ns-00 1 --retention 720h --expires-in 3 --first 48
 stop ctl-a
 stop ctl-b
-pc=$((base + 2))
+pc=$(t_free_port)
+while [ "$pc" = "$pa" ] || [ "$pc" = "$pb" ]; do pc=$(t_free_port); done
 start ctl-c "$pc" --writes-per-second 100
 kgen pods 120 1
 kgen expect 0 121 121 "$dir/want"
