@@ -198,6 +198,10 @@ policy_ready() {
 	[ "$(k get sap audit-demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 t_wait "$WAIT" policy_ready || stop "the policy turns Ready" "$(k get sap audit-demo -o yaml 2>&1 | tail -n 25)"
+# Ready may come first with one node, while the other pod's container is
+# not running yet: the count follows.
+two_nodes() { [ "$(k get sap audit-demo -o jsonpath='{.status.nodes}')" = 2 ] && policy_ready; }
+t_wait "$WAIT" two_nodes || true
 t_eq "one policy programs both agents: the policy counts two nodes" 2 \
 	"$(k get sap audit-demo -o jsonpath='{.status.nodes}')"
 # attached NODE POD: NODE's agent reports POD's shell container attached.
