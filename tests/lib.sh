@@ -77,6 +77,14 @@ t_summary() {
 	[ $T_FAILED = 0 ] && [ $T_PASSED -gt 0 ]
 }
 
+# t_stop MESSAGE [DETAIL...]: a failed check that leaves nothing to test
+# after it: counted, the summary printed, the script ended.
+t_stop() {
+	t_fail "$@"
+	t_summary
+	exit 1
+}
+
 # t_port_free PORT: nothing listens on 127.0.0.1:PORT.
 t_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -36,11 +36,6 @@ section() {
 }
 
 # stop MESSAGE [DETAIL...]: a failed step that leaves nothing to test after it.
-stop() {
-	t_fail "$@"
-	t_summary
-	exit 1
-}
 
 ag_setup agent-test-node
 data=$T_ROOT/tests/integration/agent
@@ -50,7 +45,7 @@ cid2=$AG_CID
 ghost=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
 ag_pod ghost "$ghost"
 
-k apply -f - >/dev/null <<'EOF' || stop "the policy is applied"
+k apply -f - >/dev/null <<'EOF' || t_stop "the policy is applied"
 apiVersion: shellaudit.io/v1alpha1
 kind: ShellAuditPolicy
 metadata: {name: demo}
@@ -69,7 +64,7 @@ port=$((SHELLAUDIT_APISERVER_PORT + 3))
 # The agent pins its capture state on a BPF file system of this test alone;
 # unmounted (registered first, so last) after the agent is killed.
 mkdir -p "$work/bpf"
-mount -t bpf bpf "$work/bpf" || stop "cannot mount a BPF file system"
+mount -t bpf bpf "$work/bpf" || t_stop "cannot mount a BPF file system"
 t_cleanup "umount '$work/bpf'"
 # start_agent [ARGS...]: the agent (t_daemon "agent"), its log appended to
 # $dir/agent.log.
@@ -104,7 +99,7 @@ start_agent
 if t_wait 120 both_attached; then
 	t_pass "the agent attaches to the containers the controller programmed"
 else
-	stop "the agent attaches to the containers the controller programmed" \
+	t_stop "the agent attaches to the containers the controller programmed" \
 		"$(k get shellauditnode -o yaml 2>&1 | tail -30)" "$(grep -v '"level":"debug"' "$dir/agent.log" | tail -5)"
 fi
 ready() { [ "$(k get shellauditpolicy demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
@@ -341,7 +336,7 @@ t_match "SIGTERM publishes what the spool holds first" '"msg":"spool drained"' "
 # lines), both small enough to fill.
 small=(--spool-max-mb 1 --ringbuf-mb 1 --drain-seconds 3)
 start_agent "${small[@]}"
-t_wait 120 agent_up || stop "the agent with a small spool and ring buffer attaches"
+t_wait 120 agent_up || t_stop "the agent with a small spool and ring buffer attaches"
 
 # --- an API server outage, and a full spool -------------------------------------------
 section "an API server outage, and a full spool"
