@@ -88,13 +88,15 @@ t_stop() {
 # t_port_free PORT: nothing listens on 127.0.0.1:PORT.
 t_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# t_free_port: prints a port nothing listens on, away from the defaults of
-# a `make run` cluster and below the ephemeral range, for a daemon a test
+# t_free_port [TAKEN...]: prints a port nothing listens on, none of TAKEN
+# (picked already, not yet listened on), away from the defaults of a
+# `make run` cluster and below the ephemeral range, for a daemon a test
 # starts (its /metrics, say).
 t_free_port() {
 	local p
 	for _ in $(seq 50); do
 		p=$((20000 + RANDOM % 12000))
+		[[ " $* " == *" $p "* ]] && continue
 		t_port_free "$p" && echo "$p" && return 0
 	done
 	return 1

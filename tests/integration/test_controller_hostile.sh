@@ -128,8 +128,7 @@ fi
 t_match "the trickler is cut at its deadline" "trickler cut" "$(cat "$dir/hostile.log")"
 
 # B takes the Lease from A, stopped mid-sync; A, continued, must not write.
-pb=$(t_free_port)
-while [ "$pb" = "$pa" ]; do pb=$(t_free_port); done
+pb=$(t_free_port "$pa")
 start ctl-b "$pb" --writes-per-second 100
 b_up() { [ -n "$(metric "$pb" leader)" ]; }
 t_wait 60 b_up || true
@@ -241,8 +240,7 @@ kgen records ns-00 1 --lt 245760 --retention 3s --expires-in 3 --first 47
 kgen records ns-00 1 --retention 720h --expires-in 3 --first 48
 stop ctl-a
 stop ctl-b
-pc=$(t_free_port)
-while [ "$pc" = "$pa" ] || [ "$pc" = "$pb" ]; do pc=$(t_free_port); done
+pc=$(t_free_port "$pa" "$pb")
 start ctl-c "$pc" --writes-per-second 100
 kgen pods 120 1
 kgen expect 0 121 121 "$dir/want"
