@@ -36,6 +36,16 @@ t_run() {
 	if out=$("$@" 2>&1); then t_pass "$name"; else t_fail "$name" "command: $*" "$out"; fi
 }
 
+# t_grep GREP_ARGS...: grep on its standard input, read whole first. Under
+# pipefail, `cmd | grep -q` quits at the first match and cmd, still writing,
+# dies of SIGPIPE: the pipeline fails and a match reads as none (or, after
+# `!`, a line that is there as absent). Use `cmd | t_grep -q ...` instead.
+t_grep() {
+	local in
+	in=$(cat)
+	grep "$@" <<<"$in"
+}
+
 # t_wait SECONDS CMD...: polls CMD until it succeeds; returns 1 on timeout.
 # Generous timeouts: a slow machine must not fail a test, only a broken feature.
 t_wait() {

@@ -131,7 +131,7 @@ cap_target() {
 cap_lines() { "$TOOLS/sa-lines" --kind line --container "$1" "$work/out.jsonl"; }
 
 # cap_has_line NAME TEXT: true once TEXT was captured in container NAME.
-cap_has_line() { cap_lines "$1" | grep -qxF -- "$2"; }
+cap_has_line() { cap_lines "$1" | t_grep -qxF -- "$2"; }
 
 # cap_same NAME EXPECTED ACTUAL: t_eq for long values; a failure shows
 # lengths and the first differing byte instead of the values.

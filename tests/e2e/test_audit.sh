@@ -298,7 +298,7 @@ exit
 EOF
 session "kubectl exec -it, then unshare -Urm bash" "$work/escape.txt" --size 0x0 -- \
 	"$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
-escaped() { record_dump "$pod" shell | grep -qxF "$(printf 'line\techo typed-after-the-user-namespace')"; }
+escaped() { record_dump "$pod" shell | t_grep -qxF "$(printf 'line\techo typed-after-the-user-namespace')"; }
 t_wait "$WAIT" escaped || true
 record_dump "$pod" shell >"$work/escape.records"
 for want in "exec	/bin/id" "exec	/bin/echo escaped-noninteractive" "line	echo typed-in-a-user-namespace" \
@@ -326,7 +326,7 @@ agent_pid() {
 	local p
 	for p in $(pgrep -x shellaudit-agen); do
 		grep -qF ":$SHELLAUDIT_CGROUP_ROOT/" "/proc/$p/cgroup" 2>/dev/null &&
-			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "NODE_NAME=$node" &&
+			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | t_grep -qxF "NODE_NAME=$node" &&
 			echo "$p" && return 0
 	done
 	return 1
@@ -492,7 +492,7 @@ newest=$(k get auditrecords -l "shellaudit.io/pod=$pod" \
 	-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' | sort | tail -n 1)
 t_run "the demo pod is deleted" k delete pod "$pod" --wait=true --timeout="${WAIT}s"
 # The controller has seen the pod go: its containers are no longer targets.
-pod_untargeted() { ! k get shellauditnode "$node" -o jsonpath='{.spec.targets[*].pod}' | grep -qw -- "$pod"; }
+pod_untargeted() { ! k get shellauditnode "$node" -o jsonpath='{.spec.targets[*].pod}' | t_grep -qw -- "$pod"; }
 t_wait "$WAIT" pod_untargeted || t_fail "the deleted pod's containers are no longer targeted"
 # unexpired: the records of before the deletion still within their retention.
 unexpired() {

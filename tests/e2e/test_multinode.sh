@@ -315,7 +315,7 @@ if t_wait "$WAIT" attached "$A" "$podM"; then
 else
 	t_fail "node A's agent attaches to the moved pod" "$(k get shellauditnode "$A" -o yaml 2>&1 | tail -n 25)"
 fi
-untargeted_b() { ! k get shellauditnode "$B" -o jsonpath='{.spec.targets[*].pod}' 2>/dev/null | grep -q .; }
+untargeted_b() { ! k get shellauditnode "$B" -o jsonpath='{.spec.targets[*].pod}' 2>/dev/null | t_grep -q .; }
 if t_wait "$WAIT" untargeted_b; then
 	t_pass "node B has nothing left to audit"
 else

@@ -201,7 +201,7 @@ seen = {(e.get("node"), e.get("namespace"), e.get("pod"), e.get("container"))
 for s in sorted(seen, key=str):
     print(" ".join(map(str, s)))' "$dir/export.jsonl")"
 t_eq "--output: exec entries too, with their session" yes \
-	"$(grep '"kind":"exec"' "$dir/export.jsonl" | grep -q '"session":{"id"' && echo yes || echo no)"
+	"$(grep '"kind":"exec"' "$dir/export.jsonl" | t_grep -q '"session":{"id"' && echo yes || echo no)"
 if grep -q 'from-the-other-container\|abc123' "$dir/export.jsonl"; then
 	t_fail "--output: nothing of the untargeted container, no secret"
 else
@@ -253,7 +253,7 @@ ash() {
 	[ $? != 125 ] || t_fail "busybox sh in the audited container: every line typed"
 }
 san() { k get shellauditnode "$node" -o jsonpath="$1"; }
-in_records() { k get auditrecords -n shop -o json | grep -q -- "$1"; }
+in_records() { k get auditrecords -n shop -o json | t_grep -q -- "$1"; }
 printf 'echo ash-marker-1\n' >"$work/ash1.txt"
 ash "$work/ash1.txt"
 t_wait 60 in_records ash-marker-1 || true
@@ -496,7 +496,7 @@ k patch shellauditpolicy demo --type=merge -p '{"spec":{"events":{"execEvents":t
 t_wait 60 applied events.execEvents true || t_fail "the agent applies the changed policy"
 printf 'ls /\n' >"$work/exec.txt"
 cap_shell audited "$work/exec.txt" >/dev/null || t_fail "the shell running ls failed"
-program() { events web ProgramExecuted | grep -qx 'ls /'; }
+program() { events web ProgramExecuted | t_grep -qx 'ls /'; }
 t_wait 60 program || true
 t_eq "a ProgramExecuted Event for a program run, with its arguments" "ls /" \
 	"$(events web ProgramExecuted | grep -x 'ls /')"
@@ -513,7 +513,7 @@ suppressed_before=$(metric events_suppressed_total)
 for i in $(seq 1 30); do echo "#rate-$i"; done >"$work/rate.txt"
 cap_shell audited "$work/rate.txt" >/dev/null || t_fail "the shell typing past the rate failed"
 typed=30
-summary() { events web ShellCommandsSuppressed | grep -q 'command lines were not shown'; }
+summary() { events web ShellCommandsSuppressed | t_grep -q 'command lines were not shown'; }
 for i in $(seq 1 12); do
 	t_wait 8 summary && break
 	echo "#rate-tick-$i" >"$work/tick.txt"

@@ -75,7 +75,7 @@ es = [json.loads(l) for l in sys.stdin]
 print(sum(e["count"] or 0 for e in es if e["kind"] == "gap" and sys.argv[1] in e.get("text", "")))' "${2:-}"; }
 spool_full="the node's spool was full"
 ring_full="the kernel ring buffer was full"
-has_line() { lines_of "$1" | grep -qxF -- "$2"; }
+has_line() { lines_of "$1" | t_grep -qxF -- "$2"; }
 verify() { "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod "$1" --container main; }
 
 printf 'echo hello-web\n' >"$work/a.txt"

@@ -246,7 +246,7 @@ kgen pods 120 1
 kgen expect 0 121 121 "$dir/want"
 c_ready() { curl -sf -m 2 "http://127.0.0.1:$pc/readyz" >/dev/null; }
 if t_wait 120 c_ready; then t_pass "a controller starting beside them gets ready"; else t_fail "a controller starting beside them gets ready"; fi
-new_target() { k get shellauditnode "node-000" -o jsonpath='{.spec.targets[*].pod}' | grep -q pod-000120; }
+new_target() { k get shellauditnode "node-000" -o jsonpath='{.spec.targets[*].pod}' | t_grep -q pod-000120; }
 if t_wait 120 new_target; then t_pass "and programs a new pod's node"; else t_fail "and programs a new pod's node"; fi
 expired_gone() { ! k get auditrecord rec-0000047 -n ns-00 >/dev/null 2>&1; }
 if t_wait 120 expired_gone; then t_pass "the expired one of them is deleted"; else t_fail "the expired one of them is deleted"; fi
