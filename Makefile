@@ -12,7 +12,8 @@
 #                   never part of make test)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (built by
 #                   make test, run only here)
-#   make lint       clang-tidy (.clang-tidy), cppcheck, shellcheck, then check-fmt
+#   make lint       clang-tidy (.clang-tidy), cppcheck, shellcheck, line length, SPDX
+#                   lines, check-fmt: all of them, failing on any finding (hack/lint.sh)
 #   make check-fmt  clang-format on the lines changed since FMT_BASE [merge-base with main]
 #   make clean
 #
@@ -199,7 +200,10 @@ $(B)/tests/tools/sa-ns: tests/tools/sa-ns.c
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+	$(Q){ echo '// NOLINTBEGIN(clang-analyzer-unix.Malloc): bpftool'"'"'s code, whose error' \
+		'path frees with libbpf, which the analyzer does not see' && \
+		$(BPFTOOL) gen skeleton $< && echo '// NOLINTEND(clang-analyzer-unix.Malloc)'; } > $@.tmp
+	$(Q)mv $@.tmp $@
 
 deps:
 	$(Q)hack/install-deps.sh
@@ -268,7 +272,8 @@ fmt:
 LINT_C ?= $(LIB_SRC) $(CTRL_SRC) controller/main.c $(AGENT_SRC) node-agent/main.c $(PLUGIN_SRC) \
 	kubectl-plugin/main.c
 LINT_SH ?= $(wildcard hack/*.sh tests/*.sh tests/*/*.sh) .ci/run
-LINT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DSHELLAUDIT_VERSION='"lint"' -Ilib -Icontroller \
+# (hack/lint.sh adds -DSHELLAUDIT_VERSION, whose quotes would not survive the trip.)
+LINT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib -Icontroller \
 	-Inode-agent -Ikubectl-plugin -I$(B)/bpf $(PKG_CFLAGS)
 # (A variable: the commas would split the $(if) below.)
 CPPCHECK_FLAGS = --quiet --error-exitcode=1 --inline-suppr --std=c11 \
@@ -276,13 +281,8 @@ CPPCHECK_FLAGS = --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--include=/usr/include/bpf/libbpf_common.h -D_GNU_SOURCE -Ilib -Icontroller -Inode-agent \
 	-Ikubectl-plugin
 lint: $(BPF_SKEL)
-	$(call msg,TIDY,$(words $(LINT_C)) files)
-	$(Q)$(if $(strip $(LINT_C)),clang-tidy --quiet $(LINT_C) -- $(LINT_CFLAGS))
-	$(call msg,CPPCHECK,$(words $(LINT_C)) files)
-	$(Q)$(if $(strip $(LINT_C)),cppcheck $(CPPCHECK_FLAGS) $(LINT_C))
-	$(call msg,SHCHECK,$(words $(LINT_SH)) files)
-	$(Q)$(if $(strip $(LINT_SH)),shellcheck $(LINT_SH))
-	$(Q)$(MAKE) --no-print-directory check-fmt
+	$(Q)LINT_C='$(strip $(LINT_C))' LINT_SH='$(strip $(LINT_SH))' LINT_CFLAGS='$(LINT_CFLAGS)' \
+		CPPCHECK_FLAGS='$(CPPCHECK_FLAGS)' FMT_BASE='$(FMT_BASE)' hack/lint.sh
 
 # clang-format on changed lines only (git clang-format): the existing code
 # is not reformatted wholesale, new and changed lines are held to it.

@@ -341,7 +341,8 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	 * sharing a buffer. */
 	e = bpf_ringbuf_reserve(&events,
 				offsetof(struct sa_line_event, line) +
-					(line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
+					(line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) +
+					2,
 				0);
 	if (!e) {
 		count(SA_CNT_DROP_LINE);
@@ -354,9 +355,9 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	if (!line) {
 		e->hdr.flags |= SA_F_EOF;
 	} else {
-		n = bpf_probe_read_user_str(e->line,
-					    (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
-					    line);
+		n = bpf_probe_read_user_str(
+			e->line, (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
+			line);
 		if (n < 0) {
 			count(SA_CNT_READ_ERR);
 			n = 1;

@@ -119,6 +119,7 @@ struct sa_nsset {
 	/* The root directory's device, as the kernel keeps it (major << 20 |
 	 * minor), and inode. */
 	__u32 root_dev;
+	__u32 pad;
 	__u64 root_ino;
 };
 
@@ -247,5 +248,85 @@ struct sa_tty_event {
 	__u32 tty; /* the terminal: major << 20 | minor */
 	char data[];
 };
+
+/*
+ * The layout both compilers must agree on: clang -target bpf compiles this
+ * header into the programs, the host's compiler into the agent, which reads
+ * the records and the maps' values by these offsets. A field added, moved
+ * or resized fails both builds here, not the decoding at run time. Implicit
+ * padding is spelled out (pad): the offsets below have no holes.
+ */
+#define SA_ASSERT_SIZE(type, size)                                                                 \
+	_Static_assert(sizeof(struct type) == (size), "struct " #type ": size changed")
+#define SA_ASSERT_AT(type, field, off)                                                             \
+	_Static_assert(__builtin_offsetof(struct type, field) == (off),                            \
+		       "struct " #type ": " #field " moved")
+
+SA_ASSERT_SIZE(sa_target_key, 8);
+SA_ASSERT_SIZE(sa_target_val, 24);
+SA_ASSERT_AT(sa_target_val, init, 4);
+SA_ASSERT_AT(sa_target_val, nsid, 8);
+SA_ASSERT_AT(sa_target_val, flags, 16);
+
+SA_ASSERT_SIZE(sa_nsset, 48);
+SA_ASSERT_AT(sa_nsset, root_dev, 32);
+SA_ASSERT_AT(sa_nsset, root_ino, 40);
+
+SA_ASSERT_SIZE(sa_mark, 88);
+SA_ASSERT_AT(sa_mark, root, 4);
+SA_ASSERT_AT(sa_mark, flags, 8);
+SA_ASSERT_AT(sa_mark, key, 16);
+SA_ASSERT_AT(sa_mark, nsid, 24);
+SA_ASSERT_AT(sa_mark, root_start, 32);
+SA_ASSERT_AT(sa_mark, seen, 40);
+
+SA_ASSERT_SIZE(sa_event_hdr, 96);
+SA_ASSERT_AT(sa_event_hdr, flags, 4);
+SA_ASSERT_AT(sa_event_hdr, ts, 8);
+SA_ASSERT_AT(sa_event_hdr, mntns, 16);
+SA_ASSERT_AT(sa_event_hdr, cgroup, 24);
+SA_ASSERT_AT(sa_event_hdr, pid, 32);
+SA_ASSERT_AT(sa_event_hdr, tgid, 36);
+SA_ASSERT_AT(sa_event_hdr, ppid, 40);
+SA_ASSERT_AT(sa_event_hdr, uid, 44);
+SA_ASSERT_AT(sa_event_hdr, sid, 48);
+SA_ASSERT_AT(sa_event_hdr, target, 52);
+SA_ASSERT_AT(sa_event_hdr, comm, 56);
+SA_ASSERT_AT(sa_event_hdr, nsid, 72);
+SA_ASSERT_AT(sa_event_hdr, root_start, 80);
+SA_ASSERT_AT(sa_event_hdr, root, 88);
+
+SA_ASSERT_SIZE(sa_line_event, 104 + SA_LINE_CAP);
+SA_ASSERT_AT(sa_line_event, len, 96);
+SA_ASSERT_AT(sa_line_event, line, 104);
+
+SA_ASSERT_SIZE(sa_exec_event, 112 + SA_FILENAME_CAP + SA_ARGS_CAP);
+SA_ASSERT_AT(sa_exec_event, argc, 96);
+SA_ASSERT_AT(sa_exec_event, args_len, 100);
+SA_ASSERT_AT(sa_exec_event, filename_len, 104);
+SA_ASSERT_AT(sa_exec_event, filename, 112);
+SA_ASSERT_AT(sa_exec_event, args, 112 + SA_FILENAME_CAP);
+
+SA_ASSERT_SIZE(sa_exit_event, 104);
+SA_ASSERT_AT(sa_exit_event, exit_code, 96);
+
+SA_ASSERT_SIZE(sa_ns_event, 208 + SA_ROOT_NAME_CAP);
+SA_ASSERT_AT(sa_ns_event, how, 96);
+SA_ASSERT_AT(sa_ns_event, changed, 100);
+SA_ASSERT_AT(sa_ns_event, child, 104);
+SA_ASSERT_AT(sa_ns_event, from, 112);
+SA_ASSERT_AT(sa_ns_event, to, 160);
+SA_ASSERT_AT(sa_ns_event, root_name, 208);
+
+/* The data follows the fixed part: the record's size is 112 + len. */
+SA_ASSERT_SIZE(sa_tty_event, 112);
+SA_ASSERT_AT(sa_tty_event, len, 96);
+SA_ASSERT_AT(sa_tty_event, lost, 100);
+SA_ASSERT_AT(sa_tty_event, count, 104);
+SA_ASSERT_AT(sa_tty_event, tty, 108);
+SA_ASSERT_AT(sa_tty_event, data, 112);
+
+#undef SA_ASSERT_SIZE
+#undef SA_ASSERT_AT
 
 #endif

@@ -91,7 +91,8 @@ static void ctl_dispatch(struct controller *c)
 			/* No token for this key: the others may still go. */
 			long now = clock_now_ms(), w = tokens_wait_ms(&c->writes, now);
 
-			if (!strncmp(key, "policy/", 7) && tokens_wait_ms(&c->status_writes, now) > w)
+			if (!strncmp(key, "policy/", 7) &&
+			    tokens_wait_ms(&c->status_writes, now) > w)
 				w = tokens_wait_ms(&c->status_writes, now);
 			workqueue_add(&c->queue, key, w + 1);
 		} else if (ret < 0) {
@@ -207,7 +208,8 @@ static void ctl_on_lease(int fd, short revents, void *arg)
 		nodes_enqueue_all(c);
 		controller_enqueue_policies(c);
 	} else if (!c->leader && was) {
-		log_with(LOG_WARN, LOG_KV("identity", c->cfg.identity), "lost leadership; standing by");
+		log_with(LOG_WARN, LOG_KV("identity", c->cfg.identity),
+			 "lost leadership; standing by");
 	}
 }
 
@@ -287,8 +289,9 @@ static void ctl_metrics(struct controller *c)
 				  "ShellAuditNode and policy status writes that succeeded.", 0);
 	c->m_deleted = metrics_add(m, "shellaudit_controller_records_deleted_total",
 				   "AuditRecords deleted after their retention.", 0);
-	c->m_resolves = metrics_add(m, "shellaudit_controller_resolutions_total",
-				    "Full resolutions (every pod against a new set of policies).", 0);
+	c->m_resolves =
+		metrics_add(m, "shellaudit_controller_resolutions_total",
+			    "Full resolutions (every pod against a new set of policies).", 0);
 	c->m_pod_resolves = metrics_add(m, "shellaudit_controller_pod_resolutions_total",
 					"Single pods re-resolved after their own event.", 0);
 	c->m_conflicts = metrics_add(m, "shellaudit_controller_write_conflicts_total",
@@ -296,8 +299,9 @@ static void ctl_metrics(struct controller *c)
 				     "and compared again.", 0);
 	c->m_throttled = metrics_add(m, "shellaudit_controller_writes_throttled_total",
 				     "Writes refused with 429 and retried after Retry-After.", 0);
-	c->m_busiest = metrics_add(m, "shellaudit_controller_loop_busiest_seconds",
-				   "The longest loop turn (time between two waits) since start.", 1);
+	c->m_busiest =
+		metrics_add(m, "shellaudit_controller_loop_busiest_seconds",
+			    "The longest loop turn (time between two waits) since start.", 1);
 	c->m_records = metrics_add(m, "shellaudit_controller_auditrecords",
 				   "AuditRecords known, whose expiry is kept.", 1);
 	c->m_record_bytes =
@@ -344,8 +348,10 @@ int controller_run(const struct controller_config *cfg)
 	c->m_record_budget->value = (double)cfg->storage_budget;
 	tokens_init(&c->writes, (double)cfg->writes_per_second, 2.0 * cfg->writes_per_second,
 		    clock_now_ms());
-	tokens_init(&c->status_writes, cfg->writes_per_second / 4.0 > 1 ? cfg->writes_per_second / 4.0 : 1,
-		    cfg->writes_per_second / 2.0 > 2 ? cfg->writes_per_second / 2.0 : 2, clock_now_ms());
+	tokens_init(&c->status_writes,
+		    cfg->writes_per_second / 4.0 > 1 ? cfg->writes_per_second / 4.0 : 1,
+		    cfg->writes_per_second / 2.0 > 2 ? cfg->writes_per_second / 2.0 : 2,
+		    clock_now_ms());
 	if ((ret = records_new(&c->records)) < 0 || (ret = loop_new(&c->loop)) < 0)
 		goto out;
 	records_set_budget(c->records, &c->budget);

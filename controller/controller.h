@@ -137,8 +137,8 @@ cJSON *nodes_trim(const cJSON *san);
 void nodes_seen(struct controller *c, const cJSON *san);
 
 /* Writes the status of one policy when it changed (as nodes_sync). */
-int status_sync(struct controller *c, const char *policy);
-int status_done(struct controller *c, const char *policy, struct write_job *j);
+int status_sync(struct controller *c, const char *name);
+int status_done(struct controller *c, const char *name, struct write_job *j);
 
 /* AuditRecord expiries, from metadata only (a min-heap, no JSON kept). */
 int records_new(struct records **out);

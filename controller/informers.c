@@ -24,8 +24,8 @@
 
 static const char *ctl_md_str(const cJSON *obj, const char *key)
 {
-	return cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), key));
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(obj, "metadata"), key));
 }
 
 void controller_enqueue(struct controller *c, const char *kind, const char *name, long delay_ms)
@@ -97,10 +97,10 @@ static void ctl_ns_changed(const cJSON *obj, void *arg)
 
 static void ctl_ns_updated(const cJSON *old, const cJSON *obj, void *arg)
 {
-	const cJSON *ol = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(old, "metadata"),
-							   "labels");
-	const cJSON *nl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
-							   "labels");
+	const cJSON *ol = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(old, "metadata"), "labels");
+	const cJSON *nl = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "labels");
 
 	if (!cJSON_Compare(ol, nl, true) && !(!ol && !nl))
 		ctl_ns_changed(obj, arg);
@@ -405,19 +405,29 @@ int controller_start_informers(struct controller *c)
 						.watch_accept = CTL_RECORDS_WATCH_ACCEPT };
 	struct informer_opts o[CTL_NINFORMERS] = {
 		[CTL_POLICIES] = { .path = SHELLAUDIT_GROUP_PATH "/shellauditpolicies",
-				   .transform = ctl_trim_policy, .on_add = ctl_policy_changed,
-				   .on_update = ctl_policy_updated, .on_delete = ctl_policy_changed },
-		[CTL_PODS] = { .path = "/api/v1/pods", .transform = resolve_trim_pod,
+				   .transform = ctl_trim_policy,
+				   .on_add = ctl_policy_changed,
+				   .on_update = ctl_policy_updated,
+				   .on_delete = ctl_policy_changed },
+		[CTL_PODS] = { .path = "/api/v1/pods",
+			       .transform = resolve_trim_pod,
 			       .on_add = ctl_pod_changed,
-			       .on_update = ctl_pod_updated, .on_delete = ctl_pod_changed },
-		[CTL_NAMESPACES] = { .path = "/api/v1/namespaces", .transform = ctl_trim_ns,
-				     .on_add = ctl_ns_changed, .on_update = ctl_ns_updated,
+			       .on_update = ctl_pod_updated,
+			       .on_delete = ctl_pod_changed },
+		[CTL_NAMESPACES] = { .path = "/api/v1/namespaces",
+				     .transform = ctl_trim_ns,
+				     .on_add = ctl_ns_changed,
+				     .on_update = ctl_ns_updated,
 				     .on_delete = ctl_ns_changed },
 		[CTL_NODES] = { .path = SHELLAUDIT_GROUP_PATH "/shellauditnodes",
-				.transform = nodes_trim, .on_add = ctl_san_changed,
-				.on_update = ctl_san_updated, .on_delete = ctl_san_changed },
-		[CTL_RECORDS] = { .path = SHELLAUDIT_GROUP_PATH "/auditrecords", .page_size = 500,
-				  .no_cache = true, .on_add = records_seen,
+				.transform = nodes_trim,
+				.on_add = ctl_san_changed,
+				.on_update = ctl_san_updated,
+				.on_delete = ctl_san_changed },
+		[CTL_RECORDS] = { .path = SHELLAUDIT_GROUP_PATH "/auditrecords",
+				  .page_size = 500,
+				  .no_cache = true,
+				  .on_add = records_seen,
 				  .on_delete = records_gone },
 	};
 	int i, ret;
@@ -426,7 +436,8 @@ int controller_start_informers(struct controller *c)
 		o[i].arg = i == CTL_RECORDS ? (void *)c->records : (void *)c;
 		if (i != CTL_RECORDS)
 			o[i].resync_ms = CTL_RESYNC_MS;
-		ret = informer_start(c->kcfg, i == CTL_RECORDS ? &ropts : &copts, &o[i], &c->inf[i]);
+		ret = informer_start(c->kcfg, i == CTL_RECORDS ? &ropts : &copts, &o[i],
+				     &c->inf[i]);
 		if (ret < 0) {
 			log_error("cannot start the informer of %s: %s", o[i].path, strerror(-ret));
 			return ret;

@@ -118,7 +118,8 @@ static void nodes_current(struct controller *c, const char *node, const cJSON *s
 		hmap_remove(&c->written, node);
 		w = NULL;
 	}
-	*hash = w ? w->hash : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(san, "specHash"));
+	*hash = w ? w->hash :
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(san, "specHash"));
 	*rv = w ? w->rv : nodes_str(san, "metadata", "resourceVersion");
 }
 

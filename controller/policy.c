@@ -23,7 +23,7 @@ void policy_free(struct policy *p)
 	free(p->name);
 	selector_free(p->ns_sel);
 	selector_free(p->pod_sel);
-	for (i = 0; i < p->ncontainers; i++)
+	for (i = 0; p->containers && i < p->ncontainers; i++)
 		free(p->containers[i]);
 	free(p->containers);
 	free(p->retention);

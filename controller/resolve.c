@@ -145,7 +145,8 @@ cJSON *resolve_trim_pod(const cJSON *pod)
 	for (i = 0; i < ARRAY_SIZE(mdkeys); i++) {
 		const char *s = resolve_str(md, mdkeys[i], NULL);
 
-		if (s && (!(v = cJSON_CreateString(s)) || !cJSON_AddItemToObjectCS(tmd, mdkeys[i], v)))
+		if (s &&
+		    (!(v = cJSON_CreateString(s)) || !cJSON_AddItemToObjectCS(tmd, mdkeys[i], v)))
 			goto fail;
 	}
 	if (cJSON_IsObject(labels) && (!(v = cJSON_Duplicate(labels, 1)) ||
@@ -153,7 +154,9 @@ cJSON *resolve_trim_pod(const cJSON *pod)
 		goto fail;
 	if (resolve_pack(&buf, &len, &cap, node ? node : "") < 0 ||
 	    resolve_pack(&buf, &len, &cap,
-			 phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")) ? "1" : "0") < 0 ||
+			 phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")) ?
+				 "1" :
+				 "0") < 0 ||
 	    resolve_pack_statuses(&buf, &len, &cap, status, "containerStatuses") < 0 ||
 	    resolve_pack_statuses(&buf, &len, &cap, status, "initContainerStatuses") < 0 ||
 	    resolve_pack_statuses(&buf, &len, &cap, status, "ephemeralContainerStatuses") < 0)
@@ -331,7 +334,8 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 			if (!x)
 				continue;
 			cJSON_AddStringToObject(x, "name", resolve_str(rule, "name", NULL) ?: "");
-			cJSON_AddStringToObject(x, "pattern", resolve_str(rule, "pattern", NULL) ?: "");
+			cJSON_AddStringToObject(x, "pattern",
+						resolve_str(rule, "pattern", NULL) ?: "");
 			cJSON_AddStringToObject(x, "replacement", rep ? rep : "[REDACTED]");
 			cJSON_ArrayForEach(seen, redact)
 				dup |= cJSON_Compare(seen, x, true);

@@ -35,8 +35,9 @@ static void status_check_node(const char *node, void *value, void *arg)
 	bool ok;
 
 	(void)value;
-	ok = san && cJSON_IsNumber(gen) && cJSON_IsNumber(obs) && obs->valuedouble >= gen->valuedouble &&
-	     have && (want = resolve_node_hash(&r->c->res, node)) && !strcmp(have, want);
+	ok = san && cJSON_IsNumber(gen) && cJSON_IsNumber(obs) &&
+	     obs->valuedouble >= gen->valuedouble && have &&
+	     (want = resolve_node_hash(&r->c->res, node)) && !strcmp(have, want);
 	if (ok)
 		return;
 	if (r->pending++ < 5) {
@@ -63,7 +64,8 @@ static cJSON *status_condition(const cJSON *old_conds, const char *type, const c
 			match = old;
 	}
 	if (match) {
-		const char *ost = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(match, "status"));
+		const char *ost =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(match, "status"));
 
 		if (ost && !strcmp(ost, st))
 			keep = cJSON_GetStringValue(
@@ -115,7 +117,8 @@ int status_sync(struct controller *c, const char *name)
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	const cJSON *oldc = cJSON_GetObjectItemCaseSensitive(old, "conditions");
-	const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
+	const char *rv =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
 	const struct resolve_result *pr = resolve_policy(&c->res, name);
 	const char *invalid = hmap_get(&c->invalid, name);
 	struct status_ready r = { c, 0, "" };
@@ -136,10 +139,12 @@ int status_sync(struct controller *c, const char *name)
 	if (invalid || !status_find(c, name)) {
 		cJSON_AddNumberToObject(status, "matchedPods", 0);
 		cJSON_AddNumberToObject(status, "nodes", 0);
-		cJSON_AddItemToArray(conds, status_condition(oldc, "Ready", "False", "InvalidSpec",
-							     invalid ? invalid : "not parsed", gen));
-		cJSON_AddItemToArray(conds, status_condition(oldc, "InvalidSpec", "True", "InvalidSpec",
-							     invalid ? invalid : "not parsed", gen));
+		cJSON_AddItemToArray(conds,
+				     status_condition(oldc, "Ready", "False", "InvalidSpec",
+						      invalid ? invalid : "not parsed", gen));
+		cJSON_AddItemToArray(conds,
+				     status_condition(oldc, "InvalidSpec", "True", "InvalidSpec",
+						      invalid ? invalid : "not parsed", gen));
 	} else {
 		if (pr) {
 			nodes = (long)pr->nodes.size;
@@ -148,16 +153,17 @@ int status_sync(struct controller *c, const char *name)
 		cJSON_AddNumberToObject(status, "matchedPods", pr ? (double)pr->matched_pods : 0);
 		cJSON_AddNumberToObject(status, "nodes", (double)nodes);
 		if (r.pending) {
-			snprintf(msg, sizeof(msg), "%ld of %ld nodes have not applied their targets yet: %s%s",
+			snprintf(msg, sizeof(msg),
+				 "%ld of %ld nodes have not applied their targets yet: %s%s",
 				 r.pending, nodes, r.names, r.pending > 5 ? ", ..." : "");
 			cJSON_AddItemToArray(conds, status_condition(oldc, "Ready", "False",
 								     "NodesPending", msg, gen));
 		} else {
 			snprintf(msg, sizeof(msg), nodes ? "all %ld nodes apply their targets" :
 							   "no running container matches", nodes);
-			cJSON_AddItemToArray(conds, status_condition(oldc, "Ready", "True",
-								     nodes ? "Applied" : "NoTargets",
-								     msg, gen));
+			cJSON_AddItemToArray(
+				conds, status_condition(oldc, "Ready", "True",
+							nodes ? "Applied" : "NoTargets", msg, gen));
 		}
 		cJSON_AddItemToArray(conds, status_condition(oldc, "InvalidSpec", "False", "Valid",
 							     "the spec is usable", gen));
@@ -166,11 +172,12 @@ int status_sync(struct controller *c, const char *name)
 							     reason, msg, gen));
 		if (pr && pr->redact_dropped) {
 			snprintf(msg, sizeof(msg),
-				 "on %ld containers other policies' redact rules came first and this "
-				 "policy's did not all fit the %d a container can have",
+				 "on %ld containers other policies' redact rules came first and "
+				 "this policy's did not all fit the %d a container can have",
 				 pr->redact_dropped, RESOLVE_MAX_REDACT);
-			cJSON_AddItemToArray(conds, status_condition(oldc, "RedactRulesTruncated",
-								     "True", "TooManyRules", msg, gen));
+			cJSON_AddItemToArray(conds,
+					     status_condition(oldc, "RedactRulesTruncated", "True",
+							      "TooManyRules", msg, gen));
 		}
 	}
 	status_keep_foreign(conds, oldc);
@@ -188,7 +195,8 @@ int status_sync(struct controller *c, const char *name)
 	cJSON_AddItemToObject(patch, "status", status);
 	snprintf(key, sizeof(key), "policy/%s", name);
 	snprintf(path, sizeof(path), SHELLAUDIT_GROUP_PATH "/shellauditpolicies/%s/status", name);
-	if (!(j = write_job_new(key, "PATCH", path)) || !(j->body = cJSON_PrintUnformatted(patch))) {
+	if (!(j = write_job_new(key, "PATCH", path)) ||
+	    !(j->body = cJSON_PrintUnformatted(patch))) {
 		write_job_free(j);
 		cJSON_Delete(patch);
 		return -ENOMEM;

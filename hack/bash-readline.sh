@@ -27,7 +27,7 @@ done
 header=/usr/include/readline/readline.h
 [ -f "$header" ] || die "$header missing: install libreadline-dev (hack/install-deps.sh)"
 rl_version=$(sed -n 's/^#define RL_READLINE_VERSION[[:space:]]*0x\([0-9a-f]*\).*/\1/p' "$header")
-[ -n "$rl_version" ] && [ $((16#$rl_version)) -ge $((16#0802)) ] ||
+{ [ -n "$rl_version" ] && [ $((16#$rl_version)) -ge $((16#0802)) ]; } ||
 	die "bash $BASH_RL_VERSION needs libreadline 8.2 or later; $header says 0x${rl_version:-?}"
 
 # Built and installed in temporary directories next to the cache, then

@@ -44,6 +44,7 @@
 # it (other Services do not work; pods with hostNetwork do not get the rule).
 # The API server listens on 0.0.0.0 and advertises the node IP.
 
+# shellcheck disable=SC2034 # hack/cluster.sh, which sources this file, uses it
 NODE_COMPONENTS=(kube-controller-manager kube-scheduler containerd kubelet)
 
 NODE_DUMMY=${SHELLAUDIT_NODE_DUMMY:-sa-dummy0}
@@ -148,7 +149,7 @@ node_define() {
 	CGROUP_ROOT=${SHELLAUDIT_ADD_CGROUP_ROOT:-${root:-/shellaudit}-$name}
 	KUBELET_PORT=${SHELLAUDIT_ADD_KUBELET_PORT:-$((port + 100 * k))}
 	KUBELET_HEALTHZ_PORT=${SHELLAUDIT_ADD_KUBELET_HEALTHZ_PORT:-$((hz + 100 * k))}
-	[ "$CNI_BRIDGE" != "$bridge" ] && [ "$POD_CIDR" != "$cidr" ] && [ "$CGROUP_ROOT" != "${root:-/}" ] ||
+	{ [ "$CNI_BRIDGE" != "$bridge" ] && [ "$POD_CIDR" != "$cidr" ] && [ "$CGROUP_ROOT" != "${root:-/}" ]; } ||
 		die "node $name would share the bridge, pod range or cgroup root of the first node"
 	node_paths
 }
@@ -210,8 +211,8 @@ node_address() {
 				ip link add "$NODE_DUMMY" type bridge ||
 				die "cannot create interface $NODE_DUMMY (neither dummy nor bridge)"
 			echo "$NODE_DUMMY" >"$NODE_DIR/dummy"
-			ip addr add "$NODE_DUMMY_CIDR" dev "$NODE_DUMMY" &&
-				ip link set "$NODE_DUMMY" up || die "cannot configure $NODE_DUMMY"
+			{ ip addr add "$NODE_DUMMY_CIDR" dev "$NODE_DUMMY" &&
+				ip link set "$NODE_DUMMY" up; } || die "cannot configure $NODE_DUMMY"
 		fi
 	fi
 	[[ $a =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "node IP '$a' is not an IPv4 address"
@@ -254,7 +255,7 @@ kubelet_check_ports() {
 node_others_bridges() {
 	local f
 	for f in "$RUN/node/env" "$RUN"/nodes/*/env; do
-		[ -f "$f" ] && [ "$f" != "$NODE_DIR/env" ] || continue
+		{ [ -f "$f" ] && [ "$f" != "$NODE_DIR/env" ]; } || continue
 		# shellcheck disable=SC1090 # a node's env file (node_save)
 		(. "$f" && echo "$CNI_BRIDGE")
 	done
@@ -612,6 +613,7 @@ node_cgroups_remove() {
 		for _ in 1 2 3 4 5; do
 			pid=$(find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | head -1)
 			[ -n "$pid" ] || break
+			# shellcheck disable=SC2038 # xargs reads PIDs, not file names
 			find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
 			sleep 0.2
 		done
@@ -644,7 +646,7 @@ node_unmount() {
 		done
 	done
 	if [ -f "$NODE_DIR/sandboxes" ]; then
-		for m in $(cut -d' ' -f2 "$NODE_DIR/sandboxes" | sort -u); do
+		cut -d' ' -f2 "$NODE_DIR/sandboxes" | sort -u | while read -r m; do
 			umount "$m" 2>/dev/null || true
 			rm -f "$m"
 		done
@@ -673,9 +675,9 @@ node_network_remove() {
 	fi
 	rm -f /var/lib/cni/results/"$CNI_BRIDGE"-*
 	if [ -f "$NODE_DIR/sandboxes" ]; then
-		for id in $(cut -d' ' -f1 "$NODE_DIR/sandboxes"); do
+		while read -r id _; do
 			rm -f "/var/lib/cni/results/cni-loopback-$id-lo"
-		done
+		done <"$NODE_DIR/sandboxes"
 	fi
 }
 

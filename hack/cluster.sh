@@ -182,7 +182,7 @@ wait_for() {
 	shift
 	until "$@" >/dev/null 2>&1; do
 		pid=$(proc_pid "$name")
-		[ -n "$pid" ] && proc_alive "$pid" || fail_with_log "$name" "exited during startup"
+		{ [ -n "$pid" ] && proc_alive "$pid"; } || fail_with_log "$name" "exited during startup"
 		[ $((SECONDS - start)) -lt "$START_TIMEOUT" ] ||
 			fail_with_log "$name" "not ready after ${START_TIMEOUT}s"
 		sleep 0.5
@@ -195,7 +195,7 @@ wait_for() {
 # first_service_ip CIDR: the network address plus one (10.96.0.0/12 -> 10.96.0.1).
 first_service_ip() {
 	local ip=${1%/*} bits=${1#*/} a b c d n mask
-	[[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]] && [ "$bits" -le 30 ] ||
+	{ [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]] && [ "$bits" -le 30 ]; } ||
 		die "SHELLAUDIT_SERVICE_CIDR=$1 is not an IPv4 CIDR with room for addresses"
 	IFS=. read -r a b c d <<<"$ip"
 	n=$(((a << 24) | (b << 16) | (c << 8) | d))
@@ -564,6 +564,7 @@ cmd_down() {
 cmd_env() {
 	[ $# = 0 ] || usage
 	printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_FILE"
+	# shellcheck disable=SC2016 # $PATH is the user's, expanded where this is eval'd
 	printf 'export PATH=%q:"$PATH"\n' "$KUBE_BIN"
 }
 
@@ -610,7 +611,7 @@ cmd_node_add() {
 	name=$1
 	[[ $name =~ ^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$ ]] || die "node name '$name' is not a DNS subdomain"
 	[ -d "$RUN/node" ] || die "this cluster has no node yet: hack/cluster.sh up --node first"
-	[ -n "$(proc_pid kube-apiserver)" ] && apiserver_readyz ||
+	{ [ -n "$(proc_pid kube-apiserver)" ] && apiserver_readyz; } ||
 		die "the control plane does not run: hack/cluster.sh up --node first"
 	node_define "$name"
 	node_preflight

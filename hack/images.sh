@@ -56,7 +56,7 @@ copy_with_libs() {
 	mkdir -p "$root$(dirname "$dest")"
 	cp -L "$file" "$root$dest"
 	while read -r lib; do
-		[ -n "$lib" ] && [ -e "$lib" ] || continue
+		{ [ -n "$lib" ] && [ -e "$lib" ]; } || continue
 		mkdir -p "$root$(dirname "$lib")"
 		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
 	done < <(ldd "$file" 2>/dev/null | awk '/=>/ { print $3; next } /^\t\// { print $1 }')
@@ -86,7 +86,7 @@ rootfs_pause() {
 }
 
 rootfs_demo() {
-	local root=$1 p path applet
+	local root=$1 p applet
 	command -v busybox >/dev/null || die "busybox is needed for the demo image (make deps)"
 	# Real programs where the machine has them: the audit sees the same
 	# binaries a Debian container would run.
@@ -100,7 +100,7 @@ rootfs_demo() {
 	for applet in $(busybox --list); do
 		[ -e "$root/bin/$applet" ] || [ -e "$root/usr/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 	done
-	[ -e "$root/bin/sh" ] && [ ! -L "$root/bin/sh" ] || ln -sf bash "$root/bin/sh"
+	{ [ -e "$root/bin/sh" ] && [ ! -L "$root/bin/sh" ]; } || ln -sf bash "$root/bin/sh"
 	# A stand-in for apt: the demo has no package manager and no network.
 	for p in apt apt-get; do
 		printf '#!/bin/sh\necho "%s: this demo image has no package manager (args: $*)" >&2\nexit 100\n' \

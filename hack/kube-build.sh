@@ -54,10 +54,11 @@ staging_twin() {
 	fi
 	served=$(go list -m -versions "$m" 2>/dev/null | tr ' ' '\n' | grep "^v0\.$minor\.") || true
 	best=""
-	for v in $(sort -V <<<"$served"); do
+	while read -r v; do
+		[ -n "$v" ] || continue
 		[ "$(printf '%s\n%s\n' "$v" "$staging_version" | sort -V | tail -1)" = "$staging_version" ] &&
 			best=$v
-	done
+	done < <(sort -V <<<"$served")
 	log "$m $staging_version is not served; using $best"
 	echo "${best:-$staging_version}"
 }

@@ -41,7 +41,7 @@ envs=() workloads=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--env)
-		[ $# -ge 2 ] && [[ $2 == */*/*/*=* ]] || usage
+		{ [ $# -ge 2 ] && [[ $2 == */*/*/*=* ]]; } || usage
 		envs+=("$2")
 		shift 2
 		;;

@@ -202,7 +202,8 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 	    !strcmp(transcript_str(e, "source", NULL), "terminal"))
 		fputs("  [terminal]", f);
 	if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)) ||
-	    cJSON_IsTrue(transcript_get(e, "inexact", NULL)) || transcript_get(e, "redacted", NULL)) {
+	    cJSON_IsTrue(transcript_get(e, "inexact", NULL)) ||
+	    transcript_get(e, "redacted", NULL)) {
 		out_color(f, st->color, OUT_YELLOW);
 		if (cJSON_IsTrue(transcript_get(e, "inexact", NULL)))
 			fputs("  [inexact]", f);

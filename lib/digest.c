@@ -155,7 +155,8 @@ void digest_bytes(const void *data, size_t n, char out[DIGEST_STR_LEN])
 	unsigned int len = 0, i;
 
 	EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
-	memcpy(out, "sha256:", 7);
+	/* With its NUL: out stays a string even if EVP_Digest gave nothing. */
+	memcpy(out, "sha256:", sizeof("sha256:"));
 	for (i = 0; i < len && i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }

@@ -52,14 +52,15 @@ static int escape_is_unsafe_cp(uint32_t c)
 	static const struct {
 		uint32_t lo, hi;
 	} unsafe[] = {
-		{ 0x80, 0x9f },	      /* C1 controls */
-		{ 0xad, 0xad },	      /* soft hyphen */
-		{ 0x61c, 0x61c },     /* Arabic letter mark */
-		{ 0x115f, 0x1160 },   /* Hangul fillers */
-		{ 0x180e, 0x180e },   /* Mongolian vowel separator */
-		{ 0x200b, 0x200f },   /* zero-width space, (non-)joiner, LRM, RLM */
-		{ 0x2028, 0x202e },   /* line and paragraph separators, embeddings, overrides */
-		{ 0x2060, 0x206f },   /* word joiner, invisible operators, isolates, deprecated formats */
+		{ 0x80, 0x9f },	    /* C1 controls */
+		{ 0xad, 0xad },	    /* soft hyphen */
+		{ 0x61c, 0x61c },   /* Arabic letter mark */
+		{ 0x115f, 0x1160 }, /* Hangul fillers */
+		{ 0x180e, 0x180e }, /* Mongolian vowel separator */
+		{ 0x200b, 0x200f }, /* zero-width space, (non-)joiner, LRM, RLM */
+		{ 0x2028, 0x202e }, /* line and paragraph separators, embeddings, overrides */
+		{ 0x2060,
+		  0x206f }, /* word joiner, invisible operators, isolates, deprecated formats */
 		{ 0x3164, 0x3164 },   /* Hangul filler */
 		{ 0xfeff, 0xfeff },   /* zero-width no-break space (BOM) */
 		{ 0xffa0, 0xffa0 },   /* halfwidth Hangul filler */

@@ -60,7 +60,8 @@ int events_new(struct kube_client *c, const struct events_opts *opts, struct eve
 		return -ENOMEM;
 	e->c = c;
 	e->opts = *opts;
-	snprintf(e->controller, sizeof(e->controller), "%s", opts->controller ? opts->controller : "");
+	snprintf(e->controller, sizeof(e->controller), "%s",
+		 opts->controller ? opts->controller : "");
 	events_instance(opts->instance ? opts->instance : "", e->instance);
 	e->opts.controller = e->controller;
 	e->opts.instance = e->instance;
@@ -118,8 +119,9 @@ static int events_patch_series(struct events *e, struct events_series *s)
 	cJSON_Delete(patch);
 	if (ret < 0) {
 		e->stats.failed++;
-		snprintf(e->last_error, sizeof(e->last_error), "cannot update event series %.63s/%.100s: %.300s",
-			 s->ns, s->name, resp.message);
+		snprintf(e->last_error, sizeof(e->last_error),
+			 "cannot update event series %.63s/%.100s: %.300s", s->ns, s->name,
+			 resp.message);
 		return ret;
 	}
 	e->stats.series_updates++;
@@ -220,8 +222,11 @@ static void events_note(char *esc, const char *note)
 		memcpy(esc, note, k);
 		esc[k] = '\0';
 	}
-	if (need >= cap)
-		strcat(esc, suffix);
+	if (need >= cap) {
+		size_t len = strlen(esc);
+
+		snprintf(esc + len, EVENTS_NOTE_MAX - len, "%s", suffix);
+	}
 }
 
 int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
@@ -269,7 +274,8 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	snprintf(key, sizeof(key), "%s/%s/%s|%s|%s|%.1024s", reg->ns, reg->name,
 		 reg->uid ? reg->uid : "", reason, type, esc);
 	s = hmap_get(&e->series, key);
-	if (s && e->opts.series_window_s > 0 && now.tv_sec - s->last.tv_sec <= e->opts.series_window_s) {
+	if (s && e->opts.series_window_s > 0 &&
+	    now.tv_sec - s->last.tv_sec <= e->opts.series_window_s) {
 		s->count++;
 		s->last = now;
 		e->stats.aggregated++;
@@ -292,7 +298,8 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	{
 		char path[512];
 
-		snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
+		snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events",
+			 reg->ns);
 		ret = kube_create(e->c, path, obj, NULL, &resp);
 	}
 	cJSON_Delete(obj);

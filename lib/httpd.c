@@ -119,7 +119,8 @@ static void httpd_route(struct httpd *s, struct httpd_conn *c)
 	} else if (!strcmp(path, "/readyz")) {
 		bool ok = alive && atomic_load(&s->ready);
 
-		httpd_answer(c, ok ? 200 : 503, "text/plain", ok ? "ok\n" : "not ready\n", ok ? 3 : 10);
+		httpd_answer(c, ok ? 200 : 503, "text/plain", ok ? "ok\n" : "not ready\n",
+			     ok ? 3 : 10);
 	} else if (!strcmp(path, "/metrics") && s->o.metrics) {
 		char *body = malloc(HTTPD_BODY_MAX);
 		size_t len;

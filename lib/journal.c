@@ -350,7 +350,8 @@ int journal_open(const struct journal_opts *opts, struct journal **out)
 	 * replays from the oldest segment: replays are idempotent. */
 	if (j->acked > journal_end(j))
 		j->acked = journal_end(j);
-	if (j->stats.cursor_reset || j->acked < j->segs[0].start || !journal_boundary(j, j->acked)) {
+	if (j->stats.cursor_reset || j->acked < j->segs[0].start ||
+	    !journal_boundary(j, j->acked)) {
 		j->stats.cursor_reset |= j->acked != j->segs[0].start;
 		j->acked = j->segs[0].start;
 	}
@@ -415,9 +416,10 @@ static int journal_sync_segment(struct journal *j)
 	if (n != (ssize_t)j->nunsynced) {
 		int ret = n < 0 ? -errno : -EIO;
 
-		/* The file must still hold every item a reader may ask for. */
-		if (ftruncate(j->wfd, (off_t)from) == 0 && n > 0)
-			n = 0;
+		/* The file must still hold every item a reader may ask for. A
+		 * cut that fails too is the error to report after a short write. */
+		if (ftruncate(j->wfd, (off_t)from) < 0 && ret == -EIO)
+			ret = -errno;
 		return ret;
 	}
 	if (j->opts.datasync(j->wfd) < 0) {

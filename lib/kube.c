@@ -354,7 +354,8 @@ void kube_response_set_status(struct kube_response *resp, const char *body, size
 
 	if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "Status")) {
 		const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "reason"));
-		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "message"));
+		const char *m =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "message"));
 
 		snprintf(resp->reason, sizeof(resp->reason), "%s", r ? r : "");
 		snprintf(resp->message, sizeof(resp->message), "%s", m ? m : "");
@@ -396,7 +397,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	if (rc != CURLE_OK) {
 		if (buf.too_big) {
 			snprintf(resp->message, sizeof(resp->message),
-				 "%s %s: response larger than %zu bytes", method, path, c->opts.max_body);
+				 "%s %s: response larger than %zu bytes", method, path,
+				 c->opts.max_body);
 			ret = -EFBIG;
 		} else {
 			long os_errno = 0;
@@ -471,8 +473,8 @@ static int kube_json(struct kube_client *c, const char *method, const char *path
 	if (ret == 0 && out) {
 		*out = resp->body ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
 		if (!*out) {
-			snprintf(resp->message, sizeof(resp->message), "%s %s: response is not JSON",
-				 method, path);
+			snprintf(resp->message, sizeof(resp->message),
+				 "%s %s: response is not JSON", method, path);
 			ret = -EPROTO;
 		}
 	}

@@ -270,12 +270,14 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 	}
 	if (!(ctx = kubeconfig_find(f, "contexts", "context", context, &fi)) ||
 	    !cJSON_IsObject(ctx)) {
-		kubeconfig_err(err, errlen, "%s: context \"%.100s\" not found", f->paths[0], context);
+		kubeconfig_err(err, errlen, "%s: context \"%.100s\" not found", f->paths[0],
+			       context);
 		return -EINVAL;
 	}
 	if ((ret = kubeconfig_str(ctx, "cluster", &cluster_name, f->paths[fi], "context", err,
 				  errlen)) < 0 ||
-	    (ret = kubeconfig_str(ctx, "user", &user_name, f->paths[fi], "context", err, errlen)) < 0 ||
+	    (ret = kubeconfig_str(ctx, "user", &user_name, f->paths[fi], "context", err, errlen)) <
+		    0 ||
 	    (ret = kubeconfig_str(ctx, "namespace", &ns, f->paths[fi], "context", err, errlen)) < 0)
 		return ret;
 	if (!cluster_name) {
@@ -327,8 +329,10 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 	}
 	if (!user_name)
 		return 0;
-	if (!(user = kubeconfig_find(f, "users", "user", user_name, &ui)) || !cJSON_IsObject(user)) {
-		kubeconfig_err(err, errlen, "%s: user \"%.100s\" not found", f->paths[fi], user_name);
+	if (!(user = kubeconfig_find(f, "users", "user", user_name, &ui)) ||
+	    !cJSON_IsObject(user)) {
+		kubeconfig_err(err, errlen, "%s: user \"%.100s\" not found", f->paths[fi],
+			       user_name);
 		return -EINVAL;
 	}
 	if ((ret = kubeconfig_pem(user, "client-certificate", f->paths[ui], "user", &cfg->cert_pem,
@@ -337,7 +341,8 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 				  &cfg->key_len, err, errlen)) < 0)
 		return ret;
 	if (!cfg->cert_pem != !cfg->key_pem) {
-		kubeconfig_err(err, errlen, "%s: user \"%.100s\": client-certificate and client-key go together",
+		kubeconfig_err(err, errlen,
+			       "%s: user \"%.100s\": client-certificate and client-key go together",
 			       f->paths[ui], user_name);
 		return -EINVAL;
 	}
@@ -356,8 +361,10 @@ static int kubeconfig_fill(const struct kubeconfig_files *f, const char *context
 		return -ENOMEM;
 	if (cJSON_GetObjectItemCaseSensitive(user, "exec") ||
 	    cJSON_GetObjectItemCaseSensitive(user, "auth-provider")) {
-		kubeconfig_err(err, errlen, "%s: user \"%.100s\": exec and auth-provider plugins are not supported",
-			       f->paths[ui], user_name);
+		kubeconfig_err(
+			err, errlen,
+			"%s: user \"%.100s\": exec and auth-provider plugins are not supported",
+			f->paths[ui], user_name);
 		return -EINVAL;
 	}
 	for (i = 0; i < ARRAY_SIZE(unsupported); i++) {
@@ -393,15 +400,14 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconfig **
 		cJSON *doc;
 
 		if (files.n == KUBECONFIG_MAX_FILES) {
-			kubeconfig_err(err, errlen, "more than %d kubeconfig files", KUBECONFIG_MAX_FILES);
+			kubeconfig_err(err, errlen, "more than %d kubeconfig files",
+				       KUBECONFIG_MAX_FILES);
 			ret = -EINVAL;
 			goto out;
 		}
 		ret = kubeconfig_read_file(p, KUBECONFIG_MAX_FILE, &buf, &len);
-		if (ret == -ENOENT && strchr(paths, ':')) {
-			ret = 0; /* like kubectl: missing files in a list are skipped */
-			continue;
-		}
+		if (ret == -ENOENT && strchr(paths, ':'))
+			continue; /* like kubectl: missing files in a list are skipped */
 		if (ret < 0) {
 			kubeconfig_err(err, errlen, "%s: %s", p, strerror(-ret));
 			goto out;
@@ -415,7 +421,8 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconfig **
 		}
 		if (!cJSON_IsObject(doc)) {
 			cJSON_Delete(doc);
-			kubeconfig_err(err, errlen, "%s: not a kubeconfig (no mapping at the top)", p);
+			kubeconfig_err(err, errlen, "%s: not a kubeconfig (no mapping at the top)",
+				       p);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -461,7 +468,8 @@ int kubeconfig_in_cluster(const char *root, struct kubeconfig **out, char *err, 
 	if (!root)
 		root = "/var/run/secrets/kubernetes.io/serviceaccount";
 	if (!host || !*host || !port || !*port || strspn(port, "0123456789") != strlen(port)) {
-		kubeconfig_err(err, errlen, "not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset or invalid");
+		kubeconfig_err(err, errlen,
+			       "not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset or invalid");
 		return -ENOENT;
 	}
 	if (!(cfg = kubeconfig_alloc()))
@@ -472,9 +480,11 @@ int kubeconfig_in_cluster(const char *root, struct kubeconfig **out, char *err, 
 		goto out;
 	}
 	/* An IPv6 service host needs brackets in the URL. */
-	snprintf(cfg->server, n, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
+	snprintf(cfg->server, n, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
+		 port);
 	snprintf(path, sizeof(path), "%s/ca.crt", root);
-	if ((ret = kubeconfig_read_file(path, KUBECONFIG_MAX_FILE, &cfg->ca_pem, &cfg->ca_len)) < 0) {
+	if ((ret = kubeconfig_read_file(path, KUBECONFIG_MAX_FILE, &cfg->ca_pem, &cfg->ca_len)) <
+	    0) {
 		kubeconfig_err(err, errlen, "%s: %s", path, strerror(-ret));
 		goto out;
 	}
@@ -514,7 +524,8 @@ char *kubeconfig_token(const struct kubeconfig *cfg)
 	if (!cfg->token_file)
 		return cfg->token ? strdup(cfg->token) : NULL;
 	if (kubeconfig_read_file(cfg->token_file, 64 << 10, &tok, &len) == 0) {
-		while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == ' ' || tok[len - 1] == '\r'))
+		while (len > 0 &&
+		       (tok[len - 1] == '\n' || tok[len - 1] == ' ' || tok[len - 1] == '\r'))
 			tok[--len] = '\0';
 		/* Control bytes would end the Authorization header early: a
 		 * file caught mid-write, or one made to inject headers. */

@@ -202,8 +202,9 @@ static bool lease_try(struct lease *l)
 		won = true;
 		lease_keep(l, out);
 		if (!ours)
-			log_with(LOG_INFO, LOG_KV("lease", l->opts.name, "identity", l->opts.identity,
-						  "previous", l->holder),
+			log_with(LOG_INFO,
+				 LOG_KV("lease", l->opts.name, "identity", l->opts.identity,
+					"previous", l->holder),
 				 "acquired leadership");
 	} else if (ret != -EBUSY) {
 		log_with(LOG_WARN, LOG_KV("lease", l->opts.name), "cannot update lease: %s",

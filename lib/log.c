@@ -57,12 +57,15 @@ static size_t log_put_string(char *buf, size_t len, const char *s)
 	return len;
 }
 
-/* Appends a short literal; the caller guarantees the room. */
+/*
+ * Appends a short literal; the caller guarantees the room. buf is counted
+ * (len) and written with fwrite(): no NUL needed.
+ */
 static size_t log_put_raw(char *buf, size_t len, const char *s)
 {
 	size_t n = strlen(s);
 
-	memcpy(buf + len, s, n);
+	memcpy(buf + len, s, n); // NOLINT(bugprone-not-null-terminated-result): counted buffer
 	return len + n;
 }
 

@@ -80,7 +80,8 @@ struct re {
 	bool too_big;
 };
 
-static int re_fail(struct re_parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int re_fail(struct re_parser *ps, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static int re_fail(struct re_parser *ps, const char *fmt, ...)
 {
 	char msg[200];
@@ -202,8 +203,9 @@ static const struct {
 	{ 0x3a3, 0x3a9, 32 }, { 0x410, 0x42f, 32 }, { 0x400, 0x40f, 80 },
 };
 static const uint32_t re_fold_orbits[][3] = {
-	{ 0x4b, 0x6b, 0x212a }, { 0x53, 0x73, 0x17f }, { 0xc5, 0xe5, 0x212b }, { 0xb5, 0x39c, 0x3bc },
-	{ 0xff, 0x178, 0x178 }, { 0xdf, 0x1e9e, 0x1e9e }, { 0x3a3, 0x3c2, 0x3c3 },
+	{ 0x4b, 0x6b, 0x212a },	 { 0x53, 0x73, 0x17f },	 { 0xc5, 0xe5, 0x212b },
+	{ 0xb5, 0x39c, 0x3bc },	 { 0xff, 0x178, 0x178 }, { 0xdf, 0x1e9e, 0x1e9e },
+	{ 0x3a3, 0x3c2, 0x3c3 },
 };
 
 static int re_cls_fold(struct re_cls *c)
@@ -235,9 +237,11 @@ static int re_cls_fold(struct re_cls *c)
 			for (; j < 3 && !ret; j = 3) {
 				ret = re_cls_add(c, re_fold_orbits[k][0], re_fold_orbits[k][0]);
 				if (!ret)
-					ret = re_cls_add(c, re_fold_orbits[k][1], re_fold_orbits[k][1]);
+					ret = re_cls_add(c, re_fold_orbits[k][1],
+							 re_fold_orbits[k][1]);
 				if (!ret)
-					ret = re_cls_add(c, re_fold_orbits[k][2], re_fold_orbits[k][2]);
+					ret = re_cls_add(c, re_fold_orbits[k][2],
+							 re_fold_orbits[k][2]);
 			}
 		}
 	}
@@ -420,12 +424,14 @@ static int re_escape_rune(struct re_parser *ps, uint32_t *r)
 		}
 		return 0;
 	default:
-		if (c < 0x80 && !(c >= '0' && c <= '9') && !((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+		if (c < 0x80 && !(c >= '0' && c <= '9') &&
+		    !((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
 			*r = c;
 			return 0;
 		}
 		if (c == 'p' || c == 'P')
-			return re_fail(ps, "Unicode classes (\\%c) are not supported by the agent", c);
+			return re_fail(ps, "Unicode classes (\\%c) are not supported by the agent",
+				       c);
 		return re_fail(ps, "invalid escape sequence \\%c", c >= 0x20 && c < 0x7f ? c : '?');
 	}
 }
@@ -461,11 +467,12 @@ static int re_parse_class(struct re_parser *ps)
 			if (close) {
 				close++; /* the ']' */
 				struct re_cls named = { 0 };
-				bool not = *name == '^';
+				bool negated = *name == '^';
 				size_t i;
 
-				name += not;
-				if ((ret = re_ascii_class(name, (size_t)(close - 1 - name), &named)) < 0) {
+				name += negated;
+				if ((ret = re_ascii_class(name, (size_t)(close - 1 - name),
+							  &named)) < 0) {
 					free(named.r);
 					if (ret == -EINVAL)
 						ret = re_fail(ps, "unknown class [:%.*s:]",
@@ -473,7 +480,7 @@ static int re_parse_class(struct re_parser *ps)
 					break;
 				}
 				re_cls_norm(&named);
-				if (not && (ret = re_cls_negate(&named)) < 0) {
+				if (negated && (ret = re_cls_negate(&named)) < 0) {
 					free(named.r);
 					break;
 				}
@@ -643,7 +650,7 @@ static int re_parse_escape(struct re_parser *ps)
 {
 	struct re_cls c = { 0 };
 	bool neg;
-	uint32_t r;
+	uint32_t r = 0;
 	int n, node = RE_NONE;
 
 	ps->p++; /* \ */
@@ -673,7 +680,8 @@ static int re_parse_escape(struct re_parser *ps)
 		/* Literal text up to \E or the end: its characters are atoms
 		 * of their own, as in Go (a repeat after \E takes the last). */
 		ps->p++;
-		while (ps->p < ps->end && !(ps->p[0] == '\\' && ps->p + 1 < ps->end && ps->p[1] == 'E')) {
+		while (ps->p < ps->end &&
+		       !(ps->p[0] == '\\' && ps->p + 1 < ps->end && ps->p[1] == 'E')) {
 			if (re_next_rune(ps, &r) < 0 || (n = re_literal(ps, r)) < 0)
 				return -1;
 			prefix = node;
@@ -1036,8 +1044,9 @@ int re_compile(const char *pattern, struct re **out, char *err, size_t errlen)
 	free(ps.nodes);
 	if (ret < 0) {
 		if (re->too_big)
-			snprintf(err, errlen, "pattern too large: more than %d instructions once its "
-					      "repeats are expanded",
+			snprintf(err, errlen,
+				 "pattern too large: more than %d instructions once its "
+				 "repeats are expanded",
 				 RE_MAX_PROGRAM);
 		else
 			snprintf(err, errlen, "out of memory");
@@ -1070,7 +1079,8 @@ static bool re_word(const unsigned char *s, size_t n, size_t i)
 	if (i >= n)
 		return false;
 	c = s[i];
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       c == '_';
 }
 
 static bool re_assert_at(uint8_t kind, const unsigned char *s, size_t n, size_t pos)
@@ -1217,7 +1227,8 @@ int re_search(const struct re *re, const void *text, size_t n, size_t from, size
 				break;
 			}
 			if (w && re_class_has(re, in, r) &&
-			    (ret = re_add(re, nl, stack, t->pc + 1, t->start, s, n, pos + w, budget)) < 0)
+			    (ret = re_add(re, nl, stack, t->pc + 1, t->start, s, n, pos + w,
+					  budget)) < 0)
 				goto out;
 		}
 		/* cl keeps its set: the next start thread joins it at the

@@ -143,9 +143,10 @@ static int selector_add_expr(struct selector *sel, const cJSON *e, size_t idx, c
 		return -EINVAL;
 	}
 	if (!cJSON_IsString(op) || selector_parse_op(op->valuestring, &o) < 0) {
-		selector_err(err, errlen,
-			     "matchExpressions[%zu].operator: want In, NotIn, Exists or DoesNotExist",
-			     idx);
+		selector_err(
+			err, errlen,
+			"matchExpressions[%zu].operator: want In, NotIn, Exists or DoesNotExist",
+			idx);
 		return -EINVAL;
 	}
 	nv = vals && !cJSON_IsNull(vals) ? cJSON_GetArraySize(vals) : 0;
@@ -168,11 +169,13 @@ static int selector_add_expr(struct selector *sel, const cJSON *e, size_t idx, c
 			     SELECTOR_MAX_VALUES);
 		return -EINVAL;
 	}
-	if (nv > 0 && !(values = calloc((size_t)nv, sizeof(*values))))
+	/* Never NULL, even for no values: the loop below needs no case. */
+	if (!(values = calloc(nv > 0 ? (size_t)nv : 1, sizeof(*values))))
 		return -ENOMEM;
 	cJSON_ArrayForEach(v, vals) {
 		if (!cJSON_IsString(v) || !selector_valid_value(v->valuestring)) {
-			selector_err(err, errlen, "matchExpressions[%zu].values[%zu]: not a valid label value",
+			selector_err(err, errlen,
+				     "matchExpressions[%zu].values[%zu]: not a valid label value",
 				     idx, n);
 			goto fail;
 		}
@@ -220,7 +223,8 @@ int selector_from_json(const cJSON *json, struct selector **out, char *err, size
 
 		if (!selector_valid_key(it->string) || !cJSON_IsString(it) ||
 		    !selector_valid_value(it->valuestring)) {
-			selector_err(err, errlen, "matchLabels: %.100s: not a valid label", it->string);
+			selector_err(err, errlen, "matchLabels: %.100s: not a valid label",
+				     it->string);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -262,11 +266,12 @@ out:
 static bool selector_req_matches(const struct selector_req *r, const cJSON *labels)
 {
 	const cJSON *l = labels ? cJSON_GetObjectItemCaseSensitive(labels, r->key) : NULL;
-	bool has = cJSON_IsString(l), in = false;
+	const char *value = cJSON_GetStringValue(l); /* NULL unless a string */
+	bool has = value != NULL, in = false;
 	size_t i;
 
 	for (i = 0; has && i < r->nvalues; i++)
-		if (!strcmp(r->values[i], l->valuestring))
+		if (!strcmp(r->values[i], value))
 			in = true;
 	switch (r->op) {
 	case SELECTOR_IN: return in;

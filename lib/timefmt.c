@@ -48,7 +48,8 @@ int timefmt_parse(const char *s, struct timespec *out)
 	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
 		   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
 		   isdigit((unsigned char)p[5])) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+		      ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
 		if (*p == '+')
 			off = -off;
 		p += 6;

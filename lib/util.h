@@ -8,7 +8,9 @@
 /* Elements of an array (not of a pointer: the compiler rejects those). */
 #define ARRAY_SIZE(a)                                                                              \
 	(sizeof(a) / sizeof((a)[0]) +                                                              \
-	 sizeof(struct { int not_an_array : !__builtin_types_compatible_p(__typeof__(a),           \
-									   __typeof__(&(a)[0])); }) * 0)
+	 sizeof(struct {                                                                           \
+		 int not_an_array                                                                  \
+		     : !__builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0]));          \
+	 }) * 0)
 
 #endif

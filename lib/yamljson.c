@@ -37,7 +37,8 @@ static cJSON *yamljson_node(struct yamljson_ctx *c, yaml_node_t *n, int depth)
 				return cJSON_CreateTrue();
 			if ((len == 5 && !strcmp(v, "false")) || (len == 5 && !strcmp(v, "False")))
 				return cJSON_CreateFalse();
-			if (len == 0 || (len == 4 && !strcmp(v, "null")) || (len == 1 && v[0] == '~'))
+			if (len == 0 || (len == 4 && !strcmp(v, "null")) ||
+			    (len == 1 && v[0] == '~'))
 				return cJSON_CreateNull();
 		}
 		if (strlen(v) != len) {
@@ -73,12 +74,15 @@ static cJSON *yamljson_node(struct yamljson_ctx *c, yaml_node_t *n, int depth)
 					 n->start_mark.line + 1);
 				goto fail;
 			}
-			if (cJSON_GetObjectItemCaseSensitive(j, (const char *)k->data.scalar.value)) {
+			if (cJSON_GetObjectItemCaseSensitive(j,
+							     (const char *)k->data.scalar.value)) {
 				snprintf(c->err, c->errlen, "line %zu: duplicate key %.64s",
-					 k->start_mark.line + 1, (const char *)k->data.scalar.value);
+					 k->start_mark.line + 1,
+					 (const char *)k->data.scalar.value);
 				goto fail;
 			}
-			child = yamljson_node(c, yaml_document_get_node(c->doc, p->value), depth + 1);
+			child = yamljson_node(c, yaml_document_get_node(c->doc, p->value),
+					      depth + 1);
 			if (!child)
 				goto fail;
 			cJSON_AddItemToObject(j, (const char *)k->data.scalar.value, child);

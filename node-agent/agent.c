@@ -81,6 +81,10 @@ struct agent {
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
 	uint64_t spool_undecided;	/* as last logged */
+	/* Decisions the spool refused (full) since the last log of it, and
+	 * when that was: said every 10 s at most, not on each retry. */
+	uint64_t attr_refused;
+	uint64_t attr_refused_logged_ns;
 	/* Events tagged with a target id but not its container's identity:
 	 * dropped, counted, logged. */
 	uint64_t foreign;
@@ -233,7 +237,8 @@ static void agent_activate(struct agent *a, struct target *t)
 		if (o != t && o->active && o->mntns == t->mntns) {
 			if (!t->duplicate)
 				log_with(LOG_WARN,
-					 LOG_KV("container", t->name, "pid", pid, "same_as", o->name),
+					 LOG_KV("container", t->name, "pid", pid, "same_as",
+						o->name),
 					 "target names a container already targeted; ignored");
 			t->duplicate = true;
 			return;
@@ -348,10 +353,11 @@ static void agent_audit_stopped(struct agent *a, const struct target *t)
 	if ((!removed && !nt) || !agent_container_runs(a, t))
 		return; /* the container is gone: its chain just ends */
 	if (removed)
-		snprintf(why, sizeof(why),
-			 "auditing stopped while the container runs: target removed by the controller "
-			 "(no ShellAuditPolicy selects it any more: a policy was deleted or changed, "
-			 "or the pod or its namespace was relabelled)");
+		snprintf(
+			why, sizeof(why),
+			"auditing stopped while the container runs: target removed by the "
+			"controller (no ShellAuditPolicy selects it any more: a policy was deleted "
+			"or changed, or the pod or its namespace was relabelled)");
 	else
 		snprintf(why, sizeof(why),
 			 "auditing stopped while the container runs: its policies' redact rules "
@@ -460,11 +466,12 @@ static struct target *agent_event_target(struct agent *a, const struct sa_event_
 		snprintf(pid, sizeof(pid), "%u", h->tgid);
 		snprintf(nsid, sizeof(nsid), "%" PRIu64, (uint64_t)h->nsid);
 		snprintf(want, sizeof(want), "%" PRIu64, t->nsid);
-		log_with(LOG_WARN,
-			 LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "target_nsid", want),
-			 "dropped an event of another container tagged with this target (%" PRIu64
-			 " so far)",
-			 a->foreign);
+		log_with(
+			LOG_WARN,
+			LOG_KV("container", t->name, "pid", pid, "nsid", nsid, "target_nsid", want),
+			"dropped an event of another container tagged with this target (%" PRIu64
+			" so far)",
+			a->foreign);
 	}
 	return NULL;
 }
@@ -551,8 +558,10 @@ static void agent_check_drops(struct agent *a)
 	e.lost_ns = c[SA_CNT_DROP_NS] - a->counters[SA_CNT_DROP_NS];
 	e.unmarked = c[SA_CNT_MARK_FAIL] - a->counters[SA_CNT_MARK_FAIL];
 	e.lost_reads = c[SA_CNT_DROP_TTY] - a->counters[SA_CNT_DROP_TTY];
-	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked || e.lost_reads) {
-		uint64_t lost = e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns + e.lost_reads;
+	if (e.lost_lines || e.lost_execs || e.lost_exits || e.lost_ns || e.unmarked ||
+	    e.lost_reads) {
+		uint64_t lost =
+			e.lost_lines + e.lost_execs + e.lost_exits + e.lost_ns + e.lost_reads;
 		size_t i;
 
 		e.ts = clock_now_ns();
@@ -573,8 +582,8 @@ static void agent_check_drops(struct agent *a)
 		if (lost)
 			log_with(LOG_WARN, NULL,
 				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64
-				 " execs, %" PRIu64 " exits, %" PRIu64 " namespace changes, %" PRIu64
-				 " terminal reads",
+				 " execs, %" PRIu64 " exits, %" PRIu64
+				 " namespace changes, %" PRIu64 " terminal reads",
 				 e.lost_lines, e.lost_execs, e.lost_exits, e.lost_ns, e.lost_reads);
 		if (e.unmarked)
 			log_with(LOG_WARN, NULL,
@@ -608,14 +617,16 @@ static void agent_check_spool_losses(struct agent *a)
 	sink_spool_get_stats(a->sink, &ss);
 	if (st.corrupt > a->spool_corrupt || st.records_lost > a->spool_records_lost)
 		log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
-			 "spool: %" PRIu64 " corrupt entries met (%" PRIu64 " became gap entries in "
+			 "spool: %" PRIu64 " corrupt entries met (%" PRIu64
+			 " became gap entries in "
 			 "their chains), %" PRIu64 " records formed again, %" PRIu64 " lost",
 			 st.corrupt, st.corrupt_gaps, st.records_regenerated, st.records_lost);
 	a->spool_corrupt = st.corrupt;
 	a->spool_records_lost = st.records_lost;
 	if (st.undecided > a->spool_undecided)
 		log_with(LOG_WARN, LOG_KV("dir", a->opts->spool_dir),
-			 "spool: %" PRIu64 " sessions got no decision on who opened them within %d s: "
+			 "spool: %" PRIu64
+			 " sessions got no decision on who opened them within %d s: "
 			 "recorded Unattributed",
 			 st.undecided - a->spool_undecided, SPOOL_AWAIT_MAX_MS / 1000);
 	a->spool_undecided = st.undecided;
@@ -625,8 +636,9 @@ static void agent_check_spool_losses(struct agent *a)
 	n = lost - a->spool_lost;
 	for (i = 0; i < a->targets.n; i++)
 		if (a->targets.t[i].active)
-			sink_spool_gap(a->sink, a->targets.t[i].name, n,
-				       "the node's spool lost them and cannot tell whose they were");
+			sink_spool_gap(
+				a->sink, a->targets.t[i].name, n,
+				"the node's spool lost them and cannot tell whose they were");
 	log_with(LOG_ERROR, LOG_KV("dir", a->opts->spool_dir),
 		 "the spool lost %" PRIu64 " entries of unknown containers (corrupt or past its "
 		 "bounds): a gap in every audited container's chain",
@@ -650,7 +662,8 @@ static void agent_log_spool_open(struct agent *a)
 		snprintf(dir, sizeof(dir), "%s/%s", a->opts->spool_dir, name[i]);
 		if (js[i]->torn_bytes)
 			log_with(LOG_WARN, LOG_KV("dir", dir),
-				 "spool: cut %" PRIu64 " bytes of a torn tail (an agent stopped mid-write)",
+				 "spool: cut %" PRIu64
+				 " bytes of a torn tail (an agent stopped mid-write)",
 				 js[i]->torn_bytes);
 		if (js[i]->cursor_reset)
 			log_with(LOG_WARN, LOG_KV("dir", dir),
@@ -777,8 +790,9 @@ static void agent_k8s_metrics(struct agent *a)
 				   "AuditRecords the API server accepted (or already had).", 0);
 	a->m_events = metrics_add(m, "shellaudit_agent_events_published_total",
 				  "Events created (or already there).", 0);
-	a->m_suppressed = metrics_add(m, "shellaudit_agent_events_suppressed_total",
-				      "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
+	a->m_suppressed =
+		metrics_add(m, "shellaudit_agent_events_suppressed_total",
+			    "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
 	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
 				   "Events lost before the spool: ring buffer or spool full.", 0);
 	a->m_collisions = metrics_add(m, "shellaudit_agent_record_collisions_total",
@@ -825,7 +839,8 @@ static int agent_load_key(struct agent *a)
 			 strerror(errno));
 	ret = sign_key_load_or_create(path, &a->key, &created, err, sizeof(err));
 	if (ret < 0) {
-		log_with(LOG_ERROR, LOG_KV("file", path), "cannot load the node's signing key: %s", err);
+		log_with(LOG_ERROR, LOG_KV("file", path), "cannot load the node's signing key: %s",
+			 err);
 		return ret;
 	}
 	log_with(LOG_INFO, LOG_KV("file", path, "key_id", sign_key_id(a->key)),
@@ -902,8 +917,18 @@ static int agent_journal_attribution(void *arg, const char *cid, const char *roo
 	int ret = sink_spool_attribute(a->sink, cid, root_key, id, attr);
 
 	if (ret < 0) {
-		log_with(LOG_ERROR, LOG_KV("container", cid, "root", root_key),
-			 "cannot journal who opened the session (tried again): %s", strerror(-ret));
+		uint64_t now = clock_now_ns();
+
+		a->attr_refused++;
+		if (!a->attr_refused_logged_ns ||
+		    now - a->attr_refused_logged_ns >= 10000000000ull) {
+			log_with(LOG_ERROR, LOG_KV("container", cid, "root", root_key),
+				 "cannot journal who opened the session (tried again; %" PRIu64
+				 " refusals in the last 10 s): %s",
+				 a->attr_refused, strerror(-ret));
+			a->attr_refused = 0;
+			a->attr_refused_logged_ns = now;
+		}
 		return ret;
 	}
 	if (status && !strcmp(status, "Matched"))
@@ -1072,9 +1097,10 @@ static void agent_k8s_report(struct agent *a, bool final)
 	a->m_attached->value = (double)attached;
 	if (nodecfg_synced(a->nc)) {
 		cJSON *extra = agent_k8s_extra(a);
+		uint64_t lost = a->ring_drops + a->spool_lost;
 
-		nodecfg_report(a->nc, a->client, final ? NULL : ts, n,
-			       (long long)(a->ring_drops + a->spool_lost), a->last_error, extra);
+		nodecfg_report(a->nc, a->client, final ? NULL : ts, n, (long long)lost,
+			       a->last_error, extra);
 		cJSON_Delete(extra);
 	}
 	free(ts);

@@ -185,7 +185,8 @@ static void capture_remove_dir(const char *dir)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) && errno != ENOENT)
-			log_with(LOG_WARN, LOG_KV("path", path), "cannot unpin: %s", strerror(errno));
+			log_with(LOG_WARN, LOG_KV("path", path), "cannot unpin: %s",
+				 strerror(errno));
 	}
 	closedir(d);
 	if (rmdir(dir) && errno != ENOENT)
@@ -389,7 +390,8 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 		bpf_program__set_autoload(c->skel->progs.deprep_enter, false);
 		bpf_program__set_autoload(c->skel->progs.prep_enter, false);
 	}
-	bpf_program__set_autoload(c->skel->progs.tty_read_tp, c->tty_hook == CAPTURE_TTY_TRACEPOINT);
+	bpf_program__set_autoload(c->skel->progs.tty_read_tp,
+				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
 	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
 	err = shellaudit_bpf__load(c->skel);
 	*at_load = err != 0;

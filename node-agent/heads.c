@@ -151,7 +151,8 @@ void heads_merge(struct heads *h, const cJSON *published)
 
 		if (!cid || !digest || strlen(digest) != 71 || !ns || !pod || !container ||
 		    !cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble > 9e15 ||
-		    heads_time(it, "expires", &expires) < 0 || heads_time(it, "keepUntil", &keep) < 0)
+		    heads_time(it, "expires", &expires) < 0 ||
+		    heads_time(it, "keepUntil", &keep) < 0)
 			continue;
 		heads_put(h, cid, ns, pod, container, (long long)seq->valuedouble, digest, expires,
 			  keep);

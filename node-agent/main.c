@@ -40,7 +40,8 @@ static void main_usage(FILE *f)
 		"  --targets-file FILE   targets, one per line: PID or container ID\n"
 		"                        (containerd://ID, cri-o://ID, docker://ID), then an\n"
 		"                        optional name; re-read when it changes\n"
-		"                                                          SHELLAUDIT_TARGETS_FILE\n"
+		"                                                          "
+		"SHELLAUDIT_TARGETS_FILE\n"
 		"  --output FILE         JSON lines to FILE (appended), '-' for stdout (default).\n"
 		"                        In Kubernetes mode off unless given: then every entry\n"
 		"                        spooled for an AuditRecord is also written there, after\n"
@@ -104,7 +105,8 @@ static void main_usage(FILE *f)
 		"  --batch-ms MS         or MS after its first entry (5000)\n"
 		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"
-		"  --http-address ADDR   their bind address (default: all)  SHELLAUDIT_HTTP_ADDRESS\n"
+		"  --http-address ADDR   their bind address (default: all)  "
+		"SHELLAUDIT_HTTP_ADDRESS\n"
 		"  --drain-seconds N     on SIGTERM, publish the spool for at most N s (10)\n"
 		"  --attribution-window SECS  a pending session (who exec'd into a pod, from the\n"
 		"                        controller's webhook) is matched to a session that\n"
@@ -123,7 +125,8 @@ static void main_usage(FILE *f)
 		"                        ends capture on this node: removes the pinned\n"
 		"                        programs, links and maps every agent build left in\n"
 		"                        DIR (default /sys/fs/bpf/shellaudit)\n"
-		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig F]\n"
+		"  shellaudit-agent verify --namespace NS --pod POD --container NAME [--kubeconfig "
+		"F]\n"
 		"                        checks the AuditRecord chains of a container: exit 0\n"
 		"                        when intact, 1 when a record is missing (first, middle\n"
 		"                        or last: the node's published chain head), altered,\n"
@@ -208,7 +211,8 @@ static int main_verify(int argc, char **argv)
 		}
 	}
 	if (!ns || !pod || !container) {
-		fprintf(stderr, "shellaudit-agent verify: --namespace, --pod and --container are needed\n");
+		fprintf(stderr,
+			"shellaudit-agent verify: --namespace, --pod and --container are needed\n");
 		return 2;
 	}
 	ret = kc && *kc ? kubeconfig_load(kc, NULL, &cfg, err, sizeof(err)) :
@@ -367,8 +371,7 @@ int main(int argc, char **argv)
 	if (!o.runtime_roots)
 		o.runtime_roots = "/run/containerd/runc:/run/runc:/run/docker/runtime-runc";
 	/* Not a flag: only the tests of the pre-6.6 path want it. */
-	o.no_recovery = getenv("SHELLAUDIT_NO_LINE_RECOVERY") &&
-			!strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY"), "1");
+	o.no_recovery = !strcmp(getenv("SHELLAUDIT_NO_LINE_RECOVERY") ?: "", "1");
 	o.output = getenv("SHELLAUDIT_OUTPUT");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -434,7 +437,8 @@ int main(int argc, char **argv)
 	if (env_pids && !o.npids && main_add_pids(env_pids, pids, &o.npids))
 		return 2;
 	if (level && log_parse_level(level, &lvl)) {
-		fprintf(stderr, "shellaudit-agent: --log-level must be error, warn, info or debug\n");
+		fprintf(stderr,
+			"shellaudit-agent: --log-level must be error, warn, info or debug\n");
 		return 2;
 	}
 	if (level)
@@ -521,8 +525,11 @@ int main(int argc, char **argv)
 			return 2;
 		o.audit_wait_s = (long)v;
 	}
-	if (transport && *transport && strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
-		fprintf(stderr, "shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) must be chunked or websocket, not '%s'\n",
+	if (transport && *transport && strcmp(transport, "chunked") &&
+	    strcmp(transport, "websocket")) {
+		fprintf(stderr,
+			"shellaudit-agent: --watch-transport (SHELLAUDIT_WATCH_TRANSPORT) "
+			"must be chunked or websocket, not '%s'\n",
 			transport);
 		return 2;
 	}
@@ -550,8 +557,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!o.npids && !o.targets_file && !o.node_name) {
-		fprintf(stderr, "shellaudit-agent: nothing to audit: give --node-name (Kubernetes), "
-				"--target-pid or --targets-file\n");
+		fprintf(stderr,
+			"shellaudit-agent: nothing to audit: give --node-name (Kubernetes), "
+			"--target-pid or --targets-file\n");
 		return 2;
 	}
 	return agent_run(&o) ? 1 : 0;

@@ -151,12 +151,12 @@ static void match_why_none(const struct match_root *r, const struct match_pendin
 		 (unsigned long long)(w->before_ns / 1000000000ull));
 	used = strlen(out->reason);
 	if (first_differ >= 0)
-		snprintf(
-			out->reason + used, sizeof(out->reason) - used,
-			"; %zu admitted just before differ in command, terminal or stdin (the first: "
-			"%.64s by %.64s)",
-			differ, p[first_differ].argc ? p[first_differ].argv[0] : "",
-			p[first_differ].username ? p[first_differ].username : "?");
+		snprintf(out->reason + used, sizeof(out->reason) - used,
+			 "; %zu admitted just before "
+			 "differ in command, terminal or stdin (the first: "
+			 "%.64s by %.64s)",
+			 differ, p[first_differ].argc ? p[first_differ].argv[0] : "",
+			 p[first_differ].username ? p[first_differ].username : "?");
 	else if (taken)
 		snprintf(
 			out->reason + used, sizeof(out->reason) - used,
@@ -207,11 +207,11 @@ void match_decide(const struct match_root *r, struct match_pending *p, size_t n,
 		out->chosen = (long)c[0];
 		p[c[0]].consumed = true;
 		if (nc > 1)
-			snprintf(
-				out->reason, sizeof(out->reason),
-				"%zu alike sessions of %.256s began within the window; the earliest "
-				"admitted is taken",
-				nc, p[c[0]].username ? p[c[0]].username : "?");
+			snprintf(out->reason, sizeof(out->reason),
+				 "%zu alike sessions of %.256s "
+				 "began within the window; the earliest "
+				 "admitted is taken",
+				 nc, p[c[0]].username ? p[c[0]].username : "?");
 		return;
 	}
 	out->status = MATCH_AMBIGUOUS;

@@ -77,7 +77,8 @@ int nodecfg_start(const struct kubeconfig *cfg, const struct kube_client_opts *c
 	}
 	/* Only our own object: the agent cannot see other nodes' targets. */
 	snprintf(path, sizeof(path),
-		 "/apis/shellaudit.io/v1alpha1/shellauditnodes?fieldSelector=metadata.name%%3D%s", node);
+		 "/apis/shellaudit.io/v1alpha1/shellauditnodes?fieldSelector=metadata.name%%3D%s",
+		 node);
 	o.path = path;
 	if ((ret = informer_start(cfg, copts, &o, &nc->inf)) < 0) {
 		nodecfg_stop(nc);
@@ -160,9 +161,10 @@ const cJSON *nodecfg_published_heads(const struct nodecfg *nc)
 /* One target of the spec into t. */
 static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecfg_target *t)
 {
-	static const char *const keep[] = { "namespace", "pod", "podUID", "container", "containerID",
-					    "policies", "retention", "events" };
-	const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec_t, "containerID"));
+	static const char *const keep[] = { "namespace",   "pod",      "podUID",    "container",
+					    "containerID", "policies", "retention", "events" };
+	const char *cid =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec_t, "containerID"));
 	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec_t, "capture");
 	char err[300] = "";
 	size_t i;
@@ -174,7 +176,8 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec_t, keep[i]);
 
 		if (v)
-			cJSON_AddItemToObject(t->id, i == 0 ? "ns" : keep[i], cJSON_Duplicate(v, 1));
+			cJSON_AddItemToObject(t->id, i == 0 ? "ns" : keep[i],
+					      cJSON_Duplicate(v, 1));
 	}
 	cJSON_AddStringToObject(t->id, "node", nc->node);
 	if (redact_compile(cJSON_GetObjectItemCaseSensitive(spec_t, "redact"), &t->redact, err,
@@ -248,12 +251,14 @@ int nodecfg_process(struct nodecfg *nc)
 	nc->n = 0;
 	cJSON_Delete(nc->applied_spec);
 	nc->applied_spec = spec ? cJSON_Duplicate(spec, 1) : NULL;
-	nc->generation = obj ? (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-				       cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation")) :
-			       0;
+	nc->generation =
+		obj ? (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+			      cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation")) :
+		      0;
 	arr = cJSON_GetObjectItemCaseSensitive(spec, "targets");
 	n = (size_t)cJSON_GetArraySize(arr);
-	if (n && !(nc->t = calloc(n, sizeof(*nc->t)))) {
+	/* Never NULL, even for no targets: the loop below needs no case. */
+	if (!(nc->t = calloc(n ? n : 1, sizeof(*nc->t)))) {
 		nodecfg_free_array(old, nold);
 		return -ENOMEM;
 	}
@@ -290,8 +295,9 @@ static void nodecfg_add_refused(cJSON *t, const struct nodecfg_target_status *ts
 	}
 }
 
-int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error, const cJSON *extra)
+int nodecfg_report(struct nodecfg *nc, struct kube_client *c,
+		   const struct nodecfg_target_status *ts, size_t n, long long drops,
+		   const char *last_error, const cJSON *extra)
 {
 	const cJSON *x;
 	const cJSON *obj = informer_get(nc->inf, NULL, nc->node);
@@ -324,7 +330,8 @@ int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodec
 		cJSON_AddStringToObject(t, "containerID", ts[i].cid);
 		cJSON_AddBoolToObject(t, "attached", ts[i].attached);
 		if (!ts[i].attached) {
-			cJSON_AddStringToObject(t, "reason", ts[i].reason ? ts[i].reason : "Unknown");
+			cJSON_AddStringToObject(t, "reason",
+						ts[i].reason ? ts[i].reason : "Unknown");
 			if (ts[i].message)
 				cJSON_AddStringToObject(t, "message", ts[i].message);
 		}
@@ -350,10 +357,12 @@ rest:
 		cJSON_AddNullToObject(status, "lastError");
 	patch = cJSON_CreateObject();
 	cJSON_AddItemToObject(patch, "status", status);
-	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/shellauditnodes/%s/status", nc->node);
+	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/shellauditnodes/%s/status",
+		 nc->node);
 	ret = kube_patch(c, path, patch, NULL, &resp);
 	cJSON_Delete(patch);
 	if (ret < 0 && ret != -ENOENT)
-		log_with(LOG_WARN, LOG_KV("node", nc->node), "cannot report status: %s", resp.message);
+		log_with(LOG_WARN, LOG_KV("node", nc->node), "cannot report status: %s",
+			 resp.message);
 	return ret == -ENOENT ? 0 : ret;
 }

@@ -71,7 +71,8 @@ const cJSON *nodecfg_published_heads(const struct nodecfg *nc);
 /* Writes the status when it differs from what the object has. The fields
  * of extra (an object, or NULL) are written too (signingKey, heads). ts
  * NULL (an agent leaving): the targets' state stays as the object has it. */
-int nodecfg_report(struct nodecfg *nc, struct kube_client *c, const struct nodecfg_target_status *ts,
-		   size_t n, long long drops, const char *last_error, const cJSON *extra);
+int nodecfg_report(struct nodecfg *nc, struct kube_client *c,
+		   const struct nodecfg_target_status *ts, size_t n, long long drops,
+		   const char *last_error, const cJSON *extra);
 
 #endif

@@ -73,9 +73,9 @@ static int probe_file_stat(int fd, struct probe_file *f)
 {
 	struct stat st;
 
+	memset(f, 0, sizeof(*f)); /* nothing left from before, even on failure */
 	if (fstat(fd, &st))
 		return -errno;
-	memset(&f->key, 0, sizeof(f->key));
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->size = st.st_size;
@@ -452,7 +452,9 @@ void probe_release_owner(struct probe_set *ps, uint32_t owner)
 {
 	size_t i, j;
 
-	for (i = 0; i < ps->nprobes;) {
+	/* Last to first: a detached probe's slot takes the last one, which
+	 * was already looked at. */
+	for (i = ps->nprobes; i-- > 0;) {
 		struct probe *p = &ps->probes[i];
 
 		for (j = 0; j < p->nowners; j++) {
@@ -464,9 +466,7 @@ void probe_release_owner(struct probe_set *ps, uint32_t owner)
 		if (p->nowners == 0) {
 			probe_detach(p);
 			ps->probes[i] = ps->probes[--ps->nprobes];
-			continue;
 		}
-		i++;
 	}
 }
 

@@ -190,8 +190,8 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		return 0;
 	}
 	if (ret < 0) {
-		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name), "cannot create AuditRecord: %s",
-			 resp.message);
+		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name),
+			 "cannot create AuditRecord: %s", resp.message);
 		return ret;
 	}
 	p->stats.records++;
@@ -199,13 +199,15 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		p->on_record(rec, p->on_record_arg);
 	if (first && timefmt_parse(first, &t) == 0) {
 		clock_gettime(CLOCK_REALTIME, &now);
-		p->stats.last_latency_s = (double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
+		p->stats.last_latency_s =
+			(double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
 	}
 	return 0;
 }
 
 /* Whether the pod may have one more Event now (its ratePerMinute). */
-static bool publish_allow(struct publisher *p, const char *key, long rate, struct publish_limit **out)
+static bool publish_allow(struct publisher *p, const char *key, long rate,
+			  struct publish_limit **out)
 {
 	struct publish_limit *l = hmap_get(&p->limits, key);
 	long now = clock_now_ms();
@@ -302,8 +304,8 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 		snprintf(note + used, sizeof(note) - used, ": %s", reason);
 	record_container_label(cid, label);
 	/* The spool's epoch: a wiped spool's positions start again. */
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label, spool_epoch(p->s),
-		 (unsigned long long)pos);
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label,
+		 spool_epoch(p->s), (unsigned long long)pos);
 	ret = events_emit_named(p->ev, name, &reg, strcmp(status, "Matched") ? "Warning" : "Normal",
 				"SessionOpened", "Opened", note, NULL);
 	if (ret < 0)
@@ -355,11 +357,13 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "kind"));
 	const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "text"));
 	const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "cid"));
-	struct event_regarding reg = { "v1", "Pod",
-				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns")),
-				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "pod")),
-				       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "podUID")) };
-	long rate = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
+	struct event_regarding reg = {
+		"v1", "Pod", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns")),
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "pod")),
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "podUID"))
+	};
+	long rate = (long)cJSON_GetNumberValue(
+		cJSON_GetObjectItemCaseSensitive(evopt, "ratePerMinute"));
 	struct publish_limit *lim = NULL;
 	char key[512], name[340], label[20], note[256], who[600], *msg = NULL;
 	cJSON *annotations = NULL;
@@ -373,15 +377,16 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		return 0;
 	record_container_label(cid, label);
 	/* The spool's epoch: a wiped spool's positions start again. */
-	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label, spool_epoch(p->s),
-		 (unsigned long long)pos);
+	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label,
+		 spool_epoch(p->s), (unsigned long long)pos);
 	if (!strcmp(kind, "audit_stopped")) {
 		/* Whatever the policy said of Events, and past any rate limit:
 		 * the pod's owner and its auditors both see auditing end. */
 		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
 					text, NULL);
 		if (ret < 0)
-			log_with(LOG_WARN, LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "AuditStopped"),
+			log_with(LOG_WARN,
+				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "AuditStopped"),
 				 "cannot create Event: %s", events_last_error(p->ev));
 		p->stats.events += ret == 0;
 		p->stats.events_replayed += ret == 1;
@@ -404,12 +409,14 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 			 "%llu command lines were not shown as Events (at most %ld per minute); "
 			 "the AuditRecords hold them all",
 			 (unsigned long long)lim->suppressed, rate);
-		ret = events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited", note);
+		ret = events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited",
+				  note);
 		if (ret >= 0)
 			lim->suppressed = 0;
 		else if (ret != -EAGAIN)
 			log_with(LOG_WARN,
-				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "ShellCommandsSuppressed"),
+				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason",
+					"ShellCommandsSuppressed"),
 				 "cannot create Event: %s", events_last_error(p->ev));
 	}
 	/* An escaped entry's note is its escaped text, shown as it is (an
@@ -425,9 +432,13 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		msg = NULL;
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. */
-	ret = events_emit_named(p->ev, name, &reg, "Normal", line ? "ShellCommand" : "ProgramExecuted",
+	ret = events_emit_named(p->ev, name, &reg, "Normal",
+				line ? "ShellCommand" : "ProgramExecuted",
 				line ? "Typed" : "Executed",
-				msg ? msg : exec_note ? exec_note : text, annotations);
+				msg	  ? msg :
+				exec_note ? exec_note :
+					    text,
+				annotations);
 	free(msg);
 	free(exec_note);
 	cJSON_Delete(annotations);
@@ -460,7 +471,8 @@ static bool publish_ours(const struct publish_find *f, const cJSON *rec)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(rec, "spec");
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(spec, "sequence");
-	const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "containerID"));
+	const char *cid =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "containerID"));
 	const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "node"));
 	const char *stored = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "digest"));
 	const char *why;
@@ -500,8 +512,8 @@ static int publish_find_record(struct publisher *p, struct publish_find *f, cons
 	for (i = 0; f->cid[i] && o + 4 < sizeof(cid); i++) {
 		unsigned char c = (unsigned char)f->cid[i];
 
-		if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '.' || c == '_')
+		if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_')
 			cid[o++] = (char)c;
 		else
 			o += (size_t)snprintf(cid + o, sizeof(cid) - o, "%%%02X", c);
@@ -532,8 +544,12 @@ static int publish_find_record(struct publisher *p, struct publish_find *f, cons
 static int publish_chain_head(struct publisher *p, const char *cid, const cJSON *id, cJSON **head)
 {
 	const struct sign_key *key = spool_signing_key(p->s);
-	struct publish_find f = { cid, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "node")),
-				  key ? sign_key_id(key) : NULL, key ? sign_key_public(key) : NULL, -1,
+	struct publish_find f = { cid,
+				  cJSON_GetStringValue(
+					  cJSON_GetObjectItemCaseSensitive(id, "node")),
+				  key ? sign_key_id(key) : NULL,
+				  key ? sign_key_public(key) : NULL,
+				  -1,
 				  NULL };
 	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns"));
 	long long lo, hi, step = 1, mid;
@@ -610,9 +626,11 @@ static int publish_resume(struct publisher *p)
 		log_with(LOG_ERROR, LOG_KV("container", c), "cannot checkpoint a chain's start: %s",
 			 strerror(-ret));
 	else if (head)
-		log_with(LOG_INFO, LOG_KV("container", c, "record",
-					  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-						  cJSON_GetObjectItemCaseSensitive(head, "metadata"), "name"))),
+		log_with(LOG_INFO,
+			 LOG_KV("container", c, "record",
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(head, "metadata"),
+					"name"))),
 			 "the container's chain goes on after its newest record in the API server");
 	cJSON_Delete(head);
 	return ret < 0 ? ret : 1;

@@ -101,6 +101,8 @@ static int realfile_handle(int fd, struct realfile_fh *out)
 	} u;
 	int mnt;
 
+	out->type = 0; /* no handle until the kernel gives one */
+	out->len = 0;
 	u.fh.handle_bytes = REALFILE_FH_MAX;
 	if (name_to_handle_at(fd, "", &u.fh, &mnt, AT_EMPTY_PATH | AT_HANDLE_FID))
 		return -errno;
@@ -155,7 +157,8 @@ static int realfile_unoctal(char *s)
 			*w++ = *s;
 			continue;
 		}
-		if (s[1] < '0' || s[1] > '3' || s[2] < '0' || s[2] > '7' || s[3] < '0' || s[3] > '7')
+		if (s[1] < '0' || s[1] > '3' || s[2] < '0' || s[2] > '7' || s[3] < '0' ||
+		    s[3] > '7')
 			return -EINVAL;
 		v = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
 		if (v == 0)
@@ -529,7 +532,10 @@ static const char *realfile_overlay(struct realfile_ctx *c, int fd, pid_t pid,
 		return "file unlinked";
 	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) || !(sx.stx_mask & STATX_MNT_ID))
 		return "no mount id";
+	/* c->m is set when realfile_find_mount() returns 0 (the analyzer
+	 * takes -errno after a failed fopen() for a possible 0). */
 	if (realfile_find_mount(c, pid, (unsigned long)sx.stx_mnt_id) ||
+	    // NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage)
 	    strcmp(c->m.fstype, "overlay"))
 		return "overlay mount not understood";
 	if (strcmp(c->m.root, "/"))

@@ -70,9 +70,12 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 	if (!rs)
 		return -ENOMEM;
 	cJSON_ArrayForEach(r, rules) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
-		const char *pat = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "pattern"));
-		const char *rep = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "replacement"));
+		const char *name =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
+		const char *pat =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "pattern"));
+		const char *rep =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "replacement"));
 		struct redact_rule *rule;
 		char why[256];
 
@@ -89,7 +92,8 @@ int redact_compile(const cJSON *rules, struct redact_set **out, char *err, size_
 		rule = &rs->rules[rs->n];
 		if ((ret = re_compile(pat, &rule->re, why, sizeof(why))) < 0) {
 			if (ret == -EINVAL)
-				snprintf(err, errlen, "redact rule %s: pattern does not compile: %s",
+				snprintf(err, errlen,
+					 "redact rule %s: pattern does not compile: %s",
 					 name ? name : "?", why);
 			goto out;
 		}

@@ -48,29 +48,45 @@ static void refused_set_why(char dst[REFUSED_WHY_MAX], const char *why)
 	dst[i] = '\0';
 }
 
+/* The next number of a line at *p, in [min, max], ending at a space or the
+ * end; *p moves past it. (sscanf's %d cannot say a number overflowed.) */
+static int refused_next_num(const char **p, long long min, long long max, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(*p, &end, 10);
+	if (end == *p || errno || *out < min || *out > max || (*end && *end != ' ' && *end != '\n'))
+		return -EINVAL;
+	*p = end;
+	return 0;
+}
+
 int refused_parse_line(const char *line, struct refused_entry *e)
 {
 	char id[ELFSYM_ID_LEN];
-	long long retry, seen;
-	unsigned int backoff;
-	int err, used = 0;
+	long long err, retry, backoff, seen;
+	const char *p;
+	int used = 0;
 
 	memset(e, 0, sizeof(*e));
 	if (strlen(line) > 512)
 		return -EINVAL;
-	if (sscanf(line, "v1 %95s %d %lld %u %lld %n", id, &err, &retry, &backoff, &seen, &used) !=
-		5 ||
-	    used == 0)
+	if (sscanf(line, "v1 %95s%n", id, &used) != 1 || used == 0 || !refused_id_ok(id))
 		return -EINVAL;
-	if (!refused_id_ok(id) || err >= 0 || err < -4095 || retry < 0 || seen < 0 ||
-	    backoff > REFUSED_RETRY_MAX_S)
+	p = line + used;
+	if (refused_next_num(&p, -4095, -1, &err) || refused_next_num(&p, 0, LLONG_MAX, &retry) ||
+	    refused_next_num(&p, 0, REFUSED_RETRY_MAX_S, &backoff) ||
+	    refused_next_num(&p, 0, LLONG_MAX, &seen))
 		return -EINVAL;
+	while (*p == ' ')
+		p++;
 	snprintf(e->id, sizeof(e->id), "%s", id);
-	e->err = err;
+	e->err = (int)err;
 	e->retry_at = retry;
-	e->backoff_s = backoff;
+	e->backoff_s = (unsigned int)backoff;
 	e->seen = seen;
-	refused_set_why(e->why, line + used);
+	refused_set_why(e->why, p);
 	return 0;
 }
 

@@ -216,7 +216,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_when(s, e->since);
 		}
 		sink_jsonl_key(s, "reason");
-		sink_jsonl_str(s, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0, esc);
+		sink_jsonl_str(s, e->reason ? e->reason : "", e->reason ? strlen(e->reason) : 0,
+			       esc);
 		sink_jsonl_key(s, "text");
 		sink_jsonl_str(s, e->text ? e->text : "", e->text_len, esc);
 		goto done;

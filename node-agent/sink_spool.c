@@ -359,6 +359,12 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	return ret;
 }
 
+/* Whether c ends a shell word (a NUL byte does not). */
+static bool sink_spool_word_end(char c)
+{
+	return c != '\0' && strchr(" \t;|&<>()\n", c);
+}
+
 /* The command name a withheld line keeps: its first word, unless that is
  * an assignment (NAME=value may be the secret itself). */
 static size_t sink_spool_command(const char *text, size_t n, const char **start)
@@ -367,7 +373,7 @@ static size_t sink_spool_command(const char *text, size_t n, const char **start)
 
 	while (i < n && (text[i] == ' ' || text[i] == '\t'))
 		i++;
-	for (j = i; j < n && !memchr(" \t;|&<>()\n", text[j], 10); j++)
+	for (j = i; j < n && !sink_spool_word_end(text[j]); j++)
 		if (text[j] == '=')
 			return 0;
 	*start = text + i;
@@ -484,9 +490,12 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		free(fname);
 		rav = NULL;
 		rlen = NULL;
+		line = NULL; /* out: frees them again when an allocation below fails */
+		fname = NULL;
 		argc = argc ? 1 : 0;
-		if (argc && (!(rav = calloc(1, sizeof(*rav))) || !(rlen = calloc(1, sizeof(*rlen))) ||
-			     !(rav[0] = strndup(av[0], avlen[0])))) {
+		if (argc &&
+		    (!(rav = calloc(1, sizeof(*rav))) || !(rlen = calloc(1, sizeof(*rlen))) ||
+		     !(rav[0] = strndup(av[0], avlen[0])))) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -500,7 +509,7 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 			ret = -ENOMEM;
 			goto out;
 		}
-	} else if (ret < 0) {
+	} else if (ret != 0) {
 		goto out;
 	}
 	*cut |= res.cut;
@@ -641,7 +650,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		goto out;
 	if (e->kind == SINK_LINE)
 		cJSON_AddStringToObject(entry, "source",
-					e->source == SINK_SOURCE_TERMINAL ? "terminal" : "readline");
+					e->source == SINK_SOURCE_TERMINAL ? "terminal" :
+									    "readline");
 	cJSON_AddNumberToObject(entry, "pid", e->pid);
 	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
 	cJSON_AddNumberToObject(entry, "uid", e->uid);

@@ -59,7 +59,7 @@ typedef int (*sink_spool_attr_fn)(void *arg, const char *cid, const cJSON *id, u
 /* The spool and the lookup's targets stay the caller's. Caller frees with
  * sink_close(). */
 int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, struct sink **out);
-void sink_spool_get_stats(const struct sink *s, struct sink_spool_stats *out);
+void sink_spool_get_stats(const struct sink *base, struct sink_spool_stats *out);
 /* Entries of sessions carry who opened them (fn), from now on. */
 void sink_spool_attribution(struct sink *sink, sink_spool_attr_fn fn, void *arg);
 /* The decision for root of container cid (see spool_attribute()); with an
@@ -69,7 +69,7 @@ int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, c
 			 const cJSON *attr);
 /* Every entry spooled from now on is also written to x (NULL: none), which
  * stays the caller's and must outlive the sink. */
-void sink_spool_set_export(struct sink *s, struct export *x);
+void sink_spool_set_export(struct sink *base, struct export *x);
 /* Whether the records of a container are held (nodecfg_held). While it
  * is held, a container adds SINK_SPOOL_HOLD_PCT of the spool's bound at
  * most, so that one held flood leaves the rest of the spool to the other
@@ -80,14 +80,14 @@ void sink_spool_set_export(struct sink *s, struct export *x);
  * same. */
 #define SINK_SPOOL_HOLD_PCT 50
 typedef bool (*sink_spool_hold_fn)(const char *container, void *arg);
-void sink_spool_on_hold(struct sink *s, sink_spool_hold_fn fn, void *arg);
+void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg);
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */
-int sink_spool_gap(struct sink *s, const char *container, uint64_t count, const char *why);
+int sink_spool_gap(struct sink *base, const char *container, uint64_t count, const char *why);
 /* Ends the container's stream: an audit_stopped entry saying why auditing
  * stopped while the container still runs (identity id, as a target's),
  * and a cut of its batch outside sessions, so that the entry is in a
  * record now and the publisher raises the Warning Event AuditStopped. */
-int sink_spool_stopped(struct sink *s, const char *container, const cJSON *id, const char *why);
+int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id, const char *why);
 
 #endif

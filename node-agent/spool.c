@@ -784,7 +784,8 @@ static int spool_restore(struct spool *s)
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(item, "t");
-		if (t && !strcmp(t, "k") && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(item, "bp"))) {
+		if (t && !strcmp(t, "k") &&
+		    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(item, "bp"))) {
 			const cJSON *keep = cJSON_GetObjectItemCaseSensitive(item, "keep");
 
 			cJSON_Delete(ckpt);
@@ -799,7 +800,9 @@ static int spool_restore(struct spool *s)
 			s->ckpt_pos[s->nckpt] = pos;
 			/* An older agent's checkpoint holds its open batches. */
 			s->ckpt_keep[s->nckpt++] = (uint64_t)cJSON_GetNumberValue(
-				cJSON_IsNumber(keep) ? keep : cJSON_GetObjectItemCaseSensitive(item, "bp"));
+				cJSON_IsNumber(keep) ?
+					keep :
+					cJSON_GetObjectItemCaseSensitive(item, "bp"));
 		} else {
 			if (t && !strcmp(t, "r"))
 				s->stats.records_waiting++;

@@ -71,7 +71,8 @@ static void spool_chain_set_seed(struct spool_chain *c, const struct spool_head 
 		return;
 	c->seed_seq = head->seq;
 	snprintf(c->seed_prev, sizeof(c->seed_prev), "%s", head->digest ? head->digest : "");
-	snprintf(c->seed_until, sizeof(c->seed_until), "%s", head->kept_until ? head->kept_until : "");
+	snprintf(c->seed_until, sizeof(c->seed_until), "%s",
+		 head->kept_until ? head->kept_until : "");
 	c->next_seq = head->seq + 1;
 	memcpy(c->prev, c->seed_prev, sizeof(c->prev));
 	memcpy(c->prev_until, c->seed_until, sizeof(c->prev_until));
@@ -128,7 +129,8 @@ static int spool_form(struct spool_batcher *b, const struct spool_batch *bt)
 		return -EINVAL; /* nothing can be published of it */
 	if (bt->sess) {
 		sess.id = spool_str(bt->sess, "id");
-		sess.pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(bt->sess, "pid"));
+		sess.pid = (int)cJSON_GetNumberValue(
+			cJSON_GetObjectItemCaseSensitive(bt->sess, "pid"));
 		sess.start = spool_str(bt->sess, "start");
 		sess.attribution = cJSON_GetObjectItemCaseSensitive(bt->sess, "attribution");
 		if (!cJSON_IsObject(sess.attribution))
@@ -291,14 +293,16 @@ static struct spool_batch *spool_damaged_owner(struct spool_batcher *b, const vo
 					       size_t len)
 {
 	cJSON *item = data ? cJSON_ParseWithLength(data, len) : NULL;
-	const char *t = spool_str(item, "t"), *cid = spool_str(item, "cid"), *sk = spool_str(item, "sk");
+	const char *t = spool_str(item, "t"), *cid = spool_str(item, "cid"),
+		   *sk = spool_str(item, "sk");
 	struct spool_batch *bt = NULL;
 	char key[600];
 
 	if (t && !strcmp(t, "e") && cid && sk) {
 		spool_key(cid, sk, key, sizeof(key));
 		bt = hmap_get(&b->batches, key);
-		if (bt && !cJSON_Compare(bt->id, cJSON_GetObjectItemCaseSensitive(item, "id"), true))
+		if (bt &&
+		    !cJSON_Compare(bt->id, cJSON_GetObjectItemCaseSensitive(item, "id"), true))
 			bt = NULL;
 	}
 	cJSON_Delete(item);
@@ -545,8 +549,10 @@ static int spool_restore_batches(struct spool_batcher *b, const cJSON *open)
 		if (spool_str(item, "t") && !strcmp(spool_str(item, "t"), "e") &&
 		    spool_str(item, "cid") && spool_str(item, "sk")) {
 			cJSON_ArrayForEach(o, open) {
-				if (!spool_str(o, "cid") || strcmp(spool_str(o, "cid"), spool_str(item, "cid")) ||
-				    !spool_str(o, "sk") || strcmp(spool_str(o, "sk"), spool_str(item, "sk")) ||
+				if (!spool_str(o, "cid") ||
+				    strcmp(spool_str(o, "cid"), spool_str(item, "cid")) ||
+				    !spool_str(o, "sk") ||
+				    strcmp(spool_str(o, "sk"), spool_str(item, "sk")) ||
 				    pos < spool_num(o, "first") ||
 				    cJSON_GetObjectItemCaseSensitive(o, "entries"))
 					continue;
@@ -582,7 +588,8 @@ int spool_batcher_restore(struct spool_batcher *b, const cJSON *ckpt)
 			ch->seed_seq = cJSON_GetObjectItemCaseSensitive(api, "seq") ?
 					       spool_num(api, "seq") :
 					       UINT64_MAX;
-			snprintf(ch->seed_prev, sizeof(ch->seed_prev), "%s", spool_str(api, "prev") ?: "");
+			snprintf(ch->seed_prev, sizeof(ch->seed_prev), "%s",
+				 spool_str(api, "prev") ?: "");
 			snprintf(ch->seed_until, sizeof(ch->seed_until), "%s",
 				 spool_str(api, "until") ?: "");
 		}
@@ -606,7 +613,8 @@ int spool_batcher_restore(struct spool_batcher *b, const cJSON *ckpt)
 		nb->bytes = (size_t)spool_num(o, "bytes");
 		nb->first = b->bp;
 		nb->opened_ms = clock_now_ms();
-		spool_key(nb->cid, nb->sk, key, sizeof(key));
+		if (nb->cid && nb->sk) /* out of memory: no key, failed below */
+			spool_key(nb->cid, nb->sk, key, sizeof(key));
 		if (!nb->cid || !nb->sk || !nb->id || !nb->entries ||
 		    hmap_put(&b->batches, key, nb, NULL) < 0) {
 			spool_batch_free(nb);

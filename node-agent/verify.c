@@ -79,9 +79,10 @@ static void verify_first(const cJSON *first, const struct verify_anchor *anchor,
 		timefmt_rfc3339(&(struct timespec){ kept, 0 }, t, sizeof(t));
 		if (out)
 			fprintf(out,
-				"missing: sequence 0..%ld, the oldest: deleted before their retention "
-				"(sequence %ld is kept until at least %s, says %s)\n",
-				res->first_sequence - 1, res->first_sequence - 1, t, verify_name(first));
+				"missing: sequence 0..%ld, the oldest: deleted before their "
+				"retention (sequence %ld is kept until at least %s, says %s)\n",
+				res->first_sequence - 1, res->first_sequence - 1, t,
+				verify_name(first));
 	} else if (out) {
 		fprintf(out, "chain starts at sequence %ld: earlier records expired%s\n",
 			res->first_sequence, kept ? "" : " or were deleted");
@@ -110,7 +111,8 @@ static void verify_last(cJSON *const *sorted, size_t n, const struct verify_anch
 	if (h < 0 || !digest) {
 		res->no_head++;
 		if (out)
-			fprintf(out, "node %s publishes a malformed chain head for this container\n",
+			fprintf(out,
+				"node %s publishes a malformed chain head for this container\n",
 				anchor->node);
 		return;
 	}
@@ -123,8 +125,8 @@ static void verify_last(cJSON *const *sorted, size_t n, const struct verify_anch
 			res->deleted_last++;
 			if (out)
 				fprintf(out,
-					"%s (sequence %ld): not the record node %s published as the "
-					"chain's head (%s)\n",
+					"%s (sequence %ld): not the record node %s published as "
+					"the chain's head (%s)\n",
 					verify_name(sorted[i]), h, anchor->node, digest);
 		}
 		break;
@@ -132,8 +134,8 @@ static void verify_last(cJSON *const *sorted, size_t n, const struct verify_anch
 	if (i < n) {
 		if (res->last_sequence > h && out)
 			fprintf(out,
-				"sequence %ld..%ld: newer than the head node %s published (sequence "
-				"%ld); it reports heads every second\n",
+				"sequence %ld..%ld: newer than the head node %s published "
+				"(sequence %ld); it reports heads every second\n",
 				h + 1, res->last_sequence, anchor->node, h);
 		return;
 	}
@@ -143,7 +145,8 @@ static void verify_last(cJSON *const *sorted, size_t n, const struct verify_anch
 		if (out)
 			fprintf(out,
 				"sequence %ld..%ld (node %s's published head): expired at %s\n",
-				res->last_sequence + 1, h, anchor->node, verify_str(head, "expires"));
+				res->last_sequence + 1, h, anchor->node,
+				verify_str(head, "expires"));
 		return;
 	}
 	res->deleted_last += h - res->last_sequence;
@@ -195,21 +198,23 @@ int verify_records(cJSON *const *records, size_t n, const struct verify_anchor *
 		} else if (expect >= 0 && seq != expect) {
 			res->missing += seq - expect;
 			if (out)
-				fprintf(out, "missing: sequence %ld..%ld (before %s)\n", expect, seq - 1,
-					verify_name(sorted[i]));
+				fprintf(out, "missing: sequence %ld..%ld (before %s)\n", expect,
+					seq - 1, verify_name(sorted[i]));
 			prev[0] = '\0'; /* the link across a gap cannot be checked */
 		}
 		if (record_digest(spec, digest) < 0 || !stored || strcmp(digest, stored)) {
 			res->altered++;
 			if (out)
-				fprintf(out, "%s (sequence %ld): content does not match its digest\n",
+				fprintf(out,
+					"%s (sequence %ld): content does not match its digest\n",
 					verify_name(sorted[i]), seq);
 		}
 		if (prev[0] && (!link || strcmp(link, prev))) {
 			res->broken_links++;
 			if (out)
 				fprintf(out,
-					"%s (sequence %ld): previousDigest does not match sequence %ld\n",
+					"%s (sequence %ld): previousDigest does not match sequence "
+					"%ld\n",
 					verify_name(sorted[i]), seq, seq - 1);
 		}
 		if (anchor && record_check_signature(spec, anchor->key_id, anchor->public_key,
@@ -226,8 +231,9 @@ int verify_records(cJSON *const *records, size_t n, const struct verify_anchor *
 		verify_last(sorted, n, anchor, now, out, res);
 	free(sorted);
 	if (out)
-		fprintf(out, "%ld records, sequence %ld..%ld: %s\n", res->records, res->first_sequence,
-			res->last_sequence, verify_broken(res) ? "BROKEN" : "intact");
+		fprintf(out, "%ld records, sequence %ld..%ld: %s\n", res->records,
+			res->first_sequence, res->last_sequence,
+			verify_broken(res) ? "BROKEN" : "intact");
 	return verify_broken(res) ? -EBADMSG : 0;
 }
 
@@ -345,8 +351,8 @@ static int verify_node_get(struct kube_client *c, struct verify_nodes *v, const 
 	}
 	/* A node name from a record is hostile: only a DNS subdomain goes
 	 * into a path; any other has no ShellAuditNode. */
-	if (!*node || strlen(node) > 253 || strspn(node, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
-						     strlen(node)) {
+	if (!*node || strlen(node) > 253 ||
+	    strspn(node, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(node)) {
 		*obj = NULL;
 		return 0;
 	}
@@ -418,7 +424,8 @@ static bool verify_has_chain(const struct verify_list *l, const char *cid, const
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
-		if (!strcmp(verify_cid(l->items[i]), cid) && !strcmp(verify_node(l->items[i]), node))
+		if (!strcmp(verify_cid(l->items[i]), cid) &&
+		    !strcmp(verify_node(l->items[i]), node))
 			return true;
 	return false;
 }
@@ -439,7 +446,8 @@ static int verify_orphan_heads(const struct verify_list *l, const cJSON *san, co
 				      cJSON_GetObjectItemCaseSensitive(san, "status"), "heads")) {
 		const char *cid = verify_str(h, "containerID");
 
-		if (!cid || !verify_head_is(h, ns, pod, container) || verify_has_chain(l, cid, node))
+		if (!cid || !verify_head_is(h, ns, pod, container) ||
+		    verify_has_chain(l, cid, node))
 			continue;
 		fprintf(out, "%s (node %s): no record left\n", cid, node);
 		verify_anchor_of(san, node, cid, &a, out);
@@ -517,7 +525,8 @@ int verify_container(struct kube_client *c, const char *ns, const char *pod, con
 			goto out;
 		}
 		if (!s.bad)
-			fprintf(out, "no AuditRecords for %s/%s container %s\n", ns, pod, container);
+			fprintf(out, "no AuditRecords for %s/%s container %s\n", ns, pod,
+				container);
 		ret = s.bad ? -EBADMSG : -ENODATA;
 		goto out;
 	}

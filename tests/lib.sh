@@ -36,6 +36,16 @@ t_run() {
 	if out=$("$@" 2>&1); then t_pass "$name"; else t_fail "$name" "command: $*" "$out"; fi
 }
 
+# t_grep GREP_ARGS...: grep on its standard input, read whole first. Under
+# pipefail, `cmd | grep -q` quits at the first match and cmd, still writing,
+# dies of SIGPIPE: the pipeline fails and a match reads as none (or, after
+# `!`, a line that is there as absent). Use `cmd | t_grep -q ...` instead.
+t_grep() {
+	local in
+	in=$(cat)
+	grep "$@" <<<"$in"
+}
+
 # t_wait SECONDS CMD...: polls CMD until it succeeds; returns 1 on timeout.
 # Generous timeouts: a slow machine must not fail a test, only a broken feature.
 t_wait() {
@@ -77,16 +87,26 @@ t_summary() {
 	[ $T_FAILED = 0 ] && [ $T_PASSED -gt 0 ]
 }
 
+# t_stop MESSAGE [DETAIL...]: a failed check that leaves nothing to test
+# after it: counted, the summary printed, the script ended.
+t_stop() {
+	t_fail "$@"
+	t_summary
+	exit 1
+}
+
 # t_port_free PORT: nothing listens on 127.0.0.1:PORT.
 t_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# t_free_port: prints a port nothing listens on, away from the defaults of
-# a `make run` cluster and below the ephemeral range, for a daemon a test
+# t_free_port [TAKEN...]: prints a port nothing listens on, none of TAKEN
+# (picked already, not yet listened on), away from the defaults of a
+# `make run` cluster and below the ephemeral range, for a daemon a test
 # starts (its /metrics, say).
 t_free_port() {
 	local p
 	for _ in $(seq 50); do
 		p=$((20000 + RANDOM % 12000))
+		[[ " $* " == *" $p "* ]] && continue
 		t_port_free "$p" && echo "$p" && return 0
 	done
 	return 1

@@ -53,7 +53,7 @@ build() {
 	unit/*) targets="build/asan/tests/$1" ;;
 	bpf/*) targets="all" ;;
 	integration/*) targets="all build/asan/shellaudit-controller build/asan/shellaudit-agent $(
-		cd "$scratch" && ls tests/integration/*.c | sed 's#^tests/\(.*\)\.c$#build/asan/tests/\1#' | tr '\n' ' ')" ;;
+		cd "$scratch" && printf '%s\n' tests/integration/*.c | sed 's#^tests/\(.*\)\.c$#build/asan/tests/\1#' | tr '\n' ' ')" ;;
 	e2e/*) targets="all" ;;
 	*) return 2 ;;
 	esac

@@ -25,6 +25,7 @@ suites=("$@")
 total_pass=0
 total_fail=0
 broken=()
+failures=() # each failed script's FAIL lines, printed again at the end
 
 # limit SUITE: the time limit of one test of SUITE.
 limit() {
@@ -81,6 +82,12 @@ tally() {
 	elif [ "$f" != 0 ]; then
 		broken+=("$name ($f failed)")
 	fi
+	if [ "$f" != 0 ]; then
+		# The failed checks with their details, a few lines each: the end
+		# of the output is what a CI log shows.
+		failures+=("== $name"$'\n'"$(awk '/^  FAIL/ { p = 1; n = 0; print; next }
+			p && /^        / && n < 6 { n++; print; next } { p = 0 }' "$out" | head -60)")
+	fi
 	printf '   (%s: %ss)\n' "$name" "$took"
 }
 
@@ -115,7 +122,7 @@ run_queue() {
 			i=$((i + 1))
 		done
 		wait -n -p pid "${!pid_idx[@]}" || true
-		[ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ] || continue
+		{ [ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ]; } || continue
 		idx=${pid_idx[$pid]}
 		unset "pid_idx[$pid]"
 		[ "${q_suite[$idx]}" = e2e ] && e2e=0
@@ -161,6 +168,7 @@ done
 run_queue
 
 echo
+for b in "${failures[@]+"${failures[@]}"}"; do echo "$b"; done
 for b in "${broken[@]+"${broken[@]}"}"; do echo "FAILED: $b"; done
 echo "$total_pass passed, $total_fail failed"
 [ $total_fail = 0 ] && [ $total_pass -gt 0 ]

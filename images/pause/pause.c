@@ -35,7 +35,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (getpid() != 1)
-		fprintf(stderr, "pause: warning: not pid 1, zombies of the pod are not mine to reap\n");
+		fprintf(stderr,
+			"pause: warning: not pid 1, zombies of the pod are not mine to reap\n");
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);

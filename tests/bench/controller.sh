@@ -84,7 +84,9 @@ writes_now() {
 	echo "$(api_writes POST shellauditnodes) $(api_writes PATCH shellauditnodes) $(api_writes PATCH shellauditpolicies)"
 }
 writes_diff() { # BEFORE AFTER -> "N creates + N patches + N status"
-	local a=($1) b=($2)
+	local a b
+	read -r -a a <<<"$1"
+	read -r -a b <<<"$2"
 	echo "$((b[0] - a[0])) creates + $((b[1] - a[1])) patches + $((b[2] - a[2])) status"
 }
 hwm_mb() { awk '$1 == "VmHWM:" { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
@@ -174,7 +176,7 @@ if [ "$BIG" = 1 ]; then
 		since=$(date +%s.%N)
 		w0=$(writes_now)
 		run "$v"
-		(KGEN_SINCE=$since kgen converge "$dir/want-big" 1800 >"$dir/big.secs" 2>&1; echo done >>"$dir/big.secs") &
+		(KGEN_SINCE=$since kgen converge "$dir/want-big" 1800 >"$dir/big.secs" 2>&1; echo 'done' >>"$dir/big.secs") &
 		ready() { curl -sf -m 120 "http://127.0.0.1:$PORT/readyz" >/dev/null; }
 		t_wait 1200 ready
 		synced=$(echo "$since $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }')

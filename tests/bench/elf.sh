@@ -13,8 +13,8 @@ MKELF=$T_BUILD/tests/tools/mkelf
 work=$(mktemp -d /tmp/shellaudit-bench-elf.XXXXXX)
 t_cleanup "rm -rf '$work'"
 mkdir -p "$work/old"
-git -C "$T_ROOT" show "$BEFORE:node-agent/elfsym.c" >"$work/old/elfsym.c" &&
-	git -C "$T_ROOT" show "$BEFORE:node-agent/elfsym.h" >"$work/old/elfsym.h" ||
+{ git -C "$T_ROOT" show "$BEFORE:node-agent/elfsym.c" >"$work/old/elfsym.c" &&
+	git -C "$T_ROOT" show "$BEFORE:node-agent/elfsym.h" >"$work/old/elfsym.h"; } ||
 	{ t_fail "cannot read elfsym at $BEFORE"; t_summary; exit 1; }
 cc=${CC:-gcc}
 $cc -O2 -D_GNU_SOURCE -I"$work/old" -o "$work/before" "$T_ROOT/tests/bench/elfbench.c" \

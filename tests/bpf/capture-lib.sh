@@ -50,6 +50,7 @@ cap_container() {
 # is the host's /usr, read-only (python3's library, a tree to chroot to).
 cap_pivot_container() {
 	local name=$1 root=$2 up child
+	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
 	unshare --mount --pid --fork --kill-child=KILL /bin/sh -c '
 		set -e
 		mount --bind "$1" "$1"
@@ -64,6 +65,7 @@ cap_pivot_container() {
 	up=$!
 	disown "$up"
 	t_cleanup "kill -KILL $up"
+	# shellcheck disable=SC2317 # called by t_wait
 	is_up() { [ "$(cat "/proc/$(pgrep -P "$up")/comm" 2>/dev/null)" = sleep ]; }
 	t_wait 20 is_up || { t_fail "container $name did not start" "$(cat "$work/container-$name.err")"; return 1; }
 	child=$(pgrep -P "$up")
@@ -110,6 +112,7 @@ cap_agent_stop() {
 		return 1
 	fi
 	kill -TERM "$AGENT_PID"
+	# shellcheck disable=SC2317 # called by t_wait
 	stopped() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
 	t_wait 60 stopped || kill -KILL "$AGENT_PID"
 	wait "$AGENT_PID"
@@ -128,7 +131,7 @@ cap_target() {
 cap_lines() { "$TOOLS/sa-lines" --kind line --container "$1" "$work/out.jsonl"; }
 
 # cap_has_line NAME TEXT: true once TEXT was captured in container NAME.
-cap_has_line() { cap_lines "$1" | grep -qxF -- "$2"; }
+cap_has_line() { cap_lines "$1" | t_grep -qxF -- "$2"; }
 
 # cap_same NAME EXPECTED ACTUAL: t_eq for long values; a failure shows
 # lengths and the first differing byte instead of the values.

@@ -19,8 +19,8 @@ set -uo pipefail
 cap_setup
 [ -x "$TOOLS/sa-ns" ] || { t_fail "missing $TOOLS/sa-ns (run make all)"; t_summary; exit 1; }
 PY=/usr/bin/python3
-ctypes_so=$(ls /usr/lib/python3*/lib-dynload/_ctypes.cpython-*.so 2>/dev/null | head -1)
-[ -x "$PY" ] && [ -n "$ctypes_so" ] || { t_fail "python3 with ctypes is installed"; t_summary; exit 1; }
+ctypes_so=$(compgen -G '/usr/lib/python3*/lib-dynload/_ctypes.cpython-*.so' | head -1)
+{ [ -x "$PY" ] && [ -n "$ctypes_so" ]; } || { t_fail "python3 with ctypes is installed"; t_summary; exit 1; }
 # A root with the tools an audited user would have: util-linux, busybox,
 # python3 (its library is the host's /usr, bound on /opt).
 programs=(unshare setpriv nsenter chroot pivot_root mount umount busybox "$PY" "$ctypes_so")

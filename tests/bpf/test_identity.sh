@@ -51,6 +51,7 @@ wrapped() {
 		[ "${LOW[$name]}" -lt "${CPID[$name]}" ] && return 0
 		# Another program forked meanwhile: both go, the next container.
 		kill -KILL "${LOW[$name]}" "${CPID[$name]}"
+		# shellcheck disable=SC2317 # called by t_wait
 		gone() { ! grep -qxe "${LOW[$name]}" -e "${CPID[$name]}" "$cg/cgroup.procs"; }
 		t_wait 20 gone
 	done

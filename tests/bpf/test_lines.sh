@@ -55,7 +55,7 @@ $([ "${typed:0:${#argv}}" = "$argv" ] && echo yes || echo no)"
 	printf '#'
 	for i in $(seq 1 255); do
 		case $i in 3 | 10 | 13 | 17 | 19 | 26 | 28) continue ;; esac
-		printf "\\x$(printf %02x "$i")"
+		printf '%b' "\\x$(printf %02x "$i")"
 	done
 	printf '\n'
 	printf '# utf-8: \xc3\xa9 \xe2\x82\xac and a bidi override \xe2\x80\xae reversed\n'
@@ -92,8 +92,8 @@ t_wait 120 cap_has_line fast "#fast 10000" || t_fail "the last fast line never a
 cap_agent_stop
 cap_lines fast >"$work/fast.got"
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_lines "$work/out.jsonl" | awk '{ s += $1 } END { print s + 0 }')
-got=$(wc -l <"$work/fast.got")
-t_eq "10,000 lines: captured + counted drops = sent" 10000 "$((got + lost))"
+fast=$(wc -l <"$work/fast.got")
+t_eq "10,000 lines: captured + counted drops = sent" 10000 "$((fast + lost))"
 # With no drop the capture is the input; with drops it is the input with
 # exactly `lost` lines missing, the rest in order.
 if [ "$lost" = 0 ]; then
@@ -107,7 +107,7 @@ else
 			{ while (i < n && want[i] != $0) i++; if (i >= n) bad++; else { ok++; i++ } }
 			END { printf "%d out of place, %d passed over\n", bad, n - ok }' "$work/fast.txt" "$work/fast.got")"
 fi
-echo "  note 10,000 fast lines: $got captured, $lost counted as dropped"
+echo "  note 10,000 fast lines: $fast captured, $lost counted as dropped"
 
 # A larger maximum: a 1 MiB line keeps 65534 bytes.
 : >"$work/agent.log"

@@ -89,7 +89,7 @@ t_eq "and its lines are not captured" "" "$(cap_lines c2 | grep after-sweep)"
 # The agent would drop c2's events anyway (no target of its own names c2):
 # the kernel's map must not hold it, and must hold c1.
 mntns() { stat -L -c %i "/proc/$1/ns/mnt"; }
-keys=$(bpftool -j map dump pinned "$(ls -d "$pins"/*/map_targets | head -1)" 2>&1)
+keys=$(bpftool -j map dump pinned "$(find "$pins" -mindepth 2 -maxdepth 2 -name map_targets | head -1)" 2>&1)
 in_map() { grep -q "\"mntns\":$(mntns "${CPID[$1]}")[,}]" <<<"$keys" && echo yes || echo no; }
 t_eq "the sweep removed c2 from the kernel's target map, and kept c1" "c1 yes, c2 no" \
 	"c1 $(in_map c1), c2 $(in_map c2)"
@@ -109,7 +109,7 @@ start_agent --max-line 100 || t_fail "agent did not restart"
 t_match "an agent with other settings removes the old state" \
 	'removing the capture state of another agent build or settings' "$(cat "$work/agent.log")"
 t_eq "and keeps only its own" "1 no" \
-	"$(ls "$pins" | wc -l) $([ -e "$pins/$old" ] && echo yes || echo no)"
+	"$(find "$pins" -mindepth 1 -maxdepth 1 | wc -l) $([ -e "$pins/$old" ] && echo yes || echo no)"
 t_wait 30 sh -c "grep -q capture-state-replaced '$work/out.jsonl'"
 t_eq "and c1's stream says capture was off, and why" "no-capture-state capture-state-replaced " "$(offs c1)"
 t_match "counting what the old state held unread" \

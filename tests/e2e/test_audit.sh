@@ -41,16 +41,10 @@ WAIT=${SHELLAUDIT_E2E_TIMEOUT:-180}
 
 k() { "$KUBE_BIN/kubectl" "$@"; }
 
-# stop MESSAGE [DETAIL...]: a failed check that leaves nothing to test after it.
-stop() {
-	t_fail "$@"
-	t_summary
-	exit 1
-}
 
 e2e_node_preflight
 for f in "$PTYTYPE" "$AGENT" "$T_BUILD/shellaudit-controller"; do
-	[ -x "$f" ] || stop "$f is built" "run make"
+	[ -x "$f" ] || t_stop "$f is built" "run make"
 done
 e2e_node_env
 work=$(mktemp -d /tmp/shellaudit-audit.XXXXXX)
@@ -63,12 +57,12 @@ start=$SECONDS
 # A component that dies at startup on a busy machine gets two more tries.
 for attempt in 1 2 3; do
 	out=$("$CLUSTER" up --node 2>&1) && break
-	[ "$attempt" = 3 ] && stop "up --node" "$(tail -n 30 <<<"$out")"
+	[ "$attempt" = 3 ] && t_stop "up --node" "$(tail -n 30 <<<"$out")"
 	echo "  note up --node failed (attempt $attempt): $(grep -m1 'error' <<<"$out")"
 	"$CLUSTER" down >/dev/null 2>&1 || true
 done
 eval "$("$CLUSTER" env)"
-out=$("$T_ROOT/hack/images.sh" import 2>&1) || stop "images build and import" "$(tail -n 30 <<<"$out")"
+out=$("$T_ROOT/hack/images.sh" import 2>&1) || t_stop "images build and import" "$(tail -n 30 <<<"$out")"
 t_pass "node up, images imported ($((SECONDS - start))s)"
 node=$(k get nodes -o jsonpath='{.items[0].metadata.name}')
 
@@ -93,10 +87,10 @@ apply() {
 
 apply config/local Deployment/shellaudit-system/shellaudit-controller/controller \
 	DaemonSet/shellaudit-system/shellaudit-agent/agent DaemonSet/shellaudit-system/shellaudit-audit/controller ||
-	stop "apply -k config/local" "$(tail -n 20 "$work/apply.log")"
+	t_stop "apply -k config/local" "$(tail -n 20 "$work/apply.log")"
 k wait --for=condition=Established --timeout=60s crd/shellauditpolicies.shellaudit.io \
 	crd/auditrecords.shellaudit.io crd/shellauditnodes.shellaudit.io >/dev/null ||
-	stop "the CRDs are established"
+	t_stop "the CRDs are established"
 # The sample policy with a short retention, and room for every line as an Event.
 apply config/samples Deployment/default/demo/demo Deployment/default/untargeted/demo -- "$(
 	cat <<-EOF
@@ -110,7 +104,7 @@ apply config/samples Deployment/default/demo/demo Deployment/default/untargeted/
 	      events:
 	        ratePerMinute: 600
 	EOF
-)" || stop "apply -k config/samples" "$(tail -n 20 "$work/apply.log")"
+)" || t_stop "apply -k config/samples" "$(tail -n 20 "$work/apply.log")"
 t_pass "shellaudit deployed from config/local, the samples from config/samples"
 
 for w in shellaudit-system/deployment/shellaudit-controller shellaudit-system/daemonset/shellaudit-agent \
@@ -119,14 +113,14 @@ for w in shellaudit-system/deployment/shellaudit-controller shellaudit-system/da
 	if k -n "$ns" rollout status "$kind/$name" --timeout="${WAIT}s" >/dev/null 2>&1; then
 		t_pass "$kind/$name is available"
 	else
-		stop "$kind/$name is available" "$(k -n "$ns" get pods -o wide 2>&1)" \
+		t_stop "$kind/$name is available" "$(k -n "$ns" get pods -o wide 2>&1)" \
 			"$(k -n "$ns" describe "$kind/$name" 2>&1 | tail -n 15)"
 	fi
 done
 policy_ready() {
 	[ "$(k get sap audit-demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
-t_wait "$WAIT" policy_ready || stop "the policy turns Ready" "$(k get sap audit-demo -o yaml 2>&1 | tail -n 25)"
+t_wait "$WAIT" policy_ready || t_stop "the policy turns Ready" "$(k get sap audit-demo -o yaml 2>&1 | tail -n 25)"
 t_pass "the policy turns Ready"
 
 pod=$(k get pods -l app=demo -o jsonpath='{.items[0].metadata.name}')
@@ -141,7 +135,7 @@ attached() {
 		grep -qxF "$cid"
 }
 t_wait "$WAIT" attached "$pod" shell ||
-	stop "the agent attaches to the demo pod's container" "$(k get shellauditnode -o yaml 2>&1 | tail -n 25)"
+	t_stop "the agent attaches to the demo pod's container" "$(k get shellauditnode -o yaml 2>&1 | tail -n 25)"
 t_pass "the agent attaches to the demo pod's container"
 cid=$(k get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="shell")].containerID}')
 t_match "it found the container's init in containerd's runc state, not by pid" \
@@ -304,7 +298,7 @@ exit
 EOF
 session "kubectl exec -it, then unshare -Urm bash" "$work/escape.txt" --size 0x0 -- \
 	"$KUBE_BIN/kubectl" exec -it "$pod" -c shell -- bash
-escaped() { record_dump "$pod" shell | grep -qxF "$(printf 'line\techo typed-after-the-user-namespace')"; }
+escaped() { record_dump "$pod" shell | t_grep -qxF "$(printf 'line\techo typed-after-the-user-namespace')"; }
 t_wait "$WAIT" escaped || true
 record_dump "$pod" shell >"$work/escape.records"
 for want in "exec	/bin/id" "exec	/bin/echo escaped-noninteractive" "line	echo typed-in-a-user-namespace" \
@@ -332,7 +326,7 @@ agent_pid() {
 	local p
 	for p in $(pgrep -x shellaudit-agen); do
 		grep -qF ":$SHELLAUDIT_CGROUP_ROOT/" "/proc/$p/cgroup" 2>/dev/null &&
-			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "NODE_NAME=$node" &&
+			tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | t_grep -qxF "NODE_NAME=$node" &&
 			echo "$p" && return 0
 	done
 	return 1
@@ -498,7 +492,7 @@ newest=$(k get auditrecords -l "shellaudit.io/pod=$pod" \
 	-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' | sort | tail -n 1)
 t_run "the demo pod is deleted" k delete pod "$pod" --wait=true --timeout="${WAIT}s"
 # The controller has seen the pod go: its containers are no longer targets.
-pod_untargeted() { ! k get shellauditnode "$node" -o jsonpath='{.spec.targets[*].pod}' | grep -qw -- "$pod"; }
+pod_untargeted() { ! k get shellauditnode "$node" -o jsonpath='{.spec.targets[*].pod}' | t_grep -qw -- "$pod"; }
 t_wait "$WAIT" pod_untargeted || t_fail "the deleted pod's containers are no longer targeted"
 # unexpired: the records of before the deletion still within their retention.
 unexpired() {

@@ -72,14 +72,17 @@ EOF
 t_run "demo pod Ready" k wait --for=condition=Ready pod/demo --timeout=120s
 # Only stdout: kubectl 1.32 may log "Unknown stream id 1, discarding
 # message" on stderr when an exec without stdin ends.
+# shellcheck disable=SC2016 # expanded by the shell in the pod
 t_eq "kubectl exec runs bash and a command" "bash 42 2" \
 	"$(k exec demo -- bash -c 'echo "${0##*/}" $((6 * 7)) $(wc -l </var/log/demo/app.log)' 2>/dev/null)"
+# shellcheck disable=SC2016 # expanded by the shell in the pod
 t_eq "the demo image has the programs of the paper's session" "" \
 	"$(k exec demo -- bash -c 'for p in ls ip vi cat ps strace apt; do command -v $p >/dev/null || echo missing $p; done' 2>/dev/null)"
 if [ -x "$PTYTYPE" ]; then
 	# No pty size (kubectl then resizes nothing, and readline never
 	# redraws its prompt), each line once its echo and the prompt after it
 	# came back, and "exit" to end: ptytype returns the shell's status.
+	# shellcheck disable=SC2016 # typed into the pod's shell as it is
 	printf 'echo typed-$((6*7))\nexit\n' >"$SHELLAUDIT_RUN.lines"
 	t_cleanup "rm -f '$SHELLAUDIT_RUN.lines' '$SHELLAUDIT_RUN.pty'"
 	if "$PTYTYPE" --size 0x0 --echo --prompt 'demo:~# ' --lines "$SHELLAUDIT_RUN.lines" --timeout 60 \
@@ -124,8 +127,10 @@ sed 's/^/         /' "/proc/$pid/cgroup"
 
 # --- pods reach the API server -------------------------------------------------------
 
+# shellcheck disable=SC2016 # expanded by the shell in the pod
 t_eq "kubernetes Service env in the pod" "10.96.0.1 443" \
 	"$(k exec demo -- bash -c 'echo $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT')"
+# shellcheck disable=SC2016 # expanded by the shell in the pod
 t_match "a pod calls the API server through the kubernetes Service with its token" '"kind": *"APIVersions"' \
 	"$(k exec demo -- sh -c 'wget -q -O- --no-check-certificate --header "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api' 2>/dev/null)"
 

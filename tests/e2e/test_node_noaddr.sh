@@ -41,6 +41,7 @@ t_run "pod created" k run demo --image=shellaudit.local/demo:dev --image-pull-po
 t_run "pod Ready" k wait --for=condition=Ready pod/demo --timeout=120s
 t_eq "kubectl exec through the kubelet on the node IP" "exec-ok" \
 	"$(k exec demo -- bash -c 'echo exec-ok' 2>/dev/null)"
+# shellcheck disable=SC2016 # expanded by the shell in the pod
 t_match "the pod reaches the API server through the kubernetes Service" '"gitVersion": *"v1\.32\.' \
 	"$(k exec demo -- sh -c 'wget -q -O- --no-check-certificate https://$KUBERNETES_SERVICE_HOST/version' 2>/dev/null)"
 

@@ -85,9 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = re_search(re, text, n, from, &ms, &me, &budget);
 		rc2 = re_search(re, text, n, from, &ms2, &me2, &budget2);
 		FUZZ_CHECK(rc == rc2 && budget == budget2);
-		FUZZ_CHECK(rc != 1 || (from <= ms && ms <= me && me <= n && ms == ms2 && me == me2));
+		FUZZ_CHECK(rc != 1 ||
+			   (from <= ms && ms <= me && me <= n && ms == ms2 && me == me2));
 		if (rc != -E2BIG)
-			FUZZ_CHECK((1u << 22) - budget <= (uint64_t)(n + 1) * 2 * (re_program_size(re) + 1));
+			FUZZ_CHECK((1u << 22) - budget <=
+				   (uint64_t)(n + 1) * 2 * (re_program_size(re) + 1));
 		re_free(re);
 		fuzz_redact(pattern, text, n);
 	} else {

@@ -52,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += 3;
 		switch (op & 3) {
 		case 0: /* a read: its mode from op, n bytes of data */
-			h.flags = (op & 0x4 ? SA_F_TTY_CANON : 0) | (op & 0x8 ? SA_F_TTY_NOECHO : 0) |
-				  (op & 0x10 ? SA_F_TTY_NO_RL : 0) | (op & 0x20 ? SA_F_TRUNCATED : 0);
+			h.flags =
+				(op & 0x4 ? SA_F_TTY_CANON : 0) | (op & 0x8 ? SA_F_TTY_NOECHO : 0) |
+				(op & 0x10 ? SA_F_TTY_NO_RL : 0) | (op & 0x20 ? SA_F_TRUNCATED : 0);
 			if (n > size - i)
 				n = (uint8_t)(size - i);
 			ev.text = (const char *)data + i;

@@ -33,7 +33,7 @@ done
 # of holes to add, then the file's bytes.
 elf_seed() {
 	local holes=${3:-0}
-	{ printf "\\$(printf '%03o' "$holes")"; cat "$2"; } >"$seeds/elfsym/$1"
+	{ printf '%b' "\\0$(printf '%03o' "$holes")"; cat "$2"; } >"$seeds/elfsym/$1"
 }
 real=0
 for f in /bin/bash /bin/bash-static /usr/lib/*-linux-gnu/libreadline.so.8 /bin/true; do
@@ -80,7 +80,7 @@ printf '\x0c\x01\x08hunter2\n\x02\x01\x00' >"$seeds/ttyline/echo-off"
 # re_seed NAME PATTERN TEXT: the input is one byte (the pattern's length)
 # then the pattern and the text.
 re_seed() {
-	{ printf "\\$(printf '%03o' "$((${#2} % 256))")"; printf '%s' "$2" "$3"; } >"$seeds/re/$1"
+	{ printf '%b' "\\0$(printf '%03o' "$((${#2} % 256))")"; printf '%s' "$2" "$3"; } >"$seeds/re/$1"
 }
 i=0
 while IFS= read -r p; do

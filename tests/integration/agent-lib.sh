@@ -46,6 +46,7 @@ ag_setup() {
 	k create namespace shop >/dev/null
 	k create serviceaccount default -n shop >/dev/null
 	ag_container audited web "${AG_ROOT:-$RFS}"
+	# shellcheck disable=SC2034 # for the scripts that source this file
 	cid=$AG_CID
 }
 

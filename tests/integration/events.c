@@ -36,7 +36,8 @@ static int find_events(const cJSON *item, void *arg)
 	if (!reason || strcmp(reason, f->want_reason))
 		return 0;
 	f->n++;
-	snprintf(f->note, sizeof(f->note), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(item, "note")));
+	snprintf(f->note, sizeof(f->note), "%s",
+		 cJSON_GetStringValue(cJSON_GetObjectItem(item, "note")));
 	if (series)
 		f->series = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(series, "count"));
 	snprintf(f->escaped, sizeof(f->escaped), "%s",
@@ -50,13 +51,15 @@ static struct found list(struct kube_client *c, const char *reason)
 {
 	struct found f = { .want_reason = reason };
 
-	kube_list(c, "/apis/events.k8s.io/v1/namespaces/default/events", 500, find_events, &f, NULL, NULL);
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/default/events", 500, find_events, &f, NULL,
+		  NULL);
 	return f;
 }
 
 int main(void)
 {
-	struct event_regarding pod = { "v1", "Pod", "default", "demo-pod", "0b3f6f62-0000-4000-8000-000000000001" };
+	struct event_regarding pod = { "v1", "Pod", "default", "demo-pod",
+				       "0b3f6f62-0000-4000-8000-000000000001" };
 	struct events_opts o = { .controller = "shellaudit.io/agent", .instance = "agent-test",
 				 .qps = 0.001, .burst = 10 };
 	struct kubeconfig *cfg;
@@ -94,7 +97,8 @@ int main(void)
 
 	r = events_emit(e, &pod, "Normal", "Hostile", "Typed", "echo \x1b[2J\xff\xfe \"quoted\"\n");
 	f = list(c, "Hostile");
-	CHECK("hostile note is escaped", r == 0 && f.n == 1 && !strcmp(f.note, "echo \\e[2J\\xff\\xfe \"quoted\"\\n"));
+	CHECK("hostile note is escaped",
+	      r == 0 && f.n == 1 && !strcmp(f.note, "echo \\e[2J\\xff\\xfe \"quoted\"\\n"));
 	big = malloc(100000);
 	memset(big, 'y', 99999);
 	big[99999] = '\0';
@@ -135,7 +139,8 @@ int main(void)
 	}
 	f = list(c, "Escaped");
 	CHECK("an escaped note is not escaped again, and says so in its annotation",
-	      r == 0 && f.n == 1 && !strcmp(f.note, "echo \\e[2J\\xff") && !strcmp(f.escaped, "true"));
+	      r == 0 && f.n == 1 && !strcmp(f.note, "echo \\e[2J\\xff") &&
+		      !strcmp(f.escaped, "true"));
 	r = events_emit_named(e, "demo-pod.hidden", &pod, "Normal", "Hidden", "Typed",
 			      "r\xe2\x80\x8bm -rf /", NULL);
 	f = list(c, "Hidden");

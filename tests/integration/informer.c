@@ -27,7 +27,8 @@ struct seen {
 
 static void bump(struct hmap *m, const cJSON *obj)
 {
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
 	long n = (long)hmap_get(m, name);
 
 	hmap_put(m, name, (void *)(n + 1), NULL);
@@ -35,11 +36,13 @@ static void bump(struct hmap *m, const cJSON *obj)
 
 static void note(struct seen *s, const char *what, const cJSON *obj)
 {
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
 	size_t len = strlen(s->order);
 
 	if (!strncmp(name, "o-", 2))
-		snprintf(s->order + len, sizeof(s->order) - len, "%s%s:%s", len ? " " : "", what, name);
+		snprintf(s->order + len, sizeof(s->order) - len, "%s%s:%s", len ? " " : "", what,
+			 name);
 }
 
 static void on_add(const cJSON *obj, void *arg)
@@ -71,15 +74,18 @@ static cJSON *trim(const cJSON *obj)
 
 	for (i = 0; i < 3; i++)
 		if (cJSON_GetObjectItem(md, keep[i]))
-			cJSON_AddItemToObject(tmd, keep[i], cJSON_Duplicate(cJSON_GetObjectItem(md, keep[i]), 1));
+			cJSON_AddItemToObject(tmd, keep[i],
+					      cJSON_Duplicate(cJSON_GetObjectItem(md, keep[i]), 1));
 	if (cJSON_GetObjectItem(obj, "data"))
-		cJSON_AddItemToObject(t, "data", cJSON_Duplicate(cJSON_GetObjectItem(obj, "data"), 1));
+		cJSON_AddItemToObject(t, "data",
+				      cJSON_Duplicate(cJSON_GetObjectItem(obj, "data"), 1));
 	return t;
 }
 
 static char *index_of(const cJSON *obj)
 {
-	const char *g = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "data"), "group"));
+	const char *g = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "data"), "group"));
 
 	return g ? strdup(g) : NULL;
 }
@@ -155,7 +161,8 @@ struct cmp {
 static int list_name(const cJSON *item, void *arg)
 {
 	struct cmp *c = arg;
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "metadata"), "name"));
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(item, "metadata"), "name"));
 
 	if (!item) { /* the list starts over */
 		hmap_clear(&c->names);
@@ -171,7 +178,8 @@ static int list_name(const cJSON *item, void *arg)
 static void cache_name(const cJSON *obj, void *arg)
 {
 	struct cmp *c = arg;
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "name"));
 
 	if (!hmap_get(&c->names, name))
 		c->extra++;
@@ -223,9 +231,14 @@ int main(int argc, char **argv)
 	struct kube_client_opts copts = { .websocket = argc > 1 && !strcmp(argv[1], "websocket") };
 	struct kubeconfig *cfg = NULL;
 	struct kube_client *c = NULL;
-	struct informer_opts o = { .path = CM, .page_size = 7, .watch_timeout_s = 20,
-				   .transform = trim, .index = index_of,
-				   .on_add = on_add, .on_update = on_update, .on_delete = on_delete };
+	struct informer_opts o = { .path = CM,
+				   .page_size = 7,
+				   .watch_timeout_s = 20,
+				   .transform = trim,
+				   .index = index_of,
+				   .on_add = on_add,
+				   .on_update = on_update,
+				   .on_delete = on_delete };
 	struct informer_stats st;
 	struct seen s;
 	struct cmp cmp = { 0, 0, { 0 } };
@@ -241,7 +254,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kube_client_new(cfg, NULL, &c);
-	ns = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS "\"}}");
+	ns = cJSON_Parse(
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS
+		"\"}}");
 	kube_create(c, "/api/v1/namespaces", ns, NULL, NULL);
 	cJSON_Delete(ns);
 	for (i = 0; i < 20; i++) {
@@ -263,7 +278,8 @@ int main(int argc, char **argv)
 	cJSON_Delete(patch);
 	kube_delete(c, CM "/o-2", NULL, NULL, NULL);
 	ok = pump_until(ordered_done, &s, 60);
-	CHECK("callbacks come in event order", ok && !strcmp(s.order, "add:o-1 add:o-2 update:o-1 delete:o-2"));
+	CHECK("callbacks come in event order",
+	      ok && !strcmp(s.order, "add:o-1 add:o-2 update:o-1 delete:o-2"));
 	if (strcmp(s.order, "add:o-1 add:o-2 update:o-1 delete:o-2"))
 		printf("       got: %s\n", s.order);
 	in_group = 0;
@@ -295,8 +311,8 @@ int main(int argc, char **argv)
 	CHECK("watch resumes after the restart: every event once, none repeated", ok && all_once &&
 	      count(&s.updates, "o-1") == 1 && count(&s.adds, "o-1") == 1);
 	informer_stats(inf, &st);
-	CHECK("the resume was a watch restart, not a relist", st.watch_restarts >= 1 && st.lists == 1 &&
-	      st.relists == 0);
+	CHECK("the resume was a watch restart, not a relist",
+	      st.watch_restarts >= 1 && st.lists == 1 && st.relists == 0);
 
 	/* Behind the API server's back: one object appears, one vanishes,
 	 * and etcd compacts past the informer's version. */

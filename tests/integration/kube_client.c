@@ -33,8 +33,8 @@ static cJSON *configmap(const char *name, const char *key, const char *value)
 
 static const char *meta(const cJSON *obj, const char *field)
 {
-	return cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), field));
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(obj, "metadata"), field));
 }
 
 static void test_requests(struct kube_client *c)
@@ -52,7 +52,8 @@ static void test_requests(struct kube_client *c)
 	}
 	cJSON_Delete(got);
 	r = kube_create(c, CM, obj, NULL, &resp);
-	CHECK("create twice is AlreadyExists", r == -EEXIST && !strcmp(resp.reason, "AlreadyExists"));
+	CHECK("create twice is AlreadyExists",
+	      r == -EEXIST && !strcmp(resp.reason, "AlreadyExists"));
 	r = kube_get(c, CM "/missing", NULL, &resp);
 	CHECK("get missing is NotFound", r == -ENOENT && !strcmp(resp.reason, "NotFound"));
 
@@ -60,14 +61,18 @@ static void test_requests(struct kube_client *c)
 	patch = cJSON_CreateObject();
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "data"), "k", "v2");
 	r = kube_patch(c, CM "/a", patch, &got, &resp);
-	CHECK("merge patch applies", r == 0 && got &&
-	      !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "data"), "k")), "v2"));
+	CHECK("merge patch applies",
+	      r == 0 && got &&
+		      !strcmp(cJSON_GetStringValue(
+				      cJSON_GetObjectItem(cJSON_GetObjectItem(got, "data"), "k")),
+			      "v2"));
 	cJSON_Delete(got);
 	cJSON_Delete(patch);
 	cJSON_AddItemToObject(cJSON_GetObjectItem(obj, "metadata"), "resourceVersion",
 			      cJSON_CreateString(rv ? rv : "1"));
 	r = kube_update(c, CM "/a", obj, NULL, &resp);
-	CHECK("update with a stale resourceVersion is Conflict", r == -EBUSY && !strcmp(resp.reason, "Conflict"));
+	CHECK("update with a stale resourceVersion is Conflict",
+	      r == -EBUSY && !strcmp(resp.reason, "Conflict"));
 	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(obj, "metadata"), "resourceVersion");
 
 	r = kube_apply(c, CM "/a", "kube-client-test", true, obj, &got, &resp);
@@ -100,7 +105,8 @@ struct counter {
 static int count_item(const cJSON *item, void *arg)
 {
 	struct counter *n = arg;
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "data"), "k"));
+	const char *v =
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(item, "data"), "k"));
 
 	if (!item) { /* the list starts over */
 		n->items = 0;
@@ -176,7 +182,8 @@ static void test_large_and_many(struct kube_client *c, const struct kubeconfig *
 
 	kube_client_new(cfg, &small, &sc);
 	r = kube_get(sc, CM "/big", NULL, &resp);
-	CHECK("a body past max_body is a clear -EFBIG", r == -EFBIG && strstr(resp.message, "larger than"));
+	CHECK("a body past max_body is a clear -EFBIG",
+	      r == -EFBIG && strstr(resp.message, "larger than"));
 	kube_client_free(sc);
 	free(big);
 }
@@ -190,7 +197,8 @@ static int record(const char *type, const cJSON *obj, void *arg)
 {
 	struct recorder *rec = arg;
 	const char *name = meta(obj, "name");
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "data"), "k"));
+	const char *v =
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "data"), "k"));
 
 	if (!strcmp(type, "BOOKMARK") || !name || strncmp(name, "w-", 2))
 		return 0;
@@ -202,16 +210,16 @@ static int record(const char *type, const cJSON *obj, void *arg)
 static void test_watch_order(struct kube_client *c, const char *transport)
 {
 	char label[160];
-	static const char *want[] = { "ADDED w-1 a", "ADDED w-2 a", "MODIFIED w-1 b", "DELETED w-2 a",
-				      "MODIFIED w-1 c", "DELETED w-1 c" };
+	static const char *want[] = { "ADDED w-1 a",   "ADDED w-2 a",	 "MODIFIED w-1 b",
+				      "DELETED w-2 a", "MODIFIED w-1 c", "DELETED w-1 c" };
 	struct kube_response resp;
 	struct recorder rec = { .n = 0 };
 	char *rv = NULL, *start;
 	cJSON *obj, *patch;
 	int r, i, same = 1;
 
-	kube_list(c, CM "?fieldSelector=metadata.name%3Dnone", 10, count_item, &(struct counter){ 0, 0, 0 },
-		  &rv, &resp);
+	kube_list(c, CM "?fieldSelector=metadata.name%3Dnone", 10, count_item,
+		  &(struct counter){ 0, 0, 0 }, &rv, &resp);
 	start = rv ? strdup(rv) : NULL;
 	obj = configmap("w-1", "k", "a");
 	kube_create(c, CM, obj, NULL, &resp);
@@ -235,7 +243,8 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 	for (i = 0; i < 6; i++)
 		if (i >= rec.n || strcmp(rec.log[i], want[i]))
 			same = 0;
-	snprintf(label, sizeof(label), "%s: watch delivers create/update/delete in order", transport);
+	snprintf(label, sizeof(label), "%s: watch delivers create/update/delete in order",
+		 transport);
 	CHECK(label, same && rec.n == 6);
 	if (!same || rec.n != 6)
 		for (i = 0; i < rec.n; i++)
@@ -246,7 +255,8 @@ static void test_watch_order(struct kube_client *c, const char *transport)
 	/* Resuming from the last version repeats nothing. */
 	rec.n = 0;
 	r = watch_stream(c, CM, &rv, 2, record, &rec, NULL);
-	snprintf(label, sizeof(label), "%s: resume from the last resourceVersion repeats nothing", transport);
+	snprintf(label, sizeof(label), "%s: resume from the last resourceVersion repeats nothing",
+		 transport);
 	CHECK(label, r == 0 && rec.n == 0);
 	free(rv);
 	free(start);
@@ -334,7 +344,8 @@ static void test_watch_bad_version(struct kube_client *c, const char *transport)
 	char *rv = strdup("not-a-version"), label[160];
 	int r = watch_stream(c, CM, &rv, 2, record, &(struct recorder){.n = 0}, NULL);
 
-	snprintf(label, sizeof(label), "%s: watch from a malformed version fails cleanly", transport);
+	snprintf(label, sizeof(label), "%s: watch from a malformed version fails cleanly",
+		 transport);
 	CHECK(label, r < 0 && r != -ESTALE);
 	free(rv);
 }
@@ -477,7 +488,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kube_client_new(cfg, NULL, &c);
-	ns = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS "\"}}");
+	ns = cJSON_Parse(
+		"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS
+		"\"}}");
 	CHECK("create namespace over TLS with a client certificate",
 	      kube_create(c, "/api/v1/namespaces", ns, NULL, &resp) == 0);
 	cJSON_Delete(ns);

@@ -59,7 +59,8 @@ int main(void)
 	}
 	kube_client_new(cfg, NULL, &c);
 	san = cJSON_Parse("{\"apiVersion\":\"shellaudit.io/v1alpha1\",\"kind\":\"ShellAuditNode\","
-			  "\"metadata\":{\"name\":\"" NODE "\"},\"spec\":{\"targetCount\":0,\"targets\":[]}}");
+			  "\"metadata\":{\"name\":\"" NODE
+			  "\"},\"spec\":{\"targetCount\":0,\"targets\":[]}}");
 	CHECK("a ShellAuditNode is created", kube_create(c, SANS, san, NULL, NULL) == 0);
 	cJSON_Delete(san);
 	/* What the previous agent left. */

@@ -48,7 +48,8 @@
 
 static cJSON *identity(void)
 {
-	return cJSON_Parse("{\"ns\":\"" NS "\",\"pod\":\"web\",\"podUID\":\"uid-web\",\"container\":\"main\","
+	return cJSON_Parse("{\"ns\":\"" NS
+			   "\",\"pod\":\"web\",\"podUID\":\"uid-web\",\"container\":\"main\","
 			   "\"containerID\":\"" CID "\",\"node\":\"node-1\",\"policies\":[\"p\"],"
 			   "\"retention\":\"1h\",\"events\":{\"enabled\":true,\"execEvents\":false,"
 			   "\"ratePerMinute\":6000}}");
@@ -201,7 +202,8 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 
 	record_container_label(CID, label);
 	snprintf(path, sizeof(path),
-		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords?labelSelector=shellaudit.io%%2Fcontainer-id%%3D%s",
+		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS
+		 "/auditrecords?labelSelector=shellaudit.io%%2Fcontainer-id%%3D%s",
 		 label);
 	if (kube_list(c, path, 100, collect_record, &col, NULL, NULL) < 0) {
 		printf("  FAIL list AuditRecords\n0 passed, 1 failed\n");
@@ -209,11 +211,13 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 	}
 	intact = verify_chain(col.recs, col.n, stdout, &res) == 0;
 	for (r = 0; key && r < col.n; r++)
-		signed_ok += record_check_signature(cJSON_GetObjectItem(col.recs[r], "spec"),
-						    sign_key_id(key), sign_key_public(key), &why) == 0;
+		signed_ok +=
+			record_check_signature(cJSON_GetObjectItem(col.recs[r], "spec"),
+					       sign_key_id(key), sign_key_public(key), &why) == 0;
 	hmap_init(&texts);
 	for (r = 0; r < col.n; r++)
-		cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(col.recs[r], "spec"), "entries")) {
+		cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(col.recs[r], "spec"),
+							  "entries")) {
 			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "text"));
 
 			if (t)
@@ -228,20 +232,22 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 		dup += k > 1;
 	}
 	hmap_init(&events);
-	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events, NULL, NULL);
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events,
+		  NULL, NULL);
 	for (i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "cmd-%05ld", i);
 		ev_once += (long)hmap_get(&events, text) == 1;
 	}
-	printf("  %s every entry is in the AuditRecords exactly once (%ld of %ld, %ld duplicated, %zu records)\n",
+	printf("  %s every entry is in the AuditRecords exactly once (%ld of %ld, %ld duplicated, "
+	       "%zu records)\n",
 	       once == n && texts.size == (size_t)n ? "ok  " : "FAIL", once, n, dup, col.n);
 	printf("  %s the chain verifies\n", intact && res.first_sequence == 0 ? "ok  " : "FAIL");
 	printf("  %s every entry has exactly one ShellCommand Event (%ld of %ld)\n",
 	       ev_once == n ? "ok  " : "FAIL", ev_once, n);
 	printf("  %s every record is signed by the spool's key, replays included (%ld of %zu)\n",
 	       col.n && signed_ok == (long)col.n ? "ok  " : "FAIL", signed_ok, col.n);
-	i = (once == n && texts.size == (size_t)n) + (intact && res.first_sequence == 0) + (ev_once == n) +
-	    (col.n && signed_ok == (long)col.n);
+	i = (once == n && texts.size == (size_t)n) + (intact && res.first_sequence == 0) +
+	    (ev_once == n) + (col.n && signed_ok == (long)col.n);
 	printf("%ld passed, %ld failed\n", i, 4 - i);
 	sign_key_free(key);
 	for (r = 0; r < col.n; r++)
@@ -255,7 +261,8 @@ static int verify_phase(struct kube_client *c, long n, const char *dir)
 static const char *text_of(const cJSON *rec)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(
-		cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"), 0),
+		cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"),
+				   0),
 		"text"));
 }
 
@@ -283,45 +290,53 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		return 1;
 	events_new(c, &eo, &ev);
 	publish_new(c, ev, s, &p);
-	e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
+	e = cJSON_Parse(
+		"{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
 	spool_add(s, "containerd://c0111de", "", id, NULL, e);
 	cJSON_Delete(e);
 	spool_tick(s);
 	if (spool_next_record(s, &rec, &pos) < 0)
 		return 1;
 	snprintf(name, sizeof(name), "%s",
-		 cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name")));
-	digest = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "digest"));
+		 cJSON_GetStringValue(
+			 cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name")));
+	digest = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "digest"));
 	record_name_taken(name, digest, longer, sizeof(longer));
 	/* the squatter: same name, other content */
 	squat = cJSON_Duplicate(rec, 1);
-	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(squat, "spec"),
-									   "entries"),
-						     0),
-				  "text", cJSON_CreateString("squatter"));
+	cJSON_ReplaceItemInObject(
+		cJSON_GetArrayItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(squat, "spec"), "entries"), 0),
+		"text", cJSON_CreateString("squatter"));
 	record_digest(cJSON_GetObjectItem(squat, "spec"), d);
-	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(squat, "spec"), "digest", cJSON_CreateString(d));
-	kube_create(c, "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords", squat, NULL, NULL);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(squat, "spec"), "digest",
+				  cJSON_CreateString(d));
+	kube_create(c, "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords", squat, NULL,
+		    NULL);
 	cJSON_Delete(squat);
 	for (i = 0; i < 100 && !spool_idle(s); i++) {
 		spool_tick(s);
 		publish_step(p, 10);
 	}
 	publish_get_stats(p, &ps);
-	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", name);
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", name);
 	kube_get(c, path, &got, NULL);
-	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s",
-		 longer);
+	snprintf(path, sizeof(path),
+		 "/apis/shellaudit.io/v1alpha1/namespaces/" NS "/auditrecords/%s", longer);
 	kube_get(c, path, &ours, NULL);
 	checks++;
 	ok += spool_idle(s) && ps.collisions == 1 && ps.records == 1;
-	printf("  %s a record whose name was taken is published, not dropped (%llu collisions, %llu created)\n",
+	printf("  %s a record whose name was taken is published, not dropped (%llu collisions, "
+	       "%llu created)\n",
 	       spool_idle(s) && ps.collisions == 1 && ps.records == 1 ? "ok  " : "FAIL",
 	       (unsigned long long)ps.collisions, (unsigned long long)ps.records);
 	checks++;
 	ok += ours && text_of(ours) && !strcmp(text_of(ours), "collide-me");
 	printf("  %s under its longer name %s\n",
-	       ours && text_of(ours) && !strcmp(text_of(ours), "collide-me") ? "ok  " : "FAIL", longer);
+	       ours && text_of(ours) && !strcmp(text_of(ours), "collide-me") ? "ok  " : "FAIL",
+	       longer);
 	checks++;
 	ok += got && text_of(got) && !strcmp(text_of(got), "squatter");
 	printf("  %s the record that took the name is left as it is\n",
@@ -340,7 +355,8 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		if (spool_open(&so2, &s2) < 0)
 			return 1;
 		publish_new(c, ev, s2, &p);
-		e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\",\"text\":\"collide-me\"}");
+		e = cJSON_Parse("{\"time\":\"2026-11-25T00:00:00Z\",\"kind\":\"line\","
+				"\"text\":\"collide-me\"}");
 		spool_add(s2, "containerd://c0111de", "", id, NULL, e);
 		cJSON_Delete(e);
 		for (i = 0; i < 100 && !spool_idle(s2); i++) {
@@ -349,8 +365,10 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		}
 		publish_get_stats(p, &ps);
 		ok += spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1;
-		printf("  %s a replay of it finds it under the longer name (%llu created, %llu replayed)\n",
-		       spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1 ? "ok  " : "FAIL",
+		printf("  %s a replay of it finds it under the longer name (%llu created, %llu "
+		       "replayed)\n",
+		       spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1 ? "ok  " :
+										       "FAIL",
 		       (unsigned long long)ps.records, (unsigned long long)ps.records_replayed);
 		spool_close(s2);
 	}
@@ -374,7 +392,8 @@ static void check(bool ok, const char *what, const char *detail)
 {
 	checks++;
 	passed += ok;
-	printf("  %s %s%s%s\n", ok ? "ok  " : "FAIL", what, detail ? ": " : "", detail ? detail : "");
+	printf("  %s %s%s%s\n", ok ? "ok  " : "FAIL", what, detail ? ": " : "",
+	       detail ? detail : "");
 }
 
 static cJSON *pod_identity(const char *pod, const char *cid)
@@ -396,8 +415,8 @@ static int list_chain(struct kube_client *c, const char *cid, struct collect *co
 			    collect_record, &all, NULL, NULL);
 
 	for (i = 0; i < all.n; i++) {
-		const char *id = cJSON_GetStringValue(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(all.recs[i], "spec"), "containerID"));
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(all.recs[i], "spec"), "containerID"));
 
 		if (id && !strcmp(id, cid))
 			collect_record(all.recs[i], col);
@@ -434,8 +453,10 @@ static uint64_t chain_gaps(const struct collect *col, const char *session, struc
 			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind"));
 			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "text"));
 
-			if (kind && !strcmp(kind, "gap") && (!session || (sid && !strcmp(sid, session))))
-				n += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count"));
+			if (kind && !strcmp(kind, "gap") &&
+			    (!session || (sid && !strcmp(sid, session))))
+				n += (uint64_t)cJSON_GetNumberValue(
+					cJSON_GetObjectItem(e, "count"));
 			else if (t && texts)
 				hmap_put(texts, t, (void *)((long)hmap_get(texts, t) + 1), NULL);
 		}
@@ -485,16 +506,27 @@ static int drain_sink(struct spool *s, struct publisher *p, struct sink *sink, i
 static int full_phase(struct kube_client *c, const char *dir)
 {
 	struct sign_key *key = load_key(dir);
-	struct spool_opts so = { .dir = dir, .max_bytes = 64 << 10, .batch_entries = 20,
-				 .batch_age_ms = 200, .checkpoint_ms = 50, .key = key, .resume = true };
+	struct spool_opts so = { .dir = dir,
+				 .max_bytes = 64 << 10,
+				 .batch_entries = 20,
+				 .batch_age_ms = 200,
+				 .checkpoint_ms = 50,
+				 .key = key,
+				 .resume = true };
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
 				  .qps = 1000, .burst = 1000 };
 	cJSON *ida = pod_identity("attacker", "containerd://a77ac4e2");
 	cJSON *idv = pod_identity("victim", "containerd://51c71e");
-	struct sink_entry a = { .kind = SINK_LINE, .container = "containerd://a77ac4e2", .session = 300,
-				.pid = 300, .tid = 300 };
-	struct sink_entry v = { .kind = SINK_LINE, .container = "containerd://51c71e", .session = 400,
-				.pid = 400, .tid = 400 };
+	struct sink_entry a = { .kind = SINK_LINE,
+				.container = "containerd://a77ac4e2",
+				.session = 300,
+				.pid = 300,
+				.tid = 300 };
+	struct sink_entry v = { .kind = SINK_LINE,
+				.container = "containerd://51c71e",
+				.session = 400,
+				.pid = 400,
+				.tid = 400 };
 	struct collect ca = { 0 }, cv = { 0 };
 	struct sink_spool_stats st;
 	struct hmap texts;
@@ -535,7 +567,8 @@ static int full_phase(struct kube_client *c, const char *dir)
 	lost_v = 5;
 	snprintf(detail, sizeof(detail), "%llu of the attacker's, 5 of the victim's",
 		 (unsigned long long)lost_a);
-	check(st.dropped_full > 5 && st.pending == 2, "the full spool refused entries of both", detail);
+	check(st.dropped_full > 5 && st.pending == 2, "the full spool refused entries of both",
+	      detail);
 	check(drain_sink(s, p, sink, 180) == 0, "publishing makes room and the gaps go in", NULL);
 	for (i = 0; i < 2; i++) {
 		v.ts = ts++;
@@ -548,17 +581,18 @@ static int full_phase(struct kube_client *c, const char *dir)
 	list_chain(c, "containerd://51c71e", &cv);
 	list_chain(c, "containerd://a77ac4e2", &ca);
 	hmap_init(&texts);
-	snprintf(detail, sizeof(detail), "%llu", (unsigned long long)chain_gaps(&cv, "400", &texts));
-	check(chain_gaps(&cv, "400", NULL) == lost_v, "the victim's chain says 5 of its entries were lost",
-	      detail);
+	snprintf(detail, sizeof(detail), "%llu",
+		 (unsigned long long)chain_gaps(&cv, "400", &texts));
+	check(chain_gaps(&cv, "400", NULL) == lost_v,
+	      "the victim's chain says 5 of its entries were lost", detail);
 	check(hmap_get(&texts, "victim-before-2") && hmap_get(&texts, "victim-after-1") &&
 		      !hmap_get(&texts, "victim-lost-0"),
 	      "and holds what it kept", NULL);
 	hmap_clear(&texts);
 	snprintf(detail, sizeof(detail), "%llu of %llu",
 		 (unsigned long long)chain_gaps(&ca, NULL, NULL), (unsigned long long)lost_a);
-	check(chain_gaps(&ca, NULL, NULL) == lost_a, "the attacker's chain says how many of its own",
-	      detail);
+	check(chain_gaps(&ca, NULL, NULL) == lost_a,
+	      "the attacker's chain says how many of its own", detail);
 	check(chain_intact(&cv) && chain_intact(&ca), "both chains verify", NULL);
 	free_chain(&ca);
 	free_chain(&cv);
@@ -582,8 +616,8 @@ static int flip_in(const char *dir, const char *sub, const char *needle, int del
 	int i = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	snprintf(cmd, sizeof(cmd), "grep -l -F -- '%s' '%s'/*.seg 2>/dev/null | sort | head -1", needle,
-		 path);
+	snprintf(cmd, sizeof(cmd), "grep -l -F -- '%s' '%s'/*.seg 2>/dev/null | sort | head -1",
+		 needle, path);
 	if (!(ls = popen(cmd, "r")) || !fgets(file, sizeof(file), ls)) {
 		if (ls)
 			pclose(ls);
@@ -632,8 +666,13 @@ static int flip_in(const char *dir, const char *sub, const char *needle, int del
 static int corrupt_phase(struct kube_client *c, const char *dir)
 {
 	struct sign_key *key = load_key(dir);
-	struct spool_opts so = { .dir = dir, .segment_bytes = 16 << 10, .batch_entries = 10,
-				 .batch_age_ms = 200, .checkpoint_ms = 50, .key = key, .resume = true };
+	struct spool_opts so = { .dir = dir,
+				 .segment_bytes = 16 << 10,
+				 .batch_entries = 10,
+				 .batch_age_ms = 200,
+				 .checkpoint_ms = 50,
+				 .key = key,
+				 .resume = true };
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
 				  .qps = 1000, .burst = 1000 };
 	cJSON *id = pod_identity("corrupt", "containerd://c0bbe57"), *sess[2], *e;
@@ -675,8 +714,8 @@ static int corrupt_phase(struct kube_client *c, const char *dir)
 	spool_tick(s);
 	publish_step(p, 1);
 	spool_tick(s);
-	check(flip_in(dir, "records", "corrupt-0123", 10, &seg) == 0, "a byte of a formed record flipped",
-	      NULL);
+	check(flip_in(dir, "records", "corrupt-0123", 10, &seg) == 0,
+	      "a byte of a formed record flipped", NULL);
 	for (i = 300; i < 310; i++) {
 		e = cJSON_CreateObject();
 		snprintf(text, sizeof(text), "corrupt-%04ld", i);
@@ -690,14 +729,16 @@ static int corrupt_phase(struct kube_client *c, const char *dir)
 	spool_end_session(s, "containerd://c0bbe57", "200");
 	check(drain(s, p, 180) == 0, "the spool goes on and drains", NULL);
 	spool_get_stats(s, &st);
-	snprintf(detail, sizeof(detail), "corrupt %llu, gaps %llu, records formed again %llu, lost %llu",
+	snprintf(detail, sizeof(detail),
+		 "corrupt %llu, gaps %llu, records formed again %llu, lost %llu",
 		 (unsigned long long)st.corrupt, (unsigned long long)st.corrupt_gaps,
 		 (unsigned long long)st.records_regenerated, (unsigned long long)st.records_lost);
-	check(st.records_regenerated >= 1 && st.records_lost == 0, "the corrupt record was formed again",
-	      detail);
+	check(st.records_regenerated >= 1 && st.records_lost == 0,
+	      "the corrupt record was formed again", detail);
 	list_chain(c, "containerd://c0bbe57", &col);
 	hmap_init(&texts);
-	snprintf(detail, sizeof(detail), "%llu", (unsigned long long)chain_gaps(&col, "100", &texts));
+	snprintf(detail, sizeof(detail), "%llu",
+		 (unsigned long long)chain_gaps(&col, "100", &texts));
 	check(chain_gaps(&col, "100", NULL) == 1 && chain_gaps(&col, NULL, NULL) == 1,
 	      "the corrupt entry is one gap entry, in its session's chain", detail);
 	for (i = 0; i < 310; i++) {
@@ -707,8 +748,8 @@ static int corrupt_phase(struct kube_client *c, const char *dir)
 	snprintf(detail, sizeof(detail), "%ld of 310", once);
 	check(once == 310, "every other entry is in the records exactly once", detail);
 	hmap_init(&events);
-	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events, NULL,
-		  NULL);
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events,
+		  NULL, NULL);
 	for (i = 0; i < 310; i++) {
 		snprintf(text, sizeof(text), "corrupt-%04ld", i);
 		ev_once += (long)hmap_get(&events, text) == (i != 50);
@@ -744,7 +785,8 @@ int main(int argc, char **argv)
 	}
 	kube_client_new(cfg, NULL, &c);
 	if (argc >= 5 && !strcmp(argv[1], "write"))
-		ret = write_phase(c, argv[2], atol(argv[3]), atol(argv[4]), argc > 5 ? atol(argv[5]) : -1);
+		ret = write_phase(c, argv[2], atol(argv[3]), atol(argv[4]),
+				  argc > 5 ? atol(argv[5]) : -1);
 	else if (argc == 4 && !strcmp(argv[1], "verify"))
 		ret = verify_phase(c, atol(argv[2]), argv[3]);
 	else if (argc == 3 && !strcmp(argv[1], "collide"))

@@ -36,11 +36,6 @@ section() {
 }
 
 # stop MESSAGE [DETAIL...]: a failed step that leaves nothing to test after it.
-stop() {
-	t_fail "$@"
-	t_summary
-	exit 1
-}
 
 ag_setup agent-test-node
 data=$T_ROOT/tests/integration/agent
@@ -50,7 +45,7 @@ cid2=$AG_CID
 ghost=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
 ag_pod ghost "$ghost"
 
-k apply -f - >/dev/null <<'EOF' || stop "the policy is applied"
+k apply -f - >/dev/null <<'EOF' || t_stop "the policy is applied"
 apiVersion: shellaudit.io/v1alpha1
 kind: ShellAuditPolicy
 metadata: {name: demo}
@@ -69,7 +64,7 @@ port=$((SHELLAUDIT_APISERVER_PORT + 3))
 # The agent pins its capture state on a BPF file system of this test alone;
 # unmounted (registered first, so last) after the agent is killed.
 mkdir -p "$work/bpf"
-mount -t bpf bpf "$work/bpf" || stop "cannot mount a BPF file system"
+mount -t bpf bpf "$work/bpf" || t_stop "cannot mount a BPF file system"
 t_cleanup "umount '$work/bpf'"
 # start_agent [ARGS...]: the agent (t_daemon "agent"), its log appended to
 # $dir/agent.log.
@@ -104,7 +99,7 @@ start_agent
 if t_wait 120 both_attached; then
 	t_pass "the agent attaches to the containers the controller programmed"
 else
-	stop "the agent attaches to the containers the controller programmed" \
+	t_stop "the agent attaches to the containers the controller programmed" \
 		"$(k get shellauditnode -o yaml 2>&1 | tail -30)" "$(grep -v '"level":"debug"' "$dir/agent.log" | tail -5)"
 fi
 ready() { [ "$(k get shellauditpolicy demo -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
@@ -177,6 +172,7 @@ t_match "kubectl get auditrecords shows them" 'web-main-' "$(k get auditrecords 
 # the container has no ip and no ps: not found, never run).
 t_eq "exec entries: the programs of the session" "cat cat ls wc" \
 	"$(entries web exec filename | grep -xE 'ls|ip|cat|wc|ps' | sort | tr '\n' ' ' | sed 's/ $//')"
+# shellcheck disable=SC2016 # eval expands it at each try
 t_wait 60 eval '[ "$(entries web2)" = "echo in-web2" ]' || true
 t_eq "the second container's line, in its own records" "echo in-web2" "$(entries web2)"
 if ar=$(k get auditrecords -A -o json) && ev=$(k get events -A -o json); then
@@ -205,7 +201,7 @@ seen = {(e.get("node"), e.get("namespace"), e.get("pod"), e.get("container"))
 for s in sorted(seen, key=str):
     print(" ".join(map(str, s)))' "$dir/export.jsonl")"
 t_eq "--output: exec entries too, with their session" yes \
-	"$(grep '"kind":"exec"' "$dir/export.jsonl" | grep -q '"session":{"id"' && echo yes || echo no)"
+	"$(grep '"kind":"exec"' "$dir/export.jsonl" | t_grep -q '"session":{"id"' && echo yes || echo no)"
 if grep -q 'from-the-other-container\|abc123' "$dir/export.jsonl"; then
 	t_fail "--output: nothing of the untargeted container, no secret"
 else
@@ -257,7 +253,7 @@ ash() {
 	[ $? != 125 ] || t_fail "busybox sh in the audited container: every line typed"
 }
 san() { k get shellauditnode "$node" -o jsonpath="$1"; }
-in_records() { k get auditrecords -n shop -o json | grep -q -- "$1"; }
+in_records() { k get auditrecords -n shop -o json | t_grep -q -- "$1"; }
 printf 'echo ash-marker-1\n' >"$work/ash1.txt"
 ash "$work/ash1.txt"
 t_wait 60 in_records ash-marker-1 || true
@@ -340,7 +336,7 @@ t_match "SIGTERM publishes what the spool holds first" '"msg":"spool drained"' "
 # lines), both small enough to fill.
 small=(--spool-max-mb 1 --ringbuf-mb 1 --drain-seconds 3)
 start_agent "${small[@]}"
-t_wait 120 agent_up || stop "the agent with a small spool and ring buffer attaches"
+t_wait 120 agent_up || t_stop "the agent with a small spool and ring buffer attaches"
 
 # --- an API server outage, and a full spool -------------------------------------------
 section "an API server outage, and a full spool"
@@ -385,6 +381,7 @@ drained() {
 t_wait 180 drained || t_fail "what the full spool kept is published"
 printf 'echo after-full\n' >"$work/after-full.txt"
 cap_shell audited "$work/after-full.txt" >/dev/null || t_fail "the shell after the outage failed"
+# shellcheck disable=SC2016 # eval expands it at each try
 t_wait 120 eval '[ "$(entries_with "echo after-full")" = 1 ]' || t_fail "the line after the outage arrives"
 # gaps POD WHY: the sum of the counts of POD's gap entries saying WHY.
 gaps() { entries "$1" gap text | awk -v why="$2" 'index($0, why) { s += $1 } END { print s + 0 }'; }
@@ -458,6 +455,7 @@ read_ring() {
 t_wait 180 read_ring || t_fail "what the ring buffer kept is published"
 printf 'echo after-ring\n' >"$work/after-ring.txt"
 cap_shell audited "$work/after-ring.txt" >/dev/null || t_fail "the shell after the ring buffer overflow failed"
+# shellcheck disable=SC2016 # eval expands it at each try
 t_wait 120 eval '[ "$(entries_with "echo after-ring")" = 1 ]' || t_fail "the line after the overflow arrives"
 kept=$(entries_with 'echo ring-')
 ring_web=$(($(gaps web "ring buffer was full") - ring_lost))
@@ -498,7 +496,7 @@ k patch shellauditpolicy demo --type=merge -p '{"spec":{"events":{"execEvents":t
 t_wait 60 applied events.execEvents true || t_fail "the agent applies the changed policy"
 printf 'ls /\n' >"$work/exec.txt"
 cap_shell audited "$work/exec.txt" >/dev/null || t_fail "the shell running ls failed"
-program() { events web ProgramExecuted | grep -qx 'ls /'; }
+program() { events web ProgramExecuted | t_grep -qx 'ls /'; }
 t_wait 60 program || true
 t_eq "a ProgramExecuted Event for a program run, with its arguments" "ls /" \
 	"$(events web ProgramExecuted | grep -x 'ls /')"
@@ -515,7 +513,7 @@ suppressed_before=$(metric events_suppressed_total)
 for i in $(seq 1 30); do echo "#rate-$i"; done >"$work/rate.txt"
 cap_shell audited "$work/rate.txt" >/dev/null || t_fail "the shell typing past the rate failed"
 typed=30
-summary() { events web ShellCommandsSuppressed | grep -q 'command lines were not shown'; }
+summary() { events web ShellCommandsSuppressed | t_grep -q 'command lines were not shown'; }
 for i in $(seq 1 12); do
 	t_wait 8 summary && break
 	echo "#rate-tick-$i" >"$work/tick.txt"

@@ -38,16 +38,12 @@ mount -t bpf bpf "$work/bpf" || t_fail "cannot mount a BPF file system"
 t_cleanup "umount '$work/bpf'"
 # start_agent [ARGS...]: the agent in the background (ARGS after the defaults).
 start_agent() {
-	("$T_BUILD/asan/shellaudit-agent" --node-name "$node" --spool-dir "$dir/spool" --port "$port" \
-		--bpf-dir "$work/bpf/shellaudit" --spool-max-mb 1 \
-		--batch-ms 1000 --batch-entries 4 --log-level debug "$@" >>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
-	t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
+	t_daemon agent "$dir/agent.log" "$T_BUILD/asan/shellaudit-agent" --node-name "$node" \
+		--spool-dir "$dir/spool" --port "$port" --bpf-dir "$work/bpf/shellaudit" --spool-max-mb 1 \
+		--batch-ms 1000 --batch-entries 4 --log-level debug "$@"
 }
-stop_agent() {
-	kill -TERM "$(cat "$dir/agent.pid")"
-	t_wait 60 stopped || t_fail "SIGTERM stops the agent"
-}
-stopped() { ! kill -0 "$(cat "$dir/agent.pid")" 2>/dev/null; }
+# stop_agent: SIGTERM ends it with status 0, saying so.
+stop_agent() { t_daemon_stop agent TERM '"msg":"stopped"'; }
 both_attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 2 ]; }
 metric() { curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk -v m="shellaudit_agent_$1" '$1 == m { print $2 }'; }
 # This agent process attached both (the status may still be the last one's).
@@ -79,7 +75,7 @@ es = [json.loads(l) for l in sys.stdin]
 print(sum(e["count"] or 0 for e in es if e["kind"] == "gap" and sys.argv[1] in e.get("text", "")))' "${2:-}"; }
 spool_full="the node's spool was full"
 ring_full="the kernel ring buffer was full"
-has_line() { lines_of "$1" | grep -qxF -- "$2"; }
+has_line() { lines_of "$1" | t_grep -qxF -- "$2"; }
 verify() { "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod "$1" --container main; }
 
 printf 'echo hello-web\n' >"$work/a.txt"
@@ -143,7 +139,7 @@ shell=$!
 spooled() { [ "$(metric captured_total)" -ge $((base + 6)) ]; }
 t_wait 60 spooled || t_fail "the 6 lines are spooled" "$(metric captured_total) (base $base)"
 sleep 2 # a turn or two: synced and checkpointed
-kill -9 "$(cat "$dir/agent.pid")"
+t_daemon_kill agent
 flipped=0
 for f in "$dir"/spool/entries/*.seg; do
 	python3 - "$f" <<'EOF' && flipped=$((flipped + 1))

@@ -147,6 +147,7 @@ check() {
 policy() { k apply -f "$T_ROOT/tests/integration/controller/$1.yaml" >/dev/null; }
 
 start ctl-a
+# shellcheck disable=SC2317 # called by t_wait
 ready() { [ "$(http ctl-a /readyz)" = "200 ok" ]; }
 if t_wait 60 ready; then t_pass "/readyz says ready once the caches are synced"; else t_fail "/readyz says ready once the caches are synced" "$(http ctl-a /readyz)"; fi
 t_eq "/healthz answers" "200 ok" "$(http ctl-a /healthz)"

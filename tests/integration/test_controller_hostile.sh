@@ -26,7 +26,6 @@ kgen nodes 40
 kgen pods 0 120
 kgen policies
 
-base=$((18500 + RANDOM % 400))
 # start NAME PORT ARGS...: a controller replica (t_daemon NAME), continued
 # and killed at exit.
 start() {
@@ -57,7 +56,7 @@ api_writes() {
 
 # A: one write a second, so the first sync (40 nodes, 50 policy statuses)
 # lasts over a minute.
-pa=$base
+pa=$(t_free_port)
 start ctl-a "$pa" --writes-per-second 1
 a_up() { [ "$(metric "$pa" leader)" = 1 ] && [ "$(sans)" -ge 1 ]; }
 t_wait 120 a_up || t_fail "ctl-a leads and starts writing"
@@ -129,7 +128,7 @@ fi
 t_match "the trickler is cut at its deadline" "trickler cut" "$(cat "$dir/hostile.log")"
 
 # B takes the Lease from A, stopped mid-sync; A, continued, must not write.
-pb=$((base + 1))
+pb=$(t_free_port "$pa")
 start ctl-b "$pb" --writes-per-second 100
 b_up() { [ -n "$(metric "$pb" leader)" ]; }
 t_wait 60 b_up || true
@@ -241,13 +240,13 @@ kgen records ns-00 1 --lt 245760 --retention 3s --expires-in 3 --first 47
 kgen records ns-00 1 --retention 720h --expires-in 3 --first 48
 stop ctl-a
 stop ctl-b
-pc=$((base + 2))
+pc=$(t_free_port "$pa" "$pb")
 start ctl-c "$pc" --writes-per-second 100
 kgen pods 120 1
 kgen expect 0 121 121 "$dir/want"
 c_ready() { curl -sf -m 2 "http://127.0.0.1:$pc/readyz" >/dev/null; }
 if t_wait 120 c_ready; then t_pass "a controller starting beside them gets ready"; else t_fail "a controller starting beside them gets ready"; fi
-new_target() { k get shellauditnode "node-000" -o jsonpath='{.spec.targets[*].pod}' | grep -q pod-000120; }
+new_target() { k get shellauditnode "node-000" -o jsonpath='{.spec.targets[*].pod}' | t_grep -q pod-000120; }
 if t_wait 120 new_target; then t_pass "and programs a new pod's node"; else t_fail "and programs a new pod's node"; fi
 expired_gone() { ! k get auditrecord rec-0000047 -n ns-00 >/dev/null 2>&1; }
 if t_wait 120 expired_gone; then t_pass "the expired one of them is deleted"; else t_fail "the expired one of them is deleted"; fi

@@ -155,6 +155,7 @@ EOF
 rules=("INPUT -i lo -p tcp -d 127.0.0.2 --dport $fwd -m comment --comment shellaudit-test:$$ -j DROP"
 	"INPUT -i lo -p tcp -s 127.0.0.2 --sport $fwd -m comment --comment shellaudit-test:$$ -j DROP")
 printf '#!/bin/sh\niptables -w -I %s\niptables -w -I %s\n' "${rules[0]}" "${rules[1]}" >"$work/drop.sh"
+# shellcheck disable=SC2016 # $r is the script's own variable
 printf '#!/bin/sh\nfor r in "%s" "%s"; do while iptables -w -C $r 2>/dev/null; do iptables -w -D $r; done; done\n' \
 	"${rules[0]}" "${rules[1]}" >"$work/undrop.sh"
 chmod +x "$work/drop.sh" "$work/undrop.sh"

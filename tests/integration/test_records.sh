@@ -96,7 +96,7 @@ t_eq "the agent's token names its node, as the policies read it" "$node" \
 # The admission policies act once the API server has loaded them.
 # probe NAME NODE RETENTION: a record of pod probe-NAME as an agent makes one.
 probe() { "$tamper" make shop "probe-$1" "$2" "$3"; }
-policy_acts() { ! k create --dry-run=server -f <(probe x "$node" 1h) 2>&1 | grep -q created; }
+policy_acts() { ! k create --dry-run=server -f <(probe x "$node" 1h) 2>&1 | t_grep -q created; }
 t_wait 60 policy_acts || t_fail "the admission policies act" "$(k create --dry-run=server -f <(probe x "$node" 1h) 2>&1)"
 
 # expect_refused NAME EXPECTED CMD...: CMD fails saying EXPECTED.
@@ -270,7 +270,7 @@ t_run "the policy is deleted while the container runs" k delete shellauditpolicy
 stopped_entry() {
 	records | tail -1 | python3 -c 'import json,sys; e=json.load(sys.stdin)["spec"]["entries"][-1]; print(e["kind"], e["text"])'
 }
-has_stop() { stopped_entry | grep -q '^audit_stopped '; }
+has_stop() { stopped_entry | t_grep -q '^audit_stopped '; }
 if t_wait 60 has_stop; then
 	t_pass "the chain ends with an audit_stopped entry"
 else
@@ -281,7 +281,7 @@ warning() {
 	k get events -n shop --field-selector reason=AuditStopped,involvedObject.name=web \
 		-o jsonpath='{range .items[*]}{.type} {.message}{"\n"}{end}'
 }
-has_warning() { warning | grep -q '^Warning auditing stopped'; }
+has_warning() { warning | t_grep -q '^Warning auditing stopped'; }
 if t_wait 60 has_warning; then t_pass "and the pod gets a Warning Event AuditStopped"; else t_fail "and the pod gets a Warning Event AuditStopped" "$(warning)"; fi
 t_eq "the ShellAuditNode, with no target left, stays while its records are kept" "0 ed25519" \
 	"$(k get san "$node" -o jsonpath='{.spec.targetCount} {.status.signingKey.keyID}' | cut -c1-9)"

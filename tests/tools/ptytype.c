@@ -280,13 +280,20 @@ static char *read_file(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "prompt", required_argument, NULL, 'p' }, { "lines", required_argument, NULL, 'l' },
-		{ "nul", no_argument, NULL, '0' },	    { "quote", no_argument, NULL, 'q' },
-		{ "paste", no_argument, NULL, 'P' },	    { "fast", no_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' }, { "log", required_argument, NULL, 'L' },
-		{ "pidfile", required_argument, NULL, 'i' }, { "ready", required_argument, NULL, 'r' },
-		{ "echo", no_argument, NULL, 'e' },	     { "attach", no_argument, NULL, 'a' },
-		{ "size", required_argument, NULL, 's' },	 { "delay", required_argument, NULL, 'd' },
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "lines", required_argument, NULL, 'l' },
+		{ "nul", no_argument, NULL, '0' },
+		{ "quote", no_argument, NULL, 'q' },
+		{ "paste", no_argument, NULL, 'P' },
+		{ "fast", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "log", required_argument, NULL, 'L' },
+		{ "pidfile", required_argument, NULL, 'i' },
+		{ "ready", required_argument, NULL, 'r' },
+		{ "echo", no_argument, NULL, 'e' },
+		{ "attach", no_argument, NULL, 'a' },
+		{ "size", required_argument, NULL, 's' },
+		{ "delay", required_argument, NULL, 'd' },
 		{ 0 },
 	};
 	const char *ready = NULL;

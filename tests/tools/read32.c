@@ -12,8 +12,8 @@ int main(void)
 {
 #if defined(__x86_64__)
 	/* A 32-bit syscall takes 32-bit pointers: a buffer below 2 GiB. */
-	char *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
-			 -1, 0);
+	char *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
 	long n;
 
 	if (buf == MAP_FAILED) {

@@ -120,8 +120,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: sa-lines [--kind K] [--container C] [--source S] [--field F] "
-				"[--eof] FILE\n");
+		fprintf(stderr,
+			"usage: sa-lines [--kind K] [--container C] [--source S] [--field F] "
+			"[--eof] FILE\n");
 		return 2;
 	}
 	f = fopen(argv[optind], "r");

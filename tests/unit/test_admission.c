@@ -24,7 +24,8 @@ static const char exec_review[] =
 	"\"subResource\":\"exec\",\"name\":\"demo-1\",\"namespace\":\"default\","
 	"\"operation\":\"CONNECT\",\"userInfo\":{\"username\":\"alice\",\"uid\":\"u-1\","
 	"\"groups\":[\"devs\",\"system:authenticated\"],\"extra\":{\"authentication.kubernetes.io/"
-	"credential-id\":[\"X509SHA256=ab\"]}},\"object\":{\"kind\":\"PodExecOptions\",\"apiVersion\":"
+	"credential-id\":[\"X509SHA256=ab\"]}},"
+	"\"object\":{\"kind\":\"PodExecOptions\",\"apiVersion\":"
 	"\"v1\",\"stdin\":true,\"stdout\":true,\"tty\":true,\"container\":\"shell\",\"command\":"
 	"[\"bash\",\"-l\"]},\"oldObject\":null,\"dryRun\":false,\"options\":null}}";
 
@@ -131,7 +132,8 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 	/* kubectl debug: the container the update adds, not the one there. */
 	b = review(
 		"UPDATE", "ephemeralcontainers",
-		"{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"p-1\"},\"spec\":{\"ephemeralContainers\":["
+		"{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"p-1\"},"
+		"\"spec\":{\"ephemeralContainers\":["
 		"{\"name\":\"old\",\"image\":\"x\"},{\"name\":\"debugger\",\"image\":\"busybox\","
 		"\"command\":[\"sh\"],\"args\":[\"-c\",\"id\"],\"stdin\":true,\"tty\":true,"
 		"\"targetContainerName\":\"shell\"}]}}",
@@ -157,12 +159,12 @@ static void test_admission_attach_portforward_and_debug_become_sessions(void)
 	free(b);
 
 	/* kubectl debug node/NODE: the pod it creates, on that node. */
-	b = review(
-		"CREATE", NULL,
-		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"node-debugger-n1-abcde\",\"uid\":\"p-2\"},"
-		"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"debugger\",\"image\":"
-		"\"busybox\",\"stdin\":true,\"tty\":true}]}}",
-		NULL, false);
+	b = review("CREATE", NULL,
+		   "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"node-debugger-n1-abcde\","
+		   "\"uid\":\"p-2\"},"
+		   "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"debugger\",\"image\":"
+		   "\"busybox\",\"stdin\":true,\"tty\":true}]}}",
+		   NULL, false);
 	UNIT_CHECK(admission_parse(b, strlen(b), &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1 && r.s[0].kind == ADMISSION_DEBUGPOD);
 	UNIT_CHECK_STR(r.s[0].pod, "node-debugger-n1-abcde");
@@ -268,10 +270,12 @@ static void test_admission_bounds_every_field(void)
 static void test_admission_default_container_is_kubectls(void)
 {
 	cJSON *annotated = cJSON_Parse(
-		"{\"metadata\":{\"annotations\":{\"kubectl.kubernetes.io/default-container\":\"app\"}},"
+		"{\"metadata\":{\"annotations\":"
+		"{\"kubectl.kubernetes.io/default-container\":\"app\"}},"
 		"\"spec\":{\"containers\":[{\"name\":\"sidecar\"},{\"name\":\"app\"}]}}");
 	cJSON *stale = cJSON_Parse(
-		"{\"metadata\":{\"annotations\":{\"kubectl.kubernetes.io/default-container\":\"gone\"}},"
+		"{\"metadata\":{\"annotations\":"
+		"{\"kubectl.kubernetes.io/default-container\":\"gone\"}},"
 		"\"spec\":{\"containers\":[{\"name\":\"sidecar\"},{\"name\":\"app\"}]}}");
 	cJSON *empty = cJSON_Parse("{\"spec\":{\"containers\":[]}}");
 	char c[64];

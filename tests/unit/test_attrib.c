@@ -65,7 +65,8 @@ static cJSON *session(const char *name, const char *user, const char *kind, cons
 		"\"namespace\":\"default\",\"pod\":\"demo\",\"podUID\":\"u1\",\"container\":\"%s\","
 		"\"command\":[\"%s\"],\"tty\":%s,\"stdin\":true,\"image\":\"busybox\","
 		"\"user\":{\"username\":\"%s\",\"uid\":\"%s-uid\",\"groups\":[\"devs\"]},"
-		"\"admittedAt\":\"2026-12-01T20:00:00.000001Z\",\"expiresAt\":\"2026-12-01T20:01:00Z\""
+		"\"admittedAt\":\"2026-12-01T20:00:00.000001Z\","
+		"\"expiresAt\":\"2026-12-01T20:01:00Z\""
 		"%s}%s}",
 		name, kind, container, cmd, tty ? "true" : "false", user, user,
 		audit_expected ? ",\"auditExpected\":true" : "",

@@ -12,7 +12,8 @@ static void test_base64_roundtrip_and_rejects(void)
 	size_t n;
 	char *enc;
 
-	UNIT_CHECK(base64_decode("aGVsbG8=", 8, &out, &n) == 0 && n == 5 && !memcmp(out, "hello", 5));
+	UNIT_CHECK(base64_decode("aGVsbG8=", 8, &out, &n) == 0 && n == 5 &&
+		   !memcmp(out, "hello", 5));
 	free(out);
 	UNIT_CHECK(base64_decode("aGVs\nbG8h", 9, &out, &n) == 0 && n == 6);
 	free(out);

@@ -9,18 +9,23 @@
 
 static void test_digest_canonical_sorts_keys_recursively(void)
 {
-	cJSON *j = cJSON_Parse("{ \"b\": 1, \"a\": {\"z\": [3, {\"y\": true, \"x\": null}], \"c\": \"q\\\"\\n\"} }");
+	cJSON *j = cJSON_Parse(
+		"{ \"b\": 1, \"a\": {\"z\": [3, {\"y\": true, \"x\": null}], \"c\": \"q\\\"\\n\"} "
+		"}");
 	char *s = digest_canonical(j);
 
-	UNIT_CHECK_STR(s, "{\"a\":{\"c\":\"q\\\"\\u000a\",\"z\":[3,{\"x\":null,\"y\":true}]},\"b\":1}");
+	UNIT_CHECK_STR(
+		s, "{\"a\":{\"c\":\"q\\\"\\u000a\",\"z\":[3,{\"x\":null,\"y\":true}]},\"b\":1}");
 	free(s);
 	cJSON_Delete(j);
 }
 
 static void test_digest_independent_of_key_order(void)
 {
-	cJSON *a = cJSON_Parse("{\"seq\":2,\"entries\":[{\"text\":\"ls\",\"pid\":7}],\"digest\":\"x\"}");
-	cJSON *b = cJSON_Parse("{\"digest\":\"y\",\"entries\":[{\"pid\":7,\"text\":\"ls\"}],\"seq\":2}");
+	cJSON *a = cJSON_Parse(
+		"{\"seq\":2,\"entries\":[{\"text\":\"ls\",\"pid\":7}],\"digest\":\"x\"}");
+	cJSON *b = cJSON_Parse(
+		"{\"digest\":\"y\",\"entries\":[{\"pid\":7,\"text\":\"ls\"}],\"seq\":2}");
 	static const char *const skip[] = { "digest", NULL };
 	char da[DIGEST_STR_LEN], db[DIGEST_STR_LEN];
 
@@ -50,7 +55,8 @@ static void test_digest_known_vector(void)
 	char d[DIGEST_STR_LEN];
 
 	digest_bytes("abc", 3, d);
-	UNIT_CHECK_STR(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	UNIT_CHECK_STR(d,
+		       "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 static void test_digest_rejects_fractions(void)
@@ -63,5 +69,6 @@ static void test_digest_rejects_fractions(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_digest_canonical_sorts_keys_recursively),
-	  UNIT_TEST(test_digest_independent_of_key_order), UNIT_TEST(test_digest_changes_with_content),
-	  UNIT_TEST(test_digest_known_vector), UNIT_TEST(test_digest_rejects_fractions))
+	  UNIT_TEST(test_digest_independent_of_key_order),
+	  UNIT_TEST(test_digest_changes_with_content), UNIT_TEST(test_digest_known_vector),
+	  UNIT_TEST(test_digest_rejects_fractions))

@@ -153,7 +153,8 @@ static void test_escape_invisible_and_line_breaking_code_points(void)
 static void test_escape_needed_only_when_it_must(void)
 {
 	UNIT_CHECK(!escape_needed("sed 's/\\t/ /g' a.tsv", 20));
-	UNIT_CHECK(!escape_needed("echo \"q\" 'x' \\ caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 29));
+	UNIT_CHECK(
+		!escape_needed("echo \"q\" 'x' \\ caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 29));
 	UNIT_CHECK(!escape_needed("", 0));
 	/* emoji with variation selector 16 are shown as typed */
 	UNIT_CHECK(!escape_needed("\xe2\x9d\xa4\xef\xb8\x8f", 6));
@@ -183,7 +184,8 @@ UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_ba
 	  UNIT_TEST(test_escape_valid_utf8_kept), UNIT_TEST(test_escape_invalid_utf8_bytes),
 	  UNIT_TEST(test_escape_bidi_override), UNIT_TEST(test_escape_truncation_never_splits),
 	  UNIT_TEST(test_escape_zero_capacity_counts), UNIT_TEST(test_escape_roundtrip_all_bytes),
-	  UNIT_TEST(test_unescape_rejects_malformed), UNIT_TEST(test_escape_json_quotes_and_controls),
+	  UNIT_TEST(test_unescape_rejects_malformed),
+	  UNIT_TEST(test_escape_json_quotes_and_controls),
 	  UNIT_TEST(test_escape_invisible_and_line_breaking_code_points),
 	  UNIT_TEST(test_escape_needed_only_when_it_must),
 	  UNIT_TEST(test_escape_utf8_prefix_never_splits_a_character))

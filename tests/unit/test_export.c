@@ -161,8 +161,8 @@ static void test_export_stalled_reader_never_blocks_and_gets_a_gap(void)
 			gaps++;
 			count = (unsigned long long)cJSON_GetNumberValue(
 				cJSON_GetObjectItem(item, "count"));
-		} else if (gaps &&
-			   !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(item, "text")), "after")) {
+		} else if (gaps && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(item, "text")),
+					   "after")) {
 			after_gap++;
 		}
 		lines++;
@@ -205,7 +205,8 @@ static void test_export_file_is_appended_and_private(void)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	UNIT_CHECK(strstr(buf, "\"text\":\"one\"") && strstr(strchr(buf, '\n'), "\"text\":\"one\""));
+	UNIT_CHECK(strstr(buf, "\"text\":\"one\"") &&
+		   strstr(strchr(buf, '\n'), "\"text\":\"one\""));
 	UNIT_CHECK(export_open("/nonexistent-dir/x", &x) < 0);
 	unlink(path);
 	cJSON_Delete(id);

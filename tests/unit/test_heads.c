@@ -65,8 +65,9 @@ static void test_heads_move_forward_only(void)
 	UNIT_CHECK(heads_record(h, NULL, 1000) == -EINVAL);
 	j = heads_json(h, live_none, NULL, 1000);
 	UNIT_CHECK(cJSON_GetArraySize(j) == 1 && seq_of(j, "a") == 4);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "expires")),
-		       "1970-01-01T01:16:40Z");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "expires")),
+		"1970-01-01T01:16:40Z");
 	cJSON_Delete(j);
 	heads_free(h);
 }

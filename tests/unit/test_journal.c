@@ -337,7 +337,8 @@ static void test_journal_failed_datasync_writes_again(void)
 	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 8 && bad == 0);
 	/* Failing for good: never success, nothing new counts as durable. */
 	synced = journal_synced(j);
-	journal_append(j, "lost-for-now-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 62, NULL);
+	journal_append(j, "lost-for-now-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 62,
+		       NULL);
 	datasync_failures = 1000;
 	UNIT_CHECK(journal_sync(j) == -EIO);
 	UNIT_CHECK(journal_sync(j) == -EIO);

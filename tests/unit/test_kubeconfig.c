@@ -67,7 +67,8 @@ static void test_kubeconfig_inline_and_relative_file(void)
 	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
 	mkdir(certdir, 0700);
 	write_file("certs/admin.crt", "CERT");
-	UNIT_CHECK(kubeconfig_load(write_file("good", GOOD_CONFIG), NULL, &cfg, err, sizeof(err)) == 0);
+	UNIT_CHECK(kubeconfig_load(write_file("good", GOOD_CONFIG), NULL, &cfg, err, sizeof(err)) ==
+		   0);
 	if (!cfg) {
 		fprintf(stderr, "    %s\n", err);
 		return;
@@ -186,12 +187,14 @@ static void test_kubeconfig_errors_name_file_and_key(void)
 	check_error("clusters: [\n", "line");
 	check_error("- a\n- b\n", "not a kubeconfig");
 	check_error("", "not a kubeconfig");
-	check_error("contexts:\n- name: x\n  context: {user: u}\ncurrent-context: x\n", "has no cluster");
+	check_error("contexts:\n- name: x\n  context: {user: u}\ncurrent-context: x\n",
+		    "has no cluster");
 	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
 		    "clusters:\n- name: c\n  cluster: {server: ftp://x}\n",
 		    "server must be an http(s) URL");
 	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
-		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority-data: '@@@'}\n",
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x', "
+		    "certificate-authority-data: '@@@'}\n",
 		    "certificate-authority-data: not valid base64");
 	check_error("contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
 		    "clusters:\n- name: c\n  cluster: {server: [1]}\n",
@@ -201,12 +204,17 @@ static void test_kubeconfig_errors_name_file_and_key(void)
 		    "users:\n- name: u\n  user: {client-certificate-data: QQ==}\n",
 		    "client-certificate and client-key go together");
 	check_error("contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
-		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: /nonexistent/ca}\n",
+		    "clusters:\n- name: c\n  cluster: {server: 'https://x', certificate-authority: "
+		    "/nonexistent/ca}\n",
 		    "certificate-authority: cannot read /nonexistent/ca");
-	check_error("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-		    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-		    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
-		    "too deep or too large");
+	check_error(
+		"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, "
+		"*a]\n"
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, "
+		"*c, *c, *c, *c]\n"
+		"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, "
+		"*e, *e, *e]\n",
+		"too deep or too large");
 	check_error("a: 1\na: 2\n", "duplicate key");
 }
 
@@ -287,7 +295,8 @@ static void test_kubeconfig_missing_single_file(void)
 	struct kubeconfig *cfg;
 	char err[256];
 
-	UNIT_CHECK(kubeconfig_load("/nonexistent/kubeconfig", NULL, &cfg, err, sizeof(err)) == -ENOENT);
+	UNIT_CHECK(kubeconfig_load("/nonexistent/kubeconfig", NULL, &cfg, err, sizeof(err)) ==
+		   -ENOENT);
 	UNIT_CHECK(strstr(err, "/nonexistent/kubeconfig") != NULL);
 	UNIT_CHECK(kubeconfig_load(dir, NULL, &cfg, err, sizeof(err)) == -EINVAL);
 }

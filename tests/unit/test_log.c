@@ -30,8 +30,8 @@ static void capture(void (*fn)(void), char *out, size_t cap)
 
 static void emit_hostile(void)
 {
-	log_with(LOG_WARN, LOG_KV("pod", "we\"ird\npod", "ns", NULL), "attach %s: %d", "fail\x1b[2J",
-		 -EPERM);
+	log_with(LOG_WARN, LOG_KV("pod", "we\"ird\npod", "ns", NULL), "attach %s: %d",
+		 "fail\x1b[2J", -EPERM);
 }
 
 static void test_log_line_is_valid_json_with_fields(void)
@@ -47,7 +47,8 @@ static void test_log_line_is_valid_json_with_fields(void)
 	if (!j)
 		return;
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "level")), "warn");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "msg")), "attach fail\\e[2J: -1");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "msg")),
+		       "attach fail\\e[2J: -1");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "pod")), "we\"ird\\npod");
 	UNIT_CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "ns")));
 	UNIT_CHECK(cJSON_GetStringValue(cJSON_GetObjectItem(j, "time")) != NULL);

@@ -13,11 +13,11 @@ static cJSON *san(const char *name, const char *targets)
 {
 	char buf[2048];
 
-	snprintf(
-		buf, sizeof(buf),
-		"{\"metadata\":{\"name\":\"%s\",\"resourceVersion\":\"7\"},\"spec\":{\"targetCount\":0,"
-		"\"targets\":[%s]}}",
-		name, targets);
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\",\"resourceVersion\":\"7\"},"
+		 "\"spec\":{\"targetCount\":0,"
+		 "\"targets\":[%s]}}",
+		 name, targets);
 	return cJSON_Parse(buf);
 }
 

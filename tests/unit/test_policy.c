@@ -68,18 +68,23 @@ static void test_policy_invalid_specs_say_why(void)
 	} bad[] = {
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{}}", "podSelector is required" },
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{\"matchExpressions\":"
-		  "[{\"key\":\"k\",\"operator\":\"In\"}]}}}", "spec.podSelector: matchExpressions[0].values" },
-		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"retention\":\"30s\"}}",
+		  "[{\"key\":\"k\",\"operator\":\"In\"}]}}}",
+		  "spec.podSelector: matchExpressions[0].values" },
+		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},"
+		  "\"retention\":\"30s\"}}",
 		  "spec.retention" },
-		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"retention\":\"7d\"}}",
+		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},"
+		  "\"retention\":\"7d\"}}",
 		  "spec.retention" },
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":"
 		  "{\"readline\":false,\"exec\":false,\"terminal\":false}}}",
 		  "capture enables nothing" },
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"events\":"
-		  "{\"ratePerMinute\":0}}}", "ratePerMinute" },
-		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"namespaceSelector\":"
-		  "{\"matchLabels\":{\"a\":\"b c\"}}}}", "spec.namespaceSelector" },
+		  "{\"ratePerMinute\":0}}}",
+		  "ratePerMinute" },
+		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},"
+		  "\"namespaceSelector\":{\"matchLabels\":{\"a\":\"b c\"}}}}",
+		  "spec.namespaceSelector" },
 		{ "{\"spec\":{}}", "without a name" },
 	};
 	char err[256];
@@ -95,7 +100,8 @@ static void test_policy_invalid_specs_say_why(void)
 
 		UNIT_CHECK(p == NULL);
 		if (!strstr(err, bad[i].expect)) {
-			fprintf(stderr, "    case %zu: \"%s\" lacks \"%s\"\n", i, err, bad[i].expect);
+			fprintf(stderr, "    case %zu: \"%s\" lacks \"%s\"\n", i, err,
+				bad[i].expect);
 			UNIT_CHECK(0);
 		}
 		policy_free(p);

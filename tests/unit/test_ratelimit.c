@@ -111,5 +111,6 @@ static void test_clock_is_monotonic_and_consistent(void)
 UNIT_MAIN(UNIT_TEST(test_tokens_burst_then_rate),
 	  UNIT_TEST(test_tokens_new_rate_keeps_at_most_the_new_burst),
 	  UNIT_TEST(test_backoff_doubles_to_its_cap_and_resets),
-	  UNIT_TEST(test_jitter_stays_in_range_and_varies), UNIT_TEST(test_jitter_differs_between_threads),
+	  UNIT_TEST(test_jitter_stays_in_range_and_varies),
+	  UNIT_TEST(test_jitter_differs_between_threads),
 	  UNIT_TEST(test_clock_is_monotonic_and_consistent))

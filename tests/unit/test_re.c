@@ -42,7 +42,9 @@ static void test_re_matches_as_go_does(void)
 		}
 		if (s != v->start || e != v->end) {
 			if (bad++ < 10)
-				fprintf(stderr, "    /%s/ on \"%.*s\": expected %ld..%ld, got %ld..%ld (%s)\n",
+				fprintf(stderr,
+					"    /%s/ on \"%.*s\": "
+					"expected %ld..%ld, got %ld..%ld (%s)\n",
 					v->pattern, (int)v->len, v->text, v->start, v->end, s, e,
 					rc < 0 ? err : "");
 		}
@@ -61,7 +63,8 @@ static void test_re_search_from_an_offset_sees_what_precedes(void)
 
 	UNIT_CHECK(re_compile("\\bcat", &re, err, sizeof(err)) == 0);
 	/* "concat": the "cat" at 3 is inside a word */
-	UNIT_CHECK(re_search(re, "concat cat", 10, 1, &ms, &me, &budget) == 1 && ms == 7 && me == 10);
+	UNIT_CHECK(re_search(re, "concat cat", 10, 1, &ms, &me, &budget) == 1 && ms == 7 &&
+		   me == 10);
 	re_free(re);
 	UNIT_CHECK(re_compile("^a", &re, err, sizeof(err)) == 0);
 	UNIT_CHECK(re_search(re, "aa", 2, 1, &ms, &me, &budget) == 0);
@@ -103,8 +106,8 @@ static void test_re_refuses_with_a_reason(void)
 		UNIT_CHECK(re_compile(bad[i].pattern, &re, err, sizeof(err)) == -EINVAL);
 		UNIT_CHECK(re == NULL);
 		if (!strstr(err, bad[i].why))
-			fprintf(stderr, "    /%s/: \"%s\" does not say \"%s\"\n", bad[i].pattern, err,
-				bad[i].why);
+			fprintf(stderr, "    /%s/: \"%s\" does not say \"%s\"\n", bad[i].pattern,
+				err, bad[i].why);
 		UNIT_CHECK(strstr(err, bad[i].why) != NULL);
 	}
 }
@@ -127,7 +130,8 @@ static uint64_t steps(const char *pattern, const char *text, size_t n, int *rc)
 static void test_re_takes_time_linear_in_the_text(void)
 {
 	static const char *const evil[] = {
-		"(x+x+)+y", "(a|aa)*b", "(?i)(\\w+_)*(TOKEN|SECRET|PASSWORD)=\\S+", "(a*)*b", "(.*a){12}",
+		"(x+x+)+y", "(a|aa)*b",	 "(?i)(\\w+_)*(TOKEN|SECRET|PASSWORD)=\\S+",
+		"(a*)*b",   "(.*a){12}",
 	};
 	char *text = malloc(65536);
 	size_t i;
@@ -172,5 +176,6 @@ static void test_re_budget_stops_a_search(void)
 
 UNIT_MAIN(UNIT_TEST(test_re_matches_as_go_does),
 	  UNIT_TEST(test_re_search_from_an_offset_sees_what_precedes),
-	  UNIT_TEST(test_re_refuses_with_a_reason), UNIT_TEST(test_re_takes_time_linear_in_the_text),
+	  UNIT_TEST(test_re_refuses_with_a_reason),
+	  UNIT_TEST(test_re_takes_time_linear_in_the_text),
 	  UNIT_TEST(test_re_budget_stops_a_search))

@@ -39,8 +39,10 @@ static const char *name_of(const cJSON *r)
 
 static void test_record_name_is_deterministic_and_bound_to_the_digest(void)
 {
-	static const char d1[] = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-	static const char d2[] = "sha256:0000d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	static const char d1[] =
+		"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	static const char d2[] =
+		"sha256:0000d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 	struct record_identity other = id, longpod = id;
 	char a[320], b[320], pod[300];
 
@@ -59,7 +61,8 @@ static void test_record_name_is_deterministic_and_bound_to_the_digest(void)
 	UNIT_CHECK(record_name(&id, 7, NULL, b, sizeof(b)) == -EINVAL);
 	/* the longer name when taken: the digest's 20 hex, deterministic */
 	UNIT_CHECK(record_name_taken(a, d1, b, sizeof(b)) == 0);
-	UNIT_CHECK(strlen(b) == strlen(a) + 10 && !strcmp(b + strlen(b) - 21, "-9f86d081884c7d659a2f"));
+	UNIT_CHECK(strlen(b) == strlen(a) + 10 &&
+		   !strcmp(b + strlen(b) - 21, "-9f86d081884c7d659a2f"));
 	UNIT_CHECK(record_name_taken(a, d2, b, sizeof(b)) == -EINVAL);
 	UNIT_CHECK(record_name_taken("x", d1, b, sizeof(b)) == -EINVAL);
 	/* a long pod name is cut, never leaving '.' or '-' before the next '-' */
@@ -157,10 +160,10 @@ static void test_record_signature_checks(void)
 		   strstr(why, "no signing key"));
 	/* another record's signature swapped in */
 	copy = cJSON_Duplicate(spec, 1);
-	cJSON_ReplaceItemInObject(copy, "signature",
-				  cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(r2, "spec"),
-								      "signature"),
-						  1));
+	cJSON_ReplaceItemInObject(
+		copy, "signature",
+		cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(r2, "spec"), "signature"),
+				1));
 	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) ==
 			   -EBADMSG &&
 		   strstr(why, "does not match"));
@@ -168,7 +171,8 @@ static void test_record_signature_checks(void)
 	cJSON_Delete(copy);
 	copy = cJSON_Duplicate(spec, 1);
 	cJSON_ReplaceItemInObject(copy, "node", cJSON_CreateString("node-2"));
-	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) == -EBADMSG);
+	UNIT_CHECK(record_check_signature(copy, sign_key_id(k), sign_key_public(k), &why) ==
+		   -EBADMSG);
 	/* malformed and missing signatures */
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(copy, "signature"), "value",
 				  cJSON_CreateString("@@@"));

@@ -41,10 +41,12 @@ static void test_redact_re2_syntax_and_replacement(void)
 {
 	char err[256];
 	unsigned hits;
-	struct redact_set *rs = compile(
-		"[{\"name\":\"aws\",\"pattern\":\"(?i)aws_secret_access_key\\\\s*[=:]\\\\s*\\\\S+\","
-		"\"replacement\":\"aws_secret_access_key=[REDACTED]\"},"
-		"{\"name\":\"pw\",\"pattern\":\"--password[= ]\\\\S+\"}]", err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"aws\","
+			"\"pattern\":\"(?i)aws_secret_access_key\\\\s*[=:]\\\\s*\\\\S+\","
+			"\"replacement\":\"aws_secret_access_key=[REDACTED]\"},{\"name\":\"pw\","
+			"\"pattern\":\"--password[= ]\\\\S+\"}]",
+			err, sizeof(err));
 
 	UNIT_CHECK(rs != NULL);
 	if (!rs) {
@@ -67,8 +69,9 @@ static void test_redact_binary_and_invalid_utf8_input(void)
 	char err[256], *out;
 	size_t len;
 	struct redact_result res;
-	struct redact_set *rs = compile("[{\"name\":\"t\",\"pattern\":\"token=\\\\w+\",\"replacement\":\"T\"}]",
-					err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"t\",\"pattern\":\"token=\\\\w+\",\"replacement\":\"T\"}]",
+			err, sizeof(err));
 	static const char in[] = "a\xff\x00token=abc\xfe";
 
 	UNIT_CHECK(rs && redact_apply(rs, in, sizeof(in) - 1, &out, &len, &res) == 0);
@@ -81,8 +84,8 @@ static void test_redact_empty_matches_terminate(void)
 {
 	char err[256];
 	unsigned hits;
-	struct redact_set *rs = compile("[{\"name\":\"e\",\"pattern\":\"x*\",\"replacement\":\"-\"}]", err,
-					sizeof(err));
+	struct redact_set *rs = compile(
+		"[{\"name\":\"e\",\"pattern\":\"x*\",\"replacement\":\"-\"}]", err, sizeof(err));
 
 	UNIT_CHECK_STR(apply(rs, "ab", &hits), "-a-b-");
 	redact_free(rs);
@@ -91,7 +94,8 @@ static void test_redact_empty_matches_terminate(void)
 static void test_redact_rejects_what_does_not_compile(void)
 {
 	char err[256] = "";
-	struct redact_set *rs = compile("[{\"name\":\"bad\",\"pattern\":\"(unclosed\"}]", err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"bad\",\"pattern\":\"(unclosed\"}]", err, sizeof(err));
 
 	UNIT_CHECK(rs == NULL);
 	UNIT_CHECK(strstr(err, "bad") && strstr(err, "does not compile"));
@@ -120,7 +124,8 @@ static void test_redact_pathological_pattern_finishes_and_redacts(void)
 	/* No secret in it: the line comes back whole. */
 	UNIT_CHECK_STR(apply(rs, line, &hits), line);
 	UNIT_CHECK(hits == 0);
-	UNIT_CHECK_STR(apply(rs, "export MY_APP_TOKEN=abc && ls", &hits), "export [REDACTED] && ls");
+	UNIT_CHECK_STR(apply(rs, "export MY_APP_TOKEN=abc && ls", &hits),
+		       "export [REDACTED] && ls");
 	memset(line, 'x', 4000);
 	memcpy(line + 4000, "zy", 3);
 	UNIT_CHECK_STR(apply(rs, line, &hits), line);
@@ -131,9 +136,10 @@ static void test_redact_overlapping_rules_replace_the_union_once(void)
 {
 	char err[256];
 	unsigned hits;
-	struct redact_set *rs = compile("[{\"name\":\"a\",\"pattern\":\"key=\\\\S+\",\"replacement\":\"<A>\"},"
-					"{\"name\":\"b\",\"pattern\":\"\\\\S+secret\",\"replacement\":\"<B>\"}]",
-					err, sizeof(err));
+	struct redact_set *rs =
+		compile("[{\"name\":\"a\",\"pattern\":\"key=\\\\S+\",\"replacement\":\"<A>\"},"
+			"{\"name\":\"b\",\"pattern\":\"\\\\S+secret\",\"replacement\":\"<B>\"}]",
+			err, sizeof(err));
 
 	/* b's match starts first and a's overlaps it: one <B>, covering both */
 	UNIT_CHECK_STR(apply(rs, "x mykey=topsecret y", &hits), "x <B> y");
@@ -203,7 +209,8 @@ static void test_redact_secret_split_over_arguments(void)
 	char line[256], av[16][64];
 	size_t argc;
 
-	UNIT_CHECK(rs && argv_redact(rs, argv, sizeof(argv) - 1, line, sizeof(line), av, &argc, &res) == 0);
+	UNIT_CHECK(rs && argv_redact(rs, argv, sizeof(argv) - 1, line, sizeof(line), av, &argc,
+				     &res) == 0);
 	UNIT_CHECK_STR(line, "mysql [REDACTED] -u root");
 	UNIT_CHECK(argc == 5);
 	UNIT_CHECK_STR(av[0], "mysql");
@@ -212,7 +219,8 @@ static void test_redact_secret_split_over_arguments(void)
 	UNIT_CHECK_STR(av[3], "-u");
 	UNIT_CHECK(!strstr(line, "hunter2") && res.matched == 1);
 	/* An anchored rule sees an argument alone too. */
-	UNIT_CHECK(argv_redact(rs, argv2, sizeof(argv2) - 1, line, sizeof(line), av, &argc, &res) == 0);
+	UNIT_CHECK(argv_redact(rs, argv2, sizeof(argv2) - 1, line, sizeof(line), av, &argc, &res) ==
+		   0);
 	UNIT_CHECK_STR(av[2], "[REDACTED]");
 	UNIT_CHECK_STR(line, "curl -H [REDACTED] http://x");
 	UNIT_CHECK(res.matched == 2);
@@ -256,10 +264,12 @@ static void test_redact_no_rules_copies(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_redact_re2_syntax_and_replacement),
-	  UNIT_TEST(test_redact_binary_and_invalid_utf8_input), UNIT_TEST(test_redact_empty_matches_terminate),
+	  UNIT_TEST(test_redact_binary_and_invalid_utf8_input),
+	  UNIT_TEST(test_redact_empty_matches_terminate),
 	  UNIT_TEST(test_redact_rejects_what_does_not_compile),
 	  UNIT_TEST(test_redact_pathological_pattern_finishes_and_redacts),
 	  UNIT_TEST(test_redact_overlapping_rules_replace_the_union_once),
 	  UNIT_TEST(test_redact_names_the_rules_that_matched),
 	  UNIT_TEST(test_redact_secret_split_over_arguments),
-	  UNIT_TEST(test_redact_rule_that_cannot_finish_is_reported), UNIT_TEST(test_redact_no_rules_copies))
+	  UNIT_TEST(test_redact_rule_that_cannot_finish_is_reported),
+	  UNIT_TEST(test_redact_no_rules_copies))

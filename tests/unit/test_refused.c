@@ -180,6 +180,15 @@ static void test_refused_parse_line_round_trips(void)
 	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 " -110 1 999999999 99 x\n", &e) == -EINVAL);
 	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 "\n", &e) == -EINVAL);
 	UNIT_CHECK(refused_parse_line("", &e) == -EINVAL);
+	/* A number that does not fit is refused, not wrapped: 2^32 - 110
+	 * would be -110 in an int, 2^64 + 1 one more than 1 in a long long. */
+	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 " 4294967186 1 120 99 x\n", &e) == -EINVAL);
+	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 " -110 18446744073709551617 120 99 x\n", &e) ==
+		   -EINVAL);
+	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 " -110 1 4294967416 99 x\n", &e) == -EINVAL);
+	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 " -110x 1 120 99\n", &e) == -EINVAL);
+	UNIT_CHECK(refused_parse_line("v1 1-" HEX64 " -110 1 120 99", &e) == 0);
+	UNIT_CHECK(e.seen == 99 && e.why[0] == '\0');
 }
 
 UNIT_MAIN(UNIT_TEST(test_refused_header_refusal_holds_for_good),

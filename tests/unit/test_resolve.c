@@ -18,7 +18,8 @@ static void touch(enum resolve_kind kind, const char *name, void *arg)
 	struct touched *t = arg;
 
 	if (t && t->n < 64)
-		snprintf(t->names[t->n++], 64, "%s/%s", kind == RESOLVE_NODE ? "node" : "policy", name);
+		snprintf(t->names[t->n++], 64, "%s/%s", kind == RESOLVE_NODE ? "node" : "policy",
+			 name);
 }
 
 static bool was_touched(const struct touched *t, const char *what)
@@ -46,7 +47,8 @@ static int compute(struct policy *const *p, size_t n, const cJSON *const *pods, 
 	for (i = 0; i < npods; i++) {
 		const cJSON *md = cJSON_GetObjectItem(pods[i], "metadata");
 
-		snprintf(key, sizeof(key), "%s/%s", cJSON_GetStringValue(cJSON_GetObjectItem(md, "namespace")),
+		snprintf(key, sizeof(key), "%s/%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(md, "namespace")),
 			 cJSON_GetStringValue(cJSON_GetObjectItem(md, "name")));
 		if (resolver_pod(r, key, pods[i]) < 0)
 			return -1;
@@ -78,7 +80,8 @@ static struct policy *pol(const char *json)
 	return p;
 }
 
-#define RUNNING(n, id) "{\"name\":\"" n "\",\"containerID\":\"containerd://" id "\",\"state\":{\"running\":{}}}"
+#define RUNNING(n, id)                                                                             \
+	"{\"name\":\"" n "\",\"containerID\":\"containerd://" id "\",\"state\":{\"running\":{}}}"
 
 static cJSON *trimmed_pod(const char *json)
 {
@@ -98,15 +101,21 @@ static const char *field(const cJSON *t, const char *a, const char *b)
 static void test_resolve_merges_policies_on_one_container(void)
 {
 	struct policy *p[2] = {
-		pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":{\"exec\":false,\"terminal\":false},"
-		    "\"events\":{\"ratePerMinute\":100},\"retention\":\"2h\",\"redact\":[{\"name\":\"x\",\"pattern\":\"p\"}]}}"),
-		pol("{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podSelector\":{},\"capture\":{\"readline\":false},"
-		    "\"events\":{\"ratePerMinute\":5,\"execEvents\":true},\"retention\":\"1h30m\","
-		    "\"redact\":[{\"name\":\"x\",\"pattern\":\"p\"},{\"name\":\"y\",\"pattern\":\"q\",\"replacement\":\"*\"}]}}"),
+		pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},"
+		    "\"capture\":{\"exec\":false,\"terminal\":false},"
+		    "\"events\":{\"ratePerMinute\":100},\"retention\":\"2h\","
+		    "\"redact\":[{\"name\":\"x\",\"pattern\":\"p\"}]}}"),
+		pol("{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podSelector\":{},"
+		    "\"capture\":{\"readline\":false},\"events\":{\"ratePerMinute\":5,"
+		    "\"execEvents\":true},\"retention\":\"1h30m\",\"redact\":[{\"name\":\"x\","
+		    "\"pattern\":\"p\"},{\"name\":\"y\",\"pattern\":\"q\","
+		    "\"replacement\":\"*\"}]}}"),
 	};
 	cJSON *nss = cJSON_Parse("{\"ns\":{}}");
-	cJSON *pod = trimmed_pod("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\",\"labels\":{}},"
-				 "\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "1") "]}}");
+	cJSON *pod = trimmed_pod(
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\",\"labels\":{}},"
+		"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "1") "]}}");
 	const cJSON *pods[1] = { pod };
 	struct resolver r;
 	const cJSON *t, *ev;
@@ -119,17 +128,20 @@ static void test_resolve_merges_policies_on_one_container(void)
 	t = cJSON_GetArrayItem(node_targets(&r, "n1", &spec), 0);
 	UNIT_CHECK(t != NULL);
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(t, "policies")) == 2);
-	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "readline")));
+	UNIT_CHECK(
+		cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "readline")));
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "exec")));
 	/* a turns terminal capture off, b leaves it on: the union is on. */
-	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "terminal")));
+	UNIT_CHECK(
+		cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "capture"), "terminal")));
 	ev = cJSON_GetObjectItem(t, "events");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(ev, "ratePerMinute")) == 5);
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(ev, "execEvents")));
 	UNIT_CHECK_STR(field(t, "retention", NULL), "2h");
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(t, "redact")) == 2);
-	UNIT_CHECK_STR(field(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "redact"), 0), "replacement", NULL),
-		       "[REDACTED]");
+	UNIT_CHECK_STR(
+		field(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "redact"), 0), "replacement", NULL),
+		"[REDACTED]");
 	cJSON_Delete(spec);
 	resolver_clear(&r);
 	policy_free(p[0]);
@@ -140,20 +152,32 @@ static void test_resolve_merges_policies_on_one_container(void)
 
 static void test_resolve_only_running_containers_with_ids(void)
 {
-	struct policy *p[1] = { pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{}}}") };
+	struct policy *p[1] = { pol(
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{}}}") };
 	cJSON *nss = cJSON_Parse("{\"ns\":{}}");
 	cJSON *pods_json[4] = {
-		trimmed_pod("{\"metadata\":{\"name\":\"p1\",\"namespace\":\"ns\"},\"spec\":{\"nodeName\":\"n1\"},"
-			    "\"status\":{\"phase\":\"Running\",\"containerStatuses\":[" RUNNING("c", "b") ","
-			    "{\"name\":\"w\",\"containerID\":\"\",\"state\":{\"waiting\":{}}},"
-			    "{\"name\":\"t\",\"containerID\":\"containerd://t\",\"state\":{\"terminated\":{}}}],"
-			    "\"initContainerStatuses\":[" RUNNING("init", "a") "],"
-			    "\"ephemeralContainerStatuses\":[" RUNNING("debug", "c") "]}}"),
+		trimmed_pod(
+			"{\"metadata\":{\"name\":\"p1\",\"namespace\":\"ns\"},"
+			"\"spec\":{\"nodeName\":\"n1\"},"
+			"\"status\":{\"phase\":\"Running\",\"containerStatuses\":[" RUNNING(
+				"c", "b") ","
+					  "{\"name\":\"w\",\"containerID\":\"\","
+					  "\"state\":{\"waiting\":{}}},{\"name\":\"t\","
+					  "\"containerID\":\"containerd://t\","
+					  "\"state\":{\"terminated\":{}}}],"
+					  "\"initContainerStatuses\":[" RUNNING(
+						  "init",
+						  "a") "],"
+						       "\"ephemeralContainerStatuses\":[" RUNNING(
+							       "debug", "c") "]}}"),
 		trimmed_pod("{\"metadata\":{\"name\":\"p2\",\"namespace\":\"ns\"},\"spec\":{},"
 			    "\"status\":{\"containerStatuses\":[" RUNNING("c", "x") "]}}"),
-		trimmed_pod("{\"metadata\":{\"name\":\"p3\",\"namespace\":\"ns\"},\"spec\":{\"nodeName\":\"n1\"},"
-			    "\"status\":{\"phase\":\"Succeeded\",\"containerStatuses\":[" RUNNING("c", "y") "]}}"),
-		trimmed_pod("{\"metadata\":{\"name\":\"p4\",\"namespace\":\"gone\"},\"spec\":{\"nodeName\":\"n2\"},"
+		trimmed_pod("{\"metadata\":{\"name\":\"p3\",\"namespace\":\"ns\"},"
+			    "\"spec\":{\"nodeName\":\"n1\"},"
+			    "\"status\":{\"phase\":\"Succeeded\",\"containerStatuses\":[" RUNNING(
+				    "c", "y") "]}}"),
+		trimmed_pod("{\"metadata\":{\"name\":\"p4\",\"namespace\":\"gone\"},"
+			    "\"spec\":{\"nodeName\":\"n2\"},"
 			    "\"status\":{\"containerStatuses\":[" RUNNING("c", "z") "]}}"),
 	};
 	const cJSON *pods[4] = { pods_json[0], pods_json[1], pods_json[2], pods_json[3] };
@@ -185,13 +209,19 @@ static void test_resolve_only_running_containers_with_ids(void)
 
 static void test_resolve_namespace_selector_and_node_spec(void)
 {
-	struct policy *p[1] = { pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"namespaceSelector\":"
-				    "{\"matchLabels\":{\"env\":\"prod\"}},\"podSelector\":{\"matchLabels\":{\"app\":\"x\"}}}}") };
+	struct policy *p[1] = { pol(
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"namespaceSelector\":"
+		"{\"matchLabels\":{\"env\":\"prod\"}},"
+		"\"podSelector\":{\"matchLabels\":{\"app\":\"x\"}}}}") };
 	cJSON *nss = cJSON_Parse("{\"prod\":{\"env\":\"prod\"},\"dev\":{\"env\":\"dev\"}}");
-	cJSON *a = trimmed_pod("{\"metadata\":{\"name\":\"a\",\"namespace\":\"prod\",\"labels\":{\"app\":\"x\"}},"
-			       "\"spec\":{\"nodeName\":\"n\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "1") "]}}");
-	cJSON *b = trimmed_pod("{\"metadata\":{\"name\":\"b\",\"namespace\":\"dev\",\"labels\":{\"app\":\"x\"}},"
-			       "\"spec\":{\"nodeName\":\"n\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "2") "]}}");
+	cJSON *a = trimmed_pod(
+		"{\"metadata\":{\"name\":\"a\",\"namespace\":\"prod\",\"labels\":{\"app\":\"x\"}},"
+		"\"spec\":{\"nodeName\":\"n\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "1") "]}}");
+	cJSON *b = trimmed_pod(
+		"{\"metadata\":{\"name\":\"b\",\"namespace\":\"dev\",\"labels\":{\"app\":\"x\"}},"
+		"\"spec\":{\"nodeName\":\"n\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "2") "]}}");
 	const cJSON *pods[2] = { a, b };
 	struct resolver r;
 	cJSON *spec;
@@ -199,7 +229,9 @@ static void test_resolve_namespace_selector_and_node_spec(void)
 	UNIT_CHECK(compute(p, 1, pods, 2, nss, &r) == 0);
 	spec = resolve_node_spec(&r, "n");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec, "targetCount")) == 1);
-	UNIT_CHECK_STR(field(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "targets"), 0), "pod", NULL), "a");
+	UNIT_CHECK_STR(
+		field(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "targets"), 0), "pod", NULL),
+		"a");
 	cJSON_Delete(spec);
 	spec = resolve_node_spec(&r, "elsewhere");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec, "targetCount")) == 0);
@@ -213,14 +245,18 @@ static void test_resolve_namespace_selector_and_node_spec(void)
 
 static void test_resolve_trim_pod_keeps_only_what_matters(void)
 {
-	cJSON *t = trimmed_pod("{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\",\"annotations\":{\"big\":\"x\"},"
-			       "\"managedFields\":[{}],\"labels\":{\"app\":\"x\"}},\"spec\":{\"nodeName\":\"n1\",\"volumes\":[{}]},"
-			       "\"status\":{\"conditions\":[{}],\"containerStatuses\":[" RUNNING("c", "1") ","
-			       "{\"name\":\"w\",\"containerID\":\"containerd://w\",\"state\":{\"waiting\":{}}}]}}");
+	cJSON *t = trimmed_pod(
+		"{\"metadata\":{\"name\":\"a\",\"namespace\":\"n\",\"annotations\":{\"big\":\"x\"},"
+		"\"managedFields\":[{}],\"labels\":{\"app\":\"x\"}},\"spec\":{\"nodeName\":\"n1\","
+		"\"volumes\":[{}]},"
+		"\"status\":{\"conditions\":[{}],\"containerStatuses\":[" RUNNING(
+			"c", "1") ","
+				  "{\"name\":\"w\",\"containerID\":\"containerd://w\","
+				  "\"state\":{\"waiting\":{}}}]}}");
 	char *s = cJSON_PrintUnformatted(t);
 
-	UNIT_CHECK(s && !strstr(s, "annotations") && !strstr(s, "managedFields") && !strstr(s, "volumes") &&
-		   !strstr(s, "conditions"));
+	UNIT_CHECK(s && !strstr(s, "annotations") && !strstr(s, "managedFields") &&
+		   !strstr(s, "volumes") && !strstr(s, "conditions"));
 	/* node, not finished, the running container: packed as <length>:<bytes> */
 	UNIT_CHECK_STR(field(t, "x", NULL), "2:n11:01:c14:containerd://1");
 	UNIT_CHECK_STR(field(t, "metadata", "name"), "a");
@@ -232,15 +268,23 @@ static void test_resolve_trim_pod_keeps_only_what_matters(void)
 static void test_resolve_a_pod_event_touches_only_what_it_changes(void)
 {
 	struct policy *p[2] = {
-		pol("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"x\"}}}}"),
-		pol("{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"y\"}}}}"),
+		pol("{\"metadata\":{\"name\":\"a\"},"
+		    "\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"x\"}}}}"),
+		pol("{\"metadata\":{\"name\":\"b\"},"
+		    "\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"y\"}}}}"),
 	};
-	cJSON *x1 = trimmed_pod("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":{\"app\":\"x\"}},"
-				"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "1") "]}}");
-	cJSON *y1 = trimmed_pod("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":{\"app\":\"y\"}},"
-				"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "1") "]}}");
-	cJSON *q = trimmed_pod("{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"labels\":{\"app\":\"x\"}},"
-			       "\"spec\":{\"nodeName\":\"n2\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "2") "]}}");
+	cJSON *x1 = trimmed_pod(
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":{\"app\":\"x\"}},"
+		"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "1") "]}}");
+	cJSON *y1 = trimmed_pod(
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"labels\":{\"app\":\"y\"}},"
+		"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "1") "]}}");
+	cJSON *q = trimmed_pod(
+		"{\"metadata\":{\"name\":\"q\",\"namespace\":\"ns\",\"labels\":{\"app\":\"x\"}},"
+		"\"spec\":{\"nodeName\":\"n2\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "2") "]}}");
 	struct touched t = { .n = 0 };
 	struct resolver r;
 	char h1[DIGEST_STR_LEN];
@@ -257,15 +301,18 @@ static void test_resolve_a_pod_event_touches_only_what_it_changes(void)
 	UNIT_CHECK(t.n == 0);
 	/* Relabelled from a to b: its node and both policies, not n2. */
 	resolver_pod(&r, "ns/p", y1);
-	UNIT_CHECK(was_touched(&t, "node/n1") && was_touched(&t, "policy/a") && was_touched(&t, "policy/b"));
+	UNIT_CHECK(was_touched(&t, "node/n1") && was_touched(&t, "policy/a") &&
+		   was_touched(&t, "policy/b"));
 	UNIT_CHECK(!was_touched(&t, "node/n2"));
-	UNIT_CHECK(resolve_policy(&r, "a")->matched_pods == 1 && resolve_policy(&r, "b")->matched_pods == 1);
+	UNIT_CHECK(resolve_policy(&r, "a")->matched_pods == 1 &&
+		   resolve_policy(&r, "b")->matched_pods == 1);
 	UNIT_CHECK(strcmp(h1, resolve_node_hash(&r, "n1")) != 0);
 	/* Gone: n1 has no targets left. */
 	t.n = 0;
 	resolver_pod(&r, "ns/p", NULL);
 	UNIT_CHECK(was_touched(&t, "node/n1") && !resolve_node_has_targets(&r, "n1"));
-	UNIT_CHECK(resolve_policy(&r, "b")->matched_pods == 0 && resolve_policy(&r, "b")->nodes.size == 0);
+	UNIT_CHECK(resolve_policy(&r, "b")->matched_pods == 0 &&
+		   resolve_policy(&r, "b")->nodes.size == 0);
 	/* Back as it was: the same spec, the same digest. */
 	resolver_pod(&r, "ns/p", x1);
 	UNIT_CHECK_STR(resolve_node_hash(&r, "n1"), h1);
@@ -282,8 +329,10 @@ static void test_resolve_a_pod_event_touches_only_what_it_changes(void)
 static void test_resolve_caps_merged_redact_rules_at_the_schema_limit(void)
 {
 	struct policy *p[3];
-	cJSON *pod = trimmed_pod("{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"},"
-				 "\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING("c", "1") "]}}");
+	cJSON *pod = trimmed_pod(
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"},"
+		"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "1") "]}}");
 	const cJSON *pods[1] = { pod };
 	struct resolver r;
 	cJSON *spec;
@@ -291,10 +340,14 @@ static void test_resolve_caps_merged_redact_rules_at_the_schema_limit(void)
 	int i, k, len;
 
 	for (i = 0; i < 3; i++) {
-		len = snprintf(json, sizeof(json), "{\"metadata\":{\"name\":\"p%d\"},\"spec\":{\"podSelector\":{},\"redact\":[", i);
+		len = snprintf(json, sizeof(json),
+			       "{\"metadata\":{\"name\":\"p%d\"},\"spec\":{\"podSelector\":{},"
+			       "\"redact\":[",
+			       i);
 		for (k = 0; k < 30; k++)
-			len += snprintf(json + len, sizeof(json) - (size_t)len, "%s{\"name\":\"r%d-%d\",\"pattern\":\"x%d\"}",
-					k ? "," : "", i, k, k);
+			len += snprintf(json + len, sizeof(json) - (size_t)len,
+					"%s{\"name\":\"r%d-%d\",\"pattern\":\"x%d\"}", k ? "," : "",
+					i, k, k);
 		snprintf(json + len, sizeof(json) - (size_t)len, "]}}");
 		p[i] = pol(json);
 		UNIT_CHECK(p[i] != NULL);
@@ -303,9 +356,11 @@ static void test_resolve_caps_merged_redact_rules_at_the_schema_limit(void)
 	}
 	UNIT_CHECK(compute(p, 3, pods, 1, NULL, &r) == 0);
 	spec = resolve_node_spec(&r, "n1");
-	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "targets"), 0),
-							  "redact")) == RESOLVE_MAX_REDACT);
-	UNIT_CHECK(resolve_policy(&r, "p0")->redact_dropped == 0 && resolve_policy(&r, "p1")->redact_dropped == 0);
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(
+			   cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "targets"), 0),
+			   "redact")) == RESOLVE_MAX_REDACT);
+	UNIT_CHECK(resolve_policy(&r, "p0")->redact_dropped == 0 &&
+		   resolve_policy(&r, "p1")->redact_dropped == 0);
 	UNIT_CHECK(resolve_policy(&r, "p2")->redact_dropped == 1);
 	cJSON_Delete(spec);
 	resolver_clear(&r);

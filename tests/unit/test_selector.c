@@ -51,7 +51,8 @@ static void test_selector_null_selects_nothing_empty_everything(void)
 
 static void test_selector_match_labels(void)
 {
-	UNIT_CHECK(json_matches("{\"matchLabels\":{\"app\":\"demo\"}}", "{\"app\":\"demo\",\"x\":\"y\"}"));
+	UNIT_CHECK(json_matches("{\"matchLabels\":{\"app\":\"demo\"}}",
+				"{\"app\":\"demo\",\"x\":\"y\"}"));
 	UNIT_CHECK(!json_matches("{\"matchLabels\":{\"app\":\"demo\"}}", "{\"app\":\"prod\"}"));
 	UNIT_CHECK(!json_matches("{\"matchLabels\":{\"app\":\"demo\"}}", "{}"));
 	UNIT_CHECK(!json_matches("{\"matchLabels\":{\"app\":\"demo\",\"tier\":\"web\"}}",
@@ -60,19 +61,22 @@ static void test_selector_match_labels(void)
 
 static void test_selector_notin_missing_key(void)
 {
-	UNIT_CHECK(json_matches(
-		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"NotIn\",\"values\":[\"prod\"]}]}",
-		"{}"));
-	UNIT_CHECK(!json_matches(
-		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"NotIn\",\"values\":[\"prod\"]}]}",
-		"{\"env\":\"prod\"}"));
+	UNIT_CHECK(json_matches("{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"NotIn\","
+				"\"values\":[\"prod\"]}]}",
+				"{}"));
+	UNIT_CHECK(!json_matches("{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"NotIn\","
+				 "\"values\":[\"prod\"]}]}",
+				 "{\"env\":\"prod\"}"));
 }
 
 static void test_selector_in_exists_doesnotexist(void)
 {
-	const char *in = "{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\",\"values\":[\"a\",\"b\"]}]}";
+	const char *in =
+		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\",\"values\":[\"a\","
+		"\"b\"]}]}";
 	const char *ex = "{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Exists\"}]}";
-	const char *dne = "{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"DoesNotExist\"}]}";
+	const char *dne =
+		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"DoesNotExist\"}]}";
 
 	UNIT_CHECK(json_matches(in, "{\"env\":\"b\"}"));
 	UNIT_CHECK(!json_matches(in, "{\"env\":\"c\"}"));
@@ -88,9 +92,11 @@ static void test_selector_rejects_bad_expressions(void)
 	static const char *bad[] = {
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\"}]}",
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\",\"values\":[]}]}",
-		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Exists\",\"values\":[\"a\"]}]}",
+		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Exists\","
+		"\"values\":[\"a\"]}]}",
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"\"}]}",
-		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Like\",\"values\":[\"a\"]}]}",
+		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Like\","
+		"\"values\":[\"a\"]}]}",
 		"{\"matchExpressions\":[{\"key\":\"\",\"operator\":\"Exists\"}]}",
 		"{\"matchExpressions\":[{\"key\":\"a b\",\"operator\":\"Exists\"}]}",
 		"{\"matchExpressions\":{}}",
@@ -132,8 +138,9 @@ static void test_selector_string_form(void)
 
 static void test_selector_string_form_rejects(void)
 {
-	static const char *bad[] = { "=x", "app in ()", "app in (a", "app=a,", "app=a b",
-				     "app in a", "a/b/c=d", "app=(x)", "app>3", "!", ",", "app=a,,b=c" };
+	static const char *bad[] = { "=x",	"app in ()", "app in (a", "app=a,",
+				     "app=a b", "app in a",  "a/b/c=d",	  "app=(x)",
+				     "app>3",	"!",	     ",",	  "app=a,,b=c" };
 	struct selector *sel;
 	char err[128];
 	size_t i;

@@ -250,7 +250,9 @@ static void test_sink_escapes_terminal_sequences(void)
 static void test_sink_shows_lines_as_typed(void)
 {
 	static const char *const typed[] = {
-		"sed 's/\\t/ /g' a.tsv", "echo \"quoted\" 'single' \\n", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		"sed 's/\\t/ /g' a.tsv",
+		"echo \"quoted\" 'single' \\n",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
 		"printf '\\e[31mred\\e[0m'",
 	};
 	static const char *const hidden[] = {
@@ -371,7 +373,8 @@ static void test_session_namespace_change_is_an_entry(void)
 	UNIT_CHECK(num(o, "seq") == 1 && num(o, "pid") == 101 && num(o, "session_root") == 100);
 	n = cJSON_GetObjectItem(o, "namespaces");
 	UNIT_CHECK(cJSON_GetArraySize(n) == 3);
-	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "mnt"), 1)->valuedouble == 4026532301.0);
+	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "mnt"), 1)->valuedouble ==
+		   4026532301.0);
 	UNIT_CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(n, "root"), 1)->valuedouble == 1311);
 	UNIT_CHECK_STR(str(o, "text"), "unshare, setns, chroot or pivot_root: mnt 4026532177 -> "
 				       "4026532301, user 4026531837 -> 4026532300, root 254:1/2 -> "

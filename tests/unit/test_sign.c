@@ -175,7 +175,8 @@ static void test_sign_key_file_hostile(void)
 	pem = pem_of(ec, NULL);
 	write_file("ec.key", pem, strlen(pem), 0600);
 	free(pem);
-	UNIT_CHECK(load("ec.key", err, sizeof(err)) == -EINVAL && strstr(err, "not an Ed25519 key"));
+	UNIT_CHECK(load("ec.key", err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "not an Ed25519 key"));
 	EVP_PKEY_free(ec);
 	/* an encrypted Ed25519 key: refused, no passphrase prompt */
 	sign_key_generate(&k);
@@ -234,5 +235,5 @@ static void test_setup(void)
 
 UNIT_MAIN(UNIT_TEST(test_setup), UNIT_TEST(test_sign_round_trip_and_determinism),
 	  UNIT_TEST(test_sign_hostile_signatures_and_keys),
-	  UNIT_TEST(test_sign_key_file_made_once_then_reused), UNIT_TEST(test_sign_key_file_hostile),
-	  UNIT_TEST(test_cleanup))
+	  UNIT_TEST(test_sign_key_file_made_once_then_reused),
+	  UNIT_TEST(test_sign_key_file_hostile), UNIT_TEST(test_cleanup))

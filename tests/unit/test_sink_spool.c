@@ -51,23 +51,31 @@ static cJSON *records(struct spool *sp)
 
 static const cJSON *entry(const cJSON *all, int rec, int i)
 {
-	return cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, rec),
-									   "spec"), "entries"), i);
+	return cJSON_GetArrayItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, rec), "spec"),
+				    "entries"),
+		i);
 }
 
 static void test_sink_spool_redacts_escapes_and_filters(void)
 {
 	struct spool_opts so = { .dir = dir };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
-	cJSON *rules = cJSON_Parse("[{\"name\":\"tok\",\"pattern\":\"token=\\\\S+\",\"replacement\":\"token=***\"}]");
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *rules = cJSON_Parse(
+		"[{\"name\":\"tok\",\"pattern\":\"token=\\\\S+\",\"replacement\":\"token=***\"}]");
 	struct redact_set *rs = NULL;
 	struct spool *sp;
 	struct sink *sink;
 	char err[128];
 	static const char argv[] = "curl\0-H\0token=abc\0http://x";
-	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
-				   .pid = 7, .text = "echo token=s3cr3t \x1b[2J\xff", .text_len = 23 };
+	struct sink_entry line = { .kind = SINK_LINE,
+				   .container = "containerd://c1",
+				   .session = 7,
+				   .pid = 7,
+				   .text = "echo token=s3cr3t \x1b[2J\xff",
+				   .text_len = 23 };
 	struct sink_entry exec = { .kind = SINK_EXEC, .container = "containerd://c1", .session = 7,
 				   .pid = 8, .ppid = 7, .text = argv, .text_len = sizeof(argv) - 1,
 				   .argc = 4, .filename = "/usr/bin/curl", .filename_len = 13 };
@@ -91,12 +99,14 @@ static void test_sink_spool_redacts_escapes_and_filters(void)
 		       "echo token=*** \\e[2J\\xff");
 	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 0), "redacted") != NULL);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "kind")), "exec");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(entry(all, 0, 1), "argv"), 2)),
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(
+			       cJSON_GetObjectItem(entry(all, 0, 1), "argv"), 2)),
 		       "token=***");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "text")),
 		       "curl -H token=*** http://x");
-	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"),
-							  "entries")) == 2);
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(
+			   cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"), "entries")) ==
+		   2);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 1, 0), "kind")), "gap");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(entry(all, 1, 0), "count")) == 3);
 	cJSON_Delete(all);
@@ -111,8 +121,9 @@ static void test_sink_spool_terminal_lines(void)
 {
 	char sub[96];
 	struct spool_opts so = { .dir = sub };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	struct sink_entry l1 = { .kind = SINK_LINE, .source = SINK_SOURCE_TERMINAL,
 				 .container = "containerd://c1", .session = 7, .pid = 7, .tid = 7,
 				 .ts = 99, .text = "echo one", .text_len = 8, .inexact = true };
@@ -147,8 +158,9 @@ static void test_sink_spool_terminal_lines(void)
 	target.terminal = false;
 	UNIT_CHECK(sink_write(sink, &l1) == 0);
 	all = records(sp);
-	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"),
-							  "entries")) == 3);
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(
+			   cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"), "entries")) ==
+		   3);
 	e = entry(all, 0, 0);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "source")), "terminal");
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(e, "inexact")));
@@ -156,8 +168,9 @@ static void test_sink_spool_terminal_lines(void)
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "echo two");
 	UNIT_CHECK(!cJSON_GetObjectItem(e, "inexact"));
 	e = entry(all, 0, 2);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "redacted"), 0)),
-		       "echo-off");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "redacted"), 0)),
+		"echo-off");
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -167,8 +180,9 @@ static void test_sink_spool_terminal_lines(void)
 static void test_sink_spool_bounds_long_lines(void)
 {
 	struct spool_opts so = { .dir = dir };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	static char big[10000];
 	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
 				   .text = big, .text_len = sizeof(big) };
@@ -183,9 +197,11 @@ static void test_sink_spool_bounds_long_lines(void)
 	sink_spool_open(sp, lookup, NULL, &sink);
 	sink_write(sink, &line);
 	all = records(sp);
-	text = cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, cJSON_GetArraySize(all) - 1, 0), "text"));
+	text = cJSON_GetStringValue(
+		cJSON_GetObjectItem(entry(all, cJSON_GetArraySize(all) - 1, 0), "text"));
 	UNIT_CHECK(text && strlen(text) <= 4096 && strlen(text) > 4000);
-	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, cJSON_GetArraySize(all) - 1, 0), "truncated")));
+	UNIT_CHECK(cJSON_IsTrue(
+		cJSON_GetObjectItem(entry(all, cJSON_GetArraySize(all) - 1, 0), "truncated")));
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -199,8 +215,9 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 {
 	char sub[96];
 	struct spool_opts so = { .dir = sub };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	struct sink_entry a = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
 				.ts = 1000, .pid = 7, .tid = 7, .text = "a", .text_len = 1 };
 	struct sink_entry b = a, c = a;
@@ -228,8 +245,8 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 	UNIT_CHECK(sink_write(sink, &a) == 0); /* not the last one: a new event */
 	all = records(sp);
 	for (i = 0; i < cJSON_GetArraySize(all); i++)
-		n += cJSON_GetArraySize(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, i), "spec"), "entries"));
+		n += cJSON_GetArraySize(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(cJSON_GetArrayItem(all, i), "spec"), "entries"));
 	UNIT_CHECK(n == 4);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "text")), "b");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 2), "text")), "c");
@@ -244,10 +261,12 @@ static void test_sink_spool_stopped_is_the_chain_last_entry(void)
 {
 	char sub[96];
 	struct spool_opts so = { .dir = sub };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
-	cJSON *gone = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"q\",\"podUID\":\"v\",\"container\":\"c\","
-				  "\"containerID\":\"containerd://gone\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	cJSON *gone = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"q\",\"podUID\":\"v\",\"container\":\"c\","
+		"\"containerID\":\"containerd://gone\",\"node\":\"x\",\"retention\":\"1h\"}");
 	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
 				   .pid = 7, .text = "ls", .text_len = 2 };
 	struct sink_entry end = { .kind = SINK_SESSION_END, .container = "containerd://c1",
@@ -277,16 +296,18 @@ static void test_sink_spool_stopped_is_the_chain_last_entry(void)
 	/* no end of session needed: the stop cut its record at once */
 	UNIT_CHECK(cJSON_GetArraySize(all) == 3);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 0), "text")), "ls");
-	n = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(all, 1), "spec"),
-						   "entries"));
+	n = cJSON_GetArraySize(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetArrayItem(all, 1), "spec"), "entries"));
 	last = entry(all, 1, n - 1);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(last, "kind")), "audit_stopped");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(last, "text")), "target removed");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(
-			   cJSON_GetObjectItem(cJSON_GetArrayItem(all, 1), "spec"), "sequence")) == 1);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
-			       cJSON_GetObjectItem(cJSON_GetArrayItem(all, 2), "spec"), "containerID")),
-		       "containerd://gone");
+			   cJSON_GetObjectItem(cJSON_GetArrayItem(all, 1), "spec"), "sequence")) ==
+		   1);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetObjectItem(cJSON_GetArrayItem(all, 2), "spec"), "containerID")),
+		"containerd://gone");
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -301,17 +322,31 @@ static void test_sink_spool_namespace_and_off_entries(void)
 {
 	char sub[96];
 	struct spool_opts so = { .dir = sub };
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
-	struct sink_entry ns = { .kind = SINK_NAMESPACE, .container = "containerd://c1", .session = 7,
-				 .ts = 1000, .pid = 9, .tid = 9, .ppid = 7, .session_root = 7,
-				 .how = "changed", .nns = 2,
-				 .ns = { { "mnt", 4026532177u, 4026532301u }, { "user", 4026531837u, 4026532300u } },
-				 .text = "unshare, setns, chroot or pivot_root: mnt 4026532177 -> 4026532301",
-				 .text_len = 66 };
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry ns = {
+		.kind = SINK_NAMESPACE,
+		.container = "containerd://c1",
+		.session = 7,
+		.ts = 1000,
+		.pid = 9,
+		.tid = 9,
+		.ppid = 7,
+		.session_root = 7,
+		.how = "changed",
+		.nns = 2,
+		.ns = { { "mnt", 4026532177u, 4026532301u }, { "user", 4026531837u, 4026532300u } },
+		.text = "unshare, setns, chroot or pivot_root: mnt 4026532177 -> 4026532301",
+		.text_len = 66
+	};
 	/* 400 us apart: the times are kept to the microsecond. */
-	struct sink_entry off = { .kind = SINK_OFF, .container = "containerd://c1", .ts = 900000,
-				  .since = 500000, .reason = "target-added", .text = "auditing starts",
+	struct sink_entry off = { .kind = SINK_OFF,
+				  .container = "containerd://c1",
+				  .ts = 900000,
+				  .since = 500000,
+				  .reason = "target-added",
+				  .text = "auditing starts",
 				  .text_len = 15 };
 	struct spool *sp;
 	struct sink *sink;
@@ -334,11 +369,13 @@ static void test_sink_spool_namespace_and_off_entries(void)
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "sessionRoot")) == 7);
 	list = cJSON_GetObjectItem(e, "namespaces");
 	UNIT_CHECK(cJSON_GetArraySize(list) == 2);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "type")),
-		       "user");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "type")),
+		"user");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "to")) ==
 		   4026532301.0);
-	UNIT_CHECK(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "mnt 4026532177") != NULL);
+	UNIT_CHECK(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "mnt 4026532177") !=
+		   NULL);
 	e = entry(all, 1, 0);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "off");
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "reason")), "target-added");
@@ -420,7 +457,8 @@ static uint64_t gaps_of(const cJSON *recs, const char *cid, const char *session)
 			continue;
 		cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec, "entries"))
 			if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "gap"))
-				n += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count"));
+				n += (uint64_t)cJSON_GetNumberValue(
+					cJSON_GetObjectItem(e, "count"));
 	}
 	return n;
 }
@@ -433,8 +471,12 @@ static void test_sink_spool_full_gap_goes_to_each_chain_that_lost(void)
 	struct spool_opts so = { .dir = sub, .max_bytes = 16384, .checkpoint_ms = 1,
 				 .batch_age_ms = 1, .datasync = no_datasync };
 	cJSON *a = ident("containerd://c1", "attacker"), *v = ident("containerd://c2", "victim");
-	struct sink_entry line = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
-				   .pid = 7, .text = "yes yes yes yes yes yes yes yes", .text_len = 31 };
+	struct sink_entry line = { .kind = SINK_LINE,
+				   .container = "containerd://c1",
+				   .session = 7,
+				   .pid = 7,
+				   .text = "yes yes yes yes yes yes yes yes",
+				   .text_len = 31 };
 	struct sink_entry vline = { .kind = SINK_LINE, .container = "containerd://c2", .session = 9,
 				    .pid = 9, .text = "the victim's secret work", .text_len = 24 };
 	struct sink_spool_stats st;
@@ -508,7 +550,8 @@ static void test_sink_spool_pending_sessions_are_bounded(void)
 	UNIT_CHECK(st.pending <= SINK_SPOOL_PENDING_SESSIONS + 1);
 	UNIT_CHECK(st.lost_unattributed == 0);
 	drain_all(sp, recs);
-	for (i = 0; i < 10000 && sink_flush(sink) == 0 && (sink_spool_get_stats(sink, &st), st.pending);
+	for (i = 0;
+	     i < 10000 && sink_flush(sink) == 0 && (sink_spool_get_stats(sink, &st), st.pending);
 	     i++)
 		drain_all(sp, recs);
 	UNIT_CHECK(st.pending == 0);
@@ -690,7 +733,8 @@ static void test_sink_spool_lines_as_typed_or_escaped_and_marked(void)
 	target = (struct sink_spool_target){ id, NULL, true, true, true };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
-	UNIT_CHECK(sink_write(sink, &l1) == 0 && sink_write(sink, &l2) == 0 && sink_write(sink, &x) == 0);
+	UNIT_CHECK(sink_write(sink, &l1) == 0 && sink_write(sink, &l2) == 0 &&
+		   sink_write(sink, &x) == 0);
 	all = records(sp);
 	UNIT_CHECK_STR(text_of(entry(all, 0, 0)), "sed 's/\\t/ /g' a.tsv");
 	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 0), "escaped") == NULL);
@@ -738,10 +782,12 @@ static void test_sink_spool_secret_split_over_arguments(void)
 	UNIT_CHECK(json && !strstr(json, "hunter2"));
 	free(json);
 	UNIT_CHECK_STR(text_of(entry(all, 0, 0)), "mysql [REDACTED] -u root");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(entry(all, 0, 0), "argv"), 2)),
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(
+			       cJSON_GetObjectItem(entry(all, 0, 0), "argv"), 2)),
 		       "[REDACTED]");
 	red = cJSON_GetObjectItem(entry(all, 0, 0), "redacted");
-	UNIT_CHECK(cJSON_GetArraySize(red) == 1 && !strcmp(cJSON_GetArrayItem(red, 0)->valuestring, "pw"));
+	UNIT_CHECK(cJSON_GetArraySize(red) == 1 &&
+		   !strcmp(cJSON_GetArrayItem(red, 0)->valuestring, "pw"));
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -781,10 +827,12 @@ static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &l) == 0 && sink_write(sink, &l2) == 0);
 	all = records(sp);
-	UNIT_CHECK_STR(text_of(entry(all, 0, 0)), "rm [WITHHELD: redact rule huge could not finish]");
+	UNIT_CHECK_STR(text_of(entry(all, 0, 0)),
+		       "rm [WITHHELD: redact rule huge could not finish]");
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, 0, 0), "withheld")));
 	red = cJSON_GetObjectItem(entry(all, 0, 0), "redacted");
-	UNIT_CHECK(cJSON_GetArraySize(red) == 1 && !strcmp(cJSON_GetArrayItem(red, 0)->valuestring, "huge"));
+	UNIT_CHECK(cJSON_GetArraySize(red) == 1 &&
+		   !strcmp(cJSON_GetArrayItem(red, 0)->valuestring, "huge"));
 	/* an assignment first may be the secret itself: not kept */
 	UNIT_CHECK_STR(text_of(entry(all, 0, 1)), "[WITHHELD: redact rule huge could not finish]");
 	sink_spool_get_stats(sink, &st);

@@ -356,8 +356,10 @@ static void test_spool_big_open_batches_checkpoint_by_reference(void)
 		int found = 0;
 
 		for (i = 0; i < cJSON_GetArraySize(ra) && !found; i++)
-			found = !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(rb, j), "digest")),
-					cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(ra, i), "digest")));
+			found = !strcmp(
+				cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(rb, j), "digest")),
+				cJSON_GetStringValue(
+					cJSON_GetObjectItem(spec_of(ra, i), "digest")));
 		same &= found;
 	}
 	UNIT_CHECK(same);
@@ -420,13 +422,16 @@ static void test_spool_corrupt_entry_is_a_gap_in_its_session(void)
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(spec_of(all, 0), "entries")) {
 		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind"));
 
-		gaps += !strcmp(kind, "gap") && cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count")) == 1;
+		gaps += !strcmp(kind, "gap") &&
+			cJSON_GetNumberValue(cJSON_GetObjectItem(e, "count")) == 1;
 		lines += !strcmp(kind, "line");
 	}
 	UNIT_CHECK(gaps == 1 && lines == 2);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
-			       cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 2), "text")),
-		       "third-of-a");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 2),
+			"text")),
+		"third-of-a");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 1), "sequence")) == 1);
 	spool_get_stats(s, &st);
 	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 1 && st.corrupt_unattributed == 0);
@@ -458,7 +463,8 @@ static void test_spool_corrupt_entry_of_no_known_session_is_counted(void)
 		ssize_t n = pread(fd, buf, sizeof(buf), 0);
 		char *second = memmem(buf, (size_t)n, "second-of-a", 11), *cid = NULL, *p;
 
-		for (p = buf; p && p < second; p = memmem(p + 1, (size_t)(second - p - 1), "\"cid\"", 5))
+		for (p = buf; p && p < second;
+		     p = memmem(p + 1, (size_t)(second - p - 1), "\"cid\"", 5))
 			cid = p;
 		UNIT_CHECK(cid && pwrite(fd, "X", 1, cid - buf + 8) == 1);
 		close(fd);
@@ -505,15 +511,18 @@ static void test_spool_corrupt_record_is_formed_again(void)
 	UNIT_CHECK(segments(sub, seg, 4) == 1 && corrupt(seg[0], "cmd-3-of-record-1", 4) == 0);
 	all = all_records(s);
 	for (i = 0; i < cJSON_GetArraySize(all); i++)
-		seqs |= 1 << (int)cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, i), "sequence"));
+		seqs |= 1 << (int)cJSON_GetNumberValue(
+				cJSON_GetObjectItem(spec_of(all, i), "sequence"));
 	UNIT_CHECK(seqs == 5); /* 0 and 2: 1 is being formed again */
 	cJSON_Delete(all);
 	all = all_records(s);
 	UNIT_CHECK(cJSON_GetArraySize(all) == 1 &&
 		   cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 0), "sequence")) == 1);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
-			       cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 1), "text")),
-		       "cmd-3-of-record-1");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 1),
+			"text")),
+		"cmd-3-of-record-1");
 	o.dir = copy;
 	UNIT_CHECK(spool_open(&o, &c) == 0);
 	orig = all_records(c);
@@ -570,7 +579,8 @@ static void test_spool_hands_out_only_what_is_synced(void)
  * it, and goes on from there; a replay forms the same. */
 static void test_spool_resumed_chain_goes_on_after_the_api_head(void)
 {
-	static const char head[] = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	static const char head[] =
+		"sha256:1111111111111111111111111111111111111111111111111111111111111111";
 	struct spool_opts o = { .batch_entries = 2, .batch_age_ms = 3600000, .checkpoint_ms = 1,
 				.resume = true };
 	struct spool_head h = { 41, head, "2026-12-25T00:00:00Z" };
@@ -598,9 +608,11 @@ static void test_spool_resumed_chain_goes_on_after_the_api_head(void)
 	all = all_records(s);
 	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spec_of(all, 0), "sequence")) == 42);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "previousDigest")), head);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "previousKeptUntil")),
-		       "2026-12-25T00:00:00Z");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "previousDigest")),
+		       head);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(spec_of(all, 0), "previousKeptUntil")),
+		"2026-12-25T00:00:00Z");
 	spool_close(s);
 	/* the crash copy knows the chain's start from its checkpoint */
 	o.dir = copy;
@@ -619,7 +631,8 @@ static void test_spool_resumed_chain_goes_on_after_the_api_head(void)
 	{
 		cJSON *other = cJSON_Duplicate(id, 1);
 
-		cJSON_ReplaceItemInObject(other, "containerID", cJSON_CreateString("containerd://c2"));
+		cJSON_ReplaceItemInObject(other, "containerID",
+					  cJSON_CreateString("containerd://c2"));
 		add_to(s, "containerd://c2", other, "", "x");
 		add_to(s, "containerd://c2", other, "", "y");
 		cJSON_Delete(other);
@@ -716,9 +729,11 @@ static void test_spool_restore_rebuilds_batches_as_they_were(void)
 	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 1 && st.corrupt_unattributed == 0);
 	UNIT_CHECK(cJSON_GetArraySize(all) == 1 &&
 		   cJSON_GetArraySize(cJSON_GetObjectItem(spec_of(all, 0), "entries")) == 6);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
-			       cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 4), "kind")),
-		       "gap");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(
+			cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, 0), "entries"), 4),
+			"kind")),
+		"gap");
 	cJSON_Delete(all);
 	spool_close(s);
 }
@@ -1009,8 +1024,9 @@ int main(void)
 	};
 	int ret;
 
-	id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-			 "\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	snprintf(base, sizeof(base), "/tmp/test_spool.%d", (int)getpid());
 	sh("rm -rf '%s' && mkdir -p '%s'", base, base);
 	ret = unit_main(tests, ARRAY_SIZE(tests));

@@ -129,7 +129,8 @@ static void test_target_ids_come_from_the_spec(void)
 	target_list_free(&b);
 }
 
-UNIT_MAIN(UNIT_TEST(test_target_pid_lines), UNIT_TEST(test_target_ids_come_from_the_spec), UNIT_TEST(test_target_container_id_lines),
+UNIT_MAIN(UNIT_TEST(test_target_pid_lines), UNIT_TEST(test_target_ids_come_from_the_spec),
+	  UNIT_TEST(test_target_container_id_lines),
 	  UNIT_TEST(test_target_blank_and_comment_lines_are_enodata),
 	  UNIT_TEST(test_target_bad_lines_are_einval),
 	  UNIT_TEST(test_target_file_skips_bad_lines_and_duplicates),

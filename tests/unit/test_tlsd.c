@@ -219,11 +219,10 @@ static void test_tlsd_answers_requests_on_a_kept_alive_connection(void)
 	UNIT_CHECK(client_round(&c, NULL, buf, sizeof(buf)) == 200);
 	UNIT_CHECK(strstr(buf, "POST /two") != NULL);
 	/* Expect: 100-continue is answered before the body. */
-	UNIT_CHECK(
-		client_round(
-			&c,
-			"POST /three HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n3",
-			buf, sizeof(buf)) == 200);
+	UNIT_CHECK(client_round(&c,
+				"POST /three HTTP/1.1\r\nExpect: 100-continue\r\n"
+				"Content-Length: 1\r\n\r\n3",
+				buf, sizeof(buf)) == 200);
 	UNIT_CHECK(strstr(buf, "POST /three") != NULL);
 	client_close(&c);
 	tlsd_stop(s);

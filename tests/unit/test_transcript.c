@@ -42,8 +42,8 @@ static cJSON *record(const char *cid, const char *sk, unsigned seq, const char *
 
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(entries, entry(e[3 * i], e[3 * i + 1], e[3 * i + 2]));
-	return record_build(&id, *sk ? &sess : NULL, entries, seq, seq ? "sha256:00" : NULL, NULL, NULL,
-			    digest);
+	return record_build(&id, *sk ? &sess : NULL, entries, seq, seq ? "sha256:00" : NULL, NULL,
+			    NULL, digest);
 }
 
 static char *transcript_text(const struct transcript *t, bool session_column)

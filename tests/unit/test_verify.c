@@ -111,7 +111,8 @@ static void test_verify_intact_chain(void)
 	UNIT_CHECK(res.records == 5 && res.first_sequence == 0 && res.last_sequence == 4);
 	UNIT_CHECK(verify_chain(shuffled, 5, NULL, &res) == 0);
 	/* the oldest expired (verified after their retention): still intact */
-	UNIT_CHECK(verify_records(recs + 2, 3, &a, AFTER, NULL, &res) == 0 && res.first_sequence == 2);
+	UNIT_CHECK(verify_records(recs + 2, 3, &a, AFTER, NULL, &res) == 0 &&
+		   res.first_sequence == 2);
 	/* the newest expired too */
 	UNIT_CHECK(verify_records(recs + 1, 2, &a, AFTER, NULL, &res) == 0);
 	/* records published after the head was (it is reported each second) */
@@ -220,7 +221,10 @@ static void test_verify_detects_a_replaced_head_and_no_head(void)
 						     0),
 				  "text", cJSON_CreateString("x"));
 	head = head_of(forged[2], day0 + 30 * 86400);
-	cJSON_ReplaceItemInObject(head, "digest", cJSON_CreateString("sha256:0000000000000000000000000000000000000000000000000000000000000000"));
+	cJSON_ReplaceItemInObject(
+		head, "digest",
+		cJSON_CreateString(
+			"sha256:0000000000000000000000000000000000000000000000000000000000000000"));
 	a = anchor(head);
 	UNIT_CHECK(verify_records(recs, 3, &a, WITHIN, NULL, &res) == -EBADMSG &&
 		   res.deleted_last == 1);

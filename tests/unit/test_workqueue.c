@@ -76,4 +76,5 @@ static void test_workqueue_backoff_doubles_and_caps(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_workqueue_dedupes_and_pops_in_order),
-	  UNIT_TEST(test_workqueue_delayed_not_ready), UNIT_TEST(test_workqueue_backoff_doubles_and_caps))
+	  UNIT_TEST(test_workqueue_delayed_not_ready),
+	  UNIT_TEST(test_workqueue_backoff_doubles_and_caps))

@@ -16,8 +16,10 @@ static void test_yamljson_types(void)
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "a")));
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "b")), "true");
 	UNIT_CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "c")));
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "d"), 0)), "1");
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "e"), "f")), "g");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "d"), 0)),
+		       "1");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "e"), "f")),
+		       "g");
 	cJSON_Delete(j);
 }
 
