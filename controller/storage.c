@@ -175,14 +175,13 @@ static void storage_changed(const char *policy, bool held, void *arg)
 		const struct budget_policy *bp = hmap_get(&c->budget.policies, policy);
 		const struct policy *p = storage_policy(c, policy);
 
-		log_with(
-			held ? LOG_WARN : LOG_INFO, LOG_KV("policy", policy),
-			held ? "AuditRecords of the policy past its storage budget (%s of %s): "
-			       "new records are held on the nodes" :
-			       "AuditRecords of the policy back within its storage budget (%s of %s): "
-			       "held records are released",
-			quantity_format(bp ? bp->at_bytes : 0, a, sizeof(a)),
-			quantity_format(bp ? bp->at_budget : 0, b, sizeof(b)));
+		log_with(held ? LOG_WARN : LOG_INFO, LOG_KV("policy", policy),
+			 held ? "AuditRecords of the policy past its storage budget "
+				"(%s of %s): new records are held on the nodes" :
+				"AuditRecords of the policy back within its storage budget "
+				"(%s of %s): held records are released",
+			 quantity_format(bp ? bp->at_bytes : 0, a, sizeof(a)),
+			 quantity_format(bp ? bp->at_budget : 0, b, sizeof(b)));
 		/* The cluster's hold covers every target already. */
 		if (!c->budget.held)
 			resolver_hold_changed(&c->res, policy);
@@ -194,14 +193,13 @@ static void storage_changed(const char *policy, bool held, void *arg)
 		}
 		return;
 	}
-	log_with(
-		held ? LOG_WARN : LOG_INFO,
-		LOG_KV("budget", quantity_format(c->budget.cluster, b, sizeof(b))),
-		held ? "AuditRecords past the cluster's storage budget (%s): new records are held "
-		       "on every node" :
-		       "AuditRecords back within the cluster's storage budget (%s): held records are "
-		       "released",
-		quantity_format(c->budget.at_total, a, sizeof(a)));
+	log_with(held ? LOG_WARN : LOG_INFO,
+		 LOG_KV("budget", quantity_format(c->budget.cluster, b, sizeof(b))),
+		 held ? "AuditRecords past the cluster's storage budget (%s): "
+			"new records are held on every node" :
+			"AuditRecords back within the cluster's storage budget (%s): "
+			"held records are released",
+		 quantity_format(c->budget.at_total, a, sizeof(a)));
 	resolver_hold_changed(&c->res, NULL);
 	for (i = 0; i < c->npolicies; i++) {
 		controller_enqueue(c, "policy", c->policies[i]->name, 0);
