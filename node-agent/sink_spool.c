@@ -35,14 +35,13 @@ struct sink_spool_pending {
 	char *root;	/* the session root its attribution awaits, or NULL */
 	cJSON *id, *sess;
 	uint64_t count;
-	uint64_t held;	/* of count, refused past the container's share while held */
+	uint64_t held;	/* of count, refused while held, the held share used */
 	char first[40];	/* time of the first one lost */
 };
 
-/* What a hold let a container add to the spool. */
+/* A held container's state while the hold lasts. */
 struct sink_spool_held {
-	uint64_t bytes; /* spooled while held */
-	bool warned;	/* its share used: logged once per hold */
+	bool warned; /* out of room: logged once per hold */
 };
 
 struct sink_spool {
@@ -57,6 +56,7 @@ struct sink_spool {
 	sink_spool_hold_fn hold;
 	void *hold_arg;
 	struct hmap held; /* container -> struct sink_spool_held, while held */
+	struct hmap over; /* containers past their share, warned (a set) */
 	struct sink_spool_stats stats;
 	sink_spool_attr_fn attr_fn;
 	void *attr_arg;
@@ -102,28 +102,17 @@ static struct sink_spool_held *sink_spool_held_state(struct sink_spool *s, const
 	return h;
 }
 
-/* Whether a held container used its share of the spool. */
-static bool sink_spool_held_out(const struct sink_spool *s, const struct sink_spool_held *h)
+/* Whether a container may add no more to the spool for now: it holds
+ * SINK_SPOOL_SHARE_PCT of the bound, or SINK_SPOOL_HOLD_PCT while held (h),
+ * counting all its entries there, those spooled before a hold included
+ * (spool_container_bytes). Not the spool being full: that is for everyone. */
+static bool sink_spool_out(const struct sink_spool *s, const char *container,
+			   const struct sink_spool_held *h)
 {
-	uint64_t max;
+	uint64_t max, pct = h ? SINK_SPOOL_HOLD_PCT : SINK_SPOOL_SHARE_PCT;
 
-	if (!h)
-		return false;
 	spool_used_bytes(s->sp, &max);
-	return h->bytes >= max * SINK_SPOOL_HOLD_PCT / 100;
-}
-
-/* spool_add_awaiting, counting what it adds to a held container's share. */
-static int sink_spool_put(struct sink_spool *s, struct sink_spool_held *h, const char *container,
-			  const char *sk, const cJSON *id, const cJSON *sess, const cJSON *entry,
-			  const char *key, const char *root)
-{
-	uint64_t max, before = h ? spool_used_bytes(s->sp, &max) : 0, after;
-	int ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
-
-	if (h && (after = spool_used_bytes(s->sp, &max)) > before)
-		h->bytes += after - before;
-	return ret;
+	return spool_container_bytes(s->sp, container) >= max / 100 * pct;
 }
 
 static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
@@ -282,8 +271,8 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 		cJSON *gap;
 		char note[224];
 
-		if (sink_spool_held_out(s, h))
-			continue;
+		if (sink_spool_out(s, p->cid, h))
+			continue; /* until it has room again (or its hold ended) */
 		gap = cJSON_CreateObject();
 		sink_spool_gap_note(p, note, sizeof(note));
 		cJSON_AddStringToObject(gap, "time", p->first);
@@ -292,7 +281,7 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 		cJSON_AddStringToObject(gap, "text", note);
 		/* In its session's records, with who opened it: awaiting
 		 * the decision as that session's entries did. */
-		ret = sink_spool_put(s, h, p->cid, p->sk, p->id, p->sess, gap, NULL, p->root);
+		ret = spool_add_awaiting(s->sp, p->cid, p->sk, p->id, p->sess, gap, NULL, p->root);
 		cJSON_Delete(gap);
 		if (ret == 0) {
 			s->stats.gaps++;
@@ -338,18 +327,30 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	 * (or its records are held). */
 	if (s->export && sink_spool_export(s, id, sess, entry, root) < 0)
 		s->stats.export_failed++;
-	if (sink_spool_held_out(s, h)) {
+	if (!h && sink_spool_out(s, container, NULL)) {
+		if (hmap_add(&s->over, container) == 1)
+			log_with(LOG_WARN, LOG_KV("container", container),
+				 "this container holds %d%% of the spool (its records not published "
+				 "yet): its new entries are lost, counted, until some are",
+				 SINK_SPOOL_SHARE_PCT);
+		s->stats.dropped_full++;
+		sink_spool_lost(s, container, sk, id, sess, root, 1, false, when ? when : "");
+		return -ENOSPC;
+	}
+	if (h && sink_spool_out(s, container, h)) {
 		if (!h->warned)
 			log_with(LOG_WARN, LOG_KV("container", container),
-				 "records held and this container's share of the spool used: its "
-				 "new entries are lost, counted, until the hold ends");
+				 "records held and the spool's share for held records used: this "
+				 "container's new entries are lost, counted, until the hold ends");
 		h->warned = true;
 		s->stats.dropped_full++;
 		s->stats.dropped_held++;
 		sink_spool_lost(s, container, sk, id, sess, root, 1, true, when ? when : "");
 		return -ENOSPC;
 	}
-	ret = sink_spool_put(s, h, container, sk, id, sess, entry, key, root);
+	ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
+	if (ret == 0 && s->over.size)
+		hmap_remove(&s->over, container);
 	if (ret == -ENOSPC) {
 		s->stats.dropped_full++;
 		sink_spool_lost(s, container, sk, id, sess, root, 1, false, when ? when : "");
@@ -619,7 +620,10 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
 		return spool_end_session(s->sp, e->container, sk);
 	}
-	if (e->kind == SINK_SESSION_START || (e->kind == SINK_EXEC && !t->exec) ||
+	/* execFrom Sessions: the container's own processes' execs are not
+	 * recorded, those of processes that entered it (and theirs) are. */
+	if (e->kind == SINK_SESSION_START ||
+	    (e->kind == SINK_EXEC && (!t->exec || (t->exec_sessions && !e->session_root))) ||
 	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_READLINE &&
 	     (!t->readline || e->eof)) ||
 	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_TERMINAL && !t->terminal))
@@ -710,14 +714,14 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
 	if ((ret = sink_spool_write_gaps(s)) == 0)
-		ret = sink_spool_held_out(s, h) ?
+		ret = sink_spool_out(s, container, h) ?
 			      -ENOSPC :
-			      sink_spool_put(s, h, container, "", t->id, NULL, gap, NULL, NULL);
+			      spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL, NULL);
 	if (ret == -ENOSPC) {
 		/* This gap's count joins the container's spool-full (or
 		 * held) one. */
 		sink_spool_lost(s, container, "", t->id, NULL, NULL, count,
-				sink_spool_held_out(s, h), ts);
+				h && sink_spool_out(s, container, h), ts);
 		ret = 0;
 	} else if (ret == 0) {
 		s->stats.gaps++;
@@ -771,6 +775,7 @@ static void sink_spool_close(struct sink *base)
 
 	hmap_clear(&s->pending);
 	hmap_clear(&s->held);
+	hmap_clear(&s->over);
 	free(s);
 }
 
@@ -837,6 +842,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->wall_minus_mono = clock_wall_offset_ns();
 	hmap_init_free(&s->pending, sink_spool_pending_free);
 	hmap_init_free(&s->held, free);
+	hmap_init(&s->over);
 	*out = &s->base;
 	return 0;
 }

@@ -23,6 +23,7 @@ struct sink_spool_target {
 				 * containerID, node, policies, retention, events */
 	const struct redact_set *redact;
 	bool readline, exec, terminal;	/* what the policies capture */
+	bool exec_sessions;		/* only the execs with a session root */
 };
 
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);
@@ -71,14 +72,20 @@ int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, c
  * stays the caller's and must outlive the sink. */
 void sink_spool_set_export(struct sink *base, struct export *x);
 /* Whether the records of a container are held (nodecfg_held). While it
- * is held, a container adds SINK_SPOOL_HOLD_PCT of the spool's bound at
- * most, so that one held flood leaves the rest of the spool to the other
- * containers (held or not); past it its entries are lost and counted as
- * the full spool's are (per container and session, stats.dropped_full and
- * dropped_held), and their gap entry waits until the hold ends, when the
- * container has its share again. Exported entries are written all the
- * same. */
+ * is held, a container adds entries only while its entries (those spooled
+ * before the hold included) hold less than SINK_SPOOL_HOLD_PCT of the
+ * spool's bound, so that a held flood leaves the rest of the spool to the
+ * other containers (held or not) and to the decisions on who opened their
+ * sessions; past it its entries are lost and counted as the full spool's
+ * are (per container and session, stats.dropped_full and dropped_held),
+ * and their gap entry waits until the hold ends. Exported entries are
+ * written all the same. */
 #define SINK_SPOOL_HOLD_PCT 50
+/* Any container adds entries only while its entries hold less than this
+ * much of the spool's bound: one pod's flood, its records not published
+ * yet, leaves the rest to the others; past it they are lost and counted
+ * as the full spool's are. */
+#define SINK_SPOOL_SHARE_PCT 75
 typedef bool (*sink_spool_hold_fn)(const char *container, void *arg);
 void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg);
 /* Appends a gap entry to the target's stream (events lost before they

@@ -135,6 +135,7 @@ void spool_close(struct spool *s)
 		return;
 	spool_await_clear(&s->ev_await);
 	hmap_clear(&s->decided);
+	spool_use_free(s->use);
 	spool_batcher_clear(&s->b);
 	journal_close(s->ej);
 	journal_close(s->rj);
@@ -236,6 +237,7 @@ static int spool_ack(struct spool *s)
 	if ((ret = journal_ack(s->ej, ack_keep < s->ep ? ack_keep : s->ep)) < 0)
 		return ret;
 	spool_prune_decisions(s, journal_acked(s->ej));
+	spool_use_ack(s->use, journal_acked(s->ej));
 	return 0;
 }
 
@@ -411,6 +413,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		       const cJSON *sess, const cJSON *entry, const char *key, const char *root)
 {
 	cJSON *item = cJSON_CreateObject();
+	uint64_t pos = 0;
 	int ret;
 
 	if (!item)
@@ -437,8 +440,12 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		spool_settle(s, item);
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
-	ret = spool_append(s->ej, item, NULL);
+	ret = spool_append(s->ej, item, &pos);
 	cJSON_Delete(item);
+	/* Counted for its container (an uncounted entry only lets the
+	 * container take a little more). */
+	if (ret == 0)
+		(void)spool_use_add(s->use, cid, pos, journal_end(s->ej) - pos);
 	if (ret == -ENOSPC)
 		s->stats.rejected_full++;
 	else if (ret == 0)
@@ -535,6 +542,9 @@ static int spool_restore_decisions(struct spool *s)
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
+		/* What each container holds, as if this run had spooled it. */
+		if (t && !strcmp(t, "e") && spool_str(it, "cid"))
+			(void)spool_use_add(s->use, spool_str(it, "cid"), pos, next - pos);
 		if (t && !strcmp(t, "a") && spool_str(it, "cid") && spool_str(it, "rk") &&
 		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "attr")) &&
 		    !spool_decision(s, spool_str(it, "cid"), spool_str(it, "rk")))
@@ -844,7 +854,10 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 	if (s->opts.await_max_ms <= 0)
 		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
 	hmap_init_free(&s->decided, spool_decision_free);
-	if ((ret = spool_batcher_init(&s->b, s, false)) < 0)
+	/* A 64th of the bound: a container's figure is at most that much over. */
+	if ((ret = spool_use_new(((s->opts.max_bytes ? s->opts.max_bytes : 256u << 20) >> 6) + 1,
+				 &s->use)) < 0 ||
+	    (ret = spool_batcher_init(&s->b, s, false)) < 0)
 		goto fail;
 	jo.max_bytes = opts->max_bytes;
 	jo.segment_bytes = opts->segment_bytes;
@@ -878,6 +891,11 @@ void spool_get_stats(const struct spool *s, struct spool_stats *out)
 	*out = s->stats;
 	journal_get_stats(s->ej, &out->ej);
 	journal_get_stats(s->rj, &out->rj);
+}
+
+uint64_t spool_container_bytes(const struct spool *s, const char *cid)
+{
+	return spool_use_of(s->use, cid);
 }
 
 uint64_t spool_used_bytes(const struct spool *s, uint64_t *max)

@@ -202,6 +202,9 @@ int spool_event_done(struct spool *s, uint64_t pos);
 void spool_get_stats(const struct spool *s, struct spool_stats *out);
 /* Bytes of the entries journal not yet acknowledged; *max gets its bound
  * (opts.max_bytes). */
+/* The bytes of the entries journal that container cid's entries hold
+ * (spool_use.h: at most a 64th of the bound over). */
+uint64_t spool_container_bytes(const struct spool *s, const char *cid);
 uint64_t spool_used_bytes(const struct spool *s, uint64_t *max);
 /* Entries and records waiting to be published. */
 bool spool_idle(struct spool *s);

@@ -538,8 +538,8 @@ static int full_phase(struct kube_client *c, const char *dir)
 	char text[64], detail[160];
 	int i;
 
-	full_targets[0] = (struct sink_spool_target){ ida, NULL, true, true, true };
-	full_targets[1] = (struct sink_spool_target){ idv, NULL, true, true, true };
+	full_targets[0] = (struct sink_spool_target){ ida, NULL, true, true, true, false };
+	full_targets[1] = (struct sink_spool_target){ idv, NULL, true, true, true, false };
 	if (spool_open(&so, &s) < 0 || sink_spool_open(s, full_lookup, NULL, &sink) < 0)
 		return 1;
 	events_new(c, &eo, &ev);

@@ -178,7 +178,7 @@ fi
 t_run "the cluster takes writes (a ConfigMap)" k create configmap budget-probe -n shop --from-literal=a=b
 
 # The held container's share of the spool fills: its loss is counted.
-lost() { grep -q "this container's share of the spool used" "$dir/agent.log"; }
+lost() { grep -q "the spool's share for held records used" "$dir/agent.log"; }
 if t_wait 600 lost; then
 	t_pass "past the held container's share of the spool, entries are counted lost"
 else
