@@ -44,7 +44,7 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
 	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, "generation");
-	const cJSON *nsel, *cont, *c, *capture, *events, *rate, *ret, *redact, *budget;
+	const cJSON *nsel, *cont, *c, *capture, *from, *events, *rate, *ret, *redact, *budget;
 	struct policy *p;
 	char serr[200];
 	int r = -EINVAL;
@@ -108,6 +108,13 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	p->capture_exec = policy_bool(capture, "exec", true);
 	p->capture_terminal = policy_bool(capture, "terminal", true);
 	p->aggregate_execs = policy_bool(capture, "aggregateExecs", true);
+	from = cJSON_GetObjectItemCaseSensitive(capture, "execFrom");
+	if (from && (!cJSON_IsString(from) || (strcmp(from->valuestring, "All") &&
+					       strcmp(from->valuestring, "Sessions")))) {
+		snprintf(err, errlen, "spec.capture.execFrom must be All or Sessions");
+		goto fail;
+	}
+	p->exec_sessions_only = from && !strcmp(from->valuestring, "Sessions");
 	if (!p->capture_readline && !p->capture_exec && !p->capture_terminal) {
 		snprintf(err, errlen, "spec.capture enables nothing");
 		goto fail;

@@ -17,6 +17,7 @@ struct policy {
 	char **containers;		/* NULL: every container */
 	size_t ncontainers;
 	bool capture_readline, capture_exec, capture_terminal;
+	bool exec_sessions_only; /* capture.execFrom: Sessions */
 	bool aggregate_execs; /* capture.aggregateExecs [true] */
 	bool events_enabled, events_exec;
 	long rate_per_minute;

@@ -295,7 +295,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 {
 	cJSON *f = cJSON_CreateObject(), *names, *cap, *ev, *redact, *rule, *seen;
 	bool readline = false, exec = false, terminal = false, enabled = false, execev = false;
-	bool aggregate = true;
+	bool aggregate = true, exec_all = false;
 	const struct policy *longest = NULL;
 	long rate = 6000;
 	size_t i;
@@ -317,6 +317,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 		cJSON_AddItemToArray(names, cJSON_CreateString(pol->name));
 		readline |= pol->capture_readline;
 		exec |= pol->capture_exec;
+		exec_all |= pol->capture_exec && !pol->exec_sessions_only;
 		terminal |= pol->capture_terminal;
 		/* Every execution as its own entry when one policy asks. */
 		aggregate &= pol->aggregate_execs;
@@ -358,6 +359,8 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 	cJSON_AddBoolToObject(cap, "readline", readline);
 	cJSON_AddBoolToObject(cap, "exec", exec);
 	cJSON_AddBoolToObject(cap, "terminal", terminal);
+	if (exec && !exec_all)
+		cJSON_AddStringToObject(cap, "execFrom", "Sessions");
 	if (!aggregate)
 		cJSON_AddFalseToObject(cap, "aggregateExecs");
 	ev = cJSON_AddObjectToObject(f, "events");

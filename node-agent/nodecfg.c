@@ -166,6 +166,7 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	const char *cid =
 		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec_t, "containerID"));
 	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec_t, "capture");
+	const char *from;
 	char err[300] = "";
 	size_t i;
 
@@ -190,6 +191,8 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	t->sst.readline = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "readline"));
 	t->sst.exec = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "exec"));
 	t->sst.terminal = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "terminal"));
+	from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cap, "execFrom"));
+	t->sst.exec_sessions = from && !strcmp(from, "Sessions");
 	t->hold = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec_t, "holdRecords"));
 	/* In the identity only when off (records are the same either way):
 	 * the batcher reads it beside each entry. */
