@@ -40,9 +40,10 @@ tt() {
 	while [ "$1" != -- ]; do opts+=("$1") && shift; done
 	shift
 	n_pty=$((n_pty + 1))
-	"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$lines" --log "$work/pty-$name-$n_pty.log" \
-		--timeout 300 "${opts[@]}" -- nsenter --target "${CPID[$name]}" --mount --pid --root \
-		--wd "${CENV[@]}" PS1="$PROMPT" HISTFILE=/dev/null "$@" >/dev/null
+	"$TOOLS/ptytype" --prompt "$PROMPT" --prompt-last --lines "$lines" \
+		--log "$work/pty-$name-$n_pty.log" --timeout 300 "${opts[@]}" -- \
+		nsenter --target "${CPID[$name]}" --mount --pid --root --wd "${CENV[@]}" \
+		PS1="$PROMPT" HISTFILE=/dev/null "$@" >/dev/null
 	[ $? != 125 ] || t_fail "session $n_pty in $name: every line typed" "$(tail -c 300 "$work/pty-$name-$n_pty.log")"
 }
 BASH_RL=(/bin/bash --rcfile /root/.bashrc -i)

@@ -5,7 +5,7 @@
  *   ptytype [--prompt STR] [--lines FILE] [--nul] [--quote] [--paste]
  *           [--fast] [--echo] [--attach] [--size COLSxROWS]
  *           [--ready SHELLCMD] [--timeout SEC] [--log FILE]
- *           [--pidfile FILE] [--delay MS] -- CMD [ARG...]
+ *           [--pidfile FILE] [--delay MS] [--prompt-last] -- CMD [ARG...]
  *
  * --delay: types line N MS*N milliseconds after the first (output still
  * read): a paced burst, e.g. one long enough to do something in its middle.
@@ -27,6 +27,10 @@
  * --echo: after each line wait for its echo, the newline that ends it and
  * only then the prompt (a redrawn prompt is not taken for the next one);
  * for lines that echo as typed (printable, shorter than the terminal).
+ * --prompt-last: a prompt counts only when nothing but escape sequences
+ * follows it: a line editor that redraws the prompt with the line (busybox
+ * ash recalling a history line) is not taken for the next prompt, which
+ * would type the next line one command early.
  * --attach: the shell printed its prompt before CMD started (an attach):
  * the first line is typed without waiting for one, once CMD has put the
  * terminal in raw mode (kubectl does when it connects; typed earlier, the
@@ -153,10 +157,34 @@ static bool wait_echo_then_prompt(struct pty_state *s, const char *text, size_t 
 	return true;
 }
 
+/* Whether the tail ends with the prompt, but for escape sequences after it
+ * (CSI: ESC [ parameters final byte; a cursor position query, say). */
+static bool tail_ends_with(const struct pty_state *s, const char *prompt)
+{
+	size_t n = strlen(prompt), end = s->tail_len, i;
+
+	for (;;) {
+		if (end >= n && !memcmp(s->tail + end - n, prompt, n))
+			return true;
+		/* A CSI sequence at the end: strip it and look again. */
+		if (!end || s->tail[end - 1] < '@' || s->tail[end - 1] > '~')
+			return false;
+		for (i = end - 1; i > 0 && ((s->tail[i - 1] >= '0' && s->tail[i - 1] <= '?') ||
+					     (s->tail[i - 1] >= ' ' && s->tail[i - 1] <= '/'));
+		     i--)
+			;
+		if (i < 2 || s->tail[i - 1] != '[' || s->tail[i - 2] != '\x1b')
+			return false;
+		end = i - 2;
+	}
+}
+
+static bool prompt_last;
+
 /* Returns false when the command exited first and `may_exit` allows it. */
 static bool wait_prompt(struct pty_state *s, const char *prompt, bool may_exit)
 {
-	while (!tail_has(s, prompt)) {
+	while (prompt_last ? !tail_ends_with(s, prompt) : !tail_has(s, prompt)) {
 		if (s->child_gone) {
 			if (may_exit)
 				return false;
@@ -294,6 +322,7 @@ int main(int argc, char **argv)
 		{ "attach", no_argument, NULL, 'a' },
 		{ "size", required_argument, NULL, 's' },
 		{ "delay", required_argument, NULL, 'd' },
+		{ "prompt-last", no_argument, NULL, 'Z' },
 		{ 0 },
 	};
 	const char *ready = NULL;
@@ -325,6 +354,7 @@ int main(int argc, char **argv)
 		case 'r': ready = optarg; break;
 		case 'e': echo = true; break;
 		case 'a': attach = true; break;
+		case 'Z': prompt_last = true; break;
 		case 's':
 			if (sscanf(optarg, "%ux%u%c", &cols, &rows, &x) != 2 || cols > 0xffff ||
 			    rows > 0xffff)
