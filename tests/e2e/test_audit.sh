@@ -463,7 +463,7 @@ t_run "the chain verifies across the rolling restart" "$AGENT" verify --namespac
 sed 's/^  retention: .*/  retention: 60s/' "$T_ROOT/config/samples/sessions_only_policy.yaml" >"$work/sessions.yaml"
 t_run "the sessions-only sample policy applies" k apply -f "$work/sessions.yaml"
 k run batch --image=shellaudit.local/demo:dev --image-pull-policy=Never --labels=tier=batch \
-	--restart=Never --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' -- \
+	--restart=Never --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- \
 	/bin/sh -c 'while :; do /bin/true workload-loop; sleep 0.3; done' >/dev/null
 t_wait "$WAIT" attached batch batch || t_fail "the agent attaches to the batch pod" \
 	"$(k get pod batch -o wide 2>&1)"
@@ -482,7 +482,7 @@ t_wait "$WAIT" has_echo || true
 t_eq "execFrom Sessions: the program run through kubectl exec is recorded, no program of the pod's own loop" \
 	"echo" "$(batch_execs | sort -u | tr '\n' ' ' | sed 's/ $//')"
 t_match "  (the loop ran all along)" '^[1-9]' \
-	"$(k exec batch -- /bin/sh -c 'ps -o args | grep -c "[w]orkload-loop"' 2>&1)"
+	"$(k exec batch -- /bin/sh -c 'ps -eo args | grep -c "[w]orkload-loop"' 2>&1)"
 k delete pod batch --wait=false >/dev/null 2>&1
 k delete -f "$work/sessions.yaml" --wait=false >/dev/null 2>&1
 
