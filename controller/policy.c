@@ -109,8 +109,8 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	p->capture_terminal = policy_bool(capture, "terminal", true);
 	p->aggregate_execs = policy_bool(capture, "aggregateExecs", true);
 	from = cJSON_GetObjectItemCaseSensitive(capture, "execFrom");
-	if (from && (!cJSON_IsString(from) || (strcmp(from->valuestring, "All") &&
-					       strcmp(from->valuestring, "Sessions")))) {
+	if (from && (!cJSON_IsString(from) ||
+		     (strcmp(from->valuestring, "All") && strcmp(from->valuestring, "Sessions")))) {
 		snprintf(err, errlen, "spec.capture.execFrom must be All or Sessions");
 		goto fail;
 	}

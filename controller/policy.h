@@ -18,7 +18,7 @@ struct policy {
 	size_t ncontainers;
 	bool capture_readline, capture_exec, capture_terminal;
 	bool exec_sessions_only; /* capture.execFrom: Sessions */
-	bool aggregate_execs; /* capture.aggregateExecs [true] */
+	bool aggregate_execs;	 /* capture.aggregateExecs [true] */
 	bool events_enabled, events_exec;
 	long rate_per_minute;
 	char *retention;

@@ -46,8 +46,8 @@ int quantity_bytes(const char *s, long long *out)
 const char *quantity_format(long long bytes, char *buf, unsigned long cap)
 {
 	static const char *const units[] = { "Ki", "Mi", "Gi", "Ti" };
-	double v = (double)bytes;
-	int i = -1;
+	double v = (double)bytes / 1024;
+	int i = 0;
 
 	if (bytes < 10240) {
 		snprintf(buf, cap, "%lld", bytes);

@@ -330,8 +330,8 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	if (!h && sink_spool_out(s, container, NULL)) {
 		if (hmap_add(&s->over, container) == 1)
 			log_with(LOG_WARN, LOG_KV("container", container),
-				 "this container holds %d%% of the spool (its records not published "
-				 "yet): its new entries are lost, counted, until some are",
+				 "this container holds %d%% of the spool, its records not yet "
+				 "published: its new entries are lost, counted, until some are",
 				 SINK_SPOOL_SHARE_PCT);
 		s->stats.dropped_full++;
 		sink_spool_lost(s, container, sk, id, sess, root, 1, false, when ? when : "");
@@ -716,7 +716,8 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	if ((ret = sink_spool_write_gaps(s)) == 0)
 		ret = sink_spool_out(s, container, h) ?
 			      -ENOSPC :
-			      spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL, NULL);
+			      spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL,
+						 NULL);
 	if (ret == -ENOSPC) {
 		/* This gap's count joins the container's spool-full (or
 		 * held) one. */

@@ -90,7 +90,7 @@ struct spool {
 	/* Attribution decisions journaled from the entries journal's
 	 * acknowledged start on: "cid\x1froot" -> struct spool_decision. */
 	struct hmap decided;
-	struct spool_use *use; /* the bytes of each container */
+	struct spool_use *use;		/* the bytes of each container */
 	struct spool_await ev_await;	/* the undecided entry Events stopped at */
 	struct spool_stats stats;
 };

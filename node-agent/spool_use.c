@@ -77,7 +77,7 @@ int spool_use_add(struct spool_use *u, const char *cid, uint64_t pos, uint64_t l
 	int ret;
 
 	if (!last || last->idx < idx) {
-		if (u->n == u->cap) {
+		if (u->n == u->cap || !u->b) {
 			size_t cap = u->cap ? 2 * u->cap : 16;
 			struct spool_use_bucket *b = realloc(u->b, cap * sizeof(*b));
 

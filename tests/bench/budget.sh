@@ -57,7 +57,7 @@ print(size, n)' "$@"
 declare -A last=([web]=0 [calm]=0)
 measure() {
 	local name=$1 pod=$2 kind=$3 match=$4 want=$5 s b n
-	enough() { read -r b n < <(stats "$pod" "$kind" "$match") && [ "$n" -ge "$want" ]; }
+	enough() { read -r _ n < <(stats "$pod" "$kind" "$match") && [ "$n" -ge "$want" ]; }
 	t_wait 300 enough || { t_fail "$name: $want entries arrive" "$(stats "$pod" "$kind" "$match")"; return; }
 	sleep 3 # the last record of a batch
 	read -r s n < <(stats "$pod" "$kind" "$match")

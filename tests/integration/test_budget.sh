@@ -124,6 +124,7 @@ verify() { "$agent" verify --namespace shop --pod web --container main; }
 if t_wait 60 verify; then t_pass "the chain holding it verifies"; else t_fail "the chain holding it verifies" "$(verify 2>&1 | tail -3)"; fi
 
 # The flood: distinct arguments, as fast as bash runs them.
+# shellcheck disable=SC2016 # the container's bash expands $i
 nsenter --target "${CPID[audited]}" --mount --pid --root --wd /bin/bash -c \
 	'for ((i = 0; i < 400000; i++)); do /bin/true flood-$i; done' >/dev/null 2>&1 &
 flood=$!

@@ -158,8 +158,7 @@ static void test_resolve_exec_from_sessions_only_when_all_agree(void)
 	static const char *const sets[][2] = {
 		{ "\"capture\":{\"execFrom\":\"Sessions\"}", "\"capture\":{\"exec\":false}" },
 		{ "\"capture\":{\"execFrom\":\"Sessions\"}", "\"capture\":{}" },
-		{ "\"capture\":{\"execFrom\":\"Sessions\"}",
-		  "\"capture\":{\"execFrom\":\"All\"}" },
+		{ "\"capture\":{\"execFrom\":\"Sessions\"}", "\"capture\":{\"execFrom\":\"All\"}" },
 	};
 	static const char *const want[] = { "Sessions", NULL, NULL };
 	cJSON *nss = cJSON_Parse("{\"ns\":{}}");

@@ -128,14 +128,29 @@ static void test_sink_spool_exec_from_sessions(void)
 		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
 		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
 	static const char own[] = "true\0loop", by[] = "echo\0by-a-person";
-	struct sink_entry loop = { .kind = SINK_EXEC, .container = "containerd://c1", .session = 1,
-				   .pid = 50, .tid = 50, .ts = 1, .text = own,
-				   .text_len = sizeof(own) - 1, .argc = 2, .filename = "/bin/true",
+	struct sink_entry loop = { .kind = SINK_EXEC,
+				   .container = "containerd://c1",
+				   .session = 1,
+				   .pid = 50,
+				   .tid = 50,
+				   .ts = 1,
+				   .text = own,
+				   .text_len = sizeof(own) - 1,
+				   .argc = 2,
+				   .filename = "/bin/true",
 				   .filename_len = 9 };
-	struct sink_entry person = { .kind = SINK_EXEC, .container = "containerd://c1", .session = 60,
-				     .pid = 61, .tid = 61, .ts = 2, .text = by,
-				     .text_len = sizeof(by) - 1, .argc = 2, .filename = "/bin/echo",
-				     .filename_len = 9, .session_root = 60 };
+	struct sink_entry person = { .kind = SINK_EXEC,
+				     .container = "containerd://c1",
+				     .session = 60,
+				     .pid = 61,
+				     .tid = 61,
+				     .ts = 2,
+				     .text = by,
+				     .text_len = sizeof(by) - 1,
+				     .argc = 2,
+				     .filename = "/bin/echo",
+				     .filename_len = 9,
+				     .session_root = 60 };
 	struct spool *sp;
 	struct sink *sink;
 	cJSON *all;
