@@ -56,7 +56,7 @@ print(size, n)' "$@"
 # (the records' growth since the last call for POD over the entries added).
 declare -A last=([web]=0 [calm]=0)
 measure() {
-	local name=$1 pod=$2 kind=$3 match=$4 want=$5 s b n
+	local name=$1 pod=$2 kind=$3 match=$4 want=$5 s n
 	enough() { read -r _ n < <(stats "$pod" "$kind" "$match") && [ "$n" -ge "$want" ]; }
 	t_wait 300 enough || { t_fail "$name: $want entries arrive" "$(stats "$pod" "$kind" "$match")"; return; }
 	sleep 3 # the last record of a batch
