@@ -250,6 +250,7 @@ bench: all kube
 	$(Q)tests/bench/elf.sh
 	$(Q)tests/bench/attribution.sh
 	$(Q)tests/bench/controller.sh
+	$(Q)tests/bench/budget.sh
 
 # Runs in a scratch copy of the tree, which it builds itself.
 mutants: deps kube bash-readline

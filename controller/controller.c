@@ -115,6 +115,10 @@ static void ctl_result(struct controller *c, struct write_job *j)
 		retention_clock_done(c, j);
 		return;
 	}
+	if (!strncmp(j->key, "event/", 6)) {
+		storage_event_done(c, j);
+		return;
+	}
 	if (!strncmp(j->key, "record/", 7)) {
 		if (retention_done(c, j->key, j) < 0)
 			c->m_errors->value++;
@@ -236,6 +240,7 @@ static long ctl_before_sleep(void *arg)
 	long now = clock_now_ms();
 
 	controller_resolve(c);
+	storage_sync(c);
 	ctl_dispatch(c);
 	if (ctl_can_write(c) && informer_synced(c->inf[CTL_RECORDS]) &&
 	    now >= c->next_retention_ms) {
@@ -299,6 +304,17 @@ static void ctl_metrics(struct controller *c)
 			    "The longest loop turn (time between two waits) since start.", 1);
 	c->m_records = metrics_add(m, "shellaudit_controller_auditrecords",
 				   "AuditRecords known, whose expiry is kept.", 1);
+	c->m_record_bytes =
+		metrics_add(m, "shellaudit_controller_record_bytes",
+			    "Bytes of the AuditRecords known, as their agents sent them.", 1);
+	c->m_record_budget =
+		metrics_add(m, "shellaudit_controller_record_bytes_budget",
+			    "The cluster's AuditRecord storage budget (--storage-budget).", 1);
+	c->m_budget_exceeded =
+		metrics_add(m, "shellaudit_controller_storage_budget_exceeded",
+			    "1 while every node holds new AuditRecords: the cluster's "
+			    "budget is exceeded.",
+			    1);
 }
 
 int controller_run(const struct controller_config *cfg)
@@ -325,8 +341,11 @@ int controller_run(const struct controller_config *cfg)
 	hmap_init(&c->dirty_pods);
 	hmap_init(&c->dirty_ns);
 	controller_init_resolver(c);
+	budget_init(&c->budget, cfg->storage_budget);
+	resolver_set_held(&c->res, storage_held, c);
 	c->policies_dirty = true;
 	ctl_metrics(c);
+	c->m_record_budget->value = (double)cfg->storage_budget;
 	tokens_init(&c->writes, (double)cfg->writes_per_second, 2.0 * cfg->writes_per_second,
 		    clock_now_ms());
 	tokens_init(&c->status_writes,
@@ -335,6 +354,7 @@ int controller_run(const struct controller_config *cfg)
 		    clock_now_ms());
 	if ((ret = records_new(&c->records)) < 0 || (ret = loop_new(&c->loop)) < 0)
 		goto out;
+	records_set_budget(c->records, &c->budget);
 	ret = cfg->kubeconfig ? kubeconfig_load(cfg->kubeconfig, NULL, &c->kcfg, err, sizeof(err)) :
 				kubeconfig_in_cluster(NULL, &c->kcfg, err, sizeof(err));
 	if (ret < 0) {
@@ -409,6 +429,7 @@ out:
 	hmap_clear(&c->dirty_ns);
 	workqueue_clear(&c->queue);
 	records_free(c->records);
+	budget_clear(&c->budget);
 	loop_free(c->loop);
 	kubeconfig_free(c->kcfg);
 	free(c);

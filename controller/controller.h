@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "budget.h"
 #include "httpd.h"
 #include "informer.h"
 #include "kube.h"
@@ -26,6 +27,12 @@
 #define SHELLAUDIT_GROUP_PATH "/apis/shellaudit.io/v1alpha1"
 /* The annotation the agent puts on each AuditRecord: when it expires. */
 #define CTL_EXPIRES_ANNOTATION "shellaudit.io/expires-at"
+/* And its size as sent, and its policies joined by ',' (the budget). */
+#define CTL_BYTES_ANNOTATION "shellaudit.io/bytes"
+#define CTL_POLICIES_ANNOTATION "shellaudit.io/policies"
+
+/* --storage-budget at least (a record can be 3 MiB, but a test wants a small one). */
+#define CTL_STORAGE_BUDGET_MIN (64LL << 10)
 
 struct controller_config {
 	const char *kubeconfig;		/* NULL: in-cluster */
@@ -38,6 +45,7 @@ struct controller_config {
 	long retention_period_s;	/* how often expired AuditRecords are looked for [10] */
 	long retention_batch;		/* deletions per pass at most [100] */
 	long lease_duration_s;		/* [15] */
+	long long storage_budget;	/* AuditRecord bytes cluster-wide [512 MiB] */
 	bool websocket;			/* watch transport */
 	struct sessiond_config sessions; /* the session webhook, the audit receiver */
 };
@@ -68,7 +76,7 @@ struct controller {
 	struct metrics metrics;
 	struct metric *m_reconciles, *m_errors, *m_depth, *m_restarts, *m_leader, *m_writes,
 		*m_deleted, *m_resolves, *m_conflicts, *m_throttled, *m_pod_resolves, *m_busiest,
-		*m_records;
+		*m_records, *m_record_bytes, *m_record_budget, *m_budget_exceeded;
 	bool leader;			/* as the lease last said */
 	bool stop;
 
@@ -85,6 +93,7 @@ struct controller {
 	struct tokens writes;		/* --writes-per-second, burst of two seconds' */
 	struct tokens status_writes;	/* a quarter of those at most for policy status */
 	struct records *records;	/* expiries of AuditRecords (retention.c) */
+	struct budget budget;		/* their bytes against the storage budget */
 	long next_retention_ms;
 	long long clock_offset_s;	/* the API server's clock minus ours, from a Date */
 	long clock_at_ms;		/* clock_now_ms() when it was taken; 0: never */
@@ -135,6 +144,8 @@ int status_done(struct controller *c, const char *name, struct write_job *j);
 int records_new(struct records **out);
 void records_free(struct records *r);
 size_t records_count(const struct records *r);
+/* Counts each record's size against b (kept by the caller) from now on. */
+void records_set_budget(struct records *r, struct budget *b);
 /* The records informer's callbacks (metadata-only objects). */
 void records_seen(const cJSON *obj, void *arg);
 void records_gone(const cJSON *obj, void *arg);
@@ -149,6 +160,21 @@ int retention_done(struct controller *c, const char *key, struct write_job *j);
 void retention_clock(struct controller *c, long long date);
 /* The clock request of retention_pass came back. */
 void retention_clock_done(struct controller *c, struct write_job *j);
+
+/* storage.c: the storage budget. Evaluates it (budget_evaluate) and acts
+ * on each hold that begins or ends: the nodes with targets of the policy
+ * (every node for the cluster's) get their specs again, with holdRecords;
+ * the policies' status is queued and a Warning Event goes to each policy
+ * a hold begins for. Call each loop turn. */
+void storage_sync(struct controller *c);
+/* Whether new records of policy's targets are held (resolve_held_fn). */
+bool storage_held(const char *policy, void *arg);
+/* The StorageBudgetExceeded condition of policy: status, reason and a
+ * message with the figures at its last transition. */
+void storage_condition(struct controller *c, const char *policy, const char **status,
+		       const char **reason, char *msg, size_t cap);
+/* An Event's write came back. */
+void storage_event_done(struct controller *c, struct write_job *j);
 
 /* Runs until SIGTERM/SIGINT; returns 0 after a clean shutdown. */
 int controller_run(const struct controller_config *cfg);

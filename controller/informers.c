@@ -302,6 +302,8 @@ static int ctl_resolve_all(struct controller *c)
 	controller_free_policies(c->policies, c->npolicies);
 	c->policies = parsed;
 	c->npolicies = n;
+	/* Their storage budgets may have changed. */
+	budget_mark_all(&c->budget);
 	informer_foreach(c->inf[CTL_PODS], ctl_feed_pod, c);
 	nodes_enqueue_all(c);
 	c->m_resolves->value++;

@@ -11,6 +11,7 @@
 
 #include "controller.h"
 #include "log.h"
+#include "quantity.h"
 #include "sessiond.h"
 #include "util.h"
 
@@ -40,6 +41,10 @@ static void controller_usage(FILE *f)
 		"                           default 4)\n"
 		"  --retention-period SECS  how often expired AuditRecords are deleted\n"
 		"                           (env SHELLAUDIT_RETENTION_PERIOD, default 10)\n"
+		"  --storage-budget BYTES   AuditRecord bytes kept in the cluster at most;\n"
+		"                           past 90%% the nodes hold new records\n"
+		"                           (env SHELLAUDIT_STORAGE_BUDGET, default 512Mi;\n"
+		"                           a quantity like 1Gi, or bytes)\n"
 		"  --watch-transport T      chunked or websocket (env SHELLAUDIT_WATCH_TRANSPORT,\n"
 		"                           default chunked)\n"
 		"  --log-level LEVEL        error, warn, info or debug (env SHELLAUDIT_LOG_LEVEL,\n"
@@ -85,6 +90,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		{ "http-address", required_argument, NULL, 'a' },
 		{ "retention-period", required_argument, NULL, 'r' },
 		{ "watch-transport", required_argument, NULL, 't' },
+		{ "storage-budget", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -98,6 +104,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	const char *period = controller_env("SHELLAUDIT_RETENTION_PERIOD", "10");
 	const char *transport = controller_env("SHELLAUDIT_WATCH_TRANSPORT", "chunked");
 	const char *lvl = controller_env("SHELLAUDIT_LOG_LEVEL", "info");
+	const char *budget = controller_env("SHELLAUDIT_STORAGE_BUDGET", "512Mi");
 	char host[HOST_NAME_MAX + 1] = "controller";
 	long n;
 	int c;
@@ -125,6 +132,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		case 'a': cfg->http_addr = optarg; break;
 		case 'r': period = optarg; break;
 		case 't': transport = optarg; break;
+		case 'b': budget = optarg; break;
 		case 'l': lvl = optarg; break;
 		case 'V': printf("shellaudit-controller %s\n", SHELLAUDIT_VERSION); exit(0);
 		case 'h': controller_usage(stdout); exit(0);
@@ -157,6 +165,13 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	    controller_long("writers", writers, 1, 64, &cfg->writers) < 0 ||
 	    controller_long("retention period", period, 1, 86400, &cfg->retention_period_s) < 0)
 		return -EINVAL;
+	if (quantity_bytes(budget, &cfg->storage_budget) < 0 ||
+	    cfg->storage_budget < CTL_STORAGE_BUDGET_MIN) {
+		log_error("invalid storage budget \"%s\": want bytes or a quantity like 512Mi, "
+			  "at least 64Ki",
+			  budget);
+		return -EINVAL;
+	}
 	if (strcmp(transport, "chunked") && strcmp(transport, "websocket")) {
 		log_error("invalid watch transport %s: want chunked or websocket", transport);
 		return -EINVAL;

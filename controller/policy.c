@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quantity.h"
 #include "timefmt.h"
 
 #define POLICY_DEFAULT_RETENTION "720h"
@@ -43,7 +44,7 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
 	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, "generation");
-	const cJSON *nsel, *cont, *c, *capture, *events, *rate, *ret, *redact;
+	const cJSON *nsel, *cont, *c, *capture, *from, *events, *rate, *ret, *redact, *budget;
 	struct policy *p;
 	char serr[200];
 	int r = -EINVAL;
@@ -106,6 +107,14 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	p->capture_readline = policy_bool(capture, "readline", true);
 	p->capture_exec = policy_bool(capture, "exec", true);
 	p->capture_terminal = policy_bool(capture, "terminal", true);
+	p->aggregate_execs = policy_bool(capture, "aggregateExecs", true);
+	from = cJSON_GetObjectItemCaseSensitive(capture, "execFrom");
+	if (from && (!cJSON_IsString(from) ||
+		     (strcmp(from->valuestring, "All") && strcmp(from->valuestring, "Sessions")))) {
+		snprintf(err, errlen, "spec.capture.execFrom must be All or Sessions");
+		goto fail;
+	}
+	p->exec_sessions_only = from && !strcmp(from->valuestring, "Sessions");
 	if (!p->capture_readline && !p->capture_exec && !p->capture_terminal) {
 		snprintf(err, errlen, "spec.capture enables nothing");
 		goto fail;
@@ -128,6 +137,27 @@ int policy_parse(const cJSON *obj, struct policy **out, char *err, size_t errlen
 	if (timefmt_duration(p->retention, &p->retention_s) < 0 || p->retention_s < 60) {
 		snprintf(err, errlen, "spec.retention \"%.24s\": want a duration of at least 1m",
 			 p->retention);
+		goto fail;
+	}
+	/* A quantity ("64Mi") or a number of bytes; the schema checks both. */
+	budget = cJSON_GetObjectItemCaseSensitive(spec, "storageBudget");
+	if (cJSON_IsNumber(budget)) {
+		if (budget->valuedouble < 1 || budget->valuedouble > 4e18) {
+			snprintf(err, errlen, "spec.storageBudget must be at least one byte");
+			goto fail;
+		}
+		p->storage_budget = (long long)budget->valuedouble;
+	} else if (cJSON_IsString(budget)) {
+		if (quantity_bytes(budget->valuestring, &p->storage_budget) < 0 ||
+		    p->storage_budget < 1) {
+			snprintf(
+				err, errlen,
+				"spec.storageBudget \"%.24s\": want bytes, or a quantity like 64Mi",
+				budget->valuestring);
+			goto fail;
+		}
+	} else if (budget && !cJSON_IsNull(budget)) {
+		snprintf(err, errlen, "spec.storageBudget: want bytes, or a quantity like 64Mi");
 		goto fail;
 	}
 	redact = cJSON_GetObjectItemCaseSensitive(spec, "redact");

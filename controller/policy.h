@@ -17,11 +17,14 @@ struct policy {
 	char **containers;		/* NULL: every container */
 	size_t ncontainers;
 	bool capture_readline, capture_exec, capture_terminal;
+	bool exec_sessions_only; /* capture.execFrom: Sessions */
+	bool aggregate_execs;	 /* capture.aggregateExecs [true] */
 	bool events_enabled, events_exec;
 	long rate_per_minute;
 	char *retention;
 	long long retention_s;
 	cJSON *redact;			/* the spec's redact list, or NULL */
+	long long storage_budget;	/* spec.storageBudget in bytes; 0: none */
 };
 
 /* Parses a policy object (defaults as the CRD's). On -EINVAL, err says what

@@ -295,6 +295,7 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 {
 	cJSON *f = cJSON_CreateObject(), *names, *cap, *ev, *redact, *rule, *seen;
 	bool readline = false, exec = false, terminal = false, enabled = false, execev = false;
+	bool aggregate = true, exec_all = false;
 	const struct policy *longest = NULL;
 	long rate = 6000;
 	size_t i;
@@ -316,7 +317,10 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 		cJSON_AddItemToArray(names, cJSON_CreateString(pol->name));
 		readline |= pol->capture_readline;
 		exec |= pol->capture_exec;
+		exec_all |= pol->capture_exec && !pol->exec_sessions_only;
 		terminal |= pol->capture_terminal;
+		/* Every execution as its own entry when one policy asks. */
+		aggregate &= pol->aggregate_execs;
 		enabled |= pol->events_enabled;
 		execev |= pol->events_enabled && pol->events_exec;
 		if (pol->rate_per_minute < rate)
@@ -355,6 +359,10 @@ static int resolve_profile_build(struct resolver *r, struct resolve_profile *p)
 	cJSON_AddBoolToObject(cap, "readline", readline);
 	cJSON_AddBoolToObject(cap, "exec", exec);
 	cJSON_AddBoolToObject(cap, "terminal", terminal);
+	if (exec && !exec_all)
+		cJSON_AddStringToObject(cap, "execFrom", "Sessions");
+	if (!aggregate)
+		cJSON_AddFalseToObject(cap, "aggregateExecs");
 	ev = cJSON_AddObjectToObject(f, "events");
 	cJSON_AddBoolToObject(ev, "enabled", enabled);
 	cJSON_AddBoolToObject(ev, "execEvents", execev);
@@ -637,12 +645,25 @@ static int resolve_cmp_ref(const void *a, const void *b)
 	return d ? d : strcmp(x->pod->key, y->pod->key);
 }
 
-static cJSON *resolve_target_json(const struct resolve_ref *ref)
+/* Whether the target's new records are held: one of its policies is. */
+static bool resolve_target_held(const struct resolver *r, const struct resolve_profile *p)
+{
+	size_t i;
+
+	for (i = 0; r->held && i < p->npols; i++)
+		if (r->held(r->pols[p->pols[i]]->name, r->held_arg))
+			return true;
+	return false;
+}
+
+static cJSON *resolve_target_json(const struct resolver *r, const struct resolve_ref *ref)
 {
 	cJSON *t = cJSON_Duplicate(ref->t->prof->fields, 1);
 
 	if (!t)
 		return NULL;
+	if (resolve_target_held(r, ref->t->prof))
+		cJSON_AddTrueToObject(t, "holdRecords");
 	cJSON_AddStringToObject(t, "namespace", ref->pod->ns);
 	cJSON_AddStringToObject(t, "pod", ref->pod->name);
 	cJSON_AddStringToObject(t, "podUID", ref->pod->uid);
@@ -673,7 +694,7 @@ cJSON *resolve_node_spec(struct resolver *r, const char *node)
 		 * not fail the list-map validation of the whole node. */
 		if (i && !strcmp(c.refs[i - 1]->t->cid, c.refs[i]->t->cid))
 			continue;
-		if (!(t = resolve_target_json(c.refs[i]))) {
+		if (!(t = resolve_target_json(r, c.refs[i]))) {
 			cJSON_Delete(targets);
 			goto nomem;
 		}
@@ -688,6 +709,37 @@ nomem:
 	free(c.refs);
 	cJSON_Delete(spec);
 	return NULL;
+}
+
+void resolver_set_held(struct resolver *r, resolve_held_fn held, void *arg)
+{
+	r->held = held;
+	r->held_arg = arg;
+}
+
+static void resolve_node_unhash(const char *node, void *value, void *arg)
+{
+	struct resolver *r = arg;
+	struct resolve_node *n = hmap_get(&r->nodes, node);
+
+	(void)value;
+	if (!n)
+		return;
+	n->hash_ok = false;
+	if (r->touch)
+		r->touch(RESOLVE_NODE, node, r->arg);
+}
+
+void resolver_hold_changed(struct resolver *r, const char *policy)
+{
+	const struct resolve_result *res;
+
+	if (!policy) {
+		hmap_foreach(&r->nodes, resolve_node_unhash, r);
+		return;
+	}
+	if ((res = hmap_get(&r->results, policy)))
+		hmap_foreach((struct hmap *)&res->nodes, resolve_node_unhash, r);
 }
 
 bool resolve_node_has_targets(const struct resolver *r, const char *node)

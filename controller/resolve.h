@@ -23,6 +23,9 @@
 typedef const cJSON *(*resolve_ns_labels_fn)(const char *ns, void *arg);
 
 enum resolve_kind { RESOLVE_NODE, RESOLVE_POLICY };
+/* Whether new AuditRecords of a policy's targets are held (its storage
+ * budget or the cluster's is exceeded). */
+typedef bool (*resolve_held_fn)(const char *policy, void *arg);
 /* Called for each node or policy whose result may have changed. */
 typedef void (*resolve_touch_fn)(enum resolve_kind kind, const char *name, void *arg);
 
@@ -43,6 +46,8 @@ struct resolver {
 	resolve_ns_labels_fn ns_labels;
 	resolve_touch_fn touch;
 	void *arg;
+	resolve_held_fn held; /* NULL: nothing is held */
+	void *held_arg;
 };
 
 void resolver_init(struct resolver *r, resolve_ns_labels_fn ns_labels, resolve_touch_fn touch,
@@ -69,6 +74,12 @@ int resolver_set_policies(struct resolver *r, struct policy *const *pols, size_t
  * in policy name order). Touches the nodes and policies it changes only.
  */
 int resolver_pod(struct resolver *r, const char *key, const cJSON *pod);
+
+/* Sets the hold predicate; targets with a held policy get holdRecords. */
+void resolver_set_held(struct resolver *r, resolve_held_fn held, void *arg);
+/* The hold of policy changed (NULL: of every policy, the cluster's budget):
+ * touches the nodes where it has targets, whose specs change. */
+void resolver_hold_changed(struct resolver *r, const char *policy);
 
 /* The spec of the node's ShellAuditNode ({targetCount, targets} sorted by
  * containerID): a new object the caller frees with cJSON_Delete(). */

@@ -26,6 +26,10 @@
  * Every request goes through the writers (writer.c); an entry is in the
  * heap, in flight (one request about it under way), or parked (its
  * deletion was marked before its expiry: it stays for good).
+ *
+ * The same index counts each record's size against the storage budget
+ * (budget.h), from its annotations shellaudit.io/bytes and
+ * shellaudit.io/policies, while it is known: O(1) per watch event.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -53,6 +57,8 @@ struct record_entry {
 	bool exact;		/* expires is creationTimestamp + spec.retention */
 	bool inflight;		/* a request about it is under way */
 	bool parked;		/* marked before its expiry, or no usable retention: kept */
+	long long bytes;	/* counted against the budget */
+	struct budget_list *list; /* its policies, as counted */
 	char uid[40];
 	char key[];		/* "ns/name" */
 };
@@ -61,6 +67,7 @@ struct records {
 	struct record_entry **heap;
 	size_t n, cap;
 	struct hmap byname;	/* "ns/name" -> struct record_entry (owned) */
+	struct budget *budget;	/* the caller's, or NULL */
 };
 
 int records_new(struct records **out)
@@ -82,6 +89,11 @@ void records_free(struct records *r)
 	hmap_clear(&r->byname);
 	free(r->heap);
 	free(r);
+}
+
+void records_set_budget(struct records *r, struct budget *b)
+{
+	r->budget = b;
 }
 
 size_t records_count(const struct records *r)
@@ -176,10 +188,28 @@ static long long records_hint(const cJSON *md)
 	return created && timefmt_parse(created, &ts) == 0 ? ts.tv_sec : 0;
 }
 
-/* Forgets e (not in the heap). */
+/* Counts e's size from its metadata (after uncounting what it counted). */
+static void records_count_bytes(struct records *r, struct record_entry *e, const cJSON *md)
+{
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+
+	if (!r->budget)
+		return;
+	budget_count(r->budget, e->list, -e->bytes);
+	budget_list_put(r->budget, e->list);
+	e->list = budget_list_get(r->budget, records_md_str(ann, CTL_POLICIES_ANNOTATION));
+	e->bytes = budget_record_bytes(records_md_str(ann, CTL_BYTES_ANNOTATION));
+	budget_count(r->budget, e->list, e->bytes);
+}
+
+/* Forgets e, wherever it is. */
 static void records_forget(struct records *r, struct record_entry *e)
 {
 	heap_remove(r, e);
+	if (r->budget) {
+		budget_count(r->budget, e->list, -e->bytes);
+		budget_list_put(r->budget, e->list);
+	}
 	hmap_remove(&r->byname, e->key);
 }
 
@@ -193,7 +223,7 @@ static void records_requeue(struct records *r, struct record_entry *e, long long
 		heap_up(r, e->pos);
 		heap_down(r, e->pos);
 	} else if (heap_push(r, e) < 0) {
-		hmap_remove(&r->byname, e->key);
+		records_forget(r, e);
 	}
 }
 
@@ -224,6 +254,7 @@ void records_seen(const cJSON *obj, void *arg)
 		snprintf(e->uid, sizeof(e->uid), "%s", uid);
 		e->exact = e->parked = false;
 		e->expires = records_hint(md);
+		records_count_bytes(r, e, md);
 		if (!e->inflight)
 			records_requeue(r, e, e->expires);
 		return;
@@ -238,8 +269,9 @@ void records_seen(const cJSON *obj, void *arg)
 		free(e);
 		return;
 	}
+	records_count_bytes(r, e, md);
 	if (heap_push(r, e) < 0)
-		hmap_remove(&r->byname, key);
+		records_forget(r, e);
 }
 
 void records_gone(const cJSON *obj, void *arg)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Policy status: observedGeneration, matched pods, nodes, and the Ready,
- * InvalidSpec and RedactRulesTruncated conditions (others' conditions are
+ * InvalidSpec, RedactRulesTruncated and StorageBudgetExceeded conditions (others' conditions are
  * kept). Written only when something other than a transition time would
  * change, as a merge patch that carries the policy's resourceVersion: a
  * write computed from an older policy gets a 409 and is computed again. */
@@ -95,7 +95,8 @@ static const struct policy *status_find(const struct controller *c, const char *
 /* Keeps the conditions of types we do not write (another controller's). */
 static void status_keep_foreign(cJSON *conds, const cJSON *old_conds)
 {
-	static const char *const ours[] = { "Ready", "InvalidSpec", "RedactRulesTruncated" };
+	static const char *const ours[] = { "Ready", "InvalidSpec", "RedactRulesTruncated",
+					    "StorageBudgetExceeded" };
 	const cJSON *old;
 	size_t i;
 
@@ -124,6 +125,7 @@ int status_sync(struct controller *c, const char *name)
 	struct write_job *j;
 	cJSON *status, *conds, *patch;
 	char path[512], key[320], msg[1024];
+	const char *st, *reason;
 	long long gen;
 	long nodes = 0;
 
@@ -165,6 +167,9 @@ int status_sync(struct controller *c, const char *name)
 		}
 		cJSON_AddItemToArray(conds, status_condition(oldc, "InvalidSpec", "False", "Valid",
 							     "the spec is usable", gen));
+		storage_condition(c, name, &st, &reason, msg, sizeof(msg));
+		cJSON_AddItemToArray(conds, status_condition(oldc, "StorageBudgetExceeded", st,
+							     reason, msg, gen));
 		if (pr && pr->redact_dropped) {
 			snprintf(msg, sizeof(msg),
 				 "on %ld containers other policies' redact rules came first and "

@@ -70,12 +70,13 @@ struct agent {
 	struct sign_key *key;	/* signs every record of this node */
 	struct heads *heads;	/* published in the ShellAuditNode status */
 	bool heads_merged;	/* a previous agent's heads taken over */
+	bool held;		/* the publisher waits for a storage budget's hold */
 	struct httpd *http;
 	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
 		*m_targets, *m_attached, *m_failures, *m_collisions, *m_matched, *m_ambiguous,
-		*m_unattributed, *m_pending, *m_exported, *m_export_lost;
+		*m_unattributed, *m_pending, *m_held, *m_exported, *m_export_lost;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
@@ -811,6 +812,10 @@ static void agent_k8s_metrics(struct agent *a)
 				   "Pending sessions (ShellAuditSessions) of this node held.", 1);
 	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
 				    "Targets in the kernel's map.", 1);
+	a->m_held = metrics_add(m, "shellaudit_agent_records_held",
+				"AuditRecords kept in the spool while the controller holds them "
+				"(a storage budget is exceeded).",
+				1);
 	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
 				    "Entries written as JSON lines to --output.", 0);
 	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
@@ -1014,6 +1019,7 @@ static int agent_k8s_start(struct agent *a)
 	publish_on_hint(a->pub, agent_head_hint, a);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
+	publish_on_hold(a->pub, nodecfg_held, a->nc);
 	if ((ret = pending_start(a->kcfg, &copts, o->node_name, &a->pending)) < 0)
 		return ret;
 	ao.before_ns = (uint64_t)o->attribution_window_s * 1000000000ull;
@@ -1036,6 +1042,7 @@ static int agent_k8s_start(struct agent *a)
 		return ret;
 	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
 		return ret;
+	sink_spool_on_hold(a->sink, nodecfg_held, a->nc);
 	if (o->output) {
 		if ((ret = export_open(o->output, &a->export)) < 0) {
 			log_with(LOG_ERROR, LOG_KV("file", o->output), "cannot open the output: %s",
@@ -1121,6 +1128,19 @@ static void agent_k8s_update_metrics(struct agent *a)
 			 "%llu AuditRecords collided with different records of the same name",
 			 (unsigned long long)ps.collisions);
 	a->m_latency->value = ps.last_latency_s;
+	{
+		struct spool_stats sps;
+
+		spool_get_stats(a->spool, &sps);
+		a->m_held->value = ps.held ? (double)sps.records_waiting : 0;
+		if (ps.held != a->held)
+			log_with(ps.held ? LOG_WARN : LOG_INFO, LOG_KV("node", a->opts->node_name),
+				 ps.held ?
+					 "AuditRecords held in the spool: the controller says a "
+					 "storage budget is exceeded (Events go on)" :
+					 "AuditRecord hold ended: publishing what the spool kept");
+		a->held = ps.held;
+	}
 	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full + a->spool_lost);
 }
 

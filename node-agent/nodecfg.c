@@ -127,6 +127,20 @@ const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg)
 	return NULL;
 }
 
+bool nodecfg_held(const char *cid, void *arg)
+{
+	const struct nodecfg *nc = arg;
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < nc->n; i++) {
+		if (cid && !strcmp(nc->t[i].cid, cid))
+			return nc->t[i].hold;
+		any |= nc->t[i].hold;
+	}
+	return any;
+}
+
 const struct nodecfg_target *nodecfg_removed(const struct nodecfg *nc, const char *cid)
 {
 	size_t i;
@@ -152,6 +166,7 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	const char *cid =
 		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec_t, "containerID"));
 	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec_t, "capture");
+	const char *from;
 	char err[300] = "";
 	size_t i;
 
@@ -176,6 +191,13 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	t->sst.readline = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "readline"));
 	t->sst.exec = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "exec"));
 	t->sst.terminal = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "terminal"));
+	from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cap, "execFrom"));
+	t->sst.exec_sessions = from && !strcmp(from, "Sessions");
+	t->hold = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec_t, "holdRecords"));
+	/* In the identity only when off (records are the same either way):
+	 * the batcher reads it beside each entry. */
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "aggregateExecs")))
+		cJSON_AddFalseToObject(t->id, "aggregateExecs");
 	return 0;
 }
 

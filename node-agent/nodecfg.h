@@ -18,6 +18,7 @@ struct nodecfg_target {
 	cJSON *id;			/* record identity (see sink_spool.h) */
 	struct redact_set *redact;
 	char *error;			/* why it cannot be audited, or NULL */
+	bool hold;			/* holdRecords: keep its records in the spool */
 	struct sink_spool_target sst;
 };
 
@@ -51,6 +52,12 @@ size_t nodecfg_count(const struct nodecfg *nc);
 const struct nodecfg_target *nodecfg_at(const struct nodecfg *nc, size_t i);
 /* sink_spool_lookup_fn over the current targets (arg: the nodecfg). */
 const struct sink_spool_target *nodecfg_lookup(const char *cid, void *arg);
+
+/* Whether the controller holds the records of container cid (its
+ * target's holdRecords; a container that is no longer a target is held
+ * while any target of the node is: the node is under a storage budget's
+ * hold). arg: the nodecfg. */
+bool nodecfg_held(const char *cid, void *arg);
 
 /* The target the last change of the spec removed, by container ID, or
  * NULL; valid until the next nodecfg_process() that returns 1. Its record

@@ -36,6 +36,8 @@ struct publisher {
 	void *on_record_arg;
 	publish_hint_fn hint;
 	void *hint_arg;
+	publish_hold_fn hold;
+	void *hold_arg;
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -71,6 +73,12 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg)
 {
 	p->hint = fn;
 	p->hint_arg = arg;
+}
+
+void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg)
+{
+	p->hold = fn;
+	p->hold_arg = arg;
 }
 
 void publish_get_stats(const struct publisher *p, struct publish_stats *out)
@@ -134,6 +142,11 @@ static int publish_record(struct publisher *p, cJSON *rec)
 
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
 	for (tries = 0;; tries++) {
+		/* Its size where the controller's metadata-only watch sees it
+		 * (the storage budget); from the object itself, so a replay
+		 * sends the same. */
+		if (record_set_bytes(rec) < 0)
+			return -ENOMEM;
 		ret = kube_create(p->c, path, rec, NULL, &resp);
 		if (ret != -EEXIST)
 			break;
@@ -636,7 +649,17 @@ int publish_step(struct publisher *p, int budget)
 		return 1;
 	}
 	calls += ret;
+	p->stats.held = false;
 	while (calls < budget && spool_next_record(p->s, &item, &pos) == 0) {
+		const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID"));
+
+		if (p->hold && p->hold(cid, p->hold_arg)) {
+			/* Kept in the spool, in order, until the hold ends. */
+			p->stats.held = true;
+			cJSON_Delete(item);
+			break;
+		}
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;

@@ -20,6 +20,7 @@ struct publish_stats {
 	uint64_t collisions;			/* a different record had the name
 						 * (published under a longer one) */
 	double last_latency_s;			/* entry capture to record accepted */
+	bool held;				/* the next record waits for a hold to end */
 };
 
 struct publisher;
@@ -50,5 +51,11 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg);
  * replay), in publication order; the record is the publisher's. */
 typedef void (*publish_record_fn)(const cJSON *record, void *arg);
 void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg);
+
+/* Whether the records of container cid are held (a storage budget): the
+ * publisher does not publish the next record while its container is held,
+ * nor those after it (records go out in spool order); Events go on. */
+typedef bool (*publish_hold_fn)(const char *cid, void *arg);
+void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg);
 
 #endif

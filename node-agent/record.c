@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -135,12 +136,61 @@ int record_kept_until(const cJSON *spec, char out[RECORD_TIME_LEN])
 	return 0;
 }
 
+/* spec.policies joined by ',' into buf (32 names of 253 at most). */
+static int record_join_policies(const cJSON *policies, char *buf, size_t cap)
+{
+	const cJSON *p;
+	size_t len = 0;
+	int n;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(p, policies) {
+		if (!cJSON_IsString(p))
+			return -EINVAL;
+		n = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", p->valuestring);
+		if (n < 0 || (size_t)n >= cap - len)
+			return -ENAMETOOLONG;
+		len += (size_t)n;
+	}
+	return 0;
+}
+
+long record_set_bytes(cJSON *rec)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata"), *ann;
+	char *text, num[24];
+	size_t len, total, d;
+
+	if (!cJSON_IsObject(md))
+		return -EINVAL;
+	if (!(ann = cJSON_GetObjectItemCaseSensitive(md, "annotations")) &&
+	    !(ann = cJSON_AddObjectToObject(md, "annotations")))
+		return -ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(ann, RECORD_BYTES_ANNOTATION);
+	if (!cJSON_AddStringToObject(ann, RECORD_BYTES_ANNOTATION, "0") ||
+	    !(text = cJSON_PrintUnformatted(rec)))
+		return -ENOMEM;
+	len = strlen(text);
+	free(text);
+	/* With "0" the text has one digit; the length with d digits in the
+	 * annotation is len - 1 + d, and d must be its own digit count. */
+	for (d = 1; d < 20; d++) {
+		total = len - 1 + d;
+		if ((size_t)snprintf(num, sizeof(num), "%zu", total) == d)
+			break;
+	}
+	cJSON_ReplaceItemInObjectCaseSensitive(ann, RECORD_BYTES_ANNOTATION,
+					       cJSON_CreateString(num));
+	return (long)total;
+}
+
 cJSON *record_build(const struct record_identity *id, const struct record_session *sess,
 		    cJSON *entries, uint64_t seq, const char *prev, const char *prev_kept_until,
 		    const struct sign_key *key, char digest[DIGEST_STR_LEN])
 {
-	cJSON *obj = cJSON_CreateObject(), *md, *labels, *spec, *pod, *s, *sig;
+	cJSON *obj = cJSON_CreateObject(), *md, *labels, *spec, *pod, *s, *sig, *ann;
 	char name[320], label[20], text[512], signature[SIGN_SIGNATURE_LEN], until[RECORD_TIME_LEN];
+	char pols[32 * 254];
 	int n = cJSON_GetArraySize(entries), tn;
 
 	if (!obj || n < 1 || n > RECORD_MAX_ENTRIES) {
@@ -195,9 +245,14 @@ cJSON *record_build(const struct record_identity *id, const struct record_sessio
 	 * this one can expire goes there too, so that it reads the record's
 	 * spec (its exact expiry) once, near then. From the record itself, so
 	 * a replay builds the same object. */
+	ann = cJSON_AddObjectToObject(md, "annotations");
 	if (record_kept_until(spec, until) == 0)
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"),
-					RECORD_EXPIRES_ANNOTATION, until);
+		cJSON_AddStringToObject(ann, RECORD_EXPIRES_ANNOTATION, until);
+	/* Which policies' storage budgets the record counts against, where
+	 * the controller's metadata-only watch sees it (the admission policy
+	 * checks it against spec.policies). */
+	if (id->policies && record_join_policies(id->policies, pols, sizeof(pols)) == 0)
+		cJSON_AddStringToObject(ann, RECORD_POLICIES_ANNOTATION, pols);
 	if (key) {
 		if ((tn = record_signed_text(id->node, digest, text, sizeof(text))) < 0 ||
 		    sign_message(key, text, (size_t)tn, signature) < 0)

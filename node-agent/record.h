@@ -14,6 +14,10 @@
 /* Held by every record until its retention has passed. */
 #define RECORD_FINALIZER "shellaudit.io/retention"
 #define RECORD_EXPIRES_ANNOTATION "shellaudit.io/expires-at"
+/* Metadata a metadata-only watch sees (the controller's storage budget):
+ * the record's size in bytes as sent, and its spec.policies joined by ','. */
+#define RECORD_BYTES_ANNOTATION "shellaudit.io/bytes"
+#define RECORD_POLICIES_ANNOTATION "shellaudit.io/policies"
 
 /* Who the entries belong to, as the ShellAuditNode target says. */
 struct record_identity {
@@ -59,12 +63,19 @@ struct sign_key;
  * The finalizer shellaudit.io/retention is set: the record can only go
  * once its retention has passed (see config/rbac/auditrecord_policy.yaml).
  * The annotation shellaudit.io/expires-at holds record_kept_until(), the
- * earliest time it can expire, for a controller that reads only metadata.
+ * earliest time it can expire, for a controller that reads only metadata,
+ * and shellaudit.io/policies its policies (spec.policies joined by ',').
  * Returns the object the caller frees, or NULL on error.
  */
 cJSON *record_build(const struct record_identity *id, const struct record_session *sess,
 		    cJSON *entries, uint64_t seq, const char *prev, const char *prev_kept_until,
 		    const struct sign_key *key, char digest[DIGEST_STR_LEN]);
+
+/* Sets the annotation shellaudit.io/bytes of rec to the length of rec as
+ * cJSON_PrintUnformatted() sends it, that annotation included; returns
+ * the length, or a negative errno. Metadata only: the digest and the
+ * signature do not change. Call it again after any change to rec. */
+long record_set_bytes(cJSON *rec);
 
 /* Recomputes a record's digest from its spec as the API server returns it:
  * sha256 over the canonical JSON of the spec without its digest and

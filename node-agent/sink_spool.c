@@ -4,9 +4,11 @@
  * it is when it can be shown as it is (escape_needed), else escaped and
  * the entry marked "escaped"; bounded to the CRD's 4096 bytes, with
  * truncated set. Entries the full spool refuses are counted per container
- * and session and come back as one gap entry in that session's stream.
- * Entries of a session carry who opened it (attr_fn), or are journaled
- * awaiting that decision (spool_add_awaiting). */
+ * and session and come back as one gap entry in that session's stream;
+ * so do those a held container (a storage budget) could not add past its
+ * share of the spool, once the hold ends. Entries of a session carry who
+ * opened it (attr_fn), or are journaled awaiting that decision
+ * (spool_add_awaiting). */
 #include "sink_spool.h"
 
 #include <errno.h>
@@ -33,7 +35,13 @@ struct sink_spool_pending {
 	char *root;	/* the session root its attribution awaits, or NULL */
 	cJSON *id, *sess;
 	uint64_t count;
+	uint64_t held;	/* of count, refused while held, the held share used */
 	char first[40];	/* time of the first one lost */
+};
+
+/* A held container's state while the hold lasts. */
+struct sink_spool_held {
+	bool warned; /* out of room: logged once per hold */
 };
 
 struct sink_spool {
@@ -45,6 +53,10 @@ struct sink_spool {
 	int64_t wall_minus_mono;	/* ns */
 	struct hmap pending;		/* "cid\x1fsk" -> struct sink_spool_pending */
 	uint64_t pending_sessions;	/* of pending: keys with a session */
+	sink_spool_hold_fn hold;
+	void *hold_arg;
+	struct hmap held; /* container -> struct sink_spool_held, while held */
+	struct hmap over; /* containers past their share, warned (a set) */
 	struct sink_spool_stats stats;
 	sink_spool_attr_fn attr_fn;
 	void *attr_arg;
@@ -62,6 +74,45 @@ static void sink_spool_pending_free(void *v)
 	cJSON_Delete(p->id);
 	cJSON_Delete(p->sess);
 	free(p);
+}
+
+void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg)
+{
+	struct sink_spool *s = (struct sink_spool *)base;
+
+	s->hold = fn;
+	s->hold_arg = arg;
+}
+
+/* The container's hold state, asked of the hold function: kept while it is
+ * held, forgotten (its share back) once it is not; NULL when not held. */
+static struct sink_spool_held *sink_spool_held_state(struct sink_spool *s, const char *container)
+{
+	struct sink_spool_held *h = hmap_get(&s->held, container);
+
+	if (!s->hold || !s->hold(container, s->hold_arg)) {
+		if (h)
+			hmap_remove(&s->held, container);
+		return NULL;
+	}
+	if (!h && (h = calloc(1, sizeof(*h))) && hmap_put(&s->held, container, h, NULL) < 0) {
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+/* Whether a container may add no more to the spool for now: it holds
+ * SINK_SPOOL_SHARE_PCT of the bound, or SINK_SPOOL_HOLD_PCT while held (h),
+ * counting all its entries there, those spooled before a hold included
+ * (spool_container_bytes). Not the spool being full: that is for everyone. */
+static bool sink_spool_out(const struct sink_spool *s, const char *container,
+			   const struct sink_spool_held *h)
+{
+	uint64_t max, pct = h ? SINK_SPOOL_HOLD_PCT : SINK_SPOOL_SHARE_PCT;
+
+	spool_used_bytes(s->sp, &max);
+	return spool_container_bytes(s->sp, container) >= max / 100 * pct;
 }
 
 static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
@@ -129,7 +180,8 @@ static void sink_spool_key(const char *cid, const char *sk, char *buf, size_t ca
  * keys, for nobody (stats.lost_unattributed: the agent reports them in
  * every chain). */
 static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *sk, const cJSON *id,
-			    const cJSON *sess, const char *root, uint64_t count, const char *when)
+			    const cJSON *sess, const char *root, uint64_t count, bool held,
+			    const char *when)
 {
 	struct sink_spool_pending *p;
 	char key[600];
@@ -163,6 +215,8 @@ static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *s
 		s->pending_sessions += *sk != '\0';
 	}
 	p->count += count;
+	if (held)
+		p->held += count;
 }
 
 struct sink_spool_keys {
@@ -178,8 +232,28 @@ static void sink_spool_collect(const char *key, void *value, void *arg)
 	k->keys[k->n++] = (char *)key;
 }
 
+/* The text of p's gap entry: why its entries were lost. */
+static void sink_spool_gap_note(const struct sink_spool_pending *p, char *note, size_t cap)
+{
+	if (!p->held)
+		snprintf(note, cap, "%" PRIu64 " entries lost: the node's spool was full",
+			 p->count);
+	else if (p->held == p->count)
+		snprintf(note, cap,
+			 "%" PRIu64 " entries lost: records were held (storage budget) and the "
+			 "node's spool had no room left for this container",
+			 p->count);
+	else
+		snprintf(note, cap,
+			 "%" PRIu64 " entries lost: the node's spool was full, or (%" PRIu64
+			 " of them) records were held (storage budget) and it had no room left for "
+			 "this container",
+			 p->count, p->held);
+}
+
 /* Writes a gap entry for each container and session whose entries the
- * full spool refused, as long as it has room. */
+ * full spool refused, as long as it has room; a container still held past
+ * its share waits until its hold ends (sink_spool_flush notices). */
 static int sink_spool_write_gaps(struct sink_spool *s)
 {
 	struct sink_spool_keys k = { NULL, 0 };
@@ -193,11 +267,14 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 	hmap_foreach(&s->pending, sink_spool_collect, &k);
 	for (i = 0; i < k.n && !ret; i++) {
 		struct sink_spool_pending *p = hmap_get(&s->pending, k.keys[i]);
-		cJSON *gap = cJSON_CreateObject();
-		char note[128];
+		struct sink_spool_held *h = hmap_get(&s->held, p->cid);
+		cJSON *gap;
+		char note[224];
 
-		snprintf(note, sizeof(note), "%" PRIu64 " entries lost: the node's spool was full",
-			 p->count);
+		if (sink_spool_out(s, p->cid, h))
+			continue; /* until it has room again (or its hold ended) */
+		gap = cJSON_CreateObject();
+		sink_spool_gap_note(p, note, sizeof(note));
 		cJSON_AddStringToObject(gap, "time", p->first);
 		cJSON_AddStringToObject(gap, "kind", "gap");
 		cJSON_AddNumberToObject(gap, "count", (double)p->count);
@@ -240,18 +317,43 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 			  const char *root)
 {
 	const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "time"));
+	struct sink_spool_held *h = sink_spool_held_state(s, container);
 	int ret;
 
 	/* What was lost comes first, where there is room for it. */
 	if ((ret = sink_spool_write_gaps(s)) < 0)
 		return ret;
-	/* The log pipeline gets the entry whether or not the spool has room. */
+	/* The log pipeline gets the entry whether or not the spool has room
+	 * (or its records are held). */
 	if (s->export && sink_spool_export(s, id, sess, entry, root) < 0)
 		s->stats.export_failed++;
+	if (!h && sink_spool_out(s, container, NULL)) {
+		if (hmap_add(&s->over, container) == 1)
+			log_with(LOG_WARN, LOG_KV("container", container),
+				 "this container holds %d%% of the spool, its records not yet "
+				 "published: its new entries are lost, counted, until some are",
+				 SINK_SPOOL_SHARE_PCT);
+		s->stats.dropped_full++;
+		sink_spool_lost(s, container, sk, id, sess, root, 1, false, when ? when : "");
+		return -ENOSPC;
+	}
+	if (h && sink_spool_out(s, container, h)) {
+		if (!h->warned)
+			log_with(LOG_WARN, LOG_KV("container", container),
+				 "records held and the spool's share for held records used: this "
+				 "container's new entries are lost, counted, until the hold ends");
+		h->warned = true;
+		s->stats.dropped_full++;
+		s->stats.dropped_held++;
+		sink_spool_lost(s, container, sk, id, sess, root, 1, true, when ? when : "");
+		return -ENOSPC;
+	}
 	ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
+	if (ret == 0 && s->over.size)
+		hmap_remove(&s->over, container);
 	if (ret == -ENOSPC) {
 		s->stats.dropped_full++;
-		sink_spool_lost(s, container, sk, id, sess, root, 1, when ? when : "");
+		sink_spool_lost(s, container, sk, id, sess, root, 1, false, when ? when : "");
 	}
 	else if (ret == 0)
 		s->stats.entries++;
@@ -518,7 +620,10 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		snprintf(sk, sizeof(sk), "%" PRIu32, e->session);
 		return spool_end_session(s->sp, e->container, sk);
 	}
-	if (e->kind == SINK_SESSION_START || (e->kind == SINK_EXEC && !t->exec) ||
+	/* execFrom Sessions: the container's own processes' execs are not
+	 * recorded, those of processes that entered it (and theirs) are. */
+	if (e->kind == SINK_SESSION_START ||
+	    (e->kind == SINK_EXEC && (!t->exec || (t->exec_sessions && !e->session_root))) ||
 	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_READLINE &&
 	     (!t->readline || e->eof)) ||
 	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_TERMINAL && !t->terminal))
@@ -593,12 +698,14 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 {
 	struct sink_spool *s = (struct sink_spool *)base;
 	const struct sink_spool_target *t = s->lookup(container, s->arg);
+	struct sink_spool_held *h;
 	char ts[40], note[160];
 	cJSON *gap;
 	int ret;
 
 	if (!t || !count)
 		return 0;
+	h = sink_spool_held_state(s, container);
 	sink_spool_now(ts, sizeof(ts));
 	snprintf(note, sizeof(note), "%" PRIu64 " events lost: %s", count, why);
 	gap = cJSON_CreateObject();
@@ -607,10 +714,15 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
 	if ((ret = sink_spool_write_gaps(s)) == 0)
-		ret = spool_add(s->sp, container, "", t->id, NULL, gap);
+		ret = sink_spool_out(s, container, h) ?
+			      -ENOSPC :
+			      spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL,
+						 NULL);
 	if (ret == -ENOSPC) {
-		/* This gap's count joins the container's spool-full one. */
-		sink_spool_lost(s, container, "", t->id, NULL, NULL, count, ts);
+		/* This gap's count joins the container's spool-full (or
+		 * held) one. */
+		sink_spool_lost(s, container, "", t->id, NULL, NULL, count,
+				h && sink_spool_out(s, container, h), ts);
 		ret = 0;
 	} else if (ret == 0) {
 		s->stats.gaps++;
@@ -640,9 +752,22 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 
 static int sink_spool_flush(struct sink *base)
 {
-	/* The agent's loop ticks the spool; here what the full spool
-	 * refused goes in as gaps once there is room. */
-	return sink_spool_write_gaps((struct sink_spool *)base);
+	struct sink_spool *s = (struct sink_spool *)base;
+	struct sink_spool_keys k = { NULL, 0 };
+	size_t i;
+
+	/* Holds that ended give their containers their share back, quiet
+	 * ones too: what they lost is then written below. */
+	if (s->held.size && (k.keys = calloc(s->held.size, sizeof(*k.keys)))) {
+		hmap_foreach(&s->held, sink_spool_collect, &k);
+		for (i = 0; i < k.n; i++)
+			if (!s->hold(k.keys[i], s->hold_arg))
+				hmap_remove(&s->held, k.keys[i]);
+		free(k.keys);
+	}
+	/* The agent's loop ticks the spool; here what the full spool (or a
+	 * hold) refused goes in as gaps once there is room. */
+	return sink_spool_write_gaps(s);
 }
 
 static void sink_spool_close(struct sink *base)
@@ -650,6 +775,8 @@ static void sink_spool_close(struct sink *base)
 	struct sink_spool *s = (struct sink_spool *)base;
 
 	hmap_clear(&s->pending);
+	hmap_clear(&s->held);
+	hmap_clear(&s->over);
 	free(s);
 }
 
@@ -715,6 +842,8 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->arg = arg;
 	s->wall_minus_mono = clock_wall_offset_ns();
 	hmap_init_free(&s->pending, sink_spool_pending_free);
+	hmap_init_free(&s->held, free);
+	hmap_init(&s->over);
 	*out = &s->base;
 	return 0;
 }

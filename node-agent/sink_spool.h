@@ -2,7 +2,8 @@
 /* The Kubernetes agent's sink: entries of targeted containers, redacted by
  * their rules, as typed (or escaped and marked so), into the durable spool
  * as AuditRecord entries. Its flush writes the gap entries of what the full
- * spool refused, once there is room: call it every loop turn. */
+ * spool (or a held container's share of it) refused, once there is room
+ * (and the hold has ended): call it every loop turn. */
 #ifndef SHELLAUDIT_SINK_SPOOL_H
 #define SHELLAUDIT_SINK_SPOOL_H
 
@@ -22,6 +23,7 @@ struct sink_spool_target {
 				 * containerID, node, policies, retention, events */
 	const struct redact_set *redact;
 	bool readline, exec, terminal;	/* what the policies capture */
+	bool exec_sessions;		/* only the execs with a session root */
 };
 
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);
@@ -29,6 +31,7 @@ typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *cont
 struct sink_spool_stats {
 	uint64_t entries;
 	uint64_t dropped_full;		/* entries the full spool refused */
+	uint64_t dropped_held;		/* of which past a held container's share */
 	uint64_t withheld;		/* entries whose redaction could not finish */
 	uint64_t gaps;			/* gap entries written */
 	uint64_t pending;		/* containers and sessions whose losses wait for room */
@@ -68,6 +71,23 @@ int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, c
 /* Every entry spooled from now on is also written to x (NULL: none), which
  * stays the caller's and must outlive the sink. */
 void sink_spool_set_export(struct sink *base, struct export *x);
+/* Whether the records of a container are held (nodecfg_held). While it
+ * is held, a container adds entries only while its entries (those spooled
+ * before the hold included) hold less than SINK_SPOOL_HOLD_PCT of the
+ * spool's bound, so that a held flood leaves the rest of the spool to the
+ * other containers (held or not) and to the decisions on who opened their
+ * sessions; past it its entries are lost and counted as the full spool's
+ * are (per container and session, stats.dropped_full and dropped_held),
+ * and their gap entry waits until the hold ends. Exported entries are
+ * written all the same. */
+#define SINK_SPOOL_HOLD_PCT 50
+/* Any container adds entries only while its entries hold less than this
+ * much of the spool's bound: one pod's flood, its records not published
+ * yet, leaves the rest to the others; past it they are lost and counted
+ * as the full spool's are. */
+#define SINK_SPOOL_SHARE_PCT 75
+typedef bool (*sink_spool_hold_fn)(const char *container, void *arg);
+void sink_spool_on_hold(struct sink *base, sink_spool_hold_fn fn, void *arg);
 /* Appends a gap entry to the target's stream (events lost before they
  * reached the spool: ring buffer full, spool full). */
 int sink_spool_gap(struct sink *base, const char *container, uint64_t count, const char *why);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "clock.h"
 
 /* A decided attribution, kept while its awaiting entries may be read
@@ -134,6 +135,7 @@ void spool_close(struct spool *s)
 		return;
 	spool_await_clear(&s->ev_await);
 	hmap_clear(&s->decided);
+	spool_use_free(s->use);
 	spool_batcher_clear(&s->b);
 	journal_close(s->ej);
 	journal_close(s->rj);
@@ -235,6 +237,7 @@ static int spool_ack(struct spool *s)
 	if ((ret = journal_ack(s->ej, ack_keep < s->ep ? ack_keep : s->ep)) < 0)
 		return ret;
 	spool_prune_decisions(s, journal_acked(s->ej));
+	spool_use_ack(s->use, journal_acked(s->ej));
 	return 0;
 }
 
@@ -410,6 +413,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		       const cJSON *sess, const cJSON *entry, const char *key, const char *root)
 {
 	cJSON *item = cJSON_CreateObject();
+	uint64_t pos = 0;
 	int ret;
 
 	if (!item)
@@ -436,8 +440,12 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		spool_settle(s, item);
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
-	ret = spool_append(s->ej, item, NULL);
+	ret = spool_append(s->ej, item, &pos);
 	cJSON_Delete(item);
+	/* Counted for its container (an uncounted entry only lets the
+	 * container take a little more). */
+	if (ret == 0)
+		(void)spool_use_add(s->use, cid, pos, journal_end(s->ej) - pos);
 	if (ret == -ENOSPC)
 		s->stats.rejected_full++;
 	else if (ret == 0)
@@ -534,6 +542,9 @@ static int spool_restore_decisions(struct spool *s)
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
+		/* What each container holds, as if this run had spooled it. */
+		if (t && !strcmp(t, "e") && spool_str(it, "cid"))
+			(void)spool_use_add(s->use, spool_str(it, "cid"), pos, next - pos);
 		if (t && !strcmp(t, "a") && spool_str(it, "cid") && spool_str(it, "rk") &&
 		    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(it, "attr")) &&
 		    !spool_decision(s, spool_str(it, "cid"), spool_str(it, "rk")))
@@ -627,11 +638,17 @@ static void spool_records_damaged(struct spool *s, uint64_t pos, void *data, siz
 		return;
 	}
 	cJSON_Delete(item);
+	/* The damaged record was counted waiting when formed (one damaged
+	 * before a restart was not: the count stops at 0). */
+	if (s->stats.records_waiting)
+		s->stats.records_waiting--;
 	n = spool_regenerate(s, pos);
-	if (n > 0)
+	if (n > 0) {
 		s->stats.records_regenerated += (uint64_t)n;
-	else
+		s->stats.records_waiting += (uint64_t)n;
+	} else {
 		s->stats.records_lost++;
+	}
 }
 
 int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos)
@@ -679,6 +696,8 @@ int spool_record_done(struct spool *s, uint64_t pos)
 		return -EINVAL;
 	free(data);
 	s->rp = next;
+	if (s->stats.records_waiting)
+		s->stats.records_waiting--;
 	return 0;
 }
 
@@ -795,6 +814,8 @@ static int spool_restore(struct spool *s)
 					keep :
 					cJSON_GetObjectItemCaseSensitive(item, "bp"));
 		} else {
+			if (t && !strcmp(t, "r"))
+				s->stats.records_waiting++;
 			cJSON_Delete(item);
 		}
 	}
@@ -828,10 +849,15 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.checkpoint_ms = 2000;
 	if (!s->opts.max_chains)
 		s->opts.max_chains = 4096;
+	if (!s->opts.aggregate_ms)
+		s->opts.aggregate_ms = AGGREGATE_WINDOW_MS;
 	if (s->opts.await_max_ms <= 0)
 		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
 	hmap_init_free(&s->decided, spool_decision_free);
-	if ((ret = spool_batcher_init(&s->b, s, false)) < 0)
+	/* A 64th of the bound: a container's figure is at most that much over. */
+	if ((ret = spool_use_new(((s->opts.max_bytes ? s->opts.max_bytes : 256u << 20) >> 6) + 1,
+				 &s->use)) < 0 ||
+	    (ret = spool_batcher_init(&s->b, s, false)) < 0)
 		goto fail;
 	jo.max_bytes = opts->max_bytes;
 	jo.segment_bytes = opts->segment_bytes;
@@ -865,6 +891,17 @@ void spool_get_stats(const struct spool *s, struct spool_stats *out)
 	*out = s->stats;
 	journal_get_stats(s->ej, &out->ej);
 	journal_get_stats(s->rj, &out->rj);
+}
+
+uint64_t spool_container_bytes(const struct spool *s, const char *cid)
+{
+	return spool_use_of(s->use, cid);
+}
+
+uint64_t spool_used_bytes(const struct spool *s, uint64_t *max)
+{
+	*max = s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
+	return journal_end(s->ej) - journal_acked(s->ej);
 }
 
 bool spool_idle(struct spool *s)

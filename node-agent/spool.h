@@ -68,6 +68,9 @@ struct spool_opts {
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
 	long await_max_ms;	/* an attribution not decided this long is "none"
 				 * [SPOOL_AWAIT_MAX_MS] */
+	/* Identical execs within this window become one entry (aggregate.h)
+	 * [10000]; negative: never. */
+	long aggregate_ms;
 	/* Signs every record formed (record_build); NULL only in tests. The
 	 * key must outlive the spool. */
 	const struct sign_key *key;
@@ -84,6 +87,7 @@ struct spool_opts {
 
 struct spool_stats {
 	uint64_t entries, records, checkpoints;
+	uint64_t records_waiting;	/* formed and not yet published */
 	uint64_t rejected_full;		/* entries refused: spool full */
 	uint64_t corrupt;		/* corrupt regions met in the entries journal */
 	uint64_t corrupt_gaps;		/* of which became gap entries in their chain */
@@ -196,6 +200,12 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 int spool_event_done(struct spool *s, uint64_t pos);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *out);
+/* Bytes of the entries journal not yet acknowledged; *max gets its bound
+ * (opts.max_bytes). */
+/* The bytes of the entries journal that container cid's entries hold
+ * (spool_use.h: at most a 64th of the bound over). */
+uint64_t spool_container_bytes(const struct spool *s, const char *cid);
+uint64_t spool_used_bytes(const struct spool *s, uint64_t *max);
 /* Entries and records waiting to be published. */
 bool spool_idle(struct spool *s);
 

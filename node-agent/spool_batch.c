@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "clock.h"
 
 static void spool_batch_free(struct spool_batch *b)
@@ -154,6 +155,7 @@ static int spool_form(struct spool_batcher *b, const struct spool_batch *bt)
 		if (ret < 0)
 			return ret;
 		b->s->stats.records++;
+		b->s->stats.records_waiting++;
 	}
 	c->next_seq++;
 	c->last_rec = pos;
@@ -264,6 +266,15 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 			spool_batch_free(bt);
 			return -ENOMEM;
 		}
+	}
+	/* Repeated identical execs fold into one entry, unless the target's
+	 * policies turned it off (aggregateExecs: false in its identity).
+	 * Decided from the entries alone, so a batch rebuilt from the
+	 * journal (restoring, or a dry batcher) folds the same. */
+	if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bt->id, "aggregateExecs")) &&
+	    aggregate_exec(bt->entries, e, b->s->opts.aggregate_ms)) {
+		spool_batcher_changed(b);
+		return 0;
 	}
 	cJSON_AddItemToArray(bt->entries, cJSON_Duplicate(e, 1));
 	bt->bytes += len;

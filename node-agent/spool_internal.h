@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "record.h"
 #include "spool.h"
+#include "spool_use.h"
 
 #define SPOOL_MAX_CHECKPOINTS 1024
 /* Open batches at most: past it the one opened first is cut. */
@@ -89,6 +90,7 @@ struct spool {
 	/* Attribution decisions journaled from the entries journal's
 	 * acknowledged start on: "cid\x1froot" -> struct spool_decision. */
 	struct hmap decided;
+	struct spool_use *use;		/* the bytes of each container */
 	struct spool_await ev_await;	/* the undecided entry Events stopped at */
 	struct spool_stats stats;
 };

@@ -454,6 +454,38 @@ t_match "the new agent took the capture state over" 'took over the capture state
 	"$(k -n shellaudit-system logs -l app.kubernetes.io/component=node-agent --tail=-1 2>&1)"
 t_run "the chain verifies across the rolling restart" "$AGENT" verify --namespace default --pod "$pod" --container shell
 
+# --- execFrom Sessions: the people's execs, not the workload's ----------------------
+
+# config/samples/sessions_only_policy.yaml (a short retention) on a pod whose
+# own loop runs /bin/true: a program run through kubectl exec is recorded,
+# the loop's are not (they would be with execFrom All: the loop runs all
+# along).
+sed 's/^  retention: .*/  retention: 60s/' "$T_ROOT/config/samples/sessions_only_policy.yaml" >"$work/sessions.yaml"
+t_run "the sessions-only sample policy applies" k apply -f "$work/sessions.yaml"
+k run batch --image=shellaudit.local/demo:dev --image-pull-policy=Never --labels=tier=batch \
+	--restart=Never --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- \
+	/bin/sh -c 'while :; do /bin/true workload-loop; sleep 0.3; done' >/dev/null
+t_wait "$WAIT" attached batch batch || t_fail "the agent attaches to the batch pod" \
+	"$(k get pod batch -o wide 2>&1)"
+k exec batch -- /bin/echo by-a-person >/dev/null
+# batch_execs: the base names of the batch pod's exec entries, sorted.
+batch_execs() {
+	k get auditrecords -l shellaudit.io/pod=batch -o json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["items"]:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "exec":
+            print(e.get("filename", "").rsplit("/", 1)[-1])' | sort
+}
+has_echo() { batch_execs | t_grep -qx echo; }
+t_wait "$WAIT" has_echo || true
+t_eq "execFrom Sessions: the program run through kubectl exec is recorded, no program of the pod's own loop" \
+	"echo" "$(batch_execs | sort -u | tr '\n' ' ' | sed 's/ $//')"
+t_match "  (the loop ran all along)" '^[1-9]' \
+	"$(k exec batch -- /bin/sh -c 'ps -eo args | grep -c "[w]orkload-loop"' 2>&1)"
+k delete pod batch --wait=false >/dev/null 2>&1
+k delete -f "$work/sessions.yaml" --wait=false >/dev/null 2>&1
+
 # --- who opened it: two people, kubectl debug, forgeries (attribution.sh) ------------
 
 . "$T_ROOT/tests/e2e/attribution.sh"

@@ -108,7 +108,7 @@ done
 t_match "at least 10 invalid policies" '^([1-9][0-9]+)$' "$n"
 
 out=$(k get sap audit-demo)
-t_eq "sap columns" $'NAME\tMATCHED PODS\tNODES\tREADY\tAGE' "$(columns "$out" 1)"
+t_eq "sap columns" $'NAME\tMATCHED PODS\tNODES\tREADY\tOVER BUDGET\tAGE' "$(columns "$out" 1)"
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 t_run "policy status patched" k patch sap audit-demo --subresource=status --type=merge -p "{\"status\":{
@@ -117,6 +117,12 @@ t_run "policy status patched" k patch sap audit-demo --subresource=status --type
 	\"lastTransitionTime\":\"$now\",\"observedGeneration\":1}]}}"
 out=$(k get sap audit-demo)
 t_match "sap row shows the status" $'^audit-demo\t3\t2\tTrue\t[0-9]+[smhd]$' "$(columns "$out" 2)"
+t_run "policy over its storage budget" k patch sap audit-demo --subresource=status --type=json -p "[
+	{\"op\":\"add\",\"path\":\"/status/conditions/-\",\"value\":{\"type\":\"StorageBudgetExceeded\",
+	\"status\":\"True\",\"reason\":\"ClusterBudget\",\"message\":\"held\",
+	\"lastTransitionTime\":\"$now\",\"observedGeneration\":1}}]"
+out=$(k get sap audit-demo)
+t_match "sap row shows it over budget" $'^audit-demo\t3\t2\tTrue\tTrue\t[0-9]+[smhd]$' "$(columns "$out" 2)"
 
 # With a status subresource, the main resource ignores status.
 k patch sap audit-demo --type=merge -p '{"status":{"matchedPods":99}}' >/dev/null 2>&1

@@ -85,6 +85,12 @@ static void test_policy_invalid_specs_say_why(void)
 		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},"
 		  "\"namespaceSelector\":{\"matchLabels\":{\"a\":\"b c\"}}}}",
 		  "spec.namespaceSelector" },
+		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":"
+		  "{\"execFrom\":\"Interactive\"}}}",
+		  "execFrom must be All or Sessions" },
+		{ "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},\"capture\":"
+		  "{\"execFrom\":7}}}",
+		  "execFrom must be All or Sessions" },
 		{ "{\"spec\":{}}", "without a name" },
 	};
 	char err[256];

@@ -4,7 +4,10 @@
  * record, its finalizer, its signature by the node's key and how a
  * signature is checked (unsigned, another key, a swapped or malformed
  * signature, another node), and the earliest time a record can expire
- * (also in its annotation shellaudit.io/expires-at). */
+ * (also in its annotation shellaudit.io/expires-at); the annotations a
+ * storage budget reads: the record's size as sent (shellaudit.io/bytes,
+ * exact whatever its digit count) and its policies. */
+#include <stdlib.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,7 +209,53 @@ static void test_record_kept_until(void)
 	cJSON_Delete(r);
 }
 
+static const char *annotation(const cJSON *r, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(r, "metadata"), "annotations"), key));
+}
+
+/* The size is that of the object as sent, its own annotation included, at
+ * every digit count; the digest does not move; set twice, the same. */
+static void test_record_bytes_is_the_size_as_sent(void)
+{
+	struct record_identity pid = id;
+	cJSON *pols = cJSON_CreateArray();
+	char d[DIGEST_STR_LEN], d2[DIGEST_STR_LEN], text[64];
+	size_t sizes[] = { 1, 500, 9000, 99000 };
+	size_t i;
+
+	cJSON_AddItemToArray(pols, cJSON_CreateString("alpha"));
+	cJSON_AddItemToArray(pols, cJSON_CreateString("beta"));
+	pid.policies = pols;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *big = malloc(sizes[i] + 1), *sent;
+		cJSON *r;
+		long n;
+
+		memset(big, 'x', sizes[i]);
+		big[sizes[i]] = '\0';
+		r = record_build(&pid, NULL, entries(big), 0, NULL, NULL, NULL, d);
+		UNIT_CHECK(r != NULL);
+		UNIT_CHECK_STR(annotation(r, RECORD_POLICIES_ANNOTATION), "alpha,beta");
+		n = record_set_bytes(r);
+		sent = cJSON_PrintUnformatted(r);
+		UNIT_CHECK(n > 0 && (size_t)n == strlen(sent));
+		snprintf(text, sizeof(text), "%ld", n);
+		UNIT_CHECK_STR(annotation(r, RECORD_BYTES_ANNOTATION), text);
+		UNIT_CHECK(record_set_bytes(r) == n);
+		UNIT_CHECK(record_digest(cJSON_GetObjectItem(r, "spec"), d2) == 0);
+		UNIT_CHECK_STR(d2, d);
+		free(sent);
+		free(big);
+		cJSON_Delete(r);
+	}
+	cJSON_Delete(pols);
+	UNIT_CHECK(record_set_bytes(NULL) == -EINVAL);
+}
+
 UNIT_MAIN(UNIT_TEST(test_record_name_is_deterministic_and_bound_to_the_digest),
+	  UNIT_TEST(test_record_bytes_is_the_size_as_sent),
 	  UNIT_TEST(test_record_build_fields_digest_finalizer),
 	  UNIT_TEST(test_record_build_puts_the_expiry_in_an_annotation),
 	  UNIT_TEST(test_record_signature_checks), UNIT_TEST(test_record_kept_until))

@@ -150,6 +150,61 @@ static void test_resolve_merges_policies_on_one_container(void)
 	cJSON_Delete(nss);
 }
 
+/* execFrom: Sessions reaches the node only when every policy that records
+ * execs on the container asks for it; one All (or no execFrom) is enough
+ * for all of them; a policy that records no exec has no say. */
+static void test_resolve_exec_from_sessions_only_when_all_agree(void)
+{
+	static const char *const sets[][2] = {
+		{ "\"capture\":{\"execFrom\":\"Sessions\"}", "\"capture\":{\"exec\":false}" },
+		{ "\"capture\":{\"execFrom\":\"Sessions\"}", "\"capture\":{}" },
+		{ "\"capture\":{\"execFrom\":\"Sessions\"}", "\"capture\":{\"execFrom\":\"All\"}" },
+	};
+	static const char *const want[] = { "Sessions", NULL, NULL };
+	cJSON *nss = cJSON_Parse("{\"ns\":{}}");
+	cJSON *pod = trimmed_pod(
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\",\"labels\":{}},"
+		"\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"containerStatuses\":[" RUNNING(
+			"c", "1") "]}}");
+	const cJSON *pods[1] = { pod };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(sets); i++) {
+		char a[256], b[256];
+		struct policy *p[2];
+		struct resolver r;
+		cJSON *spec;
+		const cJSON *t;
+
+		snprintf(a, sizeof(a),
+			 "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podSelector\":{},%s}}",
+			 sets[i][0]);
+		snprintf(b, sizeof(b),
+			 "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podSelector\":{},%s}}",
+			 sets[i][1]);
+		p[0] = pol(a);
+		p[1] = pol(b);
+		UNIT_CHECK(p[0] && p[1]);
+		if (!p[0] || !p[1]) {
+			policy_free(p[0]);
+			policy_free(p[1]);
+			continue;
+		}
+		UNIT_CHECK(compute(p, 2, pods, 1, nss, &r) == 0);
+		t = cJSON_GetArrayItem(node_targets(&r, "n1", &spec), 0);
+		if (want[i])
+			UNIT_CHECK_STR(field(t, "capture", "execFrom"), want[i]);
+		else
+			UNIT_CHECK(field(t, "capture", "execFrom") == NULL);
+		cJSON_Delete(spec);
+		resolver_clear(&r);
+		policy_free(p[0]);
+		policy_free(p[1]);
+	}
+	cJSON_Delete(pod);
+	cJSON_Delete(nss);
+}
+
 static void test_resolve_only_running_containers_with_ids(void)
 {
 	struct policy *p[1] = { pol(
@@ -370,6 +425,7 @@ static void test_resolve_caps_merged_redact_rules_at_the_schema_limit(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_resolve_merges_policies_on_one_container),
+	  UNIT_TEST(test_resolve_exec_from_sessions_only_when_all_agree),
 	  UNIT_TEST(test_resolve_a_pod_event_touches_only_what_it_changes),
 	  UNIT_TEST(test_resolve_caps_merged_redact_rules_at_the_schema_limit),
 	  UNIT_TEST(test_resolve_only_running_containers_with_ids),

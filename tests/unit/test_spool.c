@@ -6,7 +6,9 @@
  * a chain the spool has not seen waits for where the API server's ends;
  * records cut by entries, bytes and age; records and Events of a session
  * wait for who opened it, all say it, across a crash, and a decision that
- * never comes is "Unattributed". */
+ * never comes is "Unattributed"; identical execs fold into one entry
+ * alike when a restart rebuilds their open batch from the journal, marks
+ * included; records waiting are counted. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -930,6 +932,76 @@ static void test_spool_gives_up_waiting_for_an_attribution(void)
 	spool_close(s);
 }
 
+static void add_exec(struct spool *s, const char *time, const char *arg, bool escaped)
+{
+	cJSON *e = cJSON_CreateObject(), *argv = cJSON_CreateArray(), *sess = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "time", time);
+	cJSON_AddStringToObject(e, "kind", "exec");
+	cJSON_AddStringToObject(e, "filename", "/bin/true");
+	cJSON_AddItemToArray(argv, cJSON_CreateString("true"));
+	cJSON_AddItemToArray(argv, cJSON_CreateString(arg));
+	cJSON_AddItemToObject(e, "argv", argv);
+	cJSON_AddStringToObject(e, "text", arg);
+	if (escaped)
+		cJSON_AddTrueToObject(e, "escaped");
+	cJSON_AddNumberToObject(e, "pid", 100);
+	cJSON_AddNumberToObject(e, "uid", 0);
+	cJSON_AddStringToObject(sess, "id", "a");
+	UNIT_CHECK(spool_add(s, "containerd://c1", "a", id, sess, e) == 0);
+	cJSON_Delete(e);
+	cJSON_Delete(sess);
+}
+
+/* A probe's repeats fold into one entry; the agent restarts with the
+ * batch open (checkpointed by reference), the rebuilt batch folds the
+ * same and the repeats after the restart join it. An exec stored escaped
+ * is not the same as one stored as typed with the same text. */
+static void test_spool_aggregation_survives_a_restart(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000, .checkpoint_ms = 1 };
+	char dir[128], t[40];
+	struct spool_stats st;
+	struct spool *s;
+	const cJSON *entries, *first;
+	cJSON *all;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/aggregate", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	for (i = 0; i < 5; i++) {
+		snprintf(t, sizeof(t), "2026-11-25T00:00:0%d.5Z", i);
+		add_exec(s, t, "probe", false);
+	}
+	add_exec(s, "2026-11-25T00:00:05.5Z", "probe", true);
+	UNIT_CHECK(tick_checkpointed(s) == 0);
+	spool_close(s);
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_exec(s, "2026-11-25T00:00:06.5Z", "probe", false);
+	add_exec(s, "2026-11-25T00:00:07.5Z", "probe", true);
+	spool_end_session(s, "containerd://c1", "a");
+	spool_tick(s);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.records_waiting == 1);
+	all = all_records(s);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.records_waiting == 0);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
+	entries = cJSON_GetObjectItem(spec_of(all, 0), "entries");
+	UNIT_CHECK(cJSON_GetArraySize(entries) == 2);
+	first = cJSON_GetArrayItem(entries, 0);
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(first, "count")) == 6);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(first, "last")),
+		       "2026-11-25T00:00:06.5Z");
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(entries, 1), "escaped")));
+	UNIT_CHECK(cJSON_GetNumberValue(
+			   cJSON_GetObjectItem(cJSON_GetArrayItem(entries, 1), "count")) == 2);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -948,6 +1020,7 @@ int main(void)
 		UNIT_TEST(test_spool_records_wait_for_the_attribution_and_all_say_it),
 		UNIT_TEST(test_spool_an_awaited_attribution_survives_a_crash),
 		UNIT_TEST(test_spool_gives_up_waiting_for_an_attribution),
+		UNIT_TEST(test_spool_aggregation_survives_a_restart),
 	};
 	int ret;
 

@@ -15,8 +15,9 @@ runs kubectl.
   tamper.py swap FILE OTHER         the record with OTHER's signature
   tamper.py forge FILE NODE         the record rewritten as NODE's: spec.node, digest
                                     and a name ending in it (a well-formed signature)
-  tamper.py make NS POD NODE RETENTION  a new record as an agent would create it (name,
-                                    finalizer; a well-formed signature no key made)
+  tamper.py make NS POD NODE RETENTION [BYTES]  a new record as an agent would create it
+                                    (name, finalizer, its size in shellaudit.io/bytes, or
+                                    BYTES as given; a well-formed signature no key made)
 """
 import base64
 import hashlib
@@ -74,23 +75,38 @@ def rename(rec):
     rec["metadata"]["name"] = base + "-" + rec["spec"]["digest"][7:17]
 
 
-def make(ns, pod, node, retention):
+def sized(rec):
+    """The annotation shellaudit.io/bytes: the object's size as sent, itself included."""
+    ann = rec["metadata"].setdefault("annotations", {})
+    ann["shellaudit.io/bytes"] = "0"
+    n = len(json.dumps(rec, separators=(",", ":")).encode()) - 1
+    d = 1
+    while len(str(n + d)) != d:
+        d += 1
+    ann["shellaudit.io/bytes"] = str(n + d)
+    return rec
+
+
+def make(ns, pod, node, retention, size=None):
     spec = {"pod": {"name": pod, "uid": "00000000-0000-4000-8000-00000000abcd"},
             "container": "main", "containerID": "containerd://" + hashlib.sha256(pod.encode()).hexdigest(),
             "node": node, "retention": retention, "sequence": 0, "entryCount": 1,
             "entries": [{"time": "2026-11-25T00:00:00Z", "kind": "line", "text": "probe"}]}
     spec["digest"] = digest(spec)
     spec["signature"] = {"keyID": "ed25519:0123456789abcdef", "value": base64.b64encode(bytes(64)).decode()}
-    return {"apiVersion": "shellaudit.io/v1alpha1", "kind": "AuditRecord",
-            "metadata": {"name": pod + "-main-0-" + spec["digest"][7:17], "namespace": ns,
-                         "finalizers": ["shellaudit.io/retention"]},
-            "spec": spec}
+    rec = sized({"apiVersion": "shellaudit.io/v1alpha1", "kind": "AuditRecord",
+                 "metadata": {"name": pod + "-main-0-" + spec["digest"][7:17], "namespace": ns,
+                              "finalizers": ["shellaudit.io/retention"]},
+                 "spec": spec})
+    if size is not None:
+        rec["metadata"]["annotations"]["shellaudit.io/bytes"] = size
+    return rec
 
 
 def main():
     cmd = sys.argv[1]
     if cmd == "make":
-        print(json.dumps(make(*sys.argv[2:6])))
+        print(json.dumps(make(*sys.argv[2:7])))
         return
     path = sys.argv[2]
     rec = load(path)

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Exec aggregation (see aggregate.h), for the spool's batcher. */
+#include "aggregate.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "timefmt.h"
+
+static const cJSON *aggregate_field(const cJSON *e, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(e, k);
+}
+
+/* Same execution: file, argv, user and session root, as stored (as
+ * typed, or escaped: the same bytes stored alike), and the same marks
+ * (escaped, truncated, redacted and its rules, withheld), so the entry
+ * says of each what it said of one. */
+static bool aggregate_same(const cJSON *a, const cJSON *b)
+{
+	static const char *const keys[] = { "filename",	 "argv",	"text",
+					    "uid",	 "sessionRoot", "escaped",
+					    "truncated", "redacted",	"withheld" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *x = aggregate_field(a, keys[i]), *y = aggregate_field(b, keys[i]);
+
+		if (!x != !y || (x && !cJSON_Compare(x, y, true)))
+			return false;
+	}
+	return true;
+}
+
+static long long aggregate_ms(const char *t)
+{
+	struct timespec ts;
+
+	if (!t || timefmt_parse(t, &ts) < 0)
+		return -1;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool aggregate_is_exec(const cJSON *e)
+{
+	const char *k = cJSON_GetStringValue(aggregate_field(e, "kind"));
+
+	return k && !strcmp(k, "exec");
+}
+
+bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
+{
+	const char *etime = cJSON_GetStringValue(aggregate_field(e, "time"));
+	long long at = aggregate_ms(etime);
+	int i, n = cJSON_GetArraySize(entries), looked = 0;
+
+	if (!aggregate_is_exec(e) || at < 0 || window_ms <= 0)
+		return false;
+	for (i = n - 1; i >= 0 && looked < AGGREGATE_LOOKBACK; i--, looked++) {
+		cJSON *prev = cJSON_GetArrayItem(entries, i), *count;
+		const char *first;
+		long long from;
+
+		if (!aggregate_is_exec(prev) || !aggregate_same(prev, e))
+			continue;
+		first = cJSON_GetStringValue(aggregate_field(prev, "time"));
+		from = aggregate_ms(first);
+		if (from < 0 || at < from || at - from > window_ms)
+			return false;
+		count = cJSON_GetObjectItemCaseSensitive(prev, "count");
+		if (count) {
+			cJSON_SetNumberValue(count, count->valuedouble + 1);
+			cJSON_ReplaceItemInObjectCaseSensitive(prev, "last",
+							       cJSON_CreateString(etime));
+		} else {
+			cJSON_AddNumberToObject(prev, "count", 2);
+			cJSON_AddStringToObject(prev, "first", first);
+			cJSON_AddStringToObject(prev, "last", etime);
+		}
+		return true;
+	}
+	return false;
+}
