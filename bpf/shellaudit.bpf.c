@@ -56,6 +56,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* The room a line or exec event reserves first: most typed lines and most
+ * command lines fit, and the ring buffer then holds tens of thousands of
+ * them instead of its size over line_max or SA_ARGS_CAP. Longer ones get a
+ * record of their bound. */
+#define SA_LINE_SMALL 256
+#define SA_ARGS_SMALL 256
+#define SA_ARGS_MEDIUM 1024
+
 /* Set by the agent before load. */
 const volatile __u32 line_max = SA_LINE_MAX_DEFAULT;
 const volatile __u32 args_max = SA_ARGS_MAX_DEFAULT;
@@ -503,27 +511,25 @@ static __always_inline __u32 read_stdio(struct task_struct *task)
 	return v | (in << SA_STDIO_IN_SHIFT);
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+/* An exec event with room for cap bytes of argv (a constant in each
+ * inlined copy, so that the verifier sees the bounds); len bytes of it at
+ * user address start. */
+static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
+				      const struct sa_mark *t, struct linux_binprm *bprm,
+				      unsigned long start, unsigned long len, __u32 flags,
+				      const __u32 cap)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sa_mark *t;
 	struct sa_exec_event *e;
-	unsigned long start, end, len;
 	const char *filename;
-	__u64 mntns;
-	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP;
 	long n;
 
-	t = current_target(task, &mntns);
-	if (!t)
-		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, offsetof(struct sa_exec_event, args) + cap, 0);
 	if (!e) {
 		count(SA_CNT_DROP_EXEC);
-		return 0;
+		return;
 	}
 	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
+	e->hdr.flags |= flags;
 	e->argc = BPF_CORE_READ(bprm, argc);
 	/* A session root's own exec: how it was opened. */
 	e->stdio = t->root && t->root == e->hdr.tgid ? read_stdio(task) : 0;
@@ -536,16 +542,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (n == sizeof(e->filename))
 		e->hdr.flags |= SA_F_FILENAME_TRUNCATED;
 
-	/* The new image's argv, already copied to its stack. */
-	start = BPF_CORE_READ(task, mm, arg_start);
-	end = BPF_CORE_READ(task, mm, arg_end);
-	len = end > start ? end - start : 0;
-	if (len > max) {
-		len = max;
-		e->hdr.flags |= SA_F_TRUNCATED;
-	}
-	if (len > SA_ARGS_CAP)
-		len = SA_ARGS_CAP;
+	if (len > cap)
+		len = cap;
 	if (len && bpf_probe_read_user(e->args, len, (const void *)start) < 0) {
 		count(SA_CNT_READ_ERR);
 		len = 0;
@@ -553,6 +551,35 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	e->args_len = len;
 	count(SA_CNT_EXECS);
 	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sa_mark *t;
+	unsigned long start, end, len;
+	__u64 mntns;
+	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP, flags = 0;
+
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+	/* The new image's argv, already copied to its stack: its length
+	 * picks the record's size. */
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	len = end > start ? end - start : 0;
+	if (len > max) {
+		len = max;
+		flags |= SA_F_TRUNCATED;
+	}
+	if (len <= SA_ARGS_SMALL)
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_SMALL);
+	else if (len <= SA_ARGS_MEDIUM)
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_MEDIUM);
+	else
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_CAP);
 	return 0;
 }
 
