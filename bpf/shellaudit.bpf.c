@@ -334,27 +334,23 @@ static __always_inline struct sa_mark *current_target(struct task_struct *task, 
 	return target_of(task, mntns, SA_LOOK_MARK | SA_LOOK_NS);
 }
 
-/* Copies the line at user address `line` (NULL: end of input) into a new
- * line event. */
-static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
-				      const struct sa_mark *t, const char *line, __u32 flags)
+/* Reserves a line event with room for cap bytes of line (a constant in
+ * each inlined copy, so that the verifier sees the bounds) and copies the
+ * line at user address `line` (NULL: end of input) into it. Returns 1 when
+ * the line filled the room and a larger one may be wanted (try_bigger: the
+ * event is discarded then), 0 otherwise. Reserving (not copying from a
+ * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer. */
+static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
+					const struct sa_mark *t, const char *line, __u32 flags,
+					const __u32 cap, bool try_bigger)
 {
 	struct sa_line_event *e;
 	long n;
 
-	/* line_max comes from frozen .rodata, so the verifier sees a constant
-	 * size. Two bytes past line_max: one to tell a line of exactly
-	 * line_max bytes from a longer one, one for the NUL. Reserving (not
-	 * copying from a per-CPU scratch) keeps preempted uprobe handlers from
-	 * sharing a buffer. */
-	e = bpf_ringbuf_reserve(&events,
-				offsetof(struct sa_line_event, line) +
-					(line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) +
-					2,
-				0);
+	e = bpf_ringbuf_reserve(&events, offsetof(struct sa_line_event, line) + cap, 0);
 	if (!e) {
 		count(SA_CNT_DROP_LINE);
-		return;
+		return 0;
 	}
 	fill_hdr(&e->hdr, SA_EV_LINE, task, mntns, t);
 	e->hdr.flags |= flags;
@@ -363,13 +359,19 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	if (!line) {
 		e->hdr.flags |= SA_F_EOF;
 	} else {
-		n = bpf_probe_read_user_str(
-			e->line, (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
-			line);
+		n = bpf_probe_read_user_str(e->line, cap, line);
 		if (n < 0) {
 			count(SA_CNT_READ_ERR);
 			n = 1;
 		}
+		if (n == cap && try_bigger) {
+			/* Not BPF_RB_NO_WAKEUP: a reader that has caught up is woken
+			 * only by the record at its position, and this is it. */
+			bpf_ringbuf_discard(e, 0);
+			return 1;
+		}
+		/* The last cap is line_max + 2: one byte to tell a line of
+		 * exactly line_max bytes from a longer one, one for the NUL. */
 		if (n - 1 > line_max) {
 			e->hdr.flags |= SA_F_TRUNCATED;
 			n = line_max + 1;
@@ -378,6 +380,21 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	}
 	count(SA_CNT_LINES);
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* A line event that takes the ring buffer room the line needs, not
+ * line_max's: most typed lines fit SA_LINE_SMALL bytes; a longer one is
+ * read again into a record of line_max (from frozen .rodata, so the
+ * verifier sees a constant size). */
+static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
+				      const struct sa_mark *t, const char *line, __u32 flags)
+{
+	if (line_max + 2 > SA_LINE_SMALL &&
+	    !emit_line_in(task, mntns, t, line, flags, SA_LINE_SMALL, true))
+		return;
+	emit_line_in(task, mntns, t, line, flags,
+		     (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2, false);
 }
 
 /* Every call is marked, targeted or not: a shell of a container that is
