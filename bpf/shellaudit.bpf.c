@@ -56,6 +56,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* The room a line or exec event reserves first: most typed lines and most
+ * command lines fit, and the ring buffer then holds tens of thousands of
+ * them instead of its size over line_max or SA_ARGS_CAP. Longer ones get a
+ * record of their bound. */
+#define SA_LINE_SMALL 256
+#define SA_ARGS_SMALL 256
+#define SA_ARGS_MEDIUM 1024
+
 /* Set by the agent before load. */
 const volatile __u32 line_max = SA_LINE_MAX_DEFAULT;
 const volatile __u32 args_max = SA_ARGS_MAX_DEFAULT;
@@ -326,27 +334,23 @@ static __always_inline struct sa_mark *current_target(struct task_struct *task, 
 	return target_of(task, mntns, SA_LOOK_MARK | SA_LOOK_NS);
 }
 
-/* Copies the line at user address `line` (NULL: end of input) into a new
- * line event. */
-static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
-				      const struct sa_mark *t, const char *line, __u32 flags)
+/* Reserves a line event with room for cap bytes of line (a constant in
+ * each inlined copy, so that the verifier sees the bounds) and copies the
+ * line at user address `line` (NULL: end of input) into it. Returns 1 when
+ * the line filled the room and a larger one may be wanted (try_bigger: the
+ * event is discarded then), 0 otherwise. Reserving (not copying from a
+ * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer. */
+static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
+					const struct sa_mark *t, const char *line, __u32 flags,
+					const __u32 cap, bool try_bigger)
 {
 	struct sa_line_event *e;
 	long n;
 
-	/* line_max comes from frozen .rodata, so the verifier sees a constant
-	 * size. Two bytes past line_max: one to tell a line of exactly
-	 * line_max bytes from a longer one, one for the NUL. Reserving (not
-	 * copying from a per-CPU scratch) keeps preempted uprobe handlers from
-	 * sharing a buffer. */
-	e = bpf_ringbuf_reserve(&events,
-				offsetof(struct sa_line_event, line) +
-					(line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) +
-					2,
-				0);
+	e = bpf_ringbuf_reserve(&events, offsetof(struct sa_line_event, line) + cap, 0);
 	if (!e) {
 		count(SA_CNT_DROP_LINE);
-		return;
+		return 0;
 	}
 	fill_hdr(&e->hdr, SA_EV_LINE, task, mntns, t);
 	e->hdr.flags |= flags;
@@ -355,13 +359,19 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	if (!line) {
 		e->hdr.flags |= SA_F_EOF;
 	} else {
-		n = bpf_probe_read_user_str(
-			e->line, (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2,
-			line);
+		n = bpf_probe_read_user_str(e->line, cap, line);
 		if (n < 0) {
 			count(SA_CNT_READ_ERR);
 			n = 1;
 		}
+		if (n == cap && try_bigger) {
+			/* Not BPF_RB_NO_WAKEUP: a reader that has caught up is woken
+			 * only by the record at its position, and this is it. */
+			bpf_ringbuf_discard(e, 0);
+			return 1;
+		}
+		/* The last cap is line_max + 2: one byte to tell a line of
+		 * exactly line_max bytes from a longer one, one for the NUL. */
 		if (n - 1 > line_max) {
 			e->hdr.flags |= SA_F_TRUNCATED;
 			n = line_max + 1;
@@ -370,6 +380,21 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	}
 	count(SA_CNT_LINES);
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* A line event that takes the ring buffer room the line needs, not
+ * line_max's: most typed lines fit SA_LINE_SMALL bytes; a longer one is
+ * read again into a record of line_max (from frozen .rodata, so the
+ * verifier sees a constant size). */
+static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
+				      const struct sa_mark *t, const char *line, __u32 flags)
+{
+	if (line_max + 2 > SA_LINE_SMALL &&
+	    !emit_line_in(task, mntns, t, line, flags, SA_LINE_SMALL, true))
+		return;
+	emit_line_in(task, mntns, t, line, flags,
+		     (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2, false);
 }
 
 /* Every call is marked, targeted or not: a shell of a container that is
@@ -503,27 +528,25 @@ static __always_inline __u32 read_stdio(struct task_struct *task)
 	return v | (in << SA_STDIO_IN_SHIFT);
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+/* An exec event with room for cap bytes of argv (a constant in each
+ * inlined copy, so that the verifier sees the bounds); len bytes of it at
+ * user address start. */
+static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
+				      const struct sa_mark *t, struct linux_binprm *bprm,
+				      unsigned long start, unsigned long len, __u32 flags,
+				      const __u32 cap)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct sa_mark *t;
 	struct sa_exec_event *e;
-	unsigned long start, end, len;
 	const char *filename;
-	__u64 mntns;
-	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP;
 	long n;
 
-	t = current_target(task, &mntns);
-	if (!t)
-		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, offsetof(struct sa_exec_event, args) + cap, 0);
 	if (!e) {
 		count(SA_CNT_DROP_EXEC);
-		return 0;
+		return;
 	}
 	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
+	e->hdr.flags |= flags;
 	e->argc = BPF_CORE_READ(bprm, argc);
 	/* A session root's own exec: how it was opened. */
 	e->stdio = t->root && t->root == e->hdr.tgid ? read_stdio(task) : 0;
@@ -536,16 +559,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (n == sizeof(e->filename))
 		e->hdr.flags |= SA_F_FILENAME_TRUNCATED;
 
-	/* The new image's argv, already copied to its stack. */
-	start = BPF_CORE_READ(task, mm, arg_start);
-	end = BPF_CORE_READ(task, mm, arg_end);
-	len = end > start ? end - start : 0;
-	if (len > max) {
-		len = max;
-		e->hdr.flags |= SA_F_TRUNCATED;
-	}
-	if (len > SA_ARGS_CAP)
-		len = SA_ARGS_CAP;
+	if (len > cap)
+		len = cap;
 	if (len && bpf_probe_read_user(e->args, len, (const void *)start) < 0) {
 		count(SA_CNT_READ_ERR);
 		len = 0;
@@ -553,6 +568,35 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	e->args_len = len;
 	count(SA_CNT_EXECS);
 	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct sa_mark *t;
+	unsigned long start, end, len;
+	__u64 mntns;
+	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP, flags = 0;
+
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+	/* The new image's argv, already copied to its stack: its length
+	 * picks the record's size. */
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	len = end > start ? end - start : 0;
+	if (len > max) {
+		len = max;
+		flags |= SA_F_TRUNCATED;
+	}
+	if (len <= SA_ARGS_SMALL)
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_SMALL);
+	else if (len <= SA_ARGS_MEDIUM)
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_MEDIUM);
+	else
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_CAP);
 	return 0;
 }
 

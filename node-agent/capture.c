@@ -96,7 +96,9 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 	case SA_EV_EXEC: {
 		const struct sa_exec_event *e = data;
 
-		if (size < sizeof(*e) || e->args_len > SA_ARGS_CAP ||
+		/* Sized to its argv (up to SA_ARGS_CAP). */
+		if (size < offsetof(struct sa_exec_event, args) || e->args_len > SA_ARGS_CAP ||
+		    e->args_len > size - offsetof(struct sa_exec_event, args) ||
 		    e->filename_len >= SA_FILENAME_CAP)
 			return 0;
 		ev.text = e->args;
