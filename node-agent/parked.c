@@ -102,6 +102,7 @@ static int parked_push(struct parked *pk, const struct parked_item *item)
 
 		if (!p)
 			return -ENOMEM;
+		memset(p + pk->cap, 0, (cap - pk->cap) * sizeof(*p));
 		pk->it = p;
 		pk->cap = cap;
 	}
@@ -131,7 +132,11 @@ static void parked_utf8_cut(char *s)
 	for (j = len - 1; j > 0 && ((unsigned char)s[j] & 0xc0) == 0x80; j--)
 		;
 	lead = (unsigned char)s[j];
-	want = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3 : (lead >> 3) == 30 ? 4 : 0;
+	want = lead < 0x80	 ? 1 :
+	       (lead >> 5) == 6	 ? 2 :
+	       (lead >> 4) == 14 ? 3 :
+	       (lead >> 3) == 30 ? 4 :
+				   0;
 	if (len - j < want || !want)
 		s[j] = '\0';
 }
@@ -144,7 +149,8 @@ static int parked_item_of(const cJSON *doc, const char *file, uint64_t len,
 		cJSON_GetObjectItemCaseSensitive(doc, "record"), "metadata");
 	const char *ns = parked_str(md, "namespace"), *name = parked_str(md, "name");
 
-	if (!parked_name_ok(ns, sizeof(item->ns) - 1) || !parked_name_ok(name, sizeof(item->name) - 1))
+	if (!parked_name_ok(ns, sizeof(item->ns) - 1) ||
+	    !parked_name_ok(name, sizeof(item->name) - 1))
 		return -EINVAL;
 	memset(item, 0, sizeof(*item));
 	snprintf(item->file, sizeof(item->file), "%s", file);
@@ -284,7 +290,8 @@ int parked_add(struct parked *pk, const cJSON *record, long code, const char *re
 	long at;
 	int ret;
 
-	if (!parked_name_ok(ns, sizeof(item.ns) - 1) || !parked_name_ok(name, sizeof(item.name) - 1))
+	if (!parked_name_ok(ns, sizeof(item.ns) - 1) ||
+	    !parked_name_ok(name, sizeof(item.name) - 1))
 		return -EINVAL;
 	if (snprintf(file, sizeof(file), "%s_%s.json", ns, name) >= (int)sizeof(file))
 		return -EINVAL;

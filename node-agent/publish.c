@@ -43,8 +43,8 @@ struct publisher {
 	void *hint_arg;
 	publish_hold_fn hold;
 	void *hold_arg;
-	struct parked *parked;	/* records refused for this object, or NULL */
-	long parked_retry_ms;	/* when parked records are tried next */
+	struct parked *parked; /* records refused for this object, or NULL */
+	long parked_retry_ms;  /* when parked records are tried next */
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)

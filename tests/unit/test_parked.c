@@ -36,8 +36,8 @@ static int try_one(const cJSON *rec, void *arg)
 	struct tries *t = arg;
 
 	snprintf(t->last, sizeof(t->last), "%s",
-		 cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"),
-							  "name")));
+		 cJSON_GetStringValue(
+			 cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name")));
 	return t->calls++ < t->ok_from ? -EACCES : 0;
 }
 
@@ -46,7 +46,8 @@ static void test_parked_keeps_and_retries(void)
 	char sub[96];
 	struct parked *pk = NULL;
 	struct tries t = { 0, 1, "" };
-	cJSON *a = record("shop", "web-main-0a1b2c3d4e"), *b = record("shop", "web-main-1f2e3d4c5b");
+	cJSON *a = record("shop", "web-main-0a1b2c3d4e"),
+	      *b = record("shop", "web-main-1f2e3d4c5b");
 	cJSON *s;
 
 	snprintf(sub, sizeof(sub), "%s/keep", dir);
@@ -59,8 +60,9 @@ static void test_parked_keeps_and_retries(void)
 	UNIT_CHECK(parked_count(pk) == 2);
 	s = parked_summary(pk, 10);
 	UNIT_CHECK(cJSON_GetArraySize(s) == 2);
-	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(s, 0), "message")),
-		       "again");
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(s, 0), "message")),
+		"again");
 	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(s, 1), "code")) ==
 		   403);
 	cJSON_Delete(s);
@@ -89,8 +91,14 @@ static void test_parked_keeps_and_retries(void)
 static void test_parked_refuses_unsafe_names(void)
 {
 	static const char *const bad[][2] = {
-		{ "shop", "../../etc/x" }, { "..", "x" },  { "shop", "A" }, { "shop", "" },
-		{ NULL, "x" },		   { "shop", NULL }, { "sh/op", "x" }, { "shop", ".x" },
+		{ "shop", "../../etc/x" },
+		{ "..", "x" },
+		{ "shop", "A" },
+		{ "shop", "" },
+		{ NULL, "x" },
+		{ "shop", NULL },
+		{ "sh/op", "x" },
+		{ "shop", ".x" },
 	};
 	char sub[96];
 	struct parked *pk = NULL;
