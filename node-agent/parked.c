@@ -174,9 +174,10 @@ static int parked_read(const struct parked *pk, const char *file, cJSON **out, u
 	ssize_t n;
 	int fd;
 
+	*out = NULL;
 	snprintf(path, sizeof(path), "%s/%s", pk->dir, file);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -errno;
+		return errno ? -errno : -EIO;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > PARKED_MAX_BYTES) {
 		close(fd);
@@ -331,8 +332,8 @@ int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max)
 	while (tried < max && pk->n) {
 		size_t i = pk->next < pk->n ? pk->next : 0;
 		struct parked_item *it = &pk->it[i];
+		cJSON *doc = NULL;
 		uint64_t len;
-		cJSON *doc;
 
 		pk->next = i + 1;
 		tried++;
@@ -340,7 +341,7 @@ int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max)
 			parked_drop(pk, i); /* removed by hand */
 			continue;
 		}
-		if (ret < 0)
+		if (ret < 0 || !doc)
 			continue;
 		ret = fn(cJSON_GetObjectItemCaseSensitive(doc, "record"), arg);
 		cJSON_Delete(doc);
