@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nodecfg.h"
+#include "parked.h"
 #include "pending.h"
 #include "probe.h"
 #include "publish.h"
@@ -67,6 +68,7 @@ struct agent {
 	struct spool *spool;
 	struct events *events;
 	struct publisher *pub;
+	struct parked *parked;	/* records the API server refused, tried again */
 	struct sign_key *key;	/* signs every record of this node */
 	struct heads *heads;	/* published in the ShellAuditNode status */
 	bool heads_merged;	/* a previous agent's heads taken over */
@@ -76,7 +78,8 @@ struct agent {
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
 		*m_targets, *m_attached, *m_failures, *m_collisions, *m_matched, *m_ambiguous,
-		*m_unattributed, *m_pending, *m_held, *m_exported, *m_export_lost;
+		*m_unattributed, *m_pending, *m_held, *m_exported, *m_export_lost, *m_parked,
+		*m_parked_total;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
@@ -816,6 +819,12 @@ static void agent_k8s_metrics(struct agent *a)
 				"AuditRecords kept in the spool while the controller holds them "
 				"(a storage budget is exceeded).",
 				1);
+	a->m_parked = metrics_add(m, "shellaudit_agent_records_parked",
+				  "AuditRecords the API server refused for the record itself, kept "
+				  "beside the spool and tried again.",
+				  1);
+	a->m_parked_total = metrics_add(m, "shellaudit_agent_records_parked_total",
+					"AuditRecords parked since the agent started.", 0);
 	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
 				    "Entries written as JSON lines to --output.", 0);
 	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
@@ -905,6 +914,10 @@ static cJSON *agent_k8s_extra(struct agent *a)
 	if ((heads = heads_json(a->heads, agent_is_target, a, time(NULL))))
 		cJSON_AddItemToObject(extra, "heads", heads);
 	cJSON_AddNumberToObject(extra, "headsDropped", (double)heads_capped(a->heads));
+	/* Records refused and parked: how many, and the newest few with why. */
+	cJSON_AddNumberToObject(extra, "parkedRecords", (double)parked_count(a->parked));
+	if (parked_count(a->parked))
+		cJSON_AddItemToObject(extra, "parked", parked_summary(a->parked, 10));
 	return extra;
 }
 
@@ -985,7 +998,7 @@ static int agent_k8s_start(struct agent *a)
 	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
 				 .stale_ms = 60000 };
 	struct attrib_opts ao = { 0 };
-	char err[512], instance[300];
+	char err[512], instance[300], parked_dir[PATH_MAX];
 	int ret;
 
 	agent_k8s_metrics(a);
@@ -1017,6 +1030,18 @@ static int agent_k8s_start(struct agent *a)
 		return ret;
 	publish_on_record(a->pub, agent_on_record, a);
 	publish_on_hint(a->pub, agent_head_hint, a);
+	/* Refused records go beside the spool, not in its way (parked.h). */
+	snprintf(parked_dir, sizeof(parked_dir), "%s/parked", o->spool_dir);
+	if ((ret = parked_open(parked_dir, &a->parked)) < 0)
+		log_with(LOG_WARN, LOG_KV("dir", parked_dir),
+			 "cannot keep refused AuditRecords aside: %s; such a record is dropped "
+			 "or retried in place",
+			 strerror(-ret));
+	else if (parked_count(a->parked))
+		log_with(LOG_WARN, LOG_KV("dir", parked_dir),
+			 "%zu refused AuditRecords parked by a previous agent: tried again",
+			 parked_count(a->parked));
+	publish_set_parked(a->pub, a->parked);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
 	publish_on_hold(a->pub, nodecfg_held, a->nc);
@@ -1123,6 +1148,8 @@ static void agent_k8s_update_metrics(struct agent *a)
 	a->m_suppressed->value = (double)ps.events_suppressed;
 	a->m_failures->value = (double)ps.failures;
 	a->m_collisions->value = (double)ps.collisions;
+	a->m_parked->value = (double)parked_count(a->parked);
+	a->m_parked_total->value = (double)ps.records_parked;
 	if (ps.collisions)
 		snprintf(a->last_error, sizeof(a->last_error),
 			 "%llu AuditRecords collided with different records of the same name",
@@ -1226,6 +1253,7 @@ static void agent_k8s_stop(struct agent *a)
 	nodecfg_stop(a->nc);
 	httpd_stop(a->http);
 	publish_free(a->pub);
+	parked_free(a->parked);
 	events_free(a->events);
 	spool_close(a->spool);
 	heads_free(a->heads);

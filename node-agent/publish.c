@@ -11,12 +11,17 @@
 #include "clock.h"
 #include "hmap.h"
 #include "log.h"
+#include "parked.h"
 #include "ratelimit.h"
 #include "sign.h"
 #include "record.h"
 #include "timefmt.h"
 
 #define PUBLISH_BACKOFF_MIN_MS 200
+/* How often parked records are tried again. */
+#ifndef PUBLISH_PARKED_RETRY_MS
+#define PUBLISH_PARKED_RETRY_MS 30000
+#endif
 #define PUBLISH_BACKOFF_MAX_MS 10000
 
 struct publish_limit {
@@ -38,6 +43,8 @@ struct publisher {
 	void *hint_arg;
 	publish_hold_fn hold;
 	void *hold_arg;
+	struct parked *parked; /* records refused for this object, or NULL */
+	long parked_retry_ms;  /* when parked records are tried next */
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -75,6 +82,11 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg)
 	p->hint_arg = arg;
 }
 
+void publish_set_parked(struct publisher *p, struct parked *pk)
+{
+	p->parked = pk;
+}
+
 void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg)
 {
 	p->hold = fn;
@@ -97,6 +109,11 @@ static void publish_failed(struct publisher *p)
 {
 	p->stats.failures++;
 	p->retry_at_ms = clock_now_ms() + backoff_next_ms(&p->backoff);
+}
+
+static const char *publish_str(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
 static const char *publish_digest(const cJSON *rec)
@@ -125,8 +142,41 @@ static int publish_is_replay(struct publisher *p, const char *path, const cJSON 
 	return ret;
 }
 
-/* One record; 0 accepted or already there, <0 to retry later. */
-static int publish_record(struct publisher *p, cJSON *rec)
+/* Whether the API server refused the record for this object, so that
+ * sending it again as it is cannot help until something else changes: 400
+ * and 422 (the schema, an admission policy that says Invalid), 403 (an
+ * admission policy that forbids it, a namespace being deleted, RBAC), 404
+ * (its namespace gone), 413 (too large). Not 401: a token refreshes. */
+static bool publish_refused_for_good(int ret, const struct kube_response *resp)
+{
+	return ret < 0 && (resp->code == 400 || resp->code == 403 || resp->code == 404 ||
+			   resp->code == 413 || resp->code == 422);
+}
+
+/* A Warning Event on the record's pod: it was refused and parked. */
+static void publish_parked_event(struct publisher *p, const cJSON *rec,
+				 const struct kube_response *resp)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
+	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "pod");
+	struct event_regarding reg = { "v1", "Pod", publish_str(md, "namespace"),
+				       publish_str(pod, "name"), publish_str(pod, "uid") };
+	char note[1024];
+
+	if (!p->ev || !reg.ns || !reg.name)
+		return;
+	snprintf(note, sizeof(note),
+		 "AuditRecord %s refused by the API server (%ld %s): %s; kept on the node and "
+		 "tried again every %d s",
+		 publish_str(md, "name") ?: "?", resp->code, resp->reason, resp->message,
+		 PUBLISH_PARKED_RETRY_MS / 1000);
+	(void)events_emit(p->ev, &reg, "Warning", "AuditRecordParked", "Publish", note);
+}
+
+/* One record; 0 accepted or already there (or, when may_park, parked), <0
+ * to retry later. */
+static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 {
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
 	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
@@ -179,6 +229,29 @@ static int publish_record(struct publisher *p, cJSON *rec)
 		cJSON_ReplaceItemInObjectCaseSensitive(md, "name", cJSON_CreateString(other));
 		name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
 	}
+	if (publish_refused_for_good(ret, &resp) && !may_park)
+		return ret; /* a parked record: it stays parked */
+	if (publish_refused_for_good(ret, &resp) && p->parked) {
+		/* Out of the node's queue, never dropped: kept beside the
+		 * spool and tried again, since the cause may clear (the
+		 * namespace recreated, the admission policy changed). */
+		int pr = parked_add(p->parked, rec, resp.code, resp.reason, resp.message);
+
+		if (pr < 0) {
+			log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
+				 "AuditRecord refused (%ld %s: %s) and cannot be parked (%s): kept "
+				 "in the spool and retried",
+				 resp.code, resp.reason, resp.message, strerror(-pr));
+			return ret;
+		}
+		p->stats.records_parked++;
+		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name),
+			 "AuditRecord refused (%ld %s: %s): parked beside the spool, tried again "
+			 "every %d s",
+			 resp.code, resp.reason, resp.message, PUBLISH_PARKED_RETRY_MS / 1000);
+		publish_parked_event(p, rec, &resp);
+		return 0;
+	}
 	if (ret == -EINVAL || ret == -ENOENT ||
 	    (ret == -EACCES && strstr(resp.message, "because it is being terminated"))) {
 		/* Refused for good (its namespace is gone, or being deleted:
@@ -197,12 +270,51 @@ static int publish_record(struct publisher *p, cJSON *rec)
 	p->stats.records++;
 	if (p->on_record)
 		p->on_record(rec, p->on_record_arg);
+	if (!may_park)
+		return 0; /* a parked record: its latency says nothing of now */
 	if (first && timefmt_parse(first, &t) == 0) {
 		clock_gettime(CLOCK_REALTIME, &now);
 		p->stats.last_latency_s =
 			(double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
 	}
 	return 0;
+}
+
+static int publish_record(struct publisher *p, cJSON *rec)
+{
+	return publish_record_in(p, rec, true);
+}
+
+/* parked_fn: a parked record tried again; one kept past its retention (as
+ * long as the API server would have kept it) goes for good, said out loud. */
+static int publish_parked_one(const cJSON *rec, void *arg)
+{
+	struct publisher *p = arg;
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
+	char until[RECORD_TIME_LEN];
+	struct timespec t, now;
+	cJSON *copy;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (record_kept_until(cJSON_GetObjectItemCaseSensitive(rec, "spec"), until) == 0 &&
+	    timefmt_parse(until, &t) == 0 && t.tv_sec < now.tv_sec) {
+		log_with(LOG_ERROR,
+			 LOG_KV("ns", publish_str(md, "namespace") ?: "?", "auditrecord",
+				publish_str(md, "name") ?: "?"),
+			 "a parked AuditRecord was refused until past its retention (%s): "
+			 "removed from the node",
+			 until);
+		p->stats.parked_expired++;
+		return 0;
+	}
+	if (!(copy = cJSON_Duplicate(rec, 1)))
+		return -ENOMEM;
+	ret = publish_record_in(p, copy, false);
+	cJSON_Delete(copy);
+	if (ret == 0)
+		p->stats.parked_published++;
+	return ret;
 }
 
 /* Whether the pod may have one more Event now (its ratePerMinute). */
@@ -222,11 +334,6 @@ static bool publish_allow(struct publisher *p, const char *key, long rate,
 	tokens_set_rate(&l->tokens, (double)rate / 60.0, (double)rate);
 	*out = l;
 	return tokens_take(&l->tokens, now);
-}
-
-static const char *publish_str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
 /* Who an attribution names, for a person reading Events: "alice", "alice
@@ -649,6 +756,10 @@ int publish_step(struct publisher *p, int budget)
 		return 1;
 	}
 	calls += ret;
+	if (p->parked && parked_count(p->parked) && clock_now_ms() >= p->parked_retry_ms) {
+		p->parked_retry_ms = clock_now_ms() + PUBLISH_PARKED_RETRY_MS;
+		calls += parked_retry(p->parked, publish_parked_one, p, budget);
+	}
 	p->stats.held = false;
 	while (calls < budget && spool_next_record(p->s, &item, &pos) == 0) {
 		const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(

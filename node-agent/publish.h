@@ -21,6 +21,9 @@ struct publish_stats {
 						 * (published under a longer one) */
 	double last_latency_s;			/* entry capture to record accepted */
 	bool held;				/* the next record waits for a hold to end */
+	uint64_t records_parked;		/* refused for the record itself: parked */
+	uint64_t parked_published;		/* parked, then accepted */
+	uint64_t parked_expired;		/* parked past their retention: removed */
 };
 
 struct publisher;
@@ -51,6 +54,15 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg);
  * replay), in publication order; the record is the publisher's. */
 typedef void (*publish_record_fn)(const cJSON *record, void *arg);
 void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg);
+
+/* Where records the API server refuses for this object (400, 403, 404,
+ * 413, 422) go instead of blocking the queue or being dropped (parked.h);
+ * they are tried again every PUBLISH_PARKED_RETRY_MS, and removed once past
+ * their retention. NULL (the default): such a record is dropped (400, 404,
+ * 422, a namespace being deleted) or retried (the rest). pk must outlive
+ * the publisher. */
+struct parked;
+void publish_set_parked(struct publisher *p, struct parked *pk);
 
 /* Whether the records of container cid are held (a storage budget): the
  * publisher does not publish the next record while its container is held,

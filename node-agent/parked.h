@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* parked: AuditRecords the API server refused for this object (400, 403,
+ * 404, 413, 422: a namespace gone or being deleted, an admission policy that
+ * denies, a record too large), kept on disk beside the spool instead of
+ * blocking the node's queue or being dropped, and tried again from time to
+ * time: the cause may clear (the namespace recreated, the policy changed).
+ * One file per record, named by the record, written whole (a temporary
+ * file, fsync, rename), holding the record and why it was refused. Bounded
+ * by PARKED_MAX_FILES and PARKED_MAX_BYTES: past them parked_add refuses,
+ * and the caller keeps the record where it was. */
+#ifndef SHELLAUDIT_PARKED_H
+#define SHELLAUDIT_PARKED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define PARKED_MAX_FILES 1024
+#define PARKED_MAX_BYTES (64u << 20)
+
+struct parked;
+
+/* Opens (making it) the directory dir and counts what it holds (a parked
+ * record survives restarts). Caller frees with parked_free(). */
+int parked_open(const char *dir, struct parked **out);
+void parked_free(struct parked *pk);
+
+/* Parks record (metadata.name and metadata.namespace needed) with the
+ * API's answer: code, reason and message. -ENOSPC past the bounds,
+ * -EINVAL for a record without a usable name. */
+int parked_add(struct parked *pk, const cJSON *record, long code, const char *reason,
+	       const char *message);
+
+/* Tries parked records again, at most max of them, from the one after the
+ * last tried (so that all get their turn): fn gets each record and returns 0
+ * when it went out (its file is removed), <0 to keep it parked. Returns how
+ * many were tried, or a negative errno when the directory cannot be read. */
+typedef int (*parked_fn)(const cJSON *record, void *arg);
+int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max);
+
+/* How many records are parked, and the newest few (at most max) as
+ * {name, namespace, code, reason, message} for a status: a new array. */
+size_t parked_count(const struct parked *pk);
+cJSON *parked_summary(const struct parked *pk, int max);
+
+#endif
