@@ -190,6 +190,17 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 			out_text(f, filename);
 			fputc(')', f);
 		}
+		/* Identical execs aggregated into this entry: how many, and
+		 * when the last ran (the time shown is the first's). */
+		if (cJSON_IsNumber(transcript_get(e, "count", NULL)) &&
+		    transcript_get(e, "count", NULL)->valuedouble > 1) {
+			fprintf(f, "  [x%.0f", transcript_get(e, "count", NULL)->valuedouble);
+			if (transcript_str(e, "last", NULL)) {
+				fputs(", last ", f);
+				out_text(f, transcript_str(e, "last", NULL));
+			}
+			fputc(']', f);
+		}
 	} else {
 		out_color(f, st->color, OUT_RED);
 		fputs("! ", f);

@@ -244,7 +244,37 @@ static void test_transcript_marks_terminal_and_inexact_lines(void)
 	cJSON_Delete(rec);
 }
 
+/* An aggregated exec says how many ran and when the last did. */
+static void test_transcript_shows_an_aggregated_exec_count(void)
+{
+	static const char *const e[] = { "2026-01-01T00:00:01Z", "exec", "ls",
+					 "2026-01-01T00:00:02Z", "exec", "ls" };
+	struct records_filter f = { 0 };
+	struct transcript t = { 0 };
+	struct records *r;
+	cJSON *rec = record("containerd://aaa", "1", 0, e, 2);
+	cJSON *entries = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
+	char *text;
+
+	cJSON_AddNumberToObject(cJSON_GetArrayItem(entries, 0), "count", 2000);
+	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 0), "first", "2026-01-01T00:00:01Z");
+	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 0), "last", "2026-01-01T00:00:09Z");
+	UNIT_CHECK(records_init(&r) == 0);
+	UNIT_CHECK(records_add(r, &f, rec, NULL) == 1);
+	UNIT_CHECK(transcript_add_records(&t, r, NULL, NULL) == 0);
+	transcript_sort(&t);
+	text = transcript_text(&t, false);
+	UNIT_CHECK_STR(text,
+		       "2026-01-01T00:00:01.000000Z + ls  [x2000, last 2026-01-01T00:00:09Z]\n"
+		       "2026-01-01T00:00:02.000000Z + ls\n");
+	free(text);
+	transcript_clear(&t);
+	records_free(r);
+	cJSON_Delete(rec);
+}
+
 UNIT_MAIN(UNIT_TEST(test_records_group_by_container_and_session_key),
+	  UNIT_TEST(test_transcript_shows_an_aggregated_exec_count),
 	  UNIT_TEST(test_records_match_on_spec_not_labels),
 	  UNIT_TEST(test_records_user_from_attribution),
 	  UNIT_TEST(test_records_session_names_parse_back),
