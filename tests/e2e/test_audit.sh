@@ -132,7 +132,7 @@ attached() {
 	cid=$(k get pod "$1" -o jsonpath="{.status.containerStatuses[?(@.name==\"$2\")].containerID}{.status.ephemeralContainerStatuses[?(@.name==\"$2\")].containerID}") &&
 		[ -n "$cid" ] &&
 		k get shellauditnode "$node" -o jsonpath='{range .status.targets[?(@.attached==true)]}{.containerID}{"\n"}{end}' |
-		grep -qxF "$cid"
+		t_grep -qxF "$cid"
 }
 t_wait "$WAIT" attached "$pod" shell ||
 	t_stop "the agent attaches to the demo pod's container" "$(k get shellauditnode -o yaml 2>&1 | tail -n 25)"

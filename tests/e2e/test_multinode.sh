@@ -205,7 +205,7 @@ attached() {
 	cid=$(k get pod "$2" -o jsonpath='{.status.containerStatuses[?(@.name=="shell")].containerID}') &&
 		[ -n "$cid" ] &&
 		k get shellauditnode "$1" -o jsonpath='{range .status.targets[?(@.attached==true)]}{.containerID}{"\n"}{end}' |
-		grep -qxF "$cid"
+		t_grep -qxF "$cid"
 }
 if t_wait "$WAIT" attached "$A" "$podA"; then
 	t_pass "node A's agent attaches to its demo pod"
