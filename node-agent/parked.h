@@ -33,10 +33,11 @@ int parked_add(struct parked *pk, const cJSON *record, long code, const char *re
 	       const char *message);
 
 /* Tries parked records again, at most max of them, from the one after the
- * last tried (so that all get their turn): fn gets each record and returns 0
- * when it went out (its file is removed), <0 to keep it parked. Returns how
- * many were tried, or a negative errno when the directory cannot be read. */
-typedef int (*parked_fn)(const cJSON *record, void *arg);
+ * last tried (so that all get their turn): fn gets each record (read from
+ * its file, discarded after: fn may change it) and returns 0 when it went
+ * out (its file is removed), <0 to keep it parked. Returns how many were
+ * tried. */
+typedef int (*parked_fn)(cJSON *record, void *arg);
 int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max);
 
 /* How many records are parked, and the newest few (at most max) as

@@ -287,13 +287,12 @@ static int publish_record(struct publisher *p, cJSON *rec)
 
 /* parked_fn: a parked record tried again; one kept past its retention (as
  * long as the API server would have kept it) goes for good, said out loud. */
-static int publish_parked_one(const cJSON *rec, void *arg)
+static int publish_parked_one(cJSON *rec, void *arg)
 {
 	struct publisher *p = arg;
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
 	char until[RECORD_TIME_LEN];
 	struct timespec t, now;
-	cJSON *copy;
 	int ret;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -308,10 +307,7 @@ static int publish_parked_one(const cJSON *rec, void *arg)
 		p->stats.parked_expired++;
 		return 0;
 	}
-	if (!(copy = cJSON_Duplicate(rec, 1)))
-		return -ENOMEM;
-	ret = publish_record_in(p, copy, false);
-	cJSON_Delete(copy);
+	ret = publish_record_in(p, rec, false);
 	if (ret == 0)
 		p->stats.parked_published++;
 	return ret;

@@ -327,25 +327,22 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	 * (or its records are held). */
 	if (s->export && sink_spool_export(s, id, sess, entry, root) < 0)
 		s->stats.export_failed++;
-	if (!h && sink_spool_out(s, container, NULL)) {
-		if (hmap_add(&s->over, container) == 1)
+	if (sink_spool_out(s, container, h)) {
+		/* Said once: per hold, or until the container spools again. */
+		if (h && !h->warned)
+			log_with(LOG_WARN, LOG_KV("container", container),
+				 "records held and the spool's share for held records used: this "
+				 "container's new entries are lost, counted, until the hold ends");
+		else if (!h && hmap_add(&s->over, container) == 1)
 			log_with(LOG_WARN, LOG_KV("container", container),
 				 "this container holds %d%% of the spool, its records not yet "
 				 "published: its new entries are lost, counted, until some are",
 				 SINK_SPOOL_SHARE_PCT);
+		if (h)
+			h->warned = true;
 		s->stats.dropped_full++;
-		sink_spool_lost(s, container, sk, id, sess, root, 1, false, when ? when : "");
-		return -ENOSPC;
-	}
-	if (h && sink_spool_out(s, container, h)) {
-		if (!h->warned)
-			log_with(LOG_WARN, LOG_KV("container", container),
-				 "records held and the spool's share for held records used: this "
-				 "container's new entries are lost, counted, until the hold ends");
-		h->warned = true;
-		s->stats.dropped_full++;
-		s->stats.dropped_held++;
-		sink_spool_lost(s, container, sk, id, sess, root, 1, true, when ? when : "");
+		s->stats.dropped_held += h != NULL;
+		sink_spool_lost(s, container, sk, id, sess, root, 1, h != NULL, when ? when : "");
 		return -ENOSPC;
 	}
 	ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
@@ -700,6 +697,7 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	const struct sink_spool_target *t = s->lookup(container, s->arg);
 	struct sink_spool_held *h;
 	char ts[40], note[160];
+	bool out = false;
 	cJSON *gap;
 	int ret;
 
@@ -713,16 +711,15 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	cJSON_AddStringToObject(gap, "kind", "gap");
 	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
-	if ((ret = sink_spool_write_gaps(s)) == 0)
-		ret = sink_spool_out(s, container, h) ?
-			      -ENOSPC :
-			      spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL,
-						 NULL);
+	if ((ret = sink_spool_write_gaps(s)) == 0) {
+		out = sink_spool_out(s, container, h);
+		ret = out ? -ENOSPC :
+			    spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL, NULL);
+	}
 	if (ret == -ENOSPC) {
 		/* This gap's count joins the container's spool-full (or
 		 * held) one. */
-		sink_spool_lost(s, container, "", t->id, NULL, NULL, count,
-				h && sink_spool_out(s, container, h), ts);
+		sink_spool_lost(s, container, "", t->id, NULL, NULL, count, h && out, ts);
 		ret = 0;
 	} else if (ret == 0) {
 		s->stats.gaps++;

@@ -828,6 +828,12 @@ static int spool_restore(struct spool *s)
 	return ret;
 }
 
+/* The entries journal's bound, as spool_used_bytes reports it. */
+static uint64_t spool_bound(const struct spool *s)
+{
+	return s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
+}
+
 int spool_open(const struct spool_opts *opts, struct spool **out)
 {
 	struct spool *s = calloc(1, sizeof(*s));
@@ -855,8 +861,7 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
 	hmap_init_free(&s->decided, spool_decision_free);
 	/* A 64th of the bound: a container's figure is at most that much over. */
-	if ((ret = spool_use_new(((s->opts.max_bytes ? s->opts.max_bytes : 256u << 20) >> 6) + 1,
-				 &s->use)) < 0 ||
+	if ((ret = spool_use_new((spool_bound(s) >> 6) + 1, &s->use)) < 0 ||
 	    (ret = spool_batcher_init(&s->b, s, false)) < 0)
 		goto fail;
 	jo.max_bytes = opts->max_bytes;
@@ -900,7 +905,7 @@ uint64_t spool_container_bytes(const struct spool *s, const char *cid)
 
 uint64_t spool_used_bytes(const struct spool *s, uint64_t *max)
 {
-	*max = s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
+	*max = spool_bound(s);
 	return journal_end(s->ej) - journal_acked(s->ej);
 }
 

@@ -31,7 +31,7 @@ struct tries {
 };
 
 /* parked_fn: the first ok_from calls fail, the rest go out. */
-static int try_one(const cJSON *rec, void *arg)
+static int try_one(cJSON *rec, void *arg)
 {
 	struct tries *t = arg;
 
