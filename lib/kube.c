@@ -391,7 +391,11 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, kube_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
+	if (c->opts.io_leave)
+		c->opts.io_leave(c->opts.io_arg);
 	rc = curl_easy_perform(c->curl);
+	if (c->opts.io_enter)
+		c->opts.io_enter(c->opts.io_arg);
 	curl_slist_free_all(headers);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->code);
 	if (rc != CURLE_OK) {

@@ -57,6 +57,13 @@ struct kube_client_opts {
 	 * moved past the watch's version, so an idle collection's watch is
 	 * silent until its timeoutSeconds. */
 	long keepalive_ms;
+	/* Called by the requesting thread just before and just after each
+	 * request's transfer (the part that waits on the peer; not a watch's):
+	 * e.g. to let other threads take a lock the caller holds while it
+	 * waits (turnlock.h). Both set or neither. */
+	void (*io_leave)(void *arg);
+	void (*io_enter)(void *arg);
+	void *io_arg;
 };
 
 struct kube_response {

@@ -1,11 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The standalone agent's loop (see agent.h). One thread: the ring buffer is
- * polled with a timeout, and each second the targets file, unresolved
- * targets and the drop counters are checked. */
+/* The agent's two threads (see agent.h).
+ *
+ * The capture thread only reads the ring buffer: it waits on it without
+ * the agent's lock, then takes the lock and turns what it read into
+ * entries (sessions, terminal lines, the sink: the spool's journal or the
+ * JSON lines), and wakes the main thread.
+ *
+ * The main thread does everything else under the same lock: the
+ * controller's ShellAuditNode, discovery, the spool's batching and sync,
+ * publishing, and each second the targets, the drop counters and the
+ * status. It lets go of the lock whenever it waits: for the capture
+ * thread, for a timer, and for the API server during each request (the
+ * kube client's io hooks), so that no request, however slow, holds up the
+ * reading of the ring buffer. The lock is a turnlock: under a flood the
+ * capture thread cannot keep the main thread out, nor the other way.
+ * The HTTP endpoints run on their own thread (httpd.h) and share only
+ * atomics with these two. */
 #include "agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <limits.h>
 #include <inttypes.h>
@@ -14,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,9 +63,17 @@
 #include "spool.h"
 #include "target.h"
 #include "ttyline.h"
+#include "turnlock.h"
 
 struct agent {
 	const struct agent_opts *opts;
+	/* Held by the thread that works on anything below; see the top. */
+	struct turnlock lock;
+	pthread_t cap_thread;
+	bool cap_started;
+	atomic_bool cap_stop;
+	atomic_int cap_err;	/* the ring buffer's wait failed: -errno */
+	int wake;		/* eventfd: the capture thread appended entries */
 	struct capture *cap;
 	struct probe_set *probes;
 	struct refused *refused; /* ELF files refused, by identity */
@@ -709,6 +736,75 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 /* Once the targets are known: what a previous agent left pinned and no
  * target claims (a container untargeted or gone meanwhile) is removed; its
  * readline probes once the first search of every target took over theirs. */
+/* The capture thread (see the top). Its waits are bounded (200 ms), so
+ * that it sees cap_stop and the terminal lines' timeouts run. */
+static void *agent_capture_thread(void *arg)
+{
+	struct agent *a = arg;
+	int efd = capture_fd(a->cap);
+	uint64_t one = 1;
+
+	while (!atomic_load(&a->cap_stop)) {
+		struct epoll_event ev[4];
+		int n = epoll_wait(efd, ev, 4, 200), got;
+
+		if (n < 0 && errno != EINTR) {
+			atomic_store(&a->cap_err, -errno);
+			(void)!write(a->wake, &one, sizeof(one));
+			break;
+		}
+		turnlock_lock(&a->lock);
+		got = capture_drain(a->cap);
+		ttyline_tick(a->ttylines, clock_now_ns());
+		sink_flush(a->sink);
+		export_flush(a->export);
+		turnlock_unlock(&a->lock);
+		if (got > 0)
+			(void)!write(a->wake, &one, sizeof(one));
+	}
+	return NULL;
+}
+
+/* Starts the capture thread (with the lock held); signals stay with the
+ * main thread, whose wait they cut short. */
+static int agent_capture_start(struct agent *a)
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&a->cap_thread, NULL, agent_capture_thread, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	a->cap_started = ret == 0;
+	return ret;
+}
+
+/* Stops the capture thread (with the lock held, given up while it ends). */
+static void agent_capture_join(struct agent *a)
+{
+	if (!a->cap_started)
+		return;
+	atomic_store(&a->cap_stop, true);
+	turnlock_unlock(&a->lock);
+	pthread_join(a->cap_thread, NULL);
+	turnlock_lock(&a->lock);
+	a->cap_started = false;
+}
+
+/* The main thread's sleep: at most ms, the lock given up, cut short when
+ * the capture thread appended entries (or a signal came). */
+static void agent_wait(struct agent *a, int ms)
+{
+	struct pollfd p = { .fd = a->wake, .events = POLLIN };
+	uint64_t v;
+
+	turnlock_unlock(&a->lock);
+	if (poll(&p, 1, ms) > 0)
+		(void)!read(a->wake, &v, sizeof(v));
+	turnlock_lock(&a->lock);
+}
+
 static void agent_settle(struct agent *a)
 {
 	if (a->nc)
@@ -776,11 +872,37 @@ static void agent_stop_capture(struct agent *a)
 
 /* --- Kubernetes mode -------------------------------------------------------- */
 
+/* Ready: the node's ShellAuditNode read; standalone, the targets known
+ * and the ring buffer read. */
 static bool agent_ready(void *arg)
 {
 	struct agent *a = arg;
 
-	return a->nc && nodecfg_synced(a->nc);
+	return a->nc ? nodecfg_synced(a->nc) : a->settled;
+}
+
+/* The metrics both modes have. */
+static void agent_metrics_common(struct agent *a)
+{
+	struct metrics *m = &a->metrics;
+
+	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
+				   "Events lost before the spool: ring buffer or spool full.", 0);
+	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
+	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
+				    "Targets in the kernel's map.", 1);
+}
+
+/* Standalone, each second: the targets and what the ring buffer lost. */
+static void agent_update_metrics(struct agent *a)
+{
+	size_t i, attached = 0;
+
+	for (i = 0; i < a->targets.n; i++)
+		attached += a->targets.t[i].active;
+	a->m_targets->value = (double)a->targets.n;
+	a->m_attached->value = (double)attached;
+	a->m_dropped->value = (double)a->ring_drops;
 }
 
 static void agent_k8s_metrics(struct agent *a)
@@ -796,15 +918,13 @@ static void agent_k8s_metrics(struct agent *a)
 	a->m_suppressed =
 		metrics_add(m, "shellaudit_agent_events_suppressed_total",
 			    "Lines over a pod's Events rate limit (in AuditRecords only).", 0);
-	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
-				   "Events lost before the spool: ring buffer or spool full.", 0);
+	agent_metrics_common(a);
 	a->m_collisions = metrics_add(m, "shellaudit_agent_record_collisions_total",
 				      "Records not published: a different record had the name.", 0);
 	a->m_failures = metrics_add(m, "shellaudit_agent_publish_failures_total",
 				    "API calls that failed and were retried.", 0);
 	a->m_latency = metrics_add(m, "shellaudit_agent_publish_latency_seconds",
 				   "From capture to the AuditRecord accepted, last record.", 1);
-	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
 	a->m_matched = metrics_add(m, "shellaudit_agent_sessions_matched_total",
 				   "Sessions attributed to the one person who opened them.", 0);
 	a->m_ambiguous = metrics_add(m, "shellaudit_agent_sessions_ambiguous_total",
@@ -813,8 +933,6 @@ static void agent_k8s_metrics(struct agent *a)
 					"Sessions no admitted session matches.", 0);
 	a->m_pending = metrics_add(m, "shellaudit_agent_pending_sessions",
 				   "Pending sessions (ShellAuditSessions) of this node held.", 1);
-	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
-				    "Targets in the kernel's map.", 1);
 	a->m_held = metrics_add(m, "shellaudit_agent_records_held",
 				"AuditRecords kept in the spool while the controller holds them "
 				"(a storage budget is exceeded).",
@@ -990,13 +1108,16 @@ static int agent_k8s_start(struct agent *a)
 {
 	const struct agent_opts *o = a->opts;
 	struct kube_client_opts copts = { .websocket = o->websocket != 0 };
-	struct kube_client_opts pubopts = { .timeout_ms = 5000 };
+	/* The main thread gives up the agent's lock while it waits for an
+	 * answer: capture goes on (see the top). */
+	struct kube_client_opts pubopts = { .timeout_ms = 5000,
+					    .io_leave = turnlock_unlock_cb,
+					    .io_enter = turnlock_lock_cb,
+					    .io_arg = &a->lock };
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .qps = 50, .burst = 200 };
 	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
 				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
 				 .batch_age_ms = o->batch_ms, .resume = true };
-	struct httpd_opts h = { .addr = o->http_addr, .port = o->port, .metrics = &a->metrics,
-				 .stale_ms = 60000 };
 	struct attrib_opts ao = { 0 };
 	char err[512], instance[300], parked_dir[PATH_MAX];
 	int ret;
@@ -1013,7 +1134,6 @@ static int agent_k8s_start(struct agent *a)
 		log_error("cannot configure the API client: %s", err);
 		return ret;
 	}
-	/* A short timeout: publishing runs on the capture loop. */
 	if ((ret = kube_client_new(a->kcfg, &pubopts, &a->client)) < 0)
 		return ret;
 	snprintf(instance, sizeof(instance), "shellaudit-agent-%s", o->node_name);
@@ -1063,8 +1183,6 @@ static int agent_k8s_start(struct agent *a)
 				 "cannot keep who opened sessions across restarts: %s",
 				 strerror(-ret));
 	}
-	if (o->port && (ret = httpd_start(&h, &a->http)) < 0)
-		return ret;
 	if ((ret = sink_spool_open(a->spool, nodecfg_lookup, a->nc, &a->sink)) < 0)
 		return ret;
 	sink_spool_on_hold(a->sink, nodecfg_held, a->nc);
@@ -1195,8 +1313,6 @@ static void agent_k8s_turn(struct agent *a)
 		agent_sync_targets(a, true);
 		agent_k8s_report(a, false);
 	}
-	if (a->http)
-		httpd_beat(a->http, agent_ready(a));
 	/* Who opened the sessions whose window closed: decided before the
 	 * spool runs, which waits for them. */
 	pending_process(a->pending);
@@ -1207,15 +1323,12 @@ static void agent_k8s_turn(struct agent *a)
 				 strerror(-ret));
 		snprintf(a->last_error, sizeof(a->last_error), "spool: %s", strerror(-ret));
 	}
-	/* Publishing shares this thread with capture: at most 100 ms a turn,
-	 * with the ring buffer read between requests, so that a slow API
-	 * server slows publishing and not the reading of the ring buffer. (A
-	 * request that hangs still holds the loop for its 5 s timeout.) */
+	/* At most 100 ms a turn, so that the rest of the loop's work (the
+	 * targets, discovery) keeps its pace behind a backlog. The capture
+	 * thread reads the ring buffer while requests wait for answers. */
 	deadline = clock_now_ns() + 100000000ull;
 	a->publishing = false;
 	while (publish_step(a->pub, 4) > 0) {
-		if (a->settled)
-			capture_drain(a->cap);
 		if (clock_now_ns() >= deadline) {
 			a->publishing = true; /* more to do: the loop must not sleep */
 			break;
@@ -1251,7 +1364,6 @@ static void agent_k8s_stop(struct agent *a)
 	attrib_free(a->attrib);
 	pending_stop(a->pending);
 	nodecfg_stop(a->nc);
-	httpd_stop(a->http);
 	publish_free(a->pub);
 	parked_free(a->parked);
 	events_free(a->events);
@@ -1273,7 +1385,9 @@ int agent_run(const struct agent_opts *opts)
 		/* Without terminal capture: not even loaded. */
 		.tty_hook = opts->terminal ? opts->tty_hook : CAPTURE_TTY_OFF,
 	};
-	struct agent a = { .opts = opts };
+	struct agent a = { .opts = opts, .lock = TURNLOCK_INIT, .wake = -1 };
+	struct httpd_opts h = { .addr = opts->http_addr, .port = opts->port,
+				 .metrics = &a.metrics, .stale_ms = 60000 };
 	struct sigaction sa = { .sa_handler = agent_on_signal };
 	uint64_t last_tick = 0, now;
 	bool more = false; /* discovery has work due now */
@@ -1284,6 +1398,14 @@ int agent_run(const struct agent_opts *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The main thread holds the lock but while it waits (see the top). */
+	turnlock_lock(&a.lock);
+	a.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a.wake < 0) {
+		err = -errno;
+		log_error("cannot make an eventfd: %s", strerror(-err));
+		goto out;
+	}
 
 	if (opts->node_name) {
 		err = agent_k8s_start(&a);
@@ -1294,8 +1416,14 @@ int agent_run(const struct agent_opts *opts)
 		if (err) {
 			log_with(LOG_ERROR, LOG_KV("file", opts->output),
 				 "cannot open the output: %s", strerror(-err));
-			return err;
+			goto out;
 		}
+		agent_metrics_common(&a);
+	}
+	if (opts->port && (err = httpd_start(&h, &a.http)) < 0) {
+		log_error("cannot serve /healthz, /readyz and /metrics on port %d: %s", opts->port,
+			  strerror(-err));
+		goto out;
 	}
 	err = session_table_new(a.sink, &a.sessions);
 	if (err)
@@ -1342,28 +1470,27 @@ int agent_run(const struct agent_opts *opts)
 	log_info("capture running");
 
 	while (!agent_stop) {
-		if (!a.settled && (!a.nc || nodecfg_synced(a.nc)))
+		if (!a.settled && (!a.nc || nodecfg_synced(a.nc))) {
 			agent_settle(&a);
+			if ((err = agent_capture_start(&a)) < 0) {
+				log_error("cannot start the capture thread: %s", strerror(-err));
+				break;
+			}
+		}
 		if (a.settled && !a.probes_swept && discover_scanned_all(a.disc))
 			agent_sweep_probes(&a);
 		if (a.settled) {
 			long wait = a.publishing || more ? 0 : discover_wait_ms(a.disc);
 
-			err = capture_poll(a.cap, wait >= 0 && wait < 200 ? (int)wait : 200);
+			agent_wait(&a, wait >= 0 && wait < 200 ? (int)wait : 200);
 		} else {
-			struct timespec wait = { 0, 50 * 1000000L };
-
-			nanosleep(&wait, NULL);
-			err = 0;
+			agent_wait(&a, 50);
 		}
-		if (err < 0) {
+		if ((err = atomic_load(&a.cap_err)) < 0) {
 			log_error("ring buffer poll failed: %s", strerror(-err));
 			break;
 		}
-		err = 0;
-		ttyline_tick(a.ttylines, clock_now_ns());
-		sink_flush(a.sink);
-		export_flush(a.export);
+		httpd_beat(a.http, agent_ready(&a));
 		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
 		if (a.nc)
 			agent_k8s_turn(&a);
@@ -1382,11 +1509,15 @@ int agent_run(const struct agent_opts *opts)
 				agent_k8s_report(&a, false);
 				agent_k8s_update_metrics(&a);
 				agent_k8s_expire_pending(&a, now);
+			} else {
+				agent_update_metrics(&a);
 			}
 			last_tick = now;
 		}
 	}
+	agent_capture_join(&a);
 	capture_drain(a.cap);
+	ttyline_tick(a.ttylines, clock_now_ns());
 	if (a.settled)
 		agent_check_drops(&a);
 	agent_log_counters(&a);
@@ -1394,6 +1525,7 @@ int agent_run(const struct agent_opts *opts)
 	if (a.nc)
 		agent_k8s_drain(&a);
 out:
+	agent_capture_join(&a);
 	ttyline_table_free(a.ttylines);
 	session_table_free(a.sessions);
 	discover_free(a.disc);
@@ -1406,8 +1538,13 @@ out:
 	free(a.inherited);
 	sink_close(a.sink);
 	export_free(a.export);
+	httpd_stop(a.http);
 	if (opts->node_name)
 		agent_k8s_stop(&a);
+	if (a.wake >= 0)
+		close(a.wake);
+	turnlock_unlock(&a.lock);
+	turnlock_destroy(&a.lock);
 	log_info("stopped");
 	return err;
 }

@@ -103,7 +103,8 @@ static void main_usage(FILE *f)
 		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
 		"  --batch-bytes BYTES   or BYTES of entries (262144),\n"
 		"  --batch-ms MS         or MS after its first entry (5000)\n"
-		"  --port N              /healthz, /readyz, /metrics (default 8081; 0: off)\n"
+		"  --port N              /healthz, /readyz, /metrics (default 8081 with\n"
+		"                        --node-name, else off; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"
 		"  --http-address ADDR   their bind address (default: all)  "
 		"SHELLAUDIT_HTTP_ADDRESS\n"
@@ -501,6 +502,8 @@ int main(int argc, char **argv)
 		if (main_number("--port", port, 0, 65535, &v))
 			return 2;
 		o.port = (int)v;
+	} else if (!o.node_name) {
+		o.port = 0; /* standalone: served only when asked for */
 	}
 	if (drain) {
 		if (main_number("--drain-seconds", drain, 0, 3600, &v))

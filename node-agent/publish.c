@@ -705,16 +705,22 @@ fail:
 static int publish_resume(struct publisher *p)
 {
 	struct spool_head h;
-	const cJSON *id, *spec;
+	const cJSON *wanted, *spec;
 	const char *cid;
 	char until[RECORD_TIME_LEN], c[400];
-	cJSON *head = NULL;
+	cJSON *head = NULL, *id;
 	int ret;
 
-	if (spool_wanted_chain(p->s, &cid, &id) != 1)
+	if (spool_wanted_chain(p->s, &cid, &wanted) != 1)
 		return 0;
+	/* Copies: both are the spool's only until its next call, and the
+	 * lookup's requests let the agent's capture thread append to it. */
 	snprintf(c, sizeof(c), "%s", cid);
-	if ((ret = publish_chain_head(p, c, id, &head)) < 0) {
+	if (!(id = cJSON_Duplicate(wanted, 1)))
+		return -ENOMEM;
+	ret = publish_chain_head(p, c, id, &head);
+	cJSON_Delete(id);
+	if (ret < 0) {
 		log_with(LOG_WARN, LOG_KV("container", c),
 			 "cannot look up where the container's chain of records ends: %s",
 			 strerror(-ret));
