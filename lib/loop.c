@@ -34,6 +34,8 @@ struct loop {
 	long next_id;
 	long (*before_sleep)(void *arg);
 	void *before_arg;
+	void (*wait_leave)(void *arg), (*wait_enter)(void *arg);
+	void *wait_arg;
 	bool stop;
 	long busiest_ms;
 };
@@ -149,6 +151,14 @@ void loop_before_sleep(struct loop *l, long (*fn)(void *arg), void *arg)
 	l->before_arg = arg;
 }
 
+void loop_around_wait(struct loop *l, void (*leave)(void *arg), void (*enter)(void *arg),
+		      void *arg)
+{
+	l->wait_leave = leave;
+	l->wait_enter = enter;
+	l->wait_arg = arg;
+}
+
 /* Runs the due timers once each (a timer re-armed at 0 waits a turn). */
 static int loop_timers_run(struct loop *l)
 {
@@ -205,7 +215,11 @@ int loop_turn(struct loop *l, long max_wait_ms)
 	n = l->nfds;
 	for (i = 0; i < n; i++)
 		l->pfds[i] = (struct pollfd){ l->fds[i].fd, l->fds[i].events, 0 };
+	if (l->wait_leave)
+		l->wait_leave(l->wait_arg);
 	ready = poll(l->pfds, (nfds_t)n, wait > (long)1 << 30 ? 1 << 30 : (int)wait);
+	if (l->wait_enter)
+		l->wait_enter(l->wait_arg);
 	start = clock_now_ms();
 	ran = 0;
 	for (i = 0; ready > 0 && i < n; i++) {

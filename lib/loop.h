@@ -33,6 +33,12 @@ void loop_timer_del(struct loop *l, long id);
  * loop may then sleep in ms (-1: no bound of its own). */
 void loop_before_sleep(struct loop *l, long (*fn)(void *arg), void *arg);
 
+/* Called around each poll(2) wait, on the loop's thread: e.g. to give up
+ * a lock that other threads take while this one sleeps (turnlock.h). Both
+ * set or neither. */
+void loop_around_wait(struct loop *l, void (*leave)(void *arg), void (*enter)(void *arg),
+		      void *arg);
+
 /* One turn: sleeps until an fd is ready or a timer is due (at most
  * max_wait_ms; -1: no bound), then runs the handlers. Returns how many ran. */
 int loop_turn(struct loop *l, long max_wait_ms);

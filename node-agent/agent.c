@@ -33,6 +33,7 @@
 #include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@
 #include "kube.h"
 #include "kubeconfig.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "nodecfg.h"
 #include "parked.h"
@@ -74,6 +76,14 @@ struct agent {
 	atomic_bool cap_stop;
 	atomic_int cap_err;	/* the ring buffer's wait failed: -errno */
 	int wake;		/* eventfd: the capture thread appended entries */
+	/* The main thread's loop: the eventfd, the informers' fds, the
+	 * signalfd, the one-second tick; the turn's work before each sleep. */
+	struct loop *loop;
+	int sigfd;
+	long tick;		/* the one-second timer */
+	bool reload;		/* SIGHUP: the targets file is read again */
+	bool more;		/* discovery has work due now */
+	int err;		/* why the loop stopped, when it failed */
 	struct capture *cap;
 	struct probe_set *probes;
 	struct refused *refused; /* ELF files refused, by identity */
@@ -133,16 +143,6 @@ struct agent {
 	bool publishing; /* the last turn ran out of time with more to publish */
 };
 
-static volatile sig_atomic_t agent_stop;
-static volatile sig_atomic_t agent_reload;
-
-static void agent_on_signal(int sig)
-{
-	if (sig == SIGHUP)
-		agent_reload = 1;
-	else
-		agent_stop = 1;
-}
 
 /* The SA_TARGET_* flags target t wants in the kernel's map. */
 static uint32_t agent_target_flags(struct agent *a, const struct target *t)
@@ -792,19 +792,6 @@ static void agent_capture_join(struct agent *a)
 	a->cap_started = false;
 }
 
-/* The main thread's sleep: at most ms, the lock given up, cut short when
- * the capture thread appended entries (or a signal came). */
-static void agent_wait(struct agent *a, int ms)
-{
-	struct pollfd p = { .fd = a->wake, .events = POLLIN };
-	uint64_t v;
-
-	turnlock_unlock(&a->lock);
-	if (poll(&p, 1, ms) > 0)
-		(void)!read(a->wake, &v, sizeof(v));
-	turnlock_lock(&a->lock);
-}
-
 static void agent_settle(struct agent *a)
 {
 	if (a->nc)
@@ -1303,19 +1290,31 @@ static void agent_k8s_expire_pending(struct agent *a, uint64_t now)
 	a->m_pending->value = (double)n;
 }
 
+/* The controller's word on this node (the ShellAuditNode informer). */
+static void agent_k8s_config(struct agent *a)
+{
+	if (nodecfg_process(a->nc) > 0) {
+		agent_sync_targets(a, true);
+		agent_k8s_report(a, false);
+	}
+}
+
+/* Who exec'd into the node's pods (the ShellAuditSession informer). */
+static void agent_k8s_pending(struct agent *a)
+{
+	pending_process(a->pending);
+}
+
 /* One loop turn's Kubernetes work. */
 static void agent_k8s_turn(struct agent *a)
 {
 	uint64_t deadline;
 	int ret;
 
-	if (nodecfg_process(a->nc) > 0) {
-		agent_sync_targets(a, true);
-		agent_k8s_report(a, false);
-	}
+	agent_k8s_config(a);
 	/* Who opened the sessions whose window closed: decided before the
 	 * spool runs, which waits for them. */
-	pending_process(a->pending);
+	agent_k8s_pending(a);
 	attrib_tick(a->attrib, clock_now_ns());
 	if ((ret = spool_tick(a->spool)) < 0) {
 		if (strncmp(a->last_error, "spool: ", 7))
@@ -1374,6 +1373,128 @@ static void agent_k8s_stop(struct agent *a)
 	kubeconfig_free(a->kcfg);
 }
 
+/* The turn's work, before each sleep; returns the longest sleep. */
+static long agent_before_sleep(void *arg)
+{
+	struct agent *a = arg;
+	long wait;
+	int err;
+
+	if (!a->settled && (!a->nc || nodecfg_synced(a->nc))) {
+		agent_settle(a);
+		if ((err = agent_capture_start(a)) < 0) {
+			log_error("cannot start the capture thread: %s", strerror(-err));
+			a->err = err;
+			loop_stop(a->loop);
+			return 0;
+		}
+	}
+	if (a->settled && !a->probes_swept && discover_scanned_all(a->disc))
+		agent_sweep_probes(a);
+	httpd_beat(a->http, agent_ready(a));
+	a->more = discover_step(a->disc, DISCOVER_STEP_MS * 1000000ull);
+	if (a->nc)
+		agent_k8s_turn(a);
+	if (!a->settled)
+		return 50;
+	wait = a->publishing || a->more ? 0 : discover_wait_ms(a->disc);
+	return wait >= 0 && wait < 200 ? wait : 200;
+}
+
+/* Each second (and at once on SIGHUP): the targets, the drops, the status. */
+static long agent_on_tick(void *arg)
+{
+	struct agent *a = arg;
+	size_t i;
+
+	agent_sync_targets(a, a->reload);
+	a->reload = false;
+	for (i = 0; i < a->targets.n; i++)
+		agent_activate(a, &a->targets.t[i]);
+	/* Before the targets are known no stream could take the gap: the
+	 * drops stay counted in the kernel until then. */
+	if (a->settled)
+		agent_check_drops(a);
+	if (a->nc) {
+		agent_check_spool_losses(a);
+		agent_k8s_report(a, false);
+		agent_k8s_update_metrics(a);
+		agent_k8s_expire_pending(a, clock_now_ns());
+	} else {
+		agent_update_metrics(a);
+	}
+	return 1000;
+}
+
+/* The capture thread appended entries (the turn's work runs next), or
+ * failed. */
+static void agent_on_wake(int fd, short revents, void *arg)
+{
+	struct agent *a = arg;
+	uint64_t v;
+	int err;
+
+	(void)revents;
+	(void)!read(fd, &v, sizeof(v));
+	if ((err = atomic_load(&a->cap_err)) < 0) {
+		log_error("ring buffer poll failed: %s", strerror(-err));
+		a->err = err;
+		loop_stop(a->loop);
+	}
+}
+
+static void agent_on_signal(int fd, short revents, void *arg)
+{
+	struct agent *a = arg;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			a->reload = true;
+			loop_timer_wake(a->loop, a->tick);
+		} else {
+			loop_stop(a->loop);
+		}
+	}
+}
+
+static void agent_on_nodecfg(int fd, short revents, void *arg)
+{
+	(void)fd;
+	(void)revents;
+	agent_k8s_config(arg);
+}
+
+static void agent_on_pending(int fd, short revents, void *arg)
+{
+	(void)fd;
+	(void)revents;
+	agent_k8s_pending(arg);
+}
+
+/* The main thread's loop; its waits give the agent's lock up. */
+static int agent_loop_start(struct agent *a)
+{
+	int ret;
+
+	if ((ret = loop_new(&a->loop)) < 0)
+		return ret;
+	loop_around_wait(a->loop, turnlock_unlock_cb, turnlock_lock_cb, &a->lock);
+	loop_before_sleep(a->loop, agent_before_sleep, a);
+	if ((ret = loop_fd_add(a->loop, a->wake, POLLIN, agent_on_wake, a)) < 0 ||
+	    (ret = loop_fd_add(a->loop, a->sigfd, POLLIN, agent_on_signal, a)) < 0)
+		return ret;
+	if (a->nc && ((ret = loop_fd_add(a->loop, nodecfg_fd(a->nc), POLLIN, agent_on_nodecfg,
+					 a)) < 0 ||
+		      (ret = loop_fd_add(a->loop, pending_fd(a->pending), POLLIN, agent_on_pending,
+					 a)) < 0))
+		return ret;
+	if ((a->tick = loop_timer_add(a->loop, 0, agent_on_tick, a)) < 0)
+		return (int)a->tick;
+	return 0;
+}
+
 int agent_run(const struct agent_opts *opts)
 {
 	struct capture_opts copts = {
@@ -1385,23 +1506,26 @@ int agent_run(const struct agent_opts *opts)
 		/* Without terminal capture: not even loaded. */
 		.tty_hook = opts->terminal ? opts->tty_hook : CAPTURE_TTY_OFF,
 	};
-	struct agent a = { .opts = opts, .lock = TURNLOCK_INIT, .wake = -1 };
+	struct agent a = { .opts = opts, .lock = TURNLOCK_INIT, .wake = -1, .sigfd = -1 };
 	struct httpd_opts h = { .addr = opts->http_addr, .port = opts->port,
 				 .metrics = &a.metrics, .stale_ms = 60000 };
-	struct sigaction sa = { .sa_handler = agent_on_signal };
-	uint64_t last_tick = 0, now;
-	bool more = false; /* discovery has work due now */
+	sigset_t mask;
 	size_t i;
 	int err, err2;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* Taken by the loop's signalfd only: blocked before any thread is
+	 * made, so that every thread inherits the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	a.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	/* The main thread holds the lock but while it waits (see the top). */
 	turnlock_lock(&a.lock);
 	a.wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (a.wake < 0) {
+	if (a.wake < 0 || a.sigfd < 0) {
 		err = -errno;
 		log_error("cannot make an eventfd: %s", strerror(-err));
 		goto out;
@@ -1467,54 +1591,11 @@ int agent_run(const struct agent_opts *opts)
 				agent_activate(&a, t);
 		}
 	}
+	if ((err = agent_loop_start(&a)) < 0)
+		goto out;
 	log_info("capture running");
-
-	while (!agent_stop) {
-		if (!a.settled && (!a.nc || nodecfg_synced(a.nc))) {
-			agent_settle(&a);
-			if ((err = agent_capture_start(&a)) < 0) {
-				log_error("cannot start the capture thread: %s", strerror(-err));
-				break;
-			}
-		}
-		if (a.settled && !a.probes_swept && discover_scanned_all(a.disc))
-			agent_sweep_probes(&a);
-		if (a.settled) {
-			long wait = a.publishing || more ? 0 : discover_wait_ms(a.disc);
-
-			agent_wait(&a, wait >= 0 && wait < 200 ? (int)wait : 200);
-		} else {
-			agent_wait(&a, 50);
-		}
-		if ((err = atomic_load(&a.cap_err)) < 0) {
-			log_error("ring buffer poll failed: %s", strerror(-err));
-			break;
-		}
-		httpd_beat(a.http, agent_ready(&a));
-		more = discover_step(a.disc, DISCOVER_STEP_MS * 1000000ull);
-		if (a.nc)
-			agent_k8s_turn(&a);
-		now = clock_now_ns();
-		if (now - last_tick >= 1000000000ull || agent_reload) {
-			agent_sync_targets(&a, agent_reload);
-			agent_reload = 0;
-			for (i = 0; i < a.targets.n; i++)
-				agent_activate(&a, &a.targets.t[i]);
-			/* Before the targets are known no stream could take the
-			 * gap: the drops stay counted in the kernel until then. */
-			if (a.settled)
-				agent_check_drops(&a);
-			if (a.nc) {
-				agent_check_spool_losses(&a);
-				agent_k8s_report(&a, false);
-				agent_k8s_update_metrics(&a);
-				agent_k8s_expire_pending(&a, now);
-			} else {
-				agent_update_metrics(&a);
-			}
-			last_tick = now;
-		}
-	}
+	loop_run(a.loop);
+	err = a.err;
 	agent_capture_join(&a);
 	capture_drain(a.cap);
 	ttyline_tick(a.ttylines, clock_now_ns());
@@ -1541,8 +1622,11 @@ out:
 	httpd_stop(a.http);
 	if (opts->node_name)
 		agent_k8s_stop(&a);
+	loop_free(a.loop);
 	if (a.wake >= 0)
 		close(a.wake);
+	if (a.sigfd >= 0)
+		close(a.sigfd);
 	turnlock_unlock(&a.lock);
 	turnlock_destroy(&a.lock);
 	log_info("stopped");

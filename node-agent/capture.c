@@ -664,13 +664,6 @@ int capture_fd(struct capture *c)
 	return ring_buffer__epoll_fd(c->rb);
 }
 
-int capture_poll(struct capture *c, int timeout_ms)
-{
-	int n = ring_buffer__poll(c->rb, timeout_ms);
-
-	return n == -EINTR ? 0 : n;
-}
-
 int capture_drain(struct capture *c)
 {
 	return ring_buffer__consume(c->rb);

@@ -84,12 +84,12 @@ int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *
  * kept in the kernel next to the counters. */
 int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set);
 
-/* A file descriptor that becomes readable when events are waiting. */
+/* An epoll file descriptor that becomes readable when events are waiting
+ * (the agent's capture thread waits on it). */
 int capture_fd(struct capture *c);
-/* Hands waiting events to the handler; waits up to timeout_ms for one.
- * Returns the number of events handled or a negative errno. */
-int capture_poll(struct capture *c, int timeout_ms);
-/* Hands every event already in the buffer to the handler, without waiting. */
+/* Hands every event already in the buffer to the handler, without waiting.
+ * Returns the number of events handled or a negative errno. Not to be
+ * called from two threads at once. */
 int capture_drain(struct capture *c);
 
 /* The kernel's target map: mount namespace inode -> target. Removing a

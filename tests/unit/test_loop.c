@@ -2,6 +2,7 @@
 /* lib/loop: fd handlers, timers in order and re-armed, a timer that
  * removes itself or another, and the hook before each sleep. */
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -99,4 +100,66 @@ static void test_loop_runs_fds_timers_and_the_before_sleep_hook(void)
 	close(efd);
 }
 
-UNIT_MAIN(UNIT_TEST(test_loop_runs_fds_timers_and_the_before_sleep_hook))
+struct waits {
+	int leave, enter;
+	bool in_wait;
+	int handled_in_wait; /* a handler that ran between leave and enter */
+};
+
+static void wait_leave(void *arg)
+{
+	struct waits *w = arg;
+
+	w->leave++;
+	w->in_wait = true;
+}
+
+static void wait_enter(void *arg)
+{
+	struct waits *w = arg;
+
+	w->enter++;
+	w->in_wait = false;
+}
+
+static void on_fd_waits(int fd, short revents, void *arg)
+{
+	struct waits *w = arg;
+	uint64_t v;
+
+	(void)revents;
+	(void)!read(fd, &v, sizeof(v));
+	w->handled_in_wait += w->in_wait;
+}
+
+static long before_waits(void *arg)
+{
+	((struct waits *)arg)->handled_in_wait += ((struct waits *)arg)->in_wait;
+	return -1;
+}
+
+/* The hooks around the wait run once a turn, around poll(2) only: no
+ * handler and no before-sleep hook runs between them. */
+static void test_loop_around_wait(void)
+{
+	struct waits w = { 0 };
+	struct loop *l;
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK), i;
+
+	UNIT_CHECK(loop_new(&l) == 0);
+	loop_around_wait(l, wait_leave, wait_enter, &w);
+	loop_before_sleep(l, before_waits, &w);
+	UNIT_CHECK(loop_fd_add(l, efd, POLLIN, on_fd_waits, &w) == 0);
+	for (i = 0; i < 3; i++) {
+		(void)!write(efd, &one, sizeof(one));
+		loop_turn(l, 100);
+	}
+	UNIT_CHECK(w.leave == 3 && w.enter == 3);
+	UNIT_CHECK(!w.in_wait && w.handled_in_wait == 0);
+	loop_free(l);
+	close(efd);
+}
+
+UNIT_MAIN(UNIT_TEST(test_loop_runs_fds_timers_and_the_before_sleep_hook),
+	  UNIT_TEST(test_loop_around_wait))
