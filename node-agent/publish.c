@@ -34,8 +34,15 @@ struct publisher {
 	struct events *ev;
 	struct spool *s;
 	struct hmap limits;	/* "ns/pod" -> struct publish_limit */
+	/* Backoff of the whole node: the API server did not answer (or an
+	 * Event failed). */
 	long retry_at_ms;
 	struct backoff backoff;
+	/* Backoff of one chain: the API server answered with an error for
+	 * its record (a webhook of its namespace failing, 429, 5xx): the
+	 * other chains go on. cid -> struct publish_chain, while it backs off. */
+	struct hmap chains;
+	long last_code;		/* the last record's HTTP status, 0: no answer */
 	struct publish_stats stats;
 	publish_record_fn on_record;
 	void *on_record_arg;
@@ -57,6 +64,7 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 	p->ev = ev;
 	p->s = s;
 	hmap_init_free(&p->limits, free);
+	hmap_init_free(&p->chains, free);
 	backoff_init(&p->backoff, PUBLISH_BACKOFF_MIN_MS, PUBLISH_BACKOFF_MAX_MS);
 	*out = p;
 	return 0;
@@ -67,6 +75,7 @@ void publish_free(struct publisher *p)
 	if (!p)
 		return;
 	hmap_clear(&p->limits);
+	hmap_clear(&p->chains);
 	free(p);
 }
 
@@ -109,6 +118,47 @@ static void publish_failed(struct publisher *p)
 {
 	p->stats.failures++;
 	p->retry_at_ms = clock_now_ms() + backoff_next_ms(&p->backoff);
+}
+
+struct publish_chain {
+	long retry_at_ms;
+	struct backoff backoff;
+};
+
+/* The API server refused a record of chain cid for now: that chain backs
+ * off alone. */
+static void publish_chain_failed(struct publisher *p, const char *cid)
+{
+	struct publish_chain *c = hmap_get(&p->chains, cid);
+
+	p->stats.failures++;
+	if (!c) {
+		if (!(c = calloc(1, sizeof(*c))))
+			goto whole; /* cannot tell it apart: the node backs off */
+		backoff_init(&c->backoff, PUBLISH_BACKOFF_MIN_MS, PUBLISH_BACKOFF_MAX_MS);
+		if (hmap_put(&p->chains, cid, c, NULL) < 0) {
+			free(c);
+			goto whole;
+		}
+	}
+	c->retry_at_ms = clock_now_ms() + backoff_next_ms(&c->backoff);
+	return;
+whole:
+	p->retry_at_ms = clock_now_ms() + backoff_next_ms(&p->backoff);
+}
+
+/* spool_wait_fn: the chain's records wait while a storage budget holds
+ * them or while it backs off. */
+static bool publish_chain_waits(const char *cid, void *arg)
+{
+	struct publisher *p = arg;
+	const struct publish_chain *c = hmap_get(&p->chains, cid);
+
+	if (p->hold && p->hold(cid, p->hold_arg)) {
+		p->stats.held = true;
+		return true;
+	}
+	return c && c->retry_at_ms > clock_now_ms();
 }
 
 static const char *publish_str(const cJSON *o, const char *k)
@@ -190,6 +240,7 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 	char path[512], other[320];
 	int ret, tries;
 
+	p->last_code = -1; /* no request made yet */
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
 	for (tries = 0;; tries++) {
 		/* Its size where the controller's metadata-only watch sees it
@@ -198,6 +249,7 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		if (record_set_bytes(rec) < 0)
 			return -ENOMEM;
 		ret = kube_create(p->c, path, rec, NULL, &resp);
+		p->last_code = resp.code;
 		if (ret != -EEXIST)
 			break;
 		/* A replay finds its own record. Another record under this
@@ -747,6 +799,7 @@ static int publish_resume(struct publisher *p)
 
 int publish_step(struct publisher *p, int budget)
 {
+	struct spool_pass pass;
 	cJSON *item;
 	uint64_t pos;
 	int calls = 0, ret;
@@ -762,25 +815,31 @@ int publish_step(struct publisher *p, int budget)
 		p->parked_retry_ms = clock_now_ms() + PUBLISH_PARKED_RETRY_MS;
 		calls += parked_retry(p->parked, publish_parked_one, p, budget);
 	}
+	/* Each chain in its own order; one held or backing off keeps its
+	 * records in the spool and holds up no other chain. */
 	p->stats.held = false;
-	while (calls < budget && spool_next_record(p->s, &item, &pos) == 0) {
-		const char *cid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID"));
+	spool_pass_begin(p->s, &pass);
+	while (calls < budget &&
+	       spool_pass_next(p->s, &pass, publish_chain_waits, p, &item, &pos) == 0) {
+		char cid[400];
 
-		if (p->hold && p->hold(cid, p->hold_arg)) {
-			/* Kept in the spool, in order, until the hold ends. */
-			p->stats.held = true;
-			cJSON_Delete(item);
-			break;
-		}
+		snprintf(cid, sizeof(cid), "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+				 cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID")) ?:
+				 "");
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;
-		if (ret < 0) {
-			publish_failed(p);
+		if (ret < 0 && !p->last_code) {
+			publish_failed(p); /* no answer: none would get one */
 			return calls;
 		}
+		if (ret < 0) {
+			publish_chain_failed(p, cid);
+			continue;
+		}
 		spool_record_done(p->s, pos);
+		hmap_remove(&p->chains, cid);
 		backoff_reset(&p->backoff);
 	}
 	while (calls < budget && spool_next_event(p->s, &item, &pos) == 0) {

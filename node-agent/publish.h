@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Publishing the spool: AuditRecords and Events to the API server, in
- * order, acknowledged only once accepted; a failure stops the stream and
- * is retried with backoff, so an API server outage delays but loses
- * nothing. */
+/* Publishing the spool: AuditRecords and Events to the API server,
+ * acknowledged only once accepted, so an API server outage delays but
+ * loses nothing. Records go out per chain (container), each in its own
+ * order with its own backoff: a chain whose record the API server answers
+ * with an error (a failing webhook of its namespace, 429, 5xx) backs off
+ * alone, and one a storage budget holds waits alone, while the others go
+ * on. No answer at all (the API server away) backs the whole node off, as
+ * does a failed Event. */
 #ifndef SHELLAUDIT_PUBLISH_H
 #define SHELLAUDIT_PUBLISH_H
 
@@ -64,9 +68,10 @@ void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg);
 struct parked;
 void publish_set_parked(struct publisher *p, struct parked *pk);
 
-/* Whether the records of container cid are held (a storage budget): the
- * publisher does not publish the next record while its container is held,
- * nor those after it (records go out in spool order); Events go on. */
+/* Whether the records of container cid are held (a storage budget): they
+ * stay in the spool, in order, while those of other containers go out
+ * (spool.h: at most SPOOL_AHEAD_MAX records past the first one waiting);
+ * Events go on. */
 typedef bool (*publish_hold_fn)(const char *cid, void *arg);
 void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg);
 

@@ -129,12 +129,24 @@ int spool_settle(const struct spool *s, cJSON *item)
 	return 1;
 }
 
+static void spool_ahead_clear(struct spool *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nahead; i++)
+		free(s->ahead[i].cid);
+	free(s->ahead);
+	s->ahead = NULL;
+	s->nahead = s->capahead = 0;
+}
+
 void spool_close(struct spool *s)
 {
 	if (!s)
 		return;
 	spool_await_clear(&s->ev_await);
 	hmap_clear(&s->decided);
+	spool_ahead_clear(s);
 	spool_use_free(s->use);
 	spool_batcher_clear(&s->b);
 	journal_close(s->ej);
@@ -651,7 +663,85 @@ static void spool_records_damaged(struct spool *s, uint64_t pos, void *data, siz
 	}
 }
 
-int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos)
+/* Forgets the done records at the front of the pass window: rp moves past
+ * them, and past what is not a record (checkpoints, damaged regions). */
+static void spool_ahead_settle(struct spool *s)
+{
+	size_t k = 0;
+
+	while (k < s->nahead && s->ahead[k].done)
+		free(s->ahead[k++].cid);
+	if (k) {
+		memmove(s->ahead, s->ahead + k, (s->nahead - k) * sizeof(*s->ahead));
+		s->nahead -= k;
+		s->popped += k;
+	}
+	s->rp = s->nahead ? s->ahead[0].pos : s->scan;
+}
+
+/* Reads the item at scan into the window: 1 a record, 0 something else
+ * (passed), -ENODATA nothing durable there, or a negative errno. */
+static int spool_ahead_read(struct spool *s)
+{
+	const char *t, *cid;
+	uint64_t next;
+	size_t len;
+	void *data;
+	cJSON *item;
+	int ret, got = 0;
+
+	if (s->scan >= journal_synced(s->rj))
+		return -ENODATA;
+	ret = journal_read(s->rj, s->scan, &data, &len, &next);
+	if (ret == -EBADMSG) {
+		spool_records_damaged(s, s->scan, data, data ? len : 0);
+		free(data);
+		s->scan = next;
+		spool_ahead_settle(s);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	if (s->nahead == s->capahead) {
+		size_t cap = s->capahead ? s->capahead * 2 : 64;
+		struct spool_ahead *a = realloc(s->ahead, cap * sizeof(*a));
+
+		if (!a) {
+			free(data);
+			return -ENOMEM;
+		}
+		s->ahead = a;
+		s->capahead = cap;
+	}
+	item = cJSON_ParseWithLength(data, len);
+	free(data);
+	t = spool_str(item, "t");
+	if (t && !strcmp(t, "r") && cJSON_GetObjectItemCaseSensitive(item, "r")) {
+		cid = spool_str(cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(item, "r"), "spec"),
+				"containerID");
+		s->ahead[s->nahead] = (struct spool_ahead){ s->scan, next, strdup(cid ? cid : ""),
+							    false };
+		if (!s->ahead[s->nahead].cid) {
+			cJSON_Delete(item);
+			return -ENOMEM;
+		}
+		s->nahead++;
+		got = 1;
+	}
+	cJSON_Delete(item);
+	s->scan = next;
+	spool_ahead_settle(s);
+	return got;
+}
+
+void spool_pass_begin(struct spool *s, struct spool_pass *pass)
+{
+	pass->at = s->popped;
+}
+
+int spool_pass_next(struct spool *s, struct spool_pass *pass, spool_wait_fn wait, void *arg,
+		    cJSON **rec, uint64_t *pos)
 {
 	uint64_t next;
 	size_t len;
@@ -659,46 +749,71 @@ int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos)
 	cJSON *item;
 	int ret;
 
-	while (s->rp < journal_synced(s->rj)) {
-		const char *t;
+	for (;;) {
+		struct spool_ahead *a;
+		size_t i;
 
-		ret = journal_read(s->rj, s->rp, &data, &len, &next);
+		/* The window's front moves as records are done: the pass
+		 * counts from the first record the window ever held. */
+		if (pass->at < s->popped)
+			pass->at = s->popped;
+		i = pass->at - s->popped;
+		if (i >= s->nahead) {
+			if (s->nahead >= SPOOL_AHEAD_MAX)
+				return -ENODATA;
+			if (spool_ahead_read(s) < 0)
+				return -ENODATA;
+			continue;
+		}
+		pass->at++;
+		a = &s->ahead[i];
+		if (a->done || (wait && wait(a->cid, arg)))
+			continue;
+		ret = journal_read(s->rj, a->pos, &data, &len, &next);
 		if (ret == -EBADMSG) {
-			spool_records_damaged(s, s->rp, data, data ? len : 0);
+			/* Damaged since it was read: formed again at the end
+			 * of the journal, where the pass meets it later. */
+			a->done = true;
+			spool_records_damaged(s, a->pos, data, data ? len : 0);
 			free(data);
-			s->rp = next;
+			spool_ahead_settle(s);
 			continue;
 		}
 		if (ret < 0)
-			break;
+			return -ENODATA;
 		item = cJSON_ParseWithLength(data, len);
 		free(data);
-		t = spool_str(item, "t");
-		if (t && !strcmp(t, "r") && cJSON_GetObjectItemCaseSensitive(item, "r")) {
-			*rec = cJSON_DetachItemFromObjectCaseSensitive(item, "r");
-			*pos = s->rp;
-			cJSON_Delete(item);
-			return 0;
-		}
+		*rec = cJSON_DetachItemFromObjectCaseSensitive(item, "r");
 		cJSON_Delete(item);
-		s->rp = next; /* checkpoints are not published */
+		if (!*rec)
+			return -ENOMEM;
+		*pos = a->pos;
+		return 0;
 	}
-	return -ENODATA;
+}
+
+int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos)
+{
+	struct spool_pass pass;
+
+	spool_pass_begin(s, &pass);
+	return spool_pass_next(s, &pass, NULL, NULL, rec, pos);
 }
 
 int spool_record_done(struct spool *s, uint64_t pos)
 {
-	uint64_t next;
-	size_t len;
-	void *data;
+	size_t i;
 
-	if (pos != s->rp || journal_read(s->rj, pos, &data, &len, &next) < 0)
-		return -EINVAL;
-	free(data);
-	s->rp = next;
-	if (s->stats.records_waiting)
-		s->stats.records_waiting--;
-	return 0;
+	for (i = 0; i < s->nahead; i++) {
+		if (s->ahead[i].pos != pos || s->ahead[i].done)
+			continue;
+		s->ahead[i].done = true;
+		if (s->stats.records_waiting)
+			s->stats.records_waiting--;
+		spool_ahead_settle(s);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
@@ -780,7 +895,8 @@ static int spool_restore(struct spool *s)
 	int ret;
 
 	s->b.bp = s->ep = journal_acked(s->ej);
-	s->rp = journal_acked(s->rj);
+	s->rp = s->scan = journal_acked(s->rj);
+	spool_ahead_clear(s);
 	for (;; pos = next) {
 		const char *t;
 

@@ -187,7 +187,27 @@ const struct sign_key *spool_signing_key(const struct spool *s);
 /* The next record to publish: *rec (caller frees) and its position; 0, or
  * -ENODATA when none waits. Only what is durable is handed out. */
 int spool_next_record(struct spool *s, cJSON **rec, uint64_t *pos);
-/* The record at pos was accepted (or already existed). */
+
+/* A pass over the records waiting, in spool order, that passes over the
+ * chains the caller says wait (a hold, a backoff): each chain has its own
+ * cursor, and one that waits holds up no other. Positions are given back
+ * to spool_record_done in any order. A pass sees at most SPOOL_AHEAD_MAX
+ * records past the first one waiting: beyond that, the rest wait for it. */
+#define SPOOL_AHEAD_MAX 4096
+struct spool_pass {
+	uint64_t at;
+};
+/* Whether the records of container cid wait (are passed over) now. */
+typedef bool (*spool_wait_fn)(const char *cid, void *arg);
+void spool_pass_begin(struct spool *s, struct spool_pass *pass);
+/* The pass's next record whose chain does not wait (wait may be NULL):
+ * *rec (caller frees) and its position; 0, or -ENODATA at the end. The
+ * caller must keep the chain order: once it passes over a record of a
+ * chain, wait() must say so for that chain for the rest of the pass. */
+int spool_pass_next(struct spool *s, struct spool_pass *pass, spool_wait_fn wait, void *arg,
+		    cJSON **rec, uint64_t *pos);
+
+/* The record at pos was accepted (or already existed), in any order. */
 int spool_record_done(struct spool *s, uint64_t pos);
 
 /* The next entry for Events, with its container, identity and position;

@@ -72,12 +72,29 @@ struct spool_batcher {
 	struct spool_await await; /* not dry: the undecided entry it stopped at */
 };
 
+/* A record read by the publisher's pass (spool_records_next): which
+ * chain it is of, and whether it was published ahead of an earlier one. */
+struct spool_ahead {
+	uint64_t pos, next;
+	char *cid;
+	bool done;
+};
+
 struct spool {
 	struct spool_opts opts;
 	struct journal *ej, *rj;
 	struct spool_batcher b;
 	uint64_t ep;		/* event publisher's next entry */
-	uint64_t rp;		/* record publisher's next item */
+	uint64_t rp;		/* record publisher's next item: every record
+				 * before it is published */
+	/* The records from rp on that a pass read, in spool order (at most
+	 * SPOOL_AHEAD_MAX): those of other chains are published while a
+	 * chain waits (held, backing off); rp moves past the done ones only
+	 * once every record before them is done. */
+	struct spool_ahead *ahead;
+	size_t nahead, capahead;
+	uint64_t popped;	/* records ever taken off its front */
+	uint64_t scan;		/* the records journal position after them */
 	uint64_t ckpt_pos[SPOOL_MAX_CHECKPOINTS], ckpt_keep[SPOOL_MAX_CHECKPOINTS];
 	size_t nckpt;		/* checkpoints since the records journal's cursor */
 	long last_ckpt_ms;

@@ -8,7 +8,7 @@
  * wait for who opened it, all say it, across a crash, and a decision that
  * never comes is "Unattributed"; identical execs fold into one entry
  * alike when a restart rebuilds their open batch from the journal, marks
- * included; records waiting are counted. */
+ * included; records waiting are counted; each chain has its own cursor. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1002,6 +1002,110 @@ static void test_spool_aggregation_survives_a_restart(void)
 	spool_close(s);
 }
 
+static bool waits_c1(const char *cid, void *arg)
+{
+	(*(int *)arg)++;
+	return !strcmp(cid, "containerd://c1");
+}
+
+/* One pass: the records handed out (not yet done), as "cid-tail seq". */
+static int pass_all(struct spool *s, spool_wait_fn wait, void *arg, char out[][32],
+		    uint64_t *pos, int max)
+{
+	struct spool_pass pass;
+	cJSON *rec;
+	int n = 0;
+
+	spool_pass_begin(s, &pass);
+	while (n < max && spool_pass_next(s, &pass, wait, arg, &rec, &pos[n]) == 0) {
+		const cJSON *spec = cJSON_GetObjectItem(rec, "spec");
+		const char *cid = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "containerID"));
+
+		snprintf(out[n++], 32, "%s %d", cid ? cid + strlen(cid) - 2 : "?",
+			 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(spec, "sequence")));
+		cJSON_Delete(rec);
+	}
+	return n;
+}
+
+/* Each chain has its own cursor: while c1 waits (held, backing off), c2's
+ * records go out, in order, acknowledged ahead of c1's; the spool keeps
+ * c1's and every record after the first of them until c1's are done, so a
+ * crash then hands c2's out again (the API server answers AlreadyExists:
+ * the same records under the same names). */
+static void test_spool_chains_publish_apart(void)
+{
+	struct spool_opts o = { .batch_entries = 1, .checkpoint_ms = 1 };
+	cJSON *id1 = cJSON_Duplicate(id, 1), *id2 = cJSON_Duplicate(id, 1);
+	char dir[128], got[32][32], again[32][32], text[32];
+	uint64_t pos[32];
+	struct spool_stats st;
+	struct spool *s;
+	int i, n, calls = 0;
+
+	/* Identities of their own: other tests change the shared one's. */
+	cJSON_ReplaceItemInObject(id1, "containerID", cJSON_CreateString("containerd://c1"));
+	cJSON_ReplaceItemInObject(id2, "containerID", cJSON_CreateString("containerd://c2"));
+	snprintf(dir, sizeof(dir), "%s/apart", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "one-%d", i);
+		add_to(s, "containerd://c1", id1, "a", text);
+		snprintf(text, sizeof(text), "two-%d", i);
+		add_to(s, "containerd://c2", id2, "a", text);
+	}
+	UNIT_CHECK(spool_tick(s) == 0);
+	n = pass_all(s, waits_c1, &calls, got, pos, 32);
+	UNIT_CHECK(n == 4);
+	UNIT_CHECK(calls >= 8);
+	UNIT_CHECK_STR(got[0], "c2 0");
+	UNIT_CHECK_STR(got[3], "c2 3");
+	/* Done in any order. */
+	for (i = 3; i >= 0; i--)
+		UNIT_CHECK(spool_record_done(s, pos[i]) == 0);
+	UNIT_CHECK(spool_record_done(s, pos[0]) == -EINVAL);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.records_waiting == 4);
+	/* The same pass again: c2 has nothing left. */
+	UNIT_CHECK(pass_all(s, waits_c1, &calls, got, pos, 32) == 0);
+	spool_close(s);
+
+	/* A crash now: c2's records come out again with c1's (a replay may
+	 * form some again too: the same records), each chain in order. */
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	UNIT_CHECK(spool_tick(s) == 0);
+	n = pass_all(s, NULL, NULL, again, pos, 32);
+	for (i = 0; i < 8; i++) {
+		int k, first = -1, seen = 0;
+
+		snprintf(text, sizeof(text), "c%d %d", 1 + i / 4, i % 4);
+		for (k = 0; k < n; k++)
+			if (!strcmp(again[k], text) && (seen++, first < 0))
+				first = k;
+		UNIT_CHECK(seen >= 1);
+		/* After the chain's record before it. */
+		if (i % 4) {
+			char prev[32];
+			int j, before = 0;
+
+			snprintf(prev, sizeof(prev), "c%d %d", 1 + i / 4, i % 4 - 1);
+			for (j = 0; j < first; j++)
+				before |= !strcmp(again[j], prev);
+			UNIT_CHECK(before);
+		}
+	}
+	for (i = 0; i < n; i++)
+		UNIT_CHECK(spool_record_done(s, pos[i]) == 0);
+	UNIT_CHECK(spool_tick(s) == 0);
+	UNIT_CHECK(pass_all(s, NULL, NULL, again, pos, 32) == 0);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.records_waiting == 0);
+	spool_close(s);
+	cJSON_Delete(id1);
+	cJSON_Delete(id2);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -1021,6 +1125,7 @@ int main(void)
 		UNIT_TEST(test_spool_an_awaited_attribution_survives_a_crash),
 		UNIT_TEST(test_spool_gives_up_waiting_for_an_attribution),
 		UNIT_TEST(test_spool_aggregation_survives_a_restart),
+		UNIT_TEST(test_spool_chains_publish_apart),
 	};
 	int ret;
 
