@@ -42,6 +42,7 @@ struct publisher {
 	 * its record (a webhook of its namespace failing, 429, 5xx): the
 	 * other chains go on. cid -> struct publish_chain, while it backs off. */
 	struct hmap chains;
+	long pass_ms;		/* when the pass over the spool began */
 	long last_code;		/* the last record's HTTP status, 0: no answer */
 	struct publish_stats stats;
 	publish_record_fn on_record;
@@ -148,7 +149,9 @@ whole:
 }
 
 /* spool_wait_fn: the chain's records wait while a storage budget holds
- * them or while it backs off. */
+ * them or while it backs off. Against the time the pass began: a backoff
+ * that ends during the pass must not let a later record of the chain go
+ * before the one it passed over. */
 static bool publish_chain_waits(const char *cid, void *arg)
 {
 	struct publisher *p = arg;
@@ -158,7 +161,7 @@ static bool publish_chain_waits(const char *cid, void *arg)
 		p->stats.held = true;
 		return true;
 	}
-	return c && c->retry_at_ms > clock_now_ms();
+	return c && c->retry_at_ms > p->pass_ms;
 }
 
 static const char *publish_str(const cJSON *o, const char *k)
@@ -818,6 +821,7 @@ int publish_step(struct publisher *p, int budget)
 	/* Each chain in its own order; one held or backing off keeps its
 	 * records in the spool and holds up no other chain. */
 	p->stats.held = false;
+	p->pass_ms = clock_now_ms();
 	spool_pass_begin(p->s, &pass);
 	while (calls < budget &&
 	       spool_pass_next(p->s, &pass, publish_chain_waits, p, &item, &pos) == 0) {
