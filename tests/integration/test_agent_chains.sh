@@ -116,7 +116,7 @@ t_eventually "web's chain verifies" 60 verify web
 t_daemon_stop agent TERM '"msg":"stopped"'
 t_daemon_stop controller TERM '"msg":"shutting down"'
 for p in agent controller; do
-	if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error' "$dir/$p.log"; then
+	if grep -q 'AddressSanitizer\|LeakSanitizer\|ThreadSanitizer\|runtime error' "$dir/$p.log"; then
 		t_fail "$p ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|LeakSanitizer\|runtime error' "$dir/$p.log" | head -12)"
 	else
 		t_pass "$p ran clean under sanitizers"
