@@ -151,8 +151,7 @@ void loop_before_sleep(struct loop *l, long (*fn)(void *arg), void *arg)
 	l->before_arg = arg;
 }
 
-void loop_around_wait(struct loop *l, void (*leave)(void *arg), void (*enter)(void *arg),
-		      void *arg)
+void loop_around_wait(struct loop *l, void (*leave)(void *arg), void (*enter)(void *arg), void *arg)
 {
 	l->wait_leave = leave;
 	l->wait_enter = enter;

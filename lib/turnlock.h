@@ -14,11 +14,14 @@
 struct turnlock {
 	pthread_mutex_t m;
 	pthread_cond_t c;
-	unsigned long next;	/* the ticket the next caller draws */
-	unsigned long serving;	/* the ticket that holds the lock */
+	unsigned long next;    /* the ticket the next caller draws */
+	unsigned long serving; /* the ticket that holds the lock */
 };
 
-#define TURNLOCK_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 }
+#define TURNLOCK_INIT                                                                              \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                          \
+	}
 
 void turnlock_init(struct turnlock *l);
 void turnlock_destroy(struct turnlock *l);

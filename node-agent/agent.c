@@ -72,18 +72,18 @@ struct agent {
 	/* Held by the thread that works on anything below; see the top. */
 	struct turnlock lock;
 	pthread_t cap_thread;
-	bool cap_started;
-	atomic_bool cap_stop;
-	atomic_int cap_err;	/* the ring buffer's wait failed: -errno */
-	int wake;		/* eventfd: the capture thread appended entries */
 	/* The main thread's loop: the eventfd, the informers' fds, the
 	 * signalfd, the one-second tick; the turn's work before each sleep. */
 	struct loop *loop;
+	long tick;	    /* the one-second timer */
+	atomic_int cap_err; /* the ring buffer's wait failed: -errno */
+	int wake;	    /* eventfd: the capture thread appended entries */
 	int sigfd;
-	long tick;		/* the one-second timer */
-	bool reload;		/* SIGHUP: the targets file is read again */
-	bool more;		/* discovery has work due now */
-	int err;		/* why the loop stopped, when it failed */
+	int err; /* why the loop stopped, when it failed */
+	atomic_bool cap_stop;
+	bool cap_started;
+	bool reload; /* SIGHUP: the targets file is read again */
+	bool more;   /* discovery has work due now */
 	struct capture *cap;
 	struct probe_set *probes;
 	struct refused *refused; /* ELF files refused, by identity */
@@ -142,7 +142,6 @@ struct agent {
 	int swept_targets;
 	bool publishing; /* the last turn ran out of time with more to publish */
 };
-
 
 /* The SA_TARGET_* flags target t wants in the kernel's map. */
 static uint32_t agent_target_flags(struct agent *a, const struct target *t)
@@ -876,8 +875,8 @@ static void agent_metrics_common(struct agent *a)
 	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
 				   "Events lost before the spool: ring buffer or spool full.", 0);
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
-	a->m_attached = metrics_add(m, "shellaudit_agent_attached",
-				    "Targets in the kernel's map.", 1);
+	a->m_attached =
+		metrics_add(m, "shellaudit_agent_attached", "Targets in the kernel's map.", 1);
 }
 
 /* Standalone, each second: the targets and what the ring buffer lost. */
@@ -1102,9 +1101,12 @@ static int agent_k8s_start(struct agent *a)
 					    .io_enter = turnlock_lock_cb,
 					    .io_arg = &a->lock };
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .qps = 50, .burst = 200 };
-	struct spool_opts so = { .dir = o->spool_dir, .max_bytes = o->spool_max_bytes,
-				 .batch_entries = o->batch_entries, .batch_bytes = o->batch_bytes,
-				 .batch_age_ms = o->batch_ms, .resume = true };
+	struct spool_opts so = { .dir = o->spool_dir,
+				 .max_bytes = o->spool_max_bytes,
+				 .batch_entries = o->batch_entries,
+				 .batch_bytes = o->batch_bytes,
+				 .batch_age_ms = o->batch_ms,
+				 .resume = true };
 	struct attrib_opts ao = { 0 };
 	char err[512], instance[300], parked_dir[PATH_MAX];
 	int ret;
@@ -1485,10 +1487,9 @@ static int agent_loop_start(struct agent *a)
 	if ((ret = loop_fd_add(a->loop, a->wake, POLLIN, agent_on_wake, a)) < 0 ||
 	    (ret = loop_fd_add(a->loop, a->sigfd, POLLIN, agent_on_signal, a)) < 0)
 		return ret;
-	if (a->nc && ((ret = loop_fd_add(a->loop, nodecfg_fd(a->nc), POLLIN, agent_on_nodecfg,
-					 a)) < 0 ||
-		      (ret = loop_fd_add(a->loop, pending_fd(a->pending), POLLIN, agent_on_pending,
-					 a)) < 0))
+	if (a->nc &&
+	    ((ret = loop_fd_add(a->loop, nodecfg_fd(a->nc), POLLIN, agent_on_nodecfg, a)) < 0 ||
+	     (ret = loop_fd_add(a->loop, pending_fd(a->pending), POLLIN, agent_on_pending, a)) < 0))
 		return ret;
 	if ((a->tick = loop_timer_add(a->loop, 0, agent_on_tick, a)) < 0)
 		return (int)a->tick;
@@ -1507,8 +1508,10 @@ int agent_run(const struct agent_opts *opts)
 		.tty_hook = opts->terminal ? opts->tty_hook : CAPTURE_TTY_OFF,
 	};
 	struct agent a = { .opts = opts, .lock = TURNLOCK_INIT, .wake = -1, .sigfd = -1 };
-	struct httpd_opts h = { .addr = opts->http_addr, .port = opts->port,
-				 .metrics = &a.metrics, .stale_ms = 60000 };
+	struct httpd_opts h = { .addr = opts->http_addr,
+				.port = opts->port,
+				.metrics = &a.metrics,
+				.stale_ms = 60000 };
 	sigset_t mask;
 	size_t i;
 	int err, err2;

@@ -42,8 +42,8 @@ struct publisher {
 	 * its record (a webhook of its namespace failing, 429, 5xx): the
 	 * other chains go on. cid -> struct publish_chain, while it backs off. */
 	struct hmap chains;
-	long pass_ms;		/* when the pass over the spool began */
-	long last_code;		/* the last record's HTTP status, 0: no answer */
+	long pass_ms;	/* when the pass over the spool began */
+	long last_code; /* the last record's HTTP status, 0: no answer */
 	struct publish_stats stats;
 	publish_record_fn on_record;
 	void *on_record_arg;
@@ -827,10 +827,10 @@ int publish_step(struct publisher *p, int budget)
 	       spool_pass_next(p->s, &pass, publish_chain_waits, p, &item, &pos) == 0) {
 		char cid[400];
 
-		snprintf(cid, sizeof(cid), "%s",
-			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-				 cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID")) ?:
-				 "");
+		snprintf(
+			cid, sizeof(cid), "%s",
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID")) ?:
+				"");
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;

@@ -720,8 +720,8 @@ static int spool_ahead_read(struct spool *s)
 		cid = spool_str(cJSON_GetObjectItemCaseSensitive(
 					cJSON_GetObjectItemCaseSensitive(item, "r"), "spec"),
 				"containerID");
-		s->ahead[s->nahead] = (struct spool_ahead){ s->scan, next, strdup(cid ? cid : ""),
-							    false };
+		s->ahead[s->nahead] =
+			(struct spool_ahead){ s->scan, next, strdup(cid ? cid : ""), false };
 		if (!s->ahead[s->nahead].cid) {
 			cJSON_Delete(item);
 			return -ENOMEM;

@@ -93,8 +93,8 @@ struct spool {
 	 * once every record before them is done. */
 	struct spool_ahead *ahead;
 	size_t nahead, capahead;
-	uint64_t popped;	/* records ever taken off its front */
-	uint64_t scan;		/* the records journal position after them */
+	uint64_t popped; /* records ever taken off its front */
+	uint64_t scan;	 /* the records journal position after them */
 	uint64_t ckpt_pos[SPOOL_MAX_CHECKPOINTS], ckpt_keep[SPOOL_MAX_CHECKPOINTS];
 	size_t nckpt;		/* checkpoints since the records journal's cursor */
 	long last_ckpt_ms;

@@ -1009,8 +1009,8 @@ static bool waits_c1(const char *cid, void *arg)
 }
 
 /* One pass: the records handed out (not yet done), as "cid-tail seq". */
-static int pass_all(struct spool *s, spool_wait_fn wait, void *arg, char out[][32],
-		    uint64_t *pos, int max)
+static int pass_all(struct spool *s, spool_wait_fn wait, void *arg, char out[][32], uint64_t *pos,
+		    int max)
 {
 	struct spool_pass pass;
 	cJSON *rec;
