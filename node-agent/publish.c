@@ -825,12 +825,11 @@ int publish_step(struct publisher *p, int budget)
 	spool_pass_begin(p->s, &pass);
 	while (calls < budget &&
 	       spool_pass_next(p->s, &pass, publish_chain_waits, p, &item, &pos) == 0) {
+		const char *c =
+			publish_str(cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID");
 		char cid[400];
 
-		snprintf(
-			cid, sizeof(cid), "%s",
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID")) ?:
-				"");
+		snprintf(cid, sizeof(cid), "%s", c ? c : "");
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;
