@@ -2,7 +2,12 @@
 /* Publishing the spool: AuditRecords and Events to the API server, in
  * order, acknowledged only once accepted; a failure stops the stream and
  * is retried with backoff, so an API server outage delays but loses
- * nothing. */
+ * nothing. A record refused for itself is parked (publish_set_parked).
+ * Events follow client-go's rule: one the API server answers with an error
+ * status is not sent again (counted in events_refused, logged once per
+ * namespace and reason); one that got no answer is tried again a few
+ * times, seconds apart, and the records never wait for it: the
+ * AuditRecords hold the data. */
 #ifndef SHELLAUDIT_PUBLISH_H
 #define SHELLAUDIT_PUBLISH_H
 
@@ -24,6 +29,8 @@ struct publish_stats {
 	uint64_t records_parked;		/* refused for the record itself: parked */
 	uint64_t parked_published;		/* parked, then accepted */
 	uint64_t parked_expired;		/* parked past their retention: removed */
+	uint64_t events_refused;		/* answered with an error status: skipped */
+	uint64_t events_undelivered;		/* no answer after PUBLISH_EVENT_TRIES: skipped */
 };
 
 struct publisher;
