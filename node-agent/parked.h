@@ -24,8 +24,8 @@
 #define PARKED_CAUSES_MAX 3
 
 struct parked_cause {
-	char field[128];	/* "spec.entries[0].text", "metadata.namespace" */
-	char reason[64];	/* "FieldValueInvalid", "NamespaceTerminating" */
+	char field[128]; /* "spec.entries[0].text", "metadata.namespace" */
+	char reason[64]; /* "FieldValueInvalid", "NamespaceTerminating" */
 	char message[192];
 };
 

@@ -25,12 +25,10 @@
 #define PUBLISH_BACKOFF_MAX_MS 10000
 /* An Event not delivered (no answer from the API server) is tried again
  * this often, at most this many times in all, then skipped: client-go's
- * recorder makes 12 tries 10 s apart; fewer here, since the Events behind
- * it wait (the AuditRecords do not). */
-#ifndef PUBLISH_EVENT_RETRY_MS
-#define PUBLISH_EVENT_RETRY_MS 5000
-#endif
-#define PUBLISH_EVENT_TRIES 6
+ * recorder's 12 tries 10 s apart, which a restarting API server outlasts
+ * rarely. Meanwhile the Events behind it wait; the records do not. */
+#define PUBLISH_EVENT_RETRY_MS 10000
+#define PUBLISH_EVENT_TRIES 12
 /* Refused Events are logged once per namespace, Event reason and answer;
  * past this many kinds remembered, the memory starts again. */
 #define PUBLISH_REFUSED_LOGGED_MAX 256
@@ -60,8 +58,8 @@ struct publisher {
 	 * position + 1 (0: none), its tries, and when it is tried next (a
 	 * time, never a sleep; the records go on meanwhile). */
 	uint64_t event_failed_pos;
-	int event_tries;
-	long event_retry_at_ms;
+	int event_tries, event_tries_max;
+	long event_retry_at_ms, event_retry_ms;
 	struct hmap refused_logged; /* "ns|reason|code api-reason" (a set) */
 };
 
@@ -76,6 +74,8 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 	p->s = s;
 	hmap_init_free(&p->limits, free);
 	hmap_init(&p->refused_logged);
+	p->event_tries_max = PUBLISH_EVENT_TRIES;
+	p->event_retry_ms = PUBLISH_EVENT_RETRY_MS;
 	backoff_init(&p->backoff, PUBLISH_BACKOFF_MIN_MS, PUBLISH_BACKOFF_MAX_MS);
 	*out = p;
 	return 0;
@@ -100,6 +100,12 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg)
 {
 	p->hint = fn;
 	p->hint_arg = arg;
+}
+
+void publish_set_event_retry(struct publisher *p, int tries, long every_ms)
+{
+	p->event_tries_max = tries > 0 ? tries : 1;
+	p->event_retry_ms = every_ms > 0 ? every_ms : 0;
 }
 
 void publish_set_parked(struct publisher *p, struct parked *pk)
@@ -180,15 +186,14 @@ static void publish_event_refused(struct publisher *p, const struct event_regard
 				  const char *reason)
 {
 	char key[400];
-	int added;
 
 	p->stats.events_refused++;
 	snprintf(key, sizeof(key), "%.63s|%.64s|%ld %.63s", reg->ns, reason,
 		 events_last_code(p->ev), events_last_reason(p->ev));
 	if (p->refused_logged.size >= PUBLISH_REFUSED_LOGGED_MAX)
 		hmap_clear(&p->refused_logged);
-	if ((added = hmap_add(&p->refused_logged, key)) == 0)
-		return;
+	if (hmap_add(&p->refused_logged, key) == 0)
+		return; /* said already */
 	log_with(LOG_WARN,
 		 LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason, "code_reason",
 			events_last_reason(p->ev)),
@@ -202,8 +207,8 @@ static void publish_event_refused(struct publisher *p, const struct event_regard
  * What follows a failed Event (ret < 0), by client-go's rule. Refused (an
  * answer with an error status): counted, logged once, skipped: 0. Not
  * delivered (no answer): when stream (an Event of the spool's stream at
- * pos), tried again PUBLISH_EVENT_RETRY_MS later, PUBLISH_EVENT_TRIES times
- * in all, then counted and skipped; -EAGAIN meanwhile, with the time of
+ * pos), tried again event_retry_ms later, event_tries_max times in all,
+ * then counted and skipped; -EAGAIN meanwhile, with the time of
  * the next try in event_retry_at_ms (never a sleep: the records go on).
  * A one-off Event (not stream) is not tried again: 0. Dropped by the
  * client-side limit: 0.
@@ -212,13 +217,9 @@ static int publish_event_failed(struct publisher *p, const struct event_regardin
 				const char *reason, bool stream, uint64_t pos)
 {
 	switch (events_last_failure(p->ev)) {
-	case EVENTS_LIMITED:
-		return 0;
-	case EVENTS_REFUSED:
-		publish_event_refused(p, reg, reason);
-		return 0;
-	case EVENTS_RETRY:
-		break;
+	case EVENTS_LIMITED: return 0;
+	case EVENTS_REFUSED: publish_event_refused(p, reg, reason); return 0;
+	case EVENTS_RETRY: break;
 	}
 	p->stats.failures++;
 	if (!stream) {
@@ -230,17 +231,18 @@ static int publish_event_failed(struct publisher *p, const struct event_regardin
 		p->event_failed_pos = pos + 1;
 		p->event_tries = 0;
 	}
-	if (++p->event_tries < PUBLISH_EVENT_TRIES) {
+	if (++p->event_tries < p->event_tries_max) {
 		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason),
-			 "cannot deliver Event (try %d of %d): %s; tried again in %d s", p->event_tries,
-			 PUBLISH_EVENT_TRIES, events_last_error(p->ev), PUBLISH_EVENT_RETRY_MS / 1000);
-		p->event_retry_at_ms = clock_now_ms() + PUBLISH_EVENT_RETRY_MS;
+			 "cannot deliver Event (try %d of %d): %s; tried again in %ld ms",
+			 p->event_tries, p->event_tries_max, events_last_error(p->ev),
+			 p->event_retry_ms);
+		p->event_retry_at_ms = clock_now_ms() + p->event_retry_ms;
 		return -EAGAIN;
 	}
 	p->stats.events_undelivered++;
 	log_with(LOG_ERROR, LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason),
 		 "Event not delivered after %d tries: %s; skipped (the AuditRecords hold the data)",
-		 PUBLISH_EVENT_TRIES, events_last_error(p->ev));
+		 p->event_tries_max, events_last_error(p->ev));
 	p->event_failed_pos = 0;
 	p->event_tries = 0;
 	return 0;
@@ -324,7 +326,6 @@ static void publish_parked_event(struct publisher *p, const cJSON *rec,
 	struct event_regarding reg = { "v1", "Pod", publish_str(md, "namespace"),
 				       publish_str(pod, "name"), publish_str(pod, "uid") };
 	char note[1024], cause[400];
-	int ret;
 
 	if (!p->ev || !reg.ns || !reg.name)
 		return;
@@ -334,7 +335,7 @@ static void publish_parked_event(struct publisher *p, const cJSON *rec,
 		 "tried again every %d s: %s",
 		 publish_str(md, "name") ?: "?", why->code, why->reason, why->message, cause,
 		 PUBLISH_PARKED_RETRY_MS / 1000, publish_why_hint(why));
-	if ((ret = events_emit(p->ev, &reg, "Warning", "AuditRecordParked", "Publish", note)) < 0)
+	if (events_emit(p->ev, &reg, "Warning", "AuditRecordParked", "Publish", note) < 0)
 		publish_event_failed(p, &reg, "AuditRecordParked", false, 0);
 }
 

@@ -30,7 +30,7 @@ struct publish_stats {
 	uint64_t parked_published;		/* parked, then accepted */
 	uint64_t parked_expired;		/* parked past their retention: removed */
 	uint64_t events_refused;		/* answered with an error status: skipped */
-	uint64_t events_undelivered;		/* no answer after PUBLISH_EVENT_TRIES: skipped */
+	uint64_t events_undelivered;		/* no answer after the last try: skipped */
 };
 
 struct publisher;
@@ -61,6 +61,11 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg);
  * replay), in publication order; the record is the publisher's. */
 typedef void (*publish_record_fn)(const cJSON *record, void *arg);
 void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg);
+
+/* How an Event that gets no answer is tried again: tries in all, every_ms
+ * apart (the default: 12 tries, 10 s apart, as client-go's recorder); for
+ * tests. */
+void publish_set_event_retry(struct publisher *p, int tries, long every_ms);
 
 /* Where records the API server refuses for this object (400, 403, 404,
  * 413, 422) go instead of blocking the queue or being dropped (parked.h);

@@ -182,9 +182,10 @@ static void test_parked_keeps_the_api_reason_and_causes(void)
 {
 	static const char body[] =
 		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-		"\"message\":\"auditrecords.shellaudit.io \\\"web-main-0a1b2c3d4e\\\" is forbidden: "
-		"unable to create new content in namespace ending because it is being "
-		"terminated\",\"reason\":\"Forbidden\",\"details\":{\"name\":\"web-main-0a1b2c3d4e\","
+		"\"message\":\"auditrecords.shellaudit.io \\\"web-main-0a1b2c3d4e\\\" is "
+		"forbidden: unable to create new content in namespace ending because it is being "
+		"terminated\",\"reason\":\"Forbidden\",\"details\":{\"name\":"
+		"\"web-main-0a1b2c3d4e\","
 		"\"kind\":\"auditrecords\",\"causes\":[{\"reason\":\"NamespaceTerminating\","
 		"\"message\":\"namespace ending is being terminated\",\"field\":"
 		"\"metadata.namespace\"}]},\"code\":403}";
