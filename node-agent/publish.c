@@ -287,14 +287,12 @@ static void publish_why_cause(const struct parked_why *why, char *buf, size_t ca
 /* What a person can do about a parked record, from the API's answer. */
 static const char *publish_why_hint(const struct parked_why *why)
 {
+	bool terminating = strstr(why->message, "because it is being terminated") != NULL;
 	int i;
 
 	for (i = 0; i < why->ncauses; i++)
-		if (!strcmp(why->causes[i].reason, "NamespaceTerminating"))
-			return "its namespace is being deleted: the records go out if a namespace "
-			       "of that name is created again (or the deletion is undone), and are "
-			       "removed from the node past their retention";
-	if (strstr(why->message, "because it is being terminated"))
+		terminating |= !strcmp(why->causes[i].reason, "NamespaceTerminating");
+	if (terminating)
 		return "its namespace is being deleted: the records go out if a namespace of "
 		       "that name is created again, and are removed from the node past their "
 		       "retention";
@@ -303,8 +301,8 @@ static const char *publish_why_hint(const struct parked_why *why)
 		return "its namespace is gone: the records go out once it is created again, and "
 		       "are removed from the node past their retention";
 	case 413:
-		return "the record is larger than the API server takes: lower spec.lineMax or "
-		       "raise the API server's request size limit";
+		return "the record is larger than the API server takes: lower the agent's "
+		       "--batch-bytes or raise the API server's request size limit";
 	case 403:
 		return "an admission webhook or policy, or the agent's RBAC, forbids it: the "
 		       "records go out once it allows them";
