@@ -35,6 +35,9 @@ struct events {
 	struct events_stats stats;
 	unsigned long seq;
 	char last_error[512];	/* the API server's word on the last failure */
+	long last_code;		/* its HTTP status, 0: no answer */
+	char last_reason[64];	/* its metav1.Status reason */
+	enum events_failure last_failure;
 };
 
 /* reportingInstance: the API takes 128 characters at most. A longer one
@@ -95,6 +98,33 @@ const char *events_last_error(const struct events *e)
 	return e->last_error;
 }
 
+enum events_failure events_last_failure(const struct events *e)
+{
+	return e->last_failure;
+}
+
+long events_last_code(const struct events *e)
+{
+	return e->last_code;
+}
+
+const char *events_last_reason(const struct events *e)
+{
+	return e->last_reason;
+}
+
+/* A failed call: counted, and what it asks of the caller kept (resp: the
+ * answer, or NULL when none was sent). */
+static void events_failed(struct events *e, const struct kube_response *resp)
+{
+	e->stats.failed++;
+	e->last_code = resp ? resp->code : 0;
+	snprintf(e->last_reason, sizeof(e->last_reason), "%s", resp ? resp->reason : "");
+	/* client-go's recordEvent: a StatusError is not retried, a transport
+	 * error is. */
+	e->last_failure = e->last_code > 0 ? EVENTS_REFUSED : EVENTS_RETRY;
+}
+
 static bool events_take_token(struct events *e)
 {
 	return tokens_take(&e->tokens, clock_now_ms());
@@ -103,7 +133,7 @@ static bool events_take_token(struct events *e)
 static int events_patch_series(struct events *e, struct events_series *s)
 {
 	char path[768], ts[40];
-	struct kube_response resp;
+	struct kube_response resp = { 0 };
 	cJSON *patch = cJSON_CreateObject(), *series;
 	int ret;
 
@@ -118,7 +148,7 @@ static int events_patch_series(struct events *e, struct events_series *s)
 	ret = kube_patch(e->c, path, patch, NULL, &resp);
 	cJSON_Delete(patch);
 	if (ret < 0) {
-		e->stats.failed++;
+		events_failed(e, &resp);
 		snprintf(e->last_error, sizeof(e->last_error),
 			 "cannot update event series %.63s/%.100s: %.300s", s->ns, s->name,
 			 resp.message);
@@ -234,7 +264,7 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 		      const cJSON *annotations)
 {
 	char esc[EVENTS_NOTE_MAX], path[512];
-	struct kube_response resp;
+	struct kube_response resp = { 0 };
 	struct timespec now;
 	cJSON *obj;
 	int ret;
@@ -242,6 +272,7 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 	events_note(esc, note);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now))) {
+		events_failed(e, NULL);
 		snprintf(e->last_error, sizeof(e->last_error), "out of memory");
 		return -ENOMEM;
 	}
@@ -251,7 +282,7 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 	if (ret == -EEXIST)
 		return 1;
 	if (ret < 0) {
-		e->stats.failed++;
+		events_failed(e, &resp);
 		snprintf(e->last_error, sizeof(e->last_error), "%s", resp.message);
 		return ret;
 	}
@@ -264,7 +295,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 {
 	char esc[EVENTS_NOTE_MAX], key[2048], name[256];
 	struct events_series *s;
-	struct kube_response resp;
+	struct kube_response resp = { 0 };
 	struct timespec now;
 	cJSON *obj;
 	int ret;
@@ -283,6 +314,10 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	}
 	if (!events_take_token(e)) {
 		e->stats.rate_limited++;
+		e->last_failure = EVENTS_LIMITED;
+		e->last_code = 0;
+		e->last_reason[0] = '\0';
+		snprintf(e->last_error, sizeof(e->last_error), "over the client-side rate limit");
 		return -EAGAIN;
 	}
 	/* Unique and deterministic enough: the object's name and a nanosecond
@@ -292,6 +327,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 		 e->seq++ & 0xffff);
 	obj = events_object(e, reg, name, type, reason, action, esc, NULL, &now);
 	if (!obj) {
+		events_failed(e, NULL);
 		snprintf(e->last_error, sizeof(e->last_error), "out of memory");
 		return -ENOMEM;
 	}
@@ -304,7 +340,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 	}
 	cJSON_Delete(obj);
 	if (ret < 0) {
-		e->stats.failed++;
+		events_failed(e, &resp);
 		snprintf(e->last_error, sizeof(e->last_error), "%s", resp.message);
 		return ret;
 	}

@@ -65,4 +65,18 @@ void events_get_stats(const struct events *e, struct events_stats *out);
  * module logs nothing, its caller does, with the object. */
 const char *events_last_error(const struct events *e);
 
+/* What the last failed call asks of its caller, by client-go's rule for
+ * Events: EVENTS_REFUSED when an answer came with an error status (a
+ * metav1.Status error, or a proxy's 4xx/5xx): the same Event sent again
+ * would meet the same answer, so it is not retried; EVENTS_RETRY when no
+ * answer came (no connection, a timeout, out of memory): worth a few more
+ * tries; EVENTS_LIMITED when events_emit's client-side limit dropped it
+ * (-EAGAIN): nothing was sent. */
+enum events_failure { EVENTS_LIMITED, EVENTS_RETRY, EVENTS_REFUSED };
+enum events_failure events_last_failure(const struct events *e);
+/* The last failed call's HTTP status (0: no answer) and metav1.Status
+ * reason ("" when none): for a caller's log and counters. */
+long events_last_code(const struct events *e);
+const char *events_last_reason(const struct events *e);
+
 #endif

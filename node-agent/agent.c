@@ -116,7 +116,7 @@ struct agent {
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
 		*m_targets, *m_attached, *m_failures, *m_collisions, *m_matched, *m_ambiguous,
 		*m_unattributed, *m_pending, *m_held, *m_exported, *m_export_lost, *m_parked,
-		*m_parked_total;
+		*m_parked_total, *m_events_refused, *m_events_undelivered;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
@@ -929,6 +929,16 @@ static void agent_k8s_metrics(struct agent *a)
 				  1);
 	a->m_parked_total = metrics_add(m, "shellaudit_agent_records_parked_total",
 					"AuditRecords parked since the agent started.", 0);
+	a->m_events_refused =
+		metrics_add(m, "shellaudit_agent_events_refused_total",
+			    "Events the API server answered with an error status: not retried "
+			    "(the AuditRecords hold the data).",
+			    0);
+	a->m_events_undelivered =
+		metrics_add(m, "shellaudit_agent_events_undelivered_total",
+			    "Events with no answer from the API server after a few tries: skipped "
+			    "(the AuditRecords hold the data).",
+			    0);
 	a->m_exported = metrics_add(m, "shellaudit_agent_exported_total",
 				    "Entries written as JSON lines to --output.", 0);
 	a->m_export_lost = metrics_add(m, "shellaudit_agent_export_lost_total",
@@ -1257,6 +1267,8 @@ static void agent_k8s_update_metrics(struct agent *a)
 	a->m_collisions->value = (double)ps.collisions;
 	a->m_parked->value = (double)parked_count(a->parked);
 	a->m_parked_total->value = (double)ps.records_parked;
+	a->m_events_refused->value = (double)ps.events_refused;
+	a->m_events_undelivered->value = (double)ps.events_undelivered;
 	if (ps.collisions)
 		snprintf(a->last_error, sizeof(a->last_error),
 			 "%llu AuditRecords collided with different records of the same name",

@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "util.h"
 
 struct parked_item {
 	char file[NAME_MAX + 1]; /* NAMESPACE_NAME.json */
 	char ns[64], name[254];
-	char reason[64], message[256];
-	long code;
+	struct parked_why why;
 	uint64_t bytes;
 };
 
@@ -120,25 +120,66 @@ static void parked_drop(struct parked *pk, size_t i)
 		pk->next--;
 }
 
-/* Cuts s before a UTF-8 sequence that snprintf cut short: the status the
- * summary goes into must stay valid UTF-8. */
-static void parked_utf8_cut(char *s)
+/* s (or "") into buf, cut to its size on a UTF-8 boundary; escaped when
+ * it holds control characters or invalid UTF-8 (an answer is any bytes,
+ * and the status it goes into must stay valid UTF-8). */
+static void parked_copy(char *buf, size_t cap, const char *s)
 {
-	size_t len = strlen(s), j, want;
-	unsigned char lead;
+	size_t n = s ? strlen(s) : 0, k;
 
-	if (!len)
+	if (n && escape_needed(s, n)) {
+		escape_text(buf, cap, s, n);
 		return;
-	for (j = len - 1; j > 0 && ((unsigned char)s[j] & 0xc0) == 0x80; j--)
-		;
-	lead = (unsigned char)s[j];
-	want = lead < 0x80	 ? 1 :
-	       (lead >> 5) == 6	 ? 2 :
-	       (lead >> 4) == 14 ? 3 :
-	       (lead >> 3) == 30 ? 4 :
-				   0;
-	if (len - j < want || !want)
-		s[j] = '\0';
+	}
+	k = n ? escape_utf8_prefix(s, n, cap - 1) : 0;
+	memcpy(buf, s ? s : "", k);
+	buf[k] = '\0';
+}
+
+/* why's reason, message and causes from o: a metav1.Status, or a parked
+ * file's document, which holds the same fields (causes at its top). Any
+ * JSON: what is not a string is left empty, what is long is cut. */
+static void parked_why_of(struct parked_why *why, const cJSON *o, const cJSON *causes)
+{
+	const cJSON *c;
+
+	if (parked_str(o, "reason"))
+		parked_copy(why->reason, sizeof(why->reason), parked_str(o, "reason"));
+	if (parked_str(o, "message"))
+		parked_copy(why->message, sizeof(why->message), parked_str(o, "message"));
+	why->ncauses = 0;
+	if (!cJSON_IsArray(causes))
+		return;
+	cJSON_ArrayForEach(c, causes) {
+		struct parked_cause *pc;
+
+		if (why->ncauses >= PARKED_CAUSES_MAX)
+			break;
+		if (!cJSON_IsObject(c))
+			continue;
+		pc = &why->causes[why->ncauses];
+		parked_copy(pc->field, sizeof(pc->field), parked_str(c, "field"));
+		parked_copy(pc->reason, sizeof(pc->reason), parked_str(c, "reason"));
+		parked_copy(pc->message, sizeof(pc->message), parked_str(c, "message"));
+		if (*pc->field || *pc->reason || *pc->message)
+			why->ncauses++;
+	}
+}
+
+void parked_why_from_status(struct parked_why *why, long code, const char *reason,
+			    const char *message, const char *body, size_t len)
+{
+	cJSON *j = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+
+	memset(why, 0, sizeof(*why));
+	why->code = code;
+	parked_copy(why->reason, sizeof(why->reason), reason);
+	parked_copy(why->message, sizeof(why->message), message);
+	if (cJSON_IsObject(j) && parked_str(j, "kind") && !strcmp(parked_str(j, "kind"), "Status"))
+		parked_why_of(why, j,
+			      cJSON_GetObjectItemCaseSensitive(
+				      cJSON_GetObjectItemCaseSensitive(j, "details"), "causes"));
+	cJSON_Delete(j);
 }
 
 /* Fills item from a parked file's document (its bytes: len). */
@@ -148,6 +189,7 @@ static int parked_item_of(const cJSON *doc, const char *file, uint64_t len,
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(doc, "record"), "metadata");
 	const char *ns = parked_str(md, "namespace"), *name = parked_str(md, "name");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(doc, "code");
 
 	if (!parked_name_ok(ns, sizeof(item->ns) - 1) ||
 	    !parked_name_ok(name, sizeof(item->name) - 1))
@@ -156,11 +198,10 @@ static int parked_item_of(const cJSON *doc, const char *file, uint64_t len,
 	snprintf(item->file, sizeof(item->file), "%s", file);
 	snprintf(item->ns, sizeof(item->ns), "%s", ns);
 	snprintf(item->name, sizeof(item->name), "%s", name);
-	snprintf(item->reason, sizeof(item->reason), "%s", parked_str(doc, "reason") ?: "");
-	snprintf(item->message, sizeof(item->message), "%s", parked_str(doc, "message") ?: "");
-	parked_utf8_cut(item->reason);
-	parked_utf8_cut(item->message);
-	item->code = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "code"));
+	parked_why_of(&item->why, doc, cJSON_GetObjectItemCaseSensitive(doc, "causes"));
+	/* An HTTP status, or 0 (a file edited by hand). */
+	if (cJSON_IsNumber(code) && code->valuedouble >= 0 && code->valuedouble < 1000)
+		item->why.code = (long)code->valuedouble;
 	item->bytes = len;
 	return 0;
 }
@@ -278,8 +319,34 @@ static int parked_write(const struct parked *pk, const char *file, const char *t
 	return ret;
 }
 
-int parked_add(struct parked *pk, const cJSON *record, long code, const char *reason,
-	       const char *message)
+/* why as a parked file's fields (code, reason, message, causes) in doc. */
+static void parked_why_to(const struct parked_why *why, cJSON *doc)
+{
+	cJSON *causes;
+	int i;
+
+	cJSON_AddNumberToObject(doc, "code", (double)why->code);
+	cJSON_AddStringToObject(doc, "reason", why->reason);
+	cJSON_AddStringToObject(doc, "message", why->message);
+	if (!why->ncauses || !(causes = cJSON_AddArrayToObject(doc, "causes")))
+		return;
+	for (i = 0; i < why->ncauses && i < PARKED_CAUSES_MAX; i++) {
+		const struct parked_cause *pc = &why->causes[i];
+		cJSON *c = cJSON_CreateObject();
+
+		if (!c)
+			return;
+		if (*pc->field)
+			cJSON_AddStringToObject(c, "field", pc->field);
+		if (*pc->reason)
+			cJSON_AddStringToObject(c, "reason", pc->reason);
+		if (*pc->message)
+			cJSON_AddStringToObject(c, "message", pc->message);
+		cJSON_AddItemToArray(causes, c);
+	}
+}
+
+int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *why)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(record, "metadata");
 	const char *ns = parked_str(md, "namespace"), *name = parked_str(md, "name");
@@ -298,9 +365,7 @@ int parked_add(struct parked *pk, const cJSON *record, long code, const char *re
 		return -EINVAL;
 	if (!(doc = cJSON_CreateObject()))
 		return -ENOMEM;
-	cJSON_AddNumberToObject(doc, "code", (double)code);
-	cJSON_AddStringToObject(doc, "reason", reason ? reason : "");
-	cJSON_AddStringToObject(doc, "message", message ? message : "");
+	parked_why_to(why, doc);
 	cJSON_AddItemToObject(doc, "record", cJSON_Duplicate(record, 1));
 	text = cJSON_PrintUnformatted(doc);
 	if (!text || parked_item_of(doc, file, strlen(text), &item) < 0) {
@@ -371,13 +436,16 @@ cJSON *parked_summary(const struct parked *pk, int max)
 		const struct parked_item *it = &pk->it[i - 1];
 		cJSON *o = cJSON_CreateObject();
 
+		if (!o)
+			break;
 		cJSON_AddStringToObject(o, "namespace", it->ns);
 		cJSON_AddStringToObject(o, "name", it->name);
-		cJSON_AddNumberToObject(o, "code", (double)it->code);
-		if (*it->reason)
-			cJSON_AddStringToObject(o, "reason", it->reason);
-		if (*it->message)
-			cJSON_AddStringToObject(o, "message", it->message);
+		parked_why_to(&it->why, o);
+		/* A status leaves out what is empty. */
+		if (!*it->why.reason)
+			cJSON_DeleteItemFromObjectCaseSensitive(o, "reason");
+		if (!*it->why.message)
+			cJSON_DeleteItemFromObjectCaseSensitive(o, "message");
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;

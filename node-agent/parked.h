@@ -18,8 +18,34 @@
 
 #define PARKED_MAX_FILES 1024
 #define PARKED_MAX_BYTES (64u << 20)
+/* What is kept of the API's details.causes: the first few, each string cut
+ * (on a UTF-8 boundary) to its field's size less one. The ShellAuditNode
+ * schema's maxItems and maxLength follow these. */
+#define PARKED_CAUSES_MAX 3
+
+struct parked_cause {
+	char field[128]; /* "spec.entries[0].text", "metadata.namespace" */
+	char reason[64]; /* "FieldValueInvalid", "NamespaceTerminating" */
+	char message[192];
+};
+
+/* Why the API server refused a record: its HTTP status, and from the
+ * metav1.Status it answered with, reason, message and details.causes. */
+struct parked_why {
+	long code;
+	char reason[64];
+	char message[256];
+	struct parked_cause causes[PARKED_CAUSES_MAX];
+	int ncauses;
+};
 
 struct parked;
+
+/* Fills why from an answer: code, and body (len bytes, any bytes: the API
+ * server's or whatever answered) when it is a metav1.Status; reason and
+ * message (the kube_response's, or NULL) where the body says nothing. */
+void parked_why_from_status(struct parked_why *why, long code, const char *reason,
+			    const char *message, const char *body, size_t len);
 
 /* Opens (making it) the directory dir and counts what it holds (a parked
  * record survives restarts). Caller frees with parked_free(). */
@@ -27,10 +53,9 @@ int parked_open(const char *dir, struct parked **out);
 void parked_free(struct parked *pk);
 
 /* Parks record (metadata.name and metadata.namespace needed) with the
- * API's answer: code, reason and message. -ENOSPC past the bounds,
- * -EINVAL for a record without a usable name. */
-int parked_add(struct parked *pk, const cJSON *record, long code, const char *reason,
-	       const char *message);
+ * API's answer (why: code, reason, message, causes). -ENOSPC past the
+ * bounds, -EINVAL for a record without a usable name. */
+int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *why);
 
 /* Tries parked records again, at most max of them, from the one after the
  * last tried (so that all get their turn): fn gets each record (read from
@@ -41,7 +66,9 @@ typedef int (*parked_fn)(cJSON *record, void *arg);
 int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max);
 
 /* How many records are parked, and the newest few (at most max) as
- * {name, namespace, code, reason, message} for a status: a new array. */
+ * {name, namespace, code, reason, message, causes: [{field, reason,
+ * message}]} for a status (empty strings and causes left out): a new
+ * array. */
 size_t parked_count(const struct parked *pk);
 cJSON *parked_summary(const struct parked *pk, int max);
 

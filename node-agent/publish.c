@@ -23,6 +23,15 @@
 #define PUBLISH_PARKED_RETRY_MS 30000
 #endif
 #define PUBLISH_BACKOFF_MAX_MS 10000
+/* An Event not delivered (no answer from the API server) is tried again
+ * this often, at most this many times in all, then skipped: client-go's
+ * recorder's 12 tries 10 s apart, which a restarting API server outlasts
+ * rarely. Meanwhile the Events behind it wait; the records do not. */
+#define PUBLISH_EVENT_RETRY_MS 10000
+#define PUBLISH_EVENT_TRIES 12
+/* Refused Events are logged once per namespace, Event reason and answer;
+ * past this many kinds remembered, the memory starts again. */
+#define PUBLISH_REFUSED_LOGGED_MAX 256
 
 struct publish_limit {
 	struct tokens tokens;	/* ratePerMinute, burst of one minute's */
@@ -53,6 +62,13 @@ struct publisher {
 	void *hold_arg;
 	struct parked *parked; /* records refused for this object, or NULL */
 	long parked_retry_ms;  /* when parked records are tried next */
+	/* The Event at the head of the stream that was not delivered: its
+	 * position + 1 (0: none), its tries, and when it is tried next (a
+	 * time, never a sleep; the records go on meanwhile). */
+	uint64_t event_failed_pos;
+	int event_tries, event_tries_max;
+	long event_retry_at_ms, event_retry_ms;
+	struct hmap refused_logged; /* "ns|reason|code api-reason" (a set) */
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -66,6 +82,9 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 	p->s = s;
 	hmap_init_free(&p->limits, free);
 	hmap_init_free(&p->chains, free);
+	hmap_init(&p->refused_logged);
+	p->event_tries_max = PUBLISH_EVENT_TRIES;
+	p->event_retry_ms = PUBLISH_EVENT_RETRY_MS;
 	backoff_init(&p->backoff, PUBLISH_BACKOFF_MIN_MS, PUBLISH_BACKOFF_MAX_MS);
 	*out = p;
 	return 0;
@@ -77,6 +96,7 @@ void publish_free(struct publisher *p)
 		return;
 	hmap_clear(&p->limits);
 	hmap_clear(&p->chains);
+	hmap_clear(&p->refused_logged);
 	free(p);
 }
 
@@ -90,6 +110,12 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg)
 {
 	p->hint = fn;
 	p->hint_arg = arg;
+}
+
+void publish_set_event_retry(struct publisher *p, int tries, long every_ms)
+{
+	p->event_tries_max = tries > 0 ? tries : 1;
+	p->event_retry_ms = every_ms > 0 ? every_ms : 0;
 }
 
 void publish_set_parked(struct publisher *p, struct parked *pk)
@@ -206,25 +232,162 @@ static bool publish_refused_for_good(int ret, const struct kube_response *resp)
 			   resp->code == 413 || resp->code == 422);
 }
 
-/* A Warning Event on the record's pod: it was refused and parked. */
+/* An Event the API server refused: counted, and logged the first time its
+ * namespace, Event reason and answer come together (a namespace being
+ * deleted refuses every Event of its pods: one line, not one a line). */
+static void publish_event_refused(struct publisher *p, const struct event_regarding *reg,
+				  const char *reason)
+{
+	char key[400];
+
+	p->stats.events_refused++;
+	snprintf(key, sizeof(key), "%.63s|%.64s|%ld %.63s", reg->ns, reason,
+		 events_last_code(p->ev), events_last_reason(p->ev));
+	if (p->refused_logged.size >= PUBLISH_REFUSED_LOGGED_MAX)
+		hmap_clear(&p->refused_logged);
+	if (hmap_add(&p->refused_logged, key) == 0)
+		return; /* said already */
+	log_with(LOG_WARN,
+		 LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason, "code_reason",
+			events_last_reason(p->ev)),
+		 "Event refused by the API server (%ld): %s; not retried (client-go's rule), "
+		 "counted in shellaudit_agent_events_refused_total: the AuditRecords hold the "
+		 "data. Said once for this namespace, reason and answer",
+		 events_last_code(p->ev), events_last_error(p->ev));
+}
+
+/*
+ * What follows a failed Event (ret < 0), by client-go's rule. Refused (an
+ * answer with an error status): counted, logged once, skipped: 0. Not
+ * delivered (no answer): when stream (an Event of the spool's stream at
+ * pos), tried again event_retry_ms later, event_tries_max times in all,
+ * then counted and skipped; -EAGAIN meanwhile, with the time of
+ * the next try in event_retry_at_ms (never a sleep: the records go on).
+ * A one-off Event (not stream) is not tried again: 0. Dropped by the
+ * client-side limit: 0.
+ */
+static int publish_event_failed(struct publisher *p, const struct event_regarding *reg,
+				const char *reason, bool stream, uint64_t pos)
+{
+	switch (events_last_failure(p->ev)) {
+	case EVENTS_LIMITED: return 0;
+	case EVENTS_REFUSED: publish_event_refused(p, reg, reason); return 0;
+	case EVENTS_RETRY: break;
+	}
+	p->stats.failures++;
+	if (!stream) {
+		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason),
+			 "cannot deliver Event: %s", events_last_error(p->ev));
+		return 0;
+	}
+	if (p->event_failed_pos != pos + 1) {
+		p->event_failed_pos = pos + 1;
+		p->event_tries = 0;
+	}
+	if (++p->event_tries < p->event_tries_max) {
+		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason),
+			 "cannot deliver Event (try %d of %d): %s; tried again in %ld ms",
+			 p->event_tries, p->event_tries_max, events_last_error(p->ev),
+			 p->event_retry_ms);
+		p->event_retry_at_ms = clock_now_ms() + p->event_retry_ms;
+		return -EAGAIN;
+	}
+	p->stats.events_undelivered++;
+	log_with(LOG_ERROR, LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason),
+		 "Event not delivered after %d tries: %s; skipped (the AuditRecords hold the data)",
+		 p->event_tries_max, events_last_error(p->ev));
+	p->event_failed_pos = 0;
+	p->event_tries = 0;
+	return 0;
+}
+
+/* kube_create, keeping what the API server said of a refusal in why (its
+ * code, reason, message and details.causes: a parked record keeps them). */
+static int publish_create(struct publisher *p, const char *path, const cJSON *rec,
+			  struct kube_response *resp, struct parked_why *why)
+{
+	char *body = cJSON_PrintUnformatted(rec);
+	int ret;
+
+	memset(why, 0, sizeof(*why));
+	if (!body) {
+		memset(resp, 0, sizeof(*resp));
+		snprintf(resp->message, sizeof(resp->message), "out of memory");
+		return -ENOMEM;
+	}
+	ret = kube_request(p->c, "POST", path, "application/json", body, resp);
+	free(body);
+	if (ret == 0)
+		ret = kube_response_errno(resp);
+	if (ret < 0 && resp->code >= 400)
+		parked_why_from_status(why, resp->code, resp->reason, resp->message, resp->body,
+				       resp->len);
+	kube_response_clear(resp);
+	return ret;
+}
+
+/* The first cause of a refusal as " (field: message)", or "". */
+static void publish_why_cause(const struct parked_why *why, char *buf, size_t cap)
+{
+	const struct parked_cause *c = &why->causes[0];
+
+	buf[0] = '\0';
+	if (why->ncauses > 0 && (*c->field || *c->message))
+		snprintf(buf, cap, " (%s%s%s)", c->field, *c->field && *c->message ? ": " : "",
+			 c->message);
+}
+
+/* What a person can do about a parked record, from the API's answer. */
+static const char *publish_why_hint(const struct parked_why *why)
+{
+	bool terminating = strstr(why->message, "because it is being terminated") != NULL;
+	int i;
+
+	for (i = 0; i < why->ncauses; i++)
+		terminating |= !strcmp(why->causes[i].reason, "NamespaceTerminating");
+	if (terminating)
+		return "its namespace is being deleted: the records go out if a namespace of "
+		       "that name is created again, and are removed from the node past their "
+		       "retention";
+	switch (why->code) {
+	case 404:
+		return "its namespace is gone: the records go out once it is created again, and "
+		       "are removed from the node past their retention";
+	case 413:
+		return "the record is larger than the API server takes: lower the agent's "
+		       "--batch-bytes or raise the API server's request size limit";
+	case 403:
+		return "an admission webhook or policy, or the agent's RBAC, forbids it: the "
+		       "records go out once it allows them";
+	default:
+		return "an admission policy or webhook, or the schema, refuses it: the records go "
+		       "out once it accepts them";
+	}
+}
+
+/* A Warning Event on the record's pod: it was refused and parked. (Often
+ * refused too when the namespace is being deleted: the log and the
+ * ShellAuditNode status say it as well.) */
 static void publish_parked_event(struct publisher *p, const cJSON *rec,
-				 const struct kube_response *resp)
+				 const struct parked_why *why)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(rec, "metadata");
 	const cJSON *pod = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "pod");
 	struct event_regarding reg = { "v1", "Pod", publish_str(md, "namespace"),
 				       publish_str(pod, "name"), publish_str(pod, "uid") };
-	char note[1024];
+	char note[1024], cause[400];
 
 	if (!p->ev || !reg.ns || !reg.name)
 		return;
+	publish_why_cause(why, cause, sizeof(cause));
 	snprintf(note, sizeof(note),
-		 "AuditRecord %s refused by the API server (%ld %s): %s; kept on the node and "
-		 "tried again every %d s",
-		 publish_str(md, "name") ?: "?", resp->code, resp->reason, resp->message,
-		 PUBLISH_PARKED_RETRY_MS / 1000);
-	(void)events_emit(p->ev, &reg, "Warning", "AuditRecordParked", "Publish", note);
+		 "AuditRecord %s refused by the API server (%ld %s): %s%s; kept on the node and "
+		 "tried again every %d s: %s",
+		 publish_str(md, "name") ?: "?", why->code, why->reason, why->message, cause,
+		 PUBLISH_PARKED_RETRY_MS / 1000, publish_why_hint(why));
+	if (events_emit(p->ev, &reg, "Warning", "AuditRecordParked", "Publish", note) < 0)
+		publish_event_failed(p, &reg, "AuditRecordParked", false, 0);
 }
 
 /* One record; 0 accepted or already there (or, when may_park, parked), <0
@@ -239,8 +402,9 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 	const char *first = cJSON_GetStringValue(
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(entries, 0), "time"));
 	struct kube_response resp;
+	struct parked_why why;
 	struct timespec t, now;
-	char path[512], other[320];
+	char path[512], other[320], cause[400];
 	int ret, tries;
 
 	p->last_code = -1; /* no request made yet */
@@ -251,7 +415,7 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		 * sends the same. */
 		if (record_set_bytes(rec) < 0)
 			return -ENOMEM;
-		ret = kube_create(p->c, path, rec, NULL, &resp);
+		ret = publish_create(p, path, rec, &resp, &why);
 		p->last_code = resp.code;
 		if (ret != -EEXIST)
 			break;
@@ -290,21 +454,25 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		/* Out of the node's queue, never dropped: kept beside the
 		 * spool and tried again, since the cause may clear (the
 		 * namespace recreated, the admission policy changed). */
-		int pr = parked_add(p->parked, rec, resp.code, resp.reason, resp.message);
+		int pr = parked_add(p->parked, rec, &why);
 
+		publish_why_cause(&why, cause, sizeof(cause));
 		if (pr < 0) {
 			log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
-				 "AuditRecord refused (%ld %s: %s) and cannot be parked (%s): kept "
-				 "in the spool and retried",
-				 resp.code, resp.reason, resp.message, strerror(-pr));
+				 "AuditRecord refused (%ld %s: %s%s) and cannot be parked (%s): "
+				 "kept in the spool and retried",
+				 why.code, why.reason, why.message, cause, strerror(-pr));
 			return ret;
 		}
 		p->stats.records_parked++;
-		log_with(LOG_WARN, LOG_KV("ns", ns, "auditrecord", name),
-			 "AuditRecord refused (%ld %s: %s): parked beside the spool, tried again "
-			 "every %d s",
-			 resp.code, resp.reason, resp.message, PUBLISH_PARKED_RETRY_MS / 1000);
-		publish_parked_event(p, rec, &resp);
+		log_with(LOG_WARN,
+			 LOG_KV("ns", ns, "auditrecord", name, "cause",
+				why.ncauses ? why.causes[0].reason : ""),
+			 "AuditRecord refused (%ld %s: %s%s): parked beside the spool, tried "
+			 "again every %d s; %s",
+			 why.code, why.reason, why.message, cause, PUBLISH_PARKED_RETRY_MS / 1000,
+			 publish_why_hint(&why));
+		publish_parked_event(p, rec, &why);
 		return 0;
 	}
 	if (ret == -EINVAL || ret == -ENOENT ||
@@ -467,11 +635,10 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	ret = events_emit_named(p->ev, name, &reg, strcmp(status, "Matched") ? "Warning" : "Normal",
 				"SessionOpened", "Opened", note, NULL);
 	if (ret < 0)
-		log_with(LOG_WARN, LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "SessionOpened"),
-			 "cannot create Event: %s", events_last_error(p->ev));
+		return publish_event_failed(p, &reg, "SessionOpened", true, pos);
 	p->stats.events += ret == 0;
 	p->stats.events_replayed += ret == 1;
-	return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
+	return 0;
 }
 
 static const char *publish_base(const char *path)
@@ -543,12 +710,10 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
 					text, NULL);
 		if (ret < 0)
-			log_with(LOG_WARN,
-				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason", "AuditStopped"),
-				 "cannot create Event: %s", events_last_error(p->ev));
+			return publish_event_failed(p, &reg, "AuditStopped", true, pos);
 		p->stats.events += ret == 0;
 		p->stats.events_replayed += ret == 1;
-		return ret == -EINVAL || ret == -ENOENT || ret == -EACCES || ret > 0 ? 0 : ret;
+		return 0;
 	}
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
 		return 0;
@@ -569,13 +734,12 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 			 (unsigned long long)lim->suppressed, rate);
 		ret = events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited",
 				  note);
-		if (ret >= 0)
+		/* Said again with the next Event when not delivered (or
+		 * limited); not when refused. */
+		if (ret >= 0 || events_last_failure(p->ev) == EVENTS_REFUSED)
 			lim->suppressed = 0;
-		else if (ret != -EAGAIN)
-			log_with(LOG_WARN,
-				 LOG_KV("ns", reg.ns, "pod", reg.name, "reason",
-					"ShellCommandsSuppressed"),
-				 "cannot create Event: %s", events_last_error(p->ev));
+		if (ret < 0)
+			publish_event_failed(p, &reg, "ShellCommandsSuppressed", false, 0);
 	}
 	/* An escaped entry's note is its escaped text, shown as it is (an
 	 * escaped and a typed line can read alike: the annotation tells). */
@@ -601,18 +765,13 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	free(exec_note);
 	cJSON_Delete(annotations);
 	if (ret < 0)
-		log_with(LOG_WARN,
-			 LOG_KV("ns", reg.ns, "pod", reg.name, "reason",
-				line ? "ShellCommand" : "ProgramExecuted"),
-			 "cannot create Event: %s", events_last_error(p->ev));
+		return publish_event_failed(p, &reg, line ? "ShellCommand" : "ProgramExecuted",
+					    true, pos);
 	if (ret == 1)
 		p->stats.events_replayed++;
-	else if (ret == 0)
+	else
 		p->stats.events++;
-	else if (ret == -EINVAL || ret == -ENOENT || ret == -EACCES)
-		return 0; /* refused for good (a namespace being deleted, a policy):
-			   * the AuditRecord still holds it */
-	return ret < 0 ? ret : 0;
+	return 0;
 }
 
 /* --- where a chain goes on ------------------------------------------------------- */
@@ -845,16 +1004,17 @@ int publish_step(struct publisher *p, int budget)
 		hmap_remove(&p->chains, cid);
 		backoff_reset(&p->backoff);
 	}
-	while (calls < budget && spool_next_event(p->s, &item, &pos) == 0) {
+	/* An Event not delivered waits for its next try (a time): the
+	 * records above went on meanwhile, and never wait for an Event. */
+	while (calls < budget && clock_now_ms() >= p->event_retry_at_ms &&
+	       spool_next_event(p->s, &item, &pos) == 0) {
 		ret = publish_event(p, item, pos);
 		cJSON_Delete(item);
 		calls++;
-		if (ret < 0) {
-			publish_failed(p);
+		if (ret < 0)
 			return calls;
-		}
 		spool_event_done(p->s, pos);
-		backoff_reset(&p->backoff);
+		p->event_failed_pos = 0;
 	}
 	return calls;
 }

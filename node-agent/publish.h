@@ -3,10 +3,15 @@
  * acknowledged only once accepted, so an API server outage delays but
  * loses nothing. Records go out per chain (container), each in its own
  * order with its own backoff: a chain whose record the API server answers
- * with an error (a failing webhook of its namespace, 429, 5xx) backs off
- * alone, and one a storage budget holds waits alone, while the others go
- * on. No answer at all (the API server away) backs the whole node off, as
- * does a failed Event. */
+ * with an error that may clear (a failing webhook of its namespace, 429,
+ * 5xx) backs off alone, and one a storage budget holds waits alone, while
+ * the others go on; no answer at all (the API server away) backs the whole
+ * node off. A record refused for itself is parked (publish_set_parked).
+ * Events follow client-go's rule: one the API server answers with an error
+ * status is not sent again (counted in events_refused, logged once per
+ * namespace and reason); one that got no answer is tried again a few
+ * times, seconds apart, and the records never wait for it: the
+ * AuditRecords hold the data. */
 #ifndef SHELLAUDIT_PUBLISH_H
 #define SHELLAUDIT_PUBLISH_H
 
@@ -28,6 +33,8 @@ struct publish_stats {
 	uint64_t records_parked;		/* refused for the record itself: parked */
 	uint64_t parked_published;		/* parked, then accepted */
 	uint64_t parked_expired;		/* parked past their retention: removed */
+	uint64_t events_refused;		/* answered with an error status: skipped */
+	uint64_t events_undelivered;		/* no answer after the last try: skipped */
 };
 
 struct publisher;
@@ -58,6 +65,11 @@ void publish_on_hint(struct publisher *p, publish_hint_fn fn, void *arg);
  * replay), in publication order; the record is the publisher's. */
 typedef void (*publish_record_fn)(const cJSON *record, void *arg);
 void publish_on_record(struct publisher *p, publish_record_fn fn, void *arg);
+
+/* How an Event that gets no answer is tried again: tries in all, every_ms
+ * apart (the default: 12 tries, 10 s apart, as client-go's recorder); for
+ * tests. */
+void publish_set_event_retry(struct publisher *p, int tries, long every_ms);
 
 /* Where records the API server refuses for this object (400, 403, 404,
  * 413, 422) go instead of blocking the queue or being dropped (parked.h);

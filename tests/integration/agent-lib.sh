@@ -7,19 +7,21 @@
 
 k() { "$KUBE_BIN/kubectl" "$@"; }
 
-# ag_pod POD CID: the pod shop/POD (container main, label app=demo) bound
-# to $node, running with container ID containerd://CID as a kubelet would
-# report it.
+# ag_pod POD CID [NS]: the pod NS/POD (shop by default; container main,
+# label app=demo) bound to $node, running with container ID
+# containerd://CID as a kubelet would report it.
 ag_pod() {
-	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"'"$1"'","namespace":"shop","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
+	local ns=${3:-shop}
+	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"'"$1"'","namespace":"'"$ns"'","labels":{"app":"demo"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
 		k apply -f - >/dev/null
-	k patch pod "$1" -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$2"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+	k patch pod "$1" -n "$ns" --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$2"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
 }
 
-# ag_container NAME POD [ROOT]: the capture container NAME (root ROOT, the
-# test root by default), its init in a cgroup named after a new container
-# ID (as the cgroupfs driver names a container's cgroup), and the pod
-# shop/POD that reports that ID, which it leaves in AG_CID.
+# ag_container NAME POD [ROOT] [NS]: the capture container NAME (root ROOT,
+# the test root by default), its init in a cgroup named after a new
+# container ID (as the cgroupfs driver names a container's cgroup), and
+# the pod NS/POD (shop by default) that reports that ID, which it leaves in
+# AG_CID.
 ag_container() {
 	local cg
 	AG_CID=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
@@ -29,7 +31,7 @@ ag_container() {
 	t_cleanup "t_wait 10 rmdir '$cg'; rmdir '$(dirname "$cg")'"
 	cap_container "$1" "${3:-$RFS}"
 	echo "${CPID[$1]}" >"$cg/cgroup.procs"
-	ag_pod "$2" "$AG_CID"
+	ag_pod "$2" "$AG_CID" "${4:-shop}"
 }
 
 # ag_setup NODE: all of the above; sets node, dir ($SHELLAUDIT_RUN) and cid

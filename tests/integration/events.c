@@ -3,7 +3,9 @@
  * fields kubectl shows, identical ones fold into a series, the client-side
  * limit drops and counts, hostile notes are escaped and bounded, and a note
  * that can be shown as typed (or that is escaped already) is, never
- * escaped again. */
+ * escaped again; a failure says what client-go's rule makes of it: an
+ * answer with an error status is refused (not retried), no answer is worth
+ * a retry, the client-side limit sent nothing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,22 @@ int main(void)
 	      st.rate_limited == 6);
 	CHECK("stats add up", st.created == 10 && st.aggregated == 49 && st.series_updates == 1 &&
 	      st.failed == 0);
+	CHECK("  a drop by the limit is no refusal: nothing was sent",
+	      events_last_failure(e) == EVENTS_LIMITED);
+
+	/* An answer with an error status (here 404: no such namespace) is a
+	 * refusal, not retried; the answer's code and reason are kept. */
+	{
+		struct event_regarding gone = { "v1", "Pod", "no-such-namespace", "demo-pod",
+						NULL };
+
+		r = events_emit_named(e, "demo-pod.gone", &gone, "Normal", "Gone", "Typed", "ls",
+				      NULL);
+		CHECK("an Event the API server answers with an error status is refused",
+		      r == -ENOENT && events_last_failure(e) == EVENTS_REFUSED &&
+			      events_last_code(e) == 404 &&
+			      !strcmp(events_last_reason(e), "NotFound"));
+	}
 
 	/* Shown as typed: a backslash stays one; text the agent escaped
 	 * already is not escaped a second time; annotations go on the Event. */
@@ -164,6 +182,27 @@ int main(void)
 		f = list(c, "LongNode");
 		CHECK("a 257-character instance still makes Events", r == 0 && f.n == 1);
 		events_free(e);
+	}
+	/* No answer at all (nothing listens on port 1): worth a retry. */
+	{
+		struct kube_client_opts quick = { .timeout_ms = 3000, .connect_timeout_ms = 2000 };
+		struct kube_client *down;
+		char *server = cfg->server, closed[] = "https://127.0.0.1:1";
+
+		cfg->server = closed;
+		o.instance = "agent-test"; /* the block above's is gone */
+		if (kube_client_new(cfg, &quick, &down) == 0 && events_new(down, &o, &e) == 0) {
+			r = events_emit_named(e, "demo-pod.down", &pod, "Normal", "Down", "Typed",
+					      "ls", NULL);
+			CHECK("an Event that gets no answer is worth a retry",
+			      r < 0 && events_last_failure(e) == EVENTS_RETRY &&
+				      events_last_code(e) == 0);
+			events_free(e);
+			kube_client_free(down);
+		} else {
+			CHECK("a client of a closed port", false);
+		}
+		cfg->server = server;
 	}
 	kube_client_free(c);
 	kubeconfig_free(cfg);

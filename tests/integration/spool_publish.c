@@ -12,6 +12,11 @@
  *   spool_publish full DIR                       a full spool: each chain that
  *                                                 lost entries gets a gap entry
  *                                                 with its own count
+ *   spool_publish events DIR                     Events by client-go's rule: with
+ *                                                 no answer they wait (tried again)
+ *                                                 and the records go on, then are
+ *                                                 skipped; answered 404 they are
+ *                                                 refused at once, not retried
  *   spool_publish corrupt DIR                    a corrupt entry in a middle
  *                                                 segment is a gap entry in its
  *                                                 session, a corrupt record is
@@ -784,6 +789,154 @@ static int corrupt_phase(struct kube_client *c, const char *dir)
 	return passed == checks ? 0 : 1;
 }
 
+/* --- Events by client-go's rule ---------------------------------------------------- */
+
+/* The lines of container cid in the records (a map text -> count the
+ * caller clears). */
+static size_t chain_lines(struct kube_client *c, const char *cid, struct hmap *texts)
+{
+	struct collect col = { 0 };
+
+	list_chain(c, cid, &col);
+	chain_gaps(&col, NULL, texts);
+	free_chain(&col);
+	return texts->size;
+}
+
+/* Three lines of a new container through a publisher whose Events go to
+ * events_server (a URL), with the records to the real API server; the
+ * publisher, its recorder and client, the spool: the caller's. */
+struct ev_rig {
+	struct sign_key *key;
+	struct kube_client *down;
+	struct events *ev;
+	struct spool *s;
+	struct publisher *p;
+};
+
+static int ev_rig_open(struct ev_rig *r, struct kube_client *c, struct kubeconfig *cfg,
+		       const char *server, const char *dir, const char *cid, const char *tag)
+{
+	struct kube_client_opts quick = { .timeout_ms = 3000, .connect_timeout_ms = 2000 };
+	struct spool_opts so = {
+		.dir = dir, .batch_entries = 7, .batch_age_ms = 100, .checkpoint_ms = 100
+	};
+	struct events_opts eo = { .controller = "shellaudit.io/agent",
+				  .instance = "spool-test",
+				  .qps = 1000,
+				  .burst = 1000 };
+	char *real = cfg->server, url[512], text[64];
+	cJSON *id = pod_identity(tag, cid), *sess, *e;
+	int i, ret;
+
+	memset(r, 0, sizeof(*r));
+	so.key = r->key = load_key(dir);
+	snprintf(url, sizeof(url), "%s", server);
+	cfg->server = url;
+	ret = kube_client_new(cfg, &quick, &r->down);
+	cfg->server = real;
+	if (ret < 0 || events_new(r->down, &eo, &r->ev) < 0 || spool_open(&so, &r->s) < 0 ||
+	    publish_new(c, r->ev, r->s, &r->p) < 0) {
+		cJSON_Delete(id);
+		return -1;
+	}
+	sess = cJSON_Parse("{\"id\":\"300\",\"pid\":300}");
+	for (i = 0; i < 3; i++) {
+		e = cJSON_CreateObject();
+		snprintf(text, sizeof(text), "%s-%d", tag, i);
+		cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000001Z");
+		cJSON_AddStringToObject(e, "kind", "line");
+		cJSON_AddStringToObject(e, "text", text);
+		spool_add(r->s, cid, "300", id, sess, e);
+		cJSON_Delete(e);
+	}
+	spool_end_session(r->s, cid, "300");
+	cJSON_Delete(sess);
+	cJSON_Delete(id);
+	return 0;
+}
+
+static void ev_rig_close(struct ev_rig *r)
+{
+	publish_free(r->p);
+	events_free(r->ev);
+	spool_close(r->s);
+	kube_client_free(r->down);
+	sign_key_free(r->key);
+}
+
+static int events_phase(struct kube_client *c, struct kubeconfig *cfg, const char *dir)
+{
+	struct timespec step = { 0, 50 * 1000000L };
+	struct publish_stats ps;
+	struct ev_rig r;
+	struct hmap texts, events;
+	char sub[512], url[512], detail[160];
+	time_t end;
+	size_t n = 0;
+
+	/* No answer: nothing listens on port 1. */
+	snprintf(sub, sizeof(sub), "%s-down", dir);
+	if (ev_rig_open(&r, c, cfg, "https://127.0.0.1:1", sub, "containerd://e7e17d0", "evdown") <
+	    0)
+		return 1;
+	/* Tried again every 100 ms, and not given up within the test's
+	 * minute: the records must go out while the Events wait. */
+	publish_set_event_retry(r.p, 1000000, 100);
+	hmap_init(&texts);
+	for (end = time(NULL) + 60; time(NULL) < end && n < 3; nanosleep(&step, NULL)) {
+		spool_tick(r.s);
+		publish_step(r.p, 200);
+		hmap_clear(&texts);
+		n = chain_lines(c, "containerd://e7e17d0", &texts);
+	}
+	publish_get_stats(r.p, &ps);
+	snprintf(detail, sizeof(detail), "%zu lines in records, %llu Events, %llu failures", n,
+		 (unsigned long long)ps.events, (unsigned long long)ps.failures);
+	check(n == 3 && ps.events == 0 && ps.failures > 0 && !spool_idle(r.s),
+	      "Events that get no answer wait for their next try; the records go on", detail);
+	/* The wait is the Event's own: the publisher is not backing off, a
+	 * record that comes goes out at the next step. */
+	check(publish_backoff_ms(r.p) == 0, "  and the publisher does not back off for them", NULL);
+	/* Now a few tries only: each is skipped after them, counted. */
+	publish_set_event_retry(r.p, 2, 100);
+	check(drain(r.s, r.p, 60) == 0, "  then, tries spent, they are skipped: the spool drains",
+	      NULL);
+	publish_get_stats(r.p, &ps);
+	snprintf(detail, sizeof(detail), "undelivered %llu, refused %llu",
+		 (unsigned long long)ps.events_undelivered, (unsigned long long)ps.events_refused);
+	check(ps.events_undelivered == 3 && ps.events_refused == 0, "  and counted", detail);
+	ev_rig_close(&r);
+
+	/* Answered with an error status (404: a path no API serves). */
+	snprintf(sub, sizeof(sub), "%s-refused", dir);
+	snprintf(url, sizeof(url), "%s/no-such-prefix", cfg->server);
+	if (ev_rig_open(&r, c, cfg, url, sub, "containerd://e7e17d1", "evrefused") < 0)
+		return 1;
+	check(drain(r.s, r.p, 60) == 0, "Events answered 404 do not hold the spool: it drains",
+	      NULL);
+	publish_get_stats(r.p, &ps);
+	hmap_clear(&texts);
+	n = chain_lines(c, "containerd://e7e17d1", &texts);
+	snprintf(detail, sizeof(detail), "refused %llu, failures %llu, undelivered %llu, lines %zu",
+		 (unsigned long long)ps.events_refused, (unsigned long long)ps.failures,
+		 (unsigned long long)ps.events_undelivered, n);
+	check(ps.events_refused == 3 && ps.failures == 0 && ps.events_undelivered == 0 && n == 3,
+	      "  each is refused at once, counted, never tried again; the records hold the lines",
+	      detail);
+	ev_rig_close(&r);
+	/* None of these Events is in the API server. */
+	hmap_init(&events);
+	kube_list(c, "/apis/events.k8s.io/v1/namespaces/" NS "/events", 500, count_event, &events,
+		  NULL, NULL);
+	check(!hmap_get(&events, "evdown-0") && !hmap_get(&events, "evrefused-0"),
+	      "no Event of theirs was created", NULL);
+	hmap_clear(&events);
+	hmap_clear(&texts);
+	printf("%d passed, %d failed\n", passed, checks - passed);
+	return passed == checks ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct kubeconfig *cfg;
@@ -808,6 +961,8 @@ int main(int argc, char **argv)
 		ret = full_phase(c, argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "corrupt"))
 		ret = corrupt_phase(c, argv[2]);
+	else if (argc == 3 && !strcmp(argv[1], "events"))
+		ret = events_phase(c, cfg, argv[2]);
 	kube_client_free(c);
 	kubeconfig_free(cfg);
 	return ret;

@@ -8,7 +8,10 @@
 # longer name, never dropped. Then the spool's faults: a full spool's gap
 # in each chain that lost entries, with its own count; a corrupt entry in
 # a middle segment and a corrupt record; a spool wiped from the disk, whose
-# chain goes on after the API server's newest record.
+# chain goes on after the API server's newest record. Events by client-go's
+# rule: with no answer they wait for their next try while the records go
+# on, then are skipped; answered with an error status they are skipped at
+# once, never tried again.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
@@ -50,6 +53,9 @@ t_run_program "collide" "$prog" collide "$SHELLAUDIT_RUN/spool-collide"
 
 t_run_program "full" "$prog" full "$SHELLAUDIT_RUN/spool-full"
 t_run_program "corrupt" "$prog" corrupt "$SHELLAUDIT_RUN/spool-corrupt"
+# Events by client-go's rule: not delivered, they wait and the records go
+# on; refused, they are skipped at once.
+t_run_program "events" "$prog" events "$SHELLAUDIT_RUN/spool-events"
 
 # The node's spool is lost (disk wiped; its key kept): the chain goes on
 # after the newest record the API server holds, previousDigest included,
