@@ -67,6 +67,15 @@
 #include "ttyline.h"
 #include "turnlock.h"
 
+/* A process that exec'd in a target, for discovery. */
+struct agent_exec {
+	uint32_t owner;
+	pid_t pid;
+	uint64_t ts;
+};
+
+#define AGENT_EXECS_MAX 4096
+
 struct agent {
 	const struct agent_opts *opts;
 	/* Held by the thread that works on anything below; see the top. */
@@ -84,6 +93,12 @@ struct agent {
 	bool cap_started;
 	bool reload; /* SIGHUP: the targets file is read again */
 	bool more;   /* discovery has work due now */
+	/* The execs the capture thread saw, for discovery, which runs
+	 * without the lock (under the lock: pushed by the capture thread,
+	 * taken by the main thread before each discovery step). */
+	struct agent_exec *execs;
+	size_t nexecs;
+	bool execs_lost; /* it was full: every container is scanned again */
 	struct capture *cap;
 	struct probe_set *probes;
 	struct refused *refused; /* ELF files refused, by identity */
@@ -465,11 +480,44 @@ apply:
 
 static void agent_on_exec(struct agent *a, const struct target *t, const struct capture_event *ev)
 {
-	/* Looked at in the loop's discovery step, not here: what the program
-	 * is made of must not hold the reading of the ring buffer. The kernel
-	 * marked the process as the container's: it is probed wherever it is
-	 * now (a bash copied into a namespace of its own included). */
-	discover_process(a->disc, t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts);
+	/* Looked at in the main thread's discovery step, not here: what the
+	 * program is made of must not hold the reading of the ring buffer.
+	 * The kernel marked the process as the container's: it is probed
+	 * wherever it is now (a bash copied into a namespace of its own
+	 * included). */
+	if (!a->execs && !(a->execs = calloc(AGENT_EXECS_MAX, sizeof(*a->execs)))) {
+		a->execs_lost = true;
+		return;
+	}
+	if (a->nexecs == AGENT_EXECS_MAX) {
+		a->execs_lost = true;
+		return;
+	}
+	a->execs[a->nexecs++] = (struct agent_exec){ t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts };
+}
+
+/* Discovery's step, the lock given up meanwhile: a unit reads a file of
+ * the container, which may be slow (the container's own file system);
+ * the capture thread goes on. Nothing it touches is the capture
+ * thread's: the execs it saw are handed over first, under the lock. */
+static int agent_discover_step(struct agent *a)
+{
+	size_t i;
+	int more;
+
+	for (i = 0; i < a->nexecs; i++)
+		discover_process(a->disc, a->execs[i].owner, a->execs[i].pid, a->execs[i].ts);
+	a->nexecs = 0;
+	if (a->execs_lost) {
+		log_warn("more execs than discovery could queue: every container's processes "
+			 "are scanned again");
+		discover_rescan_all(a->disc);
+		a->execs_lost = false;
+	}
+	turnlock_unlock(&a->lock);
+	more = discover_step(a->disc, DISCOVER_STEP_MS * 1000000ull);
+	turnlock_lock(&a->lock);
+	return more;
 }
 
 /* The target an event belongs to, or NULL: its id names a target of the
@@ -1406,7 +1454,7 @@ static long agent_before_sleep(void *arg)
 	if (a->settled && !a->probes_swept && discover_scanned_all(a->disc))
 		agent_sweep_probes(a);
 	httpd_beat(a->http, agent_ready(a));
-	a->more = discover_step(a->disc, DISCOVER_STEP_MS * 1000000ull);
+	a->more = agent_discover_step(a);
 	if (a->nc)
 		agent_k8s_turn(a);
 	if (!a->settled)
@@ -1632,6 +1680,7 @@ out:
 	capture_close(a.cap);
 	target_list_free(&a.targets);
 	free(a.inherited);
+	free(a.execs);
 	sink_close(a.sink);
 	export_free(a.export);
 	httpd_stop(a.http);

@@ -655,6 +655,14 @@ int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exe
 	return discover_enqueue(t, &p);
 }
 
+void discover_rescan_all(struct discover *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		discover_rescan(d->t[i]);
+}
+
 void discover_forget(struct discover *d, uint32_t owner)
 {
 	size_t i;

@@ -94,6 +94,10 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
  */
 int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts);
 
+/* Scans the processes of every container again: execs were not queued
+ * (the caller's own queue of them overflowed). */
+void discover_rescan_all(struct discover *d);
+
 /* Drops owner's queue and refusals. */
 void discover_forget(struct discover *d, uint32_t owner);
 
