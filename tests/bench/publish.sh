@@ -18,10 +18,12 @@
 #      at 1,000 lines a second. Capture time is the entry's time (the
 #      kernel's timestamp), arrival is when a watch (kubectl get -w) sees
 #      the object.
-#   4. the agent's RSS, idle and after 10,000 lines, split into the BPF map
+#   4. the agent's RSS, idle and after BENCH_MANY_LINES (10,000) lines
+#      typed at 1,000 a second, split into the BPF map
 #      mappings (the ring buffer, mapped twice) and the rest; the
 #      reference is the same agent with --ringbuf-mb 4.
-#   5. capture -> export line (--output) of lines typed at 10 a second,
+#   5. capture -> export line (--output) of BENCH_SLOW_LINES (200) lines
+#      typed at 10 a second,
 #      without and then with 100 connections held open on the agent's
 #      --port, one of them trickling a byte every half second.
 #
@@ -42,6 +44,7 @@ set -uo pipefail
 N=${BENCH_EXECS:-10000}
 RUNS=${BENCH_RUNS:-3}
 MANY=${BENCH_MANY_LINES:-10000}
+SLOW_LINES=${BENCH_SLOW_LINES:-200}
 HZ=$(getconf CLK_TCK)
 PY=$T_ROOT/tests/bench/pipeline.py
 bench_start=$SECONDS
@@ -168,6 +171,7 @@ if command -v bpftrace >/dev/null; then
 		pairs "bpftrace, printing every exec" "$bt" && FIG[bpftrace]=$(ratio "$WALL" "$off_wall")
 		kill -INT "$bt"
 		wait "$bt"
+		grep -i lost "$work/bpftrace.out" "$work/bpftrace.err" | sed 's/^/    /'
 		t_eq "bpftrace printed every exec of the loops" 1 \
 			"$(($(grep -c ' true$' "$work/bpftrace.out") >= 2 * N * RUNS))"
 	else
@@ -348,10 +352,10 @@ exported() {
 	t_eq "$3: every line was exported" "RESULT $2" "$(grep '^RESULT' <<<"$out")"
 }
 echo
-echo "5. capture -> export line (--output), 100 lines at 10 a second"
+echo "5. capture -> export line (--output), $SLOW_LINES lines at 10 a second"
 echo " without other clients:"
-type_lines "echo q0-" 100 10
-exported "echo q0-" 100 "without clients"
+type_lines "echo q0-" "$SLOW_LINES" 10
+exported "echo q0-" "$SLOW_LINES" "without clients"
 FIG[quiet]=$P99
 python3 "$PY" slow "$port" 100 >"$work/slow.log" 2>&1 &
 slow=$!
@@ -359,8 +363,8 @@ t_cleanup "kill $slow 2>/dev/null"
 t_wait 60 grep -q '^ready' "$work/slow.log" || t_fail "the slow clients connect" "$(tail -3 "$work/slow.log")"
 sleep 2
 echo " with 100 connections held open on --port, one trickling a byte every 0.5 s:"
-type_lines "echo q1-" 100 10
-exported "echo q1-" 100 "with slow clients"
+type_lines "echo q1-" "$SLOW_LINES" 10
+exported "echo q1-" "$SLOW_LINES" "with slow clients"
 FIG[slow]=$P99
 kill "$slow"
 wait "$slow" 2>/dev/null
