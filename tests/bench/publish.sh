@@ -309,7 +309,7 @@ run 1000 2000
 FIG[rec1000]=$P99_REC FIG[ev1000]=$P99_EV
 
 # --- 4: RSS ---
-# many PREFIX: MANY lines as fast as the shell reads them, until all are in
+# many PREFIX: MANY lines typed at 1,000 a second, then until all are in
 # AuditRecords.
 many() {
 	type_lines "$1" "$MANY" 1000
