@@ -154,23 +154,30 @@ def smaps(pid):
 def slow(port, n):
     import selectors
     sel = selectors.DefaultSelector()
-    reopened = 0
+    reopened = reported = 0
     request = b"GET /metrics HTTP/1.1\r\nHost: bench\r\nX-Slow: " + b"a" * 1000000
 
     def connect(i):
-        s = socket.create_connection(("127.0.0.1", port))
+        """A connection, or None when the server did not take it in 5 s."""
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            return None
+        s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, i)
         return s
 
     socks = [connect(i) for i in range(n)]
+    print("ready %d of %d connected" % (sum(s is not None for s in socks), n), flush=True)
     sent = 0
-    print("ready", flush=True)
     next_byte = time.monotonic()
     while True:
         for key, _ in sel.select(timeout=max(0, next_byte - time.monotonic())):
             s, i = key.fileobj, key.data
             try:
                 data = s.recv(65536)
+            except BlockingIOError:
+                continue
             except OSError:
                 data = b""
             if not data:  # the server closed it: open another
@@ -181,15 +188,18 @@ def slow(port, n):
                 if i == 0:
                     sent = 0
         if time.monotonic() >= next_byte:
+            for i in range(n):  # those the server did not take
+                if socks[i] is None:
+                    socks[i] = connect(i)
             try:
                 socks[0].send(request[sent:sent + 1])
                 sent += 1
-            except OSError:
+            except (OSError, AttributeError):
                 pass
             next_byte += 0.5
-            if reopened:
+            if reopened != reported:
                 print("reopened %d" % reopened, flush=True)
-                reopened = 0
+                reported = reopened
 
 
 def main():

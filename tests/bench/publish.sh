@@ -115,42 +115,46 @@ exec_pair() {
 	wait "$b" || rc=1
 	return $rc
 }
-# pairs LABEL [PID...]: RUNS pairs of loops, traced by the PIDs (whose
-# CPU is added to the loops'); sets WALL and CPU (s) to the best of the runs.
-pairs() {
-	local label=$1 r t p before after TIMEFORMAT='%3R %3U %3S'
-	shift
-	WALL='' CPU=''
-	for ((r = 0; r < RUNS; r++)); do
-		before=0
-		for p in "$@"; do before=$(awk -v a="$before" -v b="$(cpu_ms "$p")" 'BEGIN { print a + b }'); done
-		t=$({ time exec_pair >/dev/null 2>&1; } 2>&1) || { t_fail "$label: the exec loops ran" "$t"; return 1; }
-		after=0
-		for p in "$@"; do after=$(awk -v a="$after" -v b="$(cpu_ms "$p")" 'BEGIN { print a + b }'); done
-		read -r WALL CPU < <(echo "$t $before $after ${WALL:-} ${CPU:-}" | awk '{
-			w = $1; c = $2 + $3 + ($5 - $4) / 1000
-			if ($6 != "" && $6 < w) w = $6
-			if ($7 != "" && $7 < c) c = $7
-			printf "%.3f %.3f\n", w, c }')
-	done
-	printf '  %-34s wall %7.3f s %s   CPU %7.3f s %s\n' "$label" "$WALL" "$(ratio "$WALL" "${off_wall:-$WALL}")" \
-		"$CPU" "$(ratio "$CPU" "${off_cpu:-$CPU}")"
+# pair_once [PID...]: one pair of loops; prints "WALL CPU" in seconds: its
+# wall clock, and the loops' CPU plus what the PIDs (a tracer) used meanwhile.
+pair_once() {
+	local t p before=0 after=0 TIMEFORMAT='%3R %3U %3S'
+	for p in "$@"; do before=$(awk -v a="$before" -v b="$(cpu_ms "$p")" 'BEGIN { print a + b }'); done
+	t=$({ time exec_pair >/dev/null 2>&1; } 2>&1) || return 1
+	for p in "$@"; do after=$(awk -v a="$after" -v b="$(cpu_ms "$p")" 'BEGIN { print a + b }'); done
+	echo "$t $before $after" | awk '{ printf "%.3f %.3f\n", $1, $2 + $3 + ($5 - $4) / 1000 }'
 }
+min() { echo "$1 ${2:-$1}" | awk '{ print ($1 < $2) ? $1 : $2 }'; }
 ratio() { echo "$1 $2" | awk '{ printf "x%.2f", $1 / $2 }'; }
-# off: the loops untraced, measured again just before each tracer's: a
-# ratio is to the loops next to it in time (the machine is shared).
-off() {
-	off_wall='' off_cpu=''
-	pairs "off" || t_stop "the exec loops run"
-	off_wall=$WALL off_cpu=$CPU
-}
-# both: "x1.05 (CPU x1.02)", the last pairs over the last off.
-both() { echo "$(ratio "$WALL" "$off_wall") (CPU $(ratio "$CPU" "$off_cpu"))"; }
-# per_kexec PID C0 T0: PID's CPU since C0 (ms, at SECONDS T0) less its idle
-# rate ($IDLE ms/s), per 1,000 execs of the RUNS pairs.
-per_kexec() {
-	echo "$(cpu_ms "$1") $2 $((SECONDS - $3)) $IDLE $((2 * N * RUNS))" |
-		awk '{ printf "%.1f", ($1 - $2 - $3 * $4) / ($5 / 1000) }'
+# versus LABEL START STOP [agent]: RUNS rounds of a pair of loops untraced,
+# then a pair traced: START starts the tracer and sets TRACER to the PIDs
+# whose CPU counts (an agent's first, and IDLE to its idle CPU in ms/s),
+# STOP ends it. Each time is the best of its RUNS, and a ratio is to the
+# untraced pairs of the same rounds: the machine is shared, its load
+# changes from minute to minute. Sets VS, "x1.05 (CPU x1.02)"; with
+# "agent", KEXEC too: the agent's CPU per 1,000 execs in ms, less its idle
+# CPU over the same time, counted until what the loops left it to do is done.
+versus() {
+	local label=$1 start=$2 stop=$3 agent=${4:-} r ow='' oc='' w='' c='' x y c0 t0 spent=0
+	for ((r = 0; r < RUNS; r++)); do
+		read -r x y < <(pair_once) || { t_fail "$label: the untraced loops run"; return 1; }
+		ow=$(min "$x" "$ow") oc=$(min "$y" "$oc")
+		"$start" || { t_fail "$label starts"; "$stop"; return 1; }
+		[ -z "$agent" ] || settle "${TRACER[0]}" # its start-up
+		c0=$(cpu_ms "${TRACER[0]}") t0=$SECONDS
+		read -r x y < <(pair_once "${TRACER[@]}") || { t_fail "$label: the loops run"; "$stop"; return 1; }
+		w=$(min "$x" "$w") c=$(min "$y" "$c")
+		if [ -n "$agent" ]; then
+			settle "${TRACER[0]}"
+			spent=$(echo "$spent $(cpu_ms "${TRACER[0]}") $c0 $((SECONDS - t0)) $IDLE" |
+				awk '{ print $1 + $2 - $3 - $4 * $5 }')
+		fi
+		"$stop"
+	done
+	VS="$(ratio "$w" "$ow") (CPU $(ratio "$c" "$oc"))"
+	KEXEC=$(echo "$spent $((2 * N * RUNS))" | awk '{ printf "%.1f", $1 / ($2 / 1000) }')
+	printf '  %-32s off %6.2f s (CPU %6.2f s), on %6.2f s (CPU %6.2f s): %s\n' "$label" "$ow" "$oc" "$w" "$c" "$VS"
+	[ -z "$agent" ] || echo "    its CPU: $KEXEC ms per 1,000 execs (idle $IDLE ms/s subtracted)"
 }
 # idle_rate PID: PID's CPU in ms per second over 10 s of nothing.
 idle_rate() {
@@ -159,39 +163,6 @@ idle_rate() {
 	sleep 10
 	echo "$(cpu_ms "$1") $c0" | awk '{ printf "%.2f", ($1 - $2) / 10 }'
 }
-
-echo "1. two parallel loops of $N fork+exec of /bin/true in a targeted container, best of $RUNS;" \
-	"$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-exec_pair >/dev/null 2>&1 # warm up caches
-off
-
-# bpftrace, printing every exec. Its own mount namespace gets tracefs.
-if command -v bpftrace >/dev/null; then
-	# shellcheck disable=SC2016 # bpftrace's program, not the shell's
-	unshare --mount sh -c 'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
-		mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-		exec bpftrace -B full -e "tracepoint:sched:sched_process_exec { printf(\"%d %s\n\", pid, comm); }"' \
-		>"$work/bpftrace.out" 2>"$work/bpftrace.err" &
-	bt=$!
-	t_cleanup "kill -INT $bt 2>/dev/null"
-	if t_wait 60 grep -q '^Attaching' "$work/bpftrace.out"; then
-		pairs "bpftrace, printing every exec" "$bt" && FIG[bpftrace]=$(both)
-		kill -INT "$bt"
-		wait "$bt"
-		grep -i lost "$work/bpftrace.out" "$work/bpftrace.err" | sed 's/^/    /'
-		t_eq "bpftrace printed every exec of the loops" 1 \
-			"$(($(grep -c ' true$' "$work/bpftrace.out") >= 2 * N * RUNS))"
-	else
-		t_fail "bpftrace attaches" "$(tail -3 "$work/bpftrace.err")"
-		kill -INT "$bt" 2>/dev/null
-	fi
-else
-	t_fail "bpftrace is installed (hack/install-deps.sh bench)"
-fi
-
-# auditd with an execve rule, from a private configuration and log.
-audit_key=shellaudit-bench-$$
-audit_on=
 # alive PID: PID runs (a zombie does not).
 alive() {
 	local st
@@ -199,23 +170,72 @@ alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 gone() { ! alive "$1"; }
+
+echo "1. two parallel loops of $N fork+exec of /bin/true in a targeted container, best of $RUNS" \
+	"rounds (untraced, traced); $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+exec_pair >/dev/null 2>&1 # warm up caches
+
+# bpftrace, printing every exec. Its own mount namespace gets tracefs.
+bt_start() {
+	# shellcheck disable=SC2016 # bpftrace's program, not the shell's
+	unshare --mount sh -c 'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+		mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+		exec bpftrace -B full -e "tracepoint:sched:sched_process_exec { printf(\"%d %s\n\", pid, comm); }"' \
+		>>"$work/bpftrace.out" 2>>"$work/bpftrace.err" &
+	bt=$!
+	TRACER=("$bt")
+	t_cleanup "kill -INT $bt 2>/dev/null"
+	bt_starts=$((bt_starts + 1))
+	t_wait 60 sh -c "[ \$(grep -c '^Attaching' '$work/bpftrace.out') -ge $bt_starts ]"
+}
+bt_stop() {
+	kill -INT "$bt" 2>/dev/null
+	wait "$bt"
+}
+if command -v bpftrace >/dev/null; then
+	: >"$work/bpftrace.out"
+	bt_starts=0
+	versus "bpftrace, printing every exec" bt_start bt_stop && FIG[bpftrace]=$VS
+	grep -i lost "$work/bpftrace.out" "$work/bpftrace.err" | sed 's/^/    /'
+	t_eq "bpftrace printed every exec of the loops" 1 \
+		"$(($(grep -c ' true$' "$work/bpftrace.out") >= 2 * N * RUNS))"
+else
+	t_fail "bpftrace is installed (hack/install-deps.sh bench)"
+fi
+
+# auditd with an execve rule, from a private configuration and log.
+audit_key=shellaudit-bench-$$
+audit_on=
+audit_lost=0
+ad=
 # audit_end: the rule removed, auditd stopped, the switch as it was.
 audit_end() {
 	auditctl -D -k "$audit_key" >/dev/null 2>&1
-	if [ -n "${ad:-}" ] && alive "$ad" && [ "$(cat "/proc/$ad/comm")" = auditd ]; then
+	if [ -n "$ad" ] && alive "$ad" && [ "$(cat "/proc/$ad/comm")" = auditd ]; then
 		kill -TERM "$ad"
-		t_wait 30 gone "$ad" ||
-			kill -KILL "$ad"
+		t_wait 30 gone "$ad" || kill -KILL "$ad"
 		wait "$ad" 2>/dev/null
 	fi
 	[ -z "$audit_on" ] || auditctl -e "$audit_on" >/dev/null 2>&1
+}
+audit_lost() { auditctl -s | awk '$1 == "lost" { print $2 }'; }
+audit_start() {
+	auditd -n -s enable -c "$work/audit" >>"$work/audit/auditd.out" 2>&1 &
+	ad=$!
+	TRACER=("$ad" "$(pgrep -x kauditd | head -1)")
+	audit_lost0=$(audit_lost)
+	t_wait 30 sh -c "auditctl -s | grep -qx 'pid $ad'" &&
+		auditctl -a always,exit -F arch=b64 -S execve -k "$audit_key" >/dev/null
+}
+audit_stop() {
+	audit_lost=$((audit_lost + $(audit_lost) - audit_lost0))
+	audit_end
 }
 if command -v auditd >/dev/null && command -v auditctl >/dev/null; then
 	audit_on=$(auditctl -s | awk '$1 == "enabled" { print $2 }')
 	if [ "$(auditctl -s | awk '$1 == "pid" { print $2 }')" != 0 ]; then
 		t_fail "no other audit daemon runs (the auditd reference needs the kernel's audit to itself)"
 	else
-		off
 		mkdir -p "$work/audit/plugins.d"
 		sed -e "s|^log_file = .*|log_file = $work/audit/audit.log|" \
 			-e "s|^plugin_dir = .*|plugin_dir = $work/audit/plugins.d|" \
@@ -223,23 +243,10 @@ if command -v auditd >/dev/null && command -v auditctl >/dev/null; then
 			/etc/audit/auditd.conf >"$work/audit/auditd.conf"
 		chmod 0640 "$work/audit/auditd.conf"
 		t_cleanup audit_end
-		auditd -n -s enable -c "$work/audit" >"$work/audit/auditd.out" 2>&1 &
-		ad=$!
-		lost0=$(auditctl -s | awk '$1 == "lost" { print $2 }')
-		if t_wait 30 sh -c "auditctl -s | grep -qx 'pid $ad'" &&
-			auditctl -a always,exit -F arch=b64 -S execve -k "$audit_key" >/dev/null; then
-			pairs "auditd, an execve rule" "$ad" "$(pgrep -x kauditd | head -1)" &&
-				FIG[auditd]=$(both)
-			lost=$(($(auditctl -s | awk '$1 == "lost" { print $2 }') - lost0))
-			audit_end
-			sleep 1
-			echo "    audit records lost: $lost"
-			t_eq "auditd logged every exec of the loops" 1 \
-				"$(($(grep -c '^type=EXECVE.*a0="/bin/true"' "$work/audit/audit.log") + lost >= 2 * N * RUNS))"
-		else
-			t_fail "auditd starts and takes the rule" "$(tail -3 "$work/audit/auditd.out")"
-			audit_end
-		fi
+		versus "auditd, an execve rule" audit_start audit_stop && FIG[auditd]=$VS
+		echo "    audit records lost: $audit_lost"
+		t_eq "auditd logged every exec of the loops" 1 \
+			"$(($(grep -c '^type=EXECVE.*a0="/bin/true"' "$work/audit/audit.log") + audit_lost >= 2 * N * RUNS))"
 		t_eq "auditd is stopped" no "$(alive "$ad" && echo yes || echo no)"
 		t_eq "the execve rule is removed" "" "$(auditctl -l | grep -- "$audit_key")"
 		t_eq "the kernel's audit switch is as it was" "enabled $audit_on" "$(auditctl -s | grep '^enabled')"
@@ -249,16 +256,17 @@ else
 fi
 
 # The standalone agent (JSON lines): the reference of the CPU per exec.
-off
-cap_agent --log-level info || t_stop "the standalone agent starts"
-cap_target audited || t_stop "the standalone agent targets the container"
-IDLE=$(idle_rate "$AGENT_PID")
-c0=$(cpu_ms "$AGENT_PID") t0=$SECONDS
-pairs "standalone agent (JSON lines)" "$AGENT_PID" && FIG[standalone]=$(both)
-settle "$AGENT_PID"
-FIG[cpu_standalone]=$(per_kexec "$AGENT_PID" "$c0" "$t0")
-echo "    standalone agent: ${FIG[cpu_standalone]} ms CPU per 1,000 execs (idle $IDLE ms/s)"
-cap_agent_stop
+sa_start() {
+	: >"$work/agent.log"
+	: >"$work/targets"
+	cap_agent --log-level info || return 1
+	cap_target audited || return 1
+	TRACER=("$AGENT_PID")
+	[ -n "${IDLE_SA:-}" ] || IDLE_SA=$(idle_rate "$AGENT_PID")
+	IDLE=$IDLE_SA
+}
+sa_stop() { cap_agent_stop; }
+versus "standalone agent (JSON lines)" sa_start sa_stop agent && FIG[standalone]=$VS FIG[cpu_standalone]=$KEXEC
 t_eq "the standalone agent wrote every exec of the loops" 1 \
 	"$(($(grep -c '"kind":"exec","container":"audited"' "$work/out.jsonl") >= 2 * N * RUNS))"
 
@@ -275,20 +283,22 @@ k8s_agent() {
 	added() { t_daemon_log "$name" | t_grep -q '"msg":"target added"'; }
 	t_wait 120 added && t_wait 60 ag_attached
 }
-
-off
-k8s_agent agent || t_stop "the agent attaches" "$(t_daemon_log agent | tail -5)"
-agent=${T_DAEMON_PID[agent]}
-IDLE=$(idle_rate "$agent")
-FIG[rss_idle]=$(rss "$agent")
-c0=$(cpu_ms "$agent") t0=$SECONDS
-pairs "agent, Kubernetes mode (spool)" "$agent" && FIG[exec]=$(both)
-settle "$agent"
-FIG[cpu]=$(per_kexec "$agent" "$c0" "$t0")
+k8s_start() {
+	k8s_agent agent || return 1
+	TRACER=("${T_DAEMON_PID[agent]}")
+	[ -n "${IDLE_K8S:-}" ] || IDLE_K8S=$(idle_rate "${T_DAEMON_PID[agent]}")
+	IDLE=$IDLE_K8S
+}
+k8s_stop() { t_daemon_stop agent TERM '"msg":"stopped"'; }
+versus "agent, Kubernetes mode (spool)" k8s_start k8s_stop agent && FIG[exec]=$VS FIG[cpu]=$KEXEC
 echo
-echo "2. agent CPU per 1,000 execs: Kubernetes mode ${FIG[cpu]} ms (idle $IDLE ms/s), standalone ${FIG[cpu_standalone]} ms"
+echo "2. agent CPU per 1,000 execs: Kubernetes mode ${FIG[cpu]:-?} ms, standalone ${FIG[cpu_standalone]:-?} ms"
 
 # --- 3: latency to the API server ---
+k8s_agent agent || t_stop "the agent attaches" "$(t_daemon_log agent | tail -5)"
+agent=${T_DAEMON_PID[agent]}
+sleep 10
+FIG[rss_idle]=$(rss "$agent")
 # type_lines PREFIX N RATE: N lines "PREFIXi" typed at RATE a second.
 type_lines() {
 	seq 1 "$2" | sed "s/^/$1/" >"$work/lines.txt"
@@ -344,7 +354,7 @@ FIG[rss_many4]=$(rss "${T_DAEMON_PID[ring4]}")
 echo "   with --ringbuf-mb 4: idle ${FIG[rss_idle4]}; after $MANY lines ${FIG[rss_many4]}"
 t_daemon_stop ring4 TERM '"msg":"stopped"'
 
-# --- 5: capture -> export line, with and without slow HTTP clients ---
+# --- 5: capture -> export line, without, with, and again without slow HTTP clients ---
 : >"$work/export.jsonl"
 python3 "$PY" follow "$work/export.jsonl" >"$work/export-stamped.jsonl" &
 t_cleanup "kill $! 2>/dev/null"
@@ -371,6 +381,7 @@ python3 "$PY" slow "$port" 100 >"$work/slow.log" 2>&1 &
 slow=$!
 t_cleanup "kill $slow 2>/dev/null"
 t_wait 60 grep -q '^ready' "$work/slow.log" || t_fail "the slow clients connect" "$(tail -3 "$work/slow.log")"
+echo "   slow clients: $(grep '^ready' "$work/slow.log")"
 sleep 2
 echo " with 100 connections held open on --port, one trickling a byte every 0.5 s:"
 type_lines "echo q1-" "$SLOW_LINES" 10
@@ -378,7 +389,12 @@ exported "echo q1-" "$SLOW_LINES" "with slow clients"
 FIG[slow]=$P99
 kill "$slow"
 wait "$slow" 2>/dev/null
-echo "   $(grep -c '^reopened' "$work/slow.log") half-seconds in which the agent closed slow connections"
+echo "   the agent closed $(tail -1 "$work/slow.log" | awk '$1 == "reopened" { n = $2 } END { print n + 0 }')" \
+	"of the slow connections (each was opened again)"
+echo " without other clients again:"
+type_lines "echo q2-" "$SLOW_LINES" 10
+exported "echo q2-" "$SLOW_LINES" "without clients, after them"
+FIG[quiet2]=$P99
 t_eq "the agent answers /healthz once the slow clients are gone" "200" \
 	"$(t_http "http://127.0.0.1:$port/healthz" | cut -d' ' -f1)"
 t_daemon_stop export TERM '"msg":"stopped"'
@@ -410,6 +426,9 @@ tab "" "${FIG[rss_idle]#* MiB }" "${FIG[rss_idle4]#* MiB }" "" ""
 tab "agent RSS, after $MANY lines" "${FIG[rss_many]%% (*}" "--ringbuf-mb 4: ${FIG[rss_many4]%% (*}" "<= 16 MiB" \
 	"$(met "$(num "${FIG[rss_many]}")" '<=' 16)"
 tab "" "${FIG[rss_many]#* MiB }" "${FIG[rss_many4]#* MiB }" "" ""
-tab "capture -> export p99, 100 slow HTTP clients" "${FIG[slow]} s" "without them: ${FIG[quiet]} s" \
-	"+0.1 s at most" "$(met "${FIG[slow]}" '<=' "$(echo "${FIG[quiet]}" | awk '{ print $1 + 0.1 }')")"
+# No measurable difference: at most the worse of the runs before and after
+# them, plus 50 ms (what p99 varies by from run to run on a shared machine).
+tab "capture -> export p99, 100 slow HTTP clients" "${FIG[slow]:-?} s" \
+	"without, before / after: ${FIG[quiet]:-?} / ${FIG[quiet2]:-?} s" "ref +0.05 s" \
+	"$(met "${FIG[slow]:-?}" '<=' "$(echo "${FIG[quiet]:-9} ${FIG[quiet2]:-9}" | awk '{ print ($1 > $2 ? $1 : $2) + 0.05 }')")"
 t_summary
