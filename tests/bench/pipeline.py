@@ -18,7 +18,8 @@ arrives, the latency figures, the RSS split and the slow HTTP clients.
                                  of all else
   pipeline.py slow PORT N        N connections to 127.0.0.1:PORT held open,
                                  one trickling a request a byte every 0.5 s;
-                                 a connection the server closes is reopened
+                                 a connection the server closes is opened
+                                 again at the next half second
 Timings only: never part of make test.
 """
 import datetime
@@ -180,15 +181,15 @@ def slow(port, n):
                 continue
             except OSError:
                 data = b""
-            if not data:  # the server closed it: open another
+            if not data:  # the server closed it: another at the next tick
                 sel.unregister(s)
                 s.close()
-                socks[i] = connect(i)
+                socks[i] = None
                 reopened += 1
                 if i == 0:
                     sent = 0
         if time.monotonic() >= next_byte:
-            for i in range(n):  # those the server did not take
+            for i in range(n):  # those the server closed or did not take
                 if socks[i] is None:
                     socks[i] = connect(i)
             try:
