@@ -13,9 +13,10 @@ arrives, the latency figures, the RSS split and the slow HTTP clients.
                                  capture -> export line latency
   pipeline.py count PREFIX RECORDS
                                  how many lines starting with PREFIX arrived
-  pipeline.py smaps PID          "RING REST" kB: the RSS of the BPF map
-                                 mappings (the ring buffer, mapped twice) and
-                                 of all else
+  pipeline.py smaps PID          "MAPS FILES ANON" kB: the RSS of the BPF
+                                 map mappings (the ring buffer, mapped twice),
+                                 of files (the binary, shared libraries) and
+                                 of the rest (heap, stacks, anonymous)
   pipeline.py slow PORT N        N connections to 127.0.0.1:PORT held open,
                                  one trickling a request a byte every 0.5 s;
                                  a connection the server closes is opened
@@ -136,20 +137,25 @@ def count(prefix, records):
 
 
 def smaps(pid):
-    ring = rest = 0
-    is_map = False
+    maps = files = anon = 0
+    kind = "anon"
     for line in open("/proc/%s/smaps" % pid):
         f = line.split()
         if not f:
             continue
         if not f[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
-            is_map = len(f) > 5 and "bpf-map" in f[5]
+            path = f[5] if len(f) > 5 else ""
+            kind = ("maps" if "bpf-map" in path else
+                    "files" if path.startswith("/") else "anon")  # [heap], [stack] are anon
         elif f[0] == "Rss:":
-            if is_map:
-                ring += int(f[1])
+            n = int(f[1])
+            if kind == "maps":
+                maps += n
+            elif kind == "files":
+                files += n
             else:
-                rest += int(f[1])
-    print(ring, rest)
+                anon += n
+    print(maps, files, anon)
 
 
 def slow(port, n):

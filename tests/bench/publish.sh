@@ -20,13 +20,14 @@
 #      kernel's timestamp), arrival is when a watch (kubectl get -w) sees
 #      the object.
 #   4. the agent's RSS, idle and after BENCH_MANY_LINES (10,000) lines
-#      typed at 1,000 a second, split into the BPF map
-#      mappings (the ring buffer, mapped twice) and the rest; the
-#      reference is the same agent with --ringbuf-mb 4.
+#      typed at 1,000 a second, split into the BPF map mappings (the ring
+#      buffer, mapped twice), files (the binary, shared libraries) and
+#      anonymous memory; the reference is the same agent with
+#      --ringbuf-mb 4.
 #   5. capture -> export line (--output) of BENCH_SLOW_LINES (200) lines
-#      typed at 10 a second,
-#      without and then with 100 connections held open on the agent's
-#      --port, one of them trickling a byte every half second.
+#      typed at 10 a second, without, with 100 connections held open on
+#      the agent's --port (one of them trickling a byte every half
+#      second), and without again.
 #
 # bpftrace and auditd are installed when missing (hack/install-deps.sh
 # bench). auditd runs from a private configuration, only while its loops
@@ -77,11 +78,14 @@ declare -A FIG
 cpu_ms() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$1/stat"; }
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-# rss PID: "RSS (ring R + rest S)" in MiB.
+# rss PID: "RSS (M ring + F files + A anon)" in MiB: the BPF map mappings
+# (the ring buffer, mapped twice), files (the binary and its libraries,
+# shared with other processes that map them) and the rest (heap, stacks).
 rss() {
-	local ring rest
-	read -r ring rest < <(python3 "$PY" smaps "$1")
-	echo "$(mib $((ring + rest))) (maps $(mib "$ring") + rest $(mib "$rest"))"
+	local m f a
+	read -r m f a < <(python3 "$PY" smaps "$1")
+	echo "$(mib $((m + f + a))) ($(mib "$m" | cut -d' ' -f1) ring + $(mib "$f" | cut -d' ' -f1) files" \
+		"+ $(mib "$a" | cut -d' ' -f1) anon)"
 }
 # settle PID: waits (120 s at most) until PID's CPU time stays within a
 # tick for 5 s: what a burst left it to do (records, Events) is done.
@@ -412,7 +416,7 @@ met() {
 	awk -v m="$1" -v g="$3" "BEGIN { print (m $2 g) ? \"yes\" : \"no\" }"
 }
 num() { echo "$1" | sed 's/^x//; s/ .*//'; }
-tab() { printf '%-46s %-24s %-42s %-12s %s\n' "$@"; }
+tab() { printf '%-44s %-36s %-44s %-12s %s\n' "$@"; }
 echo
 echo "issue 12's figures ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); bench took $((SECONDS - bench_start)) s)"
 tab figure measured reference goal met
@@ -428,10 +432,10 @@ tab "capture -> AuditRecord p99, 10 lines/s" "${FIG[rec10]} s" "at 1,000 lines/s
 	"$(met "${FIG[rec10]}" '<=' 2)"
 tab "agent RSS, Kubernetes mode, idle" "${FIG[rss_idle]%% (*}" "--ringbuf-mb 4: ${FIG[rss_idle4]%% (*}" "<= 16 MiB" \
 	"$(met "$(num "${FIG[rss_idle]}")" '<=' 16)"
-tab "" "${FIG[rss_idle]#* MiB }" "${FIG[rss_idle4]#* MiB }" "" ""
+tab "" "${FIG[rss_idle]#* MiB }" "  ${FIG[rss_idle4]#* MiB }" "" ""
 tab "agent RSS, after $MANY lines" "${FIG[rss_many]%% (*}" "--ringbuf-mb 4: ${FIG[rss_many4]%% (*}" "<= 16 MiB" \
 	"$(met "$(num "${FIG[rss_many]}")" '<=' 16)"
-tab "" "${FIG[rss_many]#* MiB }" "${FIG[rss_many4]#* MiB }" "" ""
+tab "" "${FIG[rss_many]#* MiB }" "  ${FIG[rss_many4]#* MiB }" "" ""
 # No measurable difference: at most the worse of the runs before and after
 # them, plus 50 ms (what p99 varies by from run to run on a shared machine).
 tab "capture -> export p99, 100 slow HTTP clients" "${FIG[slow]:-?} s" \
