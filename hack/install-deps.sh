@@ -3,11 +3,12 @@
 # Install what building and testing shellaudit needs on Debian 12, only when
 # something is missing. The one list of the project's system dependencies.
 #
-#   hack/install-deps.sh [GROUP...]   all groups by default
+#   hack/install-deps.sh [GROUP...]   build, demo, pause and test by default
 #
 # Groups: build (the binaries: what images/agent and images/controller
 # install), demo (the demo image's programs), pause (the static pause
-# program), test (the rest: tests, the local cluster, lint).
+# program), test (the rest: tests, the local cluster, lint), bench (what
+# make bench compares the agent with; asked for by the bench alone).
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -45,6 +46,9 @@ test=(
 	# the image test: the Containerfiles built with buildah, the archives read by skopeo
 	buildah skopeo
 )
+# tests/bench/publish.sh: the same exec loop traced by bpftrace and by auditd
+# (its rules removed and the daemon stopped when the bench ends)
+bench=(bpftrace auditd)
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(build demo pause test)
@@ -55,7 +59,8 @@ for g in "${groups[@]}"; do
 	demo) packages+=("${demo[@]}") ;;
 	pause) packages+=("${pause[@]}") ;;
 	test) packages+=("${build[@]}" "${test[@]}") ;;
-	*) die "unknown group $g (build, demo, pause, test)" ;;
+	bench) packages+=("${bench[@]}") ;;
+	*) die "unknown group $g (build, demo, pause, test, bench)" ;;
 	esac
 done
 

@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Python side of tests/bench/publish.sh (make bench): stamping what
+arrives, the latency figures, the RSS split and the slow HTTP clients.
+
+  pipeline.py stamp              JSON objects on stdin (kubectl get -w -o json),
+                                 one per line on stdout with their arrival time
+  pipeline.py follow FILE        the same for the JSON lines appended to FILE
+                                 (the agent's --output), read as they come
+  pipeline.py report PREFIX N RECORDS EVENTS
+                                 capture -> AuditRecord and -> Event latency of
+                                 the lines starting with PREFIX
+  pipeline.py export PREFIX N STAMPED
+                                 capture -> export line latency
+  pipeline.py count PREFIX RECORDS
+                                 how many lines starting with PREFIX arrived
+  pipeline.py smaps PID          "MAPS FILES ANON" kB: the RSS of the BPF
+                                 map mappings (the ring buffer, mapped twice),
+                                 of files (the binary, shared libraries) and
+                                 of the rest (heap, stacks, anonymous)
+  pipeline.py slow PORT N        N connections to 127.0.0.1:PORT held open,
+                                 one trickling a request a byte every 0.5 s;
+                                 a connection the server closes is opened
+                                 again at the next half second
+Timings only: never part of make test.
+"""
+import datetime
+import json
+import os
+import socket
+import sys
+import time
+
+
+def wall(s):
+    return (datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+            .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def quantile(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
+
+
+def emit(obj):
+    print(json.dumps({"t": time.time(), "o": obj}), flush=True)
+
+
+def stamp():
+    dec, buf = json.JSONDecoder(), ""
+    while True:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break
+        buf += chunk.decode("utf-8", "replace")
+        while True:
+            buf = buf.lstrip()
+            try:
+                obj, end = dec.raw_decode(buf)
+            except ValueError:
+                break
+            buf = buf[end:]
+            emit(obj)
+
+
+def follow(path):
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    buf = b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(65536)
+            if not chunk:
+                time.sleep(0.002)
+                continue
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                try:
+                    emit(json.loads(line))
+                except ValueError:
+                    pass
+
+
+def record_lines(prefix, path):
+    """{text: (capture time, arrival time)} of the lines in AuditRecords."""
+    out = {}
+    for line in open(path):
+        d = json.loads(line)
+        for e in d["o"].get("spec", {}).get("entries", []):
+            if e.get("kind") == "line" and e.get("text", "").startswith(prefix):
+                out.setdefault(e["text"], (wall(e["time"]), d["t"]))
+    return out
+
+
+def span_rate(cap):
+    span = max(cap) - min(cap) if len(cap) > 1 else 0
+    return (len(cap) - 1) / span if span else 0
+
+
+def report(prefix, n, records, events):
+    rec = record_lines(prefix, records)
+    ev = {}
+    for line in open(events):
+        d = json.loads(line)
+        # "(unattributed): LINE": the shells here are started on the node.
+        note = d["o"].get("note", "")
+        if note.startswith("(unattributed): "):
+            note = note[len("(unattributed): "):]
+        if d["o"].get("reason") == "ShellCommand" and note.startswith(prefix):
+            ev.setdefault(note, d["t"])
+    lr = [a - c for c, a in rec.values()]
+    le = [ev[t] - rec[t][0] for t in ev if t in rec]
+    print("  %d lines typed, %d in AuditRecords, %d Events; typed at %.0f lines/s" %
+          (n, len(rec), len(ev), span_rate([c for c, _ in rec.values()])))
+    print("  capture to AuditRecord: median %.3f s, p99 %.3f s" % (quantile(lr, .5), quantile(lr, .99)))
+    print("  capture to Event:       median %.3f s, p99 %.3f s" % (quantile(le, .5), quantile(le, .99)))
+    print("P99 %.3f %.3f" % (quantile(lr, .99), quantile(le, .99)))
+    print("RESULT %d %d" % (len(rec), len(ev)))
+
+
+def export(prefix, n, stamped):
+    lat = {}
+    for line in open(stamped):
+        d = json.loads(line)
+        o = d["o"]
+        if o.get("kind") == "line" and o.get("text", "").startswith(prefix):
+            lat.setdefault(o["text"], d["t"] - wall(o["time"]))
+    v = list(lat.values())
+    print("  %d of %d lines exported; capture to export line: median %.3f s, p99 %.3f s, max %.3f s" %
+          (len(v), n, quantile(v, .5), quantile(v, .99), max(v) if v else float("nan")))
+    print("P99 %.3f" % quantile(v, .99))
+    print("RESULT %d" % len(v))
+
+
+def count(prefix, records):
+    print(len(record_lines(prefix, records)))
+
+
+def smaps(pid):
+    maps = files = anon = 0
+    kind = "anon"
+    for line in open("/proc/%s/smaps" % pid):
+        f = line.split()
+        if not f:
+            continue
+        if not f[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
+            path = f[5] if len(f) > 5 else ""
+            kind = ("maps" if "bpf-map" in path else
+                    "files" if path.startswith("/") else "anon")  # [heap], [stack] are anon
+        elif f[0] == "Rss:":
+            n = int(f[1])
+            if kind == "maps":
+                maps += n
+            elif kind == "files":
+                files += n
+            else:
+                anon += n
+    print(maps, files, anon)
+
+
+def slow(port, n):
+    import selectors
+    sel = selectors.DefaultSelector()
+    reopened = reported = 0
+    request = b"GET /metrics HTTP/1.1\r\nHost: bench\r\nX-Slow: " + b"a" * 1000000
+
+    def connect(i):
+        """A connection, or None when the server did not take it in 5 s."""
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            return None
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, i)
+        return s
+
+    socks = [connect(i) for i in range(n)]
+    print("ready %d of %d connected" % (sum(s is not None for s in socks), n), flush=True)
+    sent = 0
+    next_byte = time.monotonic()
+    while True:
+        for key, _ in sel.select(timeout=max(0, next_byte - time.monotonic())):
+            s, i = key.fileobj, key.data
+            try:
+                data = s.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:  # the server closed it: another at the next tick
+                sel.unregister(s)
+                s.close()
+                socks[i] = None
+                reopened += 1
+                if i == 0:
+                    sent = 0
+        if time.monotonic() >= next_byte:
+            for i in range(n):  # those the server closed or did not take
+                if socks[i] is None:
+                    socks[i] = connect(i)
+            try:
+                socks[0].send(request[sent:sent + 1])
+                sent += 1
+            except (OSError, AttributeError):
+                pass
+            next_byte += 0.5
+            if reopened != reported:
+                print("reopened %d" % reopened, flush=True)
+                reported = reopened
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "stamp":
+        stamp()
+    elif cmd == "follow":
+        follow(args[0])
+    elif cmd == "report":
+        report(args[0], int(args[1]), args[2], args[3])
+    elif cmd == "export":
+        export(args[0], int(args[1]), args[2])
+    elif cmd == "count":
+        count(args[0], args[1])
+    elif cmd == "smaps":
+        smaps(args[0])
+    elif cmd == "slow":
+        slow(int(args[0]), int(args[1]))
+    else:
+        sys.exit("pipeline.py: unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
