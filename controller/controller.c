@@ -346,12 +346,16 @@ int controller_run(const struct controller_config *cfg)
 	c->policies_dirty = true;
 	ctl_metrics(c);
 	c->m_record_budget->value = (double)cfg->storage_budget;
-	tokens_init(&c->writes, (double)cfg->writes_per_second, 2.0 * cfg->writes_per_second,
+	if (c->cfg.write_burst <= 0)
+		c->cfg.write_burst = 2 * c->cfg.writes_per_second;
+	/* After a quiet time, --write-burst writes go out as fast as the
+	 * writers get answers (a policy change that re-targets every node),
+	 * then the rate. */
+	tokens_init(&c->writes, (double)cfg->writes_per_second, (double)c->cfg.write_burst,
 		    clock_now_ms());
 	tokens_init(&c->status_writes,
 		    cfg->writes_per_second / 4.0 > 1 ? cfg->writes_per_second / 4.0 : 1,
-		    cfg->writes_per_second / 2.0 > 2 ? cfg->writes_per_second / 2.0 : 2,
-		    clock_now_ms());
+		    c->cfg.write_burst / 4.0 > 2 ? c->cfg.write_burst / 4.0 : 2, clock_now_ms());
 	if ((ret = records_new(&c->records)) < 0 || (ret = loop_new(&c->loop)) < 0)
 		goto out;
 	records_set_budget(c->records, &c->budget);

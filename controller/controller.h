@@ -40,7 +40,8 @@ struct controller_config {
 	const char *identity;		/* this replica in the Lease */
 	const char *http_addr;		/* bind address of health and metrics; NULL: all */
 	int port;			/* health and metrics */
-	long writes_per_second;		/* bound on ShellAuditNode/status writes [20] */
+	long writes_per_second;		/* bound on ShellAuditNode/status writes [50] */
+	long write_burst;		/* writes at once after a quiet time [2 * the rate] */
 	long writers;			/* writes in flight at once [4] */
 	long retention_period_s;	/* how often expired AuditRecords are looked for [10] */
 	long retention_batch;		/* deletions per pass at most [100] */
@@ -90,7 +91,7 @@ struct controller {
 	struct hmap dirty_ns;		/* namespaces whose pods to re-resolve */
 	bool resolved;			/* a first full resolution was made */
 
-	struct tokens writes;		/* --writes-per-second, burst of two seconds' */
+	struct tokens writes;		/* --writes-per-second, --write-burst */
 	struct tokens status_writes;	/* a quarter of those at most for policy status */
 	struct records *records;	/* expiries of AuditRecords (retention.c) */
 	struct budget budget;		/* their bytes against the storage budget */

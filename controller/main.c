@@ -34,9 +34,11 @@ static void controller_usage(FILE *f)
 		"  --http-address ADDR      their bind address (env SHELLAUDIT_HTTP_ADDRESS,\n"
 		"                           default: all addresses)\n"
 		"  --lease-duration SECS    (env SHELLAUDIT_LEASE_DURATION, default 15)\n"
-		"  --writes-per-second N    bound on API writes (env "
-		"SHELLAUDIT_WRITES_PER_SECOND,\n"
-		"                           default 20)\n"
+		"  --writes-per-second N    bound on API writes, sustained (env\n"
+		"                           SHELLAUDIT_WRITES_PER_SECOND, default 50)\n"
+		"  --write-burst N          writes sent at once after a quiet time at most\n"
+		"                           (env SHELLAUDIT_WRITE_BURST, default two seconds'\n"
+		"                           worth of --writes-per-second)\n"
 		"  --writers N              API writes in flight at once (env SHELLAUDIT_WRITERS,\n"
 		"                           default 4)\n"
 		"  --retention-period SECS  how often expired AuditRecords are deleted\n"
@@ -86,6 +88,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		{ "port", required_argument, NULL, 'p' },
 		{ "lease-duration", required_argument, NULL, 'd' },
 		{ "writes-per-second", required_argument, NULL, 'w' },
+		{ "write-burst", required_argument, NULL, 'B' },
 		{ "writers", required_argument, NULL, 'W' },
 		{ "http-address", required_argument, NULL, 'a' },
 		{ "retention-period", required_argument, NULL, 'r' },
@@ -99,7 +102,8 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	struct option longopts[ARRAY_SIZE(own) + 32];
 	const char *port = controller_env("SHELLAUDIT_PORT", "8080");
 	const char *lease = controller_env("SHELLAUDIT_LEASE_DURATION", "15");
-	const char *writes = controller_env("SHELLAUDIT_WRITES_PER_SECOND", "20");
+	const char *writes = controller_env("SHELLAUDIT_WRITES_PER_SECOND", "50");
+	const char *burst = controller_env("SHELLAUDIT_WRITE_BURST", NULL);
 	const char *writers = controller_env("SHELLAUDIT_WRITERS", "4");
 	const char *period = controller_env("SHELLAUDIT_RETENTION_PERIOD", "10");
 	const char *transport = controller_env("SHELLAUDIT_WATCH_TRANSPORT", "chunked");
@@ -128,6 +132,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		case 'p': port = optarg; break;
 		case 'd': lease = optarg; break;
 		case 'w': writes = optarg; break;
+		case 'B': burst = optarg; break;
 		case 'W': writers = optarg; break;
 		case 'a': cfg->http_addr = optarg; break;
 		case 'r': period = optarg; break;
@@ -162,6 +167,7 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	cfg->port = (int)n;
 	if (controller_long("lease duration", lease, 3, 3600, &cfg->lease_duration_s) < 0 ||
 	    controller_long("writes per second", writes, 1, 10000, &cfg->writes_per_second) < 0 ||
+	    (burst && controller_long("write burst", burst, 1, 100000, &cfg->write_burst) < 0) ||
 	    controller_long("writers", writers, 1, 64, &cfg->writers) < 0 ||
 	    controller_long("retention period", period, 1, 86400, &cfg->retention_period_s) < 0)
 		return -EINVAL;
@@ -177,6 +183,8 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 		return -EINVAL;
 	}
 	cfg->websocket = !strcmp(transport, "websocket");
+	if (!burst)
+		cfg->write_burst = 2 * cfg->writes_per_second;
 	cfg->retention_batch = 100;
 	if (!cfg->identity) {
 		gethostname(host, sizeof(host) - 1);

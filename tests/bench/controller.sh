@@ -18,7 +18,12 @@
 # counts, followed by watch; writes as the API server counted them; RSS
 # as VmHWM; the longest loop turn (before: the longest /metrics scrape,
 # which its loop answered; after: the loop's own gauge, as HTTP is off it).
-# Then #13's figures: the all-nodes change again at --writes-per-second 100.
+# Then #13's figures: the all-nodes change again at --writes-per-second 100,
+# with the API server's CPU and mean PATCH latency, and the reference: the
+# same 500 conditional merge patches of the same objects sent by a trivial
+# client (kgen rewrite-nodes) over as many connections as the controller has
+# writers (BENCH_CTL_REF_CONNS, 4), what the API server and etcd can take here.
+# BENCH_CTL_VARIANTS=after runs this tree's controller only (no baseline build).
 #
 # BENCH_CTL_BIG=1 adds (about 60 minutes on a loaded 2-core machine):
 # 100,000 more pods (120,000) and a fresh start of both controllers, the
@@ -33,6 +38,8 @@ PODS=${BENCH_CTL_PODS:-20000}
 BIG=${BENCH_CTL_BIG:-0}
 BASE=${BENCH_CTL_BASE:-c5a3867}
 PAR=${BENCH_CTL_PROCS:-4} # generator processes (8 connections each)
+VARIANTS=${BENCH_CTL_VARIANTS:-before after}
+REF_CONNS=${BENCH_CTL_REF_CONNS:-4}
 kgen() { python3 "$T_ROOT/tests/bench/kgen.py" "$@"; }
 k() { "$KUBE_BIN/kubectl" "$@"; }
 
@@ -42,7 +49,7 @@ dir=$SHELLAUDIT_RUN
 # The baseline, built from its own tree (release flags, like `make`), or
 # BENCH_CTL_BASE_BIN, a baseline built before.
 base_bin=${BENCH_CTL_BASE_BIN:-}
-if [ -z "$base_bin" ]; then
+if [ -z "$base_bin" ] && [[ " $VARIANTS " == *" before "* ]]; then
 	base_src=$(mktemp -d /tmp/shellaudit-bench-base.XXXXXX)
 	t_cleanup "rm -rf '$base_src'"
 	echo "building the baseline controller from $BASE"
@@ -88,6 +95,21 @@ writes_diff() { # BEFORE AFTER -> "N creates + N patches + N status"
 	read -r -a a <<<"$1"
 	read -r -a b <<<"$2"
 	echo "$((b[0] - a[0])) creates + $((b[1] - a[1])) patches + $((b[2] - a[2])) status"
+}
+# The API server's own figures for ShellAuditNode PATCHes: "COUNT SUM".
+patch_seconds() {
+	k get --raw /metrics | awk '/^apiserver_request_duration_seconds_(sum|count)\{/ &&
+		/verb="PATCH"/ && /resource="shellauditnodes"/ && !/subresource="[a-z]/ {
+		if ($1 ~ /_count\{/) n += $2; else t += $2 } END { printf "%d %f", n, t }'
+}
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null; }
+# api_load: "apiserver-CPU-s etcd-CPU-s patches patch-seconds" now.
+api_load() {
+	echo "$(cpu_s "$(cat "$dir/pids/kube-apiserver.pid")") $(cpu_s "$(cat "$dir/pids/etcd.pid")") $(patch_seconds)"
+}
+# load_diff BEFORE AFTER -> what the API server did in between.
+load_diff() {
+	echo "$1 $2" | awk '{ n = $7 - $3; printf "kube-apiserver %.0f s CPU, etcd %.0f s CPU, %d PATCHes of %.2f s on average", $5 - $1, $6 - $2, n, n ? ($8 - $4) / n : 0 }'
 }
 hwm_mb() { awk '$1 == "VmHWM:" { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
 rss_mb() { awk '$1 == "VmRSS:" { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
@@ -146,7 +168,7 @@ stop() {
 
 kgen policies
 for w in start edit all; do kgen expect 0 "$PODS" "$PODS" "$dir/want-$w" "$w"; done
-for v in before after; do
+for v in $VARIANTS; do
 	echo "-- $v"
 	kgen policies >/dev/null && kgen reset
 	phase "$v" start "$dir/want-start" 600 run "$v"
@@ -160,8 +182,17 @@ echo "-- after, --writes-per-second 100"
 run after --writes-per-second 100
 kgen converge "$dir/want-all" 600 >/dev/null || true
 # pol-all back to {app: none}: every target of every node changes.
+l0=$(api_load)
 phase after fast-all "$dir/want-edit" 600 kgen restore pol-all
+l1=$(api_load)
 stop after
+echo "  API server meanwhile: $(load_diff "$l0" "$l1")"
+# The reference, the controller stopped: the same writes, nothing computed.
+l0=$(api_load)
+ref=$(kgen rewrite-nodes merge "$REF_CONNS") || ref="failed"
+l1=$(api_load)
+REF="$ref s ($(load_diff "$l0" "$l1"))"
+echo "  reference, kgen rewrite-nodes over $REF_CONNS connections: $REF"
 
 if [ "$BIG" = 1 ]; then
 	echo "-- 100,000 more pods (small: 1 container, labels app and shard)"
@@ -170,7 +201,7 @@ if [ "$BIG" = 1 ]; then
 	t1=$(date +%s)
 	echo "loaded 100000 pods in $((t1 - t0)) s"
 	kgen expect 0 $((PODS + 100000)) "$PODS" "$dir/want-big" start
-	for v in before after; do
+	for v in $VARIANTS; do
 		echo "-- $v, fresh start at $((PODS + 100000)) pods"
 		# Converge in the background, timed from the start; readiness meanwhile.
 		since=$(date +%s.%N)
@@ -198,7 +229,7 @@ if [ "$BIG" = 1 ]; then
 	wait
 	t1=$(date +%s)
 	echo "created 200000 AuditRecords in $((t1 - t0)) s"
-	for v in before after; do
+	for v in $VARIANTS; do
 		run "$v"
 		start=$(date +%s.%N)
 		if [ "$v" = after ]; then
@@ -220,6 +251,7 @@ echo "| phase | before ($BASE): converged, writes, VmHWM, longest loop turn | af
 echo "|---|---|---|"
 for p in start edit all; do echo "| $p | ${ROW[before.$p]:-} | ${ROW[after.$p]:-} |"; done
 echo "| every node changes, --writes-per-second 100 | | ${ROW[after.fast-all]:-} |"
+echo "| reference: the same 500 writes by a trivial client, $REF_CONNS connections | | $REF |"
 if [ "$BIG" = 1 ]; then
 	echo "| fresh start, $((PODS + 100000)) pods: informers synced, RSS | ${ROW[before.list]:-} | ${ROW[after.list]:-} |"
 	echo "| fresh start, $((PODS + 100000)) pods: converged | ${ROW[before.big]:-} | ${ROW[after.big]:-} |"

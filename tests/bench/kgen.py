@@ -21,6 +21,12 @@ too slow at 100,000 pods).
   kgen.py expect FIRST COUNT SMALLFROM OUT [start|edit|all]
                                           expected target lines (expected.py), with
                                           the live policies or the generator's
+  kgen.py rewrite-nodes METHOD CONNS      the reference: every ShellAuditNode's spec
+                                          written once more by this trivial client
+                                          (METHOD merge: a merge patch of the spec,
+                                          put: the whole object), each target's
+                                          policies with or without "pol-ref", over
+                                          CONNS connections; prints seconds taken
   kgen.py converge WANT TIMEOUT            watch ShellAuditNodes and policies until
                                           they equal WANT; prints seconds taken
                                           (since $KGEN_SINCE, an epoch, if set)
@@ -383,6 +389,43 @@ def cmd_expect(first, count, small_from, out, which=None):
             f.write("%s %d %d\n" % (name, status[name][0], len(status[name][1])))
 
 
+def cmd_rewrite_nodes(method, conns):
+    """The API server's own pace for the re-targeting write of every node:
+    the same objects, the same sizes and the same conditional writes as the
+    controller's, from a client that computes nothing."""
+    conn = connect()
+    st, body = request(conn, "GET", GROUP + "/shellauditnodes")
+    must(st, body, what="list")
+    objs = json.loads(body)["items"]
+    for o in objs:
+        for t in o["spec"].get("targets", []):
+            if "pol-ref" in t["policies"]:
+                t["policies"].remove("pol-ref")
+            else:
+                t["policies"].append("pol-ref")
+    jobs = []
+    for o in objs:
+        name = o["metadata"]["name"]
+        rv = o["metadata"]["resourceVersion"]
+        if method == "put":
+            obj = {"apiVersion": o["apiVersion"], "kind": o["kind"],
+                   "metadata": {"name": name, "resourceVersion": rv}, "spec": o["spec"]}
+            jobs.append(("PUT", name, json.dumps(obj, separators=(",", ":")).encode(),
+                         "application/json"))
+        else:
+            obj = {"metadata": {"resourceVersion": rv}, "spec": o["spec"]}
+            jobs.append(("PATCH", name, json.dumps(obj, separators=(",", ":")).encode(),
+                         "application/merge-patch+json"))
+
+    def one(c, job):
+        m, name, data, ctype = job
+        must(*request(c, m, GROUP + "/shellauditnodes/" + name, data, ctype=ctype), what=name)
+
+    start = time.time()
+    parallel(jobs, one, threads=conns)
+    print("%.1f" % (time.time() - start))
+
+
 def watch_lines(path, accept="application/json"):
     """(type, object) from a watch, after the initial list (as ADDED events)."""
     conn = connect()
@@ -487,6 +530,8 @@ def main():
                     int(opts.get("--first", "0")))
     elif a[0] == "expect":
         cmd_expect(int(a[1]), int(a[2]), int(a[3]), a[4], a[5] if len(a) > 5 else None)
+    elif a[0] == "rewrite-nodes":
+        cmd_rewrite_nodes(a[1], int(a[2]))
     elif a[0] == "converge":
         cmd_converge(a[1], float(a[2]))
     else:
