@@ -23,7 +23,7 @@
 #      typed at 1,000 a second, split into the BPF map mappings (the ring
 #      buffer, mapped twice), files (the binary, shared libraries) and
 #      anonymous memory; the reference is the same agent with
-#      --ringbuf-mb 4.
+#      --ringbuf-mb 1.
 #   5. capture -> export line (--output) of BENCH_SLOW_LINES (200) lines
 #      typed at 10 a second, without, with 100 connections held open on
 #      the agent's --port (one of them trickling a byte every half
@@ -355,14 +355,14 @@ echo
 echo "4. agent RSS: idle ${FIG[rss_idle]}; after $MANY lines ${FIG[rss_many]}; peak ${FIG[hwm]}"
 t_daemon_stop agent TERM '"msg":"stopped"'
 
-k8s_agent ring4 --ringbuf-mb 4 || t_stop "the agent (--ringbuf-mb 4) attaches" "$(t_daemon_log ring4 | tail -5)"
+k8s_agent ring1 --ringbuf-mb 1 || t_stop "the agent (--ringbuf-mb 1) attaches" "$(t_daemon_log ring1 | tail -5)"
 sleep 10
-FIG[rss_idle4]=$(rss "${T_DAEMON_PID[ring4]}")
+FIG[rss_idle1]=$(rss "${T_DAEMON_PID[ring1]}")
 many "echo m4-"
-settle "${T_DAEMON_PID[ring4]}"
-FIG[rss_many4]=$(rss "${T_DAEMON_PID[ring4]}")
-echo "   with --ringbuf-mb 4: idle ${FIG[rss_idle4]}; after $MANY lines ${FIG[rss_many4]}"
-t_daemon_stop ring4 TERM '"msg":"stopped"'
+settle "${T_DAEMON_PID[ring1]}"
+FIG[rss_many1]=$(rss "${T_DAEMON_PID[ring1]}")
+echo "   with --ringbuf-mb 1: idle ${FIG[rss_idle1]}; after $MANY lines ${FIG[rss_many1]}"
+t_daemon_stop ring1 TERM '"msg":"stopped"'
 
 # --- 5: capture -> export line, without, with, and again without slow HTTP clients ---
 : >"$work/export.jsonl"
@@ -430,12 +430,12 @@ tab "capture -> Event p99, 1,000 lines/s" "${FIG[ev1000]} s" "at 10 lines/s: ${F
 	"$(met "${FIG[ev1000]}" '<=' 0.2)"
 tab "capture -> AuditRecord p99, 10 lines/s" "${FIG[rec10]} s" "at 1,000 lines/s: ${FIG[rec1000]} s" "<= 2 s" \
 	"$(met "${FIG[rec10]}" '<=' 2)"
-tab "agent RSS, Kubernetes mode, idle" "${FIG[rss_idle]%% (*}" "--ringbuf-mb 4: ${FIG[rss_idle4]%% (*}" "<= 16 MiB" \
+tab "agent RSS, Kubernetes mode, idle" "${FIG[rss_idle]%% (*}" "--ringbuf-mb 1: ${FIG[rss_idle1]%% (*}" "<= 16 MiB" \
 	"$(met "$(num "${FIG[rss_idle]}")" '<=' 16)"
-tab "" "${FIG[rss_idle]#* MiB }" "  ${FIG[rss_idle4]#* MiB }" "" ""
-tab "agent RSS, after $MANY lines" "${FIG[rss_many]%% (*}" "--ringbuf-mb 4: ${FIG[rss_many4]%% (*}" "<= 16 MiB" \
+tab "" "${FIG[rss_idle]#* MiB }" "  ${FIG[rss_idle1]#* MiB }" "" ""
+tab "agent RSS, after $MANY lines" "${FIG[rss_many]%% (*}" "--ringbuf-mb 1: ${FIG[rss_many1]%% (*}" "<= 16 MiB" \
 	"$(met "$(num "${FIG[rss_many]}")" '<=' 16)"
-tab "" "${FIG[rss_many]#* MiB }" "  ${FIG[rss_many4]#* MiB }" "" ""
+tab "" "${FIG[rss_many]#* MiB }" "  ${FIG[rss_many1]#* MiB }" "" ""
 # No measurable difference: at most the worse of the runs before and after
 # them, plus 50 ms (what p99 varies by from run to run on a shared machine).
 tab "capture -> export p99, 100 slow HTTP clients" "${FIG[slow]:-?} s" \
