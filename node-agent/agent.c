@@ -84,28 +84,28 @@ struct agent {
 	/* The main thread's loop: the eventfd, the informers' fds, the
 	 * signalfd, the one-second tick; the turn's work before each sleep. */
 	struct loop *loop;
-	long tick;	    /* the one-second timer */
+	long tick; /* the one-second timer */
+	/* The execs the capture thread saw, for discovery, which runs
+	 * without the lock (under the lock: pushed by the capture thread,
+	 * taken by the main thread before each discovery step). */
+	struct agent_exec *execs;
+	size_t nexecs;
 	atomic_int cap_err; /* the ring buffer's wait failed: -errno */
 	int wake;	    /* eventfd: the capture thread appended entries */
 	int sigfd;
 	int err; /* why the loop stopped, when it failed */
 	atomic_bool cap_stop;
 	bool cap_started;
-	bool reload; /* SIGHUP: the targets file is read again */
-	bool more;   /* discovery has work due now */
-	/* The execs the capture thread saw, for discovery, which runs
-	 * without the lock (under the lock: pushed by the capture thread,
-	 * taken by the main thread before each discovery step). */
-	struct agent_exec *execs;
-	size_t nexecs;
+	bool reload;	 /* SIGHUP: the targets file is read again */
+	bool more;	 /* discovery has work due now */
 	bool execs_lost; /* it was full: every container is scanned again */
+	bool tty_attached; /* the terminal hook is attached */
 	struct capture *cap;
 	struct probe_set *probes;
 	struct refused *refused; /* ELF files refused, by identity */
 	struct discover *disc;	 /* finding readline in the containers, a bounded step a turn */
 	struct session_table *sessions;
 	struct ttyline_table *ttylines;
-	bool tty_attached; /* the terminal hook is attached */
 	char tty_error[256]; /* why it is not, or "" */
 	struct sink *sink;
 	struct target_list targets;
