@@ -60,3 +60,29 @@ ag_controller() {
 
 # ag_attached: the agent reports the container attached.
 ag_attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 1 ]; }
+
+# ag_policy: the ShellAuditPolicy demo: the pods labelled app=demo, their
+# Events at up to 6000 a minute.
+ag_policy() {
+	k apply -f - >/dev/null <<'YAML'
+apiVersion: shellaudit.io/v1alpha1
+kind: ShellAuditPolicy
+metadata: {name: demo}
+spec:
+  podSelector: {matchLabels: {app: demo}}
+  events: {ratePerMinute: 6000}
+YAML
+}
+
+# ag_sanitizers_clean NAME...: each daemon's log ($dir/NAME.log) holds no
+# sanitizer report.
+ag_sanitizers_clean() {
+	local p re='AddressSanitizer\|LeakSanitizer\|ThreadSanitizer\|runtime error'
+	for p in "$@"; do
+		if grep -q "$re" "$dir/$p.log"; then
+			t_fail "$p ran clean under sanitizers" "$(grep -A8 "$re" "$dir/$p.log" | head -12)"
+		else
+			t_pass "$p ran clean under sanitizers"
+		fi
+	done
+}

@@ -19,14 +19,7 @@ set -euo pipefail
 ag_setup chains-test-node
 ag_container stuckc stuck
 
-k apply -f - >/dev/null <<'EOF'
-apiVersion: shellaudit.io/v1alpha1
-kind: ShellAuditPolicy
-metadata: {name: demo}
-spec:
-  podSelector: {matchLabels: {app: demo}}
-  events: {ratePerMinute: 6000}
-EOF
+ag_policy
 # Port 1 on the loopback: nothing listens, every call fails at once.
 k apply -f - >/dev/null <<'EOF'
 apiVersion: admissionregistration.k8s.io/v1
@@ -115,11 +108,5 @@ t_eventually "web's chain verifies" 60 verify web
 
 t_daemon_stop agent TERM '"msg":"stopped"'
 t_daemon_stop controller TERM '"msg":"shutting down"'
-for p in agent controller; do
-	if grep -q 'AddressSanitizer\|LeakSanitizer\|ThreadSanitizer\|runtime error' "$dir/$p.log"; then
-		t_fail "$p ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|LeakSanitizer\|runtime error' "$dir/$p.log" | head -12)"
-	else
-		t_pass "$p ran clean under sanitizers"
-	fi
-done
+ag_sanitizers_clean agent controller
 t_summary

@@ -20,14 +20,7 @@ set -euo pipefail
 . "$T_ROOT/tests/integration/agent-lib.sh"
 
 ag_setup stalls-test-node
-k apply -f - >/dev/null <<'EOF'
-apiVersion: shellaudit.io/v1alpha1
-kind: ShellAuditPolicy
-metadata: {name: demo}
-spec:
-  podSelector: {matchLabels: {app: demo}}
-  events: {ratePerMinute: 6000}
-EOF
+ag_policy
 ag_controller "$T_BUILD/asan/shellaudit-controller"
 port=$((SHELLAUDIT_APISERVER_PORT + 3))
 mkdir -p "$work/bpf"
@@ -126,11 +119,5 @@ t_eventually "the chain verifies" 60 verify
 
 t_daemon_stop agent TERM '"msg":"stopped"'
 t_daemon_stop controller TERM '"msg":"shutting down"'
-for p in agent controller; do
-	if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error\|ThreadSanitizer' "$dir/$p.log"; then
-		t_fail "$p ran clean under sanitizers" "$(grep -A8 'AddressSanitizer\|LeakSanitizer\|runtime error' "$dir/$p.log" | head -12)"
-	else
-		t_pass "$p ran clean under sanitizers"
-	fi
-done
+ag_sanitizers_clean agent controller
 t_summary
