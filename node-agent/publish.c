@@ -43,8 +43,8 @@ struct publisher {
 	struct events *ev;
 	struct spool *s;
 	struct hmap limits;	/* "ns/pod" -> struct publish_limit */
-	/* Backoff of the whole node: the API server did not answer (or an
-	 * Event failed). */
+	/* Backoff of the whole node: the API server did not answer a record
+	 * (or a chain's start could not be looked up). */
 	long retry_at_ms;
 	struct backoff backoff;
 	/* Backoff of one chain: the API server answered with an error for

@@ -679,9 +679,10 @@ static void spool_ahead_settle(struct spool *s)
 	s->rp = s->nahead ? s->ahead[0].pos : s->scan;
 }
 
-/* Reads the item at scan into the window: 1 a record, 0 something else
- * (passed), -ENODATA nothing durable there, or a negative errno. */
-static int spool_ahead_read(struct spool *s)
+/* Reads the item at scan into the window: 1 a record (*rec, the caller
+ * frees: read once on the way in), 0 something else (passed), -ENODATA
+ * nothing durable there, or a negative errno. */
+static int spool_ahead_read(struct spool *s, cJSON **rec)
 {
 	const char *t, *cid;
 	uint64_t next;
@@ -727,6 +728,7 @@ static int spool_ahead_read(struct spool *s)
 			return -ENOMEM;
 		}
 		s->nahead++;
+		*rec = cJSON_DetachItemFromObjectCaseSensitive(item, "r");
 		got = 1;
 	}
 	cJSON_Delete(item);
@@ -759,11 +761,23 @@ int spool_pass_next(struct spool *s, struct spool_pass *pass, spool_wait_fn wait
 			pass->at = s->popped;
 		i = pass->at - s->popped;
 		if (i >= s->nahead) {
-			if (s->nahead >= SPOOL_AHEAD_MAX)
+			cJSON *r = NULL;
+
+			if (s->nahead >= SPOOL_AHEAD_MAX || (ret = spool_ahead_read(s, &r)) < 0)
 				return -ENODATA;
-			if (spool_ahead_read(s) < 0)
-				return -ENODATA;
-			continue;
+			if (ret == 0)
+				continue;
+			/* The record just read is the window's last: handed
+			 * out as it was read, unless its chain waits. */
+			a = &s->ahead[s->nahead - 1];
+			pass->at = s->popped + s->nahead;
+			if (wait && wait(a->cid, arg)) {
+				cJSON_Delete(r);
+				continue;
+			}
+			*rec = r;
+			*pos = a->pos;
+			return 0;
 		}
 		pass->at++;
 		a = &s->ahead[i];
