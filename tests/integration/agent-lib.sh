@@ -74,6 +74,19 @@ spec:
 YAML
 }
 
+# ag_lines_of POD [NS]: the typed lines in POD's AuditRecords (namespace NS,
+# shop by default), by session and sequence.
+ag_lines_of() {
+	k get auditrecords -n "${2:-shop}" -o json | python3 -c '
+import json, sys
+recs = sorted((r for r in json.load(sys.stdin)["items"] if r["spec"]["pod"]["name"] == sys.argv[1]),
+              key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
+for r in recs:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print(e.get("text", ""))' "$1"
+}
+
 # ag_sanitizers_clean NAME...: each daemon's log ($dir/NAME.log) holds no
 # sanitizer report.
 ag_sanitizers_clean() {

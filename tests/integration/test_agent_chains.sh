@@ -52,16 +52,7 @@ t_daemon agent "$dir/agent.log" "$T_BUILD/asan/shellaudit-agent" --node-name "$n
 	--batch-ms 1000 --batch-entries 4
 metric() { curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk -v m="shellaudit_agent_$1" '$1 == m { print $2 }'; }
 both_attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 2 ]; }
-lines_of() {
-	k get auditrecords -n shop -o json | python3 -c '
-import json, sys
-recs = sorted((r for r in json.load(sys.stdin)["items"] if r["spec"]["pod"]["name"] == sys.argv[1]),
-              key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
-for r in recs:
-    for e in r["spec"]["entries"]:
-        if e["kind"] == "line":
-            print(e.get("text", ""))' "$1"
-}
+lines_of() { ag_lines_of "$@"; }
 has_line() { lines_of "$1" | t_grep -qxF -- "$2"; }
 events_of() {
 	k get events -n shop --field-selector "reason=ShellCommand,involvedObject.name=$1" \

@@ -46,14 +46,7 @@ EOF
 # Whatever fails, nothing keeps the namespace.
 t_cleanup "k patch configmap hold -n ending --type=merge -p '{\"metadata\":{\"finalizers\":null}}'"
 
-k apply -f - >/dev/null <<'EOF'
-apiVersion: shellaudit.io/v1alpha1
-kind: ShellAuditPolicy
-metadata: {name: demo}
-spec:
-  podSelector: {matchLabels: {app: demo}}
-  events: {ratePerMinute: 6000}
-EOF
+ag_policy
 # The refusal: any AuditRecord of pod refused, as an admission policy of a
 # cluster might (422: reason Invalid).
 k apply -f - >/dev/null <<'EOF'
@@ -94,16 +87,7 @@ start_agent() {
 metric() { curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk -v m="shellaudit_agent_$1" '$1 == m { print $2 }'; }
 all_attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 3 ]; }
 # lines_of POD [NS]: the lines of NS/POD (shop by default) in AuditRecords.
-lines_of() {
-	k get auditrecords -n "${2:-shop}" -o json | python3 -c '
-import json, sys
-recs = sorted((r for r in json.load(sys.stdin)["items"] if r["spec"]["pod"]["name"] == sys.argv[1]),
-              key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
-for r in recs:
-    for e in r["spec"]["entries"]:
-        if e["kind"] == "line":
-            print(e.get("text", ""))' "$1"
-}
+lines_of() { ag_lines_of "$@"; }
 # has_line POD LINE [NS]
 has_line() { lines_of "$1" "${3:-shop}" | t_grep -qxF -- "$2"; }
 status() { k get shellauditnode "$node" -o jsonpath="{.status.$1}"; }
