@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "aggregate.h"
 #include "clock.h"
+#include "util.h"
 
 /* A decided attribution, kept while its awaiting entries may be read
  * again (its own item is not acknowledged yet). */
@@ -54,6 +57,33 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 	ret = journal_append(j, text, strlen(text), pos);
 	free(text);
 	return ret;
+}
+
+static uLong spool_crc_str(uLong crc, const char *str)
+{
+	str = str ? str : "";
+	/* With its NUL: no two splits of the same bytes check alike. */
+	return crc32(crc, (const Bytef *)str, (uInt)strlen(str) + 1);
+}
+
+uint32_t spool_ident_crc(const cJSON *item)
+{
+	const char *const keys[] = { "cid", "sk", "w" };
+	const char *const objects[] = { "id", "sess" };
+	uLong crc = crc32(0L, Z_NULL, 0);
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		crc = spool_crc_str(crc, spool_str(item, keys[i]));
+	for (i = 0; i < ARRAY_SIZE(objects); i++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(item, objects[i]);
+		char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+
+		crc = spool_crc_str(crc, text);
+		free(text);
+	}
+	crc = spool_crc_str(crc, spool_str(cJSON_GetObjectItemCaseSensitive(item, "e"), "time"));
+	return (uint32_t)crc;
 }
 
 int spool_append_cut(struct journal *j, const char *cid, const char *sk)
@@ -452,6 +482,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		spool_settle(s, item);
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
+	cJSON_AddNumberToObject(item, "ic", spool_ident_crc(item));
 	ret = spool_append(s->ej, item, &pos);
 	cJSON_Delete(item);
 	/* Counted for its container (an uncounted entry only lets the

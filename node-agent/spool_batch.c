@@ -309,24 +309,34 @@ static struct spool_batch *spool_damaged_owner(struct spool_batcher *b, const vo
 	return bt;
 }
 
-/* A gap entry for a corrupt entry into its batch, at the time of the
- * batch's last entry (the clock would not replay alike). */
-static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, size_t bytes)
+/* The gap entry of a corrupt entry of `bytes` bytes, at time when. */
+static cJSON *spool_gap_new(const char *when, size_t bytes)
 {
-	const cJSON *last = cJSON_GetArrayItem(bt->entries, cJSON_GetArraySize(bt->entries) - 1);
-	const char *when = spool_str(last, "time");
 	cJSON *gap = cJSON_CreateObject();
-	char note[160], key[600], *text;
-	int ret = 0;
+	char note[160];
 
 	if (!gap)
-		return -ENOMEM;
+		return NULL;
 	snprintf(note, sizeof(note),
 		 "an entry was lost: %zu bytes of it in the node's spool were unreadable", bytes);
 	cJSON_AddStringToObject(gap, "time", when ? when : SPOOL_EPOCH);
 	cJSON_AddStringToObject(gap, "kind", "gap");
 	cJSON_AddNumberToObject(gap, "count", 1);
 	cJSON_AddStringToObject(gap, "text", note);
+	return gap;
+}
+
+/* A gap entry for a corrupt entry into its batch, at the time of the
+ * batch's last entry (the clock would not replay alike). */
+static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, size_t bytes)
+{
+	const cJSON *last = cJSON_GetArrayItem(bt->entries, cJSON_GetArraySize(bt->entries) - 1);
+	cJSON *gap = spool_gap_new(spool_str(last, "time"), bytes);
+	char key[600], *text;
+	int ret = 0;
+
+	if (!gap)
+		return -ENOMEM;
 	text = cJSON_PrintUnformatted(gap);
 	bt->bytes += text ? strlen(text) : 0;
 	free(text);
@@ -339,6 +349,48 @@ static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, si
 			ret = 0;
 	}
 	return ret;
+}
+
+/* A corrupt entry whose identity check (spool_ident_crc) still matches,
+ * as the item of its gap entry: the session it names is its own, even when
+ * no batch of it is open (one just cut, or the one it opens). NULL when
+ * the damage reaches who or when. */
+static cJSON *spool_damaged_entry(const void *data, size_t len)
+{
+	cJSON *item = data ? cJSON_ParseWithLength(data, len) : NULL, *gap = NULL;
+	const cJSON *ic = cJSON_GetObjectItemCaseSensitive(item, "ic");
+	const char *t = spool_str(item, "t");
+
+	if (t && !strcmp(t, "e") && cJSON_IsNumber(ic) &&
+	    ic->valuedouble == (double)spool_ident_crc(item))
+		gap = spool_gap_new(spool_str(cJSON_GetObjectItemCaseSensitive(item, "e"), "time"),
+				    len + 12);
+	if (!gap || !cJSON_ReplaceItemInObjectCaseSensitive(item, "e", gap)) {
+		cJSON_Delete(gap);
+		cJSON_Delete(item);
+		return NULL;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(item, "k");
+	return item;
+}
+
+/* Counts what became of a corrupt entry that spool_damaged_entry made a gap
+ * entry of: added (ret 0) or, without a target identity, lost. */
+static void spool_damaged_counted(struct spool_batcher *b, int ret)
+{
+	if (ret != 0 && ret != -EINVAL)
+		return; /* met again on the next run */
+	if (!b->dry)
+		b->s->stats.corrupt++;
+	if (ret == -EINVAL) {
+		b->unattributed++;
+		if (!b->dry)
+			b->s->stats.corrupt_unattributed++;
+		return;
+	}
+	b->gaps++;
+	if (!b->dry)
+		b->s->stats.corrupt_gaps++;
 }
 
 static int spool_batch_damaged(struct spool_batcher *b, const void *data, size_t len)
@@ -368,10 +420,12 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 	int ret;
 
 	while (b->bp < until) {
+		bool damaged = false;
+
 		ret = journal_read(b->s->ej, b->bp, &data, &len, &next);
 		if (ret == -ENODATA)
 			break;
-		if (ret == -EBADMSG) {
+		if (ret == -EBADMSG && !(item = spool_damaged_entry(data, data ? len : 0))) {
 			ret = spool_batch_damaged(b, data, data ? len : 0);
 			free(data);
 			if (ret == -ENOSPC || ret == -ENOMEM)
@@ -379,9 +433,12 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 			b->bp = next;
 			continue;
 		}
-		if (ret < 0)
+		if (ret == -EBADMSG)
+			damaged = true;
+		else if (ret < 0)
 			return ret;
-		item = cJSON_ParseWithLength(data, len);
+		else
+			item = cJSON_ParseWithLength(data, len);
 		free(data);
 		ret = 0;
 		if (!spool_settle(b->s, item)) {
@@ -401,6 +458,8 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 			ret = spool_cut(b, key);
 		}
 		cJSON_Delete(item);
+		if (damaged)
+			spool_damaged_counted(b, ret);
 		if (ret == -EAGAIN || ret == -ENOSPC || ret == -ENOMEM)
 			return ret; /* this item again on the next run */
 		if (b->await.since_ms && b->await.pos == b->bp)
@@ -529,20 +588,26 @@ static int spool_restore_batches(struct spool_batcher *b, const cJSON *open)
 	for (pos = from; pos < b->bp && !ret; pos = next) {
 		cJSON *item;
 
+		bool damaged = false;
+
 		ret = journal_read(b->s->ej, pos, &data, &len, &next);
 		if (ret == -ENODATA)
 			break;
-		if (ret == -EBADMSG) {
-			/* Decided as the batcher decided it; counted again: this
-			 * process has not met it yet. */
+		/* A corrupt entry is decided as the batcher decided it; counted
+		 * again: this process has not met it yet. */
+		if (ret == -EBADMSG && !(item = spool_damaged_entry(data, data ? len : 0))) {
 			ret = spool_batch_damaged(b, data, data ? len : 0);
 			free(data);
 			continue;
 		}
-		if (ret < 0)
+		if (ret == -EBADMSG)
+			damaged = true;
+		else if (ret < 0)
 			break;
-		item = cJSON_ParseWithLength(data, len);
+		else
+			item = cJSON_ParseWithLength(data, len);
 		free(data);
+		ret = 0;
 		/* The batcher passed it decided: the decision is kept (unless
 		 * its own item was corrupt: then the entry goes in without). */
 		spool_settle(b->s, item);
@@ -557,6 +622,8 @@ static int spool_restore_batches(struct spool_batcher *b, const cJSON *open)
 				    cJSON_GetObjectItemCaseSensitive(o, "entries"))
 					continue;
 				ret = spool_batch_entry(b, item, pos);
+				if (damaged)
+					spool_damaged_counted(b, ret);
 				break;
 			}
 		}

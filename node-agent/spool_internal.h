@@ -119,6 +119,12 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos);
  * so it goes in even when the journal is full (journal_append_reserved). */
 int spool_append_cut(struct journal *j, const char *cid, const char *sk);
 
+/* The check of an entry item's identity: a CRC-32 of whose it is (its
+ * container, session, awaited attribution, target and session objects)
+ * and when (its entry's time), journaled as "ic". A damaged item whose
+ * check still matches is known to be of that session (spool_batch.c). */
+uint32_t spool_ident_crc(const cJSON *item);
+
 /* An entry's attribution: for an entry awaiting one ("w"), 1 with the
  * decision put into its session, 0 when it is not decided yet; 1 for any
  * other item. */

@@ -479,6 +479,93 @@ static void test_spool_corrupt_entry_of_no_known_session_is_counted(void)
 	spool_close(s);
 }
 
+/* The kind of an entry of record i, or its text when text is set. */
+static const char *entry_of(const cJSON *all, int i, int k, const char *field)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(spec_of(all, i), "entries"), k), field));
+}
+
+/* A corrupt entry whose session's batch was just cut (full), or whose
+ * session it opens: its identity is intact (each entry carries a check of
+ * it), so it is still a gap entry in its own session, where it was. */
+static void test_spool_corrupt_entry_after_a_cut_is_a_gap_in_its_session(void)
+{
+	struct spool_opts o = { .batch_entries = 2, .batch_age_ms = 3600000 };
+	char dir[128], sub[160], seg[4][512];
+	struct spool_stats st;
+	struct spool *s;
+	cJSON *all;
+
+	snprintf(dir, sizeof(dir), "%s/after-cut", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "one-of-a");
+	add_to(s, "containerd://c1", id, "a", "two-of-a");
+	add_to(s, "containerd://c1", id, "a", "three-of-a");
+	add_to(s, "containerd://c1", id, "a", "four-of-a");
+	add_to(s, "containerd://c1", id, "b", "one-of-b");
+	add_to(s, "containerd://c1", id, "b", "two-of-b");
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	UNIT_CHECK(segments(sub, seg, 4) == 1 && corrupt(seg[0], "three-of-a", 3) == 0 &&
+		   corrupt(seg[0], "one-of-b", 2) == 0);
+	spool_end_session(s, "containerd://c1", "a");
+	spool_end_session(s, "containerd://c1", "b");
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 3);
+	UNIT_CHECK_STR(entry_of(all, 0, 1, "text"), "two-of-a");
+	UNIT_CHECK_STR(entry_of(all, 1, 0, "kind"), "gap");
+	UNIT_CHECK_STR(entry_of(all, 1, 1, "text"), "four-of-a");
+	UNIT_CHECK_STR(entry_of(all, 2, 0, "kind"), "gap");
+	UNIT_CHECK_STR(entry_of(all, 2, 1, "text"), "two-of-b");
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.corrupt == 2 && st.corrupt_gaps == 2 && st.corrupt_unattributed == 0);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+/* Bytes damaged in the identity itself (here the pod's name) open no
+ * batch: the identity check says so, nothing is guessed. */
+static void test_spool_corrupt_identity_opens_no_batch(void)
+{
+	struct spool_opts o = { .batch_entries = 2, .batch_age_ms = 3600000 };
+	char dir[128], sub[160], seg[4][512];
+	struct spool_stats st;
+	struct spool *s;
+	cJSON *all;
+
+	snprintf(dir, sizeof(dir), "%s/ident", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "one-of-a");
+	add_to(s, "containerd://c1", id, "a", "two-of-a");
+	add_to(s, "containerd://c1", id, "a", "three-of-a");
+	add_to(s, "containerd://c1", id, "a", "four-of-a");
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	UNIT_CHECK(segments(sub, seg, 4) == 1);
+	/* the third entry's pod name, one byte off: still JSON */
+	{
+		char buf[8192];
+		int fd = open(seg[0], O_RDWR);
+		ssize_t n = pread(fd, buf, sizeof(buf), 0);
+		char *third = memmem(buf, (size_t)n, "three-of-a", 10), *pod = NULL, *p;
+
+		for (p = buf; p && p < third;
+		     p = memmem(p + 1, (size_t)(third - p - 1), "\"pod\":\"", 7))
+			pod = p;
+		UNIT_CHECK(pod && pwrite(fd, "X", 1, pod - buf + 7) == 1);
+		close(fd);
+	}
+	spool_end_session(s, "containerd://c1", "a");
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 2);
+	UNIT_CHECK_STR(entry_of(all, 1, 0, "text"), "four-of-a");
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 0 && st.corrupt_unattributed == 1);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
 /* A record a corrupt records journal lost is formed again from the entries
  * (the batcher re-run from the checkpoint before it): the same record. */
 static void test_spool_corrupt_record_is_formed_again(void)
@@ -1116,6 +1203,8 @@ int main(void)
 		UNIT_TEST(test_spool_open_batches_are_bounded),
 		UNIT_TEST(test_spool_corrupt_entry_is_a_gap_in_its_session),
 		UNIT_TEST(test_spool_corrupt_entry_of_no_known_session_is_counted),
+		UNIT_TEST(test_spool_corrupt_entry_after_a_cut_is_a_gap_in_its_session),
+		UNIT_TEST(test_spool_corrupt_identity_opens_no_batch),
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
 		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
