@@ -29,6 +29,10 @@
 #      the agent's --port (one of them trickling a byte every half
 #      second), and without again.
 #
+# BENCH_PARTS picks parts ("1 3 4 5", all; 1 covers 2) and BENCH_AGENT_ARGS
+# adds options to every Kubernetes-mode agent, to weigh one against the
+# defaults.
+#
 # bpftrace and auditd are installed when missing (hack/install-deps.sh
 # bench). auditd runs from a private configuration, only while its loops
 # run: its rule is removed, the daemon stopped and the kernel's audit
@@ -46,6 +50,8 @@ set -uo pipefail
 N=${BENCH_EXECS:-10000}
 RUNS=${BENCH_RUNS:-3}
 MANY=${BENCH_MANY_LINES:-10000}
+# part N: whether BENCH_PARTS ("1 3 4 5": all; 1 covers 2) asks for part N.
+part() { [[ " ${BENCH_PARTS:-1 3 4 5} " == *" $1 "* ]]; }
 SLOW_LINES=${BENCH_SLOW_LINES:-200}
 HZ=$(getconf CLK_TCK)
 PY=$T_ROOT/tests/bench/pipeline.py
@@ -145,6 +151,7 @@ ratio() { echo "$1 $2" | awk '{ printf "x%.2f", $1 / $2 }'; }
 # "agent", KEXEC too: the agent's CPU per 1,000 execs in ms, less its idle
 # CPU over the same time, counted until what the loops left it to do is done.
 versus() {
+	part 1 || return 1
 	local label=$1 start=$2 stop=$3 agent=${4:-} r ow='' oc='' w='' c='' x y c0 t0 spent=0
 	for ((r = 0; r < RUNS; r++)); do
 		read -r x y < <(pair_once) || { t_fail "$label: the untraced loops run"; return 1; }
@@ -287,8 +294,10 @@ port=$(t_free_port "$SHELLAUDIT_APISERVER_PORT")
 k8s_agent() {
 	local name=$1
 	shift
+	# shellcheck disable=SC2086 # BENCH_AGENT_ARGS: options, split
 	t_daemon "$name" "$dir/$name.log" "$T_BUILD/shellaudit-agent" --node-name "$node" \
-		--spool-dir "$dir/spool" --bpf-dir '' --port "$port" --http-address 127.0.0.1 "$@"
+		--spool-dir "$dir/spool" --bpf-dir '' --port "$port" --http-address 127.0.0.1 \
+		${BENCH_AGENT_ARGS:-} "$@"
 	# shellcheck disable=SC2317 # called by t_wait
 	added() { t_daemon_log "$name" | t_grep -q '"msg":"target added"'; }
 	t_wait 120 added && t_wait 60 ag_attached
@@ -333,10 +342,12 @@ run() {
 }
 echo
 echo "3. from a typed line to the API server (agent defaults: records at 100 entries or 5 s)"
-run 10 100
-FIG[rec10]=$P99_REC FIG[ev10]=$P99_EV
-run 1000 2000
-FIG[rec1000]=$P99_REC FIG[ev1000]=$P99_EV
+if part 3; then
+	run 10 100
+	FIG[rec10]=$P99_REC FIG[ev10]=$P99_EV
+	run 1000 2000
+	FIG[rec1000]=$P99_REC FIG[ev1000]=$P99_EV
+fi
 
 # --- 4: RSS ---
 # many PREFIX: MANY lines typed at 1,000 a second, then until all are in
@@ -347,67 +358,73 @@ many() {
 	all_in() { [ "$(python3 "$PY" count "$1" "$work/records.jsonl")" = "$MANY" ]; }
 	t_eq "all $MANY lines are in AuditRecords" 0 "$(t_wait 600 all_in "$1"; echo $?)"
 }
-many "echo m-"
-settle "$agent"
-FIG[rss_many]=$(rss "$agent")
-FIG[hwm]=$(mib "$(rss_kb "$agent" VmHWM)")
-echo
-echo "4. agent RSS: idle ${FIG[rss_idle]}; after $MANY lines ${FIG[rss_many]}; peak ${FIG[hwm]}"
+if part 4; then
+	many "echo m-"
+	settle "$agent"
+	FIG[rss_many]=$(rss "$agent")
+	FIG[hwm]=$(mib "$(rss_kb "$agent" VmHWM)")
+	echo
+	echo "4. agent RSS: idle ${FIG[rss_idle]}; after $MANY lines ${FIG[rss_many]}; peak ${FIG[hwm]}"
+fi
 t_daemon_stop agent TERM '"msg":"stopped"'
 
-k8s_agent ring1 --ringbuf-mb 1 || t_stop "the agent (--ringbuf-mb 1) attaches" "$(t_daemon_log ring1 | tail -5)"
-sleep 10
-FIG[rss_idle1]=$(rss "${T_DAEMON_PID[ring1]}")
-many "echo m4-"
-settle "${T_DAEMON_PID[ring1]}"
-FIG[rss_many1]=$(rss "${T_DAEMON_PID[ring1]}")
-echo "   with --ringbuf-mb 1: idle ${FIG[rss_idle1]}; after $MANY lines ${FIG[rss_many1]}"
-t_daemon_stop ring1 TERM '"msg":"stopped"'
+if part 4; then
+	k8s_agent ring1 --ringbuf-mb 1 || t_stop "the agent (--ringbuf-mb 1) attaches" "$(t_daemon_log ring1 | tail -5)"
+	sleep 10
+	FIG[rss_idle1]=$(rss "${T_DAEMON_PID[ring1]}")
+	many "echo m4-"
+	settle "${T_DAEMON_PID[ring1]}"
+	FIG[rss_many1]=$(rss "${T_DAEMON_PID[ring1]}")
+	echo "   with --ringbuf-mb 1: idle ${FIG[rss_idle1]}; after $MANY lines ${FIG[rss_many1]}"
+	t_daemon_stop ring1 TERM '"msg":"stopped"'
+fi
 
 # --- 5: capture -> export line, without, with, and again without slow HTTP clients ---
-: >"$work/export.jsonl"
-python3 "$PY" follow "$work/export.jsonl" >"$work/export-stamped.jsonl" &
-t_cleanup "kill $! 2>/dev/null"
-k8s_agent export --output "$work/export.jsonl" ||
-	t_stop "the agent (--output) attaches" "$(t_daemon_log export | tail -5)"
-# exported PREFIX N: the export figures of N lines; sets P99.
-exported() {
-	local out
-	# shellcheck disable=SC2317 # called by t_wait
-	all_out() { python3 "$PY" export "$1" "$2" "$work/export-stamped.jsonl" | grep -qx "RESULT $2"; }
-	t_wait 300 all_out "$1" "$2" || true
-	out=$(python3 "$PY" export "$1" "$2" "$work/export-stamped.jsonl")
-	grep -v '^RESULT\|^P99' <<<"$out"
-	read -r _ P99 < <(grep '^P99' <<<"$out")
-	t_eq "$3: every line was exported" "RESULT $2" "$(grep '^RESULT' <<<"$out")"
-}
-echo
-echo "5. capture -> export line (--output), $SLOW_LINES lines at 10 a second"
-echo " without other clients:"
-type_lines "echo q0-" "$SLOW_LINES" 10
-exported "echo q0-" "$SLOW_LINES" "without clients"
-FIG[quiet]=$P99
-python3 "$PY" slow "$port" 100 >"$work/slow.log" 2>&1 &
-slow=$!
-t_cleanup "kill $slow 2>/dev/null"
-t_wait 60 grep -q '^ready' "$work/slow.log" || t_fail "the slow clients connect" "$(tail -3 "$work/slow.log")"
-echo "   slow clients: $(grep '^ready' "$work/slow.log")"
-sleep 2
-echo " with 100 connections held open on --port, one trickling a byte every 0.5 s:"
-type_lines "echo q1-" "$SLOW_LINES" 10
-exported "echo q1-" "$SLOW_LINES" "with slow clients"
-FIG[slow]=$P99
-kill "$slow"
-wait "$slow" 2>/dev/null
-echo "   the agent closed $(tail -1 "$work/slow.log" | awk '$1 == "reopened" { n = $2 } END { print n + 0 }')" \
-	"of the slow connections (each opened again half a second later)"
-echo " without other clients again:"
-type_lines "echo q2-" "$SLOW_LINES" 10
-exported "echo q2-" "$SLOW_LINES" "without clients, after them"
-FIG[quiet2]=$P99
-t_eq "the agent answers /healthz once the slow clients are gone" "200" \
-	"$(t_http "http://127.0.0.1:$port/healthz" | cut -d' ' -f1)"
-t_daemon_stop export TERM '"msg":"stopped"'
+if part 5; then
+	: >"$work/export.jsonl"
+	python3 "$PY" follow "$work/export.jsonl" >"$work/export-stamped.jsonl" &
+	t_cleanup "kill $! 2>/dev/null"
+	k8s_agent export --output "$work/export.jsonl" ||
+		t_stop "the agent (--output) attaches" "$(t_daemon_log export | tail -5)"
+	# exported PREFIX N: the export figures of N lines; sets P99.
+	exported() {
+		local out
+		# shellcheck disable=SC2317 # called by t_wait
+		all_out() { python3 "$PY" export "$1" "$2" "$work/export-stamped.jsonl" | grep -qx "RESULT $2"; }
+		t_wait 300 all_out "$1" "$2" || true
+		out=$(python3 "$PY" export "$1" "$2" "$work/export-stamped.jsonl")
+		grep -v '^RESULT\|^P99' <<<"$out"
+		read -r _ P99 < <(grep '^P99' <<<"$out")
+		t_eq "$3: every line was exported" "RESULT $2" "$(grep '^RESULT' <<<"$out")"
+	}
+	echo
+	echo "5. capture -> export line (--output), $SLOW_LINES lines at 10 a second"
+	echo " without other clients:"
+	type_lines "echo q0-" "$SLOW_LINES" 10
+	exported "echo q0-" "$SLOW_LINES" "without clients"
+	FIG[quiet]=$P99
+	python3 "$PY" slow "$port" 100 >"$work/slow.log" 2>&1 &
+	slow=$!
+	t_cleanup "kill $slow 2>/dev/null"
+	t_wait 60 grep -q '^ready' "$work/slow.log" || t_fail "the slow clients connect" "$(tail -3 "$work/slow.log")"
+	echo "   slow clients: $(grep '^ready' "$work/slow.log")"
+	sleep 2
+	echo " with 100 connections held open on --port, one trickling a byte every 0.5 s:"
+	type_lines "echo q1-" "$SLOW_LINES" 10
+	exported "echo q1-" "$SLOW_LINES" "with slow clients"
+	FIG[slow]=$P99
+	kill "$slow"
+	wait "$slow" 2>/dev/null
+	echo "   the agent closed $(tail -1 "$work/slow.log" | awk '$1 == "reopened" { n = $2 } END { print n + 0 }')" \
+		"of the slow connections (each opened again half a second later)"
+	echo " without other clients again:"
+	type_lines "echo q2-" "$SLOW_LINES" 10
+	exported "echo q2-" "$SLOW_LINES" "without clients, after them"
+	FIG[quiet2]=$P99
+	t_eq "the agent answers /healthz once the slow clients are gone" "200" \
+		"$(t_http "http://127.0.0.1:$port/healthz" | cut -d' ' -f1)"
+	t_daemon_stop export TERM '"msg":"stopped"'
+fi
 
 # --- the table ---
 # met MEASURED OP GOAL: yes or no.
