@@ -427,6 +427,11 @@ if part 5; then
 fi
 
 # --- the table ---
+# A part not run (BENCH_PARTS) shows "?".
+for k in exec bpftrace auditd standalone cpu cpu_standalone ev10 ev1000 rec10 rec1000 \
+	rss_idle rss_idle1 rss_many rss_many1 hwm slow quiet quiet2; do
+	FIG[$k]=${FIG[$k]:-?}
+done
 # met MEASURED OP GOAL: yes or no.
 met() {
 	[[ $1 =~ ^[0-9.]+$ ]] || { echo "?"; return; }
