@@ -102,7 +102,7 @@ static void main_usage(FILE *f)
 		"                        gap entry (default 256)          SHELLAUDIT_SPOOL_MAX_MB\n"
 		"  --batch-entries N     an AuditRecord per session every N entries (100),\n"
 		"  --batch-bytes BYTES   or BYTES of entries (262144),\n"
-		"  --batch-ms MS         or MS after its first entry (5000)\n"
+		"  --batch-ms MS         or MS after its first entry (1000)\n"
 		"  --port N              /healthz, /readyz, /metrics (default 8081 with\n"
 		"                        --node-name, else off; 0: off)\n"
 		"                                                          SHELLAUDIT_PORT\n"

@@ -1011,7 +1011,7 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 	if (!s->opts.batch_bytes)
 		s->opts.batch_bytes = 256u << 10;
 	if (s->opts.batch_age_ms <= 0)
-		s->opts.batch_age_ms = 5000;
+		s->opts.batch_age_ms = 1000;
 	if (s->opts.checkpoint_ms <= 0)
 		s->opts.checkpoint_ms = 2000;
 	if (!s->opts.max_chains)

@@ -64,7 +64,7 @@ struct spool_opts {
 	size_t segment_bytes;	/* per journal segment [4 MiB] */
 	int batch_entries;	/* a record at this many entries [100] */
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
-	long batch_age_ms;	/* or this old [5000] */
+	long batch_age_ms;	/* or this old [1000] */
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
 	long await_max_ms;	/* an attribution not decided this long is "none"
 				 * [SPOOL_AWAIT_MAX_MS] */

@@ -341,7 +341,7 @@ run() {
 	t_eq "at $rate lines/s every line arrived, as an entry and as an Event" "RESULT $n $n" "$(grep '^RESULT' <<<"$out")"
 }
 echo
-echo "3. from a typed line to the API server (agent defaults: records at 100 entries or 5 s)"
+echo "3. from a typed line to the API server (records at 100 entries or --batch-ms, default 1 s)"
 if part 3; then
 	run 10 100
 	FIG[rec10]=$P99_REC FIG[ev10]=$P99_EV
