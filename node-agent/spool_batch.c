@@ -14,6 +14,7 @@
 
 #include "aggregate.h"
 #include "clock.h"
+#include "timefmt.h"
 
 static void spool_batch_free(struct spool_batch *b)
 {
@@ -198,6 +199,29 @@ static void spool_oldest_cb(const char *key, void *value, void *arg)
 	}
 }
 
+/* When a batch opened with entry e counts as opened, on the monotonic
+ * clock: when e was captured, so that a batch that waited for its
+ * session's attribution is not kept its whole age again; at most as long
+ * ago as an entry may wait for one (await_max_ms). Age cuts are journaled:
+ * replays never ask. */
+static long spool_opened_ms(const struct spool_batcher *b, const cJSON *e)
+{
+	const char *when = spool_str(e, "time");
+	long now = clock_now_ms(), age;
+	struct timespec ts;
+	int64_t wall_ms;
+
+	if (!when || timefmt_parse(when, &ts) < 0)
+		return now;
+	wall_ms = ((int64_t)clock_now_ns() + clock_wall_offset_ns()) / 1000000;
+	age = (long)(wall_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+	if (age < 0)
+		age = 0;
+	if (age > b->s->opts.await_max_ms)
+		age = b->s->opts.await_max_ms;
+	return now - age;
+}
+
 /* Adds one journaled entry to its batch, cutting on count and size. */
 static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_t pos)
 {
@@ -259,7 +283,7 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 		if (cJSON_IsObject(sess))
 			bt->sess = cJSON_Duplicate(sess, 1);
 		bt->entries = cJSON_CreateArray();
-		bt->opened_ms = clock_now_ms();
+		bt->opened_ms = spool_opened_ms(b, e);
 		bt->first = pos;
 		if (!bt->cid || !bt->sk || !bt->id || !bt->entries ||
 		    hmap_put(&b->batches, key, bt, NULL) < 0) {

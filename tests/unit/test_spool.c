@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "timefmt.h"
 #include "unit.h"
 #include "util.h"
 
@@ -562,6 +563,47 @@ static void test_spool_corrupt_identity_opens_no_batch(void)
 	UNIT_CHECK_STR(entry_of(all, 1, 0, "text"), "four-of-a");
 	spool_get_stats(s, &st);
 	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 0 && st.corrupt_unattributed == 1);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
+/* A batch's age counts from its first entry's capture, not from when the
+ * batcher opened it (after its session's attribution came): an entry
+ * captured 20 s ago is cut at once at a 10 s age. Back-dated at most by
+ * await_max_ms: old clocks do not cut every batch at once. */
+static void test_spool_batch_age_counts_from_capture(void)
+{
+	struct spool_opts o = { .batch_age_ms = 10000 };
+	char dir[128], when[40];
+	struct timespec now;
+	struct spool *s;
+	cJSON *all, *e;
+
+	snprintf(dir, sizeof(dir), "%s/age", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	now.tv_sec -= 20;
+	timefmt_micro(&now, when, sizeof(when));
+	e = line_entry("captured-20-s-ago");
+	cJSON_ReplaceItemInObject(e, "time", cJSON_CreateString(when));
+	UNIT_CHECK(spool_add(s, "containerd://c1", "", id, NULL, e) == 0);
+	cJSON_Delete(e);
+	/* a tick journals the cut, the next forms the record */
+	spool_tick(s);
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
+	cJSON_Delete(all);
+	spool_close(s);
+	/* a week old (the other tests' clock) at a 60 s age: back-dated by
+	 * 30 s (await_max_ms), not cut */
+	snprintf(dir, sizeof(dir), "%s/age-bound", base);
+	o.batch_age_ms = 60000;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "", "a-week-old");
+	spool_tick(s);
+	all = all_records(s);
+	UNIT_CHECK(cJSON_GetArraySize(all) == 0);
 	cJSON_Delete(all);
 	spool_close(s);
 }
@@ -1205,6 +1247,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_entry_of_no_known_session_is_counted),
 		UNIT_TEST(test_spool_corrupt_entry_after_a_cut_is_a_gap_in_its_session),
 		UNIT_TEST(test_spool_corrupt_identity_opens_no_batch),
+		UNIT_TEST(test_spool_batch_age_counts_from_capture),
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
 		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
