@@ -209,7 +209,9 @@ bt_stop() {
 	kill -INT "$bt" 2>/dev/null
 	wait "$bt"
 }
-if command -v bpftrace >/dev/null; then
+if ! part 1; then
+	:
+elif command -v bpftrace >/dev/null; then
 	: >"$work/bpftrace.out"
 	bt_starts=0
 	versus "bpftrace, printing every exec" bt_start bt_stop && FIG[bpftrace]=$VS
@@ -248,7 +250,9 @@ audit_stop() {
 	audit_lost=$((audit_lost + $(audit_lost) - audit_lost0))
 	audit_end
 }
-if command -v auditd >/dev/null && command -v auditctl >/dev/null; then
+if ! part 1; then
+	:
+elif command -v auditd >/dev/null && command -v auditctl >/dev/null; then
 	audit_on=$(auditctl -s | awk '$1 == "enabled" { print $2 }')
 	if [ "$(auditctl -s | awk '$1 == "pid" { print $2 }')" != 0 ]; then
 		t_fail "no other audit daemon runs (the auditd reference needs the kernel's audit to itself)"
@@ -284,7 +288,7 @@ sa_start() {
 }
 sa_stop() { cap_agent_stop; }
 versus "standalone agent (JSON lines)" sa_start sa_stop agent && FIG[standalone]=$VS FIG[cpu_standalone]=$KEXEC
-t_eq "the standalone agent wrote every exec of the loops" 1 \
+part 1 && t_eq "the standalone agent wrote every exec of the loops" 1 \
 	"$(($(grep -c '"kind":"exec","container":"audited"' "$work/out.jsonl") >= 2 * N * RUNS))"
 
 # k8s_agent NAME ARGS...: the agent in Kubernetes mode on the node's spool
