@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -456,6 +457,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 {
 	cJSON *item = cJSON_CreateObject();
 	uint64_t pos = 0;
+	char ic[16];
 	int ret;
 
 	if (!item)
@@ -482,7 +484,8 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		spool_settle(s, item);
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
-	cJSON_AddNumberToObject(item, "ic", spool_ident_crc(item));
+	snprintf(ic, sizeof(ic), "%08" PRIx32, spool_ident_crc(item));
+	cJSON_AddStringToObject(item, "ic", ic);
 	ret = spool_append(s->ej, item, &pos);
 	cJSON_Delete(item);
 	/* Counted for its container (an uncounted entry only lets the

@@ -382,11 +382,12 @@ static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, si
 static cJSON *spool_damaged_entry(const void *data, size_t len)
 {
 	cJSON *item = data ? cJSON_ParseWithLength(data, len) : NULL, *gap = NULL;
-	const cJSON *ic = cJSON_GetObjectItemCaseSensitive(item, "ic");
-	const char *t = spool_str(item, "t");
+	const char *t = spool_str(item, "t"), *ic = spool_str(item, "ic");
+	char check[16];
 
-	if (t && !strcmp(t, "e") && cJSON_IsNumber(ic) &&
-	    ic->valuedouble == (double)spool_ident_crc(item))
+	if (ic)
+		snprintf(check, sizeof(check), "%08" PRIx32, spool_ident_crc(item));
+	if (t && !strcmp(t, "e") && ic && !strcmp(ic, check))
 		gap = spool_gap_new(spool_str(cJSON_GetObjectItemCaseSensitive(item, "e"), "time"),
 				    len + 12);
 	if (!gap || !cJSON_ReplaceItemInObjectCaseSensitive(item, "e", gap)) {

@@ -121,8 +121,9 @@ int spool_append_cut(struct journal *j, const char *cid, const char *sk);
 
 /* The check of an entry item's identity: a CRC-32 of whose it is (its
  * container, session, awaited attribution, target and session objects)
- * and when (its entry's time), journaled as "ic". A damaged item whose
- * check still matches is known to be of that session (spool_batch.c). */
+ * and when (its entry's time), journaled as "ic" in 8 hex digits (cJSON
+ * prints a number past INT_MAX through printf and sscanf). A damaged item
+ * whose check still matches is known to be of that session (spool_batch.c). */
 uint32_t spool_ident_crc(const cJSON *item);
 
 /* An entry's attribution: for an entry awaiting one ("w"), 1 with the
