@@ -41,6 +41,8 @@ struct journal {
 	struct journal_segment *segs;
 	size_t nsegs;
 	int wfd;		/* the last segment, open for appending */
+	int rfd;		/* the segment read last, kept open, or -1 */
+	uint64_t rstart;	/* where rfd's segment starts */
 	uint64_t acked;
 	uint64_t last;		/* position of the last item, UINT64_MAX: none */
 	uint64_t synced;	/* everything before it is durable */
@@ -316,7 +318,7 @@ int journal_open(const struct journal_opts *opts, struct journal **out)
 	*out = NULL;
 	if (!j)
 		return -ENOMEM;
-	j->wfd = -1;
+	j->wfd = j->rfd = -1;
 	j->last = UINT64_MAX;
 	j->opts = *opts;
 	if (!j->opts.segment_bytes)
@@ -366,10 +368,36 @@ fail:
 	return ret;
 }
 
+static void journal_read_close(struct journal *j)
+{
+	if (j->rfd >= 0)
+		close(j->rfd);
+	j->rfd = -1;
+}
+
+/* Segment s open for reading: the one read last stays open, so that a
+ * reader going item by item opens each file once. */
+static int journal_read_open(struct journal *j, const struct journal_segment *s)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (j->rfd >= 0 && j->rstart == s->start)
+		return j->rfd;
+	journal_read_close(j);
+	journal_seg_path(j, s->start, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	j->rfd = fd;
+	j->rstart = s->start;
+	return fd;
+}
+
 void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	journal_read_close(j);
 	if (j->wfd >= 0)
 		close(j->wfd);
 	free(j->unsynced);
@@ -551,7 +579,6 @@ static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next)
 {
 	struct journal_segment *s = journal_find(j, pos);
-	char path[PATH_MAX];
 	uint64_t size;
 	long l;
 	size_t i;
@@ -567,19 +594,16 @@ int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint
 		*next = i < j->nsegs ? j->segs[i].start : journal_end(j);
 		return -EBADMSG;
 	}
-	journal_seg_path(j, s->start, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno != ENOENT)
-			return -errno;
+	if ((fd = journal_read_open(j, s)) < 0) {
+		if (fd != -ENOENT)
+			return fd;
 		*next = s->end; /* the segment file is gone */
 		return -EBADMSG;
 	}
 	size = s->end - s->start;
 	l = journal_item_at(fd, pos - s->start, size, data);
-	if (l == -2) {
-		close(fd);
+	if (l == -2)
 		return -ENOMEM;
-	}
 	if (l < 0) {
 		uint64_t from = pos - s->start + JOURNAL_HDR, to;
 
@@ -596,10 +620,8 @@ int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint
 				*data = NULL;
 			}
 		}
-		close(fd);
 		return -EBADMSG;
 	}
-	close(fd);
 	*len = (size_t)l;
 	*next = pos + JOURNAL_HDR + (uint64_t)l;
 	return 0;
@@ -642,6 +664,8 @@ int journal_ack(struct journal *j, uint64_t pos)
 	j->acked = pos;
 	/* Whole segments before the cursor are done; the last one stays open. */
 	for (i = 0; i + 1 < j->nsegs && j->segs[i + 1].start <= pos; i++) {
+		if (j->rfd >= 0 && j->rstart == j->segs[i].start)
+			journal_read_close(j);
 		journal_seg_path(j, j->segs[i].start, path, sizeof(path));
 		if (unlink(path) == 0)
 			j->stats.segments_removed++;
