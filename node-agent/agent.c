@@ -75,6 +75,9 @@ struct agent_exec {
 };
 
 #define AGENT_EXECS_MAX 4096
+/* Entries of a burst of turns share one fdatasync of the spool: at most
+ * this long between two (what Events and records wait for, at most). */
+#define AGENT_SYNC_GAP_MS 10
 
 struct agent {
 	const struct agent_opts *opts;
@@ -1164,6 +1167,7 @@ static int agent_k8s_start(struct agent *a)
 				 .batch_entries = o->batch_entries,
 				 .batch_bytes = o->batch_bytes,
 				 .batch_age_ms = o->batch_ms,
+				 .sync_gap_ms = AGENT_SYNC_GAP_MS,
 				 .resume = true };
 	struct attrib_opts ao = { 0 };
 	char err[512], instance[300], parked_dir[PATH_MAX];
@@ -1439,7 +1443,7 @@ static void agent_k8s_stop(struct agent *a)
 static long agent_before_sleep(void *arg)
 {
 	struct agent *a = arg;
-	long wait;
+	long wait, sync;
 	int err;
 
 	if (!a->settled && (!a->nc || nodecfg_synced(a->nc))) {
@@ -1460,6 +1464,8 @@ static long agent_before_sleep(void *arg)
 	if (!a->settled)
 		return 50;
 	wait = a->publishing || a->more ? 0 : discover_wait_ms(a->disc);
+	if (a->spool && (sync = spool_sync_wait_ms(a->spool)) >= 0 && (wait < 0 || sync < wait))
+		wait = sync;
 	return wait >= 0 && wait < 200 ? wait : 200;
 }
 

@@ -340,8 +340,11 @@ int spool_tick(struct spool *s)
 	ret = spool_batcher_run(&s->b, journal_end(s->ej));
 	if (ret < 0 && ret != -EAGAIN && !first)
 		first = ret;
-	if ((ret = journal_sync(s->ej)) < 0 && !first)
-		first = ret;
+	if (spool_sync_wait_ms(s) == 0) {
+		if ((ret = journal_sync(s->ej)) < 0 && !first)
+			first = ret;
+		s->last_sync_ms = now;
+	}
 	if ((s->changed && now - s->last_ckpt_ms >= s->opts.checkpoint_ms) || s->nckpt == 0) {
 		if ((ret = spool_checkpoint(s)) < 0 && !first)
 			first = ret;
@@ -353,6 +356,16 @@ int spool_tick(struct spool *s)
 	if ((ret = spool_ack(s)) < 0 && !first)
 		first = ret;
 	return first;
+}
+
+long spool_sync_wait_ms(const struct spool *s)
+{
+	long left;
+
+	if (journal_synced(s->ej) == journal_end(s->ej))
+		return -1;
+	left = s->last_sync_ms + s->opts.sync_gap_ms - clock_now_ms();
+	return left > 0 ? left : 0;
 }
 
 int spool_wanted_chain(struct spool *s, const char **cid, const cJSON **id)

@@ -66,6 +66,10 @@ struct spool_opts {
 	size_t batch_bytes;	/* or this many bytes of entries [256 KiB] */
 	long batch_age_ms;	/* or this old [1000] */
 	long checkpoint_ms;	/* batcher checkpoints at least this often [2000] */
+	/* The entries journal is synced at most this often [0: every tick]:
+	 * under a flood, entries that came in a burst of turns share one
+	 * fdatasync (spool_sync_wait_ms says when the next is due). */
+	long sync_gap_ms;
 	long await_max_ms;	/* an attribution not decided this long is "none"
 				 * [SPOOL_AWAIT_MAX_MS] */
 	/* Identical execs within this window become one entry (aggregate.h)
@@ -151,11 +155,16 @@ bool spool_is_last_key(const struct spool *s, const char *key);
 int spool_end_session(struct spool *s, const char *cid, const char *sk);
 
 /* Runs the batcher over what was appended, cuts batches past their age,
- * checkpoints when due, and makes everything durable. Call every loop
+ * checkpoints when due, and makes everything durable (the entries journal
+ * once sync_gap_ms passed since it last was). Call every loop
  * turn, before publishing. A failure of one step (say a checkpoint) does
  * not skip the next (syncing, acknowledging): the first error is
  * returned. */
 int spool_tick(struct spool *s);
+
+/* How long the next spool_tick may wait to sync what is not yet synced
+ * (opts.sync_gap_ms): 0 and up, or -1 when all is synced. */
+long spool_sync_wait_ms(const struct spool *s);
 
 /* The chain the batcher waits for (opts.resume): 1 with the container ID
  * and its record identity (both valid until the next spool call), 0 when

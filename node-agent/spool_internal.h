@@ -98,6 +98,7 @@ struct spool {
 	uint64_t ckpt_pos[SPOOL_MAX_CHECKPOINTS], ckpt_keep[SPOOL_MAX_CHECKPOINTS];
 	size_t nckpt;		/* checkpoints since the records journal's cursor */
 	long last_ckpt_ms;
+	long last_sync_ms;	/* of the entries journal */
 	bool changed;		/* batcher state changed since the last checkpoint */
 	/* The key of the last item of the entries journal when it is a keyed
 	 * entry, else "": an agent killed after spooling an entry and before

@@ -608,6 +608,60 @@ static void test_spool_batch_age_counts_from_capture(void)
 	spool_close(s);
 }
 
+static int datasyncs;
+
+/* Counts the fdatasyncs of the entries journal's segments. */
+static int counting_datasync(int fd)
+{
+	char link[64], path[512];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	datasyncs += strstr(path, "/entries/") && strstr(path, ".seg");
+	return fdatasync(fd);
+}
+
+/* With sync_gap_ms, entries that come within it of the last sync wait for
+ * the next one (spool_sync_wait_ms says when): one fdatasync for a burst. */
+static void test_spool_sync_gap_groups_the_syncs(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000,
+				.sync_gap_ms = 3600000,
+				.datasync = counting_datasync };
+	char dir[128];
+	struct spool *s;
+	cJSON *ev;
+	uint64_t pos;
+	int before;
+
+	snprintf(dir, sizeof(dir), "%s/sync-gap", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+	add_to(s, "containerd://c1", id, "", "first");
+	UNIT_CHECK(spool_sync_wait_ms(s) == 0); /* none before: due now */
+	spool_tick(s);
+	UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+	before = datasyncs;
+	UNIT_CHECK(before > 0);
+	add_to(s, "containerd://c1", id, "", "second");
+	add_to(s, "containerd://c1", id, "", "third");
+	spool_tick(s);
+	UNIT_CHECK(datasyncs == before);
+	UNIT_CHECK(spool_sync_wait_ms(s) > 1000);
+	/* what is not synced is not handed out */
+	UNIT_CHECK(spool_next_event(s, &ev, &pos) == 0);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "e"), "text")),
+		"first");
+	cJSON_Delete(ev);
+	spool_event_done(s, pos);
+	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
+	spool_close(s);
+}
+
 /* A record a corrupt records journal lost is formed again from the entries
  * (the batcher re-run from the checkpoint before it): the same record. */
 static void test_spool_corrupt_record_is_formed_again(void)
@@ -1248,6 +1302,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_entry_after_a_cut_is_a_gap_in_its_session),
 		UNIT_TEST(test_spool_corrupt_identity_opens_no_batch),
 		UNIT_TEST(test_spool_batch_age_counts_from_capture),
+		UNIT_TEST(test_spool_sync_gap_groups_the_syncs),
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
 		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
