@@ -60,31 +60,33 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 	return ret;
 }
 
-static uLong spool_crc_str(uLong crc, const char *str)
+uint32_t spool_entry_crc(const char *head, const char *time)
 {
-	str = str ? str : "";
+	uLong crc = crc32(0L, (const Bytef *)head, (uInt)strlen(head));
+
+	time = time ? time : "";
 	/* With its NUL: no two splits of the same bytes check alike. */
-	return crc32(crc, (const Bytef *)str, (uInt)strlen(str) + 1);
+	return (uint32_t)crc32(crc, (const Bytef *)time, (uInt)strlen(time) + 1);
 }
 
-uint32_t spool_ident_crc(const cJSON *item)
+/* An entry item as journaled: head (the item without its entry) printed,
+ * then "e", then "ic", the check of head and of e's time. Printed in
+ * parts, the check costs a CRC of bytes printed anyway. */
+static int spool_append_entry(struct journal *j, const cJSON *head, const cJSON *e, uint64_t *pos)
 {
-	const char *const keys[] = { "cid", "sk", "w" };
-	const char *const objects[] = { "id", "sess" };
-	uLong crc = crc32(0L, Z_NULL, 0);
-	size_t i;
+	char *h = cJSON_PrintUnformatted(head), *et = cJSON_PrintUnformatted(e), *text = NULL;
+	size_t hl = h ? strlen(h) : 0, cap = hl + (et ? strlen(et) : 0) + 32;
+	int ret = -ENOMEM;
 
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		crc = spool_crc_str(crc, spool_str(item, keys[i]));
-	for (i = 0; i < ARRAY_SIZE(objects); i++) {
-		const cJSON *o = cJSON_GetObjectItemCaseSensitive(item, objects[i]);
-		char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-
-		crc = spool_crc_str(crc, text);
-		free(text);
+	if (hl >= 2 && et && (text = malloc(cap))) {
+		snprintf(text, cap, "%.*s,\"e\":%s,\"ic\":\"%08" PRIx32 "\"}", (int)(hl - 1), h, et,
+			 spool_entry_crc(h, spool_str(e, "time")));
+		ret = journal_append(j, text, strlen(text), pos);
 	}
-	crc = spool_crc_str(crc, spool_str(cJSON_GetObjectItemCaseSensitive(item, "e"), "time"));
-	return (uint32_t)crc;
+	free(text);
+	free(et);
+	free(h);
+	return ret;
 }
 
 int spool_append_cut(struct journal *j, const char *cid, const char *sk)
@@ -469,8 +471,8 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		       const cJSON *sess, const cJSON *entry, const char *key, const char *root)
 {
 	cJSON *item = cJSON_CreateObject();
+	bool settle = root && spool_decision(s, cid, root);
 	uint64_t pos = 0;
-	char ic[16];
 	int ret;
 
 	if (!item)
@@ -488,18 +490,19 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		cJSON_AddStringToObject(item, "w", root);
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
-	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
-	if (sess)
+	/* By reference, only printed (cJSON's API takes them non-const);
+	 * a session that settles here is changed: a copy. */
+	cJSON_AddItemReferenceToObject(item, "id", (cJSON *)id);
+	if (sess && settle)
 		cJSON_AddItemToObject(item, "sess", cJSON_Duplicate(sess, 1));
-	cJSON_AddItemToObject(item, "e", cJSON_Duplicate(entry, 1));
+	else if (sess)
+		cJSON_AddItemReferenceToObject(item, "sess", (cJSON *)sess);
 	/* Decided already (the caller did not know yet): journaled settled. */
-	if (root && spool_decision(s, cid, root)) {
+	if (settle) {
 		spool_settle(s, item);
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
-	snprintf(ic, sizeof(ic), "%08" PRIx32, spool_ident_crc(item));
-	cJSON_AddStringToObject(item, "ic", ic);
-	ret = spool_append(s->ej, item, &pos);
+	ret = spool_append_entry(s->ej, item, entry, &pos);
 	cJSON_Delete(item);
 	/* Counted for its container (an uncounted entry only lets the
 	 * container take a little more). */

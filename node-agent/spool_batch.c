@@ -382,19 +382,25 @@ static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, si
 static cJSON *spool_damaged_entry(const void *data, size_t len)
 {
 	cJSON *item = data ? cJSON_ParseWithLength(data, len) : NULL, *gap = NULL;
-	const char *t = spool_str(item, "t"), *ic = spool_str(item, "ic");
-	char check[16];
+	cJSON *e = cJSON_DetachItemFromObjectCaseSensitive(item, "e");
+	cJSON *ic = cJSON_DetachItemFromObjectCaseSensitive(item, "ic");
+	const char *t = spool_str(item, "t");
+	char *head = NULL, check[16];
 
-	if (ic)
-		snprintf(check, sizeof(check), "%08" PRIx32, spool_ident_crc(item));
-	if (t && !strcmp(t, "e") && ic && !strcmp(ic, check))
-		gap = spool_gap_new(spool_str(cJSON_GetObjectItemCaseSensitive(item, "e"), "time"),
-				    len + 12);
-	if (!gap || !cJSON_ReplaceItemInObjectCaseSensitive(item, "e", gap)) {
-		cJSON_Delete(gap);
+	if (t && !strcmp(t, "e") && cJSON_IsString(ic) && (head = cJSON_PrintUnformatted(item))) {
+		snprintf(check, sizeof(check), "%08" PRIx32,
+			 spool_entry_crc(head, spool_str(e, "time")));
+		if (!strcmp(check, ic->valuestring))
+			gap = spool_gap_new(spool_str(e, "time"), len + 12);
+	}
+	free(head);
+	cJSON_Delete(ic);
+	cJSON_Delete(e);
+	if (!gap) {
 		cJSON_Delete(item);
 		return NULL;
 	}
+	cJSON_AddItemToObject(item, "e", gap);
 	cJSON_DeleteItemFromObjectCaseSensitive(item, "k");
 	return item;
 }

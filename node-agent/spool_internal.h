@@ -120,12 +120,12 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos);
  * so it goes in even when the journal is full (journal_append_reserved). */
 int spool_append_cut(struct journal *j, const char *cid, const char *sk);
 
-/* The check of an entry item's identity: a CRC-32 of whose it is (its
- * container, session, awaited attribution, target and session objects)
- * and when (its entry's time), journaled as "ic" in 8 hex digits (cJSON
- * prints a number past INT_MAX through printf and sscanf). A damaged item
- * whose check still matches is known to be of that session (spool_batch.c). */
-uint32_t spool_ident_crc(const cJSON *item);
+/* The check of an entry item's identity, journaled as its last member "ic"
+ * in 8 hex digits: a CRC-32 of the item printed without "e" and "ic" (its
+ * head: whose it is, its container, session, awaited attribution, target
+ * and session objects) and of its entry's time. A damaged item whose check
+ * still matches is known to be of that session (spool_batch.c). */
+uint32_t spool_entry_crc(const char *head, const char *time);
 
 /* An entry's attribution: for an entry awaiting one ("w"), 1 with the
  * decision put into its session, 0 when it is not decided yet; 1 for any
