@@ -224,6 +224,24 @@ static int segments(const char *dir, char paths[][512], int max)
 	return k;
 }
 
+/* Writes 'X' at byte skip of the value of the last `key` (a member's
+ * name, its colon and the value's quote) before needle in file: 0 or -1. */
+static int damage_value(const char *file, const char *needle, const char *key, size_t skip)
+{
+	char buf[8192], *end, *at = NULL, *p;
+	int fd = open(file, O_RDWR), ret = -1;
+	ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), 0);
+
+	end = n > 0 ? memmem(buf, (size_t)n, needle, strlen(needle)) : NULL;
+	for (p = buf; end && (p = memmem(p, (size_t)(end - p), key, strlen(key))); p++)
+		at = p;
+	if (at && pwrite(fd, "X", 1, at - buf + (off_t)(strlen(key) + skip)) == 1)
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /* Flips one byte of the first occurrence of needle in file. */
 static int corrupt(const char *file, const char *needle, int delta)
 {
@@ -458,18 +476,7 @@ static void test_spool_corrupt_entry_of_no_known_session_is_counted(void)
 	snprintf(sub, sizeof(sub), "%s/entries", dir);
 	UNIT_CHECK(segments(sub, seg, 4) == 1);
 	/* in the second entry's container ID: "containerd://c1" becomes another */
-	{
-		char buf[4096];
-		int fd = open(seg[0], O_RDWR);
-		ssize_t n = pread(fd, buf, sizeof(buf), 0);
-		char *second = memmem(buf, (size_t)n, "second-of-a", 11), *cid = NULL, *p;
-
-		for (p = buf; p && p < second;
-		     p = memmem(p + 1, (size_t)(second - p - 1), "\"cid\"", 5))
-			cid = p;
-		UNIT_CHECK(cid && pwrite(fd, "X", 1, cid - buf + 8) == 1);
-		close(fd);
-	}
+	UNIT_CHECK(damage_value(seg[0], "second-of-a", "\"cid\":\"", 1) == 0);
 	spool_end_session(s, "containerd://c1", "a");
 	all = all_records(s);
 	UNIT_CHECK(cJSON_GetArraySize(all) == 1);
@@ -545,18 +552,7 @@ static void test_spool_corrupt_identity_opens_no_batch(void)
 	snprintf(sub, sizeof(sub), "%s/entries", dir);
 	UNIT_CHECK(segments(sub, seg, 4) == 1);
 	/* the third entry's pod name, one byte off: still JSON */
-	{
-		char buf[8192];
-		int fd = open(seg[0], O_RDWR);
-		ssize_t n = pread(fd, buf, sizeof(buf), 0);
-		char *third = memmem(buf, (size_t)n, "three-of-a", 10), *pod = NULL, *p;
-
-		for (p = buf; p && p < third;
-		     p = memmem(p + 1, (size_t)(third - p - 1), "\"pod\":\"", 7))
-			pod = p;
-		UNIT_CHECK(pod && pwrite(fd, "X", 1, pod - buf + 7) == 1);
-		close(fd);
-	}
+	UNIT_CHECK(damage_value(seg[0], "three-of-a", "\"pod\":\"", 0) == 0);
 	spool_end_session(s, "containerd://c1", "a");
 	all = all_records(s);
 	UNIT_CHECK(cJSON_GetArraySize(all) == 2);
