@@ -19,7 +19,6 @@
 
 #include "aggregate.h"
 #include "clock.h"
-#include "util.h"
 
 /* A decided attribution, kept while its awaiting entries may be read
  * again (its own item is not acknowledged yet). */

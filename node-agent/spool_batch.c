@@ -405,12 +405,13 @@ static cJSON *spool_damaged_entry(const void *data, size_t len)
 	return item;
 }
 
-/* Counts what became of a corrupt entry that spool_damaged_entry made a gap
- * entry of: added (ret 0) or, without a target identity, lost. */
+/* Counts what became of a corrupt entry: a gap entry (ret 0) or, of no
+ * known session or target identity (-EINVAL), lost; any other ret, not
+ * decided yet (met again on the next run). */
 static void spool_damaged_counted(struct spool_batcher *b, int ret)
 {
 	if (ret != 0 && ret != -EINVAL)
-		return; /* met again on the next run */
+		return;
 	if (!b->dry)
 		b->s->stats.corrupt++;
 	if (ret == -EINVAL) {
@@ -428,18 +429,8 @@ static int spool_batch_damaged(struct spool_batcher *b, const void *data, size_t
 {
 	struct spool_batch *bt = spool_damaged_owner(b, data, len);
 
-	if (!b->dry)
-		b->s->stats.corrupt++;
-	if (!bt) {
-		b->unattributed++;
-		if (!b->dry)
-			b->s->stats.corrupt_unattributed++;
-		return 0;
-	}
-	b->gaps++;
-	if (!b->dry)
-		b->s->stats.corrupt_gaps++;
-	return spool_damaged_gap(b, bt, len + 12);
+	spool_damaged_counted(b, bt ? 0 : -EINVAL);
+	return bt ? spool_damaged_gap(b, bt, len + 12) : 0;
 }
 
 int spool_batcher_run(struct spool_batcher *b, uint64_t until)
