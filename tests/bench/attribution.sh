@@ -75,22 +75,7 @@ k exec "$pod" -c shell -- true # warm: the first exec pays for connections
 sleep 3
 
 # Records stamped with their arrival (client clock).
-k get auditrecords --watch-only -o json 2>/dev/null | python3 -c '
-import json, os, time
-dec, buf = json.JSONDecoder(), ""
-while True:
-    chunk = os.read(0, 65536)
-    if not chunk:
-        break
-    buf += chunk.decode("utf-8", "replace")
-    while True:
-        buf = buf.lstrip()
-        try:
-            obj, end = dec.raw_decode(buf)
-        except ValueError:
-            break
-        buf = buf[end:]
-        print(json.dumps({"t": time.time(), "o": obj}), flush=True)' >"$work/records.jsonl" &
+k get auditrecords --watch-only -o json 2>/dev/null | python3 "$T_ROOT/tests/bench/pipeline.py" stamp >"$work/records.jsonl" &
 t_cleanup "kill $! 2>/dev/null"
 sleep 2
 

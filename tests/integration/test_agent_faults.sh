@@ -23,14 +23,7 @@ set -euo pipefail
 ag_setup faults-test-node
 ag_container victim victim
 
-k apply -f - >/dev/null <<'EOF'
-apiVersion: shellaudit.io/v1alpha1
-kind: ShellAuditPolicy
-metadata: {name: demo}
-spec:
-  podSelector: {matchLabels: {app: demo}}
-  events: {ratePerMinute: 6000}
-EOF
+ag_policy
 
 ag_controller "$T_BUILD/asan/shellaudit-controller"
 port=$((SHELLAUDIT_APISERVER_PORT + 3))
