@@ -1038,6 +1038,9 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.aggregate_ms = AGGREGATE_WINDOW_MS;
 	if (s->opts.await_max_ms <= 0)
 		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
+	/* No sync yet: the first is due at once, however long ago the
+	 * monotonic clock started (a machine up for less than the gap). */
+	s->last_sync_ms = clock_now_ms() - s->opts.sync_gap_ms;
 	hmap_init_free(&s->decided, spool_decision_free);
 	/* A 64th of the bound: a container's figure is at most that much over. */
 	if ((ret = spool_use_new((spool_bound(s) >> 6) + 1, &s->use)) < 0 ||
