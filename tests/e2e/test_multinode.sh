@@ -130,8 +130,16 @@ transport_of() {
 	k -n shellaudit-system get "$1" \
 		-o jsonpath='{.spec.containers[0].env[?(@.name=="SHELLAUDIT_WATCH_TRANSPORT")].value}'
 }
+# agent_logs NODE: the last lines of the agent of NODE, for a failed check.
+agent_logs() {
+	local p
+	p=$(agent_pod "$1")
+	echo "agent on $1 ($p):"
+	[ -z "$p" ] || k -n shellaudit-system logs --tail=15 "$p" 2>&1
+}
 { t_wait "$WAIT" agent_running "$A" && t_wait "$WAIT" agent_running "$B"; } ||
-	t_stop "an agent runs on each node" "$(k -n shellaudit-system get pods -o wide 2>&1)"
+	t_stop "an agent runs on each node" "$(k -n shellaudit-system get pods -o wide 2>&1)" \
+		"$(agent_logs "$A")" "$(agent_logs "$B")"
 # Node B's agent over chunked: the DaemonSet says so, and its pod is replaced.
 old=$(agent_pod "$B")
 k -n shellaudit-system logs "$old" >"$work/agent-b-websocket.log" 2>&1
