@@ -56,11 +56,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The room a line or exec event reserves first: most typed lines and most
- * command lines fit, and the ring buffer then holds tens of thousands of
- * them instead of its size over line_max or SA_ARGS_CAP. Longer ones get a
- * record of their bound. */
+/* The room a line or exec event reserves, smallest first: a typical typed
+ * line (under 63 bytes) takes a record of 176 bytes and a typical command
+ * line one of 440, so the ring buffer holds tens of thousands of them
+ * instead of its size over line_max or SA_ARGS_CAP. Longer ones get the
+ * next size that holds them, the longest a record of their bound. */
+#define SA_LINE_TINY 64
 #define SA_LINE_SMALL 256
+#define SA_ARGS_TINY 64
 #define SA_ARGS_SMALL 256
 #define SA_ARGS_MEDIUM 1024
 
@@ -384,12 +387,17 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 }
 
 /* A line event that takes the ring buffer room the line needs, not
- * line_max's: most typed lines fit SA_LINE_SMALL bytes; a longer one is
- * read again into a record of line_max (from frozen .rodata, so the
- * verifier sees a constant size). */
+ * line_max's: most typed lines fit SA_LINE_TINY bytes, most others
+ * SA_LINE_SMALL; a longer one is read again into the next size, the last
+ * a record of line_max (from frozen .rodata, so the verifier sees a
+ * constant size). A record given up for a larger one is discarded: the
+ * reader skips it and frees its room. */
 static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, const char *line, __u32 flags)
 {
+	if (line_max + 2 > SA_LINE_TINY &&
+	    !emit_line_in(task, mntns, t, line, flags, SA_LINE_TINY, true))
+		return;
 	if (line_max + 2 > SA_LINE_SMALL &&
 	    !emit_line_in(task, mntns, t, line, flags, SA_LINE_SMALL, true))
 		return;
@@ -591,7 +599,9 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		len = max;
 		flags |= SA_F_TRUNCATED;
 	}
-	if (len <= SA_ARGS_SMALL)
+	if (len <= SA_ARGS_TINY)
+		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_TINY);
+	else if (len <= SA_ARGS_SMALL)
 		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_SMALL);
 	else if (len <= SA_ARGS_MEDIUM)
 		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_MEDIUM);

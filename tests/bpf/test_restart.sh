@@ -165,20 +165,21 @@ t_eq "and the next agent's stream says capture was off" \
 cap_agent_stop
 
 # Typical lines take the ring buffer room they need, not --max-line's: a
-# 1 MiB ring buffer (about 240 records of --max-line) keeps 2,000 short
-# lines typed while no agent reads it, all of them, in order.
+# 1 MiB ring buffer (about 240 records of --max-line, 2,800 of 256 bytes
+# of line) keeps 5,000 short lines typed while no agent reads it (each in
+# a record of 176 bytes), all of them, in order.
 lost() { "$TOOLS/sa-lines" --kind lost --field lost_lines "$work/out.jsonl" | awk '{ s += $1 } END { print s + 0 }'; }
 lost_before=$(lost)
 start_agent --ringbuf-mb 1 || t_fail "agent with --ringbuf-mb 1 did not start"
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
-n=2000
+n=5000
 seq 1 $n | sed 's/^/echo short-/' >"$work/short.txt"
 cap_shell c1 "$work/short.txt" --timeout 600 >/dev/null || t_fail "the shell in c1 failed"
 start_agent --ringbuf-mb 1 || t_fail "agent with --ringbuf-mb 1 did not restart"
 all_short() { [ "$(cap_lines c1 | grep -c '^echo short-')" -ge $n ]; }
 t_wait 60 all_short || true
-cap_same "a 1 MiB ring buffer keeps 2,000 short lines typed while no agent ran, in order" \
+cap_same "a 1 MiB ring buffer keeps 5,000 short lines typed while no agent ran, in order" \
 	"$(cat "$work/short.txt")" "$(cap_lines c1 | grep '^echo short-')"
 t_eq "  and loses none" "$lost_before" "$(lost)"
 cap_agent_stop
