@@ -54,7 +54,7 @@ static void main_usage(FILE *f)
 		"                                                          SHELLAUDIT_MAX_LINE\n"
 		"  --max-args BYTES      bytes of argv kept per exec (default %d, at most %d)\n"
 		"                                                          SHELLAUDIT_MAX_ARGS\n"
-		"  --ringbuf-mb MB       kernel ring buffer size, a power of two (default 4)\n"
+		"  --ringbuf-mb MB       kernel ring buffer size, a power of two (default 2)\n"
 		"                                                          SHELLAUDIT_RINGBUF_MB\n"
 		"  --no-terminal         do not capture terminal reads (--terminal: do, the\n"
 		"                        default; in Kubernetes mode the policies decide per\n"
@@ -333,7 +333,7 @@ int main(int argc, char **argv)
 	struct agent_opts o = {
 		.line_max = SA_LINE_MAX_DEFAULT,
 		.args_max = SA_ARGS_MAX_DEFAULT,
-		.ringbuf_bytes = 4u << 20,
+		.ringbuf_bytes = 2u << 20,
 		.pids = pids,
 	};
 	const char *line = getenv("SHELLAUDIT_MAX_LINE"), *args = getenv("SHELLAUDIT_MAX_ARGS");
