@@ -135,7 +135,11 @@ agent_logs() {
 	local p
 	p=$(agent_pod "$1")
 	echo "agent on $1 ($p):"
-	[ -z "$p" ] || k -n shellaudit-system logs --tail=15 "$p" 2>&1
+	[ -z "$p" ] && return
+	k -n shellaudit-system logs --tail=15 "$p" 2>&1
+	# The probes' failures (refused, timed out) are the pod's events.
+	k -n shellaudit-system get events --field-selector "involvedObject.name=$p" \
+		-o custom-columns=REASON:.reason,MESSAGE:.message 2>&1 | tail -n 8
 }
 { t_wait "$WAIT" agent_running "$A" && t_wait "$WAIT" agent_running "$B"; } ||
 	t_stop "an agent runs on each node" "$(k -n shellaudit-system get pods -o wide 2>&1)" \
