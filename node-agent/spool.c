@@ -906,6 +906,7 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 		if (t && !strcmp(t, "a")) {
 			*item = it;
 			*pos = s->ep;
+			s->ep_next = next;
 			return 0;
 		}
 		if (t && !strcmp(t, "e")) {
@@ -924,6 +925,7 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 				cJSON_AddItemToObject(it, "attr", cJSON_Duplicate(attr, 1));
 			*item = it;
 			*pos = s->ep;
+			s->ep_next = next;
 			return 0;
 		}
 		cJSON_Delete(it);
@@ -934,16 +936,14 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 
 int spool_event_done(struct spool *s, uint64_t pos)
 {
-	uint64_t next;
-	size_t len;
-	void *data;
-
-	if (pos != s->ep || journal_read(s->ej, pos, &data, &len, &next) < 0)
+	/* Only the item spool_next_event handed out last: its successor is
+	 * known, no second read. */
+	if (pos != s->ep || !s->ep_next)
 		return -EINVAL;
-	free(data);
 	if (s->ev_await.since_ms && s->ev_await.pos == pos)
 		spool_await_clear(&s->ev_await);
-	s->ep = next;
+	s->ep = s->ep_next;
+	s->ep_next = 0;
 	return 0;
 }
 
@@ -958,6 +958,7 @@ static int spool_restore(struct spool *s)
 	int ret;
 
 	s->b.bp = s->ep = journal_acked(s->ej);
+	s->ep_next = 0;
 	s->rp = s->scan = journal_acked(s->rj);
 	spool_ahead_clear(s);
 	for (;; pos = next) {

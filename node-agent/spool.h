@@ -226,6 +226,8 @@ int spool_record_done(struct spool *s, uint64_t pos);
  * entries are handed out; corrupt ones are skipped; an entry awaiting its
  * attribution waits for it. */
 int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
+/* The item at pos, the last spool_next_event handed out, is done: the
+ * next call goes past it. -EINVAL for any other pos. */
 int spool_event_done(struct spool *s, uint64_t pos);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *out);

@@ -660,6 +660,43 @@ static void test_spool_sync_gap_groups_the_syncs(void)
 	spool_close(s);
 }
 
+/* spool_event_done takes the item handed out last, once: an Event is made
+ * once per entry, and the next entry is handed out after it. */
+static void test_spool_event_done_only_what_was_handed_out(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	char dir[128];
+	struct spool *s;
+	uint64_t pos, again;
+	cJSON *ev;
+
+	snprintf(dir, sizeof(dir), "%s/event-done", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "", "first");
+	add_to(s, "containerd://c1", id, "", "second");
+	spool_tick(s);
+	UNIT_CHECK(spool_event_done(s, 0) == -EINVAL); /* nothing handed out yet */
+	UNIT_CHECK(spool_next_event(s, &ev, &pos) == 0);
+	cJSON_Delete(ev);
+	UNIT_CHECK(spool_event_done(s, pos + 1) == -EINVAL);
+	/* asked again before done: the same entry */
+	UNIT_CHECK(spool_next_event(s, &ev, &again) == 0);
+	UNIT_CHECK(again == pos);
+	cJSON_Delete(ev);
+	UNIT_CHECK(spool_event_done(s, pos) == 0);
+	UNIT_CHECK(spool_event_done(s, pos) == -EINVAL);
+	UNIT_CHECK(spool_next_event(s, &ev, &again) == 0);
+	UNIT_CHECK(again > pos);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "e"), "text")),
+		"second");
+	cJSON_Delete(ev);
+	UNIT_CHECK(spool_event_done(s, again) == 0);
+	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
+	spool_close(s);
+}
+
 /* A record a corrupt records journal lost is formed again from the entries
  * (the batcher re-run from the checkpoint before it): the same record. */
 static void test_spool_corrupt_record_is_formed_again(void)
@@ -1301,6 +1338,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_identity_opens_no_batch),
 		UNIT_TEST(test_spool_batch_age_counts_from_capture),
 		UNIT_TEST(test_spool_sync_gap_groups_the_syncs),
+		UNIT_TEST(test_spool_event_done_only_what_was_handed_out),
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
 		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
