@@ -903,13 +903,12 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
-		if (t && !strcmp(t, "a")) {
-			*item = it;
-			*pos = s->ep;
-			s->ep_next = next;
-			return 0;
+		if (!t || (strcmp(t, "a") && strcmp(t, "e"))) {
+			cJSON_Delete(it);
+			s->ep = next;
+			continue;
 		}
-		if (t && !strcmp(t, "e")) {
+		if (!strcmp(t, "e")) {
 			const cJSON *attr;
 
 			/* Its Event names who typed it: it waits for the
@@ -923,13 +922,11 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 				cJSON_GetObjectItemCaseSensitive(it, "sess"), "attribution");
 			if (cJSON_IsObject(attr))
 				cJSON_AddItemToObject(it, "attr", cJSON_Duplicate(attr, 1));
-			*item = it;
-			*pos = s->ep;
-			s->ep_next = next;
-			return 0;
 		}
-		cJSON_Delete(it);
-		s->ep = next;
+		*item = it;
+		*pos = s->ep;
+		s->ep_next = next;
+		return 0;
 	}
 	return -ENODATA;
 }
@@ -958,7 +955,6 @@ static int spool_restore(struct spool *s)
 	int ret;
 
 	s->b.bp = s->ep = journal_acked(s->ej);
-	s->ep_next = 0;
 	s->rp = s->scan = journal_acked(s->rj);
 	spool_ahead_clear(s);
 	for (;; pos = next) {

@@ -304,6 +304,12 @@ static cJSON *line_entry(const char *text)
 	return e;
 }
 
+/* The text of the entry of a spool_next_event item (NULL for none). */
+static const char *event_text(const cJSON *ev)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "e"), "text"));
+}
+
 static void add_to(struct spool *s, const char *cid, const cJSON *ident, const char *sk,
 		   const char *text)
 {
@@ -651,9 +657,7 @@ static void test_spool_sync_gap_groups_the_syncs(void)
 	UNIT_CHECK(spool_sync_wait_ms(s) > 1000);
 	/* what is not synced is not handed out */
 	UNIT_CHECK(spool_next_event(s, &ev, &pos) == 0);
-	UNIT_CHECK_STR(
-		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "e"), "text")),
-		"first");
+	UNIT_CHECK_STR(event_text(ev), "first");
 	cJSON_Delete(ev);
 	spool_event_done(s, pos);
 	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
@@ -688,9 +692,7 @@ static void test_spool_event_done_only_what_was_handed_out(void)
 	UNIT_CHECK(spool_event_done(s, pos) == -EINVAL);
 	UNIT_CHECK(spool_next_event(s, &ev, &again) == 0);
 	UNIT_CHECK(again > pos);
-	UNIT_CHECK_STR(
-		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "e"), "text")),
-		"second");
+	UNIT_CHECK_STR(event_text(ev), "second");
 	cJSON_Delete(ev);
 	UNIT_CHECK(spool_event_done(s, again) == 0);
 	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
@@ -1015,8 +1017,7 @@ static void drain_events(struct spool *s, char *out, size_t cap)
 		const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(it, "t"));
 		const char *user = cJSON_GetStringValue(cJSON_GetObjectItem(
 			cJSON_GetObjectItem(cJSON_GetObjectItem(it, "attr"), "user"), "username"));
-		const char *text = cJSON_GetStringValue(
-			cJSON_GetObjectItem(cJSON_GetObjectItem(it, "e"), "text"));
+		const char *text = event_text(it);
 
 		used += (size_t)snprintf(out + used, cap - used, "%s %s\n",
 					 !strcmp(t, "a") ? "opened" : text, user ? user : "-");
