@@ -38,6 +38,11 @@ struct events {
 	long last_code;		/* its HTTP status, 0: no answer */
 	char last_reason[64];	/* its metav1.Status reason */
 	enum events_failure last_failure;
+	/* events_batch_add's Events, until events_batch_clear. */
+	struct kube_call batch[EVENTS_BATCH_MAX];
+	char *batch_path[EVENTS_BATCH_MAX], *batch_body[EVENTS_BATCH_MAX];
+	size_t nbatch;
+	bool batch_sent;
 };
 
 /* reportingInstance: the API takes 128 characters at most. A longer one
@@ -85,6 +90,7 @@ void events_free(struct events *e)
 	if (!e)
 		return;
 	hmap_clear(&e->series);
+	events_batch_clear(e);
 	free(e);
 }
 
@@ -288,6 +294,92 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 	}
 	e->stats.created++;
 	return 0;
+}
+
+int events_batch_add(struct events *e, const char *name, const struct event_regarding *reg,
+		     const char *type, const char *reason, const char *action, const char *note,
+		     const cJSON *annotations)
+{
+	char esc[EVENTS_NOTE_MAX], path[512];
+	struct timespec now;
+	size_t i = e->nbatch;
+	cJSON *obj;
+
+	if (i >= EVENTS_BATCH_MAX || e->batch_sent)
+		return -ENOSPC;
+	events_note(esc, note);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now)))
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
+	e->batch_body[i] = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	e->batch_path[i] = strdup(path);
+	if (!e->batch_body[i] || !e->batch_path[i]) {
+		free(e->batch_body[i]);
+		free(e->batch_path[i]);
+		return -ENOMEM;
+	}
+	e->batch[i] = (struct kube_call){ .method = "POST",
+					  .path = e->batch_path[i],
+					  .content_type = "application/json",
+					  .body = e->batch_body[i] };
+	e->nbatch++;
+	return (int)i;
+}
+
+size_t events_batch_size(const struct events *e)
+{
+	return e->nbatch;
+}
+
+int events_batch_send(struct events *e)
+{
+	int ret;
+
+	if (e->batch_sent || !e->nbatch)
+		return 0;
+	ret = kube_request_many(e->c, e->batch, e->nbatch);
+	e->batch_sent = true;
+	if (ret < 0) {
+		for (size_t i = 0; i < e->nbatch; i++) {
+			e->batch[i].ret = ret;
+			snprintf(e->batch[i].resp.message, sizeof(e->batch[i].resp.message), "%s",
+				 strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+int events_batch_result(struct events *e, size_t i)
+{
+	struct kube_call *k;
+	int ret;
+
+	if (i >= e->nbatch || !e->batch_sent)
+		return -EINVAL;
+	k = &e->batch[i];
+	ret = k->ret == 0 ? kube_response_errno(&k->resp) : k->ret;
+	if (ret == -EEXIST)
+		return 1;
+	if (ret < 0) {
+		events_failed(e, k->ret == 0 ? &k->resp : NULL);
+		snprintf(e->last_error, sizeof(e->last_error), "%s", k->resp.message);
+		return ret;
+	}
+	e->stats.created++;
+	return 0;
+}
+
+void events_batch_clear(struct events *e)
+{
+	for (size_t i = 0; i < e->nbatch; i++) {
+		kube_response_clear(&e->batch[i].resp);
+		free(e->batch_path[i]);
+		free(e->batch_body[i]);
+	}
+	e->nbatch = 0;
+	e->batch_sent = false;
 }
 
 int events_emit(struct events *e, const struct event_regarding *reg, const char *type,

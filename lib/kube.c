@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,11 @@ struct kube_client {
 	const struct kubeconfig *cfg;
 	struct kube_client_opts opts;
 	CURL *curl;
+	/* kube_request_many's transfers: their handles (made when first
+	 * needed) and the multi handle that runs them and keeps their
+	 * connections. */
+	CURLM *multi;
+	CURL *many[KUBE_MANY_MAX];
 	/* With tls-server-name: requests go to https://<name>:<port>, and
 	 * CURLOPT_CONNECT_TO sends them to the server's own address. */
 	char base[512];
@@ -144,6 +150,9 @@ void kube_client_free(struct kube_client *c)
 	if (!c)
 		return;
 	curl_easy_cleanup(c->curl);
+	for (size_t i = 0; i < KUBE_MANY_MAX; i++)
+		curl_easy_cleanup(c->many[i]);
+	curl_multi_cleanup(c->multi);
 	curl_slist_free_all(c->connect_to);
 	free(c);
 }
@@ -363,43 +372,65 @@ void kube_response_set_status(struct kube_response *resp, const char *body, size
 	cJSON_Delete(j);
 }
 
-int kube_request(struct kube_client *c, const char *method, const char *path,
-		 const char *content_type, const char *body, struct kube_response *resp)
+/* One request's transfer state, between kube_call_begin and kube_call_end. */
+struct kube_xfer {
+	struct kube_buf buf;
+	struct curl_slist *headers;
+};
+
+/* Sets curl up for one request (kube_request's arguments); resp is
+ * cleared. On failure resp->message says why. */
+static int kube_call_begin(struct kube_client *c, CURL *curl, const char *method, const char *path,
+			   const char *content_type, const char *body, struct kube_response *resp,
+			   struct kube_xfer *x)
 {
-	struct kube_buf buf = { .max = c->opts.max_body };
-	struct curl_slist *headers = NULL;
 	char ct[128];
-	CURLcode rc;
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
-	if ((ret = kube_setup(c, c->curl, path, c->opts.accept, resp, &headers)) < 0) {
+	memset(x, 0, sizeof(*x));
+	x->buf.max = c->opts.max_body;
+	if ((ret = kube_setup(c, curl, path, c->opts.accept, resp, &x->headers)) < 0) {
 		snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s", method, path,
 			 strerror(-ret));
 		return ret;
 	}
-	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
 	if (body) {
+		struct curl_slist *h;
+
 		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
-		headers = curl_slist_append(headers, ct);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		if (!(h = curl_slist_append(x->headers, ct))) {
+			curl_slist_free_all(x->headers);
+			x->headers = NULL;
+			snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s", method,
+				 path, strerror(ENOMEM));
+			return -ENOMEM;
+		}
+		x->headers = h;
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	} else if (!strcmp(method, "HEAD")) {
-		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
 	}
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, kube_write);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
-	if (c->opts.io_leave)
-		c->opts.io_leave(c->opts.io_arg);
-	rc = curl_easy_perform(c->curl);
-	if (c->opts.io_enter)
-		c->opts.io_enter(c->opts.io_arg);
-	curl_slist_free_all(headers);
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->code);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, kube_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x->buf);
+	return 0;
+}
+
+/* The outcome of curl's transfer (rc) into resp, as kube_request returns it. */
+static int kube_call_end(struct kube_client *c, CURL *curl, CURLcode rc, const char *method,
+			 const char *path, struct kube_response *resp, struct kube_xfer *x)
+{
+	int ret;
+
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->code);
 	if (rc != CURLE_OK) {
-		if (buf.too_big) {
+		if (x->buf.too_big) {
 			snprintf(resp->message, sizeof(resp->message),
 				 "%s %s: response larger than %zu bytes", method, path,
 				 c->opts.max_body);
@@ -407,7 +438,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 		} else {
 			long os_errno = 0;
 
-			curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+			curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
 			snprintf(resp->message, sizeof(resp->message), "%s %.200s: %s%s%s", method,
 				 path, curl_easy_strerror(rc), os_errno ? ": " : "",
 				 os_errno ? strerror((int)os_errno) : "");
@@ -416,14 +447,111 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 			      : rc == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED
 								: -EIO;
 		}
-		free(buf.data);
+		free(x->buf.data);
+		x->buf.data = NULL;
 		resp->code = 0;
 		return ret;
 	}
-	resp->body = buf.data;
-	resp->len = buf.len;
+	resp->body = x->buf.data;
+	resp->len = x->buf.len;
+	x->buf.data = NULL;
 	if (resp->code < 200 || resp->code > 299)
 		kube_response_set_status(resp, resp->body, resp->len);
+	return 0;
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path,
+		 const char *content_type, const char *body, struct kube_response *resp)
+{
+	struct kube_xfer x;
+	CURLcode rc;
+	int ret;
+
+	if ((ret = kube_call_begin(c, c->curl, method, path, content_type, body, resp, &x)) < 0)
+		return ret;
+	if (c->opts.io_leave)
+		c->opts.io_leave(c->opts.io_arg);
+	rc = curl_easy_perform(c->curl);
+	if (c->opts.io_enter)
+		c->opts.io_enter(c->opts.io_arg);
+	return kube_call_end(c, c->curl, rc, method, path, resp, &x);
+}
+
+int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n)
+{
+	struct kube_xfer x[KUBE_MANY_MAX];
+	bool added[KUBE_MANY_MAX] = { false };
+	int running = 0, left;
+	CURLMsg *m;
+	size_t i;
+
+	if (n > KUBE_MANY_MAX)
+		return -E2BIG;
+	if (!c->multi) {
+		if (!(c->multi = curl_multi_init()))
+			return -ENOMEM;
+		/* Streams of one HTTP/2 connection where the server speaks it
+		 * (the API server does, over TLS), else a connection each. */
+		curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+		curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)KUBE_MANY_MAX);
+	}
+	for (i = 0; i < n; i++) {
+		calls[i].ret = -ENOMEM;
+		memset(&calls[i].resp, 0, sizeof(calls[i].resp));
+		snprintf(calls[i].resp.message, sizeof(calls[i].resp.message), "out of memory");
+		if (!c->many[i] && !(c->many[i] = curl_easy_init()))
+			continue;
+		calls[i].ret = kube_call_begin(c, c->many[i], calls[i].method, calls[i].path,
+					       calls[i].content_type, calls[i].body, &calls[i].resp,
+					       &x[i]);
+		if (calls[i].ret < 0)
+			continue;
+		/* Over TLS the handshake says (ALPN) whether the connection
+		 * multiplexes: the others wait that long for it. Plain HTTP
+		 * would only say with the first answer: a connection each. */
+		if (!strncmp(c->base, "https://", 8))
+			curl_easy_setopt(c->many[i], CURLOPT_PIPEWAIT, 1L);
+		curl_easy_setopt(c->many[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
+		if (curl_multi_add_handle(c->multi, c->many[i]) != CURLM_OK) {
+			curl_slist_free_all(x[i].headers);
+			calls[i].ret = -ENOMEM;
+			continue;
+		}
+		added[i] = true;
+	}
+	/* Each transfer has its own timeout (timeout_ms) and stop check:
+	 * the loop ends when the last one does. */
+	if (c->opts.io_leave)
+		c->opts.io_leave(c->opts.io_arg);
+	do {
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK ||
+		    (running && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK))
+			break;
+	} while (running);
+	if (c->opts.io_enter)
+		c->opts.io_enter(c->opts.io_arg);
+	while ((m = curl_multi_info_read(c->multi, &left))) {
+		void *priv = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+		i = (size_t)(uintptr_t)priv;
+		if (i >= n || !added[i])
+			continue;
+		calls[i].ret = kube_call_end(c, m->easy_handle, m->data.result, calls[i].method,
+					     calls[i].path, &calls[i].resp, &x[i]);
+		curl_multi_remove_handle(c->multi, m->easy_handle);
+		added[i] = false;
+	}
+	/* What did not finish (the multi handle failed): no answer. */
+	for (i = 0; i < n; i++) {
+		if (!added[i])
+			continue;
+		curl_multi_remove_handle(c->multi, c->many[i]);
+		calls[i].ret = kube_call_end(c, c->many[i], CURLE_SEND_ERROR, calls[i].method,
+					     calls[i].path, &calls[i].resp, &x[i]);
+	}
 	return 0;
 }
 

@@ -94,6 +94,25 @@ void kube_client_free(struct kube_client *c);
 int kube_request(struct kube_client *c, const char *method, const char *path,
 		 const char *content_type, const char *body, struct kube_response *resp);
 
+/* One of kube_request_many's requests: kube_request's arguments in,
+ * its return value (ret) and response out. */
+struct kube_call {
+	const char *method, *path, *content_type, *body;
+	int ret;
+	struct kube_response resp; /* caller clears with kube_response_clear() */
+};
+
+/* At most this many requests at once. */
+#define KUBE_MANY_MAX 16
+
+/* The n requests (at most KUBE_MANY_MAX, else -E2BIG) at once: streams of
+ * one HTTP/2 connection where the server speaks it, else a connection
+ * each, kept for the next call; returns once all ended, each with its
+ * ret and resp as kube_request would have given (timeout_ms and stop
+ * apply to each), so one that gets no answer holds up none of the
+ * others beyond its own timeout. io_leave/io_enter around the wait. */
+int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n);
+
 /* The response as an errno: 0 for 2xx, -EEXIST AlreadyExists, -EBUSY
  * Conflict, -ENOENT NotFound, -EACCES Forbidden/Unauthorized, -EINVAL
  * Invalid/BadRequest, -EAGAIN TooManyRequests (the API server's own

@@ -29,6 +29,8 @@
  * rarely. Meanwhile the Events behind it wait; the records do not. */
 #define PUBLISH_EVENT_RETRY_MS 10000
 #define PUBLISH_EVENT_TRIES 12
+/* publish_event: its Event is queued (publish_event_queue). */
+#define PUBLISH_QUEUED 1
 /* Refused Events are logged once per namespace, Event reason and answer;
  * past this many kinds remembered, the memory starts again. */
 #define PUBLISH_REFUSED_LOGGED_MAX 256
@@ -69,6 +71,14 @@ struct publisher {
 	int event_tries, event_tries_max;
 	long event_retry_at_ms, event_retry_ms;
 	struct hmap refused_logged; /* "ns|reason|code api-reason" (a set) */
+	/* The Events of the stream queued to go out together (events_batch_*),
+	 * in the stream's order: where each is, and whom and what it is of,
+	 * for its failure's handling. */
+	struct publish_queued {
+		uint64_t pos;
+		char ns[64], pod[254];
+		const char *reason;
+	} queued[EVENTS_BATCH_MAX];
 };
 
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
@@ -586,6 +596,60 @@ static void publish_who(const cJSON *attr, char *buf, size_t cap)
 	}
 }
 
+/*
+ * Sends the queued Events together and takes each one's answer in the
+ * stream's order, as publish_event would have one at a time: 0 when each
+ * was created, already there, refused or skipped; -EAGAIN when one was not
+ * delivered and is tried again later (publish_event_failed): the stream
+ * goes back to it, and those after it go out again then (the ones created
+ * meet AlreadyExists, counted as replays).
+ */
+static int publish_events_flush(struct publisher *p)
+{
+	size_t i, n = events_batch_size(p->ev);
+	int ret = 0, r;
+
+	if (!n)
+		return 0;
+	events_batch_send(p->ev);
+	for (i = 0; i < n; i++) {
+		const struct publish_queued *q = &p->queued[i];
+		struct event_regarding reg = { "v1", "Pod", q->ns, q->pod, NULL };
+
+		r = events_batch_result(p->ev, i);
+		if (r < 0 && publish_event_failed(p, &reg, q->reason, true, q->pos) < 0) {
+			spool_event_rewind(p->s, q->pos);
+			ret = -EAGAIN;
+			break;
+		}
+		p->stats.events += r == 0;
+		p->stats.events_replayed += r == 1;
+		p->event_failed_pos = 0;
+	}
+	events_batch_clear(p->ev);
+	return ret;
+}
+
+/* Queues the Event of the stream at pos to go out with the next ones:
+ * 1, or 0 when it could not be (it is then sent alone). */
+static int publish_event_queue(struct publisher *p, uint64_t pos, const char *name,
+			       const struct event_regarding *reg, const char *reason,
+			       const char *action, const char *note, const cJSON *annotations)
+{
+	struct publish_queued *q;
+	int i;
+
+	if ((i = events_batch_add(p->ev, name, reg, "Normal", reason, action, note, annotations)) <
+	    0)
+		return 0;
+	q = &p->queued[i];
+	q->pos = pos;
+	q->reason = reason; /* a literal */
+	snprintf(q->ns, sizeof(q->ns), "%s", reg->ns);
+	snprintf(q->pod, sizeof(q->pod), "%s", reg->name);
+	return 1;
+}
+
 /* The SessionOpened Event of a decided attribution: who opened what in
  * which container. 0 done, <0 retry later. */
 static int publish_session_opened(struct publisher *p, const cJSON *item, uint64_t pos)
@@ -632,6 +696,9 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	/* The spool's epoch: a wiped spool's positions start again. */
 	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label,
 		 spool_epoch(p->s), (unsigned long long)pos);
+	/* The Events before it go first. */
+	if ((ret = publish_events_flush(p)) < 0)
+		return ret;
 	ret = events_emit_named(p->ev, name, &reg, strcmp(status, "Matched") ? "Warning" : "Normal",
 				"SessionOpened", "Opened", note, NULL);
 	if (ret < 0)
@@ -707,6 +774,8 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	if (!strcmp(kind, "audit_stopped")) {
 		/* Whatever the policy said of Events, and past any rate limit:
 		 * the pod's owner and its auditors both see auditing end. */
+		if ((ret = publish_events_flush(p)) < 0)
+			return ret;
 		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
 					text, NULL);
 		if (ret < 0)
@@ -732,6 +801,8 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 			 "%llu command lines were not shown as Events (at most %ld per minute); "
 			 "the AuditRecords hold them all",
 			 (unsigned long long)lim->suppressed, rate);
+		if ((ret = publish_events_flush(p)) < 0)
+			return ret;
 		ret = events_emit(p->ev, &reg, "Normal", "ShellCommandsSuppressed", "RateLimited",
 				  note);
 		/* Said again with the next Event when not delivered (or
@@ -753,7 +824,20 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	if (who[0] && asprintf(&msg, "%s: %s", who, exec_note ? exec_note : text) < 0)
 		msg = NULL;
 	/* The name follows the container and the entry's place in the spool,
-	 * so a replay of the spool meets AlreadyExists. */
+	 * so a replay of the spool meets AlreadyExists. It goes out with the
+	 * next ones (publish_step). */
+	ret = publish_event_queue(p, pos, name, &reg, line ? "ShellCommand" : "ProgramExecuted",
+				  line ? "Typed" : "Executed",
+				  msg	    ? msg :
+				  exec_note ? exec_note :
+					      text,
+				  annotations);
+	if (ret == 1) {
+		free(msg);
+		free(exec_note);
+		cJSON_Delete(annotations);
+		return PUBLISH_QUEUED;
+	}
 	ret = events_emit_named(p->ev, name, &reg, "Normal",
 				line ? "ShellCommand" : "ProgramExecuted",
 				line ? "Typed" : "Executed",
@@ -1005,16 +1089,28 @@ int publish_step(struct publisher *p, int budget)
 		backoff_reset(&p->backoff);
 	}
 	/* An Event not delivered waits for its next try (a time): the
-	 * records above went on meanwhile, and never wait for an Event. */
+	 * records above went on meanwhile, and never wait for an Event.
+	 * Events go out up to EVENTS_BATCH_MAX at once (one call of the
+	 * budget): the API server creates several times as many a second
+	 * as when they come one by one. */
 	while (calls < budget && clock_now_ms() >= p->event_retry_at_ms &&
 	       spool_next_event(p->s, &item, &pos) == 0) {
 		ret = publish_event(p, item, pos);
 		cJSON_Delete(item);
-		calls++;
 		if (ret < 0)
-			return calls;
+			return calls + 1;
 		spool_event_done(p->s, pos);
-		p->event_failed_pos = 0;
+		if (ret == PUBLISH_QUEUED && events_batch_size(p->ev) < EVENTS_BATCH_MAX)
+			continue;
+		calls++;
+		if (ret != PUBLISH_QUEUED)
+			p->event_failed_pos = 0;
+		else if (publish_events_flush(p) < 0)
+			return calls;
+	}
+	if (events_batch_size(p->ev)) {
+		calls++;
+		publish_events_flush(p);
 	}
 	return calls;
 }

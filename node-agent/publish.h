@@ -11,7 +11,9 @@
  * status is not sent again (counted in events_refused, logged once per
  * namespace and reason); one that got no answer is tried again a few
  * times, seconds apart, and the records never wait for it: the
- * AuditRecords hold the data. */
+ * AuditRecords hold the data. Events go out several at once (requests in
+ * flight together, kube_request_many), each taken in the stream's order:
+ * one not delivered is tried again with those after it. */
 #ifndef SHELLAUDIT_PUBLISH_H
 #define SHELLAUDIT_PUBLISH_H
 

@@ -944,6 +944,17 @@ int spool_event_done(struct spool *s, uint64_t pos)
 	return 0;
 }
 
+int spool_event_rewind(struct spool *s, uint64_t pos)
+{
+	/* Nothing before the cursor was acknowledged since it passed pos
+	 * (only spool_tick acknowledges): the items from pos on are there. */
+	if (pos > s->ep || pos < journal_acked(s->ej))
+		return -EINVAL;
+	s->ep = pos;
+	s->ep_next = 0;
+	return 0;
+}
+
 /* Restores the batcher from the last readable checkpoint of the records
  * journal. */
 static int spool_restore(struct spool *s)

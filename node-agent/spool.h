@@ -229,6 +229,11 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 /* The item at pos, the last spool_next_event handed out, is done: the
  * next call goes past it. -EINVAL for any other pos. */
 int spool_event_done(struct spool *s, uint64_t pos);
+/* Goes back to pos, an item handed out (and done) since the last
+ * spool_tick: the next spool_next_event hands it out again, and those
+ * after it. For a caller that sends several Events at once and finds one
+ * of them not delivered. -EINVAL for a pos not in that range. */
+int spool_event_rewind(struct spool *s, uint64_t pos);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *out);
 /* Bytes of the entries journal not yet acknowledged; *max gets its bound

@@ -22,6 +22,10 @@ test_kube_retry.sh), each on loopback and a port the test picked:
                      forwards the others;
         throttle     answers the first two lists, the first watch and every
                      websocket upgrade with 429 and Retry-After: 2.
+  fakeapi.py together PORT N
+      plain HTTP: holds every request until N are open at once, then
+      answers each (200, {"path": its path}): a client that sends its
+      requests one after the other gets no answer.
 Ends on SIGTERM.
 """
 import http.client
@@ -222,10 +226,30 @@ def proxy(port, upstream_port, pki, mode, log):
     srv.serve_forever()
 
 
+class TogetherHandler(Quiet):
+    def do_GET(self):
+        srv = self.server
+        with srv.cond:
+            srv.open += 1
+            srv.cond.notify_all()
+            srv.cond.wait_for(lambda: srv.open >= srv.want, timeout=120)
+        self.reply(200, {"path": self.path})
+
+    do_POST = do_GET
+
+
+def together(port, n):
+    srv = Server(("127.0.0.1", int(port)), TogetherHandler)
+    srv.cond = threading.Condition()
+    srv.open = 0
+    srv.want = int(n)
+    srv.serve_forever()
+
+
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"tls": serve_tls, "forward": forward, "proxy": proxy}[cmd](*args)
+    {"tls": serve_tls, "forward": forward, "proxy": proxy, "together": together}[cmd](*args)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,100 @@ static void test_requests(struct kube_client *c)
 	free(rv);
 }
 
+/* kube_request_many: each request gets its own answer, whatever order
+ * the answers come in, over the API server's HTTP/2. */
+static void test_many(struct kube_client *c)
+{
+	struct kube_call calls[KUBE_MANY_MAX];
+	char *bodies[KUBE_MANY_MAX] = { NULL }, name[32];
+	size_t i, n = KUBE_MANY_MAX, right = 0;
+	cJSON *obj;
+
+	memset(calls, 0, sizeof(calls));
+	for (i = 0; i < n - 2; i++) {
+		snprintf(name, sizeof(name), "many-%zu", i);
+		obj = configmap(name, "k", name);
+		bodies[i] = cJSON_PrintUnformatted(obj);
+		cJSON_Delete(obj);
+		calls[i] = (struct kube_call){ .method = "POST",
+					       .path = CM,
+					       .content_type = "application/json",
+					       .body = bodies[i] };
+	}
+	calls[n - 2] = (struct kube_call){ .method = "GET", .path = CM "/missing" };
+	obj = configmap("Many_Invalid", "k", "v");
+	bodies[n - 1] = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	calls[n - 1] = (struct kube_call){ .method = "POST",
+					   .path = CM,
+					   .content_type = "application/json",
+					   .body = bodies[n - 1] };
+	CHECK("many requests at once: the call succeeds", kube_request_many(c, calls, n) == 0);
+	for (i = 0; i < n - 2; i++) {
+		cJSON *got = calls[i].resp.body ? cJSON_Parse(calls[i].resp.body) : NULL;
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(got, "data"), "k"));
+
+		snprintf(name, sizeof(name), "many-%zu", i);
+		right += calls[i].ret == 0 && calls[i].resp.code == 201 && meta(got, "name") &&
+			 !strcmp(meta(got, "name"), name) && v && !strcmp(v, name);
+		cJSON_Delete(got);
+	}
+	CHECK("  each create gets its own object back", right == n - 2);
+	CHECK("  a missing object is NotFound, that request's alone",
+	      calls[n - 2].ret == 0 && kube_response_errno(&calls[n - 2].resp) == -ENOENT &&
+		      !strcmp(calls[n - 2].resp.reason, "NotFound"));
+	CHECK("  an invalid object is Invalid, that request's alone",
+	      calls[n - 1].ret == 0 && kube_response_errno(&calls[n - 1].resp) == -EINVAL &&
+		      strstr(calls[n - 1].resp.message, "Many_Invalid"));
+	for (i = 0; i < n; i++) {
+		kube_response_clear(&calls[i].resp);
+		free(bodies[i]);
+	}
+	for (i = 0, right = 0; i < n - 2; i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), CM "/many-%zu", i);
+		right += kube_get(c, path, NULL, NULL) == 0;
+		kube_delete(c, path, NULL, NULL, NULL);
+	}
+	CHECK("  every object was created", right == n - 2);
+	CHECK("  more than KUBE_MANY_MAX at once is refused",
+	      kube_request_many(c, calls, KUBE_MANY_MAX + 1) == -E2BIG);
+}
+
+/* kube_request_many against a peer that answers only once it holds 4
+ * requests (fakeapi.py together): they are sent at once, not in turn. */
+static void test_many_together(struct kubeconfig *cfg, const char *url)
+{
+	struct kube_client_opts o = { .timeout_ms = 30000 };
+	struct kube_call calls[4];
+	struct kube_client *c = NULL;
+	char *real = cfg->server, server[256], paths[4][32], want[64];
+	size_t i, right = 0;
+
+	snprintf(server, sizeof(server), "%s", url);
+	cfg->server = server;
+	kube_client_new(cfg, &o, &c);
+	cfg->server = real;
+	memset(calls, 0, sizeof(calls));
+	for (i = 0; i < 4; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "/together/%zu", i);
+		calls[i] = (struct kube_call){ .method = "GET", .path = paths[i] };
+	}
+	kube_request_many(c, calls, 4);
+	for (i = 0; i < 4; i++) {
+		snprintf(want, sizeof(want), "\"path\": \"%s\"", paths[i]);
+		right += calls[i].ret == 0 && calls[i].resp.code == 200 && calls[i].resp.body &&
+			 strstr(calls[i].resp.body, want);
+		kube_response_clear(&calls[i].resp);
+	}
+	CHECK("requests at once are in flight together (a peer that answers only 4 at a "
+	      "time answers each its own)",
+	      right == 4);
+	kube_client_free(c);
+}
+
 struct counter {
 	long items;
 	long bytes_max;
@@ -495,6 +589,9 @@ int main(int argc, char **argv)
 	      kube_create(c, "/api/v1/namespaces", ns, NULL, &resp) == 0);
 	cJSON_Delete(ns);
 	test_requests(c);
+	test_many(c);
+	if (getenv("TOGETHER_URL"))
+		test_many_together(cfg, getenv("TOGETHER_URL"));
 	test_watch_order(c, "chunked");
 	test_watch_bookmarks(c, cfg, "chunked");
 	test_watch_bad_version(c, "chunked");

@@ -699,6 +699,45 @@ static void test_spool_event_done_only_what_was_handed_out(void)
 	spool_close(s);
 }
 
+/* Events handed out and done since the last tick can be handed out again
+ * from any of them (several sent at once, one not delivered), and from
+ * nowhere else. */
+static void test_spool_event_rewind_goes_back_to_one_handed_out(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	const char *texts[] = { "one", "two", "three" };
+	uint64_t at[3], pos;
+	char dir[128];
+	struct spool *s;
+	cJSON *ev;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/event-rewind", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	for (i = 0; i < 3; i++)
+		add_to(s, "containerd://c1", id, "", texts[i]);
+	spool_tick(s);
+	for (i = 0; i < 3; i++) {
+		UNIT_CHECK(spool_next_event(s, &ev, &at[i]) == 0);
+		UNIT_CHECK_STR(event_text(ev), texts[i]);
+		cJSON_Delete(ev);
+		UNIT_CHECK(spool_event_done(s, at[i]) == 0);
+	}
+	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
+	UNIT_CHECK(spool_event_rewind(s, at[2] + 1000000) == -EINVAL); /* not reached */
+	UNIT_CHECK(spool_event_rewind(s, at[1]) == 0);
+	for (i = 1; i < 3; i++) {
+		UNIT_CHECK(spool_next_event(s, &ev, &pos) == 0);
+		UNIT_CHECK(pos == at[i]);
+		UNIT_CHECK_STR(event_text(ev), texts[i]);
+		cJSON_Delete(ev);
+		UNIT_CHECK(spool_event_done(s, pos) == 0);
+	}
+	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
+	spool_close(s);
+}
+
 /* A record a corrupt records journal lost is formed again from the entries
  * (the batcher re-run from the checkpoint before it): the same record. */
 static void test_spool_corrupt_record_is_formed_again(void)
@@ -1340,6 +1379,7 @@ int main(void)
 		UNIT_TEST(test_spool_batch_age_counts_from_capture),
 		UNIT_TEST(test_spool_sync_gap_groups_the_syncs),
 		UNIT_TEST(test_spool_event_done_only_what_was_handed_out),
+		UNIT_TEST(test_spool_event_rewind_goes_back_to_one_handed_out),
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
 		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
