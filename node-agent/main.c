@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "capture.h"
@@ -262,6 +263,21 @@ static int main_uninstall(int argc, char **argv)
 	return 0;
 }
 
+/* libcurl's librtmp pulls in GnuTLS, whose library constructor
+ * initialises it (and p11-kit's modules) in every process that loads it:
+ * about 1 MiB of the agent's RSS for a library it never calls (its TLS is
+ * OpenSSL's; librtmp would initialise GnuTLS itself for rtmps://, which
+ * the agent never asks for). GNUTLS_NO_IMPLICIT_INIT=1 skips that, but only
+ * when set before the process starts: the agent starts itself again once
+ * with it, the same process (pid, fds, arguments). Where that exec fails
+ * (no /proc), it goes on as it is. */
+static void main_skip_gnutls_init(char **argv)
+{
+	if (getenv("GNUTLS_NO_IMPLICIT_INIT") || setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) < 0)
+		return;
+	execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
 	enum {
@@ -355,6 +371,7 @@ int main(int argc, char **argv)
 		return main_verify(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "uninstall"))
 		return main_uninstall(argc - 1, argv + 1);
+	main_skip_gnutls_init(argv);
 	o.node_name = getenv("NODE_NAME");
 	o.kubeconfig = getenv("KUBECONFIG");
 	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");
