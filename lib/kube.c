@@ -15,6 +15,10 @@
 
 #include <curl/curl.h>
 
+/* kube_request_many's receive and send buffers, per handle (libcurl's
+ * defaults are 16 and 64 KiB; 16 KiB is the least it takes to send). */
+#define KUBE_MANY_BUFFER 4096L
+#define KUBE_MANY_UPLOAD_BUFFER 16384L
 /* The longest wait a Retry-After header may ask for. */
 #define KUBE_RETRY_AFTER_MAX_S 300
 
@@ -511,6 +515,11 @@ int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n)
 		 * would only say with the first answer: a connection each. */
 		if (!strncmp(c->base, "https://", 8))
 			curl_easy_setopt(c->many[i], CURLOPT_PIPEWAIT, 1L);
+		/* Small buffers: these are short requests (Events), and
+		 * there are KUBE_MANY_MAX handles (a long answer only takes
+		 * more reads). */
+		curl_easy_setopt(c->many[i], CURLOPT_BUFFERSIZE, KUBE_MANY_BUFFER);
+		curl_easy_setopt(c->many[i], CURLOPT_UPLOAD_BUFFERSIZE, KUBE_MANY_UPLOAD_BUFFER);
 		curl_easy_setopt(c->many[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
 		if (curl_multi_add_handle(c->multi, c->many[i]) != CURLM_OK) {
 			curl_slist_free_all(x[i].headers);

@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -88,6 +89,7 @@ struct agent {
 	 * signalfd, the one-second tick; the turn's work before each sleep. */
 	struct loop *loop;
 	long tick; /* the one-second timer */
+	unsigned long ticks; /* its runs */
 	/* The execs the capture thread saw, for discovery, which runs
 	 * without the lock (under the lock: pushed by the capture thread,
 	 * taken by the main thread before each discovery step). */
@@ -786,6 +788,10 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 /* Once the targets are known: what a previous agent left pinned and no
  * target claims (a container untargeted or gone meanwhile) is removed; its
  * readline probes once the first search of every target took over theirs. */
+/* Every this many seconds, the heap's free pages go back to the system
+ * (malloc_trim): after a burst of entries and Events, glibc keeps them. */
+#define AGENT_TRIM_TICKS 10
+
 /* After a drain that found events, the capture thread lets what follows
  * gather for this long before it reads again: the ring buffer wakes a
  * reader only for the record at its position, so a busy node costs one
@@ -1511,6 +1517,9 @@ static long agent_on_tick(void *arg)
 	} else {
 		agent_update_metrics(a);
 	}
+	/* What a burst left free in the heap goes back to the system. */
+	if (++a->ticks % AGENT_TRIM_TICKS == 0)
+		malloc_trim(0);
 	return 1000;
 }
 

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,10 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "uninstall"))
 		return main_uninstall(argc - 1, argv + 1);
 	main_skip_gnutls_init(argv);
+	/* One malloc arena for all threads: the capture and the main thread
+	 * take turns under the agent's lock anyway, and each arena of its
+	 * own kept its own free memory. */
+	mallopt(M_ARENA_MAX, 1);
 	o.node_name = getenv("NODE_NAME");
 	o.kubeconfig = getenv("KUBECONFIG");
 	o.spool_dir = getenv("SHELLAUDIT_SPOOL_DIR");
