@@ -13,6 +13,15 @@ arrives, the latency figures, the RSS split and the slow HTTP clients.
                                  capture -> export line latency
   pipeline.py count PREFIX RECORDS
                                  how many lines starting with PREFIX arrived
+  pipeline.py post SERVER DIR NS PREFIX N RATE CONC
+                                 the reference of capture -> Event: N Events
+                                 "PREFIXi" created in NS by a bare client
+                                 (CONC connections, HTTP/1.1, the admin
+                                 certificate: DIR/ca, DIR/cert, DIR/key), the
+                                 i-th due at RATE a second; prints "DUE i t"
+                                 lines, the due wall times
+  pipeline.py postreport PREFIX DUE EVENTS
+                                 due -> Event seen (median, p99) of those
   pipeline.py smaps PID          "MAPS FILES ANON" kB: the RSS of the BPF
                                  map mappings (the ring buffer, mapped twice),
                                  of files (the binary, shared libraries) and
@@ -118,6 +127,66 @@ def report(prefix, n, records, events):
     print("RESULT %d %d" % (len(rec), len(ev)))
 
 
+def post(server, d, ns, prefix, n, rate, conc):
+    import http.client
+    import ssl
+    import threading
+    host, port = server.split("://")[1].split(":")
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca"))
+    ctx.load_cert_chain(os.path.join(d, "cert"), os.path.join(d, "key"))
+    ctx.check_hostname = False
+    lock, nxt, t0 = threading.Lock(), [0], time.time() + 0.5
+    path = "/apis/events.k8s.io/v1/namespaces/%s/events" % ns
+
+    def worker():
+        c = http.client.HTTPSConnection(host, int(port), context=ctx)
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= n:
+                return
+            due = t0 + i / rate
+            if due > time.time():
+                time.sleep(due - time.time())
+            now = datetime.datetime.now(datetime.timezone.utc)
+            body = json.dumps({
+                "apiVersion": "events.k8s.io/v1", "kind": "Event",
+                "metadata": {"name": "bench-%s%d" % (prefix.replace(" ", "-"), i), "namespace": ns},
+                "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "reportingController": "shellaudit.io/bench", "reportingInstance": "bench",
+                "action": "Typed", "reason": "ShellCommand", "type": "Normal",
+                "regarding": {"apiVersion": "v1", "kind": "Pod", "namespace": ns, "name": "bench"},
+                "note": "%s%d" % (prefix, i)})
+            c.request("POST", path, body, {"Content-Type": "application/json"})
+            c.getresponse().read()
+            print("DUE %s%d %.6f" % (prefix, i, due), flush=True)
+
+    th = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+
+
+def postreport(prefix, due, events):
+    sent = {}
+    for line in open(due):
+        _, note, t = line.split()
+        sent[note] = float(t)
+    seen = {}
+    for line in open(events):
+        d = json.loads(line)
+        note = d["o"].get("note", "")
+        if note.startswith(prefix) and note in sent:
+            seen.setdefault(note, d["t"] - sent[note])
+    v = list(seen.values())
+    print("  %d of %d Events seen; due to Event seen: median %.3f s, p99 %.3f s" %
+          (len(v), len(sent), quantile(v, .5), quantile(v, .99)))
+    print("P99 %.3f" % quantile(v, .99))
+    print("RESULT %d" % len(v))
+
+
 def export(prefix, n, stamped):
     lat = {}
     for line in open(stamped):
@@ -221,6 +290,10 @@ def main():
         export(args[0], int(args[1]), args[2])
     elif cmd == "count":
         count(args[0], args[1])
+    elif cmd == "post":
+        post(args[0], args[1], args[2], args[3], int(args[4]), float(args[5]), int(args[6]))
+    elif cmd == "postreport":
+        postreport(args[0], args[1], args[2])
     elif cmd == "smaps":
         smaps(args[0])
     elif cmd == "slow":
