@@ -160,7 +160,8 @@ def post(server, d, ns, prefix, n, rate, conc):
                 "note": "%s%d" % (prefix, i)})
             c.request("POST", path, body, {"Content-Type": "application/json"})
             c.getresponse().read()
-            print("DUE %s%d %.6f" % (prefix, i, due), flush=True)
+            with lock:
+                print("DUE %s%d %.6f" % (prefix, i, due), flush=True)
 
     th = [threading.Thread(target=worker) for _ in range(conc)]
     for t in th:
