@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -270,13 +271,28 @@ static int main_uninstall(int argc, char **argv)
  * OpenSSL's; librtmp would initialise GnuTLS itself for rtmps://, which
  * the agent never asks for). GNUTLS_NO_IMPLICIT_INIT=1 skips that, but only
  * when set before the process starts: the agent starts itself again once
- * with it, the same process (pid, fds, arguments). Where that exec fails
- * (no /proc), it goes on as it is. */
+ * with it, the same process (pid, fds, arguments, environment) under the
+ * same name (the exec of /proc/self/exe would name it "exe": pgrep,
+ * ps and top would not find it). Where that exec fails (no /proc), it goes
+ * on as it is. */
+#define MAIN_COMM_ENV "SHELLAUDIT_REEXEC_COMM"
+
 static void main_skip_gnutls_init(char **argv)
 {
-	if (getenv("GNUTLS_NO_IMPLICIT_INIT") || setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) < 0)
+	const char *comm = getenv(MAIN_COMM_ENV);
+	char name[16] = "";
+
+	if (comm) {
+		prctl(PR_SET_NAME, comm, 0, 0, 0);
+		unsetenv(MAIN_COMM_ENV);
+	}
+	if (getenv("GNUTLS_NO_IMPLICIT_INIT") || prctl(PR_GET_NAME, name, 0, 0, 0) < 0 ||
+	    setenv(MAIN_COMM_ENV, name, 1) < 0)
 		return;
-	execv("/proc/self/exe", argv);
+	if (setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) == 0)
+		execv("/proc/self/exe", argv);
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	unsetenv(MAIN_COMM_ENV);
 }
 
 int main(int argc, char **argv)
