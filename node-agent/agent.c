@@ -792,12 +792,15 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
  * (malloc_trim): after a burst of entries and Events, glibc keeps them. */
 #define AGENT_TRIM_TICKS 10
 
-/* After a drain that found events, the capture thread lets what follows
- * gather for this long before it reads again: the ring buffer wakes a
- * reader only for the record at its position, so a busy node costs one
- * wake of each thread per AGENT_CAPTURE_GATHER_MS instead of one per
- * event, and the first event after a quiet time is read at once. The
- * ring buffer holds far more than this long of any rate it keeps up with. */
+/* Once events come fast (a drain that found some less than twice
+ * AGENT_CAPTURE_GATHER_MS after the one before), the capture thread lets
+ * what follows gather for this long before it reads again: the ring
+ * buffer wakes a reader only for the record at its position, so a busy
+ * node costs one wake of each thread per AGENT_CAPTURE_GATHER_MS instead
+ * of one per event. The first two drains after a quiet time are read at
+ * once: a shell's exec and the program it execs right after (env, then
+ * the shell) reach discovery while the program still runs. The ring
+ * buffer holds far more than this long of any rate it keeps up with. */
 #ifndef AGENT_CAPTURE_GATHER_MS
 #define AGENT_CAPTURE_GATHER_MS 20
 #endif
@@ -816,7 +819,7 @@ static void *agent_capture_thread(void *arg)
 {
 	struct agent *a = arg;
 	int efd = capture_fd(a->cap);
-	uint64_t one = 1;
+	uint64_t one = 1, last_got = 0, now;
 
 	while (!atomic_load(&a->cap_stop)) {
 		struct epoll_event ev[4];
@@ -835,7 +838,10 @@ static void *agent_capture_thread(void *arg)
 		turnlock_unlock(&a->lock);
 		if (got > 0) {
 			(void)!write(a->wake, &one, sizeof(one));
-			agent_capture_gather();
+			now = clock_now_ns();
+			if (now - last_got < 2 * AGENT_CAPTURE_GATHER_MS * 1000000ull)
+				agent_capture_gather();
+			last_got = now;
 		}
 	}
 	return NULL;
