@@ -38,11 +38,11 @@ struct events {
 	long last_code;		/* its HTTP status, 0: no answer */
 	char last_reason[64];	/* its metav1.Status reason */
 	enum events_failure last_failure;
-	/* events_batch_add's Events, until events_batch_clear. */
+	/* events_batch_add's Events, running or answered, oldest (head)
+	 * first: a ring of slots. */
 	struct kube_call batch[EVENTS_BATCH_MAX];
 	char *batch_path[EVENTS_BATCH_MAX], *batch_body[EVENTS_BATCH_MAX];
-	size_t nbatch;
-	bool batch_sent;
+	size_t head, nbatch;
 };
 
 /* reportingInstance: the API takes 128 characters at most. A longer one
@@ -301,11 +301,11 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 		     const cJSON *annotations)
 {
 	char esc[EVENTS_NOTE_MAX], path[512];
+	size_t i = (e->head + e->nbatch) % EVENTS_BATCH_MAX;
 	struct timespec now;
-	size_t i = e->nbatch;
 	cJSON *obj;
 
-	if (i >= EVENTS_BATCH_MAX || e->batch_sent)
+	if (e->nbatch >= EVENTS_BATCH_MAX)
 		return -ENOSPC;
 	events_note(esc, note);
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -318,12 +318,20 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 	if (!e->batch_body[i] || !e->batch_path[i]) {
 		free(e->batch_body[i]);
 		free(e->batch_path[i]);
+		e->batch_body[i] = e->batch_path[i] = NULL;
 		return -ENOMEM;
 	}
 	e->batch[i] = (struct kube_call){ .method = "POST",
 					  .path = e->batch_path[i],
 					  .content_type = "application/json",
 					  .body = e->batch_body[i] };
+	/* A free slot is there: the client runs no more than this ring. */
+	if (kube_call_start(e->c, &e->batch[i]) < 0) {
+		e->batch[i].done = true;
+		e->batch[i].ret = -EBUSY;
+		snprintf(e->batch[i].resp.message, sizeof(e->batch[i].resp.message),
+			 "no free request slot");
+	}
 	e->nbatch++;
 	return (int)i;
 }
@@ -333,22 +341,16 @@ size_t events_batch_size(const struct events *e)
 	return e->nbatch;
 }
 
-int events_batch_send(struct events *e)
+int events_batch_head(const struct events *e)
 {
-	int ret;
+	return e->nbatch ? (int)e->head : -ENOENT;
+}
 
-	if (e->batch_sent || !e->nbatch)
+int events_batch_wait(struct events *e, int timeout_ms)
+{
+	if (!e->nbatch || e->batch[e->head].done)
 		return 0;
-	ret = kube_request_many(e->c, e->batch, e->nbatch);
-	e->batch_sent = true;
-	if (ret < 0) {
-		for (size_t i = 0; i < e->nbatch; i++) {
-			e->batch[i].ret = ret;
-			snprintf(e->batch[i].resp.message, sizeof(e->batch[i].resp.message), "%s",
-				 strerror(-ret));
-		}
-	}
-	return 0;
+	return kube_calls_run(e->c, timeout_ms);
 }
 
 int events_batch_result(struct events *e, size_t i)
@@ -356,9 +358,12 @@ int events_batch_result(struct events *e, size_t i)
 	struct kube_call *k;
 	int ret;
 
-	if (i >= e->nbatch || !e->batch_sent)
+	if (i >= EVENTS_BATCH_MAX ||
+	    (i + EVENTS_BATCH_MAX - e->head) % EVENTS_BATCH_MAX >= e->nbatch)
 		return -EINVAL;
 	k = &e->batch[i];
+	if (!k->done)
+		return -EINPROGRESS;
 	ret = k->ret == 0 ? kube_response_errno(&k->resp) : k->ret;
 	if (ret == -EEXIST)
 		return 1;
@@ -371,15 +376,27 @@ int events_batch_result(struct events *e, size_t i)
 	return 0;
 }
 
+void events_batch_pop(struct events *e)
+{
+	size_t i = e->head;
+
+	if (!e->nbatch)
+		return;
+	if (!e->batch[i].done)
+		kube_call_cancel(e->c, &e->batch[i]);
+	kube_response_clear(&e->batch[i].resp);
+	free(e->batch_path[i]);
+	free(e->batch_body[i]);
+	e->batch_path[i] = e->batch_body[i] = NULL;
+	e->head = (e->head + 1) % EVENTS_BATCH_MAX;
+	e->nbatch--;
+}
+
 void events_batch_clear(struct events *e)
 {
-	for (size_t i = 0; i < e->nbatch; i++) {
-		kube_response_clear(&e->batch[i].resp);
-		free(e->batch_path[i]);
-		free(e->batch_body[i]);
-	}
-	e->nbatch = 0;
-	e->batch_sent = false;
+	while (e->nbatch)
+		events_batch_pop(e);
+	e->head = 0;
 }
 
 int events_emit(struct events *e, const struct event_regarding *reg, const char *type,

@@ -58,20 +58,28 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 int events_emit_named(struct events *e, const char *name, const struct event_regarding *reg,
 		      const char *type, const char *reason, const char *action, const char *note,
 		      const cJSON *annotations);
-/* events_emit_named for several Events at once (at most EVENTS_BATCH_MAX):
- * each is added (returns its index, -ENOSPC when the batch is full or
- * sent, -ENOMEM), then all are sent together (events_batch_send: the
- * requests run concurrently, kube_request_many), then each one's result is
- * read in turn (events_batch_result: what events_emit_named would have
- * returned, and events_last_* say why it failed), and the batch is
- * cleared for the next. */
+/*
+ * events_emit_named for several Events at once, as a window (at most
+ * EVENTS_BATCH_MAX): events_batch_add starts one at once, running beside
+ * those added before (kube_call_start), and returns its slot (-ENOSPC
+ * when the window is full, -ENOMEM). The oldest is the head
+ * (events_batch_head: its slot, -ENOENT when the window is empty);
+ * events_batch_wait runs them until the head or another one is answered
+ * or timeout_ms pass; events_batch_result is what events_emit_named would
+ * have returned for a slot (-EINPROGRESS while it runs; events_last_* say
+ * why it failed); events_batch_pop drops the head (cancelled if it still
+ * runs); events_batch_clear drops them all. Taking each head's result in
+ * turn keeps the order they were added in.
+ */
 #define EVENTS_BATCH_MAX KUBE_MANY_MAX
 int events_batch_add(struct events *e, const char *name, const struct event_regarding *reg,
 		     const char *type, const char *reason, const char *action, const char *note,
 		     const cJSON *annotations);
 size_t events_batch_size(const struct events *e);
-int events_batch_send(struct events *e);
+int events_batch_head(const struct events *e);
+int events_batch_wait(struct events *e, int timeout_ms);
 int events_batch_result(struct events *e, size_t i);
+void events_batch_pop(struct events *e);
 void events_batch_clear(struct events *e);
 /* Writes pending series counts; call periodically and before exit. */
 int events_flush(struct events *e);

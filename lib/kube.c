@@ -15,32 +15,43 @@
 
 #include <curl/curl.h>
 
-/* kube_request_many's receive and send buffers, per handle (libcurl's
+#include "clock.h"
+
+/* The concurrent transfers' receive and send buffers, per handle (libcurl's
  * defaults are 16 and 64 KiB; 16 KiB is the least it takes to send). */
 #define KUBE_MANY_BUFFER 4096L
 #define KUBE_MANY_UPLOAD_BUFFER 16384L
 /* The longest wait a Retry-After header may ask for. */
 #define KUBE_RETRY_AFTER_MAX_S 300
 
-struct kube_client {
-	const struct kubeconfig *cfg;
-	struct kube_client_opts opts;
-	CURL *curl;
-	/* kube_request_many's transfers: their handles (made when first
-	 * needed) and the multi handle that runs them and keeps their
-	 * connections. */
-	CURLM *multi;
-	CURL *many[KUBE_MANY_MAX];
-	/* With tls-server-name: requests go to https://<name>:<port>, and
-	 * CURLOPT_CONNECT_TO sends them to the server's own address. */
-	char base[512];
-	struct curl_slist *connect_to;
-};
-
 struct kube_buf {
 	char *data;
 	size_t len, cap, max;
 	bool too_big;
+};
+
+/* One request's transfer state, between kube_call_begin and kube_call_end. */
+struct kube_xfer {
+	struct kube_buf buf;
+	struct curl_slist *headers;
+};
+
+struct kube_client {
+	const struct kubeconfig *cfg;
+	struct kube_client_opts opts;
+	CURL *curl;
+	/* The concurrent transfers (kube_call_start): their slots' handles
+	 * (made when first needed), state and calls (NULL: the slot is
+	 * free), and the multi handle that runs them and keeps their
+	 * connections. */
+	CURLM *multi;
+	CURL *many[KUBE_MANY_MAX];
+	struct kube_xfer xfer[KUBE_MANY_MAX];
+	struct kube_call *running[KUBE_MANY_MAX];
+	/* With tls-server-name: requests go to https://<name>:<port>, and
+	 * CURLOPT_CONNECT_TO sends them to the server's own address. */
+	char base[512];
+	struct curl_slist *connect_to;
 };
 
 int kube_server_parse(const char *server, struct kube_server *out)
@@ -154,8 +165,11 @@ void kube_client_free(struct kube_client *c)
 	if (!c)
 		return;
 	curl_easy_cleanup(c->curl);
-	for (size_t i = 0; i < KUBE_MANY_MAX; i++)
+	for (size_t i = 0; i < KUBE_MANY_MAX; i++) {
+		if (c->running[i])
+			kube_call_cancel(c, c->running[i]);
 		curl_easy_cleanup(c->many[i]);
+	}
 	curl_multi_cleanup(c->multi);
 	curl_slist_free_all(c->connect_to);
 	free(c);
@@ -376,12 +390,6 @@ void kube_response_set_status(struct kube_response *resp, const char *body, size
 	cJSON_Delete(j);
 }
 
-/* One request's transfer state, between kube_call_begin and kube_call_end. */
-struct kube_xfer {
-	struct kube_buf buf;
-	struct curl_slist *headers;
-};
-
 /* Sets curl up for one request (kube_request's arguments); resp is
  * cleared. On failure resp->message says why. */
 static int kube_call_begin(struct kube_client *c, CURL *curl, const char *method, const char *path,
@@ -481,85 +489,159 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	return kube_call_end(c, c->curl, rc, method, path, resp, &x);
 }
 
-int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n)
+int kube_call_start(struct kube_client *c, struct kube_call *call)
 {
-	struct kube_xfer x[KUBE_MANY_MAX];
-	bool added[KUBE_MANY_MAX] = { false };
-	int running = 0, left;
-	CURLMsg *m;
 	size_t i;
+	CURL *h;
 
-	if (n > KUBE_MANY_MAX)
-		return -E2BIG;
+	for (i = 0; i < KUBE_MANY_MAX && c->running[i]; i++)
+		;
+	if (i == KUBE_MANY_MAX)
+		return -EBUSY;
+	call->done = true;
+	call->ret = -ENOMEM;
+	memset(&call->resp, 0, sizeof(call->resp));
+	snprintf(call->resp.message, sizeof(call->resp.message), "out of memory");
 	if (!c->multi) {
 		if (!(c->multi = curl_multi_init()))
-			return -ENOMEM;
+			return 0;
 		/* Streams of one HTTP/2 connection where the server speaks it
 		 * (the API server does, over TLS), else a connection each. */
 		curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 		curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)KUBE_MANY_MAX);
 	}
-	for (i = 0; i < n; i++) {
-		calls[i].ret = -ENOMEM;
-		memset(&calls[i].resp, 0, sizeof(calls[i].resp));
-		snprintf(calls[i].resp.message, sizeof(calls[i].resp.message), "out of memory");
-		if (!c->many[i] && !(c->many[i] = curl_easy_init()))
-			continue;
-		calls[i].ret = kube_call_begin(c, c->many[i], calls[i].method, calls[i].path,
-					       calls[i].content_type, calls[i].body, &calls[i].resp,
-					       &x[i]);
-		if (calls[i].ret < 0)
-			continue;
-		/* Over TLS the handshake says (ALPN) whether the connection
-		 * multiplexes: the others wait that long for it. Plain HTTP
-		 * would only say with the first answer: a connection each. */
-		if (!strncmp(c->base, "https://", 8))
-			curl_easy_setopt(c->many[i], CURLOPT_PIPEWAIT, 1L);
-		/* Small buffers: these are short requests (Events), and
-		 * there are KUBE_MANY_MAX handles (a long answer only takes
-		 * more reads). */
-		curl_easy_setopt(c->many[i], CURLOPT_BUFFERSIZE, KUBE_MANY_BUFFER);
-		curl_easy_setopt(c->many[i], CURLOPT_UPLOAD_BUFFERSIZE, KUBE_MANY_UPLOAD_BUFFER);
-		curl_easy_setopt(c->many[i], CURLOPT_PRIVATE, (void *)(uintptr_t)i);
-		if (curl_multi_add_handle(c->multi, c->many[i]) != CURLM_OK) {
-			curl_slist_free_all(x[i].headers);
-			calls[i].ret = -ENOMEM;
-			continue;
-		}
-		added[i] = true;
+	if (!c->many[i] && !(c->many[i] = curl_easy_init()))
+		return 0;
+	h = c->many[i];
+	if ((call->ret = kube_call_begin(c, h, call->method, call->path, call->content_type,
+					 call->body, &call->resp, &c->xfer[i])) < 0)
+		return 0;
+	/* Over TLS the handshake says (ALPN) whether the connection
+	 * multiplexes: the others wait that long for it. Plain HTTP would
+	 * only say with the first answer: a connection each. */
+	if (!strncmp(c->base, "https://", 8))
+		curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+	/* Small buffers: these are short requests (Events), and there are
+	 * KUBE_MANY_MAX handles (a long answer only takes more reads). */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, KUBE_MANY_BUFFER);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, KUBE_MANY_UPLOAD_BUFFER);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)(uintptr_t)i);
+	if (curl_multi_add_handle(c->multi, h) != CURLM_OK) {
+		curl_slist_free_all(c->xfer[i].headers);
+		c->xfer[i].headers = NULL;
+		call->ret = -ENOMEM;
+		return 0;
 	}
-	/* Each transfer has its own timeout (timeout_ms) and stop check:
-	 * the loop ends when the last one does. */
-	if (c->opts.io_leave)
-		c->opts.io_leave(c->opts.io_arg);
-	do {
-		if (curl_multi_perform(c->multi, &running) != CURLM_OK ||
-		    (running && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK))
-			break;
-	} while (running);
-	if (c->opts.io_enter)
-		c->opts.io_enter(c->opts.io_arg);
+	call->done = false;
+	c->running[i] = call;
+	return 0;
+}
+
+/* Ends the call of slot i with curl's outcome rc. */
+static void kube_call_finish(struct kube_client *c, size_t i, CURLcode rc)
+{
+	struct kube_call *call = c->running[i];
+
+	curl_multi_remove_handle(c->multi, c->many[i]);
+	call->ret = kube_call_end(c, c->many[i], rc, call->method, call->path, &call->resp,
+				  &c->xfer[i]);
+	call->done = true;
+	c->running[i] = NULL;
+}
+
+/* The calls curl finished: ended. Returns how many. */
+static int kube_calls_collect(struct kube_client *c)
+{
+	int left, got = 0;
+	CURLMsg *m;
+
 	while ((m = curl_multi_info_read(c->multi, &left))) {
 		void *priv = NULL;
+		size_t i;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
 		i = (size_t)(uintptr_t)priv;
-		if (i >= n || !added[i])
+		if (i >= KUBE_MANY_MAX || !c->running[i] || c->many[i] != m->easy_handle)
 			continue;
-		calls[i].ret = kube_call_end(c, m->easy_handle, m->data.result, calls[i].method,
-					     calls[i].path, &calls[i].resp, &x[i]);
-		curl_multi_remove_handle(c->multi, m->easy_handle);
-		added[i] = false;
+		kube_call_finish(c, i, m->data.result);
+		got++;
 	}
-	/* What did not finish (the multi handle failed): no answer. */
+	return got;
+}
+
+static int kube_calls_running(const struct kube_client *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < KUBE_MANY_MAX; i++)
+		n += c->running[i] != NULL;
+	return n;
+}
+
+int kube_calls_run(struct kube_client *c, int timeout_ms)
+{
+	long deadline = clock_now_ms() + timeout_ms, left;
+	int running, got = 0;
+
+	if (!kube_calls_running(c))
+		return 0;
+	/* Each transfer has its own timeout (timeout_ms) and stop check:
+	 * no wait here outlasts the longest of them. */
+	if (c->opts.io_leave)
+		c->opts.io_leave(c->opts.io_arg);
+	for (;;) {
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK) {
+			/* The multi handle failed: no answer for any. */
+			for (size_t i = 0; i < KUBE_MANY_MAX; i++)
+				if (c->running[i])
+					kube_call_finish(c, i, CURLE_SEND_ERROR);
+			break;
+		}
+		got += kube_calls_collect(c);
+		left = deadline - clock_now_ms();
+		if (got || !kube_calls_running(c) || left <= 0)
+			break;
+		if (curl_multi_poll(c->multi, NULL, 0, (int)left, NULL) != CURLM_OK)
+			break;
+	}
+	if (c->opts.io_enter)
+		c->opts.io_enter(c->opts.io_arg);
+	return kube_calls_running(c);
+}
+
+void kube_call_cancel(struct kube_client *c, struct kube_call *call)
+{
+	for (size_t i = 0; i < KUBE_MANY_MAX; i++) {
+		if (c->running[i] == call) {
+			kube_call_finish(c, i, CURLE_ABORTED_BY_CALLBACK);
+			return;
+		}
+	}
+}
+
+int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n)
+{
+	size_t i, done;
+
+	if (n > KUBE_MANY_MAX)
+		return -E2BIG;
 	for (i = 0; i < n; i++) {
-		if (!added[i])
-			continue;
-		curl_multi_remove_handle(c->multi, c->many[i]);
-		calls[i].ret = kube_call_end(c, c->many[i], CURLE_SEND_ERROR, calls[i].method,
-					     calls[i].path, &calls[i].resp, &x[i]);
+		if (kube_call_start(c, &calls[i]) == -EBUSY) {
+			calls[i].done = true;
+			calls[i].ret = -EBUSY;
+			memset(&calls[i].resp, 0, sizeof(calls[i].resp));
+			snprintf(calls[i].resp.message, sizeof(calls[i].resp.message),
+				 "%s %.200s: %s", calls[i].method, calls[i].path, strerror(EBUSY));
+		}
+	}
+	for (;;) {
+		for (i = done = 0; i < n; i++)
+			done += calls[i].done;
+		if (done == n)
+			break;
+		kube_calls_run(c, 1000);
 	}
 	return 0;
 }

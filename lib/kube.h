@@ -94,10 +94,12 @@ void kube_client_free(struct kube_client *c);
 int kube_request(struct kube_client *c, const char *method, const char *path,
 		 const char *content_type, const char *body, struct kube_response *resp);
 
-/* One of kube_request_many's requests: kube_request's arguments in,
- * its return value (ret) and response out. */
+/* A request that runs beside others (kube_call_start, kube_request_many):
+ * kube_request's arguments in; done, its return value (ret) and response
+ * out. */
 struct kube_call {
 	const char *method, *path, *content_type, *body;
+	bool done;
 	int ret;
 	struct kube_response resp; /* caller clears with kube_response_clear() */
 };
@@ -105,12 +107,27 @@ struct kube_call {
 /* At most this many requests at once. */
 #define KUBE_MANY_MAX 16
 
-/* The n requests (at most KUBE_MANY_MAX, else -E2BIG) at once: streams of
- * one HTTP/2 connection where the server speaks it, else a connection
- * each, kept for the next call; returns once all ended, each with its
- * ret and resp as kube_request would have given (timeout_ms and stop
- * apply to each), so one that gets no answer holds up none of the
- * others beyond its own timeout. io_leave/io_enter around the wait. */
+/*
+ * Concurrent requests: streams of one HTTP/2 connection where the server
+ * speaks it, else a connection each, kept for the next ones.
+ * kube_call_start starts call (0), or ends it at once (0, call->done with
+ * ret and resp.message saying why), or returns -EBUSY when KUBE_MANY_MAX
+ * are running (call untouched). The call stays where it is, owned by the
+ * client, until done or kube_call_cancel. kube_calls_run runs them until
+ * at least one ends or timeout_ms pass (0: only what is ready), and returns
+ * how many still run; each that ended has done, ret and resp as
+ * kube_request would have given (timeout_ms and stop of the client's
+ * options apply to each, so one without an answer holds up none of the
+ * others beyond its own timeout). io_leave/io_enter around the wait.
+ * kube_call_cancel ends a running call (ret -ECANCELED; the server may
+ * still have done it). kube_client_free cancels what still runs.
+ */
+int kube_call_start(struct kube_client *c, struct kube_call *call);
+int kube_calls_run(struct kube_client *c, int timeout_ms);
+void kube_call_cancel(struct kube_client *c, struct kube_call *call);
+
+/* The n calls (at most KUBE_MANY_MAX, else -E2BIG) started together, run
+ * until all ended (one that found no free slot: ret -EBUSY). */
 int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n);
 
 /* The response as an errno: 0 for 2xx, -EEXIST AlreadyExists, -EBUSY

@@ -31,6 +31,9 @@
 #define PUBLISH_EVENT_TRIES 12
 /* publish_event: its Event is queued (publish_event_queue). */
 #define PUBLISH_QUEUED 1
+/* The longest one wait for the window's answers lasts (each request has
+ * its own timeout besides). */
+#define PUBLISH_EVENT_WAIT_MS 1000
 /* Refused Events are logged once per namespace, Event reason and answer;
  * past this many kinds remembered, the memory starts again. */
 #define PUBLISH_REFUSED_LOGGED_MAX 256
@@ -597,41 +600,61 @@ static void publish_who(const cJSON *attr, char *buf, size_t cap)
 }
 
 /*
- * Sends the queued Events together and takes each one's answer in the
- * stream's order, as publish_event would have one at a time: 0 when each
- * was created, already there, refused or skipped; -EAGAIN when one was not
- * delivered and is tried again later (publish_event_failed): the stream
- * goes back to it, and those after it go out again then (the ones created
- * meet AlreadyExists, counted as replays).
+ * Takes the answers of the window's Events (publish_event_queue) in the
+ * stream's order, as publish_event would have one at a time: each created,
+ * already there, refused or skipped. With all, until the window is empty;
+ * else at least one, and then those answered already. Returns how many,
+ * or -EAGAIN when one was not delivered and is tried again later
+ * (publish_event_failed): the stream goes back to it and the window is
+ * emptied; those after it go out again then (the ones created meet
+ * AlreadyExists, counted as replays). Each wait is bounded by the
+ * client's request timeout.
  */
-static int publish_events_flush(struct publisher *p)
+static int publish_events_take(struct publisher *p, bool all)
 {
-	size_t i, n = events_batch_size(p->ev);
-	int ret = 0, r;
+	int taken = 0, h, r;
 
-	if (!n)
-		return 0;
-	events_batch_send(p->ev);
-	for (i = 0; i < n; i++) {
-		const struct publish_queued *q = &p->queued[i];
+	while ((h = events_batch_head(p->ev)) >= 0) {
+		const struct publish_queued *q = &p->queued[h];
 		struct event_regarding reg = { "v1", "Pod", q->ns, q->pod, NULL };
 
-		r = events_batch_result(p->ev, i);
+		if ((r = events_batch_result(p->ev, (size_t)h)) == -EINPROGRESS) {
+			if (taken && !all)
+				break;
+			events_batch_wait(p->ev, PUBLISH_EVENT_WAIT_MS);
+			continue;
+		}
 		if (r < 0 && publish_event_failed(p, &reg, q->reason, true, q->pos) < 0) {
 			spool_event_rewind(p->s, q->pos);
-			ret = -EAGAIN;
-			break;
+			events_batch_clear(p->ev);
+			spool_event_release(p->s);
+			return -EAGAIN;
 		}
 		p->stats.events += r == 0;
 		p->stats.events_replayed += r == 1;
 		p->event_failed_pos = 0;
+		events_batch_pop(p->ev);
+		taken++;
 	}
-	events_batch_clear(p->ev);
-	return ret;
+	/* The spool keeps what is still on its way. */
+	if ((h = events_batch_head(p->ev)) >= 0)
+		spool_event_hold(p->s, p->queued[h].pos);
+	else
+		spool_event_release(p->s);
+	return taken;
 }
 
-/* Queues the Event of the stream at pos to go out with the next ones:
- * 1, or 0 when it could not be (it is then sent alone). */
+/* Takes every answer of the window (publish_events_take): 0, or -EAGAIN. */
+static int publish_events_flush(struct publisher *p)
+{
+	int ret = publish_events_take(p, true);
+
+	return ret < 0 ? ret : 0;
+}
+
+/* Starts the Event of the stream at pos in the window, beside the ones
+ * before it (publish_events_take takes the answers): 1, or 0 when it
+ * could not be (it is then sent alone). */
 static int publish_event_queue(struct publisher *p, uint64_t pos, const char *name,
 			       const struct event_regarding *reg, const char *reason,
 			       const char *action, const char *note, const cJSON *annotations)
@@ -642,6 +665,8 @@ static int publish_event_queue(struct publisher *p, uint64_t pos, const char *na
 	if ((i = events_batch_add(p->ev, name, reg, "Normal", reason, action, note, annotations)) <
 	    0)
 		return 0;
+	if (events_batch_size(p->ev) == 1)
+		spool_event_hold(p->s, pos);
 	q = &p->queued[i];
 	q->pos = pos;
 	q->reason = reason; /* a literal */
@@ -837,6 +862,13 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		free(exec_note);
 		cJSON_Delete(annotations);
 		return PUBLISH_QUEUED;
+	}
+	/* Alone, after the ones before it. */
+	if ((ret = publish_events_flush(p)) < 0) {
+		free(msg);
+		free(exec_note);
+		cJSON_Delete(annotations);
+		return ret;
 	}
 	ret = events_emit_named(p->ev, name, &reg, "Normal",
 				line ? "ShellCommand" : "ProgramExecuted",
@@ -1050,8 +1082,9 @@ int publish_step(struct publisher *p, int budget)
 	uint64_t pos;
 	int calls = 0, ret;
 
+	/* Backing off: the window's answers are taken, nothing more goes. */
 	if (publish_backoff_ms(p) > 0)
-		return 0;
+		return publish_events_take(p, true) > 0;
 	if ((ret = publish_resume(p)) < 0) {
 		publish_failed(p);
 		return 1;
@@ -1090,27 +1123,31 @@ int publish_step(struct publisher *p, int budget)
 	}
 	/* An Event not delivered waits for its next try (a time): the
 	 * records above went on meanwhile, and never wait for an Event.
-	 * Events go out up to EVENTS_BATCH_MAX at once (one call of the
-	 * budget): the API server creates several times as many a second
-	 * as when they come one by one. */
-	while (calls < budget && clock_now_ms() >= p->event_retry_at_ms &&
-	       spool_next_event(p->s, &item, &pos) == 0) {
-		ret = publish_event(p, item, pos);
-		cJSON_Delete(item);
-		if (ret < 0)
+	 * Events go out as a window of EVENTS_BATCH_MAX running at once,
+	 * refilled as the oldest are answered (each answer one call of the
+	 * budget): the API server creates several times as many a second as
+	 * when they come one by one, and no answer waits for a slower one
+	 * after it. The window stays open between steps (the spool holds
+	 * its Events): the step returns more than 0 while it is. */
+	while (calls < budget) {
+		while (calls < budget && events_batch_size(p->ev) < EVENTS_BATCH_MAX &&
+		       clock_now_ms() >= p->event_retry_at_ms &&
+		       spool_next_event(p->s, &item, &pos) == 0) {
+			ret = publish_event(p, item, pos);
+			cJSON_Delete(item);
+			if (ret < 0)
+				return calls + 1;
+			spool_event_done(p->s, pos);
+			if (ret != PUBLISH_QUEUED) {
+				calls++;
+				p->event_failed_pos = 0;
+			}
+		}
+		if (!events_batch_size(p->ev))
+			break;
+		if ((ret = publish_events_take(p, false)) < 0)
 			return calls + 1;
-		spool_event_done(p->s, pos);
-		if (ret == PUBLISH_QUEUED && events_batch_size(p->ev) < EVENTS_BATCH_MAX)
-			continue;
-		calls++;
-		if (ret != PUBLISH_QUEUED)
-			p->event_failed_pos = 0;
-		else if (publish_events_flush(p) < 0)
-			return calls;
+		calls += ret;
 	}
-	if (events_batch_size(p->ev)) {
-		calls++;
-		publish_events_flush(p);
-	}
-	return calls;
+	return calls + (events_batch_size(p->ev) > 0);
 }

@@ -11,9 +11,10 @@
  * status is not sent again (counted in events_refused, logged once per
  * namespace and reason); one that got no answer is tried again a few
  * times, seconds apart, and the records never wait for it: the
- * AuditRecords hold the data. Events go out several at once (requests in
- * flight together, kube_request_many), each taken in the stream's order:
- * one not delivered is tried again with those after it. */
+ * AuditRecords hold the data. Events go out as a window of requests
+ * running at once (events_batch_*), refilled as the oldest are answered,
+ * each answer taken in the stream's order: one not delivered is tried
+ * again with those after it. */
 #ifndef SHELLAUDIT_PUBLISH_H
 #define SHELLAUDIT_PUBLISH_H
 
@@ -45,8 +46,11 @@ struct publisher;
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out);
 void publish_free(struct publisher *p);
 
-/* Publishes what waits, at most `budget` API calls; returns how many it
- * made, 0 when nothing waits or while backing off after a failure. When
+/* Publishes what waits, at most `budget` API calls (an Event's answer is
+ * one); returns how many it made, 0 when nothing waits or while backing
+ * off after a failure. Events may still be on their way when it returns
+ * (then it returns more than 0; spool_idle is false until they are
+ * answered in a later step): call it again soon. When
  * the spool waits for a chain's start (spool_wanted_chain), that comes
  * first: the chain's newest record this node signed is looked up in the
  * API server (from the hint, or the oldest record of the container, then

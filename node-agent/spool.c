@@ -257,7 +257,7 @@ static void spool_prune_decisions(struct spool *s, uint64_t acked)
 /* Drops what every consumer is done with. */
 static int spool_ack(struct spool *s)
 {
-	uint64_t ack_keep = 0, ack_rp = 0;
+	uint64_t ack_keep = 0, ack_rp = 0, ep = s->ep;
 	size_t i, keep = 0;
 	int ret;
 
@@ -278,7 +278,10 @@ static int spool_ack(struct spool *s)
 	memmove(s->ckpt_pos, s->ckpt_pos + keep, (s->nckpt - keep) * sizeof(*s->ckpt_pos));
 	memmove(s->ckpt_keep, s->ckpt_keep + keep, (s->nckpt - keep) * sizeof(*s->ckpt_keep));
 	s->nckpt -= keep;
-	if ((ret = journal_ack(s->ej, ack_keep < s->ep ? ack_keep : s->ep)) < 0)
+	/* Events still on their way (spool_event_hold) may be sent again. */
+	if (s->ep_hold && s->ep_hold - 1 < ep)
+		ep = s->ep_hold - 1;
+	if ((ret = journal_ack(s->ej, ack_keep < ep ? ack_keep : ep)) < 0)
 		return ret;
 	spool_prune_decisions(s, journal_acked(s->ej));
 	spool_use_ack(s->use, journal_acked(s->ej));
@@ -944,10 +947,21 @@ int spool_event_done(struct spool *s, uint64_t pos)
 	return 0;
 }
 
+void spool_event_hold(struct spool *s, uint64_t pos)
+{
+	s->ep_hold = pos + 1;
+}
+
+void spool_event_release(struct spool *s)
+{
+	s->ep_hold = 0;
+}
+
 int spool_event_rewind(struct spool *s, uint64_t pos)
 {
 	/* Nothing before the cursor was acknowledged since it passed pos
-	 * (only spool_tick acknowledges): the items from pos on are there. */
+	 * (only spool_tick acknowledges, never past a hold): the items
+	 * from pos on are there. */
 	if (pos > s->ep || pos < journal_acked(s->ej))
 		return -EINVAL;
 	s->ep = pos;
@@ -966,6 +980,7 @@ static int spool_restore(struct spool *s)
 	int ret;
 
 	s->b.bp = s->ep = journal_acked(s->ej);
+	s->ep_hold = 0;
 	s->rp = s->scan = journal_acked(s->rj);
 	spool_ahead_clear(s);
 	for (;; pos = next) {
@@ -1101,7 +1116,7 @@ uint64_t spool_used_bytes(const struct spool *s, uint64_t *max)
 
 bool spool_idle(struct spool *s)
 {
-	return s->b.bp == journal_end(s->ej) && s->ep == journal_end(s->ej) &&
+	return s->b.bp == journal_end(s->ej) && s->ep == journal_end(s->ej) && !s->ep_hold &&
 	       s->rp == journal_end(s->rj) && s->b.batches.size == 0 && !s->b.wanted &&
 	       journal_synced(s->ej) == journal_end(s->ej);
 }

@@ -230,10 +230,16 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
  * next call goes past it. -EINVAL for any other pos. */
 int spool_event_done(struct spool *s, uint64_t pos);
 /* Goes back to pos, an item handed out (and done) since the last
- * spool_tick: the next spool_next_event hands it out again, and those
- * after it. For a caller that sends several Events at once and finds one
- * of them not delivered. -EINVAL for a pos not in that range. */
+ * spool_tick or since a hold at or before it: the next spool_next_event
+ * hands it out again, and those after it. For a caller that sends several
+ * Events at once and finds one of them not delivered. -EINVAL for a pos
+ * not in that range. */
 int spool_event_rewind(struct spool *s, uint64_t pos);
+/* Events from pos on are on their way: spool_tick acknowledges none of
+ * them (they may have to be handed out again) and spool_idle is false,
+ * until spool_event_release (or another hold moves the bound). */
+void spool_event_hold(struct spool *s, uint64_t pos);
+void spool_event_release(struct spool *s);
 
 void spool_get_stats(const struct spool *s, struct spool_stats *out);
 /* Bytes of the entries journal not yet acknowledged; *max gets its bound

@@ -86,6 +86,7 @@ struct spool {
 	struct spool_batcher b;
 	uint64_t ep;		/* event publisher's next entry */
 	uint64_t ep_next;	/* the one after it, once handed out (else 0) */
+	uint64_t ep_hold;	/* spool_event_hold's pos + 1 (0: none) */
 	uint64_t rp;		/* record publisher's next item: every record
 				 * before it is published */
 	/* The records from rp on that a pass read, in spool order (at most

@@ -25,7 +25,9 @@ test_kube_retry.sh), each on loopback and a port the test picked:
   fakeapi.py together PORT N
       plain HTTP: holds every request until N are open at once, then
       answers each (200, {"path": its path}): a client that sends its
-      requests one after the other gets no answer.
+      requests one after the other gets no answer. Besides, GET /held
+      is answered only once a GET /release comes after it, and
+      /quick/... at once (the window of kube_call_start).
 Ends on SIGTERM.
 """
 import http.client
@@ -229,6 +231,19 @@ def proxy(port, upstream_port, pki, mode, log):
 class TogetherHandler(Quiet):
     def do_GET(self):
         srv = self.server
+        if self.path.startswith("/quick/"):
+            self.reply(200, {"path": self.path})
+            return
+        if self.path in ("/held", "/release"):
+            with srv.cond:
+                if self.path == "/release":
+                    srv.gen += 1
+                    srv.cond.notify_all()
+                else:
+                    gen = srv.gen
+                    srv.cond.wait_for(lambda: srv.gen > gen, timeout=120)
+            self.reply(200, {"path": self.path})
+            return
         with srv.cond:
             srv.open += 1
             srv.cond.notify_all()
@@ -242,6 +257,7 @@ def together(port, n):
     srv = Server(("127.0.0.1", int(port)), TogetherHandler)
     srv.cond = threading.Condition()
     srv.open = 0
+    srv.gen = 0
     srv.want = int(n)
     srv.serve_forever()
 

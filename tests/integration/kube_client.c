@@ -190,6 +190,83 @@ static void test_many_together(struct kubeconfig *cfg, const char *url)
 	kube_client_free(c);
 }
 
+/* Starts a GET of path on c. */
+static int start_get(struct kube_client *c, struct kube_call *k, const char *path)
+{
+	*k = (struct kube_call){ .method = "GET", .path = path };
+	return kube_call_start(c, k);
+}
+
+/* Runs c's calls until want is done (at most about 60 s). */
+static void run_until(struct kube_client *c, const struct kube_call *want)
+{
+	for (int i = 0; i < 60 && !want->done; i++)
+		kube_calls_run(c, 1000);
+}
+
+/* kube_call_start's window against fakeapi.py together: a call answered
+ * late (/held, until a /release comes) holds up none started after it;
+ * a full window refuses one more; a cancelled call ends at once and frees
+ * its slot. */
+static void test_window(struct kubeconfig *cfg, const char *url)
+{
+	struct kube_client_opts o = { .timeout_ms = 30000 };
+	struct kube_call held, quick[2], release, extra, all[KUBE_MANY_MAX];
+	struct kube_client *c = NULL;
+	char *real = cfg->server, server[256];
+	size_t i, right = 0;
+
+	snprintf(server, sizeof(server), "%s", url);
+	cfg->server = server;
+	kube_client_new(cfg, &o, &c);
+	cfg->server = real;
+	start_get(c, &held, "/held");
+	start_get(c, &quick[0], "/quick/0");
+	start_get(c, &quick[1], "/quick/1");
+	run_until(c, &quick[0]);
+	run_until(c, &quick[1]);
+	CHECK("window: calls started after a slow one are answered while it runs",
+	      !held.done && quick[0].done && quick[0].ret == 0 && quick[0].resp.code == 200 &&
+		      quick[1].done && quick[1].ret == 0 && quick[1].resp.code == 200);
+	start_get(c, &release, "/release");
+	run_until(c, &held);
+	run_until(c, &release);
+	CHECK("window: the slow one gets its own answer once it comes",
+	      held.done && held.ret == 0 && held.resp.code == 200 && held.resp.body &&
+		      strstr(held.resp.body, "\"/held\""));
+	kube_response_clear(&held.resp);
+	kube_response_clear(&release.resp);
+	for (i = 0; i < 2; i++)
+		kube_response_clear(&quick[i].resp);
+	for (i = 0; i < KUBE_MANY_MAX; i++)
+		right += start_get(c, &all[i], "/held") == 0 && !all[i].done;
+	CHECK("window: KUBE_MANY_MAX calls run at once", right == KUBE_MANY_MAX);
+	CHECK("window: one more is refused with -EBUSY, untouched",
+	      start_get(c, &extra, "/quick/x") == -EBUSY && !extra.done);
+	kube_call_cancel(c, &all[0]);
+	CHECK("window: a cancelled call ends at once with -ECANCELED",
+	      all[0].done && all[0].ret == -ECANCELED);
+	start_get(c, &extra, "/quick/x");
+	run_until(c, &extra);
+	CHECK("window: its slot takes the next call",
+	      extra.done && extra.ret == 0 && extra.resp.code == 200);
+	kube_response_clear(&extra.resp);
+	kube_response_clear(&all[0].resp);
+	/* What still runs ends with the client (ASan: nothing leaks). */
+	start_get(c, &release, "/release");
+	run_until(c, &release);
+	kube_response_clear(&release.resp);
+	for (i = 1; i < KUBE_MANY_MAX; i++) {
+		run_until(c, &all[i]);
+		kube_response_clear(&all[i].resp);
+	}
+	start_get(c, &held, "/held");
+	kube_client_free(c);
+	CHECK("window: the client's end cancels what still runs",
+	      held.done && held.ret == -ECANCELED);
+	kube_response_clear(&held.resp);
+}
+
 struct counter {
 	long items;
 	long bytes_max;
@@ -590,8 +667,10 @@ int main(int argc, char **argv)
 	cJSON_Delete(ns);
 	test_requests(c);
 	test_many(c);
-	if (getenv("TOGETHER_URL"))
+	if (getenv("TOGETHER_URL")) {
 		test_many_together(cfg, getenv("TOGETHER_URL"));
+		test_window(cfg, getenv("TOGETHER_URL"));
+	}
 	test_watch_order(c, "chunked");
 	test_watch_bookmarks(c, cfg, "chunked");
 	test_watch_bad_version(c, "chunked");
