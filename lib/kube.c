@@ -472,6 +472,36 @@ static int kube_call_end(struct kube_client *c, CURL *curl, CURLcode rc, const c
 	return 0;
 }
 
+static int kube_calls_running(const struct kube_client *c);
+static int kube_calls_collect(struct kube_client *c, CURL *own, CURLcode *own_rc);
+
+/*
+ * Runs the client's own handle on the multi handle, beside the calls that
+ * run there (kube_call_start), so that they go on while it waits: *rc is
+ * its outcome. -EAGAIN when it cannot be added (then run it alone).
+ */
+static int kube_perform_beside(struct kube_client *c, CURLcode *rc)
+{
+	bool done = false;
+	int running;
+
+	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, (void *)(uintptr_t)KUBE_MANY_MAX);
+	if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK)
+		return -EAGAIN;
+	*rc = CURLE_SEND_ERROR;
+	/* Its own timeout (timeout_ms) ends it at the latest. */
+	while (!done) {
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+			break;
+		done = kube_calls_collect(c, c->curl, rc) < 0;
+		if (!done && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	}
+	curl_multi_remove_handle(c->multi, c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, NULL);
+	return 0;
+}
+
 int kube_request(struct kube_client *c, const char *method, const char *path,
 		 const char *content_type, const char *body, struct kube_response *resp)
 {
@@ -483,7 +513,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 		return ret;
 	if (c->opts.io_leave)
 		c->opts.io_leave(c->opts.io_arg);
-	rc = curl_easy_perform(c->curl);
+	if (!kube_calls_running(c) || kube_perform_beside(c, &rc) < 0)
+		rc = curl_easy_perform(c->curl);
 	if (c->opts.io_enter)
 		c->opts.io_enter(c->opts.io_arg);
 	return kube_call_end(c, c->curl, rc, method, path, resp, &x);
@@ -549,9 +580,12 @@ static void kube_call_finish(struct kube_client *c, size_t i, CURLcode rc)
 	c->running[i] = NULL;
 }
 
-/* The calls curl finished: ended. Returns how many. */
-static int kube_calls_collect(struct kube_client *c)
+/* The calls curl finished: ended. Returns how many, or -1 when own (a
+ * handle beside them, kube_perform_beside) finished too, its outcome in
+ * *own_rc. */
+static int kube_calls_collect(struct kube_client *c, CURL *own, CURLcode *own_rc)
 {
+	bool own_done = false;
 	int left, got = 0;
 	CURLMsg *m;
 
@@ -561,6 +595,11 @@ static int kube_calls_collect(struct kube_client *c)
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		if (own && m->easy_handle == own) {
+			*own_rc = m->data.result;
+			own_done = true;
+			continue;
+		}
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
 		i = (size_t)(uintptr_t)priv;
 		if (i >= KUBE_MANY_MAX || !c->running[i] || c->many[i] != m->easy_handle)
@@ -568,7 +607,7 @@ static int kube_calls_collect(struct kube_client *c)
 		kube_call_finish(c, i, m->data.result);
 		got++;
 	}
-	return got;
+	return own_done ? -1 : got;
 }
 
 static int kube_calls_running(const struct kube_client *c)
@@ -599,7 +638,7 @@ int kube_calls_run(struct kube_client *c, int timeout_ms)
 					kube_call_finish(c, i, CURLE_SEND_ERROR);
 			break;
 		}
-		got += kube_calls_collect(c);
+		got += kube_calls_collect(c, NULL, NULL);
 		left = deadline - clock_now_ms();
 		if (got || !kube_calls_running(c) || left <= 0)
 			break;

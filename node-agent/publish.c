@@ -1080,7 +1080,7 @@ int publish_step(struct publisher *p, int budget)
 	struct spool_pass pass;
 	cJSON *item;
 	uint64_t pos;
-	int calls = 0, ret;
+	int calls = 0, evcalls = 0, ret;
 
 	/* Backing off: the window's answers are taken, nothing more goes. */
 	if (publish_backoff_ms(p) > 0)
@@ -1122,32 +1122,33 @@ int publish_step(struct publisher *p, int budget)
 		backoff_reset(&p->backoff);
 	}
 	/* An Event not delivered waits for its next try (a time): the
-	 * records above went on meanwhile, and never wait for an Event.
-	 * Events go out as a window of EVENTS_BATCH_MAX running at once,
-	 * refilled as the oldest are answered (each answer one call of the
-	 * budget): the API server creates several times as many a second as
-	 * when they come one by one, and no answer waits for a slower one
-	 * after it. The window stays open between steps (the spool holds
-	 * its Events): the step returns more than 0 while it is. */
-	while (calls < budget) {
-		while (calls < budget && events_batch_size(p->ev) < EVENTS_BATCH_MAX &&
+	 * records above went on meanwhile, and never wait for an Event; nor
+	 * do the Events wait for a backlog of records: they have a budget
+	 * of their own. They go out as a window of EVENTS_BATCH_MAX running
+	 * at once, refilled as the oldest are answered (each answer one call
+	 * of the budget): the API server creates several times as many a
+	 * second as when they come one by one, and no answer waits for a
+	 * slower one after it. The window stays open between steps (the
+	 * spool holds its Events): the step returns more than 0 while it is. */
+	while (evcalls < budget) {
+		while (evcalls < budget && events_batch_size(p->ev) < EVENTS_BATCH_MAX &&
 		       clock_now_ms() >= p->event_retry_at_ms &&
 		       spool_next_event(p->s, &item, &pos) == 0) {
 			ret = publish_event(p, item, pos);
 			cJSON_Delete(item);
 			if (ret < 0)
-				return calls + 1;
+				return calls + evcalls + 1;
 			spool_event_done(p->s, pos);
 			if (ret != PUBLISH_QUEUED) {
-				calls++;
+				evcalls++;
 				p->event_failed_pos = 0;
 			}
 		}
 		if (!events_batch_size(p->ev))
 			break;
 		if ((ret = publish_events_take(p, false)) < 0)
-			return calls + 1;
-		calls += ret;
+			return calls + evcalls + 1;
+		evcalls += ret;
 	}
-	return calls + (events_batch_size(p->ev) > 0);
+	return calls + evcalls + (events_batch_size(p->ev) > 0);
 }

@@ -46,16 +46,16 @@ struct publisher;
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out);
 void publish_free(struct publisher *p);
 
-/* Publishes what waits, at most `budget` API calls (an Event's answer is
- * one); returns how many it made, 0 when nothing waits or while backing
- * off after a failure. Events may still be on their way when it returns
- * (then it returns more than 0; spool_idle is false until they are
- * answered in a later step): call it again soon. When
- * the spool waits for a chain's start (spool_wanted_chain), that comes
- * first: the chain's newest record this node signed is looked up in the
- * API server (from the hint, or the oldest record of the container, then
- * by sequence: spec.containerID and spec.sequence are selectable fields),
- * and the chain goes on after it. */
+/* Publishes what waits, at most `budget` API calls for records and as
+ * many Events (an answer is one); returns how many it made, 0 when
+ * nothing waits or while backing off after a failure. Events may still be
+ * on their way when it returns (then it returns more than 0; spool_idle
+ * is false until they are answered in a later step): call it again soon.
+ * When the spool waits for a chain's start (spool_wanted_chain), that
+ * comes first: the chain's newest record this node signed is looked up in
+ * the API server (from the hint, or the oldest record of the container,
+ * then by sequence: spec.containerID and spec.sequence are selectable
+ * fields), and the chain goes on after it. */
 int publish_step(struct publisher *p, int budget);
 /* Milliseconds until publish_step has something to do after a failure. */
 long publish_backoff_ms(const struct publisher *p);

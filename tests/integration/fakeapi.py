@@ -26,8 +26,9 @@ test_kube_retry.sh), each on loopback and a port the test picked:
       plain HTTP: holds every request until N are open at once, then
       answers each (200, {"path": its path}): a client that sends its
       requests one after the other gets no answer. Besides, GET /held
-      is answered only once a GET /release comes after it, and
-      /quick/... at once (the window of kube_call_start).
+      is answered only once a GET /release (or /release-later: 2 s
+      after it comes) comes after it, and /quick/... at once (the
+      window of kube_call_start).
 Ends on SIGTERM.
 """
 import http.client
@@ -234,9 +235,11 @@ class TogetherHandler(Quiet):
         if self.path.startswith("/quick/"):
             self.reply(200, {"path": self.path})
             return
-        if self.path in ("/held", "/release"):
+        if self.path == "/release-later":
+            time.sleep(2)
+        if self.path in ("/held", "/release", "/release-later"):
             with srv.cond:
-                if self.path == "/release":
+                if self.path != "/held":
                     srv.gen += 1
                     srv.cond.notify_all()
                 else:

@@ -260,6 +260,18 @@ static void test_window(struct kubeconfig *cfg, const char *url)
 		run_until(c, &all[i]);
 		kube_response_clear(&all[i].resp);
 	}
+	/* A request of the client's own while calls run goes beside them:
+	 * they go on meanwhile (here the one that answers it). */
+	{
+		struct kube_response resp = { 0 };
+
+		start_get(c, &release, "/release-later");
+		CHECK("window: a request made while calls run lets them go on",
+		      kube_request(c, "GET", "/held", NULL, NULL, &resp) == 0 && resp.code == 200);
+		kube_response_clear(&resp);
+		run_until(c, &release);
+		kube_response_clear(&release.resp);
+	}
 	start_get(c, &held, "/held");
 	kube_client_free(c);
 	CHECK("window: the client's end cancels what still runs",
