@@ -123,6 +123,13 @@ def report(prefix, n, records, events):
           (n, len(rec), len(ev), span_rate([c for c, _ in rec.values()])))
     print("  capture to AuditRecord: median %.3f s, p99 %.3f s" % (quantile(lr, .5), quantile(lr, .99)))
     print("  capture to Event:       median %.3f s, p99 %.3f s" % (quantile(le, .5), quantile(le, .99)))
+    # Where the time goes: the latency of the lines at each tenth of the
+    # burst (a constant offset is a wait; a rising one a queue).
+    tl = sorted((rec[t][0], ev[t] - rec[t][0]) for t in ev if t in rec)
+    if tl:
+        at = [tl[int(i * (len(tl) - 1) / 10)] for i in range(11)]
+        print("  capture to Event along the burst (s after its start: latency):",
+              " ".join("%.2f:%.2f" % (c - tl[0][0], lat) for c, lat in at))
     print("P99 %.3f %.3f" % (quantile(lr, .99), quantile(le, .99)))
     print("RESULT %d %d" % (len(rec), len(ev)))
 
