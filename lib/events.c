@@ -304,6 +304,7 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 	size_t i = (e->head + e->nbatch) % EVENTS_BATCH_MAX;
 	struct timespec now;
 	cJSON *obj;
+	int ret;
 
 	if (e->nbatch >= EVENTS_BATCH_MAX)
 		return -ENOSPC;
@@ -325,12 +326,12 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 					  .path = e->batch_path[i],
 					  .content_type = "application/json",
 					  .body = e->batch_body[i] };
-	/* A free slot is there: the client runs no more than this ring. */
-	if (kube_call_start(e->c, &e->batch[i]) < 0) {
-		e->batch[i].done = true;
-		e->batch[i].ret = -EBUSY;
-		snprintf(e->batch[i].resp.message, sizeof(e->batch[i].resp.message),
-			 "no free request slot");
+	/* -EBUSY only when another of the client's callers runs calls too. */
+	if ((ret = kube_call_start(e->c, &e->batch[i])) < 0) {
+		free(e->batch_body[i]);
+		free(e->batch_path[i]);
+		e->batch_body[i] = e->batch_path[i] = NULL;
+		return ret;
 	}
 	e->nbatch++;
 	return (int)i;

@@ -62,7 +62,8 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
  * events_emit_named for several Events at once, as a window (at most
  * EVENTS_BATCH_MAX): events_batch_add starts one at once, running beside
  * those added before (kube_call_start), and returns its slot (-ENOSPC
- * when the window is full, -ENOMEM). The oldest is the head
+ * when the window is full, -EBUSY when the client runs other calls,
+ * -ENOMEM). The oldest is the head
  * (events_batch_head: its slot, -ENOENT when the window is empty);
  * events_batch_wait runs them until the head or another one is answered
  * or timeout_ms pass; events_batch_result is what events_emit_named would

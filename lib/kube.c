@@ -472,54 +472,6 @@ static int kube_call_end(struct kube_client *c, CURL *curl, CURLcode rc, const c
 	return 0;
 }
 
-static int kube_calls_running(const struct kube_client *c);
-static int kube_calls_collect(struct kube_client *c, CURL *own, CURLcode *own_rc);
-
-/*
- * Runs the client's own handle on the multi handle, beside the calls that
- * run there (kube_call_start), so that they go on while it waits: *rc is
- * its outcome. -EAGAIN when it cannot be added (then run it alone).
- */
-static int kube_perform_beside(struct kube_client *c, CURLcode *rc)
-{
-	bool done = false;
-	int running;
-
-	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, (void *)(uintptr_t)KUBE_MANY_MAX);
-	if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK)
-		return -EAGAIN;
-	*rc = CURLE_SEND_ERROR;
-	/* Its own timeout (timeout_ms) ends it at the latest. */
-	while (!done) {
-		if (curl_multi_perform(c->multi, &running) != CURLM_OK)
-			break;
-		done = kube_calls_collect(c, c->curl, rc) < 0;
-		if (!done && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK)
-			break;
-	}
-	curl_multi_remove_handle(c->multi, c->curl);
-	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, NULL);
-	return 0;
-}
-
-int kube_request(struct kube_client *c, const char *method, const char *path,
-		 const char *content_type, const char *body, struct kube_response *resp)
-{
-	struct kube_xfer x;
-	CURLcode rc;
-	int ret;
-
-	if ((ret = kube_call_begin(c, c->curl, method, path, content_type, body, resp, &x)) < 0)
-		return ret;
-	if (c->opts.io_leave)
-		c->opts.io_leave(c->opts.io_arg);
-	if (!kube_calls_running(c) || kube_perform_beside(c, &rc) < 0)
-		rc = curl_easy_perform(c->curl);
-	if (c->opts.io_enter)
-		c->opts.io_enter(c->opts.io_arg);
-	return kube_call_end(c, c->curl, rc, method, path, resp, &x);
-}
-
 int kube_call_start(struct kube_client *c, struct kube_call *call)
 {
 	size_t i;
@@ -617,6 +569,51 @@ static int kube_calls_running(const struct kube_client *c)
 	for (size_t i = 0; i < KUBE_MANY_MAX; i++)
 		n += c->running[i] != NULL;
 	return n;
+}
+
+/*
+ * Runs the client's own handle on the multi handle, beside the calls that
+ * run there (kube_call_start), so that they go on while it waits: *rc is
+ * its outcome. -EAGAIN when it cannot be added (then run it alone).
+ */
+static int kube_perform_beside(struct kube_client *c, CURLcode *rc)
+{
+	bool done = false;
+	int running;
+
+	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, (void *)(uintptr_t)KUBE_MANY_MAX);
+	if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK)
+		return -EAGAIN;
+	*rc = CURLE_SEND_ERROR;
+	/* Its own timeout (timeout_ms) ends it at the latest. */
+	while (!done) {
+		if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+			break;
+		done = kube_calls_collect(c, c->curl, rc) < 0;
+		if (!done && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	}
+	curl_multi_remove_handle(c->multi, c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, NULL);
+	return 0;
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path,
+		 const char *content_type, const char *body, struct kube_response *resp)
+{
+	struct kube_xfer x;
+	CURLcode rc;
+	int ret;
+
+	if ((ret = kube_call_begin(c, c->curl, method, path, content_type, body, resp, &x)) < 0)
+		return ret;
+	if (c->opts.io_leave)
+		c->opts.io_leave(c->opts.io_arg);
+	if (!kube_calls_running(c) || kube_perform_beside(c, &rc) < 0)
+		rc = curl_easy_perform(c->curl);
+	if (c->opts.io_enter)
+		c->opts.io_enter(c->opts.io_arg);
+	return kube_call_end(c, c->curl, rc, method, path, resp, &x);
 }
 
 int kube_calls_run(struct kube_client *c, int timeout_ms)

@@ -699,6 +699,23 @@ static void test_spool_event_done_only_what_was_handed_out(void)
 	spool_close(s);
 }
 
+/* Adds an entry for each of the n texts, syncs them, and hands their
+ * Events out (each checked, each done): their positions into at. */
+static void events_handed_out(struct spool *s, const char *const *texts, int n, uint64_t *at)
+{
+	cJSON *ev;
+
+	for (int i = 0; i < n; i++)
+		add_to(s, "containerd://c1", id, "", texts[i]);
+	spool_tick(s);
+	for (int i = 0; i < n; i++) {
+		UNIT_CHECK(spool_next_event(s, &ev, &at[i]) == 0);
+		UNIT_CHECK_STR(event_text(ev), texts[i]);
+		cJSON_Delete(ev);
+		UNIT_CHECK(spool_event_done(s, at[i]) == 0);
+	}
+}
+
 /* Events handed out and done since the last tick can be handed out again
  * from any of them (several sent at once, one not delivered), and from
  * nowhere else. */
@@ -715,15 +732,7 @@ static void test_spool_event_rewind_goes_back_to_one_handed_out(void)
 	snprintf(dir, sizeof(dir), "%s/event-rewind", base);
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
-	for (i = 0; i < 3; i++)
-		add_to(s, "containerd://c1", id, "", texts[i]);
-	spool_tick(s);
-	for (i = 0; i < 3; i++) {
-		UNIT_CHECK(spool_next_event(s, &ev, &at[i]) == 0);
-		UNIT_CHECK_STR(event_text(ev), texts[i]);
-		cJSON_Delete(ev);
-		UNIT_CHECK(spool_event_done(s, at[i]) == 0);
-	}
+	events_handed_out(s, texts, 3, at);
 	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
 	UNIT_CHECK(spool_event_rewind(s, at[2] + 1000000) == -EINVAL); /* not reached */
 	UNIT_CHECK(spool_event_rewind(s, at[1]) == 0);
@@ -754,14 +763,7 @@ static void test_spool_event_hold_keeps_events_on_their_way(void)
 	snprintf(dir, sizeof(dir), "%s/event-hold", base);
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
-	for (i = 0; i < 3; i++)
-		add_to(s, "containerd://c1", id, "", texts[i]);
-	spool_tick(s);
-	for (i = 0; i < 3; i++) {
-		UNIT_CHECK(spool_next_event(s, &ev, &at[i]) == 0);
-		cJSON_Delete(ev);
-		UNIT_CHECK(spool_event_done(s, at[i]) == 0);
-	}
+	events_handed_out(s, texts, 3, at);
 	spool_event_hold(s, at[1]);
 	for (i = 0; i < 4; i++) {
 		tick_checkpointed(s);
