@@ -31,9 +31,11 @@
 #      the agent's --port (one of them trickling a byte every half
 #      second), and without again.
 #
-# BENCH_PARTS picks parts ("1 3 4 5", all; 1 covers 2) and BENCH_AGENT_ARGS
+# BENCH_PARTS picks parts ("1 3 4 5", all; 1 covers 2; 2 alone: the loops
+# under the two agents only, without bpftrace and auditd) and BENCH_AGENT_ARGS
 # adds options to every Kubernetes-mode agent, to weigh one against the
-# defaults.
+# defaults. BENCH_PERF=PREFIX records each agent's CPU profile under the
+# loops into PREFIX.LABEL.ROUND (perf record -g; its cost is in the figures).
 #
 # bpftrace and auditd are installed when missing (hack/install-deps.sh
 # bench). auditd runs from a private configuration, only while its loops
@@ -53,7 +55,9 @@ N=${BENCH_EXECS:-10000}
 RUNS=${BENCH_RUNS:-3}
 MANY=${BENCH_MANY_LINES:-10000}
 # part N: whether BENCH_PARTS ("1 3 4 5": all; 1 covers 2) asks for part N.
-part() { [[ " ${BENCH_PARTS:-1 3 4 5} " == *" $1 "* ]]; }
+part() {
+	[[ " ${BENCH_PARTS:-1 3 4 5} " == *" $1 "* ]] || { [ "$1" = 2 ] && part 1; }
+}
 SLOW_LINES=${BENCH_SLOW_LINES:-200}
 HZ=$(getconf CLK_TCK)
 PY=$T_ROOT/tests/bench/pipeline.py
@@ -153,15 +157,20 @@ ratio() { echo "$1 $2" | awk '{ printf "x%.2f", $1 / $2 }'; }
 # "agent", KEXEC too: the agent's CPU per 1,000 execs in ms, less its idle
 # CPU over the same time, counted until what the loops left it to do is done.
 versus() {
-	part 1 || return 1
-	local label=$1 start=$2 stop=$3 agent=${4:-} r ow='' oc='' w='' c='' x y c0 t0 spent=0
+	part 2 || return 1
+	local label=$1 start=$2 stop=$3 agent=${4:-} r ow='' oc='' w='' c='' x y c0 t0 spent=0 perf=
 	for ((r = 0; r < RUNS; r++)); do
 		read -r x y < <(pair_once) || { t_fail "$label: the untraced loops run"; return 1; }
 		ow=$(min "$x" "$ow") oc=$(min "$y" "$oc")
 		"$start" || { t_fail "$label starts"; "$stop"; return 1; }
 		[ -z "$agent" ] || settle "${TRACER[0]}" # its start-up
 		c0=$(cpu_ms "${TRACER[0]}") t0=$SECONDS
+		[ -z "${BENCH_PERF:-}" ] || [ -z "$agent" ] || {
+			perf record -q -g -p "${TRACER[0]}" -o "$BENCH_PERF.${label%% *}.$r" 2>/dev/null &
+			perf=$!
+		}
 		read -r x y < <(pair_once "${TRACER[@]}") || { t_fail "$label: the loops run"; "$stop"; return 1; }
+		[ -z "${perf:-}" ] || { kill -INT "$perf"; wait "$perf"; perf=; }
 		w=$(min "$x" "$w") c=$(min "$y" "$c")
 		if [ -n "$agent" ]; then
 			settle "${TRACER[0]}"
@@ -290,7 +299,7 @@ sa_start() {
 }
 sa_stop() { cap_agent_stop; }
 versus "standalone agent (JSON lines)" sa_start sa_stop agent && FIG[standalone]=$VS FIG[cpu_standalone]=$KEXEC
-part 1 && t_eq "the standalone agent wrote every exec of the loops" 1 \
+part 2 && t_eq "the standalone agent wrote every exec of the loops" 1 \
 	"$(($(grep -c '"kind":"exec","container":"audited"' "$work/out.jsonl") >= 2 * N * RUNS))"
 
 # k8s_agent NAME ARGS...: the agent in Kubernetes mode on the node's spool
