@@ -35,7 +35,7 @@
 # under the two agents only, without bpftrace and auditd) and BENCH_AGENT_ARGS
 # adds options to every Kubernetes-mode agent, to weigh one against the
 # defaults. BENCH_PERF=PREFIX records each agent's CPU profile under the
-# loops into PREFIX.LABEL.ROUND (perf record -g; its cost is in the figures).
+# loops into PREFIX.LABEL.ROUND (perf record, DWARF call graphs; its cost is in the figures).
 #
 # bpftrace and auditd are installed when missing (hack/install-deps.sh
 # bench). auditd runs from a private configuration, only while its loops
@@ -166,7 +166,7 @@ versus() {
 		[ -z "$agent" ] || settle "${TRACER[0]}" # its start-up
 		c0=$(cpu_ms "${TRACER[0]}") t0=$SECONDS
 		[ -z "${BENCH_PERF:-}" ] || [ -z "$agent" ] || {
-			perf record -q -g -p "${TRACER[0]}" -o "$BENCH_PERF.${label%% *}.$r" 2>/dev/null &
+			perf record -q --call-graph dwarf -p "${TRACER[0]}" -o "$BENCH_PERF.${label%% *}.$r" 2>/dev/null &
 			perf=$!
 		}
 		read -r x y < <(pair_once "${TRACER[@]}") || { t_fail "$label: the loops run"; "$stop"; return 1; }
