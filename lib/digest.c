@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,16 +150,32 @@ char *digest_canonical(const cJSON *j)
 	return b.p;
 }
 
+static EVP_MD *digest_sha256;
+static pthread_once_t digest_once = PTHREAD_ONCE_INIT;
+
+/* Fetched once: EVP_sha256() makes EVP_Digest look the implementation up
+ * again on every call (OpenSSL 3), which cost more than the hashing of a
+ * container ID. Kept for the process's life. */
+static void digest_fetch(void)
+{
+	digest_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void digest_bytes(const void *data, size_t n, char out[DIGEST_STR_LEN])
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0, i;
 
-	EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
-	/* With its NUL: out stays a string even if EVP_Digest gave nothing. */
-	memcpy(out, "sha256:", sizeof("sha256:"));
-	for (i = 0; i < len && i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	pthread_once(&digest_once, digest_fetch);
+	EVP_Digest(data, n, md, &len, digest_sha256 ? digest_sha256 : EVP_sha256(), NULL);
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < len && i < 32; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[8 + 2 * i] = hex[md[i] & 15];
+	}
+	/* A string even if EVP_Digest gave nothing. */
+	out[7 + 2 * i] = '\0';
 }
 
 int digest_json(const cJSON *j, const char *const *skip, char out[DIGEST_STR_LEN])
