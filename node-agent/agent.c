@@ -1200,6 +1200,7 @@ static int agent_k8s_start(struct agent *a)
 				 .batch_bytes = o->batch_bytes,
 				 .batch_age_ms = o->batch_ms,
 				 .sync_gap_ms = AGENT_SYNC_GAP_MS,
+				 .event_wanted = publish_event_wanted,
 				 .resume = true };
 	struct attrib_opts ao = { 0 };
 	char err[512], instance[300], parked_dir[PATH_MAX];

@@ -766,6 +766,23 @@ static char *publish_exec_note(const cJSON *e, const char *text)
 }
 
 /* One entry's Event, if its target wants one; 0 done, <0 retry later. */
+bool publish_event_wanted(const cJSON *id, const cJSON *entry)
+{
+	const cJSON *evopt = cJSON_GetObjectItemCaseSensitive(id, "events");
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "kind"));
+
+	if (!kind)
+		return false;
+	/* Whatever the policy said of Events (publish_event). */
+	if (!strcmp(kind, "audit_stopped"))
+		return true;
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
+		return false;
+	return !strcmp(kind, "line") ||
+	       (!strcmp(kind, "exec") &&
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "execEvents")));
+}
+
 static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
@@ -792,6 +809,8 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		return publish_session_opened(p, item, pos);
 	if (!kind || !text || !reg.ns || !reg.name || !cid)
 		return 0;
+	if (!publish_event_wanted(id, e))
+		return 0;
 	record_container_label(cid, label);
 	/* The spool's epoch: a wiped spool's positions start again. */
 	snprintf(name, sizeof(name), "%.200s.sa%.12s%.8s%012llx", reg.name, label,
@@ -809,12 +828,7 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 		p->stats.events_replayed += ret == 1;
 		return 0;
 	}
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
-		return 0;
 	line = !strcmp(kind, "line");
-	if (!line && !(!strcmp(kind, "exec") &&
-		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "execEvents"))))
-		return 0;
 	snprintf(key, sizeof(key), "%s/%s", reg.ns, reg.name);
 	if (!publish_allow(p, key, rate > 0 ? rate : 60, &lim)) {
 		lim->suppressed++;

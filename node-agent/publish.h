@@ -57,6 +57,12 @@ void publish_free(struct publisher *p);
  * then by sequence: spec.containerID and spec.sequence are selectable
  * fields), and the chain goes on after it. */
 int publish_step(struct publisher *p, int budget);
+/* Whether an entry of the container of identity id (as journaled) may
+ * become an Event: its policy's Events on and a typed line, or an exec
+ * with execEvents, or the end of auditing (always). Cheap: the spool
+ * marks the entries it answers no for at once (spool_opts.event_wanted),
+ * and the Events' reader passes them unread. */
+bool publish_event_wanted(const cJSON *id, const cJSON *entry);
 /* Milliseconds until publish_step has something to do after a failure. */
 long publish_backoff_ms(const struct publisher *p);
 void publish_get_stats(const struct publisher *p, struct publish_stats *out);

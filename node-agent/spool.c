@@ -484,6 +484,9 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		return -EINVAL;
 	}
 	cJSON_AddStringToObject(item, "t", "e");
+	/* Right after "t": spool_next_event tells it by its first bytes. */
+	if (s->opts.event_wanted && !s->opts.event_wanted(id, entry))
+		cJSON_AddTrueToObject(item, "q");
 	/* Beside the entry, never in it: records and Events are built from
 	 * "e" only. */
 	if (key)
@@ -603,6 +606,14 @@ static int spool_restore_decisions(struct spool *s)
 		}
 		if (ret < 0)
 			break;
+		/* An entry no Event can come of (opts.event_wanted), unparsed;
+		 * the check of the journal's frame vouches for its bytes. */
+		if (len > sizeof(SPOOL_QUIET) - 1 &&
+		    !memcmp(data, SPOOL_QUIET, sizeof(SPOOL_QUIET) - 1)) {
+			free(data);
+			s->ep = next;
+			continue;
+		}
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");
@@ -903,6 +914,14 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 		}
 		if (ret < 0)
 			break;
+		/* An entry no Event can come of (opts.event_wanted), unparsed;
+		 * the check of the journal's frame vouches for its bytes. */
+		if (len > sizeof(SPOOL_QUIET) - 1 &&
+		    !memcmp(data, SPOOL_QUIET, sizeof(SPOOL_QUIET) - 1)) {
+			free(data);
+			s->ep = next;
+			continue;
+		}
 		it = cJSON_ParseWithLength(data, len);
 		free(data);
 		t = spool_str(it, "t");

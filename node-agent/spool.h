@@ -85,6 +85,10 @@ struct spool_opts {
 	 * nothing open whose records are all published are forgotten (the
 	 * API server's head brings one back when it is used again). */
 	size_t max_chains;
+	/* Whether an entry (of identity id) may become an Event [NULL: all
+	 * may]. Those it says no for are journaled marked, and
+	 * spool_next_event passes them without parsing them. */
+	bool (*event_wanted)(const cJSON *id, const cJSON *entry);
 	/* fdatasync(2) of both journals [NULL]; for unit tests. */
 	int (*datasync)(int fd);
 };
@@ -223,8 +227,9 @@ int spool_record_done(struct spool *s, uint64_t pos);
  * *item (caller frees) holds {t: "e", cid, id, e, attr} (attr: the
  * session's attribution, when it has one) or, for a decided attribution,
  * {t: "a", cid, rk, id, attr}. -ENODATA when none waits. Only durable
- * entries are handed out; corrupt ones are skipped; an entry awaiting its
- * attribution waits for it. */
+ * entries are handed out; corrupt ones are skipped, and so are those
+ * opts.event_wanted said no for; an entry awaiting its attribution waits
+ * for it. */
 int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos);
 /* The item at pos, the last spool_next_event handed out, is done: the
  * next call goes past it. -EINVAL for any other pos. */

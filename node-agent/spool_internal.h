@@ -19,6 +19,9 @@
 #define SPOOL_MAX_CHECKPOINTS 1024
 /* Open batches at most: past it the one opened first is cut. */
 #define SPOOL_MAX_OPEN 4096
+/* How an entry item no Event can come of begins, as journaled ("q" right
+ * after "t"; cJSON prints members in the order they were added). */
+#define SPOOL_QUIET "{\"t\":\"e\",\"q\":true,"
 /* The time of a gap entry that has no other to go by. */
 #define SPOOL_EPOCH "1970-01-01T00:00:00Z"
 

@@ -884,6 +884,50 @@ static void test_spool_hands_out_only_what_is_synced(void)
 	spool_close(s);
 }
 
+static bool loud_only(const cJSON *ident, const cJSON *entry)
+{
+	(void)ident;
+	return strncmp(cJSON_GetStringValue(cJSON_GetObjectItem(entry, "text")), "quiet-", 6);
+}
+
+/* Entries no Event can come of (opts.event_wanted) are passed by the
+ * Events' reader, unread; their record holds them all the same. */
+static void test_spool_events_pass_entries_no_event_comes_of(void)
+{
+	struct spool_opts o = { .batch_entries = 4, .event_wanted = loud_only };
+	const cJSON *entries;
+	char dir[128];
+	struct spool *s;
+	cJSON *item;
+	uint64_t pos;
+
+	snprintf(dir, sizeof(dir), "%s/quiet", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "quiet-1");
+	add_to(s, "containerd://c1", id, "a", "loud-2");
+	add_to(s, "containerd://c1", id, "a", "quiet-3");
+	add_to(s, "containerd://c1", id, "a", "loud-4");
+	UNIT_CHECK(spool_tick(s) == 0);
+	UNIT_CHECK(spool_next_event(s, &item, &pos) == 0);
+	UNIT_CHECK_STR(event_text(item), "loud-2");
+	cJSON_Delete(item);
+	UNIT_CHECK(spool_event_done(s, pos) == 0);
+	UNIT_CHECK(spool_next_event(s, &item, &pos) == 0);
+	UNIT_CHECK_STR(event_text(item), "loud-4");
+	cJSON_Delete(item);
+	UNIT_CHECK(spool_event_done(s, pos) == 0);
+	UNIT_CHECK(spool_next_event(s, &item, &pos) == -ENODATA);
+	UNIT_CHECK(spool_next_record(s, &item, &pos) == 0);
+	entries = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "spec"), "entries");
+	UNIT_CHECK(cJSON_GetArraySize(entries) == 4);
+	UNIT_CHECK_STR(
+		cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(entries, 0), "text")),
+		"quiet-1");
+	cJSON_Delete(item);
+	spool_close(s);
+}
+
 /* A spool that holds no chain of a container (wiped, or a new container)
  * waits for where the API server's chain ends before forming a record of
  * it, and goes on from there; a replay forms the same. */
@@ -1435,6 +1479,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_record_is_formed_again),
 		UNIT_TEST(test_spool_restore_rebuilds_batches_as_they_were),
 		UNIT_TEST(test_spool_hands_out_only_what_is_synced),
+		UNIT_TEST(test_spool_events_pass_entries_no_event_comes_of),
 		UNIT_TEST(test_spool_resumed_chain_goes_on_after_the_api_head),
 		UNIT_TEST(test_spool_chains_are_bounded_when_they_resume),
 		UNIT_TEST(test_spool_records_wait_for_the_attribution_and_all_say_it),
