@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsontext.h"
 #include "timefmt.h"
 
 #define ADMISSION_ARGS_MAX 64
@@ -368,7 +369,7 @@ char *admission_response(const char *uid, const char *session_id)
 	if (session_id)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(resp, "auditAnnotations"),
 					ADMISSION_ANNOTATION, session_id);
-	text = cJSON_PrintUnformatted(doc);
+	text = jsontext_print(doc, NULL);
 	cJSON_Delete(doc);
 	return text;
 }

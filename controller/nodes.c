@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "controller.h"
+#include "jsontext.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -189,7 +190,7 @@ int nodes_sync(struct controller *c, const char *node)
 	snprintf(key, sizeof(key), "node/%s", node);
 	snprintf(path, sizeof(path), san ? NODES_PATH "/%s" : NODES_PATH, node);
 	if (!(j = write_job_new(key, san ? "PATCH" : "POST", path)) ||
-	    !(j->body = cJSON_PrintUnformatted(obj))) {
+	    !(j->body = jsontext_print(obj, NULL))) {
 		write_job_free(j);
 		cJSON_Delete(obj);
 		return -ENOMEM;

@@ -40,6 +40,7 @@
 
 #include "clock.h"
 #include "controller.h"
+#include "jsontext.h"
 #include "timefmt.h"
 
 #define RECORDS_FINALIZER "shellaudit.io/retention"
@@ -426,7 +427,7 @@ static int retention_release(struct controller *c, struct record_entry *e, const
 		if (cJSON_IsString(f) && strcmp(f->valuestring, RECORDS_FINALIZER))
 			cJSON_AddItemToArray(fins, cJSON_CreateString(f->valuestring));
 	}
-	body = cJSON_PrintUnformatted(patch);
+	body = jsontext_print(patch, NULL);
 	cJSON_Delete(patch);
 	return body ? retention_submit(c, e, "PATCH", body) : -ENOMEM;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "controller.h"
+#include "jsontext.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -195,8 +196,7 @@ int status_sync(struct controller *c, const char *name)
 	cJSON_AddItemToObject(patch, "status", status);
 	snprintf(key, sizeof(key), "policy/%s", name);
 	snprintf(path, sizeof(path), SHELLAUDIT_GROUP_PATH "/shellauditpolicies/%s/status", name);
-	if (!(j = write_job_new(key, "PATCH", path)) ||
-	    !(j->body = cJSON_PrintUnformatted(patch))) {
+	if (!(j = write_job_new(key, "PATCH", path)) || !(j->body = jsontext_print(patch, NULL))) {
 		write_job_free(j);
 		cJSON_Delete(patch);
 		return -ENOMEM;

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "controller.h"
+#include "jsontext.h"
 #include "quantity.h"
 #include "timefmt.h"
 
@@ -144,7 +145,7 @@ static void storage_event(struct controller *c, const struct policy *p, const ch
 	snprintf(key, sizeof(key), STORAGE_EVENT_KEY "%s", name);
 	snprintf(path, sizeof(path),
 		 "/apis/events.k8s.io/v1/namespaces/" STORAGE_EVENTS_NS "/events");
-	if (!(j = write_job_new(key, "POST", path)) || !(j->body = cJSON_PrintUnformatted(ev))) {
+	if (!(j = write_job_new(key, "POST", path)) || !(j->body = jsontext_print(ev, NULL))) {
 		write_job_free(j);
 		cJSON_Delete(ev);
 		log_with(LOG_ERROR, LOG_KV("policy", p->name), "cannot build the %s Event", reason);

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "jsontext.h"
 #include "kube.h"
 
 struct writer {
@@ -78,7 +79,7 @@ static int writer_preconditions(struct write_job *j)
 	    !(pre = cJSON_AddObjectToObject(opts, "preconditions")) ||
 	    (j->uid[0] && !cJSON_AddStringToObject(pre, "uid", j->uid)) ||
 	    (j->rv[0] && !cJSON_AddStringToObject(pre, "resourceVersion", j->rv)) ||
-	    !(j->body = cJSON_PrintUnformatted(opts))) {
+	    !(j->body = jsontext_print(opts, NULL))) {
 		cJSON_Delete(opts);
 		return -ENOMEM;
 	}

@@ -12,6 +12,7 @@
 #include "digest.h"
 #include "escape.h"
 #include "hmap.h"
+#include "jsontext.h"
 #include "ratelimit.h"
 #include "timefmt.h"
 
@@ -313,7 +314,7 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 	if (!(obj = events_object(e, reg, name, type, reason, action, esc, annotations, &now)))
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events", reg->ns);
-	e->batch_body[i] = cJSON_PrintUnformatted(obj);
+	e->batch_body[i] = jsontext_print(obj, NULL);
 	cJSON_Delete(obj);
 	e->batch_path[i] = strdup(path);
 	if (!e->batch_body[i] || !e->batch_path[i]) {

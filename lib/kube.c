@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "clock.h"
+#include "jsontext.h"
 
 /* The concurrent transfers' receive and send buffers, per handle (libcurl's
  * defaults are 16 and 64 KiB; 16 KiB is the least it takes to send). */
@@ -723,7 +724,7 @@ static int kube_json(struct kube_client *c, const char *method, const char *path
 		resp = &local;
 	if (out)
 		*out = NULL;
-	if (obj && !(body = cJSON_PrintUnformatted(obj)))
+	if (obj && !(body = jsontext_print(obj, NULL)))
 		return -ENOMEM;
 	ret = kube_request(c, method, path, content_type, body, resp);
 	free(body);

@@ -14,6 +14,7 @@
 #include "container.h"
 #include "escape.h"
 #include "hmap.h"
+#include "jsontext.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -406,7 +407,7 @@ static int attrib_write_line(FILE *f, const struct attrib_root *r)
 	cJSON_AddStringToObject(o, "key", r->key);
 	cJSON_AddItemToObject(o, "id", cJSON_Duplicate(r->id, 1));
 	cJSON_AddItemToObject(o, "attr", cJSON_Duplicate(r->attr, 1));
-	if ((text = cJSON_PrintUnformatted(o))) {
+	if ((text = jsontext_print(o, NULL))) {
 		ret = fprintf(f, "%s\n", text) < 0 ? -EIO : 0;
 		free(text);
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsontext.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -166,7 +167,7 @@ int export_entry(struct export *x, const cJSON *id, const cJSON *sess, const cJS
 		if (item->string && !cJSON_GetObjectItemCaseSensitive(o, item->string))
 			cJSON_AddItemToObject(o, item->string, cJSON_Duplicate(item, 1));
 	}
-	line = cJSON_PrintUnformatted(o);
+	line = jsontext_print(o, NULL);
 	cJSON_Delete(o);
 	if (!line)
 		return -ENOMEM;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "jsontext.h"
 #include "util.h"
 
 struct parked_item {
@@ -367,7 +368,7 @@ int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *
 		return -ENOMEM;
 	parked_why_to(why, doc);
 	cJSON_AddItemToObject(doc, "record", cJSON_Duplicate(record, 1));
-	text = cJSON_PrintUnformatted(doc);
+	text = jsontext_print(doc, NULL);
 	if (!text || parked_item_of(doc, file, strlen(text), &item) < 0) {
 		free(text);
 		cJSON_Delete(doc);

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "hmap.h"
+#include "jsontext.h"
 #include "log.h"
 #include "parked.h"
 #include "ratelimit.h"
@@ -319,7 +320,7 @@ static int publish_event_failed(struct publisher *p, const struct event_regardin
 static int publish_create(struct publisher *p, const char *path, const cJSON *rec,
 			  struct kube_response *resp, struct parked_why *why)
 {
-	char *body = cJSON_PrintUnformatted(rec);
+	char *body = jsontext_print(rec, NULL);
 	int ret;
 
 	memset(why, 0, sizeof(*why));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsontext.h"
 #include "sign.h"
 #include "timefmt.h"
 
@@ -168,7 +169,7 @@ long record_set_bytes(cJSON *rec)
 		return -ENOMEM;
 	cJSON_DeleteItemFromObjectCaseSensitive(ann, RECORD_BYTES_ANNOTATION);
 	if (!cJSON_AddStringToObject(ann, RECORD_BYTES_ANNOTATION, "0") ||
-	    !(text = cJSON_PrintUnformatted(rec)))
+	    !(text = jsontext_print(rec, NULL)))
 		return -ENOMEM;
 	len = strlen(text);
 	free(text);

@@ -19,6 +19,7 @@
 
 #include "aggregate.h"
 #include "clock.h"
+#include "jsontext.h"
 
 /* A decided attribution, kept while its awaiting entries may be read
  * again (its own item is not acknowledged yet). */
@@ -49,12 +50,13 @@ const char *spool_str(const cJSON *o, const char *k)
 
 int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 {
-	char *text = cJSON_PrintUnformatted(item);
+	size_t len = 0;
+	char *text = jsontext_print(item, &len);
 	int ret;
 
 	if (!text)
 		return -ENOMEM;
-	ret = journal_append(j, text, strlen(text), pos);
+	ret = journal_append(j, text, len, pos);
 	free(text);
 	return ret;
 }
@@ -73,14 +75,16 @@ uint32_t spool_entry_crc(const char *head, const char *time)
  * parts, the check costs a CRC of bytes printed anyway. */
 static int spool_append_entry(struct journal *j, const cJSON *head, const cJSON *e, uint64_t *pos)
 {
-	char *h = cJSON_PrintUnformatted(head), *et = cJSON_PrintUnformatted(e), *text = NULL;
-	size_t hl = h ? strlen(h) : 0, cap = hl + (et ? strlen(et) : 0) + 32;
-	int ret = -ENOMEM;
+	size_t hl = 0, el = 0;
+	char *h = jsontext_print(head, &hl), *et = jsontext_print(e, &el), *text = NULL;
+	size_t cap = hl + el + 32;
+	int ret = -ENOMEM, n;
 
 	if (hl >= 2 && et && (text = malloc(cap))) {
-		snprintf(text, cap, "%.*s,\"e\":%s,\"ic\":\"%08" PRIx32 "\"}", (int)(hl - 1), h, et,
-			 spool_entry_crc(h, spool_str(e, "time")));
-		ret = journal_append(j, text, strlen(text), pos);
+		n = snprintf(text, cap, "%.*s,\"e\":%s,\"ic\":\"%08" PRIx32 "\"}", (int)(hl - 1), h,
+			     et, spool_entry_crc(h, spool_str(e, "time")));
+		ret = n > 0 && (size_t)n < cap ? journal_append(j, text, (size_t)n, pos) :
+						 -EOVERFLOW;
 	}
 	free(text);
 	free(et);
@@ -99,7 +103,7 @@ int spool_append_cut(struct journal *j, const char *cid, const char *sk)
 	cJSON_AddStringToObject(item, "t", "c");
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
-	text = cJSON_PrintUnformatted(item);
+	text = jsontext_print(item, NULL);
 	cJSON_Delete(item);
 	if (!text)
 		return -ENOMEM;
@@ -199,7 +203,7 @@ static int spool_checkpoint(struct spool *s)
 	spool_batcher_prune(&s->b, s->rp);
 	if (!(item = spool_batcher_checkpoint(&s->b, &keep)))
 		return -ENOMEM;
-	text = cJSON_PrintUnformatted(item);
+	text = jsontext_print(item, NULL);
 	cJSON_Delete(item);
 	if (!text)
 		return -ENOMEM;
@@ -565,7 +569,7 @@ int spool_attribute(struct spool *s, const char *cid, const char *root, const cJ
 	cJSON_AddStringToObject(item, "rk", root);
 	cJSON_AddItemToObject(item, "id", cJSON_Duplicate(id, 1));
 	cJSON_AddItemToObject(item, "attr", cJSON_Duplicate(attr, 1));
-	text = cJSON_PrintUnformatted(item);
+	text = jsontext_print(item, NULL);
 	cJSON_Delete(item);
 	if (!text)
 		return -ENOMEM;

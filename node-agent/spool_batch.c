@@ -14,6 +14,7 @@
 
 #include "aggregate.h"
 #include "clock.h"
+#include "jsontext.h"
 #include "timefmt.h"
 
 static void spool_batch_free(struct spool_batch *b)
@@ -230,7 +231,7 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
 	const cJSON *sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
 	struct spool_batch *bt;
-	char key[600], *text;
+	char key[600];
 	size_t len;
 	int ret;
 
@@ -256,9 +257,8 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 		return -EAGAIN;
 	}
 	spool_key(cid, sk, key, sizeof(key));
-	text = cJSON_PrintUnformatted(e);
-	len = text ? strlen(text) : 0;
-	free(text);
+	len = 0;
+	free(jsontext_print(e, &len));
 	bt = hmap_get(&b->batches, key);
 	/* A batch being rebuilt is as it was checkpointed, whatever the
 	 * options are now: the batcher cuts it on its next entry. */
@@ -361,7 +361,7 @@ static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, si
 
 	if (!gap)
 		return -ENOMEM;
-	text = cJSON_PrintUnformatted(gap);
+	text = jsontext_print(gap, NULL);
 	bt->bytes += text ? strlen(text) : 0;
 	free(text);
 	/* No size cut before it: a batch is never opened by a gap. */
@@ -387,7 +387,7 @@ static cJSON *spool_damaged_entry(const void *data, size_t len)
 	const char *t = spool_str(item, "t");
 	char *head = NULL, check[16];
 
-	if (t && !strcmp(t, "e") && cJSON_IsString(ic) && (head = cJSON_PrintUnformatted(item))) {
+	if (t && !strcmp(t, "e") && cJSON_IsString(ic) && (head = jsontext_print(item, NULL))) {
 		snprintf(check, sizeof(check), "%08" PRIx32,
 			 spool_entry_crc(head, spool_str(e, "time")));
 		if (!strcmp(check, ic->valuestring))

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Compact JSON text of a cJSON tree (jsontext.h). */
+#include "jsontext.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct jsontext_buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+/* Room for n more bytes and a NUL. */
+static bool jsontext_room(struct jsontext_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	for (cap = b->cap ? b->cap : 256; cap < b->len + n + 1; cap *= 2)
+		;
+	if (!(p = realloc(b->p, cap))) {
+		b->failed = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void jsontext_put(struct jsontext_buf *b, const char *s, size_t n)
+{
+	if (!jsontext_room(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* As cJSON's print_string_ptr: quote, backslash and bytes below 0x20 are
+ * escaped (\b \f \n \r \t, else \u00xx); NULL is "". */
+static void jsontext_string(struct jsontext_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : ""), *run;
+
+	jsontext_put(b, "\"", 1);
+	while (*p) {
+		char esc[6] = { '\\', 'u', '0', '0' };
+		size_t n = 2;
+
+		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\'; p++)
+			;
+		jsontext_put(b, (const char *)run, (size_t)(p - run));
+		if (!*p)
+			break;
+		switch (*p) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			n = 6;
+		}
+		jsontext_put(b, esc, n);
+		p++;
+	}
+	jsontext_put(b, "\"", 1);
+}
+
+/* As cJSON's print_number: "%1.15g", or "%1.17g" when that does not give
+ * the same double back; NaN and infinities are null. An integer below
+ * 1e15 prints the same with "%1.15g" (at most 15 digits, no exponent):
+ * its digits directly. */
+static void jsontext_number(struct jsontext_buf *b, double d)
+{
+	char num[32];
+	int n;
+
+	if (isnan(d) || isinf(d)) {
+		jsontext_put(b, "null", 4);
+		return;
+	}
+	if (fabs(d) < 1e15 && d == trunc(d) && !(d == 0 && signbit(d))) {
+		int64_t v = (int64_t)d;
+		uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+		char *q = num + sizeof(num);
+
+		do {
+			*--q = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (v < 0)
+			*--q = '-';
+		jsontext_put(b, q, (size_t)(num + sizeof(num) - q));
+		return;
+	}
+	n = snprintf(num, sizeof(num), "%1.15g", d);
+	{
+		double test = strtod(num, NULL);
+		double max = fabs(test) > fabs(d) ? fabs(test) : fabs(d);
+
+		/* cJSON's compare_double. */
+		if (!(fabs(test - d) <= max * DBL_EPSILON))
+			n = snprintf(num, sizeof(num), "%1.17g", d);
+	}
+	/* cJSON puts '.' where the locale's decimal point is: "C" here. */
+	jsontext_put(b, num, n > 0 ? (size_t)n : 0);
+}
+
+static void jsontext_value(struct jsontext_buf *b, const cJSON *j)
+{
+	const cJSON *c;
+
+	switch (j->type & 0xFF) {
+	case cJSON_NULL: jsontext_put(b, "null", 4); break;
+	case cJSON_False: jsontext_put(b, "false", 5); break;
+	case cJSON_True: jsontext_put(b, "true", 4); break;
+	case cJSON_Number: jsontext_number(b, j->valuedouble); break;
+	case cJSON_String: jsontext_string(b, j->valuestring); break;
+	case cJSON_Raw:
+		if (!j->valuestring)
+			b->failed = true;
+		else
+			jsontext_put(b, j->valuestring, strlen(j->valuestring));
+		break;
+	case cJSON_Array:
+		jsontext_put(b, "[", 1);
+		for (c = j->child; c && !b->failed; c = c->next) {
+			jsontext_value(b, c);
+			if (c->next)
+				jsontext_put(b, ",", 1);
+		}
+		jsontext_put(b, "]", 1);
+		break;
+	case cJSON_Object:
+		jsontext_put(b, "{", 1);
+		for (c = j->child; c && !b->failed; c = c->next) {
+			jsontext_string(b, c->string);
+			jsontext_put(b, ":", 1);
+			jsontext_value(b, c);
+			if (c->next)
+				jsontext_put(b, ",", 1);
+		}
+		jsontext_put(b, "}", 1);
+		break;
+	default: b->failed = true;
+	}
+}
+
+char *jsontext_print(const cJSON *j, size_t *len)
+{
+	struct jsontext_buf b = { 0 };
+
+	if (j)
+		jsontext_value(&b, j);
+	if (!j || b.failed || !jsontext_room(&b, 0)) {
+		free(b.p);
+		return NULL;
+	}
+	b.p[b.len] = '\0';
+	if (len)
+		*len = b.len;
+	return b.p;
+}

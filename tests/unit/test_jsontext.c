@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+/* jsontext: the same text as cJSON_PrintUnformatted, byte for byte (the
+ * spool's checks are of printed heads, printed by either), for numbers at
+ * every edge of the short path, every byte in strings, nesting, raw and
+ * invalid items, and many random trees. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsontext.h"
+#include "unit.h"
+
+/* Whether jsontext_print gives what cJSON gives for j (NULL alike too). */
+static int same(const cJSON *j)
+{
+	char *want = cJSON_PrintUnformatted(j);
+	size_t len = 0;
+	char *got = jsontext_print(j, &len);
+	int ok = (!want && !got) || (want && got && !strcmp(want, got) && len == strlen(got));
+
+	if (!ok)
+		fprintf(stderr, "    cJSON: %s\n    jsontext: %s\n", want ? want : "(null)",
+			got ? got : "(null)");
+	free(want);
+	free(got);
+	return ok;
+}
+
+static void test_jsontext_numbers_as_cjson(void)
+{
+	static const double nums[] = { 0,
+				       1,
+				       -1,
+				       42,
+				       4026531840.0,
+				       -2147483648.0,
+				       2147483648.0,
+				       999999999999999.0,
+				       -999999999999999.0,
+				       1e15,
+				       -1e15,
+				       1e16,
+				       9007199254740993.0,
+				       1e300,
+				       -1e-300,
+				       0.1,
+				       1.5,
+				       -2.25,
+				       1.0 / 3,
+				       123456789.123456789,
+				       DBL_MIN,
+				       DBL_MAX,
+				       5e-324 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(nums); i++) {
+		cJSON *n = cJSON_CreateNumber(nums[i]);
+
+		UNIT_CHECK(same(n));
+		cJSON_Delete(n);
+	}
+}
+
+static void test_jsontext_negative_zero_nan_and_infinity(void)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	cJSON_AddItemToArray(a, cJSON_CreateNumber(-0.0));
+	cJSON_AddItemToArray(a, cJSON_CreateNumber(NAN));
+	cJSON_AddItemToArray(a, cJSON_CreateNumber(INFINITY));
+	cJSON_AddItemToArray(a, cJSON_CreateNumber(-INFINITY));
+	UNIT_CHECK(same(a));
+	cJSON_Delete(a);
+}
+
+static void test_jsontext_every_byte_in_strings_and_keys(void)
+{
+	cJSON *o = cJSON_CreateObject();
+	char s[256];
+	int i;
+
+	for (i = 1; i < 256; i++)
+		s[i - 1] = (char)i;
+	s[255] = '\0';
+	cJSON_AddStringToObject(o, s, s);
+	cJSON_AddStringToObject(o, "", "");
+	cJSON_AddStringToObject(o, "q", "say \"hi\" \\ back\\");
+	UNIT_CHECK(same(o));
+	cJSON_Delete(o);
+}
+
+static void test_jsontext_nesting_and_literals(void)
+{
+	cJSON *o =
+		cJSON_Parse("{\"a\":[1,[],{},[[{\"b\":null}]],true,false,\"x\"],\"c\":{\"d\":{}},"
+			    "\"e\":[-3,0.5]}");
+
+	UNIT_CHECK(o != NULL);
+	UNIT_CHECK(same(o));
+	cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("{\"as\":\"is\"}"));
+	UNIT_CHECK(same(o));
+	cJSON_Delete(o);
+	o = cJSON_CreateArray();
+	UNIT_CHECK(same(o));
+	cJSON_Delete(o);
+}
+
+static void test_jsontext_references_print_what_they_point_to(void)
+{
+	cJSON *inner = cJSON_Parse("{\"ns\":\"n\",\"pid\":12}"), *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "t", "e");
+	cJSON_AddItemReferenceToObject(o, "id", inner);
+	UNIT_CHECK(same(o));
+	cJSON_Delete(o);
+	cJSON_Delete(inner);
+}
+
+static void test_jsontext_invalid_items_give_null(void)
+{
+	cJSON *o = cJSON_CreateObject(), *bad = cJSON_CreateRaw("x");
+
+	free(bad->valuestring);
+	bad->valuestring = NULL;
+	cJSON_AddItemToObject(o, "bad", bad);
+	UNIT_CHECK(jsontext_print(o, NULL) == NULL);
+	bad->type = cJSON_Invalid;
+	UNIT_CHECK(jsontext_print(o, NULL) == NULL);
+	UNIT_CHECK(jsontext_print(NULL, NULL) == NULL);
+	cJSON_Delete(o);
+}
+
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+static cJSON *random_tree(int depth)
+{
+	static const double scale[] = { 1, 10, 1e6, 1e9, 1e14, 1e15, 1e17, 1e-3 };
+	char s[12];
+	cJSON *j;
+	int i, n;
+
+	switch (depth > 3 ? rnd(4) : rnd(6)) {
+	case 0:
+		return cJSON_CreateNumber((double)(int)(rnd(2000001) - 1000000) *
+					  scale[rnd(ARRAY_SIZE(scale))]);
+	case 1: return cJSON_CreateNumber((double)rnd(1000000) / (1 + rnd(1000)));
+	case 2:
+		for (i = 0, n = (int)rnd(sizeof(s)); i < n; i++)
+			s[i] = (char)(1 + rnd(255));
+		s[n] = '\0';
+		return cJSON_CreateString(s);
+	case 3: return rnd(3) ? cJSON_CreateBool(rnd(2)) : cJSON_CreateNull();
+	case 4:
+		j = cJSON_CreateArray();
+		for (i = 0, n = (int)rnd(5); i < n; i++)
+			cJSON_AddItemToArray(j, random_tree(depth + 1));
+		return j;
+	default:
+		j = cJSON_CreateObject();
+		for (i = 0, n = (int)rnd(5); i < n; i++) {
+			snprintf(s, sizeof(s), "k%c%d", (char)(1 + rnd(127)), i);
+			cJSON_AddItemToObject(j, s, random_tree(depth + 1));
+		}
+		return j;
+	}
+}
+
+static void test_jsontext_random_trees_as_cjson(void)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < 2000; i++) {
+		cJSON *t = random_tree(0);
+
+		bad += !same(t);
+		cJSON_Delete(t);
+	}
+	UNIT_CHECK(bad == 0);
+}
+
+UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
+	  UNIT_TEST(test_jsontext_negative_zero_nan_and_infinity),
+	  UNIT_TEST(test_jsontext_every_byte_in_strings_and_keys),
+	  UNIT_TEST(test_jsontext_nesting_and_literals),
+	  UNIT_TEST(test_jsontext_references_print_what_they_point_to),
+	  UNIT_TEST(test_jsontext_invalid_items_give_null),
+	  UNIT_TEST(test_jsontext_random_trees_as_cjson))
