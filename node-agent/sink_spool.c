@@ -136,12 +136,11 @@ static void sink_spool_now(char *buf, size_t cap)
  * escaped. Sets *cut when it had to shorten. */
 static cJSON *sink_spool_text(const char *src, size_t n, bool escape, bool *cut)
 {
-	char *buf = malloc(SINK_SPOOL_TEXT_MAX + 1);
+	/* On the stack: a malloc this large made glibc consolidate its
+	 * small free chunks, several times per exec entry. */
+	char buf[SINK_SPOOL_TEXT_MAX + 1];
 	size_t k;
-	cJSON *j;
 
-	if (!buf)
-		return NULL;
 	if (escape) {
 		if (escape_text(buf, SINK_SPOOL_TEXT_MAX + 1, src, n) > SINK_SPOOL_TEXT_MAX)
 			*cut = true;
@@ -151,9 +150,7 @@ static cJSON *sink_spool_text(const char *src, size_t n, bool escape, bool *cut)
 		memcpy(buf, src, k);
 		buf[k] = '\0';
 	}
-	j = cJSON_CreateString(buf);
-	free(buf);
-	return j;
+	return cJSON_CreateString(buf);
 }
 
 static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t cap)
