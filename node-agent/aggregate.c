@@ -52,12 +52,14 @@ bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
 {
 	const char *etime = cJSON_GetStringValue(aggregate_field(e, "time"));
 	long long at = aggregate_ms(etime);
-	int i, n = cJSON_GetArraySize(entries), looked = 0;
+	cJSON *prev, *count;
+	int looked = 0;
 
-	if (!aggregate_is_exec(e) || at < 0 || window_ms <= 0)
+	if (!aggregate_is_exec(e) || at < 0 || window_ms <= 0 || !entries || !entries->child)
 		return false;
-	for (i = n - 1; i >= 0 && looked < AGGREGATE_LOOKBACK; i--, looked++) {
-		cJSON *prev = cJSON_GetArrayItem(entries, i), *count;
+	/* From the last (cJSON keeps it as the first's prev) backwards. */
+	for (prev = entries->child->prev; prev && looked < AGGREGATE_LOOKBACK;
+	     prev = prev == entries->child ? NULL : prev->prev, looked++) {
 		const char *first;
 		long long from;
 
