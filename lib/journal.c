@@ -477,21 +477,21 @@ int journal_sync(struct journal *j)
 	return 0;
 }
 
-/* Keeps a copy of what was appended until it is synced. */
-static int journal_keep(struct journal *j, const unsigned char *buf, size_t len)
+/* Room for len more bytes at the end of the copy of what was appended
+ * and not yet synced (the caller fills it), or NULL. */
+static unsigned char *journal_keep(struct journal *j, size_t len)
 {
 	if (j->nunsynced + len > j->capunsynced) {
 		size_t cap = (j->nunsynced + len) * 2;
 		unsigned char *p = realloc(j->unsynced, cap);
 
 		if (!p)
-			return -ENOMEM;
+			return NULL;
 		j->unsynced = p;
 		j->capunsynced = cap;
 	}
-	memcpy(j->unsynced + j->nunsynced, buf, len);
 	j->nunsynced += len;
-	return 0;
+	return j->unsynced + j->nunsynced - len;
 }
 
 static int journal_append_in(struct journal *j, const void *data, size_t len, uint64_t *pos,
@@ -521,32 +521,30 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 		return -EIO; /* the disk refuses to sync: nothing more goes in */
 	last = &j->segs[j->nsegs - 1];
 	crc = (uint32_t)crc32(0, data, (uInt)len);
-	if (!(buf = malloc(JOURNAL_HDR + len)))
+	/* The item is put together in the memory copy and written from it. */
+	if (!(buf = journal_keep(j, JOURNAL_HDR + len)))
 		return -ENOMEM;
 	memcpy(buf, &magic, 4);
 	memcpy(buf + 4, &l, 4);
 	memcpy(buf + 8, &crc, 4);
 	memcpy(buf + JOURNAL_HDR, data, len);
-	if ((ret = journal_keep(j, buf, JOURNAL_HDR + len)) < 0) {
-		free(buf);
-		return ret;
-	}
 	/* One write: a crash leaves a whole item or a torn tail the next
 	 * open cuts, never an item spliced with another. */
 	n = write(j->wfd, buf, JOURNAL_HDR + len);
 	if (n != (ssize_t)(JOURNAL_HDR + len)) {
 		ret = n < 0 ? -errno : -EIO;
-		j->nunsynced -= JOURNAL_HDR + len;
 		/* Leave no partial item behind for the reader. If even that
 		 * fails, the bytes stay (readers skip them as corrupt, the next
-		 * open cuts them as a torn tail) and positions count them. */
-		if (n > 0 && ftruncate(j->wfd, (off_t)(last->end - last->start)) < 0 &&
-		    journal_keep(j, buf, (size_t)n) == 0)
+		 * open cuts them as a torn tail), their copy stays, and
+		 * positions count them. */
+		if (n > 0 && ftruncate(j->wfd, (off_t)(last->end - last->start)) < 0) {
+			j->nunsynced -= JOURNAL_HDR + len - (size_t)n;
 			last->end += (uint64_t)n;
-		free(buf);
+		} else {
+			j->nunsynced -= JOURNAL_HDR + len;
+		}
 		return ret;
 	}
-	free(buf);
 	if (pos)
 		*pos = last->end;
 	j->last = last->end;
