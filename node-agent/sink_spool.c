@@ -678,8 +678,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		if (s->attr_fn(s->attr_arg, e->container, t->id, e->session_root,
 			       e->session_root_start, &attr, root, sizeof(root)) == 1)
 			awaiting = root;
-		else if (attr)
-			cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(attr, 1));
+		else if (attr) /* by reference: sess lives for this call only */
+			cJSON_AddItemReferenceToObject(sess, "attribution", (cJSON *)attr);
 	}
 	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key, awaiting);
 out:
