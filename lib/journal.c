@@ -48,6 +48,9 @@ struct journal {
 	uint64_t synced;	/* everything before it is durable */
 	bool dir_dirty;		/* a segment was made since the directory's fsync */
 	unsigned char *unsynced; /* the write segment's bytes from synced on */
+	/* Synced, and nothing written since: a sync has nothing to do (a
+	 * records journal is synced on every tick, mostly unchanged). */
+	bool clean;
 	size_t nunsynced, capunsynced;
 	struct journal_stats stats;
 };
@@ -300,6 +303,7 @@ static int journal_new_segment(struct journal *j, uint64_t start)
 		close(j->wfd);
 	j->wfd = fd;
 	j->nunsynced = 0;
+	j->clean = false;
 	if (j->nsegs && j->segs[j->nsegs - 1].start == start)
 		return 0;
 	if (!(s = realloc(j->segs, (j->nsegs + 1) * sizeof(*s))))
@@ -433,6 +437,8 @@ static int journal_sync_segment(struct journal *j)
 	uint64_t from = last->end - last->start - j->nunsynced;
 	ssize_t n;
 
+	if (j->clean)
+		return 0;
 	if (j->opts.datasync(j->wfd) == 0)
 		goto done;
 	j->stats.sync_failures++;
@@ -458,6 +464,7 @@ static int journal_sync_segment(struct journal *j)
 done:
 	j->nunsynced = 0;
 	j->synced = last->end;
+	j->clean = true;
 	return 0;
 }
 
@@ -524,6 +531,7 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 	/* The item is put together in the memory copy and written from it. */
 	if (!(buf = journal_keep(j, JOURNAL_HDR + len)))
 		return -ENOMEM;
+	j->clean = false;
 	memcpy(buf, &magic, 4);
 	memcpy(buf + 4, &l, 4);
 	memcpy(buf + 8, &crc, 4);

@@ -354,6 +354,49 @@ static void test_journal_failed_datasync_writes_again(void)
 	journal_close(j);
 }
 
+static int datasync_calls;
+
+static int counting_datasync(int fd)
+{
+	datasync_calls++;
+	return fdatasync(fd);
+}
+
+/* A sync with nothing written since the last good one costs no fdatasync
+ * (the records journal is synced on every tick); the first one after an
+ * open does (what a crash left is made durable), and so does one after a
+ * failed one. */
+static void test_journal_sync_of_nothing_new_is_free(void)
+{
+	struct journal_opts o = { .dir = dir, .datasync = counting_datasync };
+	struct journal *j;
+
+	fresh();
+	datasync_calls = 0;
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(datasync_calls == 1);
+	UNIT_CHECK(journal_sync(j) == 0 && journal_sync(j) == 0);
+	UNIT_CHECK(datasync_calls == 1);
+	UNIT_CHECK(journal_append(j, "one", 3, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0 && journal_sync(j) == 0);
+	UNIT_CHECK(datasync_calls == 2);
+	UNIT_CHECK(journal_synced(j) == journal_end(j));
+	journal_close(j);
+
+	/* Failed, then nothing new: it must try again. */
+	o.datasync = failing_datasync;
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_append(
+			   j, "two-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+			   67, NULL) == 0);
+	datasync_failures = 1000;
+	UNIT_CHECK(journal_sync(j) == -EIO);
+	UNIT_CHECK(journal_sync(j) == -EIO);
+	datasync_failures = 0;
+	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) == journal_end(j));
+	journal_close(j);
+}
+
 static void test_journal_new_segment_syncs_its_directory(void)
 {
 	struct journal_opts o = { .dir = dir, .segment_bytes = 40 };
@@ -436,6 +479,7 @@ int main(void)
 		UNIT_TEST(test_journal_segment_gone_is_skipped),
 		UNIT_TEST(test_journal_damaged_cursor_replays_from_the_oldest),
 		UNIT_TEST(test_journal_failed_datasync_writes_again),
+		UNIT_TEST(test_journal_sync_of_nothing_new_is_free),
 		UNIT_TEST(test_journal_new_segment_syncs_its_directory),
 		UNIT_TEST(test_journal_full_is_refused_and_counted),
 		UNIT_TEST(test_journal_last_survives_ack_and_reopen),
