@@ -30,6 +30,8 @@
 #define JOURNAL_HDR 12
 #define JOURNAL_MAX_SEGMENTS 4096
 #define JOURNAL_SCAN_CHUNK (64u << 10)
+/* Bytes of an item read with its header (the rest, when longer, after). */
+#define JOURNAL_READ_AHEAD 2048
 
 struct journal_segment {
 	uint64_t start, end;	/* [start, end): the bytes of the segment */
@@ -71,19 +73,25 @@ static int journal_cmp_seg(const void *a, const void *b)
  * size), or -1. *data (optional) gets its payload, NUL-terminated. */
 static long journal_item_at(int fd, uint64_t off, uint64_t size, void **data)
 {
-	unsigned char hdr[JOURNAL_HDR], *buf;
+	/* The header and what follows it in one read: most items fit. */
+	unsigned char first[JOURNAL_HDR + JOURNAL_READ_AHEAD], *buf;
+	size_t want = size - off < sizeof(first) ? (size_t)(size - off) : sizeof(first), have;
 	uint32_t magic, len, crc;
+	ssize_t got;
 
-	if (off + JOURNAL_HDR > size || pread(fd, hdr, JOURNAL_HDR, (off_t)off) != JOURNAL_HDR)
+	if (off + JOURNAL_HDR > size || (got = pread(fd, first, want, (off_t)off)) < JOURNAL_HDR)
 		return -1;
-	memcpy(&magic, hdr, 4);
-	memcpy(&len, hdr + 4, 4);
-	memcpy(&crc, hdr + 8, 4);
+	memcpy(&magic, first, 4);
+	memcpy(&len, first + 4, 4);
+	memcpy(&crc, first + 8, 4);
 	if (magic != JOURNAL_MAGIC || len > JOURNAL_ITEM_MAX || off + JOURNAL_HDR + len > size)
 		return -1;
 	if (!(buf = malloc((size_t)len + 1)))
 		return -2;
-	if (pread(fd, buf, len, (off_t)(off + JOURNAL_HDR)) != (ssize_t)len ||
+	have = (size_t)got - JOURNAL_HDR < len ? (size_t)got - JOURNAL_HDR : len;
+	memcpy(buf, first + JOURNAL_HDR, have);
+	if ((have < len && pread(fd, buf + have, len - have, (off_t)(off + JOURNAL_HDR + have)) !=
+				   (ssize_t)(len - have)) ||
 	    (uint32_t)crc32(0, buf, len) != crc) {
 		free(buf);
 		return -1;

@@ -67,6 +67,38 @@ static void test_journal_append_read_reopen(void)
 	journal_close(j);
 }
 
+/* Items around the size read with the header at once, and longer ones,
+ * come back whole, each as it was. */
+static void test_journal_items_of_every_length_read_back(void)
+{
+	static const size_t lens[] = { 1, 2035, 2036, 2047, 2048, 2049, 2060, 5000, 70000 };
+	struct journal_opts o = { .dir = dir };
+	char *want = malloc(70000);
+	uint64_t pos = 0, next;
+	struct journal *j;
+	size_t i, k, len;
+	void *data;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		for (k = 0; k < lens[i]; k++)
+			want[k] = (char)('a' + (i + k) % 26);
+		UNIT_CHECK(journal_append(j, want, lens[i], NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	for (i = 0; i < ARRAY_SIZE(lens); i++, pos = next) {
+		for (k = 0; k < lens[i]; k++)
+			want[k] = (char)('a' + (i + k) % 26);
+		UNIT_CHECK(journal_read(j, pos, &data, &len, &next) == 0);
+		UNIT_CHECK(len == lens[i] && !memcmp(data, want, len) && !((char *)data)[len]);
+		free(data);
+	}
+	UNIT_CHECK(journal_read(j, pos, &data, &len, &next) == -ENODATA);
+	journal_close(j);
+	free(want);
+}
+
 static void test_journal_ack_replays_only_the_rest(void)
 {
 	struct journal_opts o = { .dir = dir, .segment_bytes = 64 };
@@ -478,6 +510,7 @@ int main(void)
 		UNIT_TEST(test_journal_corrupt_item_in_a_middle_segment_loses_only_it),
 		UNIT_TEST(test_journal_segment_gone_is_skipped),
 		UNIT_TEST(test_journal_damaged_cursor_replays_from_the_oldest),
+		UNIT_TEST(test_journal_items_of_every_length_read_back),
 		UNIT_TEST(test_journal_failed_datasync_writes_again),
 		UNIT_TEST(test_journal_sync_of_nothing_new_is_free),
 		UNIT_TEST(test_journal_new_segment_syncs_its_directory),
