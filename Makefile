@@ -146,7 +146,7 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_MODULES := lib/re.c lib/escape.c node-agent/redact.c node-agent/elfsym.c \
-	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c \
+	node-agent/realfile.c node-agent/rootfs.c lib/digest.c lib/clock.c lib/jsontext.c \
 	controller/admission.c controller/auditlog.c lib/timefmt.c
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
