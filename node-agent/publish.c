@@ -766,7 +766,6 @@ static char *publish_exec_note(const cJSON *e, const char *text)
 	return note;
 }
 
-/* One entry's Event, if its target wants one; 0 done, <0 retry later. */
 bool publish_event_wanted(const cJSON *id, const cJSON *entry)
 {
 	const cJSON *evopt = cJSON_GetObjectItemCaseSensitive(id, "events");
@@ -784,6 +783,7 @@ bool publish_event_wanted(const cJSON *id, const cJSON *entry)
 		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "execEvents")));
 }
 
+/* One entry's Event, if its target wants one; 0 done, <0 retry later. */
 static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
