@@ -87,15 +87,25 @@ static int writer_preconditions(struct write_job *j)
 	return 0;
 }
 
+/* kube_client_opts.may_send: asked again once the connection is up, right
+ * before the request goes out. */
+static bool writer_may_send(void *arg)
+{
+	const struct writer *w = arg;
+
+	return !w->lease || lease_valid(w->lease);
+}
+
 static void writer_run(struct writer *w, struct kube_client *c, struct write_job *j)
 {
 	struct kube_response resp;
 	int ret;
 
-	/* Checked right before sending: a replica that cannot be sure it
-	 * still leads writes nothing (the conditional writes are the fence
-	 * for a request already under way). */
-	if (w->lease && !lease_valid(w->lease)) {
+	/* Checked here and again right before sending (writer_may_send): a
+	 * replica that cannot be sure it still leads writes nothing. The
+	 * conditional writes are the fence for a request already under way,
+	 * e.g. of a process stopped between the check and the send. */
+	if (!writer_may_send(w)) {
 		j->ret = WRITER_NOT_LEADER;
 		snprintf(j->message, sizeof(j->message), "not sure to lead: not sent");
 		return;
@@ -110,6 +120,12 @@ static void writer_run(struct writer *w, struct kube_client *c, struct write_job
 			   !strcmp(j->method, "PATCH") ? "application/merge-patch+json" :
 							 "application/json",
 			   j->body, &resp);
+	if (ret == -ECANCELED && !writer_may_send(w)) {
+		j->ret = WRITER_NOT_LEADER;
+		snprintf(j->message, sizeof(j->message), "not sure to lead: not sent");
+		kube_response_clear(&resp);
+		return;
+	}
 	if (ret == 0)
 		ret = kube_response_errno(&resp);
 	if (ret == 0)
@@ -124,7 +140,9 @@ static void writer_run(struct writer *w, struct kube_client *c, struct write_job
 static void *writer_thread(void *arg)
 {
 	struct writer *w = arg;
-	struct kube_client_opts copts = { .stop = &w->stop };
+	struct kube_client_opts copts = { .stop = &w->stop,
+					  .may_send = writer_may_send,
+					  .may_send_arg = w };
 	struct kube_client *c = NULL;
 	struct write_job *j;
 	uint64_t one = 1;

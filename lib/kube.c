@@ -391,6 +391,19 @@ void kube_response_set_status(struct kube_response *resp, const char *body, size
 	cJSON_Delete(j);
 }
 
+/* CURLOPT_PREREQFUNCTION: the connection is up, the request not yet sent. */
+static int kube_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+		       int conn_local_port)
+{
+	const struct kube_client *c = arg;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	return c->opts.may_send(c->opts.may_send_arg) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
 /* Sets curl up for one request (kube_request's arguments); resp is
  * cleared. On failure resp->message says why. */
 static int kube_call_begin(struct kube_client *c, CURL *curl, const char *method, const char *path,
@@ -430,6 +443,10 @@ static int kube_call_begin(struct kube_client *c, CURL *curl, const char *method
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, x->headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, kube_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x->buf);
+	if (c->opts.may_send) {
+		curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, kube_prereq);
+		curl_easy_setopt(curl, CURLOPT_PREREQDATA, c);
+	}
 	return 0;
 }
 

@@ -64,6 +64,12 @@ struct kube_client_opts {
 	void (*io_leave)(void *arg);
 	void (*io_enter)(void *arg);
 	void *io_arg;
+	/* When set, asked once the connection is up, right before a request
+	 * (not a watch) goes out: false aborts it unsent with -ECANCELED.
+	 * E.g. a leader's writes, so that no time passes between its last
+	 * check and the request but the send itself. */
+	bool (*may_send)(void *arg);
+	void *may_send_arg;
 };
 
 struct kube_response {

@@ -48,10 +48,14 @@ stop() {
 		t_pass "$1 ran clean under sanitizers"
 	fi
 }
-# API writes the API server counted on ShellAuditNodes and policies.
+# API writes the API server counted on ShellAuditNodes and policies, with
+# a status code matching $1 (a regular expression; all by default).
 api_writes() {
-	k get --raw /metrics | awk '/^apiserver_request_total\{/ && /resource="shellaudit(node|policie)s"/ &&
-		/verb="(POST|PATCH|PUT|DELETE)"/ { s += $2 } END { print s + 0 }'
+	k get --raw /metrics | awk -v code="^(${1:-.*})$" '/^apiserver_request_total\{/ &&
+		/resource="shellaudit(node|policie)s"/ && /verb="(POST|PATCH|PUT|DELETE)"/ {
+			c = $0; sub(/.*code="/, "", c); sub(/".*/, "", c)
+			if (c ~ code) s += $2
+		} END { print s + 0 }'
 }
 
 # A: one write a second, so the first sync (40 nodes, 50 policy statuses)
@@ -149,12 +153,27 @@ t_wait 60 settled || true
 sleep 2
 versions() { k get shellauditnodes,shellauditpolicies -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}'; }
 rv_before=$(versions)
-w_before=$(api_writes)
+w_before=$(api_writes) ok_before=$(api_writes '2..') refused_before=$(api_writes 409)
+write_lines() { k get --raw /metrics | grep '^apiserver_request_total{' | grep -E 'resource="shellaudit(node|policie)s"' | grep -E 'verb="(POST|PATCH|PUT|DELETE)"'; }
+write_lines >"$dir/writes.before"
 kill -CONT "$(pid ctl-a)"
 a_steps_down() { [ "$(metric "$pa" leader)" = 0 ]; }
 if t_wait 30 a_steps_down; then t_pass "A, continued, knows it no longer leads"; else t_fail "A, continued, knows it no longer leads"; fi
 sleep 8
-t_eq "A makes no write after losing the Lease (API server's request count)" "$w_before" "$(api_writes)"
+# A checks the Lease once more when its connection is up, right before it
+# sends; a request it had under way when it was stopped may still go out
+# on SIGCONT, and its precondition (the resourceVersion it read) is the
+# fence that refuses it.
+write_lines >"$dir/writes.after"
+w_after=$(api_writes) ok_after=$(api_writes '2..') refused=$(($(api_writes 409) - refused_before))
+if [ "$ok_after" = "$ok_before" ]; then
+	t_pass "A makes no write that succeeds after losing the Lease (API server's request count)"
+else
+	t_fail "A makes no write that succeeds after losing the Lease (API server's request count)" \
+		"$ok_before -> $ok_after; $(diff "$dir/writes.before" "$dir/writes.after" | grep '^[<>]')"
+fi
+t_eq "every other write of A after losing the Lease was refused (409)" \
+	"$((w_after - w_before))" "$refused"
 t_eq "nothing changed behind B (resourceVersions)" "$rv_before" "$(versions)"
 t_eq "B still leads" 1 "$(metric "$pb" leader)"
 

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-/* lib/kube: the parts that need no server: splitting a server URL (hostile
- * ones included), and mapping a Status to an errno. */
+/* lib/kube: splitting a server URL (hostile ones included), mapping a
+ * Status to an errno, and, against a one-connection server on loopback,
+ * may_send: a request it refuses never reaches the peer. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "kube.h"
+#include "kubeconfig.h"
 #include "unit.h"
 
 static void test_kube_server_parse_splits_host_port_and_prefix(void)
@@ -72,12 +80,110 @@ static void test_kube_response_errno_and_status(void)
 	UNIT_CHECK(kube_response_errno(&r) == 0);
 }
 
+/* A server for one connection: counts the bytes the client sends until
+ * it closes or its request is whole, then answers 200. Each wait is
+ * bounded (5 s), so a client that never comes cannot hang the test. */
+struct one_server {
+	int lfd;
+	size_t got;
+};
+
+static void *one_server_run(void *arg)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				 "Connection: close\r\n\r\n{}";
+	struct one_server *s = arg;
+	struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+	char buf[8192];
+	ssize_t n;
+	int fd;
+
+	if (poll(&p, 1, 5000) != 1 || (fd = accept(s->lfd, NULL, NULL)) < 0)
+		return NULL;
+	p.fd = fd;
+	while (s->got < sizeof(buf) && poll(&p, 1, 5000) == 1 &&
+	       (n = read(fd, buf + s->got, sizeof(buf) - s->got)) > 0) {
+		s->got += (size_t)n;
+		if (memmem(buf, s->got, "\r\n\r\n{}", 6))
+			break;
+	}
+	if (s->got)
+		(void)!write(fd, ok, sizeof(ok) - 1);
+	close(fd);
+	return NULL;
+}
+
+static bool refuse(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+static bool allow(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+/* One PATCH with body "{}" through a client whose may_send is `may`;
+ * returns kube_request's result, *got the bytes the server read. */
+static int request_with(bool (*may)(void *), size_t *got)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct one_server srv = { .lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+	struct kube_client_opts opts = { .timeout_ms = 5000, .may_send = may };
+	struct kube_client *c = NULL;
+	struct kube_response resp;
+	char server[64];
+	struct kubeconfig cfg = { .server = server, .namespace = "default" };
+	pthread_t t;
+	int ret = -EIO;
+
+	*got = 0;
+	if (srv.lfd < 0 || bind(srv.lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(srv.lfd, 1) < 0 || getsockname(srv.lfd, (struct sockaddr *)&a, &alen) < 0) {
+		close(srv.lfd);
+		return -errno;
+	}
+	snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	if (pthread_create(&t, NULL, one_server_run, &srv)) {
+		close(srv.lfd);
+		return -EAGAIN;
+	}
+	if (kube_client_new(&cfg, &opts, &c) == 0) {
+		ret = kube_request(c, "PATCH", "/api/v1/namespaces/default/configmaps/x",
+				   "application/merge-patch+json", "{}", &resp);
+		if (ret == 0 && resp.code != 200)
+			ret = -EPROTO;
+		kube_response_clear(&resp);
+	}
+	kube_client_free(c);
+	/* A refused request leaves the connection closed unsent: the
+	 * server sees end of file and returns. */
+	pthread_join(t, NULL);
+	close(srv.lfd);
+	*got = srv.got;
+	return ret;
+}
+
+static void test_kube_may_send_refused_request_never_reaches_peer(void)
+{
+	size_t got;
+
+	UNIT_CHECK(request_with(allow, &got) == 0);
+	UNIT_CHECK(got > 0);
+	UNIT_CHECK(request_with(refuse, &got) == -ECANCELED);
+	UNIT_CHECK(got == 0);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
-	    UNIT_TEST(test_kube_server_parse_splits_host_port_and_prefix),
-	    UNIT_TEST(test_kube_server_parse_refuses_hostile_urls),
-	    UNIT_TEST(test_kube_response_errno_and_status),
+		UNIT_TEST(test_kube_server_parse_splits_host_port_and_prefix),
+		UNIT_TEST(test_kube_server_parse_refuses_hostile_urls),
+		UNIT_TEST(test_kube_response_errno_and_status),
+		UNIT_TEST(test_kube_may_send_refused_request_never_reaches_peer),
 	};
 
 	return unit_main(tests, ARRAY_SIZE(tests));
