@@ -36,7 +36,12 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 PKGS := libbpf libcurl libwebsockets libcjson yaml-0.1 openssl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz -lssl -lcrypto -lm
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) -lelf -lz -lssl \
+	-lcrypto -lm
+# libcurl: a static one with HTTP and HTTPS only, built from Debian's source
+# (hack/libcurl.sh says why), or -lcurl where that cannot be built. Read when
+# a program is linked, after $(B)/curl.libs is made.
+CURL_LIBS = $(shell cat $(B)/curl.libs 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
@@ -44,7 +49,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -DSHELLAUDIT_VERSION='"$(VERSION)"' \
 	-Ilib -I$(B)/bpf $(PKG_CFLAGS) -MMD -MP
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LDLIBS = $(PKG_LIBS) -lpthread -latomic
+LDLIBS = $(CURL_LIBS) $(PKG_LIBS) -lpthread -latomic
 
 LIB_SRC := $(wildcard lib/*.c)
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
@@ -94,33 +99,36 @@ $(1)/libagent.a: $(AGENT_SRC:%.c=$(1)/%.o)
 	$$(call msg,AR,$$@)
 	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(1)/shellaudit-controller: $(1)/controller/main.o $(1)/libcontroller.a $(1)/libshellaudit.a
+$(1)/shellaudit-controller: $(1)/controller/main.o $(1)/libcontroller.a $(1)/libshellaudit.a \
+		$(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
 
-$(1)/shellaudit-agent: $(1)/node-agent/main.o $(1)/libagent.a $(1)/libshellaudit.a
+$(1)/shellaudit-agent: $(1)/node-agent/main.o $(1)/libagent.a $(1)/libshellaudit.a \
+		$(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
 
 # --as-needed: the plugin loads none of libbpf's or libwebsockets' code it
 # does not call.
 $(1)/kubectl-shellaudit: $(1)/kubectl-plugin/main.o $(1)/libplugin.a $(1)/libagent.a \
-		$(1)/libshellaudit.a
+		$(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) -Wl,--as-needed $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) -Wl,--as-needed $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
 
 $(1)/tests/unit/%: $(1)/tests/unit/%.o $(1)/libplugin.a $(1)/libagent.a $(1)/libcontroller.a \
-		$(1)/libshellaudit.a
+		$(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
 
-$(1)/tests/integration/%: $(1)/tests/integration/%.o $(1)/libagent.a $(1)/libcontroller.a $(1)/libshellaudit.a
+$(1)/tests/integration/%: $(1)/tests/integration/%.o $(1)/libagent.a $(1)/libcontroller.a \
+		$(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
 
-$(1)/tests/tools/%: $(1)/tests/tools/%.o $(1)/libshellaudit.a
+$(1)/tests/tools/%: $(1)/tests/tools/%.o $(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$^ $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
 
 endef
 
@@ -130,6 +138,9 @@ $(eval $(call variant,$(B)/asan,$(SAN_FLAGS)))
 # The objects that embed the version are made again when it changes (a
 # commit, an edit that makes the tree dirty): one binary, one version.
 VERSION_SRC := $(shell grep -l SHELLAUDIT_VERSION controller/*.c node-agent/*.c kubectl-plugin/*.c lib/*.c 2>/dev/null)
+$(B)/curl.libs: FORCE
+	$(Q)mkdir -p $(@D) && hack/libcurl.sh >$@.tmp && \
+		{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
 $(B)/version: FORCE
 	$(Q)mkdir -p $(@D) && echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
 $(VERSION_SRC:%.c=$(B)/%.o) $(VERSION_SRC:%.c=$(B)/asan/%.o): $(B)/version

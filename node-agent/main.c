@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* shellaudit-agent: flags, then the capture loop. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -274,7 +275,8 @@ static int main_uninstall(int argc, char **argv)
  * with it, the same process (pid, fds, arguments, environment) under the
  * same name (the exec of /proc/self/exe would name it "exe": pgrep,
  * ps and top would not find it). Where that exec fails (no /proc), it goes
- * on as it is. */
+ * on as it is. Only when GnuTLS is loaded at all: the build links a static
+ * libcurl without librtmp where it can (hack/libcurl.sh). */
 #define MAIN_COMM_ENV "SHELLAUDIT_REEXEC_COMM"
 
 static void main_skip_gnutls_init(char **argv)
@@ -286,8 +288,8 @@ static void main_skip_gnutls_init(char **argv)
 		prctl(PR_SET_NAME, comm, 0, 0, 0);
 		unsetenv(MAIN_COMM_ENV);
 	}
-	if (getenv("GNUTLS_NO_IMPLICIT_INIT") || prctl(PR_GET_NAME, name, 0, 0, 0) < 0 ||
-	    setenv(MAIN_COMM_ENV, name, 1) < 0)
+	if (!dlsym(RTLD_DEFAULT, "gnutls_global_init") || getenv("GNUTLS_NO_IMPLICIT_INIT") ||
+	    prctl(PR_GET_NAME, name, 0, 0, 0) < 0 || setenv(MAIN_COMM_ENV, name, 1) < 0)
 		return;
 	if (setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) == 0)
 		execv("/proc/self/exe", argv);

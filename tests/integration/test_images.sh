@@ -11,8 +11,9 @@
 # No registry is reachable here, so BUILDER (the build stage's base, Debian
 # 12 by default) is this Debian 12 machine itself: a skeleton image whose
 # /usr, /etc and dpkg database are this machine's, mounted read-only during
-# RUN. hack/install-deps.sh then finds everything installed and the build
-# runs the Containerfiles' own steps, offline.
+# RUN, with the cache of hack/ (the static libcurl make built there).
+# hack/install-deps.sh then finds everything installed and the build runs
+# the Containerfiles' own steps, offline.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
@@ -95,6 +96,7 @@ for i in "${IMAGES[@]}"; do
 	start=$SECONDS
 	if "${B[@]}" build --isolation chroot --pull-never \
 		-v /usr:/usr:ro -v /etc:/etc:ro -v /var/lib/dpkg:/var/lib/dpkg:ro \
+		-v "$SHELLAUDIT_CACHE:$SHELLAUDIT_CACHE:ro" \
 		--build-arg BUILDER=localhost/shellaudit-builder:test --build-arg VERSION=test \
 		-f "$T_ROOT/images/$i/Containerfile" -t "localhost/$i:test" "$T_ROOT" >"$work/build-$i.log" 2>&1; then
 		t_pass "images/$i/Containerfile builds with buildah ($((SECONDS - start))s)"
@@ -113,6 +115,12 @@ for i in "${IMAGES[@]}"; do
 	fi
 	t_eq "$i: the same entrypoint, command, user and working directory" \
 		"$(config "$(cat "$work/id-$i")")" "$(config "localhost/$i:test")"
+done
+# hack/libcurl.sh: the daemons link a libcurl with HTTP and HTTPS only, so
+# their images hold none of what Debian's shared libcurl would load.
+for i in agent controller; do
+	extra=$(files "$(cat "$work/id-$i")" | grep -oE 'lib(gnutls|p11-kit|rtmp|ssh2|ldap|lber|sasl2|krb5|gssapi_krb5|nghttp2|idn2|psl|brotlidec|zstd)[^/]*$' || true)
+	t_eq "$i: the image holds no library libcurl would load for other protocols" "" "$extra"
 done
 ctr=$("${B[@]}" from -q localhost/controller:test)
 t_match "the built controller runs and prints the VERSION it was built with" '^shellaudit-controller test$' \
