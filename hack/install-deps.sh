@@ -17,8 +17,9 @@ build=(
 	make gcc clang llvm pkg-config
 	libbpf-dev libelf-dev zlib1g-dev bpftool
 	libcurl4-openssl-dev libwebsockets-dev libcjson-dev libyaml-dev
-	# hack/libcurl.sh: the static libcurl, from Debian's source package
-	dpkg-dev
+	# hack/libcurl.sh: the static libcurl, from Debian's source package,
+	# with HTTP/2 (nghttp2's static archive)
+	dpkg-dev libnghttp2-dev
 	# SHA-256 and Ed25519 of the AuditRecord chain (libcrypto), the websocket
 	# watch's TLS (libssl: the SSL_CTX it hands libwebsockets)
 	libssl-dev

@@ -4,14 +4,16 @@
 #
 # Debian's libcurl4-openssl-dev brings 27 more shared libraries into every
 # process that loads it (GnuTLS and p11-kit through librtmp, Kerberos,
-# LDAP, SASL, libssh2, nghttp2, libidn2, libpsl, brotli, zstd): about
-# 3 MiB of the agent's RSS, their constructors run at start, and code the
-# agent never calls (rtmp://, ldap://, scp://) sits in a privileged
-# process. The daemons speak HTTP/1.1 over OpenSSL's TLS and nothing else,
-# so they link a static libcurl built from the same Debian source package
-# (its security patches applied) with only that: HTTP, HTTPS, OpenSSL, the
-# threaded resolver, the same CA defaults as Debian's. Built once into a
-# cache outside the repo, keyed by the package version and these options.
+# LDAP, SASL, libssh2, libidn2, libpsl, brotli, zstd): about 3 MiB of the
+# agent's RSS, their constructors run at start, and code the agent never
+# calls (rtmp://, ldap://, scp://) sits in a privileged process. The
+# daemons speak HTTP/1.1 and HTTP/2 (nghttp2, linked statically: the
+# Events' window is streams of one connection) over OpenSSL's TLS and
+# nothing else, so they link a static libcurl built from the same Debian
+# source package (its security patches applied) with only that: HTTP,
+# HTTPS, HTTP/2, OpenSSL, the threaded resolver, the same CA defaults as
+# Debian's. Built once into a cache outside the repo, keyed by the package
+# version and these options.
 #
 # When it cannot be built (no deb-src reachable, no dpkg-source), it says
 # so on stderr and prints -lcurl: the system's libcurl, which works the
@@ -21,7 +23,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 OPTS=(--disable-shared --enable-static --with-pic --disable-dependency-tracking
-	--with-openssl --enable-threaded-resolver
+	--with-openssl --with-nghttp2 --enable-threaded-resolver
 	--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --with-ca-path=/etc/ssl/certs
 	--disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet
 	--disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp
@@ -29,7 +31,7 @@ OPTS=(--disable-shared --enable-static --with-pic --disable-dependency-tracking
 	--disable-ntlm --disable-alt-svc --disable-cookies --disable-netrc --disable-hsts
 	--disable-doh --disable-docs
 	--without-librtmp --without-libssh2 --without-libssh --without-gssapi
-	--without-libidn2 --without-libpsl --without-nghttp2 --without-brotli --without-zstd
+	--without-libidn2 --without-libpsl --without-brotli --without-zstd
 	--without-zlib)
 
 system() {
@@ -53,19 +55,22 @@ FLAGS=("CFLAGS=${cflags[*]}"
 	"CPPFLAGS=$(dpkg-buildflags --get CPPFLAGS 2>/dev/null || true)")
 key=$(printf '%s\n' "${OPTS[@]}" "${FLAGS[@]}" | sha256sum | cut -c1-8)
 dir=$SHELLAUDIT_CACHE/libcurl-$version-$key
+# What the linker is given: nghttp2 from its static archive too.
+out="$dir/libcurl.a -l:libnghttp2.a"
 if [ -f "$dir/libcurl.a" ]; then
-	echo "$dir/libcurl.a"
+	echo "$out"
 	exit 0
 fi
 for t in apt-get dpkg-source make gcc; do
 	command -v "$t" >/dev/null || system "$t is missing (hack/install-deps.sh build)"
 done
+pkg-config --exists libnghttp2 || system "libnghttp2-dev is missing (hack/install-deps.sh build)"
 
 mkdir -p "$SHELLAUDIT_CACHE"
 build=$(mktemp -d "$dir.build.XXXXXX")
 trap 'rm -rf "$build"' EXIT
 start=$(date +%s)
-log "building a static libcurl $version (HTTP and HTTPS only) in $build"
+log "building a static libcurl $version (HTTP, HTTP/2 and HTTPS only) in $build"
 
 # The machine's own Debian sources, as deb-src, in a private apt state:
 # the system's lists and caches stay as they are.
@@ -114,4 +119,4 @@ cp "$lib" "$build/out/libcurl.a"
 # Another build of the same key may have finished first: keep that one.
 mv -T "$build/out" "$dir" 2>/dev/null || [ -f "$dir/libcurl.a" ] || system "cannot move the build into $dir"
 log "static libcurl $got in $dir ($(($(date +%s) - start))s)"
-echo "$dir/libcurl.a"
+echo "$out"
