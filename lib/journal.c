@@ -437,6 +437,9 @@ void journal_get_stats(const struct journal *j, struct journal_stats *out)
 	*out = j->stats;
 }
 
+/* The copy of unsynced bytes kept allocated after a sync, at most. */
+#define JOURNAL_UNSYNCED_KEEP (64u << 10)
+
 /* Makes the write segment's data durable, writing it again from memory
  * after a failed fdatasync (whose pages the kernel may have dropped). */
 static int journal_sync_segment(struct journal *j)
@@ -473,6 +476,13 @@ done:
 	j->nunsynced = 0;
 	j->synced = last->end;
 	j->clean = true;
+	/* A copy grown by one large item (a record of 1,000 entries) is not
+	 * kept for a long life: a flood's small items fit what is left. */
+	if (j->capunsynced > JOURNAL_UNSYNCED_KEEP) {
+		free(j->unsynced);
+		j->unsynced = NULL;
+		j->capunsynced = 0;
+	}
 	return 0;
 }
 
