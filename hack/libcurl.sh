@@ -66,8 +66,9 @@ for t in apt-get dpkg-source make gcc; do
 done
 pkg-config --exists libnghttp2 || system "libnghttp2-dev is missing (hack/install-deps.sh build)"
 
-mkdir -p "$SHELLAUDIT_CACHE"
-build=$(mktemp -d "$dir.build.XXXXXX")
+{ mkdir -p "$SHELLAUDIT_CACHE" 2>/dev/null && [ -w "$SHELLAUDIT_CACHE" ]; } ||
+	system "cannot write $SHELLAUDIT_CACHE (SHELLAUDIT_CACHE)"
+build=$(mktemp -d "$dir.build.XXXXXX") || system "cannot create a build directory in $SHELLAUDIT_CACHE"
 trap 'rm -rf "$build"' EXIT
 start=$(date +%s)
 log "building a static libcurl $version (HTTP, HTTP/2 and HTTPS only) in $build"
