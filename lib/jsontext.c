@@ -2,6 +2,7 @@
 /* Compact JSON text of a cJSON tree (jsontext.h). */
 #include "jsontext.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@ struct jsontext_buf {
 	char *p;
 	size_t len, cap;
 	bool failed;
+	bool count; /* only len: what the text's length would be */
 };
 
 /* Room for n more bytes and a NUL. */
@@ -39,6 +41,10 @@ static bool jsontext_room(struct jsontext_buf *b, size_t n)
 
 static void jsontext_put(struct jsontext_buf *b, const char *s, size_t n)
 {
+	if (b->count) {
+		b->len += n;
+		return;
+	}
 	if (!jsontext_room(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
@@ -175,4 +181,17 @@ char *jsontext_print(const cJSON *j, size_t *len)
 	if (len)
 		*len = b.len;
 	return b.p;
+}
+
+int jsontext_length(const cJSON *j, size_t *len)
+{
+	struct jsontext_buf b = { .count = true };
+
+	if (!j)
+		return -EINVAL;
+	jsontext_value(&b, j);
+	if (b.failed)
+		return -EINVAL;
+	*len = b.len;
+	return 0;
 }

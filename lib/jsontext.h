@@ -17,4 +17,8 @@
  * without text (where cJSON_PrintUnformatted gives NULL too). */
 char *jsontext_print(const cJSON *j, size_t *len);
 
+/* The length jsontext_print would give j's text, in *len, without making
+ * it: 0, or -EINVAL where jsontext_print gives NULL for j. */
+int jsontext_length(const cJSON *j, size_t *len);
+
 #endif

@@ -223,11 +223,13 @@ static long spool_opened_ms(const struct spool_batcher *b, const cJSON *e)
 	return now - age;
 }
 
-/* Adds one journaled entry to its batch, cutting on count and size. */
-static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_t pos)
+/* Adds one journaled entry to its batch, cutting on count and size. An
+ * entry that goes in as one of its own is moved there from item (its
+ * caller deletes the rest). */
+static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 {
 	const char *cid = spool_str(item, "cid"), *sk = spool_str(item, "sk");
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
+	cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
 	const cJSON *sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
 	struct spool_batch *bt;
@@ -258,7 +260,7 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 	}
 	spool_key(cid, sk, key, sizeof(key));
 	len = 0;
-	free(jsontext_print(e, &len));
+	(void)jsontext_length(e, &len);
 	bt = hmap_get(&b->batches, key);
 	/* A batch being rebuilt is as it was checkpointed, whatever the
 	 * options are now: the batcher cuts it on its next entry. */
@@ -300,7 +302,7 @@ static int spool_batch_entry(struct spool_batcher *b, const cJSON *item, uint64_
 		spool_batcher_changed(b);
 		return 0;
 	}
-	cJSON_AddItemToArray(bt->entries, cJSON_Duplicate(e, 1));
+	cJSON_AddItemToArray(bt->entries, cJSON_DetachItemViaPointer(item, e));
 	bt->bytes += len;
 	spool_batcher_changed(b);
 	if (!b->restoring && cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries &&

@@ -3,6 +3,7 @@
  * spool's checks are of printed heads, printed by either), for numbers at
  * every edge of the short path, every byte in strings, nesting, raw and
  * invalid items, and many random trees. */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,13 +12,17 @@
 #include "jsontext.h"
 #include "unit.h"
 
-/* Whether jsontext_print gives what cJSON gives for j (NULL alike too). */
+/* Whether jsontext_print gives what cJSON gives for j (NULL alike too),
+ * and jsontext_length its length (or -EINVAL for NULL). */
 static int same(const cJSON *j)
 {
 	char *want = cJSON_PrintUnformatted(j);
-	size_t len = 0;
+	size_t len = 0, counted = 0;
 	char *got = jsontext_print(j, &len);
-	int ok = (!want && !got) || (want && got && !strcmp(want, got) && len == strlen(got));
+	int lret = jsontext_length(j, &counted);
+	int ok = (!want && !got && lret == -EINVAL) ||
+		 (want && got && !strcmp(want, got) && len == strlen(got) && lret == 0 &&
+		  counted == len);
 
 	if (!ok)
 		fprintf(stderr, "    cJSON: %s\n    jsontext: %s\n", want ? want : "(null)",
@@ -125,9 +130,12 @@ static void test_jsontext_invalid_items_give_null(void)
 	bad->valuestring = NULL;
 	cJSON_AddItemToObject(o, "bad", bad);
 	UNIT_CHECK(jsontext_print(o, NULL) == NULL);
+	UNIT_CHECK(same(o));
 	bad->type = cJSON_Invalid;
 	UNIT_CHECK(jsontext_print(o, NULL) == NULL);
+	UNIT_CHECK(same(o));
 	UNIT_CHECK(jsontext_print(NULL, NULL) == NULL);
+	UNIT_CHECK(same(NULL));
 	cJSON_Delete(o);
 }
 
