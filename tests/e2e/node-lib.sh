@@ -86,12 +86,15 @@ e2e_session() {
 	fi
 }
 
-# e2e_events POD: the messages of the ShellCommand Events on POD, in the
-# order they were made (a second's Events by name, which follows the spool).
+# e2e_events POD: the messages of the ShellCommand Events on POD in the
+# agent's order: by name, which is the container's and then the entry's
+# place in the spool (not by creation time: the agent creates up to 16
+# Events at once, and the API server may finish a later one in an earlier
+# second).
 e2e_events() {
 	"$KUBE_BIN/kubectl" get events --field-selector "reason=ShellCommand,involvedObject.name=$1" \
 		-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\t"}{.metadata.name}{"\t"}{.message}{"\n"}{end}' |
-		sort -t$'\t' -k1,1 -k2,2 | cut -f3
+		sort -t$'\t' -k2,2 | cut -f3
 }
 
 # e2e_record_entries POD CONTAINER KIND [FIELD]: the text of the entries of

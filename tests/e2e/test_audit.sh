@@ -163,15 +163,17 @@ session() {
 			"$(cat -v "$log.pty" | tail -n 8)"
 	fi
 }
-# events POD: the messages of the ShellCommand Events on POD, in the order
-# they were made (a second's Events by name, which follows the spool);
+# events POD: the messages of the ShellCommand Events on POD in the agent's
+# order: by name, which is the container's and then the entry's place in
+# the spool. Not by creation time: the agent creates up to 16 Events at
+# once, and the API server may finish a later one in an earlier second.
 # "TIME NAME MESSAGE" lines with -l.
 events() {
 	local long=
 	[ "$1" = -l ] && long=1 && shift
 	k get events --field-selector "reason=ShellCommand,involvedObject.name=$1" \
 		-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\t"}{.metadata.name}{"\t"}{.message}{"\n"}{end}' |
-		sort -t$'\t' -k1,1 -k2,2 | { if [ -n "$long" ]; then cat; else cut -f3; fi; }
+		sort -t$'\t' -k2,2 | { if [ -n "$long" ]; then cat; else cut -f3; fi; }
 }
 # record_entries POD CONTAINER KIND: the text of the entries of that kind
 # in the AuditRecords of that container, in record sequence order.

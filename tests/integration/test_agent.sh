@@ -133,15 +133,17 @@ printf 'echo in-web2\n' >"$work/web2.txt"
 cap_shell audited2 "$work/web2.txt" >/dev/null || t_fail "the shell in the second audited container failed"
 
 want=$(cat "$data/expected-lines.txt")
-# events [POD [REASON]]: the Events' messages, in the order they were made
-# (a second's by name, which follows the spool position). The shells here
+# events [POD [REASON]]: the Events' messages in the agent's order: by
+# name, which follows the spool position (not by creation time: up to 16
+# are created at once, and the API server may finish a later one in an
+# earlier second). The shells here
 # are started on the node (nsenter), which no API request admitted: each
 # message says so, "(unattributed): LINE"; events strips that, raw_events
 # keeps it.
 raw_events() {
 	k get events -n shop --field-selector "reason=${2:-ShellCommand},involvedObject.name=${1:-web}" \
 		-o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\t"}{.metadata.name}{"\t"}{.message}{"\n"}{end}' |
-		sort -t$'\t' -k1,1 -k2,2 | cut -f3
+		sort -t$'\t' -k2,2 | cut -f3
 }
 events() { raw_events "$@" | sed 's/^(unattributed): //'; }
 # entries [POD [KIND [FIELD]]]: that field (text) of the entries of that
