@@ -96,6 +96,12 @@ static bool writer_may_send(void *arg)
 	return !w->lease || lease_valid(w->lease);
 }
 
+static void writer_not_sent(struct write_job *j)
+{
+	j->ret = WRITER_NOT_LEADER;
+	snprintf(j->message, sizeof(j->message), "not sure to lead: not sent");
+}
+
 static void writer_run(struct writer *w, struct kube_client *c, struct write_job *j)
 {
 	struct kube_response resp;
@@ -106,8 +112,7 @@ static void writer_run(struct writer *w, struct kube_client *c, struct write_job
 	 * conditional writes are the fence for a request already under way,
 	 * e.g. of a process stopped between the check and the send. */
 	if (!writer_may_send(w)) {
-		j->ret = WRITER_NOT_LEADER;
-		snprintf(j->message, sizeof(j->message), "not sure to lead: not sent");
+		writer_not_sent(j);
 		return;
 	}
 	if (!strcmp(j->method, "DELETE") && !j->body && (j->uid[0] || j->rv[0]) &&
@@ -121,8 +126,7 @@ static void writer_run(struct writer *w, struct kube_client *c, struct write_job
 							 "application/json",
 			   j->body, &resp);
 	if (ret == -ECANCELED && !writer_may_send(w)) {
-		j->ret = WRITER_NOT_LEADER;
-		snprintf(j->message, sizeof(j->message), "not sure to lead: not sent");
+		writer_not_sent(j);
 		kube_response_clear(&resp);
 		return;
 	}
