@@ -42,6 +42,9 @@ PKG_LIBS = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) 
 # (hack/libcurl.sh says why), or -lcurl where that cannot be built. Read when
 # a program is linked, after $(B)/curl.libs is made.
 CURL_LIBS = $(shell cat $(B)/curl.libs 2>/dev/null)
+# A program's prerequisites, as the linker takes them (curl.libs is read
+# through LDLIBS).
+LINK_IN = $(filter-out %/curl.libs,$^)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
@@ -102,33 +105,33 @@ $(1)/libagent.a: $(AGENT_SRC:%.c=$(1)/%.o)
 $(1)/shellaudit-controller: $(1)/controller/main.o $(1)/libcontroller.a $(1)/libshellaudit.a \
 		$(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 
 $(1)/shellaudit-agent: $(1)/node-agent/main.o $(1)/libagent.a $(1)/libshellaudit.a \
 		$(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 
 # --as-needed: the plugin loads none of libbpf's or libwebsockets' code it
 # does not call.
 $(1)/kubectl-shellaudit: $(1)/kubectl-plugin/main.o $(1)/libplugin.a $(1)/libagent.a \
 		$(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) -Wl,--as-needed $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) -Wl,--as-needed $$(LINK_IN) $$(LDLIBS) -o $$@
 
 $(1)/tests/unit/%: $(1)/tests/unit/%.o $(1)/libplugin.a $(1)/libagent.a $(1)/libcontroller.a \
 		$(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 
 $(1)/tests/integration/%: $(1)/tests/integration/%.o $(1)/libagent.a $(1)/libcontroller.a \
 		$(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 
 $(1)/tests/tools/%: $(1)/tests/tools/%.o $(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $(2) $$(filter-out %/curl.libs,$$^) $$(LDLIBS) -o $$@
+	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 
 endef
 
