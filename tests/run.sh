@@ -85,8 +85,11 @@ tally() {
 	if [ "$f" != 0 ]; then
 		# The failed checks with their details, a few lines each: the end
 		# of the output is what a CI log shows.
+		# A shell test's details follow its FAIL line, indented (tests/lib.sh);
+		# a unit test's are "    file:line: ..." lines on stderr (unit.h).
 		failures+=("== $name"$'\n'"$(awk '/^  FAIL/ { p = 1; n = 0; print; next }
-			p && /^        / && n < 6 { n++; print; next } { p = 0 }' "$out" | head -60)")
+			p && /^     / && n < 6 { n++; print; next } { p = 0 }
+			/^    [^ ][^:]*:[0-9]+: / { print }' "$out" | head -60)")
 	fi
 	printf '   (%s: %ss)\n' "$name" "$took"
 }

@@ -191,13 +191,21 @@ t_match "  and a SessionOpened Event for it" "alice opened .* in container $dbg 
 # --- the same command, at once -------------------------------------------------------------
 
 same="echo same-$tag"
-( ka exec "$pod" -c shell -- sh -c "$same" >"$work/same-alice.out" 2>&1; echo $? >"$work/same-alice.rc" ) &
+( ka exec "$pod" -c shell -- sh -c "$same" >"$work/same-alice.out" 2>"$work/same-alice.err"; echo $? >"$work/same-alice.rc" ) &
 pa=$!
-( kb exec "$pod" -c shell -- sh -c "$same" >"$work/same-bob.out" 2>&1; echo $? >"$work/same-bob.rc" ) &
+( kb exec "$pod" -c shell -- sh -c "$same" >"$work/same-bob.out" 2>"$work/same-bob.err"; echo $? >"$work/same-bob.rc" ) &
 pb=$!
 wait "$pa" "$pb"
-t_eq "alice and bob run the same command at once: both execs work" "0 0 same-$tag same-$tag" \
-	"$(cat "$work/same-alice.rc" "$work/same-bob.rc" "$work/same-alice.out" "$work/same-bob.out" | tr '\n' ' ' | sed 's/ $//')"
+# Exit codes and outputs; what kubectl said on stderr only shows on failure.
+same_got=$(cat "$work/same-alice.rc" "$work/same-bob.rc" "$work/same-alice.out" "$work/same-bob.out" | tr '\n' ' ' | sed 's/ $//')
+if [ "$same_got" = "0 0 same-$tag same-$tag" ]; then
+	t_pass "alice and bob run the same command at once: both execs work"
+else
+	t_fail "alice and bob run the same command at once: both execs work" \
+		"expected: 0 0 same-$tag same-$tag" "actual:   $same_got" \
+		"alice's stderr: $(head -c 400 "$work/same-alice.err" | tr '\n' ' ')" \
+		"bob's stderr: $(head -c 400 "$work/same-bob.err" | tr '\n' ' ')"
+fi
 two_sessions() { [ "$(attr_of -a exec "sh -c $same" | grep -vc none)" -ge 2 ]; }
 t_wait "$WAIT" two_sessions || true
 attr_of -a exec "sh -c $same" >"$work/same.attr"
