@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Compact JSON text of a cJSON tree (jsontext.h). */
+/* Compact JSON text of a cJSON tree, and objects read lazily (jsontext.h). */
 #include "jsontext.h"
 
 #include <errno.h>
@@ -193,5 +193,157 @@ int jsontext_length(const cJSON *j, size_t *len)
 	if (b.failed)
 		return -EINVAL;
 	*len = b.len;
+	return 0;
+}
+
+static const char *jsontext_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* One past the end of the JSON value at p, following only strings and
+ * brackets (a value kept raw is checked when it is parsed); NULL when it
+ * does not end before end. */
+static const char *jsontext_skip(const char *p, const char *end)
+{
+	int depth = 0;
+
+	if (p < end && *p != '"' && *p != '{' && *p != '[') {
+		while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+		       *p != '\n' && *p != '\r')
+			p++;
+		return p;
+	}
+	while (p < end) {
+		char c = *p++;
+
+		if (c == '"') {
+			while (p < end && *p != '"')
+				p += *p == '\\' ? 2 : 1;
+			if (p >= end)
+				return NULL;
+			p++;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+		if (depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static bool jsontext_named(const char *key, size_t n, const char *const *names)
+{
+	for (; names && *names; names++)
+		if (strlen(*names) == n && !memcmp(*names, key, n))
+			return true;
+	return false;
+}
+
+/* The member of key [key, key + n) and value [v, vend), raw or parsed, or
+ * NULL when it cannot be read so. */
+static cJSON *jsontext_member(const char *key, size_t n, const char *v, const char *vend, bool raw)
+{
+	const char *parsed = NULL;
+	cJSON *m;
+	char *text;
+
+	if (raw) {
+		if (!(m = cJSON_CreateRaw("")))
+			return NULL;
+		if (!(text = malloc((size_t)(vend - v) + 1))) {
+			cJSON_Delete(m);
+			return NULL;
+		}
+		memcpy(text, v, (size_t)(vend - v));
+		text[vend - v] = '\0';
+		cJSON_free(m->valuestring);
+		m->valuestring = text;
+	} else if (!(m = cJSON_ParseWithLengthOpts(v, (size_t)(vend - v), &parsed, false)) ||
+		   parsed != vend) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	if (!(m->string = malloc(n + 1))) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	memcpy(m->string, key, n);
+	m->string[n] = '\0';
+	return m;
+}
+
+/* The object of text, its members named in raw kept raw; NULL when the text
+ * is not laid out as this reads it (jsontext_parse_lazy then parses it all). */
+static cJSON *jsontext_lazy(const char *p, const char *end, const char *const *raw)
+{
+	cJSON *obj = cJSON_CreateObject(), *m;
+
+	p = jsontext_space(p, end);
+	if (!obj || p >= end || *p++ != '{')
+		goto fail;
+	if ((p = jsontext_space(p, end)) < end && *p == '}')
+		return obj;
+	for (;;) {
+		const char *key, *v, *vend;
+		size_t n;
+
+		if ((p = jsontext_space(p, end)) >= end || *p++ != '"')
+			goto fail;
+		for (key = p; p < end && *p != '"'; p++)
+			if (*p == '\\' || (unsigned char)*p < 0x20)
+				goto fail; /* escaped keys: left to cJSON */
+		if (p >= end)
+			goto fail;
+		n = (size_t)(p++ - key);
+		if ((p = jsontext_space(p, end)) >= end || *p++ != ':')
+			goto fail;
+		v = jsontext_space(p, end);
+		if (!(vend = jsontext_skip(v, end)) || vend == v ||
+		    !(m = jsontext_member(key, n, v, vend, jsontext_named(key, n, raw))))
+			goto fail;
+		cJSON_AddItemToArray(obj, m);
+		if ((p = jsontext_space(vend, end)) >= end)
+			goto fail;
+		if (*p == '}')
+			return obj;
+		if (*p++ != ',')
+			goto fail;
+	}
+fail:
+	cJSON_Delete(obj);
+	return NULL;
+}
+
+cJSON *jsontext_parse_lazy(const char *text, size_t len, const char *const *raw)
+{
+	cJSON *obj;
+
+	if (!text)
+		return NULL;
+	if ((obj = jsontext_lazy(text, text + len, raw)))
+		return obj;
+	return cJSON_ParseWithLength(text, len);
+}
+
+int jsontext_expand(cJSON *obj, const char *name)
+{
+	cJSON *m, *next, *v;
+
+	for (m = obj ? obj->child : NULL; m; m = next) {
+		next = m->next;
+		if (!cJSON_IsRaw(m) || !m->string || strcmp(m->string, name))
+			continue;
+		if (!(v = cJSON_ParseWithOpts(m->valuestring, NULL, true)))
+			return -EINVAL;
+		/* Its name moves over (ReplaceItemViaPointer keeps none). */
+		v->string = m->string;
+		m->string = NULL;
+		cJSON_ReplaceItemViaPointer(obj, m, v);
+	}
 	return 0;
 }

@@ -4,7 +4,8 @@
  * with sprintf("%1.15g") and checks it with sscanf, which made number
  * printing a tenth of the agent's CPU under an exec flood. Integers below
  * 1e15 here take a short path (the text is the same); other numbers go the
- * way cJSON's do. */
+ * way cJSON's do. And an object read without building the members its
+ * reader may not need (jsontext_parse_lazy). */
 #ifndef SHELLAUDIT_JSONTEXT_H
 #define SHELLAUDIT_JSONTEXT_H
 
@@ -20,5 +21,21 @@ char *jsontext_print(const cJSON *j, size_t *len);
 /* The length jsontext_print would give j's text, in *len, without making
  * it: 0, or -EINVAL where jsontext_print gives NULL for j. */
 int jsontext_length(const cJSON *j, size_t *len);
+
+/* The JSON object of text[0, len) as cJSON_ParseWithLength reads it, except
+ * that the values of its members named in raw (a NULL-terminated list) are
+ * kept unparsed, as raw items holding their text, for jsontext_expand to
+ * parse if they are wanted: a reader that needs a few members of a large
+ * object does not build the rest. Text it cannot read so (not an object,
+ * an escaped member name) is parsed whole. A raw value is only checked
+ * for its strings and brackets to end: invalid JSON inside one fails its
+ * jsontext_expand, not this. NULL when the text is no JSON cJSON reads, or
+ * out of memory. */
+cJSON *jsontext_parse_lazy(const char *text, size_t len, const char *const *raw);
+
+/* Parses obj's raw members called name (jsontext_parse_lazy) in place: 0
+ * (also when there is none), -EINVAL when its text is no JSON value
+ * or memory ran out (cJSON does not tell them apart). */
+int jsontext_expand(cJSON *obj, const char *name);
 
 #endif

@@ -48,6 +48,32 @@ const char *spool_str(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
+cJSON *spool_item_read(const void *data, size_t len)
+{
+	static const char *const raw[] = { "id", "sess", NULL };
+	cJSON *item = jsontext_parse_lazy(data, len, raw);
+
+	if (spool_str(item, "w") && spool_item_expand(item) < 0) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
+int spool_item_expand(cJSON *item)
+{
+	int ret = jsontext_expand(item, "id");
+
+	return ret < 0 ? ret : jsontext_expand(item, "sess");
+}
+
+bool spool_item_object(const cJSON *item, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, k);
+
+	return cJSON_IsObject(v) || (cJSON_IsRaw(v) && v->valuestring && v->valuestring[0] == '{');
+}
+
 int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 {
 	size_t len = 0;

@@ -230,14 +230,13 @@ static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 {
 	const char *cid = spool_str(item, "cid"), *sk = spool_str(item, "sk");
 	cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
-	const cJSON *sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
+	const cJSON *sess;
 	struct spool_batch *bt;
 	char key[600];
 	size_t len;
 	int ret;
 
-	if (!cid || !sk || !e || !cJSON_IsObject(id))
+	if (!cid || !sk || !e || !spool_item_object(item, "id"))
 		return -EINVAL;
 	if (!spool_chain_get(b, cid)) {
 		if (!b->s->opts.resume)
@@ -246,8 +245,11 @@ static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 			return -EAGAIN; /* a chain it cannot start */
 		/* A container this spool holds no chain of: ask where it is. */
 		if (!b->wanted) {
+			if (spool_item_expand(item) < 0)
+				return -EINVAL;
 			b->wanted = strdup(cid);
-			b->wanted_id = cJSON_Duplicate(id, 1);
+			b->wanted_id =
+				cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
 			if (!b->wanted || !b->wanted_id) {
 				free(b->wanted);
 				b->wanted = NULL;
@@ -277,11 +279,15 @@ static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 			if ((ret = spool_cut(b, victim)) < 0 && ret != -EINVAL)
 				return ret;
 		}
+		/* Who and which session: read for the entry opening a batch. */
+		if (spool_item_expand(item) < 0)
+			return -EINVAL;
+		sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
 		if (!(bt = calloc(1, sizeof(*bt))))
 			return -ENOMEM;
 		bt->cid = strdup(cid);
 		bt->sk = strdup(sk);
-		bt->id = cJSON_Duplicate(id, 1);
+		bt->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
 		if (cJSON_IsObject(sess))
 			bt->sess = cJSON_Duplicate(sess, 1);
 		bt->entries = cJSON_CreateArray();
@@ -462,7 +468,7 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 		else if (ret < 0)
 			return ret;
 		else
-			item = cJSON_ParseWithLength(data, len);
+			item = spool_item_read(data, len);
 		free(data);
 		ret = 0;
 		if (!spool_settle(b->s, item)) {

@@ -125,6 +125,17 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos);
  * so it goes in even when the journal is full (journal_append_reserved). */
 int spool_append_cut(struct journal *j, const char *cid, const char *sk);
 
+/* A journal item read for the batcher: an entry's identity and session
+ * ("id", "sess"), most of its bytes, are left raw (jsontext_parse_lazy)
+ * until spool_item_expand, since only the entry that opens a batch needs
+ * them; an entry awaiting its attribution ("w") is read whole. NULL when
+ * the text is no JSON object. */
+cJSON *spool_item_read(const void *data, size_t len);
+/* Parses what spool_item_read left raw: 0, or -EINVAL. */
+int spool_item_expand(cJSON *item);
+/* Whether member k of an item is an object, raw or read. */
+bool spool_item_object(const cJSON *item, const char *k);
+
 /* The check of an entry item's identity, journaled as its last member "ic"
  * in 8 hex digits: a CRC-32 of the item printed without "e" and "ic" (its
  * head: whose it is, its container, session, awaited attribution, target

@@ -2,10 +2,12 @@
 /* jsontext: the same text as cJSON_PrintUnformatted, byte for byte (the
  * spool's checks are of printed heads, printed by either), for numbers at
  * every edge of the short path, every byte in strings, nesting, raw and
- * invalid items, and many random trees. */
+ * invalid items, and many random trees; and objects read lazily as cJSON
+ * reads them. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,10 +195,123 @@ static void test_jsontext_random_trees_as_cjson(void)
 	UNIT_CHECK(bad == 0);
 }
 
+/* Whether text read lazily, its raw members then expanded, is the tree
+ * cJSON reads; raw_seen: how many members stayed raw until expanded. */
+static int lazy_same(const char *text, size_t len, int *raw_seen)
+{
+	static const char *const raw[] = { "id", "sess", NULL };
+	cJSON *want = cJSON_ParseWithLength(text, len);
+	cJSON *got = jsontext_parse_lazy(text, len, raw);
+	int ok, i;
+
+	const cJSON *m;
+
+	*raw_seen = 0;
+	for (m = got ? got->child : NULL; m; m = m->next)
+		*raw_seen += cJSON_IsRaw(m);
+	for (i = 0; raw[i]; i++) {
+		if (jsontext_expand(got, raw[i]) < 0) {
+			cJSON_Delete(got);
+			got = NULL;
+		}
+	}
+	ok = !want && !got;
+	if (want && got) {
+		/* Printed: member order and repeated names count too (cJSON_Compare
+		 * finds only the first member of a name). */
+		char *a = jsontext_print(want, NULL), *b = jsontext_print(got, NULL);
+
+		ok = a && b && !strcmp(a, b);
+		free(a);
+		free(b);
+	}
+	if (!ok)
+		fprintf(stderr, "    text: %.*s\n", (int)len, text);
+	cJSON_Delete(want);
+	cJSON_Delete(got);
+	return ok;
+}
+
+static void test_jsontext_lazy_reads_what_cjson_reads(void)
+{
+	/* Each text and how many of its members stay raw: none where it is
+	 * read whole (an escaped name, or no object cJSON reads). */
+	static const struct {
+		const char *text;
+		int raw;
+	} cases[] = {
+		{ "{}", 0 },
+		{ " { } ", 0 },
+		{ "{\"t\":\"e\",\"id\":{\"a\":\"}]\\\"{\",\"b\":[1,{\"c\":null}]},\"e\":{\"x\":1}}",
+		  1 },
+		{ "{\"id\":\"a string, \\\\\\\" not an object\",\"sess\":[1,2,3]}", 2 },
+		{ "{\"id\":-1.5e3,\"sess\":true,\"z\":false}", 2 },
+		{ "{ \"id\" : { \"a\" : 1 } , \"sess\" : null }", 2 },
+		{ "{\"id\":{\"a\":1}}trailing bytes", 1 },
+		{ "{\"i\\u0064\":{\"a\":1}}", 0 },
+		{ "{\"id\":{\"a\":1},\"id\":{\"b\":2}}", 2 },
+		{ "{\"id\":{\"a\":1}", 0 },
+		{ "{\"id\":{\"a\":1},}", 0 },
+		{ "{\"e\":12abc}", 0 },
+		{ "[1,2]", 0 },
+		{ "\"id\"", 0 },
+		{ "", 0 },
+		{ "{\"id\":\"\\\"}", 0 },
+	};
+	size_t i;
+	int raw;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		UNIT_CHECK(lazy_same(cases[i].text, strlen(cases[i].text), &raw));
+		if (raw != cases[i].raw)
+			fprintf(stderr, "    %zu: %d raw, expected %d\n", i, raw, cases[i].raw);
+		UNIT_CHECK(raw == cases[i].raw);
+	}
+	UNIT_CHECK(jsontext_parse_lazy(NULL, 0, NULL) == NULL);
+	UNIT_CHECK(jsontext_expand(NULL, "id") == 0);
+}
+
+static void test_jsontext_lazy_raw_value_invalid_fails_its_expand(void)
+{
+	static const char *const raw[] = { "id", NULL };
+	static const char text[] = "{\"id\":{\"a\":},\"e\":{\"x\":1}}";
+	cJSON *j = jsontext_parse_lazy(text, strlen(text), raw);
+
+	/* Only strings and brackets are followed: the rest is read. */
+	UNIT_CHECK(j && cJSON_IsRaw(cJSON_GetObjectItemCaseSensitive(j, "id")));
+	UNIT_CHECK(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "e"), "x"));
+	UNIT_CHECK(jsontext_expand(j, "id") == -EINVAL);
+	cJSON_Delete(j);
+}
+
+static void test_jsontext_lazy_random_objects_as_cjson(void)
+{
+	int i, bad = 0, raw = 0, n;
+
+	for (i = 0; i < 2000; i++) {
+		cJSON *t = random_tree(1), *o = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddItemToObject(o, rnd(2) ? "id" : "t", random_tree(1));
+		cJSON_AddItemToObject(o, "x", t);
+		cJSON_AddItemToObject(o, rnd(2) ? "sess" : "id", random_tree(1));
+		text = rnd(2) ? cJSON_PrintUnformatted(o) : cJSON_Print(o);
+		bad += !lazy_same(text, strlen(text), &n);
+		raw += n;
+		free(text);
+		cJSON_Delete(o);
+	}
+	UNIT_CHECK(bad == 0);
+	UNIT_CHECK(raw >= 2000); /* every one has an "id", at least */
+}
+
 UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
 	  UNIT_TEST(test_jsontext_negative_zero_nan_and_infinity),
 	  UNIT_TEST(test_jsontext_every_byte_in_strings_and_keys),
 	  UNIT_TEST(test_jsontext_nesting_and_literals),
 	  UNIT_TEST(test_jsontext_references_print_what_they_point_to),
 	  UNIT_TEST(test_jsontext_invalid_items_give_null),
-	  UNIT_TEST(test_jsontext_random_trees_as_cjson))
+	  UNIT_TEST(test_jsontext_random_trees_as_cjson),
+	  UNIT_TEST(test_jsontext_lazy_reads_what_cjson_reads),
+	  UNIT_TEST(test_jsontext_lazy_raw_value_invalid_fails_its_expand),
+	  UNIT_TEST(test_jsontext_lazy_random_objects_as_cjson))
