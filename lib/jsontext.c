@@ -220,11 +220,18 @@ static const char *jsontext_skip(const char *p, const char *end)
 		char c = *p++;
 
 		if (c == '"') {
-			while (p < end && *p != '"')
-				p += *p == '\\' ? 2 : 1;
-			if (p >= end)
-				return NULL;
-			p++;
+			/* To the first quote after an even run of backslashes. */
+			for (;;) {
+				const char *q = memchr(p, '"', (size_t)(end - p)), *bs;
+
+				if (!q)
+					return NULL;
+				for (bs = q; bs > p && bs[-1] == '\\'; bs--)
+					;
+				p = q + 1;
+				if ((q - bs) % 2 == 0)
+					break;
+			}
 		} else if (c == '{' || c == '[') {
 			depth++;
 		} else if (c == '}' || c == ']') {
