@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +28,60 @@ void timefmt_micro(const struct timespec *ts, char *buf, size_t cap)
 	snprintf(buf, cap, "%s.%06ldZ", base, ts->tv_nsec / 1000);
 }
 
+/* Days from 1970-01-01 to y-m-d, d past the month's end counting on into
+ * the next (as timegm normalises it); H. Hinnant's days_from_civil. */
+static int64_t timefmt_days(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static int timefmt_2(const char *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" with every field in strptime's range, read without
+ * it (strptime and timegm were a tenth of the batcher's time under an exec
+ * flood): the seconds since the epoch in *t and 1; 0 for any other form,
+ * left to strptime. */
+static int timefmt_fixed(const char *s, struct tm *tm, time_t *t)
+{
+	static const char form[] = "dddd-dd-ddTdd:dd:dd";
+	int i;
+
+	for (i = 0; form[i]; i++)
+		if (form[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != form[i])
+			return 0;
+	tm->tm_year = timefmt_2(s) * 100 + timefmt_2(s + 2) - 1900;
+	tm->tm_mon = timefmt_2(s + 5) - 1;
+	tm->tm_mday = timefmt_2(s + 8);
+	tm->tm_hour = timefmt_2(s + 11);
+	tm->tm_min = timefmt_2(s + 14);
+	tm->tm_sec = timefmt_2(s + 17);
+	if (tm->tm_mon < 0 || tm->tm_mon > 11 || tm->tm_mday < 1 || tm->tm_mday > 31 ||
+	    tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 61)
+		return 0;
+	*t = (time_t)(timefmt_days(tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday) * 86400 +
+		      tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec);
+	return 1;
+}
+
 int timefmt_parse(const char *s, struct timespec *out)
 {
 	struct tm tm = { 0 };
 	const char *p;
 	long frac = 0, scale = 100000000;
 	int off = 0;
-	time_t t;
+	time_t t = 0;
+	bool fixed = timefmt_fixed(s, &tm, &t);
 
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	p = fixed ? s + 19 : strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!p)
 		return -EINVAL;
 	if (*p == '.') {
@@ -58,7 +105,8 @@ int timefmt_parse(const char *s, struct timespec *out)
 	}
 	if (*p)
 		return -EINVAL;
-	t = timegm(&tm);
+	if (!fixed)
+		t = timegm(&tm);
 	out->tv_sec = t + off;
 	out->tv_nsec = frac;
 	return 0;

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "timefmt.h"
 #include "unit.h"
@@ -29,6 +32,57 @@ static void test_timefmt_parse_forms(void)
 	UNIT_CHECK(timefmt_parse("2026-11-25T16:54:56Zjunk", &ts) == -EINVAL);
 }
 
+/* What strptime and timegm make of "s" + "Z" (timefmt_parse's own way
+ * for any form other than the fixed one): 0 and *t, or -1. */
+static int reference(const char *s, time_t *t)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (!p || *p)
+		return -1;
+	*t = timegm(&tm);
+	return 0;
+}
+
+static void test_timefmt_parse_fixed_form_as_strptime(void)
+{
+	static const char *const edges[] = {
+		"1970-01-01T00:00:00", "1969-12-31T23:59:59", "2000-02-29T12:00:00",
+		"1900-02-29T00:00:00", "2024-02-30T00:00:00", "2026-02-31T23:59:60",
+		"2026-12-31T23:59:61", "0000-01-01T00:00:00", "9999-12-31T23:59:59",
+		"2026-00-10T00:00:00", "2026-13-10T00:00:00", "2026-01-00T00:00:00",
+		"2026-01-32T00:00:00", "2026-01-01T24:00:00", "2026-01-01T00:60:00",
+		"2026-01-01T00:00:62", "2026-1-5T1:2:3",      "2026-01-01 00:00:00",
+	};
+	unsigned seed = 7;
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < ARRAY_SIZE(edges) + 20000; i++) {
+		char s[40], z[44];
+		struct timespec ts;
+		time_t want;
+		int ret;
+
+		if (i < ARRAY_SIZE(edges)) {
+			snprintf(s, sizeof(s), "%s", edges[i]);
+		} else {
+			seed = seed * 1103515245u + 12345u;
+			snprintf(s, sizeof(s), "%04u-%02u-%02uT%02u:%02u:%02u", (seed >> 4) % 10000,
+				 (seed >> 8) % 14, (seed >> 12) % 33, (seed >> 16) % 25,
+				 (seed >> 20) % 61, (seed >> 24) % 63);
+		}
+		snprintf(z, sizeof(z), "%sZ", s);
+		ret = timefmt_parse(z, &ts);
+		if (reference(s, &want) < 0 ? ret != -EINVAL : ret != 0 || ts.tv_sec != want) {
+			fprintf(stderr, "    %s: %d %lld\n", z, ret, (long long)ts.tv_sec);
+			bad++;
+		}
+	}
+	UNIT_CHECK(bad == 0);
+}
+
 static void test_timefmt_duration_matches_crd(void)
 {
 	long long s;
@@ -48,4 +102,5 @@ static void test_timefmt_duration_matches_crd(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_timefmt_micro_and_rfc3339), UNIT_TEST(test_timefmt_parse_forms),
+	  UNIT_TEST(test_timefmt_parse_fixed_form_as_strptime),
 	  UNIT_TEST(test_timefmt_duration_matches_crd))
