@@ -16,6 +16,12 @@
 #     lines are still the container's (the task marks);
 #   - nothing from an untargeted container typing the same, and no terminal
 #     entry with --no-terminal.
+# The read builtin's prompt is typed as "$PS1" (expanded by the shell in
+# the container, never here): typed literally, the prompt's own text in
+# the line's echo could be taken for the next prompt, and the next line
+# typed one step early (a Ctrl-D before the line editor was back made ash
+# read an empty line and never exit).
+# shellcheck disable=SC2016
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -52,17 +58,16 @@ DASH=(/bin/dash -i)
 
 # The sessions, in order; each is one session (sid) in the output. ($v is
 # typed, not expanded here.)
-# shellcheck disable=SC2016
 printf '%s\n' 'echo rl-before' 'set +o emacs' 'echo builtin-1 > /dev/null' \
-	"read -p 'rootfs\$ ' v" 'read-value-1' 'echo "got:$v" > /dev/null' >"$work/s1"
+	'read -p "$PS1" v' 'read-value-1' 'echo "got:$v" > /dev/null' >"$work/s1"
 tt t "$work/s1" -- "${BASH_RL[@]}"
-printf '%s\n' 'echo noediting-1 > /dev/null' "read -p 'rootfs\$ ' w" 'noediting-value' >"$work/s2"
+printf '%s\n' 'echo noediting-1 > /dev/null' 'read -p "$PS1" w' 'noediting-value' >"$work/s2"
 tt t "$work/s2" -- /bin/bash --noediting --rcfile /root/.bashrc -i
 printf 'echo abcx\x7fd > /dev/null\necho > /dev/null helo\x1b[Dl\ncho X > /dev/null\x01e\n' >"$work/s3"
 printf 'echo one two\x17three > /dev/null\ngarbage\x15echo clean > /dev/null\n\x1b[A\n' >>"$work/s3"
-printf '%s\n' "read -p 'rootfs\$ ' z" 'ash-read-value' >>"$work/s3"
+printf '%s\n' 'read -p "$PS1" z' 'ash-read-value' >>"$work/s3"
 tt t "$work/s3" -- "${ASH[@]}"
-printf '%s\n' 'echo dash-1 > /dev/null' "read -p 'rootfs\$ ' d" 'dash-value' >"$work/s4"
+printf '%s\n' 'echo dash-1 > /dev/null' 'read -p "$PS1" d' 'dash-value' >"$work/s4"
 tt t "$work/s4" -- "${DASH[@]}"
 # cat reads what is typed ahead of it, up to Ctrl-D (the lines are one
 # typing, NUL-separated).
@@ -82,7 +87,7 @@ tt t "$work/h2" --nul -- "${DASH[@]}"
 printf 'echo nonl-dash > /dev/null\x04\0' >"$work/h3"
 printf 'echo ctl-\x01\x02\x1b[31m-x > /dev/null\0' >>"$work/h3"
 tt t "$work/h3" --nul -- "${DASH[@]}"
-printf "read -p 'rootfs\$ ' q\0partial-value\x04\0" >"$work/h4"
+printf 'read -p "$PS1" q\0partial-value\x04\0' >"$work/h4"
 tt t "$work/h4" --nul -- /bin/bash --noediting --rcfile /root/.bashrc -i
 # A password-like line: echo off, canonical.
 printf '%s\n' 'busybox stty -echo' 'echo secret-typed-xyz > /dev/null' 'busybox stty echo' \
@@ -122,18 +127,18 @@ flags() {
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
-	"$(printf 'bash\t%s\n' 'echo builtin-1 > /dev/null' "read -p 'rootfs\$ ' v" 'read-value-1' \
+	"$(printf 'bash\t%s\n' 'echo builtin-1 > /dev/null' 'read -p "$PS1" v' 'read-value-1' \
 		'echo "got:$v" > /dev/null')" "$(group 1)"
 t_eq "bash --noediting" "$(printf 'bash\t%s\n' 'echo noediting-1 > /dev/null' \
-	"read -p 'rootfs\$ ' w" 'noediting-value')" "$(group 2)"
+	'read -p "$PS1" w' 'noediting-value')" "$(group 2)"
 t_eq "busybox ash: the line editor's keys applied" \
 	"$(printf 'busybox\t%s\n' 'echo abcd > /dev/null' 'echo > /dev/null hello' 'echo X > /dev/null' \
-		'echo one three > /dev/null' 'echo clean > /dev/null' '' "read -p 'rootfs\$ ' z" \
+		'echo one three > /dev/null' 'echo clean > /dev/null' '' 'read -p "$PS1" z' \
 		'ash-read-value')" "$(group 3)"
 t_eq "busybox ash: a recalled history line is an inexact entry, the others exact" \
 	"- - - - - true - -" "$(flags 3)"
 t_eq "dash and its read builtin" "$(printf 'dash\t%s\n' 'echo dash-1 > /dev/null' \
-	"read -p 'rootfs\$ ' d" 'dash-value')" "$(group 4)"
+	'read -p "$PS1" d' 'dash-value')" "$(group 4)"
 t_eq "cat reading the terminal" "$(printf '%s\t%s\n' dash 'cat > /dev/null' cat cat-line-1 cat cat-line-2)" \
 	"$(group 5)"
 t_eq "readline's lines once, as readline, never as terminal lines" \
@@ -148,7 +153,7 @@ t_eq "a line without newline then Ctrl-D, and control characters" \
 	"$(printf 'dash\t%s\n' 'echo nonl-dash > /dev/null' $'echo ctl-\x01\x02\x1b[31m-x > /dev/null')" \
 	"$(group 8)"
 t_eq "byte by byte then Ctrl-D (the read builtin)" \
-	"$(printf 'bash\t%s\n' "read -p 'rootfs\$ ' q" 'partial-value')" "$(group 9)"
+	"$(printf 'bash\t%s\n' 'read -p "$PS1" q' 'partial-value')" "$(group 9)"
 t_eq "echo off: the line is an entry, its text withheld" \
 	"$(printf 'dash\t%s\n' 'busybox stty -echo' '[not recorded: typed with echo off]' \
 		'[not recorded: typed with echo off]' 'echo visible-again > /dev/null')" "$(group 10)"
