@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsontext.h"
 #include "log.h"
 #include "util.h"
 
@@ -28,6 +29,7 @@ static void nodecfg_target_free(struct nodecfg_target *t)
 {
 	free(t->cid);
 	cJSON_Delete(t->id);
+	free(t->id_text);
 	redact_free(t->redact);
 	free(t->error);
 }
@@ -198,6 +200,10 @@ static int nodecfg_target(struct nodecfg *nc, const cJSON *spec_t, struct nodecf
 	 * the batcher reads it beside each entry. */
 	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cap, "aggregateExecs")))
 		cJSON_AddFalseToObject(t->id, "aggregateExecs");
+	/* The identity is complete and never changes: printed once, for
+	 * every entry of the target (without it, each prints it). */
+	t->id_text = jsontext_print(t->id, NULL);
+	t->sst.id_text = t->id_text;
 	return 0;
 }
 

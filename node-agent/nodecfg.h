@@ -16,6 +16,7 @@
 struct nodecfg_target {
 	char *cid;			/* containerID as the kubelet reports it */
 	cJSON *id;			/* record identity (see sink_spool.h) */
+	char *id_text;			/* id printed (jsontext), or NULL */
 	struct redact_set *redact;
 	char *error;			/* why it cannot be audited, or NULL */
 	bool hold;			/* holdRecords: keep its records in the spool */

@@ -278,7 +278,8 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 		cJSON_AddStringToObject(gap, "text", note);
 		/* In its session's records, with who opened it: awaiting
 		 * the decision as that session's entries did. */
-		ret = spool_add_awaiting(s->sp, p->cid, p->sk, p->id, p->sess, gap, NULL, p->root);
+		ret = spool_add_awaiting(s->sp, p->cid, p->sk, p->id, NULL, p->sess, gap, NULL,
+					 p->root);
 		cJSON_Delete(gap);
 		if (ret == 0) {
 			s->stats.gaps++;
@@ -310,8 +311,8 @@ static int sink_spool_export(struct sink_spool *s, const cJSON *id, const cJSON 
 }
 
 static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
-			  const cJSON *id, const cJSON *sess, const cJSON *entry, const char *key,
-			  const char *root)
+			  const cJSON *id, const char *id_text, const cJSON *sess,
+			  const cJSON *entry, const char *key, const char *root)
 {
 	const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "time"));
 	struct sink_spool_held *h = sink_spool_held_state(s, container);
@@ -342,7 +343,7 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 		sink_spool_lost(s, container, sk, id, sess, root, 1, h != NULL, when ? when : "");
 		return -ENOSPC;
 	}
-	ret = spool_add_awaiting(s->sp, container, sk, id, sess, entry, key, root);
+	ret = spool_add_awaiting(s->sp, container, sk, id, id_text, sess, entry, key, root);
 	if (ret == 0 && s->over.size)
 		hmap_remove(&s->over, container);
 	if (ret == -ENOSPC) {
@@ -587,7 +588,7 @@ static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *
 	}
 	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
 	sink_spool_summary(entry, e->text ? e->text : "", e->text_len, &cut);
-	ret = sink_spool_add(s, e->container, "", t->id, NULL, entry, NULL, NULL);
+	ret = sink_spool_add(s, e->container, "", t->id, t->id_text, NULL, entry, NULL, NULL);
 	cJSON_Delete(entry);
 	if (ret == 0)
 		s->stats.gaps++;
@@ -681,7 +682,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		else if (attr) /* by reference: sess lives for this call only */
 			cJSON_AddItemReferenceToObject(sess, "attribution", (cJSON *)attr);
 	}
-	ret = sink_spool_add(s, e->container, sk, t->id, sess, entry, key, awaiting);
+	ret = sink_spool_add(s, e->container, sk, t->id, t->id_text, sess, entry, key, awaiting);
 out:
 	cJSON_Delete(entry);
 	cJSON_Delete(sess);
@@ -711,7 +712,8 @@ int sink_spool_gap(struct sink *base, const char *container, uint64_t count, con
 	if ((ret = sink_spool_write_gaps(s)) == 0) {
 		out = sink_spool_out(s, container, h);
 		ret = out ? -ENOSPC :
-			    spool_add_awaiting(s->sp, container, "", t->id, NULL, gap, NULL, NULL);
+			    spool_add_awaiting(s->sp, container, "", t->id, t->id_text, NULL, gap,
+					       NULL, NULL);
 	}
 	if (ret == -ENOSPC) {
 		/* This gap's count joins the container's spool-full (or
@@ -737,7 +739,7 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 	cJSON_AddStringToObject(e, "time", ts);
 	cJSON_AddStringToObject(e, "kind", "audit_stopped");
 	cJSON_AddStringToObject(e, "text", why);
-	ret = sink_spool_add(s, container, "", id, NULL, e, NULL, NULL);
+	ret = sink_spool_add(s, container, "", id, NULL, NULL, e, NULL, NULL);
 	cJSON_Delete(e);
 	if (ret == 0)
 		ret = spool_end_session(s->sp, container, "");

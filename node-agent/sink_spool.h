@@ -24,6 +24,8 @@ struct sink_spool_target {
 	const struct redact_set *redact;
 	bool readline, exec, terminal;	/* what the policies capture */
 	bool exec_sessions;		/* only the execs with a session root */
+	const char *id_text;		/* id as jsontext_print gives it, printed
+					 * once for all its entries; NULL: per entry */
 };
 
 typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *container, void *arg);

@@ -496,11 +496,12 @@ int spool_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		    const cJSON *sess, const cJSON *entry, const char *key)
 {
-	return spool_add_awaiting(s, cid, sk, id, sess, entry, key, NULL);
+	return spool_add_awaiting(s, cid, sk, id, NULL, sess, entry, key, NULL);
 }
 
 int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
-		       const cJSON *sess, const cJSON *entry, const char *key, const char *root)
+		       const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
+		       const char *root)
 {
 	cJSON *item = cJSON_CreateObject();
 	bool settle = root && spool_decision(s, cid, root);
@@ -525,9 +526,12 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		cJSON_AddStringToObject(item, "w", root);
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
-	/* By reference, only printed (cJSON's API takes them non-const);
-	 * a session that settles here is changed: a copy. */
-	cJSON_AddItemReferenceToObject(item, "id", (cJSON *)id);
+	/* By reference or as its text, only printed (cJSON's API takes them
+	 * non-const); a session that settles here is changed: a copy. */
+	if (id_text)
+		cJSON_AddRawToObject(item, "id", id_text);
+	else
+		cJSON_AddItemReferenceToObject(item, "id", (cJSON *)id);
 	if (sess && settle)
 		cJSON_AddItemToObject(item, "sess", cJSON_Duplicate(sess, 1));
 	else if (sess)

@@ -136,9 +136,12 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 		    const cJSON *sess, const cJSON *entry, const char *key);
 /* The same for an entry of a session whose attribution is not decided
  * yet: root names the session's root ("pid-start"); the batcher waits for
- * spool_attribute() of (cid, root). */
+ * spool_attribute() of (cid, root). Root NULL: an entry of no such wait.
+ * id_text, when not NULL, is id as jsontext_print gives it (a caller that
+ * adds many entries of one identity prints it once). */
 int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
-		       const cJSON *sess, const cJSON *entry, const char *key, const char *root);
+		       const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
+		       const char *root);
 /* Journals the attribution of the sessions of root (cid's): attr is the
  * attribution object, id the record identity. Their awaiting entries go on
  * with it, and the publisher makes a SessionOpened Event of it. */

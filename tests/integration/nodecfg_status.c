@@ -2,13 +2,16 @@
 /* The agent's status report against a real kube-apiserver: a restarted
  * agent whose ShellAuditNode still has the old agent's lastError clears it
  * once and then writes nothing (k8s.md M6: a merge patch without the key
- * kept it, so the status never matched and was patched every second). */
+ * kept it, so the status never matched and was patched every second).
+ * And the target it reads from the spec: its identity's text, printed once
+ * for all its entries, is that identity as printed. */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
+#include "jsontext.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "log.h"
@@ -16,6 +19,7 @@
 
 #define SANS "/apis/shellaudit.io/v1alpha1/shellauditnodes"
 #define NODE "m6-node"
+#define CID "containerd://4f1c2a3b5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708"
 
 static void pump(struct nodecfg *nc, int ms)
 {
@@ -60,7 +64,12 @@ int main(void)
 	kube_client_new(cfg, NULL, &c);
 	san = cJSON_Parse("{\"apiVersion\":\"shellaudit.io/v1alpha1\",\"kind\":\"ShellAuditNode\","
 			  "\"metadata\":{\"name\":\"" NODE
-			  "\"},\"spec\":{\"targetCount\":0,\"targets\":[]}}");
+			  "\"},\"spec\":{\"targetCount\":1,\"targets\":[{\"namespace\":\"default\","
+			  "\"pod\":\"demo\",\"podUID\":\"0b7c8d1e-2f3a-4b5c-8d6e-7f8091a2b3c4\","
+			  "\"container\":\"sh\\\"ell\",\"containerID\":\"" CID "\","
+			  "\"policies\":[\"audit-demo\"],\"capture\":{\"readline\":true,"
+			  "\"exec\":true,\"aggregateExecs\":false},\"events\":{\"enabled\":true,"
+			  "\"execEvents\":false,\"ratePerMinute\":60},\"retention\":\"720h\"}]}}");
 	CHECK("a ShellAuditNode is created", kube_create(c, SANS, san, NULL, NULL) == 0);
 	cJSON_Delete(san);
 	/* What the previous agent left. */
@@ -74,6 +83,16 @@ int main(void)
 	CHECK("nodecfg starts", nodecfg_start(cfg, NULL, NODE, &nc) == 0);
 	pump(nc, 3000);
 	CHECK("and syncs", nodecfg_synced(nc));
+	{
+		const struct sink_spool_target *t = nodecfg_lookup(CID, nc);
+		char *text = t ? jsontext_print(t->id, NULL) : NULL;
+
+		CHECK("its target's identity is printed once, as jsontext prints it",
+		      text && t->id_text && !strcmp(text, t->id_text) &&
+			      strstr(text, "\"aggregateExecs\":false") &&
+			      strstr(text, "sh\\\"ell"));
+		free(text);
+	}
 	nodecfg_report(nc, c, NULL, 0, 0, "", NULL);
 	pump(nc, 2000);
 	le = field(c, "status", "lastError");

@@ -37,6 +37,7 @@
 
 #include "events.h"
 #include "hmap.h"
+#include "jsontext.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "log.h"
@@ -521,6 +522,7 @@ static int full_phase(struct kube_client *c, const char *dir)
 	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "spool-test",
 				  .qps = 1000, .burst = 1000 };
 	cJSON *ida = pod_identity("attacker", "containerd://a77ac4e2");
+	char *ida_text = jsontext_print(ida, NULL);
 	cJSON *idv = pod_identity("victim", "containerd://51c71e");
 	struct sink_entry a = { .kind = SINK_LINE,
 				.container = "containerd://a77ac4e2",
@@ -543,8 +545,11 @@ static int full_phase(struct kube_client *c, const char *dir)
 	char text[64], detail[160];
 	int i;
 
-	full_targets[0] = (struct sink_spool_target){ ida, NULL, true, true, true, false };
-	full_targets[1] = (struct sink_spool_target){ idv, NULL, true, true, true, false };
+	/* The attacker's identity printed once, as the agent's targets have it
+	 * (nodecfg); the victim's printed per entry: both publish alike. */
+	full_targets[0] =
+		(struct sink_spool_target){ ida, NULL, true, true, true, false, ida_text };
+	full_targets[1] = (struct sink_spool_target){ idv, NULL, true, true, true, false, NULL };
 	if (spool_open(&so, &s) < 0 || sink_spool_open(s, full_lookup, NULL, &sink) < 0)
 		return 1;
 	events_new(c, &eo, &ev);
@@ -619,6 +624,7 @@ static int full_phase(struct kube_client *c, const char *dir)
 	events_free(ev);
 	spool_close(s);
 	cJSON_Delete(ida);
+	free(ida_text);
 	cJSON_Delete(idv);
 	sign_key_free(key);
 	printf("%d passed, %d failed\n", passed, checks - passed);

@@ -84,7 +84,7 @@ static void test_sink_spool_redacts_escapes_and_filters(void)
 
 	other.container = "containerd://elsewhere";
 	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
-	target = (struct sink_spool_target){ id, rs, true, true, true, false };
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &line) == 0);
@@ -157,7 +157,7 @@ static void test_sink_spool_exec_from_sessions(void)
 	int n = 0;
 
 	snprintf(sub, sizeof(sub), "%s/execfrom", dir);
-	target = (struct sink_spool_target){ id, NULL, true, true, true, true };
+	target = (struct sink_spool_target){ id, NULL, true, true, true, true, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &loop) == 0);
@@ -214,7 +214,7 @@ static void test_sink_spool_terminal_lines(void)
 	rl.ts = 101;
 	rl.inexact = false;
 	snprintf(sub, sizeof(sub), "%s/terminal", dir);
-	target = (struct sink_spool_target){ id, NULL, false, true, true, false };
+	target = (struct sink_spool_target){ id, NULL, false, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &l1) == 0);
@@ -260,7 +260,7 @@ static void test_sink_spool_bounds_long_lines(void)
 	const char *text;
 
 	memset(big, '\x01', sizeof(big));
-	target = (struct sink_spool_target){ id, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
 	spool_open(&so, &sp);
 	sink_spool_open(sp, lookup, NULL, &sink);
 	sink_write(sink, &line);
@@ -299,7 +299,7 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 	c.tid = 8; /* same time, another thread */
 	c.text = "c";
 	snprintf(sub, sizeof(sub), "%s/again", dir);
-	target = (struct sink_spool_target){ id, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &a) == 0);
@@ -348,7 +348,7 @@ static void test_sink_spool_stopped_is_the_chain_last_entry(void)
 
 	mkdir(dir, 0700);
 	snprintf(sub, sizeof(sub), "%s/stopped", dir);
-	target = (struct sink_spool_target){ id, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &line) == 0);
@@ -423,7 +423,7 @@ static void test_sink_spool_namespace_and_off_entries(void)
 
 	snprintf(sub, sizeof(sub), "%s/ns", dir);
 	/* Neither lines nor execs: the namespace entry is kept all the same. */
-	target = (struct sink_spool_target){ id, NULL, false, false, false, false };
+	target = (struct sink_spool_target){ id, NULL, false, false, false, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &off) == 0);
@@ -557,8 +557,8 @@ static void test_sink_spool_full_gap_goes_to_each_chain_that_lost(void)
 	uint64_t lost_a, lost_v, i;
 
 	snprintf(sub, sizeof(sub), "%s/full", dir);
-	target = (struct sink_spool_target){ a, NULL, true, true, true, false };
-	victim = (struct sink_spool_target){ v, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ a, NULL, true, true, true, false, NULL };
+	victim = (struct sink_spool_target){ v, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup2, NULL, &sink) == 0);
 	for (i = 0; i < 2000; i++) {
@@ -619,7 +619,7 @@ static void test_sink_spool_pending_sessions_are_bounded(void)
 	uint32_t i;
 
 	snprintf(sub, sizeof(sub), "%s/sessions", dir);
-	target = (struct sink_spool_target){ a, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ a, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	for (i = 0; i < SINK_SPOOL_PENDING_SESSIONS + 100; i++) {
@@ -722,8 +722,8 @@ static void test_sink_spool_held_share_loss_is_a_pending_gap(void)
 
 	snprintf(sub, sizeof(sub), "%s/held", dir);
 	snprintf(path, sizeof(path), "%s/held.jsonl", dir);
-	target = (struct sink_spool_target){ a, NULL, true, true, true, false };
-	victim = (struct sink_spool_target){ v, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ a, NULL, true, true, true, false, NULL };
+	victim = (struct sink_spool_target){ v, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup2, NULL, &sink) == 0);
 	UNIT_CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
@@ -814,8 +814,8 @@ static void test_sink_spool_held_counts_what_came_before_the_hold(void)
 	uint64_t i, used, max, before;
 
 	snprintf(sub, sizeof(sub), "%s/held-before", dir);
-	target = (struct sink_spool_target){ a, NULL, true, true, true, false };
-	victim = (struct sink_spool_target){ v, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ a, NULL, true, true, true, false, NULL };
+	victim = (struct sink_spool_target){ v, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup2, NULL, &sink) == 0);
 	sink_spool_on_hold(sink, hold_c1, NULL);
@@ -878,7 +878,7 @@ static void test_sink_spool_lines_as_typed_or_escaped_and_marked(void)
 	l2.text = bidi;
 	l2.text_len = sizeof(bidi) - 1;
 	snprintf(sub, sizeof(sub), "%s/typed", dir);
-	target = (struct sink_spool_target){ id, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &l1) == 0 && sink_write(sink, &l2) == 0 &&
@@ -921,7 +921,7 @@ static void test_sink_spool_secret_split_over_arguments(void)
 
 	snprintf(sub, sizeof(sub), "%s/split", dir);
 	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
-	target = (struct sink_spool_target){ id, rs, true, true, true, false };
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &x) == 0);
@@ -970,7 +970,7 @@ static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
 	l2.ts = 2;
 	snprintf(sub, sizeof(sub), "%s/unfinished", dir);
 	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
-	target = (struct sink_spool_target){ id, rs, true, true, true, false };
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(sink_write(sink, &l) == 0 && sink_write(sink, &l2) == 0);
@@ -1036,7 +1036,7 @@ static void test_sink_spool_export_carries_who_opened_the_session(void)
 	snprintf(sub, sizeof(sub), "%s/export", dir);
 	snprintf(path, sizeof(path), "%s/export.jsonl", dir);
 	mkdir(dir, 0700);
-	target = (struct sink_spool_target){ id, NULL, true, true, true, false };
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
 	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
 	UNIT_CHECK(export_open(path, &x) == 0);

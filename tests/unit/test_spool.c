@@ -8,7 +8,8 @@
  * wait for who opened it, all say it, across a crash, and a decision that
  * never comes is "Unattributed"; identical execs fold into one entry
  * alike when a restart rebuilds their open batch from the journal, marks
- * included; records waiting are counted; each chain has its own cursor. */
+ * included; records waiting are counted; each chain has its own cursor;
+ * an identity's text given beside it journals the same bytes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsontext.h"
 #include "spool.h"
 #include "timefmt.h"
 #include "unit.h"
@@ -1105,7 +1107,7 @@ static void add_attr(struct spool *s, const char *cid, const char *sk, const cha
 	cJSON_AddStringToObject(sess, "id", sk);
 	if (attr)
 		cJSON_AddItemToObject(sess, "attribution", cJSON_Duplicate(attr, 1));
-	UNIT_CHECK(spool_add_awaiting(s, cid, sk, id, sess, e, NULL, root) == 0);
+	UNIT_CHECK(spool_add_awaiting(s, cid, sk, id, NULL, sess, e, NULL, root) == 0);
 	cJSON_Delete(e);
 	cJSON_Delete(sess);
 }
@@ -1355,6 +1357,57 @@ static void test_spool_aggregation_survives_a_restart(void)
 	spool_close(s);
 }
 
+/* The bytes of the entries journal's first segment under dir, in buf. */
+static size_t entries_bytes(const char *dir, char *buf, size_t cap)
+{
+	char sub[200], seg[2][512];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	if (segments(sub, seg, 2) != 1 || !(f = fopen(seg[0], "rb")))
+		return 0;
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* An identity's text given beside it (printed once for all of a target's
+ * entries) journals the very bytes printing it per entry does: same
+ * checks, same records, whichever way an agent wrote them. */
+static void test_spool_identity_text_journals_the_same_bytes(void)
+{
+	static char a[1 << 16], b[1 << 16];
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	char dir[2][128], *text = jsontext_print(id, NULL);
+	size_t na, nb;
+	int k, i;
+
+	for (k = 0; k < 2; k++) {
+		struct spool *s;
+
+		snprintf(dir[k], sizeof(dir[k]), "%s/idtext-%d", base, k);
+		o.dir = dir[k];
+		UNIT_CHECK(spool_open(&o, &s) == 0);
+		for (i = 0; i < 20; i++) {
+			cJSON *e = line_entry(i % 2 ? "ls -l" : "echo \"\\t\" \xe2\x80\xae"),
+			      *sess = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(sess, "id", "s1");
+			UNIT_CHECK(spool_add_awaiting(s, "containerd://c1", i % 3 ? "s1" : "", id,
+						      k ? text : NULL, i % 3 ? sess : NULL, e, NULL,
+						      i == 5 ? "1-2" : NULL) == 0);
+			cJSON_Delete(sess);
+			cJSON_Delete(e);
+		}
+		spool_close(s);
+	}
+	na = entries_bytes(dir[0], a, sizeof(a));
+	nb = entries_bytes(dir[1], b, sizeof(b));
+	UNIT_CHECK(na > 1000 && na == nb && !memcmp(a, b, na));
+	free(text);
+}
+
 static bool waits_c1(const char *cid, void *arg)
 {
 	(*(int *)arg)++;
@@ -1487,6 +1540,7 @@ int main(void)
 		UNIT_TEST(test_spool_gives_up_waiting_for_an_attribution),
 		UNIT_TEST(test_spool_aggregation_survives_a_restart),
 		UNIT_TEST(test_spool_chains_publish_apart),
+		UNIT_TEST(test_spool_identity_text_journals_the_same_bytes),
 	};
 	int ret;
 
