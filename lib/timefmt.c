@@ -48,28 +48,26 @@ static int timefmt_2(const char *p)
 
 /* "YYYY-MM-DDTHH:MM:SS" with every field in strptime's range, read without
  * it (strptime and timegm were a tenth of the batcher's time under an exec
- * flood): the seconds since the epoch in *t and 1; 0 for any other form,
- * left to strptime. */
-static int timefmt_fixed(const char *s, struct tm *tm, time_t *t)
+ * flood): the seconds since the epoch in *t and true; false for any other
+ * form, left to strptime. */
+static bool timefmt_fixed(const char *s, time_t *t)
 {
 	static const char form[] = "dddd-dd-ddTdd:dd:dd";
-	int i;
+	int i, mon, mday, hour, min, sec;
 
 	for (i = 0; form[i]; i++)
 		if (form[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != form[i])
-			return 0;
-	tm->tm_year = timefmt_2(s) * 100 + timefmt_2(s + 2) - 1900;
-	tm->tm_mon = timefmt_2(s + 5) - 1;
-	tm->tm_mday = timefmt_2(s + 8);
-	tm->tm_hour = timefmt_2(s + 11);
-	tm->tm_min = timefmt_2(s + 14);
-	tm->tm_sec = timefmt_2(s + 17);
-	if (tm->tm_mon < 0 || tm->tm_mon > 11 || tm->tm_mday < 1 || tm->tm_mday > 31 ||
-	    tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 61)
-		return 0;
-	*t = (time_t)(timefmt_days(tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday) * 86400 +
-		      tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec);
-	return 1;
+			return false;
+	mon = timefmt_2(s + 5);
+	mday = timefmt_2(s + 8);
+	hour = timefmt_2(s + 11);
+	min = timefmt_2(s + 14);
+	sec = timefmt_2(s + 17);
+	if (mon < 1 || mon > 12 || mday < 1 || mday > 31 || hour > 23 || min > 59 || sec > 61)
+		return false;
+	*t = (time_t)(timefmt_days(timefmt_2(s) * 100 + timefmt_2(s + 2), mon, mday) * 86400 +
+		      hour * 3600 + min * 60 + sec);
+	return true;
 }
 
 int timefmt_parse(const char *s, struct timespec *out)
@@ -79,7 +77,7 @@ int timefmt_parse(const char *s, struct timespec *out)
 	long frac = 0, scale = 100000000;
 	int off = 0;
 	time_t t = 0;
-	bool fixed = timefmt_fixed(s, &tm, &t);
+	bool fixed = timefmt_fixed(s, &t);
 
 	p = fixed ? s + 19 : strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!p)

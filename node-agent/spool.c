@@ -48,10 +48,12 @@ const char *spool_str(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
+/* The members of an entry item spool_item_read leaves raw. */
+static const char *const spool_item_raw[] = { "id", "sess", NULL };
+
 cJSON *spool_item_read(const void *data, size_t len)
 {
-	static const char *const raw[] = { "id", "sess", NULL };
-	cJSON *item = jsontext_parse_lazy(data, len, raw);
+	cJSON *item = jsontext_parse_lazy(data, len, spool_item_raw);
 
 	if (spool_str(item, "w") && spool_item_expand(item) < 0) {
 		cJSON_Delete(item);
@@ -62,9 +64,12 @@ cJSON *spool_item_read(const void *data, size_t len)
 
 int spool_item_expand(cJSON *item)
 {
-	int ret = jsontext_expand(item, "id");
+	const char *const *k;
+	int ret = 0;
 
-	return ret < 0 ? ret : jsontext_expand(item, "sess");
+	for (k = spool_item_raw; *k && ret == 0; k++)
+		ret = jsontext_expand(item, *k);
+	return ret;
 }
 
 bool spool_item_object(const cJSON *item, const char *k)
