@@ -38,9 +38,12 @@ wrapped() {
 		cap_container "$name-$try" || return 1
 		CPID[$name]=${CPID[$name-$try]}
 		# Pids start over at 300 after a wrap: an init below 1300 leaves
-		# no room under it; another container gets a higher pid.
+		# no room under it. The next container gets a higher pid: the
+		# counter is moved past it (a run before this one may have left
+		# it low, where ten containers would not get past 1300).
 		if [ "${CPID[$name]}" -lt 1300 ]; then
 			kill -KILL "${CPID[$name]}"
+			echo 1400 >/proc/sys/kernel/ns_last_pid
 			continue
 		fi
 		echo "${CPID[$name]}" >"$cg/cgroup.procs"
