@@ -34,11 +34,14 @@ t_eq "attributed to sqlite3" sqlite3 \
 	"$("$TOOLS/sa-lines" --kind line --container r --field comm "$work/out.jsonl" | sort -u)"
 
 printf 'echo from-static-bash\n/bin/true static-child\n' >"$work/static.txt"
-cap_shell r "$work/static.txt" -- /bin/bash-static >/dev/null || t_fail "bash-static in r failed"
-t_wait 30 grep -q 'static-child' "$work/out.jsonl" || t_fail "exec from bash-static never arrived"
 # Discovery looks at the new executable in its own turns, after the exec
-# event that queued it may already be out.
-t_wait 30 grep -qE '"no readline to probe","file":"[^"]*bash-static"' "$work/agent.log" || true
+# event that queued it, and only while the process lives: the lines are
+# typed once the agent has said what it found (ptytype --ready), so the
+# shell cannot have exited before (a busy machine made that a race).
+static_seen="grep -qE '\"no readline to probe\",\"file\":\"[^\"]*bash-static\"' '$work/agent.log'"
+cap_shell r "$work/static.txt" --ready "$static_seen" -- /bin/bash-static >/dev/null ||
+	t_fail "bash-static in r failed"
+t_wait 30 grep -q 'static-child' "$work/out.jsonl" || t_fail "exec from bash-static never arrived"
 t_match "static bash not probed, and the agent says why" \
 	'"no readline to probe","file":"[^"]*bash-static"[^}]*"reason":"no symbol table' \
 	"$(cat "$work/agent.log")"
