@@ -49,11 +49,17 @@ struct journal {
 	uint64_t last;		/* position of the last item, UINT64_MAX: none */
 	uint64_t synced;	/* everything before it is durable */
 	bool dir_dirty;		/* a segment was made since the directory's fsync */
-	unsigned char *unsynced; /* the write segment's bytes from synced on */
+	/* The write segment's last nmem bytes: its nunsynced last ones not
+	 * yet synced (written again from here after a failed fdatasync), the
+	 * rest what was synced last, kept to read from (JOURNAL_MEM_KEEP). */
+	unsigned char *mem;
+	size_t nmem, nunsynced, capmem;
+	/* Items at or past it that are still in mem are read from there: a
+	 * write cut short leaves bytes a reader must find corrupt on disk. */
+	uint64_t mem_whole;
 	/* Synced, and nothing written since: a sync has nothing to do (a
 	 * records journal is synced on every tick, mostly unchanged). */
 	bool clean;
-	size_t nunsynced, capunsynced;
 	struct journal_stats stats;
 };
 
@@ -310,7 +316,7 @@ static int journal_new_segment(struct journal *j, uint64_t start)
 	if (j->wfd >= 0)
 		close(j->wfd);
 	j->wfd = fd;
-	j->nunsynced = 0;
+	j->nmem = j->nunsynced = 0;
 	j->clean = false;
 	if (j->nsegs && j->segs[j->nsegs - 1].start == start)
 		return 0;
@@ -412,7 +418,7 @@ void journal_close(struct journal *j)
 	journal_read_close(j);
 	if (j->wfd >= 0)
 		close(j->wfd);
-	free(j->unsynced);
+	free(j->mem);
 	free(j->segs);
 	free(j);
 }
@@ -437,8 +443,8 @@ void journal_get_stats(const struct journal *j, struct journal_stats *out)
 	*out = j->stats;
 }
 
-/* The copy of unsynced bytes kept allocated after a sync, at most. */
-#define JOURNAL_UNSYNCED_KEEP (64u << 10)
+/* The copy's size kept allocated after a sync, at most. */
+#define JOURNAL_MEM_CAP_KEEP (4 * JOURNAL_MEM_KEEP)
 
 /* Makes the write segment's data durable, writing it again from memory
  * after a failed fdatasync (whose pages the kernel may have dropped). */
@@ -446,6 +452,7 @@ static int journal_sync_segment(struct journal *j)
 {
 	struct journal_segment *last = &j->segs[j->nsegs - 1];
 	uint64_t from = last->end - last->start - j->nunsynced;
+	size_t keep;
 	ssize_t n;
 
 	if (j->clean)
@@ -457,7 +464,7 @@ static int journal_sync_segment(struct journal *j)
 	 * be gone whatever a second fdatasync says. Write it again. */
 	if (ftruncate(j->wfd, (off_t)from) < 0)
 		return -errno;
-	n = pwrite(j->wfd, j->unsynced, j->nunsynced, (off_t)from);
+	n = pwrite(j->wfd, j->mem + j->nmem - j->nunsynced, j->nunsynced, (off_t)from);
 	if (n != (ssize_t)j->nunsynced) {
 		int ret = n < 0 ? -errno : -EIO;
 
@@ -476,12 +483,20 @@ done:
 	j->nunsynced = 0;
 	j->synced = last->end;
 	j->clean = true;
+	keep = j->opts.read_recent ? JOURNAL_MEM_KEEP : 0;
+	if (j->nmem > keep) {
+		memmove(j->mem, j->mem + j->nmem - keep, keep);
+		j->nmem = keep;
+	}
 	/* A copy grown by one large item (a record of 1,000 entries) is not
 	 * kept for a long life: a flood's small items fit what is left. */
-	if (j->capunsynced > JOURNAL_UNSYNCED_KEEP) {
-		free(j->unsynced);
-		j->unsynced = NULL;
-		j->capunsynced = 0;
+	if (j->capmem > JOURNAL_MEM_CAP_KEEP) {
+		unsigned char *p = realloc(j->mem, JOURNAL_MEM_KEEP);
+
+		if (p) {
+			j->mem = p;
+			j->capmem = JOURNAL_MEM_KEEP;
+		}
 	}
 	return 0;
 }
@@ -506,17 +521,25 @@ int journal_sync(struct journal *j)
  * and not yet synced (the caller fills it), or NULL. */
 static unsigned char *journal_keep(struct journal *j, size_t len)
 {
-	if (j->nunsynced + len > j->capunsynced) {
-		size_t cap = (j->nunsynced + len) * 2;
-		unsigned char *p = realloc(j->unsynced, cap);
+	if (j->nmem + len > j->capmem) {
+		size_t cap = (j->nmem + len) * 2;
+		unsigned char *p = realloc(j->mem, cap);
 
 		if (!p)
 			return NULL;
-		j->unsynced = p;
-		j->capunsynced = cap;
+		j->mem = p;
+		j->capmem = cap;
 	}
+	j->nmem += len;
 	j->nunsynced += len;
-	return j->unsynced + j->nunsynced - len;
+	return j->mem + j->nmem - len;
+}
+
+/* Takes back the last len bytes journal_keep gave. */
+static void journal_unkeep(struct journal *j, size_t len)
+{
+	j->nmem -= len;
+	j->nunsynced -= len;
 }
 
 static int journal_append_in(struct journal *j, const void *data, size_t len, uint64_t *pos,
@@ -564,10 +587,11 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 		 * open cuts them as a torn tail), their copy stays, and
 		 * positions count them. */
 		if (n > 0 && ftruncate(j->wfd, (off_t)(last->end - last->start)) < 0) {
-			j->nunsynced -= JOURNAL_HDR + len - (size_t)n;
+			journal_unkeep(j, JOURNAL_HDR + len - (size_t)n);
 			last->end += (uint64_t)n;
+			j->mem_whole = last->end;
 		} else {
-			j->nunsynced -= JOURNAL_HDR + len;
+			journal_unkeep(j, JOURNAL_HDR + len);
 		}
 		return ret;
 	}
@@ -600,6 +624,37 @@ static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
 	return NULL;
 }
 
+/* The item at pos from the copy in memory: 1 when read, 0 when it is not
+ * there (not in the copy, or not whole in it: read from the file). Its
+ * bytes are the ones written, checked when they were appended. */
+static int journal_read_mem(struct journal *j, const struct journal_segment *s, uint64_t pos,
+			    void **data, size_t *len, uint64_t *next)
+{
+	const unsigned char *p;
+	uint32_t magic, l;
+	size_t off, have;
+
+	if (!j->opts.read_recent || s != &j->segs[j->nsegs - 1] || pos < s->end - j->nmem ||
+	    pos < j->mem_whole)
+		return 0;
+	off = (size_t)(pos - (s->end - j->nmem));
+	have = j->nmem - off;
+	p = j->mem + off;
+	if (have < JOURNAL_HDR)
+		return 0;
+	memcpy(&magic, p, 4);
+	memcpy(&l, p + 4, 4);
+	if (magic != JOURNAL_MAGIC || l > JOURNAL_ITEM_MAX || l > have - JOURNAL_HDR)
+		return 0;
+	if (!(*data = malloc((size_t)l + 1)))
+		return -ENOMEM;
+	memcpy(*data, p + JOURNAL_HDR, l);
+	((char *)*data)[l] = '\0';
+	*len = l;
+	*next = pos + JOURNAL_HDR + l;
+	return 1;
+}
+
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next)
 {
 	struct journal_segment *s = journal_find(j, pos);
@@ -609,6 +664,8 @@ int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint
 	int fd;
 
 	*data = NULL;
+	if (s && (fd = journal_read_mem(j, s, pos, data, len, next)) != 0)
+		return fd < 0 ? fd : 0;
 	if (!s) {
 		if (pos >= journal_end(j))
 			return -ENODATA;

@@ -28,7 +28,15 @@ struct journal_opts {
 	size_t max_bytes;	/* unacknowledged bytes at most [256 MiB] */
 	/* fdatasync(2) [NULL]; a unit test's stand-in makes it fail. */
 	int (*datasync)(int fd);
+	/* The items not yet synced and the last JOURNAL_MEM_KEEP bytes synced
+	 * are read from memory, not from the file [false]: for a reader that
+	 * follows closely behind the writer. They are the bytes written: what
+	 * rots on disk meanwhile shows after a restart, when they are read
+	 * from the file and skipped as any corrupt item. */
+	bool read_recent;
 };
+
+#define JOURNAL_MEM_KEEP (64u << 10)
 
 struct journal_stats {
 	uint64_t appended, append_bytes;

@@ -1138,9 +1138,13 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		goto fail;
 	snprintf(dir, sizeof(dir), "%s/entries", opts->dir);
 	jo.dir = dir;
+	/* The batcher and the Events read each entry soon after it came: from
+	 * memory. A record is read once, long after: from the file. */
+	jo.read_recent = true;
 	if ((ret = journal_open(&jo, &s->ej)) < 0)
 		goto fail;
 	snprintf(dir, sizeof(dir), "%s/records", opts->dir);
+	jo.read_recent = false;
 	if ((ret = journal_open(&jo, &s->rj)) < 0)
 		goto fail;
 	/* Decisions first: restoring open batches reads their entries. */

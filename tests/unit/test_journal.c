@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,6 +251,92 @@ static void test_journal_corrupt_item_in_a_middle_segment_loses_only_it(void)
 	/* nothing was cut: appending goes on after the last item */
 	UNIT_CHECK(journal_append(j, "after", 5, NULL) == 0);
 	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 12 && bad == 1);
+	journal_close(j);
+}
+
+/* Items still in memory (not yet synced, or among the last
+ * JOURNAL_MEM_KEEP bytes synced) are read from it, without a read of the
+ * file: what rots on disk meanwhile shows after a restart, where it is
+ * skipped as any corrupt item. Older items are read from the file, their
+ * check with them. */
+static void test_journal_recent_items_are_read_from_memory(void)
+{
+	struct journal_opts o = { .dir = dir, .read_recent = true };
+	struct journal *j;
+	char path[128], item[1100], *all = malloc(1 << 17);
+	int i, bad;
+
+	fresh();
+	UNIT_CHECK(all && journal_open(&o, &j) == 0);
+	/* 80 items of 12 + 1,008 bytes: the first ones beyond the kept copy */
+	for (i = 0; i < 80; i++) {
+		snprintf(item, sizeof(item), "item-%02d-%01000d", i, 0);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_append(j, "unsynced-one", 12, NULL) == 0);
+	UNIT_CHECK(journal_append(j, "unsynced-two", 12, NULL) == 0);
+	snprintf(path, sizeof(path), "%s/%016x.seg", dir, 0);
+	flip(path, 79L * 1020 + 12 + 10); /* the last synced item, kept */
+	flip(path, 80L * 1020 + 12 + 3);  /* the first unsynced one */
+	flip(path, 1L * 1020 + 12 + 10);  /* item-01: long out of memory */
+	UNIT_CHECK(read_skipping(j, all, 1 << 17, &bad) == 81 && bad == 1);
+	UNIT_CHECK(strstr(all, "item-01-") == NULL && strstr(all, "item-79-") != NULL);
+	UNIT_CHECK(strstr(all, ",unsynced-one,unsynced-two") != NULL);
+	UNIT_CHECK(journal_sync(j) == 0);
+	journal_close(j);
+	/* After a restart all comes from the disk: the rot shows. */
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	/* two regions: item-01, and item-79 with the item after it */
+	UNIT_CHECK(read_skipping(j, all, 1 << 17, &bad) == 79 && bad == 2);
+	UNIT_CHECK(strstr(all, "item-79-") == NULL && strstr(all, "unsynced-one") == NULL);
+	UNIT_CHECK(strstr(all, "item-78-") != NULL && strstr(all, "unsynced-two") != NULL);
+	UNIT_CHECK(journal_append(j, "new", 3, NULL) == 0);
+	journal_close(j);
+	/* Without read_recent, the rot shows at once. */
+	o.read_recent = false;
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	flip(path, 78L * 1020 + 12 + 10);
+	UNIT_CHECK(journal_append(j, "newer", 5, NULL) == 0);
+	flip(path, 80L * 1020 + 2 * 24 + 12 + 1); /* "new" */
+	UNIT_CHECK(read_skipping(j, all, 1 << 17, &bad) == 79 && bad == 3);
+	UNIT_CHECK(strstr(all, "item-78-") == NULL && strstr(all, ",new,") == NULL);
+	UNIT_CHECK(strstr(all, ",unsynced-two,newer") != NULL);
+	journal_close(j);
+	free(all);
+}
+
+/* A write cut short (the file size limit) leaves no item behind: the
+ * journal takes its bytes back, in the file and in its copy, and the
+ * items after it read back whole, from memory and after a reopen. */
+static void test_journal_short_write_leaves_no_item(void)
+{
+	struct journal_opts o = { .dir = dir };
+	struct rlimit old, lim;
+	struct journal *j;
+	char all[512], big[400];
+	int bad;
+
+	fresh();
+	memset(big, 'b', sizeof(big));
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_append(j, "before", 6, NULL) == 0);
+	UNIT_CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = 18 + 100; /* "before" and 100 bytes of the next */
+	signal(SIGXFSZ, SIG_IGN);
+	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	UNIT_CHECK(journal_append(j, big, sizeof(big), NULL) < 0);
+	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_DFL);
+	UNIT_CHECK(journal_append(j, "after", 5, NULL) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 2 && bad == 0);
+	UNIT_CHECK_STR(all, "before,after");
+	UNIT_CHECK(journal_sync(j) == 0);
+	journal_close(j);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 2 && bad == 0);
+	UNIT_CHECK_STR(all, "before,after");
 	journal_close(j);
 }
 
@@ -508,6 +596,8 @@ int main(void)
 		UNIT_TEST(test_journal_torn_tail_is_cut_and_counted),
 		UNIT_TEST(test_journal_corrupt_last_item_is_a_torn_tail),
 		UNIT_TEST(test_journal_corrupt_item_in_a_middle_segment_loses_only_it),
+		UNIT_TEST(test_journal_recent_items_are_read_from_memory),
+		UNIT_TEST(test_journal_short_write_leaves_no_item),
 		UNIT_TEST(test_journal_segment_gone_is_skipped),
 		UNIT_TEST(test_journal_damaged_cursor_replays_from_the_oldest),
 		UNIT_TEST(test_journal_items_of_every_length_read_back),
