@@ -15,6 +15,7 @@ struct jsontext_buf {
 	char *p;
 	size_t len, cap;
 	bool failed;
+	bool nomem; /* failed for want of memory (else: an invalid item) */
 	bool count; /* only len: what the text's length would be */
 };
 
@@ -31,7 +32,7 @@ static bool jsontext_room(struct jsontext_buf *b, size_t n)
 	for (cap = b->cap ? b->cap : 256; cap < b->len + n + 1; cap *= 2)
 		;
 	if (!(p = realloc(b->p, cap))) {
-		b->failed = true;
+		b->failed = b->nomem = true;
 		return false;
 	}
 	b->p = p;
@@ -181,6 +182,48 @@ char *jsontext_print(const cJSON *j, size_t *len)
 	if (len)
 		*len = b.len;
 	return b.p;
+}
+
+int jsontext_append(struct jsontext_out *o, const cJSON *j)
+{
+	struct jsontext_buf b = { .p = o->p, .len = o->len, .cap = o->cap };
+
+	if (!j)
+		return -EINVAL;
+	jsontext_value(&b, j);
+	if (b.failed || !jsontext_room(&b, 0)) {
+		/* Grown or not, the buffer stays the caller's, as it was. */
+		o->p = b.p;
+		o->cap = b.cap;
+		if (o->p)
+			o->p[o->len] = '\0';
+		return b.nomem ? -ENOMEM : -EINVAL;
+	}
+	b.p[b.len] = '\0';
+	o->p = b.p;
+	o->len = b.len;
+	o->cap = b.cap;
+	return 0;
+}
+
+int jsontext_append_bytes(struct jsontext_out *o, const char *s, size_t n)
+{
+	struct jsontext_buf b = { .p = o->p, .len = o->len, .cap = o->cap };
+
+	if (!jsontext_room(&b, n))
+		return -ENOMEM;
+	memcpy(b.p + b.len, s, n);
+	b.p[b.len + n] = '\0';
+	o->p = b.p;
+	o->len = b.len + n;
+	o->cap = b.cap;
+	return 0;
+}
+
+void jsontext_out_free(struct jsontext_out *o)
+{
+	free(o->p);
+	*o = (struct jsontext_out){ 0 };
 }
 
 int jsontext_length(const cJSON *j, size_t *len)

@@ -18,6 +18,22 @@
  * without text (where cJSON_PrintUnformatted gives NULL too). */
 char *jsontext_print(const cJSON *j, size_t *len);
 
+/* A caller's buffer that texts are appended to, kept from one use to the
+ * next: a writer of many small texts allocates it once. p is
+ * NUL-terminated after each append that succeeded; jsontext_out_free
+ * frees it. */
+struct jsontext_out {
+	char *p;
+	size_t len, cap;
+};
+
+/* Appends j's text, as jsontext_print gives it: 0, or -ENOMEM, or -EINVAL
+ * where jsontext_print gives NULL for j; on error o->len is as it was. */
+int jsontext_append(struct jsontext_out *o, const cJSON *j);
+/* Appends n bytes of s as they are: 0 or -ENOMEM. */
+int jsontext_append_bytes(struct jsontext_out *o, const char *s, size_t n);
+void jsontext_out_free(struct jsontext_out *o);
+
 /* The length jsontext_print would give j's text, in *len, without making
  * it: 0, or -EINVAL where jsontext_print gives NULL for j. */
 int jsontext_length(const cJSON *j, size_t *len);

@@ -101,25 +101,37 @@ uint32_t spool_entry_crc(const char *head, const char *time)
 	return (uint32_t)crc32(crc, (const Bytef *)time, (uInt)strlen(time) + 1);
 }
 
+/* The print buffer kept between entries, at most (one large entry's is
+ * freed after it). */
+#define SPOOL_OUT_KEEP (64u << 10)
+
 /* An entry item as journaled: head (the item without its entry) printed,
  * then "e", then "ic", the check of head and of e's time. Printed in
- * parts, the check costs a CRC of bytes printed anyway. */
-static int spool_append_entry(struct journal *j, const cJSON *head, const cJSON *e, uint64_t *pos)
+ * parts into one buffer kept for the next entry, the check costs a CRC of
+ * bytes printed anyway. */
+static int spool_append_entry(struct spool *s, const cJSON *head, const cJSON *e, uint64_t *pos)
 {
-	size_t hl = 0, el = 0;
-	char *h = jsontext_print(head, &hl), *et = jsontext_print(e, &el), *text = NULL;
-	size_t cap = hl + el + 32;
-	int ret = -ENOMEM, n;
+	static const char hex[] = "0123456789abcdef";
+	struct jsontext_out *o = &s->out;
+	char ic[] = ",\"ic\":\"00000000\"}";
+	uint32_t crc;
+	int ret, i;
 
-	if (hl >= 2 && et && (text = malloc(cap))) {
-		n = snprintf(text, cap, "%.*s,\"e\":%s,\"ic\":\"%08" PRIx32 "\"}", (int)(hl - 1), h,
-			     et, spool_entry_crc(h, spool_str(e, "time")));
-		ret = n > 0 && (size_t)n < cap ? journal_append(j, text, (size_t)n, pos) :
-						 -EOVERFLOW;
-	}
-	free(text);
-	free(et);
-	free(h);
+	o->len = 0;
+	if ((ret = jsontext_append(o, head)) < 0)
+		goto out;
+	crc = spool_entry_crc(o->p, spool_str(e, "time"));
+	for (i = 0; i < 8; i++)
+		ic[7 + i] = hex[(crc >> (28 - 4 * i)) & 0xf];
+	o->len--; /* the head's closing brace: "e" and "ic" come before it */
+	if ((ret = jsontext_append_bytes(o, ",\"e\":", 5)) < 0 ||
+	    (ret = jsontext_append(o, e)) < 0 ||
+	    (ret = jsontext_append_bytes(o, ic, sizeof(ic) - 1)) < 0)
+		goto out;
+	ret = journal_append(s->ej, o->p, o->len, pos);
+out:
+	if (o->cap > SPOOL_OUT_KEEP)
+		jsontext_out_free(o);
 	return ret;
 }
 
@@ -218,6 +230,7 @@ void spool_close(struct spool *s)
 	spool_batcher_clear(&s->b);
 	journal_close(s->ej);
 	journal_close(s->rj);
+	jsontext_out_free(&s->out);
 	free(s);
 }
 
@@ -546,7 +559,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		spool_settle(s, item);
 		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
-	ret = spool_append_entry(s->ej, item, entry, &pos);
+	ret = spool_append_entry(s, item, entry, &pos);
 	cJSON_Delete(item);
 	/* Counted for its container (an uncounted entry only lets the
 	 * container take a little more). */

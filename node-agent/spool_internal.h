@@ -12,6 +12,7 @@
 
 #include "hmap.h"
 #include "journal.h"
+#include "jsontext.h"
 #include "record.h"
 #include "spool.h"
 #include "spool_use.h"
@@ -115,6 +116,7 @@ struct spool {
 	struct hmap decided;
 	struct spool_use *use;		/* the bytes of each container */
 	struct spool_await ev_await;	/* the undecided entry Events stopped at */
+	struct jsontext_out out;	/* where entries are printed */
 	struct spool_stats stats;
 };
 

@@ -195,6 +195,46 @@ static void test_jsontext_random_trees_as_cjson(void)
 	UNIT_CHECK(bad == 0);
 }
 
+/* Texts appended to one kept buffer: each is jsontext_print's, after what
+ * was there, the buffer NUL-terminated; an invalid item or bytes leave
+ * what was appended before as it was and say which error it was. */
+static void test_jsontext_append_to_a_kept_buffer(void)
+{
+	struct jsontext_out o = { 0 };
+	cJSON *bad = cJSON_CreateObject(), *raw = cJSON_CreateRaw("x");
+	size_t want = 0;
+	int i, wrong = 0;
+
+	for (i = 0; i < 300; i++) {
+		cJSON *t = random_tree(0);
+		size_t len = 0;
+		char *p = jsontext_print(t, &len);
+
+		/* every tenth, from the start again: the buffer is reused */
+		if (i % 10 == 0)
+			o.len = want = 0;
+		wrong += !p || jsontext_append(&o, t) != 0 || o.len != want + len ||
+			 memcmp(o.p + want, p, len) != 0 || o.p[o.len] != '\0';
+		want += len;
+		wrong += jsontext_append_bytes(&o, ",", 1) != 0 || strcmp(o.p + want, ",") != 0;
+		want++;
+		free(p);
+		cJSON_Delete(t);
+	}
+	UNIT_CHECK(wrong == 0);
+	free(raw->valuestring);
+	raw->valuestring = NULL;
+	cJSON_AddItemToObject(bad, "bad", raw);
+	UNIT_CHECK(jsontext_append(&o, bad) == -EINVAL && o.len == want && o.p[want] == '\0');
+	UNIT_CHECK(jsontext_append(&o, NULL) == -EINVAL && o.len == want);
+	jsontext_out_free(&o);
+	UNIT_CHECK(o.p == NULL && o.len == 0 && o.cap == 0);
+	UNIT_CHECK(jsontext_append_bytes(&o, "{}", 2) == 0 && !strcmp(o.p, "{}"));
+	jsontext_out_free(&o);
+	jsontext_out_free(&o);
+	cJSON_Delete(bad);
+}
+
 /* Whether text read lazily, its raw members then expanded, is the tree
  * cJSON reads; raw_seen: how many members stayed raw until expanded. */
 static int lazy_same(const char *text, size_t len, int *raw_seen)
@@ -312,6 +352,7 @@ UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
 	  UNIT_TEST(test_jsontext_references_print_what_they_point_to),
 	  UNIT_TEST(test_jsontext_invalid_items_give_null),
 	  UNIT_TEST(test_jsontext_random_trees_as_cjson),
+	  UNIT_TEST(test_jsontext_append_to_a_kept_buffer),
 	  UNIT_TEST(test_jsontext_lazy_reads_what_cjson_reads),
 	  UNIT_TEST(test_jsontext_lazy_raw_value_invalid_fails_its_expand),
 	  UNIT_TEST(test_jsontext_lazy_random_objects_as_cjson))

@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include "journal.h"
 #include "jsontext.h"
 #include "spool.h"
 #include "timefmt.h"
@@ -466,6 +469,77 @@ static void test_spool_corrupt_entry_is_a_gap_in_its_session(void)
 	UNIT_CHECK(st.corrupt == 1 && st.corrupt_gaps == 1 && st.corrupt_unattributed == 0);
 	cJSON_Delete(all);
 	spool_close(s);
+}
+
+/* The entries journal's item, byte for byte as earlier agents wrote it
+ * (an upgraded agent reads their spool): the head (the item without "e"),
+ * then ,"e": and the entry, then ,"ic": the CRC-32 of the head's text and
+ * of the entry's time with its NUL, in 8 hex digits. A large entry (past
+ * the print buffer kept) and a small one after it alike. */
+static void test_spool_entry_items_keep_their_form(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000 };
+	struct journal_opts jo = { 0 };
+	char dir[128], sub[160], *big = malloc(100001), want[256];
+	struct journal *j;
+	struct spool *s;
+	uint64_t pos = 0, next;
+	size_t len;
+	void *data;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/form", base);
+	o.dir = dir;
+	UNIT_CHECK(big && spool_open(&o, &s) == 0);
+	memset(big, 'x', 100000);
+	big[100000] = '\0';
+	add_to(s, "containerd://c1", id, "a", "a \"quoted\" line\t");
+	add_to(s, "containerd://c1", id, "a", big);
+	add_to(s, "containerd://c1", id, "", "no session");
+	spool_close(s);
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	jo.dir = sub;
+	UNIT_CHECK(journal_open(&jo, &j) == 0);
+	while (journal_read(j, pos, &data, &len, &next) == 0) {
+		cJSON *item = cJSON_ParseWithLength(data, len), *e, *ic;
+		char *head, *et;
+		uLong crc;
+
+		e = cJSON_DetachItemFromObjectCaseSensitive(item, "e");
+		ic = cJSON_DetachItemFromObjectCaseSensitive(item, "ic");
+		UNIT_CHECK(item && e && ic && cJSON_IsString(ic));
+		if (!item || !e || !ic) {
+			cJSON_Delete(item);
+			cJSON_Delete(e);
+			cJSON_Delete(ic);
+			free(data);
+			break;
+		}
+		head = cJSON_PrintUnformatted(item);
+		et = cJSON_PrintUnformatted(e);
+		crc = crc32(0L, (const Bytef *)head, (uInt)strlen(head));
+		crc = crc32(crc,
+			    (const Bytef *)cJSON_GetStringValue(cJSON_GetObjectItem(e, "time")),
+			    (uInt)strlen(cJSON_GetStringValue(cJSON_GetObjectItem(e, "time"))) + 1);
+		snprintf(want, sizeof(want), ",\"e\":");
+		UNIT_CHECK(len == strlen(head) - 1 + 5 + strlen(et) + 17);
+		UNIT_CHECK(!memcmp(data, head, strlen(head) - 1));
+		UNIT_CHECK(!memcmp((char *)data + strlen(head) - 1, want, 5));
+		UNIT_CHECK(!memcmp((char *)data + strlen(head) + 4, et, strlen(et)));
+		snprintf(want, sizeof(want), ",\"ic\":\"%08lx\"}", (unsigned long)crc);
+		UNIT_CHECK(!memcmp((char *)data + len - 17, want, 17));
+		n++;
+		cJSON_Delete(item);
+		cJSON_Delete(e);
+		cJSON_Delete(ic);
+		free(head);
+		free(et);
+		free(data);
+		pos = next;
+	}
+	UNIT_CHECK(n == 3);
+	journal_close(j);
+	free(big);
 }
 
 /* Field `field` of entry k of record i. */
@@ -1533,6 +1607,7 @@ int main(void)
 		UNIT_TEST(test_spool_batch_bytes_cuts_records),
 		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
 		UNIT_TEST(test_spool_open_batches_are_bounded),
+		UNIT_TEST(test_spool_entry_items_keep_their_form),
 		UNIT_TEST(test_spool_corrupt_entry_is_a_gap_in_its_session),
 		UNIT_TEST(test_spool_corrupt_entry_of_no_known_session_is_counted),
 		UNIT_TEST(test_spool_corrupt_entry_after_a_cut_is_a_gap_in_its_session),
