@@ -905,9 +905,8 @@ static void test_spool_corrupt_record_is_formed_again(void)
 	snprintf(copy, sizeof(copy), "%s-copy", dir);
 	sh("cp -a '%s' '%s'", dir, copy);
 	snprintf(sub, sizeof(sub), "%s/records", dir);
-	spool_close(s);
+	/* live: the records journal is read from the file (read_recent) */
 	UNIT_CHECK(segments(sub, seg, 4) == 1 && corrupt(seg[0], "cmd-3-of-record-1", 4) == 0);
-	UNIT_CHECK(spool_open(&o, &s) == 0);
 	all = all_records(s);
 	for (i = 0; i < cJSON_GetArraySize(all); i++)
 		seqs |= 1 << (int)cJSON_GetNumberValue(
