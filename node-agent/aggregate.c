@@ -12,23 +12,43 @@ static const cJSON *aggregate_field(const cJSON *e, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(e, k);
 }
 
-/* Same execution: file, argv, user and session root, as stored (as
- * typed, or escaped: the same bytes stored alike), and the same marks
- * (escaped, truncated, redacted and its rules, withheld), so the entry
- * says of each what it said of one. */
-static bool aggregate_same(const cJSON *a, const cJSON *b)
+/* What makes two execs the same: file, argv, user and session root, as
+ * stored (as typed, or escaped: the same bytes stored alike), and the same
+ * marks (escaped, truncated, redacted and its rules, withheld), so the
+ * entry says of each what it said of one. */
+static const char *const aggregate_keys[] = { "filename",  "argv",	  "text",
+					      "uid",	   "sessionRoot", "escaped",
+					      "truncated", "redacted",	  "withheld" };
+#define AGG_KEYS (sizeof(aggregate_keys) / sizeof(aggregate_keys[0]))
+
+/* e's members named in aggregate_keys, each the first of its name (as
+ * cJSON_GetObjectItemCaseSensitive finds it), in one walk of e: a batch
+ * compares each exec with up to AGGREGATE_LOOKBACK others. */
+static void aggregate_fields(const cJSON *e, const cJSON *out[AGG_KEYS])
 {
-	static const char *const keys[] = { "filename",	 "argv",	"text",
-					    "uid",	 "sessionRoot", "escaped",
-					    "truncated", "redacted",	"withheld" };
+	const cJSON *c;
 	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const cJSON *x = aggregate_field(a, keys[i]), *y = aggregate_field(b, keys[i]);
-
-		if (!x != !y || (x && !cJSON_Compare(x, y, true)))
-			return false;
+	memset(out, 0, AGG_KEYS * sizeof(*out));
+	for (c = e->child; c; c = c->next) {
+		if (!c->string)
+			continue;
+		for (i = 0; i < AGG_KEYS; i++)
+			if (c->string[0] == aggregate_keys[i][0] &&
+			    !strcmp(c->string, aggregate_keys[i]))
+				break;
+		if (i < AGG_KEYS && !out[i])
+			out[i] = c;
 	}
+}
+
+static bool aggregate_same(const cJSON *const a[AGG_KEYS], const cJSON *const b[AGG_KEYS])
+{
+	size_t i;
+
+	for (i = 0; i < AGG_KEYS; i++)
+		if (!a[i] != !b[i] || (a[i] && !cJSON_Compare(a[i], b[i], true)))
+			return false;
 	return true;
 }
 
@@ -52,18 +72,23 @@ bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
 {
 	const char *etime = cJSON_GetStringValue(aggregate_field(e, "time"));
 	long long at = aggregate_ms(etime);
+	const cJSON *ef[AGG_KEYS], *pf[AGG_KEYS];
 	cJSON *prev, *count;
 	int looked = 0;
 
 	if (!aggregate_is_exec(e) || at < 0 || window_ms <= 0 || !entries || !entries->child)
 		return false;
+	aggregate_fields(e, ef);
 	/* From the last (cJSON keeps it as the first's prev) backwards. */
 	for (prev = entries->child->prev; prev && looked < AGGREGATE_LOOKBACK;
 	     prev = prev == entries->child ? NULL : prev->prev, looked++) {
 		const char *first;
 		long long from;
 
-		if (!aggregate_is_exec(prev) || !aggregate_same(prev, e))
+		if (!aggregate_is_exec(prev))
+			continue;
+		aggregate_fields(prev, pf);
+		if (!aggregate_same(pf, ef))
 			continue;
 		first = cJSON_GetStringValue(aggregate_field(prev, "time"));
 		from = aggregate_ms(first);

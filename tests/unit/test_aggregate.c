@@ -4,6 +4,7 @@
  * exec past the window, a typed line (never aggregated, even repeated) and
  * an entry without a usable time each stay entries of their own; a record
  * holding aggregated entries keeps a digest that a copy recomputes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,44 @@ static void test_aggregate_keeps_what_differs(void)
 	cJSON_Delete(entries);
 }
 
+/* Each of the nine members that make two execs the same keeps an exec
+ * apart when it differs, or is there in one only; a member repeated in
+ * an entry counts by its first (as cJSON finds it). */
+static void test_aggregate_each_member_keeps_an_exec_apart(void)
+{
+	static const char *const keys[] = { "filename",	 "argv",	"text",
+					    "uid",	 "sessionRoot", "escaped",
+					    "truncated", "redacted",	"withheld" };
+	size_t i;
+	int wrong = 0;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		cJSON *entries = cJSON_CreateArray(), *a = exec_at("2026-11-25T00:00:00Z", "x", 0);
+		cJSON *b = cJSON_Duplicate(a, 1), *c, *d;
+
+		/* in a only */
+		if (!cJSON_GetObjectItem(a, keys[i]))
+			cJSON_AddStringToObject(a, keys[i], "v");
+		else
+			cJSON_DeleteItemFromObjectCaseSensitive(b, keys[i]);
+		c = cJSON_Duplicate(a, 1);
+		d = cJSON_Duplicate(a, 1);
+		cJSON_ReplaceItemInObjectCaseSensitive(c, keys[i], cJSON_CreateString("w"));
+		/* d: the same first member, another after it */
+		cJSON_AddStringToObject(d, keys[i], "other");
+		wrong += add(entries, a, 10000);
+		wrong += add(entries, b, 10000);
+		wrong += add(entries, c, 10000); /* differs from a */
+		cJSON_DeleteItemFromArray(entries, 2);
+		cJSON_DeleteItemFromArray(entries, 1);
+		wrong += !add(entries, d, 10000);
+		if (wrong)
+			fprintf(stderr, "    wrong at %s\n", keys[i]);
+		cJSON_Delete(entries);
+	}
+	UNIT_CHECK(wrong == 0);
+}
+
 static void test_aggregate_record_digest_is_recomputed_from_a_copy(void)
 {
 	static const struct record_identity id = { "ns",   "pod", "uid", "main", "containerd://ab",
@@ -109,4 +148,5 @@ static void test_aggregate_record_digest_is_recomputed_from_a_copy(void)
 
 UNIT_MAIN(UNIT_TEST(test_aggregate_folds_identical_execs_within_the_window),
 	  UNIT_TEST(test_aggregate_keeps_what_differs),
+	  UNIT_TEST(test_aggregate_each_member_keeps_an_exec_apart),
 	  UNIT_TEST(test_aggregate_record_digest_is_recomputed_from_a_copy))
