@@ -27,6 +27,17 @@ set -uo pipefail
 . "$(dirname "$0")/capture-lib.sh"
 
 cap_setup
+# ptytype itself: after a line whose echo holds the prompt's text, the
+# next line is typed at the real prompt (here the one after a sleep), not
+# at that text.
+printf '%s\n' 'sleep 1 # P> ' 'echo T=done' 'exit' >"$work/pl"
+for mode in --prompt-last ""; do
+	"$TOOLS/ptytype" --prompt 'P> ' $mode --lines "$work/pl" --log "$work/pl.log" --timeout 60 -- \
+		env -i PS1='P> ' TERM=dumb bash --norc --noprofile -i >/dev/null 2>&1 ||
+		t_fail "ptytype runs bash ${mode:-(prompt anywhere)}"
+	t_eq "ptytype types the next line at the prompt, not at its text in an echo ${mode:-(prompt anywhere)}" \
+		"" "$(tr -d '\r' <"$work/pl.log" | grep -x 'echo T=done')"
+done
 [ -x "$TOOLS/read32" ] || { t_fail "missing $TOOLS/read32 (run make all)"; t_summary; exit 1; }
 # The container's root: the shared one plus read32.
 "$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" 2>/dev/null || t_fail "root with read32"

@@ -117,13 +117,6 @@ static void check_deadline(struct pty_state *s)
 	}
 }
 
-static bool tail_has(struct pty_state *s, const char *str)
-{
-	size_t n = strlen(str);
-
-	return s->tail_len >= n && memmem(s->tail, s->tail_len, str, n) != NULL;
-}
-
 /* Waits for `text` echoed and then the prompt after it (with `newline`,
  * after the newline that follows the echo: a prompt redrawn while the line
  * was typed comes before it): the shell has read everything typed and waits
@@ -157,14 +150,15 @@ static bool wait_echo_then_prompt(struct pty_state *s, const char *text, size_t 
 	return true;
 }
 
-/* Whether the tail ends with the prompt, but for escape sequences after it
- * (CSI: ESC [ parameters final byte; a cursor position query, say). */
-static bool tail_ends_with(const struct pty_state *s, const char *prompt)
+/* Whether the tail from `from` on ends with the prompt, but for escape
+ * sequences after it (CSI: ESC [ parameters final byte; a cursor position
+ * query, say). */
+static bool tail_ends_with(const struct pty_state *s, size_t from, const char *prompt)
 {
 	size_t n = strlen(prompt), end = s->tail_len, i;
 
 	for (;;) {
-		if (end >= n && !memcmp(s->tail + end - n, prompt, n))
+		if (end >= from + n && !memcmp(s->tail + end - n, prompt, n))
 			return true;
 		/* A CSI sequence at the end: strip it and look again. */
 		if (!end || s->tail[end - 1] < '@' || s->tail[end - 1] > '~')
@@ -181,10 +175,42 @@ static bool tail_ends_with(const struct pty_state *s, const char *prompt)
 
 static bool prompt_last;
 
-/* Returns false when the command exited first and `may_exit` allows it. */
-static bool wait_prompt(struct pty_state *s, const char *prompt, bool may_exit)
+/* Where in the tail a prompt counts, after the line `text` (n bytes) was
+ * typed: past the newline that ends its echo when the line echoes as typed
+ * (a line holding the prompt's text, `read -p "$ " x`, echoes it before
+ * the real prompt); anywhere when it does not (echo off, control bytes
+ * shown as ^X, a wrapped line). -1 while its echo has come but not the
+ * newline after it. */
+static long prompt_from(const struct pty_state *s, const char *text, size_t n)
 {
-	while (prompt_last ? !tail_ends_with(s, prompt) : !tail_has(s, prompt)) {
+	const char *at, *nl;
+
+	if (!text || !n || s->tail_len < n || !(at = memmem(s->tail, s->tail_len, text, n)))
+		return 0;
+	at += n;
+	nl = memchr(at, '\n', (size_t)(s->tail + s->tail_len - at));
+	return nl ? (long)(nl + 1 - s->tail) : -1;
+}
+
+static bool prompt_seen(const struct pty_state *s, const char *text, size_t n, const char *prompt)
+{
+	long from = prompt_from(s, text, n);
+	size_t pn = strlen(prompt);
+
+	if (from < 0)
+		return false;
+	if (prompt_last)
+		return tail_ends_with(s, (size_t)from, prompt);
+	return s->tail_len - (size_t)from >= pn &&
+	       memmem(s->tail + from, s->tail_len - (size_t)from, prompt, pn) != NULL;
+}
+
+/* Waits for the prompt after the line `text` (NULL before the first line).
+ * Returns false when the command exited first and `may_exit` allows it. */
+static bool wait_prompt(struct pty_state *s, const char *text, size_t n, const char *prompt,
+			bool may_exit)
+{
+	while (!prompt_seen(s, text, n, prompt)) {
 		if (s->child_gone) {
 			if (may_exit)
 				return false;
@@ -399,7 +425,7 @@ int main(int argc, char **argv)
 	if (attach)
 		wait_raw(&s);
 	else if (prompt)
-		wait_prompt(&s, prompt, false);
+		wait_prompt(&s, NULL, 0, prompt, false);
 	while (ready && !run_ready(ready)) {
 		check_deadline(&s);
 		pump_output(&s, 50);
@@ -428,7 +454,8 @@ int main(int argc, char **argv)
 			exited = !wait_echo_then_prompt(&s, lines + last, last_len, prompt, true,
 							start >= lines_len);
 		else if (prompt && !fast)
-			exited = !wait_prompt(&s, prompt, start >= lines_len);
+			exited = !wait_prompt(&s, lines + last, last_len, prompt,
+					      start >= lines_len);
 	}
 	if (prompt && fast && last_len)
 		wait_echo_then_prompt(&s, lines + last, last_len, prompt, false, false);
