@@ -168,22 +168,6 @@ static void jsontext_value(struct jsontext_buf *b, const cJSON *j)
 	}
 }
 
-char *jsontext_print(const cJSON *j, size_t *len)
-{
-	struct jsontext_buf b = { 0 };
-
-	if (j)
-		jsontext_value(&b, j);
-	if (!j || b.failed || !jsontext_room(&b, 0)) {
-		free(b.p);
-		return NULL;
-	}
-	b.p[b.len] = '\0';
-	if (len)
-		*len = b.len;
-	return b.p;
-}
-
 int jsontext_append(struct jsontext_out *o, const cJSON *j)
 {
 	struct jsontext_buf b = { .p = o->p, .len = o->len, .cap = o->cap };
@@ -224,6 +208,19 @@ void jsontext_out_free(struct jsontext_out *o)
 {
 	free(o->p);
 	*o = (struct jsontext_out){ 0 };
+}
+
+char *jsontext_print(const cJSON *j, size_t *len)
+{
+	struct jsontext_out o = { 0 };
+
+	if (jsontext_append(&o, j) < 0) {
+		jsontext_out_free(&o);
+		return NULL;
+	}
+	if (len)
+		*len = o.len;
+	return o.p;
 }
 
 int jsontext_length(const cJSON *j, size_t *len)
