@@ -661,11 +661,11 @@ int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint
 	uint64_t size;
 	long l;
 	size_t i;
-	int fd;
+	int fd, mem;
 
 	*data = NULL;
-	if (s && (fd = journal_read_mem(j, s, pos, data, len, next)) != 0)
-		return fd < 0 ? fd : 0;
+	if (s && (mem = journal_read_mem(j, s, pos, data, len, next)) != 0)
+		return mem < 0 ? mem : 0;
 	if (!s) {
 		if (pos >= journal_end(j))
 			return -ENODATA;

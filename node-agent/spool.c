@@ -111,22 +111,19 @@ uint32_t spool_entry_crc(const char *head, const char *time)
  * bytes printed anyway. */
 static int spool_append_entry(struct spool *s, const cJSON *head, const cJSON *e, uint64_t *pos)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct jsontext_out *o = &s->out;
-	char ic[] = ",\"ic\":\"00000000\"}";
-	uint32_t crc;
-	int ret, i;
+	char ic[32];
+	int ret, n;
 
 	o->len = 0;
 	if ((ret = jsontext_append(o, head)) < 0)
 		goto out;
-	crc = spool_entry_crc(o->p, spool_str(e, "time"));
-	for (i = 0; i < 8; i++)
-		ic[7 + i] = hex[(crc >> (28 - 4 * i)) & 0xf];
+	n = snprintf(ic, sizeof(ic), ",\"ic\":\"%08" PRIx32 "\"}",
+		     spool_entry_crc(o->p, spool_str(e, "time")));
 	o->len--; /* the head's closing brace: "e" and "ic" come before it */
 	if ((ret = jsontext_append_bytes(o, ",\"e\":", 5)) < 0 ||
 	    (ret = jsontext_append(o, e)) < 0 ||
-	    (ret = jsontext_append_bytes(o, ic, sizeof(ic) - 1)) < 0)
+	    (ret = jsontext_append_bytes(o, ic, (size_t)n)) < 0)
 		goto out;
 	ret = journal_append(s->ej, o->p, o->len, pos);
 out:
