@@ -179,8 +179,16 @@ cap_shell c1 "$work/short.txt" --timeout 600 >/dev/null || t_fail "the shell in 
 start_agent --ringbuf-mb 1 || t_fail "agent with --ringbuf-mb 1 did not restart"
 all_short() { [ "$(cap_lines c1 | grep -c '^echo short-')" -ge $n ]; }
 t_wait 60 all_short || true
+got=$(cap_lines c1 | grep '^echo short-')
 cap_same "a 1 MiB ring buffer keeps 5,000 short lines typed while no agent ran, in order" \
-	"$(cat "$work/short.txt")" "$(cap_lines c1 | grep '^echo short-')"
+	"$(cat "$work/short.txt")" "$got"
+# (Failed once in a full make test, 390 lines out after 60 s, and never
+# alone or beside other tests since: what the agent said then, for the
+# next time.)
+[ "$(cat "$work/short.txt")" = "$got" ] || printf '       %s\n' \
+	"$(grep -c '"kind":"line","container":"c1"' "$work/out.jsonl") line entries of c1" \
+	"$(grep '"capture counters"' "$work/agent.log" | tail -1 | cut -c1-400)" \
+	"$(grep -E '"level":"(warn|error)"' "$work/agent.log" | tail -3 | cut -c1-300)"
 t_eq "  and loses none" "$lost_before" "$(lost)"
 cap_agent_stop
 
