@@ -26,6 +26,11 @@ arrives, the latency figures, the RSS split and the slow HTTP clients.
                                  map mappings (the ring buffer, mapped twice),
                                  of files (the binary, shared libraries) and
                                  of the rest (heap, stacks, anonymous)
+  pipeline.py cpusnap FILE       the CPU time of every process, by name, and
+                                 the wall time, into FILE
+  pipeline.py cpu FILE           the CPU each name used since cpusnap FILE
+                                 (% of one core), the busiest first: where a
+                                 2-core machine's time went during a run
   pipeline.py slow PORT N        N connections to 127.0.0.1:PORT held open,
                                  one trickling a request a byte every 0.5 s;
                                  a connection the server closes is opened
@@ -235,6 +240,43 @@ def smaps(pid):
     print(maps, files, anon)
 
 
+def cpu_times():
+    """{name: CPU ticks} of every process, kernel threads included (a
+    kworker is named by its last work), and {pid: (name, ticks)}."""
+    per = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                s = f.read()
+        except OSError:
+            continue
+        name = s[s.index("(") + 1:s.rindex(")")]
+        f = s[s.rindex(")") + 2:].split()
+        per[p] = (name, int(f[11]) + int(f[12]))
+    return per
+
+
+def cpusnap(path):
+    with open(path, "w") as f:
+        json.dump({"t": time.time(), "pids": cpu_times()}, f)
+
+
+def cpu(path):
+    with open(path) as f:
+        before = json.load(f)
+    secs = time.time() - before["t"]
+    hz = os.sysconf("SC_CLK_TCK")
+    by = {}
+    for p, (name, ticks) in cpu_times().items():
+        old = before["pids"].get(p)
+        by[name] = by.get(name, 0) + ticks - (old[1] if old and old[0] == name else 0)
+    busy = sorted(by.items(), key=lambda x: -x[1])[:8]
+    print("  CPU in these %.1f s (%% of one core): " % secs +
+          ", ".join("%s %.0f" % (n, 100.0 * t / hz / secs) for n, t in busy if t > 0))
+
+
 def slow(port, n):
     import selectors
     sel = selectors.DefaultSelector()
@@ -304,6 +346,10 @@ def main():
         postreport(args[0], args[1], args[2])
     elif cmd == "smaps":
         smaps(args[0])
+    elif cmd == "cpusnap":
+        cpusnap(args[0])
+    elif cmd == "cpu":
+        cpu(args[0])
     elif cmd == "slow":
         slow(int(args[0]), int(args[1]))
     else:
