@@ -755,6 +755,7 @@ static void spool_records_damaged(struct spool *s, uint64_t pos, void *data, siz
 {
 	cJSON *item = data ? cJSON_ParseWithLength(data, len) : NULL;
 	const char *t = spool_str(item, "t");
+	size_t present;
 	int n;
 
 	if (t && !strcmp(t, "k")) {
@@ -766,13 +767,15 @@ static void spool_records_damaged(struct spool *s, uint64_t pos, void *data, siz
 	 * before a restart was not: the count stops at 0). */
 	if (s->stats.records_waiting)
 		s->stats.records_waiting--;
-	n = spool_regenerate(s, pos);
+	n = spool_regenerate(s, pos, &present);
 	if (n > 0) {
 		s->stats.records_regenerated += (uint64_t)n;
 		s->stats.records_waiting += (uint64_t)n;
-	} else {
+	} else if (n < 0 || !present) {
 		s->stats.records_lost++;
 	}
+	/* else the records it held are readable further on: a restart
+	 * formed them again from the entries before the publisher got here */
 }
 
 /* Forgets the done records at the front of the pass window: rp moves past

@@ -836,7 +836,7 @@ static int spool_readable_records(struct spool *s, uint64_t from, struct hmap *s
 	}
 }
 
-int spool_regenerate(struct spool *s, uint64_t pos)
+int spool_regenerate(struct spool *s, uint64_t pos, size_t *present)
 {
 	struct spool_batcher d;
 	struct hmap seen;
@@ -845,7 +845,9 @@ int spool_regenerate(struct spool *s, uint64_t pos)
 	size_t i, len;
 	void *data;
 	int ret, n = 0;
+	bool whole = true;
 
+	*present = 0;
 	/* The newest readable checkpoint before pos. */
 	for (i = s->nckpt; i-- > 0 && !ckpt;) {
 		if (s->ckpt_pos[i] >= pos ||
@@ -869,8 +871,10 @@ int spool_regenerate(struct spool *s, uint64_t pos)
 		ret = spool_readable_records(s, from, &seen);
 	if (!ret) {
 		ret = spool_batcher_run(&d, s->b.bp);
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN) {
 			ret = 0; /* a chain it cannot start: what came before it */
+			whole = false;
+		}
 	}
 	cJSON_ArrayForEach(rec, d.out) {
 		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(rec, "spec");
@@ -881,8 +885,10 @@ int spool_regenerate(struct spool *s, uint64_t pos)
 			break;
 		snprintf(key, sizeof(key), "%s\x1f%" PRIu64, spool_str(spec, "containerID") ?: "",
 			 spool_num(spec, "sequence"));
-		if (hmap_has(&seen, key))
+		if (hmap_has(&seen, key)) {
+			*present += whole;
 			continue;
+		}
 		item = cJSON_CreateObject();
 		cJSON_AddStringToObject(item, "t", "r");
 		cJSON_AddItemReferenceToObject(item, "r", rec);

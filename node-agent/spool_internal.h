@@ -172,7 +172,10 @@ int spool_batcher_seed(struct spool_batcher *b, const char *cid, const struct sp
 /* Forgets chains past opts.max_chains whose records are all before rp. */
 void spool_batcher_prune(struct spool_batcher *b, uint64_t rp);
 /* Forms again the records a corrupt records journal region at pos lost;
- * returns how many it journaled again, or a negative errno. */
-int spool_regenerate(struct spool *s, uint64_t pos);
+ * returns how many it journaled again, or a negative errno. *present: how
+ * many it formed that the journal holds readable already (a restart's
+ * batcher formed them again before the publisher met the region), counted
+ * only when it formed all it could (0 otherwise). */
+int spool_regenerate(struct spool *s, uint64_t pos, size_t *present);
 
 #endif
