@@ -131,7 +131,10 @@ static void ttyline_close(struct ttyline_table *t, size_t i)
 	ttyline_flush(t, s);
 	lineedit_free(&s->le);
 	free(s->held_text);
-	t->s[i] = t->s[--t->n];
+	/* The last stream takes the slot (none when it was the last): no
+	 * copy of a freed pointer stays behind. */
+	if (i != --t->n)
+		t->s[i] = t->s[t->n];
 }
 
 static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const struct sa_event_hdr *h,

@@ -138,10 +138,14 @@ int main(int argc, char **argv)
 		len = 0;
 		while ((ch = getc(f)) != EOF && ch != '\n') {
 			if (len + 1 == cap) {
-				cap *= 2;
-				buf = realloc(buf, cap);
-				if (!buf)
+				char *bigger = realloc(buf, cap * 2);
+
+				if (!bigger) {
+					free(buf);
 					return 2;
+				}
+				buf = bigger;
+				cap *= 2;
 			}
 			buf[len++] = (char)ch;
 		}

@@ -47,8 +47,14 @@ static char *slurp(int fd, size_t *len)
 
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	for (;;) {
-		if (n + 4096 >= cap)
-			buf = realloc(buf, cap *= 2);
+		if (n + 4096 >= cap) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
 		r = read(fd, buf + n, cap - n - 1);
 		if (r <= 0)
 			break;
@@ -109,8 +115,16 @@ static char *drain_all(struct export *x, int fd, size_t *len)
 	do {
 		export_flush(x);
 		part = slurp(fd, &got);
-		if (n + got + 1 > cap)
-			all = realloc(all, cap = 2 * (n + got + 1));
+		if (n + got + 1 > cap) {
+			char *bigger = realloc(all, 2 * (n + got + 1));
+
+			if (!bigger) {
+				free(part);
+				break;
+			}
+			all = bigger;
+			cap = 2 * (n + got + 1);
+		}
 		memcpy(all + n, part, got);
 		n += got;
 		free(part);

@@ -490,7 +490,11 @@ static void test_spool_entry_items_keep_their_form(void)
 
 	snprintf(dir, sizeof(dir), "%s/form", base);
 	o.dir = dir;
-	UNIT_CHECK(big && spool_open(&o, &s) == 0);
+	if (!big) {
+		UNIT_CHECK(big);
+		return;
+	}
+	UNIT_CHECK(spool_open(&o, &s) == 0);
 	memset(big, 'x', 100000);
 	big[100000] = '\0';
 	add_to(s, "containerd://c1", id, "a", "a \"quoted\" line\t");
