@@ -880,6 +880,18 @@ static void test_spool_event_hold_keeps_events_on_their_way(void)
 	spool_close(s);
 }
 
+/* Six entries of container c1, "cmd-I-of-record-R": three records of two
+ * when batch_entries is 2. */
+static void add_three_records(struct spool *s)
+{
+	for (int i = 0; i < 6; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "cmd-%d-of-record-%d", i, i / 2);
+		add_to(s, "containerd://c1", id, "a", text);
+	}
+}
+
 /* A record a corrupt records journal lost is formed again from the entries
  * (the batcher re-run from the checkpoint before it): the same record. */
 static void test_spool_corrupt_record_is_formed_again(void)
@@ -894,12 +906,7 @@ static void test_spool_corrupt_record_is_formed_again(void)
 	snprintf(dir, sizeof(dir), "%s/records-corrupt", base);
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
-	for (i = 0; i < 6; i++) {
-		char text[32];
-
-		snprintf(text, sizeof(text), "cmd-%d-of-record-%d", i, i / 2);
-		add_to(s, "containerd://c1", id, "a", text);
-	}
+	add_three_records(s);
 	/* The first tick forms the records, after the spool's first
 	 * checkpoint (the one they are formed again from); the second
 	 * checkpoints after them. */
@@ -957,12 +964,7 @@ static void test_spool_corrupt_record_after_restart_is_not_lost(void)
 	snprintf(dir, sizeof(dir), "%s/records-corrupt-restart", base);
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
-	for (i = 0; i < 6; i++) {
-		char text[32];
-
-		snprintf(text, sizeof(text), "cmd-%d-of-record-%d", i, i / 2);
-		add_to(s, "containerd://c1", id, "a", text);
-	}
+	add_three_records(s);
 	/* formed after the spool's first checkpoint, none after them */
 	spool_tick(s);
 	spool_close(s);
