@@ -38,6 +38,20 @@ for mode in --prompt-last ""; do
 	t_eq "ptytype types the next line at the prompt, not at its text in an echo ${mode:-(prompt anywhere)}" \
 		"" "$(tr -d '\r' <"$work/pl.log" | grep -x 'echo T=done')"
 done
+# ptytype --newline: a line editor that redraws the prompt and then, a
+# moment later, the rest of the line (busybox ash recalling a history line,
+# its output in two reads) gets the next line only after its Enter; the
+# stand-in editor notes a line typed ahead of that.
+# shellcheck disable=SC2028
+editor='stty -echo; printf "P> "; while IFS= read -r l; do
+	if [ "$l" = redraw ]; then printf "\rP> "; sleep 1; ! read -t 0 || echo early >>"$1"; fi
+	[ "$l" = exit ] && exit; printf "%s\nP> " "$l"; done'
+printf '%s\n' redraw next exit >"$work/nl"
+: >"$work/nl.early"
+"$TOOLS/ptytype" --prompt 'P> ' --prompt-last --newline --lines "$work/nl" --timeout 60 -- \
+	bash -c "$editor" editor "$work/nl.early" >/dev/null 2>&1 || t_fail "ptytype --newline runs the stand-in editor"
+t_eq "ptytype --newline types the next line after the Enter's newline, not at a redrawn prompt" \
+	"" "$(cat "$work/nl.early")"
 [ -x "$TOOLS/read32" ] || { t_fail "missing $TOOLS/read32 (run make all)"; t_summary; exit 1; }
 # The container's root: the shared one plus read32.
 "$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" 2>/dev/null || t_fail "root with read32"
@@ -77,7 +91,7 @@ tt t "$work/s2" -- /bin/bash --noediting --rcfile /root/.bashrc -i
 printf 'echo abcx\x7fd > /dev/null\necho > /dev/null helo\x1b[Dl\ncho X > /dev/null\x01e\n' >"$work/s3"
 printf 'echo one two\x17three > /dev/null\ngarbage\x15echo clean > /dev/null\n\x1b[A\n' >>"$work/s3"
 printf '%s\n' 'read -p "$PS1" z' 'ash-read-value' >>"$work/s3"
-tt t "$work/s3" -- "${ASH[@]}"
+tt t "$work/s3" --newline -- "${ASH[@]}"
 printf '%s\n' 'echo dash-1 > /dev/null' 'read -p "$PS1" d' 'dash-value' >"$work/s4"
 tt t "$work/s4" -- "${DASH[@]}"
 # cat reads what is typed ahead of it, up to Ctrl-D (the lines are one
@@ -113,7 +127,7 @@ tt t "$work/h7" --nul -- "${DASH[@]}"
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
-tt u "$work/u1" -- "${ASH[@]}"
+tt u "$work/u1" --newline -- "${ASH[@]}"
 printf '%s\n' 'set +o emacs' 'echo untargeted-bash > /dev/null' >"$work/u2"
 tt u "$work/u2" -- "${BASH_RL[@]}"
 
@@ -236,7 +250,7 @@ tt t "$work/x1" -- "${DASH[@]}"
 printf 'read32 > /dev/null\nr32-line-sysexit\n\x04\0' >"$work/x2"
 tt t "$work/x2" --nul -- "${DASH[@]}"
 printf 'echo sysexit-ash\x7f\x7f\x7fASH > /dev/null\n' >"$work/x3"
-tt t "$work/x3" -- "${ASH[@]}"
+tt t "$work/x3" --newline -- "${ASH[@]}"
 t_wait 30 grep -q 'sysexit-ASH' "$work/out.jsonl"
 cap_agent_stop
 x=$(paste <("$TOOLS/sa-lines" --kind line --source terminal --field comm "$work/out.jsonl") \

@@ -5,7 +5,8 @@
  *   ptytype [--prompt STR] [--lines FILE] [--nul] [--quote] [--paste]
  *           [--fast] [--echo] [--attach] [--size COLSxROWS]
  *           [--ready SHELLCMD] [--timeout SEC] [--log FILE]
- *           [--pidfile FILE] [--delay MS] [--prompt-last] -- CMD [ARG...]
+ *           [--pidfile FILE] [--delay MS] [--prompt-last] [--newline]
+ *           -- CMD [ARG...]
  *
  * --delay: types line N MS*N milliseconds after the first (output still
  * read): a paced burst, e.g. one long enough to do something in its middle.
@@ -31,6 +32,12 @@
  * follows it: a line editor that redraws the prompt with the line (busybox
  * ash recalling a history line) is not taken for the next prompt, which
  * would type the next line one command early.
+ * --newline: the shell echoes the Enter that ends each line as a newline
+ * (a line editor does, and a canonical tty with echo on): after a line,
+ * a prompt counts only past the first newline. Output left from before the
+ * Enter (the rest of a line editor's redraw, which may end with the prompt
+ * when it comes in two reads) is not taken for the next prompt, which
+ * would type the next line while the line editor still reads this one.
  * --attach: the shell printed its prompt before CMD started (an attach):
  * the first line is typed without waiting for one, once CMD has put the
  * terminal in raw mode (kubectl does when it connects; typed earlier, the
@@ -173,7 +180,7 @@ static bool tail_ends_with(const struct pty_state *s, size_t from, const char *p
 	}
 }
 
-static bool prompt_last;
+static bool prompt_last, want_newline;
 
 /* Where in the tail a prompt counts, after the line `text` (n bytes) was
  * typed: past the newline that ends its echo when the line echoes as typed
@@ -199,6 +206,14 @@ static bool prompt_seen(const struct pty_state *s, const char *text, size_t n, c
 
 	if (from < 0)
 		return false;
+	if (want_newline && text) {
+		const char *nl = memchr(s->tail, '\n', s->tail_len);
+
+		if (!nl)
+			return false;
+		if ((size_t)from < (size_t)(nl + 1 - s->tail))
+			from = nl + 1 - s->tail;
+	}
 	if (prompt_last)
 		return tail_ends_with(s, (size_t)from, prompt);
 	return s->tail_len - (size_t)from >= pn &&
@@ -349,6 +364,7 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "prompt-last", no_argument, NULL, 'Z' },
+		{ "newline", no_argument, NULL, 'N' },
 		{ 0 },
 	};
 	const char *ready = NULL;
@@ -381,6 +397,7 @@ int main(int argc, char **argv)
 		case 'e': echo = true; break;
 		case 'a': attach = true; break;
 		case 'Z': prompt_last = true; break;
+		case 'N': want_newline = true; break;
 		case 's':
 			if (sscanf(optarg, "%ux%u%c", &cols, &rows, &x) != 2 || cols > 0xffff ||
 			    rows > 0xffff)
