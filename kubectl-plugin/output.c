@@ -64,7 +64,8 @@ static void out_quoted(FILE *f, const char *s, bool yaml)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s), i = 0, len;
-	uint32_t cp;
+	uint32_t cp, prev = 0;
+	bool unsafe;
 
 	fputc('"', f);
 	while (i < n) {
@@ -72,8 +73,11 @@ static void out_quoted(FILE *f, const char *s, bool yaml)
 		if (len == 0) {
 			fputs("\\ufffd", f);
 			i++;
+			prev = 0;
 			continue;
 		}
+		unsafe = escape_cp_unsafe_after(prev, cp);
+		prev = cp;
 		if (cp == '"' || cp == '\\')
 			fprintf(f, "\\%c", (char)cp);
 		else if (cp == '\n')
@@ -82,12 +86,12 @@ static void out_quoted(FILE *f, const char *s, bool yaml)
 			fputs("\\t", f);
 		else if (cp == '\r')
 			fputs("\\r", f);
-		else if (escape_cp_unsafe(cp) && cp > 0xffff && yaml)
+		else if (unsafe && cp > 0xffff && yaml)
 			fprintf(f, "\\U%08x", (unsigned)cp);
-		else if (escape_cp_unsafe(cp) && cp > 0xffff)
+		else if (unsafe && cp > 0xffff)
 			fprintf(f, "\\u%04x\\u%04x", (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
 				(unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
-		else if (escape_cp_unsafe(cp))
+		else if (unsafe)
 			fprintf(f, "\\u%04x", (unsigned)cp);
 		else
 			fwrite(p + i, 1, len, f);

@@ -36,8 +36,8 @@ void out_color(FILE *f, bool on, const char *sgr);
 
 /*
  * A JSON document: indented, or on one line when compact, then a newline.
- * Every character escape_cp_unsafe() flags is written as a \u escape and
- * every invalid UTF-8 byte as \ufffd, so the document means what the
+ * Every character escape_cp_unsafe_after() flags is written as a \u escape
+ * and every invalid UTF-8 byte as \ufffd, so the document means what the
  * record holds (the same strings, valid UTF-8) and shows on a terminal.
  */
 void out_json(FILE *f, const cJSON *v, bool compact);

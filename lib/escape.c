@@ -54,20 +54,23 @@ static int escape_is_unsafe_cp(uint32_t c)
 	} unsafe[] = {
 		{ 0x80, 0x9f },	    /* C1 controls */
 		{ 0xad, 0xad },	    /* soft hyphen */
+		{ 0x34f, 0x34f },   /* combining grapheme joiner */
 		{ 0x61c, 0x61c },   /* Arabic letter mark */
 		{ 0x115f, 0x1160 }, /* Hangul fillers */
-		{ 0x180e, 0x180e }, /* Mongolian vowel separator */
+		{ 0x17b4, 0x17b5 }, /* Khmer inherent vowels */
+		{ 0x180b, 0x180f }, /* Mongolian variation selectors, vowel separator */
 		{ 0x200b, 0x200f }, /* zero-width space, (non-)joiner, LRM, RLM */
 		{ 0x2028, 0x202e }, /* line and paragraph separators, embeddings, overrides */
 		{ 0x2060,
 		  0x206f }, /* word joiner, invisible operators, isolates, deprecated formats */
 		{ 0x3164, 0x3164 },   /* Hangul filler */
+		{ 0xfe00, 0xfe0d },   /* variation selectors 1-14 */
 		{ 0xfeff, 0xfeff },   /* zero-width no-break space (BOM) */
 		{ 0xffa0, 0xffa0 },   /* halfwidth Hangul filler */
-		{ 0xfff9, 0xfffb },   /* interlinear annotation */
+		{ 0xfff0, 0xfffb },   /* reserved ignorable, interlinear annotation */
 		{ 0x1bca0, 0x1bca3 }, /* shorthand format controls */
 		{ 0x1d173, 0x1d17a }, /* musical format controls */
-		{ 0xe0000, 0xe007f }, /* tags */
+		{ 0xe0000, 0xe0fff }, /* tags, variation selectors 17-256, reserved */
 	};
 	size_t i;
 
@@ -82,6 +85,19 @@ bool escape_cp_unsafe(uint32_t cp)
 	return cp < 0x20 || cp == 0x7f || escape_is_unsafe_cp(cp);
 }
 
+/* U+FE0E, U+FE0F: text or emoji presentation of the character before. */
+static bool escape_is_presentation(uint32_t cp)
+{
+	return cp == 0xfe0e || cp == 0xfe0f;
+}
+
+bool escape_cp_unsafe_after(uint32_t prev, uint32_t cp)
+{
+	if (escape_is_presentation(cp))
+		return !prev || escape_is_presentation(prev) || escape_cp_unsafe(prev);
+	return escape_cp_unsafe(cp);
+}
+
 size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp)
 {
 	return n ? escape_utf8_len(s, n, cp) : 0;
@@ -91,16 +107,17 @@ bool escape_needed(const void *src, size_t n)
 {
 	const unsigned char *s = src;
 	size_t i = 0, len;
-	uint32_t cp;
+	uint32_t cp, prev = 0;
 
 	while (i < n) {
 		if (s[i] >= 0x20 && s[i] < 0x7f) {
-			i++;
+			prev = s[i++];
 			continue;
 		}
 		len = escape_utf8_len(s + i, n - i, &cp);
-		if (!len || escape_cp_unsafe(cp))
+		if (!len || escape_cp_unsafe_after(prev, cp))
 			return true;
+		prev = cp;
 		i += len;
 	}
 	return false;
@@ -120,13 +137,17 @@ size_t escape_utf8_prefix(const void *src, size_t n, size_t max)
 }
 
 /* Escaped form of the character at s into piece (16 bytes); returns the
- * piece's length and sets *used to the bytes of s it stands for. */
-static size_t escape_piece(const unsigned char *s, size_t n, char *piece, size_t *used)
+ * piece's length and sets *used to the bytes of s it stands for. *prev is
+ * the code point before it (0 at the start, or after invalid UTF-8), and
+ * becomes this one. */
+static size_t escape_piece(const unsigned char *s, size_t n, char *piece, size_t *used,
+			   uint32_t *prev)
 {
-	uint32_t cp;
+	uint32_t cp, before = *prev;
 	size_t len = escape_utf8_len(s, n, &cp);
 
 	*used = len ? len : 1;
+	*prev = len ? cp : 0;
 	if (len == 0)
 		return (size_t)snprintf(piece, 16, "\\x%02x", s[0]);
 	if (len == 1) {
@@ -140,7 +161,7 @@ static size_t escape_piece(const unsigned char *s, size_t n, char *piece, size_t
 			if (s[0] < 0x20 || s[0] == 0x7f)
 				return (size_t)snprintf(piece, 16, "\\x%02x", s[0]);
 		}
-	} else if (escape_is_unsafe_cp(cp)) {
+	} else if (escape_cp_unsafe_after(before, cp)) {
 		return (size_t)snprintf(piece, 16, "\\u{%04x}", (unsigned)cp);
 	}
 	memcpy(piece, s, len);
@@ -151,10 +172,11 @@ size_t escape_text(char *dst, size_t cap, const void *src, size_t n)
 {
 	const unsigned char *s = src;
 	size_t i = 0, out = 0, end = 0, used, plen;
+	uint32_t prev = 0;
 	char piece[16];
 
 	while (i < n) {
-		plen = escape_piece(s + i, n - i, piece, &used);
+		plen = escape_piece(s + i, n - i, piece, &used, &prev);
 		/* Whole pieces only, so a truncated result never ends mid-escape. */
 		if (end == out && out + plen < cap) {
 			memcpy(dst + out, piece, plen);
@@ -289,14 +311,16 @@ size_t escape_terminal(char *dst, size_t cap, const void *src, size_t n)
 {
 	const unsigned char *s = src;
 	size_t i = 0, out = 0, end = 0, used, plen;
+	uint32_t prev = 0;
 	char piece[16];
 
 	while (i < n) {
 		if (s[i] == '\\') {
 			piece[0] = '\\';
 			plen = used = 1;
+			prev = '\\';
 		} else {
-			plen = escape_piece(s + i, n - i, piece, &used);
+			plen = escape_piece(s + i, n - i, piece, &used, &prev);
 		}
 		if (end == out && out + plen < cap) {
 			memcpy(dst + out, piece, plen);

@@ -13,7 +13,7 @@
  * NUL-terminated when cap > 0). Valid, printable UTF-8 is kept; backslash
  * becomes "\\"; \n \t \r \e and other C0 controls, DEL, C1 controls and
  * invalid or overlong UTF-8 bytes become \n \t \r \e or \xNN; the code
- * points escape_cp_unsafe() names become \u{XXXX}. The result is valid
+ * points escape_cp_unsafe_after() names become \u{XXXX}. The result is valid
  * UTF-8 without control characters, and unambiguous: escape_unescape
  * gives back the original bytes.
  *
@@ -36,7 +36,7 @@ size_t escape_json(char *dst, size_t cap, const char *src);
 
 /*
  * Whether n bytes of src must be escaped to be shown: true when they are
- * not valid UTF-8 or hold a character escape_cp_unsafe() names. Text that
+ * not valid UTF-8 or hold a character escape_cp_unsafe_after() names. Text that
  * need not be is stored and shown exactly as it came (a backslash stays one
  * backslash); text that must be is stored as escape_text() makes it, and
  * marked so (an entry's "escaped"), since both can read alike.
@@ -57,12 +57,27 @@ size_t escape_utf8_decode(const void *s, size_t n, uint32_t *cp);
  * than shows, or one that makes text read differently from what it holds:
  * C0 controls, DEL, C1 controls, bidirectional controls (U+061C, U+200E,
  * U+200F, U+202A-U+202E, U+2066-U+2069), line and paragraph separators
- * (U+2028, U+2029), invisible format characters (soft hyphen U+00AD,
- * U+180E, zero-width U+200B-U+200D, U+2060-U+2065, U+206A-U+206F, U+FEFF,
- * U+FFF9-U+FFFB, U+1BCA0-U+1BCA3, U+1D173-U+1D17A), tag characters
- * (U+E0000-U+E007F) and Hangul fillers (U+115F, U+1160, U+3164, U+FFA0).
+ * (U+2028, U+2029), and the rest of Unicode's default ignorable code
+ * points, which show as nothing and can carry hidden bytes: soft hyphen
+ * U+00AD, combining grapheme joiner U+034F, U+17B4, U+17B5, Mongolian
+ * variation selectors and vowel separator U+180B-U+180F, zero-width
+ * U+200B-U+200D, U+2060-U+2065, U+206A-U+206F, variation selectors
+ * U+FE00-U+FE0D and U+E0100-U+E01EF, U+FEFF, U+FFF0-U+FFFB,
+ * U+1BCA0-U+1BCA3, U+1D173-U+1D17A, tag characters and the rest of
+ * U+E0000-U+E0FFF, and Hangul fillers (U+115F, U+1160, U+3164, U+FFA0).
+ * U+FE0E and U+FE0F (text or emoji presentation, as in U+2764 U+FE0F, a red
+ * heart) are not named here: see escape_cp_unsafe_after.
  */
 bool escape_cp_unsafe(uint32_t cp);
+
+/*
+ * escape_cp_unsafe for cp after prev (0 at the start of the text or after
+ * invalid UTF-8): also U+FE0E and U+FE0F unless they follow a character
+ * shown as itself that is not one of them. One presentation selector after
+ * a character is how emoji are typed; a run of them, or one alone, would
+ * show as nothing and could spell hidden bits.
+ */
+bool escape_cp_unsafe_after(uint32_t prev, uint32_t cp);
 
 /* Inverse of escape_text. Writes at most cap bytes into dst; returns the
  * number of bytes decoded, or -EINVAL on malformed input, -ENOSPC when

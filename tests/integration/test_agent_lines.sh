@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Lines as typed, and redaction that neither leaks nor hides, for real:
 # lines with a backslash, quotes, UTF-8, an escape sequence, a bidi
-# override and a zero-width space are typed into bash in a container on the
+# override, a zero-width space, an emoji with its presentation selector and
+# bytes hidden in variation selectors are typed into bash in a container on the
 # real kernel, through the agent in Kubernetes mode (a real kube-apiserver,
 # the controller) and through a standalone agent writing JSON lines. Lines
 # that can be shown as typed are, in the AuditRecords, in the Events
@@ -59,6 +60,8 @@ long="echo safe #$(printf 'a_%.0s' $(seq 1000))="
 	printf '%s\n' '/bin/echo --password hunter2 -u root'
 	printf '%s\n' "$long"
 	printf '%s\n' 'export MY_APP_TOKEN=xyz'
+	printf 'echo \xe2\x9d\xa4\xef\xb8\x8f ok\n'
+	printf 'echo h\xf3\xa0\x85\x98i\xf3\xa0\x85\x99\n'
 	printf '%s\n' 'echo end-of-lines'
 } >"$work/typed.txt"
 cap_shell audited "$work/typed.txt" --quote >/dev/null || t_fail "the shell in the audited container"
@@ -72,10 +75,10 @@ for r in json.load(sys.stdin)["items"]:
     n += sum(1 for e in r["spec"]["entries"] if e["kind"] == "line")
 print(n)'
 }
-records_in() { [ "$(recorded)" -ge 11 ]; }
-has_events() { [ "$(k get events -n shop --field-selector reason=ShellCommand -o name | wc -l)" -ge 11 ]; }
-t_wait 180 records_in || t_fail "11 lines in the AuditRecords" "$(tail -5 "$dir/agent.log")"
-t_wait 60 has_events || t_fail "11 ShellCommand Events"
+records_in() { [ "$(recorded)" -ge 13 ]; }
+has_events() { [ "$(k get events -n shop --field-selector reason=ShellCommand -o name | wc -l)" -ge 13 ]; }
+t_wait 180 records_in || t_fail "13 lines in the AuditRecords" "$(tail -5 "$dir/agent.log")"
+t_wait 60 has_events || t_fail "13 ShellCommand Events"
 t_wait 30 cap_has_line plain "echo end-of-lines" || t_fail "the lines in the JSON lines"
 cap_agent_stop
 
@@ -108,12 +111,14 @@ expect = [
     (typed[8], False, None),
     (b"export [REDACTED]", False, ["env"]),
     (typed[10], False, None),
+    (b"echo h\\u{e0158}i\\u{e0159}", True, None),
+    (typed[12], False, None),
 ]
 recs = sorted((r for r in records if r["spec"]["pod"]["name"] == "web"),
               key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
 lines = [e for r in recs for e in r["spec"]["entries"] if e["kind"] == "line"]
 execs = [e for r in recs for e in r["spec"]["entries"] if e["kind"] == "exec"]
-check("AuditRecords hold the 11 lines", len(lines) == 11, str(len(lines)))
+check("AuditRecords hold the 13 lines", len(lines) == 13, str(len(lines)))
 for i, (want, esc, red) in enumerate(expect):
     e = lines[i] if i < len(lines) else {}
     got = e.get("text", "").encode()
@@ -140,7 +145,7 @@ who = b"(unattributed): "
 ours = sorted((ev for ev in events if ev["regarding"]["name"] == "web"),
               key=lambda ev: ev["metadata"]["name"])
 notes = [ev for ev in ours if ev["reason"] == "ShellCommand"]
-check("one ShellCommand Event per line", len(notes) == 11, str(len(notes)))
+check("one ShellCommand Event per line", len(notes) == 13, str(len(notes)))
 for i, (want, esc, red) in enumerate(expect):
     ev = notes[i] if i < len(notes) else {"note": ""}
     ann = ev.get("metadata", {}).get("annotations", {}).get("shellaudit.io/escaped")
@@ -163,7 +168,7 @@ check("the secrets are nowhere in the Events",
 # JSON lines: as typed when they can be, escaped and marked otherwise; sa-lines
 # gives back the bytes typed.
 jl = [o for o in jsonl if o.get("kind") == "line" and o.get("container") == "plain" and not o.get("eof")]
-check("the JSON lines hold the 11 lines", len(jl) == 11, str(len(jl)))
+check("the JSON lines hold the 13 lines", len(jl) == 13, str(len(jl)))
 for i, t in enumerate(typed):
     o = jl[i] if i < len(jl) else {}
     esc = expect[i][1]

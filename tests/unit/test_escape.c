@@ -150,6 +150,64 @@ static void test_escape_invisible_and_line_breaking_code_points(void)
 	UNIT_CHECK_STR(esc("t\xf3\xa0\x81\x81", 5), "t\\u{e0041}");
 }
 
+/* Default ignorable code points show as nothing; variation selectors can
+ * spell a hidden byte each after one visible character ("smuggling"). One
+ * presentation selector after a character (an emoji) is kept. */
+static void test_escape_variation_selectors_and_other_ignorables(void)
+{
+	static const char *const hidden[] = {
+		"\xcd\x8f",	    /* U+034F combining grapheme joiner */
+		"\xe1\x9e\xb4",	    /* U+17B4 Khmer vowel inherent */
+		"\xe1\xa0\x8b",	    /* U+180B Mongolian free variation selector */
+		"\xef\xb8\x80",	    /* U+FE00 variation selector 1 */
+		"\xef\xb8\x8d",	    /* U+FE0D */
+		"\xef\xbf\xb0",	    /* U+FFF0 reserved default ignorable */
+		"\xf3\xa0\x84\x80", /* U+E0100 variation selector 17 */
+		"\xf3\xa0\x87\xaf", /* U+E01EF variation selector 256 */
+		"\xf3\xa0\xbf\xbf", /* U+E0FFF */
+	};
+	char buf[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(hidden); i++) {
+		snprintf(buf, sizeof(buf), "a%s", hidden[i]);
+		UNIT_CHECK(escape_needed(buf, strlen(buf)));
+	}
+	/* "echo hi" with a byte after each letter, as a reader sees it */
+	UNIT_CHECK_STR(esc("echo h\xf3\xa0\x85\x98i\xf3\xa0\x85\x99", 15),
+		       "echo h\\u{e0158}i\\u{e0159}");
+	/* a heart with emoji presentation: as typed; a second selector, one
+	 * at the start, after an escaped character or after invalid UTF-8:
+	 * escaped */
+	UNIT_CHECK(!escape_needed("\xe2\x9d\xa4\xef\xb8\x8f ok", 9));
+	UNIT_CHECK(!escape_needed("1\xef\xb8\x8f\xe2\x83\xa3", 7)); /* keycap 1 */
+	UNIT_CHECK(!escape_needed("\xe2\x9d\xa4\xef\xb8\x8e", 6));
+	UNIT_CHECK(escape_needed("\xe2\x9d\xa4\xef\xb8\x8f\xef\xb8\x8f", 9));
+	UNIT_CHECK(escape_needed("\xef\xb8\x8f", 3));
+	UNIT_CHECK(escape_needed("\xff\xef\xb8\x8f", 4));
+	UNIT_CHECK(escape_needed("\xe2\x80\x8b\xef\xb8\x8f", 6));
+	UNIT_CHECK_STR(esc("\xe2\x9d\xa4\xef\xb8\x8f\xef\xb8\x8e\xef\xb8\x8f", 12),
+		       "\xe2\x9d\xa4\xef\xb8\x8f\\u{fe0e}\\u{fe0f}");
+	UNIT_CHECK_STR(esc("\xef\xb8\x8f!", 4), "\\u{fe0f}!");
+	/* shown stored text: a selector after a backslash is the backslash's */
+	escape_terminal(buf, sizeof(buf), "\\\xef\xb8\x8f", 4);
+	UNIT_CHECK_STR(buf, "\\\xef\xb8\x8f");
+	escape_terminal(buf, sizeof(buf), "\xef\xb8\x8f\xef\xb8\x8f", 6);
+	UNIT_CHECK_STR(buf, "\\u{fe0f}\\u{fe0f}");
+	/* what escape_text makes never needs escaping again, and gives the
+	 * bytes back */
+	for (i = 0; i < ARRAY_SIZE(hidden); i++) {
+		char in[32], back[32];
+		size_t n =
+			(size_t)snprintf(in, sizeof(in), "\xef\xb8\x8f%s\xef\xb8\x8fx", hidden[i]);
+
+		escape_text(buf, sizeof(buf), in, n);
+		UNIT_CHECK(!escape_needed(buf, strlen(buf)));
+		UNIT_CHECK(escape_unescape(back, sizeof(back), buf) == (long)n);
+		UNIT_CHECK(!memcmp(back, in, n));
+	}
+}
+
 static void test_escape_needed_only_when_it_must(void)
 {
 	UNIT_CHECK(!escape_needed("sed 's/\\t/ /g' a.tsv", 20));
@@ -187,5 +245,6 @@ UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_ba
 	  UNIT_TEST(test_unescape_rejects_malformed),
 	  UNIT_TEST(test_escape_json_quotes_and_controls),
 	  UNIT_TEST(test_escape_invisible_and_line_breaking_code_points),
+	  UNIT_TEST(test_escape_variation_selectors_and_other_ignorables),
 	  UNIT_TEST(test_escape_needed_only_when_it_must),
 	  UNIT_TEST(test_escape_utf8_prefix_never_splits_a_character))

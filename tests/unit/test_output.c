@@ -35,13 +35,14 @@ static char *cap_close(struct capture *c)
 static int has_unsafe(const char *s)
 {
 	size_t n = strlen(s), i = 0, len;
-	uint32_t cp;
+	uint32_t cp, prev = 0;
 
 	while (i < n) {
 		if (!(len = escape_utf8_decode(s + i, n - i, &cp)))
 			return 1;
-		if (escape_cp_unsafe(cp) && cp != '\n')
+		if (escape_cp_unsafe_after(prev, cp) && cp != '\n')
 			return 1;
+		prev = cp;
 		i += len;
 	}
 	return 0;
@@ -65,6 +66,7 @@ static const char *const hostile[] = {
 	"c1 \xc2\x9b"
 	"2J del \x7f",
 	"caf\xc3\xa9 \xf0\x9f\x98\x80",
+	"smuggled h\xf3\xa0\x85\x98i \xe2\x9d\xa4\xef\xb8\x8f\xef\xb8\x8e \xef\xb8\x80",
 	"  leading and trailing  ",
 	"ends with colon:",
 	NULL,
