@@ -11,7 +11,9 @@
 #   SHELLAUDIT_TEST_TIMEOUT_INTEGRATION (1200), SHELLAUDIT_TEST_TIMEOUT_E2E (1800)
 #
 # The bpf, integration and e2e scripts run SHELLAUDIT_TEST_JOBS (2) at a
-# time, at most one e2e script at once (each brings a node up); each keeps
+# time, at most one e2e script at once (each brings a node up) and none
+# beside a bpf script; the e2e scripts as early as that allows (they are
+# the longest chain), the integration scripts around them; each keeps
 # its own ports, state dir, BPF file system and cgroups, and mostly waits
 # on a cluster or a kernel. A script's output is printed whole when it ends.
 # SHELLAUDIT_TEST_JOBS=1 runs them one by one with their output as it comes.
@@ -101,19 +103,43 @@ q_secs=()
 q_path=()
 queue() { q_name+=("$1"); q_suite+=("$2"); q_secs+=("$3"); q_path+=("$4"); }
 
-# run_queue: the queued scripts, SHELLAUDIT_TEST_JOBS at a time, at most one
-# e2e script at once, in the order queued.
+# next_script: the index of the queued script to start next, or -1 when
+# none may start now. At most one e2e script at once (each brings a node
+# up), and none beside a bpf script (whose kernel-wide checks, a mount
+# namespace number coming back, say, a node's containers would disturb):
+# the bpf scripts first; then an e2e script whenever none runs, since they
+# run one after another and are the longest chain; integration scripts
+# beside and between them once every bpf script started. Queued order
+# otherwise.
+next_script() {
+	local k bpf_left=0 pick=-1
+	for ((k = 0; k < n; k++)); do
+		[ "${q_suite[$k]}" = bpf ] && [ -z "${done_or_run[$k]+x}" ] && bpf_left=1
+	done
+	for ((k = 0; k < n; k++)); do
+		[ -z "${done_or_run[$k]+x}" ] || continue
+		case ${q_suite[$k]} in
+		bpf) [ "$running_e2e" = 0 ] && echo "$k" && return ;;
+		e2e) [ "$running_e2e" = 0 ] && [ "$running_bpf" = 0 ] && [ "$bpf_left" = 0 ] &&
+			echo "$k" && return ;;
+		*) [ "$pick" -ge 0 ] || [ "$bpf_left" = 1 ] || pick=$k ;;
+		esac
+	done
+	echo "$pick"
+}
+
+# run_queue: the queued scripts, SHELLAUDIT_TEST_JOBS at a time, in the
+# order next_script picks.
 run_queue() {
-	local jobs=${SHELLAUDIT_TEST_JOBS:-2} i=0 n=${#q_name[@]} e2e=0 pid idx dir
-	local -A pid_idx=() started=()
+	local jobs=${SHELLAUDIT_TEST_JOBS:-2} i n=${#q_name[@]} running_e2e=0 running_bpf=0 pid idx dir
+	local -A pid_idx=() started=() done_or_run=()
 	if [ "$jobs" -le 1 ]; then
 		for ((i = 0; i < n; i++)); do run_one "${q_name[$i]}" "${q_secs[$i]}" "${q_path[$i]}"; done
 		return
 	fi
 	dir=$(mktemp -d /tmp/shellaudit-run.XXXXXX)
-	while [ "$i" -lt "$n" ] || [ ${#pid_idx[@]} -gt 0 ]; do
-		while [ "$i" -lt "$n" ] && [ ${#pid_idx[@]} -lt "$jobs" ] &&
-			{ [ "${q_suite[$i]}" != e2e ] || [ "$e2e" = 0 ]; }; do
+	while [ ${#done_or_run[@]} -lt "$n" ] || [ ${#pid_idx[@]} -gt 0 ]; do
+		while [ ${#pid_idx[@]} -lt "$jobs" ] && i=$(next_script) && [ "$i" -ge 0 ]; do
 			printf '== %s (started)\n' "${q_name[$i]}"
 			(
 				timeout --kill-after=60 "${q_secs[$i]}" "${q_path[$i]}" >"$dir/$i.out" 2>&1
@@ -121,14 +147,21 @@ run_queue() {
 			) </dev/null &
 			pid_idx[$!]=$i
 			started[$i]=$SECONDS
-			[ "${q_suite[$i]}" = e2e ] && e2e=1
-			i=$((i + 1))
+			done_or_run[$i]=1
+			case ${q_suite[$i]} in
+			e2e) running_e2e=$((running_e2e + 1)) ;;
+			bpf) running_bpf=$((running_bpf + 1)) ;;
+			esac
 		done
+		[ ${#pid_idx[@]} -gt 0 ] || break # (nothing runs and nothing may start: never)
 		wait -n -p pid "${!pid_idx[@]}" || true
 		{ [ -n "${pid:-}" ] && [ -n "${pid_idx[$pid]+x}" ]; } || continue
 		idx=${pid_idx[$pid]}
 		unset "pid_idx[$pid]"
-		[ "${q_suite[$idx]}" = e2e ] && e2e=0
+		case ${q_suite[$idx]} in
+		e2e) running_e2e=$((running_e2e - 1)) ;;
+		bpf) running_bpf=$((running_bpf - 1)) ;;
+		esac
 		printf '== %s\n' "${q_name[$idx]}"
 		cat "$dir/$idx.out"
 		tally "${q_name[$idx]}" "$(cat "$dir/$idx.rc" 2>/dev/null || echo 255)" "$dir/$idx.out" \
