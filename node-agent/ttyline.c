@@ -131,10 +131,13 @@ static void ttyline_close(struct ttyline_table *t, size_t i)
 	ttyline_flush(t, s);
 	lineedit_free(&s->le);
 	free(s->held_text);
-	/* The last stream takes the slot (none when it was the last): no
-	 * copy of a freed pointer stays behind. */
+	/* The last stream takes the slot (none when it was the last), and
+	 * the slot left unused is cleared: no copy of a pointer, freed or
+	 * now s[i]'s, stays behind (one owner per buffer, which the static
+	 * analyzer, following the fuzz target into here, can then see). */
 	if (i != --t->n)
 		t->s[i] = t->s[t->n];
+	memset(&t->s[t->n], 0, sizeof(t->s[t->n]));
 }
 
 static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const struct sa_event_hdr *h,
