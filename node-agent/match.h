@@ -44,14 +44,15 @@ enum match_stdin {
 /* A pending session as received. Strings are the caller's. */
 struct match_pending {
 	const char *name; /* the session ID */
-	enum match_kind kind;
 	const char *ns, *pod, *pod_uid, *container;
 	const char *const *argv;
 	size_t argc;
-	bool argv_truncated;
-	bool tty, stdin;
 	const char *username, *uid;
 	uint64_t received_ns;
+	/* The small fields last, together: no padding between pointers. */
+	enum match_kind kind;
+	bool argv_truncated;
+	bool tty, stdin;
 	bool consumed; /* taken by a root (set by match_decide) */
 };
 
