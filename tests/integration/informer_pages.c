@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arg.h"
 #include "check.h"
 #include "informer.h"
 #include "kubeconfig.h"
@@ -22,7 +23,7 @@ int main(int argc, char **argv)
 	struct informer_stats st;
 	char err[512];
 	time_t deadline = time(NULL) + 300;
-	long want = argc > 2 ? atol(argv[2]) : -1;
+	long want = argc > 2 ? arg_long(argv[2], "EXPECTED_ITEMS") : -1;
 
 	log_set_level(LOG_WARN);
 	if (argc < 3 || kubeconfig_load(getenv("KUBECONFIG"), NULL, &cfg, err, sizeof(err)) < 0) {

@@ -11,6 +11,7 @@
 
 #include "kube.h"
 #include "kubeconfig.h"
+#include "arg.h"
 #include "check.h"
 #include "log.h"
 #include "watch.h"
@@ -482,6 +483,19 @@ static void *create_later(void *arg)
 	return NULL;
 }
 
+/* Whether resourceVersion a is past b: both the decimal numbers this API
+ * server gives (etcd's revisions), a the larger; false for anything else. */
+static bool rv_after(const char *a, const char *b)
+{
+	char *end_a, *end_b;
+	long long va, vb;
+
+	errno = 0;
+	va = strtoll(a, &end_a, 10);
+	vb = strtoll(b, &end_b, 10);
+	return !errno && end_a != a && !*end_a && end_b != b && !*end_b && va > vb;
+}
+
 /* A watch that no change matches still moves on: the API server's
  * bookmarks (asked for with allowWatchBookmarks, sent before the watch's
  * timeout) carry the latest resourceVersion, and the watch takes it. */
@@ -515,7 +529,7 @@ static void test_watch_bookmarks(struct kube_client *c, const struct kubeconfig 
 		       b.bookmarks, b.others);
 	snprintf(label, sizeof(label), "%s: a bookmark moves the watch's resourceVersion on",
 		 transport);
-	CHECK(label, rv && start && strcmp(rv, start) != 0 && atol(rv) > atol(start));
+	CHECK(label, rv && start && strcmp(rv, start) != 0 && rv_after(rv, start));
 	snprintf(label, sizeof(label), CM "/bm-%s", transport);
 	kube_delete(c, label, NULL, NULL, &resp);
 	free(rv);
@@ -663,7 +677,7 @@ int main(int argc, char **argv)
 	struct kube_response resp;
 	char err[512];
 	cJSON *ns;
-	long many = argc > 1 ? atol(argv[1]) : 5000;
+	long many = argc > 1 ? arg_long(argv[1], "the number of objects") : 5000;
 
 	log_set_level(LOG_ERROR);
 	if (kubeconfig_load(getenv("KUBECONFIG"), NULL, &cfg, err, sizeof(err)) < 0) {

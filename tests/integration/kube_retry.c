@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arg.h"
 #include "check.h"
 #include "clock.h"
 #include "informer.h"
@@ -210,7 +211,7 @@ int main(int argc, char **argv)
 {
 	log_set_level(LOG_ERROR);
 	if (argc >= 4 && !strcmp(argv[1], "informer"))
-		return informer_run(argv[2], atol(argv[3]),
+		return informer_run(argv[2], arg_long(argv[3], "SECONDS"),
 				    argc > 4 && !strcmp(argv[4], "websocket"));
 	if (argc == 3 && !strcmp(argv[1], "ws429"))
 		return ws429(argv[2]);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "arg.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "lease.h"
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
 		return 2;
 	o.identity = argv[1];
 	if (argc == 3)
-		o.duration_s = atol(argv[2]);
+		o.duration_s = arg_long(argv[2], "DURATION_S");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGTERM, on_term);
 	if (kubeconfig_load(getenv("KUBECONFIG"), NULL, &cfg, err, sizeof(err)) < 0) {

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arg.h"
 #include "events.h"
 #include "hmap.h"
 #include "jsontext.h"
@@ -957,10 +958,10 @@ int main(int argc, char **argv)
 	}
 	kube_client_new(cfg, NULL, &c);
 	if (argc >= 5 && !strcmp(argv[1], "write"))
-		ret = write_phase(c, argv[2], atol(argv[3]), atol(argv[4]),
-				  argc > 5 ? atol(argv[5]) : -1);
+		ret = write_phase(c, argv[2], arg_long(argv[3], "FROM"), arg_long(argv[4], "TO"),
+				  argc > 5 ? arg_long(argv[5], "CRASH_AT") : -1);
 	else if (argc == 4 && !strcmp(argv[1], "verify"))
-		ret = verify_phase(c, atol(argv[2]), argv[3]);
+		ret = verify_phase(c, arg_long(argv[2], "N"), argv[3]);
 	else if (argc == 3 && !strcmp(argv[1], "collide"))
 		ret = collide_phase(c, argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "full"))

@@ -85,6 +85,43 @@ static void die(const char *msg)
 	exit(125);
 }
 
+/* The number of --timeout or --delay (seconds or milliseconds), which
+ * must be all of arg and not negative. */
+static double parse_amount(const char *arg, const char *opt)
+{
+	char msg[128], *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v >= 0)) {
+		snprintf(msg, sizeof(msg), "%s takes a number not below 0, not '%s'", opt, arg);
+		die(msg);
+	}
+	return v;
+}
+
+/* --size COLSxROWS, each from 0 to 0xffff; false when arg is not that. */
+static bool parse_size(const char *arg, struct winsize *ws)
+{
+	unsigned long cols, rows;
+	char *end;
+
+	if (*arg < '0' || *arg > '9')
+		return false;
+	errno = 0;
+	cols = strtoul(arg, &end, 10);
+	if (errno || *end != 'x' || end[1] < '0' || end[1] > '9')
+		return false;
+	arg = end + 1;
+	rows = strtoul(arg, &end, 10);
+	if (errno || *end || cols > 0xffff || rows > 0xffff)
+		return false;
+	ws->ws_col = (unsigned short)cols;
+	ws->ws_row = (unsigned short)rows;
+	return true;
+}
+
 /* Reads what the command printed, if anything, waiting up to ms. */
 static void pump_output(struct pty_state *s, int ms)
 {
@@ -373,8 +410,6 @@ int main(int argc, char **argv)
 	bool exited = false;
 	struct pty_state s = { .master = -1 };
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
-	unsigned cols, rows;
-	char x;
 	double timeout = 120, delay_ms = 0, t_first = 0, eof_at;
 	unsigned long nth = 0;
 	char *lines = NULL;
@@ -389,8 +424,8 @@ int main(int argc, char **argv)
 		case 'q': quote = true; break;
 		case 'P': paste = true; break;
 		case 'f': fast = true; break;
-		case 't': timeout = atof(optarg); break;
-		case 'd': delay_ms = atof(optarg); break;
+		case 't': timeout = parse_amount(optarg, "--timeout"); break;
+		case 'd': delay_ms = parse_amount(optarg, "--delay"); break;
 		case 'L': log_path = optarg; break;
 		case 'i': pidfile = optarg; break;
 		case 'r': ready = optarg; break;
@@ -399,11 +434,8 @@ int main(int argc, char **argv)
 		case 'Z': prompt_last = true; break;
 		case 'N': want_newline = true; break;
 		case 's':
-			if (sscanf(optarg, "%ux%u%c", &cols, &rows, &x) != 2 || cols > 0xffff ||
-			    rows > 0xffff)
+			if (!parse_size(optarg, &ws))
 				die("--size takes COLSxROWS, e.g. 80x24 or 0x0");
-			ws.ws_col = (unsigned short)cols;
-			ws.ws_row = (unsigned short)rows;
 			break;
 		default: return 125;
 		}

@@ -18,6 +18,7 @@
  * NS: mnt, user, pid, net, uts, ipc, cgroup, time. Exits 111 when the call
  * fails (with the reason on stderr), 112 when PROG cannot be run. */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,6 +60,21 @@ static unsigned long parse_flags(const char *list)
 	return flags;
 }
 
+/* The file descriptor of setns FD, all digits. */
+static int parse_fd(const char *arg)
+{
+	char *end;
+	long fd;
+
+	errno = 0;
+	fd = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || fd < 0 || fd > INT_MAX) {
+		fprintf(stderr, "sa-ns: setns takes a file descriptor, not '%s'\n", arg);
+		exit(2);
+	}
+	return (int)fd;
+}
+
 static void fail(const char *what)
 {
 	fprintf(stderr, "sa-ns: %s: %s\n", what, strerror(errno));
@@ -98,7 +114,7 @@ int main(int argc, char **argv)
 			fail("waitpid");
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	} else if (!strcmp(op, "setns")) {
-		if (setns(atoi(argv[2]), 0))
+		if (setns(parse_fd(argv[2]), 0))
 			fail("setns");
 	} else if (!strcmp(op, "chroot")) {
 		if (chroot(argv[2]) || chdir("/"))

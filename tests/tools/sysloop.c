@@ -4,6 +4,7 @@
  * static, so that the bench can drop it into a container's root.
  *
  *   sysloop N */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -11,9 +12,14 @@
 
 int main(int argc, char **argv)
 {
-	long n, i;
+	long n = 0, i;
+	char *end = NULL;
 
-	if (argc != 2 || (n = atol(argv[1])) <= 0) {
+	if (argc == 2) {
+		errno = 0;
+		n = strtol(argv[1], &end, 10);
+	}
+	if (argc != 2 || errno || end == argv[1] || *end || n <= 0) {
 		fprintf(stderr, "usage: sysloop N\n");
 		return 2;
 	}

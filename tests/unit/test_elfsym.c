@@ -283,8 +283,14 @@ static long long bytes_read(void)
 	FILE *f = fopen("/proc/self/io", "r");
 
 	while (f && fgets(buf, sizeof(buf), f))
-		if (sscanf(buf, "rchar: %lld", &n) == 1)
+		if (!strncmp(buf, "rchar: ", 7)) {
+			char *end;
+
+			n = strtoll(buf + 7, &end, 10);
+			if (end == buf + 7)
+				n = -1;
 			break;
+		}
 	if (f)
 		fclose(f);
 	return n;

@@ -30,6 +30,19 @@ static int conn(int port)
 	return fd;
 }
 
+/* The status code of an HTTP/1.0 answer, or -1 when buf is none. */
+static int status_of(const char *buf)
+{
+	const char *p = buf + strlen("HTTP/1.0 ");
+	char *end;
+	long code;
+
+	if (strncmp(buf, "HTTP/1.0 ", strlen("HTTP/1.0 ")) != 0)
+		return -1;
+	code = strtol(p, &end, 10);
+	return end != p && code >= 100 && code <= 999 ? (int)code : -1;
+}
+
 /* The status code of one GET, or -1 (no answer within 10 s). */
 static int get(int port, const char *path, char *body, size_t cap)
 {
@@ -54,8 +67,7 @@ static int get(int port, const char *path, char *body, size_t cap)
 		got += (size_t)n;
 	}
 	buf[got] = '\0';
-	if (sscanf(buf, "HTTP/1.0 %d", &code) != 1)
-		code = -1;
+	code = status_of(buf);
 	if (body && strstr(buf, "\r\n\r\n"))
 		snprintf(body, cap, "%s", strstr(buf, "\r\n\r\n") + 4);
 out:

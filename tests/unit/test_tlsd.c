@@ -160,6 +160,15 @@ static void client_close(struct client *c)
 	ERR_clear_error();
 }
 
+/* The number at p, or -1 when there is none. */
+static long number_at(const char *p)
+{
+	char *end;
+	long v = strtol(p, &end, 10);
+
+	return end != p && v >= 0 ? v : -1;
+}
+
 /* Sends raw, reads one answer (headers and Content-Length body) into buf.
  * Returns the status code, or -1. */
 static int client_round(struct client *c, const char *raw, char *buf, size_t cap)
@@ -180,7 +189,7 @@ static int client_round(struct client *c, const char *raw, char *buf, size_t cap
 		buf[got] = '\0';
 		if (!(hend = strstr(buf, "\r\n\r\n")))
 			continue;
-		if (sscanf(buf, "HTTP/1.1 %d", &code) != 1)
+		if (strncmp(buf, "HTTP/1.1 ", 9) != 0 || (code = (int)number_at(buf + 9)) < 0)
 			return -1;
 		if (code == 100) { /* an interim answer: drop it */
 			memmove(buf, hend + 4, got - (size_t)(hend + 4 - buf) + 1);
@@ -188,8 +197,10 @@ static int client_round(struct client *c, const char *raw, char *buf, size_t cap
 			continue;
 		}
 		clen = strstr(buf, "Content-Length: ") ?
-			       atol(strstr(buf, "Content-Length: ") + 16) :
+			       number_at(strstr(buf, "Content-Length: ") + 16) :
 			       0;
+		if (clen < 0)
+			return -1;
 		if (got >= (size_t)(hend + 4 - buf) + (size_t)clen)
 			return code;
 	}
