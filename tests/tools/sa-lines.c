@@ -129,6 +129,9 @@ int main(int argc, char **argv)
 	buf = malloc(cap);
 	if (!f || !buf) {
 		perror("sa-lines");
+		if (f)
+			fclose(f);
+		free(buf);
 		return 2;
 	}
 	for (;;) {
@@ -141,6 +144,7 @@ int main(int argc, char **argv)
 				char *bigger = realloc(buf, cap * 2);
 
 				if (!bigger) {
+					fclose(f);
 					free(buf);
 					return 2;
 				}
@@ -156,6 +160,8 @@ int main(int argc, char **argv)
 		o = cJSON_Parse(buf);
 		if (!o) {
 			fprintf(stderr, "sa-lines: line %d is not JSON\n", lineno);
+			fclose(f);
+			free(buf);
 			return 1;
 		}
 		v = cJSON_GetObjectItemCaseSensitive(o, "kind");

@@ -120,7 +120,7 @@ static uint64_t steps(const char *pattern, const char *text, size_t n, int *rc)
 	size_t ms, me;
 	char err[200];
 
-	if (re_compile(pattern, &re, err, sizeof(err)) < 0)
+	if ((*rc = re_compile(pattern, &re, err, sizeof(err))) < 0)
 		return 0;
 	*rc = re_search(re, text, n, 0, &ms, &me, &budget);
 	re_free(re);
@@ -169,6 +169,8 @@ static void test_re_budget_stops_a_search(void)
 	memset(text, 'a', sizeof(text));
 	UNIT_CHECK(re_compile("\\w{1000}z", &re, err, sizeof(err)) == 0);
 	UNIT_CHECK(re && re_program_size(re) > 1000 && re_program_size(re) <= RE_MAX_PROGRAM);
+	if (!re)
+		return;
 	UNIT_CHECK(re_search(re, text, sizeof(text), 0, &ms, &me, &budget) == -E2BIG);
 	UNIT_CHECK(budget == 0);
 	re_free(re);

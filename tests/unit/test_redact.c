@@ -5,6 +5,7 @@
  * several rules replaced once; the names of the rules that matched; a rule
  * that cannot finish in its budget said so, never a silent pass. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static const char *apply(struct redact_set *rs, const char *in, unsigned *hits)
 	char *out;
 	size_t len;
 
+	*hits = UINT_MAX; /* when it fails: no count can be right */
 	if (redact_apply(rs, in, strlen(in), &out, &len, &res) < 0)
 		return NULL;
 	*hits = (unsigned)__builtin_popcountll(res.matched);
@@ -74,7 +76,10 @@ static void test_redact_binary_and_invalid_utf8_input(void)
 			err, sizeof(err));
 	static const char in[] = "a\xff\x00token=abc\xfe";
 
-	UNIT_CHECK(rs && redact_apply(rs, in, sizeof(in) - 1, &out, &len, &res) == 0);
+	UNIT_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	UNIT_CHECK(redact_apply(rs, in, sizeof(in) - 1, &out, &len, &res) == 0);
 	UNIT_CHECK(len == 5 && !memcmp(out, "a\xff\x00T\xfe", 5) && res.matched == 1);
 	free(out);
 	redact_free(rs);
@@ -167,7 +172,8 @@ static void test_redact_names_the_rules_that_matched(void)
 	redact_free(rs);
 }
 
-/* argv as the kernel gives it, NUL-separated, redacted as an exec entry is. */
+/* argv as the kernel gives it, NUL-separated, redacted as an exec entry is
+ * (up to 16 arguments); on failure, no argument and an empty line. */
 static int argv_redact(struct redact_set *rs, const char *nulsep, size_t n, char *line, size_t cap,
 		       char av_out[][64], size_t *argc, struct redact_result *res)
 {
@@ -176,6 +182,9 @@ static int argv_redact(struct redact_set *rs, const char *nulsep, size_t n, char
 	char **oav, *l;
 	int ret;
 
+	*argc = 0;
+	line[0] = '\0';
+	memset(av_out, 0, 16 * sizeof(*av_out));
 	while (i < n && k < 16) {
 		av[k] = nulsep + i;
 		len[k] = strnlen(nulsep + i, n - i);
@@ -209,8 +218,11 @@ static void test_redact_secret_split_over_arguments(void)
 	char line[256], av[16][64];
 	size_t argc;
 
-	UNIT_CHECK(rs && argv_redact(rs, argv, sizeof(argv) - 1, line, sizeof(line), av, &argc,
-				     &res) == 0);
+	UNIT_CHECK(rs != NULL);
+	if (!rs)
+		return;
+	UNIT_CHECK(argv_redact(rs, argv, sizeof(argv) - 1, line, sizeof(line), av, &argc, &res) ==
+		   0);
 	UNIT_CHECK_STR(line, "mysql [REDACTED] -u root");
 	UNIT_CHECK(argc == 5);
 	UNIT_CHECK_STR(av[0], "mysql");

@@ -88,7 +88,7 @@ static void test_webhookcert_merges_the_bundle_of_several_replicas(void)
 	big = calloc(1, 20000);
 	for (i = 0; i < 10; i++) {
 		certs_make_ca("r", 86400 + (long)i, &extra[i], err, sizeof(err));
-		strcat(big, extra[i].cert_pem);
+		snprintf(big + strlen(big), 20000 - strlen(big), "%s", extra[i].cert_pem);
 	}
 	free(b1);
 	b1 = webhookcert_merge(big, strlen(big), own, 1, now, &changed);
