@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <string.h>
 
+// NOLINTBEGIN(bugprone-suspicious-include): compiled in on purpose (see above)
 #include "../../node-agent/lineedit.c"
 #include "../../node-agent/ttyline.c"
+// NOLINTEND(bugprone-suspicious-include)
 
 #define FUZZ_CHECK(c) ((c) ? (void)0 : __builtin_trap())
 #define FUZZ_LINE_MAX 64
@@ -44,11 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	while (i + 3 <= size) {
 		uint8_t op = data[i], who = data[i + 1], n = data[i + 2];
-		struct sa_event_hdr h = { .type = SA_EV_TTY, .ts = ts++, .target = 1 + (who >> 7),
-					  .sid = 100 + (who & 1), .tgid = 10 + (who & 3),
+		struct sa_event_hdr h = { .type = SA_EV_TTY,
+					  .ts = ts,
+					  .target = 1 + (who >> 7),
+					  .sid = 100 + (who & 1),
+					  .tgid = 10 + (who & 3),
 					  .pid = 10 + (who & 7) };
 		struct capture_event ev = { .hdr = &h };
 
+		ts++;
 		i += 3;
 		switch (op & 3) {
 		case 0: /* a read: its mode from op, n bytes of data */

@@ -198,6 +198,7 @@ static void test_admission_refuses_what_is_no_review(void)
 		"null",
 		"[]",
 		"{\"kind\":\"AdmissionReview\"}",
+		// NOLINTNEXTLINE(bugprone-suspicious-missing-comma): UID is pasted in
 		"{\"kind\":\"Other\",\"request\":{\"uid\":\"" UID "\"}}",
 		"{\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"../../etc\"}}",
 		"{\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"ABCDEF\"}}",

@@ -123,6 +123,7 @@ static void test_lineedit_ends_cancels_and_literals(void)
 static void test_lineedit_bounded_and_hostile(void)
 {
 	static char keys[100000];
+	static const char csi_end[] = { 'D', 'z', '\r' }; /* CSI's end, a key, Enter */
 	unsigned flags;
 	char *got;
 	size_t i;
@@ -137,7 +138,7 @@ static void test_lineedit_bounded_and_hostile(void)
 	memset(keys, '1', sizeof(keys));
 	keys[0] = 0x1b;
 	keys[1] = '[';
-	memcpy(keys + sizeof(keys) - 4, "Dz\r", 3);
+	memcpy(keys + sizeof(keys) - 4, csi_end, sizeof(csi_end));
 	got = edit(keys, sizeof(keys) - 1, 4096, &flags);
 	UNIT_CHECK_STR(got, "z");
 	UNIT_CHECK(flags & LINEEDIT_INEXACT);

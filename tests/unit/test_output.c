@@ -61,6 +61,7 @@ static const char *const hostile[] = {
 	"back\\slash \\e[31m",
 	"tab\tnewline\nend",
 	"esc\x1b]0;title\x07 \x1b[2J",
+	// NOLINTNEXTLINE(bugprone-suspicious-missing-comma): split escapes, here and below
 	"bidi \xe2\x80\xae"
 	"gnp.exe and \xe2\x81\xa6isolate",
 	"c1 \xc2\x9b"

@@ -92,6 +92,7 @@ static void test_selector_rejects_bad_expressions(void)
 	static const char *bad[] = {
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\"}]}",
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\",\"values\":[]}]}",
+		// NOLINTNEXTLINE(bugprone-suspicious-missing-comma): long ones are wrapped
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"Exists\","
 		"\"values\":[\"a\"]}]}",
 		"{\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"\"}]}",

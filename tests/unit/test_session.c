@@ -42,10 +42,16 @@ static char *close_fixture(struct fixture *x)
 static struct sa_event_hdr hdr(uint32_t type, uint32_t target, uint32_t sid, uint32_t tgid)
 {
 	static uint64_t ts = 1000;
-	struct sa_event_hdr h = { .type = type, .target = target, .sid = sid, .tgid = tgid,
-				  .pid = tgid, .ppid = sid, .mntns = 4026531840u + target,
-				  .ts = ts++ };
+	struct sa_event_hdr h = { .type = type,
+				  .target = target,
+				  .sid = sid,
+				  .tgid = tgid,
+				  .pid = tgid,
+				  .ppid = sid,
+				  .mntns = 4026531840u + target,
+				  .ts = ts };
 
+	ts++;
 	strcpy(h.comm, "bash");
 	return h;
 }

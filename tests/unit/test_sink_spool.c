@@ -765,12 +765,14 @@ static void test_sink_spool_held_share_loss_is_a_pending_gap(void)
 	UNIT_CHECK(gaps_of(recs, "containerd://c2", NULL) == 0);
 	UNIT_CHECK(lines_of(recs, "containerd://c2") == 5);
 	UNIT_CHECK(lines_of(recs, "containerd://c1") + (int)st.dropped_held == 2000);
-	cJSON_ArrayForEach(r, recs)
+	cJSON_ArrayForEach(r, recs) {
 		cJSON_ArrayForEach(e,
-				   cJSON_GetObjectItem(cJSON_GetObjectItem(r, "spec"), "entries"))
+				   cJSON_GetObjectItem(cJSON_GetObjectItem(r, "spec"), "entries")) {
 			if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "gap"))
 				said |= strstr(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")),
 					       "storage budget") != NULL;
+		}
+	}
 	UNIT_CHECK(said);
 	cJSON_Delete(recs);
 	sink_close(sink);
@@ -953,7 +955,7 @@ static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
 	cJSON *id = ident("containerd://c1", "p");
 	cJSON *rules = cJSON_Parse("[{\"name\":\"huge\",\"pattern\":\"(?:\\\\w{1000}){4}z\"}]");
 	struct redact_set *rs = NULL;
-	static char typed[65534], assign[65534];
+	static char typed[65534] = "rm -rf ", assign[65534] = "PW=secret cmd ";
 	struct sink_entry l = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
 				.ts = 1, .text = typed, .text_len = sizeof(typed) };
 	struct sink_entry l2 = l;
@@ -962,10 +964,9 @@ static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
 	struct sink *sink;
 	cJSON *all, *red;
 
-	memset(typed, 'a', sizeof(typed));
-	memcpy(typed, "rm -rf ", 7);
-	memset(assign, 'a', sizeof(assign));
-	memcpy(assign, "PW=secret cmd ", 14);
+	/* After the command, 'a' to the end, with no NUL. */
+	memset(typed + 7, 'a', sizeof(typed) - 7);
+	memset(assign + 14, 'a', sizeof(assign) - 14);
 	l2.text = assign;
 	l2.ts = 2;
 	snprintf(sub, sizeof(sub), "%s/unfinished", dir);

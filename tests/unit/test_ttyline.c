@@ -37,11 +37,17 @@ static uint64_t ts = 1000;
 static void rd(struct ttyline_table *t, uint32_t tgid, uint32_t tid, uint32_t flags,
 	       const char *data, size_t n, uint32_t asked)
 {
-	struct sa_event_hdr h = { .type = SA_EV_TTY, .flags = flags, .ts = ts++, .target = 1,
-				  .sid = 100, .tgid = tgid, .pid = tid };
+	struct sa_event_hdr h = { .type = SA_EV_TTY,
+				  .flags = flags,
+				  .ts = ts,
+				  .target = 1,
+				  .sid = 100,
+				  .tgid = tgid,
+				  .pid = tid };
 	struct capture_event ev = { .hdr = &h, .text = data, .text_len = n, .tty = 136 << 20,
 				    .asked = asked };
 
+	ts++;
 	ttyline_read(t, &ev);
 }
 
@@ -206,11 +212,17 @@ static void test_ttyline_bounded(void)
 	UNIT_CHECK(g.flags[0] == TTYLINE_TRUNCATED);
 	/* Bytes the kernel could not keep: truncated, and inexact in raw mode. */
 	{
-		struct sa_event_hdr h = { .type = SA_EV_TTY, .flags = SA_F_TRUNCATED, .ts = ts++,
-					  .target = 1, .sid = 100, .tgid = 51, .pid = 51 };
+		struct sa_event_hdr h = { .type = SA_EV_TTY,
+					  .flags = SA_F_TRUNCATED,
+					  .ts = ts,
+					  .target = 1,
+					  .sid = 100,
+					  .tgid = 51,
+					  .pid = 51 };
 		struct capture_event ev = { .hdr = &h, .text = "ab\r", .text_len = 3, .lost = 9000,
 					    .asked = 65536 };
 
+		ts++;
 		ttyline_read(t, &ev);
 		UNIT_CHECK(g.n == 2);
 		UNIT_CHECK(g.flags[1] == (TTYLINE_TRUNCATED | TTYLINE_INEXACT));
@@ -219,7 +231,7 @@ static void test_ttyline_bounded(void)
 	for (i = 0; i < TTYLINE_MAX_STREAMS + 10; i++)
 		rd(t, 1000 + i, 1000 + i, 0, "p", 1, 1);
 	UNIT_CHECK(ttyline_count(t) == TTYLINE_MAX_STREAMS);
-	UNIT_CHECK(g.n == MAX_GOT || g.n >= 2 + 10);
+	UNIT_CHECK(g.n >= 2 + 10); /* (g keeps up to MAX_GOT, more than that) */
 	ttyline_table_free(t);
 }
 
