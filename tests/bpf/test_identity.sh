@@ -118,52 +118,61 @@ start_agent() {
 }
 run_in() { nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" /bin/bash -c "$2" >/dev/null; }
 
-cap_container old
-old_ns=$(mntns "${CPID[old]}")
-echo "${CPID[old]} old" >"$work/targets"
-start_agent || { t_fail "agent did not start"; t_summary; exit 1; }
-t_wait 30 grep -q '"target added","container":"old"' "$work/agent.log"
-run_in old "/bin/echo old-while-agent-ran"
-t_wait 30 grep -q old-while-agent-ran "$work/out.jsonl"
-kill -KILL "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null
-run_in old "/bin/echo old-while-no-agent"
-# The old container ends; new, untargeted ones start until one gets its
-# mount namespace's inode. The kernel gives the lowest free number, but
-# other tests running beside this one make namespaces too and may hold it
-# for a while: a new container below it is kept (it fills a hole that
-# would otherwise come first), one above it is stopped again.
-kill -KILL "${CPID[old]}"
-gone() { [ ! -e "/proc/${CPID[old]}" ]; }
-t_wait 30 gone
+# A targeted container runs something while the agent runs and, once the
+# agent is killed, something more; then it ends, and new, untargeted ones
+# start until one gets its mount namespace's inode. The kernel gives the
+# lowest free number, but other tests running beside this one make
+# namespaces too and may take it first: a new container below it is kept
+# (it fills a hole that would otherwise come first), one above it is
+# stopped again; and when 30 s go by without the number (another test's
+# long-lived namespace holds it: a full make test once waited 600 s), the
+# round starts over with another targeted container.
 reused=
-i=0
+r=0
 deadline=$((SECONDS + 600))
-while [ "$SECONDS" -lt "$deadline" ]; do
-	i=$((i + 1))
-	cap_container "new$i" || break
-	ns=$(mntns "${CPID[new$i]}")
-	if [ "$ns" = "$old_ns" ]; then
-		reused=new$i
-		break
-	fi
-	[ -n "$ns" ] && [ "$ns" -gt "$old_ns" ] && kill -KILL "${CPID[new$i]}"
-	sleep 0.1
+gone() { [ ! -e "/proc/${CPID[old]}" ]; }
+while [ -z "$reused" ] && [ "$SECONDS" -lt "$deadline" ]; do
+	r=$((r + 1))
+	cap_container old || break
+	old_ns=$(mntns "${CPID[old]}")
+	echo "${CPID[old]} old" >"$work/targets"
+	start_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+	t_wait 30 grep -q "\"target added\",\"container\":\"old\",\"pid\":\"${CPID[old]}\"" "$work/agent.log"
+	run_in old "/bin/echo old-while-agent-ran-$r"
+	t_wait 30 grep -q "old-while-agent-ran-$r\"" "$work/out.jsonl"
+	kill -KILL "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null
+	run_in old "/bin/echo old-while-no-agent-$r"
+	kill -KILL "${CPID[old]}"
+	t_wait 30 gone
+	i=0
+	round_end=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$round_end" ]; do
+		i=$((i + 1))
+		cap_container "new$r-$i" || break
+		ns=$(mntns "${CPID[new$r-$i]}")
+		if [ "$ns" = "$old_ns" ]; then
+			reused=new$r-$i
+			break
+		fi
+		[ -n "$ns" ] && [ "$ns" -gt "$old_ns" ] && kill -KILL "${CPID[new$r-$i]}"
+		sleep 0.1
+	done
 done
 if [ -z "$reused" ]; then
-	t_fail "a new container got the old one's mount namespace inode $old_ns" "($i tries)"
+	t_fail "a new container got the old one's mount namespace inode" "($r rounds, last inode $old_ns)"
 	t_summary
 	exit 1
 fi
 t_pass "a new, untargeted container ($reused) got the old one's mount namespace inode"
 run_in "$reused" "/bin/echo new-private-marker"
 start_agent || t_fail "agent did not restart"
-t_wait 30 grep -q old-while-no-agent "$work/out.jsonl"
+t_wait 30 grep -q "old-while-no-agent-$r\"" "$work/out.jsonl"
 sleep 2 # a second turn of the agent: anything of the new container would be out by now
 cap_agent_stop
 t_eq "nothing of the new container is captured" "" "$(grep new-private-marker "$work/out.jsonl")"
 t_eq "what the old one ran while no agent ran is still its own" "old" \
-	"$(grep '"argv":\["/bin/echo","old-while-no-agent"\]' "$work/out.jsonl" | sed 's/.*"container":"\([^"]*\)".*/\1/')"
+	"$(grep "\"argv\":\\[\"/bin/echo\",\"old-while-no-agent-$r\"\\]" "$work/out.jsonl" | sed 's/.*"container":"\([^"]*\)".*/\1/')"
 t_match "the kernel refused the new container's processes for the old target, and counted them" \
 	'"stale_targets":"[1-9]' "$(grep '"capture counters"' "$work/agent.log" | tail -1)"
 t_match "the agent says so" 'mount namespace that reuses a gone target.s inode were not taken' \
