@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "arg.h"
+#include "../arg.h"
 #include "check.h"
 #include "informer.h"
 #include "kubeconfig.h"

@@ -11,7 +11,7 @@
 
 #include "kube.h"
 #include "kubeconfig.h"
-#include "arg.h"
+#include "../arg.h"
 #include "check.h"
 #include "log.h"
 #include "watch.h"

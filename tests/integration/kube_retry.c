@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arg.h"
+#include "../arg.h"
 #include "check.h"
 #include "clock.h"
 #include "informer.h"

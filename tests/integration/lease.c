@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "arg.h"
+#include "../arg.h"
 #include "kube.h"
 #include "kubeconfig.h"
 #include "lease.h"

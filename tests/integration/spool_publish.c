@@ -35,7 +35,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "arg.h"
+#include "../arg.h"
 #include "events.h"
 #include "hmap.h"
 #include "jsontext.h"

@@ -31,6 +31,8 @@
 
 #include <linux/sched.h>
 
+#include "../arg.h"
+
 static const struct {
 	const char *name;
 	unsigned long flag;
@@ -63,12 +65,9 @@ static unsigned long parse_flags(const char *list)
 /* The file descriptor of setns FD, all digits. */
 static int parse_fd(const char *arg)
 {
-	char *end;
-	long fd;
+	long fd = arg_long(arg, "sa-ns: setns's file descriptor");
 
-	errno = 0;
-	fd = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || fd < 0 || fd > INT_MAX) {
+	if (fd < 0 || fd > INT_MAX) {
 		fprintf(stderr, "sa-ns: setns takes a file descriptor, not '%s'\n", arg);
 		exit(2);
 	}

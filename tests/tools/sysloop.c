@@ -4,22 +4,18 @@
  * static, so that the bench can drop it into a container's root.
  *
  *   sysloop N */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../arg.h"
+
 int main(int argc, char **argv)
 {
-	long n = 0, i;
-	char *end = NULL;
+	long n = argc == 2 ? arg_long(argv[1], "N") : 0, i;
 
-	if (argc == 2) {
-		errno = 0;
-		n = strtol(argv[1], &end, 10);
-	}
-	if (argc != 2 || errno || end == argv[1] || *end || n <= 0) {
+	if (n <= 0) {
 		fprintf(stderr, "usage: sysloop N\n");
 		return 2;
 	}

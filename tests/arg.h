@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The numeric arguments the test scripts pass to the C integration
- * programs: a number that is not one is the script's mistake, said as such,
+/* The numeric arguments the test scripts pass to the C test programs and
+ * tools: a number that is not one is the script's mistake, said as such,
  * rather than a 0 that would make a check pass or fail for another reason. */
 #ifndef SHELLAUDIT_ARG_H
 #define SHELLAUDIT_ARG_H
