@@ -566,6 +566,18 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	e->filename_len = n - 1;
 	if (n == sizeof(e->filename))
 		e->hdr.flags |= SA_F_FILENAME_TRUNCATED;
+	/* A file without a link runs from no path the entry could name: a
+	 * memfd (fileless malware), a deleted or an O_TMPFILE file, reached
+	 * as /dev/fd/N or /proc/self/fd/N. Its own name says which. */
+	e->unlinked_len = 0;
+	if (BPF_CORE_READ(bprm, file, f_inode, __i_nlink) == 0) {
+		e->hdr.flags |= SA_F_UNLINKED;
+		filename = (const char *)BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+		n = bpf_probe_read_kernel_str(e->unlinked, sizeof(e->unlinked), filename);
+		e->unlinked_len = n > 0 ? n - 1 : 0;
+		if (n == sizeof(e->unlinked))
+			e->hdr.flags |= SA_F_FILENAME_TRUNCATED;
+	}
 
 	if (len > cap)
 		len = cap;

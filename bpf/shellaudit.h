@@ -17,6 +17,8 @@
 #define SA_ARGS_CAP 8192
 #define SA_ARGS_MAX_DEFAULT 4096
 #define SA_FILENAME_CAP 256
+/* The name kept of an executed file that has no link (SA_F_UNLINKED). */
+#define SA_UNLINKED_CAP 64
 #define SA_COMM_LEN 16
 #define SA_MAX_TARGETS 4096
 
@@ -45,6 +47,9 @@ enum sa_event_type {
  * it is inside a readline call that began before the probes (whose line
  * the recovery programs may send as well). */
 #define SA_F_TTY_NO_RL 0x80
+/* Exec: the executed file had no link in any directory as it ran (a
+ * memfd, a deleted or an O_TMPFILE file); unlinked holds its name. */
+#define SA_F_UNLINKED 0x100
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -197,6 +202,10 @@ struct sa_exec_event {
 	__u32 args_len; /* bytes in args */
 	__u32 filename_len;
 	__u32 stdio; /* SA_STDIO_* */
+	__u32 unlinked_len; /* SA_F_UNLINKED: bytes in unlinked */
+	__u32 pad;
+	/* SA_F_UNLINKED: the file's own name (memfd:NAME for a memfd) */
+	char unlinked[SA_UNLINKED_CAP];
 	char filename[SA_FILENAME_CAP];
 	char args[SA_ARGS_CAP]; /* NUL-separated, not NUL-terminated when truncated */
 };
@@ -300,12 +309,14 @@ SA_ASSERT_SIZE(sa_line_event, 104 + SA_LINE_CAP);
 SA_ASSERT_AT(sa_line_event, len, 96);
 SA_ASSERT_AT(sa_line_event, line, 104);
 
-SA_ASSERT_SIZE(sa_exec_event, 112 + SA_FILENAME_CAP + SA_ARGS_CAP);
+SA_ASSERT_SIZE(sa_exec_event, 120 + SA_UNLINKED_CAP + SA_FILENAME_CAP + SA_ARGS_CAP);
 SA_ASSERT_AT(sa_exec_event, argc, 96);
 SA_ASSERT_AT(sa_exec_event, args_len, 100);
 SA_ASSERT_AT(sa_exec_event, filename_len, 104);
-SA_ASSERT_AT(sa_exec_event, filename, 112);
-SA_ASSERT_AT(sa_exec_event, args, 112 + SA_FILENAME_CAP);
+SA_ASSERT_AT(sa_exec_event, unlinked_len, 112);
+SA_ASSERT_AT(sa_exec_event, unlinked, 120);
+SA_ASSERT_AT(sa_exec_event, filename, 120 + SA_UNLINKED_CAP);
+SA_ASSERT_AT(sa_exec_event, args, 120 + SA_UNLINKED_CAP + SA_FILENAME_CAP);
 
 SA_ASSERT_SIZE(sa_exit_event, 104);
 SA_ASSERT_AT(sa_exit_event, exit_code, 96);

@@ -164,6 +164,7 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 	const cJSON *e = it->entry;
 	const char *kind = transcript_str(e, "kind", NULL), *text = transcript_str(e, "text", NULL);
 	const char *filename = transcript_str(e, "filename", NULL);
+	const char *unlinked = transcript_str(e, "unlinked", NULL);
 	char when[40], name[SESSION_NAME_MAX];
 
 	if (it->time.tv_sec || it->time.tv_nsec)
@@ -185,9 +186,16 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 		out_color(f, st->color, OUT_DIM);
 		fputs("+ ", f);
 		out_text(f, text ? text : "");
-		if (filename && transcript_renamed(e, filename)) {
+		/* A file without a link (a memfd) is always named: the
+		 * path it was reached by says nothing of it. */
+		if (filename && (unlinked || transcript_renamed(e, filename))) {
 			fputs("  (", f);
 			out_text(f, filename);
+			if (unlinked) {
+				fputs(": ", f);
+				out_text(f, unlinked);
+				fputs(" (deleted)", f);
+			}
 			fputc(')', f);
 		}
 		/* Identical execs aggregated into this entry: how many, and

@@ -12,13 +12,14 @@ static const cJSON *aggregate_field(const cJSON *e, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(e, k);
 }
 
-/* What makes two execs the same: file, argv, user and session root, as
- * stored (as typed, or escaped: the same bytes stored alike), and the same
- * marks (escaped, truncated, redacted and its rules, withheld), so the
- * entry says of each what it said of one. */
-static const char *const aggregate_keys[] = { "filename",  "argv",	  "text",
-					      "uid",	   "sessionRoot", "escaped",
-					      "truncated", "redacted",	  "withheld" };
+/* What makes two execs the same: file (and its own name when it had no
+ * link), argv, user and session root, as stored (as typed, or escaped: the
+ * same bytes stored alike), and the same marks (escaped, truncated,
+ * redacted and its rules, withheld), so the entry says of each what it
+ * said of one. */
+static const char *const aggregate_keys[] = { "filename", "unlinked",	 "argv",    "text",
+					      "uid",	  "sessionRoot", "escaped", "truncated",
+					      "redacted", "withheld" };
 #define AGG_KEYS (sizeof(aggregate_keys) / sizeof(aggregate_keys[0]))
 
 /* e's members named in aggregate_keys, each the first of its name (as

@@ -99,12 +99,16 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		/* Sized to its argv (up to SA_ARGS_CAP). */
 		if (size < offsetof(struct sa_exec_event, args) || e->args_len > SA_ARGS_CAP ||
 		    e->args_len > size - offsetof(struct sa_exec_event, args) ||
-		    e->filename_len >= SA_FILENAME_CAP)
+		    e->filename_len >= SA_FILENAME_CAP || e->unlinked_len >= SA_UNLINKED_CAP)
 			return 0;
 		ev.text = e->args;
 		ev.text_len = e->args_len;
 		ev.filename = e->filename;
 		ev.filename_len = e->filename_len;
+		if (h->flags & SA_F_UNLINKED) {
+			ev.unlinked = e->unlinked;
+			ev.unlinked_len = e->unlinked_len;
+		}
 		ev.argc = e->argc;
 		ev.stdio = e->stdio;
 		break;

@@ -41,6 +41,9 @@ struct capture_event {
 	size_t text_len;
 	const char *filename; /* exec only */
 	size_t filename_len;
+	/* exec of a file without a link (SA_F_UNLINKED): its own name, else NULL */
+	const char *unlinked;
+	size_t unlinked_len;
 	uint32_t argc; /* exec only */
 	uint32_t stdio;	   /* exec of a session root: SA_STDIO_* */
 	int32_t exit_code; /* exit only */

@@ -745,24 +745,30 @@ static const char *publish_base(const char *path)
  * The note of a ProgramExecuted Event: the command line, with the executed
  * file after argv[0] when their last path components differ, since argv[0]
  * is the caller's choice (`exec -a ls python3` runs python3 as "ls"):
- * "ls (/usr/bin/python3) -c ...". The entry's strings are all as typed or
- * all escaped, so they compare alike. Caller frees.
+ * "ls (/usr/bin/python3) -c ...". A file without a link (a memfd, a
+ * deleted file) is always shown, with its own name:
+ * "x (/dev/fd/3: memfd:x (deleted)) ...". The entry's strings are all as
+ * typed or all escaped, so they compare alike. Caller frees.
  */
 static char *publish_exec_note(const cJSON *e, const char *text)
 {
 	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "filename"));
+	const char *gone = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "unlinked"));
 	const char *argv0 = cJSON_GetStringValue(
 		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(e, "argv"), 0));
 	size_t n, cap;
 	char *note;
 
-	if (!file || !*file || (argv0 && !strcmp(publish_base(argv0), publish_base(file))))
+	if (!file)
+		file = "";
+	if (!gone && (!*file || (argv0 && !strcmp(publish_base(argv0), publish_base(file)))))
 		return strdup(text);
 	n = argv0 && !strncmp(text, argv0, strlen(argv0)) ? strlen(argv0) : 0;
-	cap = strlen(text) + strlen(file) + 4;
+	cap = strlen(text) + strlen(file) + (gone ? strlen(gone) + 12 : 0) + 4;
 	if (!(note = malloc(cap)))
 		return NULL;
-	snprintf(note, cap, "%.*s%s(%s)%s", (int)n, text, n ? " " : "", file, text + n);
+	snprintf(note, cap, "%.*s%s(%s%s%s%s)%s", (int)n, text, n ? " " : "", file,
+		 gone ? ": " : "", gone ? gone : "", gone ? " (deleted)" : "", text + n);
 	return note;
 }
 

@@ -234,6 +234,9 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 		e.kind = SINK_EXEC;
 		e.filename = ev->filename;
 		e.filename_len = ev->filename_len;
+		e.unlinked = ev->unlinked;
+		e.unlinked_len = ev->unlinked_len;
+		e.truncated |= (h->flags & SA_F_FILENAME_TRUNCATED) != 0;
 		e.argc = ev->argc;
 	}
 	return sink_write(st->sink, &e);

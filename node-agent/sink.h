@@ -59,6 +59,10 @@ struct sink_entry {
 	uint32_t part; /* line (terminal): lines the same read completed before it */
 	const char *filename; /* exec */
 	size_t filename_len;
+	/* exec: the executed file had no link (a memfd, a deleted or an
+	 * O_TMPFILE file): its own name, e.g. "memfd:NAME"; else NULL */
+	const char *unlinked;
+	size_t unlinked_len;
 	uint32_t argc; /* exec: the count the kernel had */
 	int32_t exit_code; /* session_end: wait(2) status of the leader, -1 unknown */
 	const char *reason; /* session_end: "exit", "untargeted", "agent stopped"; off: why

@@ -170,7 +170,8 @@ static bool sink_jsonl_needs_escape(const struct sink_entry *e)
 		       (e->reason && escape_needed(e->reason, strlen(e->reason)));
 	if (e->kind != SINK_EXEC)
 		return false;
-	if (escape_needed(e->filename, e->filename_len))
+	if (escape_needed(e->filename, e->filename_len) ||
+	    (e->unlinked && escape_needed(e->unlinked, e->unlinked_len)))
 		return true;
 	for (i = 0, start = 0; i <= e->text_len; i++) {
 		if (i < e->text_len && e->text[i] != '\0')
@@ -250,6 +251,10 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 	case SINK_EXEC:
 		sink_jsonl_key(s, "filename");
 		sink_jsonl_str(s, e->filename, e->filename_len, esc);
+		if (e->unlinked) {
+			sink_jsonl_key(s, "unlinked");
+			sink_jsonl_str(s, e->unlinked, e->unlinked_len, esc);
+		}
 		sink_jsonl_raw(s, ",\"argv\":[", 9);
 		for (i = 0, start = 0; i <= e->text_len; i++) {
 			if (i < e->text_len && e->text[i] != '\0')

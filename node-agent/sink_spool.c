@@ -446,9 +446,9 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 			   const struct sink_entry *e, cJSON *entry, bool *cut)
 {
 	const char *src = e->text ? e->text : "", **av = NULL;
-	size_t argc = 0, i, *avlen = NULL, *rlen = NULL, linelen = 0, flen = 0;
-	char **rav = NULL, *line = NULL, *fname = NULL;
-	struct redact_result res, fres;
+	size_t argc = 0, i, *avlen = NULL, *rlen = NULL, linelen = 0, flen = 0, ulen = 0;
+	char **rav = NULL, *line = NULL, *fname = NULL, *uname = NULL;
+	struct redact_result res, fres, ures;
 	cJSON *argv;
 	bool esc;
 	int ret;
@@ -475,6 +475,13 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		if (ret == -E2BIG)
 			res.unfinished = fres.unfinished;
 	}
+	if (ret == 0 && e->unlinked) {
+		ret = redact_apply(t->redact, e->unlinked, e->unlinked_len, &uname, &ulen, &ures);
+		res.matched |= ures.matched;
+		res.cut |= ures.cut;
+		if (ret == -E2BIG)
+			res.unfinished = ures.unfinished;
+	}
 	if (ret == -E2BIG) {
 		/* Only the program's name and file stay. */
 		s->stats.withheld++;
@@ -484,10 +491,12 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		free(rlen);
 		free(line);
 		free(fname);
+		free(uname);
 		rav = NULL;
 		rlen = NULL;
 		line = NULL; /* out: frees them again when an allocation below fails */
 		fname = NULL;
+		uname = NULL;
 		argc = argc ? 1 : 0;
 		if (argc &&
 		    (!(rav = calloc(1, sizeof(*rav))) || !(rlen = calloc(1, sizeof(*rlen))) ||
@@ -501,7 +510,9 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 					   argc ? avlen[0] : 0, &linelen);
 		fname = strndup(e->filename ? e->filename : "", e->filename_len);
 		flen = fname ? strlen(fname) : 0;
-		if (!line || !fname) {
+		if (e->unlinked && (uname = strndup(e->unlinked, e->unlinked_len)))
+			ulen = strlen(uname);
+		if (!line || !fname || (e->unlinked && !uname)) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -509,9 +520,10 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		goto out;
 	}
 	*cut |= res.cut;
-	/* One flag for the entry: its text, argv and filename are all as
-	 * they are, or all escaped. */
-	esc = escape_needed(line, linelen) || escape_needed(fname, flen);
+	/* One flag for the entry: its text, argv, filename and unlinked are
+	 * all as they are, or all escaped. */
+	esc = escape_needed(line, linelen) || escape_needed(fname, flen) ||
+	      (uname && escape_needed(uname, ulen));
 	for (i = 0; i < argc && i < SINK_SPOOL_ARGV_MAX && !esc; i++)
 		esc = escape_needed(rav[i], rlen[i]);
 	argv = cJSON_AddArrayToObject(entry, "argv");
@@ -521,6 +533,8 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		*cut = true;
 	cJSON_AddItemToObject(entry, "text", sink_spool_text(line, linelen, esc, cut));
 	cJSON_AddItemToObject(entry, "filename", sink_spool_text(fname, flen, esc, cut));
+	if (uname)
+		cJSON_AddItemToObject(entry, "unlinked", sink_spool_text(uname, ulen, esc, cut));
 	if (esc)
 		cJSON_AddTrueToObject(entry, "escaped");
 	sink_spool_mark(entry, t->redact, res.matched, res.unfinished);
@@ -532,6 +546,7 @@ out:
 	free(rlen);
 	free(line);
 	free(fname);
+	free(uname);
 	free(av);
 	free(avlen);
 	return ret;

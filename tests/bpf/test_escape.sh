@@ -6,7 +6,8 @@
 # unshare(2) from python3 and from a static program, clone3(2) with
 # CLONE_NEWNS), setns(2) and nsenter into another, untargeted container,
 # chroot and pivot_root, and an interactive `unshare -Urm bash` with typed
-# lines. After each attempt a marker run there is captured, attributed to
+# lines. A program run from no file (a memfd, by fexecve) or from a deleted
+# one is named for what it is. After each attempt a marker run there is captured, attributed to
 # the audited container, next to a namespace entry that names the change.
 # The same attempts from an untargeted container produce nothing. A
 # process that escaped before its container became a target is followed
@@ -82,6 +83,24 @@ for c in $cases; do
 	grep -qx "esc-u-$c" "$work/attempts-u.out" || t_fail "attempt $c ran in u"
 done
 
+# Fileless: a program's bytes in a memfd run by fexecve (python3's
+# os.execve of a descriptor), as droppers do, under a harmless argv[0];
+# and a copy deleted while open, run through /proc/self/fd.
+fileless() {
+	local c=$1 t=$2
+	inside "$c" "env $PYENV python3 -c 'import os
+fd = os.memfd_create(\"payload-$t\")
+os.write(fd, open(\"/bin/echo\", \"rb\").read())
+os.execve(fd, [\"innocent\", \"$t-memfd\"], {})'"
+	inside "$c" "busybox cp /bin/echo /tmp/gone-$t && exec 3</tmp/gone-$t && busybox rm /tmp/gone-$t && /proc/self/fd/3 $t-deleted"
+}
+fileless a esc-a >"$work/fileless-a.out" 2>&1
+fileless u esc-u >"$work/fileless-u.out" 2>&1
+for c in memfd deleted; do
+	grep -qx "esc-a-$c" "$work/fileless-a.out" || t_fail "the $c exec ran in a" "$(tail -3 "$work/fileless-a.out")"
+	grep -qx "esc-u-$c" "$work/fileless-u.out" || t_fail "the $c exec ran in u" "$(tail -3 "$work/fileless-u.out")"
+done
+
 # Interactive: a user namespace and a mount namespace, then lines typed.
 cat >"$work/typed.txt" <<'EOF'
 echo typed-before
@@ -153,6 +172,23 @@ for c in $cases; do
 		t_fail "$c: the marker run after it is a's, with a namespace entry (${want[$c]})" "$out"
 	fi
 done
+
+# unlinked MARKER: the exec entries of MARKER as "argv0 filename unlinked".
+unlinked() {
+	python3 - "$work/out.jsonl" "$1" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("kind") == "exec" and e.get("argv", [])[1:] == [sys.argv[2]]:
+        print(e["argv"][0], e.get("filename"), e.get("unlinked", "-"), e.get("container"))
+PY
+}
+t_match "a program run from a memfd by fexecve: its exec names the memfd" \
+	'^innocent /dev/fd/[0-9]+ memfd:payload-esc-a a$' "$(unlinked esc-a-memfd)"
+t_eq "a deleted program run through /proc/self/fd: its exec names the deleted file" \
+	"/proc/self/fd/3 /proc/self/fd/3 gone-esc-a a" "$(unlinked esc-a-deleted)"
+t_eq "a program run from its file has no unlinked name" "/bin/echo /bin/echo - a" \
+	"$(unlinked esc-a-syscall)"
 
 t_eq "interactive unshare -Urm bash: every typed line of a, inside the new namespaces too" \
 	"$(cat "$work/typed.txt" "$work/own.txt" | grep -v '^exit$')" "$(cap_lines a | grep -v '^exit$')"

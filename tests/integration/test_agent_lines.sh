@@ -9,7 +9,8 @@
 # that can be shown as typed are, in the AuditRecords, in the Events
 # (kubectl get events) and in the JSON lines, escaped nowhere; the others
 # are escaped once and say so, and give their bytes back. `exec -a` shows
-# the executed file in the ProgramExecuted Event; a password split over
+# the executed file in the ProgramExecuted Event, and a program run from a
+# deleted file names that file wherever its exec shows; a password split over
 # two arguments leaks nowhere; a pathological pattern finishes and keeps
 # the line; the entries name the rules that matched.
 set -euo pipefail
@@ -20,6 +21,13 @@ set -euo pipefail
 
 ag_setup lines-test-node
 cap_container plain
+# Each container's /tmp a tmpfs of its own (the root is shared), and its
+# /proc; before any agent runs.
+for c in audited plain; do
+	nsenter --target "${CPID[$c]}" --mount --pid /bin/sh -c \
+		"mount -t tmpfs tmpfs '$RFS/tmp' && mount -t proc proc '$RFS/proc'" ||
+		t_fail "a tmpfs on /tmp and /proc in $c"
+done
 
 k apply -f - >/dev/null <<'EOF'
 apiVersion: shellaudit.io/v1alpha1
@@ -62,6 +70,7 @@ long="echo safe #$(printf 'a_%.0s' $(seq 1000))="
 	printf '%s\n' 'export MY_APP_TOKEN=xyz'
 	printf 'echo \xe2\x9d\xa4\xef\xb8\x8f ok\n'
 	printf 'echo h\xf3\xa0\x85\x98i\xf3\xa0\x85\x99\n'
+	printf '%s\n' '(busybox cp /bin/sleep /tmp/gone && exec 3</tmp/gone && rm /tmp/gone && exec /proc/self/fd/3 0)'
 	printf '%s\n' 'echo end-of-lines'
 } >"$work/typed.txt"
 cap_shell audited "$work/typed.txt" --quote >/dev/null || t_fail "the shell in the audited container"
@@ -75,10 +84,10 @@ for r in json.load(sys.stdin)["items"]:
     n += sum(1 for e in r["spec"]["entries"] if e["kind"] == "line")
 print(n)'
 }
-records_in() { [ "$(recorded)" -ge 13 ]; }
-has_events() { [ "$(k get events -n shop --field-selector reason=ShellCommand -o name | wc -l)" -ge 13 ]; }
-t_wait 180 records_in || t_fail "13 lines in the AuditRecords" "$(tail -5 "$dir/agent.log")"
-t_wait 60 has_events || t_fail "13 ShellCommand Events"
+records_in() { [ "$(recorded)" -ge 14 ]; }
+has_events() { [ "$(k get events -n shop --field-selector reason=ShellCommand -o name | wc -l)" -ge 14 ]; }
+t_wait 180 records_in || t_fail "14 lines in the AuditRecords" "$(tail -5 "$dir/agent.log")"
+t_wait 60 has_events || t_fail "14 ShellCommand Events"
 t_wait 30 cap_has_line plain "echo end-of-lines" || t_fail "the lines in the JSON lines"
 cap_agent_stop
 
@@ -113,12 +122,13 @@ expect = [
     (typed[10], False, None),
     (b"echo h\\u{e0158}i\\u{e0159}", True, None),
     (typed[12], False, None),
+    (typed[13], False, None),
 ]
 recs = sorted((r for r in records if r["spec"]["pod"]["name"] == "web"),
               key=lambda r: (r["spec"].get("session", {}).get("id", ""), r["spec"]["sequence"]))
 lines = [e for r in recs for e in r["spec"]["entries"] if e["kind"] == "line"]
 execs = [e for r in recs for e in r["spec"]["entries"] if e["kind"] == "exec"]
-check("AuditRecords hold the 13 lines", len(lines) == 13, str(len(lines)))
+check("AuditRecords hold the 14 lines", len(lines) == 14, str(len(lines)))
 for i, (want, esc, red) in enumerate(expect):
     e = lines[i] if i < len(lines) else {}
     got = e.get("text", "").encode()
@@ -130,6 +140,12 @@ check("a pathological pattern finishes: the long line is kept, not withheld",
 sleep = [e for e in execs if e.get("filename") == "/bin/sleep"]
 check("exec -a: the entry keeps argv[0] and the file",
       len(sleep) == 1 and sleep[0]["argv"] == ["ls", "0"], repr(sleep))
+gone = [e for e in execs if e.get("filename") == "/proc/self/fd/3"]
+check("a program run from a deleted file: its exec entry names that file",
+      len(gone) == 1 and gone[0].get("unlinked") == "gone" and gone[0]["argv"] == ["/proc/self/fd/3", "0"],
+      repr(gone))
+check("the other execs, run from their files, have no unlinked name",
+      len(execs) > 1 and len([e for e in execs if "unlinked" in e]) == 1, repr(execs))
 echo = [e for e in execs if e.get("filename") == "/bin/echo"]
 check("the password split over two arguments is redacted in the exec entry",
       len(echo) == 1 and echo[0]["argv"] == ["/bin/echo", "[REDACTED]", "[REDACTED]", "-u", "root"]
@@ -145,7 +161,7 @@ who = b"(unattributed): "
 ours = sorted((ev for ev in events if ev["regarding"]["name"] == "web"),
               key=lambda ev: ev["metadata"]["name"])
 notes = [ev for ev in ours if ev["reason"] == "ShellCommand"]
-check("one ShellCommand Event per line", len(notes) == 13, str(len(notes)))
+check("one ShellCommand Event per line", len(notes) == 14, str(len(notes)))
 for i, (want, esc, red) in enumerate(expect):
     ev = notes[i] if i < len(notes) else {"note": ""}
     ann = ev.get("metadata", {}).get("annotations", {}).get("shellaudit.io/escaped")
@@ -160,6 +176,8 @@ for i, (want, esc, red) in enumerate(expect):
 progs = [ev["note"] for ev in ours if ev["reason"] == "ProgramExecuted"]
 check("exec -a: the ProgramExecuted Event shows the executed file",
       "(unattributed): ls (/bin/sleep) 0" in progs, repr(progs))
+check("a program run from a deleted file: its ProgramExecuted Event names that file",
+      "(unattributed): /proc/self/fd/3 (/proc/self/fd/3: gone (deleted)) 0" in progs, repr(progs))
 check("the password split over two arguments is redacted in its Event",
       "(unattributed): /bin/echo [REDACTED] -u root" in progs, repr(progs))
 check("the secrets are nowhere in the Events",
@@ -168,7 +186,11 @@ check("the secrets are nowhere in the Events",
 # JSON lines: as typed when they can be, escaped and marked otherwise; sa-lines
 # gives back the bytes typed.
 jl = [o for o in jsonl if o.get("kind") == "line" and o.get("container") == "plain" and not o.get("eof")]
-check("the JSON lines hold the 13 lines", len(jl) == 13, str(len(jl)))
+check("the JSON lines hold the 14 lines", len(jl) == 14, str(len(jl)))
+jx = [o for o in jsonl if o.get("kind") == "exec" and o.get("container") == "plain"
+      and o.get("filename") == "/proc/self/fd/3"]
+check("a program run from a deleted file: its JSON line names that file",
+      len(jx) == 1 and jx[0].get("unlinked") == "gone", repr(jx))
 for i, t in enumerate(typed):
     o = jl[i] if i < len(jl) else {}
     esc = expect[i][1]

@@ -88,14 +88,14 @@ static void test_aggregate_keeps_what_differs(void)
 	cJSON_Delete(entries);
 }
 
-/* Each of the nine members that make two execs the same keeps an exec
+/* Each of the ten members that make two execs the same keeps an exec
  * apart when it differs, or is there in one only; a member repeated in
  * an entry counts by its first (as cJSON finds it). */
 static void test_aggregate_each_member_keeps_an_exec_apart(void)
 {
-	static const char *const keys[] = { "filename",	 "argv",	"text",
-					    "uid",	 "sessionRoot", "escaped",
-					    "truncated", "redacted",	"withheld" };
+	static const char *const keys[] = { "filename", "unlinked",    "argv",	  "text",
+					    "uid",	"sessionRoot", "escaped", "truncated",
+					    "redacted", "withheld" };
 	size_t i;
 	int wrong = 0;
 

@@ -946,6 +946,75 @@ static void test_sink_spool_secret_split_over_arguments(void)
 	cJSON_Delete(id);
 }
 
+/* A program run from no file: its exec keeps the name the kernel gave the
+ * file (a memfd's memfd:NAME), as stored as the other strings (escaped with
+ * them, redacted by the same rules); one run from its file has none. */
+static void test_sink_spool_exec_of_an_unlinked_file_names_it(void)
+{
+	char sub[96], err[128];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = ident("containerd://c1", "p");
+	cJSON *rules = cJSON_Parse("[{\"name\":\"key\",\"pattern\":\"AKIA[0-9A-Z]{4}\"}]");
+	static const char argv[] = "innocent\0-x";
+	struct sink_entry x = { .kind = SINK_EXEC,
+				.container = "containerd://c1",
+				.session = 7,
+				.ts = 1,
+				.text = argv,
+				.text_len = sizeof(argv) - 1,
+				.argc = 2,
+				.filename = "/dev/fd/3",
+				.filename_len = 9,
+				.unlinked = "memfd:payload",
+				.unlinked_len = 13 };
+	struct sink_entry y = x, z = x, w = x;
+	struct redact_set *rs = NULL;
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *all;
+
+	y.ts = 2;
+	y.unlinked = "memfd:a\x1b[2Kb";
+	y.unlinked_len = 12;
+	z.ts = 3;
+	z.unlinked = "memfd:AKIAABCD";
+	z.unlinked_len = 14;
+	w.ts = 4;
+	w.filename = "/bin/true";
+	w.filename_len = 9;
+	w.unlinked = NULL;
+	w.unlinked_len = 0;
+	snprintf(sub, sizeof(sub), "%s/unlinked", dir);
+	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &x) == 0 && sink_write(sink, &y) == 0 &&
+		   sink_write(sink, &z) == 0 && sink_write(sink, &w) == 0);
+	all = records(sp);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 0), "unlinked")),
+		       "memfd:payload");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 0), "filename")),
+		       "/dev/fd/3");
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 0), "escaped") == NULL);
+	/* an escape sequence in the name: escaped, and so is the rest */
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 1), "unlinked")),
+		       "memfd:a\\e[2Kb");
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, 0, 1), "escaped")));
+	UNIT_CHECK_STR(text_of(entry(all, 0, 1)), "innocent -x");
+	/* redacted as the file name is */
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 2), "unlinked")),
+		       "memfd:[REDACTED]");
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(entry(all, 0, 2), "redacted")) == 1);
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 3), "unlinked") == NULL);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	redact_free(rs);
+	cJSON_Delete(rules);
+	cJSON_Delete(id);
+}
+
 /* The review's M4: a rule that could not finish withheld the whole line,
  * the command too. Now the command's name stays and the entry is marked. */
 static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
@@ -1105,6 +1174,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_exec_from_sessions),
 		UNIT_TEST(test_sink_spool_lines_as_typed_or_escaped_and_marked),
 		UNIT_TEST(test_sink_spool_secret_split_over_arguments),
+		UNIT_TEST(test_sink_spool_exec_of_an_unlinked_file_names_it),
 		UNIT_TEST(test_sink_spool_rule_that_cannot_finish_keeps_the_command),
 		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
 	};

@@ -183,6 +183,34 @@ static void test_transcript_merges_sessions_in_time_order(void)
 	cJSON_Delete(rb);
 }
 
+/* A program run from no file is named, whatever argv[0] says: "3" looks
+ * like /dev/fd/3's own name, and no exec -a is needed to hide it. */
+static void test_transcript_names_an_unlinked_file(void)
+{
+	static const char *const e[] = { "2026-01-01T00:00:01Z", "exec", "3 -x" };
+	struct records_filter f = { 0 };
+	struct transcript t = { 0 };
+	struct records *r;
+	cJSON *rec = record("containerd://aaa", "1", 0, e, 1), *x;
+	char *text;
+
+	x = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"), 0);
+	cJSON_ReplaceItemInObject(x, "filename", cJSON_CreateString("/dev/fd/3"));
+	cJSON_ReplaceItemInObject(x, "argv",
+				  cJSON_CreateStringArray((const char *[]){ "3", "-x" }, 2));
+	cJSON_AddStringToObject(x, "unlinked", "memfd:x");
+	UNIT_CHECK(records_init(&r) == 0);
+	UNIT_CHECK(records_add(r, &f, rec, NULL) == 1);
+	UNIT_CHECK(transcript_add_records(&t, r, NULL, NULL) == 0 && t.n == 1);
+	text = transcript_text(&t, false);
+	UNIT_CHECK_STR(text,
+		       "2026-01-01T00:00:01.000000Z + 3 -x  (/dev/fd/3: memfd:x (deleted))\n");
+	free(text);
+	transcript_clear(&t);
+	records_free(r);
+	cJSON_Delete(rec);
+}
+
 static void test_transcript_text_never_raw_and_never_escaped_twice(void)
 {
 	static const char *const e[] = { "2026-01-01T00:00:01Z",
@@ -279,5 +307,6 @@ UNIT_MAIN(UNIT_TEST(test_records_group_by_container_and_session_key),
 	  UNIT_TEST(test_records_user_from_attribution),
 	  UNIT_TEST(test_records_session_names_parse_back),
 	  UNIT_TEST(test_transcript_merges_sessions_in_time_order),
+	  UNIT_TEST(test_transcript_names_an_unlinked_file),
 	  UNIT_TEST(test_transcript_text_never_raw_and_never_escaped_twice),
 	  UNIT_TEST(test_transcript_marks_terminal_and_inexact_lines))
