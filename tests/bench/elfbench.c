@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../arg.h"
 #include "elfsym.h"
 
 static double bench_now_ms(void)
@@ -24,7 +25,8 @@ static double bench_now_ms(void)
 int main(int argc, char **argv)
 {
 	const char *env = getenv("BENCH_ELF_RUNS");
-	int runs = env ? atoi(env) : 3, i, r, fd, err = 0;
+	long runs = env ? arg_long(env, "BENCH_ELF_RUNS") : 3;
+	int i, r, fd, err = 0;
 	struct elfsym s;
 	double best, t0, t;
 

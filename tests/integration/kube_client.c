@@ -166,7 +166,7 @@ static void test_many_together(struct kubeconfig *cfg, const char *url)
 	struct kube_client_opts o = { .timeout_ms = 30000 };
 	struct kube_call calls[4];
 	struct kube_client *c = NULL;
-	char *real = cfg->server, server[256], paths[4][32], want[64];
+	char *real = cfg->server, server[256], paths[4][32], want[sizeof(paths) + 16];
 	size_t i, right = 0;
 
 	snprintf(server, sizeof(server), "%s", url);
