@@ -447,14 +447,16 @@ static void test_journal_failed_datasync_writes_again(void)
 		snprintf(item, sizeof(item), "durable-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i);
 		journal_append(j, item, strlen(item), NULL);
 	}
-	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) == journal_end(j));
+	synced = journal_synced(j);
 	for (i = 0; i < 4; i++) {
 		snprintf(item, sizeof(item), "pending-%d-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i);
 		journal_append(j, item, strlen(item), NULL);
 	}
+	UNIT_CHECK(journal_synced(j) == synced); /* appended, not yet synced */
 	/* One failure: the data is written again and synced; success. */
 	datasync_failures = 1;
-	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) > synced);
 	journal_get_stats(j, &st);
 	UNIT_CHECK(st.sync_failures == 1 && st.sync_rewrites == 1);
 	UNIT_CHECK(journal_synced(j) == journal_end(j));
