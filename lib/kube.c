@@ -49,6 +49,10 @@ struct kube_client {
 	CURL *many[KUBE_MANY_MAX];
 	struct kube_xfer xfer[KUBE_MANY_MAX];
 	struct kube_call *running[KUBE_MANY_MAX];
+	/* kube_set_beside's function, and whether it runs now. */
+	void (*beside)(void *);
+	void *beside_arg;
+	bool in_beside;
 	/* With tls-server-name: requests go to https://<name>:<port>, and
 	 * CURLOPT_CONNECT_TO sends them to the server's own address. */
 	char base[512];
@@ -594,10 +598,17 @@ static int kube_calls_running(const struct kube_client *c)
  * run there (kube_call_start), so that they go on while it waits: *rc is
  * its outcome. -EAGAIN when it cannot be added (then run it alone).
  */
+void kube_set_beside(struct kube_client *c, void (*fn)(void *), void *arg)
+{
+	c->beside = fn;
+	c->beside_arg = arg;
+}
+
 static int kube_perform_beside(struct kube_client *c, CURLcode *rc)
 {
+	long next = clock_now_ms() + KUBE_BESIDE_MS;
 	bool done = false;
-	int running;
+	int running, ended;
 
 	curl_easy_setopt(c->curl, CURLOPT_PRIVATE, (void *)(uintptr_t)KUBE_MANY_MAX);
 	if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK)
@@ -607,8 +618,20 @@ static int kube_perform_beside(struct kube_client *c, CURLcode *rc)
 	while (!done) {
 		if (curl_multi_perform(c->multi, &running) != CURLM_OK)
 			break;
-		done = kube_calls_collect(c, c->curl, rc) < 0;
-		if (!done && curl_multi_poll(c->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+		ended = kube_calls_collect(c, c->curl, rc);
+		done = ended < 0;
+		if (!done && c->beside && (ended > 0 || clock_now_ms() >= next)) {
+			if (c->opts.io_enter)
+				c->opts.io_enter(c->opts.io_arg);
+			c->in_beside = true;
+			c->beside(c->beside_arg);
+			c->in_beside = false;
+			if (c->opts.io_leave)
+				c->opts.io_leave(c->opts.io_arg);
+			next = clock_now_ms() + KUBE_BESIDE_MS;
+		}
+		if (!done && curl_multi_poll(c->multi, NULL, 0, c->beside ? KUBE_BESIDE_MS : 1000,
+					     NULL) != CURLM_OK)
 			break;
 	}
 	curl_multi_remove_handle(c->multi, c->curl);
@@ -623,11 +646,15 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	CURLcode rc;
 	int ret;
 
+	/* Not from the function beside one (kube_set_beside): its handle is
+	 * the one waiting. */
+	if (c->in_beside)
+		return -EDEADLK;
 	if ((ret = kube_call_begin(c, c->curl, method, path, content_type, body, resp, &x)) < 0)
 		return ret;
 	if (c->opts.io_leave)
 		c->opts.io_leave(c->opts.io_arg);
-	if (!kube_calls_running(c) || kube_perform_beside(c, &rc) < 0)
+	if (!c->multi || (!kube_calls_running(c) && !c->beside) || kube_perform_beside(c, &rc) < 0)
 		rc = curl_easy_perform(c->curl);
 	if (c->opts.io_enter)
 		c->opts.io_enter(c->opts.io_arg);

@@ -129,6 +129,17 @@ struct kube_call {
  * still have done it). kube_client_free cancels what still runs.
  */
 int kube_call_start(struct kube_client *c, struct kube_call *call);
+/*
+ * While kube_request waits for its answer, fn(arg) runs each time calls
+ * beside it (kube_call_start) ended, and every KUBE_BESIDE_MS, between
+ * io_enter and io_leave (the caller's state as around any request), so
+ * that one request does not hold up the calls that would follow those:
+ * fn may take their answers and start others, never wait for one
+ * (kube_calls_run) nor make a request (kube_request: -EDEADLK). NULL fn:
+ * none; kube_request then runs alone when no call runs.
+ */
+#define KUBE_BESIDE_MS 20
+void kube_set_beside(struct kube_client *c, void (*fn)(void *), void *arg);
 int kube_calls_run(struct kube_client *c, int timeout_ms);
 void kube_call_cancel(struct kube_client *c, struct kube_call *call);
 

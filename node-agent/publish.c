@@ -32,6 +32,12 @@
 #define PUBLISH_EVENT_TRIES 12
 /* publish_event: its Event is queued (publish_event_queue). */
 #define PUBLISH_QUEUED 1
+/* publish_event, beside a record's request (publish_events_beside): its
+ * Event takes more than queueing; it waits for the step. */
+#define PUBLISH_LATER 2
+/* publish_events_take: until one answer is taken, until all are, or only
+ * those already there. */
+enum publish_take { PUBLISH_TAKE_SOME, PUBLISH_TAKE_ALL, PUBLISH_TAKE_READY };
 /* The longest one wait for the window's answers lasts (each request has
  * its own timeout besides). */
 #define PUBLISH_EVENT_WAIT_MS 1000
@@ -48,6 +54,9 @@ struct publisher {
 	struct kube_client *c;
 	struct events *ev;
 	struct spool *s;
+	/* A record's request waits for its answer: the Events go on beside
+	 * it (publish_events_beside), which is running while beside is. */
+	bool record_waits, beside;
 	struct hmap limits;	/* "ns/pod" -> struct publish_limit */
 	/* Backoff of the whole node: the API server did not answer a record
 	 * (or a chain's start could not be looked up). */
@@ -85,6 +94,8 @@ struct publisher {
 	} queued[EVENTS_BATCH_MAX];
 };
 
+static void publish_events_beside(void *arg);
+
 int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struct publisher **out)
 {
 	struct publisher *p = calloc(1, sizeof(*p));
@@ -100,6 +111,7 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 	p->event_tries_max = PUBLISH_EVENT_TRIES;
 	p->event_retry_ms = PUBLISH_EVENT_RETRY_MS;
 	backoff_init(&p->backoff, PUBLISH_BACKOFF_MIN_MS, PUBLISH_BACKOFF_MAX_MS);
+	kube_set_beside(c, publish_events_beside, p);
 	*out = p;
 	return 0;
 }
@@ -108,6 +120,7 @@ void publish_free(struct publisher *p)
 {
 	if (!p)
 		return;
+	kube_set_beside(p->c, NULL, NULL);
 	hmap_clear(&p->limits);
 	hmap_clear(&p->chains);
 	hmap_clear(&p->refused_logged);
@@ -519,7 +532,12 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 
 static int publish_record(struct publisher *p, cJSON *rec)
 {
-	return publish_record_in(p, rec, true);
+	int ret;
+
+	p->record_waits = true;
+	ret = publish_record_in(p, rec, true);
+	p->record_waits = false;
+	return ret;
 }
 
 /* parked_fn: a parked record tried again; one kept past its retention (as
@@ -611,7 +629,7 @@ static void publish_who(const cJSON *attr, char *buf, size_t cap)
  * AlreadyExists, counted as replays). Each wait is bounded by the
  * client's request timeout.
  */
-static int publish_events_take(struct publisher *p, bool all)
+static int publish_events_take(struct publisher *p, enum publish_take mode)
 {
 	int taken = 0, h, r;
 
@@ -620,7 +638,7 @@ static int publish_events_take(struct publisher *p, bool all)
 		struct event_regarding reg = { "v1", "Pod", q->ns, q->pod, NULL };
 
 		if ((r = events_batch_result(p->ev, (size_t)h)) == -EINPROGRESS) {
-			if (taken && !all)
+			if (mode == PUBLISH_TAKE_READY || (taken && mode == PUBLISH_TAKE_SOME))
 				break;
 			events_batch_wait(p->ev, PUBLISH_EVENT_WAIT_MS);
 			continue;
@@ -648,7 +666,7 @@ static int publish_events_take(struct publisher *p, bool all)
 /* Takes every answer of the window (publish_events_take): 0, or -EAGAIN. */
 static int publish_events_flush(struct publisher *p)
 {
-	int ret = publish_events_take(p, true);
+	int ret = publish_events_take(p, PUBLISH_TAKE_ALL);
 
 	return ret < 0 ? ret : 0;
 }
@@ -813,7 +831,7 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	int ret;
 
 	if (publish_str(item, "t") && !strcmp(publish_str(item, "t"), "a"))
-		return publish_session_opened(p, item, pos);
+		return p->beside ? PUBLISH_LATER : publish_session_opened(p, item, pos);
 	if (!kind || !text || !reg.ns || !reg.name || !cid)
 		return 0;
 	if (!publish_event_wanted(id, e))
@@ -825,6 +843,8 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	if (!strcmp(kind, "audit_stopped")) {
 		/* Whatever the policy said of Events, and past any rate limit:
 		 * the pod's owner and its auditors both see auditing end. */
+		if (p->beside)
+			return PUBLISH_LATER;
 		if ((ret = publish_events_flush(p)) < 0)
 			return ret;
 		ret = events_emit_named(p->ev, name, &reg, "Warning", "AuditStopped", "Untargeted",
@@ -837,6 +857,10 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	}
 	line = !strcmp(kind, "line");
 	snprintf(key, sizeof(key), "%s/%s", reg.ns, reg.name);
+	/* What was suppressed is said first, alone. */
+	lim = hmap_get(&p->limits, key);
+	if (p->beside && lim && lim->suppressed)
+		return PUBLISH_LATER;
 	if (!publish_allow(p, key, rate > 0 ? rate : 60, &lim)) {
 		lim->suppressed++;
 		p->stats.events_suppressed++;
@@ -878,11 +902,11 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 				  exec_note ? exec_note :
 					      text,
 				  annotations);
-	if (ret == 1) {
+	if (ret == 1 || p->beside) {
 		free(msg);
 		free(exec_note);
 		cJSON_Delete(annotations);
-		return PUBLISH_QUEUED;
+		return ret == 1 ? PUBLISH_QUEUED : PUBLISH_LATER;
 	}
 	/* Alone, after the ones before it. */
 	if ((ret = publish_events_flush(p)) < 0) {
@@ -1096,6 +1120,41 @@ static int publish_resume(struct publisher *p)
 	return ret < 0 ? ret : 1;
 }
 
+/*
+ * kube_set_beside: while a record's request waits for its answer (tens of
+ * milliseconds each, records of 100 entries, one after the other), the
+ * Events go on as publish_step sends them: the answers already there are
+ * taken and the window refilled from the spool; nothing waits. An Event
+ * that takes more than queueing (a SessionOpened, an AuditStopped, one
+ * after suppressed ones, one the window cannot take) stays for the step.
+ * Without this, Events stood still behind each record under a flood.
+ */
+static void publish_events_beside(void *arg)
+{
+	struct publisher *p = arg;
+	cJSON *item;
+	uint64_t pos;
+	int ret;
+
+	if (!p->record_waits || p->beside || publish_backoff_ms(p) > 0)
+		return;
+	p->beside = true;
+	if (publish_events_take(p, PUBLISH_TAKE_READY) >= 0) {
+		while (events_batch_size(p->ev) < EVENTS_BATCH_MAX &&
+		       clock_now_ms() >= p->event_retry_at_ms &&
+		       spool_next_event(p->s, &item, &pos) == 0) {
+			ret = publish_event(p, item, pos);
+			cJSON_Delete(item);
+			if (ret < 0 || ret == PUBLISH_LATER)
+				break;
+			spool_event_done(p->s, pos);
+			if (ret != PUBLISH_QUEUED)
+				p->event_failed_pos = 0;
+		}
+	}
+	p->beside = false;
+}
+
 int publish_step(struct publisher *p, int budget)
 {
 	struct spool_pass pass;
@@ -1105,7 +1164,7 @@ int publish_step(struct publisher *p, int budget)
 
 	/* Backing off: the window's answers are taken, nothing more goes. */
 	if (publish_backoff_ms(p) > 0)
-		return publish_events_take(p, true) > 0;
+		return publish_events_take(p, PUBLISH_TAKE_ALL) > 0;
 	if ((ret = publish_resume(p)) < 0) {
 		publish_failed(p);
 		return 1;
@@ -1167,7 +1226,7 @@ int publish_step(struct publisher *p, int budget)
 		}
 		if (!events_batch_size(p->ev))
 			break;
-		if ((ret = publish_events_take(p, false)) < 0)
+		if ((ret = publish_events_take(p, PUBLISH_TAKE_SOME)) < 0)
 			return calls + evcalls + 1;
 		evcalls += ret;
 	}

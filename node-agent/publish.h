@@ -14,7 +14,8 @@
  * AuditRecords hold the data. Events go out as a window of requests
  * running at once (events_batch_*), refilled as the oldest are answered,
  * each answer taken in the stream's order: one not delivered is tried
- * again with those after it. */
+ * again with those after it. The window goes on while a record's request
+ * waits for its answer (kube_set_beside). */
 #ifndef SHELLAUDIT_PUBLISH_H
 #define SHELLAUDIT_PUBLISH_H
 

@@ -27,8 +27,9 @@ test_kube_retry.sh), each on loopback and a port the test picked:
       answers each (200, {"path": its path}): a client that sends its
       requests one after the other gets no answer. Besides, GET /held
       is answered only once a GET /release (or /release-later: 2 s
-      after it comes) comes after it, and /quick/... at once (the
-      window of kube_call_start).
+      after it comes) comes after it ({"released": false} in its answer
+      when none came within 120 s), and /quick/... at once (the window of
+      kube_call_start).
 Ends on SIGTERM.
 """
 import http.client
@@ -238,14 +239,15 @@ class TogetherHandler(Quiet):
         if self.path == "/release-later":
             time.sleep(2)
         if self.path in ("/held", "/release", "/release-later"):
+            released = True
             with srv.cond:
                 if self.path != "/held":
                     srv.gen += 1
                     srv.cond.notify_all()
                 else:
                     gen = srv.gen
-                    srv.cond.wait_for(lambda: srv.gen > gen, timeout=120)
-            self.reply(200, {"path": self.path})
+                    released = srv.cond.wait_for(lambda: srv.gen > gen, timeout=120)
+            self.reply(200, {"path": self.path, "released": released})
             return
         with srv.cond:
             srv.open += 1

@@ -670,6 +670,62 @@ static void test_websocket_watches_from_many_threads(const struct kubeconfig *cf
 	CHECK(label, ok == WS_THREADS * WS_WATCHES && failed == 0);
 }
 
+struct beside_state {
+	struct kube_client *c;
+	struct kube_call release;
+	int runs, started, nested;
+};
+
+/* kube_set_beside's function of test_beside: starts the call that
+ * releases the request waiting, once; a request of its own is refused. */
+static void beside_release(void *arg)
+{
+	struct beside_state *b = arg;
+
+	b->runs++;
+	if (b->started)
+		return;
+	b->nested = kube_request(b->c, "GET", "/quick/nested", NULL, NULL, NULL);
+	b->started = start_get(b->c, &b->release, "/release") == 0;
+}
+
+/* A request that waits for its answer does not hold up the calls that
+ * would follow (kube_set_beside): against fakeapi.py together, a GET
+ * /held is answered only once a /release comes, which the function beside
+ * it starts while it waits; no call ran when the request began. */
+static void test_beside(struct kubeconfig *cfg, const char *url)
+{
+	struct kube_client_opts o = { .timeout_ms = 30000 };
+	struct beside_state b = { 0 };
+	struct kube_response resp = { 0 };
+	struct kube_call quick;
+	char *real = cfg->server, server[256];
+	int ret;
+
+	snprintf(server, sizeof(server), "%s", url);
+	cfg->server = server;
+	kube_client_new(cfg, &o, &b.c);
+	cfg->server = real;
+	start_get(b.c, &quick, "/quick/first"); /* the client's calls begin */
+	run_until(b.c, &quick);
+	kube_response_clear(&quick.resp);
+	kube_set_beside(b.c, beside_release, &b);
+	ret = kube_request(b.c, "GET", "/held", NULL, NULL, &resp);
+	CHECK("beside: a request waiting alone runs the function beside it",
+	      b.runs > 0 && b.started);
+	CHECK("beside: the call it started while the request waited released it",
+	      ret == 0 && resp.code == 200 && resp.body &&
+		      strstr(resp.body, "\"released\": true") != NULL);
+	CHECK("beside: a request from the function beside one is refused", b.nested == -EDEADLK);
+	run_until(b.c, &b.release);
+	CHECK("beside: the call it started gets its answer",
+	      b.release.done && b.release.ret == 0 && b.release.resp.code == 200);
+	kube_response_clear(&b.release.resp);
+	kube_response_clear(&resp);
+	kube_set_beside(b.c, NULL, NULL);
+	kube_client_free(b.c);
+}
+
 int main(int argc, char **argv)
 {
 	struct kubeconfig *cfg = NULL;
@@ -696,6 +752,7 @@ int main(int argc, char **argv)
 	if (getenv("TOGETHER_URL")) {
 		test_many_together(cfg, getenv("TOGETHER_URL"));
 		test_window(cfg, getenv("TOGETHER_URL"));
+		test_beside(cfg, getenv("TOGETHER_URL"));
 	}
 	test_watch_order(c, "chunked");
 	test_watch_bookmarks(c, cfg, "chunked");
