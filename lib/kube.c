@@ -593,17 +593,17 @@ static int kube_calls_running(const struct kube_client *c)
 	return n;
 }
 
-/*
- * Runs the client's own handle on the multi handle, beside the calls that
- * run there (kube_call_start), so that they go on while it waits: *rc is
- * its outcome. -EAGAIN when it cannot be added (then run it alone).
- */
 void kube_set_beside(struct kube_client *c, void (*fn)(void *), void *arg)
 {
 	c->beside = fn;
 	c->beside_arg = arg;
 }
 
+/*
+ * Runs the client's own handle on the multi handle, beside the calls that
+ * run there (kube_call_start), so that they go on while it waits: *rc is
+ * its outcome. -EAGAIN when it cannot be added (then run it alone).
+ */
 static int kube_perform_beside(struct kube_client *c, CURLcode *rc)
 {
 	long next = clock_now_ms() + KUBE_BESIDE_MS;

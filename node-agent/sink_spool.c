@@ -442,13 +442,28 @@ static int sink_spool_line(struct sink_spool *s, const struct sink_spool_target 
 	return 0;
 }
 
+/* redact_apply of one more of an entry's strings, its result added to
+ * res's. */
+static int sink_spool_redact_more(const struct sink_spool_target *t, const char *src, size_t n,
+				  char **out, size_t *outlen, struct redact_result *res)
+{
+	struct redact_result r;
+	int ret = redact_apply(t->redact, src, n, out, outlen, &r);
+
+	res->matched |= r.matched;
+	res->cut |= r.cut;
+	if (ret == -E2BIG)
+		res->unfinished = r.unfinished;
+	return ret;
+}
+
 static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target *t,
 			   const struct sink_entry *e, cJSON *entry, bool *cut)
 {
 	const char *src = e->text ? e->text : "", **av = NULL;
 	size_t argc = 0, i, *avlen = NULL, *rlen = NULL, linelen = 0, flen = 0, ulen = 0;
 	char **rav = NULL, *line = NULL, *fname = NULL, *uname = NULL;
-	struct redact_result res, fres, ures;
+	struct redact_result res;
 	cJSON *argv;
 	bool esc;
 	int ret;
@@ -467,21 +482,11 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		avlen[argc] = strnlen(src + i, e->text_len - i);
 	}
 	ret = redact_argv(t->redact, av, avlen, argc, &rav, &rlen, &line, &linelen, &res);
-	if (ret == 0) {
-		ret = redact_apply(t->redact, e->filename ? e->filename : "", e->filename_len,
-				   &fname, &flen, &fres);
-		res.matched |= fres.matched;
-		res.cut |= fres.cut;
-		if (ret == -E2BIG)
-			res.unfinished = fres.unfinished;
-	}
-	if (ret == 0 && e->unlinked) {
-		ret = redact_apply(t->redact, e->unlinked, e->unlinked_len, &uname, &ulen, &ures);
-		res.matched |= ures.matched;
-		res.cut |= ures.cut;
-		if (ret == -E2BIG)
-			res.unfinished = ures.unfinished;
-	}
+	if (ret == 0)
+		ret = sink_spool_redact_more(t, e->filename ? e->filename : "", e->filename_len,
+					     &fname, &flen, &res);
+	if (ret == 0 && e->unlinked)
+		ret = sink_spool_redact_more(t, e->unlinked, e->unlinked_len, &uname, &ulen, &res);
 	if (ret == -E2BIG) {
 		/* Only the program's name and file stay. */
 		s->stats.withheld++;
