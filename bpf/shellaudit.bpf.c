@@ -536,6 +536,61 @@ static __always_inline __u32 read_stdio(struct task_struct *task)
 	return v | (in << SA_STDIO_IN_SHIFT);
 }
 
+/* Whether s starts with the n bytes of pre. */
+static __always_inline bool has_prefix(const char *s, const char *pre, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != pre[i])
+			return false;
+	return true;
+}
+
+/* Digits at most in a descriptor number of such a path: fds stay below
+ * the kernel's NR_OPEN (2^20). */
+#define SA_FD_DIGITS 7
+
+/* The file an exec path names through the task's own descriptor table
+ * (/dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N, as fexecve and
+ * execveat with AT_EMPTY_PATH make them), or NULL: another path, a
+ * descriptor not open, or a path below a directory descriptor. Another
+ * spelling of the same file (/proc/PID/fd/N, a symbolic link to it) is
+ * not followed. */
+static __always_inline struct file *file_of_fd_path(struct task_struct *task, const char *path)
+{
+	struct file **fds, *f = NULL;
+	struct fdtable *fdt;
+	int i, off, fd = 0;
+	char ch;
+
+	if (has_prefix(path, "/dev/fd/", 8))
+		off = 8;
+	else if (has_prefix(path, "/proc/self/fd/", 14))
+		off = 14;
+	else if (has_prefix(path, "/proc/thread-self/fd/", 21))
+		off = 21;
+	else
+		return NULL;
+	for (i = 0; i <= SA_FD_DIGITS; i++) {
+		ch = path[off + i];
+		if (ch == '\0')
+			break;
+		if (ch < '0' || ch > '9' || i == SA_FD_DIGITS)
+			return NULL;
+		fd = fd * 10 + (ch - '0');
+	}
+	if (i == 0)
+		return NULL;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0)
+		return NULL;
+	return f;
+}
+
 /* An exec event with room for cap bytes of argv (a constant in each
  * inlined copy, so that the verifier sees the bounds); len bytes of it at
  * user address start. */
@@ -546,6 +601,7 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 {
 	struct sa_exec_event *e;
 	const char *filename;
+	struct file *file;
 	long n;
 
 	e = bpf_ringbuf_reserve(&events, offsetof(struct sa_exec_event, args) + cap, 0);
@@ -568,11 +624,17 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 		e->hdr.flags |= SA_F_FILENAME_TRUNCATED;
 	/* A file without a link runs from no path the entry could name: a
 	 * memfd (fileless malware), a deleted or an O_TMPFILE file, reached
-	 * as /dev/fd/N or /proc/self/fd/N. Its own name says which. */
+	 * as /dev/fd/N or /proc/self/fd/N. Its own name says which. A script
+	 * has been swapped for its interpreter by now (bprm->file), but the
+	 * interpreter is to open the same path, so its descriptor is still
+	 * open (one closed on exec fails the exec): the file is there. */
 	e->unlinked_len = 0;
-	if (BPF_CORE_READ(bprm, file, f_inode, __i_nlink) == 0) {
+	file = BPF_CORE_READ(bprm, file);
+	if (BPF_CORE_READ(file, f_inode, __i_nlink) != 0)
+		file = file_of_fd_path(task, e->filename);
+	if (file && BPF_CORE_READ(file, f_inode, __i_nlink) == 0) {
 		e->hdr.flags |= SA_F_UNLINKED;
-		filename = (const char *)BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+		filename = (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name);
 		n = bpf_probe_read_kernel_str(e->unlinked, sizeof(e->unlinked), filename);
 		e->unlinked_len = n > 0 ? n - 1 : 0;
 		if (n == sizeof(e->unlinked))

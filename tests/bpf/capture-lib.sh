@@ -46,8 +46,10 @@ cap_container() {
 # cap_pivot_container NAME ROOT: like cap_container, but ROOT (bound on
 # itself) becomes the container's root by pivot_root(2), as runtimes do,
 # not by chroot: a chroot'ed process may not create user namespaces. Its
-# /tmp is a tmpfs of its own holding sa-ns (tests/tools/sa-ns.c), and /opt
-# is the host's /usr, read-only (python3's library, a tree to chroot to).
+# /tmp is a tmpfs of its own holding sa-ns (tests/tools/sa-ns.c), /opt
+# is the host's /usr, read-only (python3's library, a tree to chroot to),
+# and /dev a tmpfs with the /dev/fd link runtimes make (a script run by
+# fexecve is opened again by its interpreter as /dev/fd/N).
 cap_pivot_container() {
 	local name=$1 root=$2 up child
 	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
@@ -58,6 +60,8 @@ cap_pivot_container() {
 		cp "$2" "$1/tmp/sa-ns"
 		mount --bind -o ro /usr "$1/opt"
 		mount -t proc proc "$1/proc"
+		mount -t tmpfs -o mode=755 tmpfs "$1/dev"
+		ln -s /proc/self/fd "$1/dev/fd"
 		cd "$1"
 		pivot_root . .
 		umount -l .

@@ -93,10 +93,21 @@ fd = os.memfd_create(\"payload-$t\")
 os.write(fd, open(\"/bin/echo\", \"rb\").read())
 os.execve(fd, [\"innocent\", \"$t-memfd\"], {})'"
 	inside "$c" "busybox cp /bin/echo /tmp/gone-$t && exec 3</tmp/gone-$t && busybox rm /tmp/gone-$t && /proc/self/fd/3 $t-deleted"
+	# The same with scripts, which the kernel swaps for their interpreter
+	# before the exec is seen. A memfd left open across the exec (the
+	# interpreter opens it again), as a dropper must for a script.
+	inside "$c" "env $PYENV python3 -c 'import os, sys
+fd = os.memfd_create(\"script-$t\", 0)
+os.write(fd, sys.argv[1].encode())
+os.execve(fd, [\"innocent\", \"$t-memscript\"], {})' '#!/bin/dash
+/bin/echo \"\$1\"
+'"
+	inside "$c" "busybox printf '#!/bin/dash\\n/bin/echo \"\$1\"\\n' >/tmp/gs-$t && busybox chmod +x /tmp/gs-$t &&
+		exec 3</tmp/gs-$t && busybox rm /tmp/gs-$t && /proc/self/fd/3 $t-delscript"
 }
 fileless a esc-a >"$work/fileless-a.out" 2>&1
 fileless u esc-u >"$work/fileless-u.out" 2>&1
-for c in memfd deleted; do
+for c in memfd deleted memscript delscript; do
 	grep -qx "esc-a-$c" "$work/fileless-a.out" || t_fail "the $c exec ran in a" "$(tail -3 "$work/fileless-a.out")"
 	grep -qx "esc-u-$c" "$work/fileless-u.out" || t_fail "the $c exec ran in u" "$(tail -3 "$work/fileless-u.out")"
 done
@@ -189,6 +200,24 @@ t_eq "a deleted program run through /proc/self/fd: its exec names the deleted fi
 	"/proc/self/fd/3 /proc/self/fd/3 gone-esc-a a" "$(unlinked esc-a-deleted)"
 t_eq "a program run from its file has no unlinked name" "/bin/echo /bin/echo - a" \
 	"$(unlinked esc-a-syscall)"
+# script MARKER: the exec entries of a script run with MARKER as
+# "argv0 argv1 filename unlinked".
+script() {
+	python3 - "$work/out.jsonl" "$1" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("kind") == "exec" and e.get("argv", [])[2:] == [sys.argv[2]]:
+        print(*e["argv"][:2], e.get("filename"), e.get("unlinked", "-"), e.get("container"))
+PY
+}
+t_match "a script run from a memfd by fexecve: its interpreter's exec names the memfd" \
+	'^/bin/dash /dev/fd/[0-9]+ /dev/fd/[0-9]+ memfd:script-esc-a a$' "$(script esc-a-memscript)"
+t_eq "a deleted script run through /proc/self/fd: its interpreter's exec names the file" \
+	"/bin/dash /proc/self/fd/3 /proc/self/fd/3 gs-esc-a a" "$(script esc-a-delscript)"
+t_eq "what those scripts ran is recorded as any program" \
+	"/bin/echo /bin/echo - a
+/bin/echo /bin/echo - a" "$(unlinked esc-a-memscript; unlinked esc-a-delscript)"
 
 t_eq "interactive unshare -Urm bash: every typed line of a, inside the new namespaces too" \
 	"$(cat "$work/typed.txt" "$work/own.txt" | grep -v '^exit$')" "$(cap_lines a | grep -v '^exit$')"
