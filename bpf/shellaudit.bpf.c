@@ -551,20 +551,23 @@ static __always_inline bool has_prefix(const char *s, const char *pre, int n)
  * the kernel's NR_OPEN (2^20). */
 #define SA_FD_DIGITS 7
 
-/* The file an exec path names through the task's own descriptor table
- * (/dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N, as fexecve and
- * execveat with AT_EMPTY_PATH make them), or NULL: another path, a
- * descriptor not open, or a path below a directory descriptor. Another
- * spelling of the same file (/proc/PID/fd/N, a symbolic link to it) is
- * not followed. */
-static __always_inline struct file *file_of_fd_path(struct task_struct *task, const char *path)
+/* The file an exec path names through the task's own descriptor table, or
+ * NULL: another path, a descriptor not open, or a path below a directory
+ * descriptor. /dev/fd/N only when the kernel made the path (kernel_fd:
+ * execveat with AT_EMPTY_PATH, as fexecve calls it): a container's root
+ * can make its /dev/fd a directory of ordinary files. /proc/self/fd/N and
+ * /proc/thread-self/fd/N are the magic links unless something is mounted
+ * over /proc. Another spelling of the same file (/proc/PID/fd/N, a
+ * symbolic link to it) is not followed. */
+static __always_inline struct file *file_of_fd_path(struct task_struct *task, const char *path,
+						    bool kernel_fd)
 {
 	struct file **fds, *f = NULL;
 	struct fdtable *fdt;
 	int i, off, fd = 0;
 	char ch;
 
-	if (has_prefix(path, "/dev/fd/", 8))
+	if (kernel_fd && has_prefix(path, "/dev/fd/", 8))
 		off = 8;
 	else if (has_prefix(path, "/proc/self/fd/", 14))
 		off = 14;
@@ -625,13 +628,15 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	/* A file without a link runs from no path the entry could name: a
 	 * memfd (fileless malware), a deleted or an O_TMPFILE file, reached
 	 * as /dev/fd/N or /proc/self/fd/N. Its own name says which. A script
-	 * has been swapped for its interpreter by now (bprm->file), but the
-	 * interpreter is to open the same path, so its descriptor is still
-	 * open (one closed on exec fails the exec): the file is there. */
+	 * has been swapped for its interpreter by now (bprm->file; bprm->interp
+	 * then is no longer the path called), but the interpreter is to open
+	 * the same path, so its descriptor is still open (one closed on exec
+	 * fails the exec): the file is there. */
 	e->unlinked_len = 0;
 	file = BPF_CORE_READ(bprm, file);
-	if (BPF_CORE_READ(file, f_inode, __i_nlink) != 0)
-		file = file_of_fd_path(task, e->filename);
+	if (BPF_CORE_READ(file, f_inode, __i_nlink) != 0 &&
+	    BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
+		file = file_of_fd_path(task, e->filename, BPF_CORE_READ(bprm, fdpath) != NULL);
 	if (file && BPF_CORE_READ(file, f_inode, __i_nlink) == 0) {
 		e->hdr.flags |= SA_F_UNLINKED;
 		filename = (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name);

@@ -104,10 +104,17 @@ os.execve(fd, [\"innocent\", \"$t-memscript\"], {})' '#!/bin/dash
 '"
 	inside "$c" "busybox printf '#!/bin/dash\\n/bin/echo \"\$1\"\\n' >/tmp/gs-$t && busybox chmod +x /tmp/gs-$t &&
 		exec 3</tmp/gs-$t && busybox rm /tmp/gs-$t && /proc/self/fd/3 $t-delscript"
+	# A decoy: /dev/fd made a directory of ordinary files (root in the
+	# container can), a deleted file open as descriptor 3, and the ordinary
+	# script /dev/fd/3 run by its path: it must not be named after fd 3.
+	inside "$c" "unshare -Urm /bin/bash -c 'busybox mount -t tmpfs tmpfs /dev && busybox mkdir /dev/fd &&
+		busybox printf \"#!/bin/dash\\n/bin/echo \\\$1\\n\" >/dev/fd/3 && busybox chmod +x /dev/fd/3 &&
+		busybox cp /bin/echo /tmp/decoy-$t && exec 3</tmp/decoy-$t && busybox rm /tmp/decoy-$t &&
+		/dev/fd/3 $t-decoy'"
 }
 fileless a esc-a >"$work/fileless-a.out" 2>&1
 fileless u esc-u >"$work/fileless-u.out" 2>&1
-for c in memfd deleted memscript delscript; do
+for c in memfd deleted memscript delscript decoy; do
 	grep -qx "esc-a-$c" "$work/fileless-a.out" || t_fail "the $c exec ran in a" "$(tail -3 "$work/fileless-a.out")"
 	grep -qx "esc-u-$c" "$work/fileless-u.out" || t_fail "the $c exec ran in u" "$(tail -3 "$work/fileless-u.out")"
 done
@@ -215,6 +222,8 @@ t_match "a script run from a memfd by fexecve: its interpreter's exec names the 
 	'^/bin/dash /dev/fd/[0-9]+ /dev/fd/[0-9]+ memfd:script-esc-a a$' "$(script esc-a-memscript)"
 t_eq "a deleted script run through /proc/self/fd: its interpreter's exec names the file" \
 	"/bin/dash /proc/self/fd/3 /proc/self/fd/3 gs-esc-a a" "$(script esc-a-delscript)"
+t_eq "a script run by the path /dev/fd/3 of a directory: not named after descriptor 3" \
+	"/bin/dash /dev/fd/3 /dev/fd/3 - a" "$(script esc-a-decoy)"
 t_eq "what those scripts ran is recorded as any program" \
 	"/bin/echo /bin/echo - a
 /bin/echo /bin/echo - a" "$(unlinked esc-a-memscript; unlinked esc-a-delscript)"
