@@ -707,6 +707,7 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	struct event_regarding reg = { "v1", "Pod", publish_str(id, "ns"), publish_str(id, "pod"),
 				       publish_str(id, "podUID") };
 	char name[340], label[20], who[600], what[600], note[1024];
+	const char *how = "";
 	const cJSON *a;
 	size_t used = 0;
 	int ret;
@@ -725,10 +726,16 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	}
 	publish_who(attr, who, sizeof(who));
 	/* "alice opened `bash` (tty) in container shell (EphemeralContainer,
-	 * session 3db8...)", or with the reason when no one is sure. */
+	 * session 3db8...)", or with the reason when no one is sure. Without
+	 * a terminal, fed through a pipe (kubectl exec -i), a shell runs what
+	 * it reads unseen by readline and terminal capture: its builtins leave
+	 * no entry, only the programs it runs do. The Event says so. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tty")))
+		how = " (tty)";
+	else if (publish_str(root, "stdin") && !strcmp(publish_str(root, "stdin"), "pipe"))
+		how = " (stdin a pipe: what it reads is not recorded)";
 	snprintf(note, sizeof(note), "%s opened %s%s%s%s in container %s", who, used ? "`" : "",
-		 used ? what : "a session", used ? "`" : "",
-		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tty")) ? " (tty)" : "",
+		 used ? what : "a session", used ? "`" : "", how,
 		 publish_str(id, "container") ?: "?");
 	used = strlen(note);
 	if (!strcmp(status, "Matched"))

@@ -160,6 +160,19 @@ sleep 2
 t_eq "  and the session's audit ID is still the API server's" "$audit_before" \
 	"$(k get shellauditsession "$sid_alice" -o jsonpath='{.status.audit.auditID}' 2>/dev/null)"
 
+# --- a session without a terminal ---------------------------------------------------------
+
+# kubectl exec -i: the shell reads what is piped to it, neither through
+# readline nor from a terminal, so its builtins leave no entry; its
+# SessionOpened Event says so (the programs it runs are recorded).
+printf 'echo piped-by-alice-%s\n' "$tag" | ka exec -i "$pod" -c shell -- bash >"$work/piped.out" 2>&1 ||
+	t_fail "alice's kubectl exec -i works" "$(cat "$work/piped.out")"
+piped_opened() { opened_events "$pod" | grep -q 'alice opened .bash. (stdin a pipe'; }
+t_wait "$WAIT" piped_opened || true
+t_match "a session fed through a pipe: its SessionOpened Event says what it reads is not recorded" \
+	"Normal alice opened \`bash\` \(stdin a pipe: what it reads is not recorded\) in container shell \(AdmissionTuple, session [^)]+\)" \
+	"$(opened_events "$pod")"
+
 # --- kubectl debug as alice ----------------------------------------------------------------
 
 dbg=dbg-$tag
