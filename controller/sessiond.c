@@ -589,6 +589,7 @@ static void *sd_thread(void *arg)
 	struct pollfd p[3];
 	int n;
 
+	pthread_setname_np(pthread_self(), "sa-sessiond");
 	for (;;) {
 		n = 0;
 		p[n++] = (struct pollfd){ d->stopfd, POLLIN, 0 };

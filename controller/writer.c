@@ -152,6 +152,7 @@ static void *writer_thread(void *arg)
 	uint64_t one = 1;
 	int ret = kube_client_new(w->cfg, &copts, &c);
 
+	pthread_setname_np(pthread_self(), "sa-writer");
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		while (!w->todo && !atomic_load(&w->stop))

@@ -206,6 +206,8 @@ static void *httpd_thread(void *arg)
 	int *which = calloc((size_t)n + 2, sizeof(*which));
 	long now;
 
+	pthread_setname_np(pthread_self(), "sa-httpd");
+
 	if (!p || !which)
 		goto out;
 	for (;;) {

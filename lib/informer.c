@@ -240,6 +240,8 @@ static void *informer_thread(void *arg)
 	long started;
 	int ret;
 
+	pthread_setname_np(pthread_self(), "sa-informer");
+
 	backoff_init(&backoff, INFORMER_BACKOFF_MIN_MS, INFORMER_BACKOFF_MAX_MS);
 	if ((ret = kube_client_new(inf->cfg, &inf->copts, &c)) < 0) {
 		log_with(LOG_ERROR, LOG_KV("path", inf->path), "informer: no client: %s",

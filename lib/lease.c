@@ -294,6 +294,8 @@ static void *lease_thread(void *arg)
 	struct pollfd p;
 	bool was = false, now;
 
+	pthread_setname_np(pthread_self(), "sa-lease");
+
 	while (!atomic_load(&l->stop)) {
 		now = lease_tick(l) == 1;
 		if (now != was)

@@ -513,6 +513,8 @@ static void *tlsd_conn_thread(void *arg)
 	long deadline = clock_now_ms() + s->o.handshake_ms;
 	int ret;
 
+	pthread_setname_np(pthread_self(), "sa-tls-conn");
+
 	pthread_mutex_lock(&s->mu);
 	c.ssl = s->ctx ? SSL_new(s->ctx) : NULL;
 	pthread_mutex_unlock(&s->mu);
@@ -686,6 +688,8 @@ static void *tlsd_acceptor(void *arg)
 {
 	struct tlsd *s = arg;
 	struct pollfd p[2];
+
+	pthread_setname_np(pthread_self(), "sa-tls-accept");
 
 	while (!atomic_load(&s->stop)) {
 		p[0] = (struct pollfd){ s->stopfd, POLLIN, 0 };

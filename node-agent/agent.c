@@ -825,6 +825,8 @@ static void *agent_capture_thread(void *arg)
 	int efd = capture_fd(a->cap);
 	uint64_t one = 1, last_got = 0, now;
 
+	pthread_setname_np(pthread_self(), "sa-capture");
+
 	while (!atomic_load(&a->cap_stop)) {
 		struct epoll_event ev[4];
 		int n = epoll_wait(efd, ev, 4, 200), got;

@@ -211,6 +211,9 @@ else
 fi
 t_match "--output: counted in the metrics" '^[1-9]' \
 	"$(curl -sf --max-time 2 "http://127.0.0.1:$port/metrics" | awk '$1 == "shellaudit_agent_exported_total" { print $2 }')"
+# Its threads say what they do (top -H, perf, /proc/PID/task).
+t_eq "the agent's threads are named" "sa-capture sa-httpd sa-informer" \
+	"$(cat /proc/"${T_DAEMON_PID[agent]}"/task/*/comm | grep -x 'sa-capture\|sa-httpd\|sa-informer' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 # The chain's head follows its newest record within a second.
 t_eventually "the chain verifies" 30 "$T_BUILD/asan/shellaudit-agent" verify --namespace shop --pod web --container main
 
