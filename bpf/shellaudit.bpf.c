@@ -551,23 +551,25 @@ static __always_inline bool has_prefix(const char *s, const char *pre, int n)
  * the kernel's NR_OPEN (2^20). */
 #define SA_FD_DIGITS 7
 
-/* The file an exec path names through the task's own descriptor table, or
- * NULL: another path, a descriptor not open, or a path below a directory
- * descriptor. /dev/fd/N only when the kernel made the path (kernel_fd:
- * execveat with AT_EMPTY_PATH, as fexecve calls it): a container's root
- * can make its /dev/fd a directory of ordinary files. /proc/self/fd/N and
- * /proc/thread-self/fd/N are the magic links unless something is mounted
- * over /proc. Another spelling of the same file (/proc/PID/fd/N, a
- * symbolic link to it) is not followed. */
-static __always_inline struct file *file_of_fd_path(struct task_struct *task, const char *path,
-						    bool kernel_fd)
+/* The script file without a link an exec of path ran, or NULL: a path
+ * through the task's own descriptor table to a file that has no link, for
+ * an exec whose file was swapped for an interpreter (bprm->interp is then
+ * no longer the path called). /dev/fd/N only when the kernel made the path
+ * (bprm->fdpath: execveat with AT_EMPTY_PATH, as fexecve calls it): a
+ * container's root can make its /dev/fd a directory of ordinary files.
+ * /proc/self/fd/N and /proc/thread-self/fd/N are the magic links unless
+ * something is mounted over /proc. Another spelling of the same file
+ * (/proc/PID/fd/N, a symbolic link to it) is not followed. The path (in
+ * the record already) is looked at first: any other exec costs no read. */
+static __always_inline struct file *unlinked_script(struct task_struct *task,
+						    struct linux_binprm *bprm, const char *path)
 {
 	struct file **fds, *f = NULL;
 	struct fdtable *fdt;
 	int i, off, fd = 0;
 	char ch;
 
-	if (kernel_fd && has_prefix(path, "/dev/fd/", 8))
+	if (has_prefix(path, "/dev/fd/", 8))
 		off = 8;
 	else if (has_prefix(path, "/proc/self/fd/", 14))
 		off = 14;
@@ -583,13 +585,15 @@ static __always_inline struct file *file_of_fd_path(struct task_struct *task, co
 			return NULL;
 		fd = fd * 10 + (ch - '0');
 	}
-	if (i == 0)
+	if (i == 0 || (off == 8 && !BPF_CORE_READ(bprm, fdpath)) ||
+	    BPF_CORE_READ(bprm, interp) == BPF_CORE_READ(bprm, filename))
 		return NULL;
 	fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0)
+	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0 || !f ||
+	    BPF_CORE_READ(f, f_inode, __i_nlink) != 0)
 		return NULL;
 	return f;
 }
@@ -628,16 +632,14 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	/* A file without a link runs from no path the entry could name: a
 	 * memfd (fileless malware), a deleted or an O_TMPFILE file, reached
 	 * as /dev/fd/N or /proc/self/fd/N. Its own name says which. A script
-	 * has been swapped for its interpreter by now (bprm->file; bprm->interp
-	 * then is no longer the path called), but the interpreter is to open
-	 * the same path, so its descriptor is still open (one closed on exec
-	 * fails the exec): the file is there. */
+	 * has been swapped for its interpreter by now (bprm->file), but the
+	 * interpreter is to open the same path, so its descriptor is still
+	 * open (one closed on exec fails the exec): the file is there. */
 	e->unlinked_len = 0;
 	file = BPF_CORE_READ(bprm, file);
-	if (BPF_CORE_READ(file, f_inode, __i_nlink) != 0 &&
-	    BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename))
-		file = file_of_fd_path(task, e->filename, BPF_CORE_READ(bprm, fdpath) != NULL);
-	if (file && BPF_CORE_READ(file, f_inode, __i_nlink) == 0) {
+	if (BPF_CORE_READ(file, f_inode, __i_nlink) != 0)
+		file = unlinked_script(task, bprm, e->filename);
+	if (file) {
 		e->hdr.flags |= SA_F_UNLINKED;
 		filename = (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name);
 		n = bpf_probe_read_kernel_str(e->unlinked, sizeof(e->unlinked), filename);

@@ -732,7 +732,7 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	 * no entry, only the programs it runs do. The Event says so. */
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tty")))
 		how = " (tty)";
-	else if (publish_str(root, "stdin") && !strcmp(publish_str(root, "stdin"), "pipe"))
+	else if (!strcmp(publish_str(root, "stdin") ?: "", "pipe"))
 		how = " (stdin a pipe: what it reads is not recorded)";
 	snprintf(note, sizeof(note), "%s opened %s%s%s%s in container %s", who, used ? "`" : "",
 		 used ? what : "a session", used ? "`" : "", how,
