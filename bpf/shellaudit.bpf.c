@@ -318,7 +318,7 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 		return NULL;
 	m->target = t->id;
 	m->flags = 0;
-	m->pad = 0;
+	m->stdin_ino = 0;
 	m->key = key.mntns;
 	m->nsid = t->nsid;
 	/* From outside, unless it is the container's own init. */
@@ -510,8 +510,8 @@ int BPF_KPROBE(deprep_enter)
 
 /* What a session root was opened with: a controlling terminal, and what
  * its stdin is (kubectl exec -i gives a pipe, no -i /dev/null, -t a
- * terminal). */
-static __always_inline __u32 read_stdio(struct task_struct *task)
+ * terminal); *ino: the inode number of a pipe or socket stdin, else 0. */
+static __always_inline __u32 read_stdio(struct task_struct *task, __u32 *ino)
 {
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
 	struct file *f = NULL;
@@ -519,6 +519,7 @@ static __always_inline __u32 read_stdio(struct task_struct *task)
 	umode_t mode;
 	dev_t rdev;
 
+	*ino = 0;
 	if (BPF_CORE_READ(task, signal, tty))
 		v |= SA_STDIO_TTY;
 	if (!fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[0]) < 0 || !f)
@@ -526,9 +527,10 @@ static __always_inline __u32 read_stdio(struct task_struct *task)
 	mode = BPF_CORE_READ(f, f_inode, i_mode);
 	rdev = BPF_CORE_READ(f, f_inode, i_rdev);
 	major = rdev >> SA_MINORBITS;
-	if ((mode & SA_S_IFMT) == SA_S_IFIFO || (mode & SA_S_IFMT) == SA_S_IFSOCK)
+	if ((mode & SA_S_IFMT) == SA_S_IFIFO || (mode & SA_S_IFMT) == SA_S_IFSOCK) {
 		in = SA_STDIN_PIPE;
-	else if ((mode & SA_S_IFMT) == SA_S_IFCHR && rdev == ((1u << SA_MINORBITS) | 3))
+		*ino = (__u32)BPF_CORE_READ(f, f_inode, i_ino);
+	} else if ((mode & SA_S_IFMT) == SA_S_IFCHR && rdev == ((1u << SA_MINORBITS) | 3))
 		in = SA_STDIN_NONE; /* /dev/null (1:3) */
 	else if ((mode & SA_S_IFMT) == SA_S_IFCHR &&
 		 (major == 4 || major == 5 || (major >= 136 && major <= 143)))
@@ -600,11 +602,12 @@ static __always_inline struct file *unlinked_script(struct task_struct *task,
 
 /* An exec event with room for cap bytes of argv (a constant in each
  * inlined copy, so that the verifier sees the bounds); len bytes of it at
- * user address start. */
+ * user address start; stdio: read_stdio()'s for a session root's own exec,
+ * else 0. */
 static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, struct linux_binprm *bprm,
 				      unsigned long start, unsigned long len, __u32 flags,
-				      const __u32 cap)
+				      __u32 stdio, const __u32 cap)
 {
 	struct sa_exec_event *e;
 	const char *filename;
@@ -619,8 +622,7 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
 	e->hdr.flags |= flags;
 	e->argc = BPF_CORE_READ(bprm, argc);
-	/* A session root's own exec: how it was opened. */
-	e->stdio = t->root && t->root == e->hdr.tgid ? read_stdio(task) : 0;
+	e->stdio = stdio;
 
 	filename = BPF_CORE_READ(bprm, filename);
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
@@ -666,11 +668,18 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct sa_mark *t;
 	unsigned long start, end, len;
 	__u64 mntns;
-	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP, flags = 0;
+	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP, flags = 0, stdio = 0, ino;
 
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
+	/* A session root's own exec: how it was opened. A pipe or socket
+	 * stdin is what its shell may read its commands from (see "A
+	 * session's stdin"): the mark, which its children copy, keeps it. */
+	if (t->root && t->root == (__u32)(bpf_get_current_pid_tgid() >> 32)) {
+		stdio = read_stdio(task, &ino);
+		t->stdin_ino = ino;
+	}
 	/* The new image's argv, already copied to its stack: its length
 	 * picks the record's size. */
 	start = BPF_CORE_READ(task, mm, arg_start);
@@ -681,15 +690,18 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		flags |= SA_F_TRUNCATED;
 	}
 	if (len <= SA_ARGS_TINY)
-		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_TINY);
+		emit_exec(task, mntns, t, bprm, start, len, flags, stdio, SA_ARGS_TINY);
 	else if (len <= SA_ARGS_SMALL)
-		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_SMALL);
+		emit_exec(task, mntns, t, bprm, start, len, flags, stdio, SA_ARGS_SMALL);
 	else if (len <= SA_ARGS_MEDIUM)
-		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_MEDIUM);
+		emit_exec(task, mntns, t, bprm, start, len, flags, stdio, SA_ARGS_MEDIUM);
 	else
-		emit_exec(task, mntns, t, bprm, start, len, flags, SA_ARGS_CAP);
+		emit_exec(task, mntns, t, bprm, start, len, flags, stdio, SA_ARGS_CAP);
 	return 0;
 }
+
+static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t, __u64 id);
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
@@ -705,6 +717,10 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	bpf_map_delete_elem(&in_readline, &id);
+	/* Before its exit, which ends its lines: what it read of its
+	 * session's stdin and kept back. */
+	if (t->stdin_ino)
+		stdin_exit(task, mntns, t, id);
 	/* Processes only, not each thread. */
 	if ((__u32)id != id >> 32)
 		return 0;
@@ -798,14 +814,17 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR_READ 0
 #define SA_NR_READV 19
 #define SA_NR_PREADV2 327
+#define SA_NR_SPLICE 275
 #define SA_NR32_READ 3
 #define SA_NR32_READV 145
 #define SA_NR32_PREADV2 378
+#define SA_NR32_SPLICE 313
 #define SA_TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
 #elif defined(__TARGET_ARCH_arm64)
 #define SA_NR_READ 63
 #define SA_NR_READV 65
 #define SA_NR_PREADV2 286
+#define SA_NR_SPLICE 76
 #else
 #error "terminal capture knows the syscall numbers of x86 and arm64 only"
 #endif
@@ -837,27 +856,33 @@ static __always_inline bool wants_terminal(const struct sa_mark *m)
 	return v && (v->flags & SA_TARGET_TERMINAL);
 }
 
-/* The terminal behind fd of the current task, or NULL when fd is not one:
- * a UNIX 98 pty slave (majors 136-143), /dev/tty (5:0) or /dev/console
- * (5:1). A character device of those numbers is opened by the tty layer
- * whatever file system holds the node (mknod in a container included), so
- * its private data is the tty layer's. Pty masters (/dev/ptmx, 5:2) are
- * not terminals here: what is read from them is a program's output. */
-static __always_inline struct tty_struct *fd_tty(struct task_struct *task, unsigned long fd)
+/* The file behind fd of the current task, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, unsigned long fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct tty_file_private *priv;
 	struct file **fds, *f = NULL;
-	struct inode *inode;
-	unsigned int major, minor;
-	dev_t rdev;
 
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return NULL;
-	inode = BPF_CORE_READ(f, f_inode);
+	return f;
+}
+
+/* The terminal behind file f, or NULL when f is not one: a UNIX 98 pty
+ * slave (majors 136-143), /dev/tty (5:0) or /dev/console (5:1). A
+ * character device of those numbers is opened by the tty layer whatever
+ * file system holds the node (mknod in a container included), so its
+ * private data is the tty layer's. Pty masters (/dev/ptmx, 5:2) are not
+ * terminals here: what is read from them is a program's output. */
+static __always_inline struct tty_struct *file_tty(struct file *f)
+{
+	struct tty_file_private *priv;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	unsigned int major, minor;
+	dev_t rdev;
+
 	if ((BPF_CORE_READ(inode, i_mode) & SA_S_IFMT) != SA_S_IFCHR)
 		return NULL;
 	rdev = BPF_CORE_READ(inode, i_rdev);
@@ -869,25 +894,35 @@ static __always_inline struct tty_struct *fd_tty(struct task_struct *task, unsig
 	return priv ? BPF_CORE_READ(priv, tty) : NULL;
 }
 
+/* The record's name of a terminal: major << 20 | minor. */
+static __always_inline __u32 tty_dev(struct tty_struct *tty)
+{
+	return (BPF_CORE_READ(tty, driver, major) << 20) |
+	       ((BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index)) & 0xfffff);
+}
+
 static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct *task, __u64 mntns,
-				     const struct sa_mark *t, __u32 flags,
-				     struct tty_struct *tty, unsigned long asked)
+				     const struct sa_mark *t, __u32 flags, __u32 dev,
+				     unsigned long asked, __u32 skipped)
 {
 	fill_hdr(&e->hdr, SA_EV_TTY, task, mntns, t);
 	e->hdr.flags = flags;
 	e->len = 0;
 	e->lost = 0;
 	e->count = asked > 0xffffffffUL ? 0xffffffffU : (__u32)asked;
-	e->tty = (BPF_CORE_READ(tty, driver, major) << 20) |
-		 ((BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index)) & 0xfffff);
+	e->tty = dev;
+	e->skipped = skipped;
+	e->pad = 0;
 }
 
 /* One read(2) into a record with room for cap bytes (a constant in each
- * inlined copy, so that the verifier sees the bounds). */
+ * inlined copy, so that the verifier sees the bounds). dev: the terminal
+ * (tty_dev), 0 for a session's stdin; skipped: bytes of that stdin not
+ * recorded before this read. */
 static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
-					  const struct sa_mark *t, __u32 flags,
-					  struct tty_struct *tty, unsigned long buf,
-					  unsigned long asked, long ret, const __u32 cap)
+					  const struct sa_mark *t, __u32 flags, __u32 dev,
+					  __u32 skipped, unsigned long buf, unsigned long asked,
+					  long ret, const __u32 cap)
 {
 	struct sa_tty_event *e;
 	__u32 n = ret > cap ? cap : (__u32)ret;
@@ -897,7 +932,7 @@ static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 		count(SA_CNT_DROP_TTY);
 		return;
 	}
-	tty_fill(e, task, mntns, t, flags, tty, asked);
+	tty_fill(e, task, mntns, t, flags, dev, asked, skipped);
 	if (n > cap)
 		n = cap;
 	if (n && bpf_probe_read_user(e->data, n, (const void *)buf)) {
@@ -916,9 +951,9 @@ static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 /* One readv(2) or preadv2(2): iov is the iovec array (32-bit ones for a
  * compat syscall), ret bytes spread over them in order. */
 static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns,
-					   const struct sa_mark *t, __u32 flags,
-					   struct tty_struct *tty, unsigned long iov,
-					   unsigned long iovcnt, long ret, bool compat)
+					   const struct sa_mark *t, __u32 flags, __u32 dev,
+					   __u32 skipped, unsigned long iov, unsigned long iovcnt,
+					   long ret, bool compat)
 {
 	struct sa_tty_event *e;
 	__u64 want = ret > SA_TTY_CAP ? SA_TTY_CAP : ret, off = 0, n, base;
@@ -932,7 +967,7 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 		count(SA_CNT_DROP_TTY);
 		return;
 	}
-	tty_fill(e, task, mntns, t, flags, tty, 0);
+	tty_fill(e, task, mntns, t, flags, dev, 0, skipped);
 	for (i = 0; i < SA_TTY_IOV_MAX && i < iovcnt && off < want; i++) {
 		if (compat) {
 			if (bpf_probe_read_user(base32, sizeof(base32),
@@ -968,19 +1003,276 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* ---- A session's stdin ------------------------------------------------------
+ *
+ * kubectl exec -i without -t opens a session whose stdin is a pipe: its
+ * shell reads its commands from that pipe, without readline and without a
+ * terminal, so that neither of the above sees its builtins. The inode
+ * number of that pipe (or socket) is in the mark of every task of the
+ * session (stdin_ino, set at the session root's exec); what any of them
+ * reads from it goes out as a terminal read with SA_F_TTY_STDIN (tty 0),
+ * and the agent makes lines of it that end at a newline only. A pipe made
+ * inside the session (curl URL | bash) is another pipe: the line that made
+ * it is recorded, and so are the programs it runs.
+ *
+ * The same pipe carries whatever is sent into the session (kubectl cp is
+ * tar reading it), so two bounds keep the ring buffer, shared by every
+ * pod of the node, for everyone:
+ *   - bash reads a pipe one byte per read(2) (what it does not read stays
+ *     for the programs it runs): single bytes are gathered per thread up
+ *     to a newline or SA_STDIN_BUF bytes, one record for them;
+ *   - each stream (target and inode) has a rate: SA_STDIN_BURST bytes of
+ *     records at once, SA_STDIN_RATE a second after (GCRA), record sizes
+ *     in classes up to SA_STDIN_CAP bytes of data. A read past it
+ *     is not recorded but counted, and the count goes with the stream's
+ *     next record, its end of input or the reader's exit (skipped): input
+ *     lost is an entry, never silence. So are the bytes of a read past
+ *     SA_STDIN_CAP (lost). Typing and a pasted script stay
+ *     whole; a copy of megabytes leaves its first part and a count.
+ */
+#define SA_STDIN_BUF 256
+#define SA_STDIN_MEDIUM (16u << 10) /* tar's 10 KiB blocks */
+#define SA_STDIN_RATE (32u << 10)
+#define SA_STDIN_BURST (128u << 10)
+#define SA_STDIN_NS_PER_BYTE (1000000000ull / SA_STDIN_RATE)
+
+struct sa_stdin_rate {
+	__u64 tat;     /* GCRA's theoretical arrival time: when the stream is idle again */
+	__u32 skipped; /* bytes not recorded since its last record */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* target << 32 | stdin_ino */
+	__type(value, struct sa_stdin_rate);
+} stdin_rate SEC(".maps");
+
+struct sa_stdin_buf {
+	__u32 len;
+	__u32 pad;
+	char data[SA_STDIN_BUF];
+};
+
+/* Single bytes read and not sent yet, per thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct sa_stdin_buf);
+} stdin_buf SEC(".maps");
+
+/* Never written: the empty value a thread's stdin_buf starts from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sa_stdin_buf);
+} stdin_empty SEC(".maps");
+
+/* Whether file f is the session's stdin, inode number ino. */
+static __always_inline bool file_is_stdin(struct file *f, __u32 ino)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 mode = BPF_CORE_READ(inode, i_mode) & SA_S_IFMT;
+
+	return (mode == SA_S_IFIFO || mode == SA_S_IFSOCK) &&
+	       (__u32)BPF_CORE_READ(inode, i_ino) == ino;
+}
+
+/* The rate of stream key, made idle when new; NULL without room. */
+static __always_inline struct sa_stdin_rate *stdin_rate_get(__u64 key, __u64 now)
+{
+	struct sa_stdin_rate *r = bpf_map_lookup_elem(&stdin_rate, &key), fresh = {};
+
+	if (r)
+		return r;
+	fresh.tat = now;
+	bpf_map_update_elem(&stdin_rate, &key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stdin_rate, &key);
+}
+
+/* Whether a record of size bytes of stream key may go out now. If not, n
+ * bytes of input are counted against the stream. *skipped: the count the
+ * record is to carry (cleared in the stream). */
+static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *skipped)
+{
+	__u64 now = bpf_ktime_get_ns(), tat, cost = size * SA_STDIN_NS_PER_BYTE;
+	struct sa_stdin_rate *r = stdin_rate_get(key, now);
+
+	*skipped = 0;
+	if (!r)
+		return true;
+	tat = r->tat > now ? r->tat : now;
+	/* Past the rate, it takes a full burst again to record again: a
+	 * flood leaves bursts and one count between them, not a record and
+	 * a count by turns. */
+	if (r->skipped ? r->tat > now : tat + cost > now + SA_STDIN_BURST * SA_STDIN_NS_PER_BYTE) {
+		r->skipped = n > 0xffffffffU - r->skipped ? 0xffffffffU : r->skipped + (__u32)n;
+		return false;
+	}
+	r->tat = tat + cost;
+	*skipped = r->skipped;
+	r->skipped = 0;
+	return true;
+}
+
+/* Sends the bytes b gathered, as one read. */
+static __always_inline void stdin_flush(struct task_struct *task, __u64 mntns,
+					const struct sa_mark *t, struct sa_stdin_buf *b, __u64 key)
+{
+	struct sa_tty_event *e;
+	__u32 skipped, n = b->len;
+
+	b->len = 0;
+	if (!n)
+		return;
+	if (n > SA_STDIN_BUF)
+		n = SA_STDIN_BUF;
+	if (!stdin_admit(key, sizeof(*e) + SA_STDIN_BUF, n, &skipped))
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e) + SA_STDIN_BUF, 0);
+	if (!e) {
+		count(SA_CNT_DROP_TTY);
+		return;
+	}
+	tty_fill(e, task, mntns, t, SA_F_TTY_STDIN, 0, n, skipped);
+	__builtin_memcpy(e->data, b->data, SA_STDIN_BUF);
+	e->len = n;
+	count(SA_CNT_TTY_READS);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* A read of the stdin of stream key into a record of cap bytes (a constant
+ * in each inlined copy), if the stream's rate lets it. */
+static __always_inline void stdin_emit_read(struct task_struct *task, __u64 mntns,
+					    const struct sa_mark *t, __u64 key, unsigned long buf,
+					    unsigned long asked, long ret, const __u32 cap)
+{
+	__u32 skipped;
+
+	if (stdin_admit(key, sizeof(struct sa_tty_event) + cap, ret, &skipped))
+		tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret, cap);
+}
+
+/* A read of ret bytes (an iovec array for vec) from the session's stdin. */
+static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t, unsigned long buf,
+				       unsigned long asked, long ret, bool vec, bool compat)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)t->target << 32 | t->stdin_ino;
+	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id), *empty;
+	struct sa_stdin_rate *r;
+	__u8 *state = bpf_map_lookup_elem(&in_readline, &id);
+	__u32 skipped, zero = 0, n;
+	char ch;
+
+	/* readline reading the pipe (bash -i): the line is readline's. */
+	if (state && (*state == SA_IN_READLINE || *state == SA_IN_CALLBACK))
+		return;
+	if (ret == 1 && !vec) {
+		if (!b && (empty = bpf_map_lookup_elem(&stdin_empty, &zero))) {
+			bpf_map_update_elem(&stdin_buf, &id, empty, BPF_NOEXIST);
+			b = bpf_map_lookup_elem(&stdin_buf, &id);
+		}
+		if (b) {
+			if (bpf_probe_read_user(&ch, 1, (const void *)buf)) {
+				count(SA_CNT_READ_ERR);
+				return;
+			}
+			n = b->len;
+			if (n >= SA_STDIN_BUF) {
+				stdin_flush(task, mntns, t, b, key);
+				n = 0;
+			}
+			b->data[n & (SA_STDIN_BUF - 1)] = ch;
+			b->len = n + 1;
+			if (ch == '\n' || n + 1 >= SA_STDIN_BUF)
+				stdin_flush(task, mntns, t, b, key);
+			return;
+		}
+	}
+	/* Any other read: what was gathered goes first. */
+	if (b && b->len)
+		stdin_flush(task, mntns, t, b, key);
+	if (ret == 0) {
+		/* End of input: news only when bytes went unrecorded. */
+		r = bpf_map_lookup_elem(&stdin_rate, &key);
+		if (!r || !r->skipped)
+			return;
+		skipped = r->skipped;
+		r->skipped = 0;
+		tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, 0,
+			      SA_TTY_SMALL);
+		return;
+	}
+	if (vec) {
+		if (stdin_admit(key, sizeof(struct sa_tty_event) + 2 * SA_TTY_CAP, ret, &skipped))
+			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret,
+				       compat);
+	} else if (ret <= SA_TTY_SMALL) {
+		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
+	} else if (ret <= SA_TTY_MEDIUM) {
+		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_MEDIUM);
+	} else if (ret <= SA_TTY_CAP) {
+		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_CAP);
+	} else if (ret <= SA_STDIN_MEDIUM) {
+		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_MEDIUM);
+	} else {
+		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_CAP);
+	}
+}
+
+/* splice(2) moved ret bytes out of the session's stdin: they pass no
+ * user buffer, so they are counted as not recorded (reported as skipped
+ * bytes are). */
+static __always_inline void stdin_splice(const struct sa_mark *t, long ret)
+{
+	__u64 key = (__u64)t->target << 32 | t->stdin_ino;
+	struct sa_stdin_rate *r = ret > 0 ? stdin_rate_get(key, bpf_ktime_get_ns()) : NULL;
+
+	if (!r)
+		return;
+	r->skipped = ret > 0xffffffffL - r->skipped ? 0xffffffffU : r->skipped + (__u32)ret;
+}
+
+/* Task id of a marked task with a stdin exits: the bytes it gathered go
+ * out, and for a process, what its stream skipped and did not report. */
+static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t, __u64 id)
+{
+	__u64 key = (__u64)t->target << 32 | t->stdin_ino;
+	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
+	struct sa_stdin_rate *r;
+	__u32 skipped;
+
+	if (b) {
+		stdin_flush(task, mntns, t, b, key);
+		bpf_map_delete_elem(&stdin_buf, &id);
+	}
+	if ((__u32)id != id >> 32 || !(r = bpf_map_lookup_elem(&stdin_rate, &key)) || !r->skipped)
+		return;
+	skipped = r->skipped;
+	r->skipped = 0;
+	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, 0, 0, 0, SA_TTY_SMALL);
+}
+
 /* The common part of both hooks. regs: the syscall's registers (NULL: the
  * task's, fetched only once the task is known to be audited); its fd, buf
  * and count arguments (buf and count: the iovec array and its length for
- * vec) are read from them then, in the ia32 places for compat. */
+ * vec) are read from them then, in the ia32 places for compat. splice: a
+ * splice(2), of which only the session's stdin as fd_in matters. */
 static __always_inline int tty_read(struct task_struct *task, struct pt_regs *regs, bool vec,
-				    bool compat, long ret)
+				    bool splice, bool compat, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	unsigned long fd, buf, asked;
 	struct sa_mark *t;
 	struct tty_struct *tty;
+	struct file *f;
 	__u8 partial = 1, *state;
-	__u32 lflag, flags = 0;
+	__u32 lflag, flags = 0, dev;
 	char last = 0;
 
 	if (ret < 0)
@@ -1002,9 +1294,21 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 		buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 		asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	}
-	tty = fd_tty(task, fd);
-	if (!tty)
+	f = fd_file(task, fd);
+	if (!f)
 		return 0;
+	if (splice) {
+		if (t->stdin_ino && file_is_stdin(f, t->stdin_ino))
+			stdin_splice(t, ret);
+		return 0;
+	}
+	tty = file_tty(f);
+	if (!tty) {
+		if (t->stdin_ino && file_is_stdin(f, t->stdin_ino))
+			stdin_read(task, mntns, t, buf, asked, ret, vec, compat);
+		return 0;
+	}
+	dev = tty_dev(tty);
 	lflag = BPF_CORE_READ(tty, termios.c_lflag);
 	state = bpf_map_lookup_elem(&in_readline, &id);
 	if (!(lflag & SA_ICANON) && state && (*state == SA_IN_READLINE || *state == SA_IN_CALLBACK))
@@ -1027,13 +1331,13 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 			bpf_map_update_elem(&tty_partial, &id, &partial, BPF_ANY);
 	}
 	if (vec)
-		tty_emit_readv(task, mntns, t, flags, tty, buf, asked, ret, compat);
+		tty_emit_readv(task, mntns, t, flags, dev, 0, buf, asked, ret, compat);
 	else if (ret <= SA_TTY_SMALL)
-		tty_emit_read(task, mntns, t, flags, tty, buf, asked, ret, SA_TTY_SMALL);
+		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_SMALL);
 	else if (ret <= SA_TTY_MEDIUM)
-		tty_emit_read(task, mntns, t, flags, tty, buf, asked, ret, SA_TTY_MEDIUM);
+		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_MEDIUM);
 	else
-		tty_emit_read(task, mntns, t, flags, tty, buf, asked, ret, SA_TTY_CAP);
+		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_CAP);
 	return 0;
 }
 
@@ -1042,7 +1346,9 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 {
 	if (ctx->ret < 0)
 		return 0;
-	return tty_read(bpf_get_current_task_btf(), NULL, ctx->nr != SA_NR_READ, false, ctx->ret);
+	return tty_read(bpf_get_current_task_btf(), NULL,
+			ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2, ctx->nr == SA_NR_SPLICE,
+			false, ctx->ret);
 }
 
 SEC("tp_btf/sys_exit")
@@ -1058,24 +1364,27 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	 * syscall, and a probe read costs more than the rest. */
 #if defined(__TARGET_ARCH_x86)
 	nr = regs->orig_ax;
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR32_READ &&
-	    nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
+	    nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2 &&
+	    nr != SA_NR32_SPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
 	compat = task->thread_info.status & SA_TS_COMPAT;
 	if (compat) {
-		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
+		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2 &&
+		    nr != SA_NR32_SPLICE)
 			return 0;
-		return tty_read(task, regs, nr != SA_NR32_READ, true, ret);
+		return tty_read(task, regs, nr == SA_NR32_READV || nr == SA_NR32_PREADV2,
+				nr == SA_NR32_SPLICE, true, ret);
 	}
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE)
 		return 0;
 #else
 	nr = regs->syscallno;
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
 #endif
-	vec = nr != SA_NR_READ;
-	return tty_read(task, regs, vec, compat, ret);
+	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2;
+	return tty_read(task, regs, vec, nr == SA_NR_SPLICE, compat, ret);
 }

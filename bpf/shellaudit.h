@@ -50,6 +50,10 @@ enum sa_event_type {
 /* Exec: the executed file had no link in any directory as it ran (a
  * memfd, a deleted or an O_TMPFILE file); unlinked holds its name. */
 #define SA_F_UNLINKED 0x100
+/* Terminal reads (SA_EV_TTY): not a terminal but the pipe or socket a
+ * session was opened with as its stdin (kubectl exec -i without -t), which
+ * its shell reads its commands from (tty is 0). */
+#define SA_F_TTY_STDIN 0x200
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -143,7 +147,11 @@ struct sa_mark {
 	 * from; 0 for the container's own processes (its init's tree). */
 	__u32 root;
 	__u32 flags; /* SA_MARK_* */
-	__u32 pad;
+	/* The inode number of the pipe or socket its session root was opened
+	 * with as stdin (pipefs and sockfs number inodes from one 32-bit
+	 * counter), set at the root's exec; 0: none. Reads from it are
+	 * captured as a terminal's are (SA_F_TTY_STDIN). */
+	__u32 stdin_ino;
 	__u64 key; /* the target's key: the container's mount namespace inode */
 	__u64 nsid; /* the target's nsid */
 	/* When the session root started: clock ticks since boot, as in
@@ -244,6 +252,9 @@ struct sa_ns_event {
 
 /* Bytes of one terminal read kept (the tty layer's read buffer is 4096). */
 #define SA_TTY_CAP 4096
+/* Of a read of a session's stdin (SA_F_TTY_STDIN): a pipe holds 64 KiB
+ * unless its writer made it larger. */
+#define SA_STDIN_CAP 65536
 
 /* What a process of a target read from a terminal (a pty slave, /dev/tty or
  * /dev/console), except what readline was reading: see shellaudit.bpf.c.
@@ -252,9 +263,15 @@ struct sa_ns_event {
 struct sa_tty_event {
 	struct sa_event_hdr hdr;
 	__u32 len; /* bytes in data */
-	__u32 lost; /* bytes the read returned past SA_TTY_CAP (SA_F_TRUNCATED) */
+	/* bytes the read returned past SA_TTY_CAP (SA_STDIN_CAP for a
+	 * stdin) (SA_F_TRUNCATED) */
+	__u32 lost;
 	__u32 count; /* bytes asked for, at most 2^32 - 1 */
-	__u32 tty; /* the terminal: major << 20 | minor */
+	__u32 tty;   /* the terminal: major << 20 | minor; 0 with SA_F_TTY_STDIN */
+	/* SA_F_TTY_STDIN: bytes of the stream read since its last record and
+	 * not recorded (past its rate, see shellaudit.bpf.c). */
+	__u32 skipped;
+	__u32 pad;
 	char data[];
 };
 
@@ -284,6 +301,7 @@ SA_ASSERT_AT(sa_nsset, root_ino, 40);
 SA_ASSERT_SIZE(sa_mark, 88);
 SA_ASSERT_AT(sa_mark, root, 4);
 SA_ASSERT_AT(sa_mark, flags, 8);
+SA_ASSERT_AT(sa_mark, stdin_ino, 12);
 SA_ASSERT_AT(sa_mark, key, 16);
 SA_ASSERT_AT(sa_mark, nsid, 24);
 SA_ASSERT_AT(sa_mark, root_start, 32);
@@ -329,13 +347,14 @@ SA_ASSERT_AT(sa_ns_event, from, 112);
 SA_ASSERT_AT(sa_ns_event, to, 160);
 SA_ASSERT_AT(sa_ns_event, root_name, 208);
 
-/* The data follows the fixed part: the record's size is 112 + len. */
-SA_ASSERT_SIZE(sa_tty_event, 112);
+/* The data follows the fixed part: the record's size is 120 + len. */
+SA_ASSERT_SIZE(sa_tty_event, 120);
 SA_ASSERT_AT(sa_tty_event, len, 96);
 SA_ASSERT_AT(sa_tty_event, lost, 100);
 SA_ASSERT_AT(sa_tty_event, count, 104);
 SA_ASSERT_AT(sa_tty_event, tty, 108);
-SA_ASSERT_AT(sa_tty_event, data, 112);
+SA_ASSERT_AT(sa_tty_event, skipped, 112);
+SA_ASSERT_AT(sa_tty_event, data, 120);
 
 #undef SA_ASSERT_SIZE
 #undef SA_ASSERT_AT

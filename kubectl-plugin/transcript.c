@@ -215,11 +215,13 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 		out_text(f, text ? text : kind ? kind : "?");
 	}
 	out_color(f, st->color, OUT_RESET);
-	/* A line read from the terminal, not returned by readline; inexact:
-	 * edited with keys whose effect the agent could not know. */
+	/* A line read from the terminal or the session's stdin pipe, not
+	 * returned by readline; inexact: edited with keys whose effect the
+	 * agent could not know. */
 	if (kind && !strcmp(kind, "line") && transcript_str(e, "source", NULL) &&
-	    !strcmp(transcript_str(e, "source", NULL), "terminal"))
-		fputs("  [terminal]", f);
+	    (!strcmp(transcript_str(e, "source", NULL), "terminal") ||
+	     !strcmp(transcript_str(e, "source", NULL), "stdin")))
+		fprintf(f, "  [%s]", transcript_str(e, "source", NULL));
 	if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)) ||
 	    cJSON_IsTrue(transcript_get(e, "inexact", NULL)) ||
 	    transcript_get(e, "redacted", NULL)) {

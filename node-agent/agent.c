@@ -590,6 +590,7 @@ static void agent_observe_root(struct agent *a, const struct target *t,
 		.truncated = (ev->hdr->flags & SA_F_TRUNCATED) != 0,
 		.tty = ev->stdio & SA_STDIO_KNOWN ? (ev->stdio & SA_STDIO_TTY) != 0 : -1,
 		.in = agent_stdin(ev->stdio),
+		.in_recorded = (agent_target_flags(a, t) & SA_TARGET_TERMINAL) && a->tty_attached,
 	};
 
 	if (ae.id)

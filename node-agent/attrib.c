@@ -47,6 +47,7 @@ struct attrib_root {
 	size_t argc;
 	int tty;
 	enum match_stdin in;
+	bool in_recorded;
 	enum attrib_state state;
 	uint64_t due_ns;
 	struct match_result mr; /* ATTRIB_AUDIT: the decision made */
@@ -213,6 +214,7 @@ void attrib_observe(struct attrib *a, const struct attrib_event *ev)
 	r->have_exec = true;
 	r->tty = ev->tty;
 	r->in = ev->in;
+	r->in_recorded = ev->in_recorded && ev->in == MATCH_STDIN_PIPE;
 	r->exec_ns = ev->ts;
 	r->due_ns = ev->ts + a->o.delay_ns;
 }
@@ -252,6 +254,8 @@ static void attrib_add_root(struct attrib *a, const struct attrib_root *r, cJSON
 	if (r->tty >= 0)
 		cJSON_AddBoolToObject(root, "tty", r->tty == 1);
 	cJSON_AddStringToObject(root, "stdin", match_stdin_name(r->in));
+	if (r->in_recorded)
+		cJSON_AddTrueToObject(root, "stdinRecorded");
 }
 
 /* What status.audit says, the fields the record schema keeps. */

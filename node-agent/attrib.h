@@ -54,6 +54,9 @@ struct attrib_event {
 	bool truncated;
 	int tty; /* 1, 0, -1 unknown */
 	enum match_stdin in;
+	/* A pipe or socket stdin whose reads are captured (terminal capture
+	 * on for the target): its lines are entries with source stdin. */
+	bool in_recorded;
 };
 
 struct attrib;

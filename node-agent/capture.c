@@ -30,13 +30,14 @@
 #define CAPTURE_BPF_FS_MAGIC 0xcafe4a11
 
 /* The syscalls of terminal capture with the tracepoint hook, and the pin
- * names of their links; the sys_exit hook has one link. */
+ * names of their links; the sys_exit hook has one link. splice: bytes a
+ * session's stdin gave without a read are counted. */
 static const char *const capture_tty_tps[] = { "sys_exit_read", "sys_exit_readv",
-					       "sys_exit_preadv2" };
+					       "sys_exit_preadv2", "sys_exit_splice" };
 static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv",
-						"link_tty_preadv2" };
+						"link_tty_preadv2", "link_tty_splice" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
-#define CAPTURE_TTY_NLINKS 3
+#define CAPTURE_TTY_NLINKS 4
 
 struct capture {
 	struct shellaudit_bpf *skel;
@@ -124,13 +125,16 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 	case SA_EV_TTY: {
 		const struct sa_tty_event *e = data;
 
-		if (size < sizeof(*e) || e->len > SA_TTY_CAP || e->len > size - sizeof(*e))
+		if (size < sizeof(*e) ||
+		    e->len > (e->hdr.flags & SA_F_TTY_STDIN ? SA_STDIN_CAP : SA_TTY_CAP) ||
+		    e->len > size - sizeof(*e))
 			return 0;
 		ev.text = e->data;
 		ev.text_len = e->len;
 		ev.tty = e->tty;
 		ev.asked = e->count;
 		ev.lost = e->lost;
+		ev.skipped = e->skipped;
 		break;
 	}
 	case SA_EV_NS: {

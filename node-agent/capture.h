@@ -50,6 +50,9 @@ struct capture_event {
 	uint32_t tty; /* terminal reads: the terminal (major << 20 | minor) */
 	uint32_t asked; /* terminal reads: bytes the read asked for */
 	uint32_t lost; /* terminal reads: bytes read past what text holds */
+	/* terminal reads of a session's stdin (SA_F_TTY_STDIN): bytes of it
+	 * read before this read and not recorded (past its rate) */
+	uint32_t skipped;
 	const struct sa_ns_event *ns; /* namespace change only */
 };
 

@@ -728,12 +728,16 @@ static int publish_session_opened(struct publisher *p, const cJSON *item, uint64
 	/* "alice opened `bash` (tty) in container shell (EphemeralContainer,
 	 * session 3db8...)", or with the reason when no one is sure. Without
 	 * a terminal, fed through a pipe (kubectl exec -i), a shell runs what
-	 * it reads unseen by readline and terminal capture: its builtins leave
-	 * no entry, only the programs it runs do. The Event says so. */
+	 * it reads unseen by readline: its lines are recorded from the pipe
+	 * (source stdin) while terminal capture is on; with it off its
+	 * builtins leave no entry, only the programs it runs do. The Event
+	 * says which. */
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "tty")))
 		how = " (tty)";
 	else if (!strcmp(publish_str(root, "stdin") ?: "", "pipe"))
-		how = " (stdin a pipe: what it reads is not recorded)";
+		how = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stdinRecorded")) ?
+			      " (stdin a pipe: recorded as read)" :
+			      " (stdin a pipe: what it reads is not recorded)";
 	snprintf(note, sizeof(note), "%s opened %s%s%s%s in container %s", who, used ? "`" : "",
 		 used ? what : "a session", used ? "`" : "", how,
 		 publish_str(id, "container") ?: "?");

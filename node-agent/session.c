@@ -253,7 +253,7 @@ int session_handle_tty_line(struct session_table *st, const struct ttyline *l,
 	session_fill(&e, s, l->hdr);
 	e.seq = s->next_seq++;
 	e.kind = SINK_LINE;
-	e.source = SINK_SOURCE_TERMINAL;
+	e.source = (l->flags & TTYLINE_STDIN) ? SINK_SOURCE_STDIN : SINK_SOURCE_TERMINAL;
 	e.text = l->text;
 	e.text_len = l->len;
 	e.truncated = (l->flags & TTYLINE_TRUNCATED) != 0;

@@ -30,7 +30,18 @@ struct sink_ns_change {
 enum sink_source {
 	SINK_SOURCE_READLINE, /* the line readline returned */
 	SINK_SOURCE_TERMINAL, /* rebuilt from what a process read from its terminal */
+	/* rebuilt from what a process read from its session's stdin, a pipe
+	 * or socket (kubectl exec -i without -t) */
+	SINK_SOURCE_STDIN,
 };
+
+/* The name of a source in entries: "readline", "terminal" or "stdin". */
+static inline const char *sink_source_name(enum sink_source s)
+{
+	return s == SINK_SOURCE_TERMINAL ? "terminal" :
+	       s == SINK_SOURCE_STDIN	 ? "stdin" :
+					   "readline";
+}
 
 struct sink_entry {
 	enum sink_kind kind;

@@ -241,8 +241,7 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_raw(s, ",\"eof\":true", 11);
 		if (e->recovered)
 			sink_jsonl_raw(s, ",\"recovered\":true", 17);
-		sink_jsonl_fmt(s, ",\"source\":\"%s\"",
-			       e->source == SINK_SOURCE_TERMINAL ? "terminal" : "readline");
+		sink_jsonl_fmt(s, ",\"source\":\"%s\"", sink_source_name(e->source));
 		if (e->inexact)
 			sink_jsonl_raw(s, ",\"inexact\":true", 15);
 		if (e->echo_off)

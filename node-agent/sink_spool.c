@@ -641,11 +641,11 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	    (e->kind == SINK_EXEC && (!t->exec || (t->exec_sessions && !e->session_root))) ||
 	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_READLINE &&
 	     (!t->readline || e->eof)) ||
-	    (e->kind == SINK_LINE && e->source == SINK_SOURCE_TERMINAL && !t->terminal))
+	    (e->kind == SINK_LINE && e->source != SINK_SOURCE_READLINE && !t->terminal))
 		return 0;
 	/* The kernel's time and thread make the event's identity; one
-	 * terminal read can complete several lines. */
-	if (e->kind == SINK_LINE && e->source == SINK_SOURCE_TERMINAL)
+	 * terminal (or stdin) read can complete several lines. */
+	if (e->kind == SINK_LINE && e->source != SINK_SOURCE_READLINE)
 		snprintf(key, sizeof(key), "%" PRIx64 "-%" PRIx32 "-t%" PRIx32, e->ts, e->tid,
 			 e->part);
 	else
@@ -668,9 +668,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 					       sink_spool_exec(s, t, e, entry, &cut)) < 0)
 		goto out;
 	if (e->kind == SINK_LINE)
-		cJSON_AddStringToObject(entry, "source",
-					e->source == SINK_SOURCE_TERMINAL ? "terminal" :
-									    "readline");
+		cJSON_AddStringToObject(entry, "source", sink_source_name(e->source));
 	cJSON_AddNumberToObject(entry, "pid", e->pid);
 	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
 	cJSON_AddNumberToObject(entry, "uid", e->uid);

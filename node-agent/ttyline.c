@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ struct ttyline_stream {
 	struct sa_event_hdr hdr; /* of the last read: the unfinished line's */
 	struct lineedit le; /* the line being read */
 	unsigned flags; /* TTYLINE_* gathered for it */
+	bool is_stdin;	/* a session's stdin (tty 0), not a terminal */
 	/* The held line: text and hdr of the read that completed it. */
 	bool held;
 	struct sa_event_hdr held_hdr;
@@ -90,6 +92,8 @@ static void ttyline_complete(struct ttyline_table *t, struct ttyline_stream *s,
 		flags |= TTYLINE_INEXACT;
 	if (s->le.flags & LINEEDIT_TRUNCATED)
 		flags |= TTYLINE_TRUNCATED;
+	if (s->is_stdin)
+		flags |= TTYLINE_STDIN;
 	lineedit_clear(&s->le);
 	s->flags = 0;
 	/* An empty line is no line, unless keys made it so (a recalled
@@ -168,8 +172,49 @@ static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const stru
 	s->target = h->target;
 	s->tgid = h->tgid;
 	s->tty = tty;
+	s->is_stdin = h->flags & SA_F_TTY_STDIN;
 	lineedit_init(&s->le, t->line_max);
 	return s;
+}
+
+/* n bytes of the stdin of s were not recorded (h: the read that says so):
+ * the line being read ends there, cut, and a line says how many. */
+static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
+			      const struct sa_event_hdr *h, uint32_t n, uint32_t *part)
+{
+	char note[96];
+
+	if (!n)
+		return;
+	if (s->le.len) {
+		s->flags |= TTYLINE_TRUNCATED;
+		ttyline_complete(t, s, h, part, false);
+	}
+	snprintf(note, sizeof(note), TTYLINE_SKIPPED, n);
+	ttyline_emit(t, h, s->tty, note, strlen(note), TTYLINE_STDIN | TTYLINE_TRUNCATED,
+		     (*part)++);
+}
+
+/* A read of a session's stdin into s (see ttyline.h). */
+static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
+			  const struct capture_event *ev)
+{
+	const struct sa_event_hdr *h = ev->hdr;
+	const unsigned char *b = (const unsigned char *)ev->text;
+	uint32_t part = 0;
+	size_t i;
+
+	ttyline_stdin_gap(t, s, h, ev->skipped, &part);
+	for (i = 0; i < ev->text_len; i++) {
+		if (b[i] == '\n')
+			ttyline_complete(t, s, h, &part, false);
+		else
+			lineedit_put(&s->le, b[i]);
+	}
+	ttyline_stdin_gap(t, s, h, ev->lost, &part);
+	/* Nothing read: end of input. */
+	if (ev->text_len == 0 && ev->lost == 0)
+		ttyline_complete(t, s, h, &part, false);
 }
 
 void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
@@ -184,6 +229,10 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	if (!s)
 		return;
 	s->hdr = *h;
+	if (s->is_stdin) {
+		ttyline_stdin(t, s, ev);
+		return;
+	}
 	/* A later read of the stream: the held line was not readline's. */
 	ttyline_send_held(t, s);
 	if (h->flags & SA_F_TRUNCATED)

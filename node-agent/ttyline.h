@@ -4,7 +4,12 @@
  *  - canonical mode: the line discipline applied the editing keys already;
  *    a line ends with LF, or with a read shorter than asked (Ctrl-D or an
  *    EOL character ended it), or with end of input;
- *  - raw mode: lineedit replays the editing keys; Enter ends the line.
+ *  - raw mode: lineedit replays the editing keys; Enter ends the line;
+ *  - a session's stdin, a pipe or socket (SA_F_TTY_STDIN): the bytes as
+ *    they came, a line ends with LF or end of input only; bytes the kernel
+ *    did not record (past the stream's rate) end the line being read, as
+ *    truncated, and are a line of their own (TTYLINE_SKIPPED) saying how
+ *    many.
  * A line typed with echo off in canonical mode (a password prompt) is
  * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
  * an empty inexact one is: a history line run as recalled). A process's
@@ -18,6 +23,7 @@
 #ifndef SHELLAUDIT_TTYLINE_H
 #define SHELLAUDIT_TTYLINE_H
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,8 +32,12 @@
 #define TTYLINE_TRUNCATED 0x1 /* longer than the maximum, or bytes of a read lost */
 #define TTYLINE_INEXACT 0x2 /* raw mode: keys whose effect could not be known */
 #define TTYLINE_ECHO_OFF 0x4 /* canonical with echo off: text withheld */
+#define TTYLINE_STDIN 0x8    /* read from the session's stdin, not a terminal */
 
 #define TTYLINE_WITHHELD "[not recorded: typed with echo off]"
+/* The text of the line that stands for bytes of a stdin not recorded
+ * (with TTYLINE_TRUNCATED): printf format of their count, a uint32_t. */
+#define TTYLINE_SKIPPED "[not recorded: %" PRIu32 " bytes of stdin]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 
@@ -37,7 +47,7 @@ struct ttyline {
 	const char *text;
 	size_t len;
 	unsigned flags; /* TTYLINE_* */
-	uint32_t tty; /* major << 20 | minor */
+	uint32_t tty;	/* major << 20 | minor; 0 for a stdin */
 	uint32_t part; /* lines the same read completed before this one */
 };
 

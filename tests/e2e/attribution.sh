@@ -10,6 +10,8 @@
 #     auditrecords` has a USER column; `kubectl shellaudit sessions --user`
 #     finds it;
 #   - alice's `kubectl debug -it`: attributed through its ephemeral container;
+#   - alice's `kubectl exec -i` without a terminal: a builtin piped into it
+#     is recorded (source stdin) as hers, and SessionOpened says so;
 #   - alice and bob run the same command in the same container at once: both
 #     sessions recorded, each Ambiguous naming both (or each Matched, one
 #     each, when their execs came far enough apart);
@@ -163,14 +165,27 @@ t_eq "  and the session's audit ID is still the API server's" "$audit_before" \
 # --- a session without a terminal ---------------------------------------------------------
 
 # kubectl exec -i: the shell reads what is piped to it, neither through
-# readline nor from a terminal, so its builtins leave no entry; its
-# SessionOpened Event says so (the programs it runs are recorded).
-printf 'echo piped-by-alice-%s\n' "$tag" | ka exec -i "$pod" -c shell -- bash >"$work/piped.out" 2>&1 ||
+# readline nor from a terminal; what it reads from the session's pipe is
+# recorded (source stdin), a builtin's line included, with alice's name,
+# and its SessionOpened Event says the pipe is recorded.
+printf 'echo piped-by-alice-%s > /dev/null\n' "$tag" | ka exec -i "$pod" -c shell -- bash >"$work/piped.out" 2>&1 ||
 	t_fail "alice's kubectl exec -i works" "$(cat "$work/piped.out")"
+line="echo piped-by-alice-$tag > /dev/null"
+t_wait "$WAIT" has_attr line "$line" || true
+read -r _ same status user method _ <<<"$(attr_of line "$line")"
+t_eq "a builtin piped into kubectl exec -i: its line is recorded, as alice's" \
+	"Matched alice AdmissionTuple same" "$status $user $method $same"
+t_match "  with source stdin" '"source": "stdin"' \
+	"$(k get auditrecords -o json | python3 -c 'import json, sys
+for r in json.load(sys.stdin)["items"]:
+    for e in r["spec"]["entries"]:
+        if e.get("text") == sys.argv[1]: print(json.dumps({"source": e.get("source")}))' "$line")"
+t_wait "$WAIT" shell_event "$pod" "$line" >/dev/null || true
+t_eq "  and its ShellCommand Event" "alice: $line" "$(shell_event "$pod" "$line")"
 piped_opened() { opened_events "$pod" | grep -q 'alice opened .bash. (stdin a pipe'; }
 t_wait "$WAIT" piped_opened || true
-t_match "a session fed through a pipe: its SessionOpened Event says what it reads is not recorded" \
-	"Normal alice opened \`bash\` \(stdin a pipe: what it reads is not recorded\) in container shell \(AdmissionTuple, session [^)]+\)" \
+t_match "a session fed through a pipe: its SessionOpened Event says its input is recorded" \
+	"Normal alice opened \`bash\` \(stdin a pipe: recorded as read\) in container shell \(AdmissionTuple, session [^)]+\)" \
 	"$(opened_events "$pod")"
 
 # --- kubectl debug as alice ----------------------------------------------------------------

@@ -2,7 +2,8 @@
 /* libFuzzer target: what a process reads from its terminal is typed by the
  * audited user, any bytes in any mode. The input is a series of reads, each
  * a header (mode flags, reader, length) and its bytes, with recovered
- * readline lines, exits and ticks between them, for ttyline and lineedit.
+ * readline lines, exits and ticks between them, for ttyline and lineedit;
+ * reads of a session's stdin pipe too.
  * Besides what ASan and UBSan catch (leaks included): every line is at most
  * the maximum or the withheld text, its flags are known ones, and a
  * withheld line never carries what was typed.
@@ -25,7 +26,8 @@ static void fuzz_line(void *arg, const struct ttyline *l)
 {
 	(void)arg;
 	FUZZ_CHECK(l->hdr && (l->text || l->len == 0));
-	FUZZ_CHECK(!(l->flags & ~(TTYLINE_TRUNCATED | TTYLINE_INEXACT | TTYLINE_ECHO_OFF)));
+	FUZZ_CHECK(!(l->flags &
+		     ~(TTYLINE_TRUNCATED | TTYLINE_INEXACT | TTYLINE_ECHO_OFF | TTYLINE_STDIN)));
 	if (l->flags & TTYLINE_ECHO_OFF)
 		FUZZ_CHECK(l->len == strlen(TTYLINE_WITHHELD) &&
 			   !memcmp(l->text, TTYLINE_WITHHELD, l->len));
@@ -67,7 +69,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ev.text_len = n;
 			ev.asked = op & 0x40 ? n : (uint32_t)n + 1;
 			ev.lost = op & 0x20 ? 100 : 0;
-			ev.tty = (136u << 20) | (op >> 7);
+			ev.tty = 136u << 20;
+			/* A session's stdin pipe: its own stream, bytes skipped
+			 * before the read. */
+			if (op & 0x80) {
+				h.flags = SA_F_TTY_STDIN | (op & 0x20 ? SA_F_TRUNCATED : 0);
+				ev.tty = 0;
+				ev.skipped = op & 0x40 ? (uint32_t)n * 1000 : 0;
+			}
 			i += n;
 			ttyline_read(t, &ev);
 			break;

@@ -96,7 +96,8 @@ static void exec_event(struct attrib *a, uint32_t root, const char *argv, size_t
 				   .argv_len = len,
 				   .argc = 1,
 				   .tty = tty,
-				   .in = tty ? MATCH_STDIN_TTY : MATCH_STDIN_PIPE };
+				   .in = tty ? MATCH_STDIN_TTY : MATCH_STDIN_PIPE,
+				   .in_recorded = true };
 
 	attrib_observe(a, &ev);
 }
@@ -140,6 +141,9 @@ static void test_attrib_a_root_waits_then_is_matched_once(void)
 	UNIT_CHECK(cJSON_IsTrue(
 		cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "tty")));
 	UNIT_CHECK_STR(sget(journaled[0], "root", "stdin"), "tty");
+	/* Recorded stdin is said of a pipe only. */
+	UNIT_CHECK(
+		!cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "stdinRecorded"));
 	at = attrib_lookup(a, "containerd://c1", ident, 500, 42, 102 * S, rk, sizeof(rk));
 	UNIT_CHECK(at != ATTRIB_AWAIT && at != NULL);
 	UNIT_CHECK_STR(sget(at, "user", "username"), "alice");
@@ -200,6 +204,9 @@ static void test_attrib_two_people_leave_both_roots_ambiguous(void)
 	UNIT_CHECK(attrib_tick(a, 102 * S) == 2 && njournaled == 2);
 	UNIT_CHECK_STR(sget(journaled[0], "status", NULL), "Ambiguous");
 	UNIT_CHECK_STR(sget(journaled[1], "status", NULL), "Ambiguous");
+	UNIT_CHECK_STR(sget(journaled[0], "root", "stdin"), "pipe");
+	UNIT_CHECK(cJSON_IsTrue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(journaled[0], "root"), "stdinRecorded")));
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(journaled[0], "candidates")) == 2);
 	UNIT_CHECK_STR(sget(cJSON_GetArrayItem(cJSON_GetObjectItem(journaled[1], "candidates"), 0),
 			    "username", NULL),

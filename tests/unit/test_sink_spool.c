@@ -195,7 +195,7 @@ static void test_sink_spool_terminal_lines(void)
 	struct sink_entry l1 = { .kind = SINK_LINE, .source = SINK_SOURCE_TERMINAL,
 				 .container = "containerd://c1", .session = 7, .pid = 7, .tid = 7,
 				 .ts = 99, .text = "echo one", .text_len = 8, .inexact = true };
-	struct sink_entry l2 = l1, pw = l1, rl = l1;
+	struct sink_entry l2 = l1, pw = l1, rl = l1, sd = l1;
 	struct spool *sp;
 	struct sink *sink;
 	const cJSON *e;
@@ -213,6 +213,12 @@ static void test_sink_spool_terminal_lines(void)
 	rl.source = SINK_SOURCE_READLINE;
 	rl.ts = 101;
 	rl.inexact = false;
+	/* A line read from the session's stdin pipe. */
+	sd.source = SINK_SOURCE_STDIN;
+	sd.ts = 102;
+	sd.inexact = false;
+	sd.text = "echo piped";
+	sd.text_len = strlen(sd.text);
 	snprintf(sub, sizeof(sub), "%s/terminal", dir);
 	target = (struct sink_spool_target){ id, NULL, false, true, true, false, NULL };
 	UNIT_CHECK(spool_open(&so, &sp) == 0);
@@ -222,13 +228,19 @@ static void test_sink_spool_terminal_lines(void)
 	UNIT_CHECK(sink_write(sink, &pw) == 0);
 	/* readline: false keeps readline's lines out, not the terminal's. */
 	UNIT_CHECK(sink_write(sink, &rl) == 0);
-	/* terminal: false keeps them out. */
+	UNIT_CHECK(sink_write(sink, &sd) == 0);
+	/* terminal: false keeps them out, stdin lines too. */
 	target.terminal = false;
 	UNIT_CHECK(sink_write(sink, &l1) == 0);
+	sd.ts = 103;
+	UNIT_CHECK(sink_write(sink, &sd) == 0);
 	all = records(sp);
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(
 			   cJSON_GetObjectItem(cJSON_GetArrayItem(all, 0), "spec"), "entries")) ==
-		   3);
+		   4);
+	e = entry(all, 0, 3);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "text")), "echo piped");
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "source")), "stdin");
 	e = entry(all, 0, 0);
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(e, "source")), "terminal");
 	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(e, "inexact")));

@@ -242,18 +242,22 @@ static void test_transcript_text_never_raw_and_never_escaped_twice(void)
 	cJSON_Delete(rec);
 }
 
+/* Lines not returned by readline say where they were read: the terminal,
+ * or a session's stdin pipe. */
 static void test_transcript_marks_terminal_and_inexact_lines(void)
 {
 	static const char *const e[] = { "2026-01-01T00:00:01Z", "line", "from readline",
 					 "2026-01-01T00:00:02Z", "line", "from the terminal",
-					 "2026-01-01T00:00:03Z", "line", "" };
+					 "2026-01-01T00:00:03Z", "line", "",
+					 "2026-01-01T00:00:04Z", "line", "from a pipe" };
 	struct records_filter f = { 0 };
 	struct transcript t = { 0 };
 	struct records *r;
-	cJSON *rec = record("containerd://aaa", "1", 0, e, 3);
+	cJSON *rec = record("containerd://aaa", "1", 0, e, 4);
 	cJSON *entries = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
 	char *text;
 
+	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 3), "source", "stdin");
 	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 0), "source", "readline");
 	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 1), "source", "terminal");
 	cJSON_AddStringToObject(cJSON_GetArrayItem(entries, 2), "source", "terminal");
@@ -265,7 +269,8 @@ static void test_transcript_marks_terminal_and_inexact_lines(void)
 	text = transcript_text(&t, false);
 	UNIT_CHECK_STR(text, "2026-01-01T00:00:01.000000Z $ from readline\n"
 			     "2026-01-01T00:00:02.000000Z $ from the terminal  [terminal]\n"
-			     "2026-01-01T00:00:03.000000Z $   [terminal]  [inexact]\n");
+			     "2026-01-01T00:00:03.000000Z $   [terminal]  [inexact]\n"
+			     "2026-01-01T00:00:04.000000Z $ from a pipe  [stdin]\n");
 	free(text);
 	transcript_clear(&t);
 	records_free(r);

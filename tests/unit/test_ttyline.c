@@ -2,7 +2,8 @@
 /* ttyline: terminal reads become the lines the reading process saw, in
  * canonical and raw mode; password lines are withheld; a line that may be
  * readline's is held back and dropped when readline sends it; streams and
- * lines are bounded. */
+ * lines are bounded; a session's stdin pipe gives lines ended by LF only,
+ * and bytes not recorded are a line that counts them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,7 +236,84 @@ static void test_ttyline_bounded(void)
 	ttyline_table_free(t);
 }
 
+/* A read of a session's stdin pipe by process 70: n bytes, skipped bytes
+ * not recorded before it, lost after it. */
+static void rd_stdin(struct ttyline_table *t, const char *data, size_t n, uint32_t skipped,
+		     uint32_t lost)
+{
+	struct sa_event_hdr h = { .type = SA_EV_TTY,
+				  .flags = SA_F_TTY_STDIN | (lost ? SA_F_TRUNCATED : 0),
+				  .ts = ts,
+				  .target = 1,
+				  .sid = 100,
+				  .tgid = 70,
+				  .pid = 70 };
+	struct capture_event ev = { .hdr = &h,
+				    .text = data,
+				    .text_len = n,
+				    .tty = 0,
+				    .asked = 65536,
+				    .lost = lost,
+				    .skipped = skipped };
+
+	ts++;
+	ttyline_read(t, &ev);
+}
+
+static void test_ttyline_stdin_lines(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	struct sa_event_hdr exit = { .type = SA_EV_EXIT, .target = 1, .tgid = 70, .pid = 70 };
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	/* A short read is no end of line (a pipe has no line discipline),
+	 * nor are control characters or a CR: only LF. */
+	rd_stdin(t, "echo a", 6, 0, 0);
+	rd_stdin(t, "b\x7f\r\necho c\n\nx", 13, 0, 0);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[0], "echo ab\x7f\r");
+	UNIT_CHECK(g.flags[0] == TTYLINE_STDIN);
+	UNIT_CHECK_STR(g.text[1], "echo c");
+	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1);
+	/* Bytes not recorded before a read: the line being read ends, cut,
+	 * and a line says how many. */
+	rd_stdin(t, "yz\n", 3, 1234, 0);
+	UNIT_CHECK(g.n == 5);
+	UNIT_CHECK_STR(g.text[2], "x");
+	UNIT_CHECK(g.flags[2] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
+	UNIT_CHECK_STR(g.text[3], "[not recorded: 1234 bytes of stdin]");
+	UNIT_CHECK(g.flags[3] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
+	UNIT_CHECK_STR(g.text[4], "yz");
+	UNIT_CHECK(g.flags[4] == TTYLINE_STDIN);
+	/* Bytes past what a read keeps: counted after its data. */
+	rd_stdin(t, "ab\ncd", 5, 0, 70000);
+	UNIT_CHECK(g.n == 8);
+	UNIT_CHECK_STR(g.text[5], "ab");
+	UNIT_CHECK_STR(g.text[6], "cd");
+	UNIT_CHECK(g.flags[6] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
+	UNIT_CHECK_STR(g.text[7], "[not recorded: 70000 bytes of stdin]");
+	/* End of input ends the line; a count alone at the end (the reader's
+	 * exit, or its end of input) is a line too. */
+	rd_stdin(t, "last", 4, 0, 0);
+	rd_stdin(t, "", 0, 0, 0);
+	UNIT_CHECK(g.n == 9);
+	UNIT_CHECK_STR(g.text[8], "last");
+	rd_stdin(t, "", 0, 99, 0);
+	UNIT_CHECK(g.n == 10);
+	UNIT_CHECK_STR(g.text[9], "[not recorded: 99 bytes of stdin]");
+	/* At exit, the unfinished line is sent. */
+	rd_stdin(t, "unfinished", 10, 0, 0);
+	ttyline_exit(t, &exit);
+	UNIT_CHECK(g.n == 11);
+	UNIT_CHECK_STR(g.text[10], "unfinished");
+	UNIT_CHECK(g.flags[10] == TTYLINE_STDIN);
+	UNIT_CHECK(ttyline_count(t) == 0);
+	ttyline_table_free(t);
+}
+
 UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_off_is_withheld),
 	  UNIT_TEST(test_ttyline_raw_mode_keys_applied),
 	  UNIT_TEST(test_ttyline_processes_have_their_own_lines),
-	  UNIT_TEST(test_ttyline_holds_what_readline_may_send), UNIT_TEST(test_ttyline_bounded))
+	  UNIT_TEST(test_ttyline_holds_what_readline_may_send), UNIT_TEST(test_ttyline_bounded),
+	  UNIT_TEST(test_ttyline_stdin_lines))

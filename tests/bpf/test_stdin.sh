@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A session without a terminal (kubectl exec -i without -t): its shell reads
+# its commands from the pipe it was opened with, without readline and
+# without a terminal. What the session's processes read from that pipe is
+# captured (`source: stdin`), lines ending at a newline:
+#   - bash and dash fed through a pipe, as the adversary who knows that
+#     readline and terminal capture do not see it would type: builtins
+#     (a redirection, exec of /dev/tcp, the read builtin and its input), a
+#     line without its newline at end of input, control characters;
+#   - bash -i reading the pipe with readline: readline's lines only, never
+#     again as stdin lines;
+#   - a pipe made inside the session (`... | bash`): the line that made it
+#     is recorded, what the inner shell reads is another pipe's;
+#   - a flood (kubectl cp is tar reading the same pipe): the first part is
+#     recorded, the rest counted in a `[not recorded: N bytes of stdin]`
+#     line, recorded + counted = sent, and the entries stay few; a reader
+#     that leaves before end of input still has its count recorded; a
+#     reader that moves the pipe's bytes with splice(2), never read(2), has
+#     them counted all the same;
+#   - nothing of an untargeted container fed the same, nothing with
+#     --no-terminal, and a stdin that is a file is not a session's pipe.
+# `cat FILE |` is the point: a pipe is the session's stdin, a redirect a
+# file. Lines typed for the container hold $ that must not expand here.
+# shellcheck disable=SC2002,SC2016
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/capture-lib.sh"
+
+cap_setup
+[ -x "$TOOLS/splicein" ] || { t_fail "missing $TOOLS/splicein (run make all)"; t_summary; exit 1; }
+# The container's root: the shared one plus splicein.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" 2>/dev/null || t_fail "root with splicein"
+cap_container t "$work/rfs"
+cap_container u "$work/rfs"
+cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
+cap_target t || t_fail "target t not added"
+
+# into NAME CMD...: CMD entered into container NAME as kubectl exec -i does
+# (nsenter from outside, no terminal), stdin the caller's.
+into() {
+	local name=$1
+	shift
+	nsenter --target "${CPID[$name]}" --mount --pid --root --wd "${CENV[@]}" "$@"
+}
+# A marker line fed to a session of t once the rest is sent: the agent has
+# taken everything before it when it shows.
+sync_t() {
+	printf 'echo %s\n' "$1" | into t /bin/bash >/dev/null
+	t_wait 60 grep -q "$1" "$work/out.jsonl" || t_fail "marker $1 arrived"
+}
+
+# What the adversary types into kubectl exec -i: builtins only, then a
+# last line without its newline.
+{
+	printf '%s\n' 'echo stdin-builtin > /tmp/pb' 'exec 3<>/dev/null' 'read v' 'read-value-x' \
+		'echo "got $v" > /dev/null'
+	printf 'echo ctl-\x01\x1b[31m-x > /dev/null\n'
+	printf 'echo last-no-newline > /dev/null'
+} >"$work/s1"
+cat "$work/s1" | into t /bin/bash >/dev/null 2>&1
+cat "$work/s1" | into u /bin/bash >/dev/null 2>&1
+printf '%s\n' 'echo dash-stdin > /dev/null' 'read w' 'dash-value' >"$work/s2"
+cat "$work/s2" | into t /bin/dash >/dev/null 2>&1
+# bash -i reads the pipe with readline.
+printf '%s\n' 'echo rl-on-pipe > /dev/null' >"$work/s3"
+cat "$work/s3" | into t /bin/bash --rcfile /root/.bashrc -i >/dev/null 2>&1
+# A pipe made inside the session.
+printf '%s\n' "printf 'echo inner-hidden\\\\n' | /bin/bash" | into t /bin/bash >/dev/null 2>&1
+# stdin a file, not a pipe.
+printf '%s\n' 'echo from-a-file > /dev/null' >"$work/s4"
+into t /bin/bash <"$work/s4" >/dev/null 2>&1
+sync_t sync-1
+
+x=$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl")
+t_eq "bash fed through a pipe: its builtins, the read builtin's input, a line ended by end of input" \
+	"$(printf 'bash\t%s\n' 'echo stdin-builtin > /tmp/pb' 'exec 3<>/dev/null' 'read v' 'read-value-x' \
+		'echo "got $v" > /dev/null' $'echo ctl-\x01\x1b[31m-x > /dev/null' 'echo last-no-newline > /dev/null')" \
+	"$(grep -v -e dash -e inner -e sync- <<<"$x")"
+t_eq "control characters: the stdin line is escaped and says so" 1 \
+	"$(grep '"source":"stdin"' "$work/out.jsonl" | grep -c '"escaped":true')"
+t_eq "dash fed through a pipe: every line it read" \
+	"$(printf 'dash\t%s\n' 'echo dash-stdin > /dev/null' 'read w' 'dash-value')" "$(grep -P '^dash\t' <<<"$x")"
+t_eq "bash -i reading the pipe with readline: its line as readline's only" \
+	"$(printf 'readline\t%s\n' 'echo rl-on-pipe > /dev/null')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --field source,line "$work/out.jsonl" | grep rl-on-pipe)"
+t_eq "a pipe made in the session: the line that made it, not the inner shell's input" \
+	"$(printf 'bash\t%s\n' "printf 'echo inner-hidden\\\\n' | /bin/bash")" "$(grep inner <<<"$x")"
+t_eq "a stdin that is a file is not captured as a session's stdin" "" "$(grep from-a-file <<<"$x")"
+t_eq "nothing of the untargeted container" "" "$(grep -E '"container":"u"' "$work/out.jsonl")"
+
+# --- floods -----------------------------------------------------------------------------
+
+# 200,000 numbered lines into bash's read loop (one byte per read(2)):
+# recorded lines + counted bytes = sent, each recorded line where the
+# counts put it, and the entries few (bursts of lines, one count between).
+seq 1 200000 >"$work/flood"
+cat "$work/flood" | into t /bin/bash -c 'while read -r l; do :; done' >/dev/null 2>&1
+# A reader that leaves before end of input: what it skipped is counted at
+# its exit.
+cat "$work/flood" | into t /bin/bash -c 'i=0; while [ $i -lt 100000 ] && read -r l; do i=$((i + 1)); done' \
+	>/dev/null 2>&1
+# 300,000 bytes moved out of the pipe by splice(2).
+head -c 300000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/null 2>&1
+sync_t sync-2
+cap_agent_stop
+# root<TAB>line of the stdin lines; the flooded sessions are those whose
+# first line is 1.
+"$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,line "$work/out.jsonl" \
+	>"$work/stdin.tsv"
+roots=$(awk -F'\t' '!seen[$1]++ && $2 == "1" { print $1 }' "$work/stdin.tsv")
+t_eq "two flooded sessions" 2 "$(wc -l <<<"$roots")"
+n=0
+for r in $roots; do
+	n=$((n + 1))
+	grep -P "^$r\t" "$work/stdin.tsv" | cut -f2- | grep -vx 'echo sync-[0-9]' >"$work/flood-$n"
+	sums=$(awk '/^\[not recorded: [0-9]+ bytes of stdin\]$/ { k += $3; notes++; next }
+		{ s += length($0) + 1; lines++ } END { print lines + 0, s + 0, k + 0, notes + 0 }' "$work/flood-$n")
+	read -r lines bytes skipped notes <<<"$sums"
+	if [ $n = 1 ]; then
+		want=$(wc -c <"$work/flood")
+	else
+		want=$(head -n 100000 "$work/flood" | wc -c)
+	fi
+	t_eq "flood $n: recorded + counted = what the shell read" "$want" "$((bytes + skipped))"
+	# Each recorded line is the line sent where the counts before it
+	# put it: the counted bytes end on a line's start.
+	t_eq "flood $n: each line recorded is the one sent at its place, the counts exact" "" \
+		"$(awk 'NR == FNR { at[off] = FNR; line[FNR] = $0; off += length($0) + 1; next }
+			/^\[not recorded: [0-9]+ bytes of stdin\]$/ { pos += $3; next }
+			!(pos in at) || line[at[pos]] != $0 { print "entry " FNR ": " $0 " at byte " pos; exit }
+			{ pos += length($0) + 1 }' "$work/flood" "$work/flood-$n")"
+	t_run "flood $n: some lines recorded, most counted ($lines lines, $skipped bytes counted)" \
+		test "$lines" -gt 100 -a "$skipped" -gt $((want / 2))
+	t_run "flood $n: few count lines ($notes)" test "$notes" -ge 1 -a "$notes" -le 20
+done
+t_eq "splice(2) out of the pipe: every byte counted" 300000 \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
+		awk -F'\t' '$1 == "splicein" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"
+notes=$(grep '"source":"stdin"' "$work/out.jsonl" | grep '\[not recorded: ')
+t_eq "the count lines are marked truncated" "$(grep -c . <<<"$notes")" "$(grep -c '"truncated":true' <<<"$notes")"
+
+# --- --no-terminal -----------------------------------------------------------------------
+
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent --no-terminal || t_fail "agent with --no-terminal did not start"
+cap_target t || t_fail "target t not added (--no-terminal)"
+printf '%s\n' 'echo notty-stdin > /dev/null' | into t /bin/bash >/dev/null 2>&1
+printf '%s\n' 'echo notty-rl' | into t /bin/bash --rcfile /root/.bashrc -i >/dev/null 2>&1
+t_wait 30 grep -q 'notty-rl' "$work/out.jsonl" || t_fail "the readline line arrived (--no-terminal)"
+cap_agent_stop
+t_eq "--no-terminal: no stdin entry" "" "$(grep '"source":"stdin"' "$work/out.jsonl")"
+
+# --- the sys_exit hook ----------------------------------------------------------------------
+
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent --terminal-hook sys_exit || t_fail "agent with --terminal-hook sys_exit did not start"
+cap_target t || t_fail "target t not added (sys_exit)"
+printf '%s\n' 'echo sysexit-stdin > /dev/null' 'read v' 'sysexit-value' | into t /bin/bash >/dev/null 2>&1
+head -c 70000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/null 2>&1
+sync_t sync-3
+cap_agent_stop
+t_eq "sys_exit: bash fed through a pipe, and splice(2) counted" \
+	"$(printf '%s\n' 'bash	echo sysexit-stdin > /dev/null' 'bash	read v' 'bash	sysexit-value' \
+		'splicein	[not recorded: 70000 bytes of stdin]' 'bash	echo sync-3')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl")"
+
+t_summary
