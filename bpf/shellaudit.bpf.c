@@ -815,16 +815,19 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR_READV 19
 #define SA_NR_PREADV2 327
 #define SA_NR_SPLICE 275
+#define SA_NR_VMSPLICE 278
 #define SA_NR32_READ 3
 #define SA_NR32_READV 145
 #define SA_NR32_PREADV2 378
 #define SA_NR32_SPLICE 313
+#define SA_NR32_VMSPLICE 316
 #define SA_TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
 #elif defined(__TARGET_ARCH_arm64)
 #define SA_NR_READ 63
 #define SA_NR_READV 65
 #define SA_NR_PREADV2 286
 #define SA_NR_SPLICE 76
+#define SA_NR_VMSPLICE 75
 #else
 #error "terminal capture knows the syscall numbers of x86 and arm64 only"
 #endif
@@ -1347,8 +1350,9 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 	if (ctx->ret < 0)
 		return 0;
 	return tty_read(bpf_get_current_task_btf(), NULL,
-			ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2, ctx->nr == SA_NR_SPLICE,
-			false, ctx->ret);
+			ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2 ||
+				ctx->nr == SA_NR_VMSPLICE,
+			ctx->nr == SA_NR_SPLICE, false, ctx->ret);
 }
 
 SEC("tp_btf/sys_exit")
@@ -1365,26 +1369,31 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 #if defined(__TARGET_ARCH_x86)
 	nr = regs->orig_ax;
 	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
-	    nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2 &&
-	    nr != SA_NR32_SPLICE)
+	    nr != SA_NR_VMSPLICE && nr != SA_NR32_READ && nr != SA_NR32_READV &&
+	    nr != SA_NR32_PREADV2 && nr != SA_NR32_SPLICE && nr != SA_NR32_VMSPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
 	compat = task->thread_info.status & SA_TS_COMPAT;
 	if (compat) {
 		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2 &&
-		    nr != SA_NR32_SPLICE)
+		    nr != SA_NR32_SPLICE && nr != SA_NR32_VMSPLICE)
 			return 0;
-		return tty_read(task, regs, nr == SA_NR32_READV || nr == SA_NR32_PREADV2,
+		return tty_read(task, regs,
+				nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
+					nr == SA_NR32_VMSPLICE,
 				nr == SA_NR32_SPLICE, true, ret);
 	}
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE)
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
+	    nr != SA_NR_VMSPLICE)
 		return 0;
 #else
 	nr = regs->syscallno;
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE)
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
+	    nr != SA_NR_VMSPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
 #endif
-	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2;
+	/* vmsplice(2) from a pipe's read end copies out as readv(2) does. */
+	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_VMSPLICE;
 	return tty_read(task, regs, vec, nr == SA_NR_SPLICE, compat, ret);
 }

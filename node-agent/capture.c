@@ -30,14 +30,17 @@
 #define CAPTURE_BPF_FS_MAGIC 0xcafe4a11
 
 /* The syscalls of terminal capture with the tracepoint hook, and the pin
- * names of their links; the sys_exit hook has one link. splice: bytes a
- * session's stdin gave without a read are counted. */
+ * names of their links; the sys_exit hook has one link. splice and
+ * vmsplice: what a session's stdin pipe gives without a read (vmsplice
+ * copies out as readv does; splice's bytes are counted). */
 static const char *const capture_tty_tps[] = { "sys_exit_read", "sys_exit_readv",
-					       "sys_exit_preadv2", "sys_exit_splice" };
+					       "sys_exit_preadv2", "sys_exit_splice",
+					       "sys_exit_vmsplice" };
 static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv",
-						"link_tty_preadv2", "link_tty_splice" };
+						"link_tty_preadv2", "link_tty_splice",
+						"link_tty_vmsplice" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
-#define CAPTURE_TTY_NLINKS 4
+#define CAPTURE_TTY_NLINKS 5
 
 struct capture {
 	struct shellaudit_bpf *skel;

@@ -17,7 +17,8 @@
 #     line, recorded + counted = sent, and the entries stay few; a reader
 #     that leaves before end of input still has its count recorded; a
 #     reader that moves the pipe's bytes with splice(2), never read(2), has
-#     them counted all the same;
+#     them counted all the same, and one that copies them out with
+#     vmsplice(2) has them recorded;
 #   - nothing of an untargeted container fed the same, nothing with
 #     --no-terminal, and a stdin that is a file is not a session's pipe.
 # `cat FILE |` is the point: a pipe is the session's stdin, a redirect a
@@ -65,6 +66,9 @@ cat "$work/s2" | into t /bin/dash >/dev/null 2>&1
 # bash -i reads the pipe with readline.
 printf '%s\n' 'echo rl-on-pipe > /dev/null' >"$work/s3"
 cat "$work/s3" | into t /bin/bash --rcfile /root/.bashrc -i >/dev/null 2>&1
+# vmsplice(2) copies the pipe out to a shell on a pipe of its own.
+printf '%s\n' 'echo vmspliced-line > /dev/null' | into t /bin/bash -c 'splicein --vmsplice | /bin/bash' \
+	>/dev/null 2>&1
 # A pipe made inside the session.
 printf '%s\n' "printf 'echo inner-hidden\\\\n' | /bin/bash" | into t /bin/bash >/dev/null 2>&1
 # stdin a file, not a pipe.
@@ -76,7 +80,7 @@ x=$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line
 t_eq "bash fed through a pipe: its builtins, the read builtin's input, a line ended by end of input" \
 	"$(printf 'bash\t%s\n' 'echo stdin-builtin > /tmp/pb' 'exec 3<>/dev/null' 'read v' 'read-value-x' \
 		'echo "got $v" > /dev/null' $'echo ctl-\x01\x1b[31m-x > /dev/null' 'echo last-no-newline > /dev/null')" \
-	"$(grep -v -e dash -e inner -e sync- <<<"$x")"
+	"$(grep -v -e dash -e inner -e sync- -e vmspliced <<<"$x")"
 t_eq "control characters: the stdin line is escaped and says so" 1 \
 	"$(grep '"source":"stdin"' "$work/out.jsonl" | grep -c '"escaped":true')"
 t_eq "dash fed through a pipe: every line it read" \
@@ -86,6 +90,8 @@ t_eq "bash -i reading the pipe with readline: its line as readline's only" \
 	"$("$TOOLS/sa-lines" --kind line --container t --field source,line "$work/out.jsonl" | grep rl-on-pipe)"
 t_eq "a pipe made in the session: the line that made it, not the inner shell's input" \
 	"$(printf 'bash\t%s\n' "printf 'echo inner-hidden\\\\n' | /bin/bash")" "$(grep inner <<<"$x")"
+t_eq "vmsplice(2) out of the pipe: what it copied is recorded" \
+	"$(printf 'splicein\t%s\n' 'echo vmspliced-line > /dev/null')" "$(grep vmspliced <<<"$x")"
 t_eq "a stdin that is a file is not captured as a session's stdin" "" "$(grep from-a-file <<<"$x")"
 t_eq "nothing of the untargeted container" "" "$(grep -E '"container":"u"' "$work/out.jsonl")"
 
@@ -161,12 +167,15 @@ t_eq "--no-terminal: no stdin entry" "" "$(grep '"source":"stdin"' "$work/out.js
 cap_agent --terminal-hook sys_exit || t_fail "agent with --terminal-hook sys_exit did not start"
 cap_target t || t_fail "target t not added (sys_exit)"
 printf '%s\n' 'echo sysexit-stdin > /dev/null' 'read v' 'sysexit-value' | into t /bin/bash >/dev/null 2>&1
+printf '%s\n' 'echo sysexit-vm > /dev/null' | into t /bin/bash -c 'splicein --vmsplice | /bin/bash' \
+	>/dev/null 2>&1
 head -c 70000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/null 2>&1
 sync_t sync-3
 cap_agent_stop
-t_eq "sys_exit: bash fed through a pipe, and splice(2) counted" \
+t_eq "sys_exit: bash fed through a pipe, vmsplice(2) recorded, splice(2) counted" \
 	"$(printf '%s\n' 'bash	echo sysexit-stdin > /dev/null' 'bash	read v' 'bash	sysexit-value' \
-		'splicein	[not recorded: 70000 bytes of stdin]' 'bash	echo sync-3')" \
+		'splicein	echo sysexit-vm > /dev/null' 'splicein	[not recorded: 70000 bytes of stdin]' \
+		'bash	echo sync-3')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl")"
 
 t_summary

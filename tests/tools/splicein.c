@@ -1,46 +1,69 @@
 // SPDX-License-Identifier: Apache-2.0
-/* splicein: moves its stdin into a pipe of its own with splice(2) and reads
- * that pipe, so that its stdin is never read(2) (what a reader that wants
- * to hide a session's input from a read hook does); prints the bytes moved
- * on stdout. Built static, so that a test can drop it into a container's
- * root. */
+/* splicein: takes its stdin (a pipe) without read(2), as a reader that
+ * wants to hide a session's input from a read hook would:
+ *   splicein             moves it into a pipe of its own with splice(2),
+ *                        reads that, and prints the bytes moved;
+ *   splicein --vmsplice  copies it out with vmsplice(2) from the pipe's
+ *                        read end and writes it to stdout.
+ * Built static, so that a test can drop it into a container's root. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-int main(void)
+static char buf[65536];
+
+static int by_vmsplice(void)
+{
+	struct iovec v = { .iov_base = buf, .iov_len = sizeof(buf) };
+	ssize_t n, w;
+
+	while ((n = vmsplice(0, &v, 1, 0)) > 0) {
+		for (w = 0; w < n;) {
+			ssize_t r = write(1, buf + w, (size_t)(n - w));
+
+			if (r <= 0)
+				return 1;
+			w += r;
+		}
+	}
+	if (n < 0)
+		perror("splicein: vmsplice");
+	return n < 0;
+}
+
+static int by_splice(void)
 {
 	unsigned long long total = 0;
-	char buf[65536];
+	ssize_t n, r;
 	int p[2];
-	ssize_t n;
 
 	if (pipe(p) < 0) {
 		perror("splicein: pipe");
 		return 1;
 	}
-	for (;;) {
-		n = splice(0, NULL, p[1], NULL, sizeof(buf), 0);
-		if (n < 0) {
-			perror("splicein: splice");
-			return 1;
-		}
-		if (n == 0)
-			break;
+	while ((n = splice(0, NULL, p[1], NULL, sizeof(buf), 0)) > 0) {
 		total += (unsigned long long)n;
 		/* Drain what was moved: the pipe holds 64 KiB. */
-		while (n > 0) {
-			ssize_t r =
-				read(p[0], buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
-
+		for (; n > 0; n -= r) {
+			r = read(p[0], buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
 			if (r <= 0) {
 				perror("splicein: read");
 				return 1;
 			}
-			n -= r;
 		}
+	}
+	if (n < 0) {
+		perror("splicein: splice");
+		return 1;
 	}
 	printf("%llu\n", total);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	return argc > 1 && !strcmp(argv[1], "--vmsplice") ? by_vmsplice() : by_splice();
 }
