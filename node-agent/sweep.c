@@ -104,6 +104,23 @@ static uint64_t sweep_ino(pid_t pid, const char *what)
 	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
+/* The inode number of the pipe or socket that is session root pid's stdin
+ * now, as the kernel keeps it in a mark (sa_mark.stdin_ino), or 0. The
+ * root's exec, where the kernel reads it, came before the target: what
+ * its fd 0 is now is the best left to go by. */
+static uint32_t sweep_stdin(pid_t pid)
+{
+	char path[80];
+	struct stat st;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+	if (stat(path, &st) || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
 /* Every process of the node, sorted by pid, with `direct` set. */
 static int sweep_list(const struct sweep_scope *s, struct sweep_proc **out, size_t *nout)
 {
@@ -296,6 +313,7 @@ static int sweep_mark(struct capture *c, const struct sweep_scope *s, const stru
 	m->target = s->id;
 	m->root = (uint32_t)p->root;
 	m->root_start = p->root_start;
+	m->stdin_ino = sweep_stdin(p->root);
 	m->flags = SA_MARK_UNSEEN;
 	m->key = s->mntns;
 	m->nsid = s->nsid;

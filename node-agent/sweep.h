@@ -62,7 +62,10 @@ struct sweep_stats {
 };
 
 /* Marks the container's processes and their threads, in passes until one
- * finds nothing new (what forked meanwhile), at most a few. Returns 0 or a
+ * finds nothing new (what forked meanwhile), at most a few. A session's
+ * marks carry its root's stdin as it is now (a pipe or socket: a session
+ * opened with kubectl exec -i before the target keeps its input recorded
+ * from here on). Returns 0 or a
  * negative errno (/proc unreadable). */
 int sweep_container(struct capture *c, const struct sweep_scope *scope, sweep_found_fn found,
 		    void *arg, struct sweep_stats *out);

@@ -19,6 +19,8 @@
 #     reader that moves the pipe's bytes with splice(2), never read(2), has
 #     them counted all the same, and one that copies them out with
 #     vmsplice(2) has them recorded;
+#   - a session opened before its container became a target: what it
+#     reads after is recorded (the sweep gives its marks the root's stdin);
 #   - nothing of an untargeted container fed the same, nothing with
 #     --no-terminal, and a stdin that is a file is not a session's pipe.
 # `cat FILE |` is the point: a pipe is the session's stdin, a redirect a
@@ -145,6 +147,24 @@ t_eq "splice(2) out of the pipe: every byte counted" 300000 \
 		awk -F'\t' '$1 == "splicein" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"
 notes=$(grep '"source":"stdin"' "$work/out.jsonl" | grep '\[not recorded: ')
 t_eq "the count lines are marked truncated" "$(grep -c . <<<"$notes")" "$(grep -c '"truncated":true' <<<"$notes")"
+
+# --- a session opened before the target ------------------------------------------------
+
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent || t_fail "agent did not start (sweep)"
+exec 7> >(into t /bin/bash >/dev/null 2>&1)
+printf '%s\n' 'echo before-target > /dev/null' >&7
+sleep 1
+cap_target t || t_fail "target t not added (sweep)"
+printf '%s\n' 'echo after-target > /dev/null' 'exit' >&7
+exec 7>&-
+sync_t sync-4
+cap_agent_stop
+t_eq "a session opened before the target: what it reads after is recorded, from its pipe" \
+	"$(printf '%s\n' 'echo after-target > /dev/null' 'exit' 'echo sync-4')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin "$work/out.jsonl")"
 
 # --- --no-terminal -----------------------------------------------------------------------
 
