@@ -107,7 +107,9 @@ static uint64_t sweep_ino(pid_t pid, const char *what)
 /* The inode number of the pipe or socket that is session root pid's stdin
  * now, as the kernel keeps it in a mark (sa_mark.stdin_ino), or 0. The
  * root's exec, where the kernel reads it, came before the target: what
- * its fd 0 is now is the best left to go by. */
+ * its fd 0 is now is the best left to go by. For the container's own tree
+ * the init's: a pipe only when the container was made with stdin open
+ * (stdin: true, kubectl run -i, kubectl attach), else /dev/null. */
 static uint32_t sweep_stdin(pid_t pid)
 {
 	char path[80];
@@ -313,7 +315,7 @@ static int sweep_mark(struct capture *c, const struct sweep_scope *s, const stru
 	m->target = s->id;
 	m->root = (uint32_t)p->root;
 	m->root_start = p->root_start;
-	m->stdin_ino = sweep_stdin(p->root);
+	m->stdin_ino = sweep_stdin(p->root ? p->root : s->init);
 	m->flags = SA_MARK_UNSEEN;
 	m->key = s->mntns;
 	m->nsid = s->nsid;

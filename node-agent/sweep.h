@@ -65,7 +65,8 @@ struct sweep_stats {
  * finds nothing new (what forked meanwhile), at most a few. A session's
  * marks carry its root's stdin as it is now (a pipe or socket: a session
  * opened with kubectl exec -i before the target keeps its input recorded
- * from here on). Returns 0 or a
+ * from here on), the container's own processes' marks the init's (a pipe
+ * when the container has stdin open: kubectl attach -i). Returns 0 or a
  * negative errno (/proc unreadable). */
 int sweep_container(struct capture *c, const struct sweep_scope *scope, sweep_found_fn found,
 		    void *arg, struct sweep_stats *out);

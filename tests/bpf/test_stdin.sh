@@ -20,7 +20,9 @@
 #     them counted all the same, and one that copies them out with
 #     vmsplice(2) has them recorded;
 #   - a session opened before its container became a target: what it
-#     reads after is recorded (the sweep gives its marks the root's stdin);
+#     reads after is recorded (the sweep gives its marks the root's stdin),
+#     and so is what the init of a container made with its stdin open
+#     (kubectl run -i, kubectl attach) reads from it;
 #   - nothing of an untargeted container fed the same, nothing with
 #     --no-terminal, and a stdin that is a file is not a session's pipe.
 # `cat FILE |` is the point: a pipe is the session's stdin, a redirect a
@@ -156,15 +158,28 @@ t_eq "the count lines are marked truncated" "$(grep -c . <<<"$notes")" "$(grep -
 cap_agent || t_fail "agent did not start (sweep)"
 exec 7> >(into t /bin/bash >/dev/null 2>&1)
 printf '%s\n' 'echo before-target > /dev/null' >&7
+# A container whose init is a shell reading the pipe it was made with.
+exec 8> >(exec unshare --mount --pid --fork --kill-child=KILL --root="$work/rfs" "${CENV[@]}" \
+	/bin/bash >/dev/null 2>&1)
+up=$!
+t_cleanup "kill -KILL $up"
+t_wait 20 pgrep -P "$up" >/dev/null || t_fail "container a did not start"
+CPID[a]=$(pgrep -P "$up")
 sleep 1
 cap_target t || t_fail "target t not added (sweep)"
+cap_target a || t_fail "target a not added (sweep)"
 printf '%s\n' 'echo after-target > /dev/null' 'exit' >&7
-exec 7>&-
+printf '%s\n' 'echo attached-line > /dev/null' 'exit' >&8
+exec 7>&- 8>&-
 sync_t sync-4
+t_wait 30 grep -q attached-line "$work/out.jsonl" || t_fail "the attached line arrived"
 cap_agent_stop
 t_eq "a session opened before the target: what it reads after is recorded, from its pipe" \
 	"$(printf '%s\n' 'echo after-target > /dev/null' 'exit' 'echo sync-4')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin "$work/out.jsonl")"
+t_eq "a container made with its stdin open: what its init reads from it is recorded" \
+	"$(printf 'bash\t%s\n' 'echo attached-line > /dev/null' 'exit')" \
+	"$("$TOOLS/sa-lines" --kind line --container a --source stdin --field comm,line "$work/out.jsonl")"
 
 # --- --no-terminal -----------------------------------------------------------------------
 
