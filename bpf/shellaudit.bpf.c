@@ -1058,10 +1058,13 @@ struct sa_stdin_buf {
 	char data[SA_STDIN_BUF];
 };
 
-/* Single bytes read and not sent yet, per thread. */
+/* Single bytes read and not sent yet, per thread, removed at its exit. Not
+ * an LRU map: an entry pushed out would lose its bytes unseen (a user
+ * holding thousands of readers on a partial line); when full, a byte goes
+ * out alone instead. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct sa_stdin_buf);
 } stdin_buf SEC(".maps");
