@@ -1023,15 +1023,18 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
  * pod of the node, for everyone:
  *   - bash reads a pipe one byte per read(2) (what it does not read stays
  *     for the programs it runs): single bytes are gathered per thread up
- *     to a newline or SA_STDIN_BUF bytes, one record for them;
+ *     to a newline, SA_STDIN_BUF bytes, the thread's next other read of
+ *     the pipe or its exit, one record for them;
  *   - each stream (target and inode) has a rate: SA_STDIN_BURST bytes of
  *     records at once, SA_STDIN_RATE a second after (GCRA), record sizes
  *     in classes up to SA_STDIN_CAP bytes of data. A read past it
  *     is not recorded but counted, and the count goes with the stream's
  *     next record, its end of input or the reader's exit (skipped): input
  *     lost is an entry, never silence. So are the bytes of a read past
- *     SA_STDIN_CAP (lost). Typing and a pasted script stay
- *     whole; a copy of megabytes leaves its first part and a count.
+ *     SA_STDIN_CAP (lost), and those splice(2) takes out of the pipe
+ *     (vmsplice(2), which copies them to the reader, is a read). Typing
+ *     and a pasted script stay whole; a copy of megabytes leaves its first
+ *     part and a count.
  */
 #define SA_STDIN_BUF 256
 #define SA_STDIN_MEDIUM (16u << 10) /* tar's 10 KiB blocks */

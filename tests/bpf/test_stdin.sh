@@ -157,6 +157,7 @@ t_eq "the count lines are marked truncated" "$(grep -c . <<<"$notes")" "$(grep -
 : >"$work/targets"
 cap_agent || t_fail "agent did not start (sweep)"
 exec 7> >(into t /bin/bash >/dev/null 2>&1)
+s7=$!
 printf '%s\n' 'echo before-target > /dev/null' >&7
 # A container whose init is a shell reading the pipe it was made with.
 exec 8> >(exec unshare --mount --pid --fork --kill-child=KILL --root="$work/rfs" "${CENV[@]}" \
@@ -171,6 +172,8 @@ cap_target a || t_fail "target a not added (sweep)"
 printf '%s\n' 'echo after-target > /dev/null' 'exit' >&7
 printf '%s\n' 'echo attached-line > /dev/null' 'exit' >&8
 exec 7>&- 8>&-
+# Both shells read to the end and exit before the marker session.
+wait "$s7" "$up"
 sync_t sync-4
 t_wait 30 grep -q attached-line "$work/out.jsonl" || t_fail "the attached line arrived"
 cap_agent_stop
