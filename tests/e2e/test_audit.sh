@@ -7,7 +7,9 @@
 #     on a pty comes out as exactly one ShellCommand Event per line on the
 #     pod, in order, and in the pod's AuditRecords, whose chain verifies;
 #   - a line typed into the untargeted pod is nowhere;
-#   - the same for a session in an ephemeral container of `kubectl debug -it`;
+#   - the same for a session in an ephemeral container of `kubectl debug -it`,
+#     and, without a terminal, `kubectl debug -i`: what bash reads from the
+#     container's stdin pipe, as stdin lines;
 #   - who opened each session (tests/e2e/attribution.sh): two people's
 #     sessions, kubectl debug, the same command at once, the controller
 #     stopped, the untargeted pod, forgeries;
@@ -283,6 +285,27 @@ t_eq "kubectl debug: the AuditRecords of the ephemeral container hold them, in o
 t_eventually "kubectl debug: the chain verifies" 30 "$AGENT" verify --namespace default --pod "$pod" --container debugger
 t_eq "kubectl debug: nothing more in the records of the pod's own container" \
 	"$(cat "$work/exec.want")" "$(record_entries "$pod" shell line)"
+
+# kubectl debug -i without -t: the ephemeral container is made with its
+# stdin a pipe and bash reads its commands from it, no terminal. Once the
+# agent has the container, what bash reads is recorded (source stdin),
+# builtins included.
+exec 9> >(exec "$KUBE_BIN/kubectl" debug -i "$pod" --image="$("$T_ROOT/hack/images.sh" ref demo)" \
+	--image-pull-policy=Never --target=shell --profile=general -c debugpipe -- bash \
+	>"$work/debugpipe.out" 2>&1)
+dbgpipe=$!
+t_wait "$WAIT" attached "$pod" debugpipe || t_fail "the agent attaches to the debugpipe container"
+printf '%s\n' 'echo piped-into-debug > /dev/null' 'exit' >&9
+exec 9>&-
+wait "$dbgpipe" || t_fail "kubectl debug -i ends" "$(cat "$work/debugpipe.out")"
+t_wait "$WAIT" count_at_least 2 record_entries "$pod" debugpipe line || true
+t_eq "kubectl debug -i, no terminal: the lines bash read from its stdin pipe, with their source" \
+	"$(printf 'stdin\t%s\n' 'echo piped-into-debug > /dev/null' exit)" \
+	"$(k get auditrecords -l "shellaudit.io/pod=$pod,shellaudit.io/container=debugpipe" -o json |
+		python3 -c 'import json, sys
+for r in sorted(json.load(sys.stdin)["items"], key=lambda r: r["spec"]["sequence"]):
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line": print("%s\t%s" % (e.get("source"), e["text"]))')"
 
 # --- the user leaves the container's namespaces --------------------------------------
 
