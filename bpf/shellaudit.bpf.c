@@ -1102,6 +1102,18 @@ static __always_inline struct sa_stdin_rate *stdin_rate_get(__u64 key, __u64 now
 	return bpf_map_lookup_elem(&stdin_rate, &key);
 }
 
+/* The key of the stream of mark t's stdin in stdin_rate. */
+static __always_inline __u64 stdin_key(const struct sa_mark *t)
+{
+	return (__u64)t->target << 32 | t->stdin_ino;
+}
+
+/* Counts n more bytes of stream r as not recorded. */
+static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
+{
+	r->skipped = n > 0xffffffffU - r->skipped ? 0xffffffffU : r->skipped + (__u32)n;
+}
+
 /* Whether a record of size bytes of stream key may go out now. If not, n
  * bytes of input are counted against the stream. *skipped: the count the
  * record is to carry (cleared in the stream). */
@@ -1118,7 +1130,7 @@ static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *s
 	 * flood leaves bursts and one count between them, not a record and
 	 * a count by turns. */
 	if (r->skipped ? r->tat > now : tat + cost > now + SA_STDIN_BURST * SA_STDIN_NS_PER_BYTE) {
-		r->skipped = n > 0xffffffffU - r->skipped ? 0xffffffffU : r->skipped + (__u32)n;
+		stdin_skip(r, n);
 		return false;
 	}
 	r->tat = tat + cost;
@@ -1165,14 +1177,28 @@ static __always_inline void stdin_emit_read(struct task_struct *task, __u64 mntn
 		tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret, cap);
 }
 
+/* The bytes stream key skipped and has not reported yet, if any, as a
+ * record of their own (no data): at end of input or the reader's exit. */
+static __always_inline void stdin_report(struct task_struct *task, __u64 mntns,
+					 const struct sa_mark *t, __u64 key)
+{
+	struct sa_stdin_rate *r = bpf_map_lookup_elem(&stdin_rate, &key);
+	__u32 skipped;
+
+	if (!r || !r->skipped)
+		return;
+	skipped = r->skipped;
+	r->skipped = 0;
+	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, 0, 0, 0, SA_TTY_SMALL);
+}
+
 /* A read of ret bytes (an iovec array for vec) from the session's stdin. */
 static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, unsigned long buf,
 				       unsigned long asked, long ret, bool vec, bool compat)
 {
-	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)t->target << 32 | t->stdin_ino;
+	__u64 id = bpf_get_current_pid_tgid(), key = stdin_key(t);
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id), *empty;
-	struct sa_stdin_rate *r;
 	__u8 *state = bpf_map_lookup_elem(&in_readline, &id);
 	__u32 skipped, zero = 0, n;
 	char ch;
@@ -1207,13 +1233,7 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 		stdin_flush(task, mntns, t, b, key);
 	if (ret == 0) {
 		/* End of input: news only when bytes went unrecorded. */
-		r = bpf_map_lookup_elem(&stdin_rate, &key);
-		if (!r || !r->skipped)
-			return;
-		skipped = r->skipped;
-		r->skipped = 0;
-		tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, 0,
-			      SA_TTY_SMALL);
+		stdin_report(task, mntns, t, key);
 		return;
 	}
 	if (vec) {
@@ -1238,12 +1258,11 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
  * bytes are). */
 static __always_inline void stdin_splice(const struct sa_mark *t, long ret)
 {
-	__u64 key = (__u64)t->target << 32 | t->stdin_ino;
+	__u64 key = stdin_key(t);
 	struct sa_stdin_rate *r = ret > 0 ? stdin_rate_get(key, bpf_ktime_get_ns()) : NULL;
 
-	if (!r)
-		return;
-	r->skipped = ret > 0xffffffffL - r->skipped ? 0xffffffffU : r->skipped + (__u32)ret;
+	if (r)
+		stdin_skip(r, ret);
 }
 
 /* Task id of a marked task with a stdin exits: the bytes it gathered go
@@ -1251,20 +1270,14 @@ static __always_inline void stdin_splice(const struct sa_mark *t, long ret)
 static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, __u64 id)
 {
-	__u64 key = (__u64)t->target << 32 | t->stdin_ino;
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
-	struct sa_stdin_rate *r;
-	__u32 skipped;
 
 	if (b) {
-		stdin_flush(task, mntns, t, b, key);
+		stdin_flush(task, mntns, t, b, stdin_key(t));
 		bpf_map_delete_elem(&stdin_buf, &id);
 	}
-	if ((__u32)id != id >> 32 || !(r = bpf_map_lookup_elem(&stdin_rate, &key)) || !r->skipped)
-		return;
-	skipped = r->skipped;
-	r->skipped = 0;
-	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, 0, 0, 0, SA_TTY_SMALL);
+	if ((__u32)id == id >> 32)
+		stdin_report(task, mntns, t, stdin_key(t));
 }
 
 /* The common part of both hooks. regs: the syscall's registers (NULL: the

@@ -295,9 +295,27 @@ static void sweep_threads(struct capture *c, pid_t pid, const struct sa_mark *m,
 	closedir(dir);
 }
 
-/* Marks p: 1 marked now, 0 it had a mark, -1 gone or failed. */
+/* The stdin the marks of p's session carry (sweep_stdin of its root, or
+ * of the init), read once per session and kept on the root's entry. */
+static uint32_t sweep_session_stdin(struct sweep_proc *procs, size_t n, const struct sweep_proc *p,
+				    pid_t init)
+{
+	pid_t root = p->root ? p->root : init;
+	struct sweep_proc *r = sweep_find(procs, n, root);
+
+	if (!r)
+		return sweep_stdin(root);
+	if (!r->stdin_read) {
+		r->stdin_ino = sweep_stdin(root);
+		r->stdin_read = true;
+	}
+	return r->stdin_ino;
+}
+
+/* Marks p, its marks carrying stdin_ino: 1 marked now, 0 it had a mark,
+ * -1 gone or failed. */
 static int sweep_mark(struct capture *c, const struct sweep_scope *s, const struct sweep_proc *p,
-		      struct sa_mark *m, struct sweep_stats *st)
+		      uint32_t stdin_ino, struct sa_mark *m, struct sweep_stats *st)
 {
 	struct container_stat cs;
 	int fd, r;
@@ -315,7 +333,7 @@ static int sweep_mark(struct capture *c, const struct sweep_scope *s, const stru
 	m->target = s->id;
 	m->root = (uint32_t)p->root;
 	m->root_start = p->root_start;
-	m->stdin_ino = sweep_stdin(p->root ? p->root : s->init);
+	m->stdin_ino = stdin_ino;
 	m->flags = SA_MARK_UNSEEN;
 	m->key = s->mntns;
 	m->nsid = s->nsid;
@@ -352,7 +370,9 @@ int sweep_container(struct capture *c, const struct sweep_scope *scope, sweep_fo
 		for (i = 0; i < n; i++) {
 			if (procs[i].member != 1)
 				continue;
-			switch (sweep_mark(c, scope, &procs[i], &m, out)) {
+			switch (sweep_mark(c, scope, &procs[i],
+					   sweep_session_stdin(procs, n, &procs[i], scope->init),
+					   &m, out)) {
 			case 1:
 				newly++;
 				/* A session root is where it entered, not where it

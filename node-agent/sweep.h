@@ -37,6 +37,10 @@ struct sweep_proc {
 	int member; /* 1 in the container, 0 not, -1 not decided yet */
 	pid_t root; /* its session root (0: the container's own tree) */
 	uint64_t root_start;
+	/* Filled by sweep_container, on a session's root (the init for the
+	 * container's own tree): the stdin its marks carry, once read. */
+	bool stdin_read;
+	uint32_t stdin_ino;
 };
 
 /*

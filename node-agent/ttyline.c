@@ -177,6 +177,22 @@ static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const stru
 	return s;
 }
 
+/* n bytes read into s where only LF ends a line (canonical mode, a
+ * stdin): the editing, if any, is done already. */
+static void ttyline_put_lines(struct ttyline_table *t, struct ttyline_stream *s,
+			      const struct sa_event_hdr *h, const unsigned char *b, size_t n,
+			      uint32_t *part)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] == '\n')
+			ttyline_complete(t, s, h, part, false);
+		else
+			lineedit_put(&s->le, b[i]);
+	}
+}
+
 /* n bytes of the stdin of s were not recorded (h: the read that says so):
  * the line being read ends there, cut, and a line says how many. */
 static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
@@ -200,17 +216,10 @@ static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 			  const struct capture_event *ev)
 {
 	const struct sa_event_hdr *h = ev->hdr;
-	const unsigned char *b = (const unsigned char *)ev->text;
 	uint32_t part = 0;
-	size_t i;
 
 	ttyline_stdin_gap(t, s, h, ev->skipped, &part);
-	for (i = 0; i < ev->text_len; i++) {
-		if (b[i] == '\n')
-			ttyline_complete(t, s, h, &part, false);
-		else
-			lineedit_put(&s->le, b[i]);
-	}
+	ttyline_put_lines(t, s, h, (const unsigned char *)ev->text, ev->text_len, &part);
 	ttyline_stdin_gap(t, s, h, ev->lost, &part);
 	/* Nothing read: end of input. */
 	if (ev->text_len == 0 && ev->lost == 0)
@@ -255,12 +264,7 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	}
 	if (h->flags & SA_F_TTY_NOECHO)
 		s->flags |= TTYLINE_ECHO_OFF;
-	for (i = 0; i < ev->text_len; i++) {
-		if (b[i] == '\n')
-			ttyline_complete(t, s, h, &part, false);
-		else
-			lineedit_put(&s->le, b[i]);
-	}
+	ttyline_put_lines(t, s, h, b, ev->text_len, &part);
 	/* A canonical read returns at most one line and stops early only at
 	 * its end: shorter than asked without LF, Ctrl-D or an EOL character
 	 * ended it; nothing at all is end of input. */
