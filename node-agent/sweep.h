@@ -32,15 +32,15 @@ struct sweep_scope {
 struct sweep_proc {
 	pid_t pid, ppid;
 	uint64_t start; /* clock ticks since boot */
-	bool direct; /* in the container's mount namespace or cgroup */
-	/* Filled by sweep_plan: */
-	int member; /* 1 in the container, 0 not, -1 not decided yet */
-	pid_t root; /* its session root (0: the container's own tree) */
-	uint64_t root_start;
+	bool direct;	/* in the container's mount namespace or cgroup */
 	/* Filled by sweep_container, on a session's root (the init for the
 	 * container's own tree): the stdin its marks carry, once read. */
 	bool stdin_read;
 	uint32_t stdin_ino;
+	/* Filled by sweep_plan: */
+	int member; /* 1 in the container, 0 not, -1 not decided yet */
+	pid_t root; /* its session root (0: the container's own tree) */
+	uint64_t root_start;
 };
 
 /*
