@@ -661,6 +661,10 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	bpf_ringbuf_submit(e, 0);
 }
 
+static __always_inline void stdin_break(struct task_struct *task, const struct sa_mark *t,
+					__u64 mntns);
+static __always_inline void stdin_drop(void);
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -673,6 +677,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
+	/* What it read of its stdin before, then what that made it run. */
+	stdin_break(task, t, mntns);
 	/* A session root's own exec: how it was opened. A pipe or socket
 	 * stdin is what its shell may read its commands from (see "A
 	 * session's stdin"): the mark, which its children copy, keeps it. */
@@ -713,8 +719,10 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	__u64 id;
 
 	t = target_of(task, &mntns, 0);
-	if (!t)
+	if (!t) {
+		stdin_drop(); /* untargeted since */
 		return 0;
+	}
 	id = bpf_get_current_pid_tgid();
 	bpf_map_delete_elem(&in_readline, &id);
 	/* Before its exit, which ends its lines: what it read of its
@@ -758,6 +766,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	pm = current_target(task, &mntns);
 	if (!pm)
 		return 0;
+	/* What it read of its stdin, before the child can run. */
+	stdin_break(task, pm, mntns);
 	cm = bpf_task_storage_get(&marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!cm) {
 		count(SA_CNT_MARK_FAIL);
@@ -1024,7 +1034,16 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
  *   - bash reads a pipe one byte per read(2) (what it does not read stays
  *     for the programs it runs): single bytes are gathered per thread up
  *     to a newline, SA_STDIN_BUF bytes, the thread's next other read of
- *     the pipe or its exit, one record for them;
+ *     the pipe or its exit, one record for them, with the time of their
+ *     first byte. A thread that does anything else in between (any other
+ *     syscall with the sys_exit hook, any other read with the
+ *     tracepoints, a fork, an exec) sends them first, flagged
+ *     SA_F_TTY_BREAK: they end a line then, before what they may have made
+ *     it do (read -N 100 cmd; eval "$cmd" runs a line without a newline).
+ *     A thread whose last record ended without a newline (read -N 100
+ *     reads its 100 bytes at once) has its line ended the same way, by a
+ *     record of none (stdin_buf's open); one that waits on the empty pipe
+ *     sends what it gathered;
  *   - each stream (target and inode) has a rate: SA_STDIN_BURST bytes of
  *     records at once, SA_STDIN_RATE a second after (GCRA), record sizes
  *     in classes up to SA_STDIN_CAP bytes of data. A read past it
@@ -1057,9 +1076,14 @@ struct {
 
 struct sa_stdin_buf {
 	__u32 len;
-	__u32 pad;
+	__u32 open;	/* the last record sent ended without a newline */
+	__u64 first_ns; /* when data[0] was read */
 	char data[SA_STDIN_BUF];
 };
+
+/* Threads whose stdin_buf holds something (stdin_holds): while none does,
+ * the hooks on every syscall and every read look no further. */
+__u32 stdin_pending;
 
 /* Single bytes read and not sent yet, per thread, removed at its exit. Not
  * an LRU map: an entry pushed out would lose its bytes unseen (a user
@@ -1139,42 +1163,81 @@ static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *s
 	return true;
 }
 
-/* Sends the bytes b gathered, as one read. */
-static __always_inline void stdin_flush(struct task_struct *task, __u64 mntns,
-					const struct sa_mark *t, struct sa_stdin_buf *b, __u64 key)
+/* Whether b holds what the thread's next other act sends: bytes, or a line
+ * the agent holds open (its last record of its stdin ended without a
+ * newline). */
+static __always_inline bool stdin_holds(const struct sa_stdin_buf *b)
+{
+	return b->len || b->open;
+}
+
+/* Keeps stdin_pending right once b changed; held: stdin_holds(b) before. */
+static __always_inline void stdin_count(const struct sa_stdin_buf *b, bool held)
+{
+	bool now = stdin_holds(b);
+
+	if (now != held)
+		__sync_fetch_and_add(&stdin_pending, now ? 1 : -1);
+}
+
+/* Sends the bytes b gathered, as one read at the time of their first byte.
+ * brk: SA_F_TTY_BREAK when the thread did something else, which ends its
+ * line (with no bytes gathered, a line held open is ended by a record of
+ * none), else 0. */
+static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t, struct sa_stdin_buf *b, __u64 key,
+				       __u32 brk)
 {
 	struct sa_tty_event *e;
 	__u32 skipped, n = b->len;
+	bool held = stdin_holds(b);
+	char last;
 
 	b->len = 0;
-	if (!n)
-		return;
-	if (n > SA_STDIN_BUF)
-		n = SA_STDIN_BUF;
-	if (!stdin_admit(key, sizeof(*e) + SA_STDIN_BUF, n, &skipped))
-		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e) + SA_STDIN_BUF, 0);
-	if (!e) {
-		count(SA_CNT_DROP_TTY);
+	if (!n) {
+		if (b->open && brk) {
+			b->open = 0;
+			tty_emit_read(task, mntns, t, SA_F_TTY_STDIN | brk, 0, 0, 0, 0, 0,
+				      SA_TTY_SMALL);
+		}
+		stdin_count(b, held);
 		return;
 	}
-	tty_fill(e, task, mntns, t, SA_F_TTY_STDIN, 0, n, skipped);
-	__builtin_memcpy(e->data, b->data, SA_STDIN_BUF);
-	e->len = n;
-	count(SA_CNT_TTY_READS);
-	bpf_ringbuf_submit(e, 0);
+	if (n > SA_STDIN_BUF)
+		n = SA_STDIN_BUF;
+	last = b->data[(n - 1) & (SA_STDIN_BUF - 1)];
+	/* Not sent (past the rate, or no room): the count that says so
+	 * ends the line in the agent. */
+	b->open = 0;
+	if (stdin_admit(key, sizeof(*e) + SA_STDIN_BUF, n, &skipped)) {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e) + SA_STDIN_BUF, 0);
+		if (e) {
+			tty_fill(e, task, mntns, t, SA_F_TTY_STDIN | brk, 0, n, skipped);
+			e->hdr.ts = b->first_ns;
+			__builtin_memcpy(e->data, b->data, SA_STDIN_BUF);
+			e->len = n;
+			count(SA_CNT_TTY_READS);
+			bpf_ringbuf_submit(e, 0);
+			b->open = !brk && last != '\n';
+		} else {
+			count(SA_CNT_DROP_TTY);
+		}
+	}
+	stdin_count(b, held);
 }
 
 /* A read of the stdin of stream key into a record of cap bytes (a constant
- * in each inlined copy), if the stream's rate lets it. */
-static __always_inline void stdin_emit_read(struct task_struct *task, __u64 mntns,
+ * in each inlined copy), if the stream's rate lets it: whether it did. */
+static __always_inline bool stdin_emit_read(struct task_struct *task, __u64 mntns,
 					    const struct sa_mark *t, __u64 key, unsigned long buf,
 					    unsigned long asked, long ret, const __u32 cap)
 {
 	__u32 skipped;
 
-	if (stdin_admit(key, sizeof(struct sa_tty_event) + cap, ret, &skipped))
-		tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret, cap);
+	if (!stdin_admit(key, sizeof(struct sa_tty_event) + cap, ret, &skipped))
+		return false;
+	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret, cap);
+	return true;
 }
 
 /* The bytes stream key skipped and has not reported yet, if any, as a
@@ -1192,25 +1255,37 @@ static __always_inline void stdin_report(struct task_struct *task, __u64 mntns,
 	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, 0, 0, 0, SA_TTY_SMALL);
 }
 
+/* The stdin_buf of thread id, made empty when it has none; NULL when the
+ * map is full. */
+static __always_inline struct sa_stdin_buf *stdin_buf_get(__u64 id)
+{
+	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id), *empty;
+	__u32 zero = 0;
+
+	if (b || !(empty = bpf_map_lookup_elem(&stdin_empty, &zero)))
+		return b;
+	bpf_map_update_elem(&stdin_buf, &id, empty, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stdin_buf, &id);
+}
+
 /* A read of ret bytes (an iovec array for vec) from the session's stdin. */
 static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, unsigned long buf,
 				       unsigned long asked, long ret, bool vec, bool compat)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = stdin_key(t);
-	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id), *empty;
+	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
 	__u8 *state = bpf_map_lookup_elem(&in_readline, &id);
-	__u32 skipped, zero = 0, n;
+	__u32 skipped, n;
+	bool held, sent, open;
 	char ch;
 
 	/* readline reading the pipe (bash -i): the line is readline's. */
 	if (state && (*state == SA_IN_READLINE || *state == SA_IN_CALLBACK))
 		return;
 	if (ret == 1 && !vec) {
-		if (!b && (empty = bpf_map_lookup_elem(&stdin_empty, &zero))) {
-			bpf_map_update_elem(&stdin_buf, &id, empty, BPF_NOEXIST);
-			b = bpf_map_lookup_elem(&stdin_buf, &id);
-		}
+		if (!b)
+			b = stdin_buf_get(id);
 		if (b) {
 			if (bpf_probe_read_user(&ch, 1, (const void *)buf)) {
 				count(SA_CNT_READ_ERR);
@@ -1218,38 +1293,60 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 			}
 			n = b->len;
 			if (n >= SA_STDIN_BUF) {
-				stdin_flush(task, mntns, t, b, key);
+				stdin_send(task, mntns, t, b, key, 0);
 				n = 0;
 			}
+			held = stdin_holds(b);
+			if (n == 0)
+				b->first_ns = bpf_ktime_get_ns();
 			b->data[n & (SA_STDIN_BUF - 1)] = ch;
 			b->len = n + 1;
+			stdin_count(b, held);
 			if (ch == '\n' || n + 1 >= SA_STDIN_BUF)
-				stdin_flush(task, mntns, t, b, key);
+				stdin_send(task, mntns, t, b, key, 0);
 			return;
 		}
 	}
 	/* Any other read: what was gathered goes first. */
 	if (b && b->len)
-		stdin_flush(task, mntns, t, b, key);
+		stdin_send(task, mntns, t, b, key, SA_F_TTY_BREAK);
 	if (ret == 0) {
 		/* End of input: news only when bytes went unrecorded. */
 		stdin_report(task, mntns, t, key);
 		return;
 	}
 	if (vec) {
-		if (stdin_admit(key, sizeof(struct sa_tty_event) + 2 * SA_TTY_CAP, ret, &skipped))
+		sent = stdin_admit(key, sizeof(struct sa_tty_event) + 2 * SA_TTY_CAP, ret,
+				   &skipped);
+		if (sent)
 			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret,
 				       compat);
 	} else if (ret <= SA_TTY_SMALL) {
-		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
+		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
 	} else if (ret <= SA_TTY_MEDIUM) {
-		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_MEDIUM);
+		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_MEDIUM);
 	} else if (ret <= SA_TTY_CAP) {
-		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_CAP);
+		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_CAP);
 	} else if (ret <= SA_STDIN_MEDIUM) {
-		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_MEDIUM);
+		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_MEDIUM);
 	} else {
-		stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_CAP);
+		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_CAP);
+	}
+	/* Sent without a newline at its end (read -N 23 cmd), the line is
+	 * open in the agent until the thread's next other act ends it. A
+	 * readv is taken as open; a read cut short ends its line as cut. */
+	ch = '\n';
+	if (vec)
+		ch = 0;
+	else if (ret <= SA_STDIN_CAP && bpf_probe_read_user(&ch, 1, (const void *)(buf + ret - 1)))
+		ch = 0;
+	open = sent && ch != '\n';
+	if (!b && open)
+		b = stdin_buf_get(id);
+	if (b && b->open != open) {
+		held = stdin_holds(b);
+		b->open = open;
+		stdin_count(b, held);
 	}
 }
 
@@ -1271,13 +1368,54 @@ static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, __u64 id)
 {
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
+	bool held;
 
 	if (b) {
-		stdin_flush(task, mntns, t, b, stdin_key(t));
+		stdin_send(task, mntns, t, b, stdin_key(t), 0);
+		held = stdin_holds(b);
+		b->open = 0;
+		stdin_count(b, held);
 		bpf_map_delete_elem(&stdin_buf, &id);
 	}
 	if ((__u32)id == id >> 32)
 		stdin_report(task, mntns, t, stdin_key(t));
+}
+
+/* The current thread's gathered bytes, when it is no longer audited. */
+static __always_inline void stdin_drop(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sa_stdin_buf *b;
+	bool held;
+
+	if (!stdin_pending || !(b = bpf_map_lookup_elem(&stdin_buf, &id)))
+		return;
+	held = stdin_holds(b);
+	b->len = 0;
+	b->open = 0;
+	stdin_count(b, held);
+	bpf_map_delete_elem(&stdin_buf, &id);
+}
+
+/* The current thread (task) did something other than read its stdin: the
+ * bytes it gathered, or the end of the line it left open, go out first
+ * (see "A session's stdin"). t and mntns: its mark and mount namespace, or
+ * t NULL to look them up. */
+static __always_inline void stdin_break(struct task_struct *task, const struct sa_mark *t,
+					__u64 mntns)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sa_stdin_buf *b;
+
+	if (!stdin_pending)
+		return;
+	b = bpf_map_lookup_elem(&stdin_buf, &id);
+	if (!b || !stdin_holds(b))
+		return;
+	if (!t)
+		t = current_target(task, &mntns);
+	if (t)
+		stdin_send(task, mntns, t, b, stdin_key(t), SA_F_TTY_BREAK);
 }
 
 /* The common part of both hooks. regs: the syscall's registers (NULL: the
@@ -1296,6 +1434,7 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	__u8 partial = 1, *state;
 	__u32 lflag, flags = 0, dev;
 	char last = 0;
+	bool stdin;
 
 	if (ret < 0)
 		return 0;
@@ -1317,16 +1456,19 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 		asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	}
 	f = fd_file(task, fd);
+	stdin = f && t->stdin_ino && file_is_stdin(f, t->stdin_ino);
+	if (!stdin)
+		stdin_break(task, t, mntns);
 	if (!f)
 		return 0;
 	if (splice) {
-		if (t->stdin_ino && file_is_stdin(f, t->stdin_ino))
+		if (stdin)
 			stdin_splice(t, ret);
 		return 0;
 	}
 	tty = file_tty(f);
 	if (!tty) {
-		if (t->stdin_ino && file_is_stdin(f, t->stdin_ino))
+		if (stdin)
 			stdin_read(task, mntns, t, buf, asked, ret, vec, compat);
 		return 0;
 	}
@@ -1374,6 +1516,66 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 			ctx->nr == SA_NR_SPLICE, false, ctx->ret);
 }
 
+/* Whether stdin file f (a pipe or a socket) has nothing to read now. */
+static __always_inline bool stdin_drained(struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct pipe_inode_info *pipe;
+	struct socket *sock;
+
+	if ((BPF_CORE_READ(inode, i_mode) & SA_S_IFMT) == SA_S_IFIFO) {
+		pipe = BPF_CORE_READ(f, private_data);
+		return BPF_CORE_READ(pipe, head) == BPF_CORE_READ(pipe, tail);
+	}
+	sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk, sk_receive_queue.qlen) == 0;
+}
+
+/* The entry of a read(2), with the tracepoint hook (syscalls/sys_enter_read):
+ * a thread that gathered bytes of its stdin and now waits on it (nothing
+ * left to read) sends them; one that reads anything else sends them, or
+ * ends the line it left open, as the end of a line (SA_F_TTY_BREAK).
+ * Gathered bytes stay in the kernel only while more of them are there to
+ * read (with the sys_exit hook, any other syscall ends them). */
+SEC("tracepoint")
+int stdin_wait_tp(struct syscall_trace_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	struct task_struct *task;
+	struct sa_stdin_buf *b;
+	struct sa_mark *t;
+	struct file *f;
+
+	if (!stdin_pending)
+		return 0;
+	b = bpf_map_lookup_elem(&stdin_buf, &id);
+	if (!b || !stdin_holds(b))
+		return 0;
+	task = bpf_get_current_task_btf();
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+	f = fd_file(task, ctx->args[0]);
+	if (!f || !t->stdin_ino || !file_is_stdin(f, t->stdin_ino))
+		stdin_send(task, mntns, t, b, stdin_key(t), SA_F_TTY_BREAK);
+	else if (b->len && stdin_drained(f))
+		stdin_send(task, mntns, t, b, stdin_key(t), 0);
+	return 0;
+}
+
+/* Whether nr is a syscall tty_read hooks, native or ia32 (whose numbers
+ * are other native syscalls: those are taken for reads too). */
+static __always_inline bool sa_nr_read(long nr)
+{
+	return nr == SA_NR_READ || nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_SPLICE ||
+	       nr == SA_NR_VMSPLICE
+#if defined(__TARGET_ARCH_x86)
+	       || nr == SA_NR32_READ || nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
+	       nr == SA_NR32_SPLICE || nr == SA_NR32_VMSPLICE
+#endif
+		;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 {
@@ -1381,17 +1583,24 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	bool vec, compat = false;
 	long nr;
 
-	if (ret < 0)
-		return 0;
 	/* Direct loads (typed arguments, a trusted task): this runs on every
 	 * syscall, and a probe read costs more than the rest. */
 #if defined(__TARGET_ARCH_x86)
 	nr = regs->orig_ax;
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
-	    nr != SA_NR_VMSPLICE && nr != SA_NR32_READ && nr != SA_NR32_READV &&
-	    nr != SA_NR32_PREADV2 && nr != SA_NR32_SPLICE && nr != SA_NR32_VMSPLICE)
+#else
+	nr = regs->syscallno;
+#endif
+	/* A thread gathering bytes of its stdin makes another syscall (one
+	 * that failed too): they go first (see "A session's stdin"). Reads
+	 * are tty_read's to tell apart. */
+	if (stdin_pending && !sa_nr_read(nr)) {
+		task = bpf_get_current_task_btf();
+		stdin_break(task, NULL, 0);
+	}
+	if (ret < 0 || !sa_nr_read(nr))
 		return 0;
 	task = bpf_get_current_task_btf();
+#if defined(__TARGET_ARCH_x86)
 	compat = task->thread_info.status & SA_TS_COMPAT;
 	if (compat) {
 		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2 &&
@@ -1405,12 +1614,6 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
 	    nr != SA_NR_VMSPLICE)
 		return 0;
-#else
-	nr = regs->syscallno;
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
-	    nr != SA_NR_VMSPLICE)
-		return 0;
-	task = bpf_get_current_task_btf();
 #endif
 	/* vmsplice(2) from a pipe's read end copies out as readv(2) does. */
 	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_VMSPLICE;

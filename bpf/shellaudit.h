@@ -54,6 +54,10 @@ enum sa_event_type {
  * session was opened with as its stdin (kubectl exec -i without -t), which
  * its shell reads its commands from (tty is 0). */
 #define SA_F_TTY_STDIN 0x200
+/* With SA_F_TTY_STDIN: bytes read one by one that the reader followed with
+ * something else before a newline (another syscall, a fork, an exec): they
+ * end a line. */
+#define SA_F_TTY_BREAK 0x400
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {

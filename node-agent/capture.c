@@ -33,14 +33,17 @@
  * names of their links; the sys_exit hook has one link. splice and
  * vmsplice: what a session's stdin pipe gives without a read (vmsplice
  * copies out as readv does; splice's bytes are counted). */
-static const char *const capture_tty_tps[] = { "sys_exit_read", "sys_exit_readv",
-					       "sys_exit_preadv2", "sys_exit_splice",
-					       "sys_exit_vmsplice" };
-static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv",
-						"link_tty_preadv2", "link_tty_splice",
-						"link_tty_vmsplice" };
+/* The tracepoint hook: tty_read_tp on each but the last, stdin_wait_tp on
+ * the last. */
+static const char *const capture_tty_tps[] = { "sys_exit_read",	    "sys_exit_readv",
+					       "sys_exit_preadv2",  "sys_exit_splice",
+					       "sys_exit_vmsplice", "sys_enter_read" };
+static const char *const capture_tty_pins[] = { "link_tty_read",     "link_tty_readv",
+						"link_tty_preadv2",  "link_tty_splice",
+						"link_tty_vmsplice", "link_stdin_wait" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
-#define CAPTURE_TTY_NLINKS 5
+#define CAPTURE_TTY_NLINKS 6
+#define CAPTURE_TTY_WAIT (CAPTURE_TTY_NLINKS - 1)
 
 struct capture {
 	struct shellaudit_bpf *skel;
@@ -404,6 +407,8 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 		bpf_program__set_autoload(c->skel->progs.prep_enter, false);
 	}
 	bpf_program__set_autoload(c->skel->progs.tty_read_tp,
+				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
+	bpf_program__set_autoload(c->skel->progs.stdin_wait_tp,
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
 	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
 	err = shellaudit_bpf__load(c->skel);
@@ -848,9 +853,11 @@ enum capture_tty_hook capture_tty_hook(const struct capture *c, const char **why
 	return c->tty_hook;
 }
 
-/* Attaches tty_read_tp to tracepoint i as a perf event link. */
+/* Attaches the program of tracepoint i as a perf event link. */
 static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 {
+	struct bpf_program *prog =
+		i == CAPTURE_TTY_WAIT ? c->skel->progs.stdin_wait_tp : c->skel->progs.tty_read_tp;
 	struct bpf_link *link;
 	int pfd = tracepoint_perf_open(c->tty_ids[i]);
 
@@ -858,7 +865,7 @@ static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 		errno = -pfd;
 		return NULL;
 	}
-	link = bpf_program__attach_perf_event(c->skel->progs.tty_read_tp, pfd);
+	link = bpf_program__attach_perf_event(prog, pfd);
 	if (!link) {
 		int err = errno;
 

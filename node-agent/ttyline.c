@@ -17,6 +17,7 @@
 
 struct ttyline_stream {
 	uint32_t target, tgid, tty;
+	uint32_t part;		 /* lines sent with hdr so far */
 	struct sa_event_hdr hdr; /* of the last read: the unfinished line's */
 	struct lineedit le; /* the line being read */
 	unsigned flags; /* TTYLINE_* gathered for it */
@@ -37,6 +38,7 @@ struct ttyline_table {
 	struct ttyline_stream *s;
 	size_t n, cap;
 	size_t nheld;
+	size_t nstdin; /* streams that are a stdin */
 };
 
 int ttyline_table_new(size_t line_max, ttyline_fn fn, void *arg, struct ttyline_table **out)
@@ -81,7 +83,7 @@ static void ttyline_drop_held(struct ttyline_table *t, struct ttyline_stream *s)
 
 /* The current line of s is complete (h: the read that completed it). */
 static void ttyline_complete(struct ttyline_table *t, struct ttyline_stream *s,
-			     const struct sa_event_hdr *h, uint32_t *part, bool hold)
+			     const struct sa_event_hdr *h, bool hold)
 {
 	unsigned flags = s->flags;
 	const char *text = s->le.buf ? s->le.buf : "";
@@ -111,21 +113,19 @@ static void ttyline_complete(struct ttyline_table *t, struct ttyline_stream *s,
 		s->held_len = len;
 		s->held_flags = flags;
 		s->held_hdr = *h;
-		s->held_part = (*part)++;
+		s->held_part = s->part++;
 		s->held = true;
 		t->nheld++;
 		return;
 	}
-	ttyline_emit(t, h, s->tty, text, len, flags, (*part)++);
+	ttyline_emit(t, h, s->tty, text, len, flags, s->part++);
 }
 
 /* Sends what s holds, its unfinished line too. */
 static void ttyline_flush(struct ttyline_table *t, struct ttyline_stream *s)
 {
-	uint32_t part = 0;
-
 	ttyline_send_held(t, s);
-	ttyline_complete(t, s, &s->hdr, &part, false);
+	ttyline_complete(t, s, &s->hdr, false);
 }
 
 static void ttyline_close(struct ttyline_table *t, size_t i)
@@ -135,6 +135,8 @@ static void ttyline_close(struct ttyline_table *t, size_t i)
 	ttyline_flush(t, s);
 	lineedit_free(&s->le);
 	free(s->held_text);
+	if (s->is_stdin)
+		t->nstdin--;
 	/* The last stream takes the slot (none when it was the last), and
 	 * the slot left unused is cleared: no copy of a pointer, freed or
 	 * now s[i]'s, stays behind (one owner per buffer, which the static
@@ -173,6 +175,8 @@ static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const stru
 	s->tgid = h->tgid;
 	s->tty = tty;
 	s->is_stdin = h->flags & SA_F_TTY_STDIN;
+	if (s->is_stdin)
+		t->nstdin++;
 	lineedit_init(&s->le, t->line_max);
 	return s;
 }
@@ -180,14 +184,13 @@ static struct ttyline_stream *ttyline_stream(struct ttyline_table *t, const stru
 /* n bytes read into s where only LF ends a line (canonical mode, a
  * stdin): the editing, if any, is done already. */
 static void ttyline_put_lines(struct ttyline_table *t, struct ttyline_stream *s,
-			      const struct sa_event_hdr *h, const unsigned char *b, size_t n,
-			      uint32_t *part)
+			      const struct sa_event_hdr *h, const unsigned char *b, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (b[i] == '\n')
-			ttyline_complete(t, s, h, part, false);
+			ttyline_complete(t, s, h, false);
 		else
 			lineedit_put(&s->le, b[i]);
 	}
@@ -196,7 +199,7 @@ static void ttyline_put_lines(struct ttyline_table *t, struct ttyline_stream *s,
 /* n bytes of the stdin of s were not recorded (h: the read that says so):
  * the line being read ends there, cut, and a line says how many. */
 static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
-			      const struct sa_event_hdr *h, uint32_t n, uint32_t *part)
+			      const struct sa_event_hdr *h, uint32_t n)
 {
 	char note[96];
 
@@ -204,11 +207,11 @@ static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
 		return;
 	if (s->le.len) {
 		s->flags |= TTYLINE_TRUNCATED;
-		ttyline_complete(t, s, h, part, false);
+		ttyline_complete(t, s, h, false);
 	}
 	snprintf(note, sizeof(note), TTYLINE_SKIPPED, n);
 	ttyline_emit(t, h, s->tty, note, strlen(note), TTYLINE_STDIN | TTYLINE_TRUNCATED,
-		     (*part)++);
+		     s->part++);
 }
 
 /* A read of a session's stdin into s (see ttyline.h). */
@@ -216,14 +219,20 @@ static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 			  const struct capture_event *ev)
 {
 	const struct sa_event_hdr *h = ev->hdr;
-	uint32_t part = 0;
 
-	ttyline_stdin_gap(t, s, h, ev->skipped, &part);
-	ttyline_put_lines(t, s, h, (const unsigned char *)ev->text, ev->text_len, &part);
-	ttyline_stdin_gap(t, s, h, ev->lost, &part);
-	/* Nothing read: end of input. */
-	if (ev->text_len == 0 && ev->lost == 0)
-		ttyline_complete(t, s, h, &part, false);
+	ttyline_stdin_gap(t, s, h, ev->skipped);
+	ttyline_put_lines(t, s, h, (const unsigned char *)ev->text, ev->text_len);
+	ttyline_stdin_gap(t, s, h, ev->lost);
+	/* Nothing read: end of input; or the reader went on before a
+	 * newline. */
+	if ((ev->text_len == 0 && ev->lost == 0) || (h->flags & SA_F_TTY_BREAK))
+		ttyline_complete(t, s, h, false);
+}
+
+/* Whether s is a stdin holding part of a line. */
+static bool ttyline_stdin_open(const struct ttyline_stream *s)
+{
+	return s->is_stdin && s->le.len;
 }
 
 void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
@@ -232,12 +241,12 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	const unsigned char *b = (const unsigned char *)ev->text;
 	bool canon = h->flags & SA_F_TTY_CANON, hold = !canon && (h->flags & SA_F_TTY_NO_RL);
 	struct ttyline_stream *s = ttyline_stream(t, h, ev->tty);
-	uint32_t part = 0;
 	size_t i;
 
 	if (!s)
 		return;
 	s->hdr = *h;
+	s->part = 0;
 	if (s->is_stdin) {
 		ttyline_stdin(t, s, ev);
 		return;
@@ -249,9 +258,7 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	if (!canon) {
 		for (i = 0; i < ev->text_len; i++) {
 			switch (lineedit_key(&s->le, b[i])) {
-			case LINEEDIT_LINE:
-				ttyline_complete(t, s, h, &part, hold);
-				break;
+			case LINEEDIT_LINE: ttyline_complete(t, s, h, hold); break;
 			case LINEEDIT_CANCEL:
 				s->flags = 0;
 				break;
@@ -264,29 +271,34 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	}
 	if (h->flags & SA_F_TTY_NOECHO)
 		s->flags |= TTYLINE_ECHO_OFF;
-	ttyline_put_lines(t, s, h, b, ev->text_len, &part);
+	ttyline_put_lines(t, s, h, b, ev->text_len);
 	/* A canonical read returns at most one line and stops early only at
 	 * its end: shorter than asked without LF, Ctrl-D or an EOL character
 	 * ended it; nothing at all is end of input. */
 	if ((ev->text_len == 0 && ev->lost == 0) ||
 	    (ev->text_len && b[ev->text_len - 1] != '\n' &&
 	     (uint64_t)ev->text_len + ev->lost < ev->asked))
-		ttyline_complete(t, s, h, &part, false);
+		ttyline_complete(t, s, h, false);
 }
 
 void ttyline_before(struct ttyline_table *t, const struct capture_event *ev)
 {
 	const struct sa_event_hdr *h = ev->hdr;
 	bool recovered = h->type == SA_EV_LINE && (h->flags & SA_F_RECOVERED);
+	bool exec = h->type == SA_EV_EXEC && t->nstdin;
 	size_t i;
 
-	if (!t->nheld && !recovered)
+	if (!t->nheld && !recovered && !exec)
 		return;
 	for (i = 0; i < t->n; i++) {
 		struct ttyline_stream *s = &t->s[i];
 
 		if (s->target != h->target)
 			continue;
+		/* A program starts in the session: what its stdin readers
+		 * read of a line may have made it start. */
+		if (exec && ttyline_stdin_open(s) && s->hdr.sid == h->sid)
+			ttyline_complete(t, s, &s->hdr, false);
 		if (recovered && s->tgid == h->tgid) {
 			/* readline's own line, which its reads made too. */
 			if (s->held && s->held_hdr.pid == h->pid)
@@ -318,9 +330,14 @@ void ttyline_tick(struct ttyline_table *t, uint64_t now_ns)
 {
 	size_t i;
 
-	for (i = 0; t->nheld && i < t->n; i++)
-		if (t->s[i].held && now_ns - t->s[i].held_hdr.ts >= TTYLINE_HOLD_NS)
-			ttyline_send_held(t, &t->s[i]);
+	for (i = 0; (t->nheld || t->nstdin) && i < t->n; i++) {
+		struct ttyline_stream *s = &t->s[i];
+
+		if (s->held && now_ns - s->held_hdr.ts >= TTYLINE_HOLD_NS)
+			ttyline_send_held(t, s);
+		if (ttyline_stdin_open(s) && now_ns - s->hdr.ts >= TTYLINE_HOLD_NS)
+			ttyline_complete(t, s, &s->hdr, false);
+	}
 }
 
 void ttyline_end_target(struct ttyline_table *t, uint32_t target)

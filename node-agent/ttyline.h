@@ -6,7 +6,11 @@
  *    EOL character ended it), or with end of input;
  *  - raw mode: lineedit replays the editing keys; Enter ends the line;
  *  - a session's stdin, a pipe or socket (SA_F_TTY_STDIN): the bytes as
- *    they came, a line ends with LF or end of input only; bytes the kernel
+ *    they came, a line ends with LF or end of input, or without LF where
+ *    what was read of it may already act: its reader went on to something
+ *    else (SA_F_TTY_BREAK), a program starts in its session
+ *    (ttyline_before), or TTYLINE_HOLD_NS pass without more of it
+ *    (ttyline_tick), the rest being a line of its own; bytes the kernel
  *    did not record (past the stream's rate) end the line being read, as
  *    truncated, and are a line of their own (TTYLINE_SKIPPED) saying how
  *    many.
@@ -65,12 +69,14 @@ void ttyline_table_free(struct ttyline_table *t);
 void ttyline_read(struct ttyline_table *t, const struct capture_event *ev);
 /* Call before handling any other event: lines held in ev's session are
  * sent first, or dropped when ev is the recovered readline line of their
- * thread (with that thread's unfinished line). */
+ * thread (with that thread's unfinished line); an exec first ends the
+ * stdin lines read in part in its session. */
 void ttyline_before(struct ttyline_table *t, const struct capture_event *ev);
 /* Process h->tgid exited (h: its exit event): its unfinished lines are sent
  * and its streams closed. */
 void ttyline_exit(struct ttyline_table *t, const struct sa_event_hdr *h);
-/* Sends the lines held longer than TTYLINE_HOLD_NS before now_ns. */
+/* Sends the lines held, and ends the stdin lines read in part, longer
+ * than TTYLINE_HOLD_NS before now_ns. */
 void ttyline_tick(struct ttyline_table *t, uint64_t now_ns);
 /* Sends what target's streams hold, unfinished lines included, and closes
  * them (the target goes away). */

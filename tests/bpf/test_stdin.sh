@@ -19,6 +19,10 @@
 #     reader that moves the pipe's bytes with splice(2), never read(2), has
 #     them counted all the same, and one that copies them out with
 #     vmsplice(2) has them recorded;
+#   - part of a line that acts before its newline comes (read -N 23 cmd;
+#     eval "$cmd"): a line of its own, recorded while its shell waits on
+#     the pipe, before the program it runs; with the sys_exit hook, before
+#     the next line though that one is in the pipe already;
 #   - a session opened before its container became a target: what it
 #     reads after is recorded (the sweep gives its marks the root's stdin),
 #     and so is what the init of a container made with its stdin open
@@ -98,6 +102,41 @@ t_eq "vmsplice(2) out of the pipe: what it copied is recorded" \
 	"$(printf 'splicein\t%s\n' 'echo vmspliced-line > /dev/null')" "$(grep vmspliced <<<"$x")"
 t_eq "a stdin that is a file is not captured as a session's stdin" "" "$(grep from-a-file <<<"$x")"
 t_eq "nothing of the untargeted container" "" "$(grep -E '"container":"u"' "$work/out.jsonl")"
+
+# --- part of a line that acts before its newline ---------------------------------------
+
+# waiting MARK TEXT: TEXT fed to a shell of t whose pipe stays open: an
+# entry holding MARK comes while the shell waits on it.
+waiting() {
+	local pid
+	exec 7> >(into t /bin/bash >/dev/null 2>&1)
+	pid=$!
+	printf '%s' "$2" >&7
+	t_wait 30 grep -q "$1" "$work/out.jsonl" ||
+		t_fail "a line without its newline, run, is recorded while its shell waits ($1)"
+	exec 7>&-
+	wait "$pid"
+}
+# The read builtin takes a command without its newline and eval runs it:
+# builtins only, then the shell waits on its pipe. The command is an
+# entry while the shell still waits, a line of its own: read in one read
+# (-N), or byte by byte (-d), which the kernel gathers.
+waiting nonl-1 "$(printf '%s\n%s' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl')"
+waiting nonl-4 "$(printf '%s\n%s' "read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;')"
+# The same with a program: the line comes before the program it ran,
+# though more of the script is in the pipe already.
+printf '%s\n%s\n%s\n' 'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' |
+	into t /bin/bash >/dev/null 2>&1
+sync_t sync-5
+t_eq "a line without its newline: a line of its own" \
+	"$(printf 'bash\t%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl' \
+		"read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;' \
+		'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
+		grep -e nonl -e 'N 15' -e 'N 23' -e "d ';'")"
+t_eq "a line without its newline: before the program it ran" \
+	"$(printf '%s\n' 'line	/bin/true nonl2	' 'exec		/bin/true nonl2')" \
+	"$("$TOOLS/sa-lines" --container t --field kind,line,argv "$work/out.jsonl" | grep -x '.*	/bin/true nonl2	*')"
 
 # --- floods -----------------------------------------------------------------------------
 
@@ -205,13 +244,18 @@ t_eq "--no-terminal: no stdin entry" "" "$(grep '"source":"stdin"' "$work/out.js
 cap_agent --terminal-hook sys_exit || t_fail "agent with --terminal-hook sys_exit did not start"
 cap_target t || t_fail "target t not added (sys_exit)"
 printf '%s\n' 'echo sysexit-stdin > /dev/null' 'read v' 'sysexit-value' | into t /bin/bash >/dev/null 2>&1
+# Any syscall ends the bytes gathered: the builtin's line is its own,
+# though the next line follows in the pipe.
+printf '%s\n%s%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-3 > /tmp/nonl' 'echo sysexit-after' |
+	into t /bin/bash >/dev/null 2>&1
 printf '%s\n' 'echo sysexit-vm > /dev/null' | into t /bin/bash -c 'splicein --vmsplice | /bin/bash' \
 	>/dev/null 2>&1
 head -c 70000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/null 2>&1
 sync_t sync-3
 cap_agent_stop
-t_eq "sys_exit: bash fed through a pipe, vmsplice(2) recorded, splice(2) counted" \
+t_eq "sys_exit: bash fed through a pipe, a line without its newline, vmsplice(2) recorded, splice(2) counted" \
 	"$(printf '%s\n' 'bash	echo sysexit-stdin > /dev/null' 'bash	read v' 'bash	sysexit-value' \
+		'bash	read -r -N 23 cmd; eval "$cmd"' 'bash	echo nonl-3 > /tmp/nonl' 'bash	echo sysexit-after' \
 		'splicein	echo sysexit-vm > /dev/null' 'splicein	[not recorded: 70000 bytes of stdin]' \
 		'bash	echo sync-3')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl")"

@@ -73,15 +73,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A session's stdin pipe: its own stream, bytes skipped
 			 * before the read. */
 			if (op & 0x80) {
-				h.flags = SA_F_TTY_STDIN | (op & 0x20 ? SA_F_TRUNCATED : 0);
+				h.flags = SA_F_TTY_STDIN | (op & 0x20 ? SA_F_TRUNCATED : 0) |
+					  (op & 0x10 ? SA_F_TTY_BREAK : 0);
 				ev.tty = 0;
 				ev.skipped = op & 0x40 ? (uint32_t)n * 1000 : 0;
 			}
 			i += n;
 			ttyline_read(t, &ev);
 			break;
-		case 1: /* another event of the session: a readline line, maybe recovered */
-			h.type = SA_EV_LINE;
+		case 1: /* another event of the session: a readline line, maybe
+			 * recovered, or an exec */
+			h.type = op & 0x8 ? SA_EV_EXEC : SA_EV_LINE;
 			h.flags = op & 0x4 ? SA_F_RECOVERED : 0;
 			ttyline_before(t, &ev);
 			break;

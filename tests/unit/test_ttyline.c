@@ -2,8 +2,9 @@
 /* ttyline: terminal reads become the lines the reading process saw, in
  * canonical and raw mode; password lines are withheld; a line that may be
  * readline's is held back and dropped when readline sends it; streams and
- * lines are bounded; a session's stdin pipe gives lines ended by LF only,
- * and bytes not recorded are a line that counts them. */
+ * lines are bounded; a session's stdin pipe gives lines ended by LF, or
+ * where what was read of a line may act, and bytes not recorded are a line
+ * that counts them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,18 +237,19 @@ static void test_ttyline_bounded(void)
 	ttyline_table_free(t);
 }
 
-/* A read of a session's stdin pipe by process 70: n bytes, skipped bytes
- * not recorded before it, lost after it. */
-static void rd_stdin(struct ttyline_table *t, const char *data, size_t n, uint32_t skipped,
-		     uint32_t lost)
+/* A read of a session's stdin pipe by process tgid of session sid, with
+ * header flags more: n bytes, skipped bytes not recorded before it, lost
+ * after it. */
+static void rd_stdin_by(struct ttyline_table *t, uint32_t tgid, uint32_t sid, uint32_t more,
+			const char *data, size_t n, uint32_t skipped, uint32_t lost)
 {
 	struct sa_event_hdr h = { .type = SA_EV_TTY,
-				  .flags = SA_F_TTY_STDIN | (lost ? SA_F_TRUNCATED : 0),
+				  .flags = SA_F_TTY_STDIN | (lost ? SA_F_TRUNCATED : 0) | more,
 				  .ts = ts,
 				  .target = 1,
-				  .sid = 100,
-				  .tgid = 70,
-				  .pid = 70 };
+				  .sid = sid,
+				  .tgid = tgid,
+				  .pid = tgid };
 	struct capture_event ev = { .hdr = &h,
 				    .text = data,
 				    .text_len = n,
@@ -258,6 +260,13 @@ static void rd_stdin(struct ttyline_table *t, const char *data, size_t n, uint32
 
 	ts++;
 	ttyline_read(t, &ev);
+}
+
+/* rd_stdin_by process 70 of session 100. */
+static void rd_stdin(struct ttyline_table *t, const char *data, size_t n, uint32_t skipped,
+		     uint32_t lost)
+{
+	rd_stdin_by(t, 70, 100, 0, data, n, skipped, lost);
 }
 
 static void test_ttyline_stdin_lines(void)
@@ -312,8 +321,90 @@ static void test_ttyline_stdin_lines(void)
 	ttyline_table_free(t);
 }
 
+/* Process 80 of session sid runs a program. */
+static void exec_in(struct ttyline_table *t, uint32_t sid)
+{
+	struct sa_event_hdr h = {
+		.type = SA_EV_EXEC, .ts = ts, .target = 1, .sid = sid, .tgid = 80, .pid = 80
+	};
+	struct capture_event ev = { .hdr = &h };
+
+	ts++;
+	ttyline_before(t, &ev);
+}
+
+/* Part of a line read from a stdin may act before its newline comes
+ * (read -N 100 cmd; eval "$cmd"): it ends a line when its reader goes on
+ * to something else, when a program starts in its session, or after
+ * TTYLINE_HOLD_NS without more; what follows is a line of its own. */
+static void test_ttyline_stdin_partial_lines_end(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	uint64_t at;
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	/* The kernel says the reader went on (SA_F_TTY_BREAK). */
+	rd_stdin(t, "echo x >/etc/passwd", 19, 0, 0);
+	UNIT_CHECK(g.n == 0);
+	rd_stdin_by(t, 70, 100, SA_F_TTY_BREAK, "; b", 3, 0, 0);
+	UNIT_CHECK(g.n == 1);
+	UNIT_CHECK_STR(g.text[0], "echo x >/etc/passwd; b");
+	UNIT_CHECK(g.flags[0] == TTYLINE_STDIN);
+	rd_stdin(t, "rest\n", 5, 0, 0);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[1], "rest");
+	/* A program starts in another session: nothing; in its own: the
+	 * part read is a line first. */
+	rd_stdin(t, "id", 2, 0, 0);
+	exec_in(t, 200);
+	UNIT_CHECK(g.n == 2);
+	exec_in(t, 100);
+	UNIT_CHECK(g.n == 3);
+	UNIT_CHECK_STR(g.text[2], "id");
+	exec_in(t, 100);
+	UNIT_CHECK(g.n == 3);
+	/* Time without more of it. */
+	at = ts;
+	rd_stdin_by(t, 71, 300, 0, "slow", 4, 0, 0);
+	ttyline_tick(t, at + TTYLINE_HOLD_NS - 1);
+	UNIT_CHECK(g.n == 3);
+	ttyline_tick(t, at + TTYLINE_HOLD_NS);
+	UNIT_CHECK(g.n == 4);
+	UNIT_CHECK_STR(g.text[3], "slow");
+	UNIT_CHECK(g.tgid[3] == 71);
+	ttyline_tick(t, at + 2 * TTYLINE_HOLD_NS);
+	UNIT_CHECK(g.n == 4);
+	ttyline_table_free(t);
+}
+
+/* Two lines out of one read never share its part: the entry's key is the
+ * read's time, thread and part (a line sent later, at exit or after a
+ * while, must not take the key of the line before it). */
+static void test_ttyline_parts_of_one_read(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	struct sa_event_hdr exit = { .type = SA_EV_EXIT, .target = 1, .tgid = 70, .pid = 70 };
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	rd_stdin(t, "abc\ndef", 7, 0, 0);
+	ttyline_exit(t, &exit);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[1], "def");
+	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1);
+	rd(t, 90, 90, CANON, "ghi\njk", 6, 6);
+	exit.tgid = exit.pid = 90;
+	ttyline_exit(t, &exit);
+	UNIT_CHECK(g.n == 4);
+	UNIT_CHECK_STR(g.text[3], "jk");
+	UNIT_CHECK(g.part[2] == 0 && g.part[3] == 1);
+	ttyline_table_free(t);
+}
+
 UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_off_is_withheld),
 	  UNIT_TEST(test_ttyline_raw_mode_keys_applied),
 	  UNIT_TEST(test_ttyline_processes_have_their_own_lines),
 	  UNIT_TEST(test_ttyline_holds_what_readline_may_send), UNIT_TEST(test_ttyline_bounded),
-	  UNIT_TEST(test_ttyline_stdin_lines))
+	  UNIT_TEST(test_ttyline_stdin_lines), UNIT_TEST(test_ttyline_stdin_partial_lines_end),
+	  UNIT_TEST(test_ttyline_parts_of_one_read))
