@@ -1042,8 +1042,9 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
  *     it do (read -N 100 cmd; eval "$cmd" runs a line without a newline).
  *     A thread whose last record ended without a newline (read -N 100
  *     reads its 100 bytes at once) has its line ended the same way, by a
- *     record of none (stdin_buf's open); one that waits on the empty pipe
- *     sends what it gathered;
+ *     record of none (stdin_buf's open), and so when it goes from larger
+ *     reads to reading bytes or back (SA_OPEN_*); one that waits on the
+ *     empty pipe sends what it gathered;
  *   - each stream (target and inode) has a rate: SA_STDIN_BURST bytes of
  *     records at once, SA_STDIN_RATE a second after (GCRA), record sizes
  *     in classes up to SA_STDIN_CAP bytes of data. A read past it
@@ -1074,9 +1075,16 @@ struct {
 	__type(value, struct sa_stdin_rate);
 } stdin_rate SEC(".maps");
 
+/* How the line a thread left open was read: byte by byte (gathered), or
+ * by larger reads. A reader that goes from one to the other is another
+ * reader in the thread (bash's parser reads bytes, read -N 23 reads 23):
+ * the line ends there. */
+#define SA_OPEN_BYTES 1
+#define SA_OPEN_READS 2
+
 struct sa_stdin_buf {
 	__u32 len;
-	__u32 open;	/* the last record sent ended without a newline */
+	__u32 open;	/* the last record sent ended without a newline: SA_OPEN_* */
 	__u64 first_ns; /* when data[0] was read */
 	char data[SA_STDIN_BUF];
 };
@@ -1218,7 +1226,7 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 			e->len = n;
 			count(SA_CNT_TTY_READS);
 			bpf_ringbuf_submit(e, 0);
-			b->open = !brk && last != '\n';
+			b->open = !brk && last != '\n' ? SA_OPEN_BYTES : 0;
 		} else {
 			count(SA_CNT_DROP_TTY);
 		}
@@ -1277,7 +1285,8 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
 	__u8 *state = bpf_map_lookup_elem(&in_readline, &id);
 	__u32 skipped, n;
-	bool held, sent, open;
+	bool held, sent;
+	__u32 open;
 	char ch;
 
 	/* readline reading the pipe (bash -i): the line is readline's. */
@@ -1291,6 +1300,9 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 				count(SA_CNT_READ_ERR);
 				return;
 			}
+			/* A byte reader (asked for one) after larger reads. */
+			if (b->open == SA_OPEN_READS && asked == 1)
+				stdin_send(task, mntns, t, b, key, SA_F_TTY_BREAK);
 			n = b->len;
 			if (n >= SA_STDIN_BUF) {
 				stdin_send(task, mntns, t, b, key, 0);
@@ -1307,8 +1319,9 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 			return;
 		}
 	}
-	/* Any other read: what was gathered goes first. */
-	if (b && b->len)
+	/* Any other read: what was gathered, or the line bytes left open,
+	 * ends first. */
+	if (b && (b->len || b->open == SA_OPEN_BYTES))
 		stdin_send(task, mntns, t, b, key, SA_F_TTY_BREAK);
 	if (ret == 0) {
 		/* End of input: news only when bytes went unrecorded. */
@@ -1340,7 +1353,7 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 		ch = 0;
 	else if (ret <= SA_STDIN_CAP && bpf_probe_read_user(&ch, 1, (const void *)(buf + ret - 1)))
 		ch = 0;
-	open = sent && ch != '\n';
+	open = sent && ch != '\n' ? SA_OPEN_READS : 0;
 	if (!b && open)
 		b = stdin_buf_get(id);
 	if (b && b->open != open) {

@@ -21,8 +21,8 @@
 #     vmsplice(2) has them recorded;
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
 #     eval "$cmd"): a line of its own, recorded while its shell waits on
-#     the pipe, before the program it runs; with the sys_exit hook, before
-#     the next line though that one is in the pipe already;
+#     the pipe, before the program it runs, and before the next line
+#     though that one is in the pipe already;
 #   - a session opened before its container became a target: what it
 #     reads after is recorded (the sweep gives its marks the root's stdin),
 #     and so is what the init of a container made with its stdin open
@@ -127,11 +127,17 @@ waiting nonl-4 "$(printf '%s\n%s' "read -r -d ';' cmd; eval \"\$cmd\"" 'echo non
 # though more of the script is in the pipe already.
 printf '%s\n%s\n%s\n' 'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' |
 	into t /bin/bash >/dev/null 2>&1
+# Bytes read at once without their newline, then bash's parser reading
+# on (one byte at a time) though the next line is in the pipe already:
+# another reader of the thread, two lines.
+printf '%s\n%s%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5' |
+	into t /bin/bash >/dev/null 2>&1
 sync_t sync-5
 t_eq "a line without its newline: a line of its own" \
 	"$(printf 'bash\t%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl' \
 		"read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;' \
-		'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after')" \
+		'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' \
+		'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		grep -e nonl -e 'N 15' -e 'N 23' -e "d ';'")"
 t_eq "a line without its newline: before the program it ran" \
