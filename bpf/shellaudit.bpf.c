@@ -662,8 +662,8 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 }
 
 static __always_inline void stdin_break(struct task_struct *task, const struct sa_mark *t,
-					__u64 mntns);
-static __always_inline void stdin_drop(void);
+					__u64 mntns, __u64 id);
+static __always_inline void stdin_drop(__u64 id);
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -671,18 +671,25 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sa_mark *t;
 	unsigned long start, end, len;
-	__u64 mntns;
+	__u64 mntns, id = bpf_get_current_pid_tgid(), was;
 	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP, flags = 0, stdio = 0, ino;
 
 	t = current_target(task, &mntns);
 	if (!t)
 		return 0;
-	/* What it read of its stdin before, then what that made it run. */
-	stdin_break(task, t, mntns);
+	/* What it read of its stdin before, then what that made it run. A
+	 * thread other than the leader took the leader's pid: what it kept
+	 * under its own too. */
+	was = (id & ~0xffffffffull) | (__u32)old_pid;
+	if (was != id) {
+		stdin_break(task, t, mntns, was);
+		stdin_drop(was);
+	}
+	stdin_break(task, t, mntns, id);
 	/* A session root's own exec: how it was opened. A pipe or socket
 	 * stdin is what its shell may read its commands from (see "A
 	 * session's stdin"): the mark, which its children copy, keeps it. */
-	if (t->root && t->root == (__u32)(bpf_get_current_pid_tgid() >> 32)) {
+	if (t->root && t->root == (__u32)(id >> 32)) {
 		stdio = read_stdio(task, &ino);
 		t->stdin_ino = ino;
 	}
@@ -720,7 +727,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 
 	t = target_of(task, &mntns, 0);
 	if (!t) {
-		stdin_drop(); /* untargeted since */
+		stdin_drop(bpf_get_current_pid_tgid()); /* untargeted since */
 		return 0;
 	}
 	id = bpf_get_current_pid_tgid();
@@ -767,7 +774,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	if (!pm)
 		return 0;
 	/* What it read of its stdin, before the child can run. */
-	stdin_break(task, pm, mntns);
+	stdin_break(task, pm, mntns, bpf_get_current_pid_tgid());
 	cm = bpf_task_storage_get(&marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!cm) {
 		count(SA_CNT_MARK_FAIL);
@@ -1394,10 +1401,10 @@ static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 		stdin_report(task, mntns, t, stdin_key(t));
 }
 
-/* The current thread's gathered bytes, when it is no longer audited. */
-static __always_inline void stdin_drop(void)
+/* Forgets what thread id (current) holds: it is no longer audited, or it
+ * was sent. */
+static __always_inline void stdin_drop(__u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct sa_stdin_buf *b;
 	bool held;
 
@@ -1410,14 +1417,13 @@ static __always_inline void stdin_drop(void)
 	bpf_map_delete_elem(&stdin_buf, &id);
 }
 
-/* The current thread (task) did something other than read its stdin: the
- * bytes it gathered, or the end of the line it left open, go out first
- * (see "A session's stdin"). t and mntns: its mark and mount namespace, or
- * t NULL to look them up. */
+/* The current thread (task, id; or the id it had before its exec) did
+ * something other than read its stdin: the bytes it gathered, or the end
+ * of the line it left open, go out first (see "A session's stdin"). t and
+ * mntns: its mark and mount namespace, or t NULL to look them up. */
 static __always_inline void stdin_break(struct task_struct *task, const struct sa_mark *t,
-					__u64 mntns)
+					__u64 mntns, __u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct sa_stdin_buf *b;
 
 	if (!stdin_pending)
@@ -1471,7 +1477,7 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	f = fd_file(task, fd);
 	stdin = f && t->stdin_ino && file_is_stdin(f, t->stdin_ino);
 	if (!stdin)
-		stdin_break(task, t, mntns);
+		stdin_break(task, t, mntns, id);
 	if (!f)
 		return 0;
 	if (splice) {
@@ -1608,7 +1614,7 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	 * are tty_read's to tell apart. */
 	if (stdin_pending && !sa_nr_read(nr)) {
 		task = bpf_get_current_task_btf();
-		stdin_break(task, NULL, 0);
+		stdin_break(task, NULL, 0, bpf_get_current_pid_tgid());
 	}
 	if (ret < 0 || !sa_nr_read(nr))
 		return 0;

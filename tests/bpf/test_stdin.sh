@@ -22,7 +22,8 @@
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
 #     eval "$cmd"): a line of its own, recorded while its shell waits on
 #     the pipe, before the program it runs, and before the next line
-#     though that one is in the pipe already;
+#     though that one is in the pipe already; bytes a thread gathered
+#     before its exec took another thread's pid;
 #   - a session opened before its container became a target: what it
 #     reads after is recorded (the sweep gives its marks the root's stdin),
 #     and so is what the init of a container made with its stdin open
@@ -132,6 +133,9 @@ printf '%s\n%s\n%s\n' 'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo n
 # another reader of the thread, two lines.
 printf '%s\n%s%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5' |
 	into t /bin/bash >/dev/null 2>&1
+# A thread other than the first reads bytes, then execs (taking the first
+# thread's pid): what it gathered goes out at its exec.
+printf 'thread-gathered' | into t /bin/bash -c 'splicein --thread-exec 15 /bin/true' >/dev/null 2>&1
 sync_t sync-5
 t_eq "a line without its newline: a line of its own" \
 	"$(printf 'bash\t%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl' \
@@ -140,6 +144,8 @@ t_eq "a line without its newline: a line of its own" \
 		'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		grep -e nonl -e 'N 15' -e 'N 23' -e "d ';'")"
+t_eq "bytes a thread read before its exec, which took another thread's pid" "thread-gathered" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin "$work/out.jsonl" | grep thread-)"
 t_eq "a line without its newline: before the program it ran" \
 	"$(printf '%s\n' 'line	/bin/true nonl2	' 'exec		/bin/true nonl2')" \
 	"$("$TOOLS/sa-lines" --container t --field kind,line,argv "$work/out.jsonl" | grep -x '.*	/bin/true nonl2	*')"

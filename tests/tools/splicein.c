@@ -4,11 +4,17 @@
  *   splicein             moves it into a pipe of its own with splice(2),
  *                        reads that, and prints the bytes moved;
  *   splicein --vmsplice  copies it out with vmsplice(2) from the pipe's
- *                        read end and writes it to stdout.
+ *                        read end and writes it to stdout;
+ *   splicein --thread-exec N PROG
+ *                        a thread other than the first reads N bytes of it
+ *                        one per read(2), then runs PROG (which takes the
+ *                        first thread's pid).
  * Built static, so that a test can drop it into a container's root. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -63,7 +69,31 @@ static int by_splice(void)
 	return 0;
 }
 
+static char **thread_argv;
+
+static void *thread_exec(void *arg)
+{
+	long i, n = strtol(thread_argv[2], NULL, 10);
+	char c;
+
+	(void)arg;
+	for (i = 0; i < n && read(0, &c, 1) == 1; i++)
+		;
+	execv(thread_argv[3], thread_argv + 3);
+	perror("splicein: execv");
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
+	pthread_t th;
+
+	if (argc > 3 && !strcmp(argv[1], "--thread-exec")) {
+		thread_argv = argv;
+		if (pthread_create(&th, NULL, thread_exec, NULL))
+			return 1;
+		pthread_join(th, NULL);
+		return 1;
+	}
 	return argc > 1 && !strcmp(argv[1], "--vmsplice") ? by_vmsplice() : by_splice();
 }
