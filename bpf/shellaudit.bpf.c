@@ -1388,27 +1388,23 @@ static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, __u64 id)
 {
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
-	bool held;
 
 	if (b) {
 		stdin_send(task, mntns, t, b, stdin_key(t), 0);
-		held = stdin_holds(b);
-		b->open = 0;
-		stdin_count(b, held);
-		bpf_map_delete_elem(&stdin_buf, &id);
+		stdin_drop(id);
 	}
 	if ((__u32)id == id >> 32)
 		stdin_report(task, mntns, t, stdin_key(t));
 }
 
-/* Forgets what thread id (current) holds: it is no longer audited, or it
- * was sent. */
+/* Forgets thread id's stdin_buf, and what it holds: the thread exits, is
+ * no longer audited, or took another's id. */
 static __always_inline void stdin_drop(__u64 id)
 {
-	struct sa_stdin_buf *b;
+	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
 	bool held;
 
-	if (!stdin_pending || !(b = bpf_map_lookup_elem(&stdin_buf, &id)))
+	if (!b)
 		return;
 	held = stdin_holds(b);
 	b->len = 0;
