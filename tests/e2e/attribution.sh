@@ -11,7 +11,8 @@
 #     finds it;
 #   - alice's `kubectl debug -it`: attributed through its ephemeral container;
 #   - alice's `kubectl exec -i` without a terminal: a builtin piped into it
-#     is recorded (source stdin) as hers, and SessionOpened says so;
+#     is recorded (source stdin) as hers, and SessionOpened says so; a
+#     command it runs without its newline is an Event while it is open;
 #   - alice and bob run the same command in the same container at once: both
 #     sessions recorded, each Ambiguous naming both (or each Matched, one
 #     each, when their execs came far enough apart);
@@ -187,6 +188,23 @@ t_wait "$WAIT" piped_opened || true
 t_match "a session fed through a pipe: its SessionOpened Event says its input is recorded" \
 	"Normal alice opened \`bash\` \(stdin a pipe: recorded as read\) in container shell \(AdmissionTuple, session [^)]+\)" \
 	"$(opened_events "$pod")"
+
+# A command read without its newline (read -N) and run by eval, the
+# session then left open and waiting: its Event comes while alice is
+# still in, not when she leaves.
+cmd="echo nonl-by-alice-$tag > /dev/null"
+mkfifo "$work/nonl.fifo"
+ka exec -i "$pod" -c shell -- bash <"$work/nonl.fifo" >"$work/nonl.out" 2>&1 &
+kpid=$!
+t_cleanup "kill $kpid 2>/dev/null"
+exec 9>"$work/nonl.fifo"
+# shellcheck disable=SC2016 # $c is the container shell's
+printf 'read -r -N %d c; eval "$c"\n%s' "${#cmd}" "$cmd" >&9
+t_wait "$WAIT" shell_event "$pod" "$cmd" >/dev/null || true
+t_eq "a command run without its newline: its Event while the session is open" \
+	"alice: $cmd open" "$(shell_event "$pod" "$cmd") $(kill -0 "$kpid" 2>/dev/null && echo open)"
+exec 9>&-
+wait "$kpid" 2>/dev/null
 
 # --- kubectl debug as alice ----------------------------------------------------------------
 
