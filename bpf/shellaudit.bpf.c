@@ -1050,8 +1050,9 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
  *     A thread whose last record ended without a newline (read -N 100
  *     reads its 100 bytes at once) has its line ended the same way, by a
  *     record of none (stdin_buf's open), and so when it goes from larger
- *     reads to reading bytes or back (SA_OPEN_*); one that waits on the
- *     empty pipe sends what it gathered;
+ *     reads to reading bytes or back (SA_OPEN_*); one that sleeps (waits
+ *     on the empty pipe, on anything else, or is stopped) sends what it
+ *     gathered;
  *   - each stream (target and inode) has a rate: SA_STDIN_BURST bytes of
  *     records at once, SA_STDIN_RATE a second after (GCRA), record sizes
  *     in classes up to SA_STDIN_CAP bytes of data. A read past it
@@ -1531,49 +1532,27 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 			ctx->nr == SA_NR_SPLICE, false, ctx->ret);
 }
 
-/* Whether stdin file f (a pipe or a socket) has nothing to read now. */
-static __always_inline bool stdin_drained(struct file *f)
+/* A thread that gathered bytes of its stdin goes to sleep (waits on its
+ * empty pipe, on anything else, or is stopped): they go out. Gathered
+ * bytes stay in the kernel only while their thread runs (or is preempted);
+ * the agent ends the line, if no more of it comes, after a second. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(stdin_sleep, bool preempt, struct task_struct *prev)
 {
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	struct pipe_inode_info *pipe;
-	struct socket *sock;
-
-	if ((BPF_CORE_READ(inode, i_mode) & SA_S_IFMT) == SA_S_IFIFO) {
-		pipe = BPF_CORE_READ(f, private_data);
-		return BPF_CORE_READ(pipe, head) == BPF_CORE_READ(pipe, tail);
-	}
-	sock = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(sock, sk, sk_receive_queue.qlen) == 0;
-}
-
-/* The entry of a read(2), with the tracepoint hook (syscalls/sys_enter_read):
- * a thread that gathered bytes of its stdin and now waits on it (nothing
- * left to read) sends them; one that reads anything else sends them, or
- * ends the line it left open, as the end of a line (SA_F_TTY_BREAK).
- * Gathered bytes stay in the kernel only while more of them are there to
- * read (with the sys_exit hook, any other syscall ends them). */
-SEC("tracepoint")
-int stdin_wait_tp(struct syscall_trace_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	__u64 id, mntns;
 	struct task_struct *task;
 	struct sa_stdin_buf *b;
 	struct sa_mark *t;
-	struct file *f;
 
-	if (!stdin_pending)
+	if (!stdin_pending || preempt)
 		return 0;
+	id = bpf_get_current_pid_tgid();
 	b = bpf_map_lookup_elem(&stdin_buf, &id);
-	if (!b || !stdin_holds(b))
+	if (!b || !b->len)
 		return 0;
 	task = bpf_get_current_task_btf();
-	t = current_target(task, &mntns);
-	if (!t)
-		return 0;
-	f = fd_file(task, ctx->args[0]);
-	if (!f || !t->stdin_ino || !file_is_stdin(f, t->stdin_ino))
-		stdin_send(task, mntns, t, b, stdin_key(t), SA_F_TTY_BREAK);
-	else if (b->len && stdin_drained(f))
+	t = target_of(task, &mntns, 0);
+	if (t)
 		stdin_send(task, mntns, t, b, stdin_key(t), 0);
 	return 0;
 }

@@ -33,17 +33,14 @@
  * names of their links; the sys_exit hook has one link. splice and
  * vmsplice: what a session's stdin pipe gives without a read (vmsplice
  * copies out as readv does; splice's bytes are counted). */
-/* The tracepoint hook: tty_read_tp on each but the last, stdin_wait_tp on
- * the last. */
-static const char *const capture_tty_tps[] = { "sys_exit_read",	    "sys_exit_readv",
-					       "sys_exit_preadv2",  "sys_exit_splice",
-					       "sys_exit_vmsplice", "sys_enter_read" };
-static const char *const capture_tty_pins[] = { "link_tty_read",     "link_tty_readv",
-						"link_tty_preadv2",  "link_tty_splice",
-						"link_tty_vmsplice", "link_stdin_wait" };
+static const char *const capture_tty_tps[] = { "sys_exit_read", "sys_exit_readv",
+					       "sys_exit_preadv2", "sys_exit_splice",
+					       "sys_exit_vmsplice" };
+static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv",
+						"link_tty_preadv2", "link_tty_splice",
+						"link_tty_vmsplice" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
-#define CAPTURE_TTY_NLINKS 6
-#define CAPTURE_TTY_WAIT (CAPTURE_TTY_NLINKS - 1)
+#define CAPTURE_TTY_NLINKS 5
 
 struct capture {
 	struct shellaudit_bpf *skel;
@@ -408,9 +405,8 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	}
 	bpf_program__set_autoload(c->skel->progs.tty_read_tp,
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
-	bpf_program__set_autoload(c->skel->progs.stdin_wait_tp,
-				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
 	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
+	bpf_program__set_autoload(c->skel->progs.stdin_sleep, c->tty_hook != CAPTURE_TTY_OFF);
 	err = shellaudit_bpf__load(c->skel);
 	*at_load = err != 0;
 	if (err && !c->recovery && c->tty_hook == CAPTURE_TTY_OFF)
@@ -592,6 +588,17 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		err = -errno;
 		log_error("cannot attach to tracepoint sched_process_fork: %s", strerror(-err));
 		goto fail;
+	}
+	/* A session's stdin, byte by byte: what a thread gathered goes out
+	 * when it sleeps. */
+	if (c->tty_hook != CAPTURE_TTY_OFF) {
+		c->skel->links.stdin_sleep =
+			capture_attach_pinned(c, c->skel->progs.stdin_sleep, "link_stdin_sleep");
+		if (!c->skel->links.stdin_sleep) {
+			err = -errno;
+			log_error("cannot attach to tracepoint sched_switch: %s", strerror(-err));
+			goto fail;
+		}
 	}
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), capture_on_record, c, NULL);
 	if (!c->rb) {
@@ -853,11 +860,9 @@ enum capture_tty_hook capture_tty_hook(const struct capture *c, const char **why
 	return c->tty_hook;
 }
 
-/* Attaches the program of tracepoint i as a perf event link. */
+/* Attaches tty_read_tp to tracepoint i as a perf event link. */
 static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 {
-	struct bpf_program *prog =
-		i == CAPTURE_TTY_WAIT ? c->skel->progs.stdin_wait_tp : c->skel->progs.tty_read_tp;
 	struct bpf_link *link;
 	int pfd = tracepoint_perf_open(c->tty_ids[i]);
 
@@ -865,7 +870,7 @@ static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 		errno = -pfd;
 		return NULL;
 	}
-	link = bpf_program__attach_perf_event(prog, pfd);
+	link = bpf_program__attach_perf_event(c->skel->progs.tty_read_tp, pfd);
 	if (!link) {
 		int err = errno;
 

@@ -21,9 +21,9 @@
 #     vmsplice(2) has them recorded;
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
 #     eval "$cmd"): a line of its own, recorded while its shell waits on
-#     the pipe, before the program it runs, and before the next line
-#     though that one is in the pipe already; bytes a thread gathered
-#     before its exec took another thread's pid;
+#     the pipe or is stopped, before the program it runs, and before the
+#     next line though that one is in the pipe already; bytes a thread
+#     gathered before its exec took another thread's pid;
 #   - a session opened before its container became a target: what it
 #     reads after is recorded (the sweep gives its marks the root's stdin),
 #     and so is what the init of a container made with its stdin open
@@ -124,6 +124,18 @@ waiting() {
 # (-N), or byte by byte (-d), which the kernel gathers.
 waiting nonl-1 "$(printf '%s\n%s' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl')"
 waiting nonl-4 "$(printf '%s\n%s' "read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;')"
+# The same, the command stopping its shell, with more of the script in
+# the pipe: no read, no exec, no exit follows; the shell's sleep sends it.
+exec 7> >(into t /bin/bash >/dev/null 2>&1)
+s7=$!
+printf '%s\n%s%s\n' "read -r -d '|' cmd; eval \"\$cmd\"" 'echo nonl-6 > /tmp/nonl && kill -STOP $$|' \
+	'echo nonl-after6' >&7
+t_wait 30 grep -q nonl-6 "$work/out.jsonl" || t_fail "a command that stopped its shell is recorded"
+t_eq "  while its shell is stopped" T "$(ps -o stat= --ppid "$s7" | cut -c1)"
+pkill -CONT -P "$s7"
+kill -CONT "$s7" # nsenter stops when its child does
+exec 7>&-
+wait "$s7"
 # The same with a program: the line comes before the program it ran,
 # though more of the script is in the pipe already.
 printf '%s\n%s\n%s\n' 'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' |
@@ -140,10 +152,11 @@ sync_t sync-5
 t_eq "a line without its newline: a line of its own" \
 	"$(printf 'bash\t%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl' \
 		"read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;' \
+		"read -r -d '|' cmd; eval \"\$cmd\"" 'echo nonl-6 > /tmp/nonl && kill -STOP $$|' 'echo nonl-after6' \
 		'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' \
 		'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
-		grep -e nonl -e 'N 15' -e 'N 23' -e "d ';'")"
+		grep -e nonl -e 'N 15' -e 'N 23' -e "d ';'" -e "d '|'")"
 t_eq "bytes a thread read before its exec, which took another thread's pid" "thread-gathered" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin "$work/out.jsonl" | grep thread-)"
 t_eq "a line without its newline: before the program it ran" \
