@@ -23,14 +23,12 @@ export SHELLAUDIT_RUN=$tmp/cluster
 # kubectl caches discovery per server address; keep that out of ~/.kube.
 export KUBECACHEDIR=$tmp/kube-cache
 
-# port_free PORT: nothing listens on 127.0.0.1:PORT.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # Three consecutive free ports away from the defaults (6443, 2379, 2380) that
-# a `make run` cluster uses.
+# a `make run` cluster uses, and below the ephemeral range (32768 and up),
+# where a client's connection can hold a port nothing listens on.
 for _ in $(seq 50); do
-	base=$((20000 + RANDOM % 30000))
-	port_free $base && port_free $((base + 1)) && port_free $((base + 2)) && break
+	base=$((20000 + RANDOM % 12000))
+	t_port_free $base && t_port_free $((base + 1)) && t_port_free $((base + 2)) && break
 done
 export SHELLAUDIT_APISERVER_PORT=$base
 export SHELLAUDIT_ETCD_CLIENT_PORT=$((base + 1))
