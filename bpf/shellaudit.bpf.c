@@ -1090,10 +1090,19 @@ struct {
 #define SA_OPEN_BYTES 1
 #define SA_OPEN_READS 2
 
+/* What the rate made of the first part of the line a thread is reading
+ * byte by byte, sent before its end (the thread slept): its other parts,
+ * up to SA_STDIN_BUF bytes in all, share it, so that a line is recorded
+ * whole or counted whole, as when it was one record. */
+#define SA_FATE_SENT 1
+#define SA_FATE_SKIPPED 2
+
 struct sa_stdin_buf {
 	__u32 len;
 	__u32 open;	/* the last record sent ended without a newline: SA_OPEN_* */
 	__u64 first_ns; /* when data[0] was read */
+	__u32 fate;	/* of the line's first part: SA_FATE_*, 0 at a line's start */
+	__u32 line;	/* bytes of the line sent or counted before data */
 	char data[SA_STDIN_BUF];
 };
 
@@ -1154,10 +1163,13 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
 	r->skipped = n > 0xffffffffU - r->skipped ? 0xffffffffU : r->skipped + (__u32)n;
 }
 
-/* Whether a record of size bytes of stream key may go out now. If not, n
- * bytes of input are counted against the stream. *skipped: the count the
- * record is to carry (cleared in the stream). */
-static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *skipped)
+/* Whether a record of size bytes of stream key goes out now (fate: by the
+ * rate, or SA_FATE_SENT / SA_FATE_SKIPPED: as the line's first part did,
+ * paid for all the same). If not, n bytes of input are counted against the
+ * stream. *skipped: the count the record is to carry (cleared in the
+ * stream). */
+static __always_inline bool stdin_admit_as(__u64 key, __u32 size, __u64 n, __u32 *skipped,
+					   __u32 fate)
 {
 	__u64 now = bpf_ktime_get_ns(), tat, cost = size * SA_STDIN_NS_PER_BYTE;
 	struct sa_stdin_rate *r = stdin_rate_get(key, now);
@@ -1169,7 +1181,10 @@ static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *s
 	/* Past the rate, it takes a full burst again to record again: a
 	 * flood leaves bursts and one count between them, not a record and
 	 * a count by turns. */
-	if (r->skipped ? r->tat > now : tat + cost > now + SA_STDIN_BURST * SA_STDIN_NS_PER_BYTE) {
+	if (fate == SA_FATE_SKIPPED ||
+	    (fate != SA_FATE_SENT &&
+	     (r->skipped ? r->tat > now :
+			   tat + cost > now + SA_STDIN_BURST * SA_STDIN_NS_PER_BYTE))) {
 		stdin_skip(r, n);
 		return false;
 	}
@@ -1177,6 +1192,11 @@ static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *s
 	*skipped = r->skipped;
 	r->skipped = 0;
 	return true;
+}
+
+static __always_inline bool stdin_admit(__u64 key, __u32 size, __u64 n, __u32 *skipped)
+{
+	return stdin_admit_as(key, size, n, skipped, 0);
 }
 
 /* Whether b holds what the thread's next other act sends: bytes, or a line
@@ -1205,8 +1225,8 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 				       __u32 brk)
 {
 	struct sa_tty_event *e;
-	__u32 skipped, n = b->len;
-	bool held = stdin_holds(b);
+	__u32 skipped, fate, n = b->len;
+	bool held = stdin_holds(b), sent;
 	char last;
 
 	b->len = 0;
@@ -1225,7 +1245,18 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 	/* Not sent (past the rate, or no room): the count that says so
 	 * ends the line in the agent. */
 	b->open = 0;
-	if (stdin_admit(key, sizeof(*e) + SA_STDIN_BUF, n, &skipped)) {
+	fate = b->line + n <= SA_STDIN_BUF ? b->fate : 0;
+	sent = stdin_admit_as(key, sizeof(*e) + SA_STDIN_BUF, n, &skipped, fate);
+	/* The line goes on (no newline, not ended): its next part shares
+	 * this one's fate. */
+	if (brk || last == '\n') {
+		b->fate = 0;
+		b->line = 0;
+	} else {
+		b->fate = sent ? SA_FATE_SENT : SA_FATE_SKIPPED;
+		b->line += n;
+	}
+	if (sent) {
 		e = bpf_ringbuf_reserve(&events, sizeof(*e) + SA_STDIN_BUF, 0);
 		if (e) {
 			tty_fill(e, task, mntns, t, SA_F_TTY_STDIN | brk, 0, n, skipped);
