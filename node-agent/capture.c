@@ -374,6 +374,23 @@ static struct bpf_link *capture_attach_pinned(struct capture *c, struct bpf_prog
 	return link;
 }
 
+/* capture_attach_pinned for the program of tracepoint tp, its link in
+ * *link and pinned as link_<name>; logs what it returns. */
+static int capture_attach_sched(struct capture *c, struct bpf_program *prog, struct bpf_link **link,
+				const char *name, const char *tp)
+{
+	char pin[64];
+	int err;
+
+	snprintf(pin, sizeof(pin), "link_%s", name);
+	*link = capture_attach_pinned(c, prog, pin);
+	if (*link)
+		return 0;
+	err = -errno;
+	log_error("cannot attach to tracepoint %s: %s", tp, strerror(-err));
+	return err;
+}
+
 /* Opens, configures and loads the skeleton into c->skel; *at_load tells
  * whether it was the kernel's verifier or loader that said no. */
 static int capture_load(struct capture *c, const struct capture_opts *opts, bool *at_load)
@@ -568,38 +585,19 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 		log_with(LOG_INFO, LOG_KV("hook", "tracepoint"),
 			 "terminal capture through the syscall tracepoints of read, readv and "
 			 "preadv2");
-	c->skel->links.sched_exec =
-		capture_attach_pinned(c, c->skel->progs.sched_exec, "link_sched_exec");
-	if (!c->skel->links.sched_exec) {
-		err = -errno;
-		log_error("cannot attach to tracepoint sched_process_exec: %s", strerror(-err));
+	if ((err = capture_attach_sched(c, c->skel->progs.sched_exec, &c->skel->links.sched_exec,
+					"sched_exec", "sched_process_exec")) ||
+	    (err = capture_attach_sched(c, c->skel->progs.sched_exit, &c->skel->links.sched_exit,
+					"sched_exit", "sched_process_exit")) ||
+	    (err = capture_attach_sched(c, c->skel->progs.sched_fork, &c->skel->links.sched_fork,
+					"sched_fork", "sched_process_fork")))
 		goto fail;
-	}
-	c->skel->links.sched_exit =
-		capture_attach_pinned(c, c->skel->progs.sched_exit, "link_sched_exit");
-	if (!c->skel->links.sched_exit) {
-		err = -errno;
-		log_error("cannot attach to tracepoint sched_process_exit: %s", strerror(-err));
-		goto fail;
-	}
-	c->skel->links.sched_fork =
-		capture_attach_pinned(c, c->skel->progs.sched_fork, "link_sched_fork");
-	if (!c->skel->links.sched_fork) {
-		err = -errno;
-		log_error("cannot attach to tracepoint sched_process_fork: %s", strerror(-err));
-		goto fail;
-	}
 	/* A session's stdin, byte by byte: what a thread gathered goes out
 	 * when it sleeps. */
-	if (c->tty_hook != CAPTURE_TTY_OFF) {
-		c->skel->links.stdin_sleep =
-			capture_attach_pinned(c, c->skel->progs.stdin_sleep, "link_stdin_sleep");
-		if (!c->skel->links.stdin_sleep) {
-			err = -errno;
-			log_error("cannot attach to tracepoint sched_switch: %s", strerror(-err));
-			goto fail;
-		}
-	}
+	if (c->tty_hook != CAPTURE_TTY_OFF &&
+	    (err = capture_attach_sched(c, c->skel->progs.stdin_sleep, &c->skel->links.stdin_sleep,
+					"stdin_sleep", "sched_switch")))
+		goto fail;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), capture_on_record, c, NULL);
 	if (!c->rb) {
 		err = -errno;
