@@ -1563,28 +1563,82 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 			ctx->nr == SA_NR_SPLICE, false, ctx->ret);
 }
 
-/* A thread that gathered bytes of its stdin goes to sleep (waits on its
- * empty pipe, on anything else, or is stopped): they go out. Gathered
- * bytes stay in the kernel only while their thread runs (or is preempted);
- * the agent ends the line, if no more of it comes, after a second. */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(stdin_sleep, bool preempt, struct task_struct *prev)
+/* The current thread's gathered bytes go out, as they are (no BREAK:
+ * the line may go on), if the first one is at least stale ns old. */
+static __always_inline void stdin_flush_current(__u64 stale)
 {
-	__u64 id, mntns;
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct task_struct *task;
 	struct sa_stdin_buf *b;
 	struct sa_mark *t;
 
-	if (!stdin_pending || preempt)
-		return 0;
-	id = bpf_get_current_pid_tgid();
 	b = bpf_map_lookup_elem(&stdin_buf, &id);
-	if (!b || !b->len)
-		return 0;
+	if (!b || !b->len || (stale && bpf_ktime_get_ns() - b->first_ns < stale))
+		return;
 	task = bpf_get_current_task_btf();
 	t = target_of(task, &mntns, 0);
 	if (t)
 		stdin_send(task, mntns, t, b, stdin_key(t), 0);
+}
+
+/* task_struct's state before Linux 5.14 (then __state). */
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+/* Whether task p (switching out) is runnable: it does not sleep. */
+static __always_inline bool task_runnable(struct task_struct *p)
+{
+	if (bpf_core_field_exists(p->__state))
+		return BPF_CORE_READ(p, __state) == 0;
+	return BPF_CORE_READ((struct task_struct___old *)p, state) == 0;
+}
+
+/* A thread that gathered bytes of its stdin goes to sleep (waits on its
+ * empty pipe, on anything else, or is stopped): they go out. A runnable
+ * thread switched out (it spins, or is preempted, maybe in the kernel
+ * inside one of these programs) is left to stdin_tick. The agent ends
+ * the line, if no more of it comes, after a second. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(stdin_sleep, bool preempt, struct task_struct *prev)
+{
+	if (stdin_pending && !preempt && !task_runnable(prev))
+		stdin_flush_current(0);
+	return 0;
+}
+
+/* How long gathered bytes wait for their thread to sleep or to do
+ * anything else before a tick (stdin_tick) sends them. */
+#define SA_STDIN_STALE_NS (250ull * 1000 * 1000)
+
+/* Whether regs, where a perf event interrupted its CPU, are user mode's:
+ * then none of the interrupted thread's programs is running. */
+static __always_inline bool sa_user_mode(const bpf_user_pt_regs_t *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	/* A whole long: the only size a perf_event program reads of them. */
+	return (((const unsigned long *)
+			 regs)[__builtin_offsetof(struct pt_regs, cs) / sizeof(unsigned long)] &
+		3) == 3;
+#elif defined(__TARGET_ARCH_arm64)
+	return (regs->pstate & 0xf) == 0; /* PSR_MODE_EL0t */
+#else
+	return false;
+#endif
+}
+
+/* A CPU's tick (a cpu-clock perf event the agent opens on each CPU, every
+ * CAPTURE_STDIN_TICK_NS): a thread that gathered bytes and then ran on in
+ * user mode since (eval "$cmd" of a builtin, then a busy loop: no sleep,
+ * syscall, fork, exec or exit) never switches out while its CPU has
+ * nothing else to run; its bytes go out once SA_STDIN_STALE_NS old. Only
+ * when the tick interrupted user mode: in the kernel, the thread may be
+ * inside a program changing its stdin_buf. */
+SEC("perf_event")
+int stdin_tick(struct bpf_perf_event_data *ctx)
+{
+	if (stdin_pending && sa_user_mode(&ctx->regs))
+		stdin_flush_current(SA_STDIN_STALE_NS);
 	return 0;
 }
 

@@ -14,9 +14,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/perf_event.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -42,6 +44,9 @@ static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
 #define CAPTURE_TTY_NLINKS 5
 
+/* The period of stdin_tick on each CPU, in ns of the CPU's clock. */
+#define CAPTURE_STDIN_TICK_NS (250ull * 1000 * 1000)
+
 struct capture {
 	struct shellaudit_bpf *skel;
 	struct ring_buffer *rb;
@@ -54,6 +59,7 @@ struct capture {
 	char tty_why[256]; /* why OFF */
 	long tty_ids[CAPTURE_TTY_NLINKS]; /* TRACEPOINT: the tracepoints' ids */
 	struct bpf_link *tty_links[CAPTURE_TTY_NLINKS]; /* attached, or NULL */
+	struct bpf_link **tick_links;			/* stdin_tick per CPU (ncpus), or NULL */
 	bool replaced; /* the pinned state of another build or settings was removed */
 	uint64_t replaced_unread; /* events in its ring buffer no agent read */
 	char dir[PATH_MAX - 256]; /* <pin_dir>/<build key>, "" when not pinning */
@@ -391,6 +397,53 @@ static int capture_attach_sched(struct capture *c, struct bpf_program *prog, str
 	return err;
 }
 
+/* stdin_tick on each CPU (a cpu-clock perf event every
+ * CAPTURE_STDIN_TICK_NS), its links pinned as link_stdin_tick_<cpu>; a
+ * CPU offline now gets none. Without them, bytes a thread gathered wait
+ * for it to sleep: said, not fatal. */
+static void capture_attach_ticks(struct capture *c)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_period = CAPTURE_STDIN_TICK_NS,
+	};
+	char pin[64], path[PATH_MAX];
+	int cpu, fd, err = 0, n = 0;
+
+	if (!(c->tick_links = calloc((size_t)c->ncpus, sizeof(*c->tick_links)))) {
+		log_error("cannot attach the stdin ticks: %s", strerror(ENOMEM));
+		return;
+	}
+	for (cpu = 0; cpu < c->ncpus; cpu++) {
+		snprintf(pin, sizeof(pin), "link_stdin_tick_%d", cpu);
+		if ((c->tick_links[cpu] = capture_pinned_link(c, pin, path))) {
+			n++;
+			continue;
+		}
+		fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENODEV && !err) /* ENODEV: offline */
+				err = -errno;
+			continue;
+		}
+		if (!(c->tick_links[cpu] =
+			      bpf_program__attach_perf_event(c->skel->progs.stdin_tick, fd))) {
+			err = err ? err : -errno;
+			close(fd);
+			continue;
+		}
+		capture_pin_link(c, c->tick_links[cpu], pin, path);
+		n++;
+	}
+	if (err)
+		log_warn("stdin ticks on %d of %d CPUs: on the others, bytes of a session's "
+			 "stdin read by a thread that then runs without a pause wait for its "
+			 "pause: %s",
+			 n, c->ncpus, strerror(-err));
+}
+
 /* Opens, configures and loads the skeleton into c->skel; *at_load tells
  * whether it was the kernel's verifier or loader that said no. */
 static int capture_load(struct capture *c, const struct capture_opts *opts, bool *at_load)
@@ -424,6 +477,7 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
 	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
 	bpf_program__set_autoload(c->skel->progs.stdin_sleep, c->tty_hook != CAPTURE_TTY_OFF);
+	bpf_program__set_autoload(c->skel->progs.stdin_tick, c->tty_hook != CAPTURE_TTY_OFF);
 	err = shellaudit_bpf__load(c->skel);
 	*at_load = err != 0;
 	if (err && !c->recovery && c->tty_hook == CAPTURE_TTY_OFF)
@@ -598,6 +652,9 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	    (err = capture_attach_sched(c, c->skel->progs.stdin_sleep, &c->skel->links.stdin_sleep,
 					"stdin_sleep", "sched_switch")))
 		goto fail;
+	/* ... or, if it never sleeps, at a tick. */
+	if (c->tty_hook != CAPTURE_TTY_OFF)
+		capture_attach_ticks(c);
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), capture_on_record, c, NULL);
 	if (!c->rb) {
 		err = -errno;
@@ -627,6 +684,9 @@ void capture_close(struct capture *c)
 		return;
 	for (i = 0; i < CAPTURE_TTY_NLINKS; i++)
 		bpf_link__destroy(c->tty_links[i]);
+	for (i = 0; c->tick_links && i < (size_t)c->ncpus; i++)
+		bpf_link__destroy(c->tick_links[i]);
+	free(c->tick_links);
 	ring_buffer__free(c->rb);
 	/* Pinned links and maps stay: the programs go on capturing for the
 	 * next agent. */

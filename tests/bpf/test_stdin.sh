@@ -21,7 +21,7 @@
 #     vmsplice(2) has them recorded;
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
 #     eval "$cmd"): a line of its own, recorded while its shell waits on
-#     the pipe or is stopped, before the program it runs, and before the
+#     the pipe, is stopped or spins, before the program it runs, and before the
 #     next line though that one is in the pipe already; bytes a thread
 #     gathered before its exec took another thread's pid;
 #   - a session opened before its container became a target: what it
@@ -136,6 +136,18 @@ pkill -CONT -P "$s7"
 kill -CONT "$s7" # nsenter stops when its child does
 exec 7>&-
 wait "$s7"
+# The same, the command then spinning in user mode (no sleep, syscall,
+# fork or exec follows while its CPU may have nothing else to run): a
+# tick of its CPU sends it.
+exec 7> >(into t /bin/bash >/dev/null 2>&1)
+s7=$!
+printf '%s\n%s%s\n' "read -r -d '|' cmd; eval \"\$cmd\"" 'x=nonl-7; while :; do :; done|' \
+	'echo nonl-after7' >&7
+t_wait 30 grep -q nonl-7 "$work/out.jsonl" || t_fail "a command then a busy loop is recorded"
+t_eq "  while its shell spins" R "$(ps -o stat= --ppid "$s7" | cut -c1)"
+pkill -KILL -P "$s7"
+exec 7>&-
+wait "$s7"
 # The same with a program: the line comes before the program it ran,
 # though more of the script is in the pipe already.
 printf '%s\n%s\n%s\n' 'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' |
@@ -153,6 +165,7 @@ t_eq "a line without its newline: a line of its own" \
 	"$(printf 'bash\t%s\n' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl' \
 		"read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;' \
 		"read -r -d '|' cmd; eval \"\$cmd\"" 'echo nonl-6 > /tmp/nonl && kill -STOP $$|' 'echo nonl-after6' \
+		"read -r -d '|' cmd; eval \"\$cmd\"" 'x=nonl-7; while :; do :; done|' \
 		'read -r -N 15 cmd; eval "$cmd"' '/bin/true nonl2' 'echo nonl-after' \
 		'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
