@@ -1052,7 +1052,9 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
  *     record of none (stdin_buf's open), and so when it goes from larger
  *     reads to reading bytes or back (SA_OPEN_*); one that sleeps (waits
  *     on the empty pipe, on anything else, or is stopped) sends what it
- *     gathered;
+ *     gathered (stdin_sleep), and one that runs on in user mode without
+ *     any of these (a busy loop after eval) sends it at a tick of its CPU
+ *     (stdin_tick);
  *   - each stream (target and inode) has a rate: SA_STDIN_BURST bytes of
  *     records at once, SA_STDIN_RATE a second after (GCRA), record sizes
  *     in classes up to SA_STDIN_CAP bytes of data. A read past it
