@@ -23,7 +23,8 @@
 #     eval "$cmd"): a line of its own, recorded while its shell waits on
 #     the pipe, is stopped or spins, before the program it runs, and before the
 #     next line though that one is in the pipe already; bytes a thread
-#     gathered before its exec took another thread's pid;
+#     gathered before its exec took another thread's pid; a line read
+#     while more threads than the kernel keeps bytes for hold some;
 #   - a session opened before its container became a target: what it
 #     reads after is recorded (the sweep gives its marks the root's stdin),
 #     and so is what the init of a container made with its stdin open
@@ -226,6 +227,27 @@ t_eq "splice(2) out of the pipe: every byte counted" 300000 \
 		awk -F'\t' '$1 == "splicein" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"
 notes=$(grep '"source":"stdin"' "$work/out.jsonl" | grep '\[not recorded: ')
 t_eq "the count lines are marked truncated" "$(grep -c . <<<"$notes")" "$(grep -c '"truncated":true' <<<"$notes")"
+
+# --- more readers than the kernel keeps bytes for --------------------------------------
+
+# A user holding more readers on part of a line than the kernel keeps
+# gathered bytes for (stdin_buf, 1,024 threads): another session's bytes
+# then go out one by one, and its line is whole all the same.
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+cap_agent || t_fail "agent did not start (full)"
+exec 7> >(into t /bin/bash -c 'splicein --threads 1100' >"$work/held" 2>&1)
+s7=$!
+head -c 1100 /dev/zero | tr '\0' x >&7
+t_wait 60 grep -q held "$work/held" || t_fail "1,100 threads hold a byte of their stdin each"
+printf 'echo map-full\n' | into t /bin/bash >/dev/null 2>&1
+exec 7>&-
+wait "$s7"
+sync_t sync-6
+cap_agent_stop
+t_eq "a line read while the kernel keeps no more threads' bytes: whole" "$(printf 'bash\techo map-full')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
+		grep map-full)"
 
 # --- a session opened before the target ------------------------------------------------
 

@@ -8,7 +8,12 @@
  *   splicein --thread-exec N PROG
  *                        a thread other than the first reads N bytes of it
  *                        one per read(2), then runs PROG (which takes the
- *                        first thread's pid).
+ *                        first thread's pid);
+ *   splicein --threads N
+ *                        N threads read a byte of it each (one read(2) of
+ *                        one byte) and wait, each holding part of a line;
+ *                        then the first thread prints "held" and reads
+ *                        the rest one byte per read(2), and all exit.
  * Built static, so that a test can drop it into a container's root. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -84,9 +89,57 @@ static void *thread_exec(void *arg)
 	exit(1);
 }
 
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t held_cond = PTHREAD_COND_INITIALIZER;
+static long held;
+
+static void *thread_hold(void *arg)
+{
+	char c;
+
+	(void)arg;
+	if (read(0, &c, 1) != 1)
+		c = 0;
+	pthread_mutex_lock(&held_lock);
+	held++;
+	pthread_cond_broadcast(&held_cond);
+	pthread_mutex_unlock(&held_lock);
+	pause(); /* until the process exits */
+	return NULL;
+}
+
+static int by_threads(long n)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	long i;
+	char c;
+
+	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, 64 << 10))
+		return 1;
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&th, &attr, thread_hold, NULL)) {
+			perror("splicein: pthread_create");
+			return 1;
+		}
+	}
+	pthread_mutex_lock(&held_lock);
+	while (held < n)
+		pthread_cond_wait(&held_cond, &held_lock);
+	pthread_mutex_unlock(&held_lock);
+	printf("held\n");
+	fflush(stdout);
+	while (read(0, &c, 1) == 1)
+		;
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th;
+
+	if (argc > 2 && !strcmp(argv[1], "--threads"))
+		return by_threads(strtol(argv[2], NULL, 10));
 
 	if (argc > 3 && !strcmp(argv[1], "--thread-exec")) {
 		thread_argv = argv;
