@@ -121,6 +121,8 @@ t_match "counting what the old state held unread" \
 cap_agent_stop
 t_eq "a stop with targets leaves capture pinned" "yes" \
 	"$(ls "$pins"/*/map_events "$pins"/*/link_sched_exec "$pins"/*/link_sched_fork >/dev/null 2>&1 && echo yes || echo no)"
+t_eq "  a stdin tick per CPU among it" "$(getconf _NPROCESSORS_ONLN)" \
+	"$(find "$pins" -name 'link_stdin_tick_*' | wc -l)"
 printf 'echo typed-while-stopped\n' >"$work/c1b.txt"
 cap_shell c1 "$work/c1b.txt" >/dev/null || t_fail "the shell in c1 failed"
 start_agent --max-line 100 || t_fail "agent did not restart"
