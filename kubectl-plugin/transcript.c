@@ -224,10 +224,13 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 		fprintf(f, "  [%s]", transcript_str(e, "source", NULL));
 	if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)) ||
 	    cJSON_IsTrue(transcript_get(e, "inexact", NULL)) ||
+	    cJSON_IsTrue(transcript_get(e, "noNewline", NULL)) ||
 	    transcript_get(e, "redacted", NULL)) {
 		out_color(f, st->color, OUT_YELLOW);
 		if (cJSON_IsTrue(transcript_get(e, "inexact", NULL)))
 			fputs("  [inexact]", f);
+		if (cJSON_IsTrue(transcript_get(e, "noNewline", NULL)))
+			fputs("  [no newline]", f);
 		if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)))
 			fputs("  [truncated]", f);
 		if (transcript_get(e, "redacted", NULL))

@@ -151,8 +151,10 @@ static void main_usage(FILE *f)
 		"pressed and marked \"recovered\":true. Terminal lines: empty ones are not\n"
 		"entries; a line edited with keys whose effect cannot be known (history,\n"
 		"completion) is marked \"inexact\":true; a line typed with echo off (a\n"
-		"password) is not recorded, only that it was (\"echo_off\":true). Logs go to\n"
-		"stderr as JSON lines.\n",
+		"password) is not recorded, only that it was (\"echo_off\":true). A line of a\n"
+		"session's stdin that ended before its newline (its reader went on, a program\n"
+		"started, a second passed) is marked \"no_newline\":true: the next one of its\n"
+		"process may be the rest of it. Logs go to stderr as JSON lines.\n",
 		SA_LINE_MAX_DEFAULT, SA_LINE_CAP - 2, SA_ARGS_MAX_DEFAULT, SA_ARGS_CAP);
 }
 

@@ -258,6 +258,7 @@ int session_handle_tty_line(struct session_table *st, const struct ttyline *l,
 	e.text_len = l->len;
 	e.truncated = (l->flags & TTYLINE_TRUNCATED) != 0;
 	e.inexact = (l->flags & TTYLINE_INEXACT) != 0;
+	e.no_newline = (l->flags & TTYLINE_NO_NEWLINE) != 0;
 	e.echo_off = (l->flags & TTYLINE_ECHO_OFF) != 0;
 	e.part = l->part;
 	return sink_write(st->sink, &e);

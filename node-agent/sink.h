@@ -66,6 +66,7 @@ struct sink_entry {
 	bool recovered; /* line: of a call running before the probe (SA_F_RECOVERED) */
 	enum sink_source source; /* line */
 	bool inexact; /* line (terminal): keys whose effect could not be known */
+	bool no_newline; /* line (stdin): ended before its newline, see TTYLINE_NO_NEWLINE */
 	bool echo_off; /* line (terminal): typed with echo off; text withheld */
 	uint32_t part; /* line (terminal): lines the same read completed before it */
 	const char *filename; /* exec */

@@ -244,6 +244,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		sink_jsonl_fmt(s, ",\"source\":\"%s\"", sink_source_name(e->source));
 		if (e->inexact)
 			sink_jsonl_raw(s, ",\"inexact\":true", 15);
+		if (e->no_newline)
+			sink_jsonl_raw(s, ",\"no_newline\":true", 18);
 		if (e->echo_off)
 			sink_jsonl_raw(s, ",\"echo_off\":true", 16);
 		break;

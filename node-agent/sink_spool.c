@@ -678,6 +678,8 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		cJSON_AddTrueToObject(entry, "truncated");
 	if (e->kind == SINK_LINE && e->inexact)
 		cJSON_AddTrueToObject(entry, "inexact");
+	if (e->kind == SINK_LINE && e->no_newline)
+		cJSON_AddTrueToObject(entry, "noNewline");
 	/* The text is the placeholder: typed with echo off (a password). */
 	if (e->kind == SINK_LINE && e->echo_off) {
 		cJSON *redacted = cJSON_GetObjectItemCaseSensitive(entry, "redacted");

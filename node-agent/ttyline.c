@@ -121,11 +121,21 @@ static void ttyline_complete(struct ttyline_table *t, struct ttyline_stream *s,
 	ttyline_emit(t, h, s->tty, text, len, flags, s->part++);
 }
 
+/* The line s is reading ends where it is, before any newline (h: the
+ * event that ends it). */
+static void ttyline_cut(struct ttyline_table *t, struct ttyline_stream *s,
+			const struct sa_event_hdr *h)
+{
+	if (s->is_stdin && s->le.len)
+		s->flags |= TTYLINE_NO_NEWLINE;
+	ttyline_complete(t, s, h, false);
+}
+
 /* Sends what s holds, its unfinished line too. */
 static void ttyline_flush(struct ttyline_table *t, struct ttyline_stream *s)
 {
 	ttyline_send_held(t, s);
-	ttyline_complete(t, s, &s->hdr, false);
+	ttyline_cut(t, s, &s->hdr);
 }
 
 static void ttyline_close(struct ttyline_table *t, size_t i)
@@ -226,7 +236,7 @@ static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 	/* Nothing read: end of input; or the reader went on before a
 	 * newline. */
 	if ((ev->text_len == 0 && ev->lost == 0) || (h->flags & SA_F_TTY_BREAK))
-		ttyline_complete(t, s, h, false);
+		ttyline_cut(t, s, h);
 }
 
 /* Whether s is a stdin holding part of a line. */
@@ -298,7 +308,7 @@ void ttyline_before(struct ttyline_table *t, const struct capture_event *ev)
 		/* A program starts in the session: what its stdin readers
 		 * read of a line may have made it start. */
 		if (exec && ttyline_stdin_open(s) && s->hdr.sid == h->sid)
-			ttyline_complete(t, s, &s->hdr, false);
+			ttyline_cut(t, s, &s->hdr);
 		if (recovered && s->tgid == h->tgid) {
 			/* readline's own line, which its reads made too. */
 			if (s->held && s->held_hdr.pid == h->pid)
@@ -336,7 +346,7 @@ void ttyline_tick(struct ttyline_table *t, uint64_t now_ns)
 		if (s->held && now_ns - s->held_hdr.ts >= TTYLINE_HOLD_NS)
 			ttyline_send_held(t, s);
 		if (ttyline_stdin_open(s) && now_ns - s->hdr.ts >= TTYLINE_HOLD_NS)
-			ttyline_complete(t, s, &s->hdr, false);
+			ttyline_cut(t, s, &s->hdr);
 	}
 }
 

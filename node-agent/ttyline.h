@@ -37,6 +37,10 @@
 #define TTYLINE_INEXACT 0x2 /* raw mode: keys whose effect could not be known */
 #define TTYLINE_ECHO_OFF 0x4 /* canonical with echo off: text withheld */
 #define TTYLINE_STDIN 0x8    /* read from the session's stdin, not a terminal */
+/* A stdin line ended before its newline (its reader went on, a program
+ * started, a pause, end of input, exit): the next line of its stream may
+ * be the rest of it. */
+#define TTYLINE_NO_NEWLINE 0x10
 
 #define TTYLINE_WITHHELD "[not recorded: typed with echo off]"
 /* The text of the line that stands for bytes of a stdin not recorded

@@ -171,6 +171,10 @@ t_eq "a line without its newline: a line of its own" \
 		'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-5 > /tmp/nonl' 'echo nonl-after5')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		grep -e nonl -e 'N 15' -e 'N 23' -e "d ';'" -e "d '|'")"
+t_eq "  marked no_newline (one that had its newline not)" \
+	"$(printf '%s\n' 'echo nonl-1 > /tmp/nonl	true' 'x=nonl-7; while :; do :; done|	true' 'echo nonl-after5	')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field line,no_newline "$work/out.jsonl" |
+		grep -e 'nonl-1 ' -e nonl-7 -e nonl-after5)"
 t_eq "bytes a thread read before its exec, which took another thread's pid" "thread-gathered" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin "$work/out.jsonl" | grep thread-)"
 t_eq "a line without its newline: before the program it ran" \

@@ -203,6 +203,18 @@ printf 'read -r -N %d c; eval "$c"\n%s' "${#cmd}" "$cmd" >&9
 t_wait "$WAIT" shell_event "$pod" "$cmd" >/dev/null || true
 t_eq "a command run without its newline: its Event while the session is open" \
 	"alice: $cmd open" "$(shell_event "$pod" "$cmd") $(kill -0 "$kpid" 2>/dev/null && echo open)"
+# no_newline TEXT: noNewline of the AuditRecord entries of that line.
+no_newline() {
+	k get auditrecords -o json >"$work/nl-records.json" 2>/dev/null || return 1
+	python3 - "$work/nl-records.json" "$1" <<-'EOF'
+	import json, sys
+	recs = json.load(open(sys.argv[1]))["items"]
+	print(" ".join(str(e.get("noNewline", False)).lower() for r in recs
+	               for e in r["spec"]["entries"] if e["kind"] == "line" and e.get("text") == sys.argv[2]))
+	EOF
+}
+t_wait "$WAIT" has_attr line "$cmd" || true
+t_eq "  its AuditRecord entry says it ended before its newline" "true" "$(no_newline "$cmd")"
 exec 9>&-
 wait "$kpid" 2>/dev/null
 

@@ -308,6 +308,7 @@ static void test_ttyline_stdin_lines(void)
 	rd_stdin(t, "", 0, 0, 0);
 	UNIT_CHECK(g.n == 9);
 	UNIT_CHECK_STR(g.text[8], "last");
+	UNIT_CHECK(g.flags[8] == (TTYLINE_STDIN | TTYLINE_NO_NEWLINE));
 	rd_stdin(t, "", 0, 99, 0);
 	UNIT_CHECK(g.n == 10);
 	UNIT_CHECK_STR(g.text[9], "[not recorded: 99 bytes of stdin]");
@@ -316,7 +317,7 @@ static void test_ttyline_stdin_lines(void)
 	ttyline_exit(t, &exit);
 	UNIT_CHECK(g.n == 11);
 	UNIT_CHECK_STR(g.text[10], "unfinished");
-	UNIT_CHECK(g.flags[10] == TTYLINE_STDIN);
+	UNIT_CHECK(g.flags[10] == (TTYLINE_STDIN | TTYLINE_NO_NEWLINE));
 	UNIT_CHECK(ttyline_count(t) == 0);
 	ttyline_table_free(t);
 }
@@ -350,10 +351,12 @@ static void test_ttyline_stdin_partial_lines_end(void)
 	rd_stdin_by(t, 70, 100, SA_F_TTY_BREAK, "; b", 3, 0, 0);
 	UNIT_CHECK(g.n == 1);
 	UNIT_CHECK_STR(g.text[0], "echo x >/etc/passwd; b");
-	UNIT_CHECK(g.flags[0] == TTYLINE_STDIN);
+	/* Marked: a reader can join it to the rest. */
+	UNIT_CHECK(g.flags[0] == (TTYLINE_STDIN | TTYLINE_NO_NEWLINE));
 	rd_stdin(t, "rest\n", 5, 0, 0);
 	UNIT_CHECK(g.n == 2);
 	UNIT_CHECK_STR(g.text[1], "rest");
+	UNIT_CHECK(g.flags[1] == TTYLINE_STDIN);
 	/* A program starts in another session: nothing; in its own: the
 	 * part read is a line first. */
 	rd_stdin(t, "id", 2, 0, 0);
@@ -362,6 +365,7 @@ static void test_ttyline_stdin_partial_lines_end(void)
 	exec_in(t, 100);
 	UNIT_CHECK(g.n == 3);
 	UNIT_CHECK_STR(g.text[2], "id");
+	UNIT_CHECK(g.flags[2] == (TTYLINE_STDIN | TTYLINE_NO_NEWLINE));
 	exec_in(t, 100);
 	UNIT_CHECK(g.n == 3);
 	/* Time without more of it. */
@@ -372,6 +376,7 @@ static void test_ttyline_stdin_partial_lines_end(void)
 	ttyline_tick(t, at + TTYLINE_HOLD_NS);
 	UNIT_CHECK(g.n == 4);
 	UNIT_CHECK_STR(g.text[3], "slow");
+	UNIT_CHECK(g.flags[3] == (TTYLINE_STDIN | TTYLINE_NO_NEWLINE));
 	UNIT_CHECK(g.tgid[3] == 71);
 	ttyline_tick(t, at + 2 * TTYLINE_HOLD_NS);
 	UNIT_CHECK(g.n == 4);
