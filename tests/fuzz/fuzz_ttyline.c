@@ -26,8 +26,10 @@ static void fuzz_line(void *arg, const struct ttyline *l)
 {
 	(void)arg;
 	FUZZ_CHECK(l->hdr && (l->text || l->len == 0));
-	FUZZ_CHECK(!(l->flags &
-		     ~(TTYLINE_TRUNCATED | TTYLINE_INEXACT | TTYLINE_ECHO_OFF | TTYLINE_STDIN)));
+	FUZZ_CHECK(!(l->flags & ~(TTYLINE_TRUNCATED | TTYLINE_INEXACT | TTYLINE_ECHO_OFF |
+				  TTYLINE_STDIN | TTYLINE_NO_NEWLINE)));
+	/* Only a stdin line ends before its newline. */
+	FUZZ_CHECK(!(l->flags & TTYLINE_NO_NEWLINE) || (l->flags & TTYLINE_STDIN));
 	if (l->flags & TTYLINE_ECHO_OFF)
 		FUZZ_CHECK(l->len == strlen(TTYLINE_WITHHELD) &&
 			   !memcmp(l->text, TTYLINE_WITHHELD, l->len));
