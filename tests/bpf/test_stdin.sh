@@ -125,14 +125,21 @@ waiting() {
 # (-N), or byte by byte (-d), which the kernel gathers.
 waiting nonl-1 "$(printf '%s\n%s' 'read -r -N 23 cmd; eval "$cmd"' 'echo nonl-1 > /tmp/nonl')"
 waiting nonl-4 "$(printf '%s\n%s' "read -r -d ';' cmd; eval \"\$cmd\"" 'echo nonl-4 > /tmp/nonl;')"
+# acting MARK CMD AFTER STATE WHAT: a shell of t reads CMD (ending in
+# '|') without a newline and evals it, AFTER in its pipe already: the
+# entry holding MARK comes while the shell is in STATE (a ps state
+# letter), held there by what CMD does (WHAT). s7: its nsenter, fd 7 its
+# pipe, both left open.
+acting() {
+	exec 7> >(into t /bin/bash >/dev/null 2>&1)
+	s7=$!
+	printf '%s\n%s%s\n' "read -r -d '|' cmd; eval \"\$cmd\"" "$2" "$3" >&7
+	t_wait 30 grep -q "$1" "$work/out.jsonl" || t_fail "a command that $5 is recorded"
+	t_eq "  while its shell $5" "$4" "$(ps -o stat= --ppid "$s7" | cut -c1)"
+}
 # The same, the command stopping its shell, with more of the script in
 # the pipe: no read, no exec, no exit follows; the shell's sleep sends it.
-exec 7> >(into t /bin/bash >/dev/null 2>&1)
-s7=$!
-printf '%s\n%s%s\n' "read -r -d '|' cmd; eval \"\$cmd\"" 'echo nonl-6 > /tmp/nonl && kill -STOP $$|' \
-	'echo nonl-after6' >&7
-t_wait 30 grep -q nonl-6 "$work/out.jsonl" || t_fail "a command that stopped its shell is recorded"
-t_eq "  while its shell is stopped" T "$(ps -o stat= --ppid "$s7" | cut -c1)"
+acting nonl-6 'echo nonl-6 > /tmp/nonl && kill -STOP $$|' 'echo nonl-after6' T "stopped itself"
 pkill -CONT -P "$s7"
 kill -CONT "$s7" # nsenter stops when its child does
 exec 7>&-
@@ -140,12 +147,7 @@ wait "$s7"
 # The same, the command then spinning in user mode (no sleep, syscall,
 # fork or exec follows while its CPU may have nothing else to run): a
 # tick of its CPU sends it.
-exec 7> >(into t /bin/bash >/dev/null 2>&1)
-s7=$!
-printf '%s\n%s%s\n' "read -r -d '|' cmd; eval \"\$cmd\"" 'x=nonl-7; while :; do :; done|' \
-	'echo nonl-after7' >&7
-t_wait 30 grep -q nonl-7 "$work/out.jsonl" || t_fail "a command then a busy loop is recorded"
-t_eq "  while its shell spins" R "$(ps -o stat= --ppid "$s7" | cut -c1)"
+acting nonl-7 'x=nonl-7; while :; do :; done|' 'echo nonl-after7' R "spins"
 pkill -KILL -P "$s7"
 exec 7>&-
 wait "$s7"
