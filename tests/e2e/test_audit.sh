@@ -511,6 +511,35 @@ t_match "  (the loop ran all along)" '^[1-9]' \
 k delete pod batch --wait=false >/dev/null 2>&1
 k delete -f "$work/sessions.yaml" --wait=false >/dev/null 2>&1
 
+# --- kubectl run -i: a container made with its stdin open ---------------------------
+
+# Its init, bash, reads what kubectl sends into its stdin, neither through
+# readline nor from a terminal: recorded from that pipe (source stdin),
+# once the agent has attached to the container.
+mkfifo "$work/runi.fifo"
+k run runi -i --image=shellaudit.local/demo:dev --image-pull-policy=Never --labels=app=demo,case=run-i \
+	--restart=Never --overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- /bin/bash \
+	<"$work/runi.fifo" >"$work/runi.out" 2>&1 &
+runi=$!
+t_cleanup "kill $runi 2>/dev/null"
+exec 9>"$work/runi.fifo"
+t_wait "$WAIT" attached runi runi || t_fail "the agent attaches to the kubectl run -i pod" \
+	"$(k get pod runi -o wide 2>&1)"
+printf '%s\n' 'echo run-i-line > /dev/null' 'exit' >&9
+exec 9>&-
+wait "$runi"
+runi_lines() { k get auditrecords -l shellaudit.io/pod=runi -o json | python3 -c '
+import json, sys
+for r in sorted(json.load(sys.stdin)["items"], key=lambda r: r["spec"]["sequence"]):
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print("%s\t%s" % (e.get("source"), e["text"]))'; }
+has_runi() { runi_lines | t_grep -q run-i-line; }
+t_wait "$WAIT" has_runi || true
+t_eq "kubectl run -i: what its init reads from its stdin is recorded" \
+	"$(printf '%s\n' 'stdin	echo run-i-line > /dev/null' 'stdin	exit')" "$(runi_lines)"
+k delete pod runi --wait=false >/dev/null 2>&1
+
 # --- who opened it: two people, kubectl debug, forgeries (attribution.sh) ------------
 
 . "$T_ROOT/tests/e2e/attribution.sh"
