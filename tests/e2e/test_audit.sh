@@ -528,17 +528,32 @@ t_wait "$WAIT" attached runi runi || t_fail "the agent attaches to the kubectl r
 printf '%s\n' 'echo run-i-line > /dev/null' 'exit' >&9
 exec 9>&-
 wait "$runi"
-runi_lines() { k get auditrecords -l shellaudit.io/pod=runi -o json | python3 -c '
+# lines_of POD: "SOURCE<TAB>TEXT" of the line entries of POD's AuditRecords.
+lines_of() { k get auditrecords -l "shellaudit.io/pod=$1" -o json | python3 -c '
 import json, sys
 for r in sorted(json.load(sys.stdin)["items"], key=lambda r: r["spec"]["sequence"]):
     for e in r["spec"]["entries"]:
         if e["kind"] == "line":
             print("%s\t%s" % (e.get("source"), e["text"]))'; }
-has_runi() { runi_lines | t_grep -q run-i-line; }
+has_runi() { lines_of runi | t_grep -q run-i-line; }
 t_wait "$WAIT" has_runi || true
 t_eq "kubectl run -i: what its init reads from its stdin is recorded" \
-	"$(printf '%s\n' 'stdin	echo run-i-line > /dev/null' 'stdin	exit')" "$(runi_lines)"
+	"$(printf '%s\n' 'stdin	echo run-i-line > /dev/null' 'stdin	exit')" "$(lines_of runi)"
 k delete pod runi --wait=false >/dev/null 2>&1
+# kubectl attach -i to such a container made without a client (kubectl run
+# --stdin --attach=false): what its init reads through the attach is
+# recorded the same.
+k run attachi --stdin --attach=false --image=shellaudit.local/demo:dev --image-pull-policy=Never \
+	--labels=app=demo,case=attach-i --restart=Never \
+	--overrides='{"spec":{"terminationGracePeriodSeconds":1}}' --command -- /bin/bash >/dev/null
+t_wait "$WAIT" attached attachi attachi || t_fail "the agent attaches to the kubectl run --stdin pod" \
+	"$(k get pod attachi -o wide 2>&1)"
+printf '%s\n' 'echo attach-i-line > /dev/null' 'exit' | timeout 120 "$KUBE_BIN/kubectl" attach -i attachi >"$work/attachi.out" 2>&1
+has_attachi() { lines_of attachi | t_grep -q attach-i-line; }
+t_wait "$WAIT" has_attachi || true
+t_eq "kubectl attach -i: what the init reads through it is recorded" \
+	"$(printf '%s\n' 'stdin	echo attach-i-line > /dev/null' 'stdin	exit')" "$(lines_of attachi)"
+k delete pod attachi --wait=false >/dev/null 2>&1
 
 # --- who opened it: two people, kubectl debug, forgeries (attribution.sh) ------------
 
