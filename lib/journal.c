@@ -517,6 +517,26 @@ int journal_sync(struct journal *j)
 	return 0;
 }
 
+size_t journal_trim(struct journal *j)
+{
+	size_t was = j->capmem;
+	unsigned char *p;
+
+	if (j->capmem == j->nmem)
+		return 0;
+	if (!j->nmem) {
+		free(j->mem);
+		j->mem = NULL;
+		j->capmem = 0;
+		return was;
+	}
+	if (!(p = realloc(j->mem, j->nmem)))
+		return 0;
+	j->mem = p;
+	j->capmem = j->nmem;
+	return was - j->capmem;
+}
+
 /* Room for len more bytes at the end of the copy of what was appended
  * and not yet synced (the caller fills it), or NULL. */
 static unsigned char *journal_keep(struct journal *j, size_t len)
@@ -634,8 +654,8 @@ static int journal_read_mem(struct journal *j, const struct journal_segment *s, 
 	uint32_t magic, l;
 	size_t off, have;
 
-	if (!j->opts.read_recent || s != &j->segs[j->nsegs - 1] || pos < s->end - j->nmem ||
-	    pos < j->mem_whole)
+	if (!j->opts.read_recent || !j->mem || s != &j->segs[j->nsegs - 1] ||
+	    pos < s->end - j->nmem || pos < j->mem_whole)
 		return 0;
 	off = (size_t)(pos - (s->end - j->nmem));
 	have = j->nmem - off;

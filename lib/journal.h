@@ -70,6 +70,12 @@ int journal_append_reserved(struct journal *j, const void *data, size_t len, uin
 /* Makes every appended item durable: fdatasync, and fsync of the directory
  * once a new segment was made. 0 only when all of it is on disk. */
 int journal_sync(struct journal *j);
+/* Gives back the memory the copy of recent items holds beyond what it
+ * keeps (the items not yet synced and, for read_recent, the last
+ * JOURNAL_MEM_KEEP bytes synced): a burst grows it up to
+ * 4 * JOURNAL_MEM_KEEP, kept for the next one. For a caller's idle time.
+ * Returns the bytes given back. */
+size_t journal_trim(struct journal *j);
 /* Everything before this position is durable. */
 uint64_t journal_synced(const struct journal *j);
 

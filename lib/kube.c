@@ -542,6 +542,20 @@ int kube_call_start(struct kube_client *c, struct kube_call *call)
 	return 0;
 }
 
+int kube_client_trim(struct kube_client *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < KUBE_MANY_MAX; i++) {
+		if (c->running[i] || !c->many[i])
+			continue;
+		curl_easy_cleanup(c->many[i]);
+		c->many[i] = NULL;
+		n++;
+	}
+	return n;
+}
+
 /* Ends the call of slot i with curl's outcome rc. */
 static void kube_call_finish(struct kube_client *c, size_t i, CURLcode rc)
 {

@@ -143,6 +143,12 @@ void kube_set_beside(struct kube_client *c, void (*fn)(void *), void *arg);
 int kube_calls_run(struct kube_client *c, int timeout_ms);
 void kube_call_cancel(struct kube_client *c, struct kube_call *call);
 
+/* Frees the handles of kube_call_start's window that run no call: each
+ * keeps buffers of tens of kB after a burst (an upload buffer of 16 kB
+ * among them); the next calls make them again. The connections stay open.
+ * For a caller's idle time. Returns how many it freed. */
+int kube_client_trim(struct kube_client *c);
+
 /* The n calls (at most KUBE_MANY_MAX, else -E2BIG) started together, run
  * until all ended (one that found no free slot: ret -EBUSY). */
 int kube_request_many(struct kube_client *c, struct kube_call *calls, size_t n);

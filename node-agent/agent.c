@@ -790,11 +790,9 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 	return false;
 }
 
-/* Once the targets are known: what a previous agent left pinned and no
- * target claims (a container untargeted or gone meanwhile) is removed; its
- * readline probes once the first search of every target took over theirs. */
-/* Every this many seconds, the heap's free pages go back to the system
- * (malloc_trim): after a burst of entries and Events, glibc keeps them. */
+/* Every this many seconds, what a burst of entries and Events grew goes
+ * back to the system (the spool's and the client's buffers, the heap's
+ * free pages): glibc and they keep it for the next burst. */
 #define AGENT_TRIM_TICKS 10
 
 /* Once events come fast (a drain that found some less than twice
@@ -881,6 +879,9 @@ static void agent_capture_join(struct agent *a)
 	a->cap_started = false;
 }
 
+/* Once the targets are known: what a previous agent left pinned and no
+ * target claims (a container untargeted or gone meanwhile) is removed; its
+ * readline probes once the first search of every target took over theirs. */
 static void agent_settle(struct agent *a)
 {
 	if (a->nc)
@@ -1531,9 +1532,16 @@ static long agent_on_tick(void *arg)
 	} else {
 		agent_update_metrics(a);
 	}
-	/* What a burst left free in the heap goes back to the system. */
-	if (++a->ticks % AGENT_TRIM_TICKS == 0)
+	/* What a burst grew and left free goes back to the system: the
+	 * spool's buffers, the idle handles of the Events' window (the
+	 * connection stays), then the heap's free pages. */
+	if (++a->ticks % AGENT_TRIM_TICKS == 0) {
+		if (a->spool)
+			spool_trim(a->spool);
+		if (a->client)
+			kube_client_trim(a->client);
 		malloc_trim(0);
+	}
 	return 1000;
 }
 

@@ -362,6 +362,14 @@ static int spool_give_up(struct spool *s, struct spool_await *w, long now)
 	return ret;
 }
 
+size_t spool_trim(struct spool *s)
+{
+	size_t n = s->out.cap;
+
+	jsontext_out_free(&s->out);
+	return n + journal_trim(s->ej) + journal_trim(s->rj);
+}
+
 int spool_tick(struct spool *s)
 {
 	long now = clock_now_ms();

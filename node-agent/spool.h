@@ -169,6 +169,11 @@ int spool_end_session(struct spool *s, const char *cid, const char *sk);
  * returned. */
 int spool_tick(struct spool *s);
 
+/* Gives back what a burst grew and the spool keeps for the next one (its
+ * journals' copies of recent items, the print buffer): for idle times.
+ * Returns the bytes given back. */
+size_t spool_trim(struct spool *s);
+
 /* How long the next spool_tick may wait to sync what is not yet synced
  * (opts.sync_gap_ms): 0 and up, or -1 when all is synced. */
 long spool_sync_wait_ms(const struct spool *s);

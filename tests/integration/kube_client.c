@@ -229,6 +229,10 @@ static void test_window(struct kubeconfig *cfg, const char *url)
 	CHECK("window: calls started after a slow one are answered while it runs",
 	      !held.done && quick[0].done && quick[0].ret == 0 && quick[0].resp.code == 200 &&
 		      quick[1].done && quick[1].ret == 0 && quick[1].resp.code == 200);
+	/* A trim frees the two idle handles; the slow call runs on, and
+	 * the next call makes its handle again. */
+	CHECK("window: a trim frees the idle handles, not a running one",
+	      kube_client_trim(c) == 2 && !held.done && kube_client_trim(c) == 0);
 	start_get(c, &release, "/release");
 	run_until(c, &held);
 	run_until(c, &release);
@@ -273,6 +277,8 @@ static void test_window(struct kubeconfig *cfg, const char *url)
 		run_until(c, &release);
 		kube_response_clear(&release.resp);
 	}
+	CHECK("window: after the calls, a trim frees every handle they used",
+	      kube_client_trim(c) == KUBE_MANY_MAX);
 	start_get(c, &held, "/held");
 	kube_client_free(c);
 	CHECK("window: the client's end cancels what still runs",

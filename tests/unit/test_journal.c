@@ -311,6 +311,60 @@ static void test_journal_recent_items_are_read_from_memory(void)
 	free(all);
 }
 
+/* journal_trim gives back what a burst grew the copy to, and keeps what
+ * it keeps: the last synced items and the unsynced ones are still read
+ * from memory (a byte rotten on disk does not show), and the journal goes
+ * on. Without read_recent the copy goes whole once synced. */
+static void test_journal_trim_gives_back_a_burst_and_keeps_recent_items(void)
+{
+	struct journal_opts o = { .dir = dir, .read_recent = true };
+	struct journal *j;
+	char path[128], item[1100], *all = malloc(1 << 18);
+	int i, bad;
+
+	fresh();
+	UNIT_CHECK(all != NULL);
+	if (!all)
+		return;
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_trim(j) == 0);
+	/* 150 items of 12 + 1,008 bytes: a copy of about 150 kB */
+	for (i = 0; i < 150; i++) {
+		snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_append(j, "unsynced-one", 12, NULL) == 0);
+	UNIT_CHECK(journal_trim(j) >= 150u * 1020 - JOURNAL_MEM_KEEP);
+	UNIT_CHECK(journal_trim(j) == 0);
+	snprintf(path, sizeof(path), "%s/%016x.seg", dir, 0);
+	flip(path, 149L * 1021 + 12 + 10); /* the last synced item, kept */
+	flip(path, 150L * 1021 + 12 + 3);  /* the unsynced one */
+	UNIT_CHECK(read_skipping(j, all, 1 << 18, &bad) == 151 && bad == 0);
+	UNIT_CHECK(strstr(all, "item-149-") != NULL && strstr(all, ",unsynced-one") != NULL);
+	/* It grows again, and syncs what it keeps. */
+	UNIT_CHECK(journal_append(j, "after-trim", 10, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(read_skipping(j, all, 1 << 18, &bad) == 152 && bad == 0);
+	UNIT_CHECK(strstr(all, ",unsynced-one,after-trim") != NULL);
+	journal_close(j);
+	o.read_recent = false;
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (i = 0; i < 150; i++) {
+		snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_trim(j) >= 150u * 1020);
+	UNIT_CHECK(journal_append(j, "after-trim", 10, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(read_skipping(j, all, 1 << 18, &bad) == 151 && bad == 0);
+	UNIT_CHECK(strstr(all, "item-149-") != NULL && strstr(all, ",after-trim") != NULL);
+	journal_close(j);
+	free(all);
+}
+
 /* A write cut short (the file size limit) leaves no item behind: the
  * journal takes its bytes back, in the file and in its copy, and the
  * items after it read back whole, from memory and after a reopen. */
@@ -603,6 +657,7 @@ int main(void)
 		UNIT_TEST(test_journal_corrupt_last_item_is_a_torn_tail),
 		UNIT_TEST(test_journal_corrupt_item_in_a_middle_segment_loses_only_it),
 		UNIT_TEST(test_journal_recent_items_are_read_from_memory),
+		UNIT_TEST(test_journal_trim_gives_back_a_burst_and_keeps_recent_items),
 		UNIT_TEST(test_journal_short_write_leaves_no_item),
 		UNIT_TEST(test_journal_segment_gone_is_skipped),
 		UNIT_TEST(test_journal_damaged_cursor_replays_from_the_oldest),
