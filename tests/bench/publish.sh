@@ -412,9 +412,13 @@ many() {
 	all_in() { [ "$(python3 "$PY" count "$1" "$work/records.jsonl")" = "$MANY" ]; }
 	t_eq "all $MANY lines are in AuditRecords" 0 "$(t_wait 600 all_in "$1"; echo $?)"
 }
+# The agent gives back what a burst grew every AGENT_TRIM_TICKS (10) s:
+# RSS after the burst is measured once that ran since it settled.
+TRIM_S=11
 if part 4; then
 	many "echo m-"
 	settle "$agent"
+	sleep "$TRIM_S"
 	FIG[rss_many]=$(rss "$agent")
 	FIG[hwm]=$(mib "$(rss_kb "$agent" VmHWM)")
 	echo
@@ -428,6 +432,7 @@ if part 4; then
 	FIG[rss_idle1]=$(rss "${T_DAEMON_PID[ring1]}")
 	many "echo m4-"
 	settle "${T_DAEMON_PID[ring1]}"
+	sleep "$TRIM_S"
 	FIG[rss_many1]=$(rss "${T_DAEMON_PID[ring1]}")
 	echo "   with --ringbuf-mb 1: idle ${FIG[rss_idle1]}; after $MANY lines ${FIG[rss_many1]}"
 	t_daemon_stop ring1 TERM '"msg":"stopped"'

@@ -167,7 +167,7 @@ session() {
 }
 # events POD: the messages of the ShellCommand Events on POD in the agent's
 # order: by name, which is the container's and then the entry's place in
-# the spool. Not by creation time: the agent creates up to 16 Events at
+# the spool. Not by creation time: the agent creates up to 64 Events at
 # once, and the API server may finish a later one in an earlier second.
 # "TIME NAME MESSAGE" lines with -l.
 events() {

@@ -77,6 +77,8 @@ class TLSHandler(Quiet):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A client's window of calls (KUBE_MANY_MAX) connects at once.
+    request_queue_size = 128
 
 
 def serve_tls(port, cert, key):
