@@ -63,7 +63,6 @@ struct attrib {
 	attrib_journal_fn journal;
 	void *arg;
 	struct hmap roots; /* "cid\x1fkey" -> struct attrib_root */
-	int64_t wall_minus_mono;
 	char *path;   /* the decisions' file, or NULL */
 	FILE *file;   /* appended to */
 	size_t lines; /* in it */
@@ -99,7 +98,6 @@ int attrib_new(const struct attrib_opts *o, struct pending_set *ps, attrib_journ
 	a->ps = ps;
 	a->journal = journal;
 	a->arg = arg;
-	a->wall_minus_mono = clock_wall_offset_ns();
 	hmap_init_free(&a->roots, attrib_root_free);
 	*out = a;
 	return 0;
@@ -233,10 +231,10 @@ static cJSON *attrib_text(const char *s, size_t n)
 	return j;
 }
 
-static void attrib_add_root(struct attrib *a, const struct attrib_root *r, cJSON *attr)
+static void attrib_add_root(const struct attrib_root *r, cJSON *attr)
 {
 	cJSON *root = cJSON_AddObjectToObject(attr, "root"), *argv;
-	int64_t wall = (int64_t)r->exec_ns + a->wall_minus_mono;
+	int64_t wall = (int64_t)r->exec_ns + clock_wall_offset_ns();
 	struct timespec ts = { (time_t)(wall / 1000000000), (long)(wall % 1000000000) };
 	char t[40];
 	size_t i;
@@ -304,7 +302,7 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 			attr, "reason",
 			"the pending session it matched was gone before the decision");
 		if (!r->own)
-			attrib_add_root(a, r, attr);
+			attrib_add_root(r, attr);
 		return attr;
 	}
 	if (chosen >= 0 && (size_t)chosen < n) {
@@ -362,7 +360,7 @@ static cJSON *attrib_build(struct attrib *a, const struct attrib_root *r,
 		attrib_append_reason(attr, what);
 	}
 	if (!r->own)
-		attrib_add_root(a, r, attr);
+		attrib_add_root(r, attr);
 	if (m->status == MATCH_MATCHED && cJSON_IsObject(audit)) {
 		const cJSON *who = cJSON_GetObjectItemCaseSensitive(audit, "impersonatedUser");
 		const char *heard;

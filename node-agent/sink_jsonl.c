@@ -24,7 +24,6 @@ struct sink_jsonl {
 	struct sink base;
 	FILE *f;
 	int owns_file;
-	int64_t wall_minus_mono; /* ns */
 	char *buf; /* the line being built */
 	size_t len, cap;
 	char *esc; /* escape_text scratch */
@@ -137,7 +136,7 @@ static const char *sink_jsonl_kind(enum sink_kind k)
 /* A monotonic time as an RFC 3339 string. */
 static void sink_jsonl_when(struct sink_jsonl *s, uint64_t mono)
 {
-	int64_t ns = (int64_t)mono + s->wall_minus_mono;
+	int64_t ns = (int64_t)mono + clock_wall_offset_ns();
 	time_t sec = (time_t)(ns / 1000000000);
 	char ts[40];
 	struct tm tm;
@@ -338,7 +337,6 @@ int sink_jsonl_open_stream(void *file, struct sink **out)
 	s->base.flush = sink_jsonl_flush;
 	s->base.close = sink_jsonl_close;
 	s->f = file;
-	s->wall_minus_mono = clock_wall_offset_ns();
 	*out = &s->base;
 	return 0;
 }

@@ -49,8 +49,7 @@ struct sink_spool {
 	struct spool *sp;
 	sink_spool_lookup_fn lookup;
 	void *arg;
-	struct export *export;	/* a JSON-lines copy of each entry, or NULL */
-	int64_t wall_minus_mono;	/* ns */
+	struct export *export;		/* a JSON-lines copy of each entry, or NULL */
 	struct hmap pending;		/* "cid\x1fsk" -> struct sink_spool_pending */
 	uint64_t pending_sessions;	/* of pending: keys with a session */
 	sink_spool_hold_fn hold;
@@ -115,9 +114,9 @@ static bool sink_spool_out(const struct sink_spool *s, const char *container,
 	return spool_container_bytes(s->sp, container) >= max / 100 * pct;
 }
 
-static void sink_spool_time(const struct sink_spool *s, uint64_t mono, char *buf, size_t cap)
+static void sink_spool_time(uint64_t mono, char *buf, size_t cap)
 {
-	int64_t ns = (int64_t)mono + s->wall_minus_mono;
+	int64_t ns = (int64_t)mono + clock_wall_offset_ns();
 	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
 
 	timefmt_micro(&ts, buf, cap);
@@ -599,11 +598,11 @@ static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *
 	bool cut = false;
 	int ret;
 
-	sink_spool_time(s, e->ts, ts, sizeof(ts));
+	sink_spool_time(e->ts, ts, sizeof(ts));
 	cJSON_AddStringToObject(entry, "time", ts);
 	cJSON_AddStringToObject(entry, "kind", "off");
 	if (e->since) {
-		sink_spool_time(s, e->since, ts, sizeof(ts));
+		sink_spool_time(e->since, ts, sizeof(ts));
 		cJSON_AddStringToObject(entry, "since", ts);
 	}
 	cJSON_AddStringToObject(entry, "reason", e->reason ? e->reason : "unknown");
@@ -656,7 +655,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 			 "an event spooled just before the agent stopped came again; kept once");
 		return 0;
 	}
-	sink_spool_time(s, e->ts, ts, sizeof(ts));
+	sink_spool_time(e->ts, ts, sizeof(ts));
 	entry = cJSON_CreateObject();
 	cJSON_AddStringToObject(entry, "time", ts);
 	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE	 ? "line" :
@@ -856,7 +855,6 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->sp = sp;
 	s->lookup = lookup;
 	s->arg = arg;
-	s->wall_minus_mono = clock_wall_offset_ns();
 	hmap_init_free(&s->pending, sink_spool_pending_free);
 	hmap_init_free(&s->held, free);
 	hmap_init(&s->over);

@@ -14,10 +14,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "escape.h"
 #include "export.h"
 #include "sink_spool.h"
@@ -26,6 +29,19 @@
 
 static char dir[64];
 static struct sink_spool_target target;
+
+/* The wall clock as this program sees it: the real one plus wall_shift_s
+ * (a step of NTP's, a VM's host), the monotonic one untouched. */
+static time_t wall_shift_s;
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int r = (int)syscall(SYS_clock_gettime, id, ts);
+
+	if (r == 0 && id == CLOCK_REALTIME)
+		ts->tv_sec += wall_shift_s;
+	return r;
+}
 
 static const struct sink_spool_target *lookup(const char *container, void *arg)
 {
@@ -251,6 +267,63 @@ static void test_sink_spool_terminal_lines(void)
 	UNIT_CHECK_STR(
 		cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "redacted"), 0)),
 		"echo-off");
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+}
+
+/* "2026-12-04T22:13:08.123456Z" as seconds since the epoch, -1 if not. */
+static time_t entry_epoch(const cJSON *e)
+{
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, "time"));
+	struct tm tm = { 0 };
+
+	if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm))
+		return -1;
+	return timegm(&tm);
+}
+
+/* An entry's time is the wall clock's when it was captured, as the wall
+ * clock says then: a step of the wall clock after the sink opened moves
+ * the entries after it (an offset kept from the start would not). */
+static void test_sink_spool_entry_time_follows_the_wall_clock(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry l1 = { .kind = SINK_LINE,
+				 .source = SINK_SOURCE_TERMINAL,
+				 .container = "containerd://c1",
+				 .session = 7,
+				 .pid = 7,
+				 .tid = 7,
+				 .text = "echo before",
+				 .text_len = 11 };
+	struct sink_entry l2 = l1;
+	struct spool *sp;
+	struct sink *sink;
+	time_t before, after;
+	cJSON *all;
+
+	snprintf(sub, sizeof(sub), "%s/wallclock", dir);
+	target = (struct sink_spool_target){ id, NULL, false, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	l1.ts = clock_now_ns();
+	UNIT_CHECK(sink_write(sink, &l1) == 0);
+	wall_shift_s = 3600;
+	l2.ts = clock_now_ns();
+	l2.text = "echo after";
+	l2.text_len = 10;
+	UNIT_CHECK(sink_write(sink, &l2) == 0);
+	wall_shift_s = 0;
+	all = records(sp);
+	before = entry_epoch(entry(all, 0, 0));
+	after = entry_epoch(entry(all, 0, 1));
+	UNIT_CHECK(before > 0 && after - before >= 3599 && after - before <= 3601);
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -496,14 +569,20 @@ static int no_datasync(int fd)
 	return 0;
 }
 
-/* Publishes everything as accepted, with its Events, until nothing waits. */
+/* Publishes everything as accepted, with its Events, until nothing waits.
+ * Each turn 2 ms apart: the spool acknowledges what was published at its
+ * checkpoint (checkpoint_ms), and three turns within a millisecond (a fast
+ * machine) left it unacknowledged, the container's bytes still counted. */
 static void drain_all(struct spool *sp, cJSON *keep)
 {
+	struct timespec turn = { 0, 2000000 };
 	cJSON *item;
 	uint64_t pos;
 	int i;
 
 	for (i = 0; i < 50 && !(i > 2 && spool_idle(sp)); i++) {
+		if (i)
+			nanosleep(&turn, NULL);
 		spool_tick(sp);
 		while (spool_next_record(sp, &item, &pos) == 0) {
 			if (keep)
@@ -1176,6 +1255,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_redacts_escapes_and_filters),
 		UNIT_TEST(test_sink_spool_terminal_lines),
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
+		UNIT_TEST(test_sink_spool_entry_time_follows_the_wall_clock),
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
 		UNIT_TEST(test_sink_spool_stopped_is_the_chain_last_entry),
 		UNIT_TEST(test_sink_spool_namespace_and_off_entries),
