@@ -37,6 +37,7 @@ struct events {
 	unsigned long seq;
 	char last_error[512];	/* the API server's word on the last failure */
 	long last_code;		/* its HTTP status, 0: no answer */
+	int last_retry_after;	/* its Retry-After in seconds, 0: none */
 	char last_reason[64];	/* its metav1.Status reason */
 	enum events_failure last_failure;
 	/* events_batch_add's Events, running or answered, oldest (head)
@@ -115,6 +116,11 @@ long events_last_code(const struct events *e)
 	return e->last_code;
 }
 
+int events_last_retry_after(const struct events *e)
+{
+	return e->last_retry_after;
+}
+
 const char *events_last_reason(const struct events *e)
 {
 	return e->last_reason;
@@ -126,10 +132,18 @@ static void events_failed(struct events *e, const struct kube_response *resp)
 {
 	e->stats.failed++;
 	e->last_code = resp ? resp->code : 0;
+	e->last_retry_after = resp ? resp->retry_after : 0;
 	snprintf(e->last_reason, sizeof(e->last_reason), "%s", resp ? resp->reason : "");
 	/* client-go's recordEvent: a StatusError is not retried, a transport
-	 * error is. */
-	e->last_failure = e->last_code > 0 ? EVENTS_REFUSED : EVENTS_RETRY;
+	 * error is. Its REST client has retried first what asks for it (429,
+	 * or a 5xx with Retry-After: checkWait), which never reaches the
+	 * recorder as a refusal: here such an answer is worth a retry too
+	 * (the API server's priority and fairness, a burst past its
+	 * max-requests-inflight). */
+	e->last_failure = e->last_code == 0 || e->last_code == 429 ||
+					  (e->last_code >= 500 && e->last_retry_after > 0) ?
+				  EVENTS_RETRY :
+				  EVENTS_REFUSED;
 }
 
 static bool events_take_token(struct events *e)
@@ -427,6 +441,7 @@ int events_emit(struct events *e, const struct event_regarding *reg, const char 
 		e->stats.rate_limited++;
 		e->last_failure = EVENTS_LIMITED;
 		e->last_code = 0;
+		e->last_retry_after = 0;
 		e->last_reason[0] = '\0';
 		snprintf(e->last_error, sizeof(e->last_error), "over the client-side rate limit");
 		return -EAGAIN;

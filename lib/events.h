@@ -93,14 +93,18 @@ const char *events_last_error(const struct events *e);
  * Events: EVENTS_REFUSED when an answer came with an error status (a
  * metav1.Status error, or a proxy's 4xx/5xx): the same Event sent again
  * would meet the same answer, so it is not retried; EVENTS_RETRY when no
- * answer came (no connection, a timeout, out of memory): worth a few more
- * tries; EVENTS_LIMITED when events_emit's client-side limit dropped it
- * (-EAGAIN): nothing was sent. */
+ * answer came (no connection, a timeout, out of memory), or one that asks
+ * to be sent again (429, or a 5xx with Retry-After, which client-go's REST
+ * client retries before its recorder sees them): worth a few more tries,
+ * after Retry-After when it says; EVENTS_LIMITED when events_emit's
+ * client-side limit dropped it (-EAGAIN): nothing was sent. */
 enum events_failure { EVENTS_LIMITED, EVENTS_RETRY, EVENTS_REFUSED };
 enum events_failure events_last_failure(const struct events *e);
-/* The last failed call's HTTP status (0: no answer) and metav1.Status
- * reason ("" when none): for a caller's log and counters. */
+/* The last failed call's HTTP status (0: no answer), metav1.Status
+ * reason ("" when none) and Retry-After (seconds, 0 when none): for a
+ * caller's log, counters and next try. */
 long events_last_code(const struct events *e);
+int events_last_retry_after(const struct events *e);
 const char *events_last_reason(const struct events *e);
 
 #endif

@@ -286,8 +286,9 @@ static void publish_event_refused(struct publisher *p, const struct event_regard
 /*
  * What follows a failed Event (ret < 0), by client-go's rule. Refused (an
  * answer with an error status): counted, logged once, skipped: 0. Not
- * delivered (no answer): when stream (an Event of the spool's stream at
- * pos), tried again event_retry_ms later, event_tries_max times in all,
+ * delivered (no answer, or a 429: EVENTS_RETRY): when stream (an Event of
+ * the spool's stream at pos), tried again event_retry_ms later (or after
+ * the answer's Retry-After), event_tries_max times in all,
  * then counted and skipped; -EAGAIN meanwhile, with the time of
  * the next try in event_retry_at_ms (never a sleep: the records go on).
  * A one-off Event (not stream) is not tried again: 0. Dropped by the
@@ -312,11 +313,15 @@ static int publish_event_failed(struct publisher *p, const struct event_regardin
 		p->event_tries = 0;
 	}
 	if (++p->event_tries < p->event_tries_max) {
+		/* The API server's Retry-After (a 429) when it says one. */
+		long wait = events_last_retry_after(p->ev) > 0 ?
+				    events_last_retry_after(p->ev) * 1000L :
+				    p->event_retry_ms;
+
 		log_with(LOG_WARN, LOG_KV("ns", reg->ns, "pod", reg->name, "reason", reason),
 			 "cannot deliver Event (try %d of %d): %s; tried again in %ld ms",
-			 p->event_tries, p->event_tries_max, events_last_error(p->ev),
-			 p->event_retry_ms);
-		p->event_retry_at_ms = clock_now_ms() + p->event_retry_ms;
+			 p->event_tries, p->event_tries_max, events_last_error(p->ev), wait);
+		p->event_retry_at_ms = clock_now_ms() + wait;
 		return -EAGAIN;
 	}
 	p->stats.events_undelivered++;

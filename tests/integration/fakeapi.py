@@ -21,7 +21,9 @@ test_kube_retry.sh), each on loopback and a port the test picked:
                      "Too large resource version", as after an etcd restore),
                      forwards the others;
         throttle     answers the first two lists, the first watch and every
-                     websocket upgrade with 429 and Retry-After: 2.
+                     websocket upgrade with 429 and Retry-After: 2; the first
+                     three Events created with 429 and Retry-After: 2, 500,
+                     and 503 and Retry-After: 2.
   fakeapi.py together PORT N
       plain HTTP: holds every request until N are open at once, then
       answers each (200, {"path": its path}): a client that sends its
@@ -122,7 +124,7 @@ def forward(host, port, target):
 
 
 class Proxy(Quiet):
-    state = {"lists": 0, "watches": 0}
+    state = {"lists": 0, "watches": 0, "event_posts": 0}
     lock = threading.Lock()
 
     def log_request_line(self, status):
@@ -197,7 +199,20 @@ class Proxy(Quiet):
                 self.state["watches"] += 1
             elif self.command == "GET":
                 self.state["lists"] += 1
+            events = self.command == "POST" and self.path.partition("?")[0].endswith("/events")
+            if events:
+                self.state["event_posts"] += 1
             lists, watches = self.state["lists"], self.state["watches"]
+            event_posts = self.state["event_posts"]
+        if mode == "throttle" and events and event_posts <= 3:
+            self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+            if event_posts == 1:
+                return self.throttled()
+            code = 500 if event_posts == 2 else 503
+            self.log_request_line(code)
+            return self.reply(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                     "code": code, "reason": "InternalError", "message": "oops"},
+                              [("Retry-After", "2")] if code == 503 else [])
         if mode == "throttle":
             if self.headers.get("Upgrade", "").lower() == "websocket":
                 return self.throttled()

@@ -8,6 +8,9 @@
  *       checks them with the requests its proxy logged;
  *   kube_retry ws429 KUBECONFIG
  *       a websocket watch refused with 429: -EAGAIN with the Retry-After;
+ *   kube_retry events KUBECONFIG
+ *       Events answered 429, 500 and 503 with Retry-After: which are worth
+ *       another try (lib/events, client-go's rule);
  *   kube_retry continue KUBECONFIG COMPACT
  *       a paged list whose continue token expires between two pages (the
  *       COMPACT command compacts etcd): the list is taken again whole;
@@ -28,6 +31,7 @@
 #include "../arg.h"
 #include "check.h"
 #include "clock.h"
+#include "events.h"
 #include "informer.h"
 #include "kube.h"
 #include "kubeconfig.h"
@@ -207,6 +211,47 @@ static int dead_peer(const char *kc, const char *drop, const char *undrop)
 	return check_summary();
 }
 
+/* The proxy answers the first three Events 429 (Retry-After: 2), 500 and
+ * 503 (Retry-After: 2), then forwards: client-go's REST client retries the
+ * 429 and the 503 itself, its recorder never the 500. */
+static int events_throttled(const char *kc)
+{
+	struct events_opts o = { .controller = "shellaudit.io/test", .instance = "retry-test" };
+	struct event_regarding pod = { "v1", "Pod", NS, "demo-pod", NULL };
+	struct kubeconfig *cfg = load(kc);
+	struct kube_client *c = NULL;
+	struct events *e = NULL;
+	int r;
+
+	if (!cfg)
+		return 1;
+	if (kube_client_new(cfg, NULL, &c) < 0 || events_new(c, &o, &e) < 0) {
+		CHECK("an Event client", false);
+		goto out;
+	}
+	r = events_emit_named(e, "demo-pod.throttled", &pod, "Normal", "Throttled", "Typed", "ls",
+			      NULL);
+	CHECK("an Event answered 429 is worth another try, after its Retry-After",
+	      r < 0 && events_last_failure(e) == EVENTS_RETRY && events_last_code(e) == 429 &&
+		      events_last_retry_after(e) == 2);
+	r = events_emit_named(e, "demo-pod.broken", &pod, "Normal", "Broken", "Typed", "ls", NULL);
+	CHECK("an Event answered 500 without Retry-After is refused, not tried again",
+	      r < 0 && events_last_failure(e) == EVENTS_REFUSED && events_last_code(e) == 500);
+	r = events_emit_named(e, "demo-pod.unavailable", &pod, "Normal", "Unavailable", "Typed",
+			      "ls", NULL);
+	CHECK("an Event answered 503 with Retry-After is worth another try",
+	      r < 0 && events_last_failure(e) == EVENTS_RETRY && events_last_code(e) == 503 &&
+		      events_last_retry_after(e) == 2);
+	r = events_emit_named(e, "demo-pod.throttled", &pod, "Normal", "Throttled", "Typed", "ls",
+			      NULL);
+	CHECK("the throttled Event tried again is created", r == 0);
+out:
+	events_free(e);
+	kube_client_free(c);
+	kubeconfig_free(cfg);
+	return check_summary();
+}
+
 int main(int argc, char **argv)
 {
 	log_set_level(LOG_ERROR);
@@ -215,10 +260,12 @@ int main(int argc, char **argv)
 				    argc > 4 && !strcmp(argv[4], "websocket"));
 	if (argc == 3 && !strcmp(argv[1], "ws429"))
 		return ws429(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "events"))
+		return events_throttled(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "continue"))
 		return expired_continue(argv[2], argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "deadpeer"))
 		return dead_peer(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: kube_retry informer|ws429|continue|deadpeer ARGS...\n");
+	fprintf(stderr, "usage: kube_retry informer|ws429|events|continue|deadpeer ARGS...\n");
 	return 2;
 }

@@ -93,6 +93,7 @@ else
 	t_fail "a watch refused with Retry-After: 2 is tried again after at least 2 s" "gap '${gap}'" "$(cat "$LOG")"
 fi
 t_run_program "kube_retry ws429" "$PROG" ws429 "$KC"
+t_run_program "kube_retry events" "$PROG" events "$KC"
 
 # --- a watch that ends at once, cleanly ----------------------------------------------
 
