@@ -315,12 +315,24 @@ static void test_journal_recent_items_are_read_from_memory(void)
  * it keeps: the last synced items and the unsynced ones are still read
  * from memory (a byte rotten on disk does not show), and the journal goes
  * on. Without read_recent the copy goes whole once synced. */
+/* 150 items "item-NNN-000...": 12 + 1,009 bytes each, a copy of about
+ * 150 kB. */
+static void append_burst(struct journal *j)
+{
+	char item[1100];
+
+	for (int i = 0; i < 150; i++) {
+		snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+}
+
 static void test_journal_trim_gives_back_a_burst_and_keeps_recent_items(void)
 {
 	struct journal_opts o = { .dir = dir, .read_recent = true };
 	struct journal *j;
-	char path[128], item[1100], *all = malloc(1 << 18);
-	int i, bad;
+	char path[128], *all = malloc(1 << 18);
+	int bad;
 
 	fresh();
 	UNIT_CHECK(all != NULL);
@@ -328,11 +340,7 @@ static void test_journal_trim_gives_back_a_burst_and_keeps_recent_items(void)
 		return;
 	UNIT_CHECK(journal_open(&o, &j) == 0);
 	UNIT_CHECK(journal_trim(j) == 0);
-	/* 150 items of 12 + 1,008 bytes: a copy of about 150 kB */
-	for (i = 0; i < 150; i++) {
-		snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
-		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
-	}
+	append_burst(j);
 	UNIT_CHECK(journal_sync(j) == 0);
 	UNIT_CHECK(journal_append(j, "unsynced-one", 12, NULL) == 0);
 	UNIT_CHECK(journal_trim(j) >= 150u * 1020 - JOURNAL_MEM_KEEP);
@@ -351,10 +359,7 @@ static void test_journal_trim_gives_back_a_burst_and_keeps_recent_items(void)
 	o.read_recent = false;
 	fresh();
 	UNIT_CHECK(journal_open(&o, &j) == 0);
-	for (i = 0; i < 150; i++) {
-		snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
-		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
-	}
+	append_burst(j);
 	UNIT_CHECK(journal_sync(j) == 0);
 	UNIT_CHECK(journal_trim(j) >= 150u * 1020);
 	UNIT_CHECK(journal_append(j, "after-trim", 10, NULL) == 0);
