@@ -34,6 +34,7 @@ static struct sink_spool_target target;
  * (a step of NTP's, a VM's host), the monotonic one untouched. */
 static time_t wall_shift_s;
 
+// NOLINTNEXTLINE(readability-inconsistent-declaration-parameter-name): libc's names are reserved
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
 	int r = (int)syscall(SYS_clock_gettime, id, ts);
