@@ -522,12 +522,35 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 	return spool_add_awaiting(s, cid, sk, id, NULL, sess, entry, key, NULL);
 }
 
+/* What spool_settle makes of an entry's session sess (an object) with
+ * decision attr, without copying either: an object of references to
+ * sess's members but its attribution, then attr (printed alike; a copy
+ * of both cost an allocation for each of their fields with each entry of
+ * a decided session). NULL on ENOMEM. */
+static cJSON *spool_sess_settled(const cJSON *sess, const cJSON *attr)
+{
+	cJSON *o = cJSON_CreateObject();
+	const cJSON *c;
+	bool ok = o != NULL;
+
+	cJSON_ArrayForEach(c, sess)
+		if (ok && c->string && strcmp(c->string, "attribution"))
+			ok = cJSON_AddItemReferenceToObject(o, c->string, (cJSON *)c);
+	if (ok)
+		ok = cJSON_AddItemReferenceToObject(o, "attribution", (cJSON *)attr);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		       const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
 		       const char *root)
 {
-	cJSON *item = cJSON_CreateObject();
-	bool settle = root && spool_decision(s, cid, root);
+	cJSON *item = cJSON_CreateObject(), *settled = NULL;
+	const struct spool_decision *d = root ? spool_decision(s, cid, root) : NULL;
 	uint64_t pos = 0;
 	int ret;
 
@@ -545,24 +568,26 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 	 * "e" only. */
 	if (key)
 		cJSON_AddStringToObject(item, "k", key);
-	if (root)
+	/* Decided already (the caller did not know yet): journaled settled,
+	 * as spool_settle would have it. */
+	if (root && !d)
 		cJSON_AddStringToObject(item, "w", root);
 	cJSON_AddStringToObject(item, "cid", cid);
 	cJSON_AddStringToObject(item, "sk", sk);
 	/* By reference or as its text, only printed (cJSON's API takes them
-	 * non-const); a session that settles here is changed: a copy. */
+	 * non-const). */
 	if (id_text)
 		cJSON_AddRawToObject(item, "id", id_text);
 	else
 		cJSON_AddItemReferenceToObject(item, "id", (cJSON *)id);
-	if (sess && settle)
-		cJSON_AddItemToObject(item, "sess", cJSON_Duplicate(sess, 1));
-	else if (sess)
+	if (sess && d && cJSON_IsObject(sess)) {
+		if (!(settled = spool_sess_settled(sess, d->attr))) {
+			cJSON_Delete(item);
+			return -ENOMEM;
+		}
+		cJSON_AddItemToObject(item, "sess", settled);
+	} else if (sess) {
 		cJSON_AddItemReferenceToObject(item, "sess", (cJSON *)sess);
-	/* Decided already (the caller did not know yet): journaled settled. */
-	if (settle) {
-		spool_settle(s, item);
-		cJSON_DeleteItemFromObjectCaseSensitive(item, "w");
 	}
 	ret = spool_append_entry(s, item, entry, &pos);
 	cJSON_Delete(item);

@@ -1375,15 +1375,19 @@ static void test_spool_records_wait_for_the_attribution_and_all_say_it(void)
 	UNIT_CHECK(spool_attribute(s, "containerd://c1", "7-100", id, attr) == 0);
 	UNIT_CHECK(spool_attribute(s, "containerd://c1", "7-100", id, attr) == 0); /* once */
 	add_attr(s, "containerd://c1", "7", "four", NULL, attr);
+	/* Entries whose caller did not know it yet: settled as they go in. */
+	add_attr(s, "containerd://c1", "7", "five", "7-100", NULL);
+	add_attr(s, "containerd://c1", "7", "six", "7-100", NULL);
 	spool_end_session(s, "containerd://c1", "7");
 	spool_end_session(s, "containerd://c2", "9");
 	drain_users(s, out, sizeof(out));
 	UNIT_CHECK_STR(out, "containerd://c1 one,two, alice\n"
 			    "containerd://c1 three,four, alice\n"
+			    "containerd://c1 five,six, alice\n"
 			    "containerd://c2 other, -\n");
 	drain_events(s, out, sizeof(out));
-	UNIT_CHECK_STR(out,
-		       "one alice\ntwo alice\nthree alice\nother -\nopened alice\nfour alice\n");
+	UNIT_CHECK_STR(out, "one alice\ntwo alice\nthree alice\nother -\nopened alice\nfour "
+			    "alice\nfive alice\nsix alice\n");
 	UNIT_CHECK(spool_idle(s));
 	cJSON_Delete(attr);
 	spool_close(s);
