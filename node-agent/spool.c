@@ -1025,10 +1025,11 @@ int spool_next_event(struct spool *s, cJSON **item, uint64_t *pos)
 				cJSON_Delete(it);
 				return -ENODATA;
 			}
+			/* As "attr" too, by reference (freed with "sess"). */
 			attr = cJSON_GetObjectItemCaseSensitive(
 				cJSON_GetObjectItemCaseSensitive(it, "sess"), "attribution");
 			if (cJSON_IsObject(attr))
-				cJSON_AddItemToObject(it, "attr", cJSON_Duplicate(attr, 1));
+				cJSON_AddItemReferenceToObject(it, "attr", (cJSON *)attr);
 		}
 		*item = it;
 		*pos = s->ep;
