@@ -452,7 +452,7 @@ static int journal_sync_segment(struct journal *j)
 {
 	struct journal_segment *last = &j->segs[j->nsegs - 1];
 	uint64_t from = last->end - last->start - j->nunsynced;
-	size_t keep;
+	size_t keep, was = j->nunsynced;
 	ssize_t n;
 
 	if (j->clean)
@@ -484,6 +484,10 @@ done:
 	j->synced = last->end;
 	j->clean = true;
 	keep = j->opts.read_recent ? JOURNAL_MEM_KEEP : 0;
+	/* What this sync made durable stays whole (up to the cap): a reader
+	 * that follows what is durable reads it next. */
+	if (keep && was > keep)
+		keep = was < JOURNAL_MEM_CAP_KEEP ? was : JOURNAL_MEM_CAP_KEEP;
 	if (j->nmem > keep) {
 		memmove(j->mem, j->mem + j->nmem - keep, keep);
 		j->nmem = keep;
@@ -491,11 +495,12 @@ done:
 	/* A copy grown by one large item (a record of 1,000 entries) is not
 	 * kept for a long life: a flood's small items fit what is left. */
 	if (j->capmem > JOURNAL_MEM_CAP_KEEP) {
-		unsigned char *p = realloc(j->mem, JOURNAL_MEM_KEEP);
+		size_t cap = keep > JOURNAL_MEM_KEEP ? keep : JOURNAL_MEM_KEEP;
+		unsigned char *p = realloc(j->mem, cap);
 
 		if (p) {
 			j->mem = p;
-			j->capmem = JOURNAL_MEM_KEEP;
+			j->capmem = cap;
 		}
 	}
 	return 0;
@@ -519,9 +524,16 @@ int journal_sync(struct journal *j)
 
 size_t journal_trim(struct journal *j)
 {
-	size_t was = j->capmem;
+	size_t was = j->capmem, keep = j->opts.read_recent ? JOURNAL_MEM_KEEP : 0;
 	unsigned char *p;
 
+	/* The synced part down to what a sync keeps at least. */
+	if (j->nmem - j->nunsynced > keep) {
+		size_t drop = j->nmem - j->nunsynced - keep;
+
+		memmove(j->mem, j->mem + drop, j->nmem - drop);
+		j->nmem -= drop;
+	}
 	if (j->capmem == j->nmem)
 		return 0;
 	if (!j->nmem) {

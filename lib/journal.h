@@ -29,10 +29,12 @@ struct journal_opts {
 	/* fdatasync(2) [NULL]; a unit test's stand-in makes it fail. */
 	int (*datasync)(int fd);
 	/* The items not yet synced and the last JOURNAL_MEM_KEEP bytes synced
-	 * are read from memory, not from the file [false]: for a reader that
-	 * follows closely behind the writer. They are the bytes written: what
-	 * rots on disk meanwhile shows after a restart, when they are read
-	 * from the file and skipped as any corrupt item. */
+	 * (or, when more, what the last sync made durable, up to 4 times that,
+	 * until a trim) are read from memory, not from the file [false]: for
+	 * readers that follow closely behind the writer, or behind what is
+	 * durable. They are the bytes written: what rots on disk meanwhile
+	 * shows after a restart, when they are read from the file and skipped
+	 * as any corrupt item. */
 	bool read_recent;
 };
 
@@ -73,7 +75,8 @@ int journal_sync(struct journal *j);
 /* Gives back the memory the copy of recent items holds beyond what it
  * keeps (the items not yet synced and, for read_recent, the last
  * JOURNAL_MEM_KEEP bytes synced): a burst grows it up to
- * 4 * JOURNAL_MEM_KEEP, kept for the next one. For a caller's idle time.
+ * 4 * JOURNAL_MEM_KEEP, kept for the next one, with what the last sync
+ * made durable. For a caller's idle time.
  * Returns the bytes given back. */
 size_t journal_trim(struct journal *j);
 /* Everything before this position is durable. */

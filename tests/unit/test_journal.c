@@ -256,11 +256,11 @@ static void test_journal_corrupt_item_in_a_middle_segment_loses_only_it(void)
 	journal_close(j);
 }
 
-/* Items still in memory (not yet synced, or among the last
- * JOURNAL_MEM_KEEP bytes synced) are read from it, without a read of the
- * file: what rots on disk meanwhile shows after a restart, where it is
- * skipped as any corrupt item. Older items are read from the file, their
- * check with them. */
+/* Items still in memory (not yet synced, among the last JOURNAL_MEM_KEEP
+ * bytes synced, or made durable by the last sync) are read from it,
+ * without a read of the file: what rots on disk meanwhile shows after a
+ * restart, where it is skipped as any corrupt item. Older items (here,
+ * after a trim) are read from the file, their check with them. */
 static void test_journal_recent_items_are_read_from_memory(void)
 {
 	struct journal_opts o = { .dir = dir, .read_recent = true };
@@ -284,7 +284,13 @@ static void test_journal_recent_items_are_read_from_memory(void)
 	snprintf(path, sizeof(path), "%s/%016x.seg", dir, 0);
 	flip(path, 79L * 1020 + 12 + 10); /* the last synced item, kept */
 	flip(path, 80L * 1020 + 12 + 3);  /* the first unsynced one */
-	flip(path, 1L * 1020 + 12 + 10);  /* item-01: long out of memory */
+	flip(path, 1L * 1020 + 12 + 10);  /* item-01: past JOURNAL_MEM_KEEP */
+	/* The last sync's 80 items are all kept: a reader of what is durable
+	 * (the Events) reads them next. */
+	UNIT_CHECK(read_skipping(j, all, 1 << 17, &bad) == 82 && bad == 0);
+	UNIT_CHECK(strstr(all, "item-01-") != NULL);
+	/* A trim leaves JOURNAL_MEM_KEEP of them: item-01 comes from the file. */
+	UNIT_CHECK(journal_trim(j) > 0);
 	UNIT_CHECK(read_skipping(j, all, 1 << 17, &bad) == 81 && bad == 1);
 	UNIT_CHECK(strstr(all, "item-01-") == NULL && strstr(all, "item-79-") != NULL);
 	UNIT_CHECK(strstr(all, ",unsynced-one,unsynced-two") != NULL);
