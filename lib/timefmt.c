@@ -18,11 +18,62 @@ void timefmt_rfc3339(const struct timespec *ts, char *buf, size_t cap)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* y-m-d of the day z days from 1970-01-01; H. Hinnant's civil_from_days. */
+static void timefmt_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* v's last n decimal digits at p. */
+static void timefmt_digits(char *p, unsigned long v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+#define TIMEFMT_MICRO_LEN 27 /* "2026-11-25T16:41:36.890123Z" */
+
 void timefmt_micro(const struct timespec *ts, char *buf, size_t cap)
 {
+	int64_t days = ts->tv_sec / 86400, secs = ts->tv_sec % 86400, y;
+	unsigned m, d;
 	char base[32];
 	struct tm tm;
 
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	timefmt_civil(days, &y, &m, &d);
+	/* Digit by digit: strftime was most of an exec entry's time stamp,
+	 * which every entry has. Other years (glibc pads none below 1000),
+	 * nanoseconds out of range or a short buffer take the C library's
+	 * way. */
+	if (y >= 1000 && y <= 9999 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000 &&
+	    cap > TIMEFMT_MICRO_LEN) {
+		memcpy(buf, "0000-00-00T00:00:00.000000Z", TIMEFMT_MICRO_LEN + 1);
+		timefmt_digits(buf, (unsigned long)y, 4);
+		timefmt_digits(buf + 5, m, 2);
+		timefmt_digits(buf + 8, d, 2);
+		timefmt_digits(buf + 11, (unsigned long)(secs / 3600), 2);
+		timefmt_digits(buf + 14, (unsigned long)(secs / 60 % 60), 2);
+		timefmt_digits(buf + 17, (unsigned long)(secs % 60), 2);
+		timefmt_digits(buf + 20, (unsigned long)(ts->tv_nsec / 1000), 6);
+		return;
+	}
 	gmtime_r(&ts->tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, cap, "%s.%06ldZ", base, ts->tv_nsec / 1000);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +18,48 @@ static void test_timefmt_micro_and_rfc3339(void)
 	UNIT_CHECK_STR(buf, "2026-11-25T16:54:56.890123Z");
 	timefmt_rfc3339(&ts, buf, sizeof(buf));
 	UNIT_CHECK_STR(buf, "2026-11-25T16:54:56Z");
+}
+
+/* timefmt_micro writes what gmtime_r and strftime would: across leap
+ * years, century days, before 1970, and the years where it hands over to
+ * them; a short buffer gets what snprintf leaves. */
+static void test_timefmt_micro_as_strftime(void)
+{
+	static const time_t edges[] = {
+		0,	    -1,		 86399,	       86400,	     951782400,	   951868799,
+		4107542400, -2208988800, -62135596800, 253402300799, 253402300800, -62135596801
+	};
+	unsigned seed = 11;
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]) + 200000; i++) {
+		struct timespec ts = { 0, 0 };
+		char got[64], want[64], base[32];
+		struct tm tm;
+
+		if (i < sizeof(edges) / sizeof(edges[0]))
+			ts.tv_sec = edges[i];
+		else
+			ts.tv_sec =
+				(time_t)(((uint64_t)rand_r(&seed) << 16 ^ (uint64_t)rand_r(&seed)) %
+					 (253402300800ull + 62135596800ull)) -
+				62135596800;
+		ts.tv_nsec = (long)(((unsigned)rand_r(&seed) << 1) % 1000000000u);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof(want), "%s.%06ldZ", base, ts.tv_nsec / 1000);
+		timefmt_micro(&ts, got, sizeof(got));
+		if (strcmp(got, want) && bad++ < 5)
+			UNIT_CHECK_STR(got, want);
+	}
+	UNIT_CHECK(bad == 0);
+	{
+		struct timespec ts = { 1795625696, 890123456 };
+		char small[12];
+
+		timefmt_micro(&ts, small, sizeof(small));
+		UNIT_CHECK_STR(small, "2026-11-25T");
+	}
 }
 
 static void test_timefmt_parse_forms(void)
@@ -101,6 +145,6 @@ static void test_timefmt_duration_matches_crd(void)
 	UNIT_CHECK(timefmt_duration("999999h", &s) == -EINVAL);
 }
 
-UNIT_MAIN(UNIT_TEST(test_timefmt_micro_and_rfc3339), UNIT_TEST(test_timefmt_parse_forms),
-	  UNIT_TEST(test_timefmt_parse_fixed_form_as_strptime),
+UNIT_MAIN(UNIT_TEST(test_timefmt_micro_and_rfc3339), UNIT_TEST(test_timefmt_micro_as_strftime),
+	  UNIT_TEST(test_timefmt_parse_forms), UNIT_TEST(test_timefmt_parse_fixed_form_as_strptime),
 	  UNIT_TEST(test_timefmt_duration_matches_crd))
