@@ -339,7 +339,8 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 	case DISCOVER_EXE:
 		snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = readlink(path, label, sizeof(label) - 1);
+		/* Most processes of an exec flood are gone by now: no name. */
+		n = fd < 0 ? -1 : readlink(path, label, sizeof(label) - 1);
 		label[n > 0 ? n : 0] = '\0';
 		/* Checked after the opens: if the process still lives, the
 		 * pid was not reused and what we opened is its executable. */
