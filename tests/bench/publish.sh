@@ -145,11 +145,19 @@ pair_once() {
 	echo "$t $before $after" | awk '{ printf "%.3f %.3f\n", $1, $2 + $3 + ($5 - $4) / 1000 }'
 }
 min() { echo "$1 ${2:-$1}" | awk '{ print ($1 < $2) ? $1 : $2 }'; }
-# bpf_runs PID: "NAME RUN_NS RUNS" of each BPF program PID holds (their
-# counts grow while kernel.bpf_stats_enabled is 1).
+# bpf_runs PID: "NAME RUN_NS RUNS" of each BPF program PID holds a
+# descriptor of (their counts grow while kernel.bpf_stats_enabled is 1),
+# from its fdinfo (Debian's bpftool does not list a program's holders).
 bpf_runs() {
-	bpftool -j prog show 2>/dev/null | jq -r --argjson pid "$1" \
-		'.[] | select(any(.pids[]?; .pid == $pid)) | "\(.name) \(.run_time_ns // 0) \(.run_cnt // 0)"'
+	local fd id ns cnt
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = anon_inode:bpf-prog ] || continue
+		awk '$1 == "prog_id:" { id = $2 } $1 == "run_time_ns:" { ns = $2 }
+			$1 == "run_cnt:" { cnt = $2 } END { if (id) print id, ns + 0, cnt + 0 }' \
+			"/proc/$1/fdinfo/${fd##*/}" 2>/dev/null
+	done | sort -u -k1,1n | while read -r id ns cnt; do
+		echo "$(bpftool -j prog show id "$id" 2>/dev/null | jq -r '.name // "?"') $ns $cnt"
+	done
 }
 # bpf_round START STOP: one more pair of loops traced, with the kernel's
 # BPF statistics on (not in the figures: they cost two clock reads per
