@@ -182,16 +182,19 @@ bpf_round() {
 	BPFX=$(printf '%s\n' "$b" "--" "$a" | awk -v execs=$((2 * N)) '
 		$1 == "--" { after = 1; next }
 		!after { ns[$1] -= $2; next }
-		{ ns[$1] += $2; total += ns[$1] }
+		{ ns[$1] += $2 }
 		END {
-			printf "%.2f us (", total / execs / 1000
 			n = 0
-			for (k in ns) order[++n] = k
+			for (k in ns) {
+				order[++n] = k
+				total += ns[k]
+			}
+			printf "%.2f us (", total / execs / 1000
 			for (i = 1; i <= n; i++)
 				for (j = i + 1; j <= n; j++)
 					if (ns[order[j]] > ns[order[i]]) { t = order[i]; order[i] = order[j]; order[j] = t }
 			for (i = 1; i <= n && i <= 4; i++)
-				printf "%s%s %.2f", i > 1 ? ", " : "", order[i], ns[order[i]] / execs / 1000
+				printf "%s%s %.2f", (i > 1 ? ", " : ""), order[i], ns[order[i]] / execs / 1000
 			printf ")"
 		}')
 	BPFT="${BPFX%% (*}"
