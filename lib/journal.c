@@ -446,6 +446,15 @@ void journal_get_stats(const struct journal *j, struct journal_stats *out)
 /* The copy's size kept allocated after a sync, at most. */
 #define JOURNAL_MEM_CAP_KEEP (4 * JOURNAL_MEM_KEEP)
 
+/* The copy cut down to its last keep bytes. */
+static void journal_mem_cut(struct journal *j, size_t keep)
+{
+	if (j->nmem > keep) {
+		memmove(j->mem, j->mem + j->nmem - keep, keep);
+		j->nmem = keep;
+	}
+}
+
 /* Makes the write segment's data durable, writing it again from memory
  * after a failed fdatasync (whose pages the kernel may have dropped). */
 static int journal_sync_segment(struct journal *j)
@@ -488,10 +497,7 @@ done:
 	 * that follows what is durable reads it next. */
 	if (keep && was > keep)
 		keep = was < JOURNAL_MEM_CAP_KEEP ? was : JOURNAL_MEM_CAP_KEEP;
-	if (j->nmem > keep) {
-		memmove(j->mem, j->mem + j->nmem - keep, keep);
-		j->nmem = keep;
-	}
+	journal_mem_cut(j, keep);
 	/* A copy grown by one large item (a record of 1,000 entries) is not
 	 * kept for a long life: a flood's small items fit what is left. */
 	if (j->capmem > JOURNAL_MEM_CAP_KEEP) {
@@ -528,12 +534,7 @@ size_t journal_trim(struct journal *j)
 	unsigned char *p;
 
 	/* The synced part down to what a sync keeps at least. */
-	if (j->nmem - j->nunsynced > keep) {
-		size_t drop = j->nmem - j->nunsynced - keep;
-
-		memmove(j->mem, j->mem + drop, j->nmem - drop);
-		j->nmem -= drop;
-	}
+	journal_mem_cut(j, j->nunsynced + keep);
 	if (j->capmem == j->nmem)
 		return 0;
 	if (!j->nmem) {

@@ -163,17 +163,18 @@ bpf_runs() {
 # BPF statistics on (not in the figures: they cost two clock reads per
 # program run). Sets BPFX, what the tracer's programs ran in the kernel per
 # exec of the loops, "1.23 us (sched_exec 0.80, stdin_sleep 0.20, ...)",
-# and BPFT its total, "1.23 us", or "?" when it holds none.
+# and BPFT its total, "1.23 us"; the caller sets both to "?" first (left
+# so when the tracer holds no program).
 bpf_round() {
 	local was b a
-	BPFX="?" BPFT="?"
 	"$1" || { "$2"; return 1; }
-	# Auditd holds none: no round.
-	[ -n "$(bpf_runs "${TRACER[0]}")" ] || { "$2"; return 0; }
+	# The counts grow only while the statistics are on: read before.
+	# Auditd holds no program: no round.
+	b=$(bpf_runs "${TRACER[0]}")
+	[ -n "$b" ] || { "$2"; return 0; }
 	was=$(sysctl -n kernel.bpf_stats_enabled) || { "$2"; return 1; }
 	sysctl -qw kernel.bpf_stats_enabled=1
 	t_cleanup "sysctl -qw kernel.bpf_stats_enabled=$was"
-	b=$(bpf_runs "${TRACER[0]}")
 	pair_once "${TRACER[@]}" >/dev/null
 	a=$(bpf_runs "${TRACER[0]}")
 	sysctl -qw kernel.bpf_stats_enabled="$was"
