@@ -129,7 +129,7 @@ $(1)/tests/integration/%: $(1)/tests/integration/%.o $(1)/libagent.a $(1)/libcon
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 
-$(1)/tests/tools/%: $(1)/tests/tools/%.o $(1)/libshellaudit.a $(B)/curl.libs
+$(1)/tests/tools/%: $(1)/tests/tools/%.o $(1)/libagent.a $(1)/libshellaudit.a $(B)/curl.libs
 	$$(call msg,LD,$$@)
 	$$(Q)$$(CC) $(2) $$(LINK_IN) $$(LDLIBS) -o $$@
 

@@ -1072,15 +1072,17 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 #define SA_STDIN_BURST (128u << 10)
 #define SA_STDIN_NS_PER_BYTE (1000000000ull / SA_STDIN_RATE)
 
-struct sa_stdin_rate {
-	__u64 tat;     /* GCRA's theoretical arrival time: when the stream is idle again */
-	__u32 skipped; /* bytes not recorded since its last record */
-	__u32 pad;
-};
-
+/* The rate of each stream. Not an LRU map: an entry pushed out would take
+ * its count of bytes not recorded with it (a user opening thousands of
+ * sessions after flooding one). The agent removes the entries idle with
+ * nothing counted and those of targets gone (capture_sweep_streams); while
+ * the map is full a new stream goes without a rate (its records go out, and
+ * the ring buffer's drops are counted). Not preallocated: an entry removed
+ * while a program holds it is not handed to another stream. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SA_STDIN_STREAMS);
 	__type(key, __u64); /* target << 32 | stdin_ino */
 	__type(value, struct sa_stdin_rate);
 } stdin_rate SEC(".maps");

@@ -21,6 +21,16 @@
 #define SA_UNLINKED_CAP 64
 #define SA_COMM_LEN 16
 #define SA_MAX_TARGETS 4096
+/* Streams (a session's stdin, see bpf/shellaudit.bpf.c) whose rate the
+ * kernel keeps. */
+#define SA_STDIN_STREAMS 8192
+
+/* The rate of a stream, keyed target id << 32 | stdin inode number. */
+struct sa_stdin_rate {
+	__u64 tat;     /* GCRA's theoretical arrival time (CLOCK_MONOTONIC): idle from then */
+	__u32 skipped; /* bytes not recorded since its last record */
+	__u32 pad;
+};
 
 enum sa_event_type {
 	SA_EV_LINE = 1,

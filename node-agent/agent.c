@@ -795,6 +795,11 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
  * free pages): glibc and they keep it for the next burst. */
 #define AGENT_TRIM_TICKS 10
 
+/* A stream (a session's stdin) idle this long with nothing counted is
+ * removed from the kernel's rates (capture_sweep_streams): it starts again
+ * idle, as it was. */
+#define AGENT_STREAM_IDLE_NS (60ull * 1000 * 1000 * 1000)
+
 /* Once events come fast (a drain that found some less than twice
  * AGENT_CAPTURE_GATHER_MS after the one before), the capture thread lets
  * what follows gather for this long before it reads again: the ring
@@ -1515,6 +1520,7 @@ static long agent_on_tick(void *arg)
 {
 	struct agent *a = arg;
 	size_t i;
+	int err;
 
 	agent_sync_targets(a, a->reload);
 	a->reload = false;
@@ -1532,10 +1538,16 @@ static long agent_on_tick(void *arg)
 	} else {
 		agent_update_metrics(a);
 	}
-	/* What a burst grew and left free goes back to the system: the
-	 * spool's buffers, the idle handles of the Events' window (the
-	 * connection stays), then the heap's free pages. */
+	/* The kernel's rates of streams idle a minute go; what a burst grew
+	 * and left free goes back to the system: the spool's buffers, the
+	 * idle handles of the Events' window (the connection stays), then the
+	 * heap's free pages. */
 	if (++a->ticks % AGENT_TRIM_TICKS == 0) {
+		uint64_t now = clock_now_ns();
+
+		if (now > AGENT_STREAM_IDLE_NS &&
+		    (err = capture_sweep_streams(a->cap, now - AGENT_STREAM_IDLE_NS)) < 0)
+			log_warn("sweeping the stdin rates failed: %s", strerror(-err));
 		if (a->spool)
 			spool_trim(a->spool);
 		if (a->client)

@@ -897,6 +897,98 @@ int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *
 	return n;
 }
 
+static int capture_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Collects the ids of the target map's entries (capture_targets' fn). */
+struct capture_ids {
+	uint32_t id[SA_MAX_TARGETS];
+	size_t n;
+};
+
+static void capture_ids_add(uint64_t mntns, const struct sa_target_val *v, void *arg)
+{
+	struct capture_ids *ids = arg;
+
+	(void)mntns;
+	if (ids->n < SA_MAX_TARGETS)
+		ids->id[ids->n++] = v->id;
+}
+
+/* Whether stream rate v can go: nothing counted, idle since before
+ * idle_before. */
+static bool capture_stream_idle(const struct sa_stdin_rate *v, uint64_t idle_before)
+{
+	return !v->skipped && v->tat < idle_before;
+}
+
+int capture_sweep_streams(struct capture *c, uint64_t idle_before)
+{
+	struct bpf_map *m = c->skel->maps.stdin_rate;
+	struct capture_ids *ids = malloc(sizeof(*ids));
+	uint64_t *keys = malloc(SA_STDIN_STREAMS * sizeof(*keys)), key, next;
+	struct sa_stdin_rate v;
+	size_t nkeys = 0, i;
+	void *prev = NULL;
+	int n = 0;
+
+	if (!ids || !keys) {
+		free(ids);
+		free(keys);
+		return -ENOMEM;
+	}
+	ids->n = 0;
+	capture_targets(c, capture_ids_add, ids);
+	qsort(ids->id, ids->n, sizeof(ids->id[0]), capture_u32_cmp);
+	/* The keys first: removing the key get_next_key stands on starts
+	 * the walk again. */
+	while (nkeys < SA_STDIN_STREAMS &&
+	       bpf_map__get_next_key(m, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		keys[nkeys++] = key;
+	}
+	for (i = 0; i < nkeys; i++) {
+		uint32_t target = (uint32_t)(keys[i] >> 32);
+
+		/* Its target gone, no reader is left to report its count. */
+		if (!bsearch(&target, ids->id, ids->n, sizeof(ids->id[0]), capture_u32_cmp)) {
+			n += bpf_map__delete_elem(m, &keys[i], sizeof(keys[i]), 0) == 0;
+			continue;
+		}
+		if (bpf_map__lookup_elem(m, &keys[i], sizeof(keys[i]), &v, sizeof(v), 0) ||
+		    !capture_stream_idle(&v, idle_before))
+			continue;
+		/* Taken out with its value as it was then: a stream that was
+		 * read since goes back (a program that still holds the entry
+		 * writes to one no stream sees, harmless while it is idle). */
+		if (bpf_map_lookup_and_delete_elem(bpf_map__fd(m), &keys[i], &v))
+			continue;
+		if (capture_stream_idle(&v, idle_before))
+			n++;
+		else
+			bpf_map__update_elem(m, &keys[i], sizeof(keys[i]), &v, sizeof(v),
+					     BPF_NOEXIST);
+	}
+	free(ids);
+	free(keys);
+	return n;
+}
+
+int capture_stream(struct capture *c, uint64_t key, struct sa_stdin_rate *v, bool set)
+{
+	struct bpf_map *m = c->skel->maps.stdin_rate;
+
+	if (set ? bpf_map__update_elem(m, &key, sizeof(key), v, sizeof(*v), BPF_ANY) :
+		  bpf_map__lookup_elem(m, &key, sizeof(key), v, sizeof(*v), 0))
+		return -errno;
+	return 0;
+}
+
 int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set)
 {
 	uint32_t i;

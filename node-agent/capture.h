@@ -86,6 +86,14 @@ bool capture_pinned(const struct capture *c);
  * and the target map entries keep() does not claim. Return the count. */
 int capture_sweep_links(struct capture *c, bool (*keep)(const char *pin, void *arg), void *arg);
 int capture_sweep_targets(struct capture *c, bool (*keep)(uint64_t mntns, void *arg), void *arg);
+/* Removes the rates of streams (a session's stdin, SA_STDIN_STREAMS of
+ * them) that can go: idle since before idle_before (CLOCK_MONOTONIC ns)
+ * with no count of bytes not recorded, or of a target no longer in the
+ * target map. Returns how many were removed, or a negative errno. */
+int capture_sweep_streams(struct capture *c, uint64_t idle_before);
+/* Reads (set false: -ENOENT when the kernel keeps none) or writes (set
+ * true) the rate of stream key (target id << 32 | stdin inode number). */
+int capture_stream(struct capture *c, uint64_t key, struct sa_stdin_rate *v, bool set);
 /* Reads (set false) or writes (set true) the drop counts last reported,
  * kept in the kernel next to the counters. */
 int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set);

@@ -18,7 +18,9 @@
 #     that leaves before end of input still has its count recorded; a
 #     reader that moves the pipe's bytes with splice(2), never read(2), has
 #     them counted all the same, and one that copies them out with
-#     vmsplice(2) has them recorded;
+#     vmsplice(2) has them recorded; a count waiting while the user opens
+#     5,000 other sessions is still there at the end of input, and the
+#     agent's sweep of the kernel's rates removes only what can go;
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
 #     eval "$cmd"): a line of its own, recorded while its shell waits on
 #     the pipe, is stopped or spins, before the program it runs, and before the
@@ -39,7 +41,9 @@ set -uo pipefail
 . "$(dirname "$0")/capture-lib.sh"
 
 cap_setup
-[ -x "$TOOLS/splicein" ] || { t_fail "missing $TOOLS/splicein (run make all)"; t_summary; exit 1; }
+for f in splicein streamsweep; do
+	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
+done
 # The container's root: the shared one plus splicein.
 "$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" 2>/dev/null || t_fail "root with splicein"
 cap_container t "$work/rfs"
@@ -254,6 +258,43 @@ cap_agent_stop
 t_eq "a line read while the kernel keeps no more threads' bytes: whole" "$(printf 'bash\techo map-full')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		grep map-full)"
+
+# --- more streams than the kernel keeps rates for ------------------------------------
+
+# A user who floods one session's stdin past its rate, then opens more
+# sessions than the kernel once kept the rates of (4,096, in a map that
+# pushed out the oldest, and its count of bytes not recorded with it): the
+# flooded session's count is still there at its end of input.
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+cap_agent || t_fail "agent did not start (streams)"
+exec 7> >(into t /bin/bash -c 'while read -r l; do [ "$l" = 50000 ] && echo held; done' \
+	>"$work/held-streams" 2>&1)
+s7=$!
+seq 1 50000 >&7
+t_wait 60 grep -q held "$work/held-streams" || t_fail "the flooded session read its lines"
+for i in $(seq 1 5000); do
+	echo "s$i" | into t /bin/head -n 1 >/dev/null 2>&1
+done
+exec 7>&-
+wait "$s7"
+sync_t sync-7
+cap_agent_stop
+"$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,line "$work/out.jsonl" \
+	>"$work/streams.tsv"
+r=$(awk -F'\t' '$2 == "1" { print $1; exit }' "$work/streams.tsv")
+t_eq "5,000 more streams: the flooded session's lines + counted bytes = what it read" \
+	"$(seq 1 50000 | wc -c)" \
+	"$(awk -F'\t' -v r="$r" '$1 != r { next }
+		$2 ~ /^\[not recorded: [0-9]+ bytes of stdin\]$/ { split($2, a, " "); k += a[3]; next }
+		{ s += length($2) + 1 } END { print s + k }' "$work/streams.tsv")"
+t_eq "5,000 more streams: each one's line recorded" 5000 \
+	"$(awk -F'\t' '$2 ~ /^s[0-9]+$/' "$work/streams.tsv" | wc -l)"
+# The agent removes from the kernel's rates the streams idle a minute with
+# nothing counted, and those of targets gone; never one whose count waits.
+t_eq "the sweep of the kernel's stream rates: the idle and the orphaned go, a count stays" \
+	"$(printf '%s\n' 'removed 2' 'idle removed' 'counted kept' 'busy kept' 'recent kept' 'gone removed')" \
+	"$("$TOOLS/streamsweep" 2>>"$work/agent.log")"
 
 # --- a session opened before the target ------------------------------------------------
 
