@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A BPF ring buffer reader that releases on demand (see ringbuf.h). The
+ * layout is the kernel's (kernel/bpf/ringbuf.c), mapped as libbpf does: the
+ * consumer position's page read-write, then the producer position's page
+ * and the data pages, mapped twice in a row so that a record that wraps
+ * reads as one. */
+#include "ringbuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+
+struct ringbuf {
+	unsigned long *consumer; /* the kernel's consumer position */
+	const unsigned long *producer;
+	const unsigned char *data;
+	size_t page, mapped; /* bytes mapped at producer */
+	uint64_t mask;
+	uint64_t pos; /* after the last record read */
+	size_t held;  /* records read since the last release */
+	int epfd;
+};
+
+int ringbuf_new(int map_fd, uint32_t size, struct ringbuf **out)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	long page = sysconf(_SC_PAGESIZE);
+	struct ringbuf *r;
+	void *p;
+	int err;
+
+	if (page <= 0 || !size || (size & (size - 1)) || size % (uint32_t)page)
+		return -EINVAL;
+	if (!(r = calloc(1, sizeof(*r))))
+		return -ENOMEM;
+	r->page = (size_t)page;
+	r->mask = size - 1;
+	r->mapped = r->page + 2 * (size_t)size;
+	r->epfd = -1;
+	p = mmap(NULL, r->page, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	r->consumer = p;
+	p = mmap(NULL, r->mapped, PROT_READ, MAP_SHARED, map_fd, (off_t)r->page);
+	if (p == MAP_FAILED)
+		goto fail;
+	r->producer = p;
+	r->data = (const unsigned char *)p + r->page;
+	if ((r->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, map_fd, &ev) < 0)
+		goto fail;
+	r->pos = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+	*out = r;
+	return 0;
+fail:
+	err = -errno;
+	ringbuf_free(r);
+	return err;
+}
+
+void ringbuf_free(struct ringbuf *r)
+{
+	if (!r)
+		return;
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->producer)
+		munmap((void *)r->producer, r->mapped);
+	if (r->consumer)
+		munmap(r->consumer, r->page);
+	free(r);
+}
+
+int ringbuf_fd(const struct ringbuf *r)
+{
+	return r->epfd;
+}
+
+int ringbuf_next(struct ringbuf *r, const void **data, size_t *len)
+{
+	uint64_t prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	uint64_t cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+
+	/* Never past the producer, never more than the ring from the
+	 * consumer: a walk ends whatever the positions say. */
+	while (r->pos < prod && r->pos - cons < r->mask + 1) {
+		const uint32_t *hdr = (const uint32_t *)(r->data + (r->pos & r->mask));
+		uint32_t h = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		uint32_t l = h & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+		if (h & BPF_RINGBUF_BUSY_BIT || l > r->mask + 1 - BPF_RINGBUF_HDR_SZ)
+			return 0;
+		r->pos += ((uint64_t)l + BPF_RINGBUF_HDR_SZ + 7) & ~7ull;
+		r->held++;
+		if (h & BPF_RINGBUF_DISCARD_BIT)
+			continue;
+		*data = (const unsigned char *)hdr + BPF_RINGBUF_HDR_SZ;
+		*len = l;
+		return 1;
+	}
+	return 0;
+}
+
+size_t ringbuf_held(const struct ringbuf *r)
+{
+	return r->held;
+}
+
+void ringbuf_release(struct ringbuf *r)
+{
+	__atomic_store_n(r->consumer, (unsigned long)r->pos, __ATOMIC_RELEASE);
+	r->held = 0;
+}
+
+void ringbuf_rewind(struct ringbuf *r)
+{
+	r->pos = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+	r->held = 0;
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+/* lib/ringbuf against the kernel's own ring buffer: a real BPF_MAP_TYPE_RINGBUF
+ * map, filled by a small socket filter program (bpf_ringbuf_output of the
+ * time, run by BPF_PROG_TEST_RUN). Records read and not released are read
+ * again by the next reader (as by an agent restarted after a crash), those
+ * released are not; a rewind reads them again; the poll fd wakes for a
+ * record at the consumer position. Needs root (make test runs as root). */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "ringbuf.h"
+#include "unit.h"
+
+#define RING_SIZE (64u << 10)
+
+struct fixture {
+	int map, prog;
+};
+
+/* A map and a program writing one record (8 bytes: the time) per run. */
+static int fixture_open(struct fixture *f)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_ktime_get_ns },
+		{ .code = BPF_STX | BPF_MEM | BPF_DW,
+		  .dst_reg = BPF_REG_10,
+		  .src_reg = BPF_REG_0,
+		  .off = -8 },
+		/* BPF_LD | BPF_DW | BPF_IMM; BPF_IMM is 0 */
+		{ .code = BPF_LD | BPF_DW,
+		  .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_PSEUDO_MAP_FD,
+		  .imm = 0 },
+		{ 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X,
+		  .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_10 },
+		/* BPF_ALU64 | BPF_ADD | BPF_K; BPF_ADD and BPF_K are 0 */
+		{ .code = BPF_ALU64, .dst_reg = BPF_REG_2, .imm = -8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .imm = 8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_4, .imm = 0 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_ringbuf_output },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	f->prog = -1;
+	f->map = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ut_ring", 0, 0, RING_SIZE, NULL);
+	if (f->map < 0)
+		return -errno;
+	insns[2].imm = f->map;
+	f->prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "ut_ring", "GPL", insns,
+				ARRAY_SIZE(insns), NULL);
+	return f->prog < 0 ? -errno : 0;
+}
+
+static void fixture_close(struct fixture *f)
+{
+	if (f->prog >= 0)
+		close(f->prog);
+	if (f->map >= 0)
+		close(f->map);
+}
+
+/* n more records. */
+static int fixture_write(struct fixture *f, int n)
+{
+	unsigned char pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = n);
+
+	return bpf_prog_test_run_opts(f->prog, &o) ? -errno : 0;
+}
+
+/* Reads up to n records into out (their times); returns how many. */
+static int read_times(struct ringbuf *r, uint64_t *out, int n)
+{
+	const void *data;
+	size_t len;
+	int i;
+
+	for (i = 0; i < n && ringbuf_next(r, &data, &len) == 1; i++) {
+		if (len != sizeof(uint64_t))
+			return -1;
+		memcpy(&out[i], data, sizeof(uint64_t));
+	}
+	return i;
+}
+
+static void test_ringbuf_unreleased_read_again(void)
+{
+	struct fixture f;
+	struct ringbuf *a = NULL, *b = NULL;
+	uint64_t ta[8] = { 0 }, tb[8] = { 0 };
+
+	UNIT_CHECK(fixture_open(&f) == 0);
+	UNIT_CHECK(fixture_write(&f, 5) == 0);
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &a) == 0);
+	if (!a)
+		goto out;
+	UNIT_CHECK(read_times(a, ta, 8) == 5);
+	UNIT_CHECK(ringbuf_held(a) == 5);
+	UNIT_CHECK(ta[0] && ta[0] < ta[1] && ta[3] < ta[4]);
+	/* Gone without a release, as a killed reader: all five again. */
+	ringbuf_free(a);
+	a = NULL;
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &b) == 0);
+	if (!b)
+		goto out;
+	UNIT_CHECK(read_times(b, tb, 8) == 5);
+	UNIT_CHECK(!memcmp(ta, tb, 5 * sizeof(ta[0])));
+out:
+	ringbuf_free(b);
+	fixture_close(&f);
+}
+
+static void test_ringbuf_released_not_read_again(void)
+{
+	struct fixture f;
+	struct ringbuf *a = NULL, *b = NULL;
+	uint64_t ta[8] = { 0 }, tb[8] = { 0 };
+
+	UNIT_CHECK(fixture_open(&f) == 0);
+	UNIT_CHECK(fixture_write(&f, 5) == 0);
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &a) == 0);
+	if (!a)
+		goto out;
+	UNIT_CHECK(read_times(a, ta, 3) == 3);
+	ringbuf_release(a);
+	UNIT_CHECK(ringbuf_held(a) == 0);
+	UNIT_CHECK(read_times(a, ta + 3, 8) == 2);
+	ringbuf_free(a);
+	/* The next reader meets the two read after the release only. */
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &b) == 0);
+	if (!b)
+		goto out;
+	UNIT_CHECK(read_times(b, tb, 8) == 2);
+	UNIT_CHECK(tb[0] == ta[3] && tb[1] == ta[4]);
+	/* A rewind reads them once more; a release after it frees them. */
+	ringbuf_rewind(b);
+	UNIT_CHECK(read_times(b, tb, 8) == 2 && tb[0] == ta[3]);
+	ringbuf_release(b);
+	UNIT_CHECK(read_times(b, tb, 8) == 0);
+	ringbuf_rewind(b);
+	UNIT_CHECK(read_times(b, tb, 8) == 0);
+out:
+	ringbuf_free(b);
+	fixture_close(&f);
+}
+
+static void test_ringbuf_poll_wakes_at_consumer(void)
+{
+	struct fixture f;
+	struct ringbuf *r = NULL;
+	struct epoll_event ev;
+	uint64_t t[4];
+
+	UNIT_CHECK(fixture_open(&f) == 0);
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &r) == 0);
+	if (!r)
+		goto out;
+	UNIT_CHECK(epoll_wait(ringbuf_fd(r), &ev, 1, 0) == 0);
+	UNIT_CHECK(fixture_write(&f, 1) == 0);
+	UNIT_CHECK(epoll_wait(ringbuf_fd(r), &ev, 1, 1000) == 1);
+	UNIT_CHECK(read_times(r, t, 4) == 1);
+	ringbuf_release(r);
+	UNIT_CHECK(epoll_wait(ringbuf_fd(r), &ev, 1, 0) == 0);
+out:
+	ringbuf_free(r);
+	fixture_close(&f);
+}
+
+static void test_ringbuf_bad_size(void)
+{
+	struct ringbuf *r = NULL;
+
+	UNIT_CHECK(ringbuf_new(-1, 3000, &r) == -EINVAL);
+	UNIT_CHECK(ringbuf_new(-1, 0, &r) == -EINVAL);
+	UNIT_CHECK(ringbuf_new(-1, RING_SIZE, &r) < 0);
+	UNIT_CHECK(!r);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		UNIT_TEST(test_ringbuf_unreleased_read_again),
+		UNIT_TEST(test_ringbuf_released_not_read_again),
+		UNIT_TEST(test_ringbuf_poll_wakes_at_consumer),
+		UNIT_TEST(test_ringbuf_bad_size),
+	};
+
+	return unit_main(tests, ARRAY_SIZE(tests));
+}
