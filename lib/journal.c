@@ -54,6 +54,10 @@ struct journal {
 	 * rest what was synced last, kept to read from (JOURNAL_MEM_KEEP). */
 	unsigned char *mem;
 	size_t nmem, nunsynced, capmem;
+	/* The last nunwritten of the unsynced bytes are not in the file yet:
+	 * gathered (journal_gather), or a write of them failed. */
+	size_t nunwritten;
+	bool gather;
 	/* Items at or past it that are still in mem are read from there: a
 	 * write cut short leaves bytes a reader must find corrupt on disk. */
 	uint64_t mem_whole;
@@ -415,6 +419,8 @@ void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	if (j->wfd >= 0)
+		(void)journal_flush(j);
 	journal_read_close(j);
 	if (j->wfd >= 0)
 		close(j->wfd);
@@ -431,6 +437,11 @@ uint64_t journal_end(const struct journal *j)
 uint64_t journal_acked(const struct journal *j)
 {
 	return j->acked;
+}
+
+uint64_t journal_tail(const struct journal *j, size_t n)
+{
+	return j->segs[j->nsegs > n ? j->nsegs - n : 0].start;
 }
 
 uint64_t journal_synced(const struct journal *j)
@@ -466,13 +477,16 @@ static int journal_sync_segment(struct journal *j)
 
 	if (j->clean)
 		return 0;
-	if (j->opts.datasync(j->wfd) == 0)
+	if (journal_flush(j) == 0 && j->opts.datasync(j->wfd) == 0)
 		goto done;
 	j->stats.sync_failures++;
 	/* Lost durability: what was appended since the last good sync may
 	 * be gone whatever a second fdatasync says. Write it again. */
 	if (ftruncate(j->wfd, (off_t)from) < 0)
 		return -errno;
+	/* None of it is in the file now: a failure below leaves all of it
+	 * to be written again (appends go after it). */
+	j->nunwritten = j->nunsynced;
 	n = pwrite(j->wfd, j->mem + j->nmem - j->nunsynced, j->nunsynced, (off_t)from);
 	if (n != (ssize_t)j->nunsynced) {
 		int ret = n < 0 ? -errno : -EIO;
@@ -483,6 +497,7 @@ static int journal_sync_segment(struct journal *j)
 			ret = -errno;
 		return ret;
 	}
+	j->nunwritten = 0;
 	if (j->opts.datasync(j->wfd) < 0) {
 		j->stats.sync_failures++;
 		return -errno;
@@ -490,6 +505,7 @@ static int journal_sync_segment(struct journal *j)
 	j->stats.sync_rewrites++;
 done:
 	j->nunsynced = 0;
+	j->nunwritten = 0;
 	j->synced = last->end;
 	j->clean = true;
 	keep = j->opts.read_recent ? JOURNAL_MEM_KEEP : 0;
@@ -610,6 +626,13 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 	memcpy(buf + 4, &l, 4);
 	memcpy(buf + 8, &crc, 4);
 	memcpy(buf + JOURNAL_HDR, data, len);
+	if (j->gather || j->nunwritten) {
+		/* After the others not written yet, in one write with them. */
+		j->nunwritten += JOURNAL_HDR + len;
+		if (!j->gather)
+			(void)journal_flush(j); /* else the sync writes it */
+		goto appended;
+	}
 	/* One write: a crash leaves a whole item or a torn tail the next
 	 * open cuts, never an item spliced with another. */
 	n = write(j->wfd, buf, JOURNAL_HDR + len);
@@ -628,6 +651,7 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 		}
 		return ret;
 	}
+appended:
 	if (pos)
 		*pos = last->end;
 	j->last = last->end;
@@ -645,6 +669,27 @@ int journal_append(struct journal *j, const void *data, size_t len, uint64_t *po
 int journal_append_reserved(struct journal *j, const void *data, size_t len, uint64_t *pos)
 {
 	return journal_append_in(j, data, len, pos, j->opts.max_bytes + JOURNAL_RESERVE);
+}
+
+int journal_flush(struct journal *j)
+{
+	ssize_t n;
+
+	if (!j->nunwritten)
+		return 0;
+	/* O_APPEND: after what is in the file. A write cut short leaves
+	 * the rest for the next one. */
+	n = write(j->wfd, j->mem + j->nmem - j->nunwritten, j->nunwritten);
+	if (n < 0)
+		return -errno;
+	j->nunwritten -= (size_t)n;
+	return j->nunwritten ? -EIO : 0;
+}
+
+int journal_gather(struct journal *j, bool on)
+{
+	j->gather = on;
+	return on ? 0 : journal_flush(j);
 }
 
 static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
@@ -667,8 +712,10 @@ static int journal_read_mem(struct journal *j, const struct journal_segment *s, 
 	uint32_t magic, l;
 	size_t off, have;
 
-	if (!j->opts.read_recent || !j->mem || s != &j->segs[j->nsegs - 1] ||
-	    pos < s->end - j->nmem || pos < j->mem_whole)
+	/* What is not in the file yet is read from here, whatever
+	 * read_recent says. */
+	if (!j->mem || s != &j->segs[j->nsegs - 1] || pos < s->end - j->nmem ||
+	    pos < j->mem_whole || (!j->opts.read_recent && pos < s->end - j->nunwritten))
 		return 0;
 	off = (size_t)(pos - (s->end - j->nmem));
 	have = j->nmem - off;

@@ -72,6 +72,16 @@ int journal_append_reserved(struct journal *j, const void *data, size_t len, uin
 /* Makes every appended item durable: fdatasync, and fsync of the directory
  * once a new segment was made. 0 only when all of it is on disk. */
 int journal_sync(struct journal *j);
+/* On: items appended from now on are kept in memory (and read from there),
+ * not written, until the gathering ends (off), a journal_flush or a sync:
+ * one write for many items. Off: writes what was gathered. A process that
+ * dies while gathering loses what it gathered: the caller gathers only
+ * what it can have again (records the ring buffer keeps until the flush). */
+int journal_gather(struct journal *j, bool on);
+/* Writes what was gathered, or what a failed write left, to the file (the
+ * page cache: safe from the process's death, not the machine's). A write
+ * cut short (-EIO) or failed leaves the rest for the next flush or sync. */
+int journal_flush(struct journal *j);
 /* Gives back the memory the copy of recent items holds beyond what it
  * keeps (the items not yet synced and, for read_recent, the last
  * JOURNAL_MEM_KEEP bytes synced): a burst grows it up to
@@ -99,6 +109,9 @@ int journal_ack(struct journal *j, uint64_t pos);
 /* The persisted cursor (where a replay starts) and the end. */
 uint64_t journal_acked(const struct journal *j);
 uint64_t journal_end(const struct journal *j);
+/* Where the last n segments start (a walk of the journal's last items;
+ * each open starts a segment). */
+uint64_t journal_tail(const struct journal *j, size_t n);
 void journal_get_stats(const struct journal *j, struct journal_stats *out);
 
 #endif

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -410,6 +411,114 @@ static void test_journal_short_write_leaves_no_item(void)
 	journal_close(j);
 }
 
+/* Bytes of the journal's segment files in dir. */
+static long segment_bytes(void)
+{
+	char cmd[256], out[64] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "cat '%s'/*.seg 2>/dev/null | wc -c", dir);
+	if (!(f = popen(cmd, "r")))
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = '\0';
+	pclose(f);
+	return strtol(out, NULL, 10);
+}
+
+static void test_journal_gathered_items_are_written_at_once(void)
+{
+	struct journal_opts o = { .dir = dir };
+	struct journal *j;
+	char all[512];
+	long was;
+	int bad, status;
+	pid_t pid;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_append(j, "first", 5, NULL) == 0);
+	was = segment_bytes();
+	UNIT_CHECK(was == 12 + 5);
+	UNIT_CHECK(journal_gather(j, true) == 0);
+	UNIT_CHECK(journal_append(j, "second", 6, NULL) == 0);
+	UNIT_CHECK(journal_append(j, "third", 5, NULL) == 0);
+	/* Not in the file yet, read all the same (from memory, though this
+	 * journal reads nothing recent from there otherwise). */
+	UNIT_CHECK(segment_bytes() == was);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 3 && bad == 0);
+	UNIT_CHECK_STR(all, "first,second,third");
+	UNIT_CHECK(journal_flush(j) == 0);
+	UNIT_CHECK(segment_bytes() == was + 12 + 6 + 12 + 5);
+	/* Still gathering after a flush; its end writes the rest. */
+	UNIT_CHECK(journal_append(j, "fourth", 6, NULL) == 0);
+	UNIT_CHECK(segment_bytes() == was + 35);
+	UNIT_CHECK(journal_gather(j, false) == 0);
+	UNIT_CHECK(segment_bytes() == was + 35 + 18);
+	UNIT_CHECK(journal_append(j, "fifth", 5, NULL) == 0);
+	UNIT_CHECK(segment_bytes() == was + 35 + 18 + 17);
+	/* A sync writes what is gathered. */
+	UNIT_CHECK(journal_gather(j, true) == 0);
+	UNIT_CHECK(journal_append(j, "sixth", 5, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) == journal_end(j));
+	UNIT_CHECK(segment_bytes() == was + 35 + 18 + 17 + 17);
+	UNIT_CHECK(journal_gather(j, false) == 0);
+	journal_close(j);
+	/* A process that dies while gathering: what it flushed is in the
+	 * file, what it gathered since is gone, and nothing torn. */
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct journal *c;
+
+		if (journal_open(&o, &c) || journal_gather(c, true) ||
+		    journal_append(c, "flushed", 7, NULL) || journal_flush(c) ||
+		    journal_append(c, "gathered", 8, NULL))
+			_exit(2);
+		_exit(0);
+	}
+	UNIT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 7 && bad == 0);
+	UNIT_CHECK_STR(all, "first,second,third,fourth,fifth,sixth,flushed");
+	journal_close(j);
+}
+
+static void test_journal_gathered_items_a_failed_write_keeps(void)
+{
+	struct journal_opts o = { .dir = dir };
+	struct rlimit old, lim;
+	struct journal *j;
+	char all[512], big[400];
+	int bad;
+
+	fresh();
+	memset(big, 'b', sizeof(big));
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_append(j, "before", 6, NULL) == 0);
+	UNIT_CHECK(journal_gather(j, true) == 0);
+	UNIT_CHECK(journal_append(j, big, sizeof(big), NULL) == 0);
+	UNIT_CHECK(journal_append(j, "gathered", 8, NULL) == 0);
+	UNIT_CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = 18 + 100; /* "before" and 100 bytes of the next */
+	signal(SIGXFSZ, SIG_IGN);
+	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	UNIT_CHECK(journal_gather(j, false) < 0);
+	/* Not gathering, a write still waits: a new item goes after it. */
+	UNIT_CHECK(journal_append(j, "after", 5, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) < 0);
+	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_DFL);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 4 && bad == 0);
+	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) == journal_end(j));
+	journal_close(j);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 4 && bad == 0);
+	UNIT_CHECK(strncmp(all, "before,bbb", 10) == 0 && strstr(all, ",gathered,after"));
+	journal_close(j);
+}
+
 static void test_journal_segment_gone_is_skipped(void)
 {
 	struct journal_opts o = { .dir = dir, .segment_bytes = 60 };
@@ -670,6 +779,8 @@ int main(void)
 		UNIT_TEST(test_journal_recent_items_are_read_from_memory),
 		UNIT_TEST(test_journal_trim_gives_back_a_burst_and_keeps_recent_items),
 		UNIT_TEST(test_journal_short_write_leaves_no_item),
+		UNIT_TEST(test_journal_gathered_items_are_written_at_once),
+		UNIT_TEST(test_journal_gathered_items_a_failed_write_keeps),
 		UNIT_TEST(test_journal_segment_gone_is_skipped),
 		UNIT_TEST(test_journal_damaged_cursor_replays_from_the_oldest),
 		UNIT_TEST(test_journal_items_of_every_length_read_back),
