@@ -821,6 +821,26 @@ static void agent_capture_gather(void)
 		;
 }
 
+/* Records are released to the kernel: what the sink gathered of them is
+ * written first, so that the agent's death loses none (unreleased, the
+ * next agent reads them again). */
+static void agent_before_release(void *arg)
+{
+	struct agent *a = arg;
+	int err;
+
+	if ((err = sink_settle(a->sink)) < 0)
+		log_debug("writing gathered entries failed (the next sync writes them): %s",
+			  strerror(-err));
+}
+
+/* After a restart: which of the first records of the ring buffer the
+ * previous agent spooled before it died (capture_skip_handled). */
+static void agent_handled(const struct capture_event *evs, size_t n, bool *out, void *arg)
+{
+	sink_spool_handled(((struct agent *)arg)->sink, evs, n, out);
+}
+
 /* The capture thread (see the top). Its waits are bounded (200 ms), so
  * that it sees cap_stop and the terminal lines' timeouts run. */
 static void *agent_capture_thread(void *arg)
@@ -841,10 +861,14 @@ static void *agent_capture_thread(void *arg)
 			break;
 		}
 		turnlock_lock(&a->lock);
+		/* The entries of a drain go out in a write per chunk of
+		 * records (agent_before_release), not one each. */
+		sink_gather(a->sink, true);
 		got = capture_drain(a->cap);
 		ttyline_tick(a->ttylines, clock_now_ns());
 		sink_flush(a->sink);
 		export_flush(a->export);
+		sink_gather(a->sink, false);
 		turnlock_unlock(&a->lock);
 		if (got > 0) {
 			(void)!write(a->wake, &one, sizeof(one));
@@ -1643,7 +1667,7 @@ int agent_run(const struct agent_opts *opts)
 				.stale_ms = 60000 };
 	sigset_t mask;
 	size_t i;
-	int err, err2;
+	int err, err2, n;
 
 	/* Taken by the loop's signalfd only: blocked before any thread is
 	 * made, so that every thread inherits the mask. */
@@ -1690,9 +1714,15 @@ int agent_run(const struct agent_opts *opts)
 	if (!opts->terminal)
 		snprintf(a.tty_error, sizeof(a.tty_error),
 			 "turned off on this node (--no-terminal)");
+	copts.before_release = agent_before_release;
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
+	/* Records the previous agent spooled and died before releasing
+	 * are not spooled twice. */
+	if (capture_resumed(a.cap) && opts->node_name &&
+	    (n = capture_skip_handled(a.cap, agent_handled, &a)) > 0)
+		log_info("%d records the previous agent spooled before it stopped were skipped", n);
 	err = refused_open(opts->state_dir, &a.refused);
 	if (err == -ENOMEM)
 		goto out;

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "ringbuf.h"
 #include "shellaudit.skel.h"
 #include "tracepoint.h"
 #include "util.h"
@@ -49,8 +50,9 @@ static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv
 
 struct capture {
 	struct shellaudit_bpf *skel;
-	struct ring_buffer *rb;
+	struct ringbuf *rb;
 	capture_handler_fn fn;
+	void (*before_release)(void *ctx);
 	void *ctx;
 	int ncpus;
 	bool recovery; /* deprep_enter and prep_enter loaded */
@@ -83,14 +85,14 @@ static int capture_libbpf_print(enum libbpf_print_level level, const char *fmt, 
 }
 
 /* Checks the record against its declared lengths before anyone reads it. */
-static int capture_on_record(void *ctx, void *data, size_t size)
+/* Record data of size bytes as an event, checked: false when malformed. */
+static bool capture_decode(const void *data, size_t size, struct capture_event *out)
 {
-	struct capture *c = ctx;
 	struct capture_event ev = { 0 };
 	const struct sa_event_hdr *h = data;
 
 	if (size < sizeof(*h))
-		return 0;
+		return false;
 	ev.hdr = h;
 	switch (h->type) {
 	case SA_EV_LINE: {
@@ -98,7 +100,7 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 
 		if (size < offsetof(struct sa_line_event, line) ||
 		    e->len > size - offsetof(struct sa_line_event, line))
-			return 0;
+			return false;
 		ev.text = e->line;
 		ev.text_len = e->len;
 		break;
@@ -110,7 +112,7 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		if (size < offsetof(struct sa_exec_event, args) || e->args_len > SA_ARGS_CAP ||
 		    e->args_len > size - offsetof(struct sa_exec_event, args) ||
 		    e->filename_len >= SA_FILENAME_CAP || e->unlinked_len >= SA_UNLINKED_CAP)
-			return 0;
+			return false;
 		ev.text = e->args;
 		ev.text_len = e->args_len;
 		ev.filename = e->filename;
@@ -127,7 +129,7 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		const struct sa_exit_event *e = data;
 
 		if (size < sizeof(*e))
-			return 0;
+			return false;
 		ev.exit_code = e->exit_code;
 		break;
 	}
@@ -137,7 +139,7 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		if (size < sizeof(*e) ||
 		    e->len > (e->hdr.flags & SA_F_TTY_STDIN ? SA_STDIN_CAP : SA_TTY_CAP) ||
 		    e->len > size - sizeof(*e))
-			return 0;
+			return false;
 		ev.text = e->data;
 		ev.text_len = e->len;
 		ev.tty = e->tty;
@@ -150,15 +152,14 @@ static int capture_on_record(void *ctx, void *data, size_t size)
 		const struct sa_ns_event *e = data;
 
 		if (size < sizeof(*e))
-			return 0;
+			return false;
 		ev.ns = e;
 		break;
 	}
-	default:
-		return 0;
+	default: return false;
 	}
-	c->fn(c->ctx, &ev);
-	return 0;
+	*out = ev;
+	return true;
 }
 
 /*
@@ -611,6 +612,7 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	if (!c)
 		return -ENOMEM;
 	c->fn = fn;
+	c->before_release = opts->before_release;
 	c->ctx = ctx;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
@@ -655,9 +657,8 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	/* ... or, if it never sleeps, at a tick. */
 	if (c->tty_hook != CAPTURE_TTY_OFF)
 		capture_attach_ticks(c);
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), capture_on_record, c, NULL);
-	if (!c->rb) {
-		err = -errno;
+	if ((err = ringbuf_new(bpf_map__fd(c->skel->maps.events),
+			       bpf_map__max_entries(c->skel->maps.events), &c->rb))) {
 		log_error("cannot set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
@@ -687,7 +688,7 @@ void capture_close(struct capture *c)
 	for (i = 0; c->tick_links && i < (size_t)c->ncpus; i++)
 		bpf_link__destroy(c->tick_links[i]);
 	free(c->tick_links);
-	ring_buffer__free(c->rb);
+	ringbuf_free(c->rb);
 	/* Pinned links and maps stay: the programs go on capturing for the
 	 * next agent. */
 	shellaudit_bpf__destroy(c->skel);
@@ -742,12 +743,75 @@ bool capture_resumed(const struct capture *c)
 
 int capture_fd(struct capture *c)
 {
-	return ring_buffer__epoll_fd(c->rb);
+	return ringbuf_fd(c->rb);
+}
+
+/* Records handled are released to the kernel once what was made of them
+ * is safe (before_release), CAPTURE_CHUNK at a time: one write for many
+ * records, and a flood holds little of the ring buffer. */
+#define CAPTURE_CHUNK 64
+
+static void capture_release(struct capture *c)
+{
+	if (c->before_release)
+		c->before_release(c->ctx);
+	ringbuf_release(c->rb);
 }
 
 int capture_drain(struct capture *c)
 {
-	return ring_buffer__consume(c->rb);
+	struct capture_event ev;
+	const void *data;
+	size_t len;
+	int n = 0;
+
+	/* The kernel wakes a reader only for a record at the consumer
+	 * position: after each release, one more look. */
+	for (;;) {
+		while (ringbuf_next(c->rb, &data, &len) == 1) {
+			if (capture_decode(data, len, &ev))
+				c->fn(c->ctx, &ev);
+			if (n < INT_MAX)
+				n++;
+			if (ringbuf_held(c->rb) >= CAPTURE_CHUNK)
+				capture_release(c);
+		}
+		if (!ringbuf_held(c->rb))
+			return n;
+		capture_release(c);
+	}
+}
+
+int capture_skip_handled(struct capture *c,
+			 void (*handled)(const struct capture_event *evs, size_t n, bool *out,
+					 void *arg),
+			 void *arg)
+{
+	struct capture_event evs[CAPTURE_CHUNK], ev;
+	bool done[CAPTURE_CHUNK] = { false };
+	const void *data;
+	size_t n = 0, i, len, last = SIZE_MAX;
+	int skipped = 0;
+
+	/* What the previous agent read and did not release is at most a
+	 * chunk, first in the ring. */
+	while (n < CAPTURE_CHUNK && ringbuf_next(c->rb, &data, &len) == 1)
+		if (capture_decode(data, len, &evs[n]))
+			n++;
+	if (n)
+		handled(evs, n, done, arg);
+	for (i = 0; i < n; i++)
+		if (done[i])
+			last = i;
+	ringbuf_rewind(c->rb);
+	if (last == SIZE_MAX)
+		return 0;
+	/* Through the last one handled, in the same order. */
+	for (i = 0; i <= last && ringbuf_next(c->rb, &data, &len) == 1; skipped++)
+		if (capture_decode(data, len, &ev))
+			i++;
+	ringbuf_release(c->rb);
+	return skipped;
 }
 
 int capture_target_add(struct capture *c, uint64_t mntns, const struct sa_target_val *val)

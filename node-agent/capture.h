@@ -32,6 +32,12 @@ struct capture_opts {
 	 * (which refuse them): tests of that path. */
 	bool no_recovery;
 	enum capture_tty_hook tty_hook;
+	/* Called (with the handler's ctx) before records handled are
+	 * released to the kernel, which then forgets them: what the handler
+	 * made of them must then be where the agent's crash cannot lose it
+	 * (written to a file). Records handled and not released are read
+	 * again by the next agent (capture_skip_handled). NULL: none. */
+	void (*before_release)(void *ctx);
 };
 
 /* One decoded, size-checked record; pointers are valid during the callback. */
@@ -101,10 +107,22 @@ int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set);
 /* An epoll file descriptor that becomes readable when events are waiting
  * (the agent's capture thread waits on it). */
 int capture_fd(struct capture *c);
-/* Hands every event already in the buffer to the handler, without waiting.
- * Returns the number of events handled or a negative errno. Not to be
+/* Hands every event already in the buffer to the handler, without waiting,
+ * and releases them (see before_release) at least every CAPTURE_CHUNK
+ * records and at the end. Returns the number of records read. Not to be
  * called from two threads at once. */
 int capture_drain(struct capture *c);
+/* Before the first drain of an agent that took over pinned state: the
+ * records its predecessor handled and did not release (it died between
+ * the two) come first in the ring. handled() gets the first of them
+ * (events valid during the call) and sets out[i] for each whose result
+ * is kept already (spooled); the records through the last such one are
+ * released unhandled, the rest are handled as usual. Returns how many
+ * records were skipped. */
+int capture_skip_handled(struct capture *c,
+			 void (*handled)(const struct capture_event *evs, size_t n, bool *out,
+					 void *arg),
+			 void *arg);
 
 /* The kernel's target map: mount namespace inode -> target. Removing a
  * target also voids the marks of its tasks. */

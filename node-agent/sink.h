@@ -99,7 +99,23 @@ struct sink {
 	int (*write)(struct sink *s, const struct sink_entry *e);
 	int (*flush)(struct sink *s);
 	void (*close)(struct sink *s);
+	/* Optional (NULL: nothing to do). gather: while on, entries written
+	 * may be kept in memory and written together, when it goes off or at
+	 * settle. settle: what was written is handed to the kernel now, safe
+	 * from the agent's death (not the machine's). */
+	int (*gather)(struct sink *s, bool on);
+	int (*settle)(struct sink *s);
 };
+
+static inline int sink_gather(struct sink *s, bool on)
+{
+	return s->gather ? s->gather(s, on) : 0;
+}
+
+static inline int sink_settle(struct sink *s)
+{
+	return s->settle ? s->settle(s) : 0;
+}
 
 static inline int sink_write(struct sink *s, const struct sink_entry *e)
 {

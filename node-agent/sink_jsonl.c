@@ -336,6 +336,7 @@ int sink_jsonl_open_stream(void *file, struct sink **out)
 	s->base.write = sink_jsonl_write;
 	s->base.flush = sink_jsonl_flush;
 	s->base.close = sink_jsonl_close;
+	s->base.settle = sink_jsonl_flush;
 	s->f = file;
 	*out = &s->base;
 	return 0;

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "capture.h"
 #include "export.h"
 #include "redact.h"
 #include "sink.h"
@@ -73,6 +74,9 @@ int sink_spool_attribute(struct sink *sink, const char *cid, const char *root, c
 /* Every entry spooled from now on is also written to x (NULL: none), which
  * stays the caller's and must outlive the sink. */
 void sink_spool_set_export(struct sink *base, struct export *x);
+/* Sets out[i] for each of the n events whose entry is in the spool already
+ * (capture_skip_handled's question, after a restart). */
+void sink_spool_handled(struct sink *base, const struct capture_event *evs, size_t n, bool *out);
 /* Whether the records of a container are held (nodecfg_held). While it
  * is held, a container adds entries only while its entries (those spooled
  * before the hold included) hold less than SINK_SPOOL_HOLD_PCT of the

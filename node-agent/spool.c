@@ -754,6 +754,51 @@ bool spool_is_last_key(const struct spool *s, const char *key)
 	return s->last_key[0] && !strcmp(s->last_key, key);
 }
 
+int spool_gather(struct spool *s, bool on)
+{
+	return journal_gather(s->ej, on);
+}
+
+int spool_write_gathered(struct spool *s)
+{
+	return journal_flush(s->ej);
+}
+
+/* Whether item key k is key want: the same, or want "...-t" and k one of
+ * its parts. */
+static bool spool_key_is(const char *k, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (n >= 2 && want[n - 2] == '-' && want[n - 1] == 't')
+		return !strncmp(k, want, n);
+	return !strcmp(k, want);
+}
+
+void spool_find_keys(struct spool *s, const char *const *keys, size_t n, bool *found)
+{
+	uint64_t pos = journal_tail(s->ej, SPOOL_TAIL_SEGMENTS), next;
+	const char *k;
+	cJSON *item;
+	size_t len, i;
+	void *data;
+	int ret;
+
+	while ((ret = journal_read(s->ej, pos, &data, &len, &next)) != -ENODATA) {
+		if (ret == -ENOMEM)
+			break;
+		item = ret == 0 ? cJSON_ParseWithLength(data, len) : NULL;
+		free(data);
+		if ((k = spool_str(item, "k")))
+			for (i = 0; i < n; i++)
+				found[i] |= spool_key_is(k, keys[i]);
+		cJSON_Delete(item);
+		if (ret < 0 && next <= pos)
+			break;
+		pos = next;
+	}
+}
+
 /* The last item's key, from the journal's tail (acknowledged or not). */
 static void spool_restore_last_key(struct spool *s)
 {

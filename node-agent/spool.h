@@ -158,6 +158,22 @@ void spool_undecided(struct spool *s,
  * journal's tail) is the entry keyed `key`: the one event a process killed
  * between spooling it and acknowledging it to the ring buffer meets twice. */
 bool spool_is_last_key(const struct spool *s, const char *key);
+/* Gathering (on): entries added are kept in memory and written together
+ * when it ends (off) or at spool_write_gathered, not one write each; the caller
+ * gathers only what it can have again after its death (ring buffer records
+ * it has not released). */
+int spool_gather(struct spool *s, bool on);
+/* Writes what was gathered (to the page cache: safe from the agent's
+ * death); gathering goes on. */
+int spool_write_gathered(struct spool *s);
+/* Segments of the entries journal that spool_find_keys reads: the one
+ * this run started and the two before. */
+#define SPOOL_TAIL_SEGMENTS 3
+/* Sets found[i] for each of the n keys an entry of the journal's last
+ * segments carries (spool_add_keyed's key; a key ending "-t" matches its
+ * parts "-tN" too). Reads up to SPOOL_TAIL_SEGMENTS segments: for a start,
+ * not for every entry. */
+void spool_find_keys(struct spool *s, const char *const *keys, size_t n, bool *found);
 /* The session ended: its open batch becomes a record. */
 int spool_end_session(struct spool *s, const char *cid, const char *sk);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -406,6 +407,70 @@ static void test_sink_spool_event_met_again_after_restart_is_kept_once(void)
 	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(entry(all, 0, 2), "text")), "c");
 	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 2), "k") == NULL);
 	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(id);
+}
+
+/* After a crash between spooling and releasing records: which of the ring
+ * buffer's first records have their entries in the spool already. */
+static void test_sink_spool_knows_the_records_it_spooled_before_a_crash(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\"}");
+	struct sink_entry rl = { .kind = SINK_LINE,
+				 .container = "containerd://c1",
+				 .session = 7,
+				 .ts = 1000,
+				 .pid = 7,
+				 .tid = 7,
+				 .text = "a",
+				 .text_len = 1 };
+	struct sink_entry tty = rl;
+	struct sa_event_hdr h[6] = {
+		{ .type = SA_EV_LINE, .ts = 1000, .pid = 7 }, /* rl: spooled */
+		{ .type = SA_EV_TTY, .ts = 3000, .pid = 7 },  /* tty's read: spooled */
+		{ .type = SA_EV_TTY, .ts = 3000, .pid = 8 },  /* another thread */
+		{ .type = SA_EV_EXEC, .ts = 1000, .pid = 7 }, /* another kind */
+		{ .type = SA_EV_EXIT, .ts = 1000, .pid = 7 }, /* no entry of its own */
+		{ .type = SA_EV_LINE, .ts = 4000, .pid = 7 }, /* gathered, never written */
+	};
+	struct capture_event evs[6];
+	bool out[6] = { false };
+	struct spool *sp;
+	struct sink *sink;
+	int i, status;
+	pid_t pid;
+
+	tty.ts = 3000;
+	tty.source = SINK_SOURCE_TERMINAL;
+	tty.part = 1; /* the second line that read completed */
+	tty.text = "b";
+	for (i = 0; i < 6; i++)
+		evs[i] = (struct capture_event){ .hdr = &h[i] };
+	snprintf(sub, sizeof(sub), "%s/handled", dir);
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
+	/* An agent that dies (_exit) having gathered one more entry after
+	 * the settle: that one is never written. */
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (spool_open(&so, &sp) || sink_spool_open(sp, lookup, NULL, &sink) ||
+		    sink_gather(sink, true) || sink_write(sink, &rl) || sink_write(sink, &tty) ||
+		    sink_settle(sink))
+			_exit(2);
+		rl.ts = 4000;
+		_exit(sink_write(sink, &rl) ? 2 : 0);
+	}
+	UNIT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0);
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	sink_spool_handled(sink, evs, 6, out);
+	UNIT_CHECK(out[0] && out[1]);
+	UNIT_CHECK(!out[2] && !out[3] && !out[4] && !out[5]);
 	sink_close(sink);
 	spool_close(sp);
 	cJSON_Delete(id);
@@ -1258,6 +1323,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_bounds_long_lines),
 		UNIT_TEST(test_sink_spool_entry_time_follows_the_wall_clock),
 		UNIT_TEST(test_sink_spool_event_met_again_after_restart_is_kept_once),
+		UNIT_TEST(test_sink_spool_knows_the_records_it_spooled_before_a_crash),
 		UNIT_TEST(test_sink_spool_stopped_is_the_chain_last_entry),
 		UNIT_TEST(test_sink_spool_namespace_and_off_entries),
 		UNIT_TEST(test_sink_spool_full_gap_goes_to_each_chain_that_lost),
