@@ -121,3 +121,14 @@ void ringbuf_rewind(struct ringbuf *r)
 	r->pos = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
 	r->held = 0;
 }
+
+size_t ringbuf_skip(struct ringbuf *r, size_t n)
+{
+	const void *data;
+	size_t i, len;
+
+	for (i = 0; i < n && ringbuf_next(r, &data, &len) == 1; i++)
+		;
+	ringbuf_release(r);
+	return i;
+}

@@ -41,5 +41,9 @@ void ringbuf_release(struct ringbuf *r);
 /* Reads nothing more than what was released: the records read and not
  * released are read again by the next ringbuf_next. */
 void ringbuf_rewind(struct ringbuf *r);
+/* Reads up to n more records (discarded ones not counted) without looking
+ * at them and releases all that was read: for records a caller knows it
+ * handled already. Returns how many it read. */
+size_t ringbuf_skip(struct ringbuf *r, size_t n);
 
 #endif

@@ -787,31 +787,26 @@ int capture_skip_handled(struct capture *c,
 					 void *arg),
 			 void *arg)
 {
-	struct capture_event evs[CAPTURE_CHUNK], ev;
+	struct capture_event evs[CAPTURE_CHUNK];
 	bool done[CAPTURE_CHUNK] = { false };
+	size_t at[CAPTURE_CHUNK], n = 0, i, len, read = 0, through = 0;
 	const void *data;
-	size_t n = 0, i, len, last = SIZE_MAX;
-	int skipped = 0;
 
 	/* What the previous agent read and did not release is at most a
 	 * chunk, first in the ring. */
-	while (n < CAPTURE_CHUNK && ringbuf_next(c->rb, &data, &len) == 1)
+	while (read < CAPTURE_CHUNK && ringbuf_next(c->rb, &data, &len) == 1) {
 		if (capture_decode(data, len, &evs[n]))
-			n++;
+			at[n++] = read;
+		read++;
+	}
 	if (n)
 		handled(evs, n, done, arg);
 	for (i = 0; i < n; i++)
 		if (done[i])
-			last = i;
+			through = at[i] + 1;
 	ringbuf_rewind(c->rb);
-	if (last == SIZE_MAX)
-		return 0;
-	/* Through the last one handled, in the same order. */
-	for (i = 0; i <= last && ringbuf_next(c->rb, &data, &len) == 1; skipped++)
-		if (capture_decode(data, len, &ev))
-			i++;
-	ringbuf_release(c->rb);
-	return skipped;
+	/* Through the last one handled, undecodable ones before it too. */
+	return through ? (int)ringbuf_skip(c->rb, through) : 0;
 }
 
 int capture_target_add(struct capture *c, uint64_t mntns, const struct sa_target_val *val)

@@ -3,8 +3,9 @@
  * map, filled by a small socket filter program (bpf_ringbuf_output of the
  * time, run by BPF_PROG_TEST_RUN). Records read and not released are read
  * again by the next reader (as by an agent restarted after a crash), those
- * released are not; a rewind reads them again; the poll fd wakes for a
- * record at the consumer position. Needs root (make test runs as root). */
+ * released are not; a rewind reads them again, a skip releases them
+ * unread; the poll fd wakes for a record at the consumer position. Needs
+ * root (make test runs as root). */
 #include <errno.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -152,6 +153,38 @@ out:
 	fixture_close(&f);
 }
 
+/* A restarted reader that knows the first records were handled: it
+ * peeks, rewinds and skips through them; the rest stay for it. */
+static void test_ringbuf_skip_releases_what_it_passes(void)
+{
+	struct fixture f;
+	struct ringbuf *a = NULL, *b = NULL;
+	uint64_t ta[8] = { 0 }, tb[8] = { 0 };
+
+	UNIT_CHECK(fixture_open(&f) == 0);
+	UNIT_CHECK(fixture_write(&f, 5) == 0);
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &a) == 0);
+	if (!a)
+		goto out;
+	UNIT_CHECK(read_times(a, ta, 8) == 5);
+	ringbuf_rewind(a);
+	UNIT_CHECK(ringbuf_skip(a, 3) == 3);
+	UNIT_CHECK(ringbuf_held(a) == 0);
+	UNIT_CHECK(read_times(a, tb, 8) == 2 && tb[0] == ta[3]);
+	ringbuf_free(a);
+	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &b) == 0);
+	if (!b)
+		goto out;
+	UNIT_CHECK(read_times(b, tb, 8) == 2 && tb[0] == ta[3] && tb[1] == ta[4]);
+	ringbuf_rewind(b);
+	UNIT_CHECK(ringbuf_skip(b, 10) == 2);
+	ringbuf_rewind(b);
+	UNIT_CHECK(read_times(b, tb, 8) == 0);
+out:
+	ringbuf_free(b);
+	fixture_close(&f);
+}
+
 static void test_ringbuf_poll_wakes_at_consumer(void)
 {
 	struct fixture f;
@@ -189,6 +222,7 @@ int main(void)
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_ringbuf_unreleased_read_again),
 		UNIT_TEST(test_ringbuf_released_not_read_again),
+		UNIT_TEST(test_ringbuf_skip_releases_what_it_passes),
 		UNIT_TEST(test_ringbuf_poll_wakes_at_consumer),
 		UNIT_TEST(test_ringbuf_bad_size),
 	};
