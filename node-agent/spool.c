@@ -785,7 +785,9 @@ void spool_find_keys(struct spool *s, const char *const *keys, size_t n, bool *f
 	int ret;
 
 	while ((ret = journal_read(s->ej, pos, &data, &len, &next)) != -ENODATA) {
-		if (ret == -ENOMEM)
+		/* A damaged item is passed over; any other error ends the walk
+		 * (what it did not find is handled again: kept twice, not lost). */
+		if (ret < 0 && ret != -EBADMSG)
 			break;
 		item = ret == 0 ? cJSON_ParseWithLength(data, len) : NULL;
 		free(data);
