@@ -712,10 +712,12 @@ static int journal_read_mem(struct journal *j, const struct journal_segment *s, 
 	uint32_t magic, l;
 	size_t off, have;
 
-	/* What is not in the file yet is read from here, whatever
+	/* While some of it is not in the file yet (an item may be there in
+	 * part), all that is not synced is read from here, whatever
 	 * read_recent says. */
 	if (!j->mem || s != &j->segs[j->nsegs - 1] || pos < s->end - j->nmem ||
-	    pos < j->mem_whole || (!j->opts.read_recent && pos < s->end - j->nunwritten))
+	    pos < j->mem_whole ||
+	    (!j->opts.read_recent && (!j->nunwritten || pos < s->end - j->nunsynced)))
 		return 0;
 	off = (size_t)(pos - (s->end - j->nmem));
 	have = j->nmem - off;

@@ -84,8 +84,8 @@ static int capture_libbpf_print(enum libbpf_print_level level, const char *fmt, 
 	return 0;
 }
 
-/* Checks the record against its declared lengths before anyone reads it. */
-/* Record data of size bytes as an event, checked: false when malformed. */
+/* Record data of size bytes as an event, checked against its declared
+ * lengths before anyone reads it: false when malformed. */
 static bool capture_decode(const void *data, size_t size, struct capture_event *out)
 {
 	struct capture_event ev = { 0 };
