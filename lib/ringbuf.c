@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /* A BPF ring buffer reader that releases on demand (see ringbuf.h). The
- * layout is the kernel's (kernel/bpf/ringbuf.c), mapped as libbpf does: the
- * consumer position's page read-write, then the producer position's page
- * and the data pages, mapped twice in a row so that a record that wraps
- * reads as one. */
+ * layout is the kernel's (kernel/bpf/ringbuf.c): the consumer position's
+ * page read-write, then the producer position's page and the data pages.
+ * libbpf maps the data pages twice in a row, so that a record that wraps
+ * reads as one; the kernel maps every page of a mapping at once, so that
+ * costs the ring's size again in RSS. They are mapped once here, and the
+ * rare record that wraps is copied whole into a buffer of its own. */
 #include "ringbuf.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,6 +22,9 @@ struct ringbuf {
 	const unsigned long *producer;
 	const unsigned char *data;
 	size_t page, mapped; /* bytes mapped at producer */
+	/* A record that wraps, copied whole; the ring's size, allocated, not
+	 * touched until one does (valid until the next). */
+	unsigned char *wrapped;
 	uint64_t mask;
 	uint64_t pos; /* after the last record read */
 	size_t held;  /* records read since the last release */
@@ -37,9 +43,13 @@ int ringbuf_new(int map_fd, uint32_t size, struct ringbuf **out)
 		return -EINVAL;
 	if (!(r = calloc(1, sizeof(*r))))
 		return -ENOMEM;
+	if (!(r->wrapped = malloc(size))) {
+		free(r);
+		return -ENOMEM;
+	}
 	r->page = (size_t)page;
 	r->mask = size - 1;
-	r->mapped = r->page + 2 * (size_t)size;
+	r->mapped = r->page + (size_t)size;
 	r->epfd = -1;
 	p = mmap(NULL, r->page, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
 	if (p == MAP_FAILED)
@@ -72,6 +82,7 @@ void ringbuf_free(struct ringbuf *r)
 		munmap((void *)r->producer, r->mapped);
 	if (r->consumer)
 		munmap(r->consumer, r->page);
+	free(r->wrapped);
 	free(r);
 }
 
@@ -88,9 +99,12 @@ int ringbuf_next(struct ringbuf *r, const void **data, size_t *len)
 	/* Never past the producer, never more than the ring from the
 	 * consumer: a walk ends whatever the positions say. */
 	while (r->pos < prod && r->pos - cons < r->mask + 1) {
+		/* Headers are 8-aligned and the size a multiple of 8: a
+		 * header never wraps, its data may. */
 		const uint32_t *hdr = (const uint32_t *)(r->data + (r->pos & r->mask));
 		uint32_t h = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 		uint32_t l = h & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		size_t off = (size_t)((r->pos + BPF_RINGBUF_HDR_SZ) & r->mask), first;
 
 		if (h & BPF_RINGBUF_BUSY_BIT || l > r->mask + 1 - BPF_RINGBUF_HDR_SZ)
 			return 0;
@@ -98,8 +112,15 @@ int ringbuf_next(struct ringbuf *r, const void **data, size_t *len)
 		r->held++;
 		if (h & BPF_RINGBUF_DISCARD_BIT)
 			continue;
-		*data = (const unsigned char *)hdr + BPF_RINGBUF_HDR_SZ;
 		*len = l;
+		if (off + l <= r->mask + 1) {
+			*data = r->data + off;
+			return 1;
+		}
+		first = r->mask + 1 - off;
+		memcpy(r->wrapped, r->data + off, first);
+		memcpy(r->wrapped + first, r->data, l - first);
+		*data = r->wrapped;
 		return 1;
 	}
 	return 0;

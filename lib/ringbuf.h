@@ -30,8 +30,10 @@ void ringbuf_free(struct ringbuf *r);
 int ringbuf_fd(const struct ringbuf *r);
 
 /* The next committed record after those read: 1 with *data and *len set
- * (valid until released), 0 when there is none yet (or the next one is
- * still being written). Discarded records are passed over. */
+ * (valid until released; a record that wraps around the ring's end is a
+ * copy, valid until the next one that wraps), 0 when there is none yet (or
+ * the next one is still being written). Discarded records are passed
+ * over. */
 int ringbuf_next(struct ringbuf *r, const void **data, size_t *len);
 /* Records read and not released. */
 size_t ringbuf_held(const struct ringbuf *r);
