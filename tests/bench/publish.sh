@@ -23,7 +23,7 @@
 #      the API server and the machine allow at that rate without an agent.
 #   4. the agent's RSS, idle and after BENCH_MANY_LINES (10,000) lines
 #      typed at 1,000 a second, split into the BPF map mappings (the ring
-#      buffer, mapped twice), files (the binary, shared libraries) and
+#      buffer, mapped once), files (the binary, shared libraries) and
 #      anonymous memory; the reference is the same agent with
 #      --ringbuf-mb 1.
 #   5. capture -> export line (--output) of BENCH_SLOW_LINES (200) lines
@@ -94,7 +94,7 @@ cpu_ms() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 # rss PID: "RSS (M ring + F files + A anon)" in MiB: the BPF map mappings
-# (the ring buffer, mapped twice), files (the binary and its libraries,
+# (the ring buffer, mapped once), files (the binary and its libraries,
 # shared with other processes that map them) and the rest (heap, stacks).
 rss() {
 	local m f a
