@@ -377,13 +377,33 @@ static void test_journal_trim_gives_back_a_burst_and_keeps_recent_items(void)
 	free(all);
 }
 
+/* Limits the size of the files this process writes to bytes (SIGXFSZ
+ * ignored: writes past it fail); *old gets the limit to put back with
+ * file_size_unlimit(). */
+static void file_size_limit(rlim_t bytes, struct rlimit *old)
+{
+	struct rlimit lim;
+
+	UNIT_CHECK(getrlimit(RLIMIT_FSIZE, old) == 0);
+	lim = *old;
+	lim.rlim_cur = bytes;
+	signal(SIGXFSZ, SIG_IGN);
+	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+}
+
+static void file_size_unlimit(const struct rlimit *old)
+{
+	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, old) == 0);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
 /* A write cut short (the file size limit) leaves no item behind: the
  * journal takes its bytes back, in the file and in its copy, and the
  * items after it read back whole, from memory and after a reopen. */
 static void test_journal_short_write_leaves_no_item(void)
 {
 	struct journal_opts o = { .dir = dir };
-	struct rlimit old, lim;
+	struct rlimit old;
 	struct journal *j;
 	char all[512], big[400];
 	int bad;
@@ -392,14 +412,9 @@ static void test_journal_short_write_leaves_no_item(void)
 	memset(big, 'b', sizeof(big));
 	UNIT_CHECK(journal_open(&o, &j) == 0);
 	UNIT_CHECK(journal_append(j, "before", 6, NULL) == 0);
-	UNIT_CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
-	lim = old;
-	lim.rlim_cur = 18 + 100; /* "before" and 100 bytes of the next */
-	signal(SIGXFSZ, SIG_IGN);
-	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	file_size_limit(18 + 100, &old); /* "before" and 100 bytes of the next */
 	UNIT_CHECK(journal_append(j, big, sizeof(big), NULL) < 0);
-	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
-	signal(SIGXFSZ, SIG_DFL);
+	file_size_unlimit(&old);
 	UNIT_CHECK(journal_append(j, "after", 5, NULL) == 0);
 	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 2 && bad == 0);
 	UNIT_CHECK_STR(all, "before,after");
@@ -487,7 +502,7 @@ static void test_journal_gathered_items_are_written_at_once(void)
 static void test_journal_gathered_items_a_failed_write_keeps(void)
 {
 	struct journal_opts o = { .dir = dir };
-	struct rlimit old, lim;
+	struct rlimit old;
 	struct journal *j;
 	char all[512], big[400];
 	int bad;
@@ -499,17 +514,12 @@ static void test_journal_gathered_items_a_failed_write_keeps(void)
 	UNIT_CHECK(journal_gather(j, true) == 0);
 	UNIT_CHECK(journal_append(j, big, sizeof(big), NULL) == 0);
 	UNIT_CHECK(journal_append(j, "gathered", 8, NULL) == 0);
-	UNIT_CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
-	lim = old;
-	lim.rlim_cur = 18 + 100; /* "before" and 100 bytes of the next */
-	signal(SIGXFSZ, SIG_IGN);
-	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	file_size_limit(18 + 100, &old); /* "before" and 100 bytes of the next */
 	UNIT_CHECK(journal_gather(j, false) < 0);
 	/* Not gathering, a write still waits: a new item goes after it. */
 	UNIT_CHECK(journal_append(j, "after", 5, NULL) == 0);
 	UNIT_CHECK(journal_sync(j) < 0);
-	UNIT_CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
-	signal(SIGXFSZ, SIG_DFL);
+	file_size_unlimit(&old);
 	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 4 && bad == 0);
 	UNIT_CHECK(journal_sync(j) == 0 && journal_synced(j) == journal_end(j));
 	journal_close(j);

@@ -103,16 +103,25 @@ static int read_times(struct ringbuf *r, uint64_t *out, int n)
 	return i;
 }
 
+/* The fixture with n records written, and a reader of them (NULL, and a
+ * failed check, when any of it fails). */
+static struct ringbuf *fixture_reader(struct fixture *f, int n)
+{
+	struct ringbuf *r = NULL;
+
+	UNIT_CHECK(fixture_open(f) == 0);
+	UNIT_CHECK(fixture_write(f, n) == 0);
+	UNIT_CHECK(ringbuf_new(f->map, RING_SIZE, &r) == 0);
+	return r;
+}
+
 static void test_ringbuf_unreleased_read_again(void)
 {
 	struct fixture f;
 	struct ringbuf *a = NULL, *b = NULL;
 	uint64_t ta[8] = { 0 }, tb[8] = { 0 };
 
-	UNIT_CHECK(fixture_open(&f) == 0);
-	UNIT_CHECK(fixture_write(&f, 5) == 0);
-	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &a) == 0);
-	if (!a)
+	if (!(a = fixture_reader(&f, 5)))
 		goto out;
 	UNIT_CHECK(read_times(a, ta, 8) == 5);
 	UNIT_CHECK(ringbuf_held(a) == 5);
@@ -136,10 +145,7 @@ static void test_ringbuf_released_not_read_again(void)
 	struct ringbuf *a = NULL, *b = NULL;
 	uint64_t ta[8] = { 0 }, tb[8] = { 0 };
 
-	UNIT_CHECK(fixture_open(&f) == 0);
-	UNIT_CHECK(fixture_write(&f, 5) == 0);
-	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &a) == 0);
-	if (!a)
+	if (!(a = fixture_reader(&f, 5)))
 		goto out;
 	UNIT_CHECK(read_times(a, ta, 3) == 3);
 	ringbuf_release(a);
@@ -172,10 +178,7 @@ static void test_ringbuf_skip_releases_what_it_passes(void)
 	struct ringbuf *a = NULL, *b = NULL;
 	uint64_t ta[8] = { 0 }, tb[8] = { 0 };
 
-	UNIT_CHECK(fixture_open(&f) == 0);
-	UNIT_CHECK(fixture_write(&f, 5) == 0);
-	UNIT_CHECK(ringbuf_new(f.map, RING_SIZE, &a) == 0);
-	if (!a)
+	if (!(a = fixture_reader(&f, 5)))
 		goto out;
 	UNIT_CHECK(read_times(a, ta, 8) == 5);
 	ringbuf_rewind(a);
