@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -215,49 +214,25 @@ static void capture_remove_dir(const char *dir)
 
 /* The records waiting in the pinned ring buffer at path, counted from the
  * kernel's own record headers (their payload is another build's and is
- * not read): what its programs captured and no agent read. */
+ * not decoded): what its programs captured and no agent read. */
 static uint64_t capture_count_unread(const char *path)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
-	long page = sysconf(_SC_PAGESIZE);
-	const unsigned long *cons = MAP_FAILED, *prod = MAP_FAILED;
-	const unsigned char *data;
-	unsigned long c, p, mask;
+	struct ringbuf *r = NULL;
+	const void *data;
 	uint64_t n = 0;
+	size_t size;
 	int fd = bpf_obj_get(path);
 
 	if (fd < 0)
 		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_RINGBUF ||
-	    !info.max_entries || (info.max_entries & (info.max_entries - 1)))
-		goto out;
-	cons = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
-	prod = mmap(NULL, (size_t)page + 2 * (size_t)info.max_entries, PROT_READ, MAP_SHARED, fd,
-		    page);
-	if (cons == MAP_FAILED || prod == MAP_FAILED)
-		goto out;
-	data = (const unsigned char *)prod + page;
-	mask = info.max_entries - 1;
-	c = __atomic_load_n(cons, __ATOMIC_ACQUIRE);
-	p = __atomic_load_n(prod, __ATOMIC_ACQUIRE);
-	/* At most one buffer's worth: the positions come from the kernel,
-	 * but a walk must end whatever they say. */
-	while (c < p && p - c <= info.max_entries) {
-		__u32 hdr = __atomic_load_n((const __u32 *)(data + (c & mask)), __ATOMIC_ACQUIRE);
-		__u32 rlen = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-
-		if (hdr & BPF_RINGBUF_BUSY_BIT)
-			break;
-		if (!(hdr & BPF_RINGBUF_DISCARD_BIT))
+	/* Read, never released: the state is removed after. */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_RINGBUF &&
+	    !ringbuf_new(fd, info.max_entries, &r))
+		while (ringbuf_next(r, &data, &size) == 1)
 			n++;
-		c += (rlen + BPF_RINGBUF_HDR_SZ + 7) & ~7ul;
-	}
-out:
-	if (cons != MAP_FAILED)
-		munmap((void *)cons, (size_t)page);
-	if (prod != MAP_FAILED)
-		munmap((void *)prod, (size_t)page + 2 * (size_t)info.max_entries);
+	ringbuf_free(r);
 	close(fd);
 	return n;
 }
