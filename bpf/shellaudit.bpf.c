@@ -165,24 +165,34 @@ static __always_inline __u64 mntns_id(struct mnt_namespace *mnt)
 	return 0;
 }
 
+/* What read_nsset reads of a task: equal for two tasks, their sets are. */
+static __always_inline bool nsset_same(struct task_struct *a, struct task_struct *b)
+{
+	return a->nsproxy == b->nsproxy && a->cred->user_ns == b->cred->user_ns &&
+	       a->fs->root.dentry == b->fs->root.dentry;
+}
+
+/* Direct loads (task is a BTF pointer: a faulting load reads 0), not
+ * probe reads: this runs twice at each fork of a marked task and once at
+ * each of its execs, and a helper call costs more than the load. */
 static __always_inline void read_nsset(struct task_struct *task, struct sa_nsset *s)
 {
-	struct nsproxy *nsp = BPF_CORE_READ(task, nsproxy);
-	struct dentry *root = BPF_CORE_READ(task, fs, root.dentry);
+	struct nsproxy *nsp = task->nsproxy;
+	struct dentry *root = task->fs->root.dentry;
 
-	s->ns[SA_NS_MNT] = BPF_CORE_READ(nsp, mnt_ns, ns.inum);
-	s->ns[SA_NS_PID] = BPF_CORE_READ(nsp, pid_ns_for_children, ns.inum);
-	s->ns[SA_NS_NET] = BPF_CORE_READ(nsp, net_ns, ns.inum);
-	s->ns[SA_NS_UTS] = BPF_CORE_READ(nsp, uts_ns, ns.inum);
-	s->ns[SA_NS_IPC] = BPF_CORE_READ(nsp, ipc_ns, ns.inum);
-	s->ns[SA_NS_USER] = BPF_CORE_READ(task, cred, user_ns, ns.inum);
-	s->ns[SA_NS_CGROUP] = BPF_CORE_READ(nsp, cgroup_ns, ns.inum);
+	s->ns[SA_NS_MNT] = nsp->mnt_ns->ns.inum;
+	s->ns[SA_NS_PID] = nsp->pid_ns_for_children->ns.inum;
+	s->ns[SA_NS_NET] = nsp->net_ns->ns.inum;
+	s->ns[SA_NS_UTS] = nsp->uts_ns->ns.inum;
+	s->ns[SA_NS_IPC] = nsp->ipc_ns->ns.inum;
+	s->ns[SA_NS_USER] = task->cred->user_ns->ns.inum;
+	s->ns[SA_NS_CGROUP] = nsp->cgroup_ns->ns.inum;
 	s->ns[SA_NS_TIME] = 0;
 	if (bpf_core_field_exists(struct nsproxy___time, time_ns_for_children))
 		s->ns[SA_NS_TIME] =
 			BPF_CORE_READ((struct nsproxy___time *)nsp, time_ns_for_children, ns.inum);
-	s->root_dev = BPF_CORE_READ(root, d_sb, s_dev);
-	s->root_ino = BPF_CORE_READ(root, d_inode, i_ino);
+	s->root_dev = root->d_sb->s_dev;
+	s->root_ino = root->d_inode->i_ino;
 }
 
 /* Bit i set: namespace i differs; bit SA_NS_ROOT: the root directory. */
@@ -212,9 +222,9 @@ static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct 
 	h->cgroup = bpf_get_current_cgroup_id();
 	h->pid = (__u32)id;
 	h->tgid = id >> 32;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->ppid = task->real_parent->tgid;
 	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->sid = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
+	h->sid = task->signal->pids[PIDTYPE_SID]->numbers[0].nr;
 	h->target = m->target;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	h->nsid = m->nsid;
@@ -276,8 +286,8 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	__u32 zero = 0, changed, tgid;
 	__u64 nsid;
 
-	mnt = BPF_CORE_READ(task, nsproxy, mnt_ns);
-	key.mntns = BPF_CORE_READ(mnt, ns.inum);
+	mnt = task->nsproxy->mnt_ns;
+	key.mntns = mnt->ns.inum;
 	*mntns = key.mntns;
 	if (m) {
 		if (mark_valid(m)) {
@@ -425,7 +435,7 @@ int BPF_KPROBE(readline_enter)
 SEC("uprobe")
 int BPF_KPROBE(prep_enter)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	__u8 armed = SA_IN_CALLBACK, *state;
 
@@ -445,7 +455,7 @@ int BPF_KPROBE(prep_enter)
 SEC("uretprobe")
 int BPF_KRETPROBE(readline_ret, const char *ret)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	__u8 sent = SA_LINE_SENT, *state;
 	struct sa_mark *t;
@@ -466,7 +476,7 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 SEC("uprobe")
 int BPF_KPROBE(deprep_enter)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_mark *t;
 	const char *line = NULL;
@@ -621,10 +631,10 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	}
 	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
 	e->hdr.flags |= flags;
-	e->argc = BPF_CORE_READ(bprm, argc);
+	e->argc = bprm->argc;
 	e->stdio = stdio;
 
-	filename = BPF_CORE_READ(bprm, filename);
+	filename = bprm->filename;
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
 	if (n < 1)
 		n = 1;
@@ -638,8 +648,8 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 	 * interpreter is to open the same path, so its descriptor is still
 	 * open (one closed on exec fails the exec): the file is there. */
 	e->unlinked_len = 0;
-	file = BPF_CORE_READ(bprm, file);
-	if (BPF_CORE_READ(file, f_inode, __i_nlink) != 0)
+	file = bprm->file;
+	if (file->f_inode->__i_nlink != 0)
 		file = unlinked_script(task, bprm, e->filename);
 	if (file) {
 		e->hdr.flags |= SA_F_UNLINKED;
@@ -668,7 +678,7 @@ static __always_inline void stdin_drop(__u64 id);
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct sa_mark *t;
 	unsigned long start, end, len;
 	__u64 mntns, id = bpf_get_current_pid_tgid(), was;
@@ -695,8 +705,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	}
 	/* The new image's argv, already copied to its stack: its length
 	 * picks the record's size. */
-	start = BPF_CORE_READ(task, mm, arg_start);
-	end = BPF_CORE_READ(task, mm, arg_end);
+	start = task->mm->arg_start;
+	end = task->mm->arg_end;
 	len = end > start ? end - start : 0;
 	if (len > max) {
 		len = max;
@@ -719,7 +729,7 @@ static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct sa_mark *t;
 	struct sa_exit_event *e;
 	__u64 mntns;
@@ -747,7 +757,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	fill_hdr(&e->hdr, SA_EV_EXIT, task, mntns, t);
 	if (e->hdr.sid == e->hdr.tgid)
 		e->hdr.flags |= SA_F_SESSION_LEADER;
-	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->exit_code = task->exit_code;
 	e->pad = 0;
 	count(SA_CNT_EXITS);
 	bpf_ringbuf_submit(e, 0);
@@ -760,7 +770,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct sa_mark *pm, *cm;
 	struct sa_nsset now;
 	__u32 changed;
@@ -781,6 +791,10 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	*cm = *pm;
+	/* The parent's set was just read (current_target): a child that
+	 * shares what it is read from has the same, the common case. */
+	if (nsset_same(child, task))
+		return 0;
 	read_nsset(child, &now);
 	changed = nsset_diff(&pm->seen, &now);
 	if (changed) {
@@ -879,12 +893,12 @@ static __always_inline bool wants_terminal(const struct sa_mark *m)
 /* The file behind fd of the current task, or NULL. */
 static __always_inline struct file *fd_file(struct task_struct *task, unsigned long fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds, *f = NULL;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return NULL;
 	return f;
@@ -1495,17 +1509,21 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(task);
 #if defined(__TARGET_ARCH_x86)
+	/* Direct loads: regs is a BTF pointer either way. */
 	if (compat) {
-		fd = (__u32)BPF_CORE_READ(regs, bx);
-		buf = (__u32)BPF_CORE_READ(regs, cx);
-		asked = (__u32)BPF_CORE_READ(regs, dx);
-	} else
-#endif
-	{
-		fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		fd = (__u32)regs->bx;
+		buf = (__u32)regs->cx;
+		asked = (__u32)regs->dx;
+	} else {
+		fd = regs->di;
+		buf = regs->si;
+		asked = regs->dx;
 	}
+#else
+	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
+#endif
 	f = fd_file(task, fd);
 	stdin = f && t->stdin_ino && file_is_stdin(f, t->stdin_ino);
 	if (!stdin)

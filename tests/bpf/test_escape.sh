@@ -150,13 +150,16 @@ t_wait 30 cap_has_line a "echo typed-after" || t_fail "the typed lines of a neve
 t_wait 30 grep -q p-escaped-before "$work/out.jsonl" || t_fail "the marker of p's escapee never arrived"
 cap_agent_stop
 
-# check MARKER TYPES...: the exec of /bin/echo MARKER is in a's entries, and
-# so is a namespace entry of it (its process, its parent, or its creator at
-# clone) naming at least TYPES.
+# check [--cloned] MARKER TYPES...: the exec of /bin/echo MARKER is in a's
+# entries, and so is a namespace entry of it (its process, its parent, or
+# its creator at clone) naming at least TYPES; with --cloned, its creator's
+# at clone (the fork's own check, before the child runs anything).
 check() {
 	python3 - "$work/out.jsonl" "$@" <<'PY'
 import json, sys
-path, marker, types = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+cloned = sys.argv[2] == "--cloned"
+args = sys.argv[3:] if cloned else sys.argv[2:]
+path, marker, types = sys.argv[1], args[0], set(args[1:])
 entries = [json.loads(l) for l in open(path)]
 cont = marker.split("-")[1]
 execs = [e for e in entries if e.get("kind") == "exec" and e.get("argv") == ["/bin/echo", marker]]
@@ -168,11 +171,13 @@ if x.get("container") != cont:
 for e in entries:
     if e.get("kind") != "namespace" or e.get("container") != cont:
         continue
+    if cloned and (e.get("how") != "clone" or e.get("child") != x["pid"]):
+        continue
     if e["pid"] in (x["pid"], x["ppid"]) or e.get("child") == x["pid"]:
         if types <= set(e["namespaces"]):
             sys.exit(0)
-sys.exit("no namespace entry with %s for the exec of %s (pid %d, ppid %d)" %
-         (sorted(types), marker, x["pid"], x["ppid"]))
+sys.exit("no %snamespace entry with %s for the exec of %s (pid %d, ppid %d)" %
+         ("cloned " if cloned else "", sorted(types), marker, x["pid"], x["ppid"]))
 PY
 }
 # (a and b are binds of one root directory: only the mount namespace differs.)
@@ -183,11 +188,13 @@ declare -A want=(
 	[chroot]="root" [chroot-cmd]="root" [pivot]="mnt root"
 )
 for c in $cases; do
+	how=() at=
+	case $c in clone3*) how=(--cloned) at=", at clone" ;; esac
 	# shellcheck disable=SC2086 # the types are words
-	if out=$(check "esc-a-$c" ${want[$c]} 2>&1); then
-		t_pass "$c: the marker run after it is a's, with a namespace entry (${want[$c]})"
+	if out=$(check "${how[@]}" "esc-a-$c" ${want[$c]} 2>&1); then
+		t_pass "$c: the marker run after it is a's, with a namespace entry (${want[$c]}$at)"
 	else
-		t_fail "$c: the marker run after it is a's, with a namespace entry (${want[$c]})" "$out"
+		t_fail "$c: the marker run after it is a's, with a namespace entry (${want[$c]}$at)" "$out"
 	fi
 done
 
