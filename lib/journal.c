@@ -591,11 +591,12 @@ static void journal_unkeep(struct journal *j, size_t len)
 	j->nunsynced -= len;
 }
 
+/* done, crc: the CRC of data's first done bytes (0, 0: none). */
 static int journal_append_in(struct journal *j, const void *data, size_t len, uint64_t *pos,
-			     size_t max)
+			     size_t max, size_t done, uint32_t crc)
 {
 	struct journal_segment *last;
-	uint32_t magic = JOURNAL_MAGIC, l = (uint32_t)len, crc;
+	uint32_t magic = JOURNAL_MAGIC, l = (uint32_t)len;
 	unsigned char *buf;
 	ssize_t n;
 	int ret;
@@ -617,7 +618,9 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 	if (j->nunsynced + JOURNAL_HDR + len > JOURNAL_UNSYNCED_MAX)
 		return -EIO; /* the disk refuses to sync: nothing more goes in */
 	last = &j->segs[j->nsegs - 1];
-	crc = (uint32_t)crc32(0, data, (uInt)len);
+	if (done > len)
+		return -EINVAL;
+	crc = (uint32_t)crc32(crc, (const Bytef *)data + done, (uInt)(len - done));
 	/* The item is put together in the memory copy and written from it. */
 	if (!(buf = journal_keep(j, JOURNAL_HDR + len)))
 		return -ENOMEM;
@@ -663,12 +666,18 @@ appended:
 
 int journal_append(struct journal *j, const void *data, size_t len, uint64_t *pos)
 {
-	return journal_append_in(j, data, len, pos, j->opts.max_bytes);
+	return journal_append_in(j, data, len, pos, j->opts.max_bytes, 0, 0);
+}
+
+int journal_append_crc(struct journal *j, const void *data, size_t len, size_t done, uint32_t crc,
+		       uint64_t *pos)
+{
+	return journal_append_in(j, data, len, pos, j->opts.max_bytes, done, crc);
 }
 
 int journal_append_reserved(struct journal *j, const void *data, size_t len, uint64_t *pos)
 {
-	return journal_append_in(j, data, len, pos, j->opts.max_bytes + JOURNAL_RESERVE);
+	return journal_append_in(j, data, len, pos, j->opts.max_bytes + JOURNAL_RESERVE, 0, 0);
 }
 
 int journal_flush(struct journal *j)

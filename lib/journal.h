@@ -64,6 +64,10 @@ void journal_close(struct journal *j);
  * unacknowledged part would exceed max_bytes, -E2BIG past JOURNAL_ITEM_MAX.
  * Not durable until journal_sync. */
 int journal_append(struct journal *j, const void *data, size_t len, uint64_t *pos);
+/* journal_append, for a caller that has the CRC-32 (zlib's crc32) of data's
+ * first done bytes already: crc. The item's check is the same. */
+int journal_append_crc(struct journal *j, const void *data, size_t len, size_t done, uint32_t crc,
+		       uint64_t *pos);
 /* The same for a small item that lets the caller free room (say, a marker
  * that closes what holds the journal): it may go JOURNAL_RESERVE past
  * max_bytes, so that a full journal never wedges its own consumer. */

@@ -92,13 +92,17 @@ int spool_append(struct journal *j, const cJSON *item, uint64_t *pos)
 	return ret;
 }
 
-uint32_t spool_entry_crc(const char *head, const char *time)
+/* spool_entry_crc, from crc, the CRC of the head. */
+static uint32_t spool_entry_crc_of(uLong crc, const char *time)
 {
-	uLong crc = crc32(0L, (const Bytef *)head, (uInt)strlen(head));
-
 	time = time ? time : "";
 	/* With its NUL: no two splits of the same bytes check alike. */
 	return (uint32_t)crc32(crc, (const Bytef *)time, (uInt)strlen(time) + 1);
+}
+
+uint32_t spool_entry_crc(const char *head, const char *time)
+{
+	return spool_entry_crc_of(crc32(0L, (const Bytef *)head, (uInt)strlen(head)), time);
 }
 
 /* The print buffer kept between entries, at most (one large entry's is
@@ -108,24 +112,29 @@ uint32_t spool_entry_crc(const char *head, const char *time)
 /* An entry item as journaled: head (the item without its entry) printed,
  * then "e", then "ic", the check of head and of e's time. Printed in
  * parts into one buffer kept for the next entry, the check costs a CRC of
- * bytes printed anyway. */
+ * bytes printed anyway: the CRC of the head but its closing brace is
+ * where both the check and the journal's CRC of the item start. */
 static int spool_append_entry(struct spool *s, const cJSON *head, const cJSON *e, uint64_t *pos)
 {
 	struct jsontext_out *o = &s->out;
+	size_t open;
+	uLong crc;
 	char ic[32];
 	int ret, n;
 
 	o->len = 0;
 	if ((ret = jsontext_append(o, head)) < 0)
 		goto out;
+	open = o->len - 1; /* the head's closing brace: "e" and "ic" come before it */
+	crc = crc32(0L, (const Bytef *)o->p, (uInt)open);
 	n = snprintf(ic, sizeof(ic), ",\"ic\":\"%08" PRIx32 "\"}",
-		     spool_entry_crc(o->p, spool_str(e, "time")));
-	o->len--; /* the head's closing brace: "e" and "ic" come before it */
+		     spool_entry_crc_of(crc32(crc, (const Bytef *)"}", 1), spool_str(e, "time")));
+	o->len = open;
 	if ((ret = jsontext_append_bytes(o, ",\"e\":", 5)) < 0 ||
 	    (ret = jsontext_append(o, e)) < 0 ||
 	    (ret = jsontext_append_bytes(o, ic, (size_t)n)) < 0)
 		goto out;
-	ret = journal_append(s->ej, o->p, o->len, pos);
+	ret = journal_append_crc(s->ej, o->p, o->len, open, (uint32_t)crc, pos);
 out:
 	if (o->cap > SPOOL_OUT_KEEP)
 		jsontext_out_free(o);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "journal.h"
 #include "unit.h"
@@ -215,6 +216,45 @@ static void flip(const char *path, long off)
 	c ^= 0x20;
 	UNIT_CHECK(pwrite(fd, &c, 1, off) == 1);
 	close(fd);
+}
+
+/* An item appended with the CRC of its first bytes given is the item
+ * journal_append writes; a wrong one makes it a corrupt item, lost alone. */
+static void test_journal_append_crc_continues_the_given_crc(void)
+{
+	struct journal_opts o = { .dir = dir };
+	struct journal *j;
+	char path[128], all[256], want[17] = "", got[17] = "";
+	int bad = 0, fd;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_append(j, "alpha", 5, NULL) == 0);
+	journal_close(j);
+	snprintf(path, sizeof(path), "%s/%016x.seg", dir, 0);
+	fd = open(path, O_RDONLY);
+	UNIT_CHECK(fd >= 0 && pread(fd, want, sizeof(want), 0) == sizeof(want));
+	close(fd);
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(journal_append_crc(j, "alpha", 5, 2, (uint32_t)crc32(0L, (const Bytef *)"al", 2),
+				      NULL) == 0);
+	UNIT_CHECK(journal_append_crc(j, "beta", 4, 4,
+				      (uint32_t)crc32(0L, (const Bytef *)"beta", 4), NULL) == 0);
+	UNIT_CHECK(journal_append_crc(j, "gamma", 5, 2, (uint32_t)crc32(0L, (const Bytef *)"xx", 2),
+				      NULL) == 0);
+	UNIT_CHECK(journal_append_crc(j, "delta", 5, 0, 0, NULL) == 0);
+	UNIT_CHECK(journal_append_crc(j, "x", 1, 2, 0, NULL) == -EINVAL);
+	journal_close(j);
+	fd = open(path, O_RDONLY);
+	UNIT_CHECK(fd >= 0 && pread(fd, got, sizeof(got), 0) == sizeof(got));
+	close(fd);
+	UNIT_CHECK(memcmp(want, got, sizeof(want)) == 0);
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	UNIT_CHECK(read_skipping(j, all, sizeof(all), &bad) == 3);
+	UNIT_CHECK_STR(all, "alpha,beta,delta");
+	UNIT_CHECK(bad == 1);
+	journal_close(j);
 }
 
 /* The review's M7: one flipped byte in the first of several segments cut
@@ -786,6 +826,7 @@ int main(void)
 		UNIT_TEST(test_journal_torn_tail_is_cut_and_counted),
 		UNIT_TEST(test_journal_corrupt_last_item_is_a_torn_tail),
 		UNIT_TEST(test_journal_corrupt_item_in_a_middle_segment_loses_only_it),
+		UNIT_TEST(test_journal_append_crc_continues_the_given_crc),
 		UNIT_TEST(test_journal_recent_items_are_read_from_memory),
 		UNIT_TEST(test_journal_trim_gives_back_a_burst_and_keeps_recent_items),
 		UNIT_TEST(test_journal_short_write_leaves_no_item),
