@@ -714,8 +714,10 @@ static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
 /* The item at pos from the copy in memory: 1 when read, 0 when it is not
  * there (not in the copy, or not whole in it: read from the file). Its
  * bytes are the ones written, checked when they were appended. */
-static int journal_read_mem(struct journal *j, const struct journal_segment *s, uint64_t pos,
-			    void **data, size_t *len, uint64_t *next)
+/* The item at pos in the memory copy: 1 and *data pointing at it there,
+ * or 0 when it is not there. */
+static int journal_mem_item(const struct journal *j, const struct journal_segment *s, uint64_t pos,
+			    const unsigned char **data, size_t *len, uint64_t *next)
 {
 	const unsigned char *p;
 	uint32_t magic, l;
@@ -737,13 +739,36 @@ static int journal_read_mem(struct journal *j, const struct journal_segment *s, 
 	memcpy(&l, p + 4, 4);
 	if (magic != JOURNAL_MAGIC || l > JOURNAL_ITEM_MAX || l > have - JOURNAL_HDR)
 		return 0;
-	if (!(*data = malloc((size_t)l + 1)))
-		return -ENOMEM;
-	memcpy(*data, p + JOURNAL_HDR, l);
-	((char *)*data)[l] = '\0';
+	*data = p + JOURNAL_HDR;
 	*len = l;
 	*next = pos + JOURNAL_HDR + l;
 	return 1;
+}
+
+static int journal_read_mem(struct journal *j, const struct journal_segment *s, uint64_t pos,
+			    void **data, size_t *len, uint64_t *next)
+{
+	const unsigned char *p;
+
+	if (!journal_mem_item(j, s, pos, &p, len, next))
+		return 0;
+	if (!(*data = malloc(*len + 1)))
+		return -ENOMEM;
+	memcpy(*data, p, *len);
+	((char *)*data)[*len] = '\0';
+	return 1;
+}
+
+int journal_peek(struct journal *j, uint64_t pos, const void **data, size_t *len, uint64_t *next)
+{
+	const struct journal_segment *s = journal_find(j, pos);
+	const unsigned char *p;
+
+	*data = NULL;
+	if (!s || !journal_mem_item(j, s, pos, &p, len, next))
+		return -ENOENT;
+	*data = p;
+	return 0;
 }
 
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next)

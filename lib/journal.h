@@ -102,6 +102,11 @@ uint64_t journal_synced(const struct journal *j);
  * one starts, and *data (caller frees; NULL when there are none) and *len
  * the damaged bytes up to it, past where the item's header would be. */
 int journal_read(struct journal *j, uint64_t pos, void **data, size_t *len, uint64_t *next);
+/* journal_read without a copy, for an item in the memory copy: *data points
+ * into it (not NUL-terminated) and stays valid until the journal is next
+ * appended to, synced, acknowledged or closed. -ENOENT when the item is not
+ * there (journal_read reads it then). */
+int journal_peek(struct journal *j, uint64_t pos, const void **data, size_t *len, uint64_t *next);
 
 /* Reads the last item appended, acknowledged or not, as journal_read does:
  * what a process that died right after appending it had got to. -ENOENT

@@ -458,25 +458,34 @@ int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 
 	while (b->bp < until) {
 		bool damaged = false;
+		const void *mem;
 
-		ret = journal_read(b->s->ej, b->bp, &data, &len, &next);
-		if (ret == -ENODATA)
-			break;
-		if (ret == -EBADMSG && !(item = spool_damaged_entry(data, data ? len : 0))) {
-			ret = spool_batch_damaged(b, data, data ? len : 0);
-			free(data);
-			if (ret == -ENOSPC || ret == -ENOMEM)
+		/* Most items are still in the journal's memory copy: read in
+		 * place (the copy stays until the journal changes, after the
+		 * parse). */
+		if (journal_peek(b->s->ej, b->bp, &mem, &len, &next) == 0) {
+			item = spool_item_read(mem, len);
+		} else {
+			ret = journal_read(b->s->ej, b->bp, &data, &len, &next);
+			if (ret == -ENODATA)
+				break;
+			if (ret == -EBADMSG &&
+			    !(item = spool_damaged_entry(data, data ? len : 0))) {
+				ret = spool_batch_damaged(b, data, data ? len : 0);
+				free(data);
+				if (ret == -ENOSPC || ret == -ENOMEM)
+					return ret;
+				b->bp = next;
+				continue;
+			}
+			if (ret == -EBADMSG)
+				damaged = true;
+			else if (ret < 0)
 				return ret;
-			b->bp = next;
-			continue;
+			else
+				item = spool_item_read(data, len);
+			free(data);
 		}
-		if (ret == -EBADMSG)
-			damaged = true;
-		else if (ret < 0)
-			return ret;
-		else
-			item = spool_item_read(data, len);
-		free(data);
 		ret = 0;
 		if (!spool_settle(b->s, item)) {
 			/* Its session's attribution is not decided yet: the

@@ -297,6 +297,40 @@ static void test_journal_corrupt_item_in_a_middle_segment_loses_only_it(void)
 	journal_close(j);
 }
 
+/* An item in the memory copy is read in place, as journal_read reads it;
+ * one only in the file, or none, is -ENOENT. */
+static void test_journal_peek_reads_memory_items_in_place(void)
+{
+	struct journal_opts o = { .dir = dir, .read_recent = true };
+	struct journal *j;
+	char item[1100];
+	const void *mem;
+	uint64_t next, rnext;
+	size_t len, rlen;
+	void *data;
+	int i;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (i = 0; i < 80; i++) {
+		snprintf(item, sizeof(item), "item-%02d-%01000d", i, 0);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_trim(j) > 0);
+	UNIT_CHECK(journal_peek(j, 79L * 1020, &mem, &len, &next) == 0);
+	UNIT_CHECK(journal_read(j, 79L * 1020, &data, &rlen, &rnext) == 0);
+	UNIT_CHECK(mem && data && len == rlen && next == rnext && next == 80L * 1020 &&
+		   !memcmp(mem, data, len) && !memcmp(mem, "item-79-", 8));
+	free(data);
+	UNIT_CHECK(journal_peek(j, 1L * 1020, &mem, &len, &next) == -ENOENT && !mem);
+	UNIT_CHECK(journal_peek(j, 80L * 1020, &mem, &len, &next) == -ENOENT);
+	UNIT_CHECK(journal_append(j, "unsynced", 8, NULL) == 0);
+	UNIT_CHECK(journal_peek(j, 80L * 1020, &mem, &len, &next) == 0 && len == 8 &&
+		   !memcmp(mem, "unsynced", 8) && next == 80L * 1020 + 20);
+	journal_close(j);
+}
+
 /* Items still in memory (not yet synced, among the last JOURNAL_MEM_KEEP
  * bytes synced, or made durable by the last sync) are read from it,
  * without a read of the file: what rots on disk meanwhile shows after a
@@ -828,6 +862,7 @@ int main(void)
 		UNIT_TEST(test_journal_corrupt_item_in_a_middle_segment_loses_only_it),
 		UNIT_TEST(test_journal_append_crc_continues_the_given_crc),
 		UNIT_TEST(test_journal_recent_items_are_read_from_memory),
+		UNIT_TEST(test_journal_peek_reads_memory_items_in_place),
 		UNIT_TEST(test_journal_trim_gives_back_a_burst_and_keeps_recent_items),
 		UNIT_TEST(test_journal_short_write_leaves_no_item),
 		UNIT_TEST(test_journal_gathered_items_are_written_at_once),
