@@ -454,8 +454,10 @@ void journal_get_stats(const struct journal *j, struct journal_stats *out)
 	*out = j->stats;
 }
 
-/* The copy's size kept allocated after a sync, at most. */
+/* The copy's size kept allocated after a sync, at most, unless the sync
+ * made at least 1/JOURNAL_MEM_SHRINK of it durable. */
 #define JOURNAL_MEM_CAP_KEEP (4 * JOURNAL_MEM_KEEP)
+#define JOURNAL_MEM_SHRINK 8
 
 /* The copy cut down to its last keep bytes. */
 static void journal_mem_cut(struct journal *j, size_t keep)
@@ -514,9 +516,12 @@ done:
 	if (keep && was > keep)
 		keep = was < JOURNAL_MEM_CAP_KEEP ? was : JOURNAL_MEM_CAP_KEEP;
 	journal_mem_cut(j, keep);
-	/* A copy grown by one large item (a record of 1,000 entries) is not
-	 * kept for a long life: a flood's small items fit what is left. */
-	if (j->capmem > JOURNAL_MEM_CAP_KEEP) {
+	/* A copy grown by one large item (a record of 1,000 entries) or by a
+	 * burst is not kept for a long life: it goes back at the first sync
+	 * of much less. One that a flood fills again between syncs stays (cut
+	 * at each sync, it grew again before the next: a realloc and fresh
+	 * pages each time), until then or journal_trim. */
+	if (j->capmem > JOURNAL_MEM_CAP_KEEP && j->capmem / JOURNAL_MEM_SHRINK > was) {
 		size_t cap = keep > JOURNAL_MEM_KEEP ? keep : JOURNAL_MEM_KEEP;
 		unsigned char *p = realloc(j->mem, cap);
 

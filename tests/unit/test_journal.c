@@ -396,6 +396,39 @@ static void test_journal_recent_items_are_read_from_memory(void)
  * it keeps: the last synced items and the unsynced ones are still read
  * from memory (a byte rotten on disk does not show), and the journal goes
  * on. Without read_recent the copy goes whole once synced. */
+/* A flood that fills the copy again between syncs keeps it across them
+ * (cut and given back at each sync, it was allocated and faulted in again
+ * at once); the first sync of much less gives it back. */
+static void test_journal_flood_keeps_its_copy_until_a_quiet_sync(void)
+{
+	struct journal_opts o = { .dir = dir, .read_recent = true };
+	struct journal *j;
+	char item[1100];
+	int i, round;
+
+	fresh();
+	UNIT_CHECK(journal_open(&o, &j) == 0);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 400; i++) {
+			snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
+			UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+		}
+		UNIT_CHECK(journal_sync(j) == 0);
+	}
+	/* What the floods made durable is kept (up to the cap), and room for
+	 * the next one beside it. */
+	UNIT_CHECK(journal_trim(j) >= 400u * 1020);
+	for (i = 0; i < 400; i++) {
+		snprintf(item, sizeof(item), "item-%03d-%01000d", i, 0);
+		UNIT_CHECK(journal_append(j, item, strlen(item), NULL) == 0);
+	}
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_append(j, "quiet", 5, NULL) == 0);
+	UNIT_CHECK(journal_sync(j) == 0);
+	UNIT_CHECK(journal_trim(j) == 0);
+	journal_close(j);
+}
+
 /* 150 items "item-NNN-000...": 12 + 1,009 bytes each, a copy of about
  * 150 kB. */
 static void append_burst(struct journal *j)
@@ -864,6 +897,7 @@ int main(void)
 		UNIT_TEST(test_journal_recent_items_are_read_from_memory),
 		UNIT_TEST(test_journal_peek_reads_memory_items_in_place),
 		UNIT_TEST(test_journal_trim_gives_back_a_burst_and_keeps_recent_items),
+		UNIT_TEST(test_journal_flood_keeps_its_copy_until_a_quiet_sync),
 		UNIT_TEST(test_journal_short_write_leaves_no_item),
 		UNIT_TEST(test_journal_gathered_items_are_written_at_once),
 		UNIT_TEST(test_journal_gathered_items_a_failed_write_keeps),
