@@ -173,8 +173,9 @@ static __always_inline bool nsset_same(struct task_struct *a, struct task_struct
 }
 
 /* Direct loads (task is a BTF pointer: a faulting load reads 0), not
- * probe reads: this runs twice at each fork of a marked task and once at
- * each of its execs, and a helper call costs more than the load. */
+ * probe reads: this runs at each event of a marked task (its forks and
+ * execs among them; a child's set is read too when nsset_same says it may
+ * differ), and a helper call costs more than the load. */
 static __always_inline void read_nsset(struct task_struct *task, struct sa_nsset *s)
 {
 	struct nsproxy *nsp = task->nsproxy;
