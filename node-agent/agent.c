@@ -338,6 +338,15 @@ static void agent_activate(struct agent *a, struct target *t)
 			 "cannot queue the search for readline: out of memory");
 }
 
+/* Discovery's question (discover.h): the capture's map, a syscall, no
+ * lock needed. */
+static uint32_t agent_marked(void *arg, pid_t pid)
+{
+	struct agent *a = arg;
+
+	return capture_target_of_pid(a->cap, pid);
+}
+
 /* The first scan of a target's container ended (discover.h). */
 static void agent_on_scanned(void *arg, uint32_t owner, int n)
 {
@@ -1735,6 +1744,7 @@ int agent_run(const struct agent_opts *opts)
 		err = discover_new(a.probes, a.refused, agent_on_scanned, &a, &a.disc);
 	if (err)
 		goto out;
+	discover_set_marked(a.disc, agent_marked, &a);
 	if (capture_reported(a.cap, a.counters, false))
 		memset(a.counters, 0, sizeof(a.counters));
 	if (capture_resumed(a.cap))

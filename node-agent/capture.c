@@ -818,6 +818,19 @@ int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out)
 	return 0;
 }
 
+uint32_t capture_target_of_pid(struct capture *c, pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct sa_mark m;
+	bool ok;
+
+	if (pidfd < 0)
+		return 0;
+	ok = capture_task_mark(c, pidfd, &m) == 0;
+	close(pidfd);
+	return ok ? m.target : 0;
+}
+
 int capture_target_del(struct capture *c, uint64_t mntns)
 {
 	struct sa_target_key key = { .mntns = mntns };

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../bpf/shellaudit.h"
 
@@ -138,6 +139,8 @@ int capture_targets(struct capture *c, capture_target_fn fn, void *arg);
  * -ENOENT). */
 int capture_mark_task(struct capture *c, int pidfd, const struct sa_mark *m);
 int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out);
+/* The target id process pid is marked with, or 0 (none, or gone). */
+uint32_t capture_target_of_pid(struct capture *c, pid_t pid);
 
 enum capture_probe {
 	CAPTURE_READLINE_RET, /* uretprobe on readline: the line it returns */

@@ -69,6 +69,7 @@ struct discover_proc {
 	uint64_t due;	  /* CLOCK_MONOTONIC ns */
 	uint64_t exec_ts; /* of its exec event; 0: found by a scan */
 	uint64_t queued;
+	bool marked;  /* found by a scan through its mark, not its namespace */
 	char lib[64]; /* DISCOVER_LIB: the library's name */
 };
 
@@ -89,6 +90,11 @@ struct discover_target {
 	size_t nq;
 	struct discover_refusal *refused;
 	size_t nrefused;
+	/* A process from an exec event was gone before its turn: what it
+	 * forked without an exec (a private bash's interactive child, its
+	 * parent exiting at once) runs its file unprobed and makes no exec
+	 * event. A scan is owed (discover.gone_next). */
+	bool gone_pending;
 };
 
 struct discover {
@@ -96,6 +102,9 @@ struct discover {
 	struct refused *refused;
 	discover_scanned_fn *scanned;
 	void *arg;
+	discover_marked_fn *marked;
+	void *marked_arg;
+	uint64_t gone_next; /* the next scan owed for a gone process, not before */
 	struct discover_target **t;
 	size_t n, rr;
 	int64_t save_warned; /* unix seconds */
@@ -313,6 +322,20 @@ static void discover_log_attach(const struct discover_proc *p, uint64_t now)
 			 "probed a new program from its exec");
 }
 
+/* How often at most a scan looks for what processes gone before their turn
+ * forked, of any container (in turn): a shell typed into in the meantime
+ * has its lines from then on (the running call's recovered). Where
+ * short-lived execs go on (an exec flood, a CI job), this is the scans'
+ * rate on the node: one pass over /proc each. */
+#define DISCOVER_GONE_SCAN_NS 2000000000ull
+
+/* p, from an exec event, was gone before its turn: a scan is owed. */
+static void discover_gone(struct discover_target *t, const struct discover_proc *p)
+{
+	if (p->exec_ts)
+		t->gone_pending = true;
+}
+
 /* Runs one phase of p. Returns true when p is finished; else its phase or
  * due time moved on. *attached is set when a probe was attached. */
 static bool discover_proc_unit(struct discover *d, struct discover_target *t,
@@ -325,13 +348,16 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 
 	*attached = false;
 	pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (pidfd < 0)
+	if (pidfd < 0) {
+		discover_gone(t, p);
 		return true;
+	}
 	/* A process from an exec event was marked by the kernel as the
 	 * container's: it is looked at wherever it is now (a bash copied into
-	 * a namespace of its own included). One found by a scan must be in
-	 * the container's namespace and root. */
-	if (!p->exec_ts && !discover_in_scope(p->pid, &t->scope)) {
+	 * a namespace of its own included), as is one a scan found by its
+	 * mark. One found by its namespace must be in the container's
+	 * namespace and root. */
+	if (!p->exec_ts && !p->marked && !discover_in_scope(p->pid, &t->scope)) {
 		close(pidfd);
 		return true;
 	}
@@ -344,9 +370,10 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 		label[n > 0 ? n : 0] = '\0';
 		/* Checked after the opens: if the process still lives, the
 		 * pid was not reused and what we opened is its executable. */
-		if (fd < 0 || !discover_alive(pidfd))
+		if (fd < 0 || !discover_alive(pidfd)) {
+			discover_gone(t, p);
 			err = -ESRCH;
-		else
+		} else
 			err = discover_acquire(d, t, fd, p->pid, label);
 		if (err == -ENXIO) {
 			p->phase = DISCOVER_MAPS;
@@ -491,7 +518,7 @@ static void discover_scan_unit(struct discover *d, struct discover_target *t, ui
 {
 	char path[512];
 	struct dirent *de;
-	bool attached;
+	bool attached, marked;
 	uint64_t ns;
 	size_t i;
 	char *end;
@@ -535,9 +562,14 @@ static void discover_scan_unit(struct discover *d, struct discover_target *t, ui
 		v = strtol(de->d_name, &end, 10);
 		if (*end || v <= 0)
 			continue;
-		if (container_mntns_of_pid((pid_t)v, &ns) || ns != t->scope.mntns)
+		/* The container's by its mount namespace, or by the kernel's
+		 * mark (a process that made a namespace of its own). */
+		marked = false;
+		if ((container_mntns_of_pid((pid_t)v, &ns) || ns != t->scope.mntns) &&
+		    !(marked = d->marked && d->marked(d->marked_arg, (pid_t)v) == t->owner))
 			continue;
 		memset(&t->cur, 0, sizeof(t->cur));
+		t->cur.marked = marked;
 		t->cur.pid = (pid_t)v;
 		t->cur.due = now;
 		t->cur.queued = now;
@@ -556,9 +588,16 @@ static ssize_t discover_due(const struct discover_target *t, uint64_t now)
 	return -1;
 }
 
-static bool discover_runnable(const struct discover_target *t, uint64_t now)
+static bool discover_gone_due(const struct discover *d, const struct discover_target *t,
+			      uint64_t now)
 {
-	return t->scanning || discover_due(t, now) >= 0;
+	return t->gone_pending && now >= d->gone_next;
+}
+
+static bool discover_runnable(const struct discover *d, const struct discover_target *t,
+			      uint64_t now)
+{
+	return t->scanning || discover_due(t, now) >= 0 || discover_gone_due(d, t, now);
 }
 
 static void discover_unit(struct discover *d, struct discover_target *t, uint64_t now)
@@ -566,6 +605,11 @@ static void discover_unit(struct discover *d, struct discover_target *t, uint64_
 	ssize_t k = discover_due(t, now);
 	bool attached;
 
+	if (discover_gone_due(d, t, now)) {
+		t->gone_pending = false;
+		d->gone_next = now + DISCOVER_GONE_SCAN_NS;
+		discover_rescan(t);
+	}
 	t->queue_turn = !t->queue_turn;
 	if (k < 0 || (t->scanning && !t->queue_turn)) {
 		discover_scan_unit(d, t, now);
@@ -601,6 +645,12 @@ static void discover_target_free(struct discover_target *t)
 	free(t->q);
 	free(t->refused);
 	free(t);
+}
+
+void discover_set_marked(struct discover *d, discover_marked_fn *fn, void *arg)
+{
+	d->marked = fn;
+	d->marked_arg = arg;
 }
 
 void discover_free(struct discover *d)
@@ -682,7 +732,7 @@ static bool discover_any_runnable(const struct discover *d, uint64_t now)
 	size_t i;
 
 	for (i = 0; i < d->n; i++)
-		if (discover_runnable(d->t[i], now))
+		if (discover_runnable(d, d->t[i], now))
 			return true;
 	return false;
 }
@@ -694,7 +744,7 @@ static struct discover_target *discover_next(struct discover *d, uint64_t now)
 
 	for (i = 0; i < d->n; i++) {
 		k = (d->rr + i) % d->n;
-		if (discover_runnable(d->t[k], now)) {
+		if (discover_runnable(d, d->t[k], now)) {
 			d->rr = k + 1;
 			return d->t[k];
 		}
@@ -743,6 +793,8 @@ long discover_wait_ms(const struct discover *d)
 
 		if (t->scanning)
 			return 0;
+		if (t->gone_pending && d->gone_next < next)
+			next = d->gone_next;
 		for (j = 0; j < t->nq; j++)
 			if (t->q[j].due < next)
 				next = t->q[j].due;

@@ -74,6 +74,14 @@ int discover_new(struct probe_set *ps, struct refused *refused, discover_scanned
 		 void *arg, struct discover **out);
 void discover_free(struct discover *d);
 
+/* The target id the kernel marked process pid with (a task of a container,
+ * wherever its namespaces are now), or 0. Called from discover_step(),
+ * without the caller's locks; it must not call back into d. */
+typedef uint32_t discover_marked_fn(void *arg, pid_t pid);
+/* Scans then take a process as owner's when fn says it is marked so, as
+ * well as by its mount namespace. */
+void discover_set_marked(struct discover *d, discover_marked_fn *fn, void *arg);
+
 /*
  * Queues the discovery of a container for owner (a target id): the usual
  * shell and library paths of its root seen through process pid, then its
@@ -90,7 +98,10 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
  * found yet is looked at again as its loader maps it (20 ms, 40 ms, ...
  * 320 ms later). Returns 0; -ESRCH when owner has no discovery queued;
  * -ENOSPC when the container's queue is full: its processes are then
- * scanned again, which finds this one if it still runs.
+ * scanned again, which finds this one if it still runs. A process gone
+ * before its turn makes a scan of its container's processes too (one per
+ * 2 s at most on the node, containers in turn), which finds what it forked
+ * without an exec.
  */
 int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts);
 

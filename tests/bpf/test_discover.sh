@@ -4,6 +4,9 @@
 # does not know, probed from its exec event after it printed its prompt, and
 # a bash already waiting at its prompt when its container was targeted. The
 # line each was reading when probed is recovered (flagged "recovered").
+# Then shells no exec event names: a private bash forked without an exec
+# by a process gone before discovery's turn (found by the scan that a gone
+# process owes, by its namespace or by its mark).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -13,6 +16,9 @@ cap_setup
 cp -a "$RFS" "$work/rfs-n"
 mkdir -p "$work/rfs-n/opt/shells"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/mysh"
+cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked"
+cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked-ns"
+cp "$TOOLS/sa-ns" "$work/rfs-n/opt/sa-ns"
 cap_container n "$work/rfs-n"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
 cap_target n || t_fail "target n not added"
@@ -73,6 +79,44 @@ t_match "the agent runs without the recovery programs" '"recovers_running_call":
 	"$(grep '"readline probe attached"' "$work/agent.log")"
 targeted_at_prompt p2 \
 	"without recovery, a shell at its prompt when targeted (file already probed): every line"
+cap_agent_stop
+
+# A private bash (FILE, at a path no scan of the usual ones probes) whose
+# interactive shell is a child it forked without an exec, the parent
+# exiting at once: no exec event names the running shell, and the one of
+# its parent is gone before discovery's turn (the agent is stopped until
+# then). Terminal capture is off: only readline's probes give its lines.
+# The scan a gone process owes finds the child and probes its file.
+# forked_shell NAME FILE CHECK [WRAPPER...]: WRAPPER runs the parent (say,
+# in a mount namespace of its own). The command ends when the child's loop
+# does (the child, orphaned, is never reaped: the container's init sleeps).
+forked_shell() {
+	local name=$1 file=$2 check=$3
+	shift 3
+	printf 'echo %s one\necho %s two\n' "$name" "$name" >"$work/$name.txt"
+	kill -STOP "$AGENT_PID"
+	"$TOOLS/ptytype" --prompt 'rl> ' --lines "$work/$name.txt" --log "$work/pty-$name.log" \
+		--timeout 60 \
+		--ready "kill -CONT $AGENT_PID; grep -q '\"readline probe attached\".*$file\"' '$work/agent.log'" \
+		-- nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" "$@" /bin/bash -c \
+		"/opt/shells/$file -c '(while read -e -r -p \"rl> \" l; do :; done; : >/tmp/$name.done) <&0 &' &&
+		while [ ! -e /tmp/$name.done ]; do sleep 0.2; done" >/dev/null ||
+		t_fail "$name: the forked shell ran" "$(tail -c 300 "$work/pty-$name.log")"
+	kill -CONT "$AGENT_PID"
+	t_wait 30 cap_has_line f "echo $name two" || t_fail "$name: its lines never arrived"
+	t_eq "$check" "$(cat "$work/$name.txt")" "$(cap_lines f | grep -F "echo $name ")"
+}
+cap_container f "$work/rfs-n"
+: >"$work/targets"
+: >"$work/agent.log"
+: >"$work/out.jsonl"
+cap_agent --no-terminal || { t_fail "agent did not start"; t_summary; exit 1; }
+t_cleanup "kill -CONT $AGENT_PID"
+cap_target f || t_fail "target f not added"
+forked_shell fork forked "a shell forked by a process gone before its turn: every line"
+forked_shell forkns forked-ns \
+	"and one in a mount namespace of its own (found by its mark): every line" \
+	/opt/sa-ns unshare mnt
 cap_agent_stop
 
 t_summary
