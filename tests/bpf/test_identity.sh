@@ -89,8 +89,9 @@ t_match "w2 is the init its runtime recorded" \
 # namespaces. What it runs is the container's.
 for c in w1 w2; do
 	cg=$V2ROOT/$top/kubepods/besteffort/pod-$c/${ID[$c]}
-	sh -c "echo \$\$ > $cg/cgroup.procs && exec nsenter --target ${CPID[$c]} --mount --pid --root --wd \
-		${CENV[*]} /bin/bash -c '/bin/echo exec-into-$c'" >/dev/null
+	out=$(sh -c "echo \$\$ > $cg/cgroup.procs && exec nsenter --target ${CPID[$c]} --mount --pid --root --wd \
+		${CENV[*]} /bin/bash -c '/bin/echo exec-into-$c'" 2>&1) ||
+		t_fail "the exec into $c ran" "$out"
 done
 t_wait 30 grep -q exec-into-w2 "$work/out.jsonl"
 for c in w1 w2; do
