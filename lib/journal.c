@@ -608,6 +608,8 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 
 	if (len > JOURNAL_ITEM_MAX)
 		return -E2BIG;
+	if (done > len)
+		return -EINVAL;
 	if (journal_end(j) - j->acked + JOURNAL_HDR + len > max) {
 		j->stats.rejected_full++;
 		return -ENOSPC;
@@ -623,8 +625,6 @@ static int journal_append_in(struct journal *j, const void *data, size_t len, ui
 	if (j->nunsynced + JOURNAL_HDR + len > JOURNAL_UNSYNCED_MAX)
 		return -EIO; /* the disk refuses to sync: nothing more goes in */
 	last = &j->segs[j->nsegs - 1];
-	if (done > len)
-		return -EINVAL;
 	crc = (uint32_t)crc32(crc, (const Bytef *)data + done, (uInt)(len - done));
 	/* The item is put together in the memory copy and written from it. */
 	if (!(buf = journal_keep(j, JOURNAL_HDR + len)))
@@ -716,11 +716,10 @@ static struct journal_segment *journal_find(struct journal *j, uint64_t pos)
 	return NULL;
 }
 
-/* The item at pos from the copy in memory: 1 when read, 0 when it is not
- * there (not in the copy, or not whole in it: read from the file). Its
- * bytes are the ones written, checked when they were appended. */
-/* The item at pos in the memory copy: 1 and *data pointing at it there,
- * or 0 when it is not there. */
+/* The item at pos in the memory copy: 1 with *data pointing at it there,
+ * 0 when it is not there (not in the copy, or not whole in it: read from
+ * the file). Its bytes are the ones written, checked when they were
+ * appended. */
 static int journal_mem_item(const struct journal *j, const struct journal_segment *s, uint64_t pos,
 			    const unsigned char **data, size_t *len, uint64_t *next)
 {

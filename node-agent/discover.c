@@ -518,7 +518,7 @@ static void discover_scan_unit(struct discover *d, struct discover_target *t, ui
 {
 	char path[512];
 	struct dirent *de;
-	bool attached, marked;
+	bool attached, in_ns, marked;
 	uint64_t ns;
 	size_t i;
 	char *end;
@@ -564,9 +564,9 @@ static void discover_scan_unit(struct discover *d, struct discover_target *t, ui
 			continue;
 		/* The container's by its mount namespace, or by the kernel's
 		 * mark (a process that made a namespace of its own). */
-		marked = false;
-		if ((container_mntns_of_pid((pid_t)v, &ns) || ns != t->scope.mntns) &&
-		    !(marked = d->marked && d->marked(d->marked_arg, (pid_t)v) == t->owner))
+		in_ns = !container_mntns_of_pid((pid_t)v, &ns) && ns == t->scope.mntns;
+		marked = !in_ns && d->marked && d->marked(d->marked_arg, (pid_t)v) == t->owner;
+		if (!in_ns && !marked)
 			continue;
 		memset(&t->cur, 0, sizeof(t->cur));
 		t->cur.marked = marked;

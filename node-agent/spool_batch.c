@@ -448,43 +448,56 @@ static int spool_batch_damaged(struct spool_batcher *b, const void *data, size_t
 	return bt ? spool_damaged_gap(b, bt, len + 12) : 0;
 }
 
+/* The item at b->bp: 0 with *item (NULL when it reads as no item) and
+ * *next, *damaged set when it was read from damaged bytes; 1 when the
+ * bytes there were a damaged region, handled (a gap): go on at *next;
+ * -ENODATA at the end, or an error. */
+static int spool_batch_read(struct spool_batcher *b, cJSON **item, uint64_t *next, bool *damaged)
+{
+	const void *mem;
+	void *data;
+	size_t len;
+	int ret;
+
+	*item = NULL;
+	*damaged = false;
+	/* Most items are still in the journal's memory copy: read in place
+	 * (the copy stays until the journal changes, after the parse). */
+	if (journal_peek(b->s->ej, b->bp, &mem, &len, next) == 0) {
+		*item = spool_item_read(mem, len);
+		return 0;
+	}
+	ret = journal_read(b->s->ej, b->bp, &data, &len, next);
+	if (ret == -EBADMSG && !(*item = spool_damaged_entry(data, data ? len : 0))) {
+		ret = spool_batch_damaged(b, data, data ? len : 0);
+		free(data);
+		return ret == -ENOSPC || ret == -ENOMEM ? ret : 1;
+	}
+	if (ret == -EBADMSG)
+		*damaged = true;
+	else if (ret == 0)
+		*item = spool_item_read(data, len);
+	free(data);
+	return ret == -EBADMSG ? 0 : ret;
+}
+
 int spool_batcher_run(struct spool_batcher *b, uint64_t until)
 {
 	uint64_t next;
-	size_t len;
-	void *data;
 	cJSON *item;
 	int ret;
 
 	while (b->bp < until) {
-		bool damaged = false;
-		const void *mem;
+		bool damaged;
 
-		/* Most items are still in the journal's memory copy: read in
-		 * place (the copy stays until the journal changes, after the
-		 * parse). */
-		if (journal_peek(b->s->ej, b->bp, &mem, &len, &next) == 0) {
-			item = spool_item_read(mem, len);
-		} else {
-			ret = journal_read(b->s->ej, b->bp, &data, &len, &next);
-			if (ret == -ENODATA)
-				break;
-			if (ret == -EBADMSG &&
-			    !(item = spool_damaged_entry(data, data ? len : 0))) {
-				ret = spool_batch_damaged(b, data, data ? len : 0);
-				free(data);
-				if (ret == -ENOSPC || ret == -ENOMEM)
-					return ret;
-				b->bp = next;
-				continue;
-			}
-			if (ret == -EBADMSG)
-				damaged = true;
-			else if (ret < 0)
-				return ret;
-			else
-				item = spool_item_read(data, len);
-			free(data);
+		ret = spool_batch_read(b, &item, &next, &damaged);
+		if (ret == -ENODATA)
+			break;
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			b->bp = next;
+			continue;
 		}
 		ret = 0;
 		if (!spool_settle(b->s, item)) {
