@@ -10,7 +10,8 @@
  * (sched_process_fork), whatever namespaces it makes or joins afterwards.
  * A task without a mark is recognised by the inode of its mount namespace
  * in `targets` (the container's processes, and those that enter it: runc
- * exec, nsenter, kubectl exec), and marked then. An untargeted process
+ * exec, nsenter, kubectl exec), and marked then, in the session of its
+ * nearest marked ancestor in the container (mark_root). An untargeted process
  * therefore costs a read of its task's storage pointer (NULL: never
  * marked) and one hash lookup of its mount namespace; an untargeted fork
  * costs the storage read alone.
@@ -271,6 +272,56 @@ static __always_inline bool mark_valid(const struct sa_mark *m)
 	return t && t->id == m->target && t->nsid == m->nsid;
 }
 
+/* How far up its parents mark_root() looks for where an unmarked task
+ * came from. */
+#define SA_ROOT_WALK 16
+
+/*
+ * The session of task, unmarked and seen in target t's namespace (key) for
+ * the first time: m's root, root_start and stdin_ino. A task forked by an
+ * unmarked parent has no mark: one the container's own process forked
+ * after the target was added and before the agent's sweep marked that
+ * process, or one whose mark could not be made. Its parents are looked at
+ * while they are in the container's namespace: the first marked one (of
+ * this target) gives its session, the container's init gives none (its own
+ * tree). Otherwise the task entered from outside (runc exec's child,
+ * nsenter: its parent is outside) and is its session's root.
+ */
+static __always_inline void mark_root(struct task_struct *task, const struct sa_target_val *t,
+				      __u64 key, struct sa_mark *m)
+{
+	struct task_struct *p = task;
+	struct sa_mark *pm;
+	__u32 tgid = task->tgid;
+	int i;
+
+	m->root = 0;
+	m->root_start = 0;
+	if (tgid == t->init)
+		return;
+	for (i = 0; i < SA_ROOT_WALK; i++) {
+		p = p->real_parent;
+		if (!p)
+			break;
+		pm = bpf_task_storage_get(&marks, p, 0, 0);
+		if (pm) {
+			if (pm->target == t->id && pm->key == key && pm->nsid == t->nsid) {
+				m->root = pm->root;
+				m->root_start = pm->root_start;
+				m->stdin_ino = pm->stdin_ino;
+				return;
+			}
+			break;
+		}
+		if (p->tgid == t->init)
+			return;
+		if (p->nsproxy->mnt_ns->ns.inum != key)
+			break;
+	}
+	m->root = tgid;
+	m->root_start = task->group_leader->start_boottime / 10000000;
+}
+
 /* What target_of() does beside finding the target. */
 #define SA_LOOK_MARK 0x1 /* mark a task recognised now (not at exit) */
 #define SA_LOOK_NS 0x2 /* look for a namespace change (not at exit: exit_fs is near) */
@@ -284,7 +335,7 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	struct sa_target_val *t;
 	struct mnt_namespace *mnt;
 	struct sa_nsset now;
-	__u32 zero = 0, changed, tgid;
+	__u32 zero = 0, changed;
 	__u64 nsid;
 
 	mnt = task->nsproxy->mnt_ns;
@@ -332,10 +383,7 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	m->stdin_ino = 0;
 	m->key = key.mntns;
 	m->nsid = t->nsid;
-	/* From outside, unless it is the container's own init. */
-	tgid = BPF_CORE_READ(task, tgid);
-	m->root = tgid == t->init ? 0 : tgid;
-	m->root_start = m->root ? BPF_CORE_READ(task, group_leader, start_boottime) / 10000000 : 0;
+	mark_root(task, t, key.mntns, m);
 	read_nsset(task, &m->seen);
 	return m;
 }
