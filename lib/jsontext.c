@@ -324,44 +324,76 @@ static cJSON *jsontext_member(const char *key, size_t n, const char *v, const ch
 	return m;
 }
 
+void jsontext_iter_init(struct jsontext_iter *it, const char *text, size_t len)
+{
+	it->p = text;
+	it->end = text ? text + len : NULL;
+	it->started = false;
+}
+
+int jsontext_iter_next(struct jsontext_iter *it, struct jsontext_member *m)
+{
+	const char *p = it->p, *end = it->end, *key, *vend;
+
+	if (!p)
+		return -1;
+	p = jsontext_space(p, end);
+	if (!it->started) {
+		if (p >= end || *p++ != '{')
+			return -1;
+		it->started = true;
+		if ((p = jsontext_space(p, end)) < end && *p == '}') {
+			it->p = NULL; /* after the end, -1 */
+			return 0;
+		}
+	} else {
+		if (p >= end)
+			return -1;
+		if (*p == '}') {
+			it->p = NULL;
+			return 0;
+		}
+		if (*p++ != ',')
+			return -1;
+		p = jsontext_space(p, end);
+	}
+	if (p >= end || *p++ != '"')
+		return -1;
+	for (key = p; p < end && *p != '"'; p++)
+		if (*p == '\\' || (unsigned char)*p < 0x20)
+			return -1; /* escaped names: left to cJSON */
+	if (p >= end)
+		return -1;
+	m->key = key;
+	m->keylen = (size_t)(p++ - key);
+	if ((p = jsontext_space(p, end)) >= end || *p++ != ':')
+		return -1;
+	m->v = jsontext_space(p, end);
+	if (!(vend = jsontext_skip(m->v, end)) || vend == m->v)
+		return -1;
+	m->vlen = (size_t)(vend - m->v);
+	it->p = vend;
+	return 1;
+}
+
 /* The object of text, its members named in raw kept raw; NULL when the text
  * is not laid out as this reads it (jsontext_parse_lazy then parses it all). */
-static cJSON *jsontext_lazy(const char *p, const char *end, const char *const *raw)
+static cJSON *jsontext_lazy(const char *text, size_t len, const char *const *raw)
 {
 	cJSON *obj = cJSON_CreateObject(), *m;
+	struct jsontext_iter it;
+	struct jsontext_member mb;
+	int r;
 
-	p = jsontext_space(p, end);
-	if (!obj || p >= end || *p++ != '{')
-		goto fail;
-	if ((p = jsontext_space(p, end)) < end && *p == '}')
-		return obj;
-	for (;;) {
-		const char *key, *v, *vend;
-		size_t n;
-
-		if ((p = jsontext_space(p, end)) >= end || *p++ != '"')
-			goto fail;
-		for (key = p; p < end && *p != '"'; p++)
-			if (*p == '\\' || (unsigned char)*p < 0x20)
-				goto fail; /* escaped keys: left to cJSON */
-		if (p >= end)
-			goto fail;
-		n = (size_t)(p++ - key);
-		if ((p = jsontext_space(p, end)) >= end || *p++ != ':')
-			goto fail;
-		v = jsontext_space(p, end);
-		if (!(vend = jsontext_skip(v, end)) || vend == v ||
-		    !(m = jsontext_member(key, n, v, vend, jsontext_named(key, n, raw))))
-			goto fail;
+	jsontext_iter_init(&it, text, len);
+	while (obj && (r = jsontext_iter_next(&it, &mb)) == 1) {
+		if (!(m = jsontext_member(mb.key, mb.keylen, mb.v, mb.v + mb.vlen,
+					  jsontext_named(mb.key, mb.keylen, raw))))
+			break;
 		cJSON_AddItemToArray(obj, m);
-		if ((p = jsontext_space(vend, end)) >= end)
-			goto fail;
-		if (*p == '}')
-			return obj;
-		if (*p++ != ',')
-			goto fail;
 	}
-fail:
+	if (obj && r == 0)
+		return obj;
 	cJSON_Delete(obj);
 	return NULL;
 }
@@ -372,25 +404,104 @@ cJSON *jsontext_parse_lazy(const char *text, size_t len, const char *const *raw)
 
 	if (!text)
 		return NULL;
-	if ((obj = jsontext_lazy(text, text + len, raw)))
+	if ((obj = jsontext_lazy(text, len, raw)))
 		return obj;
 	return cJSON_ParseWithLength(text, len);
 }
 
+cJSON *jsontext_expand_member(cJSON *obj, cJSON *m, char **text)
+{
+	cJSON *v;
+
+	if (text)
+		*text = NULL;
+	if (!cJSON_IsRaw(m) || !m->valuestring ||
+	    !(v = cJSON_ParseWithOpts(m->valuestring, NULL, true)))
+		return NULL;
+	/* Its name moves over (ReplaceItemViaPointer keeps none), a constant
+	 * one as such (jsontext_add_*). */
+	v->string = m->string;
+	v->type |= m->type & cJSON_StringIsConst;
+	m->string = NULL;
+	if (text) {
+		*text = m->valuestring;
+		m->valuestring = NULL;
+	}
+	cJSON_ReplaceItemViaPointer(obj, m, v);
+	return v;
+}
+
 int jsontext_expand(cJSON *obj, const char *name)
 {
-	cJSON *m, *next, *v;
+	cJSON *m, *next;
 
 	for (m = obj ? obj->child : NULL; m; m = next) {
 		next = m->next;
 		if (!cJSON_IsRaw(m) || !m->string || strcmp(m->string, name))
 			continue;
-		if (!(v = cJSON_ParseWithOpts(m->valuestring, NULL, true)))
+		if (!jsontext_expand_member(obj, m, NULL))
 			return -EINVAL;
-		/* Its name moves over (ReplaceItemViaPointer keeps none). */
-		v->string = m->string;
-		m->string = NULL;
-		cJSON_ReplaceItemViaPointer(obj, m, v);
 	}
 	return 0;
+}
+
+cJSON *jsontext_add_item(cJSON *obj, const char *key, cJSON *item)
+{
+	if (!item)
+		return NULL;
+	if (!obj || !cJSON_AddItemToObjectCS(obj, key, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
+cJSON *jsontext_add_str(cJSON *obj, const char *key, const char *value)
+{
+	return obj ? jsontext_add_item(obj, key, cJSON_CreateString(value)) : NULL;
+}
+
+cJSON *jsontext_add_ref(cJSON *obj, const char *key, const char *value)
+{
+	return obj && value ? jsontext_add_item(obj, key, cJSON_CreateStringReference(value)) :
+			      NULL;
+}
+
+cJSON *jsontext_add_num(cJSON *obj, const char *key, double n)
+{
+	return obj ? jsontext_add_item(obj, key, cJSON_CreateNumber(n)) : NULL;
+}
+
+cJSON *jsontext_add_true(cJSON *obj, const char *key)
+{
+	return obj ? jsontext_add_item(obj, key, cJSON_CreateTrue()) : NULL;
+}
+
+cJSON *jsontext_add_raw_ref(cJSON *obj, const char *key, const char *value)
+{
+	cJSON *r;
+
+	if (!obj || !value || !(r = cJSON_CreateNull()))
+		return NULL;
+	/* As cJSON_CreateRaw, its text borrowed: cJSON_Delete frees no
+	 * reference's value, cJSON_Duplicate copies it. */
+	r->type = cJSON_Raw | cJSON_IsReference;
+	r->valuestring = (char *)value;
+	return jsontext_add_item(obj, key, r);
+}
+
+cJSON *jsontext_add_tree_ref(cJSON *obj, const char *key, const cJSON *v)
+{
+	cJSON *r;
+
+	if (!obj || !v || !(r = cJSON_CreateNull()))
+		return NULL;
+	/* What cJSON's own references are: a copy of the item, unnamed,
+	 * unlinked, flagged. */
+	*r = *v;
+	r->string = NULL;
+	r->type |= cJSON_IsReference;
+	r->type &= ~cJSON_StringIsConst;
+	r->next = r->prev = NULL;
+	return jsontext_add_item(obj, key, r);
 }

@@ -9,6 +9,7 @@
 #ifndef SHELLAUDIT_JSONTEXT_H
 #define SHELLAUDIT_JSONTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -49,9 +50,58 @@ int jsontext_length(const cJSON *j, size_t *len);
  * out of memory. */
 cJSON *jsontext_parse_lazy(const char *text, size_t len, const char *const *raw);
 
+/*
+ * Building a tree that is printed and deleted within one call (an entry as
+ * the capture thread makes it) without an allocation per member name and
+ * per borrowed value. key must be a string constant: it is neither copied
+ * nor freed, and cJSON_Duplicate of the tree keeps pointing at it. Each
+ * adds to obj and returns the member added, or NULL when out of memory
+ * (nothing added; obj or a value NULL gives NULL).
+ *   jsontext_add_str   a copy of value
+ *   jsontext_add_ref   value itself, which must outlive the tree (a
+ *                      duplicate of the tree holds a copy)
+ *   jsontext_add_num   a number
+ *   jsontext_add_true  true
+ *   jsontext_add_item  item, which obj owns from then on (deleted when
+ *                      it cannot be added)
+ *   jsontext_add_raw_ref  the JSON text value (a raw member, printed as
+ *                      it is), borrowed as jsontext_add_ref's
+ *   jsontext_add_tree_ref  the tree v, borrowed as
+ *                      cJSON_AddItemReferenceToObject's
+ */
+cJSON *jsontext_add_str(cJSON *obj, const char *key, const char *value);
+cJSON *jsontext_add_ref(cJSON *obj, const char *key, const char *value);
+cJSON *jsontext_add_raw_ref(cJSON *obj, const char *key, const char *value);
+cJSON *jsontext_add_tree_ref(cJSON *obj, const char *key, const cJSON *v);
+cJSON *jsontext_add_num(cJSON *obj, const char *key, double n);
+cJSON *jsontext_add_true(cJSON *obj, const char *key);
+cJSON *jsontext_add_item(cJSON *obj, const char *key, cJSON *item);
+
+/* Reading the members of a JSON object's text without parsing them, in
+ * order: jsontext_iter_next gives the next one's name (its bytes between
+ * the quotes) and its value (its text), as spans of the text; 1 while there
+ * is one, 0 after the last, -1 when the text is not laid out as this reads
+ * it (not an object, cut short, or a name with an escape). Values are
+ * followed by their strings and brackets only, as jsontext_parse_lazy's
+ * raw ones. */
+struct jsontext_iter {
+	const char *p, *end;
+	bool started;
+};
+struct jsontext_member {
+	const char *key, *v;
+	size_t keylen, vlen;
+};
+void jsontext_iter_init(struct jsontext_iter *it, const char *text, size_t len);
+int jsontext_iter_next(struct jsontext_iter *it, struct jsontext_member *m);
+
 /* Parses obj's raw members called name (jsontext_parse_lazy) in place: 0
  * (also when there is none), -EINVAL when its text is no JSON value
  * or memory ran out (cJSON does not tell them apart). */
 int jsontext_expand(cJSON *obj, const char *name);
+/* Parses raw member m of obj in place as jsontext_expand does: the parsed
+ * member, or NULL (m not raw, or its text no JSON value; m stays). When
+ * text is not NULL, m's text is handed to *text (the caller frees it). */
+cJSON *jsontext_expand_member(cJSON *obj, cJSON *m, char **text);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsontext.h"
 #include "timefmt.h"
 
 static const cJSON *aggregate_field(const cJSON *e, const char *k)
@@ -69,43 +70,97 @@ static bool aggregate_is_exec(const cJSON *e)
 	return k && !strcmp(k, "exec");
 }
 
-bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
+/* Folds the exec at `at` (time etime) into prev, found the same, when
+ * within the window: true; false when it is an entry of its own. */
+static bool aggregate_fold(cJSON *prev, const char *etime, long long at, long window_ms)
 {
-	const char *etime = cJSON_GetStringValue(aggregate_field(e, "time"));
+	const char *first = cJSON_GetStringValue(aggregate_field(prev, "time"));
+	long long from = aggregate_ms(first);
+	cJSON *count;
+
+	if (from < 0 || at < from || at - from > window_ms)
+		return false;
+	count = cJSON_GetObjectItemCaseSensitive(prev, "count");
+	if (count) {
+		cJSON_SetNumberValue(count, count->valuedouble + 1);
+		cJSON_ReplaceItemInObjectCaseSensitive(prev, "last", cJSON_CreateString(etime));
+	} else {
+		cJSON_AddNumberToObject(prev, "count", 2);
+		cJSON_AddStringToObject(prev, "first", first);
+		cJSON_AddStringToObject(prev, "last", etime);
+	}
+	return true;
+}
+
+bool aggregate_exec_like(cJSON *entries, const cJSON *like, const char *etime, long window_ms)
+{
 	long long at = aggregate_ms(etime);
 	const cJSON *ef[AGG_KEYS], *pf[AGG_KEYS];
-	cJSON *prev, *count;
+	cJSON *prev;
 	int looked = 0;
 
-	if (!aggregate_is_exec(e) || at < 0 || window_ms <= 0 || !entries || !entries->child)
+	if (!like || !aggregate_is_exec(like) || at < 0 || window_ms <= 0 || !entries ||
+	    !entries->child)
 		return false;
-	aggregate_fields(e, ef);
+	aggregate_fields(like, ef);
 	/* From the last (cJSON keeps it as the first's prev) backwards. */
 	for (prev = entries->child->prev; prev && looked < AGGREGATE_LOOKBACK;
 	     prev = prev == entries->child ? NULL : prev->prev, looked++) {
-		const char *first;
-		long long from;
-
 		if (!aggregate_is_exec(prev))
 			continue;
 		aggregate_fields(prev, pf);
-		if (!aggregate_same(pf, ef))
-			continue;
-		first = cJSON_GetStringValue(aggregate_field(prev, "time"));
-		from = aggregate_ms(first);
-		if (from < 0 || at < from || at - from > window_ms)
-			return false;
-		count = cJSON_GetObjectItemCaseSensitive(prev, "count");
-		if (count) {
-			cJSON_SetNumberValue(count, count->valuedouble + 1);
-			cJSON_ReplaceItemInObjectCaseSensitive(prev, "last",
-							       cJSON_CreateString(etime));
-		} else {
-			cJSON_AddNumberToObject(prev, "count", 2);
-			cJSON_AddStringToObject(prev, "first", first);
-			cJSON_AddStringToObject(prev, "last", etime);
-		}
-		return true;
+		if (aggregate_same(pf, ef))
+			return aggregate_fold(prev, etime, at, window_ms);
 	}
 	return false;
+}
+
+bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
+{
+	return aggregate_exec_like(entries, e, cJSON_GetStringValue(aggregate_field(e, "time")),
+				   window_ms);
+}
+
+/* Whether member m is one that tells two executions of the same exec apart. */
+static bool aggregate_varies(const struct jsontext_member *m)
+{
+	static const char *const names[] = { "time", "pid", "ppid" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (m->keylen == strlen(names[i]) && !memcmp(m->key, names[i], m->keylen))
+			return true;
+	return false;
+}
+
+/* The next member of it that does not vary between executions: 1, 0 at
+ * the end, -1 when the text cannot be read so. */
+static int aggregate_next_kept(struct jsontext_iter *it, struct jsontext_member *m)
+{
+	int r;
+
+	while ((r = jsontext_iter_next(it, m)) == 1 && aggregate_varies(m))
+		;
+	return r;
+}
+
+bool aggregate_text_same(const char *a, size_t alen, const char *b, size_t blen)
+{
+	struct jsontext_iter ia, ib;
+	struct jsontext_member ma, mb;
+	int ra, rb;
+
+	if (!a || !b)
+		return false;
+	jsontext_iter_init(&ia, a, alen);
+	jsontext_iter_init(&ib, b, blen);
+	for (;;) {
+		ra = aggregate_next_kept(&ia, &ma);
+		rb = aggregate_next_kept(&ib, &mb);
+		if (ra != 1 || rb != 1)
+			return ra == 0 && rb == 0;
+		if (ma.keylen != mb.keylen || ma.vlen != mb.vlen ||
+		    memcmp(ma.key, mb.key, ma.keylen) || memcmp(ma.v, mb.v, ma.vlen))
+			return false;
+	}
 }

@@ -9,6 +9,7 @@
 #define SHELLAUDIT_AGGREGATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <cjson/cJSON.h>
 
@@ -21,5 +22,20 @@
  * (2 and up), first (its time) and last (e's time). true when folded (e is
  * not to be added), false when e is an entry of its own. */
 bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms);
+
+/*
+ * Whether the texts a and b of two entries (JSON objects as the spool
+ * prints them) differ at most in their time and process: every member but
+ * "time", "pid" and "ppid" alike, in the same order, byte for byte. Then
+ * aggregate_exec takes them for the same exec when one is; when false, it
+ * may still (a text laid out otherwise), so the caller parses them.
+ */
+bool aggregate_text_same(const char *a, size_t alen, const char *b, size_t blen);
+
+/* aggregate_exec of an exec entry of time etime that is the same
+ * (aggregate_text_same) as `like`, an exec entry already parsed: folds it
+ * where aggregate_exec would fold it, and says so; `like` stands for it in
+ * every comparison (their aggregated members are alike). */
+bool aggregate_exec_like(cJSON *entries, const cJSON *like, const char *etime, long window_ms);
 
 #endif

@@ -219,6 +219,23 @@ struct redact_buf {
 	bool cut;
 };
 
+/* Room for n more bytes and a NUL in b, in one allocation where the text
+ * about to be put is known (a render is mostly its source, unchanged). */
+static int redact_reserve(struct redact_buf *b, size_t n)
+{
+	char *p;
+
+	if (n > REDACT_MAX_OUT - b->len)
+		n = REDACT_MAX_OUT - b->len;
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	if (!(p = realloc(b->p, b->len + n + 1)))
+		return -ENOMEM;
+	b->p = p;
+	b->cap = b->len + n + 1;
+	return 0;
+}
+
 static int redact_put(struct redact_buf *b, const char *s, size_t n)
 {
 	if (b->len + n > REDACT_MAX_OUT) {
@@ -251,7 +268,7 @@ static int redact_render(const struct redact_set *rs, const struct redact_spans 
 
 	if (e > sp->cut_at)
 		e = sp->cut_at < b ? b : sp->cut_at;
-	if ((ret = redact_put(buf, "", 0)) < 0)
+	if ((ret = redact_reserve(buf, e - b)) < 0 || (ret = redact_put(buf, "", 0)) < 0)
 		return ret;
 	for (i = 0; i < sp->n && !ret; i++) {
 		const struct redact_span *m = &sp->v[i];
@@ -302,7 +319,7 @@ int redact_argv(const struct redact_set *rs, const char *const *argv, const size
 	struct redact_buf joined = { 0 }, buf = { 0 };
 	size_t *start = calloc(argc ? argc : 1, sizeof(*start)), i;
 	char **av = calloc(argc ? argc : 1, sizeof(*av));
-	size_t *avlen = calloc(argc ? argc : 1, sizeof(*avlen));
+	size_t *avlen = calloc(argc ? argc : 1, sizeof(*avlen)), room = 0;
 	int ret = 0;
 
 	*out_argv = NULL;
@@ -314,7 +331,11 @@ int redact_argv(const struct redact_set *rs, const char *const *argv, const size
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* The command line as typed (as far as argv can tell). */
+	/* The command line as typed (as far as argv can tell), its room
+	 * taken at once. */
+	for (i = 0; i < argc && room < REDACT_MAX_OUT; i++)
+		room += len[i] < REDACT_MAX_OUT ? len[i] + 1 : REDACT_MAX_OUT;
+	ret = redact_reserve(&joined, room);
 	for (i = 0; i < argc && !ret; i++) {
 		if (i)
 			ret = redact_put(&joined, " ", 1);

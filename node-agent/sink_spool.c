@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "escape.h"
 #include "hmap.h"
+#include "jsontext.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -159,9 +160,9 @@ static cJSON *sink_spool_session(const struct sink_entry *e, char *sk, size_t ca
 
 	snprintf(id, sizeof(id), "%" PRIu32, e->session);
 	snprintf(sk, cap, "%s", id);
-	cJSON_AddStringToObject(sess, "id", id);
+	jsontext_add_str(sess, "id", id);
 	if (e->session)
-		cJSON_AddNumberToObject(sess, "pid", e->session);
+		jsontext_add_num(sess, "pid", e->session);
 	return sess;
 }
 
@@ -400,11 +401,11 @@ static void sink_spool_mark(cJSON *entry, const struct redact_set *rs, uint64_t 
 
 	if (unfinished >= 0) {
 		matched |= 1ull << unfinished;
-		cJSON_AddTrueToObject(entry, "withheld");
+		jsontext_add_true(entry, "withheld");
 	}
 	if (!matched)
 		return;
-	names = cJSON_AddArrayToObject(entry, "redacted");
+	names = jsontext_add_item(entry, "redacted", cJSON_CreateArray());
 	for (i = 0; i < REDACT_MAX_RULES; i++)
 		if (matched & (1ull << i))
 			cJSON_AddItemToArray(names, cJSON_CreateString(redact_rule_name(rs, i)));
@@ -433,9 +434,9 @@ static int sink_spool_line(struct sink_spool *s, const struct sink_spool_target 
 	}
 	*cut |= res.cut;
 	esc = escape_needed(text, len);
-	cJSON_AddItemToObject(entry, "text", sink_spool_text(text, len, esc, cut));
+	jsontext_add_item(entry, "text", sink_spool_text(text, len, esc, cut));
 	if (esc)
-		cJSON_AddTrueToObject(entry, "escaped");
+		jsontext_add_true(entry, "escaped");
 	sink_spool_mark(entry, t->redact, res.matched, res.unfinished);
 	free(text);
 	return 0;
@@ -530,17 +531,17 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 	      (uname && escape_needed(uname, ulen));
 	for (i = 0; i < argc && i < SINK_SPOOL_ARGV_MAX && !esc; i++)
 		esc = escape_needed(rav[i], rlen[i]);
-	argv = cJSON_AddArrayToObject(entry, "argv");
+	argv = jsontext_add_item(entry, "argv", cJSON_CreateArray());
 	for (i = 0; i < argc && i < SINK_SPOOL_ARGV_MAX; i++)
 		cJSON_AddItemToArray(argv, sink_spool_text(rav[i], rlen[i], esc, cut));
 	if (argc > SINK_SPOOL_ARGV_MAX || e->argc > argc)
 		*cut = true;
-	cJSON_AddItemToObject(entry, "text", sink_spool_text(line, linelen, esc, cut));
-	cJSON_AddItemToObject(entry, "filename", sink_spool_text(fname, flen, esc, cut));
+	jsontext_add_item(entry, "text", sink_spool_text(line, linelen, esc, cut));
+	jsontext_add_item(entry, "filename", sink_spool_text(fname, flen, esc, cut));
 	if (uname)
-		cJSON_AddItemToObject(entry, "unlinked", sink_spool_text(uname, ulen, esc, cut));
+		jsontext_add_item(entry, "unlinked", sink_spool_text(uname, ulen, esc, cut));
 	if (esc)
-		cJSON_AddTrueToObject(entry, "escaped");
+		jsontext_add_true(entry, "escaped");
 	sink_spool_mark(entry, t->redact, res.matched, res.unfinished);
 	ret = 0;
 out:
@@ -712,34 +713,36 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	}
 	sink_spool_time(e->ts, ts, sizeof(ts));
 	entry = cJSON_CreateObject();
-	cJSON_AddStringToObject(entry, "time", ts);
-	cJSON_AddStringToObject(entry, "kind", e->kind == SINK_LINE	 ? "line" :
-						e->kind == SINK_NAMESPACE ? "namespace" :
-									    "exec");
+	/* Names and the strings that outlive entry are not copied. */
+	jsontext_add_ref(entry, "time", ts);
+	jsontext_add_ref(entry, "kind",
+			 e->kind == SINK_LINE	   ? "line" :
+			 e->kind == SINK_NAMESPACE ? "namespace" :
+						     "exec");
 	if (e->kind == SINK_NAMESPACE)
 		sink_spool_namespace(entry, e, &cut);
 	else if ((ret = e->kind == SINK_LINE ? sink_spool_line(s, t, e, entry, &cut) :
 					       sink_spool_exec(s, t, e, entry, &cut)) < 0)
 		goto out;
 	if (e->kind == SINK_LINE)
-		cJSON_AddStringToObject(entry, "source", sink_source_name(e->source));
-	cJSON_AddNumberToObject(entry, "pid", e->pid);
-	cJSON_AddNumberToObject(entry, "ppid", e->ppid);
-	cJSON_AddNumberToObject(entry, "uid", e->uid);
+		jsontext_add_ref(entry, "source", sink_source_name(e->source));
+	jsontext_add_num(entry, "pid", e->pid);
+	jsontext_add_num(entry, "ppid", e->ppid);
+	jsontext_add_num(entry, "uid", e->uid);
 	if (e->session_root)
-		cJSON_AddNumberToObject(entry, "sessionRoot", e->session_root);
+		jsontext_add_num(entry, "sessionRoot", e->session_root);
 	if (cut)
-		cJSON_AddTrueToObject(entry, "truncated");
+		jsontext_add_true(entry, "truncated");
 	if (e->kind == SINK_LINE && e->inexact)
-		cJSON_AddTrueToObject(entry, "inexact");
+		jsontext_add_true(entry, "inexact");
 	if (e->kind == SINK_LINE && e->no_newline)
-		cJSON_AddTrueToObject(entry, "noNewline");
+		jsontext_add_true(entry, "noNewline");
 	/* The text is the placeholder: typed with echo off (a password). */
 	if (e->kind == SINK_LINE && e->echo_off) {
 		cJSON *redacted = cJSON_GetObjectItemCaseSensitive(entry, "redacted");
 
 		if (!redacted)
-			redacted = cJSON_AddArrayToObject(entry, "redacted");
+			redacted = jsontext_add_item(entry, "redacted", cJSON_CreateArray());
 		cJSON_AddItemToArray(redacted, cJSON_CreateString("echo-off"));
 	}
 	/* Lines and the programs run from a shell go to that session's records,
@@ -754,7 +757,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 			       e->session_root_start, &attr, root, sizeof(root)) == 1)
 			awaiting = root;
 		else if (attr) /* by reference: sess lives for this call only */
-			cJSON_AddItemReferenceToObject(sess, "attribution", (cJSON *)attr);
+			jsontext_add_tree_ref(sess, "attribution", attr);
 	}
 	ret = sink_spool_add(s, e->container, sk, t->id, t->id_text, sess, entry, key, awaiting);
 out:

@@ -48,12 +48,13 @@ const char *spool_str(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-/* The members of an entry item spool_item_read leaves raw. */
+/* The members of an entry item spool_item_expand parses. */
 static const char *const spool_item_raw[] = { "id", "sess", NULL };
 
 cJSON *spool_item_read(const void *data, size_t len)
 {
-	cJSON *item = jsontext_parse_lazy(data, len, spool_item_raw);
+	static const char *const raw[] = { "id", "sess", "e", NULL };
+	cJSON *item = jsontext_parse_lazy(data, len, raw);
 
 	if (spool_str(item, "w") && spool_item_expand(item) < 0) {
 		cJSON_Delete(item);
@@ -569,34 +570,35 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		cJSON_Delete(item);
 		return -EINVAL;
 	}
-	cJSON_AddStringToObject(item, "t", "e");
+	/* Printed and deleted here: its names and strings are not copied
+	 * (jsontext_add_*). */
+	jsontext_add_ref(item, "t", "e");
 	/* Right after "t": spool_next_event tells it by its first bytes. */
 	if (s->opts.event_wanted && !s->opts.event_wanted(id, entry))
-		cJSON_AddTrueToObject(item, "q");
+		jsontext_add_true(item, "q");
 	/* Beside the entry, never in it: records and Events are built from
 	 * "e" only. */
 	if (key)
-		cJSON_AddStringToObject(item, "k", key);
+		jsontext_add_ref(item, "k", key);
 	/* Decided already (the caller did not know yet): journaled settled,
 	 * as spool_settle would have it. */
 	if (root && !d)
-		cJSON_AddStringToObject(item, "w", root);
-	cJSON_AddStringToObject(item, "cid", cid);
-	cJSON_AddStringToObject(item, "sk", sk);
-	/* By reference or as its text, only printed (cJSON's API takes them
-	 * non-const). */
+		jsontext_add_ref(item, "w", root);
+	jsontext_add_ref(item, "cid", cid);
+	jsontext_add_ref(item, "sk", sk);
+	/* By reference or as its text, only printed. */
 	if (id_text)
-		cJSON_AddRawToObject(item, "id", id_text);
+		jsontext_add_raw_ref(item, "id", id_text);
 	else
-		cJSON_AddItemReferenceToObject(item, "id", (cJSON *)id);
+		jsontext_add_tree_ref(item, "id", id);
 	if (sess && d && cJSON_IsObject(sess)) {
 		if (!(settled = spool_sess_settled(sess, d->attr))) {
 			cJSON_Delete(item);
 			return -ENOMEM;
 		}
-		cJSON_AddItemToObject(item, "sess", settled);
+		jsontext_add_item(item, "sess", settled);
 	} else if (sess) {
-		cJSON_AddItemReferenceToObject(item, "sess", (cJSON *)sess);
+		jsontext_add_tree_ref(item, "sess", sess);
 	}
 	ret = spool_append_entry(s, item, entry, &pos);
 	cJSON_Delete(item);

@@ -19,6 +19,8 @@
 
 static void spool_batch_free(struct spool_batch *b)
 {
+	size_t i;
+
 	if (!b)
 		return;
 	free(b->cid);
@@ -26,6 +28,8 @@ static void spool_batch_free(struct spool_batch *b)
 	cJSON_Delete(b->id);
 	cJSON_Delete(b->sess);
 	cJSON_Delete(b->entries);
+	for (i = 0; i < SPOOL_RECENT_EXECS; i++)
+		free(b->recent[i].text);
 	free(b);
 }
 
@@ -230,16 +234,81 @@ static long spool_opened_ms(const struct spool_batcher *b, const cJSON *e)
 	return now - age;
 }
 
+/* The time of an entry from its text (its "time" member, a string with
+ * no escape, as the spool writes it) into buf: 0, or -1 when it has none
+ * so. */
+static int spool_entry_time(const char *text, size_t len, char *buf, size_t cap)
+{
+	struct jsontext_iter it;
+	struct jsontext_member m;
+
+	jsontext_iter_init(&it, text, len);
+	while (jsontext_iter_next(&it, &m) == 1) {
+		if (m.keylen != 4 || memcmp(m.key, "time", 4))
+			continue;
+		if (m.vlen < 2 || m.vlen - 2 >= cap || m.v[0] != '"' ||
+		    memchr(m.v + 1, '\\', m.vlen - 2))
+			return -1;
+		memcpy(buf, m.v + 1, m.vlen - 2);
+		buf[m.vlen - 2] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/* Whether the batch folds its execs (aggregateExecs, in its identity). */
+static bool spool_batch_folds(const struct spool_batch *bt)
+{
+	return !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bt->id, "aggregateExecs"));
+}
+
+/* An exec entry of text e (raw, len bytes) folded without parsing it,
+ * where aggregate_exec folds it: one of bt's recent execs whose text is
+ * the same but for time and process stands for it. false: it is to be
+ * parsed (and may still fold). */
+static bool spool_batch_fold_raw(const struct spool_batcher *b, struct spool_batch *bt,
+				 const cJSON *e, size_t len)
+{
+	const struct spool_recent *r;
+	char etime[64];
+	size_t i;
+
+	if (!cJSON_IsRaw(e) || !spool_batch_folds(bt))
+		return false;
+	for (i = 0; i < SPOOL_RECENT_EXECS; i++) {
+		r = &bt->recent[i];
+		if (r->e && aggregate_text_same(r->text, r->len, e->valuestring, len))
+			return spool_entry_time(e->valuestring, len, etime, sizeof(etime)) == 0 &&
+			       aggregate_exec_like(bt->entries, r->e, etime,
+						   b->s->opts.aggregate_ms);
+	}
+	return false;
+}
+
+/* Keeps exec entry e, just added to bt, and its text among bt's recent
+ * ones (the text is bt's from then on). */
+static void spool_batch_recent(struct spool_batch *bt, cJSON *e, char *text, size_t len)
+{
+	struct spool_recent *r = &bt->recent[bt->next_recent];
+
+	free(r->text);
+	r->e = e;
+	r->text = text;
+	r->len = len;
+	bt->next_recent = (bt->next_recent + 1) % SPOOL_RECENT_EXECS;
+}
+
 /* Adds one journaled entry to its batch, cutting on count and size. An
  * entry that goes in as one of its own is moved there from item (its
- * caller deletes the rest). */
+ * caller deletes the rest). Its "e" may be raw (spool_batch_read): an
+ * exec that folds into the one before it is then never parsed. */
 static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 {
 	const char *cid = spool_str(item, "cid"), *sk = spool_str(item, "sk");
 	cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "e");
 	const cJSON *sess;
 	struct spool_batch *bt;
-	char key[600];
+	char key[600], *text = NULL;
 	size_t len;
 	int ret;
 
@@ -269,14 +338,24 @@ static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 	}
 	spool_key(cid, sk, key, sizeof(key));
 	len = 0;
-	(void)jsontext_length(e, &len);
+	/* The text as journaled is the text printed again. */
+	if (cJSON_IsRaw(e))
+		len = strlen(e->valuestring);
+	else
+		(void)jsontext_length(e, &len);
 	bt = hmap_get(&b->batches, key);
 	/* A batch being rebuilt is as it was checkpointed, whatever the
 	 * options are now: the batcher cuts it on its next entry. */
 	if (bt && !b->restoring && bt->bytes + len > b->s->opts.batch_bytes &&
 	    (ret = spool_cut(b, key)) < 0 && ret != -EINVAL)
 		return ret;
-	if (!(bt = hmap_get(&b->batches, key))) {
+	if ((bt = hmap_get(&b->batches, key)) && spool_batch_fold_raw(b, bt, e, len)) {
+		spool_batcher_changed(b);
+		return 0;
+	}
+	if (cJSON_IsRaw(e) && !(e = jsontext_expand_member(item, e, &text)))
+		return -EINVAL;
+	if (!bt) {
 		if (b->batches.size >= SPOOL_MAX_OPEN && !b->restoring) {
 			struct spool_oldest o = { NULL, 0 };
 			char victim[600];
@@ -284,14 +363,16 @@ static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 			hmap_foreach(&b->batches, spool_oldest_cb, &o);
 			snprintf(victim, sizeof(victim), "%s", o.key);
 			if ((ret = spool_cut(b, victim)) < 0 && ret != -EINVAL)
-				return ret;
+				goto out;
 		}
 		/* Who and which session: read for the entry opening a batch. */
+		ret = -EINVAL;
 		if (spool_item_expand(item) < 0)
-			return -EINVAL;
+			goto out;
 		sess = cJSON_GetObjectItemCaseSensitive(item, "sess");
+		ret = -ENOMEM;
 		if (!(bt = calloc(1, sizeof(*bt))))
-			return -ENOMEM;
+			goto out;
 		bt->cid = strdup(cid);
 		bt->sk = strdup(sk);
 		bt->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(item, "id"), 1);
@@ -303,25 +384,33 @@ static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 		if (!bt->cid || !bt->sk || !bt->id || !bt->entries ||
 		    hmap_put(&b->batches, key, bt, NULL) < 0) {
 			spool_batch_free(bt);
-			return -ENOMEM;
+			goto out;
 		}
 	}
+	ret = 0;
 	/* Repeated identical execs fold into one entry, unless the target's
 	 * policies turned it off (aggregateExecs: false in its identity).
 	 * Decided from the entries alone, so a batch rebuilt from the
 	 * journal (restoring, or a dry batcher) folds the same. */
-	if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bt->id, "aggregateExecs")) &&
-	    aggregate_exec(bt->entries, e, b->s->opts.aggregate_ms)) {
+	if (spool_batch_folds(bt) && aggregate_exec(bt->entries, e, b->s->opts.aggregate_ms)) {
 		spool_batcher_changed(b);
-		return 0;
+		goto out;
 	}
 	cJSON_AddItemToArray(bt->entries, cJSON_DetachItemViaPointer(item, e));
+	bt->n++;
 	bt->bytes += len;
+	if (text && spool_str(e, "kind") && !strcmp(spool_str(e, "kind"), "exec")) {
+		spool_batch_recent(bt, e, text, len);
+		text = NULL;
+	}
 	spool_batcher_changed(b);
-	if (!b->restoring && cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries &&
+	if (!b->restoring && bt->n >= (size_t)b->s->opts.batch_entries &&
 	    (ret = spool_cut(b, key)) < 0 && ret != -EINVAL)
-		return ret;
-	return 0;
+		goto out;
+	ret = 0;
+out:
+	free(text);
+	return ret;
 }
 
 /* The open batch the damaged bytes of a corrupt entry belong to, or NULL:
@@ -381,8 +470,9 @@ static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, si
 	free(text);
 	/* No size cut before it: a batch is never opened by a gap. */
 	cJSON_AddItemToArray(bt->entries, gap);
+	bt->n++;
 	spool_batcher_changed(b);
-	if (!b->restoring && cJSON_GetArraySize(bt->entries) >= b->s->opts.batch_entries) {
+	if (!b->restoring && bt->n >= (size_t)b->s->opts.batch_entries) {
 		spool_key(bt->cid, bt->sk, key, sizeof(key));
 		if ((ret = spool_cut(b, key)) == -EINVAL)
 			ret = 0;
@@ -593,7 +683,7 @@ static void spool_ckpt_batch(const char *key, void *value, void *arg)
 	cJSON_AddStringToObject(j, "cid", bt->cid);
 	cJSON_AddStringToObject(j, "sk", bt->sk);
 	cJSON_AddNumberToObject(j, "first", (double)bt->first);
-	cJSON_AddNumberToObject(j, "n", cJSON_GetArraySize(bt->entries));
+	cJSON_AddNumberToObject(j, "n", (double)bt->n);
 	cJSON_AddItemToArray(o->open, j);
 	if (bt->first < o->keep)
 		o->keep = bt->first;
@@ -736,6 +826,7 @@ int spool_batcher_restore(struct spool_batcher *b, const cJSON *ckpt)
 		if (cJSON_GetObjectItemCaseSensitive(o, "sess"))
 			nb->sess = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "sess"), 1);
 		nb->entries = cJSON_Duplicate(entries, 1);
+		nb->n = (size_t)cJSON_GetArraySize(entries);
 		nb->bytes = (size_t)spool_num(o, "bytes");
 		nb->first = b->bp;
 		nb->opened_ms = clock_now_ms();

@@ -27,10 +27,23 @@
 #define SPOOL_EPOCH "1970-01-01T00:00:00Z"
 
 /* One container session's entries on their way to a record. */
+#define SPOOL_RECENT_EXECS 4
+
 struct spool_batch {
 	char *cid, *sk;
 	cJSON *id, *sess, *entries;
-	size_t bytes;
+	size_t bytes, n; /* n: entries */
+	/* Its last exec entries added as their own, each with its text as
+	 * journaled: an exec whose text is one of these but for its time and
+	 * process (aggregate_text_same) is folded unparsed, that entry
+	 * standing for it (aggregate_exec_like). Several: the execs of loops
+	 * running side by side in one session alternate. */
+	struct spool_recent {
+		cJSON *e; /* in entries */
+		char *text;
+		size_t len;
+	} recent[SPOOL_RECENT_EXECS];
+	size_t next_recent;
 	uint64_t first;		/* entries journal position of its first entry */
 	long opened_ms;
 	bool cut_requested;
@@ -130,10 +143,12 @@ int spool_append_cut(struct journal *j, const char *cid, const char *sk);
 /* A journal item read for the batcher: an entry's identity and session
  * ("id", "sess"), most of its bytes, are left raw (jsontext_parse_lazy)
  * until spool_item_expand, since only the entry that opens a batch needs
- * them; an entry awaiting its attribution ("w") is read whole. NULL when
- * the text is no JSON object. */
+ * them (an entry awaiting its attribution, "w", has them read); the entry
+ * itself ("e") is left raw for the batcher, which folds a repeated exec
+ * without parsing it. NULL when the text is no JSON object. */
 cJSON *spool_item_read(const void *data, size_t len);
-/* Parses what spool_item_read left raw: 0, or -EINVAL. */
+/* Parses the identity and session spool_item_read left raw: 0, or
+ * -EINVAL. */
 int spool_item_expand(cJSON *item);
 /* Whether member k of an item is an object, raw or read. */
 bool spool_item_object(const cJSON *item, const char *k);

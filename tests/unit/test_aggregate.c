@@ -146,7 +146,118 @@ static void test_aggregate_record_digest_is_recomputed_from_a_copy(void)
 	cJSON_Delete(rec);
 }
 
+/* Whether b folds into [a] (a copy of each; a is the batch's only entry). */
+static bool folds_into(const cJSON *a, const cJSON *b)
+{
+	cJSON *entries = cJSON_CreateArray();
+	bool folded;
+
+	cJSON_AddItemToArray(entries, cJSON_Duplicate(a, 1));
+	folded = aggregate_exec(entries, b, 10000);
+	cJSON_Delete(entries);
+	return folded;
+}
+
+static bool text_same(const cJSON *a, const cJSON *b)
+{
+	char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+	bool same = aggregate_text_same(ta, strlen(ta), tb, strlen(tb));
+
+	free(ta);
+	free(tb);
+	return same;
+}
+
+/* The batcher folds an exec unparsed when its text is the last one's but
+ * for time and process: never where aggregate_exec would not. Each
+ * aggregated member, a member added or moved, and strings that hold what
+ * looks like a "pid" member keep texts apart; time, pid and ppid do not. */
+static void test_aggregate_text_same_only_where_aggregate_exec_folds(void)
+{
+	static const char *const keys[] = { "filename", "unlinked",    "argv",	  "text",
+					    "uid",	"sessionRoot", "escaped", "truncated",
+					    "redacted", "withheld",    "kind",	  "count" };
+	cJSON *a = exec_at("2026-11-25T00:00:00Z", "x", 0), *b, *c;
+	size_t i;
+	int wrong = 0;
+
+	cJSON_AddNumberToObject(a, "ppid", 1);
+	b = cJSON_Duplicate(a, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(b, "time",
+					       cJSON_CreateString("2026-11-25T00:00:01Z"));
+	cJSON_ReplaceItemInObjectCaseSensitive(b, "pid", cJSON_CreateNumber(4242));
+	cJSON_ReplaceItemInObjectCaseSensitive(b, "ppid", cJSON_CreateNumber(7));
+	UNIT_CHECK(text_same(a, b) && folds_into(a, b));
+	cJSON_Delete(b);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		b = cJSON_Duplicate(a, 1);
+		if (cJSON_GetObjectItem(b, keys[i]))
+			cJSON_ReplaceItemInObjectCaseSensitive(b, keys[i], cJSON_CreateString("w"));
+		else
+			cJSON_AddStringToObject(b, keys[i], "v");
+		if (text_same(a, b)) {
+			fprintf(stderr, "    same despite %s\n", keys[i]);
+			wrong++;
+		}
+		cJSON_Delete(b);
+	}
+	/* The same members in another order: parsed, where they fold. */
+	b = cJSON_Duplicate(a, 1);
+	c = cJSON_DetachItemFromObjectCaseSensitive(b, "filename");
+	cJSON_AddItemToObject(b, "filename", c);
+	wrong += text_same(a, b);
+	UNIT_CHECK(folds_into(a, b));
+	cJSON_Delete(b);
+	/* An argument that reads like the members skipped. */
+	b = exec_at("2026-11-25T00:00:00Z", "x\",\"pid\":1,\"y\":\"", 0);
+	c = exec_at("2026-11-25T00:00:00Z", "x\",\"pid\":2,\"y\":\"", 0);
+	wrong += text_same(b, c);
+	cJSON_Delete(c);
+	c = exec_at("2026-11-25T00:00:00Z", "x", 0);
+	wrong += text_same(b, c);
+	cJSON_Delete(b);
+	cJSON_Delete(c);
+	/* Texts it cannot read so are not the same. */
+	UNIT_CHECK(!aggregate_text_same("{\"a\":1}", 7, "{\"a\":1", 6));
+	UNIT_CHECK(!aggregate_text_same(NULL, 0, "{}", 2));
+	UNIT_CHECK(aggregate_text_same("{}", 2, "{\"pid\":3}", 9));
+	UNIT_CHECK(wrong == 0);
+	cJSON_Delete(a);
+}
+
+/* aggregate_exec_like, an entry standing for the exec: folds where
+ * aggregate_exec folds the exec itself, into the newest alike entry
+ * within the window, not into the one that stood for it. */
+static void test_aggregate_exec_like_folds_where_aggregate_exec_does(void)
+{
+	cJSON *entries = cJSON_CreateArray(), *like = exec_at("2026-11-25T00:00:00Z", NULL, 0);
+	cJSON *line = cJSON_CreateObject(), *newer;
+
+	cJSON_AddStringToObject(line, "time", "2026-11-25T00:00:00Z");
+	cJSON_AddStringToObject(line, "kind", "line");
+	UNIT_CHECK(!aggregate_exec_like(entries, like, "2026-11-25T00:00:01Z", 10000));
+	cJSON_AddItemToArray(entries, like);
+	cJSON_AddItemToArray(entries, exec_at("2026-11-25T00:00:01Z", "other", 0));
+	newer = exec_at("2026-11-25T00:00:02Z", NULL, 0);
+	cJSON_AddItemToArray(entries, newer);
+	cJSON_AddItemToArray(entries, line);
+	UNIT_CHECK(aggregate_exec_like(entries, like, "2026-11-25T00:00:05Z", 10000));
+	UNIT_CHECK(!cJSON_GetObjectItem(like, "count"));
+	UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(newer, "count")) == 2);
+	UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(newer, "last")),
+		       "2026-11-25T00:00:05Z");
+	/* Past the newest one's window: an entry of its own. */
+	UNIT_CHECK(!aggregate_exec_like(entries, like, "2026-11-25T00:00:13Z", 10000));
+	UNIT_CHECK(!aggregate_exec_like(entries, like, "not a time", 10000));
+	UNIT_CHECK(!aggregate_exec_like(entries, like, "2026-11-25T00:00:03Z", 0));
+	UNIT_CHECK(!aggregate_exec_like(entries, line, "2026-11-25T00:00:03Z", 10000));
+	UNIT_CHECK(!aggregate_exec_like(entries, NULL, "2026-11-25T00:00:03Z", 10000));
+	cJSON_Delete(entries);
+}
+
 UNIT_MAIN(UNIT_TEST(test_aggregate_folds_identical_execs_within_the_window),
 	  UNIT_TEST(test_aggregate_keeps_what_differs),
 	  UNIT_TEST(test_aggregate_each_member_keeps_an_exec_apart),
-	  UNIT_TEST(test_aggregate_record_digest_is_recomputed_from_a_copy))
+	  UNIT_TEST(test_aggregate_record_digest_is_recomputed_from_a_copy),
+	  UNIT_TEST(test_aggregate_text_same_only_where_aggregate_exec_folds),
+	  UNIT_TEST(test_aggregate_exec_like_folds_where_aggregate_exec_does))

@@ -345,6 +345,83 @@ static void test_jsontext_lazy_random_objects_as_cjson(void)
 	UNIT_CHECK(raw >= 2000); /* every one has an "id", at least */
 }
 
+/* Constant names and borrowed values: printed as cJSON's own, duplicated
+ * and deleted without a copy or a free of what was borrowed (ASan in
+ * make test), and a constant name moved by jsontext_expand stays one. */
+static void test_jsontext_add_constant_names_and_borrowed_values(void)
+{
+	static const char *const raw[] = { "id", NULL };
+	char value[] = "borrowed";
+	cJSON *o = cJSON_CreateObject(), *plain = cJSON_CreateObject(), *dup, *lazy;
+	char *want, *got;
+
+	UNIT_CHECK(jsontext_add_str(o, "a", "copied") && jsontext_add_ref(o, "b", value) &&
+		   jsontext_add_num(o, "n", 42) && jsontext_add_true(o, "t") &&
+		   jsontext_add_item(o, "arr", cJSON_CreateArray()));
+	cJSON_AddStringToObject(plain, "a", "copied");
+	cJSON_AddStringToObject(plain, "b", "borrowed");
+	cJSON_AddNumberToObject(plain, "n", 42);
+	cJSON_AddTrueToObject(plain, "t");
+	cJSON_AddItemToObject(plain, "arr", cJSON_CreateArray());
+	want = cJSON_PrintUnformatted(plain);
+	got = jsontext_print(o, NULL);
+	UNIT_CHECK(want && got && !strcmp(want, got));
+	free(got);
+	/* A duplicate owns a copy of the borrowed value. */
+	dup = cJSON_Duplicate(o, 1);
+	cJSON_Delete(o);
+	value[0] = 'X';
+	got = jsontext_print(dup, NULL);
+	UNIT_CHECK(got && !strcmp(want, got));
+	free(got);
+	free(want);
+	cJSON_Delete(dup);
+	cJSON_Delete(plain);
+	/* Borrowed raw text and trees print as cJSON's raw members and
+	 * references; deleting the borrower frees neither. */
+	{
+		cJSON *tree = cJSON_Parse("{\"x\":[1,\"y\"],\"z\":null}");
+		cJSON *arr = cJSON_GetObjectItemCaseSensitive(tree, "x");
+		cJSON *b = cJSON_CreateObject(), *c = cJSON_CreateObject();
+
+		UNIT_CHECK(jsontext_add_raw_ref(b, "raw", "{\"r\":1}") &&
+			   jsontext_add_tree_ref(b, "tree", tree) &&
+			   jsontext_add_tree_ref(b, "arr", arr));
+		cJSON_AddRawToObject(c, "raw", "{\"r\":1}");
+		cJSON_AddItemReferenceToObject(c, "tree", tree);
+		cJSON_AddItemReferenceToObject(c, "arr", arr);
+		want = cJSON_PrintUnformatted(c);
+		got = jsontext_print(b, NULL);
+		UNIT_CHECK(want && got && !strcmp(want, got));
+		free(want);
+		free(got);
+		dup = cJSON_Duplicate(b, 1);
+		cJSON_Delete(b);
+		cJSON_Delete(c);
+		cJSON_Delete(tree);
+		got = jsontext_print(dup, NULL);
+		UNIT_CHECK(got && !strcmp(got, "{\"raw\":{\"r\":1},\"tree\":{\"x\":[1,\"y\"],"
+					       "\"z\":null},\"arr\":[1,\"y\"]}"));
+		free(got);
+		cJSON_Delete(dup);
+	}
+	/* Nothing added: NULL object, NULL value, NULL item. */
+	o = cJSON_CreateObject();
+	UNIT_CHECK(!jsontext_add_str(NULL, "a", "x") && !jsontext_add_ref(o, "a", NULL) &&
+		   !jsontext_add_str(o, "a", NULL) && !jsontext_add_item(o, "a", NULL) &&
+		   !jsontext_add_item(NULL, "a", cJSON_CreateTrue()) &&
+		   !jsontext_add_raw_ref(o, "a", NULL) && !jsontext_add_tree_ref(o, "a", NULL) &&
+		   !o->child);
+	/* A raw member under a constant name, expanded, then deleted. */
+	UNIT_CHECK(jsontext_add_item(o, "id", cJSON_CreateRaw("{\"k\":1}")));
+	UNIT_CHECK(jsontext_expand(o, "id") == 0);
+	UNIT_CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "id")));
+	cJSON_Delete(o);
+	lazy = jsontext_parse_lazy("{\"id\":{\"k\":1}}", 14, raw);
+	UNIT_CHECK(lazy && jsontext_expand(lazy, "id") == 0);
+	cJSON_Delete(lazy);
+}
+
 UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
 	  UNIT_TEST(test_jsontext_negative_zero_nan_and_infinity),
 	  UNIT_TEST(test_jsontext_every_byte_in_strings_and_keys),
@@ -355,4 +432,5 @@ UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
 	  UNIT_TEST(test_jsontext_append_to_a_kept_buffer),
 	  UNIT_TEST(test_jsontext_lazy_reads_what_cjson_reads),
 	  UNIT_TEST(test_jsontext_lazy_raw_value_invalid_fails_its_expand),
-	  UNIT_TEST(test_jsontext_lazy_random_objects_as_cjson))
+	  UNIT_TEST(test_jsontext_lazy_random_objects_as_cjson),
+	  UNIT_TEST(test_jsontext_add_constant_names_and_borrowed_values))

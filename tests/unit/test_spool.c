@@ -21,6 +21,7 @@
 
 #include <zlib.h>
 
+#include "aggregate.h"
 #include "journal.h"
 #include "jsontext.h"
 #include "spool.h"
@@ -1544,6 +1545,94 @@ static void test_spool_aggregation_survives_a_restart(void)
 	spool_close(s);
 }
 
+/* Execs of a few kinds in random order, a typed line between them, times
+ * a random 0 to 4 s apart (the window is 10 s), processes all different,
+ * one restart midway: the records hold what folding the entries one by
+ * one with aggregate_exec, in batches of 100, gives (the batcher folds an exec unparsed when
+ * its text is the last one's but for time and process, and must never
+ * fold otherwise). */
+static void test_spool_folds_as_aggregate_exec_does(void)
+{
+	struct spool_opts o = { .batch_entries = 100, .batch_age_ms = 3600000, .checkpoint_ms = 1 };
+	static const char *const args[] = { "probe", "probe", "probe", "other", "a\",\"pid\":1" };
+	cJSON *model = cJSON_CreateArray(), *batch = cJSON_CreateArray(),
+	      *got = cJSON_CreateArray();
+	cJSON *all, *e, *sess;
+	const cJSON *rec, *x;
+	struct spool *s;
+	char dir[128], t[40];
+	long ms = 0;
+	int i, k, n = 0;
+
+	srand(12345);
+	snprintf(dir, sizeof(dir), "%s/folds", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	for (i = 0; i < 400; i++) {
+		ms += rand() % 4000;
+		snprintf(t, sizeof(t), "2026-11-25T%02ld:%02ld:%02ld.%03ldZ", ms / 3600000,
+			 ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
+		k = rand() % 7;
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "time", t);
+		cJSON_AddStringToObject(e, "kind", k == 6 ? "line" : "exec");
+		if (k < 5) {
+			cJSON *argv = cJSON_AddArrayToObject(e, "argv");
+
+			cJSON_AddItemToArray(argv, cJSON_CreateString("true"));
+			cJSON_AddItemToArray(argv, cJSON_CreateString(args[k]));
+			cJSON_AddStringToObject(e, "filename", "/bin/true");
+		} else if (k == 5) {
+			cJSON_AddStringToObject(e, "filename", "/bin/true");
+			cJSON_AddTrueToObject(e, "escaped");
+		}
+		cJSON_AddStringToObject(e, "text", k < 5 ? args[k] : "typed");
+		cJSON_AddNumberToObject(e, "pid", 1000 + i);
+		cJSON_AddNumberToObject(e, "ppid", 1 + i % 3);
+		cJSON_AddNumberToObject(e, "uid", 0);
+		sess = cJSON_CreateObject();
+		cJSON_AddStringToObject(sess, "id", "a");
+		UNIT_CHECK(spool_add(s, "containerd://c1", "a", id, sess, e) == 0);
+		cJSON_Delete(sess);
+		/* A batch is cut at 100 entries: folding starts over. */
+		if (aggregate_exec(batch, e, AGGREGATE_WINDOW_MS)) {
+			cJSON_Delete(e);
+		} else {
+			cJSON_AddItemToArray(batch, e);
+			if (++n == 100) {
+				while (batch->child)
+					cJSON_AddItemToArray(model, cJSON_DetachItemViaPointer(
+									    batch, batch->child));
+				n = 0;
+			}
+		}
+		if (i % 50 == 49)
+			spool_tick(s);
+		if (i == 200) {
+			UNIT_CHECK(tick_checkpointed(s) == 0);
+			spool_close(s);
+			UNIT_CHECK(spool_open(&o, &s) == 0);
+		}
+	}
+	spool_end_session(s, "containerd://c1", "a");
+	while (batch->child)
+		cJSON_AddItemToArray(model, cJSON_DetachItemViaPointer(batch, batch->child));
+	cJSON_Delete(batch);
+	all = all_records(s);
+	cJSON_ArrayForEach(rec, all) {
+		cJSON_ArrayForEach(x,
+				   cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries"))
+			cJSON_AddItemToArray(got, cJSON_Duplicate(x, 1));
+	}
+	UNIT_CHECK(cJSON_GetArraySize(got) < 300); /* some folded */
+	UNIT_CHECK(cJSON_Compare(model, got, true));
+	cJSON_Delete(all);
+	cJSON_Delete(got);
+	cJSON_Delete(model);
+	spool_close(s);
+}
+
 /* The bytes of the entries journal's first segment under dir, in buf. */
 static size_t entries_bytes(const char *dir, char *buf, size_t cap)
 {
@@ -1705,6 +1794,7 @@ int main(void)
 		UNIT_TEST(test_spool_replay_from_a_crash_forms_the_same_records),
 		UNIT_TEST(test_spool_trim_changes_no_record),
 		UNIT_TEST(test_spool_full_is_counted),
+		UNIT_TEST(test_spool_folds_as_aggregate_exec_does),
 		UNIT_TEST(test_spool_batch_bytes_cuts_records),
 		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
 		UNIT_TEST(test_spool_open_batches_are_bounded),
