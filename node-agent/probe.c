@@ -26,6 +26,10 @@ struct probe_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	/* Changed by every write and by every change of mtime, and set by no
+	 * user: a file rewritten in place with its size and mtime put back
+	 * (touch -r) is not the file it was. */
+	struct timespec ctime;
 };
 
 struct probe {
@@ -61,12 +65,15 @@ struct probe_set {
 };
 
 /* For the files known without readline: the file as fstat shows it, as
- * cheap as a check can be (a copy-up that keeps the content keeps the
- * answer; one that changes it changes size or mtime). */
+ * cheap as a check can be. Its ctime too: a user of the container can put
+ * size and mtime back after writing a shell over a file known to have no
+ * readline, never ctime (an overlay copy-up changes it: the file is read
+ * once more). */
 static bool probe_same_file(const struct probe_file *a, const struct probe_file *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
 static int probe_file_stat(int fd, struct probe_file *f)
@@ -80,6 +87,7 @@ static int probe_file_stat(int fd, struct probe_file *f)
 	f->ino = st.st_ino;
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
+	f->ctime = st.st_ctim;
 	return 0;
 }
 

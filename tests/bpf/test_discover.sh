@@ -6,7 +6,8 @@
 # line each was reading when probed is recovered (flagged "recovered").
 # Then shells no exec event names: a private bash forked without an exec
 # by a process gone before discovery's turn (found by the scan that a gone
-# process owes, by its namespace or by its mark).
+# process owes, by its namespace or by its mark). And a program known to
+# have no readline, rewritten in place with a shell.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -117,6 +118,30 @@ forked_shell fork forked "a shell forked by a process gone before its turn: ever
 forked_shell forkns forked-ns \
 	"and one in a mount namespace of its own (found by its mark): every line" \
 	/opt/sa-ns unshare mnt
+
+# A program the agent found without readline (a sleep padded to bash's
+# size), then rewritten in place with bash, its mtime put back, as a user
+# of the container can: the same inode, size and mtime, but not the same
+# file (its ctime tells). It is read again and its shell's lines come.
+cham=$work/rfs-n/opt/shells/chameleon
+cp "$RFS/bin/sleep" "$cham"
+truncate -s "$(stat -c %s "$RFS/bin/bash")" "$cham"
+touch -d 2020-01-01 "$cham"
+nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" /opt/shells/chameleon 3 ||
+	t_fail "the padded sleep ran"
+t_wait 30 grep -q '"ELF file examined".*chameleon.*"result":"[^f]' "$work/agent.log" ||
+	t_fail "the padded sleep was examined" "$(grep chameleon "$work/agent.log")"
+before=$(stat -c '%i %s %Y' "$cham")
+cat "$RFS/bin/bash" >"$cham"
+touch -d 2020-01-01 "$cham"
+t_eq "(rewritten in place: the same inode, size and mtime)" "$before" "$(stat -c '%i %s %Y' "$cham")"
+printf 'echo chameleon one\necho chameleon two\n' >"$work/cham.txt"
+cap_shell f "$work/cham.txt" --timeout 60 \
+	--ready "grep -q '\"readline probe attached\".*chameleon' '$work/agent.log'" \
+	-- /opt/shells/chameleon >/dev/null || t_fail "the rewritten program's shell ran"
+t_wait 30 cap_has_line f "echo chameleon two" || t_fail "the rewritten program's lines never arrived"
+t_eq "a program rewritten in place with a shell, size and mtime put back: every line" \
+	"$(cat "$work/cham.txt")" "$(cap_lines f | grep -F "echo chameleon ")"
 cap_agent_stop
 
 t_summary
