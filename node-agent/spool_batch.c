@@ -259,7 +259,7 @@ static int spool_entry_time(const char *text, size_t len, char *buf, size_t cap)
 /* Whether the batch folds its execs (aggregateExecs, in its identity). */
 static bool spool_batch_folds(const struct spool_batch *bt)
 {
-	return !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bt->id, "aggregateExecs"));
+	return bt && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bt->id, "aggregateExecs"));
 }
 
 /* An exec entry of text e (raw, len bytes) folded without parsing it,

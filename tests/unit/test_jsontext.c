@@ -372,7 +372,7 @@ static void test_jsontext_add_constant_names_and_borrowed_values(void)
 	cJSON_Delete(o);
 	value[0] = 'X';
 	got = jsontext_print(dup, NULL);
-	UNIT_CHECK(got && !strcmp(want, got));
+	UNIT_CHECK(want && got && !strcmp(want, got));
 	free(got);
 	free(want);
 	cJSON_Delete(dup);
