@@ -242,15 +242,9 @@ static int redact_put(struct redact_buf *b, const char *s, size_t n)
 		n = REDACT_MAX_OUT - b->len;
 		b->cut = true;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->p, cap);
-
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
+	/* Room for twice what it then holds (redact_reserve bounds it). */
+	if (b->len + n + 1 > b->cap && redact_reserve(b, b->len + 2 * n + 1) < 0)
+		return -ENOMEM;
 	if (n)
 		memcpy(b->p + b->len, s, n);
 	b->len += n;

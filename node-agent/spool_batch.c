@@ -301,7 +301,8 @@ static void spool_batch_recent(struct spool_batch *bt, cJSON *e, char *text, siz
 /* Adds one journaled entry to its batch, cutting on count and size. An
  * entry that goes in as one of its own is moved there from item (its
  * caller deletes the rest). Its "e" may be raw (spool_batch_read): an
- * exec that folds into the one before it is then never parsed. */
+ * exec alike one of the batch's recent ones (spool_batch_fold_raw) then
+ * folds without being parsed. */
 static int spool_batch_entry(struct spool_batcher *b, cJSON *item, uint64_t pos)
 {
 	const char *cid = spool_str(item, "cid"), *sk = spool_str(item, "sk");

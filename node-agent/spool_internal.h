@@ -26,9 +26,11 @@
 /* The time of a gap entry that has no other to go by. */
 #define SPOOL_EPOCH "1970-01-01T00:00:00Z"
 
-/* One container session's entries on their way to a record. */
+/* How many of a batch's last exec entries an exec is compared with by
+ * its text (struct spool_batch.recent). */
 #define SPOOL_RECENT_EXECS 4
 
+/* One container session's entries on their way to a record. */
 struct spool_batch {
 	char *cid, *sk;
 	cJSON *id, *sess, *entries;
