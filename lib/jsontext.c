@@ -236,6 +236,38 @@ int jsontext_length(const cJSON *j, size_t *len)
 	return 0;
 }
 
+static bool jsontext_str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool jsontext_same(const cJSON *a, const cJSON *b)
+{
+	const cJSON *x, *y;
+	int type;
+
+	if (!a || !b)
+		return a == b;
+	type = a->type & 0xff;
+	if (type != (b->type & 0xff))
+		return false;
+	switch (type) {
+	case cJSON_Number:
+		return a->valuedouble == b->valuedouble &&
+		       !signbit(a->valuedouble) == !signbit(b->valuedouble);
+	case cJSON_String:
+	case cJSON_Raw: return jsontext_str_same(a->valuestring, b->valuestring);
+	case cJSON_Array:
+	case cJSON_Object:
+		for (x = a->child, y = b->child; x && y; x = x->next, y = y->next)
+			if ((type == cJSON_Object && !jsontext_str_same(x->string, y->string)) ||
+			    !jsontext_same(x, y))
+				return false;
+		return !x && !y;
+	default: /* false, true, null */ return true;
+	}
+}
+
 static const char *jsontext_space(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))

@@ -39,6 +39,13 @@ void jsontext_out_free(struct jsontext_out *o);
  * it: 0, or -EINVAL where jsontext_print gives NULL for j. */
 int jsontext_length(const cJSON *j, size_t *len);
 
+/* Whether a and b are the same JSON the same way: same types, names and
+ * values, members and elements in the same order (so their texts are the
+ * same). Linear in their size, where cJSON_Compare looks every member up
+ * in the other object (and says the same of members in another order).
+ * Two NULLs are the same. */
+bool jsontext_same(const cJSON *a, const cJSON *b);
+
 /* The JSON object of text[0, len) as cJSON_ParseWithLength reads it, except
  * that the values of its members named in raw (a NULL-terminated list) are
  * kept unparsed, as raw items holding their text, for jsontext_expand to

@@ -83,6 +83,11 @@ struct agent_exec {
  * whatever it holds: at 10 ms they were a sixth of the agent's CPU under
  * an exec flood. */
 #define AGENT_SYNC_GAP_MS 50
+/* The same while what waits for a sync is only entries no Event is wanted
+ * for (an exec flood's, execEvents off): no Event waits, records do not
+ * wait for it, and a node's crash loses at most this much of them (the
+ * ring buffer's records are lost with it anyway). */
+#define AGENT_SYNC_QUIET_GAP_MS 500
 
 struct agent {
 	const struct agent_opts *opts;
@@ -1246,6 +1251,7 @@ static int agent_k8s_start(struct agent *a)
 				 .batch_bytes = o->batch_bytes,
 				 .batch_age_ms = o->batch_ms,
 				 .sync_gap_ms = AGENT_SYNC_GAP_MS,
+				 .sync_quiet_gap_ms = AGENT_SYNC_QUIET_GAP_MS,
 				 .event_wanted = publish_event_wanted,
 				 .resume = true };
 	struct attrib_opts ao = { 0 };

@@ -70,9 +70,19 @@ static bool aggregate_is_exec(const cJSON *e)
 	return k && !strcmp(k, "exec");
 }
 
-/* Folds the exec at `at` (time etime) into prev, found the same, when
- * within the window: true; false when it is an entry of its own. */
-static bool aggregate_fold(cJSON *prev, const char *etime, long long at, long window_ms)
+/* How many execs e stands for: its count when folded already (before the
+ * spool journaled it, spool_fold.c), else one. */
+static double aggregate_count(const cJSON *e)
+{
+	const cJSON *c = aggregate_field(e, "count");
+
+	return cJSON_IsNumber(c) && c->valuedouble >= 1 ? c->valuedouble : 1;
+}
+
+/* Folds n execs, the last at `last` (ms `at`), into prev, found the
+ * same, when within the window: true; false when they are an entry of
+ * their own. */
+static bool aggregate_fold(cJSON *prev, const char *last, long long at, double n, long window_ms)
 {
 	const char *first = cJSON_GetStringValue(aggregate_field(prev, "time"));
 	long long from = aggregate_ms(first);
@@ -82,19 +92,21 @@ static bool aggregate_fold(cJSON *prev, const char *etime, long long at, long wi
 		return false;
 	count = cJSON_GetObjectItemCaseSensitive(prev, "count");
 	if (count) {
-		cJSON_SetNumberValue(count, count->valuedouble + 1);
-		cJSON_ReplaceItemInObjectCaseSensitive(prev, "last", cJSON_CreateString(etime));
+		cJSON_SetNumberValue(count, count->valuedouble + n);
+		cJSON_ReplaceItemInObjectCaseSensitive(prev, "last", cJSON_CreateString(last));
 	} else {
-		cJSON_AddNumberToObject(prev, "count", 2);
+		cJSON_AddNumberToObject(prev, "count", 1 + n);
 		cJSON_AddStringToObject(prev, "first", first);
-		cJSON_AddStringToObject(prev, "last", etime);
+		cJSON_AddStringToObject(prev, "last", last);
 	}
 	return true;
 }
 
-bool aggregate_exec_like(cJSON *entries, const cJSON *like, const char *etime, long window_ms)
+/* aggregate_exec_like for n execs alike `like`, the last at `last`. */
+static bool aggregate_exec_n(cJSON *entries, const cJSON *like, const char *last, double n,
+			     long window_ms)
 {
-	long long at = aggregate_ms(etime);
+	long long at = aggregate_ms(last);
 	const cJSON *ef[AGG_KEYS], *pf[AGG_KEYS];
 	cJSON *prev;
 	int looked = 0;
@@ -110,15 +122,42 @@ bool aggregate_exec_like(cJSON *entries, const cJSON *like, const char *etime, l
 			continue;
 		aggregate_fields(prev, pf);
 		if (aggregate_same(pf, ef))
-			return aggregate_fold(prev, etime, at, window_ms);
+			return aggregate_fold(prev, last, at, n, window_ms);
 	}
 	return false;
 }
 
+bool aggregate_exec_like(cJSON *entries, const cJSON *like, const char *etime, long window_ms)
+{
+	return aggregate_exec_n(entries, like, etime, 1, window_ms);
+}
+
+/* The last time of e: "last" when folded already, else its time. */
+static const char *aggregate_last(const cJSON *e)
+{
+	const char *last = cJSON_GetStringValue(aggregate_field(e, "last"));
+
+	return last ? last : cJSON_GetStringValue(aggregate_field(e, "time"));
+}
+
+bool aggregate_exec_into(cJSON *prev, const cJSON *e, long window_ms)
+{
+	const cJSON *ef[AGG_KEYS], *pf[AGG_KEYS];
+	const char *last = aggregate_last(e);
+	long long at = aggregate_ms(last);
+
+	if (!prev || !e || !aggregate_is_exec(prev) || !aggregate_is_exec(e) || at < 0 ||
+	    window_ms <= 0)
+		return false;
+	aggregate_fields(prev, pf);
+	aggregate_fields(e, ef);
+	return aggregate_same(pf, ef) &&
+	       aggregate_fold(prev, last, at, aggregate_count(e), window_ms);
+}
+
 bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
 {
-	return aggregate_exec_like(entries, e, cJSON_GetStringValue(aggregate_field(e, "time")),
-				   window_ms);
+	return aggregate_exec_n(entries, e, aggregate_last(e), aggregate_count(e), window_ms);
 }
 
 /* Whether member m is one that tells two executions of the same exec apart. */
@@ -159,6 +198,9 @@ bool aggregate_text_same(const char *a, size_t alen, const char *b, size_t blen)
 		rb = aggregate_next_kept(&ib, &mb);
 		if (ra != 1 || rb != 1)
 			return ra == 0 && rb == 0;
+		/* Folded already (spool_fold.c): it counts for more than one. */
+		if (ma.keylen == 5 && !memcmp(ma.key, "count", 5))
+			return false;
 		if (ma.keylen != mb.keylen || ma.vlen != mb.vlen ||
 		    memcmp(ma.key, mb.key, ma.keylen) || memcmp(ma.v, mb.v, ma.vlen))
 			return false;

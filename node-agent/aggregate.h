@@ -18,17 +18,28 @@
 #define AGGREGATE_LOOKBACK 32
 
 /* Folds exec entry e into an identical exec of entries (a batch's array)
- * whose first time is at most window_ms before e's: that entry gets count
- * (2 and up), first (its time) and last (e's time). true when folded (e is
- * not to be added), false when e is an entry of its own. */
+ * whose first time is at most window_ms before e's last: that entry gets
+ * count (2 and up), first (its time) and last (e's last). true when folded
+ * (e is not to be added), false when e is an entry of its own. An e that
+ * was folded already (count, first, last: aggregate_exec_into) counts
+ * for its count. */
 bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms);
+
+/* aggregate_exec with prev as the only candidate: folds exec entry e (one
+ * exec, or several folded already) into prev when they are the same exec
+ * and e's last time is at most window_ms after prev's first. For the
+ * spool, which folds the execs of one gather before journaling them, as
+ * the batcher would have. */
+bool aggregate_exec_into(cJSON *prev, const cJSON *e, long window_ms);
 
 /*
  * Whether the texts a and b of two entries (JSON objects as the spool
  * prints them) differ at most in their time and process: every member but
  * "time", "pid" and "ppid" alike, in the same order, byte for byte. Then
  * aggregate_exec takes them for the same exec when one is; when false, it
- * may still (a text laid out otherwise), so the caller parses them.
+ * may still (a text laid out otherwise), so the caller parses them. Never
+ * true for an entry folded already (its "count"): it stands for more than
+ * one exec.
  */
 bool aggregate_text_same(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -115,7 +115,7 @@ uint32_t spool_entry_crc(const char *head, const char *time)
  * parts into one buffer kept for the next entry, the check costs a CRC of
  * bytes printed anyway: the CRC of the head but its closing brace is
  * where both the check and the journal's CRC of the item start. */
-static int spool_append_entry(struct spool *s, const cJSON *head, const cJSON *e, uint64_t *pos)
+int spool_append_entry(struct spool *s, const cJSON *head, const cJSON *e, uint64_t *pos)
 {
 	struct jsontext_out *o = &s->out;
 	size_t open;
@@ -230,6 +230,9 @@ void spool_close(struct spool *s)
 {
 	if (!s)
 		return;
+	/* What a gather left unwritten (spool_gather ends it). */
+	(void)spool_folds_write(s);
+	spool_folds_clear(s);
 	spool_await_clear(&s->ev_await);
 	hmap_clear(&s->decided);
 	spool_ahead_clear(s);
@@ -384,12 +387,16 @@ int spool_tick(struct spool *s)
 {
 	long now = clock_now_ms();
 	int ret, first = 0;
+	bool ckpt;
 
 	/* Each step runs whatever the one before did: a checkpoint that
 	 * cannot be written must not stop syncing and acknowledging. A
 	 * checkpoint comes before the first record: a record is formed again
 	 * from the checkpoint before it. */
 	if (s->nckpt == 0 && (ret = spool_checkpoint(s)) < 0)
+		first = ret;
+	/* None outside a gather, where the caller does not tick. */
+	if ((ret = spool_folds_write(s)) < 0 && !first)
 		first = ret;
 	ret = spool_batcher_run(&s->b, journal_end(s->ej));
 	if (ret < 0 && ret != -EAGAIN && !first)
@@ -407,12 +414,17 @@ int spool_tick(struct spool *s)
 	ret = spool_batcher_run(&s->b, journal_end(s->ej));
 	if (ret < 0 && ret != -EAGAIN && !first)
 		first = ret;
-	if (spool_sync_wait_ms(s) == 0) {
+	ckpt = (s->changed && now - s->last_ckpt_ms >= s->opts.checkpoint_ms) || s->nckpt == 0;
+	/* A checkpoint names positions of the entries journal (where the
+	 * batcher goes on): they are durable before it is. */
+	if (spool_sync_wait_ms(s) == 0 || (ckpt && spool_sync_wait_ms(s) > 0)) {
 		if ((ret = journal_sync(s->ej)) < 0 && !first)
 			first = ret;
+		else if (ret == 0)
+			s->unsynced_loud = false;
 		s->last_sync_ms = now;
 	}
-	if ((s->changed && now - s->last_ckpt_ms >= s->opts.checkpoint_ms) || s->nckpt == 0) {
+	if (ckpt) {
 		if ((ret = spool_checkpoint(s)) < 0 && !first)
 			first = ret;
 	}
@@ -431,7 +443,9 @@ long spool_sync_wait_ms(const struct spool *s)
 
 	if (journal_synced(s->ej) == journal_end(s->ej))
 		return -1;
-	left = s->last_sync_ms + s->opts.sync_gap_ms - clock_now_ms();
+	left = s->last_sync_ms +
+	       (s->unsynced_loud ? s->opts.sync_gap_ms : s->opts.sync_quiet_gap_ms) -
+	       clock_now_ms();
 	return left > 0 ? left : 0;
 }
 
@@ -559,22 +573,32 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		       const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
 		       const char *root)
 {
-	cJSON *item = cJSON_CreateObject(), *settled = NULL;
 	const struct spool_decision *d = root ? spool_decision(s, cid, root) : NULL;
+	bool quiet = s->opts.event_wanted && !s->opts.event_wanted(id, entry);
+	cJSON *item, *settled = NULL;
 	uint64_t pos = 0;
-	int ret;
+	int ret, folds;
 
-	if (!item)
-		return -ENOMEM;
-	if (key && strlen(key) >= SPOOL_KEY_MAX) {
-		cJSON_Delete(item);
+	if (key && strlen(key) >= SPOOL_KEY_MAX)
 		return -EINVAL;
+	/* An exec alike one of this gather's: one item for them. */
+	ret = root ? 0 : spool_fold_add(s, cid, sk, id, id_text, sess, entry, key, quiet);
+	if (ret == 1) {
+		s->stats.entries++;
+		snprintf(s->last_key, sizeof(s->last_key), "%s", key);
+		return 0;
 	}
+	if (ret < 0)
+		return ret;
+	/* What came before goes first; its failure is not this entry's. */
+	folds = spool_folds_write(s);
+	if (!(item = cJSON_CreateObject()))
+		return -ENOMEM;
 	/* Printed and deleted here: its names and strings are not copied
 	 * (jsontext_add_*). */
 	jsontext_add_ref(item, "t", "e");
 	/* Right after "t": spool_next_event tells it by its first bytes. */
-	if (s->opts.event_wanted && !s->opts.event_wanted(id, entry))
+	if (quiet)
 		jsontext_add_true(item, "q");
 	/* Beside the entry, never in it: records and Events are built from
 	 * "e" only. */
@@ -602,6 +626,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 	}
 	ret = spool_append_entry(s, item, entry, &pos);
 	cJSON_Delete(item);
+	s->unsynced_loud |= ret == 0 && !quiet;
 	/* Counted for its container (an uncounted entry only lets the
 	 * container take a little more). */
 	if (ret == 0)
@@ -612,7 +637,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		s->stats.entries++;
 	if (ret == 0)
 		snprintf(s->last_key, sizeof(s->last_key), "%s", key ? key : "");
-	return ret;
+	return ret < 0 ? ret : folds;
 }
 
 static int spool_decide(struct spool *s, const char *cid, const char *root, const cJSON *attr,
@@ -651,6 +676,8 @@ int spool_attribute(struct spool *s, const char *cid, const char *root, const cJ
 		return -EINVAL;
 	if (spool_decision(s, cid, root))
 		return 0; /* once per session root */
+	if ((ret = spool_folds_write(s)) < 0)
+		return ret;
 	if (!(item = cJSON_CreateObject()))
 		return -ENOMEM;
 	cJSON_AddStringToObject(item, "t", "a");
@@ -673,6 +700,7 @@ int spool_attribute(struct spool *s, const char *cid, const char *root, const cJ
 	free(text);
 	if (ret < 0)
 		return ret;
+	s->unsynced_loud = true; /* its SessionOpened Event */
 	s->last_key[0] = '\0';
 	return spool_decide(s, cid, root, attr, pos);
 }
@@ -767,12 +795,18 @@ bool spool_is_last_key(const struct spool *s, const char *key)
 
 int spool_gather(struct spool *s, bool on)
 {
-	return journal_gather(s->ej, on);
+	int ret = on ? 0 : spool_folds_write(s), r;
+
+	s->gathering = on;
+	r = journal_gather(s->ej, on);
+	return ret < 0 ? ret : r;
 }
 
 int spool_write_gathered(struct spool *s)
 {
-	return journal_flush(s->ej);
+	int ret = spool_folds_write(s), r = journal_flush(s->ej);
+
+	return ret < 0 ? ret : r;
 }
 
 /* Whether item key k is key want: the same, or want "...-t" and k one of
@@ -786,15 +820,39 @@ static bool spool_key_is(const char *k, const char *want)
 	return !strcmp(k, want);
 }
 
+bool spool_item_has_key(const cJSON *item, const char *want)
+{
+	const char *k = spool_str(item, "k");
+	const cJSON *c;
+
+	if (!k)
+		return false;
+	if (spool_key_is(k, want))
+		return true;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(item, "ks")) {
+		if (cJSON_IsString(c) && spool_key_is(c->valuestring, want))
+			return true;
+	}
+	return false;
+}
+
+const char *spool_item_last_key(const cJSON *item)
+{
+	const cJSON *ks = cJSON_GetObjectItemCaseSensitive(item, "ks");
+	const cJSON *last = cJSON_IsArray(ks) && ks->child ? ks->child->prev : NULL;
+
+	return last && cJSON_IsString(last) ? last->valuestring : spool_str(item, "k");
+}
+
 void spool_find_keys(struct spool *s, const char *const *keys, size_t n, bool *found)
 {
 	uint64_t pos = journal_tail(s->ej, SPOOL_TAIL_SEGMENTS), next;
-	const char *k;
 	cJSON *item;
 	size_t len, i;
 	void *data;
 	int ret;
 
+	(void)spool_folds_write(s); /* none at a start, where it is called */
 	while ((ret = journal_read(s->ej, pos, &data, &len, &next)) != -ENODATA) {
 		/* A damaged item is passed over; any other error ends the walk
 		 * (what it did not find is handled again: kept twice, not lost). */
@@ -802,9 +860,8 @@ void spool_find_keys(struct spool *s, const char *const *keys, size_t n, bool *f
 			break;
 		item = ret == 0 ? cJSON_ParseWithLength(data, len) : NULL;
 		free(data);
-		if ((k = spool_str(item, "k")))
-			for (i = 0; i < n; i++)
-				found[i] |= spool_key_is(k, keys[i]);
+		for (i = 0; item && i < n; i++)
+			found[i] |= spool_item_has_key(item, keys[i]);
 		cJSON_Delete(item);
 		if (ret < 0 && next <= pos)
 			break;
@@ -825,7 +882,7 @@ static void spool_restore_last_key(struct spool *s)
 		return;
 	item = cJSON_ParseWithLength(data, len);
 	free(data);
-	k = spool_str(item, "k");
+	k = spool_item_last_key(item);
 	if (k && strlen(k) < sizeof(s->last_key))
 		snprintf(s->last_key, sizeof(s->last_key), "%s", k);
 	cJSON_Delete(item);
@@ -833,8 +890,10 @@ static void spool_restore_last_key(struct spool *s)
 
 int spool_end_session(struct spool *s, const char *cid, const char *sk)
 {
-	int ret = spool_append_cut(s->ej, cid, sk);
+	int ret = spool_folds_write(s);
 
+	if (ret == 0)
+		ret = spool_append_cut(s->ej, cid, sk);
 	if (ret == 0)
 		s->last_key[0] = '\0';
 	return ret;
@@ -1194,7 +1253,7 @@ static int spool_restore(struct spool *s)
 }
 
 /* The entries journal's bound, as spool_used_bytes reports it. */
-static uint64_t spool_bound(const struct spool *s)
+uint64_t spool_bound(const struct spool *s)
 {
 	return s->opts.max_bytes ? s->opts.max_bytes : 256u << 20;
 }
@@ -1226,7 +1285,9 @@ int spool_open(const struct spool_opts *opts, struct spool **out)
 		s->opts.await_max_ms = SPOOL_AWAIT_MAX_MS;
 	/* No sync yet: the first is due at once, however long ago the
 	 * monotonic clock started (a machine up for less than the gap). */
-	s->last_sync_ms = clock_now_ms() - s->opts.sync_gap_ms;
+	if (s->opts.sync_quiet_gap_ms < s->opts.sync_gap_ms)
+		s->opts.sync_quiet_gap_ms = s->opts.sync_gap_ms;
+	s->last_sync_ms = clock_now_ms() - s->opts.sync_quiet_gap_ms;
 	hmap_init_free(&s->decided, spool_decision_free);
 	/* A 64th of the bound: a container's figure is at most that much over. */
 	if ((ret = spool_use_new((spool_bound(s) >> 6) + 1, &s->use)) < 0 ||

@@ -70,6 +70,12 @@ struct spool_opts {
 	 * under a flood, entries that came in a burst of turns share one
 	 * fdatasync (spool_sync_wait_ms says when the next is due). */
 	long sync_gap_ms;
+	/* The same while every entry not yet synced is one no Event is
+	 * wanted for (opts.event_wanted), decisions aside [sync_gap_ms]:
+	 * nothing waits for their sync but a node's crash (records do not;
+	 * a checkpoint syncs them first), so an exec flood need not sync the
+	 * entries journal at the Events' pace. */
+	long sync_quiet_gap_ms;
 	long await_max_ms;	/* an attribution not decided this long is "none"
 				 * [SPOOL_AWAIT_MAX_MS] */
 	/* Identical execs within this window become one entry (aggregate.h)
@@ -161,7 +167,14 @@ bool spool_is_last_key(const struct spool *s, const char *key);
 /* Gathering (on): entries added are kept in memory and written together
  * when it ends (off) or at spool_write_gathered, not one write each; the caller
  * gathers only what it can have again after its death (ring buffer records
- * it has not released). */
+ * it has not released). Meanwhile identical execs of a container session
+ * that no Event is wanted for (keyed, not awaiting an attribution, of an
+ * identity whose execs fold) are folded as the batcher folds them
+ * (aggregate.h) and journaled as one entry item that carries each one's
+ * key (spool_find_keys finds them all): the records count every exec as
+ * they would (a fold counts as one entry where a batch is cut at
+ * batch_entries), and the journal holds an item per exec and gather, not
+ * per exec. */
 int spool_gather(struct spool *s, bool on);
 /* Writes what was gathered (to the page cache: safe from the agent's
  * death); gathering goes on. */

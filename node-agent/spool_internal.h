@@ -51,6 +51,22 @@ struct spool_batch {
 	bool cut_requested;
 };
 
+/* Execs folded before they are journaled (spool_fold.c): groups at most,
+ * and execs at most in one group (its item carries each one's key). */
+#define SPOOL_FOLDS_MAX 8
+#define SPOOL_FOLD_KEYS_MAX 256
+
+/* Identical execs of one container session added while gathering: one
+ * entry with count, first and last (aggregate_exec_into), journaled as one
+ * item when the gather is written or anything else is appended. */
+struct spool_fold {
+	char *cid, *sk, *id_text; /* id_text or id */
+	cJSON *id, *sess, *e;
+	cJSON *ks; /* the keys of the execs folded into e after its own (key) */
+	char key[SPOOL_KEY_MAX];
+	size_t bytes; /* its item's size, at most */
+};
+
 /* One container's chain of records. */
 struct spool_chain {
 	uint64_t next_seq;
@@ -120,6 +136,9 @@ struct spool {
 	size_t nckpt;		/* checkpoints since the records journal's cursor */
 	long last_ckpt_ms;
 	long last_sync_ms;	/* of the entries journal */
+	/* Appended since its last sync: an item the Events wait for (not a
+	 * quiet entry, nor a cut): opts.sync_gap_ms, else sync_quiet_gap_ms. */
+	bool unsynced_loud;
 	bool changed;		/* batcher state changed since the last checkpoint */
 	/* The key of the last item of the entries journal when it is a keyed
 	 * entry, else "": an agent killed after spooling an entry and before
@@ -133,11 +152,40 @@ struct spool {
 	struct spool_await ev_await;	/* the undecided entry Events stopped at */
 	struct jsontext_out out;	/* where entries are printed */
 	struct spool_stats stats;
+	bool gathering; /* spool_gather: folds are kept */
+	struct spool_fold folds[SPOOL_FOLDS_MAX];
+	size_t nfolds;
+	size_t last_fold;  /* the one the last exec went into */
+	size_t fold_bytes; /* their items' sizes, at most */
 };
 
 void spool_key(const char *cid, const char *sk, char *buf, size_t cap);
 const char *spool_str(const cJSON *o, const char *k);
 int spool_append(struct journal *j, const cJSON *item, uint64_t *pos);
+/* Journals an entry item: head (the item but its entry) and e. */
+int spool_append_entry(struct spool *s, const cJSON *head, const cJSON *e, uint64_t *pos);
+/* The entries journal's bound (opts.max_bytes or its default). */
+uint64_t spool_bound(const struct spool *s);
+
+/* Folding identical execs before they are journaled (spool_fold.c), while
+ * the caller gathers (spool_gather): 1 when the entry was taken into a
+ * fold (journaled by spool_folds_write), 0 when it is to be journaled as
+ * it is (after spool_folds_write), or a negative errno (not taken). Only
+ * execs no Event is wanted for (quiet), of no awaited attribution, with a
+ * key and of an identity that lets its execs fold are. */
+int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		   const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
+		   bool quiet);
+/* Journals the folds, in the order they were opened: 0 or the first
+ * error (the execs of a fold not journaled are lost, counted as refused
+ * when the spool is full). */
+int spool_folds_write(struct spool *s);
+/* Forgets the folds (closing). */
+void spool_folds_clear(struct spool *s);
+/* The last key an item carries: its "ks"' last, else its "k". */
+const char *spool_item_last_key(const cJSON *item);
+/* Whether an item carries key want (spool_key_is), as "k" or in "ks". */
+bool spool_item_has_key(const cJSON *item, const char *want);
 /* A cut marker: it frees room (the batch it closes stops holding entries),
  * so it goes in even when the journal is full (journal_append_reserved). */
 int spool_append_cut(struct journal *j, const char *cid, const char *sk);

@@ -255,7 +255,70 @@ static void test_aggregate_exec_like_folds_where_aggregate_exec_does(void)
 	cJSON_Delete(entries);
 }
 
+/* An exec folded already (the spool folds the execs of one gather before
+ * journaling them) counts for its count in the batcher's fold, its last
+ * time is the one the window holds and the entry keeps; folding execs two
+ * by two with aggregate_exec_into and those folds into a batch gives the
+ * counts folding them one by one gives. Its text is never "the same" as
+ * another's: it stands for more than one exec. */
+static void test_aggregate_folded_execs_count_for_their_count(void)
+{
+	cJSON *one = cJSON_CreateArray(), *two = cJSON_CreateArray(), *pair = NULL, *e;
+	char t[40], *a, *b;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		/* 0.3 s apart: the 10 s window ends folds. */
+		snprintf(t, sizeof(t), "2026-11-25T00:%02d:%02d.%dZ", i * 3 / 600, i * 3 / 10 % 60,
+			 i * 3 % 10);
+		add(one, exec_at(t, i % 4 == 3 ? "other" : NULL, 0), 10000);
+		e = exec_at(t, i % 4 == 3 ? "other" : NULL, 0);
+		if (pair && aggregate_exec_into(pair, e, 10000)) {
+			cJSON_Delete(e);
+			UNIT_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(pair, "count")) == 2);
+			UNIT_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(pair, "last")), t);
+			add(two, pair, 10000);
+			pair = NULL;
+			continue;
+		}
+		if (pair)
+			add(two, pair, 10000);
+		pair = e;
+	}
+	if (pair)
+		add(two, pair, 10000);
+	UNIT_CHECK(cJSON_GetArraySize(one) < 10);
+	UNIT_CHECK(cJSON_Compare(one, two, true));
+	/* Not a line, nor another user's exec, nor one past the window. */
+	e = exec_at("2026-11-25T00:00:00Z", NULL, 0);
+	pair = cJSON_CreateObject();
+	cJSON_AddStringToObject(pair, "time", "2026-11-25T00:00:01Z");
+	cJSON_AddStringToObject(pair, "kind", "line");
+	UNIT_CHECK(!aggregate_exec_into(e, pair, 10000));
+	cJSON_Delete(pair);
+	pair = exec_at("2026-11-25T00:00:11Z", NULL, 0);
+	UNIT_CHECK(!aggregate_exec_into(e, pair, 10000));
+	cJSON_Delete(pair);
+	pair = exec_at("2026-11-25T00:00:01Z", NULL, 1);
+	UNIT_CHECK(!aggregate_exec_into(e, pair, 10000));
+	cJSON_Delete(pair);
+	UNIT_CHECK(!cJSON_GetObjectItem(e, "count"));
+	pair = exec_at("2026-11-25T00:00:02Z", NULL, 0);
+	UNIT_CHECK(aggregate_exec_into(e, pair, 10000));
+	cJSON_Delete(pair);
+	/* Two texts of one fold: alike, but each stands for two execs. */
+	a = cJSON_PrintUnformatted(e);
+	b = cJSON_PrintUnformatted(e);
+	UNIT_CHECK(!aggregate_text_same(a, strlen(a), b, strlen(b)));
+	free(a);
+	free(b);
+	cJSON_Delete(e);
+	cJSON_Delete(one);
+	cJSON_Delete(two);
+}
+
 UNIT_MAIN(UNIT_TEST(test_aggregate_folds_identical_execs_within_the_window),
+	  UNIT_TEST(test_aggregate_folded_execs_count_for_their_count),
 	  UNIT_TEST(test_aggregate_keeps_what_differs),
 	  UNIT_TEST(test_aggregate_each_member_keeps_an_exec_apart),
 	  UNIT_TEST(test_aggregate_record_digest_is_recomputed_from_a_copy),

@@ -422,6 +422,56 @@ static void test_jsontext_add_constant_names_and_borrowed_values(void)
 	cJSON_Delete(lazy);
 }
 
+/* jsontext_same: the same text, the same answer; members in another
+ * order, another type, value, name or length each differ; borrowed values
+ * and references are the same as copies. */
+static void test_jsontext_same_is_the_same_text(void)
+{
+	static const char *const texts[] = {
+		"{\"a\":1,\"b\":[1,\"x\",null,true,{\"c\":false}]}",
+		"{\"b\":[1,\"x\",null,true,{\"c\":false}],\"a\":1}",
+		"{\"a\":1,\"b\":[1,\"x\",null,true,{\"c\":true}]}",
+		"{\"a\":1,\"b\":[1,\"x\",null,true,{\"d\":false}]}",
+		"{\"a\":1,\"b\":[1,\"y\",null,true,{\"c\":false}]}",
+		"{\"a\":1,\"b\":[1,\"x\",null,true]}",
+		"{\"a\":2,\"b\":[1,\"x\",null,true,{\"c\":false}]}",
+		"{\"a\":\"1\",\"b\":[1,\"x\",null,true,{\"c\":false}]}",
+		"{\"a\":1}",
+		"{\"a\":-0}",
+		"{\"a\":0}",
+		"[]",
+		"{}",
+	};
+	cJSON *t[ARRAY_SIZE(texts)], *u, *ref;
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(texts); i++)
+		t[i] = cJSON_Parse(texts[i]);
+	for (i = 0; i < ARRAY_SIZE(texts); i++) {
+		u = cJSON_Parse(texts[i]);
+		UNIT_CHECK(jsontext_same(t[i], u));
+		cJSON_Delete(u);
+		for (j = 0; j < ARRAY_SIZE(texts); j++)
+			if (j != i)
+				UNIT_CHECK(!jsontext_same(t[i], t[j]));
+	}
+	UNIT_CHECK(jsontext_same(NULL, NULL));
+	UNIT_CHECK(!jsontext_same(t[0], NULL) && !jsontext_same(NULL, t[0]));
+	/* Borrowed: a reference to b's array, a value by reference. */
+	u = cJSON_CreateObject();
+	jsontext_add_ref(u, "a", "1");
+	UNIT_CHECK(!jsontext_same(u, t[8]));
+	cJSON_Delete(u);
+	u = cJSON_CreateObject();
+	jsontext_add_num(u, "a", 1);
+	ref = jsontext_add_tree_ref(u, "b", cJSON_GetObjectItem(t[0], "b"));
+	UNIT_CHECK(ref != NULL);
+	UNIT_CHECK(jsontext_same(u, t[0]));
+	cJSON_Delete(u);
+	for (i = 0; i < ARRAY_SIZE(texts); i++)
+		cJSON_Delete(t[i]);
+}
+
 UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
 	  UNIT_TEST(test_jsontext_negative_zero_nan_and_infinity),
 	  UNIT_TEST(test_jsontext_every_byte_in_strings_and_keys),
@@ -433,4 +483,5 @@ UNIT_MAIN(UNIT_TEST(test_jsontext_numbers_as_cjson),
 	  UNIT_TEST(test_jsontext_lazy_reads_what_cjson_reads),
 	  UNIT_TEST(test_jsontext_lazy_raw_value_invalid_fails_its_expand),
 	  UNIT_TEST(test_jsontext_lazy_random_objects_as_cjson),
-	  UNIT_TEST(test_jsontext_add_constant_names_and_borrowed_values))
+	  UNIT_TEST(test_jsontext_add_constant_names_and_borrowed_values),
+	  UNIT_TEST(test_jsontext_same_is_the_same_text))

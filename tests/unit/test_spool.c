@@ -799,6 +799,61 @@ static void test_spool_sync_gap_groups_the_syncs(void)
 	spool_close(s);
 }
 
+static bool execs_quiet(const cJSON *ident, const cJSON *entry);
+static int add_loop_exec(struct spool *s, const cJSON *ident, long ms, int root, const char *arg,
+			 int i);
+
+/* Entries no Event is wanted for wait for sync_quiet_gap_ms, not
+ * sync_gap_ms: an exec flood is synced at that pace. An entry an Event is
+ * wanted for, or a decision, makes the sync due at sync_gap_ms again, for
+ * them all; and a checkpoint (it names where the batcher goes on) syncs
+ * first, whatever the gap. */
+static void test_spool_quiet_entries_wait_for_the_quiet_gap(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000,
+				.checkpoint_ms = 3600000,
+				.sync_quiet_gap_ms = 1L << 40,
+				.event_wanted = execs_quiet,
+				.datasync = counting_datasync };
+	char dir[128];
+	struct spool *s;
+	int before, k;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(dir, sizeof(dir), "%s/sync-quiet%d", base, k);
+		o.dir = dir;
+		o.checkpoint_ms = k ? 1 : 3600000;
+		UNIT_CHECK(spool_open(&o, &s) == 0);
+		add_to(s, "containerd://c1", id, "", "first");
+		spool_tick(s);
+		UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+		before = datasyncs;
+		UNIT_CHECK(add_loop_exec(s, id, 1, 0, "true", 1) == 0);
+		UNIT_CHECK(add_loop_exec(s, id, 2, 0, "true", 2) == 0);
+		if (k) {
+			/* A checkpoint is due: what it names is synced first. */
+			UNIT_CHECK(tick_checkpointed(s) == 0);
+			UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+			UNIT_CHECK(datasyncs > before);
+			spool_close(s);
+			continue;
+		}
+		spool_tick(s);
+		UNIT_CHECK(datasyncs == before);
+		UNIT_CHECK(spool_sync_wait_ms(s) > 1000);
+		add_to(s, "containerd://c1", id, "", "loud");
+		UNIT_CHECK(spool_sync_wait_ms(s) == 0);
+		spool_tick(s);
+		UNIT_CHECK(datasyncs > before);
+		UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+		UNIT_CHECK(add_loop_exec(s, id, 3, 0, "true", 3) == 0);
+		UNIT_CHECK(spool_sync_wait_ms(s) > 1000);
+		UNIT_CHECK(spool_attribute(s, "containerd://c1", "10-1", id, id) == 0);
+		UNIT_CHECK(spool_sync_wait_ms(s) == 0);
+		spool_close(s);
+	}
+}
+
 /* spool_event_done takes the item handed out last, once: an Event is made
  * once per entry, and the next entry is handed out after it. */
 static void test_spool_event_done_only_what_was_handed_out(void)
@@ -1633,6 +1688,232 @@ static void test_spool_folds_as_aggregate_exec_does(void)
 	spool_close(s);
 }
 
+static bool execs_quiet(const cJSON *ident, const cJSON *entry)
+{
+	(void)ident;
+	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(entry, "kind")), "exec") != 0;
+}
+
+/* An exec of loop `root` (0 or 1) running `arg`, at ms, as the sink makes
+ * it, added with its key. */
+static int add_loop_exec(struct spool *s, const cJSON *ident, long ms, int root, const char *arg,
+			 int i)
+{
+	cJSON *e = cJSON_CreateObject(), *sess = cJSON_CreateObject(), *argv;
+	char t[96], key[32];
+	int ret;
+
+	snprintf(t, sizeof(t), "2026-11-25T%02ld:%02ld:%02ld.%06ldZ", ms / 3600000, ms / 60000 % 60,
+		 ms / 1000 % 60, ms % 1000 * 1000 + i % 1000);
+	snprintf(key, sizeof(key), "key-%d", i);
+	cJSON_AddStringToObject(e, "time", t);
+	cJSON_AddStringToObject(e, "kind", arg ? "exec" : "line");
+	if (arg) {
+		argv = cJSON_AddArrayToObject(e, "argv");
+		cJSON_AddItemToArray(argv, cJSON_CreateString(arg));
+		cJSON_AddStringToObject(e, "filename", "/bin/true");
+	}
+	cJSON_AddStringToObject(e, "text", arg ? arg : "typed");
+	cJSON_AddNumberToObject(e, "pid", 1000 + i);
+	cJSON_AddNumberToObject(e, "ppid", 10 + root);
+	cJSON_AddNumberToObject(e, "uid", 0);
+	cJSON_AddNumberToObject(e, "sessionRoot", 10 + root);
+	cJSON_AddStringToObject(sess, "id", "a");
+	ret = spool_add_keyed(s, "containerd://c1", "a", ident, sess, e, key);
+	cJSON_Delete(e);
+	cJSON_Delete(sess);
+	return ret;
+}
+
+/* What the records of s hold: execs per "root argv" (their counts
+ * summed) into execs, typed lines in order into lines. Returns the
+ * number of entries. */
+static int tally(struct spool *s, int execs[2][3], char *lines, size_t cap)
+{
+	static const char *const args[] = { "true", "date", "id" };
+	cJSON *all = all_records(s);
+	const cJSON *rec, *x, *count;
+	int n = 0, a, root;
+	size_t len;
+
+	for (rec = all->child; rec; rec = rec->next) {
+		x = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
+		for (x = x ? x->child : NULL; x; x = x->next, n++) {
+			const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(x, "text"));
+			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(x, "kind"));
+
+			if (!strcmp(kind, "line")) {
+				len = strlen(lines);
+				snprintf(lines + len, cap - len, "%s,",
+					 cJSON_GetStringValue(cJSON_GetObjectItem(x, "time")));
+				continue;
+			}
+			root = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(x, "sessionRoot")) -
+			       10;
+			for (a = 0; a < 3 && strcmp(args[a], text); a++)
+				;
+			count = cJSON_GetObjectItem(x, "count");
+			if (root >= 0 && root < 2 && a < 3)
+				execs[root][a] += count ? (int)cJSON_GetNumberValue(count) : 1;
+		}
+	}
+	cJSON_Delete(all);
+	return n;
+}
+
+/* Two loops of one session run three programs in turn, a line typed now
+ * and then, while the agent gathers what it drains (spool_gather): the
+ * execs of a gather are journaled as one item per exec and loop (fewer
+ * than half the items here: a line writes the folds so far first), and
+ * the records count every exec and hold the lines in order, as the same
+ * entries added one by one (no gather) do; after a restart every key is
+ * found (an event spooled is never spooled twice), the last one too.
+ * Execs an Event is wanted for, and those of an identity that does not
+ * fold, are journaled one by one. */
+static void test_spool_gather_folds_execs_into_one_item(void)
+{
+	static const char *const args[] = { "true", "date", "id" };
+	struct spool_opts o = { .batch_age_ms = 3600000,
+				.checkpoint_ms = 1,
+				.event_wanted = execs_quiet };
+	int want[2][3] = { { 0 } }, got[2][3] = { { 0 } }, one[2][3] = { { 0 } }, i, k, n;
+	static char lines[2][16384];
+	char dir[2][128], key[32];
+	const char *keys[600];
+	static char keybuf[600][16];
+	bool found[600];
+	struct spool_stats st[2];
+	struct spool *s[2];
+	cJSON *nofold;
+	long ms = 0;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(dir[k], sizeof(dir[k]), "%s/gatherfold%d", base, k);
+		o.dir = dir[k];
+		UNIT_CHECK(spool_open(&o, &s[k]) == 0);
+		spool_tick(s[k]);
+	}
+	spool_gather(s[0], true);
+	srand(777);
+	for (i = 0; i < 600; i++) {
+		int a = (i / 2) % 3, root = i % 2;
+		bool line = rand() % 40 == 0;
+
+		ms += rand() % 50 + (rand() % 100 == 0 ? 6000 : 0);
+		for (k = 0; k < 2; k++)
+			UNIT_CHECK(add_loop_exec(s[k], id, ms, root, line ? NULL : args[a], i) ==
+				   0);
+		if (!line)
+			want[root][a]++;
+		/* A drain releases the ring buffer's records every so often. */
+		if (i % 37 == 36)
+			UNIT_CHECK(spool_write_gathered(s[0]) == 0);
+		if (i % 100 == 99) {
+			UNIT_CHECK(spool_gather(s[0], false) == 0);
+			spool_tick(s[0]);
+			spool_tick(s[1]);
+			spool_gather(s[0], true);
+		}
+	}
+	UNIT_CHECK(spool_gather(s[0], false) == 0);
+	for (k = 0; k < 2; k++) {
+		spool_get_stats(s[k], &st[k]);
+		UNIT_CHECK(st[k].entries == 600);
+	}
+	UNIT_CHECK(st[1].ej.appended >= 600);
+	UNIT_CHECK(st[0].ej.appended * 2 < st[1].ej.appended);
+	/* A restart: every key is found, the last one is the last spooled. */
+	spool_close(s[0]);
+	o.dir = dir[0];
+	UNIT_CHECK(spool_open(&o, &s[0]) == 0);
+	for (i = 0; i < 600; i++) {
+		snprintf(keybuf[i], sizeof(keybuf[i]), "key-%d", i);
+		keys[i] = keybuf[i];
+	}
+	memset(found, 0, sizeof(found));
+	spool_find_keys(s[0], keys, 600, found);
+	for (i = 0, n = 0; i < 600; i++)
+		n += found[i];
+	UNIT_CHECK(n == 600);
+	UNIT_CHECK(spool_is_last_key(s[0], "key-599"));
+	memset(found, 0, sizeof(found));
+	snprintf(key, sizeof(key), "key-600");
+	keys[0] = key;
+	spool_find_keys(s[0], keys, 1, found);
+	UNIT_CHECK(!found[0]);
+	for (k = 0; k < 2; k++) {
+		spool_end_session(s[k], "containerd://c1", "a");
+		lines[k][0] = '\0';
+	}
+	n = tally(s[0], got, lines[0], sizeof(lines[0]));
+	tally(s[1], one, lines[1], sizeof(lines[1]));
+	UNIT_CHECK(n > 0 && n < 200);
+	UNIT_CHECK(memcmp(got, want, sizeof(want)) == 0);
+	UNIT_CHECK(memcmp(one, want, sizeof(want)) == 0);
+	UNIT_CHECK(lines[0][0] != '\0');
+	UNIT_CHECK_STR(lines[0], lines[1]);
+	for (k = 0; k < 2; k++)
+		spool_close(s[k]);
+
+	/* Each exec an item: Events are wanted for them, or the identity
+	 * does not fold. */
+	nofold = cJSON_Duplicate(id, 1);
+	cJSON_AddFalseToObject(nofold, "aggregateExecs");
+	for (k = 0; k < 2; k++) {
+		snprintf(dir[k], sizeof(dir[k]), "%s/gathernofold%d", base, k);
+		o.dir = dir[k];
+		o.event_wanted = k ? execs_quiet : NULL;
+		UNIT_CHECK(spool_open(&o, &s[k]) == 0);
+		spool_gather(s[k], true);
+		for (i = 0; i < 50; i++)
+			UNIT_CHECK(add_loop_exec(s[k], k ? nofold : id, i, 0, "true", i) == 0);
+		UNIT_CHECK(spool_gather(s[k], false) == 0);
+		spool_get_stats(s[k], &st[k]);
+		UNIT_CHECK(st[k].ej.appended == 50);
+		spool_close(s[k]);
+	}
+	cJSON_Delete(nofold);
+}
+
+/* A spool that fills while execs are folded: every exec is either taken
+ * (and counted in a record) or refused (-ENOSPC, counted as refused);
+ * a fold never loses what was taken for room it did not have. */
+static void test_spool_gather_folds_never_lose_what_was_taken(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000,
+				.checkpoint_ms = 1,
+				.event_wanted = execs_quiet,
+				.max_bytes = 16 << 10,
+				.segment_bytes = 8 << 10 };
+	int got[2][3] = { { 0 } }, taken = 0, refused = 0, i, ret;
+	char dir[128], lines[64] = "";
+	struct spool_stats st;
+	struct spool *s;
+
+	snprintf(dir, sizeof(dir), "%s/gatherfull", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	spool_gather(s, true);
+	for (i = 0; i < 3000; i++) {
+		/* Folds of one exec end with the window: every 200th opens one. */
+		ret = add_loop_exec(s, id, i / 200 * 11000, 0, "true", i);
+		taken += ret == 0;
+		refused += ret == -ENOSPC;
+		if (i % 300 == 299)
+			spool_write_gathered(s);
+	}
+	UNIT_CHECK(spool_gather(s, false) == 0);
+	UNIT_CHECK(taken + refused == 3000);
+	UNIT_CHECK(refused > 0);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.rejected_full == (uint64_t)refused);
+	spool_end_session(s, "containerd://c1", "a");
+	tally(s, got, lines, sizeof(lines));
+	UNIT_CHECK(got[0][0] == taken);
+	spool_close(s);
+}
+
 /* The bytes of the entries journal's first segment under dir, in buf. */
 static size_t entries_bytes(const char *dir, char *buf, size_t cap)
 {
@@ -1795,6 +2076,8 @@ int main(void)
 		UNIT_TEST(test_spool_trim_changes_no_record),
 		UNIT_TEST(test_spool_full_is_counted),
 		UNIT_TEST(test_spool_folds_as_aggregate_exec_does),
+		UNIT_TEST(test_spool_gather_folds_execs_into_one_item),
+		UNIT_TEST(test_spool_gather_folds_never_lose_what_was_taken),
 		UNIT_TEST(test_spool_batch_bytes_cuts_records),
 		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
 		UNIT_TEST(test_spool_open_batches_are_bounded),
@@ -1805,6 +2088,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_identity_opens_no_batch),
 		UNIT_TEST(test_spool_batch_age_counts_from_capture),
 		UNIT_TEST(test_spool_sync_gap_groups_the_syncs),
+		UNIT_TEST(test_spool_quiet_entries_wait_for_the_quiet_gap),
 		UNIT_TEST(test_spool_event_done_only_what_was_handed_out),
 		UNIT_TEST(test_spool_event_rewind_goes_back_to_one_handed_out),
 		UNIT_TEST(test_spool_event_hold_keeps_events_on_their_way),

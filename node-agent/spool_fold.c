@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Identical execs folded before the spool journals them (see
+ * spool_internal.h). A loop that runs one program thousands of times a
+ * second made an item of about a kilobyte for each exec (its identity and
+ * session printed again each time), written, checked, synced and read
+ * again by the batcher, which then folded them into one entry anyway
+ * (aggregate.h). The execs of one gather (what the capture thread drains
+ * before it releases the ring buffer's records) are folded here as the
+ * batcher would fold them, and journaled as one item that carries each
+ * exec's key: after a restart, spool_find_keys finds every one. Nothing is
+ * held past the gather: the ring buffer keeps its records until then. */
+#include "spool_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate.h"
+#include "journal.h"
+
+/* What an item adds to its head and entry: "t", "q", "k", "cid", "sk",
+ * "ic", the folded entry's count, first and last, the journal's header. */
+#define SPOOL_FOLD_ITEM_EXTRA 256
+
+static void spool_fold_free(struct spool_fold *f)
+{
+	free(f->cid);
+	free(f->sk);
+	free(f->id_text);
+	cJSON_Delete(f->id);
+	cJSON_Delete(f->sess);
+	cJSON_Delete(f->e);
+	cJSON_Delete(f->ks);
+	memset(f, 0, sizeof(*f));
+}
+
+void spool_folds_clear(struct spool *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfolds; i++)
+		spool_fold_free(&s->folds[i]);
+	s->nfolds = 0;
+	s->last_fold = 0;
+	s->fold_bytes = 0;
+}
+
+/* Whether e may be folded: an exec, of an identity whose execs fold
+ * (aggregateExecs not false), not folded already. */
+static bool spool_fold_wanted(const struct spool *s, const cJSON *id, const cJSON *e)
+{
+	const char *kind = spool_str(e, "kind");
+
+	return s->gathering && s->opts.aggregate_ms > 0 && kind && !strcmp(kind, "exec") &&
+	       !cJSON_GetObjectItemCaseSensitive(e, "count") &&
+	       !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(id, "aggregateExecs"));
+}
+
+/* Whether fold f is of the same container session, identity and session
+ * object (as printed: a session laid out otherwise opens a fold of its
+ * own, which only costs an item). */
+static bool spool_fold_same(const struct spool_fold *f, const char *cid, const char *sk,
+			    const cJSON *id, const char *id_text, const cJSON *sess)
+{
+	if (strcmp(f->cid, cid) || strcmp(f->sk, sk))
+		return false;
+	if (!f->id_text != !id_text || (id_text && strcmp(f->id_text, id_text)) ||
+	    (!id_text && !jsontext_same(f->id, id)))
+		return false;
+	return jsontext_same(f->sess, sess);
+}
+
+/* The size of the item of a new fold of entry e, at most (with its own
+ * key; each key folded into it adds SPOOL_KEY_MAX + 3). 0 when it cannot be
+ * told (the entry is journaled as it is). */
+static size_t spool_fold_size(const char *cid, const char *sk, const cJSON *id, const char *id_text,
+			      const cJSON *sess, const cJSON *e)
+{
+	size_t n = 0, total = strlen(cid) + strlen(sk) + SPOOL_KEY_MAX + SPOOL_FOLD_ITEM_EXTRA;
+
+	if (id_text)
+		total += strlen(id_text);
+	else if (jsontext_length(id, &n) == 0)
+		total += n;
+	else
+		return 0;
+	if (sess && jsontext_length(sess, &n) < 0)
+		return 0;
+	total += sess ? n : 0;
+	if (jsontext_length(e, &n) < 0)
+		return 0;
+	return total + n;
+}
+
+/* Whether the entries journal has room for `more` bytes besides what it
+ * holds and the folds will take: a fold never fails for room later. */
+static bool spool_fold_room(const struct spool *s, size_t more)
+{
+	uint64_t used = journal_end(s->ej) - journal_acked(s->ej);
+
+	return used + s->fold_bytes + more <= spool_bound(s);
+}
+
+/* A new fold of entry e (its first exec). */
+static int spool_fold_open(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+			   const char *id_text, const cJSON *sess, const cJSON *e, const char *key,
+			   size_t bytes)
+{
+	struct spool_fold *f = &s->folds[s->nfolds];
+
+	memset(f, 0, sizeof(*f));
+	f->cid = strdup(cid);
+	f->sk = strdup(sk);
+	if (id_text)
+		f->id_text = strdup(id_text);
+	else
+		f->id = cJSON_Duplicate(id, true);
+	f->sess = sess ? cJSON_Duplicate(sess, true) : NULL;
+	f->e = cJSON_Duplicate(e, true);
+	f->ks = cJSON_CreateArray();
+	if (!f->cid || !f->sk || (id_text && !f->id_text) || (!id_text && !f->id) ||
+	    (sess && !f->sess) || !f->e || !f->ks) {
+		spool_fold_free(f);
+		return -ENOMEM;
+	}
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	f->bytes = bytes;
+	s->fold_bytes += bytes;
+	s->last_fold = s->nfolds++;
+	return 1;
+}
+
+int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
+		   const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
+		   bool quiet)
+{
+	const size_t more = SPOOL_KEY_MAX + 3;
+	struct spool_fold *f;
+	cJSON *k;
+	size_t i, bytes;
+	int ret;
+
+	if (!quiet || !key || !cid || !sk || !spool_fold_wanted(s, id, entry))
+		return 0;
+	for (i = 0; i < s->nfolds; i++) {
+		f = &s->folds[i];
+		if (!spool_fold_same(f, cid, sk, id, id_text, sess) ||
+		    cJSON_GetArraySize(f->ks) >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
+			continue;
+		/* Added first: a key not kept must not be folded. */
+		if (!(k = cJSON_CreateString(key)) || !cJSON_AddItemToArray(f->ks, k)) {
+			cJSON_Delete(k);
+			return -ENOMEM;
+		}
+		if (aggregate_exec_into(f->e, entry, s->opts.aggregate_ms)) {
+			f->bytes += more;
+			s->fold_bytes += more;
+			s->last_fold = i;
+			return 1;
+		}
+		cJSON_Delete(cJSON_DetachItemViaPointer(f->ks, k));
+	}
+	bytes = spool_fold_size(cid, sk, id, id_text, sess, entry);
+	if (!bytes || !spool_fold_room(s, bytes))
+		return 0;
+	/* No slot: the folds so far go out, this one opens the next. */
+	if (s->nfolds == SPOOL_FOLDS_MAX && (ret = spool_folds_write(s)) < 0)
+		return ret;
+	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, bytes);
+}
+
+/* Journals fold f as one entry item, laid out as spool_add_awaiting lays
+ * out a quiet entry: "ks" after "k". */
+static int spool_fold_write(struct spool *s, const struct spool_fold *f)
+{
+	cJSON *item = cJSON_CreateObject();
+	uint64_t pos = 0;
+	int ret;
+
+	if (!item)
+		return -ENOMEM;
+	jsontext_add_ref(item, "t", "e");
+	jsontext_add_true(item, "q");
+	jsontext_add_ref(item, "k", f->key);
+	if (f->ks->child)
+		jsontext_add_tree_ref(item, "ks", f->ks);
+	jsontext_add_ref(item, "cid", f->cid);
+	jsontext_add_ref(item, "sk", f->sk);
+	if (f->id_text)
+		jsontext_add_raw_ref(item, "id", f->id_text);
+	else
+		jsontext_add_tree_ref(item, "id", f->id);
+	if (f->sess)
+		jsontext_add_tree_ref(item, "sess", f->sess);
+	ret = spool_append_entry(s, item, f->e, &pos);
+	cJSON_Delete(item);
+	if (ret == 0)
+		(void)spool_use_add(s->use, f->cid, pos, journal_end(s->ej) - pos);
+	else if (ret == -ENOSPC)
+		s->stats.rejected_full += (uint64_t)cJSON_GetArraySize(f->ks) + 1;
+	return ret;
+}
+
+int spool_folds_write(struct spool *s)
+{
+	size_t i;
+	int ret, first = 0;
+
+	/* In the order they were opened, but the one the last exec went
+	 * into: last, so that the journal's last item has the last key
+	 * (spool_is_last_key after a restart). */
+	for (i = 0; i < s->nfolds; i++)
+		if (i != s->last_fold && (ret = spool_fold_write(s, &s->folds[i])) < 0 && !first)
+			first = ret;
+	if (s->last_fold < s->nfolds && (ret = spool_fold_write(s, &s->folds[s->last_fold])) < 0 &&
+	    !first)
+		first = ret;
+	spool_folds_clear(s);
+	return first;
+}
