@@ -153,7 +153,7 @@ BINS := $(B)/shellaudit-controller $(B)/shellaudit-agent $(B)/kubectl-shellaudit
 ASAN_BINS := $(B)/asan/shellaudit-controller $(B)/asan/shellaudit-agent $(B)/asan/kubectl-shellaudit
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/unit/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/asan/tests/integration/%,$(INTEG_SRC))
-TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC)) $(B)/tests/tools/rlmini-pad
 
 # libFuzzer targets (clang): each links the modules that read the hostile
 # input it is about, built with the fuzzer's instrumentation.
@@ -189,10 +189,16 @@ all: $(BINS) $(TOOL_BINS)
 
 # Static, with no library: the BPF tests and the bench copy them into a
 # container's root.
-$(B)/tests/tools/read32 $(B)/tests/tools/sysloop $(B)/tests/tools/splicein: $(B)/tests/tools/%: tests/tools/%.c
+$(B)/tests/tools/read32 $(B)/tests/tools/sysloop $(B)/tests/tools/splicein $(B)/tests/tools/rlmini: $(B)/tests/tools/%: tests/tools/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static $< -o $@
+
+# rlmini with its readline elsewhere in the file (see rlmini.c).
+$(B)/tests/tools/rlmini-pad: tests/tools/rlmini.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static -DRLMINI_PAD $< -o $@
 
 $(VMLINUX):
 	$(call msg,BTF,$@)

@@ -109,6 +109,19 @@ static void probe_file_fallback(struct probe_file *f)
 	f->key.ino = f->ino;
 }
 
+/* For a probed file: the same content as when it was examined, as far as
+ * fstat tells (not dev and ino: every container shows its own overlay
+ * inode of one real file). A file rewritten in place keeps its real file
+ * and key, but not its readline's offset: the probes would land on
+ * whatever the new file has there (the kernel also keeps the instruction
+ * it found there first), and its readline would go unprobed. */
+static bool probe_same_content(const struct probe_file *a, const struct probe_file *b)
+{
+	return a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
 static struct probe *probe_find(struct probe_set *ps, const struct realfile_key *key)
 {
 	size_t i;
@@ -367,39 +380,25 @@ out:
 	return err;
 }
 
-int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
-		  struct probe_refusal *ref)
+/* Examines the file at fd (file: its identity, keywhy: why it is keyed by
+ * its overlay inode, or NULL) and attaches a new probe to it, owned by
+ * owner: 1 and *out, 0 when it turned out to be a probed file's (its
+ * owner added, *out that probe), or a negative errno. */
+static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
+		     struct probe_file *file, const char *keywhy, struct probe_refusal *ref,
+		     struct probe **out)
 {
 	struct elfsym_query q[PROBE_Q_MAX];
-	const struct probe_negative *neg;
-	struct probe_refusal none;
-	struct probe_file file, again;
-	const char *keywhy = NULL, *recovery = "no";
+	struct probe_file again;
+	const char *recovery = "no";
 	bool adopted = false;
 	char devino[64], off[32], key[96];
 	struct probe *p, *q2;
 	int err;
 
-	if (!ref)
-		ref = &none;
-	memset(ref, 0, sizeof(*ref));
-	err = probe_file_stat(fd, &file);
-	if (err)
-		return err;
-	if ((neg = probe_negative_find(ps, &file, clock_now_ns()))) {
-		*ref = neg->ref;
-		ref->known = ref->refused;
-		return neg->err;
-	}
-	err = realfile_key_of(fd, pid, &file.key, &keywhy);
-	if (err)
-		return err;
-	if ((p = probe_find(ps, &file.key)))
-		return probe_add_owner(p, owner);
-
-	snprintf(devino, sizeof(devino), "%u:%u:%lu", major(file.dev), minor(file.dev),
-		 (unsigned long)file.ino);
-	err = probe_examine(ps, fd, &file, label, devino, q, ref);
+	snprintf(devino, sizeof(devino), "%u:%u:%lu", major(file->dev), minor(file->dev),
+		 (unsigned long)file->ino);
+	err = probe_examine(ps, fd, file, label, devino, q, ref);
 	if (err)
 		return err;
 	if (keywhy)
@@ -411,7 +410,7 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 	ps->probes = p;
 	p = &ps->probes[ps->nprobes];
 	memset(p, 0, sizeof(*p));
-	p->file = file;
+	p->file = *file;
 	p->offset = q[PROBE_Q_READLINE].sym.offset;
 	snprintf(p->label, sizeof(p->label), "%s", label);
 	probe_pin_name(p);
@@ -420,15 +419,17 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 	 * copy-up in between (the container rewrote or chmod'ed the file)
 	 * changed it. The key must still hold after the attach, else the
 	 * file is keyed by its overlay inode, which holds whatever happened. */
-	if (!err && file.key.kind != REALFILE_INODE &&
-	    (probe_file_of(fd, pid, &again, NULL) ||
-	     !realfile_key_equal(&again.key, &file.key))) {
+	if (!err && file->key.kind != REALFILE_INODE &&
+	    (probe_file_of(fd, pid, &again, NULL) || !realfile_key_equal(&again.key, &file->key))) {
 		log_with(LOG_WARN, LOG_KV("file", label, "inode", devino),
 			 "file changed while probed; keyed by its overlay inode");
 		probe_unlink(p);
 		probe_file_fallback(&p->file);
-		if ((q2 = probe_find(ps, &p->file.key)))
-			return probe_add_owner(q2, owner);
+		if ((q2 = probe_find(ps, &p->file.key))) {
+			*out = q2;
+			err = probe_add_owner(q2, owner);
+			return err ? err : 0;
+		}
 		probe_pin_name(p);
 		adopted = false;
 		err = probe_attach(ps, p, fd, q, &recovery, &adopted);
@@ -453,7 +454,64 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 			"recovers_running_call", recovery, "from_previous_agent",
 			adopted ? "yes" : "no"),
 		 "readline probe attached");
+	*out = p;
 	return 1;
+}
+
+/* Probe p's file was rewritten in place (probe_same_content): p's probes
+ * go, the file is examined again, and a new probe takes p's owners (they
+ * run the new file from now on), or none when it has no readline now. */
+static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pid, uint32_t owner,
+			 const char *label, struct probe_file *file, const char *keywhy,
+			 struct probe_refusal *ref)
+{
+	uint32_t *owners = p->owners;
+	size_t nowners = p->nowners, i;
+	struct probe *np = NULL;
+	int err, ret;
+
+	log_with(LOG_INFO, LOG_KV("file", label, "was", p->label),
+		 "probed file rewritten since it was examined: examined again");
+	p->owners = NULL;
+	probe_unlink(p);
+	*p = ps->probes[--ps->nprobes];
+	ret = probe_add(ps, fd, pid, owner, label, file, keywhy, ref, &np);
+	for (i = 0, err = 0; ret >= 0 && np && i < nowners && !err; i++)
+		err = probe_add_owner(np, owners[i]);
+	free(owners);
+	return err ? err : ret;
+}
+
+int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
+		  struct probe_refusal *ref)
+{
+	const struct probe_negative *neg;
+	struct probe_refusal none;
+	struct probe_file file;
+	const char *keywhy = NULL;
+	struct probe *p = NULL;
+	int err;
+
+	if (!ref)
+		ref = &none;
+	memset(ref, 0, sizeof(*ref));
+	err = probe_file_stat(fd, &file);
+	if (err)
+		return err;
+	if ((neg = probe_negative_find(ps, &file, clock_now_ns()))) {
+		*ref = neg->ref;
+		ref->known = ref->refused;
+		return neg->err;
+	}
+	err = realfile_key_of(fd, pid, &file.key, &keywhy);
+	if (err)
+		return err;
+	if ((p = probe_find(ps, &file.key))) {
+		if (probe_same_content(&p->file, &file))
+			return probe_add_owner(p, owner);
+		return probe_replace(ps, p, fd, pid, owner, label, &file, keywhy, ref);
+	}
+	return probe_add(ps, fd, pid, owner, label, &file, keywhy, ref, &p);
 }
 
 void probe_release_owner(struct probe_set *ps, uint32_t owner)

@@ -7,7 +7,8 @@
 # Then shells no exec event names: a private bash forked without an exec
 # by a process gone before discovery's turn (found by the scan that a gone
 # process owes, by its namespace or by its mark). And a program known to
-# have no readline, rewritten in place with a shell.
+# have no readline, rewritten in place with a shell; a probed one rewritten
+# in place with another build.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -142,6 +143,38 @@ cap_shell f "$work/cham.txt" --timeout 60 \
 t_wait 30 cap_has_line f "echo chameleon two" || t_fail "the rewritten program's lines never arrived"
 t_eq "a program rewritten in place with a shell, size and mtime put back: every line" \
 	"$(cat "$work/cham.txt")" "$(cap_lines f | grep -F "echo chameleon ")"
+
+# A probed program rewritten in place, once it exited, with another build
+# whose readline is 64 KiB further into the file, as a user of the
+# container can: the same inode (the same real file), another content.
+# Probed where the first build had its readline, the probes would land in
+# code the second never runs, and none of its lines would come: the file
+# is examined again and probed where its readline is now.
+swap=$work/rfs-n/opt/shells/rl-swap
+swap_run() {
+	"$TOOLS/ptytype" --prompt 'rl> ' --lines "$1" --log "$work/pty-swap.log" --timeout 60 \
+		--ready "[ \$(grep -c '\"readline probe attached\".*rl-swap' '$work/agent.log') -ge $2 ]" \
+		-- nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" \
+		/opt/shells/rl-swap >/dev/null
+}
+# Its first line goes to the readline call that was running when the probe
+# was attached: rlmini has no rl_prep_terminal to recover it by, so that
+# one is not expected.
+cp "$TOOLS/rlmini" "$swap"
+printf 'swap first\nswap one\nswap two\n' >"$work/swap1.txt"
+swap_run "$work/swap1.txt" 1 || t_fail "the first build ran" "$(tail -c 300 "$work/pty-swap.log")"
+t_wait 30 cap_has_line f "swap two" || t_fail "the first build's lines never arrived"
+ino=$(stat -c %i "$swap")
+cat "$TOOLS/rlmini-pad" >"$swap"
+t_eq "(rewritten in place: the same inode)" "$ino" "$(stat -c %i "$swap")"
+printf 'swap first\nswap three\nswap four\n' >"$work/swap2.txt"
+swap_run "$work/swap2.txt" 2 || t_fail "the second build ran" "$(tail -c 300 "$work/pty-swap.log")"
+t_wait 30 cap_has_line f "swap four" || t_fail "the rewritten program's lines never arrived"
+t_eq "a probed program rewritten in place with another build: every line" \
+	"$(cat "$work/swap1.txt" "$work/swap2.txt" | grep -v first)" \
+	"$(cap_lines f | grep -F "swap " | grep -v first)"
+t_match "it was examined again" '"probed file rewritten since it was examined' \
+	"$(cat "$work/agent.log")"
 cap_agent_stop
 
 t_summary

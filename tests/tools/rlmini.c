@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+/* rlmini: a line reader with a function of its own called readline (what
+ * the agent probes in a program: bash has readline built in), for the BPF
+ * tests. Prints a prompt and reads a line from stdin until end of file.
+ * Built static (no library to copy into a container's root); rlmini-pad is
+ * the same program built with RLMINI_PAD, its readline 64 KiB further
+ * into the file, so that a test can write one over the other in place. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Not static: the symbols must be in the file for the agent to find. */
+char *readline(const char *prompt);
+void rlmini_pad(void);
+
+#ifdef RLMINI_PAD
+/* Never called: what moves readline. */
+__attribute__((noinline, used)) void rlmini_pad(void)
+{
+	__asm__ volatile(".skip 65536, 0x90");
+}
+#endif
+
+__attribute__((noinline, used)) char *readline(const char *prompt)
+{
+	size_t cap = 256, n = 0;
+	char *line = malloc(cap), *more, c = 0;
+	ssize_t r;
+
+	if (!line)
+		return NULL;
+	if (prompt)
+		(void)!write(STDOUT_FILENO, prompt, strlen(prompt));
+	while ((r = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n' && c != '\r') {
+		if (n + 1 == cap) {
+			if (!(more = realloc(line, cap * 2))) {
+				free(line);
+				return NULL;
+			}
+			line = more;
+			cap *= 2;
+		}
+		line[n++] = c;
+	}
+	if (r != 1 && n == 0) {
+		free(line);
+		return NULL;
+	}
+	line[n] = '\0';
+	return line;
+}
+
+int main(void)
+{
+	char *line;
+
+	while ((line = readline("rl> ")))
+		free(line);
+	return 0;
+}
