@@ -188,6 +188,15 @@ static void informer_backoff(struct informer *inf, struct backoff *b,
 	}
 }
 
+/* How loud a failed list or watch is: a 429 is the server's flow control
+ * (API Priority and Fairness sheds load so), not a failure: the informer
+ * waits as long as it is told and goes on, as client-go's reflector does
+ * (which logs it at verbosity 2). */
+static enum log_level informer_failure_level(const struct kube_response *resp)
+{
+	return resp && resp->code == 429 ? LOG_INFO : LOG_WARN;
+}
+
 /* Lists the whole collection; on success *rv gets its resourceVersion,
  * on failure resp says why. */
 static int informer_list(struct informer *inf, struct kube_client *c, char **rv,
@@ -211,7 +220,8 @@ static int informer_list(struct informer *inf, struct kube_client *c, char **rv,
 	if (ret < 0) {
 		/* The owner drops a replace that has no end. */
 		if (ret != -ECANCELED)
-			log_with(LOG_WARN, LOG_KV("path", inf->path), "informer: list failed: %s",
+			log_with(informer_failure_level(resp), LOG_KV("path", inf->path),
+				 "informer: list failed: %s",
 				 resp->message[0] ? resp->message : strerror(-ret));
 		return ret;
 	}
@@ -287,7 +297,8 @@ static void *informer_thread(void *arg)
 			pthread_mutex_unlock(&inf->lock);
 		} else {
 			/* Resume from the last version seen once the server is back. */
-			log_with(LOG_WARN, LOG_KV("path", inf->path), "informer: %s",
+			log_with(informer_failure_level(&resp), LOG_KV("path", inf->path),
+				 "informer: %s",
 				 resp.message[0] ? resp.message : strerror(ret ? -ret : EPROTO));
 		}
 		informer_backoff(inf, &backoff, &resp);

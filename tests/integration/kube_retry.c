@@ -254,7 +254,13 @@ out:
 
 int main(int argc, char **argv)
 {
-	log_set_level(LOG_ERROR);
+	const char *level = getenv("KUBE_RETRY_LOG");
+	enum log_level l = LOG_ERROR;
+
+	/* Quiet, but for a test that reads what the informer logs. */
+	if (level && log_parse_level(level, &l) < 0)
+		l = LOG_ERROR;
+	log_set_level(l);
 	if (argc >= 4 && !strcmp(argv[1], "informer"))
 		return informer_run(argv[2], arg_long(argv[3], "SECONDS"),
 				    argc > 4 && !strcmp(argv[4], "websocket"));
