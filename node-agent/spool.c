@@ -387,6 +387,7 @@ int spool_tick(struct spool *s)
 {
 	long now = clock_now_ms();
 	int ret, first = 0;
+	long wait;
 	bool ckpt;
 
 	/* Each step runs whatever the one before did: a checkpoint that
@@ -415,9 +416,12 @@ int spool_tick(struct spool *s)
 	if (ret < 0 && ret != -EAGAIN && !first)
 		first = ret;
 	ckpt = (s->changed && now - s->last_ckpt_ms >= s->opts.checkpoint_ms) || s->nckpt == 0;
-	/* A checkpoint names positions of the entries journal (where the
-	 * batcher goes on): they are durable before it is. */
-	if (spool_sync_wait_ms(s) == 0 || (ckpt && spool_sync_wait_ms(s) > 0)) {
+	/* Records come of entries, and a checkpoint names positions of the
+	 * entries journal (where the batcher goes on): the entries are
+	 * durable before anything new of the records journal is, and so
+	 * before a record is published, whatever the gap. */
+	wait = spool_sync_wait_ms(s);
+	if (wait == 0 || (wait > 0 && (ckpt || journal_synced(s->rj) != journal_end(s->rj)))) {
 		if ((ret = journal_sync(s->ej)) < 0 && !first)
 			first = ret;
 		else if (ret == 0)

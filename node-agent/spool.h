@@ -71,10 +71,11 @@ struct spool_opts {
 	 * fdatasync (spool_sync_wait_ms says when the next is due). */
 	long sync_gap_ms;
 	/* The same while every entry not yet synced is one no Event is
-	 * wanted for (opts.event_wanted), decisions aside [sync_gap_ms]:
-	 * nothing waits for their sync but a node's crash (records do not;
-	 * a checkpoint syncs them first), so an exec flood need not sync the
-	 * entries journal at the Events' pace. */
+	 * wanted for (opts.event_wanted), decisions aside [sync_gap_ms]: no
+	 * Event waits for their sync, so an exec flood need not sync the
+	 * entries journal at the Events' pace. Whatever the gap, the entries
+	 * are synced before a record formed of them, or a checkpoint, is
+	 * (spool_tick): nothing is published before its entries are durable. */
 	long sync_quiet_gap_ms;
 	long await_max_ms;	/* an attribution not decided this long is "none"
 				 * [SPOOL_AWAIT_MAX_MS] */
@@ -192,7 +193,9 @@ int spool_end_session(struct spool *s, const char *cid, const char *sk);
 
 /* Runs the batcher over what was appended, cuts batches past their age,
  * checkpoints when due, and makes everything durable (the entries journal
- * once sync_gap_ms passed since it last was). Call every loop
+ * once sync_gap_ms, or sync_quiet_gap_ms, passed since it last was, and
+ * before the records journal when a record or checkpoint was added to
+ * it). Call every loop
  * turn, before publishing. A failure of one step (say a checkpoint) does
  * not skip the next (syncing, acknowledging): the first error is
  * returned. */

@@ -806,8 +806,9 @@ static int add_loop_exec(struct spool *s, const cJSON *ident, long ms, int root,
 /* Entries no Event is wanted for wait for sync_quiet_gap_ms, not
  * sync_gap_ms: an exec flood is synced at that pace. An entry an Event is
  * wanted for, or a decision, makes the sync due at sync_gap_ms again, for
- * them all; and a checkpoint (it names where the batcher goes on) syncs
- * first, whatever the gap. */
+ * them all; and a checkpoint (it names where the batcher goes on), or a
+ * record formed of them, syncs them first, whatever the gap: nothing is
+ * published before its entries are durable. */
 static void test_spool_quiet_entries_wait_for_the_quiet_gap(void)
 {
 	struct spool_opts o = { .batch_age_ms = 3600000,
@@ -817,12 +818,14 @@ static void test_spool_quiet_entries_wait_for_the_quiet_gap(void)
 				.datasync = counting_datasync };
 	char dir[128];
 	struct spool *s;
+	uint64_t pos;
+	cJSON *rec;
 	int before, k;
 
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		snprintf(dir, sizeof(dir), "%s/sync-quiet%d", base, k);
 		o.dir = dir;
-		o.checkpoint_ms = k ? 1 : 3600000;
+		o.checkpoint_ms = k == 1 ? 1 : 3600000;
 		UNIT_CHECK(spool_open(&o, &s) == 0);
 		add_to(s, "containerd://c1", id, "", "first");
 		spool_tick(s);
@@ -830,6 +833,21 @@ static void test_spool_quiet_entries_wait_for_the_quiet_gap(void)
 		before = datasyncs;
 		UNIT_CHECK(add_loop_exec(s, id, 1, 0, "true", 1) == 0);
 		UNIT_CHECK(add_loop_exec(s, id, 2, 0, "true", 2) == 0);
+		if (k == 2) {
+			/* A record of them: they are synced before it. */
+			spool_tick(s);
+			UNIT_CHECK(datasyncs == before);
+			UNIT_CHECK(spool_sync_wait_ms(s) > 1000);
+			UNIT_CHECK(spool_next_record(s, &rec, &pos) == -ENODATA);
+			spool_end_session(s, "containerd://c1", "a");
+			spool_tick(s);
+			UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+			UNIT_CHECK(datasyncs > before);
+			UNIT_CHECK(spool_next_record(s, &rec, &pos) == 0);
+			cJSON_Delete(rec);
+			spool_close(s);
+			continue;
+		}
 		if (k) {
 			/* A checkpoint is due: what it names is synced first. */
 			UNIT_CHECK(tick_checkpointed(s) == 0);
