@@ -171,8 +171,9 @@ bool spool_is_last_key(const struct spool *s, const char *key);
  * it has not released). Meanwhile identical execs of a container session
  * that no Event is wanted for (keyed, not awaiting an attribution, of an
  * identity whose execs fold) are folded as the batcher folds them
- * (aggregate.h) and journaled as one entry item that carries each one's
- * key (spool_find_keys finds them all): the records count every exec as
+ * (aggregate.h) and journaled as one entry item per fold, the items naming
+ * every exec's key in the order they came (spool_find_keys finds them all;
+ * of a write cut short, the first ones): the records count every exec as
  * they would (a fold counts as one entry where a batch is cut at
  * batch_entries), and the journal holds an item per exec and gather, not
  * per exec. */

@@ -6,9 +6,15 @@
  * again by the batcher, which then folded them into one entry anyway
  * (aggregate.h). The execs of one gather (what the capture thread drains
  * before it releases the ring buffer's records) are folded here as the
- * batcher would fold them, and journaled as one item that carries each
- * exec's key: after a restart, spool_find_keys finds every one. Nothing is
- * held past the gather: the ring buffer keeps its records until then. */
+ * batcher would fold them, and journaled as one item per fold. The items
+ * name every exec's key (after a restart, spool_find_keys finds every
+ * one), each in the first item written after it came: an agent killed in
+ * the middle of writing them leaves items whose keys are those of the
+ * first execs that came, none after one that is missing, so that the
+ * records the next agent skips as spooled (capture_skip_handled: through
+ * the last one found) were all spooled. One it reads again may then be
+ * counted twice, never one lost. Nothing is held past the gather: the
+ * ring buffer keeps its records until then. */
 #include "spool_internal.h"
 
 #include <errno.h>
@@ -31,7 +37,8 @@ static void spool_fold_free(struct spool_fold *f)
 	cJSON_Delete(f->id);
 	cJSON_Delete(f->sess);
 	cJSON_Delete(f->e);
-	cJSON_Delete(f->ks);
+	free(f->keys);
+	free(f->seq);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -42,7 +49,6 @@ void spool_folds_clear(struct spool *s)
 	for (i = 0; i < s->nfolds; i++)
 		spool_fold_free(&s->folds[i]);
 	s->nfolds = 0;
-	s->last_fold = 0;
 	s->fold_bytes = 0;
 }
 
@@ -102,6 +108,27 @@ static bool spool_fold_room(const struct spool *s, size_t more)
 	return used + s->fold_bytes + more <= spool_bound(s);
 }
 
+/* Adds key to f's, as the latest: 0 or -ENOMEM. */
+static int spool_fold_key(struct spool *s, struct spool_fold *f, const char *key)
+{
+	size_t cap = f->capkeys ? f->capkeys * 2 : 8;
+	char(*keys)[SPOOL_KEY_MAX];
+	uint64_t *seq;
+
+	if (f->nkeys == f->capkeys) {
+		if (!(keys = realloc(f->keys, cap * sizeof(*keys))))
+			return -ENOMEM;
+		f->keys = keys;
+		if (!(seq = realloc(f->seq, cap * sizeof(*seq))))
+			return -ENOMEM;
+		f->seq = seq;
+		f->capkeys = cap;
+	}
+	snprintf(f->keys[f->nkeys], SPOOL_KEY_MAX, "%s", key);
+	f->seq[f->nkeys++] = ++s->fold_seq;
+	return 0;
+}
+
 /* A new fold of entry e (its first exec). */
 static int spool_fold_open(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 			   const char *id_text, const cJSON *sess, const cJSON *e, const char *key,
@@ -118,16 +145,14 @@ static int spool_fold_open(struct spool *s, const char *cid, const char *sk, con
 		f->id = cJSON_Duplicate(id, true);
 	f->sess = sess ? cJSON_Duplicate(sess, true) : NULL;
 	f->e = cJSON_Duplicate(e, true);
-	f->ks = cJSON_CreateArray();
 	if (!f->cid || !f->sk || (id_text && !f->id_text) || (!id_text && !f->id) ||
-	    (sess && !f->sess) || !f->e || !f->ks) {
+	    (sess && !f->sess) || !f->e || spool_fold_key(s, f, key) < 0) {
 		spool_fold_free(f);
 		return -ENOMEM;
 	}
-	snprintf(f->key, sizeof(f->key), "%s", key);
 	f->bytes = bytes;
 	s->fold_bytes += bytes;
-	s->last_fold = s->nfolds++;
+	s->nfolds++;
 	return 1;
 }
 
@@ -137,7 +162,6 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 {
 	const size_t more = SPOOL_KEY_MAX + 3;
 	struct spool_fold *f;
-	cJSON *k;
 	size_t i, bytes;
 	int ret;
 
@@ -146,20 +170,18 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 	for (i = 0; i < s->nfolds; i++) {
 		f = &s->folds[i];
 		if (!spool_fold_same(f, cid, sk, id, id_text, sess) ||
-		    cJSON_GetArraySize(f->ks) >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
+		    f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
 			continue;
-		/* Added first: a key not kept must not be folded. */
-		if (!(k = cJSON_CreateString(key)) || !cJSON_AddItemToArray(f->ks, k)) {
-			cJSON_Delete(k);
-			return -ENOMEM;
-		}
+		/* Kept first: a key not kept must not be folded. */
+		if ((ret = spool_fold_key(s, f, key)) < 0)
+			return ret;
 		if (aggregate_exec_into(f->e, entry, s->opts.aggregate_ms)) {
 			f->bytes += more;
 			s->fold_bytes += more;
-			s->last_fold = i;
 			return 1;
 		}
-		cJSON_Delete(cJSON_DetachItemViaPointer(f->ks, k));
+		f->nkeys--;
+		s->fold_seq--;
 	}
 	bytes = spool_fold_size(cid, sk, id, id_text, sess, entry);
 	if (!bytes || !spool_fold_room(s, bytes))
@@ -170,21 +192,65 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, bytes);
 }
 
-/* Journals fold f as one entry item, laid out as spool_add_awaiting lays
- * out a quiet entry: "ks" after "k". */
-static int spool_fold_write(struct spool *s, const struct spool_fold *f)
+/* The keys item i of the folds names: those of every fold's execs that
+ * came from fold i's first on and before fold i+1's first (the last item:
+ * from its first on). Each exec that came before one of these is in an
+ * item written before this one or in it (folds are in the order of their
+ * first). In the order they came, its own first key ("k") left out. NULL
+ * when out of memory. */
+static cJSON *spool_fold_keys(const struct spool *s, size_t i)
 {
-	cJSON *item = cJSON_CreateObject();
+	uint64_t lo = s->folds[i].seq[0],
+		 hi = i + 1 < s->nfolds ? s->folds[i + 1].seq[0] : UINT64_MAX;
+	size_t cur[SPOOL_FOLDS_MAX] = { 0 }, j, best;
+	cJSON *ks = cJSON_CreateArray(), *k;
+	const struct spool_fold *f;
+
+	/* Each fold's keys came in order: merged, a pass over them all. */
+	for (j = 0; j <= i; j++)
+		while (cur[j] < s->folds[j].nkeys && s->folds[j].seq[cur[j]] < lo)
+			cur[j]++;
+	while (ks) {
+		for (j = 0, best = SPOOL_FOLDS_MAX; j <= i; j++) {
+			f = &s->folds[j];
+			if (cur[j] < f->nkeys && f->seq[cur[j]] < hi &&
+			    (best == SPOOL_FOLDS_MAX ||
+			     f->seq[cur[j]] < s->folds[best].seq[cur[best]]))
+				best = j;
+		}
+		if (best == SPOOL_FOLDS_MAX)
+			break;
+		f = &s->folds[best];
+		if (f->seq[cur[best]] != lo && (!(k = cJSON_CreateString(f->keys[cur[best]])) ||
+						!cJSON_AddItemToArray(ks, k))) {
+			cJSON_Delete(k);
+			cJSON_Delete(ks);
+			return NULL;
+		}
+		cur[best]++;
+	}
+	return ks;
+}
+
+/* Journals fold i as one entry item, laid out as spool_add_awaiting lays
+ * out a quiet entry, "ks" after "k". */
+static int spool_fold_write(struct spool *s, size_t i)
+{
+	const struct spool_fold *f = &s->folds[i];
+	cJSON *item = cJSON_CreateObject(), *ks = spool_fold_keys(s, i);
 	uint64_t pos = 0;
 	int ret;
 
-	if (!item)
+	if (!item || !ks) {
+		cJSON_Delete(item);
+		cJSON_Delete(ks);
 		return -ENOMEM;
+	}
 	jsontext_add_ref(item, "t", "e");
 	jsontext_add_true(item, "q");
-	jsontext_add_ref(item, "k", f->key);
-	if (f->ks->child)
-		jsontext_add_tree_ref(item, "ks", f->ks);
+	jsontext_add_ref(item, "k", f->keys[0]);
+	if (ks->child)
+		jsontext_add_tree_ref(item, "ks", ks);
 	jsontext_add_ref(item, "cid", f->cid);
 	jsontext_add_ref(item, "sk", f->sk);
 	if (f->id_text)
@@ -195,10 +261,11 @@ static int spool_fold_write(struct spool *s, const struct spool_fold *f)
 		jsontext_add_tree_ref(item, "sess", f->sess);
 	ret = spool_append_entry(s, item, f->e, &pos);
 	cJSON_Delete(item);
+	cJSON_Delete(ks);
 	if (ret == 0)
 		(void)spool_use_add(s->use, f->cid, pos, journal_end(s->ej) - pos);
 	else if (ret == -ENOSPC)
-		s->stats.rejected_full += (uint64_t)cJSON_GetArraySize(f->ks) + 1;
+		s->stats.rejected_full += f->nkeys;
 	return ret;
 }
 
@@ -207,15 +274,10 @@ int spool_folds_write(struct spool *s)
 	size_t i;
 	int ret, first = 0;
 
-	/* In the order they were opened, but the one the last exec went
-	 * into: last, so that the journal's last item has the last key
-	 * (spool_is_last_key after a restart). */
+	/* In the order they were opened: that of their first execs. */
 	for (i = 0; i < s->nfolds; i++)
-		if (i != s->last_fold && (ret = spool_fold_write(s, &s->folds[i])) < 0 && !first)
+		if ((ret = spool_fold_write(s, i)) < 0 && !first)
 			first = ret;
-	if (s->last_fold < s->nfolds && (ret = spool_fold_write(s, &s->folds[s->last_fold])) < 0 &&
-	    !first)
-		first = ret;
 	spool_folds_clear(s);
 	return first;
 }

@@ -62,8 +62,12 @@ struct spool_batch {
 struct spool_fold {
 	char *cid, *sk, *id_text; /* id_text or id */
 	cJSON *id, *sess, *e;
-	cJSON *ks; /* the keys of the execs folded into e after its own (key) */
-	char key[SPOOL_KEY_MAX];
+	/* The keys of its execs, its own first, and when each came (struct
+	 * spool's fold_seq): the items of a gather's folds name them in the
+	 * order they came (spool_folds_write). */
+	char (*keys)[SPOOL_KEY_MAX];
+	uint64_t *seq;
+	size_t nkeys, capkeys;
 	size_t bytes; /* its item's size, at most */
 };
 
@@ -155,7 +159,7 @@ struct spool {
 	bool gathering; /* spool_gather: folds are kept */
 	struct spool_fold folds[SPOOL_FOLDS_MAX];
 	size_t nfolds;
-	size_t last_fold;  /* the one the last exec went into */
+	uint64_t fold_seq; /* execs folded, ever */
 	size_t fold_bytes; /* their items' sizes, at most */
 };
 

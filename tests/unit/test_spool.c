@@ -273,6 +273,17 @@ static int segments(const char *dir, char paths[][512], int max)
 	return k;
 }
 
+/* The size of file path, or -1. */
+static off_t lseek_end(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	off_t n = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
 /* Writes 'X' at byte skip of the value of the last `key` (a member's
  * name, its colon and the value's quote) before needle in file: 0 or -1. */
 static int damage_value(const char *file, const char *needle, const char *key, size_t skip)
@@ -1893,6 +1904,56 @@ static void test_spool_gather_folds_execs_into_one_item(void)
 	cJSON_Delete(nofold);
 }
 
+/* An agent killed while it wrote a gather's folds (its write torn after
+ * the first item): the keys the items that made it name are those of the
+ * first execs that came, none after one that is missing, so that the
+ * records the next agent skips as spooled (through the last key found,
+ * capture_skip_handled) were all spooled. Two loops' execs interleave:
+ * one fold each. Whole, every key is found. */
+static void test_spool_gather_folds_torn_name_a_prefix(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000, .event_wanted = execs_quiet };
+	char dir[128], sub[160], seg[4][512], keybuf[6][16];
+	const char *keys[6];
+	bool found[6];
+	struct spool *s;
+	int i, torn, n;
+
+	for (i = 0; i < 6; i++) {
+		snprintf(keybuf[i], sizeof(keybuf[i]), "key-%d", i);
+		keys[i] = keybuf[i];
+	}
+	for (torn = 0; torn < 2; torn++) {
+		snprintf(dir, sizeof(dir), "%s/gathertorn%d", base, torn);
+		o.dir = dir;
+		UNIT_CHECK(spool_open(&o, &s) == 0);
+		spool_tick(s);
+		spool_gather(s, true);
+		for (i = 0; i < 6; i++)
+			UNIT_CHECK(add_loop_exec(s, id, i, i % 2, "true", i) == 0);
+		UNIT_CHECK(spool_gather(s, false) == 0);
+		spool_close(s);
+		snprintf(sub, sizeof(sub), "%s/entries", dir);
+		n = segments(sub, seg, 4);
+		UNIT_CHECK(n >= 1);
+		/* The last item's last bytes never written. */
+		if (torn && n >= 1)
+			UNIT_CHECK(truncate(seg[n - 1], lseek_end(seg[n - 1]) - 5) == 0);
+		UNIT_CHECK(spool_open(&o, &s) == 0);
+		memset(found, 0, sizeof(found));
+		spool_find_keys(s, keys, 6, found);
+		UNIT_CHECK(found[0]);
+		for (i = 1; i < 6; i++)
+			UNIT_CHECK(!found[i] || found[i - 1]);
+		if (torn)
+			UNIT_CHECK(!found[5]);
+		else
+			for (i = 0; i < 6; i++)
+				UNIT_CHECK(found[i]);
+		spool_close(s);
+	}
+}
+
 /* A spool that fills while execs are folded: every exec is either taken
  * (and counted in a record) or refused (-ENOSPC, counted as refused);
  * a fold never loses what was taken for room it did not have. */
@@ -2096,6 +2157,7 @@ int main(void)
 		UNIT_TEST(test_spool_folds_as_aggregate_exec_does),
 		UNIT_TEST(test_spool_gather_folds_execs_into_one_item),
 		UNIT_TEST(test_spool_gather_folds_never_lose_what_was_taken),
+		UNIT_TEST(test_spool_gather_folds_torn_name_a_prefix),
 		UNIT_TEST(test_spool_batch_bytes_cuts_records),
 		UNIT_TEST(test_spool_big_open_batches_checkpoint_by_reference),
 		UNIT_TEST(test_spool_open_batches_are_bounded),
