@@ -64,18 +64,6 @@ struct probe_set {
 	size_t nneg, negpos;	    /* entries in use, the next to write */
 };
 
-/* For the files known without readline: the file as fstat shows it, as
- * cheap as a check can be. Its ctime too: a user of the container can put
- * size and mtime back after writing a shell over a file known to have no
- * readline, never ctime (an overlay copy-up changes it: the file is read
- * once more). */
-static bool probe_same_file(const struct probe_file *a, const struct probe_file *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 static int probe_file_stat(int fd, struct probe_file *f)
 {
 	struct stat st;
@@ -120,6 +108,16 @@ static bool probe_same_content(const struct probe_file *a, const struct probe_fi
 	return a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
 	       a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
 	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* For the files known without readline: the file as fstat shows it, as
+ * cheap as a check can be: the same inode with the same content. Its ctime
+ * too: a user of the container can put size and mtime back after writing
+ * a shell over a file known to have no readline, never ctime (an overlay
+ * copy-up changes it: the file is read once more). */
+static bool probe_same_file(const struct probe_file *a, const struct probe_file *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && probe_same_content(a, b);
 }
 
 static struct probe *probe_find(struct probe_set *ps, const struct realfile_key *key)

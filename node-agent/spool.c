@@ -230,9 +230,8 @@ void spool_close(struct spool *s)
 {
 	if (!s)
 		return;
-	/* What a gather left unwritten (spool_gather ends it). */
+	/* What a gather left unwritten (spool_gather ends it); freed. */
 	(void)spool_folds_write(s);
-	spool_folds_clear(s);
 	spool_await_clear(&s->ev_await);
 	hmap_clear(&s->decided);
 	spool_ahead_clear(s);

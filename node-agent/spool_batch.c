@@ -256,10 +256,15 @@ static int spool_entry_time(const char *text, size_t len, char *buf, size_t cap)
 	return -1;
 }
 
+bool spool_id_folds(const cJSON *id)
+{
+	return !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(id, "aggregateExecs"));
+}
+
 /* Whether the batch folds its execs (aggregateExecs, in its identity). */
 static bool spool_batch_folds(const struct spool_batch *bt)
 {
-	return bt && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bt->id, "aggregateExecs"));
+	return bt && spool_id_folds(bt->id);
 }
 
 /* An exec entry of text e (raw, len bytes) folded without parsing it,

@@ -38,7 +38,6 @@ static void spool_fold_free(struct spool_fold *f)
 	cJSON_Delete(f->sess);
 	cJSON_Delete(f->e);
 	free(f->keys);
-	free(f->seq);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -59,8 +58,7 @@ static bool spool_fold_wanted(const struct spool *s, const cJSON *id, const cJSO
 	const char *kind = spool_str(e, "kind");
 
 	return s->gathering && s->opts.aggregate_ms > 0 && kind && !strcmp(kind, "exec") &&
-	       !cJSON_GetObjectItemCaseSensitive(e, "count") &&
-	       !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(id, "aggregateExecs"));
+	       !cJSON_GetObjectItemCaseSensitive(e, "count") && spool_id_folds(id);
 }
 
 /* Whether fold f is of the same container session, identity and session
@@ -112,20 +110,16 @@ static bool spool_fold_room(const struct spool *s, size_t more)
 static int spool_fold_key(struct spool *s, struct spool_fold *f, const char *key)
 {
 	size_t cap = f->capkeys ? f->capkeys * 2 : 8;
-	char(*keys)[SPOOL_KEY_MAX];
-	uint64_t *seq;
+	struct spool_fold_key *keys;
 
 	if (f->nkeys == f->capkeys) {
 		if (!(keys = realloc(f->keys, cap * sizeof(*keys))))
 			return -ENOMEM;
 		f->keys = keys;
-		if (!(seq = realloc(f->seq, cap * sizeof(*seq))))
-			return -ENOMEM;
-		f->seq = seq;
 		f->capkeys = cap;
 	}
-	snprintf(f->keys[f->nkeys], SPOOL_KEY_MAX, "%s", key);
-	f->seq[f->nkeys++] = ++s->fold_seq;
+	snprintf(f->keys[f->nkeys].key, SPOOL_KEY_MAX, "%s", key);
+	f->keys[f->nkeys++].seq = ++s->fold_seq;
 	return 0;
 }
 
@@ -200,29 +194,30 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
  * when out of memory. */
 static cJSON *spool_fold_keys(const struct spool *s, size_t i)
 {
-	uint64_t lo = s->folds[i].seq[0],
-		 hi = i + 1 < s->nfolds ? s->folds[i + 1].seq[0] : UINT64_MAX;
+	uint64_t lo = s->folds[i].keys[0].seq,
+		 hi = i + 1 < s->nfolds ? s->folds[i + 1].keys[0].seq : UINT64_MAX;
 	size_t cur[SPOOL_FOLDS_MAX] = { 0 }, j, best;
 	cJSON *ks = cJSON_CreateArray(), *k;
 	const struct spool_fold *f;
 
 	/* Each fold's keys came in order: merged, a pass over them all. */
 	for (j = 0; j <= i; j++)
-		while (cur[j] < s->folds[j].nkeys && s->folds[j].seq[cur[j]] < lo)
+		while (cur[j] < s->folds[j].nkeys && s->folds[j].keys[cur[j]].seq < lo)
 			cur[j]++;
 	while (ks) {
 		for (j = 0, best = SPOOL_FOLDS_MAX; j <= i; j++) {
 			f = &s->folds[j];
-			if (cur[j] < f->nkeys && f->seq[cur[j]] < hi &&
+			if (cur[j] < f->nkeys && f->keys[cur[j]].seq < hi &&
 			    (best == SPOOL_FOLDS_MAX ||
-			     f->seq[cur[j]] < s->folds[best].seq[cur[best]]))
+			     f->keys[cur[j]].seq < s->folds[best].keys[cur[best]].seq))
 				best = j;
 		}
 		if (best == SPOOL_FOLDS_MAX)
 			break;
 		f = &s->folds[best];
-		if (f->seq[cur[best]] != lo && (!(k = cJSON_CreateString(f->keys[cur[best]])) ||
-						!cJSON_AddItemToArray(ks, k))) {
+		if (f->keys[cur[best]].seq != lo &&
+		    (!(k = cJSON_CreateString(f->keys[cur[best]].key)) ||
+		     !cJSON_AddItemToArray(ks, k))) {
 			cJSON_Delete(k);
 			cJSON_Delete(ks);
 			return NULL;
@@ -248,7 +243,7 @@ static int spool_fold_write(struct spool *s, size_t i)
 	}
 	jsontext_add_ref(item, "t", "e");
 	jsontext_add_true(item, "q");
-	jsontext_add_ref(item, "k", f->keys[0]);
+	jsontext_add_ref(item, "k", f->keys[0].key);
 	if (ks->child)
 		jsontext_add_tree_ref(item, "ks", ks);
 	jsontext_add_ref(item, "cid", f->cid);

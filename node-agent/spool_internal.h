@@ -65,8 +65,10 @@ struct spool_fold {
 	/* The keys of its execs, its own first, and when each came (struct
 	 * spool's fold_seq): the items of a gather's folds name them in the
 	 * order they came (spool_folds_write). */
-	char (*keys)[SPOOL_KEY_MAX];
-	uint64_t *seq;
+	struct spool_fold_key {
+		char key[SPOOL_KEY_MAX];
+		uint64_t seq;
+	} * keys;
 	size_t nkeys, capkeys;
 	size_t bytes; /* its item's size, at most */
 };
@@ -184,6 +186,8 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
  * error (the execs of a fold not journaled are lost, counted as refused
  * when the spool is full). */
 int spool_folds_write(struct spool *s);
+/* Whether the execs of identity id fold (aggregateExecs not false). */
+bool spool_id_folds(const cJSON *id);
 /* Forgets the folds (closing). */
 void spool_folds_clear(struct spool *s);
 /* The last key an item carries: its "ks"' last, else its "k". */
