@@ -41,7 +41,8 @@ printf 'echo from-static-bash\n/bin/true static-child\n' >"$work/static.txt"
 static_seen="grep -qE '\"no readline to probe\",\"file\":\"[^\"]*bash-static\"' '$work/agent.log'"
 cap_shell r "$work/static.txt" --ready "$static_seen" -- /bin/bash-static >/dev/null ||
 	t_fail "bash-static in r failed"
-t_wait 30 grep -q 'static-child' "$work/out.jsonl" || t_fail "exec from bash-static never arrived"
+t_wait 30 grep -q '"argv":\["/bin/true","static-child"\]' "$work/out.jsonl" ||
+	t_fail "exec from bash-static never arrived"
 t_match "static bash not probed, and the agent says why" \
 	'"no readline to probe","file":"[^"]*bash-static"[^}]*"reason":"no symbol table' \
 	"$(cat "$work/agent.log")"
