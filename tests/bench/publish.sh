@@ -9,8 +9,10 @@
 #      of the loops untraced then traced: the best CPU time (the loops'
 #      plus the tracer's) traced over the best untraced, agent on
 #      (Kubernetes mode) over agent off, and the same for the wall clock;
-#      beside it the same loops traced by bpftrace (printing every exec)
-#      and by auditd (an execve rule), and under the standalone agent.
+#      beside it the same loops traced by bpftrace (printing every exec),
+#      by auditd (an execve rule), by bpftrace with only the agent's
+#      readline probes in the container's bash (what any readline capture
+#      costs a bash that forks), and under the standalone agent.
 #   2. the agent's CPU (utime + stime, all threads) per 1,000 execs of
 #      those loops, in Kubernetes mode with the spool; the reference is
 #      the standalone agent writing JSON lines. The agent's idle CPU over
@@ -269,8 +271,7 @@ bt_start() {
 	# shellcheck disable=SC2016 # bpftrace's program, not the shell's
 	unshare --mount sh -c 'mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 		mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-		exec bpftrace -B full -e "tracepoint:sched:sched_process_exec { printf(\"%d %s\n\", pid, comm); }"' \
-		>>"$work/bpftrace.out" 2>>"$work/bpftrace.err" &
+		exec bpftrace -B full -e "$1"' sh "$BT_PROG" >>"$work/bpftrace.out" 2>>"$work/bpftrace.err" &
 	bt=$!
 	TRACER=("$bt")
 	t_cleanup "kill -INT $bt 2>/dev/null"
@@ -286,10 +287,22 @@ if ! part 1; then
 elif command -v bpftrace >/dev/null; then
 	: >"$work/bpftrace.out"
 	bt_starts=0
+	BT_PROG='tracepoint:sched:sched_process_exec { printf("%d %s\n", pid, comm); }'
 	versus "bpftrace, printing every exec" bt_start bt_stop && FIG[bpftrace]=$VS FIG[bpf_bt]=$BPFT
 	grep -i lost "$work/bpftrace.out" "$work/bpftrace.err" | sed 's/^/    /'
 	t_eq "bpftrace printed every exec of the loops" 1 \
 		"$(($(grep -c ' true$' "$work/bpftrace.out") >= 2 * N * RUNS))"
+	# The agent's probes in the container's bash, and nothing else: what
+	# capturing readline costs the loops' forks, whoever does it (a
+	# breakpoint is a private page in the text mapping: each fork of a
+	# bash copies that mapping's page table, each exec after unmaps it).
+	b=/proc/${CPID[audited]}/root/bin/bash
+	BT_PROG="uprobe:$b:readline, uprobe:$b:rl_prep_terminal, uprobe:$b:rl_deprep_terminal { }
+		uretprobe:$b:readline { printf(\"%d %s\\n\", pid, str(retval)); }"
+	n=$bt_starts
+	versus "bpftrace, bash's readline probes" bt_start bt_stop && FIG[bt_readline]=$VS
+	t_eq "bpftrace attached the four probes of the agent each time" "$((bt_starts - n))" \
+		"$(grep -c '^Attaching 4 probes' "$work/bpftrace.out")"
 else
 	t_fail "bpftrace is installed (hack/install-deps.sh bench)"
 fi
@@ -550,7 +563,7 @@ fi
 
 # --- the table ---
 # A part not run (BENCH_PARTS) shows "?".
-for k in exec bpftrace auditd standalone cpu cpu_standalone ev10 ev1000 ev1000start bare1000 rec10 rec1000 \
+for k in exec bpftrace bt_readline auditd standalone cpu cpu_standalone ev10 ev1000 ev1000start bare1000 rec10 rec1000 \
 	rss_idle rss_idle1 rss_many rss_many1 hwm slow quiet quiet2; do
 	FIG[$k]=${FIG[$k]:-?}
 done
@@ -567,6 +580,7 @@ tab figure measured reference goal met
 tab "2 exec loops, agent on / off (CPU)" "${FIG[exec]:-?}" "bpftrace ${FIG[bpftrace]:-?}" "<= x1.03" \
 	"$(met "$(num "${FIG[exec]:-?}")" '<=' 1.03)"
 tab "" "" "auditd ${FIG[auditd]:-?}" "" ""
+tab "" "" "bpftrace, bash's readline probes ${FIG[bt_readline]:-?}" "" ""
 tab "" "" "standalone agent ${FIG[standalone]:-?}" "" ""
 tab "  BPF programs in the kernel, per exec" "${FIG[bpf]:-?}" "bpftrace ${FIG[bpf_bt]:-?}" "" ""
 tab "" "" "standalone agent ${FIG[bpf_sa]:-?}" "" ""
