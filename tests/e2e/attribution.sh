@@ -136,6 +136,11 @@ for who in alice bob; do
 	printf -v "sid_$who" '%s' "$sid"
 	t_wait "$WAIT" shell_event "$pod" "$line" >/dev/null || true
 	t_eq "$who's session: the ShellCommand Event names $who" "$who: $line" "$(shell_event "$pod" "$line")"
+	# SessionOpened goes out at the decision's place, after the Events
+	# of lines typed before it.
+	# shellcheck disable=SC2317 # called by t_wait
+	opened() { opened_events "$pod" | t_grep -q "^Normal $who opened .*(AdmissionTuple, session $sid)"; }
+	t_wait "$WAIT" opened || true
 	t_match "$who's session: a SessionOpened Event says who opened what in which container" \
 		"Normal $who opened \`bash\` \(tty\) in container shell \(AdmissionTuple, session $sid\)" \
 		"$(opened_events "$pod")"
@@ -243,6 +248,9 @@ t_eq "alice's debug container: its records name alice, through the ephemeral con
 	"Matched alice EphemeralContainer same" "$status $user $method $same"
 t_wait "$WAIT" shell_event "$pod" "$line" >/dev/null || true
 t_eq "  and its ShellCommand Event" "alice: $line" "$(shell_event "$pod" "$line")"
+# shellcheck disable=SC2317 # called by t_wait
+dbg_opened() { opened_events "$pod" | t_grep -q "alice opened .* in container $dbg (EphemeralContainer"; }
+t_wait "$WAIT" dbg_opened || true
 t_match "  and a SessionOpened Event for it" "alice opened .* in container $dbg \(EphemeralContainer" \
 	"$(opened_events "$pod")"
 

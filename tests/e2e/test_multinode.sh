@@ -274,6 +274,8 @@ printf 'echo on-node-b\nhostname\nexit\n' >"$work/b.txt"
 e2e_session "node B (chunked): kubectl exec -it" "$work/b.txt" "$work" --size 0x0 -- \
 	"$KUBE_BIN/kubectl" exec -it "$podB" -c shell -- bash
 t_wait "$WAIT" count_at_least 3 e2e_record_entries "$podB" shell line || true
+# Records go out before the Events of their lines: those are waited for too.
+t_wait "$WAIT" count_at_least 3 e2e_events "$podB" || true
 t_eq "node B: the AuditRecords hold the typed lines" "$(cat "$work/b.txt")" \
 	"$(e2e_record_entries "$podB" shell line)"
 t_eq "node B: one Event per line, naming its user" "$(sed 's/^/shellaudit-admin: /' "$work/b.txt")" \
@@ -339,6 +341,7 @@ printf 'echo moved-to-a\nexit\n' >"$work/m.txt"
 e2e_session "the moved pod: kubectl exec -it" "$work/m.txt" "$work" --size 0x0 -- \
 	"$KUBE_BIN/kubectl" exec -it "$podM" -c shell -- bash
 t_wait "$WAIT" count_at_least 2 e2e_record_entries "$podM" shell line || true
+t_wait "$WAIT" count_at_least 2 e2e_events "$podM" || true
 t_eq "the moved pod's lines are in its records" "$(cat "$work/m.txt")" "$(e2e_record_entries "$podM" shell line)"
 t_eq "written by node A's agent" "$A" "$(e2e_record_entries "$podM" shell line node | sort -u)"
 t_eq "and its Events" "$(sed 's/^/shellaudit-admin: /' "$work/m.txt")" "$(e2e_events "$podM")"

@@ -533,8 +533,15 @@ for i in $(seq 1 12); do
 	typed=$((typed + 1))
 done
 t_wait 30 summary || true
-held=$(events web ShellCommandsSuppressed | sed -n 's/^\([0-9]*\) command lines were not shown.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
-shown=$(events | grep -c '^#rate-' || true)
+held_n() { events web ShellCommandsSuppressed | sed -n 's/^\([0-9]*\) command lines were not shown.*/\1/p' | awk '{ s += $1 } END { print s + 0 }'; }
+shown_n() { events | grep -c '^#rate-' || true; }
+# The summary is created before the Event of the line that brought it
+# (that one goes out with the next window of Events): wait for both.
+# shellcheck disable=SC2317 # called by t_wait
+all_told() { [ $(($(shown_n) + $(held_n))) -ge "$typed" ]; }
+t_wait 30 all_told || true
+held=$(held_n)
+shown=$(shown_n)
 t_match "a ShellCommandsSuppressed Event says how many lines were held back" '^[1-9]' "$held"
 t_eq "Events shown + lines held back = lines typed" "$typed" "$((shown + held))"
 t_eq "the AuditRecords hold them all, in order" "$(seq 1 30 | sed 's/^/#rate-/')" \

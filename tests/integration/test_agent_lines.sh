@@ -88,6 +88,14 @@ records_in() { [ "$(recorded)" -ge 14 ]; }
 has_events() { [ "$(k get events -n shop --field-selector reason=ShellCommand -o name | wc -l)" -ge 14 ]; }
 t_wait 180 records_in || t_fail "14 lines in the AuditRecords" "$(tail -5 "$dir/agent.log")"
 t_wait 60 has_events || t_fail "14 ShellCommand Events"
+# The Events of a session go out together, in a window of requests the
+# API server may answer in any order: the three execs' too.
+progs_in() {
+	[ "$(k get events -n shop --field-selector reason=ProgramExecuted \
+		-o jsonpath='{range .items[*]}{.message}{"\n"}{end}' |
+		grep -cE 'ls \(/bin/sleep\) 0$|gone \(deleted\)\) 0$|/bin/echo \[REDACTED\] -u root$')" -ge 3 ]
+}
+t_wait 60 progs_in || t_fail "3 ProgramExecuted Events"
 t_wait 30 cap_has_line plain "echo end-of-lines" || t_fail "the lines in the JSON lines"
 cap_agent_stop
 

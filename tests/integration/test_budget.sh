@@ -141,6 +141,11 @@ else
 fi
 t_match "with the figures in its message" 'held [0-9.]+Mi, past 90% of .*budget 3Mi' "$(cond flood message)"
 t_match "kubectl get sap shows it" 'flood +[0-9]+ +[0-9]+ +[A-Za-z]+ +True' "$(k get sap flood --no-headers)"
+# Each policy's status and the node's spec are writes of their own, in
+# flight at once (the controller's writers): each is waited for.
+# shellcheck disable=SC2317 # called by t_wait
+quiet_held() { [ "$(cond quiet status) $(cond quiet reason)" = "True ClusterBudget" ]; }
+t_wait 60 quiet_held || true
 t_eq "the quiet policy says so too (the cluster's budget)" "True ClusterBudget" \
 	"$(cond quiet status) $(cond quiet reason)"
 warning() {
@@ -155,6 +160,9 @@ t_wait 30 has_warning || true
 t_eq "a Warning Event is on the policy" "True" "$(warning)"
 t_match "the controller's metric says the bytes" '^[0-9.e+]+$' "$(cmetric record_bytes)"
 t_eq "and that the budget is exceeded" "1" "$(cmetric storage_budget_exceeded)"
+# shellcheck disable=SC2317 # called by t_wait
+node_held() { [ "$(k get san "$node" -o jsonpath='{.spec.targets[0].holdRecords}')" = true ]; }
+t_wait 60 node_held || true
 t_eq "the node's targets are held" "true" \
 	"$(k get san "$node" -o jsonpath='{.spec.targets[0].holdRecords}')"
 heldrecs() { [ "$(ametric records_held)" -gt 0 ] 2>/dev/null; }
