@@ -32,9 +32,17 @@ struct probe_file {
 	struct timespec ctime;
 };
 
+/* Where one parse of a file found what the probes use: readline's offset,
+ * and when the file has all three, rl_prep_terminal's and
+ * rl_deprep_terminal's offsets and rl_line_buffer's distance from the
+ * latter (else 0). */
+struct probe_points {
+	uint64_t readline, prep, deprep, line_buffer;
+};
+
 struct probe {
 	struct probe_file file;
-	uint64_t offset;
+	struct probe_points at;
 	/* readline's return and entry, then when the file has them
 	 * rl_deprep_terminal's and rl_prep_terminal's entries. */
 	struct bpf_link *link[4];
@@ -244,16 +252,25 @@ static void probe_pin_name(struct probe *p)
 	realfile_key_str(&p->file.key, key, sizeof(key));
 	snprintf(p->pin, sizeof(p->pin), "rl-%s-%llx-%llx_%lx-%llx", key,
 		 (unsigned long long)p->file.size, (unsigned long long)p->file.mtime.tv_sec,
-		 (unsigned long)p->file.mtime.tv_nsec, (unsigned long long)p->offset);
+		 (unsigned long)p->file.mtime.tv_nsec, (unsigned long long)p->at.readline);
 }
 
-/* Attaches the readline probes of p to the file at fd, with the symbols
- * one parse of the file found (q). */
-static int probe_attach(struct probe_set *ps, struct probe *p, int fd,
-			const struct elfsym_query q[PROBE_Q_MAX], const char **recovery,
+static void probe_points_of(const struct elfsym_query q[PROBE_Q_MAX], struct probe_points *at)
+{
+	memset(at, 0, sizeof(*at));
+	at->readline = q[PROBE_Q_READLINE].sym.offset;
+	if (q[PROBE_Q_DEPREP].err == 0 && q[PROBE_Q_PREP].err == 0 &&
+	    q[PROBE_Q_LINE_BUFFER].err == 0) {
+		at->prep = q[PROBE_Q_PREP].sym.offset;
+		at->deprep = q[PROBE_Q_DEPREP].sym.offset;
+		at->line_buffer = q[PROBE_Q_LINE_BUFFER].sym.vaddr - q[PROBE_Q_DEPREP].sym.vaddr;
+	}
+}
+
+/* Attaches the readline probes of p to the file at fd, at p->at. */
+static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const char **recovery,
 			bool *adopted)
 {
-	const struct elfsym *sym = &q[PROBE_Q_READLINE].sym, *dep = &q[PROBE_Q_DEPREP].sym;
 	char path[64];
 	int err;
 
@@ -263,19 +280,17 @@ static int probe_attach(struct probe_set *ps, struct probe *p, int fd,
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	/* The return probe first, then the entry probe that arms it: a call
 	 * entered between the two is left to the recovery probe. */
-	err = probe_link(ps, p, CAPTURE_READLINE_RET, path, sym->offset, 0, adopted);
+	err = probe_link(ps, p, CAPTURE_READLINE_RET, path, p->at.readline, 0, adopted);
 	if (!err)
-		err = probe_link(ps, p, CAPTURE_READLINE_ENTER, path, sym->offset, 0, adopted);
+		err = probe_link(ps, p, CAPTURE_READLINE_ENTER, path, p->at.readline, 0, adopted);
 	if (err)
 		return err;
 	/* Recovering the call already running, and the callback interface,
 	 * need rl_deprep_terminal, rl_prep_terminal and rl_line_buffer. */
-	if (q[PROBE_Q_DEPREP].err == 0 && q[PROBE_Q_PREP].err == 0 &&
-	    q[PROBE_Q_LINE_BUFFER].err == 0 &&
-	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, q[PROBE_Q_PREP].sym.offset, 0, adopted) ==
-		0 &&
-	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, dep->offset,
-		       q[PROBE_Q_LINE_BUFFER].sym.vaddr - dep->vaddr, adopted) == 0)
+	if (p->at.deprep &&
+	    probe_link(ps, p, CAPTURE_PREP_ENTER, path, p->at.prep, 0, adopted) == 0 &&
+	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, p->at.deprep, p->at.line_buffer,
+		       adopted) == 0)
 		*recovery = "yes";
 	return 0;
 }
@@ -378,15 +393,21 @@ out:
 	return err;
 }
 
-/* Examines the file at fd (file: its identity, keywhy: why it is keyed by
- * its overlay inode, or NULL) and attaches a new probe to it, owned by
- * owner: 1 and *out, 0 when it turned out to be a probed file's (its
- * owner added, *out that probe), or a negative errno. */
-static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
-		     struct probe_file *file, const char *keywhy, struct probe_refusal *ref,
-		     struct probe **out)
+/* The dev:ino fstat shows, for the log. */
+static void probe_devino(const struct probe_file *file, char *buf, size_t cap)
 {
-	struct elfsym_query q[PROBE_Q_MAX];
+	snprintf(buf, cap, "%u:%u:%lu", major(file->dev), minor(file->dev),
+		 (unsigned long)file->ino);
+}
+
+/* Attaches a new probe at the points one parse of the file at fd found
+ * (file: its identity, keywhy: why it is keyed by its overlay inode, or
+ * NULL), owned by owner: 1 and *out, 0 when it turned out to be a probed
+ * file's (its owner added, *out that probe), or a negative errno. */
+static int probe_add_at(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
+			struct probe_file *file, const char *keywhy, const struct probe_points *at,
+			struct probe **out)
+{
 	struct probe_file again;
 	const char *recovery = "no";
 	bool adopted = false;
@@ -394,11 +415,7 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 	struct probe *p, *q2;
 	int err;
 
-	snprintf(devino, sizeof(devino), "%u:%u:%lu", major(file->dev), minor(file->dev),
-		 (unsigned long)file->ino);
-	err = probe_examine(ps, fd, file, label, devino, q, ref);
-	if (err)
-		return err;
+	probe_devino(file, devino, sizeof(devino));
 	if (keywhy)
 		log_with(LOG_DEBUG, LOG_KV("file", label, "inode", devino, "reason", keywhy),
 			 "overlay file keyed by its overlay inode");
@@ -409,10 +426,10 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 	p = &ps->probes[ps->nprobes];
 	memset(p, 0, sizeof(*p));
 	p->file = *file;
-	p->offset = q[PROBE_Q_READLINE].sym.offset;
+	p->at = *at;
 	snprintf(p->label, sizeof(p->label), "%s", label);
 	probe_pin_name(p);
-	err = probe_attach(ps, p, fd, q, &recovery, &adopted);
+	err = probe_attach(ps, p, fd, &recovery, &adopted);
 	/* A uprobe lands on the real file at the time of the attach: a
 	 * copy-up in between (the container rewrote or chmod'ed the file)
 	 * changed it. The key must still hold after the attach, else the
@@ -430,7 +447,7 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 		}
 		probe_pin_name(p);
 		adopted = false;
-		err = probe_attach(ps, p, fd, q, &recovery, &adopted);
+		err = probe_attach(ps, p, fd, &recovery, &adopted);
 	}
 	if (err) {
 		log_with(LOG_ERROR, LOG_KV("file", label, "inode", devino),
@@ -444,7 +461,7 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 		return err;
 	}
 	ps->nprobes++;
-	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->offset);
+	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->at.readline);
 	realfile_key_str(&p->file.key, key, sizeof(key));
 	log_with(LOG_INFO,
 		 LOG_KV("file", label, "inode", devino, "file_key",
@@ -456,24 +473,68 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 	return 1;
 }
 
-/* Probe p's file was rewritten in place (probe_same_content): p's probes
- * go, the file is examined again, and a new probe takes p's owners (they
- * run the new file from now on), or none when it has no readline now. */
+/* Examines the file at fd and attaches a new probe to it: probe_add_at's
+ * results, or the examination's error. */
+static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
+		     struct probe_file *file, const char *keywhy, struct probe_refusal *ref,
+		     struct probe **out)
+{
+	struct elfsym_query q[PROBE_Q_MAX];
+	struct probe_points at;
+	char devino[64];
+	int err;
+
+	probe_devino(file, devino, sizeof(devino));
+	if ((err = probe_examine(ps, fd, file, label, devino, q, ref)))
+		return err;
+	probe_points_of(q, &at);
+	return probe_add_at(ps, fd, pid, owner, label, file, keywhy, &at, out);
+}
+
+/* Probe p's file changed since it was examined (probe_same_content): it is
+ * examined again. With its readline and the other probe points where they
+ * were (a touch, a chmod, a link: anything that changes ctime alone, which
+ * the container's user can do to a running program), p stays as it is:
+ * detached, even for a moment, its probes would miss the return of a
+ * readline call already running, and that line. Else (rewritten in place:
+ * a running program cannot be) p's probes go and a new probe takes p's
+ * owners (they run the new file from now on), or none when it has no
+ * readline now. */
 static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pid, uint32_t owner,
 			 const char *label, struct probe_file *file, const char *keywhy,
 			 struct probe_refusal *ref)
 {
-	uint32_t *owners = p->owners;
-	size_t nowners = p->nowners, i;
+	struct elfsym_query q[PROBE_Q_MAX];
+	struct probe_points at;
+	uint32_t *owners;
+	size_t nowners, i;
 	struct probe *np = NULL;
+	char devino[64];
 	int err, ret;
 
+	probe_devino(file, devino, sizeof(devino));
+	ret = probe_examine(ps, fd, file, label, devino, q, ref);
+	if (!ret) {
+		probe_points_of(q, &at);
+		if (!memcmp(&at, &p->at, sizeof(at))) {
+			log_with(LOG_INFO, LOG_KV("file", label, "was", p->label),
+				 "probed file changed since it was examined, its readline where it "
+				 "was: probes kept");
+			p->file.size = file->size;
+			p->file.mtime = file->mtime;
+			p->file.ctime = file->ctime;
+			return probe_add_owner(p, owner);
+		}
+	}
 	log_with(LOG_INFO, LOG_KV("file", label, "was", p->label),
 		 "probed file rewritten since it was examined: examined again");
+	owners = p->owners;
+	nowners = p->nowners;
 	p->owners = NULL;
 	probe_unlink(p);
 	*p = ps->probes[--ps->nprobes];
-	ret = probe_add(ps, fd, pid, owner, label, file, keywhy, ref, &np);
+	if (!ret)
+		ret = probe_add_at(ps, fd, pid, owner, label, file, keywhy, &at, &np);
 	for (i = 0, err = 0; ret >= 0 && np && i < nowners && !err; i++)
 		err = probe_add_owner(np, owners[i]);
 	free(owners);

@@ -8,7 +8,8 @@
 # by a process gone before discovery's turn (found by the scan that a gone
 # process owes, by its namespace or by its mark). And a program known to
 # have no readline, rewritten in place with a shell; a probed one rewritten
-# in place with another build.
+# in place with another build, and one whose ctime alone changes while it
+# reads a line.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -174,6 +175,26 @@ t_eq "a probed program rewritten in place with another build: every line" \
 	"$(cat "$work/swap1.txt" "$work/swap2.txt" | grep -v first)" \
 	"$(cap_lines f | grep -F "swap " | grep -v first)"
 t_match "it was examined again" '"probed file rewritten since it was examined' \
+	"$(cat "$work/agent.log")"
+
+# A probed program whose ctime alone changes (touch, chmod, a link: what
+# its user can do while it runs), then runs again: its probes stay. Gone
+# even for a moment, they would miss the return of the readline call
+# running meanwhile, and its line: a way to type unrecorded lines.
+changed='"probed file (changed|rewritten) since it was examined'
+n0=$(grep -cE "$changed" "$work/agent.log")
+printf 'swap in-flight\nswap after\n' >"$work/swap3.txt"
+"$TOOLS/ptytype" --prompt 'rl> ' --lines "$work/swap3.txt" --log "$work/pty-swap.log" --timeout 60 \
+	--ready "touch '$swap' && nsenter --target '${CPID[f]}' --mount --pid --root --wd \
+		${CENV[*]} /opt/shells/rl-swap </dev/null >/dev/null 2>&1 &&
+		[ \$(grep -cE '$changed' '$work/agent.log') -gt $n0 ]" \
+	-- nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" \
+	/opt/shells/rl-swap >/dev/null || t_fail "the touched program ran" "$(tail -c 300 "$work/pty-swap.log")"
+t_wait 30 cap_has_line f "swap after" || t_fail "the touched program's lines never arrived"
+t_eq "a probed program touched while it reads a line: that line and the next, from readline" \
+	"$(printf 'swap in-flight\nswap after')" \
+	"$("$TOOLS/sa-lines" --kind line --container f --source readline "$work/out.jsonl" | grep -F -e "swap in-flight" -e "swap after")"
+t_match "its probes were kept" '"probed file changed since it was examined, its readline where it was: probes kept"' \
 	"$(cat "$work/agent.log")"
 cap_agent_stop
 
