@@ -246,6 +246,17 @@ void spool_close(struct spool *s)
 /* Journals the batcher's state; the entries before its keep position are
  * then covered by records and this checkpoint, so the entries journal may
  * drop them once their Events are out too. */
+/* Syncs the entries journal. */
+static int spool_sync_entries(struct spool *s)
+{
+	int ret = journal_sync(s->ej);
+
+	if (ret == 0)
+		s->unsynced_loud = false;
+	s->last_sync_ms = clock_now_ms();
+	return ret;
+}
+
 static int spool_checkpoint(struct spool *s)
 {
 	uint64_t pos, keep;
@@ -253,6 +264,11 @@ static int spool_checkpoint(struct spool *s)
 	char *text;
 	int ret;
 
+	/* It names positions of the entries journal (where the batcher goes
+	 * on, what its open batches hold): they are durable first, or a
+	 * restart after a crash would look for entries past the end. */
+	if (journal_synced(s->ej) != journal_end(s->ej) && (ret = spool_sync_entries(s)) < 0)
+		return ret;
 	spool_batcher_prune(&s->b, s->rp);
 	if (!(item = spool_batcher_checkpoint(&s->b, &keep)))
 		return -ENOMEM;
@@ -420,12 +436,11 @@ int spool_tick(struct spool *s)
 	 * durable before anything new of the records journal is, and so
 	 * before a record is published, whatever the gap. */
 	wait = spool_sync_wait_ms(s);
-	if (wait == 0 || (wait > 0 && (ckpt || journal_synced(s->rj) != journal_end(s->rj)))) {
-		if ((ret = journal_sync(s->ej)) < 0 && !first)
-			first = ret;
-		else if (ret == 0)
-			s->unsynced_loud = false;
-		s->last_sync_ms = now;
+	if ((wait == 0 || (wait > 0 && (ckpt || journal_synced(s->rj) != journal_end(s->rj)))) &&
+	    (ret = spool_sync_entries(s)) < 0) {
+		/* Then nothing new of the records journal is made durable,
+		 * nor handed out: the next tick tries again. */
+		return first ? first : ret;
 	}
 	if (ckpt) {
 		if ((ret = spool_checkpoint(s)) < 0 && !first)
@@ -1252,6 +1267,10 @@ static int spool_restore(struct spool *s)
 	cJSON_Delete(ckpt);
 	if (s->b.bp < s->ep)
 		s->b.bp = s->ep;
+	/* A checkpoint of an agent that made it durable before the entries
+	 * it names (before this one did not): what a crash took of them. */
+	if (s->b.bp > journal_end(s->ej))
+		s->b.bp = journal_end(s->ej);
 	return ret;
 }
 

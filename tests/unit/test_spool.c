@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2148,9 +2149,141 @@ static void test_spool_chains_publish_apart(void)
 	cJSON_Delete(id2);
 }
 
+static off_t synced_entries;
+/* fdatasync that notes the entries segment's size at each that worked:
+ * what a node crash keeps of it. */
+static int noting_datasync(int fd)
+{
+	char link[64], path[512];
+	struct stat st;
+	ssize_t n;
+	int r = fdatasync(fd);
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	if (r == 0 && strstr(path, "/entries/") && strstr(path, ".seg") && fstat(fd, &st) == 0)
+		synced_entries = st.st_size;
+	return r;
+}
+
+/* Seeding a chain writes a checkpoint, which names positions of the
+ * entries journal: the entries are durable first. Else a node crash (the
+ * entries segment cut back to its last sync) leaves a checkpoint past the
+ * journal's end, and what comes after the restart is never batched. */
+static void test_spool_seed_syncs_the_entries_first(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000,
+				.checkpoint_ms = 3600000,
+				.sync_quiet_gap_ms = 1L << 40,
+				.resume = true,
+				.event_wanted = execs_quiet,
+				.datasync = noting_datasync };
+	char dir[128], copy[128], sub[200], seg[4][512];
+	const cJSON *wid;
+	const char *cid;
+	struct spool *s;
+	cJSON *other, *all, *x, *rec, *e;
+	int i, n, found = 0;
+
+	snprintf(dir, sizeof(dir), "%s/seed-sync", base);
+	snprintf(copy, sizeof(copy), "%s/seed-sync-crash", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	add_to(s, "containerd://c1", id, "a", "first");
+	spool_tick(s);
+	UNIT_CHECK(spool_wanted_chain(s, &cid, &wid) == 1);
+	UNIT_CHECK(spool_seed_chain(s, "containerd://c1", NULL) == 0);
+	spool_tick(s);
+	UNIT_CHECK(spool_sync_wait_ms(s) == -1);
+	/* Quiet execs, left unsynced by the quiet gap, then a new chain. */
+	for (i = 0; i < 3; i++)
+		UNIT_CHECK(add_loop_exec(s, id, 1000 + i, 0, "true", i) == 0);
+	other = cJSON_Duplicate(id, 1);
+	cJSON_ReplaceItemInObject(other, "containerID", cJSON_CreateString("containerd://c2"));
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:05.000000Z");
+	cJSON_AddStringToObject(e, "kind", "exec");
+	cJSON_AddStringToObject(e, "text", "x");
+	UNIT_CHECK(spool_add_keyed(s, "containerd://c2", "", other, NULL, e, "k2") == 0);
+	cJSON_Delete(e);
+	spool_tick(s);
+	UNIT_CHECK(spool_wanted_chain(s, &cid, &wid) == 1 && !strcmp(cid, "containerd://c2"));
+	UNIT_CHECK(spool_seed_chain(s, "containerd://c2", NULL) == 0);
+	/* The node crashes now: what was not synced is gone. */
+	sh("cp -a '%s' '%s'", dir, copy);
+	spool_close(s);
+	snprintf(sub, sizeof(sub), "%s/entries", copy);
+	n = segments(sub, seg, 4);
+	UNIT_CHECK(n >= 1 && truncate(seg[n - 1], synced_entries) == 0);
+	o.dir = copy;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	add_to(s, "containerd://c1", id, "a", "after-the-crash");
+	spool_tick(s);
+	spool_end_session(s, "containerd://c1", "a");
+	spool_tick(s);
+	all = all_records(s);
+	for (rec = all->child; rec; rec = rec->next)
+		for (x = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries")->child; x;
+		     x = x->next) {
+			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(x, "text"));
+
+			found += t && !strcmp(t, "after-the-crash");
+		}
+	UNIT_CHECK(found == 1);
+	cJSON_Delete(all);
+	cJSON_Delete(other);
+	spool_close(s);
+}
+
+static bool entries_sync_fails;
+/* fdatasync that fails with EIO on the entries journal while asked to. */
+static int failing_entries_datasync(int fd)
+{
+	char link[64], path[512];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	if (entries_sync_fails && strstr(path, "/entries/")) {
+		errno = EIO;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+/* No record is handed out while the entries it was formed of could not be
+ * synced; once they are, it is. */
+static void test_spool_no_record_while_its_entries_fail_to_sync(void)
+{
+	struct spool_opts o = { .batch_entries = 1, .datasync = failing_entries_datasync };
+	char dir[128];
+	struct spool *s;
+	cJSON *item;
+	uint64_t pos;
+
+	snprintf(dir, sizeof(dir), "%s/entries-eio", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	entries_sync_fails = true;
+	add_to(s, "containerd://c1", id, "a", "not-durable-yet");
+	UNIT_CHECK(spool_tick(s) == -EIO);
+	UNIT_CHECK(spool_next_record(s, &item, &pos) == -ENODATA);
+	entries_sync_fails = false;
+	UNIT_CHECK(spool_tick(s) == 0);
+	UNIT_CHECK(spool_next_record(s, &item, &pos) == 0);
+	cJSON_Delete(item);
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
+		UNIT_TEST(test_spool_seed_syncs_the_entries_first),
+		UNIT_TEST(test_spool_no_record_while_its_entries_fail_to_sync),
 		UNIT_TEST(test_spool_replay_from_a_crash_forms_the_same_records),
 		UNIT_TEST(test_spool_trim_changes_no_record),
 		UNIT_TEST(test_spool_full_is_counted),
