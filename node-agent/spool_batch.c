@@ -444,18 +444,25 @@ static struct spool_batch *spool_damaged_owner(struct spool_batcher *b, const vo
 }
 
 /* The gap entry of a corrupt entry of `bytes` bytes, at time when. */
-static cJSON *spool_gap_new(const char *when, size_t bytes)
+static cJSON *spool_gap_new(const char *when, size_t bytes, size_t count)
 {
 	cJSON *gap = cJSON_CreateObject();
 	char note[160];
 
 	if (!gap)
 		return NULL;
-	snprintf(note, sizeof(note),
-		 "an entry was lost: %zu bytes of it in the node's spool were unreadable", bytes);
+	if (count > 1)
+		snprintf(note, sizeof(note),
+			 "%zu entries were lost: the %zu bytes of the node's spool that held them "
+			 "were unreadable",
+			 count, bytes);
+	else
+		snprintf(note, sizeof(note),
+			 "an entry was lost: %zu bytes of it in the node's spool were unreadable",
+			 bytes);
 	cJSON_AddStringToObject(gap, "time", when ? when : SPOOL_EPOCH);
 	cJSON_AddStringToObject(gap, "kind", "gap");
-	cJSON_AddNumberToObject(gap, "count", 1);
+	cJSON_AddNumberToObject(gap, "count", (double)count);
 	cJSON_AddStringToObject(gap, "text", note);
 	return gap;
 }
@@ -465,7 +472,7 @@ static cJSON *spool_gap_new(const char *when, size_t bytes)
 static int spool_damaged_gap(struct spool_batcher *b, struct spool_batch *bt, size_t bytes)
 {
 	const cJSON *last = cJSON_GetArrayItem(bt->entries, cJSON_GetArraySize(bt->entries) - 1);
-	cJSON *gap = spool_gap_new(spool_str(last, "time"), bytes);
+	cJSON *gap = spool_gap_new(spool_str(last, "time"), bytes, 1);
 	char key[600], *text;
 	int ret = 0;
 
@@ -497,12 +504,20 @@ static cJSON *spool_damaged_entry(const void *data, size_t len)
 	cJSON *ic = cJSON_DetachItemFromObjectCaseSensitive(item, "ic");
 	const char *t = spool_str(item, "t");
 	char *head = NULL, check[16];
+	const cJSON *n;
+	size_t count;
 
 	if (t && !strcmp(t, "e") && cJSON_IsString(ic) && (head = jsontext_print(item, NULL))) {
 		snprintf(check, sizeof(check), "%08" PRIx32,
 			 spool_entry_crc(head, spool_str(e, "time")));
+		/* A fold's head says how many execs its entry held. */
+		n = cJSON_GetObjectItemCaseSensitive(item, "n");
+		count = cJSON_IsNumber(n) && n->valuedouble >= 1 &&
+					n->valuedouble <= SPOOL_FOLD_KEYS_MAX ?
+				(size_t)n->valuedouble :
+				1;
 		if (!strcmp(check, ic->valuestring))
-			gap = spool_gap_new(spool_str(e, "time"), len + 12);
+			gap = spool_gap_new(spool_str(e, "time"), len + 12, count);
 	}
 	free(head);
 	cJSON_Delete(ic);
@@ -513,6 +528,8 @@ static cJSON *spool_damaged_entry(const void *data, size_t len)
 	}
 	cJSON_AddItemToObject(item, "e", gap);
 	cJSON_DeleteItemFromObjectCaseSensitive(item, "k");
+	cJSON_DeleteItemFromObjectCaseSensitive(item, "ks");
+	cJSON_DeleteItemFromObjectCaseSensitive(item, "n");
 	return item;
 }
 

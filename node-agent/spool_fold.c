@@ -25,7 +25,7 @@
 #include "aggregate.h"
 #include "journal.h"
 
-/* What an item adds to its head and entry: "t", "q", "k", "cid", "sk",
+/* What an item adds to its head and entry: "t", "q", "k", "n", "cid", "sk",
  * "ic", the folded entry's count, first and last, the journal's header. */
 #define SPOOL_FOLD_ITEM_EXTRA 256
 
@@ -234,6 +234,7 @@ static int spool_fold_write(struct spool *s, size_t i)
 	const struct spool_fold *f = &s->folds[i];
 	cJSON *item = cJSON_CreateObject(), *ks = spool_fold_keys(s, i);
 	uint64_t pos = 0;
+	char n[24];
 	int ret;
 
 	if (!item || !ks) {
@@ -246,6 +247,10 @@ static int spool_fold_write(struct spool *s, size_t i)
 	jsontext_add_ref(item, "k", f->keys[0].key);
 	if (ks->child)
 		jsontext_add_tree_ref(item, "ks", ks);
+	/* How many execs: in the head, which its check covers apart from the
+	 * entry, so that a damaged entry is a gap of as many. */
+	snprintf(n, sizeof(n), "%zu", f->nkeys);
+	jsontext_add_raw_ref(item, "n", n);
 	jsontext_add_ref(item, "cid", f->cid);
 	jsontext_add_ref(item, "sk", f->sk);
 	if (f->id_text)

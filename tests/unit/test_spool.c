@@ -2279,9 +2279,47 @@ static void test_spool_no_record_while_its_entries_fail_to_sync(void)
 	spool_close(s);
 }
 
+/* One damaged byte in the entry of a fold of ten execs: a gap of ten in
+ * its chain, not of one. */
+static void test_spool_damaged_fold_is_a_gap_of_its_count(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000, .event_wanted = execs_quiet };
+	char dir[128], sub[160], seg[4][512];
+	int i, n, gaps = 0;
+	struct spool *s;
+	cJSON *all, *rec, *x;
+
+	snprintf(dir, sizeof(dir), "%s/damaged-fold", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	spool_gather(s, true);
+	for (i = 0; i < 10; i++)
+		UNIT_CHECK(add_loop_exec(s, id, 1000 + i, 0, "true", i) == 0);
+	UNIT_CHECK(spool_gather(s, false) == 0);
+	add_to(s, "containerd://c1", id, "b", "after");
+	snprintf(sub, sizeof(sub), "%s/entries", dir);
+	n = segments(sub, seg, 4);
+	spool_close(s);
+	UNIT_CHECK(n == 1 && corrupt(seg[0], "/bin/true", 3) == 0);
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_end_session(s, "containerd://c1", "a");
+	spool_end_session(s, "containerd://c1", "b");
+	all = all_records(s);
+	for (rec = all->child; rec; rec = rec->next)
+		for (x = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries")->child; x;
+		     x = x->next)
+			if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "kind")), "gap"))
+				gaps += (int)cJSON_GetNumberValue(cJSON_GetObjectItem(x, "count"));
+	UNIT_CHECK(gaps == 10);
+	cJSON_Delete(all);
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
+		UNIT_TEST(test_spool_damaged_fold_is_a_gap_of_its_count),
 		UNIT_TEST(test_spool_seed_syncs_the_entries_first),
 		UNIT_TEST(test_spool_no_record_while_its_entries_fail_to_sync),
 		UNIT_TEST(test_spool_replay_from_a_crash_forms_the_same_records),
