@@ -844,7 +844,8 @@ static void agent_before_release(void *arg)
 	int err;
 
 	if ((err = sink_settle(a->sink)) < 0)
-		log_debug("writing gathered entries failed (the next sync writes them): %s",
+		log_debug("writing gathered entries failed (the next sync writes what the journal "
+			  "took; a fold it could not take is a counted gap in its chain): %s",
 			  strerror(-err));
 }
 
@@ -1007,7 +1008,9 @@ static void agent_metrics_common(struct agent *a)
 	struct metrics *m = &a->metrics;
 
 	a->m_dropped = metrics_add(m, "shellaudit_agent_dropped_total",
-				   "Events lost before the spool: ring buffer or spool full.", 0);
+				   "Events lost before the spool: ring buffer or spool full, or a "
+				   "write of the spool that failed.",
+				   0);
 	a->m_targets = metrics_add(m, "shellaudit_agent_targets", "Targets of this node.", 1);
 	a->m_attached =
 		metrics_add(m, "shellaudit_agent_attached", "Targets in the kernel's map.", 1);
@@ -1424,7 +1427,8 @@ static void agent_k8s_update_metrics(struct agent *a)
 					 "AuditRecord hold ended: publishing what the spool kept");
 		a->held = ps.held;
 	}
-	a->m_dropped->value = (double)(a->ring_drops + ss.dropped_full + a->spool_lost);
+	a->m_dropped->value =
+		(double)(a->ring_drops + ss.dropped_full + ss.dropped_failed + a->spool_lost);
 }
 
 /* Pending sessions that can no longer match anything go: an exec's after

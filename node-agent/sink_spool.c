@@ -37,6 +37,7 @@ struct sink_spool_pending {
 	cJSON *id, *sess;
 	uint64_t count;
 	uint64_t held;	/* of count, refused while held, the held share used */
+	uint64_t failed; /* of count, that the spool could not write */
 	char first[40];	/* time of the first one lost */
 };
 
@@ -176,9 +177,10 @@ static void sink_spool_key(const char *cid, const char *sk, char *buf, size_t ca
  * count for its container outside sessions; past SINK_SPOOL_PENDING_MAX
  * keys, for nobody (stats.lost_unattributed: the agent reports them in
  * every chain). */
-static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *sk, const cJSON *id,
-			    const cJSON *sess, const char *root, uint64_t count, bool held,
-			    const char *when)
+static struct sink_spool_pending *sink_spool_lost(struct sink_spool *s, const char *cid,
+						  const char *sk, const cJSON *id,
+						  const cJSON *sess, const char *root,
+						  uint64_t count, bool held, const char *when)
 {
 	struct sink_spool_pending *p;
 	char key[600];
@@ -195,7 +197,7 @@ static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *s
 	if (!p) {
 		if (s->pending.size >= SINK_SPOOL_PENDING_MAX || !(p = calloc(1, sizeof(*p)))) {
 			s->stats.lost_unattributed += count;
-			return;
+			return NULL;
 		}
 		p->cid = strdup(cid);
 		p->sk = strdup(sk);
@@ -207,13 +209,31 @@ static void sink_spool_lost(struct sink_spool *s, const char *cid, const char *s
 		    hmap_put(&s->pending, key, p, NULL) < 0) {
 			sink_spool_pending_free(p);
 			s->stats.lost_unattributed += count;
-			return;
+			return NULL;
 		}
 		s->pending_sessions += *sk != '\0';
 	}
 	p->count += count;
 	if (held)
 		p->held += count;
+	return p;
+}
+
+/* The execs of a fold the spool could not write (spool_take_lost_folds):
+ * a gap in their chain, as entries the full spool refused. */
+static void sink_spool_fold_lost(void *arg, const char *cid, const char *sk, const cJSON *id,
+				 const cJSON *sess, uint64_t count, const char *when)
+{
+	struct sink_spool *s = arg;
+	struct sink_spool_pending *p;
+
+	s->stats.dropped_failed += count;
+	if (!cid) {
+		s->stats.lost_unattributed += count;
+		return;
+	}
+	if ((p = sink_spool_lost(s, cid, sk, id, sess, NULL, count, false, when ? when : "")))
+		p->failed += count;
 }
 
 struct sink_spool_keys {
@@ -232,7 +252,17 @@ static void sink_spool_collect(const char *key, void *value, void *arg)
 /* The text of p's gap entry: why its entries were lost. */
 static void sink_spool_gap_note(const struct sink_spool_pending *p, char *note, size_t cap)
 {
-	if (!p->held)
+	if (p->failed == p->count)
+		snprintf(note, cap,
+			 "%" PRIu64 " entries lost: the node's spool could not write them (a disk "
+			 "error, or no memory)",
+			 p->count);
+	else if (p->failed)
+		snprintf(note, cap,
+			 "%" PRIu64 " entries lost: the node's spool was full, or (%" PRIu64
+			 " of them) could not write them",
+			 p->count, p->failed);
+	else if (!p->held)
 		snprintf(note, cap, "%" PRIu64 " entries lost: the node's spool was full",
 			 p->count);
 	else if (p->held == p->count)
@@ -257,6 +287,7 @@ static int sink_spool_write_gaps(struct sink_spool *s)
 	size_t i;
 	int ret = 0;
 
+	spool_take_lost_folds(s->sp, sink_spool_fold_lost, s);
 	if (!s->pending.size)
 		return 0;
 	if (!(k.keys = calloc(s->pending.size, sizeof(*k.keys))))

@@ -35,6 +35,7 @@ struct sink_spool_stats {
 	uint64_t entries;
 	uint64_t dropped_full;		/* entries the full spool refused */
 	uint64_t dropped_held;		/* of which past a held container's share */
+	uint64_t dropped_failed;	/* execs of folds the spool could not write */
 	uint64_t withheld;		/* entries whose redaction could not finish */
 	uint64_t gaps;			/* gap entries written */
 	uint64_t pending;		/* containers and sessions whose losses wait for room */

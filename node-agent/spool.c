@@ -232,6 +232,7 @@ void spool_close(struct spool *s)
 		return;
 	/* What a gather left unwritten (spool_gather ends it); freed. */
 	(void)spool_folds_write(s);
+	spool_lost_clear(s);
 	spool_await_clear(&s->ev_await);
 	hmap_clear(&s->decided);
 	spool_ahead_clear(s);
@@ -243,9 +244,6 @@ void spool_close(struct spool *s)
 	free(s);
 }
 
-/* Journals the batcher's state; the entries before its keep position are
- * then covered by records and this checkpoint, so the entries journal may
- * drop them once their Events are out too. */
 /* Syncs the entries journal. */
 static int spool_sync_entries(struct spool *s)
 {
@@ -257,6 +255,9 @@ static int spool_sync_entries(struct spool *s)
 	return ret;
 }
 
+/* Journals the batcher's state; the entries before its keep position are
+ * then covered by records and this checkpoint, so the entries journal may
+ * drop them once their Events are out too. */
 static int spool_checkpoint(struct spool *s)
 {
 	uint64_t pos, keep;
@@ -595,7 +596,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 	bool quiet = s->opts.event_wanted && !s->opts.event_wanted(id, entry);
 	cJSON *item, *settled = NULL;
 	uint64_t pos = 0;
-	int ret, folds;
+	int ret;
 
 	if (key && strlen(key) >= SPOOL_KEY_MAX)
 		return -EINVAL;
@@ -608,8 +609,9 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 	}
 	if (ret < 0)
 		return ret;
-	/* What came before goes first; its failure is not this entry's. */
-	folds = spool_folds_write(s);
+	/* What came before goes first; its failure is not this entry's (a
+	 * lost fold is spool_take_lost_folds'). */
+	(void)spool_folds_write(s);
 	if (!(item = cJSON_CreateObject()))
 		return -ENOMEM;
 	/* Printed and deleted here: its names and strings are not copied
@@ -655,7 +657,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		s->stats.entries++;
 	if (ret == 0)
 		snprintf(s->last_key, sizeof(s->last_key), "%s", key ? key : "");
-	return ret < 0 ? ret : folds;
+	return ret;
 }
 
 static int spool_decide(struct spool *s, const char *cid, const char *root, const cJSON *attr,

@@ -114,6 +114,8 @@ struct spool_stats {
 	uint64_t seeds;			/* chains started from the API server's head */
 	uint64_t undecided;		/* session roots no decision came for within
 					 * await_max_ms: journaled Unattributed */
+	uint64_t folds_lost;		/* folded execs whose item could not be written
+					 * (spool_take_lost_folds) */
 	struct journal_stats ej, rj;	/* the journals' own (torn tails, sync failures,
 					 * cursor resets) */
 };
@@ -124,6 +126,16 @@ struct spool;
  * Caller frees *out with spool_close(). */
 int spool_open(const struct spool_opts *opts, struct spool **out);
 void spool_close(struct spool *s);
+
+/* The execs of folds (see spool_gather) whose item could not be written (a
+ * disk error, no memory: the gather's write returned it): fn is called once
+ * per lost fold with its container, session key, identity, session, how
+ * many execs and the time of its first, or with cid NULL (and count only)
+ * for those it could not keep apart; then they are forgotten. The caller
+ * makes them a gap in their chains. */
+typedef void (*spool_lost_fn)(void *arg, const char *cid, const char *sk, const cJSON *id,
+			      const cJSON *sess, uint64_t count, const char *when);
+void spool_take_lost_folds(struct spool *s, spool_lost_fn fn, void *arg);
 
 /*
  * Appends one entry (an AuditRecord entry object: time, kind, text...) of

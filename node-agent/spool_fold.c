@@ -269,15 +269,71 @@ static int spool_fold_write(struct spool *s, size_t i)
 	return ret;
 }
 
+/* Fold i, which its write lost: kept for spool_take_lost_folds (its slot
+ * is left empty), or past SPOOL_LOST_MAX counted. */
+static void spool_fold_lose(struct spool *s, size_t i)
+{
+	struct spool_fold *f = &s->folds[i];
+
+	s->stats.folds_lost += f->nkeys;
+	if (s->nlost == SPOOL_LOST_MAX) {
+		s->lost_uncounted += f->nkeys;
+		return;
+	}
+	s->lost[s->nlost++] = *f;
+	memset(f, 0, sizeof(*f));
+}
+
 int spool_folds_write(struct spool *s)
 {
+	bool failed[SPOOL_FOLDS_MAX] = { false };
 	size_t i;
 	int ret, first = 0;
 
-	/* In the order they were opened: that of their first execs. */
+	/* In the order they were opened: that of their first execs. Each
+	 * item names keys of the folds before it too: none leaves before all
+	 * are written. */
 	for (i = 0; i < s->nfolds; i++)
-		if ((ret = spool_fold_write(s, i)) < 0 && !first)
-			first = ret;
+		if ((ret = spool_fold_write(s, i)) < 0) {
+			failed[i] = true;
+			if (!first)
+				first = ret;
+		}
+	for (i = 0; i < s->nfolds; i++)
+		if (failed[i])
+			spool_fold_lose(s, i);
 	spool_folds_clear(s);
 	return first;
+}
+
+void spool_take_lost_folds(struct spool *s, spool_lost_fn fn, void *arg)
+{
+	struct spool_fold *f;
+	cJSON *parsed;
+	size_t i;
+
+	for (i = 0; i < s->nlost; i++) {
+		f = &s->lost[i];
+		parsed = f->id ? NULL : cJSON_Parse(f->id_text);
+		if (f->id || parsed)
+			fn(arg, f->cid, f->sk, f->id ? f->id : parsed, f->sess, f->nkeys,
+			   spool_str(f->e, "time"));
+		else
+			fn(arg, NULL, NULL, NULL, NULL, f->nkeys, NULL);
+		cJSON_Delete(parsed);
+		spool_fold_free(f);
+	}
+	s->nlost = 0;
+	if (s->lost_uncounted)
+		fn(arg, NULL, NULL, NULL, NULL, s->lost_uncounted, NULL);
+	s->lost_uncounted = 0;
+}
+
+void spool_lost_clear(struct spool *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nlost; i++)
+		spool_fold_free(&s->lost[i]);
+	s->nlost = 0;
 }

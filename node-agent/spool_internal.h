@@ -55,6 +55,7 @@ struct spool_batch {
  * and execs at most in one group (its item carries each one's key). */
 #define SPOOL_FOLDS_MAX 8
 #define SPOOL_FOLD_KEYS_MAX 256
+#define SPOOL_LOST_MAX 16
 
 /* Identical execs of one container session added while gathering: one
  * entry with count, first and last (aggregate_exec_into), journaled as one
@@ -161,6 +162,12 @@ struct spool {
 	bool gathering; /* spool_gather: folds are kept */
 	struct spool_fold folds[SPOOL_FOLDS_MAX];
 	size_t nfolds;
+	/* Folds their write lost (a disk error, no memory): their execs are
+	 * a gap in their chains, which the caller writes
+	 * (spool_take_lost_folds); past SPOOL_LOST_MAX, only counted. */
+	struct spool_fold lost[SPOOL_LOST_MAX];
+	size_t nlost;
+	uint64_t lost_uncounted; /* execs of lost folds past SPOOL_LOST_MAX */
 	uint64_t fold_seq; /* execs folded, ever */
 	size_t fold_bytes; /* their items' sizes, at most */
 };
@@ -190,6 +197,8 @@ int spool_folds_write(struct spool *s);
 bool spool_id_folds(const cJSON *id);
 /* Forgets the folds (closing). */
 void spool_folds_clear(struct spool *s);
+/* Frees the lost folds not taken (spool_close). */
+void spool_lost_clear(struct spool *s);
 /* The last key an item carries: its "ks"' last, else its "k". */
 const char *spool_item_last_key(const cJSON *item);
 /* Whether an item carries key want (spool_key_is), as "k" or in "ks". */

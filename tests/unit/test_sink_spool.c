@@ -11,6 +11,7 @@
  * rest of its entries lost into the same per-session pending gap as the
  * full spool's, written once the hold ends, while the export gets them all
  * and other containers keep spooling. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -759,6 +760,110 @@ static void test_sink_spool_full_gap_goes_to_each_chain_that_lost(void)
 	cJSON_Delete(v);
 }
 
+/* No Event for an exec: execs fold as they are spooled. */
+static bool no_exec_events(const cJSON *ident_, const cJSON *e)
+{
+	(void)ident_;
+	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")), "exec") != 0;
+}
+
+static bool entries_sync_fails;
+/* fdatasync that fails with EIO on the entries journal while asked to. */
+static int failing_entries_datasync(int fd)
+{
+	char link[64], path[512];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	if (entries_sync_fails && strstr(path, "/entries/")) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Execs folded as they were spooled, whose item the spool could not write
+ * (a disk that refuses to sync, until the journal takes nothing more):
+ * once it writes again, a gap in their chain counts them, and says why. */
+static void test_sink_spool_folds_not_written_are_a_gap(void)
+{
+	static char text[64 * 1024 + 1];
+	char sub[96];
+	struct spool_opts so = { .dir = sub,
+				 .checkpoint_ms = 1,
+				 .batch_age_ms = 1,
+				 .event_wanted = no_exec_events,
+				 .datasync = failing_entries_datasync };
+	cJSON *a = ident("containerd://c1", "p");
+	static const char argv[] = "true";
+	struct sink_entry exec = { .kind = SINK_EXEC,
+				   .container = "containerd://c1",
+				   .session = 7,
+				   .pid = 8,
+				   .ppid = 7,
+				   .text = argv,
+				   .text_len = sizeof(argv) - 1,
+				   .argc = 1,
+				   .filename = "/bin/true",
+				   .filename_len = 9 };
+	struct sink_spool_stats st;
+	cJSON *recs = cJSON_CreateArray(), *e;
+	const cJSON *r, *x;
+	size_t len = sizeof(text) - 1;
+	struct spool *sp;
+	struct sink *sink;
+	int i, ret, said = 0;
+
+	snprintf(sub, sizeof(sub), "%s/folds-lost", dir);
+	target = (struct sink_spool_target){ a, NULL, true, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	spool_tick(sp);
+	entries_sync_fails = true;
+	for (i = 0; i < 2000 && len > 0; i++) {
+		memset(text, 'x', len);
+		text[len] = '\0';
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "time", "2026-11-25T00:00:00.000000Z");
+		cJSON_AddStringToObject(e, "kind", "line");
+		cJSON_AddStringToObject(e, "text", text);
+		ret = spool_add(sp, "containerd://c1", "", a, NULL, e);
+		cJSON_Delete(e);
+		if (ret == -EIO)
+			len /= 2;
+	}
+	UNIT_CHECK(len == 0);
+	UNIT_CHECK(sink_gather(sink, true) == 0);
+	for (i = 0; i < 5; i++) {
+		exec.ts = (uint64_t)i + 1;
+		exec.tid = 100 + (uint32_t)i;
+		exec.pid = 100 + (uint32_t)i;
+		UNIT_CHECK(sink_write(sink, &exec) == 0);
+	}
+	UNIT_CHECK(sink_gather(sink, false) == -EIO);
+	entries_sync_fails = false;
+	drain_all(sp, recs);
+	UNIT_CHECK(sink_flush(sink) == 0);
+	sink_spool_get_stats(sink, &st);
+	UNIT_CHECK(st.dropped_failed == 5 && st.pending == 0);
+	spool_end_session(sp, "containerd://c1", "7");
+	spool_end_session(sp, "containerd://c1", "");
+	drain_all(sp, recs);
+	UNIT_CHECK(gaps_of(recs, "containerd://c1", "7") == 5);
+	for (r = recs->child; r; r = r->next)
+		for (x = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "spec"), "entries")->child; x;
+		     x = x->next)
+			said += strstr(cJSON_GetStringValue(cJSON_GetObjectItem(x, "text")),
+				       "could not write them") != NULL;
+	UNIT_CHECK(said == 1);
+	cJSON_Delete(recs);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(a);
+}
+
 /* Sessions with losses are bounded: past SINK_SPOOL_PENDING_SESSIONS, a
  * session's losses count for its container outside sessions. */
 static void test_sink_spool_pending_sessions_are_bounded(void)
@@ -1327,6 +1432,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_stopped_is_the_chain_last_entry),
 		UNIT_TEST(test_sink_spool_namespace_and_off_entries),
 		UNIT_TEST(test_sink_spool_full_gap_goes_to_each_chain_that_lost),
+		UNIT_TEST(test_sink_spool_folds_not_written_are_a_gap),
 		UNIT_TEST(test_sink_spool_pending_sessions_are_bounded),
 		UNIT_TEST(test_sink_spool_held_share_loss_is_a_pending_gap),
 		UNIT_TEST(test_sink_spool_held_counts_what_came_before_the_hold),

@@ -2316,9 +2316,83 @@ static void test_spool_damaged_fold_is_a_gap_of_its_count(void)
 	spool_close(s);
 }
 
+struct lost_seen {
+	int calls;
+	uint64_t count;
+	char cid[64];
+};
+
+static void note_lost(void *arg, const char *cid, const char *sk, const cJSON *ident,
+		      const cJSON *sess, uint64_t count, const char *when)
+{
+	struct lost_seen *l = arg;
+
+	(void)sk;
+	(void)sess;
+	l->calls++;
+	l->count += count;
+	snprintf(l->cid, sizeof(l->cid), "%s", cid ? cid : "(none)");
+	UNIT_CHECK(!cid || (ident && when && *when));
+}
+
+/* A disk that refuses to sync: once JOURNAL_UNSYNCED_MAX is unsynced, the
+ * entries journal takes nothing more, and the folds of a gather cannot be
+ * written. Their execs are handed over once, with their container and
+ * count, for a gap in its chain; an entry appended after them answers
+ * for itself only. */
+static void test_spool_folds_it_cannot_write_are_handed_over(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000,
+				.sync_quiet_gap_ms = 1L << 40,
+				.event_wanted = execs_quiet,
+				.datasync = failing_entries_datasync };
+	static char text[64 * 1024 + 1];
+	struct lost_seen l = { 0 };
+	struct spool_stats st;
+	struct spool *s;
+	size_t len = sizeof(text) - 1;
+	char dir[128];
+	int i, ret;
+
+	snprintf(dir, sizeof(dir), "%s/folds-lost", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	entries_sync_fails = true;
+	/* Entries of 64 KiB, then ever smaller, until not even one of a
+	 * byte goes in. */
+	for (i = 0; i < 2000 && len > 0; i++) {
+		cJSON *e;
+
+		memset(text, 'x', len);
+		text[len] = '\0';
+		e = line_entry(text);
+		ret = spool_add(s, "containerd://c1", "", id, NULL, e);
+		cJSON_Delete(e);
+		if (ret == -EIO)
+			len /= 2;
+		else
+			UNIT_CHECK(ret == 0);
+	}
+	UNIT_CHECK(len == 0);
+	spool_gather(s, true);
+	for (i = 0; i < 5; i++)
+		UNIT_CHECK(add_loop_exec(s, id, 1000 + i, 0, "true", i) == 0);
+	UNIT_CHECK(spool_gather(s, false) == -EIO);
+	spool_get_stats(s, &st);
+	UNIT_CHECK(st.folds_lost == 5);
+	spool_take_lost_folds(s, note_lost, &l);
+	UNIT_CHECK(l.calls == 1 && l.count == 5 && !strcmp(l.cid, "containerd://c1"));
+	spool_take_lost_folds(s, note_lost, &l);
+	UNIT_CHECK(l.calls == 1);
+	entries_sync_fails = false;
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
+		UNIT_TEST(test_spool_folds_it_cannot_write_are_handed_over),
 		UNIT_TEST(test_spool_damaged_fold_is_a_gap_of_its_count),
 		UNIT_TEST(test_spool_seed_syncs_the_entries_first),
 		UNIT_TEST(test_spool_no_record_while_its_entries_fail_to_sync),
