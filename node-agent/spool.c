@@ -728,6 +728,28 @@ int spool_attribute(struct spool *s, const char *cid, const char *root, const cJ
 /* The decisions journaled from the entries journal's acknowledged start
  * on: what a replay, a restored batch and the Events will look up, as if
  * this run had made them. */
+/* What a quiet entry item (data, len bytes at pos) holds for its
+ * container, as if this run had spooled it, without parsing it: its head
+ * is the agent's own (keys, then "cid"; what the container's user typed
+ * or ran comes after, in "e"), so the first "cid" is its container. */
+static void spool_quiet_use(struct spool *s, const void *data, size_t len, uint64_t pos,
+			    uint64_t next)
+{
+	static const char tag[] = "\"cid\":\"";
+	const char *at = memmem(data, len, tag, sizeof(tag) - 1), *end;
+	char cid[256];
+
+	if (!at)
+		return;
+	at += sizeof(tag) - 1;
+	end = memchr(at, '"', len - (size_t)(at - (const char *)data));
+	if (!end || (size_t)(end - at) >= sizeof(cid))
+		return;
+	memcpy(cid, at, (size_t)(end - at));
+	cid[end - at] = '\0';
+	(void)spool_use_add(s->use, cid, pos, next - pos);
+}
+
 static int spool_restore_decisions(struct spool *s)
 {
 	uint64_t pos = journal_acked(s->ej), next;
@@ -751,6 +773,7 @@ static int spool_restore_decisions(struct spool *s)
 		 * the check of the journal's frame vouches for its bytes. */
 		if (len > sizeof(SPOOL_QUIET) - 1 &&
 		    !memcmp(data, SPOOL_QUIET, sizeof(SPOOL_QUIET) - 1)) {
+			spool_quiet_use(s, data, len, pos, next);
 			free(data);
 			s->ep = next;
 			continue;

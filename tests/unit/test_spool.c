@@ -2389,9 +2389,39 @@ static void test_spool_folds_it_cannot_write_are_handed_over(void)
 	spool_close(s);
 }
 
+/* After a restart a container holds what it held before, quiet entries
+ * (no Event wanted: execs, folded or not) included: its share of the
+ * spool is counted from them too. */
+static void test_spool_restart_counts_quiet_entries_for_their_container(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000, .event_wanted = execs_quiet };
+	char dir[128];
+	struct spool *s;
+	uint64_t before;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s/quiet-use", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	spool_tick(s);
+	for (i = 0; i < 20; i++)
+		UNIT_CHECK(add_loop_exec(s, id, 1000 + i, 0, i % 2 ? "true" : "date", i) == 0);
+	spool_gather(s, true);
+	for (i = 20; i < 40; i++)
+		UNIT_CHECK(add_loop_exec(s, id, 1000 + i, 0, "true", i) == 0);
+	UNIT_CHECK(spool_gather(s, false) == 0);
+	before = spool_container_bytes(s, "containerd://c1");
+	UNIT_CHECK(before > 0);
+	spool_close(s);
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	UNIT_CHECK(spool_container_bytes(s, "containerd://c1") == before);
+	spool_close(s);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
+		UNIT_TEST(test_spool_restart_counts_quiet_entries_for_their_container),
 		UNIT_TEST(test_spool_folds_it_cannot_write_are_handed_over),
 		UNIT_TEST(test_spool_damaged_fold_is_a_gap_of_its_count),
 		UNIT_TEST(test_spool_seed_syncs_the_entries_first),
