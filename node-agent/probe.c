@@ -494,7 +494,8 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 /* Probe p's file changed since it was examined (probe_same_content): it is
  * examined again. With its readline and the other probe points where they
  * were (a touch, a chmod, a link: anything that changes ctime alone, which
- * the container's user can do to a running program), p stays as it is:
+ * the container's user can do to a running program) in the real file its
+ * key names, p stays as it is:
  * detached, even for a moment, its probes would miss the return of a
  * readline call already running, and that line. Else (rewritten in place:
  * a running program cannot be) p's probes go and a new probe takes p's
@@ -514,9 +515,13 @@ static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pi
 
 	probe_devino(file, devino, sizeof(devino));
 	ret = probe_examine(ps, fd, file, label, devino, q, ref);
+	/* Only where the key names the real file: keyed by its overlay
+	 * inode (keywhy), the file may have been copied up (a touch or a
+	 * chmod does), and the probes are on the lower file the key still
+	 * names, not on the one that runs now. */
 	if (!ret) {
 		probe_points_of(q, &at);
-		if (!memcmp(&at, &p->at, sizeof(at))) {
+		if (!keywhy && !memcmp(&at, &p->at, sizeof(at))) {
 			log_with(LOG_INFO, LOG_KV("file", label, "was", p->label),
 				 "probed file changed since it was examined, its readline where it "
 				 "was: probes kept");

@@ -46,10 +46,12 @@ void probe_set_free(struct probe_set *ps);
  * again is one fstat. A refused file (ref, may be NULL, says so and why) is
  * also remembered by identity, across containers and agents; the caller
  * logs it with its container. A probed file whose size, mtime or ctime
- * changed (rewritten in place: the same real file, another content) is
- * examined again: its probes are detached and, when it still has a
- * readline, attached where it is now, for all its owners (1). At most one
- * file is parsed, within the bounds of elfsym.h.
+ * changed is examined again: with its readline and the other probe points
+ * where they were (ctime alone changed: a touch, a chmod) its probes stay;
+ * else (rewritten in place: the same real file, another content; or keyed
+ * by its overlay inode, maybe copied up) they are detached and, when it
+ * still has a readline, attached where it is now, for all its owners (1).
+ * At most one file is parsed, within the bounds of elfsym.h.
  */
 int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
 		  struct probe_refusal *ref);
