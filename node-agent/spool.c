@@ -440,16 +440,18 @@ int spool_tick(struct spool *s)
 	if ((wait == 0 || (wait > 0 && (ckpt || journal_synced(s->rj) != journal_end(s->rj)))) &&
 	    (ret = spool_sync_entries(s)) < 0) {
 		/* Then nothing new of the records journal is made durable,
-		 * nor handed out: the next tick tries again. */
-		return first ? first : ret;
-	}
-	if (ckpt) {
-		if ((ret = spool_checkpoint(s)) < 0 && !first)
+		 * nor handed out: the next tick tries again. What is
+		 * acknowledged already (durable, published) still frees its
+		 * room, which may be what the disk lacks. */
+		if (!first)
 			first = ret;
-	}
-	if ((ret = journal_sync(s->rj)) < 0) {
-		/* What may be gone must not be acknowledged as done. */
-		return first ? first : ret;
+	} else {
+		if (ckpt && (ret = spool_checkpoint(s)) < 0 && !first)
+			first = ret;
+		if ((ret = journal_sync(s->rj)) < 0) {
+			/* What may be gone must not be acknowledged as done. */
+			return first ? first : ret;
+		}
 	}
 	if ((ret = spool_ack(s)) < 0 && !first)
 		first = ret;
@@ -725,9 +727,6 @@ int spool_attribute(struct spool *s, const char *cid, const char *root, const cJ
 	return spool_decide(s, cid, root, attr, pos);
 }
 
-/* The decisions journaled from the entries journal's acknowledged start
- * on: what a replay, a restored batch and the Events will look up, as if
- * this run had made them. */
 /* What a quiet entry item (data, len bytes at pos) holds for its
  * container, as if this run had spooled it, without parsing it: its head
  * is the agent's own (keys, then "cid"; what the container's user typed
@@ -750,6 +749,9 @@ static void spool_quiet_use(struct spool *s, const void *data, size_t len, uint6
 	(void)spool_use_add(s->use, cid, pos, next - pos);
 }
 
+/* The decisions journaled from the entries journal's acknowledged start
+ * on: what a replay, a restored batch and the Events will look up, as if
+ * this run had made them. */
 static int spool_restore_decisions(struct spool *s)
 {
 	uint64_t pos = journal_acked(s->ej), next;
@@ -1240,7 +1242,7 @@ static int spool_restore(struct spool *s)
 {
 	uint64_t pos = journal_acked(s->rj), next;
 	cJSON *item, *ckpt = NULL;
-	size_t len;
+	size_t len, i;
 	void *data;
 	int ret;
 
@@ -1296,6 +1298,9 @@ static int spool_restore(struct spool *s)
 	 * it names (before this one did not): what a crash took of them. */
 	if (s->b.bp > journal_end(s->ej))
 		s->b.bp = journal_end(s->ej);
+	for (i = 0; i < s->nckpt; i++)
+		if (s->ckpt_keep[i] > journal_end(s->ej))
+			s->ckpt_keep[i] = journal_end(s->ej);
 	return ret;
 }
 

@@ -157,7 +157,6 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 	const size_t more = SPOOL_KEY_MAX + 3;
 	struct spool_fold *f;
 	size_t i, bytes;
-	int ret;
 
 	if (!quiet || !key || !cid || !sk || !spool_fold_wanted(s, id, entry))
 		return 0;
@@ -166,9 +165,10 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 		if (!spool_fold_same(f, cid, sk, id, id_text, sess) ||
 		    f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
 			continue;
-		/* Kept first: a key not kept must not be folded. */
-		if ((ret = spool_fold_key(s, f, key)) < 0)
-			return ret;
+		/* Kept first: a key not kept must not be folded (the entry
+		 * is journaled as it is). */
+		if (spool_fold_key(s, f, key) < 0)
+			return 0;
 		if (aggregate_exec_into(f->e, entry, s->opts.aggregate_ms)) {
 			f->bytes += more;
 			s->fold_bytes += more;
@@ -180,10 +180,11 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 	bytes = spool_fold_size(cid, sk, id, id_text, sess, entry);
 	if (!bytes || !spool_fold_room(s, bytes))
 		return 0;
-	/* No slot: the folds so far go out, this one opens the next. */
-	if (s->nfolds == SPOOL_FOLDS_MAX && (ret = spool_folds_write(s)) < 0)
-		return ret;
-	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, bytes);
+	/* No slot: the folds so far go out (what cannot is
+	 * spool_take_lost_folds'), this one opens the next. */
+	if (s->nfolds == SPOOL_FOLDS_MAX)
+		(void)spool_folds_write(s);
+	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, bytes) < 0 ? 0 : 1;
 }
 
 /* The keys item i of the folds names: those of every fold's execs that

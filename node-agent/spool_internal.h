@@ -182,8 +182,9 @@ uint64_t spool_bound(const struct spool *s);
 
 /* Folding identical execs before they are journaled (spool_fold.c), while
  * the caller gathers (spool_gather): 1 when the entry was taken into a
- * fold (journaled by spool_folds_write), 0 when it is to be journaled as
- * it is (after spool_folds_write), or a negative errno (not taken). Only
+ * fold (journaled by spool_folds_write), else 0: it is to be journaled as
+ * it is (after spool_folds_write; so is one no memory could be found to
+ * fold). Only
  * execs no Event is wanted for (quiet), of no awaited attribution, with a
  * key and of an identity that lets its execs fold are. */
 int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,

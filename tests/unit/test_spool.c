@@ -2338,8 +2338,8 @@ static void note_lost(void *arg, const char *cid, const char *sk, const cJSON *i
 /* A disk that refuses to sync: once JOURNAL_UNSYNCED_MAX is unsynced, the
  * entries journal takes nothing more, and the folds of a gather cannot be
  * written. Their execs are handed over once, with their container and
- * count, for a gap in its chain; an entry appended after them answers
- * for itself only. */
+ * count, for a gap in its chain; an exec that finds every fold in use
+ * still opens one when they cannot be written. */
 static void test_spool_folds_it_cannot_write_are_handed_over(void)
 {
 	struct spool_opts o = { .batch_age_ms = 3600000,
@@ -2385,6 +2385,18 @@ static void test_spool_folds_it_cannot_write_are_handed_over(void)
 	UNIT_CHECK(l.calls == 1 && l.count == 5 && !strcmp(l.cid, "containerd://c1"));
 	spool_take_lost_folds(s, note_lost, &l);
 	UNIT_CHECK(l.calls == 1);
+	/* Nine programs: the ninth finds no free fold, the eight go (and
+	 * are lost), it opens the next; none of them is refused. */
+	spool_gather(s, true);
+	for (i = 0; i < 9; i++) {
+		char arg[16];
+
+		snprintf(arg, sizeof(arg), "prog%d", i);
+		UNIT_CHECK(add_loop_exec(s, id, 2000 + i, 0, arg, 100 + i) == 0);
+	}
+	UNIT_CHECK(spool_gather(s, false) == -EIO);
+	spool_take_lost_folds(s, note_lost, &l);
+	UNIT_CHECK(l.calls == 1 + 9 && l.count == 5 + 9);
 	entries_sync_fails = false;
 	spool_close(s);
 }
