@@ -333,11 +333,18 @@ static void probe_refusal_set(struct probe_refusal *ref, bool known, const char 
 	snprintf(ref->why, sizeof(ref->why), "%s", why ? why : "");
 }
 
+/* The dev:ino fstat shows, for the log. */
+static void probe_devino(const struct probe_file *file, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u:%u:%lu", major(file->dev), minor(file->dev),
+		 (unsigned long)file->ino);
+}
+
 /* Parses the file at fd once, within the bounds of elfsym.h, for every
  * symbol the probes use; or refuses it, from what the refused table knows
  * of its identity or from its headers. 0 and q filled, or an error. */
 static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *file,
-			 const char *label, const char *devino, struct elfsym_query q[PROBE_Q_MAX],
+			 const char *label, struct elfsym_query q[PROBE_Q_MAX],
 			 struct probe_refusal *ref)
 {
 	static const char *const names[PROBE_Q_MAX] = { PROBE_SYMBOL, "rl_deprep_terminal",
@@ -346,9 +353,10 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 	const char *why = NULL;
 	int64_t now = (int64_t)time(NULL);
 	struct elfsym_file ef;
-	char bytes[24], syms[24], secs[24], us[24];
+	char bytes[24], syms[24], secs[24], us[24], devino[64];
 	int err, i;
 
+	probe_devino(file, devino, sizeof(devino));
 	for (i = 0; i < PROBE_Q_MAX; i++) {
 		q[i].name = names[i];
 		q[i].type = i == PROBE_Q_LINE_BUFFER ? STT_OBJECT : STT_FUNC;
@@ -391,13 +399,6 @@ out:
 		probe_negative_add(ps, file, err, ref);
 	elfsym_close(&ef);
 	return err;
-}
-
-/* The dev:ino fstat shows, for the log. */
-static void probe_devino(const struct probe_file *file, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%u:%u:%lu", major(file->dev), minor(file->dev),
-		 (unsigned long)file->ino);
 }
 
 /* Attaches a new probe at the points one parse of the file at fd found
@@ -481,11 +482,9 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
 {
 	struct elfsym_query q[PROBE_Q_MAX];
 	struct probe_points at;
-	char devino[64];
 	int err;
 
-	probe_devino(file, devino, sizeof(devino));
-	if ((err = probe_examine(ps, fd, file, label, devino, q, ref)))
+	if ((err = probe_examine(ps, fd, file, label, q, ref)))
 		return err;
 	probe_points_of(q, &at);
 	return probe_add_at(ps, fd, pid, owner, label, file, keywhy, &at, out);
@@ -510,11 +509,9 @@ static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pi
 	uint32_t *owners;
 	size_t nowners, i;
 	struct probe *np = NULL;
-	char devino[64];
 	int err, ret;
 
-	probe_devino(file, devino, sizeof(devino));
-	ret = probe_examine(ps, fd, file, label, devino, q, ref);
+	ret = probe_examine(ps, fd, file, label, q, ref);
 	/* Only where the key names the real file: keyed by its overlay
 	 * inode (keywhy), the file may have been copied up (a touch or a
 	 * chmod does), and the probes are on the lower file the key still
