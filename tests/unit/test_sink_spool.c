@@ -771,13 +771,7 @@ static bool entries_sync_fails;
 /* fdatasync that fails with EIO on the entries journal while asked to. */
 static int failing_entries_datasync(int fd)
 {
-	char link[64], path[512];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
-	if (entries_sync_fails && strstr(path, "/entries/")) {
+	if (entries_sync_fails && unit_fd_in(fd, "/entries/")) {
 		errno = EIO;
 		return -1;
 	}

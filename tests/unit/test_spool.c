@@ -1118,11 +1118,12 @@ static void test_spool_corrupt_record_after_restart_is_not_lost(void)
 	spool_close(s);
 }
 
-static int sync_fails;
+/* NULL, or the syncs of the files whose path has it fail ("/": all). */
+static const char *sync_fails_in;
 
 static int flaky_datasync(int fd)
 {
-	if (sync_fails) {
+	if (sync_fails_in && unit_fd_in(fd, sync_fails_in)) {
 		errno = EIO;
 		return -1;
 	}
@@ -1141,12 +1142,12 @@ static void test_spool_hands_out_only_what_is_synced(void)
 	snprintf(dir, sizeof(dir), "%s/unsynced", base);
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
-	sync_fails = 1;
+	sync_fails_in = "/";
 	add_to(s, "containerd://c1", id, "a", "not-durable-yet");
 	UNIT_CHECK(spool_tick(s) == -EIO);
 	UNIT_CHECK(spool_next_event(s, &item, &pos) == -ENODATA);
 	UNIT_CHECK(spool_next_record(s, &item, &pos) == -ENODATA);
-	sync_fails = 0;
+	sync_fails_in = NULL;
 	UNIT_CHECK(spool_tick(s) == 0);
 	UNIT_CHECK(spool_next_event(s, &item, &pos) == 0);
 	cJSON_Delete(item);
@@ -2154,15 +2155,10 @@ static off_t synced_entries;
  * what a node crash keeps of it. */
 static int noting_datasync(int fd)
 {
-	char link[64], path[512];
 	struct stat st;
-	ssize_t n;
 	int r = fdatasync(fd);
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
-	if (r == 0 && strstr(path, "/entries/") && strstr(path, ".seg") && fstat(fd, &st) == 0)
+	if (r == 0 && unit_fd_in(fd, "/entries/") && unit_fd_in(fd, ".seg") && fstat(fd, &st) == 0)
 		synced_entries = st.st_size;
 	return r;
 }
@@ -2237,28 +2233,11 @@ static void test_spool_seed_syncs_the_entries_first(void)
 	spool_close(s);
 }
 
-static bool entries_sync_fails;
-/* fdatasync that fails with EIO on the entries journal while asked to. */
-static int failing_entries_datasync(int fd)
-{
-	char link[64], path[512];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
-	if (entries_sync_fails && strstr(path, "/entries/")) {
-		errno = EIO;
-		return -1;
-	}
-	return fdatasync(fd);
-}
-
 /* No record is handed out while the entries it was formed of could not be
  * synced; once they are, it is. */
 static void test_spool_no_record_while_its_entries_fail_to_sync(void)
 {
-	struct spool_opts o = { .batch_entries = 1, .datasync = failing_entries_datasync };
+	struct spool_opts o = { .batch_entries = 1, .datasync = flaky_datasync };
 	char dir[128];
 	struct spool *s;
 	cJSON *item;
@@ -2268,11 +2247,11 @@ static void test_spool_no_record_while_its_entries_fail_to_sync(void)
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
 	spool_tick(s);
-	entries_sync_fails = true;
+	sync_fails_in = "/entries/";
 	add_to(s, "containerd://c1", id, "a", "not-durable-yet");
 	UNIT_CHECK(spool_tick(s) == -EIO);
 	UNIT_CHECK(spool_next_record(s, &item, &pos) == -ENODATA);
-	entries_sync_fails = false;
+	sync_fails_in = NULL;
 	UNIT_CHECK(spool_tick(s) == 0);
 	UNIT_CHECK(spool_next_record(s, &item, &pos) == 0);
 	cJSON_Delete(item);
@@ -2345,7 +2324,7 @@ static void test_spool_folds_it_cannot_write_are_handed_over(void)
 	struct spool_opts o = { .batch_age_ms = 3600000,
 				.sync_quiet_gap_ms = 1L << 40,
 				.event_wanted = execs_quiet,
-				.datasync = failing_entries_datasync };
+				.datasync = flaky_datasync };
 	static char text[64 * 1024 + 1];
 	struct lost_seen l = { 0 };
 	struct spool_stats st;
@@ -2358,7 +2337,7 @@ static void test_spool_folds_it_cannot_write_are_handed_over(void)
 	o.dir = dir;
 	UNIT_CHECK(spool_open(&o, &s) == 0);
 	spool_tick(s);
-	entries_sync_fails = true;
+	sync_fails_in = "/entries/";
 	/* Entries of 64 KiB, then ever smaller, until not even one of a
 	 * byte goes in. */
 	for (i = 0; i < 2000 && len > 0; i++) {
@@ -2397,7 +2376,7 @@ static void test_spool_folds_it_cannot_write_are_handed_over(void)
 	UNIT_CHECK(spool_gather(s, false) == -EIO);
 	spool_take_lost_folds(s, note_lost, &l);
 	UNIT_CHECK(l.calls == 1 + 9 && l.count == 5 + 9);
-	entries_sync_fails = false;
+	sync_fails_in = NULL;
 	spool_close(s);
 }
 

@@ -4,8 +4,10 @@
 #ifndef SHELLAUDIT_UNIT_H
 #define SHELLAUDIT_UNIT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -36,6 +38,19 @@ static int unit_failures_in_test;
 	} while (0)
 
 #define UNIT_TEST(fn) { #fn, fn }
+
+/* Whether the path of the file open at fd has part in it (a datasync hook
+ * that fails or notes only some files). */
+static inline bool unit_fd_in(int fd, const char *part)
+{
+	char link[64], path[512];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	return strstr(path, part) != NULL;
+}
 
 static inline int unit_main(const struct unit_test *tests, size_t n)
 {
