@@ -49,7 +49,10 @@ struct probe {
 	uint32_t *owners;
 	size_t nowners;
 	char label[256];
-	char pin[160]; /* "rl-<file>-<offset>": the links are pinned as pin-<program> */
+	/* Keyed by its overlay inode (realfile.h), which a copy-up keeps:
+	 * the key alone does not name the real file the probes are on. */
+	bool by_overlay_inode;
+	char pin[224]; /* probe_pin_name(); the links are pinned as pin-<program> */
 };
 
 /* A file known not to have a readline to probe, with the error it gave. */
@@ -242,17 +245,27 @@ int probe_set_sweep(struct probe_set *ps)
 	return capture_sweep_links(ps->cap, probe_pin_in_use, ps);
 }
 
-/* The real file's key, its size and mtime, and the offset: a pin of
- * another file or version of the file is never taken for this one. (bpffs
- * refuses dots in names; realfile_key_str has none.) */
+/* What makes a pinned link right for p, and nothing more: the real file
+ * and the probe points in it (probe_replace keeps a probe on the same),
+ * so a pin of another file or of another version of it is never taken for
+ * p's, and a file touched since its probes were pinned keeps them across a
+ * restart. A key that does not name the real file (an overlay inode) adds
+ * what fstat says of the content: a copy-up changes ctime. (bpffs refuses
+ * dots in names; realfile_key_str has none.) */
 static void probe_pin_name(struct probe *p)
 {
-	char key[96];
+	const struct probe_file *f = &p->file;
+	char key[96], content[80] = "";
 
-	realfile_key_str(&p->file.key, key, sizeof(key));
-	snprintf(p->pin, sizeof(p->pin), "rl-%s-%llx-%llx_%lx-%llx", key,
-		 (unsigned long long)p->file.size, (unsigned long long)p->file.mtime.tv_sec,
-		 (unsigned long)p->file.mtime.tv_nsec, (unsigned long long)p->at.readline);
+	realfile_key_str(&f->key, key, sizeof(key));
+	if (p->by_overlay_inode)
+		snprintf(content, sizeof(content), "-%llx-%llx_%lx-%llx_%lx",
+			 (unsigned long long)f->size, (unsigned long long)f->mtime.tv_sec,
+			 (unsigned long)f->mtime.tv_nsec, (unsigned long long)f->ctime.tv_sec,
+			 (unsigned long)f->ctime.tv_nsec);
+	snprintf(p->pin, sizeof(p->pin), "rl-%s%s-%llx-%llx-%llx-%llx", key, content,
+		 (unsigned long long)p->at.readline, (unsigned long long)p->at.prep,
+		 (unsigned long long)p->at.deprep, (unsigned long long)p->at.line_buffer);
 }
 
 static void probe_points_of(const struct elfsym_query q[PROBE_Q_MAX], struct probe_points *at)
@@ -428,6 +441,7 @@ static int probe_add_at(struct probe_set *ps, int fd, pid_t pid, uint32_t owner,
 	memset(p, 0, sizeof(*p));
 	p->file = *file;
 	p->at = *at;
+	p->by_overlay_inode = keywhy != NULL;
 	snprintf(p->label, sizeof(p->label), "%s", label);
 	probe_pin_name(p);
 	err = probe_attach(ps, p, fd, &recovery, &adopted);
@@ -441,6 +455,7 @@ static int probe_add_at(struct probe_set *ps, int fd, pid_t pid, uint32_t owner,
 			 "file changed while probed; keyed by its overlay inode");
 		probe_unlink(p);
 		probe_file_fallback(&p->file);
+		p->by_overlay_inode = true;
 		if ((q2 = probe_find(ps, &p->file.key))) {
 			*out = q2;
 			err = probe_add_owner(q2, owner);

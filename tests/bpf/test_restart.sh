@@ -5,7 +5,8 @@
 # is dead (kill -9) or stopped (SIGTERM, SIGINT) are read by the next one,
 # each once; a stop with no targets and `shellaudit-agent uninstall` remove
 # everything; an agent with other settings replaces the old state; targets
-# dropped while no agent ran are swept (from the kernel's map too). Whenever
+# dropped while no agent ran are swept (from the kernel's map too); a probed
+# program touched while no agent ran keeps its pinned probes. Whenever
 # capture was really off for a target, its stream says so (an "off" entry,
 # with why); when it was not, it says nothing. A ring buffer that fills
 # while no agent reads it ends in counted drops; without a BPF file system
@@ -98,6 +99,39 @@ t_eq "the sweep removed c2 from the kernel's target map, and kept c1" "c1 yes, c
 offs() { "$TOOLS/sa-lines" --kind off --container "$1" --field reason "$work/out.jsonl" | tr '\n' ' '; }
 t_eq "the first start says capture was off before it, the restarts after kill -9 do not" \
 	"no-capture-state " "$(offs c1)"
+
+# A probed program touched while no agent ran (touch, chmod, a link: its
+# times change, not its content nor where its readline is): the next agent
+# takes its pinned probes over, as a running agent keeps them, and attaches
+# no second probe. c4 has a root of its own: the others' bash stays as it is.
+cp -a "$RFS" "$work/rfs4"
+bash4=$(readlink -f "$work/rfs4/bin/bash")
+ino4=$(stat -c %i "$bash4")
+# attached4 YES|NO: how many times c4's bash was probed, by a previous
+# agent's pins or not.
+attached4() {
+	grep '"msg":"readline probe attached"' "$work/agent.log" |
+		grep "\"inode\":\"[0-9]*:[0-9]*:$ino4\"" | grep -c "\"from_previous_agent\":\"$1\""
+}
+cap_container c4 "$work/rfs4"
+echo "${CPID[c4]} c4" >>"$work/targets"
+probed4() { [ "$(attached4 no)" -ge 1 ]; }
+t_wait 30 probed4 || t_fail "c4's bash was probed"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+touch -d '2001-02-03 04:05:06' "$bash4"
+start_agent || t_fail "agent did not restart"
+adopted4() { [ "$(attached4 yes)" -ge 1 ]; }
+t_wait 30 adopted4
+t_eq "a probed program touched while no agent ran: the next agent takes its pinned probes over, no second probe" \
+	"1 attach, 1 take-over" "$(attached4 no) attach, $(attached4 yes) take-over"
+printf 'echo c4-after-touch\n' >"$work/c4.txt"
+cap_shell c4 "$work/c4.txt" >/dev/null || t_fail "the shell in c4 failed"
+t_wait 30 cap_has_line c4 "echo c4-after-touch"
+t_eq "and what is typed into it comes from readline, once" "echo c4-after-touch" \
+	"$("$TOOLS/sa-lines" --kind line --source readline --container c4 "$work/out.jsonl")"
+echo "${CPID[c1]} c1" >"$work/targets"
+t_wait 30 grep -q '"target removed","container":"c4"' "$work/agent.log"
 
 # Other settings: the old state goes, with a line that says so.
 kill -KILL "$AGENT_PID"
