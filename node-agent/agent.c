@@ -853,7 +853,7 @@ static void agent_before_release(void *arg)
  * previous agent spooled before it died (capture_skip_handled). */
 static void agent_handled(const struct capture_event *evs, size_t n, bool *out, void *arg)
 {
-	sink_spool_handled(((struct agent *)arg)->sink, evs, n, out);
+	sink_handled(((struct agent *)arg)->sink, evs, n, out);
 }
 
 /* The capture thread (see the top). Its waits are bounded (200 ms), so
@@ -1737,10 +1737,9 @@ int agent_run(const struct agent_opts *opts)
 	err = capture_open(&copts, agent_on_event, &a, &a.cap);
 	if (err)
 		goto out;
-	/* Records the previous agent spooled and died before releasing
-	 * are not spooled twice. */
-	if (capture_resumed(a.cap) && opts->node_name &&
-	    (n = capture_skip_handled(a.cap, agent_handled, &a)) > 0)
+	/* Records the previous agent spooled (or wrote to --output) and
+	 * died before releasing are not written twice. */
+	if (capture_resumed(a.cap) && (n = capture_skip_handled(a.cap, agent_handled, &a)) > 0)
 		log_info("%d records the previous agent spooled before it stopped were skipped", n);
 	err = refused_open(opts->state_dir, &a.refused);
 	if (err == -ENOMEM)

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eventkey.h"
+
+struct capture_event;
+
 enum sink_kind {
 	SINK_SESSION_START,
 	SINK_LINE,
@@ -105,7 +109,32 @@ struct sink {
 	 * from the agent's death (not the machine's). */
 	int (*gather)(struct sink *s, bool on);
 	int (*settle)(struct sink *s);
+	/* Optional (NULL: none known). Sets out[i] when this sink already
+	 * wrote what evs[i] makes (its key, eventkey.h), as a previous agent
+	 * that died did before it released the record. */
+	void (*handled)(struct sink *s, const struct capture_event *evs, size_t n, bool *out);
 };
+
+/* The key of the ring buffer record entry e came from (eventkey.h): for a
+ * line rebuilt from terminal or stdin reads, its read's and its part. */
+static inline void sink_entry_key(const struct sink_entry *e, char *buf, size_t cap)
+{
+	if (e->kind == SINK_LINE && e->source != SINK_SOURCE_READLINE)
+		eventkey_make(buf, cap, e->ts, e->tid, 't', &e->part);
+	else
+		eventkey_make(buf, cap, e->ts, e->tid,
+			      e->kind == SINK_LINE	? 'l' :
+			      e->kind == SINK_NAMESPACE ? 'n' :
+							  'x',
+			      NULL);
+}
+
+static inline void sink_handled(struct sink *s, const struct capture_event *evs, size_t n,
+				bool *out)
+{
+	if (s->handled)
+		s->handled(s, evs, n, out);
+}
 
 static inline int sink_gather(struct sink *s, bool on)
 {

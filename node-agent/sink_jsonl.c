@@ -5,7 +5,11 @@
  * through escape_text (no control character, valid UTF-8, reversible with
  * escape_unescape) and the entry says "escaped":true. Then JSON's own
  * quoting of '"' and '\'. The names the agent was given (container,
- * reason) are always escaped. */
+ * reason) are always escaped. An entry made from a ring buffer record
+ * (line, exec, namespace) carries the record's "key" (eventkey.h): an
+ * agent started after one that died reads the file's tail back for them
+ * (sink_jsonl_handled), so what was written before the kill is not
+ * written again. */
 #include "sink.h"
 
 #include <errno.h>
@@ -15,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "capture.h"
 #include "clock.h"
 #include "escape.h"
 
@@ -225,6 +232,12 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 	sink_jsonl_fmt(s, ",\"session\":%u,\"seq\":%" PRIu64, e->session, e->seq);
 	sink_jsonl_fmt(s, ",\"pid\":%u,\"tid\":%u,\"ppid\":%u,\"uid\":%u", e->pid, e->tid, e->ppid,
 		       e->uid);
+	if (e->kind == SINK_LINE || e->kind == SINK_EXEC || e->kind == SINK_NAMESPACE) {
+		char key[EVENTKEY_MAX];
+
+		sink_entry_key(e, key, sizeof(key));
+		sink_jsonl_fmt(s, ",\"key\":\"%s\"", key);
+	}
 	if (e->comm) {
 		sink_jsonl_key(s, "comm");
 		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16), esc);
@@ -308,6 +321,58 @@ done:
 	return 0;
 }
 
+/* What a restart reads back of the output's end: more than the entries of
+ * the CAPTURE_CHUNK records a dead agent can have written unreleased. */
+#define SINK_JSONL_TAIL (4u << 20)
+
+/* Reads the last SINK_JSONL_TAIL bytes of a regular output file back, for
+ * the keys written there. Only the agent writes a "key" in raw form: in a
+ * JSON string a '"' is escaped, so a typed line never forges one. */
+static void sink_jsonl_handled(struct sink *base, const struct capture_event *evs, size_t n,
+			       bool *out)
+{
+	struct sink_jsonl *s = (struct sink_jsonl *)base;
+	static const char tag[] = "\"key\":\"";
+	char(*want)[EVENTKEY_MAX] = NULL, key[EVENTKEY_MAX];
+	char *tail = NULL;
+	const char *p, *end, *q, *close;
+	size_t len = 0, i;
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	if (!n || fflush(s->f) || (fd = fileno(s->f)) < 0 || fstat(fd, &st) ||
+	    !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return;
+	want = calloc(n, sizeof(*want));
+	len = (uint64_t)st.st_size < SINK_JSONL_TAIL ? (size_t)st.st_size : SINK_JSONL_TAIL;
+	tail = malloc(len);
+	if (!want || !tail)
+		goto out;
+	got = pread(fd, tail, len, st.st_size - (off_t)len);
+	if (got <= 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		eventkey_of(evs[i].hdr, want[i], sizeof(want[i]));
+	end = tail + got;
+	for (p = tail; (q = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1)); p = close) {
+		q += sizeof(tag) - 1;
+		close = memchr(q, '"', (size_t)(end - q));
+		if (!close)
+			break;
+		if ((size_t)(close - q) >= sizeof(key))
+			continue;
+		memcpy(key, q, (size_t)(close - q));
+		key[close - q] = '\0';
+		for (i = 0; i < n; i++)
+			if (eventkey_is(key, want[i]))
+				out[i] = true;
+	}
+out:
+	free(want);
+	free(tail);
+}
+
 static int sink_jsonl_flush(struct sink *base)
 {
 	struct sink_jsonl *s = (struct sink_jsonl *)base;
@@ -337,6 +402,7 @@ int sink_jsonl_open_stream(void *file, struct sink **out)
 	s->base.flush = sink_jsonl_flush;
 	s->base.close = sink_jsonl_close;
 	s->base.settle = sink_jsonl_flush;
+	s->base.handled = sink_jsonl_handled;
 	s->f = file;
 	*out = &s->base;
 	return 0;
@@ -349,7 +415,8 @@ int sink_jsonl_open(const char *path, struct sink **out)
 
 	if (!path || strcmp(path, "-") == 0)
 		return sink_jsonl_open_stream(stdout, out);
-	f = fopen(path, "ae");
+	/* Read too: a restart reads the end back (sink_jsonl_handled). */
+	f = fopen(path, "a+e");
 	if (!f)
 		return -errno;
 	err = sink_jsonl_open_stream(f, out);

@@ -646,20 +646,6 @@ static int sink_spool_off(struct sink_spool *s, const struct sink_spool_target *
 	return ret == -ENOSPC ? 0 : ret;
 }
 
-/* The identity of the entry of an event: the kernel's time and thread,
- * and kind ('l' a readline line, 't' a terminal or stdin line, 'n' a
- * namespace change, 'x' an exec). One terminal (or stdin) read can
- * complete several lines: part says which (NULL: the key all of them
- * start with). */
-static void sink_spool_event_key(char *buf, size_t cap, uint64_t ts, uint32_t tid, char kind,
-				 const uint32_t *part)
-{
-	if (part)
-		snprintf(buf, cap, "%" PRIx64 "-%" PRIx32 "-%c%" PRIx32, ts, tid, kind, *part);
-	else
-		snprintf(buf, cap, "%" PRIx64 "-%" PRIx32 "-%c", ts, tid, kind);
-}
-
 void sink_spool_handled(struct sink *base, const struct capture_event *evs, size_t n, bool *out)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
@@ -670,19 +656,8 @@ void sink_spool_handled(struct sink *base, const struct capture_event *evs, size
 	if (!keys || !kp)
 		goto out;
 	for (i = 0; i < n; i++) {
-		uint32_t type = evs[i].hdr->type;
-		char kind = type == SA_EV_LINE ? 'l' :
-			    type == SA_EV_TTY  ? 't' :
-			    type == SA_EV_NS   ? 'n' :
-			    type == SA_EV_EXEC ? 'x' :
-						 0;
-
-		/* Other records make no entry of their own. */
-		if (kind)
-			sink_spool_event_key(keys[i], sizeof(keys[i]), evs[i].hdr->ts,
-					     evs[i].hdr->pid, kind, NULL);
-		else
-			snprintf(keys[i], sizeof(keys[i]), "none");
+		/* "" for records that make no entry of their own: no key is. */
+		eventkey_of(evs[i].hdr, keys[i], sizeof(keys[i]));
 		kp[i] = keys[i];
 	}
 	spool_find_keys(s->sp, kp, n, out);
@@ -729,14 +704,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	     (!t->readline || e->eof)) ||
 	    (e->kind == SINK_LINE && e->source != SINK_SOURCE_READLINE && !t->terminal))
 		return 0;
-	if (e->kind == SINK_LINE && e->source != SINK_SOURCE_READLINE)
-		sink_spool_event_key(key, sizeof(key), e->ts, e->tid, 't', &e->part);
-	else
-		sink_spool_event_key(key, sizeof(key), e->ts, e->tid,
-				     e->kind == SINK_LINE      ? 'l' :
-				     e->kind == SINK_NAMESPACE ? 'n' :
-								 'x',
-				     NULL);
+	sink_entry_key(e, key, sizeof(key));
 	if (spool_is_last_key(s->sp, key)) {
 		log_with(LOG_INFO, LOG_KV("container", e->container),
 			 "an event spooled just before the agent stopped came again; kept once");
@@ -943,6 +911,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	s->base.close = sink_spool_close;
 	s->base.gather = sink_spool_gather;
 	s->base.settle = sink_spool_settle;
+	s->base.handled = sink_spool_handled;
 	s->sp = sp;
 	s->lookup = lookup;
 	s->arg = arg;

@@ -19,6 +19,7 @@
 
 #include "aggregate.h"
 #include "clock.h"
+#include "eventkey.h"
 #include "jsontext.h"
 
 /* A decided attribution, kept while its awaiting entries may be read
@@ -854,17 +855,6 @@ int spool_write_gathered(struct spool *s)
 	return ret < 0 ? ret : r;
 }
 
-/* Whether item key k is key want: the same, or want "...-t" and k one of
- * its parts. */
-static bool spool_key_is(const char *k, const char *want)
-{
-	size_t n = strlen(want);
-
-	if (n >= 2 && want[n - 2] == '-' && want[n - 1] == 't')
-		return !strncmp(k, want, n);
-	return !strcmp(k, want);
-}
-
 bool spool_item_has_key(const cJSON *item, const char *want)
 {
 	const char *k = spool_str(item, "k");
@@ -872,10 +862,10 @@ bool spool_item_has_key(const cJSON *item, const char *want)
 
 	if (!k)
 		return false;
-	if (spool_key_is(k, want))
+	if (eventkey_is(k, want))
 		return true;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(item, "ks")) {
-		if (cJSON_IsString(c) && spool_key_is(c->valuestring, want))
+		if (cJSON_IsString(c) && eventkey_is(c->valuestring, want))
 			return true;
 	}
 	return false;

@@ -202,7 +202,7 @@ void spool_folds_clear(struct spool *s);
 void spool_lost_clear(struct spool *s);
 /* The last key an item carries: its "ks"' last, else its "k". */
 const char *spool_item_last_key(const cJSON *item);
-/* Whether an item carries key want (spool_key_is), as "k" or in "ks". */
+/* Whether an item carries key want (eventkey_is), as "k" or in "ks". */
 bool spool_item_has_key(const cJSON *item, const char *want);
 /* A cut marker: it frees room (the batch it closes stops holding entries),
  * so it goes in even when the journal is full (journal_append_reserved). */

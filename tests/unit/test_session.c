@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "escape.h"
@@ -431,12 +432,74 @@ static void test_session_terminal_lines_say_their_source(void)
 	free(out);
 }
 
+/* An agent killed after it wrote a record's entries and before it released
+ * the record: the next one reads the output file's end back and knows the
+ * record (its key), so it is written once. A typed line that spells a key
+ * does not make one. */
+static void test_sink_knows_what_it_wrote_before_a_restart(void)
+{
+	char path[] = "/tmp/test_session_XXXXXX", forged[160];
+	struct sa_event_hdr l = hdr(SA_EV_LINE, 1, 100, 101), x = hdr(SA_EV_EXEC, 1, 100, 102),
+			    t = hdr(SA_EV_TTY, 1, 100, 101), later = hdr(SA_EV_LINE, 1, 100, 101),
+			    ex = hdr(SA_EV_EXIT, 1, 100, 102);
+	struct capture_event evs[5] = {
+		{ .hdr = &l, .text = "echo one", .text_len = 8 },
+		{ .hdr = &x,
+		  .text = "ls\0",
+		  .text_len = 3,
+		  .filename = "/bin/ls",
+		  .filename_len = 7,
+		  .argc = 1 },
+		{ .hdr = &t, .text = "x", .text_len = 1 },
+		{ .hdr = &later, .text = "echo two", .text_len = 8 },
+		{ .hdr = &ex },
+	};
+	struct ttyline tl = { .hdr = &t, .text = "echo typed", .len = 10 };
+	bool done[5] = { false };
+	struct session_table *st = NULL;
+	struct sink *sink = NULL;
+	struct capture_event fl;
+	char key[EVENTKEY_MAX];
+	int fd = mkstemp(path);
+
+	UNIT_CHECK(fd >= 0);
+	close(fd);
+	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0 && session_table_new(sink, &st) == 0);
+	if (!st)
+		return;
+	UNIT_CHECK(session_handle(st, &evs[0], "one") == 0);
+	UNIT_CHECK(session_handle(st, &evs[1], "one") == 0);
+	UNIT_CHECK(session_handle_tty_line(st, &tl, "one") == 0);
+	/* later's key, typed into a line. */
+	eventkey_of(&later, key, sizeof(key));
+	snprintf(forged, sizeof(forged), "x\",\"key\":\"%s\"", key);
+	fl = evs[0];
+	fl.text = forged;
+	fl.text_len = strlen(forged);
+	UNIT_CHECK(session_handle(st, &fl, "one") == 0);
+	UNIT_CHECK(sink_flush(sink) == 0);
+	/* The agent dies: nothing else is written. The next one opens the
+	 * same file. */
+	session_table_free(st);
+	sink_close(sink);
+	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0);
+	if (!sink)
+		return;
+	sink_handled(sink, evs, 5, done);
+	UNIT_CHECK(done[0] && done[1]);
+	UNIT_CHECK(done[2]);  /* the read that made a terminal line */
+	UNIT_CHECK(!done[3]); /* never written, however it was typed */
+	UNIT_CHECK(!done[4]); /* an exit makes no entry of its own */
+	sink_close(sink);
+	unlink(path);
+}
+
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
+	  UNIT_TEST(test_sink_knows_what_it_wrote_before_a_restart),
 	  UNIT_TEST(test_session_namespace_change_is_an_entry),
 	  UNIT_TEST(test_session_terminal_lines_say_their_source),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
 	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
 	  UNIT_TEST(test_sink_escapes_terminal_sequences),
-	  UNIT_TEST(test_sink_shows_lines_as_typed),
-	  UNIT_TEST(test_sink_truncated_argv_and_eof),
+	  UNIT_TEST(test_sink_shows_lines_as_typed), UNIT_TEST(test_sink_truncated_argv_and_eof),
 	  UNIT_TEST(test_sink_large_line))
