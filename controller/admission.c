@@ -18,6 +18,11 @@
 #define ADMISSION_EXTRA_KEYS 64
 #define ADMISSION_EXTRA_VALUES 64
 #define ADMISSION_PORTS_MAX 64
+/* JSON values in one review at most: each costs cJSON about 80 bytes
+ * whatever its text, so a body of "0,0,0..." would cost 40 times its size.
+ * A review of an ephemeral container carries the pod twice; a pod at the
+ * API server's 1.5 MiB has some tens of thousands of values. */
+#define ADMISSION_VALUES_MAX (256 << 10)
 /* kubectl debug node/NODE names its pod so (kubectl 1.32 sets no label). */
 #define ADMISSION_DEBUGPOD_PREFIX "node-debugger-"
 
@@ -312,16 +317,49 @@ static void adm_connect(struct admission_review *r, const cJSON *req, const char
 	}
 }
 
+/* How many JSON values text holds at least (its separators and brackets
+ * outside strings), counted up to max + 1: what cJSON would build. */
+static size_t adm_values(const char *text, size_t len, size_t max)
+{
+	size_t n = 1, i;
+	bool in_str = false;
+
+	for (i = 0; i < len && n <= max; i++) {
+		char ch = text[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = false;
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch == ',' || ch == ':' || ch == '[' || ch == '{') {
+			n++;
+		}
+	}
+	return n;
+}
+
 int admission_parse(const char *body, size_t len, struct admission_review *out, char *err,
 		    size_t errlen)
 {
-	cJSON *doc = cJSON_ParseWithLength(body, len);
-	const cJSON *req = adm_get(doc, "request");
-	const char *uid = adm_str(req, "uid"), *op = adm_str(req, "operation");
-	const char *sub = adm_str(req, "subResource"), *res;
-	const char *kind = adm_str(doc, "kind");
+	cJSON *doc;
+	const cJSON *req;
+	const char *uid, *op, *sub, *res, *kind;
 
 	memset(out, 0, sizeof(*out));
+	if (adm_values(body, len, ADMISSION_VALUES_MAX) > ADMISSION_VALUES_MAX) {
+		snprintf(err, errlen, "more than %d JSON values: no review is that large",
+			 ADMISSION_VALUES_MAX);
+		return -EINVAL;
+	}
+	doc = cJSON_ParseWithLength(body, len);
+	req = adm_get(doc, "request");
+	uid = adm_str(req, "uid");
+	op = adm_str(req, "operation");
+	sub = adm_str(req, "subResource");
+	kind = adm_str(doc, "kind");
 	if (!doc || !kind || strcmp(kind, "AdmissionReview") || !cJSON_IsObject(req)) {
 		snprintf(err, errlen, "not an AdmissionReview");
 		cJSON_Delete(doc);

@@ -268,6 +268,66 @@ static void test_admission_bounds_every_field(void)
 	free(b);
 }
 
+/* cJSON allocations, counted through its hooks: what parsing a review costs. */
+static size_t adm_live, adm_peak;
+
+static void *adm_count_malloc(size_t n)
+{
+	size_t *p = malloc(n + sizeof(size_t));
+
+	if (!p)
+		return NULL;
+	*p = n;
+	adm_live += n;
+	if (adm_live > adm_peak)
+		adm_peak = adm_live;
+	return p + 1;
+}
+
+static void adm_count_free(void *v)
+{
+	size_t *p = v;
+
+	if (!p)
+		return;
+	adm_live -= p[-1];
+	free(p - 1);
+}
+
+/* The webhook takes 8 MiB bodies from whoever reaches its port: 4 MiB of
+ * "0," would be 2 million cJSON items, about 160 MiB, from one request (the
+ * controller's limit is 384 Mi). Such a review is refused before it is
+ * built, and what is parsed stays within a few times the body's size. */
+static void test_admission_refuses_a_review_that_would_blow_up_in_memory(void)
+{
+	cJSON_Hooks hooks = { adm_count_malloc, adm_count_free };
+	cJSON_Hooks plain = { malloc, free };
+	struct admission_review r;
+	size_t cap = 4 << 20, used = 0;
+	char *b = malloc(cap + 256), err[128] = "";
+
+	used += (size_t)sprintf(b, "%.*s,\"pad\":[0", (int)strlen(exec_review) - 2, exec_review);
+	while (used < cap)
+		used += (size_t)sprintf(b + used, ",0");
+	used += (size_t)sprintf(b + used, "]}}");
+	cJSON_InitHooks(&hooks);
+	adm_live = adm_peak = 0;
+	UNIT_CHECK(admission_parse(b, used, &r, err, sizeof(err)) == -EINVAL);
+	UNIT_CHECK(err[0] != '\0');
+	UNIT_CHECK(adm_peak < 4 * cap);
+	admission_review_clear(&r);
+	cJSON_InitHooks(&plain);
+	/* A review of ordinary size with many small values still parses. */
+	used = (size_t)sprintf(b, "%.*s,\"pad\":[0", (int)strlen(exec_review) - 2, exec_review);
+	while (used < 40000)
+		used += (size_t)sprintf(b + used, ",0");
+	used += (size_t)sprintf(b + used, "]}}");
+	UNIT_CHECK(admission_parse(b, used, &r, err, sizeof(err)) == 0);
+	UNIT_CHECK(r.n == 1);
+	admission_review_clear(&r);
+	free(b);
+}
+
 static void test_admission_default_container_is_kubectls(void)
 {
 	cJSON *annotated = cJSON_Parse(
@@ -296,4 +356,5 @@ UNIT_MAIN(UNIT_TEST(test_admission_exec_becomes_a_pending_session),
 	  UNIT_TEST(test_admission_attach_portforward_and_debug_become_sessions),
 	  UNIT_TEST(test_admission_refuses_what_is_no_review),
 	  UNIT_TEST(test_admission_bounds_every_field),
+	  UNIT_TEST(test_admission_refuses_a_review_that_would_blow_up_in_memory),
 	  UNIT_TEST(test_admission_default_container_is_kubectls))
