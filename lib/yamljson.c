@@ -10,7 +10,7 @@
 
 struct yamljson_ctx {
 	yaml_document_t *doc;
-	size_t nodes;
+	size_t nodes, bytes;
 	char *err;
 	size_t errlen;
 };
@@ -40,6 +40,13 @@ static cJSON *yamljson_node(struct yamljson_ctx *c, yaml_node_t *n, int depth)
 			if (len == 0 || (len == 4 && !strcmp(v, "null")) ||
 			    (len == 1 && v[0] == '~'))
 				return cJSON_CreateNull();
+		}
+		c->bytes += len;
+		if (c->bytes > YAMLJSON_MAX_BYTES) {
+			snprintf(c->err, c->errlen,
+				 "line %zu: document too large once its aliases are expanded",
+				 n->start_mark.line + 1);
+			return NULL;
 		}
 		if (strlen(v) != len) {
 			snprintf(c->err, c->errlen, "line %zu: NUL byte in a scalar",
@@ -74,6 +81,14 @@ static cJSON *yamljson_node(struct yamljson_ctx *c, yaml_node_t *n, int depth)
 					 n->start_mark.line + 1);
 				goto fail;
 			}
+			/* A key may be an alias too: its bytes count as a scalar's. */
+			c->bytes += k->data.scalar.length;
+			if (c->bytes > YAMLJSON_MAX_BYTES) {
+				snprintf(c->err, c->errlen,
+					 "line %zu: document too large once its aliases are expanded",
+					 k->start_mark.line + 1);
+				goto fail;
+			}
 			if (cJSON_GetObjectItemCaseSensitive(j,
 							     (const char *)k->data.scalar.value)) {
 				snprintf(c->err, c->errlen, "line %zu: duplicate key %.64s",
@@ -102,7 +117,7 @@ int yamljson_parse(const char *buf, size_t len, cJSON **out, char *err, size_t e
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct yamljson_ctx c = { &doc, 0, err, errlen };
+	struct yamljson_ctx c = { &doc, 0, 0, err, errlen };
 	yaml_node_t *root;
 	int ret = 0;
 

@@ -10,6 +10,9 @@
 /* Bounds that keep hostile YAML (deep nesting, alias bombs) cheap. */
 #define YAMLJSON_MAX_DEPTH 64
 #define YAMLJSON_MAX_NODES 100000
+/* Bytes of scalars in the tree, aliases expanded (an alias of a large
+ * scalar costs its size each time it is named). */
+#define YAMLJSON_MAX_BYTES (32 << 20)
 
 /* Parses the first document of buf into *out. Scalars become strings, except
  * that plain (unquoted) true/false/null become JSON booleans and null.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* yamljson: YAML scalars, sequences and maps as JSON; hostile nesting refused. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
@@ -54,4 +56,38 @@ static void test_yamljson_deep_nesting_rejected(void)
 	UNIT_CHECK(strstr(err, "too deep") != NULL);
 }
 
-UNIT_MAIN(UNIT_TEST(test_yamljson_types), UNIT_TEST(test_yamljson_deep_nesting_rejected))
+/* An alias bomb made of bytes, not nodes: one 1 MiB scalar named 20,000
+ * times is 20 GiB once expanded, in a kubeconfig of 1.1 MiB and 20,001
+ * nodes (under YAMLJSON_MAX_NODES). Refused, as the header promises. */
+static void test_yamljson_alias_bomb_of_bytes_rejected(void)
+{
+	size_t big = 1 << 20, aliases = 20000, cap = big + 12 * aliases + 64, n = 0, i;
+	char *y = malloc(cap), err[128] = "";
+	cJSON *j = (void *)1;
+
+	n += (size_t)snprintf(y + n, cap - n, "a: &x ");
+	memset(y + n, 'A', big);
+	n += big;
+	n += (size_t)snprintf(y + n, cap - n, "\nb: [");
+	for (i = 0; i < aliases; i++)
+		n += (size_t)snprintf(y + n, cap - n, "%s*x", i ? ", " : "");
+	n += (size_t)snprintf(y + n, cap - n, "]\n");
+	UNIT_CHECK(yamljson_parse(y, n, &j, err, sizeof(err)) == -EINVAL);
+	UNIT_CHECK(j == NULL);
+	UNIT_CHECK(strstr(err, "too large") != NULL);
+	/* The same bytes named as keys, one per map. */
+	n = (size_t)snprintf(y, cap, "a: &x ");
+	memset(y + n, 'A', big);
+	n += big;
+	n += (size_t)snprintf(y + n, cap - n, "\nb: [");
+	for (i = 0; i < aliases / 4; i++)
+		n += (size_t)snprintf(y + n, cap - n, "%s{*x : 1}", i ? ", " : "");
+	n += (size_t)snprintf(y + n, cap - n, "]\n");
+	j = (void *)1;
+	UNIT_CHECK(yamljson_parse(y, n, &j, err, sizeof(err)) == -EINVAL);
+	UNIT_CHECK(j == NULL);
+	free(y);
+}
+
+UNIT_MAIN(UNIT_TEST(test_yamljson_types), UNIT_TEST(test_yamljson_deep_nesting_rejected),
+	  UNIT_TEST(test_yamljson_alias_bomb_of_bytes_rejected))
