@@ -855,6 +855,15 @@ int kube_delete(struct kube_client *c, const char *path, const char *uid, const 
 	return ret;
 }
 
+bool kube_resource_version_ok(const char *rv)
+{
+	size_t n = rv ? strspn(rv, "0123456789abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ-._~")
+		      : 0;
+
+	return n && n <= KUBE_RV_MAX && !rv[n];
+}
+
 int kube_list(struct kube_client *c, const char *path, long limit,
 	      int (*fn)(const cJSON *item, void *arg), void *arg, char **rv,
 	      struct kube_response *resp)
@@ -921,7 +930,15 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 				cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion"));
 
 			free(*rv);
-			*rv = v ? strdup(v) : NULL;
+			*rv = NULL;
+			if (v && *v && !kube_resource_version_ok(v)) {
+				snprintf(resp->message, sizeof(resp->message),
+					 "GET %.200s: the list's resourceVersion is no plain token",
+					 path);
+				ret = -EPROTO;
+				break;
+			}
+			*rv = v && *v ? strdup(v) : NULL;
 		}
 		cJSON_Delete(list);
 		list = NULL;

@@ -190,10 +190,17 @@ int kube_update(struct kube_client *c, const char *path, const cJSON *obj, cJSON
 int kube_delete(struct kube_client *c, const char *path, const char *uid, const char *rv,
 		struct kube_response *resp);
 
+/* Whether rv, a resourceVersion the server sent, may go back into a query
+ * as it is: 1 to KUBE_RV_MAX bytes of letters, digits, '-', '.', '_' or
+ * '~' (what a URL carries unescaped). The API server's are decimal. */
+#define KUBE_RV_MAX 128
+bool kube_resource_version_ok(const char *rv);
+
 /*
  * Calls fn for every item of the list at path (labelSelector etc. in the
  * query), page by page with limit/continue (limit 0: one unpaged request).
- * *rv gets the list's resourceVersion (caller frees). fn returns 0 to go on,
+ * *rv gets the list's resourceVersion (caller frees); a list whose version
+ * is not kube_resource_version_ok fails with -EPROTO. fn returns 0 to go on,
  * <0 to stop (that value is returned). The item belongs to the list: fn
  * must copy what it keeps.
  *

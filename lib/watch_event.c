@@ -67,6 +67,14 @@ int watch_deliver(struct watch_state *w, const char *event, size_t len)
 	}
 	rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
+	/* It goes back into the next watch's URL: a plain token or nothing. */
+	if (rv && *rv && !kube_resource_version_ok(rv)) {
+		snprintf(w->resp->message, sizeof(w->resp->message),
+			 "watch %.200s: %s event with a resourceVersion that is no plain token",
+			 w->path, type);
+		ret = -EPROTO;
+		goto out;
+	}
 	ret = w->fn(type, obj, w->arg);
 	/* Advance only once the event is handled, so a stop resumes at it. */
 	if (ret >= 0 && rv && *rv) {

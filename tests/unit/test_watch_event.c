@@ -77,6 +77,46 @@ static void test_watch_deliver_follows_accepted_events(void)
 	free(rv);
 }
 
+/* The resourceVersion comes from the server and goes back into a URL: one
+ * that is not a plain token (a bookmark of 5000 bytes, one with '&' or a
+ * space) would make every later watch fail to be built or be another query,
+ * and the informer resumes from it forever. Such an event is refused as
+ * not an event (-EPROTO: list again), and the version stays. */
+static void test_watch_deliver_refuses_a_hostile_resource_version(void)
+{
+	static const char *const bad[] = {
+	    "1&fieldSelector=metadata.name%3Dx",
+	    "1 2",
+	    "9\r\nX-Injected: 1",
+	    "",
+	};
+	struct kube_response resp;
+	struct watch_state w;
+	struct seen s = {0};
+	char *rv = strdup("7"), ev[6000], big[5001];
+	size_t i;
+
+	memset(&resp, 0, sizeof(resp));
+	watch_state_init(&w, "/x", &rv, 10, record, &s, &resp);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(ev, sizeof(ev),
+			 "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":"
+			 "\"%s\"}}}",
+			 bad[i]);
+		UNIT_CHECK(deliver(&w, ev) == (bad[i][0] ? -EPROTO : 0));
+		UNIT_CHECK_STR(rv, "7");
+	}
+	memset(big, '1', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(ev, sizeof(ev),
+		 "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":"
+		 "\"%s\"}}}",
+		 big);
+	UNIT_CHECK(deliver(&w, ev) == -EPROTO);
+	UNIT_CHECK_STR(rv, "7");
+	free(rv);
+}
+
 static void test_watch_deliver_error_events(void)
 {
 	struct kube_response resp;
@@ -149,6 +189,7 @@ int main(void)
 	static const struct unit_test tests[] = {
 	    UNIT_TEST(test_watch_request_path_asks_for_bookmarks),
 	    UNIT_TEST(test_watch_deliver_follows_accepted_events),
+	  UNIT_TEST(test_watch_deliver_refuses_a_hostile_resource_version),
 	    UNIT_TEST(test_watch_deliver_error_events),
 	    UNIT_TEST(test_watch_deliver_refuses_what_is_not_an_event),
 	    UNIT_TEST(test_watch_check_deadline),
