@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kubeconfig.h"
@@ -290,6 +293,71 @@ static void test_kubeconfig_token_file_keeps_the_last_good_token(void)
 	kubeconfig_free(cfg);
 }
 
+/* Runs fn in a child: whether it returned within two seconds. */
+static bool returns_in_time(void (*fn)(void))
+{
+	struct timespec step = { 0, 10 * 1000000L };
+	pid_t pid = fork();
+	int i, status;
+
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	for (i = 0; i < 200; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status);
+		nanosleep(&step, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return false;
+}
+
+static void load_with_fifo_certificate(void)
+{
+	struct kubeconfig *cfg;
+	char err[256];
+
+	/* Refused with an error that names the file, not a hang. */
+	if (kubeconfig_load(path_of("fifocfg"), NULL, &cfg, err, sizeof(err)) != -EINVAL ||
+	    !strstr(err, "fifo.crt"))
+		_exit(1);
+}
+
+static void token_from_fifo(void)
+{
+	struct kubeconfig *cfg;
+	char err[256], *tok;
+
+	if (kubeconfig_load(path_of("fifotok"), NULL, &cfg, err, sizeof(err)) != 0)
+		_exit(1);
+	tok = kubeconfig_token(cfg);
+	free(tok);
+	kubeconfig_free(cfg);
+}
+
+/* A path of a kubeconfig that names a FIFO (or a token file replaced by
+ * one) is no regular file: open(2) of it waited for a writer forever, at
+ * load or at every request. */
+static void test_kubeconfig_a_fifo_is_refused_without_waiting(void)
+{
+	unlink(path_of("fifo.crt"));
+	UNIT_CHECK(mkfifo(path_of("fifo.crt"), 0600) == 0);
+	write_file("fifocfg", "current-context: c\n"
+			      "clusters: [{name: k, cluster: {server: 'https://h:1'}}]\n"
+			      "users: [{name: u, user: {client-certificate: fifo.crt, "
+			      "client-key-data: S0VZ}}]\n"
+			      "contexts: [{name: c, context: {cluster: k, user: u}}]\n");
+	UNIT_CHECK(returns_in_time(load_with_fifo_certificate));
+	write_file("fifotok", "current-context: c\n"
+			      "clusters: [{name: k, cluster: {server: 'https://h:1'}}]\n"
+			      "users: [{name: u, user: {tokenFile: fifo.crt}}]\n"
+			      "contexts: [{name: c, context: {cluster: k, user: u}}]\n");
+	UNIT_CHECK(returns_in_time(token_from_fifo));
+	unlink(path_of("fifo.crt"));
+}
+
 static void test_kubeconfig_missing_single_file(void)
 {
 	struct kubeconfig *cfg;
@@ -337,6 +405,7 @@ int main(void)
 		UNIT_TEST(test_kubeconfig_refuses_what_it_cannot_honour),
 		UNIT_TEST(test_kubeconfig_token_file_keeps_the_last_good_token),
 		UNIT_TEST(test_kubeconfig_missing_single_file),
+	  UNIT_TEST(test_kubeconfig_a_fifo_is_refused_without_waiting),
 		UNIT_TEST(test_kubeconfig_in_cluster_and_token_rotation),
 	};
 	char cmd[128];
