@@ -102,23 +102,67 @@ static bool match_same_user(const struct match_pending *a, const struct match_pe
 	       ((!a->uid && !b->uid) || match_eq(a->uid ? a->uid : "", b->uid ? b->uid : ""));
 }
 
+/* Whether p names the root's pod by its UID (not only by its name). */
+static bool match_same_uid(const struct match_root *r, const struct match_pending *p)
+{
+	return r->pod_uid && *r->pod_uid && match_eq(r->pod_uid, p->pod_uid);
+}
+
+/* The opener of the debug container or node-debug pod the root's own
+ * processes run in. Every pending session that claims it counts, not the
+ * first one listed: one that names the pod's UID beats one that names
+ * none (the pod of that name may be another), and different people
+ * claiming it leave it Ambiguous, all listed (where the webhook answers
+ * any peer, a pending session can be forged ahead of the real one). */
 static void match_own(const struct match_root *r, struct match_pending *p, size_t n,
 		      struct match_result *out)
 {
-	size_t i;
+	size_t i, j, c[MATCH_MAX_CANDIDATES], nc = 0, more = 0;
+	bool by_uid = false, one_user = true;
 
 	for (i = 0; i < n; i++) {
 		if ((p[i].kind != MATCH_EPHEMERAL && p[i].kind != MATCH_DEBUGPOD) ||
 		    !match_same_container(r, &p[i]))
 			continue;
-		out->status = MATCH_MATCHED;
-		out->method = p[i].kind == MATCH_EPHEMERAL ? MATCH_BY_EPHEMERAL : MATCH_BY_DEBUGPOD;
-		out->chosen = (long)i;
+		if (match_same_uid(r, &p[i]) && !by_uid) {
+			by_uid = true; /* those naming no UID no longer count */
+			nc = more = 0;
+		} else if (by_uid && !match_same_uid(r, &p[i])) {
+			continue;
+		}
+		if (nc == MATCH_MAX_CANDIDATES) {
+			more++;
+			continue;
+		}
+		/* Earliest received first. */
+		for (j = nc; j > 0 && p[c[j - 1]].received_ns > p[i].received_ns; j--)
+			c[j] = c[j - 1];
+		c[j] = i;
+		nc++;
+	}
+	if (nc == 0) {
+		out->status = MATCH_WORKLOAD;
+		snprintf(out->reason, sizeof(out->reason),
+			 "the container's own processes: no one entered the container to start "
+			 "them");
 		return;
 	}
-	out->status = MATCH_WORKLOAD;
+	out->method = p[c[0]].kind == MATCH_EPHEMERAL ? MATCH_BY_EPHEMERAL : MATCH_BY_DEBUGPOD;
+	for (i = 1; i < nc; i++)
+		one_user &= match_same_user(&p[c[0]], &p[c[i]]);
+	if (one_user && !more) {
+		out->status = MATCH_MATCHED;
+		out->chosen = (long)c[0];
+		return;
+	}
+	out->status = MATCH_AMBIGUOUS;
+	memcpy(out->cand, c, nc * sizeof(c[0]));
+	out->ncand = nc;
 	snprintf(out->reason, sizeof(out->reason),
-		 "the container's own processes: no one entered the container to start them");
+		 "%zu admitted sessions of different people claim this %s: any of them could "
+		 "have opened it%s",
+		 nc + more, out->method == MATCH_BY_EPHEMERAL ? "debug container" : "debug pod",
+		 more ? " (only the first are listed)" : "");
 }
 
 /* Why nothing matched, said as precisely as the pendings allow. */

@@ -9,8 +9,10 @@
  * Strongest first:
  *  1. the container's own processes (no root entered from outside): the
  *     ephemeral container kubectl debug added, or the pod kubectl debug
- *     node/NODE made, names its opener (EphemeralContainer, DebugPod);
- *     otherwise nobody opened them (Workload);
+ *     node/NODE made, names its opener (EphemeralContainer, DebugPod):
+ *     every pending session claiming it counts (those naming the pod's UID
+ *     over those naming none), and different people claiming it leave it
+ *     Ambiguous, all listed; otherwise nobody opened them (Workload);
  *  2. a root entered from outside (runc exec, nsenter): the admitted execs
  *     of the same pod and container, with the same argv, terminal and
  *     stdin, received within [exec - before, exec + after], not taken by an

@@ -209,6 +209,56 @@ static void test_match_own_processes_of_debug_containers_and_pods(void)
 	UNIT_CHECK(m.status == MATCH_WORKLOAD && m.chosen == -1);
 }
 
+/* Two openers claim one debug container: a pending session any pod can
+ * forge where the webhook answers any peer (no --webhook-client-ca), sent
+ * before the real `kubectl debug`, and the real one. The first in the list
+ * must not simply win: Ambiguous, both listed. One with the pod's UID beats
+ * one that names none. */
+static void test_match_own_two_openers_of_one_debug_container_are_ambiguous(void)
+{
+	struct match_pending p[2] = {
+		{ .name = "forged",
+		  .kind = MATCH_EPHEMERAL,
+		  .ns = "default",
+		  .pod = "demo",
+		  .container = "debugger",
+		  .username = "alice",
+		  .uid = "alice",
+		  .received_ns = 1 },
+		{ .name = "real",
+		  .kind = MATCH_EPHEMERAL,
+		  .ns = "default",
+		  .pod = "demo",
+		  .pod_uid = "u1",
+		  .container = "debugger",
+		  .username = "bob",
+		  .uid = "bob",
+		  .received_ns = 2 },
+	};
+	struct match_root r = { .ns = "default",
+				.pod = "demo",
+				.pod_uid = "u1",
+				.container = "debugger",
+				.own = true,
+				.tty = -1,
+				.exec_ns = 900 * S };
+	struct match_result m;
+
+	/* The forged one names no pod UID: the real one, which names the
+	 * pod's, is the opener. */
+	match_decide(&r, p, 2, &win, &m);
+	UNIT_CHECK(m.status == MATCH_MATCHED && m.method == MATCH_BY_EPHEMERAL && m.chosen == 1);
+	/* Both name the pod's UID (a forger can read it): neither is taken. */
+	p[0].pod_uid = "u1";
+	match_decide(&r, p, 2, &win, &m);
+	UNIT_CHECK(m.status == MATCH_AMBIGUOUS && m.method == MATCH_BY_EPHEMERAL);
+	UNIT_CHECK(m.ncand == 2 && m.chosen == -1);
+	/* The same person twice (a retried kubectl debug): Matched. */
+	p[0].username = p[0].uid = "bob";
+	match_decide(&r, p, 2, &win, &m);
+	UNIT_CHECK(m.status == MATCH_MATCHED && m.method == MATCH_BY_EPHEMERAL);
+}
+
 static void test_match_cut_argv_matches_as_far_as_both_go(void)
 {
 	static const char *const full[] = { "sh", "-c", "echo aaaaaaaaaaaaaaaaaaaaa" };
@@ -236,4 +286,5 @@ UNIT_MAIN(UNIT_TEST(test_match_one_person_matches_and_is_taken),
 	  UNIT_TEST(test_match_terminal_and_stdin_must_agree),
 	  UNIT_TEST(test_match_window_and_pod_bound_the_candidates),
 	  UNIT_TEST(test_match_own_processes_of_debug_containers_and_pods),
+	  UNIT_TEST(test_match_own_two_openers_of_one_debug_container_are_ambiguous),
 	  UNIT_TEST(test_match_cut_argv_matches_as_far_as_both_go))
