@@ -242,6 +242,72 @@ int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_resul
 	return verify_records(records, n, NULL, time(NULL), out, res);
 }
 
+static const char *verify_pod_uid(const cJSON *rec)
+{
+	return verify_str(cJSON_GetObjectItemCaseSensitive(verify_spec(rec), "pod"), "uid") ?: "";
+}
+
+static const char *verify_rec_node(const cJSON *rec)
+{
+	return verify_str(verify_spec(rec), "node") ?: "";
+}
+
+static int verify_cmp_pod(const void *a, const void *b)
+{
+	const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+	int c = strcmp(verify_pod_uid(x), verify_pod_uid(y));
+
+	return c ? c : strcmp(verify_rec_node(x), verify_rec_node(y));
+}
+
+long verify_pod_nodes(cJSON *const *records, size_t n, const char *pod_uid, const char *pod_node,
+		      FILE *out)
+{
+	cJSON **sorted;
+	long bad = 0;
+	size_t i, start;
+
+	if (!n)
+		return 0;
+	if (!(sorted = calloc(n, sizeof(*sorted))))
+		return 0;
+	memcpy(sorted, records, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), verify_cmp_pod);
+	/* Runs of one (pod UID, node); a UID's runs are adjacent. */
+	for (start = 0, i = 1; i <= n; i++) {
+		const char *uid = verify_pod_uid(sorted[start]), *node = verify_rec_node(sorted[start]);
+		bool other = false;
+
+		if (i < n && !verify_cmp_pod(&sorted[i], &sorted[start]))
+			continue;
+		if (!*uid) {
+			start = i;
+			continue;
+		}
+		if (pod_uid && pod_node && *pod_node && !strcmp(uid, pod_uid) &&
+		    strcmp(node, pod_node)) {
+			other = true;
+			if (out)
+				fprintf(out,
+					"%ld record(s) of pod %s claim node %s, but the pod runs on "
+					"node %s: written by a node that never ran it\n",
+					(long)(i - start), uid, node, pod_node);
+		} else if (start > 0 && !strcmp(verify_pod_uid(sorted[start - 1]), uid)) {
+			other = true;
+			if (out)
+				fprintf(out,
+					"records of pod %s claim nodes %s and %s: a pod runs on "
+					"one node\n",
+					uid, verify_rec_node(sorted[start - 1]), node);
+		}
+		if (other)
+			bad += (long)(i - start);
+		start = i;
+	}
+	free(sorted);
+	return bad;
+}
+
 /* --- against the API server ------------------------------------------------------ */
 
 struct verify_list {
@@ -477,18 +543,23 @@ static int verify_scan_node(const cJSON *san, void *arg)
 	return 0;
 }
 
-/* The node the pod runs on, while it exists (into buf; "" otherwise). */
+/* The node the pod runs on and its UID, while it exists (into buf and
+ * uid; "" otherwise). */
 static void verify_pod_node(struct kube_client *c, const char *ns, const char *pod, char *buf,
-			    size_t cap)
+			    size_t cap, char *uid, size_t uidcap)
 {
 	cJSON *p = NULL;
 	char path[768];
 
 	buf[0] = '\0';
+	uid[0] = '\0';
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, pod);
-	if (kube_get(c, path, &p, NULL) == 0)
+	if (kube_get(c, path, &p, NULL) == 0) {
 		snprintf(buf, cap, "%s",
 			 verify_str(cJSON_GetObjectItemCaseSensitive(p, "spec"), "nodeName") ?: "");
+		snprintf(uid, uidcap, "%s",
+			 verify_str(cJSON_GetObjectItemCaseSensitive(p, "metadata"), "uid") ?: "");
+	}
 	cJSON_Delete(p);
 }
 
@@ -502,7 +573,7 @@ int verify_container(struct kube_client *c, const char *ns, const char *pod, con
 	struct verify_anchor a;
 	time_t now = time(NULL);
 	const cJSON *san;
-	char path[1024], pod_node[256];
+	char path[1024], pod_node[256], pod_uid[128];
 	size_t i, start;
 	int ret, bad = 0;
 
@@ -555,7 +626,11 @@ int verify_container(struct kube_client *c, const char *ns, const char *pod, con
 	}
 	/* Chains whose every record is gone, on the nodes read so far and on
 	 * the pod's node. */
-	verify_pod_node(c, ns, pod, pod_node, sizeof(pod_node));
+	verify_pod_node(c, ns, pod, pod_node, sizeof(pod_node), pod_uid, sizeof(pod_uid));
+	/* Every record of the pod on the node that ran it (a node's root can
+	 * sign records for its own node about any pod). */
+	if (verify_pod_nodes(l.items, l.n, pod_uid, pod_node, out) > 0)
+		bad = 1;
 	if (pod_node[0] && (ret = verify_node_get(c, &nodes, pod_node, &san)) < 0) {
 		fprintf(out, "cannot read ShellAuditNode %s: %s\n", pod_node, strerror(-ret));
 		goto out;

@@ -59,6 +59,18 @@ int verify_records(cJSON *const *records, size_t n, const struct verify_anchor *
  * gone. */
 int verify_chain(cJSON *const *records, size_t n, FILE *out, struct verify_result *res);
 
+/*
+ * A pod runs on one node for its whole life, so every record naming its
+ * UID (spec.pod.uid) names that node: records of one pod UID on two nodes,
+ * or (pod_uid and pod_node given: the pod as the API server has it now) on
+ * another node than the pod's, were written by a node that never ran it
+ * (a node's root can sign records for its own node about any pod). Writes
+ * one line per pod UID and node found wrong to out (if non-NULL); returns
+ * how many records are wrong.
+ */
+long verify_pod_nodes(cJSON *const *records, size_t n, const char *pod_uid, const char *pod_node,
+		      FILE *out);
+
 struct kube_client;
 
 /*

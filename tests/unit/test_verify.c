@@ -307,6 +307,57 @@ static void test_verify_spliced_chains(void)
 	free_chain(b, 4);
 }
 
+/* A node's root signs, for its own node and with its own key, a whole
+ * chain about a pod that runs on another node, under a container ID of its
+ * choosing, and publishes a head for it: the chain alone verifies. The pod
+ * binds it: one pod UID on two nodes, or on another node than the pod's,
+ * is a finding. */
+static void test_verify_pod_on_another_node_is_a_finding(void)
+{
+	static const struct record_identity forged_id = { "team-a", "web-1", "uid-1", "main",
+							  "containerd://f00d", "node-2", NULL,
+							  "720h" };
+	char prev[DIGEST_STR_LEN] = "", until[RECORD_TIME_LEN] = "", d[DIGEST_STR_LEN];
+	cJSON *a[3], *f[2], *all[5], *head;
+	struct verify_result res;
+	struct verify_anchor an;
+	FILE *out = tmpfile();
+	int i;
+
+	chain(a, 3, key);
+	for (i = 0; i < 2; i++) {
+		f[i] = record_build(&forged_id, NULL, entries(i + 50), (uint64_t)i, prev, until,
+				    other_key, d);
+		memcpy(prev, d, sizeof(d));
+		record_kept_until(cJSON_GetObjectItem(f[i], "spec"), until);
+	}
+	/* The forged chain against its node's own key and head: intact. */
+	head = head_of(f[1], day0 + 30 * 86400);
+	cJSON_ReplaceItemInObject(head, "containerID", cJSON_CreateString("containerd://f00d"));
+	an = (struct verify_anchor){ "node-2", sign_key_id(other_key), sign_key_public(other_key),
+				     head };
+	UNIT_CHECK(verify_records(f, 2, &an, WITHIN, NULL, &res) == 0);
+	for (i = 0; i < 3; i++)
+		all[i] = a[i];
+	all[3] = f[0];
+	all[4] = f[1];
+	/* The pod's records on one node only: nothing. */
+	UNIT_CHECK(verify_pod_nodes(a, 3, "uid-1", "node-1", NULL) == 0);
+	UNIT_CHECK(verify_pod_nodes(a, 3, NULL, NULL, NULL) == 0);
+	/* The pod runs on node-1: node-2's two records are wrong. */
+	UNIT_CHECK(verify_pod_nodes(all, 5, "uid-1", "node-1", out) == 2);
+	/* The pod is gone: one UID on two nodes, one of them lies. */
+	UNIT_CHECK(verify_pod_nodes(all, 5, NULL, NULL, NULL) > 0);
+	/* Another pod of the same name (a new UID): the old records are its
+	 * predecessor's, not wrong for that alone. */
+	UNIT_CHECK(verify_pod_nodes(a, 3, "uid-2", "node-9", NULL) == 0);
+	if (out)
+		fclose(out);
+	cJSON_Delete(head);
+	free_chain(a, 3);
+	free_chain(f, 2);
+}
+
 static void test_cleanup(void)
 {
 	sign_key_free(key);
@@ -318,4 +369,5 @@ UNIT_MAIN(UNIT_TEST(test_setup), UNIT_TEST(test_verify_intact_chain),
 	  UNIT_TEST(test_verify_detects_recomputed_and_swapped),
 	  UNIT_TEST(test_verify_detects_a_replaced_head_and_no_head),
 	  UNIT_TEST(test_verify_hostile_fields), UNIT_TEST(test_verify_reordered),
-	  UNIT_TEST(test_verify_spliced_chains), UNIT_TEST(test_cleanup))
+	  UNIT_TEST(test_verify_spliced_chains),
+	  UNIT_TEST(test_verify_pod_on_another_node_is_a_finding), UNIT_TEST(test_cleanup))
