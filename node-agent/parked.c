@@ -347,6 +347,23 @@ static void parked_why_to(const struct parked_why *why, cJSON *doc)
 	}
 }
 
+/* Whether one more file of len bytes of namespace ns would take it past
+ * its share (PARKED_NS_SHARE of the files or of the bytes). */
+static bool parked_ns_over(const struct parked *pk, const char *ns, size_t len)
+{
+	uint64_t bytes = len;
+	size_t i, n = 1;
+
+	for (i = 0; i < pk->n; i++) {
+		if (strcmp(pk->it[i].ns, ns))
+			continue;
+		n++;
+		bytes += pk->it[i].bytes;
+	}
+	return n > PARKED_MAX_FILES / PARKED_NS_SHARE ||
+	       bytes > PARKED_MAX_BYTES / PARKED_NS_SHARE;
+}
+
 int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *why)
 {
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(record, "metadata");
@@ -381,6 +398,10 @@ int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *
 		free(text);
 		return -ENOSPC;
 	}
+	if (at < 0 && parked_ns_over(pk, ns, len)) {
+		free(text);
+		return -EDQUOT;
+	}
 	ret = parked_write(pk, file, text, len);
 	free(text);
 	if (ret < 0)
@@ -393,9 +414,12 @@ int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *
 int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max)
 {
 	char path[PATH_MAX];
+	/* Each record once at most a call: one refused again is not sent
+	 * again in the same turn. */
+	size_t n0 = pk->n;
 	int tried = 0, ret;
 
-	while (tried < max && pk->n) {
+	while (tried < max && pk->n && (size_t)tried < n0) {
 		size_t i = pk->next < pk->n ? pk->next : 0;
 		struct parked_item *it = &pk->it[i];
 		cJSON *doc = NULL;

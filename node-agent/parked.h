@@ -6,8 +6,10 @@
  * time: the cause may clear (the namespace recreated, the policy changed).
  * One file per record, named by the record, written whole (a temporary
  * file, fsync, rename), holding the record and why it was refused. Bounded
- * by PARKED_MAX_FILES and PARKED_MAX_BYTES: past them parked_add refuses,
- * and the caller keeps the record where it was. */
+ * by PARKED_MAX_FILES and PARKED_MAX_BYTES, and each namespace by a
+ * PARKED_NS_SHARE-th of both (so that one namespace refusing a flood, say
+ * stuck Terminating while its pod runs, leaves room to the others): past
+ * them parked_add refuses, and the caller keeps the record where it was. */
 #ifndef SHELLAUDIT_PARKED_H
 #define SHELLAUDIT_PARKED_H
 
@@ -18,6 +20,7 @@
 
 #define PARKED_MAX_FILES 1024
 #define PARKED_MAX_BYTES (64u << 20)
+#define PARKED_NS_SHARE 4
 /* What is kept of the API's details.causes: the first few, each string cut
  * (on a UTF-8 boundary) to its field's size less one. The ShellAuditNode
  * schema's maxItems and maxLength follow these. */
@@ -57,8 +60,8 @@ void parked_free(struct parked *pk);
  * bounds, -EINVAL for a record without a usable name. */
 int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *why);
 
-/* Tries parked records again, at most max of them, from the one after the
- * last tried (so that all get their turn): fn gets each record (read from
+/* Tries parked records again, at most max of them and each once at most,
+ * from the one after the last tried (so that all get their turn): fn gets each record (read from
  * its file, discarded after: fn may change it) and returns 0 when it went
  * out (its file is removed), <0 to keep it parked. Returns how many were
  * tried. */

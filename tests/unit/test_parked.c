@@ -140,8 +140,11 @@ static void test_parked_is_bounded(void)
 	for (i = 0; i < PARKED_MAX_FILES + 3; i++) {
 		cJSON *r;
 
+		char ns[16];
+
 		snprintf(name, sizeof(name), "web-main-%010d", i);
-		r = record("shop", name);
+		snprintf(ns, sizeof(ns), "shop-%d", i % (2 * PARKED_NS_SHARE));
+		r = record(ns, name);
 		ok += parked_add(pk, r, why(413, "RequestEntityTooLarge", "too large")) == 0;
 		cJSON_Delete(r);
 	}
@@ -299,6 +302,84 @@ static void test_parked_bounds_a_hostile_answer(void)
 	cJSON_Delete(st);
 }
 
+/* parked_fn: counts the tries of each record by name, all refused. */
+struct seen {
+	char names[8][64];
+	int tries[8], n;
+};
+
+static int refuse_all(cJSON *rec, void *arg)
+{
+	struct seen *s = arg;
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "metadata"), "name"));
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->names[i], name))
+			break;
+	if (i == s->n && s->n < 8)
+		snprintf(s->names[s->n++], sizeof(s->names[0]), "%s", name);
+	if (i < 8)
+		s->tries[i]++;
+	return -EACCES;
+}
+
+/* One call of parked_retry tries each record once at most, whatever its
+ * max: a refused record is not sent again and again in one turn (each
+ * send a request the API server answers, or not, within its timeout). */
+static void test_parked_retry_tries_each_record_once_a_call(void)
+{
+	char sub[96];
+	struct parked *pk = NULL;
+	struct seen s = { 0 };
+	cJSON *a = record("shop", "web-main-0a1b2c3d4e"), *b = record("shop", "web-main-1f2e3d4c5b");
+
+	snprintf(sub, sizeof(sub), "%s/once", dir);
+	UNIT_CHECK(parked_open(sub, &pk) == 0);
+	UNIT_CHECK(parked_add(pk, a, why(403, "Forbidden", "denied")) == 0);
+	UNIT_CHECK(parked_retry(pk, refuse_all, &s, 4) == 1);
+	UNIT_CHECK(s.n == 1 && s.tries[0] == 1);
+	UNIT_CHECK(parked_add(pk, b, why(403, "Forbidden", "denied")) == 0);
+	memset(&s, 0, sizeof(s));
+	UNIT_CHECK(parked_retry(pk, refuse_all, &s, 256) == 2);
+	UNIT_CHECK(s.n == 2 && s.tries[0] == 1 && s.tries[1] == 1);
+	/* Turns go on where they stopped: with max 1, each in turn. */
+	memset(&s, 0, sizeof(s));
+	UNIT_CHECK(parked_retry(pk, refuse_all, &s, 1) == 1);
+	UNIT_CHECK(parked_retry(pk, refuse_all, &s, 1) == 1);
+	UNIT_CHECK(s.n == 2 && s.tries[0] == 1 && s.tries[1] == 1);
+	UNIT_CHECK(parked_count(pk) == 2);
+	parked_free(pk);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+/* One namespace (a tenant whose namespace is stuck Terminating while its
+ * pod floods) cannot take the whole of parked: another namespace's
+ * refused record still parks. */
+static void test_parked_one_namespace_cannot_fill_it(void)
+{
+	char sub[96], name[64];
+	struct parked *pk = NULL;
+	cJSON *r;
+	int i, ok = 0;
+
+	snprintf(sub, sizeof(sub), "%s/share", dir);
+	UNIT_CHECK(parked_open(sub, &pk) == 0);
+	for (i = 0; i < PARKED_MAX_FILES + 3; i++) {
+		snprintf(name, sizeof(name), "web-main-%010d", i);
+		r = record("flood", name);
+		ok += parked_add(pk, r, why(403, "Forbidden", "being terminated")) == 0;
+		cJSON_Delete(r);
+	}
+	UNIT_CHECK(ok > 0 && ok < PARKED_MAX_FILES);
+	r = record("shop", "web-main-0a1b2c3d4e");
+	UNIT_CHECK(parked_add(pk, r, why(422, "Invalid", "denied")) == 0);
+	cJSON_Delete(r);
+	parked_free(pk);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -308,6 +389,8 @@ int main(void)
 		UNIT_TEST(test_parked_summary_stays_utf8),
 		UNIT_TEST(test_parked_keeps_the_api_reason_and_causes),
 		UNIT_TEST(test_parked_bounds_a_hostile_answer),
+		UNIT_TEST(test_parked_retry_tries_each_record_once_a_call),
+		UNIT_TEST(test_parked_one_namespace_cannot_fill_it),
 	};
 	char cmd[128];
 	int ret;
