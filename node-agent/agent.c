@@ -1142,6 +1142,7 @@ static bool agent_is_target(const char *cid, void *arg)
 static cJSON *agent_k8s_extra(struct agent *a)
 {
 	cJSON *extra = cJSON_CreateObject(), *key, *heads, *term;
+	struct publish_stats ps;
 	const char *why, *hook;
 
 	if (!extra)
@@ -1167,6 +1168,8 @@ static cJSON *agent_k8s_extra(struct agent *a)
 	cJSON_AddNumberToObject(extra, "headsDropped", (double)heads_capped(a->heads));
 	/* Records refused and parked: how many, and the newest few with why. */
 	cJSON_AddNumberToObject(extra, "parkedRecords", (double)parked_count(a->parked));
+	publish_get_stats(a->pub, &ps);
+	cJSON_AddNumberToObject(extra, "parkedLost", (double)ps.parked_lost);
 	if (parked_count(a->parked))
 		cJSON_AddItemToObject(extra, "parked", parked_summary(a->parked, 10));
 	return extra;

@@ -489,6 +489,24 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		int pr = parked_add(p->parked, rec, &why);
 
 		publish_why_cause(&why, cause, sizeof(cause));
+		if (pr == -ENOSPC || pr == -EDQUOT) {
+			/* Parked is full, or its namespace has its share: kept
+			 * in the spool, this record would hold every chain's
+			 * (the spool's window, then its space) for as long as
+			 * the cause lasts, which one tenant decides (a namespace
+			 * left Terminating). A gap instead, said out loud: its
+			 * sequence is missing from the chain. */
+			p->stats.parked_lost++;
+			log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
+				 "AuditRecord refused (%ld %s: %s%s) and cannot be parked (%s): "
+				 "lost, counted in the ShellAuditNode status (parkedLost); its "
+				 "chain shows the missing sequence",
+				 why.code, why.reason, why.message, cause,
+				 pr == -EDQUOT ? "its namespace has its share of parked records" :
+						 "parked records are at their bound");
+			publish_parked_event(p, rec, &why);
+			return 0;
+		}
 		if (pr < 0) {
 			log_with(LOG_ERROR, LOG_KV("ns", ns, "auditrecord", name),
 				 "AuditRecord refused (%ld %s: %s%s) and cannot be parked (%s): "

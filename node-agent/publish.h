@@ -37,6 +37,8 @@ struct publish_stats {
 	uint64_t records_parked;		/* refused for the record itself: parked */
 	uint64_t parked_published;		/* parked, then accepted */
 	uint64_t parked_expired;		/* parked past their retention: removed */
+	uint64_t parked_lost;			/* refused, parked full (or its namespace's
+						 * share): a gap in its chain */
 	uint64_t events_refused;		/* answered with an error status: skipped */
 	uint64_t events_undelivered;		/* no answer after the last try: skipped */
 };
