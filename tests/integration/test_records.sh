@@ -6,8 +6,9 @@
 # real kernel as its service account with a token bound to a pod of its
 # node, as a DaemonSet pod has.
 #   - A tenant with every verb on every resource of the namespace cannot
-#     delete, relabel, annotate, patch, unfinalize or create AuditRecords;
-#     neither can a cluster admin while the policy is bound.
+#     delete, relabel, annotate, patch, unfinalize or create AuditRecords,
+#     nor put them under a ResourceQuota; neither can a cluster admin
+#     while the policy is bound.
 #   - The agent of another node cannot write records of this node, nor under
 #     a name that is not its record's own (so it cannot take names first);
 #     what it may write (its own node's record claiming our container) makes
@@ -190,6 +191,15 @@ expect_denied "nor create one" "only the shellaudit agent creates" as tenant cre
 records | sed -n 2p >"$dir/victim.json"
 expect_denied "nor re-create a real one under another name" "only the shellaudit agent creates" \
 	as tenant create -f <("$tamper" forge "$dir/victim.json" "$node")
+expect_denied "nor put AuditRecords under a quota, which would refuse the agent's" \
+	"cannot be put under a ResourceQuota" \
+	as tenant create quota no-records -n shop --hard=count/auditrecords.shellaudit.io=0
+t_run "a quota on anything else is the tenant's own" \
+	as tenant create quota some-pods -n shop --hard=count/pods=100
+expect_denied "and cannot be changed into one on AuditRecords" "cannot be put under a ResourceQuota" \
+	as tenant patch quota some-pods -n shop --type=merge \
+	-p '{"spec":{"hard":{"count/auditrecords.shellaudit.io":"0"}}}'
+k delete quota some-pods -n shop >/dev/null
 expect_denied "a cluster admin cannot delete one either while the policy is bound" \
 	"only the shellaudit controller deletes" k delete auditrecord -n shop "$victim" --wait=false
 expect_denied "nor relabel it" "cannot be changed" k label auditrecord -n shop "$victim" reviewed=yes
