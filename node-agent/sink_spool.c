@@ -407,8 +407,30 @@ static size_t sink_spool_command(const char *text, size_t n, const char **start)
 	return j - i < SINK_SPOOL_COMMAND_MAX ? j - i : SINK_SPOOL_COMMAND_MAX;
 }
 
+/* What a withheld entry keeps of one of its strings (the command's name,
+ * an exec's argv[0] and file): at most SINK_SPOOL_COMMAND_MAX bytes of it,
+ * redacted by every rule, since a secret may be that name too; "" when a
+ * rule cannot finish even there. Adds what matched to res; NULL when out
+ * of memory. */
+static char *sink_spool_kept(const struct sink_spool_target *t, const char *src, size_t n,
+			     size_t *len, struct redact_result *res)
+{
+	struct redact_result r;
+	char *out = NULL;
+	int ret;
+
+	n = escape_utf8_prefix(src, n, SINK_SPOOL_COMMAND_MAX);
+	ret = redact_apply(t->redact, src, n, &out, len, &r);
+	res->matched |= r.matched;
+	if (ret == -E2BIG) {
+		*len = 0;
+		return strdup("");
+	}
+	return ret < 0 ? NULL : out;
+}
+
 /* The text of an entry whose redaction could not finish: its command name
- * and a note that the rest is withheld. */
+ * (as sink_spool_kept keeps it) and a note that the rest is withheld. */
 static char *sink_spool_withheld(const struct redact_set *rs, int rule, const char *cmd, size_t n,
 				 size_t *len)
 {
@@ -455,9 +477,11 @@ static int sink_spool_line(struct sink_spool *s, const struct sink_spool_target 
 	ret = redact_apply(t->redact, src, e->text_len, &text, &len, &res);
 	if (ret == -E2BIG) {
 		size_t n = sink_spool_command(src, e->text_len, &cmd);
+		char *name = sink_spool_kept(t, cmd, n, &n, &res);
 
 		s->stats.withheld++;
-		text = sink_spool_withheld(t->redact, res.unfinished, cmd, n, &len);
+		text = name ? sink_spool_withheld(t->redact, res.unfinished, name, n, &len) : NULL;
+		free(name);
 		if (!text)
 			return -ENOMEM;
 	} else if (ret < 0) {
@@ -534,20 +558,20 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 		fname = NULL;
 		uname = NULL;
 		argc = argc ? 1 : 0;
+		/* Each redacted on its own: the argv rules never reached the
+		 * file's names, and argv[0] may be the secret. */
 		if (argc &&
 		    (!(rav = calloc(1, sizeof(*rav))) || !(rlen = calloc(1, sizeof(*rlen))) ||
-		     !(rav[0] = strndup(av[0], avlen[0])))) {
+		     !(rav[0] = sink_spool_kept(t, av[0], avlen[0], &rlen[0], &res)))) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		if (argc)
-			rlen[0] = avlen[0];
-		line = sink_spool_withheld(t->redact, res.unfinished, argc ? av[0] : "",
-					   argc ? avlen[0] : 0, &linelen);
-		fname = strndup(e->filename ? e->filename : "", e->filename_len);
-		flen = fname ? strlen(fname) : 0;
-		if (e->unlinked && (uname = strndup(e->unlinked, e->unlinked_len)))
-			ulen = strlen(uname);
+		line = sink_spool_withheld(t->redact, res.unfinished, argc ? rav[0] : "",
+					   argc ? rlen[0] : 0, &linelen);
+		fname = sink_spool_kept(t, e->filename ? e->filename : "", e->filename_len, &flen,
+					&res);
+		if (e->unlinked)
+			uname = sink_spool_kept(t, e->unlinked, e->unlinked_len, &ulen, &res);
 		if (!line || !fname || (e->unlinked && !uname)) {
 			ret = -ENOMEM;
 			goto out;

@@ -1319,6 +1319,52 @@ static void test_sink_spool_rule_that_cannot_finish_keeps_the_command(void)
 	cJSON_Delete(id);
 }
 
+/* A withheld entry keeps its command's name (and an exec its argv[0] and
+ * file): the other rules still hide what they match there. */
+static void test_sink_spool_withheld_command_is_still_redacted(void)
+{
+	char sub[96], err[128];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = ident("containerd://c1", "p");
+	cJSON *rules = cJSON_Parse("[{\"name\":\"key\",\"pattern\":\"AKIA[0-9A-Z]{16}\"},"
+				   "{\"name\":\"huge\",\"pattern\":\"(?:\\\\w{1000}){4}z\"}]");
+	struct redact_set *rs = NULL;
+	static char typed[65534] = "AKIAIOSFODNN7EXAMPLE ", args[65534] = "AKIAIOSFODNN7EXAMPLE";
+	struct sink_entry l = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
+				.ts = 1, .text = typed, .text_len = sizeof(typed) };
+	struct sink_entry x = { .kind = SINK_EXEC, .container = "containerd://c1", .session = 7,
+				.ts = 2, .text = args, .text_len = sizeof(args), .argc = 2,
+				.filename = "/tmp/AKIAIOSFODNN7EXAMPLE", .filename_len = 25 };
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *all;
+	char *json;
+
+	memset(typed + 21, 'a', sizeof(typed) - 21);
+	memset(args + 21, 'a', sizeof(args) - 21);
+	snprintf(sub, sizeof(sub), "%s/withheld-redacted", dir);
+	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &l) == 0 && sink_write(sink, &x) == 0);
+	all = records(sp);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, 0, 0), "withheld")));
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, 0, 1), "withheld")));
+	json = cJSON_PrintUnformatted(all);
+	UNIT_CHECK(json && !strstr(json, "AKIAIOSFODNN7EXAMPLE"));
+	free(json);
+	UNIT_CHECK_STR(text_of(entry(all, 0, 0)),
+		       "[REDACTED] [WITHHELD: redact rule huge could not finish]");
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(entry(all, 0, 0), "redacted")) == 2);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	redact_free(rs);
+	cJSON_Delete(rules);
+	cJSON_Delete(id);
+}
+
 /* sink_spool_attr_fn of the test: root 5 was opened by alice (decided),
  * root 6 is not decided yet ("6-1"). */
 static int attr_of(void *arg, const char *cid, const cJSON *id, uint32_t root,
@@ -1435,6 +1481,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_secret_split_over_arguments),
 		UNIT_TEST(test_sink_spool_exec_of_an_unlinked_file_names_it),
 		UNIT_TEST(test_sink_spool_rule_that_cannot_finish_keeps_the_command),
+		UNIT_TEST(test_sink_spool_withheld_command_is_still_redacted),
 		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
 	};
 	char cmd[128];
