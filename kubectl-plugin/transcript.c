@@ -145,17 +145,21 @@ cJSON *transcript_item_json(const struct transcript_item *it)
 	return o;
 }
 
-/* argv[0]'s last path component and the executed file's differ: the
- * program may run under a harmless name (exec -a). */
+/* argv[0] is not the executed file: the program may run under a harmless
+ * name (exec -a). A bare name is the file's last path component when the
+ * shell found it on PATH; a path must be the file's path itself, since
+ * `exec -a /usr/bin/ls /tmp/ls` shares the last component. */
 static bool transcript_renamed(const cJSON *e, const char *filename)
 {
 	const char *arg0 =
 		cJSON_GetStringValue(cJSON_GetArrayItem(transcript_get(e, "argv", NULL), 0));
-	const char *a = arg0 ? strrchr(arg0, '/') : NULL, *b = strrchr(filename, '/');
+	const char *b = strrchr(filename, '/');
 
 	if (!arg0)
 		return true;
-	return strcmp(a ? a + 1 : arg0, b ? b + 1 : filename) != 0;
+	if (strchr(arg0, '/'))
+		return strcmp(arg0, filename) != 0;
+	return strcmp(arg0, b ? b + 1 : filename) != 0;
 }
 
 static void transcript_print_text(FILE *f, const struct transcript_item *it,
@@ -223,6 +227,7 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 	     !strcmp(transcript_str(e, "source", NULL), "stdin")))
 		fprintf(f, "  [%s]", transcript_str(e, "source", NULL));
 	if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)) ||
+	    cJSON_IsTrue(transcript_get(e, "escaped", NULL)) ||
 	    cJSON_IsTrue(transcript_get(e, "inexact", NULL)) ||
 	    cJSON_IsTrue(transcript_get(e, "noNewline", NULL)) ||
 	    transcript_get(e, "redacted", NULL)) {
@@ -233,6 +238,10 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 			fputs("  [no newline]", f);
 		if (cJSON_IsTrue(transcript_get(e, "truncated", NULL)))
 			fputs("  [truncated]", f);
+		/* Its text reads alike a typed one's: escape_unescape gives
+		 * this one's bytes back. */
+		if (cJSON_IsTrue(transcript_get(e, "escaped", NULL)))
+			fputs("  [escaped]", f);
 		if (transcript_get(e, "redacted", NULL))
 			fputs("  [redacted]", f);
 		out_color(f, st->color, OUT_RESET);

@@ -793,9 +793,18 @@ static const char *publish_base(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* Whether argv[0] names the executed file: a bare name is what the shell
+ * looked up on PATH, the file's last component; one with a slash is a
+ * path, and must be the file's own (`exec -a /usr/bin/ls /tmp/ls` shares
+ * the last component). */
+static bool publish_names_file(const char *argv0, const char *file)
+{
+	return !strcmp(argv0, strchr(argv0, '/') ? file : publish_base(file));
+}
+
 /*
  * The note of a ProgramExecuted Event: the command line, with the executed
- * file after argv[0] when their last path components differ, since argv[0]
+ * file after argv[0] when argv[0] does not name it (publish_names_file), since argv[0]
  * is the caller's choice (`exec -a ls python3` runs python3 as "ls"):
  * "ls (/usr/bin/python3) -c ...". A file without a link (a memfd, a
  * deleted file) is always shown, with its own name:
@@ -813,7 +822,7 @@ static char *publish_exec_note(const cJSON *e, const char *text)
 
 	if (!file)
 		file = "";
-	if (!gone && (!*file || (argv0 && !strcmp(publish_base(argv0), publish_base(file)))))
+	if (!gone && (!*file || (argv0 && publish_names_file(argv0, file))))
 		return strdup(text);
 	n = argv0 && !strncmp(text, argv0, strlen(argv0)) ? strlen(argv0) : 0;
 	cap = strlen(text) + strlen(file) + (gone ? strlen(gone) + 12 : 0) + 4;

@@ -277,6 +277,73 @@ static void test_transcript_marks_terminal_and_inexact_lines(void)
 	cJSON_Delete(rec);
 }
 
+/* An entry the agent escaped says so: `echo \e` typed with a backslash and
+ * one typed with an escape character read alike, and only the second's
+ * bytes are what escape_unescape gives back. */
+static void test_transcript_says_which_entries_were_escaped(void)
+{
+	static const char *const e[] = { "2026-01-01T00:00:01Z", "line", "echo \\e",
+					 "2026-01-01T00:00:02Z", "line", "echo \\e" };
+	struct records_filter f = { 0 };
+	struct transcript t = { 0 };
+	struct records *r;
+	cJSON *rec = record("containerd://aaa", "1", 0, e, 2);
+	cJSON *entries = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
+	char *text;
+
+	cJSON_AddTrueToObject(cJSON_GetArrayItem(entries, 1), "escaped");
+	UNIT_CHECK(records_init(&r) == 0);
+	UNIT_CHECK(records_add(r, &f, rec, NULL) == 1);
+	UNIT_CHECK(transcript_add_records(&t, r, NULL, NULL) == 0);
+	transcript_sort(&t);
+	text = transcript_text(&t, false);
+	UNIT_CHECK_STR(text, "2026-01-01T00:00:01.000000Z $ echo \\e\n"
+			     "2026-01-01T00:00:02.000000Z $ echo \\e  [escaped]\n");
+	free(text);
+	transcript_clear(&t);
+	records_free(r);
+	cJSON_Delete(rec);
+}
+
+/* argv[0] that names another path than the executed file (exec -a
+ * /usr/bin/ls /tmp/ls) shows the file; a bare name found on PATH does not. */
+static void test_transcript_names_the_file_argv0_hides(void)
+{
+	static const char *const e[] = { "2026-01-01T00:00:01Z", "exec", "/usr/bin/ls /",
+					 "2026-01-01T00:00:02Z", "exec", "ls /",
+					 "2026-01-01T00:00:03Z", "exec", "/usr/bin/ls /" };
+	struct records_filter f = { 0 };
+	struct transcript t = { 0 };
+	struct records *r;
+	cJSON *rec = record("containerd://aaa", "1", 0, e, 3), *x;
+	cJSON *entries = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
+	char *text;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		x = cJSON_GetArrayItem(entries, i);
+		cJSON_ReplaceItemInObject(
+			x, "argv",
+			cJSON_CreateStringArray((const char *[]){ i == 1 ? "ls" : "/usr/bin/ls",
+								  "/" },
+						2));
+	}
+	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(entries, 0), "filename",
+				  cJSON_CreateString("/tmp/ls"));
+	UNIT_CHECK(records_init(&r) == 0);
+	UNIT_CHECK(records_add(r, &f, rec, NULL) == 1);
+	UNIT_CHECK(transcript_add_records(&t, r, NULL, NULL) == 0);
+	transcript_sort(&t);
+	text = transcript_text(&t, false);
+	UNIT_CHECK_STR(text, "2026-01-01T00:00:01.000000Z + /usr/bin/ls /  (/tmp/ls)\n"
+			     "2026-01-01T00:00:02.000000Z + ls /\n"
+			     "2026-01-01T00:00:03.000000Z + /usr/bin/ls /\n");
+	free(text);
+	transcript_clear(&t);
+	records_free(r);
+	cJSON_Delete(rec);
+}
+
 /* An aggregated exec says how many ran and when the last did. */
 static void test_transcript_shows_an_aggregated_exec_count(void)
 {
@@ -314,4 +381,6 @@ UNIT_MAIN(UNIT_TEST(test_records_group_by_container_and_session_key),
 	  UNIT_TEST(test_transcript_merges_sessions_in_time_order),
 	  UNIT_TEST(test_transcript_names_an_unlinked_file),
 	  UNIT_TEST(test_transcript_text_never_raw_and_never_escaped_twice),
-	  UNIT_TEST(test_transcript_marks_terminal_and_inexact_lines))
+	  UNIT_TEST(test_transcript_marks_terminal_and_inexact_lines),
+	  UNIT_TEST(test_transcript_says_which_entries_were_escaped),
+	  UNIT_TEST(test_transcript_names_the_file_argv0_hides))
