@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "escape.h"
 #include "hmap.h"
 #include "jsontext.h"
 #include "log.h"
@@ -638,6 +639,14 @@ static void publish_who(const cJSON *attr, char *buf, size_t cap)
 		snprintf(buf + used, cap - used, " (ambiguous)");
 	} else if (!strcmp(status, "Unattributed")) {
 		snprintf(buf, cap, "(unattributed)");
+	}
+	/* Escaped on its own: a name that must be would otherwise make the
+	 * Event escape the whole note, the entry's text a second time. */
+	if (escape_needed(buf, strlen(buf))) {
+		char tmp[600];
+
+		escape_text(tmp, cap < sizeof(tmp) ? cap : sizeof(tmp), buf, strlen(buf));
+		snprintf(buf, cap, "%s", tmp);
 	}
 }
 
