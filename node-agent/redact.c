@@ -305,6 +305,44 @@ int redact_apply(const struct redact_set *rs, const char *in, size_t n, char **o
 	return 0;
 }
 
+int redact_apply_after(const struct redact_set *rs, const char *before, size_t blen, const char *in,
+		       size_t n, char **out, size_t *outlen, struct redact_result *res)
+{
+	struct redact_spans sp = { .cut_at = SIZE_MAX };
+	struct redact_buf joined = { 0 }, buf = { 0 };
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	*outlen = 0;
+	*res = (struct redact_result){ .unfinished = -1 };
+	if (!(ret = redact_reserve(&joined, blen + n)) &&
+	    !(ret = redact_put(&joined, before, blen)))
+		ret = redact_put(&joined, in, n);
+	if (!ret && joined.cut)
+		sp.cut_at = joined.len;
+	if (!ret && (ret = redact_find(rs, joined.p, joined.len, 0, &sp, res)) == 0) {
+		/* Only the rules that reach into in redacted it. */
+		res->matched = 0;
+		for (i = 0; i < sp.n; i++)
+			if (sp.v[i].e > blen || (sp.v[i].s == sp.v[i].e && sp.v[i].s >= blen))
+				res->matched |= 1ull << sp.v[i].rule;
+		redact_merge(&sp);
+		ret = redact_render(rs, &sp, joined.p, blen < joined.len ? blen : joined.len,
+				    joined.len, &buf);
+	}
+	free(sp.v);
+	free(joined.p);
+	if (ret < 0) {
+		free(buf.p);
+		return ret;
+	}
+	res->cut = buf.cut || sp.cut_at != SIZE_MAX;
+	*out = buf.p;
+	*outlen = buf.len;
+	return 0;
+}
+
 int redact_argv(const struct redact_set *rs, const char *const *argv, const size_t *len,
 		size_t argc, char ***out_argv, size_t **out_len, char **line, size_t *linelen,
 		struct redact_result *res)

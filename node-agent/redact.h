@@ -57,6 +57,16 @@ int redact_apply(const struct redact_set *rs, const char *in, size_t n, char **o
 		 size_t *outlen, struct redact_result *res);
 
 /*
+ * redact_apply for the n bytes of in as the end of a longer text that
+ * starts with the blen bytes of before (a command typed over several
+ * lines: before is what came already, shown then): the rules run on
+ * before and in together, and what a match covers of in is replaced.
+ * res->matched names the rules whose matches reach into in.
+ */
+int redact_apply_after(const struct redact_set *rs, const char *before, size_t blen, const char *in,
+		       size_t n, char **out, size_t *outlen, struct redact_result *res);
+
+/*
  * Redacts an exec's arguments (argc of them, argv[i] of len[i] bytes). The
  * rules run on each argument alone and on the command line the arguments
  * make when joined by single spaces, so that a secret split over two of

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* sink_spool: capture entries to AuditRecord entries in the spool. Text is
- * redacted on the raw bytes (so patterns see what was typed), then kept as
- * it is when it can be shown as it is (escape_needed), else escaped and
- * the entry marked "escaped"; bounded to the CRD's 4096 bytes, with
+ * redacted on the raw bytes (so patterns see what was typed; a line after
+ * one ending in a backslash, together with it, as the shell joins them),
+ * then kept as it is when it can be shown as it is (escape_needed), else
+ * escaped and the entry marked "escaped"; bounded to the CRD's 4096 bytes, with
  * truncated set. Entries the full spool refuses are counted per container
  * and session and come back as one gap entry in that session's stream;
  * so do those a held container (a storage budget) could not add past its
@@ -61,6 +62,20 @@ struct sink_spool {
 	struct sink_spool_stats stats;
 	sink_spool_attr_fn attr_fn;
 	void *attr_arg;
+	/* "cid\x1fsession\x1ftid" -> struct sink_spool_cont: the command a
+	 * thread is typing over several lines, so far */
+	struct hmap cont;
+};
+
+/* A command typed over several lines (each but the last ending in a
+ * backslash): what came so far, as the shell joins it. Bounded: a longer
+ * one, or more threads typing so at once, go on without what came before. */
+#define SINK_SPOOL_CONT_MAX 16384
+#define SINK_SPOOL_CONT_KEYS 256
+
+struct sink_spool_cont {
+	size_t len;
+	char text[];
 };
 
 static void sink_spool_pending_free(void *v)
@@ -464,17 +479,64 @@ static void sink_spool_mark(cJSON *entry, const struct redact_set *rs, uint64_t 
 			cJSON_AddItemToArray(names, cJSON_CreateString(redact_rule_name(rs, i)));
 }
 
+/* Whether the n bytes of text end in an odd number of backslashes: the
+ * shell reads the command on in the next line. */
+static bool sink_spool_continued(const char *text, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && text[n - 1 - k] == '\\')
+		k++;
+	return k % 2 == 1;
+}
+
+/* Keeps (or forgets) what a thread typed so far of a command that goes on
+ * in its next line: the lines before, then this one without its final
+ * backslash (bash drops the backslash and the newline). */
+static void sink_spool_cont_update(struct sink_spool *s, const char *key,
+				   const struct sink_spool_cont *prev, const char *text, size_t n)
+{
+	size_t before = prev ? prev->len : 0;
+	struct sink_spool_cont *c;
+
+	if (!sink_spool_continued(text, n) || before + n > SINK_SPOOL_CONT_MAX) {
+		if (prev)
+			hmap_remove(&s->cont, key);
+		return;
+	}
+	if (!prev && s->cont.size >= SINK_SPOOL_CONT_KEYS)
+		hmap_clear(&s->cont);
+	if (!(c = malloc(sizeof(*c) + before + n)))
+		return;
+	if (before)
+		memcpy(c->text, prev->text, before);
+	memcpy(c->text + before, text, n - 1);
+	c->len = before + n - 1;
+	if (hmap_put(&s->cont, key, c, NULL) < 0)
+		free(c);
+}
+
 static int sink_spool_line(struct sink_spool *s, const struct sink_spool_target *t,
 			   const struct sink_entry *e, cJSON *entry, bool *cut)
 {
 	const char *src = e->text ? e->text : "", *cmd = "";
+	const struct sink_spool_cont *prev;
 	struct redact_result res;
-	char *text = NULL;
+	char *text = NULL, key[600];
 	size_t len = 0;
 	bool esc;
 	int ret;
 
-	ret = redact_apply(t->redact, src, e->text_len, &text, &len, &res);
+	/* The rules see the command as the shell does, joined over its lines. */
+	snprintf(key, sizeof(key), "%s\x1f%" PRIu32 "\x1f%" PRIu32, e->container, e->session,
+		 e->tid);
+	prev = hmap_get(&s->cont, key);
+	if (prev)
+		ret = redact_apply_after(t->redact, prev->text, prev->len, src, e->text_len, &text,
+					 &len, &res);
+	else
+		ret = redact_apply(t->redact, src, e->text_len, &text, &len, &res);
+	sink_spool_cont_update(s, key, prev, src, e->text_len);
 	if (ret == -E2BIG) {
 		size_t n = sink_spool_command(src, e->text_len, &cmd);
 		char *name = sink_spool_kept(t, cmd, n, &n, &res);
@@ -873,6 +935,7 @@ static void sink_spool_close(struct sink *base)
 	hmap_clear(&s->pending);
 	hmap_clear(&s->held);
 	hmap_clear(&s->over);
+	hmap_clear(&s->cont);
 	free(s);
 }
 
@@ -942,6 +1005,7 @@ int sink_spool_open(struct spool *sp, sink_spool_lookup_fn lookup, void *arg, st
 	hmap_init_free(&s->pending, sink_spool_pending_free);
 	hmap_init_free(&s->held, free);
 	hmap_init(&s->over);
+	hmap_init_free(&s->cont, free);
 	*out = &s->base;
 	return 0;
 }

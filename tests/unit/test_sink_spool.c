@@ -1330,11 +1330,21 @@ static void test_sink_spool_withheld_command_is_still_redacted(void)
 				   "{\"name\":\"huge\",\"pattern\":\"(?:\\\\w{1000}){4}z\"}]");
 	struct redact_set *rs = NULL;
 	static char typed[65534] = "AKIAIOSFODNN7EXAMPLE ", args[65534] = "AKIAIOSFODNN7EXAMPLE";
-	struct sink_entry l = { .kind = SINK_LINE, .container = "containerd://c1", .session = 7,
-				.ts = 1, .text = typed, .text_len = sizeof(typed) };
-	struct sink_entry x = { .kind = SINK_EXEC, .container = "containerd://c1", .session = 7,
-				.ts = 2, .text = args, .text_len = sizeof(args), .argc = 2,
-				.filename = "/tmp/AKIAIOSFODNN7EXAMPLE", .filename_len = 25 };
+	struct sink_entry l = { .kind = SINK_LINE,
+				.container = "containerd://c1",
+				.session = 7,
+				.ts = 1,
+				.text = typed,
+				.text_len = sizeof(typed) };
+	struct sink_entry x = { .kind = SINK_EXEC,
+				.container = "containerd://c1",
+				.session = 7,
+				.ts = 2,
+				.text = args,
+				.text_len = sizeof(args),
+				.argc = 2,
+				.filename = "/tmp/AKIAIOSFODNN7EXAMPLE",
+				.filename_len = 25 };
 	struct spool *sp;
 	struct sink *sink;
 	cJSON *all;
@@ -1357,6 +1367,61 @@ static void test_sink_spool_withheld_command_is_still_redacted(void)
 	UNIT_CHECK_STR(text_of(entry(all, 0, 0)),
 		       "[REDACTED] [WITHHELD: redact rule huge could not finish]");
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(entry(all, 0, 0), "redacted")) == 2);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	redact_free(rs);
+	cJSON_Delete(rules);
+	cJSON_Delete(id);
+}
+
+/* A command typed over two readline calls (a line ending in a backslash
+ * goes on in the next one): the secret in the second is still the
+ * option's value, as bash joins them. */
+static void test_sink_spool_secret_after_a_continued_line(void)
+{
+	char sub[96], err[128];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = ident("containerd://c1", "p");
+	cJSON *rules = cJSON_Parse("[{\"name\":\"pw\",\"pattern\":\"--password[= ]+\\\\S+\"}]");
+	static const char one[] = "mysql -u root --password \\", two[] = "hunter2";
+	struct sink_entry a = { .kind = SINK_LINE,
+				.container = "containerd://c1",
+				.session = 7,
+				.pid = 9,
+				.tid = 9,
+				.ts = 1,
+				.text = one,
+				.text_len = sizeof(one) - 1 };
+	struct sink_entry b = a;
+	struct redact_set *rs = NULL;
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *all;
+	char *json;
+
+	b.ts = 2;
+	b.text = two;
+	b.text_len = sizeof(two) - 1;
+	snprintf(sub, sizeof(sub), "%s/continued", dir);
+	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &a) == 0 && sink_write(sink, &b) == 0);
+	/* the command ended there: the next line starts another */
+	b.ts = 3;
+	b.text = "--password";
+	b.text_len = 10;
+	UNIT_CHECK(sink_write(sink, &b) == 0);
+	all = records(sp);
+	json = cJSON_PrintUnformatted(all);
+	UNIT_CHECK(json && !strstr(json, "hunter2"));
+	free(json);
+	UNIT_CHECK_STR(text_of(entry(all, 0, 1)), "[REDACTED]");
+	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(entry(all, 0, 1), "redacted")) == 1);
+	UNIT_CHECK_STR(text_of(entry(all, 0, 2)), "--password");
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 2), "redacted") == NULL);
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);
@@ -1482,6 +1547,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_exec_of_an_unlinked_file_names_it),
 		UNIT_TEST(test_sink_spool_rule_that_cannot_finish_keeps_the_command),
 		UNIT_TEST(test_sink_spool_withheld_command_is_still_redacted),
+		UNIT_TEST(test_sink_spool_secret_after_a_continued_line),
 		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
 	};
 	char cmd[128];

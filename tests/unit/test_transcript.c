@@ -324,9 +324,8 @@ static void test_transcript_names_the_file_argv0_hides(void)
 		x = cJSON_GetArrayItem(entries, i);
 		cJSON_ReplaceItemInObject(
 			x, "argv",
-			cJSON_CreateStringArray((const char *[]){ i == 1 ? "ls" : "/usr/bin/ls",
-								  "/" },
-						2));
+			cJSON_CreateStringArray(
+				(const char *[]){ i == 1 ? "ls" : "/usr/bin/ls", "/" }, 2));
 	}
 	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(entries, 0), "filename",
 				  cJSON_CreateString("/tmp/ls"));
