@@ -1173,33 +1173,81 @@ static int re_add(const struct re *re, struct re_list *l, uint32_t *stack, uint3
 	return 0;
 }
 
+struct re_scratch {
+	const struct re *re;
+	struct re_thread *t[2];
+	uint32_t *mem;
+};
+
+void re_scratch_free(struct re_scratch *sc)
+{
+	if (!sc)
+		return;
+	free(sc->t[0]);
+	free(sc->t[1]);
+	free(sc->mem);
+	free(sc);
+}
+
+int re_scratch_new(const struct re *re, struct re_scratch **out)
+{
+	struct re_scratch *sc = calloc(1, sizeof(*sc));
+	size_t m = re->n;
+
+	*out = NULL;
+	if (!sc)
+		return -ENOMEM;
+	sc->re = re;
+	/* per list: sparse and dense sets of m; one stack of 2m + 2. The
+	 * sets need no clearing between searches: a pc is in one only when
+	 * its dense slot below nset names it back. */
+	sc->mem = calloc(6 * m + 2, sizeof(*sc->mem));
+	sc->t[0] = calloc(m, sizeof(*sc->t[0]));
+	sc->t[1] = calloc(m, sizeof(*sc->t[1]));
+	if (!sc->mem || !sc->t[0] || !sc->t[1]) {
+		re_scratch_free(sc);
+		return -ENOMEM;
+	}
+	*out = sc;
+	return 0;
+}
+
 int re_search(const struct re *re, const void *text, size_t n, size_t from, size_t *ms,
 	      size_t *me, uint64_t *budget)
+{
+	struct re_scratch *sc;
+	int ret;
+
+	if (from > n)
+		return 0;
+	if ((ret = re_scratch_new(re, &sc)) < 0)
+		return ret;
+	ret = re_search_in(re, sc, text, n, from, ms, me, budget);
+	re_scratch_free(sc);
+	return ret;
+}
+
+int re_search_in(const struct re *re, struct re_scratch *sc, const void *text, size_t n,
+		 size_t from, size_t *ms, size_t *me, uint64_t *budget)
 {
 	const unsigned char *s = text;
 	struct re_list lists[2], *cl = &lists[0], *nl = &lists[1], *tmp;
 	size_t m = re->n, pos, i, w;
-	uint32_t *mem, *stack, r;
+	uint32_t *stack, r;
 	bool matched = false;
 	int ret = 0;
 
 	if (from > n)
 		return 0;
-	/* per list: sparse and dense sets of m; one stack of 2m + 2 */
-	mem = calloc(6 * m + 2, sizeof(*mem));
-	if (!mem)
-		return -ENOMEM;
+	if (sc->re != re)
+		return -EINVAL;
 	for (i = 0; i < 2; i++) {
-		lists[i].t = (struct re_thread *)calloc(m, sizeof(struct re_thread));
-		lists[i].sparse = mem + i * 2 * m;
-		lists[i].dense = mem + i * 2 * m + m;
+		lists[i].t = sc->t[i];
+		lists[i].sparse = sc->mem + i * 2 * m;
+		lists[i].dense = sc->mem + i * 2 * m + m;
 		lists[i].n = lists[i].nset = 0;
 	}
-	stack = mem + 4 * m;
-	if (!lists[0].t || !lists[1].t) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	stack = sc->mem + 4 * m;
 	for (pos = from;; pos += w) {
 		if (!matched && (ret = re_add(re, cl, stack, 0, pos, s, n, pos, budget)) < 0)
 			goto out;
@@ -1241,8 +1289,5 @@ int re_search(const struct re *re, const void *text, size_t n, size_t from, size
 	}
 	ret = matched;
 out:
-	free(lists[0].t);
-	free(lists[1].t);
-	free(mem);
 	return ret;
 }

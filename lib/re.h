@@ -50,6 +50,19 @@ void re_free(struct re *re);
 int re_search(const struct re *re, const void *text, size_t n, size_t from, size_t *ms,
 	      size_t *me, uint64_t *budget);
 
+/*
+ * Memory for searches of one program, made once for many of them (all the
+ * matches in one text): re_search makes its own at each call, which costs
+ * time in the program's size whatever the budget says. Caller frees *out
+ * with re_scratch_free(); it must not outlive re.
+ */
+struct re_scratch;
+int re_scratch_new(const struct re *re, struct re_scratch **out);
+void re_scratch_free(struct re_scratch *sc);
+/* re_search with sc (re_scratch_new's for this re; -EINVAL for another's). */
+int re_search_in(const struct re *re, struct re_scratch *sc, const void *text, size_t n,
+		 size_t from, size_t *ms, size_t *me, uint64_t *budget);
+
 size_t re_program_size(const struct re *re);
 
 #endif

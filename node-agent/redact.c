@@ -136,24 +136,30 @@ static int redact_rule_spans(const struct redact_set *rs, size_t idx, const char
 	const struct redact_rule *rule = &rs->rules[idx];
 	uint64_t budget = REDACT_BUDGET;
 	size_t last_end = 0, search = 0, ms, me, w;
+	struct re_scratch *sc;
 	uint32_t cp;
 	int rc;
 
+	/* One scratch for all the searches: one each would cost the rule's
+	 * size per match, outside the budget. */
+	if ((rc = re_scratch_new(rule->re, &sc)) < 0)
+		return rc;
 	while (search <= n) {
-		rc = re_search(rule->re, text, n, search, &ms, &me, &budget);
+		rc = re_search_in(rule->re, sc, text, n, search, &ms, &me, &budget);
 		if (rc == -E2BIG && res->unfinished < 0)
 			res->unfinished = (int)idx;
 		if (rc <= 0)
-			return rc;
+			break;
 		/* Not for an empty match right after another match. */
 		if (me > last_end || ms == 0) {
 			if (sp->n >= REDACT_MAX_SPANS) {
 				if (base + ms < sp->cut_at)
 					sp->cut_at = base + ms;
-				return 0;
+				rc = 0;
+				break;
 			}
 			if ((rc = redact_push(sp, base + ms, base + me, idx)) < 0)
-				return rc;
+				break;
 			res->matched |= 1ull << idx;
 		}
 		last_end = me;
@@ -168,7 +174,8 @@ static int redact_rule_spans(const struct redact_set *rs, size_t idx, const char
 		else
 			search = me;
 	}
-	return 0;
+	re_scratch_free(sc);
+	return rc < 0 ? rc : 0;
 }
 
 static int redact_span_cmp(const void *a, const void *b)
