@@ -71,7 +71,7 @@ struct sink_spool {
  * backslash): what came so far, as the shell joins it. Bounded: a longer
  * one, or more threads typing so at once, go on without what came before. */
 #define SINK_SPOOL_CONT_MAX 16384
-#define SINK_SPOOL_CONT_KEYS 256
+#define SINK_SPOOL_CONT_KEYS 64
 
 struct sink_spool_cont {
 	size_t len;
