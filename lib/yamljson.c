@@ -85,7 +85,7 @@ static cJSON *yamljson_node(struct yamljson_ctx *c, yaml_node_t *n, int depth)
 			c->bytes += k->data.scalar.length;
 			if (c->bytes > YAMLJSON_MAX_BYTES) {
 				snprintf(c->err, c->errlen,
-					 "line %zu: document too large once its aliases are expanded",
+					 "line %zu: document too large, its aliases expanded",
 					 k->start_mark.line + 1);
 				goto fail;
 			}

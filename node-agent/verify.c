@@ -275,7 +275,8 @@ long verify_pod_nodes(cJSON *const *records, size_t n, const char *pod_uid, cons
 	qsort(sorted, n, sizeof(*sorted), verify_cmp_pod);
 	/* Runs of one (pod UID, node); a UID's runs are adjacent. */
 	for (start = 0, i = 1; i <= n; i++) {
-		const char *uid = verify_pod_uid(sorted[start]), *node = verify_rec_node(sorted[start]);
+		const char *uid = verify_pod_uid(sorted[start]),
+			   *node = verify_rec_node(sorted[start]);
 		bool other = false;
 
 		if (i < n && !verify_cmp_pod(&sorted[i], &sorted[start]))
@@ -289,8 +290,8 @@ long verify_pod_nodes(cJSON *const *records, size_t n, const char *pod_uid, cons
 			other = true;
 			if (out)
 				fprintf(out,
-					"%ld record(s) of pod %s claim node %s, but the pod runs on "
-					"node %s: written by a node that never ran it\n",
+					"%ld record(s) of pod %s claim node %s, but the pod runs "
+					"on node %s: written by a node that never ran it\n",
 					(long)(i - start), uid, node, pod_node);
 		} else if (start > 0 && !strcmp(verify_pod_uid(sorted[start - 1]), uid)) {
 			other = true;

@@ -333,7 +333,8 @@ static void test_parked_retry_tries_each_record_once_a_call(void)
 	char sub[96];
 	struct parked *pk = NULL;
 	struct seen s = { 0 };
-	cJSON *a = record("shop", "web-main-0a1b2c3d4e"), *b = record("shop", "web-main-1f2e3d4c5b");
+	cJSON *a = record("shop", "web-main-0a1b2c3d4e"),
+	      *b = record("shop", "web-main-1f2e3d4c5b");
 
 	snprintf(sub, sizeof(sub), "%s/once", dir);
 	UNIT_CHECK(parked_open(sub, &pk) == 0);
