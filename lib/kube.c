@@ -460,9 +460,13 @@ static int kube_call_end(struct kube_client *c, CURL *curl, CURLcode rc, const c
 {
 	int ret;
 
+	long sent = 0;
+
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->code);
+	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent);
+	resp->sent = sent > 0;
 	if (rc != CURLE_OK) {
 		if (x->buf.too_big) {
 			snprintf(resp->message, sizeof(resp->message),

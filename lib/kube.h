@@ -82,6 +82,8 @@ struct kube_response {
 				 * 429 and 503), 0 when absent */
 	long long date;		/* the server's clock (Date, seconds since the epoch),
 				 * 0 when absent */
+	bool sent;		/* the request reached the server (connected, and its
+				 * headers sent), answered or not */
 };
 
 /* Creates a client for cfg (which must outlive it). opts may be NULL.

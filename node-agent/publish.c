@@ -69,6 +69,8 @@ struct publisher {
 	struct hmap chains;
 	long pass_ms;	/* when the pass over the spool began */
 	long last_code; /* the last record's HTTP status, 0: no answer */
+	bool last_sent; /* the last record's request reached the API server */
+	int last_retry_after; /* its answer's Retry-After (s), 0: none */
 	struct publish_stats stats;
 	publish_record_fn on_record;
 	void *on_record_arg;
@@ -253,11 +255,17 @@ static int publish_is_replay(struct publisher *p, const char *path, const cJSON 
  * sending it again as it is cannot help until something else changes: 400
  * and 422 (the schema, an admission policy that says Invalid), 403 (an
  * admission policy that forbids it, a namespace being deleted, RBAC), 404
- * (its namespace gone), 413 (too large). Not 401: a token refreshes. */
+ * for its namespace gone (`namespaces "x" not found`; not a 404 of the
+ * resource itself, the CRD not served for a moment during an upgrade,
+ * which clears by itself), 413 (too large). Not 401: a token refreshes. */
 static bool publish_refused_for_good(int ret, const struct kube_response *resp)
 {
-	return ret < 0 && (resp->code == 400 || resp->code == 403 || resp->code == 404 ||
-			   resp->code == 413 || resp->code == 422);
+	if (ret >= 0)
+		return false;
+	if (resp->code == 404)
+		return !strncmp(resp->message, "namespaces \"", 12) &&
+		       strstr(resp->message, "\" not found");
+	return resp->code == 400 || resp->code == 403 || resp->code == 413 || resp->code == 422;
 }
 
 /* An Event the API server refused: counted, and logged the first time its
@@ -441,6 +449,8 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 	int ret, tries;
 
 	p->last_code = -1; /* no request made yet */
+	p->last_sent = false;
+	p->last_retry_after = 0;
 	snprintf(path, sizeof(path), "/apis/shellaudit.io/v1alpha1/namespaces/%s/auditrecords", ns);
 	for (tries = 0;; tries++) {
 		/* Its size where the controller's metadata-only watch sees it
@@ -450,6 +460,8 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 			return -ENOMEM;
 		ret = publish_create(p, path, rec, &resp, &why);
 		p->last_code = resp.code;
+		p->last_sent = resp.sent;
+		p->last_retry_after = resp.retry_after;
 		if (ret != -EEXIST)
 			break;
 		/* A replay finds its own record. Another record under this
@@ -526,8 +538,9 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		publish_parked_event(p, rec, &why);
 		return 0;
 	}
-	if (ret == -EINVAL || ret == -ENOENT ||
-	    (ret == -EACCES && strstr(resp.message, "because it is being terminated"))) {
+	if (publish_refused_for_good(ret, &resp) &&
+	    (ret == -EINVAL || ret == -ENOENT ||
+	     (ret == -EACCES && strstr(resp.message, "because it is being terminated")))) {
 		/* Refused for good (its namespace is gone, or being deleted:
 		 * records hold such a namespace until they expire, and nothing
 		 * new goes into it meanwhile): retrying cannot help, and
@@ -1210,6 +1223,7 @@ static void publish_events_beside(void *arg)
 int publish_step(struct publisher *p, int budget)
 {
 	struct spool_pass pass;
+	bool timed_out = false;
 	cJSON *item;
 	uint64_t pos;
 	int calls = 0, evcalls = 0, ret;
@@ -1241,8 +1255,27 @@ int publish_step(struct publisher *p, int budget)
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;
+		/* The API server took the request and gave no answer in time:
+		 * something slow for this record (its namespace's admission
+		 * webhook, say): its chain backs off alone. A second in the
+		 * pass says the API server itself is slow: the node backs off,
+		 * as when no request gets through. */
+		if (ret == -ETIMEDOUT && !p->last_code && p->last_sent && !timed_out) {
+			timed_out = true;
+			publish_chain_failed(p, cid);
+			continue;
+		}
 		if (ret < 0 && !p->last_code) {
 			publish_failed(p); /* no answer: none would get one */
+			return calls;
+		}
+		/* Flow control (429, or 503 with Retry-After) is the API
+		 * server's for the whole client: the node waits as asked. */
+		if (ret < 0 &&
+		    (p->last_code == 429 || (p->last_code == 503 && p->last_retry_after))) {
+			publish_failed(p);
+			if (p->retry_at_ms < clock_now_ms() + p->last_retry_after * 1000L)
+				p->retry_at_ms = clock_now_ms() + p->last_retry_after * 1000L;
 			return calls;
 		}
 		if (ret < 0) {

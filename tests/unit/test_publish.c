@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* publish against a small in-process API server: a record refused for
  * itself (403) that parked cannot take never holds the spool, whose
- * window and space every chain shares; it is a counted loss instead. */
+ * window and space every chain shares; it is a counted loss instead. A 404
+ * parks a record only when its namespace is gone; a namespace whose
+ * requests get no answer in time holds up no other; 429 backs the node off
+ * for as long as the API server asks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,22 +29,79 @@
 
 static char base[64];
 
-/* Answers every request, on any number of keep-alive connections, with a
- * 403 Status as a namespace being deleted gives. */
-struct fake {
-	int lfd;
-	atomic_int stop;
-	atomic_long posts;
+/* How the fake answers a request. */
+enum fake_mode {
+	FAKE_TERMINATING,  /* 403, as a namespace being deleted gives */
+	FAKE_NO_RESOURCE,  /* 404 of the resource (the CRD not served) */
+	FAKE_NO_NAMESPACE, /* 404 of the namespace */
+	FAKE_THROTTLE,	   /* 429 with Retry-After: 3 */
+	FAKE_HANG_A,	   /* no answer in namespace a; 201 elsewhere */
 };
 
-static void *fake_conn(void *arg)
+/* Answers every request, on any number of keep-alive connections, as its
+ * mode says. */
+struct fake {
+	int lfd;
+	enum fake_mode mode;
+	atomic_int stop;
+	atomic_long posts, created_b;
+};
+
+/* The answer to request req (its head and body) into out: its length, 0
+ * for none. */
+static int fake_answer(struct fake *f, const char *req, size_t len, char *out, size_t cap)
 {
-	static const char body[] =
+	static const char term[] =
 		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
 		"\"auditrecords is forbidden: unable to create new content in namespace n "
 		"because it is being terminated\",\"reason\":\"Forbidden\",\"details\":{\"causes\":"
 		"[{\"reason\":\"NamespaceTerminating\",\"message\":\"namespace n is being "
 		"terminated\",\"field\":\"metadata.namespace\"}]},\"code\":403}";
+	static const char nores[] =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+		"\"the server could not find the requested resource\",\"reason\":\"NotFound\","
+		"\"details\":{},\"code\":404}";
+	static const char nons[] =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+		"\"namespaces \\\"n\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":"
+		"\"n\",\"kind\":\"namespaces\"},\"code\":404}";
+	static const char busy[] =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+		"\"Too many requests, please try again later.\",\"reason\":\"TooManyRequests\","
+		"\"code\":429}";
+	const char *status = "403 Forbidden", *body = term, *extra = "";
+
+	switch (f->mode) {
+	case FAKE_TERMINATING: break;
+	case FAKE_NO_RESOURCE:
+		status = "404 Not Found";
+		body = nores;
+		break;
+	case FAKE_NO_NAMESPACE:
+		status = "404 Not Found";
+		body = nons;
+		break;
+	case FAKE_THROTTLE:
+		status = "429 Too Many Requests";
+		body = busy;
+		extra = "Retry-After: 3\r\n";
+		break;
+	case FAKE_HANG_A:
+		if (memmem(req, len, "/namespaces/a/", 14))
+			return 0;
+		status = "201 Created";
+		body = "{}";
+		f->created_b++;
+		break;
+	}
+	return snprintf(out, cap,
+			"HTTP/1.1 %s\r\nContent-Type: application/json\r\n%sContent-Length: "
+			"%zu\r\n\r\n%s",
+			status, extra, strlen(body), body);
+}
+
+static void *fake_conn(void *arg)
+{
 	struct fake *f = ((void **)arg)[0];
 	int fd = (int)(long)((void **)arg)[1];
 	char buf[1 << 16], head[1024];
@@ -62,15 +122,12 @@ static void *fake_conn(void *arg)
 				cl = memmem(buf, hlen, "content-length:", 15);
 			blen = cl ? strtoul(cl + 15, NULL, 10) : 0;
 			if (got >= hlen + blen) {
-				int k = snprintf(head, sizeof(head),
-						 "HTTP/1.1 403 Forbidden\r\nContent-Type: "
-						 "application/json\r\nContent-Length: %zu\r\n\r\n%s",
-						 sizeof(body) - 1, body);
+				int k = fake_answer(f, buf, hlen + blen, head, sizeof(head));
 
 				if (!strncmp(buf, "POST", 4))
 					f->posts++;
 				/* One write: no wait for a delayed ACK. */
-				if (write(fd, head, (size_t)k) < 0)
+				if (k > 0 && write(fd, head, (size_t)k) < 0)
 					break;
 				memmove(buf, buf + hlen + blen, got - hlen - blen);
 				got -= hlen + blen;
@@ -129,88 +186,209 @@ static cJSON *line_entry(int i)
 	return e;
 }
 
+/* A publisher with its spool, parked records and events against a fake
+ * in mode `mode`, whose requests time out after timeout_ms. */
+struct env {
+	struct fake f;
+	pthread_t t;
+	char server[64];
+	struct kubeconfig cfg;
+	struct kube_client *c;
+	struct events *ev;
+	struct spool *s;
+	struct publisher *p;
+	struct parked *pk;
+};
+
+static void env_open(struct env *e, enum fake_mode mode, long timeout_ms, const char *name)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct kube_client_opts ko = { .timeout_ms = timeout_ms };
+	struct events_opts eo = {
+		.controller = "shellaudit.io/agent", .instance = "t", .qps = 1000, .burst = 1000
+	};
+	struct spool_opts so = { .batch_entries = 1, .batch_age_ms = 3600000 };
+	char sdir[128], pdir[160];
+
+	memset(e, 0, sizeof(*e));
+	e->f.mode = mode;
+	e->f.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	UNIT_CHECK(e->f.lfd >= 0 && bind(e->f.lfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		   listen(e->f.lfd, 16) == 0 &&
+		   getsockname(e->f.lfd, (struct sockaddr *)&a, &alen) == 0);
+	snprintf(e->server, sizeof(e->server), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	e->cfg.server = e->server;
+	e->cfg.namespace = "default";
+	UNIT_CHECK(pthread_create(&e->t, NULL, fake_run, &e->f) == 0);
+	snprintf(sdir, sizeof(sdir), "%s/%s", base, name);
+	snprintf(pdir, sizeof(pdir), "%s/parked", sdir);
+	so.dir = sdir;
+	UNIT_CHECK(kube_client_new(&e->cfg, &ko, &e->c) == 0);
+	UNIT_CHECK(events_new(e->c, &eo, &e->ev) == 0);
+	UNIT_CHECK(spool_open(&so, &e->s) == 0);
+	UNIT_CHECK(publish_new(e->c, e->ev, e->s, &e->p) == 0);
+	UNIT_CHECK(parked_open(pdir, &e->pk) == 0);
+	publish_set_parked(e->p, e->pk);
+}
+
+static void env_close(struct env *e)
+{
+	e->f.stop = 1;
+	pthread_join(e->t, NULL);
+	publish_free(e->p);
+	parked_free(e->pk);
+	spool_close(e->s);
+	events_free(e->ev);
+	kube_client_free(e->c);
+	close(e->f.lfd);
+}
+
+/* The identity of container cid in namespace ns. Caller deletes. */
+static cJSON *identity(const char *ns, const char *cid)
+{
+	char text[400];
+
+	snprintf(text, sizeof(text),
+		 "{\"ns\":\"%s\",\"pod\":\"p\",\"podUID\":\"u-%s\",\"container\":\"c\","
+		 "\"containerID\":\"%s\",\"node\":\"x\",\"retention\":\"1h\"}",
+		 ns, ns, cid);
+	return cJSON_Parse(text);
+}
+
+/* Adds n records of container cid in namespace ns. */
+static void add_records(struct env *e, const char *ns, const char *cid, int n)
+{
+	cJSON *id = identity(ns, cid);
+	int i;
+
+	for (i = 0; i < n; i++) {
+		cJSON *en = line_entry(i);
+
+		UNIT_CHECK(spool_add(e->s, cid, "", id, NULL, en) == 0);
+		cJSON_Delete(en);
+	}
+	cJSON_Delete(id);
+}
+
 /* A namespace stuck Terminating refuses every record of a flood: parked
  * takes its share, and the records past it do not stay at the head of the
  * spool, where they would hold every other chain (past SPOOL_AHEAD_MAX
  * records) and then the spool's space; each is counted lost. */
 static void test_publish_a_refused_flood_past_parked_never_holds_the_spool(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	struct fake f = { .lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0) };
-	struct kube_client_opts ko = { .timeout_ms = 5000 };
-	struct events_opts eo = { .controller = "shellaudit.io/agent", .instance = "t", .qps = 1000,
-				  .burst = 1000 };
-	char server[64], sdir[128], pdir[160];
-	struct kubeconfig cfg = { .server = server, .namespace = "default" };
-	struct spool_opts so = { .batch_entries = 1, .batch_age_ms = 3600000 };
 	const int total = PARKED_MAX_FILES + 10;
-	struct kube_client *c = NULL;
-	struct events *ev = NULL;
-	struct spool *s = NULL;
-	struct publisher *p = NULL;
-	struct parked *pk = NULL;
 	struct publish_stats ps;
 	struct spool_stats ss;
-	cJSON *id = cJSON_Parse("{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u\",\"container\":\"c\","
-				"\"containerID\":\"containerd://c1\",\"node\":\"x\","
-				"\"retention\":\"1h\"}");
-	pthread_t t;
+	struct env e;
 	long deadline;
-	int i;
 
-	UNIT_CHECK(f.lfd >= 0 && bind(f.lfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		   listen(f.lfd, 16) == 0 &&
-		   getsockname(f.lfd, (struct sockaddr *)&a, &alen) == 0);
-	snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(a.sin_port));
-	UNIT_CHECK(pthread_create(&t, NULL, fake_run, &f) == 0);
-	snprintf(sdir, sizeof(sdir), "%s/spool", base);
-	snprintf(pdir, sizeof(pdir), "%s/parked", sdir);
-	so.dir = sdir;
-	UNIT_CHECK(kube_client_new(&cfg, &ko, &c) == 0);
-	UNIT_CHECK(events_new(c, &eo, &ev) == 0);
-	UNIT_CHECK(spool_open(&so, &s) == 0);
-	UNIT_CHECK(publish_new(c, ev, s, &p) == 0);
-	UNIT_CHECK(parked_open(pdir, &pk) == 0);
-	publish_set_parked(p, pk);
-	for (i = 0; i < total; i++) {
-		cJSON *e = line_entry(i);
-
-		UNIT_CHECK(spool_add(s, "containerd://c1", "", id, NULL, e) == 0);
-		cJSON_Delete(e);
-	}
+	env_open(&e, FAKE_TERMINATING, 5000, "flood");
+	add_records(&e, "n", "containerd://c1", total);
 	deadline = clock_now_ms() + 20000;
 	do {
-		spool_tick(s);
-		publish_step(p, 256);
-		spool_get_stats(s, &ss);
+		spool_tick(e.s);
+		publish_step(e.p, 256);
+		spool_get_stats(e.s, &ss);
 	} while ((ss.records < (uint64_t)total || ss.records_waiting) &&
 		 clock_now_ms() < deadline);
-	publish_get_stats(p, &ps);
+	publish_get_stats(e.p, &ps);
 	fprintf(stderr, "    records %llu waiting %llu parked %zu lost %llu posts %ld\n",
 		(unsigned long long)ss.records, (unsigned long long)ss.records_waiting,
-		parked_count(pk), (unsigned long long)ps.parked_lost, (long)f.posts);
+		parked_count(e.pk), (unsigned long long)ps.parked_lost, (long)e.f.posts);
 	UNIT_CHECK(ss.records == (uint64_t)total);
 	UNIT_CHECK(ss.records_waiting == 0);
-	UNIT_CHECK(parked_count(pk) > 0);
+	UNIT_CHECK(parked_count(e.pk) > 0);
 	UNIT_CHECK(ps.parked_lost > 0);
 	/* Parked records past their retention (1h after 2026-11-25) go. */
-	UNIT_CHECK(parked_count(pk) + ps.parked_lost + ps.parked_expired == (uint64_t)total);
-	f.stop = 1;
-	pthread_join(t, NULL);
-	publish_free(p);
-	parked_free(pk);
-	spool_close(s);
-	events_free(ev);
-	kube_client_free(c);
-	close(f.lfd);
-	cJSON_Delete(id);
+	UNIT_CHECK(parked_count(e.pk) + ps.parked_lost + ps.parked_expired == (uint64_t)total);
+	env_close(&e);
+}
+
+/* Steps the publisher for about ms. */
+static void run_for(struct env *e, long ms)
+{
+	long deadline = clock_now_ms() + ms;
+
+	while (clock_now_ms() < deadline) {
+		spool_tick(e->s);
+		publish_step(e->p, 256);
+		usleep(20000);
+	}
+}
+
+/* A 404 of the resource itself (the CRD not served for a moment, during
+ * an upgrade) clears by itself: the record waits in its chain, it is not
+ * parked. A 404 of its namespace parks it. */
+static void test_publish_a_404_parks_only_for_a_namespace_gone(void)
+{
+	struct publish_stats ps;
+	struct spool_stats ss;
+	struct env e;
+
+	env_open(&e, FAKE_NO_RESOURCE, 5000, "nores");
+	add_records(&e, "n", "containerd://c1", 3);
+	run_for(&e, 500);
+	spool_get_stats(e.s, &ss);
+	publish_get_stats(e.p, &ps);
+	UNIT_CHECK(parked_count(e.pk) == 0);
+	UNIT_CHECK(ss.records_waiting == 3);
+	UNIT_CHECK(ps.failures > 0);
+	env_close(&e);
+
+	env_open(&e, FAKE_NO_NAMESPACE, 5000, "nons");
+	add_records(&e, "n", "containerd://c1", 3);
+	run_for(&e, 500);
+	spool_get_stats(e.s, &ss);
+	publish_get_stats(e.p, &ps);
+	UNIT_CHECK(ps.records_parked == 3);
+	UNIT_CHECK(ss.records_waiting == 0);
+	env_close(&e);
+}
+
+/* Namespace a's requests reach the API server and get no answer in time
+ * (a webhook that hangs for it, say): a's chain backs off alone, and b's
+ * records, behind a's in the spool, go out. */
+static void test_publish_a_namespace_without_answers_holds_up_no_other(void)
+{
+	struct spool_stats ss;
+	struct env e;
+
+	env_open(&e, FAKE_HANG_A, 300, "hang");
+	add_records(&e, "a", "containerd://ca", 3);
+	add_records(&e, "b", "containerd://cb", 3);
+	run_for(&e, 3000);
+	spool_get_stats(e.s, &ss);
+	fprintf(stderr, "    created in b %ld, waiting %llu\n", (long)e.f.created_b,
+		(unsigned long long)ss.records_waiting);
+	UNIT_CHECK(e.f.created_b == 3);
+	UNIT_CHECK(ss.records_waiting == 3); /* a's */
+	env_close(&e);
+}
+
+/* 429 is flow control of the whole client: the node waits as long as the
+ * API server's Retry-After says, not only the chain for its backoff. */
+static void test_publish_429_backs_the_node_off_as_asked(void)
+{
+	struct env e;
+
+	env_open(&e, FAKE_THROTTLE, 5000, "throttle");
+	add_records(&e, "a", "containerd://ca", 1);
+	add_records(&e, "b", "containerd://cb", 1);
+	spool_tick(e.s);
+	publish_step(e.p, 256);
+	UNIT_CHECK(e.f.posts == 1);
+	UNIT_CHECK(publish_backoff_ms(e.p) > 2000);
+	env_close(&e);
 }
 
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		UNIT_TEST(test_publish_a_refused_flood_past_parked_never_holds_the_spool),
+		UNIT_TEST(test_publish_a_404_parks_only_for_a_namespace_gone),
+		UNIT_TEST(test_publish_a_namespace_without_answers_holds_up_no_other),
+		UNIT_TEST(test_publish_429_backs_the_node_off_as_asked),
 	};
 	char cmd[160];
 	int ret;
