@@ -361,7 +361,12 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 			  const cJSON *entry, const char *key, const char *root)
 {
 	const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "time"));
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "kind"));
 	struct sink_spool_held *h = sink_spool_held_state(s, container);
+	/* The end of auditing is one small entry, the one that says why the
+	 * chain ends: it goes in past the container's share (a flood, a
+	 * hold); only a spool without room refuses it. */
+	bool ends = kind && !strcmp(kind, "audit_stopped");
 	int ret;
 
 	/* What was lost comes first, where there is room for it. */
@@ -371,7 +376,7 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	 * (or its records are held). */
 	if (s->export && sink_spool_export(s, id, sess, entry, root) < 0)
 		s->stats.export_failed++;
-	if (sink_spool_out(s, container, h)) {
+	if (!ends && sink_spool_out(s, container, h)) {
 		/* Said once: per hold, or until the container spools again. */
 		if (h && !h->warned)
 			log_with(LOG_WARN, LOG_KV("container", container),

@@ -1039,6 +1039,63 @@ static void test_sink_spool_held_share_loss_is_a_pending_gap(void)
 	cJSON_Delete(v);
 }
 
+/* Auditing that stops while the container is past its share of the spool
+ * (a held flood) still says so: the audit_stopped entry is one small entry
+ * and goes in past the share. */
+static void test_sink_spool_stopped_goes_in_past_the_share(void)
+{
+	char sub[96];
+	struct spool_opts so = { .dir = sub,
+				 .max_bytes = 32768,
+				 .checkpoint_ms = 1,
+				 .batch_age_ms = 1,
+				 .datasync = no_datasync };
+	cJSON *a = ident("containerd://c1", "flood"), *recs = cJSON_CreateArray();
+	struct sink_entry line = { .kind = SINK_LINE,
+				   .container = "containerd://c1",
+				   .session = 7,
+				   .pid = 7,
+				   .tid = 7,
+				   .text = "yes yes yes yes yes yes yes yes",
+				   .text_len = 31 };
+	struct sink_spool_stats st;
+	const cJSON *r, *e;
+	struct spool *sp;
+	struct sink *sink;
+	bool stopped = false;
+	uint64_t i;
+
+	snprintf(sub, sizeof(sub), "%s/stopped-held", dir);
+	target = (struct sink_spool_target){ a, NULL, true, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	sink_spool_on_hold(sink, hold_c1, NULL);
+	held_c1 = true;
+	for (i = 0; i < 2000; i++) {
+		line.ts = i + 1;
+		UNIT_CHECK(sink_write(sink, &line) == 0);
+	}
+	sink_spool_get_stats(sink, &st);
+	UNIT_CHECK(st.dropped_held > 1000);
+	UNIT_CHECK(sink_spool_stopped(sink, "containerd://c1", a, "target removed") == 0);
+	held_c1 = false;
+	UNIT_CHECK(sink_flush(sink) == 0);
+	drain_all(sp, recs);
+	cJSON_ArrayForEach(r, recs) {
+		cJSON_ArrayForEach(e,
+				   cJSON_GetObjectItem(cJSON_GetObjectItem(r, "spec"), "entries")) {
+			stopped |= !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "kind")),
+					   "audit_stopped");
+		}
+	}
+	UNIT_CHECK(stopped);
+	cJSON_Delete(recs);
+	sink_close(sink);
+	spool_close(sp);
+	cJSON_Delete(a);
+	held_c1 = false;
+}
+
 /* What a container spooled before its hold and is held now counts: the
  * spool already more than half full of the flood's unpublished entries
  * when the hold comes, the flood adds nothing more, and the quiet
@@ -1540,6 +1597,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_folds_not_written_are_a_gap),
 		UNIT_TEST(test_sink_spool_pending_sessions_are_bounded),
 		UNIT_TEST(test_sink_spool_held_share_loss_is_a_pending_gap),
+		UNIT_TEST(test_sink_spool_stopped_goes_in_past_the_share),
 		UNIT_TEST(test_sink_spool_held_counts_what_came_before_the_hold),
 		UNIT_TEST(test_sink_spool_exec_from_sessions),
 		UNIT_TEST(test_sink_spool_lines_as_typed_or_escaped_and_marked),
