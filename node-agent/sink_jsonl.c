@@ -13,6 +13,7 @@
 #include "sink.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -333,42 +334,48 @@ static void sink_jsonl_handled(struct sink *base, const struct capture_event *ev
 {
 	struct sink_jsonl *s = (struct sink_jsonl *)base;
 	static const char tag[] = "\"key\":\"";
-	char(*want)[EVENTKEY_MAX] = NULL, key[EVENTKEY_MAX];
+	char(*want)[EVENTKEY_MAX] = NULL, key[EVENTKEY_MAX], self[64];
 	char *tail = NULL;
-	const char *p, *end, *q, *close;
+	const char *p, *end, *q, *quote;
 	size_t len = 0, i;
 	struct stat st;
-	ssize_t got;
-	int fd;
+	ssize_t got = -1;
+	int fd, rfd;
 
 	if (!n || fflush(s->f) || (fd = fileno(s->f)) < 0 || fstat(fd, &st) ||
 	    !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return;
+	/* The file is open to append only: read through a second open of
+	 * the same file (not of its path, which may name another now). */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if ((rfd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
 	want = calloc(n, sizeof(*want));
 	len = (uint64_t)st.st_size < SINK_JSONL_TAIL ? (size_t)st.st_size : SINK_JSONL_TAIL;
 	tail = malloc(len);
 	if (!want || !tail)
 		goto out;
-	got = pread(fd, tail, len, st.st_size - (off_t)len);
+	got = pread(rfd, tail, len, st.st_size - (off_t)len);
 	if (got <= 0)
 		goto out;
 	for (i = 0; i < n; i++)
 		eventkey_of(evs[i].hdr, want[i], sizeof(want[i]));
 	end = tail + got;
-	for (p = tail; (q = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1)); p = close) {
+	for (p = tail; (q = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1)); p = quote) {
 		q += sizeof(tag) - 1;
-		close = memchr(q, '"', (size_t)(end - q));
-		if (!close)
+		quote = memchr(q, '"', (size_t)(end - q));
+		if (!quote)
 			break;
-		if ((size_t)(close - q) >= sizeof(key))
+		if ((size_t)(quote - q) >= sizeof(key))
 			continue;
-		memcpy(key, q, (size_t)(close - q));
-		key[close - q] = '\0';
+		memcpy(key, q, (size_t)(quote - q));
+		key[quote - q] = '\0';
 		for (i = 0; i < n; i++)
 			if (eventkey_is(key, want[i]))
 				out[i] = true;
 	}
 out:
+	close(rfd);
 	free(want);
 	free(tail);
 }
@@ -415,8 +422,7 @@ int sink_jsonl_open(const char *path, struct sink **out)
 
 	if (!path || strcmp(path, "-") == 0)
 		return sink_jsonl_open_stream(stdout, out);
-	/* Read too: a restart reads the end back (sink_jsonl_handled). */
-	f = fopen(path, "a+e");
+	f = fopen(path, "ae");
 	if (!f)
 		return -errno;
 	err = sink_jsonl_open_stream(f, out);
