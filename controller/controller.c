@@ -312,8 +312,13 @@ static void ctl_metrics(struct controller *c)
 			    "The cluster's AuditRecord storage budget (--storage-budget).", 1);
 	c->m_budget_exceeded =
 		metrics_add(m, "shellaudit_controller_storage_budget_exceeded",
-			    "1 while every node holds new AuditRecords: the cluster's "
-			    "budget is exceeded.",
+			    "1 while the cluster's AuditRecord budget is past its mark: the "
+			    "namespaces over their fair share of it are held.",
+			    1);
+	c->m_namespaces_held =
+		metrics_add(m, "shellaudit_controller_namespaces_held",
+			    "Namespaces whose new AuditRecords the cluster's budget holds "
+			    "(over their fair share of it, or past its ceiling).",
 			    1);
 }
 

@@ -77,7 +77,8 @@ struct controller {
 	struct metrics metrics;
 	struct metric *m_reconciles, *m_errors, *m_depth, *m_restarts, *m_leader, *m_writes,
 		*m_deleted, *m_resolves, *m_conflicts, *m_throttled, *m_pod_resolves, *m_busiest,
-		*m_records, *m_record_bytes, *m_record_budget, *m_budget_exceeded;
+		*m_records, *m_record_bytes, *m_record_budget, *m_budget_exceeded,
+		*m_namespaces_held;
 	bool leader;			/* as the lease last said */
 	bool stop;
 
@@ -164,12 +165,15 @@ void retention_clock_done(struct controller *c, struct write_job *j);
 
 /* storage.c: the storage budget. Evaluates it (budget_evaluate) and acts
  * on each hold that begins or ends: the nodes with targets of the policy
- * (every node for the cluster's) get their specs again, with holdRecords;
- * the policies' status is queued and a Warning Event goes to each policy
- * a hold begins for. Call each loop turn. */
+ * (of the policies with targets in the namespace, for a namespace over its
+ * share of the cluster's) get their specs again, with holdRecords; the
+ * policies' status is queued and a Warning Event goes to each policy a
+ * hold begins for. Call each loop turn. */
 void storage_sync(struct controller *c);
-/* Whether new records of policy's targets are held (resolve_held_fn). */
-bool storage_held(const char *policy, void *arg);
+/* Whether new records of policy's targets in namespace ns are held
+ * (resolve_held_fn): the policy's own budget, or the namespace over its
+ * share of the cluster's. */
+bool storage_held(const char *ns, const char *policy, void *arg);
 /* The StorageBudgetExceeded condition of policy: status, reason and a
  * message with the figures at its last transition. */
 void storage_condition(struct controller *c, const char *policy, const char **status,

@@ -217,6 +217,7 @@ static void resolve_result_free(void *v)
 	struct resolve_result *res = v;
 
 	hmap_clear(&res->nodes);
+	hmap_clear(&res->namespaces);
 	free(res);
 }
 
@@ -280,6 +281,7 @@ int resolver_set_policies(struct resolver *r, struct policy *const *pols, size_t
 		if (!res)
 			return -ENOMEM;
 		hmap_init(&res->nodes);
+		hmap_init(&res->namespaces);
 		if (hmap_put(&r->results, pols[i]->name, res, NULL) < 0) {
 			free(res);
 			return -ENOMEM;
@@ -582,6 +584,11 @@ static int resolve_apply(struct resolver *r, const struct resolve_pod *p, int si
 				hmap_put(&res->nodes, p->node, (void *)cnt, NULL);
 			else
 				hmap_del(&res->nodes, p->node);
+			cnt = (intptr_t)hmap_get(&res->namespaces, p->ns) + sign;
+			if (cnt > 0)
+				hmap_put(&res->namespaces, p->ns, (void *)cnt, NULL);
+			else
+				hmap_del(&res->namespaces, p->ns);
 		}
 		for (j = 0; j < t->prof->ndropped; j++) {
 			struct resolve_result *res =
@@ -645,13 +652,15 @@ static int resolve_cmp_ref(const void *a, const void *b)
 	return d ? d : strcmp(x->pod->key, y->pod->key);
 }
 
-/* Whether the target's new records are held: one of its policies is. */
-static bool resolve_target_held(const struct resolver *r, const struct resolve_profile *p)
+/* Whether the target's new records are held: the predicate says so for
+ * one of its policies in its namespace. */
+static bool resolve_target_held(const struct resolver *r, const char *ns,
+				const struct resolve_profile *p)
 {
 	size_t i;
 
 	for (i = 0; r->held && i < p->npols; i++)
-		if (r->held(r->pols[p->pols[i]]->name, r->held_arg))
+		if (r->held(ns, r->pols[p->pols[i]]->name, r->held_arg))
 			return true;
 	return false;
 }
@@ -662,7 +671,7 @@ static cJSON *resolve_target_json(const struct resolver *r, const struct resolve
 
 	if (!t)
 		return NULL;
-	if (resolve_target_held(r, ref->t->prof))
+	if (resolve_target_held(r, ref->pod->ns, ref->t->prof))
 		cJSON_AddTrueToObject(t, "holdRecords");
 	cJSON_AddStringToObject(t, "namespace", ref->pod->ns);
 	cJSON_AddStringToObject(t, "pod", ref->pod->name);
@@ -740,6 +749,28 @@ void resolver_hold_changed(struct resolver *r, const char *policy)
 	}
 	if ((res = hmap_get(&r->results, policy)))
 		hmap_foreach((struct hmap *)&res->nodes, resolve_node_unhash, r);
+}
+
+struct resolve_ns_hold {
+	struct resolver *r;
+	const char *ns;
+};
+
+static void resolve_ns_unhash(const char *policy, void *value, void *arg)
+{
+	const struct resolve_result *res = value;
+	const struct resolve_ns_hold *h = arg;
+
+	(void)policy;
+	if (hmap_get(&res->namespaces, h->ns))
+		hmap_foreach(&res->nodes, resolve_node_unhash, h->r);
+}
+
+void resolver_hold_changed_ns(struct resolver *r, const char *ns)
+{
+	struct resolve_ns_hold h = { r, ns };
+
+	hmap_foreach(&r->results, resolve_ns_unhash, &h);
 }
 
 bool resolve_node_has_targets(const struct resolver *r, const char *node)

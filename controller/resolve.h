@@ -23,9 +23,10 @@
 typedef const cJSON *(*resolve_ns_labels_fn)(const char *ns, void *arg);
 
 enum resolve_kind { RESOLVE_NODE, RESOLVE_POLICY };
-/* Whether new AuditRecords of a policy's targets are held (its storage
- * budget or the cluster's is exceeded). */
-typedef bool (*resolve_held_fn)(const char *policy, void *arg);
+/* Whether new AuditRecords of a policy's targets in namespace ns are held
+ * (its storage budget is exceeded, or the namespace is over its share of
+ * the cluster's). */
+typedef bool (*resolve_held_fn)(const char *ns, const char *policy, void *arg);
 /* Called for each node or policy whose result may have changed. */
 typedef void (*resolve_touch_fn)(enum resolve_kind kind, const char *name, void *arg);
 
@@ -33,6 +34,7 @@ typedef void (*resolve_touch_fn)(enum resolve_kind kind, const char *name, void 
 struct resolve_result {
 	long matched_pods;	/* pods selected by namespace and pod selectors */
 	struct hmap nodes;	/* node -> its number of targets of this policy (intptr_t) */
+	struct hmap namespaces; /* namespace -> its number of targets of this policy (intptr_t) */
 	long redact_dropped;	/* targets where some of its redact rules passed the cap */
 };
 
@@ -75,11 +77,14 @@ int resolver_set_policies(struct resolver *r, struct policy *const *pols, size_t
  */
 int resolver_pod(struct resolver *r, const char *key, const cJSON *pod);
 
-/* Sets the hold predicate; targets with a held policy get holdRecords. */
+/* Sets the hold predicate; targets it says are held get holdRecords. */
 void resolver_set_held(struct resolver *r, resolve_held_fn held, void *arg);
-/* The hold of policy changed (NULL: of every policy, the cluster's budget):
- * touches the nodes where it has targets, whose specs change. */
+/* The hold of policy changed (NULL: of every policy): touches the nodes
+ * where it has targets, whose specs change. */
 void resolver_hold_changed(struct resolver *r, const char *policy);
+/* The hold of namespace ns changed: touches the nodes where the policies
+ * with targets in ns have targets. */
+void resolver_hold_changed_ns(struct resolver *r, const char *ns);
 
 /* The spec of the node's ShellAuditNode ({targetCount, targets} sorted by
  * containerID): a new object the caller frees with cJSON_Delete(). */

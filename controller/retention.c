@@ -189,6 +189,22 @@ static long long records_hint(const cJSON *md)
 	return created && timefmt_parse(created, &ts) == 0 ? ts.tv_sec : 0;
 }
 
+/* Counts bytes of e in its namespace (the part of its key before '/')
+ * and its policies. */
+static void records_budget_count(struct records *r, const struct record_entry *e, long long bytes)
+{
+	const char *slash = strchr(e->key, '/');
+	char ns[256];
+
+	if (!slash || (size_t)(slash - e->key) >= sizeof(ns)) {
+		budget_count(r->budget, e->list, NULL, bytes);
+		return;
+	}
+	memcpy(ns, e->key, (size_t)(slash - e->key));
+	ns[slash - e->key] = '\0';
+	budget_count(r->budget, e->list, ns, bytes);
+}
+
 /* Counts e's size from its metadata (after uncounting what it counted). */
 static void records_count_bytes(struct records *r, struct record_entry *e, const cJSON *md)
 {
@@ -196,11 +212,11 @@ static void records_count_bytes(struct records *r, struct record_entry *e, const
 
 	if (!r->budget)
 		return;
-	budget_count(r->budget, e->list, -e->bytes);
+	records_budget_count(r, e, -e->bytes);
 	budget_list_put(r->budget, e->list);
 	e->list = budget_list_get(r->budget, records_md_str(ann, CTL_POLICIES_ANNOTATION));
 	e->bytes = budget_record_bytes(records_md_str(ann, CTL_BYTES_ANNOTATION));
-	budget_count(r->budget, e->list, e->bytes);
+	records_budget_count(r, e, e->bytes);
 }
 
 /* Forgets e, wherever it is. */
@@ -208,7 +224,7 @@ static void records_forget(struct records *r, struct record_entry *e)
 {
 	heap_remove(r, e);
 	if (r->budget) {
-		budget_count(r->budget, e->list, -e->bytes);
+		records_budget_count(r, e, -e->bytes);
 		budget_list_put(r->budget, e->list);
 	}
 	hmap_remove(&r->byname, e->key);
