@@ -23,6 +23,7 @@ struct watch_http {
 	struct watch_state *w;
 	char *buf;
 	size_t len, cap, max;
+	size_t scanned; /* buf[0, scanned) holds no newline: not looked at again */
 	int err; /* first error, stops the transfer */
 	CURL *curl;
 	const atomic_int *stop;
@@ -49,6 +50,7 @@ static size_t watch_http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct watch_http *h = arg;
 	size_t n = size * nmemb, start = 0, i;
+	const char *nl;
 	int ret;
 
 	if (h->err)
@@ -80,17 +82,22 @@ static size_t watch_http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	memcpy(h->buf + h->len, ptr, n);
 	h->len += n;
 	h->buf[h->len] = '\0';
-	for (i = 0; i < h->len; i++) {
-		if (h->buf[i] != '\n')
-			continue;
-		if (i > start && (ret = watch_deliver(h->w, h->buf + start, i - start)) < 0) {
+	/* An event in many chunks is scanned once, not from its start at
+	 * every chunk: only the bytes that came since the last scan. */
+	for (i = h->scanned; (nl = memchr(h->buf + i, '\n', h->len - i)); i = start) {
+		size_t end = (size_t)(nl - h->buf);
+
+		if (end > start && (ret = watch_deliver(h->w, h->buf + start, end - start)) < 0) {
 			h->err = ret;
 			return 0;
 		}
-		start = i + 1;
+		start = end + 1;
 	}
-	memmove(h->buf, h->buf + start, h->len - start);
-	h->len -= start;
+	if (start) {
+		memmove(h->buf, h->buf + start, h->len - start);
+		h->len -= start;
+	}
+	h->scanned = h->len;
 	if (h->len > h->max)
 		goto too_big;
 	return n;
