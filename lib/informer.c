@@ -434,10 +434,14 @@ static void informer_collect_gone(const char *key, void *value, void *arg)
 	if (hmap_has(s->inf->replace_seen, key))
 		return;
 	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 16;
-		if (!(g = realloc(s->gone, s->cap * sizeof(*g))))
+		size_t cap = s->cap ? s->cap * 2 : 16;
+
+		/* cap grows only with the array: after a failed realloc the
+		 * next key must find it full again, not write past it. */
+		if (!(g = realloc(s->gone, cap * sizeof(*g))))
 			return;
 		s->gone = g;
+		s->cap = cap;
 	}
 	s->gone[s->n++] = strdup(key);
 }
