@@ -872,16 +872,19 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 	      int (*fn)(const cJSON *item, void *arg), void *arg, char **rv,
 	      struct kube_response *resp)
 {
-	struct kube_response local;
+	struct kube_response local = { 0 };
 	char page[4096], *cont = NULL;
 	const char *next;
 	cJSON *list = NULL;
 	const cJSON *item, *meta;
 	bool restarted = false;
+	long pages = 0, max_pages = KUBE_LIST_MAX_ITEMS / (limit > 0 ? limit : 1);
 	int ret = 0;
 
 	if (!resp)
 		resp = &local;
+	if (max_pages < 1)
+		max_pages = 1;
 	if (rv)
 		*rv = NULL;
 	for (;;) {
@@ -923,6 +926,22 @@ int kube_list(struct kube_client *c, const char *path, long limit,
 			break;
 		meta = cJSON_GetObjectItemCaseSensitive(list, "metadata");
 		next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue"));
+		/* A server that always says "more" would keep the list going
+		 * for ever: the same token again, or more pages than any real
+		 * list has, end it. */
+		if (next && *next && cont && strcmp(next, cont) == 0) {
+			snprintf(resp->message, sizeof(resp->message),
+				 "GET %.200s: the server sent the same continue token again", path);
+			ret = -EPROTO;
+			break;
+		}
+		if (next && *next && ++pages >= max_pages) {
+			snprintf(resp->message, sizeof(resp->message),
+				 "GET %.200s: the list goes on past %ld pages of %ld", path,
+				 max_pages, limit);
+			ret = -EOVERFLOW;
+			break;
+		}
 		free(cont);
 		cont = next && *next ? strdup(next) : NULL;
 		if (next && *next && !cont) {

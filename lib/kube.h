@@ -210,7 +210,13 @@ bool kube_resource_version_ok(const char *rv);
  * were read), the list is taken again in one unpaged request, as
  * client-go's pager does: fn is then called once with item NULL, meaning
  * "forget the items of this list so far", and then for every item again.
+ *
+ * A server that never ends the list cannot keep it going: a continue token
+ * equal to the one just sent fails with -EPROTO, and a list takes at most
+ * KUBE_LIST_MAX_ITEMS / limit pages (limit 0 counting as 1; at least one
+ * page), past which it fails with -EOVERFLOW; resp->message says which.
  */
+#define KUBE_LIST_MAX_ITEMS 10000000L
 int kube_list(struct kube_client *c, const char *path, long limit,
 	      int (*fn)(const cJSON *item, void *arg), void *arg, char **rv,
 	      struct kube_response *resp);

@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 /* lib/kube: splitting a server URL (hostile ones included), mapping a
  * Status to an errno, and, against a one-connection server on loopback,
- * may_send: a request it refuses never reaches the peer. */
+ * may_send: a request it refuses never reaches the peer; against a
+ * loopback server whose list never ends, that kube_list still does. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "kube.h"
 #include "kubeconfig.h"
+#include "loopback.h"
 #include "unit.h"
 
 static void test_kube_server_parse_splits_host_port_and_prefix(void)
@@ -177,6 +180,90 @@ static void test_kube_may_send_refused_request_never_reaches_peer(void)
 	UNIT_CHECK(got == 0);
 }
 
+/* A list page that always says there is more: with the same continue
+ * token each time when arg is NULL, a new one each time otherwise. The
+ * 20th request is not answered, so that a client that follows for ever
+ * fails instead of hanging the test. */
+static bool answer_endless_page(int fd, const char *head, int n, void *arg)
+{
+	char body[256], msg[512];
+	int len;
+
+	(void)head;
+	if (n >= 20)
+		return false;
+	snprintf(body, sizeof(body),
+		 "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"9\","
+		 "\"continue\":\"t%d\"},\"items\":[{\"metadata\":{\"name\":\"x\"}}]}",
+		 arg ? n : 0);
+	len = snprintf(msg, sizeof(msg),
+		       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		       "Content-Length: %zu\r\n\r\n%s",
+		       strlen(body), body);
+	return loopback_write(fd, msg, (size_t)len);
+}
+
+static int count_item(const cJSON *item, void *arg)
+{
+	(void)item;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* kube_list of an endless list with limit; *requests the pages asked. */
+static int list_endless(bool new_token, long limit, int *items, int *requests,
+			struct kube_response *resp)
+{
+	struct loopback_server srv = { .answer = answer_endless_page,
+				       .arg = new_token ? &srv : NULL };
+	struct kube_client_opts opts = { .timeout_ms = 5000 };
+	struct kubeconfig cfg = { .server = srv.url, .namespace = "default" };
+	struct kube_client *c = NULL;
+	char *rv = NULL;
+	int ret = -EIO;
+
+	*items = 0;
+	*requests = 0;
+	memset(resp, 0, sizeof(*resp));
+	if ((ret = loopback_start(&srv)) < 0)
+		return ret;
+	if ((ret = kube_client_new(&cfg, &opts, &c)) == 0)
+		ret = kube_list(c, "/api/v1/configmaps", limit, count_item, items, &rv, resp);
+	kube_client_free(c);
+	loopback_stop(&srv);
+	*requests = atomic_load(&srv.requests);
+	UNIT_CHECK(!rv);
+	free(rv);
+	return ret;
+}
+
+static void test_kube_list_ends_when_the_server_repeats_its_continue_token(void)
+{
+	struct kube_response resp;
+	int items, requests;
+
+	UNIT_CHECK(list_endless(false, 500, &items, &requests, &resp) == -EPROTO);
+	UNIT_CHECK(requests == 2);
+	UNIT_CHECK(items == 2);
+	UNIT_CHECK(strstr(resp.message, "same continue token") != NULL);
+	kube_response_clear(&resp);
+}
+
+static void test_kube_list_ends_past_its_page_bound(void)
+{
+	struct kube_response resp;
+	int items, requests;
+
+	/* A limit that allows 3 pages: a new token on every page is cut at
+	 * the third. */
+	UNIT_CHECK(list_endless(true, KUBE_LIST_MAX_ITEMS / 3, &items, &requests, &resp) ==
+		   -EOVERFLOW);
+	UNIT_CHECK(requests == 3);
+	UNIT_CHECK(items == 3);
+	UNIT_CHECK(strstr(resp.message, "past 3 pages") != NULL);
+	kube_response_clear(&resp);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -184,6 +271,8 @@ int main(void)
 		UNIT_TEST(test_kube_server_parse_refuses_hostile_urls),
 		UNIT_TEST(test_kube_response_errno_and_status),
 		UNIT_TEST(test_kube_may_send_refused_request_never_reaches_peer),
+		UNIT_TEST(test_kube_list_ends_when_the_server_repeats_its_continue_token),
+		UNIT_TEST(test_kube_list_ends_past_its_page_bound),
 	};
 
 	return unit_main(tests, ARRAY_SIZE(tests));
