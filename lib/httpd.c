@@ -24,6 +24,9 @@
 #define HTTPD_REQ_MAX 4096
 #define HTTPD_BODY_MAX (256 << 10)
 #define HTTPD_IDLE_POLL_MS 1000
+/* How long the listener is left alone after accept failed for want of a
+ * file descriptor (it stays readable, so polling it would spin). */
+#define HTTPD_ACCEPT_PAUSE_MS 100
 
 struct httpd_conn {
 	int fd;			/* -1: free slot */
@@ -40,6 +43,7 @@ struct httpd {
 	pthread_t thread;
 	bool started;
 	struct httpd_conn *conns;
+	long accept_after; /* clock_now_ms(): the listener is polled again from then */
 	atomic_long beat_ms;
 	atomic_bool ready;
 };
@@ -196,6 +200,10 @@ static void httpd_accept(struct httpd *s)
 		s->conns[slot].fd = fd;
 		s->conns[slot].deadline = clock_now_ms() + s->o.deadline_ms;
 	}
+	/* Out of descriptors: the waiting connection stays queued and the
+	 * listener readable; try again once some may have been closed. */
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+		s->accept_after = clock_now_ms() + HTTPD_ACCEPT_PAUSE_MS;
 }
 
 static void *httpd_thread(void *arg)
@@ -214,7 +222,10 @@ static void *httpd_thread(void *arg)
 		now = clock_now_ms();
 		timeout = HTTPD_IDLE_POLL_MS;
 		p[0] = (struct pollfd){ s->stopfd, POLLIN, 0 };
-		p[1] = (struct pollfd){ s->fd, POLLIN, 0 };
+		/* A negative fd is skipped by poll: the listener rests. */
+		p[1] = (struct pollfd){ now < s->accept_after ? -1 : s->fd, POLLIN, 0 };
+		if (now < s->accept_after && s->accept_after - now < timeout)
+			timeout = (int)(s->accept_after - now);
 		for (i = 0, k = 2; i < n; i++) {
 			struct httpd_conn *c = &s->conns[i];
 

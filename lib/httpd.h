@@ -8,7 +8,10 @@
  * uses MSG_NOSIGNAL, so a client that trickles bytes, stops reading or
  * goes away costs at most that deadline and one of max_conns slots. When
  * the slots are full, the oldest connection is closed to make room, so a
- * client holding many connections open cannot lock a probe out.
+ * client holding many connections open cannot lock a probe out. When
+ * accept fails for want of file descriptors (EMFILE, ENFILE), the
+ * listener is left alone for 100 ms rather than polled in a spin; the
+ * waiting connections stay queued until then.
  *
  * The daemon's loop talks to the thread through httpd_beat() only (two
  * atomics); the metrics it serves are read with atomic loads (metrics.h). */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* lib/httpd against hostile clients: one that trickles a byte at a time,
  * one that holds 100 connections open, one that gives up before its answer
- * (with SIGPIPE left at its default, which would kill this process), and
- * the beat that drives /healthz and /readyz. */
+ * (with SIGPIPE left at its default, which would kill this process), a
+ * process out of file descriptors, and the beat that drives /healthz and
+ * /readyz. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,6 +165,55 @@ static void test_httpd_a_client_that_gives_up_raises_no_sigpipe(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+static long cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_httpd_out_of_descriptors_rests_instead_of_spinning(void)
+{
+	static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+	struct httpd *s = start(NULL);
+	struct rlimit saved, low;
+	struct pollfd p;
+	char buf[256] = "";
+	long t0, used;
+	int fd, free_fd;
+
+	if (!s)
+		return;
+	fd = conn(httpd_port(s));
+	UNIT_CHECK(fd >= 0 && write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+	/* No descriptor left: the lowest free one is past the limit. */
+	free_fd = dup(0);
+	close(free_fd);
+	UNIT_CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)free_fd;
+	UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	/* The connection waits on the listener, which accept cannot take:
+	 * a thread polling it all along would burn the whole 600 ms. */
+	t0 = cpu_ms();
+	usleep(600 * 1000);
+	used = cpu_ms() - t0;
+	UNIT_CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+	if (used > 100) {
+		fprintf(stderr, "    the server used %ld ms of CPU in 600 ms\n", used);
+		UNIT_CHECK(0);
+	}
+	/* Descriptors again: the waiting connection is answered. */
+	p = (struct pollfd){ fd, POLLIN, 0 };
+	UNIT_CHECK(fd >= 0 && poll(&p, 1, 5000) == 1);
+	UNIT_CHECK(fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0);
+	UNIT_CHECK(status_of(buf) == 200);
+	if (fd >= 0)
+		close(fd);
+	httpd_stop(s);
+}
+
 static void test_httpd_beat_drives_health_and_readiness(void)
 {
 	struct httpd_opts o = { .addr = "127.0.0.1", .stale_ms = 300 };
@@ -217,5 +268,6 @@ static void test_httpd_metrics_bad_requests_and_unknown_paths(void)
 UNIT_MAIN(UNIT_TEST(test_httpd_a_trickling_client_delays_nobody_and_is_cut),
 	  UNIT_TEST(test_httpd_a_hundred_held_connections_do_not_lock_out_a_probe),
 	  UNIT_TEST(test_httpd_a_client_that_gives_up_raises_no_sigpipe),
+	  UNIT_TEST(test_httpd_out_of_descriptors_rests_instead_of_spinning),
 	  UNIT_TEST(test_httpd_beat_drives_health_and_readiness),
 	  UNIT_TEST(test_httpd_metrics_bad_requests_and_unknown_paths))
