@@ -31,6 +31,7 @@
 #define TLSD_SLOT_WAIT_MS 500
 #define TLSD_LINGER_MS 500
 #define TLSD_LINGER_BYTES (256 << 10)
+#define TLSD_INFLIGHT_DEFAULT ((size_t)64 << 20)
 
 enum tlsd_slot_state { TLSD_FREE, TLSD_BUSY, TLSD_DONE };
 
@@ -55,6 +56,7 @@ struct tlsd {
 	SSL_CTX *ctx;
 	struct tlsd_slot *slots;
 	struct tlsd_stats stats;
+	size_t inflight; /* body bytes the requests being read declared (mu) */
 };
 
 /* --- TLS context ------------------------------------------------------------- */
@@ -188,8 +190,11 @@ struct tlsd_conn {
 	struct tlsd_slot *slot;
 	SSL *ssl;
 	int fd;
-	char *buf; /* headers and body of the request being read */
-	size_t cap, got;
+	char *buf;    /* headers and body of the request being read */
+	size_t alloc; /* bytes allocated at buf */
+	size_t cap;   /* bytes of the request read at most (cap < alloc) */
+	size_t got;
+	size_t reserved; /* of the server's inflight, for this request's body */
 	bool verified;
 	char cn[256];
 };
@@ -309,14 +314,15 @@ static const char *tlsd_reason(int code)
 	}
 }
 
+/* extra: more header lines ("Name: value\r\n"), or "". */
 static int tlsd_answer(struct tlsd_conn *c, int code, const char *type, const char *body,
-		       size_t len, bool close_after)
+		       size_t len, bool close_after, const char *extra)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
 			 code, tlsd_reason(code), type ? type : "application/json", len,
-			 close_after ? "Connection: close\r\n" : "");
+			 close_after ? "Connection: close\r\n" : "", extra);
 	long deadline = clock_now_ms() + c->s->o.write_ms;
 	int ret = tlsd_write_all(c, head, (size_t)n, deadline);
 
@@ -328,13 +334,13 @@ static int tlsd_answer(struct tlsd_conn *c, int code, const char *type, const ch
 /* Answers code and closes our side, then reads what the peer still sends
  * for a little while (bounded): closing with unread data would reset the
  * connection and lose the answer. */
-static int tlsd_error(struct tlsd_conn *c, int code, const char *msg)
+static int tlsd_error_with(struct tlsd_conn *c, int code, const char *msg, const char *extra)
 {
 	long until = clock_now_ms() + TLSD_LINGER_MS;
 	size_t drained = 0;
 	char sink[4096];
 
-	if (tlsd_answer(c, code, "text/plain", msg, strlen(msg), true) == 0) {
+	if (tlsd_answer(c, code, "text/plain", msg, strlen(msg), true, extra) == 0) {
 		SSL_shutdown(c->ssl);
 		shutdown(c->fd, SHUT_WR);
 		while (drained < TLSD_LINGER_BYTES && tlsd_wait(c, POLLIN, until) == 0) {
@@ -346,6 +352,79 @@ static int tlsd_error(struct tlsd_conn *c, int code, const char *msg)
 		}
 	}
 	return -EPIPE;
+}
+
+static int tlsd_error(struct tlsd_conn *c, int code, const char *msg)
+{
+	return tlsd_error_with(c, code, msg, "");
+}
+
+/* Takes len body bytes from the server's in-flight budget for c's request;
+ * false when they would take it past max_inflight. */
+static bool tlsd_reserve(struct tlsd_conn *c, size_t len)
+{
+	struct tlsd *s = c->s;
+	bool ok;
+
+	pthread_mutex_lock(&s->mu);
+	ok = len <= s->o.max_inflight - s->inflight;
+	if (ok)
+		s->inflight += len;
+	else
+		s->stats.refused_busy++;
+	pthread_mutex_unlock(&s->mu);
+	if (ok)
+		c->reserved = len;
+	return ok;
+}
+
+/* Gives c's reservation back. */
+static void tlsd_unreserve(struct tlsd_conn *c)
+{
+	if (!c->reserved)
+		return;
+	pthread_mutex_lock(&c->s->mu);
+	c->s->inflight -= c->reserved;
+	pthread_mutex_unlock(&c->s->mu);
+	c->reserved = 0;
+}
+
+/* After a request: its reservation, and its body buffer with it (what
+ * stays allocated between requests is the head's). */
+static void tlsd_release(struct tlsd_conn *c)
+{
+	char *nb;
+
+	tlsd_unreserve(c);
+	if (c->alloc > TLSD_HEAD_MAX + 1 && c->got <= TLSD_HEAD_MAX &&
+	    (nb = realloc(c->buf, TLSD_HEAD_MAX + 1))) {
+		c->buf = nb;
+		c->alloc = TLSD_HEAD_MAX + 1;
+	}
+}
+
+/* Reads the rest of a request of need bytes, the buffer growing as they
+ * come (doubling, up to need): a peer that declares a large body and sends
+ * little of it makes the server hold little. */
+static int tlsd_read_body(struct tlsd_conn *c, size_t need, long deadline)
+{
+	size_t want;
+	char *nb;
+	int ret;
+
+	while (c->got < need) {
+		if (c->got + 1 >= c->alloc) {
+			want = 2 * (c->alloc - 1) < need ? 2 * (c->alloc - 1) : need;
+			if (!(nb = realloc(c->buf, want + 1)))
+				return tlsd_error(c, 500, "out of memory\n");
+			c->buf = nb;
+			c->alloc = want + 1;
+		}
+		c->cap = need < c->alloc - 1 ? need : c->alloc - 1;
+		if ((ret = tlsd_read_more(c, deadline)) < 0)
+			return ret;
+	}
+	return 0;
 }
 
 /* The value of header `name` in the header block head (lines after the
@@ -432,6 +511,11 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 		if (v > s->o.max_body)
 			return tlsd_error(c, 413, "body too large\n");
 		clen = (size_t)v;
+		/* The bodies being read together stay within the budget,
+		 * however many peers declare large ones at once. */
+		if (!tlsd_reserve(c, clen))
+			return tlsd_error_with(c, 503, "too many request bodies at once\n",
+					       "Retry-After: 1\r\n");
 	} else if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
 		return tlsd_error(c, 411, "Content-Length required\n");
 	}
@@ -441,15 +525,6 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 	if (strstr(c->buf, "HTTP/1.0\r\n") && strstr(c->buf, "HTTP/1.0\r\n") < hend)
 		close_after = true;
 	need = head_len + clen;
-	if (need + 1 > c->cap) {
-		char *nb = realloc(c->buf, need + 1);
-
-		if (!nb)
-			return tlsd_error(c, 500, "out of memory\n");
-		c->buf = nb;
-		hend = c->buf + head_len - 4;
-	}
-	c->cap = need;
 	if (c->got < need && tlsd_header(c->buf, "Expect", val, sizeof(val)) &&
 	    !strcasecmp(val, "100-continue")) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -457,10 +532,10 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 		if ((ret = tlsd_write_all(c, cont, sizeof(cont) - 1, deadline)) < 0)
 			return ret;
 	}
-	while (c->got < need)
-		if ((ret = tlsd_read_more(c, deadline)) < 0)
-			return ret;
+	if ((ret = tlsd_read_body(c, need, deadline)) < 0)
+		return ret;
 	/* Terminate the pieces in place: the request line's target, the body. */
+	hend = c->buf + head_len - 4;
 	*hend = '\0';
 	q = strchr(target, '?');
 	if (q)
@@ -482,7 +557,7 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 		c->buf[need] = saved;
 	}
 	ret = tlsd_answer(c, resp.code ? resp.code : 200, resp.content_type,
-			  resp.body ? resp.body : "", resp.body ? resp.len : 0, close_after);
+			  resp.body ? resp.body : "", resp.body ? resp.len : 0, close_after, "");
 	free(resp.body);
 	if (ret < 0)
 		return ret;
@@ -490,6 +565,7 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 	memmove(c->buf, c->buf + need, c->got - need);
 	c->got -= need;
 	c->buf[c->got] = '\0';
+	tlsd_release(c);
 	return close_after ? -ECONNRESET : 0;
 }
 
@@ -519,6 +595,7 @@ static void *tlsd_conn_thread(void *arg)
 	c.ssl = s->ctx ? SSL_new(s->ctx) : NULL;
 	pthread_mutex_unlock(&s->mu);
 	c.buf = malloc(TLSD_HEAD_MAX + 1);
+	c.alloc = TLSD_HEAD_MAX + 1;
 	if (!c.ssl || !c.buf || SSL_set_fd(c.ssl, c.fd) != 1)
 		goto out;
 	c.buf[0] = '\0';
@@ -543,6 +620,7 @@ static void *tlsd_conn_thread(void *arg)
 out:
 	ERR_clear_error();
 	SSL_free(c.ssl);
+	tlsd_unreserve(&c); /* a request cut short */
 	free(c.buf);
 	tlsd_slot_done(slot);
 	return NULL;
@@ -730,6 +808,10 @@ int tlsd_start(const struct tlsd_opts *opts, const char *cert_pem, const char *k
 		s->o.idle_ms = 90000;
 	if (!s->o.max_body)
 		s->o.max_body = 1 << 20;
+	if (!s->o.max_inflight)
+		s->o.max_inflight = TLSD_INFLIGHT_DEFAULT;
+	if (s->o.max_inflight < s->o.max_body)
+		s->o.max_inflight = s->o.max_body;
 	atomic_init(&s->stop, false);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->freed, NULL);

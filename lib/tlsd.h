@@ -14,6 +14,14 @@
  * closed to make room. Headers are bounded (16 KiB), bodies by max_body
  * (413), chunked bodies refused (411); sends use MSG_NOSIGNAL.
  *
+ * Memory: a body's buffer grows as its bytes arrive (doubling, up to its
+ * Content-Length), so a peer that declares a large body and sends little
+ * costs little. Besides, the Content-Lengths of the requests being read
+ * at once stay within max_inflight: a request that would take them past
+ * it is answered 503 with Retry-After and its connection closed before
+ * any byte of its body is read. The server holds at most about
+ * max_inflight + max_conns * 16 KiB of requests, however many peers send.
+ *
  * With a client CA the server asks for a client certificate and checks it
  * against that CA; a peer may still come without one, and the handler
  * decides (tlsd_request.peer_verified, peer_cn).
@@ -60,6 +68,9 @@ struct tlsd_opts {
 	long write_ms;		   /* [10000] */
 	long idle_ms;		   /* [90000] */
 	size_t max_body;	   /* [1 MiB] */
+	/* Body bytes (Content-Lengths) of all the requests being read at
+	 * once [64 MiB, at least max_body]. */
+	size_t max_inflight;
 	const char *client_ca_pem; /* NULL: no client certificate asked for */
 	tlsd_handler_fn handler;
 	void *arg;
@@ -67,6 +78,7 @@ struct tlsd_opts {
 
 struct tlsd_stats {
 	unsigned long accepted, evicted, handshake_failures, timeouts, requests, refused_full;
+	unsigned long refused_busy; /* 503: past max_inflight */
 };
 
 /* Binds, loads the certificate (PEM, with the key) and starts the
