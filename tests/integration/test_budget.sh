@@ -10,7 +10,9 @@
 #     with the figures, `kubectl get sap` shows it, a Warning Event is on
 #     the policy, the metrics say bytes, budget and records held;
 #   - meanwhile the typed lines of a second, quiet pod (another policy) go
-#     on as Events, and the cluster takes writes (a ConfigMap);
+#     on as Events, and the cluster takes writes (a ConfigMap); a pod of
+#     another namespace (annex/far), under its fair share of the budget,
+#     is not held: its lines go on as AuditRecords;
 #   - the flood's loss past the held container's share of the spool is a
 #     gap entry in its own chain, once the hold ends (the controller started
 #     again with a larger budget); what was held is published, and the
@@ -62,6 +64,19 @@ echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"calm","namespace":"sho
 	k apply -f - >/dev/null
 k patch pod calm -n shop --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$calm_cid"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
 
+# annex/far: the quiet policy's too, in a namespace of its own.
+far_cid=$(head -c 32 /dev/urandom | sha256sum | cut -c1-64)
+far_cg=/sys/fs/cgroup/unified/shellaudit-test-$$/$far_cid
+mkdir -p "$far_cg"
+t_cleanup "t_wait 10 rmdir '$far_cg'"
+cap_container far
+echo "${CPID[far]}" >"$far_cg/cgroup.procs"
+k create namespace annex >/dev/null
+k create serviceaccount default -n annex >/dev/null
+echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"far","namespace":"annex","labels":{"app":"calm"}},"spec":{"nodeName":"'"$node"'","containers":[{"name":"main","image":"demo"}]}}' |
+	k apply -f - >/dev/null
+k patch pod far -n annex --subresource=status --type=merge -p '{"status":{"phase":"Running","containerStatuses":[{"name":"main","containerID":"containerd://'"$far_cid"'","image":"demo","imageID":"","ready":true,"restartCount":0,"state":{"running":{"startedAt":"2026-11-25T00:00:00Z"}}}]}}' >/dev/null
+
 # The flood's policy asks for far more than the cluster's budget: it gets
 # the cluster's.
 echo '{"apiVersion":"shellaudit.io/v1alpha1","kind":"ShellAuditPolicy","metadata":{"name":"flood"},"spec":{"podSelector":{"matchLabels":{"app":"demo"}},"storageBudget":"100Gi","events":{"ratePerMinute":6000}}}' |
@@ -85,12 +100,14 @@ aport=$(t_free_port)
 	--spool-max-mb 2 --port "$aport" --bpf-dir "$work/bpf/shellaudit" --batch-ms 1000 \
 	--batch-entries 20 >>"$dir/agent.log" 2>&1 & echo $! >"$dir/agent.pid")
 t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
-attached2() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 2 ]; }
-if t_wait 120 attached2; then
-	t_pass "the agent attaches to both containers"
+attached3() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 3 ]; }
+if t_wait 120 attached3; then
+	t_pass "the agent attaches to the three containers"
 else
-	t_fail "the agent attaches to both containers" "$(tail -5 "$dir/agent.log")" "$(tail -5 "$dir/controller.log")"
+	t_fail "the agent attaches to the three containers" "$(tail -5 "$dir/agent.log")" "$(tail -5 "$dir/controller.log")"
 fi
+# hold_of CID: the node's holdRecords for the target of container CID.
+hold_of() { k get san "$node" -o jsonpath="{.spec.targets[?(@.containerID==\"containerd://$1\")].holdRecords}"; }
 
 cmetric() { curl -sf --max-time 2 "http://127.0.0.1:$cport/metrics" | awk -v m="shellaudit_controller_$1" '$1 == m { print $2 }'; }
 ametric() { curl -sf --max-time 2 "http://127.0.0.1:$aport/metrics" | awk -v m="shellaudit_agent_$1" '$1 == m { print $2 }'; }
@@ -161,10 +178,10 @@ t_eq "a Warning Event is on the policy" "True" "$(warning)"
 t_match "the controller's metric says the bytes" '^[0-9.e+]+$' "$(cmetric record_bytes)"
 t_eq "and that the budget is exceeded" "1" "$(cmetric storage_budget_exceeded)"
 # shellcheck disable=SC2317 # called by t_wait
-node_held() { [ "$(k get san "$node" -o jsonpath='{.spec.targets[0].holdRecords}')" = true ]; }
+node_held() { [ "$(hold_of "$cid")" = true ]; }
 t_wait 60 node_held || true
-t_eq "the node's targets are held" "true" \
-	"$(k get san "$node" -o jsonpath='{.spec.targets[0].holdRecords}')"
+t_eq "the flood's target is held" "true" "$(hold_of "$cid")"
+t_eq "annex/far, under its fair share, is not" "" "$(hold_of "$far_cid")"
 heldrecs() { [ "$(ametric records_held)" -gt 0 ] 2>/dev/null; }
 t_wait 60 heldrecs || true
 t_match "the agent's metric counts the records it holds" '^[1-9][0-9]*$' "$(ametric records_held)"
@@ -185,6 +202,23 @@ else
 	t_fail "the quiet pod's typed lines go on as Events while records are held" "$(calm_events)"
 fi
 t_run "the cluster takes writes (a ConfigMap)" k create configmap budget-probe -n shop --from-literal=a=b
+# far_lines: the lines of annex/far's AuditRecords.
+far_lines() {
+	k get auditrecords -n annex -o json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["items"]:
+    for e in r["spec"]["entries"]:
+        if e["kind"] == "line":
+            print(e["text"])'
+}
+printf 'echo far-%s\n' 1 2 >"$work/far.txt"
+cap_shell far "$work/far.txt" >/dev/null || t_fail "the shell in annex/far failed"
+far2() { [ "$(far_lines | grep -c '^echo far-')" -ge 2 ]; }
+if t_wait 60 far2; then
+	t_pass "annex/far's lines are AuditRecords while the flood's namespace is held"
+else
+	t_fail "annex/far's lines are AuditRecords while the flood's namespace is held" "$(far_lines)"
+fi
 
 # The held container's share of the spool fills: its loss is counted.
 lost() { grep -q "the spool's share for held records used" "$dir/agent.log"; }
@@ -220,8 +254,7 @@ t_wait 30 gone || true
 cport=$(t_free_port)
 start_controller 64Mi
 released() {
-	[ "$(cond flood status)" = False ] &&
-		[ -z "$(k get san "$node" -o jsonpath='{.spec.targets[0].holdRecords}')" ]
+	[ "$(cond flood status)" = False ] && [ -z "$(hold_of "$cid")" ]
 }
 if t_wait 120 released; then t_pass "below the low-water mark the hold ends"; else t_fail "below the low-water mark the hold ends" "$(cond flood message)"; fi
 gap() {
