@@ -56,7 +56,8 @@ struct tlsd {
 	SSL_CTX *ctx;
 	struct tlsd_slot *slots;
 	struct tlsd_stats stats;
-	size_t inflight; /* body bytes the requests being read declared (mu) */
+	size_t inflight;	    /* body buffer bytes the requests being read hold (mu) */
+	size_t inflight_unverified; /* of which peers without the client CA's certificate */
 };
 
 /* --- TLS context ------------------------------------------------------------- */
@@ -194,7 +195,7 @@ struct tlsd_conn {
 	size_t alloc; /* bytes allocated at buf */
 	size_t cap;   /* bytes of the request read at most (cap < alloc) */
 	size_t got;
-	size_t reserved; /* of the server's inflight, for this request's body */
+	size_t reserved; /* of the server's inflight: what buf holds past the head's */
 	bool verified;
 	char cn[256];
 };
@@ -359,22 +360,34 @@ static int tlsd_error(struct tlsd_conn *c, int code, const char *msg)
 	return tlsd_error_with(c, code, msg, "");
 }
 
-/* Takes len body bytes from the server's in-flight budget for c's request;
- * false when they would take it past max_inflight. */
+/* Whether c's peer is a stranger: the server asks for a client
+ * certificate and the peer has none of the CA's. */
+static bool tlsd_stranger(const struct tlsd_conn *c)
+{
+	return c->s->o.client_ca_pem && !c->verified;
+}
+
+/* Takes len more bytes of the server's in-flight budget for c's body
+ * buffer; false (counted) when they would take it past max_inflight, or
+ * the strangers' bytes past half of it. */
 static bool tlsd_reserve(struct tlsd_conn *c, size_t len)
 {
 	struct tlsd *s = c->s;
-	bool ok;
+	bool stranger = tlsd_stranger(c), ok;
 
 	pthread_mutex_lock(&s->mu);
-	ok = len <= s->o.max_inflight - s->inflight;
-	if (ok)
+	ok = len <= s->o.max_inflight - s->inflight &&
+	     (!stranger || len <= s->o.max_inflight / 2 - s->inflight_unverified);
+	if (ok) {
 		s->inflight += len;
-	else
+		if (stranger)
+			s->inflight_unverified += len;
+	} else {
 		s->stats.refused_busy++;
+	}
 	pthread_mutex_unlock(&s->mu);
 	if (ok)
-		c->reserved = len;
+		c->reserved += len;
 	return ok;
 }
 
@@ -385,27 +398,31 @@ static void tlsd_unreserve(struct tlsd_conn *c)
 		return;
 	pthread_mutex_lock(&c->s->mu);
 	c->s->inflight -= c->reserved;
+	if (tlsd_stranger(c))
+		c->s->inflight_unverified -= c->reserved;
 	pthread_mutex_unlock(&c->s->mu);
 	c->reserved = 0;
 }
 
-/* After a request: its reservation, and its body buffer with it (what
- * stays allocated between requests is the head's). */
+/* After a request: its body buffer goes back to the head's size, and its
+ * reservation with it (kept while the memory is, when it cannot shrink). */
 static void tlsd_release(struct tlsd_conn *c)
 {
 	char *nb;
 
-	tlsd_unreserve(c);
 	if (c->alloc > TLSD_HEAD_MAX + 1 && c->got <= TLSD_HEAD_MAX &&
 	    (nb = realloc(c->buf, TLSD_HEAD_MAX + 1))) {
 		c->buf = nb;
 		c->alloc = TLSD_HEAD_MAX + 1;
 	}
+	if (c->alloc <= TLSD_HEAD_MAX + 1)
+		tlsd_unreserve(c);
 }
 
 /* Reads the rest of a request of need bytes, the buffer growing as they
  * come (doubling, up to need): a peer that declares a large body and sends
- * little of it makes the server hold little. */
+ * little of it makes the server hold little, and takes as little of the
+ * in-flight budget. A growth past the budget is answered 503. */
 static int tlsd_read_body(struct tlsd_conn *c, size_t need, long deadline)
 {
 	size_t want;
@@ -415,6 +432,11 @@ static int tlsd_read_body(struct tlsd_conn *c, size_t need, long deadline)
 	while (c->got < need) {
 		if (c->got + 1 >= c->alloc) {
 			want = 2 * (c->alloc - 1) < need ? 2 * (c->alloc - 1) : need;
+			/* The bodies being read together stay within the budget,
+			 * however many peers declare large ones at once. */
+			if (!tlsd_reserve(c, want + 1 - c->alloc))
+				return tlsd_error_with(c, 503, "too many request bodies at once\n",
+						       "Retry-After: 1\r\n");
 			if (!(nb = realloc(c->buf, want + 1)))
 				return tlsd_error(c, 500, "out of memory\n");
 			c->buf = nb;
@@ -511,11 +533,6 @@ static int tlsd_serve_one(struct tlsd_conn *c, long first_deadline)
 		if (v > s->o.max_body)
 			return tlsd_error(c, 413, "body too large\n");
 		clen = (size_t)v;
-		/* The bodies being read together stay within the budget,
-		 * however many peers declare large ones at once. */
-		if (!tlsd_reserve(c, clen))
-			return tlsd_error_with(c, 503, "too many request bodies at once\n",
-					       "Retry-After: 1\r\n");
 	} else if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
 		return tlsd_error(c, 411, "Content-Length required\n");
 	}

@@ -16,10 +16,13 @@
  *
  * Memory: a body's buffer grows as its bytes arrive (doubling, up to its
  * Content-Length), so a peer that declares a large body and sends little
- * costs little. Besides, the Content-Lengths of the requests being read
- * at once stay within max_inflight: a request that would take them past
- * it is answered 503 with Retry-After and its connection closed before
- * any byte of its body is read. The server holds at most about
+ * costs little. Besides, the body buffers of the requests being read at
+ * once stay within max_inflight: a request whose buffer would take them
+ * past it is answered 503 with Retry-After and its connection closed. A
+ * declared length takes nothing (a peer that sends nothing refuses no
+ * one), and with a client CA the peers without its certificate (anyone
+ * who reaches the port) hold half of the budget at most, so that they
+ * cannot refuse the API server's requests. The server holds at most about
  * max_inflight + max_conns * 16 KiB of requests, however many peers send.
  *
  * With a client CA the server asks for a client certificate and checks it
@@ -68,8 +71,9 @@ struct tlsd_opts {
 	long write_ms;		   /* [10000] */
 	long idle_ms;		   /* [90000] */
 	size_t max_body;	   /* [1 MiB] */
-	/* Body bytes (Content-Lengths) of all the requests being read at
-	 * once [64 MiB, at least max_body]. */
+	/* Body buffer bytes of all the requests being read at once [64 MiB,
+	 * at least max_body]; peers without a client certificate, when a
+	 * client CA is set, half of it. */
 	size_t max_inflight;
 	const char *client_ca_pem; /* NULL: no client certificate asked for */
 	tlsd_handler_fn handler;

@@ -7,8 +7,9 @@
  * others are served, silent connections holding every slot make room for a
  * new one, oversized, chunked, length-less and malformed requests get
  * their 4xx, peers that declare large bodies and send little hold little
- * memory and, past the server's in-flight budget, get 503, and a stop
- * returns with connections open. */
+ * memory and none of the server's in-flight budget, past which a body gets
+ * 503 (strangers, without the client CA's certificate, half of it), and a
+ * stop returns with connections open. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -440,17 +441,18 @@ static void test_tlsd_refuses_bodies_past_the_in_flight_budget_with_503(void)
 	struct client a, b, c;
 	char buf[1024], *rest = calloc(1, 600 << 10);
 
-	/* a holds 600 KiB of the 1 MiB budget, sending none of it yet. */
-	UNIT_CHECK(declare_body(&a, tlsd_port(s), 600 << 10, 0) == 0);
+	/* a holds about half of the 1 MiB budget: 300 KiB of its body came,
+	 * in a buffer of 512 KiB. */
+	UNIT_CHECK(declare_body(&a, tlsd_port(s), 600 << 10, 300 << 10) == 0);
 	usleep(100 * 1000);
-	/* b's 600 KiB would pass the budget: 503 before its body. */
-	UNIT_CHECK(declare_body(&b, tlsd_port(s), 600 << 10, 0) == 0);
+	/* b's whole 600 KiB would pass the budget: 503 before its end. */
+	UNIT_CHECK(declare_body(&b, tlsd_port(s), 600 << 10, 600 << 10) == 0);
 	UNIT_CHECK(client_round(&b, NULL, buf, sizeof(buf)) == 503);
 	UNIT_CHECK(strstr(buf, "\r\nRetry-After: 1\r\n") != NULL);
 	UNIT_CHECK(strstr(buf, "\r\nConnection: close\r\n") != NULL);
 	client_close(&b);
 	/* a's body comes: served, and its part of the budget given back. */
-	UNIT_CHECK(rest && SSL_write(a.ssl, rest, 600 << 10) == 600 << 10);
+	UNIT_CHECK(rest && SSL_write(a.ssl, rest, 300 << 10) == 300 << 10);
 	UNIT_CHECK(client_round(&a, NULL, buf, sizeof(buf)) == 200);
 	UNIT_CHECK(declare_body(&c, tlsd_port(s), 600 << 10, 600 << 10) == 0);
 	UNIT_CHECK(client_round(&c, NULL, buf, sizeof(buf)) == 200);
@@ -459,6 +461,62 @@ static void test_tlsd_refuses_bodies_past_the_in_flight_budget_with_503(void)
 	tlsd_get_stats(s, &st);
 	UNIT_CHECK(st.refused_busy == 1);
 	free(rest);
+	tlsd_stop(s);
+}
+
+/* Peers that declare bodies and send nothing cost the server nothing (the
+ * buffer grows with what comes), so they take none of the budget either:
+ * declaring all of it does not refuse another peer's small request. */
+static void test_tlsd_peers_that_declare_bodies_and_send_nothing_refuse_no_one(void)
+{
+	struct tlsd_opts o = { .max_body = 600 << 10, .max_inflight = 1 << 20 };
+	struct tlsd *s = start(&o);
+	struct client a, b, c;
+	char buf[1024];
+
+	UNIT_CHECK(declare_body(&a, tlsd_port(s), 600 << 10, 0) == 0);
+	UNIT_CHECK(declare_body(&b, tlsd_port(s), 424 << 10, 0) == 0);
+	usleep(100 * 1000);
+	UNIT_CHECK(client_open(&c, tlsd_port(s), &ca, NULL) == 0);
+	UNIT_CHECK(client_round(&c, "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nok", buf,
+				sizeof(buf)) == 200);
+	client_close(&a);
+	client_close(&b);
+	client_close(&c);
+	tlsd_stop(s);
+}
+
+/* With a client CA, peers without its certificate (anyone who reaches the
+ * port) fill at most half the budget, whatever they send: the API
+ * server's requests still have room. */
+static void test_tlsd_unverified_peers_leave_room_for_verified_ones(void)
+{
+	struct tlsd_opts o = { .max_body = 600 << 10, .max_inflight = 1 << 20 };
+	struct tlsd *s;
+	struct client u[2], v;
+	char buf[64 << 10], *req = malloc((40 << 10) + 128);
+	int n, i;
+
+	make_pki();
+	o.client_ca_pem = client_ca.cert_pem;
+	s = start(&o);
+	/* Two strangers declare the whole budget between them, send 400 KiB
+	 * of it, and stall. */
+	(void)declare_body(&u[0], tlsd_port(s), 600 << 10, 400 << 10);
+	(void)declare_body(&u[1], tlsd_port(s), 424 << 10, 400 << 10);
+	usleep(300 * 1000);
+	n = sprintf(req, "POST /x HTTP/1.1\r\nContent-Length: %d\r\n\r\n", 40 << 10);
+	memset(req + n, 'x', 40 << 10);
+	req[n + (40 << 10)] = '\0';
+	UNIT_CHECK(client_open(&v, tlsd_port(s), &ca, &alice) == 0);
+	n = client_round(&v, req, buf, sizeof(buf));
+	if (n != 200)
+		fprintf(stderr, "    the verified peer got %d: %.80s\n", n, buf);
+	UNIT_CHECK(n == 200);
+	for (i = 0; i < 2; i++)
+		client_close(&u[i]);
+	client_close(&v);
+	free(req);
 	tlsd_stop(s);
 }
 
@@ -515,5 +573,7 @@ UNIT_MAIN(UNIT_TEST(test_tlsd_answers_requests_on_a_kept_alive_connection),
 	  UNIT_TEST(test_tlsd_cuts_a_trickling_client_at_its_deadline),
 	  UNIT_TEST(test_tlsd_makes_room_when_silent_peers_hold_every_slot),
 	  UNIT_TEST(test_tlsd_refuses_bodies_past_the_in_flight_budget_with_503),
+	  UNIT_TEST(test_tlsd_peers_that_declare_bodies_and_send_nothing_refuse_no_one),
+	  UNIT_TEST(test_tlsd_unverified_peers_leave_room_for_verified_ones),
 	  UNIT_TEST(test_tlsd_holds_memory_for_the_body_bytes_that_came),
 	  UNIT_TEST(test_tlsd_stops_with_connections_open))
