@@ -20,8 +20,8 @@
 #define ADMISSION_PORTS_MAX 64
 /* JSON values in one review at most: each costs cJSON about 80 bytes
  * whatever its text, so a body of "0,0,0..." would cost 40 times its size.
- * A review of an ephemeral container carries the pod twice; a pod at the
- * API server's 1.5 MiB has some tens of thousands of values. */
+ * A review of an ephemeral container carries the pod twice: a pod of 8,000
+ * environment variables (800 KB) makes about 130,000. */
 #define ADMISSION_VALUES_MAX (256 << 10)
 /* kubectl debug node/NODE names its pod so (kubectl 1.32 sets no label). */
 #define ADMISSION_DEBUGPOD_PREFIX "node-debugger-"
@@ -317,8 +317,9 @@ static void adm_connect(struct admission_review *r, const cJSON *req, const char
 	}
 }
 
-/* How many JSON values text holds at least (its separators and brackets
- * outside strings), counted up to max + 1: what cJSON would build. */
+/* How many JSON values text holds at least (its commas and opening
+ * brackets outside strings; an object's member is one item, its key in
+ * it), counted up to max + 1: what cJSON would build. */
 static size_t adm_values(const char *text, size_t len, size_t max)
 {
 	size_t n = 1, i;
@@ -334,7 +335,7 @@ static size_t adm_values(const char *text, size_t len, size_t max)
 				in_str = false;
 		} else if (ch == '"') {
 			in_str = true;
-		} else if (ch == ',' || ch == ':' || ch == '[' || ch == '{') {
+		} else if (ch == ',' || ch == '[' || ch == '{') {
 			n++;
 		}
 	}

@@ -193,7 +193,8 @@ expect_denied "nor re-create a real one under another name" "only the shellaudit
 	as tenant create -f <("$tamper" forge "$dir/victim.json" "$node")
 expect_denied "nor put AuditRecords under a quota, which would refuse the agent's" \
 	"cannot be put under a ResourceQuota" \
-	as tenant create quota no-records -n shop --hard=count/auditrecords.shellaudit.io=0
+	as tenant create -n shop -f <(printf '%s\n' 'apiVersion: v1' 'kind: ResourceQuota' \
+		'metadata: {name: no-records}' 'spec: {hard: {count/auditrecords.shellaudit.io: "0"}}')
 t_run "a quota on anything else is the tenant's own" \
 	as tenant create quota some-pods -n shop --hard=count/pods=100
 expect_denied "and cannot be changed into one on AuditRecords" "cannot be put under a ResourceQuota" \

@@ -325,6 +325,21 @@ static void test_admission_refuses_a_review_that_would_blow_up_in_memory(void)
 	UNIT_CHECK(admission_parse(b, used, &r, err, sizeof(err)) == 0);
 	UNIT_CHECK(r.n == 1);
 	admission_review_clear(&r);
+	/* Nor is a large, legal one refused: a pod of 27,000 environment
+	 * variables (760 KB, under the API server's 1.5 MiB), twice (object
+	 * and oldObject, as a review of ephemeralcontainers carries it). */
+	used = (size_t)sprintf(b, "%.*s,\"pad\":[", (int)strlen(exec_review) - 2, exec_review);
+	for (int copy = 0; copy < 2; copy++) {
+		used += (size_t)sprintf(b + used, "%s{\"env\":[{\"name\":\"V\",\"value\":\"x\"}",
+					copy ? "," : "");
+		for (int i = 1; i < 27000; i++)
+			used += (size_t)sprintf(b + used, ",{\"name\":\"V%d\",\"value\":\"x\"}", i);
+		used += (size_t)sprintf(b + used, "]}");
+	}
+	used += (size_t)sprintf(b + used, "]}}");
+	UNIT_CHECK(admission_parse(b, used, &r, err, sizeof(err)) == 0);
+	UNIT_CHECK(r.n == 1);
+	admission_review_clear(&r);
 	free(b);
 }
 
