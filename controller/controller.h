@@ -33,6 +33,9 @@
 
 /* --storage-budget at least (a record can be 3 MiB, but a test wants a small one). */
 #define CTL_STORAGE_BUDGET_MIN (64LL << 10)
+/* 1024 TiB: the budget's arithmetic (percentages of twice it) stays far
+ * within 64 bits. */
+#define CTL_STORAGE_BUDGET_MAX (1LL << 50)
 
 struct controller_config {
 	const char *kubeconfig;		/* NULL: in-cluster */

@@ -44,9 +44,10 @@ static void controller_usage(FILE *f)
 		"  --retention-period SECS  how often expired AuditRecords are deleted\n"
 		"                           (env SHELLAUDIT_RETENTION_PERIOD, default 10)\n"
 		"  --storage-budget BYTES   AuditRecord bytes kept in the cluster at most;\n"
-		"                           past 90%% the nodes hold new records\n"
-		"                           (env SHELLAUDIT_STORAGE_BUDGET, default 512Mi;\n"
-		"                           a quantity like 1Gi, or bytes)\n"
+		"                           past 90%% the namespaces over their fair share\n"
+		"                           hold new records (env SHELLAUDIT_STORAGE_BUDGET,\n"
+		"                           default 512Mi; a quantity like 1Gi, or bytes;\n"
+		"                           64Ki to 1024Ti)\n"
 		"  --watch-transport T      chunked or websocket (env SHELLAUDIT_WATCH_TRANSPORT,\n"
 		"                           default chunked)\n"
 		"  --log-level LEVEL        error, warn, info or debug (env SHELLAUDIT_LOG_LEVEL,\n"
@@ -172,9 +173,10 @@ static int controller_parse(int argc, char **argv, struct controller_config *cfg
 	    controller_long("retention period", period, 1, 86400, &cfg->retention_period_s) < 0)
 		return -EINVAL;
 	if (quantity_bytes(budget, &cfg->storage_budget) < 0 ||
-	    cfg->storage_budget < CTL_STORAGE_BUDGET_MIN) {
+	    cfg->storage_budget < CTL_STORAGE_BUDGET_MIN ||
+	    cfg->storage_budget > CTL_STORAGE_BUDGET_MAX) {
 		log_error("invalid storage budget \"%s\": want bytes or a quantity like 512Mi, "
-			  "at least 64Ki",
+			  "from 64Ki to 1024Ti",
 			  budget);
 		return -EINVAL;
 	}
