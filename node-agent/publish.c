@@ -204,6 +204,16 @@ whole:
 	p->retry_at_ms = clock_now_ms() + backoff_next_ms(&p->backoff);
 }
 
+/* Chain cid's backoff, if it has one, begins when the node's ends. */
+static void publish_chain_after_node(struct publisher *p, const char *cid)
+{
+	struct publish_chain *c = hmap_get(&p->chains, cid);
+	long now = clock_now_ms();
+
+	if (c && p->retry_at_ms > now)
+		c->retry_at_ms += p->retry_at_ms - now;
+}
+
 /* spool_wait_fn: the chain's records wait while a storage budget holds
  * them or while it backs off. Against the time the pass began: a backoff
  * that ends during the pass must not let a later record of the chain go
@@ -1223,7 +1233,7 @@ static void publish_events_beside(void *arg)
 int publish_step(struct publisher *p, int budget)
 {
 	struct spool_pass pass;
-	bool timed_out = false;
+	char timed_out[400] = ""; /* the chain of the pass's first timeout */
 	cJSON *item;
 	uint64_t pos;
 	int calls = 0, evcalls = 0, ret;
@@ -1260,10 +1270,19 @@ int publish_step(struct publisher *p, int budget)
 		 * webhook, say): its chain backs off alone. A second in the
 		 * pass says the API server itself is slow: the node backs off,
 		 * as when no request gets through. */
-		if (ret == -ETIMEDOUT && !p->last_code && p->last_sent && !timed_out) {
-			timed_out = true;
+		if (ret == -ETIMEDOUT && !p->last_code && p->last_sent) {
 			publish_chain_failed(p, cid);
-			continue;
+			if (!*timed_out) {
+				snprintf(timed_out, sizeof(timed_out), "%s", cid);
+				continue;
+			}
+			/* Both chains wait past the node's backoff: else
+			 * the next pass met them first again (the oldest
+			 * records), and every pass ended there. */
+			publish_failed(p);
+			publish_chain_after_node(p, timed_out);
+			publish_chain_after_node(p, cid);
+			return calls;
 		}
 		if (ret < 0 && !p->last_code) {
 			publish_failed(p); /* no answer: none would get one */

@@ -36,6 +36,7 @@ enum fake_mode {
 	FAKE_NO_NAMESPACE, /* 404 of the namespace */
 	FAKE_THROTTLE,	   /* 429 with Retry-After: 3 */
 	FAKE_HANG_A,	   /* no answer in namespace a; 201 elsewhere */
+	FAKE_HANG_AC,	   /* no answer in namespaces a and c; 201 elsewhere */
 };
 
 /* Answers every request, on any number of keep-alive connections, as its
@@ -87,7 +88,10 @@ static int fake_answer(struct fake *f, const char *req, size_t len, char *out, s
 		extra = "Retry-After: 3\r\n";
 		break;
 	case FAKE_HANG_A:
+	case FAKE_HANG_AC:
 		if (memmem(req, len, "/namespaces/a/", 14))
+			return 0;
+		if (f->mode == FAKE_HANG_AC && memmem(req, len, "/namespaces/c/", 14))
 			return 0;
 		status = "201 Created";
 		body = "{}";
@@ -366,6 +370,37 @@ static void test_publish_a_namespace_without_answers_holds_up_no_other(void)
 	env_close(&e);
 }
 
+/* Two namespaces, a and c, whose requests reach the API server and get no
+ * answer in time (one webhook that hangs for both, say): each backs off
+ * alone, and b's records, behind theirs in the spool, go out. The second
+ * such of a pass must not back off the node and leave both chains first in
+ * the spool's order for the next pass, every pass. */
+static void test_publish_two_namespaces_without_answers_hold_up_no_other(void)
+{
+	struct spool_stats ss;
+	struct env e;
+	long deadline;
+
+	/* Against the backoff's first steps (200 ms on), as the agent's 5 s
+	 * are against its 10 s at most. */
+	env_open(&e, FAKE_HANG_AC, 1500, "hang2");
+	add_records(&e, "a", "containerd://ca", 3);
+	add_records(&e, "c", "containerd://cc", 3);
+	add_records(&e, "b", "containerd://cb", 20);
+	deadline = clock_now_ms() + 8000;
+	while (e.f.created_b < 20 && clock_now_ms() < deadline) {
+		spool_tick(e.s);
+		publish_step(e.p, 256);
+		usleep(20000);
+	}
+	spool_get_stats(e.s, &ss);
+	fprintf(stderr, "    created in b %ld, waiting %llu\n", (long)e.f.created_b,
+		(unsigned long long)ss.records_waiting);
+	UNIT_CHECK(e.f.created_b == 20);
+	UNIT_CHECK(ss.records_waiting == 6); /* a's and c's */
+	env_close(&e);
+}
+
 /* 429 is flow control of the whole client: the node waits as long as the
  * API server's Retry-After says, not only the chain for its backoff. */
 static void test_publish_429_backs_the_node_off_as_asked(void)
@@ -389,6 +424,7 @@ int main(void)
 		UNIT_TEST(test_publish_a_404_parks_only_for_a_namespace_gone),
 		UNIT_TEST(test_publish_a_namespace_without_answers_holds_up_no_other),
 		UNIT_TEST(test_publish_429_backs_the_node_off_as_asked),
+		UNIT_TEST(test_publish_two_namespaces_without_answers_hold_up_no_other),
 	};
 	char cmd[160];
 	int ret;
