@@ -37,6 +37,10 @@ struct sink_jsonl {
 	char *esc; /* escape_text scratch */
 	size_t esc_cap;
 	int failed;
+	/* The file ended in a line a kill cut: the first entry ends it
+	 * first, so that it is a line of its own (sink_jsonl_handled reads
+	 * the cut one for what it is before that). */
+	bool cut;
 };
 
 static int sink_jsonl_grow(struct sink_jsonl *s, size_t more)
@@ -317,6 +321,9 @@ done:
 	sink_jsonl_raw(s, "}\n", 2);
 	if (s->failed)
 		return -ENOMEM;
+	if (s->cut && fputc('\n', s->f) == EOF)
+		return -EIO;
+	s->cut = false;
 	if (fwrite(s->buf, 1, s->len, s->f) != s->len)
 		return -EIO;
 	return 0;
@@ -360,7 +367,11 @@ static void sink_jsonl_handled(struct sink *base, const struct capture_event *ev
 		goto out;
 	for (i = 0; i < n; i++)
 		eventkey_of(evs[i].hdr, want[i], sizeof(want[i]));
-	end = tail + got;
+	/* Only whole lines: one the kill cut (stdio had written its head,
+	 * the rest was in its buffer) holds the key and not the entry, which
+	 * must be written again. */
+	if (!(end = memrchr(tail, '\n', (size_t)got)))
+		goto out;
 	for (p = tail; (q = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1)); p = quote) {
 		q += sizeof(tag) - 1;
 		quote = memchr(q, '"', (size_t)(end - q));
@@ -415,6 +426,24 @@ int sink_jsonl_open_stream(void *file, struct sink **out)
 	return 0;
 }
 
+/* Whether f, a regular file, ends in a line a kill cut (no newline). */
+static bool sink_jsonl_cut(FILE *f)
+{
+	char self[64], last = '\n';
+	struct stat st;
+	int fd = fileno(f), rfd;
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return false;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if ((rfd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	if (pread(rfd, &last, 1, st.st_size - 1) != 1)
+		last = '\n';
+	close(rfd);
+	return last != '\n';
+}
+
 int sink_jsonl_open(const char *path, struct sink **out)
 {
 	FILE *f;
@@ -431,5 +460,6 @@ int sink_jsonl_open(const char *path, struct sink **out)
 		return err;
 	}
 	((struct sink_jsonl *)*out)->owns_file = 1;
+	((struct sink_jsonl *)*out)->cut = sink_jsonl_cut(f);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * escaped and marked so when they must be; lines say their source,
  * terminal lines their flags. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,7 +495,60 @@ static void test_sink_knows_what_it_wrote_before_a_restart(void)
 	unlink(path);
 }
 
+/* An agent killed while stdio had written only the head of an entry's line
+ * (a buffer flushed mid-line: the rest was still in the buffer): that line
+ * holds its record's key but not its text. The next agent must write the
+ * record again, not take it as written: else the line is lost, with no gap
+ * said anywhere. */
+static void test_sink_a_line_cut_by_the_kill_is_not_written(void)
+{
+	char path[] = "/tmp/test_session_XXXXXX";
+	struct sa_event_hdr one = hdr(SA_EV_LINE, 1, 100, 101), two = hdr(SA_EV_LINE, 1, 100, 101);
+	struct capture_event evs[2] = {
+		{ .hdr = &one, .text = "echo one", .text_len = 8 },
+		{ .hdr = &two, .text = "echo two", .text_len = 8 },
+	};
+	bool done[2] = { false };
+	struct session_table *st = NULL;
+	struct sink *sink = NULL;
+	char buf[4096], *cut;
+	ssize_t got;
+	int fd = mkstemp(path);
+
+	UNIT_CHECK(fd >= 0);
+	close(fd);
+	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0 && session_table_new(sink, &st) == 0);
+	if (!st)
+		return;
+	UNIT_CHECK(session_handle(st, &evs[0], "one") == 0);
+	UNIT_CHECK(session_handle(st, &evs[1], "one") == 0);
+	UNIT_CHECK(sink_flush(sink) == 0);
+	session_table_free(st);
+	sink_close(sink);
+	/* What reached the file before the kill: the second line up to its
+	 * text. */
+	fd = open(path, O_RDONLY);
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	UNIT_CHECK(got > 0);
+	buf[got > 0 ? got : 0] = '\0';
+	cut = strstr(buf, "echo two");
+	UNIT_CHECK(cut != NULL);
+	if (!cut)
+		return;
+	UNIT_CHECK(truncate(path, cut - buf) == 0);
+	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0);
+	if (!sink)
+		return;
+	sink_handled(sink, evs, 2, done);
+	UNIT_CHECK(done[0]);
+	UNIT_CHECK(!done[1]); /* its text never reached the file */
+	sink_close(sink);
+	unlink(path);
+}
+
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
+	  UNIT_TEST(test_sink_a_line_cut_by_the_kill_is_not_written),
 	  UNIT_TEST(test_sink_knows_what_it_wrote_before_a_restart),
 	  UNIT_TEST(test_session_namespace_change_is_an_entry),
 	  UNIT_TEST(test_session_terminal_lines_say_their_source),
