@@ -435,6 +435,8 @@ int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max)
 			continue;
 		ret = fn(cJSON_GetObjectItemCaseSensitive(doc, "record"), arg);
 		cJSON_Delete(doc);
+		if (ret > 0)
+			break; /* the others would fare no better now */
 		if (ret == 0) {
 			snprintf(path, sizeof(path), "%s/%s", pk->dir, it->file);
 			unlink(path);

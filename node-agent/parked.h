@@ -61,10 +61,11 @@ void parked_free(struct parked *pk);
 int parked_add(struct parked *pk, const cJSON *record, const struct parked_why *why);
 
 /* Tries parked records again, at most max of them and each once at most,
- * from the one after the last tried (so that all get their turn): fn gets each record (read from
- * its file, discarded after: fn may change it) and returns 0 when it went
- * out (its file is removed), <0 to keep it parked. Returns how many were
- * tried. */
+ * from the one after the last tried (so that all get their turn): fn gets
+ * each record (read from its file, discarded after: fn may change it) and
+ * returns 0 when it went out (its file is removed), <0 to keep it parked,
+ * >0 to keep it parked and try no more now (no answer came: the others
+ * would wait as long). Returns how many were tried. */
 typedef int (*parked_fn)(cJSON *record, void *arg);
 int parked_retry(struct parked *pk, parked_fn fn, void *arg, int max);
 

@@ -612,6 +612,13 @@ static int publish_parked_one(cJSON *rec, void *arg)
 	ret = publish_record_in(p, rec, false);
 	if (ret == 0)
 		p->stats.parked_published++;
+	/* No answer (the API server away, or slow): the node backs off, and
+	 * the other parked records wait with the spool's, instead of each
+	 * taking the request's whole timeout. */
+	if (ret < 0 && !p->last_code) {
+		publish_failed(p);
+		return 1;
+	}
 	return ret;
 }
 
@@ -1249,6 +1256,8 @@ int publish_step(struct publisher *p, int budget)
 	if (p->parked && parked_count(p->parked) && clock_now_ms() >= p->parked_retry_ms) {
 		p->parked_retry_ms = clock_now_ms() + PUBLISH_PARKED_RETRY_MS;
 		calls += parked_retry(p->parked, publish_parked_one, p, budget);
+		if (publish_backoff_ms(p) > 0)
+			return calls;
 	}
 	/* Each chain in its own order; one held or backing off keeps its
 	 * records in the spool and holds up no other chain. */

@@ -401,6 +401,38 @@ static void test_publish_two_namespaces_without_answers_hold_up_no_other(void)
 	env_close(&e);
 }
 
+/* While the API server gives no answer, the parked records are not each
+ * tried for the request's whole timeout (a step would take minutes, a
+ * drain at SIGTERM far past its time): the first without an answer backs
+ * the node off, and the others wait. */
+static void test_publish_parked_retry_stops_at_the_first_without_answer(void)
+{
+	struct parked_why why = { .code = 403, .reason = "Forbidden", .message = "denied" };
+	struct env e;
+	char text[300];
+	int i;
+
+	env_open(&e, FAKE_HANG_A, 300, "parked-hang");
+	for (i = 0; i < 5; i++) {
+		cJSON *rec;
+
+		snprintf(text, sizeof(text),
+			 "{\"apiVersion\":\"shellaudit.io/v1alpha1\",\"kind\":\"AuditRecord\","
+			 "\"metadata\":{\"name\":\"p-c-0000000%d-aa\",\"namespace\":\"a\"},"
+			 "\"spec\":{\"containerID\":\"containerd://ca\",\"sequence\":%d}}",
+			 i, i);
+		rec = cJSON_Parse(text);
+		UNIT_CHECK(rec && parked_add(e.pk, rec, &why) == 0);
+		cJSON_Delete(rec);
+	}
+	UNIT_CHECK(parked_count(e.pk) == 5);
+	publish_step(e.p, 256);
+	UNIT_CHECK(e.f.posts == 1);
+	UNIT_CHECK(publish_backoff_ms(e.p) > 0);
+	UNIT_CHECK(parked_count(e.pk) == 5);
+	env_close(&e);
+}
+
 /* 429 is flow control of the whole client: the node waits as long as the
  * API server's Retry-After says, not only the chain for its backoff. */
 static void test_publish_429_backs_the_node_off_as_asked(void)
@@ -424,6 +456,7 @@ int main(void)
 		UNIT_TEST(test_publish_a_404_parks_only_for_a_namespace_gone),
 		UNIT_TEST(test_publish_a_namespace_without_answers_holds_up_no_other),
 		UNIT_TEST(test_publish_429_backs_the_node_off_as_asked),
+		UNIT_TEST(test_publish_parked_retry_stops_at_the_first_without_answer),
 		UNIT_TEST(test_publish_two_namespaces_without_answers_hold_up_no_other),
 	};
 	char cmd[160];
