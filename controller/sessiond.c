@@ -79,7 +79,9 @@ struct sessiond {
 
 	atomic_long refused_logged_ms;
 	struct metric *m_reviews, *m_recorded, *m_untargeted, *m_refused, *m_errors, *m_p50, *m_p99,
-		*m_max, *m_audit_events, *m_audit_dropped, *m_expired;
+		*m_max, *m_audit_events, *m_audit_dropped, *m_expired, *m_busy;
+	unsigned long busy_said; /* refusals said in the log so far */
+	long busy_said_ms;
 };
 
 static void sd_count(struct metric *m)
@@ -532,6 +534,32 @@ static int sd_cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The TLS servers' refusals (connections all taken, bodies in flight at
+ * their budget: a flood of peers, or a slow one holding many): counted,
+ * and said in the log once a minute at most while they go on. */
+static void sd_busy(struct sessiond *d)
+{
+	struct tlsd_stats w = { 0 }, a = { 0 };
+	unsigned long n;
+	long now = clock_now_ms();
+
+	if (d->webhook)
+		tlsd_get_stats(d->webhook, &w);
+	if (d->audit)
+		tlsd_get_stats(d->audit, &a);
+	n = w.refused_full + w.refused_busy + a.refused_full + a.refused_busy;
+	if (d->m_busy)
+		d->m_busy->value = (double)n;
+	if (n > d->busy_said && now - d->busy_said_ms >= 60000) {
+		log_warn("%lu requests to the webhook or the audit receiver refused since the last "
+			 "line (all connections taken, or bodies in flight at their budget): a "
+			 "flood of peers, or peers that send slowly",
+			 n - d->busy_said);
+		d->busy_said = n;
+		d->busy_said_ms = now;
+	}
+}
+
 static void sd_latency_gauges(struct sessiond *d)
 {
 	double v[SD_LATENCIES];
@@ -541,6 +569,7 @@ static void sd_latency_gauges(struct sessiond *d)
 	n = d->nlat;
 	memcpy(v, d->lat, n * sizeof(v[0]));
 	pthread_mutex_unlock(&d->lat_mu);
+	sd_busy(d);
 	if (!n || !d->m_p50)
 		return;
 	qsort(v, n, sizeof(v[0]), sd_cmp_double);
@@ -673,6 +702,10 @@ static void sd_metrics(struct sessiond *d, struct metrics *m)
 			    "Audit events about sessions dropped: the queue was full.", 0);
 	d->m_expired = metrics_add(m, "shellaudit_controller_sessions_expired_total",
 				   "Expired ShellAuditSessions deleted.", 0);
+	d->m_busy = metrics_add(m, "shellaudit_controller_tls_refused_total",
+				"Requests to the webhook and the audit receiver refused: all "
+				"connections taken, or bodies in flight at their budget (503).",
+				0);
 }
 
 static int sd_start_webhook(struct sessiond *d)

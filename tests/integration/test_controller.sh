@@ -362,6 +362,42 @@ review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
 answer=$(curl -sk -m 10 -X POST -H 'Content-Type: application/json' -d "$review" "https://127.0.0.1:$wport/admit" || true)
 t_match "it allows an exec and answers its review's uid" \
 	'"uid":"b8f1c0de-0000-4000-8000-000000000001".*"allowed":true|"allowed":true.*"uid":"b8f1c0de-0000-4000-8000-000000000001"' "$answer"
+# Peers that send large bodies slowly (10 of 7 MiB of 8) hold the
+# bodies-in-flight budget (64 MiB) at most: past it they get 503, which the
+# metrics count and the log says.
+python3 - "$wport" <<'PY' >"$dir/wh-flood.txt" 2>&1 || true
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+held, answers = [], []
+for i in range(10):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5))
+    s.sendall(b"POST /admit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 8388608\r\n\r\n")
+    try:
+        for _ in range(7):
+            s.sendall(b"0" * (1 << 20))
+    except OSError:
+        pass
+    held.append(s)
+for s in held:
+    try:
+        s.settimeout(0.5)
+        answers.append(s.recv(64).split(b"\r\n")[0].decode())
+    except OSError:
+        answers.append("none")
+print(" ".join(answers))
+PY
+t_match "peers sending large bodies slowly are refused past the budget (503)" \
+	'HTTP/1.1 503' "$(cat "$dir/wh-flood.txt")"
+refused() { [ "$(metric ctl-wh tls_refused_total)" -ge 1 ] 2>/dev/null; }
+t_wait 10 refused || true
+t_match "and counted in tls_refused_total" '^[1-9][0-9]*$' "$(metric ctl-wh tls_refused_total)"
+said() { grep -q 'requests to the webhook or the audit receiver refused' "$dir/ctl-wh.log"; }
+t_wait 10 said || true
+t_match "and said in the log" 'requests to the webhook or the audit receiver refused' \
+	"$(cat "$dir/ctl-wh.log")"
 # SIGTERM stops it through its loop: status 0 and its shutdown logged.
 t_daemon_stop ctl-wh TERM '"msg":"shutting down"'
 clean_run ctl-wh
