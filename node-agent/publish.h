@@ -4,10 +4,11 @@
  * loses nothing. Records go out per chain (container), each in its own
  * order with its own backoff: a chain whose record the API server answers
  * with an error that may clear (a failing webhook of its namespace, 5xx,
- * a 404 of the resource) or takes and does not answer in time (the first
- * such of a pass) backs off alone, and one a storage budget holds waits
- * alone, while the others go on; no answer at all (the API server away, or
- * a second request of the pass without one) backs the whole node off, and
+ * a 404 of the resource) or takes and does not answer in time backs off
+ * alone, and one a storage budget holds waits alone, while the others go
+ * on; no answer at all (the API server away, or a second request of the
+ * pass without one: both chains then wait past the node's backoff) backs
+ * the whole node off, and
  * so does flow control (429, 503 with Retry-After: at least as long as it
  * asks). A record refused for itself is parked (publish_set_parked).
  * Events follow client-go's rule: one the API server answers with an error
