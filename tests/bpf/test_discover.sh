@@ -29,18 +29,22 @@ t_eq "the unusual path is not probed when the target is added" "" \
 	"$(grep '"readline probe attached"' "$work/agent.log" | grep /opt/shells/mysh)"
 
 # The shell enters readline (prints its prompt) within milliseconds of its
-# exec, before the probes are attached (perf_event_open of a uprobe takes
-# ~10 ms here): the readline call already running is recovered when it
-# restores the terminal. The first line is typed once the probes are there.
+# exec, most often before the probes are attached (perf_event_open of a
+# uprobe takes ~10 ms here): the readline call already running is then
+# recovered when it restores the terminal. The first line is typed once the
+# probes are there.
 printf 'echo first line of a new shell\necho second\necho third\n' >"$work/n.txt"
 cap_shell n "$work/n.txt" --ready "grep -q '\"readline probe attached\".*mysh' '$work/agent.log'" \
 	-- /opt/shells/mysh >/dev/null || t_fail "shell in n failed"
 t_wait 30 cap_has_line n "echo third" || t_fail "lines of the new shell never arrived"
 t_eq "a shell started after the target was added is captured from its first line" \
 	"$(cat "$work/n.txt")" "$(cap_lines n)"
-t_eq "the line of the call running at attach time, and only it, is flagged recovered" \
-	"$(head -n 1 "$work/n.txt")" \
-	"$(grep '"recovered":true' "$work/out.jsonl" >"$work/n.rec"; "$TOOLS/sa-lines" --container n "$work/n.rec")"
+# Probed before it reached its prompt (a make test once saw 766 us from
+# exec to attach), no call was running: nothing is recovered then.
+recovered=$(grep '"recovered":true' "$work/out.jsonl" >"$work/n.rec"; "$TOOLS/sa-lines" --container n "$work/n.rec")
+[ -n "$recovered" ] || echo "  note probed before its first readline call: no line recovered"
+t_eq "the line of the call running at attach time (if any), and only it, is flagged recovered" \
+	"yes" "$(case $recovered in "" | "$(head -n 1 "$work/n.txt")") echo yes ;; *) echo "no: $recovered" ;; esac)"
 attach=$(grep '"probed a new program from its exec"' "$work/agent.log" | head -1)
 t_match "the new shell was probed from its exec event" '"exec_to_attach_us":"[0-9]+"' "$attach"
 us=$(printf '%s' "$attach" | sed -n 's/.*"exec_to_attach_us":"\([0-9]*\)".*/\1/p')

@@ -288,7 +288,7 @@ t_eq "  every record of each says the same" "" "$(grep -v ' same ' "$work/same.a
 k -n shellaudit-system scale deployment/shellaudit-controller --replicas=0 >/dev/null
 no_controller() { [ -z "$(k -n shellaudit-system get pods -l app.kubernetes.io/component=controller -o name)" ]; }
 t_wait "$WAIT" no_controller || t_fail "the controller is stopped"
-out=$(ka exec "$pod" -c shell -- sh -c "echo no-controller-$tag" 2>&1)
+out=$(ka exec "$pod" -c shell -- sh -c "echo no-controller-$tag" 2>"$work/no-controller.err")
 t_eq "with the controller stopped, alice's exec still works (failurePolicy Ignore)" "no-controller-$tag" "$out"
 k -n shellaudit-system scale deployment/shellaudit-controller --replicas=1 >/dev/null
 line="sh -c echo no-controller-$tag"
@@ -317,7 +317,9 @@ fi
 
 # --- the untargeted pod ------------------------------------------------------------------
 
-out=$(ka exec "$other" -c shell -- sh -c "echo untargeted-$tag" 2>&1)
+# (kubectl's own warnings, "Unknown stream id 1, discarding message" once,
+# go to stderr: only what the command printed is compared.)
+out=$(ka exec "$other" -c shell -- sh -c "echo untargeted-$tag" 2>"$work/untargeted.err")
 t_eq "alice's exec into the untargeted pod works" "untargeted-$tag" "$out"
 sleep 3 # any ShellAuditSession would have been written before the exec ran
 t_eq "  and left no ShellAuditSession, not even for a moment" "" "$(grep -F " $other" "$work/sas-watch")"
