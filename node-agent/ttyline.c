@@ -310,10 +310,21 @@ void ttyline_before(struct ttyline_table *t, const struct capture_event *ev)
 		if (exec && ttyline_stdin_open(s) && s->hdr.sid == h->sid)
 			ttyline_cut(t, s, &s->hdr);
 		if (recovered && s->tgid == h->tgid) {
-			/* readline's own line, which its reads made too. */
-			if (s->held && s->held_hdr.pid == h->pid)
-				ttyline_drop_held(t, s);
-			if (s->hdr.pid == h->pid && !(s->hdr.flags & SA_F_TTY_CANON)) {
+			/* readline's own line, which its reads made too: the
+			 * held line if it is that line, the unfinished one if
+			 * it begins it. Another (a program that calls
+			 * rl_deprep_terminal itself, to have its own line taken
+			 * for readline's) is sent, or kept. */
+			if (s->held && s->held_hdr.pid == h->pid) {
+				if (s->held_len == ev->text_len &&
+				    (!s->held_len || !memcmp(s->held_text, ev->text, s->held_len)))
+					ttyline_drop_held(t, s);
+				else
+					ttyline_send_held(t, s);
+			}
+			if (s->hdr.pid == h->pid && !(s->hdr.flags & SA_F_TTY_CANON) &&
+			    s->le.len <= ev->text_len &&
+			    (!s->le.len || !memcmp(s->le.buf, ev->text, s->le.len))) {
 				lineedit_clear(&s->le);
 				s->flags = 0;
 			}

@@ -22,8 +22,9 @@
  * A raw-mode line of a thread that had no readline state may have been
  * read by a readline call that began before the probes, whose line the
  * recovery programs send as well: such lines are held back until the next
- * event of their session (ttyline_before: dropped if it is that line, sent
- * otherwise) or for at most TTYLINE_HOLD_NS (ttyline_tick). */
+ * event of their session (ttyline_before: dropped if a recovered line of
+ * its thread is the same text, sent otherwise) or for at most
+ * TTYLINE_HOLD_NS (ttyline_tick). */
 #ifndef SHELLAUDIT_TTYLINE_H
 #define SHELLAUDIT_TTYLINE_H
 

@@ -162,7 +162,7 @@ static void test_ttyline_holds_what_readline_may_send(void)
 	struct sa_event_hdr other = { .type = SA_EV_EXEC, .target = 1, .sid = 100, .tgid = 41,
 				      .pid = 41 };
 	struct sa_event_hdr elsewhere = other;
-	struct capture_event ev = { .hdr = &rl };
+	struct capture_event ev = { .hdr = &rl, .text = "echo dup", .text_len = 8 };
 
 	elsewhere.sid = 200;
 	ttyline_table_new(4096, collect, &g, &t);
@@ -197,6 +197,24 @@ static void test_ttyline_holds_what_readline_may_send(void)
 	rd(t, 40, 40, 0, "c\r", 2, 1);
 	rd(t, 40, 40, CANON | SA_F_TTY_NO_RL, "d\n", 2, 8192);
 	UNIT_CHECK(g.n == 5);
+	/* A recovered line of another text (a program that calls
+	 * rl_deprep_terminal itself with a line of its choice) does not take
+	 * the held one's place: both go out. Nor does it clear an unfinished
+	 * line it does not begin with. */
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "echo hidden\r", 12, 1);
+	UNIT_CHECK(g.n == 5);
+	ev = (struct capture_event){ .hdr = &rl, .text = "ls", .text_len = 2 };
+	rl.ts = ts++;
+	ttyline_before(t, &ev);
+	UNIT_CHECK(g.n == 6);
+	UNIT_CHECK_STR(g.text[5], "echo hidden");
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "echo par", 8, 1);
+	rl.ts = ts++;
+	ttyline_before(t, &ev);
+	rd(t, 40, 40, SA_F_TTY_NO_RL, "tial\r", 5, 1);
+	ttyline_tick(t, ts + 2 * TTYLINE_HOLD_NS);
+	UNIT_CHECK(g.n == 7);
+	UNIT_CHECK_STR(g.text[6], "echo partial");
 	ttyline_table_free(t);
 }
 
