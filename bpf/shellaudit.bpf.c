@@ -743,14 +743,23 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (was != id) {
 		stdin_break(task, t, mntns, was);
 		stdin_drop(was);
+		bpf_map_delete_elem(&in_readline, &was);
 	}
 	stdin_break(task, t, mntns, id);
+	/* A new program is in no readline call: one exec'd from inside one
+	 * (a `bind -x` command that execs) must not have its terminal reads
+	 * taken for readline's. */
+	bpf_map_delete_elem(&in_readline, &id);
 	/* A session root's own exec: how it was opened. A pipe or socket
 	 * stdin is what its shell may read its commands from (see "A
-	 * session's stdin"): the mark, which its children copy, keeps it. */
+	 * session's stdin"): the mark, which its children copy, keeps it,
+	 * from the root's first exec on (SA_MARK_STDIN_SET). */
 	if (t->root && t->root == (__u32)(id >> 32)) {
 		stdio = read_stdio(task, &ino);
-		t->stdin_ino = ino;
+		if (!(t->flags & SA_MARK_STDIN_SET)) {
+			t->stdin_ino = ino;
+			t->flags |= SA_MARK_STDIN_SET;
+		}
 	}
 	/* The new image's argv, already copied to its stack: its length
 	 * picks the record's size. */
@@ -784,13 +793,15 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	__u64 mntns;
 	__u64 id;
 
+	id = bpf_get_current_pid_tgid();
+	/* Any task's: readline_enter runs in every process of a probed file,
+	 * targeted or not, and a state left behind would be a reused pid's. */
+	bpf_map_delete_elem(&in_readline, &id);
 	t = target_of(task, &mntns, 0);
 	if (!t) {
-		stdin_drop(bpf_get_current_pid_tgid()); /* untargeted since */
+		stdin_drop(id); /* untargeted since */
 		return 0;
 	}
-	id = bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&in_readline, &id);
 	/* Before its exit, which ends its lines: what it read of its
 	 * session's stdin and kept back. */
 	if (t->stdin_ino)

@@ -154,6 +154,10 @@ struct sa_nsset {
  * target removed takes the marks of its tasks with it.
  */
 #define SA_MARK_UNSEEN 0x1 /* set by the agent: `seen` is taken at the next event */
+/* stdin_ino was taken, at the session root's first exec seen: its later
+ * execs keep it (a root that execs again with the pipe moved to another fd
+ * and /dev/null as stdin keeps its session's pipe captured). */
+#define SA_MARK_STDIN_SET 0x2
 struct sa_mark {
 	__u32 target; /* sa_target_val.id */
 	/* The session root: the tgid of the task that entered the container

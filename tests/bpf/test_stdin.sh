@@ -11,7 +11,9 @@
 #   - bash -i reading the pipe with readline: readline's lines only, never
 #     again as stdin lines;
 #   - a pipe made inside the session (`... | bash`): the line that made it
-#     is recorded, what the inner shell reads is another pipe's;
+#     is recorded, what the inner shell reads is another pipe's; a root
+#     that execs again with the pipe moved to fd 3 and /dev/null as stdin
+#     still has its children's reads of the pipe recorded;
 #   - a flood (kubectl cp is tar reading the same pipe): the first part is
 #     recorded, the rest counted in a `[not recorded: N bytes of stdin]`
 #     line, recorded + counted = sent, and the entries stay few; a reader
@@ -88,6 +90,10 @@ printf '%s\n' "printf 'echo inner-hidden\\\\n' | /bin/bash" | into t /bin/bash >
 # stdin a file, not a pipe.
 printf '%s\n' 'echo from-a-file > /dev/null' >"$work/s4"
 into t /bin/bash <"$work/s4" >/dev/null 2>&1
+# The session's root execs again with its pipe moved to fd 3 and /dev/null
+# as stdin: what its child reads from the pipe is still the session's.
+printf '%s\n' "exec /bin/dash -c '/bin/dash <&3; :' 3<&0 </dev/null" 'echo moved-pipe-read > /dev/null' |
+	into t /bin/bash >/dev/null 2>&1
 sync_t sync-1
 
 x=$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl")
@@ -98,7 +104,10 @@ t_eq "bash fed through a pipe: its builtins, the read builtin's input, a line en
 t_eq "control characters: the stdin line is escaped and says so" 1 \
 	"$(grep '"source":"stdin"' "$work/out.jsonl" | grep -c '"escaped":true')"
 t_eq "dash fed through a pipe: every line it read" \
-	"$(printf 'dash\t%s\n' 'echo dash-stdin > /dev/null' 'read w' 'dash-value')" "$(grep -P '^dash\t' <<<"$x")"
+	"$(printf 'dash\t%s\n' 'echo dash-stdin > /dev/null' 'read w' 'dash-value')" \
+	"$(grep -P '^dash\t' <<<"$x" | grep -v moved-pipe)"
+t_eq "a root that execs again, its pipe moved to fd 3 and /dev/null its stdin: its child's reads of the pipe" \
+	"$(printf 'dash\t%s' 'echo moved-pipe-read > /dev/null')" "$(grep moved-pipe-read <<<"$x")"
 t_eq "bash -i reading the pipe with readline: its line as readline's only" \
 	"$(printf 'readline\t%s\n' 'echo rl-on-pipe > /dev/null')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --field source,line "$work/out.jsonl" | grep rl-on-pipe)"

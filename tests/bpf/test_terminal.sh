@@ -11,7 +11,8 @@
 #     a line without newline then Ctrl-D (read whole, and byte by byte),
 #     control characters, a line with echo off (withheld, not lost), a flood
 #     (captured + counted drops = typed), a long line (bounded, truncated),
-#     a 32-bit read (seen by the sys_exit hook);
+#     a 32-bit read (seen by the sys_exit hook); a shell exec'd from a
+#     `bind -x` command, inside readline, with the terminal non-canonical;
 #   - a shell without readline in new namespaces (unshare -Urm dash): its
 #     lines are still the container's (the task marks);
 #   - nothing from an untargeted container typing the same, and no terminal
@@ -124,6 +125,12 @@ tt t "$work/h6" --nul -- "${DASH[@]}"
 # A flood: 10,000 lines into cat as fast as the pty takes them.
 { printf 'cat > /dev/null\n'; seq -f 'flood-%g' 1 10000; printf '\x04\0'; } >"$work/h7"
 tt t "$work/h7" --nul -- "${DASH[@]}"
+# A shell exec'd from inside a readline call (a `bind -x` command on Enter
+# that leaves the terminal non-canonical): what it reads is the terminal's,
+# not readline's.
+printf '%s\n' "bind -x '\"\\C-m\": busybox stty -icanon icrnl; exec /bin/dash -i'" '' \
+	'echo bindx-exec > /dev/null' 'exit' >"$work/h8"
+tt t "$work/h8" -- "${BASH_RL[@]}"
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -132,6 +139,7 @@ printf '%s\n' 'set +o emacs' 'echo untargeted-bash > /dev/null' >"$work/u2"
 tt u "$work/u2" -- "${BASH_RL[@]}"
 
 t_wait 60 grep -q 'flood-10000' "$work/out.jsonl" || t_fail "the last flood line arrived"
+t_wait 30 grep -q 'bindx-exec' "$work/out.jsonl" || true
 cap_agent_stop
 cp "$work/out.jsonl" "$work/run1.jsonl"
 
@@ -148,7 +156,7 @@ flags() {
 	awk -F'\t' -v want="$1" '!($1 in seen) { seen[$1] = ++n }
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
-# Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7
+# Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -168,7 +176,7 @@ t_eq "cat reading the terminal" "$(printf '%s\t%s\n' dash 'cat > /dev/null' cat 
 	"$(group 5)"
 t_eq "readline's lines once, as readline, never as terminal lines" \
 	"$(printf '%s\n' 'echo rl-before' 'set +o emacs' 'echo rl-once-1' 'echo rl-once-2' 'set -o vi' \
-		'set +o vi')" \
+		'set +o vi' "bind -x '\"\\C-m\": busybox stty -icanon icrnl; exec /bin/dash -i'")" \
 	"$(lines_of --source readline)"
 t_eq "readline off from vi mode: what is typed next is a terminal line" \
 	"$(printf 'bash\techo after-vi-off > /dev/null')" "$(group 6)"
@@ -185,6 +193,8 @@ t_eq "echo off: the line is an entry, its text withheld" \
 t_eq "echo off: the typed secret is nowhere" "" "$(grep -o 'secret-typed-xyz' "$work/run1.jsonl")"
 t_eq "echo off: flagged" "2" "$(grep -c '"echo_off":true' "$work/run1.jsonl")"
 echo "  note a 32-bit read with the tracepoint hook: $(grep -c 'r32-line-tp' "$work/run1.jsonl") entries (the tracepoints do not see ia32 syscalls)"
+t_eq "a shell exec'd from inside readline (bind -x): its lines, from the terminal" \
+	"$(printf 'dash\t%s\n' 'echo bindx-exec > /dev/null' 'exit')" "$(group 13)"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"

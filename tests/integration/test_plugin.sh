@@ -88,7 +88,9 @@ shown=$("$P" show "$sess" -n shop)
 t_match "show names the session, pod, container, user and chain" \
 	"^# session $sess  pod shop/web  container main  user -  chain intact" "$shown"
 t_eq "show: the typed lines in order, exactly as the records hold them" "$stored" \
-	"$(grep -E '^[0-9T:.-]+Z \$ ' <<<"$shown" | sed -E 's/^[^ ]+ \$ //')"
+	"$(grep -E '^[0-9T:.-]+Z \$ ' <<<"$shown" | sed -E 's/^[^ ]+ \$ //; s/  \[escaped\]$//')"
+t_eq "show: the escaped line, and only it, says so" "1 pwned" \
+	"$(grep -c ' \[escaped\]$' <<<"$shown") $(grep ' \[escaped\]$' <<<"$shown" | grep -o pwned)"
 t_match "show: the programs run, after +" $'\n''[0-9T:.-]+Z \+ ls /' "$shown"
 t_eq "show: nothing that acts on a terminal" "" "$(raw "$shown")"
 t_match "the hostile line is there, visibly" 'pwned.*gnp\.exe' "$(grep pwned <<<"$shown")"
@@ -107,7 +109,7 @@ set -e
 # --- logs
 logs=$("$P" logs web -n shop)
 t_eq "logs (no -c: the one container recorded): the lines in order" "$stored" \
-	"$(grep -E ' \$ ' <<<"$logs" | sed -E 's/^[^ ]+  [^ ]+  \$ //')"
+	"$(grep -E ' \$ ' <<<"$logs" | sed -E 's/^[^ ]+  [^ ]+  \$ //; s/  \[escaped\]$//')"
 t_match "logs names each entry's session" "Z  $sess  \\$ echo plugin-one" "$logs"
 t_eq "logs -c main is the same" "$logs" "$("$P" logs web -c main -n shop)"
 t_eq "logs: nothing that acts on a terminal" "" "$(raw "$logs")"
