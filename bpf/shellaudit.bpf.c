@@ -1043,11 +1043,13 @@ static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 }
 
 /* One readv(2) or preadv2(2): iov is the iovec array (32-bit ones for a
- * compat syscall), ret bytes spread over them in order. */
+ * compat syscall), ret bytes spread over them in order; saved: the array
+ * as the syscall began (sa_read_start: base and length pairs, iovcnt of
+ * them), read instead of iov when given. */
 static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns,
 					   const struct sa_mark *t, __u32 flags, __u32 dev,
 					   __u32 skipped, unsigned long iov, unsigned long iovcnt,
-					   long ret, bool compat)
+					   long ret, bool compat, const __u64 *saved)
 {
 	struct sa_tty_event *e;
 	__u64 want = ret > SA_TTY_CAP ? SA_TTY_CAP : ret, off = 0, n, base;
@@ -1063,7 +1065,10 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 	}
 	tty_fill(e, task, mntns, t, flags, dev, 0, skipped);
 	for (i = 0; i < SA_TTY_IOV_MAX && i < iovcnt && off < want; i++) {
-		if (compat) {
+		if (saved) {
+			base = saved[2 * i];
+			n = saved[2 * i + 1];
+		} else if (compat) {
 			if (bpf_probe_read_user(base32, sizeof(base32),
 						(const void *)(iov + 8 * i)))
 				break;
@@ -1450,7 +1455,7 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 				   &skipped);
 		if (sent)
 			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret,
-				       compat);
+				       compat, NULL);
 	} else if (ret <= SA_TTY_SMALL) {
 		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
 	} else if (ret <= SA_TTY_MEDIUM) {
@@ -1543,6 +1548,68 @@ static __always_inline void stdin_break(struct task_struct *task, const struct s
 		stdin_send(task, mntns, t, b, stdin_key(t), SA_F_TTY_BREAK);
 }
 
+/* What a read of an audited task on a terminal or its session's stdin was
+ * given as it began: the file its fd named then, and for readv(2) and
+ * preadv2(2) the iovecs. The end of the read takes them, not what the fd
+ * and the array hold by then: another thread of the reader can point the
+ * fd elsewhere (dup2 of /dev/null) or the iovecs at a decoy while the read
+ * blocks, and the kernel reads the file and fills the buffers it took at
+ * the start. (The file stays valid until the read's end: its last fput
+ * runs as the syscall returns to user space, after its exit hook.) An
+ * audited task's every read sets or clears its thread's entry as it
+ * begins; one with none at its end (begun before the hook, or before its
+ * task was audited) is read as before, from its fd. */
+struct sa_read_start {
+	__u64 file;
+	__u64 iov[2 * SA_TTY_IOV_MAX]; /* base and length pairs */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct sa_read_start);
+} read_start SEC(".maps");
+
+/* The beginning of a read(2) (vec: readv(2) or preadv2(2), iov its iovec
+ * array of iovcnt, 32-bit ones for compat) of fd by task. */
+static __always_inline void tty_read_begin(struct task_struct *task, unsigned long fd,
+					   unsigned long iov, unsigned long iovcnt, bool vec,
+					   bool compat)
+{
+	struct sa_mark *m = bpf_task_storage_get(&marks, task, 0, 0);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sa_read_start st = {};
+	struct file *f;
+	__u32 i, base32[2];
+	struct iovec v;
+
+	/* An unaudited task (every other one) costs this one lookup. */
+	if (!m)
+		return;
+	f = fd_file(task, fd);
+	if (!f || (!file_tty(f) && !(m->stdin_ino && file_is_stdin(f, m->stdin_ino)))) {
+		bpf_map_delete_elem(&read_start, &id);
+		return;
+	}
+	st.file = (__u64)f;
+	for (i = 0; vec && i < SA_TTY_IOV_MAX && i < iovcnt; i++) {
+		if (compat) {
+			if (bpf_probe_read_user(base32, sizeof(base32),
+						(const void *)(iov + 8 * i)))
+				break;
+			st.iov[2 * i] = base32[0];
+			st.iov[2 * i + 1] = base32[1];
+		} else {
+			if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + sizeof(v) * i)))
+				break;
+			st.iov[2 * i] = (__u64)v.iov_base;
+			st.iov[2 * i + 1] = v.iov_len;
+		}
+	}
+	bpf_map_update_elem(&read_start, &id, &st, BPF_ANY);
+}
+
 /* The common part of both hooks. regs: the syscall's registers (NULL: the
  * task's, fetched only once the task is known to be audited); its fd, buf
  * and count arguments (buf and count: the iovec array and its length for
@@ -1553,6 +1620,7 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 {
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	unsigned long fd, buf, asked;
+	struct sa_read_start start = {}, *began;
 	struct sa_mark *t;
 	struct tty_struct *tty;
 	struct file *f;
@@ -1584,7 +1652,13 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 	asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
 #endif
-	f = fd_file(task, fd);
+	/* The file the read began on (see sa_read_start), else its fd's. */
+	began = splice ? NULL : bpf_map_lookup_elem(&read_start, &id);
+	if (began) {
+		start = *began;
+		bpf_map_delete_elem(&read_start, &id);
+	}
+	f = start.file ? (struct file *)start.file : fd_file(task, fd);
 	stdin = f && t->stdin_ino && file_is_stdin(f, t->stdin_ino);
 	if (!stdin)
 		stdin_break(task, t, mntns, id);
@@ -1624,13 +1698,24 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 			bpf_map_update_elem(&tty_partial, &id, &partial, BPF_ANY);
 	}
 	if (vec)
-		tty_emit_readv(task, mntns, t, flags, dev, 0, buf, asked, ret, compat);
+		tty_emit_readv(task, mntns, t, flags, dev, 0, buf, asked, ret, compat,
+			       start.file ? start.iov : NULL);
 	else if (ret <= SA_TTY_SMALL)
 		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_SMALL);
 	else if (ret <= SA_TTY_MEDIUM)
 		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_MEDIUM);
 	else
 		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_CAP);
+	return 0;
+}
+
+SEC("tracepoint")
+int tty_enter_tp(struct syscall_trace_enter *ctx)
+{
+	bool vec = ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2;
+
+	tty_read_begin(bpf_get_current_task_btf(), ctx->args[0], ctx->args[1], ctx->args[2], vec,
+		       false);
 	return 0;
 }
 
@@ -1735,6 +1820,46 @@ static __always_inline bool sa_nr_read(long nr)
 	       nr == SA_NR32_SPLICE || nr == SA_NR32_VMSPLICE
 #endif
 		;
+}
+
+/* The beginning of the reads tty_read_raw sees the end of (sa_read_start). */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
+{
+	struct task_struct *task;
+	unsigned long fd, iov, cnt;
+	bool compat = false, vec;
+
+	if (!sa_nr_read(nr) || nr == SA_NR_SPLICE || nr == SA_NR_VMSPLICE)
+		return 0;
+	task = bpf_get_current_task_btf();
+#if defined(__TARGET_ARCH_x86)
+	compat = task->thread_info.status & SA_TS_COMPAT;
+	if (compat) {
+		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
+			return 0;
+		vec = nr != SA_NR32_READ;
+		fd = (__u32)regs->bx;
+		iov = (__u32)regs->cx;
+		cnt = (__u32)regs->dx;
+	} else {
+		if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+			return 0;
+		vec = nr != SA_NR_READ;
+		fd = regs->di;
+		iov = regs->si;
+		cnt = regs->dx;
+	}
+#else
+	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+		return 0;
+	vec = nr != SA_NR_READ;
+	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	iov = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+#endif
+	tty_read_begin(task, fd, iov, cnt, vec, compat);
+	return 0;
 }
 
 SEC("tp_btf/sys_exit")

@@ -32,17 +32,23 @@
 #define CAPTURE_BPF_FS_MAGIC 0xcafe4a11
 
 /* The syscalls of terminal capture with the tracepoint hook, and the pin
- * names of their links; the sys_exit hook has one link. splice and
- * vmsplice: what a session's stdin pipe gives without a read (vmsplice
- * copies out as readv does; splice's bytes are counted). */
-static const char *const capture_tty_tps[] = { "sys_exit_read", "sys_exit_readv",
-					       "sys_exit_preadv2", "sys_exit_splice",
-					       "sys_exit_vmsplice" };
-static const char *const capture_tty_pins[] = { "link_tty_read", "link_tty_readv",
-						"link_tty_preadv2", "link_tty_splice",
-						"link_tty_vmsplice" };
+ * names of their links: their ends (tty_read_tp), then the beginnings of
+ * the reads (tty_enter_tp: what the read was given, see sa_read_start);
+ * the raw hook has two links, sys_exit and sys_enter. splice and vmsplice:
+ * what a session's stdin pipe gives without a read (vmsplice copies out as
+ * readv does; splice's bytes are counted). */
+static const char *const capture_tty_tps[] = { "sys_exit_read",	    "sys_exit_readv",
+					       "sys_exit_preadv2",  "sys_exit_splice",
+					       "sys_exit_vmsplice", "sys_enter_read",
+					       "sys_enter_readv",   "sys_enter_preadv2" };
+static const char *const capture_tty_pins[] = { "link_tty_read",	"link_tty_readv",
+						"link_tty_preadv2",	"link_tty_splice",
+						"link_tty_vmsplice",	"link_tty_read_enter",
+						"link_tty_readv_enter", "link_tty_preadv2_enter" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
-#define CAPTURE_TTY_NLINKS 5
+#define CAPTURE_TTY_PIN_SYS_ENTER "link_tty_sys_enter"
+#define CAPTURE_TTY_NLINKS 8
+#define CAPTURE_TTY_NEXITS 5 /* the first links: tty_read_tp's */
 
 /* The period of stdin_tick on each CPU, in ns of the CPU's clock. */
 #define CAPTURE_STDIN_TICK_NS (250ull * 1000 * 1000)
@@ -451,7 +457,11 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	}
 	bpf_program__set_autoload(c->skel->progs.tty_read_tp,
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
+	bpf_program__set_autoload(c->skel->progs.tty_enter_tp,
+				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
 	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
+	bpf_program__set_autoload(c->skel->progs.tty_enter_raw,
+				  c->tty_hook == CAPTURE_TTY_SYS_EXIT);
 	bpf_program__set_autoload(c->skel->progs.stdin_sleep, c->tty_hook != CAPTURE_TTY_OFF);
 	bpf_program__set_autoload(c->skel->progs.stdin_tick, c->tty_hook != CAPTURE_TTY_OFF);
 	err = shellaudit_bpf__load(c->skel);
@@ -527,6 +537,8 @@ static void capture_tty_unpin_other(struct capture *c)
 		return;
 	if (c->tty_hook != CAPTURE_TTY_SYS_EXIT) {
 		snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_SYS_EXIT);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_SYS_ENTER);
 		unlink(path);
 	}
 	for (i = 0; c->tty_hook != CAPTURE_TTY_TRACEPOINT && i < CAPTURE_TTY_NLINKS; i++) {
@@ -1057,7 +1069,8 @@ enum capture_tty_hook capture_tty_hook(const struct capture *c, const char **why
 	return c->tty_hook;
 }
 
-/* Attaches tty_read_tp to tracepoint i as a perf event link. */
+/* Attaches tty_read_tp (tty_enter_tp past the exits) to tracepoint i as a
+ * perf event link. */
 static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 {
 	struct bpf_link *link;
@@ -1067,7 +1080,9 @@ static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 		errno = -pfd;
 		return NULL;
 	}
-	link = bpf_program__attach_perf_event(c->skel->progs.tty_read_tp, pfd);
+	link = bpf_program__attach_perf_event(i < CAPTURE_TTY_NEXITS ? c->skel->progs.tty_read_tp :
+								       c->skel->progs.tty_enter_tp,
+					      pfd);
 	if (!link) {
 		int err = errno;
 
@@ -1079,7 +1094,7 @@ static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 
 int capture_tty_set(struct capture *c, bool on)
 {
-	size_t i, n = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? CAPTURE_TTY_NLINKS : 1;
+	size_t i, n = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? CAPTURE_TTY_NLINKS : 2;
 	char path[PATH_MAX];
 	int err;
 
@@ -1099,13 +1114,15 @@ int capture_tty_set(struct capture *c, bool on)
 		return 0;
 	for (i = 0; i < n; i++) {
 		const char *pin = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? capture_tty_pins[i] :
-									  CAPTURE_TTY_PIN_SYS_EXIT;
+				  i == 0				? CAPTURE_TTY_PIN_SYS_EXIT :
+									  CAPTURE_TTY_PIN_SYS_ENTER;
 		struct bpf_link *link = capture_pinned_link(c, pin, path);
 
 		if (!link) {
 			link = c->tty_hook == CAPTURE_TTY_TRACEPOINT ?
 				       capture_tty_attach_tp(c, i) :
-				       bpf_program__attach(c->skel->progs.tty_read_raw);
+				       bpf_program__attach(i == 0 ? c->skel->progs.tty_read_raw :
+								    c->skel->progs.tty_enter_raw);
 			if (!link) {
 				err = -errno;
 				capture_tty_set(c, false);

@@ -13,6 +13,8 @@
 #     (captured + counted drops = typed), a long line (bounded, truncated),
 #     a 32-bit read (seen by the sys_exit hook); a shell exec'd from a
 #     `bind -x` command, inside readline, with the terminal non-canonical;
+#     a read whose fd, or a readv whose iovec, another thread points
+#     elsewhere while it blocks;
 #   - a shell without readline in new namespaces (unshare -Urm dash): its
 #     lines are still the container's (the task marks);
 #   - nothing from an untargeted container typing the same, and no terminal
@@ -53,9 +55,12 @@ printf '%s\n' redraw next exit >"$work/nl"
 	bash -c "$editor" editor "$work/nl.early" >/dev/null 2>&1 || t_fail "ptytype --newline runs the stand-in editor"
 t_eq "ptytype --newline types the next line after the Enter's newline, not at a redrawn prompt" \
 	"" "$(cat "$work/nl.early")"
-[ -x "$TOOLS/read32" ] || { t_fail "missing $TOOLS/read32 (run make all)"; t_summary; exit 1; }
-# The container's root: the shared one plus read32.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" 2>/dev/null || t_fail "root with read32"
+for f in read32 ttyswap; do
+	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
+done
+# The container's root: the shared one plus read32 and ttyswap.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" "$TOOLS/ttyswap" 2>/dev/null ||
+	t_fail "root with read32 and ttyswap"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -131,6 +136,13 @@ tt t "$work/h7" --nul -- "${DASH[@]}"
 printf '%s\n' "bind -x '\"\\C-m\": busybox stty -icanon icrnl; exec /bin/dash -i'" '' \
 	'echo bindx-exec > /dev/null' 'exit' >"$work/h8"
 tt t "$work/h8" -- "${BASH_RL[@]}"
+# A reader that points its fd at /dev/null, or its iovec at a buffer of
+# newlines, while its read blocks (another thread, 200 ms in; the line is
+# typed a second later): what the read took from the terminal is recorded.
+for m in dup2 iov; do
+	printf '%s\n' "ttyswap --$m > /dev/null" "echo swapped-$m > /dev/null" >"$work/h-$m"
+	tt t "$work/h-$m" --fast --delay 1000 -- "${DASH[@]}"
+done
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -157,6 +169,7 @@ flags() {
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
+# h-dup2 h-iov
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -195,6 +208,12 @@ t_eq "echo off: flagged" "2" "$(grep -c '"echo_off":true' "$work/run1.jsonl")"
 echo "  note a 32-bit read with the tracepoint hook: $(grep -c 'r32-line-tp' "$work/run1.jsonl") entries (the tracepoints do not see ia32 syscalls)"
 t_eq "a shell exec'd from inside readline (bind -x): its lines, from the terminal" \
 	"$(printf 'dash\t%s\n' 'echo bindx-exec > /dev/null' 'exit')" "$(group 13)"
+t_eq "a read whose fd another thread points at /dev/null while it blocks: the terminal's line" \
+	"$(printf '%s\t%s\n' dash 'ttyswap --dup2 > /dev/null' ttyswap 'echo swapped-dup2 > /dev/null')" \
+	"$(group 14)"
+t_eq "a readv whose iovec another thread points at newlines while it blocks: the line read" \
+	"$(printf '%s\t%s\n' dash 'ttyswap --iov > /dev/null' ttyswap 'echo swapped-iov > /dev/null')" \
+	"$(group 15)"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"
@@ -261,14 +280,17 @@ printf 'read32 > /dev/null\nr32-line-sysexit\n\x04\0' >"$work/x2"
 tt t "$work/x2" --nul -- "${DASH[@]}"
 printf 'echo sysexit-ash\x7f\x7f\x7fASH > /dev/null\n' >"$work/x3"
 tt t "$work/x3" --newline -- "${ASH[@]}"
-t_wait 30 grep -q 'sysexit-ASH' "$work/out.jsonl"
+printf '%s\n' 'ttyswap --iov > /dev/null' 'echo sysexit-swapped > /dev/null' >"$work/x4"
+tt t "$work/x4" --fast --delay 1000 -- "${DASH[@]}"
+t_wait 30 grep -q 'sysexit-swapped' "$work/out.jsonl"
 cap_agent_stop
 x=$(paste <("$TOOLS/sa-lines" --kind line --source terminal --field comm "$work/out.jsonl") \
 	<("$TOOLS/sa-lines" --kind line --source terminal "$work/out.jsonl") \
 	<("$TOOLS/sa-lines" --kind line --source terminal --field truncated "$work/out.jsonl"))
-t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash" \
+t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash, a readv's iovec swapped" \
 	"$(printf '%s\t%s\t%s\n' dash 'echo sysexit-dash > /dev/null' false dash "${long:0:64}" true \
 		dash 'read32 > /dev/null' false read32 r32-line-sysexit false \
-		busybox 'echo sysexit-ASH > /dev/null' false)" "$x"
+		busybox 'echo sysexit-ASH > /dev/null' false dash 'ttyswap --iov > /dev/null' false \
+		ttyswap 'echo sysexit-swapped > /dev/null' false)" "$x"
 
 t_summary

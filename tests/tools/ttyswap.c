@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+/* ttyswap: reads one line from its terminal as a reader that wants to hide
+ * it from a read hook would, and writes it to stdout:
+ *   ttyswap --dup2   read(2) on a second fd of its terminal (a dup of its
+ *                    stdin, which stays open); while it blocks,
+ *                    another thread points that fd at /dev/null (dup2):
+ *                    the read goes on on the terminal, but the fd names
+ *                    /dev/null when the read returns;
+ *   ttyswap --iov    readv(2) of that fd into one buffer; while it blocks,
+ *                    another thread points the iovec at a buffer of
+ *                    newlines: the kernel fills the first buffer, the
+ *                    iovec names the second when the read returns.
+ * The other thread acts 200 ms after the read began: type the line later.
+ * Built static, so that a test can drop it into a container's root. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int fd = -1;
+static struct iovec iov;
+static char real[4096], decoy[4096];
+static int by_iov;
+
+static void *swap(void *arg)
+{
+	int null;
+
+	(void)arg;
+	usleep(200000);
+	if (by_iov) {
+		memset(decoy, '\n', sizeof(decoy));
+		iov.iov_base = decoy;
+		return NULL;
+	}
+	null = open("/dev/null", O_RDONLY);
+	if (null >= 0) {
+		dup2(null, fd);
+		close(null);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t t;
+	ssize_t n;
+
+	if (argc != 2 || (strcmp(argv[1], "--dup2") && strcmp(argv[1], "--iov"))) {
+		fprintf(stderr, "usage: ttyswap --dup2|--iov\n");
+		return 2;
+	}
+	by_iov = !strcmp(argv[1], "--iov");
+	/* Its stdin stays open: the terminal's file outlives the swap. */
+	if (!isatty(0) || (fd = dup(0)) < 0) {
+		fprintf(stderr, "ttyswap: stdin is no terminal\n");
+		return 1;
+	}
+	if (pthread_create(&t, NULL, swap, NULL)) {
+		fprintf(stderr, "ttyswap: cannot start a thread\n");
+		return 1;
+	}
+	iov.iov_base = real;
+	iov.iov_len = sizeof(real);
+	n = by_iov ? readv(fd, &iov, 1) : read(fd, real, sizeof(real));
+	pthread_join(t, NULL);
+	if (n > 0 && write(1, real, (size_t)n) != n)
+		return 1;
+	return n < 0;
+}
