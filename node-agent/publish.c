@@ -214,6 +214,15 @@ static void publish_chain_after_node(struct publisher *p, const char *cid)
 		c->retry_at_ms += p->retry_at_ms - now;
 }
 
+/* Chain cid (backing off) waits ms from now at least. */
+static void publish_chain_wait(struct publisher *p, const char *cid, long ms)
+{
+	struct publish_chain *c = hmap_get(&p->chains, cid);
+
+	if (c && c->retry_at_ms < clock_now_ms() + ms)
+		c->retry_at_ms = clock_now_ms() + ms;
+}
+
 /* spool_wait_fn: the chain's records wait while a storage budget holds
  * them or while it backs off. Against the time the pass began: a backoff
  * that ends during the pass must not let a later record of the chain go
@@ -1297,17 +1306,13 @@ int publish_step(struct publisher *p, int budget)
 			publish_failed(p); /* no answer: none would get one */
 			return calls;
 		}
-		/* Flow control (429, or 503 with Retry-After) is the API
-		 * server's for the whole client: the node waits as asked. */
-		if (ret < 0 &&
-		    (p->last_code == 429 || (p->last_code == 503 && p->last_retry_after))) {
-			publish_failed(p);
-			if (p->retry_at_ms < clock_now_ms() + p->last_retry_after * 1000L)
-				p->retry_at_ms = clock_now_ms() + p->last_retry_after * 1000L;
-			return calls;
-		}
+		/* Flow control (429, or 503 with Retry-After): the chain
+		 * waits at least as asked. Not the node: its Events (a flow of
+		 * their own, with their own retries) go on. */
 		if (ret < 0) {
 			publish_chain_failed(p, cid);
+			if (p->last_code == 429 || (p->last_code == 503 && p->last_retry_after))
+				publish_chain_wait(p, cid, p->last_retry_after * 1000L);
 			continue;
 		}
 		spool_record_done(p->s, pos);

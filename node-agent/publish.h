@@ -4,13 +4,13 @@
  * loses nothing. Records go out per chain (container), each in its own
  * order with its own backoff: a chain whose record the API server answers
  * with an error that may clear (a failing webhook of its namespace, 5xx,
- * a 404 of the resource) or takes and does not answer in time backs off
- * alone, and one a storage budget holds waits alone, while the others go
+ * a 404 of the resource, 429 or 503: at least as long as its Retry-After
+ * asks) or takes and does not answer in time backs off alone, and one a
+ * storage budget holds waits alone, while the others and the Events go
  * on; no answer at all (the API server away, or a second request of the
  * pass without one: both chains then wait past the node's backoff) backs
- * the whole node off, and
- * so does flow control (429, 503 with Retry-After: at least as long as it
- * asks). A record refused for itself is parked (publish_set_parked).
+ * the whole node off. A record refused for itself is parked
+ * (publish_set_parked).
  * Events follow client-go's rule: one the API server answers with an error
  * status is not sent again (counted in events_refused, logged once per
  * namespace and reason); one that got no answer is tried again a few
