@@ -743,13 +743,16 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	if (was != id) {
 		stdin_break(task, t, mntns, was);
 		stdin_drop(was);
-		bpf_map_delete_elem(&in_readline, &was);
+		if (bpf_map_lookup_elem(&in_readline, &was))
+			bpf_map_delete_elem(&in_readline, &was);
 	}
 	stdin_break(task, t, mntns, id);
 	/* A new program is in no readline call: one exec'd from inside one
 	 * (a `bind -x` command that execs) must not have its terminal reads
-	 * taken for readline's. */
-	bpf_map_delete_elem(&in_readline, &id);
+	 * taken for readline's. (A lookup costs less than a delete of
+	 * nothing, the common case.) */
+	if (bpf_map_lookup_elem(&in_readline, &id))
+		bpf_map_delete_elem(&in_readline, &id);
 	/* A session root's own exec: how it was opened. A pipe or socket
 	 * stdin is what its shell may read its commands from (see "A
 	 * session's stdin"): the mark, which its children copy, keeps it,
@@ -796,7 +799,8 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	id = bpf_get_current_pid_tgid();
 	/* Any task's: readline_enter runs in every process of a probed file,
 	 * targeted or not, and a state left behind would be a reused pid's. */
-	bpf_map_delete_elem(&in_readline, &id);
+	if (bpf_map_lookup_elem(&in_readline, &id))
+		bpf_map_delete_elem(&in_readline, &id);
 	t = target_of(task, &mntns, 0);
 	if (!t) {
 		stdin_drop(id); /* untargeted since */
@@ -1589,7 +1593,8 @@ static __always_inline void tty_read_begin(struct task_struct *task, unsigned lo
 		return;
 	f = fd_file(task, fd);
 	if (!f || (!file_tty(f) && !(m->stdin_ino && file_is_stdin(f, m->stdin_ino)))) {
-		bpf_map_delete_elem(&read_start, &id);
+		if (bpf_map_lookup_elem(&read_start, &id))
+			bpf_map_delete_elem(&read_start, &id);
 		return;
 	}
 	st.file = (__u64)f;
