@@ -102,6 +102,34 @@ static bool match_same_user(const struct match_pending *a, const struct match_pe
 	       ((!a->uid && !b->uid) || match_eq(a->uid ? a->uid : "", b->uid ? b->uid : ""));
 }
 
+/* Adds pending i to the candidates c (nc of them, earliest received
+ * first), or counts it in *more past MATCH_MAX_CANDIDATES. */
+static void match_candidate_add(const struct match_pending *p, size_t i, size_t *c, size_t *nc,
+				size_t *more)
+{
+	size_t j;
+
+	if (*nc == MATCH_MAX_CANDIDATES) {
+		(*more)++;
+		return;
+	}
+	for (j = *nc; j > 0 && p[c[j - 1]].received_ns > p[i].received_ns; j--)
+		c[j] = c[j - 1];
+	c[j] = i;
+	(*nc)++;
+}
+
+/* Whether the nc candidates c are all the same person's. */
+static bool match_one_user(const struct match_pending *p, const size_t *c, size_t nc)
+{
+	size_t i;
+
+	for (i = 1; i < nc; i++)
+		if (!match_same_user(&p[c[0]], &p[c[i]]))
+			return false;
+	return true;
+}
+
 /* Whether p names the root's pod by its UID (not only by its name). */
 static bool match_same_uid(const struct match_root *r, const struct match_pending *p)
 {
@@ -117,8 +145,8 @@ static bool match_same_uid(const struct match_root *r, const struct match_pendin
 static void match_own(const struct match_root *r, struct match_pending *p, size_t n,
 		      struct match_result *out)
 {
-	size_t i, j, c[MATCH_MAX_CANDIDATES], nc = 0, more = 0;
-	bool by_uid = false, one_user = true;
+	size_t i, c[MATCH_MAX_CANDIDATES], nc = 0, more = 0;
+	bool by_uid = false;
 
 	for (i = 0; i < n; i++) {
 		if ((p[i].kind != MATCH_EPHEMERAL && p[i].kind != MATCH_DEBUGPOD) ||
@@ -130,15 +158,7 @@ static void match_own(const struct match_root *r, struct match_pending *p, size_
 		} else if (by_uid && !match_same_uid(r, &p[i])) {
 			continue;
 		}
-		if (nc == MATCH_MAX_CANDIDATES) {
-			more++;
-			continue;
-		}
-		/* Earliest received first. */
-		for (j = nc; j > 0 && p[c[j - 1]].received_ns > p[i].received_ns; j--)
-			c[j] = c[j - 1];
-		c[j] = i;
-		nc++;
+		match_candidate_add(p, i, c, &nc, &more);
 	}
 	if (nc == 0) {
 		out->status = MATCH_WORKLOAD;
@@ -148,9 +168,7 @@ static void match_own(const struct match_root *r, struct match_pending *p, size_
 		return;
 	}
 	out->method = p[c[0]].kind == MATCH_EPHEMERAL ? MATCH_BY_EPHEMERAL : MATCH_BY_DEBUGPOD;
-	for (i = 1; i < nc; i++)
-		one_user &= match_same_user(&p[c[0]], &p[c[i]]);
-	if (one_user && !more) {
+	if (match_one_user(p, c, nc) && !more) {
 		out->status = MATCH_MATCHED;
 		out->chosen = (long)c[0];
 		return;
@@ -214,8 +232,7 @@ static void match_why_none(const struct match_root *r, const struct match_pendin
 void match_decide(const struct match_root *r, struct match_pending *p, size_t n,
 		  const struct match_window *w, struct match_result *out)
 {
-	size_t i, j, c[MATCH_MAX_CANDIDATES], nc = 0, more = 0;
-	bool one_user = true;
+	size_t i, c[MATCH_MAX_CANDIDATES], nc = 0, more = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->chosen = -1;
@@ -228,24 +245,14 @@ void match_decide(const struct match_root *r, struct match_pending *p, size_t n,
 		    !match_in_window(r, &p[i], w) || !match_argv(r, &p[i]) ||
 		    !match_stdio(r, &p[i]))
 			continue;
-		if (nc == MATCH_MAX_CANDIDATES) {
-			more++;
-			continue;
-		}
-		/* Earliest received first. */
-		for (j = nc; j > 0 && p[c[j - 1]].received_ns > p[i].received_ns; j--)
-			c[j] = c[j - 1];
-		c[j] = i;
-		nc++;
+		match_candidate_add(p, i, c, &nc, &more);
 	}
 	if (nc == 0) {
 		out->status = MATCH_UNATTRIBUTED;
 		match_why_none(r, p, n, w, out);
 		return;
 	}
-	for (i = 1; i < nc; i++)
-		one_user &= match_same_user(&p[c[0]], &p[c[i]]);
-	if (one_user && !more) {
+	if (match_one_user(p, c, nc) && !more) {
 		out->status = MATCH_MATCHED;
 		out->method = MATCH_BY_TUPLE;
 		out->chosen = (long)c[0];
