@@ -357,17 +357,16 @@ static int sink_spool_export(struct sink_spool *s, const cJSON *id, const cJSON 
 	return ret;
 }
 
-static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
-			  const cJSON *id, const char *id_text, const cJSON *sess,
-			  const cJSON *entry, const char *key, const char *root)
+/* ends: the entry is the end of auditing (audit_stopped), one small
+ * entry, the one that says why the chain ends: it goes in past the
+ * container's share (a flood, a hold); only a spool without room refuses
+ * it. */
+static int sink_spool_add_as(struct sink_spool *s, const char *container, const char *sk,
+			     const cJSON *id, const char *id_text, const cJSON *sess,
+			     const cJSON *entry, const char *key, const char *root, bool ends)
 {
 	const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "time"));
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(entry, "kind"));
 	struct sink_spool_held *h = sink_spool_held_state(s, container);
-	/* The end of auditing is one small entry, the one that says why the
-	 * chain ends: it goes in past the container's share (a flood, a
-	 * hold); only a spool without room refuses it. */
-	bool ends = kind && !strcmp(kind, "audit_stopped");
 	int ret;
 
 	/* What was lost comes first, where there is room for it. */
@@ -405,6 +404,13 @@ static int sink_spool_add(struct sink_spool *s, const char *container, const cha
 	else if (ret == 0)
 		s->stats.entries++;
 	return ret;
+}
+
+static int sink_spool_add(struct sink_spool *s, const char *container, const char *sk,
+			  const cJSON *id, const char *id_text, const cJSON *sess,
+			  const cJSON *entry, const char *key, const char *root)
+{
+	return sink_spool_add_as(s, container, sk, id, id_text, sess, entry, key, root, false);
 }
 
 /* Whether c ends a shell word (a NUL byte does not). */
@@ -941,7 +947,7 @@ int sink_spool_stopped(struct sink *base, const char *container, const cJSON *id
 	cJSON_AddStringToObject(e, "time", ts);
 	cJSON_AddStringToObject(e, "kind", "audit_stopped");
 	cJSON_AddStringToObject(e, "text", why);
-	ret = sink_spool_add(s, container, "", id, NULL, NULL, e, NULL, NULL);
+	ret = sink_spool_add_as(s, container, "", id, NULL, NULL, e, NULL, NULL, true);
 	cJSON_Delete(e);
 	if (ret == 0)
 		ret = spool_end_session(s->sp, container, "");
