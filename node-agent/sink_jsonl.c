@@ -329,6 +329,37 @@ done:
 	return 0;
 }
 
+/* The last bytes of f, a regular file that is not empty: at most max of
+ * them, in *out (caller frees), *len of them; -1 when there are none to
+ * read. f is open to append only: it is read through a second open of the
+ * same file (not of its path, which may name another file now). */
+static int sink_jsonl_tail(FILE *f, size_t max, char **out, size_t *len)
+{
+	char self[64];
+	struct stat st;
+	ssize_t got = -1;
+	int fd = fileno(f), rfd;
+	size_t n;
+
+	*out = NULL;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
+		return -1;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if ((rfd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = (uint64_t)st.st_size < max ? (size_t)st.st_size : max;
+	if ((*out = malloc(n)))
+		got = pread(rfd, *out, n, st.st_size - (off_t)n);
+	close(rfd);
+	if (got <= 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	*len = (size_t)got;
+	return 0;
+}
+
 /* What a restart reads back of the output's end: more than the entries of
  * the CAPTURE_CHUNK records a dead agent can have written unreleased. */
 #define SINK_JSONL_TAIL (4u << 20)
@@ -341,36 +372,21 @@ static void sink_jsonl_handled(struct sink *base, const struct capture_event *ev
 {
 	struct sink_jsonl *s = (struct sink_jsonl *)base;
 	static const char tag[] = "\"key\":\"";
-	char(*want)[EVENTKEY_MAX] = NULL, key[EVENTKEY_MAX], self[64];
+	char(*want)[EVENTKEY_MAX] = NULL, key[EVENTKEY_MAX];
 	char *tail = NULL;
 	const char *p, *end, *q, *quote;
-	size_t len = 0, i;
-	struct stat st;
-	ssize_t got = -1;
-	int fd, rfd;
+	size_t got, i;
 
-	if (!n || fflush(s->f) || (fd = fileno(s->f)) < 0 || fstat(fd, &st) ||
-	    !S_ISREG(st.st_mode) || st.st_size <= 0)
+	if (!n || fflush(s->f) || sink_jsonl_tail(s->f, SINK_JSONL_TAIL, &tail, &got) < 0)
 		return;
-	/* The file is open to append only: read through a second open of
-	 * the same file (not of its path, which may name another now). */
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	if ((rfd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	want = calloc(n, sizeof(*want));
-	len = (uint64_t)st.st_size < SINK_JSONL_TAIL ? (size_t)st.st_size : SINK_JSONL_TAIL;
-	tail = malloc(len);
-	if (!want || !tail)
-		goto out;
-	got = pread(rfd, tail, len, st.st_size - (off_t)len);
-	if (got <= 0)
+	if (!(want = calloc(n, sizeof(*want))))
 		goto out;
 	for (i = 0; i < n; i++)
 		eventkey_of(evs[i].hdr, want[i], sizeof(want[i]));
 	/* Only whole lines: one the kill cut (stdio had written its head,
 	 * the rest was in its buffer) holds the key and not the entry, which
 	 * must be written again. */
-	if (!(end = memrchr(tail, '\n', (size_t)got)))
+	if (!(end = memrchr(tail, '\n', got)))
 		goto out;
 	for (p = tail; (q = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1)); p = quote) {
 		q += sizeof(tag) - 1;
@@ -386,7 +402,6 @@ static void sink_jsonl_handled(struct sink *base, const struct capture_event *ev
 				out[i] = true;
 	}
 out:
-	close(rfd);
 	free(want);
 	free(tail);
 }
@@ -429,19 +444,15 @@ int sink_jsonl_open_stream(void *file, struct sink **out)
 /* Whether f, a regular file, ends in a line a kill cut (no newline). */
 static bool sink_jsonl_cut(FILE *f)
 {
-	char self[64], last = '\n';
-	struct stat st;
-	int fd = fileno(f), rfd;
+	char *last;
+	size_t n;
+	bool cut;
 
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0)
+	if (sink_jsonl_tail(f, 1, &last, &n) < 0)
 		return false;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	if ((rfd = open(self, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	if (pread(rfd, &last, 1, st.st_size - 1) != 1)
-		last = '\n';
-	close(rfd);
-	return last != '\n';
+	cut = last[0] != '\n';
+	free(last);
+	return cut;
 }
 
 int sink_jsonl_open(const char *path, struct sink **out)
