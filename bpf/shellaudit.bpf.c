@@ -1046,6 +1046,27 @@ static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Entry i of the iovec array at user address iov (32-bit ones for a
+ * compat syscall): its base and length. 0, or <0 when unreadable. */
+static __always_inline long iov_at(unsigned long iov, __u32 i, bool compat, __u64 *base, __u64 *len)
+{
+	__u32 b32[2];
+	struct iovec v;
+
+	if (compat) {
+		if (bpf_probe_read_user(b32, sizeof(b32), (const void *)(iov + 8 * i)))
+			return -1;
+		*base = b32[0];
+		*len = b32[1];
+		return 0;
+	}
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + sizeof(v) * i)))
+		return -1;
+	*base = (unsigned long)v.iov_base;
+	*len = v.iov_len;
+	return 0;
+}
+
 /* One readv(2) or preadv2(2): iov is the iovec array (32-bit ones for a
  * compat syscall), ret bytes spread over them in order; saved: the array
  * as the syscall began (sa_read_start: base and length pairs, iovcnt of
@@ -1057,8 +1078,7 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 {
 	struct sa_tty_event *e;
 	__u64 want = ret > SA_TTY_CAP ? SA_TTY_CAP : ret, off = 0, n, base;
-	__u32 i, base32[2];
-	struct iovec v;
+	__u32 i;
 
 	/* Twice the data: the verifier bounds the offset and the size of
 	 * each piece separately. */
@@ -1072,17 +1092,8 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 		if (saved) {
 			base = saved[2 * i];
 			n = saved[2 * i + 1];
-		} else if (compat) {
-			if (bpf_probe_read_user(base32, sizeof(base32),
-						(const void *)(iov + 8 * i)))
-				break;
-			base = base32[0];
-			n = base32[1];
-		} else {
-			if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + sizeof(v) * i)))
-				break;
-			base = (unsigned long)v.iov_base;
-			n = v.iov_len;
+		} else if (iov_at(iov, i, compat, &base, &n)) {
+			break;
 		}
 		e->count += n > 0xffffffffUL - e->count ? 0xffffffffU - e->count : n;
 		if (n > want - off)
@@ -1585,8 +1596,7 @@ static __always_inline void tty_read_begin(struct task_struct *task, unsigned lo
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sa_read_start st = {};
 	struct file *f;
-	__u32 i, base32[2];
-	struct iovec v;
+	__u32 i;
 
 	/* An unaudited task (every other one) costs this one lookup. */
 	if (!m)
@@ -1598,20 +1608,9 @@ static __always_inline void tty_read_begin(struct task_struct *task, unsigned lo
 		return;
 	}
 	st.file = (__u64)f;
-	for (i = 0; vec && i < SA_TTY_IOV_MAX && i < iovcnt; i++) {
-		if (compat) {
-			if (bpf_probe_read_user(base32, sizeof(base32),
-						(const void *)(iov + 8 * i)))
-				break;
-			st.iov[2 * i] = base32[0];
-			st.iov[2 * i + 1] = base32[1];
-		} else {
-			if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + sizeof(v) * i)))
-				break;
-			st.iov[2 * i] = (__u64)v.iov_base;
-			st.iov[2 * i + 1] = v.iov_len;
-		}
-	}
+	for (i = 0; vec && i < SA_TTY_IOV_MAX && i < iovcnt; i++)
+		if (iov_at(iov, i, compat, &st.iov[2 * i], &st.iov[2 * i + 1]))
+			break;
 	bpf_map_update_elem(&read_start, &id, &st, BPF_ANY);
 }
 
