@@ -332,34 +332,6 @@ static int tlsd_answer(struct tlsd_conn *c, int code, const char *type, const ch
 	return ret;
 }
 
-/* Answers code and closes our side, then reads what the peer still sends
- * for a little while (bounded): closing with unread data would reset the
- * connection and lose the answer. */
-static int tlsd_error_with(struct tlsd_conn *c, int code, const char *msg, const char *extra)
-{
-	long until = clock_now_ms() + TLSD_LINGER_MS;
-	size_t drained = 0;
-	char sink[4096];
-
-	if (tlsd_answer(c, code, "text/plain", msg, strlen(msg), true, extra) == 0) {
-		SSL_shutdown(c->ssl);
-		shutdown(c->fd, SHUT_WR);
-		while (drained < TLSD_LINGER_BYTES && tlsd_wait(c, POLLIN, until) == 0) {
-			ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
-
-			if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
-				break;
-			drained += n > 0 ? (size_t)n : 0;
-		}
-	}
-	return -EPIPE;
-}
-
-static int tlsd_error(struct tlsd_conn *c, int code, const char *msg)
-{
-	return tlsd_error_with(c, code, msg, "");
-}
-
 /* Whether c's peer is a stranger: the server asks for a client
  * certificate and the peer has none of the CA's. */
 static bool tlsd_stranger(const struct tlsd_conn *c)
@@ -417,6 +389,39 @@ static void tlsd_release(struct tlsd_conn *c)
 	}
 	if (c->alloc <= TLSD_HEAD_MAX + 1)
 		tlsd_unreserve(c);
+}
+
+/* Answers code and closes our side, then reads what the peer still sends
+ * for a little while (bounded): closing with unread data would reset the
+ * connection and lose the answer. What the request's body holds of the
+ * in-flight budget goes back first: a refused peer that keeps its end open
+ * must not refuse the others for as long as the server lingers. */
+static int tlsd_error_with(struct tlsd_conn *c, int code, const char *msg, const char *extra)
+{
+	long until = clock_now_ms() + TLSD_LINGER_MS;
+	size_t drained = 0;
+	char sink[4096];
+
+	c->got = 0;
+	c->buf[0] = '\0';
+	tlsd_release(c);
+	if (tlsd_answer(c, code, "text/plain", msg, strlen(msg), true, extra) == 0) {
+		SSL_shutdown(c->ssl);
+		shutdown(c->fd, SHUT_WR);
+		while (drained < TLSD_LINGER_BYTES && tlsd_wait(c, POLLIN, until) == 0) {
+			ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+			if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+				break;
+			drained += n > 0 ? (size_t)n : 0;
+		}
+	}
+	return -EPIPE;
+}
+
+static int tlsd_error(struct tlsd_conn *c, int code, const char *msg)
+{
+	return tlsd_error_with(c, code, msg, "");
 }
 
 /* Reads the rest of a request of need bytes, the buffer growing as they
