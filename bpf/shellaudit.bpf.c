@@ -887,6 +887,14 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
  * through its slower path; the agent attaches them only while a target
  * wants terminal capture.
  *
+ * splice(2) and sendfile(2) take bytes from a terminal with no read and
+ * no user buffer (python's os.sendfile does, from a shell): their ends
+ * are hooked too, and send a record of no data saying how many bytes they
+ * took (SA_F_TTY_MOVED), so that input taken so is an entry, never
+ * silence. From a session's stdin, they and tee(2) (which copies the
+ * pipe's bytes out, to be run from the copy and the original left unread)
+ * count their bytes as not recorded.
+ *
  * The checks run cheapest first, and nothing is copied before the last: the
  * result, the target (the one filter of this file) and its terminal flag,
  * the fd being a terminal, readline. The terminal's mode goes with the
@@ -911,11 +919,16 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR_PREADV2 327
 #define SA_NR_SPLICE 275
 #define SA_NR_VMSPLICE 278
+#define SA_NR_SENDFILE 40
+#define SA_NR_TEE 276
 #define SA_NR32_READ 3
 #define SA_NR32_READV 145
 #define SA_NR32_PREADV2 378
 #define SA_NR32_SPLICE 313
 #define SA_NR32_VMSPLICE 316
+#define SA_NR32_SENDFILE 187
+#define SA_NR32_SENDFILE64 239
+#define SA_NR32_TEE 315
 #define SA_TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
 #elif defined(__TARGET_ARCH_arm64)
 #define SA_NR_READ 63
@@ -923,6 +936,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR_PREADV2 286
 #define SA_NR_SPLICE 76
 #define SA_NR_VMSPLICE 75
+#define SA_NR_SENDFILE 71
+#define SA_NR_TEE 77
 #else
 #error "terminal capture knows the syscall numbers of x86 and arm64 only"
 #endif
@@ -1614,13 +1629,20 @@ static __always_inline void tty_read_begin(struct task_struct *task, unsigned lo
 	bpf_map_update_elem(&read_start, &id, &st, BPF_ANY);
 }
 
+/* How the syscall whose end tty_read sees took its bytes. */
+enum sa_take {
+	SA_TAKE_READ,	  /* into the user's buffer (or iovecs) */
+	SA_TAKE_SPLICE,	  /* splice(2), tee(2): none, fd_in the first argument */
+	SA_TAKE_SENDFILE, /* sendfile(2): none, its in_fd the second */
+};
+
 /* The common part of both hooks. regs: the syscall's registers (NULL: the
  * task's, fetched only once the task is known to be audited); its fd, buf
  * and count arguments (buf and count: the iovec array and its length for
- * vec) are read from them then, in the ia32 places for compat. splice: a
- * splice(2), of which only the session's stdin as fd_in matters. */
+ * vec) are read from them then, in the ia32 places for compat. take: how
+ * the syscall took its ret bytes. */
 static __always_inline int tty_read(struct task_struct *task, struct pt_regs *regs, bool vec,
-				    bool splice, bool compat, long ret)
+				    enum sa_take take, bool compat, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	unsigned long fd, buf, asked;
@@ -1656,8 +1678,10 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 	asked = PT_REGS_PARM3_CORE_SYSCALL(regs);
 #endif
+	if (take == SA_TAKE_SENDFILE)
+		fd = buf;
 	/* The file the read began on (see sa_read_start), else its fd's. */
-	began = splice ? NULL : bpf_map_lookup_elem(&read_start, &id);
+	began = bpf_map_lookup_elem(&read_start, &id);
 	if (began) {
 		start = *began;
 		bpf_map_delete_elem(&read_start, &id);
@@ -1668,9 +1692,8 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 		stdin_break(task, t, mntns, id);
 	if (!f)
 		return 0;
-	if (splice) {
-		if (stdin)
-			stdin_splice(t, ret);
+	if (take != SA_TAKE_READ && stdin) {
+		stdin_splice(t, ret);
 		return 0;
 	}
 	tty = file_tty(f);
@@ -1681,6 +1704,14 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	}
 	dev = tty_dev(tty);
 	lflag = BPF_CORE_READ(tty, termios.c_lflag);
+	if (take != SA_TAKE_READ) {
+		/* Whatever the thread's readline state: readline reads. */
+		if (ret > 0)
+			tty_emit_read(task, mntns, t,
+				      SA_F_TTY_MOVED | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0),
+				      dev, 0, 0, ret, ret, 0);
+		return 0;
+	}
 	state = bpf_map_lookup_elem(&in_readline, &id);
 	if (!(lflag & SA_ICANON) && state && (*state == SA_IN_READLINE || *state == SA_IN_CALLBACK))
 		return 0;
@@ -1713,13 +1744,27 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	return 0;
 }
 
+/* How syscall nr (native) takes its bytes. */
+static __always_inline enum sa_take sa_take_of(long nr)
+{
+	return nr == SA_NR_SPLICE || nr == SA_NR_TEE ? SA_TAKE_SPLICE :
+	       nr == SA_NR_SENDFILE		     ? SA_TAKE_SENDFILE :
+						       SA_TAKE_READ;
+}
+
 SEC("tracepoint")
 int tty_enter_tp(struct syscall_trace_enter *ctx)
 {
 	bool vec = ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2;
+	unsigned long fd = ctx->args[0], arg1 = ctx->args[1];
 
-	tty_read_begin(bpf_get_current_task_btf(), ctx->args[0], ctx->args[1], ctx->args[2], vec,
-		       false);
+	/* Both loaded: the verifier refuses a context offset chosen at run
+	 * time. sendfile(2) reads its second argument. */
+	barrier_var(fd);
+	barrier_var(arg1);
+	if (ctx->nr == SA_NR_SENDFILE)
+		fd = arg1;
+	tty_read_begin(bpf_get_current_task_btf(), fd, arg1, ctx->args[2], vec, false);
 	return 0;
 }
 
@@ -1731,7 +1776,7 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 	return tty_read(bpf_get_current_task_btf(), NULL,
 			ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2 ||
 				ctx->nr == SA_NR_VMSPLICE,
-			ctx->nr == SA_NR_SPLICE, false, ctx->ret);
+			sa_take_of(ctx->nr), false, ctx->ret);
 }
 
 /* The current thread's gathered bytes go out, as they are (no BREAK:
@@ -1813,15 +1858,30 @@ int stdin_tick(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
+#if defined(__TARGET_ARCH_x86)
+/* Whether nr is an ia32 syscall tty_read hooks. */
+static __always_inline bool sa_nr32_read(long nr)
+{
+	return nr == SA_NR32_READ || nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
+	       nr == SA_NR32_SPLICE || nr == SA_NR32_VMSPLICE || nr == SA_NR32_SENDFILE ||
+	       nr == SA_NR32_SENDFILE64 || nr == SA_NR32_TEE;
+}
+#endif
+
+/* Whether nr is a native syscall tty_read hooks. */
+static __always_inline bool sa_nr64_read(long nr)
+{
+	return nr == SA_NR_READ || nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_SPLICE ||
+	       nr == SA_NR_VMSPLICE || nr == SA_NR_SENDFILE || nr == SA_NR_TEE;
+}
+
 /* Whether nr is a syscall tty_read hooks, native or ia32 (whose numbers
  * are other native syscalls: those are taken for reads too). */
 static __always_inline bool sa_nr_read(long nr)
 {
-	return nr == SA_NR_READ || nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_SPLICE ||
-	       nr == SA_NR_VMSPLICE
+	return sa_nr64_read(nr)
 #if defined(__TARGET_ARCH_x86)
-	       || nr == SA_NR32_READ || nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
-	       nr == SA_NR32_SPLICE || nr == SA_NR32_VMSPLICE
+	       || sa_nr32_read(nr)
 #endif
 		;
 }
@@ -1832,37 +1892,39 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 {
 	struct task_struct *task;
 	unsigned long fd, iov, cnt;
-	bool compat = false, vec;
+	bool compat = false, vec, sendfile;
 
-	if (!sa_nr_read(nr) || nr == SA_NR_SPLICE || nr == SA_NR_VMSPLICE)
+	if (!sa_nr_read(nr) || nr == SA_NR_VMSPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
 #if defined(__TARGET_ARCH_x86)
 	compat = task->thread_info.status & SA_TS_COMPAT;
 	if (compat) {
-		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2)
+		if (!sa_nr32_read(nr) || nr == SA_NR32_VMSPLICE)
 			return 0;
-		vec = nr != SA_NR32_READ;
+		vec = nr == SA_NR32_READV || nr == SA_NR32_PREADV2;
+		sendfile = nr == SA_NR32_SENDFILE || nr == SA_NR32_SENDFILE64;
 		fd = (__u32)regs->bx;
 		iov = (__u32)regs->cx;
 		cnt = (__u32)regs->dx;
 	} else {
-		if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
+		if (!sa_nr64_read(nr) || nr == SA_NR_VMSPLICE)
 			return 0;
-		vec = nr != SA_NR_READ;
+		vec = nr == SA_NR_READV || nr == SA_NR_PREADV2;
+		sendfile = nr == SA_NR_SENDFILE;
 		fd = regs->di;
 		iov = regs->si;
 		cnt = regs->dx;
 	}
 #else
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2)
-		return 0;
-	vec = nr != SA_NR_READ;
+	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2;
+	sendfile = nr == SA_NR_SENDFILE;
 	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	iov = PT_REGS_PARM2_CORE_SYSCALL(regs);
 	cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
 #endif
-	tty_read_begin(task, fd, iov, cnt, vec, compat);
+	/* sendfile(2) reads its second argument. */
+	tty_read_begin(task, sendfile ? iov : fd, iov, cnt, vec, compat);
 	return 0;
 }
 
@@ -1892,20 +1954,20 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	task = bpf_get_current_task_btf();
 #if defined(__TARGET_ARCH_x86)
 	compat = task->thread_info.status & SA_TS_COMPAT;
-	if (compat) {
-		if (nr != SA_NR32_READ && nr != SA_NR32_READV && nr != SA_NR32_PREADV2 &&
-		    nr != SA_NR32_SPLICE && nr != SA_NR32_VMSPLICE)
-			return 0;
-		return tty_read(task, regs,
-				nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
-					nr == SA_NR32_VMSPLICE,
-				nr == SA_NR32_SPLICE, true, ret);
-	}
-	if (nr != SA_NR_READ && nr != SA_NR_READV && nr != SA_NR_PREADV2 && nr != SA_NR_SPLICE &&
-	    nr != SA_NR_VMSPLICE)
+	if (compat && !sa_nr32_read(nr))
+		return 0;
+	if (compat)
+		return tty_read(
+			task, regs,
+			nr == SA_NR32_READV || nr == SA_NR32_PREADV2 || nr == SA_NR32_VMSPLICE,
+			nr == SA_NR32_SPLICE || nr == SA_NR32_TEE	   ? SA_TAKE_SPLICE :
+			nr == SA_NR32_SENDFILE || nr == SA_NR32_SENDFILE64 ? SA_TAKE_SENDFILE :
+									     SA_TAKE_READ,
+			true, ret);
+	if (!sa_nr64_read(nr))
 		return 0;
 #endif
 	/* vmsplice(2) from a pipe's read end copies out as readv(2) does. */
 	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_VMSPLICE;
-	return tty_read(task, regs, vec, nr == SA_NR_SPLICE, compat, ret);
+	return tty_read(task, regs, vec, sa_take_of(nr), compat, ret);
 }

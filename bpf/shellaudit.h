@@ -68,6 +68,9 @@ enum sa_event_type {
  * something else before a newline (another syscall, a fork, an exec): they
  * end a line. */
 #define SA_F_TTY_BREAK 0x400
+/* Terminal reads (SA_EV_TTY): splice(2) or sendfile(2) took lost bytes
+ * from the terminal with no user buffer to copy them from (len is 0). */
+#define SA_F_TTY_MOVED 0x800
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {

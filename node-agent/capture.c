@@ -34,21 +34,30 @@
 /* The syscalls of terminal capture with the tracepoint hook, and the pin
  * names of their links: their ends (tty_read_tp), then the beginnings of
  * the reads (tty_enter_tp: what the read was given, see sa_read_start);
- * the raw hook has two links, sys_exit and sys_enter. splice and vmsplice:
- * what a session's stdin pipe gives without a read (vmsplice copies out as
- * readv does; splice's bytes are counted). */
-static const char *const capture_tty_tps[] = { "sys_exit_read",	    "sys_exit_readv",
-					       "sys_exit_preadv2",  "sys_exit_splice",
-					       "sys_exit_vmsplice", "sys_enter_read",
-					       "sys_enter_readv",   "sys_enter_preadv2" };
-static const char *const capture_tty_pins[] = { "link_tty_read",	"link_tty_readv",
-						"link_tty_preadv2",	"link_tty_splice",
-						"link_tty_vmsplice",	"link_tty_read_enter",
-						"link_tty_readv_enter", "link_tty_preadv2_enter" };
+ * the raw hook has two links, sys_exit and sys_enter. splice, vmsplice,
+ * sendfile and tee: what a terminal or a session's stdin pipe gives
+ * without a read (vmsplice copies out as readv does; the others' bytes are
+ * counted). */
+static const char *const capture_tty_tps[] = {
+	"sys_exit_read",     "sys_exit_readv",	    "sys_exit_preadv2", "sys_exit_splice",
+	"sys_exit_vmsplice", "sys_exit_sendfile64", "sys_exit_tee",	"sys_enter_read",
+	"sys_enter_readv",   "sys_enter_preadv2",   "sys_enter_splice", "sys_enter_sendfile64",
+	"sys_enter_tee"
+};
+static const char *const capture_tty_pins[] = { "link_tty_read",	 "link_tty_readv",
+						"link_tty_preadv2",	 "link_tty_splice",
+						"link_tty_vmsplice",	 "link_tty_sendfile",
+						"link_tty_tee",		 "link_tty_read_enter",
+						"link_tty_readv_enter",	 "link_tty_preadv2_enter",
+						"link_tty_splice_enter", "link_tty_sendfile_enter",
+						"link_tty_tee_enter" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
 #define CAPTURE_TTY_PIN_SYS_ENTER "link_tty_sys_enter"
-#define CAPTURE_TTY_NLINKS 8
-#define CAPTURE_TTY_NEXITS 5 /* the first links: tty_read_tp's */
+#define CAPTURE_TTY_NLINKS 13
+#define CAPTURE_TTY_NEXITS 7 /* the first links: tty_read_tp's */
+_Static_assert(sizeof(capture_tty_tps) / sizeof(capture_tty_tps[0]) == CAPTURE_TTY_NLINKS &&
+		       sizeof(capture_tty_pins) / sizeof(capture_tty_pins[0]) == CAPTURE_TTY_NLINKS,
+	       "one tracepoint and one pin name per link");
 
 /* The period of stdin_tick on each CPU, in ns of the CPU's clock. */
 #define CAPTURE_STDIN_TICK_NS (250ull * 1000 * 1000)
@@ -626,8 +635,8 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 			 "terminal capture through the raw sys_exit tracepoint (every syscall)");
 	else if (c->tty_hook == CAPTURE_TTY_TRACEPOINT)
 		log_with(LOG_INFO, LOG_KV("hook", "tracepoint"),
-			 "terminal capture through the syscall tracepoints of read, readv and "
-			 "preadv2");
+			 "terminal capture through the syscall tracepoints of read, readv, "
+			 "preadv2, splice, vmsplice, sendfile and tee");
 	if ((err = capture_attach_sched(c, c->skel->progs.sched_exec, &c->skel->links.sched_exec,
 					"sched_exec", "sched_process_exec")) ||
 	    (err = capture_attach_sched(c, c->skel->progs.sched_exit, &c->skel->links.sched_exit,

@@ -206,8 +206,21 @@ static void ttyline_put_lines(struct ttyline_table *t, struct ttyline_stream *s,
 	}
 }
 
-/* n bytes of the stdin of s were not recorded (h: the read that says so):
- * the line being read ends there, cut, and a line says how many. */
+/* Bytes of s were not recorded (h: the read that says so, note: the line
+ * that says how many): the line being read ends there, cut, and note
+ * follows it. */
+static void ttyline_gap(struct ttyline_table *t, struct ttyline_stream *s,
+			const struct sa_event_hdr *h, const char *note)
+{
+	if (s->le.len) {
+		s->flags |= TTYLINE_TRUNCATED;
+		ttyline_complete(t, s, h, false);
+	}
+	ttyline_emit(t, h, s->tty, note, strlen(note),
+		     TTYLINE_TRUNCATED | (s->is_stdin ? TTYLINE_STDIN : 0), s->part++);
+}
+
+/* n bytes of the stdin of s were not recorded (h: the read that says so). */
 static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
 			      const struct sa_event_hdr *h, uint32_t n)
 {
@@ -215,13 +228,8 @@ static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
 
 	if (!n)
 		return;
-	if (s->le.len) {
-		s->flags |= TTYLINE_TRUNCATED;
-		ttyline_complete(t, s, h, false);
-	}
 	snprintf(note, sizeof(note), TTYLINE_SKIPPED, n);
-	ttyline_emit(t, h, s->tty, note, strlen(note), TTYLINE_STDIN | TTYLINE_TRUNCATED,
-		     s->part++);
+	ttyline_gap(t, s, h, note);
 }
 
 /* A read of a session's stdin into s (see ttyline.h). */
@@ -263,6 +271,13 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	}
 	/* A later read of the stream: the held line was not readline's. */
 	ttyline_send_held(t, s);
+	if (h->flags & SA_F_TTY_MOVED) {
+		char note[96];
+
+		snprintf(note, sizeof(note), TTYLINE_MOVED, ev->lost);
+		ttyline_gap(t, s, h, note);
+		return;
+	}
 	if (h->flags & SA_F_TRUNCATED)
 		s->flags |= TTYLINE_TRUNCATED | (canon ? 0 : TTYLINE_INEXACT);
 	if (!canon) {

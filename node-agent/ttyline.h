@@ -13,7 +13,10 @@
  *    (ttyline_tick), the rest being a line of its own; bytes the kernel
  *    did not record (past the stream's rate) end the line being read, as
  *    truncated, and are a line of their own (TTYLINE_SKIPPED) saying how
- *    many.
+ *    many;
+ *  - bytes splice(2) or sendfile(2) took from a terminal (SA_F_TTY_MOVED)
+ *    end the line being typed the same way, and a line (TTYLINE_MOVED)
+ *    says how many.
  * A line typed with echo off in canonical mode (a password prompt) is
  * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
  * an empty inexact one is: a history line run as recalled). A process's
@@ -47,6 +50,11 @@
 /* The text of the line that stands for bytes of a stdin not recorded
  * (with TTYLINE_TRUNCATED): printf format of their count, a uint32_t. */
 #define TTYLINE_SKIPPED "[not recorded: %" PRIu32 " bytes of stdin]"
+/* The text of the line that stands for bytes splice(2) or sendfile(2)
+ * took from a terminal (SA_F_TTY_MOVED, with TTYLINE_TRUNCATED): printf
+ * format of their count, a uint32_t. */
+#define TTYLINE_MOVED                                                                              \
+	"[not recorded: %" PRIu32 " bytes taken from the terminal by splice or sendfile]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 

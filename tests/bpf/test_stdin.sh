@@ -209,6 +209,9 @@ cat "$work/flood" | into t /bin/bash -c 'i=0; while [ $i -lt 100000 ] && read -r
 	>/dev/null 2>&1
 # 300,000 bytes moved out of the pipe by splice(2).
 head -c 300000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/null 2>&1
+# A line copied out of the pipe by tee(2) and left unread there (a shell
+# run from the copy reads nothing of the session's pipe).
+printf 'echo teed-line > /dev/null\n' | into t /bin/bash -c 'splicein --tee' >"$work/teed" 2>&1
 sync_t sync-2
 cap_agent_stop
 # root<TAB>line of the stdin lines; the flooded sessions are those whose
@@ -241,9 +244,12 @@ for r in $roots; do
 		test "$lines" -gt 100 -a "$skipped" -gt $((want / 2))
 	t_run "flood $n: few count lines ($notes)" test "$notes" -ge 1 -a "$notes" -le 20
 done
-t_eq "splice(2) out of the pipe: every byte counted" 300000 \
-	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
-		awk -F'\t' '$1 == "splicein" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"
+t_eq "tee(2) copied the line" 27 "$(cat "$work/teed")"
+t_eq "splice(2) out of the pipe: every byte counted; tee(2) of it: the bytes it copied" \
+	"$(printf '%s\n' 27 300000)" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,comm,line "$work/out.jsonl" |
+		awk -F'\t' '$2 == "splicein" && /not recorded: / { split($3, a, " "); s[$1] += a[3] }
+			END { for (r in s) print s[r] }' | sort -n)"
 notes=$(grep '"source":"stdin"' "$work/out.jsonl" | grep '\[not recorded: ')
 t_eq "the count lines are marked truncated" "$(grep -c . <<<"$notes")" "$(grep -c '"truncated":true' <<<"$notes")"
 

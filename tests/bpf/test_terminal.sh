@@ -143,6 +143,12 @@ for m in dup2 iov; do
 	printf '%s\n' "ttyswap --$m > /dev/null" "echo swapped-$m > /dev/null" >"$work/h-$m"
 	tt t "$work/h-$m" --fast --delay 1000 -- "${DASH[@]}"
 done
+# A reader that takes the line with no read at all: splice(2) (its fd
+# pointed at /dev/null meanwhile) or sendfile(2) into a pipe.
+for m in splice-dup2 sendfile; do
+	printf '%s\n' "ttyswap --$m > /dev/null" "echo moved-$m > /dev/null" >"$work/h-$m"
+	tt t "$work/h-$m" --fast --delay 1000 -- "${DASH[@]}"
+done
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -169,7 +175,7 @@ flags() {
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
-# h-dup2 h-iov
+# h-dup2 h-iov h-splice-dup2 h-sendfile
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -214,6 +220,14 @@ t_eq "a read whose fd another thread points at /dev/null while it blocks: the te
 t_eq "a readv whose iovec another thread points at newlines while it blocks: the line read" \
 	"$(printf '%s\t%s\n' dash 'ttyswap --iov > /dev/null' ttyswap 'echo swapped-iov > /dev/null')" \
 	"$(group 15)"
+moved() { printf '[not recorded: %d bytes taken from the terminal by splice or sendfile]' "$1"; }
+t_eq "splice(2) from the terminal, its fd swapped: an entry says how many bytes, none lost silently" \
+	"$(printf '%s\t%s\n' dash 'ttyswap --splice-dup2 > /dev/null' ttyswap "$(moved 35)")" \
+	"$(group 16)"
+t_eq "sendfile(2) from the terminal: an entry says how many bytes" \
+	"$(printf '%s\t%s\n' dash 'ttyswap --sendfile > /dev/null' ttyswap "$(moved 32)")" \
+	"$(group 17)"
+t_eq "the lines moved so are nowhere in clear" "" "$(grep -oE 'moved-(splice|sendfile)' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"
@@ -282,7 +296,9 @@ printf 'echo sysexit-ash\x7f\x7f\x7fASH > /dev/null\n' >"$work/x3"
 tt t "$work/x3" --newline -- "${ASH[@]}"
 printf '%s\n' 'ttyswap --iov > /dev/null' 'echo sysexit-swapped > /dev/null' >"$work/x4"
 tt t "$work/x4" --fast --delay 1000 -- "${DASH[@]}"
-t_wait 30 grep -q 'sysexit-swapped' "$work/out.jsonl"
+printf '%s\n' 'ttyswap --sendfile-dup2 > /dev/null' 'echo sysexit-moved > /dev/null' >"$work/x5"
+tt t "$work/x5" --fast --delay 1000 -- "${DASH[@]}"
+t_wait 30 grep -q '31 bytes taken from the terminal' "$work/out.jsonl"
 cap_agent_stop
 x=$(paste <("$TOOLS/sa-lines" --kind line --source terminal --field comm "$work/out.jsonl") \
 	<("$TOOLS/sa-lines" --kind line --source terminal "$work/out.jsonl") \
@@ -291,6 +307,7 @@ t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash, a rea
 	"$(printf '%s\t%s\t%s\n' dash 'echo sysexit-dash > /dev/null' false dash "${long:0:64}" true \
 		dash 'read32 > /dev/null' false read32 r32-line-sysexit false \
 		busybox 'echo sysexit-ASH > /dev/null' false dash 'ttyswap --iov > /dev/null' false \
-		ttyswap 'echo sysexit-swapped > /dev/null' false)" "$x"
+		ttyswap 'echo sysexit-swapped > /dev/null' false \
+		dash 'ttyswap --sendfile-dup2 > /dev/null' false ttyswap "$(moved 31)" true)" "$x"
 
 t_summary

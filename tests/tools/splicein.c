@@ -5,6 +5,9 @@
  *                        reads that, and prints the bytes moved;
  *   splicein --vmsplice  copies it out with vmsplice(2) from the pipe's
  *                        read end and writes it to stdout;
+ *   splicein --tee       copies what its stdin holds into a pipe of its own
+ *                        with tee(2), leaving it unread there, reads the
+ *                        copy and prints how many bytes it had;
  *   splicein --thread-exec N PROG
  *                        a thread other than the first reads N bytes of it
  *                        one per read(2), then runs PROG (which takes the
@@ -71,6 +74,28 @@ static int by_splice(void)
 		return 1;
 	}
 	printf("%llu\n", total);
+	return 0;
+}
+
+static int by_tee(void)
+{
+	ssize_t n, r, total = 0;
+	int p[2];
+
+	if (pipe(p) < 0) {
+		perror("splicein: pipe");
+		return 1;
+	}
+	/* Once: tee(2) leaves the bytes where they are. */
+	n = tee(0, p[1], sizeof(buf), 0);
+	if (n < 0) {
+		perror("splicein: tee");
+		return 1;
+	}
+	close(p[1]);
+	while ((r = read(p[0], buf, sizeof(buf))) > 0)
+		total += r;
+	printf("%zd\n", total);
 	return 0;
 }
 
@@ -148,5 +173,7 @@ int main(int argc, char **argv)
 		pthread_join(th, NULL);
 		return 1;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--tee"))
+		return by_tee();
 	return argc > 1 && !strcmp(argv[1], "--vmsplice") ? by_vmsplice() : by_splice();
 }

@@ -3,7 +3,8 @@
  * canonical and raw mode; password lines are withheld; a line that may be
  * readline's is held back and dropped when readline sends it; streams and
  * lines are bounded; a session's stdin pipe gives lines ended by LF, or
- * where what was read of a line may act, and bytes not recorded are a line
+ * where what was read of a line may act, and bytes not recorded (past a
+ * stdin's rate, or taken from a terminal by splice or sendfile) are a line
  * that counts them. */
 #include <stdlib.h>
 #include <string.h>
@@ -425,9 +426,50 @@ static void test_ttyline_parts_of_one_read(void)
 	ttyline_table_free(t);
 }
 
+/* Bytes splice(2) or sendfile(2) took from the terminal: the line being
+ * typed ends there, cut, and a line says how many; the held line (maybe
+ * readline's) goes first. */
+static void test_ttyline_bytes_moved_from_the_terminal_are_a_line(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	struct sa_event_hdr h = { .type = SA_EV_TTY,
+				  .flags = SA_F_TTY_MOVED | SA_F_TTY_CANON,
+				  .ts = ts,
+				  .target = 1,
+				  .sid = 100,
+				  .tgid = 10,
+				  .pid = 10 };
+	struct capture_event ev = { .hdr = &h, .tty = 136 << 20, .lost = 4096 };
+	char want[128];
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	rd(t, 10, 10, CANON, "ec", 2, 2);
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[0], "ec");
+	UNIT_CHECK(g.flags[0] == TTYLINE_TRUNCATED);
+	snprintf(want, sizeof(want), TTYLINE_MOVED, (uint32_t)4096);
+	UNIT_CHECK_STR(g.text[1], want);
+	UNIT_CHECK_STR(g.text[1],
+		       "[not recorded: 4096 bytes taken from the terminal by splice or sendfile]");
+	UNIT_CHECK(g.flags[1] == TTYLINE_TRUNCATED);
+	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1);
+	/* Raw mode, a thread without readline state: its held line first. */
+	rd(t, 10, 10, SA_F_TTY_NO_RL, "ls\r", 3, 1);
+	UNIT_CHECK(g.n == 2);
+	h.flags = SA_F_TTY_MOVED;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 4);
+	UNIT_CHECK_STR(g.text[2], "ls");
+	UNIT_CHECK_STR(g.text[3], want);
+	ttyline_table_free(t);
+}
+
 UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_off_is_withheld),
 	  UNIT_TEST(test_ttyline_raw_mode_keys_applied),
 	  UNIT_TEST(test_ttyline_processes_have_their_own_lines),
 	  UNIT_TEST(test_ttyline_holds_what_readline_may_send), UNIT_TEST(test_ttyline_bounded),
 	  UNIT_TEST(test_ttyline_stdin_lines), UNIT_TEST(test_ttyline_stdin_partial_lines_end),
-	  UNIT_TEST(test_ttyline_parts_of_one_read))
+	  UNIT_TEST(test_ttyline_parts_of_one_read),
+	  UNIT_TEST(test_ttyline_bytes_moved_from_the_terminal_are_a_line))
