@@ -101,21 +101,33 @@ struct {
 } events SEC(".maps");
 
 /* Per-thread line state: inside a readline() call that readline_enter saw,
- * armed for a callback-read line, the current line already sent, or inside
+ * armed for a callback-read line, the current line already sent, inside
  * a seen readline() call that has given the terminal back (its line is
  * complete, or a signal interrupted it and the shell may never return to
- * it: a ^C at the prompt with a trap). Terminal capture skips the reads of
+ * it: a ^C at the prompt with a trap), or running a `bind -x` command
+ * from inside a seen readline() call. Terminal capture skips the reads of
  * the first two states only. */
 #define SA_IN_READLINE 1
 #define SA_IN_CALLBACK 2
 #define SA_LINE_SENT 3
 #define SA_RL_DEPREPPED 4
+#define SA_IN_BIND_X 5
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, __u8);
 } in_readline SEC(".maps");
+
+/* Threads running a `bind -x` command that bind_x_enter saw: its return
+ * puts their state back to SA_IN_READLINE, whatever the command did to it
+ * (a `read -e` inside runs a readline call of its own). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} in_bind_x SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -516,6 +528,58 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 	t = current_target(task, &mntns);
 	if (t)
 		emit_line(task, mntns, t, ret, 0);
+	return 0;
+}
+
+/* bash_execute_unix_command(): bash runs a `bind -x` command from inside
+ * readline, on the line being edited (its READLINE_LINE), with the
+ * terminal left raw; the command may run that line (eval
+ * "$READLINE_LINE"; READLINE_LINE=) so that readline never returns it, or
+ * read the terminal itself (read -rn 20 x; eval "$x"). So the line as it
+ * stands goes out (SA_F_BIND_X: what the command does with it is its
+ * own), and until the command returns, the thread's reads of the terminal
+ * are not readline's: they are captured. The cookie is the distance from
+ * this function to rl_line_buffer, as for deprep_enter. */
+SEC("uprobe")
+int BPF_KPROBE(bind_x_enter)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid(), mntns, var;
+	__u8 mode = SA_IN_BIND_X, one = 1, *state;
+	const char *line = NULL;
+	struct sa_mark *t;
+	char first = 0;
+
+	t = current_target(task, &mntns);
+	if (!t)
+		return 0;
+	state = bpf_map_lookup_elem(&in_readline, &id);
+	if (!state || *state != SA_IN_READLINE)
+		return 0;
+	bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
+	bpf_map_update_elem(&in_bind_x, &id, &one, BPF_ANY);
+	var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
+	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line ||
+	    bpf_probe_read_user(&first, 1, line)) {
+		count(SA_CNT_READ_ERR);
+		return 0;
+	}
+	/* A key bound on an empty line (fzf's ^R) runs on nothing typed. */
+	if (first)
+		emit_line(task, mntns, t, line, SA_F_BIND_X);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(bind_x_ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u8 mode = SA_IN_READLINE;
+
+	if (!bpf_map_lookup_elem(&in_bind_x, &id))
+		return 0;
+	bpf_map_delete_elem(&in_bind_x, &id);
+	bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
 	return 0;
 }
 

@@ -71,6 +71,10 @@ enum sa_event_type {
 /* Terminal reads (SA_EV_TTY): splice(2) or sendfile(2) took lost bytes
  * from the terminal with no user buffer to copy them from (len is 0). */
 #define SA_F_TTY_MOVED 0x800
+/* Line (SA_EV_LINE): the line being edited when a `bind -x` command ran
+ * on it from inside readline, as it stood then (the command may run it,
+ * change it or leave it; readline returns what is left, if anything). */
+#define SA_F_BIND_X 0x1000
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {

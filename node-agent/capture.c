@@ -463,6 +463,8 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	if (!c->recovery) {
 		bpf_program__set_autoload(c->skel->progs.deprep_enter, false);
 		bpf_program__set_autoload(c->skel->progs.prep_enter, false);
+		bpf_program__set_autoload(c->skel->progs.bind_x_enter, false);
+		bpf_program__set_autoload(c->skel->progs.bind_x_ret, false);
 	}
 	bpf_program__set_autoload(c->skel->progs.tty_read_tp,
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
@@ -865,17 +867,20 @@ int capture_attach_uprobe(struct capture *c, enum capture_probe which, const cha
 			  uint64_t offset, uint64_t cookie, const char *pin, bool *adopted,
 			  struct bpf_link **out)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = which == CAPTURE_READLINE_RET,
+	LIBBPF_OPTS(bpf_uprobe_opts, opts,
+		    .retprobe = which == CAPTURE_READLINE_RET || which == CAPTURE_BIND_X_RET,
 		    .bpf_cookie = cookie);
 	struct bpf_program *prog = which == CAPTURE_READLINE_RET   ? c->skel->progs.readline_ret :
 				   which == CAPTURE_READLINE_ENTER ? c->skel->progs.readline_enter :
 				   which == CAPTURE_DEPREP_ENTER   ? c->skel->progs.deprep_enter :
+				   which == CAPTURE_BIND_X_RET	   ? c->skel->progs.bind_x_ret :
+				   which == CAPTURE_BIND_X_ENTER   ? c->skel->progs.bind_x_enter :
 								     c->skel->progs.prep_enter;
 	char pinpath[PATH_MAX];
 	struct bpf_link *link;
 
 	*adopted = false;
-	if (!c->recovery && (which == CAPTURE_DEPREP_ENTER || which == CAPTURE_PREP_ENTER))
+	if (!c->recovery && which != CAPTURE_READLINE_RET && which != CAPTURE_READLINE_ENTER)
 		return -EOPNOTSUPP;
 	if ((link = capture_pinned_link(c, pin, pinpath))) {
 		*adopted = true;

@@ -143,11 +143,14 @@ int capture_task_mark(struct capture *c, int pidfd, struct sa_mark *out);
 uint32_t capture_target_of_pid(struct capture *c, pid_t pid);
 
 enum capture_probe {
-	CAPTURE_READLINE_RET, /* uretprobe on readline: the line it returns */
+	CAPTURE_READLINE_RET,	/* uretprobe on readline: the line it returns */
 	CAPTURE_READLINE_ENTER, /* uprobe on readline: marks calls seen */
-	CAPTURE_DEPREP_ENTER, /* uprobe on rl_deprep_terminal: recovers unseen calls;
-			       * cookie: &rl_line_buffer - &rl_deprep_terminal */
-	CAPTURE_PREP_ENTER, /* uprobe on rl_prep_terminal: arms callback-read lines */
+	CAPTURE_DEPREP_ENTER,	/* uprobe on rl_deprep_terminal: recovers unseen calls;
+				 * cookie: &rl_line_buffer - &rl_deprep_terminal */
+	CAPTURE_PREP_ENTER,	/* uprobe on rl_prep_terminal: arms callback-read lines */
+	CAPTURE_BIND_X_RET,	/* uretprobe on bash_execute_unix_command: back to readline */
+	CAPTURE_BIND_X_ENTER,	/* uprobe on it: a `bind -x` command runs on the line;
+				 * cookie: &rl_line_buffer - &bash_execute_unix_command */
 };
 
 /* Attaches one of the readline programs to the function at file offset

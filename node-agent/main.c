@@ -149,13 +149,15 @@ static void main_usage(FILE *f)
 		"An empty line (Enter alone) is an entry with \"line\":\"\". Ctrl-D at the\n"
 		"prompt is an entry with \"eof\":true. The line a shell was already reading\n"
 		"when it was probed (its container just targeted) is recovered when Enter is\n"
-		"pressed and marked \"recovered\":true. Terminal lines: empty ones are not\n"
-		"entries; a line edited with keys whose effect cannot be known (history,\n"
-		"completion) is marked \"inexact\":true; a line typed with echo off (a\n"
-		"password) is not recorded, only that it was (\"echo_off\":true). A line of a\n"
-		"session's stdin that ended before its newline (its reader went on, a program\n"
-		"started, a second passed) is marked \"no_newline\":true: the next one of its\n"
-		"process may be the rest of it. Logs go to stderr as JSON lines.\n",
+		"pressed and marked \"recovered\":true. The line a bash `bind -x` command\n"
+		"runs on is an entry when the command starts, marked \"inexact\":true.\n"
+		"Terminal lines: empty ones are not entries; a line edited with keys whose\n"
+		"effect cannot be known (history, completion) is marked \"inexact\":true; a\n"
+		"line typed with echo off (a password) is not recorded, only that it was\n"
+		"(\"echo_off\":true). A line of a session's stdin that ended before its\n"
+		"newline (its reader went on, a program started, a second passed) is marked\n"
+		"\"no_newline\":true: the next one of its process may be the rest of it.\n"
+		"Logs go to stderr as JSON lines.\n",
 		SA_LINE_MAX_DEFAULT, SA_LINE_CAP - 2, SA_ARGS_MAX_DEFAULT, SA_ARGS_CAP);
 }
 

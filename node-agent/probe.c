@@ -35,17 +35,22 @@ struct probe_file {
 /* Where one parse of a file found what the probes use: readline's offset,
  * and when the file has all three, rl_prep_terminal's and
  * rl_deprep_terminal's offsets and rl_line_buffer's distance from the
- * latter (else 0). */
+ * latter (else 0); with those, when the file is bash with its readline
+ * inside, bash_execute_unix_command's offset (`bind -x` commands) and
+ * rl_line_buffer's distance from it (else 0). */
+#define PROBE_NLINKS 6 /* enum capture_probe */
+
 struct probe_points {
-	uint64_t readline, prep, deprep, line_buffer;
+	uint64_t readline, prep, deprep, line_buffer, bind_x, bind_x_line;
 };
 
 struct probe {
 	struct probe_file file;
 	struct probe_points at;
-	/* readline's return and entry, then when the file has them
-	 * rl_deprep_terminal's and rl_prep_terminal's entries. */
-	struct bpf_link *link[4];
+	/* By enum capture_probe: readline's return and entry, then when the
+	 * file has them rl_deprep_terminal's and rl_prep_terminal's entries,
+	 * bash_execute_unix_command's return and entry. */
+	struct bpf_link *link[PROBE_NLINKS];
 	uint32_t *owners;
 	size_t nowners;
 	char label[256];
@@ -64,7 +69,14 @@ struct probe_negative {
 };
 
 /* The names one parse of a file looks up; the probes need the first. */
-enum { PROBE_Q_READLINE, PROBE_Q_DEPREP, PROBE_Q_PREP, PROBE_Q_LINE_BUFFER, PROBE_Q_MAX };
+enum {
+	PROBE_Q_READLINE,
+	PROBE_Q_DEPREP,
+	PROBE_Q_PREP,
+	PROBE_Q_LINE_BUFFER,
+	PROBE_Q_BIND_X,
+	PROBE_Q_MAX
+};
 
 struct probe_set {
 	struct capture *cap;
@@ -162,7 +174,7 @@ static void probe_unlink(struct probe *p)
 {
 	int i;
 
-	for (i = 3; i >= 0; i--) {
+	for (i = PROBE_NLINKS - 1; i >= 0; i--) {
 		if (p->link[i])
 			capture_detach(p->link[i]);
 		p->link[i] = NULL;
@@ -186,7 +198,7 @@ void probe_set_free(struct probe_set *ps)
 	/* Pinned probes stay attached for the next agent; the others go with
 	 * their last handle. */
 	for (i = 0; i < ps->nprobes; i++) {
-		for (l = 0; l < 4; l++)
+		for (l = 0; l < PROBE_NLINKS; l++)
 			if (ps->probes[i].link[l])
 				capture_link_close(ps->probes[i].link[l]);
 		free(ps->probes[i].owners);
@@ -263,9 +275,10 @@ static void probe_pin_name(struct probe *p)
 			 (unsigned long long)f->size, (unsigned long long)f->mtime.tv_sec,
 			 (unsigned long)f->mtime.tv_nsec, (unsigned long long)f->ctime.tv_sec,
 			 (unsigned long)f->ctime.tv_nsec);
-	snprintf(p->pin, sizeof(p->pin), "rl-%s%s-%llx-%llx-%llx-%llx", key, content,
+	snprintf(p->pin, sizeof(p->pin), "rl-%s%s-%llx-%llx-%llx-%llx-%llx", key, content,
 		 (unsigned long long)p->at.readline, (unsigned long long)p->at.prep,
-		 (unsigned long long)p->at.deprep, (unsigned long long)p->at.line_buffer);
+		 (unsigned long long)p->at.deprep, (unsigned long long)p->at.line_buffer,
+		 (unsigned long long)p->at.bind_x);
 }
 
 static void probe_points_of(const struct elfsym_query q[PROBE_Q_MAX], struct probe_points *at)
@@ -277,6 +290,11 @@ static void probe_points_of(const struct elfsym_query q[PROBE_Q_MAX], struct pro
 		at->prep = q[PROBE_Q_PREP].sym.offset;
 		at->deprep = q[PROBE_Q_DEPREP].sym.offset;
 		at->line_buffer = q[PROBE_Q_LINE_BUFFER].sym.vaddr - q[PROBE_Q_DEPREP].sym.vaddr;
+		if (q[PROBE_Q_BIND_X].err == 0) {
+			at->bind_x = q[PROBE_Q_BIND_X].sym.offset;
+			at->bind_x_line =
+				q[PROBE_Q_LINE_BUFFER].sym.vaddr - q[PROBE_Q_BIND_X].sym.vaddr;
+		}
 	}
 }
 
@@ -305,6 +323,12 @@ static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const cha
 	    probe_link(ps, p, CAPTURE_DEPREP_ENTER, path, p->at.deprep, p->at.line_buffer,
 		       adopted) == 0)
 		*recovery = "yes";
+	/* bash's `bind -x` commands, run from inside readline: the return
+	 * first, as for readline. */
+	if (p->at.bind_x &&
+	    probe_link(ps, p, CAPTURE_BIND_X_RET, path, p->at.bind_x, 0, adopted) == 0)
+		probe_link(ps, p, CAPTURE_BIND_X_ENTER, path, p->at.bind_x, p->at.bind_x_line,
+			   adopted);
 	return 0;
 }
 
@@ -361,7 +385,8 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 			 struct probe_refusal *ref)
 {
 	static const char *const names[PROBE_Q_MAX] = { PROBE_SYMBOL, "rl_deprep_terminal",
-							"rl_prep_terminal", "rl_line_buffer" };
+							"rl_prep_terminal", "rl_line_buffer",
+							"bash_execute_unix_command" };
 	const struct refused_entry *known;
 	const char *why = NULL;
 	int64_t now = (int64_t)time(NULL);
@@ -482,7 +507,8 @@ static int probe_add_at(struct probe_set *ps, int fd, pid_t pid, uint32_t owner,
 	log_with(LOG_INFO,
 		 LOG_KV("file", label, "inode", devino, "file_key",
 			realfile_kind_name(p->file.key.kind), "real_file", key, "offset", off,
-			"recovers_running_call", recovery, "from_previous_agent",
+			"recovers_running_call", recovery, "bind_x",
+			p->link[CAPTURE_BIND_X_ENTER] ? "yes" : "no", "from_previous_agent",
 			adopted ? "yes" : "no"),
 		 "readline probe attached");
 	*out = p;

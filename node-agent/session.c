@@ -226,6 +226,9 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 		e.kind = SINK_LINE;
 		e.eof = (h->flags & SA_F_EOF) != 0;
 		e.recovered = (h->flags & SA_F_RECOVERED) != 0;
+		/* The line as a `bind -x` command found it: maybe not the
+		 * line run. */
+		e.inexact = (h->flags & SA_F_BIND_X) != 0;
 	} else if (h->type == SA_EV_NS) {
 		e.kind = SINK_NAMESPACE;
 		if (ev->ns)

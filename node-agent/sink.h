@@ -69,7 +69,9 @@ struct sink_entry {
 	bool eof; /* line: readline returned NULL (Ctrl-D) */
 	bool recovered; /* line: of a call running before the probe (SA_F_RECOVERED) */
 	enum sink_source source; /* line */
-	bool inexact; /* line (terminal): keys whose effect could not be known */
+	/* line: keys whose effect could not be known (terminal); the line a
+	 * `bind -x` command ran on, as it stood (readline, SA_F_BIND_X) */
+	bool inexact;
 	bool no_newline; /* line (stdin): ended before its newline, see TTYLINE_NO_NEWLINE */
 	bool echo_off; /* line (terminal): typed with echo off; text withheld */
 	uint32_t part; /* line (terminal): lines the same read completed before it */

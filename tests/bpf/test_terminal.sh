@@ -149,6 +149,14 @@ for m in splice-dup2 sendfile; do
 	printf '%s\n' "ttyswap --$m > /dev/null" "echo moved-$m > /dev/null" >"$work/h-$m"
 	tt t "$work/h-$m" --fast --delay 1000 -- "${DASH[@]}"
 done
+# `bind -x` commands, run on the line being edited from inside readline
+# with the terminal left raw: one runs the line itself (readline never
+# returns it), one reads the terminal itself and runs what it read. (Each
+# line ends with Enter: after either key, readline returns an empty line.)
+printf '%s\0' "bind -x '\"\\C-t\": eval \"\$READLINE_LINE\"; READLINE_LINE='" \
+	$'echo bindx-eval > /dev/null\x14' "bind -x '\"\\C-y\": read -rn 15 x; eval \"\$x\"'" \
+	$'\x19echo bindx-read' exit >"$work/h9"
+tt t "$work/h9" --nul -- "${BASH_RL[@]}"
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -175,7 +183,7 @@ flags() {
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
-# h-dup2 h-iov h-splice-dup2 h-sendfile
+# h-dup2 h-iov h-splice-dup2 h-sendfile h9
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -195,7 +203,10 @@ t_eq "cat reading the terminal" "$(printf '%s\t%s\n' dash 'cat > /dev/null' cat 
 	"$(group 5)"
 t_eq "readline's lines once, as readline, never as terminal lines" \
 	"$(printf '%s\n' 'echo rl-before' 'set +o emacs' 'echo rl-once-1' 'echo rl-once-2' 'set -o vi' \
-		'set +o vi' "bind -x '\"\\C-m\": busybox stty -icanon icrnl; exec /bin/dash -i'")" \
+		'set +o vi' "bind -x '\"\\C-m\": busybox stty -icanon icrnl; exec /bin/dash -i'" \
+		"bind -x '\"\\C-t\": eval \"\$READLINE_LINE\"; READLINE_LINE='" \
+		'echo bindx-eval > /dev/null' '' "bind -x '\"\\C-y\": read -rn 15 x; eval \"\$x\"'" '' \
+		exit)" \
 	"$(lines_of --source readline)"
 t_eq "readline off from vi mode: what is typed next is a terminal line" \
 	"$(printf 'bash\techo after-vi-off > /dev/null')" "$(group 6)"
@@ -227,6 +238,11 @@ t_eq "splice(2) from the terminal, its fd swapped: an entry says how many bytes,
 t_eq "sendfile(2) from the terminal: an entry says how many bytes" \
 	"$(printf '%s\t%s\n' dash 'ttyswap --sendfile > /dev/null' ttyswap "$(moved 32)")" \
 	"$(group 17)"
+t_eq "a bind -x command that runs the line being edited: that line, the one readline line marked inexact" \
+	"$(printf '%s\t%s' 'echo bindx-eval > /dev/null' true)" \
+	"$(lines_of --source readline --field line,inexact | awk -F'\t' '$2 == "true"')"
+t_eq "a bind -x command that reads the terminal itself: what it read, as a terminal line" \
+	"$(printf 'bash\techo bindx-read')" "$(group 18)"
 t_eq "the lines moved so are nowhere in clear" "" "$(grep -oE 'moved-(splice|sendfile)' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
