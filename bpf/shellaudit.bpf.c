@@ -1843,6 +1843,77 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 			sa_take_of(ctx->nr), false, ctx->ret);
 }
 
+/* ---- io_uring -------------------------------------------------------------
+ *
+ * A read of a terminal or of a session's stdin through io_uring
+ * (IORING_OP_READ and its kin, RECV for a socket) makes no read syscall:
+ * the kernel reads in the submitting thread or in one of its io-wq
+ * workers, and no syscall hook sees it. Each completion of such a read is
+ * an entry of how many bytes it took, as splice(2) is (SA_F_TTY_MOVED for
+ * a terminal, counted for a stdin); the bytes themselves are not recorded
+ * (the buffer may be a registered one, or a provided one the kernel
+ * picked). The file is the one the request read (a fixed file too,
+ * whatever became of its fd). An io-wq worker is not forked through the
+ * fork tracepoint, so it has no mark of its own: outside the target's
+ * mount namespace, its thread group leader's stands for it.
+ */
+#define SA_IORING_OP_READV 1
+#define SA_IORING_OP_READ_FIXED 4
+#define SA_IORING_OP_RECVMSG 10
+#define SA_IORING_OP_READ 22
+#define SA_IORING_OP_RECV 27
+#define SA_IORING_OP_READ_MULTISHOT 49
+#define SA_IORING_OP_READV_FIXED 60
+#define SA_PF_IO_WORKER 0x00000010
+
+static __always_inline bool uring_reads(__u8 op)
+{
+	return op == SA_IORING_OP_READV || op == SA_IORING_OP_READ_FIXED ||
+	       op == SA_IORING_OP_RECVMSG || op == SA_IORING_OP_READ || op == SA_IORING_OP_RECV ||
+	       op == SA_IORING_OP_READ_MULTISHOT || op == SA_IORING_OP_READV_FIXED;
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct io_kiocb *r = req;
+	struct tty_struct *tty;
+	struct sa_mark *t;
+	struct file *f;
+	__u64 mntns;
+	__s32 res;
+	__u32 lflag;
+
+	if (!r || !cqe)
+		return 0;
+	res = BPF_CORE_READ(cqe, res);
+	if (res <= 0 || !uring_reads(BPF_CORE_READ(r, opcode)))
+		return 0;
+	t = current_target(task, &mntns);
+	if (!t && (task->flags & SA_PF_IO_WORKER)) {
+		t = bpf_task_storage_get(&marks, task->group_leader, 0, 0);
+		if (t && !mark_valid(t))
+			t = NULL;
+	}
+	if (!t || !wants_terminal(t))
+		return 0;
+	f = BPF_CORE_READ(r, file);
+	if (!f)
+		return 0;
+	if (t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
+		stdin_splice(t, res);
+		return 0;
+	}
+	tty = file_tty(f);
+	if (!tty)
+		return 0;
+	lflag = BPF_CORE_READ(tty, termios.c_lflag);
+	tty_emit_read(task, mntns, t, SA_F_TTY_MOVED | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0),
+		      tty_dev(tty), 0, 0, res, res, 0);
+	return 0;
+}
+
 /* The current thread's gathered bytes go out, as they are (no BREAK:
  * the line may go on), if the first one is at least stale ns old. */
 static __always_inline void stdin_flush_current(__u64 stale)

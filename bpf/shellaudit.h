@@ -68,8 +68,8 @@ enum sa_event_type {
  * something else before a newline (another syscall, a fork, an exec): they
  * end a line. */
 #define SA_F_TTY_BREAK 0x400
-/* Terminal reads (SA_EV_TTY): splice(2) or sendfile(2) took lost bytes
- * from the terminal with no user buffer to copy them from (len is 0). */
+/* Terminal reads (SA_EV_TTY): splice(2), sendfile(2) or an io_uring read
+ * took lost bytes from the terminal, not recorded (len is 0). */
 #define SA_F_TTY_MOVED 0x800
 /* Line (SA_EV_LINE): the line being edited when a `bind -x` command ran
  * on it from inside readline, as it stood then (the command may run it,

@@ -53,6 +53,7 @@ static const char *const capture_tty_pins[] = { "link_tty_read",	 "link_tty_read
 						"link_tty_tee_enter" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
 #define CAPTURE_TTY_PIN_SYS_ENTER "link_tty_sys_enter"
+#define CAPTURE_TTY_PIN_URING "link_tty_uring"
 #define CAPTURE_TTY_NLINKS 13
 #define CAPTURE_TTY_NEXITS 7 /* the first links: tty_read_tp's */
 _Static_assert(sizeof(capture_tty_tps) / sizeof(capture_tty_tps[0]) == CAPTURE_TTY_NLINKS &&
@@ -75,6 +76,10 @@ struct capture {
 	char tty_why[256]; /* why OFF */
 	long tty_ids[CAPTURE_TTY_NLINKS]; /* TRACEPOINT: the tracepoints' ids */
 	struct bpf_link *tty_links[CAPTURE_TTY_NLINKS]; /* attached, or NULL */
+	/* With the terminal hook, io_uring's reads (uring_done), where the
+	 * kernel has io_uring's tracepoints: attached, or NULL. */
+	bool uring;
+	struct bpf_link *uring_link;
 	struct bpf_link **tick_links;			/* stdin_tick per CPU (ncpus), or NULL */
 	bool replaced; /* the pinned state of another build or settings was removed */
 	uint64_t replaced_unread; /* events in its ring buffer no agent read */
@@ -473,6 +478,9 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
 	bpf_program__set_autoload(c->skel->progs.tty_enter_raw,
 				  c->tty_hook == CAPTURE_TTY_SYS_EXIT);
+	c->uring = c->tty_hook != CAPTURE_TTY_OFF &&
+		   libbpf_find_vmlinux_btf_id("io_uring_complete", BPF_TRACE_RAW_TP) >= 0;
+	bpf_program__set_autoload(c->skel->progs.uring_done, c->uring);
 	bpf_program__set_autoload(c->skel->progs.stdin_sleep, c->tty_hook != CAPTURE_TTY_OFF);
 	bpf_program__set_autoload(c->skel->progs.stdin_tick, c->tty_hook != CAPTURE_TTY_OFF);
 	err = shellaudit_bpf__load(c->skel);
@@ -683,6 +691,7 @@ void capture_close(struct capture *c)
 		return;
 	for (i = 0; i < CAPTURE_TTY_NLINKS; i++)
 		bpf_link__destroy(c->tty_links[i]);
+	bpf_link__destroy(c->uring_link);
 	for (i = 0; c->tick_links && i < (size_t)c->ncpus; i++)
 		bpf_link__destroy(c->tick_links[i]);
 	free(c->tick_links);
@@ -1122,6 +1131,9 @@ int capture_tty_set(struct capture *c, bool on)
 				capture_detach(c->tty_links[i]);
 			c->tty_links[i] = NULL;
 		}
+		if (c->uring_link)
+			capture_detach(c->uring_link);
+		c->uring_link = NULL;
 		return 1;
 	}
 	if (c->tty_links[0])
@@ -1145,6 +1157,16 @@ int capture_tty_set(struct capture *c, bool on)
 			capture_pin_link(c, link, pin, path);
 		}
 		c->tty_links[i] = link;
+	}
+	/* Without it, terminal capture goes on, blind to io_uring only. */
+	if (c->uring && !(c->uring_link = capture_pinned_link(c, CAPTURE_TTY_PIN_URING, path))) {
+		c->uring_link = bpf_program__attach(c->skel->progs.uring_done);
+		if (c->uring_link)
+			capture_pin_link(c, c->uring_link, CAPTURE_TTY_PIN_URING, path);
+		else
+			log_with(
+				LOG_WARN, LOG_KV("reason", strerror(errno)),
+				"io_uring reads of terminals are not seen: its tracepoint refused");
 	}
 	return 1;
 }

@@ -14,7 +14,8 @@
  *    did not record (past the stream's rate) end the line being read, as
  *    truncated, and are a line of their own (TTYLINE_SKIPPED) saying how
  *    many;
- *  - bytes splice(2) or sendfile(2) took from a terminal (SA_F_TTY_MOVED)
+ *  - bytes splice(2), sendfile(2) or io_uring took from a terminal
+ *    (SA_F_TTY_MOVED)
  *    end the line being typed the same way, and a line (TTYLINE_MOVED)
  *    says how many.
  * A line typed with echo off in canonical mode (a password prompt) is
@@ -50,11 +51,11 @@
 /* The text of the line that stands for bytes of a stdin not recorded
  * (with TTYLINE_TRUNCATED): printf format of their count, a uint32_t. */
 #define TTYLINE_SKIPPED "[not recorded: %" PRIu32 " bytes of stdin]"
-/* The text of the line that stands for bytes splice(2) or sendfile(2)
- * took from a terminal (SA_F_TTY_MOVED, with TTYLINE_TRUNCATED): printf
+/* The text of the line that stands for bytes splice(2), sendfile(2) or
+ * io_uring took from a terminal (SA_F_TTY_MOVED, with TTYLINE_TRUNCATED): printf
  * format of their count, a uint32_t. */
 #define TTYLINE_MOVED                                                                              \
-	"[not recorded: %" PRIu32 " bytes taken from the terminal by splice or sendfile]"
+	"[not recorded: %" PRIu32 " bytes taken from the terminal by splice, sendfile or io_uring]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 

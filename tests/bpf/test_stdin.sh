@@ -43,11 +43,12 @@ set -uo pipefail
 . "$(dirname "$0")/capture-lib.sh"
 
 cap_setup
-for f in splicein streamsweep; do
+for f in splicein streamsweep uringread; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# The container's root: the shared one plus splicein.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" 2>/dev/null || t_fail "root with splicein"
+# The container's root: the shared one plus splicein and uringread.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" "$TOOLS/uringread" 2>/dev/null ||
+	t_fail "root with splicein and uringread"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -212,6 +213,8 @@ head -c 300000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/n
 # A line copied out of the pipe by tee(2) and left unread there (a shell
 # run from the copy reads nothing of the session's pipe).
 printf 'echo teed-line > /dev/null\n' | into t /bin/bash -c 'splicein --tee' >"$work/teed" 2>&1
+# A line read through io_uring: no read(2) at all.
+printf 'echo uring-stdin > /dev/null\n' | into t /bin/bash -c 'uringread' >"$work/uringed" 2>&1
 sync_t sync-2
 cap_agent_stop
 # root<TAB>line of the stdin lines; the flooded sessions are those whose
@@ -245,6 +248,10 @@ for r in $roots; do
 	t_run "flood $n: few count lines ($notes)" test "$notes" -ge 1 -a "$notes" -le 20
 done
 t_eq "tee(2) copied the line" 27 "$(cat "$work/teed")"
+t_eq "uringread read the line" 'echo uring-stdin > /dev/null' "$(cat "$work/uringed")"
+t_eq "an io_uring read of the pipe: its bytes counted" 29 \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
+		awk -F'\t' '$1 == "uringread" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"
 t_eq "splice(2) out of the pipe: every byte counted; tee(2) of it: the bytes it copied" \
 	"$(printf '%s\n' 27 300000)" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,comm,line "$work/out.jsonl" |

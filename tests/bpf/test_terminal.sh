@@ -55,12 +55,12 @@ printf '%s\n' redraw next exit >"$work/nl"
 	bash -c "$editor" editor "$work/nl.early" >/dev/null 2>&1 || t_fail "ptytype --newline runs the stand-in editor"
 t_eq "ptytype --newline types the next line after the Enter's newline, not at a redrawn prompt" \
 	"" "$(cat "$work/nl.early")"
-for f in read32 ttyswap; do
+for f in read32 ttyswap uringread; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# The container's root: the shared one plus read32 and ttyswap.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" "$TOOLS/ttyswap" 2>/dev/null ||
-	t_fail "root with read32 and ttyswap"
+# The container's root: the shared one plus read32, ttyswap and uringread.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" "$TOOLS/ttyswap" "$TOOLS/uringread" \
+	2>/dev/null || t_fail "root with read32, ttyswap and uringread"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -157,6 +157,12 @@ printf '%s\0' "bind -x '\"\\C-t\": eval \"\$READLINE_LINE\"; READLINE_LINE='" \
 	$'echo bindx-eval > /dev/null\x14' "bind -x '\"\\C-y\": read -rn 15 x; eval \"\$x\"'" \
 	$'\x19echo bindx-read' exit >"$work/h9"
 tt t "$work/h9" --nul -- "${BASH_RL[@]}"
+# A reader that takes the line through io_uring, of its fd or of a
+# registered (fixed) file whose fd is closed.
+for m in '' ' --fixed'; do
+	printf '%s\n' "uringread$m > /dev/null" "echo uring-line$m > /dev/null" >"$work/h-uring$m"
+	tt t "$work/h-uring$m" --fast --delay 1000 -- "${DASH[@]}"
+done
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -183,7 +189,7 @@ flags() {
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
-# h-dup2 h-iov h-splice-dup2 h-sendfile h9
+# h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -231,7 +237,7 @@ t_eq "a read whose fd another thread points at /dev/null while it blocks: the te
 t_eq "a readv whose iovec another thread points at newlines while it blocks: the line read" \
 	"$(printf '%s\t%s\n' dash 'ttyswap --iov > /dev/null' ttyswap 'echo swapped-iov > /dev/null')" \
 	"$(group 15)"
-moved() { printf '[not recorded: %d bytes taken from the terminal by splice or sendfile]' "$1"; }
+moved() { printf '[not recorded: %d bytes taken from the terminal by splice, sendfile or io_uring]' "$1"; }
 t_eq "splice(2) from the terminal, its fd swapped: an entry says how many bytes, none lost silently" \
 	"$(printf '%s\t%s\n' dash 'ttyswap --splice-dup2 > /dev/null' ttyswap "$(moved 35)")" \
 	"$(group 16)"
@@ -243,7 +249,14 @@ t_eq "a bind -x command that runs the line being edited: that line, the one read
 	"$(lines_of --source readline --field line,inexact | awk -F'\t' '$2 == "true"')"
 t_eq "a bind -x command that reads the terminal itself: what it read, as a terminal line" \
 	"$(printf 'bash\techo bindx-read')" "$(group 18)"
-t_eq "the lines moved so are nowhere in clear" "" "$(grep -oE 'moved-(splice|sendfile)' "$work/run1.jsonl")"
+# The io_uring read completes in the reader or in its io-wq worker thread
+# (comm iou-wrk-PID): the lines only.
+t_eq "an io_uring read of the terminal: an entry says how many bytes" \
+	"$(printf '%s\n' 'uringread > /dev/null' "$(moved 28)")" "$(group 19 | cut -f2)"
+t_eq "an io_uring read of a fixed file, its fd closed: an entry says how many bytes" \
+	"$(printf '%s\n' 'uringread --fixed > /dev/null' "$(moved 36)")" "$(group 20 | cut -f2)"
+t_eq "the lines moved so are nowhere in clear" "" \
+	"$(grep -oE 'moved-(splice|sendfile)|uring-line' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"

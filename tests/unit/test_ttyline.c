@@ -4,8 +4,8 @@
  * readline's is held back and dropped when readline sends it; streams and
  * lines are bounded; a session's stdin pipe gives lines ended by LF, or
  * where what was read of a line may act, and bytes not recorded (past a
- * stdin's rate, or taken from a terminal by splice or sendfile) are a line
- * that counts them. */
+ * stdin's rate, or taken from a terminal by splice, sendfile or io_uring)
+ * are a line that counts them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,8 +451,8 @@ static void test_ttyline_bytes_moved_from_the_terminal_are_a_line(void)
 	UNIT_CHECK(g.flags[0] == TTYLINE_TRUNCATED);
 	snprintf(want, sizeof(want), TTYLINE_MOVED, (uint32_t)4096);
 	UNIT_CHECK_STR(g.text[1], want);
-	UNIT_CHECK_STR(g.text[1],
-		       "[not recorded: 4096 bytes taken from the terminal by splice or sendfile]");
+	UNIT_CHECK_STR(g.text[1], "[not recorded: 4096 bytes taken from the terminal by splice, "
+				  "sendfile or io_uring]");
 	UNIT_CHECK(g.flags[1] == TTYLINE_TRUNCATED);
 	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1);
 	/* Raw mode, a thread without readline state: its held line first. */

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/* uringread: reads one chunk of its stdin (a terminal or a pipe) through
+ * io_uring, with no read(2) at all, and writes it to stdout:
+ *   uringread          IORING_OP_READ of fd 0;
+ *   uringread --fixed  the same of a registered (fixed) file: a dup of fd
+ *                      0, closed before the read.
+ * Raw syscalls, no liburing. Built static, so that a test can drop it into
+ * a container's root. */
+#define _GNU_SOURCE
+#include <linux/io_uring.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static char buf[4096];
+
+static void *ring_map(int ring, size_t len, off_t what)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, what);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int main(int argc, char **argv)
+{
+	int fixed = argc == 2 && !strcmp(argv[1], "--fixed"), ring, fd = 0, dup0, res;
+	struct io_uring_params p;
+	struct io_uring_sqe *sqes, *sqe;
+	struct io_uring_cqe *cqe;
+	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask, tail, head;
+	char *sq, *cq;
+
+	if (argc > 2 || (argc == 2 && !fixed)) {
+		fprintf(stderr, "usage: uringread [--fixed]\n");
+		return 2;
+	}
+	memset(&p, 0, sizeof(p));
+	ring = (int)syscall(__NR_io_uring_setup, 4, &p);
+	if (ring < 0) {
+		perror("uringread: io_uring_setup");
+		return 1;
+	}
+	sq = ring_map(ring, p.sq_off.array + p.sq_entries * sizeof(unsigned), IORING_OFF_SQ_RING);
+	cq = ring_map(ring, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
+		      IORING_OFF_CQ_RING);
+	sqes = ring_map(ring, p.sq_entries * sizeof(struct io_uring_sqe), IORING_OFF_SQES);
+	if (!sq || !cq || !sqes) {
+		perror("uringread: mmap");
+		return 1;
+	}
+	if (fixed) {
+		dup0 = dup(0);
+		if (dup0 < 0 ||
+		    syscall(__NR_io_uring_register, ring, IORING_REGISTER_FILES, &dup0, 1) < 0) {
+			perror("uringread: io_uring_register");
+			return 1;
+		}
+		close(dup0);
+	}
+	sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	sq_array = (unsigned *)(sq + p.sq_off.array);
+	tail = *sq_tail;
+	sqe = &sqes[tail & *sq_mask];
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ;
+	sqe->fd = fd;
+	sqe->flags = fixed ? IOSQE_FIXED_FILE : 0;
+	sqe->addr = (unsigned long)buf;
+	sqe->len = sizeof(buf);
+	sqe->off = (__u64)-1; /* the file's position: a terminal or a pipe has none */
+	sq_array[tail & *sq_mask] = tail & *sq_mask;
+	__atomic_store_n(sq_tail, tail + 1, __ATOMIC_RELEASE);
+	cq_head = (unsigned *)(cq + p.cq_off.head);
+	cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	for (res = (int)syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+	     res >= 0 && (head = __atomic_load_n(cq_head, __ATOMIC_ACQUIRE)) ==
+				 __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE);
+	     res = (int)syscall(__NR_io_uring_enter, ring, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0))
+		;
+	if (res < 0) {
+		perror("uringread: io_uring_enter");
+		return 1;
+	}
+	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (head & *cq_mask);
+	res = cqe->res;
+	__atomic_store_n(cq_head, head + 1, __ATOMIC_RELEASE);
+	if (res < 0) {
+		fprintf(stderr, "uringread: read: %s\n", strerror(-res));
+		return 1;
+	}
+	return write(1, buf, (size_t)res) == res ? 0 : 1;
+}
