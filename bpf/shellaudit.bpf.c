@@ -1492,10 +1492,12 @@ static __always_inline struct sa_stdin_buf *stdin_buf_get(__u64 id)
 	return bpf_map_lookup_elem(&stdin_buf, &id);
 }
 
-/* A read of ret bytes (an iovec array for vec) from the session's stdin. */
+/* A read of ret bytes (an iovec array for vec; saved: its iovecs as the
+ * read began, see sa_read_start, or NULL) from the session's stdin. */
 static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, unsigned long buf,
-				       unsigned long asked, long ret, bool vec, bool compat)
+				       unsigned long asked, long ret, bool vec, bool compat,
+				       const __u64 *saved)
 {
 	__u64 id = bpf_get_current_pid_tgid(), key = stdin_key(t);
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
@@ -1549,7 +1551,7 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 				   &skipped);
 		if (sent)
 			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret,
-				       compat, NULL);
+				       compat, saved);
 	} else if (ret <= SA_TTY_SMALL) {
 		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
 	} else if (ret <= SA_TTY_MEDIUM) {
@@ -1763,7 +1765,8 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	tty = file_tty(f);
 	if (!tty) {
 		if (stdin)
-			stdin_read(task, mntns, t, buf, asked, ret, vec, compat);
+			stdin_read(task, mntns, t, buf, asked, ret, vec, compat,
+				   start.file ? start.iov : NULL);
 		return 0;
 	}
 	dev = tty_dev(tty);

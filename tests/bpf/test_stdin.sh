@@ -43,12 +43,12 @@ set -uo pipefail
 . "$(dirname "$0")/capture-lib.sh"
 
 cap_setup
-for f in splicein streamsweep uringread; do
+for f in splicein streamsweep uringread ttyswap; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# The container's root: the shared one plus splicein and uringread.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" "$TOOLS/uringread" 2>/dev/null ||
-	t_fail "root with splicein and uringread"
+# The container's root: the shared one plus splicein, uringread and ttyswap.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" "$TOOLS/uringread" "$TOOLS/ttyswap" \
+	2>/dev/null || t_fail "root with splicein, uringread and ttyswap"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -213,6 +213,10 @@ head -c 300000 /dev/zero | into t /bin/bash -c 'splicein > /tmp/spliced' >/dev/n
 # A line copied out of the pipe by tee(2) and left unread there (a shell
 # run from the copy reads nothing of the session's pipe).
 printf 'echo teed-line > /dev/null\n' | into t /bin/bash -c 'splicein --tee' >"$work/teed" 2>&1
+# A readv(2) whose iovec another thread points at newlines while it
+# blocks (200 ms in; the line comes a second later).
+(sleep 1 && printf 'echo swapped-stdin > /dev/null\n') | into t /bin/bash -c 'ttyswap --iov' \
+	>"$work/swapped" 2>&1
 # A line read through io_uring: no read(2) at all.
 printf 'echo uring-stdin > /dev/null\n' | into t /bin/bash -c 'uringread' >"$work/uringed" 2>&1
 sync_t sync-2
@@ -249,6 +253,10 @@ for r in $roots; do
 done
 t_eq "tee(2) copied the line" 27 "$(cat "$work/teed")"
 t_eq "uringread read the line" 'echo uring-stdin > /dev/null' "$(cat "$work/uringed")"
+t_eq "a readv of the pipe whose iovec another thread swapped while it blocked: the line it read" \
+	"$(printf 'ttyswap\techo swapped-stdin > /dev/null')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
+		grep -F 'swapped-stdin')"
 t_eq "an io_uring read of the pipe: its bytes counted" 29 \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		awk -F'\t' '$1 == "uringread" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"

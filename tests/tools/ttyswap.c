@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* ttyswap: reads one line from its terminal as a reader that wants to hide
- * it from a read hook would, and writes it to stdout:
+/* ttyswap: reads one line from its terminal (or its stdin, a pipe) as a
+ * reader that wants to hide it from a read hook would, and writes it to
+ * stdout:
  *   ttyswap --dup2   read(2) on a second fd of its terminal (a dup of its
  *                    stdin, which stays open); while it blocks,
  *                    another thread points that fd at /dev/null (dup2):
@@ -75,8 +76,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Its stdin stays open: the terminal's file outlives the swap. */
-	if (!isatty(0) || (fd = dup(0)) < 0) {
-		fprintf(stderr, "ttyswap: stdin is no terminal\n");
+	if ((fd = dup(0)) < 0) {
+		fprintf(stderr, "ttyswap: no stdin\n");
 		return 1;
 	}
 	if (pthread_create(&t, NULL, swap, NULL)) {
