@@ -984,6 +984,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR_SPLICE 275
 #define SA_NR_VMSPLICE 278
 #define SA_NR_SENDFILE 40
+#define SA_NR_IO_SUBMIT 209
 #define SA_NR_TEE 276
 #define SA_NR32_READ 3
 #define SA_NR32_READV 145
@@ -1001,6 +1002,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR_SPLICE 76
 #define SA_NR_VMSPLICE 75
 #define SA_NR_SENDFILE 71
+#define SA_NR_IO_SUBMIT 2
 #define SA_NR_TEE 77
 #else
 #error "terminal capture knows the syscall numbers of x86 and arm64 only"
@@ -1811,6 +1813,90 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	return 0;
 }
 
+/* ---- Linux AIO ------------------------------------------------------------
+ *
+ * An io_submit(2) read (IOCB_CMD_PREAD, _PREADV) of a terminal makes no
+ * read syscall either: the kernel reads the terminal inside io_submit and
+ * posts how many bytes to the AIO ring. Of an audited task's io_submit,
+ * the first of its first SA_AIO_IOCBS iocbs that reads a terminal is
+ * noted as the call begins (read_start: the file, iov[0] the bytes asked),
+ * and sent as an entry of no data when the call returns having submitted
+ * it (SA_F_TTY_AIO). Native syscalls only (the ia32 iocb pointers are 32
+ * bits).
+ */
+#define SA_AIO_IOCBS 4
+#define SA_IOCB_CMD_PREAD 0
+#define SA_IOCB_CMD_PREADV 7
+
+/* The head of struct iocb (linux/aio_abi.h, little-endian). */
+struct sa_iocb {
+	__u64 data;
+	__u32 key, rw_flags;
+	__u16 opcode;
+	__s16 reqprio;
+	__u32 fildes;
+	__u64 buf;
+	__u64 nbytes;
+};
+
+static __always_inline void aio_begin(struct task_struct *task, unsigned long nr,
+				      unsigned long iocbpp)
+{
+	struct sa_mark *m = bpf_task_storage_get(&marks, task, 0, 0);
+	__u64 id = bpf_get_current_pid_tgid(), p;
+	struct sa_read_start st = {};
+	struct sa_iocb cb;
+	struct file *f;
+	__u32 i;
+
+	/* An unaudited task (every other one) costs this one lookup. */
+	if (!m)
+		return;
+	for (i = 0; i < SA_AIO_IOCBS && i < nr; i++) {
+		if (bpf_probe_read_user(&p, sizeof(p), (const void *)(iocbpp + 8 * i)) ||
+		    bpf_probe_read_user(&cb, sizeof(cb), (const void *)p))
+			break;
+		if (cb.opcode != SA_IOCB_CMD_PREAD && cb.opcode != SA_IOCB_CMD_PREADV)
+			continue;
+		f = fd_file(task, cb.fildes);
+		if (!f || !file_tty(f))
+			continue;
+		st.file = (__u64)f;
+		st.iov[0] = cb.nbytes;
+		bpf_map_update_elem(&read_start, &id, &st, BPF_ANY);
+		return;
+	}
+	if (bpf_map_lookup_elem(&read_start, &id))
+		bpf_map_delete_elem(&read_start, &id);
+}
+
+static __always_inline void aio_end(struct task_struct *task, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
+	struct sa_read_start *began = bpf_map_lookup_elem(&read_start, &id);
+	struct tty_struct *tty;
+	struct sa_mark *t;
+	__u64 file, asked;
+	__u32 lflag;
+
+	if (!began)
+		return;
+	file = began->file;
+	asked = began->iov[0];
+	bpf_map_delete_elem(&read_start, &id);
+	if (ret <= 0)
+		return;
+	t = current_target(task, &mntns);
+	if (!t || !wants_terminal(t))
+		return;
+	tty = file_tty((struct file *)file);
+	if (!tty)
+		return;
+	lflag = BPF_CORE_READ(tty, termios.c_lflag);
+	tty_emit_read(task, mntns, t, SA_F_TTY_AIO | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0),
+		      tty_dev(tty), 0, 0, asked, 0, 0);
+}
+
 /* How syscall nr (native) takes its bytes. */
 static __always_inline enum sa_take sa_take_of(long nr)
 {
@@ -1825,6 +1911,10 @@ int tty_enter_tp(struct syscall_trace_enter *ctx)
 	bool vec = ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2;
 	unsigned long fd = ctx->args[0], arg1 = ctx->args[1];
 
+	if (ctx->nr == SA_NR_IO_SUBMIT) {
+		aio_begin(bpf_get_current_task_btf(), arg1, ctx->args[2]);
+		return 0;
+	}
 	/* Both loaded: the verifier refuses a context offset chosen at run
 	 * time. sendfile(2) reads its second argument. */
 	barrier_var(fd);
@@ -1838,6 +1928,10 @@ int tty_enter_tp(struct syscall_trace_enter *ctx)
 SEC("tracepoint")
 int tty_read_tp(struct syscall_trace_exit *ctx)
 {
+	if (ctx->nr == SA_NR_IO_SUBMIT) {
+		aio_end(bpf_get_current_task_btf(), ctx->ret);
+		return 0;
+	}
 	if (ctx->ret < 0)
 		return 0;
 	return tty_read(bpf_get_current_task_btf(), NULL,
@@ -2032,6 +2126,16 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 	unsigned long fd, iov, cnt;
 	bool compat = false, vec, sendfile;
 
+	if (nr == SA_NR_IO_SUBMIT) {
+		task = bpf_get_current_task_btf();
+#if defined(__TARGET_ARCH_x86)
+		if (!(task->thread_info.status & SA_TS_COMPAT))
+			aio_begin(task, regs->si, regs->dx);
+#else
+		aio_begin(task, PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
+#endif
+		return 0;
+	}
 	if (!sa_nr_read(nr) || nr == SA_NR_VMSPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -2086,6 +2190,14 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	if (stdin_pending && !sa_nr_read(nr)) {
 		task = bpf_get_current_task_btf();
 		stdin_break(task, NULL, 0, bpf_get_current_pid_tgid());
+	}
+	if (nr == SA_NR_IO_SUBMIT) {
+		task = bpf_get_current_task_btf();
+#if defined(__TARGET_ARCH_x86)
+		if (!(task->thread_info.status & SA_TS_COMPAT))
+#endif
+			aio_end(task, ret);
+		return 0;
 	}
 	if (ret < 0 || !sa_nr_read(nr))
 		return 0;

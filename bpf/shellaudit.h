@@ -71,6 +71,10 @@ enum sa_event_type {
 /* Terminal reads (SA_EV_TTY): splice(2), sendfile(2) or an io_uring read
  * took lost bytes from the terminal, not recorded (len is 0). */
 #define SA_F_TTY_MOVED 0x800
+/* Terminal reads (SA_EV_TTY): an io_submit(2) (Linux AIO) read of the
+ * terminal of up to count bytes, not recorded (len is 0): how many it
+ * took goes to the AIO ring, not to the syscall. */
+#define SA_F_TTY_AIO 0x2000
 /* Line (SA_EV_LINE): the line being edited when a `bind -x` command ran
  * on it from inside readline, as it stood then (the command may run it,
  * change it or leave it; readline returns what is left, if anything). */

@@ -37,25 +37,33 @@
  * the raw hook has two links, sys_exit and sys_enter. splice, vmsplice,
  * sendfile and tee: what a terminal or a session's stdin pipe gives
  * without a read (vmsplice copies out as readv does; the others' bytes are
- * counted). */
+ * counted); io_submit: Linux AIO reads of a terminal. */
 static const char *const capture_tty_tps[] = {
-	"sys_exit_read",     "sys_exit_readv",	    "sys_exit_preadv2", "sys_exit_splice",
-	"sys_exit_vmsplice", "sys_exit_sendfile64", "sys_exit_tee",	"sys_enter_read",
-	"sys_enter_readv",   "sys_enter_preadv2",   "sys_enter_splice", "sys_enter_sendfile64",
-	"sys_enter_tee"
+	"sys_exit_read",	"sys_exit_readv",      "sys_exit_preadv2",   "sys_exit_splice",
+	"sys_exit_vmsplice",	"sys_exit_sendfile64", "sys_exit_tee",	     "sys_exit_io_submit",
+	"sys_enter_read",	"sys_enter_readv",     "sys_enter_preadv2",  "sys_enter_splice",
+	"sys_enter_sendfile64", "sys_enter_tee",       "sys_enter_io_submit"
 };
-static const char *const capture_tty_pins[] = { "link_tty_read",	 "link_tty_readv",
-						"link_tty_preadv2",	 "link_tty_splice",
-						"link_tty_vmsplice",	 "link_tty_sendfile",
-						"link_tty_tee",		 "link_tty_read_enter",
-						"link_tty_readv_enter",	 "link_tty_preadv2_enter",
-						"link_tty_splice_enter", "link_tty_sendfile_enter",
-						"link_tty_tee_enter" };
+static const char *const capture_tty_pins[] = { "link_tty_read",
+						"link_tty_readv",
+						"link_tty_preadv2",
+						"link_tty_splice",
+						"link_tty_vmsplice",
+						"link_tty_sendfile",
+						"link_tty_tee",
+						"link_tty_io_submit",
+						"link_tty_read_enter",
+						"link_tty_readv_enter",
+						"link_tty_preadv2_enter",
+						"link_tty_splice_enter",
+						"link_tty_sendfile_enter",
+						"link_tty_tee_enter",
+						"link_tty_io_submit_enter" };
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
 #define CAPTURE_TTY_PIN_SYS_ENTER "link_tty_sys_enter"
 #define CAPTURE_TTY_PIN_URING "link_tty_uring"
-#define CAPTURE_TTY_NLINKS 13
-#define CAPTURE_TTY_NEXITS 7 /* the first links: tty_read_tp's */
+#define CAPTURE_TTY_NLINKS 15
+#define CAPTURE_TTY_NEXITS 8 /* the first links: tty_read_tp's */
 _Static_assert(sizeof(capture_tty_tps) / sizeof(capture_tty_tps[0]) == CAPTURE_TTY_NLINKS &&
 		       sizeof(capture_tty_pins) / sizeof(capture_tty_pins[0]) == CAPTURE_TTY_NLINKS,
 	       "one tracepoint and one pin name per link");
@@ -646,7 +654,7 @@ int capture_open(const struct capture_opts *opts, capture_handler_fn fn, void *c
 	else if (c->tty_hook == CAPTURE_TTY_TRACEPOINT)
 		log_with(LOG_INFO, LOG_KV("hook", "tracepoint"),
 			 "terminal capture through the syscall tracepoints of read, readv, "
-			 "preadv2, splice, vmsplice, sendfile and tee");
+			 "preadv2, splice, vmsplice, sendfile, tee and io_submit");
 	if ((err = capture_attach_sched(c, c->skel->progs.sched_exec, &c->skel->links.sched_exec,
 					"sched_exec", "sched_process_exec")) ||
 	    (err = capture_attach_sched(c, c->skel->progs.sched_exit, &c->skel->links.sched_exit,

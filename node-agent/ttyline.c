@@ -271,10 +271,13 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	}
 	/* A later read of the stream: the held line was not readline's. */
 	ttyline_send_held(t, s);
-	if (h->flags & SA_F_TTY_MOVED) {
+	if (h->flags & (SA_F_TTY_MOVED | SA_F_TTY_AIO)) {
 		char note[96];
 
-		snprintf(note, sizeof(note), TTYLINE_MOVED, ev->lost);
+		if (h->flags & SA_F_TTY_AIO)
+			snprintf(note, sizeof(note), TTYLINE_AIO, ev->asked);
+		else
+			snprintf(note, sizeof(note), TTYLINE_MOVED, ev->lost);
 		ttyline_gap(t, s, h, note);
 		return;
 	}

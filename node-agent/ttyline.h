@@ -15,9 +15,9 @@
  *    truncated, and are a line of their own (TTYLINE_SKIPPED) saying how
  *    many;
  *  - bytes splice(2), sendfile(2) or io_uring took from a terminal
- *    (SA_F_TTY_MOVED)
- *    end the line being typed the same way, and a line (TTYLINE_MOVED)
- *    says how many.
+ *    (SA_F_TTY_MOVED) end the line being typed the same way, and a line
+ *    (TTYLINE_MOVED) says how many; so does an io_submit(2) read of it
+ *    (SA_F_TTY_AIO, TTYLINE_AIO: how many bytes it asked for).
  * A line typed with echo off in canonical mode (a password prompt) is
  * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
  * an empty inexact one is: a history line run as recalled). A process's
@@ -52,10 +52,15 @@
  * (with TTYLINE_TRUNCATED): printf format of their count, a uint32_t. */
 #define TTYLINE_SKIPPED "[not recorded: %" PRIu32 " bytes of stdin]"
 /* The text of the line that stands for bytes splice(2), sendfile(2) or
- * io_uring took from a terminal (SA_F_TTY_MOVED, with TTYLINE_TRUNCATED): printf
- * format of their count, a uint32_t. */
+ * io_uring took from a terminal (SA_F_TTY_MOVED, with TTYLINE_TRUNCATED):
+ * printf format of their count, a uint32_t. */
 #define TTYLINE_MOVED                                                                              \
 	"[not recorded: %" PRIu32 " bytes taken from the terminal by splice, sendfile or io_uring]"
+/* The text of the line that stands for an io_submit(2) read of a terminal
+ * (SA_F_TTY_AIO, with TTYLINE_TRUNCATED): printf format of the bytes it
+ * asked for, a uint32_t. */
+#define TTYLINE_AIO                                                                                \
+	"[not recorded: a read of up to %" PRIu32 " bytes from the terminal by io_submit]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 

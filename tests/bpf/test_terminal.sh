@@ -55,12 +55,12 @@ printf '%s\n' redraw next exit >"$work/nl"
 	bash -c "$editor" editor "$work/nl.early" >/dev/null 2>&1 || t_fail "ptytype --newline runs the stand-in editor"
 t_eq "ptytype --newline types the next line after the Enter's newline, not at a redrawn prompt" \
 	"" "$(cat "$work/nl.early")"
-for f in read32 ttyswap uringread; do
+for f in read32 ttyswap uringread aioread; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# The container's root: the shared one plus read32, ttyswap and uringread.
+# The container's root: the shared one plus read32, ttyswap, uringread and aioread.
 "$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" "$TOOLS/ttyswap" "$TOOLS/uringread" \
-	2>/dev/null || t_fail "root with read32, ttyswap and uringread"
+	"$TOOLS/aioread" 2>/dev/null || t_fail "root with read32, ttyswap, uringread and aioread"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -163,6 +163,9 @@ for m in '' ' --fixed'; do
 	printf '%s\n' "uringread$m > /dev/null" "echo uring-line$m > /dev/null" >"$work/h-uring$m"
 	tt t "$work/h-uring$m" --fast --delay 1000 -- "${DASH[@]}"
 done
+# A reader that takes the line through Linux AIO (io_submit).
+printf '%s\n' "aioread > /dev/null" "echo aio-line > /dev/null" >"$work/h-aio"
+tt t "$work/h-aio" --fast --delay 1000 -- "${DASH[@]}"
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -189,7 +192,7 @@ flags() {
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
-# h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
+# h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed h-aio
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -255,8 +258,12 @@ t_eq "an io_uring read of the terminal: an entry says how many bytes" \
 	"$(printf '%s\n' 'uringread > /dev/null' "$(moved 28)")" "$(group 19 | cut -f2)"
 t_eq "an io_uring read of a fixed file, its fd closed: an entry says how many bytes" \
 	"$(printf '%s\n' 'uringread --fixed > /dev/null' "$(moved 36)")" "$(group 20 | cut -f2)"
+t_eq "an io_submit read of the terminal: an entry says so, and how many bytes it asked for" \
+	"$(printf '%s\t%s\n' dash 'aioread > /dev/null' aioread \
+		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
+	"$(group 21)"
 t_eq "the lines moved so are nowhere in clear" "" \
-	"$(grep -oE 'moved-(splice|sendfile)|uring-line' "$work/run1.jsonl")"
+	"$(grep -oE 'moved-(splice|sendfile)|uring-line|aio-line' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"
@@ -327,7 +334,9 @@ printf '%s\n' 'ttyswap --iov > /dev/null' 'echo sysexit-swapped > /dev/null' >"$
 tt t "$work/x4" --fast --delay 1000 -- "${DASH[@]}"
 printf '%s\n' 'ttyswap --sendfile-dup2 > /dev/null' 'echo sysexit-moved > /dev/null' >"$work/x5"
 tt t "$work/x5" --fast --delay 1000 -- "${DASH[@]}"
-t_wait 30 grep -q '31 bytes taken from the terminal' "$work/out.jsonl"
+printf '%s\n' 'aioread > /dev/null' 'echo sysexit-aio > /dev/null' >"$work/x6"
+tt t "$work/x6" --fast --delay 1000 -- "${DASH[@]}"
+t_wait 30 grep -q 'from the terminal by io_submit' "$work/out.jsonl"
 cap_agent_stop
 x=$(paste <("$TOOLS/sa-lines" --kind line --source terminal --field comm "$work/out.jsonl") \
 	<("$TOOLS/sa-lines" --kind line --source terminal "$work/out.jsonl") \
@@ -337,6 +346,8 @@ t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash, a rea
 		dash 'read32 > /dev/null' false read32 r32-line-sysexit false \
 		busybox 'echo sysexit-ASH > /dev/null' false dash 'ttyswap --iov > /dev/null' false \
 		ttyswap 'echo sysexit-swapped > /dev/null' false \
-		dash 'ttyswap --sendfile-dup2 > /dev/null' false ttyswap "$(moved 31)" true)" "$x"
+		dash 'ttyswap --sendfile-dup2 > /dev/null' false ttyswap "$(moved 31)" true \
+		dash 'aioread > /dev/null' false aioread \
+		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]' true)" "$x"
 
 t_summary

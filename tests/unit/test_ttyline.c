@@ -463,6 +463,15 @@ static void test_ttyline_bytes_moved_from_the_terminal_are_a_line(void)
 	UNIT_CHECK(g.n == 4);
 	UNIT_CHECK_STR(g.text[2], "ls");
 	UNIT_CHECK_STR(g.text[3], want);
+	/* An io_submit read: how many bytes it asked for. */
+	h.flags = SA_F_TTY_AIO | SA_F_TTY_CANON;
+	ev.lost = 0;
+	ev.asked = 4096;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 5);
+	UNIT_CHECK_STR(g.text[4], "[not recorded: a read of up to 4096 bytes from the terminal by "
+				  "io_submit]");
+	UNIT_CHECK(g.flags[4] == TTYLINE_TRUNCATED);
 	ttyline_table_free(t);
 }
 
