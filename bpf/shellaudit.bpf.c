@@ -531,6 +531,22 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 	return 0;
 }
 
+/* The value of rl_line_buffer, for a uprobe whose cookie is the distance
+ * from its function to that variable in the same file (the variable's
+ * address then needs no knowledge of where the file is mapped); NULL,
+ * counted, when unreadable. */
+static __always_inline const char *rl_line_buffer_of(void *ctx)
+{
+	__u64 var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
+	const char *line = NULL;
+
+	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line) {
+		count(SA_CNT_READ_ERR);
+		return NULL;
+	}
+	return line;
+}
+
 /* bash_execute_unix_command(): bash runs a `bind -x` command from inside
  * readline, on the line being edited (its READLINE_LINE), with the
  * terminal left raw; the command may run that line (eval
@@ -544,9 +560,9 @@ SEC("uprobe")
 int BPF_KPROBE(bind_x_enter)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 id = bpf_get_current_pid_tgid(), mntns, var;
+	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	__u8 mode = SA_IN_BIND_X, one = 1, *state;
-	const char *line = NULL;
+	const char *line;
 	struct sa_mark *t;
 	char first = 0;
 
@@ -558,10 +574,10 @@ int BPF_KPROBE(bind_x_enter)
 		return 0;
 	bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
 	bpf_map_update_elem(&in_bind_x, &id, &one, BPF_ANY);
-	var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
-	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line ||
-	    bpf_probe_read_user(&first, 1, line)) {
-		count(SA_CNT_READ_ERR);
+	line = rl_line_buffer_of(ctx);
+	if (!line || bpf_probe_read_user(&first, 1, line)) {
+		if (line)
+			count(SA_CNT_READ_ERR);
 		return 0;
 	}
 	/* A key bound on an empty line (fzf's ^R) runs on nothing typed. */
@@ -584,18 +600,16 @@ int BPF_KRETPROBE(bind_x_ret)
 }
 
 /* rl_deprep_terminal(): the cookie is the distance from this function to
- * the rl_line_buffer variable in the same file, so that the variable's
- * address needs no knowledge of where the file is mapped. */
+ * rl_line_buffer (rl_line_buffer_of). */
 SEC("uprobe")
 int BPF_KPROBE(deprep_enter)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_mark *t;
-	const char *line = NULL;
+	const char *line;
 	__u8 sent = SA_LINE_SENT, deprepped = SA_RL_DEPREPPED, *state;
 	__u32 flags = 0;
-	__u64 var;
 
 	t = current_target(task, &mntns);
 	if (!t)
@@ -614,12 +628,9 @@ int BPF_KPROBE(deprep_enter)
 	if (!state)
 		flags = SA_F_RECOVERED;
 	bpf_map_update_elem(&in_readline, &id, &sent, BPF_ANY);
-	var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
-	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line) {
-		count(SA_CNT_READ_ERR);
-		return 0;
-	}
-	emit_line(task, mntns, t, line, flags);
+	line = rl_line_buffer_of(ctx);
+	if (line)
+		emit_line(task, mntns, t, line, flags);
 	return 0;
 }
 
@@ -1704,6 +1715,29 @@ enum sa_take {
 	SA_TAKE_SENDFILE, /* sendfile(2): none, its in_fd the second */
 };
 
+/* n bytes taken from file f with no user buffer to copy them from
+ * (flag SA_F_TTY_MOVED: splice, sendfile, tee, io_uring), or an
+ * io_submit(2) read of up to n bytes (SA_F_TTY_AIO): counted for the
+ * session's stdin (MOVED), a record of no data for a terminal. */
+static __always_inline void tty_taken(struct task_struct *task, __u64 mntns,
+				      const struct sa_mark *t, struct file *f, __u32 flag,
+				      unsigned long n)
+{
+	struct tty_struct *tty;
+	__u32 lflag;
+
+	if (flag == SA_F_TTY_MOVED && t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
+		stdin_splice(t, n);
+		return;
+	}
+	tty = file_tty(f);
+	if (!tty)
+		return;
+	lflag = BPF_CORE_READ(tty, termios.c_lflag);
+	tty_emit_read(task, mntns, t, flag | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0), tty_dev(tty),
+		      0, 0, n, flag == SA_F_TTY_MOVED ? n : 0, 0);
+}
+
 /* The common part of both hooks. regs: the syscall's registers (NULL: the
  * task's, fetched only once the task is known to be audited); its fd, buf
  * and count arguments (buf and count: the iovec array and its length for
@@ -1760,8 +1794,10 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 		stdin_break(task, t, mntns, id);
 	if (!f)
 		return 0;
-	if (take != SA_TAKE_READ && stdin) {
-		stdin_splice(t, ret);
+	/* Whatever the thread's readline state: readline reads. */
+	if (take != SA_TAKE_READ) {
+		if (ret > 0)
+			tty_taken(task, mntns, t, f, SA_F_TTY_MOVED, ret);
 		return 0;
 	}
 	tty = file_tty(f);
@@ -1773,14 +1809,6 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	}
 	dev = tty_dev(tty);
 	lflag = BPF_CORE_READ(tty, termios.c_lflag);
-	if (take != SA_TAKE_READ) {
-		/* Whatever the thread's readline state: readline reads. */
-		if (ret > 0)
-			tty_emit_read(task, mntns, t,
-				      SA_F_TTY_MOVED | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0),
-				      dev, 0, 0, ret, ret, 0);
-		return 0;
-	}
 	state = bpf_map_lookup_elem(&in_readline, &id);
 	if (!(lflag & SA_ICANON) && state && (*state == SA_IN_READLINE || *state == SA_IN_CALLBACK))
 		return 0;
@@ -1874,10 +1902,8 @@ static __always_inline void aio_end(struct task_struct *task, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_read_start *began = bpf_map_lookup_elem(&read_start, &id);
-	struct tty_struct *tty;
 	struct sa_mark *t;
 	__u64 file, asked;
-	__u32 lflag;
 
 	if (!began)
 		return;
@@ -1887,19 +1913,19 @@ static __always_inline void aio_end(struct task_struct *task, long ret)
 	if (ret <= 0)
 		return;
 	t = current_target(task, &mntns);
-	if (!t || !wants_terminal(t))
-		return;
-	tty = file_tty((struct file *)file);
-	if (!tty)
-		return;
-	lflag = BPF_CORE_READ(tty, termios.c_lflag);
-	tty_emit_read(task, mntns, t, SA_F_TTY_AIO | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0),
-		      tty_dev(tty), 0, 0, asked, 0, 0);
+	if (t && wants_terminal(t))
+		tty_taken(task, mntns, t, (struct file *)file, SA_F_TTY_AIO, asked);
 }
 
-/* How syscall nr (native) takes its bytes. */
-static __always_inline enum sa_take sa_take_of(long nr)
+/* How syscall nr (ia32 for compat) takes its bytes. */
+static __always_inline enum sa_take sa_take_of(long nr, bool compat)
 {
+#if defined(__TARGET_ARCH_x86)
+	if (compat)
+		return nr == SA_NR32_SPLICE || nr == SA_NR32_TEE	  ? SA_TAKE_SPLICE :
+		       nr == SA_NR32_SENDFILE || nr == SA_NR32_SENDFILE64 ? SA_TAKE_SENDFILE :
+									    SA_TAKE_READ;
+#endif
 	return nr == SA_NR_SPLICE || nr == SA_NR_TEE ? SA_TAKE_SPLICE :
 	       nr == SA_NR_SENDFILE		     ? SA_TAKE_SENDFILE :
 						       SA_TAKE_READ;
@@ -1937,7 +1963,7 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
 	return tty_read(bpf_get_current_task_btf(), NULL,
 			ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2 ||
 				ctx->nr == SA_NR_VMSPLICE,
-			sa_take_of(ctx->nr), false, ctx->ret);
+			sa_take_of(ctx->nr, false), false, ctx->ret);
 }
 
 /* ---- io_uring -------------------------------------------------------------
@@ -1975,12 +2001,10 @@ int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cq
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct io_kiocb *r = req;
-	struct tty_struct *tty;
 	struct sa_mark *t;
 	struct file *f;
 	__u64 mntns;
 	__s32 res;
-	__u32 lflag;
 
 	if (!r || !cqe)
 		return 0;
@@ -1996,18 +2020,8 @@ int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cq
 	if (!t || !wants_terminal(t))
 		return 0;
 	f = BPF_CORE_READ(r, file);
-	if (!f)
-		return 0;
-	if (t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
-		stdin_splice(t, res);
-		return 0;
-	}
-	tty = file_tty(f);
-	if (!tty)
-		return 0;
-	lflag = BPF_CORE_READ(tty, termios.c_lflag);
-	tty_emit_read(task, mntns, t, SA_F_TTY_MOVED | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0),
-		      tty_dev(tty), 0, 0, res, res, 0);
+	if (f)
+		tty_taken(task, mntns, t, f, SA_F_TTY_MOVED, res);
 	return 0;
 }
 
@@ -2124,7 +2138,7 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 {
 	struct task_struct *task;
 	unsigned long fd, iov, cnt;
-	bool compat = false, vec, sendfile;
+	bool compat = false, vec;
 
 	if (nr == SA_NR_IO_SUBMIT) {
 		task = bpf_get_current_task_btf();
@@ -2145,7 +2159,6 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 		if (!sa_nr32_read(nr) || nr == SA_NR32_VMSPLICE)
 			return 0;
 		vec = nr == SA_NR32_READV || nr == SA_NR32_PREADV2;
-		sendfile = nr == SA_NR32_SENDFILE || nr == SA_NR32_SENDFILE64;
 		fd = (__u32)regs->bx;
 		iov = (__u32)regs->cx;
 		cnt = (__u32)regs->dx;
@@ -2153,20 +2166,19 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 		if (!sa_nr64_read(nr) || nr == SA_NR_VMSPLICE)
 			return 0;
 		vec = nr == SA_NR_READV || nr == SA_NR_PREADV2;
-		sendfile = nr == SA_NR_SENDFILE;
 		fd = regs->di;
 		iov = regs->si;
 		cnt = regs->dx;
 	}
 #else
 	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2;
-	sendfile = nr == SA_NR_SENDFILE;
 	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	iov = PT_REGS_PARM2_CORE_SYSCALL(regs);
 	cnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
 #endif
 	/* sendfile(2) reads its second argument. */
-	tty_read_begin(task, sendfile ? iov : fd, iov, cnt, vec, compat);
+	tty_read_begin(task, sa_take_of(nr, compat) == SA_TAKE_SENDFILE ? iov : fd, iov, cnt, vec,
+		       compat);
 	return 0;
 }
 
@@ -2207,17 +2219,14 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	if (compat && !sa_nr32_read(nr))
 		return 0;
 	if (compat)
-		return tty_read(
-			task, regs,
-			nr == SA_NR32_READV || nr == SA_NR32_PREADV2 || nr == SA_NR32_VMSPLICE,
-			nr == SA_NR32_SPLICE || nr == SA_NR32_TEE	   ? SA_TAKE_SPLICE :
-			nr == SA_NR32_SENDFILE || nr == SA_NR32_SENDFILE64 ? SA_TAKE_SENDFILE :
-									     SA_TAKE_READ,
-			true, ret);
+		return tty_read(task, regs,
+				nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
+					nr == SA_NR32_VMSPLICE,
+				sa_take_of(nr, true), true, ret);
 	if (!sa_nr64_read(nr))
 		return 0;
 #endif
 	/* vmsplice(2) from a pipe's read end copies out as readv(2) does. */
 	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_VMSPLICE;
-	return tty_read(task, regs, vec, sa_take_of(nr), compat, ret);
+	return tty_read(task, regs, vec, sa_take_of(nr, false), compat, ret);
 }
