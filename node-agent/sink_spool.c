@@ -238,7 +238,8 @@ static struct sink_spool_pending *sink_spool_lost(struct sink_spool *s, const ch
 /* The execs of a fold the spool could not write (spool_take_lost_folds):
  * a gap in their chain, as entries the full spool refused. */
 static void sink_spool_fold_lost(void *arg, const char *cid, const char *sk, const cJSON *id,
-				 const cJSON *sess, uint64_t count, const char *when)
+				 const cJSON *sess, const char *root, uint64_t count,
+				 const char *when)
 {
 	struct sink_spool *s = arg;
 	struct sink_spool_pending *p;
@@ -248,7 +249,7 @@ static void sink_spool_fold_lost(void *arg, const char *cid, const char *sk, con
 		s->stats.lost_unattributed += count;
 		return;
 	}
-	if ((p = sink_spool_lost(s, cid, sk, id, sess, NULL, count, false, when ? when : "")))
+	if ((p = sink_spool_lost(s, cid, sk, id, sess, root, count, false, when ? when : "")))
 		p->failed += count;
 }
 

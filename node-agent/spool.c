@@ -603,20 +603,28 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 
 	if (key && strlen(key) >= SPOOL_KEY_MAX)
 		return -EINVAL;
-	/* An exec alike one of this gather's: one item for them. */
-	ret = root ? 0 : spool_fold_add(s, cid, sk, id, id_text, sess, entry, key, quiet);
+	/* Decided already (the caller did not know yet): journaled settled,
+	 * as spool_settle would have it. */
+	if (sess && d && cJSON_IsObject(sess) && !(settled = spool_sess_settled(sess, d->attr)))
+		return -ENOMEM;
+	/* An exec alike one of this gather's (awaiting the same decision, or
+	 * settled alike): one item for them. */
+	ret = spool_fold_add(s, cid, sk, id, id_text, settled ? settled : sess, entry, key,
+			     root && !d ? root : NULL, quiet);
 	if (ret == 1) {
+		cJSON_Delete(settled);
 		s->stats.entries++;
 		snprintf(s->last_key, sizeof(s->last_key), "%s", key);
 		return 0;
 	}
-	if (ret < 0)
-		return ret;
 	/* What came before goes first; its failure is not this entry's (a
 	 * lost fold is spool_take_lost_folds'). */
-	(void)spool_folds_write(s);
-	if (!(item = cJSON_CreateObject()))
-		return -ENOMEM;
+	if (ret == 0)
+		(void)spool_folds_write(s);
+	if (ret < 0 || !(item = cJSON_CreateObject())) {
+		cJSON_Delete(settled);
+		return ret < 0 ? ret : -ENOMEM;
+	}
 	/* Printed and deleted here: its names and strings are not copied
 	 * (jsontext_add_*). */
 	jsontext_add_ref(item, "t", "e");
@@ -627,8 +635,6 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 	 * "e" only. */
 	if (key)
 		jsontext_add_ref(item, "k", key);
-	/* Decided already (the caller did not know yet): journaled settled,
-	 * as spool_settle would have it. */
 	if (root && !d)
 		jsontext_add_ref(item, "w", root);
 	jsontext_add_ref(item, "cid", cid);
@@ -638,11 +644,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 		jsontext_add_raw_ref(item, "id", id_text);
 	else
 		jsontext_add_tree_ref(item, "id", id);
-	if (sess && d && cJSON_IsObject(sess)) {
-		if (!(settled = spool_sess_settled(sess, d->attr))) {
-			cJSON_Delete(item);
-			return -ENOMEM;
-		}
+	if (settled) {
 		jsontext_add_item(item, "sess", settled);
 	} else if (sess) {
 		jsontext_add_tree_ref(item, "sess", sess);

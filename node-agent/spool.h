@@ -129,12 +129,14 @@ void spool_close(struct spool *s);
 
 /* The execs of folds (see spool_gather) whose item could not be written (a
  * disk error, no memory: the gather's write returned it): fn is called once
- * per lost fold with its container, session key, identity, session, how
- * many execs and the time of its first, or with cid NULL (and count only)
+ * per lost fold with its container, session key, identity, session, the
+ * attribution its execs awaited (root, or NULL), how many execs and the
+ * time of its first, or with cid NULL (and count only)
  * for those it could not keep apart; then they are forgotten. The caller
  * makes them a gap in their chains. */
 typedef void (*spool_lost_fn)(void *arg, const char *cid, const char *sk, const cJSON *id,
-			      const cJSON *sess, uint64_t count, const char *when);
+			      const cJSON *sess, const char *root, uint64_t count,
+			      const char *when);
 void spool_take_lost_folds(struct spool *s, spool_lost_fn fn, void *arg);
 
 /*

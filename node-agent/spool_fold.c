@@ -34,6 +34,7 @@ static void spool_fold_free(struct spool_fold *f)
 	free(f->cid);
 	free(f->sk);
 	free(f->id_text);
+	free(f->root);
 	cJSON_Delete(f->id);
 	cJSON_Delete(f->sess);
 	cJSON_Delete(f->e);
@@ -61,13 +62,16 @@ static bool spool_fold_wanted(const struct spool *s, const cJSON *id, const cJSO
 	       !cJSON_GetObjectItemCaseSensitive(e, "count") && spool_id_folds(id);
 }
 
-/* Whether fold f is of the same container session, identity and session
- * object (as printed: a session laid out otherwise opens a fold of its
- * own, which only costs an item). */
+/* Whether fold f is of the same container session, awaited attribution,
+ * identity and session object (as printed: a session laid out otherwise
+ * opens a fold of its own, which only costs an item). */
 static bool spool_fold_same(const struct spool_fold *f, const char *cid, const char *sk,
-			    const cJSON *id, const char *id_text, const cJSON *sess)
+			    const cJSON *id, const char *id_text, const cJSON *sess,
+			    const char *root)
 {
 	if (strcmp(f->cid, cid) || strcmp(f->sk, sk))
+		return false;
+	if (!f->root != !root || (root && strcmp(f->root, root)))
 		return false;
 	if (!f->id_text != !id_text || (id_text && strcmp(f->id_text, id_text)) ||
 	    (!id_text && !jsontext_same(f->id, id)))
@@ -79,9 +83,12 @@ static bool spool_fold_same(const struct spool_fold *f, const char *cid, const c
  * key; each key folded into it adds SPOOL_KEY_MAX + 3). 0 when it cannot be
  * told (the entry is journaled as it is). */
 static size_t spool_fold_size(const char *cid, const char *sk, const cJSON *id, const char *id_text,
-			      const cJSON *sess, const cJSON *e)
+			      const cJSON *sess, const cJSON *e, const char *root)
 {
 	size_t n = 0, total = strlen(cid) + strlen(sk) + SPOOL_KEY_MAX + SPOOL_FOLD_ITEM_EXTRA;
+
+	if (root)
+		total += strlen(root);
 
 	if (id_text)
 		total += strlen(id_text);
@@ -126,7 +133,7 @@ static int spool_fold_key(struct spool *s, struct spool_fold *f, const char *key
 /* A new fold of entry e (its first exec). */
 static int spool_fold_open(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 			   const char *id_text, const cJSON *sess, const cJSON *e, const char *key,
-			   size_t bytes)
+			   const char *root, size_t bytes)
 {
 	struct spool_fold *f = &s->folds[s->nfolds];
 
@@ -137,10 +144,11 @@ static int spool_fold_open(struct spool *s, const char *cid, const char *sk, con
 		f->id_text = strdup(id_text);
 	else
 		f->id = cJSON_Duplicate(id, true);
+	f->root = root ? strdup(root) : NULL;
 	f->sess = sess ? cJSON_Duplicate(sess, true) : NULL;
 	f->e = cJSON_Duplicate(e, true);
 	if (!f->cid || !f->sk || (id_text && !f->id_text) || (!id_text && !f->id) ||
-	    (sess && !f->sess) || !f->e || spool_fold_key(s, f, key) < 0) {
+	    (root && !f->root) || (sess && !f->sess) || !f->e || spool_fold_key(s, f, key) < 0) {
 		spool_fold_free(f);
 		return -ENOMEM;
 	}
@@ -152,7 +160,7 @@ static int spool_fold_open(struct spool *s, const char *cid, const char *sk, con
 
 int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		   const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
-		   bool quiet)
+		   const char *root, bool quiet)
 {
 	const size_t more = SPOOL_KEY_MAX + 3;
 	struct spool_fold *f;
@@ -162,7 +170,7 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 		return 0;
 	for (i = 0; i < s->nfolds; i++) {
 		f = &s->folds[i];
-		if (!spool_fold_same(f, cid, sk, id, id_text, sess) ||
+		if (!spool_fold_same(f, cid, sk, id, id_text, sess, root) ||
 		    f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
 			continue;
 		/* Kept first: a key not kept must not be folded (the entry
@@ -177,14 +185,14 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 		f->nkeys--;
 		s->fold_seq--;
 	}
-	bytes = spool_fold_size(cid, sk, id, id_text, sess, entry);
+	bytes = spool_fold_size(cid, sk, id, id_text, sess, entry, root);
 	if (!bytes || !spool_fold_room(s, bytes))
 		return 0;
 	/* No slot: the folds so far go out (what cannot is
 	 * spool_take_lost_folds'), this one opens the next. */
 	if (s->nfolds == SPOOL_FOLDS_MAX)
 		(void)spool_folds_write(s);
-	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, bytes) < 0 ? 0 : 1;
+	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, root, bytes) < 0 ? 0 : 1;
 }
 
 /* The keys item i of the folds names: those of every fold's execs that
@@ -252,6 +260,8 @@ static int spool_fold_write(struct spool *s, size_t i)
 	 * entry, so that a damaged entry is a gap of as many. */
 	snprintf(n, sizeof(n), "%zu", f->nkeys);
 	jsontext_add_raw_ref(item, "n", n);
+	if (f->root)
+		jsontext_add_ref(item, "w", f->root);
 	jsontext_add_ref(item, "cid", f->cid);
 	jsontext_add_ref(item, "sk", f->sk);
 	if (f->id_text)
@@ -317,16 +327,16 @@ void spool_take_lost_folds(struct spool *s, spool_lost_fn fn, void *arg)
 		f = &s->lost[i];
 		parsed = f->id ? NULL : cJSON_Parse(f->id_text);
 		if (f->id || parsed)
-			fn(arg, f->cid, f->sk, f->id ? f->id : parsed, f->sess, f->nkeys,
+			fn(arg, f->cid, f->sk, f->id ? f->id : parsed, f->sess, f->root, f->nkeys,
 			   spool_str(f->e, "time"));
 		else
-			fn(arg, NULL, NULL, NULL, NULL, f->nkeys, NULL);
+			fn(arg, NULL, NULL, NULL, NULL, NULL, f->nkeys, NULL);
 		cJSON_Delete(parsed);
 		spool_fold_free(f);
 	}
 	s->nlost = 0;
 	if (s->lost_uncounted)
-		fn(arg, NULL, NULL, NULL, NULL, s->lost_uncounted, NULL);
+		fn(arg, NULL, NULL, NULL, NULL, NULL, s->lost_uncounted, NULL);
 	s->lost_uncounted = 0;
 }
 

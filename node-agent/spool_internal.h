@@ -62,6 +62,7 @@ struct spool_batch {
  * item when the gather is written or anything else is appended. */
 struct spool_fold {
 	char *cid, *sk, *id_text; /* id_text or id */
+	char *root;		  /* the attribution its execs await ("w"), or NULL */
 	cJSON *id, *sess, *e;
 	/* The keys of its execs, its own first, and when each came (struct
 	 * spool's fold_seq): the items of a gather's folds name them in the
@@ -185,11 +186,12 @@ uint64_t spool_bound(const struct spool *s);
  * fold (journaled by spool_folds_write), else 0: it is to be journaled as
  * it is (after spool_folds_write; so is one no memory could be found to
  * fold). Only
- * execs no Event is wanted for (quiet), of no awaited attribution, with a
- * key and of an identity that lets its execs fold are. */
+ * execs no Event is wanted for (quiet), with a key and of an identity that
+ * lets its execs fold are; those awaiting the attribution of root (not
+ * NULL) fold with those awaiting the same, their item awaiting it too. */
 int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		   const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
-		   bool quiet);
+		   const char *root, bool quiet);
 /* Journals the folds, in the order they were opened: 0 or the first
  * error (the execs of a fold not journaled are lost, counted as refused
  * when the spool is full). */

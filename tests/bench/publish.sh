@@ -91,8 +91,18 @@ t_cleanup "kill $! 2>/dev/null"
 # The figures of the table at the end, by name.
 declare -A FIG
 
-# cpu_ms PID: the CPU time (user + system, all its threads) of PID so far, in ms.
-cpu_ms() { awk -v hz="$HZ" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$1/stat"; }
+# cpu_ms PID: the CPU time (user + system, all its threads) of PID so far,
+# in ms: its threads' run times summed (schedstat, in ns; the times in
+# stat are in clock ticks, 10 ms, as much as the agent spends on 1,000
+# execs), or from stat where there is no schedstat. A thread that ended
+# no longer counts: the agent's and the references' live as long as they.
+cpu_ms() {
+	if [ -r "/proc/$1/schedstat" ]; then
+		cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1 } END { printf "%.3f\n", ns / 1e6 }'
+	else
+		awk -v hz="$HZ" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/$1/stat"
+	fi
+}
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 # rss PID: "RSS (M ring + F files + A anon)" in MiB: the BPF map mappings
@@ -224,7 +234,7 @@ versus() {
 		ow=$(min "$x" "$ow") oc=$(min "$y" "$oc")
 		"$start" || { t_fail "$label starts"; "$stop"; return 1; }
 		[ -z "$agent" ] || settle "${TRACER[0]}" # its start-up
-		c0=$(cpu_ms "${TRACER[0]}") t0=$SECONDS
+		c0=$(cpu_ms "${TRACER[0]}") t0=$EPOCHREALTIME
 		[ -z "${BENCH_PERF:-}" ] || [ -z "$agent" ] || {
 			perf record -q --call-graph dwarf -p "${TRACER[0]}" -o "$BENCH_PERF.${label%% *}.$r" 2>/dev/null &
 			perf=$!
@@ -234,8 +244,8 @@ versus() {
 		w=$(min "$x" "$w") c=$(min "$y" "$c")
 		if [ -n "$agent" ]; then
 			settle "${TRACER[0]}"
-			spent=$(echo "$spent $(cpu_ms "${TRACER[0]}") $c0 $((SECONDS - t0)) $IDLE" |
-				awk '{ print $1 + $2 - $3 - $4 * $5 }')
+			spent=$(echo "$spent $(cpu_ms "${TRACER[0]}") $c0 $EPOCHREALTIME $t0 $IDLE" |
+				awk '{ print $1 + $2 - $3 - ($4 - $5) * $6 }')
 		fi
 		"$stop"
 	done
