@@ -1977,17 +1977,43 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
  * (the buffer may be a registered one, or a provided one the kernel
  * picked). The file is the one the request read (a fixed file too,
  * whatever became of its fd). An io-wq worker is not forked through the
- * fork tracepoint, so it has no mark of its own: outside the target's
- * mount namespace, its thread group leader's stands for it.
+ * fork tracepoint, so the mark it gets is walked up from its process's
+ * parent (a process that entered the container is its own session's
+ * root, whose stdin a worker's walk would miss), or none outside the
+ * target's mount namespace: its thread group leader's stands for it.
+ *
+ * SPLICE and TEE take from the request's splice_fd_in, not from its file
+ * (the output): a fixed one is the registered file the request holds,
+ * any other the fd in the ring owner's table at completion (the fd table
+ * an io-wq worker shares), so a reader that closes or replaces that fd
+ * before the request completes goes unseen.
  */
 #define SA_IORING_OP_READV 1
 #define SA_IORING_OP_READ_FIXED 4
 #define SA_IORING_OP_RECVMSG 10
 #define SA_IORING_OP_READ 22
 #define SA_IORING_OP_RECV 27
+#define SA_IORING_OP_SPLICE 30
+#define SA_IORING_OP_TEE 33
 #define SA_IORING_OP_READ_MULTISHOT 49
 #define SA_IORING_OP_READV_FIXED 60
 #define SA_PF_IO_WORKER 0x00000010
+#define SA_SPLICE_F_FD_IN_FIXED (1U << 31)
+
+/* What io_uring keeps of a SPLICE or TEE request (its command data, at the
+ * start of the request), and of a registered file. */
+struct io_splice___sa {
+	int splice_fd_in;
+	unsigned int flags;
+	struct io_rsrc_node *rsrc_node;
+} __attribute__((preserve_access_index));
+
+struct io_rsrc_node___sa {
+	unsigned long file_ptr;
+} __attribute__((preserve_access_index));
+
+/* The low bits of a registered file's pointer are flags (FFS_*). */
+#define SA_FFS_MASK (~3UL)
 
 static __always_inline bool uring_reads(__u8 op)
 {
@@ -1996,30 +2022,53 @@ static __always_inline bool uring_reads(__u8 op)
 	       op == SA_IORING_OP_READ_MULTISHOT || op == SA_IORING_OP_READV_FIXED;
 }
 
+/* The file a SPLICE or TEE request r took its bytes from, or NULL. */
+static __always_inline struct file *uring_splice_in(struct task_struct *task, struct io_kiocb *r)
+{
+	struct io_splice___sa *sp = (struct io_splice___sa *)r;
+	struct io_rsrc_node___sa *node;
+	int fd;
+
+	if (!bpf_core_type_exists(struct io_splice___sa) || !bpf_core_field_exists(sp->rsrc_node) ||
+	    !bpf_core_field_exists(((struct io_rsrc_node___sa *)0)->file_ptr))
+		return NULL;
+	if (BPF_CORE_READ(sp, flags) & SA_SPLICE_F_FD_IN_FIXED) {
+		node = (struct io_rsrc_node___sa *)BPF_CORE_READ(sp, rsrc_node);
+		return node ? (struct file *)(BPF_CORE_READ(node, file_ptr) & SA_FFS_MASK) : NULL;
+	}
+	fd = BPF_CORE_READ(sp, splice_fd_in);
+	return fd >= 0 ? fd_file(task, fd) : NULL;
+}
+
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct io_kiocb *r = req;
-	struct sa_mark *t;
+	struct sa_mark *t, *lead;
 	struct file *f;
 	__u64 mntns;
 	__s32 res;
+	__u8 op;
 
 	if (!r || !cqe)
 		return 0;
 	res = BPF_CORE_READ(cqe, res);
-	if (res <= 0 || !uring_reads(BPF_CORE_READ(r, opcode)))
+	op = BPF_CORE_READ(r, opcode);
+	if (res <= 0 || (!uring_reads(op) && op != SA_IORING_OP_SPLICE && op != SA_IORING_OP_TEE))
 		return 0;
 	t = current_target(task, &mntns);
-	if (!t && (task->flags & SA_PF_IO_WORKER)) {
-		t = bpf_task_storage_get(&marks, task->group_leader, 0, 0);
-		if (t && !mark_valid(t))
-			t = NULL;
+	if (task->flags & SA_PF_IO_WORKER) {
+		/* The worker acts for its process: the leader's session (and
+		 * its stdin) rather than the one the worker's own mark found
+		 * walking up from the process's parent. */
+		lead = bpf_task_storage_get(&marks, task->group_leader, 0, 0);
+		if (lead && mark_valid(lead))
+			t = lead;
 	}
 	if (!t || !wants_terminal(t))
 		return 0;
-	f = BPF_CORE_READ(r, file);
+	f = uring_reads(op) ? BPF_CORE_READ(r, file) : uring_splice_in(task, r);
 	if (f)
 		tty_taken(task, mntns, t, f, SA_F_TTY_MOVED, res);
 	return 0;

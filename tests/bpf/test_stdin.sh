@@ -217,8 +217,12 @@ printf 'echo teed-line > /dev/null\n' | into t /bin/bash -c 'splicein --tee' >"$
 # blocks (200 ms in; the line comes a second later).
 (sleep 1 && printf 'echo swapped-stdin > /dev/null\n') | into t /bin/bash -c 'ttyswap --iov' \
 	>"$work/swapped" 2>&1
-# A line read through io_uring: no read(2) at all.
+# A line read through io_uring: no read(2) at all; one spliced out of the
+# pipe by io_uring, one copied by its tee.
 printf 'echo uring-stdin > /dev/null\n' | into t /bin/bash -c 'uringread' >"$work/uringed" 2>&1
+printf 'echo uring-spliced > /dev/null\n' | into t /bin/bash -c 'uringread --splice' \
+	>"$work/uring-spliced" 2>&1
+printf 'echo uring-tee > /dev/null\n' | into t /bin/bash -c 'uringread --tee' >"$work/uring-teed" 2>&1
 sync_t sync-2
 cap_agent_stop
 # root<TAB>line of the stdin lines; the flooded sessions are those whose
@@ -253,13 +257,19 @@ for r in $roots; do
 done
 t_eq "tee(2) copied the line" 27 "$(cat "$work/teed")"
 t_eq "uringread read the line" 'echo uring-stdin > /dev/null' "$(cat "$work/uringed")"
+t_eq "uringread spliced the line" 'echo uring-spliced > /dev/null' "$(cat "$work/uring-spliced")"
+t_eq "uringread copied the line" 'echo uring-tee > /dev/null' "$(cat "$work/uring-teed")"
 t_eq "a readv of the pipe whose iovec another thread swapped while it blocked: the line it read" \
 	"$(printf 'ttyswap\techo swapped-stdin > /dev/null')" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		grep -F 'swapped-stdin')"
-t_eq "an io_uring read of the pipe: its bytes counted" 29 \
-	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
-		awk -F'\t' '$1 == "uringread" && /not recorded: / { split($2, a, " "); s += a[3] } END { print s + 0 }')"
+t_eq "an io_uring read, tee and splice of the pipe: the bytes each took counted" \
+	"$(printf '%s\n' 27 29 31)" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,comm,line "$work/out.jsonl" |
+		awk -F'\t' '$2 == "uringread" && /not recorded: / { split($3, a, " "); s[$1] += a[3] }
+			END { for (r in s) print s[r] }' | sort -n)"
+t_eq "the lines io_uring took are nowhere in clear" "" \
+	"$(grep -oE 'uring-(stdin|spliced|tee)' "$work/out.jsonl")"
 t_eq "splice(2) out of the pipe: every byte counted; tee(2) of it: the bytes it copied" \
 	"$(printf '%s\n' 27 300000)" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,comm,line "$work/out.jsonl" |

@@ -158,8 +158,8 @@ printf '%s\0' "bind -x '\"\\C-t\": eval \"\$READLINE_LINE\"; READLINE_LINE='" \
 	$'\x19echo bindx-read' exit >"$work/h9"
 tt t "$work/h9" --nul -- "${BASH_RL[@]}"
 # A reader that takes the line through io_uring, of its fd or of a
-# registered (fixed) file whose fd is closed.
-for m in '' ' --fixed'; do
+# registered (fixed) file whose fd is closed; read, or spliced into a pipe.
+for m in '' ' --fixed' ' --splice' ' --splice-fixed'; do
 	printf '%s\n' "uringread$m > /dev/null" "echo uring-line$m > /dev/null" >"$work/h-uring$m"
 	tt t "$work/h-uring$m" --fast --delay 1000 -- "${DASH[@]}"
 done
@@ -192,7 +192,8 @@ flags() {
 		seen[$1] == want { printf "%s%s", sep, ($4 == "" ? "-" : $4); sep = " " }' "$work/terminal.tsv"
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
-# h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed h-aio
+# h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
+# h-uring --splice h-uring --splice-fixed h-aio
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -258,10 +259,14 @@ t_eq "an io_uring read of the terminal: an entry says how many bytes" \
 	"$(printf '%s\n' 'uringread > /dev/null' "$(moved 28)")" "$(group 19 | cut -f2)"
 t_eq "an io_uring read of a fixed file, its fd closed: an entry says how many bytes" \
 	"$(printf '%s\n' 'uringread --fixed > /dev/null' "$(moved 36)")" "$(group 20 | cut -f2)"
+t_eq "an io_uring splice of the terminal into a pipe: an entry says how many bytes" \
+	"$(printf '%s\n' 'uringread --splice > /dev/null' "$(moved 37)")" "$(group 21 | cut -f2)"
+t_eq "an io_uring splice of a fixed file, its fd closed: an entry says how many bytes" \
+	"$(printf '%s\n' 'uringread --splice-fixed > /dev/null' "$(moved 43)")" "$(group 22 | cut -f2)"
 t_eq "an io_submit read of the terminal: an entry says so, and how many bytes it asked for" \
 	"$(printf '%s\t%s\n' dash 'aioread > /dev/null' aioread \
 		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
-	"$(group 21)"
+	"$(group 23)"
 t_eq "the lines moved so are nowhere in clear" "" \
 	"$(grep -oE 'moved-(splice|sendfile)|uring-line|aio-line' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')

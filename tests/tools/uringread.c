@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /* uringread: reads one chunk of its stdin (a terminal or a pipe) through
- * io_uring, with no read(2) at all, and writes it to stdout:
- *   uringread          IORING_OP_READ of fd 0;
- *   uringread --fixed  the same of a registered (fixed) file: a dup of fd
- *                      0, closed before the read.
+ * io_uring, with no read(2) of it at all, and writes it to stdout:
+ *   uringread                 IORING_OP_READ of fd 0;
+ *   uringread --fixed         the same of a registered (fixed) file: a dup
+ *                             of fd 0, closed before the read;
+ *   uringread --splice        IORING_OP_SPLICE of fd 0 into a pipe, then a
+ *                             read of the pipe;
+ *   uringread --splice-fixed  the same from a registered dup of fd 0;
+ *   uringread --tee           IORING_OP_TEE of fd 0 (a pipe) into a pipe:
+ *                             a copy, what fd 0 holds stays.
  * Raw syscalls, no liburing. Built static, so that a test can drop it into
  * a container's root. */
 #define _GNU_SOURCE
@@ -25,16 +30,23 @@ static void *ring_map(int ring, size_t len, off_t what)
 
 int main(int argc, char **argv)
 {
-	int fixed = argc == 2 && !strcmp(argv[1], "--fixed"), ring, fd = 0, dup0, res;
+	const char *mode = argc == 2 ? argv[1] : "";
+	int fixed = !strcmp(mode, "--fixed") || !strcmp(mode, "--splice-fixed");
+	int splice = !strcmp(mode, "--splice") || !strcmp(mode, "--splice-fixed");
+	int tee = !strcmp(mode, "--tee"), ring, fd = 0, dup0, res, pfd[2];
 	struct io_uring_params p;
 	struct io_uring_sqe *sqes, *sqe;
 	struct io_uring_cqe *cqe;
 	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask, tail, head;
 	char *sq, *cq;
 
-	if (argc > 2 || (argc == 2 && !fixed)) {
-		fprintf(stderr, "usage: uringread [--fixed]\n");
+	if (argc > 2 || (argc == 2 && !fixed && !splice && !tee)) {
+		fprintf(stderr, "usage: uringread [--fixed|--splice|--splice-fixed|--tee]\n");
 		return 2;
+	}
+	if ((splice || tee) && pipe(pfd) < 0) {
+		perror("uringread: pipe");
+		return 1;
 	}
 	memset(&p, 0, sizeof(p));
 	ring = (int)syscall(__NR_io_uring_setup, 4, &p);
@@ -65,12 +77,25 @@ int main(int argc, char **argv)
 	tail = *sq_tail;
 	sqe = &sqes[tail & *sq_mask];
 	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_READ;
-	sqe->fd = fd;
-	sqe->flags = fixed ? IOSQE_FIXED_FILE : 0;
-	sqe->addr = (unsigned long)buf;
-	sqe->len = sizeof(buf);
-	sqe->off = (__u64)-1; /* the file's position: a terminal or a pipe has none */
+	if (splice || tee) {
+		/* Into the pipe's end (the request's file); from fd 0, or
+		 * from registered file 0. */
+		sqe->opcode = splice ? IORING_OP_SPLICE : IORING_OP_TEE;
+		sqe->fd = pfd[1];
+		sqe->splice_fd_in = fd;
+		sqe->splice_flags = fixed ? SPLICE_F_FD_IN_FIXED : 0;
+		/* No offsets: -1 for a splice, 0 for a tee (pipes only). */
+		sqe->splice_off_in = splice ? (__u64)-1 : 0;
+		sqe->off = splice ? (__u64)-1 : 0;
+		sqe->len = sizeof(buf);
+	} else {
+		sqe->opcode = IORING_OP_READ;
+		sqe->fd = fd;
+		sqe->flags = fixed ? IOSQE_FIXED_FILE : 0;
+		sqe->addr = (unsigned long)buf;
+		sqe->len = sizeof(buf);
+		sqe->off = (__u64)-1; /* the file's position: a terminal or a pipe has none */
+	}
 	sq_array[tail & *sq_mask] = tail & *sq_mask;
 	__atomic_store_n(sq_tail, tail + 1, __ATOMIC_RELEASE);
 	cq_head = (unsigned *)(cq + p.cq_off.head);
@@ -89,7 +114,16 @@ int main(int argc, char **argv)
 	res = cqe->res;
 	__atomic_store_n(cq_head, head + 1, __ATOMIC_RELEASE);
 	if (res < 0) {
-		fprintf(stderr, "uringread: read: %s\n", strerror(-res));
+		fprintf(stderr, "uringread: %s: %s\n",
+			splice ? "splice" :
+			tee    ? "tee" :
+				 "read",
+			strerror(-res));
+		return 1;
+	}
+	/* What went into the pipe: a read of the pipe, not of fd 0. */
+	if ((splice || tee) && (res = (int)read(pfd[0], buf, sizeof(buf))) < 0) {
+		perror("uringread: read of the pipe");
 		return 1;
 	}
 	return write(1, buf, (size_t)res) == res ? 0 : 1;
