@@ -136,6 +136,41 @@ size_t escape_utf8_prefix(const void *src, size_t n, size_t max)
 	return i;
 }
 
+/* The length of the escape sequence at s (a backslash; n bytes there). */
+static size_t escape_seq_len(const unsigned char *s, size_t n)
+{
+	size_t j;
+
+	if (n > 1 && s[1] == 'x')
+		return 4;
+	if (n > 2 && s[1] == 'u' && s[2] == '{') {
+		for (j = 3; j < n && j < 12 && s[j] != '}'; j++)
+			;
+		return j < n && s[j] == '}' ? j + 1 : 2;
+	}
+	return 2;
+}
+
+size_t escape_text_prefix(const void *src, size_t n, size_t max)
+{
+	const unsigned char *s = src;
+	size_t cut = escape_utf8_prefix(src, n, max), i = 0, len;
+
+	if (cut == n)
+		return n;
+	while (i < cut) {
+		if (s[i] != '\\') {
+			i++;
+			continue;
+		}
+		len = escape_seq_len(s + i, n - i);
+		if (i + len > cut)
+			return i;
+		i += len;
+	}
+	return cut;
+}
+
 /* Escaped form of the character at s into piece (16 bytes); returns the
  * piece's length and sets *used to the bytes of s it stands for. *prev is
  * the code point before it (0 at the start, or after invalid UTF-8), and

@@ -47,6 +47,13 @@ bool escape_needed(const void *src, size_t n);
  * inside a UTF-8 character: for cutting text that escape_needed() passed. */
 size_t escape_utf8_prefix(const void *src, size_t n, size_t max);
 
+/* The same for text that may be escape_text's output (shown as it is, so
+ * it may be either): nor does the prefix end inside an escape sequence
+ * ("\\", "\n", "\xNN", "\u{XXXX}"), whose cut half would read as
+ * another one or as none. A backslash before anything else counts as two
+ * bytes that go together. Looks at no more than max + 1 bytes. */
+size_t escape_text_prefix(const void *src, size_t n, size_t max);
+
 /* The UTF-8 character at s (n > 0 bytes available): its length (1 to 4), or
  * 0 when s starts no valid character (truncated, overlong, surrogate, above
  * U+10FFFF); *cp gets the code point. */

@@ -268,8 +268,9 @@ static void events_note(char *esc, const char *note)
 	if (escape_needed(note, n)) {
 		need = escape_text(esc, cap, note, n);
 	} else {
+		/* Maybe escaped text already: never cut inside an escape. */
 		need = n;
-		k = escape_utf8_prefix(note, n, cap - 1);
+		k = escape_text_prefix(note, n, cap - 1);
 		memcpy(esc, note, k);
 		esc[k] = '\0';
 	}

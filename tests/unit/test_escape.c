@@ -237,6 +237,43 @@ static void test_escape_utf8_prefix_never_splits_a_character(void)
 	UNIT_CHECK(escape_utf8_prefix(s, 9, 0) == 0);
 }
 
+/* Escaped text cut anywhere: the prefix never ends inside an escape or a
+ * character, so it unescapes to a prefix of the original bytes; and it
+ * is cut no earlier than the sequence the limit fell in. */
+static void test_escape_text_prefix_never_splits_an_escape(void)
+{
+	static const char raw[] = "a\\b\x1b[31m\u202e\t\xff\xe2\x80\xae"
+				  "end\\";
+	static const char sed[] = "sed 's/\\t/ /g'", bidi[] = "x\\u{202e}y";
+	char esc[256], cut[256], back[256];
+	size_t n, max, k, was = 0;
+	long got;
+
+	n = escape_text(esc, sizeof(esc), raw, sizeof(raw) - 1);
+	UNIT_CHECK(n < sizeof(esc));
+	UNIT_CHECK(escape_text_prefix(esc, n, n) == n);
+	UNIT_CHECK(escape_text_prefix(esc, n, n + 5) == n);
+	for (max = 0; max < n; max++) {
+		k = escape_text_prefix(esc, n, max);
+		UNIT_CHECK(k <= max);
+		/* At most a sequence (10 bytes: \u{XXXXX}) short of the limit,
+		 * and never shorter than a cut before. */
+		UNIT_CHECK(max - k < 10);
+		UNIT_CHECK(k >= was);
+		was = k;
+		memcpy(cut, esc, k);
+		cut[k] = '\0';
+		got = escape_unescape(back, sizeof(back), cut);
+		UNIT_CHECK(got >= 0);
+		UNIT_CHECK(got >= 0 && memcmp(back, raw, (size_t)got) == 0);
+	}
+	/* Text that needed no escape is cut as escaped text would be. */
+	UNIT_CHECK(escape_text_prefix(sed, strlen(sed), 8) == 7);
+	UNIT_CHECK(escape_text_prefix(sed, strlen(sed), 9) == 9);
+	UNIT_CHECK(escape_text_prefix(bidi, strlen(bidi), 5) == 1);
+	UNIT_CHECK(escape_text_prefix(bidi, strlen(bidi), 9) == 9);
+}
+
 UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_backslash_doubled),
 	  UNIT_TEST(test_escape_controls), UNIT_TEST(test_escape_nul_byte),
 	  UNIT_TEST(test_escape_valid_utf8_kept), UNIT_TEST(test_escape_invalid_utf8_bytes),
@@ -247,4 +284,5 @@ UNIT_MAIN(UNIT_TEST(test_escape_plain_ascii_unchanged), UNIT_TEST(test_escape_ba
 	  UNIT_TEST(test_escape_invisible_and_line_breaking_code_points),
 	  UNIT_TEST(test_escape_variation_selectors_and_other_ignorables),
 	  UNIT_TEST(test_escape_needed_only_when_it_must),
-	  UNIT_TEST(test_escape_utf8_prefix_never_splits_a_character))
+	  UNIT_TEST(test_escape_utf8_prefix_never_splits_a_character),
+	  UNIT_TEST(test_escape_text_prefix_never_splits_an_escape))
