@@ -155,6 +155,14 @@ bool aggregate_exec_into(cJSON *prev, const cJSON *e, long window_ms)
 	       aggregate_fold(prev, last, at, aggregate_count(e), window_ms);
 }
 
+bool aggregate_exec_again(cJSON *prev, const char *last, long window_ms)
+{
+	long long at = aggregate_ms(last);
+
+	return prev && aggregate_is_exec(prev) && at >= 0 && window_ms > 0 &&
+	       aggregate_fold(prev, last, at, 1, window_ms);
+}
+
 bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)
 {
 	return aggregate_exec_n(entries, e, aggregate_last(e), aggregate_count(e), window_ms);

@@ -32,6 +32,11 @@ bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms);
  * the batcher would have. */
 bool aggregate_exec_into(cJSON *prev, const cJSON *e, long window_ms);
 
+/* aggregate_exec_into for one more exec known to be the same as prev's
+ * (by its bytes, spool_fold_again), at time `last`: true when it is within
+ * window_ms of prev's first and was folded. */
+bool aggregate_exec_again(cJSON *prev, const char *last, long window_ms);
+
 /*
  * Whether the texts a and b of two entries (JSON objects as the spool
  * prints them) differ at most in their time and process: every member but

@@ -65,6 +65,18 @@ struct sink_spool {
 	/* "cid\x1fsession\x1ftid" -> struct sink_spool_cont: the command a
 	 * thread is typing over several lines, so far */
 	struct hmap cont;
+	/* Per fold of the spool's gather (SPOOL_FOLDS_MAX, in their order):
+	 * what the last exec that went into it was made of (sink_spool_print)
+	 * and who opened its session (attr, a copy, or NULL). An exec made of
+	 * the same goes into that fold as it is (sink_spool_exec_again). */
+	struct sink_spool_again {
+		uint64_t token; /* spool_fold_token's; 0: none */
+		char *print;
+		size_t len, cap;
+		cJSON *attr;
+	} again[SPOOL_FOLDS_MAX];
+	char *scratch; /* the print of the exec at hand */
+	size_t slen, scap;
 };
 
 /* A command typed over several lines (each but the last ending in a
@@ -809,6 +821,131 @@ static int sink_spool_settle(struct sink *base)
 	return spool_write_gathered(((struct sink_spool *)base)->sp);
 }
 
+/* Appends n bytes of src to *buf (length *len, capacity *cap): 0 or
+ * -ENOMEM. */
+static int sink_spool_put(char **buf, size_t *len, size_t *cap, const void *src, size_t n)
+{
+	size_t want = *len + n;
+	char *b;
+
+	if (want > *cap) {
+		if (!(b = realloc(*buf, want * 2)))
+			return -ENOMEM;
+		*buf = b;
+		*cap = want * 2;
+	}
+	if (n)
+		memcpy(*buf + *len, src, n);
+	*len = want;
+	return 0;
+}
+
+/* Everything an exec's entry and its fold are made of but its pid, ppid
+ * and time (and who opened its session, compared apart): target, session,
+ * root, user, argv, file, cut, the attribution it awaits. Into
+ * *buf (length *len): 0 or -ENOMEM. */
+static int sink_spool_print(const struct sink_spool_target *t, const struct sink_entry *e,
+			    const char *awaiting, char **buf, size_t *len, size_t *cap)
+{
+	struct {
+		const void *t;
+		uint64_t mntns, root_start;
+		uint32_t session, root, uid, argc;
+		uint64_t text, file, unlinked, container, await;
+		uint8_t cut;
+	} h;
+	int ret;
+
+	memset(&h, 0, sizeof(h));
+	h.t = t;
+	h.mntns = e->mntns;
+	h.root_start = e->session_root_start;
+	h.session = e->session;
+	h.root = e->session_root;
+	h.uid = e->uid;
+	h.argc = e->argc;
+	h.text = e->text_len;
+	h.file = e->filename ? e->filename_len : UINT64_MAX;
+	h.unlinked = e->unlinked ? e->unlinked_len : UINT64_MAX;
+	h.container = strlen(e->container);
+	h.await = awaiting ? strlen(awaiting) : UINT64_MAX;
+	h.cut = e->truncated;
+	*len = 0;
+	ret = sink_spool_put(buf, len, cap, &h, sizeof(h));
+	if (!ret)
+		ret = sink_spool_put(buf, len, cap, e->container, h.container);
+	if (!ret && e->text)
+		ret = sink_spool_put(buf, len, cap, e->text, e->text_len);
+	if (!ret && e->filename)
+		ret = sink_spool_put(buf, len, cap, e->filename, e->filename_len);
+	if (!ret && e->unlinked)
+		ret = sink_spool_put(buf, len, cap, e->unlinked, e->unlinked_len);
+	if (!ret && awaiting)
+		ret = sink_spool_put(buf, len, cap, awaiting, h.await);
+	return ret;
+}
+
+/* Exec e, key at time ts, the same as the last exec that went into a fold
+ * in all but its pid, ppid and time: into that fold (1), as its entry
+ * would have gone, without the entry being made. The folds are tried in
+ * their order, as spool_fold_add tries them. 0: the entry is to be made
+ * (another exec, a fold gone or full, an export that wants each entry,
+ * the container out of room); <0 an error. */
+static int sink_spool_exec_again(struct sink_spool *s, const struct sink_spool_target *t,
+				 const struct sink_entry *e, const char *key, const char *ts,
+				 const char *awaiting, const cJSON *attr)
+{
+	struct sink_spool_again *g;
+	bool checked = false;
+	size_t i;
+	int ret;
+
+	if (s->export || sink_spool_print(t, e, awaiting, &s->scratch, &s->slen, &s->scap) < 0)
+		return 0;
+	for (i = 0; i < SPOOL_FOLDS_MAX; i++) {
+		g = &s->again[i];
+		if (!g->token || g->len != s->slen || memcmp(g->print, s->scratch, s->slen) ||
+		    !attr != !g->attr || (attr && !jsontext_same(attr, g->attr)))
+			continue;
+		/* As sink_spool_add_as: what was lost first, then the share. */
+		if (!checked) {
+			if ((ret = sink_spool_write_gaps(s)) < 0)
+				return ret;
+			if (sink_spool_out(s, e->container, sink_spool_held_state(s, e->container)))
+				return 0;
+			checked = true;
+		}
+		if (spool_fold_again(s->sp, g->token, key, ts) != 1)
+			continue;
+		if (s->over.size)
+			hmap_remove(&s->over, e->container);
+		s->stats.entries++;
+		s->stats.again++;
+		return 1;
+	}
+	return 0;
+}
+
+/* After exec e was added as usual: the fold it went into, if any, is the
+ * one the next exec alike goes into. */
+static void sink_spool_again_set(struct sink_spool *s, const struct sink_spool_target *t,
+				 const struct sink_entry *e, const char *awaiting,
+				 const cJSON *attr, bool added)
+{
+	uint64_t token = added && !s->export ? spool_fold_token(s->sp) : 0;
+	struct sink_spool_again *g;
+
+	if (!token)
+		return;
+	g = &s->again[(token - 1) % SPOOL_FOLDS_MAX];
+	cJSON_Delete(g->attr);
+	g->attr = NULL;
+	g->token = token;
+	if ((attr && !(g->attr = cJSON_Duplicate(attr, 1))) ||
+	    sink_spool_print(t, e, awaiting, &g->print, &g->len, &g->cap) < 0)
+		g->token = 0;
+}
+
 static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
@@ -816,6 +953,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	cJSON *entry = NULL, *sess = NULL;
 	char ts[40], sk[48], key[SPOOL_KEY_MAX], root[48];
 	const char *awaiting = NULL;
+	const cJSON *attr = NULL;
 	bool cut = e->truncated;
 	int ret = 0;
 
@@ -844,6 +982,14 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		return 0;
 	}
 	sink_spool_time(e->ts, ts, sizeof(ts));
+	/* Who opened the session: asked once, for the entry or its fold. */
+	if (e->session && s->attr_fn &&
+	    s->attr_fn(s->attr_arg, e->container, t->id, e->session_root, e->session_root_start,
+		       &attr, root, sizeof(root)) == 1)
+		awaiting = root;
+	if (e->kind == SINK_EXEC &&
+	    (ret = sink_spool_exec_again(s, t, e, key, ts, awaiting, attr)) != 0)
+		return ret < 0 ? ret : 0;
 	entry = cJSON_CreateObject();
 	/* Names and the strings that outlive entry are not copied. */
 	jsontext_add_ref(entry, "time", ts);
@@ -882,16 +1028,11 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 	sess = e->session ? sink_spool_session(e, sk, sizeof(sk)) : NULL;
 	if (!sess)
 		sk[0] = '\0';
-	if (sess && s->attr_fn) {
-		const cJSON *attr = NULL;
-
-		if (s->attr_fn(s->attr_arg, e->container, t->id, e->session_root,
-			       e->session_root_start, &attr, root, sizeof(root)) == 1)
-			awaiting = root;
-		else if (attr) /* by reference: sess lives for this call only */
-			jsontext_add_tree_ref(sess, "attribution", attr);
-	}
+	if (sess && !awaiting && attr) /* by reference: sess lives for this call only */
+		jsontext_add_tree_ref(sess, "attribution", attr);
 	ret = sink_spool_add(s, e->container, sk, t->id, t->id_text, sess, entry, key, awaiting);
+	if (e->kind == SINK_EXEC)
+		sink_spool_again_set(s, t, e, awaiting, attr, ret == 0);
 out:
 	cJSON_Delete(entry);
 	cJSON_Delete(sess);
@@ -978,11 +1119,17 @@ static int sink_spool_flush(struct sink *base)
 static void sink_spool_close(struct sink *base)
 {
 	struct sink_spool *s = (struct sink_spool *)base;
+	size_t i;
 
 	hmap_clear(&s->pending);
 	hmap_clear(&s->held);
 	hmap_clear(&s->over);
 	hmap_clear(&s->cont);
+	for (i = 0; i < SPOOL_FOLDS_MAX; i++) {
+		free(s->again[i].print);
+		cJSON_Delete(s->again[i].attr);
+	}
+	free(s->scratch);
 	free(s);
 }
 

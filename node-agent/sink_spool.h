@@ -33,6 +33,7 @@ typedef const struct sink_spool_target *(*sink_spool_lookup_fn)(const char *cont
 
 struct sink_spool_stats {
 	uint64_t entries;
+	uint64_t again;			/* of which execs folded with no entry made */
 	uint64_t dropped_full;		/* entries the full spool refused */
 	uint64_t dropped_held;		/* of which past a held container's share */
 	uint64_t dropped_failed;	/* execs of folds the spool could not write */

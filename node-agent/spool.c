@@ -601,6 +601,7 @@ int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const c
 	uint64_t pos = 0;
 	int ret;
 
+	s->fold_last = 0;
 	if (key && strlen(key) >= SPOOL_KEY_MAX)
 		return -EINVAL;
 	/* Decided already (the caller did not know yet): journaled settled,

@@ -163,6 +163,21 @@ int spool_add_keyed(struct spool *s, const char *cid, const char *sk, const cJSO
 int spool_add_awaiting(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		       const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
 		       const char *root);
+/* Execs folded while the caller gathers (see spool_gather): in at most
+ * this many groups at once, each a fold. */
+#define SPOOL_FOLDS_MAX 8
+/* The fold the last spool_add_awaiting put its exec into, as a token for
+ * spool_fold_again (the fold's place is (token - 1) % SPOOL_FOLDS_MAX);
+ * 0 when it was journaled as it is. */
+uint64_t spool_fold_token(const struct spool *s);
+/* One more exec, with key and time (as its entry's "key" and "time" would
+ * be), into the fold of token, for a caller that knows it to be the same
+ * exec as that fold's last in all but its pid, ppid and time (the same
+ * container session, attribution and identity, the same bytes): what
+ * spool_add_awaiting would have done with its entry, without the entry.
+ * 1 when folded; 0 when the fold is gone (written since), full, or past
+ * the aggregation window: the caller adds the entry as usual. */
+int spool_fold_again(struct spool *s, uint64_t token, const char *key, const char *time);
 /* Journals the attribution of the sessions of root (cid's): attr is the
  * attribution object, id the record identity. Their awaiting entries go on
  * with it, and the publisher makes a SessionOpened Event of it. */

@@ -50,6 +50,8 @@ void spool_folds_clear(struct spool *s)
 		spool_fold_free(&s->folds[i]);
 	s->nfolds = 0;
 	s->fold_bytes = 0;
+	s->fold_gen++;
+	s->fold_last = 0;
 }
 
 /* Whether e may be folded: an exec, of an identity whose execs fold
@@ -158,6 +160,46 @@ static int spool_fold_open(struct spool *s, const char *cid, const char *sk, con
 	return 1;
 }
 
+/* Fold i's token: its place and the folds' age. */
+static uint64_t spool_fold_mint(const struct spool *s, size_t i)
+{
+	return s->fold_gen * SPOOL_FOLDS_MAX + i + 1;
+}
+
+uint64_t spool_fold_token(const struct spool *s)
+{
+	return s->fold_last;
+}
+
+int spool_fold_again(struct spool *s, uint64_t token, const char *key, const char *time)
+{
+	const size_t more = SPOOL_KEY_MAX + 3;
+	struct spool_fold *f;
+	size_t i;
+
+	if (!token || !s->gathering || !key || strlen(key) >= SPOOL_KEY_MAX || !time ||
+	    (token - 1) / SPOOL_FOLDS_MAX != s->fold_gen)
+		return 0;
+	i = (token - 1) % SPOOL_FOLDS_MAX;
+	if (i >= s->nfolds)
+		return 0;
+	f = &s->folds[i];
+	if (f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more) ||
+	    spool_fold_key(s, f, key) < 0)
+		return 0;
+	if (!aggregate_exec_again(f->e, time, s->opts.aggregate_ms)) {
+		f->nkeys--;
+		s->fold_seq--;
+		return 0;
+	}
+	f->bytes += more;
+	s->fold_bytes += more;
+	s->fold_last = token;
+	s->stats.entries++;
+	snprintf(s->last_key, sizeof(s->last_key), "%s", key);
+	return 1;
+}
+
 int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON *id,
 		   const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
 		   const char *root, bool quiet)
@@ -180,6 +222,7 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 		if (aggregate_exec_into(f->e, entry, s->opts.aggregate_ms)) {
 			f->bytes += more;
 			s->fold_bytes += more;
+			s->fold_last = spool_fold_mint(s, i);
 			return 1;
 		}
 		f->nkeys--;
@@ -192,7 +235,10 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 	 * spool_take_lost_folds'), this one opens the next. */
 	if (s->nfolds == SPOOL_FOLDS_MAX)
 		(void)spool_folds_write(s);
-	return spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, root, bytes) < 0 ? 0 : 1;
+	if (spool_fold_open(s, cid, sk, id, id_text, sess, entry, key, root, bytes) < 0)
+		return 0;
+	s->fold_last = spool_fold_mint(s, s->nfolds - 1);
+	return 1;
 }
 
 /* The keys item i of the folds names: those of every fold's execs that

@@ -51,9 +51,8 @@ struct spool_batch {
 	bool cut_requested;
 };
 
-/* Execs folded before they are journaled (spool_fold.c): groups at most,
- * and execs at most in one group (its item carries each one's key). */
-#define SPOOL_FOLDS_MAX 8
+/* Execs folded before they are journaled (spool_fold.c): execs at most in
+ * one group (its item carries each one's key); SPOOL_FOLDS_MAX groups. */
 #define SPOOL_FOLD_KEYS_MAX 256
 #define SPOOL_LOST_MAX 16
 
@@ -171,6 +170,8 @@ struct spool {
 	uint64_t lost_uncounted; /* execs of lost folds past SPOOL_LOST_MAX */
 	uint64_t fold_seq; /* execs folded, ever */
 	size_t fold_bytes; /* their items' sizes, at most */
+	uint64_t fold_gen; /* times the folds were cleared: a token's age */
+	uint64_t fold_last; /* spool_fold_token's */
 };
 
 void spool_key(const char *cid, const char *sk, char *buf, size_t cap);

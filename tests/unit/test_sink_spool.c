@@ -26,6 +26,7 @@
 #include "escape.h"
 #include "export.h"
 #include "sink_spool.h"
+#include "timefmt.h"
 #include "unit.h"
 #include "util.h"
 
@@ -1627,6 +1628,163 @@ static void test_sink_spool_export_carries_who_opened_the_session(void)
 	cJSON_Delete(bob);
 }
 
+/* The µs of time member k of entry e (0 when it has none). */
+static long long entry_us(const cJSON *e, const char *k)
+{
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(e, k));
+	struct timespec ts;
+
+	if (!t || timefmt_parse(t, &ts) < 0)
+		return 0;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Whether the records of a and b hold the same entries: the same members,
+ * the times within 2 µs (each sink reads the wall clock's offset anew). */
+static bool same_entries(const cJSON *a, const cJSON *b)
+{
+	static const char *const times[] = { "time", "first", "last" };
+	const cJSON *ra, *rb, *ea, *eb;
+	cJSON *ca, *cb;
+	bool same = cJSON_GetArraySize(a) == cJSON_GetArraySize(b);
+	size_t k;
+
+	for (ra = a->child, rb = b->child; same && ra && rb; ra = ra->next, rb = rb->next) {
+		ea = cJSON_GetObjectItem(cJSON_GetObjectItem(ra, "spec"), "entries");
+		eb = cJSON_GetObjectItem(cJSON_GetObjectItem(rb, "spec"), "entries");
+		same = cJSON_GetArraySize(ea) == cJSON_GetArraySize(eb) &&
+		       cJSON_Compare(
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(ra, "spec"), "attribution"),
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(rb, "spec"), "attribution"),
+			       true);
+		for (ea = ea ? ea->child : NULL, eb = eb ? eb->child : NULL; same && ea && eb;
+		     ea = ea->next, eb = eb->next) {
+			ca = cJSON_Duplicate(ea, 1);
+			cb = cJSON_Duplicate(eb, 1);
+			for (k = 0; k < 3; k++) {
+				long long d = entry_us(ea, times[k]) - entry_us(eb, times[k]);
+
+				same = same && d >= -2 && d <= 2;
+				cJSON_DeleteItemFromObject(ca, times[k]);
+				cJSON_DeleteItemFromObject(cb, times[k]);
+			}
+			same = same && cJSON_Compare(ca, cb, true);
+			if (!same)
+				fprintf(stderr, "    %s\n    %s\n", cJSON_PrintUnformatted(ea),
+					cJSON_PrintUnformatted(eb));
+			cJSON_Delete(ca);
+			cJSON_Delete(cb);
+		}
+	}
+	return same;
+}
+
+/* An exec the same as the last one folded but for its pid, ppid and time
+ * goes into that fold without its entry being made (sink_spool_exec_again).
+ * The records are those the same execs make entry by entry (a sink with an
+ * export, which wants each entry, makes each): two sessions interleave,
+ * one decided, one awaiting its opener until the 200th exec; the program
+ * changes every 7 execs, a typed line now and then; the gather ends every
+ * 50 execs, the ring buffer's records are released every 23. */
+static void test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would(void)
+{
+	static const char *const progs[] = { "true", "date", "id" };
+	char sub[2][96], path[128];
+	struct spool_opts so = { .checkpoint_ms = 1,
+				 .batch_age_ms = 3600000,
+				 .datasync = no_datasync,
+				 .event_wanted = no_exec_events };
+	cJSON *id = ident("containerd://c1", "p");
+	cJSON *alice = cJSON_Parse("{\"status\":\"Matched\",\"user\":{\"username\":\"alice\"}}");
+	cJSON *bob = cJSON_Parse("{\"status\":\"Matched\",\"user\":{\"username\":\"bob\"}}");
+	struct sink_spool_stats st[2];
+	struct spool_stats ss[2];
+	struct spool *sp[2];
+	struct sink *sink[2];
+	struct export *x;
+	cJSON *recs[2];
+	char argv[32];
+	int i, k;
+
+	mkdir(dir, 0700);
+	target = (struct sink_spool_target){ id, NULL, true, true, true, false, NULL };
+	snprintf(path, sizeof(path), "%s/again.jsonl", dir);
+	for (k = 0; k < 2; k++) {
+		snprintf(sub[k], sizeof(sub[k]), "%s/again%d", dir, k);
+		so.dir = sub[k];
+		UNIT_CHECK(spool_open(&so, &sp[k]) == 0);
+		UNIT_CHECK(sink_spool_open(sp[k], lookup, NULL, &sink[k]) == 0);
+		sink_spool_attribution(sink[k], attr_of, alice);
+		sink_gather(sink[k], true);
+	}
+	UNIT_CHECK(export_open(path, &x) == 0);
+	sink_spool_set_export(sink[1], x);
+	for (i = 0; i < 400; i++) {
+		const char *prog = progs[(i / 7) % 3];
+		size_t n = (size_t)snprintf(argv, sizeof(argv), "%s%c-x", prog, '\0');
+		char file[32];
+		struct sink_entry ex = { .kind = SINK_EXEC,
+					 .container = "containerd://c1",
+					 .session = 7,
+					 .pid = 1000 + (uint32_t)i,
+					 .tid = 1000 + (uint32_t)i,
+					 .ppid = 5 + (uint32_t)(i % 2),
+					 .session_root = 5 + (uint32_t)(i % 2),
+					 .ts = 1000000000ull + (uint64_t)i * 1000000,
+					 .text = argv,
+					 .text_len = n + 1,
+					 .argc = 2,
+					 .filename = file };
+		struct sink_entry line = { .kind = SINK_LINE,
+					   .container = "containerd://c1",
+					   .session = 7,
+					   .pid = 5,
+					   .tid = 5,
+					   .session_root = 5,
+					   .ts = ex.ts + 1,
+					   .text = "ls",
+					   .text_len = 2 };
+
+		ex.filename_len = (size_t)snprintf(file, sizeof(file), "/bin/%s", prog);
+		for (k = 0; k < 2; k++) {
+			if (i == 200)
+				UNIT_CHECK(sink_spool_attribute(sink[k], "containerd://c1", "6-1",
+								id, bob) == 0);
+			UNIT_CHECK(sink_write(sink[k], &ex) == 0);
+			if (i % 61 == 60)
+				UNIT_CHECK(sink_write(sink[k], &line) == 0);
+			if (i % 23 == 22)
+				UNIT_CHECK(sink_settle(sink[k]) == 0);
+			if (i % 50 == 49) {
+				sink_gather(sink[k], false);
+				sink_gather(sink[k], true);
+			}
+		}
+	}
+	for (k = 0; k < 2; k++) {
+		sink_gather(sink[k], false);
+		sink_spool_get_stats(sink[k], &st[k]);
+		spool_get_stats(sp[k], &ss[k]);
+		UNIT_CHECK(st[k].entries == 400 + 400 / 61);
+		recs[k] = records(sp[k]);
+	}
+	/* Folded all the same: far fewer items than execs, as many for both. */
+	UNIT_CHECK(st[0].again > 200 && st[1].again == 0);
+	UNIT_CHECK(ss[0].ej.appended == ss[1].ej.appended);
+	UNIT_CHECK(ss[0].ej.appended < 200);
+	UNIT_CHECK(cJSON_GetArraySize(recs[0]) > 0);
+	UNIT_CHECK(same_entries(recs[0], recs[1]));
+	for (k = 0; k < 2; k++) {
+		cJSON_Delete(recs[k]);
+		sink_close(sink[k]);
+		spool_close(sp[k]);
+	}
+	export_free(x);
+	cJSON_Delete(id);
+	cJSON_Delete(alice);
+	cJSON_Delete(bob);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -1653,6 +1811,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_secret_after_a_continued_line),
 		UNIT_TEST(test_sink_spool_a_comment_ending_in_a_backslash_continues_nothing),
 		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
+		UNIT_TEST(test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would),
 	};
 	char cmd[128];
 	int ret;
