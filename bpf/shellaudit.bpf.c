@@ -1977,10 +1977,10 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
  * (the buffer may be a registered one, or a provided one the kernel
  * picked). The file is the one the request read (a fixed file too,
  * whatever became of its fd). An io-wq worker is not forked through the
- * fork tracepoint, so the mark it gets is walked up from its process's
- * parent (a process that entered the container is its own session's
- * root, whose stdin a worker's walk would miss), or none outside the
- * target's mount namespace: its thread group leader's stands for it.
+ * fork tracepoint, so no mark came to it from its process: its thread
+ * group leader's stands for it (a mark made for the worker would be walked up
+ * from the process's parent, and miss the stdin of a process that entered
+ * the container, its own session's root).
  *
  * SPLICE and TEE take from the request's splice_fd_in, not from its file
  * (the output): a fixed one is the registered file the request holds,
@@ -2057,14 +2057,17 @@ int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cq
 	op = BPF_CORE_READ(r, opcode);
 	if (res <= 0 || (!uring_reads(op) && op != SA_IORING_OP_SPLICE && op != SA_IORING_OP_TEE))
 		return 0;
-	t = current_target(task, &mntns);
-	if (task->flags & SA_PF_IO_WORKER) {
-		/* The worker acts for its process: the leader's session (and
-		 * its stdin) rather than the one the worker's own mark found
-		 * walking up from the process's parent. */
-		lead = bpf_task_storage_get(&marks, task->group_leader, 0, 0);
-		if (lead && mark_valid(lead))
-			t = lead;
+	/* A worker acts for its process: the leader's session (and its
+	 * stdin), not one a mark of the worker's own would walk up to from
+	 * the process's parent. */
+	lead = task->flags & SA_PF_IO_WORKER ?
+		       bpf_task_storage_get(&marks, task->group_leader, 0, 0) :
+		       NULL;
+	if (lead && mark_valid(lead)) {
+		t = lead;
+		mntns = task->nsproxy->mnt_ns->ns.inum;
+	} else {
+		t = current_target(task, &mntns);
 	}
 	if (!t || !wants_terminal(t))
 		return 0;

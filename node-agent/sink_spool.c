@@ -71,12 +71,10 @@ struct sink_spool {
 	 * the same goes into that fold as it is (sink_spool_exec_again). */
 	struct sink_spool_again {
 		uint64_t token; /* spool_fold_token's; 0: none */
-		char *print;
-		size_t len, cap;
+		struct jsontext_out print;
 		cJSON *attr;
 	} again[SPOOL_FOLDS_MAX];
-	char *scratch; /* the print of the exec at hand */
-	size_t slen, scap;
+	struct jsontext_out scratch; /* the print of the exec at hand */
 };
 
 /* A command typed over several lines (each but the last ending in a
@@ -821,31 +819,12 @@ static int sink_spool_settle(struct sink *base)
 	return spool_write_gathered(((struct sink_spool *)base)->sp);
 }
 
-/* Appends n bytes of src to *buf (length *len, capacity *cap): 0 or
- * -ENOMEM. */
-static int sink_spool_put(char **buf, size_t *len, size_t *cap, const void *src, size_t n)
-{
-	size_t want = *len + n;
-	char *b;
-
-	if (want > *cap) {
-		if (!(b = realloc(*buf, want * 2)))
-			return -ENOMEM;
-		*buf = b;
-		*cap = want * 2;
-	}
-	if (n)
-		memcpy(*buf + *len, src, n);
-	*len = want;
-	return 0;
-}
-
 /* Everything an exec's entry and its fold are made of but its pid, ppid
  * and time (and who opened its session, compared apart): target, session,
- * root, user, argv, file, cut, the attribution it awaits. Into
- * *buf (length *len): 0 or -ENOMEM. */
+ * root, user, argv, file, cut, the attribution it awaits. Into o, in
+ * place of what it held: 0, or -ENOMEM with o emptied. */
 static int sink_spool_print(const struct sink_spool_target *t, const struct sink_entry *e,
-			    const char *awaiting, char **buf, size_t *len, size_t *cap)
+			    const char *awaiting, struct jsontext_out *o)
 {
 	struct {
 		const void *t;
@@ -870,18 +849,20 @@ static int sink_spool_print(const struct sink_spool_target *t, const struct sink
 	h.container = strlen(e->container);
 	h.await = awaiting ? strlen(awaiting) : UINT64_MAX;
 	h.cut = e->truncated;
-	*len = 0;
-	ret = sink_spool_put(buf, len, cap, &h, sizeof(h));
+	o->len = 0;
+	ret = jsontext_append_bytes(o, (const char *)&h, sizeof(h));
 	if (!ret)
-		ret = sink_spool_put(buf, len, cap, e->container, h.container);
+		ret = jsontext_append_bytes(o, e->container, h.container);
 	if (!ret && e->text)
-		ret = sink_spool_put(buf, len, cap, e->text, e->text_len);
+		ret = jsontext_append_bytes(o, e->text, e->text_len);
 	if (!ret && e->filename)
-		ret = sink_spool_put(buf, len, cap, e->filename, e->filename_len);
+		ret = jsontext_append_bytes(o, e->filename, e->filename_len);
 	if (!ret && e->unlinked)
-		ret = sink_spool_put(buf, len, cap, e->unlinked, e->unlinked_len);
+		ret = jsontext_append_bytes(o, e->unlinked, e->unlinked_len);
 	if (!ret && awaiting)
-		ret = sink_spool_put(buf, len, cap, awaiting, h.await);
+		ret = jsontext_append_bytes(o, awaiting, h.await);
+	if (ret)
+		o->len = 0;
 	return ret;
 }
 
@@ -900,12 +881,13 @@ static int sink_spool_exec_again(struct sink_spool *s, const struct sink_spool_t
 	size_t i;
 	int ret;
 
-	if (s->export || sink_spool_print(t, e, awaiting, &s->scratch, &s->slen, &s->scap) < 0)
+	if (s->export || sink_spool_print(t, e, awaiting, &s->scratch) < 0)
 		return 0;
 	for (i = 0; i < SPOOL_FOLDS_MAX; i++) {
 		g = &s->again[i];
-		if (!g->token || g->len != s->slen || memcmp(g->print, s->scratch, s->slen) ||
-		    !attr != !g->attr || (attr && !jsontext_same(attr, g->attr)))
+		if (!g->token || g->print.len != s->scratch.len ||
+		    memcmp(g->print.p, s->scratch.p, s->scratch.len) || !attr != !g->attr ||
+		    (attr && !jsontext_same(attr, g->attr)))
 			continue;
 		/* As sink_spool_add_as: what was lost first, then the share. */
 		if (!checked) {
@@ -926,24 +908,24 @@ static int sink_spool_exec_again(struct sink_spool *s, const struct sink_spool_t
 	return 0;
 }
 
-/* After exec e was added as usual: the fold it went into, if any, is the
- * one the next exec alike goes into. */
-static void sink_spool_again_set(struct sink_spool *s, const struct sink_spool_target *t,
-				 const struct sink_entry *e, const char *awaiting,
-				 const cJSON *attr, bool added)
+/* After an exec was added as usual (sink_spool_exec_again left its print
+ * in s->scratch): the fold it went into, if any, is the one the next exec
+ * alike goes into. */
+static void sink_spool_again_set(struct sink_spool *s, const cJSON *attr, bool added)
 {
 	uint64_t token = added && !s->export ? spool_fold_token(s->sp) : 0;
 	struct sink_spool_again *g;
+	struct jsontext_out print;
 
-	if (!token)
+	if (!token || !s->scratch.len)
 		return;
 	g = &s->again[(token - 1) % SPOOL_FOLDS_MAX];
+	print = g->print;
+	g->print = s->scratch;
+	s->scratch = print;
 	cJSON_Delete(g->attr);
-	g->attr = NULL;
-	g->token = token;
-	if ((attr && !(g->attr = cJSON_Duplicate(attr, 1))) ||
-	    sink_spool_print(t, e, awaiting, &g->print, &g->len, &g->cap) < 0)
-		g->token = 0;
+	g->attr = attr ? cJSON_Duplicate(attr, 1) : NULL;
+	g->token = !attr || g->attr ? token : 0;
 }
 
 static int sink_spool_write(struct sink *base, const struct sink_entry *e)
@@ -1032,7 +1014,7 @@ static int sink_spool_write(struct sink *base, const struct sink_entry *e)
 		jsontext_add_tree_ref(sess, "attribution", attr);
 	ret = sink_spool_add(s, e->container, sk, t->id, t->id_text, sess, entry, key, awaiting);
 	if (e->kind == SINK_EXEC)
-		sink_spool_again_set(s, t, e, awaiting, attr, ret == 0);
+		sink_spool_again_set(s, attr, ret == 0);
 out:
 	cJSON_Delete(entry);
 	cJSON_Delete(sess);
@@ -1126,10 +1108,10 @@ static void sink_spool_close(struct sink *base)
 	hmap_clear(&s->over);
 	hmap_clear(&s->cont);
 	for (i = 0; i < SPOOL_FOLDS_MAX; i++) {
-		free(s->again[i].print);
+		jsontext_out_free(&s->again[i].print);
 		cJSON_Delete(s->again[i].attr);
 	}
-	free(s->scratch);
+	jsontext_out_free(&s->scratch);
 	free(s);
 }
 

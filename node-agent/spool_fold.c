@@ -171,30 +171,45 @@ uint64_t spool_fold_token(const struct spool *s)
 	return s->fold_last;
 }
 
-int spool_fold_again(struct spool *s, uint64_t token, const char *key, const char *time)
+/* One more exec, key, into fold i: its entry aggregated into the fold's
+ * (entry, or by its time alone for an exec known to be the same). 1 when
+ * it went in; 0 when the fold has no room, no key left, or the exec is
+ * not within its window; -ENOMEM when its key could not be kept. The fold
+ * is as it was unless 1. */
+static int spool_fold_grow(struct spool *s, size_t i, const char *key, const cJSON *entry,
+			   const char *time)
 {
 	const size_t more = SPOOL_KEY_MAX + 3;
-	struct spool_fold *f;
-	size_t i;
+	struct spool_fold *f = &s->folds[i];
+	bool in;
 
-	if (!token || !s->gathering || !key || strlen(key) >= SPOOL_KEY_MAX || !time ||
-	    (token - 1) / SPOOL_FOLDS_MAX != s->fold_gen)
+	if (f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
 		return 0;
-	i = (token - 1) % SPOOL_FOLDS_MAX;
-	if (i >= s->nfolds)
-		return 0;
-	f = &s->folds[i];
-	if (f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more) ||
-	    spool_fold_key(s, f, key) < 0)
-		return 0;
-	if (!aggregate_exec_again(f->e, time, s->opts.aggregate_ms)) {
+	/* Kept first: a key not kept must not be folded (the entry is
+	 * journaled as it is). */
+	if (spool_fold_key(s, f, key) < 0)
+		return -ENOMEM;
+	in = entry ? aggregate_exec_into(f->e, entry, s->opts.aggregate_ms) :
+		     aggregate_exec_again(f->e, time, s->opts.aggregate_ms);
+	if (!in) {
 		f->nkeys--;
 		s->fold_seq--;
 		return 0;
 	}
 	f->bytes += more;
 	s->fold_bytes += more;
-	s->fold_last = token;
+	s->fold_last = spool_fold_mint(s, i);
+	return 1;
+}
+
+int spool_fold_again(struct spool *s, uint64_t token, const char *key, const char *time)
+{
+	size_t i = (token - 1) % SPOOL_FOLDS_MAX;
+
+	if (!token || !s->gathering || !key || strlen(key) >= SPOOL_KEY_MAX || !time ||
+	    (token - 1) / SPOOL_FOLDS_MAX != s->fold_gen || i >= s->nfolds ||
+	    spool_fold_grow(s, i, key, NULL, time) != 1)
+		return 0;
 	s->stats.entries++;
 	snprintf(s->last_key, sizeof(s->last_key), "%s", key);
 	return 1;
@@ -204,29 +219,16 @@ int spool_fold_add(struct spool *s, const char *cid, const char *sk, const cJSON
 		   const char *id_text, const cJSON *sess, const cJSON *entry, const char *key,
 		   const char *root, bool quiet)
 {
-	const size_t more = SPOOL_KEY_MAX + 3;
-	struct spool_fold *f;
 	size_t i, bytes;
+	int grown;
 
 	if (!quiet || !key || !cid || !sk || !spool_fold_wanted(s, id, entry))
 		return 0;
 	for (i = 0; i < s->nfolds; i++) {
-		f = &s->folds[i];
-		if (!spool_fold_same(f, cid, sk, id, id_text, sess, root) ||
-		    f->nkeys >= SPOOL_FOLD_KEYS_MAX || !spool_fold_room(s, more))
+		if (!spool_fold_same(&s->folds[i], cid, sk, id, id_text, sess, root))
 			continue;
-		/* Kept first: a key not kept must not be folded (the entry
-		 * is journaled as it is). */
-		if (spool_fold_key(s, f, key) < 0)
-			return 0;
-		if (aggregate_exec_into(f->e, entry, s->opts.aggregate_ms)) {
-			f->bytes += more;
-			s->fold_bytes += more;
-			s->fold_last = spool_fold_mint(s, i);
-			return 1;
-		}
-		f->nkeys--;
-		s->fold_seq--;
+		if ((grown = spool_fold_grow(s, i, key, entry, NULL)) != 0)
+			return grown > 0 ? 1 : 0;
 	}
 	bytes = spool_fold_size(cid, sk, id, id_text, sess, entry, root);
 	if (!bytes || !spool_fold_room(s, bytes))

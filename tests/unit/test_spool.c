@@ -1766,18 +1766,30 @@ static int add_loop_exec(struct spool *s, const cJSON *ident, long ms, int root,
 /* What the records of s hold: execs per "root argv" (their counts
  * summed) into execs, typed lines in order into lines. Returns the
  * number of entries. */
-static int tally(struct spool *s, int execs[2][3], char *lines, size_t cap)
+/* Exec entry x's count into execs, per "root argv". */
+static void tally_exec(const cJSON *x, int execs[2][3])
 {
 	static const char *const args[] = { "true", "date", "id" };
+	const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(x, "text"));
+	int root = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(x, "sessionRoot")) - 10, a;
+	const cJSON *count = cJSON_GetObjectItem(x, "count");
+
+	for (a = 0; a < 3 && text && strcmp(args[a], text); a++)
+		;
+	if (root >= 0 && root < 2 && a < 3)
+		execs[root][a] += count ? (int)cJSON_GetNumberValue(count) : 1;
+}
+
+static int tally(struct spool *s, int execs[2][3], char *lines, size_t cap)
+{
 	cJSON *all = all_records(s);
-	const cJSON *rec, *x, *count;
-	int n = 0, a, root;
+	const cJSON *rec, *x;
+	int n = 0;
 	size_t len;
 
 	for (rec = all->child; rec; rec = rec->next) {
 		x = cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "spec"), "entries");
 		for (x = x ? x->child : NULL; x; x = x->next, n++) {
-			const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(x, "text"));
 			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(x, "kind"));
 
 			if (!strcmp(kind, "line")) {
@@ -1786,13 +1798,7 @@ static int tally(struct spool *s, int execs[2][3], char *lines, size_t cap)
 					 cJSON_GetStringValue(cJSON_GetObjectItem(x, "time")));
 				continue;
 			}
-			root = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(x, "sessionRoot")) -
-			       10;
-			for (a = 0; a < 3 && strcmp(args[a], text); a++)
-				;
-			count = cJSON_GetObjectItem(x, "count");
-			if (root >= 0 && root < 2 && a < 3)
-				execs[root][a] += count ? (int)cJSON_GetNumberValue(count) : 1;
+			tally_exec(x, execs);
 		}
 	}
 	cJSON_Delete(all);
@@ -1918,11 +1924,10 @@ static void test_spool_gather_folds_execs_into_one_item(void)
  * opener. */
 static int tally_alice(struct spool *s, int execs[2][3])
 {
-	static const char *const args[] = { "true", "date", "id" };
 	cJSON *all = all_records(s);
-	const cJSON *rec, *x, *spec, *count;
-	int others = 0, a, root;
+	const cJSON *rec, *x, *spec;
 	const char *user;
+	int others = 0;
 
 	for (rec = all->child; rec; rec = rec->next) {
 		spec = cJSON_GetObjectItem(rec, "spec");
@@ -1931,17 +1936,8 @@ static int tally_alice(struct spool *s, int execs[2][3])
 			"username"));
 		others += !user || strcmp(user, "alice");
 		x = cJSON_GetObjectItem(spec, "entries");
-		for (x = x ? x->child : NULL; x; x = x->next) {
-			const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(x, "text"));
-
-			root = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(x, "sessionRoot")) -
-			       10;
-			for (a = 0; a < 3 && text && strcmp(args[a], text); a++)
-				;
-			count = cJSON_GetObjectItem(x, "count");
-			if (root >= 0 && root < 2 && a < 3)
-				execs[root][a] += count ? (int)cJSON_GetNumberValue(count) : 1;
-		}
+		for (x = x ? x->child : NULL; x; x = x->next)
+			tally_exec(x, execs);
 	}
 	cJSON_Delete(all);
 	return others;
