@@ -1719,23 +1719,55 @@ enum sa_take {
  * (flag SA_F_TTY_MOVED: splice, sendfile, tee, io_uring), or an
  * io_submit(2) read of up to n bytes (SA_F_TTY_AIO): counted for the
  * session's stdin (MOVED), a record of no data for a terminal. */
+/* What a file is to a mark's session, for bytes taken from it. */
+struct sa_taken_from {
+	__u32 dev;   /* a terminal's device, or 0 */
+	__u32 flags; /* a terminal's: SA_F_TTY_CANON or 0; SA_TAKEN_STDIN */
+};
+#define SA_TAKEN_STDIN 0x80000000u
+
+/* What f is to t (moved: bytes moved off it, by splice and its kin, which
+ * count for a session's stdin): *from set, true; false for a file of
+ * neither kind. */
+static __always_inline bool taken_from(const struct sa_mark *t, struct file *f, bool moved,
+				       struct sa_taken_from *from)
+{
+	struct tty_struct *tty;
+
+	if (moved && t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
+		from->dev = 0;
+		from->flags = SA_TAKEN_STDIN;
+		return true;
+	}
+	tty = file_tty(f);
+	if (!tty)
+		return false;
+	from->dev = tty_dev(tty);
+	from->flags = BPF_CORE_READ(tty, termios.c_lflag) & SA_ICANON ? SA_F_TTY_CANON : 0;
+	return true;
+}
+
+/* n bytes taken (flag: SA_F_TTY_MOVED or SA_F_TTY_AIO) from what from
+ * says: counted for a stdin, an entry for a terminal. */
+static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t, const struct sa_taken_from *from,
+				       __u32 flag, unsigned long n)
+{
+	if (from->flags & SA_TAKEN_STDIN)
+		stdin_splice(t, n);
+	else
+		tty_emit_read(task, mntns, t, flag | from->flags, from->dev, 0, 0, n,
+			      flag == SA_F_TTY_MOVED ? n : 0, 0);
+}
+
 static __always_inline void tty_taken(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, struct file *f, __u32 flag,
 				      unsigned long n)
 {
-	struct tty_struct *tty;
-	__u32 lflag;
+	struct sa_taken_from from;
 
-	if (flag == SA_F_TTY_MOVED && t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
-		stdin_splice(t, n);
-		return;
-	}
-	tty = file_tty(f);
-	if (!tty)
-		return;
-	lflag = BPF_CORE_READ(tty, termios.c_lflag);
-	tty_emit_read(task, mntns, t, flag | (lflag & SA_ICANON ? SA_F_TTY_CANON : 0), tty_dev(tty),
-		      0, 0, n, flag == SA_F_TTY_MOVED ? n : 0, 0);
+	if (taken_from(t, f, flag == SA_F_TTY_MOVED, &from))
+		taken_emit(task, mntns, t, &from, flag, n);
 }
 
 /* The common part of both hooks. regs: the syscall's registers (NULL: the
@@ -1983,10 +2015,15 @@ int tty_read_tp(struct syscall_trace_exit *ctx)
  * the container, its own session's root).
  *
  * SPLICE and TEE take from the request's splice_fd_in, not from its file
- * (the output): a fixed one is the registered file the request holds,
- * any other the fd in the ring owner's table at completion (the fd table
- * an io-wq worker shares), so a reader that closes or replaces that fd
- * before the request completes goes unseen.
+ * (the output): a fixed one is the registered file the request holds.
+ * Any other is taken from the fd table when the request is issued (in the
+ * submitter or its io-wq worker, which shares the table), and put back
+ * before the completion: by then the fd may name another file (the reader
+ * pointed it at /dev/null while the request waited for a line). So what
+ * that file was is noted as io_uring takes it (uring_file, keyed by the
+ * request), and the completion goes by that note; by the fd's file at
+ * completion only where there is none (the note was pushed out, or the
+ * hook attached while the request waited).
  */
 #define SA_IORING_OP_READV 1
 #define SA_IORING_OP_READ_FIXED 4
@@ -2022,57 +2059,132 @@ static __always_inline bool uring_reads(__u8 op)
 	       op == SA_IORING_OP_READ_MULTISHOT || op == SA_IORING_OP_READV_FIXED;
 }
 
-/* The file a SPLICE or TEE request r took its bytes from, or NULL. */
-static __always_inline struct file *uring_splice_in(struct task_struct *task, struct io_kiocb *r)
+/* What the input of a SPLICE or TEE request was as io_uring took it from
+ * the fd table (see above), by request. A request's memory is used again:
+ * the note is taken away at its completion, and made again (or taken
+ * away) whenever a request takes its input. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct sa_taken_from);
+} uring_in SEC(".maps");
+
+static __always_inline bool uring_splices(__u8 op)
+{
+	return op == SA_IORING_OP_SPLICE || op == SA_IORING_OP_TEE;
+}
+
+/* Whether the kernel has what uring_splice_in reads. */
+static __always_inline bool uring_splice_known(void)
+{
+	return bpf_core_type_exists(struct io_splice___sa) &&
+	       bpf_core_field_exists(((struct io_splice___sa *)0)->rsrc_node) &&
+	       bpf_core_field_exists(((struct io_rsrc_node___sa *)0)->file_ptr);
+}
+
+/* The file a SPLICE or TEE request r took its bytes from, or NULL: a
+ * fixed one; any other the fd's, now (*by_fd set). */
+static __always_inline struct file *uring_splice_in(struct task_struct *task, struct io_kiocb *r,
+						    bool *by_fd)
 {
 	struct io_splice___sa *sp = (struct io_splice___sa *)r;
 	struct io_rsrc_node___sa *node;
 	int fd;
 
-	if (!bpf_core_type_exists(struct io_splice___sa) || !bpf_core_field_exists(sp->rsrc_node) ||
-	    !bpf_core_field_exists(((struct io_rsrc_node___sa *)0)->file_ptr))
+	*by_fd = false;
+	if (!uring_splice_known())
 		return NULL;
 	if (BPF_CORE_READ(sp, flags) & SA_SPLICE_F_FD_IN_FIXED) {
 		node = (struct io_rsrc_node___sa *)BPF_CORE_READ(sp, rsrc_node);
 		return node ? (struct file *)(BPF_CORE_READ(node, file_ptr) & SA_FFS_MASK) : NULL;
 	}
+	*by_fd = true;
 	fd = BPF_CORE_READ(sp, splice_fd_in);
 	return fd >= 0 ? fd_file(task, fd) : NULL;
+}
+
+/* The mark an io_uring request of task acts under, and its mount
+ * namespace: a worker acts for its process, the leader's session (and its
+ * stdin), not one a mark of the worker's own would walk up to from the
+ * process's parent. */
+static __always_inline struct sa_mark *uring_mark(struct task_struct *task, __u64 *mntns)
+{
+	struct sa_mark *lead = task->flags & SA_PF_IO_WORKER ?
+				       bpf_task_storage_get(&marks, task->group_leader, 0, 0) :
+				       NULL;
+
+	if (lead && mark_valid(lead)) {
+		*mntns = task->nsproxy->mnt_ns->ns.inum;
+		return lead;
+	}
+	return current_target(task, mntns);
+}
+
+/* io_uring takes a request's file from fd (fget, just done) as it issues
+ * it: for a SPLICE or TEE of an audited session, what its input is. */
+SEC("tp_btf/io_uring_file_get")
+int BPF_PROG(uring_file, struct io_kiocb *req, int fd)
+{
+	struct io_splice___sa *sp = (struct io_splice___sa *)req;
+	struct sa_taken_from from;
+	struct task_struct *task;
+	struct sa_mark *t;
+	struct file *f;
+	__u64 key = (__u64)req, mntns;
+
+	/* Every request of the node whose file is not a fixed one comes
+	 * here: a direct load of its opcode and back. */
+	if (!req || !uring_splices(req->opcode) || !uring_splice_known())
+		return 0;
+	/* The request's output is taken so too: only its input counts. */
+	if (fd < 0 || BPF_CORE_READ(sp, splice_fd_in) != fd ||
+	    BPF_CORE_READ(sp, flags) & SA_SPLICE_F_FD_IN_FIXED)
+		return 0;
+	task = bpf_get_current_task_btf();
+	t = uring_mark(task, &mntns);
+	if (!t || !wants_terminal(t))
+		return 0;
+	f = fd_file(task, fd);
+	if (f && taken_from(t, f, true, &from))
+		bpf_map_update_elem(&uring_in, &key, &from, BPF_ANY);
+	else
+		bpf_map_delete_elem(&uring_in, &key);
+	return 0;
 }
 
 SEC("tp_btf/io_uring_complete")
 int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct sa_taken_from from = {}, *noted = NULL;
 	struct io_kiocb *r = req;
-	struct sa_mark *t, *lead;
+	struct sa_mark *t;
 	struct file *f;
-	__u64 mntns;
+	__u64 key = (__u64)req, mntns;
+	bool by_fd = false;
 	__s32 res;
 	__u8 op;
 
 	if (!r || !cqe)
 		return 0;
-	res = BPF_CORE_READ(cqe, res);
+	res = cqe->res;
 	op = BPF_CORE_READ(r, opcode);
-	if (res <= 0 || (!uring_reads(op) && op != SA_IORING_OP_SPLICE && op != SA_IORING_OP_TEE))
+	if (!uring_reads(op) && !uring_splices(op))
 		return 0;
-	/* A worker acts for its process: the leader's session (and its
-	 * stdin), not one a mark of the worker's own would walk up to from
-	 * the process's parent. */
-	lead = task->flags & SA_PF_IO_WORKER ?
-		       bpf_task_storage_get(&marks, task->group_leader, 0, 0) :
-		       NULL;
-	if (lead && mark_valid(lead)) {
-		t = lead;
-		mntns = task->nsproxy->mnt_ns->ns.inum;
-	} else {
-		t = current_target(task, &mntns);
+	if (uring_splices(op) && (noted = bpf_map_lookup_elem(&uring_in, &key))) {
+		from = *noted;
+		bpf_map_delete_elem(&uring_in, &key);
 	}
+	if (res <= 0)
+		return 0;
+	t = uring_mark(task, &mntns);
 	if (!t || !wants_terminal(t))
 		return 0;
-	f = uring_reads(op) ? BPF_CORE_READ(r, file) : uring_splice_in(task, r);
-	if (f)
+	f = uring_reads(op) ? BPF_CORE_READ(r, file) : uring_splice_in(task, r, &by_fd);
+	if (by_fd && noted)
+		taken_emit(task, mntns, t, &from, SA_F_TTY_MOVED, res);
+	else if (f)
 		tty_taken(task, mntns, t, f, SA_F_TTY_MOVED, res);
 	return 0;
 }

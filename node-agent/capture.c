@@ -62,6 +62,7 @@ static const char *const capture_tty_pins[] = { "link_tty_read",
 #define CAPTURE_TTY_PIN_SYS_EXIT "link_tty_sys_exit"
 #define CAPTURE_TTY_PIN_SYS_ENTER "link_tty_sys_enter"
 #define CAPTURE_TTY_PIN_URING "link_tty_uring"
+#define CAPTURE_TTY_PIN_URING_FILE "link_tty_uring_file"
 #define CAPTURE_TTY_NLINKS 15
 #define CAPTURE_TTY_NEXITS 8 /* the first links: tty_read_tp's */
 _Static_assert(sizeof(capture_tty_tps) / sizeof(capture_tty_tps[0]) == CAPTURE_TTY_NLINKS &&
@@ -85,9 +86,11 @@ struct capture {
 	long tty_ids[CAPTURE_TTY_NLINKS]; /* TRACEPOINT: the tracepoints' ids */
 	struct bpf_link *tty_links[CAPTURE_TTY_NLINKS]; /* attached, or NULL */
 	/* With the terminal hook, io_uring's reads (uring_done), where the
-	 * kernel has io_uring's tracepoints: attached, or NULL. */
-	bool uring;
-	struct bpf_link *uring_link;
+	 * kernel has io_uring's tracepoints: attached, or NULL; and the
+	 * inputs of its splices as they are taken (uring_file), where it has
+	 * that tracepoint too. */
+	bool uring, uring_file;
+	struct bpf_link *uring_link, *uring_file_link;
 	struct bpf_link **tick_links;			/* stdin_tick per CPU (ncpus), or NULL */
 	bool replaced; /* the pinned state of another build or settings was removed */
 	uint64_t replaced_unread; /* events in its ring buffer no agent read */
@@ -489,6 +492,9 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	c->uring = c->tty_hook != CAPTURE_TTY_OFF &&
 		   libbpf_find_vmlinux_btf_id("io_uring_complete", BPF_TRACE_RAW_TP) >= 0;
 	bpf_program__set_autoload(c->skel->progs.uring_done, c->uring);
+	c->uring_file =
+		c->uring && libbpf_find_vmlinux_btf_id("io_uring_file_get", BPF_TRACE_RAW_TP) >= 0;
+	bpf_program__set_autoload(c->skel->progs.uring_file, c->uring_file);
 	bpf_program__set_autoload(c->skel->progs.stdin_sleep, c->tty_hook != CAPTURE_TTY_OFF);
 	bpf_program__set_autoload(c->skel->progs.stdin_tick, c->tty_hook != CAPTURE_TTY_OFF);
 	err = shellaudit_bpf__load(c->skel);
@@ -700,6 +706,7 @@ void capture_close(struct capture *c)
 	for (i = 0; i < CAPTURE_TTY_NLINKS; i++)
 		bpf_link__destroy(c->tty_links[i]);
 	bpf_link__destroy(c->uring_link);
+	bpf_link__destroy(c->uring_file_link);
 	for (i = 0; c->tick_links && i < (size_t)c->ncpus; i++)
 		bpf_link__destroy(c->tick_links[i]);
 	free(c->tick_links);
@@ -1141,7 +1148,9 @@ int capture_tty_set(struct capture *c, bool on)
 		}
 		if (c->uring_link)
 			capture_detach(c->uring_link);
-		c->uring_link = NULL;
+		if (c->uring_file_link)
+			capture_detach(c->uring_file_link);
+		c->uring_link = c->uring_file_link = NULL;
 		return 1;
 	}
 	if (c->tty_links[0])
@@ -1175,6 +1184,17 @@ int capture_tty_set(struct capture *c, bool on)
 			log_with(
 				LOG_WARN, LOG_KV("reason", strerror(errno)),
 				"io_uring reads of terminals are not seen: its tracepoint refused");
+	}
+	/* Without it, a splice's input is what its fd names at completion. */
+	if (c->uring_file &&
+	    !(c->uring_file_link = capture_pinned_link(c, CAPTURE_TTY_PIN_URING_FILE, path))) {
+		c->uring_file_link = bpf_program__attach(c->skel->progs.uring_file);
+		if (c->uring_file_link)
+			capture_pin_link(c, c->uring_file_link, CAPTURE_TTY_PIN_URING_FILE, path);
+		else
+			log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
+				 "io_uring splices of terminals whose fd is moved while they wait "
+				 "are not seen: its tracepoint refused");
 	}
 	return 1;
 }

@@ -158,11 +158,17 @@ printf '%s\0' "bind -x '\"\\C-t\": eval \"\$READLINE_LINE\"; READLINE_LINE='" \
 	$'\x19echo bindx-read' exit >"$work/h9"
 tt t "$work/h9" --nul -- "${BASH_RL[@]}"
 # A reader that takes the line through io_uring, of its fd or of a
-# registered (fixed) file whose fd is closed; read, or spliced into a pipe.
-for m in '' ' --fixed' ' --splice' ' --splice-fixed'; do
+# registered (fixed) file whose fd is closed; read, or spliced into a pipe;
+# spliced from an fd pointed elsewhere while the splice waits; read with no
+# completion posted.
+for m in '' ' --fixed' ' --splice' ' --splice-fixed' ' --splice-dup2' ' --skip'; do
 	printf '%s\n' "uringread$m > /dev/null" "echo uring-line$m > /dev/null" >"$work/h-uring$m"
 	tt t "$work/h-uring$m" --fast --delay 1000 -- "${DASH[@]}"
 done
+# The same with the line typed ahead, there before the request: it
+# completes as it goes in.
+printf '%s\n' "sleep 1; uringread --skip > /dev/null" "echo uring-ahead > /dev/null" >"$work/h-uring-ahead"
+tt t "$work/h-uring-ahead" --fast --delay 300 -- "${DASH[@]}"
 # A reader that takes the line through Linux AIO (io_submit).
 printf '%s\n' "aioread > /dev/null" "echo aio-line > /dev/null" >"$work/h-aio"
 tt t "$work/h-aio" --fast --delay 1000 -- "${DASH[@]}"
@@ -193,7 +199,8 @@ flags() {
 }
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
 # h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
-# h-uring --splice h-uring --splice-fixed h-aio
+# h-uring --splice h-uring --splice-fixed h-uring --splice-dup2 h-uring --skip
+# h-uring-ahead h-aio
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -263,12 +270,18 @@ t_eq "an io_uring splice of the terminal into a pipe: an entry says how many byt
 	"$(printf '%s\n' 'uringread --splice > /dev/null' "$(moved 37)")" "$(group 21 | cut -f2)"
 t_eq "an io_uring splice of a fixed file, its fd closed: an entry says how many bytes" \
 	"$(printf '%s\n' 'uringread --splice-fixed > /dev/null' "$(moved 43)")" "$(group 22 | cut -f2)"
+t_eq "an io_uring splice whose input fd is pointed at /dev/null while it waits: an entry says how many bytes" \
+	"$(printf '%s\n' 'uringread --splice-dup2 > /dev/null' "$(moved 42)")" "$(group 23 | cut -f2)"
+t_eq "an io_uring read that posts no completion: an entry says how many bytes" \
+	"$(printf '%s\n' 'uringread --skip > /dev/null' "$(moved 35)")" "$(group 24 | cut -f2)"
+t_eq "the same of a line typed ahead: an entry says how many bytes" \
+	"$(printf '%s\n' 'sleep 1; uringread --skip > /dev/null' "$(moved 29)")" "$(group 25 | cut -f2)"
 t_eq "an io_submit read of the terminal: an entry says so, and how many bytes it asked for" \
 	"$(printf '%s\t%s\n' dash 'aioread > /dev/null' aioread \
 		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
-	"$(group 23)"
+	"$(group 26)"
 t_eq "the lines moved so are nowhere in clear" "" \
-	"$(grep -oE 'moved-(splice|sendfile)|uring-line|aio-line' "$work/run1.jsonl")"
+	"$(grep -oE 'moved-(splice|sendfile)|uring-line|uring-ahead|aio-line' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"

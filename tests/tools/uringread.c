@@ -8,11 +8,20 @@
  *                             read of the pipe;
  *   uringread --splice-fixed  the same from a registered dup of fd 0;
  *   uringread --tee           IORING_OP_TEE of fd 0 (a pipe) into a pipe:
- *                             a copy, what fd 0 holds stays.
+ *                             a copy, what fd 0 holds stays;
+ *   uringread --splice-dup2   --splice of a dup of fd 0 that another thread
+ *                             points at /dev/null 200 ms after the request
+ *                             went in (type the line later): by its
+ *                             completion the fd names another file;
+ *   uringread --skip          IORING_OP_READ of fd 0 with
+ *                             IOSQE_CQE_SKIP_SUCCESS, linked to a NOP whose
+ *                             completion is the only one posted.
  * Raw syscalls, no liburing. Built static, so that a test can drop it into
  * a container's root. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <linux/io_uring.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +29,20 @@
 #include <unistd.h>
 
 static char buf[4096];
+static int swapped = -1;
+
+/* --splice-dup2: the request's input fd now names /dev/null. */
+static void *swap(void *arg)
+{
+	int null;
+
+	(void)arg;
+	usleep(200000);
+	null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, swapped) < 0)
+		perror("uringread: dup2");
+	return NULL;
+}
 
 static void *ring_map(int ring, size_t len, off_t what)
 {
@@ -32,16 +55,20 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc == 2 ? argv[1] : "";
 	int fixed = !strcmp(mode, "--fixed") || !strcmp(mode, "--splice-fixed");
-	int splice = !strcmp(mode, "--splice") || !strcmp(mode, "--splice-fixed");
+	int moved = !strcmp(mode, "--splice-dup2");
+	int splice = !strcmp(mode, "--splice") || !strcmp(mode, "--splice-fixed") || moved;
+	int skip = !strcmp(mode, "--skip");
 	int tee = !strcmp(mode, "--tee"), ring, fd = 0, dup0, res, pfd[2];
+	pthread_t t;
 	struct io_uring_params p;
 	struct io_uring_sqe *sqes, *sqe;
 	struct io_uring_cqe *cqe;
 	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask, tail, head;
 	char *sq, *cq;
 
-	if (argc > 2 || (argc == 2 && !fixed && !splice && !tee)) {
-		fprintf(stderr, "usage: uringread [--fixed|--splice|--splice-fixed|--tee]\n");
+	if (argc > 2 || (argc == 2 && !fixed && !splice && !tee && !skip)) {
+		fprintf(stderr, "usage: uringread [--fixed|--splice|--splice-fixed|--tee|"
+				"--splice-dup2|--skip]\n");
 		return 2;
 	}
 	if ((splice || tee) && pipe(pfd) < 0) {
@@ -71,6 +98,10 @@ int main(int argc, char **argv)
 		}
 		close(dup0);
 	}
+	if (moved && (fd = swapped = dup(0)) < 0) {
+		perror("uringread: dup");
+		return 1;
+	}
 	sq_tail = (unsigned *)(sq + p.sq_off.tail);
 	sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
 	sq_array = (unsigned *)(sq + p.sq_off.array);
@@ -97,11 +128,25 @@ int main(int argc, char **argv)
 		sqe->off = (__u64)-1; /* the file's position: a terminal or a pipe has none */
 	}
 	sq_array[tail & *sq_mask] = tail & *sq_mask;
-	__atomic_store_n(sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (skip) {
+		/* No completion of the read if it succeeds: the NOP's says
+		 * it is done. */
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS | IOSQE_IO_LINK;
+		sqe = &sqes[(tail + 1) & *sq_mask];
+		memset(sqe, 0, sizeof(*sqe));
+		sqe->opcode = IORING_OP_NOP;
+		sq_array[(tail + 1) & *sq_mask] = (tail + 1) & *sq_mask;
+	}
+	__atomic_store_n(sq_tail, tail + 1 + skip, __ATOMIC_RELEASE);
 	cq_head = (unsigned *)(cq + p.cq_off.head);
 	cq_tail = (unsigned *)(cq + p.cq_off.tail);
 	cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
-	for (res = (int)syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0);
+	if (moved && pthread_create(&t, NULL, swap, NULL)) {
+		fprintf(stderr, "uringread: cannot start a thread\n");
+		return 1;
+	}
+	for (res = (int)syscall(__NR_io_uring_enter, ring, 1 + skip, 1, IORING_ENTER_GETEVENTS,
+				NULL, 0);
 	     res >= 0 && (head = __atomic_load_n(cq_head, __ATOMIC_ACQUIRE)) ==
 				 __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE);
 	     res = (int)syscall(__NR_io_uring_enter, ring, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0))
@@ -121,6 +166,9 @@ int main(int argc, char **argv)
 			strerror(-res));
 		return 1;
 	}
+	/* The NOP's completion: what the read took ends at its first NUL. */
+	if (skip)
+		res = (int)strnlen(buf, sizeof(buf));
 	/* What went into the pipe: a read of the pipe, not of fd 0. */
 	if ((splice || tee) && (res = (int)read(pfd[0], buf, sizeof(buf))) < 0) {
 		perror("uringread: read of the pipe");
