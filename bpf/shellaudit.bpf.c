@@ -1084,6 +1084,21 @@ static __always_inline struct tty_struct *file_tty(struct file *f)
 	return priv ? BPF_CORE_READ(priv, tty) : NULL;
 }
 
+/* Whether f may be a terminal or a session's stdin (a pipe or a socket):
+ * a cheaper look than either. */
+static __always_inline bool file_may_be_input(struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 mode = BPF_CORE_READ(inode, i_mode) & SA_S_IFMT, major;
+
+	if (mode == SA_S_IFIFO || mode == SA_S_IFSOCK)
+		return true;
+	if (mode != SA_S_IFCHR)
+		return false;
+	major = BPF_CORE_READ(inode, i_rdev) >> 20;
+	return (major >= 136 && major <= 143) || major == 5;
+}
+
 /* The record's name of a terminal: major << 20 | minor. */
 static __always_inline __u32 tty_dev(struct tty_struct *tty)
 {
@@ -1878,13 +1893,14 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
  * An io_submit(2) read (IOCB_CMD_PREAD, _PREADV) of a terminal makes no
  * read syscall either: the kernel reads the terminal inside io_submit and
  * posts how many bytes to the AIO ring. Of an audited task's io_submit,
- * the first of its first SA_AIO_IOCBS iocbs that reads a terminal is
- * noted as the call begins (read_start: the file, iov[0] the bytes asked),
- * and sent as an entry of no data when the call returns having submitted
- * it (SA_F_TTY_AIO). Native syscalls only (the ia32 iocb pointers are 32
- * bits).
+ * the first of its iocbs that reads a terminal (looked at in a bpf_loop,
+ * up to SA_AIO_IOCBS: more than a call submits where aio-max-nr is the
+ * default) is noted as the call begins (read_start: the file, iov[0] the
+ * bytes asked, iov[1] its place), and sent as an entry of no data when
+ * the call returns having submitted it (SA_F_TTY_AIO). Native syscalls
+ * only (the ia32 iocb pointers are 32 bits).
  */
-#define SA_AIO_IOCBS 4
+#define SA_AIO_IOCBS (1U << 17)
 #define SA_IOCB_CMD_PREAD 0
 #define SA_IOCB_CMD_PREADV 7
 
@@ -1899,34 +1915,51 @@ struct sa_iocb {
 	__u64 nbytes;
 };
 
+/* The walk of an io_submit's iocbs: the array, and what was found. */
+struct sa_aio_walk {
+	unsigned long iocbpp;
+	struct sa_read_start st;
+	bool found;
+};
+
+/* One iocb (bpf_loop): 1 to stop, at the first read of a terminal or at
+ * an iocb the kernel could not read either. */
+static long aio_iocb(__u64 i, void *arg)
+{
+	struct sa_aio_walk *w = arg;
+	struct sa_iocb cb;
+	struct file *f;
+	__u64 p;
+
+	if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->iocbpp + 8 * i)) ||
+	    bpf_probe_read_user(&cb, sizeof(cb), (const void *)p))
+		return 1;
+	if (cb.opcode != SA_IOCB_CMD_PREAD && cb.opcode != SA_IOCB_CMD_PREADV)
+		return 0;
+	f = fd_file(bpf_get_current_task_btf(), cb.fildes);
+	if (!f || !file_tty(f))
+		return 0;
+	w->st.file = (__u64)f;
+	w->st.iov[0] = cb.nbytes;
+	w->st.iov[1] = i;
+	w->found = true;
+	return 1;
+}
+
 static __always_inline void aio_begin(struct task_struct *task, unsigned long nr,
 				      unsigned long iocbpp)
 {
 	struct sa_mark *m = bpf_task_storage_get(&marks, task, 0, 0);
-	__u64 id = bpf_get_current_pid_tgid(), p;
-	struct sa_read_start st = {};
-	struct sa_iocb cb;
-	struct file *f;
-	__u32 i;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sa_aio_walk w = { .iocbpp = iocbpp };
 
 	/* An unaudited task (every other one) costs this one lookup. */
 	if (!m)
 		return;
-	for (i = 0; i < SA_AIO_IOCBS && i < nr; i++) {
-		if (bpf_probe_read_user(&p, sizeof(p), (const void *)(iocbpp + 8 * i)) ||
-		    bpf_probe_read_user(&cb, sizeof(cb), (const void *)p))
-			break;
-		if (cb.opcode != SA_IOCB_CMD_PREAD && cb.opcode != SA_IOCB_CMD_PREADV)
-			continue;
-		f = fd_file(task, cb.fildes);
-		if (!f || !file_tty(f))
-			continue;
-		st.file = (__u64)f;
-		st.iov[0] = cb.nbytes;
-		bpf_map_update_elem(&read_start, &id, &st, BPF_ANY);
-		return;
-	}
-	if (bpf_map_lookup_elem(&read_start, &id))
+	bpf_loop(nr < SA_AIO_IOCBS ? nr : SA_AIO_IOCBS, aio_iocb, &w, 0);
+	if (w.found)
+		bpf_map_update_elem(&read_start, &id, &w.st, BPF_ANY);
+	else if (bpf_map_lookup_elem(&read_start, &id))
 		bpf_map_delete_elem(&read_start, &id);
 }
 
@@ -1935,14 +1968,16 @@ static __always_inline void aio_end(struct task_struct *task, long ret)
 	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	struct sa_read_start *began = bpf_map_lookup_elem(&read_start, &id);
 	struct sa_mark *t;
-	__u64 file, asked;
+	__u64 file, asked, at;
 
 	if (!began)
 		return;
 	file = began->file;
 	asked = began->iov[0];
+	at = began->iov[1];
 	bpf_map_delete_elem(&read_start, &id);
-	if (ret <= 0)
+	/* ret: how many iocbs went in, in order. */
+	if (ret <= 0 || (__u64)ret <= at)
 		return;
 	t = current_target(task, &mntns);
 	if (t && wants_terminal(t))
@@ -2121,6 +2156,25 @@ static __always_inline struct sa_mark *uring_mark(struct task_struct *task, __u6
 	return current_target(task, mntns);
 }
 
+/* Whether task may act for a target (a cheap look, uring_mark the whole
+ * one): it or its leader (for a worker) is marked, or its mount
+ * namespace is a target's. */
+static __always_inline bool uring_may_target(struct task_struct *task)
+{
+	struct sa_target_key key = {};
+	struct sa_mark *m = bpf_task_storage_get(&marks, task, 0, 0);
+
+	if (m && mark_valid(m))
+		return true;
+	if (task->flags & SA_PF_IO_WORKER) {
+		m = bpf_task_storage_get(&marks, task->group_leader, 0, 0);
+		if (m && mark_valid(m))
+			return true;
+	}
+	key.mntns = task->nsproxy->mnt_ns->ns.inum;
+	return bpf_map_lookup_elem(&targets, &key) != NULL;
+}
+
 /* io_uring takes a request's file from fd (fget, just done) as it issues
  * it: for a SPLICE or TEE of an audited session, what its input is. */
 SEC("tp_btf/io_uring_file_get")
@@ -2178,10 +2232,20 @@ int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cq
 	}
 	if (res <= 0)
 		return 0;
+	/* Every read of the node comes here. A task of no target goes back
+	 * first, then a file that is no terminal, pipe or socket (a
+	 * database's, a device's): the session's namespaces are looked at
+	 * only after. */
+	if (!uring_may_target(task))
+		return 0;
+	f = uring_reads(op) ? BPF_CORE_READ(r, file) : NULL;
+	if (uring_reads(op) && (!f || !file_may_be_input(f)))
+		return 0;
 	t = uring_mark(task, &mntns);
 	if (!t || !wants_terminal(t))
 		return 0;
-	f = uring_reads(op) ? BPF_CORE_READ(r, file) : uring_splice_in(task, r, &by_fd);
+	if (!uring_reads(op))
+		f = uring_splice_in(task, r, &by_fd);
 	if (by_fd && noted)
 		taken_emit(task, mntns, t, &from, SA_F_TTY_MOVED, res);
 	else if (f)

@@ -11,6 +11,10 @@
 #         hook is on
 #   sys   S getppid() calls (tests/tools/sysloop; BENCH_SYSCALLS=5000000):
 #         what every other syscall pays
+#   uring U io_uring reads of /dev/zero, 32 per io_uring_enter
+#         (tests/tools/uringloop; BENCH_URING_READS=5000000): what every
+#         io_uring request pays (the terminal hooks include io_uring's
+#         tracepoints)
 # with the agent off, and for each agent setting with the container
 # untargeted (another container is targeted: the filter map is not empty
 # and the hooks are attached) and targeted:
@@ -25,11 +29,15 @@ set -uo pipefail
 N=${BENCH_EXECS:-10000}
 M=${BENCH_READS:-1000000}
 S=${BENCH_SYSCALLS:-5000000}
+U=${BENCH_URING_READS:-5000000}
 RUNS=${BENCH_RUNS:-3} # each figure is the best of RUNS loops: the machine may be busy
 cap_setup
-[ -x "$TOOLS/sysloop" ] || { t_fail "missing $TOOLS/sysloop (run make all)"; t_summary; exit 1; }
-# A root of its own, with sysloop and the devices the read loop needs.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/sysloop" 2>/dev/null ||
+for f in sysloop uringloop; do
+	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
+done
+# A root of its own, with sysloop, uringloop and the devices the read loops
+# need.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/sysloop" "$TOOLS/uringloop" 2>/dev/null ||
 	{ t_fail "hack/mkrootfs.sh failed"; t_summary; exit 1; }
 if ! mknod "$work/rfs/dev/null" c 1 3 || ! mknod "$work/rfs/dev/zero" c 1 5; then
 	t_fail "cannot make /dev/null and /dev/zero in the bench root"
@@ -43,6 +51,7 @@ in_bench() { nsenter --target "${CPID[bench]}" --mount --pid --root --wd "${CENV
 exec_once() { in_bench /bin/bash -c "for ((i = 0; i < $N; i++)); do /bin/true; done"; }
 read_once() { in_bench /bin/busybox dd if=/dev/zero of=/dev/null bs=1 count="$M" 2>/dev/null; }
 sys_once() { in_bench /bin/sysloop "$S"; }
+uring_once() { in_bench /bin/uringloop "$U"; }
 # best LOOP: the least CPU time (user + system) of RUNS runs of LOOP, in seconds.
 best() {
 	local r b='' t TIMEFORMAT='%3U %3S'
@@ -56,27 +65,31 @@ best() {
 rss_kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 ratio() { echo "$1 $2" | awk '{ printf "x%.2f", $1 / $2 }'; }
 per_op() { echo "$1 $2 $3" | awk '{ printf "%+.0f ns", ($1 - $2) * 1e9 / $3 }'; }
-row() { printf '  %-34s %7s %-6s %6s %-6s %-8s %6s %-6s %s\n' "$@"; }
-# line LABEL EXEC READ SYS: a row of figures, with the ratios to agent off.
+row() { printf '  %-34s %7s %-6s %6s %-6s %-8s %6s %-6s %-8s %6s %-6s %s\n' "$@"; }
+# line LABEL EXEC READ SYS URING: a row of figures, with the ratios to
+# agent off.
 line() {
 	row "$1" "$2" "$(ratio "$2" "$off_exec")" "$3" "$(ratio "$3" "$off_read")" \
-		"$(per_op "$3" "$off_read" "$M")" "$4" "$(ratio "$4" "$off_sys")" "$(per_op "$4" "$off_sys" "$S")"
+		"$(per_op "$3" "$off_read" "$M")" "$4" "$(ratio "$4" "$off_sys")" "$(per_op "$4" "$off_sys" "$S")" \
+		"$5" "$(ratio "$5" "$off_uring")" "$(per_op "$5" "$off_uring" "$U")"
 }
 
-echo "exec: $N fork+exec, read: $M one-byte reads (and writes), sys: $S getppid(), in a" \
-	"container; CPU seconds, best of $RUNS; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-row "" exec "" read "" "per read" sys "" "per call"
-exec_once >/dev/null && read_once && sys_once # warm up caches
-if ! { off_exec=$(best exec_once) && off_read=$(best read_once) && off_sys=$(best sys_once); }; then
+echo "exec: $N fork+exec, read: $M one-byte reads (and writes), sys: $S getppid(), uring: $U" \
+	"io_uring reads, in a container; CPU seconds, best of $RUNS; $(nproc) CPUs, load average" \
+	"$(cut -d' ' -f1-3 /proc/loadavg)"
+row "" exec "" read "" "per read" sys "" "per call" uring "" "per read"
+exec_once >/dev/null && read_once && sys_once && uring_once # warm up caches
+if ! { off_exec=$(best exec_once) && off_read=$(best read_once) && off_sys=$(best sys_once) &&
+	off_uring=$(best uring_once); }; then
 	t_fail "loop failed"
 	t_summary
 	exit 1
 fi
-row "agent off" "$off_exec" "" "$off_read" "" "" "$off_sys" "" ""
+row "agent off" "$off_exec" "" "$off_read" "" "" "$off_sys" "" "" "$off_uring" "" ""
 
 # bench_with LABEL AGENT_ARGS...: both loops untargeted, then targeted.
 bench_with() {
-	local label=$1 e r y idle busy execs lost
+	local label=$1 e r y u idle busy execs lost
 	shift
 	: >"$work/targets"
 	: >"$work/agent.log"
@@ -85,17 +98,17 @@ bench_with() {
 	echo "${CPID[other]} other" >"$work/targets"
 	t_wait 30 grep -q '"target added","container":"other"' "$work/agent.log"
 	idle=$(rss_kb "$AGENT_PID" VmRSS)
-	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once); }; then
+	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once) && u=$(best uring_once); }; then
 		t_fail "loop failed ($label)"
 		return 1
 	fi
-	line "$label, untargeted" "$e" "$r" "$y"
+	line "$label, untargeted" "$e" "$r" "$y" "$u"
 	cap_target bench || { t_fail "target bench not added ($label)"; return 1; }
-	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once); }; then
+	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once) && u=$(best uring_once); }; then
 		t_fail "loop failed ($label)"
 		return 1
 	fi
-	line "$label, targeted" "$e" "$r" "$y"
+	line "$label, targeted" "$e" "$r" "$y" "$u"
 	t_wait 120 sh -c "[ \$(grep -c '\"kind\":\"exec\",\"container\":\"bench\"' '$work/out.jsonl') -ge $((N * RUNS)) ]"
 	busy=$(rss_kb "$AGENT_PID" VmHWM)
 	cap_agent_stop

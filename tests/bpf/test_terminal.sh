@@ -169,9 +169,12 @@ done
 # completes as it goes in.
 printf '%s\n' "sleep 1; uringread --skip > /dev/null" "echo uring-ahead > /dev/null" >"$work/h-uring-ahead"
 tt t "$work/h-uring-ahead" --fast --delay 300 -- "${DASH[@]}"
-# A reader that takes the line through Linux AIO (io_submit).
+# A reader that takes the line through Linux AIO (io_submit), alone or as
+# the last of 1,000 iocbs of one call.
 printf '%s\n' "aioread > /dev/null" "echo aio-line > /dev/null" >"$work/h-aio"
 tt t "$work/h-aio" --fast --delay 1000 -- "${DASH[@]}"
+printf '%s\n' "aioread --many 1000 > /dev/null" "echo aio-many > /dev/null" >"$work/h-aio-many"
+tt t "$work/h-aio-many" --fast --delay 1000 -- "${DASH[@]}"
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -200,7 +203,7 @@ flags() {
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
 # h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
 # h-uring --splice h-uring --splice-fixed h-uring --splice-dup2 h-uring --skip
-# h-uring-ahead h-aio
+# h-uring-ahead h-aio h-aio-many
 # (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -280,8 +283,12 @@ t_eq "an io_submit read of the terminal: an entry says so, and how many bytes it
 	"$(printf '%s\t%s\n' dash 'aioread > /dev/null' aioread \
 		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
 	"$(group 26)"
+t_eq "an io_submit read of the terminal as the last of 1,000 iocbs: an entry says so" \
+	"$(printf '%s\t%s\n' dash 'aioread --many 1000 > /dev/null' aioread \
+		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
+	"$(group 27)"
 t_eq "the lines moved so are nowhere in clear" "" \
-	"$(grep -oE 'moved-(splice|sendfile)|uring-line|uring-ahead|aio-line' "$work/run1.jsonl")"
+	"$(grep -oE 'moved-(splice|sendfile)|uring-line|uring-ahead|aio-line|aio-many' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
 lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/run1.jsonl" | awk '{ s += $1 } END { print s + 0 }')
 t_eq "flood: captured + counted drops = typed" 10000 "$((flood + lost))"
