@@ -1702,14 +1702,16 @@ static __always_inline void tty_read_begin(struct task_struct *task, unsigned lo
 					   bool compat)
 {
 	struct sa_mark *m = bpf_task_storage_get(&marks, task, 0, 0);
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sa_read_start st = {};
+	struct sa_read_start st;
 	struct file *f;
+	__u64 id;
 	__u32 i;
 
 	/* An unaudited task (every other one) costs this one lookup. */
 	if (!m)
 		return;
+	id = bpf_get_current_pid_tgid();
+	__builtin_memset(&st, 0, sizeof(st));
 	f = fd_file(task, fd);
 	if (!f || (!file_tty(f) && !(m->stdin_ino && file_is_stdin(f, m->stdin_ino)))) {
 		if (bpf_map_lookup_elem(&read_start, &id))
@@ -1730,10 +1732,6 @@ enum sa_take {
 	SA_TAKE_SENDFILE, /* sendfile(2): none, its in_fd the second */
 };
 
-/* n bytes taken from file f with no user buffer to copy them from
- * (flag SA_F_TTY_MOVED: splice, sendfile, tee, io_uring), or an
- * io_submit(2) read of up to n bytes (SA_F_TTY_AIO): counted for the
- * session's stdin (MOVED), a record of no data for a terminal. */
 /* What a file is to a mark's session, for bytes taken from it. */
 struct sa_taken_from {
 	__u32 dev;   /* a terminal's device, or 0 */
@@ -1775,6 +1773,10 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
 			      flag == SA_F_TTY_MOVED ? n : 0, 0);
 }
 
+/* n bytes taken from file f with no user buffer to copy them from
+ * (flag SA_F_TTY_MOVED: splice, sendfile, tee, io_uring), or an
+ * io_submit(2) read of up to n bytes (SA_F_TTY_AIO): counted for the
+ * session's stdin (MOVED), a record of no data for a terminal. */
 static __always_inline void tty_taken(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, struct file *f, __u32 flag,
 				      unsigned long n)
@@ -1793,9 +1795,9 @@ static __always_inline void tty_taken(struct task_struct *task, __u64 mntns,
 static __always_inline int tty_read(struct task_struct *task, struct pt_regs *regs, bool vec,
 				    enum sa_take take, bool compat, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid(), mntns;
 	unsigned long fd, buf, asked;
-	struct sa_read_start start = {}, *began;
+	struct sa_read_start start, *began;
+	__u64 id, mntns;
 	struct sa_mark *t;
 	struct tty_struct *tty;
 	struct file *f;
@@ -1806,9 +1808,13 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 
 	if (ret < 0)
 		return 0;
+	/* Every read of the node comes here: one of no target (or of a
+	 * target that wants no terminal) goes back first. */
 	t = current_target(task, &mntns);
 	if (!t || !wants_terminal(t))
 		return 0;
+	id = bpf_get_current_pid_tgid();
+	__builtin_memset(&start, 0, sizeof(start));
 	if (!regs)
 		regs = (struct pt_regs *)bpf_task_pt_regs(task);
 #if defined(__TARGET_ARCH_x86)
