@@ -753,6 +753,14 @@ static int sd_start_webhook(struct sessiond *d)
 	}
 	log_with(LOG_INFO, LOG_KV("service", dns[0], "client_ca", d->cfg.webhook_client_ca),
 		 "session webhook on port %d", tlsd_port(d->webhook));
+	/* Any peer that reaches the port can tell of an exec under any
+	 * user's name: sessions then go Ambiguous, not to the wrong user,
+	 * but the cluster's administrator should know. */
+	if (!d->cfg.webhook_client_ca)
+		log_warn("the session webhook answers any peer that reaches its port (a pod "
+			 "that can reach it can make sessions Ambiguous): set "
+			 "--webhook-client-ca to the API server's client CA, or apply "
+			 "config/network-policy");
 	return 0;
 }
 

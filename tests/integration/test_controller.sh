@@ -358,6 +358,8 @@ wport=$(t_free_port)
 start ctl-wh --webhook-port "$wport" --webhook-address 127.0.0.1
 w_up() { grep -q 'session webhook on port' "$dir/ctl-wh.log"; }
 if t_wait 30 w_up; then t_pass "a replica serves the session webhook"; else t_fail "a replica serves the session webhook" "$(tail -5 "$dir/ctl-wh.log")"; fi
+t_match "without --webhook-client-ca, it warns that any peer may post to it" \
+	'"level":"warn".*session webhook answers any peer' "$(cat "$dir/ctl-wh.log")"
 review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"b8f1c0de-0000-4000-8000-000000000001","kind":{"group":"","version":"v1","kind":"PodExecOptions"},"resource":{"group":"","version":"v1","resource":"pods"},"subResource":"exec","name":"web-1","namespace":"team-a","operation":"CONNECT","userInfo":{"username":"alice"},"object":{"kind":"PodExecOptions","apiVersion":"v1","stdin":true,"tty":true,"container":"main","command":["sh"]}}}'
 answer=$(curl -sk -m 10 -X POST -H 'Content-Type: application/json' -d "$review" "https://127.0.0.1:$wport/admit" || true)
 t_match "it allows an exec and answers its review's uid" \
