@@ -52,16 +52,23 @@ static inline void eventkey_of(const struct sa_event_hdr *h, char *buf, size_t c
 		buf[0] = '\0';
 }
 
-/* Whether written key k is record key want: the same, or want a read's
- * ("...-t") and k one of its lines. */
-static inline bool eventkey_is(const char *k, const char *want)
+/* Whether record key want is a read's ("...-t"), whose lines' keys start
+ * with it. */
+static inline bool eventkey_is_read(const char *want)
 {
 	size_t n = strlen(want);
 
-	if (!n)
+	return n >= 2 && want[n - 2] == '-' && want[n - 1] == 't';
+}
+
+/* Whether written key k is record key want: the same, or want a read's
+ * and k one of its lines. */
+static inline bool eventkey_is(const char *k, const char *want)
+{
+	if (!want[0])
 		return false;
-	if (n >= 2 && want[n - 2] == '-' && want[n - 1] == 't')
-		return !strncmp(k, want, n);
+	if (eventkey_is_read(want))
+		return !strncmp(k, want, strlen(want));
 	return !strcmp(k, want);
 }
 

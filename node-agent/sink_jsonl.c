@@ -9,7 +9,9 @@
  * (line, exec, namespace) carries the record's "key" (eventkey.h): an
  * agent started after one that died reads the file's tail back for them
  * (sink_jsonl_handled), so what was written before the kill is not
- * written again. */
+ * written again. A read that completed several lines may have reached
+ * the file in part: it is handled again, and the lines of it found there
+ * are not written twice. */
 #include "sink.h"
 
 #include <errno.h>
@@ -41,6 +43,11 @@ struct sink_jsonl {
 	 * first, so that it is a line of its own (sink_jsonl_handled reads
 	 * the cut one for what it is before that). */
 	bool cut;
+	/* Keys of the lines of reads a dead agent wrote, found by
+	 * sink_jsonl_handled: their reads go through again, for the lines it
+	 * did not write, and these are not written twice. */
+	char (*parts)[EVENTKEY_MAX];
+	size_t nparts, parts_cap;
 };
 
 static int sink_jsonl_grow(struct sink_jsonl *s, size_t more)
@@ -194,12 +201,32 @@ static bool sink_jsonl_needs_escape(const struct sink_entry *e)
 	return false;
 }
 
+/* Whether e is a line the dead agent wrote (see parts): it is taken out
+ * of them, once. */
+static bool sink_jsonl_written(struct sink_jsonl *s, const struct sink_entry *e)
+{
+	char key[EVENTKEY_MAX];
+	size_t i;
+
+	if (!s->nparts || e->kind != SINK_LINE || e->source == SINK_SOURCE_READLINE)
+		return false;
+	sink_entry_key(e, key, sizeof(key));
+	for (i = 0; i < s->nparts; i++)
+		if (!strcmp(s->parts[i], key)) {
+			memcpy(s->parts[i], s->parts[--s->nparts], sizeof(s->parts[i]));
+			return true;
+		}
+	return false;
+}
+
 static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_jsonl *s = (struct sink_jsonl *)base;
 	bool esc = sink_jsonl_needs_escape(e);
 	size_t i, start;
 
+	if (sink_jsonl_written(s, e))
+		return 0;
 	s->len = 0;
 	s->failed = 0;
 	sink_jsonl_time(s, e->ts);
@@ -364,9 +391,31 @@ static int sink_jsonl_tail(FILE *f, size_t max, char **out, size_t *len)
  * the CAPTURE_CHUNK records a dead agent can have written unreleased. */
 #define SINK_JSONL_TAIL (4u << 20)
 
+/* Keeps key, a line of a read handled again (see parts); false without
+ * room. */
+static bool sink_jsonl_part_add(struct sink_jsonl *s, const char *key)
+{
+	char(*p)[EVENTKEY_MAX];
+	size_t cap;
+
+	if (s->nparts == s->parts_cap) {
+		cap = s->parts_cap ? 2 * s->parts_cap : 16;
+		if (!(p = realloc(s->parts, cap * sizeof(*p))))
+			return false;
+		s->parts = p;
+		s->parts_cap = cap;
+	}
+	snprintf(s->parts[s->nparts++], EVENTKEY_MAX, "%s", key);
+	return true;
+}
+
 /* Reads the last SINK_JSONL_TAIL bytes of a regular output file back, for
  * the keys written there. Only the agent writes a "key" in raw form: in a
- * JSON string a '"' is escaped, so a typed line never forges one. */
+ * JSON string a '"' is escaped, so a typed line never forges one. A read
+ * is not taken as written when one of its lines is: it may have completed
+ * more that never reached the file. It goes through again, and the lines
+ * found are kept so as not to be written twice (without room for them, it
+ * is taken as written, as before). */
 static void sink_jsonl_handled(struct sink *base, const struct capture_event *evs, size_t n,
 			       bool *out)
 {
@@ -398,7 +447,8 @@ static void sink_jsonl_handled(struct sink *base, const struct capture_event *ev
 		memcpy(key, q, (size_t)(quote - q));
 		key[quote - q] = '\0';
 		for (i = 0; i < n; i++)
-			if (eventkey_is(key, want[i]))
+			if (eventkey_is(key, want[i]) &&
+			    (!eventkey_is_read(want[i]) || !sink_jsonl_part_add(s, key)))
 				out[i] = true;
 	}
 out:
@@ -422,6 +472,7 @@ static void sink_jsonl_close(struct sink *base)
 		fclose(s->f);
 	free(s->buf);
 	free(s->esc);
+	free(s->parts);
 	free(s);
 }
 

@@ -41,6 +41,26 @@ static char *close_fixture(struct fixture *x)
 	return x->buf;
 }
 
+/* How many times text is in the file at path. */
+static int count_in(const char *path, const char *text)
+{
+	char buf[16384];
+	const char *p;
+	ssize_t got;
+	int fd = open(path, O_RDONLY), n = 0;
+
+	if (fd < 0)
+		return -1;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got < 0)
+		return -1;
+	buf[got] = '\0';
+	for (p = buf; (p = strstr(p, text)); p += strlen(text))
+		n++;
+	return n;
+}
+
 static struct sa_event_hdr hdr(uint32_t type, uint32_t target, uint32_t sid, uint32_t tgid)
 {
 	static uint64_t ts = 1000;
@@ -488,10 +508,78 @@ static void test_sink_knows_what_it_wrote_before_a_restart(void)
 		return;
 	sink_handled(sink, evs, 5, done);
 	UNIT_CHECK(done[0] && done[1]);
-	UNIT_CHECK(done[2]);  /* the read that made a terminal line */
+	/* The read that made a terminal line goes through again (it may
+	 * have made more): its line is not written twice. */
+	UNIT_CHECK(!done[2]);
 	UNIT_CHECK(!done[3]); /* never written, however it was typed */
 	UNIT_CHECK(!done[4]); /* an exit makes no entry of its own */
+	UNIT_CHECK(session_table_new(sink, &st) == 0);
+	if (st) {
+		UNIT_CHECK(session_handle_tty_line(st, &tl, "one") == 0);
+		session_table_free(st);
+	}
 	sink_close(sink);
+	UNIT_CHECK(count_in(path, "echo typed") == 1);
+	unlink(path);
+}
+
+/* One read (a paste) completed three lines, and the agent was killed when
+ * only the first had reached the file. The next agent handles the read
+ * again: the two others are written, the first not twice. */
+static void test_sink_a_read_written_in_part_is_written_whole(void)
+{
+	char path[] = "/tmp/test_session_XXXXXX", buf[4096], *second;
+	struct sa_event_hdr t = hdr(SA_EV_TTY, 1, 100, 101);
+	struct capture_event ev = { .hdr = &t, .text = "x", .text_len = 1 };
+	struct ttyline tl[3] = {
+		{ .hdr = &t, .text = "echo p0", .len = 7, .part = 0 },
+		{ .hdr = &t, .text = "echo p1", .len = 7, .part = 1 },
+		{ .hdr = &t, .text = "echo p2", .len = 7, .part = 2 },
+	};
+	struct session_table *st = NULL;
+	struct sink *sink = NULL;
+	bool done = false;
+	ssize_t got;
+	int fd = mkstemp(path), i;
+
+	UNIT_CHECK(fd >= 0);
+	close(fd);
+	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0 && session_table_new(sink, &st) == 0);
+	if (!st)
+		return;
+	for (i = 0; i < 3; i++)
+		UNIT_CHECK(session_handle_tty_line(st, &tl[i], "one") == 0);
+	UNIT_CHECK(sink_flush(sink) == 0);
+	session_table_free(st);
+	sink_close(sink);
+	/* What reached the file: the first line's entry only. */
+	fd = open(path, O_RDONLY);
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	UNIT_CHECK(got > 0);
+	buf[got > 0 ? got : 0] = '\0';
+	second = strstr(buf, "echo p1");
+	second = second ? memrchr(buf, '\n', (size_t)(second - buf)) : NULL;
+	UNIT_CHECK(second != NULL);
+	if (!second)
+		return;
+	UNIT_CHECK(truncate(path, second + 1 - buf) == 0);
+	UNIT_CHECK(count_in(path, "echo p0") == 1 && count_in(path, "echo p1") == 0);
+	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0);
+	if (!sink)
+		return;
+	sink_handled(sink, &ev, 1, &done);
+	UNIT_CHECK(!done);
+	UNIT_CHECK(session_table_new(sink, &st) == 0);
+	if (st) {
+		for (i = 0; i < 3; i++)
+			UNIT_CHECK(session_handle_tty_line(st, &tl[i], "one") == 0);
+		session_table_free(st);
+	}
+	sink_close(sink);
+	UNIT_CHECK(count_in(path, "echo p0") == 1);
+	UNIT_CHECK(count_in(path, "echo p1") == 1);
+	UNIT_CHECK(count_in(path, "echo p2") == 1);
 	unlink(path);
 }
 
@@ -550,6 +638,7 @@ static void test_sink_a_line_cut_by_the_kill_is_not_written(void)
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
 	  UNIT_TEST(test_sink_a_line_cut_by_the_kill_is_not_written),
 	  UNIT_TEST(test_sink_knows_what_it_wrote_before_a_restart),
+	  UNIT_TEST(test_sink_a_read_written_in_part_is_written_whole),
 	  UNIT_TEST(test_session_namespace_change_is_an_entry),
 	  UNIT_TEST(test_session_terminal_lines_say_their_source),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
