@@ -217,6 +217,78 @@ static cJSON *heads_item(const struct heads_view *v)
 	return o;
 }
 
+/* By namespace, then in the order they go in (heads_cmp_prune). */
+static int heads_cmp_ns(const void *a, const void *b)
+{
+	const struct heads_view *const *x = a, *const *y = b;
+	int c = strcmp((*x)->hd->ns, (*y)->hd->ns);
+
+	return c ? c : heads_cmp_prune(*x, *y);
+}
+
+/* A namespace's kept heads, p[at, end) of heads_cap's. */
+struct heads_group {
+	size_t at, end;
+	size_t left[2]; /* how many are kept: [0] not live, [1] live */
+};
+
+/* Over HEADS_MAX, the heads that go are taken one at a time from the
+ * namespace holding the most (a tenant whose many short containers fill
+ * the list pushes out its own heads, not another tenant's), the first to
+ * go in it by heads_cmp_prune; live heads only once no namespace holds
+ * any other. v: the n heads sorted by heads_cmp_prune, hd NULL for those
+ * gone already; *kept how many are left. */
+static void heads_cap(struct heads *h, struct heads_view *v, size_t n, size_t *kept)
+{
+	struct heads_view **p = calloc(*kept ? *kept : 1, sizeof(*p));
+	struct heads_group *g = calloc(*kept ? *kept : 1, sizeof(*g));
+	size_t i, np = 0, ng = 0, best;
+	int live;
+
+	if (!p || !g) {
+		/* No room to count: in the order they go in, whatever their
+		 * namespace. */
+		for (i = 0; i<n && * kept> HEADS_MAX; i++)
+			if (v[i].hd) {
+				v[i].hd = NULL;
+				(*kept)--;
+				h->capped++;
+			}
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].hd)
+			p[np++] = &v[i];
+	qsort(p, np, sizeof(*p), heads_cmp_ns);
+	for (i = 0; i < np; i++) {
+		if (!ng || strcmp(p[i]->hd->ns, p[g[ng - 1].at]->hd->ns))
+			g[ng++].at = i;
+		g[ng - 1].end = i + 1;
+		g[ng - 1].left[p[i]->live]++;
+	}
+	for (live = 0; live < 2; live++)
+		while (*kept > HEADS_MAX) {
+			for (best = ng, i = 0; i < ng; i++)
+				if (g[i].left[live] &&
+				    (best == ng || g[i].left[live] > g[best].left[live]))
+					best = i;
+			if (best == ng)
+				break;
+			for (i = g[best].at; i < g[best].end && (!p[i]->hd || p[i]->live != live);
+			     i++)
+				;
+			if (i == g[best].end)
+				break; /* not so: the counts say there is one */
+			p[i]->hd = NULL;
+			g[best].left[live]--;
+			(*kept)--;
+			h->capped++;
+		}
+out:
+	free(p);
+	free(g);
+}
+
 /* Kept heads by container ID, dropped ones last. */
 static int heads_cmp_out(const void *a, const void *b)
 {
@@ -245,13 +317,8 @@ cJSON *heads_json(struct heads *h, heads_live_fn live, void *arg, time_t now)
 		else
 			kept++;
 	}
-	for (i = 0; i < w.n && kept > HEADS_MAX; i++) {
-		if (!w.v[i].hd)
-			continue;
-		w.v[i].hd = NULL;
-		kept--;
-		h->capped++;
-	}
+	if (kept > HEADS_MAX)
+		heads_cap(h, w.v, w.n, &kept);
 	qsort(w.v, w.n, sizeof(*w.v), heads_cmp_out);
 	arr = cJSON_CreateArray();
 	for (i = 0; arr && i < kept; i++)

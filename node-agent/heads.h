@@ -14,9 +14,11 @@
 
 #include <cjson/cJSON.h>
 
-/* At most this many heads are published (the CRD's maxItems): past it the
- * heads whose records expire first go, those of containers no longer
- * audited before those of containers audited now, and are counted. */
+/* At most this many heads are published (the CRD's maxItems): past it
+ * heads go, and are counted, one at a time from the namespace holding the
+ * most (a tenant's many short containers push out its own heads, not
+ * another tenant's): of that namespace, those of containers no longer
+ * audited first, whose records expire first. */
 #define HEADS_MAX 1024
 
 struct heads;

@@ -3,8 +3,9 @@
  * each record accepted, never back (a replay of an older record); a
  * previous agent's heads are taken over, malformed ones skipped; heads of
  * containers no longer audited go once their records have all expired,
- * those of audited ones stay; at most HEADS_MAX are published, the first
- * to expire going first and counted; the list is sorted. */
+ * those of audited ones stay; at most HEADS_MAX are published, those past
+ * it going from the namespace holding the most, the first to expire first,
+ * and counted; the list is sorted. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,16 +13,21 @@
 #include "heads.h"
 #include "unit.h"
 
-static cJSON *record(const char *cid, long seq, const char *retention)
+static cJSON *record_in(const char *ns, const char *cid, long seq, const char *retention)
 {
 	char buf[1024];
 
 	snprintf(buf, sizeof(buf),
-		 "{\"metadata\":{\"name\":\"r\",\"namespace\":\"ns\"},\"spec\":{\"pod\":{\"name\":"
+		 "{\"metadata\":{\"name\":\"r\",\"namespace\":\"%s\"},\"spec\":{\"pod\":{\"name\":"
 		 "\"web\",\"uid\":\"u\"},\"container\":\"main\",\"containerID\":\"%s\","
 		 "\"sequence\":%ld,\"retention\":\"%s\",\"digest\":\"sha256:%064ld\"}}",
-		 cid, seq, retention, seq);
+		 ns, cid, seq, retention, seq);
 	return cJSON_Parse(buf);
+}
+
+static cJSON *record(const char *cid, long seq, const char *retention)
+{
+	return record_in("ns", cid, seq, retention);
 }
 
 static long seq_of(const cJSON *heads, const char *cid)
@@ -164,5 +170,53 @@ static void test_heads_capped(void)
 	heads_free(h);
 }
 
+/* A tenant (namespace) with many short containers fills the list: the
+ * heads that go are its own, even those expiring after another tenant's,
+ * until it holds no more than the others. */
+static void test_heads_capped_from_the_namespace_holding_the_most(void)
+{
+	struct heads *h = NULL;
+	char cid[32];
+	cJSON *r, *j;
+	int i, quiet = 0, flood = 0, other = 0;
+	const cJSON *it;
+
+	heads_new(&h);
+	/* The quiet tenant's five heads expire first. */
+	for (i = 0; i < 5; i++) {
+		snprintf(cid, sizeof(cid), "q%d", i);
+		r = record_in("quiet", cid, 1, "1h");
+		heads_record(h, r, 1000 + i);
+		cJSON_Delete(r);
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(cid, sizeof(cid), "o%d", i);
+		r = record_in("other", cid, 1, "1h");
+		heads_record(h, r, 1500 + i);
+		cJSON_Delete(r);
+	}
+	for (i = 0; i < HEADS_MAX; i++) {
+		snprintf(cid, sizeof(cid), "f%05d", i);
+		r = record_in("flood", cid, 1, "1h");
+		heads_record(h, r, 2000 + i);
+		cJSON_Delete(r);
+	}
+	j = heads_json(h, live_none, NULL, 2000);
+	UNIT_CHECK(cJSON_GetArraySize(j) == HEADS_MAX && heads_capped(h) == 8);
+	cJSON_ArrayForEach(it, j) {
+		const char *ns = cJSON_GetStringValue(cJSON_GetObjectItem(it, "namespace"));
+
+		quiet += ns && !strcmp(ns, "quiet");
+		other += ns && !strcmp(ns, "other");
+		flood += ns && !strcmp(ns, "flood");
+	}
+	UNIT_CHECK(quiet == 5 && other == 3 && flood == HEADS_MAX - 8);
+	/* Of the flood's, the first to expire went. */
+	UNIT_CHECK(seq_of(j, "f00007") == -1 && seq_of(j, "f00008") == 1);
+	cJSON_Delete(j);
+	heads_free(h);
+}
+
 UNIT_MAIN(UNIT_TEST(test_heads_move_forward_only), UNIT_TEST(test_heads_merge_previous_agent),
-	  UNIT_TEST(test_heads_pruned_after_expiry_unless_audited), UNIT_TEST(test_heads_capped))
+	  UNIT_TEST(test_heads_pruned_after_expiry_unless_audited), UNIT_TEST(test_heads_capped),
+	  UNIT_TEST(test_heads_capped_from_the_namespace_holding_the_most))
