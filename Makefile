@@ -193,6 +193,7 @@ $(B)/tests/tools/read32 $(B)/tests/tools/sysloop $(B)/tests/tools/splicein $(B)/
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static $< -o $@
+$(B)/tests/tools/uringread $(B)/tests/tools/uringloop: tests/tools/uring.h
 
 # rlmini with its readline elsewhere in the file (see rlmini.c).
 $(B)/tests/tools/rlmini-pad: tests/tools/rlmini.c

@@ -20,13 +20,10 @@
  * a container's root. */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <linux/io_uring.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+#include "uring.h"
 
 static char buf[4096];
 static int swapped = -1;
@@ -44,13 +41,6 @@ static void *swap(void *arg)
 	return NULL;
 }
 
-static void *ring_map(int ring, size_t len, off_t what)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, what);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int main(int argc, char **argv)
 {
 	const char *mode = argc == 2 ? argv[1] : "";
@@ -58,13 +48,11 @@ int main(int argc, char **argv)
 	int moved = !strcmp(mode, "--splice-dup2");
 	int splice = !strcmp(mode, "--splice") || !strcmp(mode, "--splice-fixed") || moved;
 	int skip = !strcmp(mode, "--skip");
-	int tee = !strcmp(mode, "--tee"), ring, fd = 0, dup0, res, pfd[2];
+	int tee = !strcmp(mode, "--tee"), fd = 0, dup0, res, pfd[2];
+	struct io_uring_sqe *sqe;
+	struct uring u;
+	unsigned head;
 	pthread_t t;
-	struct io_uring_params p;
-	struct io_uring_sqe *sqes, *sqe;
-	struct io_uring_cqe *cqe;
-	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask, tail, head;
-	char *sq, *cq;
 
 	if (argc > 2 || (argc == 2 && !fixed && !splice && !tee && !skip)) {
 		fprintf(stderr, "usage: uringread [--fixed|--splice|--splice-fixed|--tee|"
@@ -75,24 +63,14 @@ int main(int argc, char **argv)
 		perror("uringread: pipe");
 		return 1;
 	}
-	memset(&p, 0, sizeof(p));
-	ring = (int)syscall(__NR_io_uring_setup, 4, &p);
-	if (ring < 0) {
-		perror("uringread: io_uring_setup");
-		return 1;
-	}
-	sq = ring_map(ring, p.sq_off.array + p.sq_entries * sizeof(unsigned), IORING_OFF_SQ_RING);
-	cq = ring_map(ring, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
-		      IORING_OFF_CQ_RING);
-	sqes = ring_map(ring, p.sq_entries * sizeof(struct io_uring_sqe), IORING_OFF_SQES);
-	if (!sq || !cq || !sqes) {
-		perror("uringread: mmap");
+	if (uring_open(4, &u) < 0) {
+		perror("uringread: io_uring");
 		return 1;
 	}
 	if (fixed) {
 		dup0 = dup(0);
 		if (dup0 < 0 ||
-		    syscall(__NR_io_uring_register, ring, IORING_REGISTER_FILES, &dup0, 1) < 0) {
+		    syscall(__NR_io_uring_register, u.fd, IORING_REGISTER_FILES, &dup0, 1) < 0) {
 			perror("uringread: io_uring_register");
 			return 1;
 		}
@@ -102,12 +80,7 @@ int main(int argc, char **argv)
 		perror("uringread: dup");
 		return 1;
 	}
-	sq_tail = (unsigned *)(sq + p.sq_off.tail);
-	sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
-	sq_array = (unsigned *)(sq + p.sq_off.array);
-	tail = *sq_tail;
-	sqe = &sqes[tail & *sq_mask];
-	memset(sqe, 0, sizeof(*sqe));
+	sqe = uring_sqe(&u, 0);
 	if (splice || tee) {
 		/* Into the pipe's end (the request's file); from fd 0, or
 		 * from registered file 0. */
@@ -127,37 +100,29 @@ int main(int argc, char **argv)
 		sqe->len = sizeof(buf);
 		sqe->off = (__u64)-1; /* the file's position: a terminal or a pipe has none */
 	}
-	sq_array[tail & *sq_mask] = tail & *sq_mask;
 	if (skip) {
 		/* No completion of the read if it succeeds: the NOP's says
 		 * it is done. */
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS | IOSQE_IO_LINK;
-		sqe = &sqes[(tail + 1) & *sq_mask];
-		memset(sqe, 0, sizeof(*sqe));
-		sqe->opcode = IORING_OP_NOP;
-		sq_array[(tail + 1) & *sq_mask] = (tail + 1) & *sq_mask;
+		uring_sqe(&u, 1)->opcode = IORING_OP_NOP;
 	}
-	__atomic_store_n(sq_tail, tail + 1 + skip, __ATOMIC_RELEASE);
-	cq_head = (unsigned *)(cq + p.cq_off.head);
-	cq_tail = (unsigned *)(cq + p.cq_off.tail);
-	cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	uring_push(&u, 1 + skip);
 	if (moved && pthread_create(&t, NULL, swap, NULL)) {
 		fprintf(stderr, "uringread: cannot start a thread\n");
 		return 1;
 	}
-	for (res = (int)syscall(__NR_io_uring_enter, ring, 1 + skip, 1, IORING_ENTER_GETEVENTS,
+	for (res = (int)syscall(__NR_io_uring_enter, u.fd, 1 + skip, 1, IORING_ENTER_GETEVENTS,
 				NULL, 0);
-	     res >= 0 && (head = __atomic_load_n(cq_head, __ATOMIC_ACQUIRE)) ==
-				 __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE);
-	     res = (int)syscall(__NR_io_uring_enter, ring, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0))
+	     res >= 0 && (head = __atomic_load_n(u.cq_head, __ATOMIC_ACQUIRE)) ==
+				 __atomic_load_n(u.cq_tail, __ATOMIC_ACQUIRE);
+	     res = (int)syscall(__NR_io_uring_enter, u.fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, 0))
 		;
 	if (res < 0) {
 		perror("uringread: io_uring_enter");
 		return 1;
 	}
-	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (head & *cq_mask);
-	res = cqe->res;
-	__atomic_store_n(cq_head, head + 1, __ATOMIC_RELEASE);
+	res = u.cqes[head & *u.cq_mask].res;
+	__atomic_store_n(u.cq_head, head + 1, __ATOMIC_RELEASE);
 	if (res < 0) {
 		fprintf(stderr, "uringread: %s: %s\n",
 			splice ? "splice" :

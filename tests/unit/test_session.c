@@ -41,24 +41,48 @@ static char *close_fixture(struct fixture *x)
 	return x->buf;
 }
 
+/* The file at path into buf (cap bytes at most, NUL-terminated): its
+ * length, or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+	ssize_t got;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	got = read(fd, buf, cap - 1);
+	close(fd);
+	buf[got > 0 ? got : 0] = '\0';
+	return got;
+}
+
 /* How many times text is in the file at path. */
 static int count_in(const char *path, const char *text)
 {
 	char buf[16384];
 	const char *p;
-	ssize_t got;
-	int fd = open(path, O_RDONLY), n = 0;
+	int n = 0;
 
-	if (fd < 0)
+	if (slurp(path, buf, sizeof(buf)) < 0)
 		return -1;
-	got = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (got < 0)
-		return -1;
-	buf[got] = '\0';
 	for (p = buf; (p = strstr(p, text)); p += strlen(text))
 		n++;
 	return n;
+}
+
+/* Where text first is in the file at path (line: where its line starts),
+ * or -1. */
+static long offset_in(const char *path, const char *text, bool line)
+{
+	char buf[16384];
+	const char *at, *nl;
+
+	if (slurp(path, buf, sizeof(buf)) <= 0 || !(at = strstr(buf, text)))
+		return -1;
+	if (!line)
+		return at - buf;
+	nl = memrchr(buf, '\n', (size_t)(at - buf));
+	return nl ? nl + 1 - buf : 0;
 }
 
 static struct sa_event_hdr hdr(uint32_t type, uint32_t target, uint32_t sid, uint32_t tgid)
@@ -528,7 +552,7 @@ static void test_sink_knows_what_it_wrote_before_a_restart(void)
  * again: the two others are written, the first not twice. */
 static void test_sink_a_read_written_in_part_is_written_whole(void)
 {
-	char path[] = "/tmp/test_session_XXXXXX", buf[4096], *second;
+	char path[] = "/tmp/test_session_XXXXXX";
 	struct sa_event_hdr t = hdr(SA_EV_TTY, 1, 100, 101);
 	struct capture_event ev = { .hdr = &t, .text = "x", .text_len = 1 };
 	struct ttyline tl[3] = {
@@ -539,8 +563,8 @@ static void test_sink_a_read_written_in_part_is_written_whole(void)
 	struct session_table *st = NULL;
 	struct sink *sink = NULL;
 	bool done = false;
-	ssize_t got;
 	int fd = mkstemp(path), i;
+	long second;
 
 	UNIT_CHECK(fd >= 0);
 	close(fd);
@@ -553,17 +577,11 @@ static void test_sink_a_read_written_in_part_is_written_whole(void)
 	session_table_free(st);
 	sink_close(sink);
 	/* What reached the file: the first line's entry only. */
-	fd = open(path, O_RDONLY);
-	got = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	UNIT_CHECK(got > 0);
-	buf[got > 0 ? got : 0] = '\0';
-	second = strstr(buf, "echo p1");
-	second = second ? memrchr(buf, '\n', (size_t)(second - buf)) : NULL;
-	UNIT_CHECK(second != NULL);
-	if (!second)
+	second = offset_in(path, "echo p1", true);
+	UNIT_CHECK(second > 0);
+	if (second <= 0)
 		return;
-	UNIT_CHECK(truncate(path, second + 1 - buf) == 0);
+	UNIT_CHECK(truncate(path, second) == 0);
 	UNIT_CHECK(count_in(path, "echo p0") == 1 && count_in(path, "echo p1") == 0);
 	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0);
 	if (!sink)
@@ -599,8 +617,7 @@ static void test_sink_a_line_cut_by_the_kill_is_not_written(void)
 	bool done[2] = { false };
 	struct session_table *st = NULL;
 	struct sink *sink = NULL;
-	char buf[4096], *cut;
-	ssize_t got;
+	long cut;
 	int fd = mkstemp(path);
 
 	UNIT_CHECK(fd >= 0);
@@ -615,16 +632,11 @@ static void test_sink_a_line_cut_by_the_kill_is_not_written(void)
 	sink_close(sink);
 	/* What reached the file before the kill: the second line up to its
 	 * text. */
-	fd = open(path, O_RDONLY);
-	got = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	UNIT_CHECK(got > 0);
-	buf[got > 0 ? got : 0] = '\0';
-	cut = strstr(buf, "echo two");
-	UNIT_CHECK(cut != NULL);
-	if (!cut)
+	cut = offset_in(path, "echo two", false);
+	UNIT_CHECK(cut > 0);
+	if (cut <= 0)
 		return;
-	UNIT_CHECK(truncate(path, cut - buf) == 0);
+	UNIT_CHECK(truncate(path, cut) == 0);
 	UNIT_CHECK(sink_jsonl_open(path, &sink) == 0);
 	if (!sink)
 		return;
