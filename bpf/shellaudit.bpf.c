@@ -1005,6 +1005,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR32_SENDFILE 187
 #define SA_NR32_SENDFILE64 239
 #define SA_NR32_TEE 315
+#define SA_NR32_IO_SUBMIT 248
 #define SA_TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
 #elif defined(__TARGET_ARCH_arm64)
 #define SA_NR_READ 63
@@ -1903,8 +1904,9 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
  * up to SA_AIO_IOCBS: more than a call submits where aio-max-nr is the
  * default) is noted as the call begins (read_start: the file, iov[0] the
  * bytes asked, iov[1] its place), and sent as an entry of no data when
- * the call returns having submitted it (SA_F_TTY_AIO). Native syscalls
- * only (the ia32 iocb pointers are 32 bits).
+ * the call returns having submitted it (SA_F_TTY_AIO). An ia32 call's
+ * array holds 32-bit pointers (the iocbs are alike); the syscall
+ * tracepoints see no ia32 call, the raw sys_exit hook does.
  */
 #define SA_AIO_IOCBS (1U << 17)
 #define SA_IOCB_CMD_PREAD 0
@@ -1921,11 +1923,12 @@ struct sa_iocb {
 	__u64 nbytes;
 };
 
-/* The walk of an io_submit's iocbs: the array, and what was found. */
+/* The walk of an io_submit's iocbs: the array (of 32-bit pointers for
+ * compat), and what was found. */
 struct sa_aio_walk {
 	unsigned long iocbpp;
 	struct sa_read_start st;
-	bool found;
+	bool compat, found;
 };
 
 /* One iocb (bpf_loop): 1 to stop, at the first read of a terminal or at
@@ -1935,10 +1938,17 @@ static long aio_iocb(__u64 i, void *arg)
 	struct sa_aio_walk *w = arg;
 	struct sa_iocb cb;
 	struct file *f;
+	__u32 p32;
 	__u64 p;
 
-	if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->iocbpp + 8 * i)) ||
-	    bpf_probe_read_user(&cb, sizeof(cb), (const void *)p))
+	if (w->compat) {
+		if (bpf_probe_read_user(&p32, sizeof(p32), (const void *)(w->iocbpp + 4 * i)))
+			return 1;
+		p = p32;
+	} else if (bpf_probe_read_user(&p, sizeof(p), (const void *)(w->iocbpp + 8 * i))) {
+		return 1;
+	}
+	if (bpf_probe_read_user(&cb, sizeof(cb), (const void *)p))
 		return 1;
 	if (cb.opcode != SA_IOCB_CMD_PREAD && cb.opcode != SA_IOCB_CMD_PREADV)
 		return 0;
@@ -1953,11 +1963,11 @@ static long aio_iocb(__u64 i, void *arg)
 }
 
 static __always_inline void aio_begin(struct task_struct *task, unsigned long nr,
-				      unsigned long iocbpp)
+				      unsigned long iocbpp, bool compat)
 {
 	struct sa_mark *m = bpf_task_storage_get(&marks, task, 0, 0);
 	__u64 id = bpf_get_current_pid_tgid();
-	struct sa_aio_walk w = { .iocbpp = iocbpp };
+	struct sa_aio_walk w = { .iocbpp = iocbpp, .compat = compat };
 
 	/* An unaudited task (every other one) costs this one lookup. */
 	if (!m)
@@ -2011,7 +2021,7 @@ int tty_enter_tp(struct syscall_trace_enter *ctx)
 	unsigned long fd = ctx->args[0], arg1 = ctx->args[1];
 
 	if (ctx->nr == SA_NR_IO_SUBMIT) {
-		aio_begin(bpf_get_current_task_btf(), arg1, ctx->args[2]);
+		aio_begin(bpf_get_current_task_btf(), arg1, ctx->args[2], false);
 		return 0;
 	}
 	/* Both loaded: the verifier refuses a context offset chosen at run
@@ -2378,12 +2388,21 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 		task = bpf_get_current_task_btf();
 #if defined(__TARGET_ARCH_x86)
 		if (!(task->thread_info.status & SA_TS_COMPAT))
-			aio_begin(task, regs->si, regs->dx);
+			aio_begin(task, regs->si, regs->dx, false);
 #else
-		aio_begin(task, PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
+		aio_begin(task, PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs),
+			  false);
 #endif
 		return 0;
 	}
+#if defined(__TARGET_ARCH_x86)
+	if (nr == SA_NR32_IO_SUBMIT) {
+		task = bpf_get_current_task_btf();
+		if (task->thread_info.status & SA_TS_COMPAT)
+			aio_begin(task, (__u32)regs->cx, (__u32)regs->dx, true);
+		return 0;
+	}
+#endif
 	if (!sa_nr_read(nr) || nr == SA_NR_VMSPLICE)
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -2445,6 +2464,14 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 			aio_end(task, ret);
 		return 0;
 	}
+#if defined(__TARGET_ARCH_x86)
+	if (nr == SA_NR32_IO_SUBMIT) {
+		task = bpf_get_current_task_btf();
+		if (task->thread_info.status & SA_TS_COMPAT)
+			aio_end(task, ret);
+		return 0;
+	}
+#endif
 	if (ret < 0 || !sa_nr_read(nr))
 		return 0;
 	task = bpf_get_current_task_btf();

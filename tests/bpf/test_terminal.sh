@@ -367,18 +367,22 @@ printf '%s\n' 'ttyswap --sendfile-dup2 > /dev/null' 'echo sysexit-moved > /dev/n
 tt t "$work/x5" --fast --delay 1000 -- "${DASH[@]}"
 printf '%s\n' 'aioread > /dev/null' 'echo sysexit-aio > /dev/null' >"$work/x6"
 tt t "$work/x6" --fast --delay 1000 -- "${DASH[@]}"
-t_wait 30 grep -q 'from the terminal by io_submit' "$work/out.jsonl"
+printf '%s\n' 'read32 --aio > /dev/null' 'echo sysexit-aio32 > /dev/null' >"$work/x7"
+tt t "$work/x7" --fast --delay 1000 -- "${DASH[@]}"
+t_wait 30 sh -c "[ \$(grep -c 'from the terminal by io_submit' '$work/out.jsonl') -ge 2 ]"
 cap_agent_stop
 x=$(paste <("$TOOLS/sa-lines" --kind line --source terminal --field comm "$work/out.jsonl") \
 	<("$TOOLS/sa-lines" --kind line --source terminal "$work/out.jsonl") \
 	<("$TOOLS/sa-lines" --kind line --source terminal --field truncated "$work/out.jsonl"))
-t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash, a readv's iovec swapped" \
+t_eq "sys_exit: dash, a long line cut at --max-line, a 32-bit reader, ash, a readv's iovec swapped, io_submit (64 and 32 bits)" \
 	"$(printf '%s\t%s\t%s\n' dash 'echo sysexit-dash > /dev/null' false dash "${long:0:64}" true \
 		dash 'read32 > /dev/null' false read32 r32-line-sysexit false \
 		busybox 'echo sysexit-ASH > /dev/null' false dash 'ttyswap --iov > /dev/null' false \
 		ttyswap 'echo sysexit-swapped > /dev/null' false \
 		dash 'ttyswap --sendfile-dup2 > /dev/null' false ttyswap "$(moved 31)" true \
 		dash 'aioread > /dev/null' false aioread \
+		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]' true \
+		dash 'read32 --aio > /dev/null' false read32 \
 		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]' true)" "$x"
 
 t_summary
