@@ -2227,12 +2227,12 @@ SEC("tp_btf/io_uring_complete")
 int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cqe *cqe)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct sa_taken_from from = {}, *noted = NULL;
+	struct sa_taken_from from = {}, *note;
 	struct io_kiocb *r = req;
+	struct file *f = NULL;
 	struct sa_mark *t;
-	struct file *f;
 	__u64 key = (__u64)req, mntns;
-	bool by_fd = false;
+	bool by_fd = false, noted = false;
 	__s32 res;
 	__u8 op;
 
@@ -2242,8 +2242,9 @@ int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cq
 	op = BPF_CORE_READ(r, opcode);
 	if (!uring_reads(op) && !uring_splices(op))
 		return 0;
-	if (uring_splices(op) && (noted = bpf_map_lookup_elem(&uring_in, &key))) {
-		from = *noted;
+	if (uring_splices(op) && (note = bpf_map_lookup_elem(&uring_in, &key))) {
+		from = *note;
+		noted = true;
 		bpf_map_delete_elem(&uring_in, &key);
 	}
 	if (res <= 0)
@@ -2254,13 +2255,15 @@ int BPF_PROG(uring_done, struct io_ring_ctx *ring, void *req, struct io_uring_cq
 	 * only after. */
 	if (!uring_may_target(task))
 		return 0;
-	f = uring_reads(op) ? BPF_CORE_READ(r, file) : NULL;
-	if (uring_reads(op) && (!f || !file_may_be_input(f)))
-		return 0;
+	if (uring_reads(op)) {
+		f = BPF_CORE_READ(r, file);
+		if (!f || !file_may_be_input(f))
+			return 0;
+	}
 	t = uring_mark(task, &mntns);
 	if (!t || !wants_terminal(t))
 		return 0;
-	if (!uring_reads(op))
+	if (uring_splices(op))
 		f = uring_splice_in(task, r, &by_fd);
 	if (by_fd && noted)
 		taken_emit(task, mntns, t, &from, SA_F_TTY_MOVED, res);

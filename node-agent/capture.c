@@ -1176,26 +1176,16 @@ int capture_tty_set(struct capture *c, bool on)
 		c->tty_links[i] = link;
 	}
 	/* Without it, terminal capture goes on, blind to io_uring only. */
-	if (c->uring && !(c->uring_link = capture_pinned_link(c, CAPTURE_TTY_PIN_URING, path))) {
-		c->uring_link = bpf_program__attach(c->skel->progs.uring_done);
-		if (c->uring_link)
-			capture_pin_link(c, c->uring_link, CAPTURE_TTY_PIN_URING, path);
-		else
-			log_with(
-				LOG_WARN, LOG_KV("reason", strerror(errno)),
-				"io_uring reads of terminals are not seen: its tracepoint refused");
-	}
+	if (c->uring && !(c->uring_link = capture_attach_pinned(c, c->skel->progs.uring_done,
+								CAPTURE_TTY_PIN_URING)))
+		log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
+			 "io_uring reads of terminals are not seen: its tracepoint refused");
 	/* Without it, a splice's input is what its fd names at completion. */
-	if (c->uring_file &&
-	    !(c->uring_file_link = capture_pinned_link(c, CAPTURE_TTY_PIN_URING_FILE, path))) {
-		c->uring_file_link = bpf_program__attach(c->skel->progs.uring_file);
-		if (c->uring_file_link)
-			capture_pin_link(c, c->uring_file_link, CAPTURE_TTY_PIN_URING_FILE, path);
-		else
-			log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
-				 "io_uring splices of terminals whose fd is moved while they wait "
-				 "are not seen: its tracepoint refused");
-	}
+	if (c->uring_file && !(c->uring_file_link = capture_attach_pinned(
+				       c, c->skel->progs.uring_file, CAPTURE_TTY_PIN_URING_FILE)))
+		log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
+			 "io_uring splices of terminals whose fd is moved while they wait are not "
+			 "seen: its tracepoint refused");
 	return 1;
 }
 

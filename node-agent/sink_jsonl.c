@@ -222,11 +222,12 @@ static bool sink_jsonl_written(struct sink_jsonl *s, const struct sink_entry *e)
 static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 {
 	struct sink_jsonl *s = (struct sink_jsonl *)base;
-	bool esc = sink_jsonl_needs_escape(e);
 	size_t i, start;
+	bool esc;
 
 	if (sink_jsonl_written(s, e))
 		return 0;
+	esc = sink_jsonl_needs_escape(e);
 	s->len = 0;
 	s->failed = 0;
 	sink_jsonl_time(s, e->ts);
