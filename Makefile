@@ -195,6 +195,16 @@ $(B)/tests/tools/read32 $(B)/tests/tools/sysloop $(B)/tests/tools/splicein $(B)/
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static $< -o $@
 $(B)/tests/tools/uringread $(B)/tests/tools/uringloop: tests/tools/uring.h
 
+# A 32-bit program (see cat32.c): no C library, so none for i386 is needed.
+ifeq ($(ARCH),x86)
+CAT32_FLAGS := -m32 -nostdlib -ffreestanding -fno-pie -no-pie -fno-stack-protector \
+	-fcf-protection=none
+endif
+$(B)/tests/tools/cat32: tests/tools/cat32.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static $(CAT32_FLAGS) $< -o $@
+
 # rlmini with its readline elsewhere in the file (see rlmini.c).
 $(B)/tests/tools/rlmini-pad: tests/tools/rlmini.c
 	$(call msg,CC,$@)

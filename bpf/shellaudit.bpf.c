@@ -55,6 +55,12 @@
 #include <bpf/bpf_core_read.h>
 #include "shellaudit.h"
 
+#if defined(__TARGET_ARCH_x86)
+/* thread_info.status: in a 32-bit syscall; after an exec, of a 32-bit
+ * program. */
+#define SA_TS_COMPAT 0x0002
+#endif
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* The room a line or exec event reserves, smallest first: a typical typed
@@ -71,6 +77,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the agent before load. */
 const volatile __u32 line_max = SA_LINE_MAX_DEFAULT;
 const volatile __u32 args_max = SA_ARGS_MAX_DEFAULT;
+/* tty_read_raw and tty_enter_raw see 32-bit syscalls only: loaded beside
+ * the syscall tracepoints (which never run for those), attached once a
+ * 32-bit program runs in a target (SA_F_EXEC_IA32). */
+const volatile bool raw_ia32_only = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -822,6 +832,10 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 			bpf_map_delete_elem(&in_readline, &was);
 	}
 	stdin_break(task, t, mntns, id);
+#if defined(__TARGET_ARCH_x86)
+	if (task->thread_info.status & SA_TS_COMPAT)
+		flags |= SA_F_EXEC_IA32;
+#endif
 	/* A new program is in no readline call: one exec'd from inside one
 	 * (a `bind -x` command that execs) must not have its terminal reads
 	 * taken for readline's. (A lookup costs less than a delete of
@@ -1006,7 +1020,6 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 #define SA_NR32_SENDFILE64 239
 #define SA_NR32_TEE 315
 #define SA_NR32_IO_SUBMIT 248
-#define SA_TS_COMPAT 0x0002 /* thread_info.status: in a 32-bit syscall */
 #elif defined(__TARGET_ARCH_arm64)
 #define SA_NR_READ 63
 #define SA_NR_READV 65
@@ -2387,6 +2400,10 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 	unsigned long fd, iov, cnt;
 	bool compat = false, vec;
 
+#if defined(__TARGET_ARCH_x86)
+	if (raw_ia32_only && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT))
+		return 0;
+#endif
 	if (nr == SA_NR_IO_SUBMIT) {
 		task = bpf_get_current_task_btf();
 #if defined(__TARGET_ARCH_x86)
@@ -2448,6 +2465,8 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	/* Direct loads (typed arguments, a trusted task): this runs on every
 	 * syscall, and a probe read costs more than the rest. */
 #if defined(__TARGET_ARCH_x86)
+	if (raw_ia32_only && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT))
+		return 0;
 	nr = regs->orig_ax;
 #else
 	nr = regs->syscallno;

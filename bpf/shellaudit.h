@@ -79,6 +79,9 @@ enum sa_event_type {
  * on it from inside readline, as it stood then (the command may run it,
  * change it or leave it; readline returns what is left, if anything). */
 #define SA_F_BIND_X 0x1000
+/* Exec (x86): the new program is 32-bit (ia32), whose syscalls the
+ * syscall tracepoints never see. */
+#define SA_F_EXEC_IA32 0x4000
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {

@@ -63,6 +63,8 @@ static const char *const capture_tty_pins[] = { "link_tty_read",
 #define CAPTURE_TTY_PIN_SYS_ENTER "link_tty_sys_enter"
 #define CAPTURE_TTY_PIN_URING "link_tty_uring"
 #define CAPTURE_TTY_PIN_URING_FILE "link_tty_uring_file"
+#define CAPTURE_TTY_PIN_IA32_EXIT "link_tty_ia32_exit"
+#define CAPTURE_TTY_PIN_IA32_ENTER "link_tty_ia32_enter"
 #define CAPTURE_TTY_NLINKS 15
 #define CAPTURE_TTY_NEXITS 8 /* the first links: tty_read_tp's */
 _Static_assert(sizeof(capture_tty_tps) / sizeof(capture_tty_tps[0]) == CAPTURE_TTY_NLINKS &&
@@ -91,6 +93,11 @@ struct capture {
 	 * that tracepoint too. */
 	bool uring, uring_file;
 	struct bpf_link *uring_link, *uring_file_link;
+	/* With the tracepoints, tty_read_raw and tty_enter_raw loaded for
+	 * 32-bit syscalls only (ia32), which those never see; attached from
+	 * the first 32-bit exec in a target while the hook is (else NULL). */
+	bool ia32, ia32_tried;
+	struct bpf_link *ia32_links[2];
 	struct bpf_link **tick_links;			/* stdin_tick per CPU (ncpus), or NULL */
 	bool replaced; /* the pinned state of another build or settings was removed */
 	uint64_t replaced_unread; /* events in its ring buffer no agent read */
@@ -466,6 +473,7 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	}
 	c->skel->rodata->line_max = opts->line_max;
 	c->skel->rodata->args_max = opts->args_max;
+	c->skel->rodata->raw_ia32_only = c->tty_hook == CAPTURE_TTY_TRACEPOINT;
 	err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes);
 	if (err) {
 		log_error("ring buffer size %u refused: %s", opts->ringbuf_bytes, strerror(-err));
@@ -486,9 +494,11 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
 	bpf_program__set_autoload(c->skel->progs.tty_enter_tp,
 				  c->tty_hook == CAPTURE_TTY_TRACEPOINT);
-	bpf_program__set_autoload(c->skel->progs.tty_read_raw, c->tty_hook == CAPTURE_TTY_SYS_EXIT);
+	c->ia32 = c->ia32 && c->tty_hook == CAPTURE_TTY_TRACEPOINT;
+	bpf_program__set_autoload(c->skel->progs.tty_read_raw,
+				  c->tty_hook == CAPTURE_TTY_SYS_EXIT || c->ia32);
 	bpf_program__set_autoload(c->skel->progs.tty_enter_raw,
-				  c->tty_hook == CAPTURE_TTY_SYS_EXIT);
+				  c->tty_hook == CAPTURE_TTY_SYS_EXIT || c->ia32);
 	c->uring = c->tty_hook != CAPTURE_TTY_OFF &&
 		   libbpf_find_vmlinux_btf_id("io_uring_complete", BPF_TRACE_RAW_TP) >= 0;
 	bpf_program__set_autoload(c->skel->progs.uring_done, c->uring);
@@ -574,6 +584,12 @@ static void capture_tty_unpin_other(struct capture *c)
 		snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_SYS_ENTER);
 		unlink(path);
 	}
+	if (!c->ia32) {
+		snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_IA32_EXIT);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_IA32_ENTER);
+		unlink(path);
+	}
 	for (i = 0; c->tty_hook != CAPTURE_TTY_TRACEPOINT && i < CAPTURE_TTY_NLINKS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", c->dir, capture_tty_pins[i]);
 		unlink(path);
@@ -581,12 +597,14 @@ static void capture_tty_unpin_other(struct capture *c)
 }
 
 /* Loads the skeleton, dropping what this kernel refuses: the recovery
- * programs (before 6.6), then the terminal hook, then both. */
+ * programs (before 6.6), then the tracepoints' 32-bit programs, then the
+ * terminal hook, then both. */
 static int capture_load_all(struct capture *c, const struct capture_opts *opts)
 {
 	static const struct {
-		bool recovery, tty;
-	} tries[] = { { true, true }, { false, true }, { true, false }, { false, false } };
+		bool recovery, tty, ia32;
+	} tries[] = { { true, true, true },   { false, true, true },  { true, true, false },
+		      { false, true, false }, { true, false, false }, { false, false, false } };
 	const bool want_recovery = c->recovery;
 	const enum capture_tty_hook want_tty = c->tty_hook;
 	char first[128] = "";
@@ -596,10 +614,12 @@ static int capture_load_all(struct capture *c, const struct capture_opts *opts)
 
 	for (i = 0; i < ARRAY_SIZE(tries); i++) {
 		if ((tries[i].recovery && !want_recovery) ||
-		    (tries[i].tty && want_tty == CAPTURE_TTY_OFF))
+		    (tries[i].tty && want_tty == CAPTURE_TTY_OFF) ||
+		    (tries[i].ia32 && want_tty != CAPTURE_TTY_TRACEPOINT))
 			continue;
 		c->recovery = tries[i].recovery;
 		c->tty_hook = tries[i].tty ? want_tty : CAPTURE_TTY_OFF;
+		c->ia32 = tries[i].ia32;
 		err = capture_load(c, opts, &at_load);
 		if (!err || !at_load)
 			break;
@@ -618,6 +638,10 @@ static int capture_load_all(struct capture *c, const struct capture_opts *opts)
 		snprintf(c->tty_why, sizeof(c->tty_why),
 			 "this kernel refused the %s terminal program: %s",
 			 capture_tty_hook_name(want_tty), first);
+	else if (want_tty == CAPTURE_TTY_TRACEPOINT && !c->ia32)
+		log_warn("this kernel refused the programs for 32-bit syscalls (%s): what a "
+			 "32-bit program reads from a terminal is not seen",
+			 first);
 	return 0;
 }
 
@@ -705,6 +729,8 @@ void capture_close(struct capture *c)
 		return;
 	for (i = 0; i < CAPTURE_TTY_NLINKS; i++)
 		bpf_link__destroy(c->tty_links[i]);
+	for (i = 0; i < ARRAY_SIZE(c->ia32_links); i++)
+		bpf_link__destroy(c->ia32_links[i]);
 	bpf_link__destroy(c->uring_link);
 	bpf_link__destroy(c->uring_file_link);
 	for (i = 0; c->tick_links && i < (size_t)c->ncpus; i++)
@@ -780,6 +806,8 @@ static void capture_release(struct capture *c)
 	ringbuf_release(c->rb);
 }
 
+static void capture_tty_ia32_on(struct capture *c);
+
 int capture_drain(struct capture *c)
 {
 	struct capture_event ev;
@@ -791,8 +819,11 @@ int capture_drain(struct capture *c)
 	 * position: after each release, one more look. */
 	for (;;) {
 		while (ringbuf_next(c->rb, &data, &len) == 1) {
-			if (capture_decode(data, len, &ev))
+			if (capture_decode(data, len, &ev)) {
+				if (ev.hdr->type == SA_EV_EXEC && (ev.hdr->flags & SA_F_EXEC_IA32))
+					capture_tty_ia32_on(c);
 				c->fn(c->ctx, &ev);
+			}
 			if (n < INT_MAX)
 				n++;
 			if (ringbuf_held(c->rb) >= CAPTURE_CHUNK)
@@ -1130,6 +1161,36 @@ static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 	return link;
 }
 
+/* A 32-bit program runs in a target (SA_F_EXEC_IA32): with the
+ * tracepoints attached, the raw tracepoints for its syscalls too, until
+ * the hook is detached; every syscall of the node pays them meanwhile.
+ * Tried once per attachment of the hook. */
+static void capture_tty_ia32_on(struct capture *c)
+{
+	int err;
+
+	if (!c->ia32 || c->ia32_tried || !c->tty_links[0])
+		return;
+	c->ia32_tried = true;
+	if ((c->ia32_links[0] = capture_attach_pinned(c, c->skel->progs.tty_read_raw,
+						      CAPTURE_TTY_PIN_IA32_EXIT)) &&
+	    (c->ia32_links[1] = capture_attach_pinned(c, c->skel->progs.tty_enter_raw,
+						      CAPTURE_TTY_PIN_IA32_ENTER))) {
+		log_with(LOG_INFO, LOG_KV("hook", "tracepoint+ia32"),
+			 "a 32-bit program runs in an audited container: its syscalls are seen "
+			 "through the raw sys_exit and sys_enter tracepoints too, while terminal "
+			 "capture is attached (every syscall of the node pays them)");
+		return;
+	}
+	err = errno;
+	if (c->ia32_links[0])
+		capture_detach(c->ia32_links[0]);
+	c->ia32_links[0] = NULL;
+	log_with(LOG_ERROR, LOG_KV("reason", strerror(err)),
+		 "a 32-bit program runs in an audited container, and what it reads from a "
+		 "terminal is not seen: the raw tracepoints refused");
+}
+
 int capture_tty_set(struct capture *c, bool on)
 {
 	size_t i, n = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? CAPTURE_TTY_NLINKS : 2;
@@ -1151,6 +1212,11 @@ int capture_tty_set(struct capture *c, bool on)
 		if (c->uring_file_link)
 			capture_detach(c->uring_file_link);
 		c->uring_link = c->uring_file_link = NULL;
+		for (i = 0; i < ARRAY_SIZE(c->ia32_links); i++)
+			if (c->ia32_links[i])
+				capture_detach(c->ia32_links[i]);
+		c->ia32_links[0] = c->ia32_links[1] = NULL;
+		c->ia32_tried = false;
 		return 1;
 	}
 	if (c->tty_links[0])
@@ -1186,6 +1252,10 @@ int capture_tty_set(struct capture *c, bool on)
 		log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
 			 "io_uring splices of terminals whose fd is moved while they wait are not "
 			 "seen: its tracepoint refused");
+	/* Those a previous agent attached for a 32-bit program. */
+	snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_IA32_EXIT);
+	if (c->dir[0] && !access(path, F_OK))
+		capture_tty_ia32_on(c);
 	return 1;
 }
 

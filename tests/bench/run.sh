@@ -20,6 +20,9 @@
 # and the hooks are attached) and targeted:
 #   --no-terminal          readline and exec capture only
 #   terminal, tracepoint   the syscall tracepoints (the default here)
+#   tracepoint, ia32 on    the same once a 32-bit program ran in a target
+#                          (cat32 in the other container): the raw
+#                          tracepoints for 32-bit syscalls are attached too
 #   terminal, sys_exit     --terminal-hook sys_exit
 # plus the agent's RSS. Timings only: never part of make test.
 set -uo pipefail
@@ -32,12 +35,12 @@ S=${BENCH_SYSCALLS:-5000000}
 U=${BENCH_URING_READS:-5000000}
 RUNS=${BENCH_RUNS:-3} # each figure is the best of RUNS loops: the machine may be busy
 cap_setup
-for f in sysloop uringloop; do
+for f in sysloop uringloop cat32; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# A root of its own, with sysloop, uringloop and the devices the read loops
-# need.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/sysloop" "$TOOLS/uringloop" 2>/dev/null ||
+# A root of its own, with sysloop, uringloop, cat32 and the devices the
+# read loops need.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/sysloop" "$TOOLS/uringloop" "$TOOLS/cat32" 2>/dev/null ||
 	{ t_fail "hack/mkrootfs.sh failed"; t_summary; exit 1; }
 if ! mknod "$work/rfs/dev/null" c 1 3 || ! mknod "$work/rfs/dev/zero" c 1 5; then
 	t_fail "cannot make /dev/null and /dev/zero in the bench root"
@@ -87,7 +90,8 @@ if ! { off_exec=$(best exec_once) && off_read=$(best read_once) && off_sys=$(bes
 fi
 row "agent off" "$off_exec" "" "$off_read" "" "" "$off_sys" "" "" "$off_uring" "" ""
 
-# bench_with LABEL AGENT_ARGS...: both loops untargeted, then targeted.
+# bench_with LABEL AGENT_ARGS...: both loops untargeted, then targeted;
+# with IA32=1, after a 32-bit program ran in the other container.
 bench_with() {
 	local label=$1 e r y u idle busy execs lost
 	shift
@@ -97,6 +101,11 @@ bench_with() {
 	cap_agent --log-level info "$@" || { t_fail "agent ($label) did not start"; return 1; }
 	echo "${CPID[other]} other" >"$work/targets"
 	t_wait 30 grep -q '"target added","container":"other"' "$work/agent.log"
+	if [ "${IA32:-0}" = 1 ]; then
+		nsenter --target "${CPID[other]}" --mount --pid --root --wd "${CENV[@]}" /bin/cat32 </dev/null
+		t_wait 30 grep -q '"hook":"tracepoint+ia32"' "$work/agent.log" ||
+			{ t_fail "the 32-bit programs were not attached ($label)"; return 1; }
+	fi
 	idle=$(rss_kb "$AGENT_PID" VmRSS)
 	if ! { e=$(best exec_once) && r=$(best read_once) && y=$(best sys_once) && u=$(best uring_once); }; then
 		t_fail "loop failed ($label)"
@@ -121,5 +130,6 @@ bench_with() {
 }
 bench_with "--no-terminal" --no-terminal
 bench_with "terminal, tracepoint" --terminal-hook tracepoint
+IA32=1 bench_with "tracepoint, ia32 on" --terminal-hook tracepoint
 bench_with "terminal, sys_exit" --terminal-hook sys_exit
 t_summary

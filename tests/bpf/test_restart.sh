@@ -6,7 +6,8 @@
 # each once; a stop with no targets and `shellaudit-agent uninstall` remove
 # everything; an agent with other settings replaces the old state; targets
 # dropped while no agent ran are swept (from the kernel's map too); a probed
-# program touched while no agent ran keeps its pinned probes. Whenever
+# program touched while no agent ran keeps its pinned probes, and so do the
+# raw tracepoints attached for a 32-bit program. Whenever
 # capture was really off for a target, its stream says so (an "off" entry,
 # with why); when it was not, it says nothing. A ring buffer that fills
 # while no agent reads it ends in counted drops; without a BPF file system
@@ -132,6 +133,46 @@ t_eq "and what is typed into it comes from readline, once" "echo c4-after-touch"
 	"$("$TOOLS/sa-lines" --kind line --source readline --container c4 "$work/out.jsonl")"
 echo "${CPID[c1]} c1" >"$work/targets"
 t_wait 30 grep -q '"target removed","container":"c4"' "$work/agent.log"
+
+# A 32-bit program run in c5 attaches the raw tracepoints for 32-bit
+# syscalls: pinned too, they go on while no agent runs, and the next agent
+# takes them over. (dash: its lines come from the terminal, no probe.)
+{ cp -a "$RFS" "$work/rfs5" && cp "$TOOLS/cat32" "$work/rfs5/bin/"; } || t_fail "a root with cat32"
+cap_container c5 "$work/rfs5"
+cap_target c5 || t_fail "target c5 not added"
+# ia32 WORD: cat32 in dash in c5, WORD typed a second after it started.
+ia32() {
+	printf '%s\n' 'cat32 > /dev/null' "$1" >"$work/c5.txt"
+	"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$work/c5.txt" --log "$work/pty-c5.log" \
+		--fast --delay 1000 -- nsenter --target "${CPID[c5]}" --mount --pid --root --wd \
+		"${CENV[@]}" PS1="$PROMPT" /bin/dash -i >/dev/null
+	# (dash ends in 2 here: it cannot take the terminal back at its exit.)
+	[ $? != 125 ] || t_fail "the shell in c5: every line typed" "$(tail -c 300 "$work/pty-c5.log")"
+}
+ia32 ia32-before-kill
+t_wait 30 cap_has_line c5 ia32-before-kill || t_fail "the 32-bit reader's line was captured"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+ia32 ia32-while-dead
+start_agent || t_fail "agent did not restart"
+t_wait 30 cap_has_line c5 ia32-while-dead
+t_eq "a 32-bit reader's line typed while no agent ran is read by the next agent, each line once" \
+	"$(printf '%s\t%s\n' dash 'cat32 > /dev/null' cat32 ia32-before-kill dash 'cat32 > /dev/null' \
+		cat32 ia32-while-dead)" \
+	"$("$TOOLS/sa-lines" --kind line --source terminal --container c5 --field comm,line "$work/out.jsonl")"
+ia32s() { grep -c '"hook":"tracepoint+ia32"' "$work/agent.log"; }
+t_eq "the raw tracepoints for 32-bit syscalls: attached, then taken over by the next agent" 2 "$(ia32s)"
+# The next agent takes them over even with no 32-bit exec left to read
+# (it detaches them with the hook).
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+start_agent || t_fail "agent did not restart"
+three() { [ "$(ia32s)" -ge 3 ]; }
+t_wait 30 three
+t_eq "and by the one after, with no 32-bit exec left to read" "3 yes" \
+	"$(ia32s) $(ls "$pins"/*/link_tty_ia32_exit >/dev/null 2>&1 && echo yes || echo no)"
+echo "${CPID[c1]} c1" >"$work/targets"
+t_wait 30 grep -q '"target removed","container":"c5"' "$work/agent.log"
 
 # Other settings: the old state goes, with a line that says so.
 kill -KILL "$AGENT_PID"

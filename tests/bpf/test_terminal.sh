@@ -11,7 +11,9 @@
 #     a line without newline then Ctrl-D (read whole, and byte by byte),
 #     control characters, a line with echo off (withheld, not lost), a flood
 #     (captured + counted drops = typed), a long line (bounded, truncated),
-#     a 32-bit read (seen by the sys_exit hook); a shell exec'd from a
+#     32-bit reads (a 32-bit program's, seen by either hook; int $0x80
+#     from 64-bit code, seen by the sys_exit hook, and by the tracepoints'
+#     once a 32-bit program ran); a shell exec'd from a
 #     `bind -x` command, inside readline, with the terminal non-canonical;
 #     a read whose fd, or a readv whose iovec, another thread points
 #     elsewhere while it blocks;
@@ -55,12 +57,13 @@ printf '%s\n' redraw next exit >"$work/nl"
 	bash -c "$editor" editor "$work/nl.early" >/dev/null 2>&1 || t_fail "ptytype --newline runs the stand-in editor"
 t_eq "ptytype --newline types the next line after the Enter's newline, not at a redrawn prompt" \
 	"" "$(cat "$work/nl.early")"
-for f in read32 ttyswap uringread aioread; do
+for f in read32 cat32 ttyswap uringread aioread; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# The container's root: the shared one plus read32, ttyswap, uringread and aioread.
-"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" "$TOOLS/ttyswap" "$TOOLS/uringread" \
-	"$TOOLS/aioread" 2>/dev/null || t_fail "root with read32, ttyswap, uringread and aioread"
+# The container's root: the shared one plus read32, cat32, ttyswap, uringread and aioread.
+"$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/read32" "$TOOLS/cat32" "$TOOLS/ttyswap" \
+	"$TOOLS/uringread" "$TOOLS/aioread" 2>/dev/null ||
+	t_fail "root with read32, cat32, ttyswap, uringread and aioread"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -124,7 +127,8 @@ tt t "$work/h4" --nul -- /bin/bash --noediting --rcfile /root/.bashrc -i
 printf '%s\n' 'busybox stty -echo' 'echo secret-typed-xyz > /dev/null' 'busybox stty echo' \
 	'echo visible-again > /dev/null' >"$work/h5"
 tt t "$work/h5" -- "${DASH[@]}"
-# A 32-bit reader: the tracepoints do not see it (the sys_exit hook does, below).
+# A 32-bit read from 64-bit code (int $0x80) before any 32-bit program ran:
+# the tracepoints do not see it (the sys_exit hook does, below).
 printf 'read32 > /dev/null\nr32-line-tp\n\x04\0' >"$work/h6"
 tt t "$work/h6" --nul -- "${DASH[@]}"
 # A flood: 10,000 lines into cat as fast as the pty takes them.
@@ -175,6 +179,14 @@ printf '%s\n' "aioread > /dev/null" "echo aio-line > /dev/null" >"$work/h-aio"
 tt t "$work/h-aio" --fast --delay 1000 -- "${DASH[@]}"
 printf '%s\n' "aioread --many 1000 > /dev/null" "echo aio-many > /dev/null" >"$work/h-aio-many"
 tt t "$work/h-aio-many" --fast --delay 1000 -- "${DASH[@]}"
+# A 32-bit program (an i386 ELF) reading a line typed after it started: its
+# exec attaches the raw tracepoints for 32-bit syscalls beside the syscall
+# tracepoints; from then on, 32-bit reads of 64-bit code (int $0x80) are
+# seen too, and 64-bit reads still once.
+printf '%s\n' 'cat32 > /dev/null' c32-line-tp >"$work/h-ia32"
+tt t "$work/h-ia32" --fast --delay 1000 -- "${DASH[@]}"
+printf 'read32 > /dev/null\nr32-line-ia32\n\x04\0' >"$work/h-ia32-int80"
+tt t "$work/h-ia32-int80" --nul -- "${DASH[@]}"
 
 # The same typing in the untargeted container.
 printf '%s\n' 'echo untargeted-ash > /dev/null' >"$work/u1"
@@ -204,7 +216,7 @@ flags() {
 # h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
 # h-uring --splice h-uring --splice-fixed h-uring --splice-dup2 h-uring --skip
 # h-uring-ahead h-aio h-aio-many
-# (s6 has none).
+# h-ia32 h-ia32-int80 (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
 	"$(printf 'bash\t%s\n' 'echo builtin-1 > /dev/null' 'read -p "$PS1" v' 'read-value-1' \
@@ -242,7 +254,7 @@ t_eq "echo off: the line is an entry, its text withheld" \
 		'[not recorded: typed with echo off]' 'echo visible-again > /dev/null')" "$(group 10)"
 t_eq "echo off: the typed secret is nowhere" "" "$(grep -o 'secret-typed-xyz' "$work/run1.jsonl")"
 t_eq "echo off: flagged" "2" "$(grep -c '"echo_off":true' "$work/run1.jsonl")"
-echo "  note a 32-bit read with the tracepoint hook: $(grep -c 'r32-line-tp' "$work/run1.jsonl") entries (the tracepoints do not see ia32 syscalls)"
+echo "  note a 32-bit read with the tracepoint hook: $(grep -c 'r32-line-tp' "$work/run1.jsonl") entries (the tracepoints do not see ia32 syscalls; no 32-bit program ran yet)"
 t_eq "a shell exec'd from inside readline (bind -x): its lines, from the terminal" \
 	"$(printf 'dash\t%s\n' 'echo bindx-exec > /dev/null' 'exit')" "$(group 13)"
 t_eq "a read whose fd another thread points at /dev/null while it blocks: the terminal's line" \
@@ -287,6 +299,12 @@ t_eq "an io_submit read of the terminal as the last of 1,000 iocbs: an entry say
 	"$(printf '%s\t%s\n' dash 'aioread --many 1000 > /dev/null' aioread \
 		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
 	"$(group 27)"
+t_eq "a 32-bit program's read of the terminal, with the tracepoint hook: its line" \
+	"$(printf '%s\t%s\n' dash 'cat32 > /dev/null' cat32 c32-line-tp)" "$(group 28)"
+t_eq "then a 32-bit read of 64-bit code (int \$0x80) too, and 64-bit reads once" \
+	"$(printf '%s\t%s\n' dash 'read32 > /dev/null' read32 r32-line-ia32)" "$(group 29)"
+t_eq "the raw tracepoints for 32-bit syscalls attached once, on the 32-bit exec" 1 \
+	"$(grep -c '"hook":"tracepoint+ia32"' "$work/agent.log")"
 t_eq "the lines moved so are nowhere in clear" "" \
 	"$(grep -oE 'moved-(splice|sendfile)|uring-line|uring-ahead|aio-line|aio-many' "$work/run1.jsonl")"
 flood=$(group 12 | grep -c $'^cat\tflood-')
