@@ -77,10 +77,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the agent before load. */
 const volatile __u32 line_max = SA_LINE_MAX_DEFAULT;
 const volatile __u32 args_max = SA_ARGS_MAX_DEFAULT;
-/* tty_read_raw and tty_enter_raw see 32-bit syscalls only: loaded beside
- * the syscall tracepoints (which never run for those), attached once a
- * 32-bit program runs in a target (SA_F_EXEC_IA32). */
-const volatile bool raw_ia32_only = false;
+/* tty_read_raw and tty_enter_raw loaded beside the syscall tracepoints,
+ * which never run for 32-bit syscalls. */
+const volatile bool raw_beside_tp = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -145,6 +144,27 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* With raw_beside_tp: 0 while the raw programs take 32-bit syscalls only
+ * (attached or not). Once a 32-bit program runs in a target
+ * (SA_F_EXEC_IA32) the agent attaches them and stores 1: from that store
+ * on, every syscall goes to them and none to the tracepoints' programs,
+ * whose links it then detaches (both attached cost more than the raw ones
+ * alone). Pinned: the programs of every agent of the build see one value. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tty_mode SEC(".maps");
+
+/* Whether the raw programs take every syscall (tty_mode). */
+static __always_inline bool tty_raw_all(void)
+{
+	__u32 k = 0, *v = bpf_map_lookup_elem(&tty_mode, &k);
+
+	return v && *v;
+}
 
 /* Not used by the programs: the drop counts the agent last reported as gaps.
  * It lives as long as the pinned counters, so an agent that restarts after a
@@ -2033,6 +2053,8 @@ int tty_enter_tp(struct syscall_trace_enter *ctx)
 	bool vec = ctx->nr == SA_NR_READV || ctx->nr == SA_NR_PREADV2;
 	unsigned long fd = ctx->args[0], arg1 = ctx->args[1];
 
+	if (tty_raw_all())
+		return 0;
 	if (ctx->nr == SA_NR_IO_SUBMIT) {
 		aio_begin(bpf_get_current_task_btf(), arg1, ctx->args[2], false);
 		return 0;
@@ -2050,6 +2072,8 @@ int tty_enter_tp(struct syscall_trace_enter *ctx)
 SEC("tracepoint")
 int tty_read_tp(struct syscall_trace_exit *ctx)
 {
+	if (tty_raw_all())
+		return 0;
 	if (ctx->nr == SA_NR_IO_SUBMIT) {
 		aio_end(bpf_get_current_task_btf(), ctx->ret);
 		return 0;
@@ -2401,7 +2425,8 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 	bool compat = false, vec;
 
 #if defined(__TARGET_ARCH_x86)
-	if (raw_ia32_only && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT))
+	if (raw_beside_tp && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT) &&
+	    !tty_raw_all())
 		return 0;
 #endif
 	if (nr == SA_NR_IO_SUBMIT) {
@@ -2465,7 +2490,8 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	/* Direct loads (typed arguments, a trusted task): this runs on every
 	 * syscall, and a probe read costs more than the rest. */
 #if defined(__TARGET_ARCH_x86)
-	if (raw_ia32_only && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT))
+	if (raw_beside_tp && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT) &&
+	    !tty_raw_all())
 		return 0;
 	nr = regs->orig_ax;
 #else

@@ -81,25 +81,26 @@ struct capture {
 	void (*before_release)(void *ctx);
 	void *ctx;
 	int ncpus;
+	enum capture_tty_hook tty_hook; /* loaded: TRACEPOINT, SYS_EXIT or OFF */
 	bool recovery; /* deprep_enter and prep_enter loaded */
 	bool resumed; /* the pinned state of an earlier agent was taken over */
-	enum capture_tty_hook tty_hook; /* loaded: TRACEPOINT, SYS_EXIT or OFF */
-	char tty_why[256]; /* why OFF */
-	long tty_ids[CAPTURE_TTY_NLINKS]; /* TRACEPOINT: the tracepoints' ids */
-	struct bpf_link *tty_links[CAPTURE_TTY_NLINKS]; /* attached, or NULL */
-	/* With the terminal hook, io_uring's reads (uring_done), where the
-	 * kernel has io_uring's tracepoints: attached, or NULL; and the
-	 * inputs of its splices as they are taken (uring_file), where it has
-	 * that tracepoint too. */
-	bool uring, uring_file;
-	struct bpf_link *uring_link, *uring_file_link;
-	/* With the tracepoints, tty_read_raw and tty_enter_raw loaded for
-	 * 32-bit syscalls only (ia32), which those never see; attached from
-	 * the first 32-bit exec in a target while the hook is (else NULL). */
-	bool ia32, ia32_tried;
-	struct bpf_link *ia32_links[2];
-	struct bpf_link **tick_links;			/* stdin_tick per CPU (ncpus), or NULL */
 	bool replaced; /* the pinned state of another build or settings was removed */
+	bool tty_on;   /* capture_tty_set on */
+	/* With the terminal hook, io_uring's reads (uring_done), where the
+	 * kernel has io_uring's tracepoints; and the inputs of its splices as
+	 * they are taken (uring_file), where it has that tracepoint too. */
+	bool uring, uring_file;
+	/* With the tracepoints, tty_read_raw and tty_enter_raw loaded too
+	 * (ia32), for the 32-bit syscalls those never see: attached from the
+	 * first 32-bit exec in a target, in their place, while the hook is
+	 * (see capture_tty_ia32_on). */
+	bool ia32, ia32_tried;
+	char tty_why[256];				/* why OFF */
+	long tty_ids[CAPTURE_TTY_NLINKS];		/* TRACEPOINT: the tracepoints' ids */
+	struct bpf_link *tty_links[CAPTURE_TTY_NLINKS]; /* attached, or NULL */
+	struct bpf_link *uring_link, *uring_file_link;	/* uring, uring_file: attached, or NULL */
+	struct bpf_link *ia32_links[2];			/* ia32: attached, or NULL */
+	struct bpf_link **tick_links;			/* stdin_tick per CPU (ncpus), or NULL */
 	uint64_t replaced_unread; /* events in its ring buffer no agent read */
 	char dir[PATH_MAX - 256]; /* <pin_dir>/<build key>, "" when not pinning */
 };
@@ -342,7 +343,7 @@ static int capture_pin_maps(struct capture *c)
 	struct bpf_map *maps[] = { c->skel->maps.targets,     c->skel->maps.events,
 				   c->skel->maps.in_readline, c->skel->maps.counters,
 				   c->skel->maps.reported,    c->skel->maps.marks,
-				   c->skel->maps.tty_partial };
+				   c->skel->maps.tty_partial, c->skel->maps.tty_mode };
 	char path[PATH_MAX];
 	size_t i;
 	int err;
@@ -473,7 +474,7 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	}
 	c->skel->rodata->line_max = opts->line_max;
 	c->skel->rodata->args_max = opts->args_max;
-	c->skel->rodata->raw_ia32_only = c->tty_hook == CAPTURE_TTY_TRACEPOINT;
+	c->skel->rodata->raw_beside_tp = c->tty_hook == CAPTURE_TTY_TRACEPOINT;
 	err = bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes);
 	if (err) {
 		log_error("ring buffer size %u refused: %s", opts->ringbuf_bytes, strerror(-err));
@@ -806,7 +807,7 @@ static void capture_release(struct capture *c)
 	ringbuf_release(c->rb);
 }
 
-static void capture_tty_ia32_on(struct capture *c);
+static void capture_tty_ia32_on(struct capture *c, bool taken_over);
 
 int capture_drain(struct capture *c)
 {
@@ -821,7 +822,7 @@ int capture_drain(struct capture *c)
 		while (ringbuf_next(c->rb, &data, &len) == 1) {
 			if (capture_decode(data, len, &ev)) {
 				if (ev.hdr->type == SA_EV_EXEC && (ev.hdr->flags & SA_F_EXEC_IA32))
-					capture_tty_ia32_on(c);
+					capture_tty_ia32_on(c, false);
 				c->fn(c->ctx, &ev);
 			}
 			if (n < INT_MAX)
@@ -1161,86 +1162,132 @@ static struct bpf_link *capture_tty_attach_tp(struct capture *c, size_t i)
 	return link;
 }
 
-/* A 32-bit program runs in a target (SA_F_EXEC_IA32): with the
- * tracepoints attached, the raw tracepoints for its syscalls too, until
- * the hook is detached; every syscall of the node pays them meanwhile.
- * Tried once per attachment of the hook. */
-static void capture_tty_ia32_on(struct capture *c)
+/* Sets tty_mode (see the BPF side): 1, every syscall to the raw programs. */
+static int capture_tty_mode(struct capture *c, uint32_t v)
 {
-	int err;
+	uint32_t k = 0;
 
-	if (!c->ia32 || c->ia32_tried || !c->tty_links[0])
+	return bpf_map__update_elem(c->skel->maps.tty_mode, &k, sizeof(k), &v, sizeof(v), BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
+/* Detaches the terminal links of the tracepoint hook. */
+static void capture_tty_detach_links(struct capture *c)
+{
+	size_t i;
+
+	for (i = 0; i < CAPTURE_TTY_NLINKS; i++) {
+		if (c->tty_links[i])
+			capture_detach(c->tty_links[i]);
+		c->tty_links[i] = NULL;
+	}
+}
+
+/* A 32-bit program runs in a target (SA_F_EXEC_IA32), or a previous agent
+ * saw one (taken over): with the tracepoints attached, terminal capture
+ * moves to the raw sys_exit and sys_enter programs, which see 32-bit
+ * syscalls, until it is detached. They are attached beside the
+ * tracepoints (taking 32-bit syscalls only), take every syscall from the
+ * store to tty_mode on (the tracepoints' programs none), and the
+ * tracepoints' links go: the raw ones alone cost every syscall of the
+ * node less than both. Tried once per attachment of the hook. */
+static void capture_tty_ia32_on(struct capture *c, bool taken_over)
+{
+	int err = 0;
+
+	if (!c->ia32 || c->ia32_tried || !c->tty_on)
 		return;
 	c->ia32_tried = true;
-	if ((c->ia32_links[0] = capture_attach_pinned(c, c->skel->progs.tty_read_raw,
-						      CAPTURE_TTY_PIN_IA32_EXIT)) &&
-	    (c->ia32_links[1] = capture_attach_pinned(c, c->skel->progs.tty_enter_raw,
-						      CAPTURE_TTY_PIN_IA32_ENTER))) {
-		log_with(LOG_INFO, LOG_KV("hook", "tracepoint+ia32"),
-			 "a 32-bit program runs in an audited container: its syscalls are seen "
-			 "through the raw sys_exit and sys_enter tracepoints too, while terminal "
-			 "capture is attached (every syscall of the node pays them)");
+	if (!(c->ia32_links[0] = capture_attach_pinned(c, c->skel->progs.tty_read_raw,
+						       CAPTURE_TTY_PIN_IA32_EXIT)) ||
+	    !(c->ia32_links[1] = capture_attach_pinned(c, c->skel->progs.tty_enter_raw,
+						       CAPTURE_TTY_PIN_IA32_ENTER)))
+		err = -errno;
+	if (!err)
+		err = capture_tty_mode(c, 1);
+	if (err) {
+		/* The tracepoints go on as they were. */
+		if (c->ia32_links[0])
+			capture_detach(c->ia32_links[0]);
+		if (c->ia32_links[1])
+			capture_detach(c->ia32_links[1]);
+		c->ia32_links[0] = c->ia32_links[1] = NULL;
+		log_with(LOG_ERROR, LOG_KV("reason", strerror(-err)),
+			 "a 32-bit program runs in an audited container, and what it reads from a "
+			 "terminal is not seen: the raw tracepoints refused");
 		return;
 	}
-	err = errno;
-	if (c->ia32_links[0])
-		capture_detach(c->ia32_links[0]);
-	c->ia32_links[0] = NULL;
-	log_with(LOG_ERROR, LOG_KV("reason", strerror(err)),
-		 "a 32-bit program runs in an audited container, and what it reads from a "
-		 "terminal is not seen: the raw tracepoints refused");
+	capture_tty_detach_links(c);
+	log_with(LOG_INFO, LOG_KV("hook", "sys_exit", "taken_over", taken_over ? "yes" : "no"),
+		 "a 32-bit program runs in an audited container: terminal capture moves to the "
+		 "raw sys_exit and sys_enter tracepoints, which see its syscalls, until it is "
+		 "detached (every syscall of the node pays them)");
+}
+
+/* Takes over or attaches link i of the hook loaded: NULL with errno. */
+static struct bpf_link *capture_tty_link(struct capture *c, size_t i)
+{
+	const char *pin = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? capture_tty_pins[i] :
+			  i == 0				? CAPTURE_TTY_PIN_SYS_EXIT :
+								  CAPTURE_TTY_PIN_SYS_ENTER;
+	char path[PATH_MAX];
+	struct bpf_link *link = capture_pinned_link(c, pin, path);
+
+	if (link)
+		return link;
+	link = c->tty_hook == CAPTURE_TTY_TRACEPOINT ?
+		       capture_tty_attach_tp(c, i) :
+		       bpf_program__attach(i == 0 ? c->skel->progs.tty_read_raw :
+						    c->skel->progs.tty_enter_raw);
+	if (link)
+		capture_pin_link(c, link, pin, path);
+	return link;
 }
 
 int capture_tty_set(struct capture *c, bool on)
 {
 	size_t i, n = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? CAPTURE_TTY_NLINKS : 2;
 	char path[PATH_MAX];
+	bool raw;
 	int err;
 
 	if (c->tty_hook == CAPTURE_TTY_OFF)
 		return on ? -EOPNOTSUPP : 0;
+	if (on == c->tty_on)
+		return 0;
 	if (!on) {
-		if (!c->tty_links[0])
-			return 0;
-		for (i = 0; i < n; i++) {
-			if (c->tty_links[i])
-				capture_detach(c->tty_links[i]);
-			c->tty_links[i] = NULL;
-		}
+		if (c->ia32)
+			capture_tty_mode(c, 0);
+		capture_tty_detach_links(c);
+		for (i = 0; i < ARRAY_SIZE(c->ia32_links); i++)
+			if (c->ia32_links[i])
+				capture_detach(c->ia32_links[i]);
+		c->ia32_links[0] = c->ia32_links[1] = NULL;
 		if (c->uring_link)
 			capture_detach(c->uring_link);
 		if (c->uring_file_link)
 			capture_detach(c->uring_file_link);
 		c->uring_link = c->uring_file_link = NULL;
-		for (i = 0; i < ARRAY_SIZE(c->ia32_links); i++)
-			if (c->ia32_links[i])
-				capture_detach(c->ia32_links[i]);
-		c->ia32_links[0] = c->ia32_links[1] = NULL;
-		c->ia32_tried = false;
+		c->tty_on = c->ia32_tried = false;
 		return 1;
 	}
-	if (c->tty_links[0])
-		return 0;
+	/* Where a previous agent had moved to the raw programs, it goes on
+	 * so; elsewhere the tracepoints' programs take every 64-bit syscall
+	 * (after an agent stopped between its two steps of the way back). */
+	snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_IA32_EXIT);
+	raw = c->ia32 && c->dir[0] && !access(path, F_OK);
+	if (c->ia32 && !raw && (err = capture_tty_mode(c, 0)))
+		return err;
 	for (i = 0; i < n; i++) {
-		const char *pin = c->tty_hook == CAPTURE_TTY_TRACEPOINT ? capture_tty_pins[i] :
-				  i == 0				? CAPTURE_TTY_PIN_SYS_EXIT :
-									  CAPTURE_TTY_PIN_SYS_ENTER;
-		struct bpf_link *link = capture_pinned_link(c, pin, path);
-
-		if (!link) {
-			link = c->tty_hook == CAPTURE_TTY_TRACEPOINT ?
-				       capture_tty_attach_tp(c, i) :
-				       bpf_program__attach(i == 0 ? c->skel->progs.tty_read_raw :
-								    c->skel->progs.tty_enter_raw);
-			if (!link) {
-				err = -errno;
-				capture_tty_set(c, false);
-				return err ? err : -EINVAL;
-			}
-			capture_pin_link(c, link, pin, path);
+		if (!(c->tty_links[i] = capture_tty_link(c, i))) {
+			err = -errno;
+			c->tty_on = true;
+			capture_tty_set(c, false);
+			return err ? err : -EINVAL;
 		}
-		c->tty_links[i] = link;
 	}
+	c->tty_on = true;
 	/* Without it, terminal capture goes on, blind to io_uring only. */
 	if (c->uring && !(c->uring_link = capture_attach_pinned(c, c->skel->progs.uring_done,
 								CAPTURE_TTY_PIN_URING)))
@@ -1252,10 +1299,8 @@ int capture_tty_set(struct capture *c, bool on)
 		log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
 			 "io_uring splices of terminals whose fd is moved while they wait are not "
 			 "seen: its tracepoint refused");
-	/* Those a previous agent attached for a 32-bit program. */
-	snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_IA32_EXIT);
-	if (c->dir[0] && !access(path, F_OK))
-		capture_tty_ia32_on(c);
+	if (raw)
+		capture_tty_ia32_on(c, true);
 	return 1;
 }
 

@@ -160,17 +160,23 @@ t_eq "a 32-bit reader's line typed while no agent ran is read by the next agent,
 	"$(printf '%s\t%s\n' dash 'cat32 > /dev/null' cat32 ia32-before-kill dash 'cat32 > /dev/null' \
 		cat32 ia32-while-dead)" \
 	"$("$TOOLS/sa-lines" --kind line --source terminal --container c5 --field comm,line "$work/out.jsonl")"
-ia32s() { grep -c '"hook":"tracepoint+ia32"' "$work/agent.log"; }
-t_eq "the raw tracepoints for 32-bit syscalls: attached, then taken over by the next agent" 2 "$(ia32s)"
+# ia32s: taken_over of each move to the raw programs, in order.
+ia32s() {
+	grep '"msg":"a 32-bit program runs in an audited container: terminal capture moves' \
+		"$work/agent.log" | grep -o '"taken_over":"[a-z]*"' | cut -d'"' -f4 | tr '\n' ' '
+}
+t_eq "the raw programs that took terminal capture over: attached, then taken over by the next agent" \
+	"no yes " "$(ia32s)"
 # The next agent takes them over even with no 32-bit exec left to read
 # (it detaches them with the hook).
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 start_agent || t_fail "agent did not restart"
-three() { [ "$(ia32s)" -ge 3 ]; }
+three() { [ "$(ia32s)" = "no yes yes " ]; }
 t_wait 30 three
-t_eq "and by the one after, with no 32-bit exec left to read" "3 yes" \
-	"$(ia32s) $(ls "$pins"/*/link_tty_ia32_exit >/dev/null 2>&1 && echo yes || echo no)"
+t_eq "and by the one after, with no 32-bit exec left to read, the tracepoints' links gone" \
+	"no yes yes , pinned: raw yes, tracepoint no" \
+	"$(ia32s), pinned: raw $(ls "$pins"/*/link_tty_ia32_exit >/dev/null 2>&1 && echo yes || echo no), tracepoint $(ls "$pins"/*/link_tty_read >/dev/null 2>&1 && echo yes || echo no)"
 echo "${CPID[c1]} c1" >"$work/targets"
 t_wait 30 grep -q '"target removed","container":"c5"' "$work/agent.log"
 
