@@ -1773,15 +1773,14 @@ struct sa_taken_from {
 };
 #define SA_TAKEN_STDIN 0x80000000u
 
-/* What f is to t (moved: bytes moved off it, by splice and its kin, which
- * count for a session's stdin): *from set, true; false for a file of
- * neither kind. */
-static __always_inline bool taken_from(const struct sa_mark *t, struct file *f, bool moved,
+/* What f is to t, a terminal or the session's stdin: *from set, true;
+ * false for a file of neither kind. */
+static __always_inline bool taken_from(const struct sa_mark *t, struct file *f,
 				       struct sa_taken_from *from)
 {
 	struct tty_struct *tty;
 
-	if (moved && t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
+	if (t->stdin_ino && file_is_stdin(f, t->stdin_ino)) {
 		from->dev = 0;
 		from->flags = SA_TAKEN_STDIN;
 		return true;
@@ -1794,13 +1793,35 @@ static __always_inline bool taken_from(const struct sa_mark *t, struct file *f, 
 	return true;
 }
 
+/* An io_submit(2) read of up to n bytes of the session's stdin: what the
+ * thread gathered of it goes first, then a record of no data that says so
+ * (SA_F_TTY_AIO), with the bytes skipped before it. */
+static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns,
+				      const struct sa_mark *t, unsigned long n)
+{
+	__u64 key = stdin_key(t);
+	struct sa_stdin_rate *r;
+	__u32 skipped = 0;
+
+	stdin_break(task, t, mntns, bpf_get_current_pid_tgid());
+	r = bpf_map_lookup_elem(&stdin_rate, &key);
+	if (r) {
+		skipped = r->skipped;
+		r->skipped = 0;
+	}
+	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN | SA_F_TTY_AIO, 0, skipped, 0, n, 0, 0);
+}
+
 /* n bytes taken (flag: SA_F_TTY_MOVED or SA_F_TTY_AIO) from what from
- * says: counted for a stdin, an entry for a terminal. */
+ * says: counted for a stdin (an entry for an io_submit read of it), an
+ * entry for a terminal. */
 static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, const struct sa_taken_from *from,
 				       __u32 flag, unsigned long n)
 {
-	if (from->flags & SA_TAKEN_STDIN)
+	if ((from->flags & SA_TAKEN_STDIN) && flag == SA_F_TTY_AIO)
+		stdin_aio(task, mntns, t, n);
+	else if (from->flags & SA_TAKEN_STDIN)
 		stdin_splice(t, n);
 	else
 		tty_emit_read(task, mntns, t, flag | from->flags, from->dev, 0, 0, n,
@@ -1810,14 +1831,14 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
 /* n bytes taken from file f with no user buffer to copy them from
  * (flag SA_F_TTY_MOVED: splice, sendfile, tee, io_uring), or an
  * io_submit(2) read of up to n bytes (SA_F_TTY_AIO): counted for the
- * session's stdin (MOVED), a record of no data for a terminal. */
+ * session's stdin (MOVED), a record of no data otherwise. */
 static __always_inline void tty_taken(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, struct file *f, __u32 flag,
 				      unsigned long n)
 {
 	struct sa_taken_from from;
 
-	if (taken_from(t, f, flag == SA_F_TTY_MOVED, &from))
+	if (taken_from(t, f, &from))
 		taken_emit(task, mntns, t, &from, flag, n);
 }
 
@@ -1930,16 +1951,17 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 
 /* ---- Linux AIO ------------------------------------------------------------
  *
- * An io_submit(2) read (IOCB_CMD_PREAD, _PREADV) of a terminal makes no
- * read syscall either: the kernel reads the terminal inside io_submit and
- * posts how many bytes to the AIO ring. Of an audited task's io_submit,
- * the first of its iocbs that reads a terminal (looked at in a bpf_loop,
- * up to SA_AIO_IOCBS: more than a call submits where aio-max-nr is the
- * default) is noted as the call begins (read_start: the file, iov[0] the
- * bytes asked, iov[1] its place), and sent as an entry of no data when
- * the call returns having submitted it (SA_F_TTY_AIO). An ia32 call's
- * array holds 32-bit pointers (the iocbs are alike); the syscall
- * tracepoints see no ia32 call, the raw sys_exit hook does.
+ * An io_submit(2) read (IOCB_CMD_PREAD, _PREADV) of a terminal, or of a
+ * session's stdin, makes no read syscall either: the kernel reads inside
+ * io_submit and posts how many bytes to the AIO ring. Of an audited
+ * task's io_submit, the first of its iocbs that reads a terminal or the
+ * session's stdin (looked at in a bpf_loop, up to SA_AIO_IOCBS: more than
+ * a call submits where aio-max-nr is the default) is noted as the call
+ * begins (read_start: the file, iov[0] the bytes asked, iov[1] its
+ * place), and sent as an entry of no data when the call returns having
+ * submitted it (SA_F_TTY_AIO). An ia32 call's array holds 32-bit pointers
+ * (the iocbs are alike); the syscall tracepoints see no ia32 call, the
+ * raw sys_exit hook does.
  */
 #define SA_AIO_IOCBS (1U << 17)
 #define SA_IOCB_CMD_PREAD 0
@@ -1957,15 +1979,16 @@ struct sa_iocb {
 };
 
 /* The walk of an io_submit's iocbs: the array (of 32-bit pointers for
- * compat), and what was found. */
+ * compat), the session's stdin (its inode, or 0), and what was found. */
 struct sa_aio_walk {
 	unsigned long iocbpp;
 	struct sa_read_start st;
+	__u32 stdin_ino;
 	bool compat, found;
 };
 
-/* One iocb (bpf_loop): 1 to stop, at the first read of a terminal or at
- * an iocb the kernel could not read either. */
+/* One iocb (bpf_loop): 1 to stop, at the first read of a terminal or of
+ * the session's stdin, or at an iocb the kernel could not read either. */
 static long aio_iocb(__u64 i, void *arg)
 {
 	struct sa_aio_walk *w = arg;
@@ -1986,7 +2009,7 @@ static long aio_iocb(__u64 i, void *arg)
 	if (cb.opcode != SA_IOCB_CMD_PREAD && cb.opcode != SA_IOCB_CMD_PREADV)
 		return 0;
 	f = fd_file(bpf_get_current_task_btf(), cb.fildes);
-	if (!f || !file_tty(f))
+	if (!f || (!file_tty(f) && !(w->stdin_ino && file_is_stdin(f, w->stdin_ino))))
 		return 0;
 	w->st.file = (__u64)f;
 	w->st.iov[0] = cb.nbytes;
@@ -2005,6 +2028,7 @@ static __always_inline void aio_begin(struct task_struct *task, unsigned long nr
 	/* An unaudited task (every other one) costs this one lookup. */
 	if (!m)
 		return;
+	w.stdin_ino = m->stdin_ino;
 	bpf_loop(nr < SA_AIO_IOCBS ? nr : SA_AIO_IOCBS, aio_iocb, &w, 0);
 	if (w.found)
 		bpf_map_update_elem(&read_start, &id, &w.st, BPF_ANY);
@@ -2253,7 +2277,7 @@ int BPF_PROG(uring_file, struct io_kiocb *req, int fd)
 	if (!t || !wants_terminal(t))
 		return 0;
 	f = fd_file(task, fd);
-	if (f && taken_from(t, f, true, &from))
+	if (f && taken_from(t, f, &from))
 		bpf_map_update_elem(&uring_in, &key, &from, BPF_ANY);
 	else
 		bpf_map_delete_elem(&uring_in, &key);
@@ -2425,8 +2449,8 @@ int BPF_PROG(tty_enter_raw, struct pt_regs *regs, long nr)
 	bool compat = false, vec;
 
 #if defined(__TARGET_ARCH_x86)
-	if (raw_beside_tp && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT) &&
-	    !tty_raw_all())
+	if (raw_beside_tp && !tty_raw_all() &&
+	    !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT))
 		return 0;
 #endif
 	if (nr == SA_NR_IO_SUBMIT) {
@@ -2490,8 +2514,8 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	/* Direct loads (typed arguments, a trusted task): this runs on every
 	 * syscall, and a probe read costs more than the rest. */
 #if defined(__TARGET_ARCH_x86)
-	if (raw_beside_tp && !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT) &&
-	    !tty_raw_all())
+	if (raw_beside_tp && !tty_raw_all() &&
+	    !(bpf_get_current_task_btf()->thread_info.status & SA_TS_COMPAT))
 		return 0;
 	nr = regs->orig_ax;
 #else

@@ -239,6 +239,13 @@ static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 	const struct sa_event_hdr *h = ev->hdr;
 
 	ttyline_stdin_gap(t, s, h, ev->skipped);
+	if (h->flags & SA_F_TTY_AIO) {
+		char note[96];
+
+		snprintf(note, sizeof(note), TTYLINE_AIO_STDIN, ev->asked);
+		ttyline_gap(t, s, h, note);
+		return;
+	}
 	ttyline_put_lines(t, s, h, (const unsigned char *)ev->text, ev->text_len);
 	ttyline_stdin_gap(t, s, h, ev->lost);
 	/* Nothing read: end of input; or the reader went on before a

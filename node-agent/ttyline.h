@@ -17,7 +17,8 @@
  *  - bytes splice(2), sendfile(2) or io_uring took from a terminal
  *    (SA_F_TTY_MOVED) end the line being typed the same way, and a line
  *    (TTYLINE_MOVED) says how many; so does an io_submit(2) read of it
- *    (SA_F_TTY_AIO, TTYLINE_AIO: how many bytes it asked for).
+ *    (SA_F_TTY_AIO, TTYLINE_AIO: how many bytes it asked for), and of a
+ *    session's stdin (TTYLINE_AIO_STDIN).
  * A line typed with echo off in canonical mode (a password prompt) is
  * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
  * an empty inexact one is: a history line run as recalled). A process's
@@ -61,6 +62,7 @@
  * asked for, a uint32_t. */
 #define TTYLINE_AIO                                                                                \
 	"[not recorded: a read of up to %" PRIu32 " bytes from the terminal by io_submit]"
+#define TTYLINE_AIO_STDIN "[not recorded: a read of up to %" PRIu32 " bytes of stdin by io_submit]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 

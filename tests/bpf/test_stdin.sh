@@ -20,7 +20,8 @@
 #     that leaves before end of input still has its count recorded; a
 #     reader that moves the pipe's bytes with splice(2), never read(2), has
 #     them counted all the same, and one that copies them out with
-#     vmsplice(2) has them recorded; a count waiting while the user opens
+#     vmsplice(2) has them recorded; an io_submit(2) read of the pipe is an
+#     entry that says so; a count waiting while the user opens
 #     5,000 other sessions is still there at the end of input, and the
 #     agent's sweep of the kernel's rates removes only what can go;
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
@@ -43,12 +44,12 @@ set -uo pipefail
 . "$(dirname "$0")/capture-lib.sh"
 
 cap_setup
-for f in splicein streamsweep uringread ttyswap; do
+for f in splicein streamsweep uringread ttyswap aioread; do
 	[ -x "$TOOLS/$f" ] || { t_fail "missing $TOOLS/$f (run make all)"; t_summary; exit 1; }
 done
-# The container's root: the shared one plus splicein, uringread and ttyswap.
+# The container's root: the shared one plus splicein, uringread, ttyswap and aioread.
 "$T_ROOT/hack/mkrootfs.sh" "$work/rfs" "$TOOLS/splicein" "$TOOLS/uringread" "$TOOLS/ttyswap" \
-	2>/dev/null || t_fail "root with splicein, uringread and ttyswap"
+	"$TOOLS/aioread" 2>/dev/null || t_fail "root with splicein, uringread, ttyswap and aioread"
 cap_container t "$work/rfs"
 cap_container u "$work/rfs"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -223,6 +224,8 @@ printf 'echo uring-stdin > /dev/null\n' | into t /bin/bash -c 'uringread' >"$wor
 printf 'echo uring-spliced > /dev/null\n' | into t /bin/bash -c 'uringread --splice' \
 	>"$work/uring-spliced" 2>&1
 printf 'echo uring-tee > /dev/null\n' | into t /bin/bash -c 'uringread --tee' >"$work/uring-teed" 2>&1
+# A line read through Linux AIO (io_submit): no read(2) either.
+printf 'echo aio-stdin > /dev/null\n' | into t /bin/bash -c 'aioread' >"$work/aioed" 2>&1
 sync_t sync-2
 cap_agent_stop
 # root<TAB>line of the stdin lines; the flooded sessions are those whose
@@ -270,6 +273,12 @@ t_eq "an io_uring read, tee and splice of the pipe: the bytes each took counted"
 			END { for (r in s) print s[r] }' | sort -n)"
 t_eq "the lines io_uring took are nowhere in clear" "" \
 	"$(grep -oE 'uring-(stdin|spliced|tee)' "$work/out.jsonl")"
+t_eq "aioread read the line" 'echo aio-stdin > /dev/null' "$(cat "$work/aioed")"
+t_eq "an io_submit read of the pipe: an entry says so, and how many bytes it asked for" \
+	"$(printf 'aioread\t[not recorded: a read of up to 4096 bytes of stdin by io_submit]')" \
+	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
+		grep -F aioread)"
+t_eq "the line it took is nowhere in clear" "" "$(grep -o 'aio-stdin' "$work/out.jsonl")"
 t_eq "splice(2) out of the pipe: every byte counted; tee(2) of it: the bytes it copied" \
 	"$(printf '%s\n' 27 300000)" \
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field session_root,comm,line "$work/out.jsonl" |

@@ -475,10 +475,38 @@ static void test_ttyline_bytes_moved_from_the_terminal_are_a_line(void)
 	ttyline_table_free(t);
 }
 
+/* An io_submit(2) read of the session's stdin (a record of no data): the
+ * line being read ends, cut, then what was skipped before it, then a line
+ * that says how many bytes it asked for. */
+static void test_ttyline_stdin_aio_read_is_a_line(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	rd_stdin(t, "echo a", 6, 0, 0);
+	rd_stdin_by(t, 70, 100, SA_F_TTY_AIO, "", 0, 5, 0);
+	UNIT_CHECK(g.n == 3);
+	UNIT_CHECK_STR(g.text[0], "echo a");
+	UNIT_CHECK(g.flags[0] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
+	UNIT_CHECK_STR(g.text[1], "[not recorded: 5 bytes of stdin]");
+	UNIT_CHECK_STR(g.text[2],
+		       "[not recorded: a read of up to 65536 bytes of stdin by io_submit]");
+	UNIT_CHECK(g.flags[2] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
+	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1 && g.part[2] == 2);
+	/* Then the stream goes on. */
+	rd_stdin(t, "echo b\n", 7, 0, 0);
+	UNIT_CHECK(g.n == 4);
+	UNIT_CHECK_STR(g.text[3], "echo b");
+	UNIT_CHECK(g.flags[3] == TTYLINE_STDIN);
+	ttyline_table_free(t);
+}
+
 UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_off_is_withheld),
 	  UNIT_TEST(test_ttyline_raw_mode_keys_applied),
 	  UNIT_TEST(test_ttyline_processes_have_their_own_lines),
 	  UNIT_TEST(test_ttyline_holds_what_readline_may_send), UNIT_TEST(test_ttyline_bounded),
 	  UNIT_TEST(test_ttyline_stdin_lines), UNIT_TEST(test_ttyline_stdin_partial_lines_end),
 	  UNIT_TEST(test_ttyline_parts_of_one_read),
-	  UNIT_TEST(test_ttyline_bytes_moved_from_the_terminal_are_a_line))
+	  UNIT_TEST(test_ttyline_bytes_moved_from_the_terminal_are_a_line),
+	  UNIT_TEST(test_ttyline_stdin_aio_read_is_a_line))
