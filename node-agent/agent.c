@@ -1147,8 +1147,14 @@ static cJSON *agent_k8s_extra(struct agent *a)
 
 	if (!extra)
 		return NULL;
-	/* Terminal capture: which hook, attached or not, and why not. */
+	/* Terminal capture: which hook, attached or not, and why not (or
+	 * why sys_exit). */
 	hook = capture_tty_hook_name(capture_tty_hook(a->cap, &why));
+	if (capture_tty_moved(a->cap)) {
+		hook = capture_tty_hook_name(CAPTURE_TTY_SYS_EXIT);
+		why = "moved from the syscall tracepoints: a 32-bit program ran in an audited "
+		      "container";
+	}
 	term = cJSON_AddObjectToObject(extra, "terminal");
 	cJSON_AddStringToObject(term, "hook", hook);
 	cJSON_AddBoolToObject(term, "attached", a->tty_attached);

@@ -1304,6 +1304,11 @@ int capture_tty_set(struct capture *c, bool on)
 	return 1;
 }
 
+bool capture_tty_moved(const struct capture *c)
+{
+	return c->ia32_links[0] != NULL;
+}
+
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX])
 {
 	uint64_t *vals;

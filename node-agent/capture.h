@@ -177,6 +177,10 @@ const char *capture_tty_hook_name(enum capture_tty_hook h);
  * over and new ones pinned. 1 changed, 0 already so, -errno (-EOPNOTSUPP:
  * no hook). */
 int capture_tty_set(struct capture *c, bool on);
+/* True while terminal capture runs through the raw sys_exit programs in
+ * place of the tracepoints, moved there by a 32-bit program in a target
+ * (their programs never see its syscalls); until it is detached. */
+bool capture_tty_moved(const struct capture *c);
 
 /* Sums of the per-CPU counters, indexed by enum sa_counter. */
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX]);

@@ -289,6 +289,19 @@ t_wait 60 in_records ash-marker-3 || t_fail "terminal lines recorded again once 
 t_eq "capture.terminal false: nothing read from the terminal recorded" "" \
 	"$(k get auditrecords -n shop -o json | grep -oE 'ash-marker-2|noediting-marker-2')"
 t_match "but the programs it ran are" 'ash-off-exec' "$(k get auditrecords -n shop -o json)"
+# A 32-bit program in the audited container (run from the host's file
+# system, in the container's namespaces) moves terminal capture to the raw
+# tracepoints, which see its reads; the node says so, and lines go on.
+nsenter --target "${CPID[audited]}" --mount --pid "$TOOLS/cat32" </dev/null ||
+	t_fail "cat32 ran in the audited container"
+moved() { [ "$(san '{.status.terminal.hook}')" = sys_exit ]; }
+t_wait 60 moved
+t_eq "a 32-bit program ran: the node reports terminal capture moved to sys_exit" \
+	"sys_exit true moved from the syscall tracepoints: a 32-bit program ran in an audited container" \
+	"$(san '{.status.terminal.hook} {.status.terminal.attached} {.status.terminal.message}')"
+printf 'echo ash-marker-4\n' >"$work/ash4.txt"
+ash "$work/ash4.txt"
+t_wait 60 in_records ash-marker-4 || t_fail "terminal lines recorded after the move"
 
 # count TEXT-PREFIX: how many record entries and how many Events start so.
 entries_with() { record_lines | grep -c "^$1" || true; }
