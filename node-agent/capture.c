@@ -809,6 +809,11 @@ static void capture_release(struct capture *c)
 
 static void capture_tty_ia32_on(struct capture *c, bool taken_over);
 
+bool capture_tty_moved(const struct capture *c)
+{
+	return c->ia32_links[0] != NULL;
+}
+
 int capture_drain(struct capture *c)
 {
 	struct capture_event ev;
@@ -1184,6 +1189,18 @@ static void capture_tty_detach_links(struct capture *c)
 	}
 }
 
+/* Detaches the raw programs' links of a move (capture_tty_ia32_on). */
+static void capture_tty_detach_raw(struct capture *c)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(c->ia32_links); i++) {
+		if (c->ia32_links[i])
+			capture_detach(c->ia32_links[i]);
+		c->ia32_links[i] = NULL;
+	}
+}
+
 /* A 32-bit program runs in a target (SA_F_EXEC_IA32), or a previous agent
  * saw one (taken over): with the tracepoints attached, terminal capture
  * moves to the raw sys_exit and sys_enter programs, which see 32-bit
@@ -1207,12 +1224,10 @@ static void capture_tty_ia32_on(struct capture *c, bool taken_over)
 	if (!err)
 		err = capture_tty_mode(c, 1);
 	if (err) {
-		/* The tracepoints go on as they were. */
-		if (c->ia32_links[0])
-			capture_detach(c->ia32_links[0]);
-		if (c->ia32_links[1])
-			capture_detach(c->ia32_links[1]);
-		c->ia32_links[0] = c->ia32_links[1] = NULL;
+		/* The tracepoints take every 64-bit syscall, as before (or
+		 * after a previous agent's move, once attached). */
+		capture_tty_detach_raw(c);
+		capture_tty_mode(c, 0);
 		log_with(LOG_ERROR, LOG_KV("reason", strerror(-err)),
 			 "a 32-bit program runs in an audited container, and what it reads from a "
 			 "terminal is not seen: the raw tracepoints refused");
@@ -1260,10 +1275,7 @@ int capture_tty_set(struct capture *c, bool on)
 		if (c->ia32)
 			capture_tty_mode(c, 0);
 		capture_tty_detach_links(c);
-		for (i = 0; i < ARRAY_SIZE(c->ia32_links); i++)
-			if (c->ia32_links[i])
-				capture_detach(c->ia32_links[i]);
-		c->ia32_links[0] = c->ia32_links[1] = NULL;
+		capture_tty_detach_raw(c);
 		if (c->uring_link)
 			capture_detach(c->uring_link);
 		if (c->uring_file_link)
@@ -1273,21 +1285,28 @@ int capture_tty_set(struct capture *c, bool on)
 		return 1;
 	}
 	/* Where a previous agent had moved to the raw programs, it goes on
-	 * so; elsewhere the tracepoints' programs take every 64-bit syscall
-	 * (after an agent stopped between its two steps of the way back). */
+	 * so, with no tracepoint attached; elsewhere the tracepoints'
+	 * programs take every 64-bit syscall (after an agent stopped between
+	 * its two steps of the way back). */
 	snprintf(path, sizeof(path), "%s/%s", c->dir, CAPTURE_TTY_PIN_IA32_EXIT);
 	raw = c->ia32 && c->dir[0] && !access(path, F_OK);
 	if (c->ia32 && !raw && (err = capture_tty_mode(c, 0)))
 		return err;
-	for (i = 0; i < n; i++) {
+	c->tty_on = true;
+	if (raw)
+		capture_tty_ia32_on(c, true);
+	/* (One stopped in the middle of its move left both pinned.) */
+	for (i = 0; capture_tty_moved(c) && c->dir[0] && i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->dir, capture_tty_pins[i]);
+		unlink(path);
+	}
+	for (i = 0; !capture_tty_moved(c) && i < n; i++) {
 		if (!(c->tty_links[i] = capture_tty_link(c, i))) {
 			err = -errno;
-			c->tty_on = true;
 			capture_tty_set(c, false);
 			return err ? err : -EINVAL;
 		}
 	}
-	c->tty_on = true;
 	/* Without it, terminal capture goes on, blind to io_uring only. */
 	if (c->uring && !(c->uring_link = capture_attach_pinned(c, c->skel->progs.uring_done,
 								CAPTURE_TTY_PIN_URING)))
@@ -1299,14 +1318,7 @@ int capture_tty_set(struct capture *c, bool on)
 		log_with(LOG_WARN, LOG_KV("reason", strerror(errno)),
 			 "io_uring splices of terminals whose fd is moved while they wait are not "
 			 "seen: its tracepoint refused");
-	if (raw)
-		capture_tty_ia32_on(c, true);
 	return 1;
-}
-
-bool capture_tty_moved(const struct capture *c)
-{
-	return c->ia32_links[0] != NULL;
 }
 
 int capture_counters(struct capture *c, uint64_t out[SA_CNT_MAX])
