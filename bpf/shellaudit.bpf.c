@@ -895,6 +895,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 
 static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, __u64 id);
+static __always_inline void aio_report(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t);
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
@@ -922,6 +924,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	/* Processes only, not each thread. */
 	if ((__u32)id != id >> 32)
 		return 0;
+	aio_report(task, mntns, t);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_EXIT);
@@ -1151,7 +1154,7 @@ static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct 
 	e->count = asked > 0xffffffffUL ? 0xffffffffU : (__u32)asked;
 	e->tty = dev;
 	e->skipped = skipped;
-	e->pad = 0;
+	e->calls = 0;
 }
 
 /* One read(2) into a record with room for cap bytes (a constant in each
@@ -1793,23 +1796,98 @@ static __always_inline bool taken_from(const struct sa_mark *t, struct file *f,
 	return true;
 }
 
+/* An io_submit(2) read makes a record of no data whatever it reads (an
+ * iocb with RWF_NOWAIT reads nothing of an empty pipe, as fast as the
+ * syscall goes): those of a target share a rate, SA_AIO_BURST records at
+ * once and SA_AIO_PER_SEC a second after (GCRA, in the stdin_rate entry of
+ * key target << 32), as a stdin's does, so that a loop of them cannot
+ * flood the ring buffer. A read past it is counted (sa_stdin_rate.aio),
+ * and the count goes with the target's next such record (calls), or at
+ * the exit of the next of its processes (aio_report): never silence. */
+#define SA_AIO_BURST 100
+#define SA_AIO_PER_SEC 10
+#define SA_AIO_NS (1000000000ull / SA_AIO_PER_SEC)
+
+/* A record of no data (SA_F_TTY_AIO | flags, terminal dev) of an
+ * io_submit read of up to n bytes, if the target's rate lets it. skey: the
+ * key of the session's stdin for a read of it (the bytes it skipped
+ * before go with the record), else 0. */
+static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, const struct sa_mark *t,
+				     __u32 flags, __u32 dev, __u64 skey, unsigned long n)
+{
+	__u64 key = (__u64)t->target << 32, now = bpf_ktime_get_ns(), tat;
+	struct sa_stdin_rate *r = stdin_rate_get(key, now), *s;
+	struct sa_tty_event *e;
+	__u32 calls = 0, skipped = 0;
+
+	if (r) {
+		tat = r->tat > now ? r->tat : now;
+		/* Past the rate, it takes a full burst again (as for a stdin). */
+		if (r->aio ? r->tat > now : tat + SA_AIO_NS > now + SA_AIO_BURST * SA_AIO_NS) {
+			if (r->aio != 0xffffffffU)
+				r->aio++;
+			return;
+		}
+		r->tat = tat + SA_AIO_NS;
+		calls = r->aio;
+		r->aio = 0;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SA_CNT_DROP_TTY);
+		if (r)
+			r->aio = calls;
+		return;
+	}
+	if (skey && (s = bpf_map_lookup_elem(&stdin_rate, &skey))) {
+		skipped = s->skipped;
+		s->skipped = 0;
+	}
+	tty_fill(e, task, mntns, t, SA_F_TTY_AIO | flags, dev, n, skipped);
+	e->calls = calls;
+	count(SA_CNT_TTY_READS);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* A process of target t exits: the target's io_submit reads past the rate
+ * not reported yet, as a record of their count (SA_F_TTY_AIO_COUNT), in
+ * the process's name (the container's chain has them; which of its
+ * processes made them is not kept). */
+static __always_inline void aio_report(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t)
+{
+	__u64 key = (__u64)t->target << 32;
+	struct sa_stdin_rate *r;
+	struct sa_tty_event *e;
+
+	if (!wants_terminal(t))
+		return;
+	r = bpf_map_lookup_elem(&stdin_rate, &key);
+	if (!r || !r->aio)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SA_CNT_DROP_TTY);
+		return;
+	}
+	/* In its stdin's stream when it has one, a session without a
+	 * terminal being where such a flood is most likely. */
+	tty_fill(e, task, mntns, t,
+		 SA_F_TTY_AIO | SA_F_TTY_AIO_COUNT | (t->stdin_ino ? SA_F_TTY_STDIN : 0), 0, 0, 0);
+	e->calls = r->aio;
+	r->aio = 0;
+	count(SA_CNT_TTY_READS);
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* An io_submit(2) read of up to n bytes of the session's stdin: what the
  * thread gathered of it goes first, then a record of no data that says so
- * (SA_F_TTY_AIO), with the bytes skipped before it. */
+ * (SA_F_TTY_AIO), with the bytes skipped before it, rate permitting. */
 static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, unsigned long n)
 {
-	__u64 key = stdin_key(t);
-	struct sa_stdin_rate *r;
-	__u32 skipped = 0;
-
 	stdin_break(task, t, mntns, bpf_get_current_pid_tgid());
-	r = bpf_map_lookup_elem(&stdin_rate, &key);
-	if (r) {
-		skipped = r->skipped;
-		r->skipped = 0;
-	}
-	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN | SA_F_TTY_AIO, 0, skipped, 0, n, 0, 0);
+	aio_emit(task, mntns, t, SA_F_TTY_STDIN, 0, stdin_key(t), n);
 }
 
 /* n bytes taken (flag: SA_F_TTY_MOVED or SA_F_TTY_AIO) from what from
@@ -1823,6 +1901,8 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
 		stdin_aio(task, mntns, t, n);
 	else if (from->flags & SA_TAKEN_STDIN)
 		stdin_splice(t, n);
+	else if (flag == SA_F_TTY_AIO)
+		aio_emit(task, mntns, t, from->flags, from->dev, 0, n);
 	else
 		tty_emit_read(task, mntns, t, flag | from->flags, from->dev, 0, 0, n,
 			      flag == SA_F_TTY_MOVED ? n : 0, 0);

@@ -25,11 +25,13 @@
  * kernel keeps. */
 #define SA_STDIN_STREAMS 8192
 
-/* The rate of a stream, keyed target id << 32 | stdin inode number. */
+/* The rate of a stream, keyed target id << 32 | stdin inode number; key
+ * target id << 32 (no stream has inode 0): the rate of the target's
+ * io_submit reads (see bpf/shellaudit.bpf.c). */
 struct sa_stdin_rate {
 	__u64 tat;     /* GCRA's theoretical arrival time (CLOCK_MONOTONIC): idle from then */
 	__u32 skipped; /* bytes not recorded since its last record */
-	__u32 pad;
+	__u32 aio;     /* io_submit reads with no entry since the last one (past the rate) */
 };
 
 enum sa_event_type {
@@ -82,6 +84,10 @@ enum sa_event_type {
 /* Exec (x86): the new program is 32-bit (ia32), whose syscalls the
  * syscall tracepoints never see. */
 #define SA_F_EXEC_IA32 0x4000
+/* With SA_F_TTY_AIO: no read of its own (len and count are 0), only the
+ * count (calls) of the container's io_submit reads past their rate not
+ * reported yet, at the exit of one of its processes. */
+#define SA_F_TTY_AIO_COUNT 0x8000
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -303,7 +309,9 @@ struct sa_tty_event {
 	/* SA_F_TTY_STDIN: bytes of the stream read since its last record and
 	 * not recorded (past its rate, see shellaudit.bpf.c). */
 	__u32 skipped;
-	__u32 pad;
+	/* SA_F_TTY_AIO: io_submit reads of terminals and stdins in the
+	 * container, before this one, that made no record (past their rate). */
+	__u32 calls;
 	char data[];
 };
 

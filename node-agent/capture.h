@@ -60,6 +60,9 @@ struct capture_event {
 	/* terminal reads of a session's stdin (SA_F_TTY_STDIN): bytes of it
 	 * read before this read and not recorded (past its rate) */
 	uint32_t skipped;
+	/* io_submit reads (SA_F_TTY_AIO): those of the container before
+	 * this one that made no record (past their rate) */
+	uint32_t calls;
 	const struct sa_ns_event *ns; /* namespace change only */
 };
 

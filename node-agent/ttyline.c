@@ -232,6 +232,26 @@ static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
 	ttyline_gap(t, s, h, note);
 }
 
+/* An io_submit(2) read into s (SA_F_TTY_AIO): the reads before it past
+ * the rate, if any, then itself. */
+static void ttyline_aio(struct ttyline_table *t, struct ttyline_stream *s,
+			const struct capture_event *ev)
+{
+	char note[128];
+
+	if (ev->calls) {
+		snprintf(note, sizeof(note), TTYLINE_AIO_PAST, ev->calls);
+		ttyline_gap(t, s, ev->hdr, note);
+	}
+	if (ev->hdr->flags & SA_F_TTY_AIO_COUNT)
+		return;
+	if (s->is_stdin)
+		snprintf(note, sizeof(note), TTYLINE_AIO_STDIN, ev->asked);
+	else
+		snprintf(note, sizeof(note), TTYLINE_AIO, ev->asked);
+	ttyline_gap(t, s, ev->hdr, note);
+}
+
 /* A read of a session's stdin into s (see ttyline.h). */
 static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 			  const struct capture_event *ev)
@@ -240,10 +260,7 @@ static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 
 	ttyline_stdin_gap(t, s, h, ev->skipped);
 	if (h->flags & SA_F_TTY_AIO) {
-		char note[96];
-
-		snprintf(note, sizeof(note), TTYLINE_AIO_STDIN, ev->asked);
-		ttyline_gap(t, s, h, note);
+		ttyline_aio(t, s, ev);
 		return;
 	}
 	ttyline_put_lines(t, s, h, (const unsigned char *)ev->text, ev->text_len);
@@ -278,13 +295,14 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	}
 	/* A later read of the stream: the held line was not readline's. */
 	ttyline_send_held(t, s);
-	if (h->flags & (SA_F_TTY_MOVED | SA_F_TTY_AIO)) {
+	if (h->flags & SA_F_TTY_AIO) {
+		ttyline_aio(t, s, ev);
+		return;
+	}
+	if (h->flags & SA_F_TTY_MOVED) {
 		char note[96];
 
-		if (h->flags & SA_F_TTY_AIO)
-			snprintf(note, sizeof(note), TTYLINE_AIO, ev->asked);
-		else
-			snprintf(note, sizeof(note), TTYLINE_MOVED, ev->lost);
+		snprintf(note, sizeof(note), TTYLINE_MOVED, ev->lost);
 		ttyline_gap(t, s, h, note);
 		return;
 	}

@@ -18,7 +18,10 @@
  *    (SA_F_TTY_MOVED) end the line being typed the same way, and a line
  *    (TTYLINE_MOVED) says how many; so does an io_submit(2) read of it
  *    (SA_F_TTY_AIO, TTYLINE_AIO: how many bytes it asked for), and of a
- *    session's stdin (TTYLINE_AIO_STDIN).
+ *    session's stdin (TTYLINE_AIO_STDIN); the container's io_submit reads
+ *    past their rate, which the kernel only counted, are a line before
+ *    the next one's, or at the exit of one of its processes
+ *    (SA_F_TTY_AIO_COUNT), saying how many (TTYLINE_AIO_PAST).
  * A line typed with echo off in canonical mode (a password prompt) is
  * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
  * an empty inexact one is: a history line run as recalled). A process's
@@ -63,6 +66,11 @@
 #define TTYLINE_AIO                                                                                \
 	"[not recorded: a read of up to %" PRIu32 " bytes from the terminal by io_submit]"
 #define TTYLINE_AIO_STDIN "[not recorded: a read of up to %" PRIu32 " bytes of stdin by io_submit]"
+/* The text of the line that stands for io_submit reads of a container's
+ * terminals and stdins that made no record (past their rate): printf
+ * format of their count, a uint32_t. */
+#define TTYLINE_AIO_PAST                                                                           \
+	"[not recorded: %" PRIu32 " reads of a terminal or stdin by io_submit, past their rate]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 

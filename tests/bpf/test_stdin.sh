@@ -21,7 +21,8 @@
 #     reader that moves the pipe's bytes with splice(2), never read(2), has
 #     them counted all the same, and one that copies them out with
 #     vmsplice(2) has them recorded; an io_submit(2) read of the pipe is an
-#     entry that says so; a count waiting while the user opens
+#     entry that says so, and a loop of 50,000 of them with nothing to read
+#     a burst of entries and counts of the rest, adding up; a count waiting while the user opens
 #     5,000 other sessions is still there at the end of input, and the
 #     agent's sweep of the kernel's rates removes only what can go;
 #   - part of a line that acts before its newline comes (read -N 23 cmd;
@@ -308,6 +309,36 @@ t_eq "a line read while the kernel keeps no more threads' bytes: whole" "$(print
 	"$("$TOOLS/sa-lines" --kind line --container t --source stdin --field comm,line "$work/out.jsonl" |
 		grep map-full)"
 
+# --- a flood of io_submit reads ------------------------------------------------------
+
+# An io_submit(2) read is an entry whatever it reads, and one of a pipe at
+# its end (or empty, non-blocking) reads nothing as fast as the syscall
+# goes: a loop of them once made an entry each, as many as the ring buffer
+# took. A container's share a rate: the first are entries, the rest a
+# count, entries + counted = the calls made (the last count at the exit).
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+cap_agent || t_fail "agent did not start (io_submit flood)"
+printf '' | into t /bin/bash -c 'aioread --flood 50000' >"$work/aio-flood" 2>&1
+sync_t sync-8
+cap_agent_stop
+t_eq "aioread made its 50,000 io_submit calls of nothing" "50000 calls, 0 bytes read" \
+	"$(cat "$work/aio-flood")"
+read -r entries counted counts others <<<"$("$TOOLS/sa-lines" --kind line --container t \
+	--field comm,line "$work/out.jsonl" | awk -F'\t' '$1 != "aioread" { next }
+	$2 == "[not recorded: a read of up to 4096 bytes of stdin by io_submit]" { e++; next }
+	$2 ~ /^\[not recorded: [0-9]+ reads of a terminal or stdin by io_submit, past their rate\]$/ {
+		split($2, a, " "); k += a[3]; c++; next }
+	{ o++ } END { print e + 0, k + 0, c + 0, o + 0 }')"
+t_eq "an io_submit flood: entries + counted reads = the calls made ($entries entries)" 50000 \
+	"$((entries + counted))"
+t_run "an io_submit flood: a burst of entries, the rest counted ($entries entries, $counts counts)" \
+	test "$entries" -ge 50 -a "$entries" -le 1000 -a "$counts" -ge 1
+t_eq "an io_submit flood: no other line of the reader" 0 "$others"
+t_eq "an io_submit flood: no terminal read lost in the ring buffer" 0 \
+	"$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/out.jsonl" |
+		awk '{ s += $1 } END { print s + 0 }')"
+
 # --- more streams than the kernel keeps rates for ------------------------------------
 
 # A user who floods one session's stdin past its rate, then opens more
@@ -340,9 +371,11 @@ t_eq "5,000 more streams: the flooded session's lines + counted bytes = what it 
 t_eq "5,000 more streams: each one's line recorded" 5000 \
 	"$(awk -F'\t' '$2 ~ /^s[0-9]+$/' "$work/streams.tsv" | wc -l)"
 # The agent removes from the kernel's rates the streams idle a minute with
-# nothing counted, and those of targets gone; never one whose count waits.
+# nothing counted, and those of targets gone; never one whose count waits
+# (of bytes, or of io_submit reads).
 t_eq "the sweep of the kernel's stream rates: the idle and the orphaned go, a count stays" \
-	"$(printf '%s\n' 'removed 2' 'idle removed' 'counted kept' 'busy kept' 'recent kept' 'gone removed')" \
+	"$(printf '%s\n' 'removed 2' 'idle removed' 'counted kept' 'busy kept' 'recent kept' 'gone removed' \
+		'aio kept')" \
 	"$("$TOOLS/streamsweep" 2>>"$work/agent.log")"
 
 # --- a session opened before the target ------------------------------------------------

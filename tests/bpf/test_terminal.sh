@@ -16,7 +16,8 @@
 #     once a 32-bit program ran); a shell exec'd from a
 #     `bind -x` command, inside readline, with the terminal non-canonical;
 #     a read whose fd, or a readv whose iovec, another thread points
-#     elsewhere while it blocks;
+#     elsewhere while it blocks; a loop of io_submit reads with nothing
+#     typed (a burst of entries, the rest counted, adding up);
 #   - a shell without readline in new namespaces (unshare -Urm dash): its
 #     lines are still the container's (the task marks);
 #   - nothing from an untargeted container typing the same, and no terminal
@@ -179,6 +180,10 @@ printf '%s\n' "aioread > /dev/null" "echo aio-line > /dev/null" >"$work/h-aio"
 tt t "$work/h-aio" --fast --delay 1000 -- "${DASH[@]}"
 printf '%s\n' "aioread --many 1000 > /dev/null" "echo aio-many > /dev/null" >"$work/h-aio-many"
 tt t "$work/h-aio-many" --fast --delay 1000 -- "${DASH[@]}"
+# 20,000 io_submit reads of the terminal made non-blocking, nothing typed:
+# a burst of entries, then counts.
+printf '%s\n' "aioread --flood 20000 > /dev/null" "echo aio-flood-after > /dev/null" >"$work/h-aio-flood"
+tt t "$work/h-aio-flood" --fast --delay 1000 -- "${DASH[@]}"
 # A 32-bit program (an i386 ELF) reading a line typed after it started: its
 # exec moves terminal capture to the raw tracepoints, which see 32-bit
 # syscalls; from then on, 32-bit reads of 64-bit code (int $0x80) are
@@ -215,7 +220,7 @@ flags() {
 # Sessions of t with terminal lines, in order: s1 s2 s3 s4 s5 h1 h2 h3 h4 h5 h6 h7 h8
 # h-dup2 h-iov h-splice-dup2 h-sendfile h9 h-uring h-uring --fixed
 # h-uring --splice h-uring --splice-fixed h-uring --splice-dup2 h-uring --skip
-# h-uring-ahead h-aio h-aio-many
+# h-uring-ahead h-aio h-aio-many h-aio-flood
 # h-ia32 h-ia32-int80 (s6 has none).
 # shellcheck disable=SC2016
 t_eq "bash after set +o emacs: builtins and the read builtin's input, as terminal lines" \
@@ -299,10 +304,23 @@ t_eq "an io_submit read of the terminal as the last of 1,000 iocbs: an entry say
 	"$(printf '%s\t%s\n' dash 'aioread --many 1000 > /dev/null' aioread \
 		'[not recorded: a read of up to 4096 bytes from the terminal by io_submit]')" \
 	"$(group 27)"
+aio='[not recorded: a read of up to 4096 bytes from the terminal by io_submit]'
+t_eq "20,000 io_submit reads of the terminal: the shell's lines, then the reader's entries" \
+	"$(printf '%s\t%s\n' dash 'aioread --flood 20000 > /dev/null' aioread "$aio" dash \
+		'echo aio-flood-after > /dev/null')" \
+	"$(group 28 | awk -F'\t' '$1 != "aioread" || !seen[$0]++' | grep -v 'reads of a terminal or stdin')"
+read -r entries counted counts <<<"$(group 28 | awk -F'\t' -v aio="$aio" '$1 != "aioread" { next }
+	$2 == aio { e++ }
+	$2 ~ /^\[not recorded: [0-9]+ reads of a terminal or stdin by io_submit, past their rate\]$/ {
+		split($2, a, " "); k += a[3]; c++ } END { print e + 0, k + 0, c + 0 }')"
+t_eq "20,000 io_submit reads of the terminal: entries + counted reads = the calls ($entries entries)" \
+	20000 "$((entries + counted))"
+t_run "20,000 io_submit reads of the terminal: a burst of entries, the rest counted ($entries, $counts counts)" \
+	test "$entries" -ge 50 -a "$entries" -le 1000 -a "$counts" -ge 1
 t_eq "a 32-bit program's read of the terminal, with the tracepoint hook: its line" \
-	"$(printf '%s\t%s\n' dash 'cat32 > /dev/null' cat32 c32-line-tp)" "$(group 28)"
+	"$(printf '%s\t%s\n' dash 'cat32 > /dev/null' cat32 c32-line-tp)" "$(group 29)"
 t_eq "then a 32-bit read of 64-bit code (int \$0x80) too, and 64-bit reads once" \
-	"$(printf '%s\t%s\n' dash 'read32 > /dev/null' read32 r32-line-ia32)" "$(group 29)"
+	"$(printf '%s\t%s\n' dash 'read32 > /dev/null' read32 r32-line-ia32)" "$(group 30)"
 t_eq "terminal capture moved to the raw tracepoints once, on the 32-bit exec" 1 \
 	"$(grep -c '"msg":"a 32-bit program runs in an audited container: terminal capture moves' "$work/agent.log")"
 t_eq "the lines moved so are nowhere in clear" "" \

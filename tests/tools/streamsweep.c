@@ -9,6 +9,7 @@
  *   busy        its rate spent for the next second         (kept)
  *   recent      idle 30 seconds                            (kept)
  *   gone        counted, of a target no longer in the map  (removed)
+ *   aio         idle two minutes, 3 io_submit reads counted (kept)
  * Exits 1 when the programs cannot be loaded or a map access fails. */
 #include <errno.h>
 #include <stdio.h>
@@ -31,10 +32,10 @@ int main(void)
 		const char *name;
 		int64_t tat_s; /* tat - now, seconds */
 		uint32_t target;
-		uint32_t skipped;
+		uint32_t skipped, aio;
 	} streams[] = {
-		{ "idle", -120, 7, 0 },	 { "counted", -120, 7, 5 }, { "busy", 1, 7, 0 },
-		{ "recent", -30, 7, 0 }, { "gone", -120, 9, 5 },
+		{ "idle", -120, 7, 0, 0 },  { "counted", -120, 7, 5, 0 }, { "busy", 1, 7, 0, 0 },
+		{ "recent", -30, 7, 0, 0 }, { "gone", -120, 9, 5, 0 },	  { "aio", -120, 7, 0, 3 },
 	};
 	struct capture_opts opts = { .line_max = SA_LINE_MAX_DEFAULT,
 				     .args_max = SA_ARGS_MAX_DEFAULT,
@@ -55,7 +56,8 @@ int main(void)
 	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
 		v = (struct sa_stdin_rate){ .tat = now +
 						   (uint64_t)(streams[i].tat_s * (int64_t)SEC_NS),
-					    .skipped = streams[i].skipped };
+					    .skipped = streams[i].skipped,
+					    .aio = streams[i].aio };
 		if ((err = capture_stream(c, (uint64_t)streams[i].target << 32 | i, &v, true)))
 			goto fail;
 	}

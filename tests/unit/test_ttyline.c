@@ -5,7 +5,7 @@
  * lines are bounded; a session's stdin pipe gives lines ended by LF, or
  * where what was read of a line may act, and bytes not recorded (past a
  * stdin's rate, or taken from a terminal by splice, sendfile or io_uring)
- * are a line that counts them. */
+ * are a line that counts them, as are io_submit reads past their rate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -502,6 +502,65 @@ static void test_ttyline_stdin_aio_read_is_a_line(void)
 	ttyline_table_free(t);
 }
 
+/* io_submit reads past the container's rate, which the kernel only
+ * counted: a line saying how many, before the next one's own line (of a
+ * terminal or of a stdin), or alone at a process's exit
+ * (SA_F_TTY_AIO_COUNT). */
+static void test_ttyline_aio_reads_past_the_rate_are_counted(void)
+{
+	struct ttyline_table *t;
+	struct got g = { 0 };
+	struct sa_event_hdr h = { .type = SA_EV_TTY,
+				  .flags = SA_F_TTY_AIO,
+				  .ts = 5000,
+				  .target = 1,
+				  .sid = 100,
+				  .tgid = 10 };
+	struct capture_event ev = { .hdr = &h, .tty = 136 << 20, .asked = 4096, .calls = 19901 };
+	const char *past = "[not recorded: 19901 reads of a terminal or stdin by io_submit, past "
+			   "their rate]";
+
+	UNIT_CHECK(ttyline_table_new(4096, collect, &g, &t) == 0);
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 2);
+	UNIT_CHECK_STR(g.text[0], past);
+	UNIT_CHECK(g.flags[0] == TTYLINE_TRUNCATED);
+	UNIT_CHECK_STR(g.text[1], "[not recorded: a read of up to 4096 bytes from the terminal by "
+				  "io_submit]");
+	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1);
+	/* Of a stdin: its skipped bytes, the count, then the read. */
+	h.flags = SA_F_TTY_AIO | SA_F_TTY_STDIN;
+	ev.tty = 0;
+	ev.skipped = 7;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 5);
+	UNIT_CHECK_STR(g.text[2], "[not recorded: 7 bytes of stdin]");
+	UNIT_CHECK_STR(g.text[3], past);
+	UNIT_CHECK(g.flags[3] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
+	UNIT_CHECK_STR(g.text[4],
+		       "[not recorded: a read of up to 4096 bytes of stdin by io_submit]");
+	/* The count alone, at an exit: no read of its own. */
+	h.flags = SA_F_TTY_AIO | SA_F_TTY_AIO_COUNT | SA_F_TTY_STDIN;
+	ev.skipped = 0;
+	ev.asked = 0;
+	ev.calls = 3;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 6);
+	UNIT_CHECK_STR(g.text[5],
+		       "[not recorded: 3 reads of a terminal or stdin by io_submit, past "
+		       "their rate]");
+	/* None counted: the read's line alone. */
+	h.flags = SA_F_TTY_AIO;
+	ev.tty = 136 << 20;
+	ev.asked = 1;
+	ev.calls = 0;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 7);
+	UNIT_CHECK_STR(g.text[6], "[not recorded: a read of up to 1 bytes from the terminal by "
+				  "io_submit]");
+	ttyline_table_free(t);
+}
+
 UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_off_is_withheld),
 	  UNIT_TEST(test_ttyline_raw_mode_keys_applied),
 	  UNIT_TEST(test_ttyline_processes_have_their_own_lines),
@@ -509,4 +568,5 @@ UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_o
 	  UNIT_TEST(test_ttyline_stdin_lines), UNIT_TEST(test_ttyline_stdin_partial_lines_end),
 	  UNIT_TEST(test_ttyline_parts_of_one_read),
 	  UNIT_TEST(test_ttyline_bytes_moved_from_the_terminal_are_a_line),
-	  UNIT_TEST(test_ttyline_stdin_aio_read_is_a_line))
+	  UNIT_TEST(test_ttyline_stdin_aio_read_is_a_line),
+	  UNIT_TEST(test_ttyline_aio_reads_past_the_rate_are_counted))
