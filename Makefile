@@ -189,7 +189,9 @@ all: $(BINS) $(TOOL_BINS)
 
 # Static, with no library: the BPF tests and the bench copy them into a
 # container's root.
-$(B)/tests/tools/read32 $(B)/tests/tools/sysloop $(B)/tests/tools/splicein $(B)/tests/tools/rlmini $(B)/tests/tools/ttyswap $(B)/tests/tools/uringread $(B)/tests/tools/uringloop $(B)/tests/tools/aioread: $(B)/tests/tools/%: tests/tools/%.c
+$(B)/tests/tools/read32 $(B)/tests/tools/sysloop $(B)/tests/tools/splicein $(B)/tests/tools/rlmini \
+		$(B)/tests/tools/ttyswap $(B)/tests/tools/uringread $(B)/tests/tools/uringloop \
+		$(B)/tests/tools/aioread $(B)/tests/tools/ptyflood: $(B)/tests/tools/%: tests/tools/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -static $< -o $@

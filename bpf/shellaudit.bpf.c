@@ -895,7 +895,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 
 static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t, __u64 id);
-static __always_inline void aio_report(struct task_struct *task, __u64 mntns,
+static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t);
 
 SEC("tp_btf/sched_process_exit")
@@ -924,7 +924,7 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	/* Processes only, not each thread. */
 	if ((__u32)id != id >> 32)
 		return 0;
-	aio_report(task, mntns, t);
+	tty_report(task, mntns, t);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_EXIT);
@@ -1405,6 +1405,99 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
 	r->skipped = n > 0xffffffffU - r->skipped ? 0xffffffffU : r->skipped + (__u32)n;
 }
 
+/* The records of a target's terminal reads (and of what splice, sendfile
+ * or io_uring take from its terminals), and those of its io_submit reads
+ * of a terminal or of a session's stdin, which make a record whatever
+ * they read, share a rate: SA_TTY_BURST bytes of records at once,
+ * SA_TTY_RATE a second after (GCRA, in the stdin_rate entry of key
+ * target << 32: no stream has inode 0), an io_submit record costing
+ * SA_TTY_AIO_COST (it carries nothing; a few a second say all there is).
+ * One rate for all the container's terminals: a user opens as many pty
+ * pairs as its devpts allows, and a 1-byte reader of a pty whose other end
+ * is written in a loop makes a record per byte as fast as the syscall
+ * goes, which would fill the ring buffer and drop the node's other
+ * records. What is past the rate is counted, bytes (sa_stdin_rate.skipped;
+ * the reader's line ends there: SA_MARK_TTY_CUT, then SA_F_TTY_CUT on its
+ * next record) and io_submit reads (aio) apart. The counts go with the
+ * container's next terminal record (skipped) or io_submit record (calls),
+ * or at the exit of its next process (tty_report): never silence. Unlike
+ * a stdin's, the rate takes the next record as soon as there is room for
+ * it, so that what is typed after a flood is recorded at once. Typing and
+ * a pasted script stay whole (a line read is about 200 bytes of records:
+ * 2,800 at once, 700 a second after); a flood leaves its first part, then
+ * records and counts by turns, and the ring buffer and the pipeline to
+ * the rest of the node. */
+#define SA_TTY_RATE (128u << 10)
+#define SA_TTY_BURST (512u << 10)
+#define SA_TTY_NS_PER_BYTE (1000000000ull / SA_TTY_RATE)
+#define SA_TTY_AIO_COST (32u << 10)
+
+/* Whether a record costing cost bytes of target t's terminals goes out
+ * now. If not, it is counted: n bytes of a terminal, or for aio an
+ * io_submit read. If so, *carry: the count of its kind the record is to
+ * carry, taken from the rate. */
+static __always_inline bool tty_admit(const struct sa_mark *t, __u32 cost, __u64 n, bool aio,
+				      __u32 *carry)
+{
+	__u64 key = (__u64)t->target << 32, now = bpf_ktime_get_ns(), tat;
+	struct sa_stdin_rate *r = stdin_rate_get(key, now);
+
+	*carry = 0;
+	if (!r)
+		return true;
+	tat = r->tat > now ? r->tat : now;
+	if (tat + cost * SA_TTY_NS_PER_BYTE > now + SA_TTY_BURST * SA_TTY_NS_PER_BYTE) {
+		if (!aio)
+			stdin_skip(r, n);
+		else if (r->aio != 0xffffffffU)
+			r->aio++;
+		return false;
+	}
+	r->tat = tat + cost * SA_TTY_NS_PER_BYTE;
+	if (aio) {
+		*carry = r->aio;
+		r->aio = 0;
+	} else {
+		*carry = r->skipped;
+		r->skipped = 0;
+	}
+	return true;
+}
+
+/* A record admitted by tty_admit found no room in the ring buffer (a
+ * counted drop): the count it was to carry goes back to the rate. */
+static __always_inline void tty_unadmit(const struct sa_mark *t, bool aio, __u32 carry)
+{
+	__u64 key = (__u64)t->target << 32;
+	struct sa_stdin_rate *r = carry ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
+
+	if (!r)
+		return;
+	if (aio)
+		r->aio = carry > 0xffffffffU - r->aio ? 0xffffffffU : r->aio + carry;
+	else
+		stdin_skip(r, carry);
+}
+
+/* Whether a record of size bytes of a read of n bytes from a terminal by
+ * the task of mark t goes out, by the container's rate (if not, its line
+ * is cut at its next record); if so, *flags
+ * gains SA_F_TTY_CUT when an earlier read of the task did not, and
+ * *skipped is what the record carries. */
+static __always_inline bool tty_admit_read(struct sa_mark *t, __u32 size, __u64 n, __u32 *flags,
+					   __u32 *skipped)
+{
+	if (!tty_admit(t, size, n, false, skipped)) {
+		t->flags |= SA_MARK_TTY_CUT;
+		return false;
+	}
+	if (t->flags & SA_MARK_TTY_CUT) {
+		t->flags &= ~SA_MARK_TTY_CUT;
+		*flags |= SA_F_TTY_CUT;
+	}
+	return true;
+}
+
 /* Whether a record of size bytes of stream key goes out now (fate: by the
  * rate, or SA_FATE_SENT / SA_FATE_SKIPPED: as the line's first part did,
  * paid for all the same). If not, n bytes of input are counted against the
@@ -1796,47 +1889,25 @@ static __always_inline bool taken_from(const struct sa_mark *t, struct file *f,
 	return true;
 }
 
-/* An io_submit(2) read makes a record of no data whatever it reads (an
- * iocb with RWF_NOWAIT reads nothing of an empty pipe, as fast as the
- * syscall goes): those of a target share a rate, SA_AIO_BURST records at
- * once and SA_AIO_PER_SEC a second after (GCRA, in the stdin_rate entry of
- * key target << 32), as a stdin's does, so that a loop of them cannot
- * flood the ring buffer. A read past it is counted (sa_stdin_rate.aio),
- * and the count goes with the target's next such record (calls), or at
- * the exit of the next of its processes (aio_report): never silence. */
-#define SA_AIO_BURST 100
-#define SA_AIO_PER_SEC 10
-#define SA_AIO_NS (1000000000ull / SA_AIO_PER_SEC)
-
 /* A record of no data (SA_F_TTY_AIO | flags, terminal dev) of an
- * io_submit read of up to n bytes, if the target's rate lets it. skey: the
- * key of the session's stdin for a read of it (the bytes it skipped
- * before go with the record), else 0. */
-static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, const struct sa_mark *t,
+ * io_submit read of up to n bytes, if the container's terminal rate lets
+ * it (see tty_admit: such a read makes a record whatever it reads, and a
+ * non-blocking one of an empty pipe or terminal reads nothing as fast as
+ * the syscall goes). skey: the key of the session's stdin for a read of
+ * it (the bytes it skipped before go with the record), else 0. */
+static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, struct sa_mark *t,
 				     __u32 flags, __u32 dev, __u64 skey, unsigned long n)
 {
-	__u64 key = (__u64)t->target << 32, now = bpf_ktime_get_ns(), tat;
-	struct sa_stdin_rate *r = stdin_rate_get(key, now), *s;
+	struct sa_stdin_rate *s;
 	struct sa_tty_event *e;
-	__u32 calls = 0, skipped = 0;
+	__u32 calls, skipped = 0;
 
-	if (r) {
-		tat = r->tat > now ? r->tat : now;
-		/* Past the rate, it takes a full burst again (as for a stdin). */
-		if (r->aio ? r->tat > now : tat + SA_AIO_NS > now + SA_AIO_BURST * SA_AIO_NS) {
-			if (r->aio != 0xffffffffU)
-				r->aio++;
-			return;
-		}
-		r->tat = tat + SA_AIO_NS;
-		calls = r->aio;
-		r->aio = 0;
-	}
+	if (!tty_admit(t, SA_TTY_AIO_COST, 0, true, &calls))
+		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
-		if (r)
-			r->aio = calls;
+		tty_unadmit(t, true, calls);
 		return;
 	}
 	if (skey && (s = bpf_map_lookup_elem(&stdin_rate, &skey))) {
@@ -1849,11 +1920,11 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, cons
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* A process of target t exits: the target's io_submit reads past the rate
- * not reported yet, as a record of their count (SA_F_TTY_AIO_COUNT), in
- * the process's name (the container's chain has them; which of its
- * processes made them is not kept). */
-static __always_inline void aio_report(struct task_struct *task, __u64 mntns,
+/* A process of target t exits: what the container's terminal rate
+ * counted and did not report yet, as a record of its counts
+ * (SA_F_TTY_COUNT), in the process's name (the container's chain has
+ * them; which of its processes read them is not kept). */
+static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t)
 {
 	__u64 key = (__u64)t->target << 32;
@@ -1863,18 +1934,16 @@ static __always_inline void aio_report(struct task_struct *task, __u64 mntns,
 	if (!wants_terminal(t))
 		return;
 	r = bpf_map_lookup_elem(&stdin_rate, &key);
-	if (!r || !r->aio)
+	if (!r || !(r->skipped || r->aio))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
 		return;
 	}
-	/* In its stdin's stream when it has one, a session without a
-	 * terminal being where such a flood is most likely. */
-	tty_fill(e, task, mntns, t,
-		 SA_F_TTY_AIO | SA_F_TTY_AIO_COUNT | (t->stdin_ino ? SA_F_TTY_STDIN : 0), 0, 0, 0);
+	tty_fill(e, task, mntns, t, SA_F_TTY_COUNT, 0, 0, r->skipped);
 	e->calls = r->aio;
+	r->skipped = 0;
 	r->aio = 0;
 	count(SA_CNT_TTY_READS);
 	bpf_ringbuf_submit(e, 0);
@@ -1883,8 +1952,8 @@ static __always_inline void aio_report(struct task_struct *task, __u64 mntns,
 /* An io_submit(2) read of up to n bytes of the session's stdin: what the
  * thread gathered of it goes first, then a record of no data that says so
  * (SA_F_TTY_AIO), with the bytes skipped before it, rate permitting. */
-static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns,
-				      const struct sa_mark *t, unsigned long n)
+static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns, struct sa_mark *t,
+				      unsigned long n)
 {
 	stdin_break(task, t, mntns, bpf_get_current_pid_tgid());
 	aio_emit(task, mntns, t, SA_F_TTY_STDIN, 0, stdin_key(t), n);
@@ -1893,18 +1962,20 @@ static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns,
 /* n bytes taken (flag: SA_F_TTY_MOVED or SA_F_TTY_AIO) from what from
  * says: counted for a stdin (an entry for an io_submit read of it), an
  * entry for a terminal. */
-static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t, const struct sa_taken_from *from,
-				       __u32 flag, unsigned long n)
+static __always_inline void taken_emit(struct task_struct *task, __u64 mntns, struct sa_mark *t,
+				       const struct sa_taken_from *from, __u32 flag,
+				       unsigned long n)
 {
+	__u32 flags = flag | from->flags, skipped;
+
 	if ((from->flags & SA_TAKEN_STDIN) && flag == SA_F_TTY_AIO)
 		stdin_aio(task, mntns, t, n);
 	else if (from->flags & SA_TAKEN_STDIN)
 		stdin_splice(t, n);
 	else if (flag == SA_F_TTY_AIO)
 		aio_emit(task, mntns, t, from->flags, from->dev, 0, n);
-	else
-		tty_emit_read(task, mntns, t, flag | from->flags, from->dev, 0, 0, n,
+	else if (tty_admit_read(t, sizeof(struct sa_tty_event), n, &flags, &skipped))
+		tty_emit_read(task, mntns, t, flags, from->dev, skipped, 0, n,
 			      flag == SA_F_TTY_MOVED ? n : 0, 0);
 }
 
@@ -1912,9 +1983,8 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns,
  * (flag SA_F_TTY_MOVED: splice, sendfile, tee, io_uring), or an
  * io_submit(2) read of up to n bytes (SA_F_TTY_AIO): counted for the
  * session's stdin (MOVED), a record of no data otherwise. */
-static __always_inline void tty_taken(struct task_struct *task, __u64 mntns,
-				      const struct sa_mark *t, struct file *f, __u32 flag,
-				      unsigned long n)
+static __always_inline void tty_taken(struct task_struct *task, __u64 mntns, struct sa_mark *t,
+				      struct file *f, __u32 flag, unsigned long n)
 {
 	struct sa_taken_from from;
 
@@ -1937,7 +2007,7 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	struct tty_struct *tty;
 	struct file *f;
 	__u8 partial = 1, *state;
-	__u32 lflag, flags = 0, dev;
+	__u32 lflag, flags = 0, dev, skipped;
 	char last = 0;
 	bool stdin;
 
@@ -2017,15 +2087,26 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 		    last != '\n')
 			bpf_map_update_elem(&tty_partial, &id, &partial, BPF_ANY);
 	}
+	/* By the container's rate (end of input, which reads nothing, is
+	 * not under it), the room reserved for it being its cost. */
+	skipped = 0;
+	if (ret > 0 &&
+	    !tty_admit_read(t,
+			    sizeof(struct sa_tty_event) + (vec			? 2 * SA_TTY_CAP :
+							   ret <= SA_TTY_SMALL	? SA_TTY_SMALL :
+							   ret <= SA_TTY_MEDIUM ? SA_TTY_MEDIUM :
+										  SA_TTY_CAP),
+			    ret, &flags, &skipped))
+		return 0;
 	if (vec)
-		tty_emit_readv(task, mntns, t, flags, dev, 0, buf, asked, ret, compat,
+		tty_emit_readv(task, mntns, t, flags, dev, skipped, buf, asked, ret, compat,
 			       start.file ? start.iov : NULL);
 	else if (ret <= SA_TTY_SMALL)
-		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_SMALL);
+		tty_emit_read(task, mntns, t, flags, dev, skipped, buf, asked, ret, SA_TTY_SMALL);
 	else if (ret <= SA_TTY_MEDIUM)
-		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_MEDIUM);
+		tty_emit_read(task, mntns, t, flags, dev, skipped, buf, asked, ret, SA_TTY_MEDIUM);
 	else
-		tty_emit_read(task, mntns, t, flags, dev, 0, buf, asked, ret, SA_TTY_CAP);
+		tty_emit_read(task, mntns, t, flags, dev, skipped, buf, asked, ret, SA_TTY_CAP);
 	return 0;
 }
 

@@ -27,11 +27,11 @@
 
 /* The rate of a stream, keyed target id << 32 | stdin inode number; key
  * target id << 32 (no stream has inode 0): the rate of the target's
- * io_submit reads (see bpf/shellaudit.bpf.c). */
+ * terminal reads and io_submit reads (see bpf/shellaudit.bpf.c). */
 struct sa_stdin_rate {
 	__u64 tat;     /* GCRA's theoretical arrival time (CLOCK_MONOTONIC): idle from then */
 	__u32 skipped; /* bytes not recorded since its last record */
-	__u32 aio;     /* io_submit reads with no entry since the last one (past the rate) */
+	__u32 aio;     /* io_submit reads with no record since the last one (past the rate) */
 };
 
 enum sa_event_type {
@@ -84,10 +84,13 @@ enum sa_event_type {
 /* Exec (x86): the new program is 32-bit (ia32), whose syscalls the
  * syscall tracepoints never see. */
 #define SA_F_EXEC_IA32 0x4000
-/* With SA_F_TTY_AIO: no read of its own (len and count are 0), only the
- * count (calls) of the container's io_submit reads past their rate not
- * reported yet, at the exit of one of its processes. */
-#define SA_F_TTY_AIO_COUNT 0x8000
+/* Terminal reads (SA_EV_TTY): no read of its own (len, count and tty are
+ * 0), only what the container's terminal rate counted and did not report
+ * yet (skipped, calls), at the exit of one of its processes. */
+#define SA_F_TTY_COUNT 0x8000
+/* Terminal reads (SA_EV_TTY): reads of this thread before this one were
+ * past the container's terminal rate, not recorded: its line ends there. */
+#define SA_F_TTY_CUT 0x10000
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -178,6 +181,9 @@ struct sa_nsset {
  * execs keep it (a root that execs again with the pipe moved to another fd
  * and /dev/null as stdin keeps its session's pipe captured). */
 #define SA_MARK_STDIN_SET 0x2
+/* A terminal read of the task was past the container's rate: its next
+ * record says so (SA_F_TTY_CUT). */
+#define SA_MARK_TTY_CUT 0x4
 struct sa_mark {
 	__u32 target; /* sa_target_val.id */
 	/* The session root: the tgid of the task that entered the container
@@ -307,7 +313,9 @@ struct sa_tty_event {
 	__u32 count; /* bytes asked for, at most 2^32 - 1 */
 	__u32 tty;   /* the terminal: major << 20 | minor; 0 with SA_F_TTY_STDIN */
 	/* SA_F_TTY_STDIN: bytes of the stream read since its last record and
-	 * not recorded (past its rate, see shellaudit.bpf.c). */
+	 * not recorded (past its rate, see shellaudit.bpf.c); else bytes of
+	 * the container's terminals read before this one and not recorded
+	 * (past their rate). */
 	__u32 skipped;
 	/* SA_F_TTY_AIO: io_submit reads of terminals and stdins in the
 	 * container, before this one, that made no record (past their rate). */

@@ -232,19 +232,30 @@ static void ttyline_stdin_gap(struct ttyline_table *t, struct ttyline_stream *s,
 	ttyline_gap(t, s, h, note);
 }
 
-/* An io_submit(2) read into s (SA_F_TTY_AIO): the reads before it past
- * the rate, if any, then itself. */
+/* What the container's terminal rate counted, carried by a record of s:
+ * bytes of its terminals (in a terminal's record; a stdin's skipped are
+ * its own) and io_submit reads, each a line saying how many. */
+static void ttyline_counts(struct ttyline_table *t, struct ttyline_stream *s,
+			   const struct capture_event *ev)
+{
+	char note[128];
+
+	if (!s->is_stdin && ev->skipped) {
+		snprintf(note, sizeof(note), TTYLINE_TTY_SKIPPED, ev->skipped);
+		ttyline_gap(t, s, ev->hdr, note);
+	}
+	if (ev->calls) {
+		snprintf(note, sizeof(note), TTYLINE_AIO_PAST, ev->calls);
+		ttyline_gap(t, s, ev->hdr, note);
+	}
+}
+
+/* An io_submit(2) read into s (SA_F_TTY_AIO). */
 static void ttyline_aio(struct ttyline_table *t, struct ttyline_stream *s,
 			const struct capture_event *ev)
 {
 	char note[128];
 
-	if (ev->calls) {
-		snprintf(note, sizeof(note), TTYLINE_AIO_PAST, ev->calls);
-		ttyline_gap(t, s, ev->hdr, note);
-	}
-	if (ev->hdr->flags & SA_F_TTY_AIO_COUNT)
-		return;
 	if (s->is_stdin)
 		snprintf(note, sizeof(note), TTYLINE_AIO_STDIN, ev->asked);
 	else
@@ -259,6 +270,7 @@ static void ttyline_stdin(struct ttyline_table *t, struct ttyline_stream *s,
 	const struct sa_event_hdr *h = ev->hdr;
 
 	ttyline_stdin_gap(t, s, h, ev->skipped);
+	ttyline_counts(t, s, ev);
 	if (h->flags & SA_F_TTY_AIO) {
 		ttyline_aio(t, s, ev);
 		return;
@@ -295,6 +307,15 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	}
 	/* A later read of the stream: the held line was not readline's. */
 	ttyline_send_held(t, s);
+	/* Reads of the thread before this one were past the rate: the line
+	 * it was reading ends, cut. */
+	if ((h->flags & SA_F_TTY_CUT) && s->le.len) {
+		s->flags |= TTYLINE_TRUNCATED;
+		ttyline_complete(t, s, h, false);
+	}
+	ttyline_counts(t, s, ev);
+	if (h->flags & SA_F_TTY_COUNT)
+		return;
 	if (h->flags & SA_F_TTY_AIO) {
 		ttyline_aio(t, s, ev);
 		return;

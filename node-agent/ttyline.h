@@ -18,10 +18,13 @@
  *    (SA_F_TTY_MOVED) end the line being typed the same way, and a line
  *    (TTYLINE_MOVED) says how many; so does an io_submit(2) read of it
  *    (SA_F_TTY_AIO, TTYLINE_AIO: how many bytes it asked for), and of a
- *    session's stdin (TTYLINE_AIO_STDIN); the container's io_submit reads
- *    past their rate, which the kernel only counted, are a line before
- *    the next one's, or at the exit of one of its processes
- *    (SA_F_TTY_AIO_COUNT), saying how many (TTYLINE_AIO_PAST).
+ *    session's stdin (TTYLINE_AIO_STDIN);
+ *  - what was past the container's terminal rate, which the kernel only
+ *    counted, bytes of its terminals (TTYLINE_TTY_SKIPPED) and io_submit
+ *    reads (TTYLINE_AIO_PAST), is a line saying how many before the next
+ *    record that carries the count, or alone at the exit of one of its
+ *    processes (SA_F_TTY_COUNT); the line of a thread whose reads were
+ *    past it ends there, cut (SA_F_TTY_CUT).
  * A line typed with echo off in canonical mode (a password prompt) is
  * withheld: its text is TTYLINE_WITHHELD. Empty lines are not lines (but
  * an empty inexact one is: a history line run as recalled). A process's
@@ -71,6 +74,10 @@
  * format of their count, a uint32_t. */
 #define TTYLINE_AIO_PAST                                                                           \
 	"[not recorded: %" PRIu32 " reads of a terminal or stdin by io_submit, past their rate]"
+/* The text of the line that stands for bytes read from the container's
+ * terminals past their rate: printf format of their count, a uint32_t. */
+#define TTYLINE_TTY_SKIPPED                                                                        \
+	"[not recorded: %" PRIu32 " bytes read from the container's terminals, past their rate]"
 #define TTYLINE_MAX_STREAMS 1024
 #define TTYLINE_HOLD_NS 1000000000ull
 

@@ -333,7 +333,7 @@ read -r entries counted counts others <<<"$("$TOOLS/sa-lines" --kind line --cont
 t_eq "an io_submit flood: entries + counted reads = the calls made ($entries entries)" 50000 \
 	"$((entries + counted))"
 t_run "an io_submit flood: a burst of entries, the rest counted ($entries entries, $counts counts)" \
-	test "$entries" -ge 50 -a "$entries" -le 1000 -a "$counts" -ge 1
+	test "$entries" -ge 1 -a "$entries" -le 1000 -a "$counts" -ge 1
 t_eq "an io_submit flood: no other line of the reader" 0 "$others"
 t_eq "an io_submit flood: no terminal read lost in the ring buffer" 0 \
 	"$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/out.jsonl" |

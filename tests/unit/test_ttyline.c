@@ -502,11 +502,13 @@ static void test_ttyline_stdin_aio_read_is_a_line(void)
 	ttyline_table_free(t);
 }
 
-/* io_submit reads past the container's rate, which the kernel only
- * counted: a line saying how many, before the next one's own line (of a
- * terminal or of a stdin), or alone at a process's exit
- * (SA_F_TTY_AIO_COUNT). */
-static void test_ttyline_aio_reads_past_the_rate_are_counted(void)
+/* What the container's terminal rate counted: a line saying how many
+ * before the line of the record that carries the count (bytes of the
+ * container's terminals in a terminal's record, io_submit reads in an
+ * io_submit's, of a terminal or of a stdin), or alone at a process's exit
+ * (SA_F_TTY_COUNT); the line of a thread whose reads were past it ends,
+ * cut (SA_F_TTY_CUT). */
+static void test_ttyline_reads_past_the_terminal_rate_are_counted(void)
 {
 	struct ttyline_table *t;
 	struct got g = { 0 };
@@ -528,7 +530,7 @@ static void test_ttyline_aio_reads_past_the_rate_are_counted(void)
 	UNIT_CHECK_STR(g.text[1], "[not recorded: a read of up to 4096 bytes from the terminal by "
 				  "io_submit]");
 	UNIT_CHECK(g.part[0] == 0 && g.part[1] == 1);
-	/* Of a stdin: its skipped bytes, the count, then the read. */
+	/* Of a stdin: its own skipped bytes, the count, then the read. */
 	h.flags = SA_F_TTY_AIO | SA_F_TTY_STDIN;
 	ev.tty = 0;
 	ev.skipped = 7;
@@ -539,25 +541,57 @@ static void test_ttyline_aio_reads_past_the_rate_are_counted(void)
 	UNIT_CHECK(g.flags[3] == (TTYLINE_STDIN | TTYLINE_TRUNCATED));
 	UNIT_CHECK_STR(g.text[4],
 		       "[not recorded: a read of up to 4096 bytes of stdin by io_submit]");
-	/* The count alone, at an exit: no read of its own. */
-	h.flags = SA_F_TTY_AIO | SA_F_TTY_AIO_COUNT | SA_F_TTY_STDIN;
-	ev.skipped = 0;
-	ev.asked = 0;
-	ev.calls = 3;
-	ttyline_read(t, &ev);
-	UNIT_CHECK(g.n == 6);
-	UNIT_CHECK_STR(g.text[5],
-		       "[not recorded: 3 reads of a terminal or stdin by io_submit, past "
-		       "their rate]");
-	/* None counted: the read's line alone. */
-	h.flags = SA_F_TTY_AIO;
+	/* A terminal read that carries the bytes of the container's
+	 * terminals counted before it, by a thread whose own reads were past
+	 * the rate: its line so far, cut; the count; then what it read. */
+	rd(t, 12, 12, CANON, "ec", 2, 1);
+	h.flags = SA_F_TTY_CANON | SA_F_TTY_CUT;
+	h.tgid = 12;
 	ev.tty = 136 << 20;
-	ev.asked = 1;
+	ev.text = "ls\n";
+	ev.text_len = 3;
+	ev.asked = 3;
+	ev.skipped = 2000000;
 	ev.calls = 0;
 	ttyline_read(t, &ev);
-	UNIT_CHECK(g.n == 7);
-	UNIT_CHECK_STR(g.text[6], "[not recorded: a read of up to 1 bytes from the terminal by "
-				  "io_submit]");
+	UNIT_CHECK(g.n == 8);
+	UNIT_CHECK_STR(g.text[5], "ec");
+	UNIT_CHECK(g.flags[5] == TTYLINE_TRUNCATED && g.tgid[5] == 12);
+	UNIT_CHECK_STR(g.text[6],
+		       "[not recorded: 2000000 bytes read from the container's terminals, "
+		       "past their rate]");
+	UNIT_CHECK(g.flags[6] == TTYLINE_TRUNCATED);
+	UNIT_CHECK_STR(g.text[7], "ls");
+	UNIT_CHECK(g.flags[7] == 0);
+	/* The counts alone, at an exit: no read of its own. */
+	h.flags = SA_F_TTY_COUNT;
+	h.tgid = 11;
+	ev.text = NULL;
+	ev.text_len = 0;
+	ev.tty = 0;
+	ev.asked = 0;
+	ev.skipped = 5;
+	ev.calls = 3;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 10);
+	UNIT_CHECK_STR(g.text[8],
+		       "[not recorded: 5 bytes read from the container's terminals, past "
+		       "their rate]");
+	UNIT_CHECK_STR(g.text[9],
+		       "[not recorded: 3 reads of a terminal or stdin by io_submit, past "
+		       "their rate]");
+	UNIT_CHECK(g.tgid[9] == 11 && g.flags[9] == TTYLINE_TRUNCATED);
+	/* Nothing counted: a read's line alone. */
+	h.flags = SA_F_TTY_AIO;
+	h.tgid = 10;
+	ev.tty = 136 << 20;
+	ev.asked = 1;
+	ev.skipped = 0;
+	ev.calls = 0;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 11);
+	UNIT_CHECK_STR(g.text[10], "[not recorded: a read of up to 1 bytes from the terminal by "
+				   "io_submit]");
 	ttyline_table_free(t);
 }
 
@@ -569,4 +603,4 @@ UNIT_MAIN(UNIT_TEST(test_ttyline_canonical_lines), UNIT_TEST(test_ttyline_echo_o
 	  UNIT_TEST(test_ttyline_parts_of_one_read),
 	  UNIT_TEST(test_ttyline_bytes_moved_from_the_terminal_are_a_line),
 	  UNIT_TEST(test_ttyline_stdin_aio_read_is_a_line),
-	  UNIT_TEST(test_ttyline_aio_reads_past_the_rate_are_counted))
+	  UNIT_TEST(test_ttyline_reads_past_the_terminal_rate_are_counted))
