@@ -202,6 +202,8 @@ static void transcript_print_text(FILE *f, const struct transcript_item *it,
 			}
 			fputc(')', f);
 		}
+		if (cJSON_IsTrue(transcript_get(e, "ia32", NULL)))
+			fputs("  [32-bit]", f);
 		/* Identical execs aggregated into this entry: how many, and
 		 * when the last ran (the time shown is the first's). */
 		if (cJSON_IsNumber(transcript_get(e, "count", NULL)) &&

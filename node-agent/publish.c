@@ -746,14 +746,14 @@ static int publish_events_flush(struct publisher *p)
  * before it (publish_events_take takes the answers): 1, or 0 when it
  * could not be (it is then sent alone). */
 static int publish_event_queue(struct publisher *p, uint64_t pos, const char *name,
-			       const struct event_regarding *reg, const char *reason,
-			       const char *action, const char *note, const cJSON *annotations)
+			       const struct event_regarding *reg, const char *type,
+			       const char *reason, const char *action, const char *note,
+			       const cJSON *annotations)
 {
 	struct publish_queued *q;
 	int i;
 
-	if ((i = events_batch_add(p->ev, name, reg, "Normal", reason, action, note, annotations)) <
-	    0)
+	if ((i = events_batch_add(p->ev, name, reg, type, reason, action, note, annotations)) < 0)
 		return 0;
 	if (events_batch_size(p->ev) == 1)
 		spool_event_hold(p->s, pos);
@@ -856,11 +856,14 @@ static bool publish_names_file(const char *argv0, const char *file)
  * is the caller's choice (`exec -a ls python3` runs python3 as "ls"):
  * "ls (/usr/bin/python3) -c ...". A file without a link (a memfd, a
  * deleted file) is always shown, with its own name:
- * "x (/dev/fd/3: memfd:x (deleted)) ...". The entry's strings are all as
- * typed or all escaped, so they compare alike. Caller frees.
+ * "x (/dev/fd/3: memfd:x (deleted)) ...". A 32-bit program's begins with
+ * PUBLISH_IA32. The entry's strings are all as typed or all escaped, so
+ * they compare alike. Caller frees.
  */
 static char *publish_exec_note(const cJSON *e, const char *text)
 {
+	const char *pre =
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "ia32")) ? PUBLISH_IA32 : "";
 	const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "filename"));
 	const char *gone = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "unlinked"));
 	const char *argv0 = cJSON_GetStringValue(
@@ -870,13 +873,16 @@ static char *publish_exec_note(const cJSON *e, const char *text)
 
 	if (!file)
 		file = "";
-	if (!gone && (!*file || (argv0 && publish_names_file(argv0, file))))
-		return strdup(text);
+	if (!gone && (!*file || (argv0 && publish_names_file(argv0, file)))) {
+		if (asprintf(&note, "%s%s", pre, text) < 0)
+			return NULL;
+		return note;
+	}
 	n = argv0 && !strncmp(text, argv0, strlen(argv0)) ? strlen(argv0) : 0;
-	cap = strlen(text) + strlen(file) + (gone ? strlen(gone) + 12 : 0) + 4;
+	cap = strlen(pre) + strlen(text) + strlen(file) + (gone ? strlen(gone) + 12 : 0) + 4;
 	if (!(note = malloc(cap)))
 		return NULL;
-	snprintf(note, cap, "%.*s%s(%s%s%s%s)%s", (int)n, text, n ? " " : "", file,
+	snprintf(note, cap, "%s%.*s%s(%s%s%s%s)%s", pre, (int)n, text, n ? " " : "", file,
 		 gone ? ": " : "", gone ? gone : "", gone ? " (deleted)" : "", text + n);
 	return note;
 }
@@ -893,9 +899,12 @@ bool publish_event_wanted(const cJSON *id, const cJSON *entry)
 		return true;
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "enabled")))
 		return false;
+	/* A 32-bit program is one whatever execEvents says: rare, and it
+	 * moves the node's terminal capture (see capture.h). */
 	return !strcmp(kind, "line") ||
 	       (!strcmp(kind, "exec") &&
-		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "execEvents")));
+		(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(evopt, "execEvents")) ||
+		 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(entry, "ia32"))));
 }
 
 /* One entry's Event, if its target wants one; 0 done, <0 retry later. */
@@ -987,12 +996,15 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	/* The name follows the container and the entry's place in the spool,
 	 * so a replay of the spool meets AlreadyExists. It goes out with the
 	 * next ones (publish_step). */
-	ret = publish_event_queue(p, pos, name, &reg, line ? "ShellCommand" : "ProgramExecuted",
-				  line ? "Typed" : "Executed",
-				  msg	    ? msg :
-				  exec_note ? exec_note :
-					      text,
-				  annotations);
+	ret = publish_event_queue(
+		p, pos, name, &reg,
+		!line && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "ia32")) ? "Warning" :
+										     "Normal",
+		line ? "ShellCommand" : "ProgramExecuted", line ? "Typed" : "Executed",
+		msg	  ? msg :
+		exec_note ? exec_note :
+			    text,
+		annotations);
 	if (ret == 1 || p->beside) {
 		free(msg);
 		free(exec_note);

@@ -64,9 +64,13 @@ void publish_free(struct publisher *p);
  * then by sequence: spec.containerID and spec.sequence are selectable
  * fields), and the chain goes on after it. */
 int publish_step(struct publisher *p, int budget);
+/* The start of the note of a 32-bit program's ProgramExecuted Event, a
+ * Warning made whatever execEvents says (the entry's "ia32"). */
+#define PUBLISH_IA32 "32-bit program: "
 /* Whether an entry of the container of identity id (as journaled) may
  * become an Event: its policy's Events on and a typed line, or an exec
- * with execEvents, or the end of auditing (always). Cheap: the spool
+ * with execEvents or of a 32-bit program, or the end of auditing
+ * (always). Cheap: the spool
  * marks the entries it answers no for at once (spool_opts.event_wanted),
  * and the Events' reader passes them unread. */
 bool publish_event_wanted(const cJSON *id, const cJSON *entry);

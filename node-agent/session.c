@@ -241,6 +241,7 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 		e.unlinked_len = ev->unlinked_len;
 		e.truncated |= (h->flags & SA_F_FILENAME_TRUNCATED) != 0;
 		e.argc = ev->argc;
+		e.ia32 = (h->flags & SA_F_EXEC_IA32) != 0;
 	}
 	return sink_write(st->sink, &e);
 }

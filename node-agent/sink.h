@@ -82,6 +82,9 @@ struct sink_entry {
 	const char *unlinked;
 	size_t unlinked_len;
 	uint32_t argc; /* exec: the count the kernel had */
+	/* exec (x86): a 32-bit program (SA_F_EXEC_IA32), whose syscalls the
+	 * syscall tracepoints do not see (see capture.h) */
+	bool ia32;
 	int32_t exit_code; /* session_end: wait(2) status of the leader, -1 unknown */
 	const char *reason; /* session_end: "exit", "untargeted", "agent stopped"; off: why
 			     * ("target-added", "no-capture-state", "capture-state-replaced") */

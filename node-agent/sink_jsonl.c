@@ -301,6 +301,8 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 			sink_jsonl_key(s, "unlinked");
 			sink_jsonl_str(s, e->unlinked, e->unlinked_len, esc);
 		}
+		if (e->ia32)
+			sink_jsonl_raw(s, ",\"ia32\":true", 12);
 		sink_jsonl_raw(s, ",\"argv\":[", 9);
 		for (i = 0, start = 0; i <= e->text_len; i++) {
 			if (i < e->text_len && e->text[i] != '\0')

@@ -714,6 +714,8 @@ static int sink_spool_exec(struct sink_spool *s, const struct sink_spool_target 
 	jsontext_add_item(entry, "filename", sink_spool_text(fname, flen, esc, cut));
 	if (uname)
 		jsontext_add_item(entry, "unlinked", sink_spool_text(uname, ulen, esc, cut));
+	if (e->ia32)
+		jsontext_add_true(entry, "ia32");
 	if (esc)
 		jsontext_add_true(entry, "escaped");
 	sink_spool_mark(entry, t->redact, res.matched, res.unfinished);
@@ -821,7 +823,7 @@ static int sink_spool_settle(struct sink *base)
 
 /* Everything an exec's entry and its fold are made of but its pid, ppid
  * and time (and who opened its session, compared apart): target, session,
- * root, user, argv, file, cut, the attribution it awaits. Into o, in
+ * root, user, argv, file, cut, 32-bit or not, the attribution it awaits. Into o, in
  * place of what it held: 0, or -ENOMEM with o emptied. */
 static int sink_spool_print(const struct sink_spool_target *t, const struct sink_entry *e,
 			    const char *awaiting, struct jsontext_out *o)
@@ -831,7 +833,7 @@ static int sink_spool_print(const struct sink_spool_target *t, const struct sink
 		uint64_t mntns, root_start;
 		uint32_t session, root, uid, argc;
 		uint64_t text, file, unlinked, container, await;
-		uint8_t cut;
+		uint8_t cut, ia32;
 	} h;
 	int ret;
 
@@ -849,6 +851,7 @@ static int sink_spool_print(const struct sink_spool_target *t, const struct sink
 	h.container = strlen(e->container);
 	h.await = awaiting ? strlen(awaiting) : UINT64_MAX;
 	h.cut = e->truncated;
+	h.ia32 = e->ia32;
 	o->len = 0;
 	ret = jsontext_append_bytes(o, (const char *)&h, sizeof(h));
 	if (!ret)

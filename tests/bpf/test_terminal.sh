@@ -324,6 +324,8 @@ t_eq "a 32-bit program's read of the terminal, with the tracepoint hook: its lin
 	"$(printf '%s\t%s\n' dash 'cat32 > /dev/null' cat32 c32-line-tp)" "$(group 29)"
 t_eq "then a 32-bit read of 64-bit code (int \$0x80) too, and 64-bit reads once" \
 	"$(printf '%s\t%s\n' dash 'read32 > /dev/null' read32 r32-line-ia32)" "$(group 30)"
+t_eq "the 32-bit program's exec entry, and it alone, says ia32" "$(printf '/bin/cat32\ttrue')" \
+	"$("$TOOLS/sa-lines" --kind exec --field filename,ia32 "$work/run1.jsonl" | awk -F'\t' '$2 != ""')"
 t_eq "terminal capture moved to the raw tracepoints once, on the 32-bit exec" 1 \
 	"$(grep -c '"msg":"a 32-bit program runs in an audited container: terminal capture moves' "$work/agent.log")"
 t_eq "the lines moved so are nowhere in clear" "" \

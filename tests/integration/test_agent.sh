@@ -302,6 +302,19 @@ t_eq "a 32-bit program ran: the node reports terminal capture moved to sys_exit"
 printf 'echo ash-marker-4\n' >"$work/ash4.txt"
 ash "$work/ash4.txt"
 t_wait 60 in_records ash-marker-4 || t_fail "terminal lines recorded after the move"
+# Its exec entry says it is 32-bit, and it is a Warning Event on the pod,
+# though the policy asks for no Events of programs.
+warnings() {
+	k get events -n shop --field-selector "type=Warning,reason=ProgramExecuted,involvedObject.name=web" \
+		-o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | sed 's/^(unattributed): //'
+}
+ia32_event() { warnings | t_grep -q cat32; }
+t_wait 60 ia32_event || true
+t_eq "a 32-bit program: a Warning ProgramExecuted Event, execEvents off" "32-bit program: $TOOLS/cat32" \
+	"$(warnings)"
+ia32_entries() { paste -d' ' <(entries web exec filename) <(entries web exec ia32) | grep ' True$'; }
+t_wait 60 ia32_entries >/dev/null || true
+t_eq "a 32-bit program: its exec entry alone says ia32" "cat32 True" "$(ia32_entries)"
 
 # count TEXT-PREFIX: how many record entries and how many Events start so.
 entries_with() { record_lines | grep -c "^$1" || true; }

@@ -1262,7 +1262,8 @@ static void test_sink_spool_secret_split_over_arguments(void)
 
 /* A program run from no file: its exec keeps the name the kernel gave the
  * file (a memfd's memfd:NAME), as stored as the other strings (escaped with
- * them, redacted by the same rules); one run from its file has none. */
+ * them, redacted by the same rules); one run from its file has none. A
+ * 32-bit program's entry says so (ia32), the others' nothing. */
 static void test_sink_spool_exec_of_an_unlinked_file_names_it(void)
 {
 	char sub[96], err[128];
@@ -1298,6 +1299,7 @@ static void test_sink_spool_exec_of_an_unlinked_file_names_it(void)
 	w.filename_len = 9;
 	w.unlinked = NULL;
 	w.unlinked_len = 0;
+	w.ia32 = true;
 	snprintf(sub, sizeof(sub), "%s/unlinked", dir);
 	UNIT_CHECK(redact_compile(rules, &rs, err, sizeof(err)) == 0);
 	target = (struct sink_spool_target){ id, rs, true, true, true, false, NULL };
@@ -1321,6 +1323,8 @@ static void test_sink_spool_exec_of_an_unlinked_file_names_it(void)
 		       "memfd:[REDACTED]");
 	UNIT_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(entry(all, 0, 2), "redacted")) == 1);
 	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 3), "unlinked") == NULL);
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(entry(all, 0, 3), "ia32")));
+	UNIT_CHECK(cJSON_GetObjectItem(entry(all, 0, 0), "ia32") == NULL);
 	cJSON_Delete(all);
 	sink_close(sink);
 	spool_close(sp);

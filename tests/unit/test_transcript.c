@@ -184,7 +184,8 @@ static void test_transcript_merges_sessions_in_time_order(void)
 }
 
 /* A program run from no file is named, whatever argv[0] says: "3" looks
- * like /dev/fd/3's own name, and no exec -a is needed to hide it. */
+ * like /dev/fd/3's own name, and no exec -a is needed to hide it. A 32-bit
+ * one says so. */
 static void test_transcript_names_an_unlinked_file(void)
 {
 	static const char *const e[] = { "2026-01-01T00:00:01Z", "exec", "3 -x" };
@@ -199,12 +200,13 @@ static void test_transcript_names_an_unlinked_file(void)
 	cJSON_ReplaceItemInObject(x, "argv",
 				  cJSON_CreateStringArray((const char *[]){ "3", "-x" }, 2));
 	cJSON_AddStringToObject(x, "unlinked", "memfd:x");
+	cJSON_AddTrueToObject(x, "ia32");
 	UNIT_CHECK(records_init(&r) == 0);
 	UNIT_CHECK(records_add(r, &f, rec, NULL) == 1);
 	UNIT_CHECK(transcript_add_records(&t, r, NULL, NULL) == 0 && t.n == 1);
 	text = transcript_text(&t, false);
-	UNIT_CHECK_STR(text,
-		       "2026-01-01T00:00:01.000000Z + 3 -x  (/dev/fd/3: memfd:x (deleted))\n");
+	UNIT_CHECK_STR(text, "2026-01-01T00:00:01.000000Z + 3 -x  (/dev/fd/3: memfd:x (deleted))  "
+			     "[32-bit]\n");
 	free(text);
 	transcript_clear(&t);
 	records_free(r);
