@@ -1159,8 +1159,9 @@ static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct 
 
 /* One read(2) into a record with room for cap bytes (a constant in each
  * inlined copy, so that the verifier sees the bounds). dev: the terminal
- * (tty_dev), 0 for a session's stdin; skipped: bytes of that stdin not
- * recorded before this read. */
+ * (tty_dev), 0 for a session's stdin; skipped: bytes of that stdin, or of
+ * the container's terminals, not recorded before this read (past their
+ * rate). */
 static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 					  const struct sa_mark *t, __u32 flags, __u32 dev,
 					  __u32 skipped, unsigned long buf, unsigned long asked,
@@ -1432,6 +1433,12 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
 #define SA_TTY_NS_PER_BYTE (1000000000ull / SA_TTY_RATE)
 #define SA_TTY_AIO_COST (32u << 10)
 
+/* Whether the terminal rate of any target has counted anything yet: until
+ * then the exit of a process has nothing of it to report (tty_report) and
+ * spares the lookup, which every audited exit would pay. Set, never
+ * cleared. */
+__u32 tty_rate_counted;
+
 /* Whether a record costing cost bytes of target t's terminals goes out
  * now. If not, it is counted: n bytes of a terminal, or for aio an
  * io_submit read. If so, *carry: the count of its kind the record is to
@@ -1447,6 +1454,8 @@ static __always_inline bool tty_admit(const struct sa_mark *t, __u32 cost, __u64
 		return true;
 	tat = r->tat > now ? r->tat : now;
 	if (tat + cost * SA_TTY_NS_PER_BYTE > now + SA_TTY_BURST * SA_TTY_NS_PER_BYTE) {
+		if (!tty_rate_counted)
+			tty_rate_counted = 1;
 		if (!aio)
 			stdin_skip(r, n);
 		else if (r->aio != 0xffffffffU)
@@ -1481,9 +1490,9 @@ static __always_inline void tty_unadmit(const struct sa_mark *t, bool aio, __u32
 
 /* Whether a record of size bytes of a read of n bytes from a terminal by
  * the task of mark t goes out, by the container's rate (if not, its line
- * is cut at its next record); if so, *flags
- * gains SA_F_TTY_CUT when an earlier read of the task did not, and
- * *skipped is what the record carries. */
+ * is cut at its next record); if so, *flags gains SA_F_TTY_CUT when an
+ * earlier read of the task did not go, and *skipped is the count the
+ * record carries. */
 static __always_inline bool tty_admit_read(struct sa_mark *t, __u32 size, __u64 n, __u32 *flags,
 					   __u32 *skipped)
 {
@@ -1931,7 +1940,7 @@ static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
 	struct sa_stdin_rate *r;
 	struct sa_tty_event *e;
 
-	if (!wants_terminal(t))
+	if (!tty_rate_counted || !wants_terminal(t))
 		return;
 	r = bpf_map_lookup_elem(&stdin_rate, &key);
 	if (!r || !(r->skipped || r->aio))
