@@ -581,6 +581,23 @@ static void test_ttyline_reads_past_the_terminal_rate_are_counted(void)
 		       "[not recorded: 3 reads of a terminal or stdin by io_submit, past "
 		       "their rate]");
 	UNIT_CHECK(g.tgid[9] == 11 && g.flags[9] == TTYLINE_TRUNCATED);
+	/* A thread whose reads went past the rate while another's record
+	 * carried the count: its line ends at its next record all the same. */
+	rd(t, 13, 13, CANON, "ab", 2, 1);
+	h.flags = SA_F_TTY_CANON | SA_F_TTY_CUT;
+	h.tgid = 13;
+	ev.text = "c\n";
+	ev.text_len = 2;
+	ev.tty = 136 << 20;
+	ev.asked = 2;
+	ev.skipped = 0;
+	ev.calls = 0;
+	ttyline_read(t, &ev);
+	UNIT_CHECK(g.n == 12);
+	UNIT_CHECK_STR(g.text[10], "ab");
+	UNIT_CHECK(g.flags[10] == TTYLINE_TRUNCATED && g.tgid[10] == 13);
+	UNIT_CHECK_STR(g.text[11], "c");
+	UNIT_CHECK(g.flags[11] == 0);
 	/* Nothing counted: a read's line alone. */
 	h.flags = SA_F_TTY_AIO;
 	h.tgid = 10;
@@ -589,8 +606,8 @@ static void test_ttyline_reads_past_the_terminal_rate_are_counted(void)
 	ev.skipped = 0;
 	ev.calls = 0;
 	ttyline_read(t, &ev);
-	UNIT_CHECK(g.n == 11);
-	UNIT_CHECK_STR(g.text[10], "[not recorded: a read of up to 1 bytes from the terminal by "
+	UNIT_CHECK(g.n == 13);
+	UNIT_CHECK_STR(g.text[12], "[not recorded: a read of up to 1 bytes from the terminal by "
 				   "io_submit]");
 	ttyline_table_free(t);
 }
