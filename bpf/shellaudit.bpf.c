@@ -1473,19 +1473,16 @@ static __always_inline bool tty_admit(const struct sa_mark *t, __u32 cost, __u64
 	return true;
 }
 
-/* A record admitted by tty_admit found no room in the ring buffer (a
- * counted drop): the count it was to carry goes back to the rate. */
-static __always_inline void tty_unadmit(const struct sa_mark *t, bool aio, __u32 carry)
+/* An io_submit record admitted by tty_admit found no room in the ring
+ * buffer (a counted drop): the count of reads it was to carry goes back
+ * to the rate. */
+static __always_inline void tty_unadmit_aio(const struct sa_mark *t, __u32 calls)
 {
 	__u64 key = (__u64)t->target << 32;
-	struct sa_stdin_rate *r = carry ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
+	struct sa_stdin_rate *r = calls ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
 
-	if (!r)
-		return;
-	if (aio)
-		r->aio = carry > 0xffffffffU - r->aio ? 0xffffffffU : r->aio + carry;
-	else
-		stdin_skip(r, carry);
+	if (r)
+		r->aio = calls > 0xffffffffU - r->aio ? 0xffffffffU : r->aio + calls;
 }
 
 /* Whether a record of size bytes of a read of n bytes from a terminal by
@@ -1916,7 +1913,7 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
-		tty_unadmit(t, true, calls);
+		tty_unadmit_aio(t, calls);
 		return;
 	}
 	if (skey && (s = bpf_map_lookup_elem(&stdin_rate, &skey))) {

@@ -206,16 +206,24 @@ static void ttyline_put_lines(struct ttyline_table *t, struct ttyline_stream *s,
 	}
 }
 
+/* Bytes of s were not recorded (h: the read that says so): the line being
+ * read, if any, ends there, cut. */
+static void ttyline_cut_short(struct ttyline_table *t, struct ttyline_stream *s,
+			      const struct sa_event_hdr *h)
+{
+	if (s->le.len) {
+		s->flags |= TTYLINE_TRUNCATED;
+		ttyline_complete(t, s, h, false);
+	}
+}
+
 /* Bytes of s were not recorded (h: the read that says so, note: the line
  * that says how many): the line being read ends there, cut, and note
  * follows it. */
 static void ttyline_gap(struct ttyline_table *t, struct ttyline_stream *s,
 			const struct sa_event_hdr *h, const char *note)
 {
-	if (s->le.len) {
-		s->flags |= TTYLINE_TRUNCATED;
-		ttyline_complete(t, s, h, false);
-	}
+	ttyline_cut_short(t, s, h);
 	ttyline_emit(t, h, s->tty, note, strlen(note),
 		     TTYLINE_TRUNCATED | (s->is_stdin ? TTYLINE_STDIN : 0), s->part++);
 }
@@ -309,10 +317,8 @@ void ttyline_read(struct ttyline_table *t, const struct capture_event *ev)
 	ttyline_send_held(t, s);
 	/* Reads of the thread before this one were past the rate: the line
 	 * it was reading ends, cut. */
-	if ((h->flags & SA_F_TTY_CUT) && s->le.len) {
-		s->flags |= TTYLINE_TRUNCATED;
-		ttyline_complete(t, s, h, false);
-	}
+	if (h->flags & SA_F_TTY_CUT)
+		ttyline_cut_short(t, s, h);
 	ttyline_counts(t, s, ev);
 	if (h->flags & SA_F_TTY_COUNT)
 		return;
