@@ -351,6 +351,7 @@ static __always_inline void mark_root(struct task_struct *task, const struct sa_
 				m->root = pm->root;
 				m->root_start = pm->root_start;
 				m->stdin_ino = pm->stdin_ino;
+				m->session_tty = pm->session_tty;
 				return;
 			}
 			break;
@@ -423,6 +424,7 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	m->target = t->id;
 	m->flags = 0;
 	m->stdin_ino = 0;
+	m->session_tty = 0;
 	m->key = key.mntns;
 	m->nsid = t->nsid;
 	mark_root(task, t, key.mntns, m);
@@ -864,12 +866,15 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		bpf_map_delete_elem(&in_readline, &id);
 	/* A session root's own exec: how it was opened. A pipe or socket
 	 * stdin is what its shell may read its commands from (see "A
-	 * session's stdin"): the mark, which its children copy, keeps it,
-	 * from the root's first exec on (SA_MARK_STDIN_SET). */
+	 * session's stdin"), its controlling terminal what it is typed on
+	 * (the runtime made it for this session: see tty_admit): the mark,
+	 * which its children copy, keeps them, from the root's first exec on
+	 * (SA_MARK_STDIN_SET). */
 	if (t->root && t->root == (__u32)(id >> 32)) {
 		stdio = read_stdio(task, &ino);
 		if (!(t->flags & SA_MARK_STDIN_SET)) {
 			t->stdin_ino = ino;
+			t->session_tty = (__u64)BPF_CORE_READ(task, signal, tty);
 			t->flags |= SA_MARK_STDIN_SET;
 		}
 	}
@@ -1427,7 +1432,17 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
  * a pasted script stay whole (a line read is about 200 bytes of records:
  * 2,800 at once, 700 a second after); a flood leaves its first part, then
  * records and counts by turns, and the ring buffer and the pipeline to
- * the rest of the node. */
+ * the rest of the node.
+ * The session's own terminal has a rate of its own beside the
+ * container's (key target << 32 | SA_TTY_SESSION_KEY | bits of its
+ * address), with its own counts: the terminal its root was given by the
+ * runtime (or nsenter) from outside, its controlling terminal at its
+ * first exec (sa_mark.session_tty). A user cannot make more of them than
+ * the API server lets them open sessions, nor write into one's input
+ * (its other end is outside, the runtime's), so that a flood of a pty
+ * pair of their own, however many, leaves what they type in the session
+ * recorded. (A stdin's inode with bit 31 set may name the same entry:
+ * the two then share one rate.) */
 #define SA_TTY_RATE (128u << 10)
 #define SA_TTY_BURST (512u << 10)
 #define SA_TTY_NS_PER_BYTE (1000000000ull / SA_TTY_RATE)
@@ -1439,14 +1454,31 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
  * cleared. */
 __u32 tty_rate_counted;
 
-/* Whether a record costing cost bytes of target t's terminals goes out
- * now. If not, it is counted: n bytes of a terminal, or for aio an
- * io_submit read. If so, *carry: the count of its kind the record is to
- * carry, taken from the rate. */
-static __always_inline bool tty_admit(const struct sa_mark *t, __u32 cost, __u64 n, bool aio,
-				      __u32 *carry)
+#define SA_TTY_SESSION_KEY 0x80000000u
+
+/* The key in stdin_rate of the rate of mark t's terminal reads: its
+ * session terminal's (session) or its container's. */
+static __always_inline __u64 tty_key(const struct sa_mark *t, bool session)
 {
-	__u64 key = (__u64)t->target << 32, now = bpf_ktime_get_ns(), tat;
+	__u64 key = (__u64)t->target << 32;
+
+	return session ? key | SA_TTY_SESSION_KEY | ((t->session_tty >> 6) & 0x7fffffff) : key;
+}
+
+/* Whether tty is the session's terminal of the task of mark t. */
+static __always_inline bool tty_is_session(const struct sa_mark *t, const struct tty_struct *tty)
+{
+	return t->session_tty && t->session_tty == (__u64)tty;
+}
+
+/* Whether a record costing cost bytes of target t's terminals (session:
+ * of its session's terminal) goes out now. If not, it is counted: n bytes
+ * of a terminal, or for aio an io_submit read. If so, *carry: the count
+ * of its kind the record is to carry, taken from the rate. */
+static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u32 cost, __u64 n,
+				      bool aio, __u32 *carry)
+{
+	__u64 key = tty_key(t, session), now = bpf_ktime_get_ns(), tat;
 	struct sa_stdin_rate *r = stdin_rate_get(key, now);
 
 	*carry = 0;
@@ -1476,9 +1508,9 @@ static __always_inline bool tty_admit(const struct sa_mark *t, __u32 cost, __u64
 /* An io_submit record admitted by tty_admit found no room in the ring
  * buffer (a counted drop): the count of reads it was to carry goes back
  * to the rate. */
-static __always_inline void tty_unadmit_aio(const struct sa_mark *t, __u32 calls)
+static __always_inline void tty_unadmit_aio(const struct sa_mark *t, bool session, __u32 calls)
 {
-	__u64 key = (__u64)t->target << 32;
+	__u64 key = tty_key(t, session);
 	struct sa_stdin_rate *r = calls ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
 
 	if (r)
@@ -1486,14 +1518,14 @@ static __always_inline void tty_unadmit_aio(const struct sa_mark *t, __u32 calls
 }
 
 /* Whether a record of size bytes of a read of n bytes from a terminal by
- * the task of mark t goes out, by the container's rate (if not, its line
- * is cut at its next record); if so, *flags gains SA_F_TTY_CUT when an
- * earlier read of the task did not go, and *skipped is the count the
- * record carries. */
-static __always_inline bool tty_admit_read(struct sa_mark *t, __u32 size, __u64 n, __u32 *flags,
-					   __u32 *skipped)
+ * the task of mark t goes out, by the container's rate or (session) its
+ * session terminal's (if not, its line is cut at its next record); if
+ * so, *flags gains SA_F_TTY_CUT when an earlier read of the task did not
+ * go, and *skipped is the count the record carries. */
+static __always_inline bool tty_admit_read(struct sa_mark *t, bool session, __u32 size, __u64 n,
+					   __u32 *flags, __u32 *skipped)
 {
-	if (!tty_admit(t, size, n, false, skipped)) {
+	if (!tty_admit(t, session, size, n, false, skipped)) {
 		t->flags |= SA_MARK_TTY_CUT;
 		return false;
 	}
@@ -1874,6 +1906,7 @@ struct sa_taken_from {
 	__u32 flags; /* a terminal's: SA_F_TTY_CANON or 0; SA_TAKEN_STDIN */
 };
 #define SA_TAKEN_STDIN 0x80000000u
+#define SA_TAKEN_SESSION 0x40000000u /* the session's terminal (tty_admit) */
 
 /* What f is to t, a terminal or the session's stdin: *from set, true;
  * false for a file of neither kind. */
@@ -1892,6 +1925,8 @@ static __always_inline bool taken_from(const struct sa_mark *t, struct file *f,
 		return false;
 	from->dev = tty_dev(tty);
 	from->flags = BPF_CORE_READ(tty, termios.c_lflag) & SA_ICANON ? SA_F_TTY_CANON : 0;
+	if (tty_is_session(t, tty))
+		from->flags |= SA_TAKEN_SESSION;
 	return true;
 }
 
@@ -1899,21 +1934,23 @@ static __always_inline bool taken_from(const struct sa_mark *t, struct file *f,
  * io_submit read of up to n bytes, if the container's terminal rate lets
  * it (see tty_admit: such a read makes a record whatever it reads, and a
  * non-blocking one of an empty pipe or terminal reads nothing as fast as
- * the syscall goes). skey: the key of the session's stdin for a read of
- * it (the bytes it skipped before go with the record), else 0. */
+ * the syscall goes; session: a read of the session's terminal). skey: the
+ * key of the session's stdin for a read of it (the bytes it skipped
+ * before go with the record), else 0. */
 static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, struct sa_mark *t,
-				     __u32 flags, __u32 dev, __u64 skey, unsigned long n)
+				     __u32 flags, __u32 dev, bool session, __u64 skey,
+				     unsigned long n)
 {
 	struct sa_stdin_rate *s;
 	struct sa_tty_event *e;
 	__u32 calls, skipped = 0;
 
-	if (!tty_admit(t, SA_TTY_AIO_COST, 0, true, &calls))
+	if (!tty_admit(t, session, SA_TTY_AIO_COST, 0, true, &calls))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
-		tty_unadmit_aio(t, calls);
+		tty_unadmit_aio(t, session, calls);
 		return;
 	}
 	if (skey && (s = bpf_map_lookup_elem(&stdin_rate, &skey))) {
@@ -1926,19 +1963,15 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* A process of target t exits: what the container's terminal rate
- * counted and did not report yet, as a record of its counts
- * (SA_F_TTY_COUNT), in the process's name (the container's chain has
- * them; which of its processes read them is not kept). */
-static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t)
+/* What the terminal rate of key counted and did not report yet, as a
+ * record of its counts (SA_F_TTY_COUNT) in the name of the exiting
+ * process of mark t. */
+static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns,
+					   const struct sa_mark *t, __u64 key)
 {
-	__u64 key = (__u64)t->target << 32;
 	struct sa_stdin_rate *r;
 	struct sa_tty_event *e;
 
-	if (!tty_rate_counted || !wants_terminal(t))
-		return;
 	r = bpf_map_lookup_elem(&stdin_rate, &key);
 	if (!r || !(r->skipped || r->aio))
 		return;
@@ -1955,6 +1988,19 @@ static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* A process of target t exits: what the container's terminal rate, and
+ * its session terminal's, counted and did not report yet (the container's
+ * chain has them; which of its processes read them is not kept). */
+static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
+				       const struct sa_mark *t)
+{
+	if (!tty_rate_counted || !wants_terminal(t))
+		return;
+	tty_report_key(task, mntns, t, tty_key(t, false));
+	if (t->session_tty)
+		tty_report_key(task, mntns, t, tty_key(t, true));
+}
+
 /* An io_submit(2) read of up to n bytes of the session's stdin: what the
  * thread gathered of it goes first, then a record of no data that says so
  * (SA_F_TTY_AIO), with the bytes skipped before it, rate permitting. */
@@ -1962,7 +2008,7 @@ static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns, str
 				      unsigned long n)
 {
 	stdin_break(task, t, mntns, bpf_get_current_pid_tgid());
-	aio_emit(task, mntns, t, SA_F_TTY_STDIN, 0, stdin_key(t), n);
+	aio_emit(task, mntns, t, SA_F_TTY_STDIN, 0, false, stdin_key(t), n);
 }
 
 /* n bytes taken (flag: SA_F_TTY_MOVED or SA_F_TTY_AIO) from what from
@@ -1972,15 +2018,16 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns, st
 				       const struct sa_taken_from *from, __u32 flag,
 				       unsigned long n)
 {
-	__u32 flags = flag | from->flags, skipped;
+	bool session = from->flags & SA_TAKEN_SESSION;
+	__u32 flags = flag | (from->flags & ~SA_TAKEN_SESSION), skipped;
 
 	if ((from->flags & SA_TAKEN_STDIN) && flag == SA_F_TTY_AIO)
 		stdin_aio(task, mntns, t, n);
 	else if (from->flags & SA_TAKEN_STDIN)
 		stdin_splice(t, n);
 	else if (flag == SA_F_TTY_AIO)
-		aio_emit(task, mntns, t, from->flags, from->dev, 0, n);
-	else if (tty_admit_read(t, sizeof(struct sa_tty_event), n, &flags, &skipped))
+		aio_emit(task, mntns, t, from->flags & ~SA_TAKEN_SESSION, from->dev, session, 0, n);
+	else if (tty_admit_read(t, session, sizeof(struct sa_tty_event), n, &flags, &skipped))
 		tty_emit_read(task, mntns, t, flags, from->dev, skipped, 0, n,
 			      flag == SA_F_TTY_MOVED ? n : 0, 0);
 }
@@ -2093,11 +2140,12 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 		    last != '\n')
 			bpf_map_update_elem(&tty_partial, &id, &partial, BPF_ANY);
 	}
-	/* By the container's rate (end of input, which reads nothing, is
-	 * not under it), the room reserved for it being its cost. */
+	/* By the container's rate or its session terminal's (end of input,
+	 * which reads nothing, is not under it), the room reserved for it
+	 * being its cost. */
 	skipped = 0;
 	if (ret > 0 &&
-	    !tty_admit_read(t,
+	    !tty_admit_read(t, tty_is_session(t, tty),
 			    sizeof(struct sa_tty_event) + (vec			? 2 * SA_TTY_CAP :
 							   ret <= SA_TTY_SMALL	? SA_TTY_SMALL :
 							   ret <= SA_TTY_MEDIUM ? SA_TTY_MEDIUM :

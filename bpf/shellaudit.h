@@ -181,7 +181,7 @@ struct sa_nsset {
  * execs keep it (a root that execs again with the pipe moved to another fd
  * and /dev/null as stdin keeps its session's pipe captured). */
 #define SA_MARK_STDIN_SET 0x2
-/* A terminal read of the task was past the container's rate: its next
+/* A terminal read of the task was past its rate: its next
  * record says so (SA_F_TTY_CUT). */
 #define SA_MARK_TTY_CUT 0x4
 struct sa_mark {
@@ -202,6 +202,11 @@ struct sa_mark {
 	 * /proc/PID/stat. */
 	__u64 root_start;
 	struct sa_nsset seen; /* the namespaces and root the task was last seen in */
+	/* The session's terminal: its root's controlling terminal at the
+	 * root's first exec (the kernel's struct tty_struct address, as a
+	 * name only), set with stdin_ino; 0: none, or not known (a mark the
+	 * agent made). Its reads have a rate of their own (see tty_admit). */
+	__u64 session_tty;
 };
 
 /* Fields common to every event. Times are CLOCK_MONOTONIC nanoseconds;
@@ -346,7 +351,7 @@ SA_ASSERT_SIZE(sa_nsset, 48);
 SA_ASSERT_AT(sa_nsset, root_dev, 32);
 SA_ASSERT_AT(sa_nsset, root_ino, 40);
 
-SA_ASSERT_SIZE(sa_mark, 88);
+SA_ASSERT_SIZE(sa_mark, 96);
 SA_ASSERT_AT(sa_mark, root, 4);
 SA_ASSERT_AT(sa_mark, flags, 8);
 SA_ASSERT_AT(sa_mark, stdin_ino, 12);
@@ -354,6 +359,7 @@ SA_ASSERT_AT(sa_mark, key, 16);
 SA_ASSERT_AT(sa_mark, nsid, 24);
 SA_ASSERT_AT(sa_mark, root_start, 32);
 SA_ASSERT_AT(sa_mark, seen, 40);
+SA_ASSERT_AT(sa_mark, session_tty, 88);
 
 SA_ASSERT_SIZE(sa_event_hdr, 96);
 SA_ASSERT_AT(sa_event_hdr, flags, 4);

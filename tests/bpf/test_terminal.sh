@@ -448,6 +448,43 @@ t_eq "a pty flood: the line typed after it is recorded" \
 	"$("$TOOLS/sa-lines" --kind line --container t --field comm,line "$work/out.jsonl" |
 		grep after-pty-flood)"
 
+# --- a flood beside the session's terminal -------------------------------------------
+
+# The same flood, kept going, while lines are typed into dash on the
+# session's own terminal (the one its root was given from outside, as the
+# runtime gives kubectl exec's): a user must not hide what they type
+# behind a flood of a pty pair of their own, which takes the container's
+# rate. The session's terminal has a rate of its own: each line typed is
+# recorded, whole, and the flood is still counted.
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent || t_fail "agent did not start (flood beside a session)"
+cap_target t || t_fail "target t not added (flood beside a session)"
+setsid nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 2000000000 \
+	3<>/dev/ptmx >/dev/null 2>&1 &
+flood=$!
+t_wait 60 grep -q "bytes read from the container's terminals, past their rate" "$work/out.jsonl" ||
+	t_fail "beside a flood: the flood went past the rate before the typing"
+{ seq -f 'echo beside-flood-%g > /dev/null' 1 200 && echo 'echo beside-flood-end > /dev/null'; } \
+	>"$work/bf1"
+tt t "$work/bf1" -- "${DASH[@]}"
+flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
+kill -TERM -- "-$flood"
+wait "$flood"
+t_wait 30 grep -q 'beside-flood-end' "$work/out.jsonl"
+cap_agent_stop
+t_eq "beside a flood: the flood still ran when the typing ended" yes "$flooding"
+t_eq "beside a flood: each line typed on the session's terminal is recorded, whole" \
+	"$(cat "$work/bf1")" \
+	"$("$TOOLS/sa-lines" --kind line --container t --field comm,line "$work/out.jsonl" |
+		awk -F'\t' '$1 == "dash" && $2 !~ /^\[not recorded: [0-9]+ bytes read from the container.s terminals, past their rate\]$/' |
+		cut -f2)"
+t_run "beside a flood: the flood was counted, not recorded, the while" test "$(
+	"$TOOLS/sa-lines" --kind line --container t --field comm,line "$work/out.jsonl" |
+		awk -F'\t' '$1 == "ptyflood" && $2 ~ /^\[not recorded: / { split($2, a, " "); s += a[3] }
+			END { print s + 0 }')" -gt 0
+
 # --- --no-terminal --------------------------------------------------------------------
 
 : >"$work/out.jsonl"
