@@ -440,17 +440,29 @@ static __always_inline struct sa_mark *current_target(struct task_struct *task, 
 	return target_of(task, mntns, SA_LOOK_MARK | SA_LOOK_NS);
 }
 
+/* What a readline line costs of its terminal rate beside its bytes. */
+#define SA_LINE_COST 64
+#define SA_COUNT_BYTES 0
+#define SA_COUNT_AIO 1
+#define SA_COUNT_LINES 2
+static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u32 cost, __u64 n,
+				      __u32 kind, __u32 *carry);
+static __always_inline bool line_of_session(struct task_struct *task, const struct sa_mark *t);
+
 /* Reserves a line event with room for cap bytes of line (a constant in
  * each inlined copy, so that the verifier sees the bounds) and copies the
  * line at user address `line` (NULL: end of input) into it. Returns 1 when
  * the line filled the room and a larger one may be wanted (try_bigger: the
  * event is discarded then), 0 otherwise. Reserving (not copying from a
- * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer. */
+ * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer.
+ * A line goes out by its terminal rate (session: its session terminal's;
+ * see tty_admit); end of input is not under it. */
 static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 					const struct sa_mark *t, const char *line, __u32 flags,
-					const __u32 cap, bool try_bigger)
+					bool session, const __u32 cap, bool try_bigger)
 {
 	struct sa_line_event *e;
+	__u32 carry = 0;
 	long n;
 
 	e = bpf_ringbuf_reserve(&events, offsetof(struct sa_line_event, line) + cap, 0);
@@ -461,7 +473,7 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 	fill_hdr(&e->hdr, SA_EV_LINE, task, mntns, t);
 	e->hdr.flags |= flags;
 	e->len = 0;
-	e->pad = 0;
+	e->skipped = 0;
 	if (!line) {
 		e->hdr.flags |= SA_F_EOF;
 	} else {
@@ -483,6 +495,11 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 			n = line_max + 1;
 		}
 		e->len = n - 1;
+		if (!tty_admit(t, session, SA_LINE_COST + e->len, 1, SA_COUNT_LINES, &carry)) {
+			bpf_ringbuf_discard(e, 0);
+			return 0;
+		}
+		e->skipped = carry;
 	}
 	count(SA_CNT_LINES);
 	bpf_ringbuf_submit(e, 0);
@@ -498,13 +515,15 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, const char *line, __u32 flags)
 {
+	bool session = line && line_of_session(task, t);
+
 	if (line_max + 2 > SA_LINE_TINY &&
-	    !emit_line_in(task, mntns, t, line, flags, SA_LINE_TINY, true))
+	    !emit_line_in(task, mntns, t, line, flags, session, SA_LINE_TINY, true))
 		return;
 	if (line_max + 2 > SA_LINE_SMALL &&
-	    !emit_line_in(task, mntns, t, line, flags, SA_LINE_SMALL, true))
+	    !emit_line_in(task, mntns, t, line, flags, session, SA_LINE_SMALL, true))
 		return;
-	emit_line_in(task, mntns, t, line, flags,
+	emit_line_in(task, mntns, t, line, flags, session,
 		     (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2, false);
 }
 
@@ -1442,7 +1461,17 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
  * (its other end is outside, the runtime's), so that a flood of a pty
  * pair of their own, however many, leaves what they type in the session
  * recorded. (A stdin's inode with bit 31 set may name the same entry:
- * the two then share one rate.) */
+ * the two then share one rate.)
+ * Readline's lines go by the same rates (emit_line_in), the session
+ * terminal's when the reader's stdin is that terminal: bash fed lines
+ * by a pipe or a pty of the user's own (yes : | bash -i) returns from
+ * readline tens of thousands of times a second. A line costs its bytes
+ * and SA_LINE_COST (not the room its record takes, as a read's: a record
+ * per line, not per byte), so that typing at a thousand lines a second
+ * (what the pipeline is measured at) goes whole; those past the rate are
+ * counted in lines (sa_stdin_rate.lines), carried by the next line
+ * recorded (sa_line_event.skipped) or at an exit, never cut: a line is
+ * recorded whole or counted. */
 #define SA_TTY_RATE (128u << 10)
 #define SA_TTY_BURST (512u << 10)
 #define SA_TTY_NS_PER_BYTE (1000000000ull / SA_TTY_RATE)
@@ -1472,11 +1501,12 @@ static __always_inline bool tty_is_session(const struct sa_mark *t, const struct
 }
 
 /* Whether a record costing cost bytes of target t's terminals (session:
- * of its session's terminal) goes out now. If not, it is counted: n bytes
- * of a terminal, or for aio an io_submit read. If so, *carry: the count
- * of its kind the record is to carry, taken from the rate. */
+ * of its session's terminal) goes out now. If not, it is counted, by kind:
+ * n bytes of a terminal (SA_COUNT_BYTES), an io_submit read
+ * (SA_COUNT_AIO), a readline line (SA_COUNT_LINES). If so, *carry: the
+ * count of its kind the record is to carry, taken from the rate. */
 static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u32 cost, __u64 n,
-				      bool aio, __u32 *carry)
+				      __u32 kind, __u32 *carry)
 {
 	__u64 key = tty_key(t, session), now = bpf_ktime_get_ns(), tat;
 	struct sa_stdin_rate *r = stdin_rate_get(key, now);
@@ -1488,21 +1518,38 @@ static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u
 	if (tat + cost * SA_TTY_NS_PER_BYTE > now + SA_TTY_BURST * SA_TTY_NS_PER_BYTE) {
 		if (!tty_rate_counted)
 			tty_rate_counted = 1;
-		if (!aio)
+		if (kind == SA_COUNT_BYTES)
 			stdin_skip(r, n);
-		else if (r->aio != 0xffffffffU)
+		else if (kind == SA_COUNT_AIO && r->aio != 0xffffffffU)
 			r->aio++;
+		else if (kind == SA_COUNT_LINES && r->lines != 0xffffffffU)
+			r->lines++;
 		return false;
 	}
 	r->tat = tat + cost * SA_TTY_NS_PER_BYTE;
-	if (aio) {
+	if (kind == SA_COUNT_AIO) {
 		*carry = r->aio;
 		r->aio = 0;
+	} else if (kind == SA_COUNT_LINES) {
+		*carry = r->lines;
+		r->lines = 0;
 	} else {
 		*carry = r->skipped;
 		r->skipped = 0;
 	}
 	return true;
+}
+
+/* Whether the line the task of mark t reads with readline is typed on its
+ * session's terminal: its stdin, which readline reads in a shell, is. */
+static __always_inline bool line_of_session(struct task_struct *task, const struct sa_mark *t)
+{
+	struct file *f;
+
+	if (!t->session_tty)
+		return false;
+	f = fd_file(task, 0);
+	return f && tty_is_session(t, file_tty(f));
 }
 
 /* An io_submit record admitted by tty_admit found no room in the ring
@@ -1525,7 +1572,7 @@ static __always_inline void tty_unadmit_aio(const struct sa_mark *t, bool sessio
 static __always_inline bool tty_admit_read(struct sa_mark *t, bool session, __u32 size, __u64 n,
 					   __u32 *flags, __u32 *skipped)
 {
-	if (!tty_admit(t, session, size, n, false, skipped)) {
+	if (!tty_admit(t, session, size, n, SA_COUNT_BYTES, skipped)) {
 		t->flags |= SA_MARK_TTY_CUT;
 		return false;
 	}
@@ -1945,7 +1992,7 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 	struct sa_tty_event *e;
 	__u32 calls, skipped = 0;
 
-	if (!tty_admit(t, session, SA_TTY_AIO_COST, 0, true, &calls))
+	if (!tty_admit(t, session, SA_TTY_AIO_COST, 0, SA_COUNT_AIO, &calls))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -1963,17 +2010,35 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* What the terminal rate of key counted and did not report yet, as a
- * record of its counts (SA_F_TTY_COUNT) in the name of the exiting
+/* What the terminal rate of key counted and did not report yet, as
+ * records of its counts (SA_F_TTY_COUNT: a terminal read's of bytes and
+ * io_submit reads, a line's of readline lines) in the name of the exiting
  * process of mark t. */
 static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns,
 					   const struct sa_mark *t, __u64 key)
 {
 	struct sa_stdin_rate *r;
+	struct sa_line_event *l;
 	struct sa_tty_event *e;
 
 	r = bpf_map_lookup_elem(&stdin_rate, &key);
-	if (!r || !(r->skipped || r->aio))
+	if (!r)
+		return;
+	if (r->lines) {
+		l = bpf_ringbuf_reserve(&events, offsetof(struct sa_line_event, line), 0);
+		if (!l) {
+			count(SA_CNT_DROP_LINE);
+		} else {
+			fill_hdr(&l->hdr, SA_EV_LINE, task, mntns, t);
+			l->hdr.flags |= SA_F_TTY_COUNT;
+			l->len = 0;
+			l->skipped = r->lines;
+			r->lines = 0;
+			count(SA_CNT_LINES);
+			bpf_ringbuf_submit(l, 0);
+		}
+	}
+	if (!(r->skipped || r->aio))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -1994,7 +2059,9 @@ static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns
 static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
 				       const struct sa_mark *t)
 {
-	if (!tty_rate_counted || !wants_terminal(t))
+	/* Readline's lines are under it whether or not terminal capture
+	 * is on. */
+	if (!tty_rate_counted)
 		return;
 	tty_report_key(task, mntns, t, tty_key(t, false));
 	if (t->session_tty)

@@ -27,11 +27,15 @@
 
 /* The rate of a stream, keyed target id << 32 | stdin inode number; key
  * target id << 32 (no stream has inode 0): the rate of the target's
- * terminal reads and io_submit reads (see bpf/shellaudit.bpf.c). */
+ * terminal reads, io_submit reads and readline lines, and with
+ * SA_TTY_SESSION_KEY those of its session's terminal (see
+ * bpf/shellaudit.bpf.c). */
 struct sa_stdin_rate {
 	__u64 tat;     /* GCRA's theoretical arrival time (CLOCK_MONOTONIC): idle from then */
 	__u32 skipped; /* bytes not recorded since its last record */
 	__u32 aio;     /* io_submit reads with no record since the last one (past the rate) */
+	__u32 lines;   /* readline lines not recorded since the last one (past the rate) */
+	__u32 pad;
 };
 
 enum sa_event_type {
@@ -86,7 +90,9 @@ enum sa_event_type {
 #define SA_F_EXEC_IA32 0x4000
 /* Terminal reads (SA_EV_TTY): no read of its own (len, count and tty are
  * 0), only what the container's terminal rate counted and did not report
- * yet (skipped, calls), at the exit of one of its processes. */
+ * yet (skipped, calls), at the exit of one of its processes; lines
+ * (SA_EV_LINE): no line (len 0), only the readline lines it counted
+ * (skipped). */
 #define SA_F_TTY_COUNT 0x8000
 /* Terminal reads (SA_EV_TTY): reads of this thread before this one were
  * past the container's terminal rate, not recorded: its line ends there. */
@@ -235,7 +241,9 @@ struct sa_event_hdr {
 struct sa_line_event {
 	struct sa_event_hdr hdr;
 	__u32 len; /* bytes in line, no NUL */
-	__u32 pad;
+	/* Readline lines of its rate not recorded before this one (past the
+	 * rate); with SA_F_TTY_COUNT the record carries this count only. */
+	__u32 skipped;
 	char line[SA_LINE_CAP];
 };
 
@@ -341,6 +349,11 @@ struct sa_tty_event {
 	_Static_assert(__builtin_offsetof(struct type, field) == (off),                            \
 		       "struct " #type ": " #field " moved")
 
+SA_ASSERT_SIZE(sa_stdin_rate, 24);
+SA_ASSERT_AT(sa_stdin_rate, skipped, 8);
+SA_ASSERT_AT(sa_stdin_rate, aio, 12);
+SA_ASSERT_AT(sa_stdin_rate, lines, 16);
+
 SA_ASSERT_SIZE(sa_target_key, 8);
 SA_ASSERT_SIZE(sa_target_val, 24);
 SA_ASSERT_AT(sa_target_val, init, 4);
@@ -379,6 +392,7 @@ SA_ASSERT_AT(sa_event_hdr, root, 88);
 
 SA_ASSERT_SIZE(sa_line_event, 104 + SA_LINE_CAP);
 SA_ASSERT_AT(sa_line_event, len, 96);
+SA_ASSERT_AT(sa_line_event, skipped, 100);
 SA_ASSERT_AT(sa_line_event, line, 104);
 
 SA_ASSERT_SIZE(sa_exec_event, 120 + SA_UNLINKED_CAP + SA_FILENAME_CAP + SA_ARGS_CAP);

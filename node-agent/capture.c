@@ -141,6 +141,7 @@ static bool capture_decode(const void *data, size_t size, struct capture_event *
 			return false;
 		ev.text = e->line;
 		ev.text_len = e->len;
+		ev.skipped = e->skipped;
 		break;
 	}
 	case SA_EV_EXEC: {
@@ -1058,7 +1059,7 @@ static void capture_ids_add(uint64_t mntns, const struct sa_target_val *v, void 
  * idle_before. */
 static bool capture_stream_idle(const struct sa_stdin_rate *v, uint64_t idle_before)
 {
-	return !v->skipped && !v->aio && v->tat < idle_before;
+	return !v->skipped && !v->aio && !v->lines && v->tat < idle_before;
 }
 
 int capture_sweep_streams(struct capture *c, uint64_t idle_before)

@@ -58,7 +58,9 @@ struct capture_event {
 	uint32_t asked; /* terminal reads: bytes the read asked for */
 	uint32_t lost; /* terminal reads: bytes read past what text holds */
 	/* terminal reads of a session's stdin (SA_F_TTY_STDIN): bytes of it
-	 * read before this read and not recorded (past its rate) */
+	 * read before this read and not recorded (past its rate); lines:
+	 * readline lines before this one not recorded (past their rate;
+	 * with SA_F_TTY_COUNT the record has no line of its own) */
 	uint32_t skipped;
 	/* io_submit reads (SA_F_TTY_AIO): those of the container before
 	 * this one that made no record (past their rate) */

@@ -197,6 +197,24 @@ static struct session *session_get(struct session_table *st, const struct sa_eve
 	return s;
 }
 
+/* n readline lines of s were not recorded, past their rate (h: the
+ * record that says so): an entry that says how many. */
+static int session_lines_past(struct session_table *st, struct session *s,
+			      const struct sa_event_hdr *h, uint32_t n)
+{
+	struct sink_entry e = { 0 };
+	char note[96];
+	int len = snprintf(note, sizeof(note), SESSION_LINES_PAST, n);
+
+	session_fill(&e, s, h);
+	e.seq = s->next_seq++;
+	e.kind = SINK_LINE;
+	e.text = note;
+	e.text_len = (size_t)len;
+	e.truncated = true;
+	return sink_write(st->sink, &e);
+}
+
 int session_handle(struct session_table *st, const struct capture_event *ev,
 		   const char *container)
 {
@@ -217,6 +235,12 @@ int session_handle(struct session_table *st, const struct capture_event *ev,
 		return 0; /* bytes, not lines: ttyline makes the lines */
 	if (!(s = session_get(st, h, container)))
 		return -ENOMEM;
+	if (h->type == SA_EV_LINE && ev->skipped) {
+		int r = session_lines_past(st, s, h, ev->skipped);
+
+		if (r < 0 || (h->flags & SA_F_TTY_COUNT))
+			return r;
+	}
 	session_fill(&e, s, h);
 	e.seq = s->next_seq++;
 	e.text = ev->text;

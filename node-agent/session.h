@@ -21,6 +21,10 @@ int session_table_new(struct sink *sink, struct session_table **out);
 /* Ends every open session (reason "agent stopped") and frees the table. */
 void session_table_free(struct session_table *st);
 
+/* The entry of a line record's count of readline lines past their rate
+ * (sa_line_event.skipped), before its line if it has one. */
+#define SESSION_LINES_PAST "[not recorded: %u lines read by readline, past their rate]"
+
 /* Hands the entries of one event to the sink; `container` names its target. */
 int session_handle(struct session_table *st, const struct capture_event *ev,
 		   const char *container);

@@ -221,6 +221,45 @@ static void test_session_entries_in_order_with_start_and_end(void)
 	free(out);
 }
 
+/* A line record that carries a count of readline lines past their rate:
+ * an entry that says how many, before its line; a record of the count
+ * alone (SA_F_TTY_COUNT) is that entry only. */
+static void test_session_lines_past_the_rate_are_an_entry(void)
+{
+	struct sa_event_hdr h = hdr(SA_EV_LINE, 1, 100, 101);
+	struct capture_event ev = { .hdr = &h, .text = "ls", .text_len = 2, .skipped = 41 };
+	struct fixture x;
+	char *out;
+	cJSON *o;
+
+	open_fixture(&x);
+	session_handle(x.st, &ev, "one");
+	h = hdr(SA_EV_LINE, 1, 100, 101);
+	h.flags = SA_F_TTY_COUNT;
+	ev = (struct capture_event){ .hdr = &h, .skipped = 7 };
+	session_handle(x.st, &ev, "one");
+	out = close_fixture(&x);
+	/* start, the count, ls, the count alone, end */
+	UNIT_CHECK(count_lines(out) == 5);
+	o = nth(out, 1);
+	UNIT_CHECK_STR(str(o, "line"),
+		       "[not recorded: 41 lines read by readline, past their rate]");
+	UNIT_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(o, "truncated")));
+	UNIT_CHECK(num(o, "seq") == 1);
+	cJSON_Delete(o);
+	o = nth(out, 2);
+	UNIT_CHECK_STR(str(o, "line"), "ls");
+	UNIT_CHECK(num(o, "seq") == 2);
+	cJSON_Delete(o);
+	o = nth(out, 3);
+	UNIT_CHECK_STR(str(o, "line"), "[not recorded: 7 lines read by readline, past their rate]");
+	cJSON_Delete(o);
+	o = nth(out, 4);
+	UNIT_CHECK_STR(str(o, "kind"), "session_end");
+	cJSON_Delete(o);
+	free(out);
+}
+
 static void test_session_separate_per_target_and_leader(void)
 {
 	struct fixture x;
@@ -654,6 +693,7 @@ UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
 	  UNIT_TEST(test_session_namespace_change_is_an_entry),
 	  UNIT_TEST(test_session_terminal_lines_say_their_source),
 	  UNIT_TEST(test_session_separate_per_target_and_leader),
+	  UNIT_TEST(test_session_lines_past_the_rate_are_an_entry),
 	  UNIT_TEST(test_sink_escapes_every_byte_reversibly),
 	  UNIT_TEST(test_sink_escapes_terminal_sequences),
 	  UNIT_TEST(test_sink_shows_lines_as_typed), UNIT_TEST(test_sink_truncated_argv_and_eof),
