@@ -1186,10 +1186,12 @@ static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct 
  * (tty_dev), 0 for a session's stdin; skipped: bytes of that stdin, or of
  * the container's terminals, not recorded before this read (past their
  * rate). */
+static __always_inline void rate_put_back(__u64 key, __u32 kind, __u32 n);
+
 static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 					  const struct sa_mark *t, __u32 flags, __u32 dev,
-					  __u32 skipped, unsigned long buf, unsigned long asked,
-					  long ret, const __u32 cap)
+					  __u32 skipped, __u64 rkey, unsigned long buf,
+					  unsigned long asked, long ret, const __u32 cap)
 {
 	struct sa_tty_event *e;
 	__u32 n = ret > cap ? cap : (__u32)ret;
@@ -1197,6 +1199,7 @@ static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + cap, 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
+		rate_put_back(rkey, SA_COUNT_BYTES, skipped);
 		return;
 	}
 	tty_fill(e, task, mntns, t, flags, dev, asked, skipped);
@@ -1242,8 +1245,9 @@ static __always_inline long iov_at(unsigned long iov, __u32 i, bool compat, __u6
  * them), read instead of iov when given. */
 static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns,
 					   const struct sa_mark *t, __u32 flags, __u32 dev,
-					   __u32 skipped, unsigned long iov, unsigned long iovcnt,
-					   long ret, bool compat, const __u64 *saved)
+					   __u32 skipped, __u64 rkey, unsigned long iov,
+					   unsigned long iovcnt, long ret, bool compat,
+					   const __u64 *saved)
 {
 	struct sa_tty_event *e;
 	__u64 want = ret > SA_TTY_CAP ? SA_TTY_CAP : ret, off = 0, n, base;
@@ -1254,6 +1258,7 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 	e = bpf_ringbuf_reserve(&events, sizeof(*e) + 2 * SA_TTY_CAP, 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
+		rate_put_back(rkey, SA_COUNT_BYTES, skipped);
 		return;
 	}
 	tty_fill(e, task, mntns, t, flags, dev, 0, skipped);
@@ -1552,16 +1557,19 @@ static __always_inline bool line_of_session(struct task_struct *task, const stru
 	return f && tty_is_session(t, file_tty(f));
 }
 
-/* An io_submit record admitted by tty_admit found no room in the ring
- * buffer (a counted drop): the count of reads it was to carry goes back
- * to the rate. */
-static __always_inline void tty_unadmit_aio(const struct sa_mark *t, bool session, __u32 calls)
+/* A record that was to carry n counted of its kind (SA_COUNT_*) by the
+ * rate of key (0: none) found no room in the ring buffer (a counted drop
+ * of its own): the count goes back to the rate, for the next record or
+ * exit to carry. */
+static __always_inline void rate_put_back(__u64 key, __u32 kind, __u32 n)
 {
-	__u64 key = tty_key(t, session);
-	struct sa_stdin_rate *r = calls ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
+	struct sa_stdin_rate *r = n && key ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
+	__u32 *c;
 
-	if (r)
-		r->aio = calls > 0xffffffffU - r->aio ? 0xffffffffU : r->aio + calls;
+	if (!r)
+		return;
+	c = kind == SA_COUNT_AIO ? &r->aio : kind == SA_COUNT_LINES ? &r->lines : &r->skipped;
+	*c = n > 0xffffffffU - *c ? 0xffffffffU : *c + n;
 }
 
 /* Whether a record of size bytes of a read of n bytes from a terminal by
@@ -1653,7 +1661,7 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 	if (!n) {
 		if (b->open && brk) {
 			b->open = 0;
-			tty_emit_read(task, mntns, t, SA_F_TTY_STDIN | brk, 0, 0, 0, 0, 0,
+			tty_emit_read(task, mntns, t, SA_F_TTY_STDIN | brk, 0, 0, 0, 0, 0, 0,
 				      SA_TTY_SMALL);
 		}
 		stdin_count(b, held);
@@ -1688,6 +1696,7 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 			b->open = !brk && last != '\n' ? SA_OPEN_BYTES : 0;
 		} else {
 			count(SA_CNT_DROP_TTY);
+			rate_put_back(key, SA_COUNT_BYTES, skipped);
 		}
 	}
 	stdin_count(b, held);
@@ -1703,7 +1712,7 @@ static __always_inline bool stdin_emit_read(struct task_struct *task, __u64 mntn
 
 	if (!stdin_admit(key, sizeof(struct sa_tty_event) + cap, ret, &skipped))
 		return false;
-	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret, cap);
+	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, key, buf, asked, ret, cap);
 	return true;
 }
 
@@ -1719,7 +1728,7 @@ static __always_inline void stdin_report(struct task_struct *task, __u64 mntns,
 		return;
 	skipped = r->skipped;
 	r->skipped = 0;
-	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, 0, 0, 0, SA_TTY_SMALL);
+	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, key, 0, 0, 0, SA_TTY_SMALL);
 }
 
 /* The stdin_buf of thread id, made empty when it has none; NULL when the
@@ -1793,8 +1802,8 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 		sent = stdin_admit(key, sizeof(struct sa_tty_event) + 2 * SA_TTY_CAP, ret,
 				   &skipped);
 		if (sent)
-			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, buf, asked, ret,
-				       compat, saved);
+			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, key, buf, asked,
+				       ret, compat, saved);
 	} else if (ret <= SA_TTY_SMALL) {
 		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
 	} else if (ret <= SA_TTY_MEDIUM) {
@@ -1997,7 +2006,7 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_TTY);
-		tty_unadmit_aio(t, session, calls);
+		rate_put_back(tty_key(t, session), SA_COUNT_AIO, calls);
 		return;
 	}
 	if (skey && (s = bpf_map_lookup_elem(&stdin_rate, &skey))) {
@@ -2095,7 +2104,7 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns, st
 	else if (flag == SA_F_TTY_AIO)
 		aio_emit(task, mntns, t, from->flags & ~SA_TAKEN_SESSION, from->dev, session, 0, n);
 	else if (tty_admit_read(t, session, sizeof(struct sa_tty_event), n, &flags, &skipped))
-		tty_emit_read(task, mntns, t, flags, from->dev, skipped, 0, n,
+		tty_emit_read(task, mntns, t, flags, from->dev, skipped, tty_key(t, session), 0, n,
 			      flag == SA_F_TTY_MOVED ? n : 0, 0);
 }
 
@@ -2129,7 +2138,8 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	__u8 partial = 1, *state;
 	__u32 lflag, flags = 0, dev, skipped;
 	char last = 0;
-	bool stdin;
+	bool stdin, session;
+	__u64 rkey;
 
 	if (ret < 0)
 		return 0;
@@ -2211,8 +2221,10 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	 * which reads nothing, is not under it), the room reserved for it
 	 * being its cost. */
 	skipped = 0;
+	session = tty_is_session(t, tty);
+	rkey = tty_key(t, session);
 	if (ret > 0 &&
-	    !tty_admit_read(t, tty_is_session(t, tty),
+	    !tty_admit_read(t, session,
 			    sizeof(struct sa_tty_event) + (vec			? 2 * SA_TTY_CAP :
 							   ret <= SA_TTY_SMALL	? SA_TTY_SMALL :
 							   ret <= SA_TTY_MEDIUM ? SA_TTY_MEDIUM :
@@ -2220,14 +2232,17 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 			    ret, &flags, &skipped))
 		return 0;
 	if (vec)
-		tty_emit_readv(task, mntns, t, flags, dev, skipped, buf, asked, ret, compat,
+		tty_emit_readv(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret, compat,
 			       start.file ? start.iov : NULL);
 	else if (ret <= SA_TTY_SMALL)
-		tty_emit_read(task, mntns, t, flags, dev, skipped, buf, asked, ret, SA_TTY_SMALL);
+		tty_emit_read(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret,
+			      SA_TTY_SMALL);
 	else if (ret <= SA_TTY_MEDIUM)
-		tty_emit_read(task, mntns, t, flags, dev, skipped, buf, asked, ret, SA_TTY_MEDIUM);
+		tty_emit_read(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret,
+			      SA_TTY_MEDIUM);
 	else
-		tty_emit_read(task, mntns, t, flags, dev, skipped, buf, asked, ret, SA_TTY_CAP);
+		tty_emit_read(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret,
+			      SA_TTY_CAP);
 	return 0;
 }
 

@@ -448,6 +448,44 @@ t_eq "a pty flood: the line typed after it is recorded" \
 	"$("$TOOLS/sa-lines" --kind line --container t --field comm,line "$work/out.jsonl" |
 		grep after-pty-flood)"
 
+# --- a pty flood into a full ring buffer ----------------------------------------------
+
+# The same flood while the agent is stopped, its ring buffer of 1 MiB: the
+# reads the rate lets go find it full, a counted drop each. The count of
+# bytes such a record was to carry goes back to the rate, for the next
+# record or exit, so that every byte read is recorded, counted, or one of
+# the dropped reads' (a byte each: their number is in the gap entry), or
+# the lone newline after a count (no entry). Without, the bytes read
+# between two dropped reads were missing without a trace.
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent --ringbuf-mb 1 || t_fail "agent did not start (full ring buffer)"
+cap_target t || t_fail "target t not added (full ring buffer)"
+kill -STOP "$AGENT_PID"
+nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 6000000 \
+	3<>/dev/ptmx >"$work/ptyflood-full" 2>&1
+kill -CONT "$AGENT_PID"
+printf '%s\n' 'echo after-full-flood > /dev/null' >"$work/pf3"
+tt t "$work/pf3" -- "${DASH[@]}"
+t_wait 60 grep -q 'after-full-flood' "$work/out.jsonl"
+cap_agent_stop
+t_eq "ptyflood read its 6,000,003 bytes one by one (full ring buffer)" "6000003 bytes read" \
+	"$(cat "$work/ptyflood-full")"
+read -r recorded counted notes <<<"$("$TOOLS/sa-lines" --kind line --container t \
+	--field comm,line,truncated "$work/out.jsonl" | awk -F'\t' '
+	$2 ~ /^\[not recorded: [0-9]+ bytes read from the container.s terminals, past their rate\]$/ {
+		split($2, a, " "); k += a[3]; c++; next }
+	$1 == "ptyflood" { r += length($2) + ($3 == "true" ? 0 : 1) }
+	END { print r + 0, k + 0, c + 0 }')"
+lost=$("$TOOLS/sa-lines" --kind lost --field lost_terminal_reads "$work/out.jsonl" |
+	awk '{ s += $1 } END { print s + 0 }')
+missing=$((6000003 - recorded - counted))
+echo "  note full ring buffer: $recorded bytes recorded, $counted counted ($notes counts), $lost reads dropped, $missing bytes neither"
+t_run "a pty flood into a full ring buffer: reads were dropped ($lost)" test "$lost" -gt 0
+t_run "a pty flood into a full ring buffer: no byte missing but the dropped reads' and the lone newlines ($missing)" \
+	test "$missing" -ge 0 -a "$missing" -le $((lost + notes))
+
 # --- a flood beside the session's terminal -------------------------------------------
 
 # The same flood, kept going, while lines are typed into dash on the
@@ -471,7 +509,7 @@ t_wait 60 grep -q "bytes read from the container's terminals, past their rate" "
 tt t "$work/bf1" -- "${DASH[@]}"
 flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
 kill -TERM -- "-$flood"
-wait "$flood"
+wait "$flood" 2>/dev/null
 t_wait 30 grep -q 'beside-flood-end' "$work/out.jsonl"
 cap_agent_stop
 t_eq "beside a flood: the flood still ran when the typing ended" yes "$flooding"
@@ -539,7 +577,7 @@ t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl" ||
 tt t "$work/rf2" -- "${BASH_RL[@]}"
 flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
 kill -KILL -- "-$flood"
-wait "$flood"
+wait "$flood" 2>/dev/null
 t_wait 30 grep -q 'beside-rl-flood-end' "$work/out.jsonl"
 cap_agent_stop
 t_eq "beside a readline flood: the flood still ran when the typing ended" yes "$flooding"
