@@ -455,8 +455,8 @@ static __always_inline bool line_of_session(struct task_struct *task, const stru
  * the line filled the room and a larger one may be wanted (try_bigger: the
  * event is discarded then), 0 otherwise. Reserving (not copying from a
  * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer.
- * A line goes out by its terminal rate (session: its session terminal's;
- * see tty_admit); end of input is not under it. */
+ * A line goes out by its container's terminal rate (see tty_admit), but
+ * one typed on its session's terminal (session) and end of input. */
 static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 					const struct sa_mark *t, const char *line, __u32 flags,
 					bool session, const __u32 cap, bool try_bigger)
@@ -495,7 +495,8 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 			n = line_max + 1;
 		}
 		e->len = n - 1;
-		if (!tty_admit(t, session, SA_LINE_COST + e->len, 1, SA_COUNT_LINES, &carry)) {
+		if (!session &&
+		    !tty_admit(t, false, SA_LINE_COST + e->len, 1, SA_COUNT_LINES, &carry)) {
 			bpf_ringbuf_discard(e, 0);
 			return 0;
 		}
@@ -1181,13 +1182,14 @@ static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct 
 	e->calls = 0;
 }
 
+static __always_inline void rate_put_back(__u64 key, __u32 kind, __u32 n);
+
 /* One read(2) into a record with room for cap bytes (a constant in each
  * inlined copy, so that the verifier sees the bounds). dev: the terminal
  * (tty_dev), 0 for a session's stdin; skipped: bytes of that stdin, or of
- * the container's terminals, not recorded before this read (past their
- * rate). */
-static __always_inline void rate_put_back(__u64 key, __u32 kind, __u32 n);
-
+ * the container's (or session's) terminals, not recorded before this read
+ * (past their rate), taken from the rate of key rkey (0: none), which gets
+ * them back when the record finds no room. */
 static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 					  const struct sa_mark *t, __u32 flags, __u32 dev,
 					  __u32 skipped, __u64 rkey, unsigned long buf,
@@ -1242,7 +1244,8 @@ static __always_inline long iov_at(unsigned long iov, __u32 i, bool compat, __u6
 /* One readv(2) or preadv2(2): iov is the iovec array (32-bit ones for a
  * compat syscall), ret bytes spread over them in order; saved: the array
  * as the syscall began (sa_read_start: base and length pairs, iovcnt of
- * them), read instead of iov when given. */
+ * them), read instead of iov when given; skipped and rkey as for
+ * tty_emit_read. */
 static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns,
 					   const struct sa_mark *t, __u32 flags, __u32 dev,
 					   __u32 skipped, __u64 rkey, unsigned long iov,
@@ -1467,16 +1470,18 @@ static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
  * pair of their own, however many, leaves what they type in the session
  * recorded. (A stdin's inode with bit 31 set may name the same entry:
  * the two then share one rate.)
- * Readline's lines go by the same rates (emit_line_in), the session
- * terminal's when the reader's stdin is that terminal: bash fed lines
- * by a pipe or a pty of the user's own (yes : | bash -i) returns from
- * readline tens of thousands of times a second. A line costs its bytes
- * and SA_LINE_COST (not the room its record takes, as a read's: a record
- * per line, not per byte), so that typing at a thousand lines a second
- * (what the pipeline is measured at) goes whole; those past the rate are
- * counted in lines (sa_stdin_rate.lines), carried by the next line
- * recorded (sa_line_event.skipped) or at an exit, never cut: a line is
- * recorded whole or counted. */
+ * Readline's lines go by the container's rate (emit_line_in) unless the
+ * reader's stdin is the session's terminal: bash fed lines by a pipe or a
+ * pty of the user's own (yes : | bash -i) returns from readline tens of
+ * thousands of times a second. Those typed on the session's terminal are
+ * under no rate, as before there was one: what is typed or pasted there,
+ * up to bash's speed, is recorded whole (a read may be a record per
+ * byte, a line is a record per line). A line costs its bytes and
+ * SA_LINE_COST (not the room its record takes, as a read's), so that
+ * typing at a thousand lines a second under tmux or sudo's pty goes
+ * whole; those past the rate are counted in lines (sa_stdin_rate.lines),
+ * carried by the next line recorded (sa_line_event.skipped) or at an
+ * exit, never cut: a line is recorded whole or counted. */
 #define SA_TTY_RATE (128u << 10)
 #define SA_TTY_BURST (512u << 10)
 #define SA_TTY_NS_PER_BYTE (1000000000ull / SA_TTY_RATE)

@@ -527,10 +527,10 @@ t_run "beside a flood: the flood was counted, not recorded, the while" test "$(
 
 # bash fed its lines by a pipe (yes : | bash -i) returns from readline as
 # fast as it runs them: a line record each, tens of thousands a second,
-# without a terminal. Readline's lines go by the same rates: the first
-# part recorded, the rest counted in lines, each line whole or counted,
-# nothing dropped in the ring buffer; and the lines typed meanwhile on the
-# session's terminal, under its own rate, are all recorded.
+# without a terminal. Readline's lines go by the container's rate: the
+# first part recorded, the rest counted in lines, each line whole or
+# counted, nothing dropped in the ring buffer; and the lines typed
+# meanwhile on the session's terminal, under no rate, are all recorded.
 rl_past='^\[not recorded: [0-9]+ lines read by readline, past their rate\]$'
 : >"$work/out.jsonl"
 : >"$work/agent.log"
