@@ -2200,6 +2200,15 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 				   start.file ? start.iov : NULL);
 		return 0;
 	}
+	/* A session root the agent's sweep marked (its session was open
+	 * before its container became a target, or across an agent of
+	 * another build): no exec of it was seen, so its session's terminal
+	 * is taken at its first terminal read, as its controlling terminal
+	 * then (a shell's, which it never changes). */
+	if (!(t->flags & SA_MARK_STDIN_SET) && t->root == (__u32)(id >> 32)) {
+		t->session_tty = (__u64)BPF_CORE_READ(task, signal, tty);
+		t->flags |= SA_MARK_STDIN_SET;
+	}
 	dev = tty_dev(tty);
 	lflag = BPF_CORE_READ(tty, termios.c_lflag);
 	state = bpf_map_lookup_elem(&in_readline, &id);

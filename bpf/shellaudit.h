@@ -183,9 +183,11 @@ struct sa_nsset {
  * target removed takes the marks of its tasks with it.
  */
 #define SA_MARK_UNSEEN 0x1 /* set by the agent: `seen` is taken at the next event */
-/* stdin_ino was taken, at the session root's first exec seen: its later
- * execs keep it (a root that execs again with the pipe moved to another fd
- * and /dev/null as stdin keeps its session's pipe captured). */
+/* stdin_ino and session_tty were taken, at the session root's first exec
+ * seen (the root of a mark the agent made: session_tty at its first
+ * terminal read): its later execs keep them (a root that execs again with
+ * the pipe moved to another fd and /dev/null as stdin keeps its session's
+ * pipe captured). */
 #define SA_MARK_STDIN_SET 0x2
 /* A terminal read of the task was past its rate: its next
  * record says so (SA_F_TTY_CUT). */
@@ -210,8 +212,10 @@ struct sa_mark {
 	struct sa_nsset seen; /* the namespaces and root the task was last seen in */
 	/* The session's terminal: its root's controlling terminal at the
 	 * root's first exec (the kernel's struct tty_struct address, as a
-	 * name only), set with stdin_ino; 0: none, or not known (a mark the
-	 * agent made). Its reads have a rate of their own (see tty_admit). */
+	 * name only), set with stdin_ino (SA_MARK_STDIN_SET); 0: none, or not
+	 * known (a task the agent marked, but its session's root, which takes
+	 * it at its first terminal read). Its reads have a rate of their own
+	 * (see tty_admit). */
 	__u64 session_tty;
 };
 

@@ -523,6 +523,41 @@ t_run "beside a flood: the flood was counted, not recorded, the while" test "$(
 		awk -F'\t' '$1 == "ptyflood" && $2 ~ /^\[not recorded: / { split($2, a, " "); s += a[3] }
 			END { print s + 0 }')" -gt 0
 
+# The same, the dash session opened before the agent ran, entered the way
+# runc exec enters (its root's parent outside the container): the agent's
+# sweep marks it, no exec of its root is seen, and the root takes its
+# session's terminal at its first terminal read.
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+{ seq -f 'echo swept-flood-%g > /dev/null' 1 100 && echo 'echo swept-flood-end > /dev/null'; } \
+	>"$work/bf3"
+"$TOOLS/ptytype" --prompt "$PROMPT" --prompt-last --lines "$work/bf3" --log "$work/pty-swept.log" \
+	--timeout 300 \
+	--ready "grep -q 'bytes read from the container.s terminals, past their rate' '$work/out.jsonl'" \
+	-- nsenter --target "${CPID[t]}" --pid -- nsenter --target "${CPID[t]}" --mount --root --wd \
+	"${CENV[@]}" PS1="$PROMPT" HISTFILE=/dev/null /bin/dash -i >/dev/null &
+typer=$!
+t_wait 30 grep -qF "$PROMPT" "$work/pty-swept.log" || t_fail "a session open before the target: dash's prompt"
+cap_agent || t_fail "agent did not start (a session open before the target)"
+cap_target t || t_fail "target t not added (a session open before the target)"
+setsid nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 2000000000 \
+	3<>/dev/ptmx >/dev/null 2>&1 &
+flood=$!
+wait "$typer"
+[ $? != 125 ] || t_fail "a session open before the target: every line typed" "$(tail -c 300 "$work/pty-swept.log")"
+flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
+kill -TERM -- "-$flood"
+wait "$flood" 2>/dev/null
+t_wait 30 grep -q 'swept-flood-end' "$work/out.jsonl"
+cap_agent_stop
+t_eq "a session open before the target: the flood still ran when the typing ended" yes "$flooding"
+t_eq "a session open before the target: each line typed on its terminal beside a flood is recorded, whole" \
+	"$(cat "$work/bf3")" \
+	"$("$TOOLS/sa-lines" --kind line --container t --field comm,line "$work/out.jsonl" |
+		awk -F'\t' '$1 == "dash" && $2 !~ /^\[not recorded: [0-9]+ bytes read from the container.s terminals, past their rate\]$/' |
+		cut -f2)"
+
 # --- readline's lines, flooded ---------------------------------------------------------
 
 # bash fed its lines by a pipe (yes : | bash -i) returns from readline as
