@@ -328,7 +328,14 @@ static void watch_ws_closed(struct watch_ws *ws)
 			 "watch %.200s: closed by the server (status %d)", ws->w->path,
 			 ws->close_status);
 		ws->err = -EIO;
-	} else if (now - valid >= ws->hangup_ms) {
+	} else if (now - valid >= ws->hangup_ms * 3 / 4) {
+		/* libwebsockets hung up (no pong): its clock of the last
+		 * valid moment counts in whole seconds and from the
+		 * connection, before the upgrade's answer that starts ours,
+		 * so it may end a few ms short of hangup_ms by ours. A peer
+		 * that closes a live connection does so within a keepalive of
+		 * its last pong, well short of three quarters of hangup_ms
+		 * (twice the keepalive). */
 		snprintf(r->message, sizeof(r->message),
 			 "watch %.200s: no answer to a ping for %ld s", ws->w->path,
 			 (now - valid) / 1000);
