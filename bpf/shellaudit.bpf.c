@@ -1432,10 +1432,22 @@ static __always_inline __u64 stdin_key(const struct sa_mark *t)
 	return (__u64)t->target << 32 | t->stdin_ino;
 }
 
+/* Adds n to count *c, up to its largest value. */
+static __always_inline void count_add(__u32 *c, __u64 n)
+{
+	*c = n > 0xffffffffU - *c ? 0xffffffffU : *c + (__u32)n;
+}
+
 /* Counts n more bytes of stream r as not recorded. */
 static __always_inline void stdin_skip(struct sa_stdin_rate *r, __u64 n)
 {
-	r->skipped = n > 0xffffffffU - r->skipped ? 0xffffffffU : r->skipped + (__u32)n;
+	count_add(&r->skipped, n);
+}
+
+/* The count of rate r of what is not recorded, by kind (SA_COUNT_*). */
+static __always_inline __u32 *rate_count(struct sa_stdin_rate *r, __u32 kind)
+{
+	return kind == SA_COUNT_AIO ? &r->aio : kind == SA_COUNT_LINES ? &r->lines : &r->skipped;
 }
 
 /* The records of a target's terminal reads (and of what splice, sendfile
@@ -1511,15 +1523,16 @@ static __always_inline bool tty_is_session(const struct sa_mark *t, const struct
 }
 
 /* Whether a record costing cost bytes of target t's terminals (session:
- * of its session's terminal) goes out now. If not, it is counted, by kind:
- * n bytes of a terminal (SA_COUNT_BYTES), an io_submit read
- * (SA_COUNT_AIO), a readline line (SA_COUNT_LINES). If so, *carry: the
- * count of its kind the record is to carry, taken from the rate. */
+ * of its session's terminal) goes out now. If not, n is counted, by kind:
+ * bytes of a terminal (SA_COUNT_BYTES), io_submit reads (SA_COUNT_AIO),
+ * readline lines (SA_COUNT_LINES). If so, *carry: the count of its kind
+ * the record is to carry, taken from the rate. */
 static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u32 cost, __u64 n,
 				      __u32 kind, __u32 *carry)
 {
 	__u64 key = tty_key(t, session), now = bpf_ktime_get_ns(), tat;
 	struct sa_stdin_rate *r = stdin_rate_get(key, now);
+	__u32 *c;
 
 	*carry = 0;
 	if (!r)
@@ -1528,25 +1541,13 @@ static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u
 	if (tat + cost * SA_TTY_NS_PER_BYTE > now + SA_TTY_BURST * SA_TTY_NS_PER_BYTE) {
 		if (!tty_rate_counted)
 			tty_rate_counted = 1;
-		if (kind == SA_COUNT_BYTES)
-			stdin_skip(r, n);
-		else if (kind == SA_COUNT_AIO && r->aio != 0xffffffffU)
-			r->aio++;
-		else if (kind == SA_COUNT_LINES && r->lines != 0xffffffffU)
-			r->lines++;
+		count_add(rate_count(r, kind), n);
 		return false;
 	}
 	r->tat = tat + cost * SA_TTY_NS_PER_BYTE;
-	if (kind == SA_COUNT_AIO) {
-		*carry = r->aio;
-		r->aio = 0;
-	} else if (kind == SA_COUNT_LINES) {
-		*carry = r->lines;
-		r->lines = 0;
-	} else {
-		*carry = r->skipped;
-		r->skipped = 0;
-	}
+	c = rate_count(r, kind);
+	*carry = *c;
+	*c = 0;
 	return true;
 }
 
@@ -1569,12 +1570,9 @@ static __always_inline bool line_of_session(struct task_struct *task, const stru
 static __always_inline void rate_put_back(__u64 key, __u32 kind, __u32 n)
 {
 	struct sa_stdin_rate *r = n && key ? bpf_map_lookup_elem(&stdin_rate, &key) : NULL;
-	__u32 *c;
 
-	if (!r)
-		return;
-	c = kind == SA_COUNT_AIO ? &r->aio : kind == SA_COUNT_LINES ? &r->lines : &r->skipped;
-	*c = n > 0xffffffffU - *c ? 0xffffffffU : *c + n;
+	if (r)
+		count_add(rate_count(r, kind), n);
 }
 
 /* Whether a record of size bytes of a read of n bytes from a terminal by
@@ -2006,7 +2004,7 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 	struct sa_tty_event *e;
 	__u32 calls, skipped = 0;
 
-	if (!tty_admit(t, session, SA_TTY_AIO_COST, 0, SA_COUNT_AIO, &calls))
+	if (!tty_admit(t, session, SA_TTY_AIO_COST, 1, SA_COUNT_AIO, &calls))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
