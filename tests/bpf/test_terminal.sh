@@ -90,6 +90,18 @@ tt() {
 		PS1="$PROMPT" HISTFILE=/dev/null "$@" >/dev/null
 	[ $? != 125 ] || t_fail "session $n_pty in $name: every line typed" "$(tail -c 300 "$work/pty-$name-$n_pty.log")"
 }
+# flood_start CMD...: a flood beside the typing, in a session of its own
+# (its process group is stopped whole); flood_stop SIGNAL stops it, and
+# sets flooding to yes if it still ran then.
+flood_start() {
+	setsid "$@" >/dev/null 2>&1 &
+	flood=$!
+}
+flood_stop() {
+	flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
+	kill "-$1" -- "-$flood"
+	wait "$flood" 2>/dev/null
+}
 BASH_RL=(/bin/bash --rcfile /root/.bashrc -i)
 ASH=(/bin/busybox sh -i)
 DASH=(/bin/dash -i)
@@ -499,17 +511,14 @@ t_run "a pty flood into a full ring buffer: no byte missing but the dropped read
 : >"$work/targets"
 cap_agent || t_fail "agent did not start (flood beside a session)"
 cap_target t || t_fail "target t not added (flood beside a session)"
-setsid nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 2000000000 \
-	3<>/dev/ptmx >/dev/null 2>&1 &
-flood=$!
+flood_start nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 2000000000 \
+	3<>/dev/ptmx
 t_wait 60 grep -q "bytes read from the container's terminals, past their rate" "$work/out.jsonl" ||
 	t_fail "beside a flood: the flood went past the rate before the typing"
 { seq -f 'echo beside-flood-%g > /dev/null' 1 200 && echo 'echo beside-flood-end > /dev/null'; } \
 	>"$work/bf1"
 tt t "$work/bf1" -- "${DASH[@]}"
-flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
-kill -TERM -- "-$flood"
-wait "$flood" 2>/dev/null
+flood_stop TERM
 t_wait 30 grep -q 'beside-flood-end' "$work/out.jsonl"
 cap_agent_stop
 t_eq "beside a flood: the flood still ran when the typing ended" yes "$flooding"
@@ -541,14 +550,11 @@ typer=$!
 t_wait 30 grep -qF "$PROMPT" "$work/pty-swept.log" || t_fail "a session open before the target: dash's prompt"
 cap_agent || t_fail "agent did not start (a session open before the target)"
 cap_target t || t_fail "target t not added (a session open before the target)"
-setsid nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 2000000000 \
-	3<>/dev/ptmx >/dev/null 2>&1 &
-flood=$!
+flood_start nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" ptyflood 2000000000 \
+	3<>/dev/ptmx
 wait "$typer"
 [ $? != 125 ] || t_fail "a session open before the target: every line typed" "$(tail -c 300 "$work/pty-swept.log")"
-flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
-kill -TERM -- "-$flood"
-wait "$flood" 2>/dev/null
+flood_stop TERM
 t_wait 30 grep -q 'swept-flood-end' "$work/out.jsonl"
 cap_agent_stop
 t_eq "a session open before the target: the flood still ran when the typing ended" yes "$flooding"
@@ -602,17 +608,14 @@ t_eq "a readline flood: the line typed after it is recorded" "echo after-rl-floo
 : >"$work/targets"
 cap_agent || t_fail "agent did not start (readline flood beside a session)"
 cap_target t || t_fail "target t not added (readline flood beside a session)"
-setsid nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
+flood_start nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
 	/bin/bash -c 'i=0; while :; do echo "echo rl-flood-$((i += 1)) > /dev/null"; done |
-		/bin/bash --norc -i' >/dev/null 2>&1 &
-flood=$!
+		/bin/bash --norc -i'
 t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl" ||
 	t_fail "beside a readline flood: the flood went past the rate before the typing"
 { seq -f 'echo beside-rl-flood-%g' 1 200 && echo 'echo beside-rl-flood-end'; } >"$work/rf2"
 tt t "$work/rf2" -- "${BASH_RL[@]}"
-flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
-kill -KILL -- "-$flood"
-wait "$flood" 2>/dev/null
+flood_stop KILL
 t_wait 30 grep -q 'beside-rl-flood-end' "$work/out.jsonl"
 cap_agent_stop
 t_eq "beside a readline flood: the flood still ran when the typing ended" yes "$flooding"
