@@ -445,9 +445,14 @@ static __always_inline struct sa_mark *current_target(struct task_struct *task, 
 #define SA_COUNT_BYTES 0
 #define SA_COUNT_AIO 1
 #define SA_COUNT_LINES 2
+/* Which rate a readline line goes by (line_rate). */
+#define SA_LINE_FREE 0
+#define SA_LINE_STDIN 1
+#define SA_LINE_TTY 2
 static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u32 cost, __u64 n,
 				      __u32 kind, __u32 *carry);
-static __always_inline bool line_of_session(struct task_struct *task, const struct sa_mark *t);
+static __always_inline bool stdin_admit_line(const struct sa_mark *t, __u32 cost, __u32 *carry);
+static __always_inline __u32 line_rate(struct task_struct *task, const struct sa_mark *t);
 
 /* Reserves a line event with room for cap bytes of line (a constant in
  * each inlined copy, so that the verifier sees the bounds) and copies the
@@ -455,11 +460,11 @@ static __always_inline bool line_of_session(struct task_struct *task, const stru
  * the line filled the room and a larger one may be wanted (try_bigger: the
  * event is discarded then), 0 otherwise. Reserving (not copying from a
  * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer.
- * A line goes out by its container's terminal rate (see tty_admit), but
- * one typed on its session's terminal (session) and end of input. */
+ * A line goes out by the rate line_rate gave (rate, SA_LINE_*); end of
+ * input by none. */
 static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 					const struct sa_mark *t, const char *line, __u32 flags,
-					bool session, const __u32 cap, bool try_bigger)
+					__u32 rate, const __u32 cap, bool try_bigger)
 {
 	struct sa_line_event *e;
 	__u32 carry = 0;
@@ -495,8 +500,10 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 			n = line_max + 1;
 		}
 		e->len = n - 1;
-		if (!session &&
-		    !tty_admit(t, false, SA_LINE_COST + e->len, 1, SA_COUNT_LINES, &carry)) {
+		if ((rate == SA_LINE_TTY &&
+		     !tty_admit(t, false, SA_LINE_COST + e->len, 1, SA_COUNT_LINES, &carry)) ||
+		    (rate == SA_LINE_STDIN &&
+		     !stdin_admit_line(t, SA_LINE_COST + e->len, &carry))) {
 			bpf_ringbuf_discard(e, 0);
 			return 0;
 		}
@@ -516,15 +523,15 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 				      const struct sa_mark *t, const char *line, __u32 flags)
 {
-	bool session = line && line_of_session(task, t);
+	__u32 rate = line ? line_rate(task, t) : SA_LINE_FREE;
 
 	if (line_max + 2 > SA_LINE_TINY &&
-	    !emit_line_in(task, mntns, t, line, flags, session, SA_LINE_TINY, true))
+	    !emit_line_in(task, mntns, t, line, flags, rate, SA_LINE_TINY, true))
 		return;
 	if (line_max + 2 > SA_LINE_SMALL &&
-	    !emit_line_in(task, mntns, t, line, flags, session, SA_LINE_SMALL, true))
+	    !emit_line_in(task, mntns, t, line, flags, rate, SA_LINE_SMALL, true))
 		return;
-	emit_line_in(task, mntns, t, line, flags, session,
+	emit_line_in(task, mntns, t, line, flags, rate,
 		     (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2, false);
 }
 
@@ -1450,6 +1457,25 @@ static __always_inline __u32 *rate_count(struct sa_stdin_rate *r, __u32 kind)
 	return kind == SA_COUNT_AIO ? &r->aio : kind == SA_COUNT_LINES ? &r->lines : &r->skipped;
 }
 
+/* Whether a record costing cost ns of rate r (GCRA, burst ns at once)
+ * goes out at now. If not, n is counted, by kind (SA_COUNT_*); if so,
+ * *carry: the count of its kind the record is to carry, taken from r. */
+static __always_inline bool rate_take(struct sa_stdin_rate *r, __u64 now, __u64 cost, __u64 burst,
+				      __u64 n, __u32 kind, __u32 *carry)
+{
+	__u64 tat = r->tat > now ? r->tat : now;
+	__u32 *c = rate_count(r, kind);
+
+	if (tat + cost > now + burst) {
+		count_add(c, n);
+		return false;
+	}
+	r->tat = tat + cost;
+	*carry = *c;
+	*c = 0;
+	return true;
+}
+
 /* The records of a target's terminal reads (and of what splice, sendfile
  * or io_uring take from its terminals), and those of its io_submit reads
  * of a terminal or of a session's stdin, which make a record whatever
@@ -1530,37 +1556,54 @@ static __always_inline bool tty_is_session(const struct sa_mark *t, const struct
 static __always_inline bool tty_admit(const struct sa_mark *t, bool session, __u32 cost, __u64 n,
 				      __u32 kind, __u32 *carry)
 {
-	__u64 key = tty_key(t, session), now = bpf_ktime_get_ns(), tat;
-	struct sa_stdin_rate *r = stdin_rate_get(key, now);
-	__u32 *c;
+	__u64 now = bpf_ktime_get_ns();
+	struct sa_stdin_rate *r = stdin_rate_get(tty_key(t, session), now);
 
 	*carry = 0;
-	if (!r)
+	if (!r || rate_take(r, now, cost * SA_TTY_NS_PER_BYTE, SA_TTY_BURST * SA_TTY_NS_PER_BYTE, n,
+			    kind, carry))
 		return true;
-	tat = r->tat > now ? r->tat : now;
-	if (tat + cost * SA_TTY_NS_PER_BYTE > now + SA_TTY_BURST * SA_TTY_NS_PER_BYTE) {
-		if (!tty_rate_counted)
-			tty_rate_counted = 1;
-		count_add(rate_count(r, kind), n);
-		return false;
-	}
-	r->tat = tat + cost * SA_TTY_NS_PER_BYTE;
-	c = rate_count(r, kind);
-	*carry = *c;
-	*c = 0;
-	return true;
+	if (!tty_rate_counted)
+		tty_rate_counted = 1;
+	return false;
 }
 
-/* Whether the line the task of mark t reads with readline is typed on its
- * session's terminal: its stdin, which readline reads in a shell, is. */
-static __always_inline bool line_of_session(struct task_struct *task, const struct sa_mark *t)
+/* The rate of the line the task of mark t reads with readline, by its
+ * stdin, which readline reads in a shell: none when that is its session's
+ * terminal (SA_LINE_FREE: typed there, from outside; a paste is recorded
+ * whole), its session stdin's when that is its session's pipe
+ * (SA_LINE_STDIN: kubectl exec -i into bash -i, as another reader's bytes
+ * of it), else its container's terminals' (SA_LINE_TTY: a pipe or pty of
+ * the container's own, which anyone in it can feed). Neither session
+ * rate is the container's: a flood of one's own elsewhere in the
+ * container leaves what a session types recorded. */
+static __always_inline __u32 line_rate(struct task_struct *task, const struct sa_mark *t)
 {
 	struct file *f;
 
-	if (!t->session_tty)
-		return false;
+	if (!t->session_tty && !t->stdin_ino)
+		return SA_LINE_TTY;
 	f = fd_file(task, 0);
-	return f && tty_is_session(t, file_tty(f));
+	if (!f)
+		return SA_LINE_TTY;
+	if (t->session_tty && tty_is_session(t, file_tty(f)))
+		return SA_LINE_FREE;
+	if (t->stdin_ino && file_is_stdin(f, t->stdin_ino))
+		return SA_LINE_STDIN;
+	return SA_LINE_TTY;
+}
+
+/* Whether a readline line costing cost bytes, read from the session's
+ * stdin of mark t, goes out by that stream's rate (stdin_admit_as's, in
+ * lines: SA_COUNT_LINES). If so, *carry: the lines it counted before. */
+static __always_inline bool stdin_admit_line(const struct sa_mark *t, __u32 cost, __u32 *carry)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct sa_stdin_rate *r = stdin_rate_get(stdin_key(t), now);
+
+	*carry = 0;
+	return !r || rate_take(r, now, cost * SA_STDIN_NS_PER_BYTE,
+			       SA_STDIN_BURST * SA_STDIN_NS_PER_BYTE, 1, SA_COUNT_LINES, carry);
 }
 
 /* A record that was to carry n counted of its kind (SA_COUNT_*) by the
@@ -1719,15 +1762,43 @@ static __always_inline bool stdin_emit_read(struct task_struct *task, __u64 mntn
 	return true;
 }
 
-/* The bytes stream key skipped and has not reported yet, if any, as a
- * record of their own (no data): at end of input or the reader's exit. */
+/* The readline lines rate r counted and did not report yet, as a line
+ * record of no line that carries their count (SA_F_TTY_COUNT), in the name
+ * of the task of mark t; kept in r when the ring buffer is full. */
+static __always_inline void lines_report(struct task_struct *task, __u64 mntns,
+					 const struct sa_mark *t, struct sa_stdin_rate *r)
+{
+	struct sa_line_event *l;
+
+	if (!r->lines)
+		return;
+	l = bpf_ringbuf_reserve(&events, offsetof(struct sa_line_event, line), 0);
+	if (!l) {
+		count(SA_CNT_DROP_LINE);
+		return;
+	}
+	fill_hdr(&l->hdr, SA_EV_LINE, task, mntns, t);
+	l->hdr.flags |= SA_F_TTY_COUNT;
+	l->len = 0;
+	l->skipped = r->lines;
+	r->lines = 0;
+	count(SA_CNT_LINES);
+	bpf_ringbuf_submit(l, 0);
+}
+
+/* What stream key counted and has not reported yet, if any: readline
+ * lines (lines_report), then skipped bytes as a record of their own (no
+ * data). At end of input or the reader's exit. */
 static __always_inline void stdin_report(struct task_struct *task, __u64 mntns,
 					 const struct sa_mark *t, __u64 key)
 {
 	struct sa_stdin_rate *r = bpf_map_lookup_elem(&stdin_rate, &key);
 	__u32 skipped;
 
-	if (!r || !r->skipped)
+	if (!r)
+		return;
+	lines_report(task, mntns, t, r);
+	if (!r->skipped)
 		return;
 	skipped = r->skipped;
 	r->skipped = 0;
@@ -2030,26 +2101,12 @@ static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns
 					   const struct sa_mark *t, __u64 key)
 {
 	struct sa_stdin_rate *r;
-	struct sa_line_event *l;
 	struct sa_tty_event *e;
 
 	r = bpf_map_lookup_elem(&stdin_rate, &key);
 	if (!r)
 		return;
-	if (r->lines) {
-		l = bpf_ringbuf_reserve(&events, offsetof(struct sa_line_event, line), 0);
-		if (!l) {
-			count(SA_CNT_DROP_LINE);
-		} else {
-			fill_hdr(&l->hdr, SA_EV_LINE, task, mntns, t);
-			l->hdr.flags |= SA_F_TTY_COUNT;
-			l->len = 0;
-			l->skipped = r->lines;
-			r->lines = 0;
-			count(SA_CNT_LINES);
-			bpf_ringbuf_submit(l, 0);
-		}
-	}
+	lines_report(task, mntns, t, r);
 	if (!(r->skipped || r->aio))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -131,6 +131,20 @@ cap_target() {
 	t_wait 30 grep -q "\"msg\":\"target added\",\"container\":\"$1\"" "$work/agent.log"
 }
 
+# flood_start CMD...: a flood beside the typing, in a session of its own
+# (its process group is stopped whole); flood_stop SIGNAL stops it, and
+# sets flooding to yes if it still ran then.
+flood_start() {
+	setsid "$@" >/dev/null 2>&1 &
+	flood=$!
+}
+# shellcheck disable=SC2034 # flooding: read by the tests
+flood_stop() {
+	flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
+	kill "-$1" -- "-$flood"
+	wait "$flood" 2>/dev/null
+}
+
 # cap_lines NAME: the lines captured in container NAME, decoded.
 cap_lines() { "$TOOLS/sa-lines" --kind line --container "$1" "$work/out.jsonl"; }
 

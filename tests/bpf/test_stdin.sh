@@ -9,7 +9,9 @@
 #     (a redirection, exec of /dev/tcp, the read builtin and its input), a
 #     line without its newline at end of input, control characters;
 #   - bash -i reading the pipe with readline: readline's lines only, never
-#     again as stdin lines;
+#     again as stdin lines; by the stream's rate, not the container's: all
+#     recorded beside a readline flood elsewhere in the container, and a
+#     flood through the pipe recorded in part and counted in lines;
 #   - a pipe made inside the session (`... | bash`): the line that made it
 #     is recorded, what the inner shell reads is another pipe's; a root
 #     that execs again with the pipe moved to fd 3 and /dev/null as stdin
@@ -377,6 +379,58 @@ t_eq "the sweep of the kernel's stream rates: the idle and the orphaned go, a co
 	"$(printf '%s\n' 'removed 2' 'idle removed' 'counted kept' 'busy kept' 'recent kept' 'gone removed' \
 		'aio kept')" \
 	"$("$TOOLS/streamsweep" 2>>"$work/agent.log")"
+
+# --- readline's lines from the session's pipe ------------------------------------------
+
+# bash -i reading the session's pipe (kubectl exec -i without -t): its
+# readline lines go by that stream's rate, as another reader's bytes of it
+# do, not by the container's terminals': a readline flood of the user's
+# own elsewhere in the container (a fed bash on a pipe of its own, which
+# takes the container's rate) leaves every line fed into the session
+# recorded; a flood through the session's pipe itself is recorded in part
+# and counted in lines, each line whole or counted.
+rl_past='^\[not recorded: [0-9]+ lines read by readline, past their rate\]$'
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent || t_fail "agent did not start (readline beside a flood)"
+cap_target t || t_fail "target t not added (readline beside a flood)"
+flood_start nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
+	/bin/bash -c 'i=0; while :; do echo "echo rl-flood-$((i += 1)) > /dev/null"; done |
+		/bin/bash --norc -i'
+t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl" ||
+	t_fail "readline on the session's pipe: the flood went past the container's rate before it"
+seq -f 'echo pipe-rl-%g > /dev/null' 1 200 >"$work/prl"
+cat "$work/prl" | into t HISTFILE=/dev/null /bin/bash --rcfile /root/.bashrc -i >/dev/null 2>&1
+flood_stop KILL
+t_wait 30 grep -q 'pipe-rl-200 ' "$work/out.jsonl"
+cap_agent_stop
+t_eq "readline on the session's pipe: the flood still ran when the session ended" yes "$flooding"
+t_eq "readline on the session's pipe, beside a readline flood: each line fed is recorded, as readline's" \
+	"$(sed 's/^/readline\t/' "$work/prl")" \
+	"$("$TOOLS/sa-lines" --kind line --container t --field source,line "$work/out.jsonl" |
+		grep -P '^readline\techo pipe-rl-')"
+
+: >"$work/out.jsonl"
+: >"$work/agent.log"
+: >"$work/targets"
+cap_agent || t_fail "agent did not start (readline flood on the session's pipe)"
+cap_target t || t_fail "target t not added (readline flood on the session's pipe)"
+seq -f ': pipe-flood-%g' 1 50000 | into t HISTFILE=/dev/null /bin/bash --norc -i >/dev/null 2>&1
+sync_t sync-5
+cap_agent_stop
+"$TOOLS/sa-lines" --kind line --container t --field line "$work/out.jsonl" >"$work/prl-flood.txt"
+read -r counted notes recorded err <<<"$(awk -v past="$rl_past" '
+	$0 ~ past { split($0, a, " "); k += a[3]; c++; pos += a[3]; next }
+	$0 !~ /^: pipe-flood-/ { next }
+	$0 != ": pipe-flood-" pos + 1 { if (!err) err = "entry " NR ": " $0 " at line " pos + 1 }
+	{ pos++; r++ }
+	END { if (!err && pos != 50000) err = "the end at line " pos
+		print k + 0, c + 0, r + 0, err }' "$work/prl-flood.txt")"
+t_eq "a readline flood on the session's pipe: each line recorded is the one fed at its place, the counts exact ($recorded lines, $notes counts)" \
+	"" "$err"
+t_run "a readline flood on the session's pipe: past the stream's rate, lines counted ($counted)" \
+	test "$counted" -gt 0
 
 # --- a session opened before the target ------------------------------------------------
 

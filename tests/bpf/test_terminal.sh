@@ -90,18 +90,6 @@ tt() {
 		PS1="$PROMPT" HISTFILE=/dev/null "$@" >/dev/null
 	[ $? != 125 ] || t_fail "session $n_pty in $name: every line typed" "$(tail -c 300 "$work/pty-$name-$n_pty.log")"
 }
-# flood_start CMD...: a flood beside the typing, in a session of its own
-# (its process group is stopped whole); flood_stop SIGNAL stops it, and
-# sets flooding to yes if it still ran then.
-flood_start() {
-	setsid "$@" >/dev/null 2>&1 &
-	flood=$!
-}
-flood_stop() {
-	flooding=$(kill -0 "$flood" 2>/dev/null && echo yes)
-	kill "-$1" -- "-$flood"
-	wait "$flood" 2>/dev/null
-}
 BASH_RL=(/bin/bash --rcfile /root/.bashrc -i)
 ASH=(/bin/busybox sh -i)
 DASH=(/bin/dash -i)
