@@ -411,6 +411,36 @@ k8s_start() {
 k8s_stop() { t_daemon_stop agent TERM '"msg":"stopped"'; }
 versus "agent, Kubernetes mode (spool)" k8s_start k8s_stop agent && FIG[exec]=$VS FIG[cpu]=$KEXEC \
 	FIG[bpf]=$BPFT
+# The same agent with the policy's readline capture off: no breakpoint in
+# the container's bash, the rest as it is. Its ratio beside the one above
+# and bpftrace's readline probes' says what the probes cost the loops.
+# readline_cap BOOL: the policy's readline capture, once the node's
+# targets say so.
+readline_cap() {
+	k patch shellauditpolicy bench --type merge -p "{\"spec\":{\"capture\":{\"readline\":$1}}}" \
+		>/dev/null || return 1
+	# shellcheck disable=SC2317 # called by t_wait
+	resolved() {
+		k get shellauditnode "$node" -o json |
+			jq -e --argjson b "$1" '[.spec.targets[]?.capture.readline] | length > 0 and all(. == $b)' >/dev/null
+	}
+	t_wait 60 resolved "$1"
+}
+norl_start() {
+	readline_cap false || return 1
+	k8s_agent norl || return 1
+	TRACER=("${T_DAEMON_PID[norl]}")
+	IDLE=$IDLE_K8S
+}
+norl_stop() {
+	t_daemon_stop norl TERM '"msg":"stopped"'
+	readline_cap true
+}
+if part 1; then
+	versus "agent, readline capture off" norl_start norl_stop agent && FIG[exec_norl]=$VS
+	t_eq "with readline capture off, the agent attached no readline probe" 0 \
+		"$(t_daemon_log norl | grep -c 'readline probe attached')"
+fi
 echo
 echo "2. agent CPU per 1,000 execs: Kubernetes mode ${FIG[cpu]:-?} ms, standalone ${FIG[cpu_standalone]:-?} ms"
 
@@ -573,7 +603,7 @@ fi
 
 # --- the table ---
 # A part not run (BENCH_PARTS) shows "?".
-for k in exec bpftrace bt_readline auditd standalone cpu cpu_standalone ev10 ev1000 ev1000start bare1000 rec10 rec1000 \
+for k in exec exec_norl bpftrace bt_readline auditd standalone cpu cpu_standalone ev10 ev1000 ev1000start bare1000 rec10 rec1000 \
 	rss_idle rss_idle1 rss_many rss_many1 hwm slow quiet quiet2; do
 	FIG[$k]=${FIG[$k]:-?}
 done
@@ -592,6 +622,7 @@ tab "2 exec loops, agent on / off (CPU)" "${FIG[exec]:-?}" "bpftrace ${FIG[bpftr
 tab "" "" "auditd ${FIG[auditd]:-?}" "" ""
 tab "" "" "bpftrace, bash's readline probes ${FIG[bt_readline]:-?}" "" ""
 tab "" "" "standalone agent ${FIG[standalone]:-?}" "" ""
+tab "" "" "agent, readline capture off ${FIG[exec_norl]:-?}" "" ""
 tab "  BPF programs in the kernel, per exec" "${FIG[bpf]:-?}" "bpftrace ${FIG[bpf_bt]:-?}" "" ""
 tab "" "" "standalone agent ${FIG[bpf_sa]:-?}" "" ""
 tab "agent CPU per 1,000 execs (Kubernetes mode)" "${FIG[cpu]} ms" "standalone ${FIG[cpu_standalone]} ms" \
