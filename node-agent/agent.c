@@ -185,6 +185,44 @@ static uint32_t agent_target_flags(struct agent *a, const struct target *t)
 	return st && st->terminal ? SA_TARGET_TERMINAL : 0;
 }
 
+/* Whether target t wants its readline probes: to record readline's lines,
+ * or to tell readline's reads of the terminal from the others' for
+ * terminal capture. A target that wants neither (execs only) has none: a
+ * breakpoint costs every fork of a probed program (its text's page table
+ * is copied). */
+static bool agent_target_probes(struct agent *a, const struct target *t)
+{
+	const struct sink_spool_target *st;
+
+	if (!a->nc)
+		return true;
+	st = nodecfg_lookup(t->spec, a->nc);
+	return !st || st->readline || st->terminal;
+}
+
+static void agent_on_scanned(void *arg, uint32_t owner, int n);
+
+/* Brings target t's readline probes in line with its spec (start: t was
+ * just activated, with none): the search of its container for readline
+ * programs, whose first scan says "target added", or none. */
+static void agent_target_probe(struct agent *a, struct target *t, bool start)
+{
+	bool want = agent_target_probes(a, t);
+
+	if (!t->active || (!start && want == t->probing))
+		return;
+	t->probing = want;
+	if (!want) {
+		discover_forget(a->disc, t->id);
+		probe_release_owner(a->probes, t->id);
+		agent_on_scanned(a, t->id, 0);
+		return;
+	}
+	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
+		log_with(LOG_ERROR, LOG_KV("container", t->name),
+			 "cannot queue the search for readline: out of memory");
+}
+
 /* Attaches the terminal hook while an active target wants it, and only
  * then: attached, it slows every syscall of every process a little. */
 static void agent_tty_update(struct agent *a)
@@ -338,9 +376,9 @@ static void agent_activate(struct agent *a, struct target *t)
 	t->marked = f.sweep.marked + f.sweep.had_mark;
 	agent_tty_update(a);
 	/* Said "target added" once the container's first scan is done. */
-	if (discover_container(a->disc, t->id, t->name, &t->scope, t->pid))
-		log_with(LOG_ERROR, LOG_KV("container", t->name, "pid", pid),
-			 "cannot queue the search for readline: out of memory");
+	t->probing = false;
+	t->announced = false;
+	agent_target_probe(a, t, true);
 }
 
 /* Discovery's question (discover.h): the capture's map, a syscall, no
@@ -356,15 +394,23 @@ static uint32_t agent_marked(void *arg, pid_t pid)
 static void agent_on_scanned(void *arg, uint32_t owner, int n)
 {
 	struct agent *a = arg;
-	const struct target *t = target_list_find_id(&a->targets, owner);
+	struct target *t = target_list_find_id(&a->targets, owner);
 	char pid[16], ns[24], nsid[24], probes[16], marked[16];
 
 	if (!t)
 		return;
+	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
+	if (t->announced) {
+		log_with(LOG_INFO, LOG_KV("container", t->name, "probes", probes),
+			 t->probing ? "readline probes searched for again: the policy wants them" :
+				      "readline probes let go: the policy wants neither readline "
+				      "nor terminal capture");
+		return;
+	}
+	t->announced = true;
 	snprintf(pid, sizeof(pid), "%d", (int)t->pid);
 	snprintf(ns, sizeof(ns), "%" PRIu64, t->mntns);
 	snprintf(nsid, sizeof(nsid), "%" PRIu64, t->nsid);
-	snprintf(probes, sizeof(probes), "%zu", probe_count_owner(a->probes, t->id));
 	snprintf(marked, sizeof(marked), "%u", t->marked);
 	log_with(LOG_INFO,
 		 LOG_KV("container", t->name, "pid", pid, "mntns", ns, "nsid", nsid, "init",
@@ -495,9 +541,12 @@ apply:
 			agent_activate(a, t);
 	}
 	target_list_free(&want);
-	/* A spec may have turned terminal capture on or off for a target. */
-	for (i = 0; i < a->targets.n; i++)
+	/* A spec may have turned terminal capture on or off for a target,
+	 * and with it readline capture its probes. */
+	for (i = 0; i < a->targets.n; i++) {
 		agent_target_reflag(a, &a->targets.t[i]);
+		agent_target_probe(a, &a->targets.t[i], false);
+	}
 	agent_tty_update(a);
 }
 

@@ -28,6 +28,8 @@ struct target {
 	bool active; /* in the kernel's target map */
 	uint32_t kflags; /* SA_TARGET_* in the kernel's map, while active */
 	bool duplicate; /* same container as another active target */
+	bool probing;	/* its readline probes are wanted: discovery knows it */
+	bool announced; /* "target added" said since it was activated */
 	unsigned marked; /* processes the kernel marked when it was added */
 	int nsfd; /* the mount namespace, held open while active */
 };

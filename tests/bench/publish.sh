@@ -411,18 +411,19 @@ k8s_start() {
 k8s_stop() { t_daemon_stop agent TERM '"msg":"stopped"'; }
 versus "agent, Kubernetes mode (spool)" k8s_start k8s_stop agent && FIG[exec]=$VS FIG[cpu]=$KEXEC \
 	FIG[bpf]=$BPFT
-# The same agent with the policy's readline capture off: no breakpoint in
-# the container's bash, the rest as it is. Its ratio beside the one above
+# The same agent with the policy capturing execs only (neither readline
+# nor terminal capture): no readline probe, so no breakpoint in the
+# container's bash, and no terminal hook. Its ratio beside the one above
 # and bpftrace's readline probes' says what the probes cost the loops.
-# readline_cap BOOL: the policy's readline capture, once the node's
-# targets say so.
+# readline_cap BOOL: the policy's readline and terminal capture, once the
+# node's targets say so.
 readline_cap() {
-	k patch shellauditpolicy bench --type merge -p "{\"spec\":{\"capture\":{\"readline\":$1}}}" \
-		>/dev/null || return 1
+	k patch shellauditpolicy bench --type merge \
+		-p "{\"spec\":{\"capture\":{\"readline\":$1,\"terminal\":$1}}}" >/dev/null || return 1
 	# shellcheck disable=SC2317 # called by t_wait
 	resolved() {
-		k get shellauditnode "$node" -o json |
-			jq -e --argjson b "$1" '[.spec.targets[]?.capture.readline] | length > 0 and all(. == $b)' >/dev/null
+		k get shellauditnode "$node" -o json | jq -e --argjson b "$1" \
+			'[.spec.targets[]?.capture | .readline, .terminal] | length > 0 and all(. == $b)' >/dev/null
 	}
 	t_wait 60 resolved "$1"
 }
@@ -437,8 +438,8 @@ norl_stop() {
 	readline_cap true
 }
 if part 1; then
-	versus "agent, readline capture off" norl_start norl_stop agent && FIG[exec_norl]=$VS
-	t_eq "with readline capture off, the agent attached no readline probe" 0 \
+	versus "agent, execs only" norl_start norl_stop agent && FIG[exec_norl]=$VS
+	t_eq "capturing execs only, the agent attached no readline probe" 0 \
 		"$(t_daemon_log norl | grep -c 'readline probe attached')"
 fi
 echo
@@ -622,7 +623,7 @@ tab "2 exec loops, agent on / off (CPU)" "${FIG[exec]:-?}" "bpftrace ${FIG[bpftr
 tab "" "" "auditd ${FIG[auditd]:-?}" "" ""
 tab "" "" "bpftrace, bash's readline probes ${FIG[bt_readline]:-?}" "" ""
 tab "" "" "standalone agent ${FIG[standalone]:-?}" "" ""
-tab "" "" "agent, readline capture off ${FIG[exec_norl]:-?}" "" ""
+tab "" "" "agent, execs only (no probes) ${FIG[exec_norl]:-?}" "" ""
 tab "  BPF programs in the kernel, per exec" "${FIG[bpf]:-?}" "bpftrace ${FIG[bpf_bt]:-?}" "" ""
 tab "" "" "standalone agent ${FIG[bpf_sa]:-?}" "" ""
 tab "agent CPU per 1,000 execs (Kubernetes mode)" "${FIG[cpu]} ms" "standalone ${FIG[cpu_standalone]} ms" \

@@ -289,6 +289,68 @@ t_wait 60 in_records ash-marker-3 || t_fail "terminal lines recorded again once 
 t_eq "capture.terminal false: nothing read from the terminal recorded" "" \
 	"$(k get auditrecords -n shop -o json | grep -oE 'ash-marker-2|noediting-marker-2')"
 t_match "but the programs it ran are" 'ash-off-exec' "$(k get auditrecords -n shop -o json)"
+# Neither readline nor terminal capture (execs only): the agent lets go
+# of the container's readline probes, so that no breakpoint is left in its
+# bash (each fork of a probed bash copies the page table of its text), and
+# its programs are still recorded; turned on again, the probes are back and
+# readline's lines are recorded again.
+# text_anon PID: the anonymous kB in the executable mappings of PID's
+# program (a breakpoint is a private copy of its page).
+text_anon() {
+	awk -v exe="$(readlink "/proc/$1/exe")" '
+		/^[0-9a-f]+-[0-9a-f]+ / { inexe = ($2 ~ /x/ && $6 == exe) }
+		inexe && $1 == "Anonymous:" { s += $2 }
+		END { print s + 0 }' "/proc/$1/smaps"
+}
+# sleeping_bash: a bash of the audited container that waits, its host pid
+# in SB (nsenter's child, once it is bash).
+sleeping_bash() {
+	local ns
+	nsenter --target "${CPID[audited]}" --mount --pid --root --wd "${CENV[@]}" /bin/bash -c \
+		'sleep 600; :' </dev/null >/dev/null 2>&1 &
+	ns=$!
+	t_cleanup "kill $ns 2>/dev/null"
+	# shellcheck disable=SC2317 # called by t_wait
+	is_bash() { SB=$(pgrep -P "$ns") && [ "$(cat "/proc/$SB/comm" 2>/dev/null)" = bash ]; }
+	t_wait 30 is_bash || t_fail "a bash waits in the audited container"
+}
+capture() {
+	[ "$(san '{.spec.targets[0].capture.readline} {.spec.targets[0].capture.terminal}')" = "$1 $1" ] &&
+		[ "$(san '{.status.observedGeneration}')" = "$(san '{.metadata.generation}')" ]
+}
+sleeping_bash
+t_run "readline capture on: a bash of the container holds the probes' breakpoints" \
+	test "$(text_anon "$SB")" -gt 0
+k patch shellauditpolicy demo --type=merge -p '{"spec":{"capture":{"readline":false,"terminal":false}}}' \
+	>/dev/null
+t_wait 60 capture false || t_fail "capture.readline and capture.terminal false reach the agent"
+let_go() { t_daemon_log agent | t_grep -q 'readline probes let go'; }
+t_wait 60 let_go || t_fail "the agent lets go of the readline probes"
+# (The bash that ran under the probes keeps the private copies of their
+# pages, restored: only what starts since is spared.)
+sleeping_bash
+t_eq "execs only: no breakpoint in a bash started since" 0 "$(text_anon "$SB")"
+printf 'echo rl-off-marker\n/bin/true rl-off-exec\n' >"$work/rloff.txt"
+"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$work/rloff.txt" --log "$work/pty-rloff.log" -- \
+	nsenter --target "${CPID[audited]}" --mount --pid --root --wd "${CENV[@]}" \
+	PS1="$PROMPT" HISTFILE=/dev/null /bin/bash --norc -i >/dev/null
+k patch shellauditpolicy demo --type=merge -p '{"spec":{"capture":{"readline":true,"terminal":true}}}' \
+	>/dev/null
+t_wait 60 capture true || t_fail "capture.readline and capture.terminal true again reach the agent"
+back() { t_daemon_log agent | t_grep -q 'readline probes searched for again'; }
+t_wait 60 back || t_fail "the agent searches for the readline probes again"
+t_run "readline capture on again: the waiting bash holds the breakpoints again" \
+	test "$(text_anon "$SB")" -gt 0
+printf 'echo rl-on-marker\n' >"$work/rlon.txt"
+"$TOOLS/ptytype" --prompt "$PROMPT" --lines "$work/rlon.txt" --log "$work/pty-rlon.log" -- \
+	nsenter --target "${CPID[audited]}" --mount --pid --root --wd "${CENV[@]}" \
+	PS1="$PROMPT" HISTFILE=/dev/null /bin/bash --norc -i >/dev/null
+t_wait 60 in_records rl-on-marker || t_fail "readline's lines recorded again once the policy turns it on"
+t_wait 60 in_records rl-off-exec || true
+t_eq "execs only: no line of the bash session typed meanwhile" "" \
+	"$(k get auditrecords -n shop -o json | grep -oE 'echo rl-off-marker')"
+t_match "execs only: but the programs it ran" 'rl-off-exec' "$(k get auditrecords -n shop -o json)"
+
 # A 32-bit program in the audited container (run from the host's file
 # system, in the container's namespaces) moves terminal capture to the raw
 # tracepoints, which see its reads; the node says so, and lines go on.
