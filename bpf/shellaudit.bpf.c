@@ -1594,8 +1594,9 @@ static __always_inline __u32 line_rate(struct task_struct *task, const struct sa
 }
 
 /* Whether a readline line costing cost bytes, read from the session's
- * stdin of mark t, goes out by that stream's rate (stdin_admit_as's, in
- * lines: SA_COUNT_LINES). If so, *carry: the lines it counted before. */
+ * stdin of mark t, goes out by that stream's rate (SA_STDIN_RATE and
+ * SA_STDIN_BURST, as its bytes read by another program; if not, counted
+ * in lines: SA_COUNT_LINES). If so, *carry: the lines it counted before. */
 static __always_inline bool stdin_admit_line(const struct sa_mark *t, __u32 cost, __u32 *carry)
 {
 	__u64 now = bpf_ktime_get_ns();
