@@ -145,6 +145,35 @@ flood_stop() {
 	wait "$flood" 2>/dev/null
 }
 
+# rl_flood_start NAME: an endless readline flood in container NAME, with
+# flood_start: a bash fed its lines by a pipe of its own (yes : | bash
+# -i), which takes the container's rate; fails unless its first count
+# came within 60 s.
+rl_flood_start() {
+	# shellcheck disable=SC2016 # the inner shell's expansion
+	flood_start nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" \
+		HISTFILE=/dev/null /bin/bash -c 'i=0; while :; do echo "echo rl-flood-$((i += 1)) > /dev/null"; done |
+			/bin/bash --norc -i'
+	t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl"
+}
+# rl_walk NAME HEAD TAIL N: the lines of container NAME walked in the
+# order of capture, where lines HEAD1TAIL to HEAD<N>TAIL were fed to
+# readline past its rate: each one recorded at its place, each count of
+# lines moving the place on, the end at N. Prints "COUNTED NOTES RECORDED
+# ERR" (ERR empty when the walk holds). A count may stand at the exit of
+# another process than the reader (the pipe's writer).
+rl_walk() {
+	"$TOOLS/sa-lines" --kind line --container "$1" --field line "$work/out.jsonl" |
+		awk -v head="$2" -v tail="$3" -v n="$4" '
+		/^\[not recorded: [0-9]+ lines read by readline, past their rate\]$/ {
+			split($0, a, " "); k += a[3]; c++; pos += a[3]; next }
+		index($0, head) != 1 { next }
+		$0 != sprintf("%s%d%s", head, pos + 1, tail) { if (!err) err = "entry " NR ": " $0 " at line " pos + 1 }
+		{ pos++; r++ }
+		END { if (!err && pos != n) err = "the end at line " pos
+			print k + 0, c + 0, r + 0, err }'
+}
+
 # cap_lines NAME: the lines captured in container NAME, decoded.
 cap_lines() { "$TOOLS/sa-lines" --kind line --container "$1" "$work/out.jsonl"; }
 

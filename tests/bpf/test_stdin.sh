@@ -389,16 +389,12 @@ t_eq "the sweep of the kernel's stream rates: the idle and the orphaned go, a co
 # takes the container's rate) leaves every line fed into the session
 # recorded; a flood through the session's pipe itself is recorded in part
 # and counted in lines, each line whole or counted.
-rl_past='^\[not recorded: [0-9]+ lines read by readline, past their rate\]$'
 : >"$work/out.jsonl"
 : >"$work/agent.log"
 : >"$work/targets"
 cap_agent || t_fail "agent did not start (readline beside a flood)"
 cap_target t || t_fail "target t not added (readline beside a flood)"
-flood_start nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
-	/bin/bash -c 'i=0; while :; do echo "echo rl-flood-$((i += 1)) > /dev/null"; done |
-		/bin/bash --norc -i'
-t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl" ||
+rl_flood_start t ||
 	t_fail "readline on the session's pipe: the flood went past the container's rate before it"
 seq -f 'echo pipe-rl-%g > /dev/null' 1 200 >"$work/prl"
 cat "$work/prl" | into t HISTFILE=/dev/null /bin/bash --rcfile /root/.bashrc -i >/dev/null 2>&1
@@ -419,14 +415,7 @@ cap_target t || t_fail "target t not added (readline flood on the session's pipe
 seq -f ': pipe-flood-%g' 1 50000 | into t HISTFILE=/dev/null /bin/bash --norc -i >/dev/null 2>&1
 sync_t sync-5
 cap_agent_stop
-"$TOOLS/sa-lines" --kind line --container t --field line "$work/out.jsonl" >"$work/prl-flood.txt"
-read -r counted notes recorded err <<<"$(awk -v past="$rl_past" '
-	$0 ~ past { split($0, a, " "); k += a[3]; c++; pos += a[3]; next }
-	$0 !~ /^: pipe-flood-/ { next }
-	$0 != ": pipe-flood-" pos + 1 { if (!err) err = "entry " NR ": " $0 " at line " pos + 1 }
-	{ pos++; r++ }
-	END { if (!err && pos != 50000) err = "the end at line " pos
-		print k + 0, c + 0, r + 0, err }' "$work/prl-flood.txt")"
+read -r counted notes recorded err <<<"$(rl_walk t ': pipe-flood-' '' 50000)"
 t_eq "a readline flood on the session's pipe: each line recorded is the one fed at its place, the counts exact ($recorded lines, $notes counts)" \
 	"" "$err"
 t_run "a readline flood on the session's pipe: past the stream's rate, lines counted ($counted)" \

@@ -560,7 +560,6 @@ t_eq "a session open before the target: each line typed on its terminal beside a
 # first part recorded, the rest counted in lines, each line whole or
 # counted, nothing dropped in the ring buffer; and the lines typed
 # meanwhile on the session's terminal, under no rate, are all recorded.
-rl_past='^\[not recorded: [0-9]+ lines read by readline, past their rate\]$'
 : >"$work/out.jsonl"
 : >"$work/agent.log"
 : >"$work/targets"
@@ -573,16 +572,7 @@ printf '%s\n' 'echo after-rl-flood > /dev/null' >"$work/rf1"
 tt t "$work/rf1" -- "${BASH_RL[@]}"
 t_wait 30 grep -q 'after-rl-flood' "$work/out.jsonl"
 cap_agent_stop
-# Walked in the order of capture: a count may be reported at the exit of
-# another process than the reader (the pipe's writer), where it stands.
-"$TOOLS/sa-lines" --kind line --container t --field line "$work/out.jsonl" >"$work/rl-flood.txt"
-read -r counted notes recorded err <<<"$(awk -v past="$rl_past" '
-	$0 ~ past { split($0, a, " "); k += a[3]; c++; pos += a[3]; next }
-	$0 !~ /^echo rl-flood-/ { next }
-	$0 != "echo rl-flood-" pos + 1 " > /dev/null" { if (!err) err = "entry " NR ": " $0 " at line " pos + 1 }
-	{ pos++; r++ }
-	END { if (!err && pos != 200000) err = "the end at line " pos
-		print k + 0, c + 0, r + 0, err }' "$work/rl-flood.txt")"
+read -r counted notes recorded err <<<"$(rl_walk t 'echo rl-flood-' ' > /dev/null' 200000)"
 t_eq "a readline flood: each line recorded is the one fed at its place, the counts exact ($recorded lines, $notes counts)" \
 	"" "$err"
 t_run "a readline flood: past the rate, lines counted, not recorded ($counted)" test "$counted" -gt 0
@@ -596,11 +586,7 @@ t_eq "a readline flood: the line typed after it is recorded" "echo after-rl-floo
 : >"$work/targets"
 cap_agent || t_fail "agent did not start (readline flood beside a session)"
 cap_target t || t_fail "target t not added (readline flood beside a session)"
-flood_start nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
-	/bin/bash -c 'i=0; while :; do echo "echo rl-flood-$((i += 1)) > /dev/null"; done |
-		/bin/bash --norc -i'
-t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl" ||
-	t_fail "beside a readline flood: the flood went past the rate before the typing"
+rl_flood_start t || t_fail "beside a readline flood: the flood went past the rate before the typing"
 { seq -f 'echo beside-rl-flood-%g' 1 200 && echo 'echo beside-rl-flood-end'; } >"$work/rf2"
 tt t "$work/rf2" -- "${BASH_RL[@]}"
 flood_stop KILL
