@@ -22,9 +22,15 @@ shift
 programs=(bash ls cat true echo env sleep grep head wc tr mkdir rm id pwd busybox dash "$@")
 stamp="2 ${programs[*]}" # bump the number when the layout changes
 
-if [ -f "$dir/.mkrootfs" ] && [ "$(cat "$dir/.mkrootfs")" = "$stamp" ]; then
-	exit 0
-fi
+current() { [ -f "$dir/.mkrootfs" ] && [ "$(cat "$dir/.mkrootfs")" = "$stamp" ]; }
+current && exit 0
+# One build at a time: tests started together on a fresh machine all ask
+# for the same root; a second build must not replace the first's root
+# while containers run on it.
+mkdir -p "$(dirname "$dir")"
+exec {lock}>"$dir.lock"
+flock "$lock"
+current && exit 0
 
 tmp="$dir.tmp.$$"
 rm -rf "$tmp"
@@ -61,14 +67,13 @@ printf 'set input-meta on\nset output-meta on\nset convert-meta off\nset bell-st
 	>"$tmp/etc/inputrc"
 echo "$stamp" >"$tmp/.mkrootfs"
 
-mkdir -p "$(dirname "$dir")"
 if [ -e "$dir" ]; then
-	# Another build of the same DIR finished first, or DIR is outdated:
-	# move the old one aside before removing it.
+	# DIR is outdated (or half built by a build that died): move it
+	# aside before removing it.
 	old="$dir.old.$$"
-	mv -T "$dir" "$old" 2>/dev/null && rm -rf "$old"
+	mv -T "$dir" "$old" && rm -rf "$old"
 fi
-mv -T "$tmp" "$dir" 2>/dev/null || [ -f "$dir/.mkrootfs" ] || die "cannot move the root into $dir"
+mv -T "$tmp" "$dir" || die "cannot move the root into $dir"
 rm -rf "$tmp"
 trap - EXIT
 log "root file system in $dir"
