@@ -614,7 +614,9 @@ static __always_inline const char *rl_line_buffer_of(void *ctx)
  * stands goes out (SA_F_BIND_X: what the command does with it is its
  * own), and until the command returns, the thread's reads of the terminal
  * are not readline's: they are captured. The cookie is the distance from
- * this function to rl_line_buffer, as for deprep_enter. */
+ * this function to rl_line_buffer, as for deprep_enter; 0 in a bash
+ * linking libreadline without that variable of its own: the line is not
+ * known, the reads are still captured. */
 SEC("uprobe")
 int BPF_KPROBE(bind_x_enter)
 {
@@ -633,6 +635,8 @@ int BPF_KPROBE(bind_x_enter)
 		return 0;
 	bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
 	bpf_map_update_elem(&in_bind_x, &id, &one, BPF_ANY);
+	if (!bpf_get_attach_cookie(ctx))
+		return 0;
 	line = rl_line_buffer_of(ctx);
 	if (!line || bpf_probe_read_user(&first, 1, line)) {
 		if (line)

@@ -37,7 +37,11 @@ struct probe_file {
  * rl_deprep_terminal's offsets and rl_line_buffer's distance from the
  * latter (else 0); with those, when the file is bash with its readline
  * inside, bash_execute_unix_command's offset (`bind -x` commands) and
- * rl_line_buffer's distance from it (else 0). */
+ * rl_line_buffer's distance from it (else 0). A bash linking libreadline
+ * (its readline imported: the library is probed for it) has
+ * bash_execute_unix_command alone (readline 0), and rl_line_buffer's
+ * distance when the variable is in the executable (a copy relocation, as
+ * x86-64 PIE builds have it; else 0). */
 #define PROBE_NLINKS 6 /* enum capture_probe */
 
 struct probe_points {
@@ -184,7 +188,8 @@ static void probe_unlink(struct probe *p)
 static void probe_detach(struct probe *p)
 {
 	probe_unlink(p);
-	log_with(LOG_INFO, LOG_KV("file", p->label), "readline probe detached");
+	log_with(LOG_INFO, LOG_KV("file", p->label),
+		 p->at.readline ? "readline probe detached" : "bind -x probe detached");
 	free(p->owners);
 }
 
@@ -284,6 +289,14 @@ static void probe_pin_name(struct probe *p)
 static void probe_points_of(const struct elfsym_query q[PROBE_Q_MAX], struct probe_points *at)
 {
 	memset(at, 0, sizeof(*at));
+	if (q[PROBE_Q_READLINE].err) {
+		/* bash linking libreadline (probe_examine): bind -x alone. */
+		at->bind_x = q[PROBE_Q_BIND_X].sym.offset;
+		if (q[PROBE_Q_LINE_BUFFER].err == 0)
+			at->bind_x_line =
+				q[PROBE_Q_LINE_BUFFER].sym.vaddr - q[PROBE_Q_BIND_X].sym.vaddr;
+		return;
+	}
 	at->readline = q[PROBE_Q_READLINE].sym.offset;
 	if (q[PROBE_Q_DEPREP].err == 0 && q[PROBE_Q_PREP].err == 0 &&
 	    q[PROBE_Q_LINE_BUFFER].err == 0) {
@@ -309,6 +322,15 @@ static int probe_attach(struct probe_set *ps, struct probe *p, int fd, const cha
 	/* The path the kernel resolves is this very open file, whatever
 	 * happens to the path inside the container meanwhile. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	/* bash linking libreadline: its `bind -x` function only (readline's
+	 * probes are on the library). With no rl_line_buffer of its own
+	 * (cookie 0) the line is not sent, the terminal's reads still are. */
+	if (!p->at.readline) {
+		err = probe_link(ps, p, CAPTURE_BIND_X_RET, path, p->at.bind_x, 0, adopted);
+		return err ? err :
+			     probe_link(ps, p, CAPTURE_BIND_X_ENTER, path, p->at.bind_x,
+					p->at.bind_x_line, adopted);
+	}
 	/* The return probe first, then the entry probe that arms it: a call
 	 * entered between the two is left to the recovery probe. */
 	err = probe_link(ps, p, CAPTURE_READLINE_RET, path, p->at.readline, 0, adopted);
@@ -392,6 +414,7 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 	int64_t now = (int64_t)time(NULL);
 	struct elfsym_file ef;
 	char bytes[24], syms[24], secs[24], us[24], devino[64];
+	bool bind_x_only = false;
 	int err, i;
 
 	probe_devino(file, devino, sizeof(devino));
@@ -407,6 +430,10 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 	}
 	if (!err)
 		err = elfsym_lookup(&ef, q, PROBE_Q_MAX, &why);
+	/* bash linking libreadline: readline imported, bash's own
+	 * bash_execute_unix_command there to probe (probe_points_of). */
+	if (!err)
+		bind_x_only = q[PROBE_Q_READLINE].err == -ENXIO && q[PROBE_Q_BIND_X].err == 0;
 	if (!err && (err = q[PROBE_Q_READLINE].err))
 		why = q[PROBE_Q_READLINE].why;
 	/* One line per parse (a file refused by its id is not parsed): what
@@ -433,10 +460,10 @@ static int probe_examine(struct probe_set *ps, int fd, const struct probe_file *
 		refused_forget(ps->refused, ef.id); /* once too slow, read in time now */
 	}
 out:
-	if (err)
+	if (err && !bind_x_only)
 		probe_negative_add(ps, file, err, ref);
 	elfsym_close(&ef);
-	return err;
+	return bind_x_only ? 0 : err;
 }
 
 /* Attaches a new probe at the points one parse of the file at fd found
@@ -502,8 +529,19 @@ static int probe_add_at(struct probe_set *ps, int fd, pid_t pid, uint32_t owner,
 		return err;
 	}
 	ps->nprobes++;
-	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->at.readline);
 	realfile_key_str(&p->file.key, key, sizeof(key));
+	if (!p->at.readline) {
+		snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->at.bind_x);
+		log_with(LOG_INFO,
+			 LOG_KV("file", label, "inode", devino, "file_key",
+				realfile_kind_name(p->file.key.kind), "real_file", key, "offset",
+				off, "line", p->at.bind_x_line ? "yes" : "no",
+				"from_previous_agent", adopted ? "yes" : "no"),
+			 "bind -x probe attached: bash linking libreadline");
+		*out = p;
+		return 1;
+	}
+	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->at.readline);
 	log_with(LOG_INFO,
 		 LOG_KV("file", label, "inode", devino, "file_key",
 			realfile_kind_name(p->file.key.kind), "real_file", key, "offset", off,
@@ -543,7 +581,7 @@ static int probe_add(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, co
  * readline now. */
 static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pid, uint32_t owner,
 			 const char *label, struct probe_file *file, const char *keywhy,
-			 struct probe_refusal *ref)
+			 struct probe_refusal *ref, struct probe **out)
 {
 	struct elfsym_query q[PROBE_Q_MAX];
 	struct probe_points at;
@@ -566,6 +604,7 @@ static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pi
 			p->file.size = file->size;
 			p->file.mtime = file->mtime;
 			p->file.ctime = file->ctime;
+			*out = p;
 			return probe_add_owner(p, owner);
 		}
 	}
@@ -581,6 +620,7 @@ static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pi
 	for (i = 0, err = 0; ret >= 0 && np && i < nowners && !err; i++)
 		err = probe_add_owner(np, owners[i]);
 	free(owners);
+	*out = np;
 	return err ? err : ret;
 }
 
@@ -610,10 +650,15 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 		return err;
 	if ((p = probe_find(ps, &file.key))) {
 		if (probe_same_content(&p->file, &file))
-			return probe_add_owner(p, owner);
-		return probe_replace(ps, p, fd, pid, owner, label, &file, keywhy, ref);
+			err = probe_add_owner(p, owner);
+		else
+			err = probe_replace(ps, p, fd, pid, owner, label, &file, keywhy, ref, &p);
+	} else {
+		err = probe_add(ps, fd, pid, owner, label, &file, keywhy, ref, &p);
 	}
-	return probe_add(ps, fd, pid, owner, label, &file, keywhy, ref, &p);
+	/* A bash linking libreadline has its bind -x probe: its readline is
+	 * still to be found in the library. */
+	return err >= 0 && p && !p->at.readline ? -ENXIO : err;
 }
 
 void probe_release_owner(struct probe_set *ps, uint32_t owner)

@@ -42,7 +42,9 @@ void probe_set_free(struct probe_set *ps);
  * `label` names the file in logs (its path inside the container). Returns
  * 1 when the probe was attached now, 0 when it already was, or the negative
  * errors of elfsym_lookup() (-ENXIO: readline is imported, look in the
- * libraries). A file found without readline is remembered, so checking it
+ * libraries; a bash linking libreadline then has a probe of its own all the
+ * same, on its `bind -x` function, owned like the others). A file found
+ * without readline is remembered, so checking it
  * again is one fstat. A refused file (ref, may be NULL, says so and why) is
  * also remembered by identity, across containers and agents; the caller
  * logs it with its container. A probed file whose size, mtime or ctime

@@ -4,7 +4,9 @@
 # Arch and Alpine ship it; built by hack/bash-readline.sh): the probe lands
 # on the library in the container's root, once for every container sharing
 # that file, and the lines typed into bash are captured exactly, in order,
-# only in targeted containers.
+# only in targeted containers. bash itself has its `bind -x` probe: a
+# command bound to a key that runs the line being edited, or reads the
+# terminal itself and runs what it read, hides neither.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$T_ROOT/hack/lib.sh"
@@ -27,11 +29,12 @@ fi
 lib=${libs[0]#"$R"}
 libid=$(stat -c '%Hd:%Ld:%i' "$R$lib")
 
-# a and c are targeted, b is not; all three share one root, hence one
+# a, c and d are targeted, b is not; all four share one root, hence one
 # bash file and one libreadline file.
 cap_container a "$R"
 cap_container b "$R"
 cap_container c "$R"
+cap_container d "$R"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
 cap_target a || t_fail "target a not added"
 t_match "the container's libreadline.so.8 probed when a was added" \
@@ -64,6 +67,15 @@ cap_target c || t_fail "target c not added"
 printf 'echo from-c\ncd /\n' >"$work/c.txt"
 cap_shell c "$work/c.txt" >/dev/null || t_fail "shell in c failed"
 t_wait 30 cap_has_line c "cd /" || t_fail "the last line of c never arrived"
+# `bind -x` commands in d, run from inside readline (in the library) by
+# bash: one runs the line being edited itself (readline returns an empty
+# line), one reads the terminal itself and runs what it read.
+cap_target d || t_fail "target d not added"
+printf '%s\0' "bind -x '\"\\C-t\": eval \"\$READLINE_LINE\"; READLINE_LINE='" \
+	$'echo bindx-eval > /dev/null\x14' "bind -x '\"\\C-y\": read -rn 15 x; eval \"\$x\"'" \
+	$'\x19echo bindx-read' 'echo bindx-done' >"$work/d.txt"
+cap_shell d "$work/d.txt" --nul --prompt-last >/dev/null || t_fail "shell in d failed"
+t_wait 30 cap_has_line d "echo bindx-done" || t_fail "the last line of d never arrived"
 cap_agent_stop
 
 t_eq "typed lines of a captured exactly, in order, empty line included" \
@@ -74,12 +86,22 @@ t_eq "lines of c attributed to c" "$(cat "$work/c.txt")" "$(cap_lines c)"
 t_eq "nothing from the untargeted container" "" \
 	"$(grep -e untargeted-b -e from-b "$work/out.jsonl")"
 t_eq "nothing from the host's bash on the same library" "" "$(grep host-line "$work/out.jsonl")"
-t_eq "only targeted containers in the output" "a c" \
+t_eq "only targeted containers in the output" "a c d" \
 	"$("$TOOLS/sa-lines" --field container "$work/out.jsonl" | sort -u | tr '\n' ' ' | sed 's/ $//')"
-t_eq "one probe, on the libreadline file that a and c share; none on bash" \
+t_eq "one readline probe, on the libreadline file that a, c and d share; none on bash" \
 	"$lib $libid" \
 	"$(sed -n 's/.*"msg":"readline probe attached","file":"\([^"]*\)","inode":"\([^"]*\)".*/\1 \2/p' \
 		"$work/agent.log")"
+t_eq "bash has its bind -x probe, once, rl_line_buffer found in it" "/bin/bash yes" \
+	"$(sed -n 's/.*"msg":"bind -x probe attached: bash linking libreadline","file":"\([^"]*\)".*"line":"\([a-z]*\)".*/\1 \2/p' \
+		"$work/agent.log")"
+t_eq "a bind -x command that runs the line being edited: that line, marked inexact" \
+	"$(printf '%s\t%s' 'echo bindx-eval > /dev/null' true)" \
+	"$("$TOOLS/sa-lines" --kind line --container d --source readline --field line,inexact "$work/out.jsonl" |
+		awk -F'\t' '$2 == "true"')"
+t_eq "a bind -x command that reads the terminal itself: what it read, as a terminal line" \
+	"$(printf 'bash\techo bindx-read')" \
+	"$("$TOOLS/sa-lines" --kind line --container d --source terminal --field comm,line "$work/out.jsonl")"
 t_match "agent reported no drops" '"dropped_lines":"0","dropped_execs":"0"' \
 	"$(grep '"capture counters"' "$work/agent.log")"
 
