@@ -593,12 +593,15 @@ int BPF_KRETPROBE(readline_ret, const char *ret)
 /* The value of rl_line_buffer, for a uprobe whose cookie is the distance
  * from its function to that variable in the same file (the variable's
  * address then needs no knowledge of where the file is mapped); NULL,
- * counted, when unreadable. */
+ * counted, when unreadable. A cookie of 0 says the file has no such
+ * variable: NULL, not counted. */
 static __always_inline const char *rl_line_buffer_of(void *ctx)
 {
-	__u64 var = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx), var = bpf_get_func_ip(ctx) + cookie;
 	const char *line = NULL;
 
+	if (!cookie)
+		return NULL;
 	if (bpf_probe_read_user(&line, sizeof(line), (const void *)var) || !line) {
 		count(SA_CNT_READ_ERR);
 		return NULL;
@@ -635,8 +638,6 @@ int BPF_KPROBE(bind_x_enter)
 		return 0;
 	bpf_map_update_elem(&in_readline, &id, &mode, BPF_ANY);
 	bpf_map_update_elem(&in_bind_x, &id, &one, BPF_ANY);
-	if (!bpf_get_attach_cookie(ctx))
-		return 0;
 	line = rl_line_buffer_of(ctx);
 	if (!line || bpf_probe_read_user(&first, 1, line)) {
 		if (line)

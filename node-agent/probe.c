@@ -530,25 +530,23 @@ static int probe_add_at(struct probe_set *ps, int fd, pid_t pid, uint32_t owner,
 	}
 	ps->nprobes++;
 	realfile_key_str(&p->file.key, key, sizeof(key));
-	if (!p->at.readline) {
-		snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->at.bind_x);
+	snprintf(off, sizeof(off), "0x%llx",
+		 (unsigned long long)(p->at.readline ? p->at.readline : p->at.bind_x));
+	if (!p->at.readline)
 		log_with(LOG_INFO,
 			 LOG_KV("file", label, "inode", devino, "file_key",
 				realfile_kind_name(p->file.key.kind), "real_file", key, "offset",
 				off, "line", p->at.bind_x_line ? "yes" : "no",
 				"from_previous_agent", adopted ? "yes" : "no"),
 			 "bind -x probe attached: bash linking libreadline");
-		*out = p;
-		return 1;
-	}
-	snprintf(off, sizeof(off), "0x%llx", (unsigned long long)p->at.readline);
-	log_with(LOG_INFO,
-		 LOG_KV("file", label, "inode", devino, "file_key",
-			realfile_kind_name(p->file.key.kind), "real_file", key, "offset", off,
-			"recovers_running_call", recovery, "bind_x",
-			p->link[CAPTURE_BIND_X_ENTER] ? "yes" : "no", "from_previous_agent",
-			adopted ? "yes" : "no"),
-		 "readline probe attached");
+	else
+		log_with(LOG_INFO,
+			 LOG_KV("file", label, "inode", devino, "file_key",
+				realfile_kind_name(p->file.key.kind), "real_file", key, "offset",
+				off, "recovers_running_call", recovery, "bind_x",
+				p->link[CAPTURE_BIND_X_ENTER] ? "yes" : "no", "from_previous_agent",
+				adopted ? "yes" : "no"),
+			 "readline probe attached");
 	*out = p;
 	return 1;
 }
