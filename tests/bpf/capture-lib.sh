@@ -152,9 +152,46 @@ flood_stop() {
 rl_flood_start() {
 	# shellcheck disable=SC2016 # the inner shell's expansion
 	flood_start nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" \
-		HISTFILE=/dev/null /bin/bash -c 'i=0; while :; do echo "echo rl-flood-$((i += 1)) > /dev/null"; done |
+		HISTFILE=/dev/null /bin/bash -c 'i=0; while :; do echo ": rl-flood-$((i += 1))"; done |
 			/bin/bash --norc -i'
 	t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl"
+}
+# rl_flood_counted NAME HEAD TAIL: feeds lines HEAD1TAIL, HEAD2TAIL, ...
+# to a bash -i of container NAME reading them from a pipe of its own (which
+# takes the container's rate), until the agent has reported lines counted
+# past the rate RL_FLOOD_NOTES (20) times, or RL_FLOOD_MAX (400,000) lines
+# were fed; prints how many were fed. The feeder looks every 500 lines
+# for a file in the container's /tmp, made once the counts are there: the
+# flood lasts as long as proving what it is for takes on this machine,
+# where a fixed number of lines is too few for a fast one (no count) or
+# minutes of bash on a slow one. The lines should cost bash little (`:
+# ...`, not a redirection to the /dev/null the containers lack, whose
+# error message made bash slower than the rate on a busy machine).
+rl_flood_counted() {
+	local stop=/tmp/rl-flood-stop.$$ feeder
+	rm -f "/proc/${CPID[$1]}/root$stop"
+	# shellcheck disable=SC2016 # the inner shell's expansion
+	nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
+		/bin/bash -c 'exec 3>&1
+			{
+				i=0
+				while ((i < $3)); do
+					((i % 500)) || [ ! -e "$4" ] || break
+					echo "$1$((i += 1))$2"
+				done
+				echo "$i" >&3
+			} | /bin/bash --norc -i >/dev/null 2>&1' - "$2" "$3" "${RL_FLOOD_MAX:-400000}" "$stop" \
+		>"$work/rl-flood.fed" 2>/dev/null &
+	feeder=$!
+	t_wait 300 rl_counted "${RL_FLOOD_NOTES:-20}"
+	: >"/proc/${CPID[$1]}/root$stop"
+	wait "$feeder"
+	rm -f "/proc/${CPID[$1]}/root$stop"
+	cat "$work/rl-flood.fed"
+}
+# rl_counted N: the agent reported lines counted past their rate N times.
+rl_counted() {
+	[ "$(grep -c 'lines read by readline, past their rate' "$work/out.jsonl")" -ge "$1" ]
 }
 # rl_walk NAME HEAD TAIL N: the lines of container NAME walked in the
 # order of capture, where lines HEAD1TAIL to HEAD<N>TAIL were fed to

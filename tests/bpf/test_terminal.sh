@@ -565,15 +565,13 @@ t_eq "a session open before the target: each line typed on its terminal beside a
 : >"$work/targets"
 cap_agent || t_fail "agent did not start (readline flood)"
 cap_target t || t_fail "target t not added (readline flood)"
-nsenter --target "${CPID[t]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
-	/bin/bash -c 'for ((i = 1; i <= 200000; i++)); do echo "echo rl-flood-$i > /dev/null"; done |
-		/bin/bash --norc -i' >/dev/null 2>&1
+fed=$(rl_flood_counted t ': rl-flood-' '')
 printf '%s\n' 'echo after-rl-flood > /dev/null' >"$work/rf1"
 tt t "$work/rf1" -- "${BASH_RL[@]}"
 t_wait 30 grep -q 'after-rl-flood' "$work/out.jsonl"
 cap_agent_stop
-read -r counted notes recorded err <<<"$(rl_walk t 'echo rl-flood-' ' > /dev/null' 200000)"
-t_eq "a readline flood: each line recorded is the one fed at its place, the counts exact ($recorded lines, $notes counts)" \
+read -r counted notes recorded err <<<"$(rl_walk t ': rl-flood-' '' "$fed")"
+t_eq "a readline flood: each line recorded is the one fed at its place, the counts exact ($fed lines fed: $recorded recorded, $notes counts)" \
 	"" "$err"
 t_run "a readline flood: past the rate, lines counted, not recorded ($counted)" test "$counted" -gt 0
 t_eq "a readline flood: no line dropped in the ring buffer" 0 \
