@@ -11,11 +11,13 @@
 #   SHELLAUDIT_TEST_TIMEOUT_INTEGRATION (1200), SHELLAUDIT_TEST_TIMEOUT_E2E (1800)
 #
 # The bpf, integration and e2e scripts run SHELLAUDIT_TEST_JOBS (2) at a
-# time, at most one e2e script at once (each brings a node up) and none
-# beside a bpf script; the e2e scripts as early as that allows (they are
-# the longest chain), the integration scripts around them; each keeps
-# its own ports, state dir, BPF file system and cgroups, and mostly waits
-# on a cluster or a kernel. A script's output is printed whole when it ends.
+# time, at most SHELLAUDIT_TEST_BPF_JOBS (2) bpf scripts at once (their
+# floods keep a core busy each), at most one e2e script at once (each
+# brings a node up) and none beside a bpf script; the e2e scripts as
+# early as that allows (they are the longest chain), the integration
+# scripts around them; each keeps its own ports, state dir, BPF file
+# system and cgroups, and mostly waits on a cluster or a kernel. A
+# script's output is printed whole when it ends.
 # SHELLAUDIT_TEST_JOBS=1 runs them one by one with their output as it comes.
 set -uo pipefail
 
@@ -107,22 +109,24 @@ queue() { q_name+=("$1"); q_suite+=("$2"); q_secs+=("$3"); q_path+=("$4"); }
 # none may start now. At most one e2e script at once (each brings a node
 # up), and none beside a bpf script (whose kernel-wide checks, a mount
 # namespace number coming back, say, a node's containers would disturb):
-# the bpf scripts first; then an e2e script whenever none runs, since they
-# run one after another and are the longest chain; integration scripts
-# beside and between them once every bpf script started. Queued order
-# otherwise.
+# the bpf scripts first, bpf_jobs at most at once; then an e2e script
+# whenever none runs, since they run one after another and are the
+# longest chain; integration scripts in the slots left, beside and
+# between them. Queued order otherwise.
 next_script() {
-	local k bpf_left=0 pick=-1
+	local k bpf_may=0 bpf_left pick=-1
 	for ((k = 0; k < n; k++)); do
-		[ "${q_suite[$k]}" = bpf ] && [ -z "${done_or_run[$k]+x}" ] && bpf_left=1
+		[ "${q_suite[$k]}" = bpf ] && [ -z "${done_or_run[$k]+x}" ] && bpf_may=1
 	done
+	bpf_left=$bpf_may
+	[ "$running_e2e" = 0 ] && [ "$running_bpf" -lt "$bpf_jobs" ] || bpf_may=0
 	for ((k = 0; k < n; k++)); do
 		[ -z "${done_or_run[$k]+x}" ] || continue
 		case ${q_suite[$k]} in
-		bpf) [ "$running_e2e" = 0 ] && echo "$k" && return ;;
+		bpf) [ "$bpf_may" = 1 ] && echo "$k" && return ;;
 		e2e) [ "$running_e2e" = 0 ] && [ "$running_bpf" = 0 ] && [ "$bpf_left" = 0 ] &&
 			echo "$k" && return ;;
-		*) [ "$pick" -ge 0 ] || [ "$bpf_left" = 1 ] || pick=$k ;;
+		*) [ "$pick" -ge 0 ] || [ "$bpf_may" = 1 ] || pick=$k ;;
 		esac
 	done
 	echo "$pick"
@@ -131,7 +135,8 @@ next_script() {
 # run_queue: the queued scripts, SHELLAUDIT_TEST_JOBS at a time, in the
 # order next_script picks.
 run_queue() {
-	local jobs=${SHELLAUDIT_TEST_JOBS:-2} i n=${#q_name[@]} running_e2e=0 running_bpf=0 pid idx dir
+	local jobs=${SHELLAUDIT_TEST_JOBS:-2} bpf_jobs=${SHELLAUDIT_TEST_BPF_JOBS:-2} i n=${#q_name[@]}
+	local running_e2e=0 running_bpf=0 pid idx dir
 	local -A pid_idx=() started=() done_or_run=()
 	if [ "$jobs" -le 1 ]; then
 		for ((i = 0; i < n; i++)); do run_one "${q_name[$i]}" "${q_secs[$i]}" "${q_path[$i]}"; done
