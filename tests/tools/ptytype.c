@@ -6,12 +6,17 @@
  *           [--fast] [--echo] [--attach] [--size COLSxROWS]
  *           [--ready SHELLCMD] [--timeout SEC] [--log FILE]
  *           [--pidfile FILE] [--delay MS] [--prompt-last] [--newline]
- *           -- CMD [ARG...]
+ *           [--until SHELLCMD [--then N]] -- CMD [ARG...]
  *
  * --delay: types line N MS*N milliseconds after the first (output still
  * read): a paced burst, e.g. one long enough to do something in its middle.
  * --ready: before the first line, run SHELLCMD with /bin/sh until it
  * succeeds (e.g. until a probe is attached).
+ * --until: after each line, at most once a second, run SHELLCMD with
+ * /bin/sh; once it succeeded, type N more lines (--then, 0) and end there
+ * (Ctrl-D), and write "typed K lines" to stdout: typing that must go on
+ * across something whose length depends on the machine (a rollout), for
+ * as long as it takes and no longer.
  * Waits for the prompt (when given) before the first line and, without
  * --fast, before each next line; then types Ctrl-D and waits for the
  * command to exit, whose status it returns. A command that exits after the
@@ -402,16 +407,20 @@ int main(int argc, char **argv)
 		{ "delay", required_argument, NULL, 'd' },
 		{ "prompt-last", no_argument, NULL, 'Z' },
 		{ "newline", no_argument, NULL, 'N' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "then", required_argument, NULL, 'T' },
 		{ 0 },
 	};
-	const char *ready = NULL;
+	const char *ready = NULL, *until_cmd = NULL;
 	const char *prompt = NULL, *lines_path = NULL, *log_path = NULL, *pidfile = NULL;
 	bool nul = false, quote = false, paste = false, fast = false, echo = false, attach = false;
 	bool exited = false;
 	struct pty_state s = { .master = -1 };
 	struct winsize ws = { .ws_row = 50, .ws_col = 200 };
 	double timeout = 120, delay_ms = 0, t_first = 0, eof_at;
-	unsigned long nth = 0;
+	unsigned long nth = 0, then = 0, typed = 0, after = 0;
+	double until_next = 0, then_v;
+	bool met = false;
 	char *lines = NULL;
 	size_t lines_len = 0, i, start, last, last_len;
 	int c;
@@ -433,6 +442,11 @@ int main(int argc, char **argv)
 		case 'a': attach = true; break;
 		case 'Z': prompt_last = true; break;
 		case 'N': want_newline = true; break;
+		case 'U': until_cmd = optarg; break;
+		case 'T':
+			then_v = parse_amount(optarg, "--then");
+			then = then_v > 1e9 ? 1000000000ul : (unsigned long)then_v;
+			break;
 		case 's':
 			if (!parse_size(optarg, &ws))
 				die("--size takes COLSxROWS, e.g. 80x24 or 0x0");
@@ -482,6 +496,8 @@ int main(int argc, char **argv)
 	for (i = 0, start = 0, last = 0, last_len = 0; i < lines_len; i++) {
 		if (lines[i] != (nul ? '\0' : '\n'))
 			continue;
+		if (met && after++ >= then)
+			break;
 		if (delay_ms > 0 && start == 0)
 			t_first = now_s();
 		/* Paced from the first line, not after each: the rate holds
@@ -495,6 +511,7 @@ int main(int argc, char **argv)
 			}
 		}
 		type_line(&s, lines + start, i - start, quote, paste);
+		typed++;
 		last = start;
 		last_len = i - start;
 		start = i + 1;
@@ -505,7 +522,13 @@ int main(int argc, char **argv)
 		else if (prompt && !fast)
 			exited = !wait_prompt(&s, lines + last, last_len, prompt,
 					      start >= lines_len);
+		if (until_cmd && !met && now_s() >= until_next) {
+			met = run_ready(until_cmd);
+			until_next = now_s() + 1;
+		}
 	}
+	if (until_cmd)
+		printf("typed %lu lines\n", typed);
 	if (prompt && fast && last_len)
 		wait_echo_then_prompt(&s, lines + last, last_len, prompt, false, false);
 	if (!exited)
