@@ -2919,19 +2919,18 @@ int BPF_PROG(tty_read_raw, struct pt_regs *regs, long ret)
 	if (ret < 0 || !sa_nr_read(nr))
 		return 0;
 	task = bpf_get_current_task_btf();
+	/* vmsplice(2) from a pipe's read end copies out as readv(2) does. */
 #if defined(__TARGET_ARCH_x86)
 	compat = task->thread_info.status & SA_TS_COMPAT;
-	if (compat && !sa_nr32_read(nr))
+	if (compat ? !sa_nr32_read(nr) : !sa_nr64_read(nr))
 		return 0;
-	if (compat)
-		return tty_read(task, regs,
-				nr == SA_NR32_READV || nr == SA_NR32_PREADV2 ||
-					nr == SA_NR32_VMSPLICE,
-				sa_take_of(nr, true), true, ret);
-	if (!sa_nr64_read(nr))
-		return 0;
-#endif
-	/* vmsplice(2) from a pipe's read end copies out as readv(2) does. */
+	vec = compat ? nr == SA_NR32_READV || nr == SA_NR32_PREADV2 || nr == SA_NR32_VMSPLICE :
+		       nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_VMSPLICE;
+#else
 	vec = nr == SA_NR_READV || nr == SA_NR_PREADV2 || nr == SA_NR_VMSPLICE;
-	return tty_read(task, regs, vec, sa_take_of(nr, false), compat, ret);
+#endif
+	/* One call for both ABIs: the verifier goes through tty_read once,
+	 * not once for each (655,000 instructions looked at, then 471,000, of
+	 * the 1,000,000 it allows: a second and more of the agent's start). */
+	return tty_read(task, regs, vec, sa_take_of(nr, compat), compat, ret);
 }
