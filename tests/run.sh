@@ -10,7 +10,7 @@
 #   SHELLAUDIT_TEST_TIMEOUT_UNIT (300), SHELLAUDIT_TEST_TIMEOUT_BPF (900),
 #   SHELLAUDIT_TEST_TIMEOUT_INTEGRATION (1200), SHELLAUDIT_TEST_TIMEOUT_E2E (1800)
 #
-# The bpf, integration and e2e scripts run SHELLAUDIT_TEST_JOBS (2) at a
+# The bpf, integration and e2e scripts run SHELLAUDIT_TEST_JOBS (3) at a
 # time, at most SHELLAUDIT_TEST_BPF_JOBS (2) bpf scripts at once (their
 # floods keep a core busy each), at most one e2e script at once (each
 # brings a node up) and none beside a bpf script; the e2e scripts as
@@ -135,7 +135,7 @@ next_script() {
 # run_queue: the queued scripts, SHELLAUDIT_TEST_JOBS at a time, in the
 # order next_script picks.
 run_queue() {
-	local jobs=${SHELLAUDIT_TEST_JOBS:-2} bpf_jobs=${SHELLAUDIT_TEST_BPF_JOBS:-2} i n=${#q_name[@]}
+	local jobs=${SHELLAUDIT_TEST_JOBS:-3} bpf_jobs=${SHELLAUDIT_TEST_BPF_JOBS:-2} i n=${#q_name[@]}
 	local running_e2e=0 running_bpf=0 pid idx dir
 	local -A pid_idx=() started=() done_or_run=()
 	if [ "$jobs" -le 1 ]; then
