@@ -138,6 +138,7 @@ run_queue() {
 	local jobs=${SHELLAUDIT_TEST_JOBS:-3} bpf_jobs=${SHELLAUDIT_TEST_BPF_JOBS:-2} i n=${#q_name[@]}
 	local running_e2e=0 running_bpf=0 pid idx dir
 	local -A pid_idx=() started=() done_or_run=()
+	[ "$bpf_jobs" -ge 1 ] 2>/dev/null || bpf_jobs=1
 	if [ "$jobs" -le 1 ]; then
 		for ((i = 0; i < n; i++)); do run_one "${q_name[$i]}" "${q_secs[$i]}" "${q_path[$i]}"; done
 		return
@@ -171,6 +172,9 @@ run_queue() {
 		cat "$dir/$idx.out"
 		tally "${q_name[$idx]}" "$(cat "$dir/$idx.rc" 2>/dev/null || echo 255)" "$dir/$idx.out" \
 			"$((SECONDS - started[$idx]))" "${q_secs[$idx]}"
+	done
+	for ((i = 0; i < n; i++)); do
+		[ -n "${done_or_run[$i]+x}" ] || broken_one "${q_name[$i]}" "never started"
 	done
 	rm -rf "$dir"
 }
