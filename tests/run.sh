@@ -114,12 +114,11 @@ queue() { q_name+=("$1"); q_suite+=("$2"); q_secs+=("$3"); q_path+=("$4"); }
 # longest chain; integration scripts in the slots left, beside and
 # between them. Queued order otherwise.
 next_script() {
-	local k bpf_may=0 bpf_left pick=-1
+	local k bpf_left=0 bpf_may=0 pick=-1
 	for ((k = 0; k < n; k++)); do
-		[ "${q_suite[$k]}" = bpf ] && [ -z "${done_or_run[$k]+x}" ] && bpf_may=1
+		[ "${q_suite[$k]}" = bpf ] && [ -z "${done_or_run[$k]+x}" ] && bpf_left=1
 	done
-	bpf_left=$bpf_may
-	[ "$running_e2e" = 0 ] && [ "$running_bpf" -lt "$bpf_jobs" ] || bpf_may=0
+	[ "$bpf_left" = 1 ] && [ "$running_e2e" = 0 ] && [ "$running_bpf" -lt "$bpf_jobs" ] && bpf_may=1
 	for ((k = 0; k < n; k++)); do
 		[ -z "${done_or_run[$k]+x}" ] || continue
 		case ${q_suite[$k]} in

@@ -154,7 +154,7 @@ rl_flood_start() {
 	flood_start nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" \
 		HISTFILE=/dev/null /bin/bash -c 'i=0; while :; do echo ": rl-flood-$((i += 1))"; done |
 			/bin/bash --norc -i'
-	t_wait 60 grep -q 'lines read by readline, past their rate' "$work/out.jsonl"
+	t_wait 60 rl_counted 1
 }
 # rl_flood_counted NAME HEAD TAIL: feeds lines HEAD1TAIL, HEAD2TAIL, ...
 # to a bash -i of container NAME reading them from a pipe of its own (which
@@ -169,7 +169,6 @@ rl_flood_start() {
 # error message made bash slower than the rate on a busy machine).
 rl_flood_counted() {
 	local stop=/tmp/rl-flood-stop.$$ feeder
-	rm -f "/proc/${CPID[$1]}/root$stop"
 	# shellcheck disable=SC2016 # the inner shell's expansion
 	nsenter --target "${CPID[$1]}" --mount --pid --root --wd "${CENV[@]}" HISTFILE=/dev/null \
 		/bin/bash -c 'exec 3>&1
