@@ -336,6 +336,31 @@ static void discover_gone(struct discover_target *t, const struct discover_proc 
 		t->gone_pending = true;
 }
 
+/* Whether process p, from its exec event, runs a file the probe set
+ * knows needs no probe (neither refused, which is noted the long way, nor
+ * a program importing readline, whose libraries are to be looked at).
+ * The short way of an exec flood of such files: no name, no check that
+ * the file is still p's. Were p's pid reused since, the file is another
+ * process's and the exec's process is gone: nothing of it is lost. A
+ * process gone is so marked. */
+static bool discover_known_none(struct discover *d, struct discover_target *t,
+				struct discover_proc *p)
+{
+	struct probe_refusal ref;
+	char path[64];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		discover_gone(t, p);
+		return true;
+	}
+	err = probe_negative_of(d->ps, fd, &ref);
+	close(fd);
+	return err && err != -ENXIO && !ref.refused;
+}
+
 /* Runs one phase of p. Returns true when p is finished; else its phase or
  * due time moved on. *attached is set when a probe was attached. */
 static bool discover_proc_unit(struct discover *d, struct discover_target *t,
@@ -347,9 +372,15 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 	ssize_t n;
 
 	*attached = false;
+	/* (The cheapest way to learn that a process is gone: most of an
+	 * exec flood's are by now.) */
 	pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
 	if (pidfd < 0) {
 		discover_gone(t, p);
+		return true;
+	}
+	if (p->exec_ts && p->phase == DISCOVER_EXE && discover_known_none(d, t, p)) {
+		close(pidfd);
 		return true;
 	}
 	/* A process from an exec event was marked by the kernel as the

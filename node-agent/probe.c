@@ -622,6 +622,20 @@ static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pi
 	return err ? err : ret;
 }
 
+int probe_negative_of(const struct probe_set *ps, int fd, struct probe_refusal *ref)
+{
+	const struct probe_negative *neg;
+	struct probe_file file;
+
+	if (probe_file_stat(fd, &file) || !(neg = probe_negative_find(ps, &file, clock_now_ns())))
+		return 0;
+	if (ref) {
+		*ref = neg->ref;
+		ref->known = ref->refused;
+	}
+	return neg->err;
+}
+
 int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
 		  struct probe_refusal *ref)
 {

@@ -58,6 +58,12 @@ void probe_set_free(struct probe_set *ps);
 int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
 		  struct probe_refusal *ref);
 
+/* What probe_acquire() remembers of the file open at fd without a probe
+ * (see above): its answer, a negative errno, and *ref as it was then
+ * (may be NULL); 0 when it remembers nothing, and then probe_acquire()
+ * must tell. One fstat, nothing parsed. */
+int probe_negative_of(const struct probe_set *ps, int fd, struct probe_refusal *ref);
+
 /* Unpins the readline probes a previous agent left that no probe of this
  * set took over (their files are no longer used by a target). */
 int probe_set_sweep(struct probe_set *ps);
