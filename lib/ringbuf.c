@@ -131,6 +131,16 @@ size_t ringbuf_held(const struct ringbuf *r)
 	return r->held;
 }
 
+unsigned ringbuf_fill(const struct ringbuf *r)
+{
+	uint64_t prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+	uint64_t cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+	uint64_t used = prod > cons ? prod - cons : 0;
+
+	/* Bounded whatever the positions say. */
+	return used > r->mask ? 1024 : (unsigned)(used * 1024 / (r->mask + 1));
+}
+
 void ringbuf_release(struct ringbuf *r)
 {
 	__atomic_store_n(r->consumer, (unsigned long)r->pos, __ATOMIC_RELEASE);

@@ -37,6 +37,9 @@ int ringbuf_fd(const struct ringbuf *r);
 int ringbuf_next(struct ringbuf *r, const void **data, size_t *len);
 /* Records read and not released. */
 size_t ringbuf_held(const struct ringbuf *r);
+/* How full the ring is: the bytes of records not released (read or not),
+ * in parts per 1024 of its size (0 to 1024). */
+unsigned ringbuf_fill(const struct ringbuf *r);
 /* Tells the kernel that the records read are done with: their room is
  * free for new records. */
 void ringbuf_release(struct ringbuf *r);

@@ -864,24 +864,36 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 #define AGENT_STREAM_IDLE_NS (60ull * 1000 * 1000 * 1000)
 
 /* Once events come fast (a drain that found some less than twice
- * AGENT_CAPTURE_GATHER_MS after the one before), the capture thread lets
- * what follows gather for this long before it reads again: the ring
- * buffer wakes a reader only for the record at its position, so a busy
- * node costs one wake of each thread per AGENT_CAPTURE_GATHER_MS instead
- * of one per event. The first two drains after a quiet time are read at
- * once: a shell's exec and the program it execs right after (env, then
- * the shell) reach discovery while the program still runs. The ring
- * buffer holds far more than this long of any rate it keeps up with. */
+ * AGENT_CAPTURE_GATHER_MS after the one before ended), the capture thread
+ * lets what follows gather before it reads again: the ring buffer wakes a
+ * reader only for the record at its position, so a busy node costs one
+ * wake of each thread, one write of the spool's journal and one item per
+ * fold a gather instead of one each per event. The gather grows by
+ * AGENT_CAPTURE_GATHER_MS with each busy drain in a row, up to
+ * AGENT_CAPTURE_GATHER_SLICES of them (80 ms: what an entry may wait for
+ * it, well within the 0.2 s from capture to Event), and ends once the
+ * ring is AGENT_CAPTURE_GATHER_FILL full: a flood never fills the ring
+ * while the thread sleeps. The first two drains after a quiet time are
+ * read at once: a shell's exec and the program it execs right after
+ * (env, then the shell) reach discovery while the program still runs. */
 #ifndef AGENT_CAPTURE_GATHER_MS
 #define AGENT_CAPTURE_GATHER_MS 20
 #endif
+#ifndef AGENT_CAPTURE_GATHER_SLICES
+#define AGENT_CAPTURE_GATHER_SLICES 4
+#endif
+#define AGENT_CAPTURE_GATHER_FILL 512 /* parts per 1024: a half */
 
-static void agent_capture_gather(void)
+static void agent_capture_gather(const struct capture *cap, unsigned slices)
 {
-	struct timespec ts = { 0, AGENT_CAPTURE_GATHER_MS * 1000000L };
+	struct timespec ts;
+	unsigned i;
 
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	for (i = 0; i < slices && capture_fill(cap) < AGENT_CAPTURE_GATHER_FILL; i++) {
+		ts = (struct timespec){ 0, AGENT_CAPTURE_GATHER_MS * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 }
 
 /* Records are released to the kernel: what the sink gathered of them is
@@ -911,7 +923,8 @@ static void *agent_capture_thread(void *arg)
 {
 	struct agent *a = arg;
 	int efd = capture_fd(a->cap);
-	uint64_t one = 1, last_got = 0, now;
+	uint64_t one = 1, last_end = 0;
+	unsigned slices = 0;
 
 	pthread_setname_np(pthread_self(), "sa-capture");
 
@@ -936,10 +949,12 @@ static void *agent_capture_thread(void *arg)
 		turnlock_unlock(&a->lock);
 		if (got > 0) {
 			(void)!write(a->wake, &one, sizeof(one));
-			now = clock_now_ns();
-			if (now - last_got < 2 * AGENT_CAPTURE_GATHER_MS * 1000000ull)
-				agent_capture_gather();
-			last_got = now;
+			if (clock_now_ns() - last_end >= 2 * AGENT_CAPTURE_GATHER_MS * 1000000ull)
+				slices = 0;
+			else if (slices < AGENT_CAPTURE_GATHER_SLICES)
+				slices++;
+			agent_capture_gather(a->cap, slices);
+			last_end = clock_now_ns();
 		}
 	}
 	return NULL;

@@ -113,6 +113,8 @@ int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set);
 /* An epoll file descriptor that becomes readable when events are waiting
  * (the agent's capture thread waits on it). */
 int capture_fd(struct capture *c);
+/* How full the ring buffer is, in parts per 1024 (ringbuf_fill). */
+unsigned capture_fill(const struct capture *c);
 /* Hands every event already in the buffer to the handler, without waiting,
  * and releases them (see before_release) at least every CAPTURE_CHUNK
  * records and at the end. Returns the number of records read. Not to be

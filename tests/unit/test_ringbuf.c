@@ -250,6 +250,32 @@ out:
 	fixture_close(&f);
 }
 
+/* The fill counts what is not released, read or not, up to the whole ring
+ * (records of 24 bytes in a ring of 64 KiB). */
+static void test_ringbuf_fill_counts_unreleased(void)
+{
+	struct fixture f;
+	struct ringbuf *r;
+	uint64_t t[1024];
+
+	if (!(r = fixture_reader(&f, 1024)))
+		goto out;
+	UNIT_CHECK(ringbuf_fill(r) == 1024 * 24 * 1024 / RING_SIZE);
+	UNIT_CHECK(read_times(r, t, 1024) == 1024);
+	UNIT_CHECK(ringbuf_fill(r) == 1024 * 24 * 1024 / RING_SIZE);
+	ringbuf_release(r);
+	UNIT_CHECK(ringbuf_fill(r) == 0);
+	/* More than it holds: full, the rest refused by the kernel. */
+	UNIT_CHECK(fixture_write(&f, 4000) == 0);
+	UNIT_CHECK(ringbuf_fill(r) == RING_SIZE / 24 * 24 * 1024 / RING_SIZE);
+	UNIT_CHECK(read_times(r, t, 1024) == 1024);
+	ringbuf_release(r);
+	UNIT_CHECK(ringbuf_fill(r) == (RING_SIZE / 24 - 1024) * 24 * 1024 / RING_SIZE);
+out:
+	ringbuf_free(r);
+	fixture_close(&f);
+}
+
 static void test_ringbuf_bad_size(void)
 {
 	struct ringbuf *r = NULL;
@@ -268,6 +294,7 @@ int main(void)
 		UNIT_TEST(test_ringbuf_skip_releases_what_it_passes),
 		UNIT_TEST(test_ringbuf_records_that_wrap_read_whole),
 		UNIT_TEST(test_ringbuf_poll_wakes_at_consumer),
+		UNIT_TEST(test_ringbuf_fill_counts_unreleased),
 		UNIT_TEST(test_ringbuf_bad_size),
 	};
 
