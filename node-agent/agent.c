@@ -879,9 +879,7 @@ static bool agent_keeps_mntns(uint64_t mntns, void *arg)
 #ifndef AGENT_CAPTURE_GATHER_MS
 #define AGENT_CAPTURE_GATHER_MS 20
 #endif
-#ifndef AGENT_CAPTURE_GATHER_SLICES
 #define AGENT_CAPTURE_GATHER_SLICES 4
-#endif
 #define AGENT_CAPTURE_GATHER_FILL 512 /* parts per 1024: a half */
 
 static void agent_capture_gather(const struct capture *cap, unsigned slices)

@@ -805,9 +805,7 @@ unsigned capture_fill(const struct capture *c)
 /* Records handled are released to the kernel once what was made of them
  * is safe (before_release), CAPTURE_CHUNK at a time: one write for many
  * records, and a flood holds little of the ring buffer. */
-#ifndef CAPTURE_CHUNK
 #define CAPTURE_CHUNK 64
-#endif
 
 static void capture_release(struct capture *c)
 {

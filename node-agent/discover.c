@@ -336,28 +336,14 @@ static void discover_gone(struct discover_target *t, const struct discover_proc 
 		t->gone_pending = true;
 }
 
-/* Whether process p, from its exec event, runs a file the probe set
- * knows needs no probe (neither refused, which is noted the long way, nor
- * a program importing readline, whose libraries are to be looked at).
- * The short way of an exec flood of such files: no name, no check that
- * the file is still p's. Were p's pid reused since, the file is another
- * process's and the exec's process is gone: nothing of it is lost. A
- * process gone is so marked. */
-static bool discover_known_none(struct discover *d, struct discover_target *t,
-				struct discover_proc *p)
+/* Whether the file open at fd is one the probe set knows needs no probe
+ * (neither refused, which is noted the long way, nor a program importing
+ * readline, whose libraries are to be looked at). */
+static bool discover_known_none(const struct discover *d, int fd)
 {
 	struct probe_refusal ref;
-	char path[64];
-	int fd, err;
+	int err = probe_negative_of(d->ps, fd, &ref);
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		discover_gone(t, p);
-		return true;
-	}
-	err = probe_negative_of(d->ps, fd, &ref);
-	close(fd);
 	return err && err != -ENXIO && !ref.refused;
 }
 
@@ -372,15 +358,11 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 	ssize_t n;
 
 	*attached = false;
-	/* (The cheapest way to learn that a process is gone: most of an
-	 * exec flood's are by now.) */
+	/* The cheapest way to learn that a process is gone (most of an exec
+	 * flood's are by now). */
 	pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
 	if (pidfd < 0) {
 		discover_gone(t, p);
-		return true;
-	}
-	if (p->exec_ts && p->phase == DISCOVER_EXE && discover_known_none(d, t, p)) {
-		close(pidfd);
 		return true;
 	}
 	/* A process from an exec event was marked by the kernel as the
@@ -396,6 +378,14 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 	case DISCOVER_EXE:
 		snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* The short way of an exec flood of a file known to need no
+		 * probe: no name, no check that the file is still the
+		 * process's. Were its pid reused since, the exec's process is
+		 * gone: nothing of it is lost. */
+		if (fd >= 0 && p->exec_ts && discover_known_none(d, fd)) {
+			err = 0;
+			break;
+		}
 		/* Most processes of an exec flood are gone by now: no name. */
 		n = fd < 0 ? -1 : readlink(path, label, sizeof(label) - 1);
 		label[n > 0 ? n : 0] = '\0';

@@ -622,24 +622,31 @@ static int probe_replace(struct probe_set *ps, struct probe *p, int fd, pid_t pi
 	return err ? err : ret;
 }
 
+/* What is remembered of file without a probe: its answer (a negative
+ * errno) and *ref as it was then; 0 when nothing is. */
+static int probe_negative_answer(const struct probe_set *ps, const struct probe_file *file,
+				 struct probe_refusal *ref)
+{
+	const struct probe_negative *neg = probe_negative_find(ps, file, clock_now_ns());
+
+	if (!neg)
+		return 0;
+	*ref = neg->ref;
+	ref->known = ref->refused;
+	return neg->err;
+}
+
 int probe_negative_of(const struct probe_set *ps, int fd, struct probe_refusal *ref)
 {
-	const struct probe_negative *neg;
+	struct probe_refusal none;
 	struct probe_file file;
 
-	if (probe_file_stat(fd, &file) || !(neg = probe_negative_find(ps, &file, clock_now_ns())))
-		return 0;
-	if (ref) {
-		*ref = neg->ref;
-		ref->known = ref->refused;
-	}
-	return neg->err;
+	return probe_file_stat(fd, &file) ? 0 : probe_negative_answer(ps, &file, ref ? ref : &none);
 }
 
 int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const char *label,
 		  struct probe_refusal *ref)
 {
-	const struct probe_negative *neg;
 	struct probe_refusal none;
 	struct probe_file file;
 	const char *keywhy = NULL;
@@ -652,11 +659,8 @@ int probe_acquire(struct probe_set *ps, int fd, pid_t pid, uint32_t owner, const
 	err = probe_file_stat(fd, &file);
 	if (err)
 		return err;
-	if ((neg = probe_negative_find(ps, &file, clock_now_ns()))) {
-		*ref = neg->ref;
-		ref->known = ref->refused;
-		return neg->err;
-	}
+	if ((err = probe_negative_answer(ps, &file, ref)))
+		return err;
 	err = realfile_key_of(fd, pid, &file.key, &keywhy);
 	if (err)
 		return err;
