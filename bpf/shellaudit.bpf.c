@@ -970,11 +970,29 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	fill_hdr(&e->hdr, SA_EV_EXIT, task, mntns, t);
 	if (e->hdr.sid == e->hdr.tgid)
 		e->hdr.flags |= SA_F_SESSION_LEADER;
+	/* The process ends here (its other threads are gone) and made no
+	 * process in its life: none runs what it ran. */
+	if ((t->flags & SA_MARK_NO_FORK) && !task->signal->live.counter)
+		e->hdr.flags |= SA_F_EXIT_NO_FORK;
 	e->exit_code = task->exit_code;
 	e->pad = 0;
 	count(SA_CNT_EXITS);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/* The current task (mark m) created a process: its process's leader is
+ * without SA_MARK_NO_FORK from now on. */
+static __always_inline void fork_noted(struct task_struct *task, struct sa_mark *m)
+{
+	struct task_struct *leader = task->group_leader;
+
+	m->flags &= ~SA_MARK_NO_FORK;
+	if (leader == task)
+		return;
+	m = bpf_task_storage_get(&marks, leader, 0, 0);
+	if (m)
+		m->flags &= ~SA_MARK_NO_FORK;
 }
 
 /* Every task a marked task creates (process or thread) gets its mark, before
@@ -999,11 +1017,19 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	/* What it read of its stdin, before the child can run. */
 	stdin_break(task, pm, mntns, bpf_get_current_pid_tgid());
 	cm = bpf_task_storage_get(&marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* A new process, or a thread whose own forks could not clear the
+	 * flag (it has no mark): the process is no longer without children. */
+	if (!cm || child->pid == child->tgid)
+		fork_noted(task, pm);
 	if (!cm) {
 		count(SA_CNT_MARK_FAIL);
 		return 0;
 	}
 	*cm = *pm;
+	if (child->pid == child->tgid)
+		cm->flags |= SA_MARK_NO_FORK;
+	else
+		cm->flags &= ~SA_MARK_NO_FORK;
 	/* The parent's set was just read (current_target): a child that
 	 * shares what it is read from has the same, the common case. */
 	if (nsset_same(child, task))

@@ -97,6 +97,9 @@ enum sa_event_type {
 /* Terminal reads (SA_EV_TTY): reads of this thread before this one were
  * past the container's terminal rate, not recorded: its line ends there. */
 #define SA_F_TTY_CUT 0x10000
+/* Exit (SA_EV_EXIT): the last thread of a process that made no process in
+ * its life (SA_MARK_NO_FORK): nothing it ran lives on. */
+#define SA_F_EXIT_NO_FORK 0x20000
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -192,6 +195,12 @@ struct sa_nsset {
 /* A terminal read of the task was past its rate: its next
  * record says so (SA_F_TTY_CUT). */
 #define SA_MARK_TTY_CUT 0x4
+/* The process (its leader's mark) made no process in its life: set when
+ * its marked parent made it, cleared when any of its threads makes a
+ * process (or a child's mark cannot be made). Not cleared by an exec (what
+ * it made before runs the program it ran then). A mark made any other way
+ * lacks it. */
+#define SA_MARK_NO_FORK 0x8
 struct sa_mark {
 	__u32 target; /* sa_target_val.id */
 	/* The session root: the tgid of the task that entered the container

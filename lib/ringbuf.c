@@ -141,6 +141,16 @@ unsigned ringbuf_fill(const struct ringbuf *r)
 	return used > r->mask ? 1024 : (unsigned)(used * 1024 / (r->mask + 1));
 }
 
+uint64_t ringbuf_reserved(const struct ringbuf *r)
+{
+	return __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+}
+
+uint64_t ringbuf_released(const struct ringbuf *r)
+{
+	return __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+}
+
 void ringbuf_release(struct ringbuf *r)
 {
 	__atomic_store_n(r->consumer, (unsigned long)r->pos, __ATOMIC_RELEASE);

@@ -40,6 +40,12 @@ size_t ringbuf_held(const struct ringbuf *r);
 /* How full the ring is: the bytes of records not released (read or not),
  * in parts per 1024 of its size (0 to 1024). */
 unsigned ringbuf_fill(const struct ringbuf *r);
+/* How far the ring's records go, in bytes since it was made: reserved by
+ * writers (committed or not), and released by the reader. Either may be
+ * read from any thread. A record committed before a call to
+ * ringbuf_reserved() ends at or before what it returns. */
+uint64_t ringbuf_reserved(const struct ringbuf *r);
+uint64_t ringbuf_released(const struct ringbuf *r);
 /* Tells the kernel that the records read are done with: their room is
  * free for new records. */
 void ringbuf_release(struct ringbuf *r);

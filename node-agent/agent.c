@@ -71,8 +71,9 @@
 /* A process that exec'd in a target, for discovery. */
 struct agent_exec {
 	uint32_t owner;
-	pid_t pid;
+	pid_t pid; /* 0: none (its process ended before discovery's turn) */
 	uint64_t ts;
+	bool ended; /* not an exec: pid ended without making a process */
 };
 
 #define AGENT_EXECS_MAX 4096
@@ -565,7 +566,33 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 		a->execs_lost = true;
 		return;
 	}
-	a->execs[a->nexecs++] = (struct agent_exec){ t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts };
+	a->execs[a->nexecs++] =
+		(struct agent_exec){ t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts, false };
+}
+
+/* How far back among the execs not handed over yet an ended process's own
+ * is looked for (an exec flood's process ends a few entries after its
+ * exec); past it, discovery is told instead. */
+#define AGENT_EXEC_LOOKBACK 64
+
+/* A process of t ended that made no process in its life
+ * (SA_F_EXIT_NO_FORK): nothing of it is left to probe, and nothing it made
+ * runs unprobed. Its execs among the last few not handed over yet are
+ * dropped (a pid is reused only once the pids wrapped around), and
+ * discovery is told (it may have one from an earlier hand-over). */
+static void agent_on_ended(struct agent *a, const struct target *t, const struct capture_event *ev)
+{
+	pid_t pid = (pid_t)ev->hdr->tgid;
+	size_t i, n = a->nexecs < AGENT_EXEC_LOOKBACK ? a->nexecs : AGENT_EXEC_LOOKBACK;
+
+	for (i = 1; i <= n; i++) {
+		struct agent_exec *x = &a->execs[a->nexecs - i];
+
+		if (x->pid == pid && x->owner == t->id && !x->ended)
+			x->pid = 0;
+	}
+	if (a->execs && a->nexecs < AGENT_EXECS_MAX)
+		a->execs[a->nexecs++] = (struct agent_exec){ t->id, pid, ev->hdr->ts, true };
 }
 
 /* Discovery's step, the lock given up meanwhile: a unit reads a file of
@@ -577,8 +604,16 @@ static int agent_discover_step(struct agent *a)
 	size_t i;
 	int more;
 
-	for (i = 0; i < a->nexecs; i++)
-		discover_process(a->disc, a->execs[i].owner, a->execs[i].pid, a->execs[i].ts);
+	for (i = 0; i < a->nexecs; i++) {
+		const struct agent_exec *x = &a->execs[i];
+
+		if (x->ended)
+			discover_ended(a->disc, x->owner, x->pid);
+		else if (x->pid)
+			discover_process(a->disc, x->owner, x->pid, x->ts);
+	}
+	/* Under the lock: the events read so far are those handed over. */
+	discover_read(a->disc, capture_released(a->cap));
 	a->nexecs = 0;
 	if (a->execs_lost) {
 		log_warn("more execs than discovery could queue: every container's processes "
@@ -590,6 +625,12 @@ static int agent_discover_step(struct agent *a)
 	more = discover_step(a->disc, DISCOVER_STEP_MS * 1000000ull);
 	turnlock_lock(&a->lock);
 	return more;
+}
+
+/* How far the ring buffer is reserved (discover_set_ring). */
+static uint64_t agent_reserved(void *arg)
+{
+	return capture_reserved(((struct agent *)arg)->cap);
 }
 
 /* The target an event belongs to, or NULL: its id names a target of the
@@ -682,6 +723,8 @@ static void agent_on_event(void *ctx, const struct capture_event *ev)
 	session_handle(a->sessions, ev, t->name);
 	if (ev->hdr->type == SA_EV_EXEC)
 		agent_on_exec(a, t, ev);
+	else if (ev->hdr->type == SA_EV_EXIT && (ev->hdr->flags & SA_F_EXIT_NO_FORK))
+		agent_on_ended(a, t, ev);
 }
 
 /* A line ttyline rebuilt from terminal reads. */
@@ -1825,6 +1868,7 @@ int agent_run(const struct agent_opts *opts)
 	if (err)
 		goto out;
 	discover_set_marked(a.disc, agent_marked, &a);
+	discover_set_ring(a.disc, agent_reserved, &a);
 	if (capture_reported(a.cap, a.counters, false))
 		memset(a.counters, 0, sizeof(a.counters));
 	if (capture_resumed(a.cap))

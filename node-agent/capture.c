@@ -802,6 +802,16 @@ unsigned capture_fill(const struct capture *c)
 	return ringbuf_fill(c->rb);
 }
 
+uint64_t capture_reserved(const struct capture *c)
+{
+	return ringbuf_reserved(c->rb);
+}
+
+uint64_t capture_released(const struct capture *c)
+{
+	return ringbuf_released(c->rb);
+}
+
 /* Records handled are released to the kernel once what was made of them
  * is safe (before_release), CAPTURE_CHUNK at a time: one write for many
  * records, and a flood holds little of the ring buffer. */

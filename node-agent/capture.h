@@ -115,6 +115,12 @@ int capture_reported(struct capture *c, uint64_t v[SA_CNT_MAX], bool set);
 int capture_fd(struct capture *c);
 /* How full the ring buffer is, in parts per 1024 (ringbuf_fill). */
 unsigned capture_fill(const struct capture *c);
+
+/* How far the ring buffer's records go: reserved by the programs, and
+ * released by capture_drain() (ringbuf_reserved, ringbuf_released; any
+ * thread). */
+uint64_t capture_reserved(const struct capture *c);
+uint64_t capture_released(const struct capture *c);
 /* Hands every event already in the buffer to the handler, without waiting,
  * and releases them (see before_release) at least every CAPTURE_CHUNK
  * records and at the end. Returns the number of records read. Not to be

@@ -73,6 +73,18 @@ struct discover_proc {
 	char lib[64]; /* DISCOVER_LIB: the library's name */
 };
 
+/* A process from an exec event found gone before its turn, and how far
+ * the ring buffer was reserved then: its exit event, sent before it was
+ * gone, is before that (discover_set_ring). */
+struct discover_gone {
+	pid_t pid;
+	uint64_t reserved;
+};
+
+/* How many gone processes a container keeps waiting for their exit's word
+ * (discover_ended); past it, a scan is owed at once. */
+#define DISCOVER_GONE_MAX 64
+
 struct discover_target {
 	uint32_t owner;
 	char name[128];
@@ -93,8 +105,11 @@ struct discover_target {
 	/* A process from an exec event was gone before its turn: what it
 	 * forked without an exec (a private bash's interactive child, its
 	 * parent exiting at once) runs its file unprobed and makes no exec
-	 * event. A scan is owed (discover.gone_next). */
+	 * event. A scan is owed (discover.gone_next), unless its exit said
+	 * it made no process: gone, waiting for that word, oldest first. */
 	bool gone_pending;
+	struct discover_gone gone[DISCOVER_GONE_MAX];
+	size_t ngone;
 };
 
 struct discover {
@@ -105,6 +120,9 @@ struct discover {
 	discover_marked_fn *marked;
 	void *marked_arg;
 	uint64_t gone_next; /* the next scan owed for a gone process, not before */
+	discover_reserved_fn *reserved; /* how far the ring buffer is reserved */
+	void *reserved_arg;
+	uint64_t read; /* how far its events were handed over */
 	struct discover_target **t;
 	size_t n, rr;
 	int64_t save_warned; /* unix seconds */
@@ -329,11 +347,26 @@ static void discover_log_attach(const struct discover_proc *p, uint64_t now)
  * rate on the node: one pass over /proc each. */
 #define DISCOVER_GONE_SCAN_NS 2000000000ull
 
-/* p, from an exec event, was gone before its turn: a scan is owed. */
-static void discover_gone(struct discover_target *t, const struct discover_proc *p)
+/* p, from an exec event, was gone before its turn: a scan is owed unless
+ * its exit's word (discover_ended) comes with the events read through
+ * where the ring buffer is reserved now. */
+static void discover_gone(const struct discover *d, struct discover_target *t,
+			  const struct discover_proc *p)
 {
-	if (p->exec_ts)
+	if (!p->exec_ts)
+		return;
+	if (!d->reserved || t->ngone == DISCOVER_GONE_MAX) {
 		t->gone_pending = true;
+		return;
+	}
+	t->gone[t->ngone++] = (struct discover_gone){ p->pid, d->reserved(d->reserved_arg) };
+}
+
+/* Whether a scan is owed for t's gone processes: one whose exit's word
+ * would have been read by now. (The oldest is first.) */
+static bool discover_gone_owed(const struct discover *d, const struct discover_target *t)
+{
+	return t->gone_pending || (t->ngone && d->read >= t->gone[0].reserved);
 }
 
 /* Whether the file open at fd is one the probe set knows needs no probe
@@ -362,7 +395,7 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 	 * flood's are by now). */
 	pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
 	if (pidfd < 0) {
-		discover_gone(t, p);
+		discover_gone(d, t, p);
 		return true;
 	}
 	/* A process from an exec event was marked by the kernel as the
@@ -392,7 +425,7 @@ static bool discover_proc_unit(struct discover *d, struct discover_target *t,
 		/* Checked after the opens: if the process still lives, the
 		 * pid was not reused and what we opened is its executable. */
 		if (fd < 0 || !discover_alive(pidfd)) {
-			discover_gone(t, p);
+			discover_gone(d, t, p);
 			err = -ESRCH;
 		} else
 			err = discover_acquire(d, t, fd, p->pid, label);
@@ -612,7 +645,7 @@ static ssize_t discover_due(const struct discover_target *t, uint64_t now)
 static bool discover_gone_due(const struct discover *d, const struct discover_target *t,
 			      uint64_t now)
 {
-	return t->gone_pending && now >= d->gone_next;
+	return now >= d->gone_next && discover_gone_owed(d, t);
 }
 
 static bool discover_runnable(const struct discover *d, const struct discover_target *t,
@@ -621,25 +654,37 @@ static bool discover_runnable(const struct discover *d, const struct discover_ta
 	return t->scanning || discover_due(t, now) >= 0 || discover_gone_due(d, t, now);
 }
 
+/* Removes element i of an array of n elements of size sz. */
+static void discover_remove_at(void *base, size_t *n, size_t i, size_t sz)
+{
+	char *b = base;
+
+	memmove(b + i * sz, b + (i + 1) * sz, (*n - i - 1) * sz);
+	(*n)--;
+}
+
 static void discover_unit(struct discover *d, struct discover_target *t, uint64_t now)
 {
 	ssize_t k = discover_due(t, now);
 	bool attached;
 
 	if (discover_gone_due(d, t, now)) {
+		/* The scan, later than each of them gone, finds what they made. */
 		t->gone_pending = false;
+		t->ngone = 0;
 		d->gone_next = now + DISCOVER_GONE_SCAN_NS;
 		discover_rescan(t);
+		log_with(LOG_DEBUG, LOG_KV("container", t->name),
+			 "processes gone before their turn may have made others: the container's "
+			 "processes are scanned again");
 	}
 	t->queue_turn = !t->queue_turn;
 	if (k < 0 || (t->scanning && !t->queue_turn)) {
 		discover_scan_unit(d, t, now);
 		return;
 	}
-	if (discover_proc_unit(d, t, &t->q[k], &attached)) {
-		memmove(&t->q[k], &t->q[k + 1], (t->nq - (size_t)k - 1) * sizeof(*t->q));
-		t->nq--;
-	}
+	if (discover_proc_unit(d, t, &t->q[k], &attached))
+		discover_remove_at(t->q, &t->nq, (size_t)k, sizeof(*t->q));
 }
 
 /* --- the API ----------------------------------------------------------------- */
@@ -672,6 +717,17 @@ void discover_set_marked(struct discover *d, discover_marked_fn *fn, void *arg)
 {
 	d->marked = fn;
 	d->marked_arg = arg;
+}
+
+void discover_set_ring(struct discover *d, discover_reserved_fn *fn, void *arg)
+{
+	d->reserved = fn;
+	d->reserved_arg = arg;
+}
+
+void discover_read(struct discover *d, uint64_t n)
+{
+	d->read = n;
 }
 
 void discover_free(struct discover *d)
@@ -713,6 +769,8 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
 	t->next_path = 0;
 	t->found = 0;
 	t->nq = 0;
+	t->ngone = 0; /* the scan finds what they made */
+	t->gone_pending = false;
 	return 0;
 }
 
@@ -725,6 +783,28 @@ int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exe
 		return -ESRCH;
 	p.due = p.queued = clock_now_ns();
 	return discover_enqueue(t, &p);
+}
+
+void discover_ended(struct discover *d, uint32_t owner, pid_t pid)
+{
+	struct discover_target *t = discover_find(d, owner);
+	size_t i;
+
+	if (!t)
+		return;
+	/* Queued once per pid; gone, the latest of that pid. */
+	for (i = t->nq; i-- > 0;) {
+		if (t->q[i].pid == pid) {
+			discover_remove_at(t->q, &t->nq, i, sizeof(*t->q));
+			return;
+		}
+	}
+	for (i = t->ngone; i-- > 0;) {
+		if (t->gone[i].pid == pid) {
+			discover_remove_at(t->gone, &t->ngone, i, sizeof(*t->gone));
+			return;
+		}
+	}
 }
 
 void discover_rescan_all(struct discover *d)
@@ -814,7 +894,7 @@ long discover_wait_ms(const struct discover *d)
 
 		if (t->scanning)
 			return 0;
-		if (t->gone_pending && d->gone_next < next)
+		if (discover_gone_owed(d, t) && d->gone_next < next)
 			next = d->gone_next;
 		for (j = 0; j < t->nq; j++)
 			if (t->q[j].due < next)

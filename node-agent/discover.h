@@ -83,6 +83,19 @@ typedef uint32_t discover_marked_fn(void *arg, pid_t pid);
 void discover_set_marked(struct discover *d, discover_marked_fn *fn, void *arg);
 
 /*
+ * The word that a process ended (discover_ended) comes from its exit
+ * event, which the kernel sends before the process is gone. fn returns how
+ * far the events' ring buffer is reserved (called from discover_step(),
+ * without the caller's locks); discover_read() says how far its events
+ * were read and handed over. A process found gone when fn said n makes a
+ * scan owed once the events through n were handed over without its word;
+ * without fn, at once.
+ */
+typedef uint64_t discover_reserved_fn(void *arg);
+void discover_set_ring(struct discover *d, discover_reserved_fn *fn, void *arg);
+void discover_read(struct discover *d, uint64_t n);
+
+/*
  * Queues the discovery of a container for owner (a target id): the usual
  * shell and library paths of its root seen through process pid, then its
  * running processes. `name` names the container in logs. Called again for
@@ -101,9 +114,18 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
  * scanned again, which finds this one if it still runs. A process gone
  * before its turn makes a scan of its container's processes too (one per
  * 2 s at most on the node, containers in turn), which finds what it forked
- * without an exec.
+ * without an exec, unless its exit says it made no process
+ * (discover_ended).
  */
 int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts);
+
+/*
+ * Process pid of owner's container ended having made no process since its
+ * exec (its exit event said so): it is not looked at, and its being gone
+ * makes no scan owed (see discover_set_drains). Processes of that pid
+ * queued or found gone before it are left as they are.
+ */
+void discover_ended(struct discover *d, uint32_t owner, pid_t pid);
 
 /* Scans the processes of every container again: execs were not queued
  * (the caller's own queue of them overflowed). */

@@ -6,7 +6,9 @@
 # line each was reading when probed is recovered (flagged "recovered").
 # Then shells no exec event names: a private bash forked without an exec
 # by a process gone before discovery's turn (found by the scan that a gone
-# process owes, by its namespace or by its mark). And a program known to
+# process owes, by its namespace or by its mark), and a reader forked by a
+# thread of such a process; an exec flood of programs that make no process
+# owes no scan (their exits say so). And a program known to
 # have no readline, rewritten in place with a shell; a probed one rewritten
 # in place with another build, and one whose ctime alone changes while it
 # reads a line.
@@ -21,6 +23,7 @@ mkdir -p "$work/rfs-n/opt/shells"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/mysh"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked-ns"
+cp "$TOOLS/rlmini" "$work/rfs-n/opt/shells/rlthread"
 cp "$TOOLS/sa-ns" "$work/rfs-n/opt/sa-ns"
 cap_container n "$work/rfs-n"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -93,25 +96,34 @@ cap_agent_stop
 # exiting at once: no exec event names the running shell, and the one of
 # its parent is gone before discovery's turn (the agent is stopped until
 # then). Terminal capture is off: only readline's probes give its lines.
-# The scan a gone process owes finds the child and probes its file.
+# The scan a gone process owes finds the child and probes its file, though
+# no event follows the parent's exit (the wait for the child execs
+# nothing).
 # forked_shell NAME FILE CHECK [WRAPPER...]: WRAPPER runs the parent (say,
 # in a mount namespace of its own). The command ends when the child's loop
 # does (the child, orphaned, is never reaped: the container's init sleeps).
+# FORKER, when set, is the parent's command instead (a line of sh that
+# creates /tmp/NAME.done once its child read every line); FORK_SKIP lines
+# are not expected first (a reader without recovery).
 forked_shell() {
 	local name=$1 file=$2 check=$3
+	local parent="/opt/shells/$file -c '(while read -e -r -p \"rl> \" l; do :; done; : >/tmp/$name.done) <&0 &'"
 	shift 3
+	[ -z "${FORKER:-}" ] || parent=$FORKER
 	printf 'echo %s one\necho %s two\n' "$name" "$name" >"$work/$name.txt"
 	kill -STOP "$AGENT_PID"
 	"$TOOLS/ptytype" --prompt 'rl> ' --lines "$work/$name.txt" --log "$work/pty-$name.log" \
 		--timeout 60 \
 		--ready "kill -CONT $AGENT_PID; grep -q '\"readline probe attached\".*$file\"' '$work/agent.log'" \
 		-- nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" "$@" /bin/bash -c \
-		"/opt/shells/$file -c '(while read -e -r -p \"rl> \" l; do :; done; : >/tmp/$name.done) <&0 &' &&
-		while [ ! -e /tmp/$name.done ]; do sleep 0.2; done" >/dev/null ||
+		"$parent &&
+		coproc { read -r _; } && while [ ! -e /tmp/$name.done ]; do read -r -t 0.2 -u \${COPROC[0]} _; done; :" \
+		>/dev/null ||
 		t_fail "$name: the forked shell ran" "$(tail -c 300 "$work/pty-$name.log")"
 	kill -CONT "$AGENT_PID"
 	t_wait 30 cap_has_line f "echo $name two" || t_fail "$name: its lines never arrived"
-	t_eq "$check" "$(cat "$work/$name.txt")" "$(cap_lines f | grep -F "echo $name ")"
+	t_eq "$check" "$(tail -n +$((1 + ${FORK_SKIP:-0})) "$work/$name.txt")" \
+		"$(cap_lines f | grep -F "echo $name ")"
 }
 cap_container f "$work/rfs-n"
 : >"$work/targets"
@@ -124,6 +136,32 @@ forked_shell fork forked "a shell forked by a process gone before its turn: ever
 forked_shell forkns forked-ns \
 	"and one in a mount namespace of its own (found by its mark): every line" \
 	/opt/sa-ns unshare mnt
+# The process's exit says whether it made a process: one made by a thread
+# other than its main one counts.
+# (rlmini has no rl_prep_terminal to recover the line it was reading when
+# probed by.)
+FORKER="/opt/shells/rlthread --fork-thread /tmp/thread.done" FORK_SKIP=1 \
+	forked_shell thread rlthread \
+	"a reader forked by a thread of a process gone before its turn: every line after the first"
+
+# An exec flood of a program that makes no process (its processes gone
+# before discovery's turn, or read with their exits): their exits say so,
+# and no scan is owed for them (the discovery log says when one is). The
+# loop's own shell, which makes processes, still runs at its turn.
+scans() { grep -c '"msg":"processes gone before their turn' "$work/agent.log"; }
+s0=$(scans)
+# shellcheck disable=SC2016 # expanded by the container's bash
+nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" /bin/bash -c \
+	'for ((i = 0; i < 300; i++)); do /bin/true quiet-$i; done; sleep 1' ||
+	t_fail "the exec loop ran"
+# shellcheck disable=SC2317 # called by t_wait
+all_quiet() {
+	[ "$("$TOOLS/sa-lines" --kind exec --container f --field argv "$work/out.jsonl" |
+		grep -c '^/bin/true quiet-')" = 300 ]
+}
+t_wait 30 all_quiet || t_fail "the loop's execs never all arrived"
+sleep 3 # past the 2 s between two such scans
+t_eq "an exec flood of a program that makes no process: no scan owed" "$s0" "$(scans)"
 
 # A program the agent found without readline (a sleep padded to bash's
 # size), then rewritten in place with bash, its mtime put back, as a user

@@ -4,7 +4,13 @@
  * tests. Prints a prompt and reads a line from stdin until end of file.
  * Built static (no library to copy into a container's root); rlmini-pad is
  * the same program built with RLMINI_PAD, its readline 64 KiB further
- * into the file, so that a test can write one over the other in place. */
+ * into the file, so that a test can write one over the other in place.
+ *
+ * rlmini --fork-thread DONE: a thread other than the main one forks, the
+ * child reads the lines and creates DONE at end of file, the program exits
+ * at once (a process that made a process from a thread, then ended). */
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,11 +56,34 @@ __attribute__((noinline, used)) char *readline(const char *prompt)
 	return line;
 }
 
-int main(void)
+static void rlmini_read_all(void)
 {
 	char *line;
 
 	while ((line = readline("rl> ")))
 		free(line);
+}
+
+static void *rlmini_fork(void *done)
+{
+	int fd;
+
+	if (fork() != 0)
+		return NULL;
+	rlmini_read_all();
+	fd = open(done, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	_exit(fd < 0);
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t th;
+
+	if (argc == 3 && strcmp(argv[1], "--fork-thread") == 0) {
+		if (pthread_create(&th, NULL, rlmini_fork, argv[2]) != 0)
+			return 1;
+		return pthread_join(th, NULL) != 0;
+	}
+	rlmini_read_all();
 	return 0;
 }

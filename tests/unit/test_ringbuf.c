@@ -276,6 +276,31 @@ out:
 	fixture_close(&f);
 }
 
+/* The positions: records of 24 bytes reserved, released once released. */
+static void test_ringbuf_positions_count_bytes(void)
+{
+	struct fixture f;
+	struct ringbuf *r;
+	uint64_t t[16];
+
+	if (!(r = fixture_reader(&f, 16)))
+		goto out;
+	UNIT_CHECK(ringbuf_reserved(r) == 16 * 24);
+	UNIT_CHECK(ringbuf_released(r) == 0);
+	UNIT_CHECK(read_times(r, t, 10) == 10);
+	UNIT_CHECK(ringbuf_released(r) == 0);
+	ringbuf_release(r);
+	UNIT_CHECK(ringbuf_released(r) == 10 * 24);
+	UNIT_CHECK(fixture_write(&f, 4) == 0);
+	UNIT_CHECK(ringbuf_reserved(r) == 20 * 24);
+	UNIT_CHECK(read_times(r, t, 16) == 10);
+	ringbuf_release(r);
+	UNIT_CHECK(ringbuf_released(r) == ringbuf_reserved(r));
+out:
+	ringbuf_free(r);
+	fixture_close(&f);
+}
+
 static void test_ringbuf_bad_size(void)
 {
 	struct ringbuf *r = NULL;
@@ -295,6 +320,7 @@ int main(void)
 		UNIT_TEST(test_ringbuf_records_that_wrap_read_whole),
 		UNIT_TEST(test_ringbuf_poll_wakes_at_consumer),
 		UNIT_TEST(test_ringbuf_fill_counts_unreleased),
+		UNIT_TEST(test_ringbuf_positions_count_bytes),
 		UNIT_TEST(test_ringbuf_bad_size),
 	};
 
