@@ -39,6 +39,7 @@ struct attrib_root {
 	cJSON *id;
 	bool own;
 	uint32_t pid;
+	uint64_t start; /* the root's start, as in its key */
 	uint64_t first_ns, exec_ns;
 	bool have_exec, truncated;
 	char args[ATTRIB_ARGS_BYTES]; /* argv, NUL-separated */
@@ -66,6 +67,9 @@ struct attrib {
 	char *path;   /* the decisions' file, or NULL */
 	FILE *file;   /* appended to */
 	size_t lines; /* in it */
+	/* The root attrib_get() found last (an exec flood's entries share
+	 * one); NULL once any root is removed. */
+	struct attrib_root *last;
 };
 
 static void attrib_root_free(void *v)
@@ -107,6 +111,7 @@ void attrib_free(struct attrib *a)
 {
 	if (!a)
 		return;
+	a->last = NULL;
 	hmap_clear(&a->roots);
 	if (a->file)
 		fclose(a->file);
@@ -153,12 +158,15 @@ static struct attrib_root *attrib_get(struct attrib *a, const char *cid, uint32_
 				      uint64_t now)
 {
 	char key[48], hkey[320];
-	struct attrib_root *r;
+	struct attrib_root *r = a->last;
 
+	if (r && r->pid == root && (!root || r->start == root_start) && !strcmp(r->cid, cid))
+		return r;
 	attrib_root_key(root, root_start, key, sizeof(key));
 	snprintf(hkey, sizeof(hkey), "%s\x1f%s", cid, key);
 	if ((r = hmap_get(&a->roots, hkey)) || !create)
-		return r;
+		return a->last = r;
+	a->last = NULL;
 	if (a->roots.size >= a->o.max_roots) {
 		struct attrib_oldest o = { NULL, 0 };
 
@@ -177,6 +185,7 @@ static struct attrib_root *attrib_get(struct attrib *a, const char *cid, uint32_
 	r->id = cJSON_Duplicate(id, 1);
 	r->own = root == 0;
 	r->pid = root;
+	r->start = root_start;
 	r->first_ns = r->exec_ns = now;
 	r->tty = -1;
 	r->state = ATTRIB_WAIT;
@@ -186,7 +195,7 @@ static struct attrib_root *attrib_get(struct attrib *a, const char *cid, uint32_
 		attrib_root_free(r);
 		return NULL;
 	}
-	return r;
+	return a->last = r;
 }
 
 void attrib_observe(struct attrib *a, const struct attrib_event *ev)
@@ -728,6 +737,7 @@ void attrib_forget(struct attrib *a, const char *cid)
 			attrib_decide(a, r, clock_now_ns(), true);
 		if (r && r->state == ATTRIB_DONE && !r->journaled)
 			r->journaled = a->journal(a->arg, r->cid, r->key, r->id, r->attr) == 0;
+		a->last = NULL;
 		hmap_remove(&a->roots, k->valuestring);
 	}
 	cJSON_Delete(f.keys);

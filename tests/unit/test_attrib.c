@@ -292,6 +292,50 @@ static void test_attrib_unknown_root_failed_journal_flush_and_forget(void)
 	reset();
 }
 
+/* Entries of one root follow each other (the root found last is kept at
+ * hand): another start, another container, a root removed (forgotten or
+ * evicted) are each a root of their own. */
+static void test_attrib_the_root_at_hand_is_the_one_asked(void)
+{
+	struct attrib_opts o = { .before_ns = 10 * S, .delay_ns = S, .max_roots = 2 };
+	struct attrib *a;
+	char rk[64];
+
+	reset();
+	UNIT_CHECK(attrib_new(&o, NULL, journal, NULL, &a) == 0);
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 700, 1, 100 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 700, 1, 100 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
+	UNIT_CHECK_STR(rk, "700-1");
+	UNIT_CHECK(attrib_count(a) == 1);
+	attrib_lookup(a, "containerd://c1", ident, 700, 2, 100 * S, rk, sizeof(rk));
+	UNIT_CHECK_STR(rk, "700-2");
+	UNIT_CHECK(attrib_count(a) == 2);
+	attrib_lookup(a, "containerd://c1", ident, 0, 9, 100 * S, rk, sizeof(rk));
+	attrib_lookup(a, "containerd://c1", ident, 0, 5, 100 * S, rk, sizeof(rk));
+	UNIT_CHECK_STR(rk, "own");
+	attrib_forget(a, "containerd://c1");
+	UNIT_CHECK(attrib_count(a) == 0);
+	/* Forgotten while at hand: made again, waiting again. */
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 0, 5, 200 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
+	UNIT_CHECK(attrib_count(a) == 1);
+	attrib_lookup(a, "containerd://c2", ident, 0, 5, 200 * S, rk, sizeof(rk));
+	UNIT_CHECK(attrib_count(a) == 2);
+	/* Decided, then evicted by a third root while at hand (its exec
+	 * seen last, its entries longest ago). */
+	attrib_flush(a, 201 * S);
+	attrib_lookup(a, "containerd://c2", ident, 0, 5, 202 * S, rk, sizeof(rk));
+	exec_event(a, 0, "bash", 5, 1, 203 * S);
+	attrib_lookup(a, "containerd://c3", ident, 0, 5, 204 * S, rk, sizeof(rk));
+	UNIT_CHECK(attrib_count(a) == 2);
+	UNIT_CHECK(attrib_lookup(a, "containerd://c1", ident, 0, 5, 205 * S, rk, sizeof(rk)) ==
+		   ATTRIB_AWAIT);
+	attrib_free(a);
+	reset();
+}
+
 static void test_attrib_a_restarted_agent_keeps_what_was_decided(void)
 {
 	struct attrib_opts o = { .before_ns = 10 * S, .delay_ns = S };
@@ -339,6 +383,7 @@ int main(void)
 		UNIT_TEST(test_attrib_two_people_leave_both_roots_ambiguous),
 		UNIT_TEST(test_attrib_own_processes_and_debug_containers),
 		UNIT_TEST(test_attrib_unknown_root_failed_journal_flush_and_forget),
+		UNIT_TEST(test_attrib_the_root_at_hand_is_the_one_asked),
 		UNIT_TEST(test_attrib_a_restarted_agent_keeps_what_was_decided),
 	};
 	int ret;
