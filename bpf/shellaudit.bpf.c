@@ -368,6 +368,9 @@ static __always_inline void mark_root(struct task_struct *task, const struct sa_
 /* What target_of() does beside finding the target. */
 #define SA_LOOK_MARK 0x1 /* mark a task recognised now (not at exit) */
 #define SA_LOOK_NS 0x2 /* look for a namespace change (not at exit: exit_fs is near) */
+/* At its exec: a task marked now made no process the container's program
+ * runs (what it ran before was not seen as the container's). */
+#define SA_LOOK_EXEC 0x4
 
 static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64 *mntns,
 						  __u32 look)
@@ -422,7 +425,7 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	if (!m)
 		return NULL;
 	m->target = t->id;
-	m->flags = 0;
+	m->flags = look & SA_LOOK_EXEC ? SA_MARK_NO_FORK : 0;
 	m->stdin_ino = 0;
 	m->session_tty = 0;
 	m->key = key.mntns;
@@ -872,7 +875,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	__u64 mntns, id = bpf_get_current_pid_tgid(), was;
 	__u32 max = args_max < SA_ARGS_CAP ? args_max : SA_ARGS_CAP, flags = 0, stdio = 0, ino;
 
-	t = current_target(task, &mntns);
+	t = target_of(task, &mntns, SA_LOOK_MARK | SA_LOOK_NS | SA_LOOK_EXEC);
 	if (!t)
 		return 0;
 	/* What it read of its stdin before, then what that made it run. A
@@ -896,6 +899,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	 * nothing, the common case.) */
 	if (bpf_map_lookup_elem(&in_readline, &id))
 		bpf_map_delete_elem(&in_readline, &id);
+	if (!(t->flags & SA_MARK_NO_FORK))
+		flags |= SA_F_EXEC_FORKED;
 	/* A session root's own exec: how it was opened. A pipe or socket
 	 * stdin is what its shell may read its commands from (see "A
 	 * session's stdin"), its controlling terminal what it is typed on

@@ -100,6 +100,9 @@ enum sa_event_type {
 /* Exit (SA_EV_EXIT): the last thread of a process that made no process in
  * its life (SA_MARK_NO_FORK): nothing it ran lives on. */
 #define SA_F_EXIT_NO_FORK 0x20000
+/* Exec: the process may have made processes before (its mark lacks
+ * SA_MARK_NO_FORK): they may run the program it ran until now. */
+#define SA_F_EXEC_FORKED 0x40000
 
 /* Indexes of the per-CPU counters in the `counters` map. */
 enum sa_counter {
@@ -196,10 +199,11 @@ struct sa_nsset {
  * record says so (SA_F_TTY_CUT). */
 #define SA_MARK_TTY_CUT 0x4
 /* The process (its leader's mark) made no process in its life: set when
- * its marked parent made it, cleared when any of its threads makes a
- * process (or a child's mark cannot be made). Not cleared by an exec (what
- * it made before runs the program it ran then). A mark made any other way
- * lacks it. */
+ * its marked parent made it, or when it is first seen at its exec (what it
+ * ran before was not seen as the container's), cleared when any of its
+ * threads makes a process (or a child's mark cannot be made). Not set
+ * again by an exec (what it made before runs the program it ran then). A
+ * mark made any other way lacks it. */
 #define SA_MARK_NO_FORK 0x8
 struct sa_mark {
 	__u32 target; /* sa_target_val.id */

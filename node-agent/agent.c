@@ -73,7 +73,8 @@ struct agent_exec {
 	uint32_t owner;
 	pid_t pid; /* 0: none (its process ended before discovery's turn) */
 	uint64_t ts;
-	bool ended; /* not an exec: pid ended without making a process */
+	bool ended;  /* not an exec: pid ended without making a process */
+	bool forked; /* SA_F_EXEC_FORKED */
 };
 
 #define AGENT_EXECS_MAX 4096
@@ -567,7 +568,8 @@ static void agent_on_exec(struct agent *a, const struct target *t, const struct 
 		return;
 	}
 	a->execs[a->nexecs++] =
-		(struct agent_exec){ t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts, false };
+		(struct agent_exec){ t->id, (pid_t)ev->hdr->tgid, ev->hdr->ts, false,
+				     (ev->hdr->flags & SA_F_EXEC_FORKED) != 0 };
 }
 
 /* How far back among the execs not handed over yet an ended process's own
@@ -592,7 +594,7 @@ static void agent_on_ended(struct agent *a, const struct target *t, const struct
 			x->pid = 0;
 	}
 	if (a->execs && a->nexecs < AGENT_EXECS_MAX)
-		a->execs[a->nexecs++] = (struct agent_exec){ t->id, pid, ev->hdr->ts, true };
+		a->execs[a->nexecs++] = (struct agent_exec){ t->id, pid, ev->hdr->ts, true, false };
 }
 
 /* Discovery's step, the lock given up meanwhile: a unit reads a file of
@@ -610,7 +612,7 @@ static int agent_discover_step(struct agent *a)
 		if (x->ended)
 			discover_ended(a->disc, x->owner, x->pid);
 		else if (x->pid)
-			discover_process(a->disc, x->owner, x->pid, x->ts);
+			discover_process(a->disc, x->owner, x->pid, x->ts, x->forked);
 	}
 	/* Under the lock: the events read so far are those handed over. */
 	discover_read(a->disc, capture_released(a->cap));

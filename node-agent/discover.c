@@ -517,12 +517,17 @@ static void discover_rescan(struct discover_target *t)
 	t->next_path = DISCOVER_NPATHS;
 }
 
-static int discover_enqueue(struct discover_target *t, const struct discover_proc *p)
+/* Queues p; forked: a new exec of a process that made processes before,
+ * which run what a queued exec of it ran (not to be looked at any more:
+ * a scan is owed, as for a process gone before its turn). */
+static int discover_enqueue(struct discover_target *t, const struct discover_proc *p, bool forked)
 {
 	size_t i;
 
 	for (i = 0; i < t->nq; i++) {
 		if (t->q[i].pid == p->pid) {
+			if (forked && t->q[i].exec_ts)
+				t->gone_pending = true;
 			t->q[i] = *p; /* a new exec of the same process */
 			return 0;
 		}
@@ -584,7 +589,7 @@ static void discover_scan_unit(struct discover *d, struct discover_target *t, ui
 			t->cur.pid = 0;
 		} else if (t->cur.due > now) {
 			/* A retry: the queue waits for it, the scan goes on. */
-			discover_enqueue(t, &t->cur);
+			discover_enqueue(t, &t->cur, false);
 			t->cur.pid = 0;
 		}
 		return;
@@ -774,7 +779,7 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
 	return 0;
 }
 
-int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts)
+int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts, bool forked)
 {
 	struct discover_target *t = discover_find(d, owner);
 	struct discover_proc p = { .pid = pid, .exec_ts = exec_ts };
@@ -782,7 +787,7 @@ int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exe
 	if (!t)
 		return -ESRCH;
 	p.due = p.queued = clock_now_ns();
-	return discover_enqueue(t, &p);
+	return discover_enqueue(t, &p, forked);
 }
 
 void discover_ended(struct discover *d, uint32_t owner, pid_t pid)

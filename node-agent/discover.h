@@ -115,9 +115,12 @@ int discover_container(struct discover *d, uint32_t owner, const char *name,
  * before its turn makes a scan of its container's processes too (one per
  * 2 s at most on the node, containers in turn), which finds what it forked
  * without an exec, unless its exit says it made no process
- * (discover_ended).
+ * (discover_ended). So does an exec of a process that made processes
+ * before (forked: SA_F_EXEC_FORKED) while its last exec still waits its
+ * turn: the program it ran until now, which they may run, is not looked
+ * at any more.
  */
-int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts);
+int discover_process(struct discover *d, uint32_t owner, pid_t pid, uint64_t exec_ts, bool forked);
 
 /*
  * Process pid of owner's container ended having made no process since its

@@ -7,7 +7,8 @@
 # Then shells no exec event names: a private bash forked without an exec
 # by a process gone before discovery's turn (found by the scan that a gone
 # process owes, by its namespace or by its mark), and a reader forked by a
-# thread of such a process; an exec flood of programs that make no process
+# thread of such a process, and one forked by a process that then execs
+# another program at once; an exec flood of programs that make no process
 # owes no scan (their exits say so). And a program known to
 # have no readline, rewritten in place with a shell; a probed one rewritten
 # in place with another build, and one whose ctime alone changes while it
@@ -24,6 +25,7 @@ cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/mysh"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked-ns"
 cp "$TOOLS/rlmini" "$work/rfs-n/opt/shells/rlthread"
+cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/gap"
 cp "$TOOLS/sa-ns" "$work/rfs-n/opt/sa-ns"
 cap_container n "$work/rfs-n"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -143,6 +145,13 @@ forked_shell forkns forked-ns \
 FORKER="/opt/shells/rlthread --fork-thread /tmp/thread.done" FORK_SKIP=1 \
 	forked_shell thread rlthread \
 	"a reader forked by a thread of a process gone before its turn: every line after the first"
+
+# A process that runs a private bash, forks its reader and execs another
+# program at once: both execs reach discovery together, the process runs
+# the second by its turn, and no process is gone. The second exec says the
+# process made processes before: a scan is owed, and finds the reader.
+FORKER="/opt/shells/gap -c '(while read -e -r -p \"rl> \" l; do :; done; : >/tmp/gap.done) <&0 & exec /bin/sleep 3'" \
+	forked_shell gap gap "a shell forked by a process that then execs another program: every line"
 
 # An exec flood of a program that makes no process (its processes gone
 # before discovery's turn, or read with their exits): their exits say so,
