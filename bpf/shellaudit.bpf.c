@@ -1008,6 +1008,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct sa_mark *pm, *cm;
+	bool process;
 	struct sa_nsset now;
 	__u32 changed;
 	__u64 mntns;
@@ -1022,16 +1023,17 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	/* What it read of its stdin, before the child can run. */
 	stdin_break(task, pm, mntns, bpf_get_current_pid_tgid());
 	cm = bpf_task_storage_get(&marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	process = child->pid == child->tgid; /* not a thread */
 	/* A new process, or a thread whose own forks could not clear the
 	 * flag (it has no mark): the process is no longer without children. */
-	if (!cm || child->pid == child->tgid)
+	if (!cm || process)
 		fork_noted(task, pm);
 	if (!cm) {
 		count(SA_CNT_MARK_FAIL);
 		return 0;
 	}
 	*cm = *pm;
-	if (child->pid == child->tgid)
+	if (process)
 		cm->flags |= SA_MARK_NO_FORK;
 	else
 		cm->flags &= ~SA_MARK_NO_FORK;

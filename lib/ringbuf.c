@@ -131,16 +131,6 @@ size_t ringbuf_held(const struct ringbuf *r)
 	return r->held;
 }
 
-unsigned ringbuf_fill(const struct ringbuf *r)
-{
-	uint64_t prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
-	uint64_t cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
-	uint64_t used = prod > cons ? prod - cons : 0;
-
-	/* Bounded whatever the positions say. */
-	return used > r->mask ? 1024 : (unsigned)(used * 1024 / (r->mask + 1));
-}
-
 uint64_t ringbuf_reserved(const struct ringbuf *r)
 {
 	return __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
@@ -149,6 +139,15 @@ uint64_t ringbuf_reserved(const struct ringbuf *r)
 uint64_t ringbuf_released(const struct ringbuf *r)
 {
 	return __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+}
+
+unsigned ringbuf_fill(const struct ringbuf *r)
+{
+	uint64_t prod = ringbuf_reserved(r), cons = ringbuf_released(r);
+	uint64_t used = prod > cons ? prod - cons : 0;
+
+	/* Bounded whatever the positions say. */
+	return used > r->mask ? 1024 : (unsigned)(used * 1024 / (r->mask + 1));
 }
 
 void ringbuf_release(struct ringbuf *r)

@@ -111,7 +111,6 @@ void attrib_free(struct attrib *a)
 {
 	if (!a)
 		return;
-	a->last = NULL;
 	hmap_clear(&a->roots);
 	if (a->file)
 		fclose(a->file);
