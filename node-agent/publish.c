@@ -1225,9 +1225,12 @@ static int publish_resume(struct publisher *p)
 
 /*
  * kube_set_beside: while a record's request waits for its answer (tens of
- * milliseconds each, records of 100 entries, one after the other), the
- * Events go on as publish_step sends them: the answers already there are
- * taken and the window refilled from the spool; nothing waits. An Event
+ * milliseconds each, records of 100 entries, one after the other; hundreds
+ * when the API server is short of CPU), the Events go on as publish_step
+ * sends them: the answers already there are taken and the window refilled
+ * from the spool, with what the capture thread appended meanwhile once its
+ * sync is due (spool_sync_due: the next spool_tick is after the step);
+ * nothing waits. An Event
  * that takes more than queueing (a SessionOpened, an AuditStopped, one
  * after suppressed ones, one the window cannot take) stays for the step.
  * Without this, Events stood still behind each record under a flood.
@@ -1242,6 +1245,7 @@ static void publish_events_beside(void *arg)
 	if (!p->record_waits || p->beside || publish_backoff_ms(p) > 0)
 		return;
 	p->beside = true;
+	spool_sync_due(p->s);
 	if (publish_events_take(p, PUBLISH_TAKE_READY) >= 0) {
 		while (events_batch_size(p->ev) < EVENTS_BATCH_MAX &&
 		       clock_now_ms() >= p->event_retry_at_ms &&
@@ -1341,6 +1345,8 @@ int publish_step(struct publisher *p, int budget)
 	 * slower one after it. The window stays open between steps (the
 	 * spool holds its Events): the step returns more than 0 while it is. */
 	while (evcalls < budget) {
+		/* What came while the records' requests waited. */
+		spool_sync_due(p->s);
 		while (evcalls < budget && events_batch_size(p->ev) < EVENTS_BATCH_MAX &&
 		       clock_now_ms() >= p->event_retry_at_ms &&
 		       spool_next_event(p->s, &item, &pos) == 0) {

@@ -471,6 +471,15 @@ long spool_sync_wait_ms(const struct spool *s)
 	return left > 0 ? left : 0;
 }
 
+int spool_sync_due(struct spool *s)
+{
+	int ret;
+
+	if (spool_sync_wait_ms(s) != 0)
+		return 0;
+	return (ret = spool_sync_entries(s)) < 0 ? ret : 1;
+}
+
 int spool_wanted_chain(struct spool *s, const char **cid, const cJSON **id)
 {
 	if (!s->b.wanted)

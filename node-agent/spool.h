@@ -240,6 +240,13 @@ size_t spool_trim(struct spool *s);
  * (opts.sync_gap_ms): 0 and up, or -1 when all is synced. */
 long spool_sync_wait_ms(const struct spool *s);
 
+/* Syncs the entries journal when spool_sync_wait_ms says it is due (0),
+ * between two spool_ticks: a publish step that outlasts sync_gap_ms (a
+ * record's request under a flood) must not keep the Events waiting for
+ * the sync that hands them out. 1 synced, 0 not due, or the sync's error
+ * (the next spool_tick tries again, and says so). */
+int spool_sync_due(struct spool *s);
+
 /* The chain the batcher waits for (opts.resume): 1 with the container ID
  * and its record identity (both valid until the next spool call), 0 when
  * it waits for none. */

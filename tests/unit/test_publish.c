@@ -4,7 +4,8 @@
  * window and space every chain shares; it is a counted loss instead. A 404
  * parks a record only when its namespace is gone; a namespace whose
  * requests get no answer in time holds up no other; 429 backs its chain
- * off for as long as the API server asks. */
+ * off for as long as the API server asks. An entry that comes while a
+ * record's request waits goes out as an Event beside it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,12 +32,14 @@ static char base[64];
 
 /* How the fake answers a request. */
 enum fake_mode {
-	FAKE_TERMINATING,  /* 403, as a namespace being deleted gives */
-	FAKE_NO_RESOURCE,  /* 404 of the resource (the CRD not served) */
-	FAKE_NO_NAMESPACE, /* 404 of the namespace */
-	FAKE_THROTTLE,	   /* 429 with Retry-After: 3 */
-	FAKE_HANG_A,	   /* no answer in namespace a; 201 elsewhere */
-	FAKE_HANG_AC,	   /* no answer in namespaces a and c; 201 elsewhere */
+	FAKE_TERMINATING,	   /* 403, as a namespace being deleted gives */
+	FAKE_NO_RESOURCE,	   /* 404 of the resource (the CRD not served) */
+	FAKE_NO_NAMESPACE,	   /* 404 of the namespace */
+	FAKE_THROTTLE,		   /* 429 with Retry-After: 3 */
+	FAKE_HANG_A,		   /* no answer in namespace a; 201 elsewhere */
+	FAKE_HANG_AC,		   /* no answer in namespaces a and c; 201 elsewhere */
+	FAKE_RECORD_AWAITS_EVENTS, /* 201; a record's answer waits for the
+				      await_events-th Event (10 s at most) */
 };
 
 /* Answers every request, on any number of keep-alive connections, as its
@@ -46,6 +49,12 @@ struct fake {
 	enum fake_mode mode;
 	atomic_int stop;
 	atomic_long posts, created_b;
+	/* FAKE_RECORD_AWAITS_EVENTS: the Event a record's answer waits for
+	 * (0: none), whether such a request came, and whether its answer
+	 * came after that Event (not after 10 s); the Events. */
+	atomic_long await_events;
+	atomic_int record_seen, released_by_event;
+	atomic_long event_posts;
 };
 
 /* The answer to request req (its head and body) into out: its length, 0
@@ -96,6 +105,20 @@ static int fake_answer(struct fake *f, const char *req, size_t len, char *out, s
 		status = "201 Created";
 		body = "{}";
 		f->created_b++;
+		break;
+	case FAKE_RECORD_AWAITS_EVENTS:
+		status = "201 Created";
+		body = "{}";
+		if (memmem(req, len, "/events", 7)) {
+			f->event_posts++;
+		} else if (memmem(req, len, "/auditrecords", 13) && f->await_events) {
+			long until = clock_now_ms() + 10000;
+
+			f->record_seen = 1;
+			while (f->event_posts < f->await_events && clock_now_ms() < until)
+				usleep(2000);
+			f->released_by_event = f->event_posts >= f->await_events;
+		}
 		break;
 	}
 	return snprintf(out, cap,
@@ -190,6 +213,22 @@ static cJSON *line_entry(int i)
 	return e;
 }
 
+/* The agent's turn lock, for FAKE_RECORD_AWAITS_EVENTS: the test holds it
+ * around publish_step, which gives it up while a request waits. */
+static pthread_mutex_t turn = PTHREAD_MUTEX_INITIALIZER;
+
+static void turn_leave(void *arg)
+{
+	(void)arg;
+	pthread_mutex_unlock(&turn);
+}
+
+static void turn_enter(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&turn);
+}
+
 /* A publisher with its spool, parked records and events against a fake
  * in mode `mode`, whose requests time out after timeout_ms. */
 struct env {
@@ -209,6 +248,12 @@ static void env_open(struct env *e, enum fake_mode mode, long timeout_ms, const 
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	struct kube_client_opts ko = { .timeout_ms = timeout_ms };
+
+	/* As the agent's turn lock: given up while a request waits. */
+	if (mode == FAKE_RECORD_AWAITS_EVENTS) {
+		ko.io_leave = turn_leave;
+		ko.io_enter = turn_enter;
+	}
 	struct events_opts eo = {
 		.controller = "shellaudit.io/agent", .instance = "t", .qps = 1000, .burst = 1000
 	};
@@ -452,6 +497,67 @@ static void test_publish_429_backs_the_chain_off_as_asked(void)
 	env_close(&e);
 }
 
+/* One line entry of container containerd://c1 in namespace n, whose
+ * policy wants Events of its lines. */
+static void add_event_line(struct env *e, int i)
+{
+	cJSON *id = cJSON_Parse(
+		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u-n\",\"container\":\"c\","
+		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\","
+		"\"events\":{\"enabled\":true,\"ratePerMinute\":1000}}");
+	cJSON *en = line_entry(i);
+
+	UNIT_CHECK(spool_add(e->s, "containerd://c1", "", id, NULL, en) == 0);
+	cJSON_Delete(en);
+	cJSON_Delete(id);
+}
+
+/* The capture thread's part: an entry once the record's request came. */
+static void *add_during_the_record(void *arg)
+{
+	struct env *e = arg;
+	long until = clock_now_ms() + 10000;
+
+	while (!e->f.record_seen && clock_now_ms() < until)
+		usleep(1000);
+	pthread_mutex_lock(&turn);
+	add_event_line(e, 3);
+	pthread_mutex_unlock(&turn);
+	return NULL;
+}
+
+/* An entry appended while a record's request waits for its answer (the
+ * capture thread appends meanwhile, the turn lock given up) is synced and
+ * goes out as an Event beside that request, not after the next
+ * spool_tick: under a flood each record's request takes hundreds of
+ * milliseconds, and the Events stood still that long. The first step
+ * publishes entry 1 (its Event starts the client's window, beside which
+ * a record's request runs); the fake answers the record of entry 2 once
+ * the Event of entry 3 came (or after 10 s). */
+static void test_publish_an_entry_during_a_record_goes_out_beside_it(void)
+{
+	struct env e;
+	pthread_t t;
+
+	env_open(&e, FAKE_RECORD_AWAITS_EVENTS, 20000, "beside");
+	pthread_mutex_lock(&turn);
+	add_event_line(&e, 1);
+	spool_tick(e.s);
+	publish_step(e.p, 256);
+	UNIT_CHECK(e.f.event_posts == 1);
+	add_event_line(&e, 2);
+	spool_tick(e.s);
+	e.f.await_events = 3;
+	UNIT_CHECK(pthread_create(&t, NULL, add_during_the_record, &e) == 0);
+	publish_step(e.p, 256);
+	pthread_mutex_unlock(&turn);
+	pthread_join(t, NULL);
+	UNIT_CHECK(e.f.record_seen);
+	UNIT_CHECK(e.f.released_by_event);
+	UNIT_CHECK(e.f.event_posts == 3);
+	env_close(&e);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -461,6 +567,7 @@ int main(void)
 		UNIT_TEST(test_publish_429_backs_the_chain_off_as_asked),
 		UNIT_TEST(test_publish_parked_retry_stops_at_the_first_without_answer),
 		UNIT_TEST(test_publish_two_namespaces_without_answers_hold_up_no_other),
+		UNIT_TEST(test_publish_an_entry_during_a_record_goes_out_beside_it),
 	};
 	char cmd[160];
 	int ret;

@@ -802,12 +802,43 @@ static void test_spool_sync_gap_groups_the_syncs(void)
 	spool_tick(s);
 	UNIT_CHECK(datasyncs == before);
 	UNIT_CHECK(spool_sync_wait_ms(s) > 1000);
+	UNIT_CHECK(spool_sync_due(s) == 0); /* nor between two ticks */
+	UNIT_CHECK(datasyncs == before);
 	/* what is not synced is not handed out */
 	UNIT_CHECK(spool_next_event(s, &ev, &pos) == 0);
 	UNIT_CHECK_STR(event_text(ev), "first");
 	cJSON_Delete(ev);
 	spool_event_done(s, pos);
 	UNIT_CHECK(spool_next_event(s, &ev, &pos) == -ENODATA);
+	spool_close(s);
+}
+
+/* spool_sync_due syncs what is due between two ticks (here each time:
+ * no gap): what a publish step hands out meanwhile (the Events) does not
+ * wait for the next tick. Not due, it syncs nothing (above). */
+static void test_spool_sync_due_syncs_between_ticks(void)
+{
+	struct spool_opts o = { .batch_age_ms = 3600000, .datasync = counting_datasync };
+	char dir[128];
+	struct spool *s;
+	cJSON *ev;
+	uint64_t pos;
+	int before, i;
+
+	snprintf(dir, sizeof(dir), "%s/sync-due", base);
+	o.dir = dir;
+	UNIT_CHECK(spool_open(&o, &s) == 0);
+	UNIT_CHECK(spool_sync_due(s) == 0); /* nothing to sync */
+	for (i = 0; i < 2; i++) {
+		add_to(s, "containerd://c1", id, "", i ? "second" : "first");
+		before = datasyncs;
+		UNIT_CHECK(spool_sync_due(s) == 1);
+		UNIT_CHECK(datasyncs > before);
+		UNIT_CHECK(spool_next_event(s, &ev, &pos) == 0);
+		UNIT_CHECK_STR(event_text(ev), i ? "second" : "first");
+		cJSON_Delete(ev);
+		spool_event_done(s, pos);
+	}
 	spool_close(s);
 }
 
@@ -2542,6 +2573,7 @@ int main(void)
 		UNIT_TEST(test_spool_corrupt_identity_opens_no_batch),
 		UNIT_TEST(test_spool_batch_age_counts_from_capture),
 		UNIT_TEST(test_spool_sync_gap_groups_the_syncs),
+		UNIT_TEST(test_spool_sync_due_syncs_between_ticks),
 		UNIT_TEST(test_spool_quiet_entries_wait_for_the_quiet_gap),
 		UNIT_TEST(test_spool_event_done_only_what_was_handed_out),
 		UNIT_TEST(test_spool_event_rewind_goes_back_to_one_handed_out),
