@@ -774,6 +774,14 @@ static void agent_check_drops(struct agent *a)
 				       "container's mount namespace is missing");
 		}
 		a->ring_drops += lost;
+		/* An exec event lost is a process discovery never saw: a
+		 * program of its own with readline (a private bash) would
+		 * read lines unprobed. At most once a tick, as the drops. */
+		if (e.lost_execs && a->disc) {
+			log_info("exec events were lost: every container's processes are "
+				 "scanned again");
+			discover_rescan_all(a->disc);
+		}
 		if (lost)
 			log_with(LOG_WARN, NULL,
 				 "ring buffer full: lost %" PRIu64 " lines, %" PRIu64

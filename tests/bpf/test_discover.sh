@@ -12,7 +12,8 @@
 # owes no scan (their exits say so). And a program known to
 # have no readline, rewritten in place with a shell; a probed one rewritten
 # in place with another build, and one whose ctime alone changes while it
-# reads a line.
+# reads a line. Last, a private bash whose exec event a full ring buffer
+# lost, found by the scan lost execs owe.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/capture-lib.sh"
@@ -26,6 +27,10 @@ cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/forked-ns"
 cp "$TOOLS/rlmini" "$work/rfs-n/opt/shells/rlthread"
 cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/gap"
+# A name long enough that its shell's exec event takes a larger record
+# than a bare /bin/true's (argv over 64 bytes).
+LOST=a-shell-whose-exec-found-the-ring-buffer-full
+cp "$RFS/bin/bash" "$work/rfs-n/opt/shells/$LOST"
 cp "$TOOLS/sa-ns" "$work/rfs-n/opt/sa-ns"
 cap_container n "$work/rfs-n"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
@@ -247,6 +252,43 @@ t_eq "a probed program touched while it reads a line: that line and the next, fr
 	"$("$TOOLS/sa-lines" --kind line --container f --source readline "$work/out.jsonl" | grep -F -e "swap in-flight" -e "swap after")"
 t_match "its probes were kept" '"probed file changed since it was examined, its readline where it was: probes kept"' \
 	"$(cat "$work/agent.log")"
+cap_agent_stop
+
+# An exec the ring buffer had no room for: a private bash started while
+# the agent read nothing (stopped) and its ring buffer of 1 MiB was full.
+# Its exec event is lost, and no other event names it (terminal capture
+# is off); the lost execs the kernel counted make every container's
+# processes scanned again, which finds it: its lines come. What fills
+# the ring buffer stays (a process gone before discovery's turn owes a
+# scan of its own): 200 bash loops with 8 KiB of arguments each (a large
+# record), whose sleeps (small ones) fill what the large ones left, so
+# that not even the shell's exec event (argv over 64 bytes) fits.
+: >"$work/agent.log"
+cap_agent --no-terminal --ringbuf-mb 1 || { t_fail "agent did not start"; t_summary; exit 1; }
+t_cleanup "kill -CONT $AGENT_PID"
+t_cleanup "pkill -KILL -f ring-filler"
+t_wait 30 grep -q '"msg":"target added","container":"f"' "$work/agent.log" || t_fail "target f not added"
+kill -STOP "$AGENT_PID"
+# shellcheck disable=SC2016 # expanded by the container's bash
+nsenter --target "${CPID[f]}" --mount --pid --root --wd "${CENV[@]}" /bin/bash -c \
+	'for ((i = 0; i < 200; i++)); do
+		/bin/bash -c "while :; do sleep 1000; done" ring-filler "$1" &
+	done; wait' - "$(head -c 8000 /dev/zero | tr '\0' r)" </dev/null >/dev/null 2>&1 &
+# shellcheck disable=SC2317 # called by t_wait
+filled() { [ "$(pgrep -f -c '^sleep 1000$')" -ge 200 ]; }
+t_wait 60 filled || t_fail "the 200 loops and their sleeps started"
+printf 'echo lost one\necho lost two\n' >"$work/lost.txt"
+cap_shell f "$work/lost.txt" --timeout 60 \
+	--ready "kill -CONT $AGENT_PID; grep -q '\"readline probe attached\".*$LOST' '$work/agent.log'" \
+	-- "/opt/shells/$LOST" >/dev/null || t_fail "the shell whose exec was lost ran" "$(tail -c 300 "$work/pty-f.log")"
+kill -CONT "$AGENT_PID"
+t_eq "(the shell's exec event was lost)" "" \
+	"$("$TOOLS/sa-lines" --kind exec --container f --field argv "$work/out.jsonl" | grep -F "$LOST")"
+t_wait 30 cap_has_line f "echo lost two" || t_fail "the lines of the shell whose exec was lost never arrived"
+t_eq "a shell whose exec event the full ring buffer lost: every line, from readline" \
+	"$(cat "$work/lost.txt")" \
+	"$("$TOOLS/sa-lines" --kind line --container f --source readline "$work/out.jsonl" | grep -F "echo lost ")"
+pkill -KILL -f ring-filler
 cap_agent_stop
 
 t_summary
