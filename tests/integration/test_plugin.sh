@@ -34,6 +34,11 @@ t_cleanup "umount '$work/bpf'"
 	echo $! >"$dir/agent.pid")
 t_cleanup "kill -9 $(cat "$dir/agent.pid") 2>/dev/null"
 t_wait 120 ag_attached || t_fail "the agent attaches" "$(tail -5 "$dir/agent.log")"
+# The lines are typed once readline is probed in the container's bash: a
+# line read before is a terminal line, which show marks as such (on a
+# busy machine the session could end before discovery's turn).
+t_wait 60 grep -q '"readline probe attached"' "$dir/agent.log" ||
+	t_fail "the container's bash is probed" "$(tail -5 "$dir/agent.log")"
 
 # A session with a backslash line and a hostile one: OSC title, bell and
 # clear-screen typed with Ctrl-V (quoted-insert), then a bidi override.
