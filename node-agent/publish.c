@@ -1230,9 +1230,9 @@ static int publish_resume(struct publisher *p)
  * sends them: the answers already there are taken and the window refilled
  * from the spool, with what the capture thread appended meanwhile once its
  * sync is due (spool_sync_due: the next spool_tick is after the step);
- * nothing waits. An Event
- * that takes more than queueing (a SessionOpened, an AuditStopped, one
- * after suppressed ones, one the window cannot take) stays for the step.
+ * nothing waits. An Event that takes more than queueing (a SessionOpened,
+ * an AuditStopped, one after suppressed ones, one the window cannot take)
+ * stays for the step.
  * Without this, Events stood still behind each record under a flood.
  */
 static void publish_events_beside(void *arg)

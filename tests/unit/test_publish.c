@@ -501,11 +501,11 @@ static void test_publish_429_backs_the_chain_off_as_asked(void)
  * policy wants Events of its lines. */
 static void add_event_line(struct env *e, int i)
 {
-	cJSON *id = cJSON_Parse(
-		"{\"ns\":\"n\",\"pod\":\"p\",\"podUID\":\"u-n\",\"container\":\"c\","
-		"\"containerID\":\"containerd://c1\",\"node\":\"x\",\"retention\":\"1h\","
-		"\"events\":{\"enabled\":true,\"ratePerMinute\":1000}}");
-	cJSON *en = line_entry(i);
+	cJSON *id = identity("n", "containerd://c1"), *en = line_entry(i);
+	cJSON *ev = cJSON_AddObjectToObject(id, "events");
+
+	cJSON_AddTrueToObject(ev, "enabled");
+	cJSON_AddNumberToObject(ev, "ratePerMinute", 1000);
 
 	UNIT_CHECK(spool_add(e->s, "containerd://c1", "", id, NULL, en) == 0);
 	cJSON_Delete(en);
