@@ -1587,7 +1587,7 @@ static void agent_k8s_pending(struct agent *a)
 /* One loop turn's Kubernetes work. */
 static void agent_k8s_turn(struct agent *a)
 {
-	uint64_t deadline;
+	long deadline;
 	int ret;
 
 	agent_k8s_config(a);
@@ -1603,11 +1603,12 @@ static void agent_k8s_turn(struct agent *a)
 	}
 	/* At most 100 ms a turn, so that the rest of the loop's work (the
 	 * targets, discovery) keeps its pace behind a backlog. The capture
-	 * thread reads the ring buffer while requests wait for answers. */
-	deadline = clock_now_ns() + 100000000ull;
+	 * thread reads the ring buffer while requests wait for answers. A
+	 * step past the deadline sends one record and waits for no Event. */
+	deadline = clock_now_ms() + 100;
 	a->publishing = false;
-	while (publish_step(a->pub, 4) > 0) {
-		if (clock_now_ns() >= deadline) {
+	while (publish_step(a->pub, 4, deadline) > 0) {
+		if (clock_now_ms() >= deadline) {
 			a->publishing = true; /* more to do: the loop must not sleep */
 			break;
 		}
@@ -1619,12 +1620,12 @@ static void agent_k8s_drain(struct agent *a)
 {
 	/* What waits for a decision is decided now: the records can go. */
 	attrib_flush(a->attrib, clock_now_ns());
-	uint64_t deadline = clock_now_ns() + (uint64_t)a->opts->drain_s * 1000000000ull;
+	long deadline = clock_now_ms() + a->opts->drain_s * 1000L;
 	struct timespec step = { 0, 50 * 1000000L };
 
-	while (clock_now_ns() < deadline) {
+	while (clock_now_ms() < deadline) {
 		spool_tick(a->spool);
-		publish_step(a->pub, 256);
+		publish_step(a->pub, 256, deadline);
 		if (spool_idle(a->spool)) {
 			log_info("spool drained");
 			break;

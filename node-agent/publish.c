@@ -1262,13 +1262,20 @@ static void publish_events_beside(void *arg)
 	p->beside = false;
 }
 
-int publish_step(struct publisher *p, int budget)
+/* Whether until_ms (0: none) is past. */
+static bool publish_late(long until_ms)
+{
+	return until_ms && clock_now_ms() >= until_ms;
+}
+
+int publish_step(struct publisher *p, int budget, long until_ms)
 {
 	struct spool_pass pass;
 	char timed_out[400] = ""; /* the chain of the pass's first timeout */
 	cJSON *item;
 	uint64_t pos;
-	int calls = 0, evcalls = 0, ret;
+	int calls = 0, evcalls = 0, records = 0, ret;
+	bool late;
 
 	/* Backing off: the window's answers are taken, nothing more goes. */
 	if (publish_backoff_ms(p) > 0)
@@ -1289,7 +1296,9 @@ int publish_step(struct publisher *p, int budget)
 	p->stats.held = false;
 	p->pass_ms = clock_now_ms();
 	spool_pass_begin(p->s, &pass);
-	while (calls < budget &&
+	/* A record's request takes hundreds of milliseconds when the API
+	 * server is short of CPU: past until_ms, no second one goes. */
+	while (calls < budget && (!records || !publish_late(until_ms)) &&
 	       spool_pass_next(p->s, &pass, publish_chain_waits, p, &item, &pos) == 0) {
 		const char *c =
 			publish_str(cJSON_GetObjectItemCaseSensitive(item, "spec"), "containerID");
@@ -1299,6 +1308,7 @@ int publish_step(struct publisher *p, int budget)
 		ret = publish_record(p, item);
 		cJSON_Delete(item);
 		calls++;
+		records++;
 		/* The API server took the request and gave no answer in time:
 		 * something slow for this record (its namespace's admission
 		 * webhook, say): its chain backs off alone. A second in the
@@ -1362,9 +1372,14 @@ int publish_step(struct publisher *p, int budget)
 		}
 		if (!events_batch_size(p->ev))
 			break;
-		if ((ret = publish_events_take(p, PUBLISH_TAKE_SOME)) < 0)
+		/* Past until_ms, only the answers already there. */
+		late = publish_late(until_ms);
+		if ((ret = publish_events_take(p, late ? PUBLISH_TAKE_READY : PUBLISH_TAKE_SOME)) <
+		    0)
 			return calls + evcalls + 1;
 		evcalls += ret;
+		if (late)
+			break;
 	}
 	return calls + evcalls + (events_batch_size(p->ev) > 0);
 }

@@ -54,7 +54,11 @@ int publish_new(struct kube_client *c, struct events *ev, struct spool *s, struc
 void publish_free(struct publisher *p);
 
 /* Publishes what waits, at most `budget` API calls for records and as
- * many Events (an answer is one); returns how many it made, 0 when
+ * many Events (an answer is one), and once clock_now_ms() passes until_ms
+ * (0: no bound) no further record (one goes in any case) nor any wait for
+ * an Event's answer: it then returns within one request's time (and a
+ * chain's start below, a few requests, or the parked records' retry, at
+ * most `budget`, if they were due). Returns how many calls it made, 0 when
  * nothing waits or while backing off after a failure. Events may still be
  * on their way when it returns (then it returns more than 0; spool_idle
  * is false until they are answered in a later step): call it again soon.
@@ -63,7 +67,7 @@ void publish_free(struct publisher *p);
  * the API server (from the hint, or the oldest record of the container,
  * then by sequence: spec.containerID and spec.sequence are selectable
  * fields), and the chain goes on after it. */
-int publish_step(struct publisher *p, int budget);
+int publish_step(struct publisher *p, int budget, long until_ms);
 /* The start of the note of a 32-bit program's ProgramExecuted Event, a
  * Warning made whatever execEvents says (the entry's "ia32"). */
 #define PUBLISH_IA32 "32-bit program: "

@@ -69,7 +69,7 @@ static int drain(struct spool *s, struct publisher *p, int timeout_s)
 
 	while (time(NULL) < end) {
 		spool_tick(s);
-		publish_step(p, 200);
+		publish_step(p, 200, 0);
 		if (spool_idle(s))
 			return 0;
 		nanosleep(&step, NULL);
@@ -130,7 +130,7 @@ static int write_phase(struct kube_client *c, const char *dir, long from, long t
 		}
 		if (i % 10 == 9) {
 			spool_tick(s);
-			publish_step(p, 5);
+			publish_step(p, 5, 0);
 		}
 		if (i == crash_at)
 			raise(SIGKILL); /* no cleanup, no flush: what kill -9 does */
@@ -324,7 +324,7 @@ static int collide_phase(struct kube_client *c, const char *dir)
 	cJSON_Delete(squat);
 	for (i = 0; i < 100 && !spool_idle(s); i++) {
 		spool_tick(s);
-		publish_step(p, 10);
+		publish_step(p, 10, 0);
 	}
 	publish_get_stats(p, &ps);
 	snprintf(path, sizeof(path),
@@ -368,7 +368,7 @@ static int collide_phase(struct kube_client *c, const char *dir)
 		cJSON_Delete(e);
 		for (i = 0; i < 100 && !spool_idle(s2); i++) {
 			spool_tick(s2);
-			publish_step(p, 10);
+			publish_step(p, 10, 0);
 		}
 		publish_get_stats(p, &ps);
 		ok += spool_idle(s2) && ps.records == 0 && ps.records_replayed == 1;
@@ -499,7 +499,7 @@ static int drain_sink(struct spool *s, struct publisher *p, struct sink *sink, i
 	while (time(NULL) < end) {
 		sink_flush(sink);
 		spool_tick(s);
-		publish_step(p, 200);
+		publish_step(p, 200, 0);
 		sink_spool_get_stats(sink, &st);
 		if (spool_idle(s) && !st.pending)
 			return 0;
@@ -737,7 +737,7 @@ static int corrupt_phase(struct kube_client *c, const char *dir)
 	events_new(c, &eo, &ev);
 	publish_new(c, ev, s, &p);
 	spool_tick(s);
-	publish_step(p, 1);
+	publish_step(p, 1, 0);
 	spool_tick(s);
 	check(flip_in(dir, "records", "corrupt-0123", 10, &seg) == 0,
 	      "a byte of a formed record flipped", NULL);
@@ -893,7 +893,7 @@ static int events_phase(struct kube_client *c, struct kubeconfig *cfg, const cha
 	hmap_init(&texts);
 	for (end = time(NULL) + 60; time(NULL) < end && n < 3; nanosleep(&step, NULL)) {
 		spool_tick(r.s);
-		publish_step(r.p, 200);
+		publish_step(r.p, 200, 0);
 		hmap_clear(&texts);
 		n = chain_lines(c, "containerd://e7e17d0", &texts);
 	}

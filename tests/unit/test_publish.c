@@ -40,6 +40,7 @@ enum fake_mode {
 	FAKE_HANG_AC,		   /* no answer in namespaces a and c; 201 elsewhere */
 	FAKE_RECORD_AWAITS_EVENTS, /* 201; a record's answer waits for the
 				      await_events-th Event (10 s at most) */
+	FAKE_CREATED,		   /* 201 */
 };
 
 /* Answers every request, on any number of keep-alive connections, as its
@@ -96,9 +97,10 @@ static int fake_answer(struct fake *f, const char *req, size_t len, char *out, s
 		body = busy;
 		extra = "Retry-After: 3\r\n";
 		break;
+	case FAKE_CREATED:
 	case FAKE_HANG_A:
 	case FAKE_HANG_AC:
-		if (memmem(req, len, "/namespaces/a/", 14))
+		if (f->mode != FAKE_CREATED && memmem(req, len, "/namespaces/a/", 14))
 			return 0;
 		if (f->mode == FAKE_HANG_AC && memmem(req, len, "/namespaces/c/", 14))
 			return 0;
@@ -337,7 +339,7 @@ static void test_publish_a_refused_flood_past_parked_never_holds_the_spool(void)
 	deadline = clock_now_ms() + 20000;
 	do {
 		spool_tick(e.s);
-		publish_step(e.p, 256);
+		publish_step(e.p, 256, 0);
 		spool_get_stats(e.s, &ss);
 	} while ((ss.records < (uint64_t)total || ss.records_waiting) &&
 		 clock_now_ms() < deadline);
@@ -361,7 +363,7 @@ static void run_for(struct env *e, long ms)
 
 	while (clock_now_ms() < deadline) {
 		spool_tick(e->s);
-		publish_step(e->p, 256);
+		publish_step(e->p, 256, 0);
 		usleep(20000);
 	}
 }
@@ -435,7 +437,7 @@ static void test_publish_two_namespaces_without_answers_hold_up_no_other(void)
 	deadline = clock_now_ms() + 8000;
 	while (e.f.created_b < 20 && clock_now_ms() < deadline) {
 		spool_tick(e.s);
-		publish_step(e.p, 256);
+		publish_step(e.p, 256, 0);
 		usleep(20000);
 	}
 	spool_get_stats(e.s, &ss);
@@ -471,7 +473,7 @@ static void test_publish_parked_retry_stops_at_the_first_without_answer(void)
 		cJSON_Delete(rec);
 	}
 	UNIT_CHECK(parked_count(e.pk) == 5);
-	publish_step(e.p, 256);
+	publish_step(e.p, 256, 0);
 	UNIT_CHECK(e.f.posts == 1);
 	UNIT_CHECK(publish_backoff_ms(e.p) > 0);
 	UNIT_CHECK(parked_count(e.pk) == 5);
@@ -489,7 +491,7 @@ static void test_publish_429_backs_the_chain_off_as_asked(void)
 	add_records(&e, "a", "containerd://ca", 1);
 	add_records(&e, "b", "containerd://cb", 1);
 	spool_tick(e.s);
-	publish_step(e.p, 256);
+	publish_step(e.p, 256, 0);
 	UNIT_CHECK(e.f.posts == 2);
 	UNIT_CHECK(publish_backoff_ms(e.p) == 0);
 	run_for(&e, 1000);
@@ -543,18 +545,46 @@ static void test_publish_an_entry_during_a_record_goes_out_beside_it(void)
 	pthread_mutex_lock(&turn);
 	add_event_line(&e, 1);
 	spool_tick(e.s);
-	publish_step(e.p, 256);
+	publish_step(e.p, 256, 0);
 	UNIT_CHECK(e.f.event_posts == 1);
 	add_event_line(&e, 2);
 	spool_tick(e.s);
 	e.f.await_events = 3;
 	UNIT_CHECK(pthread_create(&t, NULL, add_during_the_record, &e) == 0);
-	publish_step(e.p, 256);
+	publish_step(e.p, 256, 0);
 	pthread_mutex_unlock(&turn);
 	pthread_join(t, NULL);
 	UNIT_CHECK(e.f.record_seen);
 	UNIT_CHECK(e.f.released_by_event);
 	UNIT_CHECK(e.f.event_posts == 3);
+	env_close(&e);
+}
+
+/* Past its deadline a step sends one record, not its budget's: under a
+ * flood each takes hundreds of milliseconds, and the agent's loop, whose
+ * other work waits for the step, turned in seconds rather than 100 ms.
+ * Before it, the budget is the bound. */
+static void test_publish_a_step_past_its_deadline_sends_one_record(void)
+{
+	static const char *const ns[] = { "a", "b", "c", "d", "e", "f" };
+	char cid[32];
+	struct env e;
+	size_t i;
+
+	env_open(&e, FAKE_CREATED, 5000, "deadline");
+	for (i = 0; i < ARRAY_SIZE(ns); i++) {
+		snprintf(cid, sizeof(cid), "containerd://c%s", ns[i]);
+		add_records(&e, ns[i], cid, 1);
+	}
+	spool_tick(e.s);
+	publish_step(e.p, 4, 1);
+	UNIT_CHECK(e.f.created_b == 1);
+	publish_step(e.p, 4, 1);
+	UNIT_CHECK(e.f.created_b == 2);
+	publish_step(e.p, 3, clock_now_ms() + 60000);
+	UNIT_CHECK(e.f.created_b == 5);
+	publish_step(e.p, 4, 0);
+	UNIT_CHECK(e.f.created_b == 6);
 	env_close(&e);
 }
 
@@ -568,6 +598,7 @@ int main(void)
 		UNIT_TEST(test_publish_parked_retry_stops_at_the_first_without_answer),
 		UNIT_TEST(test_publish_two_namespaces_without_answers_hold_up_no_other),
 		UNIT_TEST(test_publish_an_entry_during_a_record_goes_out_beside_it),
+		UNIT_TEST(test_publish_a_step_past_its_deadline_sends_one_record),
 	};
 	char cmd[160];
 	int ret;
