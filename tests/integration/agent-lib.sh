@@ -61,6 +61,13 @@ ag_controller() {
 # ag_attached: the agent reports the container attached.
 ag_attached() { [ "$(k get shellauditnode "$node" -o jsonpath='{.status.attached}' 2>/dev/null)" = 1 ]; }
 
+# ag_probed: the agent (log in $dir/agent.log) attached readline's probes
+# to a program of its containers. A line typed before is read from the
+# terminal: recorded all the same, but as a terminal line, and the texts
+# rebuilt from the terminal are not always what readline gives (a line
+# edited with the arrow keys). The tests type once this holds.
+ag_probed() { grep -q '"readline probe attached"' "$dir/agent.log"; }
+
 # ag_policy: the ShellAuditPolicy demo: the pods labelled app=demo, their
 # Events at up to 6000 a minute.
 ag_policy() {

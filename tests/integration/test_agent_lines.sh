@@ -52,6 +52,7 @@ if t_wait 120 ag_attached; then
 else
 	t_fail "the agent attaches to the container" "$(tail -5 "$dir/agent.log")"
 fi
+t_wait 60 ag_probed || t_fail "the container's bash is probed" "$(tail -5 "$dir/agent.log")"
 cap_agent || t_fail "the standalone agent starts"
 cap_target plain || t_fail "the standalone agent targets the plain container"
 

@@ -30,6 +30,7 @@ t_daemon agent "$dir/agent.log" "$T_BUILD/asan/shellaudit-agent" --node-name "$n
 	--spool-dir "$dir/spool" --port "$port" --bpf-dir "$work/bpf/shellaudit" --ringbuf-mb 1 \
 	--output "$dir/export.jsonl" --batch-ms 1000 --batch-entries 100
 t_wait 120 ag_attached || t_stop "the agent attaches" "$(tail -5 "$dir/agent.log")"
+t_wait 60 ag_probed || t_fail "the container's bash is probed" "$(tail -5 "$dir/agent.log")"
 metric() { curl -sf --max-time 5 "http://127.0.0.1:$port/metrics" | awk -v m="shellaudit_agent_$1" '$1 == m { print $2 }'; }
 # exported KIND PATTERN: how many entries of KIND whose text has PATTERN
 # the agent wrote to --output (as it spools them, before publishing).

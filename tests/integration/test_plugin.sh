@@ -37,7 +37,7 @@ t_wait 120 ag_attached || t_fail "the agent attaches" "$(tail -5 "$dir/agent.log
 # The lines are typed once readline is probed in the container's bash: a
 # line read before is a terminal line, which show marks as such (on a
 # busy machine the session could end before discovery's turn).
-t_wait 60 grep -q '"readline probe attached"' "$dir/agent.log" ||
+t_wait 60 ag_probed ||
 	t_fail "the container's bash is probed" "$(tail -5 "$dir/agent.log")"
 
 # A session with a backslash line and a hostile one: OSC title, bell and

@@ -151,6 +151,7 @@ else
 	t_fail "the agent, as its service account, attaches to the programmed container" \
 		"$(tail -5 "$dir/agent.log")" "$(tail -5 "$dir/controller.log")"
 fi
+t_wait 60 ag_probed || t_fail "the container's bash is probed" "$(tail -5 "$dir/agent.log")"
 for i in $(seq 1 12); do echo "echo record-$i"; done >"$work/session.txt"
 cap_shell audited "$work/session.txt" >/dev/null || t_fail "the shell in the audited container failed"
 
