@@ -145,9 +145,10 @@ struct agent {
 	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_targets, *m_attached, *m_failures, *m_collisions, *m_matched, *m_ambiguous,
-		*m_unattributed, *m_pending, *m_held, *m_exported, *m_export_lost, *m_parked,
-		*m_parked_total, *m_events_refused, *m_events_undelivered;
+		*m_event_latency, *m_events_in_flight, *m_targets, *m_attached, *m_failures,
+		*m_collisions, *m_matched, *m_ambiguous, *m_unattributed, *m_pending, *m_held,
+		*m_exported, *m_export_lost, *m_parked, *m_parked_total, *m_events_refused,
+		*m_events_undelivered;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
 	uint64_t spool_corrupt, spool_records_lost; /* as last logged */
@@ -1163,6 +1164,16 @@ static void agent_k8s_metrics(struct agent *a)
 				    "API calls that failed and were retried.", 0);
 	a->m_latency = metrics_add(m, "shellaudit_agent_publish_latency_seconds",
 				   "From capture to the AuditRecord accepted, last record.", 1);
+	a->m_event_latency =
+		metrics_add(m, "shellaudit_agent_event_latency_seconds",
+			    "From capture to its Event accepted, last Event (a command line or a "
+			    "program).",
+			    1);
+	a->m_events_in_flight = metrics_add(
+		m, "shellaudit_agent_events_in_flight",
+		"Events sent whose answers are awaited (at most 64: full means the API server "
+		"sets the pace).",
+		1);
 	a->m_matched = metrics_add(m, "shellaudit_agent_sessions_matched_total",
 				   "Sessions attributed to the one person who opened them.", 0);
 	a->m_ambiguous = metrics_add(m, "shellaudit_agent_sessions_ambiguous_total",
@@ -1538,6 +1549,8 @@ static void agent_k8s_update_metrics(struct agent *a)
 			 "%llu AuditRecords collided with different records of the same name",
 			 (unsigned long long)ps.collisions);
 	a->m_latency->value = ps.last_latency_s;
+	a->m_event_latency->value = ps.last_event_latency_s;
+	a->m_events_in_flight->value = (double)ps.events_in_flight;
 	{
 		struct spool_stats sps;
 

@@ -93,6 +93,7 @@ struct publisher {
 	struct publish_queued {
 		uint64_t pos;
 		char ns[64], pod[254];
+		char at[40]; /* the entry's time, "" when it has none */
 		const char *reason;
 	} queued[EVENTS_BATCH_MAX];
 };
@@ -162,6 +163,18 @@ void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg)
 void publish_get_stats(const struct publisher *p, struct publish_stats *out)
 {
 	*out = p->stats;
+	out->events_in_flight = (uint64_t)events_batch_size(p->ev);
+}
+
+/* Seconds from the RFC 3339 time `at` to now, or -1 when at is none. */
+static double publish_since_s(const char *at)
+{
+	struct timespec t, now;
+
+	if (!at || timefmt_parse(at, &t) < 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)(now.tv_sec - t.tv_sec) + (double)(now.tv_nsec - t.tv_nsec) / 1e9;
 }
 
 long publish_backoff_ms(const struct publisher *p)
@@ -463,8 +476,8 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(entries, 0), "time"));
 	struct kube_response resp;
 	struct parked_why why;
-	struct timespec t, now;
 	char path[512], other[320], cause[400];
+	double since;
 	int ret, tries;
 
 	p->last_code = -1; /* no request made yet */
@@ -578,11 +591,8 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		p->on_record(rec, p->on_record_arg);
 	if (!may_park)
 		return 0; /* a parked record: its latency says nothing of now */
-	if (first && timefmt_parse(first, &t) == 0) {
-		clock_gettime(CLOCK_REALTIME, &now);
-		p->stats.last_latency_s =
-			(double)(now.tv_sec - t.tv_sec) + (now.tv_nsec - t.tv_nsec) / 1e9;
-	}
+	if ((since = publish_since_s(first)) >= 0)
+		p->stats.last_latency_s = since;
 	return 0;
 }
 
@@ -703,6 +713,7 @@ static void publish_who(const cJSON *attr, char *buf, size_t cap)
 static int publish_events_take(struct publisher *p, enum publish_take mode)
 {
 	int taken = 0, h, r;
+	double since;
 
 	while ((h = events_batch_head(p->ev)) >= 0) {
 		const struct publish_queued *q = &p->queued[h];
@@ -722,6 +733,8 @@ static int publish_events_take(struct publisher *p, enum publish_take mode)
 		}
 		p->stats.events += r == 0;
 		p->stats.events_replayed += r == 1;
+		if (r == 0 && (since = publish_since_s(q->at)) >= 0)
+			p->stats.last_event_latency_s = since;
 		p->event_failed_pos = 0;
 		events_batch_pop(p->ev);
 		taken++;
@@ -745,7 +758,7 @@ static int publish_events_flush(struct publisher *p)
 /* Starts the Event of the stream at pos in the window, beside the ones
  * before it (publish_events_take takes the answers): 1, or 0 when it
  * could not be (it is then sent alone). */
-static int publish_event_queue(struct publisher *p, uint64_t pos, const char *name,
+static int publish_event_queue(struct publisher *p, uint64_t pos, const char *at, const char *name,
 			       const struct event_regarding *reg, const char *type,
 			       const char *reason, const char *action, const char *note,
 			       const cJSON *annotations)
@@ -762,6 +775,7 @@ static int publish_event_queue(struct publisher *p, uint64_t pos, const char *na
 	q->reason = reason; /* a literal */
 	snprintf(q->ns, sizeof(q->ns), "%s", reg->ns);
 	snprintf(q->pod, sizeof(q->pod), "%s", reg->name);
+	snprintf(q->at, sizeof(q->at), "%s", at ? at : "");
 	return 1;
 }
 
@@ -997,7 +1011,7 @@ static int publish_event(struct publisher *p, const cJSON *item, uint64_t pos)
 	 * so a replay of the spool meets AlreadyExists. It goes out with the
 	 * next ones (publish_step). */
 	ret = publish_event_queue(
-		p, pos, name, &reg,
+		p, pos, publish_str(e, "time"), name, &reg,
 		!line && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "ia32")) ? "Warning" :
 										     "Normal",
 		line ? "ShellCommand" : "ProgramExecuted", line ? "Typed" : "Executed",

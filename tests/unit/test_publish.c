@@ -5,7 +5,9 @@
  * parks a record only when its namespace is gone; a namespace whose
  * requests get no answer in time holds up no other; 429 backs its chain
  * off for as long as the API server asks. An entry that comes while a
- * record's request waits goes out as an Event beside it. */
+ * record's request waits goes out as an Event beside it; a step past its
+ * deadline sends one record. The Events in flight and their latency are
+ * counted. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -499,11 +501,11 @@ static void test_publish_429_backs_the_chain_off_as_asked(void)
 	env_close(&e);
 }
 
-/* One line entry of container containerd://c1 in namespace n, whose
+/* One line entry of container containerd://c1 in namespace ns, whose
  * policy wants Events of its lines. */
-static void add_event_line(struct env *e, int i)
+static void add_event_line(struct env *e, const char *ns, int i)
 {
-	cJSON *id = identity("n", "containerd://c1"), *en = line_entry(i);
+	cJSON *id = identity(ns, "containerd://c1"), *en = line_entry(i);
 	cJSON *ev = cJSON_AddObjectToObject(id, "events");
 
 	cJSON_AddTrueToObject(ev, "enabled");
@@ -523,7 +525,7 @@ static void *add_during_the_record(void *arg)
 	while (!e->f.record_seen && clock_now_ms() < until)
 		usleep(1000);
 	pthread_mutex_lock(&turn);
-	add_event_line(e, 3);
+	add_event_line(e, "n", 3);
 	pthread_mutex_unlock(&turn);
 	return NULL;
 }
@@ -543,11 +545,11 @@ static void test_publish_an_entry_during_a_record_goes_out_beside_it(void)
 
 	env_open(&e, FAKE_RECORD_AWAITS_EVENTS, 20000, "beside");
 	pthread_mutex_lock(&turn);
-	add_event_line(&e, 1);
+	add_event_line(&e, "n", 1);
 	spool_tick(e.s);
 	publish_step(e.p, 256, 0);
 	UNIT_CHECK(e.f.event_posts == 1);
-	add_event_line(&e, 2);
+	add_event_line(&e, "n", 2);
 	spool_tick(e.s);
 	e.f.await_events = 3;
 	UNIT_CHECK(pthread_create(&t, NULL, add_during_the_record, &e) == 0);
@@ -557,6 +559,35 @@ static void test_publish_an_entry_during_a_record_goes_out_beside_it(void)
 	UNIT_CHECK(e.f.record_seen);
 	UNIT_CHECK(e.f.released_by_event);
 	UNIT_CHECK(e.f.event_posts == 3);
+	env_close(&e);
+}
+
+/* The metrics that tell the API server's pace from the agent's: the
+ * Events whose answers are awaited, and the last one's latency from its
+ * entry's capture (the entries here were captured days ago). */
+static void test_publish_events_in_flight_and_their_latency(void)
+{
+	struct publish_stats ps;
+	struct env e;
+
+	/* An Event in namespace a, which gets no answer: in flight after a
+	 * step past its deadline (which waits for no answer). */
+	env_open(&e, FAKE_HANG_A, 1000, "inflight");
+	add_event_line(&e, "a", 1);
+	spool_tick(e.s);
+	publish_step(e.p, 4, 1);
+	publish_get_stats(e.p, &ps);
+	UNIT_CHECK(ps.events_in_flight == 1);
+	UNIT_CHECK(ps.events == 0 && ps.last_event_latency_s == 0);
+	env_close(&e);
+
+	env_open(&e, FAKE_CREATED, 5000, "latency");
+	add_event_line(&e, "b", 1);
+	spool_tick(e.s);
+	publish_step(e.p, 256, 0);
+	publish_get_stats(e.p, &ps);
+	UNIT_CHECK(ps.events == 1 && ps.events_in_flight == 0);
+	UNIT_CHECK(ps.last_event_latency_s > 86400);
 	env_close(&e);
 }
 
@@ -599,6 +630,7 @@ int main(void)
 		UNIT_TEST(test_publish_two_namespaces_without_answers_hold_up_no_other),
 		UNIT_TEST(test_publish_an_entry_during_a_record_goes_out_beside_it),
 		UNIT_TEST(test_publish_a_step_past_its_deadline_sends_one_record),
+		UNIT_TEST(test_publish_events_in_flight_and_their_latency),
 	};
 	char cmd[160];
 	int ret;
