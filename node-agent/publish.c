@@ -1058,6 +1058,7 @@ struct publish_find {
 	const char *cid, *node, *key_id, *public_key;
 	long long seq;		/* -1: any */
 	cJSON *found;		/* the record, ours */
+	bool newest;		/* every record read: found is the newest */
 };
 
 /* Whether rec is one of this node's records of the chain: its spec says
@@ -1082,19 +1083,32 @@ static bool publish_ours(const struct publish_find *f, const cJSON *rec)
 	return !f->key_id || record_check_signature(spec, f->key_id, f->public_key, &why) == 0;
 }
 
+static long long publish_seq_of(const cJSON *rec)
+{
+	return (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "sequence"));
+}
+
 static int publish_find_cb(const cJSON *item, void *arg)
 {
 	struct publish_find *f = arg;
 
-	if (!publish_ours(f, item))
+	if (!item) { /* the list is taken again from its start */
+		cJSON_Delete(f->found);
+		f->found = NULL;
 		return 0;
+	}
+	if (!publish_ours(f, item) ||
+	    (f->newest && f->found && publish_seq_of(item) <= publish_seq_of(f->found)))
+		return 0;
+	cJSON_Delete(f->found);
 	if (!(f->found = cJSON_Duplicate(item, 1)))
 		return -ENOMEM;
-	return -ECANCELED; /* found: no more pages */
+	return f->newest ? 0 : -ECANCELED; /* found: no more pages */
 }
 
-/* This node's record of the chain with sequence seq (-1: its oldest), or
- * NULL in *out. */
+/* This node's record of the chain with sequence seq (-1: its oldest; with
+ * f->newest, its newest, every record read), or NULL in *out. */
 static int publish_find_record(struct publisher *p, struct publish_find *f, const char *ns,
 			       long long seq, cJSON **out)
 {
@@ -1123,29 +1137,36 @@ static int publish_find_record(struct publisher *p, struct publish_find *f, cons
 		 ns, cid, sel);
 	f->seq = seq;
 	f->found = NULL;
-	ret = kube_list(p->c, path, seq >= 0 ? 20 : 1, publish_find_cb, f, NULL, &resp);
+	ret = kube_list(p->c, path, seq >= 0 || f->newest ? 20 : 1, publish_find_cb, f, NULL,
+			&resp);
 	kube_response_clear(&resp);
 	if (ret == -ECANCELED || ret == 0) {
 		*out = f->found;
 		return 0;
 	}
+	cJSON_Delete(f->found);
+	f->found = NULL;
 	return ret;
 }
 
 /* The newest record of the chain this node signed, or NULL when the API
- * server holds none: from the hint (or the oldest record), doubling the
- * step while records are there, then halving it. Records of a chain are
- * there from its oldest kept to its newest: none is deleted in between. */
+ * server holds none. From the hint (the head this node last reported),
+ * doubling the step while records are there, then halving it: the records
+ * after it are there in order (none was removed that soon). Without a
+ * hint, or when its record is gone, every record of the chain is read: a
+ * search from the oldest would stop at a hole (a record refused and then
+ * lost with a wiped spool, one a tenant removed) and the chain would go
+ * on below its newest, under sequences already taken. */
 static int publish_chain_head(struct publisher *p, const char *cid, const cJSON *id, cJSON **head)
 {
 	const struct sign_key *key = spool_signing_key(p->s);
-	struct publish_find f = { cid,
-				  cJSON_GetStringValue(
-					  cJSON_GetObjectItemCaseSensitive(id, "node")),
-				  key ? sign_key_id(key) : NULL,
-				  key ? sign_key_public(key) : NULL,
-				  -1,
-				  NULL };
+	struct publish_find f = {
+		.cid = cid,
+		.node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "node")),
+		.key_id = key ? sign_key_id(key) : NULL,
+		.public_key = key ? sign_key_public(key) : NULL,
+		.seq = -1,
+	};
 	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(id, "ns"));
 	long long lo, hi, step = 1, mid;
 	uint64_t hint;
@@ -1158,12 +1179,12 @@ static int publish_chain_head(struct publisher *p, const char *cid, const cJSON 
 	if (p->hint && p->hint(cid, p->hint_arg, &hint) == 1 && hint < (1ull << 50) &&
 	    (ret = publish_find_record(p, &f, ns, (long long)hint, &rec)) < 0)
 		return ret;
-	if (!rec && (ret = publish_find_record(p, &f, ns, -1, &rec)) < 0)
-		return ret;
-	if (!rec)
-		return 0;
-	lo = (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(rec, "spec"), "sequence"));
+	if (!rec) {
+		f.newest = true;
+		ret = publish_find_record(p, &f, ns, -1, head);
+		return ret < 0 ? ret : 0;
+	}
+	lo = publish_seq_of(rec);
 	for (;; step *= 2) {
 		if (step > (1ll << 40) || (ret = publish_find_record(p, &f, ns, lo + step, &r)) < 0)
 			goto fail;
