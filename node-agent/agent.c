@@ -67,6 +67,7 @@
 #include "target.h"
 #include "ttyline.h"
 #include "turnlock.h"
+#include "util.h"
 
 /* A process that exec'd in a target, for discovery. */
 struct agent_exec {
@@ -145,9 +146,9 @@ struct agent {
 	struct export *export;	/* --output: every entry as a JSON line, or NULL */
 	struct metrics metrics;
 	struct metric *m_captured, *m_records, *m_events, *m_dropped, *m_latency, *m_suppressed,
-		*m_event_latency, *m_events_in_flight, *m_targets, *m_attached, *m_failures,
-		*m_collisions, *m_matched, *m_ambiguous, *m_unattributed, *m_pending, *m_held,
-		*m_exported, *m_export_lost, *m_parked, *m_parked_total, *m_events_refused,
+		*m_event_latency, *m_record_latency, *m_events_in_flight, *m_targets, *m_attached,
+		*m_failures, *m_collisions, *m_matched, *m_ambiguous, *m_unattributed, *m_pending,
+		*m_held, *m_exported, *m_export_lost, *m_parked, *m_parked_total, *m_events_refused,
 		*m_events_undelivered;
 	uint64_t ring_drops;
 	uint64_t spool_lost;	/* of unknown containers (spool full or corrupt), in gaps */
@@ -1144,6 +1145,10 @@ static void agent_update_metrics(struct agent *a)
 	a->m_dropped->value = (double)a->ring_drops;
 }
 
+/* The latency histograms' buckets, in seconds: 0.2 s to an Event and 2 s
+ * to a record, the goals, are bounds. */
+static const double agent_latency_bounds[] = { 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300 };
+
 static void agent_k8s_metrics(struct agent *a)
 {
 	struct metrics *m = &a->metrics;
@@ -1164,11 +1169,14 @@ static void agent_k8s_metrics(struct agent *a)
 				    "API calls that failed and were retried.", 0);
 	a->m_latency = metrics_add(m, "shellaudit_agent_publish_latency_seconds",
 				   "From capture to the AuditRecord accepted, last record.", 1);
-	a->m_event_latency =
-		metrics_add(m, "shellaudit_agent_event_latency_seconds",
-			    "From capture to its Event accepted, last Event (a command line or a "
-			    "program).",
-			    1);
+	a->m_event_latency = metrics_add_histogram(
+		m, "shellaudit_agent_event_latency_seconds",
+		"From an entry's capture to its Event accepted (a command line or a program).",
+		agent_latency_bounds, ARRAY_SIZE(agent_latency_bounds));
+	a->m_record_latency = metrics_add_histogram(
+		m, "shellaudit_agent_record_latency_seconds",
+		"From a record's first entry's capture to the AuditRecord accepted.",
+		agent_latency_bounds, ARRAY_SIZE(agent_latency_bounds));
 	a->m_events_in_flight = metrics_add(
 		m, "shellaudit_agent_events_in_flight",
 		"Events sent whose answers are awaited (at most 64: full means the API server "
@@ -1436,6 +1444,7 @@ static int agent_k8s_start(struct agent *a)
 			 "%zu refused AuditRecords parked by a previous agent: tried again",
 			 parked_count(a->parked));
 	publish_set_parked(a->pub, a->parked);
+	publish_set_latency_metrics(a->pub, a->m_event_latency, a->m_record_latency);
 	if ((ret = nodecfg_start(a->kcfg, &copts, o->node_name, &a->nc)) < 0)
 		return ret;
 	publish_on_hold(a->pub, nodecfg_held, a->nc);
@@ -1549,7 +1558,6 @@ static void agent_k8s_update_metrics(struct agent *a)
 			 "%llu AuditRecords collided with different records of the same name",
 			 (unsigned long long)ps.collisions);
 	a->m_latency->value = ps.last_latency_s;
-	a->m_event_latency->value = ps.last_event_latency_s;
 	a->m_events_in_flight->value = (double)ps.events_in_flight;
 	{
 		struct spool_stats sps;

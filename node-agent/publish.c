@@ -13,6 +13,7 @@
 #include "hmap.h"
 #include "jsontext.h"
 #include "log.h"
+#include "metrics.h"
 #include "parked.h"
 #include "ratelimit.h"
 #include "sign.h"
@@ -55,6 +56,7 @@ struct publisher {
 	struct kube_client *c;
 	struct events *ev;
 	struct spool *s;
+	struct metric *m_event_latency, *m_record_latency; /* or NULL */
 	/* A record's request waits for its answer: the Events go on beside
 	 * it (publish_events_beside), which is running while beside is. */
 	bool record_waits, beside;
@@ -152,6 +154,12 @@ void publish_set_event_retry(struct publisher *p, int tries, long every_ms)
 void publish_set_parked(struct publisher *p, struct parked *pk)
 {
 	p->parked = pk;
+}
+
+void publish_set_latency_metrics(struct publisher *p, struct metric *events, struct metric *records)
+{
+	p->m_event_latency = events;
+	p->m_record_latency = records;
 }
 
 void publish_on_hold(struct publisher *p, publish_hold_fn fn, void *arg)
@@ -591,8 +599,10 @@ static int publish_record_in(struct publisher *p, cJSON *rec, bool may_park)
 		p->on_record(rec, p->on_record_arg);
 	if (!may_park)
 		return 0; /* a parked record: its latency says nothing of now */
-	if ((since = publish_since_s(first)) >= 0)
+	if ((since = publish_since_s(first)) >= 0) {
 		p->stats.last_latency_s = since;
+		metrics_observe(p->m_record_latency, since);
+	}
 	return 0;
 }
 
@@ -734,7 +744,7 @@ static int publish_events_take(struct publisher *p, enum publish_take mode)
 		p->stats.events += r == 0;
 		p->stats.events_replayed += r == 1;
 		if (r == 0 && (since = publish_since_s(q->at)) >= 0)
-			p->stats.last_event_latency_s = since;
+			metrics_observe(p->m_event_latency, since);
 		p->event_failed_pos = 0;
 		events_batch_pop(p->ev);
 		taken++;

@@ -37,7 +37,6 @@ struct publish_stats {
 	uint64_t collisions;			/* a different record had the name
 						 * (published under a longer one) */
 	double last_latency_s;			/* entry capture to record accepted */
-	double last_event_latency_s;		/* entry capture to its Event accepted */
 	uint64_t events_in_flight;		/* Events sent, their answers awaited */
 	bool held;				/* the next record waits for a hold to end */
 	uint64_t records_parked;		/* refused for the record itself: parked */
@@ -108,6 +107,14 @@ void publish_set_event_retry(struct publisher *p, int tries, long every_ms);
  * the publisher. */
 struct parked;
 void publish_set_parked(struct publisher *p, struct parked *pk);
+
+/* Histograms (metrics.h) of the seconds from an entry's capture to its
+ * Event accepted, and from a record's first entry's to the record
+ * accepted (not a replay's, nor a parked record's); NULL: none. They must
+ * outlive the publisher. */
+struct metric;
+void publish_set_latency_metrics(struct publisher *p, struct metric *events,
+				 struct metric *records);
 
 /* Whether the records of container cid are held (a storage budget): they
  * stay in the spool, in order, while those of other containers go out

@@ -227,7 +227,8 @@ t_eq "records_published_total and events_published_total count what is in the AP
 	"$(n_records) $(n_events)" "$(metric records_published_total) $(metric events_published_total)"
 t_match "captured_total counts what was spooled" '^[1-9]' "$(metric captured_total)"
 t_match "publish_latency_seconds is set" '^[0-9.e+-]+$' "$(metric publish_latency_seconds | grep -v '^0$')"
-t_match "event_latency_seconds is set" '^[0-9.e+-]+$' "$(metric event_latency_seconds | grep -v '^0$')"
+t_match "event_latency_seconds counts the Events" '^[1-9]' "$(metric event_latency_seconds_count)"
+t_match "record_latency_seconds counts the records" '^[1-9]' "$(metric record_latency_seconds_count)"
 t_eq "events_in_flight: none once every Event is answered" "0" "$(metric events_in_flight)"
 t_eq "publish_failures_total: none yet" "0" "$(metric publish_failures_total)"
 

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "events.h"
 #include "kube.h"
+#include "metrics.h"
 #include "parked.h"
 #include "publish.h"
 #include "spool.h"
@@ -563,31 +564,45 @@ static void test_publish_an_entry_during_a_record_goes_out_beside_it(void)
 }
 
 /* The metrics that tell the API server's pace from the agent's: the
- * Events whose answers are awaited, and the last one's latency from its
- * entry's capture (the entries here were captured days ago). */
+ * Events whose answers are awaited, and the histograms of the Events' and
+ * records' latency from capture (the entries here were captured days
+ * ago: past the last bound). */
 static void test_publish_events_in_flight_and_their_latency(void)
 {
+	static const double bounds[] = { 0.2, 2 };
+	struct metrics ms = { 0 };
+	struct metric *ev = metrics_add_histogram(&ms, "ev", "Events", bounds, 2);
+	struct metric *rec = metrics_add_histogram(&ms, "rec", "Records", bounds, 2);
 	struct publish_stats ps;
 	struct env e;
+	char text[1024];
 
 	/* An Event in namespace a, which gets no answer: in flight after a
 	 * step past its deadline (which waits for no answer). */
 	env_open(&e, FAKE_HANG_A, 1000, "inflight");
+	publish_set_latency_metrics(e.p, ev, rec);
 	add_event_line(&e, "a", 1);
 	spool_tick(e.s);
 	publish_step(e.p, 4, 1);
 	publish_get_stats(e.p, &ps);
 	UNIT_CHECK(ps.events_in_flight == 1);
-	UNIT_CHECK(ps.events == 0 && ps.last_event_latency_s == 0);
+	UNIT_CHECK(ps.events == 0 && ev->counts[2] == 0 && rec->counts[2] == 0);
 	env_close(&e);
 
 	env_open(&e, FAKE_CREATED, 5000, "latency");
+	publish_set_latency_metrics(e.p, ev, rec);
 	add_event_line(&e, "b", 1);
 	spool_tick(e.s);
 	publish_step(e.p, 256, 0);
 	publish_get_stats(e.p, &ps);
 	UNIT_CHECK(ps.events == 1 && ps.events_in_flight == 0);
-	UNIT_CHECK(ps.last_event_latency_s > 86400);
+	UNIT_CHECK(ev->counts[0] == 0 && ev->counts[1] == 0 && ev->counts[2] == 1);
+	UNIT_CHECK(ev->value > 86400);
+	UNIT_CHECK(rec->counts[2] == 1 && rec->value > 86400);
+	metrics_render(&ms, text, sizeof(text));
+	UNIT_CHECK(strstr(text, "# TYPE ev histogram\nev_bucket{le=\"0.2\"} 0\n"
+				"ev_bucket{le=\"2\"} 0\nev_bucket{le=\"+Inf\"} 1\nev_sum ") &&
+		   strstr(text, "ev_count 1\n"));
 	env_close(&e);
 }
 
