@@ -58,16 +58,17 @@ void publish_free(struct publisher *p);
  * many Events (an answer is one), and once clock_now_ms() passes until_ms
  * (0: no bound) no further record (one goes in any case) nor any wait for
  * an Event's answer: it then returns within one request's time (and a
- * chain's start below, a few requests, or the parked records' retry, at
- * most `budget`, if they were due). Returns how many calls it made, 0 when
+ * chain's start below or the parked records' retry, at most `budget`, if
+ * they were due). Returns how many calls it made, 0 when
  * nothing waits or while backing off after a failure. Events may still be
  * on their way when it returns (then it returns more than 0; spool_idle
  * is false until they are answered in a later step): call it again soon.
  * When the spool waits for a chain's start (spool_wanted_chain), that
  * comes first: the chain's newest record this node signed is looked up in
- * the API server (from the hint, or the oldest record of the container,
- * then by sequence: spec.containerID and spec.sequence are selectable
- * fields), and the chain goes on after it. */
+ * the API server (from the hint by sequence, a few requests:
+ * spec.containerID and spec.sequence are selectable fields; without one,
+ * every record of the container read, a request per 20), and the chain
+ * goes on after it. */
 int publish_step(struct publisher *p, int budget, long until_ms);
 /* The start of the note of a 32-bit program's ProgramExecuted Event, a
  * Warning made whatever execEvents says (the entry's "ia32"). */
