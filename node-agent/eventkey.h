@@ -29,15 +29,42 @@ static inline char eventkey_kind(uint32_t type)
 				    0;
 }
 
+/* v in lower-case hex without leading zeros at p; returns the end. */
+static inline char *eventkey_hex(char *p, uint64_t v)
+{
+	char tmp[16];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
 /* "<ts>-<tid>-<kind>[<part>]", in hex; part NULL: the key every part of a
- * read's lines starts with. */
+ * read's lines starts with. Cut to cap as snprintf would (one is made for
+ * each record: no format is parsed). */
 static inline void eventkey_make(char *buf, size_t cap, uint64_t ts, uint32_t tid, char kind,
 				 const uint32_t *part)
 {
+	char tmp[EVENTKEY_MAX], *p = tmp;
+	size_t n;
+
+	p = eventkey_hex(p, ts);
+	*p++ = '-';
+	p = eventkey_hex(p, tid);
+	*p++ = '-';
+	*p++ = kind;
 	if (part)
-		snprintf(buf, cap, "%" PRIx64 "-%" PRIx32 "-%c%" PRIx32, ts, tid, kind, *part);
-	else
-		snprintf(buf, cap, "%" PRIx64 "-%" PRIx32 "-%c", ts, tid, kind);
+		p = eventkey_hex(p, *part);
+	if (!cap)
+		return;
+	n = (size_t)(p - tmp) < cap ? (size_t)(p - tmp) : cap - 1;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
 }
 
 /* The key of the record with header h, into buf (EVENTKEY_MAX): "" for

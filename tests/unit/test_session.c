@@ -686,7 +686,41 @@ static void test_sink_a_line_cut_by_the_kill_is_not_written(void)
 	unlink(path);
 }
 
+/* The keys a spool and a JSON lines file keep across restarts: their
+ * form may not change (an agent reads those an older one wrote), and a
+ * short buffer gets them cut as snprintf cuts. */
+static void test_sink_event_keys_keep_their_form(void)
+{
+	const uint64_t ts[] = { 0, 1, 0xf, 0x10, 0x1234abcdULL, UINT64_MAX };
+	const uint32_t tid[] = { 0, 7, 0xabcdef, UINT32_MAX };
+	char got[EVENTKEY_MAX], want[EVENTKEY_MAX];
+	uint32_t part;
+	size_t i, j, cap;
+
+	for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
+		for (j = 0; j < sizeof(tid) / sizeof(tid[0]); j++) {
+			eventkey_make(got, sizeof(got), ts[i], tid[j], 'x', NULL);
+			snprintf(want, sizeof(want), "%" PRIx64 "-%" PRIx32 "-x", ts[i], tid[j]);
+			UNIT_CHECK_STR(got, want);
+			part = tid[j] ^ 0x5a5a;
+			eventkey_make(got, sizeof(got), ts[i], tid[j], 't', &part);
+			snprintf(want, sizeof(want), "%" PRIx64 "-%" PRIx32 "-t%" PRIx32, ts[i],
+				 tid[j], part);
+			UNIT_CHECK_STR(got, want);
+		}
+	for (cap = 1; cap < 12; cap++) {
+		memset(got, '#', sizeof(got));
+		eventkey_make(got, cap, 0x1234abcdULL, 0x99, 'l', NULL);
+		snprintf(want, sizeof(want), "%" PRIx64 "-%" PRIx32 "-l", (uint64_t)0x1234abcdULL,
+			 0x99u);
+		want[cap - 1] = '\0';
+		UNIT_CHECK_STR(got, want);
+		UNIT_CHECK(got[cap] == '#');
+	}
+}
+
 UNIT_MAIN(UNIT_TEST(test_session_entries_in_order_with_start_and_end),
+	  UNIT_TEST(test_sink_event_keys_keep_their_form),
 	  UNIT_TEST(test_sink_a_line_cut_by_the_kill_is_not_written),
 	  UNIT_TEST(test_sink_knows_what_it_wrote_before_a_restart),
 	  UNIT_TEST(test_sink_a_read_written_in_part_is_written_whole),
