@@ -19,6 +19,7 @@
 #include "timefmt.h"
 
 #define ATTRIB_ARGV_MAX 64
+#define ATTRIB_RECENT 4 /* roots attrib_get keeps at hand */
 #define ATTRIB_ARG_MAX 4096
 #define ATTRIB_ARGS_BYTES 8192
 #define S_NS 1000000000ull
@@ -67,9 +68,10 @@ struct attrib {
 	char *path;   /* the decisions' file, or NULL */
 	FILE *file;   /* appended to */
 	size_t lines; /* in it */
-	/* The root attrib_get() found last (an exec flood's entries share
-	 * one); NULL once any root is removed. */
-	struct attrib_root *last;
+	/* The roots attrib_get() found last, the latest first (an exec
+	 * flood's entries share a few: one per shell that runs them); emptied
+	 * when any root is removed. */
+	struct attrib_root *recent[ATTRIB_RECENT];
 };
 
 static void attrib_root_free(void *v)
@@ -152,20 +154,40 @@ static void attrib_find_oldest(const char *key, void *value, void *arg)
 	}
 }
 
+/* r, found: the latest of a->recent (NULL: none to keep). */
+static struct attrib_root *attrib_recent_put(struct attrib *a, struct attrib_root *r)
+{
+	size_t i;
+
+	if (!r)
+		return NULL;
+	for (i = 0; i + 1 < ATTRIB_RECENT && a->recent[i] != r; i++)
+		;
+	memmove(&a->recent[1], &a->recent[0], i * sizeof(a->recent[0]));
+	return a->recent[0] = r;
+}
+
+static void attrib_recent_clear(struct attrib *a)
+{
+	memset(a->recent, 0, sizeof(a->recent));
+}
+
 static struct attrib_root *attrib_get(struct attrib *a, const char *cid, uint32_t root,
 				      uint64_t root_start, bool create, const cJSON *id,
 				      uint64_t now)
 {
 	char key[48], hkey[320];
-	struct attrib_root *r = a->last;
+	struct attrib_root *r;
+	size_t i;
 
-	if (r && r->pid == root && (!root || r->start == root_start) && !strcmp(r->cid, cid))
-		return r;
+	for (i = 0; i < ATTRIB_RECENT && (r = a->recent[i]); i++)
+		if (r->pid == root && (!root || r->start == root_start) && !strcmp(r->cid, cid))
+			return i ? attrib_recent_put(a, r) : r;
 	attrib_root_key(root, root_start, key, sizeof(key));
 	snprintf(hkey, sizeof(hkey), "%s\x1f%s", cid, key);
 	if ((r = hmap_get(&a->roots, hkey)) || !create)
-		return a->last = r;
-	a->last = NULL;
+		return attrib_recent_put(a, r);
+	attrib_recent_clear(a);
 	if (a->roots.size >= a->o.max_roots) {
 		struct attrib_oldest o = { NULL, 0 };
 
@@ -194,7 +216,7 @@ static struct attrib_root *attrib_get(struct attrib *a, const char *cid, uint32_
 		attrib_root_free(r);
 		return NULL;
 	}
-	return a->last = r;
+	return attrib_recent_put(a, r);
 }
 
 void attrib_observe(struct attrib *a, const struct attrib_event *ev)
@@ -632,7 +654,12 @@ const cJSON *attrib_lookup(struct attrib *a, const char *cid, const cJSON *id, u
 	if (!r)
 		return NULL;
 	r->used_ns = now;
-	snprintf(root_key, cap, "%s", r->key);
+	if (cap) {
+		size_t n = strnlen(r->key, cap - 1);
+
+		memcpy(root_key, r->key, n);
+		root_key[n] = '\0';
+	}
 	return r->state == ATTRIB_DONE ? r->attr : ATTRIB_AWAIT;
 }
 
@@ -736,7 +763,7 @@ void attrib_forget(struct attrib *a, const char *cid)
 			attrib_decide(a, r, clock_now_ns(), true);
 		if (r && r->state == ATTRIB_DONE && !r->journaled)
 			r->journaled = a->journal(a->arg, r->cid, r->key, r->id, r->attr) == 0;
-		a->last = NULL;
+		attrib_recent_clear(a);
 		hmap_remove(&a->roots, k->valuestring);
 	}
 	cJSON_Delete(f.keys);

@@ -312,6 +312,14 @@ static void test_attrib_the_root_at_hand_is_the_one_asked(void)
 	attrib_lookup(a, "containerd://c1", ident, 700, 2, 100 * S, rk, sizeof(rk));
 	UNIT_CHECK_STR(rk, "700-2");
 	UNIT_CHECK(attrib_count(a) == 2);
+	/* Two shells' entries in turn: each its own root. */
+	attrib_lookup(a, "containerd://c1", ident, 700, 1, 100 * S, rk, sizeof(rk));
+	UNIT_CHECK_STR(rk, "700-1");
+	attrib_lookup(a, "containerd://c1", ident, 700, 2, 100 * S, rk, sizeof(rk));
+	UNIT_CHECK_STR(rk, "700-2");
+	attrib_lookup(a, "containerd://c1", ident, 700, 1, 100 * S, rk, sizeof(rk));
+	UNIT_CHECK_STR(rk, "700-1");
+	UNIT_CHECK(attrib_count(a) == 2);
 	attrib_lookup(a, "containerd://c1", ident, 0, 9, 100 * S, rk, sizeof(rk));
 	attrib_lookup(a, "containerd://c1", ident, 0, 5, 100 * S, rk, sizeof(rk));
 	UNIT_CHECK_STR(rk, "own");
