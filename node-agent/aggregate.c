@@ -79,6 +79,20 @@ static double aggregate_count(const cJSON *e)
 	return cJSON_IsNumber(c) && c->valuedouble >= 1 ? c->valuedouble : 1;
 }
 
+/* Member k of a folded entry: aggregate_fold adds "count", "first" and
+ * "last" at its end, where they are looked for first (a fold grows at each
+ * exec of a loop: its dozen members are not walked each time). */
+static cJSON *aggregate_fold_field(const cJSON *e, const char *k)
+{
+	const cJSON *c = e->child ? e->child->prev : NULL;
+	int i;
+
+	for (i = 0; c && i < 3; i++, c = c == e->child ? NULL : c->prev)
+		if (c->string && !strcmp(c->string, k))
+			return (cJSON *)c;
+	return cJSON_GetObjectItemCaseSensitive(e, k);
+}
+
 /* Folds n execs, the last at `last` (ms `at`), into prev, found the
  * same, when within the window: true; false when they are an entry of
  * their own. */
@@ -86,14 +100,18 @@ static bool aggregate_fold(cJSON *prev, const char *last, long long at, double n
 {
 	const char *first = cJSON_GetStringValue(aggregate_field(prev, "time"));
 	long long from = aggregate_ms(first);
-	cJSON *count;
+	cJSON *count, *was;
 
 	if (from < 0 || at < from || at - from > window_ms)
 		return false;
-	count = cJSON_GetObjectItemCaseSensitive(prev, "count");
+	count = aggregate_fold_field(prev, "count");
 	if (count) {
 		cJSON_SetNumberValue(count, count->valuedouble + n);
-		cJSON_ReplaceItemInObjectCaseSensitive(prev, "last", cJSON_CreateString(last));
+		/* In place: a time is as long as the one before it. */
+		was = aggregate_fold_field(prev, "last");
+		if (!cJSON_IsString(was) || !cJSON_SetValuestring(was, last))
+			cJSON_ReplaceItemInObjectCaseSensitive(prev, "last",
+							       cJSON_CreateString(last));
 	} else {
 		cJSON_AddNumberToObject(prev, "count", 1 + n);
 		cJSON_AddStringToObject(prev, "first", first);

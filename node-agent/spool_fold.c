@@ -118,7 +118,9 @@ static bool spool_fold_room(const struct spool *s, size_t more)
 /* Adds key to f's, as the latest: 0 or -ENOMEM. */
 static int spool_fold_key(struct spool *s, struct spool_fold *f, const char *key)
 {
-	size_t cap = f->capkeys ? f->capkeys * 2 : 8;
+	/* A gather of a loop's execs folds tens of them: room for those
+	 * from the start (one allocation per fold, not one per doubling). */
+	size_t cap = f->capkeys ? f->capkeys * 2 : 64, n;
 	struct spool_fold_key *keys;
 
 	if (f->nkeys == f->capkeys) {
@@ -127,7 +129,9 @@ static int spool_fold_key(struct spool *s, struct spool_fold *f, const char *key
 		f->keys = keys;
 		f->capkeys = cap;
 	}
-	snprintf(f->keys[f->nkeys].key, SPOOL_KEY_MAX, "%s", key);
+	n = strnlen(key, SPOOL_KEY_MAX - 1);
+	memcpy(f->keys[f->nkeys].key, key, n);
+	f->keys[f->nkeys].key[n] = '\0';
 	f->keys[f->nkeys++].seq = ++s->fold_seq;
 	return 0;
 }
