@@ -94,12 +94,12 @@ static cJSON *aggregate_fold_field(const cJSON *e, const char *k)
 }
 
 /* Folds n execs, the last at `last` (ms `at`), into prev, found the
- * same, when within the window: true; false when they are an entry of
- * their own. */
-static bool aggregate_fold(cJSON *prev, const char *last, long long at, double n, long window_ms)
+ * same, whose first came at ms `from`, when within the window: true; false
+ * when they are an entry of their own. */
+static bool aggregate_fold_at(cJSON *prev, long long from, const char *last, long long at, double n,
+			      long window_ms)
 {
-	const char *first = cJSON_GetStringValue(aggregate_field(prev, "time"));
-	long long from = aggregate_ms(first);
+	const char *first;
 	cJSON *count, *was;
 
 	if (from < 0 || at < from || at - from > window_ms)
@@ -113,11 +113,19 @@ static bool aggregate_fold(cJSON *prev, const char *last, long long at, double n
 			cJSON_ReplaceItemInObjectCaseSensitive(prev, "last",
 							       cJSON_CreateString(last));
 	} else {
+		first = cJSON_GetStringValue(aggregate_field(prev, "time"));
 		cJSON_AddNumberToObject(prev, "count", 1 + n);
 		cJSON_AddStringToObject(prev, "first", first);
 		cJSON_AddStringToObject(prev, "last", last);
 	}
 	return true;
+}
+
+static bool aggregate_fold(cJSON *prev, const char *last, long long at, double n, long window_ms)
+{
+	long long from = aggregate_ms(cJSON_GetStringValue(aggregate_field(prev, "time")));
+
+	return aggregate_fold_at(prev, from, last, at, n, window_ms);
 }
 
 /* aggregate_exec_like for n execs alike `like`, the last at `last`. */
@@ -173,12 +181,15 @@ bool aggregate_exec_into(cJSON *prev, const cJSON *e, long window_ms)
 	       aggregate_fold(prev, last, at, aggregate_count(e), window_ms);
 }
 
-bool aggregate_exec_again(cJSON *prev, const char *last, long window_ms)
+bool aggregate_exec_again(cJSON *prev, const char *last, long window_ms, long long *first_ms)
 {
 	long long at = aggregate_ms(last);
 
-	return prev && aggregate_is_exec(prev) && at >= 0 && window_ms > 0 &&
-	       aggregate_fold(prev, last, at, 1, window_ms);
+	if (!prev || !aggregate_is_exec(prev) || at < 0 || window_ms <= 0)
+		return false;
+	if (*first_ms < 0)
+		*first_ms = aggregate_ms(cJSON_GetStringValue(aggregate_field(prev, "time")));
+	return aggregate_fold_at(prev, *first_ms, last, at, 1, window_ms);
 }
 
 bool aggregate_exec(cJSON *entries, const cJSON *e, long window_ms)

@@ -34,8 +34,10 @@ bool aggregate_exec_into(cJSON *prev, const cJSON *e, long window_ms);
 
 /* aggregate_exec_into for one more exec known to be the same as prev's
  * (by its bytes, spool_fold_again), at time `last`: true when it is within
- * window_ms of prev's first and was folded. */
-bool aggregate_exec_again(cJSON *prev, const char *last, long window_ms);
+ * window_ms of prev's first and was folded. *first_ms is prev's first
+ * time in ms, kept by the caller for the next exec into prev (each exec
+ * of a loop comes here): -1 before the first call, found then. */
+bool aggregate_exec_again(cJSON *prev, const char *last, long window_ms, long long *first_ms);
 
 /*
  * Whether the texts a and b of two entries (JSON objects as the spool

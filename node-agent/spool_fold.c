@@ -144,6 +144,7 @@ static int spool_fold_open(struct spool *s, const char *cid, const char *sk, con
 	struct spool_fold *f = &s->folds[s->nfolds];
 
 	memset(f, 0, sizeof(*f));
+	f->first_ms = -1;
 	f->cid = strdup(cid);
 	f->sk = strdup(sk);
 	if (id_text)
@@ -194,7 +195,7 @@ static int spool_fold_grow(struct spool *s, size_t i, const char *key, const cJS
 	if (spool_fold_key(s, f, key) < 0)
 		return -ENOMEM;
 	in = entry ? aggregate_exec_into(f->e, entry, s->opts.aggregate_ms) :
-		     aggregate_exec_again(f->e, time, s->opts.aggregate_ms);
+		     aggregate_exec_again(f->e, time, s->opts.aggregate_ms, &f->first_ms);
 	if (!in) {
 		f->nkeys--;
 		s->fold_seq--;
@@ -215,7 +216,7 @@ int spool_fold_again(struct spool *s, uint64_t token, const char *key, const cha
 	    spool_fold_grow(s, i, key, NULL, time) != 1)
 		return 0;
 	s->stats.entries++;
-	snprintf(s->last_key, sizeof(s->last_key), "%s", key);
+	memcpy(s->last_key, key, strlen(key) + 1); /* shorter than SPOOL_KEY_MAX: above */
 	return 1;
 }
 

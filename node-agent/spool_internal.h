@@ -71,7 +71,8 @@ struct spool_fold {
 		uint64_t seq;
 	} * keys;
 	size_t nkeys, capkeys;
-	size_t bytes; /* its item's size, at most */
+	size_t bytes;	    /* its item's size, at most */
+	long long first_ms; /* e's time, for aggregate_exec_again; -1: not read yet */
 };
 
 /* One container's chain of records. */

@@ -1691,13 +1691,16 @@ static bool same_entries(const cJSON *a, const cJSON *b)
  * export, which wants each entry, makes each): two sessions interleave,
  * one decided, one awaiting its opener until the 200th exec; the program
  * changes every 7 execs, a typed line now and then; the gather ends every
- * 50 execs, the ring buffer's records are released every 23. */
-static void test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would(void)
+ * 50 execs, the ring buffer's records are released every 23. The execs
+ * come 1 ms apart: with a window of window_ms (0: the default), folds end
+ * by time too. */
+static void same_exec_goes_into_its_fold_as_an_entry_would(long window_ms)
 {
 	static const char *const progs[] = { "true", "date", "id" };
 	char sub[2][96], path[128];
 	struct spool_opts so = { .checkpoint_ms = 1,
 				 .batch_age_ms = 3600000,
+				 .aggregate_ms = window_ms,
 				 .datasync = no_datasync,
 				 .event_wanted = no_exec_events };
 	cJSON *id = ident("containerd://c1", "p");
@@ -1774,10 +1777,12 @@ static void test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would(void)
 		UNIT_CHECK(st[k].entries == 400 + 400 / 61);
 		recs[k] = records(sp[k]);
 	}
-	/* Folded all the same: far fewer items than execs, as many for both. */
-	UNIT_CHECK(st[0].again > 200 && st[1].again == 0);
+	/* Folded all the same: fewer items than execs, as many for both. */
+	UNIT_CHECK(st[0].again > (window_ms ? 100 : 200) && st[1].again == 0);
 	UNIT_CHECK(ss[0].ej.appended == ss[1].ej.appended);
-	UNIT_CHECK(ss[0].ej.appended < 200);
+	UNIT_CHECK(ss[0].ej.appended < (window_ms ? 300 : 200));
+	if (window_ms) /* each window a fold of its own */
+		UNIT_CHECK(ss[0].ej.appended > 400 / (size_t)window_ms);
 	UNIT_CHECK(cJSON_GetArraySize(recs[0]) > 0);
 	UNIT_CHECK(same_entries(recs[0], recs[1]));
 	for (k = 0; k < 2; k++) {
@@ -1789,6 +1794,16 @@ static void test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would(void)
 	cJSON_Delete(id);
 	cJSON_Delete(alice);
 	cJSON_Delete(bob);
+}
+
+static void test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would(void)
+{
+	same_exec_goes_into_its_fold_as_an_entry_would(0);
+}
+
+static void test_sink_spool_same_exec_folds_end_with_their_window(void)
+{
+	same_exec_goes_into_its_fold_as_an_entry_would(7);
 }
 
 int main(void)
@@ -1818,6 +1833,7 @@ int main(void)
 		UNIT_TEST(test_sink_spool_a_comment_ending_in_a_backslash_continues_nothing),
 		UNIT_TEST(test_sink_spool_export_carries_who_opened_the_session),
 		UNIT_TEST(test_sink_spool_same_exec_goes_into_its_fold_as_an_entry_would),
+		UNIT_TEST(test_sink_spool_same_exec_folds_end_with_their_window),
 	};
 	char cmd[128];
 	int ret;
