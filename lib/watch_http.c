@@ -21,36 +21,71 @@
 
 struct watch_http {
 	struct watch_state *w;
-	char *buf;
-	size_t len, cap, max;
-	size_t scanned; /* buf[0, scanned) holds no newline: not looked at again */
+	struct watch_lines lines; /* the event in progress; a refusal's body */
+	size_t max;
 	int err; /* first error, stops the transfer */
 	CURL *curl;
 	const atomic_int *stop;
 	long code; /* HTTP status once known */
 };
 
-static int watch_http_grow(struct watch_http *h, size_t need)
+int watch_lines_grow(struct watch_lines *l, size_t need)
 {
-	size_t cap = h->cap ? h->cap : 65536;
+	size_t cap = l->cap ? l->cap : 65536;
 	char *p;
 
-	if (need <= h->cap)
+	if (need + 1 <= l->cap)
 		return 0;
-	while (cap < need)
+	while (cap < need + 1)
 		cap *= 2;
-	if (!(p = realloc(h->buf, cap)))
+	if (!(p = realloc(l->buf, cap)))
 		return -ENOMEM;
-	h->buf = p;
-	h->cap = cap;
+	l->buf = p;
+	l->cap = cap;
 	return 0;
+}
+
+int watch_lines_feed(struct watch_lines *l, struct watch_state *w, const char *p, size_t n)
+{
+	size_t start = 0, i;
+	const char *nl;
+	int ret;
+
+	if ((ret = watch_lines_grow(l, l->len + n)) < 0)
+		return ret;
+	memcpy(l->buf + l->len, p, n);
+	l->len += n;
+	l->buf[l->len] = '\0';
+	/* An event in many chunks is scanned once, not from its start at
+	 * every chunk: only the bytes that came since the last scan. */
+	for (i = l->scanned; (nl = memchr(l->buf + i, '\n', l->len - i)); i = start) {
+		size_t end = (size_t)(nl - l->buf);
+
+		l->looked += end + 1 - i;
+		if (end > start && (ret = watch_deliver(w, l->buf + start, end - start)) < 0)
+			return ret;
+		start = end + 1;
+	}
+	l->looked += l->len - i;
+	if (start) {
+		memmove(l->buf, l->buf + start, l->len - start);
+		l->len -= start;
+	}
+	l->scanned = l->len;
+	return 0;
+}
+
+void watch_lines_clear(struct watch_lines *l)
+{
+	free(l->buf);
+	memset(l, 0, sizeof(*l));
 }
 
 static size_t watch_http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct watch_http *h = arg;
-	size_t n = size * nmemb, start = 0, i;
-	const char *nl;
+	struct watch_lines *l = &h->lines;
+	size_t n = size * nmemb, i;
 	int ret;
 
 	if (h->err)
@@ -59,46 +94,27 @@ static size_t watch_http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->code);
 	if (h->code < 200 || h->code > 299) {
 		/* A Status, not events: keep its start. */
-		n = n > WATCH_HTTP_ERROR_BODY - h->len ? WATCH_HTTP_ERROR_BODY - h->len : n;
-		if (n && watch_http_grow(h, h->len + n + 1) == 0) {
-			memcpy(h->buf + h->len, ptr, n);
-			h->len += n;
-			h->buf[h->len] = '\0';
+		n = n > WATCH_HTTP_ERROR_BODY - l->len ? WATCH_HTTP_ERROR_BODY - l->len : n;
+		if (n && watch_lines_grow(l, l->len + n) == 0) {
+			memcpy(l->buf + l->len, ptr, n);
+			l->len += n;
+			l->buf[l->len] = '\0';
 		}
 		return size * nmemb;
 	}
-	if (h->len + n > h->max + 1) {
+	if (l->len + n > h->max + 1) {
 		/* Only the unfinished event counts: cut complete ones first. */
 		for (i = 0; i < n; i++)
 			if (ptr[i] == '\n')
 				break;
-		if (i == n || h->len + i > h->max)
+		if (i == n || l->len + i > h->max)
 			goto too_big;
 	}
-	if ((ret = watch_http_grow(h, h->len + n + 1)) < 0) {
+	if ((ret = watch_lines_feed(l, h->w, ptr, n)) < 0) {
 		h->err = ret;
 		return 0;
 	}
-	memcpy(h->buf + h->len, ptr, n);
-	h->len += n;
-	h->buf[h->len] = '\0';
-	/* An event in many chunks is scanned once, not from its start at
-	 * every chunk: only the bytes that came since the last scan. */
-	for (i = h->scanned; (nl = memchr(h->buf + i, '\n', h->len - i)); i = start) {
-		size_t end = (size_t)(nl - h->buf);
-
-		if (end > start && (ret = watch_deliver(h->w, h->buf + start, end - start)) < 0) {
-			h->err = ret;
-			return 0;
-		}
-		start = end + 1;
-	}
-	if (start) {
-		memmove(h->buf, h->buf + start, h->len - start);
-		h->len -= start;
-	}
-	h->scanned = h->len;
-	if (h->len > h->max)
+	if (l->len > h->max)
 		goto too_big;
 	return n;
 too_big:
@@ -157,7 +173,7 @@ int watch_http_stream(struct kube_client *c, struct watch_state *w, const char *
 	if (h.err) {
 		ret = h.err;
 	} else if (h.code && (h.code < 200 || h.code > 299)) {
-		ret = watch_refused(w, h.code, h.buf, h.len);
+		ret = watch_refused(w, h.code, h.lines.buf, h.lines.len);
 	} else if (rc != CURLE_OK) {
 		long os_errno = 0;
 
@@ -174,6 +190,6 @@ int watch_http_stream(struct kube_client *c, struct watch_state *w, const char *
 	}
 	if (ret < 0 && !w->resp->code)
 		w->resp->code = h.code;
-	free(h.buf);
+	watch_lines_clear(&h.lines);
 	return ret;
 }

@@ -37,6 +37,23 @@ int watch_request_path(char *buf, size_t cap, const char *path, const char *rv, 
  * accepted it. Returns 0 or a negative errno (fn's included). */
 int watch_deliver(struct watch_state *w, const char *event, size_t len);
 
+/* The events of an HTTP watch stream as its chunks come (watch_http.c):
+ * the unfinished event's bytes, of which each is looked at for a newline
+ * once however the stream is sliced. Zeroed to start. */
+struct watch_lines {
+	char *buf; /* NUL-terminated */
+	size_t len, cap;
+	size_t scanned;		   /* buf[0, scanned) holds no newline */
+	unsigned long long looked; /* bytes looked at for a newline, in all */
+};
+
+/* Appends n bytes of the stream and delivers each event they complete to
+ * w (watch_deliver), in order. 0, -ENOMEM or watch_deliver's error. */
+int watch_lines_feed(struct watch_lines *l, struct watch_state *w, const char *p, size_t n);
+/* Makes room for need bytes (and the NUL). 0 or -ENOMEM. */
+int watch_lines_grow(struct watch_lines *l, size_t need);
+void watch_lines_clear(struct watch_lines *l);
+
 /* 0 while the watch may go on; -ETIMEDOUT past its deadline, with
  * w->resp->message saying so. */
 int watch_check(struct watch_state *w, long now_ms);
