@@ -44,6 +44,7 @@ struct httpd {
 	bool started;
 	struct httpd_conn *conns;
 	long accept_after; /* clock_now_ms(): the listener is polled again from then */
+	atomic_ulong accept_short; /* accepts that failed for want of descriptors */
 	atomic_long beat_ms;
 	atomic_bool ready;
 };
@@ -202,8 +203,10 @@ static void httpd_accept(struct httpd *s)
 	}
 	/* Out of descriptors: the waiting connection stays queued and the
 	 * listener readable; try again once some may have been closed. */
-	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 		s->accept_after = clock_now_ms() + HTTPD_ACCEPT_PAUSE_MS;
+		atomic_fetch_add(&s->accept_short, 1);
+	}
 }
 
 static void *httpd_thread(void *arg)
@@ -282,6 +285,7 @@ int httpd_start(const struct httpd_opts *opts, struct httpd **out)
 		s->o.max_conns = 32;
 	atomic_init(&s->beat_ms, clock_now_ms());
 	atomic_init(&s->ready, false);
+	atomic_init(&s->accept_short, 0);
 	if (!(s->conns = calloc((size_t)s->o.max_conns, sizeof(*s->conns)))) {
 		ret = -ENOMEM;
 		goto fail;
@@ -336,4 +340,9 @@ void httpd_beat(struct httpd *s, bool ready)
 int httpd_port(const struct httpd *s)
 {
 	return s->port;
+}
+
+unsigned long httpd_accepts_short(struct httpd *s)
+{
+	return atomic_load(&s->accept_short);
 }

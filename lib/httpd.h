@@ -43,5 +43,8 @@ void httpd_stop(struct httpd *s);
 void httpd_beat(struct httpd *s, bool ready);
 /* The port listened on. */
 int httpd_port(const struct httpd *s);
+/* How many times accept failed for want of file descriptors (each is
+ * followed by the listener's rest). */
+unsigned long httpd_accepts_short(struct httpd *s);
 
 #endif
