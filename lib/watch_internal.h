@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What the two watch transports (watch_http.c, watch_ws.c) share, from
- * watch_event.c: the request path, event delivery and the liveness checks.
- * Neither transport calls the other, nor watch.c. */
+ * watch_event.c: the request path, event delivery and the liveness checks;
+ * and watch_http.c's cutting of a stream into events (watch_lines), for
+ * its test. Neither transport calls the other, nor watch.c. */
 #ifndef SHELLAUDIT_WATCH_INTERNAL_H
 #define SHELLAUDIT_WATCH_INTERNAL_H
 
