@@ -14,7 +14,7 @@ struct metric *metrics_add(struct metrics *ms, const char *name, const char *hel
 	m = &ms->m[ms->n++];
 	m->name = name;
 	m->help = help;
-	m->gauge = gauge;
+	m->type = gauge ? METRIC_GAUGE : METRIC_COUNTER;
 	m->value = 0;
 	m->bounds = NULL;
 	m->nbounds = 0;
@@ -27,8 +27,9 @@ struct metric *metrics_add_histogram(struct metrics *ms, const char *name, const
 	struct metric *m;
 	size_t i;
 
-	if (n > METRICS_BUCKETS_MAX || !(m = metrics_add(ms, name, help, METRIC_HISTOGRAM)))
+	if (n > METRICS_BUCKETS_MAX || !(m = metrics_add(ms, name, help, 0)))
 		return NULL;
+	m->type = METRIC_HISTOGRAM;
 	m->bounds = bounds;
 	m->nbounds = n;
 	for (i = 0; i <= n; i++)
@@ -40,7 +41,7 @@ void metrics_observe(struct metric *m, double v)
 {
 	size_t i = 0;
 
-	if (!m || m->gauge != METRIC_HISTOGRAM)
+	if (!m || m->type != METRIC_HISTOGRAM)
 		return;
 	while (i < m->nbounds && v > m->bounds[i])
 		i++;
@@ -85,12 +86,9 @@ size_t metrics_render(const struct metrics *ms, char *buf, size_t cap)
 
 	for (i = 0; i < ms->n; i++) {
 		const struct metric *m = &ms->m[i];
-		int t = m->gauge >= METRIC_COUNTER && m->gauge <= METRIC_HISTOGRAM ? m->gauge :
-										     METRIC_GAUGE;
-
 		metrics_put(buf, cap, &len, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
-			    m->name, types[t]);
-		if (t == METRIC_HISTOGRAM)
+			    m->name, types[m->type]);
+		if (m->type == METRIC_HISTOGRAM)
 			metrics_render_histogram(m, buf, cap, &len);
 		else
 			metrics_put(buf, cap, &len, "%s %.17g\n", m->name, (double)m->value);

@@ -14,7 +14,7 @@ enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 struct metric {
 	const char *name;	/* e.g. "shellaudit_controller_reconciles_total" */
 	const char *help;
-	int gauge; /* an enum metric_type; 0: counter, 1: gauge */
+	enum metric_type type;
 	/* Written by the daemon's threads, read by the HTTP thread: an atomic
 	 * (plain `m->value++` and `m->value = x` are atomic operations). A
 	 * histogram's is the sum of what it observed. */
@@ -32,7 +32,8 @@ struct metrics {
 	size_t n;
 };
 
-/* Registers a metric and returns its slot (NULL past METRICS_MAX). */
+/* Registers a counter (gauge 0) or a gauge and returns its slot (NULL past
+ * METRICS_MAX). */
 struct metric *metrics_add(struct metrics *ms, const char *name, const char *help, int gauge);
 /* Registers a histogram with the n ascending upper bounds (n at most
  * METRICS_BUCKETS_MAX; bounds outlive ms), or NULL. */
