@@ -31,7 +31,9 @@ test_kube_retry.sh), each on loopback and a port the test picked:
       is answered only once a GET /release (or /release-later: 2 s
       after it comes) comes after it ({"released": false} in its answer
       when none came within 120 s), and /quick/... at once (the window of
-      kube_call_start).
+      kube_call_start). A release waits (up to 60 s) until a /held waits
+      for it: a client's /held may reach the server after a /release the
+      client sent later, on another connection.
 Ends on SIGTERM.
 """
 import http.client
@@ -81,6 +83,13 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     # A client's window of calls (KUBE_MANY_MAX) connects at once.
     request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        # A client that went away (a call cancelled, a test that ended)
+        # is no error of the server's: no traceback for it in the log.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def serve_tls(port, cert, key):
@@ -259,10 +268,16 @@ class TogetherHandler(Quiet):
             released = True
             with srv.cond:
                 if self.path != "/held":
+                    # A /held sent first may reach us after this: wait
+                    # for one (a release before it would leave it held).
+                    srv.cond.wait_for(lambda: srv.pending > 0, timeout=60)
                     srv.gen += 1
+                    srv.pending = 0
                     srv.cond.notify_all()
                 else:
                     gen = srv.gen
+                    srv.pending += 1
+                    srv.cond.notify_all()
                     released = srv.cond.wait_for(lambda: srv.gen > gen, timeout=120)
             self.reply(200, {"path": self.path, "released": released})
             return
@@ -280,6 +295,7 @@ def together(port, n):
     srv.cond = threading.Condition()
     srv.open = 0
     srv.gen = 0
+    srv.pending = 0
     srv.want = int(n)
     srv.serve_forever()
 
