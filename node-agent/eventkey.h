@@ -11,7 +11,6 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "../bpf/shellaudit.h"
