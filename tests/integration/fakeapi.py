@@ -32,8 +32,8 @@ test_kube_retry.sh), each on loopback and a port the test picked:
       after it comes) comes after it ({"released": false} in its answer
       when none came within 120 s), and /quick/... at once (the window of
       kube_call_start). A release waits (up to 60 s) until a /held waits
-      for it: a client's /held may reach the server after a /release the
-      client sent later, on another connection.
+      for it (?held=N: until N do): a client's /held may reach the server
+      after a /release the client sent later, on another connection.
 Ends on SIGTERM.
 """
 import http.client
@@ -46,6 +46,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 
 
 def json_body(obj):
@@ -262,15 +263,17 @@ class TogetherHandler(Quiet):
         if self.path.startswith("/quick/"):
             self.reply(200, {"path": self.path})
             return
-        if self.path == "/release-later":
+        path, _, query = self.path.partition("?")
+        if path == "/release-later":
             time.sleep(2)
-        if self.path in ("/held", "/release", "/release-later"):
+        if path in ("/held", "/release", "/release-later"):
             released = True
             with srv.cond:
-                if self.path != "/held":
+                if path != "/held":
                     # A /held sent first may reach us after this: wait
-                    # for one (a release before it would leave it held).
-                    srv.cond.wait_for(lambda: srv.pending > 0, timeout=60)
+                    # for them (a release before one would leave it held).
+                    want = int(urllib.parse.parse_qs(query).get("held", ["1"])[0])
+                    srv.cond.wait_for(lambda: srv.pending >= want, timeout=60)
                     srv.gen += 1
                     srv.pending = 0
                     srv.cond.notify_all()
