@@ -126,14 +126,23 @@ proc_pid() {
 # proc_start NAME CMD...: starts CMD detached (own session, no terminal, all
 # output to logs/NAME.log) and records its pid.
 proc_start() {
-	local name=$1
+	local name=$1 pid i
 	shift
 	mkdir -p "$LOGS" "$PIDS"
 	# setsid does not fork here (a background job is no group leader), so $!
 	# is the daemon's own pid.
 	setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
-	echo $! >"$PIDS/$name.pid"
-	log "started $name (pid $!, log $LOGS/$name.log)"
+	pid=$!
+	echo "$pid" >"$PIDS/$name.pid"
+	# Until the background shell has opened the log and exec'd the daemon,
+	# its command line is this script's, which proc_pid does not trust: a
+	# check right after (wait_for) would take the daemon for dead. Wait for
+	# the exec, 5 s at most.
+	for ((i = 0; i < 500; i++)); do
+		{ [ -n "$(proc_pid "$name")" ] || ! proc_alive "$pid"; } && break
+		sleep 0.01
+	done
+	log "started $name (pid $pid, log $LOGS/$name.log)"
 }
 
 # proc_alive PID: whether PID runs (a zombie waiting for its reaper does not).
