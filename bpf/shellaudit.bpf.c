@@ -239,6 +239,45 @@ static __always_inline void read_nsset(struct task_struct *task, struct sa_nsset
 	s->root_ino = root->d_inode->i_ino;
 }
 
+/*
+ * Global functions (neither static nor inlined) hold the loads of the
+ * pointers a task's fields hold (task->nsproxy, ->real_parent, ->signal):
+ * at each such load from a trusted pointer the verifier looks a type up
+ * by name in the kernel's BTF, one type after the other
+ * (btf_nested_type_is_trusted), and it goes through an inlined copy once
+ * for each path that reaches it, where it goes through a global function
+ * once per program, its arguments unknown. Inlined, those loads were three
+ * quarters of the agent's start: loading the programs took 4.5 s on the
+ * 2-core test machine (Linux 6.18), 1.3 s with them global (and
+ * nsset_equal). Their task is
+ * the current one: a task cannot be a global function's argument before
+ * Linux 6.8 (__arg_trusted). A pointer argument may be NULL.
+ */
+
+/* read_nsset of the current task into *s. */
+__noinline int nsset_read_current(struct sa_nsset *s)
+{
+	if (s)
+		read_nsset(bpf_get_current_task_btf(), s);
+	return 0;
+}
+
+/* Whether a and b hold the same namespaces and root: nsset_diff is 0.
+ * Ask this before nsset_diff, and branch on nothing nsset_diff returns:
+ * a branch on a value the verifier knows makes it keep that value apart,
+ * and nsset_diff's has 2^9 (60,000 of the 300,000 instructions it looked
+ * at in tty_read_tp; each program that looks for a change paid alike). */
+static __always_inline bool nsset_equal(const struct sa_nsset *a, const struct sa_nsset *b)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SA_NS_COUNT; i++)
+		if (a->ns[i] != b->ns[i])
+			return false;
+	return a->root_dev == b->root_dev && a->root_ino == b->root_ino;
+}
+
 /* Bit i set: namespace i differs; bit SA_NS_ROOT: the root directory. */
 static __always_inline __u32 nsset_diff(const struct sa_nsset *a, const struct sa_nsset *b)
 {
@@ -254,10 +293,21 @@ static __always_inline __u32 nsset_diff(const struct sa_nsset *a, const struct s
 	return changed;
 }
 
-static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct task_struct *task,
-				     __u64 mntns, const struct sa_mark *m)
+/* The current task's parent's tgid (the high 32 bits) and its session's
+ * id (a global function: see nsset_read_current). */
+__noinline __u64 current_ppid_sid(void)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return (__u64)task->real_parent->tgid << 32 |
+	       (__u32)task->signal->pids[PIDTYPE_SID]->numbers[0].nr;
+}
+
+/* The header of an event of the current task. */
+static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, __u64 mntns,
+				     const struct sa_mark *m)
+{
+	__u64 id = bpf_get_current_pid_tgid(), ppid_sid = current_ppid_sid();
 
 	h->type = type;
 	h->flags = 0;
@@ -266,9 +316,9 @@ static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct 
 	h->cgroup = bpf_get_current_cgroup_id();
 	h->pid = (__u32)id;
 	h->tgid = id >> 32;
-	h->ppid = task->real_parent->tgid;
+	h->ppid = ppid_sid >> 32;
 	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->sid = task->signal->pids[PIDTYPE_SID]->numbers[0].nr;
+	h->sid = (__u32)ppid_sid;
 	h->target = m->target;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	h->nsid = m->nsid;
@@ -279,9 +329,9 @@ static __always_inline void fill_hdr(struct sa_event_hdr *h, __u32 type, struct 
 
 /* Sends what changed between `from` and `to` (the root's name read from
  * `task`, whose root `to` is). */
-static __always_inline void emit_ns(struct task_struct *cur, __u64 mntns, const struct sa_mark *m,
-				    __u32 how, __u32 changed, struct task_struct *task,
-				    const struct sa_nsset *from, const struct sa_nsset *to)
+static __always_inline void emit_ns(__u64 mntns, const struct sa_mark *m, __u32 how, __u32 changed,
+				    struct task_struct *task, const struct sa_nsset *from,
+				    const struct sa_nsset *to)
 {
 	struct sa_ns_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	const unsigned char *name;
@@ -290,7 +340,7 @@ static __always_inline void emit_ns(struct task_struct *cur, __u64 mntns, const 
 		count(SA_CNT_DROP_NS);
 		return;
 	}
-	fill_hdr(&e->hdr, SA_EV_NS, cur, mntns, m);
+	fill_hdr(&e->hdr, SA_EV_NS, mntns, m);
 	e->how = how;
 	e->changed = changed;
 	e->child = how == SA_NS_CLONED ? BPF_CORE_READ(task, pid) : 0;
@@ -319,28 +369,30 @@ static __always_inline bool mark_valid(const struct sa_mark *m)
 #define SA_ROOT_WALK 16
 
 /*
- * The session of task, unmarked and seen in target t's namespace (key) for
- * the first time: m's root, root_start and stdin_ino. A task forked by an
- * unmarked parent has no mark: one the container's own process forked
- * after the target was added and before the agent's sweep marked that
- * process, or one whose mark could not be made. Its parents are looked at
+ * The session of the current task, unmarked and seen in target t's
+ * namespace (key) for the first time: m's root, root_start and stdin_ino.
+ * A task forked by an unmarked parent has no mark: one the container's own
+ * process forked after the target was added and before the agent's sweep
+ * marked that process, or one whose mark could not be made. Its parents are looked at
  * while they are in the container's namespace: the first marked one (of
  * this target) gives its session, the container's init gives none (its own
  * tree). Otherwise the task entered from outside (runc exec's child,
- * nsenter: its parent is outside) and is its session's root.
+ * nsenter: its parent is outside) and is its session's root. A global
+ * function: see nsset_read_current.
  */
-static __always_inline void mark_root(struct task_struct *task, const struct sa_target_val *t,
-				      __u64 key, struct sa_mark *m)
+__noinline int mark_root(const struct sa_target_val *t, __u64 key, struct sa_mark *m)
 {
-	struct task_struct *p = task;
+	struct task_struct *task = bpf_get_current_task_btf(), *p = task;
 	struct sa_mark *pm;
 	__u32 tgid = task->tgid;
 	int i;
 
+	if (!t || !m)
+		return 0;
 	m->root = 0;
 	m->root_start = 0;
 	if (tgid == t->init)
-		return;
+		return 0;
 	for (i = 0; i < SA_ROOT_WALK; i++) {
 		p = p->real_parent;
 		if (!p)
@@ -352,17 +404,18 @@ static __always_inline void mark_root(struct task_struct *task, const struct sa_
 				m->root_start = pm->root_start;
 				m->stdin_ino = pm->stdin_ino;
 				m->session_tty = pm->session_tty;
-				return;
+				return 0;
 			}
 			break;
 		}
 		if (p->tgid == t->init)
-			return;
+			return 0;
 		if (p->nsproxy->mnt_ns->ns.inum != key)
 			break;
 	}
 	m->root = tgid;
 	m->root_start = task->group_leader->start_boottime / 10000000;
+	return 0;
 }
 
 /* What target_of() does beside finding the target. */
@@ -372,6 +425,8 @@ static __always_inline void mark_root(struct task_struct *task, const struct sa_
  * runs (what it ran before was not seen as the container's). */
 #define SA_LOOK_EXEC 0x4
 
+/* The mark of task, the current task (bpf_get_current_task_btf()), as
+ * current_target, with what look asks. */
 static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64 *mntns,
 						  __u32 look)
 {
@@ -381,7 +436,7 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	struct sa_target_val *t;
 	struct mnt_namespace *mnt;
 	struct sa_nsset now;
-	__u32 zero = 0, changed;
+	__u32 zero = 0;
 	__u64 nsid;
 
 	mnt = task->nsproxy->mnt_ns;
@@ -390,14 +445,13 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	if (m) {
 		if (mark_valid(m)) {
 			if (m->flags & SA_MARK_UNSEEN) {
-				read_nsset(task, &m->seen);
+				nsset_read_current(&m->seen);
 				m->flags &= ~SA_MARK_UNSEEN;
 			} else if (look & SA_LOOK_NS) {
-				read_nsset(task, &now);
-				changed = nsset_diff(&m->seen, &now);
-				if (changed) {
-					emit_ns(task, key.mntns, m, SA_NS_CHANGED, changed, task,
-						&m->seen, &now);
+				nsset_read_current(&now);
+				if (!nsset_equal(&m->seen, &now)) {
+					emit_ns(key.mntns, m, SA_NS_CHANGED,
+						nsset_diff(&m->seen, &now), task, &m->seen, &now);
 					m->seen = now;
 				}
 			}
@@ -430,8 +484,8 @@ static __always_inline struct sa_mark *target_of(struct task_struct *task, __u64
 	m->session_tty = 0;
 	m->key = key.mntns;
 	m->nsid = t->nsid;
-	mark_root(task, t, key.mntns, m);
-	read_nsset(task, &m->seen);
+	mark_root(t, key.mntns, m);
+	nsset_read_current(&m->seen);
 	return m;
 }
 
@@ -465,9 +519,8 @@ static __always_inline __u32 line_rate(struct task_struct *task, const struct sa
  * per-CPU scratch) keeps preempted uprobe handlers from sharing a buffer.
  * A line goes out by the rate line_rate gave (rate, SA_LINE_*); end of
  * input by none. */
-static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
-					const struct sa_mark *t, const char *line, __u32 flags,
-					__u32 rate, const __u32 cap, bool try_bigger)
+static __always_inline int emit_line_in(__u64 mntns, const struct sa_mark *t, const char *line,
+					__u32 flags, __u32 rate, const __u32 cap, bool try_bigger)
 {
 	struct sa_line_event *e;
 	__u32 carry = 0;
@@ -478,7 +531,7 @@ static __always_inline int emit_line_in(struct task_struct *task, __u64 mntns,
 		count(SA_CNT_DROP_LINE);
 		return 0;
 	}
-	fill_hdr(&e->hdr, SA_EV_LINE, task, mntns, t);
+	fill_hdr(&e->hdr, SA_EV_LINE, mntns, t);
 	e->hdr.flags |= flags;
 	e->len = 0;
 	e->skipped = 0;
@@ -529,12 +582,12 @@ static __always_inline void emit_line(struct task_struct *task, __u64 mntns,
 	__u32 rate = line ? line_rate(task, t) : SA_LINE_FREE;
 
 	if (line_max + 2 > SA_LINE_TINY &&
-	    !emit_line_in(task, mntns, t, line, flags, rate, SA_LINE_TINY, true))
+	    !emit_line_in(mntns, t, line, flags, rate, SA_LINE_TINY, true))
 		return;
 	if (line_max + 2 > SA_LINE_SMALL &&
-	    !emit_line_in(task, mntns, t, line, flags, rate, SA_LINE_SMALL, true))
+	    !emit_line_in(mntns, t, line, flags, rate, SA_LINE_SMALL, true))
 		return;
-	emit_line_in(task, mntns, t, line, flags, rate,
+	emit_line_in(mntns, t, line, flags, rate,
 		     (line_max < SA_LINE_CAP - 2 ? line_max : SA_LINE_CAP - 2) + 2, false);
 }
 
@@ -820,7 +873,7 @@ static __always_inline void emit_exec(struct task_struct *task, __u64 mntns,
 		count(SA_CNT_DROP_EXEC);
 		return;
 	}
-	fill_hdr(&e->hdr, SA_EV_EXEC, task, mntns, t);
+	fill_hdr(&e->hdr, SA_EV_EXEC, mntns, t);
 	e->hdr.flags |= flags;
 	e->argc = bprm->argc;
 	e->stdio = stdio;
@@ -935,10 +988,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
-static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t, __u64 id);
-static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t);
+static __always_inline void stdin_exit(__u64 mntns, const struct sa_mark *t, __u64 id);
+static __always_inline void tty_report(__u64 mntns, const struct sa_mark *t);
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_exit, struct task_struct *p)
@@ -962,17 +1013,17 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	/* Before its exit, which ends its lines: what it read of its
 	 * session's stdin and kept back. */
 	if (t->stdin_ino)
-		stdin_exit(task, mntns, t, id);
+		stdin_exit(mntns, t, id);
 	/* Processes only, not each thread. */
 	if ((__u32)id != id >> 32)
 		return 0;
-	tty_report(task, mntns, t);
+	tty_report(mntns, t);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SA_CNT_DROP_EXIT);
 		return 0;
 	}
-	fill_hdr(&e->hdr, SA_EV_EXIT, task, mntns, t);
+	fill_hdr(&e->hdr, SA_EV_EXIT, mntns, t);
 	if (e->hdr.sid == e->hdr.tgid)
 		e->hdr.flags |= SA_F_SESSION_LEADER;
 	/* The process ends here (its other threads are gone) and made no
@@ -1010,7 +1061,6 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	struct sa_mark *pm, *cm;
 	bool process;
 	struct sa_nsset now;
-	__u32 changed;
 	__u64 mntns;
 
 	/* An unmarked parent (every untargeted one) costs this one read. */
@@ -1042,9 +1092,9 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	if (nsset_same(child, task))
 		return 0;
 	read_nsset(child, &now);
-	changed = nsset_diff(&pm->seen, &now);
-	if (changed) {
-		emit_ns(task, mntns, pm, SA_NS_CLONED, changed, child, &pm->seen, &now);
+	if (!nsset_equal(&pm->seen, &now)) {
+		emit_ns(mntns, pm, SA_NS_CLONED, nsset_diff(&pm->seen, &now), child, &pm->seen,
+			&now);
 		cm->seen = now;
 	}
 	return 0;
@@ -1213,11 +1263,10 @@ static __always_inline __u32 tty_dev(struct tty_struct *tty)
 	       ((BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index)) & 0xfffff);
 }
 
-static __always_inline void tty_fill(struct sa_tty_event *e, struct task_struct *task, __u64 mntns,
-				     const struct sa_mark *t, __u32 flags, __u32 dev,
-				     unsigned long asked, __u32 skipped)
+static __always_inline void tty_fill(struct sa_tty_event *e, __u64 mntns, const struct sa_mark *t,
+				     __u32 flags, __u32 dev, unsigned long asked, __u32 skipped)
 {
-	fill_hdr(&e->hdr, SA_EV_TTY, task, mntns, t);
+	fill_hdr(&e->hdr, SA_EV_TTY, mntns, t);
 	e->hdr.flags = flags;
 	e->len = 0;
 	e->lost = 0;
@@ -1235,9 +1284,8 @@ static __always_inline void rate_put_back(__u64 key, __u32 kind, __u32 n);
  * the container's (or session's) terminals, not recorded before this read
  * (past their rate), taken from the rate of key rkey (0: none), which gets
  * them back when the record finds no room. */
-static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
-					  const struct sa_mark *t, __u32 flags, __u32 dev,
-					  __u32 skipped, __u64 rkey, unsigned long buf,
+static __always_inline void tty_emit_read(__u64 mntns, const struct sa_mark *t, __u32 flags,
+					  __u32 dev, __u32 skipped, __u64 rkey, unsigned long buf,
 					  unsigned long asked, long ret, const __u32 cap)
 {
 	struct sa_tty_event *e;
@@ -1249,7 +1297,7 @@ static __always_inline void tty_emit_read(struct task_struct *task, __u64 mntns,
 		rate_put_back(rkey, SA_COUNT_BYTES, skipped);
 		return;
 	}
-	tty_fill(e, task, mntns, t, flags, dev, asked, skipped);
+	tty_fill(e, mntns, t, flags, dev, asked, skipped);
 	if (n > cap)
 		n = cap;
 	if (n && bpf_probe_read_user(e->data, n, (const void *)buf)) {
@@ -1291,9 +1339,8 @@ static __always_inline long iov_at(unsigned long iov, __u32 i, bool compat, __u6
  * as the syscall began (sa_read_start: base and length pairs, iovcnt of
  * them), read instead of iov when given; skipped and rkey as for
  * tty_emit_read. */
-static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns,
-					   const struct sa_mark *t, __u32 flags, __u32 dev,
-					   __u32 skipped, __u64 rkey, unsigned long iov,
+static __always_inline void tty_emit_readv(__u64 mntns, const struct sa_mark *t, __u32 flags,
+					   __u32 dev, __u32 skipped, __u64 rkey, unsigned long iov,
 					   unsigned long iovcnt, long ret, bool compat,
 					   const __u64 *saved)
 {
@@ -1309,7 +1356,7 @@ static __always_inline void tty_emit_readv(struct task_struct *task, __u64 mntns
 		rate_put_back(rkey, SA_COUNT_BYTES, skipped);
 		return;
 	}
-	tty_fill(e, task, mntns, t, flags, dev, 0, skipped);
+	tty_fill(e, mntns, t, flags, dev, 0, skipped);
 	for (i = 0; i < SA_TTY_IOV_MAX && i < iovcnt && off < want; i++) {
 		if (saved) {
 			base = saved[2 * i];
@@ -1733,9 +1780,8 @@ static __always_inline void stdin_count(const struct sa_stdin_buf *b, bool held)
  * brk: SA_F_TTY_BREAK when the thread did something else, which ends its
  * line (with no bytes gathered, a line held open is ended by a record of
  * none), else 0. */
-static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t, struct sa_stdin_buf *b, __u64 key,
-				       __u32 brk)
+static __always_inline void stdin_send(__u64 mntns, const struct sa_mark *t, struct sa_stdin_buf *b,
+				       __u64 key, __u32 brk)
 {
 	struct sa_tty_event *e;
 	__u32 skipped, fate, n = b->len;
@@ -1746,7 +1792,7 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 	if (!n) {
 		if (b->open && brk) {
 			b->open = 0;
-			tty_emit_read(task, mntns, t, SA_F_TTY_STDIN | brk, 0, 0, 0, 0, 0, 0,
+			tty_emit_read(mntns, t, SA_F_TTY_STDIN | brk, 0, 0, 0, 0, 0, 0,
 				      SA_TTY_SMALL);
 		}
 		stdin_count(b, held);
@@ -1772,7 +1818,7 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 	if (sent) {
 		e = bpf_ringbuf_reserve(&events, sizeof(*e) + SA_STDIN_BUF, 0);
 		if (e) {
-			tty_fill(e, task, mntns, t, SA_F_TTY_STDIN | brk, 0, n, skipped);
+			tty_fill(e, mntns, t, SA_F_TTY_STDIN | brk, 0, n, skipped);
 			e->hdr.ts = b->first_ns;
 			__builtin_memcpy(e->data, b->data, SA_STDIN_BUF);
 			e->len = n;
@@ -1789,23 +1835,23 @@ static __always_inline void stdin_send(struct task_struct *task, __u64 mntns,
 
 /* A read of the stdin of stream key into a record of cap bytes (a constant
  * in each inlined copy), if the stream's rate lets it: whether it did. */
-static __always_inline bool stdin_emit_read(struct task_struct *task, __u64 mntns,
-					    const struct sa_mark *t, __u64 key, unsigned long buf,
-					    unsigned long asked, long ret, const __u32 cap)
+static __always_inline bool stdin_emit_read(__u64 mntns, const struct sa_mark *t, __u64 key,
+					    unsigned long buf, unsigned long asked, long ret,
+					    const __u32 cap)
 {
 	__u32 skipped;
 
 	if (!stdin_admit(key, sizeof(struct sa_tty_event) + cap, ret, &skipped))
 		return false;
-	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, key, buf, asked, ret, cap);
+	tty_emit_read(mntns, t, SA_F_TTY_STDIN, 0, skipped, key, buf, asked, ret, cap);
 	return true;
 }
 
 /* The readline lines rate r counted and did not report yet, as a line
  * record of no line that carries their count (SA_F_TTY_COUNT), in the name
  * of the task of mark t; kept in r when the ring buffer is full. */
-static __always_inline void lines_report(struct task_struct *task, __u64 mntns,
-					 const struct sa_mark *t, struct sa_stdin_rate *r)
+static __always_inline void lines_report(__u64 mntns, const struct sa_mark *t,
+					 struct sa_stdin_rate *r)
 {
 	struct sa_line_event *l;
 
@@ -1816,7 +1862,7 @@ static __always_inline void lines_report(struct task_struct *task, __u64 mntns,
 		count(SA_CNT_DROP_LINE);
 		return;
 	}
-	fill_hdr(&l->hdr, SA_EV_LINE, task, mntns, t);
+	fill_hdr(&l->hdr, SA_EV_LINE, mntns, t);
 	l->hdr.flags |= SA_F_TTY_COUNT;
 	l->len = 0;
 	l->skipped = r->lines;
@@ -1828,20 +1874,19 @@ static __always_inline void lines_report(struct task_struct *task, __u64 mntns,
 /* What stream key counted and has not reported yet, if any: readline
  * lines (lines_report), then skipped bytes as a record of their own (no
  * data). At end of input or the reader's exit. */
-static __always_inline void stdin_report(struct task_struct *task, __u64 mntns,
-					 const struct sa_mark *t, __u64 key)
+static __always_inline void stdin_report(__u64 mntns, const struct sa_mark *t, __u64 key)
 {
 	struct sa_stdin_rate *r = bpf_map_lookup_elem(&stdin_rate, &key);
 	__u32 skipped;
 
 	if (!r)
 		return;
-	lines_report(task, mntns, t, r);
+	lines_report(mntns, t, r);
 	if (!r->skipped)
 		return;
 	skipped = r->skipped;
 	r->skipped = 0;
-	tty_emit_read(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, key, 0, 0, 0, SA_TTY_SMALL);
+	tty_emit_read(mntns, t, SA_F_TTY_STDIN, 0, skipped, key, 0, 0, 0, SA_TTY_SMALL);
 }
 
 /* The stdin_buf of thread id, made empty when it has none; NULL when the
@@ -1859,8 +1904,7 @@ static __always_inline struct sa_stdin_buf *stdin_buf_get(__u64 id)
 
 /* A read of ret bytes (an iovec array for vec; saved: its iovecs as the
  * read began, see sa_read_start, or NULL) from the session's stdin. */
-static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t, unsigned long buf,
+static __always_inline void stdin_read(__u64 mntns, const struct sa_mark *t, unsigned long buf,
 				       unsigned long asked, long ret, bool vec, bool compat,
 				       const __u64 *saved)
 {
@@ -1885,10 +1929,10 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 			}
 			/* A byte reader (asked for one) after larger reads. */
 			if (b->open == SA_OPEN_READS && asked == 1)
-				stdin_send(task, mntns, t, b, key, SA_F_TTY_BREAK);
+				stdin_send(mntns, t, b, key, SA_F_TTY_BREAK);
 			n = b->len;
 			if (n >= SA_STDIN_BUF) {
-				stdin_send(task, mntns, t, b, key, 0);
+				stdin_send(mntns, t, b, key, 0);
 				n = 0;
 			}
 			held = stdin_holds(b);
@@ -1898,35 +1942,35 @@ static __always_inline void stdin_read(struct task_struct *task, __u64 mntns,
 			b->len = n + 1;
 			stdin_count(b, held);
 			if (ch == '\n' || n + 1 >= SA_STDIN_BUF)
-				stdin_send(task, mntns, t, b, key, 0);
+				stdin_send(mntns, t, b, key, 0);
 			return;
 		}
 	}
 	/* Any other read: what was gathered, or the line bytes left open,
 	 * ends first. */
 	if (b && (b->len || b->open == SA_OPEN_BYTES))
-		stdin_send(task, mntns, t, b, key, SA_F_TTY_BREAK);
+		stdin_send(mntns, t, b, key, SA_F_TTY_BREAK);
 	if (ret == 0) {
 		/* End of input: news only when bytes went unrecorded. */
-		stdin_report(task, mntns, t, key);
+		stdin_report(mntns, t, key);
 		return;
 	}
 	if (vec) {
 		sent = stdin_admit(key, sizeof(struct sa_tty_event) + 2 * SA_TTY_CAP, ret,
 				   &skipped);
 		if (sent)
-			tty_emit_readv(task, mntns, t, SA_F_TTY_STDIN, 0, skipped, key, buf, asked,
-				       ret, compat, saved);
+			tty_emit_readv(mntns, t, SA_F_TTY_STDIN, 0, skipped, key, buf, asked, ret,
+				       compat, saved);
 	} else if (ret <= SA_TTY_SMALL) {
-		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
+		sent = stdin_emit_read(mntns, t, key, buf, asked, ret, SA_TTY_SMALL);
 	} else if (ret <= SA_TTY_MEDIUM) {
-		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_MEDIUM);
+		sent = stdin_emit_read(mntns, t, key, buf, asked, ret, SA_TTY_MEDIUM);
 	} else if (ret <= SA_TTY_CAP) {
-		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_TTY_CAP);
+		sent = stdin_emit_read(mntns, t, key, buf, asked, ret, SA_TTY_CAP);
 	} else if (ret <= SA_STDIN_MEDIUM) {
-		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_MEDIUM);
+		sent = stdin_emit_read(mntns, t, key, buf, asked, ret, SA_STDIN_MEDIUM);
 	} else {
-		sent = stdin_emit_read(task, mntns, t, key, buf, asked, ret, SA_STDIN_CAP);
+		sent = stdin_emit_read(mntns, t, key, buf, asked, ret, SA_STDIN_CAP);
 	}
 	/* Sent without a newline at its end (read -N 23 cmd), the line is
 	 * open in the agent until the thread's next other act ends it. A
@@ -1960,17 +2004,16 @@ static __always_inline void stdin_splice(const struct sa_mark *t, long ret)
 
 /* Task id of a marked task with a stdin exits: the bytes it gathered go
  * out, and for a process, what its stream skipped and did not report. */
-static __always_inline void stdin_exit(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t, __u64 id)
+static __always_inline void stdin_exit(__u64 mntns, const struct sa_mark *t, __u64 id)
 {
 	struct sa_stdin_buf *b = bpf_map_lookup_elem(&stdin_buf, &id);
 
 	if (b) {
-		stdin_send(task, mntns, t, b, stdin_key(t), 0);
+		stdin_send(mntns, t, b, stdin_key(t), 0);
 		stdin_drop(id);
 	}
 	if ((__u32)id == id >> 32)
-		stdin_report(task, mntns, t, stdin_key(t));
+		stdin_report(mntns, t, stdin_key(t));
 }
 
 /* Forgets thread id's stdin_buf, and what it holds: the thread exits, is
@@ -2006,7 +2049,7 @@ static __always_inline void stdin_break(struct task_struct *task, const struct s
 	if (!t)
 		t = current_target(task, &mntns);
 	if (t)
-		stdin_send(task, mntns, t, b, stdin_key(t), SA_F_TTY_BREAK);
+		stdin_send(mntns, t, b, stdin_key(t), SA_F_TTY_BREAK);
 }
 
 /* What a read of an audited task on a terminal or its session's stdin was
@@ -2106,9 +2149,8 @@ static __always_inline bool taken_from(const struct sa_mark *t, struct file *f,
  * the syscall goes; session: a read of the session's terminal). skey: the
  * key of the session's stdin for a read of it (the bytes it skipped
  * before go with the record), else 0. */
-static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, struct sa_mark *t,
-				     __u32 flags, __u32 dev, bool session, __u64 skey,
-				     unsigned long n)
+static __always_inline void aio_emit(__u64 mntns, struct sa_mark *t, __u32 flags, __u32 dev,
+				     bool session, __u64 skey, unsigned long n)
 {
 	struct sa_stdin_rate *s;
 	struct sa_tty_event *e;
@@ -2126,7 +2168,7 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
 		skipped = s->skipped;
 		s->skipped = 0;
 	}
-	tty_fill(e, task, mntns, t, SA_F_TTY_AIO | flags, dev, n, skipped);
+	tty_fill(e, mntns, t, SA_F_TTY_AIO | flags, dev, n, skipped);
 	e->calls = calls;
 	count(SA_CNT_TTY_READS);
 	bpf_ringbuf_submit(e, 0);
@@ -2136,8 +2178,7 @@ static __always_inline void aio_emit(struct task_struct *task, __u64 mntns, stru
  * records of its counts (SA_F_TTY_COUNT: a terminal read's of bytes and
  * io_submit reads, a line's of readline lines) in the name of the exiting
  * process of mark t. */
-static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns,
-					   const struct sa_mark *t, __u64 key)
+static __always_inline void tty_report_key(__u64 mntns, const struct sa_mark *t, __u64 key)
 {
 	struct sa_stdin_rate *r;
 	struct sa_tty_event *e;
@@ -2145,7 +2186,7 @@ static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns
 	r = bpf_map_lookup_elem(&stdin_rate, &key);
 	if (!r)
 		return;
-	lines_report(task, mntns, t, r);
+	lines_report(mntns, t, r);
 	if (!(r->skipped || r->aio))
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -2153,7 +2194,7 @@ static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns
 		count(SA_CNT_DROP_TTY);
 		return;
 	}
-	tty_fill(e, task, mntns, t, SA_F_TTY_COUNT, 0, 0, r->skipped);
+	tty_fill(e, mntns, t, SA_F_TTY_COUNT, 0, 0, r->skipped);
 	e->calls = r->aio;
 	r->skipped = 0;
 	r->aio = 0;
@@ -2164,16 +2205,15 @@ static __always_inline void tty_report_key(struct task_struct *task, __u64 mntns
 /* A process of target t exits: what the container's terminal rate, and
  * its session terminal's, counted and did not report yet (the container's
  * chain has them; which of its processes read them is not kept). */
-static __always_inline void tty_report(struct task_struct *task, __u64 mntns,
-				       const struct sa_mark *t)
+static __always_inline void tty_report(__u64 mntns, const struct sa_mark *t)
 {
 	/* Readline's lines are under it whether or not terminal capture
 	 * is on. */
 	if (!tty_rate_counted)
 		return;
-	tty_report_key(task, mntns, t, tty_key(t, false));
+	tty_report_key(mntns, t, tty_key(t, false));
 	if (t->session_tty)
-		tty_report_key(task, mntns, t, tty_key(t, true));
+		tty_report_key(mntns, t, tty_key(t, true));
 }
 
 /* An io_submit(2) read of up to n bytes of the session's stdin: what the
@@ -2183,7 +2223,7 @@ static __always_inline void stdin_aio(struct task_struct *task, __u64 mntns, str
 				      unsigned long n)
 {
 	stdin_break(task, t, mntns, bpf_get_current_pid_tgid());
-	aio_emit(task, mntns, t, SA_F_TTY_STDIN, 0, false, stdin_key(t), n);
+	aio_emit(mntns, t, SA_F_TTY_STDIN, 0, false, stdin_key(t), n);
 }
 
 /* n bytes taken (flag: SA_F_TTY_MOVED or SA_F_TTY_AIO) from what from
@@ -2201,9 +2241,9 @@ static __always_inline void taken_emit(struct task_struct *task, __u64 mntns, st
 	else if (from->flags & SA_TAKEN_STDIN)
 		stdin_splice(t, n);
 	else if (flag == SA_F_TTY_AIO)
-		aio_emit(task, mntns, t, from->flags & ~SA_TAKEN_SESSION, from->dev, session, 0, n);
+		aio_emit(mntns, t, from->flags & ~SA_TAKEN_SESSION, from->dev, session, 0, n);
 	else if (tty_admit_read(t, session, sizeof(struct sa_tty_event), n, &flags, &skipped))
-		tty_emit_read(task, mntns, t, flags, from->dev, skipped, tty_key(t, session), 0, n,
+		tty_emit_read(mntns, t, flags, from->dev, skipped, tty_key(t, session), 0, n,
 			      flag == SA_F_TTY_MOVED ? n : 0, 0);
 }
 
@@ -2290,7 +2330,7 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 	tty = file_tty(f);
 	if (!tty) {
 		if (stdin)
-			stdin_read(task, mntns, t, buf, asked, ret, vec, compat,
+			stdin_read(mntns, t, buf, asked, ret, vec, compat,
 				   start.file ? start.iov : NULL);
 		return 0;
 	}
@@ -2340,17 +2380,14 @@ static __always_inline int tty_read(struct task_struct *task, struct pt_regs *re
 			    ret, &flags, &skipped))
 		return 0;
 	if (vec)
-		tty_emit_readv(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret, compat,
+		tty_emit_readv(mntns, t, flags, dev, skipped, rkey, buf, asked, ret, compat,
 			       start.file ? start.iov : NULL);
 	else if (ret <= SA_TTY_SMALL)
-		tty_emit_read(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret,
-			      SA_TTY_SMALL);
+		tty_emit_read(mntns, t, flags, dev, skipped, rkey, buf, asked, ret, SA_TTY_SMALL);
 	else if (ret <= SA_TTY_MEDIUM)
-		tty_emit_read(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret,
-			      SA_TTY_MEDIUM);
+		tty_emit_read(mntns, t, flags, dev, skipped, rkey, buf, asked, ret, SA_TTY_MEDIUM);
 	else
-		tty_emit_read(task, mntns, t, flags, dev, skipped, rkey, buf, asked, ret,
-			      SA_TTY_CAP);
+		tty_emit_read(mntns, t, flags, dev, skipped, rkey, buf, asked, ret, SA_TTY_CAP);
 	return 0;
 }
 
@@ -2753,7 +2790,7 @@ static __always_inline void stdin_flush_current(__u64 stale)
 	task = bpf_get_current_task_btf();
 	t = target_of(task, &mntns, 0);
 	if (t)
-		stdin_send(task, mntns, t, b, stdin_key(t), 0);
+		stdin_send(mntns, t, b, stdin_key(t), 0);
 }
 
 /* task_struct's state before Linux 5.14 (then __state). */
