@@ -284,6 +284,7 @@ bench: all kube
 	$(Q)tests/bench/attribution.sh
 	$(Q)tests/bench/controller.sh
 	$(Q)tests/bench/budget.sh
+	$(Q)tests/bench/verifier.sh
 
 # Runs in a scratch copy of the tree, which it builds itself.
 mutants: deps kube bash-readline
@@ -304,7 +305,8 @@ fmt:
 # make lint LINT_C='$$(wildcard kubectl-plugin/*.c)' LINT_SH=
 # The test programs too (tests/.clang-tidy says what differs for them).
 LINT_C ?= $(LIB_SRC) $(CTRL_SRC) controller/main.c $(AGENT_SRC) node-agent/main.c $(PLUGIN_SRC) \
-	kubectl-plugin/main.c $(UNIT_SRC) $(INTEG_SRC) $(TOOL_SRC) $(FUZZ_SRC) tests/bench/elfbench.c
+	kubectl-plugin/main.c $(UNIT_SRC) $(INTEG_SRC) $(TOOL_SRC) $(FUZZ_SRC) tests/bench/elfbench.c \
+	tests/bench/bpfload.c
 LINT_SH ?= $(wildcard hack/*.sh tests/*.sh tests/*/*.sh) .ci/run
 # (hack/lint.sh adds -DSHELLAUDIT_VERSION, whose quotes would not survive the trip.)
 LINT_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Ilib -Icontroller \
