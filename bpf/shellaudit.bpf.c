@@ -251,7 +251,8 @@ static __always_inline void read_nsset(struct task_struct *task, struct sa_nsset
  * 2-core test machine (Linux 6.18), 1.3 s with them global (and
  * nsset_equal). Their task is
  * the current one: a task cannot be a global function's argument before
- * Linux 6.8 (__arg_trusted). A pointer argument may be NULL.
+ * Linux 6.8 (__arg_trusted). A pointer argument (Linux 5.12, as task
+ * storage in tracing programs) may be NULL.
  */
 
 /* read_nsset of the current task into *s. */

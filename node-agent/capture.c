@@ -514,7 +514,7 @@ static int capture_load(struct capture *c, const struct capture_opts *opts, bool
 	*at_load = err != 0;
 	if (err && !c->recovery && c->tty_hook == CAPTURE_TTY_OFF)
 		log_error("cannot load the BPF programs (root, BTF at /sys/kernel/btf/vmlinux "
-			  "and a kernel >= 5.8 are needed): %s",
+			  "and a kernel >= 5.12 are needed): %s",
 			  strerror(-err));
 	return err;
 }
