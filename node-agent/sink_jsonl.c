@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /* JSON-lines sink: one object per entry. What came from a container (the
- * line, argv, filename, comm) is written as it is when it can be shown as
- * it is (escape_needed); when any of an entry's can not, all of them go
- * through escape_text (no control character, valid UTF-8, reversible with
- * escape_unescape) and the entry says "escaped":true. Then JSON's own
- * quoting of '"' and '\'. The names the agent was given (container,
- * reason) are always escaped. An entry made from a ring buffer record
+ * line, argv, filename) is written as it is when it can be shown as it is
+ * (escape_needed); when any of an entry's can not, all of them go through
+ * escape_text (no control character, valid UTF-8, reversible with
+ * escape_unescape) and the entry says "escaped":true. The command name
+ * (comm, which the process sets itself: prctl(PR_SET_NAME), its
+ * /proc/PID/comm) is escaped alone when it must be, and says so apart
+ * ("comm_escaped":true): a name never makes the typed text escaped. Then
+ * JSON's own quoting of '"' and '\'. The names the agent was given
+ * (container, reason) are always escaped. An entry made from a ring buffer record
  * (line, exec, namespace) carries the record's "key" (eventkey.h): an
  * agent started after one that died reads the file's tail back for them
  * (sink_jsonl_handled), so what was written before the kill is not
@@ -171,13 +174,12 @@ static void sink_jsonl_time(struct sink_jsonl *s, uint64_t mono)
 	sink_jsonl_when(s, mono);
 }
 
-/* Whether any of what came from the container must be escaped. */
+/* Whether any of what came from the container, its command name aside,
+ * must be escaped. */
 static bool sink_jsonl_needs_escape(const struct sink_entry *e)
 {
 	size_t i, start;
 
-	if (e->comm && escape_needed(e->comm, strnlen(e->comm, 16)))
-		return true;
 	if (e->kind == SINK_LINE)
 		return escape_needed(e->text, e->text_len);
 	if (e->kind == SINK_NAMESPACE)
@@ -272,8 +274,13 @@ static int sink_jsonl_write(struct sink *base, const struct sink_entry *e)
 		sink_jsonl_fmt(s, ",\"key\":\"%s\"", key);
 	}
 	if (e->comm) {
+		size_t n = strnlen(e->comm, 16);
+		bool comm_esc = escape_needed(e->comm, n);
+
 		sink_jsonl_key(s, "comm");
-		sink_jsonl_str(s, e->comm, strnlen(e->comm, 16), esc);
+		sink_jsonl_str(s, e->comm, n, comm_esc);
+		if (comm_esc)
+			sink_jsonl_raw(s, ",\"comm_escaped\":true", 20);
 	}
 	if (e->session_root)
 		sink_jsonl_fmt(s, ",\"session_root\":%u", e->session_root);

@@ -13,8 +13,13 @@ cap_container s
 cap_container bin
 cap_container fast
 cap_container wide
+# A root of its own (the shared one's files, linked), where the test puts a
+# file.
+{ cp -al "$RFS" "$work/nm-root" 2>/dev/null || cp -a "$RFS" "$work/nm-root"; } ||
+	t_fail "a root for nm"
+cap_container nm "$work/nm-root"
 cap_agent || { t_fail "agent did not start"; t_summary; exit 1; }
-for c in s bin fast; do cap_target $c || t_fail "target $c not added"; done
+for c in s bin fast nm; do cap_target $c || t_fail "target $c not added"; done
 
 # Sizes, with the default maximum of 4096 bytes.
 {
@@ -46,6 +51,23 @@ typed=$(cat "$work/args.txt")
 t_eq "exec argv past --max-args: its first 4096 bytes, marked truncated" "4096 true yes" \
 	"${#argv} $("$TOOLS/sa-lines" --kind exec --container s --field truncated "$work/out.jsonl" | tail -1) \
 $([ "${typed:0:${#argv}}" = "$argv" ] && echo yes || echo no)"
+
+# A shell whose command name holds a control character (comm, the
+# basename it was run by: a process names itself as it likes) gets that
+# name escaped apart: its typed lines stay as typed, one backslash for one.
+ln -s /bin/bash "$work/nm-root/tmp/$(printf 'x\033y')" || t_fail "the link in nm"
+printf '%s\n' "/tmp/\$'x\\033y'" "echo 'comm-renamed a\\tb'" exit >"$work/comm.txt"
+cap_shell nm "$work/comm.txt" >/dev/null || t_fail "shell in nm failed"
+t_wait 60 cap_has_line nm "echo 'comm-renamed a\\tb'" || t_fail "the renamed shell's line never arrived"
+t_eq "a control character in comm: comm escaped apart, the line as typed" \
+	"x\\ey comm_escaped line_as_typed" "$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("kind") == "line" and "comm-renamed" in e.get("line", ""):
+        print(e.get("comm"), "comm_escaped" if e.get("comm_escaped") is True else "-",
+              "line_as_typed" if e["line"] == sys.argv[2] and not e.get("escaped") else "-")
+' "$work/out.jsonl" "echo 'comm-renamed a\\tb'")"
 
 # Every byte value a terminal lets through to readline: all but NUL (ends a
 # C string), LF and CR (end the line), and the ones the tty turns into
