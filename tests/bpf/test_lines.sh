@@ -68,6 +68,8 @@ for l in open(sys.argv[1]):
         print(e.get("comm"), "comm_escaped" if e.get("comm_escaped") is True else "-",
               "line_as_typed" if e["line"] == sys.argv[2] and not e.get("escaped") else "-")
 ' "$work/out.jsonl" "echo 'comm-renamed a\\tb'")"
+t_eq "and sa-lines gives that name back" "$(printf 'x\033y')" "$("$TOOLS/sa-lines" --kind line \
+	--container nm --field line,comm "$work/out.jsonl" | grep -F comm-renamed | cut -f2)"
 
 # Every byte value a terminal lets through to readline: all but NUL (ends a
 # C string), LF and CR (end the line), and the ones the tty turns into

@@ -9,7 +9,8 @@
  * KEY defaults to "line". Strings of an entry marked "escaped":true are
  * unescaped (escape_unescape), other entries' are printed as they are (the
  * agent escapes only what cannot be shown as typed); the names the agent was
- * given (container, reason) are always escaped. Numbers and booleans are
+ * given (container, reason) are always escaped; comm is when the entry says
+ * "comm_escaped":true. Numbers and booleans are
  * printed as JSON has them, arrays of strings joined by single spaces.
  * Entries without the field are skipped, and so are end-of-input line
  * entries ("eof":true) unless --eof is given. --source keeps the line
@@ -87,7 +88,8 @@ static int put_fields(const cJSON *o, const char *fields)
 		first = 0;
 		put_value(cJSON_GetObjectItemCaseSensitive(o, key),
 			  !strcmp(key, "container") || !strcmp(key, "reason") ||
-				  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "escaped")));
+				  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+					  o, strcmp(key, "comm") ? "escaped" : "comm_escaped")));
 	}
 	putchar('\n');
 	return 1;
