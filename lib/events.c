@@ -40,11 +40,13 @@ struct events {
 	int last_retry_after;	/* its Retry-After in seconds, 0: none */
 	char last_reason[64];	/* its metav1.Status reason */
 	enum events_failure last_failure;
-	/* events_batch_add's Events, running or answered, oldest (head)
-	 * first: a ring of slots. */
+	/* events_batch_add's Events, oldest (head) first: a ring of slots.
+	 * The first nstarted are requests, running or answered; the others
+	 * wait for one of the client's KUBE_MANY_MAX requests (they are
+	 * started in order, and taken in order from the head). */
 	struct kube_call batch[EVENTS_BATCH_MAX];
 	char *batch_path[EVENTS_BATCH_MAX], *batch_body[EVENTS_BATCH_MAX];
-	size_t head, nbatch;
+	size_t head, nbatch, nstarted;
 };
 
 /* reportingInstance: the API takes 128 characters at most. A longer one
@@ -312,6 +314,15 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 	return 0;
 }
 
+/* Starts the window's waiting Events, in order, while the client takes
+ * more requests (kube_call_start: -EBUSY when KUBE_MANY_MAX run). */
+static void events_batch_start(struct events *e)
+{
+	while (e->nstarted < e->nbatch &&
+	       kube_call_start(e->c, &e->batch[(e->head + e->nstarted) % EVENTS_BATCH_MAX]) == 0)
+		e->nstarted++;
+}
+
 int events_batch_add(struct events *e, const char *name, const struct event_regarding *reg,
 		     const char *type, const char *reason, const char *action, const char *note,
 		     const cJSON *annotations)
@@ -320,7 +331,6 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 	size_t i = (e->head + e->nbatch) % EVENTS_BATCH_MAX;
 	struct timespec now;
 	cJSON *obj;
-	int ret;
 
 	if (e->nbatch >= EVENTS_BATCH_MAX)
 		return -ENOSPC;
@@ -342,14 +352,8 @@ int events_batch_add(struct events *e, const char *name, const struct event_rega
 					  .path = e->batch_path[i],
 					  .content_type = "application/json",
 					  .body = e->batch_body[i] };
-	/* -EBUSY only when another of the client's callers runs calls too. */
-	if ((ret = kube_call_start(e->c, &e->batch[i])) < 0) {
-		free(e->batch_body[i]);
-		free(e->batch_path[i]);
-		e->batch_body[i] = e->batch_path[i] = NULL;
-		return ret;
-	}
 	e->nbatch++;
+	events_batch_start(e);
 	return (int)i;
 }
 
@@ -365,9 +369,16 @@ int events_batch_head(const struct events *e)
 
 int events_batch_wait(struct events *e, int timeout_ms)
 {
-	if (!e->nbatch || e->batch[e->head].done)
+	int ret;
+
+	events_batch_start(e);
+	if (!e->nbatch || (e->nstarted && e->batch[e->head].done))
 		return 0;
-	return kube_calls_run(e->c, timeout_ms);
+	/* A head not started yet waits for a request of the client: then
+	 * KUBE_MANY_MAX run, and this waits for one of them to end. */
+	ret = kube_calls_run(e->c, timeout_ms);
+	events_batch_start(e);
+	return ret;
 }
 
 int events_batch_result(struct events *e, size_t i)
@@ -379,7 +390,7 @@ int events_batch_result(struct events *e, size_t i)
 	    (i + EVENTS_BATCH_MAX - e->head) % EVENTS_BATCH_MAX >= e->nbatch)
 		return -EINVAL;
 	k = &e->batch[i];
-	if (!k->done)
+	if ((i + EVENTS_BATCH_MAX - e->head) % EVENTS_BATCH_MAX >= e->nstarted || !k->done)
 		return -EINPROGRESS;
 	ret = k->ret == 0 ? kube_response_errno(&k->resp) : k->ret;
 	if (ret == -EEXIST)
@@ -399,8 +410,11 @@ void events_batch_pop(struct events *e)
 
 	if (!e->nbatch)
 		return;
-	if (!e->batch[i].done)
-		kube_call_cancel(e->c, &e->batch[i]);
+	if (e->nstarted) {
+		if (!e->batch[i].done)
+			kube_call_cancel(e->c, &e->batch[i]);
+		e->nstarted--;
+	}
 	kube_response_clear(&e->batch[i].resp);
 	free(e->batch_path[i]);
 	free(e->batch_body[i]);
@@ -414,6 +428,7 @@ void events_batch_clear(struct events *e)
 	while (e->nbatch)
 		events_batch_pop(e);
 	e->head = 0;
+	e->nstarted = 0;
 }
 
 int events_emit(struct events *e, const struct event_regarding *reg, const char *type,

@@ -60,19 +60,23 @@ int events_emit_named(struct events *e, const char *name, const struct event_reg
 		      const cJSON *annotations);
 /*
  * events_emit_named for several Events at once, as a window (at most
- * EVENTS_BATCH_MAX): events_batch_add starts one at once, running beside
- * those added before (kube_call_start), and returns its slot (-ENOSPC
- * when the window is full, -EBUSY when the client runs other calls,
- * -ENOMEM). The oldest is the head
- * (events_batch_head: its slot, -ENOENT when the window is empty);
- * events_batch_wait runs them until the head or another one is answered
- * or timeout_ms pass; events_batch_result is what events_emit_named would
- * have returned for a slot (-EINPROGRESS while it runs; events_last_* say
- * why it failed); events_batch_pop drops the head (cancelled if it still
- * runs); events_batch_clear drops them all. Taking each head's result in
- * turn keeps the order they were added in.
+ * EVENTS_BATCH_MAX): events_batch_add starts one as a request beside those
+ * added before (kube_call_start), or queues it in the window while the
+ * client runs KUBE_MANY_MAX requests (it starts, in order, as they end),
+ * and returns its slot (-ENOSPC when the window is full, -ENOMEM). The
+ * oldest is the head (events_batch_head: its slot, -ENOENT when the
+ * window is empty); events_batch_wait starts what it can and runs the
+ * requests until one is answered or timeout_ms pass; events_batch_result
+ * is what events_emit_named would have returned for a slot (-EINPROGRESS
+ * while it waits or runs; events_last_* say why it failed);
+ * events_batch_pop drops the head (cancelled if it still runs);
+ * events_batch_clear drops them all. Taking each head's result in turn
+ * keeps the order they were added in. The window holds several times
+ * KUBE_MANY_MAX: an Event answered before an older one keeps its answer
+ * there and frees its request for the next, so that one slow answer
+ * holds up the taking of the others, not their sending.
  */
-#define EVENTS_BATCH_MAX KUBE_MANY_MAX
+#define EVENTS_BATCH_MAX (4 * KUBE_MANY_MAX)
 int events_batch_add(struct events *e, const char *name, const struct event_regarding *reg,
 		     const char *type, const char *reason, const char *action, const char *note,
 		     const cJSON *annotations);

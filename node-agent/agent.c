@@ -1179,8 +1179,8 @@ static void agent_k8s_metrics(struct agent *a)
 		agent_latency_bounds, ARRAY_SIZE(agent_latency_bounds));
 	a->m_events_in_flight = metrics_add(
 		m, "shellaudit_agent_events_in_flight",
-		"Events sent whose answers are awaited (at most 64: full means the API server "
-		"sets the pace).",
+		"Events in the window: sent, answered behind an older one, or waiting for one "
+		"of 64 requests (at most 256: full means the API server sets the pace).",
 		1);
 	a->m_matched = metrics_add(m, "shellaudit_agent_sessions_matched_total",
 				   "Sessions attributed to the one person who opened them.", 0);

@@ -1393,11 +1393,12 @@ int publish_step(struct publisher *p, int budget, long until_ms)
 	/* An Event not delivered waits for its next try (a time): the
 	 * records above went on meanwhile, and never wait for an Event; nor
 	 * do the Events wait for a backlog of records: they have a budget
-	 * of their own. They go out as a window of EVENTS_BATCH_MAX running
-	 * at once, refilled as the oldest are answered (each answer one call
-	 * of the budget): the API server creates several times as many a
-	 * second as when they come one by one, and no answer waits for a
-	 * slower one after it. The window stays open between steps (the
+	 * of their own. They go out as a window of EVENTS_BATCH_MAX, up to
+	 * KUBE_MANY_MAX of them requests at once, refilled as the oldest are
+	 * answered (each answer one call of the budget): the API server
+	 * creates several times as many a second as when they come one by
+	 * one, and a slow answer holds up the taking of the later ones, not
+	 * their sending. The window stays open between steps (the
 	 * spool holds its Events): the step returns more than 0 while it is. */
 	while (evcalls < budget) {
 		/* What came while the records' requests waited. */

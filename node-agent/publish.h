@@ -37,7 +37,7 @@ struct publish_stats {
 	uint64_t collisions;			/* a different record had the name
 						 * (published under a longer one) */
 	double last_latency_s;			/* entry capture to record accepted */
-	uint64_t events_in_flight;		/* Events sent, their answers awaited */
+	uint64_t events_in_flight;		/* Events in the window (events_batch_size) */
 	bool held;				/* the next record waits for a hold to end */
 	uint64_t records_parked;		/* refused for the record itself: parked */
 	uint64_t parked_published;		/* parked, then accepted */

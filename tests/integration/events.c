@@ -5,7 +5,9 @@
  * that can be shown as typed (or that is escaped already) is, never
  * escaped again; a failure says what client-go's rule makes of it: an
  * answer with an error status is refused (not retried), no answer is worth
- * a retry, the client-side limit sent nothing. */
+ * a retry, the client-side limit sent nothing. A window (events_batch_*)
+ * of more Events than the client's requests at once sends them all, and
+ * gives their answers back in the order they were added. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +181,47 @@ int main(void)
 	f = list(c, "Hidden");
 	CHECK("a zero-width space in a note is escaped", r == 0 && f.n == 1 &&
 	      !strcmp(f.note, "r\\u{200b}m -rf /"));
+
+	/* A window three times the client's requests at once: the ones past
+	 * KUBE_MANY_MAX wait in it and go as the first are answered. */
+	{
+		int slots[3 * KUBE_MANY_MAX], n = 3 * KUBE_MANY_MAX, added = 0, in_order = 1,
+					      created = 0;
+		char name[64];
+
+		for (i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "demo-pod.window-%d", i);
+			snprintf(note, sizeof(note), "window %d", i);
+			slots[i] = events_batch_add(e, name, &pod, "Normal", "Window", "Typed",
+						    note, NULL);
+			added += slots[i] >= 0;
+		}
+		CHECK("a window of 3 x KUBE_MANY_MAX Events takes them all",
+		      added == n && events_batch_size(e) == (size_t)n);
+		for (i = 0; i < n && events_batch_size(e); i++) {
+			int h = events_batch_head(e);
+
+			while ((r = events_batch_result(e, (size_t)h)) == -EINPROGRESS)
+				events_batch_wait(e, 1000);
+			in_order &= h == slots[i];
+			created += r == 0;
+			events_batch_pop(e);
+		}
+		f = list(c, "Window");
+		CHECK("  each is answered, taken in the order added, and created",
+		      i == n && in_order && created == n && f.n == n);
+		for (i = 0; i < EVENTS_BATCH_MAX; i++) {
+			snprintf(name, sizeof(name), "demo-pod.full-%d", i);
+			if (events_batch_add(e, name, &pod, "Normal", "Full", "Typed", "x", NULL) <
+			    0)
+				break;
+		}
+		CHECK("  the window holds EVENTS_BATCH_MAX, then says it is full",
+		      i == EVENTS_BATCH_MAX &&
+			      events_batch_add(e, "demo-pod.full-x", &pod, "Normal", "Full",
+					       "Typed", "x", NULL) == -ENOSPC);
+		events_batch_clear(e);
+	}
 
 	events_free(e);
 
