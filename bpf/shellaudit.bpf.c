@@ -249,10 +249,9 @@ static __always_inline void read_nsset(struct task_struct *task, struct sa_nsset
  * once per program, its arguments unknown. Inlined, those loads were three
  * quarters of the agent's start: loading the programs took 4.5 s on the
  * 2-core test machine (Linux 6.18), 1.3 s with them global (and
- * nsset_equal). Their task is
- * the current one: a task cannot be a global function's argument before
- * Linux 6.8 (__arg_trusted). A pointer argument (Linux 5.12, as task
- * storage in tracing programs) may be NULL.
+ * nsset_equal). Their task is the current one: a task cannot be a global
+ * function's argument before Linux 6.8 (__arg_trusted). A pointer
+ * argument (Linux 5.12, as task storage in tracing programs) may be NULL.
  */
 
 /* read_nsset of the current task into *s. */
@@ -374,12 +373,12 @@ static __always_inline bool mark_valid(const struct sa_mark *m)
  * namespace (key) for the first time: m's root, root_start and stdin_ino.
  * A task forked by an unmarked parent has no mark: one the container's own
  * process forked after the target was added and before the agent's sweep
- * marked that process, or one whose mark could not be made. Its parents are looked at
- * while they are in the container's namespace: the first marked one (of
- * this target) gives its session, the container's init gives none (its own
- * tree). Otherwise the task entered from outside (runc exec's child,
- * nsenter: its parent is outside) and is its session's root. A global
- * function: see nsset_read_current.
+ * marked that process, or one whose mark could not be made. Its parents
+ * are looked at while they are in the container's namespace: the first
+ * marked one (of this target) gives its session, the container's init
+ * gives none (its own tree). Otherwise the task entered from outside (runc
+ * exec's child, nsenter: its parent is outside) and is its session's
+ * root. A global function: see nsset_read_current.
  */
 __noinline int mark_root(const struct sa_target_val *t, __u64 key, struct sa_mark *m)
 {

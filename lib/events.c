@@ -383,14 +383,14 @@ int events_batch_wait(struct events *e, int timeout_ms)
 
 int events_batch_result(struct events *e, size_t i)
 {
+	size_t from_head = (i + EVENTS_BATCH_MAX - e->head) % EVENTS_BATCH_MAX;
 	struct kube_call *k;
 	int ret;
 
-	if (i >= EVENTS_BATCH_MAX ||
-	    (i + EVENTS_BATCH_MAX - e->head) % EVENTS_BATCH_MAX >= e->nbatch)
+	if (i >= EVENTS_BATCH_MAX || from_head >= e->nbatch)
 		return -EINVAL;
 	k = &e->batch[i];
-	if ((i + EVENTS_BATCH_MAX - e->head) % EVENTS_BATCH_MAX >= e->nstarted || !k->done)
+	if (from_head >= e->nstarted || !k->done)
 		return -EINPROGRESS;
 	ret = k->ret == 0 ? kube_response_errno(&k->resp) : k->ret;
 	if (ret == -EEXIST)

@@ -8,11 +8,11 @@
  * /proc/PID/comm) is escaped alone when it must be, and says so apart
  * ("comm_escaped":true): a name never makes the typed text escaped. Then
  * JSON's own quoting of '"' and '\'. The names the agent was given
- * (container, reason) are always escaped. An entry made from a ring buffer record
- * (line, exec, namespace) carries the record's "key" (eventkey.h): an
- * agent started after one that died reads the file's tail back for them
- * (sink_jsonl_handled), so what was written before the kill is not
- * written again. A read that completed several lines may have reached
+ * (container, reason) are always escaped. An entry made from a ring
+ * buffer record (line, exec, namespace) carries the record's "key"
+ * (eventkey.h): an agent started after one that died reads the file's
+ * tail back for them (sink_jsonl_handled), so what was written before the
+ * kill is not written again. A read that completed several lines may have reached
  * the file in part: it is handled again, and the lines of it found there
  * are not written twice. */
 #include "sink.h"

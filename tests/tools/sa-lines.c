@@ -10,8 +10,8 @@
  * unescaped (escape_unescape), other entries' are printed as they are (the
  * agent escapes only what cannot be shown as typed); the names the agent was
  * given (container, reason) are always escaped; comm is when the entry says
- * "comm_escaped":true. Numbers and booleans are
- * printed as JSON has them, arrays of strings joined by single spaces.
+ * "comm_escaped":true. Numbers and booleans are printed as JSON has them,
+ * arrays of strings joined by single spaces.
  * Entries without the field are skipped, and so are end-of-input line
  * entries ("eof":true) unless --eof is given. --source keeps the line
  * entries of that source (readline or terminal). KEYS may be several,
