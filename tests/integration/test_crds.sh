@@ -187,6 +187,20 @@ expect_rejected "malformed signing key ID rejected" "spec.signature.keyID in bod
 	k create -f <(record_variant bad-keyid 's/keyID: ed25519:0123456789abcdef/keyID: rsa:0123/')
 expect_rejected "audit_stopped entry without text rejected" "an audit_stopped entry needs text" \
 	k create -f <(record_variant bad-stop 's/kind: gap/kind: audit_stopped/; /text: 3 events lost/d')
+expect_rejected "exec entry without filename rejected" "an exec entry needs filename" \
+	k create -f <(record_variant bad-exec '\#    filename: /usr/bin/cat#d')
+expect_rejected "aggregated exec entry without first and last rejected" \
+	"an aggregated exec entry needs first and last" \
+	k create -f <(record_variant bad-agg 's#^    filename: /usr/bin/cat#&\n    count: 2#')
+t_run "aggregated exec entry with first and last accepted" \
+	k create --dry-run=server -f <(record_variant agg-ok 's#^    filename: /usr/bin/cat#&\n    count: 2\n    first: "2025-11-25T16:00:01.130000Z"\n    last: "2025-11-25T16:00:01.140000Z"#')
+expect_rejected "gap entry without count rejected" "a gap entry needs count" \
+	k create -f <(record_variant bad-gap '/^    count: 3/d')
+expect_rejected "namespace entry without how and namespaces rejected" \
+	"a namespace entry needs how and namespaces" \
+	k create -f <(record_variant bad-ns 's/kind: gap/kind: namespace/')
+expect_rejected "off entry without reason rejected" "an off entry needs reason" \
+	k create -f <(record_variant bad-off 's/kind: gap/kind: "off"/')
 expect_rejected "attribution of an unknown status rejected" 'Unsupported value: "Trusted"' \
 	k create -f <(record_variant bad-attr 's/status: Matched/status: Trusted/')
 expect_rejected "attribution without a status rejected" "spec.attribution.status: Required value" \
