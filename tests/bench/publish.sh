@@ -485,25 +485,39 @@ run() {
 }
 echo
 echo "3. from a typed line to the API server (records at 100 entries or --batch-ms, default 1 s)"
-# bare N RATE: the reference of capture -> Event: N Events created by a
-# bare client (16 connections) at RATE a second, due time -> seen by the
-# same watch: what this API server and machine allow at that rate, with
-# no agent in the way. Sets P99_BARE.
+# bare RATE N [typed]: the reference of capture -> Event: N Events created
+# by a bare client (16 connections) at RATE a second, due time -> seen by
+# the same watch: what this API server and machine allow at that rate, with
+# no agent in the way. With "typed", N lines are typed at RATE a second
+# meanwhile into a shell of the host, which no policy targets (the agent's
+# programs leave it at their filter): the typing's own load (the shell, the
+# pty, the typist) that the agent's runs share the machine with. Sets
+# P99_BARE.
 bare() {
-	local p="bare$1-" out
+	local p="bare$1${3:-}-" due="$work/due-$1${3:-}.txt" out typist=
 	mkdir -p "$work/admin"
 	k config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$work/admin/ca"
 	k config view --raw -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$work/admin/cert"
 	k config view --raw -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$work/admin/key"
 	python3 "$PY" cpusnap "$work/cpu.json"
+	if [ -n "${3:-}" ]; then
+		printf 'PS1=%q\nHISTFILE=/dev/null\n' "$PROMPT" >"$work/host.bashrc"
+		seq 1 "$2" | sed "s/^/echo h$1-/" >"$work/host-lines.txt"
+		"$TOOLS/ptytype" --prompt "$PROMPT" --fast \
+			--delay "$(awk -v r="$1" 'BEGIN { print 1000 / r }')" \
+			--lines "$work/host-lines.txt" --timeout 900 -- \
+			/bin/bash --rcfile "$work/host.bashrc" -i >/dev/null &
+		typist=$!
+	fi
 	python3 "$PY" post "$(k config view --raw -o jsonpath='{.clusters[0].cluster.server}')" \
-		"$work/admin" shop "$p" "$2" "$1" 16 >"$work/due-$1.txt" ||
+		"$work/admin" shop "$p" "$2" "$1" 16 >"$due" ||
 		t_fail "the bare client created $2 Events"
+	[ -z "$typist" ] || wait "$typist" || t_fail "the host's shell typing $2 lines exits 0"
 	# shellcheck disable=SC2317 # called by t_wait
-	seen() { python3 "$PY" postreport "$p" "$work/due-$1.txt" "$work/events.jsonl" | grep -qx "RESULT $2"; }
+	seen() { python3 "$PY" postreport "$p" "$due" "$work/events.jsonl" | grep -qx "RESULT $2"; }
 	t_wait 120 seen "$1" "$2" || true
-	out=$(python3 "$PY" postreport "$p" "$work/due-$1.txt" "$work/events.jsonl")
-	echo "the same watch, $2 Events from a bare client (16 connections) at $1 a second:"
+	out=$(python3 "$PY" postreport "$p" "$due" "$work/events.jsonl")
+	echo "the same watch, $2 Events from a bare client (16 connections) at $1 a second${3:+, $2 lines typed meanwhile into an untargeted shell}:"
 	python3 "$PY" cpu "$work/cpu.json"
 	grep -v '^RESULT\|^P99' <<<"$out"
 	read -r _ P99_BARE < <(grep '^P99' <<<"$out")
@@ -518,6 +532,8 @@ if part 3; then
 	FIG[ev1000]=$P99_EV
 	bare 1000 2000
 	FIG[bare1000]=$P99_BARE
+	bare 1000 2000 typed
+	FIG[bare1000typed]=$P99_BARE
 fi
 
 # --- 4: RSS ---
@@ -604,7 +620,7 @@ fi
 
 # --- the table ---
 # A part not run (BENCH_PARTS) shows "?".
-for k in exec exec_norl bpftrace bt_readline auditd standalone cpu cpu_standalone ev10 ev1000 ev1000start bare1000 rec10 rec1000 \
+for k in exec exec_norl bpftrace bt_readline auditd standalone cpu cpu_standalone ev10 ev1000 ev1000start bare1000 bare1000typed rec10 rec1000 \
 	rss_idle rss_idle1 rss_many rss_many1 hwm slow quiet quiet2; do
 	FIG[$k]=${FIG[$k]:-?}
 done
@@ -632,6 +648,7 @@ tab "capture -> Event p99, 1,000 lines/s" "${FIG[ev1000]} s" "at 10 lines/s: ${F
 	"$(met "${FIG[ev1000]}" '<=' 0.2)"
 tab "  (typed once the session is attributed)" "" "from its first prompt: ${FIG[ev1000start]} s" "" ""
 tab "" "" "bare client, 1,000 Events/s: ${FIG[bare1000]} s" "" ""
+tab "" "" "  1,000 lines/s typed beside: ${FIG[bare1000typed]} s" "" ""
 tab "capture -> AuditRecord p99, 10 lines/s" "${FIG[rec10]} s" "at 1,000 lines/s: ${FIG[rec1000]} s" "<= 2 s" \
 	"$(met "${FIG[rec10]}" '<=' 2)"
 tab "agent RSS, Kubernetes mode, idle" "${FIG[rss_idle]%% (*}" "--ringbuf-mb 1: ${FIG[rss_idle1]%% (*}" "<= 16 MiB" \
