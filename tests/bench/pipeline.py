@@ -31,6 +31,10 @@ arrives, the latency figures, the RSS split and the slow HTTP clients.
   pipeline.py cpu FILE           the CPU each name used since cpusnap FILE
                                  (% of one core), the busiest first: where a
                                  2-core machine's time went during a run
+  pipeline.py apitime BEFORE AFTER
+                                 the API server's own mean time per create
+                                 (POST) of an AuditRecord and of an Event
+                                 between two texts of its /metrics
   pipeline.py slow PORT N        N connections to 127.0.0.1:PORT held open,
                                  one trickling a request a byte every 0.5 s;
                                  a connection the server closes is opened
@@ -270,11 +274,44 @@ def cpu(path):
     hz = os.sysconf("SC_CLK_TCK")
     by = {}
     for p, (name, ticks) in cpu_times().items():
+        # By pid: a kworker changes its name with its work, and its
+        # ticks since boot are not this run's.
         old = before["pids"].get(p)
-        by[name] = by.get(name, 0) + ticks - (old[1] if old and old[0] == name else 0)
+        by[name] = by.get(name, 0) + ticks - (old[1] if old and old[1] <= ticks else 0)
     busy = sorted(by.items(), key=lambda x: -x[1])[:8]
     print("  CPU in these %.1f s (%% of one core): " % secs +
           ", ".join("%s %.0f" % (n, 100.0 * t / hz / secs) for n, t in busy if t > 0))
+
+
+def api_posts(path):
+    """{resource: (seconds, count)} of the API server's POSTs in a text
+    of its /metrics (apiserver_request_duration_seconds)."""
+    got = {}
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("apiserver_request_duration_seconds_"):
+                continue
+            name, _, value = line.rpartition(" ")
+            if 'verb="POST"' not in name or 'subresource=""' not in name:
+                continue
+            res = name.split('resource="', 1)[1].split('"', 1)[0]
+            s, n = got.get(res, (0.0, 0))
+            if name.startswith("apiserver_request_duration_seconds_sum{"):
+                got[res] = (s + float(value), n)
+            elif name.startswith("apiserver_request_duration_seconds_count{"):
+                got[res] = (s, n + int(float(value)))
+    return got
+
+
+def apitime(before, after):
+    b, a = api_posts(before), api_posts(after)
+    out = []
+    for res, label in (("auditrecords", "AuditRecord"), ("events", "Event")):
+        s = a.get(res, (0.0, 0))[0] - b.get(res, (0.0, 0))[0]
+        n = a.get(res, (0.0, 0))[1] - b.get(res, (0.0, 0))[1]
+        if n > 0:
+            out.append("%s %.0f ms (%d)" % (label, 1000 * s / n, n))
+    print("  the API server's own mean time per create: " + (", ".join(out) or "none"))
 
 
 def slow(port, n):
@@ -350,6 +387,8 @@ def main():
         cpusnap(args[0])
     elif cmd == "cpu":
         cpu(args[0])
+    elif cmd == "apitime":
+        apitime(args[0], args[1])
     elif cmd == "slow":
         slow(int(args[0]), int(args[1]))
     else:
