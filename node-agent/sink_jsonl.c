@@ -12,9 +12,9 @@
  * buffer record (line, exec, namespace) carries the record's "key"
  * (eventkey.h): an agent started after one that died reads the file's
  * tail back for them (sink_jsonl_handled), so what was written before the
- * kill is not written again. A read that completed several lines may have reached
- * the file in part: it is handled again, and the lines of it found there
- * are not written twice. */
+ * kill is not written again. A read that completed several lines may have
+ * reached the file in part: it is handled again, and the lines of it found
+ * there are not written twice. */
 #include "sink.h"
 
 #include <errno.h>

@@ -459,6 +459,13 @@ type_lines() {
 		nsenter --target "${CPID[audited]}" --mount --pid --root --wd "${CENV[@]}" \
 		/bin/bash --rcfile /root/.bashrc -i >/dev/null || t_fail "the shell typing $2 lines at $3 a second exits 0"
 }
+# api_snap, then api_time: the API server's own mean time per AuditRecord
+# and per Event created in between (its /metrics before and after).
+api_snap() { k get --raw /metrics >"$work/api-before.txt"; }
+api_time() {
+	k get --raw /metrics >"$work/api-after.txt"
+	python3 "$PY" apitime "$work/api-before.txt" "$work/api-after.txt"
+}
 # run RATE N [decided]: N lines typed at RATE a second, then the figures
 # once all arrived (or 300 s passed); sets P99_REC and P99_EV. From the
 # shell's first prompt, the lines of the session's first second wait for
@@ -472,15 +479,14 @@ run() {
 		ready="[ \$(grep -c '\"reason\": \"SessionOpened\"' '$work/events.jsonl') -gt $(grep -c '"reason": "SessionOpened"' "$work/events.jsonl") ]"
 	fi
 	python3 "$PY" cpusnap "$work/cpu.json"
-	k get --raw /metrics >"$work/api-before.txt"
+	api_snap
 	type_lines "$p" "$n" "$rate" "$ready"
 	# shellcheck disable=SC2317 # called by t_wait
 	arrived() { python3 "$PY" report "$p" "$n" "$work/records.jsonl" "$work/events.jsonl" | grep -qx "RESULT $n $n"; }
 	t_wait 300 arrived || true
 	echo "at $rate lines/s${3:+ ($3)}:"
 	python3 "$PY" cpu "$work/cpu.json"
-	k get --raw /metrics >"$work/api-after.txt"
-	python3 "$PY" apitime "$work/api-before.txt" "$work/api-after.txt"
+	api_time
 	out=$(python3 "$PY" report "$p" "$n" "$work/records.jsonl" "$work/events.jsonl")
 	grep -v '^RESULT\|^P99' <<<"$out"
 	read -r _ P99_REC P99_EV < <(grep '^P99' <<<"$out")
@@ -503,7 +509,7 @@ bare() {
 	k config view --raw -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$work/admin/cert"
 	k config view --raw -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$work/admin/key"
 	python3 "$PY" cpusnap "$work/cpu.json"
-	k get --raw /metrics >"$work/api-before.txt"
+	api_snap
 	if [ -n "${3:-}" ]; then
 		printf 'PS1=%q\nHISTFILE=/dev/null\n' "$PROMPT" >"$work/host.bashrc"
 		seq 1 "$2" | sed "s/^/echo h$1-/" >"$work/host-lines.txt"
@@ -523,8 +529,7 @@ bare() {
 	out=$(python3 "$PY" postreport "$p" "$due" "$work/events.jsonl")
 	echo "the same watch, $2 Events from a bare client (16 connections) at $1 a second${3:+, $2 lines typed meanwhile into an untargeted shell}:"
 	python3 "$PY" cpu "$work/cpu.json"
-	k get --raw /metrics >"$work/api-after.txt"
-	python3 "$PY" apitime "$work/api-before.txt" "$work/api-after.txt"
+	api_time
 	grep -v '^RESULT\|^P99' <<<"$out"
 	read -r _ P99_BARE < <(grep '^P99' <<<"$out")
 	t_eq "the bare client's $2 Events were all seen" "RESULT $2" "$(grep '^RESULT' <<<"$out")"
